@@ -1,0 +1,98 @@
+/**
+ * Ed25519 signatures through Web Crypto: the algorithm of the site key and of every client key.
+ *
+ * Ed25519 is deterministic, has no parameters to get wrong, and verifies about nine times faster
+ * than P-256 in Deno, which matters because the server verifies a signature on every report.
+ *
+ * @module
+ */
+
+import { MleError } from "./errors.ts";
+
+/** Length in bytes of a raw Ed25519 public key. */
+export const ED25519_PUBLIC_KEY_LENGTH = 32;
+/** Length in bytes of an Ed25519 signature. */
+export const ED25519_SIGNATURE_LENGTH = 64;
+
+const ED25519 = { name: "Ed25519" } as const;
+
+/**
+ * Generates an Ed25519 key pair whose private half can be exported once, to be written to a key file.
+ *
+ * @example
+ * ```ts
+ * import { generateSigningKeyPair } from "./signature.ts";
+ * const pair = await generateSigningKeyPair();
+ * console.log(pair.publicKey.algorithm.name); // "Ed25519"
+ * ```
+ */
+export async function generateSigningKeyPair(): Promise<CryptoKeyPair> {
+  return await crypto.subtle.generateKey(ED25519, true, ["sign", "verify"]) as CryptoKeyPair;
+}
+
+/** Exports the 32-byte raw form of an Ed25519 public key. */
+export async function exportSigningPublicKey(
+  publicKey: CryptoKey,
+): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await crypto.subtle.exportKey("raw", publicKey));
+}
+
+/**
+ * Imports a raw Ed25519 public key.
+ *
+ * @throws {MleError} `ERR_KEY_INVALID` when the bytes are not a 32-byte Ed25519 public key.
+ */
+export async function importSigningPublicKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  if (raw.length !== ED25519_PUBLIC_KEY_LENGTH) {
+    throw new MleError(
+      "ERR_KEY_INVALID",
+      `Cannot import signing public key: expected ${ED25519_PUBLIC_KEY_LENGTH} bytes, got ${raw.length}`,
+    );
+  }
+  try {
+    return await crypto.subtle.importKey("raw", raw, ED25519, true, ["verify"]);
+  } catch (cause) {
+    throw new MleError("ERR_KEY_INVALID", "Cannot import signing public key", { cause });
+  }
+}
+
+/** Imports an Ed25519 private key from PKCS#8 DER, not extractable. */
+export async function importSigningPrivateKey(pkcs8: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  try {
+    return await crypto.subtle.importKey("pkcs8", pkcs8, ED25519, false, ["sign"]);
+  } catch (cause) {
+    throw new MleError("ERR_KEY_INVALID", "Cannot import signing private key: not Ed25519 PKCS#8", {
+      cause,
+    });
+  }
+}
+
+/** Derives the public half of an Ed25519 private key given as PKCS#8 (via its JWK form). */
+export async function publicKeyOfSigningPrivateKey(
+  pkcs8: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const extractable = await crypto.subtle.importKey("pkcs8", pkcs8, ED25519, true, ["sign"]);
+  const jwk = await crypto.subtle.exportKey("jwk", extractable);
+  if (typeof jwk.x !== "string") {
+    throw new MleError("ERR_KEY_INVALID", "Cannot read signing private key: no public part");
+  }
+  return Uint8Array.fromBase64(jwk.x, { alphabet: "base64url" });
+}
+
+/** Signs bytes with an Ed25519 private key. */
+export async function signBytes(
+  privateKey: CryptoKey,
+  data: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await crypto.subtle.sign(ED25519, privateKey, data));
+}
+
+/** Verifies an Ed25519 signature; a signature of the wrong length is simply invalid. */
+export async function verifyBytes(
+  publicKey: CryptoKey,
+  signature: Uint8Array<ArrayBuffer>,
+  data: Uint8Array<ArrayBuffer>,
+): Promise<boolean> {
+  if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
+  return await crypto.subtle.verify(ED25519, publicKey, signature, data);
+}

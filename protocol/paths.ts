@@ -1,0 +1,27 @@
+/**
+ * The HTTP paths every role speaks. Relays serve the same paths as the server, so a client (or a
+ * relay) never needs to know what its parent is.
+ *
+ * @module
+ */
+
+/** Paths of the upstream and downstream API. */
+export const API = {
+  /** GET: what the answering process accepts (encrypted documents, authentication). */
+  capabilities: "/api/v1/capabilities",
+  /** GET: the site-signed masthead. */
+  masthead: "/api/v1/masthead",
+  /** GET: the site-signed encryption certificate (or the signed statement that MLE is off). */
+  encryptionCertificate: "/api/v1/encryption-certificate",
+  /** GET ?computer=ID: the site-signed settings documents for a computer. */
+  settings: "/api/v1/settings",
+  /** GET: the site-signed revocation list. */
+  revocations: "/api/v1/revocations",
+  /** POST: a client's signed registration. */
+  register: "/api/v1/register",
+  /** POST: one upstream report message (encrypted JWE or signed clear text). */
+  reports: "/api/v1/reports",
+} as const;
+
+/** The default port, as the original's. */
+export const DEFAULT_PORT = 52311;

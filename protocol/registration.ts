@@ -1,0 +1,76 @@
+/**
+ * Registration: a client proves possession of its new key by signing its registration with it.
+ * The server binds the computer id it assigns to that public key; the key is the only credential.
+ *
+ * @module
+ */
+
+import { decodeBase64Url } from "../envelope/base64url.ts";
+import { MleError } from "../envelope/errors.ts";
+import { type FlattenedJws, readJwsHeader, signJws, verifyJws } from "../envelope/jws.ts";
+import { importSigningPublicKey } from "../envelope/signature.ts";
+
+/** JWS `typ` of a registration. */
+export const REGISTRATION_TYPE = "mle-registration";
+
+/** What a client says when it registers. */
+export interface RegistrationClaims {
+  /** Raw Ed25519 public key, base64url. */
+  publicKey: string;
+  /** A stable identifier of the machine (or instance), to detect duplicates; never a credential. */
+  hostIdentity: string;
+  hostname: string;
+  /** Milliseconds since the epoch, to bound replays. */
+  issuedAt: number;
+}
+
+/** Signs a registration with the client key it registers. */
+export async function signRegistration(
+  clientPrivateKey: CryptoKey,
+  claims: RegistrationClaims,
+): Promise<FlattenedJws> {
+  return await signJws(
+    clientPrivateKey,
+    { typ: REGISTRATION_TYPE },
+    new TextEncoder().encode(JSON.stringify(claims)),
+  );
+}
+
+/**
+ * Verifies a registration against the public key it carries (proof of possession).
+ *
+ * @throws {MleError} `ERR_ENVELOPE_MALFORMED` or `ERR_SIGNATURE_INVALID`.
+ */
+export async function verifyRegistration(
+  value: unknown,
+): Promise<{ claims: RegistrationClaims; publicKey: CryptoKey }> {
+  const { jws } = readJwsHeader(value);
+  let claims: RegistrationClaims;
+  try {
+    claims = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(decodeBase64Url(jws.payload)),
+    );
+  } catch (cause) {
+    throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read registration: payload is not JSON", {
+      cause,
+    });
+  }
+  if (
+    typeof claims !== "object" || claims === null || typeof claims.publicKey !== "string" ||
+    typeof claims.hostIdentity !== "string" || claims.hostIdentity.length > 512 ||
+    typeof claims.hostname !== "string" || claims.hostname.length > 255 ||
+    typeof claims.issuedAt !== "number"
+  ) {
+    throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read registration: missing or bad fields");
+  }
+  let publicKey: CryptoKey;
+  try {
+    publicKey = await importSigningPublicKey(decodeBase64Url(claims.publicKey));
+  } catch (cause) {
+    throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read registration: bad public key", {
+      cause,
+    });
+  }
+  await verifyJws(publicKey, jws, REGISTRATION_TYPE);
+  return { claims, publicKey };
+}

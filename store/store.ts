@@ -1,0 +1,120 @@
+/**
+ * The server's storage interface. SQLite (`sqlite_store.ts`) is the embedded default; another
+ * backend (PostgreSQL, for several servers sharing one database) implements the same interface.
+ * The admin tool opens the same store to record its signed decisions.
+ *
+ * @module
+ */
+
+/** A registered computer. */
+export interface ComputerRecord {
+  id: number;
+  /** Raw Ed25519 public key, base64url: the computer's only credential. */
+  publicKey: string;
+  hostIdentity: string | null;
+  hostname: string | null;
+  registeredAt: number;
+  lastReportAt: number | null;
+  /** Key id the computer last reported with, or null for clear text. */
+  lastKid: string | null;
+  /** The encryption level the computer last said it wants. */
+  encryptionLevel: string | null;
+  revokedAt: number | null;
+  replacedBy: number | null;
+  duplicateOf: number | null;
+}
+
+/** What registration records. */
+export interface NewComputer {
+  publicKey: string;
+  hostIdentity: string | null;
+  hostname: string | null;
+  registeredAt: number;
+}
+
+/** A verified report, ready to store. */
+export interface NewReport {
+  computerId: number;
+  seq: number;
+  receivedAt: number;
+  encrypted: boolean;
+  kid: string | null;
+  /** The report JSON as the client signed it. */
+  body: string;
+  /** SHA-256 of the body, hex: tells a resend (same digest) from a conflicting reuse of seq. */
+  digest: string;
+  /** The level the client says it wants, for the computer list. */
+  encryptionLevel: string | null;
+}
+
+/** Outcome of storing one report. */
+export type StoreOutcome = "stored" | "duplicate" | "conflict";
+
+/** A stored report. */
+export interface ReportRecord {
+  computerId: number;
+  seq: number;
+  receivedAt: number;
+  encrypted: boolean;
+  kid: string | null;
+  body: string;
+}
+
+/** Role of an MLE key in the server's key set. */
+export type EncryptionKeyRole = "pending" | "current" | "previous" | "retired";
+
+/** An MLE key as the store knows it (the private half lives in `Encryption Keys`). */
+export interface EncryptionKeyRecord {
+  kid: string;
+  /** SubjectPublicKeyInfo DER, base64url. */
+  spki: string;
+  bits: number;
+  role: EncryptionKeyRole;
+  createdAt: number;
+  deployedAt: number | null;
+  retiredAt: number | null;
+}
+
+/** A signed settings document and whom it targets. */
+export interface SettingsRecord {
+  serial: number;
+  /** Computer id, or null for all computers. */
+  computerId: number | null;
+  /** The site-signed document, as JSON text. */
+  document: string;
+  createdAt: number;
+}
+
+/** Names of the site-signed documents the server serves as they are. */
+export type DocumentName = "encryption-certificate" | "revocations" | "masthead";
+
+/** The storage interface shared by the server and the admin tool. */
+export interface Store {
+  registerComputer(computer: NewComputer): Promise<ComputerRecord>;
+  getComputer(id: number): Promise<ComputerRecord | null>;
+  findComputerByPublicKey(publicKey: string): Promise<ComputerRecord | null>;
+  listComputers(): Promise<ComputerRecord[]>;
+  /** Stores reports in one transaction; one outcome per report, in order. */
+  storeReports(reports: NewReport[]): Promise<StoreOutcome[]>;
+  listReports(computerId: number): Promise<ReportRecord[]>;
+  countReports(): Promise<number>;
+
+  listEncryptionKeys(): Promise<EncryptionKeyRecord[]>;
+  addEncryptionKey(key: EncryptionKeyRecord): Promise<void>;
+  /**
+   * Makes `kid` the current key: the old current becomes previous, and the certificate document
+   * is stored, in one transaction.
+   */
+  deployEncryptionKey(kid: string, certificate: string, now: number): Promise<void>;
+  /** Turns encryption off: the current key becomes previous; the "disabled" certificate is stored. */
+  disableEncryption(certificate: string, now: number): Promise<void>;
+
+  getDocument(name: DocumentName): Promise<string | null>;
+  putDocument(name: DocumentName, document: string): Promise<void>;
+
+  addSettings(computerIds: number[] | null, document: string, now: number): Promise<number>;
+  /** Settings documents for one computer (its own and those for all), oldest first. */
+  listSettingsFor(computerId: number): Promise<SettingsRecord[]>;
+
+  close(): void;
+}

@@ -28,7 +28,8 @@ export function encodeBase64Url(bytes: Uint8Array): string {
  * ```
  */
 export function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  if (typeof text !== "string" || text.includes("=")) {
+  // fromBase64 skips ASCII whitespace, so test the alphabet first: one text form per byte string.
+  if (typeof text !== "string" || !/^[A-Za-z0-9_-]*$/.test(text)) {
     throw new SyntaxError("Cannot decode base64url: expected unpadded base64url text");
   }
   const bytes = Uint8Array.fromBase64(text, { alphabet: "base64url", lastChunkHandling: "loose" });

@@ -1,0 +1,13 @@
+/**
+ * Entry of `mle-relay`.
+ *
+ * @module
+ */
+
+/** Runs the relay command line; returns the exit code. */
+export function main(_args: string[]): Promise<number> {
+  console.error("mle-relay: error: not built yet");
+  return Promise.resolve(1);
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,135 @@
+/**
+ * Test support: runs a role as a real process, from source, with exactly the permission flags
+ * its compiled executable has (`scripts/permissions.ts`).
+ *
+ * @module
+ */
+
+import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS } from "../scripts/permissions.ts";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** The command line that runs `role` from source. */
+export function roleCommand(role: Role, args: string[]): { command: string; args: string[] } {
+  return {
+    command: Deno.execPath(),
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      ...ROLE_PERMISSIONS[role],
+      new URL(ROLE_ENTRY[role], ROOT).pathname,
+      ...args,
+    ],
+  };
+}
+
+/** What a finished process said. */
+export interface RoleResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a role to completion and returns its exit code and output. */
+export async function runRole(
+  role: Role,
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
+): Promise<RoleResult> {
+  const { command, args: fullArgs } = roleCommand(role, args);
+  const child = new Deno.Command(command, {
+    args: fullArgs,
+    env: { NO_COLOR: "1", ...options.env },
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const output = await child.output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+/** A role running in the background, for servers and relays. */
+export class RoleProcess {
+  readonly child: Deno.ChildProcess;
+  #stdout = "";
+  #stderr = "";
+  readonly #done: Promise<Deno.CommandStatus>;
+
+  constructor(role: Role, args: string[], env: Record<string, string> = {}) {
+    const { command, args: fullArgs } = roleCommand(role, args);
+    this.child = new Deno.Command(command, {
+      args: fullArgs,
+      env: { NO_COLOR: "1", ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const collect = async (stream: ReadableStream<Uint8Array>, into: "out" | "err") => {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        if (into === "out") this.#stdout += chunk;
+        else this.#stderr += chunk;
+      }
+    };
+    const readers = Promise.all([
+      collect(this.child.stdout, "out"),
+      collect(this.child.stderr, "err"),
+    ]);
+    this.#done = readers.then(() => this.child.status);
+  }
+
+  get stdout(): string {
+    return this.#stdout;
+  }
+
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** Waits (bounded) until stdout or stderr contains `text`. */
+  async waitFor(text: string | RegExp, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const has = () => {
+      const all = this.#stdout + this.#stderr;
+      return typeof text === "string" ? all.includes(text) : text.test(all);
+    };
+    while (!has()) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `Timed out waiting for ${
+            String(text)
+          }\nstdout:\n${this.#stdout}\nstderr:\n${this.#stderr}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Sends a signal and waits for the process to end. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // already gone
+    }
+    return await this.#done;
+  }
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}

@@ -27,7 +27,7 @@ export function parseEncryptionKeySize(value: string): EncryptionKeySize {
   const normalized = value.trim().toLowerCase();
   if (normalized === "min") return 2048;
   if (normalized === "max") return 4096;
-  const bits = Number(normalized);
+  const bits = /^\d+$/.test(normalized) ? Number(normalized) : NaN;
   if ((ENCRYPTION_KEY_SIZES as readonly number[]).includes(bits)) return bits as EncryptionKeySize;
   throw new RangeError(
     `Cannot use key size "${value}": expected min, max, 2048, 3072 or 4096`,

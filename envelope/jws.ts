@@ -51,7 +51,7 @@ export async function signJws(
   header: { typ: string; [name: string]: unknown },
   payload: Uint8Array,
 ): Promise<FlattenedJws> {
-  const protectedHeader = encodeBase64UrlText(JSON.stringify({ alg: "EdDSA", ...header }));
+  const protectedHeader = encodeBase64UrlText(JSON.stringify({ ...header, alg: "EdDSA" }));
   const encodedPayload = encodeBase64Url(payload);
   const signature = await signBytes(
     privateKey,
@@ -93,7 +93,8 @@ export function readJwsHeader(value: unknown): { jws: FlattenedJws; header: JwsH
   }
   if (
     typeof header !== "object" || header === null || Array.isArray(header) ||
-    (header as JwsHeader).alg !== "EdDSA" || typeof (header as JwsHeader).typ !== "string"
+    (header as JwsHeader).alg !== "EdDSA" || typeof (header as JwsHeader).typ !== "string" ||
+    "crit" in header
   ) {
     throw new MleError(
       "ERR_ENVELOPE_MALFORMED",

@@ -21,6 +21,8 @@ export const API = {
   register: "/api/v1/register",
   /** POST: one upstream report message (encrypted JWE or signed clear text). */
   reports: "/api/v1/reports",
+  /** GET: the server's counters (RSA private-key operations, reports stored). */
+  metrics: "/api/v1/metrics",
 } as const;
 
 /** The default port, as the original's. */

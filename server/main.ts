@@ -1,13 +1,152 @@
 /**
- * Entry of `mle-server`.
+ * Entry of `mle-server`: parses flags, opens the store and keys, serves.
  *
  * @module
  */
 
+import { parseArgs } from "node:util";
+import { EXIT } from "../cli/exit_codes.ts";
+import { parseListenAddress } from "../cli/listen_address.ts";
+import { createLogger, type LogLevel } from "../cli/log.ts";
+import { CliError, runCommand, UsageError } from "../cli/output.ts";
+import { defaultServerDataDir } from "../keystore/default_paths.ts";
+import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
+import { openStore } from "../store/mod.ts";
+import { createServerApp } from "./app.ts";
+import { BatchWriter } from "./batch_writer.ts";
+import { clearTextPolicy } from "./clear_text_policy.ts";
+import { ComputerDirectory } from "./computer_directory.ts";
+import { KeyRing } from "./key_ring.ts";
+
+const TOOL = "mle-server";
+
+const HELP = `Usage: mle-server run [options]
+
+Runs the server: registers clients, serves the site's signed documents (masthead, encryption
+certificate, settings), verifies, decrypts and stores reports in SQLite inside its data dir.
+Keys deployed with mle-admin are picked up within seconds, without a restart.
+
+Options:
+  --data-dir DIR                 server data dir (env MLE_DATA_DIR; default ${defaultServerDataDir()})
+  --listen HOST:PORT             address to listen on (default 0.0.0.0:52311)
+  --refuse-clear-from-required   refuse clear-text reports from computers whose level is required
+  --log-level LEVEL              debug, info, warn or error (default info)
+  -h, --help                     show this help
+
+Examples:
+  mle-server run --data-dir /var/opt/mle-server
+  mle-server run --data-dir ./server --listen 127.0.0.1:52311 --refuse-clear-from-required
+
+Exit codes:
+  0  stopped by SIGTERM or SIGINT
+  1  could not start (the message says why)
+  2  misuse of the command line
+`;
+
 /** Runs the server command line; returns the exit code. */
-export function main(_args: string[]): Promise<number> {
-  console.error("mle-server: error: not built yet");
-  return Promise.resolve(1);
+export async function main(args: string[]): Promise<number> {
+  return await runCommand(TOOL, async () => {
+    const { values, positionals } = parse(args);
+    if (values.help) {
+      console.log(HELP);
+      return EXIT.ok;
+    }
+    if (positionals[0] !== "run" || positionals.length > 1) {
+      throw new UsageError(
+        positionals.length === 0 ? "missing command" : `unknown command "${positionals.join(" ")}"`,
+        'the command is "run"; see mle-server --help',
+      );
+    }
+    return await run(values);
+  });
+}
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        "data-dir": { type: "string" },
+        listen: { type: "string", default: "0.0.0.0:52311" },
+        "refuse-clear-from-required": { type: "boolean", default: false },
+        "log-level": { type: "string", default: "info" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function run(values: ReturnType<typeof parse>["values"]): Promise<number> {
+  const level = values["log-level"] as LogLevel;
+  if (!["debug", "info", "warn", "error"].includes(level)) {
+    throw new UsageError(`unknown log level "${level}"`, "use debug, info, warn or error");
+  }
+  const log = createLogger(TOOL, level);
+  const dataDir = values["data-dir"] ?? Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir();
+  const listen = parseListenAddress(values.listen!);
+  await ensurePrivateDir(dataDir);
+
+  const store = openStore(dataDir);
+  const masthead = await readMasthead(dataDir, await store.getDocument("masthead"));
+  const keys = new KeyRing({ store, dataDir, log });
+  await keys.refresh();
+  const computers = new ComputerDirectory(store);
+  const app = createServerApp({
+    store,
+    log,
+    masthead,
+    ingest: {
+      computers,
+      keys,
+      writer: new BatchWriter(store),
+      isClearTextRefused: clearTextPolicy(store, values["refuse-clear-from-required"]!),
+      now: Date.now,
+    },
+  });
+
+  const refresher = setInterval(() => {
+    keys.refresh().catch((error) => log.warn("key refresh failed", { cause: error.message }));
+  }, 2_000);
+
+  const server = Deno.serve({
+    hostname: listen.hostname,
+    port: listen.port,
+    onListen: ({ hostname, port }) =>
+      log.info(
+        `listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+        {
+          dataDir,
+          keys: keys.kids.length,
+        },
+      ),
+  }, app.fetch);
+
+  const stop = () => {
+    log.info("stopping");
+    clearInterval(refresher);
+    server.shutdown();
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  await server.finished;
+  store.close();
+  return EXIT.ok;
+}
+
+async function readMasthead(dataDir: string, stored: string | null): Promise<string> {
+  if (stored) return stored;
+  try {
+    return await Deno.readTextFile(joinPath(dataDir, "masthead.json"));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  throw new CliError(`Cannot start: "${dataDir}" holds no masthead`, {
+    hint:
+      "create the site first: mle-admin init-site --data-dir DIR --site-key FILE --masthead FILE --server-url URL",
+  });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,411 @@
+/**
+ * One cycle of the agent: queue a new report, talk to the parent (capabilities, registration,
+ * certificate, settings), then drain the queue, encrypting according to the effective level.
+ * `client report` runs one cycle; `client run` runs them on an interval.
+ *
+ * @module
+ */
+
+import { MleError } from "../envelope/errors.ts";
+import { sealReport, signReport } from "../envelope/report_message.ts";
+import type { SignedDocument } from "../envelope/signed_document.ts";
+import { type ClientKey, loadOrCreateClientKey } from "../keystore/key_storage.ts";
+import { ensurePrivateDir, joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
+import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { readCapabilities } from "../protocol/capabilities.ts";
+import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import {
+  ENCRYPTION_LEVEL_SETTING,
+  type EncryptionLevel,
+  parseEncryptionLevel,
+} from "../protocol/encryption_level.ts";
+import { errorCodeOf } from "../protocol/http_error.ts";
+import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
+import { type Masthead, verifyMasthead } from "../protocol/masthead.ts";
+import { API } from "../protocol/paths.ts";
+import { signRegistration } from "../protocol/registration.ts";
+import type { Report } from "../protocol/report.ts";
+import { verifySettings } from "../protocol/settings.ts";
+import { type ClientState, type LevelSource, readState, writeState } from "./client_state.ts";
+import { ContentKeyStore } from "./content_key_store.ts";
+import { decideEncryption } from "./encryption_decision.ts";
+import { type HostIdentifierKind, hostIdentity } from "./host_identity.ts";
+import { collectProperties } from "./properties.ts";
+import { type QueuedReport, ReportQueue } from "./report_queue.ts";
+
+/** The level a client uses when nobody set one: encrypt whenever the site offers it. */
+export const DEFAULT_ENCRYPTION_LEVEL: EncryptionLevel = "optional";
+
+/** How the agent is set up. */
+export interface AgentOptions {
+  dataDir: string;
+  keyStoragePath: string;
+  /** A masthead file to install (first use) or update from. */
+  mastheadFile?: string;
+  /** Parent URL; else the one used last; else the masthead's first server URL. */
+  parent?: string;
+  /** Level given at install time (command line or settings file). */
+  installLevel?: { level: EncryptionLevel; source: LevelSource };
+  hostIdentifier: HostIdentifierKind;
+  /** Progress lines for the operator (stderr); silent when quiet. */
+  say: (line: string) => void;
+}
+
+/** How a cycle ended. */
+export interface CycleResult {
+  outcome: "delivered" | "queued" | "unreachable" | "failed";
+  message: string;
+  delivered: number;
+  queued: number;
+}
+
+/** The effective encryption level and its source. */
+export function effectiveLevel(
+  state: ClientState,
+): { level: EncryptionLevel; source: LevelSource } {
+  const deployed = state.deployedSettings[ENCRYPTION_LEVEL_SETTING];
+  if (deployed) return { level: parseEncryptionLevel(deployed), source: "deployed" };
+  return state.installLevel ?? { level: DEFAULT_ENCRYPTION_LEVEL, source: "default" };
+}
+
+/** The agent of one data dir. */
+export class Agent {
+  readonly #options: AgentOptions;
+  readonly #statePath: string;
+  readonly #queue: ReportQueue;
+  readonly #contentKeys: ContentKeyStore;
+  #masthead!: Masthead;
+  #siteKey!: CryptoKey;
+  #state!: ClientState;
+  #key!: ClientKey;
+  #serverKey: { kid: string; publicKey: CryptoKey } | null = null;
+
+  private constructor(options: AgentOptions) {
+    this.#options = options;
+    this.#statePath = joinPath(options.dataDir, "state.json");
+    this.#queue = new ReportQueue(options.dataDir);
+    this.#contentKeys = new ContentKeyStore(options.keyStoragePath);
+  }
+
+  /** Opens the agent: installs or checks the masthead, loads state and the client key. */
+  static async open(options: AgentOptions): Promise<Agent> {
+    const agent = new Agent(options);
+    await ensurePrivateDir(options.dataDir);
+    await agent.#installMasthead();
+    agent.#state = await readState(agent.#statePath);
+    if (options.installLevel) agent.#state.installLevel = options.installLevel;
+    if (options.parent) agent.#state.parent = options.parent;
+    agent.#key = await loadOrCreateClientKey(options.keyStoragePath);
+    if (agent.#key.created) options.say(`made a new client key in ${options.keyStoragePath}`);
+    if (agent.#state.registeredPublicKey !== agent.#key.publicKeyText) {
+      agent.#state.computerId = null;
+    }
+    if (agent.#state.certificate) {
+      await agent.#acceptCertificate(JSON.parse(agent.#state.certificate), true).catch(() => {});
+    }
+    await agent.#save();
+    return agent;
+  }
+
+  /** The state as last saved. */
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** The parent URL in use. */
+  get parentUrl(): string {
+    const url = this.#state.parent ?? this.#masthead.serverUrls[0];
+    if (!url) {
+      throw new MleError(
+        "ERR_DOCUMENT_INVALID",
+        "Cannot report: no --parent and the masthead names no server",
+      );
+    }
+    return url.replace(/\/+$/, "");
+  }
+
+  /** Adds a new report with the machine's properties and the given custom properties. */
+  async queueReport(custom: Record<string, string>): Promise<number> {
+    const seq = Math.max(this.#state.nextSeq, (await this.#queue.maxSeq()) + 1);
+    this.#state.nextSeq = seq + 1;
+    await this.#save(); // the number is spent before the file exists: never reused after a crash
+    const report: QueuedReport = {
+      seq,
+      createdAt: new Date().toISOString(),
+      properties: await collectProperties(),
+      custom,
+    };
+    await this.#queue.add(report);
+    return seq;
+  }
+
+  /** Talks to the parent and drains the queue. */
+  async cycle(): Promise<CycleResult> {
+    const now = new Date().toISOString();
+    this.#state.lastAttemptAt = now;
+    try {
+      const result = await this.#cycle();
+      if (result.outcome === "delivered") {
+        this.#state.lastSuccessAt = now;
+        this.#state.lastFailure = null;
+      } else {
+        this.#state.lastFailure = { at: now, message: result.message };
+      }
+      return result;
+    } catch (error) {
+      const message = error instanceof ParentUnreachableError
+        ? `${error.message}; reports stay queued`
+        : (error as Error).message;
+      this.#state.lastFailure = { at: now, message };
+      return {
+        outcome: error instanceof ParentUnreachableError ? "unreachable" : "failed",
+        message,
+        delivered: 0,
+        queued: await this.#queue.depth(),
+      };
+    } finally {
+      await this.#save();
+    }
+  }
+
+  async #cycle(): Promise<CycleResult> {
+    const parent = this.parentUrl;
+    const capabilities = await fetchJson(`${parent}${API.capabilities}`, {
+      maxBytes: 64 * 1024,
+    });
+    this.#state.parentAcceptsEncrypted = capabilities.status === 200 &&
+      readCapabilities(capabilities.body).acceptsEncryptedReports;
+    if (this.#state.computerId === null) await this.#register(parent);
+    await this.#refreshCertificate(parent);
+    await this.#refreshSettings(parent);
+
+    let delivered = 0;
+    const level = effectiveLevel(this.#state).level;
+    for (const queued of await this.#queue.list()) {
+      const decision = decideEncryption({
+        level,
+        hasCertificate: this.#serverKey !== null,
+        parentAcceptsEncrypted: this.#state.parentAcceptsEncrypted === true,
+      });
+      if (decision.action === "hold") {
+        this.#state.encryptingNow = false;
+        return {
+          outcome: "queued",
+          message: `${decision.reason}; nothing was sent and reports stay queued`,
+          delivered,
+          queued: await this.#queue.depth(),
+        };
+      }
+      const sent = await this.#send(parent, queued, decision.action === "encrypt");
+      if (sent === "retry-with-new-certificate") {
+        await this.#refreshCertificate(parent);
+        const again = await this.#send(
+          parent,
+          queued,
+          decision.action === "encrypt" && this.#serverKey !== null,
+        );
+        if (again !== "delivered") return await this.#stopped(again, delivered);
+      } else if (sent === "reregister") {
+        this.#state.computerId = null;
+        await this.#register(parent);
+        const again = await this.#send(parent, queued, decision.action === "encrypt");
+        if (again !== "delivered") return await this.#stopped(again, delivered);
+      } else if (sent !== "delivered") {
+        return await this.#stopped(sent, delivered);
+      }
+      delivered++;
+    }
+    return {
+      outcome: "delivered",
+      message: delivered === 0 ? "nothing to send" : `delivered ${delivered} report(s)`,
+      delivered,
+      queued: 0,
+    };
+  }
+
+  async #stopped(reason: string, delivered: number): Promise<CycleResult> {
+    return { outcome: "failed", message: reason, delivered, queued: await this.#queue.depth() };
+  }
+
+  /** Sends one report; returns "delivered", a retry hint, or a failure message. */
+  async #send(parent: string, queued: QueuedReport, encrypt: boolean): Promise<string> {
+    const cid = this.#state.computerId!;
+    const level = effectiveLevel(this.#state).level;
+    const report: Report = {
+      computerId: cid,
+      seq: queued.seq,
+      createdAt: queued.createdAt,
+      properties: {
+        ...queued.properties,
+        computer_id: cid,
+        encryption_level: level,
+        encryption_active: encrypt,
+      },
+      custom: queued.custom,
+      relevance: [],
+      actionStatuses: [],
+      analyses: [],
+    };
+    const bytes = new TextEncoder().encode(JSON.stringify(report));
+    let message;
+    if (encrypt) {
+      const serverKey = this.#serverKey!;
+      const contentKey = await this.#contentKeys.next(serverKey.kid, serverKey.publicKey);
+      message = await sealReport(contentKey, this.#key.privateKey, { cid, seq: queued.seq }, bytes);
+    } else {
+      message = await signReport(this.#key.privateKey, { cid, seq: queued.seq, kid: null }, bytes);
+    }
+    this.#state.encryptingNow = encrypt;
+    const answer = await fetchJson(`${parent}${API.reports}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(message),
+      maxBytes: 64 * 1024,
+    });
+    const code = errorCodeOf(answer.body);
+    if (answer.status >= 200 && answer.status < 300 || code === "ERR_DUPLICATE_REPORT") {
+      await this.#queue.remove(queued.seq);
+      return "delivered";
+    }
+    const said = (answer.body as { error?: { message?: string } })?.error?.message ??
+      `HTTP ${answer.status}`;
+    if (code === "ERR_UNKNOWN_KEY_ID") return "retry-with-new-certificate";
+    if (code === "ERR_UNKNOWN_COMPUTER") return "reregister";
+    if (code === "ERR_ENCRYPTION_NOT_SUPPORTED") {
+      this.#state.parentAcceptsEncrypted = false;
+      return `the parent refused an encrypted report: ${said}`;
+    }
+    if (answer.status >= 500 || answer.status === 429) {
+      return `the parent answered ${answer.status}: ${said}; reports stay queued`;
+    }
+    if (code === "ERR_COMPUTER_REVOKED" || code === "ERR_CLEAR_TEXT_REFUSED") {
+      return `the server refused report ${queued.seq}: ${said}`;
+    }
+    await this.#queue.reject(queued.seq, `${answer.status} ${code ?? ""} ${said}`);
+    return `the server refused report ${queued.seq} for good (kept in queue/rejected): ${said}`;
+  }
+
+  async #register(parent: string): Promise<void> {
+    const registration = await signRegistration(this.#key.privateKey, {
+      publicKey: this.#key.publicKeyText,
+      hostIdentity: await hostIdentity(this.#options.hostIdentifier, this.#options.dataDir),
+      hostname: Deno.hostname(),
+      issuedAt: Date.now(),
+    });
+    const answer = await fetchJson(`${parent}${API.register}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(registration),
+      maxBytes: 64 * 1024,
+    });
+    const computerId = (answer.body as { computerId?: unknown })?.computerId;
+    if (answer.status !== 200 || !Number.isSafeInteger(computerId)) {
+      const said = (answer.body as { error?: { message?: string } })?.error?.message ??
+        `HTTP ${answer.status}`;
+      if (answer.status >= 500) throw new ParentUnreachableError(`${parent} (${said})`);
+      throw new MleError("ERR_SIGNATURE_INVALID", `Cannot register: ${said}`);
+    }
+    this.#state.computerId = computerId as number;
+    this.#state.registeredPublicKey = this.#key.publicKeyText;
+    await this.#save();
+    this.#options.say(`registered as computer ${computerId}`);
+  }
+
+  async #refreshCertificate(parent: string): Promise<void> {
+    const answer = await fetchJson(`${parent}${API.encryptionCertificate}`, {
+      maxBytes: MAX_DOCUMENT_BYTES,
+    });
+    if (answer.status === 404 && errorCodeOf(answer.body) === "ERR_NO_CERTIFICATE") {
+      // The site never enabled encryption: keep what we had (nothing, normally).
+      return;
+    }
+    if (answer.status !== 200) return;
+    await this.#acceptCertificate(answer.body as SignedDocument, false);
+  }
+
+  async #acceptCertificate(document: SignedDocument, fromState: boolean): Promise<void> {
+    const { certificate, publicKey } = await verifyEncryptionCertificate(this.#siteKey, document);
+    // A relay could replay an older signed certificate; only a newer one replaces ours.
+    if (!fromState && certificate.issuedAt < this.#state.certificateIssuedAt) return;
+    if (certificate.enabled && publicKey) {
+      this.#serverKey = { kid: certificate.kid, publicKey };
+      this.#state.certificateKid = certificate.kid;
+    } else {
+      this.#serverKey = null;
+      this.#state.certificateKid = null;
+    }
+    this.#state.certificate = JSON.stringify(document);
+    this.#state.certificateIssuedAt = certificate.issuedAt;
+  }
+
+  async #refreshSettings(parent: string): Promise<void> {
+    const cid = this.#state.computerId;
+    if (cid === null) return;
+    const answer = await fetchJson(`${parent}${API.settings}?computer=${cid}`, {
+      maxBytes: MAX_DOCUMENT_BYTES,
+    });
+    const documents = (answer.body as { documents?: unknown })?.documents;
+    if (answer.status !== 200 || !Array.isArray(documents)) return;
+    const verified = [];
+    for (const document of documents) {
+      try {
+        verified.push(await verifySettings(this.#siteKey, document, cid));
+      } catch (error) {
+        this.#options.say(`ignored a settings document: ${(error as Error).message}`);
+      }
+    }
+    verified.sort((a, b) => a.issuedAt - b.issuedAt);
+    for (const settings of verified) {
+      if (settings.issuedAt <= this.#state.deployedSettingsIssuedAt) continue;
+      Object.assign(this.#state.deployedSettings, settings.settings);
+      this.#state.deployedSettingsIssuedAt = settings.issuedAt;
+    }
+  }
+
+  async #installMasthead(): Promise<void> {
+    const installedPath = joinPath(this.#options.dataDir, "masthead.json");
+    let installed: { masthead: Masthead; siteKey: CryptoKey } | null = null;
+    let installedText: string | null = null;
+    try {
+      installedText = await Deno.readTextFile(installedPath);
+      installed = await verifyMasthead(JSON.parse(installedText));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    if (this.#options.mastheadFile) {
+      const text = await Deno.readTextFile(this.#options.mastheadFile).catch((error) => {
+        throw new MleError(
+          "ERR_DOCUMENT_INVALID",
+          `Cannot read masthead "${this.#options.mastheadFile}": ${(error as Error).message}`,
+        );
+      });
+      let document: unknown;
+      try {
+        document = JSON.parse(text);
+      } catch {
+        throw new MleError(
+          "ERR_DOCUMENT_INVALID",
+          `Cannot read masthead "${this.#options.mastheadFile}": not JSON`,
+        );
+      }
+      const offered = await verifyMasthead(document, installed?.masthead.sitePublicKey);
+      if (!installed || offered.masthead.createdAt > installed.masthead.createdAt) {
+        await replaceFileAtomically(installedPath, text, 0o644);
+        installed = offered;
+        this.#options.say(`installed the masthead of site "${offered.masthead.siteName}"`);
+      }
+    }
+    if (!installed) {
+      throw new MleError(
+        "ERR_DOCUMENT_INVALID",
+        "Cannot start: no masthead installed; give --masthead FILE (the site's masthead.json)",
+      );
+    }
+    this.#masthead = installed.masthead;
+    this.#siteKey = installed.siteKey;
+  }
+
+  async #save(): Promise<void> {
+    await writeState(this.#statePath, this.#state);
+  }
+}

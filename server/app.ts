@@ -1,0 +1,134 @@
+/**
+ * The server's HTTP app, built by a factory so tests drive it in-process with `app.request()`.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Logger } from "../cli/log.ts";
+import type { Capabilities } from "../protocol/capabilities.ts";
+import { errorBody } from "../protocol/http_error.ts";
+import { MAX_REGISTRATION_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
+import { API } from "../protocol/paths.ts";
+import { VERSION } from "../protocol/version.ts";
+import type { Store } from "../store/store.ts";
+import { IngestError } from "./ingest_error.ts";
+import { type IngestContext, ingestReport } from "./report_ingest.ts";
+import { registerClient } from "./registration.ts";
+
+/** What the server app needs. */
+export interface ServerAppOptions {
+  store: Store;
+  ingest: IngestContext;
+  log: Logger;
+  /** The signed masthead, as JSON text. */
+  masthead: string | null;
+}
+
+/**
+ * Creates the server's Hono app.
+ *
+ * @example
+ * ```ts ignore
+ * const app = createServerApp({ store, ingest, log, masthead });
+ * Deno.serve({ port: 52311 }, app.fetch);
+ * ```
+ */
+export function createServerApp(options: ServerAppOptions): Hono {
+  const { store, ingest, log } = options;
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    if (error instanceof IngestError) {
+      return c.json(errorBody(error.code, error.message), error.status);
+    }
+    const requestId = crypto.randomUUID();
+    log.error("request failed", { requestId, path: c.req.path, cause: (error as Error).message });
+    return c.json(errorBody("ERR_INTERNAL", `Internal error; request id ${requestId}`), 500);
+  });
+  app.notFound((c) => c.json(errorBody("ERR_NOT_FOUND", `No such path: ${c.req.path}`), 404));
+
+  const tooLarge = (limit: number) =>
+    bodyLimit({
+      maxSize: limit,
+      onError: (c) =>
+        c.json(errorBody("ERR_TOO_LARGE", `Cannot accept a body over ${limit} bytes`), 413),
+    });
+
+  app.get(API.capabilities, (c) =>
+    c.json(
+      {
+        role: "server",
+        acceptsEncryptedReports: true,
+        authenticating: false,
+        decrypting: true,
+        version: VERSION,
+      } satisfies Capabilities,
+    ));
+
+  app.get(API.metrics, async (c) =>
+    c.json({
+      rsaPrivateOps: ingest.keys.rsaPrivateOps,
+      reportsStored: await store.countReports(),
+      keysLoaded: ingest.keys.kids.length,
+    }));
+
+  app.get(API.masthead, (c) => {
+    if (!options.masthead) {
+      return c.json(
+        errorBody("ERR_NO_MASTHEAD", "This server has no masthead; run mle-admin init-site"),
+        404,
+      );
+    }
+    return c.body(options.masthead, 200, { "content-type": "application/json" });
+  });
+
+  app.get(API.encryptionCertificate, (c) => {
+    const certificate = ingest.keys.certificate;
+    if (!certificate) {
+      return c.json(
+        errorBody("ERR_NO_CERTIFICATE", "Encryption was never enabled on this site"),
+        404,
+      );
+    }
+    return c.body(certificate, 200, { "content-type": "application/json" });
+  });
+
+  app.get(API.settings, async (c) => {
+    const computer = Number(c.req.query("computer"));
+    if (!Number.isSafeInteger(computer) || computer < 1) {
+      return c.json(errorBody("ERR_BAD_REQUEST", "Expected ?computer=ID with a computer id"), 400);
+    }
+    const records = await store.listSettingsFor(computer);
+    const documents = records.map((record) => JSON.parse(record.document));
+    return c.json({ documents });
+  });
+
+  app.post(API.register, tooLarge(MAX_REGISTRATION_BYTES), async (c) => {
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const result = await registerClient(body, {
+      store,
+      computers: ingest.computers,
+      now: ingest.now,
+    });
+    if (result.created) log.info("computer registered", { cid: result.computerId });
+    return c.json({ computerId: result.computerId });
+  });
+
+  app.post(API.reports, tooLarge(MAX_REPORT_MESSAGE_BYTES), async (c) => {
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    try {
+      const result = await ingestReport(body, ingest);
+      log.debug("report stored", { cid: result.computerId, seq: result.seq, kid: result.kid });
+      return c.json({ status: "stored", computerId: result.computerId, seq: result.seq });
+    } catch (error) {
+      if (error instanceof IngestError && error.code !== "ERR_DUPLICATE_REPORT") {
+        log.info("report refused", { code: error.code });
+      }
+      throw error;
+    }
+  });
+
+  return app;
+}

@@ -1,0 +1,155 @@
+/**
+ * The server's MLE private keys and the memo of the content keys clients wrapped to them.
+ *
+ * Keys come from the store (which keys exist and their roles) and from the `Encryption Keys`
+ * folder (the private halves). `refresh()` runs every few seconds, so a key the admin tool
+ * deploys is picked up without a restart. Every key that is not retired stays loaded, so reports
+ * encrypted to a previous key (in relay spools, offline clients' queues) still decrypt.
+ *
+ * The memo holds, per computer, the last content keys it used: a client reuses its content key for
+ * many reports (see envelope/content_key_policy.ts), so the RSA private-key operation happens once
+ * per content key, not once per report. Failures are never memoised.
+ *
+ * @module
+ */
+
+import { importAesKey, unwrapContentKey } from "../envelope/jwe.ts";
+import { type LoadedEncryptionKey, readEncryptionKeyFile } from "../keystore/encryption_keys.ts";
+import { encryptionKeysDir } from "../keystore/encryption_keys.ts";
+import { joinPath } from "../keystore/secure_file.ts";
+import type { Logger } from "../cli/log.ts";
+import type { Store } from "../store/store.ts";
+
+/** Content keys remembered per computer (the current one and the one before, during a switch). */
+const SLOTS_PER_COMPUTER = 2;
+
+interface MemoEntry {
+  kid: string;
+  encryptedKey: string;
+  key: Promise<CryptoKey | null>;
+}
+
+/** Options of a key ring. */
+export interface KeyRingOptions {
+  store: Store;
+  dataDir: string;
+  log: Logger;
+  /** Most computers whose content keys are remembered (least recently used are forgotten). */
+  maxComputers?: number;
+}
+
+/** The loaded keys, the current certificate, and the content-key memo. */
+export class KeyRing {
+  readonly #store: Store;
+  readonly #dataDir: string;
+  readonly #log: Logger;
+  readonly #maxComputers: number;
+  #keys = new Map<string, LoadedEncryptionKey>();
+  #missing = new Set<string>();
+  #certificate: string | null = null;
+  #memo = new Map<number, MemoEntry[]>();
+  #rsaPrivateOps = 0;
+
+  constructor(options: KeyRingOptions) {
+    this.#store = options.store;
+    this.#dataDir = options.dataDir;
+    this.#log = options.log;
+    this.#maxComputers = options.maxComputers ?? 200_000;
+  }
+
+  /** The signed encryption certificate to serve, as JSON text, or null when none was ever made. */
+  get certificate(): string | null {
+    return this.#certificate;
+  }
+
+  /** RSA private-key operations performed since start (the benchmark reads this). */
+  get rsaPrivateOps(): number {
+    return this.#rsaPrivateOps;
+  }
+
+  /** Key ids whose private key is loaded. */
+  get kids(): string[] {
+    return [...this.#keys.keys()];
+  }
+
+  /** True when the private key `kid` is loaded: checked before any RSA operation. */
+  has(kid: string): boolean {
+    return this.#keys.has(kid);
+  }
+
+  /** Reloads the key set and the certificate from the store and the key folder. */
+  async refresh(): Promise<void> {
+    const records = await this.#store.listEncryptionKeys();
+    const wanted = new Set(records.filter((r) => r.role !== "retired").map((r) => r.kid));
+    for (const kid of this.#keys.keys()) {
+      if (!wanted.has(kid)) {
+        this.#keys.delete(kid);
+        this.#log.info("encryption key unloaded", { kid });
+      }
+    }
+    for (const kid of wanted) {
+      if (this.#keys.has(kid)) continue;
+      const path = joinPath(encryptionKeysDir(this.#dataDir), `${kid}.pvk`);
+      try {
+        this.#keys.set(kid, await readEncryptionKeyFile(path, kid));
+        this.#missing.delete(kid);
+        this.#log.info("encryption key loaded", { kid });
+      } catch (error) {
+        if (!this.#missing.has(kid)) {
+          this.#missing.add(kid);
+          this.#log.warn("encryption key not usable here", {
+            kid,
+            reason: (error as Error).message,
+            hint: "copy it with: mle-admin encryption import",
+          });
+        }
+      }
+    }
+    this.#certificate = await this.#store.getDocument("encryption-certificate");
+  }
+
+  /**
+   * The content key a computer wrapped to `kid`, from the memo or by one RSA unwrap.
+   * Call only after the sender's signature verified and `has(kid)` is true.
+   *
+   * @returns the AES key, or null when the wrapped key does not unwrap (opaque failure).
+   */
+  contentKey(computerId: number, kid: string, encryptedKey: string): Promise<CryptoKey | null> {
+    const slots = this.#memo.get(computerId);
+    if (slots) {
+      const hit = slots.find((entry) => entry.kid === kid && entry.encryptedKey === encryptedKey);
+      if (hit) {
+        this.#memo.delete(computerId);
+        this.#memo.set(computerId, slots); // most recently used last
+        return hit.key;
+      }
+    }
+    const privateKey = this.#keys.get(kid)?.privateKey;
+    if (!privateKey) return Promise.resolve(null);
+    this.#rsaPrivateOps++;
+    const key = unwrapContentKey(privateKey, encryptedKey).then((raw) =>
+      raw === null ? null : importAesKey(raw)
+    );
+    const entry: MemoEntry = { kid, encryptedKey, key };
+    const list = slots ?? [];
+    list.unshift(entry);
+    if (list.length > SLOTS_PER_COMPUTER) list.length = SLOTS_PER_COMPUTER;
+    this.#memo.delete(computerId);
+    this.#memo.set(computerId, list);
+    if (this.#memo.size > this.#maxComputers) {
+      this.#memo.delete(this.#memo.keys().next().value as number);
+    }
+    // A failed unwrap is forgotten, so it is never served from the memo.
+    key.then((value) => {
+      if (value === null) this.#forget(computerId, entry);
+    });
+    return key;
+  }
+
+  #forget(computerId: number, entry: MemoEntry): void {
+    const list = this.#memo.get(computerId);
+    if (!list) return;
+    const index = list.indexOf(entry);
+    if (index >= 0) list.splice(index, 1);
+  }
+}

@@ -1,0 +1,320 @@
+/**
+ * The whole path, with real processes on 127.0.0.1: client → relay → server, for each encryption
+ * level, with the bytes on both wires recorded by proxies.
+ */
+
+import assert from "node:assert/strict";
+import {
+  clientReport,
+  clientStatus,
+  createSite,
+  deployKey,
+  freePort,
+  generateKey,
+  RecordingProxy,
+  startRelay,
+  startServer,
+  storedReports,
+  type TestSite,
+} from "./deployment.ts";
+import { containsCanary, readTree } from "./recording_proxy.ts";
+import { runRole } from "./run_role.ts";
+import { API } from "../protocol/paths.ts";
+
+/** Waits (bounded) until `check` returns a value other than undefined. */
+async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+async function computerIdOf(clientDir: string): Promise<number> {
+  const status = await clientStatus(clientDir);
+  assert.equal(
+    typeof status.computerId,
+    "number",
+    `client has no computer id: ${JSON.stringify(status)}`,
+  );
+  return status.computerId as number;
+}
+
+async function waitForStored(site: TestSite, computerId: number, count: number) {
+  return await eventually(async () => {
+    const reports = await storedReports(site, computerId);
+    return reports.length >= count ? reports : undefined;
+  }, `${count} stored report(s) of computer ${computerId}`);
+}
+
+function randomCanary(label: string): string {
+  return `CANARY-${label}-${crypto.randomUUID()}`;
+}
+
+Deno.test("a report crosses client → relay → server at each encryption level, and the canary is on no wire or disk unless the level is none", async () => {
+  const site = await createSite();
+  const kid = await generateKey(site, true);
+  const server = await startServer(site);
+  const upstream = new RecordingProxy(site.serverPort);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  const relay = await startRelay(relayDir, relayPort, upstream.port);
+  const downstream = new RecordingProxy(relayPort);
+  try {
+    for (const level of ["required", "optional", "none"] as const) {
+      const canary = randomCanary(level);
+      const clientDir = `${site.root}/client-${level}`;
+      const result = await clientReport(site, clientDir, downstream.port, [
+        "--encryption",
+        level,
+        "--property",
+        `Secret=${canary}`,
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const computerId = await computerIdOf(clientDir);
+      const [stored] = await waitForStored(site, computerId, 1);
+      assert.equal(stored.report.custom.Secret, canary);
+      assert.equal(stored.report.properties.encryption_level, level);
+      assert.equal(typeof stored.report.properties.hostname, "string");
+      assert.equal(stored.encrypted, level !== "none");
+      assert.equal(stored.kid, level === "none" ? null : kid);
+
+      const status = await clientStatus(clientDir);
+      assert.equal(status.encryptingNow, level !== "none");
+      assert.equal(status.queueDepth, 0);
+
+      const relayDisk = await readTree(relayDir);
+      if (level === "none") {
+        assert.ok(containsCanary(downstream.text, canary), "clear text is visible on the wire");
+        assert.ok(containsCanary(upstream.text, canary));
+      } else {
+        assert.ok(
+          !containsCanary(downstream.text, canary),
+          "canary seen on the client → relay wire",
+        );
+        assert.ok(!containsCanary(upstream.text, canary), "canary seen on the relay → server wire");
+        assert.ok(!containsCanary(relayDisk, canary), "canary seen in the relay's folders");
+      }
+    }
+  } finally {
+    await downstream.close();
+    await relay.stop();
+    await upstream.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("required with no certificate sends nothing and queues; once a key is deployed the queue drains encrypted", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const proxy = new RecordingProxy(site.serverPort);
+  const clientDir = `${site.root}/client`;
+  const canary = randomCanary("held");
+  try {
+    const first = await clientReport(site, clientDir, proxy.port, [
+      "--encryption",
+      "required",
+      "--property",
+      `Secret=${canary}`,
+    ]);
+    assert.equal(first.code, 3, first.stderr);
+    assert.match(first.stderr, /no deployed encryption certificate/);
+    assert.ok(!proxy.text.includes(`POST ${API.reports}`), "a report was sent");
+    let status = await clientStatus(clientDir);
+    assert.equal(status.queueDepth, 1);
+    assert.equal(status.encryptingNow, false);
+    assert.match(String((status.lastFailure as { message: string }).message), /required/);
+
+    // Pending is not enough: clients are not told to use a pending key.
+    const kid = await generateKey(site, false);
+    const second = await clientReport(site, clientDir, proxy.port, ["--encryption", "required"]);
+    assert.equal(second.code, 3, second.stderr);
+    assert.ok(!proxy.text.includes(`POST ${API.reports}`));
+
+    await deployKey(site);
+    await eventually(async () => {
+      const response = await fetch(
+        `http://127.0.0.1:${site.serverPort}${API.encryptionCertificate}`,
+      );
+      await response.body?.cancel();
+      return response.status === 200 ? true : undefined;
+    }, "the server to pick up the deployed key");
+    const third = await clientReport(site, clientDir, proxy.port, ["--encryption", "required"]);
+    assert.equal(third.code, 0, third.stderr);
+    const computerId = await computerIdOf(clientDir);
+    const stored = await waitForStored(site, computerId, 3);
+    assert.equal(stored.length, 3);
+    assert.ok(stored.every((r) => r.encrypted && r.kid === kid));
+    assert.equal(stored[0].report.custom.Secret, canary);
+    assert.ok(!containsCanary(proxy.text, canary));
+    status = await clientStatus(clientDir);
+    assert.equal(status.queueDepth, 0);
+    assert.equal(status.lastFailure, null);
+    assert.equal(status.certificateKid, kid);
+  } finally {
+    await proxy.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("required behind a relay that predates MLE sends nothing; optional sends signed clear text", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const server = await startServer(site);
+  const relayPort = freePort();
+  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+    "--no-encrypted-reports",
+  ]);
+  const proxy = new RecordingProxy(relayPort);
+  try {
+    const required = await clientReport(site, `${site.root}/client-required`, proxy.port, [
+      "--encryption",
+      "required",
+    ]);
+    assert.equal(required.code, 3, required.stderr);
+    assert.match(required.stderr, /does not accept encrypted reports/);
+    assert.ok(!proxy.text.includes(`POST ${API.reports}`));
+    const status = await clientStatus(`${site.root}/client-required`);
+    assert.equal(status.parentAcceptsEncrypted, false);
+    assert.equal(status.queueDepth, 1);
+
+    const optional = await clientReport(site, `${site.root}/client-optional`, proxy.port, [
+      "--encryption",
+      "optional",
+    ]);
+    assert.equal(optional.code, 0, optional.stderr);
+    const stored = await waitForStored(site, await computerIdOf(`${site.root}/client-optional`), 1);
+    assert.equal(stored[0].encrypted, false);
+  } finally {
+    await proxy.close();
+    await relay.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a relay killed while holding accepted reports, with the server down, delivers each report exactly once when both are back", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  let server = await startServer(site);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  let relay = await startRelay(relayDir, relayPort, site.serverPort);
+  const clientDir = `${site.root}/client`;
+  try {
+    const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(first.code, 0, first.stderr);
+    const computerId = await computerIdOf(clientDir);
+    await waitForStored(site, computerId, 1);
+
+    await server.stop();
+    for (let i = 0; i < 3; i++) {
+      const held = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+      assert.equal(
+        held.code,
+        0,
+        `the relay should accept while the server is down: ${held.stderr}`,
+      );
+    }
+    assert.equal((await clientStatus(clientDir)).queueDepth, 0);
+    const spooled = await Array.fromAsync(Deno.readDir(`${relayDir}/spool`));
+    assert.equal(spooled.filter((e) => e.isFile).length, 3);
+    await relay.stop("SIGKILL");
+
+    server = await startServer(site);
+    relay = await startRelay(relayDir, relayPort, site.serverPort);
+    const stored = await waitForStored(site, computerId, 4);
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // any duplicate would land now
+    const again = await storedReports(site, computerId);
+    assert.equal(again.length, 4);
+    assert.deepEqual(
+      again.map((r) => r.seq),
+      [...new Set(stored.map((r) => r.seq))].sort((a, b) => a - b),
+    );
+    assert.ok(again.every((r) => r.encrypted));
+  } finally {
+    await relay.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a client whose parent is down keeps its reports queued and delivers them later", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const clientDir = `${site.root}/client`;
+  try {
+    const offline = await clientReport(site, clientDir, site.serverPort, [
+      "--encryption",
+      "required",
+    ]);
+    assert.equal(offline.code, 4, offline.stderr);
+    assert.equal((await clientStatus(clientDir)).queueDepth, 1);
+    const server = await startServer(site);
+    try {
+      const online = await clientReport(site, clientDir, site.serverPort, [
+        "--encryption",
+        "required",
+      ]);
+      assert.equal(online.code, 0, online.stderr);
+      const stored = await waitForStored(site, await computerIdOf(clientDir), 2);
+      assert.equal(stored.length, 2);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a level deployed with admin settings set replaces the install-time level before the next report", async () => {
+  const site = await createSite();
+  const kid = await generateKey(site, true);
+  const server = await startServer(site);
+  const clientDir = `${site.root}/client`;
+  try {
+    const first = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
+    assert.equal(first.code, 0, first.stderr);
+    const computerId = await computerIdOf(clientDir);
+    let status = await clientStatus(clientDir);
+    assert.equal(status.encryptionLevel, "none");
+    assert.equal(status.encryptionLevelSource, "command line");
+
+    const { admin } = await import("./deployment.ts");
+    await admin([
+      "settings",
+      "set",
+      "_BESClient_Report_Encryption=required",
+      "--computer",
+      String(computerId),
+      "--site-key",
+      site.siteKey,
+      "--data-dir",
+      site.serverDir,
+    ]);
+    const second = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
+    assert.equal(second.code, 0, second.stderr);
+    status = await clientStatus(clientDir);
+    assert.equal(status.encryptionLevel, "required");
+    assert.equal(status.encryptionLevelSource, "deployed");
+    const stored = await waitForStored(site, computerId, 2);
+    assert.equal(stored[0].encrypted, false);
+    assert.equal(stored[1].encrypted, true);
+    assert.equal(stored[1].kid, kid);
+
+    const human = await runRole("client", ["status", "--data-dir", clientDir]);
+    assert.equal(human.code, 0);
+    assert.match(human.stdout, /Encryption level\s+required \(deployed\)/);
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { MleError } from "../envelope/errors.ts";
+import {
+  createSecretFile,
+  ensurePrivateDir,
+  joinPath,
+  readSecretFile,
+  replaceFileAtomically,
+} from "./secure_file.ts";
+
+Deno.test("createSecretFile() makes a 0600 file and never overwrites one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/key.pvk`;
+    await createSecretFile(path, "one");
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    await assert.rejects(
+      () => createSecretFile(path, "two"),
+      (error) => error instanceof MleError && error.code === "ERR_KEY_FILE_EXISTS",
+    );
+    assert.equal(await Deno.readTextFile(path), "one");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readSecretFile() refuses a key others can read, saying how to fix it, and a link", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/key.pvk`;
+    await createSecretFile(path, "secret");
+    await Deno.chmod(path, 0o644);
+    await assert.rejects(
+      () => readSecretFile(path),
+      (error) =>
+        error instanceof MleError && error.code === "ERR_KEY_FILE_INSECURE" &&
+        error.message.includes(`chmod 600 "${path}"`),
+    );
+    await Deno.chmod(path, 0o600);
+    assert.equal(new TextDecoder().decode(await readSecretFile(path)), "secret");
+    await Deno.symlink(path, `${dir}/link.pvk`);
+    await assert.rejects(
+      () => readSecretFile(`${dir}/link.pvk`),
+      (error) => error instanceof MleError && error.code === "ERR_KEY_FILE_INSECURE",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("replaceFileAtomically() replaces content and leaves no temporary file; ensurePrivateDir() makes 0700", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const folder = joinPath(dir, "a", "b");
+    await ensurePrivateDir(folder);
+    assert.equal((await Deno.stat(folder)).mode! & 0o777, 0o700);
+    const path = joinPath(folder, "state.json");
+    await replaceFileAtomically(path, "1");
+    await replaceFileAtomically(path, "2");
+    assert.equal(await Deno.readTextFile(path), "2");
+    const names = (await Array.fromAsync(Deno.readDir(folder))).map((e) => e.name);
+    assert.deepEqual(names, ["state.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,13 +1,125 @@
 /**
- * Entry of `mle-admin`.
+ * Entry of `mle-admin`, the administrator's tool: creates the site, manages the MLE key, signs
+ * client settings, and shows computers and their reports. It works on a server data dir and needs
+ * no network.
  *
  * @module
  */
 
+import { EXIT } from "../cli/exit_codes.ts";
+import { runCommand, UsageError } from "../cli/output.ts";
+import { VERSION } from "../protocol/version.ts";
+import { type CommandContext, extractDataDir, TOOL, wantsHelp } from "./_args.ts";
+import { computersCommand, computersHelp } from "./computers.ts";
+import { encryptionCommand, encryptionHelp } from "./encryption.ts";
+import { initSiteCommand, initSiteHelp } from "./init_site.ts";
+import { reportEncryptionCommand } from "./report_encryption.ts";
+import { reportsCommand, reportsHelp } from "./reports.ts";
+import { settingsCommand, settingsHelp } from "./settings.ts";
+
+/** Usage of `mle-admin`. */
+export const mainHelp = `Usage: mle-admin <command> [options]
+
+The administrator's tool: creates the site, manages the Message Level Encryption key, signs client
+settings, shows computers and their reports. It works on a server data dir (--data-dir DIR, anywhere
+on the line, or MLE_DATA_DIR); acts that change the site need the site key (license.pvk) and its
+password (--password-file FILE, MLE_SITE_PASSWORD, or the prompt).
+
+Commands:
+  init-site            create the site key, the masthead and the server data dir
+      mle-admin init-site --data-dir /var/opt/mle-server --site-key ~/site/license.pvk \\
+        --masthead ~/site/masthead.json --server-url http://server.example:52311
+  encryption generate  generate a new encryption key (Pending until deployed)
+      mle-admin encryption generate --key-size max --out-key-path /media/usb --site-key ~/site/license.pvk
+  encryption deploy    make the pending key the one clients encrypt to (Enabled)
+      mle-admin encryption deploy --site-key ~/site/license.pvk
+  encryption status    show the encryption state and the keys
+      mle-admin encryption status --json
+  -reportencryption    the documented syntax of the same (see mle-admin -reportencryption -h)
+      mle-admin -reportencryption -generatekey -privateKeySize=max -deploynow=no -outkeypath=<path> -sitePvkLocation=<path+license.pvk> -sitePvkPassword=<password>
+      mle-admin -reportencryption -deploynow=yes -sitePvkLocation=<path+license.pvk> -sitePvkPassword=<password>
+  settings set         sign client settings for all computers or listed ones
+      mle-admin settings set _BESClient_Report_Encryption=optional --all --site-key ~/site/license.pvk
+  computers list       list the registered computers
+      mle-admin computers list --json
+  reports              show what a computer reported
+      mle-admin reports --computer 12
+
+Options:
+  --data-dir DIR   the server data dir, for every command
+  -h, --help       show help (also "mle-admin <command> --help")
+  --version        print the version
+
+Exit codes:
+  0  done
+  1  failed (the message says why and what to do)
+  2  misuse: unknown command or option, missing option, bad value
+`;
+
+type Command = (args: string[], context: CommandContext) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; help: string }> = {
+  "init-site": { run: initSiteCommand, help: initSiteHelp },
+  encryption: { run: encryptionCommand, help: encryptionHelp },
+  settings: { run: settingsCommand, help: settingsHelp },
+  computers: { run: computersCommand, help: computersHelp },
+  reports: { run: reportsCommand, help: reportsHelp },
+};
+
+/** True when the line uses the documented `-reportencryption` syntax. */
+export function isReportEncryptionLine(args: readonly string[]): boolean {
+  return args.some((arg) => /^--?reportencryption$/i.test(arg));
+}
+
 /** Runs the admin command line; returns the exit code. */
-export function main(_args: string[]): Promise<number> {
-  console.error("mle-admin: error: not built yet");
-  return Promise.resolve(1);
+export function main(args: string[]): Promise<number> {
+  return runCommand(TOOL, async () => {
+    const { dataDir, rest } = extractDataDir(args);
+    const context: CommandContext = { dataDir };
+    if (isReportEncryptionLine(rest)) return await reportEncryptionCommand(rest, context);
+    const index = rest.findIndex((arg) => !arg.startsWith("-"));
+    const name = index < 0 ? undefined : rest[index];
+    if (wantsHelp(rest)) {
+      if (name === "help" || name === undefined) {
+        console.log(mainHelp);
+        return EXIT.ok;
+      }
+      const command = COMMANDS[name];
+      console.log(command ? command.help : mainHelp);
+      return EXIT.ok;
+    }
+    if (rest.includes("--version")) {
+      console.log(`${TOOL} ${VERSION}`);
+      return EXIT.ok;
+    }
+    if (name === undefined) {
+      if (rest.length === 0) {
+        console.error(mainHelp);
+        return EXIT.usage;
+      }
+      throw new UsageError(`Unknown option "${rest[0].split("=")[0]}"`);
+    }
+    if (index > 0) {
+      throw new UsageError(
+        `Unexpected option "${rest[0].split("=")[0]}" before the command "${name}"`,
+        `write it after the command: mle-admin ${name} ${rest[0].split("=")[0]} …`,
+      );
+    }
+    if (name === "help") {
+      const topic = rest[1] === undefined ? undefined : COMMANDS[rest[1]];
+      console.log(topic ? topic.help : mainHelp);
+      return EXIT.ok;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+      throw new UsageError(
+        `Unknown command "${name}"`,
+        `expected one of ${Object.keys(COMMANDS).join(", ")} or -reportencryption; ` +
+          "run mle-admin --help",
+      );
+    }
+    return await command.run(rest.slice(1), context);
+  });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

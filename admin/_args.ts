@@ -1,0 +1,163 @@
+/**
+ * Command-line parsing shared by the admin subcommands: the global `--data-dir`, help detection,
+ * and `node:util` parseArgs with misuse turned into {@linkcode UsageError} (exit 2).
+ *
+ * @module
+ */
+
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { defaultServerDataDir } from "../keystore/default_paths.ts";
+import { UsageError } from "../cli/output.ts";
+
+/** The executable's name, as diagnostics print it. */
+export const TOOL = "mle-admin";
+
+/** Environment variable naming the server data dir. */
+export const DATA_DIR_ENV = "MLE_DATA_DIR";
+/** Environment variable holding the site key's password. */
+export const PASSWORD_ENV = "MLE_SITE_PASSWORD";
+/** Environment variable naming the site key file. */
+export const SITE_KEY_ENV = "MLE_SITE_KEY";
+
+/** What every subcommand receives from `main`. */
+export interface CommandContext {
+  /** `--data-dir` as given on the line, wherever it stood; undefined when absent. */
+  dataDir: string | undefined;
+}
+
+/**
+ * Takes the global data dir option out of a command line. It may stand anywhere, in any of the
+ * forms `--data-dir DIR`, `--data-dir=DIR` or the legacy `-dataDir=DIR` (name case-insensitive).
+ *
+ * @throws {UsageError} When the value is missing or two different values are given.
+ */
+export function extractDataDir(args: readonly string[]): { dataDir?: string; rest: string[] } {
+  const rest: string[] = [];
+  let dataDir: string | undefined;
+  const take = (value: string | undefined) => {
+    if (value === undefined || value === "") {
+      throw new UsageError("Missing value of --data-dir: expected a folder");
+    }
+    if (dataDir !== undefined && dataDir !== value) {
+      throw new UsageError(
+        `Cannot use two data dirs: "${dataDir}" and "${value}"`,
+        "give --data-dir once",
+      );
+    }
+    dataDir = value;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      rest.push(...args.slice(i));
+      break;
+    }
+    const lower = arg.toLowerCase();
+    if (lower === "--data-dir" || lower === "-datadir" || lower === "--datadir") {
+      take(args[++i]);
+    } else if (/^(--data-dir|-datadir|--datadir)=/.test(lower)) {
+      take(arg.slice(arg.indexOf("=") + 1));
+    } else {
+      rest.push(arg);
+    }
+  }
+  return dataDir === undefined ? { rest } : { dataDir, rest };
+}
+
+/** The server data dir: `--data-dir`, else `MLE_DATA_DIR`, else the platform default. */
+export function resolveDataDir(context: CommandContext): string {
+  return context.dataDir ?? (Deno.env.get(DATA_DIR_ENV) || defaultServerDataDir());
+}
+
+/** True when `-h` or `--help` stands anywhere on the line (before a `--`). */
+export function wantsHelp(args: readonly string[]): boolean {
+  for (const arg of args) {
+    if (arg === "--") return false;
+    if (arg === "-h" || arg === "--help") return true;
+  }
+  return false;
+}
+
+/** Result of {@linkcode parseOptions}. */
+export interface ParsedOptions {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+}
+
+/**
+ * Parses a subcommand's options strictly. Every misuse becomes a {@linkcode UsageError} whose
+ * message names the option but never echoes a value (a value may be a secret).
+ */
+export function parseOptions(
+  args: string[],
+  options: ParseArgsOptionsConfig,
+  allowPositionals = false,
+): ParsedOptions {
+  try {
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals });
+    return { values: values as ParsedOptions["values"], positionals };
+  } catch (error) {
+    throw new UsageError(describeParseError(error));
+  }
+}
+
+function describeParseError(error: unknown): string {
+  const code = (error as { code?: string })?.code;
+  const message = (error as Error)?.message ?? String(error);
+  const quoted = /'([^']*)'/.exec(message)?.[1] ?? "";
+  const name = quoted.split(" ")[0];
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `Unknown option "${name}"`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `Unexpected argument "${name}"`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      return message.includes("does not take an argument")
+        ? `Option "${name}" takes no value`
+        : `Missing value of option "${name}"`;
+    default:
+      return `Cannot parse the command line: ${message}`;
+  }
+}
+
+/** A string option's value, or undefined. */
+export function stringOption(values: ParsedOptions["values"], name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** A repeatable string option's values (empty when absent). */
+export function stringsOption(values: ParsedOptions["values"], name: string): string[] {
+  const value = values[name];
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
+  return typeof value === "string" ? [value] : [];
+}
+
+/**
+ * A required string option's value.
+ *
+ * @throws {UsageError} When it is absent or empty.
+ */
+export function requiredOption(
+  values: ParsedOptions["values"],
+  name: string,
+  what: string,
+): string {
+  const value = stringOption(values, name);
+  if (value === undefined || value === "") {
+    throw new UsageError(`Missing option --${name}: expected ${what}`);
+  }
+  return value;
+}
+
+/**
+ * Parses a computer id: a positive integer.
+ *
+ * @throws {UsageError} For anything else.
+ */
+export function parseComputerId(value: string): number {
+  if (!/^[1-9][0-9]{0,15}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`Cannot use computer id "${value}": expected a positive whole number`);
+  }
+  return Number(value);
+}

@@ -1,0 +1,158 @@
+/**
+ * What most admin acts need before they change anything: the server data dir's store and site
+ * (its masthead), and the site key opened with its password and checked against that masthead.
+ *
+ * @module
+ */
+
+import { EXIT } from "../cli/exit_codes.ts";
+import { CliError, printWarning } from "../cli/output.ts";
+import { readPassword } from "../cli/password.ts";
+import { MleError } from "../envelope/errors.ts";
+import { joinPath } from "../keystore/secure_file.ts";
+import { openSiteKeyFile, type SiteKey } from "../keystore/site_key.ts";
+import { type Masthead, verifyMasthead } from "../protocol/masthead.ts";
+import { DATABASE_FILE, openStore, type Store } from "../store/mod.ts";
+import { PASSWORD_ENV, SITE_KEY_ENV, TOOL } from "./_args.ts";
+
+/** File name of the masthead copy in a server data dir. */
+export const MASTHEAD_FILE = "masthead.json";
+
+/** True when something stands at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Opens the store of an existing server data dir; never creates one (a typo in `--data-dir` must
+ * not leave an empty database behind).
+ *
+ * @throws {CliError} When the data dir holds no store.
+ */
+export async function openExistingStore(dataDir: string): Promise<Store> {
+  if (!(await exists(joinPath(dataDir, DATABASE_FILE)))) {
+    throw new CliError(
+      `Cannot find a server data dir at "${dataDir}": it has no ${DATABASE_FILE}`,
+      {
+        hint:
+          "give --data-dir DIR (or set MLE_DATA_DIR), or create the site with: mle-admin init-site",
+      },
+    );
+  }
+  return openStore(dataDir);
+}
+
+/**
+ * Reads and verifies the data dir's masthead: the store's copy first, else `masthead.json`.
+ *
+ * @throws {CliError} When the data dir has no masthead.
+ */
+export async function loadDataDirMasthead(
+  dataDir: string,
+  store: Store,
+): Promise<Masthead | null> {
+  let text = await store.getDocument("masthead");
+  if (text === null) {
+    try {
+      text = await Deno.readTextFile(joinPath(dataDir, MASTHEAD_FILE));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    throw new CliError(`Cannot read the masthead of "${dataDir}": it is not JSON`);
+  }
+  return (await verifyMasthead(document)).masthead;
+}
+
+/** Like {@linkcode loadDataDirMasthead}, but a data dir without a site is an error. */
+export async function requireDataDirMasthead(dataDir: string, store: Store): Promise<Masthead> {
+  const masthead = await loadDataDirMasthead(dataDir, store);
+  if (masthead === null) {
+    throw new CliError(`Cannot find a site in "${dataDir}": it has no masthead`, {
+      hint: "create the site first with: mle-admin init-site",
+    });
+  }
+  return masthead;
+}
+
+/** Where the site key and its password come from. */
+export interface SiteKeySource {
+  /** Path of `license.pvk`; falls back to `MLE_SITE_KEY`. */
+  path: string | undefined;
+  /** `--password-file`. */
+  passwordFile: string | undefined;
+  /** The legacy `-sitePvkPassword=` value (warned against). */
+  argvPassword: string | undefined;
+}
+
+/** The site key path of a source, or a usage error naming the option to give. */
+export function siteKeyPath(source: SiteKeySource, optionName: string): string {
+  const path = source.path ?? (Deno.env.get(SITE_KEY_ENV) || undefined);
+  if (path === undefined || path === "") {
+    throw new CliError(`Missing option ${optionName}: expected the site key file (license.pvk)`, {
+      exitCode: EXIT.usage,
+      hint: `give ${optionName} FILE or set ${SITE_KEY_ENV}`,
+    });
+  }
+  return path;
+}
+
+/**
+ * Opens the site key: asks for its password (file, environment, prompt or, warned, the command
+ * line) and checks that it is the key of the site this data dir serves. This is what
+ * authenticates an admin act, so it comes before anything is written.
+ *
+ * @throws {CliError} For a missing file or a key of another site; `MleError`
+ * `ERR_WRONG_PASSWORD` for a wrong password (runCommand prints it with a hint).
+ */
+export async function openSiteKey(
+  source: SiteKeySource,
+  optionName: string,
+  masthead: Masthead | null,
+): Promise<SiteKey> {
+  const path = siteKeyPath(source, optionName);
+  if (!(await exists(path))) {
+    throw new CliError(`Cannot open site key "${path}": no such file`, {
+      hint: `give the license.pvk that init-site created with ${optionName}`,
+    });
+  }
+  const password = await readPassword({
+    file: source.passwordFile,
+    argv: source.argvPassword,
+    envName: PASSWORD_ENV,
+    prompt: `Password of site key "${path}": `,
+    warn: (message) => printWarning(TOOL, message),
+  });
+  let site: SiteKey;
+  try {
+    site = await openSiteKeyFile(path, password);
+  } catch (error) {
+    if (error instanceof MleError && error.code === "ERR_WRONG_PASSWORD") {
+      throw new CliError(
+        `Cannot open site key "${path}": wrong password, or the file was altered`,
+        {
+          hint: "nothing was changed; run the command again with the right password",
+        },
+      );
+    }
+    throw error;
+  }
+  if (masthead !== null && masthead.sitePublicKey !== site.publicKeyText) {
+    throw new CliError(
+      `Cannot use site key "${path}": it is not the key of site "${masthead.siteName}" that this data dir serves`,
+      { hint: "give the license.pvk that created this data dir's masthead" },
+    );
+  }
+  return site;
+}

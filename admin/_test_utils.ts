@@ -1,0 +1,120 @@
+/**
+ * Test support for the admin tool: a temporary site made by the real `mle-admin init-site`, and a
+ * runner that spawns the real admin process with its shipped permissions.
+ *
+ * @module
+ */
+
+import { type RoleResult, runRole } from "../tests/run_role.ts";
+import { joinPath } from "../keystore/secure_file.ts";
+
+/** The password every test site is sealed with. */
+export const TEST_PASSWORD = "correct horse battery staple";
+
+/** Paths of a test site. */
+export interface TestSite {
+  root: string;
+  dataDir: string;
+  siteKey: string;
+  masthead: string;
+  passwordFile: string;
+  /** A file holding a wrong password. */
+  wrongPasswordFile: string;
+}
+
+/**
+ * Runs `mle-admin` with `args`. The environment is pinned so that the developer's own
+ * MLE_* variables never leak into a test.
+ */
+export async function admin(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RoleResult> {
+  return await runRole("admin", args, {
+    env: { MLE_DATA_DIR: "", MLE_SITE_PASSWORD: "", MLE_SITE_KEY: "", ...env },
+  });
+}
+
+/** Describes a result for assertion messages. */
+export function describe(result: RoleResult): string {
+  return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
+
+/** Makes a temporary folder with password files, without a site. */
+export async function makeTestRoot(): Promise<TestSite> {
+  const root = await Deno.makeTempDir({ prefix: "mle-admin-test-" });
+  const site: TestSite = {
+    root,
+    dataDir: joinPath(root, "server"),
+    siteKey: joinPath(root, "site", "license.pvk"),
+    masthead: joinPath(root, "site", "masthead.json"),
+    passwordFile: joinPath(root, "password"),
+    wrongPasswordFile: joinPath(root, "wrong-password"),
+  };
+  await Deno.writeTextFile(site.passwordFile, TEST_PASSWORD + "\n", { mode: 0o600 });
+  await Deno.writeTextFile(site.wrongPasswordFile, "not the password\n", { mode: 0o600 });
+  return site;
+}
+
+/** Makes a temporary site with `mle-admin init-site`; throws when that fails. */
+export async function makeTestSite(): Promise<TestSite> {
+  const site = await makeTestRoot();
+  const result = await admin([
+    "init-site",
+    "--data-dir",
+    site.dataDir,
+    "--site-key",
+    site.siteKey,
+    "--masthead",
+    site.masthead,
+    "--server-url",
+    "http://127.0.0.1:52311",
+    "--site-name",
+    "test site",
+    "--password-file",
+    site.passwordFile,
+  ]);
+  if (result.code !== 0) throw new Error(`init-site failed: ${describe(result)}`);
+  return site;
+}
+
+/** Removes a test site's folder. */
+export async function removeTestSite(site: TestSite): Promise<void> {
+  await Deno.remove(site.root, { recursive: true });
+}
+
+/** The names in a folder, sorted; empty when it does not exist. */
+export async function listNames(path: string): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(path))).map((entry) => entry.name).sort();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
+
+/** The `encryption status --json` of a test site. */
+export async function statusJson(site: TestSite): Promise<{
+  state: string;
+  currentKid: string | null;
+  pendingKid: string | null;
+  keys: { kid: string; bits: number; role: string; privateKeyFile: boolean }[];
+}> {
+  const result = await admin(["encryption", "status", "--json", "--data-dir", site.dataDir]);
+  if (result.code !== 0) throw new Error(`status failed: ${describe(result)}`);
+  return JSON.parse(result.stdout);
+}
+
+/** True when an `openssl` executable is on the PATH. */
+export async function hasOpenssl(): Promise<boolean> {
+  try {
+    const { code } = await new Deno.Command("openssl", {
+      args: ["version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return code === 0;
+  } catch {
+    return false;
+  }
+}

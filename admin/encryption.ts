@@ -1,0 +1,486 @@
+/**
+ * `mle-admin encryption generate|deploy|status`: the MLE key's life on the server, and the one
+ * implementation behind the legacy `-reportencryption` syntax too.
+ *
+ * Disabled → (generate) Pending → (deploy) Enabled → (generate) Pending rotation → (deploy)
+ * Enabled with the new key. Old keys stay in `Encryption Keys` (role "previous") so reports
+ * already encrypted to them are never lost.
+ *
+ * @module
+ */
+
+import { EXIT } from "../cli/exit_codes.ts";
+import { CliError, UsageError } from "../cli/output.ts";
+import { decodeBase64Url, encodeBase64Url } from "../envelope/base64url.ts";
+import {
+  encryptionKeyId,
+  type EncryptionKeySize,
+  exportSpki,
+  generateEncryptionKeyPair,
+  keyIdOfSpki,
+  parseEncryptionKeySize,
+} from "../envelope/encryption_key.ts";
+import {
+  encryptionKeyFileText,
+  encryptionKeysDir,
+  readEncryptionKeyFile,
+  writeEncryptionKeyFile,
+} from "../keystore/encryption_keys.ts";
+import { defaultServerDataDir } from "../keystore/default_paths.ts";
+import { createSecretFile, ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
+import type { SiteKey } from "../keystore/site_key.ts";
+import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import type { EncryptionKeyRecord, Store } from "../store/mod.ts";
+import {
+  type CommandContext,
+  parseOptions,
+  resolveDataDir,
+  stringOption,
+  wantsHelp,
+} from "./_args.ts";
+import { formatTable, formatTime } from "./_format.ts";
+import { withProgress } from "./_progress.ts";
+import {
+  exists,
+  openExistingStore,
+  openSiteKey,
+  requireDataDirMasthead,
+  type SiteKeySource,
+} from "./_site.ts";
+
+/** Usage of `mle-admin encryption`. */
+export const encryptionHelp = `Usage:
+  mle-admin encryption generate [--key-size SIZE] [--deploy-now] [--out-key-path DIR]
+                                --site-key FILE [--password-file FILE] [--data-dir DIR]
+  mle-admin encryption deploy [--kid KEYID] --site-key FILE [--password-file FILE] [--data-dir DIR]
+  mle-admin encryption status [--json] [--data-dir DIR]
+
+Manages the Message Level Encryption key of a server data dir.
+  generate  makes a new RSA-OAEP key pair: its private key goes to "<data dir>/Encryption Keys/
+            <key id>.pvk" and the key becomes Pending, so that it can be copied to decrypting
+            relays and DSA servers before any client uses it. Refused while a key is pending.
+  deploy    signs the encryption certificate of the pending key (or --kid) with the site key:
+            clients encrypt to it from their next report. The key before it stays usable for
+            decryption. Its private key file must be in this data dir's "Encryption Keys".
+  status    shows the state (Disabled, Pending, Enabled, Pending rotation) and every key.
+
+Options:
+  --key-size SIZE      min (2048), max (4096), 2048, 3072 or 4096 bits [default: max]
+  --deploy-now         deploy the new key at once (skips the Pending state)
+  --out-key-path DIR   also write a copy of the private key file <key id>.pvk there (mode 0600),
+                       for a USB transfer to decrypting relays and DSA servers
+  --kid KEYID          the key to deploy (a pending or previous key; a unique prefix is enough)
+                       [default: the pending key]
+  --site-key FILE      the site key (license.pvk) [env: MLE_SITE_KEY]
+  --password-file FILE read the site key's password from FILE's first line
+                       [env: MLE_SITE_PASSWORD; else asked on the terminal]
+  --data-dir DIR       the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
+  --json               status as JSON: {state, currentKid, pendingKid, keys: [...]}
+  -h, --help           show this help
+
+The documented syntax works too (see mle-admin -reportencryption -h):
+  mle-admin -reportencryption -generatekey -privateKeySize=max -deploynow=no -outkeypath=<path> \\
+    -sitePvkLocation=<path+license.pvk>
+  mle-admin -reportencryption -deploynow=yes -sitePvkLocation=<path+license.pvk>
+
+Examples:
+  mle-admin encryption generate --key-size max --out-key-path /media/usb --site-key ~/site/license.pvk
+  mle-admin encryption deploy --site-key ~/site/license.pvk
+  mle-admin encryption status --json
+
+Exit codes:
+  0  done
+  1  failed (wrong password, a key already pending, nothing to deploy, key file missing, …)
+  2  misuse: unknown option, missing option, bad value
+`;
+
+/** The server's MLE state, derived from its keys. */
+export type EncryptionState = "Disabled" | "Pending" | "Enabled" | "Pending rotation";
+
+/** Derives the state from the key roles: a current key means Enabled, a pending one Pending. */
+export function encryptionState(keys: readonly EncryptionKeyRecord[]): EncryptionState {
+  const current = keys.some((key) => key.role === "current");
+  const pending = keys.some((key) => key.role === "pending");
+  if (current) return pending ? "Pending rotation" : "Enabled";
+  return pending ? "Pending" : "Disabled";
+}
+
+/** What `generate` needs, from either syntax. */
+export interface GenerateRequest {
+  dataDir: string;
+  bits: EncryptionKeySize;
+  deployNow: boolean;
+  outKeyPath: string | undefined;
+  site: SiteKeySource;
+  /** How the site key option is spelled in the syntax used, for messages. */
+  siteKeyOption: string;
+}
+
+/** What `deploy` needs, from either syntax. */
+export interface DeployRequest {
+  dataDir: string;
+  kid: string | undefined;
+  site: SiteKeySource;
+  siteKeyOption: string;
+}
+
+/**
+ * Generates a new MLE key: opens the site key first (a wrong password writes nothing), writes the
+ * private key file (and its copy), records the key as pending, and deploys it when asked.
+ */
+export async function generateEncryptionKey(request: GenerateRequest): Promise<number> {
+  const store = await openExistingStore(request.dataDir);
+  try {
+    const masthead = await requireDataDirMasthead(request.dataDir, store);
+    const pending = (await store.listEncryptionKeys()).find((key) => key.role === "pending");
+    if (pending) {
+      throw new CliError(
+        `Cannot generate a key: key ${pending.kid} is already pending`,
+        {
+          hint: `deploy it first (mle-admin encryption deploy --site-key FILE, or ` +
+            `mle-admin -reportencryption -deploynow=yes -sitePvkLocation=FILE), then generate`,
+        },
+      );
+    }
+    if (request.outKeyPath !== undefined) await checkOutKeyPath(request.outKeyPath);
+
+    const site = await openSiteKey(request.site, request.siteKeyOption, masthead);
+
+    const pair = await withProgress(
+      `Generating a ${request.bits}-bit RSA key…`,
+      () => generateEncryptionKeyPair(request.bits),
+    );
+    const kid = await encryptionKeyId(pair.publicKey);
+    const spki = encodeBase64Url(await exportSpki(pair.publicKey));
+    const text = await encryptionKeyFileText(pair.privateKey, kid);
+
+    // Write the files, then record the key; on any failure remove what this run created, so
+    // that running the command again starts clean.
+    const created: string[] = [];
+    let keyFile: string;
+    let copyFile: string | undefined;
+    try {
+      keyFile = await writeEncryptionKeyFile(encryptionKeysDir(request.dataDir), kid, text);
+      created.push(keyFile);
+      if (request.outKeyPath !== undefined) {
+        if (!(await exists(request.outKeyPath))) await ensurePrivateDir(request.outKeyPath);
+        copyFile = joinPath(request.outKeyPath, `${kid}.pvk`);
+        await createSecretFile(copyFile, text);
+        created.push(copyFile);
+      }
+      await store.addEncryptionKey({
+        kid,
+        spki,
+        bits: request.bits,
+        role: "pending",
+        createdAt: Date.now(),
+        deployedAt: null,
+        retiredAt: null,
+      });
+    } catch (error) {
+      for (const path of created) await Deno.remove(path).catch(() => {});
+      throw error;
+    }
+
+    const lines = [
+      `Generated encryption key ${kid} (${request.bits}-bit RSA-OAEP)`,
+      `  private key: ${keyFile}`,
+    ];
+    if (copyFile !== undefined) lines.push(`  copy:        ${copyFile}`);
+    console.log(lines.join("\n"));
+
+    if (request.deployNow) {
+      await deployKey(store, request.dataDir, site, kid);
+      return EXIT.ok;
+    }
+    console.log(
+      `State: ${encryptionState(await store.listEncryptionKeys())}: no client uses the key yet.\n` +
+        `Next: copy ${kid}.pvk into the "Encryption Keys" folder of each decrypting relay and ` +
+        `DSA server, then deploy it: mle-admin encryption deploy --site-key FILE`,
+    );
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * Deploys the pending key (or `kid`): checks that its private key file is in this data dir, then
+ * signs its encryption certificate with the site key.
+ */
+export async function deployEncryptionKey(request: DeployRequest): Promise<number> {
+  const store = await openExistingStore(request.dataDir);
+  try {
+    const masthead = await requireDataDirMasthead(request.dataDir, store);
+    const keys = await store.listEncryptionKeys();
+    const record = chooseKeyToDeploy(keys, request.kid);
+    if (record.role === "current") {
+      console.log(`Key ${record.kid} is already deployed: clients encrypt to it; nothing to do`);
+      return EXIT.ok;
+    }
+    await checkPrivateKeyFile(request.dataDir, record);
+    const site = await openSiteKey(request.site, request.siteKeyOption, masthead);
+    await deployKey(store, request.dataDir, site, record.kid);
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * Picks the key to deploy: the pending one, or the one `kid` names (exactly or by a unique
+ * prefix of at least 6 characters).
+ *
+ * @throws {CliError} When nothing is pending, or `kid` names no key, several, or a retired one.
+ */
+export function chooseKeyToDeploy(
+  keys: readonly EncryptionKeyRecord[],
+  kid: string | undefined,
+): EncryptionKeyRecord {
+  if (kid === undefined) {
+    const pending = keys.find((key) => key.role === "pending");
+    if (!pending) {
+      const current = keys.find((key) => key.role === "current");
+      throw new CliError(
+        current
+          ? `Cannot deploy: no key is pending (key ${current.kid} is already deployed)`
+          : "Cannot deploy: no key is pending",
+        {
+          hint: "generate one first: mle-admin encryption generate --site-key FILE " +
+            "(or -reportencryption -generatekey), or name an older key with --kid",
+        },
+      );
+    }
+    return pending;
+  }
+  const wanted = kid.trim().toLowerCase();
+  if (!/^[0-9a-f]{6,40}$/.test(wanted)) {
+    throw new UsageError(
+      `Cannot use key id "${kid}": expected 40 hexadecimal characters (or a prefix of 6 or more)`,
+    );
+  }
+  const matches = keys.filter((key) => key.kid.startsWith(wanted));
+  if (matches.length === 0) {
+    throw new CliError(`Cannot deploy key ${wanted}: this data dir does not know it`, {
+      hint: "see the keys with: mle-admin encryption status",
+    });
+  }
+  if (matches.length > 1) {
+    throw new CliError(`Cannot deploy key ${wanted}: the prefix matches ${matches.length} keys`, {
+      hint: "give more characters of the key id",
+    });
+  }
+  const [record] = matches;
+  if (record.role === "retired") {
+    throw new CliError(`Cannot deploy key ${record.kid}: it is retired`, {
+      hint: "generate a new key instead: mle-admin encryption generate --site-key FILE",
+    });
+  }
+  return record;
+}
+
+/** Checks that a key's private file is here and holds that key: what the DSA "Deploy key" checks. */
+async function checkPrivateKeyFile(dataDir: string, record: EncryptionKeyRecord): Promise<void> {
+  const folder = encryptionKeysDir(dataDir);
+  const path = joinPath(folder, `${record.kid}.pvk`);
+  if (!(await exists(path))) {
+    throw new CliError(
+      `Cannot deploy key ${record.kid}: its private key file is not in "${folder}"`,
+      {
+        hint: `copy ${record.kid}.pvk (for example from the USB key -outkeypath wrote) into ` +
+          `"${folder}" with mode 0600, then deploy again`,
+      },
+    );
+  }
+  const loaded = await readEncryptionKeyFile(path, record.kid);
+  const spki = await exportSpki(loaded.publicKey);
+  if (
+    encodeBase64Url(spki) !== record.spki ||
+    (await keyIdOfSpki(decodeBase64Url(record.spki))) !== record.kid
+  ) {
+    throw new CliError(
+      `Cannot deploy key ${record.kid}: the key file "${path}" does not match the stored key`,
+    );
+  }
+}
+
+async function deployKey(
+  store: Store,
+  dataDir: string,
+  site: SiteKey,
+  kid: string,
+): Promise<void> {
+  const keys = await store.listEncryptionKeys();
+  const record = keys.find((key) => key.kid === kid);
+  if (!record) throw new CliError(`Cannot deploy key ${kid}: this data dir does not know it`);
+  await checkPrivateKeyFile(dataDir, record);
+  const previous = keys.find((key) => key.role === "current" && key.kid !== kid);
+  const now = Date.now();
+  const certificate = await signEncryptionCertificate(site.privateKey, {
+    enabled: true,
+    kid,
+    spki: record.spki,
+    bits: record.bits,
+    issuedAt: now,
+  });
+  await store.deployEncryptionKey(kid, JSON.stringify(certificate), now);
+  const lines = [`Deployed encryption key ${kid}: clients encrypt to it from their next report`];
+  if (previous) {
+    lines.push(
+      `Previous key ${previous.kid} stays in "Encryption Keys" to decrypt reports already ` +
+        "encrypted to it",
+    );
+  }
+  lines.push(`State: ${encryptionState(await store.listEncryptionKeys())}`);
+  console.log(lines.join("\n"));
+}
+
+/** Prints the state and the keys of a data dir. */
+export async function showEncryptionStatus(dataDir: string, json: boolean): Promise<number> {
+  const store = await openExistingStore(dataDir);
+  let keys: EncryptionKeyRecord[];
+  try {
+    keys = await store.listEncryptionKeys();
+  } finally {
+    store.close();
+  }
+  const folder = encryptionKeysDir(dataDir);
+  const rows = await Promise.all(keys.map(async (key) => ({
+    kid: key.kid,
+    bits: key.bits,
+    role: key.role,
+    createdAt: key.createdAt,
+    deployedAt: key.deployedAt,
+    retiredAt: key.retiredAt,
+    privateKeyFile: await exists(joinPath(folder, `${key.kid}.pvk`)),
+  })));
+  const state = encryptionState(keys);
+  const currentKid = keys.find((key) => key.role === "current")?.kid ?? null;
+  const pendingKid = keys.find((key) => key.role === "pending")?.kid ?? null;
+  if (json) {
+    console.log(JSON.stringify({ state, currentKid, pendingKid, keys: rows }, null, 2));
+    return EXIT.ok;
+  }
+  const lines = [`Encryption: ${state}`];
+  lines.push(
+    currentKid
+      ? `Clients are told to encrypt to: ${currentKid}`
+      : "Clients are told to encrypt to: no key (level optional sends clear text; " +
+        "level required keeps reports queued)",
+  );
+  if (pendingKid) {
+    lines.push(
+      `Pending key: ${pendingKid} (copy it to decrypting relays and DSA servers, then deploy it)`,
+    );
+  }
+  console.log(lines.join("\n"));
+  if (rows.length > 0) {
+    console.log(
+      "\n" + formatTable(
+        ["KEY ID", "BITS", "ROLE", "CREATED", "DEPLOYED", "PRIVATE KEY HERE"],
+        rows.map((row) => [
+          row.kid,
+          String(row.bits),
+          row.role,
+          formatTime(row.createdAt),
+          formatTime(row.deployedAt),
+          row.privateKeyFile ? "yes" : "no",
+        ]),
+      ).trimEnd(),
+    );
+  }
+  return EXIT.ok;
+}
+
+async function checkOutKeyPath(path: string): Promise<void> {
+  try {
+    const info = await Deno.stat(path);
+    if (!info.isDirectory) {
+      throw new CliError(`Cannot write the key copy to "${path}": it is not a folder`, {
+        hint: "give the folder (for example the USB key's mount point) that receives <key id>.pvk",
+      });
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return; // created when the key is written
+    throw error;
+  }
+}
+
+/** Runs `mle-admin encryption …` (modern syntax). */
+export async function encryptionCommand(
+  args: string[],
+  context: CommandContext,
+): Promise<number> {
+  if (wantsHelp(args)) {
+    console.log(encryptionHelp);
+    return EXIT.ok;
+  }
+  const [sub, ...rest] = args;
+  const siteOptions = {
+    "site-key": { type: "string" },
+    "password-file": { type: "string" },
+  } as const;
+  switch (sub?.startsWith("-") ? undefined : sub) {
+    case "generate": {
+      const { values } = parseOptions(rest, {
+        ...siteOptions,
+        "key-size": { type: "string" },
+        "deploy-now": { type: "boolean" },
+        "out-key-path": { type: "string" },
+      });
+      const bits = parseKeySize(stringOption(values, "key-size") ?? "max");
+      const outKeyPath = stringOption(values, "out-key-path");
+      if (outKeyPath === "") throw new UsageError("Missing value of option --out-key-path");
+      return await generateEncryptionKey({
+        dataDir: resolveDataDir(context),
+        bits,
+        deployNow: values["deploy-now"] === true,
+        outKeyPath,
+        site: siteSource(values),
+        siteKeyOption: "--site-key",
+      });
+    }
+    case "deploy": {
+      const { values } = parseOptions(rest, { ...siteOptions, kid: { type: "string" } });
+      return await deployEncryptionKey({
+        dataDir: resolveDataDir(context),
+        kid: stringOption(values, "kid"),
+        site: siteSource(values),
+        siteKeyOption: "--site-key",
+      });
+    }
+    case "status": {
+      const { values } = parseOptions(rest, { json: { type: "boolean" } });
+      return await showEncryptionStatus(resolveDataDir(context), values.json === true);
+    }
+    case undefined:
+      throw new UsageError("Missing encryption command: expected generate, deploy or status");
+    default:
+      throw new UsageError(
+        `Unknown encryption command "${sub}": expected generate, deploy or status`,
+      );
+  }
+}
+
+/**
+ * Parses a key size for either syntax.
+ *
+ * @throws {UsageError} Naming the accepted sizes.
+ */
+export function parseKeySize(value: string): EncryptionKeySize {
+  try {
+    return parseEncryptionKeySize(value);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function siteSource(values: Record<string, unknown>): SiteKeySource {
+  const path = values["site-key"];
+  const file = values["password-file"];
+  return {
+    path: typeof path === "string" && path !== "" ? path : undefined,
+    passwordFile: typeof file === "string" ? file : undefined,
+    argvPassword: undefined,
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * `mle-admin settings set`: signs client settings (the seed's "BigFix Client Setting: Encrypted
+ * Reports" task) for all computers or listed ones, and stores them for the server to serve.
+ *
+ * @module
+ */
+
+import { EXIT } from "../cli/exit_codes.ts";
+import { CliError, printWarning, UsageError } from "../cli/output.ts";
+import { defaultServerDataDir } from "../keystore/default_paths.ts";
+import { ENCRYPTION_LEVEL_SETTING, parseEncryptionLevel } from "../protocol/encryption_level.ts";
+import { checkSetting, signSettings } from "../protocol/settings.ts";
+import {
+  type CommandContext,
+  parseComputerId,
+  parseOptions,
+  resolveDataDir,
+  stringOption,
+  stringsOption,
+  TOOL,
+  wantsHelp,
+} from "./_args.ts";
+import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import { encryptionState } from "./encryption.ts";
+
+/** Usage of `mle-admin settings`. */
+export const settingsHelp = `Usage:
+  mle-admin settings set NAME=VALUE [NAME=VALUE …] (--all | --computer ID [--computer ID …])
+                         --site-key FILE [--password-file FILE] [--data-dir DIR]
+
+Signs client settings with the site key and stores them; the server serves them to the computers
+they target, which apply them at their next check. Later settings win over earlier ones.
+Known settings are checked: ${ENCRYPTION_LEVEL_SETTING} must be required, optional or none.
+
+Options:
+  --all                  target every computer, present and future
+  --computer ID          target this computer id; repeat for several
+  --site-key FILE        the site key (license.pvk) [env: MLE_SITE_KEY]
+  --password-file FILE   read the site key's password from FILE's first line
+                         [env: MLE_SITE_PASSWORD; else asked on the terminal]
+  --data-dir DIR         the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
+  -h, --help             show this help
+
+Examples:
+  mle-admin settings set ${ENCRYPTION_LEVEL_SETTING}=optional --all --site-key ~/site/license.pvk
+  mle-admin settings set ${ENCRYPTION_LEVEL_SETTING}=required --computer 12 --computer 13 \\
+    --site-key ~/site/license.pvk
+
+Exit codes:
+  0  done
+  1  failed (wrong password, unknown computer, …)
+  2  misuse: unknown option, bad setting or value, neither or both of --all and --computer
+`;
+
+/**
+ * Parses `NAME=VALUE` arguments and checks each setting; the encryption level is normalized to
+ * lowercase.
+ *
+ * @throws {UsageError} For a malformed pair, a bad value, or a name given twice.
+ */
+export function parseSettingPairs(pairs: readonly string[]): Record<string, string> {
+  if (pairs.length === 0) {
+    throw new UsageError(
+      "Missing settings: expected NAME=VALUE",
+      `for example ${ENCRYPTION_LEVEL_SETTING}=optional`,
+    );
+  }
+  const settings: Record<string, string> = {};
+  for (const pair of pairs) {
+    const index = pair.indexOf("=");
+    if (index <= 0) {
+      throw new UsageError(`Cannot parse setting "${pair}": expected NAME=VALUE`);
+    }
+    const name = pair.slice(0, index);
+    let value = pair.slice(index + 1);
+    try {
+      checkSetting(name, value);
+      if (name === ENCRYPTION_LEVEL_SETTING) value = parseEncryptionLevel(value);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    if (Object.hasOwn(settings, name) && settings[name] !== value) {
+      throw new UsageError(`Cannot set "${name}" twice to different values`);
+    }
+    settings[name] = value;
+  }
+  return settings;
+}
+
+/** Runs `mle-admin settings …`. */
+export async function settingsCommand(args: string[], context: CommandContext): Promise<number> {
+  if (wantsHelp(args)) {
+    console.log(settingsHelp);
+    return EXIT.ok;
+  }
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub.startsWith("-")) {
+    throw new UsageError("Missing settings command: expected set");
+  }
+  if (sub !== "set") throw new UsageError(`Unknown settings command "${sub}": expected set`);
+  const { values, positionals } = parseOptions(rest, {
+    all: { type: "boolean" },
+    computer: { type: "string", multiple: true },
+    "site-key": { type: "string" },
+    "password-file": { type: "string" },
+  }, true);
+  const settings = parseSettingPairs(positionals);
+  const all = values.all === true;
+  const computerArgs = stringsOption(values, "computer");
+  if (all === (computerArgs.length > 0)) {
+    throw new UsageError(
+      all
+        ? "Cannot use --all with --computer: give one of them"
+        : "Missing target: give --all or --computer ID",
+    );
+  }
+  const ids = [...new Set(computerArgs.map(parseComputerId))];
+  const dataDir = resolveDataDir(context);
+  const store = await openExistingStore(dataDir);
+  try {
+    const masthead = await requireDataDirMasthead(dataDir, store);
+    for (const id of ids) {
+      if ((await store.getComputer(id)) === null) {
+        throw new CliError(`Cannot target computer ${id}: no such computer`, {
+          hint: "see the computers with: mle-admin computers list",
+        });
+      }
+    }
+    const level = settings[ENCRYPTION_LEVEL_SETTING];
+    if (level === "required") {
+      const state = encryptionState(await store.listEncryptionKeys());
+      if (state === "Disabled" || state === "Pending") {
+        printWarning(
+          TOOL,
+          `encryption is ${state} on this server: computers at level required keep their ` +
+            "reports queued and send nothing until a key is deployed",
+        );
+      }
+    }
+    const site = await openSiteKey(
+      {
+        path: stringOption(values, "site-key"),
+        passwordFile: stringOption(values, "password-file"),
+        argvPassword: undefined,
+      },
+      "--site-key",
+      masthead,
+    );
+    const now = Date.now();
+    const document = await signSettings(site.privateKey, {
+      computers: all ? "all" : ids,
+      settings,
+      issuedAt: now,
+      id: crypto.randomUUID(),
+    });
+    const serial = await store.addSettings(all ? null : ids, JSON.stringify(document), now);
+    const target = all ? "all computers" : `computer${ids.length > 1 ? "s" : ""} ${ids.join(", ")}`;
+    console.log(
+      `Stored signed settings #${serial} for ${target}:\n` +
+        Object.entries(settings).map(([name, value]) => `  ${name}=${value}`).join("\n"),
+    );
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}

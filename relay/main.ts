@@ -1,13 +1,63 @@
 /**
- * Entry of `mle-relay`.
+ * Entry of `mle-relay`: store and forward between clients (or child relays) and a parent.
  *
  * @module
  */
 
+import { EXIT } from "../cli/exit_codes.ts";
+import { runCommand, UsageError } from "../cli/output.ts";
+import { VERSION } from "../protocol/version.ts";
+import { runRelay } from "./run_command.ts";
+
+/** Help of `mle-relay` itself. */
+export const MAIN_HELP = `Usage: mle-relay <command> [options]
+
+Stores and forwards between clients (or child relays) and a parent: the server or another relay.
+It serves the same API as the server, never loses a report it acknowledged, and never decrypts.
+
+Commands:
+  run         serve the API and forward accepted reports to the parent
+
+Options:
+  -h, --help  show this help ("mle-relay run --help" for the command's options)
+  --version   print the version
+
+Examples:
+  mle-relay run --parent http://server.example:52311 --data-dir /var/opt/mle-relay
+  mle-relay run --help
+
+Exit codes:
+  0  done (or stopped by SIGTERM or SIGINT)
+  1  failure (the message says why and what to do)
+  2  misuse: unknown command or option, missing or bad value
+`;
+
+const TOOL = "mle-relay";
+
 /** Runs the relay command line; returns the exit code. */
-export function main(_args: string[]): Promise<number> {
-  console.error("mle-relay: error: not built yet");
-  return Promise.resolve(1);
+export function main(args: string[]): Promise<number> {
+  return runCommand(TOOL, () => {
+    const [command, ...rest] = args;
+    switch (command) {
+      case "-h":
+      case "--help":
+      case "help":
+        console.log(MAIN_HELP);
+        return Promise.resolve(EXIT.ok);
+      case "--version":
+        console.log(VERSION);
+        return Promise.resolve(EXIT.ok);
+      case "run":
+        return runRelay(rest);
+      case undefined:
+        throw new UsageError("Cannot run without a command", 'run "mle-relay --help"');
+      default:
+        throw new UsageError(
+          `Cannot run unknown command "${command}"`,
+          'the command is "run"; see "mle-relay --help"',
+        );
+    }
+  });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -28,7 +28,8 @@ export async function fetchJson(
   url: string,
   init: RequestInit & { timeoutMs?: number; maxBytes: number },
 ): Promise<ParentAnswer> {
-  const signal = AbortSignal.timeout(init.timeoutMs ?? 15_000);
+  const timeout = AbortSignal.timeout(init.timeoutMs ?? 15_000);
+  const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
   let response: Response;
   try {
     response = await fetch(url, { ...init, signal });

@@ -1,0 +1,41 @@
+/**
+ * Reads a body stream into memory, stopping as soon as it passes a bound: whatever a
+ * `Content-Length` header claims, no more than `maxBytes + 1` bytes are ever held.
+ *
+ * @module
+ */
+
+/**
+ * Reads a stream to its end, or returns null (and cancels the stream) once it holds more than
+ * `maxBytes` bytes.
+ */
+export async function readBounded(
+  stream: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        return null;
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}

@@ -1,0 +1,62 @@
+/**
+ * Test support for the relay: genuine upstream messages and a bounded wait.
+ *
+ * @module
+ */
+
+import { encryptionKeyId, generateEncryptionKeyPair } from "../envelope/encryption_key.ts";
+import { createContentKey } from "../envelope/jwe.ts";
+import { sealReport, signReport } from "../envelope/report_message.ts";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
+
+const encoder = new TextEncoder();
+
+/** Builds genuine clear and encrypted upstream messages as a client would. */
+export interface MessageFactory {
+  /** A signed clear-text message, serialized as a client sends it. */
+  clear(cid: number, seq: number): Promise<string>;
+  /** A signed and sealed message, serialized as a client sends it. */
+  encrypted(cid: number, seq: number): Promise<string>;
+}
+
+/** Makes one client key and one 2048-bit server key (slow: once per test file). */
+export async function createMessageFactory(): Promise<MessageFactory> {
+  const client = await generateSigningKeyPair();
+  const server = await generateEncryptionKeyPair(2048);
+  const { contentKey } = await createContentKey(
+    server.publicKey,
+    await encryptionKeyId(server.publicKey),
+  );
+  const report = (cid: number, seq: number) =>
+    encoder.encode(JSON.stringify({ computerId: cid, seq, properties: { hostname: "test" } }));
+  return {
+    clear: async (cid, seq) =>
+      JSON.stringify(
+        await signReport(client.privateKey, { cid, seq, kid: null }, report(cid, seq)),
+      ),
+    encrypted: async (cid, seq) =>
+      JSON.stringify(
+        await sealReport(contentKey, client.privateKey, { cid, seq }, report(cid, seq)),
+      ),
+  };
+}
+
+/**
+ * Polls `condition` every 25 ms until it holds, failing after `timeoutMs` with `label`.
+ */
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  label: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting: ${label}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Sleeps (for "nothing more happens" checks). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,280 @@
+/**
+ * The relay's HTTP app: the same paths as the server's (`protocol/paths.ts`), so that clients and
+ * child relays need not know what their parent is.
+ *
+ * - Reports are checked for shape only (no keys), stored durably, acknowledged with 202 and
+ *   forwarded later. Encrypted reports stay ciphertext: this relay never decrypts.
+ * - Registrations go to the parent at once: the client needs its computer id now.
+ * - Signed documents come from the parent, or from the cache while the parent is away.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type Logger, silentLogger } from "../cli/log.ts";
+import { MleError } from "../envelope/errors.ts";
+import { readUpstreamMessage } from "../envelope/report_message.ts";
+import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import type { Capabilities } from "../protocol/capabilities.ts";
+import { errorBody } from "../protocol/http_error.ts";
+import {
+  MAX_DOCUMENT_BYTES,
+  MAX_REGISTRATION_BYTES,
+  MAX_REPORT_MESSAGE_BYTES,
+} from "../protocol/limits.ts";
+import { API } from "../protocol/paths.ts";
+import { VERSION } from "../protocol/version.ts";
+import { describeUnreachable } from "./_describe_unreachable.ts";
+import { readBounded } from "./_read_bounded.ts";
+import type { DocumentCache, DocumentName } from "./document_cache.ts";
+import type { Forwarder } from "./forwarder.ts";
+import { parentBaseUrl } from "./parent_url.ts";
+import type { Spool } from "./spool.ts";
+
+/** What the relay app is built from. */
+export interface RelayAppOptions {
+  /** Where accepted reports are stored before the acknowledgement. */
+  spool: Pick<Spool, "put">;
+  /** Told about every newly spooled report. */
+  forwarder: Pick<Forwarder, "wake">;
+  /** The signed documents passed down. */
+  documents: Pick<DocumentCache, "get">;
+  /** The parent's base URL, for registrations. */
+  parentUrl: string | URL;
+  /** Whether encrypted reports are accepted (stored as ciphertext and forwarded). */
+  acceptsEncryptedReports: boolean;
+  log?: Logger;
+  /** Timeout of a registration forwarded to the parent (default 15 s). */
+  registrationTimeoutMs?: number;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const JSON_HEADERS = { "content-type": "application/json" };
+const COMPUTER_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
+
+/**
+ * Builds the relay's HTTP app.
+ *
+ * @throws {RangeError} When the parent URL is unusable.
+ *
+ * @example
+ * ```ts ignore
+ * import { createRelayApp } from "./app.ts";
+ * const app = createRelayApp({ spool, forwarder, documents, parentUrl, acceptsEncryptedReports: true });
+ * const response = await app.request("/api/v1/capabilities");
+ * console.log((await response.json()).role); // "relay"
+ * ```
+ */
+export function createRelayApp(options: RelayAppOptions): Hono {
+  const { spool, forwarder, documents, acceptsEncryptedReports } = options;
+  const log = options.log ?? silentLogger;
+  const registerUrl = `${parentBaseUrl(options.parentUrl)}${API.register}`;
+  const registrationTimeoutMs = options.registrationTimeoutMs ?? 15_000;
+  const capabilities: Capabilities = {
+    role: "relay",
+    acceptsEncryptedReports,
+    authenticating: false,
+    decrypting: false,
+    version: VERSION,
+  };
+
+  const app = new Hono();
+
+  app.get(API.capabilities, (c) => c.json(capabilities));
+
+  const serveDocument = async (name: DocumentName, computerId?: number) => {
+    const answer = await documents.get(name, computerId);
+    const headers: Record<string, string> = { ...JSON_HEADERS, "cache-control": "no-store" };
+    if (answer.stale) headers["x-mle-relay-cache"] = "stale";
+    return new Response(answer.body, { status: answer.status, headers });
+  };
+  app.get(API.masthead, () => serveDocument("masthead"));
+  app.get(API.encryptionCertificate, () => serveDocument("encryption-certificate"));
+  app.get(API.revocations, () => serveDocument("revocations"));
+  app.get(API.settings, (c) => {
+    const computer = c.req.query("computer") ?? "";
+    if (!COMPUTER_ID_PATTERN.test(computer) || !Number.isSafeInteger(Number(computer))) {
+      return c.json(
+        errorBody(
+          "ERR_BAD_REQUEST",
+          'Cannot read settings: query "computer" must be a positive integer computer id',
+        ),
+        400,
+      );
+    }
+    return serveDocument("settings", Number(computer));
+  });
+
+  app.post(API.register, limitBody(MAX_REGISTRATION_BYTES, "registration"), async (c) => {
+    const body = await readBody(c, MAX_REGISTRATION_BYTES, "registration");
+    let answer;
+    try {
+      answer = await fetchJson(registerUrl, {
+        method: "POST",
+        body,
+        headers: JSON_HEADERS,
+        redirect: "manual",
+        timeoutMs: registrationTimeoutMs,
+        maxBytes: MAX_DOCUMENT_BYTES,
+      });
+    } catch (error) {
+      if (!(error instanceof ParentUnreachableError)) throw error;
+      log.warn("cannot forward registration", { reason: describeUnreachable(error) });
+      return c.json(
+        errorBody(
+          "ERR_PARENT_UNREACHABLE",
+          "Cannot register: the relay's parent does not answer; try again later",
+        ),
+        503,
+      );
+    }
+    // Only answers a client acts on pass: a success with a body, or an error it can show.
+    const passes = answer.status === 200 || answer.status === 201 ||
+      (answer.status >= 400 && answer.status < 600);
+    if (answer.body === null || !passes) {
+      log.warn("parent answered a registration unusably", {
+        status: answer.status,
+      });
+      return c.json(
+        errorBody(
+          "ERR_PARENT_BAD_ANSWER",
+          "Cannot register: the relay's parent gave an unusable answer; try again later",
+        ),
+        502,
+      );
+    }
+    return new Response(JSON.stringify(answer.body), {
+      status: answer.status,
+      headers: JSON_HEADERS,
+    });
+  });
+
+  app.post(API.reports, limitBody(MAX_REPORT_MESSAGE_BYTES, "report"), async (c) => {
+    const bytes = await readBody(c, MAX_REPORT_MESSAGE_BYTES, "report");
+    let value: unknown;
+    try {
+      value = JSON.parse(decoder.decode(bytes));
+    } catch {
+      return c.json(
+        errorBody("ERR_ENVELOPE_MALFORMED", "Cannot read report: body is not UTF-8 JSON"),
+        400,
+      );
+    }
+    let parsed;
+    try {
+      parsed = readUpstreamMessage(value);
+    } catch (error) {
+      if (!(error instanceof MleError)) throw error;
+      // A header failure is deliberately opaque (RFC 7516 §11.5): say no more than the code.
+      const message = error.code === "ERR_DECRYPTION_FAILED"
+        ? "Cannot read envelope header"
+        : error.message;
+      return c.json(errorBody(error.code, message), 400);
+    }
+    if (parsed.kind === "encrypted" && !acceptsEncryptedReports) {
+      return c.json(
+        errorBody(
+          "ERR_ENCRYPTION_NOT_SUPPORTED",
+          "This relay does not accept encrypted reports; send through another relay, or " +
+            "(encryption level optional) send in clear text",
+        ),
+        415,
+      );
+    }
+    // The exact bytes received: a signature covers them, and re-serializing could alter them.
+    const id = await spool.put(bytes);
+    forwarder.wake();
+    log.debug("report spooled", {
+      id,
+      cid: parsed.claims.cid,
+      seq: parsed.claims.seq,
+      kind: parsed.kind,
+    });
+    return c.json({ status: "accepted" }, 202);
+  });
+
+  // A known path asked with another method: say which ones it takes.
+  const methods: Record<string, string> = {
+    [API.capabilities]: "GET, HEAD",
+    [API.masthead]: "GET, HEAD",
+    [API.encryptionCertificate]: "GET, HEAD",
+    [API.revocations]: "GET, HEAD",
+    [API.settings]: "GET, HEAD",
+    [API.register]: "POST",
+    [API.reports]: "POST",
+  };
+  for (const [path, allow] of Object.entries(methods)) {
+    app.all(path, (c) =>
+      c.json(
+        errorBody("ERR_METHOD_NOT_ALLOWED", `Cannot ${c.req.method} ${path}: use ${allow}`),
+        405,
+        { allow },
+      ));
+  }
+
+  app.notFound((c) =>
+    c.json(errorBody("ERR_NOT_FOUND", "Cannot find this path: see the relay's API paths"), 404)
+  );
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    const requestId = crypto.randomUUID();
+    log.error("unexpected failure", {
+      requestId,
+      method: c.req.method,
+      path: c.req.path,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    return c.json(
+      errorBody(
+        "ERR_INTERNAL",
+        `Cannot handle the request: unexpected failure (request id ${requestId}); try again later`,
+      ),
+      500,
+      { "x-request-id": requestId },
+    );
+  });
+
+  return app;
+}
+
+/**
+ * Refuses a body whose declared length is too large before reading any of it, and counts the
+ * bytes of one without a declared length (hono's `bodyLimit`).
+ */
+function limitBody(maxSize: number, what: string) {
+  return bodyLimit({ maxSize, onError: () => tooLarge(maxSize, what) });
+}
+
+/**
+ * Reads the body, never holding more than `maxSize` + 1 bytes: `bodyLimit` trusts a declared
+ * length, and a declared length can lie.
+ */
+async function readBody(
+  c: Context,
+  maxSize: number,
+  what: string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = await readBounded(c.req.raw.body, maxSize);
+  if (bytes === null) tooLarge(maxSize, what);
+  return bytes;
+}
+
+function tooLarge(maxSize: number, what: string): never {
+  const status: ContentfulStatusCode = 413;
+  throw new HTTPException(status, {
+    res: new Response(
+      JSON.stringify(
+        errorBody(
+          "ERR_TOO_LARGE",
+          `Cannot accept ${what}: larger than ${maxSize} bytes`,
+        ),
+      ),
+      { status, headers: JSON_HEADERS },
+    ),
+  });
+}

@@ -1,0 +1,213 @@
+/**
+ * The site-signed documents (masthead, encryption certificate, revocation list, settings) as the
+ * relay passes them down: always asked of the parent first, and kept on disk so that clients
+ * still get the last copy while the parent cannot be reached.
+ *
+ * The relay verifies none of them: the site key signs each, and clients check that signature
+ * against their masthead, so a relay (or anyone between) cannot forge or alter one unnoticed.
+ * An old copy is the most a stale cache can serve, and each document carries its own date.
+ *
+ * @module
+ */
+
+import { type Logger, silentLogger } from "../cli/log.ts";
+import { ensurePrivateDir, joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
+import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
+import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
+import { API } from "../protocol/paths.ts";
+import { describeUnreachable } from "./_describe_unreachable.ts";
+import { parentBaseUrl } from "./parent_url.ts";
+
+/** The documents a relay passes down. */
+export type DocumentName = "masthead" | "encryption-certificate" | "revocations" | "settings";
+
+/** The answer to give a client. */
+export interface DocumentAnswer {
+  status: number;
+  /** JSON bytes: the parent's document (or error body), or the cached copy. */
+  body: Uint8Array<ArrayBuffer>;
+  /** Whether the body is a cached copy served because the parent could not be asked. */
+  stale: boolean;
+}
+
+/** Options of {@linkcode DocumentCache.open}. */
+export interface DocumentCacheOptions {
+  /** Folder of the cached copies (`<data-dir>/cache`). */
+  dir: string;
+  /** The parent's base URL (the server or another relay). */
+  parentUrl: string | URL;
+  log?: Logger;
+  /** Timeout of one request to the parent (default 5 s). */
+  timeoutMs?: number;
+}
+
+const PATHS: Record<DocumentName, string> = {
+  "masthead": API.masthead,
+  "encryption-certificate": API.encryptionCertificate,
+  "revocations": API.revocations,
+  "settings": API.settings,
+};
+
+const encoder = new TextEncoder();
+
+/**
+ * Fetches documents from the parent and keeps the last good copy of each.
+ *
+ * @example
+ * ```ts ignore
+ * import { DocumentCache } from "./document_cache.ts";
+ * const documents = await DocumentCache.open({
+ *   dir: "/var/opt/mle-relay/cache",
+ *   parentUrl: "http://server.example:52311",
+ * });
+ * const answer = await documents.get("masthead");
+ * console.log(answer.status, answer.stale);
+ * ```
+ */
+export class DocumentCache {
+  readonly #dir: string;
+  readonly #parentUrl: string;
+  readonly #log: Logger;
+  readonly #timeoutMs: number;
+  /** What each cache file holds, to skip rewriting (and fsyncing) an unchanged document. */
+  readonly #stored = new Map<string, Uint8Array<ArrayBuffer>>();
+  /** Requests to the parent in progress, so that many clients asking at once cost one request. */
+  readonly #pending = new Map<string, Promise<DocumentAnswer>>();
+
+  private constructor(options: DocumentCacheOptions) {
+    this.#dir = options.dir;
+    this.#parentUrl = parentBaseUrl(options.parentUrl);
+    this.#log = options.log ?? silentLogger;
+    this.#timeoutMs = options.timeoutMs ?? 5_000;
+  }
+
+  /**
+   * Opens (and creates, mode 0700) the cache folder.
+   *
+   * @throws {RangeError} When the parent URL is unusable.
+   */
+  static async open(options: DocumentCacheOptions): Promise<DocumentCache> {
+    await ensurePrivateDir(options.dir);
+    return new DocumentCache(options);
+  }
+
+  /**
+   * The answer for a document: the parent's, or the cached copy when the parent cannot be asked.
+   *
+   * @param computerId Required for `settings` (a positive safe integer), ignored otherwise.
+   * @throws {RangeError} When `settings` is asked without a valid computer id.
+   */
+  get(name: DocumentName, computerId?: number): Promise<DocumentAnswer> {
+    let key: string = name;
+    let pathAndQuery = PATHS[name];
+    if (name === "settings") {
+      if (!Number.isSafeInteger(computerId) || (computerId as number) < 1) {
+        throw new RangeError(
+          `Cannot ask for settings: computer id "${computerId}" is not a positive integer`,
+        );
+      }
+      key = `settings-${computerId}`;
+      pathAndQuery = `${pathAndQuery}?computer=${computerId}`;
+    }
+    const pending = this.#pending.get(key);
+    if (pending) return pending;
+    const answer = this.#fetch(key, pathAndQuery).finally(() => this.#pending.delete(key));
+    this.#pending.set(key, answer);
+    return answer;
+  }
+
+  async #fetch(key: string, pathAndQuery: string): Promise<DocumentAnswer> {
+    let failure: string;
+    try {
+      const answer = await fetchJson(`${this.#parentUrl}${pathAndQuery}`, {
+        // Only the configured parent is asked: a redirect counts as a failure.
+        redirect: "manual",
+        timeoutMs: this.#timeoutMs,
+        maxBytes: MAX_DOCUMENT_BYTES,
+      });
+      // Re-serialized JSON: the site's signatures cover the base64url members, not the spacing.
+      const body = answer.body === null ? null : json(answer.body);
+      if (answer.status === 200 && body !== null) {
+        // A copy that cannot be written still serves this request; only the fallback suffers.
+        await this.#store(key, body).catch((error) =>
+          this.#log.error("cannot cache document", { document: key, error: error.message })
+        );
+        return { status: 200, body, stale: false };
+      }
+      if (answer.status === 404) {
+        // The parent says there is none (MLE off, settings withdrawn): forget the old copy.
+        await this.#drop(key);
+        return {
+          status: 404,
+          body: body !== null && errorCodeOf(answer.body) !== null ? body : json(
+            errorBody("ERR_NOT_FOUND", `Cannot find ${key}: the parent has none`),
+          ),
+          stale: false,
+        };
+      }
+      if (answer.status >= 400 && answer.status < 500 && body !== null) {
+        return { status: answer.status, body, stale: false };
+      }
+      failure = answer.status === 200
+        ? "parent answered 200 with a body that is not JSON"
+        : `parent answered ${answer.status}`;
+    } catch (error) {
+      if (!(error instanceof ParentUnreachableError)) throw error;
+      failure = describeUnreachable(error);
+    }
+    const cached = this.#stored.get(key) ?? await this.#load(key);
+    this.#log.warn(
+      cached ? "cannot refresh document; serving the cached copy" : "cannot fetch document",
+      { document: key, reason: failure },
+    );
+    if (cached) return { status: 200, body: cached, stale: true };
+    return {
+      status: 503,
+      body: json(errorBody(
+        "ERR_PARENT_UNREACHABLE",
+        `Cannot get ${key}: the relay's parent does not answer and no copy is cached; try again later`,
+      )),
+      stale: false,
+    };
+  }
+
+  #pathOf(key: string): string {
+    return joinPath(this.#dir, `${key}.json`);
+  }
+
+  async #store(key: string, body: Uint8Array<ArrayBuffer>): Promise<void> {
+    const known = this.#stored.get(key) ?? await this.#load(key);
+    if (known && equalBytes(known, body)) return;
+    await replaceFileAtomically(this.#pathOf(key), body, 0o600);
+    this.#stored.set(key, body);
+  }
+
+  async #load(key: string): Promise<Uint8Array<ArrayBuffer> | null> {
+    try {
+      const bytes = await Deno.readFile(this.#pathOf(key));
+      this.#stored.set(key, bytes);
+      return bytes;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+  }
+
+  async #drop(key: string): Promise<void> {
+    this.#stored.delete(key);
+    await Deno.remove(this.#pathOf(key)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
+}
+
+function json(value: unknown): Uint8Array<ArrayBuffer> {
+  return encoder.encode(JSON.stringify(value));
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

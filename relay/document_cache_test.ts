@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { joinPath } from "../keystore/secure_file.ts";
+import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
+import { API } from "../protocol/paths.ts";
+import { freePort } from "../tests/run_role.ts";
+import { ParentStub } from "./_parent_stub.ts";
+import { DocumentCache } from "./document_cache.ts";
+
+const decoder = new TextDecoder();
+const IS_WINDOWS = Deno.build.os === "windows";
+const MASTHEAD = '{"protected":"eyJ0eXAiOiJtYXN0aGVhZCJ9","payload":"e30","signature":"c2ln"}';
+
+async function withCache(
+  parentUrl: string,
+  body: (documents: DocumentCache, dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = joinPath(await Deno.makeTempDir({ prefix: "mle-relay-cache-" }), "cache");
+  try {
+    const documents = await DocumentCache.open({
+      dir,
+      parentUrl,
+      timeoutMs: 2_000,
+    });
+    await body(documents, dir);
+  } finally {
+    await Deno.remove(joinPath(dir, ".."), { recursive: true });
+  }
+}
+
+Deno.test("DocumentCache passes the parent's document through and stores it (0600)", async () => {
+  const stub = new ParentStub();
+  stub.documents.set(API.masthead, MASTHEAD);
+  try {
+    await withCache(stub.url, async (documents, dir) => {
+      const answer = await documents.get("masthead");
+      assert.equal(answer.status, 200);
+      assert.equal(answer.stale, false);
+      assert.equal(decoder.decode(answer.body), MASTHEAD);
+      const path = joinPath(dir, "masthead.json");
+      assert.equal(await Deno.readTextFile(path), MASTHEAD);
+      if (!IS_WINDOWS) assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("DocumentCache serves the cached copy while the parent answers 503 or nothing", async () => {
+  const port = freePort();
+  let stub = new ParentStub(port);
+  stub.documents.set(API.encryptionCertificate, '{"cert":1}');
+  try {
+    await withCache(stub.url, async (documents) => {
+      assert.equal((await documents.get("encryption-certificate")).status, 200);
+      stub.mode = "down";
+      const whileDown = await documents.get("encryption-certificate");
+      assert.deepEqual(
+        [whileDown.status, whileDown.stale, decoder.decode(whileDown.body)],
+        [200, true, '{"cert":1}'],
+      );
+      await stub.close();
+      const whileGone = await documents.get("encryption-certificate");
+      assert.deepEqual([whileGone.status, whileGone.stale], [200, true]);
+      stub = new ParentStub(port);
+      stub.documents.set(API.encryptionCertificate, '{"cert":2}');
+      const fresh = await documents.get("encryption-certificate");
+      assert.deepEqual([fresh.stale, decoder.decode(fresh.body)], [false, '{"cert":2}']);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("DocumentCache answers 503 ERR_PARENT_UNREACHABLE with nothing cached", async () => {
+  await withCache(`http://127.0.0.1:${freePort()}`, async (documents) => {
+    const answer = await documents.get("revocations");
+    assert.equal(answer.status, 503);
+    const body = JSON.parse(decoder.decode(answer.body));
+    assert.equal(body.error.code, "ERR_PARENT_UNREACHABLE");
+    assert.match(body.error.message, /^Cannot get revocations: /);
+  });
+});
+
+Deno.test("DocumentCache passes a parent's 404 on and forgets its copy", async () => {
+  const stub = new ParentStub();
+  stub.documents.set(API.encryptionCertificate, '{"cert":1}');
+  try {
+    await withCache(stub.url, async (documents, dir) => {
+      await documents.get("encryption-certificate");
+      stub.documents.delete(API.encryptionCertificate);
+      const answer = await documents.get("encryption-certificate");
+      assert.equal(answer.status, 404);
+      assert.equal(JSON.parse(decoder.decode(answer.body)).error.code, "ERR_NOT_FOUND");
+      await assert.rejects(
+        Deno.stat(joinPath(dir, "encryption-certificate.json")),
+        Deno.errors.NotFound,
+      );
+      stub.mode = "down";
+      assert.equal((await documents.get("encryption-certificate")).status, 503, "no stale copy");
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("DocumentCache treats a non-JSON or oversized 200 as a failed fetch", async () => {
+  const stub = new ParentStub();
+  stub.documents.set(API.masthead, MASTHEAD);
+  try {
+    await withCache(stub.url, async (documents) => {
+      await documents.get("masthead");
+      stub.documents.set(API.masthead, "<html>proxy error</html>");
+      const notJson = await documents.get("masthead");
+      assert.deepEqual([notJson.status, notJson.stale], [200, true]);
+      assert.equal(decoder.decode(notJson.body), MASTHEAD);
+      stub.documents.set(API.masthead, `"${"x".repeat(MAX_DOCUMENT_BYTES)}"`);
+      const tooLarge = await documents.get("masthead");
+      assert.deepEqual([tooLarge.status, tooLarge.stale], [200, true]);
+      assert.equal(decoder.decode(tooLarge.body), MASTHEAD);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("DocumentCache keeps settings per computer id and checks the id", async () => {
+  const stub = new ParentStub();
+  stub.documents.set(`${API.settings}?computer=5`, '{"for":5}');
+  stub.documents.set(`${API.settings}?computer=6`, '{"for":6}');
+  try {
+    await withCache(stub.url, async (documents, dir) => {
+      assert.equal(decoder.decode((await documents.get("settings", 5)).body), '{"for":5}');
+      assert.equal(decoder.decode((await documents.get("settings", 6)).body), '{"for":6}');
+      stub.mode = "down";
+      assert.equal(decoder.decode((await documents.get("settings", 5)).body), '{"for":5}');
+      assert.equal((await documents.get("settings", 7)).status, 503);
+      assert.equal(await Deno.readTextFile(joinPath(dir, "settings-6.json")), '{"for":6}');
+      for (const bad of [undefined, 0, -1, 1.5, Number.MAX_SAFE_INTEGER + 1]) {
+        assert.throws(() => documents.get("settings", bad), RangeError);
+      }
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("DocumentCache asks the parent once for many simultaneous requests", async () => {
+  const stub = new ParentStub();
+  stub.documents.set(API.masthead, MASTHEAD);
+  try {
+    await withCache(stub.url, async (documents) => {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => documents.get("masthead")),
+      );
+      assert.ok(answers.every((answer) => answer.status === 200));
+      assert.equal(stub.documentRequests.length, 1);
+    });
+  } finally {
+    await stub.close();
+  }
+});

@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import { joinPath } from "../keystore/secure_file.ts";
+import { freePort } from "../tests/run_role.ts";
+import { ParentStub } from "./_parent_stub.ts";
+import { createMessageFactory, sleep, waitUntil } from "./_test_utils.ts";
+import { deliveryOutcome, Forwarder, type ForwarderOptions } from "./forwarder.ts";
+import { Spool } from "./spool.ts";
+
+const encoder = new TextEncoder();
+const messages = await createMessageFactory();
+
+/** A spool in a fresh data dir and a forwarder to `parentUrl` with test-sized delays. */
+async function withForwarder(
+  parentUrl: string,
+  options: Partial<ForwarderOptions>,
+  body: (spool: Spool, forwarder: Forwarder, dataDir: string) => Promise<void>,
+): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "mle-relay-forwarder-" });
+  const spool = await Spool.open(dataDir);
+  const forwarder = new Forwarder({
+    spool,
+    parentUrl,
+    minBackoffMs: 20,
+    maxBackoffMs: 100,
+    timeoutMs: 5_000,
+    ...options,
+  });
+  try {
+    await body(spool, forwarder, dataDir);
+  } finally {
+    await forwarder.stop(1_000);
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+Deno.test("deliveryOutcome() maps each answer to what happens to the message", () => {
+  const duplicate = { error: { code: "ERR_DUPLICATE_REPORT", message: "m" } };
+  const conflict = { error: { code: "ERR_REPORT_CONFLICT", message: "m" } };
+  const table: [number, unknown, string][] = [
+    [200, null, "delivered"],
+    [201, { status: "stored" }, "delivered"],
+    [409, duplicate, "duplicate"],
+    [409, conflict, "rejected"],
+    [409, null, "rejected"],
+    [400, duplicate, "rejected"],
+    [403, null, "rejected"],
+    [413, null, "rejected"],
+    [408, null, "retry"],
+    [429, null, "retry"],
+    [500, duplicate, "retry"],
+    [503, null, "retry"],
+    [302, null, "retry"],
+  ];
+  for (const [status, body, expected] of table) {
+    assert.equal(deliveryOutcome(status, body), expected, `status ${status}`);
+  }
+});
+
+Deno.test("Forwarder delivers the oldest first and removes what the parent took", async () => {
+  const stub = new ParentStub();
+  try {
+    await withForwarder(stub.url, { concurrency: 1 }, async (spool, forwarder) => {
+      const sent: string[] = [];
+      for (let seq = 1; seq <= 5; seq++) {
+        const body = await messages.clear(7, seq);
+        sent.push(body);
+        await spool.put(encoder.encode(body));
+      }
+      forwarder.start();
+      await waitUntil(() => spool.count() === 0, "spool drained");
+      assert.deepEqual(stub.received, sent, "exact bytes, oldest first");
+      assert.equal(forwarder.stats().delivered, 5);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder sends a message spooled later as soon as it is woken", async () => {
+  const stub = new ParentStub();
+  try {
+    await withForwarder(stub.url, {}, async (spool, forwarder) => {
+      forwarder.start();
+      await spool.put(encoder.encode(await messages.clear(7, 1)));
+      forwarder.wake();
+      await waitUntil(() => stub.stored.size === 1 && spool.count() === 0, "delivered");
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder removes a resend the parent already has (409 ERR_DUPLICATE_REPORT)", async () => {
+  const stub = new ParentStub();
+  stub.loseFirstAck = true;
+  try {
+    await withForwarder(stub.url, {}, async (spool, forwarder) => {
+      for (let seq = 1; seq <= 3; seq++) {
+        await spool.put(encoder.encode(await messages.encrypted(8, seq)));
+      }
+      forwarder.start();
+      await waitUntil(() => spool.count() === 0, "spool drained");
+      assert.equal(stub.stored.size, 3);
+      assert.equal(stub.received.length, 6, "each sent twice: the first ack was lost");
+      assert.equal(forwarder.stats().duplicates, 3);
+      assert.deepEqual(await spool.listRejected(), []);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder moves what the parent refuses for good to rejected/ and never resends it", async () => {
+  const stub = new ParentStub();
+  stub.mode = "reject";
+  try {
+    await withForwarder(stub.url, {}, async (spool, forwarder) => {
+      const id = await spool.put(encoder.encode(await messages.clear(9, 1)));
+      forwarder.start();
+      await waitUntil(() => spool.count() === 0, "message left the spool");
+      await sleep(200);
+      assert.equal(stub.received.length, 1, "sent once, not retried");
+      assert.deepEqual(await spool.listRejected(), [id]);
+      const reason = await Deno.readTextFile(joinPath(spool.rejectedDir, `${id}.reason`));
+      assert.match(reason, /parent answered 400 ERR_REPORT_INVALID: Refused for a test/);
+      assert.equal(forwarder.stats().rejected, 1);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder keeps messages while the parent answers 503 and delivers when it recovers", async () => {
+  const stub = new ParentStub();
+  stub.mode = "down";
+  try {
+    await withForwarder(stub.url, {}, async (spool, forwarder) => {
+      for (let seq = 1; seq <= 4; seq++) {
+        await spool.put(encoder.encode(await messages.clear(10, seq)));
+      }
+      forwarder.start();
+      await waitUntil(() => stub.received.length >= 8, "several attempts while down");
+      assert.equal(spool.count(), 4, "nothing dropped while the parent is down");
+      assert.ok(forwarder.stats().failures >= 8);
+      stub.mode = "up";
+      await waitUntil(() => spool.count() === 0, "delivered after recovery");
+      assert.equal(stub.stored.size, 4);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder backs off exponentially, not in a busy loop, while the parent is down", async () => {
+  const stub = new ParentStub();
+  stub.mode = "down";
+  try {
+    await withForwarder(
+      stub.url,
+      { concurrency: 1, minBackoffMs: 50, maxBackoffMs: 400, random: () => 1 },
+      async (spool, forwarder) => {
+        await spool.put(encoder.encode(await messages.clear(11, 1)));
+        forwarder.start();
+        // Attempts at about 0, 50, 150, 350, 750, 1150 ms: six in 1.3 s, not hundreds.
+        await sleep(1_300);
+        assert.ok(stub.received.length >= 4, `attempts: ${stub.received.length}`);
+        assert.ok(stub.received.length <= 7, `attempts: ${stub.received.length}`);
+        assert.ok(forwarder.backingOff);
+      },
+    );
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder keeps messages while nothing listens and delivers once the parent starts", async () => {
+  const port = freePort();
+  await withForwarder(`http://127.0.0.1:${port}`, {}, async (spool, forwarder) => {
+    await spool.put(encoder.encode(await messages.clear(12, 1)));
+    forwarder.start();
+    await waitUntil(() => forwarder.stats().failures >= 2, "connection refused twice");
+    assert.equal(spool.count(), 1);
+    const stub = new ParentStub(port);
+    try {
+      await waitUntil(() => spool.count() === 0, "delivered once the parent listens");
+      assert.equal(stub.stored.size, 1);
+    } finally {
+      await stub.close();
+    }
+  });
+});
+
+Deno.test("Forwarder sends no more than its concurrency at once", async () => {
+  const stub = new ParentStub();
+  stub.reportDelayMs = 100;
+  try {
+    await withForwarder(stub.url, { concurrency: 3 }, async (spool, forwarder) => {
+      for (let seq = 1; seq <= 10; seq++) {
+        await spool.put(encoder.encode(await messages.clear(13, seq)));
+      }
+      forwarder.start();
+      await waitUntil(() => spool.count() === 0, "spool drained");
+      assert.equal(stub.maxConcurrentReports, 3);
+      assert.equal(stub.stored.size, 10);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder.stop() waits for the sends in flight", async () => {
+  const stub = new ParentStub();
+  stub.reportDelayMs = 300;
+  try {
+    await withForwarder(stub.url, {}, async (spool, forwarder) => {
+      await spool.put(encoder.encode(await messages.clear(14, 1)));
+      forwarder.start();
+      await waitUntil(() => forwarder.inFlight === 1, "send in flight");
+      await forwarder.stop();
+      assert.equal(forwarder.inFlight, 0);
+      assert.equal(spool.count(), 0, "the send finished and its message was removed");
+      assert.equal(stub.stored.size, 1);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder.stop() returns after the grace, keeping a slow send's message", async () => {
+  const stub = new ParentStub();
+  stub.reportDelayMs = 1_000;
+  try {
+    await withForwarder(stub.url, {}, async (spool, forwarder) => {
+      await spool.put(encoder.encode(await messages.clear(15, 1)));
+      forwarder.start();
+      await waitUntil(() => forwarder.inFlight === 1, "send in flight");
+      const started = Date.now();
+      await forwarder.stop(100);
+      assert.ok(Date.now() - started < 700, "stop did not wait for the slow parent");
+      assert.equal(spool.count(), 1, "the message stays until the parent's answer removes it");
+    });
+  } finally {
+    await stub.close();
+  }
+});

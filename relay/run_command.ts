@@ -1,0 +1,255 @@
+/**
+ * `mle-relay run`: serves the relay's API and forwards accepted reports until SIGTERM or SIGINT.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { EXIT } from "../cli/exit_codes.ts";
+import { parseListenAddress } from "../cli/listen_address.ts";
+import { createLogger, type LogLevel } from "../cli/log.ts";
+import { CliError, UsageError } from "../cli/output.ts";
+import { defaultRelayDataDir } from "../keystore/default_paths.ts";
+import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
+import { DEFAULT_PORT } from "../protocol/paths.ts";
+import { createRelayApp } from "./app.ts";
+import { lockDataDir } from "./data_dir_lock.ts";
+import { DocumentCache } from "./document_cache.ts";
+import { Forwarder } from "./forwarder.ts";
+import { parentBaseUrl } from "./parent_url.ts";
+import { Spool } from "./spool.ts";
+
+/** Help of `mle-relay run`. */
+export const RUN_HELP =
+  `Usage: mle-relay run --parent URL [--data-dir DIR] [--listen HOST:PORT] [options]
+
+Serves the same API as the server, between clients (or child relays) and a parent. Accepted
+reports are written to disk before they are acknowledged, then forwarded to the parent oldest
+first; encrypted reports stay ciphertext. Signed documents are passed down and cached.
+
+Options:
+  --parent URL            the parent (the server or another relay): http(s)://HOST:PORT
+                          (required; env MLE_RELAY_PARENT)
+  --data-dir DIR          spool, rejected reports and cached documents
+                          (default ${defaultRelayDataDir()}; env MLE_RELAY_DATA_DIR)
+  --listen HOST:PORT      address to serve on (default 0.0.0.0:${DEFAULT_PORT}; env MLE_RELAY_LISTEN);
+                          port 0 picks a free port
+  --no-encrypted-reports  refuse encrypted reports with 415; clients whose level is "optional"
+                          then send clear text, those whose level is "required" keep theirs queued
+  --concurrency N         reports in flight to the parent at once, 1 to 64 (default 4)
+  --log-level LEVEL       debug, info, warn or error (default info; env MLE_RELAY_LOG_LEVEL)
+  -h, --help              show this help
+
+Examples:
+  mle-relay run --parent http://server.example:52311 --data-dir /var/opt/mle-relay
+  mle-relay run --parent http://relay1.example:52311 --listen 127.0.0.1:52312 --no-encrypted-reports
+
+Exit codes:
+  0  stopped by SIGTERM or SIGINT, after the sends in flight finished
+  1  failure: data dir unusable, address in use, another relay running on the same data dir
+  2  misuse: unknown option, missing --parent, bad URL, address or number
+`;
+
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+const TOOL = "mle-relay";
+/** How long a stop waits for requests and sends in flight before exiting anyway. */
+const STOP_GRACE_MS = 10_000;
+
+/** The validated settings of a run. */
+export interface RunSettings {
+  parentUrl: string;
+  dataDir: string;
+  hostname: string;
+  port: number;
+  acceptsEncryptedReports: boolean;
+  concurrency: number;
+  logLevel: LogLevel;
+}
+
+/**
+ * Reads `run`'s arguments (flags first, then environment, then defaults), or null for `--help`.
+ *
+ * @throws {UsageError} For anything malformed, naming the flag.
+ */
+export function parseRunArgs(
+  args: string[],
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): RunSettings | null {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        "parent": { type: "string" },
+        "data-dir": { type: "string" },
+        "listen": { type: "string" },
+        "no-encrypted-reports": { type: "boolean" },
+        "concurrency": { type: "string" },
+        "log-level": { type: "string" },
+        "help": { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(`Cannot read arguments: ${(error as Error).message}`);
+  }
+  if (values.help) return null;
+
+  const parent = values.parent ?? env("MLE_RELAY_PARENT");
+  if (!parent) {
+    throw new UsageError(
+      "Cannot run without a parent",
+      "give --parent http://SERVER:52311 (the server or another relay)",
+    );
+  }
+  let parentUrl: string;
+  try {
+    parentUrl = parentBaseUrl(parent);
+  } catch (error) {
+    throw new UsageError((error as Error).message, "give --parent http://HOST:PORT");
+  }
+
+  const dataDir = values["data-dir"] ?? env("MLE_RELAY_DATA_DIR") ?? defaultRelayDataDir();
+  if (dataDir === "") throw new UsageError("Cannot use an empty --data-dir");
+
+  const listen = values.listen ?? env("MLE_RELAY_LISTEN") ?? `0.0.0.0:${DEFAULT_PORT}`;
+  let address: { hostname: string; port: number };
+  try {
+    address = parseListenAddress(listen);
+  } catch (error) {
+    throw new UsageError((error as Error).message, "give --listen HOST:PORT");
+  }
+
+  const concurrencyText = values.concurrency ?? "4";
+  const concurrency = Number(concurrencyText);
+  if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 64) {
+    throw new UsageError(
+      `Cannot use --concurrency "${concurrencyText}": expected an integer from 1 to 64`,
+    );
+  }
+
+  const logLevel = (values["log-level"] ?? env("MLE_RELAY_LOG_LEVEL") ?? "info") as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new UsageError(
+      `Cannot use log level "${logLevel}": expected debug, info, warn or error`,
+    );
+  }
+
+  return {
+    parentUrl,
+    dataDir,
+    ...address,
+    acceptsEncryptedReports: !values["no-encrypted-reports"],
+    concurrency,
+    logLevel,
+  };
+}
+
+/** Runs the relay until a stop signal; returns the exit code. */
+export async function runRelay(args: string[]): Promise<number> {
+  const settings = parseRunArgs(args);
+  if (settings === null) {
+    console.log(RUN_HELP);
+    return EXIT.ok;
+  }
+  const log = createLogger(TOOL, settings.logLevel);
+  const { dataDir } = settings;
+
+  try {
+    await ensurePrivateDir(dataDir);
+  } catch (error) {
+    throw new CliError(`Cannot use data dir "${dataDir}": ${(error as Error).message}`, {
+      hint: "give --data-dir a folder this user can create and write",
+    });
+  }
+  const lock = await lockDataDir(dataDir);
+  if (lock === null) {
+    throw new CliError(`Cannot use data dir "${dataDir}": another mle-relay is running on it`, {
+      hint: "stop that relay first, or give this one its own --data-dir",
+    });
+  }
+  try {
+    const { parentUrl } = settings;
+    const spool = await Spool.open(dataDir);
+    const documents = await DocumentCache.open({
+      dir: joinPath(dataDir, "cache"),
+      parentUrl,
+      log,
+    });
+    const forwarder = new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency });
+    const app = createRelayApp({
+      spool,
+      forwarder,
+      documents,
+      parentUrl,
+      acceptsEncryptedReports: settings.acceptsEncryptedReports,
+      log,
+    });
+
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = Deno.serve({
+        hostname: settings.hostname,
+        port: settings.port,
+        onListen: ({ hostname, port }) => {
+          const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+          console.error(
+            `${TOOL}: listening on http://${host}:${port} (parent ${settings.parentUrl}, ` +
+              `${spool.count()} reports spooled, encrypted reports ${
+                settings.acceptsEncryptedReports ? "accepted" : "refused"
+              })`,
+          );
+        },
+      }, app.fetch);
+    } catch (error) {
+      if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
+        throw new CliError(
+          `Cannot listen on ${settings.hostname}:${settings.port}: ${(error as Error).message}`,
+          { hint: "give another --listen address, or stop what uses this one" },
+        );
+      }
+      throw error;
+    }
+    forwarder.start();
+
+    const signal = await waitForStopSignal(server.finished);
+    log.info("stopping", { signal, inFlight: forwarder.inFlight });
+    // Stop accepting first, so that nothing is acknowledged after the forwarder stops.
+    await withTimeout(server.shutdown(), STOP_GRACE_MS);
+    await forwarder.stop(STOP_GRACE_MS);
+    log.info("stopped", { waiting: spool.count(), ...forwarder.stats() });
+    return EXIT.ok;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Resolves with the signal's name on SIGTERM or SIGINT (or "closed" if the server ends). */
+async function waitForStopSignal(finished: Promise<void>): Promise<string> {
+  const listeners: [Deno.Signal, () => void][] = [];
+  try {
+    return await Promise.race([
+      new Promise<string>((resolve) => {
+        for (const name of ["SIGTERM", "SIGINT"] as const) {
+          const listener = () => resolve(name);
+          try {
+            Deno.addSignalListener(name, listener);
+            listeners.push([name, listener]);
+          } catch {
+            // Windows has no SIGTERM: SIGINT (Ctrl+C) still stops the relay.
+          }
+        }
+      }),
+      finished.then(() => "closed"),
+    ]);
+  } finally {
+    for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+  }
+}
+
+async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
+}

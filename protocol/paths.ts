@@ -21,6 +21,8 @@ export const API = {
   register: "/api/v1/register",
   /** POST: one upstream report message (encrypted JWE or signed clear text). */
   reports: "/api/v1/reports",
+  /** GET /api/v1/computers/ID: a registered computer's public key and whether it is revoked. */
+  computers: "/api/v1/computers",
   /** GET: the server's counters (RSA private-key operations, reports stored). */
   metrics: "/api/v1/metrics",
 } as const;

@@ -105,6 +105,33 @@ export function createServerApp(options: ServerAppOptions): Hono {
     return c.json({ documents });
   });
 
+  app.get(`${API.computers}/:id`, async (c) => {
+    const id = Number(c.req.param("id"));
+    if (!Number.isSafeInteger(id) || id < 1) {
+      return c.json(errorBody("ERR_BAD_REQUEST", "Expected a computer id"), 400);
+    }
+    const known = await ingest.computers.get(id);
+    if (!known) {
+      return c.json(errorBody("ERR_UNKNOWN_COMPUTER", `Computer ${id} is not registered`), 404);
+    }
+    return c.json({
+      computerId: id,
+      publicKey: known.record.publicKey,
+      revoked: known.record.revokedAt !== null,
+    });
+  });
+
+  app.get(API.revocations, async (c) => {
+    const document = await store.getDocument("revocations");
+    if (!document) {
+      return c.json(
+        errorBody("ERR_NO_REVOCATIONS", "No computer was ever revoked on this site"),
+        404,
+      );
+    }
+    return c.body(document, 200, { "content-type": "application/json" });
+  });
+
   app.post(API.register, tooLarge(MAX_REGISTRATION_BYTES), async (c) => {
     const body = new Uint8Array(await c.req.arrayBuffer());
     const result = await registerClient(body, {

@@ -83,7 +83,9 @@ Deno.test("computers misuse exits 2", async () => {
       const [args, message] of [
         [["computers"], /Missing computers command/],
         [["computers", "remove"], /Unknown computers command "remove"/],
-        [["computers", "list", "--all"], /Unknown option "--all"/],
+        [["computers", "list", "--everything"], /Unknown option "--everything"/],
+        [["computers", "revoke"], /Missing computer id/],
+        [["computers", "revoke", "abc"], /computer id/i],
       ] as [string[], RegExp][]
     ) {
       const result = await admin([...args, "--data-dir", site.dataDir]);

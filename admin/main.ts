@@ -42,6 +42,14 @@ Commands:
       mle-admin settings set _BESClient_Report_Encryption=optional --all --site-key ~/site/license.pvk
   computers list       list the registered computers
       mle-admin computers list --json
+  computers revoke     refuse a computer's reports from now on; relays learn it from the signed list
+      mle-admin computers revoke 1234 --site-key ~/site/license.pvk
+  computers confirm    confirm a computer flagged after a rotation with --compromised
+      mle-admin computers confirm 1240 --site-key ~/site/license.pvk
+  computers duplicates list machines that registered again with a new key, without a hand-over
+      mle-admin computers duplicates
+  computers remove-duplicates  remove the older duplicate entries, keeping the newest
+      mle-admin computers remove-duplicates --dry-run
   reports              show what a computer reported
       mle-admin reports --computer 12
 

@@ -22,6 +22,12 @@ export interface RegistrationClaims {
   hostname: string;
   /** Milliseconds since the epoch, to bound replays. */
   issuedAt: number;
+  /** After a key rotation: the old key's signed hand-over to this key. */
+  handover?: FlattenedJws;
+  /** After a rotation with `--compromised`: the computer id this registration replaces. */
+  previousComputerId?: number;
+  /** True after a rotation with `--compromised`: no hand-over is trusted. */
+  compromised?: boolean;
 }
 
 /** Signs a registration with the client key it registers. */
@@ -59,7 +65,11 @@ export async function verifyRegistration(
     typeof claims !== "object" || claims === null || typeof claims.publicKey !== "string" ||
     typeof claims.hostIdentity !== "string" || claims.hostIdentity.length > 512 ||
     typeof claims.hostname !== "string" || claims.hostname.length > 255 ||
-    typeof claims.issuedAt !== "number"
+    typeof claims.issuedAt !== "number" ||
+    (claims.previousComputerId !== undefined && !Number.isSafeInteger(claims.previousComputerId)) ||
+    (claims.compromised !== undefined && typeof claims.compromised !== "boolean") ||
+    (claims.handover !== undefined &&
+      (typeof claims.handover !== "object" || claims.handover === null))
   ) {
     throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read registration: missing or bad fields");
   }

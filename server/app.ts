@@ -140,6 +140,9 @@ export function createServerApp(options: ServerAppOptions): Hono {
       now: ingest.now,
     });
     if (result.created) log.info("computer registered", { cid: result.computerId });
+    for (const link of result.linked) {
+      log.info(`computer ${link.how}`, { old: link.oldComputerId, cid: result.computerId });
+    }
     return c.json({ computerId: result.computerId });
   });
 

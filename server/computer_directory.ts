@@ -55,6 +55,19 @@ export class ComputerDirectory {
     this.#cache.clear();
   }
 
+  #inactive = new Set<number>();
+
+  /**
+   * Re-reads which computers are inactive (revoked, replaced, removed: changed by the admin tool
+   * or another server) and forgets the cached entries whose state changed. Runs every few seconds.
+   */
+  async refresh(): Promise<void> {
+    const inactive = new Set(await this.#store.listInactiveIds());
+    for (const id of inactive) if (!this.#inactive.has(id)) this.#cache.delete(id);
+    for (const id of this.#inactive) if (!inactive.has(id)) this.#cache.delete(id);
+    this.#inactive = inactive;
+  }
+
   #remember(known: KnownComputer): void {
     this.#cache.set(known.record.id, known);
     if (this.#cache.size > this.#max) this.#cache.delete(this.#cache.keys().next().value as number);

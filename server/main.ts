@@ -109,6 +109,9 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
 
   const refresher = setInterval(() => {
     keys.refresh().catch((error) => log.warn("key refresh failed", { cause: error.message }));
+    computers.refresh().catch((error) =>
+      log.warn("computer refresh failed", { cause: error.message })
+    );
   }, 2_000);
 
   const server = Deno.serve({

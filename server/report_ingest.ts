@@ -78,6 +78,20 @@ export async function ingestReport(
       `Cannot accept report: computer ${claims.cid} is not registered here; register again`,
     );
   }
+  if (sender.record.replacedBy !== null) {
+    throw new IngestError(
+      403,
+      "ERR_COMPUTER_REPLACED",
+      `Cannot accept report: computer ${claims.cid} was replaced by computer ${sender.record.replacedBy} after a key rotation`,
+    );
+  }
+  if (sender.record.removedAt !== null) {
+    throw new IngestError(
+      403,
+      "ERR_UNKNOWN_COMPUTER",
+      `Cannot accept report: computer ${claims.cid} was removed; register again`,
+    );
+  }
   if (sender.record.revokedAt !== null) {
     throw new IngestError(
       403,

@@ -31,8 +31,11 @@ CREATE TABLE IF NOT EXISTS computers (
   encryption_level TEXT,
   revoked_at INTEGER,
   replaced_by INTEGER,
-  duplicate_of INTEGER
+  duplicate_of INTEGER,
+  flagged TEXT,
+  removed_at INTEGER
 );
+CREATE INDEX IF NOT EXISTS computers_by_host ON computers (host_identity);
 CREATE TABLE IF NOT EXISTS reports (
   computer_id INTEGER NOT NULL,
   seq INTEGER NOT NULL,
@@ -133,6 +136,59 @@ export class SqliteStore implements Store {
   listComputers(): Promise<ComputerRecord[]> {
     const rows = this.#prepare("SELECT * FROM computers ORDER BY id").all();
     return Promise.resolve(rows.map((row) => toComputer(row as Row)));
+  }
+
+  revokeComputer(id: number, now: number): Promise<boolean> {
+    const result = this.#prepare(
+      "UPDATE computers SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+    ).run(now, id);
+    return Promise.resolve(Number(result.changes) === 1);
+  }
+
+  listRevokedIds(): Promise<number[]> {
+    const rows = this.#prepare("SELECT id FROM computers WHERE revoked_at IS NOT NULL ORDER BY id")
+      .all() as Row[];
+    return Promise.resolve(rows.map((row) => Number(row.id)));
+  }
+
+  listInactiveIds(): Promise<number[]> {
+    const rows = this.#prepare(
+      `SELECT id FROM computers WHERE revoked_at IS NOT NULL OR replaced_by IS NOT NULL
+       OR removed_at IS NOT NULL ORDER BY id`,
+    ).all() as Row[];
+    return Promise.resolve(rows.map((row) => Number(row.id)));
+  }
+
+  findComputersByHostIdentity(hostIdentity: string): Promise<ComputerRecord[]> {
+    const rows = this.#prepare(
+      "SELECT * FROM computers WHERE host_identity = ? AND removed_at IS NULL ORDER BY id",
+    ).all(hostIdentity) as Row[];
+    return Promise.resolve(rows.map(toComputer));
+  }
+
+  linkComputers(
+    oldId: number,
+    newId: number,
+    link: "replaced_by" | "duplicate_of",
+  ): Promise<void> {
+    const sql = link === "replaced_by"
+      ? "UPDATE computers SET replaced_by = ?, duplicate_of = NULL WHERE id = ?"
+      : "UPDATE computers SET duplicate_of = ? WHERE id = ? AND replaced_by IS NULL";
+    this.#prepare(sql).run(newId, oldId);
+    return Promise.resolve();
+  }
+
+  flagComputer(id: number, reason: string | null): Promise<void> {
+    this.#prepare("UPDATE computers SET flagged = ? WHERE id = ?").run(reason, id);
+    return Promise.resolve();
+  }
+
+  removeComputer(id: number, now: number): Promise<void> {
+    this.#prepare("UPDATE computers SET removed_at = ? WHERE id = ? AND removed_at IS NULL").run(
+      now,
+      id,
+    );
+    return Promise.resolve();
   }
 
   storeReports(reports: NewReport[]): Promise<StoreOutcome[]> {
@@ -293,5 +349,7 @@ function toComputer(row: Row): ComputerRecord {
     revokedAt: numberOrNull(row.revoked_at),
     replacedBy: numberOrNull(row.replaced_by),
     duplicateOf: numberOrNull(row.duplicate_of),
+    flagged: (row.flagged ?? null) as string | null,
+    removedAt: numberOrNull(row.removed_at),
   };
 }

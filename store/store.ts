@@ -20,8 +20,14 @@ export interface ComputerRecord {
   /** The encryption level the computer last said it wants. */
   encryptionLevel: string | null;
   revokedAt: number | null;
+  /** The newer computer this one handed over to (key rotation with hand-over). */
   replacedBy: number | null;
+  /** The newer registration of the same machine, when no hand-over linked them. */
   duplicateOf: number | null;
+  /** Why the operator should confirm this entry (e.g. registered after a compromise), or null. */
+  flagged: string | null;
+  /** When `admin computers remove-duplicates` removed it; its id is never reused. */
+  removedAt: number | null;
 }
 
 /** What registration records. */
@@ -94,6 +100,18 @@ export interface Store {
   getComputer(id: number): Promise<ComputerRecord | null>;
   findComputerByPublicKey(publicKey: string): Promise<ComputerRecord | null>;
   listComputers(): Promise<ComputerRecord[]>;
+  /** Revokes a computer; false when it was already revoked. */
+  revokeComputer(id: number, now: number): Promise<boolean>;
+  listRevokedIds(): Promise<number[]>;
+  /** Ids whose reports are refused: revoked, replaced by a hand-over, or removed. */
+  listInactiveIds(): Promise<number[]>;
+  /** Computers (not removed) registered with this host identity, oldest first. */
+  findComputersByHostIdentity(hostIdentity: string): Promise<ComputerRecord[]>;
+  /** Links an older computer to a newer one: hand-over (`replaced_by`) or duplicate. */
+  linkComputers(oldId: number, newId: number, link: "replaced_by" | "duplicate_of"): Promise<void>;
+  flagComputer(id: number, reason: string | null): Promise<void>;
+  /** Removes a computer from the lists (its reports stay; its id is never reused). */
+  removeComputer(id: number, now: number): Promise<void>;
   /** Stores reports in one transaction; one outcome per report, in order. */
   storeReports(reports: NewReport[]): Promise<StoreOutcome[]>;
   listReports(computerId: number): Promise<ReportRecord[]>;

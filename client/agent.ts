@@ -31,6 +31,8 @@ import { ContentKeyStore } from "./content_key_store.ts";
 import { decideEncryption } from "./encryption_decision.ts";
 import { type HostIdentifierKind, hostIdentity } from "./host_identity.ts";
 import { collectProperties } from "./properties.ts";
+import { clearRotationRecord, readRotationRecord } from "./rotation_record.ts";
+import { decodeBase64Url } from "../envelope/base64url.ts";
 import { type QueuedReport, ReportQueue } from "./report_queue.ts";
 
 /** The level a client uses when nobody set one: encrypt whenever the site offers it. */
@@ -105,6 +107,11 @@ export class Agent {
     }
     await agent.#save();
     return agent;
+  }
+
+  /** The client key in use. */
+  get clientKey(): ClientKey {
+    return this.#key;
   }
 
   /** The state as last saved. */
@@ -286,11 +293,23 @@ export class Agent {
   }
 
   async #register(parent: string): Promise<void> {
+    const rotation = await readRotationRecord(this.#options.dataDir);
+    const handoverFor = rotation?.handover
+      ? JSON.parse(new TextDecoder().decode(decodeBase64Url(rotation.handover.payload)))
+        .newPublicKey
+      : null;
     const registration = await signRegistration(this.#key.privateKey, {
       publicKey: this.#key.publicKeyText,
       hostIdentity: await hostIdentity(this.#options.hostIdentifier, this.#options.dataDir),
       hostname: Deno.hostname(),
       issuedAt: Date.now(),
+      // A hand-over counts only for the key it vouched for.
+      ...(rotation?.handover && handoverFor === this.#key.publicKeyText
+        ? { handover: rotation.handover }
+        : {}),
+      ...(rotation?.compromised && rotation.previousComputerId !== null
+        ? { compromised: true, previousComputerId: rotation.previousComputerId }
+        : {}),
     });
     const answer = await fetchJson(`${parent}${API.register}`, {
       method: "POST",
@@ -308,7 +327,17 @@ export class Agent {
     this.#state.computerId = computerId as number;
     this.#state.registeredPublicKey = this.#key.publicKeyText;
     await this.#save();
-    this.#options.say(`registered as computer ${computerId}`);
+    if (rotation) {
+      await clearRotationRecord(this.#options.dataDir);
+      this.#options.say(
+        `registered as computer ${computerId}, replacing computer ${
+          rotation.previousComputerId ?? "?"
+        }` +
+          (rotation.compromised ? " (compromised: the server revokes the old id)" : " (hand-over)"),
+      );
+    } else {
+      this.#options.say(`registered as computer ${computerId}`);
+    }
   }
 
   async #refreshCertificate(parent: string): Promise<void> {

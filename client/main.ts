@@ -16,8 +16,13 @@ import { Agent, type AgentOptions, type CycleResult, effectiveLevel } from "./ag
 import { readState } from "./client_state.ts";
 import type { LevelSource } from "./client_state.ts";
 import { ReportQueue } from "./report_queue.ts";
+import { lockAgent, runningAgentPid, signalRestart } from "./agent_process.ts";
+import { DEFAULT_SERVICE } from "./restart_command.ts";
+import { rotateKeys } from "./rotate_keys.ts";
+import { currentOs, type TargetOs } from "../keystore/default_paths.ts";
 
 const TOOL = "mle-client";
+const TARGET_OSES = ["windows", "macos", "aix", "hpux", "solaris", "linux"] as const;
 
 const HELP = `Usage: mle-client <command> [options]
 
@@ -28,6 +33,8 @@ Commands:
   report     make one report and send everything queued (for cron)
   run        the same as a service, every --interval seconds
   status     show computer id, parent, encryption level and state, last failure, queue depth
+  rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent
+  -restart   restart the running "mle-client run" service of --data-dir (as the original's -restart)
 
 Connection options (report, run):
   --data-dir DIR             client data dir (env MLE_CLIENT_DATA_DIR; default ${defaultClientDataDir()})
@@ -43,6 +50,16 @@ Connection options (report, run):
   --quiet                    print nothing but errors
   --interval SECONDS         (run) seconds between reports (default 900)
 
+Rotation options (rotate-keys; also the connection options above):
+  --compromised              trust no hand-over: the server revokes the old computer id when the
+                             new key registers, and flags the new entry for the operator
+  --dry-run                  print exactly what would be deleted and run, change nothing
+  --os OS                    with --dry-run: windows, macos, aix, hpux, solaris or linux
+  --no-restart               delete KeyStorage and leave the restart to the operator
+  --service-name NAME        the agent's Windows service and systemd unit (default mle-client)
+  --agent-path PATH          the agent executable, for macOS's "<agent> -restart"
+  --init-script PATH         an init script instead of the platform's documented one
+
 Status options:
   --data-dir DIR             as above
   --json                     print JSON
@@ -52,6 +69,8 @@ Examples:
     --parent http://relay.example:52311 --encryption required --property Owner=ops
   mle-client run --interval 300
   mle-client status --json
+  mle-client rotate-keys --dry-run --os aix
+  mle-client rotate-keys --compromised
   */15 * * * * /usr/local/bin/mle-client report --quiet
 
 Exit codes:
@@ -74,12 +93,20 @@ const OPTIONS = {
   quiet: { type: "boolean", default: false },
   interval: { type: "string", default: "900" },
   json: { type: "boolean", default: false },
+  compromised: { type: "boolean", default: false },
+  "dry-run": { type: "boolean", default: false },
+  "no-restart": { type: "boolean", default: false },
+  os: { type: "string" },
+  "service-name": { type: "string", default: DEFAULT_SERVICE.serviceName },
+  "agent-path": { type: "string", default: DEFAULT_SERVICE.agentPath },
+  "init-script": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
 /** Runs the client command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   return await runCommand(TOOL, async () => {
+    if (args[0] === "-restart") return await restartRunningAgent(args.slice(1));
     let parsed;
     try {
       parsed = parseArgs({ args, allowPositionals: true, options: OPTIONS });
@@ -100,6 +127,8 @@ export async function main(args: string[]): Promise<number> {
         return await report(values, true);
       case "status":
         return await status(values);
+      case "rotate-keys":
+        return await rotate(values);
       default:
         throw new UsageError(`unknown command "${command ?? ""}"`, "commands: report, run, status");
     }
@@ -173,23 +202,38 @@ async function report(values: Values, asService: boolean): Promise<number> {
       "give a number of seconds ≥ 1",
     );
   }
-  const agent = await Agent.open(options);
+  let agent = await Agent.open(options);
   if (!asService) {
     await agent.queueReport(custom);
     return exitCodeOf(await agent.cycle(), options);
   }
   let stopping = false;
+  let restarting = false;
   let wake: () => void = () => {};
   const stop = () => {
     stopping = true;
     wake();
   };
   Deno.addSignalListener("SIGINT", stop);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  if (Deno.build.os !== "windows") {
+    Deno.addSignalListener("SIGTERM", stop);
+    // A restart (rotate-keys, "mle-client -restart"): reload the key and state, report at once.
+    Deno.addSignalListener("SIGHUP", () => {
+      restarting = true;
+      wake();
+    });
+  }
+  const lock = await lockAgent(options.dataDir);
   options.say(`running as a service, reporting every ${interval} s`);
   while (!stopping) {
+    if (restarting) {
+      restarting = false;
+      agent = await Agent.open(options);
+      options.say("restarted");
+    }
     await agent.queueReport(custom);
     exitCodeOf(await agent.cycle(), options);
+    if (stopping || restarting) continue;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, interval * 1000);
       wake = () => {
@@ -198,6 +242,7 @@ async function report(values: Values, asService: boolean): Promise<number> {
       };
     });
   }
+  lock.release();
   options.say("stopped");
   return EXIT.ok;
 }
@@ -268,3 +313,72 @@ async function status(values: Values): Promise<number> {
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
+
+async function rotate(values: Values): Promise<number> {
+  const os = (values.os ?? currentOs()) as TargetOs;
+  if (!(TARGET_OSES as readonly string[]).includes(os)) {
+    throw new UsageError(`unknown --os "${values.os}"`, `use one of ${TARGET_OSES.join(", ")}`);
+  }
+  if (values.os && !values["dry-run"] && os !== currentOs()) {
+    throw new UsageError("--os is only for --dry-run", "a rotation runs for this machine's OS");
+  }
+  let systemd = false;
+  try {
+    systemd = os === "linux" && (await Deno.stat("/run/systemd/system")).isDirectory;
+  } catch {
+    systemd = false;
+  }
+  const options = await agentOptions(values);
+  const result = await rotateKeys({
+    agent: options,
+    compromised: values.compromised,
+    dryRun: values["dry-run"],
+    noRestart: values["no-restart"],
+    os,
+    service: {
+      serviceName: values["service-name"],
+      agentPath: values["agent-path"],
+      initScript: values["init-script"],
+      systemd,
+    },
+    print: (line) => console.log(line),
+  });
+  if (values["dry-run"]) return EXIT.ok;
+  if (result.newComputerId !== null) {
+    console.log(
+      `computer ${result.oldComputerId ?? "-"} is now computer ${result.newComputerId}` +
+        (values.compromised ? "; the old id is revoked" : "; the server links them (hand-over)"),
+    );
+    return EXIT.ok;
+  }
+  console.error(`${TOOL}: error: the new key is not registered yet: ${result.pending}`);
+  if (/ERR_KEY_EXCHANGE_REQUIRED|authenticating/i.test(result.pending ?? "")) {
+    console.error(
+      `${TOOL}: hint: the parent is an authenticating relay: run mle-client register --password-file FILE ${
+        options.parent ?? "<relay-url>"
+      }`,
+    );
+  }
+  return values["no-restart"] ? EXIT.ok : EXIT.failure;
+}
+
+async function restartRunningAgent(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { "data-dir": { type: "string" } } }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const dataDir = values["data-dir"] ?? Deno.env.get("MLE_CLIENT_DATA_DIR") ??
+    defaultClientDataDir();
+  const pid = await runningAgentPid(dataDir);
+  if (pid === null) {
+    throw new UsageError(
+      `no running agent for data dir "${dataDir}"`,
+      "start it with: mle-client run",
+    );
+  }
+  signalRestart(pid);
+  console.log(`restarted the agent (pid ${pid})`);
+  return EXIT.ok;
+}

@@ -46,17 +46,24 @@ export async function loadOrCreateClientKey(keyStoragePath: string): Promise<Cli
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
+  await installClientKey(keyStoragePath, await generateSigningKeyPair());
+  return { ...(await readClientKey(path)), created: true };
+}
+
+/**
+ * Writes an extractable key pair as the KeyStorage's client key (0600 in a 0700 folder), never
+ * overwriting one. Key rotation uses it to install the key its hand-over vouched for.
+ */
+export async function installClientKey(keyStoragePath: string, pair: CryptoKeyPair): Promise<void> {
   await ensurePrivateDir(keyStoragePath);
-  const pair = await generateSigningKeyPair();
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
   const publicKeyText = encodeBase64Url(await exportSigningPublicKey(pair.publicKey));
   await createSecretFile(
-    path,
+    joinPath(keyStoragePath, CLIENT_KEY_FILE),
     `# MLE client key (Ed25519)\n# created: ${new Date().toISOString()}\n` +
       `# public key: ${publicKeyText}\n${encodePem("PRIVATE KEY", pkcs8)}`,
   );
   pkcs8.fill(0);
-  return { ...(await readClientKey(path)), created: true };
 }
 
 /** Reads an existing client key file. */

@@ -1,0 +1,72 @@
+/**
+ * The running `mle-client run` service of a data dir: it holds an advisory lock on
+ * `agent.lock` (with its pid inside) for as long as it runs. The operating system releases the
+ * lock however the process ends, so a stale file never makes us signal an unrelated process, and
+ * two services can never run on one data dir. `mle-client -restart` and `rotate-keys` use it to
+ * restart the service directly.
+ *
+ * @module
+ */
+
+import { CliError } from "../cli/output.ts";
+import { joinPath } from "../keystore/secure_file.ts";
+
+const FILE = "agent.lock";
+
+/** The lock a running service holds. */
+export interface AgentLock {
+  release(): void;
+}
+
+/**
+ * Takes the data dir's service lock and records this process's pid in it.
+ *
+ * @throws {CliError} When another service already runs on this data dir.
+ */
+export async function lockAgent(dataDir: string): Promise<AgentLock> {
+  const file = await Deno.open(joinPath(dataDir, FILE), {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o644,
+  });
+  if (!(await file.tryLock(true))) {
+    file.close();
+    throw new CliError(`Cannot start: another mle-client service runs on "${dataDir}"`, {
+      hint: "restart it with: mle-client -restart --data-dir DIR",
+    });
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  return {
+    release() {
+      try {
+        file.close();
+      } catch {
+        // already released
+      }
+    },
+  };
+}
+
+/** The pid of the data dir's running service, or null when none holds the lock. */
+export async function runningAgentPid(dataDir: string): Promise<number | null> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(joinPath(dataDir, FILE), { read: true, write: true });
+  } catch {
+    return null;
+  }
+  try {
+    if (await file.tryLock(true)) return null; // nobody holds it: no service runs
+    const pid = Number((await Deno.readTextFile(joinPath(dataDir, FILE))).trim());
+    return Number.isSafeInteger(pid) && pid > 1 ? pid : null;
+  } finally {
+    file.close();
+  }
+}
+
+/** Asks a running agent to restart (SIGHUP): it reloads its key and state and reports at once. */
+export function signalRestart(pid: number): void {
+  Deno.kill(pid, "SIGHUP");
+}

@@ -1,0 +1,303 @@
+/**
+ * Client key rotation (seed 002), duplicates and revocation, with real processes on 127.0.0.1.
+ */
+
+import assert from "node:assert/strict";
+import { signReport } from "../envelope/report_message.ts";
+import { readClientKey } from "../keystore/key_storage.ts";
+import { API } from "../protocol/paths.ts";
+import {
+  admin,
+  clientReport,
+  clientStatus,
+  createSite,
+  generateKey,
+  startServer,
+  storedReports,
+  type TestSite,
+} from "./deployment.ts";
+import { RoleProcess, runRole } from "./run_role.ts";
+
+interface Computer {
+  id: number;
+  replacedBy: number | null;
+  duplicateOf: number | null;
+  revokedAt: number | null;
+  removedAt: number | null;
+  flagged: string | null;
+}
+
+async function computers(site: TestSite, extra: string[] = []): Promise<Computer[]> {
+  return JSON.parse(
+    (await admin(["computers", "list", "--json", "--data-dir", site.serverDir, ...extra])).stdout,
+  );
+}
+
+function connection(site: TestSite, clientDir: string): string[] {
+  return [
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--parent",
+    `http://127.0.0.1:${site.serverPort}`,
+    "--host-identifier",
+    "instance",
+  ];
+}
+
+/** Posts a clear report signed with `key` claiming to come from `cid`. */
+async function postSignedAs(site: TestSite, key: CryptoKey, cid: number, seq: number) {
+  const report = new TextEncoder().encode(JSON.stringify({
+    computerId: cid,
+    seq,
+    createdAt: new Date().toISOString(),
+    properties: {},
+    custom: {},
+    relevance: [],
+    actionStatuses: [],
+    analyses: [],
+  }));
+  const message = await signReport(key, { cid, seq, kid: null }, report);
+  const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.reports}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(message),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+Deno.test("rotate-keys with hand-over: queued reports are delivered first, the new id replaces the old, the old key is refused", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const clientDir = `${site.root}/client`;
+  let server = await startServer(site);
+  try {
+    assert.equal(
+      (await clientReport(site, clientDir, site.serverPort, ["--encryption", "required"])).code,
+      0,
+    );
+    const oldId = (await clientStatus(clientDir)).computerId as number;
+    const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+
+    await server.stop();
+    const offline = await clientReport(site, clientDir, site.serverPort, [
+      "--encryption",
+      "required",
+    ]);
+    assert.equal(offline.code, 4, offline.stderr);
+    assert.equal((await clientStatus(clientDir)).queueDepth, 1);
+    server = await startServer(site);
+
+    const rotated = await runRole("client", ["rotate-keys", ...connection(site, clientDir)]);
+    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+    assert.match(rotated.stdout, /delivered 1 queued report\(s\) with the current key/);
+    assert.match(rotated.stdout, new RegExp(`deleted ${clientDir}/KeyStorage`));
+    const newId = (await clientStatus(clientDir)).computerId as number;
+    assert.notEqual(newId, oldId);
+    assert.match(rotated.stdout, new RegExp(`computer ${oldId} is now computer ${newId}`));
+
+    // The queued report went out under the old id, before the old key was discarded.
+    assert.equal((await storedReports(site, oldId)).length, 2);
+    const list = await computers(site);
+    const old = list.find((c) => c.id === oldId)!;
+    assert.equal(old.replacedBy, newId);
+    assert.equal(old.duplicateOf, null);
+    assert.equal(list.find((c) => c.id === newId)!.flagged, null);
+    const table = await admin(["computers", "duplicates", "--data-dir", site.serverDir]);
+    assert.match(table.stdout, /No duplicate computers/);
+
+    const refused = await postSignedAs(site, oldKey.privateKey, oldId, 999);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, "ERR_COMPUTER_REPLACED");
+    assert.equal(
+      (await clientReport(site, clientDir, site.serverPort, ["--encryption", "required"])).code,
+      0,
+    );
+    assert.equal((await storedReports(site, newId)).length, 1);
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("rotate-keys --compromised: the old id is revoked on arrival, the new entry flagged until confirmed, queued reports re-signed", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const clientDir = `${site.root}/client`;
+  let server = await startServer(site);
+  try {
+    assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
+    const oldId = (await clientStatus(clientDir)).computerId as number;
+    const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+    await server.stop();
+    assert.equal(
+      (await clientReport(site, clientDir, site.serverPort, ["--property", "Queued=yes"])).code,
+      4,
+    );
+    server = await startServer(site);
+
+    const rotated = await runRole("client", [
+      "rotate-keys",
+      "--compromised",
+      ...connection(site, clientDir),
+    ]);
+    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+    const newId = (await clientStatus(clientDir)).computerId as number;
+    assert.notEqual(newId, oldId);
+    const list = await computers(site);
+    assert.notEqual(list.find((c) => c.id === oldId)!.revokedAt, null);
+    assert.match(list.find((c) => c.id === newId)!.flagged ?? "", /compromised/);
+    // The queued report was re-signed with the new key and stored under the new id.
+    const stored = await storedReports(site, newId);
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0].report.custom.Queued, "yes");
+
+    const refused = await postSignedAs(site, oldKey.privateKey, oldId, 999);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, "ERR_COMPUTER_REVOKED");
+
+    await admin([
+      "computers",
+      "confirm",
+      String(newId),
+      "--site-key",
+      site.siteKey,
+      "--data-dir",
+      site.serverDir,
+    ]);
+    assert.equal((await computers(site)).find((c) => c.id === newId)!.flagged, null);
+    const revocations = await fetch(`http://127.0.0.1:${site.serverPort}${API.revocations}`);
+    assert.equal(revocations.status, 200);
+    const body = JSON.parse(
+      new TextDecoder().decode(
+        Uint8Array.fromBase64((await revocations.json()).payload, { alphabet: "base64url" }),
+      ),
+    );
+    assert.deepEqual(body.revoked, [oldId]);
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a machine that loses its KeyStorage without rotate-keys shows as a duplicate; remove-duplicates removes the older entry", async () => {
+  const site = await createSite();
+  const clientDir = `${site.root}/client`;
+  const server = await startServer(site);
+  try {
+    assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
+    const oldId = (await clientStatus(clientDir)).computerId as number;
+    await Deno.remove(`${clientDir}/KeyStorage`, { recursive: true }); // the manual procedure
+    assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
+    const newId = (await clientStatus(clientDir)).computerId as number;
+    assert.notEqual(newId, oldId);
+
+    const duplicates = JSON.parse(
+      (await admin(["computers", "duplicates", "--json", "--data-dir", site.serverDir])).stdout,
+    ) as Computer[];
+    assert.deepEqual(duplicates.map((c) => [c.id, c.duplicateOf]), [[oldId, newId]]);
+
+    const dry = await admin([
+      "computers",
+      "remove-duplicates",
+      "--dry-run",
+      "--data-dir",
+      site.serverDir,
+    ]);
+    assert.match(dry.stdout, new RegExp(`would remove computer ${oldId}`));
+    assert.equal((await computers(site)).length, 2);
+    await admin(["computers", "remove-duplicates", "--data-dir", site.serverDir]);
+    assert.deepEqual((await computers(site)).map((c) => c.id), [newId]);
+    assert.equal((await computers(site, ["--all"])).length, 2);
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("identity is proof of key only: a report signed with one computer's key claiming another's id is refused", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  try {
+    assert.equal((await clientReport(site, `${site.root}/a`, site.serverPort)).code, 0);
+    assert.equal((await clientReport(site, `${site.root}/b`, site.serverPort)).code, 0);
+    const a = await readClientKey(`${site.root}/a/KeyStorage/client.pvk`);
+    const b = (await clientStatus(`${site.root}/b`)).computerId as number;
+    const refused = await postSignedAs(site, a.privateKey, b, 50);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, "ERR_SIGNATURE_INVALID");
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("rotate-keys --dry-run prints what would be deleted and run for each OS, and changes nothing", async () => {
+  const site = await createSite();
+  const clientDir = `${site.root}/client`;
+  const server = await startServer(site);
+  try {
+    assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
+    const expected: Record<string, string> = {
+      windows: `powershell.exe -NoProfile -Command "Restart-Service -Name 'mle-client'"`,
+      macos: "/usr/local/bin/mle-client -restart",
+      aix: "/etc/rc.d/rc2.d/SBESClientd restart",
+      hpux: "/sbin/init.d/besclient restart",
+      solaris: "/etc/init.d/besclient restart",
+      linux: "restart",
+    };
+    for (const [os, command] of Object.entries(expected)) {
+      const dry = await runRole("client", [
+        "rotate-keys",
+        "--dry-run",
+        "--os",
+        os,
+        ...connection(site, clientDir),
+      ]);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.ok(dry.stdout.includes(command), `${os}: ${dry.stdout}`);
+      assert.ok(dry.stdout.includes(`delete ${clientDir}/KeyStorage`));
+      assert.ok(dry.stdout.includes(`${clientDir}/KeyStorage/client.pvk`));
+    }
+    await Deno.stat(`${clientDir}/KeyStorage/client.pvk`);
+    const bad = await runRole("client", [
+      "rotate-keys",
+      "--dry-run",
+      "--os",
+      "beos",
+      ...connection(site, clientDir),
+    ]);
+    assert.equal(bad.code, 2);
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("rotate-keys restarts a running client service directly, which registers the new key", async () => {
+  const site = await createSite();
+  const clientDir = `${site.root}/client`;
+  const server = await startServer(site);
+  const service = new RoleProcess("client", [
+    "run",
+    "--interval",
+    "3600",
+    ...connection(site, clientDir),
+  ]);
+  try {
+    await service.waitFor("registered as computer");
+    const oldId = (await clientStatus(clientDir)).computerId as number;
+    const rotated = await runRole("client", ["rotate-keys", ...connection(site, clientDir)]);
+    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+    assert.match(rotated.stdout, /restarted the running agent \(pid \d+\)/);
+    await service.waitFor("restarted");
+    const newId = (await clientStatus(clientDir)).computerId as number;
+    assert.notEqual(newId, oldId);
+    assert.equal((await computers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
+  } finally {
+    await service.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});

@@ -318,3 +318,79 @@ Deno.test("a level deployed with admin settings set replaces the install-time le
     await Deno.remove(site.root, { recursive: true });
   }
 });
+
+Deno.test("settings signed by anyone but the site key are refused by the client", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const clientDir = `${site.root}/client`;
+  try {
+    assert.equal(
+      (await clientReport(site, clientDir, site.serverPort, ["--encryption", "optional"])).code,
+      0,
+    );
+    const computerId = await computerIdOf(clientDir);
+    const forger = await crypto.subtle.generateKey({ name: "Ed25519" }, false, [
+      "sign",
+      "verify",
+    ]) as CryptoKeyPair;
+    const { signSettings } = await import("../protocol/settings.ts");
+    const forged = await signSettings(forger.privateKey, {
+      computers: "all",
+      settings: { _BESClient_Report_Encryption: "none" },
+      issuedAt: Date.now(),
+      id: crypto.randomUUID(),
+    });
+    const { openStore } = await import("../store/mod.ts");
+    const store = openStore(site.serverDir);
+    await store.addSettings(null, JSON.stringify(forged), Date.now());
+    store.close();
+
+    const result = await clientReport(site, clientDir, site.serverPort, [
+      "--encryption",
+      "optional",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /ignored a settings document: Cannot trust mle-settings/);
+    const status = await clientStatus(clientDir);
+    assert.equal(status.encryptionLevel, "optional");
+    assert.equal(status.encryptionLevelSource, "command line");
+    assert.equal((await storedReports(site, computerId)).length, 2);
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("client run reports every interval as a service and stops cleanly on SIGTERM", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const server = await startServer(site);
+  const clientDir = `${site.root}/client`;
+  const { RoleProcess } = await import("./run_role.ts");
+  const service = new RoleProcess("client", [
+    "run",
+    "--interval",
+    "1",
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--parent",
+    `http://127.0.0.1:${site.serverPort}`,
+    "--encryption",
+    "required",
+  ]);
+  try {
+    await service.waitFor("registered as computer");
+    const computerId = await computerIdOf(clientDir);
+    const stored = await waitForStored(site, computerId, 3);
+    assert.ok(stored.every((r) => r.encrypted));
+    const status = await service.stop("SIGTERM");
+    assert.equal(status.code, 0);
+    assert.match(service.stderr, /stopped/);
+  } finally {
+    await service.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});

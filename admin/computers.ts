@@ -16,6 +16,7 @@ import {
   stringOption,
   wantsHelp,
 } from "./_args.ts";
+import { orphanedComputers } from "./_encryption_levels.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
 import { signRevocations } from "../protocol/revocations.ts";
@@ -129,15 +130,25 @@ async function listComputers(args: string[], context: CommandContext): Promise<n
   const { values } = parseOptions(args, { json: { type: "boolean" }, all: { type: "boolean" } });
   const store = await openExistingStore(resolveDataDir(context));
   let computers: ComputerRecord[];
+  let orphaned: Set<number>;
   try {
     computers = await store.listComputers();
+    orphaned = new Set((await orphanedComputers(store)).map((entry) => entry.computer.id));
   } finally {
     store.close();
   }
   if (values.all !== true) computers = computers.filter((c) => c.removedAt === null);
-  if (values.json === true) console.log(JSON.stringify(computers, null, 2));
-  else {
+  if (values.json === true) {
+    const listed = computers.map((c) => ({ ...c, orphaned: orphaned.has(c.id) }));
+    console.log(JSON.stringify(listed, null, 2));
+  } else {
     console.log(formatComputers(computers).trimEnd());
+    for (const id of orphaned) {
+      console.log(
+        `computer ${id}: orphaned: it requires encryption, which is disabled, and has not ` +
+          "reported since (deploy a key again, or set its level to optional)",
+      );
+    }
     for (const computer of computers) {
       if (computer.flagged !== null && computer.removedAt === null) {
         console.log(`computer ${computer.id}: ${computer.flagged}`);

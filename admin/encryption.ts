@@ -1,10 +1,12 @@
 /**
- * `mle-admin encryption generate|deploy|status`: the MLE key's life on the server, and the one
- * implementation behind the legacy `-reportencryption` syntax too.
+ * `mle-admin encryption generate|deploy|status|retire|export|import|disable`: the MLE key's life on
+ * the server, and the one implementation behind the legacy `-reportencryption` syntax too.
  *
  * Disabled → (generate) Pending → (deploy) Enabled → (generate) Pending rotation → (deploy)
  * Enabled with the new key. Old keys stay in `Encryption Keys` (role "previous") so reports
- * already encrypted to them are never lost.
+ * already encrypted to them are never lost, until `retire` (refused while computers still used
+ * them lately). `export`/`import` carry a key to decrypting relays and DSA servers
+ * (`key_transfer.ts`); `retire` and `disable` live in `encryption_lifecycle.ts`.
  *
  * @module
  */
@@ -30,7 +32,7 @@ import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { createSecretFile, ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import type { SiteKey } from "../keystore/site_key.ts";
 import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts";
-import type { EncryptionKeyRecord, Store } from "../store/mod.ts";
+import type { ComputerRecord, EncryptionKeyRecord, Store } from "../store/mod.ts";
 import {
   type CommandContext,
   parseOptions,
@@ -38,6 +40,7 @@ import {
   stringOption,
   wantsHelp,
 } from "./_args.ts";
+import { disabledSince, isActive, orphanedComputers } from "./_encryption_levels.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { withProgress } from "./_progress.ts";
 import {
@@ -47,6 +50,13 @@ import {
   requireDataDirMasthead,
   type SiteKeySource,
 } from "./_site.ts";
+import {
+  disableEncryption,
+  findKeyByPrefix,
+  parseWindowDays,
+  retireEncryptionKey,
+} from "./encryption_lifecycle.ts";
+import { exportEncryptionKey, importEncryptionKey, TRANSFER_PASSWORD_ENV } from "./key_transfer.ts";
 
 /** Usage of `mle-admin encryption`. */
 export const encryptionHelp = `Usage:
@@ -54,6 +64,12 @@ export const encryptionHelp = `Usage:
                                 --site-key FILE [--password-file FILE] [--data-dir DIR]
   mle-admin encryption deploy [--kid KEYID] --site-key FILE [--password-file FILE] [--data-dir DIR]
   mle-admin encryption status [--json] [--data-dir DIR]
+  mle-admin encryption retire KEYID [--window DAYS] [--force] --site-key FILE [--data-dir DIR]
+  mle-admin encryption export --to DIR [--kid KEYID] [--transfer-password-file FILE]
+                              [--data-dir DIR]
+  mle-admin encryption import --from DIR --data-dir DIR [--kid KEYID] [--server] [--deploy]
+                              [--masthead FILE] [--transfer-password-file FILE] [--site-key FILE]
+  mle-admin encryption disable [--force] --site-key FILE [--password-file FILE] [--data-dir DIR]
 
 Manages the Message Level Encryption key of a server data dir.
   generate  makes a new RSA-OAEP key pair: its private key goes to "<data dir>/Encryption Keys/
@@ -62,7 +78,22 @@ Manages the Message Level Encryption key of a server data dir.
   deploy    signs the encryption certificate of the pending key (or --kid) with the site key:
             clients encrypt to it from their next report. The key before it stays usable for
             decryption. Its private key file must be in this data dir's "Encryption Keys".
-  status    shows the state (Disabled, Pending, Enabled, Pending rotation) and every key.
+  status    shows the state (Disabled, Pending, Enabled, Pending rotation), every key with its
+            role (current, previous, pending, retired) and how many computers last reported
+            with it, and, once encryption is disabled, the orphaned computers.
+  retire    stops servers from loading a key that is not current. Refused while computers sent
+            reports encrypted to it within the window, unless --force: reports still encrypted
+            to it (in relay spools, offline clients) could then no longer be decrypted.
+  export    writes <key id>.mle-key.json into DIR: the private key sealed under a transfer
+            password, with its public key, size, role, the site's masthead and, if deployed, its
+            certificate; prints the key's fingerprint to compare on the other side (USB key).
+  import    checks a transferred key (password, key id, fingerprint) and installs it into the
+            data dir's "Encryption Keys" (0600). A server data dir (it has a database, or
+            --server makes one for a DSA server) also records it in its store, and --deploy
+            signs its certificate there (the seed's "Deploy key"); any other folder (a decrypting
+            relay's) also gets the site's masthead. Also takes the seed's plain <key id>.pvk.
+  disable   turns encryption off (signs the "disabled" certificate). Refused while computers
+            require encryption (they would be orphaned: listed), unless --force.
 
 Options:
   --key-size SIZE      min (2048), max (4096), 2048, 3072 or 4096 bits [default: max]
@@ -75,7 +106,17 @@ Options:
   --password-file FILE read the site key's password from FILE's first line
                        [env: MLE_SITE_PASSWORD; else asked on the terminal]
   --data-dir DIR       the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
-  --json               status as JSON: {state, currentKid, pendingKid, keys: [...]}
+  --json               status as JSON: {state, currentKid, pendingKid, keys: [...], …}
+  --window DAYS        (retire) how far back reports count as use [default: 7]
+  --force              (retire, disable) go on although computers would be hurt
+  --to DIR             (export) the folder to write to, e.g. the USB key
+  --from DIR           (import) the folder to read from
+  --transfer-password-file FILE
+                       (export, import) the transfer password, first line of FILE
+                       [env: ${TRANSFER_PASSWORD_ENV}; else asked on the terminal; export asks twice]
+  --server             (import) make DIR a server data dir (a DSA server) if it has no database
+  --deploy             (import) then deploy the key there (needs --site-key)
+  --masthead FILE      (import) the site's masthead, for a data dir that has none
   -h, --help           show this help
 
 The documented syntax works too (see mle-admin -reportencryption -h):
@@ -87,6 +128,12 @@ Examples:
   mle-admin encryption generate --key-size max --out-key-path /media/usb --site-key ~/site/license.pvk
   mle-admin encryption deploy --site-key ~/site/license.pvk
   mle-admin encryption status --json
+  mle-admin encryption retire 3f2a91c0 --window 14 --site-key ~/site/license.pvk
+  mle-admin encryption export --to /media/usb
+  mle-admin encryption import --from /media/usb --data-dir /var/opt/mle-relay
+  mle-admin encryption import --from /media/usb --data-dir /var/opt/mle-dsa --server --deploy \
+    --site-key ~/site/license.pvk
+  mle-admin encryption disable --site-key ~/site/license.pvk
 
 Exit codes:
   0  done
@@ -253,24 +300,7 @@ export function chooseKeyToDeploy(
     }
     return pending;
   }
-  const wanted = kid.trim().toLowerCase();
-  if (!/^[0-9a-f]{6,40}$/.test(wanted)) {
-    throw new UsageError(
-      `Cannot use key id "${kid}": expected 40 hexadecimal characters (or a prefix of 6 or more)`,
-    );
-  }
-  const matches = keys.filter((key) => key.kid.startsWith(wanted));
-  if (matches.length === 0) {
-    throw new CliError(`Cannot deploy key ${wanted}: this data dir does not know it`, {
-      hint: "see the keys with: mle-admin encryption status",
-    });
-  }
-  if (matches.length > 1) {
-    throw new CliError(`Cannot deploy key ${wanted}: the prefix matches ${matches.length} keys`, {
-      hint: "give more characters of the key id",
-    });
-  }
-  const [record] = matches;
+  const record = findKeyByPrefix(keys, kid, "deploy");
   if (record.role === "retired") {
     throw new CliError(`Cannot deploy key ${record.kid}: it is retired`, {
       hint: "generate a new key instead: mle-admin encryption generate --site-key FILE",
@@ -339,11 +369,29 @@ async function deployKey(
 export async function showEncryptionStatus(dataDir: string, json: boolean): Promise<number> {
   const store = await openExistingStore(dataDir);
   let keys: EncryptionKeyRecord[];
+  let computers: ComputerRecord[];
+  let disabledAt: number | null;
+  let orphaned;
   try {
     keys = await store.listEncryptionKeys();
+    computers = (await store.listComputers()).filter(isActive);
+    disabledAt = keys.some((key) => key.role === "current") ? null : await disabledSince(store);
+    orphaned = (await orphanedComputers(store)).map(({ computer, source }) => ({
+      id: computer.id,
+      hostname: computer.hostname,
+      lastReportAt: computer.lastReportAt,
+      levelSource: source,
+    }));
   } finally {
     store.close();
   }
+  // Per key id, the computers whose last report was encrypted to it.
+  const clientsOf = (kid: string) =>
+    computers.filter((computer) => computer.lastReportAt !== null && computer.lastKid === kid)
+      .length;
+  const clientsInClear =
+    computers.filter((computer) => computer.lastReportAt !== null && computer.lastKid === null)
+      .length;
   const folder = encryptionKeysDir(dataDir);
   const rows = await Promise.all(keys.map(async (key) => ({
     kid: key.kid,
@@ -353,12 +401,19 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
     deployedAt: key.deployedAt,
     retiredAt: key.retiredAt,
     privateKeyFile: await exists(joinPath(folder, `${key.kid}.pvk`)),
+    clients: clientsOf(key.kid),
   })));
   const state = encryptionState(keys);
   const currentKid = keys.find((key) => key.role === "current")?.kid ?? null;
   const pendingKid = keys.find((key) => key.role === "pending")?.kid ?? null;
   if (json) {
-    console.log(JSON.stringify({ state, currentKid, pendingKid, keys: rows }, null, 2));
+    console.log(
+      JSON.stringify(
+        { state, currentKid, pendingKid, keys: rows, clientsInClear, disabledAt, orphaned },
+        null,
+        2,
+      ),
+    );
     return EXIT.ok;
   }
   const lines = [`Encryption: ${state}`];
@@ -373,15 +428,33 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
       `Pending key: ${pendingKid} (copy it to decrypting relays and DSA servers, then deploy it)`,
     );
   }
+  if (disabledAt !== null) lines.push(`Disabled since: ${formatTime(disabledAt)}`);
+  if (clientsInClear > 0) {
+    lines.push(`Computers whose last report was clear text: ${clientsInClear}`);
+  }
+  if (orphaned.length > 0) {
+    lines.push(
+      `Orphaned: ${orphaned.length} computer(s) require encryption and have not reported since ` +
+        "it was disabled (deploy a key again, or set their level to optional):",
+    );
+    for (const entry of orphaned.slice(0, 50)) {
+      lines.push(
+        `  computer ${entry.id} (${entry.hostname ?? "no hostname"}), last report ${
+          formatTime(entry.lastReportAt)
+        }`,
+      );
+    }
+  }
   console.log(lines.join("\n"));
   if (rows.length > 0) {
     console.log(
       "\n" + formatTable(
-        ["KEY ID", "BITS", "ROLE", "CREATED", "DEPLOYED", "PRIVATE KEY HERE"],
+        ["KEY ID", "BITS", "ROLE", "CLIENTS", "CREATED", "DEPLOYED", "PRIVATE KEY HERE"],
         rows.map((row) => [
           row.kid,
           String(row.bits),
           row.role,
+          String(row.clients),
           formatTime(row.createdAt),
           formatTime(row.deployedAt),
           row.privateKeyFile ? "yes" : "no",
@@ -420,6 +493,10 @@ export async function encryptionCommand(
     "site-key": { type: "string" },
     "password-file": { type: "string" },
   } as const;
+  const transferOptions = {
+    "transfer-password-file": { type: "string" },
+    "transfer-password": { type: "string" },
+  } as const;
   switch (sub?.startsWith("-") ? undefined : sub) {
     case "generate": {
       const { values } = parseOptions(rest, {
@@ -453,11 +530,87 @@ export async function encryptionCommand(
       const { values } = parseOptions(rest, { json: { type: "boolean" } });
       return await showEncryptionStatus(resolveDataDir(context), values.json === true);
     }
+    case "retire": {
+      const { values, positionals } = parseOptions(rest, {
+        ...siteOptions,
+        window: { type: "string" },
+        force: { type: "boolean" },
+      }, true);
+      if (positionals.length !== 1) {
+        throw new UsageError("Expected one key id: mle-admin encryption retire KEYID");
+      }
+      return await retireEncryptionKey({
+        dataDir: resolveDataDir(context),
+        kid: positionals[0],
+        windowDays: parseWindowDays(stringOption(values, "window")),
+        force: values.force === true,
+        site: siteSource(values),
+      });
+    }
+    case "export": {
+      const { values } = parseOptions(rest, {
+        ...transferOptions,
+        to: { type: "string" },
+        kid: { type: "string" },
+      });
+      const to = stringOption(values, "to");
+      if (!to) throw new UsageError("Missing option --to: expected the folder to write to");
+      return await exportEncryptionKey({
+        dataDir: resolveDataDir(context),
+        to,
+        kid: stringOption(values, "kid"),
+        password: transferSource(values),
+      });
+    }
+    case "import": {
+      const { values } = parseOptions(rest, {
+        ...transferOptions,
+        ...siteOptions,
+        from: { type: "string" },
+        kid: { type: "string" },
+        server: { type: "boolean" },
+        deploy: { type: "boolean" },
+        masthead: { type: "string" },
+      });
+      const from = stringOption(values, "from");
+      if (!from) throw new UsageError("Missing option --from: expected the folder to read from");
+      if (context.dataDir === undefined) {
+        throw new UsageError(
+          "Missing option --data-dir: expected the data dir to install the key into",
+          "give the decrypting relay's or the (DSA) server's data dir",
+        );
+      }
+      const dataDir = context.dataDir;
+      const site = siteSource(values);
+      return await importEncryptionKey({
+        from,
+        dataDir,
+        kid: stringOption(values, "kid"),
+        server: values.server === true,
+        deploy: values.deploy === true
+          ? (kid) => deployEncryptionKey({ dataDir, kid, site, siteKeyOption: "--site-key" })
+          : undefined,
+        mastheadFile: stringOption(values, "masthead"),
+        password: transferSource(values),
+      });
+    }
+    case "disable": {
+      const { values } = parseOptions(rest, { ...siteOptions, force: { type: "boolean" } });
+      return await disableEncryption({
+        dataDir: resolveDataDir(context),
+        force: values.force === true,
+        site: siteSource(values),
+      });
+    }
     case undefined:
-      throw new UsageError("Missing encryption command: expected generate, deploy or status");
+      throw new UsageError(
+        "Missing encryption command: expected generate, deploy, status, retire, export, " +
+          "import or disable",
+      );
     default:
       throw new UsageError(
-        `Unknown encryption command "${sub}": expected generate, deploy or status`,
+        `Unknown encryption command "${sub}": expected generate, deploy, status, retire, ` +
+          "export, import or disable",
       );
   }
 }
@@ -473,6 +626,15 @@ export function parseKeySize(value: string): EncryptionKeySize {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+function transferSource(values: Record<string, unknown>) {
+  const file = values["transfer-password-file"];
+  const argv = values["transfer-password"];
+  return {
+    file: typeof file === "string" ? file : undefined,
+    argv: typeof argv === "string" ? argv : undefined,
+  };
 }
 
 function siteSource(values: Record<string, unknown>): SiteKeySource {

@@ -74,7 +74,15 @@ Deno.test("encryption generate/deploy/status: Disabled → Pending → Enabled �
   try {
     const env = { MLE_DATA_DIR: site.dataDir };
     let status = await statusJson(site);
-    assert.deepEqual(status, { state: "Disabled", currentKid: null, pendingKid: null, keys: [] });
+    assert.deepEqual(status, {
+      state: "Disabled",
+      currentKid: null,
+      pendingKid: null,
+      keys: [],
+      clientsInClear: 0,
+      disabledAt: null,
+      orphaned: [],
+    });
     const human = await admin(["encryption", "status"], env);
     assert.equal(human.code, 0, describe(human));
     assert.match(human.stdout, /^Encryption: Disabled$/m);

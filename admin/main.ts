@@ -14,8 +14,10 @@ import { computersCommand, computersHelp } from "./computers.ts";
 import { encryptionCommand, encryptionHelp } from "./encryption.ts";
 import { initSiteCommand, initSiteHelp } from "./init_site.ts";
 import { reportEncryptionCommand } from "./report_encryption.ts";
+import { relaysCommand, relaysHelp } from "./relays.ts";
 import { reportsCommand, reportsHelp } from "./reports.ts";
 import { settingsCommand, settingsHelp } from "./settings.ts";
+import { uploadsCommand, uploadsHelp } from "./uploads.ts";
 
 /** Usage of `mle-admin`. */
 export const mainHelp = `Usage: mle-admin <command> [options]
@@ -35,6 +37,14 @@ Commands:
       mle-admin encryption deploy --site-key ~/site/license.pvk
   encryption status    show the encryption state and the keys
       mle-admin encryption status --json
+  encryption retire    stop loading an old key (refused while computers used it lately)
+      mle-admin encryption retire 3f2a91c0 --site-key ~/site/license.pvk
+  encryption export    seal a private key under a transfer password for a USB transfer
+      mle-admin encryption export --to /media/usb
+  encryption import    install a transferred key on a decrypting relay or DSA server
+      mle-admin encryption import --from /media/usb --data-dir /var/opt/mle-relay
+  encryption disable   turn encryption off (refused while computers require it)
+      mle-admin encryption disable --site-key ~/site/license.pvk
   -reportencryption    the documented syntax of the same (see mle-admin -reportencryption -h)
       mle-admin -reportencryption -generatekey -privateKeySize=max -deploynow=no -outkeypath=<path> -sitePvkLocation=<path+license.pvk> -sitePvkPassword=<password>
       mle-admin -reportencryption -deploynow=yes -sitePvkLocation=<path+license.pvk> -sitePvkPassword=<password>
@@ -52,6 +62,12 @@ Commands:
       mle-admin computers remove-duplicates --dry-run
   reports              show what a computer reported
       mle-admin reports --computer 12
+  uploads list         list the files computers uploaded (stored under DIR/uploads/<computer id>/)
+      mle-admin uploads list --computer 12 --json
+  relays allow         accept report bundles from a decrypting relay (its computer id)
+      mle-admin relays allow 7 --site-key ~/site/license.pvk
+  relays list          show the relays allowed to send bundles
+      mle-admin relays list
 
 Options:
   --data-dir DIR   the server data dir, for every command
@@ -72,6 +88,8 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   settings: { run: settingsCommand, help: settingsHelp },
   computers: { run: computersCommand, help: computersHelp },
   reports: { run: reportsCommand, help: reportsHelp },
+  uploads: { run: uploadsCommand, help: uploadsHelp },
+  relays: { run: relaysCommand, help: relaysHelp },
 };
 
 /** True when the line uses the documented `-reportencryption` syntax. */

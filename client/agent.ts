@@ -34,6 +34,8 @@ import { collectProperties } from "./properties.ts";
 import { clearRotationRecord, readRotationRecord } from "./rotation_record.ts";
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { type QueuedReport, ReportQueue } from "./report_queue.ts";
+import { proveKeyExchange } from "../protocol/key_exchange.ts";
+import { KeyExchangeError } from "./key_exchange_hint.ts";
 
 /** The level a client uses when nobody set one: encrypt whenever the site offers it. */
 export const DEFAULT_ENCRYPTION_LEVEL: EncryptionLevel = "optional";
@@ -59,6 +61,8 @@ export interface CycleResult {
   message: string;
   delivered: number;
   queued: number;
+  /** What to do about a failure, when there is something to do (the key exchange command). */
+  hint?: string;
 }
 
 /** The effective encryption level and its source. */
@@ -119,6 +123,11 @@ export class Agent {
     return this.#state;
   }
 
+  /** The server key reports and uploads are encrypted to, or null without a certificate. */
+  get serverKey(): { kid: string; publicKey: CryptoKey } | null {
+    return this.#serverKey;
+  }
+
   /** The parent URL in use. */
   get parentUrl(): string {
     const url = this.#state.parent ?? this.#masthead.serverUrls[0];
@@ -169,6 +178,7 @@ export class Agent {
         message,
         delivered: 0,
         queued: await this.#queue.depth(),
+        ...(error instanceof KeyExchangeError ? { hint: error.hint } : {}),
       };
     } finally {
       await this.#save();
@@ -278,6 +288,10 @@ export class Agent {
       `HTTP ${answer.status}`;
     if (code === "ERR_UNKNOWN_KEY_ID") return "retry-with-new-certificate";
     if (code === "ERR_UNKNOWN_COMPUTER") return "reregister";
+    // An authenticating relay that has not admitted this client: kept queued for after `register`.
+    if (code === "ERR_KEY_EXCHANGE_REQUIRED") {
+      throw new KeyExchangeError(code, parent, said, this.#options);
+    }
     if (code === "ERR_ENCRYPTION_NOT_SUPPORTED") {
       this.#state.parentAcceptsEncrypted = false;
       return `the parent refused an encrypted report: ${said}`;
@@ -292,7 +306,22 @@ export class Agent {
     return `the server refused report ${queued.seq} for good (kept in queue/rejected): ${said}`;
   }
 
-  async #register(parent: string): Promise<void> {
+  /**
+   * Registers through the parent with a manual key-exchange proof of `password` (`mle-client
+   * register`, for an authenticating relay); returns the computer id.
+   *
+   * @throws {KeyExchangeError} When the relay refuses the password.
+   */
+  async registerWithKeyExchange(password: string): Promise<number> {
+    try {
+      await this.#register(this.parentUrl, password);
+    } finally {
+      await this.#save();
+    }
+    return this.#state.computerId!;
+  }
+
+  async #register(parent: string, keyExchangePassword?: string): Promise<void> {
     const rotation = await readRotationRecord(this.#options.dataDir);
     const handoverFor = rotation?.handover
       ? JSON.parse(new TextDecoder().decode(decodeBase64Url(rotation.handover.payload)))
@@ -311,10 +340,15 @@ export class Agent {
         ? { compromised: true, previousComputerId: rotation.previousComputerId }
         : {}),
     });
+    // The manual key exchange: an HMAC of the relay's password over this very registration.
+    const body = keyExchangePassword === undefined ? registration : {
+      ...registration,
+      keyExchange: await proveKeyExchange(registration, keyExchangePassword),
+    };
     const answer = await fetchJson(`${parent}${API.register}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify(registration),
+      body: JSON.stringify(body),
       maxBytes: 64 * 1024,
     });
     const computerId = (answer.body as { computerId?: unknown })?.computerId;
@@ -322,6 +356,10 @@ export class Agent {
       const said = (answer.body as { error?: { message?: string } })?.error?.message ??
         `HTTP ${answer.status}`;
       if (answer.status >= 500) throw new ParentUnreachableError(`${parent} (${said})`);
+      const code = errorCodeOf(answer.body);
+      if (code === "ERR_KEY_EXCHANGE_REQUIRED" || code === "ERR_KEY_EXCHANGE_FAILED") {
+        throw new KeyExchangeError(code, parent, said, this.#options);
+      }
       throw new MleError("ERR_SIGNATURE_INVALID", `Cannot register: ${said}`);
     }
     this.#state.computerId = computerId as number;

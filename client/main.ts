@@ -19,6 +19,16 @@ import { ReportQueue } from "./report_queue.ts";
 import { lockAgent, runningAgentPid, signalRestart } from "./agent_process.ts";
 import { DEFAULT_SERVICE } from "./restart_command.ts";
 import { rotateKeys } from "./rotate_keys.ts";
+import {
+  formatUploadViews,
+  sendUploadsAfterCycle,
+  UPLOAD_CLI_OPTIONS,
+  UPLOAD_HELP,
+  uploadCommand,
+  uploadViews,
+} from "./upload_command.ts";
+import { keyExchangeHint } from "./key_exchange_hint.ts";
+import { registerWithRelay, rewriteOriginalRegister } from "./key_exchange_command.ts";
 import { currentOs, type TargetOs } from "../keystore/default_paths.ts";
 
 const TOOL = "mle-client";
@@ -33,8 +43,15 @@ Commands:
   report     make one report and send everything queued (for cron)
   run        the same as a service, every --interval seconds
   status     show computer id, parent, encryption level and state, last failure, queue depth
+${UPLOAD_HELP.command}
   rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent
   -restart   restart the running "mle-client run" service of --data-dir (as the original's -restart)
+  register [RELAY_URL]
+             the manual key exchange with an authenticating relay: register through it with its
+             password and print the computer id (RELAY_URL: default --parent, else the remembered
+             parent, which it becomes)
+  -register PASSWORD RELAY_URL
+             the same, in the original's form (the password is then visible in the process list)
 
 Connection options (report, run):
   --data-dir DIR             client data dir (env MLE_CLIENT_DATA_DIR; default ${defaultClientDataDir()})
@@ -60,6 +77,14 @@ Rotation options (rotate-keys; also the connection options above):
   --agent-path PATH          the agent executable, for macOS's "<agent> -restart"
   --init-script PATH         an init script instead of the platform's documented one
 
+Key exchange options (register; also the connection options above):
+  --password PASSWORD        the relay's password (visible in the process list: prefer the next)
+  --password-file FILE       read it from the first line of FILE
+                             (else env MLE_RELAY_PASSWORD, else a prompt on the terminal)
+  --json                     print {"computerId": N, "relay": URL}
+
+${UPLOAD_HELP.options}
+
 Status options:
   --data-dir DIR             as above
   --json                     print JSON
@@ -71,6 +96,9 @@ Examples:
   mle-client status --json
   mle-client rotate-keys --dry-run --os aix
   mle-client rotate-keys --compromised
+  mle-client register --password-file relay-password.txt http://relay.example:52311
+  mle-client -register PASSWORD http://relay.example:52311
+${UPLOAD_HELP.example}
   */15 * * * * /usr/local/bin/mle-client report --quiet
 
 Exit codes:
@@ -100,13 +128,17 @@ const OPTIONS = {
   "service-name": { type: "string", default: DEFAULT_SERVICE.serviceName },
   "agent-path": { type: "string", default: DEFAULT_SERVICE.agentPath },
   "init-script": { type: "string" },
+  password: { type: "string" },
+  "password-file": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
+  ...UPLOAD_CLI_OPTIONS,
 } as const;
 
 /** Runs the client command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   return await runCommand(TOOL, async () => {
     if (args[0] === "-restart") return await restartRunningAgent(args.slice(1));
+    args = rewriteOriginalRegister(args);
     let parsed;
     try {
       parsed = parseArgs({ args, allowPositionals: true, options: OPTIONS });
@@ -119,7 +151,9 @@ export async function main(args: string[]): Promise<number> {
       return values.help ? EXIT.ok : EXIT.usage;
     }
     const [command, ...extra] = positionals;
-    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    // `register` takes the relay's URL; no other command takes an argument.
+    const allowed = command === "register" || command === "upload" ? 1 : 0;
+    if (extra.length > allowed) throw new UsageError(`unexpected argument "${extra[allowed]}"`);
     switch (command) {
       case "report":
         return await report(values, false);
@@ -129,6 +163,23 @@ export async function main(args: string[]): Promise<number> {
         return await status(values);
       case "rotate-keys":
         return await rotate(values);
+      case "upload":
+        return await uploadCommand({
+          agent: await agentOptions(values),
+          file: extra[0],
+          name: values.name,
+          wait: values.wait,
+          timeout: values.timeout,
+          quiet: values.quiet,
+        });
+      case "register":
+        return await registerWithRelay({
+          agent: await agentOptions(values),
+          relayUrl: extra[0],
+          password: values.password,
+          passwordFile: values["password-file"],
+          json: values.json,
+        });
       default:
         throw new UsageError(`unknown command "${command ?? ""}"`, "commands: report, run, status");
     }
@@ -205,7 +256,7 @@ async function report(values: Values, asService: boolean): Promise<number> {
   let agent = await Agent.open(options);
   if (!asService) {
     await agent.queueReport(custom);
-    return exitCodeOf(await agent.cycle(), options);
+    return await sendUploadsAfterCycle(agent, options, exitCodeOf(await agent.cycle(), options));
   }
   let stopping = false;
   let restarting = false;
@@ -232,7 +283,12 @@ async function report(values: Values, asService: boolean): Promise<number> {
       options.say("restarted");
     }
     await agent.queueReport(custom);
-    exitCodeOf(await agent.cycle(), options);
+    await sendUploadsAfterCycle(
+      agent,
+      options,
+      exitCodeOf(await agent.cycle(), options),
+      interval * 1000,
+    );
     if (stopping || restarting) continue;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, interval * 1000);
@@ -263,6 +319,7 @@ function exitCodeOf(result: CycleResult, options: AgentOptions): number {
       return EXIT.unreachable;
     default:
       console.error(`${TOOL}: error: ${result.message} (${result.queued} queued)`);
+      if (result.hint) console.error(`${TOOL}: hint: ${result.hint}`);
       return EXIT.failure;
   }
 }
@@ -283,6 +340,7 @@ async function status(values: Values): Promise<number> {
     lastSuccessAt: state.lastSuccessAt,
     lastFailure: state.lastFailure,
     queueDepth: await new ReportQueue(dataDir).depth(),
+    uploads: await uploadViews(dataDir),
   };
   if (values.json) {
     console.log(JSON.stringify(summary, null, 2));
@@ -309,6 +367,7 @@ async function status(values: Values): Promise<number> {
     summary.lastFailure ? `${summary.lastFailure.at} ${summary.lastFailure.message}` : "none",
   );
   line("Queued reports", summary.queueDepth);
+  for (const text of formatUploadViews(summary.uploads)) console.log(text);
   return EXIT.ok;
 }
 
@@ -353,9 +412,11 @@ async function rotate(values: Values): Promise<number> {
   }
   console.error(`${TOOL}: error: the new key is not registered yet: ${result.pending}`);
   if (/ERR_KEY_EXCHANGE_REQUIRED|authenticating/i.test(result.pending ?? "")) {
+    const relay = options.parent ??
+      (await readState(joinPath(options.dataDir, "state.json"))).parent;
     console.error(
-      `${TOOL}: hint: the parent is an authenticating relay: run mle-client register --password-file FILE ${
-        options.parent ?? "<relay-url>"
+      `${TOOL}: hint: the parent is an authenticating relay: ${
+        keyExchangeHint(relay ?? "<relay-url>", options)
       }`,
     );
   }

@@ -7,6 +7,12 @@
  * @module
  */
 
+import {
+  signEd25519,
+  twinEd25519PrivateKey,
+  twinEd25519PublicKey,
+  verifyEd25519,
+} from "./_node_crypto.ts";
 import { MleError } from "./errors.ts";
 
 /** Length in bytes of a raw Ed25519 public key. */
@@ -27,7 +33,16 @@ const ED25519 = { name: "Ed25519" } as const;
  * ```
  */
 export async function generateSigningKeyPair(): Promise<CryptoKeyPair> {
-  return await crypto.subtle.generateKey(ED25519, true, ["sign", "verify"]) as CryptoKeyPair;
+  const pair = await crypto.subtle.generateKey(ED25519, true, ["sign", "verify"]) as CryptoKeyPair;
+  twinEd25519PublicKey(
+    pair.publicKey,
+    new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
+  );
+  twinEd25519PrivateKey(
+    pair.privateKey,
+    new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey)),
+  );
+  return pair;
 }
 
 /** Exports the 32-byte raw form of an Ed25519 public key. */
@@ -49,22 +64,28 @@ export async function importSigningPublicKey(raw: Uint8Array<ArrayBuffer>): Prom
       `Cannot import signing public key: expected ${ED25519_PUBLIC_KEY_LENGTH} bytes, got ${raw.length}`,
     );
   }
+  let key: CryptoKey;
   try {
-    return await crypto.subtle.importKey("raw", raw, ED25519, true, ["verify"]);
+    key = await crypto.subtle.importKey("raw", raw, ED25519, true, ["verify"]);
   } catch (cause) {
     throw new MleError("ERR_KEY_INVALID", "Cannot import signing public key", { cause });
   }
+  twinEd25519PublicKey(key, raw);
+  return key;
 }
 
 /** Imports an Ed25519 private key from PKCS#8 DER, not extractable. */
 export async function importSigningPrivateKey(pkcs8: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  let key: CryptoKey;
   try {
-    return await crypto.subtle.importKey("pkcs8", pkcs8, ED25519, false, ["sign"]);
+    key = await crypto.subtle.importKey("pkcs8", pkcs8, ED25519, false, ["sign"]);
   } catch (cause) {
     throw new MleError("ERR_KEY_INVALID", "Cannot import signing private key: not Ed25519 PKCS#8", {
       cause,
     });
   }
+  twinEd25519PrivateKey(key, pkcs8);
+  return key;
 }
 
 /** Derives the public half of an Ed25519 private key given as PKCS#8 (via its JWK form). */
@@ -79,20 +100,29 @@ export async function publicKeyOfSigningPrivateKey(
   return Uint8Array.fromBase64(jwk.x, { alphabet: "base64url" });
 }
 
-/** Signs bytes with an Ed25519 private key. */
+/**
+ * Signs bytes with an Ed25519 private key. Keys this module imported or generated sign through
+ * node:crypto (synchronous, byte-identical: Ed25519 is deterministic); others through Web Crypto.
+ */
 export async function signBytes(
   privateKey: CryptoKey,
   data: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await crypto.subtle.sign(ED25519, privateKey, data));
+  return signEd25519(privateKey, data) ??
+    new Uint8Array(await crypto.subtle.sign(ED25519, privateKey, data));
 }
 
-/** Verifies an Ed25519 signature; a signature of the wrong length is simply invalid. */
+/**
+ * Verifies an Ed25519 signature; a signature of the wrong length is simply invalid. Keys this
+ * module imported or generated verify through node:crypto (synchronous, same results as Web
+ * Crypto: see node_crypto_test.ts); others through Web Crypto.
+ */
 export async function verifyBytes(
   publicKey: CryptoKey,
   signature: Uint8Array<ArrayBuffer>,
   data: Uint8Array<ArrayBuffer>,
 ): Promise<boolean> {
   if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
-  return await crypto.subtle.verify(ED25519, publicKey, signature, data);
+  return verifyEd25519(publicKey, signature, data) ??
+    await crypto.subtle.verify(ED25519, publicKey, signature, data);
 }

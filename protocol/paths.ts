@@ -21,10 +21,20 @@ export const API = {
   register: "/api/v1/register",
   /** POST: one upstream report message (encrypted JWE or signed clear text). */
   reports: "/api/v1/reports",
+  /**
+   * POST: a report bundle from a decrypting relay the administrator allowed to send them
+   * (`protocol/report_bundle.ts`); answered with one outcome per report.
+   */
+  bundles: "/api/v1/bundles",
   /** GET /api/v1/computers/ID: a registered computer's public key and whether it is revoked. */
   computers: "/api/v1/computers",
   /** GET: the server's counters (RSA private-key operations, reports stored). */
   metrics: "/api/v1/metrics",
+  /**
+   * Uploads (`protocol/upload.ts`): GET the upstream limits; POST a manifest; GET
+   * `/CID/UPLOAD-ID` the status; PUT `/CID/UPLOAD-ID/INDEX` one chunk.
+   */
+  uploads: "/api/v1/uploads",
 } as const;
 
 /** The default port, as the original's. */

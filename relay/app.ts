@@ -3,8 +3,14 @@
  * child relays need not know what their parent is.
  *
  * - Reports are checked for shape only (no keys), stored durably, acknowledged with 202 and
- *   forwarded later. Encrypted reports stay ciphertext: this relay never decrypts.
+ *   forwarded later. Encrypted reports stay ciphertext on disk; only a decrypting relay
+ *   (`--decrypt`) opens them, in memory, when it forwards them (`relay/decrypting_forwarder.ts`).
  * - Registrations go to the parent at once: the client needs its computer id now.
+ * - Authenticating (`authenticator` given): registrations need the manual key exchange, and
+ *   reports and settings requests come only from admitted, non-revoked computers, whose report
+ *   signatures are checked (`relay/authenticator.ts`).
+ * - Every relay refuses reports from computers on the revocation list (`relay/revocation_list.ts`)
+ *   and serves its newest verified list.
  * - Signed documents come from the parent, or from the cache while the parent is away.
  *
  * @module
@@ -30,9 +36,11 @@ import { API } from "../protocol/paths.ts";
 import { VERSION } from "../protocol/version.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { readBounded } from "./_read_bounded.ts";
+import type { RelayAuthenticator } from "./authenticator.ts";
 import type { DocumentCache, DocumentName } from "./document_cache.ts";
 import type { Forwarder } from "./forwarder.ts";
 import { parentBaseUrl } from "./parent_url.ts";
+import type { RevocationList } from "./revocation_list.ts";
 import type { Spool } from "./spool.ts";
 
 /** What the relay app is built from. */
@@ -47,9 +55,17 @@ export interface RelayAppOptions {
   parentUrl: string | URL;
   /** Whether encrypted reports are accepted (stored as ciphertext and forwarded). */
   acceptsEncryptedReports: boolean;
+  /** Whether this relay decrypts and bundles (`--decrypt`): said in its capabilities. */
+  decrypting?: boolean;
   log?: Logger;
   /** Timeout of a registration forwarded to the parent (default 15 s). */
   registrationTimeoutMs?: number;
+  /** Makes the relay authenticating: key exchange for registrations, checked senders. */
+  authenticator?: Pick<RelayAuthenticator, "admitRegistration" | "checkReport" | "checkComputer">;
+  /** The verified revocation list: revoked senders are refused, children get the newest list. */
+  revocations?: Pick<RevocationList, "refusalFor" | "answerFor">;
+  /** The upload routes (`relay/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
+  uploads?: Hono;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -70,15 +86,16 @@ const COMPUTER_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
  * ```
  */
 export function createRelayApp(options: RelayAppOptions): Hono {
-  const { spool, forwarder, documents, acceptsEncryptedReports } = options;
+  const { spool, forwarder, documents, acceptsEncryptedReports, authenticator, revocations } =
+    options;
   const log = options.log ?? silentLogger;
   const registerUrl = `${parentBaseUrl(options.parentUrl)}${API.register}`;
   const registrationTimeoutMs = options.registrationTimeoutMs ?? 15_000;
   const capabilities: Capabilities = {
     role: "relay",
     acceptsEncryptedReports,
-    authenticating: false,
-    decrypting: false,
+    authenticating: authenticator !== undefined,
+    decrypting: options.decrypting === true,
     version: VERSION,
   };
 
@@ -87,7 +104,8 @@ export function createRelayApp(options: RelayAppOptions): Hono {
   app.get(API.capabilities, (c) => c.json(capabilities));
 
   const serveDocument = async (name: DocumentName, computerId?: number) => {
-    const answer = await documents.get(name, computerId);
+    let answer = await documents.get(name, computerId);
+    if (name === "revocations" && revocations) answer = await revocations.answerFor(answer);
     const headers: Record<string, string> = { ...JSON_HEADERS, "cache-control": "no-store" };
     if (answer.stale) headers["x-mle-relay-cache"] = "stale";
     return new Response(answer.body, { status: answer.status, headers });
@@ -106,11 +124,18 @@ export function createRelayApp(options: RelayAppOptions): Hono {
         400,
       );
     }
+    const refusal = authenticator?.checkComputer(Number(computer), "settings request");
+    if (refusal) return c.json(refusal.body, refusal.status);
     return serveDocument("settings", Number(computer));
   });
 
   app.post(API.register, limitBody(MAX_REGISTRATION_BYTES, "registration"), async (c) => {
-    const body = await readBody(c, MAX_REGISTRATION_BYTES, "registration");
+    const received = await readBody(c, MAX_REGISTRATION_BYTES, "registration");
+    const admission = authenticator ? await authenticator.admitRegistration(received) : null;
+    if (admission && "refusal" in admission) {
+      return c.json(admission.refusal.body, admission.refusal.status);
+    }
+    const body = admission ? admission.body : received;
     let answer;
     try {
       answer = await fetchJson(registerUrl, {
@@ -123,6 +148,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
       });
     } catch (error) {
       if (!(error instanceof ParentUnreachableError)) throw error;
+      await admission?.settle(null);
       log.warn("cannot forward registration", { reason: describeUnreachable(error) });
       return c.json(
         errorBody(
@@ -132,6 +158,9 @@ export function createRelayApp(options: RelayAppOptions): Hono {
         503,
       );
     }
+    // An authenticating relay admits the client now (or gives a one-time password back).
+    const refusal = await admission?.settle(answer);
+    if (refusal) return c.json(refusal.body, refusal.status);
     // Only answers a client acts on pass: a success with a body, or an error it can show.
     const passes = answer.status === 200 || answer.status === 201 ||
       (answer.status >= 400 && answer.status < 600);
@@ -175,6 +204,11 @@ export function createRelayApp(options: RelayAppOptions): Hono {
         : error.message;
       return c.json(errorBody(error.code, message), 400);
     }
+    // Who sent it comes before what it is: a refused sender learns nothing else.
+    const refusal = authenticator
+      ? await authenticator.checkReport(parsed)
+      : revocations?.refusalFor(parsed.claims.cid) ?? null;
+    if (refusal) return c.json(refusal.body, refusal.status);
     if (parsed.kind === "encrypted" && !acceptsEncryptedReports) {
       return c.json(
         errorBody(
@@ -238,6 +272,8 @@ export function createRelayApp(options: RelayAppOptions): Hono {
       { "x-request-id": requestId },
     );
   });
+
+  if (options.uploads) app.route(API.uploads, options.uploads);
 
   return app;
 }

@@ -13,7 +13,8 @@ import { runRelay } from "./run_command.ts";
 export const MAIN_HELP = `Usage: mle-relay <command> [options]
 
 Stores and forwards between clients (or child relays) and a parent: the server or another relay.
-It serves the same API as the server, never loses a report it acknowledged, and never decrypts.
+It serves the same API as the server, never loses a report it acknowledged, and decrypts only
+when told to (run --decrypt: a decrypting top-level relay, in memory, never to disk).
 
 Commands:
   run         serve the API and forward accepted reports to the parent
@@ -24,6 +25,7 @@ Options:
 
 Examples:
   mle-relay run --parent http://server.example:52311 --data-dir /var/opt/mle-relay
+  mle-relay run --parent http://server.example:52311 --authenticating --password-file FILE
   mle-relay run --help
 
 Exit codes:

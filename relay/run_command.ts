@@ -14,10 +14,21 @@ import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { DEFAULT_PORT } from "../protocol/paths.ts";
 import { createRelayApp } from "./app.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
+import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forwarder.ts";
+import { openDecryptingForwarder } from "./decrypting_relay.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { Forwarder } from "./forwarder.ts";
 import { parentBaseUrl } from "./parent_url.ts";
+import { openRelayTrust, SHARED_PASSWORD_ENV } from "./relay_trust.ts";
+import { DEFAULT_REVOCATION_INTERVAL_SECONDS } from "./revocation_list.ts";
 import { Spool } from "./spool.ts";
+import {
+  openRelayUploads,
+  parseUploadRunArgs,
+  type RelayUploadSettings,
+  UPLOAD_RUN_HELP,
+  UPLOAD_RUN_OPTIONS,
+} from "./upload_setup.ts";
 
 /** Help of `mle-relay run`. */
 export const RUN_HELP =
@@ -37,17 +48,47 @@ Options:
   --no-encrypted-reports  refuse encrypted reports with 415; clients whose level is "optional"
                           then send clear text, those whose level is "required" keep theirs queued
   --concurrency N         reports in flight to the parent at once, 1 to 64 (default 4)
+  --authenticating        admit registrations only after the manual key exchange
+                          ("mle-client register --password … <relay-url>"), and reports and
+                          settings requests only from admitted, non-revoked clients, whose report
+                          signatures are checked (nothing is decrypted)
+  --password-file FILE    (authenticating) the shared password, first line of a file only its owner
+                          can read (else env ${SHARED_PASSWORD_ENV}, else a prompt)
+  --one-time-passwords FILE
+                          (authenticating) one password a line, each admitting one client once;
+                          read again when it changes
+  --revocation-interval SECONDS
+                          how often the site's revocation list is fetched from the parent, 1 to
+                          86400 (default ${DEFAULT_REVOCATION_INTERVAL_SECONDS}); revoked computers' reports are refused
+  --masthead FILE         the site's masthead, to verify the revocation list with (default: the
+                          parent's, pinned in the data dir on first start)
+  --decrypt               a decrypting top-level relay (its parent is the server): decrypts the
+                          client reports whose key is in "<data dir>/Encryption Keys" (install it
+                          with: mle-admin encryption import --from DIR --data-dir DIR), checks each
+                          client's signatures, and sends them to the server as compressed bundles,
+                          encrypted to the server's current key and signed once by this relay;
+                          anything else goes untouched. Needs a pinned masthead (--masthead FILE,
+                          or the one the import installed); the server takes bundles once the
+                          relay is allowed: mle-admin relays allow ID
+  --bundle-max N          (decrypt) most reports in one bundle, 1 to 1000 (default ${DEFAULT_BUNDLE_MAX})
+  --bundle-wait-ms MS     (decrypt) longest a report waits for its bundle to fill, 0 to 600000
+                          milliseconds (default ${DEFAULT_BUNDLE_WAIT_MS})
+${UPLOAD_RUN_HELP}
   --log-level LEVEL       debug, info, warn or error (default info; env MLE_RELAY_LOG_LEVEL)
   -h, --help              show this help
 
 Examples:
   mle-relay run --parent http://server.example:52311 --data-dir /var/opt/mle-relay
   mle-relay run --parent http://relay1.example:52311 --listen 127.0.0.1:52312 --no-encrypted-reports
+  mle-relay run --parent http://server.example:52311 --decrypt --bundle-max 500 --bundle-wait-ms 2000
+  mle-relay run --parent http://server.example:52311 --authenticating \\
+    --password-file /etc/mle-relay/password --one-time-passwords /etc/mle-relay/one-time.txt
 
 Exit codes:
   0  stopped by SIGTERM or SIGINT, after the sends in flight finished
   1  failure: data dir unusable, address in use, another relay running on the same data dir
-  2  misuse: unknown option, missing --parent, bad URL, address or number
+  2  misuse: unknown option, missing --parent, bad URL, address or number; an authenticating
+     relay without a password, or a password file others can read
 `;
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
@@ -64,6 +105,18 @@ export interface RunSettings {
   acceptsEncryptedReports: boolean;
   concurrency: number;
   logLevel: LogLevel;
+  /** Milliseconds between two fetches of the revocation list. */
+  revocationIntervalMs: number;
+  mastheadFile?: string;
+  authenticating: boolean;
+  passwordFile?: string;
+  oneTimePasswordsFile?: string;
+  /** `--decrypt`: a decrypting top-level relay. */
+  decrypt: boolean;
+  bundleMax: number;
+  bundleWaitMs: number;
+  /** The upload buffer's size and the advertised throttle (defaults when absent). */
+  uploads?: RelayUploadSettings;
 }
 
 /**
@@ -85,8 +138,17 @@ export function parseRunArgs(
         "listen": { type: "string" },
         "no-encrypted-reports": { type: "boolean" },
         "concurrency": { type: "string" },
+        "authenticating": { type: "boolean" },
+        "password-file": { type: "string" },
+        "one-time-passwords": { type: "string" },
+        "revocation-interval": { type: "string" },
+        "masthead": { type: "string" },
+        "decrypt": { type: "boolean" },
+        "bundle-max": { type: "string" },
+        "bundle-wait-ms": { type: "string" },
         "log-level": { type: "string" },
         "help": { type: "boolean", short: "h" },
+        ...UPLOAD_RUN_OPTIONS,
       },
       strict: true,
       allowPositionals: false,
@@ -136,6 +198,40 @@ export function parseRunArgs(
     );
   }
 
+  const intervalText = values["revocation-interval"] ?? String(DEFAULT_REVOCATION_INTERVAL_SECONDS);
+  const interval = Number(intervalText);
+  if (!/^\d+$/.test(intervalText) || interval < 1 || interval > 86_400) {
+    throw new UsageError(
+      `Cannot use --revocation-interval "${intervalText}": expected seconds from 1 to 86400`,
+    );
+  }
+  const authenticating = values.authenticating === true;
+  for (const flag of ["password-file", "one-time-passwords"] as const) {
+    if (values[flag] === "") throw new UsageError(`Cannot use an empty --${flag}`);
+    if (values[flag] !== undefined && !authenticating) {
+      throw new UsageError(
+        `Cannot use --${flag} without --authenticating`,
+        "add --authenticating to make this relay require the manual key exchange",
+      );
+    }
+  }
+  if (values.masthead === "") throw new UsageError("Cannot use an empty --masthead");
+  const decrypt = values.decrypt === true;
+  const bundleMax = boundedInteger(values["bundle-max"], DEFAULT_BUNDLE_MAX, 1, 1000, "bundle-max");
+  const bundleWaitMs = boundedInteger(
+    values["bundle-wait-ms"],
+    DEFAULT_BUNDLE_WAIT_MS,
+    0,
+    600_000,
+    "bundle-wait-ms",
+  );
+  if (!decrypt && (values["bundle-max"] !== undefined || values["bundle-wait-ms"] !== undefined)) {
+    throw new UsageError(
+      "Cannot use --bundle-max or --bundle-wait-ms without --decrypt",
+      "only a decrypting relay bundles reports",
+    );
+  }
+
   return {
     parentUrl,
     dataDir,
@@ -143,7 +239,33 @@ export function parseRunArgs(
     acceptsEncryptedReports: !values["no-encrypted-reports"],
     concurrency,
     logLevel,
+    revocationIntervalMs: interval * 1000,
+    mastheadFile: values.masthead,
+    authenticating,
+    passwordFile: values["password-file"],
+    oneTimePasswordsFile: values["one-time-passwords"],
+    decrypt,
+    bundleMax,
+    bundleWaitMs,
+    uploads: parseUploadRunArgs(values, env),
   };
+}
+
+function boundedInteger(
+  text: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  flag: string,
+): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new UsageError(
+      `Cannot use --${flag} "${text}": expected an integer from ${min} to ${max}`,
+    );
+  }
+  return value;
 }
 
 /** Runs the relay until a stop signal; returns the exit code. */
@@ -177,14 +299,31 @@ export async function runRelay(args: string[]): Promise<number> {
       parentUrl,
       log,
     });
-    const forwarder = new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency });
+    const forwarder = settings.decrypt
+      ? await openDecryptingForwarder(settings, spool, log)
+      : new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency });
+    const { revocations, authenticator } = await openRelayTrust(settings, log);
+    const uploads = await openRelayUploads({
+      dataDir,
+      parentUrl,
+      log,
+      acceptsEncrypted: settings.acceptsEncryptedReports,
+      concurrency: settings.concurrency,
+      settings: settings.uploads,
+      admit: (cid) =>
+        authenticator?.checkComputer(cid, "upload") ?? revocations.refusalFor(cid, "upload"),
+    });
     const app = createRelayApp({
       spool,
       forwarder,
       documents,
       parentUrl,
       acceptsEncryptedReports: settings.acceptsEncryptedReports,
+      decrypting: settings.decrypt,
       log,
+      revocations,
+      authenticator,
+      uploads: uploads.app,
     });
 
     let server: Deno.HttpServer<Deno.NetAddr>;
@@ -212,12 +351,16 @@ export async function runRelay(args: string[]): Promise<number> {
       throw error;
     }
     forwarder.start();
+    uploads.forwarder.start();
+    revocations.start();
 
     const signal = await waitForStopSignal(server.finished);
     log.info("stopping", { signal, inFlight: forwarder.inFlight });
     // Stop accepting first, so that nothing is acknowledged after the forwarder stops.
     await withTimeout(server.shutdown(), STOP_GRACE_MS);
     await forwarder.stop(STOP_GRACE_MS);
+    await uploads.forwarder.stop(STOP_GRACE_MS);
+    await revocations.stop();
     log.info("stopped", { waiting: spool.count(), ...forwarder.stats() });
     return EXIT.ok;
   } finally {

@@ -13,7 +13,10 @@ import { MAX_REGISTRATION_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/li
 import { API } from "../protocol/paths.ts";
 import { VERSION } from "../protocol/version.ts";
 import type { Store } from "../store/store.ts";
+import { MAX_BUNDLE_MESSAGE_BYTES } from "../protocol/report_bundle.ts";
+import { BundleIngest } from "./bundle_ingest.ts";
 import { IngestError } from "./ingest_error.ts";
+import { processMemory } from "./process_metrics.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 import { registerClient } from "./registration.ts";
 
@@ -24,6 +27,10 @@ export interface ServerAppOptions {
   log: Logger;
   /** The signed masthead, as JSON text. */
   masthead: string | null;
+  /** Bundles from decrypting relays (default: one built from `store`, `ingest` and `log`). */
+  bundles?: BundleIngest;
+  /** The upload routes (`server/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
+  uploads?: Hono;
 }
 
 /**
@@ -37,6 +44,7 @@ export interface ServerAppOptions {
  */
 export function createServerApp(options: ServerAppOptions): Hono {
   const { store, ingest, log } = options;
+  const bundles = options.bundles ?? new BundleIngest({ store, ingest, log });
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -72,6 +80,10 @@ export function createServerApp(options: ServerAppOptions): Hono {
       rsaPrivateOps: ingest.keys.rsaPrivateOps,
       reportsStored: await store.countReports(),
       keysLoaded: ingest.keys.kids.length,
+      reportsStoredSinceStart: ingest.writer.stored,
+      contentKeyVault: ingest.keys.vaultStats,
+      ...processMemory(),
+      ...bundles.stats,
     }));
 
   app.get(API.masthead, (c) => {
@@ -146,6 +158,17 @@ export function createServerApp(options: ServerAppOptions): Hono {
     return c.json({ computerId: result.computerId });
   });
 
+  // A decrypting relay's bundle: one envelope, many client-signed reports, one outcome each.
+  app.post(API.bundles, tooLarge(MAX_BUNDLE_MESSAGE_BYTES), async (c) => {
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    try {
+      return c.json(await bundles.ingest(body));
+    } catch (error) {
+      if (error instanceof IngestError) log.info("bundle refused", { code: error.code });
+      throw error;
+    }
+  });
+
   app.post(API.reports, tooLarge(MAX_REPORT_MESSAGE_BYTES), async (c) => {
     const body = new Uint8Array(await c.req.arrayBuffer());
     try {
@@ -159,6 +182,8 @@ export function createServerApp(options: ServerAppOptions): Hono {
       throw error;
     }
   });
+
+  if (options.uploads) app.route(API.uploads, options.uploads);
 
   return app;
 }

@@ -8,12 +8,15 @@
  *
  * The memo holds, per computer, the last content keys it used: a client reuses its content key for
  * many reports (see envelope/content_key_policy.ts), so the RSA private-key operation happens once
- * per content key, not once per report. Failures are never memoised.
+ * per content key, not once per report. Failures are never memoised. On a memo miss the sealed
+ * vault (`content_key_vault.ts`) is asked before any RSA operation, so a restart does not cost one
+ * RSA operation per client either.
  *
  * @module
  */
 
 import { importAesKey, unwrapContentKey } from "../envelope/jwe.ts";
+import { ContentKeyVault, type VaultStats } from "./content_key_vault.ts";
 import { type LoadedEncryptionKey, readEncryptionKeyFile } from "../keystore/encryption_keys.ts";
 import { encryptionKeysDir } from "../keystore/encryption_keys.ts";
 import { joinPath } from "../keystore/secure_file.ts";
@@ -49,12 +52,27 @@ export class KeyRing {
   #certificate: string | null = null;
   #memo = new Map<number, MemoEntry[]>();
   #rsaPrivateOps = 0;
+  readonly #vault: ContentKeyVault;
 
   constructor(options: KeyRingOptions) {
     this.#store = options.store;
     this.#dataDir = options.dataDir;
     this.#log = options.log;
     this.#maxComputers = options.maxComputers ?? 200_000;
+    this.#vault = new ContentKeyVault(options.store, {
+      onError: (error) =>
+        this.#log.warn("cannot keep sealed content keys", { cause: (error as Error).message }),
+    });
+  }
+
+  /** The sealed vault's counts since start (the metrics show them). */
+  get vaultStats(): VaultStats {
+    return this.#vault.stats;
+  }
+
+  /** Writes the content keys waiting for the vault (call before closing the store). */
+  async flush(): Promise<void> {
+    await this.#vault.flush();
   }
 
   /** The signed encryption certificate to serve, as JSON text, or null when none was ever made. */
@@ -84,6 +102,7 @@ export class KeyRing {
     for (const kid of this.#keys.keys()) {
       if (!wanted.has(kid)) {
         this.#keys.delete(kid);
+        await this.#vault.removeServerKey(kid);
         this.#log.info("encryption key unloaded", { kid });
       }
     }
@@ -91,7 +110,9 @@ export class KeyRing {
       if (this.#keys.has(kid)) continue;
       const path = joinPath(encryptionKeysDir(this.#dataDir), `${kid}.pvk`);
       try {
-        this.#keys.set(kid, await readEncryptionKeyFile(path, kid));
+        const loaded = await readEncryptionKeyFile(path, kid);
+        this.#vault.addServerKey(kid, loaded.sealingSeed);
+        this.#keys.set(kid, loaded);
         this.#missing.delete(kid);
         this.#log.info("encryption key loaded", { kid });
       } catch (error) {
@@ -126,10 +147,7 @@ export class KeyRing {
     }
     const privateKey = this.#keys.get(kid)?.privateKey;
     if (!privateKey) return Promise.resolve(null);
-    this.#rsaPrivateOps++;
-    const key = unwrapContentKey(privateKey, encryptedKey).then((raw) =>
-      raw === null ? null : importAesKey(raw)
-    );
+    const key = this.#resolve(computerId, kid, encryptedKey, privateKey);
     const entry: MemoEntry = { kid, encryptedKey, key };
     const list = slots ?? [];
     list.unshift(entry);
@@ -143,6 +161,33 @@ export class KeyRing {
     key.then((value) => {
       if (value === null) this.#forget(computerId, entry);
     });
+    return key;
+  }
+
+  /** A memo miss: the sealed vault first, else the one RSA unwrap (then sealed into the vault). */
+  async #resolve(
+    computerId: number,
+    kid: string,
+    encryptedKey: string,
+    privateKey: CryptoKey,
+  ): Promise<CryptoKey | null> {
+    const remembered = await this.#vault.open(computerId, kid, encryptedKey).catch(() => null);
+    if (remembered) {
+      const key = await importAesKey(remembered);
+      remembered.fill(0);
+      return key;
+    }
+    this.#rsaPrivateOps++;
+    const raw = await unwrapContentKey(privateKey, encryptedKey);
+    if (raw === null) return null;
+    const key = await importAesKey(raw);
+    try {
+      this.#vault.remember(computerId, kid, encryptedKey, raw);
+    } catch (error) {
+      this.#log.warn("cannot seal a content key", { cause: (error as Error).message });
+    } finally {
+      raw.fill(0);
+    }
     return key;
   }
 

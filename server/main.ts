@@ -17,6 +17,7 @@ import { BatchWriter } from "./batch_writer.ts";
 import { clearTextPolicy } from "./clear_text_policy.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
 import { KeyRing } from "./key_ring.ts";
+import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
 
 const TOOL = "mle-server";
 
@@ -31,6 +32,7 @@ Options:
   --listen HOST:PORT             address to listen on (default 0.0.0.0:52311)
   --refuse-clear-from-required   refuse clear-text reports from computers whose level is required
   --log-level LEVEL              debug, info, warn or error (default info)
+${UPLOAD_OPTIONS_HELP}
   -h, --help                     show this help
 
 Examples:
@@ -72,6 +74,7 @@ function parse(args: string[]) {
         "refuse-clear-from-required": { type: "boolean", default: false },
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h", default: false },
+        ...UPLOAD_OPTIONS,
       },
     });
   } catch (error) {
@@ -94,14 +97,24 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const keys = new KeyRing({ store, dataDir, log });
   await keys.refresh();
   const computers = new ComputerDirectory(store);
+  // Commits in a worker thread, so the fsync of each batch does not stop the event loop.
+  const writer = new BatchWriter(store, { dataDir });
+  const uploads = await openServerUploads(values, {
+    dataDir,
+    computers,
+    keys,
+    log,
+    isClearTextRefused: clearTextPolicy(store, values["refuse-clear-from-required"]!),
+  });
   const app = createServerApp({
+    uploads: uploads.app,
     store,
     log,
     masthead,
     ingest: {
       computers,
       keys,
-      writer: new BatchWriter(store),
+      writer,
       isClearTextRefused: clearTextPolicy(store, values["refuse-clear-from-required"]!),
       now: Date.now,
     },
@@ -135,6 +148,12 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
   await server.finished;
+  await writer.close();
+  await uploads.close();
+  // The content keys unwrapped in the last moments, sealed, so the next start needs no RSA for them.
+  await keys.flush().catch((error) =>
+    log.warn("cannot keep sealed content keys", { cause: error.message })
+  );
   store.close();
   return EXIT.ok;
 }

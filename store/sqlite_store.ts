@@ -8,12 +8,15 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type {
+  BundleSenderRecord,
   ComputerRecord,
   DocumentName,
   EncryptionKeyRecord,
+  KeyUsage,
   NewComputer,
   NewReport,
   ReportRecord,
+  SealedContentKeyRecord,
   SettingsRecord,
   Store,
   StoreOutcome,
@@ -66,6 +69,18 @@ CREATE TABLE IF NOT EXISTS settings (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS settings_by_computer ON settings (computer_id);
+CREATE TABLE IF NOT EXISTS bundle_senders (
+  computer_id INTEGER PRIMARY KEY,
+  allowed_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sealed_content_keys (
+  computer_id INTEGER NOT NULL,
+  kid TEXT NOT NULL,
+  wrapped_key_hash TEXT NOT NULL,
+  sealed BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (computer_id, kid)
+) WITHOUT ROWID;
 `;
 
 type Row = Record<string, unknown>;
@@ -284,6 +299,52 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
+  retireEncryptionKey(kid: string, now: number): Promise<boolean> {
+    const result = this.#prepare(
+      `UPDATE encryption_keys SET role = 'retired', retired_at = ?
+       WHERE kid = ? AND role IN ('pending', 'previous')`,
+    ).run(now, kid);
+    return Promise.resolve(Number(result.changes) === 1);
+  }
+
+  listKeyUsage(kid: string, since: number): Promise<KeyUsage[]> {
+    const rows = this.#prepare(
+      `SELECT computer_id, count(*) AS reports, max(received_at) AS last_at FROM reports
+       WHERE kid = ? AND received_at >= ? GROUP BY computer_id ORDER BY last_at DESC`,
+    ).all(kid, since) as Row[];
+    return Promise.resolve(rows.map((row) => ({
+      computerId: Number(row.computer_id),
+      reports: Number(row.reports),
+      lastAt: Number(row.last_at),
+    })));
+  }
+
+  setBundleSender(computerId: number, allowed: boolean, now: number): Promise<void> {
+    if (allowed) {
+      this.#prepare(
+        "INSERT INTO bundle_senders (computer_id, allowed_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+      ).run(computerId, now);
+    } else {
+      this.#prepare("DELETE FROM bundle_senders WHERE computer_id = ?").run(computerId);
+    }
+    return Promise.resolve();
+  }
+
+  isBundleSender(computerId: number): Promise<boolean> {
+    const row = this.#prepare("SELECT 1 AS yes FROM bundle_senders WHERE computer_id = ?").get(
+      computerId,
+    );
+    return Promise.resolve(row !== undefined);
+  }
+
+  listBundleSenders(): Promise<BundleSenderRecord[]> {
+    const rows = this.#prepare("SELECT * FROM bundle_senders ORDER BY computer_id").all() as Row[];
+    return Promise.resolve(rows.map((row) => ({
+      computerId: Number(row.computer_id),
+      allowedAt: Number(row.allowed_at),
+    })));
+  }
+
   getDocument(name: DocumentName): Promise<string | null> {
     const row = this.#prepare("SELECT document FROM documents WHERE name = ?").get(name) as
       | Row
@@ -327,6 +388,41 @@ export class SqliteStore implements Store {
       document: String(row.document),
       createdAt: Number(row.created_at),
     })));
+  }
+
+  getSealedContentKey(computerId: number, kid: string): Promise<SealedContentKeyRecord | null> {
+    const row = this.#prepare(
+      "SELECT * FROM sealed_content_keys WHERE computer_id = ? AND kid = ?",
+    ).get(computerId, kid) as Row | undefined;
+    if (!row) return Promise.resolve(null);
+    const sealed = row.sealed as Uint8Array;
+    return Promise.resolve({
+      computerId: Number(row.computer_id),
+      kid: String(row.kid),
+      wrappedKeyHash: String(row.wrapped_key_hash),
+      sealed: new Uint8Array(sealed),
+      createdAt: Number(row.created_at),
+    });
+  }
+
+  putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void> {
+    const upsert = this.#prepare(
+      `INSERT INTO sealed_content_keys (computer_id, kid, wrapped_key_hash, sealed, created_at)
+       VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (computer_id, kid) DO UPDATE SET wrapped_key_hash = excluded.wrapped_key_hash,
+         sealed = excluded.sealed, created_at = excluded.created_at`,
+    );
+    this.#transaction(() => {
+      for (const r of records) {
+        upsert.run(r.computerId, r.kid, r.wrappedKeyHash, r.sealed, r.createdAt);
+      }
+    });
+    return Promise.resolve();
+  }
+
+  deleteSealedContentKeys(kid: string): Promise<void> {
+    this.#prepare("DELETE FROM sealed_content_keys WHERE kid = ?").run(kid);
+    return Promise.resolve();
   }
 
   close(): void {

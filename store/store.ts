@@ -81,6 +81,21 @@ export interface EncryptionKeyRecord {
   retiredAt: number | null;
 }
 
+/** How much one computer used an MLE key lately (for `admin encryption retire`). */
+export interface KeyUsage {
+  computerId: number;
+  /** Reports encrypted to the key received in the period asked about. */
+  reports: number;
+  /** When the last of them was received. */
+  lastAt: number;
+}
+
+/** A computer (a decrypting relay) the administrator allowed to send report bundles. */
+export interface BundleSenderRecord {
+  computerId: number;
+  allowedAt: number;
+}
+
 /** A signed settings document and whom it targets. */
 export interface SettingsRecord {
   serial: number;
@@ -88,6 +103,20 @@ export interface SettingsRecord {
   computerId: number | null;
   /** The site-signed document, as JSON text. */
   document: string;
+  createdAt: number;
+}
+
+/**
+ * A content key the server unwrapped, sealed under a key derived from the MLE private key it was
+ * wrapped to (server/content_key_vault.ts): never the content key in clear.
+ */
+export interface SealedContentKeyRecord {
+  computerId: number;
+  kid: string;
+  /** SHA-256 of the wrapped key's bytes, hex: which wrapped key this entry answers. */
+  wrappedKeyHash: string;
+  /** IV, sealed content key and tag (AES-256-GCM). */
+  sealed: Uint8Array<ArrayBuffer>;
   createdAt: number;
 }
 
@@ -126,6 +155,15 @@ export interface Store {
   deployEncryptionKey(kid: string, certificate: string, now: number): Promise<void>;
   /** Turns encryption off: the current key becomes previous; the "disabled" certificate is stored. */
   disableEncryption(certificate: string, now: number): Promise<void>;
+  /** Retires a key that is not current: servers stop loading it. False when nothing changed. */
+  retireEncryptionKey(kid: string, now: number): Promise<boolean>;
+  /** Per computer, the reports encrypted to `kid` received since `since`, most recent first. */
+  listKeyUsage(kid: string, since: number): Promise<KeyUsage[]>;
+
+  /** Allows a computer (a decrypting relay) to send report bundles, or stops allowing it. */
+  setBundleSender(computerId: number, allowed: boolean, now: number): Promise<void>;
+  isBundleSender(computerId: number): Promise<boolean>;
+  listBundleSenders(): Promise<BundleSenderRecord[]>;
 
   getDocument(name: DocumentName): Promise<string | null>;
   putDocument(name: DocumentName, document: string): Promise<void>;
@@ -133,6 +171,13 @@ export interface Store {
   addSettings(computerIds: number[] | null, document: string, now: number): Promise<number>;
   /** Settings documents for one computer (its own and those for all), oldest first. */
   listSettingsFor(computerId: number): Promise<SettingsRecord[]>;
+
+  /** The sealed content key kept for a computer and server key, or null. */
+  getSealedContentKey(computerId: number, kid: string): Promise<SealedContentKeyRecord | null>;
+  /** Keeps sealed content keys, one per computer and server key (a newer one replaces it). */
+  putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void>;
+  /** Deletes the sealed content keys of a server key (when it is retired). */
+  deleteSealedContentKeys(kid: string): Promise<void>;
 
   close(): void;
 }

@@ -20,21 +20,7 @@ import {
 import { containsCanary, readTree } from "./recording_proxy.ts";
 import { runRole } from "./run_role.ts";
 import { API } from "../protocol/paths.ts";
-
-/** Waits (bounded) until `check` returns a value other than undefined. */
-async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+import { eventually } from "./eventually.ts";
 
 async function computerIdOf(clientDir: string): Promise<number> {
   const status = await clientStatus(clientDir);
@@ -390,6 +376,67 @@ Deno.test("client run reports every interval as a service and stops cleanly on S
     assert.match(service.stderr, /stopped/);
   } finally {
     await service.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a server told to refuse clear text refuses it from a computer whose level is required, and accepts it from others", async () => {
+  const site = await createSite();
+  const server = await startServer(site, ["--refuse-clear-from-required"]);
+  try {
+    const strict = `${site.root}/strict`;
+    const relaxed = `${site.root}/relaxed`;
+    assert.equal(
+      (await clientReport(site, strict, site.serverPort, ["--encryption", "optional"])).code,
+      0,
+    );
+    assert.equal(
+      (await clientReport(site, relaxed, site.serverPort, ["--encryption", "optional"])).code,
+      0,
+    );
+    const strictId = await computerIdOf(strict);
+    const { admin } = await import("./deployment.ts");
+    await admin([
+      "settings",
+      "set",
+      "_BESClient_Report_Encryption=required",
+      "--computer",
+      String(strictId),
+      "--site-key",
+      site.siteKey,
+      "--data-dir",
+      site.serverDir,
+    ]);
+    // A clear report signed by the strict computer's own key, as a misconfigured client would send.
+    const { readClientKey } = await import("../keystore/key_storage.ts");
+    const { signReport } = await import("../envelope/report_message.ts");
+    const key = await readClientKey(`${strict}/KeyStorage/client.pvk`);
+    const body = new TextEncoder().encode(JSON.stringify({
+      computerId: strictId,
+      seq: 77,
+      createdAt: new Date().toISOString(),
+      properties: {},
+      custom: {},
+      relevance: [],
+      actionStatuses: [],
+      analyses: [],
+    }));
+    const message = await signReport(key.privateKey, { cid: strictId, seq: 77, kid: null }, body);
+    const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.reports}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(message),
+    });
+    assert.equal(response.status, 403);
+    assert.equal((await response.json()).error.code, "ERR_CLEAR_TEXT_REFUSED");
+    // The relaxed computer still reports in clear text (no certificate deployed).
+    assert.equal(
+      (await clientReport(site, relaxed, site.serverPort, ["--encryption", "optional"])).code,
+      0,
+    );
+    assert.equal((await storedReports(site, await computerIdOf(relaxed))).length, 2);
+  } finally {
     await server.stop();
     await Deno.remove(site.root, { recursive: true });
   }

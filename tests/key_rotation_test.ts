@@ -301,3 +301,62 @@ Deno.test("rotate-keys restarts a running client service directly, which registe
     await Deno.remove(site.root, { recursive: true });
   }
 });
+
+Deno.test("rotate-keys behind an authenticating relay ends by naming the manual key exchange; register then completes it", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const { freePort, startRelay } = await import("./deployment.ts");
+  const relayPort = freePort();
+  const relayUrl = `http://127.0.0.1:${relayPort}`;
+  const passwordFile = `${site.root}/relay-password`;
+  await Deno.writeTextFile(passwordFile, "a long relay password for this test\n", { mode: 0o600 });
+  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+  ]);
+  const clientDir = `${site.root}/client`;
+  const options = [
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--parent",
+    relayUrl,
+    "--host-identifier",
+    "instance",
+  ];
+  try {
+    const registered = await runRole("client", [
+      "register",
+      "--password-file",
+      passwordFile,
+      ...options,
+    ]);
+    assert.equal(registered.code, 0, registered.stderr);
+    const oldId = (await clientStatus(clientDir)).computerId as number;
+
+    const rotated = await runRole("client", ["rotate-keys", ...options]);
+    assert.equal(rotated.code, 1, rotated.stdout + rotated.stderr);
+    assert.match(rotated.stderr, /authenticating relay/);
+    assert.ok(
+      rotated.stderr.includes(`mle-client register --password … --data-dir ${clientDir}`),
+      rotated.stderr,
+    );
+
+    const again = await runRole("client", [
+      "register",
+      "--password-file",
+      passwordFile,
+      ...options,
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    const newId = (await clientStatus(clientDir)).computerId as number;
+    assert.notEqual(newId, oldId);
+    assert.equal((await computers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
+  } finally {
+    await relay.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});

@@ -1,0 +1,259 @@
+import assert from "node:assert/strict";
+import { openStore } from "../store/mod.ts";
+import { findKeyByPrefix, parseWindowDays } from "./encryption_lifecycle.ts";
+import {
+  admin,
+  describe,
+  makeTestSite,
+  removeTestSite,
+  statusJson,
+  type TestSite,
+} from "./_test_utils.ts";
+
+function siteArgs(site: TestSite): string[] {
+  return [
+    "--site-key",
+    site.siteKey,
+    "--password-file",
+    site.passwordFile,
+    "--data-dir",
+    site.dataDir,
+  ];
+}
+
+async function generate(site: TestSite): Promise<string> {
+  const result = await admin([
+    "encryption",
+    "generate",
+    "--key-size",
+    "min",
+    "--deploy-now",
+    ...siteArgs(site),
+  ]);
+  if (result.code !== 0) throw new Error(describe(result));
+  return /[0-9a-f]{40}/.exec(result.stdout)![0];
+}
+
+/** Registers a computer and stores one report from it, as the server would. */
+async function reported(
+  site: TestSite,
+  name: string,
+  kid: string | null,
+  level: string,
+  receivedAt = Date.now(),
+): Promise<number> {
+  const store = openStore(site.dataDir);
+  try {
+    const computer = await store.registerComputer({
+      publicKey: `${name}-key`,
+      hostIdentity: `instance:${name}`,
+      hostname: name,
+      registeredAt: receivedAt,
+    });
+    await store.storeReports([{
+      computerId: computer.id,
+      seq: 1,
+      receivedAt,
+      encrypted: kid !== null,
+      kid,
+      body: "{}",
+      digest: "d",
+      encryptionLevel: level,
+    }]);
+    return computer.id;
+  } finally {
+    store.close();
+  }
+}
+
+Deno.test("findKeyByPrefix() and parseWindowDays() refuse what they cannot use", () => {
+  const keys = [{
+    kid: "abcdef".padEnd(40, "0"),
+    spki: "",
+    bits: 2048,
+    role: "previous" as const,
+    createdAt: 0,
+    deployedAt: null,
+    retiredAt: null,
+  }];
+  assert.equal(findKeyByPrefix(keys, "ABCDEF", "retire").role, "previous");
+  assert.throws(() => findKeyByPrefix(keys, "abc", "retire"), /expected 40 hexadecimal/);
+  assert.throws(() => findKeyByPrefix(keys, "fedcba", "retire"), /Cannot retire key fedcba/);
+  assert.equal(parseWindowDays(undefined), 7);
+  assert.equal(parseWindowDays("0"), 0);
+  assert.throws(() => parseWindowDays("-1"), /whole days/);
+  assert.throws(() => parseWindowDays("9999"), /whole days/);
+});
+
+Deno.test("encryption retire refuses the current key and a key used within the window, unless forced", async () => {
+  const site = await makeTestSite();
+  try {
+    const kid1 = await generate(site);
+    const recent = await reported(site, "recent", kid1, "required");
+    const kid2 = await generate(site);
+    const current = await admin(["encryption", "retire", kid2, ...siteArgs(site)]);
+    assert.equal(current.code, 1, describe(current));
+    assert.match(current.stderr, /it is the current key/);
+
+    const refused = await admin(["encryption", "retire", kid1, ...siteArgs(site)]);
+    assert.equal(refused.code, 1, describe(refused));
+    assert.match(refused.stderr, /1 computer\(s\) used it within the last 7 day\(s\)/);
+    assert.match(refused.stderr, new RegExp(`computer ${recent}: 1 report\\(s\\)`));
+    const wrong = await admin([
+      "encryption",
+      "retire",
+      kid1,
+      "--window",
+      "0",
+      "--site-key",
+      site.siteKey,
+      "--password-file",
+      site.wrongPasswordFile,
+      "--data-dir",
+      site.dataDir,
+    ]);
+    assert.equal(wrong.code, 1, describe(wrong));
+    assert.match(wrong.stderr, /wrong password/);
+    assert.equal((await statusJson(site)).keys.find((k) => k.kid === kid1)?.role, "previous");
+
+    // Outside a zero-day window the old report no longer counts.
+    const windowed = await admin([
+      "encryption",
+      "retire",
+      kid1,
+      "--window",
+      "0",
+      ...siteArgs(site),
+    ]);
+    assert.equal(windowed.code, 0, describe(windowed));
+    assert.match(windowed.stdout, /Retired key/);
+    assert.equal((await statusJson(site)).keys.find((k) => k.kid === kid1)?.role, "retired");
+    const again = await admin(["encryption", "retire", kid1, ...siteArgs(site)]);
+    assert.equal(again.code, 0, describe(again));
+    assert.match(again.stdout, /already retired/);
+    const deploy = await admin(["encryption", "deploy", "--kid", kid1, ...siteArgs(site)]);
+    assert.equal(deploy.code, 1, describe(deploy));
+    assert.match(deploy.stderr, /it is retired/);
+  } finally {
+    await removeTestSite(site);
+  }
+});
+
+Deno.test("encryption retire --force retires a key in use, with a warning naming the computers", async () => {
+  const site = await makeTestSite();
+  try {
+    const kid1 = await generate(site);
+    const id = await reported(site, "user", kid1, "optional");
+    await generate(site);
+    const forced = await admin([
+      "encryption",
+      "retire",
+      kid1.slice(0, 10),
+      "--force",
+      ...siteArgs(site),
+    ]);
+    assert.equal(forced.code, 0, describe(forced));
+    assert.match(
+      forced.stderr,
+      new RegExp(`warning: retired although 1 computer\\(s\\)[^]*computer ${id}`),
+    );
+  } finally {
+    await removeTestSite(site);
+  }
+});
+
+Deno.test("encryption disable lists the computers that require encryption, then --force orphans them", async () => {
+  const site = await makeTestSite();
+  try {
+    const never = await admin(["encryption", "disable", ...siteArgs(site)]);
+    assert.equal(never.code, 0, describe(never));
+    assert.match(never.stdout, /not enabled/);
+
+    const kid = await generate(site);
+    const required = await reported(site, "required", kid, "required");
+    const optional = await reported(site, "optional", kid, "optional");
+    // A level deployed centrally counts, whatever the computer last said.
+    const deployed = await reported(site, "deployed", null, "none");
+    const set = await admin([
+      "settings",
+      "set",
+      "_BESClient_Report_Encryption=required",
+      "--computer",
+      String(deployed),
+      ...siteArgs(site),
+    ]);
+    assert.equal(set.code, 0, describe(set));
+
+    const refused = await admin(["encryption", "disable", ...siteArgs(site)]);
+    assert.equal(refused.code, 1, describe(refused));
+    assert.match(refused.stderr, /2 computer\(s\) require it and would be orphaned/);
+    assert.match(
+      refused.stderr,
+      new RegExp(`computer ${required} \\(required\\): level required \\(as it last reported\\)`),
+    );
+    assert.match(
+      refused.stderr,
+      new RegExp(`computer ${deployed} \\(deployed\\): level required \\(deployed setting\\)`),
+    );
+    assert.doesNotMatch(refused.stderr, new RegExp(`computer ${optional} `));
+    assert.equal((await statusJson(site)).state, "Enabled");
+
+    const forced = await admin(["encryption", "disable", "--force", ...siteArgs(site)]);
+    assert.equal(forced.code, 0, describe(forced));
+    assert.match(forced.stdout, /Disabled encryption/);
+    const status = await statusJson(site) as unknown as {
+      state: string;
+      orphaned: { id: number }[];
+      disabledAt: number;
+    };
+    assert.equal(status.state, "Disabled");
+    assert.deepEqual(status.orphaned.map((o) => o.id).sort(), [required, deployed].sort());
+    const again = await admin(["encryption", "disable", ...siteArgs(site)]);
+    assert.equal(again.code, 0, describe(again));
+    assert.match(again.stdout, /already disabled/);
+
+    // Enabling again (deploying the kept key) ends the orphaning.
+    const back = await admin(["encryption", "deploy", "--kid", kid, ...siteArgs(site)]);
+    assert.equal(back.code, 0, describe(back));
+    const enabled = await statusJson(site) as unknown as { orphaned: unknown[] };
+    assert.deepEqual(enabled.orphaned, []);
+  } finally {
+    await removeTestSite(site);
+  }
+});
+
+Deno.test("relays allow, list and disallow a computer, with the site key", async () => {
+  const site = await makeTestSite();
+  try {
+    const missing = await admin(["relays", "allow", "5", ...siteArgs(site)]);
+    assert.equal(missing.code, 1, describe(missing));
+    assert.match(missing.stderr, /no such computer/);
+    const id = await reported(site, "relay", null, "none");
+    const wrong = await admin([
+      "relays",
+      "allow",
+      String(id),
+      "--site-key",
+      site.siteKey,
+      "--password-file",
+      site.wrongPasswordFile,
+      "--data-dir",
+      site.dataDir,
+    ]);
+    assert.equal(wrong.code, 1, describe(wrong));
+    const allowed = await admin(["relays", "allow", String(id), ...siteArgs(site)]);
+    assert.equal(allowed.code, 0, describe(allowed));
+    const listed = await admin(["relays", "list", "--json", "--data-dir", site.dataDir]);
+    assert.deepEqual(JSON.parse(listed.stdout).map((r: { computerId: number }) => r.computerId), [
+      id,
+    ]);
+    const disallowed = await admin(["relays", "disallow", String(id), ...siteArgs(site)]);
+    assert.equal(disallowed.code, 0, describe(disallowed));
+    const empty = await admin(["relays", "list", "--data-dir", site.dataDir]);
+    assert.match(empty.stdout, /No relay is allowed/);
+    const misuse = await admin(["relays", "allow", "abc", ...siteArgs(site)]);
+    assert.equal(misuse.code, 2, describe(misuse));
+  } finally {
+    await removeTestSite(site);
+  }
+});

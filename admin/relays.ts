@@ -1,0 +1,173 @@
+/**
+ * `mle-admin relays allow|disallow|list`: which registered computers the server accepts report
+ * bundles from.
+ *
+ * A decrypting relay registers with the server like a client (its own key pair in its
+ * `KeyStorage`) and signs every bundle with that key. Registering is open to anyone, so it gives
+ * no right to send bundles: the administrator allows a relay's computer id with the site key, and
+ * the server accepts bundles only from allowed, non-revoked computers. Even an allowed relay cannot
+ * forge, alter or re-attribute a report, because the server checks every client's own signature
+ * inside the bundle; allowing a relay trusts it only with what its key lets it decrypt.
+ *
+ * @module
+ */
+
+import { EXIT } from "../cli/exit_codes.ts";
+import { CliError, UsageError } from "../cli/output.ts";
+import { defaultServerDataDir } from "../keystore/default_paths.ts";
+import {
+  type CommandContext,
+  parseComputerId,
+  parseOptions,
+  resolveDataDir,
+  stringOption,
+  wantsHelp,
+} from "./_args.ts";
+import { formatTable, formatTime } from "./_format.ts";
+import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+
+/** Usage of `mle-admin relays`. */
+export const relaysHelp = `Usage:
+  mle-admin relays allow ID --site-key FILE [--password-file FILE] [--data-dir DIR]
+  mle-admin relays disallow ID --site-key FILE [--password-file FILE] [--data-dir DIR]
+  mle-admin relays list [--json] [--data-dir DIR]
+
+Decrypting relays (mle-relay run --decrypt) send the server bundles of client reports, signed
+with the relay's own key. The server accepts a bundle only from a computer allowed here:
+  allow     lets computer ID (the relay, which logs "registered as computer ID" on its first
+            start) send bundles. The server still checks every client's own signature inside.
+  disallow  stops accepting its bundles; the relay then forwards reports untouched.
+  list      shows the allowed relays.
+
+Options:
+  --site-key FILE      the site key (license.pvk) [env: MLE_SITE_KEY]
+  --password-file FILE read the site key's password from FILE's first line
+                       [env: MLE_SITE_PASSWORD; else asked on the terminal]
+  --data-dir DIR       the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
+  --json               list as JSON
+  -h, --help           show this help
+
+Examples:
+  mle-admin relays allow 7 --site-key ~/site/license.pvk
+  mle-admin relays list --json
+
+Exit codes:
+  0  done
+  1  failed (no such computer, revoked, wrong password, …)
+  2  misuse: unknown option, bad computer id
+`;
+
+/** Runs `mle-admin relays …`. */
+export async function relaysCommand(args: string[], context: CommandContext): Promise<number> {
+  if (wantsHelp(args)) {
+    console.log(relaysHelp);
+    return EXIT.ok;
+  }
+  const [sub, ...rest] = args;
+  switch (sub?.startsWith("-") ? undefined : sub) {
+    case "allow":
+    case "disallow": {
+      const { values, positionals } = parseOptions(rest, {
+        "site-key": { type: "string" },
+        "password-file": { type: "string" },
+      }, true);
+      if (positionals.length !== 1) {
+        throw new UsageError(`Expected one computer id: mle-admin relays ${sub} ID`);
+      }
+      const id = parseComputerId(positionals[0]);
+      return await setAllowed(resolveDataDir(context), id, sub === "allow", {
+        path: stringOption(values, "site-key") || undefined,
+        passwordFile: stringOption(values, "password-file"),
+        argvPassword: undefined,
+      });
+    }
+    case "list": {
+      const { values } = parseOptions(rest, { json: { type: "boolean" } });
+      return await listRelays(resolveDataDir(context), values.json === true);
+    }
+    case undefined:
+      throw new UsageError("Missing relays command: expected allow, disallow or list");
+    default:
+      throw new UsageError(`Unknown relays command "${sub}": expected allow, disallow or list`);
+  }
+}
+
+async function setAllowed(
+  dataDir: string,
+  id: number,
+  allowed: boolean,
+  site: { path: string | undefined; passwordFile: string | undefined; argvPassword: undefined },
+): Promise<number> {
+  const store = await openExistingStore(dataDir);
+  try {
+    const masthead = await requireDataDirMasthead(dataDir, store);
+    const computer = await store.getComputer(id);
+    if (computer === null) {
+      throw new CliError(
+        `Cannot ${allowed ? "allow" : "disallow"} computer ${id}: no such computer`,
+        {
+          hint: "start the relay with --decrypt first: it registers and logs its computer id",
+        },
+      );
+    }
+    if (allowed && (computer.revokedAt !== null || computer.removedAt !== null)) {
+      throw new CliError(`Cannot allow computer ${id}: it was revoked or removed`);
+    }
+    const already = await store.isBundleSender(id);
+    if (already === allowed) {
+      console.log(
+        `Computer ${id} is already ${allowed ? "allowed" : "not allowed"} to send bundles; ` +
+          "nothing to do",
+      );
+      return EXIT.ok;
+    }
+    await openSiteKey(site, "--site-key", masthead);
+    await store.setBundleSender(id, allowed, Date.now());
+    console.log(
+      allowed
+        ? `Computer ${id} (${computer.hostname ?? "no hostname"}) may send report bundles: ` +
+          "servers accept them from their next bundle"
+        : `Computer ${id} may no longer send report bundles: it forwards reports untouched`,
+    );
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}
+
+async function listRelays(dataDir: string, json: boolean): Promise<number> {
+  const store = await openExistingStore(dataDir);
+  try {
+    const senders = await store.listBundleSenders();
+    const rows = [];
+    for (const sender of senders) {
+      const computer = await store.getComputer(sender.computerId);
+      rows.push({
+        computerId: sender.computerId,
+        hostname: computer?.hostname ?? null,
+        allowedAt: sender.allowedAt,
+        revoked: computer?.revokedAt !== null && computer?.revokedAt !== undefined,
+      });
+    }
+    if (json) {
+      console.log(JSON.stringify(rows, null, 2));
+    } else if (rows.length === 0) {
+      console.log("No relay is allowed to send report bundles");
+    } else {
+      console.log(
+        formatTable(
+          ["ID", "HOSTNAME", "ALLOWED", "REVOKED"],
+          rows.map((row) => [
+            String(row.computerId),
+            row.hostname ?? "-",
+            formatTime(row.allowedAt),
+            row.revoked ? "yes" : "no",
+          ]),
+        ).trimEnd(),
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * `mle-admin uploads list [--computer ID] [--json]`: the files computers sent through the Upload
+ * Manager, as the server recorded them.
+ *
+ * @module
+ */
+
+import { EXIT } from "../cli/exit_codes.ts";
+import { UsageError } from "../cli/output.ts";
+import { defaultServerDataDir } from "../keystore/default_paths.ts";
+import { joinPath } from "../keystore/secure_file.ts";
+import { DATABASE_FILE } from "../store/mod.ts";
+import { SqliteUploadRecords } from "../store/sqlite_upload_records.ts";
+import type { UploadRecord } from "../store/upload_records.ts";
+import {
+  type CommandContext,
+  parseComputerId,
+  parseOptions,
+  resolveDataDir,
+  stringOption,
+  wantsHelp,
+} from "./_args.ts";
+import { formatTable, formatTime } from "./_format.ts";
+import { openExistingStore } from "./_site.ts";
+
+/** Usage of `mle-admin uploads`. */
+export const uploadsHelp = `Usage:
+  mle-admin uploads list [--computer ID] [--json] [--data-dir DIR]
+
+Lists the files computers uploaded, oldest first: computer id, upload id, the stored name (under
+DIR/uploads/<computer id>/), size, state (receiving, complete or failed, with the reason), whether
+it travelled encrypted, and its SHA-256, which the server checked against the one the client
+declared inside the encryption. The name the client declared is shown as sent; the stored name
+is the sanitised one.
+
+Options:
+  --computer ID    only this computer's uploads
+  --json           a JSON array of uploads, with the stored file's path (times in milliseconds)
+  --data-dir DIR   the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
+  -h, --help       show this help
+
+Examples:
+  mle-admin uploads list
+  mle-admin uploads list --computer 12 --json
+
+Exit codes:
+  0  done
+  1  failed (no server data dir there, …)
+  2  misuse: unknown option, bad computer id
+`;
+
+/** One upload as `--json` prints it. */
+export interface UploadView extends UploadRecord {
+  /** The stored file's path, once complete. */
+  path: string | null;
+}
+
+/** Renders uploads as the human table. */
+export function formatUploads(uploads: readonly UploadView[]): string {
+  if (uploads.length === 0) return "No uploads yet\n";
+  return formatTable(
+    ["COMPUTER", "UPLOAD ID", "NAME", "SIZE", "STATE", "ENCRYPTED", "RECEIVED", "SHA-256"],
+    uploads.map((upload) => [
+      String(upload.computerId),
+      upload.uploadId.slice(0, 12),
+      JSON.stringify(upload.storedName ?? upload.declaredName).slice(1, -1),
+      String(upload.size),
+      upload.state === "failed" ? `failed (${upload.error ?? "?"})` : upload.state,
+      upload.encrypted ? "yes" : "no",
+      formatTime(upload.completedAt ?? upload.createdAt),
+      upload.sha256.slice(0, 16),
+    ]),
+  );
+}
+
+/** Runs `mle-admin uploads …`. */
+export async function uploadsCommand(args: string[], context: CommandContext): Promise<number> {
+  if (wantsHelp(args)) {
+    console.log(uploadsHelp);
+    return EXIT.ok;
+  }
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub.startsWith("-")) {
+    throw new UsageError("Missing uploads command: expected list");
+  }
+  if (sub !== "list") throw new UsageError(`Unknown uploads command "${sub}": expected list`);
+  const { values } = parseOptions(rest, {
+    computer: { type: "string" },
+    json: { type: "boolean" },
+  });
+  const computerText = stringOption(values, "computer");
+  const computer = computerText === undefined ? undefined : parseComputerId(computerText);
+  const dataDir = resolveDataDir(context);
+  // Refuses a data dir that holds no server database, without creating one.
+  (await openExistingStore(dataDir)).close();
+  const records = new SqliteUploadRecords(joinPath(dataDir, DATABASE_FILE));
+  let uploads: UploadRecord[];
+  try {
+    uploads = await records.listUploads(computer);
+  } finally {
+    records.close();
+  }
+  const views: UploadView[] = uploads.map((upload) => ({
+    ...upload,
+    path: upload.state === "complete" && upload.storedName !== null
+      ? joinPath(dataDir, "uploads", String(upload.computerId), upload.storedName)
+      : null,
+  }));
+  if (values.json === true) console.log(JSON.stringify(views, null, 2));
+  else console.log(formatUploads(views).trimEnd());
+  return EXIT.ok;
+}

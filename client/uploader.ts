@@ -1,0 +1,607 @@
+/**
+ * Sends one queued upload to the parent, resuming wherever the parent says it stands.
+ *
+ * 1. Decide, as for reports (`encryption_decision.ts`): encrypt, send in clear, or hold. A held
+ *    upload sends nothing at all, not even the manifest.
+ * 2. Ask the parent's limits (`GET /api/v1/uploads`); the chunk size is the smaller of
+ *    `_BESClient_UploadManager_ChunkSize` and the parent's largest chunk, the throttle the lower
+ *    of `_BESClient_UploadManager_ThrottleKBPS` and the parent's.
+ * 3. Make the manifest once (a fresh upload id and file key, saved before any chunk is sealed)
+ *    and post it; the answer is the upload's status. A manifest made for another computer id,
+ *    another mode, or a chunk size the parent no longer takes is replaced by a new one with a new
+ *    upload id and file key: a file key is never used with two manifests.
+ * 4. Send the missing chunks, a few in flight, each read from the snapshot, sealed (or signed) and
+ *    put; a 503/429 answer means wait `Retry-After` and try the same chunk again.
+ * 5. Ask the status again: send what is still missing, or wait until the server says it stored
+ *    the file and checked its hash. Only then is the snapshot deleted.
+ *
+ * Memory stays at a few chunks whatever the file's size.
+ *
+ * @module
+ */
+
+import { decodeBase64Url } from "../envelope/base64url.ts";
+import { deriveChunkKey, sealChunk, signClearChunk } from "../envelope/upload_chunk.ts";
+import { sealUploadManifest, signUploadManifest } from "../envelope/upload_manifest.ts";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import type { EncryptionLevel } from "../protocol/encryption_level.ts";
+import { errorCodeOf } from "../protocol/http_error.ts";
+import { API } from "../protocol/paths.ts";
+import {
+  chunkCountOf,
+  chunkLengthOf,
+  clientUploadLimits,
+  newUploadId,
+  readUploadLimits,
+  readUploadStatus,
+  type UploadManifest,
+  type UploadStatus,
+} from "../protocol/upload.ts";
+import { fetchUploadAnswer, releaseBytes, type UploadAnswer } from "../protocol/upload_fetch.ts";
+import { decideEncryption } from "./encryption_decision.ts";
+import {
+  encodeFileKey,
+  type MadeManifest,
+  type QueuedUpload,
+  UploadQueue,
+} from "./upload_queue.ts";
+
+/** What sending needs from the agent. */
+export interface UploaderContext {
+  parentUrl: string;
+  computerId: number;
+  signingKey: CryptoKey;
+  serverKey: { kid: string; publicKey: CryptoKey } | null;
+  level: EncryptionLevel;
+  parentAcceptsEncrypted: boolean;
+  /** The client's deployed settings (chunk size, throttle). */
+  settings: Record<string, string>;
+  queue: UploadQueue;
+  /** When to stop and leave the upload queued (milliseconds since the epoch). */
+  deadline: number;
+  /** Chunks in flight at once (default 8). */
+  window?: number;
+  /** Called as chunks are acknowledged and while waiting for the server. */
+  onProgress?: (upload: QueuedUpload, phase: "sending" | "waiting") => void;
+}
+
+/** How sending an upload ended. */
+export interface UploadResult {
+  /**
+   * - complete: the server stored the file and checked its hash;
+   * - failed: refused for good (the reason is in the upload's state);
+   * - held: encryption is required and not possible now; nothing was sent;
+   * - pending: not finished yet (busy parent, time up, waiting for the server); try again;
+   * - unreachable: the parent did not answer.
+   */
+  outcome: "complete" | "failed" | "held" | "pending" | "unreachable";
+  message: string;
+}
+
+const MAX_ANSWER_BYTES = 64 * 1024;
+/** Rounds of "send what is missing, ask again" in one session. */
+const MAX_ROUNDS = 64;
+const SAVE_EVERY_MS = 1000;
+
+/**
+ * Sends one queued upload as far as it goes before `deadline`.
+ *
+ * @example
+ * ```ts ignore
+ * const result = await sendUpload(context, upload.id);
+ * if (result.outcome === "complete") console.log("stored");
+ * ```
+ */
+export async function sendUpload(context: UploaderContext, id: string): Promise<UploadResult> {
+  const release = await context.queue.lock(id);
+  if (release === null) {
+    return { outcome: "pending", message: "another client process is sending this upload" };
+  }
+  try {
+    const upload = await context.queue.get(id);
+    if (upload === null) return { outcome: "failed", message: `no queued upload "${id}"` };
+    if (upload.state === "complete") return { outcome: "complete", message: "already stored" };
+    if (upload.state === "failed") {
+      return { outcome: "failed", message: upload.lastError?.message ?? "failed" };
+    }
+    return await new UploadSession(context, upload).run();
+  } finally {
+    release();
+  }
+}
+
+/** Outcome counts of {@linkcode sendQueuedUploads}. */
+export interface UploadsSummary {
+  complete: number;
+  failed: number;
+  held: number;
+  pending: number;
+  unreachable: boolean;
+  messages: string[];
+}
+
+/** Sends every queued upload, oldest first; stops at the first unreachable parent. */
+export async function sendQueuedUploads(context: UploaderContext): Promise<UploadsSummary> {
+  const summary: UploadsSummary = {
+    complete: 0,
+    failed: 0,
+    held: 0,
+    pending: 0,
+    unreachable: false,
+    messages: [],
+  };
+  for (const upload of await context.queue.list()) {
+    if (upload.state === "complete" || upload.state === "failed") continue;
+    const result = await sendUpload(context, upload.id);
+    summary.messages.push(`upload ${upload.id} (${upload.name}): ${result.message}`);
+    if (result.outcome === "unreachable") {
+      summary.unreachable = true;
+      summary.pending++;
+      break;
+    }
+    summary[result.outcome]++;
+    if (Date.now() > context.deadline) break;
+  }
+  return summary;
+}
+
+class UploadSession {
+  readonly #context: UploaderContext;
+  readonly #upload: QueuedUpload;
+  #file: Deno.FsFile | null = null;
+  #position = 0;
+  #lastSave = 0;
+  #manifestRepost: Promise<UploadStatus | UploadResult> | null = null;
+
+  constructor(context: UploaderContext, upload: QueuedUpload) {
+    this.#context = context;
+    this.#upload = upload;
+  }
+
+  async run(): Promise<UploadResult> {
+    try {
+      return await this.#run();
+    } catch (error) {
+      if (!(error instanceof ParentUnreachableError)) throw error;
+      return { outcome: "unreachable", message: `${error.message}; the upload stays queued` };
+    }
+  }
+
+  async #run(): Promise<UploadResult> {
+    const context = this.#context;
+    const upload = this.#upload;
+    const decision = decideEncryption({
+      level: context.level,
+      hasCertificate: context.serverKey !== null,
+      parentAcceptsEncrypted: context.parentAcceptsEncrypted,
+    });
+    if (decision.action === "hold") {
+      return { outcome: "held", message: `${decision.reason}; the upload stays queued` };
+    }
+    const encrypt = decision.action === "encrypt";
+
+    const limitsAnswer = await this.#call("GET", API.uploads);
+    if (limitsAnswer.status !== 200) {
+      return {
+        outcome: "pending",
+        message: `the parent does not take uploads now (HTTP ${limitsAnswer.status})`,
+      };
+    }
+    let limits;
+    try {
+      limits = clientUploadLimits(context.settings, readUploadLimits(limitsAnswer.body));
+    } catch (error) {
+      return { outcome: "pending", message: (error as Error).message };
+    }
+
+    const made = upload.manifest;
+    if (
+      made !== null &&
+      (made.cid !== context.computerId || (made.kid !== null) !== encrypt ||
+        made.chunkSize > readUploadLimits(limitsAnswer.body).maxChunkBytes)
+    ) {
+      this.#forgetManifest();
+    }
+    const manifest = upload.manifest ?? await this.#makeManifest(encrypt, limits.chunkSize);
+    upload.state = "sending";
+    await this.#save(true);
+
+    const chunkKey = manifest.fileKey === null
+      ? null
+      : await deriveChunkKey(decodeBase64Url(manifest.fileKey), manifest.uid);
+    let status = await this.#postManifest(manifest);
+    if (!isStatus(status)) return status;
+
+    this.#file = await context.queue.openData(upload.id);
+    try {
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        if (status.state === "complete") return await this.#finish();
+        if (status.state === "failed" || status.state === "refused") {
+          return await this.#fail(
+            `the server refused the upload: ${status.error?.message ?? status.state}`,
+          );
+        }
+        this.#noteStatus(status);
+        const { sent, stop } = await this.#sendChunks(
+          manifest,
+          this.#missing(status, manifest),
+          chunkKey,
+          limits.throttleKBPS,
+        );
+        if (stop) return stop;
+        let next: UploadStatus | UploadResult;
+        if (sent === 0) {
+          if (status.stored === null) {
+            return {
+              outcome: "pending",
+              message: "sent; the relay cannot reach the server now and will forward it later",
+            };
+          }
+          next = await this.#waitForServer(manifest, status);
+        } else {
+          next = await this.#status(manifest);
+        }
+        if (!isStatus(next)) return next;
+        status = next;
+      }
+      return { outcome: "pending", message: "still incomplete after many rounds; will resume" };
+    } finally {
+      this.#file.close();
+      await this.#save(true);
+    }
+  }
+
+  /** Makes and saves the manifest: a new upload id and, encrypting, a new file key. */
+  async #makeManifest(encrypt: boolean, chunkSize: number): Promise<MadeManifest> {
+    const context = this.#context;
+    const upload = this.#upload;
+    const uid = newUploadId();
+    const chunkCount = chunkCountOf(upload.size, chunkSize);
+    const body: UploadManifest = {
+      v: 1,
+      uid,
+      cid: context.computerId,
+      name: upload.name,
+      size: upload.size,
+      sha256: upload.sha256,
+      chunkSize,
+      chunkCount,
+      createdAt: upload.queuedAt,
+    };
+    const bytes = new TextEncoder().encode(JSON.stringify(body));
+    const claims = { cid: context.computerId, uid, cs: chunkSize, cc: chunkCount };
+    let made: MadeManifest;
+    if (encrypt) {
+      const server = context.serverKey!;
+      const { message, fileKey } = await sealUploadManifest(
+        server.publicKey,
+        server.kid,
+        context.signingKey,
+        claims,
+        bytes,
+      );
+      made = {
+        uid,
+        cid: context.computerId,
+        kid: server.kid,
+        chunkSize,
+        chunkCount,
+        message: JSON.stringify(message),
+        fileKey: encodeFileKey(fileKey),
+      };
+      fileKey.fill(0);
+    } else {
+      const message = await signUploadManifest(context.signingKey, claims, bytes);
+      made = {
+        uid,
+        cid: context.computerId,
+        kid: null,
+        chunkSize,
+        chunkCount,
+        message: JSON.stringify(message),
+        fileKey: null,
+      };
+    }
+    upload.manifest = made;
+    upload.acked = 0;
+    upload.stored = null;
+    // Saved before any chunk is sealed with this key, so a restart reuses it and never makes a
+    // second key for the same upload id.
+    await this.#save(true);
+    return made;
+  }
+
+  #forgetManifest(): void {
+    this.#upload.manifest = null;
+    this.#upload.acked = 0;
+    this.#upload.stored = null;
+  }
+
+  async #postManifest(manifest: MadeManifest): Promise<UploadStatus | UploadResult> {
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const answer = await this.#call("POST", API.uploads, manifest.message, "application/json");
+      if (answer.status >= 200 && answer.status < 300) {
+        const status = readUploadStatus(answer.body);
+        if (status === null || status.uploadId !== manifest.uid) {
+          return { outcome: "pending", message: "the parent gave an unreadable upload status" };
+        }
+        return status;
+      }
+      const waited = await this.#waitIfBusy(answer);
+      if (waited === "timeout") return this.#timeUp();
+      if (waited === "waited") continue;
+      return await this.#refused(answer);
+    }
+    return this.#timeUp();
+  }
+
+  async #status(manifest: MadeManifest): Promise<UploadStatus | UploadResult> {
+    const answer = await this.#call("GET", `${API.uploads}/${manifest.cid}/${manifest.uid}`);
+    if (answer.status === 200) {
+      const status = readUploadStatus(answer.body);
+      if (status !== null && status.uploadId === manifest.uid) return status;
+      return { outcome: "pending", message: "the parent gave an unreadable upload status" };
+    }
+    if (answer.status === 404) return await this.#postManifest(manifest);
+    const waited = await this.#waitIfBusy(answer);
+    if (waited === "waited") return await this.#status(manifest);
+    if (waited === "timeout") return this.#timeUp();
+    return await this.#refused(answer);
+  }
+
+  /** Polls the status until the server finished, something is missing again, or time is up. */
+  async #waitForServer(
+    manifest: MadeManifest,
+    last: UploadStatus,
+  ): Promise<UploadStatus | UploadResult> {
+    let delay = 100;
+    let status = last;
+    while (Date.now() < this.#context.deadline) {
+      this.#context.onProgress?.(this.#upload, "waiting");
+      await sleep(Math.min(delay, Math.max(0, this.#context.deadline - Date.now())));
+      delay = Math.min(1000, delay * 2);
+      const next = await this.#status(manifest);
+      if (!isStatus(next)) return next;
+      status = next;
+      this.#noteStatus(status);
+      if (status.state !== "receiving" || status.missing.length > 0 || status.stored === null) {
+        return status;
+      }
+    }
+    this.#noteStatus(status);
+    return {
+      outcome: "pending",
+      message: `sent; the server holds ${status.stored ?? "?"} of ${status.chunkCount} chunks`,
+    };
+  }
+
+  /**
+   * The chunks to send: the status's missing ranges. When the relay cannot tell what the server
+   * holds (`stored` null), chunks this client already had acknowledged are not sent again.
+   */
+  *#missing(status: UploadStatus, manifest: MadeManifest): Generator<number> {
+    const skipBelow = status.stored === null ? this.#upload.acked : 0;
+    for (const [start, end] of status.missing) {
+      for (let index = Math.max(start, skipBelow); index < end; index++) {
+        if (index < manifest.chunkCount) yield index;
+      }
+    }
+  }
+
+  async #sendChunks(
+    manifest: MadeManifest,
+    indexes: Iterable<number>,
+    chunkKey: CryptoKey | null,
+    throttleKBPS: number,
+  ): Promise<{ sent: number; stop: UploadResult | null }> {
+    const window = Math.max(1, this.#context.window ?? 8);
+    const inFlight = new Set<Promise<void>>();
+    let stop: UploadResult | null = null;
+    let sent = 0;
+    const started = performance.now();
+    let scheduledBytes = 0;
+    for (const index of indexes) {
+      if (stop) break;
+      if (Date.now() > this.#context.deadline) {
+        stop = this.#timeUp();
+        break;
+      }
+      if (throttleKBPS > 0) {
+        // Pace by what has been handed to the network so far: the average never exceeds the limit.
+        const due = started + (scheduledBytes / (throttleKBPS * 1024)) * 1000;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+      }
+      const plaintext = this.#read(manifest, index);
+      scheduledBytes += plaintext.length;
+      const task = this.#sendChunk(manifest, index, plaintext, chunkKey).then((result) => {
+        if (result !== null) stop ??= result;
+        else {
+          sent++;
+          this.#upload.acked = Math.min(manifest.chunkCount, this.#upload.acked + 1);
+          this.#context.onProgress?.(this.#upload, "sending");
+          void this.#save(false);
+        }
+      });
+      inFlight.add(task);
+      void task.finally(() => inFlight.delete(task));
+      while (inFlight.size >= window) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    return { sent, stop };
+  }
+
+  /** Seals (or signs) and puts one chunk; null when the parent took it. */
+  async #sendChunk(
+    manifest: MadeManifest,
+    index: number,
+    plaintext: Uint8Array<ArrayBuffer>,
+    chunkKey: CryptoKey | null,
+  ): Promise<UploadResult | null> {
+    const chunkContext = {
+      cid: manifest.cid,
+      uid: manifest.uid,
+      index,
+      final: index === manifest.chunkCount - 1,
+    };
+    const body = chunkKey
+      ? await sealChunk(chunkKey, chunkContext, plaintext)
+      : await signClearChunk(this.#context.signingKey, chunkContext, plaintext);
+    releaseBytes(plaintext);
+    try {
+      return await this.#putChunk(manifest, index, body);
+    } finally {
+      releaseBytes(body);
+    }
+  }
+
+  async #putChunk(
+    manifest: MadeManifest,
+    index: number,
+    body: Uint8Array<ArrayBuffer>,
+  ): Promise<UploadResult | null> {
+    const path = `${API.uploads}/${manifest.cid}/${manifest.uid}/${index}`;
+    for (let attempt = 0; attempt < 10_000; attempt++) {
+      let answer: UploadAnswer;
+      try {
+        answer = await this.#call("PUT", path, body, "application/octet-stream");
+      } catch (error) {
+        if (error instanceof ParentUnreachableError) {
+          return { outcome: "unreachable", message: `${error.message}; the upload stays queued` };
+        }
+        throw error;
+      }
+      if (answer.status >= 200 && answer.status < 300) return null;
+      const waited = await this.#waitIfBusy(answer);
+      if (waited === "waited") continue;
+      if (waited === "timeout") return this.#timeUp();
+      if (answer.status === 404 && errorCodeOf(answer.body) === "ERR_UNKNOWN_UPLOAD") {
+        // The parent lost the upload (a new server, a wiped relay): post the manifest again.
+        this.#manifestRepost ??= this.#postManifest(manifest);
+        const reposted = await this.#manifestRepost;
+        if (!isStatus(reposted)) return reposted;
+        if (attempt < 3) continue;
+      }
+      return await this.#refused(answer);
+    }
+    return this.#timeUp();
+  }
+
+  /** Reads chunk `index` of the snapshot: reads are sequential, seeking only over gaps. */
+  #read(manifest: MadeManifest, index: number): Uint8Array<ArrayBuffer> {
+    const length = chunkLengthOf(this.#upload.size, manifest.chunkSize, index);
+    const offset = index * manifest.chunkSize;
+    const file = this.#file!;
+    // Synchronous: reading from the page cache takes microseconds, less than a thread hand-off.
+    if (this.#position !== offset) file.seekSync(offset, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const n = file.readSync(buffer.subarray(filled));
+      if (n === null) {
+        throw new Error(
+          `Cannot read upload ${this.#upload.id}: its snapshot is shorter than queued`,
+        );
+      }
+      filled += n;
+    }
+    this.#position = offset + length;
+    return buffer;
+  }
+
+  /** Waits out a busy answer (503, 429) within the deadline. */
+  async #waitIfBusy(answer: UploadAnswer): Promise<"waited" | "timeout" | "no"> {
+    if (answer.status !== 503 && answer.status !== 429) return "no";
+    const wait = answer.retryAfterMs ?? 1000;
+    if (Date.now() + wait > this.#context.deadline) return "timeout";
+    await sleep(Math.max(50, wait));
+    return "waited";
+  }
+
+  /** What a refusal means for the upload. */
+  async #refused(answer: UploadAnswer): Promise<UploadResult> {
+    const code = errorCodeOf(answer.body);
+    const said = (answer.body as { error?: { message?: unknown } } | null)?.error?.message;
+    const message = typeof said === "string" ? said.slice(0, 500) : `HTTP ${answer.status}`;
+    switch (code) {
+      case "ERR_UNKNOWN_KEY_ID":
+        // The key was retired: a new manifest (new upload id, new file key) on the next attempt.
+        this.#forgetManifest();
+        return { outcome: "pending", message: `the server no longer has that key: ${message}` };
+      case "ERR_ENCRYPTION_NOT_SUPPORTED":
+        this.#forgetManifest();
+        return {
+          outcome: "pending",
+          message: `the parent refused an encrypted upload: ${message}`,
+        };
+      case "ERR_UNKNOWN_COMPUTER":
+      case "ERR_COMPUTER_REVOKED":
+        return { outcome: "pending", message: `the server refused this computer: ${message}` };
+    }
+    if (answer.status >= 500 || answer.status === 408) {
+      return { outcome: "pending", message: `the parent answered ${answer.status}: ${message}` };
+    }
+    return await this.#fail(`the server refused the upload (${code ?? answer.status}): ${message}`);
+  }
+
+  async #finish(): Promise<UploadResult> {
+    const upload = this.#upload;
+    upload.state = "complete";
+    upload.completedAt = new Date().toISOString();
+    upload.acked = upload.manifest?.chunkCount ?? upload.acked;
+    upload.stored = upload.acked;
+    upload.lastError = null;
+    await this.#save(true);
+    await this.#context.queue.removeData(upload.id);
+    this.#context.onProgress?.(upload, "waiting");
+    return { outcome: "complete", message: "the server stored the file and checked its SHA-256" };
+  }
+
+  async #fail(message: string): Promise<UploadResult> {
+    this.#upload.state = "failed";
+    this.#upload.lastError = { at: new Date().toISOString(), message };
+    await this.#save(true);
+    return { outcome: "failed", message };
+  }
+
+  #timeUp(): UploadResult {
+    return { outcome: "pending", message: "time is up for now; the upload will resume" };
+  }
+
+  /** Takes the parent's figures when it knows what the server holds (they are the truth). */
+  #noteStatus(status: UploadStatus): void {
+    if (status.stored === null) return;
+    this.#upload.stored = status.stored;
+    this.#upload.acked = status.received;
+  }
+
+  async #save(force: boolean): Promise<void> {
+    const now = Date.now();
+    if (!force && now - this.#lastSave < SAVE_EVERY_MS) return;
+    this.#lastSave = now;
+    await this.#context.queue.save(this.#upload);
+  }
+
+  #call(
+    method: string,
+    path: string,
+    body?: BodyInit,
+    contentType?: string,
+  ): Promise<UploadAnswer> {
+    return fetchUploadAnswer(`${this.#context.parentUrl}${path}`, {
+      method,
+      body,
+      headers: contentType ? { "content-type": contentType } : undefined,
+      maxBytes: MAX_ANSWER_BYTES,
+      timeoutMs: 60_000,
+    });
+  }
+}
+
+function isStatus(value: UploadStatus | UploadResult): value is UploadStatus {
+  return (value as UploadStatus).uploadId !== undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,306 @@
+/**
+ * The node:crypto fast path (`_node_crypto.ts`) must give exactly what Web Crypto gives: every
+ * Wycheproof Ed25519 and AES-GCM vector, deterministic signatures byte for byte, and tampered
+ * envelopes refused by both. Each test checks that the fast path really ran.
+ */
+
+import assert from "node:assert/strict";
+import { encodeBase64Url } from "./base64url.ts";
+import { nodeTwinOf } from "./_node_crypto.ts";
+import { decryptAesGcm, encryptAesGcm } from "./_node_crypto.ts";
+import { decryptJwe, encryptJwe, type FlattenedJwe, importAesKey } from "./jwe.ts";
+import {
+  generateSigningKeyPair,
+  importSigningPrivateKey,
+  importSigningPublicKey,
+  signBytes,
+  verifyBytes,
+} from "./signature.ts";
+
+const WYCHEPROOF_DIR = new URL("../../shared/testdata/wycheproof/", import.meta.url);
+const hex = (text: string): Uint8Array<ArrayBuffer> => Uint8Array.fromHex(text);
+
+interface Vector {
+  tcId: number;
+  key?: string;
+  iv?: string;
+  aad?: string;
+  msg: string;
+  ct?: string;
+  tag?: string;
+  sig?: string;
+  result: "valid" | "invalid" | "acceptable";
+}
+interface Group {
+  keySize?: number;
+  ivSize?: number;
+  tagSize?: number;
+  publicKey?: { pk: string };
+  tests: Vector[];
+}
+
+/** Reads a vector file after checking it against the pinned SHA256SUMS. */
+async function vectors(name: string): Promise<Group[]> {
+  const sums = await Deno.readTextFile(new URL("SHA256SUMS", WYCHEPROOF_DIR));
+  const expected = sums.split("\n").find((line) => line.endsWith(` ${name}`))?.split(/\s+/)[0];
+  const bytes = await Deno.readFile(new URL(name, WYCHEPROOF_DIR));
+  const actual = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).toHex();
+  assert.equal(actual, expected, `${name} does not match its pinned SHA-256`);
+  return JSON.parse(new TextDecoder().decode(bytes)).testGroups;
+}
+
+/** Web Crypto's answer, an exception counted as its own outcome. */
+async function webVerify(
+  key: CryptoKey,
+  signature: Uint8Array<ArrayBuffer>,
+  data: Uint8Array<ArrayBuffer>,
+) {
+  try {
+    return await crypto.subtle.verify("Ed25519", key, signature, data);
+  } catch (error) {
+    return `threw ${(error as Error).name}`;
+  }
+}
+
+Deno.test("keys the envelope imports or generates have node:crypto twins, so the fast path is taken", async () => {
+  const pair = await generateSigningKeyPair();
+  assert.ok(nodeTwinOf(pair.publicKey) && nodeTwinOf(pair.privateKey));
+  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  assert.ok(nodeTwinOf(await importSigningPublicKey(raw)));
+  assert.ok(nodeTwinOf(await importSigningPrivateKey(pkcs8)));
+  assert.ok(nodeTwinOf(await importAesKey(crypto.getRandomValues(new Uint8Array(32)))));
+  // A key made with Web Crypto directly has none: it takes the Web Crypto path.
+  const plain = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+  assert.equal(nodeTwinOf((plain as CryptoKeyPair).publicKey), undefined);
+});
+
+Deno.test("verifyBytes() gives Web Crypto's answer for every Wycheproof Ed25519 vector", async () => {
+  const tally = new Map<string, number>();
+  const add = (key: string) => tally.set(key, (tally.get(key) ?? 0) + 1);
+  for (const group of await vectors("ed25519_test.json")) {
+    let key: CryptoKey;
+    try {
+      key = await importSigningPublicKey(hex(group.publicKey!.pk));
+    } catch {
+      for (const _ of group.tests) add("key refused by both imports");
+      continue;
+    }
+    const twinned = nodeTwinOf(key) !== undefined;
+    for (const vector of group.tests) {
+      const signature = hex(vector.sig!);
+      const data = hex(vector.msg);
+      const fast = await verifyBytes(key, signature, data);
+      const web = signature.length === 64 ? await webVerify(key, signature, data) : false;
+      assert.equal(fast, web, `tcId ${vector.tcId}: fast path ${fast}, Web Crypto ${web}`);
+      add(`${twinned ? "fast" : "web"} ${vector.result} ${fast ? "verified" : "refused"}`);
+    }
+  }
+  console.log(`Ed25519 fast path vs Web Crypto: ${JSON.stringify(Object.fromEntries(tally))}`);
+  assert.equal(tally.get("fast valid verified"), 88);
+  assert.equal(
+    (tally.get("fast invalid refused") ?? 0) + (tally.get("key refused by both imports") ?? 0),
+    63,
+  );
+  assert.equal(tally.get("fast valid refused") ?? 0, 0);
+  assert.equal(tally.get("fast invalid verified") ?? 0, 0);
+});
+
+Deno.test("signBytes() through node:crypto is byte-identical to Web Crypto's Ed25519 signature", async () => {
+  for (let k = 0; k < 4; k++) {
+    const pair = await generateSigningKeyPair();
+    const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+    const imported = await importSigningPrivateKey(pkcs8);
+    assert.ok(nodeTwinOf(imported));
+    for (const length of [0, 1, 31, 32, 33, 64, 1000, 4096]) {
+      const data = crypto.getRandomValues(new Uint8Array(length));
+      const web = new Uint8Array(await crypto.subtle.sign("Ed25519", pair.privateKey, data));
+      assert.deepEqual(await signBytes(pair.privateKey, data), web, `length ${length}`);
+      assert.deepEqual(await signBytes(imported, data), web, `imported, length ${length}`);
+    }
+  }
+});
+
+Deno.test("verifyBytes() refuses, like Web Crypto, every single-bit change of a signature and of its data", async () => {
+  const pair = await generateSigningKeyPair();
+  const data = crypto.getRandomValues(new Uint8Array(300));
+  const signature = await signBytes(pair.privateKey, data);
+  assert.equal(await verifyBytes(pair.publicKey, signature, data), true);
+  let cases = 0;
+  for (let bit = 0; bit < signature.length * 8; bit++) {
+    const tampered = signature.slice();
+    tampered[bit >> 3] ^= 1 << (bit & 7);
+    assert.equal(await verifyBytes(pair.publicKey, tampered, data), false, `signature bit ${bit}`);
+    assert.equal(await webVerify(pair.publicKey, tampered, data), false);
+    cases++;
+  }
+  for (let byte = 0; byte < data.length; byte += 7) {
+    const tampered = data.slice();
+    tampered[byte] ^= 0x80;
+    assert.equal(
+      await verifyBytes(pair.publicKey, signature, tampered),
+      false,
+      `data byte ${byte}`,
+    );
+    assert.equal(await webVerify(pair.publicKey, signature, tampered), false);
+    cases++;
+  }
+  assert.equal(cases, 512 + 43);
+});
+
+Deno.test("AES-256-GCM through node:crypto gives Web Crypto's result for every Wycheproof vector with a 96-bit IV and 128-bit tag, and decryptJwe() does for every key size", async () => {
+  const tally = new Map<string, number>();
+  const add = (key: string) => tally.set(key, (tally.get(key) ?? 0) + 1);
+  for (const group of await vectors("aes_gcm_test.json")) {
+    if (group.ivSize !== 96 || group.tagSize !== 128) continue;
+    for (const vector of group.tests) {
+      const where = `tcId ${vector.tcId}`;
+      const raw = hex(vector.key!);
+      const key = await importAesKey(raw);
+      // Only AES-256 keys (the content key's size) get a twin; the others take Web Crypto.
+      assert.equal(nodeTwinOf(key) !== undefined, group.keySize === 256, where);
+      const iv = hex(vector.iv!);
+      const aad = hex(vector.aad!);
+      const ct = hex(vector.ct!);
+      const tag = hex(vector.tag!);
+      const fast = decryptAesGcm(key, iv, aad, ct, tag);
+      let web: Uint8Array | null;
+      try {
+        web = new Uint8Array(
+          await crypto.subtle.decrypt(
+            { name: "AES-GCM", iv, additionalData: aad, tagLength: 128 },
+            key,
+            hex(vector.ct! + vector.tag!),
+          ),
+        );
+      } catch {
+        web = null;
+      }
+      // decryptJwe's answer, whichever path it takes, and the twin's answer must match Web Crypto's.
+      let opened: Uint8Array | null;
+      try {
+        opened = await decryptJwe({
+          protected: "",
+          encrypted_key: "",
+          iv: encodeBase64Url(iv),
+          ciphertext: encodeBase64Url(ct),
+          tag: encodeBase64Url(tag),
+        }, key);
+      } catch {
+        opened = null;
+      }
+      if (vector.aad === "") assert.deepEqual(opened, web, `${where}: decryptJwe()`);
+      if (group.keySize !== 256) {
+        add(
+          `AES-${group.keySize} ${vector.result} ${
+            web === null ? "refused" : "opened"
+          } (Web Crypto path)`,
+        );
+        continue;
+      }
+      assert.notEqual(fast, undefined, where);
+      assert.deepEqual(fast, web, where);
+      if (web !== null) {
+        // Same key, IV and AAD: encryption must give the vector's exact ciphertext and tag.
+        const sealed = encryptAesGcm(key, iv, aad, hex(vector.msg))!;
+        assert.equal(
+          sealed.ciphertext.toHex() + sealed.tag.toHex(),
+          vector.ct! + vector.tag!,
+          where,
+        );
+      }
+      add(`AES-${group.keySize} ${vector.result} ${web === null ? "refused" : "opened"}`);
+    }
+  }
+  console.log(`AES-GCM fast path vs Web Crypto: ${JSON.stringify(Object.fromEntries(tally))}`);
+  assert.deepEqual(Object.fromEntries(tally), {
+    "AES-128 valid opened (Web Crypto path)": 40,
+    "AES-128 invalid refused (Web Crypto path)": 27,
+    "AES-192 valid opened (Web Crypto path)": 37,
+    "AES-192 invalid refused (Web Crypto path)": 27,
+    "AES-256 valid opened": 39,
+    "AES-256 invalid refused": 27,
+  });
+});
+
+Deno.test("decryptJwe() refuses every tampered envelope that Web Crypto refuses, with the one opaque error", async () => {
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  const key = await importAesKey(raw);
+  const plaintext = crypto.getRandomValues(new Uint8Array(1024));
+  const kid = "0".repeat(40);
+  const jwe = await encryptJwe({ kid, encryptedKey: "AA", key }, { cty: "t", cid: 1 }, plaintext);
+  assert.deepEqual(await decryptJwe(jwe, key), plaintext);
+
+  /** Web Crypto's verdict on the same envelope. */
+  const webOpens = async (candidate: FlattenedJwe): Promise<boolean> => {
+    try {
+      const sealed = Uint8Array.fromBase64(candidate.ciphertext + "", { alphabet: "base64url" });
+      const tag = Uint8Array.fromBase64(candidate.tag, { alphabet: "base64url" });
+      const joined = new Uint8Array(sealed.length + tag.length);
+      joined.set(sealed);
+      joined.set(tag, sealed.length);
+      await crypto.subtle.decrypt(
+        {
+          name: "AES-GCM",
+          iv: Uint8Array.fromBase64(candidate.iv, { alphabet: "base64url" }),
+          additionalData: new TextEncoder().encode(candidate.protected),
+          tagLength: 128,
+        },
+        key,
+        joined,
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const flip = (text: string, byte: number): string => {
+    const bytes = Uint8Array.fromBase64(text, { alphabet: "base64url" });
+    bytes[byte] ^= 1;
+    return encodeBase64Url(bytes);
+  };
+  const tampered: Array<[string, FlattenedJwe]> = [];
+  for (let i = 0; i < 1024; i += 5) {
+    tampered.push([`ciphertext byte ${i}`, { ...jwe, ciphertext: flip(jwe.ciphertext, i) }]);
+  }
+  for (let i = 0; i < 16; i++) tampered.push([`tag byte ${i}`, { ...jwe, tag: flip(jwe.tag, i) }]);
+  for (let i = 0; i < 12; i++) tampered.push([`iv byte ${i}`, { ...jwe, iv: flip(jwe.iv, i) }]);
+  tampered.push(["header", { ...jwe, protected: jwe.protected.slice(0, -2) + "fQ" }]);
+  tampered.push(["truncated ciphertext", { ...jwe, ciphertext: jwe.ciphertext.slice(0, -4) }]);
+  tampered.push(["empty ciphertext", { ...jwe, ciphertext: "" }]);
+  tampered.push(["swapped tag and iv", { ...jwe, tag: jwe.iv, iv: jwe.tag }]);
+  const other = await importAesKey(crypto.getRandomValues(new Uint8Array(32)));
+  for (const [what, candidate] of tampered) {
+    assert.equal(await webOpens(candidate), false, `${what}: Web Crypto opened it`);
+    await assert.rejects(decryptJwe(candidate, key), {
+      name: "MleError",
+      code: "ERR_DECRYPTION_FAILED",
+      message: "Cannot decrypt envelope",
+    }, what);
+  }
+  await assert.rejects(decryptJwe(jwe, other), { code: "ERR_DECRYPTION_FAILED" });
+  await assert.rejects(decryptJwe(jwe, null), { code: "ERR_DECRYPTION_FAILED" });
+  assert.equal(tampered.length, 205 + 16 + 12 + 4);
+});
+
+Deno.test("encryptJwe() through node:crypto opens with plain Web Crypto, and the reverse", async () => {
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  const key = await importAesKey(raw);
+  const webKey = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
+    "encrypt",
+    "decrypt",
+  ]);
+  assert.equal(nodeTwinOf(webKey), undefined);
+  const kid = "0".repeat(40);
+  for (const length of [0, 1, 15, 16, 17, 1024, 70_000]) {
+    const plaintext = crypto.getRandomValues(new Uint8Array(Math.min(length, 65536)));
+    const fast = await encryptJwe({ kid, encryptedKey: "AA", key }, { n: length }, plaintext);
+    assert.deepEqual(await decryptJwe(fast, webKey), plaintext, `fast → Web Crypto, ${length}`);
+    const web = await encryptJwe(
+      { kid, encryptedKey: "AA", key: webKey },
+      { n: length },
+      plaintext,
+    );
+    assert.deepEqual(await decryptJwe(web, key), plaintext, `Web Crypto → fast, ${length}`);
+  }
+});

@@ -1,0 +1,284 @@
+/**
+ * The manifest message that starts an upload, built like a report message
+ * (`report_message.ts`): an inner JWS (`typ` "mle-upload-manifest") signed by the client over
+ * the manifest JSON, sealed (when encrypting) as the plaintext of a JWE to the server's key, with
+ * the client's outer signature (`sig`) over the JWE's compact form. In clear, the inner JWS alone.
+ *
+ * The JWE's content key is the upload's **file key**: fresh for every upload and wrapped once to
+ * the server's RSA key (RSA-OAEP-256). Chunks are sealed under a key derived from it
+ * (`upload_chunk.ts`), so one RSA private-key operation opens the whole file, and only the client
+ * and the server ever know it: a relay sees the wrapped key and the ciphertext, nothing else.
+ *
+ * The protected headers name the computer id, the upload id, the chunk size and the chunk count
+ * in clear, so relays can buffer chunks without decrypting; the file's name, size and SHA-256 are
+ * inside the encryption. Because the client signs the JWE, the wrapped file key is bound to its
+ * sender and upload id: nobody else can start an upload under that id with a key they know.
+ *
+ * @module
+ */
+
+import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
+import { MleError } from "./errors.ts";
+import {
+  createContentKey,
+  decryptJwe,
+  encryptJwe,
+  importAesKey,
+  type JweHeader,
+  readJweHeader,
+  toCompactJwe,
+  unwrapContentKey,
+} from "./jwe.ts";
+import {
+  type FlattenedJws,
+  fromCompactJws,
+  type JwsHeader,
+  readJwsHeader,
+  signJws,
+  toCompactJws,
+  verifyJws,
+} from "./jws.ts";
+import type { EncryptedMessage } from "./report_message.ts";
+import { signBytes, verifyBytes } from "./signature.ts";
+
+/** JWS `typ` of a signed upload manifest. */
+export const UPLOAD_MANIFEST_TYPE = "mle-upload-manifest";
+/** JWE `cty` of an encrypted upload manifest: its plaintext is a compact JWS. */
+export const UPLOAD_MANIFEST_CONTENT_TYPE = "mle-upload-manifest+jws";
+
+/** The clear claims of a manifest message, which relays read and the server checks. */
+export interface UploadClaims {
+  /** The sender's computer id. */
+  cid: number;
+  /** Upload id: 32 lowercase hex digits. */
+  uid: string;
+  /** Server key id the file key is wrapped to, or null in clear. */
+  kid: string | null;
+  /** Chunk size in bytes. */
+  cs: number;
+  /** Chunk count. */
+  cc: number;
+}
+
+/** A manifest message as read from the wire, before any verification. */
+export type ParsedUploadManifest =
+  | { kind: "encrypted"; message: EncryptedMessage; header: JweHeader; claims: UploadClaims }
+  | { kind: "clear"; message: FlattenedJws; header: JwsHeader; claims: UploadClaims };
+
+const encoder = new TextEncoder();
+
+/**
+ * Signs a manifest and seals it to the server key with a fresh file key.
+ *
+ * @returns the message and the raw file key (the client keeps it to seal the chunks).
+ * @example
+ * ```ts
+ * import { readUploadManifestMessage, sealUploadManifest } from "./upload_manifest.ts";
+ * import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
+ * import { generateSigningKeyPair } from "./signature.ts";
+ * const server = await generateEncryptionKeyPair(2048);
+ * const client = await generateSigningKeyPair();
+ * const kid = await encryptionKeyId(server.publicKey);
+ * const claims = { cid: 7, uid: "00112233445566778899aabbccddeeff", cs: 131072, cc: 1 };
+ * const { message } = await sealUploadManifest(server.publicKey, kid, client.privateKey, claims, new TextEncoder().encode("{}"));
+ * console.log(readUploadManifestMessage(message).claims.uid); // "00112233445566778899aabbccddeeff"
+ * ```
+ */
+export async function sealUploadManifest(
+  serverPublicKey: CryptoKey,
+  kid: string,
+  clientPrivateKey: CryptoKey,
+  claims: Omit<UploadClaims, "kid">,
+  manifest: Uint8Array,
+): Promise<{ message: EncryptedMessage; fileKey: Uint8Array<ArrayBuffer> }> {
+  const checked = claimsOf({ ...claims, kid });
+  const { contentKey, raw } = await createContentKey(serverPublicKey, kid);
+  const inner = await signJws(
+    clientPrivateKey,
+    { typ: UPLOAD_MANIFEST_TYPE, ...checked },
+    manifest,
+  );
+  const jwe = await encryptJwe(
+    contentKey,
+    {
+      cty: UPLOAD_MANIFEST_CONTENT_TYPE,
+      cid: checked.cid,
+      uid: checked.uid,
+      cs: checked.cs,
+      cc: checked.cc,
+    },
+    encoder.encode(toCompactJws(inner)),
+  );
+  const sig = await signBytes(clientPrivateKey, encoder.encode(toCompactJwe(jwe)));
+  return { message: { ...jwe, sig: encodeBase64Url(sig) }, fileKey: raw };
+}
+
+/** Signs a manifest for sending in clear (no server key: `kid` is null). */
+export async function signUploadManifest(
+  clientPrivateKey: CryptoKey,
+  claims: Omit<UploadClaims, "kid">,
+  manifest: Uint8Array,
+): Promise<FlattenedJws> {
+  const checked = claimsOf({ ...claims, kid: null });
+  return await signJws(clientPrivateKey, { typ: UPLOAD_MANIFEST_TYPE, ...checked }, manifest);
+}
+
+/**
+ * Reads a manifest message's shape and claims without verifying anything yet.
+ *
+ * @throws {MleError} `ERR_ENVELOPE_MALFORMED` or `ERR_DECRYPTION_FAILED` (header problems).
+ */
+export function readUploadManifestMessage(value: unknown): ParsedUploadManifest {
+  if (typeof value === "object" && value !== null && "ciphertext" in value) {
+    const { jwe, header } = readJweHeader(value);
+    const sig = (value as { sig?: unknown }).sig;
+    if (typeof sig !== "string") {
+      throw new MleError(
+        "ERR_ENVELOPE_MALFORMED",
+        'Cannot read upload manifest: member "sig" must be a string',
+      );
+    }
+    if (header.cty !== UPLOAD_MANIFEST_CONTENT_TYPE) {
+      throw new MleError(
+        "ERR_ENVELOPE_MALFORMED",
+        `Cannot read upload manifest: expected cty "${UPLOAD_MANIFEST_CONTENT_TYPE}"`,
+      );
+    }
+    const claims = claimsOf({
+      cid: header.cid,
+      uid: header.uid,
+      kid: header.kid,
+      cs: header.cs,
+      cc: header.cc,
+    });
+    return { kind: "encrypted", message: { ...jwe, sig }, header, claims };
+  }
+  const { jws, header } = readJwsHeader(value);
+  if (header.typ !== UPLOAD_MANIFEST_TYPE) {
+    throw new MleError(
+      "ERR_ENVELOPE_MALFORMED",
+      `Cannot read upload manifest: expected typ "${UPLOAD_MANIFEST_TYPE}"`,
+    );
+  }
+  if (header.kid !== null) {
+    throw new MleError(
+      "ERR_ENVELOPE_MALFORMED",
+      "Cannot read upload manifest: a clear-text manifest names no key id",
+    );
+  }
+  const claims = claimsOf({
+    cid: header.cid,
+    uid: header.uid,
+    kid: null,
+    cs: header.cs,
+    cc: header.cc,
+  });
+  return { kind: "clear", message: jws, header, claims };
+}
+
+/**
+ * Verifies the sender's signature over the manifest as it travels (the outer signature of an
+ * encrypted one, the JWS of a clear one). Needs no private key.
+ *
+ * @throws {MleError} `ERR_SIGNATURE_INVALID`.
+ */
+export async function verifyUploadManifestSignature(
+  clientPublicKey: CryptoKey,
+  parsed: ParsedUploadManifest,
+): Promise<void> {
+  if (parsed.kind === "clear") {
+    await verifyJws(clientPublicKey, parsed.message, UPLOAD_MANIFEST_TYPE);
+    return;
+  }
+  let sig: Uint8Array<ArrayBuffer>;
+  try {
+    sig = decodeBase64Url(parsed.message.sig);
+  } catch {
+    throw manifestSignatureInvalid();
+  }
+  const signed = encoder.encode(toCompactJwe(parsed.message));
+  if (!(await verifyBytes(clientPublicKey, sig, signed))) throw manifestSignatureInvalid();
+}
+
+/**
+ * Opens a manifest whose outer signature was verified: unwraps the file key (the one RSA
+ * private-key operation of the whole upload), decrypts, verifies the inner signature and that it
+ * names exactly the envelope's claims.
+ *
+ * @param serverPrivateKey the private key of `parsed.claims.kid` (ignored in clear).
+ * @returns the manifest's bytes and, when encrypted, the raw file key.
+ * @throws {MleError} `ERR_DECRYPTION_FAILED` (the same for every decryption failure) or
+ * `ERR_SIGNATURE_INVALID`.
+ */
+export async function openUploadManifest(
+  clientPublicKey: CryptoKey,
+  parsed: ParsedUploadManifest,
+  serverPrivateKey: CryptoKey | null,
+): Promise<{ manifest: Uint8Array<ArrayBuffer>; fileKey: Uint8Array<ArrayBuffer> | null }> {
+  if (parsed.kind === "clear") {
+    const { payload } = await verifyJws(clientPublicKey, parsed.message, UPLOAD_MANIFEST_TYPE);
+    return { manifest: payload, fileKey: null };
+  }
+  const raw = serverPrivateKey === null
+    ? null
+    : await unwrapContentKey(serverPrivateKey, parsed.message.encrypted_key);
+  const key = raw === null ? null : await importAesKey(raw);
+  const inner = await decryptJwe(parsed.message, key);
+  let compact: string;
+  try {
+    compact = new TextDecoder("utf-8", { fatal: true }).decode(inner);
+  } catch {
+    throw manifestSignatureInvalid();
+  }
+  const { header, payload } = await verifyJws(
+    clientPublicKey,
+    fromCompactJws(compact),
+    UPLOAD_MANIFEST_TYPE,
+  );
+  const claims = parsed.claims;
+  if (
+    header.cid !== claims.cid || header.uid !== claims.uid || header.kid !== claims.kid ||
+    header.cs !== claims.cs || header.cc !== claims.cc
+  ) {
+    throw new MleError(
+      "ERR_SIGNATURE_INVALID",
+      "Cannot accept upload manifest: its signed claims differ from the envelope's",
+    );
+  }
+  return { manifest: payload, fileKey: raw };
+}
+
+function claimsOf(claims: Record<string, unknown>): UploadClaims {
+  const { cid, uid, kid, cs, cc } = claims;
+  if (!Number.isSafeInteger(cid) || (cid as number) < 1) {
+    throw malformed("cid must be a positive integer");
+  }
+  if (typeof uid !== "string" || !/^[0-9a-f]{32}$/.test(uid)) {
+    throw malformed("uid must be 32 lowercase hex digits");
+  }
+  if (!Number.isSafeInteger(cs) || (cs as number) < 1) {
+    throw malformed("cs must be a positive integer");
+  }
+  if (!Number.isSafeInteger(cc) || (cc as number) < 1) {
+    throw malformed("cc must be a positive integer");
+  }
+  if (kid !== null && typeof kid !== "string") throw malformed("kid must be a key id or null");
+  return {
+    cid: cid as number,
+    uid: uid as string,
+    kid: kid as string | null,
+    cs: cs as number,
+    cc: cc as number,
+  };
+}
+
+function malformed(detail: string): MleError {
+  return new MleError("ERR_ENVELOPE_MALFORMED", `Cannot read upload manifest: ${detail}`);
+}
+
+function manifestSignatureInvalid(): MleError {
+  return new MleError(
+    "ERR_SIGNATURE_INVALID",
+    "Cannot accept upload manifest: sender signature is not valid",
+  );
+}

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import * as jose from "jose";
+import { decodeBase64Url } from "./base64url.ts";
+import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
+import { MleError } from "./errors.ts";
+import { generateSigningKeyPair } from "./signature.ts";
+import {
+  openUploadManifest,
+  readUploadManifestMessage,
+  sealUploadManifest,
+  signUploadManifest,
+  verifyUploadManifestSignature,
+} from "./upload_manifest.ts";
+
+const server = await generateEncryptionKeyPair(2048);
+const kid = await encryptionKeyId(server.publicKey);
+const client = await generateSigningKeyPair();
+const stranger = await generateSigningKeyPair();
+const claims = { cid: 7, uid: "00112233445566778899aabbccddeeff", cs: 131072, cc: 2 };
+const manifest = new TextEncoder().encode(JSON.stringify({ name: "secret-name.log" }));
+
+Deno.test("sealUploadManifest() seals a manifest that only the server opens, with a fresh file key each time", async () => {
+  const first = await sealUploadManifest(
+    server.publicKey,
+    kid,
+    client.privateKey,
+    claims,
+    manifest,
+  );
+  const second = await sealUploadManifest(
+    server.publicKey,
+    kid,
+    client.privateKey,
+    claims,
+    manifest,
+  );
+  assert.equal(first.fileKey.length, 32);
+  assert.notDeepEqual(first.fileKey, second.fileKey);
+  assert.ok(!JSON.stringify(first.message).includes("secret-name"));
+  const parsed = readUploadManifestMessage(JSON.parse(JSON.stringify(first.message)));
+  assert.equal(parsed.kind, "encrypted");
+  assert.deepEqual(parsed.claims, { ...claims, kid });
+  await verifyUploadManifestSignature(client.publicKey, parsed);
+  const opened = await openUploadManifest(client.publicKey, parsed, server.privateKey);
+  assert.deepEqual(opened.manifest, manifest);
+  assert.deepEqual(opened.fileKey, first.fileKey);
+});
+
+Deno.test("the encrypted manifest is a standard JWE: jose opens it with the server key", async () => {
+  const { message, fileKey } = await sealUploadManifest(
+    server.publicKey,
+    kid,
+    client.privateKey,
+    claims,
+    manifest,
+  );
+  const result = await jose.flattenedDecrypt(message, server.privateKey, {
+    keyManagementAlgorithms: ["RSA-OAEP-256"],
+    contentEncryptionAlgorithms: ["A256GCM"],
+  });
+  const compactJws = new TextDecoder().decode(result.plaintext);
+  assert.equal(compactJws.split(".").length, 3);
+  assert.equal(decodeBase64Url(message.encrypted_key).length, 256);
+  assert.equal(fileKey.length, 32);
+});
+
+Deno.test("verifyUploadManifestSignature() refuses another signer and a changed header", async () => {
+  const { message } = await sealUploadManifest(
+    server.publicKey,
+    kid,
+    client.privateKey,
+    claims,
+    manifest,
+  );
+  await assert.rejects(
+    verifyUploadManifestSignature(stranger.publicKey, readUploadManifestMessage(message)),
+    (error: unknown) => error instanceof MleError && error.code === "ERR_SIGNATURE_INVALID",
+  );
+  const header = JSON.parse(new TextDecoder().decode(decodeBase64Url(message.protected)));
+  const changed = {
+    ...message,
+    protected: new TextEncoder().encode(JSON.stringify({ ...header, cc: 1 })).toBase64({
+      alphabet: "base64url",
+      omitPadding: true,
+    }),
+  };
+  await assert.rejects(
+    verifyUploadManifestSignature(client.publicKey, readUploadManifestMessage(changed)),
+    (error: unknown) => error instanceof MleError && error.code === "ERR_SIGNATURE_INVALID",
+  );
+});
+
+Deno.test("openUploadManifest() fails opaquely without the right private key", async () => {
+  const other = await generateEncryptionKeyPair(2048);
+  const { message } = await sealUploadManifest(
+    server.publicKey,
+    kid,
+    client.privateKey,
+    claims,
+    manifest,
+  );
+  await assert.rejects(
+    openUploadManifest(client.publicKey, readUploadManifestMessage(message), other.privateKey),
+    (error: unknown) => error instanceof MleError && error.code === "ERR_DECRYPTION_FAILED",
+  );
+});
+
+Deno.test("a clear manifest is a signed JWS naming no key id", async () => {
+  const jws = await signUploadManifest(client.privateKey, claims, manifest);
+  const parsed = readUploadManifestMessage(jws);
+  assert.equal(parsed.kind, "clear");
+  assert.equal(parsed.claims.kid, null);
+  await verifyUploadManifestSignature(client.publicKey, parsed);
+  assert.deepEqual((await openUploadManifest(client.publicKey, parsed, null)).manifest, manifest);
+  await assert.rejects(verifyUploadManifestSignature(stranger.publicKey, parsed), MleError);
+});
+
+Deno.test("readUploadManifestMessage() refuses malformed messages before any key is touched", () => {
+  const cases: unknown[] = [
+    null,
+    "text",
+    { protected: "e30", payload: "", signature: "" },
+    { ciphertext: "x" },
+  ];
+  for (const value of cases) assert.throws(() => readUploadManifestMessage(value), MleError);
+});

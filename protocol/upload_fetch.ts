@@ -1,0 +1,147 @@
+/**
+ * The HTTP helpers of the upload path, shared by clients and relays: a time- and size-bounded
+ * call that also reads `Retry-After`, and a reader that takes a request body of a known maximum
+ * length into one buffer without ever holding more.
+ *
+ * @module
+ */
+
+import { ParentUnreachableError } from "./bounded_fetch.ts";
+
+/** An answer to an upload request. */
+export interface UploadAnswer {
+  status: number;
+  /** The JSON body, or null when there was none or it was not JSON. */
+  body: unknown;
+  /** The delay `Retry-After` asked for, in milliseconds (bounded), or null. */
+  retryAfterMs: number | null;
+}
+
+/** The longest `Retry-After` honoured: a parent cannot park a client for longer. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * Sends a request and reads at most `maxBytes` of a JSON answer.
+ *
+ * @throws {ParentUnreachableError} On network failure, timeout, or an answer over the bound.
+ */
+export async function fetchUploadAnswer(
+  url: string,
+  init: RequestInit & { timeoutMs?: number; maxBytes: number },
+): Promise<UploadAnswer> {
+  const timeout = AbortSignal.timeout(init.timeoutMs ?? 30_000);
+  const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, signal, redirect: "manual" });
+  } catch (cause) {
+    throw new ParentUnreachableError(url, { cause });
+  }
+  let bytes: Uint8Array | null;
+  try {
+    bytes = await readBodyUpTo(response.body, init.maxBytes);
+  } catch (cause) {
+    throw new ParentUnreachableError(url, { cause });
+  }
+  if (bytes === null) {
+    throw new ParentUnreachableError(url, {
+      cause: new RangeError(`answer is over the ${init.maxBytes}-byte bound`),
+    });
+  }
+  let body: unknown = null;
+  try {
+    body = bytes.length ? JSON.parse(new TextDecoder().decode(bytes)) : null;
+  } catch {
+    body = null;
+  }
+  return {
+    status: response.status,
+    body,
+    retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+  };
+}
+
+/**
+ * Reads `Retry-After` (seconds, or an HTTP date) as milliseconds from now, capped at
+ * {@linkcode MAX_RETRY_AFTER_MS}.
+ *
+ * @example
+ * ```ts
+ * import { parseRetryAfter } from "./upload_fetch.ts";
+ * console.log(parseRetryAfter("2")); // 2000
+ * ```
+ */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  let ms: number;
+  if (/^\d{1,9}$/.test(text)) ms = Number(text) * 1000;
+  else {
+    const at = Date.parse(text);
+    if (Number.isNaN(at)) return null;
+    ms = at - now;
+  }
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}
+
+/**
+ * Reads a body stream into one buffer of at most `maxBytes`, or returns null (and cancels the
+ * stream) as soon as it holds more. Whatever a `Content-Length` header claims, no more than
+ * `maxBytes` bytes are ever held; `expectedBytes` sizes the buffer up front (a chunk's exact
+ * length), and each piece read is freed once copied.
+ */
+export async function readBodyUpTo(
+  stream: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  expectedBytes = Math.min(maxBytes, 64 * 1024),
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  let buffer = new Uint8Array(Math.min(maxBytes, expectedBytes));
+  let size = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size + value.length > maxBytes) {
+        await reader.cancel().catch(() => {});
+        return null;
+      }
+      if (size + value.length > buffer.length) {
+        const grown = new Uint8Array(
+          Math.min(maxBytes, Math.max(buffer.length * 2, size + value.length)),
+        );
+        grown.set(buffer.subarray(0, size));
+        releaseBytes(buffer);
+        buffer = grown;
+      }
+      buffer.set(value, size);
+      size += value.length;
+      releaseBytes(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return size === buffer.length ? buffer : buffer.subarray(0, size);
+}
+
+/**
+ * Frees a chunk-sized buffer's memory now rather than at the next garbage collection, which
+ * otherwise lets tens of megabytes of spent chunks pile up: detaching a buffer releases its
+ * memory at once. Call it only when nothing uses `bytes`, or any other view of its buffer, any
+ * more (a detached buffer reads as empty).
+ *
+ * @example
+ * ```ts
+ * import { releaseBytes } from "./upload_fetch.ts";
+ * const chunk = new Uint8Array(131072);
+ * releaseBytes(chunk);
+ * console.log(chunk.length); // 0
+ * ```
+ */
+export function releaseBytes(bytes: Uint8Array | null | undefined): void {
+  const buffer = bytes?.buffer;
+  if (buffer instanceof ArrayBuffer && !buffer.detached && buffer.byteLength >= 16 * 1024) {
+    buffer.transfer(0);
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * What makes a relay authenticating (`mle-relay run --authenticating`): it admits a registration
+ * only with a manual key-exchange proof (`protocol/key_exchange.ts`) of the shared password or of
+ * an unused one-time password, or from a key it admitted before; and it accepts reports (and
+ * settings requests) only from admitted, non-revoked computers, checking each report's sender
+ * signature against the key the computer registered with. Nothing is decrypted.
+ *
+ * @module
+ */
+
+import { type Logger, silentLogger } from "../cli/log.ts";
+import { MleError } from "../envelope/errors.ts";
+import type { FlattenedJws } from "../envelope/jws.ts";
+import { type ParsedMessage, verifyMessageSignature } from "../envelope/report_message.ts";
+import type { ParentAnswer } from "../protocol/bounded_fetch.ts";
+import { type ErrorBody, errorBody } from "../protocol/http_error.ts";
+import { verifyRegistration } from "../protocol/registration.ts";
+import type { AdmittedBy, AuthorizedClients } from "./authorized_clients.ts";
+import type { RelayPasswords } from "./relay_passwords.ts";
+import { revokedRefusal } from "./revocation_list.ts";
+
+/** An answer that refuses a request. */
+export interface Refusal {
+  status: 400 | 403;
+  body: ErrorBody;
+}
+
+/** What a registration may do at an authenticating relay. */
+export type RegistrationAdmission =
+  | { refusal: Refusal }
+  | {
+    /** The body to forward to the parent: the registration without its `keyExchange`. */
+    body: string;
+    /**
+     * Called with the parent's answer (null: no answer): records the admitted client on success,
+     * gives a one-time password back otherwise; returns a refusal to send instead of the answer.
+     */
+    settle(answer: ParentAnswer | null): Promise<Refusal | null>;
+  };
+
+/** What the authenticator is built from. */
+export interface RelayAuthenticatorOptions {
+  authorized: AuthorizedClients;
+  passwords: RelayPasswords;
+  revocations: { isRevoked(computerId: number): boolean };
+  log?: Logger;
+}
+
+/** The message every client that must do the key exchange first gets. */
+export const KEY_EXCHANGE_REQUIRED_MESSAGE =
+  "This relay is authenticating: run mle-client register --password … <relay-url> first";
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Admits registrations and reports at an authenticating relay.
+ *
+ * @example
+ * ```ts ignore
+ * import { RelayAuthenticator } from "./authenticator.ts";
+ * const authenticator = new RelayAuthenticator({ authorized, passwords, revocations, log });
+ * const refusal = await authenticator.checkReport(readUpstreamMessage(value));
+ * if (refusal) return c.json(refusal.body, refusal.status);
+ * ```
+ */
+export class RelayAuthenticator {
+  readonly #authorized: AuthorizedClients;
+  readonly #passwords: RelayPasswords;
+  readonly #revocations: { isRevoked(computerId: number): boolean };
+  readonly #log: Logger;
+
+  constructor(options: RelayAuthenticatorOptions) {
+    this.#authorized = options.authorized;
+    this.#passwords = options.passwords;
+    this.#revocations = options.revocations;
+    this.#log = options.log ?? silentLogger;
+  }
+
+  /**
+   * Decides on a registration body: a verified registration with a valid key-exchange proof, or
+   * signed by a key admitted before (and not revoked), goes on to the parent.
+   */
+  async admitRegistration(bytes: Uint8Array): Promise<RegistrationAdmission> {
+    let value: Record<string, unknown>;
+    try {
+      value = JSON.parse(decoder.decode(bytes));
+    } catch {
+      return refuse(400, "ERR_ENVELOPE_MALFORMED", "Cannot read registration: not UTF-8 JSON");
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      return refuse(400, "ERR_ENVELOPE_MALFORMED", "Cannot read registration: not a JSON object");
+    }
+    let publicKey: string;
+    try {
+      ({ claims: { publicKey } } = await verifyRegistration(value));
+    } catch (error) {
+      if (!(error instanceof MleError)) throw error;
+      return refuse(error.code === "ERR_SIGNATURE_INVALID" ? 403 : 400, error.code, error.message);
+    }
+    const { keyExchange, ...registration } = value;
+    const body = JSON.stringify(registration);
+
+    const known = this.#authorized.byPublicKey(publicKey);
+    if (known && this.#revocations.isRevoked(known.computerId)) {
+      this.#log.info("registration refused: revoked", { cid: known.computerId });
+      return { refusal: revokedRefusal(known.computerId, "a registration") };
+    }
+    if (known) return { body, settle: (answer) => this.#settle(answer, publicKey, "known key") };
+
+    if (keyExchange === undefined) {
+      this.#log.info("registration refused: no key exchange");
+      return refuse(403, "ERR_KEY_EXCHANGE_REQUIRED", KEY_EXCHANGE_REQUIRED_MESSAGE);
+    }
+    const match = await this.#passwords.match(value as unknown as FlattenedJws, keyExchange);
+    if (!match.ok) {
+      this.#log.warn("key exchange failed", { reason: match.reason });
+      return refuse(
+        403,
+        "ERR_KEY_EXCHANGE_FAILED",
+        match.reason === "used"
+          ? "Cannot complete the key exchange: this one-time password was already used; ask " +
+            "the relay's operator for a new one"
+          : "Cannot complete the key exchange: the password is not one of this relay's; check " +
+            "it with the relay's operator",
+      );
+    }
+    return {
+      body,
+      settle: async (answer) => {
+        let refusal: Refusal | null;
+        try {
+          refusal = await this.#settle(answer, publicKey, match.kind);
+        } catch (error) {
+          await match.release();
+          throw error;
+        }
+        if (refusal !== null || !admitted(answer)) await match.release();
+        return refusal;
+      },
+    };
+  }
+
+  async #settle(
+    answer: ParentAnswer | null,
+    publicKey: string,
+    by: AdmittedBy,
+  ): Promise<Refusal | null> {
+    if (!admitted(answer)) return null; // the parent's refusal (or silence) is passed on
+    const computerId = (answer.body as { computerId: number }).computerId;
+    if (this.#revocations.isRevoked(computerId)) {
+      this.#log.info("registration refused: revoked", { cid: computerId });
+      return revokedRefusal(computerId, "a registration");
+    }
+    await this.#authorized.put({
+      computerId,
+      publicKey,
+      authorizedAt: new Date().toISOString(),
+      by,
+    });
+    this.#log.info("client admitted", { cid: computerId, by });
+    return null;
+  }
+
+  /**
+   * Decides on a report before it is spooled: refused unless its computer is admitted, not
+   * revoked, and signed it with the key it registered.
+   */
+  async checkReport(parsed: ParsedMessage): Promise<Refusal | null> {
+    const computerId = parsed.claims.cid;
+    const refusal = this.checkComputer(computerId, "report");
+    if (refusal) return refusal;
+    const key = await this.#authorized.publicKeyOf(computerId);
+    try {
+      await verifyMessageSignature(key!, parsed);
+    } catch (error) {
+      if (!(error instanceof MleError)) throw error;
+      this.#log.warn("report refused: sender signature not valid", { cid: computerId });
+      return {
+        status: 403,
+        body: errorBody(
+          "ERR_SIGNATURE_INVALID",
+          `Cannot accept report: it is not signed with the key computer ${computerId} registered ` +
+            "at this relay; if the client made a new key, run mle-client register --password … " +
+            "<relay-url> again",
+        ),
+      };
+    }
+    return null;
+  }
+
+  /**
+   * Decides whether an admitted, non-revoked computer is asking (reports, settings): the refusal
+   * to send, or null.
+   */
+  checkComputer(computerId: number, what = "request"): Refusal | null {
+    if (this.#revocations.isRevoked(computerId)) {
+      this.#log.info(`${what} refused: revoked`, { cid: computerId });
+      return revokedRefusal(computerId, what === "request" ? "a request" : what);
+    }
+    if (!this.#authorized.get(computerId)) {
+      this.#log.info(`${what} refused: no key exchange`, { cid: computerId });
+      return {
+        status: 403,
+        body: errorBody("ERR_KEY_EXCHANGE_REQUIRED", KEY_EXCHANGE_REQUIRED_MESSAGE),
+      };
+    }
+    return null;
+  }
+}
+
+function refuse(status: 400 | 403, code: string, message: string): { refusal: Refusal } {
+  return { refusal: { status, body: errorBody(code, message) } };
+}
+
+/** Whether the parent gave the registration a computer id. */
+function admitted(answer: ParentAnswer | null): answer is ParentAnswer {
+  if (answer === null || (answer.status !== 200 && answer.status !== 201)) return false;
+  const computerId = (answer.body as { computerId?: unknown } | null)?.computerId;
+  return Number.isSafeInteger(computerId) && (computerId as number) > 0;
+}

@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import { signReport } from "../envelope/report_message.ts";
+import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
+import { proveKeyExchange } from "../protocol/key_exchange.ts";
+import { API } from "../protocol/paths.ts";
+import { signRegistration } from "../protocol/registration.ts";
+import { freePort } from "../tests/run_role.ts";
+import { ParentStub } from "./_parent_stub.ts";
+import { createRelayApp } from "./app.ts";
+import { KEY_EXCHANGE_REQUIRED_MESSAGE, RelayAuthenticator } from "./authenticator.ts";
+import { AuthorizedClients } from "./authorized_clients.ts";
+import { DocumentCache } from "./document_cache.ts";
+import { RelayPasswords } from "./relay_passwords.ts";
+import { Spool } from "./spool.ts";
+
+const SHARED = "the shared password";
+const ONE_TIME = "a one-time password";
+const client = await generateSigningKeyPair();
+const clientKeyText = encodeBase64Url(await exportSigningPublicKey(client.publicKey));
+const registration = await signRegistration(client.privateKey, {
+  publicKey: clientKeyText,
+  hostIdentity: "host",
+  hostname: "host",
+  issuedAt: Date.now(),
+});
+
+interface Setup {
+  app: ReturnType<typeof createRelayApp>;
+  stub: ParentStub;
+  spool: Spool;
+  revoked: Set<number>;
+  authorized: AuthorizedClients;
+}
+
+/** An authenticating relay app over a real data dir, with a parent stub. */
+async function withAuthenticatingRelay(
+  body: (setup: Setup) => Promise<void>,
+  parentUrl?: string,
+): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "mle-relay-auth-" });
+  const stub = new ParentStub();
+  try {
+    const oneTime = `${dataDir}/one-time.txt`;
+    await Deno.writeTextFile(oneTime, `${ONE_TIME}\n`, { mode: 0o600 });
+    await Deno.chmod(oneTime, 0o600);
+    const url = parentUrl ?? stub.url;
+    const spool = await Spool.open(dataDir);
+    const revoked = new Set<number>();
+    const revocations = { isRevoked: (id: number) => revoked.has(id) };
+    const authorized = await AuthorizedClients.open(dataDir);
+    const passwords = await RelayPasswords.open({
+      sharedPassword: SHARED,
+      oneTimePasswordsFile: oneTime,
+      dataDir,
+    });
+    const app = createRelayApp({
+      spool,
+      forwarder: { wake: () => {} },
+      documents: await DocumentCache.open({ dir: `${dataDir}/cache`, parentUrl: url }),
+      parentUrl: url,
+      acceptsEncryptedReports: true,
+      registrationTimeoutMs: 2_000,
+      authenticator: new RelayAuthenticator({ authorized, passwords, revocations }),
+    });
+    await body({ app, stub, spool, revoked, authorized });
+  } finally {
+    await stub.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+async function register(app: Setup["app"], password?: string) {
+  const body = password === undefined
+    ? registration
+    : { ...registration, keyExchange: await proveKeyExchange(registration, password) };
+  return await app.request(API.register, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+async function report(app: Setup["app"], cid: number, key = client.privateKey) {
+  const message = await signReport(key, { cid, seq: 1, kid: null }, new TextEncoder().encode("{}"));
+  return await app.request(API.reports, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(message),
+  });
+}
+
+Deno.test("authenticating relay says so, and refuses a registration without a key exchange with what to do", async () => {
+  await withAuthenticatingRelay(async ({ app, stub }) => {
+    assert.equal((await (await app.request(API.capabilities)).json()).authenticating, true);
+    const response = await register(app);
+    assert.equal(response.status, 403);
+    assert.deepEqual(await response.json(), {
+      error: { code: "ERR_KEY_EXCHANGE_REQUIRED", message: KEY_EXCHANGE_REQUIRED_MESSAGE },
+    });
+    const wrong = await register(app, "a guess");
+    assert.equal(wrong.status, 403);
+    assert.equal((await wrong.json()).error.code, "ERR_KEY_EXCHANGE_FAILED");
+    const malformed = await app.request(API.register, { method: "POST", body: "[1]" });
+    assert.equal(malformed.status, 400);
+    await malformed.body?.cancel();
+    assert.deepEqual(stub.registrations, [], "nothing reached the parent");
+  });
+});
+
+Deno.test("authenticating relay forwards a registration with a valid proof without the proof, and admits the client", async () => {
+  await withAuthenticatingRelay(async ({ app, stub, spool, authorized }) => {
+    assert.equal((await report(app, 42)).status, 403);
+    const response = await register(app, SHARED);
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { computerId: 42 });
+    assert.deepEqual(JSON.parse(stub.registrations[0]), registration);
+    assert.equal(authorized.get(42)?.publicKey, clientKeyText);
+    assert.equal(authorized.get(42)?.by, "shared password");
+
+    assert.equal((await report(app, 42)).status, 202);
+    assert.equal(spool.count(), 1);
+    const intruder = await generateSigningKeyPair();
+    const forged = await report(app, 42, intruder.privateKey);
+    assert.equal(forged.status, 403);
+    assert.equal((await forged.json()).error.code, "ERR_SIGNATURE_INVALID");
+    const unknown = await report(app, 43);
+    assert.equal((await unknown.json()).error.code, "ERR_KEY_EXCHANGE_REQUIRED");
+    assert.equal(spool.count(), 1);
+
+    // A known key registers again without a proof (a re-registration after a lost id).
+    assert.equal((await register(app)).status, 200);
+    assert.equal(stub.registrations.length, 2);
+  });
+});
+
+Deno.test("authenticating relay refuses revoked computers' reports, settings and registrations", async () => {
+  await withAuthenticatingRelay(async ({ app, stub, revoked }) => {
+    assert.equal((await register(app, SHARED)).status, 200);
+    revoked.add(42);
+    const refused = await report(app, 42);
+    assert.equal(refused.status, 403);
+    assert.match((await refused.json()).error.message, /revoked.*rotate-keys/);
+    const settings = await app.request(`${API.settings}?computer=42`);
+    assert.equal(settings.status, 403);
+    assert.equal((await settings.json()).error.code, "ERR_COMPUTER_REVOKED");
+    const again = await register(app, SHARED);
+    assert.equal((await again.json()).error.code, "ERR_COMPUTER_REVOKED");
+    assert.equal(stub.registrations.length, 1, "the known revoked key was not forwarded");
+  });
+});
+
+Deno.test("authenticating relay gives a one-time password back when the registration does not complete", async () => {
+  await withAuthenticatingRelay(async ({ app, stub, authorized }) => {
+    stub.registrationAnswer = { status: 400, body: '{"error":{"code":"ERR_X","message":"no"}}' };
+    assert.equal((await register(app, ONE_TIME)).status, 400);
+    assert.equal(authorized.size, 0);
+    stub.registrationAnswer = { status: 200, body: JSON.stringify({ computerId: 42 }) };
+    assert.equal((await register(app, ONE_TIME)).status, 200);
+    assert.equal(authorized.get(42)?.by, "one-time password");
+
+    // Used now: another key with the same one-time password is refused.
+    const other = await generateSigningKeyPair();
+    const otherRegistration = await signRegistration(other.privateKey, {
+      publicKey: encodeBase64Url(await exportSigningPublicKey(other.publicKey)),
+      hostIdentity: "other",
+      hostname: "other",
+      issuedAt: Date.now(),
+    });
+    const reused = await app.request(API.register, {
+      method: "POST",
+      body: JSON.stringify({
+        ...otherRegistration,
+        keyExchange: await proveKeyExchange(otherRegistration, ONE_TIME),
+      }),
+    });
+    assert.equal(reused.status, 403);
+    assert.match((await reused.json()).error.message, /already used/);
+  });
+});
+
+Deno.test("authenticating relay gives a one-time password back when the parent does not answer", async () => {
+  await withAuthenticatingRelay(async ({ app }) => {
+    assert.equal((await register(app, ONE_TIME)).status, 503);
+    assert.equal((await register(app, ONE_TIME)).status, 503, "still usable");
+  }, `http://127.0.0.1:${freePort()}`);
+});

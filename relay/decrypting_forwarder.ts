@@ -1,0 +1,600 @@
+/**
+ * The forwarder of a decrypting top-level relay (`mle-relay run --decrypt`): it delivers the spool
+ * to the server as report bundles (`protocol/report_bundle.ts`) instead of one envelope per report.
+ *
+ * Each round takes the oldest spooled messages, up to the bundle size, once there are that many or
+ * the oldest has waited the bundle time. For each message, in memory only:
+ * - an encrypted client envelope whose key id this relay holds, from a computer the parent knows,
+ *   whose outer signature, decryption and inner signature (with its computer id, sequence number
+ *   and key id) all check, goes into the bundle as the client's own signed report;
+ * - anything else (clear text, another key id, an unknown computer, a bad signature) is forwarded
+ *   untouched, as a relay that does not decrypt would, for the server to judge.
+ * The bundle is encrypted to the server's current key (from the site-signed certificate), signed
+ * once with the relay's key, and posted to the server's bundle path.
+ *
+ * Nothing in clear text is ever written to disk: the spool keeps the client's ciphertext until the
+ * server answered for it. A report the server stored (or already had) is removed; one it refused
+ * moves to `rejected/` (still ciphertext) with the reason; anything else stays for the next round.
+ * A resend is harmless: the server stores by (computer id, sequence number).
+ *
+ * When bundling is not possible (encryption off at the site, no certificate, the relay not yet
+ * allowed by the administrator, the server refusing the bundle as a whole), the messages are
+ * forwarded untouched: the server holds the same keys, so nothing waits and nothing is lost.
+ *
+ * Logs ids, counts and codes, never message bodies.
+ *
+ * @module
+ */
+
+import { type Logger, silentLogger } from "../cli/log.ts";
+import { mayReuseContentKey } from "../envelope/content_key_policy.ts";
+import { type ContentKey, createContentKey, decryptJwe } from "../envelope/jwe.ts";
+import { fromCompactJws } from "../envelope/jws.ts";
+import {
+  openSignedReport,
+  readUpstreamMessage,
+  verifyMessageSignature,
+} from "../envelope/report_message.ts";
+import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { errorCodeOf } from "../protocol/http_error.ts";
+import { API } from "../protocol/paths.ts";
+import {
+  type BundleEntry,
+  encodeBundle,
+  entryOfJws,
+  MAX_BUNDLE_REPORTS,
+  sealBundle,
+} from "../protocol/report_bundle.ts";
+import { describeUnreachable } from "./_describe_unreachable.ts";
+import type { ClientPublicKeys } from "./client_public_keys.ts";
+import { deliveryOutcome, type ForwarderStats } from "./forwarder.ts";
+import { parentBaseUrl } from "./parent_url.ts";
+import type { RelayIdentity } from "./relay_identity.ts";
+import type { RelayKeyRing } from "./relay_key_ring.ts";
+import type { BundleRecipient, ServerCertificate } from "./server_certificate.ts";
+import type { Spool } from "./spool.ts";
+
+/** Default most reports in one bundle. */
+export const DEFAULT_BUNDLE_MAX = 200;
+/** Default longest wait for a bundle to fill, in milliseconds. */
+export const DEFAULT_BUNDLE_WAIT_MS = 1_000;
+/**
+ * Most report bytes (before compression) put in one bundle, so that the sealed bundle stays well
+ * under the server's bound on a bundle message.
+ */
+const MAX_BUNDLE_RAW_BYTES = 8 * 1024 * 1024;
+/** Largest answer read for a bundle: one short outcome per report. */
+const MAX_BUNDLE_ANSWER_BYTES = 4 * 1024 * 1024;
+/** Largest answer read for a single report: an error body at most. */
+const MAX_REPORT_ANSWER_BYTES = 64 * 1024;
+
+/** Options of a {@linkcode DecryptingForwarder}. */
+export interface DecryptingForwarderOptions {
+  spool: Spool;
+  parentUrl: string;
+  keys: Pick<RelayKeyRing, "has" | "contentKey" | "refresh">;
+  identity: Pick<RelayIdentity, "computerId" | "privateKey" | "register" | "forget">;
+  clientKeys: Pick<ClientPublicKeys, "get">;
+  certificate: Pick<ServerCertificate, "recipient">;
+  log?: Logger;
+  /** Most reports per bundle, 1 to 1000 (default 200). */
+  bundleMax?: number;
+  /** Longest a spooled message waits for its bundle to fill, in milliseconds (default 1000). */
+  bundleWaitMs?: number;
+  /** Messages forwarded untouched at once (default 4). */
+  concurrency?: number;
+  /** Timeout of one report delivery (default 30 s); a bundle gets twice as long. */
+  timeoutMs?: number;
+  /** First retry delay after a failure (default 500 ms). */
+  minBackoffMs?: number;
+  /** Longest retry delay (default 30 s). */
+  maxBackoffMs?: number;
+  /** How often the `Encryption Keys` folder is re-read, in milliseconds (default 5 s). */
+  keyRefreshMs?: number;
+  /** Source of jitter in [0, 1). */
+  random?: () => number;
+}
+
+/** Counts since start. */
+export interface DecryptingForwarderStats extends ForwarderStats {
+  /** Bundles the server answered. */
+  bundlesSent: number;
+  /** Reports the server took from bundles (stored or already had). */
+  reportsBundled: number;
+  /** Messages forwarded untouched that the server took. */
+  passedThrough: number;
+}
+
+interface Opened {
+  id: string;
+  entry: BundleEntry;
+}
+
+/**
+ * Delivers a decrypting relay's spool as bundles.
+ *
+ * @example
+ * ```ts ignore
+ * const forwarder = new DecryptingForwarder({ spool, parentUrl, keys, identity, clientKeys, certificate, log });
+ * forwarder.start();
+ * // … spool.put(bytes); forwarder.wake();
+ * await forwarder.stop();
+ * ```
+ */
+export class DecryptingForwarder {
+  readonly #spool: Spool;
+  readonly #parentUrl: string;
+  readonly #keys: DecryptingForwarderOptions["keys"];
+  readonly #identity: DecryptingForwarderOptions["identity"];
+  readonly #clientKeys: DecryptingForwarderOptions["clientKeys"];
+  readonly #certificate: DecryptingForwarderOptions["certificate"];
+  readonly #log: Logger;
+  readonly #bundleMax: number;
+  readonly #bundleWaitMs: number;
+  readonly #concurrency: number;
+  readonly #timeoutMs: number;
+  readonly #minBackoffMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #keyRefreshMs: number;
+  readonly #random: () => number;
+  readonly #stats: DecryptingForwarderStats = {
+    delivered: 0,
+    duplicates: 0,
+    rejected: 0,
+    failures: 0,
+    bundlesSent: 0,
+    reportsBundled: 0,
+    passedThrough: 0,
+  };
+  #running = false;
+  #working: Promise<void> | null = null;
+  #again = false;
+  #waitTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #keyTimer: ReturnType<typeof setInterval> | undefined;
+  #streak = 0;
+  /** Until when messages are forwarded untouched, and why (logged once per pause). */
+  #pausedUntil = 0;
+  #pauseReason = "";
+  #contentKey: { key: ContentKey; createdAt: number; messages: number } | null = null;
+
+  /** @throws {RangeError} For an unusable parent URL, bundle size, wait or concurrency. */
+  constructor(options: DecryptingForwarderOptions) {
+    this.#spool = options.spool;
+    this.#parentUrl = parentBaseUrl(options.parentUrl);
+    this.#keys = options.keys;
+    this.#identity = options.identity;
+    this.#clientKeys = options.clientKeys;
+    this.#certificate = options.certificate;
+    this.#log = options.log ?? silentLogger;
+    this.#bundleMax = options.bundleMax ?? DEFAULT_BUNDLE_MAX;
+    this.#bundleWaitMs = options.bundleWaitMs ?? DEFAULT_BUNDLE_WAIT_MS;
+    this.#concurrency = options.concurrency ?? 4;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#minBackoffMs = options.minBackoffMs ?? 500;
+    this.#maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.#keyRefreshMs = options.keyRefreshMs ?? 5_000;
+    this.#random = options.random ?? Math.random;
+    if (
+      !Number.isInteger(this.#bundleMax) || this.#bundleMax < 1 ||
+      this.#bundleMax > MAX_BUNDLE_REPORTS
+    ) {
+      throw new RangeError(
+        `Cannot use bundle size ${this.#bundleMax}: expected 1 to ${MAX_BUNDLE_REPORTS}`,
+      );
+    }
+    if (!Number.isInteger(this.#bundleWaitMs) || this.#bundleWaitMs < 0) {
+      throw new RangeError(`Cannot use bundle wait ${this.#bundleWaitMs}: expected milliseconds`);
+    }
+    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
+      throw new RangeError(
+        `Cannot use concurrency ${this.#concurrency}: expected a positive integer`,
+      );
+    }
+  }
+
+  /** Starts delivering what the spool holds. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#keyTimer = setInterval(() => this.#keys.refresh(), this.#keyRefreshMs);
+    this.wake();
+  }
+
+  /** Says a message was spooled. */
+  wake(): void {
+    if (!this.#running || this.#retryTimer !== undefined) return;
+    if (this.#working) {
+      this.#again = true;
+      return;
+    }
+    this.#working = this.#work().finally(() => {
+      this.#working = null;
+      if (this.#again) {
+        this.#again = false;
+        this.wake();
+      }
+    });
+  }
+
+  /**
+   * Stops: nothing new starts, and this waits for the round in flight, or `graceMs` at most. What
+   * was not answered for stays spooled and is sent again on the next start.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.#running = false;
+    clearTimeout(this.#waitTimer);
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#keyTimer);
+    this.#waitTimer = this.#retryTimer = this.#keyTimer = undefined;
+    if (!this.#working) return;
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#working,
+      new Promise<void>((resolve) => graceTimer = setTimeout(resolve, graceMs)),
+    ]);
+    clearTimeout(graceTimer);
+  }
+
+  /** 1 while a round is in flight, else 0. */
+  get inFlight(): number {
+    return this.#working ? 1 : 0;
+  }
+
+  /** Whether a failure is being backed off from. */
+  get backingOff(): boolean {
+    return this.#retryTimer !== undefined;
+  }
+
+  /** Counts since construction. */
+  stats(): DecryptingForwarderStats {
+    return { ...this.#stats };
+  }
+
+  async #work(): Promise<void> {
+    try {
+      while (this.#running && this.#retryTimer === undefined) {
+        if (!(await this.#round())) return;
+      }
+    } catch (error) {
+      if (error instanceof ParentUnreachableError) {
+        this.#failed(describeUnreachable(error));
+      } else {
+        this.#log.error("cannot deliver the spool; keeping it", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        this.#failed("local failure");
+      }
+    }
+  }
+
+  /** One round: true when it made progress and another may follow at once. */
+  async #round(): Promise<boolean> {
+    const ids = this.#spool.list(this.#bundleMax);
+    if (ids.length === 0) return false;
+    if (ids.length < this.#bundleMax) {
+      const waited = Date.now() - arrivalOf(ids[0]);
+      if (waited < this.#bundleWaitMs) {
+        this.#waitFor(this.#bundleWaitMs - waited);
+        return false;
+      }
+    }
+    const recipient = await this.#bundleRecipient();
+    const bytesOf = new Map<string, Uint8Array<ArrayBuffer>>();
+    const pass: string[] = [];
+    const opened: Opened[] = [];
+    let budget = MAX_BUNDLE_RAW_BYTES;
+    for (const id of ids) {
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = await this.#spool.read(id);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        this.#log.warn("spooled message vanished; skipping it", { id });
+        await this.#spool.remove(id);
+        continue;
+      }
+      const entry = recipient ? await this.#open(bytes) : null;
+      if (entry === null) {
+        bytesOf.set(id, bytes);
+        pass.push(id);
+        continue;
+      }
+      const size = entry.payload.length + entry.protected.length + entry.signature.length;
+      if (size > budget && opened.length > 0) {
+        entry.payload.fill(0);
+        break; // the rest waits for the next round
+      }
+      budget -= size;
+      opened.push({ id, entry });
+    }
+    if (pass.length > 0 && !(await this.#passThrough(pass, bytesOf))) {
+      for (const item of opened) item.entry.payload.fill(0);
+      return false;
+    }
+    if (opened.length > 0) return await this.#sendBundle(opened, recipient!);
+    return true;
+  }
+
+  /**
+   * The key to encrypt a bundle to, or null when messages go untouched this round: bundling
+   * paused, the relay not registered and the parent refusing it, or no deployed certificate.
+   *
+   * @throws {ParentUnreachableError} When the parent does not answer.
+   */
+  async #bundleRecipient(): Promise<BundleRecipient | null> {
+    if (Date.now() < this.#pausedUntil) return null;
+    if (this.#identity.computerId === null) {
+      const outcome = await this.#identity.register(this.#parentUrl, this.#log);
+      if (!outcome.ok) {
+        if (outcome.status >= 500) throw new ParentUnreachableError(this.#parentUrl);
+        this.#pause(60_000, `the parent refused the relay's registration: ${outcome.message}`);
+        return null;
+      }
+    }
+    const recipient = await this.#certificate.recipient();
+    if (recipient === null) {
+      this.#pause(
+        10_000,
+        "no verified encryption certificate to encrypt bundles to (none deployed, or no " +
+          "masthead pinned yet); forwarding reports untouched",
+      );
+    }
+    return recipient;
+  }
+
+  /**
+   * Opens one spooled message in memory: the client's signed report when everything checks,
+   * null when the message goes untouched.
+   *
+   * @throws {ParentUnreachableError} When the client's public key cannot be asked for.
+   */
+  async #open(bytes: Uint8Array<ArrayBuffer>): Promise<BundleEntry | null> {
+    let parsed;
+    try {
+      parsed = readUpstreamMessage(JSON.parse(new TextDecoder().decode(bytes)));
+    } catch {
+      return null;
+    }
+    if (parsed.kind !== "encrypted" || !this.#keys.has(parsed.header.kid)) return null;
+    const { claims } = parsed;
+    const client = await this.#clientKeys.get(claims.cid);
+    if (client === null || client.revoked) return null;
+    try {
+      await verifyMessageSignature(client.publicKey, parsed);
+      const contentKey = await this.#keys.contentKey(
+        claims.cid,
+        parsed.header.kid,
+        parsed.message.encrypted_key,
+      );
+      const inner = await decryptJwe(parsed.message, contentKey);
+      const jws = fromCompactJws(new TextDecoder("utf-8", { fatal: true }).decode(inner));
+      inner.fill(0);
+      await openSignedReport(client.publicKey, jws, claims);
+      return entryOfJws(jws);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Sends one bundle and acts on the answer; true when the round may go on. */
+  async #sendBundle(opened: Opened[], recipient: BundleRecipient): Promise<boolean> {
+    const relayId = this.#identity.computerId!;
+    const bid = crypto.randomUUID();
+    let body: string;
+    try {
+      const plaintext = await encodeBundle(opened.map((item) => item.entry));
+      try {
+        body = JSON.stringify(
+          await sealBundle(
+            await this.#bundleContentKey(recipient),
+            this.#identity.privateKey,
+            { cid: relayId, bid, n: opened.length },
+            plaintext,
+          ),
+        );
+      } finally {
+        plaintext.fill(0);
+      }
+    } finally {
+      for (const item of opened) item.entry.payload.fill(0);
+    }
+    const ids = opened.map((item) => item.id);
+    const answer = await fetchJson(`${this.#parentUrl}${API.bundles}`, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+      redirect: "manual",
+      timeoutMs: this.#timeoutMs * 2,
+      maxBytes: MAX_BUNDLE_ANSWER_BYTES,
+    });
+    const code = errorCodeOf(answer.body) ?? "none";
+    const results = (answer.body as { results?: unknown } | null)?.results;
+    if (answer.status === 200 && Array.isArray(results) && results.length === opened.length) {
+      this.#parentAnswered();
+      this.#stats.bundlesSent += 1;
+      let stored = 0;
+      let refused = 0;
+      for (const [index, id] of ids.entries()) {
+        const result = results[index] as { status?: unknown; code?: unknown; message?: unknown };
+        if (result?.status === "stored" || result?.status === "duplicate") {
+          await this.#spool.remove(id);
+          this.#stats[result.status === "stored" ? "delivered" : "duplicates"] += 1;
+          this.#stats.reportsBundled += 1;
+          stored += 1;
+        } else if (result?.status === "refused") {
+          const why = `${typeof result.code === "string" ? result.code : "none"}${
+            typeof result.message === "string" ? `: ${result.message.slice(0, 300)}` : ""
+          }`;
+          await this.#spool.reject(id, `server refused the report inside bundle ${bid}: ${why}`);
+          this.#stats.rejected += 1;
+          refused += 1;
+        }
+        // Anything else stays spooled for the next round.
+      }
+      this.#log.info("bundle delivered", { bundle: bid, reports: ids.length, stored, refused });
+      return true;
+    }
+    if (answer.status >= 500 || answer.status === 408 || answer.status === 429) {
+      this.#failed(`parent answered ${answer.status} to a bundle`);
+      return false;
+    }
+    // The server refused the bundle as a whole: say why, and let the reports go untouched.
+    switch (code) {
+      case "ERR_RELAY_NOT_ALLOWED":
+        this.#pause(
+          30_000,
+          `the server does not accept bundles from this relay (computer ${relayId}) yet; ` +
+            `allow it with: mle-admin relays allow ${relayId} --site-key FILE`,
+        );
+        break;
+      case "ERR_UNKNOWN_COMPUTER":
+        await this.#identity.forget();
+        this.#pause(5_000, "the server no longer knows this relay; registering again");
+        break;
+      case "ERR_UNKNOWN_KEY_ID":
+        this.#contentKey = null;
+        await this.#certificate.recipient(true).catch(() => null);
+        this.#pause(5_000, "the server does not hold the key bundles were encrypted to");
+        break;
+      default:
+        this.#pause(
+          5 * 60_000,
+          `the server refused a bundle (${answer.status} ${code}); forwarding reports untouched`,
+        );
+    }
+    const bytesOf = new Map<string, Uint8Array<ArrayBuffer>>();
+    for (const id of ids) {
+      try {
+        bytesOf.set(id, await this.#spool.read(id));
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+    return await this.#passThrough([...bytesOf.keys()], bytesOf);
+  }
+
+  /** The content key for the next bundle: reused within the policy's bounds, in memory only. */
+  async #bundleContentKey(recipient: BundleRecipient): Promise<ContentKey> {
+    const now = Date.now();
+    const current = this.#contentKey;
+    if (
+      current &&
+      mayReuseContentKey(
+        { kid: current.key.kid, createdAt: current.createdAt, messages: current.messages },
+        recipient.kid,
+        now,
+      )
+    ) {
+      current.messages += 1;
+      return current.key;
+    }
+    const { contentKey, raw } = await createContentKey(recipient.publicKey, recipient.kid);
+    raw.fill(0);
+    this.#contentKey = { key: contentKey, createdAt: now, messages: 1 };
+    return contentKey;
+  }
+
+  /** Forwards messages untouched, a few at a time; true when the parent took or refused each. */
+  async #passThrough(
+    ids: string[],
+    bytesOf: Map<string, Uint8Array<ArrayBuffer>>,
+  ): Promise<boolean> {
+    let ok = true;
+    let next = 0;
+    const worker = async () => {
+      while (ok && next < ids.length) {
+        const id = ids[next++];
+        if (!(await this.#deliverOne(id, bytesOf.get(id)!))) ok = false;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, ids.length) }, worker));
+    return ok;
+  }
+
+  async #deliverOne(id: string, bytes: Uint8Array<ArrayBuffer>): Promise<boolean> {
+    const answer = await fetchJson(`${this.#parentUrl}${API.reports}`, {
+      method: "POST",
+      body: bytes,
+      headers: { "content-type": "application/json" },
+      redirect: "manual",
+      timeoutMs: this.#timeoutMs,
+      maxBytes: MAX_REPORT_ANSWER_BYTES,
+    });
+    const outcome = deliveryOutcome(answer.status, answer.body);
+    switch (outcome) {
+      case "delivered":
+      case "duplicate":
+        await this.#spool.remove(id);
+        this.#stats[outcome === "delivered" ? "delivered" : "duplicates"] += 1;
+        this.#stats.passedThrough += 1;
+        this.#parentAnswered();
+        return true;
+      case "rejected": {
+        const error = (answer.body as { error?: { message?: unknown } } | null)?.error;
+        const code = errorCodeOf(answer.body) ?? "none";
+        const message = typeof error?.message === "string" ? error.message.slice(0, 500) : "";
+        await this.#spool.reject(
+          id,
+          `parent answered ${answer.status} ${code}${message ? `: ${message}` : ""}`,
+        );
+        this.#stats.rejected += 1;
+        this.#log.warn("parent refused a message for good; moved it to rejected/", {
+          id,
+          status: answer.status,
+          code,
+        });
+        this.#parentAnswered();
+        return true;
+      }
+      case "retry":
+        this.#failed(`parent answered ${answer.status}`);
+        return false;
+    }
+  }
+
+  #pause(ms: number, reason: string): void {
+    this.#pausedUntil = Date.now() + ms;
+    if (reason !== this.#pauseReason) {
+      this.#pauseReason = reason;
+      this.#log.warn(`not bundling for now: ${reason}`);
+    }
+  }
+
+  #waitFor(ms: number): void {
+    if (this.#waitTimer !== undefined) return;
+    this.#waitTimer = setTimeout(() => {
+      this.#waitTimer = undefined;
+      this.wake();
+    }, Math.max(1, ms));
+  }
+
+  #parentAnswered(): void {
+    if (this.#streak > 0) {
+      this.#log.info("parent answers again; delivering the spool", {
+        waiting: this.#spool.count(),
+      });
+    }
+    this.#streak = 0;
+  }
+
+  #failed(reason: string): void {
+    this.#stats.failures += 1;
+    if (!this.#running || this.#retryTimer !== undefined) return;
+    this.#streak += 1;
+    const ceiling = Math.min(this.#maxBackoffMs, this.#minBackoffMs * 2 ** (this.#streak - 1));
+    const delay = Math.round(ceiling / 2 + (ceiling / 2) * this.#random());
+    const fields = { reason, waiting: this.#spool.count(), retryInMs: delay };
+    if (this.#streak === 1) this.#log.warn("cannot deliver to parent; keeping messages", fields);
+    else this.#log.debug("still cannot deliver to parent", fields);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.wake();
+    }, delay);
+  }
+}
+
+/** When a spooled message arrived: its id begins with the acceptance time in milliseconds. */
+function arrivalOf(id: string): number {
+  return Number(id.slice(0, 16));
+}

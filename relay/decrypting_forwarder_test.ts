@@ -1,0 +1,292 @@
+import assert from "node:assert/strict";
+import { silentLogger } from "../cli/log.ts";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import {
+  encryptionKeyId,
+  exportSpki,
+  generateEncryptionKeyPair,
+} from "../envelope/encryption_key.ts";
+import { createContentKey, decryptJwe, importAesKey, unwrapContentKey } from "../envelope/jwe.ts";
+import { readJwsHeader } from "../envelope/jws.ts";
+import {
+  readUpstreamMessage,
+  sealReport,
+  signReport,
+  verifyMessageSignature,
+} from "../envelope/report_message.ts";
+import {
+  exportSigningPublicKey,
+  generateSigningKeyPair,
+  importSigningPublicKey,
+} from "../envelope/signature.ts";
+import {
+  encryptionKeyFileText,
+  encryptionKeysDir,
+  writeEncryptionKeyFile,
+} from "../keystore/encryption_keys.ts";
+import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import { errorBody } from "../protocol/http_error.ts";
+import { API } from "../protocol/paths.ts";
+import {
+  decodeBundle,
+  jwsOfEntry,
+  readBundleMessage,
+  verifyBundleSignature,
+} from "../protocol/report_bundle.ts";
+import { ClientPublicKeys } from "./client_public_keys.ts";
+import { DecryptingForwarder } from "./decrypting_forwarder.ts";
+import { RelayIdentity } from "./relay_identity.ts";
+import { RelayKeyRing } from "./relay_key_ring.ts";
+import { ServerCertificate } from "./server_certificate.ts";
+import { Spool } from "./spool.ts";
+
+const RELAY_ID = 77;
+const CLIENT_ID = 12;
+
+/**
+ * A parent (server) stand-in: registers the relay as computer 77, knows client 12, serves a
+ * site-signed certificate, opens bundles with the server key and records what they held, and
+ * takes single reports whose sender signature verifies.
+ */
+class BundleParent {
+  up = true;
+  allowRelay = false;
+  /** `seq`s of the reports found in bundles, in order. */
+  readonly bundled: number[] = [];
+  /** `seq`s of the reports taken one by one. */
+  readonly single: number[] = [];
+  bundles = 0;
+  relayPublicKey: CryptoKey | null = null;
+  readonly server: Deno.HttpServer<Deno.NetAddr>;
+
+  constructor(
+    readonly serverKey: CryptoKeyPair,
+    readonly certificate: string,
+    readonly client: { publicKey: CryptoKey; text: string },
+  ) {
+    this.server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (request) => this.#handle(request),
+    );
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.server.addr.port}`;
+  }
+
+  async #handle(request: Request): Promise<Response> {
+    if (!this.up) return Response.json(errorBody("ERR_DOWN", "down"), { status: 503 });
+    const path = new URL(request.url).pathname;
+    if (path === API.register) {
+      const registration = await request.json();
+      const claims = JSON.parse(
+        new TextDecoder().decode(
+          Uint8Array.fromBase64(registration.payload, { alphabet: "base64url" }),
+        ),
+      );
+      this.relayPublicKey = await importSigningPublicKey(
+        Uint8Array.fromBase64(claims.publicKey, { alphabet: "base64url" }),
+      );
+      return Response.json({ computerId: RELAY_ID });
+    }
+    if (path === `${API.computers}/${CLIENT_ID}`) {
+      return Response.json({ computerId: CLIENT_ID, publicKey: this.client.text, revoked: false });
+    }
+    if (path === API.encryptionCertificate) {
+      return new Response(this.certificate, { headers: { "content-type": "application/json" } });
+    }
+    if (path === API.bundles) {
+      if (!this.allowRelay) {
+        return Response.json(errorBody("ERR_RELAY_NOT_ALLOWED", "not allowed"), { status: 403 });
+      }
+      const { message, claims } = readBundleMessage(await request.json());
+      await verifyBundleSignature(this.relayPublicKey!, message);
+      const raw = await unwrapContentKey(this.serverKey.privateKey, message.encrypted_key);
+      const entries = await decodeBundle(
+        await decryptJwe(message, await importAesKey(raw!)),
+        claims.n,
+      );
+      this.bundles += 1;
+      const results = entries.map((entry) => {
+        const { header } = readJwsHeader(jwsOfEntry(entry));
+        this.bundled.push(header.seq as number);
+        return { cid: header.cid, seq: header.seq, status: "stored" };
+      });
+      return Response.json({ bundle: claims.bid, results });
+    }
+    if (path === API.reports) {
+      const parsed = readUpstreamMessage(await request.json());
+      try {
+        await verifyMessageSignature(this.client.publicKey, parsed);
+      } catch {
+        return Response.json(errorBody("ERR_SIGNATURE_INVALID", "bad signature"), {
+          status: 403,
+        });
+      }
+      this.single.push(parsed.claims.seq);
+      return Response.json({ status: "stored" }, { status: 201 });
+    }
+    return Response.json(errorBody("ERR_NOT_FOUND", path), { status: 404 });
+  }
+}
+
+interface Harness {
+  root: string;
+  relayDir: string;
+  parent: BundleParent;
+  kid: string;
+  siteKey: CryptoKeyPair;
+  serverKey: CryptoKeyPair;
+  client: CryptoKeyPair;
+  spool: Spool;
+}
+
+async function setUp(): Promise<Harness> {
+  const root = await Deno.makeTempDir({ prefix: "mle-decrypting-forwarder-" });
+  const relayDir = `${root}/relay`;
+  const siteKey = await generateSigningKeyPair();
+  const serverKey = await generateEncryptionKeyPair(2048);
+  const kid = await encryptionKeyId(serverKey.publicKey);
+  await writeEncryptionKeyFile(
+    encryptionKeysDir(relayDir),
+    kid,
+    await encryptionKeyFileText(serverKey.privateKey, kid),
+  );
+  const certificate = await signEncryptionCertificate(siteKey.privateKey, {
+    enabled: true,
+    kid,
+    spki: encodeBase64Url(await exportSpki(serverKey.publicKey)),
+    bits: 2048,
+    issuedAt: Date.now(),
+  });
+  const client = await generateSigningKeyPair();
+  const parent = new BundleParent(serverKey, JSON.stringify(certificate), {
+    publicKey: client.publicKey,
+    text: encodeBase64Url(await exportSigningPublicKey(client.publicKey)),
+  });
+  return {
+    root,
+    relayDir,
+    parent,
+    kid,
+    siteKey,
+    serverKey,
+    client,
+    spool: await Spool.open(relayDir),
+  };
+}
+
+async function tearDown(harness: Harness): Promise<void> {
+  await harness.parent.server.shutdown();
+  await Deno.remove(harness.root, { recursive: true });
+}
+
+async function forwarderFor(harness: Harness): Promise<DecryptingForwarder> {
+  return new DecryptingForwarder({
+    spool: harness.spool,
+    parentUrl: harness.parent.url,
+    keys: await RelayKeyRing.open({ dataDir: harness.relayDir, log: silentLogger }),
+    identity: await RelayIdentity.open(harness.relayDir),
+    clientKeys: new ClientPublicKeys({ parentUrl: harness.parent.url }),
+    certificate: new ServerCertificate({
+      parentUrl: harness.parent.url,
+      siteKey: harness.siteKey.publicKey,
+      log: silentLogger,
+    }),
+    log: silentLogger,
+    bundleMax: 10,
+    bundleWaitMs: 50,
+    minBackoffMs: 20,
+    maxBackoffMs: 100,
+  });
+}
+
+function report(seq: number): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(JSON.stringify({ computerId: CLIENT_ID, seq }));
+}
+
+async function sealed(harness: Harness, seq: number) {
+  const { contentKey } = await createContentKey(harness.serverKey.publicKey, harness.kid);
+  return await sealReport(
+    contentKey,
+    harness.client.privateKey,
+    { cid: CLIENT_ID, seq },
+    report(seq),
+  );
+}
+
+async function spool(harness: Harness, message: unknown): Promise<void> {
+  await harness.spool.put(new TextEncoder().encode(JSON.stringify(message)));
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+Deno.test("DecryptingForwarder forwards untouched until the relay is allowed, then sends bundles", async () => {
+  const harness = await setUp();
+  let forwarder = await forwarderFor(harness);
+  try {
+    for (const seq of [1, 2, 3]) await spool(harness, await sealed(harness, seq));
+    forwarder.start();
+    await until(() => harness.spool.count() === 0, "the spool to drain");
+    await forwarder.stop();
+    assert.deepEqual(harness.parent.single, [1, 2, 3]);
+    assert.equal(forwarder.stats().passedThrough, 3);
+    assert.equal(forwarder.stats().bundlesSent, 0);
+    assert.equal((await RelayIdentity.open(harness.relayDir)).computerId, RELAY_ID);
+
+    harness.parent.allowRelay = true;
+    forwarder = await forwarderFor(harness); // a new one: the old one paused bundling for 30 s
+    for (const seq of [4, 5, 6]) await spool(harness, await sealed(harness, seq));
+    forwarder.start();
+    await until(() => harness.spool.count() === 0, "the spool to drain");
+    await forwarder.stop();
+    assert.deepEqual(harness.parent.bundled, [4, 5, 6]);
+    assert.equal(harness.parent.bundles, 1);
+    const stats = forwarder.stats();
+    assert.deepEqual([stats.bundlesSent, stats.reportsBundled, stats.passedThrough], [1, 3, 0]);
+  } finally {
+    await forwarder.stop();
+    await tearDown(harness);
+  }
+});
+
+Deno.test("DecryptingForwarder passes through what it cannot vouch for, and keeps everything while the parent is down", async () => {
+  const harness = await setUp();
+  harness.parent.allowRelay = true;
+  const forwarder = await forwarderFor(harness);
+  try {
+    // Clear text, and an envelope whose sender signature does not verify, go untouched: the
+    // server judges them (here it refuses the second, which moves to rejected/).
+    await spool(
+      harness,
+      await signReport(harness.client.privateKey, { cid: CLIENT_ID, seq: 1, kid: null }, report(1)),
+    );
+    const tampered = await sealed(harness, 2);
+    tampered.sig = tampered.sig.replace(/^./, (c) => c === "A" ? "B" : "A");
+    await spool(harness, tampered);
+    for (const seq of [3, 4]) await spool(harness, await sealed(harness, seq));
+
+    harness.parent.up = false;
+    forwarder.start();
+    await until(() => forwarder.stats().failures >= 2, "failed attempts while the parent is down");
+    assert.equal(harness.spool.count(), 4, "nothing is lost while the parent is down");
+
+    harness.parent.up = true;
+    await until(() => harness.spool.count() === 0, "the spool to drain");
+    await forwarder.stop();
+    assert.deepEqual(harness.parent.single, [1]);
+    assert.deepEqual(harness.parent.bundled, [3, 4]);
+    const stats = forwarder.stats();
+    assert.equal(stats.rejected, 1, JSON.stringify(stats));
+    assert.equal((await harness.spool.listRejected()).length, 1);
+  } finally {
+    await forwarder.stop();
+    await tearDown(harness);
+  }
+});

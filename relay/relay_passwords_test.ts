@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
+import { proveKeyExchange } from "../protocol/key_exchange.ts";
+import { signRegistration } from "../protocol/registration.ts";
+import {
+  MAX_ONE_TIME_PASSWORDS,
+  parseOneTimePasswords,
+  readSharedPasswordFile,
+  RelayPasswords,
+} from "./relay_passwords.ts";
+
+const pair = await generateSigningKeyPair();
+const registration = await signRegistration(pair.privateKey, {
+  publicKey: encodeBase64Url(await exportSigningPublicKey(pair.publicKey)),
+  hostIdentity: "test",
+  hostname: "test",
+  issuedAt: Date.now(),
+});
+const proofOf = (password: string) => proveKeyExchange(registration, password);
+
+async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "mle-relay-passwords-" });
+  try {
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function writeSecret(path: string, text: string): Promise<string> {
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+  return path;
+}
+
+Deno.test("parseOneTimePasswords() ignores blanks, comments, surrounding spaces and repeats", () => {
+  assert.deepEqual(parseOneTimePasswords("# comment\n\n  one  \r\ntwo\none\n"), ["one", "two"]);
+});
+
+Deno.test("RelayPasswords.match() accepts the shared password every time and refuses a wrong one", async () => {
+  await withDir(async (dataDir) => {
+    const passwords = await RelayPasswords.open({ sharedPassword: "shared secret", dataDir });
+    for (let i = 0; i < 2; i++) {
+      const match = await passwords.match(registration, await proofOf("shared secret"));
+      assert.equal(match.ok && match.kind, "shared password");
+    }
+    assert.deepEqual(await passwords.match(registration, await proofOf("guess")), {
+      ok: false,
+      reason: "wrong",
+    });
+    for (
+      const bad of [undefined, null, {}, { proof: 7 }, { proof: "!!" }, { proof: "A".repeat(65) }]
+    ) {
+      assert.deepEqual(await passwords.match(registration, bad), { ok: false, reason: "wrong" });
+    }
+  });
+});
+
+Deno.test("RelayPasswords.match() consumes a one-time password once, even when many race, and release() gives it back", async () => {
+  await withDir(async (dataDir) => {
+    const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\nsecond-one-time\n");
+    const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
+    const proof = await proofOf("first-one-time");
+    const matches = await Promise.all(
+      Array.from({ length: 8 }, () => passwords.match(registration, proof)),
+    );
+    const winners = matches.filter((match) => match.ok);
+    assert.equal(winners.length, 1);
+    assert.ok(matches.filter((m) => !m.ok).every((m) => !m.ok && m.reason === "used"));
+
+    if (winners[0].ok) await winners[0].release();
+    const again = await passwords.match(registration, proof);
+    assert.equal(again.ok && again.kind, "one-time password");
+    assert.deepEqual(await passwords.match(registration, proof), { ok: false, reason: "used" });
+    // The used marker survives a new instance (a restart), and holds no password.
+    const reopened = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
+    assert.deepEqual(await reopened.match(registration, proof), { ok: false, reason: "used" });
+    for (const entry of Deno.readDirSync(`${dataDir}/key-exchange/used`)) {
+      assert.match(entry.name, /^[0-9a-f]{64}$/);
+      assert.ok(
+        !Deno.readTextFileSync(`${dataDir}/key-exchange/used/${entry.name}`).includes("first"),
+      );
+    }
+  });
+});
+
+Deno.test("RelayPasswords reads the one-time password file again when it changes", async () => {
+  await withDir(async (dataDir) => {
+    const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\n");
+    const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
+    const proof = await proofOf("added-later-one");
+    assert.deepEqual(await passwords.match(registration, proof), { ok: false, reason: "wrong" });
+    await writeSecret(file, "first-one-time\nadded-later-one\n");
+    const match = await passwords.match(registration, proof);
+    assert.equal(match.ok, true);
+    assert.deepEqual(await passwords.oneTimePasswordCount(), { total: 2, short: 2 });
+  });
+});
+
+Deno.test("RelayPasswords refuses no password, an empty one, and files others can read or too long", async () => {
+  await withDir(async (dataDir) => {
+    await assert.rejects(RelayPasswords.open({ dataDir }), /without a password/);
+    await assert.rejects(RelayPasswords.open({ dataDir, sharedPassword: "" }), /empty/);
+    const readable = `${dataDir}/readable.txt`;
+    await Deno.writeTextFile(readable, "one\n");
+    await Deno.chmod(readable, 0o644);
+    await assert.rejects(
+      RelayPasswords.open({ dataDir, oneTimePasswordsFile: readable }),
+      /others can access it \(mode 644\); run: chmod 600/,
+    );
+    await assert.rejects(readSharedPasswordFile(readable), /others can access it/);
+    const many = await writeSecret(
+      `${dataDir}/many.txt`,
+      Array.from({ length: MAX_ONE_TIME_PASSWORDS + 1 }, (_, i) => `p${i}`).join("\n"),
+    );
+    await assert.rejects(
+      RelayPasswords.open({ dataDir, oneTimePasswordsFile: many }),
+      /more than 1000 passwords/,
+    );
+    const empty = await writeSecret(`${dataDir}/empty.txt`, "\n");
+    await assert.rejects(readSharedPasswordFile(empty), /is empty/);
+    assert.equal(await readSharedPasswordFile(await writeSecret(`${dataDir}/ok`, "pw\nx")), "pw");
+  });
+});

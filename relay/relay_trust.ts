@@ -1,0 +1,119 @@
+/**
+ * What `mle-relay run` trusts and checks, set up from its flags: the pinned masthead (site key),
+ * the revocation list every relay keeps, and, with `--authenticating`, the passwords and admitted
+ * clients of the manual key exchange.
+ *
+ * @module
+ */
+
+import type { Logger } from "../cli/log.ts";
+import { UsageError } from "../cli/output.ts";
+import { readPassword } from "../cli/password.ts";
+import { RelayAuthenticator } from "./authenticator.ts";
+import { AuthorizedClients } from "./authorized_clients.ts";
+import { PinnedMasthead } from "./pinned_masthead.ts";
+import {
+  readSharedPasswordFile,
+  RelayPasswords,
+  SHORT_PASSWORD_LENGTH,
+} from "./relay_passwords.ts";
+import { RevocationList } from "./revocation_list.ts";
+
+/** The environment variable holding an authenticating relay's shared password. */
+export const SHARED_PASSWORD_ENV = "MLE_RELAY_SHARED_PASSWORD";
+
+/** The flags this setup reads. */
+export interface RelayTrustSettings {
+  dataDir: string;
+  parentUrl: string;
+  /** `--masthead FILE`: the site's masthead, instead of trusting the parent's on first start. */
+  mastheadFile?: string;
+  /** `--revocation-interval`, in milliseconds. */
+  revocationIntervalMs: number;
+  /** `--authenticating`. */
+  authenticating: boolean;
+  /** `--password-file`: the shared password (else `MLE_RELAY_SHARED_PASSWORD`, else a prompt). */
+  passwordFile?: string;
+  /** `--one-time-passwords`. */
+  oneTimePasswordsFile?: string;
+}
+
+/** What the relay's app and lifecycle get. */
+export interface RelayTrust {
+  revocations: RevocationList;
+  authenticator?: RelayAuthenticator;
+}
+
+/**
+ * Opens the masthead pin, the revocation list and (authenticating) the key exchange.
+ *
+ * @throws {UsageError} When an authenticating relay has no password from any source.
+ */
+export async function openRelayTrust(
+  settings: RelayTrustSettings,
+  log: Logger,
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): Promise<RelayTrust> {
+  // Passwords first: a misuse should stop the relay before it touches anything else.
+  const passwords = settings.authenticating
+    ? await RelayPasswords.open({
+      sharedPassword: await sharedPassword(settings, env),
+      oneTimePasswordsFile: settings.oneTimePasswordsFile,
+      dataDir: settings.dataDir,
+    })
+    : undefined;
+  const masthead = await PinnedMasthead.open({
+    dataDir: settings.dataDir,
+    mastheadFile: settings.mastheadFile,
+    log,
+  });
+  const revocations = await RevocationList.open({
+    dataDir: settings.dataDir,
+    parentUrl: settings.parentUrl,
+    masthead,
+    log,
+    intervalMs: settings.revocationIntervalMs,
+  });
+  if (!passwords) return { revocations };
+
+  const authorized = await AuthorizedClients.open(settings.dataDir);
+  const oneTime = await passwords.oneTimePasswordCount();
+  log.info("authenticating: registrations need the manual key exchange", {
+    admittedClients: authorized.size,
+    oneTimePasswords: oneTime.total,
+  });
+  if (oneTime.short > 0) {
+    log.warn(
+      `${oneTime.short} one-time password(s) are shorter than ${SHORT_PASSWORD_LENGTH} ` +
+        "characters: someone who records a key exchange can guess a short one offline",
+    );
+  }
+  return {
+    revocations,
+    authenticator: new RelayAuthenticator({ authorized, passwords, revocations, log }),
+  };
+}
+
+async function sharedPassword(
+  settings: RelayTrustSettings,
+  env: (name: string) => string | undefined,
+): Promise<string | undefined> {
+  if (settings.passwordFile !== undefined) {
+    return await readSharedPasswordFile(settings.passwordFile);
+  }
+  const fromEnv = env(SHARED_PASSWORD_ENV);
+  if (fromEnv) return fromEnv;
+  if (settings.oneTimePasswordsFile !== undefined) return undefined;
+  if (!Deno.stdin.isTerminal()) {
+    throw new UsageError(
+      "Cannot run an authenticating relay without a password",
+      `give --password-file FILE, set ${SHARED_PASSWORD_ENV}, or give --one-time-passwords FILE`,
+    );
+  }
+  return await readPassword({
+    envName: SHARED_PASSWORD_ENV,
+    prompt: "Shared password of this authenticating relay: ",
+    confirm: true,
+    warn: () => {},
+  });
+}

@@ -1,0 +1,335 @@
+/**
+ * Forwards buffered uploads to the parent: each upload's manifest first, then its chunks, a few
+ * requests in flight, exactly the bytes received (ciphertext stays ciphertext).
+ *
+ * What each answer means:
+ * - 2xx: the parent has it; delete the chunk (an answer saying the file is complete marks the
+ *   upload complete).
+ * - 404 `ERR_UNKNOWN_UPLOAD`: the parent lost the upload (a new server, a wiped relay): post the
+ *   manifest again, then the chunk.
+ * - 408, 429, 503, 5xx, no answer: keep everything; retry after `Retry-After` or a back-off
+ *   (500 ms doubling to 30 s, with jitter).
+ * - a chunk that does not open at the server (`ERR_DECRYPTION_FAILED`, `ERR_SIGNATURE_INVALID`,
+ *   `ERR_CHUNK_INVALID`): that chunk is bad (damaged or forged before it reached this relay):
+ *   delete it; the client sees it missing in the status and sends it again.
+ * - any other 4xx: the upload is refused for good (quota, revoked computer, failed hash): record
+ *   the refusal, which clients then receive, and delete its chunks.
+ *
+ * @module
+ */
+
+import { type Logger, silentLogger } from "../cli/log.ts";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { errorCodeOf } from "../protocol/http_error.ts";
+import { API } from "../protocol/paths.ts";
+import { readUploadStatus, type UploadStatus } from "../protocol/upload.ts";
+import { fetchUploadAnswer, releaseBytes, type UploadAnswer } from "../protocol/upload_fetch.ts";
+import { describeUnreachable } from "./_describe_unreachable.ts";
+import { parentBaseUrl } from "./parent_url.ts";
+import type { BufferedUpload, UploadBuffer } from "./upload_buffer.ts";
+
+/** Options of an {@linkcode UploadForwarder}. */
+export interface UploadForwarderOptions {
+  buffer: UploadBuffer;
+  parentUrl: string | URL;
+  log?: Logger;
+  /** Requests in flight at once (default 4). */
+  concurrency?: number;
+  /** Timeout of one request (default 60 s). */
+  timeoutMs?: number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** How a manifest delivery ended. */
+export type ManifestDelivery =
+  | { outcome: "delivered"; status: UploadStatus | null }
+  | { outcome: "refused" }
+  | { outcome: "retry" };
+
+const CHUNK_REFUSALS = new Set([
+  "ERR_DECRYPTION_FAILED",
+  "ERR_SIGNATURE_INVALID",
+  "ERR_CHUNK_INVALID",
+]);
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** Delivers the upload buffer to the parent. */
+export class UploadForwarder {
+  readonly #buffer: UploadBuffer;
+  readonly #base: string;
+  readonly #log: Logger;
+  readonly #concurrency: number;
+  readonly #timeoutMs: number;
+  readonly #minBackoffMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #manifests = new Map<string, Promise<ManifestDelivery>>();
+  #running = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #streak = 0;
+  #forwarded = 0;
+
+  constructor(options: UploadForwarderOptions) {
+    this.#buffer = options.buffer;
+    this.#base = `${parentBaseUrl(options.parentUrl)}${API.uploads}`;
+    this.#log = options.log ?? silentLogger;
+    this.#concurrency = options.concurrency ?? 4;
+    this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#minBackoffMs = options.minBackoffMs ?? 500;
+    this.#maxBackoffMs = options.maxBackoffMs ?? 30_000;
+  }
+
+  /** Chunks forwarded since start. */
+  get forwarded(): number {
+    return this.#forwarded;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#pump();
+  }
+
+  /** Says something was buffered: sends it now unless the parent is being backed off from. */
+  wake(): void {
+    this.#pump();
+  }
+
+  /** Stops starting requests and waits (at most `graceMs`) for those in flight. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.#running = false;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const pending = [...this.#inFlight.values(), ...this.#manifests.values()];
+    if (pending.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled(pending),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Posts an upload's manifest to the parent (once at a time per upload) and records the
+   * outcome. The relay's app calls it too, so a client hears a refusal at once when it can.
+   */
+  deliverManifest(upload: BufferedUpload, timeoutMs = this.#timeoutMs): Promise<ManifestDelivery> {
+    const key = `${upload.cid}-${upload.uid}`;
+    let delivery = this.#manifests.get(key);
+    if (!delivery) {
+      delivery = this.#postManifest(upload, timeoutMs).finally(() => {
+        this.#manifests.delete(key);
+        this.#pump();
+      });
+      this.#manifests.set(key, delivery);
+    }
+    return delivery;
+  }
+
+  /**
+   * Asks the parent for an upload's status.
+   *
+   * @returns the status, "unknown-upload" when the parent has never seen it, or null when the
+   * parent did not answer usably.
+   */
+  async parentStatus(
+    upload: BufferedUpload,
+    timeoutMs = 5_000,
+  ): Promise<UploadStatus | "unknown-upload" | null> {
+    let answer: UploadAnswer;
+    try {
+      answer = await this.#call("GET", `/${upload.cid}/${upload.uid}`, undefined, timeoutMs);
+    } catch (error) {
+      if (error instanceof ParentUnreachableError) return null;
+      throw error;
+    }
+    if (answer.status === 404 && errorCodeOf(answer.body) === "ERR_UNKNOWN_UPLOAD") {
+      return "unknown-upload";
+    }
+    if (answer.status !== 200) return null;
+    const status = readUploadStatus(answer.body);
+    return status !== null && status.uploadId === upload.uid ? status : null;
+  }
+
+  #pump(): void {
+    if (!this.#running || this.#retryTimer !== undefined) return;
+    for (const upload of this.#buffer.list()) {
+      if (this.#inFlight.size >= this.#concurrency) return;
+      if (upload.complete || upload.refused) continue;
+      if (!upload.manifestDelivered) {
+        if (!this.#manifests.has(`${upload.cid}-${upload.uid}`)) void this.deliverManifest(upload);
+        continue;
+      }
+      for (const index of upload.chunks) {
+        if (this.#inFlight.size >= this.#concurrency) return;
+        const key = `${upload.cid}-${upload.uid}-${index}`;
+        if (this.#inFlight.has(key)) continue;
+        const task = this.#deliverChunk(upload, index).finally(() => {
+          this.#inFlight.delete(key);
+          this.#pump();
+        });
+        this.#inFlight.set(key, task);
+      }
+    }
+  }
+
+  async #postManifest(upload: BufferedUpload, timeoutMs: number): Promise<ManifestDelivery> {
+    try {
+      const answer = await this.#call(
+        "POST",
+        "",
+        await this.#buffer.readManifest(upload),
+        timeoutMs,
+        "application/json",
+      );
+      if (answer.status >= 200 && answer.status < 300) {
+        await this.#buffer.setManifestDelivered(upload, true);
+        const status = readUploadStatus(answer.body);
+        if (status?.state === "complete") await this.#buffer.complete(upload);
+        this.#answered();
+        return { outcome: "delivered", status };
+      }
+      if (isRetryable(answer.status)) {
+        this.#failed(`parent answered ${answer.status}`, answer.retryAfterMs);
+        return { outcome: "retry" };
+      }
+      await this.#refuse(upload, answer);
+      this.#answered();
+      return { outcome: "refused" };
+    } catch (error) {
+      this.#failed(
+        error instanceof ParentUnreachableError
+          ? describeUnreachable(error)
+          : `local failure: ${(error as Error).message}`,
+        null,
+      );
+      return { outcome: "retry" };
+    }
+  }
+
+  async #deliverChunk(upload: BufferedUpload, index: number): Promise<void> {
+    try {
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = this.#buffer.readChunk(upload, index);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        this.#buffer.removeChunk(upload, index);
+        return;
+      }
+      let answer: UploadAnswer;
+      try {
+        answer = await this.#call(
+          "PUT",
+          `/${upload.cid}/${upload.uid}/${index}`,
+          bytes,
+          this.#timeoutMs,
+          "application/octet-stream",
+        );
+      } finally {
+        releaseBytes(bytes);
+      }
+      const code = errorCodeOf(answer.body);
+      if (answer.status >= 200 && answer.status < 300) {
+        this.#buffer.removeChunk(upload, index);
+        this.#forwarded++;
+        if ((answer.body as { state?: unknown } | null)?.state === "complete") {
+          await this.#buffer.complete(upload);
+          this.#log.info("upload stored by the parent", { cid: upload.cid, uid: upload.uid });
+        }
+        this.#answered();
+        return;
+      }
+      if (answer.status === 404 && code === "ERR_UNKNOWN_UPLOAD") {
+        await this.#buffer.setManifestDelivered(upload, false);
+        this.#answered();
+        return;
+      }
+      if (isRetryable(answer.status)) {
+        this.#failed(`parent answered ${answer.status}`, answer.retryAfterMs);
+        return;
+      }
+      if (code !== null && CHUNK_REFUSALS.has(code)) {
+        this.#buffer.removeChunk(upload, index);
+        this.#log.warn("parent refused a chunk; deleted it, the client will send it again", {
+          cid: upload.cid,
+          uid: upload.uid,
+          index,
+          code,
+        });
+        this.#answered();
+        return;
+      }
+      await this.#refuse(upload, answer);
+      this.#answered();
+    } catch (error) {
+      this.#failed(
+        error instanceof ParentUnreachableError
+          ? describeUnreachable(error)
+          : `local failure: ${(error as Error).message}`,
+        null,
+      );
+    }
+  }
+
+  async #refuse(upload: BufferedUpload, answer: UploadAnswer): Promise<void> {
+    const said = (answer.body as { error?: { message?: unknown } } | null)?.error?.message;
+    const refusal = {
+      status: answer.status,
+      code: errorCodeOf(answer.body) ?? "ERR_UPLOAD_REFUSED",
+      message: typeof said === "string" ? said.slice(0, 500) : `HTTP ${answer.status}`,
+    };
+    await this.#buffer.refuse(upload, refusal);
+    this.#log.warn("parent refused an upload for good; its chunks were deleted", {
+      cid: upload.cid,
+      uid: upload.uid,
+      status: refusal.status,
+      code: refusal.code,
+    });
+  }
+
+  #answered(): void {
+    if (this.#streak > 0) this.#log.info("parent answers again; forwarding uploads");
+    this.#streak = 0;
+  }
+
+  #failed(reason: string, retryAfterMs: number | null): void {
+    if (!this.#running || this.#retryTimer !== undefined) return;
+    this.#streak++;
+    const ceiling = Math.min(this.#maxBackoffMs, this.#minBackoffMs * 2 ** (this.#streak - 1));
+    const delay = retryAfterMs ?? Math.round(ceiling / 2 + (ceiling / 2) * Math.random());
+    if (this.#streak === 1) {
+      this.#log.warn("cannot forward uploads; keeping them", {
+        reason,
+        chunks: this.#buffer.chunkFiles,
+        retryInMs: delay,
+      });
+    }
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#pump();
+    }, delay);
+  }
+
+  #call(
+    method: string,
+    path: string,
+    body: BodyInit | undefined,
+    timeoutMs: number,
+    contentType?: string,
+  ): Promise<UploadAnswer> {
+    return fetchUploadAnswer(`${this.#base}${path}`, {
+      method,
+      body,
+      headers: contentType ? { "content-type": contentType } : undefined,
+      timeoutMs,
+      maxBytes: MAX_ANSWER_BYTES,
+    });
+  }
+}
+
+function isRetryable(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}

@@ -1,0 +1,755 @@
+/**
+ * `npm run bench`: ingest throughput with and without MLE, measured end to end on loopback.
+ *
+ * A real `mle-server` (from source, with its shipped permission flags) on a site made with the
+ * real admin tool; simulated clients in separate load-generator processes (`bench_load.ts`), each
+ * client with its own Ed25519 key pair and computer id, registered over HTTP; reports of about
+ * 1 KiB of properties, first signed clear text, then encrypted to a 4096-bit key, then (after a
+ * server restart on the same data dir) again, then to a 2048-bit key, then through a relay. The
+ * RSA private-key operations are the server's own count (`GET /api/v1/metrics`).
+ *
+ * Reports are sealed before each timed phase (see bench_load.ts): generating them while sending
+ * would take cores from the server on this two-core machine.
+ *
+ * Prints a table, then one JSON object as the last line.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { admin } from "../tests/deployment.ts";
+import { freePort, roleCommand, RoleProcess } from "../tests/run_role.ts";
+import { API } from "../protocol/paths.ts";
+import type { Command } from "./bench_load.ts";
+
+const HELP = `Usage: deno run --allow-all scripts/bench.ts [options]     (npm run bench)
+
+Measures report ingest with real processes on 127.0.0.1: a server, load-generator processes
+playing simulated clients, and a relay. Prints a table, then one JSON object as the last line.
+
+Options:
+  --clients N            simulated clients, each with its own key pair and computer id (default 1000)
+  --seconds S            length of each timed phase (default 8)
+  --connections N        concurrent HTTP connections in all (default 32)
+  --workers N            load-generator processes (default 2)
+  --relay-concurrency N  the relay's --concurrency towards the server (default: the relay's own)
+  --keep                 keep the temporary folder (server and relay data dirs)
+  --profile DIR          run the server with --cpu-prof, writing V8 CPU profiles into DIR
+  -h, --help             show this help
+
+Examples:
+  npm run bench
+  npm run bench -- --clients 2000 --seconds 15
+
+Exit codes:
+  0  measured (targets missed are reported, not failed)
+  1  the run failed (a process did not start, a report was refused, a stored count is off)
+  2  misuse of the command line
+`;
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        clients: { type: "string", default: "1000" },
+        seconds: { type: "string", default: "8" },
+        connections: { type: "string", default: "32" },
+        workers: { type: "string", default: "2" },
+        "relay-concurrency": { type: "string" },
+        keep: { type: "boolean", default: false },
+        profile: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    console.error(`bench: error: ${(error as Error).message}`);
+    console.error("bench: hint: see npm run bench -- --help");
+    Deno.exit(2);
+  }
+})();
+if (values.help) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+function intOption(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    console.error(
+      `bench: error: --${name} must be an integer from ${min} to ${max}, got "${text}"`,
+    );
+    Deno.exit(2);
+  }
+  return value;
+}
+const CLIENTS = intOption("clients", values.clients!, 1, 100_000);
+const SECONDS = Number(values.seconds);
+if (!(SECONDS >= 1 && SECONDS <= 600)) {
+  console.error(`bench: error: --seconds must be from 1 to 600, got "${values.seconds}"`);
+  Deno.exit(2);
+}
+const WORKERS = intOption("workers", values.workers!, 1, 16);
+const CONNECTIONS = intOption("connections", values.connections!, WORKERS, 1024);
+const RELAY_CONCURRENCY = values["relay-concurrency"] === undefined
+  ? undefined
+  : intOption("relay-concurrency", values["relay-concurrency"], 1, 64);
+/** Upper bound of reports one timed phase needs before the first measurement (reports/s). */
+const FIRST_RATE_GUESS = 9_000;
+
+function say(line: string): void {
+  console.error(`bench: ${line}`);
+}
+
+/** A load-generator process, asked one JSON command per line. */
+class LoadWorker {
+  readonly #child: Deno.ChildProcess;
+  readonly pid: number;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: AsyncIterator<string>;
+
+  constructor() {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-prompt",
+        "--allow-net=127.0.0.1",
+        "--allow-read",
+        new URL("./bench_load.ts", import.meta.url).pathname,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.pid = this.#child.pid;
+    this.#writer = this.#child.stdin.getWriter();
+    this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
+      new TransformStream<string, string>(
+        {
+          pending: "",
+          transform(chunk, controller) {
+            const self = this as unknown as { pending: string };
+            self.pending = (self.pending ?? "") + chunk;
+            let newline;
+            while ((newline = self.pending.indexOf("\n")) >= 0) {
+              controller.enqueue(self.pending.slice(0, newline));
+              self.pending = self.pending.slice(newline + 1);
+            }
+          },
+        } as Transformer<string, string> & { pending: string },
+      ),
+    )[Symbol.asyncIterator]();
+  }
+
+  // deno-lint-ignore no-explicit-any
+  async ask(command: Command): Promise<any> {
+    await this.#writer.write(new TextEncoder().encode(JSON.stringify(command) + "\n"));
+    const { value, done } = await this.#lines.next();
+    if (done) throw new Error("a load generator exited");
+    const answer = JSON.parse(value);
+    if (!answer.ok) throw new Error(`load generator failed: ${answer.error}`);
+    return answer;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#writer.write(new TextEncoder().encode(JSON.stringify({ cmd: "exit" }) + "\n"));
+      await this.#writer.close();
+    } catch {
+      // already gone
+    }
+    await this.#child.status;
+  }
+}
+
+interface Metrics {
+  rsaPrivateOps: number;
+  reportsStored: number;
+  reportsStoredSinceStart: number;
+  peakRssBytes?: number;
+  rssBytes?: number;
+  [name: string]: unknown;
+}
+
+async function metrics(port: number): Promise<Metrics> {
+  const response = await fetch(`http://127.0.0.1:${port}${API.metrics}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (response.status !== 200) throw new Error(`metrics: HTTP ${response.status}`);
+  return await response.json();
+}
+
+/** One row of the table. */
+interface Phase {
+  name: string;
+  reports: number;
+  seconds: number;
+  perSecond: number;
+  p50: number | null;
+  p99: number | null;
+  rsaOps: number | null;
+  /** CPU time per report, in microseconds: server (all threads), its event loop, load generators. */
+  cpu?: { server: number; serverMain: number; load: number };
+  /** The server's resident memory at the end of the phase, in bytes. */
+  rss?: number;
+  note: string;
+}
+
+const phases: Phase[] = [];
+
+function percentile(sorted: Float64Array, fraction: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * (sorted.length - 1)))];
+}
+
+/**
+ * Sends what the workers prepared to `port` for at most `durationMs`; returns the acknowledged
+ * count, the elapsed time and the latencies.
+ */
+async function drive(
+  workers: LoadWorker[],
+  port: number,
+  durationMs: number,
+  expectStatus: number,
+): Promise<{ acked: number; seconds: number; p50: number; p99: number; exhausted: boolean }> {
+  const perWorker = Math.max(1, Math.floor(CONNECTIONS / workers.length));
+  const answers = await Promise.all(
+    workers.map((worker) => worker.ask({ cmd: "run", port, connections: perWorker, durationMs })),
+  );
+  let acked = 0;
+  let seconds = 0;
+  const all: number[] = [];
+  const statuses: Record<string, number> = {};
+  for (const answer of answers) {
+    for (const [status, count] of Object.entries(answer.statuses as Record<string, number>)) {
+      statuses[status] = (statuses[status] ?? 0) + count;
+    }
+    acked += (answer.statuses as Record<string, number>)[expectStatus] ?? 0;
+    seconds = Math.max(seconds, answer.elapsedMs / 1000);
+    all.push(...answer.latencies);
+  }
+  const unexpected = Object.entries(statuses).filter(([status]) => Number(status) !== expectStatus);
+  if (unexpected.length > 0) {
+    throw new Error(`unexpected answers: ${JSON.stringify(statuses)} (expected ${expectStatus})`);
+  }
+  const sorted = Float64Array.from(all).sort();
+  return {
+    acked,
+    seconds,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    exhausted: answers.every((answer) => answer.exhausted),
+  };
+}
+
+async function prepareAll(
+  workers: LoadWorker[],
+  command: Extract<Command, { cmd: "prepare" }>,
+): Promise<{ prepared: number; newContentKeys: number; ms: number; meanRequestBytes: number }> {
+  const answers = await Promise.all(workers.map((worker) => worker.ask(command)));
+  return {
+    prepared: answers.reduce((sum, a) => sum + a.prepared, 0),
+    newContentKeys: answers.reduce((sum, a) => sum + a.newContentKeys, 0),
+    ms: Math.max(...answers.map((a) => a.ms)),
+    meanRequestBytes: answers[0].meanRequestBytes,
+  };
+}
+
+/** Reports each client needs for a timed phase at `rate` reports/s (with a margin). */
+function perClientFor(rate: number, seconds = SECONDS): number {
+  return Math.max(1, Math.ceil((rate * 1.3 * seconds) / CLIENTS));
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function certificateKid(port: number): Promise<string | null> {
+  const response = await fetch(`http://127.0.0.1:${port}${API.encryptionCertificate}`);
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    return null;
+  }
+  const document = await response.json();
+  const payload = JSON.parse(
+    new TextDecoder().decode(Uint8Array.fromBase64(document.payload, { alphabet: "base64url" })),
+  );
+  return payload.kid ?? null;
+}
+
+async function generateKey(serverDir: string, siteKey: string, size: "min" | "max") {
+  const result = await admin([
+    "-reportencryption",
+    "-generatekey",
+    `-privateKeySize=${size}`,
+    "-deploynow=yes",
+    `-sitePvkLocation=${siteKey}`,
+    "--data-dir",
+    serverDir,
+  ]);
+  const kid = /[0-9a-f]{40}/.exec(result.stdout)?.[0];
+  if (!kid) throw new Error(`no key id in: ${result.stdout}`);
+  return kid;
+}
+
+/** The server as a process, or (with --profile) the same command plus V8 CPU profiling. */
+type ServerProcess = Pick<RoleProcess, "waitFor" | "stop"> & { pid: number };
+
+/** CPU seconds (user + system) used so far by a process, or one thread; NaN without /proc. */
+function cpuSeconds(pid: number, thread?: number): number {
+  try {
+    const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+    const stat = Deno.readTextFileSync(path);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ)
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU used so far: the server (all threads), its event-loop thread, the load generators. */
+interface CpuSnapshot {
+  server: number;
+  serverMain: number;
+  load: number;
+}
+
+function cpuSnapshot(server: ServerProcess, workers: LoadWorker[]): CpuSnapshot {
+  return {
+    server: cpuSeconds(server.pid),
+    serverMain: cpuSeconds(server.pid, server.pid),
+    load: workers.reduce((sum, worker) => sum + cpuSeconds(worker.pid), 0),
+  };
+}
+
+/** CPU per report between two snapshots, in microseconds. */
+function cpuPerReport(from: CpuSnapshot, to: CpuSnapshot, reports: number): Phase["cpu"] {
+  const per = (a: number, b: number) => ((b - a) / reports) * 1e6;
+  return {
+    server: per(from.server, to.server),
+    serverMain: per(from.serverMain, to.serverMain),
+    load: per(from.load, to.load),
+  };
+}
+
+function startServer(serverDir: string, port: number): ServerProcess {
+  const args = ["run", "--data-dir", serverDir, "--listen", `127.0.0.1:${port}`];
+  if (values.profile === undefined) {
+    const process = new RoleProcess("server", args);
+    return Object.assign(process, { pid: process.child.pid });
+  }
+  const command = roleCommand("server", args);
+  const child = new Deno.Command(command.command, {
+    args: ["run", "--cpu-prof", `--cpu-prof-dir=${values.profile}`, ...command.args.slice(1)],
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  return {
+    pid: child.pid,
+    waitFor: async () => {
+      await waitUntil("the profiled server to listen", async () => {
+        try {
+          await metrics(port);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 20_000);
+    },
+    stop: async () => {
+      child.kill("SIGTERM");
+      return await child.status;
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  const began = performance.now();
+  const root = await Deno.makeTempDir({ prefix: "mle-bench-" });
+  const serverDir = `${root}/server`;
+  const siteKey = `${root}/site/license.pvk`;
+  const masthead = `${root}/site/masthead.json`;
+  const serverPort = freePort();
+  const relayPort = freePort();
+  let server: ServerProcess | null = null;
+  let relay: RoleProcess | null = null;
+  const workers: LoadWorker[] = [];
+  let peakRss = 0;
+  let peakHeap = 0;
+  const notePeak = (m: Metrics) => {
+    peakRss = Math.max(peakRss, m.peakRssBytes ?? 0, m.rssBytes ?? 0);
+    peakHeap = Math.max(peakHeap, (m.heapTotalBytes as number | undefined) ?? 0);
+  };
+  try {
+    say(`site, 4096-bit key and server in ${root}`);
+    await Deno.mkdir(`${root}/site`, { mode: 0o700 });
+    await admin([
+      "init-site",
+      "--data-dir",
+      serverDir,
+      "--site-key",
+      siteKey,
+      "--masthead",
+      masthead,
+      "--server-url",
+      `http://127.0.0.1:${serverPort}`,
+    ]);
+    const kid4096 = await generateKey(serverDir, siteKey, "max");
+    server = startServer(serverDir, serverPort);
+    await server.waitFor("listening on");
+    for (let i = 0; i < WORKERS; i++) workers.push(new LoadWorker());
+
+    // Registration.
+    say(`registering ${CLIENTS} clients`);
+    let before = await metrics(serverPort);
+    let started = performance.now();
+    const registered = await Promise.all(workers.map((worker, i) =>
+      worker.ask({
+        cmd: "register",
+        port: serverPort,
+        count: Math.floor(CLIENTS / WORKERS) + (i < CLIENTS % WORKERS ? 1 : 0),
+        concurrency: 8,
+        tag: `w${i}`,
+      })
+    ));
+    const registrationSeconds = (performance.now() - started) / 1000;
+    const failures = registered.reduce((sum, r) => sum + r.failures, 0);
+    if (failures > 0) throw new Error(`registration failed: ${registered[0].firstFailure}`);
+    const registeredMetrics = await metrics(serverPort);
+    notePeak(registeredMetrics);
+    phases.push({
+      name: "register clients",
+      reports: CLIENTS,
+      seconds: registrationSeconds,
+      perSecond: CLIENTS / registrationSeconds,
+      p50: null,
+      p99: null,
+      rsaOps: registeredMetrics.rsaPrivateOps - before.rsaPrivateOps,
+      rss: registeredMetrics.rssBytes,
+      note: "Ed25519 key pair each; registrations/s",
+    });
+
+    /** Runs one direct-to-server phase and checks every acknowledged report is stored. */
+    const direct = async (
+      name: string,
+      prepare: Extract<Command, { cmd: "prepare" }>,
+      durationMs: number,
+      note: string,
+    ): Promise<Phase & { exhausted: boolean }> => {
+      const sealed = await prepareAll(workers, prepare);
+      say(
+        `${name}: sealed ${sealed.prepared} reports (${sealed.meanRequestBytes} bytes per HTTP request) in ` +
+          `${(sealed.ms / 1000).toFixed(1)} s; sending`,
+      );
+      const m0 = await metrics(serverPort);
+      const cpu0 = cpuSnapshot(server!, workers);
+      const result = await drive(workers, serverPort, durationMs, 200);
+      const cpu1 = cpuSnapshot(server!, workers);
+      const m1 = await metrics(serverPort);
+      notePeak(m1);
+      const stored = m1.reportsStored - m0.reportsStored;
+      if (stored !== result.acked) {
+        throw new Error(`${name}: ${result.acked} reports acknowledged but ${stored} stored`);
+      }
+      const phase = {
+        name,
+        reports: result.acked,
+        seconds: result.seconds,
+        perSecond: result.acked / result.seconds,
+        p50: result.p50,
+        p99: result.p99,
+        rsaOps: m1.rsaPrivateOps - m0.rsaPrivateOps,
+        cpu: cpuPerReport(cpu0, cpu1, result.acked),
+        rss: m1.rssBytes,
+        note: note + (result.exhausted && durationMs < 600_000 ? "; all sealed reports sent" : ""),
+        exhausted: result.exhausted,
+      };
+      phases.push(phase);
+      return phase;
+    };
+
+    const clear = await direct(
+      "clear text (signed)",
+      { cmd: "prepare", mode: "clear", perClient: perClientFor(FIRST_RATE_GUESS) },
+      SECONDS * 1000,
+      "",
+    );
+    const rateGuess = Math.max(clear.perSecond, 500);
+    const encrypt = (perClient: number): Extract<Command, { cmd: "prepare" }> => ({
+      cmd: "prepare",
+      mode: "encrypt",
+      perClient,
+      port: serverPort,
+      masthead,
+    });
+
+    // 4096-bit: each client's first report costs one unwrap; then the memo serves.
+    const first4096 = await direct(
+      "4096: first report per client",
+      encrypt(1),
+      600_000,
+      "one new content key per client",
+    );
+    const steady4096 = await direct(
+      "4096: steady state",
+      encrypt(perClientFor(rateGuess)),
+      SECONDS * 1000,
+      "content keys reused",
+    );
+
+    // Restart on the same data dir: content keys must come back without RSA.
+    const afterRestartSealed = await prepareAll(
+      workers,
+      encrypt(perClientFor(rateGuess, SECONDS / 2)),
+    );
+    const beforeStop = await metrics(serverPort);
+    notePeak(beforeStop);
+    started = performance.now();
+    await server.stop();
+    server = startServer(serverDir, serverPort);
+    await server.waitFor("listening on");
+    const restartSeconds = (performance.now() - started) / 1000;
+    say(
+      `server restarted in ${
+        restartSeconds.toFixed(1)
+      } s; sending ${afterRestartSealed.prepared} reports`,
+    );
+    before = await metrics(serverPort);
+    let cpu0 = cpuSnapshot(server, workers);
+    const restarted = await drive(workers, serverPort, (SECONDS / 2) * 1000, 200);
+    let cpu1 = cpuSnapshot(server, workers);
+    let after = await metrics(serverPort);
+    notePeak(after);
+    if (after.reportsStored - before.reportsStored !== restarted.acked) {
+      throw new Error("after restart: acknowledged and stored counts differ");
+    }
+    const afterRestart: Phase = {
+      name: "4096: after server restart",
+      reports: restarted.acked,
+      seconds: restarted.seconds,
+      perSecond: restarted.acked / restarted.seconds,
+      p50: restarted.p50,
+      p99: restarted.p99,
+      rsaOps: after.rsaPrivateOps - before.rsaPrivateOps,
+      cpu: cpuPerReport(cpu0, cpu1, restarted.acked),
+      rss: after.rssBytes,
+      note: `restart took ${restartSeconds.toFixed(1)} s; every client's first report after it`,
+    };
+    phases.push(afterRestart);
+    if (restarted.acked < CLIENTS) say("warning: fewer reports after the restart than clients");
+
+    // Forged messages: a fresh wrapped key each, a signature that does not verify.
+    const forgedCount = Math.min(200, CLIENTS);
+    await Promise.all(workers.map((worker, i) =>
+      worker.ask({
+        cmd: "forge",
+        count: Math.floor(forgedCount / WORKERS) + (i < forgedCount % WORKERS ? 1 : 0),
+        port: serverPort,
+        masthead,
+      })
+    ));
+    before = await metrics(serverPort);
+    const forged = await drive(workers, serverPort, 60_000, 403);
+    after = await metrics(serverPort);
+    phases.push({
+      name: "forged signatures",
+      reports: forged.acked,
+      seconds: forged.seconds,
+      perSecond: forged.acked / forged.seconds,
+      p50: forged.p50,
+      p99: forged.p99,
+      rsaOps: after.rsaPrivateOps - before.rsaPrivateOps,
+      note: "each with a new wrapped key; refused 403, must cost 0 RSA",
+    });
+    const forgedRsa = after.rsaPrivateOps - before.rsaPrivateOps;
+
+    // 2048-bit: deploy a new key; the server picks it up without a restart.
+    say("deploying a 2048-bit key");
+    const kid2048 = await generateKey(serverDir, siteKey, "min");
+    await waitUntil("the server to serve the 2048-bit certificate", async () => {
+      return (await certificateKid(serverPort)) === kid2048;
+    }, 15_000);
+    await new Promise((resolve) => setTimeout(resolve, 2_500)); // the key ring's refresh
+    const first2048 = await direct(
+      "2048: first report per client",
+      encrypt(1),
+      600_000,
+      "one new content key per client",
+    );
+    const steady2048 = await direct(
+      "2048: steady state",
+      encrypt(perClientFor(rateGuess)),
+      SECONDS * 1000,
+      "content keys reused",
+    );
+
+    // Through a relay: accepted (spooled durably) by the relay, then forwarded.
+    relay = new RoleProcess("relay", [
+      "run",
+      "--data-dir",
+      `${root}/relay`,
+      "--listen",
+      `127.0.0.1:${relayPort}`,
+      "--parent",
+      `http://127.0.0.1:${serverPort}`,
+      ...(RELAY_CONCURRENCY === undefined ? [] : ["--concurrency", String(RELAY_CONCURRENCY)]),
+    ]);
+    await relay.waitFor("listening on");
+    const relaySealed = await prepareAll(workers, encrypt(perClientFor(rateGuess / 2)));
+    say(`relay: sealed ${relaySealed.prepared} reports; sending`);
+    before = await metrics(serverPort);
+    cpu0 = cpuSnapshot(server, workers);
+    started = performance.now();
+    const viaRelay = await drive(workers, relayPort, SECONDS * 1000, 202);
+    // Polls the server's in-memory counter: a count(*) of the table every 100 ms would load it.
+    await waitUntil("the relay to deliver every accepted report", async () => {
+      const m = await metrics(serverPort);
+      return m.reportsStoredSinceStart - before.reportsStoredSinceStart >= viaRelay.acked;
+    }, 120_000);
+    const drainedSeconds = (performance.now() - started) / 1000;
+    cpu1 = cpuSnapshot(server, workers);
+    after = await metrics(serverPort);
+    notePeak(after);
+    phases.push({
+      name: "via relay: accepted by relay",
+      reports: viaRelay.acked,
+      seconds: viaRelay.seconds,
+      perSecond: viaRelay.acked / viaRelay.seconds,
+      p50: viaRelay.p50,
+      p99: viaRelay.p99,
+      rsaOps: null,
+      note: "2048-bit; spooled durably, then 202",
+    });
+    phases.push({
+      name: "via relay: stored by server",
+      reports: after.reportsStored - before.reportsStored,
+      seconds: drainedSeconds,
+      perSecond: (after.reportsStored - before.reportsStored) / drainedSeconds,
+      p50: null,
+      p99: null,
+      rsaOps: after.rsaPrivateOps - before.rsaPrivateOps,
+      cpu: cpuPerReport(cpu0, cpu1, after.reportsStored - before.reportsStored),
+      rss: after.rssBytes,
+      note: `forwarder concurrency ${
+        RELAY_CONCURRENCY ?? "default (4)"
+      }; first send to last stored`,
+    });
+
+    // Summary.
+    const steadyReports = steady4096.reports + steady2048.reports;
+    const steadyRsa = (steady4096.rsaOps ?? 0) + (steady2048.rsaOps ?? 0);
+    const totalReports = phases
+      .filter((p) =>
+        !p.name.startsWith("register") && !p.name.startsWith("forged") &&
+        p.name !== "via relay: accepted by relay"
+      )
+      .reduce((sum, p) => sum + p.reports, 0);
+    const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+    const summary = {
+      plaintext_reports_per_s: round(clear.perSecond),
+      encrypted_reports_per_s: round(steady4096.perSecond),
+      encrypted_2048_reports_per_s: round(steady2048.perSecond),
+      ratio: round(steady4096.perSecond / clear.perSecond, 3),
+      rsa_private_ops_per_1000_reports: round((steadyRsa / steadyReports) * 1000, 2),
+      p50_ms: round(steady4096.p50!, 2),
+      p99_ms: round(steady4096.p99!, 2),
+      server_peak_rss_mb: round(peakRss / 1024 / 1024),
+      server_heap_total_mb_seen: round(peakHeap / 1024 / 1024),
+      relay_reports_per_s: round(phases.at(-2)!.perSecond),
+      relay_delivered_reports_per_s: round(phases.at(-1)!.perSecond),
+      rsa_private_ops_after_restart_per_1000_reports: round(
+        (afterRestart.rsaOps! / afterRestart.reports) * 1000,
+        2,
+      ),
+      rsa_private_ops_first_report_4096_per_1000: round(
+        (first4096.rsaOps! / first4096.reports) * 1000,
+        1,
+      ),
+      rsa_private_ops_first_report_2048_per_1000: round(
+        (first2048.rsaOps! / first2048.reports) * 1000,
+        1,
+      ),
+      rsa_private_ops_for_forged: forgedRsa,
+      clients: CLIENTS,
+      reports: totalReports,
+      connections: CONNECTIONS,
+      load_workers: WORKERS,
+      seconds_per_phase: SECONDS,
+      kid_4096: kid4096.slice(0, 12),
+      kid_2048: kid2048.slice(0, 12),
+      total_seconds: round((performance.now() - began) / 1000),
+      cpus: navigator.hardwareConcurrency,
+      deno: Deno.version.deno,
+    };
+    printTable();
+    console.log(JSON.stringify(summary));
+    return 0;
+  } finally {
+    await relay?.stop();
+    await server?.stop();
+    await Promise.all(workers.map((worker) => worker.close()));
+    if (values.keep) say(`kept ${root}`);
+    else await Deno.remove(root, { recursive: true });
+  }
+}
+
+function printTable(): void {
+  const header = [
+    "phase",
+    "reports",
+    "seconds",
+    "reports/s",
+    "p50 ms",
+    "p99 ms",
+    "RSA ops",
+    "server CPU µs",
+    "event loop µs",
+    "load gen µs",
+    "RSS MB",
+    "note",
+  ];
+  const body = phases.map((p) => [
+    p.name,
+    String(p.reports),
+    p.seconds.toFixed(2),
+    Math.round(p.perSecond).toString(),
+    p.p50 === null ? "-" : p.p50.toFixed(2),
+    p.p99 === null ? "-" : p.p99.toFixed(2),
+    p.rsaOps === null ? "-" : String(p.rsaOps),
+    ...(["server", "serverMain", "load"] as const).map((which) => {
+      const value = p.cpu?.[which];
+      return value === undefined || !Number.isFinite(value) ? "-" : Math.round(value).toString();
+    }),
+    p.rss === undefined ? "-" : (p.rss / 1024 / 1024).toFixed(0),
+    p.note,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (row: string[]) =>
+    row.map((
+      cell,
+      i,
+    ) => (i === 0 || i === row.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join("  ").trimEnd();
+  console.log(
+    `\nmle ingest benchmark: ${CLIENTS} clients, ${CONNECTIONS} connections from ${WORKERS} ` +
+      `load-generator processes, ${SECONDS} s per timed phase; Deno ${Deno.version.deno}, ` +
+      `${navigator.hardwareConcurrency} CPUs\n`,
+  );
+  console.log(line(header));
+  for (const row of body) console.log(line(row));
+  console.log("");
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (error) {
+    console.error(`bench: error: ${(error as Error).stack ?? error}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,233 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { silentLogger } from "../cli/log.ts";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import {
+  encryptionKeyId,
+  exportSpki,
+  generateEncryptionKeyPair,
+} from "../envelope/encryption_key.ts";
+import { createContentKey } from "../envelope/jwe.ts";
+import {
+  encryptionKeyFileText,
+  encryptionKeysDir,
+  writeEncryptionKeyFile,
+} from "../keystore/encryption_keys.ts";
+import { DATABASE_FILE, openStore, type Store } from "../store/mod.ts";
+import { ContentKeyVault, SEALED_CONTENT_KEY_BYTES } from "./content_key_vault.ts";
+import { KeyRing } from "./key_ring.ts";
+
+const KID = "a".repeat(40);
+const OTHER_KID = "b".repeat(40);
+const SEED = crypto.getRandomValues(new Uint8Array(32));
+
+/** A content key and a wrapped form of it (any bytes: the vault never unwraps). */
+function contentKey(): { raw: Uint8Array<ArrayBuffer>; wrapped: string } {
+  return {
+    raw: crypto.getRandomValues(new Uint8Array(32)),
+    wrapped: encodeBase64Url(crypto.getRandomValues(new Uint8Array(256))),
+  };
+}
+
+async function withStore(test: (store: Store, dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "mle-vault-test-" });
+  const store = openStore(dir);
+  try {
+    await test(store, dir);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Every text form the raw key could take on disk. */
+function forms(raw: Uint8Array): string[] {
+  return [
+    String.fromCharCode(...raw),
+    raw.toHex(),
+    raw.toHex().toUpperCase(),
+    raw.toBase64(),
+    raw.toBase64({ omitPadding: true }),
+    raw.toBase64({ alphabet: "base64url", omitPadding: true }),
+  ];
+}
+
+async function readTree(path: string): Promise<string> {
+  let text = "";
+  for await (const entry of Deno.readDir(path)) {
+    const full = `${path}/${entry.name}`;
+    if (entry.isDirectory) text += await readTree(full);
+    else if (entry.isFile) {
+      const bytes = await Deno.readFile(full);
+      for (let i = 0; i < bytes.length; i += 8192) {
+        text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+      }
+    }
+  }
+  return text;
+}
+
+Deno.test("ContentKeyVault gives back a content key after a flush, to a new vault on the same store (a restart)", async () => {
+  await withStore(async (store) => {
+    const { raw, wrapped } = contentKey();
+    const vault = new ContentKeyVault(store);
+    vault.addServerKey(KID, SEED);
+    vault.remember(12, KID, wrapped, raw);
+    assert.deepEqual(await vault.open(12, KID, wrapped), raw, "from the queue, before the flush");
+    await vault.flush();
+    assert.equal(vault.stats.stored, 1);
+
+    const restarted = new ContentKeyVault(store);
+    restarted.addServerKey(KID, SEED);
+    assert.deepEqual(await restarted.open(12, KID, wrapped), raw);
+    assert.deepEqual(restarted.stats, { hits: 1, misses: 0, stored: 0 });
+  });
+});
+
+Deno.test("ContentKeyVault never writes the content key in clear: not in the sealed bytes, not anywhere in the data dir", async () => {
+  await withStore(async (store, dir) => {
+    const vault = new ContentKeyVault(store);
+    vault.addServerKey(KID, SEED);
+    const keys = Array.from({ length: 20 }, contentKey);
+    keys.forEach(({ raw, wrapped }, i) => vault.remember(100 + i, KID, wrapped, raw));
+    await vault.flush();
+    const disk = await readTree(dir);
+    for (const [i, { raw }] of keys.entries()) {
+      const record = await store.getSealedContentKey(100 + i, KID);
+      assert.ok(record);
+      assert.equal(record.sealed.length, SEALED_CONTENT_KEY_BYTES);
+      const sealed = String.fromCharCode(...record.sealed);
+      for (const form of forms(raw)) {
+        assert.ok(!sealed.includes(form), `computer ${100 + i}: the key is in the sealed bytes`);
+        assert.ok(!disk.includes(form), `computer ${100 + i}: the key is in the data dir`);
+      }
+    }
+  });
+});
+
+Deno.test("ContentKeyVault misses for another computer, server key, wrapped key or sealing seed", async () => {
+  await withStore(async (store) => {
+    const { raw, wrapped } = contentKey();
+    const vault = new ContentKeyVault(store);
+    vault.addServerKey(KID, SEED);
+    vault.addServerKey(OTHER_KID, SEED);
+    vault.remember(12, KID, wrapped, raw);
+    await vault.flush();
+    assert.equal(await vault.open(13, KID, wrapped), null, "another computer");
+    assert.equal(await vault.open(12, OTHER_KID, wrapped), null, "another server key");
+    assert.equal(await vault.open(12, KID, contentKey().wrapped), null, "another wrapped key");
+    assert.equal(await vault.open(12, KID, "not base64url!"), null, "a malformed wrapped key");
+    assert.equal(await vault.open(12, "c".repeat(40), wrapped), null, "a server key not loaded");
+
+    const otherSeed = new ContentKeyVault(store);
+    otherSeed.addServerKey(KID, crypto.getRandomValues(new Uint8Array(32)));
+    assert.equal(await otherSeed.open(12, KID, wrapped), null, "another private key's seed");
+    assert.deepEqual(await vault.open(12, KID, wrapped), raw, "the right one still opens");
+  });
+});
+
+Deno.test("ContentKeyVault misses for a tampered, moved or re-labelled entry", async () => {
+  await withStore(async (store, dir) => {
+    const { raw, wrapped } = contentKey();
+    const other = contentKey();
+    const vault = new ContentKeyVault(store);
+    vault.addServerKey(KID, SEED);
+    vault.remember(12, KID, wrapped, raw);
+    vault.remember(13, KID, other.wrapped, other.raw);
+    await vault.flush();
+    const original = (await store.getSealedContentKey(12, KID))!;
+    const db = new DatabaseSync(`${dir}/${DATABASE_FILE}`);
+    const set = (sealed: Uint8Array, hash = original.wrappedKeyHash, computer = 12) =>
+      db.prepare(
+        "UPDATE sealed_content_keys SET sealed = ?, wrapped_key_hash = ? WHERE computer_id = ?",
+      ).run(sealed, hash, computer);
+    try {
+      for (let byte = 0; byte < SEALED_CONTENT_KEY_BYTES; byte++) {
+        const tampered = original.sealed.slice();
+        tampered[byte] ^= 0x01;
+        set(tampered);
+        assert.equal(await vault.open(12, KID, wrapped), null, `byte ${byte} flipped`);
+      }
+      set(original.sealed.subarray(0, 40));
+      assert.equal(await vault.open(12, KID, wrapped), null, "truncated");
+      // Computer 13's entry moved to computer 12, with 12's wrapped key hash: its AAD says 13.
+      const moved = (await store.getSealedContentKey(13, KID))!;
+      set(moved.sealed);
+      assert.equal(await vault.open(12, KID, wrapped), null, "moved from another computer");
+      // 13's entry re-labelled with 12's wrapped key hash, asked for with 12's wrapped key.
+      set(moved.sealed, original.wrappedKeyHash, 13);
+      assert.equal(await vault.open(13, KID, wrapped), null, "re-labelled wrapped key");
+      set(original.sealed);
+      assert.deepEqual(await vault.open(12, KID, wrapped), raw, "restored, it opens again");
+    } finally {
+      db.close();
+    }
+  });
+});
+
+Deno.test("ContentKeyVault keeps one entry per computer and server key, and forgets a removed server key's", async () => {
+  await withStore(async (store) => {
+    const first = contentKey();
+    const second = contentKey();
+    const vault = new ContentKeyVault(store);
+    vault.addServerKey(KID, SEED);
+    vault.remember(12, KID, first.wrapped, first.raw);
+    await vault.flush();
+    vault.remember(12, KID, second.wrapped, second.raw);
+    await vault.flush();
+    assert.equal(await vault.open(12, KID, first.wrapped), null, "replaced by the newer key");
+    assert.deepEqual(await vault.open(12, KID, second.wrapped), second.raw);
+    await vault.removeServerKey(KID);
+    assert.equal(await store.getSealedContentKey(12, KID), null);
+  });
+});
+
+Deno.test("KeyRing: a new key ring on the same data dir (a restart) needs no RSA operation for a content key already unwrapped", async () => {
+  await withStore(async (store, dir) => {
+    const pair = await generateEncryptionKeyPair(2048);
+    const kid = await encryptionKeyId(pair.publicKey);
+    await writeEncryptionKeyFile(
+      encryptionKeysDir(dir),
+      kid,
+      await encryptionKeyFileText(pair.privateKey, kid),
+    );
+    await store.addEncryptionKey({
+      kid,
+      spki: encodeBase64Url(await exportSpki(pair.publicKey)),
+      bits: 2048,
+      role: "current",
+      createdAt: Date.now(),
+      deployedAt: Date.now(),
+      retiredAt: null,
+    });
+    const { contentKey: sent } = await createContentKey(pair.publicKey, kid);
+    const bogus = encodeBase64Url(crypto.getRandomValues(new Uint8Array(256)));
+
+    const ring = new KeyRing({ store, dataDir: dir, log: silentLogger });
+    await ring.refresh();
+    assert.ok(await ring.contentKey(7, kid, sent.encryptedKey));
+    assert.ok(await ring.contentKey(7, kid, sent.encryptedKey));
+    assert.equal(ring.rsaPrivateOps, 1, "memoised");
+    assert.equal(await ring.contentKey(8, kid, bogus), null, "a wrapped key that does not unwrap");
+    assert.equal(ring.rsaPrivateOps, 2);
+    await ring.flush();
+
+    const restarted = new KeyRing({ store, dataDir: dir, log: silentLogger });
+    await restarted.refresh();
+    const key = await restarted.contentKey(7, kid, sent.encryptedKey);
+    assert.ok(key);
+    assert.equal(restarted.rsaPrivateOps, 0, "from the vault, not RSA");
+    assert.equal(restarted.vaultStats.hits, 1);
+    // The same AES key: what one seals, the other opens.
+    const iv = new Uint8Array(12);
+    const sealed = await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv },
+      sent.key,
+      new Uint8Array(5),
+    );
+    assert.equal((await crypto.subtle.decrypt({ name: "AES-GCM", iv }, key, sealed)).byteLength, 5);
+    // A failure is never remembered: the bogus wrapped key costs RSA again.
+    assert.equal(await restarted.contentKey(8, kid, bogus), null);
+    assert.equal(restarted.rsaPrivateOps, 1);
+  });
+});

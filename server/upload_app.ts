@@ -1,0 +1,102 @@
+/**
+ * The server's upload routes, a Hono sub-app mounted at `/api/v1/uploads` (`protocol/upload.ts`
+ * describes the exchange): limits, manifest, status, chunks.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Logger } from "../cli/log.ts";
+import { errorBody } from "../protocol/http_error.ts";
+import { MAX_MANIFEST_MESSAGE_BYTES, parseChunkPath } from "../protocol/upload.ts";
+import { readBodyUpTo } from "../protocol/upload_fetch.ts";
+import { IngestError } from "./ingest_error.ts";
+import type { UploadIngest } from "./upload_ingest.ts";
+
+/** Seconds a 503 asks the sender to wait. */
+const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Creates the upload routes over an {@linkcode UploadIngest}.
+ *
+ * @example
+ * ```ts ignore
+ * app.route(API.uploads, createUploadApp(await UploadIngest.open(options), log));
+ * ```
+ */
+export function createUploadApp(ingest: UploadIngest, log: Logger): Hono {
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    if (error instanceof IngestError) {
+      const headers: Record<string, string> = error.status === 503
+        ? { "retry-after": String(RETRY_AFTER_SECONDS) }
+        : {};
+      return c.json(errorBody(error.code, error.message), error.status, headers);
+    }
+    const requestId = crypto.randomUUID();
+    log.error("upload request failed", {
+      requestId,
+      path: c.req.path,
+      cause: (error as Error).message,
+    });
+    return c.json(errorBody("ERR_INTERNAL", `Internal error; request id ${requestId}`), 500);
+  });
+
+  app.get("/", (c) => c.json(ingest.limits()));
+
+  app.post(
+    "/",
+    bodyLimit({
+      maxSize: MAX_MANIFEST_MESSAGE_BYTES,
+      onError: (c) =>
+        c.json(
+          errorBody(
+            "ERR_TOO_LARGE",
+            `Cannot accept a manifest over ${MAX_MANIFEST_MESSAGE_BYTES} bytes`,
+          ),
+          413,
+        ),
+    }),
+    async (c) => {
+      const body = await readBodyUpTo(c.req.raw.body, MAX_MANIFEST_MESSAGE_BYTES);
+      if (body === null) {
+        throw new IngestError(413, "ERR_TOO_LARGE", "Cannot accept a manifest this large");
+      }
+      return c.json(await ingest.acceptManifest(body));
+    },
+  );
+
+  app.get("/:cid/:uid", async (c) => {
+    const path = parseChunkPath(c.req.param("cid"), c.req.param("uid"));
+    if (!path) throw badPath();
+    return c.json(await ingest.status(path.cid, path.uid));
+  });
+
+  app.put("/:cid/:uid/:index", async (c) => {
+    const path = parseChunkPath(c.req.param("cid"), c.req.param("uid"), c.req.param("index"));
+    if (!path) throw badPath();
+    const declared = c.req.header("content-length");
+    const length = declared !== undefined && /^\d{1,12}$/.test(declared) ? Number(declared) : null;
+    const answer = await ingest.acceptChunk(
+      path.cid,
+      path.uid,
+      path.index,
+      length,
+      async () =>
+        (await readBodyUpTo(c.req.raw.body, length ?? 0, length ?? 0)) ?? new Uint8Array(0),
+    );
+    return c.json(answer);
+  });
+
+  return app;
+}
+
+function badPath(): IngestError {
+  return new IngestError(
+    400,
+    "ERR_BAD_REQUEST",
+    "Expected /api/v1/uploads/<computer id>/<32 hex digit upload id>[/<chunk index>]",
+  );
+}

@@ -1,0 +1,91 @@
+/**
+ * `mle-server run`'s upload options, and the upload path built from them.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import type { Logger } from "../cli/log.ts";
+import { UsageError } from "../cli/output.ts";
+import { joinPath } from "../keystore/secure_file.ts";
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseByteSize } from "../protocol/upload.ts";
+import { DATABASE_FILE } from "../store/mod.ts";
+import { SqliteUploadRecords } from "../store/sqlite_upload_records.ts";
+import type { ComputerDirectory } from "./computer_directory.ts";
+import { createUploadApp } from "./upload_app.ts";
+import { UploadIngest } from "./upload_ingest.ts";
+
+/** The `parseArgs` declarations of the upload options. */
+export const UPLOAD_OPTIONS = {
+  "upload-quota-per-computer": { type: "string", default: "10G" },
+  "upload-quota-total": { type: "string", default: "100G" },
+  "upload-max-chunk-size": { type: "string", default: "1M" },
+  "upload-throttle-kbps": { type: "string", default: "0" },
+} as const;
+
+/** Help lines of the upload options. */
+export const UPLOAD_OPTIONS_HELP =
+  `  --upload-quota-per-computer SIZE  bytes one computer may store and have in progress (default
+                                 10G; 0 = no limit); an upload that would pass it is refused
+  --upload-quota-total SIZE      bytes all computers together may (default 100G; 0 = no limit)
+  --upload-max-chunk-size SIZE   largest upload chunk taken, advertised to clients (default 1M)
+  --upload-throttle-kbps N       upload throttle advertised to clients, KiB/s (default 0 = none)`;
+
+/** The server's upload path and its routes. */
+export interface ServerUploads {
+  ingest: UploadIngest;
+  app: Hono;
+  close(): Promise<void>;
+}
+
+/**
+ * Reads the upload options and opens the upload path of a data dir.
+ *
+ * @throws {UsageError} For a malformed size or number.
+ */
+export async function openServerUploads(
+  values: Record<string, unknown>,
+  context: {
+    dataDir: string;
+    computers: ComputerDirectory;
+    keys: { has(kid: string): boolean };
+    log: Logger;
+    isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
+  },
+): Promise<ServerUploads> {
+  const size = (name: keyof typeof UPLOAD_OPTIONS) => {
+    try {
+      return parseByteSize(String(values[name] ?? UPLOAD_OPTIONS[name].default));
+    } catch (error) {
+      throw new UsageError(`Cannot use --${name}: ${(error as Error).message}`);
+    }
+  };
+  const maxChunkBytes = size("upload-max-chunk-size");
+  if (maxChunkBytes < MIN_CHUNK_SIZE || maxChunkBytes > MAX_CHUNK_SIZE) {
+    throw new UsageError(
+      `Cannot use --upload-max-chunk-size: expected ${MIN_CHUNK_SIZE} to ${MAX_CHUNK_SIZE} bytes`,
+    );
+  }
+  const throttleText = String(values["upload-throttle-kbps"] ?? "0");
+  if (!/^\d{1,9}$/.test(throttleText)) {
+    throw new UsageError("Cannot use --upload-throttle-kbps: expected a whole number of KiB/s");
+  }
+  const records = new SqliteUploadRecords(joinPath(context.dataDir, DATABASE_FILE));
+  const ingest = await UploadIngest.open({
+    ...context,
+    records,
+    quotas: {
+      perComputerBytes: size("upload-quota-per-computer"),
+      totalBytes: size("upload-quota-total"),
+    },
+    limits: { maxChunkBytes, throttleKBPS: Number(throttleText) },
+  });
+  return {
+    ingest,
+    app: createUploadApp(ingest, context.log),
+    async close() {
+      await ingest.close();
+      records.close();
+    },
+  };
+}

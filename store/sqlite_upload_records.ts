@@ -1,0 +1,197 @@
+/**
+ * Upload records in the server's SQLite database (its own connection, same file, WAL mode), in
+ * the `uploads` table. Two writes per upload (recorded, then stored or failed) plus an occasional
+ * touch: nothing per chunk.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type {
+  CreateUploadOutcome,
+  UploadChange,
+  UploadQuotas,
+  UploadRecord,
+  UploadRecords,
+  UploadRecordState,
+} from "./upload_records.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS uploads (
+  computer_id INTEGER NOT NULL,
+  upload_id TEXT NOT NULL,
+  declared_name TEXT NOT NULL,
+  stored_name TEXT,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  chunk_size INTEGER NOT NULL,
+  chunk_count INTEGER NOT NULL,
+  encrypted INTEGER NOT NULL,
+  kid TEXT,
+  manifest_digest TEXT NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  completed_at INTEGER,
+  PRIMARY KEY (computer_id, upload_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uploads_by_state ON uploads (state);
+`;
+
+/** Bytes counted against quotas: stored files, and uploads in progress that are not stale. */
+const USAGE = `SELECT coalesce(sum(size), 0) AS bytes FROM uploads
+  WHERE (state IN ('complete', 'finalizing') OR (state = 'receiving' AND updated_at >= ?))`;
+
+type Row = Record<string, unknown>;
+
+/**
+ * Upload records in a SQLite file.
+ *
+ * @example
+ * ```ts
+ * import { SqliteUploadRecords } from "./sqlite_upload_records.ts";
+ * const records = new SqliteUploadRecords(":memory:");
+ * console.log((await records.listUploads()).length); // 0
+ * records.close();
+ * ```
+ */
+export class SqliteUploadRecords implements UploadRecords {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec("PRAGMA busy_timeout = 10000");
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec("PRAGMA synchronous = FULL");
+    this.#db.exec(SCHEMA);
+  }
+
+  #prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  createUpload(record: UploadRecord, quotas: UploadQuotas): Promise<CreateUploadOutcome> {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const outcome = this.#create(record, quotas);
+      this.#db.exec("COMMIT");
+      return Promise.resolve(outcome);
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #create(record: UploadRecord, quotas: UploadQuotas): CreateUploadOutcome {
+    const existing = this.#prepare(
+      "SELECT 1 FROM uploads WHERE computer_id = ? AND upload_id = ?",
+    ).get(record.computerId, record.uploadId);
+    if (existing) return "exists";
+    if (quotas.perComputerBytes > 0) {
+      const row = this.#prepare(`${USAGE} AND computer_id = ?`)
+        .get(quotas.activeSince, record.computerId) as Row;
+      if (Number(row.bytes) + record.size > quotas.perComputerBytes) return "computer-quota";
+    }
+    if (quotas.totalBytes > 0) {
+      const row = this.#prepare(USAGE).get(quotas.activeSince) as Row;
+      if (Number(row.bytes) + record.size > quotas.totalBytes) return "total-quota";
+    }
+    this.#prepare(
+      `INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size, sha256,
+         chunk_size, chunk_count, encrypted, kid, manifest_digest, state, error, created_at,
+         updated_at, completed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      record.computerId,
+      record.uploadId,
+      record.declaredName,
+      record.storedName,
+      record.size,
+      record.sha256,
+      record.chunkSize,
+      record.chunkCount,
+      record.encrypted ? 1 : 0,
+      record.kid,
+      record.manifestDigest,
+      record.state,
+      record.error,
+      record.createdAt,
+      record.updatedAt,
+      record.completedAt,
+    );
+    return "created";
+  }
+
+  getUpload(computerId: number, uploadId: string): Promise<UploadRecord | null> {
+    const row = this.#prepare("SELECT * FROM uploads WHERE computer_id = ? AND upload_id = ?")
+      .get(computerId, uploadId) as Row | undefined;
+    return Promise.resolve(row ? toUpload(row) : null);
+  }
+
+  updateUpload(computerId: number, uploadId: string, change: UploadChange): Promise<void> {
+    const columns: Record<keyof UploadChange, string> = {
+      state: "state",
+      storedName: "stored_name",
+      error: "error",
+      completedAt: "completed_at",
+      updatedAt: "updated_at",
+    };
+    const names = (Object.keys(change) as Array<keyof UploadChange>).filter((name) =>
+      change[name] !== undefined
+    );
+    if (names.length === 0) return Promise.resolve();
+    const sql = `UPDATE uploads SET ${
+      names.map((name) => `${columns[name]} = ?`).join(", ")
+    } WHERE computer_id = ? AND upload_id = ?`;
+    this.#prepare(sql).run(...names.map((name) => change[name] ?? null), computerId, uploadId);
+    return Promise.resolve();
+  }
+
+  listUploads(computerId?: number): Promise<UploadRecord[]> {
+    const rows =
+      (computerId === undefined
+        ? this.#prepare("SELECT * FROM uploads ORDER BY created_at, computer_id, upload_id").all()
+        : this.#prepare(
+          "SELECT * FROM uploads WHERE computer_id = ? ORDER BY created_at, upload_id",
+        ).all(computerId)) as Row[];
+    return Promise.resolve(rows.map(toUpload));
+  }
+
+  listUploadsIn(state: UploadRecordState): Promise<UploadRecord[]> {
+    const rows = this.#prepare("SELECT * FROM uploads WHERE state = ? ORDER BY created_at")
+      .all(state) as Row[];
+    return Promise.resolve(rows.map(toUpload));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+function toUpload(row: Row): UploadRecord {
+  return {
+    computerId: Number(row.computer_id),
+    uploadId: String(row.upload_id),
+    declaredName: String(row.declared_name),
+    storedName: row.stored_name === null ? null : String(row.stored_name),
+    size: Number(row.size),
+    sha256: String(row.sha256),
+    chunkSize: Number(row.chunk_size),
+    chunkCount: Number(row.chunk_count),
+    encrypted: row.encrypted === 1,
+    kid: row.kid === null ? null : String(row.kid),
+    manifestDigest: String(row.manifest_digest),
+    state: String(row.state) as UploadRecordState,
+    error: row.error === null ? null : String(row.error),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    completedAt: row.completed_at === null ? null : Number(row.completed_at),
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * The server's records of file uploads, beside the `Store` of reports: what each computer sent,
+ * where it stands, and the quotas' accounting. The SQLite implementation
+ * (`sqlite_upload_records.ts`) keeps them in the server's database; the file bytes live under
+ * `<data-dir>/uploads/` (`server/upload_store.ts`).
+ *
+ * @module
+ */
+
+/** Where an upload stands at the server. */
+export type UploadRecordState = "receiving" | "finalizing" | "complete" | "failed";
+
+/** One upload as the server records it. */
+export interface UploadRecord {
+  computerId: number;
+  uploadId: string;
+  /** The name the client declared: shown (escaped), never used as a path. */
+  declaredName: string;
+  /** The sanitised file name under `uploads/<computer id>/`, once chosen. */
+  storedName: string | null;
+  size: number;
+  /** The SHA-256 the client declared, lowercase hex. */
+  sha256: string;
+  chunkSize: number;
+  chunkCount: number;
+  encrypted: boolean;
+  kid: string | null;
+  /** SHA-256 of the manifest message: tells a resend from another manifest with the same id. */
+  manifestDigest: string;
+  state: UploadRecordState;
+  /** Why it failed: `CODE: message`. */
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+  completedAt: number | null;
+}
+
+/** Quotas checked when an upload is recorded. */
+export interface UploadQuotas {
+  /** Most bytes one computer may have stored or in progress (0: no limit). */
+  perComputerBytes: number;
+  /** Most bytes all computers together may have stored or in progress (0: no limit). */
+  totalBytes: number;
+  /** Uploads still receiving but idle since before this time no longer count. */
+  activeSince: number;
+}
+
+/** Outcome of recording a new upload. */
+export type CreateUploadOutcome = "created" | "exists" | "computer-quota" | "total-quota";
+
+/** Changes to an upload's record. */
+export type UploadChange = Partial<
+  Pick<UploadRecord, "state" | "storedName" | "error" | "completedAt" | "updatedAt">
+>;
+
+/** Storage of upload records. */
+export interface UploadRecords {
+  /**
+   * Records a new upload if the quotas allow it, in one transaction, so two uploads arriving
+   * together cannot both pass a check that only one of them fits.
+   */
+  createUpload(record: UploadRecord, quotas: UploadQuotas): Promise<CreateUploadOutcome>;
+  getUpload(computerId: number, uploadId: string): Promise<UploadRecord | null>;
+  updateUpload(computerId: number, uploadId: string, change: UploadChange): Promise<void>;
+  /** Uploads of one computer, or of all, oldest first. */
+  listUploads(computerId?: number): Promise<UploadRecord[]>;
+  /** Uploads in a state, oldest first (for the start-up sweep). */
+  listUploadsIn(state: UploadRecordState): Promise<UploadRecord[]>;
+  close(): void;
+}

@@ -1,0 +1,542 @@
+/**
+ * Authenticating relays, the manual key exchange and revocation reaching relays, with real
+ * processes on 127.0.0.1: server, relays, clients and the admin tool, each with its executable's
+ * permissions.
+ */
+
+import assert from "node:assert/strict";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import { signReport } from "../envelope/report_message.ts";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
+import { openSiteKeyFile } from "../keystore/site_key.ts";
+import { API } from "../protocol/paths.ts";
+import { signRevocations } from "../protocol/revocations.ts";
+import { openStore } from "../store/mod.ts";
+import {
+  admin,
+  clientReport,
+  clientStatus,
+  createSite,
+  freePort,
+  generateKey,
+  RecordingProxy,
+  startRelay,
+  startServer,
+  storedReports,
+  TEST_PASSWORD,
+  type TestSite,
+} from "./deployment.ts";
+import { type RoleProcess, type RoleResult, runRole } from "./run_role.ts";
+import { eventually } from "./eventually.ts";
+
+const SHARED_PASSWORD = "relay shared password, long enough to resist guessing";
+
+/** Writes a credential file, mode 0600. */
+async function secretFile(path: string, text: string): Promise<string> {
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+  return path;
+}
+
+/** Runs `mle-client register` (or any client command) for a client data dir. */
+async function client(
+  site: TestSite,
+  clientDir: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RoleResult> {
+  return await runRole("client", [
+    ...args,
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--host-identifier",
+    "instance",
+  ], { env });
+}
+
+async function computers(site: TestSite): Promise<Array<{ id: number; revokedAt: number | null }>> {
+  const result = await admin(["computers", "list", "--json", "--data-dir", site.serverDir]);
+  return JSON.parse(result.stdout);
+}
+
+async function spooled(relayDir: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const folder of ["spool", "rejected"]) {
+    try {
+      for await (const entry of Deno.readDir(`${relayDir}/${folder}`)) {
+        names.push(`${folder}/${entry.name}`);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  return names;
+}
+
+async function stopAll(processes: RoleProcess[]): Promise<void> {
+  for (const process of processes.reverse()) await process.stop();
+}
+
+Deno.test("an authenticating relay refuses an unregistered client with the exact register command, admits it after the key exchange, and checks report signatures", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const server = await startServer(site);
+  const upstream = new RecordingProxy(site.serverPort);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  const relayUrl = `http://127.0.0.1:${relayPort}`;
+  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  const relay = await startRelay(relayDir, relayPort, upstream.port, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+  ]);
+  try {
+    const capabilities = await (await fetch(`${relayUrl}${API.capabilities}`)).json();
+    assert.equal(capabilities.authenticating, true);
+
+    // Unregistered: exit 1, the exact command (naming this client's data dir), nothing upstream.
+    const clientDir = `${site.root}/client-a`;
+    const refused = await clientReport(site, clientDir, relayPort, ["--property", "Try=1"]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /mle-client: error: .*authenticating relay/);
+    assert.ok(
+      refused.stderr.includes(
+        `mle-client: hint: run "mle-client register --password … --data-dir ${clientDir} ${relayUrl}"`,
+      ),
+      refused.stderr,
+    );
+    assert.deepEqual(await computers(site), []);
+    assert.ok(!upstream.text.includes(`POST ${API.register}`), "a registration reached the server");
+    assert.ok(!upstream.text.includes(`POST ${API.reports}`), "a report reached the server");
+    assert.equal((await clientStatus(clientDir)).queueDepth, 1, "the report stays queued");
+    assert.deepEqual(await spooled(relayDir), []);
+
+    // The key exchange with the shared password from a file: prints the computer id.
+    const registered = await client(site, clientDir, [
+      "register",
+      "--password-file",
+      passwordFile,
+      relayUrl,
+    ]);
+    assert.equal(registered.code, 0, registered.stderr);
+    const computerId = Number(registered.stdout.trim());
+    assert.ok(Number.isSafeInteger(computerId) && computerId > 0, registered.stdout);
+    assert.doesNotMatch(registered.stderr, /warning/);
+    assert.equal((await clientStatus(clientDir)).computerId, computerId);
+    assert.ok(!upstream.text.includes("keyExchange"), "the proof went past the relay");
+
+    // Now its reports (the queued one too) pass, encrypted, and reach the server.
+    const delivered = await clientReport(site, clientDir, relayPort, ["--property", "Try=2"]);
+    assert.equal(delivered.code, 0, delivered.stderr);
+    const stored = await eventually(async () => {
+      const reports = await storedReports(site, computerId);
+      return reports.length >= 2 ? reports : undefined;
+    }, "both reports stored");
+    assert.deepEqual(stored.map((r) => r.report.custom.Try).sort(), ["1", "2"]);
+    assert.ok(stored.every((r) => r.encrypted));
+
+    // Settings only for admitted computers.
+    const settings = await fetch(`${relayUrl}${API.settings}?computer=${computerId}`);
+    assert.equal(settings.status, 200);
+    await settings.body?.cancel();
+    const otherSettings = await fetch(`${relayUrl}${API.settings}?computer=${computerId + 100}`);
+    assert.equal(otherSettings.status, 403);
+    assert.equal((await otherSettings.json()).error.code, "ERR_KEY_EXCHANGE_REQUIRED");
+
+    // A report claiming the admitted computer's id, signed with another key: refused.
+    const intruder = await generateSigningKeyPair();
+    const forged = await signReport(
+      intruder.privateKey,
+      { cid: computerId, seq: 999, kid: null },
+      new TextEncoder().encode("{}"),
+    );
+    const forgedAnswer = await fetch(`${relayUrl}${API.reports}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(forged),
+    });
+    assert.equal(forgedAnswer.status, 403);
+    assert.equal((await forgedAnswer.json()).error.code, "ERR_SIGNATURE_INVALID");
+
+    // A registration without a proof: the brief's message.
+    const bare = await fetch(`${relayUrl}${API.register}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        protected: "e30",
+        payload: "e30",
+        signature: encodeBase64Url(new Uint8Array(64)),
+      }),
+    });
+    assert.ok(bare.status === 400 || bare.status === 403);
+    await bare.body?.cancel();
+
+    // A wrong password: refused, warned about argv, nothing registered.
+    const before = (await computers(site)).length;
+    const wrong = await client(site, `${site.root}/client-b`, [
+      "register",
+      "--password",
+      "not the password",
+      relayUrl,
+    ]);
+    assert.equal(wrong.code, 1, wrong.stderr);
+    assert.match(wrong.stderr, /mle-client: warning: a password on the command line is visible/);
+    assert.match(wrong.stderr, /Cannot complete the key exchange: .*not one of this relay's/);
+    assert.equal((await computers(site)).length, before);
+
+    // The original's form, and the password from the environment.
+    const original = await client(site, `${site.root}/client-c`, [
+      "-register",
+      SHARED_PASSWORD,
+      relayUrl,
+    ]);
+    assert.equal(original.code, 0, original.stderr);
+    assert.match(original.stderr, /warning: a password on the command line/);
+    const fromEnv = await client(site, `${site.root}/client-d`, ["register", relayUrl], {
+      MLE_RELAY_PASSWORD: SHARED_PASSWORD,
+    });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    const fromEnvReport = await clientReport(site, `${site.root}/client-d`, relayPort);
+    assert.equal(fromEnvReport.code, 0, fromEnvReport.stderr);
+
+    // A relay that does not answer: exit 4, nothing registered.
+    const unreachable = await client(site, `${site.root}/client-e`, [
+      "register",
+      "--password-file",
+      passwordFile,
+      `http://127.0.0.1:${freePort()}`,
+    ]);
+    assert.equal(unreachable.code, 4, unreachable.stderr);
+    assert.match(unreachable.stderr, /nothing was registered/);
+
+    assert.ok(!relay.stderr.includes(SHARED_PASSWORD), "the relay logged its password");
+    assert.match(relay.stderr, /client admitted cid=\d+ by="shared password"/);
+  } finally {
+    await relay.stop();
+    await upstream.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("one-time passwords admit one client each, once, even when two race, and across a relay restart", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  const relayUrl = `http://127.0.0.1:${relayPort}`;
+  const passwords = [
+    "otp-first-3f9a1c77d2e54b08",
+    "otp-second-8b1e6d2a4c9f0e31",
+    "otp-race-5d7c2e9a1b3f4a66",
+  ];
+  const oneTimeFile = await secretFile(
+    `${site.root}/one-time.txt`,
+    `# one a line\n${passwords.join("\n")}\n`,
+  );
+  const passwordFiles = await Promise.all(
+    passwords.map((password, i) => secretFile(`${site.root}/otp-${i}`, password)),
+  );
+  const started: RoleProcess[] = [
+    await startRelay(relayDir, relayPort, site.serverPort, [
+      "--authenticating",
+      "--one-time-passwords",
+      oneTimeFile,
+    ]),
+  ];
+  try {
+    const first = await client(site, `${site.root}/a`, [
+      "register",
+      "--password-file",
+      passwordFiles[0],
+      relayUrl,
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+
+    const reused = await client(site, `${site.root}/b`, [
+      "register",
+      "--password-file",
+      passwordFiles[0],
+      relayUrl,
+    ]);
+    assert.equal(reused.code, 1, reused.stderr);
+    assert.match(reused.stderr, /already used/);
+    const second = await client(site, `${site.root}/b`, [
+      "register",
+      "--password-file",
+      passwordFiles[1],
+      relayUrl,
+    ]);
+    assert.equal(second.code, 0, second.stderr);
+
+    // Two clients racing with the same one-time password: exactly one wins.
+    const race = await Promise.all(["c", "d"].map((name) =>
+      client(site, `${site.root}/${name}`, [
+        "register",
+        "--password-file",
+        passwordFiles[2],
+        relayUrl,
+      ])
+    ));
+    assert.deepEqual(race.map((r) => r.code).sort(), [0, 1], race.map((r) => r.stderr).join("\n"));
+    assert.equal((await computers(site)).length, 3);
+
+    // No password anywhere in the relay's data dir or log.
+    const usedMarkers = [...Deno.readDirSync(`${relayDir}/key-exchange/used`)];
+    assert.equal(usedMarkers.length, 3);
+    for (const entry of Deno.readDirSync(relayDir)) {
+      if (!entry.isFile) continue;
+      const text = await Deno.readTextFile(`${relayDir}/${entry.name}`);
+      for (const password of passwords) assert.ok(!text.includes(password), entry.name);
+    }
+    for (const password of passwords) assert.ok(!started[0].stderr.includes(password));
+
+    // A restart forgets neither the admitted clients nor the used passwords.
+    await started.pop()!.stop();
+    started.push(
+      await startRelay(relayDir, relayPort, site.serverPort, [
+        "--authenticating",
+        "--one-time-passwords",
+        oneTimeFile,
+      ]),
+    );
+    const afterRestart = await clientReport(site, `${site.root}/a`, relayPort);
+    assert.equal(afterRestart.code, 0, afterRestart.stderr);
+    const reusedAfterRestart = await client(site, `${site.root}/e`, [
+      "register",
+      "--password-file",
+      passwordFiles[1],
+      relayUrl,
+    ]);
+    assert.equal(reusedAfterRestart.code, 1, reusedAfterRestart.stderr);
+    assert.match(reusedAfterRestart.stderr, /already used/);
+  } finally {
+    await stopAll(started);
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("revocation reaches relays within their interval: both refuse the revoked client, an older list never replaces a newer one, and a restart remembers", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const authPort = freePort();
+  const plainPort = freePort();
+  const authDir = `${site.root}/relay-auth`;
+  const plainDir = `${site.root}/relay-plain`;
+  const authUrl = `http://127.0.0.1:${authPort}`;
+  const passwordFile = await secretFile(`${site.root}/relay-password`, SHARED_PASSWORD);
+  const authArgs = [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+    "--revocation-interval",
+    "1",
+  ];
+  const started: RoleProcess[] = [
+    await startRelay(authDir, authPort, site.serverPort, authArgs),
+    await startRelay(plainDir, plainPort, site.serverPort, [
+      "--revocation-interval",
+      "1",
+      "--masthead",
+      site.masthead,
+    ]),
+  ];
+  try {
+    const authClient = `${site.root}/behind-auth`;
+    const registered = await client(site, authClient, [
+      "register",
+      "--password-file",
+      passwordFile,
+      authUrl,
+    ]);
+    assert.equal(registered.code, 0, registered.stderr);
+    const authId = Number(registered.stdout.trim());
+    assert.equal((await clientReport(site, authClient, authPort)).code, 0);
+    const plainClient = `${site.root}/behind-plain`;
+    const plainFirst = await clientReport(site, plainClient, plainPort);
+    assert.equal(plainFirst.code, 0, plainFirst.stderr);
+    const plainId = (await clientStatus(plainClient)).computerId as number;
+    await eventually(
+      async () => (await storedReports(site, plainId)).length >= 1 || undefined,
+      "the plain relay's first report stored",
+    );
+
+    // Revoke both with the admin tool: a new signed list on the server.
+    await admin([
+      "computers",
+      "revoke",
+      String(authId),
+      String(plainId),
+      "--site-key",
+      site.siteKey,
+      "--data-dir",
+      site.serverDir,
+    ]);
+    const within = Date.now();
+    for (const relay of started) {
+      await relay.waitFor(/revocation list updated revoked=2/, 5_000);
+    }
+    assert.ok(Date.now() - within < 5_000);
+
+    const authRefused = await clientReport(site, authClient, authPort);
+    assert.equal(authRefused.code, 1, authRefused.stderr);
+    assert.match(authRefused.stderr, /it is revoked on this site.*rotate-keys --compromised/);
+    const plainRefused = await clientReport(site, plainClient, plainPort);
+    assert.equal(plainRefused.code, 1, plainRefused.stderr);
+    assert.match(plainRefused.stderr, /it is revoked on this site/);
+    assert.deepEqual(await spooled(plainDir), [], "the plain relay spooled a revoked report");
+    assert.match(started[0].stderr, /report refused: revoked cid=/);
+
+    // A registration by the revoked key is refused too.
+    const again = await client(site, authClient, [
+      "register",
+      "--password-file",
+      passwordFile,
+      authUrl,
+    ]);
+    assert.equal(again.code, 1, again.stderr);
+    assert.match(again.stderr, /revoked/);
+
+    // The relays serve the newest verified list to their children.
+    const served = await (await fetch(`${authUrl}${API.revocations}`)).text();
+    const newest = await openStore(site.serverDir).getDocument("revocations");
+    assert.equal(served, JSON.stringify(JSON.parse(newest!)));
+
+    // An older list, properly signed, put on the server: the relays keep the newer one.
+    const siteKey = await openSiteKeyFile(site.siteKey, TEST_PASSWORD);
+    const older = await signRevocations(siteKey.privateKey, { revoked: [], issuedAt: 1 });
+    const store = openStore(site.serverDir);
+    try {
+      await store.putDocument("revocations", JSON.stringify(older));
+    } finally {
+      store.close();
+    }
+    await started[0].waitFor(/ignored a revocation list older than the one held/, 5_000);
+    const stillRefused = await clientReport(site, authClient, authPort);
+    assert.equal(stillRefused.code, 1, stillRefused.stderr);
+    assert.equal(await (await fetch(`${authUrl}${API.revocations}`)).text(), served);
+
+    // A restart with the server away: the persisted list still refuses the revoked client.
+    await server.stop();
+    await started.shift()!.stop();
+    started.unshift(await startRelay(authDir, authPort, site.serverPort, authArgs));
+    const afterRestart = await clientReport(site, authClient, authPort);
+    assert.equal(afterRestart.code, 1, afterRestart.stderr);
+    assert.match(afterRestart.stderr, /it is revoked on this site/);
+  } finally {
+    await stopAll(started);
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("mle-relay and mle-client explain the key-exchange flags and refuse their misuse", async () => {
+  const root = await Deno.makeTempDir({ prefix: "mle-test-" });
+  try {
+    const relayHelp = await runRole("relay", ["run", "--help"]);
+    assert.equal(relayHelp.code, 0);
+    for (
+      const flag of [
+        "--authenticating",
+        "--password-file",
+        "--one-time-passwords",
+        "--revocation-interval",
+        "--masthead",
+      ]
+    ) {
+      assert.ok(relayHelp.stdout.includes(flag), flag);
+    }
+    const clientHelp = await runRole("client", ["--help"]);
+    assert.equal(clientHelp.code, 0);
+    assert.match(clientHelp.stdout, /register \[RELAY_URL\]/);
+    assert.match(clientHelp.stdout, /-register PASSWORD RELAY_URL/);
+
+    const parent = [
+      "--parent",
+      "http://127.0.0.1:9",
+      "--data-dir",
+      `${root}/relay`,
+      "--listen",
+      "127.0.0.1:0",
+    ];
+    const cases: Array<[string, string[], RegExp]> = [
+      [
+        "password file without --authenticating",
+        ["--password-file", "x"],
+        /without --authenticating/,
+      ],
+      [
+        "one-time passwords without --authenticating",
+        ["--one-time-passwords", "x"],
+        /without --authenticating/,
+      ],
+      ["interval 0", ["--revocation-interval", "0"], /--revocation-interval "0"/],
+      ["interval not a number", ["--revocation-interval", "soon"], /--revocation-interval "soon"/],
+      ["no password at all", ["--authenticating"], /without a password/],
+    ];
+    for (const [label, args, message] of cases) {
+      const result = await runRole("relay", ["run", ...parent, ...args]);
+      assert.equal(result.code, 2, `${label}: ${result.stderr}`);
+      assert.match(result.stderr, message, label);
+      assert.match(result.stderr, /mle-relay: hint: /, label);
+    }
+    const readable = `${root}/readable-password`;
+    await Deno.writeTextFile(readable, "password\n");
+    await Deno.chmod(readable, 0o644);
+    const insecure = await runRole("relay", [
+      "run",
+      ...parent,
+      "--authenticating",
+      "--password-file",
+      readable,
+    ]);
+    assert.equal(insecure.code, 2, insecure.stderr);
+    assert.match(insecure.stderr, /others can access it .*chmod 600/);
+
+    const clientCases: Array<[string, string[], RegExp]> = [
+      ["-register without a password", ["-register"], /without the relay's password/],
+      ["two relay URLs", [
+        "register",
+        "--password-file",
+        readable,
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:10",
+      ], /unexpected argument/],
+      [
+        "a URL that is not http",
+        ["register", "--password-file", readable, "ftp://127.0.0.1:9"],
+        /Cannot use URL/,
+      ],
+      ["URL and another --parent", [
+        "register",
+        "--password-file",
+        readable,
+        "--parent",
+        "http://127.0.0.1:10",
+        "http://127.0.0.1:9",
+      ], /two relays/],
+      ["no password and no terminal", ["register", "http://127.0.0.1:9"], /no terminal/],
+    ];
+    for (const [label, args, message] of clientCases) {
+      const result = await runRole("client", [...args, "--data-dir", `${root}/client`]);
+      assert.equal(result.code, 2, `${label}: ${result.stderr}`);
+      assert.match(result.stderr, message, label);
+    }
+    const noMasthead = await runRole("client", [
+      "register",
+      "--password-file",
+      readable,
+      "http://127.0.0.1:9",
+      "--data-dir",
+      `${root}/client`,
+    ]);
+    assert.equal(noMasthead.code, 1, noMasthead.stderr);
+    assert.match(noMasthead.stderr, /masthead/, "the masthead is needed first");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

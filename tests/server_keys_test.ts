@@ -1,0 +1,538 @@
+/**
+ * Server keys across roles, with real processes on 127.0.0.1: rotation without loss, the USB
+ * transfer to a DSA server and to a decrypting relay, bundles, retiring and disabling.
+ */
+
+import assert from "node:assert/strict";
+import { createContentKey } from "../envelope/jwe.ts";
+import { signReport } from "../envelope/report_message.ts";
+import { readClientKey } from "../keystore/key_storage.ts";
+import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import { verifyMasthead } from "../protocol/masthead.ts";
+import { API } from "../protocol/paths.ts";
+import { encodeBundle, entryOfJws, sealBundle } from "../protocol/report_bundle.ts";
+import {
+  admin,
+  ADMIN_ENV,
+  clientReport,
+  clientStatus,
+  createSite,
+  deployKey,
+  freePort,
+  generateKey,
+  RecordingProxy,
+  startRelay,
+  startServer,
+  storedReports,
+  type TestSite,
+} from "./deployment.ts";
+import { containsCanary, readTree } from "./recording_proxy.ts";
+import { type RoleResult, runRole } from "./run_role.ts";
+import { eventually } from "./eventually.ts";
+
+const TRANSFER_PASSWORD = "a long transfer password";
+
+/** Runs the admin tool with the site and transfer passwords in its environment. */
+async function adminRun(args: string[], env: Record<string, string> = {}): Promise<RoleResult> {
+  return await runRole("admin", args, {
+    env: { ...ADMIN_ENV, MLE_TRANSFER_PASSWORD: TRANSFER_PASSWORD, MLE_DATA_DIR: "", ...env },
+  });
+}
+
+function describe(result: RoleResult): string {
+  return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
+
+async function computerIdOf(clientDir: string): Promise<number> {
+  const status = await clientStatus(clientDir);
+  assert.equal(typeof status.computerId, "number", JSON.stringify(status));
+  return status.computerId as number;
+}
+
+async function waitForStored(site: TestSite, computerId: number, count: number) {
+  return await eventually(async () => {
+    const reports = await storedReports(site, computerId);
+    return reports.length >= count ? reports : undefined;
+  }, `${count} stored report(s) of computer ${computerId}`);
+}
+
+async function metrics(port: number): Promise<Record<string, number>> {
+  const response = await fetch(`http://127.0.0.1:${port}${API.metrics}`);
+  return await response.json();
+}
+
+/** Waits until the server at `port` serves a certificate for `kid` (it reloads every 2 s). */
+async function waitForCertificate(site: TestSite, port: number, kid: string | null) {
+  const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
+  await eventually(async () => {
+    const response = await fetch(`http://127.0.0.1:${port}${API.encryptionCertificate}`);
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const { certificate } = await verifyEncryptionCertificate(siteKey, await response.json());
+    const served = certificate.enabled ? certificate.kid : null;
+    return served === kid ? true : undefined;
+  }, `the server to serve the certificate of ${kid}`);
+}
+
+function fingerprintOf(text: string): string {
+  const match = /SHA256:[0-9a-f ]{79}/.exec(text);
+  assert.ok(match, `no fingerprint in: ${text}`);
+  return match[0];
+}
+
+Deno.test("rotation: reports encrypted to the old key in a stopped relay's spool, and an offline client's queue, are each stored once; retire is refused, then forced", async () => {
+  const site = await createSite();
+  const kid1 = await generateKey(site, true);
+  let server = await startServer(site);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  let relay = await startRelay(relayDir, relayPort, site.serverPort);
+  const viaRelay = `${site.root}/client-relay`;
+  const offline = `${site.root}/client-offline`;
+  const deadPort = freePort();
+  try {
+    for (const dir of [viaRelay, offline]) {
+      const first = await clientReport(site, dir, relayPort, ["--encryption", "required"]);
+      assert.equal(first.code, 0, first.stderr);
+    }
+    const relayId = await computerIdOf(viaRelay);
+    const offlineId = await computerIdOf(offline);
+    await waitForStored(site, relayId, 1);
+    await waitForStored(site, offlineId, 1);
+
+    // The server goes down: the relay keeps accepting, encrypted to the key clients hold (kid1).
+    await server.stop();
+    for (let i = 0; i < 3; i++) {
+      const held = await clientReport(site, viaRelay, relayPort, ["--encryption", "required"]);
+      assert.equal(held.code, 0, held.stderr);
+    }
+    const spooled = (await Array.fromAsync(Deno.readDir(`${relayDir}/spool`)))
+      .filter((entry) => entry.isFile);
+    assert.equal(spooled.length, 3);
+    for (const entry of spooled) {
+      const message = JSON.parse(await Deno.readTextFile(`${relayDir}/spool/${entry.name}`));
+      const header = JSON.parse(new TextDecoder().decode(
+        Uint8Array.fromBase64(message.protected, { alphabet: "base64url" }),
+      ));
+      assert.equal(header.kid, kid1, "spooled reports are encrypted to the old key");
+    }
+    await relay.stop();
+    // The other client is offline: its parent does not answer, so its report stays queued.
+    const queued = await clientReport(site, offline, deadPort, ["--encryption", "required"]);
+    assert.equal(queued.code, 4, queued.stderr);
+    assert.equal((await clientStatus(offline)).queueDepth, 1);
+
+    // Rotation while the server is down: generate (Pending rotation), then deploy.
+    const kid2 = await generateKey(site, false);
+    const rotating = JSON.parse(
+      (await admin([
+        "encryption",
+        "status",
+        "--json",
+        "--data-dir",
+        site.serverDir,
+      ])).stdout,
+    );
+    assert.equal(rotating.state, "Pending rotation");
+    await deployKey(site);
+
+    server = await startServer(site);
+    relay = await startRelay(relayDir, relayPort, site.serverPort);
+    const fromRelay = await waitForStored(site, relayId, 4);
+    const back = await clientReport(site, offline, relayPort, ["--encryption", "required"]);
+    assert.equal(back.code, 0, back.stderr);
+    const fromOffline = await waitForStored(site, offlineId, 3);
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // a duplicate would land now
+
+    const relayed = await storedReports(site, relayId);
+    assert.deepEqual(relayed.map((r) => r.seq), fromRelay.map((r) => r.seq));
+    assert.equal(relayed.length, 4, "each report stored once");
+    assert.equal(new Set(relayed.map((r) => r.seq)).size, 4);
+    assert.ok(relayed.every((r) => r.encrypted && r.kid === kid1));
+    const late = await storedReports(site, offlineId);
+    assert.equal(late.length, 3);
+    assert.equal(new Set(late.map((r) => r.seq)).size, 3);
+    assert.deepEqual(late.map((r) => r.kid), [kid1, kid2, kid2]);
+    assert.equal(fromOffline.length, 3);
+    assert.equal((await clientStatus(offline)).certificateKid, kid2);
+
+    const status = JSON.parse(
+      (await admin([
+        "encryption",
+        "status",
+        "--json",
+        "--data-dir",
+        site.serverDir,
+      ])).stdout,
+    );
+    assert.equal(status.state, "Enabled");
+    const byKid = Object.fromEntries(
+      status.keys.map((k: { kid: string; role: string; clients: number }) => [k.kid, k]),
+    );
+    assert.equal(byKid[kid1].role, "previous");
+    assert.equal(byKid[kid1].clients, 1, "the relayed client last reported with the old key");
+    assert.equal(byKid[kid2].role, "current");
+    assert.equal(byKid[kid2].clients, 1);
+
+    // Retiring the old key is refused while clients used it lately; --force retires it.
+    const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
+    const current = await adminRun(["encryption", "retire", kid2, ...siteArgs]);
+    assert.equal(current.code, 1, describe(current));
+    assert.match(current.stderr, /it is the current key/);
+    const refused = await adminRun(["encryption", "retire", kid1.slice(0, 8), ...siteArgs]);
+    assert.equal(refused.code, 1, describe(refused));
+    assert.match(refused.stderr, new RegExp(`computer ${relayId}: 4 report\\(s\\)`));
+    assert.match(refused.stderr, /hint: .*--force/);
+    const forced = await adminRun(["encryption", "retire", kid1, "--force", ...siteArgs]);
+    assert.equal(forced.code, 0, describe(forced));
+    assert.match(forced.stderr, /warning: retired although 2 computer\(s\)/);
+    await eventually(
+      async () => (await metrics(site.serverPort)).keysLoaded === 1 ? true : undefined,
+      "the server to unload the retired key",
+    );
+  } finally {
+    await relay.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("export/import: a DSA server with its own data dir decrypts and stores the same clients' reports", async () => {
+  const site = await createSite();
+  const kid = await generateKey(site, true);
+  const server = await startServer(site);
+  const usb = `${site.root}/usb`;
+  const dsa: TestSite = { ...site, serverDir: `${site.root}/dsa`, serverPort: freePort() };
+  let second: Awaited<ReturnType<typeof startServer>> | undefined;
+  const clientDir = `${site.root}/client`;
+  try {
+    const first = await clientReport(site, clientDir, site.serverPort, [
+      "--encryption",
+      "required",
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    await waitForStored(site, await computerIdOf(clientDir), 1);
+
+    const exported = await adminRun([
+      "encryption",
+      "export",
+      "--to",
+      usb,
+      "--data-dir",
+      site.serverDir,
+    ]);
+    assert.equal(exported.code, 0, describe(exported));
+    const fingerprint = fingerprintOf(exported.stdout);
+    const file = `${usb}/${kid}.mle-key.json`;
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    const text = await Deno.readTextFile(file);
+    assert.ok(!text.includes("PRIVATE KEY"), "the private key is sealed, never in clear");
+
+    // A wrong password installs nothing; an altered file is refused the same way.
+    const wrong = await adminRun(
+      ["encryption", "import", "--from", usb, "--data-dir", dsa.serverDir, "--server"],
+      { MLE_TRANSFER_PASSWORD: "not the transfer password" },
+    );
+    assert.equal(wrong.code, 1, describe(wrong));
+    assert.match(wrong.stderr, /wrong transfer password, or the file was altered/);
+    await assert.rejects(Deno.stat(dsa.serverDir), Deno.errors.NotFound);
+    const altered = JSON.parse(text);
+    altered.sealed.publicData = altered.sealed.publicData.replace('"current"', '"previous"');
+    const alteredDir = `${site.root}/usb-altered`;
+    await Deno.mkdir(alteredDir);
+    await Deno.writeTextFile(`${alteredDir}/${kid}.mle-key.json`, JSON.stringify(altered));
+    const tampered = await adminRun(
+      ["encryption", "import", "--from", alteredDir, "--data-dir", dsa.serverDir, "--server"],
+    );
+    assert.equal(tampered.code, 1, describe(tampered));
+    assert.match(tampered.stderr, /the file was altered/);
+
+    const imported = await adminRun([
+      "encryption",
+      "import",
+      "--from",
+      usb,
+      "--data-dir",
+      dsa.serverDir,
+      "--server",
+      "--deploy",
+      "--site-key",
+      site.siteKey,
+    ]);
+    assert.equal(imported.code, 0, describe(imported));
+    assert.equal(fingerprintOf(imported.stdout), fingerprint);
+    assert.equal(
+      (await Deno.stat(`${dsa.serverDir}/Encryption Keys/${kid}.pvk`)).mode! & 0o777,
+      0o600,
+    );
+    const dsaStatus = JSON.parse(
+      (await admin([
+        "encryption",
+        "status",
+        "--json",
+        "--data-dir",
+        dsa.serverDir,
+      ])).stdout,
+    );
+    assert.equal(dsaStatus.currentKid, kid);
+
+    second = await startServer(dsa);
+    await waitForCertificate(site, dsa.serverPort, kid);
+    const canary = `CANARY-dsa-${crypto.randomUUID()}`;
+    const proxy = new RecordingProxy(dsa.serverPort);
+    try {
+      const moved = await clientReport(site, clientDir, proxy.port, [
+        "--encryption",
+        "required",
+        "--property",
+        `Secret=${canary}`,
+      ]);
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.ok(!containsCanary(proxy.text, canary), "canary on the wire to the DSA server");
+    } finally {
+      await proxy.close();
+    }
+    const newId = await computerIdOf(clientDir);
+    const stored = await waitForStored(dsa, newId, 1);
+    assert.ok(stored.every((r) => r.encrypted && r.kid === kid));
+    assert.ok(stored.some((r) => r.report.custom.Secret === canary));
+    assert.ok((await metrics(dsa.serverPort)).rsaPrivateOps >= 1, "the DSA server decrypted");
+  } finally {
+    await second?.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a decrypting relay set up in the seed's order sends bundles: client signatures checked, a tampered report refused, no clear text on its disk or the wire", async () => {
+  const site = await createSite();
+  // The seed's order: generate with -deploynow=no, copy the key to the relay, start it, deploy.
+  const kid = await generateKey(site, false);
+  const usb = `${site.root}/usb`;
+  const relayDir = `${site.root}/relay`;
+  const exported = await adminRun([
+    "encryption",
+    "export",
+    "--to",
+    usb,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  assert.equal(exported.code, 0, describe(exported));
+  const imported = await adminRun(["encryption", "import", "--from", usb, "--data-dir", relayDir]);
+  assert.equal(imported.code, 0, describe(imported));
+  assert.equal(fingerprintOf(imported.stdout), fingerprintOf(exported.stdout));
+  await Deno.remove(usb, { recursive: true });
+
+  const server = await startServer(site);
+  const upstream = new RecordingProxy(site.serverPort);
+  const relayPort = freePort();
+  const relay = await startRelay(relayDir, relayPort, upstream.port, [
+    "--decrypt",
+    "--bundle-max",
+    "4",
+    "--bundle-wait-ms",
+    "300",
+  ]);
+  const downstream = new RecordingProxy(relayPort);
+  try {
+    await relay.waitFor(/registered as computer \d+/);
+    const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+    const capabilities = await (await fetch(`http://127.0.0.1:${relayPort}${API.capabilities}`))
+      .json();
+    assert.equal(capabilities.decrypting, true);
+    await admin([
+      "relays",
+      "allow",
+      String(relayId),
+      "--site-key",
+      site.siteKey,
+      "--data-dir",
+      site.serverDir,
+    ]);
+    await deployKey(site);
+    await waitForCertificate(site, site.serverPort, kid);
+
+    const canaries: string[] = [];
+    const clients: string[] = [];
+    for (let c = 0; c < 3; c++) {
+      const dir = `${site.root}/client-${c}`;
+      clients.push(dir);
+      for (let r = 0; r < 2; r++) {
+        const canary = `CANARY-bundle-${c}-${r}-${crypto.randomUUID()}`;
+        canaries.push(canary);
+        const result = await clientReport(site, dir, downstream.port, [
+          "--encryption",
+          "required",
+          "--property",
+          `Secret=${canary}`,
+        ]);
+        assert.equal(result.code, 0, result.stderr);
+      }
+    }
+    for (const dir of clients) {
+      const stored = await waitForStored(site, await computerIdOf(dir), 2);
+      assert.ok(stored.every((r) => r.encrypted && r.kid === kid));
+    }
+    const counted = await eventually(async () => {
+      const m = await metrics(site.serverPort);
+      return m.reportsInBundles >= 6 ? m : undefined;
+    }, "6 reports in bundles");
+    assert.equal(counted.reportsInBundles, 6);
+    assert.ok(counted.bundlesOpened >= 2 && counted.bundlesOpened <= 6, JSON.stringify(counted));
+    assert.equal(counted.bundleReportsRefused, 0);
+    assert.ok(upstream.text.includes(`POST ${API.bundles}`));
+    assert.ok(!upstream.text.includes(`POST ${API.reports}`), "a report went up unbundled");
+    const relayDisk = await readTree(relayDir);
+    for (const canary of canaries) {
+      assert.ok(!containsCanary(downstream.text, canary), "canary on the client → relay wire");
+      assert.ok(!containsCanary(upstream.text, canary), "canary on the relay → server wire");
+      assert.ok(!containsCanary(relayDisk, canary), "canary in the relay's folders");
+    }
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(`${relayDir}/spool`))).filter((e) => e.isFile),
+      [],
+      "the spool is empty once the server answered",
+    );
+
+    // A relay that alters a report (here: a bundle made with the relay's own key) cannot get it
+    // stored: the client's own signature inside is checked, and the others are still stored.
+    const relayKey = await readClientKey(`${relayDir}/KeyStorage/client.pvk`);
+    const clientKey = await readClientKey(`${clients[0]}/KeyStorage/client.pvk`);
+    const cid = await computerIdOf(clients[0]);
+    const report = (seq: number, secret: string) =>
+      new TextEncoder().encode(JSON.stringify({
+        computerId: cid,
+        seq,
+        createdAt: new Date().toISOString(),
+        properties: { encryption_level: "required" },
+        custom: { Secret: secret },
+        relevance: [],
+        actionStatuses: [],
+        analyses: [],
+      }));
+    const genuine = entryOfJws(
+      await signReport(clientKey.privateKey, { cid, seq: 1000, kid }, report(1000, "genuine")),
+    );
+    const altered = entryOfJws(
+      await signReport(clientKey.privateKey, { cid, seq: 1001, kid }, report(1001, "genuine")),
+    );
+    altered.payload = report(1001, "altered by the relay");
+    const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
+    const certificate = await (await fetch(
+      `http://127.0.0.1:${site.serverPort}${API.encryptionCertificate}`,
+    )).json();
+    const { publicKey } = await verifyEncryptionCertificate(siteKey, certificate);
+    const { contentKey } = await createContentKey(publicKey!, kid);
+    const bundle = await sealBundle(
+      contentKey,
+      relayKey.privateKey,
+      { cid: relayId, bid: crypto.randomUUID(), n: 2 },
+      await encodeBundle([genuine, altered]),
+    );
+    const answer = await fetch(`http://127.0.0.1:${site.serverPort}${API.bundles}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(bundle),
+    });
+    assert.equal(answer.status, 200);
+    const { results } = await answer.json();
+    assert.deepEqual(results.map((r: { status: string; code?: string }) => [r.status, r.code]), [
+      ["stored", undefined],
+      ["refused", "ERR_SIGNATURE_INVALID"],
+    ]);
+    const seqs = (await storedReports(site, cid)).map((r) => r.seq);
+    assert.ok(seqs.includes(1000) && !seqs.includes(1001));
+
+    // A plain client cannot send bundles: the same bundle signed by a client's key is refused.
+    const asClient = await sealBundle(
+      contentKey,
+      clientKey.privateKey,
+      { cid, bid: crypto.randomUUID(), n: 1 },
+      await encodeBundle([genuine]),
+    );
+    const refused = await fetch(`http://127.0.0.1:${site.serverPort}${API.bundles}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(asClient),
+    });
+    assert.equal(refused.status, 403);
+    assert.equal((await refused.json()).error.code, "ERR_RELAY_NOT_ALLOWED");
+  } finally {
+    await downstream.close();
+    await relay.stop();
+    await upstream.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("disable is refused while a client requires encryption, then forced: the client is shown orphaned", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const server = await startServer(site);
+  const required = `${site.root}/client-required`;
+  const optional = `${site.root}/client-optional`;
+  try {
+    assert.equal(
+      (await clientReport(site, required, site.serverPort, ["--encryption", "required"])).code,
+      0,
+    );
+    assert.equal(
+      (await clientReport(site, optional, site.serverPort, ["--encryption", "optional"])).code,
+      0,
+    );
+    const requiredId = await computerIdOf(required);
+    const optionalId = await computerIdOf(optional);
+    await waitForStored(site, requiredId, 1);
+    await waitForStored(site, optionalId, 1);
+
+    const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
+    const refused = await adminRun(["encryption", "disable", ...siteArgs]);
+    assert.equal(refused.code, 1, describe(refused));
+    assert.match(refused.stderr, /Cannot disable encryption: 1 computer\(s\) require it/);
+    assert.match(refused.stderr, new RegExp(`computer ${requiredId} `));
+    assert.doesNotMatch(refused.stderr, new RegExp(`computer ${optionalId} `));
+    assert.equal(
+      JSON.parse(
+        (await admin(["encryption", "status", "--json", "--data-dir", site.serverDir])).stdout,
+      ).state,
+      "Enabled",
+    );
+
+    const forced = await adminRun(["encryption", "disable", "--force", ...siteArgs]);
+    assert.equal(forced.code, 0, describe(forced));
+    assert.match(forced.stderr, /now orphaned/);
+    await waitForCertificate(site, site.serverPort, null);
+
+    const held = await clientReport(site, required, site.serverPort, ["--encryption", "required"]);
+    assert.equal(held.code, 3, held.stderr);
+    const clear = await clientReport(site, optional, site.serverPort, ["--encryption", "optional"]);
+    assert.equal(clear.code, 0, clear.stderr);
+    const optionalReports = await waitForStored(site, optionalId, 2);
+    assert.equal(optionalReports[1].encrypted, false);
+
+    const status = JSON.parse(
+      (await admin(["encryption", "status", "--json", "--data-dir", site.serverDir])).stdout,
+    );
+    assert.equal(status.state, "Disabled");
+    assert.equal(typeof status.disabledAt, "number");
+    assert.deepEqual(status.orphaned.map((o: { id: number }) => o.id), [requiredId]);
+    const human = await admin(["encryption", "status", "--data-dir", site.serverDir]);
+    assert.match(human.stdout, /Orphaned: 1 computer\(s\)/);
+    const listed = JSON.parse(
+      (await admin(["computers", "list", "--json", "--data-dir", site.serverDir])).stdout,
+    );
+    assert.deepEqual(
+      listed.map((c: { id: number; orphaned: boolean }) => [c.id, c.orphaned]),
+      [[requiredId, true], [optionalId, false]],
+    );
+    const table = await admin(["computers", "list", "--data-dir", site.serverDir]);
+    assert.match(table.stdout, new RegExp(`computer ${requiredId}: orphaned`));
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});

@@ -1,0 +1,619 @@
+/**
+ * The Upload Manager with real processes on 127.0.0.1: client → relay → server, recorded wires,
+ * SIGKILLed processes, a full relay buffer, quotas, hostile names, and chunks crafted by hand.
+ */
+
+import assert from "node:assert/strict";
+import { deriveChunkKey, sealChunk, signClearChunk } from "../envelope/upload_chunk.ts";
+import { sealUploadManifest, signUploadManifest } from "../envelope/upload_manifest.ts";
+import { readClientKey } from "../keystore/key_storage.ts";
+import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import { verifyMasthead } from "../protocol/masthead.ts";
+import { API } from "../protocol/paths.ts";
+import type { UploadManifest } from "../protocol/upload.ts";
+import {
+  admin,
+  clientReport,
+  clientStatus,
+  createSite,
+  freePort,
+  generateKey,
+  RecordingProxy,
+  startRelay,
+  startServer,
+  type TestSite,
+} from "./deployment.ts";
+import { containsCanary, readTree } from "./recording_proxy.ts";
+import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
+
+const encoder = new TextEncoder();
+
+/** Waits (bounded) until `check` returns a value other than undefined. */
+async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+/** Writes a file of `size` bytes: random bytes with `canary` every 4 KiB. */
+async function writeTestFile(
+  path: string,
+  size: number,
+  canary = "",
+): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) {
+    bytes.set(crypto.getRandomValues(new Uint8Array(Math.min(65536, size - i))), i);
+  }
+  const mark = encoder.encode(canary);
+  if (mark.length > 0) {
+    for (let i = 0; i + mark.length <= size; i += 4096) bytes.set(mark, i);
+  }
+  await Deno.writeFile(path, bytes);
+  return bytes;
+}
+
+async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).toHex();
+}
+
+function connection(site: TestSite, clientDir: string, port: number, level: string): string[] {
+  return [
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--parent",
+    `http://127.0.0.1:${port}`,
+    "--host-identifier",
+    "instance",
+    "--encryption",
+    level,
+  ];
+}
+
+async function upload(
+  site: TestSite,
+  clientDir: string,
+  port: number,
+  file: string,
+  extra: string[] = [],
+  level = "required",
+): Promise<RoleResult> {
+  return await runRole("client", [
+    "upload",
+    file,
+    "--wait",
+    "--timeout",
+    "60",
+    ...extra,
+    ...connection(site, clientDir, port, level),
+  ]);
+}
+
+interface ListedUpload {
+  computerId: number;
+  uploadId: string;
+  declaredName: string;
+  storedName: string | null;
+  size: number;
+  sha256: string;
+  state: string;
+  encrypted: boolean;
+  error: string | null;
+  path: string | null;
+}
+
+async function listUploads(site: TestSite): Promise<ListedUpload[]> {
+  const result = await admin(["uploads", "list", "--json", "--data-dir", site.serverDir]);
+  return JSON.parse(result.stdout);
+}
+
+async function setClientSettings(site: TestSite, settings: string[]): Promise<void> {
+  await admin([
+    "settings",
+    "set",
+    ...settings,
+    "--all",
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+}
+
+async function computerIdOf(clientDir: string): Promise<number> {
+  const status = await clientStatus(clientDir);
+  assert.equal(typeof status.computerId, "number", JSON.stringify(status));
+  return status.computerId as number;
+}
+
+async function folderBytes(path: string): Promise<number> {
+  let total = 0;
+  try {
+    for await (const entry of Deno.readDir(path)) {
+      const full = `${path}/${entry.name}`;
+      if (entry.isDirectory) total += await folderBytes(full);
+      else if (entry.isFile) total += (await Deno.lstat(full)).size;
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return total;
+}
+
+/** Waits (bounded) for a background role to end. */
+async function exitOf(process: RoleProcess, timeoutMs: number): Promise<Deno.CommandStatus> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      process.child.status,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`still running:\n${process.stderr}`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function uploadProgress(
+  clientDir: string,
+): Promise<{ acknowledged: number; uid: string | null }> {
+  const status = await clientStatus(clientDir);
+  const uploads = status.uploads as Array<{ acknowledged: number; uploadId: string | null }>;
+  return { acknowledged: uploads[0]?.acknowledged ?? 0, uid: uploads[0]?.uploadId ?? null };
+}
+
+Deno.test("an upload crosses client → relay → server encrypted: stored as sent, its SHA-256 checked, the canary on no wire and not in the relay's folder", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const server = await startServer(site);
+  const upstream = new RecordingProxy(site.serverPort);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  const relay = await startRelay(relayDir, relayPort, upstream.port);
+  const downstream = new RecordingProxy(relayPort);
+  const clientDir = `${site.root}/client`;
+  try {
+    const canary = `CANARY-upload-${crypto.randomUUID()}`;
+    const file = `${site.root}/secret-report.bin`;
+    const bytes = await writeTestFile(file, 600_000, canary);
+    const result = await upload(site, clientDir, downstream.port, file);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout.trim(), /^\d{13}-[0-9a-f]{8}$/);
+
+    const [stored] = await listUploads(site);
+    assert.equal(stored.state, "complete");
+    assert.equal(stored.encrypted, true);
+    assert.equal(stored.storedName, "secret-report.bin");
+    assert.equal(stored.sha256, await sha256Hex(bytes));
+    const cid = await computerIdOf(clientDir);
+    assert.equal(stored.path, `${site.serverDir}/uploads/${cid}/secret-report.bin`);
+    assert.deepEqual(await Deno.readFile(stored.path!), bytes);
+    assert.equal((await Deno.lstat(stored.path!)).mode! & 0o777, 0o600);
+
+    const status = await clientStatus(clientDir);
+    const [view] = status.uploads as Array<{ state: string; percent: number; encrypted: boolean }>;
+    assert.equal(view.state, "complete");
+    assert.equal(view.percent, 100);
+    assert.equal(view.encrypted, true);
+
+    assert.ok(downstream.text.includes(API.uploads), "the upload went through the relay");
+    assert.ok(!containsCanary(downstream.text, canary), "canary seen on the client → relay wire");
+    assert.ok(!containsCanary(upstream.text, canary), "canary seen on the relay → server wire");
+    assert.ok(!containsCanary(await readTree(relayDir), canary), "canary in the relay's folders");
+    assert.ok(!downstream.text.includes("secret-report"), "the file name travelled in clear");
+  } finally {
+    await downstream.close();
+    await relay.stop();
+    await upstream.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("required with no certificate sends no byte of the file, not even its manifest, and says why", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const proxy = new RecordingProxy(site.serverPort);
+  try {
+    const file = `${site.root}/held.bin`;
+    await writeTestFile(file, 10_000);
+    const result = await upload(site, `${site.root}/client`, proxy.port, file, ["--timeout", "5"]);
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(result.stderr, /encryption is required/);
+    assert.ok(!proxy.text.includes(API.uploads), "an upload request was sent");
+    assert.deepEqual(await listUploads(site), []);
+  } finally {
+    await proxy.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("hostile names are rewritten inside the computer's folder, and a planted link is never followed", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const clientDir = `${site.root}/client`;
+  try {
+    const report = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
+    assert.equal(report.code, 0, report.stderr);
+    const cid = await computerIdOf(clientDir);
+    const folder = `${site.serverDir}/uploads/${cid}`;
+    await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
+    const outside = `${site.root}/outside.txt`;
+    await Deno.writeTextFile(outside, "original");
+    await Deno.symlink(outside, `${folder}/planted.txt`);
+
+    const file = `${site.root}/payload.txt`;
+    await Deno.writeTextFile(file, "payload written by the client");
+    const cases: Array<[string, string]> = [
+      ["../../escape.txt", "_.._escape.txt"],
+      ["/etc/passwd", "_etc_passwd"],
+      ["CON", "_CON"],
+      ["..\\..\\win.ini", "_.._win.ini"],
+      ["planted.txt", "planted (2).txt"],
+    ];
+    for (const [name, expected] of cases) {
+      const result = await upload(site, clientDir, site.serverPort, file, ["--name", name], "none");
+      assert.equal(result.code, 0, `${name}: ${result.stderr}`);
+      const listed = (await listUploads(site)).find((u) => u.declaredName === name);
+      assert.equal(listed?.storedName, expected, name);
+      assert.equal(listed?.encrypted, false);
+      assert.equal(
+        await Deno.readTextFile(`${folder}/${expected}`),
+        "payload written by the client",
+      );
+    }
+    const long = `${"x".repeat(300)}.log`;
+    const result = await upload(site, clientDir, site.serverPort, file, ["--name", long], "none");
+    assert.equal(result.code, 0, result.stderr);
+    const stored = (await listUploads(site)).find((u) => u.declaredName === long)!;
+    assert.ok(stored.storedName!.length <= 200 && stored.storedName!.endsWith(".log"));
+
+    assert.equal(await Deno.readTextFile(outside), "original", "the planted link was followed");
+    for (
+      const escaped of [
+        `${site.root}/escape.txt`,
+        `${site.serverDir}/escape.txt`,
+        `${site.serverDir}/uploads/escape.txt`,
+      ]
+    ) {
+      await assert.rejects(Deno.lstat(escaped), Deno.errors.NotFound);
+    }
+    const names = (await Array.fromAsync(Deno.readDir(folder))).map((entry) => entry.name).sort();
+    assert.equal(names.length, 7);
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("the server refuses tampered, reordered and cut chunks, ignores a duplicate, and stores nothing incomplete", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const server = await startServer(site);
+  const clientDir = `${site.root}/client`;
+  try {
+    const report = await clientReport(site, clientDir, site.serverPort, [
+      "--encryption",
+      "required",
+    ]);
+    assert.equal(report.code, 0, report.stderr);
+    const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+    const state = JSON.parse(await Deno.readTextFile(`${clientDir}/state.json`));
+    const cid = state.computerId as number;
+    const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
+    const { certificate, publicKey } = await verifyEncryptionCertificate(
+      siteKey,
+      JSON.parse(state.certificate),
+    );
+    const base = `http://127.0.0.1:${site.serverPort}${API.uploads}`;
+    const cs = 1024;
+    const plain = crypto.getRandomValues(new Uint8Array(2500));
+    const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
+    const manifest: UploadManifest = {
+      v: 1,
+      uid,
+      cid,
+      name: "crafted.bin",
+      size: plain.length,
+      sha256: await sha256Hex(plain),
+      chunkSize: cs,
+      chunkCount: 3,
+      createdAt: new Date().toISOString(),
+    };
+    const { message, fileKey } = await sealUploadManifest(
+      publicKey!,
+      (certificate as { kid: string }).kid,
+      key.privateKey,
+      { cid, uid, cs, cc: 3 },
+      encoder.encode(JSON.stringify(manifest)),
+    );
+    const post = await fetch(base, { method: "POST", body: JSON.stringify(message) });
+    assert.equal(post.status, 200, await post.clone().text());
+    assert.deepEqual((await post.json()).missing, [[0, 3]]);
+
+    const chunkKey = await deriveChunkKey(fileKey, uid);
+    const seal = (index: number, final = index === 2) =>
+      sealChunk(chunkKey, { cid, uid, index, final }, plain.slice(index * cs, (index + 1) * cs));
+    const put = async (index: number, body: Uint8Array<ArrayBuffer>) => {
+      const response = await fetch(`${base}/${cid}/${uid}/${index}`, { method: "PUT", body });
+      return { status: response.status, json: await response.json() };
+    };
+    const sealed = [await seal(0), await seal(1), await seal(2)];
+    const tampered = new Uint8Array(sealed[0]);
+    tampered[10] ^= 1;
+    const refusals: Array<[string, number, Uint8Array<ArrayBuffer>, string]> = [
+      ["a tampered chunk", 0, tampered, "ERR_DECRYPTION_FAILED"],
+      ["chunk 1 put at index 0 (reordered)", 0, sealed[1], "ERR_DECRYPTION_FAILED"],
+      [
+        "chunk 1 sealed as the final one (truncation)",
+        1,
+        await seal(1, true),
+        "ERR_DECRYPTION_FAILED",
+      ],
+      ["the final chunk put at index 1", 1, sealed[2], "ERR_CHUNK_INVALID"],
+      ["a cut chunk", 0, sealed[0].slice(0, 500), "ERR_CHUNK_INVALID"],
+      ["an index past the end", 3, sealed[2], "ERR_CHUNK_INVALID"],
+    ];
+    for (const [label, index, body, code] of refusals) {
+      const answer = await put(index, body);
+      assert.equal(answer.status >= 400 && answer.status < 500, true, label);
+      assert.equal(answer.json.error.code, code, label);
+    }
+    // The decryption failures say nothing about what was wrong.
+    const opaque = await put(0, tampered);
+    assert.equal(opaque.json.error.message, "Cannot decrypt upload data");
+
+    // Dropped: without chunk 2 the file is never stored.
+    assert.equal((await put(0, sealed[0])).json.result, "stored");
+    assert.equal((await put(0, sealed[0])).json.result, "duplicate");
+    assert.equal((await put(1, sealed[1])).json.received, 2);
+    const status = await (await fetch(`${base}/${cid}/${uid}`)).json();
+    assert.equal(status.state, "receiving");
+    assert.deepEqual(status.missing, [[2, 3]]);
+    assert.equal((await listUploads(site))[0].state, "receiving");
+    await assert.rejects(
+      Deno.lstat(`${site.serverDir}/uploads/${cid}/crafted.bin`),
+      Deno.errors.NotFound,
+    );
+
+    const last = await put(2, sealed[2]);
+    assert.equal(last.status, 200);
+    assert.equal(last.json.state, "complete");
+    assert.deepEqual(await Deno.readFile(`${site.serverDir}/uploads/${cid}/crafted.bin`), plain);
+
+    // Another client's key cannot start an upload in this computer's name, nor sign clear chunks.
+    const stranger = await crypto.subtle.generateKey("Ed25519", false, [
+      "sign",
+      "verify",
+    ]) as CryptoKeyPair;
+    const forged = await signUploadManifest(stranger.privateKey, {
+      cid,
+      uid: crypto.getRandomValues(new Uint8Array(16)).toHex(),
+      cs,
+      cc: 1,
+    }, encoder.encode("{}"));
+    const refused = await fetch(base, { method: "POST", body: JSON.stringify(forged) });
+    assert.equal(refused.status, 403);
+    assert.equal((await refused.json()).error.code, "ERR_SIGNATURE_INVALID");
+    const other = "0".repeat(32);
+    const unknown = await fetch(`${base}/${cid}/${other}/0`, {
+      method: "PUT",
+      body: await signClearChunk(key.privateKey, { cid, uid: other, index: 0, final: true }, plain),
+    });
+    assert.equal(unknown.status, 404);
+    assert.equal((await unknown.json()).error.code, "ERR_UNKNOWN_UPLOAD");
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("an upload resumes from where it stood after the client, the relay and the server are each SIGKILLed once", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  // Small chunks and a throttle make the upload last long enough to be interrupted three times.
+  await setClientSettings(site, [
+    "_BESClient_UploadManager_ChunkSize=4096",
+    "_BESClient_UploadManager_ThrottleKBPS=64",
+  ]);
+  let server = await startServer(site);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  let relay = await startRelay(relayDir, relayPort, site.serverPort);
+  const clientDir = `${site.root}/client`;
+  const args = connection(site, clientDir, relayPort, "required");
+  const running: RoleProcess[] = [];
+  try {
+    const report = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(report.code, 0, report.stderr);
+    const file = `${site.root}/resume.bin`;
+    const bytes = await writeTestFile(file, 640 * 1024);
+
+    // 1. The client dies mid-upload.
+    const first = new RoleProcess("client", ["upload", file, "--wait", ...args]);
+    running.push(first);
+    const { uid } = await eventually(async () => {
+      const progress = await uploadProgress(clientDir);
+      return progress.acknowledged >= 20 ? progress : undefined;
+    }, "the first 20 chunks");
+    await first.stop("SIGKILL");
+
+    // 2. A report run resumes it; the relay dies mid-upload.
+    const second = new RoleProcess("client", ["report", ...args]);
+    running.push(second);
+    await eventually(async () => {
+      const progress = await uploadProgress(clientDir);
+      return progress.acknowledged >= 60 ? true : undefined;
+    }, "60 chunks");
+    await relay.stop("SIGKILL");
+    const secondStatus = await second.stop("SIGTERM");
+    assert.notEqual(secondStatus.code, 0, "a run whose relay died cannot have finished");
+    relay = await startRelay(relayDir, relayPort, site.serverPort);
+
+    // 3. Another run resumes it; the server dies mid-upload.
+    const third = new RoleProcess("client", ["report", ...args]);
+    running.push(third);
+    await eventually(async () => {
+      const progress = await uploadProgress(clientDir);
+      return progress.acknowledged >= 100 ? true : undefined;
+    }, "100 chunks");
+    await server.stop("SIGKILL");
+    const [midway] = await listUploads(site);
+    assert.equal(midway.state, "receiving", "the server was killed after the upload finished");
+    server = await startServer(site);
+    await third.stop("SIGTERM");
+
+    // 4. Runs until the server has it (bounded).
+    await eventually(
+      async () => {
+        const result = await runRole("client", ["report", ...args]);
+        const [listed] = await listUploads(site);
+        return listed?.state === "complete" ? result : undefined;
+      },
+      "the stored upload",
+      90_000,
+    );
+
+    const uploads = await listUploads(site);
+    assert.equal(uploads.length, 1, "the upload was restarted instead of resumed");
+    assert.equal(uploads[0].uploadId, uid, "the upload id changed");
+    assert.equal(uploads[0].sha256, await sha256Hex(bytes));
+    assert.deepEqual(await Deno.readFile(uploads[0].path!), bytes);
+    const status = await clientStatus(clientDir);
+    assert.equal((status.uploads as Array<{ state: string }>)[0].state, "complete");
+  } finally {
+    for (const process of running) await process.stop("SIGKILL");
+    await relay.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a full relay buffer makes the client wait, never exceeds its size, and drains once the server is back", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  await setClientSettings(site, ["_BESClient_UploadManager_ChunkSize=4096"]);
+  let server = await startServer(site);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  const maxBytes = 64 * 1024;
+  const relay = await startRelay(relayDir, relayPort, site.serverPort, [
+    "--upload-buffer-max-size",
+    "64K",
+  ]);
+  const clientDir = `${site.root}/client`;
+  let client: RoleProcess | null = null;
+  try {
+    const report = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(report.code, 0, report.stderr);
+    await server.stop();
+    const file = `${site.root}/big.bin`;
+    const bytes = await writeTestFile(file, 256 * 1024);
+    client = new RoleProcess("client", [
+      "upload",
+      file,
+      "--wait",
+      "--timeout",
+      "90",
+      ...connection(site, clientDir, relayPort, "required"),
+    ]);
+    await eventually(async () => {
+      const held = await folderBytes(`${relayDir}/uploads`);
+      return held >= maxBytes / 2 ? true : undefined;
+    }, "the relay buffer filling");
+    let largest = 0;
+    for (let i = 0; i < 20; i++) {
+      largest = Math.max(largest, await folderBytes(`${relayDir}/uploads`));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // Chunks are at most 4 KiB + tag; the manifest and state files add a little.
+    assert.ok(largest <= maxBytes + 16 * 1024, `the buffer holds ${largest} bytes`);
+    assert.equal(
+      await Promise.race([client.child.status.then(() => "ended"), Promise.resolve("running")]),
+      "running",
+    );
+
+    server = await startServer(site);
+    const status = await exitOf(client, 90_000);
+    assert.equal(status.code, 0, client.stderr);
+    const [stored] = await listUploads(site);
+    assert.equal(stored.state, "complete");
+    assert.deepEqual(await Deno.readFile(stored.path!), bytes);
+    await eventually(
+      async () => (await folderBytes(`${relayDir}/uploads`)) < 8192 ? true : undefined,
+      "the relay buffer emptied",
+    );
+  } finally {
+    await client?.stop("SIGKILL");
+    await relay.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("per-computer and total quotas refuse an upload before any of its data is written", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const server = await startServer(site, [
+    "--upload-quota-per-computer",
+    "300K",
+    "--upload-quota-total",
+    "500K",
+  ]);
+  try {
+    const files = {
+      a1: `${site.root}/a1.bin`,
+      a2: `${site.root}/a2.bin`,
+      b1: `${site.root}/b1.bin`,
+      b2: `${site.root}/b2.bin`,
+    };
+    await writeTestFile(files.a1, 250 * 1024);
+    await writeTestFile(files.a2, 100 * 1024);
+    await writeTestFile(files.b1, 200 * 1024);
+    await writeTestFile(files.b2, 100 * 1024);
+    const a = `${site.root}/client-a`;
+    const b = `${site.root}/client-b`;
+
+    assert.equal((await upload(site, a, site.serverPort, files.a1)).code, 0);
+    const overComputer = await upload(site, a, site.serverPort, files.a2);
+    assert.equal(overComputer.code, 1, overComputer.stderr);
+    assert.match(overComputer.stderr, /ERR_UPLOAD_QUOTA_EXCEEDED.*computer \d+'s upload quota/);
+
+    const b1 = await upload(site, b, site.serverPort, files.b1);
+    assert.equal(b1.code, 0, b1.stderr);
+    const overTotal = await upload(site, b, site.serverPort, files.b2);
+    assert.equal(overTotal.code, 1, overTotal.stderr);
+    assert.match(overTotal.stderr, /total upload quota/);
+
+    const uploads = await listUploads(site);
+    assert.deepEqual(uploads.map((u) => [u.declaredName, u.state]), [
+      ["a1.bin", "complete"],
+      ["b1.bin", "complete"],
+    ]);
+    assert.deepEqual(
+      await Array.fromAsync(Deno.readDir(`${site.serverDir}/uploads/.incoming`)),
+      [],
+    );
+    const status = await clientStatus(a);
+    const views = status.uploads as Array<
+      { name: string; state: string; lastError: { message: string } }
+    >;
+    assert.equal(views[1].state, "failed");
+    assert.match(views[1].lastError.message, /quota/);
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});

@@ -9,7 +9,7 @@
  */
 
 import { CliError } from "../cli/output.ts";
-import { joinPath } from "../keystore/secure_file.ts";
+import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 
 const FILE = "agent.lock";
 
@@ -24,6 +24,7 @@ export interface AgentLock {
  * @throws {CliError} When another service already runs on this data dir.
  */
 export async function lockAgent(dataDir: string): Promise<AgentLock> {
+  await ensurePrivateDir(dataDir);
   const file = await Deno.open(joinPath(dataDir, FILE), {
     read: true,
     write: true,

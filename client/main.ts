@@ -253,6 +253,8 @@ async function report(values: Values, asService: boolean): Promise<number> {
       "give a number of seconds ≥ 1",
     );
   }
+  // One service per data dir: take its lock before touching the state.
+  const lock = asService ? await lockAgent(options.dataDir) : null;
   let agent = await Agent.open(options);
   if (!asService) {
     await agent.queueReport(custom);
@@ -274,7 +276,6 @@ async function report(values: Values, asService: boolean): Promise<number> {
       wake();
     });
   }
-  const lock = await lockAgent(options.dataDir);
   options.say(`running as a service, reporting every ${interval} s`);
   while (!stopping) {
     if (restarting) {
@@ -298,7 +299,7 @@ async function report(values: Values, asService: boolean): Promise<number> {
       };
     });
   }
-  lock.release();
+  lock?.release();
   options.say("stopped");
   return EXIT.ok;
 }

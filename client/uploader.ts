@@ -24,6 +24,7 @@ import { decodeBase64Url } from "../envelope/base64url.ts";
 import { deriveChunkKey, sealChunk, signClearChunk } from "../envelope/upload_chunk.ts";
 import { sealUploadManifest, signUploadManifest } from "../envelope/upload_manifest.ts";
 import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { ChunkConnections } from "../protocol/chunk_connections.ts";
 import type { EncryptionLevel } from "../protocol/encryption_level.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
@@ -151,6 +152,9 @@ class UploadSession {
   #file: Deno.FsFile | null = null;
   #position = 0;
   #lastSave = 0;
+  #saving: Promise<void> = Promise.resolve();
+  /** Kept connections for chunks (plain http parents); null: `fetch`. */
+  #chunks: ChunkConnections | null = null;
   #manifestRepost: Promise<UploadStatus | UploadResult> | null = null;
 
   constructor(context: UploaderContext, upload: QueuedUpload) {
@@ -164,6 +168,12 @@ class UploadSession {
     } catch (error) {
       if (!(error instanceof ParentUnreachableError)) throw error;
       return { outcome: "unreachable", message: `${error.message}; the upload stays queued` };
+    } finally {
+      this.#file?.close();
+      this.#file = null;
+      this.#chunks?.close();
+      this.#chunks = null;
+      await this.#save(true);
     }
   }
 
@@ -213,6 +223,11 @@ class UploadSession {
     if (!isStatus(status)) return status;
 
     this.#file = await context.queue.openData(upload.id);
+    if (ChunkConnections.supports(context.parentUrl)) {
+      this.#chunks = new ChunkConnections(context.parentUrl, {
+        maxConnections: Math.max(1, context.window ?? 8),
+      });
+    }
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
         if (status.state === "complete") return await this.#finish();
@@ -246,8 +261,8 @@ class UploadSession {
       }
       return { outcome: "pending", message: "still incomplete after many rounds; will resume" };
     } finally {
-      this.#file.close();
-      await this.#save(true);
+      this.#file?.close();
+      this.#file = null;
     }
   }
 
@@ -420,7 +435,7 @@ class UploadSession {
           sent++;
           this.#upload.acked = Math.min(manifest.chunkCount, this.#upload.acked + 1);
           this.#context.onProgress?.(this.#upload, "sending");
-          void this.#save(false);
+          void this.#save(false).catch(() => {});
         }
       });
       inFlight.add(task);
@@ -464,7 +479,9 @@ class UploadSession {
     for (let attempt = 0; attempt < 10_000; attempt++) {
       let answer: UploadAnswer;
       try {
-        answer = await this.#call("PUT", path, body, "application/octet-stream");
+        answer = this.#chunks
+          ? await this.#chunks.request("PUT", path, body)
+          : await this.#call("PUT", path, body, "application/octet-stream");
       } catch (error) {
         if (error instanceof ParentUnreachableError) {
           return { outcome: "unreachable", message: `${error.message}; the upload stays queued` };
@@ -528,6 +545,10 @@ class UploadSession {
         // The key was retired: a new manifest (new upload id, new file key) on the next attempt.
         this.#forgetManifest();
         return { outcome: "pending", message: `the server no longer has that key: ${message}` };
+      case "ERR_CHUNK_TOO_LARGE":
+        // The server takes smaller chunks than the relay said: a new manifest, smaller chunks.
+        this.#forgetManifest();
+        return { outcome: "pending", message: `the server wants smaller chunks: ${message}` };
       case "ERR_ENCRYPTION_NOT_SUPPORTED":
         this.#forgetManifest();
         return {
@@ -575,11 +596,14 @@ class UploadSession {
     this.#upload.acked = status.received;
   }
 
+  /** Saves the state (at most once a second unless forced), one save after the other. */
   async #save(force: boolean): Promise<void> {
     const now = Date.now();
     if (!force && now - this.#lastSave < SAVE_EVERY_MS) return;
     this.#lastSave = now;
-    await this.#context.queue.save(this.#upload);
+    const snapshot = JSON.parse(JSON.stringify(this.#upload)) as QueuedUpload;
+    this.#saving = this.#saving.catch(() => {}).then(() => this.#context.queue.save(snapshot));
+    await this.#saving;
   }
 
   #call(

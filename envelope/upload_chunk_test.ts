@@ -55,24 +55,26 @@ Deno.test("sealChunk() is deterministic for one key and index, so a resend is by
 Deno.test("openChunk() refuses every tampered, moved or cut chunk with the same opaque error", async () => {
   const key = await keyFor();
   const sealed = await sealChunk(key, context, plaintext);
-  const cases: Array<[string, Promise<unknown>]> = [
-    ["a flipped ciphertext byte", openChunk(key, context, flip(sealed, 0))],
-    ["a flipped tag byte", openChunk(key, context, flip(sealed, sealed.length - 1))],
-    ["reordered: another index", openChunk(key, { ...context, index: 4 }, sealed)],
+  const otherUploadKey = await keyFor(OTHER_UID);
+  const otherFileKey = await keyFor(UID, new Uint8Array(32));
+  const cases: Array<[string, () => Promise<unknown>]> = [
+    ["a flipped ciphertext byte", () => openChunk(key, context, flip(sealed, 0))],
+    ["a flipped tag byte", () => openChunk(key, context, flip(sealed, sealed.length - 1))],
+    ["reordered: another index", () => openChunk(key, { ...context, index: 4 }, sealed)],
     [
       "truncation: presented as the final chunk",
-      openChunk(key, { ...context, final: true }, sealed),
+      () => openChunk(key, { ...context, final: true }, sealed),
     ],
-    ["another upload id", openChunk(key, { ...context, uid: OTHER_UID }, sealed)],
-    ["another computer id", openChunk(key, { ...context, cid: 8 }, sealed)],
-    ["another upload's key", openChunk(await keyFor(OTHER_UID), context, sealed)],
-    ["another file key", openChunk(await keyFor(UID, new Uint8Array(32)), context, sealed)],
-    ["a cut body", openChunk(key, context, sealed.slice(0, sealed.length - 1))],
-    ["a body shorter than a tag", openChunk(key, context, sealed.slice(0, 15))],
-    ["an empty body", openChunk(key, context, new Uint8Array(0))],
+    ["another upload id", () => openChunk(key, { ...context, uid: OTHER_UID }, sealed)],
+    ["another computer id", () => openChunk(key, { ...context, cid: 8 }, sealed)],
+    ["another upload's key", () => openChunk(otherUploadKey, context, sealed)],
+    ["another file key", () => openChunk(otherFileKey, context, sealed)],
+    ["a cut body", () => openChunk(key, context, sealed.slice(0, sealed.length - 1))],
+    ["a body shorter than a tag", () => openChunk(key, context, sealed.slice(0, 15))],
+    ["an empty body", () => openChunk(key, context, new Uint8Array(0))],
   ];
   for (const [label, attempt] of cases) {
-    await assertOpaque(attempt).catch((error) => {
+    await assertOpaque(attempt()).catch((error) => {
       throw new Error(`${label}: ${error}`);
     });
   }
@@ -98,17 +100,20 @@ Deno.test("signClearChunk() and openClearChunk() round-trip; any change is refus
   const body = await signClearChunk(pair.privateKey, context, plaintext);
   assert.equal(body.length, plaintext.length + CHUNK_SIGNATURE_LENGTH);
   assert.deepEqual(await openClearChunk(pair.publicKey, context, body), plaintext);
-  const cases: Array<[string, Promise<unknown>]> = [
-    ["a flipped data byte", openClearChunk(pair.publicKey, context, flip(body, body.length - 1))],
-    ["a flipped signature byte", openClearChunk(pair.publicKey, context, flip(body, 0))],
-    ["another index", openClearChunk(pair.publicKey, { ...context, index: 2 }, body)],
-    ["presented as final", openClearChunk(pair.publicKey, { ...context, final: true }, body)],
-    ["another upload", openClearChunk(pair.publicKey, { ...context, uid: OTHER_UID }, body)],
-    ["another signer", openClearChunk(other.publicKey, context, body)],
-    ["a cut body", openClearChunk(pair.publicKey, context, body.slice(0, 63))],
+  const cases: Array<[string, () => Promise<unknown>]> = [
+    [
+      "a flipped data byte",
+      () => openClearChunk(pair.publicKey, context, flip(body, body.length - 1)),
+    ],
+    ["a flipped signature byte", () => openClearChunk(pair.publicKey, context, flip(body, 0))],
+    ["another index", () => openClearChunk(pair.publicKey, { ...context, index: 2 }, body)],
+    ["presented as final", () => openClearChunk(pair.publicKey, { ...context, final: true }, body)],
+    ["another upload", () => openClearChunk(pair.publicKey, { ...context, uid: OTHER_UID }, body)],
+    ["another signer", () => openClearChunk(other.publicKey, context, body)],
+    ["a cut body", () => openClearChunk(pair.publicKey, context, body.slice(0, 63))],
   ];
   for (const [label, attempt] of cases) {
-    await assert.rejects(attempt, (error: unknown) => {
+    await assert.rejects(attempt(), (error: unknown) => {
       assert.ok(error instanceof MleError, label);
       assert.equal(error.code, "ERR_SIGNATURE_INVALID", label);
       return true;

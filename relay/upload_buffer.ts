@@ -2,18 +2,24 @@
  * The relay's upload buffer folder, `<data-dir>/uploads/`: one folder per upload,
  * `<computer id>-<upload id>/`, holding the manifest message exactly as received
  * (`manifest.json`), the relay's knowledge of it (`state.json`: delivered to the parent, refused,
- * complete) and one file per chunk not yet forwarded (`<index>.chunk`, the request body as
- * received: ciphertext, or a signed clear chunk). The relay never decrypts anything here.
+ * complete) and the chunks not yet forwarded, appended to segment files (`<n>.segment`, each
+ * record an 8-byte header, index and length, then the request body as received: ciphertext, or a
+ * signed clear chunk). The relay never decrypts anything here.
+ *
+ * Segments rather than a file per chunk: creating a file costs far more than appending to one (on
+ * the test machines, 0.7 ms against 0.03 ms for a 128 KiB chunk), and a relay handles thousands of
+ * chunks a second. A segment is deleted once every chunk in it was forwarded; a new run never
+ * appends to an old segment, so a record cut by a crash is only ever at the end of a segment,
+ * where it is ignored.
  *
  * The folder has a maximum size (`_BESRelay_UploadManager_BufferDirectoryMaxSize`): a chunk that
  * would pass it is not taken, and the sender is told to retry later; nothing already taken is
  * ever dropped to make room.
  *
  * Durability: manifests and state are written atomically and synced (one of each per upload).
- * Chunks are written to a temporary name and renamed, so a crash never leaves a partial chunk
- * under a chunk's name, but they are not synced one by one: a sender keeps its file until the
- * server says it stored it, and asks what is missing before it stops, so a chunk lost by a power
- * cut is sent again; a damaged one fails its tag at the server and is sent again the same way.
+ * Chunks are appended without a sync per chunk: a sender keeps its file until the server says it
+ * stored it, and asks what is missing before it stops, so a chunk lost by a power cut is sent
+ * again; a damaged one fails its tag at the server and is sent again the same way.
  *
  * @module
  */
@@ -27,6 +33,23 @@ import {
 import { readUploadManifestMessage } from "../envelope/upload_manifest.ts";
 import { chunkOverhead } from "../protocol/upload.ts";
 
+/** Where a buffered chunk's bytes are. */
+interface ChunkPlace {
+  segment: number;
+  /** Offset of the body (after the record header) in the segment. */
+  offset: number;
+  length: number;
+}
+
+/** One segment file of an upload. */
+interface Segment {
+  file: Deno.FsFile;
+  /** Bytes in the file. */
+  size: number;
+  /** Chunks in it not yet forwarded. */
+  live: number;
+}
+
 /** What the relay knows of one buffered upload. */
 export interface BufferedUpload {
   readonly cid: number;
@@ -36,13 +59,17 @@ export interface BufferedUpload {
   readonly encrypted: boolean;
   /** The parent accepted the manifest: chunks may go. */
   manifestDelivered: boolean;
-  /** Indexes of the chunks waiting here, in arrival order. */
-  readonly chunks: Set<number>;
+  /** The chunks waiting here, by index, in arrival order. */
+  readonly chunks: Map<number, ChunkPlace>;
   /** The parent refused the upload for good (its answer). */
   refused: { status: number; code: string; message: string } | null;
   /** The parent said it stored the whole file. */
   complete: boolean;
   createdAt: number;
+  /** Segment files by number; the highest is the one appended to. */
+  readonly segments: Map<number, Segment>;
+  /** The segment new chunks go to (-1: none yet in this run). */
+  current: number;
 }
 
 interface StateFile {
@@ -53,9 +80,13 @@ interface StateFile {
 }
 
 const FOLDER_PATTERN = /^([1-9][0-9]{0,15})-([0-9a-f]{32})$/;
-const CHUNK_PATTERN = /^(\d{10})\.chunk$/;
+const SEGMENT_PATTERN = /^(\d{10})\.segment$/;
 const MANIFEST_FILE = "manifest.json";
 const STATE_FILE = "state.json";
+/** Record header: the chunk index and the body's length, big-endian 32-bit each. */
+const RECORD_HEADER = 8;
+/** A segment is closed for appending once it holds this many bytes (less for a small buffer). */
+const SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Finished (stored or refused) uploads' folders are kept this long, for late status queries. */
 const KEEP_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -63,7 +94,7 @@ const KEEP_FINISHED_MS = 7 * 24 * 60 * 60 * 1000;
 export interface UploadBufferOptions {
   /** Most bytes in the folder. */
   maxBytes: number;
-  /** Most chunk files waiting (bounds the relay's memory; default 200 000). */
+  /** Most chunks waiting (bounds the relay's memory; default 100 000). */
   maxChunks?: number;
   /** Most uploads known at once (default 10 000). */
   maxUploads?: number;
@@ -75,21 +106,26 @@ export class UploadBuffer {
   readonly maxBytes: number;
   readonly maxChunks: number;
   readonly maxUploads: number;
+  readonly #segmentBytes: number;
   readonly #uploads = new Map<string, BufferedUpload>();
   #bytes = 0;
   #reserved = 0;
-  #chunkFiles = 0;
+  #chunkCount = 0;
 
   private constructor(dataDir: string, options: UploadBufferOptions) {
     this.dir = joinPath(dataDir, "uploads");
     this.maxBytes = options.maxBytes;
-    this.maxChunks = options.maxChunks ?? 200_000;
+    this.maxChunks = options.maxChunks ?? 100_000;
     this.maxUploads = options.maxUploads ?? 10_000;
+    // Forwarded chunks' bytes stay counted until their segment goes: keep segments small beside
+    // the maximum, so that a full buffer always frees room as it drains.
+    this.#segmentBytes = Math.max(1, Math.min(SEGMENT_BYTES, Math.floor(options.maxBytes / 8)));
   }
 
   /**
-   * Opens the buffer of a data dir: indexes what a previous run left, deletes temporary files
-   * and chunk files whose size cannot be right, and folders of finished uploads past their time.
+   * Opens the buffer of a data dir: indexes what a previous run left (ignoring a record a crash
+   * cut short and any that cannot be right), and removes folders of finished uploads past their
+   * time and of puts a crash interrupted.
    */
   static async open(dataDir: string, options: UploadBufferOptions): Promise<UploadBuffer> {
     const buffer = new UploadBuffer(dataDir, options);
@@ -105,7 +141,8 @@ export class UploadBuffer {
       }
       const finished = upload.complete || upload.refused !== null;
       if (finished && upload.createdAt < Date.now() - KEEP_FINISHED_MS) {
-        await buffer.#removeFolder(upload);
+        buffer.#dropSegments(upload);
+        await Deno.remove(folder, { recursive: true }).catch(() => {});
         continue;
       }
       buffer.#uploads.set(keyOf(upload.cid, upload.uid), upload);
@@ -113,14 +150,14 @@ export class UploadBuffer {
     return buffer;
   }
 
-  /** Bytes in the folder (chunks and manifests). */
+  /** Bytes in the folder (segments and manifests). */
   get bytes(): number {
     return this.#bytes;
   }
 
-  /** Chunk files waiting. */
-  get chunkFiles(): number {
-    return this.#chunkFiles;
+  /** Chunks waiting. */
+  get waiting(): number {
+    return this.#chunkCount;
   }
 
   get(cid: number, uid: string): BufferedUpload | undefined {
@@ -149,6 +186,7 @@ export class UploadBuffer {
         ? { outcome: "exists", upload: existing }
         : { outcome: "conflict" };
     }
+    if (this.#uploads.size >= this.maxUploads) await this.#forgetFinished();
     if (this.#uploads.size >= this.maxUploads) return { outcome: "full" };
     const upload: BufferedUpload = {
       cid: claims.cid,
@@ -157,10 +195,12 @@ export class UploadBuffer {
       chunkCount: claims.cc,
       encrypted: claims.kid !== null,
       manifestDelivered: false,
-      chunks: new Set(),
+      chunks: new Map(),
       refused: null,
       complete: false,
       createdAt: Date.now(),
+      segments: new Map(),
+      current: -1,
     };
     const folder = this.#folder(upload);
     await Deno.mkdir(folder, { mode: 0o700 }).catch((error) => {
@@ -181,58 +221,92 @@ export class UploadBuffer {
   }
 
   /**
-   * Reserves room for a chunk of `bytes` before its body is read.
+   * Reserves room for a chunk body of `bytes` before it is read.
    *
    * @returns false when the folder (or the chunk count) would pass its maximum.
    */
   reserve(bytes: number): boolean {
-    if (this.#bytes + this.#reserved + bytes > this.maxBytes) return false;
-    if (this.#chunkFiles >= this.maxChunks) return false;
-    this.#reserved += bytes;
+    const needed = bytes + RECORD_HEADER;
+    if (this.#bytes + this.#reserved + needed > this.maxBytes) return false;
+    if (this.#chunkCount >= this.maxChunks) return false;
+    this.#reserved += needed;
     return true;
   }
 
   /** Gives back a reservation. */
   release(bytes: number): void {
-    this.#reserved = Math.max(0, this.#reserved - bytes);
+    this.#reserved = Math.max(0, this.#reserved - (bytes + RECORD_HEADER));
   }
 
   /**
-   * Writes a chunk (temporary name, then rename); a chunk already here is kept as it is.
-   * Synchronous: a write into the page cache takes microseconds, less than a thread hand-off.
+   * Appends a chunk to the upload's current segment; a chunk already here is kept as it is.
+   * Synchronous: an append to the page cache takes microseconds, less than a thread hand-off.
+   *
+   * @returns false when the chunk was already here.
    */
   putChunk(upload: BufferedUpload, index: number, bytes: Uint8Array): boolean {
     if (upload.chunks.has(index)) return false;
-    const path = this.#chunkPath(upload, index);
-    const temporary = `${path}.tmp-${crypto.randomUUID()}`;
-    Deno.writeFileSync(temporary, bytes, { createNew: true, mode: 0o600 });
-    Deno.renameSync(temporary, path);
-    upload.chunks.add(index);
-    this.#bytes += bytes.length;
-    this.#chunkFiles++;
+    let segment = upload.segments.get(upload.current);
+    if (segment === undefined || segment.size >= this.#segmentBytes) {
+      upload.current = Math.max(upload.current, ...upload.segments.keys()) + 1;
+      const file = Deno.openSync(this.#segmentPath(upload, upload.current), {
+        read: true,
+        write: true,
+        createNew: true,
+        mode: 0o600,
+      });
+      segment = { file, size: 0, live: 0 };
+      upload.segments.set(upload.current, segment);
+    }
+    const record = new Uint8Array(RECORD_HEADER);
+    const view = new DataView(record.buffer);
+    view.setUint32(0, index);
+    view.setUint32(4, bytes.length);
+    segment.file.seekSync(segment.size, Deno.SeekMode.Start);
+    writeAllSync(segment.file, record);
+    writeAllSync(segment.file, bytes);
+    upload.chunks.set(index, {
+      segment: upload.current,
+      offset: segment.size + RECORD_HEADER,
+      length: bytes.length,
+    });
+    segment.size += RECORD_HEADER + bytes.length;
+    segment.live++;
+    this.#bytes += RECORD_HEADER + bytes.length;
+    this.#chunkCount++;
     return true;
   }
 
-  /** A waiting chunk's bytes, exactly as received. */
+  /**
+   * A waiting chunk's bytes, exactly as received.
+   *
+   * @throws {Deno.errors.NotFound} When the chunk is not here.
+   */
   readChunk(upload: BufferedUpload, index: number): Uint8Array<ArrayBuffer> {
-    return Deno.readFileSync(this.#chunkPath(upload, index));
+    const place = upload.chunks.get(index);
+    const segment = place && upload.segments.get(place.segment);
+    if (!place || !segment) throw new Deno.errors.NotFound(`chunk ${index} is not buffered`);
+    const bytes = new Uint8Array(place.length);
+    segment.file.seekSync(place.offset, Deno.SeekMode.Start);
+    let filled = 0;
+    while (filled < bytes.length) {
+      const n = segment.file.readSync(bytes.subarray(filled));
+      if (n === null) throw new Deno.errors.NotFound(`chunk ${index} was cut short`);
+      filled += n;
+    }
+    return bytes;
   }
 
-  /** Deletes a chunk the parent took (or refused). */
+  /** Forgets a chunk the parent took (or refused); a segment with none left is deleted. */
   removeChunk(upload: BufferedUpload, index: number): void {
-    if (!upload.chunks.has(index)) return;
-    const path = this.#chunkPath(upload, index);
-    let size = 0;
-    try {
-      size = Deno.lstatSync(path).size;
-      Deno.removeSync(path);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    if (upload.chunks.delete(index)) {
-      this.#bytes -= size;
-      this.#chunkFiles--;
-    }
+    const place = upload.chunks.get(index);
+    if (!place) return;
+    upload.chunks.delete(index);
+    this.#chunkCount--;
+    const segment = upload.segments.get(place.segment);
+    if (!segment) return;
+    segment.live--;
+    if (segment.live === 0) this.#dropSegment(upload, place.segment);
   }
 
   /** Records that the parent accepted (or lost) the manifest. */
@@ -246,7 +320,7 @@ export class UploadBuffer {
   async refuse(upload: BufferedUpload, refusal: NonNullable<BufferedUpload["refused"]>) {
     upload.refused = refusal;
     await this.#writeState(upload);
-    for (const index of [...upload.chunks]) this.removeChunk(upload, index);
+    this.#dropSegments(upload);
   }
 
   /** Records that the server stored the whole file. */
@@ -254,15 +328,56 @@ export class UploadBuffer {
     if (upload.complete) return;
     upload.complete = true;
     await this.#writeState(upload);
-    for (const index of [...upload.chunks]) this.removeChunk(upload, index);
+    this.#dropSegments(upload);
+  }
+
+  /** Closes the segment files (the relay is stopping). */
+  close(): void {
+    for (const upload of this.#uploads.values()) {
+      for (const segment of upload.segments.values()) segment.file.close();
+      upload.segments.clear();
+    }
+  }
+
+  /** Makes room among the uploads known: the finished ones (stored or refused) go first. */
+  async #forgetFinished(): Promise<void> {
+    const finished = this.list().filter((upload) => upload.complete || upload.refused !== null);
+    for (const upload of finished.slice(0, Math.max(1, Math.floor(this.maxUploads / 10)))) {
+      this.#dropSegments(upload);
+      this.#uploads.delete(keyOf(upload.cid, upload.uid));
+      const manifest = await Deno.lstat(joinPath(this.#folder(upload), MANIFEST_FILE))
+        .then((info) => info.size, () => 0);
+      this.#bytes -= manifest;
+      await Deno.remove(this.#folder(upload), { recursive: true }).catch(() => {});
+    }
   }
 
   #folder(upload: { cid: number; uid: string }): string {
     return joinPath(this.dir, keyOf(upload.cid, upload.uid));
   }
 
-  #chunkPath(upload: BufferedUpload, index: number): string {
-    return joinPath(this.#folder(upload), `${String(index).padStart(10, "0")}.chunk`);
+  #segmentPath(upload: BufferedUpload, segment: number): string {
+    return joinPath(this.#folder(upload), `${String(segment).padStart(10, "0")}.segment`);
+  }
+
+  #dropSegment(upload: BufferedUpload, number: number): void {
+    const segment = upload.segments.get(number);
+    if (!segment) return;
+    upload.segments.delete(number);
+    segment.file.close();
+    this.#bytes -= segment.size;
+    try {
+      Deno.removeSync(this.#segmentPath(upload, number));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    if (number === upload.current) upload.current = -1;
+  }
+
+  #dropSegments(upload: BufferedUpload): void {
+    this.#chunkCount -= upload.chunks.size;
+    upload.chunks.clear();
+    for (const number of [...upload.segments.keys()]) this.#dropSegment(upload, number);
   }
 
   async #writeState(upload: BufferedUpload): Promise<void> {
@@ -273,10 +388,6 @@ export class UploadBuffer {
       createdAt: upload.createdAt,
     };
     await replaceFileAtomically(joinPath(this.#folder(upload), STATE_FILE), JSON.stringify(state));
-  }
-
-  async #removeFolder(upload: BufferedUpload): Promise<void> {
-    await Deno.remove(this.#folder(upload), { recursive: true }).catch(() => {});
   }
 
   /** Reads one upload folder; null when it holds no usable manifest. */
@@ -305,42 +416,73 @@ export class UploadBuffer {
       chunkCount: claims.cc,
       encrypted: claims.kid !== null,
       manifestDelivered: state.manifestDelivered === true,
-      chunks: new Set(),
+      chunks: new Map(),
       refused: state.refused ?? null,
       complete: state.complete === true,
       createdAt: typeof state.createdAt === "number" ? state.createdAt : Date.now(),
+      segments: new Map(),
+      current: -1,
     };
     this.#bytes += manifest.length;
-    const overhead = chunkOverhead(upload.encrypted);
-    const indexes: number[] = [];
+    const numbers: number[] = [];
     for await (const entry of Deno.readDir(folder)) {
-      const path = joinPath(folder, entry.name);
-      if (entry.name.includes(".tmp-")) {
+      const match = SEGMENT_PATTERN.exec(entry.name);
+      if (match && entry.isFile) numbers.push(Number(match[1]));
+      else if (entry.name.includes(".tmp-") || entry.name.endsWith(".chunk")) {
+        await Deno.remove(joinPath(folder, entry.name)).catch(() => {});
+      }
+    }
+    for (const number of numbers.sort((a, b) => a - b)) {
+      const path = this.#segmentPath(upload, number);
+      if (upload.complete || upload.refused) {
         await Deno.remove(path).catch(() => {});
         continue;
       }
-      const match = CHUNK_PATTERN.exec(entry.name);
-      if (!match || !entry.isFile) continue;
-      const index = Number(match[1]);
-      const size = (await Deno.lstat(path)).size;
+      this.#indexSegment(upload, number, await Deno.readFile(path));
+      const segment = upload.segments.get(number);
+      if (!segment) await Deno.remove(path).catch(() => {});
+    }
+    // New chunks go to a new segment: an old one may end with a record a crash cut short.
+    upload.current = -1;
+    return upload;
+  }
+
+  /** Indexes the records of one segment, stopping at the first that cannot be right. */
+  #indexSegment(upload: BufferedUpload, number: number, bytes: Uint8Array<ArrayBuffer>): void {
+    const overhead = chunkOverhead(upload.encrypted);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let offset = 0;
+    let live = 0;
+    const places: Array<[number, ChunkPlace]> = [];
+    while (offset + RECORD_HEADER <= bytes.length) {
+      const index = view.getUint32(offset);
+      const length = view.getUint32(offset + 4);
       const final = index === upload.chunkCount - 1;
       const fits = index < upload.chunkCount &&
         (final
-          ? size >= overhead && size <= upload.chunkSize + overhead
-          : size === upload.chunkSize + overhead);
-      if (!fits || upload.complete || upload.refused) {
-        await Deno.remove(path).catch(() => {});
-        continue;
+          ? length >= overhead && length <= upload.chunkSize + overhead
+          : length === upload.chunkSize + overhead);
+      if (!fits || offset + RECORD_HEADER + length > bytes.length) break;
+      if (!upload.chunks.has(index)) {
+        places.push([index, { segment: number, offset: offset + RECORD_HEADER, length }]);
+        live++;
       }
-      indexes.push(index);
-      this.#bytes += size;
-      this.#chunkFiles++;
+      offset += RECORD_HEADER + length;
     }
-    for (const index of indexes.sort((a, b) => a - b)) upload.chunks.add(index);
-    return upload;
+    if (live === 0) return;
+    const file = Deno.openSync(this.#segmentPath(upload, number), { read: true, write: true });
+    upload.segments.set(number, { file, size: bytes.length, live });
+    for (const [index, place] of places) upload.chunks.set(index, place);
+    this.#bytes += bytes.length;
+    this.#chunkCount += live;
   }
 }
 
 function keyOf(cid: number, uid: string): string {
   return `${cid}-${uid}`;
+}
+
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  let written = 0;
+  while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
 }

@@ -20,6 +20,7 @@
 
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { ChunkConnections } from "../protocol/chunk_connections.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
 import { readUploadStatus, type UploadStatus } from "../protocol/upload.ts";
@@ -58,6 +59,8 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 export class UploadForwarder {
   readonly #buffer: UploadBuffer;
   readonly #base: string;
+  /** Kept connections for chunks (plain http parents); null: `fetch`. */
+  readonly #chunks: ChunkConnections | null;
   readonly #log: Logger;
   readonly #concurrency: number;
   readonly #timeoutMs: number;
@@ -73,6 +76,12 @@ export class UploadForwarder {
   constructor(options: UploadForwarderOptions) {
     this.#buffer = options.buffer;
     this.#base = `${parentBaseUrl(options.parentUrl)}${API.uploads}`;
+    this.#chunks = ChunkConnections.supports(this.#base)
+      ? new ChunkConnections(parentBaseUrl(options.parentUrl), {
+        maxConnections: options.concurrency ?? 4,
+        timeoutMs: options.timeoutMs ?? 60_000,
+      })
+      : null;
     this.#log = options.log ?? silentLogger;
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
@@ -102,13 +111,17 @@ export class UploadForwarder {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     const pending = [...this.#inFlight.values(), ...this.#manifests.values()];
-    if (pending.length === 0) return;
+    if (pending.length === 0) {
+      this.#chunks?.close();
+      return;
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.allSettled(pending),
       new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
     ]);
     clearTimeout(timer);
+    this.#chunks?.close();
   }
 
   /**
@@ -162,7 +175,7 @@ export class UploadForwarder {
         if (!this.#manifests.has(`${upload.cid}-${upload.uid}`)) void this.deliverManifest(upload);
         continue;
       }
-      for (const index of upload.chunks) {
+      for (const index of upload.chunks.keys()) {
         if (this.#inFlight.size >= this.#concurrency) return;
         const key = `${upload.cid}-${upload.uid}-${index}`;
         if (this.#inFlight.has(key)) continue;
@@ -221,13 +234,10 @@ export class UploadForwarder {
       }
       let answer: UploadAnswer;
       try {
-        answer = await this.#call(
-          "PUT",
-          `/${upload.cid}/${upload.uid}/${index}`,
-          bytes,
-          this.#timeoutMs,
-          "application/octet-stream",
-        );
+        const path = `/${upload.cid}/${upload.uid}/${index}`;
+        answer = this.#chunks
+          ? await this.#chunks.request("PUT", `${API.uploads}${path}`, bytes)
+          : await this.#call("PUT", path, bytes, this.#timeoutMs, "application/octet-stream");
       } finally {
         releaseBytes(bytes);
       }
@@ -303,7 +313,7 @@ export class UploadForwarder {
     if (this.#streak === 1) {
       this.#log.warn("cannot forward uploads; keeping them", {
         reason,
-        chunks: this.#buffer.chunkFiles,
+        chunks: this.#buffer.waiting,
         retryInMs: delay,
       });
     }

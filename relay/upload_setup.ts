@@ -26,8 +26,8 @@ export const UPLOAD_RUN_OPTIONS = {
 /** Help lines of the upload options. */
 export const UPLOAD_RUN_HELP = `  --upload-buffer-max-size SIZE
                           most bytes the upload buffer folder holds (default 10G; env
-                          ${RELAY_BUFFER_SETTING}); when full, clients are told to retry
-                          later and nothing is dropped
+                          ${RELAY_BUFFER_SETTING});
+                          when full, clients are told to retry later and nothing is dropped
   --upload-throttle-kbps N
                           upload throttle advertised to clients, KiB/s (default 0 = none)`;
 

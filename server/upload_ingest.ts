@@ -102,6 +102,8 @@ interface ActiveUpload {
   hashedChunks: number;
   sinceCheckpoint: number;
   lastCheckpoint: number;
+  /** The checkpoint being written, if any (one at a time). */
+  checkpointing: Promise<void>;
   lastTouch: number;
   busy: number;
 }
@@ -113,6 +115,8 @@ const TOUCH_MS = 60_000;
 /** Chunks hashed from disk per request when catching up; the rest waits for the next ones. */
 const CATCH_UP_CHUNKS = 64;
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Uploads one computer may have in progress: empty files cost no quota, yet each holds files. */
+const MAX_IN_PROGRESS_PER_COMPUTER = 64;
 
 /** Uploads in progress and their files. */
 export class UploadIngest {
@@ -376,10 +380,18 @@ export class UploadIngest {
       perComputerBytes,
       totalBytes,
       activeSince: now - this.#staleAfterMs,
+      inProgressPerComputer: MAX_IN_PROGRESS_PER_COMPUTER,
     });
     if (outcome !== "created") {
       await this.files.removeIncoming(cid, uid);
       if (outcome === "exists") return await this.#statusUnlocked(cid, uid);
+      if (outcome === "too-many-in-progress") {
+        throw new IngestError(
+          413,
+          "ERR_UPLOAD_QUOTA_EXCEEDED",
+          `Cannot accept another upload: computer ${cid} has ${MAX_IN_PROGRESS_PER_COMPUTER} in progress; finish those first`,
+        );
+      }
       const which = outcome === "computer-quota"
         ? `computer ${cid}'s upload quota of ${perComputerBytes} bytes`
         : `the server's total upload quota of ${totalBytes} bytes`;
@@ -399,6 +411,7 @@ export class UploadIngest {
       hashedChunks: 0,
       sinceCheckpoint: 0,
       lastCheckpoint: now,
+      checkpointing: Promise.resolve(),
       lastTouch: now,
       busy: 0,
     };
@@ -462,6 +475,7 @@ export class UploadIngest {
       hashedChunks: 0,
       sinceCheckpoint: 0,
       lastCheckpoint: now,
+      checkpointing: Promise.resolve(),
       lastTouch: 0,
       busy: 0,
     };
@@ -504,7 +518,14 @@ export class UploadIngest {
     if (
       active.sinceCheckpoint >= CHECKPOINT_CHUNKS || now - active.lastCheckpoint >= CHECKPOINT_MS
     ) {
-      await this.#checkpoint(active);
+      // In the background: chunks keep being written while the disk syncs.
+      void this.#checkpoint(active).catch((error) =>
+        this.#log.warn("upload checkpoint failed", {
+          cid,
+          uid,
+          cause: (error as Error).message,
+        })
+      );
     }
     return ackOf(active, "stored");
   }
@@ -534,26 +555,38 @@ export class UploadIngest {
     }
   }
 
+  /**
+   * Records which chunks are safely on disk: the bitmap is copied first, then the partial file is
+   * synced, then the copy written. Chunks written meanwhile are left for the next checkpoint, so
+   * the checkpoint never names a chunk that a crash could lose.
+   */
   async #checkpoint(active: ActiveUpload): Promise<void> {
+    await active.checkpointing;
     const { record } = active;
     if (active.sinceCheckpoint === 0) return;
-    await active.file.sync();
-    await this.files.writeBitmap(record.computerId, record.uploadId, active.bitmap);
+    const held = active.bitmap.toBytes();
     const now = this.#now();
     active.sinceCheckpoint = 0;
     active.lastCheckpoint = now;
-    if (now - active.lastTouch >= TOUCH_MS) {
-      active.lastTouch = now;
-      await this.#records.updateUpload(record.computerId, record.uploadId, { updatedAt: now });
-    }
+    const run = (async () => {
+      await active.file.sync();
+      await this.files.writeBitmap(record.computerId, record.uploadId, held);
+      if (now - active.lastTouch >= TOUCH_MS) {
+        active.lastTouch = now;
+        await this.#records.updateUpload(record.computerId, record.uploadId, { updatedAt: now });
+      }
+    })();
+    active.checkpointing = run.catch(() => {});
+    await run;
   }
 
   async #finalize(active: ActiveUpload): Promise<void> {
     const { record } = active;
     const { computerId: cid, uploadId: uid } = record;
     this.#catchUpHash(active, Number.POSITIVE_INFINITY);
+    await active.checkpointing;
     await active.file.sync();
-    await this.files.writeBitmap(cid, uid, active.bitmap);
+    await this.files.writeBitmap(cid, uid, active.bitmap.toBytes());
     const digest = active.hash.digestHex();
     active.file.close();
     this.#active.delete(keyOf(cid, uid));

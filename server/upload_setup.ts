@@ -24,10 +24,11 @@ export const UPLOAD_OPTIONS = {
 } as const;
 
 /** Help lines of the upload options. */
-export const UPLOAD_OPTIONS_HELP =
-  `  --upload-quota-per-computer SIZE  bytes one computer may store and have in progress (default
-                                 10G; 0 = no limit); an upload that would pass it is refused
-  --upload-quota-total SIZE      bytes all computers together may (default 100G; 0 = no limit)
+export const UPLOAD_OPTIONS_HELP = `  --upload-quota-per-computer SIZE
+                                 bytes one computer may store and have in progress (default 10G;
+                                 0 = no limit); an upload that would pass it is refused
+  --upload-quota-total SIZE      bytes all computers together may (default 100G; 0 = no limit);
+                                 files are stored under DIR/uploads/<computer id>/
   --upload-max-chunk-size SIZE   largest upload chunk taken, advertised to clients (default 1M)
   --upload-throttle-kbps N       upload throttle advertised to clients, KiB/s (default 0 = none)`;
 

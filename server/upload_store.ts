@@ -123,12 +123,9 @@ export class UploadFiles {
     }
   }
 
-  /** Writes a checkpoint; call only after the partial file was synced. */
-  async writeBitmap(cid: number, uid: string, bitmap: ChunkBitmap): Promise<void> {
-    await replaceFileAtomically(
-      joinPath(this.incomingDir(cid, uid), BITMAP_FILE),
-      bitmap.toBytes(),
-    );
+  /** Writes a checkpoint (a bitmap's bytes); call only after the partial file was synced. */
+  async writeBitmap(cid: number, uid: string, bitmap: Uint8Array): Promise<void> {
+    await replaceFileAtomically(joinPath(this.incomingDir(cid, uid), BITMAP_FILE), bitmap);
   }
 
   /**

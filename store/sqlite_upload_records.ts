@@ -94,6 +94,13 @@ export class SqliteUploadRecords implements UploadRecords {
       "SELECT 1 FROM uploads WHERE computer_id = ? AND upload_id = ?",
     ).get(record.computerId, record.uploadId);
     if (existing) return "exists";
+    if ((quotas.inProgressPerComputer ?? 0) > 0) {
+      const row = this.#prepare(
+        `SELECT count(*) AS n FROM uploads
+         WHERE computer_id = ? AND state = 'receiving' AND updated_at >= ?`,
+      ).get(record.computerId, quotas.activeSince) as Row;
+      if (Number(row.n) >= quotas.inProgressPerComputer!) return "too-many-in-progress";
+    }
     if (quotas.perComputerBytes > 0) {
       const row = this.#prepare(`${USAGE} AND computer_id = ?`)
         .get(quotas.activeSince, record.computerId) as Row;

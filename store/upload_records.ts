@@ -43,10 +43,17 @@ export interface UploadQuotas {
   totalBytes: number;
   /** Uploads still receiving but idle since before this time no longer count. */
   activeSince: number;
+  /** Most uploads one computer may have in progress at once (0: no limit). */
+  inProgressPerComputer?: number;
 }
 
 /** Outcome of recording a new upload. */
-export type CreateUploadOutcome = "created" | "exists" | "computer-quota" | "total-quota";
+export type CreateUploadOutcome =
+  | "created"
+  | "exists"
+  | "computer-quota"
+  | "total-quota"
+  | "too-many-in-progress";
 
 /** Changes to an upload's record. */
 export type UploadChange = Partial<

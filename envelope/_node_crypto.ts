@@ -1,18 +1,20 @@
 /**
- * Synchronous node:crypto twins of the Web Crypto keys the envelope imports, used behind the
- * envelope's own functions (`verifyBytes`, `signBytes`, `encryptJwe`, `decryptJwe`) so that their
- * interfaces and results stay exactly those of Web Crypto.
+ * Synchronous node:crypto twins of the sender's Web Crypto keys, used behind the envelope's own
+ * functions (`signBytes`, `encryptJwe`) so that their interfaces and results stay exactly those of
+ * Web Crypto: Ed25519 is deterministic and AES-GCM with a given IV is too, so the bytes out are
+ * the same (node_crypto_test.ts checks them against Web Crypto and the Wycheproof vectors).
  *
- * Why: in Deno each Web Crypto call is an asynchronous round trip, and for the small inputs of the
- * report path that round trip costs more than the cryptography (about 2× for Ed25519 verify and
- * AES-GCM on 1 KiB; see `npm run bench:crypto`). node:crypto is built into Deno; its calls here
- * are synchronous.
+ * Why only the sender's side: a sender (a client, the benchmark's load generator) signs and seals
+ * one message at a time, and for such small inputs a Web Crypto call in Deno costs more in its
+ * round trip than in the cryptography; node:crypto's synchronous calls are about twice as fast
+ * there. A receiver (the server, relays) verifies and opens many messages at once: Deno runs Web
+ * Crypto's work on a thread pool, off the event loop, which measured faster there (`npm run
+ * bench:crypto`, "event loop µs/op"; `npm run bench`), so verification and decryption stay Web
+ * Crypto.
  *
- * How: when the envelope imports or generates a key, it also makes its node:crypto `KeyObject`
- * from the same bytes and keeps it in a `WeakMap` keyed by the `CryptoKey`, so it lives exactly
- * as long as the key. A key without a twin (its bytes were refused by node:crypto, or it came from
- * elsewhere) simply takes the Web Crypto path. `envelope/node_crypto_test.ts` runs the Wycheproof
- * vectors and tampered messages through both paths and requires identical results.
+ * How: when the envelope generates or imports a sender's key, it also makes its node:crypto
+ * `KeyObject` from the same bytes and keeps it in a `WeakMap` keyed by the `CryptoKey`, so it
+ * lives exactly as long as the key. A key without a twin takes the Web Crypto path.
  *
  * Private to the envelope: nothing outside it should depend on which path ran.
  *
@@ -21,13 +23,10 @@
 
 import {
   createCipheriv,
-  createDecipheriv,
   createPrivateKey,
-  createPublicKey,
   createSecretKey,
   type KeyObject,
   sign,
-  verify,
 } from "node:crypto";
 import { Buffer } from "node:buffer";
 
@@ -36,21 +35,6 @@ const twins = new WeakMap<CryptoKey, KeyObject>();
 /** The node:crypto twin of a key, if it has one (tests check the fast path is really taken). */
 export function nodeTwinOf(key: CryptoKey): KeyObject | undefined {
   return twins.get(key);
-}
-
-/** Gives an Ed25519 public key its twin, made from the same 32 raw bytes. */
-export function twinEd25519PublicKey(key: CryptoKey, raw: Uint8Array): void {
-  try {
-    twins.set(
-      key,
-      createPublicKey({
-        key: { kty: "OKP", crv: "Ed25519", x: raw.toBase64({ alphabet: "base64url" }) },
-        format: "jwk",
-      }),
-    );
-  } catch {
-    // node:crypto refused these bytes: this key takes the Web Crypto path.
-  }
 }
 
 /** Gives an Ed25519 private key its twin, made from the same PKCS#8 bytes. */
@@ -71,21 +55,6 @@ export function twinAesKey(key: CryptoKey, raw: Uint8Array): void {
   twins.set(key, createSecretKey(Buffer.from(raw)));
 }
 
-/** Ed25519 verify through the twin; undefined when the key has none. */
-export function verifyEd25519(
-  publicKey: CryptoKey,
-  signature: Uint8Array,
-  data: Uint8Array,
-): boolean | undefined {
-  const twin = twins.get(publicKey);
-  if (twin === undefined) return undefined;
-  try {
-    return verify(null, data, twin, signature);
-  } catch {
-    return false;
-  }
-}
-
 /** Ed25519 sign through the twin; undefined when the key has none. */
 export function signEd25519(
   privateKey: CryptoKey,
@@ -98,35 +67,6 @@ export function signEd25519(
     signature.byteOffset,
     signature.byteOffset + signature.byteLength,
   ) as ArrayBuffer);
-}
-
-/**
- * AES-256-GCM decrypt (128-bit tag) through the twin: the plaintext, `null` when the tag does not
- * verify, or undefined when the key has no twin.
- */
-export function decryptAesGcm(
-  key: CryptoKey,
-  iv: Uint8Array,
-  additionalData: Uint8Array,
-  ciphertext: Uint8Array,
-  tag: Uint8Array,
-): Uint8Array<ArrayBuffer> | null | undefined {
-  const twin = twins.get(key);
-  if (twin === undefined) return undefined;
-  if (tag.length !== 16) return null;
-  try {
-    const decipher = createDecipheriv("aes-256-gcm", twin, iv, { authTagLength: 16 });
-    decipher.setAAD(additionalData);
-    decipher.setAuthTag(tag);
-    const head = decipher.update(ciphertext);
-    const tail = decipher.final(); // throws when the tag does not verify
-    const plaintext = new Uint8Array(head.length + tail.length);
-    plaintext.set(head);
-    plaintext.set(tail, head.length);
-    return plaintext;
-  } catch {
-    return null;
-  }
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   sanitizeUploadName,
   stricterLimits,
 } from "./upload.ts";
+import { readExactBody } from "./upload_fetch.ts";
 
 Deno.test("sanitizeUploadName() rewrites every unsafe name into one plain file name", () => {
   const cases: Array<[string, string]> = [
@@ -182,4 +183,36 @@ Deno.test("parseByteSize() reads sizes with binary suffixes and refuses anything
   for (const text of ["", "-1", "1.5G", "ten", "1X"]) {
     assert.throws(() => parseByteSize(text), RangeError);
   }
+});
+
+Deno.test("readExactBody() takes a body of exactly the declared length, and refuses one longer or shorter", async () => {
+  const bytes = new Uint8Array(100_000).map((_, i) => (i * 7919) % 251);
+  /** A byte stream (as request bodies are) giving `data` in pieces of `piece` bytes. */
+  const stream = (data: Uint8Array, piece: number) => {
+    let at = 0;
+    return new ReadableStream({
+      type: "bytes",
+      pull(controller) {
+        if (at >= data.length) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+          return;
+        }
+        const end = Math.min(data.length, at + piece);
+        controller.enqueue(data.slice(at, end));
+        at = end;
+      },
+    });
+  };
+  for (const piece of [1000, 65536, 100_000]) {
+    assert.deepEqual(await readExactBody(stream(bytes, piece), bytes.length), bytes);
+    assert.equal(await readExactBody(stream(bytes, piece), bytes.length - 1), null);
+    assert.equal(await readExactBody(stream(bytes, piece), bytes.length + 1), null);
+  }
+  // Not a byte stream: the general reader, same answers.
+  const plain = (data: Uint8Array) => ReadableStream.from([data.slice(0, 10), data.slice(10)]);
+  assert.deepEqual(await readExactBody(plain(bytes), bytes.length), bytes);
+  assert.equal(await readExactBody(plain(bytes), bytes.length - 1), null);
+  assert.equal((await readExactBody(null, 0))?.length, 0);
+  assert.equal(await readExactBody(null, 1), null);
 });

@@ -35,7 +35,12 @@ import {
   type UploadLimits,
   type UploadStatus,
 } from "../protocol/upload.ts";
-import { fetchUploadAnswer, readBodyUpTo, releaseBytes } from "../protocol/upload_fetch.ts";
+import {
+  fetchUploadAnswer,
+  readBodyUpTo,
+  readExactBody,
+  releaseBytes,
+} from "../protocol/upload_fetch.ts";
 import { API } from "../protocol/paths.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { BufferedUpload, UploadBuffer } from "./upload_buffer.ts";
@@ -247,8 +252,8 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
     }
     inMemory += length;
     try {
-      const bytes = await readBodyUpTo(body, length, length);
-      if (bytes === null || bytes.length !== length) {
+      const bytes = await readExactBody(body, length);
+      if (bytes === null) {
         return fail(c, 400, "ERR_CHUNK_INVALID", `Cannot accept chunk ${index}: wrong length`);
       }
       buffer.putChunk(upload, index, bytes);

@@ -48,6 +48,8 @@ interface Segment {
   size: number;
   /** Chunks in it not yet forwarded. */
   live: number;
+  /** Where the file's position stands (-1: unknown), so that appends skip a needless seek. */
+  position: number;
 }
 
 /** What the relay knows of one buffered upload. */
@@ -255,14 +257,17 @@ export class UploadBuffer {
         createNew: true,
         mode: 0o600,
       });
-      segment = { file, size: 0, live: 0 };
+      segment = { file, size: 0, live: 0, position: 0 };
       upload.segments.set(upload.current, segment);
     }
     const record = new Uint8Array(RECORD_HEADER);
     const view = new DataView(record.buffer);
     view.setUint32(0, index);
     view.setUint32(4, bytes.length);
-    segment.file.seekSync(segment.size, Deno.SeekMode.Start);
+    if (segment.position !== segment.size) {
+      segment.file.seekSync(segment.size, Deno.SeekMode.Start);
+    }
+    segment.position = -1;
     writeAllSync(segment.file, record);
     writeAllSync(segment.file, bytes);
     upload.chunks.set(index, {
@@ -271,6 +276,7 @@ export class UploadBuffer {
       length: bytes.length,
     });
     segment.size += RECORD_HEADER + bytes.length;
+    segment.position = segment.size;
     segment.live++;
     this.#bytes += RECORD_HEADER + bytes.length;
     this.#chunkCount++;
@@ -287,6 +293,7 @@ export class UploadBuffer {
     const segment = place && upload.segments.get(place.segment);
     if (!place || !segment) throw new Deno.errors.NotFound(`chunk ${index} is not buffered`);
     const bytes = new Uint8Array(place.length);
+    segment.position = -1;
     segment.file.seekSync(place.offset, Deno.SeekMode.Start);
     let filled = 0;
     while (filled < bytes.length) {
@@ -294,6 +301,7 @@ export class UploadBuffer {
       if (n === null) throw new Deno.errors.NotFound(`chunk ${index} was cut short`);
       filled += n;
     }
+    segment.position = place.offset + filled;
     return bytes;
   }
 
@@ -471,7 +479,7 @@ export class UploadBuffer {
     }
     if (live === 0) return;
     const file = Deno.openSync(this.#segmentPath(upload, number), { read: true, write: true });
-    upload.segments.set(number, { file, size: bytes.length, live });
+    upload.segments.set(number, { file, size: bytes.length, live, position: -1 });
     for (const [index, place] of places) upload.chunks.set(index, place);
     this.#bytes += bytes.length;
     this.#chunkCount += live;

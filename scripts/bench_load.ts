@@ -11,7 +11,9 @@
  * HTTP client is a minimal one over `Deno.connect` for the same reason: it costs the generator
  * a fraction of what `fetch` would.
  *
- * Commands: `register`, `prepare`, `forge`, `run`, `exit` (see {@linkcode Command}).
+ * Commands: `register`, `prepare` and `forge` (fill a named pool of sealed requests), `run` (send
+ * from a pool for a while; a pool can be sent in several slices), `drop`, `exit` (see
+ * {@linkcode Command}).
  *
  * @module
  */
@@ -42,20 +44,34 @@ export type Command =
   | { cmd: "register"; port: number; count: number; concurrency: number; tag: string }
   | {
     cmd: "prepare";
+    /** Name of the pool of sealed requests to fill (replacing one of that name). */
+    pool: string;
     mode: "clear" | "encrypt";
     perClient: number;
     /** For "encrypt": where to fetch the certificate and the masthead that vouches for it. */
     port?: number;
     masthead?: string;
   }
-  | { cmd: "forge"; count: number; port: number; masthead: string }
-  | { cmd: "run"; port: number; connections: number; durationMs: number }
+  | { cmd: "forge"; pool: string; count: number; port: number; masthead: string }
+  | {
+    cmd: "run";
+    /** The pool to send from; a pool is consumed across runs (slices) until dropped. */
+    pool: string;
+    port: number;
+    connections: number;
+    durationMs: number;
+  }
+  | { cmd: "drop"; pool: string }
   | { cmd: "exit" };
 
 const encoder = new TextEncoder();
 const clients: SimulatedClient[] = [];
-/** Requests sealed by the last "prepare", ready to send, in round-robin order of clients. */
-let prepared: Uint8Array[] = [];
+/** A pool of sealed requests, in round-robin order of clients, and how far it was sent. */
+interface Pool {
+  requests: Uint8Array[];
+  next: number;
+}
+const pools = new Map<string, Pool>();
 
 /** About 1 KiB of retrieved properties, varied per client and report. */
 function reportOf(client: SimulatedClient, seq: number): Report {
@@ -221,7 +237,8 @@ async function prepare(
   };
   await Promise.all(Array.from({ length: 4 }, lane));
   // Round-robin: every client's first report goes before any client's second.
-  prepared = rounds.flat();
+  const prepared = rounds.flat();
+  pools.set(command.pool, { requests: prepared, next: 0 });
   const bytes = prepared.reduce((sum, request) => sum + request.length, 0);
   return {
     prepared: prepared.length,
@@ -256,7 +273,7 @@ async function forge(
     message.ciphertext = encodeBase64Url(ciphertext);
     forged.push(postRequest(API.reports, JSON.stringify(message)));
   }
-  prepared = forged;
+  pools.set(command.pool, { requests: forged, next: 0 });
   return { prepared: forged.length };
 }
 
@@ -345,11 +362,11 @@ class ResponseReader {
 }
 
 async function run(command: Extract<Command, { cmd: "run" }>): Promise<Record<string, unknown>> {
-  const queue = prepared;
-  prepared = [];
-  const latencies = new Float64Array(queue.length);
+  const pool = pools.get(command.pool);
+  if (!pool) throw new Error(`no pool "${command.pool}": prepare it first`);
+  const queue = pool.requests;
+  const latencies = new Float64Array(queue.length - pool.next);
   const statuses: Record<string, number> = {};
-  let next = 0;
   let done = 0;
   const started = performance.now();
   const deadline = started + command.durationMs;
@@ -359,8 +376,8 @@ async function run(command: Extract<Command, { cmd: "run" }>): Promise<Record<st
     conn.setNoDelay(true);
     const reader = new ResponseReader(conn);
     try {
-      while (next < queue.length && performance.now() < deadline) {
-        const request = queue[next++];
+      while (pool.next < queue.length && performance.now() < deadline) {
+        const request = queue[pool.next++];
         const sent = performance.now();
         let written = 0;
         while (written < request.length) written += await conn.write(request.subarray(written));
@@ -380,7 +397,7 @@ async function run(command: Extract<Command, { cmd: "run" }>): Promise<Record<st
     sent: done,
     statuses,
     elapsedMs: lastAnswer - started,
-    exhausted: next >= queue.length,
+    exhausted: pool.next >= queue.length,
     latencies: Array.from(measured, (ms) => Math.round(ms * 1000) / 1000),
   };
 }
@@ -395,6 +412,9 @@ async function handle(command: Command): Promise<Record<string, unknown>> {
       return await forge(command);
     case "run":
       return await run(command);
+    case "drop":
+      pools.delete(command.pool);
+      return {};
     case "exit":
       Deno.exit(0);
   }

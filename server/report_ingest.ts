@@ -11,8 +11,10 @@
  * 6. check the report's shape, then store it exactly once (a resend is recognised by its
  *    computer id and sequence number).
  *
- * Every cryptographic step here is synchronous (node:crypto behind the envelope's functions), so a
- * report goes from its body to the batch writer without waiting on a thread pool.
+ * Signature verification and decryption are Web Crypto calls, which Deno runs on a thread pool:
+ * with many reports in flight that keeps the event loop (the server's one JavaScript thread) free
+ * for parsing, HTTP and the rest; only the digest of the stored body is node:crypto (synchronous,
+ * cheaper than a round trip for so small a job).
  *
  * @module
  */

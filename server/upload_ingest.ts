@@ -98,6 +98,8 @@ interface ActiveUpload {
   chunkKey: CryptoKey | null;
   bitmap: ChunkBitmap;
   file: Deno.FsFile;
+  /** Where the partial file's position stands (-1: unknown): in-order writes skip the seek. */
+  position: number;
   hash: IncrementalSha256;
   hashedChunks: number;
   sinceCheckpoint: number;
@@ -407,6 +409,7 @@ export class UploadIngest {
       chunkKey: opened.fileKey ? await deriveChunkKey(opened.fileKey, uid) : null,
       bitmap: new ChunkBitmap(cc),
       file: await this.files.openPartial(cid, uid),
+      position: -1,
       hash: createSha256(),
       hashedChunks: 0,
       sinceCheckpoint: 0,
@@ -471,6 +474,7 @@ export class UploadIngest {
       chunkKey,
       bitmap: await this.files.readBitmap(cid, uid, record.chunkCount),
       file: await this.files.openPartial(cid, uid),
+      position: -1,
       hash: createSha256(),
       hashedChunks: 0,
       sinceCheckpoint: 0,
@@ -500,8 +504,11 @@ export class UploadIngest {
     const { record } = active;
     if (active.bitmap.has(index)) return ackOf(active, "duplicate");
     // Synchronous: a write into the page cache takes microseconds, less than a thread hand-off.
-    active.file.seekSync(index * record.chunkSize, Deno.SeekMode.Start);
+    const offset = index * record.chunkSize;
+    if (active.position !== offset) active.file.seekSync(offset, Deno.SeekMode.Start);
+    active.position = -1;
     writeAllSync(active.file, plaintext);
+    active.position = offset + plaintext.length;
     active.bitmap.set(index);
     active.sinceCheckpoint++;
     if (index === active.hashedChunks) {
@@ -541,6 +548,7 @@ export class UploadIngest {
       const index = active.hashedChunks;
       const length = chunkLengthOf(record.size, record.chunkSize, index);
       const buffer = new Uint8Array(length);
+      active.position = -1;
       active.file.seekSync(index * record.chunkSize, Deno.SeekMode.Start);
       let filled = 0;
       while (filled < length) {

@@ -117,7 +117,7 @@ export async function readBodyUpTo(
       }
       buffer.set(value, size);
       size += value.length;
-      releaseBytes(value);
+      // `value` belongs to the runtime's stream: never detach it (only buffers we made).
     }
   } finally {
     reader.releaseLock();

@@ -28,11 +28,21 @@ export function encodeBase64Url(bytes: Uint8Array): string {
  * ```
  */
 export function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  // fromBase64 skips ASCII whitespace, so test the alphabet first: one text form per byte string.
-  if (typeof text !== "string" || !/^[A-Za-z0-9_-]*$/.test(text)) {
-    throw new SyntaxError("Cannot decode base64url: expected unpadded base64url text");
+  if (typeof text !== "string") throw notBase64Url();
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = Uint8Array.fromBase64(text, { alphabet: "base64url", lastChunkHandling: "loose" });
+  } catch {
+    throw notBase64Url();
   }
-  const bytes = Uint8Array.fromBase64(text, { alphabet: "base64url", lastChunkHandling: "loose" });
+  // fromBase64 skips ASCII whitespace and accepts "=" padding, neither of which unpadded base64url
+  // has: one text form per byte string. Each such character makes the text longer than the bytes
+  // it encodes need, so comparing lengths refuses them without scanning the text a second time
+  // (this decoder runs over every message body the server receives).
+  const rest = text.length % 4;
+  if (rest === 1 || bytes.length !== ((text.length - rest) / 4) * 3 + (rest === 0 ? 0 : rest - 1)) {
+    throw notBase64Url();
+  }
   // "loose" accepts unpadded input but ignores the unused bits of the last character; a canonical
   // encoding has them zero, so that one byte string has exactly one text form.
   const unusedBits = text.length % 4 === 2 ? 4 : text.length % 4 === 3 ? 2 : 0;
@@ -46,6 +56,10 @@ export function decodeBase64Url(text: string): Uint8Array<ArrayBuffer> {
 }
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+function notBase64Url(): SyntaxError {
+  return new SyntaxError("Cannot decode base64url: expected unpadded base64url text");
+}
 
 /** Encodes a string's UTF-8 bytes as unpadded base64url. */
 export function encodeBase64UrlText(text: string): string {

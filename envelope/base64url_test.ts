@@ -118,3 +118,54 @@ Deno.test("decodeBase64UrlText() refuses bytes that are not UTF-8", () => {
     );
   }
 });
+
+Deno.test("decodeBase64Url() accepts and refuses exactly what the alphabet-checking reference does, over random texts", () => {
+  // The reference: the alphabet test first, then the same decoding and canonical-bits check.
+  const reference = (text: string): Uint8Array | "refused" => {
+    if (!/^[A-Za-z0-9_-]*$/.test(text)) return "refused";
+    try {
+      const bytes = Uint8Array.fromBase64(text, {
+        alphabet: "base64url",
+        lastChunkHandling: "loose",
+      });
+      const unusedBits = text.length % 4 === 2 ? 4 : text.length % 4 === 3 ? 2 : 0;
+      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+      if ((alphabet.indexOf(text.at(-1) ?? "A") & ((1 << unusedBits) - 1)) !== 0) return "refused";
+      return bytes;
+    } catch {
+      return "refused";
+    }
+  };
+  const decoded = (text: string): Uint8Array | "refused" => {
+    try {
+      return decodeBase64Url(text);
+    } catch (error) {
+      assert.ok(error instanceof SyntaxError);
+      return "refused";
+    }
+  };
+  const pool = "AQgw_-Zz09+/= \t\n\r\f\u00a0.";
+  const random = (n: number) => crypto.getRandomValues(new Uint32Array(1))[0] % n;
+  let accepted = 0;
+  for (let i = 0; i < 20_000; i++) {
+    let text: string;
+    if (i % 2 === 0) {
+      text = Array.from({ length: random(13) }, () => pool[random(pool.length)]).join("");
+    } else {
+      // A valid encoding with one character inserted, replaced or removed.
+      const valid = encodeBase64Url(crypto.getRandomValues(new Uint8Array(random(10))));
+      const at = random(valid.length + 1);
+      const extra = pool[random(pool.length)];
+      text = [
+        valid.slice(0, at) + extra + valid.slice(at),
+        valid.slice(0, at) + extra + valid.slice(at + 1),
+        valid.slice(0, at) + valid.slice(at + 1),
+        valid,
+      ][random(4)];
+    }
+    const expected = reference(text);
+    assert.deepEqual(decoded(text), expected, JSON.stringify(text));
+    if (expected !== "refused") accepted++;
+  }
+  assert.ok(accepted > 2_000, `only ${accepted} accepted: the inputs exercise too little`);
+});

@@ -34,8 +34,8 @@ import {
   verifyBundleSignature,
 } from "../protocol/report_bundle.ts";
 import { checkReport, type Report } from "../protocol/report.ts";
-import type { ComputerRecord, Store } from "../store/store.ts";
-import { IngestError } from "./ingest_error.ts";
+import type { Store } from "../store/store.ts";
+import { inactiveReason, IngestError, ingestErrorFrom } from "./ingest_error.ts";
 import type { IngestContext } from "./report_ingest.ts";
 
 /** The outcome of one report inside a bundle. */
@@ -122,7 +122,7 @@ export class BundleIngest {
     try {
       parsed = readBundleMessage(value);
     } catch (error) {
-      throw fromMleError(error);
+      throw ingestErrorFrom(error, "bundle");
     }
     const { claims, header, message } = parsed;
     const relay = await this.#ingest.computers.get(claims.cid);
@@ -140,7 +140,7 @@ export class BundleIngest {
     try {
       await verifyBundleSignature(relay.publicKey, message);
     } catch (error) {
-      throw fromMleError(error);
+      throw ingestErrorFrom(error, "bundle");
     }
     if (!(await this.#store.isBundleSender(claims.cid))) {
       throw new IngestError(
@@ -163,13 +163,13 @@ export class BundleIngest {
     try {
       plaintext = await decryptJwe(message, contentKey);
     } catch (error) {
-      throw fromMleError(error);
+      throw ingestErrorFrom(error, "bundle");
     }
     let entries: BundleEntry[];
     try {
       entries = await decodeBundle(plaintext, claims.n);
     } catch (error) {
-      throw fromMleError(error);
+      throw ingestErrorFrom(error, "bundle");
     }
     this.#stats.bundlesOpened += 1;
     this.#stats.reportsInBundles += entries.length;
@@ -299,32 +299,4 @@ function refused(
   message: string,
 ): BundleReportOutcome {
   return { cid, seq, status: "refused", code, message };
-}
-
-function inactiveReason(record: ComputerRecord): { code: string; why: string } | null {
-  if (record.revokedAt !== null) {
-    return { code: "ERR_COMPUTER_REVOKED", why: `computer ${record.id} was revoked` };
-  }
-  if (record.replacedBy !== null) {
-    return {
-      code: "ERR_COMPUTER_REPLACED",
-      why: `computer ${record.id} was replaced by computer ${record.replacedBy}`,
-    };
-  }
-  if (record.removedAt !== null) {
-    return { code: "ERR_UNKNOWN_COMPUTER", why: `computer ${record.id} was removed` };
-  }
-  return null;
-}
-
-function fromMleError(error: unknown): IngestError {
-  if (!(error instanceof MleError)) throw error;
-  switch (error.code) {
-    case "ERR_DECRYPTION_FAILED":
-      return new IngestError(400, error.code, "Cannot decrypt bundle");
-    case "ERR_SIGNATURE_INVALID":
-      return new IngestError(403, error.code, error.message);
-    default:
-      return new IngestError(400, "ERR_ENVELOPE_MALFORMED", error.message);
-  }
 }

@@ -5,6 +5,9 @@
  * @module
  */
 
+import { MleError } from "../envelope/errors.ts";
+import type { ComputerRecord } from "../store/store.ts";
+
 /** A refusal with its HTTP status. */
 export class IngestError extends Error {
   readonly status: 400 | 403 | 404 | 409 | 413 | 415 | 503;
@@ -16,4 +19,50 @@ export class IngestError extends Error {
     this.status = status;
     this.code = code;
   }
+}
+
+/**
+ * Turns an envelope error into the refusal every ingest path gives: one opaque message for every
+ * decryption failure (`what` names what could not be decrypted), 403 for a bad signature, 400 for
+ * anything malformed. An `IngestError` passes through; anything else is rethrown.
+ */
+export function ingestErrorFrom(error: unknown, what: string): IngestError {
+  if (error instanceof IngestError) return error;
+  if (!(error instanceof MleError)) throw error;
+  switch (error.code) {
+    case "ERR_DECRYPTION_FAILED":
+      return new IngestError(400, error.code, `Cannot decrypt ${what}`);
+    case "ERR_SIGNATURE_INVALID":
+      return new IngestError(403, error.code, error.message);
+    default:
+      return new IngestError(400, "ERR_ENVELOPE_MALFORMED", error.message);
+  }
+}
+
+/**
+ * Why a registered computer may no longer send anything (revoked, replaced by a key rotation's
+ * hand-over, or removed as a duplicate), or null when it may. The one rule for reports, bundles and
+ * uploads alike.
+ */
+export function inactiveReason(record: ComputerRecord): { code: string; why: string } | null {
+  if (record.revokedAt !== null) {
+    return {
+      code: "ERR_COMPUTER_REVOKED",
+      why: `computer ${record.id} was revoked; rotate the client's keys to register anew`,
+    };
+  }
+  if (record.replacedBy !== null) {
+    return {
+      code: "ERR_COMPUTER_REPLACED",
+      why:
+        `computer ${record.id} was replaced by computer ${record.replacedBy} after a key rotation`,
+    };
+  }
+  if (record.removedAt !== null) {
+    return {
+      code: "ERR_UNKNOWN_COMPUTER",
+      why: `computer ${record.id} was removed; register again`,
+    };
+  }
+  return null;
 }

@@ -35,7 +35,7 @@ import { checkReport, type Report } from "../protocol/report.ts";
 import type { StoreOutcome } from "../store/store.ts";
 import type { BatchWriter } from "./batch_writer.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
-import { IngestError } from "./ingest_error.ts";
+import { inactiveReason, IngestError, ingestErrorFrom } from "./ingest_error.ts";
 import type { KeyRing } from "./key_ring.ts";
 
 /** What ingest needs. */
@@ -77,7 +77,7 @@ export async function ingestReport(
   try {
     parsed = readUpstreamMessage(value);
   } catch (error) {
-    throw fromMleError(error);
+    throw ingestErrorFrom(error, "envelope");
   }
   const { claims } = parsed;
   const sender = await context.computers.get(claims.cid);
@@ -88,31 +88,12 @@ export async function ingestReport(
       `Cannot accept report: computer ${claims.cid} is not registered here; register again`,
     );
   }
-  if (sender.record.replacedBy !== null) {
-    throw new IngestError(
-      403,
-      "ERR_COMPUTER_REPLACED",
-      `Cannot accept report: computer ${claims.cid} was replaced by computer ${sender.record.replacedBy} after a key rotation`,
-    );
-  }
-  if (sender.record.removedAt !== null) {
-    throw new IngestError(
-      403,
-      "ERR_UNKNOWN_COMPUTER",
-      `Cannot accept report: computer ${claims.cid} was removed; register again`,
-    );
-  }
-  if (sender.record.revokedAt !== null) {
-    throw new IngestError(
-      403,
-      "ERR_COMPUTER_REVOKED",
-      `Cannot accept report: computer ${claims.cid} was revoked; rotate the client's keys to register anew`,
-    );
-  }
+  const inactive = inactiveReason(sender.record);
+  if (inactive) throw new IngestError(403, inactive.code, `Cannot accept report: ${inactive.why}`);
   try {
     await verifyMessageSignature(sender.publicKey, parsed);
   } catch (error) {
-    throw fromMleError(error);
+    throw ingestErrorFrom(error, "envelope");
   }
 
   let reportBytes: Uint8Array<ArrayBuffer>;
@@ -130,7 +111,7 @@ export async function ingestReport(
     try {
       inner = await decryptJwe(parsed.message, contentKey);
     } catch (error) {
-      throw fromMleError(error);
+      throw ingestErrorFrom(error, "envelope");
     }
     try {
       reportBytes = innerReport(decoder.decode(inner), claims);
@@ -138,7 +119,7 @@ export async function ingestReport(
       if (error instanceof TypeError) {
         throw new IngestError(400, "ERR_ENVELOPE_MALFORMED", "Cannot read report: not UTF-8");
       }
-      throw fromMleError(error);
+      throw ingestErrorFrom(error, "envelope");
     }
   } else {
     if (await context.isClearTextRefused(claims.cid, sender.record.encryptionLevel)) {
@@ -240,16 +221,4 @@ function innerReport(compact: string, claims: ReportClaims): Uint8Array<ArrayBuf
     throw new MleError("ERR_SIGNATURE_INVALID", "Cannot accept report: no inner signature");
   }
   return payload;
-}
-
-function fromMleError(error: unknown): IngestError {
-  if (!(error instanceof MleError)) throw error;
-  switch (error.code) {
-    case "ERR_DECRYPTION_FAILED":
-      return new IngestError(400, error.code, "Cannot decrypt envelope");
-    case "ERR_SIGNATURE_INVALID":
-      return new IngestError(403, error.code, error.message);
-    default:
-      return new IngestError(400, "ERR_ENVELOPE_MALFORMED", error.message);
-  }
 }

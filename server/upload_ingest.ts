@@ -24,7 +24,6 @@
  */
 
 import type { Logger } from "../cli/log.ts";
-import { MleError } from "../envelope/errors.ts";
 import {
   type ChunkContext,
   deriveChunkKey,
@@ -56,7 +55,7 @@ import {
 import { releaseBytes } from "../protocol/upload_fetch.ts";
 import type { UploadRecord, UploadRecords } from "../store/upload_records.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
-import { IngestError } from "./ingest_error.ts";
+import { inactiveReason, IngestError, ingestErrorFrom } from "./ingest_error.ts";
 import { UploadFiles } from "./upload_store.ts";
 
 /** What the upload path needs. */
@@ -184,7 +183,7 @@ export class UploadIngest {
     try {
       parsed = readUploadManifestMessage(value);
     } catch (error) {
-      throw fromMleError(error);
+      throw ingestErrorFrom(error, "upload data");
     }
     const problem = checkClaims({ ...parsed.claims });
     if (problem) {
@@ -199,7 +198,7 @@ export class UploadIngest {
     try {
       await verifyUploadManifestSignature(sender.publicKey, parsed);
     } catch (error) {
-      throw fromMleError(error);
+      throw ingestErrorFrom(error, "upload data");
     }
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body)).toHex();
     return await this.#withLock(cid, uid, async () => {
@@ -290,7 +289,7 @@ export class UploadIngest {
             ? await openChunk(active.chunkKey, context, bytes)
             : await openClearChunk(sender.publicKey, context, bytes);
         } catch (error) {
-          throw fromMleError(error);
+          throw ingestErrorFrom(error, "upload data");
         }
         using _written = releasing(plaintext);
         return await this.#withLock(cid, uid, () => this.#write(cid, uid, index, plaintext));
@@ -343,7 +342,7 @@ export class UploadIngest {
     try {
       opened = await openUploadManifest(sender.publicKey, parsed, privateKey);
     } catch (error) {
-      throw fromMleError(error);
+      throw ingestErrorFrom(error, "upload data");
     }
     let manifest: UploadManifest;
     try {
@@ -462,7 +461,7 @@ export class UploadIngest {
       this.#rsaPrivateOps++;
       const opened = await openUploadManifest(sender.publicKey, parsed, privateKey).catch(
         (error) => {
-          throw fromMleError(error);
+          throw ingestErrorFrom(error, "upload data");
         },
       );
       chunkKey = await deriveChunkKey(opened.fileKey!, uid);
@@ -683,12 +682,9 @@ export class UploadIngest {
         `Cannot accept upload: computer ${cid} is not registered here; register again`,
       );
     }
-    if (sender.record.revokedAt !== null) {
-      throw new IngestError(
-        403,
-        "ERR_COMPUTER_REVOKED",
-        `Cannot accept upload: computer ${cid} was revoked`,
-      );
+    const inactive = inactiveReason(sender.record);
+    if (inactive) {
+      throw new IngestError(403, inactive.code, `Cannot accept upload: ${inactive.why}`);
     }
     return sender;
   }
@@ -818,19 +814,6 @@ function splitError(error: string | null): { code: string; message: string } {
 
 function keyOf(cid: number, uid: string): string {
   return `${cid}-${uid}`;
-}
-
-function fromMleError(error: unknown): IngestError {
-  if (error instanceof IngestError) return error;
-  if (!(error instanceof MleError)) throw error;
-  switch (error.code) {
-    case "ERR_DECRYPTION_FAILED":
-      return new IngestError(400, error.code, "Cannot decrypt upload data");
-    case "ERR_SIGNATURE_INVALID":
-      return new IngestError(403, error.code, error.message);
-    default:
-      return new IngestError(400, "ERR_ENVELOPE_MALFORMED", error.message);
-  }
 }
 
 /** A disposable that frees `bytes` when the scope ends. */

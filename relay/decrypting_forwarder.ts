@@ -45,6 +45,7 @@ import {
   MAX_BUNDLE_REPORTS,
   sealBundle,
 } from "../protocol/report_bundle.ts";
+import { DeliveryBackoff } from "./_delivery_backoff.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import type { ClientPublicKeys } from "./client_public_keys.ts";
 import { deliveryOutcome, type ForwarderStats } from "./forwarder.ts";
@@ -133,10 +134,8 @@ export class DecryptingForwarder {
   readonly #bundleWaitMs: number;
   readonly #concurrency: number;
   readonly #timeoutMs: number;
-  readonly #minBackoffMs: number;
-  readonly #maxBackoffMs: number;
   readonly #keyRefreshMs: number;
-  readonly #random: () => number;
+  readonly #backoff: DeliveryBackoff;
   readonly #stats: DecryptingForwarderStats = {
     delivered: 0,
     duplicates: 0,
@@ -150,9 +149,7 @@ export class DecryptingForwarder {
   #working: Promise<void> | null = null;
   #again = false;
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #keyTimer: ReturnType<typeof setInterval> | undefined;
-  #streak = 0;
   /** Until when messages are forwarded untouched, and why (logged once per pause). */
   #pausedUntil = 0;
   #pauseReason = "";
@@ -171,10 +168,15 @@ export class DecryptingForwarder {
     this.#bundleWaitMs = options.bundleWaitMs ?? DEFAULT_BUNDLE_WAIT_MS;
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#minBackoffMs = options.minBackoffMs ?? 500;
-    this.#maxBackoffMs = options.maxBackoffMs ?? 30_000;
     this.#keyRefreshMs = options.keyRefreshMs ?? 5_000;
-    this.#random = options.random ?? Math.random;
+    this.#backoff = new DeliveryBackoff({
+      minMs: options.minBackoffMs ?? 500,
+      maxMs: options.maxBackoffMs ?? 30_000,
+      random: options.random ?? Math.random,
+      log: this.#log,
+      waiting: () => this.#spool.count(),
+      onRetry: () => this.wake(),
+    });
     if (
       !Number.isInteger(this.#bundleMax) || this.#bundleMax < 1 ||
       this.#bundleMax > MAX_BUNDLE_REPORTS
@@ -203,7 +205,7 @@ export class DecryptingForwarder {
 
   /** Says a message was spooled. */
   wake(): void {
-    if (!this.#running || this.#retryTimer !== undefined) return;
+    if (!this.#running || this.#backoff.backingOff) return;
     if (this.#working) {
       this.#again = true;
       return;
@@ -224,9 +226,9 @@ export class DecryptingForwarder {
   async stop(graceMs = 10_000): Promise<void> {
     this.#running = false;
     clearTimeout(this.#waitTimer);
-    clearTimeout(this.#retryTimer);
+    this.#backoff.stop();
     clearInterval(this.#keyTimer);
-    this.#waitTimer = this.#retryTimer = this.#keyTimer = undefined;
+    this.#waitTimer = this.#keyTimer = undefined;
     if (!this.#working) return;
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -243,7 +245,7 @@ export class DecryptingForwarder {
 
   /** Whether a failure is being backed off from. */
   get backingOff(): boolean {
-    return this.#retryTimer !== undefined;
+    return this.#backoff.backingOff;
   }
 
   /** Counts since construction. */
@@ -253,7 +255,7 @@ export class DecryptingForwarder {
 
   async #work(): Promise<void> {
     try {
-      while (this.#running && this.#retryTimer === undefined) {
+      while (this.#running && !this.#backoff.backingOff) {
         if (!(await this.#round())) return;
       }
     } catch (error) {
@@ -411,7 +413,7 @@ export class DecryptingForwarder {
     const code = errorCodeOf(answer.body) ?? "none";
     const results = (answer.body as { results?: unknown } | null)?.results;
     if (answer.status === 200 && Array.isArray(results) && results.length === opened.length) {
-      this.#parentAnswered();
+      this.#backoff.answered();
       this.#stats.bundlesSent += 1;
       let stored = 0;
       let refused = 0;
@@ -528,7 +530,7 @@ export class DecryptingForwarder {
         await this.#spool.remove(id);
         this.#stats[outcome === "delivered" ? "delivered" : "duplicates"] += 1;
         this.#stats.passedThrough += 1;
-        this.#parentAnswered();
+        this.#backoff.answered();
         return true;
       case "rejected": {
         const error = (answer.body as { error?: { message?: unknown } } | null)?.error;
@@ -544,7 +546,7 @@ export class DecryptingForwarder {
           status: answer.status,
           code,
         });
-        this.#parentAnswered();
+        this.#backoff.answered();
         return true;
       }
       case "retry":
@@ -569,28 +571,10 @@ export class DecryptingForwarder {
     }, Math.max(1, ms));
   }
 
-  #parentAnswered(): void {
-    if (this.#streak > 0) {
-      this.#log.info("parent answers again; delivering the spool", {
-        waiting: this.#spool.count(),
-      });
-    }
-    this.#streak = 0;
-  }
-
+  /** Counts the failure and backs off, once per streak step. */
   #failed(reason: string): void {
     this.#stats.failures += 1;
-    if (!this.#running || this.#retryTimer !== undefined) return;
-    this.#streak += 1;
-    const ceiling = Math.min(this.#maxBackoffMs, this.#minBackoffMs * 2 ** (this.#streak - 1));
-    const delay = Math.round(ceiling / 2 + (ceiling / 2) * this.#random());
-    const fields = { reason, waiting: this.#spool.count(), retryInMs: delay };
-    if (this.#streak === 1) this.#log.warn("cannot deliver to parent; keeping messages", fields);
-    else this.#log.debug("still cannot deliver to parent", fields);
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.wake();
-    }, delay);
+    if (this.#running) this.#backoff.failed(reason);
   }
 }
 

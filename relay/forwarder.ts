@@ -20,6 +20,7 @@ import { type Logger, silentLogger } from "../cli/log.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
+import { DeliveryBackoff } from "./_delivery_backoff.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { Spool } from "./spool.ts";
@@ -100,16 +101,10 @@ export class Forwarder {
   readonly #log: Logger;
   readonly #concurrency: number;
   readonly #timeoutMs: number;
-  readonly #minBackoffMs: number;
-  readonly #maxBackoffMs: number;
-  readonly #random: () => number;
+  readonly #backoff: DeliveryBackoff;
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #stats: ForwarderStats = { delivered: 0, duplicates: 0, rejected: 0, failures: 0 };
   #running = false;
-  /** Set while backing off: nothing is sent until it fires. */
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Failures in a row, for the backoff. */
-  #streak = 0;
 
   /** @throws {RangeError} When the parent URL, the concurrency or a delay is unusable. */
   constructor(options: ForwarderOptions) {
@@ -118,17 +113,24 @@ export class Forwarder {
     this.#log = options.log ?? silentLogger;
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#minBackoffMs = options.minBackoffMs ?? 500;
-    this.#maxBackoffMs = options.maxBackoffMs ?? 30_000;
-    this.#random = options.random ?? Math.random;
+    const minBackoffMs = options.minBackoffMs ?? 500;
+    const maxBackoffMs = options.maxBackoffMs ?? 30_000;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw new RangeError(
         `Cannot use concurrency ${this.#concurrency}: expected a positive integer`,
       );
     }
-    if (!(this.#minBackoffMs > 0 && this.#maxBackoffMs >= this.#minBackoffMs)) {
+    if (!(minBackoffMs > 0 && maxBackoffMs >= minBackoffMs)) {
       throw new RangeError("Cannot use backoff: expected 0 < minBackoffMs <= maxBackoffMs");
     }
+    this.#backoff = new DeliveryBackoff({
+      minMs: minBackoffMs,
+      maxMs: maxBackoffMs,
+      random: options.random ?? Math.random,
+      log: this.#log,
+      waiting: () => this.#spool.count(),
+      onRetry: () => this.#pump(),
+    });
   }
 
   /** Starts delivering what the spool holds. */
@@ -151,8 +153,7 @@ export class Forwarder {
    */
   async stop(graceMs = 10_000): Promise<void> {
     this.#running = false;
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#backoff.stop();
     const pending = [...this.#inFlight.values()];
     if (pending.length === 0) return;
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -168,7 +169,7 @@ export class Forwarder {
 
   /** Whether a failure is being backed off from. */
   get backingOff(): boolean {
-    return this.#retryTimer !== undefined;
+    return this.#backoff.backingOff;
   }
 
   /** Counts since construction. */
@@ -177,7 +178,7 @@ export class Forwarder {
   }
 
   #pump(): void {
-    if (!this.#running || this.#retryTimer !== undefined) return;
+    if (!this.#running || this.#backoff.backingOff) return;
     while (this.#inFlight.size < this.#concurrency) {
       // The in-flight ids are among the oldest, so this window always holds a free one if any.
       const id = this.#spool.list(this.#concurrency + this.#inFlight.size)
@@ -219,7 +220,7 @@ export class Forwarder {
           await this.#spool.remove(id);
           this.#stats[outcome === "delivered" ? "delivered" : "duplicates"] += 1;
           this.#log.debug(`message ${outcome}`, { id, status: answer.status });
-          this.#parentAnswered();
+          this.#backoff.answered();
           return;
         case "rejected": {
           const error = (answer.body as { error?: { message?: unknown } } | null)?.error;
@@ -235,7 +236,7 @@ export class Forwarder {
             status: answer.status,
             code,
           });
-          this.#parentAnswered();
+          this.#backoff.answered();
           return;
         }
         case "retry":
@@ -255,28 +256,9 @@ export class Forwarder {
     }
   }
 
-  #parentAnswered(): void {
-    if (this.#streak > 0) {
-      this.#log.info("parent answers again; delivering the spool", {
-        waiting: this.#spool.count(),
-      });
-    }
-    this.#streak = 0;
-  }
-
-  /** Backs off once per failure streak step, however many sends were in flight when it failed. */
+  /** Counts the failure and backs off, once per streak step. */
   #failed(reason: string): void {
     this.#stats.failures += 1;
-    if (!this.#running || this.#retryTimer !== undefined) return;
-    this.#streak += 1;
-    const ceiling = Math.min(this.#maxBackoffMs, this.#minBackoffMs * 2 ** (this.#streak - 1));
-    const delay = Math.round(ceiling / 2 + (ceiling / 2) * this.#random());
-    const fields = { reason, waiting: this.#spool.count(), retryInMs: delay };
-    if (this.#streak === 1) this.#log.warn("cannot deliver to parent; keeping messages", fields);
-    else this.#log.debug("still cannot deliver to parent", fields);
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#pump();
-    }, delay);
+    if (this.#running) this.#backoff.failed(reason);
   }
 }

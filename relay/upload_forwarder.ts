@@ -25,6 +25,7 @@ import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
 import { readUploadStatus, type UploadStatus } from "../protocol/upload.ts";
 import { fetchUploadAnswer, releaseBytes, type UploadAnswer } from "../protocol/upload_fetch.ts";
+import { DeliveryBackoff } from "./_delivery_backoff.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { BufferedUpload, UploadBuffer } from "./upload_buffer.ts";
@@ -73,13 +74,10 @@ export class UploadForwarder {
   readonly #log: Logger;
   readonly #concurrency: number;
   readonly #timeoutMs: number;
-  readonly #minBackoffMs: number;
-  readonly #maxBackoffMs: number;
+  readonly #backoff: DeliveryBackoff;
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #manifests = new Map<string, Promise<ManifestDelivery>>();
   #running = false;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #streak = 0;
   #forwarded = 0;
   /** Bytes of the chunks in flight. */
   #inFlightBytes = 0;
@@ -96,8 +94,20 @@ export class UploadForwarder {
     this.#log = options.log ?? silentLogger;
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
-    this.#minBackoffMs = options.minBackoffMs ?? 500;
-    this.#maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.#backoff = new DeliveryBackoff({
+      minMs: options.minBackoffMs ?? 500,
+      maxMs: options.maxBackoffMs ?? 30_000,
+      log: this.#log,
+      waiting: () => this.#buffer.waiting,
+      onRetry: () => this.#pump(),
+      lines: {
+        failing: "cannot forward uploads; keeping them",
+        stillFailing: null,
+        recovered: "parent answers again; forwarding uploads",
+        waitingField: "chunks",
+        recoveredCountsWaiting: false,
+      },
+    });
   }
 
   /** Chunks forwarded since start. */
@@ -119,8 +129,7 @@ export class UploadForwarder {
   /** Stops starting requests and waits (at most `graceMs`) for those in flight. */
   async stop(graceMs = 10_000): Promise<void> {
     this.#running = false;
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+    this.#backoff.stop();
     const pending = [...this.#inFlight.values(), ...this.#manifests.values()];
     if (pending.length === 0) {
       this.#chunks?.close();
@@ -178,7 +187,7 @@ export class UploadForwarder {
   }
 
   #pump(): void {
-    if (!this.#running || this.#retryTimer !== undefined) return;
+    if (!this.#running || this.#backoff.backingOff) return;
     for (const upload of this.#buffer.list()) {
       if (this.#inFlight.size >= Math.max(this.#concurrency, MAX_CHUNKS_IN_FLIGHT)) return;
       if (upload.complete || upload.refused) continue;
@@ -222,7 +231,7 @@ export class UploadForwarder {
         await this.#buffer.setManifestDelivered(upload, true);
         const status = readUploadStatus(answer.body);
         if (status?.state === "complete") await this.#buffer.complete(upload);
-        this.#answered();
+        this.#backoff.answered();
         return { outcome: "delivered", status };
       }
       if (isRetryable(answer.status)) {
@@ -230,7 +239,7 @@ export class UploadForwarder {
         return { outcome: "retry" };
       }
       await this.#refuse(upload, answer);
-      this.#answered();
+      this.#backoff.answered();
       return { outcome: "refused" };
     } catch (error) {
       this.#failed(
@@ -270,12 +279,12 @@ export class UploadForwarder {
           await this.#buffer.complete(upload);
           this.#log.info("upload stored by the parent", { cid: upload.cid, uid: upload.uid });
         }
-        this.#answered();
+        this.#backoff.answered();
         return;
       }
       if (answer.status === 404 && code === "ERR_UNKNOWN_UPLOAD") {
         await this.#buffer.setManifestDelivered(upload, false);
-        this.#answered();
+        this.#backoff.answered();
         return;
       }
       if (isRetryable(answer.status)) {
@@ -290,11 +299,11 @@ export class UploadForwarder {
           index,
           code,
         });
-        this.#answered();
+        this.#backoff.answered();
         return;
       }
       await this.#refuse(upload, answer);
-      this.#answered();
+      this.#backoff.answered();
     } catch (error) {
       this.#failed(
         error instanceof ParentUnreachableError
@@ -321,27 +330,8 @@ export class UploadForwarder {
     });
   }
 
-  #answered(): void {
-    if (this.#streak > 0) this.#log.info("parent answers again; forwarding uploads");
-    this.#streak = 0;
-  }
-
   #failed(reason: string, retryAfterMs: number | null): void {
-    if (!this.#running || this.#retryTimer !== undefined) return;
-    this.#streak++;
-    const ceiling = Math.min(this.#maxBackoffMs, this.#minBackoffMs * 2 ** (this.#streak - 1));
-    const delay = retryAfterMs ?? Math.round(ceiling / 2 + (ceiling / 2) * Math.random());
-    if (this.#streak === 1) {
-      this.#log.warn("cannot forward uploads; keeping them", {
-        reason,
-        chunks: this.#buffer.waiting,
-        retryInMs: delay,
-      });
-    }
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#pump();
-    }, delay);
+    if (this.#running) this.#backoff.failed(reason, retryAfterMs);
   }
 
   #call(

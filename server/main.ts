@@ -99,12 +99,13 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const computers = new ComputerDirectory(store);
   // Commits in a worker thread, so the fsync of each batch does not stop the event loop.
   const writer = new BatchWriter(store, { dataDir });
+  const isClearTextRefused = clearTextPolicy(store, values["refuse-clear-from-required"]!);
   const uploads = await openServerUploads(values, {
     dataDir,
     computers,
     keys,
     log,
-    isClearTextRefused: clearTextPolicy(store, values["refuse-clear-from-required"]!),
+    isClearTextRefused,
   });
   const app = createServerApp({
     uploads: uploads.app,
@@ -115,7 +116,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
       computers,
       keys,
       writer,
-      isClearTextRefused: clearTextPolicy(store, values["refuse-clear-from-required"]!),
+      isClearTextRefused,
       now: Date.now,
     },
   });

@@ -9,6 +9,10 @@
  *   uptime) and subprocesses (restarting the agent service after a key rotation, seed 002).
  * - admin: files and environment (password variable); no network: it works on the data dir.
  *
+ * File access cannot be narrowed to paths here: data dirs, KeyStorage and key folders are chosen at
+ * run time (`--data-dir`, `--storage-path`), after the permissions are fixed at compile time. What
+ * narrows it is the code: a relay opens its `Encryption Keys` folder only with `--decrypt`.
+ *
  * @module
  */
 

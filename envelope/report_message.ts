@@ -16,7 +16,6 @@
  * @module
  */
 
-import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
 import { MleError } from "./errors.ts";
 import {
   type ContentKey,
@@ -24,7 +23,6 @@ import {
   type FlattenedJwe,
   type JweHeader,
   readJweHeader,
-  toCompactJwe,
 } from "./jwe.ts";
 import {
   type FlattenedJws,
@@ -35,7 +33,7 @@ import {
   toCompactJws,
   verifyJws,
 } from "./jws.ts";
-import { signBytes, verifyBytes } from "./signature.ts";
+import { signSenderSignature, verifySenderSignature } from "./sender_signature.ts";
 
 /** JWS `typ` of a signed report. */
 export const REPORT_TYPE = "mle-report";
@@ -106,8 +104,7 @@ export async function sealReport(
     { cty: REPORT_CONTENT_TYPE, cid: claims.cid, seq: claims.seq },
     encoder.encode(toCompactJws(inner)),
   );
-  const sig = await signBytes(clientPrivateKey, encoder.encode(toCompactJwe(jwe)));
-  return { ...jwe, sig: encodeBase64Url(sig) };
+  return { ...jwe, sig: await signSenderSignature(clientPrivateKey, jwe) };
 }
 
 /**
@@ -164,14 +161,9 @@ export async function verifyMessageSignature(
     await verifyJws(clientPublicKey, parsed.message, REPORT_TYPE);
     return;
   }
-  let sig: Uint8Array<ArrayBuffer>;
-  try {
-    sig = decodeBase64Url(parsed.message.sig);
-  } catch {
+  if (!(await verifySenderSignature(clientPublicKey, parsed.message, parsed.message.sig))) {
     throw signatureInvalid();
   }
-  const signed = encoder.encode(toCompactJwe(parsed.message));
-  if (!(await verifyBytes(clientPublicKey, sig, signed))) throw signatureInvalid();
 }
 
 /**

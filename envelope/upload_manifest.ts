@@ -17,7 +17,6 @@
  * @module
  */
 
-import { decodeBase64Url, encodeBase64Url } from "./base64url.ts";
 import { MleError } from "./errors.ts";
 import {
   createContentKey,
@@ -26,7 +25,6 @@ import {
   importAesKey,
   type JweHeader,
   readJweHeader,
-  toCompactJwe,
   unwrapContentKey,
 } from "./jwe.ts";
 import {
@@ -39,7 +37,7 @@ import {
   verifyJws,
 } from "./jws.ts";
 import type { EncryptedMessage } from "./report_message.ts";
-import { signBytes, verifyBytes } from "./signature.ts";
+import { signSenderSignature, verifySenderSignature } from "./sender_signature.ts";
 
 /** JWS `typ` of a signed upload manifest. */
 export const UPLOAD_MANIFEST_TYPE = "mle-upload-manifest";
@@ -109,8 +107,10 @@ export async function sealUploadManifest(
     },
     encoder.encode(toCompactJws(inner)),
   );
-  const sig = await signBytes(clientPrivateKey, encoder.encode(toCompactJwe(jwe)));
-  return { message: { ...jwe, sig: encodeBase64Url(sig) }, fileKey: raw };
+  return {
+    message: { ...jwe, sig: await signSenderSignature(clientPrivateKey, jwe) },
+    fileKey: raw,
+  };
 }
 
 /** Signs a manifest for sending in clear (no server key: `kid` is null). */
@@ -190,14 +190,9 @@ export async function verifyUploadManifestSignature(
     await verifyJws(clientPublicKey, parsed.message, UPLOAD_MANIFEST_TYPE);
     return;
   }
-  let sig: Uint8Array<ArrayBuffer>;
-  try {
-    sig = decodeBase64Url(parsed.message.sig);
-  } catch {
+  if (!(await verifySenderSignature(clientPublicKey, parsed.message, parsed.message.sig))) {
     throw manifestSignatureInvalid();
   }
-  const signed = encoder.encode(toCompactJwe(parsed.message));
-  if (!(await verifyBytes(clientPublicKey, sig, signed))) throw manifestSignatureInvalid();
 }
 
 /**

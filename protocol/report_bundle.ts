@@ -45,11 +45,10 @@ import {
   type FlattenedJwe,
   type JweHeader,
   readJweHeader,
-  toCompactJwe,
 } from "../envelope/jwe.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
-import { signBytes, verifyBytes } from "../envelope/signature.ts";
 import { MAX_REPORT_MESSAGE_BYTES } from "./limits.ts";
+import { signSenderSignature, verifySenderSignature } from "../envelope/sender_signature.ts";
 
 /** JWE `cty` of a report bundle. */
 export const BUNDLE_CONTENT_TYPE = "mle-bundle+gzip";
@@ -240,8 +239,7 @@ export async function sealBundle(
     { cty: BUNDLE_CONTENT_TYPE, cid: claims.cid, bid: claims.bid, n: claims.n },
     plaintext,
   );
-  const sig = await signBytes(relayPrivateKey, encoder.encode(toCompactJwe(jwe)));
-  return { ...jwe, sig: encodeBase64Url(sig) };
+  return { ...jwe, sig: await signSenderSignature(relayPrivateKey, jwe) };
 }
 
 /**
@@ -278,13 +276,7 @@ export async function verifyBundleSignature(
   relayPublicKey: CryptoKey,
   message: BundleMessage,
 ): Promise<void> {
-  let sig: Uint8Array<ArrayBuffer>;
-  try {
-    sig = decodeBase64Url(message.sig);
-  } catch {
-    throw bundleSignatureInvalid();
-  }
-  if (!(await verifyBytes(relayPublicKey, sig, encoder.encode(toCompactJwe(message))))) {
+  if (!(await verifySenderSignature(relayPublicKey, message, message.sig))) {
     throw bundleSignatureInvalid();
   }
 }

@@ -48,7 +48,7 @@ import {
 import { DeliveryBackoff } from "./_delivery_backoff.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import type { ClientPublicKeys } from "./client_public_keys.ts";
-import { deliveryOutcome, type ForwarderStats } from "./forwarder.ts";
+import { deliveryOutcome, type ForwarderStats, rejectForGood } from "./forwarder.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { RelayIdentity } from "./relay_identity.ts";
 import type { RelayKeyRing } from "./relay_key_ring.ts";
@@ -532,23 +532,11 @@ export class DecryptingForwarder {
         this.#stats.passedThrough += 1;
         this.#backoff.answered();
         return true;
-      case "rejected": {
-        const error = (answer.body as { error?: { message?: unknown } } | null)?.error;
-        const code = errorCodeOf(answer.body) ?? "none";
-        const message = typeof error?.message === "string" ? error.message.slice(0, 500) : "";
-        await this.#spool.reject(
-          id,
-          `parent answered ${answer.status} ${code}${message ? `: ${message}` : ""}`,
-        );
+      case "rejected":
+        await rejectForGood(this.#spool, this.#log, id, answer);
         this.#stats.rejected += 1;
-        this.#log.warn("parent refused a message for good; moved it to rejected/", {
-          id,
-          status: answer.status,
-          code,
-        });
         this.#backoff.answered();
         return true;
-      }
       case "retry":
         this.#failed(`parent answered ${answer.status}`);
         return false;

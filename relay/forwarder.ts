@@ -80,6 +80,30 @@ export function deliveryOutcome(status: number, body: unknown): DeliveryOutcome 
 }
 
 /**
+ * Moves a message the parent refused for good to `rejected/`, with the parent's status, code and
+ * message beside it, and says so in the log: kept, never retried, never dropped silently.
+ */
+export async function rejectForGood(
+  spool: Spool,
+  log: Logger,
+  id: string,
+  answer: { status: number; body: unknown },
+): Promise<void> {
+  const error = (answer.body as { error?: { message?: unknown } } | null)?.error;
+  const code = errorCodeOf(answer.body) ?? "none";
+  const message = typeof error?.message === "string" ? error.message.slice(0, 500) : "";
+  await spool.reject(
+    id,
+    `parent answered ${answer.status} ${code}${message ? `: ${message}` : ""}`,
+  );
+  log.warn("parent refused a message for good; moved it to rejected/", {
+    id,
+    status: answer.status,
+    code,
+  });
+}
+
+/**
  * Sends spooled messages to the parent's reports path until the spool is empty, and again
  * whenever {@linkcode Forwarder.wake} says a message arrived.
  *
@@ -222,23 +246,11 @@ export class Forwarder {
           this.#log.debug(`message ${outcome}`, { id, status: answer.status });
           this.#backoff.answered();
           return;
-        case "rejected": {
-          const error = (answer.body as { error?: { message?: unknown } } | null)?.error;
-          const code = errorCodeOf(answer.body) ?? "none";
-          const message = typeof error?.message === "string" ? error.message.slice(0, 500) : "";
-          await this.#spool.reject(
-            id,
-            `parent answered ${answer.status} ${code}${message ? `: ${message}` : ""}`,
-          );
+        case "rejected":
+          await rejectForGood(this.#spool, this.#log, id, answer);
           this.#stats.rejected += 1;
-          this.#log.warn("parent refused a message for good; moved it to rejected/", {
-            id,
-            status: answer.status,
-            code,
-          });
           this.#backoff.answered();
           return;
-        }
         case "retry":
           this.#failed(`parent answered ${answer.status}`);
           return;

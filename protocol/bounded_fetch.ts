@@ -5,6 +5,8 @@
  * @module
  */
 
+import { readBounded } from "./read_bounded.ts";
+
 /** The parent did not answer (refused, reset, timed out). */
 export class ParentUnreachableError extends Error {
   constructor(url: string, options?: ErrorOptions) {
@@ -38,7 +40,7 @@ export async function fetchJson(
   }
   let text: string;
   try {
-    text = await readBounded(response, init.maxBytes);
+    text = await readAnswer(response, init.maxBytes);
   } catch (cause) {
     throw new ParentUnreachableError(url, { cause });
   }
@@ -51,25 +53,13 @@ export async function fetchJson(
   return { status: response.status, body };
 }
 
-async function readBounded(response: Response, maxBytes: number): Promise<string> {
-  if (!response.body) return "";
+async function readAnswer(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get("content-length") ?? "0");
   if (declared > maxBytes) {
-    await response.body.cancel();
+    await response.body?.cancel();
     throw new RangeError(`answer of ${declared} bytes is over the ${maxBytes}-byte bound`);
   }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    size += chunk.length;
-    if (size > maxBytes) throw new RangeError(`answer is over the ${maxBytes}-byte bound`);
-    chunks.push(chunk);
-  }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return new TextDecoder().decode(all);
+  const bytes = await readBounded(response.body, maxBytes);
+  if (bytes === null) throw new RangeError(`answer is over the ${maxBytes}-byte bound`);
+  return new TextDecoder().decode(bytes);
 }

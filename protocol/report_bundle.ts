@@ -49,6 +49,7 @@ import {
 import type { FlattenedJws } from "../envelope/jws.ts";
 import { MAX_REPORT_MESSAGE_BYTES } from "./limits.ts";
 import { signSenderSignature, verifySenderSignature } from "../envelope/sender_signature.ts";
+import { readBounded } from "./read_bounded.ts";
 
 /** JWE `cty` of a report bundle. */
 export const BUNDLE_CONTENT_TYPE = "mle-bundle+gzip";
@@ -335,28 +336,9 @@ async function gunzipBounded(
       offset += SLICE_BYTES;
     },
   }, { highWaterMark: 0 });
-  const reader = source.pipeThrough(new DecompressionStream("gzip")).getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
   try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => {});
-        return null;
-      }
-      chunks.push(value);
-    }
+    return await readBounded(source.pipeThrough(new DecompressionStream("gzip")), maxBytes);
   } catch {
-    return null;
+    return null; // not gzip, or truncated
   }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return all;
 }

@@ -35,7 +35,7 @@ import {
 import { API } from "../protocol/paths.ts";
 import { VERSION } from "../protocol/version.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
-import { readBounded } from "./_read_bounded.ts";
+import { readBounded } from "../protocol/read_bounded.ts";
 import type { RelayAuthenticator } from "./authenticator.ts";
 import type { DocumentCache, DocumentName } from "./document_cache.ts";
 import type { Forwarder } from "./forwarder.ts";

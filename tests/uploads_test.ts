@@ -25,23 +25,9 @@ import {
 } from "./deployment.ts";
 import { containsCanary, readTree } from "./recording_proxy.ts";
 import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
+import { eventually } from "./eventually.ts";
 
 const encoder = new TextEncoder();
-
-/** Waits (bounded) until `check` returns a value other than undefined. */
-async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
 
 /** Writes a file of `size` bytes: random bytes with `canary` every 4 KiB. */
 async function writeTestFile(

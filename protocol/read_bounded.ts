@@ -1,13 +1,21 @@
 /**
  * Reads a body stream into memory, stopping as soon as it passes a bound: whatever a
- * `Content-Length` header claims, no more than `maxBytes + 1` bytes are ever held.
+ * `Content-Length` header claims, no more than `maxBytes + 1` bytes are ever held. Used for
+ * request bodies at the relay, answers from a parent, and decompressed bundle members.
  *
  * @module
  */
 
 /**
  * Reads a stream to its end, or returns null (and cancels the stream) once it holds more than
- * `maxBytes` bytes.
+ * `maxBytes` bytes. A stream that errors rejects as it would.
+ *
+ * @example
+ * ```ts
+ * import { readBounded } from "./read_bounded.ts";
+ * const bytes = await readBounded(new Blob(["hello"]).stream(), 16);
+ * console.log(bytes?.length); // 5
+ * ```
  */
 export async function readBounded(
   stream: ReadableStream<Uint8Array> | null,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { SqliteDatabase } from "./_sqlite_database.ts";
 import type {
   BundleSenderRecord,
   ComputerRecord,
@@ -100,41 +100,14 @@ type Row = Record<string, unknown>;
  * ```
  */
 export class SqliteStore implements Store {
-  readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #db: SqliteDatabase;
 
   constructor(path: string) {
-    this.#db = new DatabaseSync(path);
-    this.#db.exec("PRAGMA busy_timeout = 10000");
-    this.#db.exec("PRAGMA journal_mode = WAL");
-    this.#db.exec("PRAGMA synchronous = FULL");
-    this.#db.exec("PRAGMA foreign_keys = ON");
-    this.#db.exec(SCHEMA);
-  }
-
-  #prepare(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
-
-  #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = work();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    this.#db = new SqliteDatabase(path, SCHEMA);
   }
 
   registerComputer(computer: NewComputer): Promise<ComputerRecord> {
-    const row = this.#prepare(
+    const row = this.#db.prepare(
       `INSERT INTO computers (public_key, host_identity, hostname, registered_at)
        VALUES (?, ?, ?, ?) RETURNING *`,
     ).get(computer.publicKey, computer.hostIdentity, computer.hostname, computer.registeredAt);
@@ -142,35 +115,37 @@ export class SqliteStore implements Store {
   }
 
   getComputer(id: number): Promise<ComputerRecord | null> {
-    const row = this.#prepare("SELECT * FROM computers WHERE id = ?").get(id);
+    const row = this.#db.prepare("SELECT * FROM computers WHERE id = ?").get(id);
     return Promise.resolve(row ? toComputer(row as Row) : null);
   }
 
   findComputerByPublicKey(publicKey: string): Promise<ComputerRecord | null> {
-    const row = this.#prepare("SELECT * FROM computers WHERE public_key = ?").get(publicKey);
+    const row = this.#db.prepare("SELECT * FROM computers WHERE public_key = ?").get(publicKey);
     return Promise.resolve(row ? toComputer(row as Row) : null);
   }
 
   listComputers(): Promise<ComputerRecord[]> {
-    const rows = this.#prepare("SELECT * FROM computers ORDER BY id").all();
+    const rows = this.#db.prepare("SELECT * FROM computers ORDER BY id").all();
     return Promise.resolve(rows.map((row) => toComputer(row as Row)));
   }
 
   revokeComputer(id: number, now: number): Promise<boolean> {
-    const result = this.#prepare(
+    const result = this.#db.prepare(
       "UPDATE computers SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
     ).run(now, id);
     return Promise.resolve(Number(result.changes) === 1);
   }
 
   listRevokedIds(): Promise<number[]> {
-    const rows = this.#prepare("SELECT id FROM computers WHERE revoked_at IS NOT NULL ORDER BY id")
+    const rows = this.#db.prepare(
+      "SELECT id FROM computers WHERE revoked_at IS NOT NULL ORDER BY id",
+    )
       .all() as Row[];
     return Promise.resolve(rows.map((row) => Number(row.id)));
   }
 
   listInactiveIds(): Promise<number[]> {
-    const rows = this.#prepare(
+    const rows = this.#db.prepare(
       `SELECT id FROM computers WHERE revoked_at IS NOT NULL OR replaced_by IS NOT NULL
        OR removed_at IS NOT NULL ORDER BY id`,
     ).all() as Row[];
@@ -178,7 +153,7 @@ export class SqliteStore implements Store {
   }
 
   findComputersByHostIdentity(hostIdentity: string): Promise<ComputerRecord[]> {
-    const rows = this.#prepare(
+    const rows = this.#db.prepare(
       "SELECT * FROM computers WHERE host_identity = ? AND removed_at IS NULL ORDER BY id",
     ).all(hostIdentity) as Row[];
     return Promise.resolve(rows.map(toComputer));
@@ -192,17 +167,17 @@ export class SqliteStore implements Store {
     const sql = link === "replaced_by"
       ? "UPDATE computers SET replaced_by = ?, duplicate_of = NULL WHERE id = ?"
       : "UPDATE computers SET duplicate_of = ? WHERE id = ? AND replaced_by IS NULL";
-    this.#prepare(sql).run(newId, oldId);
+    this.#db.prepare(sql).run(newId, oldId);
     return Promise.resolve();
   }
 
   flagComputer(id: number, reason: string | null): Promise<void> {
-    this.#prepare("UPDATE computers SET flagged = ? WHERE id = ?").run(reason, id);
+    this.#db.prepare("UPDATE computers SET flagged = ? WHERE id = ?").run(reason, id);
     return Promise.resolve();
   }
 
   removeComputer(id: number, now: number): Promise<void> {
-    this.#prepare("UPDATE computers SET removed_at = ? WHERE id = ? AND removed_at IS NULL").run(
+    this.#db.prepare("UPDATE computers SET removed_at = ? WHERE id = ? AND removed_at IS NULL").run(
       now,
       id,
     );
@@ -210,16 +185,18 @@ export class SqliteStore implements Store {
   }
 
   storeReports(reports: NewReport[]): Promise<StoreOutcome[]> {
-    const insert = this.#prepare(
+    const insert = this.#db.prepare(
       `INSERT INTO reports (computer_id, seq, received_at, encrypted, kid, body, digest)
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
-    const existing = this.#prepare("SELECT digest FROM reports WHERE computer_id = ? AND seq = ?");
-    const touch = this.#prepare(
+    const existing = this.#db.prepare(
+      "SELECT digest FROM reports WHERE computer_id = ? AND seq = ?",
+    );
+    const touch = this.#db.prepare(
       `UPDATE computers SET last_report_at = ?, last_kid = ?, encryption_level = ?
        WHERE id = ?`,
     );
-    return Promise.resolve(this.#transaction(() =>
+    return Promise.resolve(this.#db.transaction(() =>
       reports.map((report): StoreOutcome => {
         const result = insert.run(
           report.computerId,
@@ -241,7 +218,7 @@ export class SqliteStore implements Store {
   }
 
   listReports(computerId: number): Promise<ReportRecord[]> {
-    const rows = this.#prepare(
+    const rows = this.#db.prepare(
       "SELECT * FROM reports WHERE computer_id = ? ORDER BY seq",
     ).all(computerId) as Row[];
     return Promise.resolve(rows.map((row) => ({
@@ -255,12 +232,12 @@ export class SqliteStore implements Store {
   }
 
   countReports(): Promise<number> {
-    const row = this.#prepare("SELECT count(*) AS n FROM reports").get() as Row;
+    const row = this.#db.prepare("SELECT count(*) AS n FROM reports").get() as Row;
     return Promise.resolve(Number(row.n));
   }
 
   listEncryptionKeys(): Promise<EncryptionKeyRecord[]> {
-    const rows = this.#prepare("SELECT * FROM encryption_keys ORDER BY created_at, kid")
+    const rows = this.#db.prepare("SELECT * FROM encryption_keys ORDER BY created_at, kid")
       .all() as Row[];
     return Promise.resolve(rows.map((row) => ({
       kid: String(row.kid),
@@ -274,7 +251,7 @@ export class SqliteStore implements Store {
   }
 
   addEncryptionKey(key: EncryptionKeyRecord): Promise<void> {
-    this.#prepare(
+    this.#db.prepare(
       `INSERT INTO encryption_keys (kid, spki, bits, role, created_at, deployed_at, retired_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ).run(key.kid, key.spki, key.bits, key.role, key.createdAt, key.deployedAt, key.retiredAt);
@@ -282,11 +259,11 @@ export class SqliteStore implements Store {
   }
 
   deployEncryptionKey(kid: string, certificate: string, now: number): Promise<void> {
-    this.#transaction(() => {
-      this.#prepare(
+    this.#db.transaction(() => {
+      this.#db.prepare(
         "UPDATE encryption_keys SET role = 'previous' WHERE role = 'current' AND kid <> ?",
       ).run(kid);
-      this.#prepare(
+      this.#db.prepare(
         "UPDATE encryption_keys SET role = 'current', deployed_at = coalesce(deployed_at, ?) WHERE kid = ?",
       ).run(now, kid);
       this.#putDocument("encryption-certificate", certificate);
@@ -295,15 +272,15 @@ export class SqliteStore implements Store {
   }
 
   disableEncryption(certificate: string, _now: number): Promise<void> {
-    this.#transaction(() => {
-      this.#prepare("UPDATE encryption_keys SET role = 'previous' WHERE role = 'current'").run();
+    this.#db.transaction(() => {
+      this.#db.prepare("UPDATE encryption_keys SET role = 'previous' WHERE role = 'current'").run();
       this.#putDocument("encryption-certificate", certificate);
     });
     return Promise.resolve();
   }
 
   retireEncryptionKey(kid: string, now: number): Promise<boolean> {
-    const result = this.#prepare(
+    const result = this.#db.prepare(
       `UPDATE encryption_keys SET role = 'retired', retired_at = ?
        WHERE kid = ? AND role IN ('pending', 'previous')`,
     ).run(now, kid);
@@ -311,7 +288,7 @@ export class SqliteStore implements Store {
   }
 
   listKeyUsage(kid: string, since: number): Promise<KeyUsage[]> {
-    const rows = this.#prepare(
+    const rows = this.#db.prepare(
       `SELECT computer_id, count(*) AS reports, max(received_at) AS last_at FROM reports
        WHERE kid = ? AND received_at >= ? GROUP BY computer_id ORDER BY last_at DESC`,
     ).all(kid, since) as Row[];
@@ -324,24 +301,25 @@ export class SqliteStore implements Store {
 
   setBundleSender(computerId: number, allowed: boolean, now: number): Promise<void> {
     if (allowed) {
-      this.#prepare(
+      this.#db.prepare(
         "INSERT INTO bundle_senders (computer_id, allowed_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
       ).run(computerId, now);
     } else {
-      this.#prepare("DELETE FROM bundle_senders WHERE computer_id = ?").run(computerId);
+      this.#db.prepare("DELETE FROM bundle_senders WHERE computer_id = ?").run(computerId);
     }
     return Promise.resolve();
   }
 
   isBundleSender(computerId: number): Promise<boolean> {
-    const row = this.#prepare("SELECT 1 AS yes FROM bundle_senders WHERE computer_id = ?").get(
+    const row = this.#db.prepare("SELECT 1 AS yes FROM bundle_senders WHERE computer_id = ?").get(
       computerId,
     );
     return Promise.resolve(row !== undefined);
   }
 
   listBundleSenders(): Promise<BundleSenderRecord[]> {
-    const rows = this.#prepare("SELECT * FROM bundle_senders ORDER BY computer_id").all() as Row[];
+    const rows = this.#db.prepare("SELECT * FROM bundle_senders ORDER BY computer_id")
+      .all() as Row[];
     return Promise.resolve(rows.map((row) => ({
       computerId: Number(row.computer_id),
       allowedAt: Number(row.allowed_at),
@@ -349,7 +327,7 @@ export class SqliteStore implements Store {
   }
 
   getDocument(name: DocumentName): Promise<string | null> {
-    const row = this.#prepare("SELECT document FROM documents WHERE name = ?").get(name) as
+    const row = this.#db.prepare("SELECT document FROM documents WHERE name = ?").get(name) as
       | Row
       | undefined;
     return Promise.resolve(row ? String(row.document) : null);
@@ -361,17 +339,17 @@ export class SqliteStore implements Store {
   }
 
   #putDocument(name: DocumentName, document: string): void {
-    this.#prepare(
+    this.#db.prepare(
       `INSERT INTO documents (name, document) VALUES (?, ?)
        ON CONFLICT (name) DO UPDATE SET document = excluded.document`,
     ).run(name, document);
   }
 
   addSettings(computerIds: number[] | null, document: string, now: number): Promise<number> {
-    const insert = this.#prepare(
+    const insert = this.#db.prepare(
       "INSERT INTO settings (computer_id, document, created_at) VALUES (?, ?, ?) RETURNING serial",
     );
-    const serial = this.#transaction(() => {
+    const serial = this.#db.transaction(() => {
       let last = 0;
       for (const id of computerIds ?? [null]) {
         last = Number((insert.get(id, document, now) as Row).serial);
@@ -382,7 +360,7 @@ export class SqliteStore implements Store {
   }
 
   listSettingsFor(computerId: number): Promise<SettingsRecord[]> {
-    const rows = this.#prepare(
+    const rows = this.#db.prepare(
       `SELECT * FROM settings WHERE computer_id IS NULL OR computer_id = ? ORDER BY serial`,
     ).all(computerId) as Row[];
     return Promise.resolve(rows.map((row) => ({
@@ -394,7 +372,7 @@ export class SqliteStore implements Store {
   }
 
   getSealedContentKey(computerId: number, kid: string): Promise<SealedContentKeyRecord | null> {
-    const row = this.#prepare(
+    const row = this.#db.prepare(
       "SELECT * FROM sealed_content_keys WHERE computer_id = ? AND kid = ?",
     ).get(computerId, kid) as Row | undefined;
     if (!row) return Promise.resolve(null);
@@ -409,13 +387,13 @@ export class SqliteStore implements Store {
   }
 
   putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void> {
-    const upsert = this.#prepare(
+    const upsert = this.#db.prepare(
       `INSERT INTO sealed_content_keys (computer_id, kid, wrapped_key_hash, sealed, created_at)
        VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (computer_id, kid) DO UPDATE SET wrapped_key_hash = excluded.wrapped_key_hash,
          sealed = excluded.sealed, created_at = excluded.created_at`,
     );
-    this.#transaction(() => {
+    this.#db.transaction(() => {
       for (const r of records) {
         upsert.run(r.computerId, r.kid, r.wrappedKeyHash, r.sealed, r.createdAt);
       }
@@ -424,7 +402,7 @@ export class SqliteStore implements Store {
   }
 
   deleteSealedContentKeys(kid: string): Promise<void> {
-    this.#prepare("DELETE FROM sealed_content_keys WHERE kid = ?").run(kid);
+    this.#db.prepare("DELETE FROM sealed_content_keys WHERE kid = ?").run(kid);
     return Promise.resolve();
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { SqliteDatabase } from "./_sqlite_database.ts";
 import type {
   CreateUploadOutcome,
   UploadChange,
@@ -57,60 +57,38 @@ type Row = Record<string, unknown>;
  * ```
  */
 export class SqliteUploadRecords implements UploadRecords {
-  readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #db: SqliteDatabase;
 
   constructor(path: string) {
-    this.#db = new DatabaseSync(path);
-    this.#db.exec("PRAGMA busy_timeout = 10000");
-    this.#db.exec("PRAGMA journal_mode = WAL");
-    this.#db.exec("PRAGMA synchronous = FULL");
-    this.#db.exec(SCHEMA);
-  }
-
-  #prepare(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
+    this.#db = new SqliteDatabase(path, SCHEMA);
   }
 
   createUpload(record: UploadRecord, quotas: UploadQuotas): Promise<CreateUploadOutcome> {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const outcome = this.#create(record, quotas);
-      this.#db.exec("COMMIT");
-      return Promise.resolve(outcome);
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    return Promise.resolve(this.#db.transaction(() => this.#create(record, quotas)));
   }
 
   #create(record: UploadRecord, quotas: UploadQuotas): CreateUploadOutcome {
-    const existing = this.#prepare(
+    const existing = this.#db.prepare(
       "SELECT 1 FROM uploads WHERE computer_id = ? AND upload_id = ?",
     ).get(record.computerId, record.uploadId);
     if (existing) return "exists";
     if ((quotas.inProgressPerComputer ?? 0) > 0) {
-      const row = this.#prepare(
+      const row = this.#db.prepare(
         `SELECT count(*) AS n FROM uploads
          WHERE computer_id = ? AND state = 'receiving' AND updated_at >= ?`,
       ).get(record.computerId, quotas.activeSince) as Row;
       if (Number(row.n) >= quotas.inProgressPerComputer!) return "too-many-in-progress";
     }
     if (quotas.perComputerBytes > 0) {
-      const row = this.#prepare(`${USAGE} AND computer_id = ?`)
+      const row = this.#db.prepare(`${USAGE} AND computer_id = ?`)
         .get(quotas.activeSince, record.computerId) as Row;
       if (Number(row.bytes) + record.size > quotas.perComputerBytes) return "computer-quota";
     }
     if (quotas.totalBytes > 0) {
-      const row = this.#prepare(USAGE).get(quotas.activeSince) as Row;
+      const row = this.#db.prepare(USAGE).get(quotas.activeSince) as Row;
       if (Number(row.bytes) + record.size > quotas.totalBytes) return "total-quota";
     }
-    this.#prepare(
+    this.#db.prepare(
       `INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size, sha256,
          chunk_size, chunk_count, encrypted, kid, manifest_digest, state, error, created_at,
          updated_at, completed_at)
@@ -137,7 +115,7 @@ export class SqliteUploadRecords implements UploadRecords {
   }
 
   getUpload(computerId: number, uploadId: string): Promise<UploadRecord | null> {
-    const row = this.#prepare("SELECT * FROM uploads WHERE computer_id = ? AND upload_id = ?")
+    const row = this.#db.prepare("SELECT * FROM uploads WHERE computer_id = ? AND upload_id = ?")
       .get(computerId, uploadId) as Row | undefined;
     return Promise.resolve(row ? toUpload(row) : null);
   }
@@ -157,22 +135,23 @@ export class SqliteUploadRecords implements UploadRecords {
     const sql = `UPDATE uploads SET ${
       names.map((name) => `${columns[name]} = ?`).join(", ")
     } WHERE computer_id = ? AND upload_id = ?`;
-    this.#prepare(sql).run(...names.map((name) => change[name] ?? null), computerId, uploadId);
+    this.#db.prepare(sql).run(...names.map((name) => change[name] ?? null), computerId, uploadId);
     return Promise.resolve();
   }
 
   listUploads(computerId?: number): Promise<UploadRecord[]> {
     const rows =
       (computerId === undefined
-        ? this.#prepare("SELECT * FROM uploads ORDER BY created_at, computer_id, upload_id").all()
-        : this.#prepare(
+        ? this.#db.prepare("SELECT * FROM uploads ORDER BY created_at, computer_id, upload_id")
+          .all()
+        : this.#db.prepare(
           "SELECT * FROM uploads WHERE computer_id = ? ORDER BY created_at, upload_id",
         ).all(computerId)) as Row[];
     return Promise.resolve(rows.map(toUpload));
   }
 
   listUploadsIn(state: UploadRecordState): Promise<UploadRecord[]> {
-    const rows = this.#prepare("SELECT * FROM uploads WHERE state = ? ORDER BY created_at")
+    const rows = this.#db.prepare("SELECT * FROM uploads WHERE state = ? ORDER BY created_at")
       .all(state) as Row[];
     return Promise.resolve(rows.map(toUpload));
   }

@@ -35,7 +35,7 @@ import {
 } from "../protocol/report_bundle.ts";
 import { checkReport, type Report } from "../protocol/report.ts";
 import type { Store } from "../store/store.ts";
-import { inactiveReason, IngestError, ingestErrorFrom } from "./ingest_error.ts";
+import { inactiveReason, IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
 import type { IngestContext } from "./report_ingest.ts";
 
 /** The outcome of one report inside a bundle. */
@@ -112,12 +112,7 @@ export class BundleIngest {
    * @throws {IngestError} When the bundle as a whole is refused (nothing of it is stored then).
    */
   async ingest(body: Uint8Array): Promise<BundleAnswer> {
-    let value: unknown;
-    try {
-      value = JSON.parse(decoder.decode(body));
-    } catch {
-      throw new IngestError(400, "ERR_ENVELOPE_MALFORMED", "Cannot read bundle: body is not JSON");
-    }
+    const value = parseJsonBody(body, "bundle");
     let parsed;
     try {
       parsed = readBundleMessage(value);

@@ -21,6 +21,20 @@ export class IngestError extends Error {
   }
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Parses a request body as JSON, refusing anything else with 400 `ERR_ENVELOPE_MALFORMED`
+ * (`what` names the document: "report", "bundle", …).
+ */
+export function parseJsonBody(body: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(utf8.decode(body));
+  } catch {
+    throw new IngestError(400, "ERR_ENVELOPE_MALFORMED", `Cannot read ${what}: body is not JSON`);
+  }
+}
+
 /**
  * Turns an envelope error into the refusal every ingest path gives: one opaque message for every
  * decryption failure (`what` names what could not be decrypted), 403 for a bad signature, 400 for

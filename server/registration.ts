@@ -18,7 +18,7 @@ import { verifyHandover } from "../protocol/handover.ts";
 import { type RegistrationClaims, verifyRegistration } from "../protocol/registration.ts";
 import type { ComputerRecord, Store } from "../store/store.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
-import { IngestError } from "./ingest_error.ts";
+import { IngestError, parseJsonBody } from "./ingest_error.ts";
 
 /** How far a registration's time may be from the server's, in milliseconds. */
 export const REGISTRATION_MAX_SKEW_MS = 24 * 60 * 60 * 1000;
@@ -40,12 +40,7 @@ export async function registerClient(
   body: Uint8Array,
   context: { store: Store; computers: ComputerDirectory; now: () => number },
 ): Promise<RegistrationResult> {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-  } catch {
-    throw new IngestError(400, "ERR_ENVELOPE_MALFORMED", "Cannot read registration: not JSON");
-  }
+  const value = parseJsonBody(body, "registration");
   let claims: RegistrationClaims;
   try {
     ({ claims } = await verifyRegistration(value));

@@ -35,7 +35,7 @@ import { checkReport, type Report } from "../protocol/report.ts";
 import type { StoreOutcome } from "../store/store.ts";
 import type { BatchWriter } from "./batch_writer.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
-import { inactiveReason, IngestError, ingestErrorFrom } from "./ingest_error.ts";
+import { inactiveReason, IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
 import type { KeyRing } from "./key_ring.ts";
 
 /** What ingest needs. */
@@ -67,12 +67,7 @@ export async function ingestReport(
   body: Uint8Array,
   context: IngestContext,
 ): Promise<IngestResult> {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(body));
-  } catch {
-    throw new IngestError(400, "ERR_ENVELOPE_MALFORMED", "Cannot read report: body is not JSON");
-  }
+  const value = parseJsonBody(body, "report");
   let parsed;
   try {
     parsed = readUpstreamMessage(value);

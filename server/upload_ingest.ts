@@ -55,7 +55,7 @@ import {
 import { releaseBytes } from "../protocol/upload_fetch.ts";
 import type { UploadRecord, UploadRecords } from "../store/upload_records.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
-import { inactiveReason, IngestError, ingestErrorFrom } from "./ingest_error.ts";
+import { inactiveReason, IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
 import { UploadFiles } from "./upload_store.ts";
 
 /** What the upload path needs. */
@@ -173,12 +173,7 @@ export class UploadIngest {
    * @throws {IngestError} For every refusal.
    */
   async acceptManifest(body: Uint8Array<ArrayBuffer>): Promise<UploadStatus> {
-    let value: unknown;
-    try {
-      value = JSON.parse(decoder.decode(body));
-    } catch {
-      throw new IngestError(400, "ERR_ENVELOPE_MALFORMED", "Cannot read upload manifest: not JSON");
-    }
+    const value = parseJsonBody(body, "upload manifest");
     let parsed: ParsedUploadManifest;
     try {
       parsed = readUploadManifestMessage(value);

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import {
+  admin,
   clientReport,
   clientStatus,
   createSite,
@@ -18,9 +19,13 @@ import {
   type TestSite,
 } from "./deployment.ts";
 import { containsCanary, readTree } from "./recording_proxy.ts";
-import { runRole } from "./run_role.ts";
+import { RoleProcess, runRole } from "./run_role.ts";
 import { API } from "../protocol/paths.ts";
 import { eventually } from "./eventually.ts";
+import { signReport } from "../envelope/report_message.ts";
+import { readClientKey } from "../keystore/key_storage.ts";
+import { openStore } from "../store/mod.ts";
+import { signSettings } from "../protocol/settings.ts";
 
 async function computerIdOf(clientDir: string): Promise<number> {
   const status = await clientStatus(clientDir);
@@ -274,7 +279,6 @@ Deno.test("a level deployed with admin settings set replaces the install-time le
     assert.equal(status.encryptionLevel, "none");
     assert.equal(status.encryptionLevelSource, "command line");
 
-    const { admin } = await import("./deployment.ts");
     await admin([
       "settings",
       "set",
@@ -319,14 +323,12 @@ Deno.test("settings signed by anyone but the site key are refused by the client"
       "sign",
       "verify",
     ]) as CryptoKeyPair;
-    const { signSettings } = await import("../protocol/settings.ts");
     const forged = await signSettings(forger.privateKey, {
       computers: "all",
       settings: { _BESClient_Report_Encryption: "none" },
       issuedAt: Date.now(),
       id: crypto.randomUUID(),
     });
-    const { openStore } = await import("../store/mod.ts");
     const store = openStore(site.serverDir);
     await store.addSettings(null, JSON.stringify(forged), Date.now());
     store.close();
@@ -352,7 +354,6 @@ Deno.test("client run reports every interval as a service and stops cleanly on S
   await generateKey(site, true);
   const server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  const { RoleProcess } = await import("./run_role.ts");
   const service = new RoleProcess("client", [
     "run",
     "--interval",
@@ -396,7 +397,6 @@ Deno.test("a server told to refuse clear text refuses it from a computer whose l
       0,
     );
     const strictId = await computerIdOf(strict);
-    const { admin } = await import("./deployment.ts");
     await admin([
       "settings",
       "set",
@@ -409,8 +409,6 @@ Deno.test("a server told to refuse clear text refuses it from a computer whose l
       site.serverDir,
     ]);
     // A clear report signed by the strict computer's own key, as a misconfigured client would send.
-    const { readClientKey } = await import("../keystore/key_storage.ts");
-    const { signReport } = await import("../envelope/report_message.ts");
     const key = await readClientKey(`${strict}/KeyStorage/client.pvk`);
     const body = new TextEncoder().encode(JSON.stringify({
       computerId: strictId,

@@ -11,7 +11,9 @@ import {
   clientReport,
   clientStatus,
   createSite,
+  freePort,
   generateKey,
+  startRelay,
   startServer,
   storedReports,
   type TestSite,
@@ -305,7 +307,6 @@ Deno.test("rotate-keys restarts a running client service directly, which registe
 Deno.test("rotate-keys behind an authenticating relay ends by naming the manual key exchange; register then completes it", async () => {
   const site = await createSite();
   const server = await startServer(site);
-  const { freePort, startRelay } = await import("./deployment.ts");
   const relayPort = freePort();
   const relayUrl = `http://127.0.0.1:${relayPort}`;
   const passwordFile = `${site.root}/relay-password`;

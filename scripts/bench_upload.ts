@@ -27,6 +27,10 @@ import {
   startServer,
 } from "../tests/deployment.ts";
 import { roleCommand } from "../tests/run_role.ts";
+import { deriveChunkKey, openChunk, sealChunk } from "../envelope/upload_chunk.ts";
+import { createSha256 } from "../protocol/incremental_sha256.ts";
+import { cpuUsage } from "node:process";
+import { ChunkConnections } from "../protocol/chunk_connections.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -120,6 +124,88 @@ async function aesGcmSpeed(bufferBytes: number, inFlight: number, totalBytes: nu
   return (count * bufferBytes) / 1e6 / seconds;
 }
 
+/**
+ * CPU seconds per GiB of the cryptography an encrypted upload cannot avoid, each measured alone
+ * through the shipped functions with the pipeline's concurrency (8 chunks in flight): the
+ * client's sealing, the server's opening, the server's SHA-256 of the file. Their sum bounds the
+ * upload's speed on this machine whatever the rest costs: `CPUs / sum` GiB/s.
+ */
+async function cryptoCpuPerGib(totalBytes: number, chunkBytes = 131072) {
+  const uid = "00112233445566778899aabbccddeeff";
+  const key = await deriveChunkKey(crypto.getRandomValues(new Uint8Array(32)), uid);
+  const count = Math.max(1, Math.floor(totalBytes / chunkBytes));
+  const plaintext = crypto.getRandomValues(new Uint8Array(65536));
+  const chunk = new Uint8Array(chunkBytes);
+  for (let i = 0; i < chunkBytes; i += plaintext.length) chunk.set(plaintext, i);
+  const contextOf = (index: number) => ({ cid: 1, uid, index, final: false });
+  const sealed: Uint8Array<ArrayBuffer>[] = [];
+  for (let i = 0; i < 8; i++) sealed.push(await sealChunk(key, contextOf(i), chunk));
+  const perGib = (cpuMicros: number) => (cpuMicros / 1e6) * (1024 ** 3 / (count * chunkBytes));
+  const timed = async (work: (index: number) => Promise<unknown> | void): Promise<number> => {
+    const before = cpuUsage();
+    const pending = new Set<Promise<unknown>>();
+    for (let i = 0; i < count; i++) {
+      const task = Promise.resolve(work(i));
+      pending.add(task);
+      void task.finally(() => pending.delete(task));
+      if (pending.size >= 8) await Promise.race(pending);
+    }
+    await Promise.all(pending);
+    const used = cpuUsage(before);
+    return perGib(used.user + used.system);
+  };
+  const seal = await timed((i) => sealChunk(key, contextOf(i), chunk));
+  const open = await timed((i) => openChunk(key, contextOf(i % 8), sealed[i % 8]));
+  const hash = createSha256();
+  const sha256 = await timed(() => hash.update(chunk));
+  return { seal, open, sha256, total: seal + open + sha256 };
+}
+
+/**
+ * CPU seconds per GiB of one loopback HTTP hop doing nothing with the bytes, as an upload makes
+ * it twice (client → relay → server): 128 KiB `PUT`s, 8 in flight, through the keep-alive writer
+ * the client and relay use, into another process's `Deno.serve` that reads each body and answers
+ * a small JSON. Sender and receiver CPU added.
+ */
+async function httpHopCpuPerGib(totalBytes: number, chunkBytes = 131072 + 16): Promise<number> {
+  const sink = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: ({ port }) => ` +
+      `console.log(port) }, async (request) => Response.json({ bytes: ` +
+      `(await request.arrayBuffer()).byteLength }));`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = sink.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const port = Number((await reader.read()).value?.trim());
+  const pool = new ChunkConnections(`http://127.0.0.1:${port}`, { maxConnections: 8 });
+  const chunk = new Uint8Array(chunkBytes);
+  const count = Math.max(1, Math.floor(totalBytes / chunkBytes));
+  try {
+    const sinkBefore = (await cpuSeconds(sink.pid)) ?? 0;
+    const before = cpuUsage();
+    const pending = new Set<Promise<unknown>>();
+    for (let i = 0; i < count; i++) {
+      const task = pool.request("PUT", `/hop/${i}`, chunk);
+      pending.add(task);
+      void task.finally(() => pending.delete(task));
+      if (pending.size >= 8) await Promise.race(pending);
+    }
+    await Promise.all(pending);
+    const used = cpuUsage(before);
+    const sinkUsed = ((await cpuSeconds(sink.pid)) ?? 0) - sinkBefore;
+    return ((used.user + used.system) / 1e6 + sinkUsed) * (1024 ** 3 / (count * chunkBytes));
+  } finally {
+    pool.close();
+    sink.kill();
+    await reader.cancel().catch(() => {});
+    await sink.status;
+  }
+}
+
 console.log(
   `bench_upload: ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, ${sizeMb} MiB file`,
 );
@@ -131,6 +217,28 @@ console.log(
   `raw AES-256-GCM (Web Crypto): ${aesSerial.toFixed(0)} MB/s (128 KiB, one at a time), ` +
     `${aesSerialLarge.toFixed(0)} MB/s (1 MiB, one at a time), ${aesParallel.toFixed(0)} MB/s ` +
     `(1 MiB, ${navigator.hardwareConcurrency * 2} in flight); taken: ${aes.toFixed(0)} MB/s`,
+);
+
+const cryptoCpu = await cryptoCpuPerGib(256 * MIB);
+const ceilingMbPerS = (navigator.hardwareConcurrency * 1024 ** 3) / cryptoCpu.total / 1e6;
+console.log(
+  `crypto an encrypted upload cannot avoid, CPU seconds per GiB: seal ${
+    cryptoCpu.seal.toFixed(2)
+  } + open ${cryptoCpu.open.toFixed(2)} + SHA-256 ${cryptoCpu.sha256.toFixed(2)} = ${
+    cryptoCpu.total.toFixed(2)
+  }; with nothing else to do, ${navigator.hardwareConcurrency} CPUs could upload at most ${
+    ceilingMbPerS.toFixed(0)
+  } MB/s`,
+);
+
+const hopCpu = await httpHopCpuPerGib(512 * MIB);
+const floorCpu = cryptoCpu.total + 2 * hopCpu;
+const floorMbPerS = (navigator.hardwareConcurrency * 1024 ** 3) / floorCpu / 1e6;
+console.log(
+  `one loopback HTTP hop doing nothing with the bytes: ${hopCpu.toFixed(2)} CPU s per GiB; ` +
+    `crypto + two hops = ${floorCpu.toFixed(2)} CPU s per GiB, so at most ${
+      floorMbPerS.toFixed(0)
+    } MB/s here before any disk write, relay or upload bookkeeping`,
 );
 
 const site = await createSite();
@@ -213,6 +321,21 @@ try {
       `server ${serverCpu.toFixed(2)} s, over ${send.seconds.toFixed(2)} s on ` +
       `${navigator.hardwareConcurrency} CPUs`,
   );
+  const gib = size / 1024 ** 3;
+  const cpuPerGib = ((send.cpu ?? 0) + relayCpu + serverCpu) / gib;
+  const targetSecondsPerGib = 1024 ** 3 / (aes / 2 * 1e6);
+  const budgetPerGib = navigator.hardwareConcurrency * targetSecondsPerGib;
+  console.log(
+    `CPU per GiB: ${cpuPerGib.toFixed(2)} s, of which the unavoidable crypto ~${
+      cryptoCpu.total.toFixed(2)
+    } s; at the target ${(aes / 2).toFixed(0)} MB/s, ${navigator.hardwareConcurrency} CPUs have ${
+      budgetPerGib.toFixed(2)
+    } CPU s per GiB, leaving ${
+      (budgetPerGib - cryptoCpu.total).toFixed(2)
+    } s for all the rest (two HTTP hops, disk, three processes); this run's rest: ${
+      (cpuPerGib - cryptoCpu.total).toFixed(2)
+    } s`,
+  );
   console.log(
     `peak RSS: client ${clientRss.toFixed(1)} MiB, relay ${relayRss?.toFixed(1)} MiB, ` +
       `server ${serverRss?.toFixed(1)} MiB`,
@@ -230,6 +353,9 @@ try {
     client_peak_rss_mb: round(clientRss),
     relay_peak_rss_mb: round(relayRss ?? 0),
     server_peak_rss_mb: round(serverRss ?? 0),
+    crypto_ceiling_mb_per_s: round(ceilingMbPerS),
+    crypto_and_two_hops_ceiling_mb_per_s: round(floorMbPerS),
+    cpu_s_per_gib: round(cpuPerGib),
   }));
 } finally {
   await relay.stop();

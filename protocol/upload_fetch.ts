@@ -77,6 +77,9 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   let ms: number;
   if (/^\d{1,9}$/.test(text)) ms = Number(text) * 1000;
   else {
+    // An HTTP-date starts with the day's name in each of its three forms (RFC 9110, 5.6.7);
+    // anything else (such as "-1", which `Date.parse` would take as a year) is not one.
+    if (!/^[A-Za-z]{3}[, ]/.test(text)) return null;
     const at = Date.parse(text);
     if (Number.isNaN(at)) return null;
     ms = at - now;
@@ -176,7 +179,12 @@ export async function readExactBody(
  * Frees a chunk-sized buffer's memory now rather than at the next garbage collection, which
  * otherwise lets tens of megabytes of spent chunks pile up: detaching a buffer releases its
  * memory at once. Call it only when nothing uses `bytes`, or any other view of its buffer, any
- * more (a detached buffer reads as empty).
+ * more (a detached buffer reads as empty), and only on buffers this code made or was handed for
+ * good (a read's result, an encryption's output), never on one a stream or connection may still
+ * fill. Memory-safe even if the runtime still held the buffer (its operations keep their own
+ * reference to the memory), but the bytes would then read as empty: hence the rules, and hence
+ * only a view that covers its whole buffer is detached: a part of a larger buffer (a reader's
+ * window, a pool) is left alone.
  *
  * @example
  * ```ts
@@ -187,8 +195,12 @@ export async function readExactBody(
  * ```
  */
 export function releaseBytes(bytes: Uint8Array | null | undefined): void {
-  const buffer = bytes?.buffer;
-  if (buffer instanceof ArrayBuffer && !buffer.detached && buffer.byteLength >= 16 * 1024) {
+  if (!bytes) return;
+  const buffer = bytes.buffer;
+  if (
+    buffer instanceof ArrayBuffer && !buffer.detached && buffer.byteLength >= 16 * 1024 &&
+    bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength
+  ) {
     buffer.transfer(0);
   }
 }

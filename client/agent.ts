@@ -355,7 +355,10 @@ export class Agent {
     if (answer.status !== 200 || !Number.isSafeInteger(computerId)) {
       const said = (answer.body as { error?: { message?: string } })?.error?.message ??
         `HTTP ${answer.status}`;
-      if (answer.status >= 500) throw new ParentUnreachableError(`${parent} (${said})`);
+      // Busy, or too many failed key exchanges from this address lately: later, not never.
+      if (answer.status >= 500 || answer.status === 429) {
+        throw new ParentUnreachableError(`${parent} (${said})`);
+      }
       const code = errorCodeOf(answer.body);
       if (code === "ERR_KEY_EXCHANGE_REQUIRED" || code === "ERR_KEY_EXCHANGE_FAILED") {
         throw new KeyExchangeError(code, parent, said, this.#options);

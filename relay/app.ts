@@ -131,9 +131,17 @@ export function createRelayApp(options: RelayAppOptions): Hono {
 
   app.post(API.register, limitBody(MAX_REGISTRATION_BYTES, "registration"), async (c) => {
     const received = await readBody(c, MAX_REGISTRATION_BYTES, "registration");
-    const admission = authenticator ? await authenticator.admitRegistration(received) : null;
+    const source = (c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined)?.remoteAddr
+      ?.hostname ?? null;
+    const admission = authenticator
+      ? await authenticator.admitRegistration(received, source)
+      : null;
     if (admission && "refusal" in admission) {
-      return c.json(admission.refusal.body, admission.refusal.status);
+      const refusal = admission.refusal;
+      const headers: Record<string, string> = refusal.status === 429
+        ? { "retry-after": String(refusal.retryAfterSeconds) }
+        : {};
+      return c.json(refusal.body, refusal.status, headers);
     }
     const body = admission ? admission.body : received;
     let answer;

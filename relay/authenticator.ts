@@ -16,6 +16,7 @@ import type { ParentAnswer } from "../protocol/bounded_fetch.ts";
 import { type ErrorBody, errorBody } from "../protocol/http_error.ts";
 import { verifyRegistration } from "../protocol/registration.ts";
 import type { AdmittedBy, AuthorizedClients } from "./authorized_clients.ts";
+import { KeyExchangeThrottle } from "./key_exchange_throttle.ts";
 import type { RelayPasswords } from "./relay_passwords.ts";
 import { revokedRefusal } from "./revocation_list.ts";
 
@@ -25,9 +26,17 @@ export interface Refusal {
   body: ErrorBody;
 }
 
+/** An answer that refuses a registration: a refusal, or "wait", with how long. */
+export type RegistrationRefusal = Refusal | {
+  status: 429;
+  body: ErrorBody;
+  /** Seconds to wait, sent as `Retry-After`. */
+  retryAfterSeconds: number;
+};
+
 /** What a registration may do at an authenticating relay. */
 export type RegistrationAdmission =
-  | { refusal: Refusal }
+  | { refusal: RegistrationRefusal }
   | {
     /** The body to forward to the parent: the registration without its `keyExchange`. */
     body: string;
@@ -43,6 +52,8 @@ export interface RelayAuthenticatorOptions {
   authorized: AuthorizedClients;
   passwords: RelayPasswords;
   revocations: { isRevoked(computerId: number): boolean };
+  /** Slows password guessing (default: 10 failures at once, then one per 10 s, per source). */
+  throttle?: KeyExchangeThrottle;
   log?: Logger;
 }
 
@@ -67,20 +78,43 @@ export class RelayAuthenticator {
   readonly #authorized: AuthorizedClients;
   readonly #passwords: RelayPasswords;
   readonly #revocations: { isRevoked(computerId: number): boolean };
+  readonly #throttle: KeyExchangeThrottle;
   readonly #log: Logger;
 
   constructor(options: RelayAuthenticatorOptions) {
     this.#authorized = options.authorized;
     this.#passwords = options.passwords;
     this.#revocations = options.revocations;
+    this.#throttle = options.throttle ?? new KeyExchangeThrottle();
     this.#log = options.log ?? silentLogger;
   }
 
   /**
    * Decides on a registration body: a verified registration with a valid key-exchange proof, or
-   * signed by a key admitted before (and not revoked), goes on to the parent.
+   * signed by a key admitted before (and not revoked), goes on to the parent. A source that made
+   * too many failed key exchanges lately is told to wait (429), before any check.
+   *
+   * @param source the sender's address (IP), which failed key exchanges count against.
    */
-  async admitRegistration(bytes: Uint8Array): Promise<RegistrationAdmission> {
+  async admitRegistration(
+    bytes: Uint8Array,
+    source: string | null = null,
+  ): Promise<RegistrationAdmission> {
+    const waitMs = this.#throttle.waitMs(source);
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      return {
+        refusal: {
+          status: 429,
+          body: errorBody(
+            "ERR_TOO_MANY_ATTEMPTS",
+            `Cannot register now: too many failed key exchanges came from this address; try again ` +
+              `in ${seconds} s with the right password (ask the relay's operator for it)`,
+          ),
+          retryAfterSeconds: seconds,
+        },
+      };
+    }
     let value: Record<string, unknown>;
     try {
       value = JSON.parse(decoder.decode(bytes));
@@ -113,7 +147,8 @@ export class RelayAuthenticator {
     }
     const match = await this.#passwords.match(value as unknown as FlattenedJws, keyExchange);
     if (!match.ok) {
-      this.#log.warn("key exchange failed", { reason: match.reason });
+      this.#throttle.failed(source);
+      this.#log.warn("key exchange failed", { reason: match.reason, source });
       return refuse(
         403,
         "ERR_KEY_EXCHANGE_FAILED",

@@ -7,9 +7,11 @@
 import assert from "node:assert/strict";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { signReport } from "../envelope/report_message.ts";
-import { generateSigningKeyPair } from "../envelope/signature.ts";
+import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import { openSiteKeyFile } from "../keystore/site_key.ts";
+import { proveKeyExchange } from "../protocol/key_exchange.ts";
 import { API } from "../protocol/paths.ts";
+import { signRegistration } from "../protocol/registration.ts";
 import { signRevocations } from "../protocol/revocations.ts";
 import { openStore } from "../store/mod.ts";
 import {
@@ -217,6 +219,72 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
   } finally {
     await relay.stop();
     await upstream.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+/** Posts a registration of a fresh key with a key-exchange proof of `password`. */
+async function registerRaw(relayUrl: string, password: string): Promise<Response> {
+  const pair = await generateSigningKeyPair();
+  const registration = await signRegistration(pair.privateKey, {
+    publicKey: encodeBase64Url(await exportSigningPublicKey(pair.publicKey)),
+    hostIdentity: crypto.randomUUID(),
+    hostname: "guesser",
+    issuedAt: Date.now(),
+  });
+  return await fetch(`${relayUrl}${API.register}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      ...registration,
+      keyExchange: await proveKeyExchange(registration, password),
+    }),
+  });
+}
+
+Deno.test("an authenticating relay slows password guessing: after ten wrong passwords from one address even the right one waits, and nothing is registered", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const relayPort = freePort();
+  const relayUrl = `http://127.0.0.1:${relayPort}`;
+  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+  ]);
+  try {
+    const before = (await computers(site)).length;
+    for (let guess = 0; guess < 10; guess++) {
+      const answer = await registerRaw(relayUrl, `guess ${guess}`);
+      assert.equal(answer.status, 403, `guess ${guess}`);
+      assert.equal((await answer.json()).error.code, "ERR_KEY_EXCHANGE_FAILED");
+    }
+    // The eleventh try waits, whatever its password: checked before the proof.
+    const waiting = await registerRaw(relayUrl, SHARED_PASSWORD);
+    assert.equal(waiting.status, 429);
+    const retryAfter = Number(waiting.headers.get("retry-after"));
+    assert.ok(retryAfter >= 1 && retryAfter <= 10, `Retry-After: ${retryAfter}`);
+    const body = await waiting.json();
+    assert.equal(body.error.code, "ERR_TOO_MANY_ATTEMPTS");
+    assert.match(body.error.message, /try again in \d+ s/);
+
+    // The real client says so, exits 4 (try later) and registers nothing.
+    const blocked = await client(site, `${site.root}/client-a`, [
+      "register",
+      "--password-file",
+      passwordFile,
+      relayUrl,
+    ]);
+    assert.equal(blocked.code, 4, blocked.stderr);
+    assert.match(blocked.stderr, /too many failed key exchanges came from this address/);
+    assert.match(blocked.stderr, /nothing was registered/);
+    assert.equal((await computers(site)).length, before);
+    assert.match(relay.stderr, /key exchange failed reason="?wrong"? source="?127\.0\.0\.1"?/);
+    assert.ok(!relay.stderr.includes(SHARED_PASSWORD), "the relay logged its password");
+  } finally {
+    await relay.stop();
     await server.stop();
     await Deno.remove(site.root, { recursive: true });
   }

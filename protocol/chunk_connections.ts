@@ -72,6 +72,7 @@ export class ChunkConnections {
    * Sends one request with a body and reads the JSON answer.
    *
    * @param path the path and query, starting with "/" (the origin's own path is prefixed).
+   * @param timeoutMs this request's deadline, connecting included (default: the pool's).
    * @throws {ParentUnreachableError} On failure to connect, a broken connection, a timeout, or an
    * answer over the bounds.
    */
@@ -80,6 +81,7 @@ export class ChunkConnections {
     path: string,
     body: Uint8Array,
     contentType = "application/octet-stream",
+    timeoutMs = this.#timeoutMs,
   ): Promise<UploadAnswer> {
     const url = `${this.#origin.origin}${this.#origin.pathname.replace(/\/+$/, "")}${path}`;
     const target = new URL(url);
@@ -97,7 +99,7 @@ export class ChunkConnections {
         timer = setTimeout(() => {
           timedOut = true;
           closeQuietly(connection.conn);
-        }, this.#timeoutMs);
+        }, timeoutMs);
         await writeAll(connection.conn, head);
         await writeAll(connection.conn, body);
         const answer = await this.#readAnswer(connection.conn);
@@ -112,7 +114,7 @@ export class ChunkConnections {
         // A kept connection the other side closed while idle: once more on a fresh one.
         if (reused && !timedOut && !(error instanceof AnswerError) && attempt === 0) continue;
         throw new ParentUnreachableError(url, {
-          cause: timedOut ? new Error(`no answer within ${this.#timeoutMs} ms`) : error,
+          cause: timedOut ? new Error(`no answer within ${timeoutMs} ms`) : error,
         });
       }
     }

@@ -129,3 +129,41 @@ Deno.test("ChunkConnections refuses oversized or malformed answers and unreachab
   pool.close();
   assert.throws(() => new ChunkConnections("https://example.com"), RangeError);
 });
+
+Deno.test("ChunkConnections gives up on a silent parent at the request's own deadline", async () => {
+  // Accepts connections and reads, but never answers.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      void conn.readable.pipeTo(new WritableStream()).catch(() => {});
+    }
+  })();
+  const pool = new ChunkConnections(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`, {
+    timeoutMs: 60_000,
+  });
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      pool.request("PUT", "/", new Uint8Array(3), "application/octet-stream", 300),
+      (error: Error) => {
+        assert.ok(error instanceof ParentUnreachableError);
+        assert.match(String((error.cause as Error).message), /no answer within 300 ms/);
+        return true;
+      },
+    );
+    assert.ok(performance.now() - started < 30_000, "the pool's own 60 s deadline applied");
+  } finally {
+    pool.close();
+    listener.close();
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+    await accepting.catch(() => {});
+  }
+});

@@ -19,8 +19,10 @@
  *    ranges still missing, which is what a client (re)sends after any restart.
  * 4. `GET /api/v1/uploads`: the upstream limits (largest chunk, throttle) a client must respect.
  *
- * A relay answers the same paths: it stores chunks in its buffer folder and forwards them later,
- * and its status is the union of what it holds and what its parent holds.
+ * A relay answers the same paths: it passes a chunk straight on when its parent takes it at once
+ * (answering 200 with the parent's answer), and otherwise stores it in its buffer folder and
+ * forwards it later (answering 202); its status is the union of what it holds and what its
+ * parent holds.
  *
  * @module
  */

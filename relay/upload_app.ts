@@ -6,9 +6,13 @@
  * - Manifest: checked for shape only (no keys), stored, and posted to the parent at once when it
  *   answers, so that a refusal (quota, unknown computer) reaches the client now; otherwise
  *   forwarded later.
- * - Chunks: checked for length, stored in the buffer and acknowledged with 202, or refused with
- *   503 and `Retry-After` while the buffer is full. Never decrypted, so a decrypting relay passes
- *   uploads through encrypted exactly like any other.
+ * - Chunks: checked for length, then passed straight to the parent when it takes them at once
+ *   (cut-through, `UploadForwarder.forwardNow`) and acknowledged with 200 and the parent's
+ *   answer; otherwise (the parent away, busy, or refusing) stored in the buffer, acknowledged
+ *   with 202 and forwarded later. A chunk is acknowledged only once the parent or the buffer has
+ *   it; room in the buffer is reserved before its body is read, so a full buffer refuses it
+ *   first, with 503 and `Retry-After`. Never decrypted, so a decrypting relay passes uploads
+ *   through encrypted exactly like any other.
  * - Status: what the parent holds (asked live) plus what waits here.
  *
  * @module
@@ -250,14 +254,21 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
       await body?.cancel().catch(() => {});
       return retryLater(c, "This relay's upload buffer is full; retry later");
     }
+    // The reservation and the memory budget cover the chunk until the parent took it or the
+    // buffer holds it: the buffer always has room for a chunk the parent did not take.
     inMemory += length;
     try {
       const bytes = await readExactBody(body, length);
       if (bytes === null) {
         return fail(c, 400, "ERR_CHUNK_INVALID", `Cannot accept chunk ${index}: wrong length`);
       }
-      buffer.putChunk(upload, index, bytes);
-      releaseBytes(bytes);
+      try {
+        const forwarded = await forwarder.forwardNow(upload, index, bytes);
+        if (forwarded.outcome === "taken") return c.json(takenAnswer(upload, forwarded.body), 200);
+        buffer.putChunk(upload, index, bytes);
+      } finally {
+        releaseBytes(bytes);
+      }
     } finally {
       inMemory -= length;
       buffer.release(length);
@@ -335,6 +346,18 @@ function merge(upload: BufferedUpload, parent: UploadStatus | null, known: boole
     missingTruncated: truncated,
     error: null,
   };
+}
+
+/**
+ * The answer to a chunk the parent took at once: the parent's own answer (a server's says
+ * "stored" or "duplicate", with the upload's state), or "forwarded" when it gave none to pass on.
+ */
+function takenAnswer(upload: BufferedUpload, parentAnswer: unknown): Record<string, unknown> {
+  const parent = typeof parentAnswer === "object" && parentAnswer !== null &&
+      !Array.isArray(parentAnswer)
+    ? parentAnswer as Record<string, unknown>
+    : {};
+  return { result: "forwarded", ...parent, uploadId: upload.uid };
 }
 
 function statusOf(

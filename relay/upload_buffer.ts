@@ -2,9 +2,15 @@
  * The relay's upload buffer folder, `<data-dir>/uploads/`: one folder per upload,
  * `<computer id>-<upload id>/`, holding the manifest message exactly as received
  * (`manifest.json`), the relay's knowledge of it (`state.json`: delivered to the parent, refused,
- * complete) and the chunks not yet forwarded, appended to segment files (`<n>.segment`, each
- * record an 8-byte header, index and length, then the request body as received: ciphertext, or a
- * signed clear chunk). The relay never decrypts anything here.
+ * complete) and the chunks waiting for the parent, appended to segment files (`<n>.segment`,
+ * each record an 8-byte header, index and length, then the request body as received: ciphertext,
+ * or a signed clear chunk). The relay never decrypts anything here.
+ *
+ * Only chunks the parent could not take at once come here: while the parent answers, the relay
+ * passes each chunk straight on (cut-through, `relay/upload_forwarder.ts`) and writes nothing;
+ * when the parent is away, busy or refusing, the chunk is stored here and forwarded later. Room
+ * is reserved ({@linkcode UploadBuffer.reserve}) before a chunk's body is read either way, so a
+ * chunk the parent did not take can always be stored.
  *
  * Segments rather than a file per chunk: creating a file costs far more than appending to one (on
  * the test machines, 0.7 ms against 0.03 ms for a 128 KiB chunk), and a relay handles thousands of

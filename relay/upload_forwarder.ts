@@ -1,14 +1,24 @@
 /**
- * Forwards buffered uploads to the parent: each upload's manifest first, then its chunks, a few
- * requests in flight, exactly the bytes received (ciphertext stays ciphertext).
+ * Delivers uploads to the parent, exactly the bytes received (ciphertext stays ciphertext), in two
+ * ways:
  *
- * What each answer means:
+ * - Cut-through ({@linkcode UploadForwarder.forwardNow}): the relay's app hands over a chunk it
+ *   has just read, and it goes straight on when the parent can take it now (the upload's manifest
+ *   delivered, the parent answered recently and is not being backed off from, the chunk not
+ *   already waiting in the buffer). Only a chunk the parent took is acknowledged this way; on any
+ *   other outcome the app stores it in the buffer, and the pump below deals with it.
+ * - The pump: each buffered upload's manifest first, then its chunks from the buffer folder, a
+ *   few requests in flight.
+ *
+ * Both send a chunk the same way and read the parent's answer the same way
+ * ({@linkcode classifyChunkAnswer}). What each answer means to the pump:
  * - 2xx: the parent has it; delete the chunk (an answer saying the file is complete marks the
  *   upload complete).
  * - 404 `ERR_UNKNOWN_UPLOAD`: the parent lost the upload (a new server, a wiped relay): post the
  *   manifest again, then the chunk.
  * - 408, 429, 503, 5xx, no answer: keep everything; retry after `Retry-After` or a back-off
- *   (500 ms doubling to 30 s, with jitter).
+ *   (500 ms doubling to 30 s, with jitter). A cut-through chunk that meets one starts the same
+ *   back-off, so that the chunks after it go to the buffer while the parent is away.
  * - a chunk that does not open at the server (`ERR_DECRYPTION_FAILED`, `ERR_SIGNATURE_INVALID`,
  *   `ERR_CHUNK_INVALID`): that chunk is bad (damaged or forged before it reached this relay):
  *   delete it; the client sees it missing in the status and sends it again.
@@ -39,6 +49,8 @@ export interface UploadForwarderOptions {
   concurrency?: number;
   /** Timeout of one request (default 60 s). */
   timeoutMs?: number;
+  /** Timeout of a cut-through chunk, after which the buffer takes it (default 20 s). */
+  cutThroughTimeoutMs?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
 }
@@ -48,6 +60,24 @@ export type ManifestDelivery =
   | { outcome: "delivered"; status: UploadStatus | null }
   | { outcome: "refused" }
   | { outcome: "retry" };
+
+/** How the parent answered one chunk (see {@linkcode classifyChunkAnswer}). */
+export type ChunkVerdict =
+  /** The parent has the chunk (2xx); `body` is its answer. */
+  | { kind: "taken"; body: unknown; complete: boolean }
+  /** The parent does not know the upload: its manifest must be posted again. */
+  | { kind: "unknown-upload" }
+  /** No usable answer now (timeout, 408, 429, 5xx, unreachable): keep the chunk, back off. */
+  | { kind: "retry"; reason: string; retryAfterMs: number | null }
+  /** This chunk is bad (it does not open at the server): the client sends it again. */
+  | { kind: "chunk-refused"; code: string }
+  /** The upload is refused for good. */
+  | { kind: "upload-refused"; answer: UploadAnswer };
+
+/** How a cut-through ended: the parent took the chunk (its answer), or the buffer must keep it. */
+export type ChunkForwarding =
+  | { outcome: "taken"; body: unknown }
+  | { outcome: "not-taken" };
 
 const CHUNK_REFUSALS = new Set([
   "ERR_DECRYPTION_FAILED",
@@ -64,6 +94,46 @@ const MAX_ANSWER_BYTES = 64 * 1024;
  */
 const EXTRA_IN_FLIGHT_BYTES = 1024 * 1024;
 const MAX_CHUNKS_IN_FLIGHT = 8;
+/**
+ * A chunk goes straight on only if the parent's last word was an answer, no older than this: a
+ * parent that has been silent for a while is tried by the pump first, whose request no client
+ * waits on.
+ */
+const RECENT_ANSWER_MS = 30_000;
+/**
+ * How long a cut-through chunk waits for the parent's answer by default before the buffer takes
+ * it: well within the 60 s a client waits for the relay, and long enough for a 4 MiB chunk on a
+ * slow link.
+ */
+const CUT_THROUGH_TIMEOUT_MS = 20_000;
+
+/**
+ * Reads the parent's answer to a chunk `PUT`.
+ *
+ * @example
+ * ```ts
+ * import { classifyChunkAnswer } from "./upload_forwarder.ts";
+ * const verdict = classifyChunkAnswer({ status: 503, body: null, retryAfterMs: 1000 });
+ * console.log(verdict.kind); // "retry"
+ * ```
+ */
+export function classifyChunkAnswer(answer: UploadAnswer): ChunkVerdict {
+  if (answer.status >= 200 && answer.status < 300) {
+    const complete = (answer.body as { state?: unknown } | null)?.state === "complete";
+    return { kind: "taken", body: answer.body, complete };
+  }
+  const code = errorCodeOf(answer.body);
+  if (answer.status === 404 && code === "ERR_UNKNOWN_UPLOAD") return { kind: "unknown-upload" };
+  if (isRetryable(answer.status)) {
+    return {
+      kind: "retry",
+      reason: `parent answered ${answer.status}`,
+      retryAfterMs: answer.retryAfterMs,
+    };
+  }
+  if (code !== null && CHUNK_REFUSALS.has(code)) return { kind: "chunk-refused", code };
+  return { kind: "upload-refused", answer };
+}
 
 /** Delivers the upload buffer to the parent. */
 export class UploadForwarder {
@@ -74,10 +144,15 @@ export class UploadForwarder {
   readonly #log: Logger;
   readonly #concurrency: number;
   readonly #timeoutMs: number;
+  readonly #cutThroughTimeoutMs: number;
   readonly #backoff: DeliveryBackoff;
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #manifests = new Map<string, Promise<ManifestDelivery>>();
+  /** Cut-through requests in flight, for {@linkcode UploadForwarder.stop}. */
+  readonly #direct = new Set<Promise<unknown>>();
   #running = false;
+  /** When the parent last answered (-Infinity: never, or it failed since). */
+  #lastAnswerAt = -Infinity;
   #forwarded = 0;
   /** Bytes of the chunks in flight. */
   #inFlightBytes = 0;
@@ -94,6 +169,7 @@ export class UploadForwarder {
     this.#log = options.log ?? silentLogger;
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#cutThroughTimeoutMs = options.cutThroughTimeoutMs ?? CUT_THROUGH_TIMEOUT_MS;
     this.#backoff = new DeliveryBackoff({
       minMs: options.minBackoffMs ?? 500,
       maxMs: options.maxBackoffMs ?? 30_000,
@@ -126,11 +202,53 @@ export class UploadForwarder {
     this.#pump();
   }
 
+  /**
+   * Cut-through: sends a chunk the relay has just read straight to the parent, when it can take
+   * it now: the forwarder runs and is not backing off, the parent answered recently, the upload's
+   * manifest is delivered (and the upload neither complete nor refused), and this chunk is not
+   * waiting in the buffer. The bytes stay the caller's (not released here).
+   *
+   * A taken chunk is counted and an answer saying the file is complete marks the upload
+   * complete, as for the pump. On any other outcome nothing is recorded but the back-off (when
+   * the parent did not answer usably): the caller stores the chunk in the buffer, and the pump
+   * then handles it as it handles every buffered chunk.
+   *
+   * @returns "taken" with the parent's answer, or "not-taken" when the caller must buffer it.
+   */
+  async forwardNow(
+    upload: BufferedUpload,
+    index: number,
+    bytes: Uint8Array<ArrayBuffer>,
+  ): Promise<ChunkForwarding> {
+    if (!this.#mayForwardNow(upload, index)) return { outcome: "not-taken" };
+    const sending = this.#sendChunk(upload, index, bytes, this.#cutThroughTimeoutMs);
+    this.#direct.add(sending);
+    let verdict: ChunkVerdict;
+    try {
+      verdict = await sending;
+    } finally {
+      this.#direct.delete(sending);
+    }
+    if (verdict.kind === "retry") {
+      this.#failed(verdict.reason, verdict.retryAfterMs);
+      return { outcome: "not-taken" };
+    }
+    this.#answered();
+    if (verdict.kind !== "taken") return { outcome: "not-taken" };
+    try {
+      await this.#took(upload, verdict);
+    } catch (error) {
+      // The parent has the chunk all the same; a status query records the completion later.
+      this.#failed(`local failure: ${(error as Error).message}`, null);
+    }
+    return { outcome: "taken", body: verdict.body };
+  }
+
   /** Stops starting requests and waits (at most `graceMs`) for those in flight. */
   async stop(graceMs = 10_000): Promise<void> {
     this.#running = false;
     this.#backoff.stop();
-    const pending = [...this.#inFlight.values(), ...this.#manifests.values()];
+    const pending = [...this.#inFlight.values(), ...this.#manifests.values(), ...this.#direct];
     if (pending.length === 0) {
       this.#chunks?.close();
       return;
@@ -179,9 +297,11 @@ export class UploadForwarder {
       throw error;
     }
     if (answer.status === 404 && errorCodeOf(answer.body) === "ERR_UNKNOWN_UPLOAD") {
+      this.#lastAnswerAt = Date.now();
       return "unknown-upload";
     }
     if (answer.status !== 200) return null;
+    this.#lastAnswerAt = Date.now();
     const status = readUploadStatus(answer.body);
     return status !== null && status.uploadId === upload.uid ? status : null;
   }
@@ -211,6 +331,14 @@ export class UploadForwarder {
     }
   }
 
+  /** Whether a chunk just received may go straight to the parent (see `forwardNow`). */
+  #mayForwardNow(upload: BufferedUpload, index: number): boolean {
+    return this.#running && !this.#backoff.backingOff &&
+      Date.now() - this.#lastAnswerAt <= RECENT_ANSWER_MS &&
+      upload.manifestDelivered && !upload.complete && upload.refused === null &&
+      !upload.chunks.has(index);
+  }
+
   /** Whether one more chunk of `length` bytes may go now. */
   #mayStart(length: number): boolean {
     const count = this.#inFlight.size;
@@ -231,7 +359,7 @@ export class UploadForwarder {
         await this.#buffer.setManifestDelivered(upload, true);
         const status = readUploadStatus(answer.body);
         if (status?.state === "complete") await this.#buffer.complete(upload);
-        this.#backoff.answered();
+        this.#answered();
         return { outcome: "delivered", status };
       }
       if (isRetryable(answer.status)) {
@@ -239,7 +367,7 @@ export class UploadForwarder {
         return { outcome: "retry" };
       }
       await this.#refuse(upload, answer);
-      this.#backoff.answered();
+      this.#answered();
       return { outcome: "refused" };
     } catch (error) {
       this.#failed(
@@ -262,55 +390,78 @@ export class UploadForwarder {
         this.#buffer.removeChunk(upload, index);
         return;
       }
-      let answer: UploadAnswer;
+      let verdict: ChunkVerdict;
       try {
-        const path = `/${upload.cid}/${upload.uid}/${index}`;
-        answer = this.#chunks
-          ? await this.#chunks.request("PUT", `${API.uploads}${path}`, bytes)
-          : await this.#call("PUT", path, bytes, this.#timeoutMs, "application/octet-stream");
+        verdict = await this.#sendChunk(upload, index, bytes);
       } finally {
         releaseBytes(bytes);
       }
-      const code = errorCodeOf(answer.body);
-      if (answer.status >= 200 && answer.status < 300) {
-        this.#buffer.removeChunk(upload, index);
-        this.#forwarded++;
-        if ((answer.body as { state?: unknown } | null)?.state === "complete") {
-          await this.#buffer.complete(upload);
-          this.#log.info("upload stored by the parent", { cid: upload.cid, uid: upload.uid });
-        }
-        this.#backoff.answered();
-        return;
+      switch (verdict.kind) {
+        case "taken":
+          this.#buffer.removeChunk(upload, index);
+          await this.#took(upload, verdict);
+          break;
+        case "unknown-upload":
+          await this.#buffer.setManifestDelivered(upload, false);
+          break;
+        case "retry":
+          this.#failed(verdict.reason, verdict.retryAfterMs);
+          return;
+        case "chunk-refused":
+          this.#buffer.removeChunk(upload, index);
+          this.#log.warn("parent refused a chunk; deleted it, the client will send it again", {
+            cid: upload.cid,
+            uid: upload.uid,
+            index,
+            code: verdict.code,
+          });
+          break;
+        case "upload-refused":
+          await this.#refuse(upload, verdict.answer);
+          break;
       }
-      if (answer.status === 404 && code === "ERR_UNKNOWN_UPLOAD") {
-        await this.#buffer.setManifestDelivered(upload, false);
-        this.#backoff.answered();
-        return;
-      }
-      if (isRetryable(answer.status)) {
-        this.#failed(`parent answered ${answer.status}`, answer.retryAfterMs);
-        return;
-      }
-      if (code !== null && CHUNK_REFUSALS.has(code)) {
-        this.#buffer.removeChunk(upload, index);
-        this.#log.warn("parent refused a chunk; deleted it, the client will send it again", {
-          cid: upload.cid,
-          uid: upload.uid,
-          index,
-          code,
-        });
-        this.#backoff.answered();
-        return;
-      }
-      await this.#refuse(upload, answer);
-      this.#backoff.answered();
+      this.#answered();
     } catch (error) {
-      this.#failed(
-        error instanceof ParentUnreachableError
-          ? describeUnreachable(error)
-          : `local failure: ${(error as Error).message}`,
-        null,
-      );
+      this.#failed(`local failure: ${(error as Error).message}`, null);
+    }
+  }
+
+  /**
+   * Puts one chunk to the parent, through the kept connections (plain http) or `fetch`, and
+   * reads the answer; a parent that does not answer is a "retry" verdict.
+   */
+  async #sendChunk(
+    upload: BufferedUpload,
+    index: number,
+    bytes: Uint8Array<ArrayBuffer>,
+    timeoutMs = this.#timeoutMs,
+  ): Promise<ChunkVerdict> {
+    const path = `/${upload.cid}/${upload.uid}/${index}`;
+    try {
+      const answer = this.#chunks
+        ? await this.#chunks.request(
+          "PUT",
+          `${API.uploads}${path}`,
+          bytes,
+          "application/octet-stream",
+          timeoutMs,
+        )
+        : await this.#call("PUT", path, bytes, timeoutMs, "application/octet-stream");
+      return classifyChunkAnswer(answer);
+    } catch (error) {
+      const reason = error instanceof ParentUnreachableError
+        ? describeUnreachable(error)
+        : `local failure: ${(error as Error).message}`;
+      return { kind: "retry", reason, retryAfterMs: null };
+    }
+  }
+
+  /** Records a chunk the parent took: counted, and the upload complete when it says so. */
+  async #took(upload: BufferedUpload, verdict: ChunkVerdict & { kind: "taken" }): Promise<void> {
+    this.#forwarded++;
+    if (verdict.complete && !upload.complete) {
+      await this.#buffer.complete(upload);
+      this.#log.info("upload stored by the parent", { cid: upload.cid, uid: upload.uid });
     }
   }
 
@@ -330,7 +481,15 @@ export class UploadForwarder {
     });
   }
 
+  /** The parent answered: the failure streak ends, and chunks may go straight on. */
+  #answered(): void {
+    this.#lastAnswerAt = Date.now();
+    this.#backoff.answered();
+  }
+
+  /** The parent did not answer usably: back off, and send chunks through the buffer meanwhile. */
   #failed(reason: string, retryAfterMs: number | null): void {
+    this.#lastAnswerAt = -Infinity;
     if (this.#running) this.#backoff.failed(reason, retryAfterMs);
   }
 

@@ -207,6 +207,77 @@ Deno.test("an upload crosses client → relay → server encrypted: stored as se
   }
 });
 
+/** The size of the largest chunk segment file in a relay's buffer folder (0: none). */
+async function largestSegmentBytes(bufferDir: string): Promise<number> {
+  let largest = 0;
+  try {
+    for await (const folder of Deno.readDir(bufferDir)) {
+      if (!folder.isDirectory) continue;
+      for await (const entry of Deno.readDir(`${bufferDir}/${folder.name}`)) {
+        if (!entry.name.endsWith(".segment")) continue;
+        const info = await Deno.lstat(`${bufferDir}/${folder.name}/${entry.name}`);
+        largest = Math.max(largest, info.size);
+      }
+    }
+  } catch (error) {
+    // A folder or segment that went while it was being read holds nothing any more.
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return largest;
+}
+
+Deno.test("with the server up, a relay passes each chunk straight on: the server's answer with 200, and no chunk data ever in its buffer folder", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  await setClientSettings(site, ["_BESClient_UploadManager_ChunkSize=4096"]);
+  const server = await startServer(site);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  const relay = await startRelay(relayDir, relayPort, site.serverPort);
+  const downstream = new RecordingProxy(relayPort);
+  const clientDir = `${site.root}/client`;
+  try {
+    const report = await clientReport(site, clientDir, downstream.port, [
+      "--encryption",
+      "required",
+    ]);
+    assert.equal(report.code, 0, report.stderr);
+    const file = `${site.root}/straight.bin`;
+    const chunkCount = 128;
+    const bytes = await writeTestFile(file, chunkCount * 4096);
+    downstream.clear();
+
+    let sent = false;
+    const sending = upload(site, clientDir, downstream.port, file).finally(() => sent = true);
+    let largest = 0;
+    let samples = 0;
+    while (!sent) {
+      largest = Math.max(largest, await largestSegmentBytes(`${relayDir}/uploads`));
+      samples++;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const result = await sending;
+    assert.equal(result.code, 0, result.stderr);
+
+    const [stored] = await listUploads(site);
+    assert.equal(stored.state, "complete");
+    assert.deepEqual(await Deno.readFile(stored.path!), bytes);
+    assert.ok(samples > 0);
+    assert.equal(largest, 0, `a segment in the relay's buffer held ${largest} bytes`);
+    assert.equal(await largestSegmentBytes(`${relayDir}/uploads`), 0);
+    // Every chunk was answered by the server through the relay, none by the relay's buffer.
+    const wire = downstream.text;
+    assert.equal(wire.match(/"result":"buffered"/g)?.length ?? 0, 0, "chunks were buffered");
+    assert.equal(wire.match(/HTTP\/1\.1 202 /g)?.length ?? 0, 0, "chunks were answered 202");
+    assert.equal(wire.match(/"result":"stored"/g)?.length, chunkCount);
+  } finally {
+    await downstream.close();
+    await relay.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
 Deno.test("required with no certificate sends no byte of the file, not even its manifest, and says why", async () => {
   const site = await createSite();
   const server = await startServer(site);

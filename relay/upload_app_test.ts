@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
+import { signUploadManifest } from "../envelope/upload_manifest.ts";
+import { errorBody } from "../protocol/http_error.ts";
+import { API } from "../protocol/paths.ts";
+import { createRelayUploadApp } from "./upload_app.ts";
+import { UploadBuffer } from "./upload_buffer.ts";
+import { UploadForwarder } from "./upload_forwarder.ts";
+
+const UID = "00112233445566778899aabbccddeeff";
+const claims = { cid: 4, uid: UID, cs: 1024, cc: 3, kid: null };
+/** A clear chunk that is not the last: the chunk size and the signature. */
+const FULL = 1024 + 64;
+/** A buffer record's header, counted against the buffer's maximum. */
+const RECORD_HEADER = 8;
+
+function json(status: number, value: unknown): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+const STATUS = {
+  uploadId: UID,
+  computerId: 4,
+  state: "receiving",
+  chunkCount: 3,
+  received: 0,
+  stored: 0,
+  missing: [[0, 3]],
+  missingTruncated: false,
+  error: null,
+};
+
+/** A server stand-in: takes the manifest, answers chunks as the test says. */
+function startParent(answerChunk: (index: number) => Response | Promise<Response>) {
+  const chunks: number[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const path = new URL(request.url).pathname;
+      await request.arrayBuffer();
+      if (request.method === "POST" && path === API.uploads) return json(200, STATUS);
+      if (request.method === "GET") return json(200, STATUS);
+      const index = Number(path.split("/").at(-1));
+      chunks.push(index);
+      return await answerChunk(index);
+    },
+  );
+  return { url: `http://127.0.0.1:${server.addr.port}`, chunks, server };
+}
+
+/** The relay's upload routes over a real buffer, their manifest posted through them. */
+async function setUp(
+  answerChunk: (index: number) => Response | Promise<Response>,
+  options: { memoryBudgetBytes?: number; roomForChunks?: number } = {},
+) {
+  const dir = await Deno.makeTempDir();
+  const parent = startParent(answerChunk);
+  const pair = await generateSigningKeyPair();
+  const manifest = JSON.stringify(
+    await signUploadManifest(pair.privateKey, claims, new TextEncoder().encode("{}")),
+  );
+  const room = options.roomForChunks ?? 100;
+  const buffer = await UploadBuffer.open(dir, {
+    maxBytes: manifest.length + room * (FULL + RECORD_HEADER),
+  });
+  const forwarder = new UploadForwarder({ buffer, parentUrl: parent.url });
+  forwarder.start();
+  const app = createRelayUploadApp({
+    buffer,
+    forwarder,
+    parentUrl: parent.url,
+    acceptsEncrypted: true,
+    throttleKBPS: 0,
+    memoryBudgetBytes: options.memoryBudgetBytes,
+  });
+  const posted = await app.request("/", { method: "POST", body: manifest });
+  assert.equal(posted.status, 200, await posted.clone().text());
+  return {
+    app,
+    buffer,
+    parent,
+    upload: buffer.get(4, UID)!,
+    put: async (index: number, fill = index + 1) => {
+      const response = await app.request(`/4/${UID}/${index}`, {
+        method: "PUT",
+        body: new Uint8Array(FULL).fill(fill),
+        headers: { "content-length": String(FULL) },
+      });
+      return { status: response.status, body: await response.json() };
+    },
+    async [Symbol.asyncDispose]() {
+      await forwarder.stop(1000);
+      await parent.server.shutdown().catch(() => {});
+      buffer.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("the relay answers a chunk its parent took at once with 200 and the parent's answer, and stores nothing", async () => {
+  const answer = { result: "stored", uploadId: UID, computerId: 4, state: "receiving" };
+  await using t = await setUp(() => json(200, { ...answer, received: 1, chunkCount: 3 }));
+  const put = await t.put(0);
+  assert.equal(put.status, 200);
+  assert.deepEqual(put.body, { ...answer, received: 1, chunkCount: 3 });
+  assert.deepEqual(t.parent.chunks, [0]);
+  assert.equal(t.buffer.waiting, 0);
+  assert.equal(t.upload.chunks.size, 0);
+});
+
+Deno.test("the relay stores a chunk its parent did not take, answers 202, and forwards it later", async () => {
+  let busy = 1;
+  await using t = await setUp(() =>
+    busy-- > 0
+      ? json(503, errorBody("ERR_RETRY_LATER", "busy"))
+      : json(200, { result: "stored", uploadId: UID })
+  );
+  const put = await t.put(0);
+  assert.equal(put.status, 202);
+  assert.deepEqual(put.body, { result: "buffered", uploadId: UID });
+  assert.equal(t.buffer.waiting, 1);
+  const deadline = Date.now() + 10_000;
+  while (t.buffer.waiting > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(t.buffer.waiting, 0, "the buffered chunk was not forwarded");
+  assert.deepEqual(t.parent.chunks, [0, 0]);
+});
+
+Deno.test("the relay's memory budget and buffer room cover a chunk while the parent is taking it", async () => {
+  const gates: Array<() => void> = [];
+  const held = () =>
+    new Promise<Response>((resolve) =>
+      gates.push(() => resolve(json(200, { result: "stored", uploadId: UID })))
+    );
+  {
+    // Memory: one chunk at a time.
+    await using t = await setUp(held, { memoryBudgetBytes: FULL });
+    const first = t.put(0);
+    while (gates.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await t.put(1);
+    assert.equal(second.status, 503);
+    assert.equal(second.body.error.code, "ERR_RETRY_LATER");
+    assert.match(second.body.error.message, /busy/);
+    gates.shift()!();
+    assert.equal((await first).status, 200);
+  }
+  {
+    // Buffer room: one chunk, reserved until the parent took it.
+    await using t = await setUp(held, { roomForChunks: 1 });
+    const first = t.put(0);
+    while (gates.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await t.put(1);
+    assert.equal(second.status, 503);
+    assert.match(second.body.error.message, /buffer is full/);
+    gates.shift()!();
+    assert.equal((await first).status, 200);
+    const third = t.put(1);
+    while (gates.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    gates.shift()!();
+    assert.equal((await third).status, 200, "the room was not given back");
+  }
+});
+
+Deno.test("the relay stores a chunk in the room it reserved when its parent cannot be reached", async () => {
+  await using t = await setUp(() => json(200, {}), { roomForChunks: 1 });
+  await t.parent.server.shutdown();
+  const put = await t.put(0);
+  assert.equal(put.status, 202);
+  assert.equal(t.buffer.waiting, 1);
+  assert.ok(t.buffer.bytes <= t.buffer.maxBytes);
+  const next = await t.put(1);
+  assert.equal(next.status, 503, "a second chunk fit in a buffer with room for one");
+  assert.match(next.body.error.message, /buffer is full/);
+});

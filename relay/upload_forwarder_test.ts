@@ -1,0 +1,315 @@
+import assert from "node:assert/strict";
+import { errorBody } from "../protocol/http_error.ts";
+import { API } from "../protocol/paths.ts";
+import { eventually } from "../tests/eventually.ts";
+import { UploadBuffer } from "./upload_buffer.ts";
+import { type ChunkVerdict, classifyChunkAnswer, UploadForwarder } from "./upload_forwarder.ts";
+
+const UID = "00112233445566778899aabbccddeeff";
+const claims = { cid: 4, uid: UID, cs: 1024, cc: 3, kid: null };
+const FULL = 1024 + 64;
+
+function json(status: number, value: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+function stored(received: number, state = "receiving") {
+  return { result: "stored", uploadId: UID, computerId: 4, state, received, chunkCount: 3 };
+}
+
+/** A parent on 127.0.0.1 that takes manifests and answers chunks as the test says. */
+class UploadParentStub {
+  /** Chunk `PUT`s received: index and body. */
+  readonly chunks: Array<{ index: number; body: Uint8Array }> = [];
+  manifests = 0;
+  /** The answer to a chunk. */
+  answerChunk: (index: number) => Response | Promise<Response> = (index) =>
+    json(200, stored(index + 1));
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  #closed: Promise<void> | null = null;
+
+  constructor() {
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (request) => this.#handle(request),
+    );
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  close(): Promise<void> {
+    return this.#closed ??= this.#server.shutdown();
+  }
+
+  async #handle(request: Request): Promise<Response> {
+    const path = new URL(request.url).pathname;
+    const body = new Uint8Array(await request.arrayBuffer());
+    if (request.method === "POST" && path === API.uploads) {
+      this.manifests++;
+      return json(200, {
+        uploadId: UID,
+        computerId: 4,
+        state: "receiving",
+        chunkCount: 3,
+        received: 0,
+        stored: 0,
+        missing: [[0, 3]],
+        missingTruncated: false,
+        error: null,
+      });
+    }
+    const chunk = new RegExp(`^${API.uploads}/4/${UID}/(\\d+)$`).exec(path);
+    if (request.method === "PUT" && chunk) {
+      const index = Number(chunk[1]);
+      this.chunks.push({ index, body });
+      return this.answerChunk(index);
+    }
+    return json(404, errorBody("ERR_NOT_FOUND", "Unknown path"));
+  }
+}
+
+/** A started forwarder to a stub parent, with the upload's manifest delivered. */
+async function setUp(options: { deliver?: boolean; start?: boolean } = {}) {
+  const dir = await Deno.makeTempDir();
+  const parent = new UploadParentStub();
+  const buffer = await UploadBuffer.open(dir, { maxBytes: 1 << 20 });
+  const { upload } = await buffer.putManifest(new TextEncoder().encode("{}"), claims);
+  const forwarder = new UploadForwarder({
+    buffer,
+    parentUrl: parent.url,
+    minBackoffMs: 50,
+    maxBackoffMs: 100,
+    cutThroughTimeoutMs: 500,
+  });
+  if (options.start !== false) forwarder.start();
+  if (options.deliver !== false) {
+    assert.equal((await forwarder.deliverManifest(upload!)).outcome, "delivered");
+  }
+  return {
+    parent,
+    buffer,
+    upload: upload!,
+    forwarder,
+    async [Symbol.asyncDispose]() {
+      await forwarder.stop(1000);
+      await parent.close();
+      buffer.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+function chunk(fill: number, length = FULL): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(length).fill(fill);
+}
+
+async function segmentsIn(buffer: UploadBuffer): Promise<string[]> {
+  const folder = `${buffer.dir}/4-${UID}`;
+  return (await Array.fromAsync(Deno.readDir(folder)))
+    .map((entry) => entry.name)
+    .filter((name) => name.endsWith(".segment"));
+}
+
+Deno.test("classifyChunkAnswer() reads every kind of parent answer", () => {
+  const cases: Array<[string, number, unknown, number | null, ChunkVerdict]> = [
+    ["stored", 200, stored(1), null, { kind: "taken", body: stored(1), complete: false }],
+    [
+      "the last chunk",
+      200,
+      stored(3, "complete"),
+      null,
+      { kind: "taken", body: stored(3, "complete"), complete: true },
+    ],
+    ["buffered by a relay", 202, { result: "buffered" }, null, {
+      kind: "taken",
+      body: { result: "buffered" },
+      complete: false,
+    }],
+    ["no body", 204, null, null, { kind: "taken", body: null, complete: false }],
+    ["unknown upload", 404, errorBody("ERR_UNKNOWN_UPLOAD", "x"), null, {
+      kind: "unknown-upload",
+    }],
+    ["busy", 503, errorBody("ERR_RETRY_LATER", "x"), 2000, {
+      kind: "retry",
+      reason: "parent answered 503",
+      retryAfterMs: 2000,
+    }],
+    ["timeout", 408, null, null, {
+      kind: "retry",
+      reason: "parent answered 408",
+      retryAfterMs: null,
+    }],
+    ["too many", 429, null, 1000, {
+      kind: "retry",
+      reason: "parent answered 429",
+      retryAfterMs: 1000,
+    }],
+    ["broken", 500, errorBody("ERR_INTERNAL", "x"), null, {
+      kind: "retry",
+      reason: "parent answered 500",
+      retryAfterMs: null,
+    }],
+    ["a damaged chunk", 400, errorBody("ERR_DECRYPTION_FAILED", "x"), null, {
+      kind: "chunk-refused",
+      code: "ERR_DECRYPTION_FAILED",
+    }],
+    ["a forged clear chunk", 403, errorBody("ERR_SIGNATURE_INVALID", "x"), null, {
+      kind: "chunk-refused",
+      code: "ERR_SIGNATURE_INVALID",
+    }],
+    ["a chunk of the wrong length", 400, errorBody("ERR_CHUNK_INVALID", "x"), null, {
+      kind: "chunk-refused",
+      code: "ERR_CHUNK_INVALID",
+    }],
+  ];
+  for (const [label, status, body, retryAfterMs, expected] of cases) {
+    assert.deepEqual(classifyChunkAnswer({ status, body, retryAfterMs }), expected, label);
+  }
+  const refusals: Array<[string, number, unknown]> = [
+    ["a revoked computer", 403, errorBody("ERR_COMPUTER_REVOKED", "x")],
+    ["a quota", 413, errorBody("ERR_UPLOAD_QUOTA_EXCEEDED", "x")],
+    ["another 404", 404, errorBody("ERR_NOT_FOUND", "x")],
+    ["a 4xx without a body", 400, null],
+  ];
+  for (const [label, status, body] of refusals) {
+    const answer = { status, body, retryAfterMs: null };
+    assert.deepEqual(classifyChunkAnswer(answer), { kind: "upload-refused", answer }, label);
+  }
+});
+
+Deno.test("forwardNow() passes a chunk straight to a parent that answers, and the buffer writes nothing", async () => {
+  await using t = await setUp();
+  const bytes = chunk(7);
+  const forwarding = await t.forwarder.forwardNow(t.upload, 0, bytes);
+  assert.deepEqual(forwarding, { outcome: "taken", body: stored(1) });
+  assert.equal(t.parent.chunks.length, 1);
+  assert.equal(t.parent.chunks[0].index, 0);
+  assert.deepEqual(t.parent.chunks[0].body, chunk(7), "the bytes reached the parent as received");
+  assert.deepEqual(bytes, chunk(7), "the caller's bytes are left to the caller");
+  assert.equal(t.forwarder.forwarded, 1);
+  assert.equal(t.buffer.waiting, 0);
+  assert.deepEqual(await segmentsIn(t.buffer), []);
+});
+
+Deno.test("forwardNow() marks the upload complete when the parent says the file is stored", async () => {
+  await using t = await setUp();
+  t.parent.answerChunk = () => json(200, stored(3, "complete"));
+  assert.equal((await t.forwarder.forwardNow(t.upload, 2, chunk(1, 100))).outcome, "taken");
+  assert.equal(t.upload.complete, true);
+  assert.equal(
+    JSON.parse(await Deno.readTextFile(`${t.buffer.dir}/4-${UID}/state.json`)).complete,
+    true,
+  );
+  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+  assert.equal(t.parent.chunks.length, 1, "a chunk of a complete upload was sent");
+});
+
+Deno.test("forwardNow() sends nothing before the manifest is delivered, before start, or for a chunk the buffer holds", async () => {
+  {
+    await using t = await setUp({ deliver: false });
+    assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+    assert.equal(t.parent.chunks.length, 0);
+  }
+  {
+    await using t = await setUp({ start: false });
+    assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+    assert.equal(t.parent.chunks.length, 0);
+  }
+  {
+    await using t = await setUp();
+    t.buffer.putChunk(t.upload, 1, chunk(2));
+    assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).outcome, "not-taken");
+    assert.equal(t.parent.chunks.length, 0);
+  }
+});
+
+Deno.test("forwardNow() leaves a chunk to the buffer while the parent is busy, backs off, and the pump delivers it", async () => {
+  await using t = await setUp();
+  let busy = 1;
+  t.parent.answerChunk = (index) =>
+    busy-- > 0 ? json(503, errorBody("ERR_RETRY_LATER", "busy")) : json(200, stored(index + 1));
+  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+  // What the app does with a chunk not taken.
+  t.buffer.putChunk(t.upload, 0, chunk(1));
+  t.forwarder.wake();
+  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).outcome, "not-taken");
+  assert.equal(t.parent.chunks.length, 1, "a chunk was sent while backing off");
+  t.buffer.putChunk(t.upload, 1, chunk(2));
+  await eventually(() => t.buffer.waiting === 0 ? true : undefined, "the pump's delivery");
+  assert.deepEqual(t.parent.chunks.slice(1).map((c) => c.index).sort(), [0, 1]);
+  assert.deepEqual(await segmentsIn(t.buffer), []);
+  // The parent answered again: chunks go straight on once more.
+  assert.equal((await t.forwarder.forwardNow(t.upload, 2, chunk(3, 100))).outcome, "taken");
+  assert.equal(t.forwarder.forwarded, 3);
+});
+
+Deno.test("forwardNow() leaves a chunk to the buffer when the parent cannot be reached", async () => {
+  await using t = await setUp();
+  await t.parent.close();
+  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(1))).outcome, "not-taken");
+  assert.equal(t.forwarder.forwarded, 0);
+});
+
+Deno.test("forwardNow() gives a chunk to the buffer when the parent takes it but does not answer in time", async () => {
+  await using t = await setUp();
+  let release = () => {};
+  const hung = new Promise<void>((resolve) => release = resolve);
+  t.parent.answerChunk = async (index) => {
+    await hung;
+    return json(200, stored(index + 1));
+  };
+  const started = performance.now();
+  const forwarding = await t.forwarder.forwardNow(t.upload, 0, chunk(1));
+  const waited = performance.now() - started;
+  release();
+  assert.equal(forwarding.outcome, "not-taken");
+  assert.ok(waited >= 400 && waited < 5000, `waited ${waited.toFixed(0)} ms for a 500 ms deadline`);
+  // The parent that did not answer is backed off from: the next chunk is not sent at all.
+  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).outcome, "not-taken");
+  assert.equal(t.parent.chunks.length, 1);
+});
+
+Deno.test("forwardNow() leaves refused chunks to the pump, which deletes a bad chunk and records a refused upload", async () => {
+  await using t = await setUp();
+  t.parent.answerChunk = () => json(400, errorBody("ERR_DECRYPTION_FAILED", "bad"));
+  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+  t.buffer.putChunk(t.upload, 0, chunk(1));
+  t.forwarder.wake();
+  await eventually(() => t.buffer.waiting === 0 ? true : undefined, "the bad chunk deleted");
+  assert.equal(t.parent.chunks.length, 2, "the pump sent the buffered chunk");
+  assert.equal(t.upload.refused, null);
+
+  t.parent.answerChunk = () => json(403, errorBody("ERR_COMPUTER_REVOKED", "revoked"));
+  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).outcome, "not-taken");
+  assert.equal(t.upload.refused, null, "the pump records refusals, from the buffer");
+  t.buffer.putChunk(t.upload, 1, chunk(2));
+  t.forwarder.wake();
+  await eventually(() => t.upload.refused ?? undefined, "the refusal recorded");
+  assert.deepEqual(t.upload.refused, {
+    status: 403,
+    code: "ERR_COMPUTER_REVOKED",
+    message: "revoked",
+  });
+  assert.equal(t.buffer.waiting, 0);
+});
+
+Deno.test("forwardNow() leaves a chunk of an upload the parent lost to the pump, which posts the manifest again", async () => {
+  await using t = await setUp();
+  // The parent lost the upload: the cut-through and the pump's first attempt hear so.
+  let lost = 2;
+  t.parent.answerChunk = (index) =>
+    lost-- > 0 ? json(404, errorBody("ERR_UNKNOWN_UPLOAD", "lost")) : json(200, stored(index + 1));
+  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+  t.buffer.putChunk(t.upload, 0, chunk(1));
+  t.forwarder.wake();
+  await eventually(() => t.buffer.waiting === 0 ? true : undefined, "the chunk delivered");
+  assert.equal(t.parent.manifests, 2, "the manifest was not posted again");
+  assert.equal(t.parent.chunks.length, 3);
+  assert.equal(t.upload.manifestDelivered, true);
+});

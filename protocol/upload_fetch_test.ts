@@ -1,21 +1,5 @@
 import assert from "node:assert/strict";
-import { parseRetryAfter, readBodyUpTo, readExactBody, releaseBytes } from "./upload_fetch.ts";
-
-/** A byte stream (BYOB-capable, like a request body) that yields `pieces` in turn. */
-function byteStream(pieces: Uint8Array[]): ReadableStream<Uint8Array> {
-  let next = 0;
-  return new ReadableStream({
-    type: "bytes",
-    pull(controller) {
-      if (next === pieces.length) {
-        controller.close();
-        controller.byobRequest?.respond(0);
-        return;
-      }
-      controller.enqueue(pieces[next++].slice());
-    },
-  });
-}
+import { parseRetryAfter, readBodyUpTo, readDeclaredBody, releaseBytes } from "./upload_fetch.ts";
 
 /** A plain (not byte) stream: readers fall back to the default reader. */
 function plainStream(pieces: Uint8Array[]): ReadableStream<Uint8Array> {
@@ -28,7 +12,7 @@ function plainStream(pieces: Uint8Array[]): ReadableStream<Uint8Array> {
   });
 }
 
-function bytesOf(length: number, seed = 1): Uint8Array {
+function bytesOf(length: number, seed = 1): Uint8Array<ArrayBuffer> {
   return Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
 }
 
@@ -61,22 +45,113 @@ Deno.test("releaseBytes never detaches a buffer it sees only part of", () => {
   assert.equal(pool.buffer.detached, false);
 });
 
-Deno.test("readExactBody reads a body of exactly the declared length, however it is split", async () => {
+/** A `Deno.serve` on 127.0.0.1 whose handler reads each body with `readDeclaredBody`. */
+function declaredBodyServer(length: number) {
+  const results: Array<Uint8Array | null> = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const bytes = await readDeclaredBody(request, length);
+      results.push(bytes);
+      return Response.json({ read: bytes?.length ?? null });
+    },
+  );
+  return { results, port: server.addr.port, close: () => server.shutdown() };
+}
+
+/** Sends raw bytes on a new connection and reads until the peer closes or `ms` pass. */
+async function sendRaw(port: number, bytes: Uint8Array, closeWrite = false, ms = 2000) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const timer = setTimeout(() => conn.close(), ms);
+  let text = "";
+  try {
+    await conn.write(bytes);
+    if (closeWrite) await conn.closeWrite();
+    const buffer = new Uint8Array(4096);
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+      if (/\r\n\r\n[\s\S]*\}/.test(text)) break;
+    }
+  } catch {
+    // closed by the timer or the peer
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+  return text;
+}
+
+Deno.test("readDeclaredBody reads a body of exactly its declared length over real HTTP", async () => {
   const body = bytesOf(300_000);
-  const pieces = [body.subarray(0, 1), body.subarray(1, 70_000), body.subarray(70_000)];
-  const read = await readExactBody(byteStream(pieces), body.length);
-  assert.deepEqual(read, body);
-  assert.deepEqual(await readExactBody(plainStream(pieces), body.length), body);
+  const server = declaredBodyServer(body.length);
+  try {
+    const answer = await fetch(`http://127.0.0.1:${server.port}/`, { method: "PUT", body });
+    assert.deepEqual(await answer.json(), { read: body.length });
+    assert.deepEqual(server.results[0], body);
+  } finally {
+    await server.close();
+  }
 });
 
-Deno.test("readExactBody refuses a body shorter or longer than declared", async () => {
-  const body = bytesOf(4096);
-  assert.equal(await readExactBody(byteStream([body]), 4097), null);
-  assert.equal(await readExactBody(byteStream([body, new Uint8Array(1)]), 4096), null);
-  assert.equal(await readExactBody(plainStream([body]), 4095), null);
-  assert.equal(await readExactBody(null, 1), null);
-  assert.deepEqual(await readExactBody(null, 0), new Uint8Array(0));
+Deno.test("readDeclaredBody refuses a body of another length, a cut body, and chunked framing", async () => {
+  const server = declaredBodyServer(10);
+  const head = (length: number) =>
+    new TextEncoder().encode(`PUT / HTTP/1.1\r\nhost: a\r\ncontent-length: ${length}\r\n\r\n`);
+  try {
+    // Declared 9: not the length the caller allowed, refused unread.
+    const other = await sendRaw(port(server), concat(head(9), bytesOf(9)));
+    assert.match(other, /"read":null/);
+    // Declared 10, sender stops after 4 bytes.
+    await sendRaw(port(server), concat(head(10), bytesOf(4)), true, 1000);
+    // Chunked: no Content-Length at all.
+    const chunked = await sendRaw(
+      port(server),
+      new TextEncoder().encode(
+        "PUT / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n",
+      ),
+    );
+    assert.match(chunked, /"read":null/);
+    assert.deepEqual(server.results, [null, null, null]);
+    // Bytes past the declared length belong to the next request, never to this body.
+    const extra = await sendRaw(port(server), concat(head(10), bytesOf(15)));
+    assert.match(extra, /"read":10/);
+    assert.deepEqual(server.results[3], bytesOf(10));
+  } finally {
+    await server.close();
+  }
 });
+
+Deno.test("readDeclaredBody refuses a request that says Transfer-Encoding, unread", async () => {
+  const request = new Request("http://127.0.0.1/", {
+    method: "PUT",
+    body: bytesOf(10),
+    headers: { "content-length": "10", "transfer-encoding": "chunked" },
+  });
+  assert.equal(await readDeclaredBody(request, 10), null);
+  const plain = new Request("http://127.0.0.1/", {
+    method: "PUT",
+    body: bytesOf(10),
+    headers: { "content-length": "10" },
+  });
+  assert.deepEqual(await readDeclaredBody(plain, 10), bytesOf(10));
+});
+
+function port(server: { port: number }): number {
+  return server.port;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
 
 Deno.test("readBodyUpTo returns the body within the bound and null past it", async () => {
   const body = bytesOf(100_000);

@@ -10,7 +10,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { MAX_MANIFEST_MESSAGE_BYTES, parseChunkPath } from "../protocol/upload.ts";
-import { readBodyUpTo, readExactBody } from "../protocol/upload_fetch.ts";
+import { readBodyUpTo, readDeclaredBody } from "../protocol/upload_fetch.ts";
 import { IngestError } from "./ingest_error.ts";
 import type { UploadIngest } from "./upload_ingest.ts";
 
@@ -84,7 +84,7 @@ export function createUploadApp(ingest: UploadIngest, log: Logger): Hono {
       path.uid,
       path.index,
       length,
-      async () => (await readExactBody(c.req.raw.body, length ?? 0)) ?? new Uint8Array(0),
+      async () => (await readDeclaredBody(c.req.raw, length ?? 0)) ?? new Uint8Array(0),
     );
     return c.json(answer);
   });

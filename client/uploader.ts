@@ -156,6 +156,11 @@ class UploadSession {
   /** Kept connections for chunks (plain http parents); null: `fetch`. */
   #chunks: ChunkConnections | null = null;
   #manifestRepost: Promise<UploadStatus | UploadResult> | null = null;
+  /**
+   * Plaintext buffers sealed and free again (sealing copies its input): one per chunk in flight is
+   * reused rather than a fresh one allocated, zeroed and freed per chunk.
+   */
+  readonly #spareBuffers: Uint8Array<ArrayBuffer>[] = [];
 
   constructor(context: UploaderContext, upload: QueuedUpload) {
     this.#context = context;
@@ -462,7 +467,7 @@ class UploadSession {
     const body = chunkKey
       ? await sealChunk(chunkKey, chunkContext, plaintext)
       : await signClearChunk(this.#context.signingKey, chunkContext, plaintext);
-    releaseBytes(plaintext);
+    this.#spare(plaintext);
     try {
       return await this.#putChunk(manifest, index, body);
     } finally {
@@ -511,7 +516,8 @@ class UploadSession {
     const file = this.#file!;
     // Synchronous: reading from the page cache takes microseconds, less than a thread hand-off.
     if (this.#position !== offset) file.seekSync(offset, Deno.SeekMode.Start);
-    const buffer = new Uint8Array(length);
+    const spare = this.#spareBuffers.pop();
+    const buffer = spare?.length === length ? spare : new Uint8Array(length);
     let filled = 0;
     while (filled < length) {
       const n = file.readSync(buffer.subarray(filled));
@@ -524,6 +530,15 @@ class UploadSession {
     }
     this.#position = offset + length;
     return buffer;
+  }
+
+  /** Keeps a sealed chunk's plaintext buffer for the next read, or frees it. */
+  #spare(plaintext: Uint8Array<ArrayBuffer>): void {
+    if (this.#spareBuffers.length < Math.max(1, this.#context.window ?? 8)) {
+      this.#spareBuffers.push(plaintext);
+    } else {
+      releaseBytes(plaintext);
+    }
   }
 
   /** Waits out a busy answer (503, 429) within the deadline. */

@@ -19,7 +19,7 @@ import {
 import { orphanedComputers } from "./_encryption_levels.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
-import { signRevocations } from "../protocol/revocations.ts";
+import { publishRevocations } from "./_revocations.ts";
 
 /** Usage of `mle-admin computers`. */
 export const computersHelp = `Usage:
@@ -204,11 +204,9 @@ async function revokeOrConfirm(
       await store.flagComputer(ids[0], null);
       console.log(`Confirmed computer ${ids[0]}`);
     }
-    const revoked = await store.listRevokedIds();
-    const document = await signRevocations(site.privateKey, { revoked, issuedAt: now });
-    await store.putDocument("revocations", JSON.stringify(document));
+    const published = await publishRevocations(store, site.privateKey, now);
     console.log(
-      `Published the signed revocation list (${revoked.length} revoked); relays pick it up within their refresh interval`,
+      `Published the signed revocation list (${published.revoked} revoked); relays pick it up within their refresh interval`,
     );
     return EXIT.ok;
   } finally {

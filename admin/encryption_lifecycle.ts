@@ -18,6 +18,7 @@
 import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, printWarning, UsageError } from "../cli/output.ts";
 import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import { publishRevocations } from "./_revocations.ts";
 import type { EncryptionKeyRecord } from "../store/mod.ts";
 import { TOOL } from "./_args.ts";
 import { describeComputers, disabledSince, requiredComputers } from "./_encryption_levels.ts";
@@ -101,7 +102,13 @@ export async function retireEncryptionKey(request: RetireRequest): Promise<numbe
     const masthead = await requireDataDirMasthead(request.dataDir, store);
     const record = findKeyByPrefix(await store.listEncryptionKeys(), request.kid, "retire");
     if (record.role === "retired") {
-      console.log(`Key ${record.kid} is already retired; nothing to do`);
+      // Published again, in case the act that retired it stopped before publishing.
+      const site = await openSiteKey(request.site, "--site-key", masthead);
+      await publishRevocations(store, site.privateKey);
+      console.log(
+        `Key ${record.kid} is already retired; the signed revocation list names it (published ` +
+          "again)",
+      );
       return EXIT.ok;
     }
     if (record.role === "current") {
@@ -131,10 +138,12 @@ export async function retireEncryptionKey(request: RetireRequest): Promise<numbe
         },
       );
     }
-    await openSiteKey(request.site, "--site-key", masthead);
+    const site = await openSiteKey(request.site, "--site-key", masthead);
     if (!(await store.retireEncryptionKey(record.kid, Date.now()))) {
       throw new CliError(`Cannot retire key ${record.kid}: its role changed meanwhile; try again`);
     }
+    // Decrypting relays learn it from the signed revocation list, and stop using the key.
+    await publishRevocations(store, site.privateKey);
     if (users.size > 0) {
       printWarning(
         TOOL,
@@ -142,10 +151,11 @@ export async function retireEncryptionKey(request: RetireRequest): Promise<numbe
       );
     }
     console.log(
-      `Retired key ${record.kid}: servers stop loading it within seconds, and reports still ` +
-        "encrypted to it can no longer be decrypted\n" +
+      `Retired key ${record.kid}: servers stop loading it within seconds, decrypting relays ` +
+        "within their revocation interval (the signed revocation list names it), and reports " +
+        "still encrypted to it can no longer be decrypted\n" +
         `Its private key file stays in "Encryption Keys"; delete it there (and on decrypting ` +
-        "relays and DSA servers) once you are sure no report needs it",
+        "relays and DSA servers, which keep their own copy) once you are sure no report needs it",
     );
     return EXIT.ok;
   } finally {

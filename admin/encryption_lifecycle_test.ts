@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { verifyMasthead } from "../protocol/masthead.ts";
+import { verifyRevocations } from "../protocol/revocations.ts";
 import { openStore } from "../store/mod.ts";
 import { findKeyByPrefix, parseWindowDays } from "./encryption_lifecycle.ts";
 import {
@@ -9,6 +11,19 @@ import {
   statusJson,
   type TestSite,
 } from "./_test_utils.ts";
+
+/** The revocation list the server would serve, verified with the site's key. */
+async function publishedRevocations(site: TestSite) {
+  const store = await openStore(site.dataDir);
+  try {
+    const document = await store.getDocument("revocations");
+    assert.ok(document, "no revocation list was published");
+    const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
+    return await verifyRevocations(siteKey, JSON.parse(document));
+  } finally {
+    store.close();
+  }
+}
 
 function siteArgs(site: TestSite): string[] {
   return [
@@ -128,9 +143,15 @@ Deno.test("encryption retire refuses the current key and a key used within the w
     assert.equal(windowed.code, 0, describe(windowed));
     assert.match(windowed.stdout, /Retired key/);
     assert.equal((await statusJson(site)).keys.find((k) => k.kid === kid1)?.role, "retired");
+    // The signed revocation list names the retired key, for decrypting relays.
+    const published = await publishedRevocations(site);
+    assert.deepEqual(published.retiredKeys, [kid1]);
     const again = await admin(["encryption", "retire", kid1, ...siteArgs(site)]);
     assert.equal(again.code, 0, describe(again));
     assert.match(again.stdout, /already retired/);
+    const republished = await publishedRevocations(site);
+    assert.deepEqual(republished.retiredKeys, [kid1]);
+    assert.ok(republished.issuedAt >= published.issuedAt);
     const deploy = await admin(["encryption", "deploy", "--kid", kid1, ...siteArgs(site)]);
     assert.equal(deploy.code, 1, describe(deploy));
     assert.match(deploy.stderr, /it is retired/);

@@ -52,6 +52,7 @@ import { deliveryOutcome, type ForwarderStats, rejectForGood } from "./forwarder
 import { parentBaseUrl } from "./parent_url.ts";
 import type { RelayIdentity } from "./relay_identity.ts";
 import type { RelayKeyRing } from "./relay_key_ring.ts";
+import type { RevocationList } from "./revocation_list.ts";
 import type { BundleRecipient, ServerCertificate } from "./server_certificate.ts";
 import type { Spool } from "./spool.ts";
 
@@ -74,6 +75,11 @@ export interface DecryptingForwarderOptions {
   spool: Spool;
   parentUrl: string;
   keys: Pick<RelayKeyRing, "has" | "contentKey" | "refresh">;
+  /**
+   * The keys the site retired (the signed revocation list): never used, even when their file is
+   * still in `Encryption Keys`; a report encrypted to one goes on untouched.
+   */
+  retiredKeys?: Pick<RevocationList, "isKeyRetired">;
   identity: Pick<RelayIdentity, "computerId" | "privateKey" | "register" | "forget">;
   clientKeys: Pick<ClientPublicKeys, "get">;
   certificate: Pick<ServerCertificate, "recipient">;
@@ -126,6 +132,9 @@ export class DecryptingForwarder {
   readonly #spool: Spool;
   readonly #parentUrl: string;
   readonly #keys: DecryptingForwarderOptions["keys"];
+  readonly #retiredKeys: DecryptingForwarderOptions["retiredKeys"];
+  /** Retired keys already logged, so that each is logged once. */
+  readonly #retiredNoted = new Set<string>();
   readonly #identity: DecryptingForwarderOptions["identity"];
   readonly #clientKeys: DecryptingForwarderOptions["clientKeys"];
   readonly #certificate: DecryptingForwarderOptions["certificate"];
@@ -160,6 +169,7 @@ export class DecryptingForwarder {
     this.#spool = options.spool;
     this.#parentUrl = parentBaseUrl(options.parentUrl);
     this.#keys = options.keys;
+    this.#retiredKeys = options.retiredKeys;
     this.#identity = options.identity;
     this.#clientKeys = options.clientKeys;
     this.#certificate = options.certificate;
@@ -345,6 +355,16 @@ export class DecryptingForwarder {
     return recipient;
   }
 
+  /** Logs, once per key, that a retired key's file is still here and is not used. */
+  #noteRetired(kid: string): void {
+    if (this.#retiredNoted.has(kid)) return;
+    this.#retiredNoted.add(kid);
+    this.#log.warn("the site retired this key: reports encrypted to it go on untouched", {
+      kid,
+      hint: `delete "Encryption Keys/${kid}.pvk" from this relay's data dir`,
+    });
+  }
+
   /**
    * Opens one spooled message in memory: the client's signed report when everything checks,
    * null when the message goes untouched.
@@ -359,6 +379,10 @@ export class DecryptingForwarder {
       return null;
     }
     if (parsed.kind !== "encrypted" || !this.#keys.has(parsed.header.kid)) return null;
+    if (this.#retiredKeys?.isKeyRetired(parsed.header.kid)) {
+      this.#noteRetired(parsed.header.kid);
+      return null;
+    }
     const { claims } = parsed;
     const client = await this.#clientKeys.get(claims.cid);
     if (client === null || client.revoked) return null;

@@ -181,11 +181,15 @@ async function tearDown(harness: Harness): Promise<void> {
   await Deno.remove(harness.root, { recursive: true });
 }
 
-async function forwarderFor(harness: Harness): Promise<DecryptingForwarder> {
+async function forwarderFor(
+  harness: Harness,
+  retired: ReadonlySet<string> = new Set(),
+): Promise<DecryptingForwarder> {
   return new DecryptingForwarder({
     spool: harness.spool,
     parentUrl: harness.parent.url,
     keys: await RelayKeyRing.open({ dataDir: harness.relayDir, log: silentLogger }),
+    retiredKeys: { isKeyRetired: (kid) => retired.has(kid) },
     identity: await RelayIdentity.open(harness.relayDir),
     clientKeys: new ClientPublicKeys({ parentUrl: harness.parent.url }),
     certificate: new ServerCertificate({
@@ -286,6 +290,34 @@ Deno.test("DecryptingForwarder passes through what it cannot vouch for, and keep
     const stats = forwarder.stats();
     assert.equal(stats.rejected, 1, JSON.stringify(stats));
     assert.equal((await harness.spool.listRejected()).length, 1);
+  } finally {
+    await forwarder.stop();
+    await tearDown(harness);
+  }
+});
+
+Deno.test("DecryptingForwarder never decrypts with a key the site retired, even with its file at hand", async () => {
+  const harness = await setUp();
+  harness.parent.allowRelay = true;
+  const retired = new Set<string>();
+  let forwarder = await forwarderFor(harness, retired);
+  try {
+    await spool(harness, await sealed(harness, 1));
+    forwarder.start();
+    await until(() => harness.spool.count() === 0, "the spool to drain");
+    await forwarder.stop();
+    assert.deepEqual(harness.parent.bundled, [1], "decrypted and bundled while current");
+
+    retired.add(harness.kid);
+    forwarder = await forwarderFor(harness, retired);
+    for (const seq of [2, 3]) await spool(harness, await sealed(harness, seq));
+    forwarder.start();
+    await until(() => harness.spool.count() === 0, "the spool to drain");
+    await forwarder.stop();
+    assert.deepEqual(harness.parent.bundled, [1], "nothing more was decrypted");
+    assert.deepEqual([...harness.parent.single].sort((a, b) => a - b), [2, 3]);
+    assert.equal(forwarder.stats().passedThrough, 2);
+    assert.equal(forwarder.stats().reportsBundled, 0);
   } finally {
     await forwarder.stop();
     await tearDown(harness);

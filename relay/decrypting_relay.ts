@@ -23,6 +23,7 @@ import { DecryptingForwarder } from "./decrypting_forwarder.ts";
 import { PinnedMasthead } from "./pinned_masthead.ts";
 import { RelayIdentity } from "./relay_identity.ts";
 import { RelayKeyRing } from "./relay_key_ring.ts";
+import type { RevocationList } from "./revocation_list.ts";
 import { ServerCertificate } from "./server_certificate.ts";
 import type { Spool } from "./spool.ts";
 
@@ -44,6 +45,7 @@ export interface DecryptingRelaySettings {
 export async function openDecryptingForwarder(
   settings: DecryptingRelaySettings,
   spool: Spool,
+  revocations: Pick<RevocationList, "isKeyRetired">,
   log: Logger,
 ): Promise<DecryptingForwarder> {
   const masthead = await PinnedMasthead.open({
@@ -103,6 +105,7 @@ export async function openDecryptingForwarder(
     spool,
     parentUrl: settings.parentUrl,
     keys,
+    retiredKeys: revocations,
     identity,
     clientKeys: new ClientPublicKeys({ parentUrl: settings.parentUrl }),
     certificate: new ServerCertificate({ parentUrl: settings.parentUrl, siteKey, log }),

@@ -7,7 +7,8 @@
  *
  * Every relay refuses reports from revoked computers (the computer id is in the envelope: a
  * refusal needs no signature, since refusing a forged claim harms no one), and serves the newest
- * verified list to its children.
+ * verified list to its children. A decrypting relay also stops using the MLE keys the list says
+ * the site retired ({@linkcode RevocationList.isKeyRetired}).
  *
  * @module
  */
@@ -73,7 +74,12 @@ export class RevocationList {
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
   #current:
-    | { list: SignedRevocations; revoked: Set<number>; body: Uint8Array<ArrayBuffer> }
+    | {
+      list: SignedRevocations;
+      revoked: Set<number>;
+      retiredKeys: Set<string>;
+      body: Uint8Array<ArrayBuffer>;
+    }
     | null = null;
   #storedLoaded = false;
   /** Offers are handled one at a time, so that an older list can never overwrite a newer one. */
@@ -103,6 +109,11 @@ export class RevocationList {
   /** Whether a computer id is on the newest verified list. */
   isRevoked(computerId: number): boolean {
     return this.#current?.revoked.has(computerId) ?? false;
+  }
+
+  /** Whether the site retired the MLE key `kid`: nothing may be decrypted with it any more. */
+  isKeyRetired(kid: string): boolean {
+    return this.#current?.retiredKeys.has(kid) ?? false;
   }
 
   /** How many computers are revoked, and when the list held was issued (null: none held). */
@@ -154,9 +165,15 @@ export class RevocationList {
       return "same";
     }
     await replaceFileAtomically(this.#path, body, 0o644);
-    this.#current = { list, revoked: new Set(list.revoked), body };
+    this.#current = {
+      list,
+      revoked: new Set(list.revoked),
+      retiredKeys: new Set(list.retiredKeys),
+      body,
+    };
     this.#log.info("revocation list updated", {
       revoked: list.revoked.length,
+      retiredKeys: list.retiredKeys?.length ?? 0,
       issuedAt: new Date(list.issuedAt).toISOString(),
     });
     return "adopted";

@@ -58,9 +58,24 @@ Deno.test("RevocationList keeps the newest verified list: older, forged and unsi
     assert.equal(await revocations.offer({ revoked: [], issuedAt: 9_000 }), "invalid");
     assert.deepEqual(revocations.status, { revoked: 2, issuedAt: 2_000 });
 
+    // Retired keys come with a newer list.
+    const kid = "ab".repeat(20);
+    assert.equal(revocations.isKeyRetired(kid), false);
+    const withKey = await signRevocations(site.privateKey, {
+      revoked: [5, 6],
+      retiredKeys: [kid],
+      issuedAt: 3_000,
+    });
+    assert.equal(await revocations.offer(withKey), "adopted");
+    assert.equal(revocations.isKeyRetired(kid), true);
+    assert.equal(revocations.isKeyRetired("cd".repeat(20)), false);
+    assert.equal(await revocations.offer(await list([5, 6], 2_500)), "older");
+    assert.equal(revocations.isKeyRetired(kid), true, "an older list cannot bring a key back");
+
     // Persisted: a new instance (a restart) knows the list without asking anyone.
     const reopened = await open(dataDir, stub.url);
     assert.equal(reopened.isRevoked(6), true);
+    assert.equal(reopened.isKeyRetired(kid), true);
     assert.equal((await Deno.stat(`${dataDir}/${REVOCATIONS_FILE}`)).isFile, true);
   });
 });

@@ -299,10 +299,10 @@ export async function runRelay(args: string[]): Promise<number> {
       parentUrl,
       log,
     });
-    const forwarder = settings.decrypt
-      ? await openDecryptingForwarder(settings, spool, log)
-      : new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency });
     const { revocations, authenticator } = await openRelayTrust(settings, log);
+    const forwarder = settings.decrypt
+      ? await openDecryptingForwarder(settings, spool, revocations, log)
+      : new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency });
     const uploads = await openRelayUploads({
       dataDir,
       parentUrl,

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createContentKey } from "../envelope/jwe.ts";
-import { signReport } from "../envelope/report_message.ts";
+import { sealReport, signReport } from "../envelope/report_message.ts";
 import { readClientKey } from "../keystore/key_storage.ts";
 import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
 import { verifyMasthead } from "../protocol/masthead.ts";
@@ -464,6 +464,122 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
     await downstream.close();
     await relay.stop();
     await upstream.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a key the site retires stops decrypting at decrypting relays too: the signed revocation list names it, and its reports go on untouched", async () => {
+  const site = await createSite();
+  const kidA = await generateKey(site, false);
+  const usb = `${site.root}/usb`;
+  const relayDir = `${site.root}/relay`;
+  const exported = await adminRun([
+    "encryption",
+    "export",
+    "--to",
+    usb,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  assert.equal(exported.code, 0, describe(exported));
+  const imported = await adminRun(["encryption", "import", "--from", usb, "--data-dir", relayDir]);
+  assert.equal(imported.code, 0, describe(imported));
+  const server = await startServer(site);
+  const relayPort = freePort();
+  const relay = await startRelay(relayDir, relayPort, site.serverPort, [
+    "--decrypt",
+    "--bundle-max",
+    "4",
+    "--bundle-wait-ms",
+    "200",
+    "--revocation-interval",
+    "1",
+  ]);
+  try {
+    await relay.waitFor(/registered as computer \d+/);
+    const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+    const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
+    assert.equal((await admin(["relays", "allow", String(relayId), ...siteArgs])).code, 0);
+    await deployKey(site);
+    await waitForCertificate(site, site.serverPort, kidA);
+    const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
+    const { publicKey: publicKeyA } = await verifyEncryptionCertificate(
+      siteKey,
+      await (await fetch(`http://127.0.0.1:${site.serverPort}${API.encryptionCertificate}`))
+        .json(),
+    );
+
+    const clientDir = `${site.root}/client`;
+    const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(first.code, 0, first.stderr);
+    const cid = await computerIdOf(clientDir);
+    const clientKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+    /** A report of this client sealed to key A, posted to the relay as a client would. */
+    const sendToA = async (seq: number) => {
+      const { contentKey } = await createContentKey(publicKeyA!, kidA);
+      const message = await sealReport(
+        contentKey,
+        clientKey.privateKey,
+        { cid, seq },
+        new TextEncoder().encode(JSON.stringify({
+          computerId: cid,
+          seq,
+          createdAt: new Date().toISOString(),
+          properties: { encryption_level: "required" },
+          custom: {},
+          relevance: [],
+          actionStatuses: [],
+          analyses: [],
+        })),
+      );
+      const answer = await fetch(`http://127.0.0.1:${relayPort}${API.reports}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(message),
+      });
+      const said = await answer.text();
+      assert.equal(answer.status, 202, said);
+    };
+
+    // Key B becomes current; A, now previous, still decrypts at the relay (bundled).
+    const kidB = await generateKey(site, true);
+    await waitForCertificate(site, site.serverPort, kidB);
+    await sendToA(1000);
+    const stored = await waitForStored(site, cid, 2);
+    assert.ok(stored.some((r) => r.seq === 1000 && r.kid === kidA));
+    const bundledBefore = (await metrics(site.serverPort)).reportsInBundles;
+    assert.ok(bundledBefore >= 2, `bundled: ${bundledBefore}`);
+
+    // Retired: the server publishes the signed list naming A; the relay adopts it.
+    const retired = await adminRun(["encryption", "retire", kidA, "--force", ...siteArgs]);
+    assert.equal(retired.code, 0, describe(retired));
+    assert.match(retired.stdout, /decrypting relays within their revocation interval/);
+    await relay.waitFor(/revocation list updated [^\n]*retiredKeys=1/);
+    await eventually(
+      async () => (await metrics(site.serverPort)).keysLoaded === 1 ? true : undefined,
+      "the server to unload the retired key",
+    );
+
+    // A report still sealed to A: the relay does not open it, it goes on untouched, and the
+    // server, which no longer loads A either, refuses it (kept in the relay's rejected/).
+    await sendToA(1001);
+    await relay.waitFor(new RegExp(`the site retired this key[^\\n]*${kidA}`));
+    const reasons = await eventually(async () => {
+      const names = (await Array.fromAsync(Deno.readDir(`${relayDir}/rejected`)))
+        .map((entry) => entry.name)
+        .filter((name) => name.endsWith(".reason"));
+      return names.length > 0 ? names : undefined;
+    }, "the refused report in the relay's rejected/ folder");
+    assert.equal(reasons.length, 1);
+    assert.match(
+      await Deno.readTextFile(`${relayDir}/rejected/${reasons[0]}`),
+      /ERR_UNKNOWN_KEY_ID/,
+    );
+    assert.ok(!(await storedReports(site, cid)).some((r) => r.seq === 1001));
+    assert.equal((await metrics(site.serverPort)).reportsInBundles, bundledBefore);
+  } finally {
+    await relay.stop();
     await server.stop();
     await Deno.remove(site.root, { recursive: true });
   }

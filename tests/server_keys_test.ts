@@ -76,6 +76,42 @@ async function waitForCertificate(site: TestSite, port: number, kid: string | nu
   }, `the server to serve the certificate of ${kid}`);
 }
 
+/** The seed's USB transfer: exports the server's keys and imports them into a relay data dir. */
+async function copyKeysToRelay(site: TestSite, relayDir: string) {
+  const usb = `${site.root}/usb`;
+  const exported = await adminRun([
+    "encryption",
+    "export",
+    "--to",
+    usb,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  assert.equal(exported.code, 0, describe(exported));
+  const imported = await adminRun(["encryption", "import", "--from", usb, "--data-dir", relayDir]);
+  assert.equal(imported.code, 0, describe(imported));
+  await Deno.remove(usb, { recursive: true });
+  return { exported, imported };
+}
+
+/** A report's JSON, as a client with level required makes it. */
+function reportBytes(
+  cid: number,
+  seq: number,
+  custom: Record<string, string> = {},
+): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(JSON.stringify({
+    computerId: cid,
+    seq,
+    createdAt: new Date().toISOString(),
+    properties: { encryption_level: "required" },
+    custom,
+    relevance: [],
+    actionStatuses: [],
+    analyses: [],
+  }));
+}
+
 function fingerprintOf(text: string): string {
   const match = /SHA256:[0-9a-f ]{79}/.exec(text);
   assert.ok(match, `no fingerprint in: ${text}`);
@@ -310,21 +346,9 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
   const site = await createSite();
   // The seed's order: generate with -deploynow=no, copy the key to the relay, start it, deploy.
   const kid = await generateKey(site, false);
-  const usb = `${site.root}/usb`;
   const relayDir = `${site.root}/relay`;
-  const exported = await adminRun([
-    "encryption",
-    "export",
-    "--to",
-    usb,
-    "--data-dir",
-    site.serverDir,
-  ]);
-  assert.equal(exported.code, 0, describe(exported));
-  const imported = await adminRun(["encryption", "import", "--from", usb, "--data-dir", relayDir]);
-  assert.equal(imported.code, 0, describe(imported));
+  const { exported, imported } = await copyKeysToRelay(site, relayDir);
   assert.equal(fingerprintOf(imported.stdout), fingerprintOf(exported.stdout));
-  await Deno.remove(usb, { recursive: true });
 
   const server = await startServer(site);
   const upstream = new RecordingProxy(site.serverPort);
@@ -402,17 +426,7 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
     const relayKey = await readClientKey(`${relayDir}/KeyStorage/client.pvk`);
     const clientKey = await readClientKey(`${clients[0]}/KeyStorage/client.pvk`);
     const cid = await computerIdOf(clients[0]);
-    const report = (seq: number, secret: string) =>
-      new TextEncoder().encode(JSON.stringify({
-        computerId: cid,
-        seq,
-        createdAt: new Date().toISOString(),
-        properties: { encryption_level: "required" },
-        custom: { Secret: secret },
-        relevance: [],
-        actionStatuses: [],
-        analyses: [],
-      }));
+    const report = (seq: number, secret: string) => reportBytes(cid, seq, { Secret: secret });
     const genuine = entryOfJws(
       await signReport(clientKey.privateKey, { cid, seq: 1000, kid }, report(1000, "genuine")),
     );
@@ -472,19 +486,8 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
 Deno.test("a key the site retires stops decrypting at decrypting relays too: the signed revocation list names it, and its reports go on untouched", async () => {
   const site = await createSite();
   const kidA = await generateKey(site, false);
-  const usb = `${site.root}/usb`;
   const relayDir = `${site.root}/relay`;
-  const exported = await adminRun([
-    "encryption",
-    "export",
-    "--to",
-    usb,
-    "--data-dir",
-    site.serverDir,
-  ]);
-  assert.equal(exported.code, 0, describe(exported));
-  const imported = await adminRun(["encryption", "import", "--from", usb, "--data-dir", relayDir]);
-  assert.equal(imported.code, 0, describe(imported));
+  await copyKeysToRelay(site, relayDir);
   const server = await startServer(site);
   const relayPort = freePort();
   const relay = await startRelay(relayDir, relayPort, site.serverPort, [
@@ -522,16 +525,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
         contentKey,
         clientKey.privateKey,
         { cid, seq },
-        new TextEncoder().encode(JSON.stringify({
-          computerId: cid,
-          seq,
-          createdAt: new Date().toISOString(),
-          properties: { encryption_level: "required" },
-          custom: {},
-          relevance: [],
-          actionStatuses: [],
-          analyses: [],
-        })),
+        reportBytes(cid, seq),
       );
       const answer = await fetch(`http://127.0.0.1:${relayPort}${API.reports}`, {
         method: "POST",

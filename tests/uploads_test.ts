@@ -13,9 +13,11 @@ import { API } from "../protocol/paths.ts";
 import type { UploadManifest } from "../protocol/upload.ts";
 import {
   admin,
+  ADMIN_ENV,
   clientReport,
   clientStatus,
   createSite,
+  deployKey,
   freePort,
   generateKey,
   RecordingProxy,
@@ -198,6 +200,60 @@ Deno.test("an upload crosses client → relay → server encrypted: stored as se
     assert.ok(!containsCanary(upstream.text, canary), "canary seen on the relay → server wire");
     assert.ok(!containsCanary(await readTree(relayDir), canary), "canary in the relay's folders");
     assert.ok(!downstream.text.includes("secret-report"), "the file name travelled in clear");
+  } finally {
+    await downstream.close();
+    await relay.stop();
+    await upstream.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a decrypting relay, though it holds the site's key, passes an upload through encrypted: stored, and the file's bytes in clear on no wire and not on its disk", async () => {
+  const site = await createSite();
+  // The seed's order: a key generated without deploying, copied to the relay, then deployed.
+  const kid = await generateKey(site, false);
+  const relayDir = `${site.root}/relay`;
+  const usb = `${site.root}/usb`;
+  const env = { ...ADMIN_ENV, MLE_TRANSFER_PASSWORD: "a long transfer password", MLE_DATA_DIR: "" };
+  for (
+    const args of [
+      ["encryption", "export", "--to", usb, "--data-dir", site.serverDir],
+      ["encryption", "import", "--from", usb, "--data-dir", relayDir],
+    ]
+  ) {
+    const result = await runRole("admin", args, { env });
+    assert.equal(result.code, 0, result.stderr);
+  }
+  const server = await startServer(site);
+  const upstream = new RecordingProxy(site.serverPort);
+  const relayPort = freePort();
+  const relay = await startRelay(relayDir, relayPort, upstream.port, ["--decrypt"]);
+  const downstream = new RecordingProxy(relayPort);
+  const clientDir = `${site.root}/client`;
+  try {
+    await relay.waitFor(/registered as computer \d+/);
+    await deployKey(site);
+    await eventually(async () => {
+      const answer = await fetch(`http://127.0.0.1:${site.serverPort}${API.encryptionCertificate}`);
+      await answer.body?.cancel();
+      return answer.status === 200 ? true : undefined;
+    }, "the server to serve the deployed key's certificate");
+    const canary = `CANARY-decrypting-${crypto.randomUUID()}`;
+    const file = `${site.root}/crash.dmp`;
+    const bytes = await writeTestFile(file, 400_000, canary);
+    const result = await upload(site, clientDir, downstream.port, file);
+    assert.equal(result.code, 0, result.stderr);
+    const [stored] = await listUploads(site);
+    assert.equal(stored.state, "complete");
+    assert.equal(stored.encrypted, true);
+    assert.equal(stored.sha256, await sha256Hex(bytes));
+    assert.deepEqual(await Deno.readFile(stored.path!), bytes);
+    assert.match(relay.stderr, new RegExp(`encryption key loaded kid=${kid}`));
+    assert.ok(upstream.text.includes(API.uploads), "the upload went up through the relay");
+    assert.ok(!containsCanary(downstream.text, canary), "canary on the client → relay wire");
+    assert.ok(!containsCanary(upstream.text, canary), "canary on the relay → server wire");
+    assert.ok(!containsCanary(await readTree(relayDir), canary), "canary in the relay's folders");
   } finally {
     await downstream.close();
     await relay.stop();

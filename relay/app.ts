@@ -42,6 +42,7 @@ import type { Forwarder } from "./forwarder.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { RevocationList } from "./revocation_list.ts";
 import type { Spool } from "./spool.ts";
+import type { UpstreamRefusals } from "./upstream_refusals.ts";
 
 /** What the relay app is built from. */
 export interface RelayAppOptions {
@@ -66,6 +67,8 @@ export interface RelayAppOptions {
   revocations?: Pick<RevocationList, "refusalFor" | "answerFor">;
   /** The upload routes (`relay/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
   uploads?: Hono;
+  /** The parent's refusals of senders, given to their next reports at once. */
+  refusals?: Pick<UpstreamRefusals, "refusalFor" | "forget">;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -86,8 +89,15 @@ const COMPUTER_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
  * ```
  */
 export function createRelayApp(options: RelayAppOptions): Hono {
-  const { spool, forwarder, documents, acceptsEncryptedReports, authenticator, revocations } =
-    options;
+  const {
+    spool,
+    forwarder,
+    documents,
+    acceptsEncryptedReports,
+    authenticator,
+    revocations,
+    refusals,
+  } = options;
   const log = options.log ?? silentLogger;
   const registerUrl = `${parentBaseUrl(options.parentUrl)}${API.register}`;
   const registrationTimeoutMs = options.registrationTimeoutMs ?? 15_000;
@@ -184,6 +194,11 @@ export function createRelayApp(options: RelayAppOptions): Hono {
         502,
       );
     }
+    // Registered (again) through here: whatever the parent refused this computer before is past.
+    const registered = (answer.body as { computerId?: unknown }).computerId;
+    if ((answer.status === 200 || answer.status === 201) && Number.isSafeInteger(registered)) {
+      refusals?.forget(registered as number);
+    }
     return new Response(JSON.stringify(answer.body), {
       status: answer.status,
       headers: JSON_HEADERS,
@@ -217,6 +232,14 @@ export function createRelayApp(options: RelayAppOptions): Hono {
       ? await authenticator.checkReport(parsed)
       : revocations?.refusalFor(parsed.claims.cid) ?? null;
     if (refusal) return c.json(refusal.body, refusal.status);
+    // The parent refused this sender for good lately: its own answer, now, not a 202 in vain.
+    const upstream = refusals?.refusalFor(parsed.claims.cid);
+    if (upstream) {
+      return new Response(JSON.stringify(upstream.body), {
+        status: upstream.status,
+        headers: JSON_HEADERS,
+      });
+    }
     if (parsed.kind === "encrypted" && !acceptsEncryptedReports) {
       return c.json(
         errorBody(

@@ -53,6 +53,7 @@ import { parentBaseUrl } from "./parent_url.ts";
 import type { RelayIdentity } from "./relay_identity.ts";
 import type { RelayKeyRing } from "./relay_key_ring.ts";
 import type { RevocationList } from "./revocation_list.ts";
+import type { UpstreamRefusals } from "./upstream_refusals.ts";
 import type { BundleRecipient, ServerCertificate } from "./server_certificate.ts";
 import type { Spool } from "./spool.ts";
 
@@ -100,6 +101,8 @@ export interface DecryptingForwarderOptions {
   keyRefreshMs?: number;
   /** Source of jitter in [0, 1). */
   random?: () => number;
+  /** Where refusals of a sender are remembered, for its next reports. */
+  refusals?: UpstreamRefusals;
 }
 
 /** Counts since start. */
@@ -132,6 +135,7 @@ export class DecryptingForwarder {
   readonly #spool: Spool;
   readonly #parentUrl: string;
   readonly #keys: DecryptingForwarderOptions["keys"];
+  readonly #refusals: UpstreamRefusals | undefined;
   readonly #retiredKeys: DecryptingForwarderOptions["retiredKeys"];
   /** Retired keys already logged, so that each is logged once. */
   readonly #retiredNoted = new Set<string>();
@@ -169,6 +173,7 @@ export class DecryptingForwarder {
     this.#spool = options.spool;
     this.#parentUrl = parentBaseUrl(options.parentUrl);
     this.#keys = options.keys;
+    this.#refusals = options.refusals;
     this.#retiredKeys = options.retiredKeys;
     this.#identity = options.identity;
     this.#clientKeys = options.clientKeys;
@@ -558,6 +563,7 @@ export class DecryptingForwarder {
         return true;
       case "rejected":
         await rejectForGood(this.#spool, this.#log, id, answer);
+        this.#refusals?.noteRefusal(bytes, answer);
         this.#stats.rejected += 1;
         this.#backoff.answered();
         return true;

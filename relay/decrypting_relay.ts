@@ -24,6 +24,7 @@ import { PinnedMasthead } from "./pinned_masthead.ts";
 import { RelayIdentity } from "./relay_identity.ts";
 import { RelayKeyRing } from "./relay_key_ring.ts";
 import type { RevocationList } from "./revocation_list.ts";
+import type { UpstreamRefusals } from "./upstream_refusals.ts";
 import { ServerCertificate } from "./server_certificate.ts";
 import type { Spool } from "./spool.ts";
 
@@ -45,7 +46,10 @@ export interface DecryptingRelaySettings {
 export async function openDecryptingForwarder(
   settings: DecryptingRelaySettings,
   spool: Spool,
-  revocations: Pick<RevocationList, "isKeyRetired">,
+  trust: {
+    revocations: Pick<RevocationList, "isKeyRetired">;
+    refusals: UpstreamRefusals;
+  },
   log: Logger,
 ): Promise<DecryptingForwarder> {
   const masthead = await PinnedMasthead.open({
@@ -105,7 +109,8 @@ export async function openDecryptingForwarder(
     spool,
     parentUrl: settings.parentUrl,
     keys,
-    retiredKeys: revocations,
+    retiredKeys: trust.revocations,
+    refusals: trust.refusals,
     identity,
     clientKeys: new ClientPublicKeys({ parentUrl: settings.parentUrl }),
     certificate: new ServerCertificate({ parentUrl: settings.parentUrl, siteKey, log }),

@@ -24,6 +24,7 @@ import { DeliveryBackoff } from "./_delivery_backoff.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { Spool } from "./spool.ts";
+import type { UpstreamRefusals } from "./upstream_refusals.ts";
 
 /** What a parent's answer means for a spooled message. */
 export type DeliveryOutcome = "delivered" | "duplicate" | "rejected" | "retry";
@@ -47,6 +48,8 @@ export interface ForwarderOptions {
   maxBackoffMs?: number;
   /** Source of jitter in [0, 1) (tests pass a fixed one). */
   random?: () => number;
+  /** Where refusals of a sender are remembered, for its next reports. */
+  refusals?: UpstreamRefusals;
 }
 
 /** Counts since start, for logs and tests. */
@@ -119,6 +122,7 @@ export async function rejectForGood(
  * ```
  */
 export class Forwarder {
+  readonly #refusals: UpstreamRefusals | undefined;
   readonly #spool: Spool;
   /** Where reports go: the parent's reports path. */
   readonly #reportsUrl: string;
@@ -133,6 +137,7 @@ export class Forwarder {
   /** @throws {RangeError} When the parent URL, the concurrency or a delay is unusable. */
   constructor(options: ForwarderOptions) {
     this.#spool = options.spool;
+    this.#refusals = options.refusals;
     this.#reportsUrl = `${parentBaseUrl(options.parentUrl)}${API.reports}`;
     this.#log = options.log ?? silentLogger;
     this.#concurrency = options.concurrency ?? 4;
@@ -248,6 +253,7 @@ export class Forwarder {
           return;
         case "rejected":
           await rejectForGood(this.#spool, this.#log, id, answer);
+          this.#refusals?.noteRefusal(bytes, answer);
           this.#stats.rejected += 1;
           this.#backoff.answered();
           return;

@@ -16,6 +16,7 @@ import { createRelayApp } from "./app.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
 import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forwarder.ts";
 import { openDecryptingForwarder } from "./decrypting_relay.ts";
+import { UpstreamRefusals } from "./upstream_refusals.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { Forwarder } from "./forwarder.ts";
 import { parentBaseUrl } from "./parent_url.ts";
@@ -300,9 +301,10 @@ export async function runRelay(args: string[]): Promise<number> {
       log,
     });
     const { revocations, authenticator } = await openRelayTrust(settings, log);
+    const refusals = new UpstreamRefusals();
     const forwarder = settings.decrypt
-      ? await openDecryptingForwarder(settings, spool, revocations, log)
-      : new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency });
+      ? await openDecryptingForwarder(settings, spool, { revocations, refusals }, log)
+      : new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency, refusals });
     const uploads = await openRelayUploads({
       dataDir,
       parentUrl,
@@ -323,6 +325,7 @@ export async function runRelay(args: string[]): Promise<number> {
       log,
       revocations,
       authenticator,
+      refusals,
       uploads: uploads.app,
     });
 

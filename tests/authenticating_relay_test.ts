@@ -290,6 +290,72 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
   }
 });
 
+Deno.test("a plain relay below an authenticating one gives a client its parent's refusal at once, so it does the key exchange and nothing more is lost", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  const upperPort = freePort();
+  const upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+  ]);
+  const plainPort = freePort();
+  const plainDir = `${site.root}/plain`;
+  const plainUrl = `http://127.0.0.1:${plainPort}`;
+  const plain = await startRelay(plainDir, plainPort, upperPort);
+  const clientDir = `${site.root}/client`;
+  try {
+    // A client that registered straight with the server, before it sat behind these relays.
+    const direct = await clientReport(site, clientDir, site.serverPort);
+    assert.equal(direct.code, 0, direct.stderr);
+    const status = await clientStatus(clientDir);
+    const cid = status.computerId as number;
+
+    // The plain relay takes its next report (202), then the authenticating one refuses it.
+    const taken = await clientReport(site, clientDir, plainPort);
+    assert.equal(taken.code, 0, taken.stderr);
+    await eventually(async () => {
+      try {
+        const names = await Array.fromAsync(Deno.readDir(`${plainDir}/rejected`));
+        return names.some((entry) => entry.name.endsWith(".reason")) ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    }, "the refused report in the plain relay's rejected/ folder");
+
+    // From then on the client hears the refusal at once, keeps its report, and is told what to do.
+    const told = await clientReport(site, clientDir, plainPort);
+    assert.equal(told.code, 1, told.stderr);
+    assert.match(told.stderr, /not completed the manual key exchange/);
+    assert.ok(told.stderr.includes(`mle-client register --password … --data-dir ${clientDir}`));
+    assert.ok(told.stderr.includes(plainUrl), told.stderr);
+
+    // The key exchange through the plain relay: admitted upstream, and its reports flow again.
+    const registered = await client(site, clientDir, [
+      "register",
+      "--password-file",
+      passwordFile,
+      plainUrl,
+    ]);
+    assert.equal(registered.code, 0, registered.stderr);
+    assert.equal(Number(registered.stdout.trim()), cid);
+    const after = await clientReport(site, clientDir, plainPort);
+    assert.equal(after.code, 0, after.stderr);
+    const stored = await eventually(async () => {
+      const reports = await storedReports(site, cid);
+      return reports.length >= 3 ? reports : undefined;
+    }, "the held report and the new one at the server");
+    // The first, the held one and the last; only the one taken in vain stays in rejected/.
+    assert.equal(stored.length, 3);
+  } finally {
+    await plain.stop();
+    await upper.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
 Deno.test("one-time passwords admit one client each, once, even when two race, and across a relay restart", async () => {
   const site = await createSite();
   const server = await startServer(site);

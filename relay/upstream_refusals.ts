@@ -1,0 +1,105 @@
+/**
+ * What the parent said, for good, about a sender: a relay stores and forwards, so a client whose
+ * report it accepted never hears that the parent then refused it because of who sent it (an
+ * authenticating relay further up that has not admitted the client, a computer the server does
+ * not know, revoked, or replaced by a key rotation). The relay remembers such a refusal per
+ * computer id for a while and gives it, in the parent's own words, to that computer's next
+ * reports at once: the client then does what it does when its parent refuses it (registers again,
+ * or says to run the manual key exchange, keeping its reports queued).
+ *
+ * These refusals are facts about the computer id, whoever sent the message that drew them, so a
+ * forged message cannot make the relay refuse anyone wrongly. A refusal is forgotten when a
+ * registration through this relay gives the computer id back (the key exchange done, say), and
+ * after {@linkcode DEFAULT_REFUSAL_TTL_MS} in any case, in case the computer was admitted some
+ * other way. Memory is bounded.
+ *
+ * @module
+ */
+
+import { readUpstreamMessage } from "../envelope/report_message.ts";
+import { errorCodeOf } from "../protocol/http_error.ts";
+
+/** The parent's error codes that are about the sender, not the message. */
+export const SENDER_REFUSAL_CODES: ReadonlySet<string> = new Set([
+  "ERR_KEY_EXCHANGE_REQUIRED",
+  "ERR_UNKNOWN_COMPUTER",
+  "ERR_COMPUTER_REVOKED",
+  "ERR_COMPUTER_REPLACED",
+]);
+
+/** How long a refusal is given on: five minutes. */
+export const DEFAULT_REFUSAL_TTL_MS = 5 * 60_000;
+
+/** A refusal as the parent gave it. */
+export interface UpstreamRefusal {
+  status: number;
+  body: unknown;
+}
+
+/** Options of an {@linkcode UpstreamRefusals}. */
+export interface UpstreamRefusalsOptions {
+  ttlMs?: number;
+  /** Computers remembered at most; the oldest are forgotten first (default 10,000). */
+  maxComputers?: number;
+  now?: () => number;
+}
+
+/** Refusals of senders the parent gave, per computer id. */
+export class UpstreamRefusals {
+  readonly #ttlMs: number;
+  readonly #max: number;
+  readonly #now: () => number;
+  readonly #refusals = new Map<number, UpstreamRefusal & { at: number }>();
+
+  constructor(options: UpstreamRefusalsOptions = {}) {
+    this.#ttlMs = options.ttlMs ?? DEFAULT_REFUSAL_TTL_MS;
+    this.#max = options.maxComputers ?? 10_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Remembers the parent's refusal of a message when it is about its sender.
+   *
+   * @param message the message exactly as forwarded (its computer id is read from it).
+   * @returns the computer id remembered, or null when the refusal was about the message.
+   */
+  noteRefusal(message: Uint8Array, answer: UpstreamRefusal): number | null {
+    if (answer.status < 400 || answer.status >= 500) return null;
+    const code = errorCodeOf(answer.body);
+    if (code === null || !SENDER_REFUSAL_CODES.has(code)) return null;
+    let computerId: number;
+    try {
+      computerId = readUpstreamMessage(JSON.parse(new TextDecoder().decode(message))).claims.cid;
+    } catch {
+      return null;
+    }
+    this.#refusals.delete(computerId);
+    this.#refusals.set(computerId, { status: answer.status, body: answer.body, at: this.#now() });
+    for (const oldest of this.#refusals.keys()) {
+      if (this.#refusals.size <= this.#max) break;
+      this.#refusals.delete(oldest);
+    }
+    return computerId;
+  }
+
+  /** The refusal to give a computer's report now, or null. */
+  refusalFor(computerId: number): UpstreamRefusal | null {
+    const refusal = this.#refusals.get(computerId);
+    if (!refusal) return null;
+    if (this.#now() - refusal.at >= this.#ttlMs) {
+      this.#refusals.delete(computerId);
+      return null;
+    }
+    return { status: refusal.status, body: refusal.body };
+  }
+
+  /** Forgets a computer's refusal (a registration through this relay gave its id back). */
+  forget(computerId: number): void {
+    this.#refusals.delete(computerId);
+  }
+
+  /** Computers remembered. */
+  get size(): number {
+    return this.#refusals.size;
+  }
+}

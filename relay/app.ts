@@ -26,7 +26,7 @@ import { MleError } from "../envelope/errors.ts";
 import { readUpstreamMessage } from "../envelope/report_message.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import type { Capabilities } from "../protocol/capabilities.ts";
-import { errorBody } from "../protocol/http_error.ts";
+import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
 import {
   MAX_DOCUMENT_BYTES,
   MAX_REGISTRATION_BYTES,
@@ -39,6 +39,7 @@ import { readBounded } from "../protocol/read_bounded.ts";
 import type { RelayAuthenticator } from "./authenticator.ts";
 import type { DocumentCache, DocumentName } from "./document_cache.ts";
 import type { Forwarder } from "./forwarder.ts";
+import { ParentCapabilities } from "./parent_capabilities.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { RevocationList } from "./revocation_list.ts";
 import type { Spool } from "./spool.ts";
@@ -101,6 +102,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
   const log = options.log ?? silentLogger;
   const registerUrl = `${parentBaseUrl(options.parentUrl)}${API.register}`;
   const registrationTimeoutMs = options.registrationTimeoutMs ?? 15_000;
+  const parentCapabilities = new ParentCapabilities(options.parentUrl);
   const capabilities: Capabilities = {
     role: "relay",
     acceptsEncryptedReports,
@@ -153,7 +155,9 @@ export function createRelayApp(options: RelayAppOptions): Hono {
         : {};
       return c.json(refusal.body, refusal.status, headers);
     }
-    const body = admission ? admission.body : received;
+    // The proof goes on only to an authenticating parent, which checks it against its passwords.
+    const provesUpstream = admission !== null && await parentCapabilities.authenticating();
+    const body = admission && !provesUpstream ? admission.body : received;
     let answer;
     try {
       answer = await fetchJson(registerUrl, {
@@ -192,6 +196,25 @@ export function createRelayApp(options: RelayAppOptions): Hono {
           "Cannot register: the relay's parent gave an unusable answer; try again later",
         ),
         502,
+      );
+    }
+    // This relay took the proof, a relay above did not: say where the chain broke.
+    const parentCode = errorCodeOf(answer.body);
+    if (
+      admission && answer.status === 403 &&
+      (parentCode === "ERR_KEY_EXCHANGE_FAILED" || parentCode === "ERR_KEY_EXCHANGE_REQUIRED")
+    ) {
+      const said = (answer.body as { error?: { message?: unknown } }).error?.message;
+      return c.json(
+        errorBody(
+          "ERR_KEY_EXCHANGE_FAILED",
+          "Cannot complete the key exchange: this relay took the password, but the " +
+            `authenticating relay above it refused it (${
+              typeof said === "string" ? said.slice(0, 300) : parentCode
+            }); relays in a chain admit a client only with a password each of them knows, so ` +
+            "ask their operators to give them the same one",
+        ),
+        403,
       );
     }
     // Registered (again) through here: whatever the parent refused this computer before is past.

@@ -356,6 +356,87 @@ Deno.test("a plain relay below an authenticating one gives a client its parent's
   }
 });
 
+Deno.test("chained authenticating relays that share a password admit a client all the way up; with another password above, the client is told where the chain broke", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  const otherFile = await secretFile(`${site.root}/other-password`, "another relay's password\n");
+  const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-only-once\n");
+  const upperPort = freePort();
+  const upstream = new RecordingProxy(site.serverPort);
+  const upper = await startRelay(`${site.root}/upper`, upperPort, upstream.port, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+  ]);
+  const lowerPort = freePort();
+  const lowerUrl = `http://127.0.0.1:${lowerPort}`;
+  const lower = await startRelay(`${site.root}/lower`, lowerPort, upperPort, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+    "--one-time-passwords",
+    oneTimeFile,
+  ]);
+  const clientDir = `${site.root}/client`;
+  try {
+    const registered = await client(site, clientDir, [
+      "register",
+      "--password-file",
+      passwordFile,
+      lowerUrl,
+    ]);
+    assert.equal(registered.code, 0, registered.stderr);
+    const cid = Number(registered.stdout.trim());
+    assert.match(upper.stderr, new RegExp(`client admitted cid=${cid} by="shared password"`));
+    assert.match(lower.stderr, new RegExp(`client admitted cid=${cid} by="shared password"`));
+    assert.ok(!upstream.text.includes("keyExchange"), "the proof went on to the server");
+    const report = await clientReport(site, clientDir, lowerPort);
+    assert.equal(report.code, 0, report.stderr);
+    await eventually(async () => {
+      return (await storedReports(site, cid)).length === 1 ? true : undefined;
+    }, "the report through both relays at the server");
+
+    // The lower relay's one-time password is not one of the upper relay's: refused above, the
+    // client is told so, and nothing is registered.
+    const before = (await computers(site)).length;
+    const refused = await client(site, `${site.root}/client-b`, [
+      "register",
+      "--password",
+      "lower-only-once",
+      lowerUrl,
+    ]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /the authenticating relay above it refused it/);
+    assert.equal((await computers(site)).length, before);
+    const otherRelayPort = freePort();
+    const otherRelay = await startRelay(`${site.root}/other`, otherRelayPort, upperPort, [
+      "--authenticating",
+      "--password-file",
+      otherFile,
+    ]);
+    try {
+      const mismatch = await client(site, `${site.root}/client-c`, [
+        "register",
+        "--password-file",
+        otherFile,
+        `http://127.0.0.1:${otherRelayPort}`,
+      ]);
+      assert.equal(mismatch.code, 1, mismatch.stderr);
+      assert.match(mismatch.stderr, /ask their operators to give them the same one/);
+    } finally {
+      await otherRelay.stop();
+    }
+    assert.equal((await computers(site)).length, before);
+  } finally {
+    await lower.stop();
+    await upper.stop();
+    await upstream.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
 Deno.test("one-time passwords admit one client each, once, even when two race, and across a relay restart", async () => {
   const site = await createSite();
   const server = await startServer(site);

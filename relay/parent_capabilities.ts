@@ -1,0 +1,55 @@
+/**
+ * What a relay's parent says it is (`GET /api/v1/capabilities`), asked at most once a minute.
+ * An authenticating relay uses it to decide whether a client's key-exchange proof goes on with the
+ * registration: to another authenticating relay, which checks it against its own passwords (so
+ * that relays in a chain that share a password admit the client all the way up), but never to the
+ * server or a plain relay, which have no use for it.
+ *
+ * @module
+ */
+
+import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { readCapabilities } from "../protocol/capabilities.ts";
+import { API } from "../protocol/paths.ts";
+import { parentBaseUrl } from "./parent_url.ts";
+
+/** How long an answer is used before asking again. */
+const TTL_MS = 60_000;
+
+/** The parent's capabilities, cached. */
+export class ParentCapabilities {
+  readonly #url: string;
+  readonly #now: () => number;
+  #authenticating: boolean | null = null;
+  #askedAt = -Infinity;
+
+  constructor(parentUrl: string | URL, now: () => number = Date.now) {
+    this.#url = `${parentBaseUrl(parentUrl)}${API.capabilities}`;
+    this.#now = now;
+  }
+
+  /**
+   * Whether the parent is an authenticating relay; false when it says otherwise or cannot be
+   * asked (the proof then stops here, as it always may).
+   */
+  async authenticating(): Promise<boolean> {
+    if (this.#authenticating !== null && this.#now() - this.#askedAt < TTL_MS) {
+      return this.#authenticating;
+    }
+    try {
+      const answer = await fetchJson(this.#url, {
+        redirect: "manual",
+        timeoutMs: 5_000,
+        maxBytes: 64 * 1024,
+      });
+      if (answer.status !== 200) return false;
+      const capabilities = readCapabilities(answer.body);
+      this.#authenticating = capabilities.role === "relay" && capabilities.authenticating;
+      this.#askedAt = this.#now();
+      return this.#authenticating;
+    } catch (error) {
+      if (error instanceof ParentUnreachableError) return false;
+      throw error;
+    }
+  }
+}

@@ -3,8 +3,8 @@
  * report it accepted never hears that the parent then refused it because of who sent it (an
  * authenticating relay further up that has not admitted the client, a computer the server does
  * not know, revoked, or replaced by a key rotation). The relay remembers such a refusal per
- * computer id for a while and gives it, in the parent's own words, to that computer's next
- * reports at once: the client then does what it does when its parent refuses it (registers again,
+ * computer id for a while and gives it, in the parent's own words (its code, and its message cut
+ * to a few hundred characters, so memory stays small), to that computer's next reports at once: the client then does what it does when its parent refuses it (registers again,
  * or says to run the manual key exchange, keeping its reports queued).
  *
  * These refusals are facts about the computer id, whoever sent the message that drew them, so a
@@ -17,7 +17,7 @@
  */
 
 import { readUpstreamMessage } from "../envelope/report_message.ts";
-import { errorCodeOf } from "../protocol/http_error.ts";
+import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
 
 /** The parent's error codes that are about the sender, not the message. */
 export const SENDER_REFUSAL_CODES: ReadonlySet<string> = new Set([
@@ -26,6 +26,9 @@ export const SENDER_REFUSAL_CODES: ReadonlySet<string> = new Set([
   "ERR_COMPUTER_REVOKED",
   "ERR_COMPUTER_REPLACED",
 ]);
+
+/** Longest message kept from a refusal: what is remembered stays small whatever the parent said. */
+const MAX_MESSAGE_CHARS = 500;
 
 /** How long a refusal is given on: five minutes. */
 export const DEFAULT_REFUSAL_TTL_MS = 5 * 60_000;
@@ -49,7 +52,10 @@ export class UpstreamRefusals {
   readonly #ttlMs: number;
   readonly #max: number;
   readonly #now: () => number;
-  readonly #refusals = new Map<number, UpstreamRefusal & { at: number }>();
+  readonly #refusals = new Map<
+    number,
+    { status: number; code: string; message: string; at: number }
+  >();
 
   constructor(options: UpstreamRefusalsOptions = {}) {
     this.#ttlMs = options.ttlMs ?? DEFAULT_REFUSAL_TTL_MS;
@@ -73,8 +79,15 @@ export class UpstreamRefusals {
     } catch {
       return null;
     }
+    const said = (answer.body as { error?: { message?: unknown } }).error?.message;
+    const text = typeof said === "string" ? said.slice(0, MAX_MESSAGE_CHARS) : code;
     this.#refusals.delete(computerId);
-    this.#refusals.set(computerId, { status: answer.status, body: answer.body, at: this.#now() });
+    this.#refusals.set(computerId, {
+      status: answer.status,
+      code,
+      message: text,
+      at: this.#now(),
+    });
     for (const oldest of this.#refusals.keys()) {
       if (this.#refusals.size <= this.#max) break;
       this.#refusals.delete(oldest);
@@ -90,7 +103,7 @@ export class UpstreamRefusals {
       this.#refusals.delete(computerId);
       return null;
     }
-    return { status: refusal.status, body: refusal.body };
+    return { status: refusal.status, body: errorBody(refusal.code, refusal.message) };
   }
 
   /** Forgets a computer's refusal (a registration through this relay gave its id back). */

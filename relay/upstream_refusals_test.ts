@@ -80,3 +80,16 @@ Deno.test("memory stays bounded however many computers are refused", async () =>
   assert.ok(refusals.refusalFor(50));
   assert.equal(refusals.refusalFor(1), null);
 });
+
+Deno.test("what is remembered stays small whatever the parent said", async () => {
+  const refusals = new UpstreamRefusals();
+  const body = {
+    ...errorBody("ERR_UNKNOWN_COMPUTER", "x".repeat(60_000)),
+    extra: "y".repeat(60_000),
+  };
+  refusals.noteRefusal(await messageOf(7), { status: 404, body });
+  const given = refusals.refusalFor(7)!;
+  assert.equal(given.status, 404);
+  assert.ok(JSON.stringify(given.body).length < 1000);
+  assert.equal((given.body as { error: { code: string } }).error.code, "ERR_UNKNOWN_COMPUTER");
+});

@@ -38,7 +38,11 @@ export type RegistrationRefusal = Refusal | {
 export type RegistrationAdmission =
   | { refusal: RegistrationRefusal }
   | {
-    /** The body to forward to the parent: the registration without its `keyExchange`. */
+    /**
+     * The body to forward to a parent that is not an authenticating relay: the registration
+     * without its `keyExchange` (an authenticating parent gets the body as received, to check the
+     * proof itself).
+     */
     body: string;
     /**
      * Called with the parent's answer (null: no answer): records the admitted client on success,

@@ -23,6 +23,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { MleError } from "../envelope/errors.ts";
+import type { FlattenedJws } from "../envelope/jws.ts";
 import { readUpstreamMessage } from "../envelope/report_message.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import type { Capabilities } from "../protocol/capabilities.ts";
@@ -36,6 +37,7 @@ import { API } from "../protocol/paths.ts";
 import { VERSION } from "../protocol/version.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { readBounded } from "../protocol/read_bounded.ts";
+import type { RelayVoucher } from "../protocol/relay_voucher.ts";
 import type { RelayAuthenticator } from "./authenticator.ts";
 import type { DocumentCache, DocumentName } from "./document_cache.ts";
 import type { Forwarder } from "./forwarder.ts";
@@ -68,6 +70,11 @@ export interface RelayAppOptions {
   revocations?: Pick<RevocationList, "refusalFor" | "answerFor">;
   /** The upload routes (`relay/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
   uploads?: Hono;
+  /**
+   * Signs this relay's voucher for a registration it admitted (authenticating relays), added when
+   * the registration goes on to an authenticating parent.
+   */
+  vouch?: (registration: FlattenedJws) => Promise<RelayVoucher>;
   /** The parent's refusals of senders, given to their next reports at once. */
   refusals?: Pick<UpstreamRefusals, "refusalFor" | "forget">;
 }
@@ -157,7 +164,15 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     }
     // The proof goes on only to an authenticating parent, which checks it against its passwords.
     const provesUpstream = admission !== null && await parentCapabilities.authenticating();
-    const body = admission && !provesUpstream ? admission.body : received;
+    let body: string | Uint8Array<ArrayBuffer> = admission && !provesUpstream
+      ? admission.body
+      : received;
+    if (provesUpstream && options.vouch) {
+      // Already read and checked by the authenticator: a JSON object with the JWS members.
+      const value = JSON.parse(decoder.decode(received)) as Record<string, unknown>;
+      value.relayVoucher = await options.vouch(value as unknown as FlattenedJws);
+      body = JSON.stringify(value);
+    }
     let answer;
     try {
       answer = await fetchJson(registerUrl, {

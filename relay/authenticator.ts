@@ -15,6 +15,7 @@ import { type ParsedMessage, verifyMessageSignature } from "../envelope/report_m
 import type { ParentAnswer } from "../protocol/bounded_fetch.ts";
 import { type ErrorBody, errorBody } from "../protocol/http_error.ts";
 import { verifyRegistration } from "../protocol/registration.ts";
+import { verifyRelayVoucher } from "../protocol/relay_voucher.ts";
 import type { AdmittedBy, AuthorizedClients } from "./authorized_clients.ts";
 import { KeyExchangeThrottle } from "./key_exchange_throttle.ts";
 import type { RelayPasswords } from "./relay_passwords.ts";
@@ -58,6 +59,11 @@ export interface RelayAuthenticatorOptions {
   revocations: { isRevoked(computerId: number): boolean };
   /** Slows password guessing (default: 10 failures at once, then one per 10 s, per source). */
   throttle?: KeyExchangeThrottle;
+  /**
+   * Public keys (raw Ed25519, base64url) of relays below whose vouchers admit a client
+   * (`--trust-relay`): such a relay checked the client's password itself.
+   */
+  trustedRelayKeys?: Iterable<string>;
   log?: Logger;
 }
 
@@ -83,6 +89,7 @@ export class RelayAuthenticator {
   readonly #passwords: RelayPasswords;
   readonly #revocations: { isRevoked(computerId: number): boolean };
   readonly #throttle: KeyExchangeThrottle;
+  readonly #trustedRelays: ReadonlySet<string>;
   readonly #log: Logger;
 
   constructor(options: RelayAuthenticatorOptions) {
@@ -90,6 +97,7 @@ export class RelayAuthenticator {
     this.#passwords = options.passwords;
     this.#revocations = options.revocations;
     this.#throttle = options.throttle ?? new KeyExchangeThrottle();
+    this.#trustedRelays = new Set(options.trustedRelayKeys ?? []);
     this.#log = options.log ?? silentLogger;
   }
 
@@ -135,7 +143,7 @@ export class RelayAuthenticator {
       if (!(error instanceof MleError)) throw error;
       return refuse(error.code === "ERR_SIGNATURE_INVALID" ? 403 : 400, error.code, error.message);
     }
-    const { keyExchange, ...registration } = value;
+    const { keyExchange, relayVoucher, ...registration } = value;
     const body = JSON.stringify(registration);
 
     const known = this.#authorized.byPublicKey(publicKey);
@@ -145,11 +153,22 @@ export class RelayAuthenticator {
     }
     if (known) return { body, settle: (answer) => this.#settle(answer, publicKey, "known key") };
 
+    // A relay below whose key this relay trusts checked the client's password there.
+    const voucherKey = relayVoucher !== undefined && this.#trustedRelays.size > 0
+      ? await verifyRelayVoucher(relayVoucher, value as unknown as FlattenedJws)
+      : null;
+    const vouched = voucherKey !== null && this.#trustedRelays.has(voucherKey);
+    const byVoucher = (): RegistrationAdmission => {
+      this.#log.info("registration vouched for by a trusted relay", { relay: voucherKey });
+      return { body, settle: (answer) => this.#settle(answer, publicKey, "trusted relay") };
+    };
     if (keyExchange === undefined) {
+      if (vouched) return byVoucher();
       this.#log.info("registration refused: no key exchange");
       return refuse(403, "ERR_KEY_EXCHANGE_REQUIRED", KEY_EXCHANGE_REQUIRED_MESSAGE);
     }
     const match = await this.#passwords.match(value as unknown as FlattenedJws, keyExchange);
+    if (!match.ok && vouched) return byVoucher();
     if (!match.ok) {
       this.#throttle.failed(source);
       this.#log.warn("key exchange failed", { reason: match.reason, source });

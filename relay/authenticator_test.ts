@@ -5,12 +5,14 @@ import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/sign
 import { proveKeyExchange } from "../protocol/key_exchange.ts";
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
+import { signRelayVoucher } from "../protocol/relay_voucher.ts";
 import { freePort } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
 import { createRelayApp } from "./app.ts";
 import { KEY_EXCHANGE_REQUIRED_MESSAGE, RelayAuthenticator } from "./authenticator.ts";
 import { AuthorizedClients } from "./authorized_clients.ts";
 import { DocumentCache } from "./document_cache.ts";
+import { KeyExchangeThrottle } from "./key_exchange_throttle.ts";
 import { RelayPasswords } from "./relay_passwords.ts";
 import { Spool } from "./spool.ts";
 
@@ -184,4 +186,87 @@ Deno.test("authenticating relay gives a one-time password back when the parent d
     assert.equal((await register(app, ONE_TIME)).status, 503);
     assert.equal((await register(app, ONE_TIME)).status, 503, "still usable");
   }, `http://127.0.0.1:${freePort()}`);
+});
+
+/** An authenticator over a real data dir, trusting the given relay keys. */
+async function withVouchingSetup(
+  body: (setup: {
+    authenticator: RelayAuthenticator;
+    relay: CryptoKeyPair;
+    relayKey: string;
+    throttle: KeyExchangeThrottle;
+  }) => Promise<void>,
+  trust = true,
+): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "mle-relay-voucher-" });
+  try {
+    const relay = await generateSigningKeyPair();
+    const relayKey = encodeBase64Url(await exportSigningPublicKey(relay.publicKey));
+    const throttle = new KeyExchangeThrottle({ burst: 1, refillMs: 60_000 });
+    const authenticator = new RelayAuthenticator({
+      authorized: await AuthorizedClients.open(dataDir),
+      passwords: await RelayPasswords.open({ sharedPassword: SHARED, dataDir }),
+      revocations: { isRevoked: () => false },
+      throttle,
+      trustedRelayKeys: trust ? [relayKey] : [],
+    });
+    await body({ authenticator, relay, relayKey, throttle });
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+function bytesOf(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+Deno.test("a voucher of a trusted relay below admits a registration without a password of this relay's", async () => {
+  await withVouchingSetup(async ({ authenticator, relay, relayKey, throttle }) => {
+    const relayVoucher = await signRelayVoucher(relay.privateKey, relayKey, registration);
+    const admitted = await authenticator.admitRegistration(
+      bytesOf({ ...registration, relayVoucher }),
+      "192.0.2.1",
+    );
+    assert.ok(!("refusal" in admitted), JSON.stringify(admitted));
+    const forwarded = JSON.parse(admitted.body);
+    assert.equal(forwarded.relayVoucher, undefined);
+    assert.equal(forwarded.keyExchange, undefined);
+
+    // With a password this relay does not know, the voucher still admits, and no guess counts.
+    const withWrongProof = await authenticator.admitRegistration(
+      bytesOf({
+        ...registration,
+        keyExchange: await proveKeyExchange(registration, "the lower relay's own"),
+        relayVoucher,
+      }),
+      "192.0.2.1",
+    );
+    assert.ok(!("refusal" in withWrongProof));
+    assert.equal(throttle.waitMs("192.0.2.1"), 0);
+  });
+});
+
+Deno.test("a voucher of an untrusted relay, or for another registration, admits nothing", async () => {
+  await withVouchingSetup(async ({ authenticator, relay, relayKey }) => {
+    const other = await signRegistration(client.privateKey, {
+      publicKey: clientKeyText,
+      hostIdentity: "another",
+      hostname: "host",
+      issuedAt: Date.now(),
+    });
+    const forOther = await signRelayVoucher(relay.privateKey, relayKey, other);
+    const refused = await authenticator.admitRegistration(
+      bytesOf({ ...registration, relayVoucher: forOther }),
+    );
+    assert.ok("refusal" in refused);
+    assert.equal(refused.refusal.body.error.code, "ERR_KEY_EXCHANGE_REQUIRED");
+  });
+  await withVouchingSetup(async ({ authenticator, relay, relayKey }) => {
+    const relayVoucher = await signRelayVoucher(relay.privateKey, relayKey, registration);
+    const refused = await authenticator.admitRegistration(
+      bytesOf({ ...registration, relayVoucher }),
+    );
+    assert.ok("refusal" in refused);
+    assert.equal(refused.refusal.body.error.code, "ERR_KEY_EXCHANGE_REQUIRED");
+  }, false);
 });

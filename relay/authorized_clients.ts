@@ -15,7 +15,11 @@ import { joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
 export const AUTHORIZED_CLIENTS_FILE = "authorized-clients.json";
 
 /** How a client was admitted. */
-export type AdmittedBy = "shared password" | "one-time password" | "known key";
+export type AdmittedBy =
+  | "shared password"
+  | "one-time password"
+  | "known key"
+  | "trusted relay";
 
 /** One admitted client. */
 export interface AuthorizedClient {

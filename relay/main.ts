@@ -7,6 +7,7 @@
 import { EXIT } from "../cli/exit_codes.ts";
 import { runCommand, UsageError } from "../cli/output.ts";
 import { VERSION } from "../protocol/version.ts";
+import { printRelayKey } from "./key_command.ts";
 import { runRelay } from "./run_command.ts";
 
 /** Help of `mle-relay` itself. */
@@ -18,6 +19,7 @@ when told to (run --decrypt: a decrypting top-level relay, in memory, never to d
 
 Commands:
   run         serve the API and forward accepted reports to the parent
+  key         print this relay's public key (for --trust-relay on an authenticating parent)
 
 Options:
   -h, --help  show this help ("mle-relay run --help" for the command's options)
@@ -51,6 +53,8 @@ export function main(args: string[]): Promise<number> {
         return Promise.resolve(EXIT.ok);
       case "run":
         return runRelay(rest);
+      case "key":
+        return printRelayKey(rest);
       case undefined:
         throw new UsageError("Cannot run without a command", 'run "mle-relay --help"');
       default:

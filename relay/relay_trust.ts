@@ -36,6 +36,8 @@ export interface RelayTrustSettings {
   passwordFile?: string;
   /** `--one-time-passwords`. */
   oneTimePasswordsFile?: string;
+  /** `--trust-relay`: public keys of authenticating relays below whose vouchers admit a client. */
+  trustedRelayKeys?: string[];
 }
 
 /** What the relay's app and lifecycle get. */
@@ -90,7 +92,13 @@ export async function openRelayTrust(
   }
   return {
     revocations,
-    authenticator: new RelayAuthenticator({ authorized, passwords, revocations, log }),
+    authenticator: new RelayAuthenticator({
+      authorized,
+      passwords,
+      revocations,
+      log,
+      trustedRelayKeys: settings.trustedRelayKeys,
+    }),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import type { FlattenedJws } from "../envelope/jws.ts";
 import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
 import { createLogger, type LogLevel } from "../cli/log.ts";
@@ -12,17 +13,19 @@ import { CliError, UsageError } from "../cli/output.ts";
 import { defaultRelayDataDir } from "../keystore/default_paths.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { DEFAULT_PORT } from "../protocol/paths.ts";
+import { isRelayPublicKey, signRelayVoucher } from "../protocol/relay_voucher.ts";
 import { createRelayApp } from "./app.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
 import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forwarder.ts";
 import { openDecryptingForwarder } from "./decrypting_relay.ts";
-import { UpstreamRefusals } from "./upstream_refusals.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { Forwarder } from "./forwarder.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import { openRelayTrust, SHARED_PASSWORD_ENV } from "./relay_trust.ts";
 import { DEFAULT_REVOCATION_INTERVAL_SECONDS } from "./revocation_list.ts";
+import { RelayIdentity } from "./relay_identity.ts";
 import { Spool } from "./spool.ts";
+import { UpstreamRefusals } from "./upstream_refusals.ts";
 import {
   openRelayUploads,
   parseUploadRunArgs,
@@ -58,6 +61,9 @@ Options:
   --one-time-passwords FILE
                           (authenticating) one password a line, each admitting one client once;
                           read again when it changes
+  --trust-relay KEY       (authenticating) admit, without a password of this relay's, the clients
+                          that the authenticating relay below with this public key admitted (its
+                          key: "mle-relay key --data-dir DIR" there); repeatable
   --revocation-interval SECONDS
                           how often the site's revocation list is fetched from the parent, 1 to
                           86400 (default ${DEFAULT_REVOCATION_INTERVAL_SECONDS}); revoked computers' reports are refused
@@ -112,6 +118,8 @@ export interface RunSettings {
   authenticating: boolean;
   passwordFile?: string;
   oneTimePasswordsFile?: string;
+  /** `--trust-relay`: public keys of authenticating relays below whose vouchers admit a client. */
+  trustedRelayKeys?: string[];
   /** `--decrypt`: a decrypting top-level relay. */
   decrypt: boolean;
   bundleMax: number;
@@ -142,6 +150,7 @@ export function parseRunArgs(
         "authenticating": { type: "boolean" },
         "password-file": { type: "string" },
         "one-time-passwords": { type: "string" },
+        "trust-relay": { type: "string", multiple: true },
         "revocation-interval": { type: "string" },
         "masthead": { type: "string" },
         "decrypt": { type: "boolean" },
@@ -216,6 +225,21 @@ export function parseRunArgs(
       );
     }
   }
+  const trustedRelayKeys = values["trust-relay"] ?? [];
+  if (trustedRelayKeys.length > 0 && !authenticating) {
+    throw new UsageError(
+      "Cannot use --trust-relay without --authenticating",
+      "add --authenticating: a plain relay admits every client anyway",
+    );
+  }
+  for (const key of trustedRelayKeys) {
+    if (!isRelayPublicKey(key)) {
+      throw new UsageError(
+        `Cannot use --trust-relay "${key.slice(0, 60)}": expected a relay's public key (43 ` +
+          'base64url characters, as "mle-relay key" prints it)',
+      );
+    }
+  }
   if (values.masthead === "") throw new UsageError("Cannot use an empty --masthead");
   const decrypt = values.decrypt === true;
   const bundleMax = boundedInteger(values["bundle-max"], DEFAULT_BUNDLE_MAX, 1, 1000, "bundle-max");
@@ -245,6 +269,7 @@ export function parseRunArgs(
     authenticating,
     passwordFile: values["password-file"],
     oneTimePasswordsFile: values["one-time-passwords"],
+    trustedRelayKeys,
     decrypt,
     bundleMax,
     bundleWaitMs,
@@ -326,6 +351,7 @@ export async function runRelay(args: string[]): Promise<number> {
       revocations,
       authenticator,
       refusals,
+      vouch: authenticator ? voucherSigner(dataDir) : undefined,
       uploads: uploads.app,
     });
 
@@ -398,4 +424,18 @@ async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([promise, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
   clearTimeout(timer);
+}
+
+/**
+ * Signs vouchers with the relay's own key (`<data-dir>/KeyStorage`, made on first use): what an
+ * authenticating relay adds to a registration it admitted before passing it to an authenticating
+ * parent (`--trust-relay` there).
+ */
+function voucherSigner(dataDir: string) {
+  let identity: Promise<RelayIdentity> | null = null;
+  return async (registration: FlattenedJws) => {
+    identity ??= RelayIdentity.open(dataDir);
+    const { privateKey, publicKeyText } = await identity;
+    return await signRelayVoucher(privateKey, publicKeyText, registration);
+  };
 }

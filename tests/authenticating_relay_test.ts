@@ -437,6 +437,91 @@ Deno.test("chained authenticating relays that share a password admit a client al
   }
 });
 
+Deno.test("an authenticating relay trusts the relay below by its key: a client admitted there with that relay's one-time password is admitted above too", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const upperPassword = await secretFile(`${site.root}/upper-password`, "the upper relay's own\n");
+  const lowerPassword = await secretFile(`${site.root}/lower-password`, `${SHARED_PASSWORD}\n`);
+  const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-one-time-password\n");
+  const lowerDir = `${site.root}/lower`;
+  const key = await runRole("relay", ["key", "--data-dir", lowerDir]);
+  assert.equal(key.code, 0, key.stderr);
+  const lowerKey = key.stdout.trim();
+  assert.match(lowerKey, /^[A-Za-z0-9_-]{43}$/);
+  const again = await runRole("relay", ["key", "--data-dir", lowerDir]);
+  assert.equal(again.stdout.trim(), lowerKey, "the same key every time");
+
+  const upperPort = freePort();
+  const upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
+    "--authenticating",
+    "--password-file",
+    upperPassword,
+    "--trust-relay",
+    lowerKey,
+  ]);
+  const lowerPort = freePort();
+  const lowerUrl = `http://127.0.0.1:${lowerPort}`;
+  const lower = await startRelay(lowerDir, lowerPort, upperPort, [
+    "--authenticating",
+    "--password-file",
+    lowerPassword,
+    "--one-time-passwords",
+    oneTimeFile,
+  ]);
+  const clientDir = `${site.root}/client`;
+  try {
+    const registered = await client(site, clientDir, [
+      "register",
+      "--password",
+      "lower-one-time-password",
+      lowerUrl,
+    ]);
+    assert.equal(registered.code, 0, registered.stderr);
+    const cid = Number(registered.stdout.trim());
+    assert.match(lower.stderr, new RegExp(`client admitted cid=${cid} by="one-time password"`));
+    assert.match(upper.stderr, new RegExp(`client admitted cid=${cid} by="trusted relay"`));
+    const report = await clientReport(site, clientDir, lowerPort);
+    assert.equal(report.code, 0, report.stderr);
+    await eventually(async () => {
+      return (await storedReports(site, cid)).length === 1 ? true : undefined;
+    }, "the report through both relays at the server");
+
+    // The one-time password is spent; and a relay the upper one does not trust vouches in vain.
+    const spent = await client(site, `${site.root}/client-b`, [
+      "register",
+      "--password",
+      "lower-one-time-password",
+      lowerUrl,
+    ]);
+    assert.equal(spent.code, 1, spent.stderr);
+    assert.match(spent.stderr, /already used/);
+    const strangerPort = freePort();
+    const stranger = await startRelay(`${site.root}/stranger`, strangerPort, upperPort, [
+      "--authenticating",
+      "--password-file",
+      lowerPassword,
+    ]);
+    try {
+      const refused = await client(site, `${site.root}/client-c`, [
+        "register",
+        "--password-file",
+        lowerPassword,
+        `http://127.0.0.1:${strangerPort}`,
+      ]);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, /the authenticating relay above it refused it/);
+    } finally {
+      await stranger.stop();
+    }
+    assert.equal((await computers(site)).length, 1);
+  } finally {
+    await lower.stop();
+    await upper.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
 Deno.test("one-time passwords admit one client each, once, even when two race, and across a relay restart", async () => {
   const site = await createSite();
   const server = await startServer(site);
@@ -661,10 +746,14 @@ Deno.test("mle-relay and mle-client explain the key-exchange flags and refuse th
         "--one-time-passwords",
         "--revocation-interval",
         "--masthead",
+        "--trust-relay",
       ]
     ) {
       assert.ok(relayHelp.stdout.includes(flag), flag);
     }
+    const keyHelp = await runRole("relay", ["key", "--help"]);
+    assert.equal(keyHelp.code, 0);
+    assert.match(keyHelp.stdout, /--trust-relay KEY/);
     const clientHelp = await runRole("client", ["--help"]);
     assert.equal(clientHelp.code, 0);
     assert.match(clientHelp.stdout, /register \[RELAY_URL\]/);
@@ -692,6 +781,16 @@ Deno.test("mle-relay and mle-client explain the key-exchange flags and refuse th
       ["interval 0", ["--revocation-interval", "0"], /--revocation-interval "0"/],
       ["interval not a number", ["--revocation-interval", "soon"], /--revocation-interval "soon"/],
       ["no password at all", ["--authenticating"], /without a password/],
+      [
+        "trusted relay without --authenticating",
+        ["--trust-relay", "A".repeat(43)],
+        /--trust-relay without --authenticating/,
+      ],
+      [
+        "trusted relay that is not a key",
+        ["--authenticating", "--password-file", "x", "--trust-relay", "relay-2"],
+        /--trust-relay "relay-2": expected a relay's public key/,
+      ],
     ];
     for (const [label, args, message] of cases) {
       const result = await runRole("relay", ["run", ...parent, ...args]);

@@ -162,16 +162,21 @@ export function createRelayApp(options: RelayAppOptions): Hono {
         : {};
       return c.json(refusal.body, refusal.status, headers);
     }
-    // The proof goes on only to an authenticating parent, which checks it against its passwords.
-    const provesUpstream = admission !== null && await parentCapabilities.authenticating();
-    let body: string | Uint8Array<ArrayBuffer> = admission && !provesUpstream
-      ? admission.body
-      : received;
-    if (provesUpstream && options.vouch) {
-      // Already read and checked by the authenticator: a JSON object with the JWS members.
-      const value = JSON.parse(decoder.decode(received)) as Record<string, unknown>;
-      value.relayVoucher = await options.vouch(value as unknown as FlattenedJws);
-      body = JSON.stringify(value);
+    // The proof, and this relay's voucher, go on only to an authenticating parent: it checks the
+    // proof against its own passwords, or trusts the voucher's key.
+    let body: string | Uint8Array<ArrayBuffer> = received;
+    if (admission && !(await parentCapabilities.authenticating())) {
+      body = admission.body;
+    } else if (admission && options.vouch) {
+      try {
+        // Already read and checked by the authenticator: a JSON object with the JWS members.
+        const value = JSON.parse(decoder.decode(received)) as Record<string, unknown>;
+        value.relayVoucher = await options.vouch(value as unknown as FlattenedJws);
+        body = JSON.stringify(value);
+      } catch (error) {
+        await admission.settle(null); // a one-time password is given back
+        throw error;
+      }
     }
     let answer;
     try {

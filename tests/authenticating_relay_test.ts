@@ -58,6 +58,11 @@ async function client(
   ], { env });
 }
 
+/** Runs `mle-client register ARGS…` for a client data dir (the relay URL last). */
+async function register(site: TestSite, clientDir: string, args: string[]): Promise<RoleResult> {
+  return await client(site, clientDir, ["register", ...args]);
+}
+
 async function computers(site: TestSite): Promise<Array<{ id: number; revokedAt: number | null }>> {
   const result = await admin(["computers", "list", "--json", "--data-dir", site.serverDir]);
   return JSON.parse(result.stdout);
@@ -117,12 +122,7 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
     assert.deepEqual(await spooled(relayDir), []);
 
     // The key exchange with the shared password from a file: prints the computer id.
-    const registered = await client(site, clientDir, [
-      "register",
-      "--password-file",
-      passwordFile,
-      relayUrl,
-    ]);
+    const registered = await register(site, clientDir, ["--password-file", passwordFile, relayUrl]);
     assert.equal(registered.code, 0, registered.stderr);
     const computerId = Number(registered.stdout.trim());
     assert.ok(Number.isSafeInteger(computerId) && computerId > 0, registered.stdout);
@@ -178,8 +178,7 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
 
     // A wrong password: refused, warned about argv, nothing registered.
     const before = (await computers(site)).length;
-    const wrong = await client(site, `${site.root}/client-b`, [
-      "register",
+    const wrong = await register(site, `${site.root}/client-b`, [
       "--password",
       "not the password",
       relayUrl,
@@ -205,8 +204,7 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
     assert.equal(fromEnvReport.code, 0, fromEnvReport.stderr);
 
     // A relay that does not answer: exit 4, nothing registered.
-    const unreachable = await client(site, `${site.root}/client-e`, [
-      "register",
+    const unreachable = await register(site, `${site.root}/client-e`, [
       "--password-file",
       passwordFile,
       `http://127.0.0.1:${freePort()}`,
@@ -271,8 +269,7 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
     assert.match(body.error.message, /try again in \d+ s/);
 
     // The real client says so, exits 4 (try later) and registers nothing.
-    const blocked = await client(site, `${site.root}/client-a`, [
-      "register",
+    const blocked = await register(site, `${site.root}/client-a`, [
       "--password-file",
       passwordFile,
       relayUrl,
@@ -332,12 +329,7 @@ Deno.test("a plain relay below an authenticating one gives a client its parent's
     assert.ok(told.stderr.includes(plainUrl), told.stderr);
 
     // The key exchange through the plain relay: admitted upstream, and its reports flow again.
-    const registered = await client(site, clientDir, [
-      "register",
-      "--password-file",
-      passwordFile,
-      plainUrl,
-    ]);
+    const registered = await register(site, clientDir, ["--password-file", passwordFile, plainUrl]);
     assert.equal(registered.code, 0, registered.stderr);
     assert.equal(Number(registered.stdout.trim()), cid);
     const after = await clientReport(site, clientDir, plainPort);
@@ -380,12 +372,7 @@ Deno.test("chained authenticating relays that share a password admit a client al
   ]);
   const clientDir = `${site.root}/client`;
   try {
-    const registered = await client(site, clientDir, [
-      "register",
-      "--password-file",
-      passwordFile,
-      lowerUrl,
-    ]);
+    const registered = await register(site, clientDir, ["--password-file", passwordFile, lowerUrl]);
     assert.equal(registered.code, 0, registered.stderr);
     const cid = Number(registered.stdout.trim());
     assert.match(upper.stderr, new RegExp(`client admitted cid=${cid} by="shared password"`));
@@ -400,8 +387,7 @@ Deno.test("chained authenticating relays that share a password admit a client al
     // The lower relay's one-time password is not one of the upper relay's: refused above, the
     // client is told so, and nothing is registered.
     const before = (await computers(site)).length;
-    const refused = await client(site, `${site.root}/client-b`, [
-      "register",
+    const refused = await register(site, `${site.root}/client-b`, [
       "--password",
       "lower-only-once",
       lowerUrl,
@@ -416,8 +402,7 @@ Deno.test("chained authenticating relays that share a password admit a client al
       otherFile,
     ]);
     try {
-      const mismatch = await client(site, `${site.root}/client-c`, [
-        "register",
+      const mismatch = await register(site, `${site.root}/client-c`, [
         "--password-file",
         otherFile,
         `http://127.0.0.1:${otherRelayPort}`,
@@ -470,8 +455,7 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
   ]);
   const clientDir = `${site.root}/client`;
   try {
-    const registered = await client(site, clientDir, [
-      "register",
+    const registered = await register(site, clientDir, [
       "--password",
       "lower-one-time-password",
       lowerUrl,
@@ -487,8 +471,7 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
     }, "the report through both relays at the server");
 
     // The one-time password is spent; and a relay the upper one does not trust vouches in vain.
-    const spent = await client(site, `${site.root}/client-b`, [
-      "register",
+    const spent = await register(site, `${site.root}/client-b`, [
       "--password",
       "lower-one-time-password",
       lowerUrl,
@@ -502,8 +485,7 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
       lowerPassword,
     ]);
     try {
-      const refused = await client(site, `${site.root}/client-c`, [
-        "register",
+      const refused = await register(site, `${site.root}/client-c`, [
         "--password-file",
         lowerPassword,
         `http://127.0.0.1:${strangerPort}`,
@@ -548,24 +530,21 @@ Deno.test("one-time passwords admit one client each, once, even when two race, a
     ]),
   ];
   try {
-    const first = await client(site, `${site.root}/a`, [
-      "register",
+    const first = await register(site, `${site.root}/a`, [
       "--password-file",
       passwordFiles[0],
       relayUrl,
     ]);
     assert.equal(first.code, 0, first.stderr);
 
-    const reused = await client(site, `${site.root}/b`, [
-      "register",
+    const reused = await register(site, `${site.root}/b`, [
       "--password-file",
       passwordFiles[0],
       relayUrl,
     ]);
     assert.equal(reused.code, 1, reused.stderr);
     assert.match(reused.stderr, /already used/);
-    const second = await client(site, `${site.root}/b`, [
-      "register",
+    const second = await register(site, `${site.root}/b`, [
       "--password-file",
       passwordFiles[1],
       relayUrl,
@@ -573,14 +552,11 @@ Deno.test("one-time passwords admit one client each, once, even when two race, a
     assert.equal(second.code, 0, second.stderr);
 
     // Two clients racing with the same one-time password: exactly one wins.
-    const race = await Promise.all(["c", "d"].map((name) =>
-      client(site, `${site.root}/${name}`, [
-        "register",
-        "--password-file",
-        passwordFiles[2],
-        relayUrl,
-      ])
-    ));
+    const race = await Promise.all(
+      ["c", "d"].map((name) =>
+        register(site, `${site.root}/${name}`, ["--password-file", passwordFiles[2], relayUrl])
+      ),
+    );
     assert.deepEqual(race.map((r) => r.code).sort(), [0, 1], race.map((r) => r.stderr).join("\n"));
     assert.equal((await computers(site)).length, 3);
 
@@ -605,8 +581,7 @@ Deno.test("one-time passwords admit one client each, once, even when two race, a
     );
     const afterRestart = await clientReport(site, `${site.root}/a`, relayPort);
     assert.equal(afterRestart.code, 0, afterRestart.stderr);
-    const reusedAfterRestart = await client(site, `${site.root}/e`, [
-      "register",
+    const reusedAfterRestart = await register(site, `${site.root}/e`, [
       "--password-file",
       passwordFiles[1],
       relayUrl,
@@ -647,12 +622,7 @@ Deno.test("revocation reaches relays within their interval: both refuse the revo
   ];
   try {
     const authClient = `${site.root}/behind-auth`;
-    const registered = await client(site, authClient, [
-      "register",
-      "--password-file",
-      passwordFile,
-      authUrl,
-    ]);
+    const registered = await register(site, authClient, ["--password-file", passwordFile, authUrl]);
     assert.equal(registered.code, 0, registered.stderr);
     const authId = Number(registered.stdout.trim());
     assert.equal((await clientReport(site, authClient, authPort)).code, 0);
@@ -692,12 +662,7 @@ Deno.test("revocation reaches relays within their interval: both refuse the revo
     assert.match(started[0].stderr, /report refused: revoked cid=/);
 
     // A registration by the revoked key is refused too.
-    const again = await client(site, authClient, [
-      "register",
-      "--password-file",
-      passwordFile,
-      authUrl,
-    ]);
+    const again = await register(site, authClient, ["--password-file", passwordFile, authUrl]);
     assert.equal(again.code, 1, again.stderr);
     assert.match(again.stderr, /revoked/);
 

@@ -1,19 +1,7 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "../cli/log.ts";
-import { encodeBase64Url } from "../envelope/base64url.ts";
-import {
-  encryptionKeyId,
-  exportSpki,
-  generateEncryptionKeyPair,
-} from "../envelope/encryption_key.ts";
 import { type ContentKey, createContentKey } from "../envelope/jwe.ts";
 import { signReport } from "../envelope/report_message.ts";
-import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
-import {
-  encryptionKeyFileText,
-  encryptionKeysDir,
-  writeEncryptionKeyFile,
-} from "../keystore/encryption_keys.ts";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { API } from "../protocol/paths.ts";
 import {
   type BundleEntry,
@@ -21,16 +9,9 @@ import {
   entryOfJws,
   sealBundle,
 } from "../protocol/report_bundle.ts";
-import { openStore, type Store } from "../store/mod.ts";
+import { type Store } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
-import { BatchWriter } from "./batch_writer.ts";
-import { ComputerDirectory } from "./computer_directory.ts";
-import { KeyRing } from "./key_ring.ts";
-
-interface Party {
-  id: number;
-  keys: CryptoKeyPair;
-}
+import { openTestServer, registerTestComputer, type TestComputer } from "./_test_server.ts";
 
 interface Fixture {
   dir: string;
@@ -38,57 +19,15 @@ interface Fixture {
   app: ReturnType<typeof createServerApp>;
   kid: string;
   contentKey: ContentKey;
-  relay: Party;
-  clients: Party[];
-}
-
-async function register(store: Store, name: string): Promise<Party> {
-  const keys = await generateSigningKeyPair();
-  const record = await store.registerComputer({
-    publicKey: encodeBase64Url(await exportSigningPublicKey(keys.publicKey)),
-    hostIdentity: `instance:${name}`,
-    hostname: name,
-    registeredAt: Date.now(),
-  });
-  return { id: record.id, keys };
+  relay: TestComputer;
+  clients: TestComputer[];
 }
 
 async function setUp(): Promise<Fixture> {
-  const dir = await Deno.makeTempDir({ prefix: "mle-bundle-test-" });
-  const store = openStore(dir);
-  const pair = await generateEncryptionKeyPair(2048);
-  const kid = await encryptionKeyId(pair.publicKey);
-  await writeEncryptionKeyFile(
-    encryptionKeysDir(dir),
-    kid,
-    await encryptionKeyFileText(pair.privateKey, kid),
-  );
-  await store.addEncryptionKey({
-    kid,
-    spki: encodeBase64Url(await exportSpki(pair.publicKey)),
-    bits: 2048,
-    role: "current",
-    createdAt: Date.now(),
-    deployedAt: Date.now(),
-    retiredAt: null,
-  });
-  const keys = new KeyRing({ store, dataDir: dir, log: silentLogger });
-  await keys.refresh();
-  const app = createServerApp({
-    store,
-    log: silentLogger,
-    masthead: null,
-    ingest: {
-      computers: new ComputerDirectory(store),
-      keys,
-      writer: new BatchWriter(store),
-      isClearTextRefused: () => Promise.resolve(false),
-      now: Date.now,
-    },
-  });
-  const relay = await register(store, "relay");
+  const { dir, store, app, kid, pair } = await openTestServer("mle-bundle-test-");
+  const relay = await registerTestComputer(store, "relay");
   await store.setBundleSender(relay.id, true, Date.now());
-  const clients = [await register(store, "a"), await register(store, "b")];
+  const clients = [await registerTestComputer(store, "a"), await registerTestComputer(store, "b")];
   const { contentKey } = await createContentKey(pair.publicKey, kid);
   return { dir, store, app, kid, contentKey, relay, clients };
 }
@@ -113,7 +52,7 @@ function reportBytes(cid: number, seq: number, secret = "s"): Uint8Array<ArrayBu
 
 async function entry(
   fixture: Fixture,
-  client: Party,
+  client: TestComputer,
   seq: number,
   options: { kid?: string | null; cid?: number } = {},
 ): Promise<BundleEntry> {

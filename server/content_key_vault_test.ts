@@ -2,20 +2,11 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { silentLogger } from "../cli/log.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import {
-  encryptionKeyId,
-  exportSpki,
-  generateEncryptionKeyPair,
-} from "../envelope/encryption_key.ts";
 import { createContentKey } from "../envelope/jwe.ts";
-import {
-  encryptionKeyFileText,
-  encryptionKeysDir,
-  writeEncryptionKeyFile,
-} from "../keystore/encryption_keys.ts";
 import { DATABASE_FILE, openStore, type Store } from "../store/mod.ts";
 import { ContentKeyVault, SEALED_CONTENT_KEY_BYTES } from "./content_key_vault.ts";
 import { KeyRing } from "./key_ring.ts";
+import { installCurrentKey } from "./_test_server.ts";
 
 const KID = "a".repeat(40);
 const OTHER_KID = "b".repeat(40);
@@ -184,22 +175,7 @@ Deno.test("ContentKeyVault keeps one entry per computer and server key, and forg
 
 Deno.test("KeyRing: a new key ring on the same data dir (a restart) needs no RSA operation for a content key already unwrapped", async () => {
   await withStore(async (store, dir) => {
-    const pair = await generateEncryptionKeyPair(2048);
-    const kid = await encryptionKeyId(pair.publicKey);
-    await writeEncryptionKeyFile(
-      encryptionKeysDir(dir),
-      kid,
-      await encryptionKeyFileText(pair.privateKey, kid),
-    );
-    await store.addEncryptionKey({
-      kid,
-      spki: encodeBase64Url(await exportSpki(pair.publicKey)),
-      bits: 2048,
-      role: "current",
-      createdAt: Date.now(),
-      deployedAt: Date.now(),
-      retiredAt: null,
-    });
+    const { kid, pair } = await installCurrentKey(store, dir);
     const { contentKey: sent } = await createContentKey(pair.publicKey, kid);
     const bogus = encodeBase64Url(crypto.getRandomValues(new Uint8Array(256)));
 

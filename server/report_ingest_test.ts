@@ -5,32 +5,16 @@
  */
 
 import assert from "node:assert/strict";
-import { silentLogger } from "../cli/log.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import {
-  encryptionKeyId,
-  exportSpki,
-  generateEncryptionKeyPair,
-} from "../envelope/encryption_key.ts";
 import { type ContentKey, createContentKey, encryptJwe, toCompactJwe } from "../envelope/jwe.ts";
 import { signJws, toCompactJws } from "../envelope/jws.ts";
 import { REPORT_CONTENT_TYPE, sealReport, signReport } from "../envelope/report_message.ts";
-import {
-  exportSigningPublicKey,
-  generateSigningKeyPair,
-  signBytes,
-} from "../envelope/signature.ts";
-import {
-  encryptionKeyFileText,
-  encryptionKeysDir,
-  writeEncryptionKeyFile,
-} from "../keystore/encryption_keys.ts";
+import { generateSigningKeyPair, signBytes } from "../envelope/signature.ts";
 import { API } from "../protocol/paths.ts";
-import { openStore, type Store } from "../store/mod.ts";
+import { type Store } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
-import { BatchWriter } from "./batch_writer.ts";
-import { ComputerDirectory } from "./computer_directory.ts";
 import { KeyRing } from "./key_ring.ts";
+import { openTestServer, registerTestComputer } from "./_test_server.ts";
 
 const encoder = new TextEncoder();
 
@@ -47,45 +31,8 @@ interface Fixture {
 }
 
 async function setUp(): Promise<Fixture> {
-  const dir = await Deno.makeTempDir({ prefix: "mle-ingest-test-" });
-  const store = openStore(dir);
-  const pair = await generateEncryptionKeyPair(2048);
-  const kid = await encryptionKeyId(pair.publicKey);
-  await writeEncryptionKeyFile(
-    encryptionKeysDir(dir),
-    kid,
-    await encryptionKeyFileText(pair.privateKey, kid),
-  );
-  await store.addEncryptionKey({
-    kid,
-    spki: encodeBase64Url(await exportSpki(pair.publicKey)),
-    bits: 2048,
-    role: "current",
-    createdAt: Date.now(),
-    deployedAt: Date.now(),
-    retiredAt: null,
-  });
-  const keys = new KeyRing({ store, dataDir: dir, log: silentLogger });
-  await keys.refresh();
-  const app = createServerApp({
-    store,
-    log: silentLogger,
-    masthead: null,
-    ingest: {
-      computers: new ComputerDirectory(store),
-      keys,
-      writer: new BatchWriter(store),
-      isClearTextRefused: () => Promise.resolve(false),
-      now: Date.now,
-    },
-  });
-  const client = await generateSigningKeyPair();
-  const record = await store.registerComputer({
-    publicKey: encodeBase64Url(await exportSigningPublicKey(client.publicKey)),
-    hostIdentity: "instance:ingest-test",
-    hostname: "ingest-test",
-    registeredAt: Date.now(),
-  });
+  const { dir, store, keys, app, kid, pair } = await openTestServer("mle-ingest-test-");
+  const { id: cid, keys: client } = await registerTestComputer(store, "ingest-test");
   const { contentKey } = await createContentKey(pair.publicKey, kid);
   return {
     dir,
@@ -95,7 +42,7 @@ async function setUp(): Promise<Fixture> {
     kid,
     serverKey: pair.publicKey,
     contentKey,
-    cid: record.id,
+    cid,
     client,
   };
 }

@@ -1,0 +1,90 @@
+/**
+ * Test support for the server's own tests: a data dir with one current MLE key installed as the
+ * admin tool installs it (key file and store record), the server app over it, and registered
+ * computers.
+ *
+ * @module
+ */
+
+import { silentLogger } from "../cli/log.ts";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import {
+  encryptionKeyId,
+  exportSpki,
+  generateEncryptionKeyPair,
+} from "../envelope/encryption_key.ts";
+import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
+import {
+  encryptionKeyFileText,
+  encryptionKeysDir,
+  writeEncryptionKeyFile,
+} from "../keystore/encryption_keys.ts";
+import { openStore, type Store } from "../store/mod.ts";
+import { createServerApp } from "./app.ts";
+import { BatchWriter } from "./batch_writer.ts";
+import { ComputerDirectory } from "./computer_directory.ts";
+import { KeyRing } from "./key_ring.ts";
+
+/** A 2048-bit key made current in `dataDir`: its file in `Encryption Keys`, its store record. */
+export async function installCurrentKey(
+  store: Store,
+  dataDir: string,
+): Promise<{ kid: string; pair: CryptoKeyPair }> {
+  const pair = await generateEncryptionKeyPair(2048);
+  const kid = await encryptionKeyId(pair.publicKey);
+  await writeEncryptionKeyFile(
+    encryptionKeysDir(dataDir),
+    kid,
+    await encryptionKeyFileText(pair.privateKey, kid),
+  );
+  await store.addEncryptionKey({
+    kid,
+    spki: encodeBase64Url(await exportSpki(pair.publicKey)),
+    bits: 2048,
+    role: "current",
+    createdAt: Date.now(),
+    deployedAt: Date.now(),
+    retiredAt: null,
+  });
+  return { kid, pair };
+}
+
+/** A registered computer and its key pair. */
+export interface TestComputer {
+  id: number;
+  keys: CryptoKeyPair;
+}
+
+/** Registers a computer with a new key pair, as the server's registration would. */
+export async function registerTestComputer(store: Store, name: string): Promise<TestComputer> {
+  const keys = await generateSigningKeyPair();
+  const record = await store.registerComputer({
+    publicKey: encodeBase64Url(await exportSigningPublicKey(keys.publicKey)),
+    hostIdentity: `instance:${name}`,
+    hostname: name,
+    registeredAt: Date.now(),
+  });
+  return { id: record.id, keys };
+}
+
+/** A fresh data dir with a current key, and the server app over it (no listening socket). */
+export async function openTestServer(prefix: string) {
+  const dir = await Deno.makeTempDir({ prefix });
+  const store = openStore(dir);
+  const { kid, pair } = await installCurrentKey(store, dir);
+  const keys = new KeyRing({ store, dataDir: dir, log: silentLogger });
+  await keys.refresh();
+  const app = createServerApp({
+    store,
+    log: silentLogger,
+    masthead: null,
+    ingest: {
+      computers: new ComputerDirectory(store),
+      keys,
+      writer: new BatchWriter(store),
+      isClearTextRefused: () => Promise.resolve(false),
+      now: Date.now,
+    },
+  });
+  return { dir, store, keys, app, kid, pair };
+}

@@ -11,6 +11,8 @@ import { RecordingProxy } from "./recording_proxy.ts";
 /** The site password every test deployment uses (given through the environment, never argv). */
 export const TEST_PASSWORD = "correct horse battery staple";
 export const ADMIN_ENV = { MLE_SITE_PASSWORD: TEST_PASSWORD };
+/** The password keys are sealed under for the USB transfer (`encryption export`/`import`). */
+export const TRANSFER_PASSWORD = "a long transfer password";
 
 /** Paths of a test site. */
 export interface TestSite {
@@ -30,6 +32,35 @@ export async function admin(args: string[]): Promise<RoleResult> {
     );
   }
   return result;
+}
+
+/**
+ * The seed's USB transfer: exports the server's keys and imports them into another data dir (a
+ * decrypting relay's); fails the test with the tool's output when either step fails.
+ */
+export async function copyKeysByUsb(
+  site: TestSite,
+  targetDir: string,
+): Promise<{ exported: RoleResult; imported: RoleResult }> {
+  const usb = `${site.root}/usb`;
+  const env = { ...ADMIN_ENV, MLE_TRANSFER_PASSWORD: TRANSFER_PASSWORD, MLE_DATA_DIR: "" };
+  const exported = await runRole("admin", [
+    "encryption",
+    "export",
+    "--to",
+    usb,
+    "--data-dir",
+    site.serverDir,
+  ], { env });
+  if (exported.code !== 0) throw new Error(`export exited ${exported.code}\n${exported.stderr}`);
+  const imported = await runRole(
+    "admin",
+    ["encryption", "import", "--from", usb, "--data-dir", targetDir],
+    { env },
+  );
+  if (imported.code !== 0) throw new Error(`import exited ${imported.code}\n${imported.stderr}`);
+  await Deno.remove(usb, { recursive: true });
+  return { exported, imported };
 }
 
 /** Creates a site (site key, masthead, server data dir) in a new temporary folder. */

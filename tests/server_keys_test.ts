@@ -16,6 +16,7 @@ import {
   ADMIN_ENV,
   clientReport,
   clientStatus,
+  copyKeysByUsb,
   createSite,
   deployKey,
   freePort,
@@ -25,12 +26,11 @@ import {
   startServer,
   storedReports,
   type TestSite,
+  TRANSFER_PASSWORD,
 } from "./deployment.ts";
 import { containsCanary, readTree } from "./recording_proxy.ts";
 import { type RoleResult, runRole } from "./run_role.ts";
 import { eventually } from "./eventually.ts";
-
-const TRANSFER_PASSWORD = "a long transfer password";
 
 /** Runs the admin tool with the site and transfer passwords in its environment. */
 async function adminRun(args: string[], env: Record<string, string> = {}): Promise<RoleResult> {
@@ -74,24 +74,6 @@ async function waitForCertificate(site: TestSite, port: number, kid: string | nu
     const served = certificate.enabled ? certificate.kid : null;
     return served === kid ? true : undefined;
   }, `the server to serve the certificate of ${kid}`);
-}
-
-/** The seed's USB transfer: exports the server's keys and imports them into a relay data dir. */
-async function copyKeysToRelay(site: TestSite, relayDir: string) {
-  const usb = `${site.root}/usb`;
-  const exported = await adminRun([
-    "encryption",
-    "export",
-    "--to",
-    usb,
-    "--data-dir",
-    site.serverDir,
-  ]);
-  assert.equal(exported.code, 0, describe(exported));
-  const imported = await adminRun(["encryption", "import", "--from", usb, "--data-dir", relayDir]);
-  assert.equal(imported.code, 0, describe(imported));
-  await Deno.remove(usb, { recursive: true });
-  return { exported, imported };
 }
 
 /** A report's JSON, as a client with level required makes it. */
@@ -347,7 +329,7 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
   // The seed's order: generate with -deploynow=no, copy the key to the relay, start it, deploy.
   const kid = await generateKey(site, false);
   const relayDir = `${site.root}/relay`;
-  const { exported, imported } = await copyKeysToRelay(site, relayDir);
+  const { exported, imported } = await copyKeysByUsb(site, relayDir);
   assert.equal(fingerprintOf(imported.stdout), fingerprintOf(exported.stdout));
 
   const server = await startServer(site);
@@ -487,7 +469,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
   const site = await createSite();
   const kidA = await generateKey(site, false);
   const relayDir = `${site.root}/relay`;
-  await copyKeysToRelay(site, relayDir);
+  await copyKeysByUsb(site, relayDir);
   const server = await startServer(site);
   const relayPort = freePort();
   const relay = await startRelay(relayDir, relayPort, site.serverPort, [

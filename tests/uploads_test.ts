@@ -13,9 +13,9 @@ import { API } from "../protocol/paths.ts";
 import type { UploadManifest } from "../protocol/upload.ts";
 import {
   admin,
-  ADMIN_ENV,
   clientReport,
   clientStatus,
+  copyKeysByUsb,
   createSite,
   deployKey,
   freePort,
@@ -214,17 +214,7 @@ Deno.test("a decrypting relay, though it holds the site's key, passes an upload 
   // The seed's order: a key generated without deploying, copied to the relay, then deployed.
   const kid = await generateKey(site, false);
   const relayDir = `${site.root}/relay`;
-  const usb = `${site.root}/usb`;
-  const env = { ...ADMIN_ENV, MLE_TRANSFER_PASSWORD: "a long transfer password", MLE_DATA_DIR: "" };
-  for (
-    const args of [
-      ["encryption", "export", "--to", usb, "--data-dir", site.serverDir],
-      ["encryption", "import", "--from", usb, "--data-dir", relayDir],
-    ]
-  ) {
-    const result = await runRole("admin", args, { env });
-    assert.equal(result.code, 0, result.stderr);
-  }
+  await copyKeysByUsb(site, relayDir);
   const server = await startServer(site);
   const upstream = new RecordingProxy(site.serverPort);
   const relayPort = freePort();

@@ -352,7 +352,8 @@ export class Agent {
     if (code === "ERR_KEY_EXCHANGE_REQUIRED") {
       throw new KeyExchangeError(code, parent, said, this.#options);
     }
-    if (code === "ERR_ENCRYPTION_NOT_SUPPORTED" && encrypt) {
+    if (code === "ERR_ENCRYPTION_NOT_SUPPORTED") {
+      if (!encrypt) return `the parent refused report ${queued.seq}: ${said}`;
       this.#state.parentAcceptsEncrypted = false;
       return "encryption-refused";
     }

@@ -9,7 +9,7 @@ import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, printWarning, UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { ENCRYPTION_LEVEL_SETTING, parseEncryptionLevel } from "../protocol/encryption_level.ts";
-import { checkSetting, signSettings } from "../protocol/settings.ts";
+import { ALLOW_LEGACY_RELAYS_SETTING, checkSetting, signSettings } from "../protocol/settings.ts";
 import {
   type CommandContext,
   parseComputerId,
@@ -29,8 +29,12 @@ export const settingsHelp = `Usage:
                          --site-key FILE [--password-file FILE] [--data-dir DIR]
 
 Signs client settings with the site key and stores them; the server serves them to the computers
-they target, which apply them at their next check. Later settings win over earlier ones.
-Known settings are checked: ${ENCRYPTION_LEVEL_SETTING} must be required, optional or none.
+they target, which apply them at their next check. For each setting the latest document wins,
+whether it targets all computers or some. Known settings are checked:
+  ${ENCRYPTION_LEVEL_SETTING}   required, optional or none
+  ${ALLOW_LEGACY_RELAYS_SETTING}
+      1: optional clients holding the site's certificate may send clear text through relays
+      that do not take encrypted reports; 0 (default): they keep it queued
 
 Options:
   --all                  target every computer, present and future

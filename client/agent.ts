@@ -10,7 +10,7 @@ import { MleError } from "../envelope/errors.ts";
 import { sealReport, signReport } from "../envelope/report_message.ts";
 import type { SignedDocument } from "../envelope/signed_document.ts";
 import { type ClientKey, loadOrCreateClientKey } from "../keystore/key_storage.ts";
-import { ensurePrivateDir, joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
+import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { readCapabilities } from "../protocol/capabilities.ts";
 import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
@@ -21,16 +21,32 @@ import {
 } from "../protocol/encryption_level.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
-import { type Masthead, verifyMasthead } from "../protocol/masthead.ts";
+import type { Masthead } from "../protocol/masthead.ts";
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import type { Report } from "../protocol/report.ts";
-import { verifySettings } from "../protocol/settings.ts";
-import { type ClientState, type LevelSource, readState, writeState } from "./client_state.ts";
+import {
+  ALLOW_LEGACY_RELAYS_SETTING,
+  mergeSettings,
+  verifySettings,
+} from "../protocol/settings.ts";
+import {
+  type ClientState,
+  deployedSettingsOf,
+  type LevelSource,
+  readState,
+  setDeployedSettings,
+  writeState,
+} from "./client_state.ts";
 import { ContentKeyStore } from "./content_key_store.ts";
-import { decideEncryption } from "./encryption_decision.ts";
+import {
+  decideEncryption,
+  type EncryptionSituation,
+  type HoldCause,
+} from "./encryption_decision.ts";
 import { type HostIdentifierKind, hostIdentity } from "./host_identity.ts";
 import { collectProperties } from "./properties.ts";
+import { installMasthead } from "./installed_masthead.ts";
 import { clearRotationRecord, readRotationRecord } from "./rotation_record.ts";
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { type QueuedReport, ReportQueue } from "./report_queue.ts";
@@ -61,8 +77,10 @@ export interface CycleResult {
   message: string;
   delivered: number;
   queued: number;
-  /** What to do about a failure, when there is something to do (the key exchange command). */
+  /** What to do about a failure or a hold, when there is something to do. */
   hint?: string;
+  /** Why reports are held (outcome "queued"). */
+  heldBy?: HoldCause;
 }
 
 /** The effective encryption level and its source. */
@@ -97,7 +115,11 @@ export class Agent {
   static async open(options: AgentOptions): Promise<Agent> {
     const agent = new Agent(options);
     await ensurePrivateDir(options.dataDir);
-    await agent.#installMasthead();
+    ({ masthead: agent.#masthead, siteKey: agent.#siteKey } = await installMasthead(
+      options.dataDir,
+      options.mastheadFile,
+      options.say,
+    ));
     agent.#state = await readState(agent.#statePath);
     if (options.installLevel) agent.#state.installLevel = options.installLevel;
     if (options.parent) agent.#state.parent = options.parent;
@@ -186,7 +208,22 @@ export class Agent {
   }
 
   async #cycle(): Promise<CycleResult> {
-    const parent = this.parentUrl;
+    // Where a parent does not take encrypted reports, the next one may (clients that know several).
+    let result!: CycleResult;
+    for (const parent of this.#parentCandidates()) {
+      result = await this.#cycleThrough(parent);
+      if (result.heldBy !== "parent-refuses-encryption") break;
+    }
+    this.#state.heldBecause = result.outcome === "queued" ? result.message : null;
+    return result;
+  }
+
+  /** The parents to try, in order: today the one in use. */
+  #parentCandidates(): string[] {
+    return [this.parentUrl];
+  }
+
+  async #cycleThrough(parent: string): Promise<CycleResult> {
     const capabilities = await fetchJson(`${parent}${API.capabilities}`, {
       maxBytes: 64 * 1024,
     });
@@ -197,13 +234,19 @@ export class Agent {
     await this.#refreshSettings(parent);
 
     let delivered = 0;
-    const level = effectiveLevel(this.#state).level;
     for (const queued of await this.#queue.list()) {
-      const decision = decideEncryption({
-        level,
-        hasCertificate: this.#serverKey !== null,
-        parentAcceptsEncrypted: this.#state.parentAcceptsEncrypted === true,
-      });
+      let decision = decideEncryption(this.encryptionSituation());
+      let sent = decision.action === "hold"
+        ? "held"
+        : await this.#send(parent, queued, decision.action === "encrypt");
+      if (sent === "encryption-refused") {
+        // The parent's word, unsigned: decide again, which holds unless the site's signed
+        // documents allow clear text.
+        decision = decideEncryption(this.encryptionSituation());
+        sent = decision.action === "hold"
+          ? "held"
+          : await this.#send(parent, queued, decision.action === "encrypt");
+      }
       if (decision.action === "hold") {
         this.#state.encryptingNow = false;
         return {
@@ -211,9 +254,10 @@ export class Agent {
           message: `${decision.reason}; nothing was sent and reports stay queued`,
           delivered,
           queued: await this.#queue.depth(),
+          hint: decision.hint,
+          heldBy: decision.cause,
         };
       }
-      const sent = await this.#send(parent, queued, decision.action === "encrypt");
       if (sent === "retry-with-new-certificate") {
         await this.#refreshCertificate(parent);
         const again = await this.#send(
@@ -240,11 +284,27 @@ export class Agent {
     };
   }
 
+  /**
+   * What the next report or upload is decided on: the effective level, the site-signed
+   * certificate and settings, and what the parent said (which alone never lowers protection).
+   */
+  encryptionSituation(): EncryptionSituation {
+    return {
+      level: effectiveLevel(this.#state).level,
+      hasCertificate: this.#serverKey !== null,
+      parentAcceptsEncrypted: this.#state.parentAcceptsEncrypted === true,
+      legacyRelaysAllowed: this.#state.deployedSettings[ALLOW_LEGACY_RELAYS_SETTING] === "1",
+    };
+  }
+
   async #stopped(reason: string, delivered: number): Promise<CycleResult> {
     return { outcome: "failed", message: reason, delivered, queued: await this.#queue.depth() };
   }
 
-  /** Sends one report; returns "delivered", a retry hint, or a failure message. */
+  /**
+   * Sends one report; returns "delivered", what to do next ("retry-with-new-certificate",
+   * "reregister", "encryption-refused"), or a failure message.
+   */
   async #send(parent: string, queued: QueuedReport, encrypt: boolean): Promise<string> {
     const cid = this.#state.computerId!;
     const level = effectiveLevel(this.#state).level;
@@ -293,8 +353,9 @@ export class Agent {
       throw new KeyExchangeError(code, parent, said, this.#options);
     }
     if (code === "ERR_ENCRYPTION_NOT_SUPPORTED") {
+      if (!encrypt) return `the parent refused report ${queued.seq}: ${said}`;
       this.#state.parentAcceptsEncrypted = false;
-      return `the parent refused an encrypted report: ${said}`;
+      return "encryption-refused";
     }
     if (answer.status >= 500 || answer.status === 429) {
       return `the parent answered ${answer.status}: ${said}; reports stay queued`;
@@ -424,55 +485,11 @@ export class Agent {
         this.#options.say(`ignored a settings document: ${(error as Error).message}`);
       }
     }
-    verified.sort((a, b) => a.issuedAt - b.issuedAt);
-    for (const settings of verified) {
-      if (settings.issuedAt <= this.#state.deployedSettingsIssuedAt) continue;
-      Object.assign(this.#state.deployedSettings, settings.settings);
-      this.#state.deployedSettingsIssuedAt = settings.issuedAt;
-    }
-  }
-
-  async #installMasthead(): Promise<void> {
-    const installedPath = joinPath(this.#options.dataDir, "masthead.json");
-    let installed: { masthead: Masthead; siteKey: CryptoKey } | null = null;
-    let installedText: string | null = null;
-    try {
-      installedText = await Deno.readTextFile(installedPath);
-      installed = await verifyMasthead(JSON.parse(installedText));
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    if (this.#options.mastheadFile) {
-      const text = await Deno.readTextFile(this.#options.mastheadFile).catch((error) => {
-        throw new MleError(
-          "ERR_DOCUMENT_INVALID",
-          `Cannot read masthead "${this.#options.mastheadFile}": ${(error as Error).message}`,
-        );
-      });
-      let document: unknown;
-      try {
-        document = JSON.parse(text);
-      } catch {
-        throw new MleError(
-          "ERR_DOCUMENT_INVALID",
-          `Cannot read masthead "${this.#options.mastheadFile}": not JSON`,
-        );
-      }
-      const offered = await verifyMasthead(document, installed?.masthead.sitePublicKey);
-      if (!installed || offered.masthead.createdAt > installed.masthead.createdAt) {
-        await replaceFileAtomically(installedPath, text, 0o644);
-        installed = offered;
-        this.#options.say(`installed the masthead of site "${offered.masthead.siteName}"`);
-      }
-    }
-    if (!installed) {
-      throw new MleError(
-        "ERR_DOCUMENT_INVALID",
-        "Cannot start: no masthead installed; give --masthead FILE (the site's masthead.json)",
-      );
-    }
-    this.#masthead = installed.masthead;
-    this.#siteKey = installed.siteKey;
+    // Per setting, the newest signed document wins: one withheld earlier still counts now.
+    setDeployedSettings(
+      this.#state,
+      mergeSettings(deployedSettingsOf(this.#state), verified),
+    );
   }
 
   async #save(): Promise<void> {

@@ -6,6 +6,7 @@
 
 import { replaceFileAtomically } from "../keystore/secure_file.ts";
 import type { EncryptionLevel } from "../protocol/encryption_level.ts";
+import type { DeployedSettings } from "../protocol/settings.ts";
 
 /** Where the effective encryption level came from. */
 export type LevelSource = "deployed" | "command line" | "settings file" | "default";
@@ -21,8 +22,11 @@ export interface ClientState {
   nextSeq: number;
   /** Level given at install time (command line or settings file), with its source. */
   installLevel: { level: EncryptionLevel; source: LevelSource } | null;
-  /** Settings deployed by the site (signed documents already verified), and the newest's time. */
+  /** Settings deployed by the site (signed documents already verified): the effective values. */
   deployedSettings: Record<string, string>;
+  /** For each deployed setting, the signed document it came from (what a later one must beat). */
+  deployedSettingOrigins: Record<string, { issuedAt: number; id: string }>;
+  /** The newest settings document's time (state files before per-setting origins kept only this). */
   deployedSettingsIssuedAt: number;
   /** The last verified encryption certificate (signed JSON text), for status and rollback checks. */
   certificate: string | null;
@@ -34,6 +38,8 @@ export interface ClientState {
   lastAttemptAt: string | null;
   lastSuccessAt: string | null;
   lastFailure: { at: string; message: string } | null;
+  /** Why reports and uploads are held now (encryption not possible), or null when they are not. */
+  heldBecause: string | null;
 }
 
 /** A fresh state. */
@@ -46,6 +52,7 @@ export function initialState(): ClientState {
     nextSeq: 1,
     installLevel: null,
     deployedSettings: {},
+    deployedSettingOrigins: {},
     deployedSettingsIssuedAt: 0,
     certificate: null,
     certificateIssuedAt: 0,
@@ -55,7 +62,34 @@ export function initialState(): ClientState {
     lastAttemptAt: null,
     lastSuccessAt: null,
     lastFailure: null,
+    heldBecause: null,
   };
+}
+
+/**
+ * The deployed settings with their origins. A value saved before origins were kept counts as
+ * issued at the newest document then known: never overridden by an older one.
+ */
+export function deployedSettingsOf(state: ClientState): DeployedSettings {
+  const deployed: DeployedSettings = {};
+  for (const [name, value] of Object.entries(state.deployedSettings)) {
+    const origin = Object.hasOwn(state.deployedSettingOrigins, name)
+      ? state.deployedSettingOrigins[name]
+      : { issuedAt: state.deployedSettingsIssuedAt, id: "" };
+    deployed[name] = { value, issuedAt: origin.issuedAt, id: origin.id };
+  }
+  return deployed;
+}
+
+/** Records the deployed settings (values and origins) in the state. */
+export function setDeployedSettings(state: ClientState, deployed: DeployedSettings): void {
+  state.deployedSettings = {};
+  state.deployedSettingOrigins = {};
+  for (const [name, setting] of Object.entries(deployed)) {
+    state.deployedSettings[name] = setting.value;
+    state.deployedSettingOrigins[name] = { issuedAt: setting.issuedAt, id: setting.id };
+    state.deployedSettingsIssuedAt = Math.max(state.deployedSettingsIssuedAt, setting.issuedAt);
+  }
 }
 
 /** Reads the state file, or a fresh state when there is none. */

@@ -11,7 +11,7 @@ import { defaultClientDataDir, defaultKeyStoragePath } from "../keystore/default
 import { joinPath } from "../keystore/secure_file.ts";
 import { ENCRYPTION_LEVEL_SETTING, parseEncryptionLevel } from "../protocol/encryption_level.ts";
 import { parseServerUrl } from "../protocol/masthead.ts";
-import { checkSetting } from "../protocol/settings.ts";
+import { ALLOW_LEGACY_RELAYS_SETTING, checkSetting } from "../protocol/settings.ts";
 import { Agent, type AgentOptions, type CycleResult, effectiveLevel } from "./agent.ts";
 import { readState } from "./client_state.ts";
 import type { LevelSource } from "./client_state.ts";
@@ -42,7 +42,8 @@ encrypts it according to its encryption level, and queues it on disk while nothi
 Commands:
   report     make one report and send everything queued (for cron)
   run        the same as a service, every --interval seconds
-  status     show computer id, parent, encryption level and state, last failure, queue depth
+  status     show computer id, parent, encryption level and state, why reports are held, last
+             failure, queue depth, the settings the site deployed
 ${UPLOAD_HELP.command}
   rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent
   -restart   restart the running "mle-client run" service of --data-dir (as the original's -restart)
@@ -59,8 +60,12 @@ Connection options (report, run):
                              ${defaultKeyStoragePath()})
   --masthead FILE            the site's masthead (installed on first use)
   --parent URL               the relay or server to report to (remembered)
-  --encryption LEVEL         required, optional or none (${ENCRYPTION_LEVEL_SETTING}); a value
-                             deployed by the site replaces it
+  --encryption LEVEL         required, optional (default) or none (${ENCRYPTION_LEVEL_SETTING});
+                             a value deployed by the site replaces it. optional sends clear text
+                             only while the site has no enabled encryption certificate: once it
+                             holds one, a parent that does not take encrypted reports gets
+                             nothing (exit 3) unless the site signed
+                             ${ALLOW_LEGACY_RELAYS_SETTING}=1 (mle-admin settings set)
   --settings FILE            JSON file of client settings given at install time
   --property NAME=VALUE      a custom property (repeatable)
   --host-identifier KIND     machine (default) or instance
@@ -105,7 +110,8 @@ Exit codes:
   0  done: everything queued was delivered
   1  failed (the message says why)
   2  misuse of the command line
-  3  nothing was sent: encryption is required and not possible now; reports stay queued
+  3  nothing was sent: encryption is required and not possible now, or the site enabled
+     encryption and the parent does not take encrypted reports; reports and uploads stay queued
   4  the parent could not be reached; reports stay queued
 `;
 
@@ -311,9 +317,7 @@ function exitCodeOf(result: CycleResult, options: AgentOptions): number {
       return EXIT.ok;
     case "queued":
       console.error(`${TOOL}: error: ${result.message} (${result.queued} queued)`);
-      console.error(
-        `${TOOL}: hint: deploy an encryption key (mle-admin -reportencryption …) or use a relay that accepts encrypted reports`,
-      );
+      if (result.hint) console.error(`${TOOL}: hint: ${result.hint}`);
       return EXIT.queued;
     case "unreachable":
       console.error(`${TOOL}: error: ${result.message} (${result.queued} queued)`);
@@ -337,6 +341,8 @@ async function status(values: Values): Promise<number> {
     encryptingNow: state.encryptingNow,
     parentAcceptsEncrypted: state.parentAcceptsEncrypted,
     certificateKid: state.certificateKid,
+    heldBecause: state.heldBecause,
+    deployedSettings: state.deployedSettings,
     lastAttemptAt: state.lastAttemptAt,
     lastSuccessAt: state.lastSuccessAt,
     lastFailure: state.lastFailure,
@@ -361,6 +367,10 @@ async function status(values: Values): Promise<number> {
       : "no",
   );
   line("Certificate key id", summary.certificateKid ?? "none");
+  line("Held", summary.heldBecause ?? "no");
+  for (const [name, value] of Object.entries(summary.deployedSettings)) {
+    line(`Setting ${name}`, value);
+  }
   line("Last attempt", summary.lastAttemptAt);
   line("Last success", summary.lastSuccessAt);
   line(

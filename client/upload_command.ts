@@ -7,7 +7,7 @@
 
 import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, UsageError } from "../cli/output.ts";
-import { Agent, type AgentOptions, effectiveLevel } from "./agent.ts";
+import { Agent, type AgentOptions } from "./agent.ts";
 import {
   sendQueuedUploads,
   sendUpload,
@@ -104,9 +104,7 @@ export async function uploadCommand(options: UploadCommandOptions): Promise<numb
       case "held":
         bar.clear();
         console.error(`${TOOL}: error: upload ${upload.id}: ${last.message}`);
-        console.error(
-          `${TOOL}: hint: deploy an encryption key (mle-admin -reportencryption …) or use a relay that accepts encrypted uploads`,
-        );
+        if (last.hint) console.error(`${TOOL}: hint: ${last.hint}`);
         return EXIT.queued;
     }
     bar.note(last.message);
@@ -219,8 +217,7 @@ function uploaderContext(
     computerId: agent.state.computerId!,
     signingKey: agent.clientKey.privateKey,
     serverKey: agent.serverKey,
-    level: effectiveLevel(agent.state).level,
-    parentAcceptsEncrypted: agent.state.parentAcceptsEncrypted === true,
+    encryption: agent.encryptionSituation(),
     settings: agent.state.deployedSettings,
     queue,
     deadline,

@@ -25,7 +25,6 @@ import { deriveChunkKey, sealChunk, signClearChunk } from "../envelope/upload_ch
 import { sealUploadManifest, signUploadManifest } from "../envelope/upload_manifest.ts";
 import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { ChunkConnections } from "../protocol/chunk_connections.ts";
-import type { EncryptionLevel } from "../protocol/encryption_level.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
 import {
@@ -39,7 +38,7 @@ import {
   type UploadStatus,
 } from "../protocol/upload.ts";
 import { fetchUploadAnswer, releaseBytes, type UploadAnswer } from "../protocol/upload_fetch.ts";
-import { decideEncryption } from "./encryption_decision.ts";
+import { decideEncryption, type EncryptionSituation } from "./encryption_decision.ts";
 import {
   encodeFileKey,
   type MadeManifest,
@@ -53,8 +52,8 @@ export interface UploaderContext {
   computerId: number;
   signingKey: CryptoKey;
   serverKey: { kid: string; publicKey: CryptoKey } | null;
-  level: EncryptionLevel;
-  parentAcceptsEncrypted: boolean;
+  /** What the decision is made on, as for reports (`Agent.encryptionSituation`). */
+  encryption: EncryptionSituation;
   /** The client's deployed settings (chunk size, throttle). */
   settings: Record<string, string>;
   queue: UploadQueue;
@@ -77,6 +76,8 @@ export interface UploadResult {
    */
   outcome: "complete" | "failed" | "held" | "pending" | "unreachable";
   message: string;
+  /** What to do about a hold. */
+  hint?: string;
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -185,13 +186,13 @@ class UploadSession {
   async #run(): Promise<UploadResult> {
     const context = this.#context;
     const upload = this.#upload;
-    const decision = decideEncryption({
-      level: context.level,
-      hasCertificate: context.serverKey !== null,
-      parentAcceptsEncrypted: context.parentAcceptsEncrypted,
-    });
+    const decision = decideEncryption(context.encryption);
     if (decision.action === "hold") {
-      return { outcome: "held", message: `${decision.reason}; the upload stays queued` };
+      return {
+        outcome: "held",
+        message: `${decision.reason}; the upload stays queued`,
+        hint: decision.hint,
+      };
     }
     const encrypt = decision.action === "encrypt";
 

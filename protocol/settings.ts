@@ -9,6 +9,13 @@ import { MleError } from "../envelope/errors.ts";
 import { signDocument, type SignedDocument, verifyDocument } from "../envelope/signed_document.ts";
 import { ENCRYPTION_LEVEL_SETTING, parseEncryptionLevel } from "./encryption_level.ts";
 
+/**
+ * The site's signed permission for clients to send clear text through a parent that does not take
+ * encrypted reports, although encryption is enabled: "1" allows it, "0" (the default) does not.
+ * Without it, an `optional` client holding the site's certificate keeps such reports queued.
+ */
+export const ALLOW_LEGACY_RELAYS_SETTING = "_BESClient_Report_Encryption_AllowLegacyRelays";
+
 /** A settings document's body. */
 export interface SettingsDocument {
   /** "all" or the computer ids it targets. */
@@ -36,6 +43,9 @@ export function checkSetting(name: string, value: string): void {
     );
   }
   if (name === ENCRYPTION_LEVEL_SETTING) parseEncryptionLevel(value);
+  if (name === ALLOW_LEGACY_RELAYS_SETTING && value !== "0" && value !== "1") {
+    throw new RangeError(`Cannot set "${name}" to "${value}": expected 1 (allow) or 0`);
+  }
 }
 
 /** Signs a settings document. */
@@ -86,4 +96,54 @@ export async function verifySettings(
     }
   }
   return body;
+}
+
+/** A setting's effective value and the signed document it came from. */
+export interface DeployedSetting {
+  value: string;
+  /** The issuing document's time and id: what a later document must beat. */
+  issuedAt: number;
+  id: string;
+}
+
+/** The effective client settings, by name. */
+export type DeployedSettings = Record<string, DeployedSetting>;
+
+/** True when a document issued at `issuedAt` with `id` supersedes `setting` (ties: larger id). */
+function supersedes(issuedAt: number, id: string, setting: DeployedSetting | undefined): boolean {
+  if (!setting) return true;
+  return issuedAt > setting.issuedAt || (issuedAt === setting.issuedAt && id > setting.id);
+}
+
+/**
+ * Folds verified settings documents into the effective settings: for each setting, the newest
+ * document that names it wins, whatever order the documents arrive in. So a document a parent
+ * withheld once still applies when it is served later, and an older document never overrides a
+ * newer one for the same setting. Pure: returns a new object.
+ *
+ * @example
+ * ```ts
+ * import { mergeSettings } from "./settings.ts";
+ * const later = { computers: [7], settings: { A: "2" }, issuedAt: 2, id: "b" };
+ * const earlier = { computers: "all" as const, settings: { A: "1", B: "x" }, issuedAt: 1, id: "a" };
+ * const merged = mergeSettings(mergeSettings({}, [later]), [earlier]);
+ * console.log(merged.A.value, merged.B.value); // "2" "x"
+ * ```
+ */
+export function mergeSettings(
+  current: DeployedSettings,
+  documents: readonly SettingsDocument[],
+): DeployedSettings {
+  const merged: DeployedSettings = { ...current };
+  for (const document of documents) {
+    const id = typeof document.id === "string" ? document.id : "";
+    for (const [name, value] of Object.entries(document.settings)) {
+      // Own properties only: a setting may be named like an Object method ("constructor").
+      const held = Object.hasOwn(merged, name) ? merged[name] : undefined;
+      if (supersedes(document.issuedAt, id, held)) {
+        merged[name] = { value: String(value), issuedAt: document.issuedAt, id };
+      }
+    }
+  }
+  return merged;
 }

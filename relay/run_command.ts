@@ -49,8 +49,10 @@ Options:
                           (default ${defaultRelayDataDir()}; env MLE_RELAY_DATA_DIR)
   --listen HOST:PORT      address to serve on (default 0.0.0.0:${DEFAULT_PORT}; env MLE_RELAY_LISTEN);
                           port 0 picks a free port
-  --no-encrypted-reports  refuse encrypted reports with 415; clients whose level is "optional"
-                          then send clear text, those whose level is "required" keep theirs queued
+  --no-encrypted-reports  refuse encrypted reports with 415 (a relay that predates MLE); clients
+                          keep theirs queued, except "optional" ones while the site has no
+                          enabled certificate or has signed
+                          _BESClient_Report_Encryption_AllowLegacyRelays=1, which send clear text
   --concurrency N         reports in flight to the parent at once, 1 to 64 (default 4)
   --authenticating        admit registrations only after the manual key exchange
                           ("mle-client register --password … <relay-url>"), and reports and

@@ -1,33 +1,39 @@
 /**
- * Whether the server refuses clear text from a computer: only when told to
- * (`--refuse-clear-from-required`) and the computer's level is required, by the latest deployed
- * `_BESClient_Report_Encryption` setting for it or, failing that, the level it last reported.
+ * Whether the server refuses clear text from a computer: by default when the computer's level is
+ * required, by the `_BESClient_Report_Encryption` setting deployed for it (per setting the newest
+ * document wins, as on the client: `mergeSettings`) or, failing that, the level it last reported.
+ * `mle-server run --accept-clear-from-required` turns the refusal off for a migration.
  *
  * @module
  */
 
 import { decodeBase64UrlText } from "../envelope/base64url.ts";
 import { ENCRYPTION_LEVEL_SETTING } from "../protocol/encryption_level.ts";
+import { mergeSettings, type SettingsDocument } from "../protocol/settings.ts";
 import type { Store } from "../store/store.ts";
 
-/** Builds the policy function the ingest path calls for clear-text reports. */
+/** Builds the policy function the ingest paths call for clear-text reports and uploads. */
 export function clearTextPolicy(
   store: Store,
   refuseClearFromRequired: boolean,
 ): (computerId: number, lastKnownLevel: string | null) => Promise<boolean> {
   return async (computerId, lastKnownLevel) => {
     if (!refuseClearFromRequired) return false;
-    let deployed: string | null = null;
+    const documents: SettingsDocument[] = [];
     for (const record of await store.listSettingsFor(computerId)) {
       // The store holds only documents the admin tool signed; reading the payload suffices here.
       try {
         const body = JSON.parse(decodeBase64UrlText(JSON.parse(record.document).payload));
-        const value = body?.settings?.[ENCRYPTION_LEVEL_SETTING];
-        if (typeof value === "string") deployed = value.toLowerCase();
+        if (
+          typeof body?.issuedAt === "number" && typeof body.settings === "object" && body.settings
+        ) {
+          documents.push(body);
+        }
       } catch {
         // A document that does not parse sets nothing.
       }
     }
+    const deployed = mergeSettings({}, documents)[ENCRYPTION_LEVEL_SETTING]?.value.toLowerCase();
     return (deployed ?? lastKnownLevel) === "required";
   };
 }

@@ -30,14 +30,17 @@ Keys deployed with mle-admin are picked up within seconds, without a restart.
 Options:
   --data-dir DIR                 server data dir (env MLE_DATA_DIR; default ${defaultServerDataDir()})
   --listen HOST:PORT             address to listen on (default 0.0.0.0:52311)
-  --refuse-clear-from-required   refuse clear-text reports from computers whose level is required
+  --accept-clear-from-required   accept clear-text reports and uploads from computers whose level
+                                 is required (deployed setting, else last reported), which are
+                                 refused by default (403 ERR_CLEAR_TEXT_REFUSED); for migrations
+  --refuse-clear-from-required   accepted for old scripts and ignored: refusing is the default
   --log-level LEVEL              debug, info, warn or error (default info)
 ${UPLOAD_OPTIONS_HELP}
   -h, --help                     show this help
 
 Examples:
   mle-server run --data-dir /var/opt/mle-server
-  mle-server run --data-dir ./server --listen 127.0.0.1:52311 --refuse-clear-from-required
+  mle-server run --data-dir ./server --listen 127.0.0.1:52311 --accept-clear-from-required
 
 Exit codes:
   0  stopped by SIGTERM or SIGINT
@@ -71,6 +74,8 @@ function parse(args: string[]) {
       options: {
         "data-dir": { type: "string" },
         listen: { type: "string", default: "0.0.0.0:52311" },
+        "accept-clear-from-required": { type: "boolean", default: false },
+        // The former opt-in, now the default: still accepted so that old unit files start.
         "refuse-clear-from-required": { type: "boolean", default: false },
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h", default: false },
@@ -99,7 +104,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const computers = new ComputerDirectory(store);
   // Commits in a worker thread, so the fsync of each batch does not stop the event loop.
   const writer = new BatchWriter(store, { dataDir });
-  const isClearTextRefused = clearTextPolicy(store, values["refuse-clear-from-required"]!);
+  const isClearTextRefused = clearTextPolicy(store, !values["accept-clear-from-required"]);
   const uploads = await openServerUploads(values, {
     dataDir,
     computers,

@@ -156,7 +156,7 @@ Deno.test("required with no certificate sends nothing and queues; once a key is 
   }
 });
 
-Deno.test("required behind a relay that predates MLE sends nothing; optional sends signed clear text", async () => {
+Deno.test("required behind a relay that predates MLE sends nothing", async () => {
   const site = await createSite();
   await generateKey(site, true);
   const server = await startServer(site);
@@ -177,13 +177,7 @@ Deno.test("required behind a relay that predates MLE sends nothing; optional sen
     assert.equal(status.parentAcceptsEncrypted, false);
     assert.equal(status.queueDepth, 1);
 
-    const optional = await clientReport(site, `${site.root}/client-optional`, proxy.port, [
-      "--encryption",
-      "optional",
-    ]);
-    assert.equal(optional.code, 0, optional.stderr);
-    const stored = await waitForStored(site, await computerIdOf(`${site.root}/client-optional`), 1);
-    assert.equal(stored[0].encrypted, false);
+    // An optional client holding the site's certificate is held too: tests/downgrade_test.ts.
   } finally {
     await proxy.close();
     await relay.stop();
@@ -382,9 +376,9 @@ Deno.test("client run reports every interval as a service and stops cleanly on S
   }
 });
 
-Deno.test("a server told to refuse clear text refuses it from a computer whose level is required, and accepts it from others", async () => {
+Deno.test("by default the server refuses clear text from a computer whose level is required and accepts it from others; --accept-clear-from-required lets it in for a migration", async () => {
   const site = await createSite();
-  const server = await startServer(site, ["--refuse-clear-from-required"]);
+  let server = await startServer(site);
   try {
     const strict = `${site.root}/strict`;
     const relaxed = `${site.root}/relaxed`;
@@ -421,19 +415,33 @@ Deno.test("a server told to refuse clear text refuses it from a computer whose l
       analyses: [],
     }));
     const message = await signReport(key.privateKey, { cid: strictId, seq: 77, kid: null }, body);
-    const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.reports}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(message),
-    });
+    const post = () =>
+      fetch(`http://127.0.0.1:${site.serverPort}${API.reports}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(message),
+      });
+    const response = await post();
     assert.equal(response.status, 403);
-    assert.equal((await response.json()).error.code, "ERR_CLEAR_TEXT_REFUSED");
+    const refusal = (await response.json()).error;
+    assert.equal(refusal.code, "ERR_CLEAR_TEXT_REFUSED");
+    assert.match(refusal.message, /encryption level is required/);
     // The relaxed computer still reports in clear text (no certificate deployed).
     assert.equal(
       (await clientReport(site, relaxed, site.serverPort, ["--encryption", "optional"])).code,
       0,
     );
     assert.equal((await storedReports(site, await computerIdOf(relaxed))).length, 2);
+
+    // The migration opt-out; the former opt-in flag is still accepted and changes nothing.
+    await server.stop();
+    server = await startServer(site, [
+      "--accept-clear-from-required",
+      "--refuse-clear-from-required",
+    ]);
+    const accepted = await post();
+    assert.equal(accepted.status, 200, await accepted.text());
+    assert.deepEqual((await storedReports(site, strictId)).map((r) => r.seq), [1, 77]);
   } finally {
     await server.stop();
     await Deno.remove(site.root, { recursive: true });

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
+import {
+  ALLOW_LEGACY_RELAYS_SETTING,
+  checkSetting,
+  mergeSettings,
+  type SettingsDocument,
+  signSettings,
+  verifySettings,
+} from "./settings.ts";
+
+function document(
+  issuedAt: number,
+  computers: SettingsDocument["computers"],
+  settings: Record<string, string>,
+  id = `id-${issuedAt}`,
+): SettingsDocument {
+  return { computers, settings, issuedAt, id };
+}
+
+Deno.test("mergeSettings() applies a document withheld once when it is served later", () => {
+  const siteWide = document(1, "all", { A: "site" });
+  const perComputer = document(2, [7], { B: "mine" });
+  const withheld = mergeSettings({}, [perComputer]);
+  assert.equal(withheld.A, undefined);
+  const later = mergeSettings(withheld, [siteWide, perComputer]);
+  assert.equal(later.A.value, "site");
+  assert.equal(later.B.value, "mine");
+});
+
+Deno.test("mergeSettings() never lets an older document override a newer one for the same setting, in any order", () => {
+  const older = document(1, [7], { A: "old", C: "only-old" });
+  const newer = document(2, "all", { A: "new" });
+  for (const order of [[older, newer], [newer, older]]) {
+    const merged = mergeSettings({}, order);
+    assert.equal(merged.A.value, "new");
+    assert.equal(merged.C.value, "only-old");
+  }
+  const held = mergeSettings({}, [newer]);
+  assert.equal(mergeSettings(held, [older]).A.value, "new");
+});
+
+Deno.test("mergeSettings() breaks a tie of issue times by id, and takes settings named like Object methods", () => {
+  const a = document(5, "all", { A: "a", constructor: "x" }, "aaa");
+  const b = document(5, "all", { A: "b" }, "bbb");
+  assert.equal(mergeSettings({}, [a, b]).A.value, "b");
+  assert.equal(mergeSettings({}, [b, a]).A.value, "b");
+  assert.equal(mergeSettings({}, [a])["constructor"].value, "x");
+});
+
+Deno.test("checkSetting() takes 0 or 1 for the legacy-relay permission only", () => {
+  checkSetting(ALLOW_LEGACY_RELAYS_SETTING, "1");
+  checkSetting(ALLOW_LEGACY_RELAYS_SETTING, "0");
+  assert.throws(() => checkSetting(ALLOW_LEGACY_RELAYS_SETTING, "yes"), RangeError);
+});
+
+Deno.test("verifySettings() refuses a document meant for other computers", async () => {
+  const { privateKey, publicKey } = await generateSigningKeyPair();
+  const signed = await signSettings(privateKey, document(1, [3], { A: "1" }));
+  assert.equal((await verifySettings(publicKey, signed, 3)).settings.A, "1");
+  await assert.rejects(() => verifySettings(publicKey, signed, 4), /not meant for computer 4/);
+});

@@ -1,0 +1,91 @@
+/**
+ * Issue 11, section 3 (client settings): a client derives its settings from every verified
+ * settings document that targets it, the newest winning per setting, so a parent that withholds a
+ * document on one cycle cannot keep it from applying later, nor roll a setting back by serving
+ * only an older document. Real processes on 127.0.0.1, the parent's answers filtered on the path.
+ */
+
+import assert from "node:assert/strict";
+import { decodeBase64UrlText } from "../envelope/base64url.ts";
+import { API } from "../protocol/paths.ts";
+import { admin, clientReport, clientStatus, createSite, startServer } from "./deployment.ts";
+import { TamperingProxy } from "./tampering_proxy.ts";
+import type { TestSite } from "./deployment.ts";
+
+/** Signs settings for every computer (`null`) or one. */
+async function setSettings(site: TestSite, setting: string, computer: number | null) {
+  await admin([
+    "settings",
+    "set",
+    setting,
+    ...(computer === null ? ["--all"] : ["--computer", String(computer)]),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+}
+
+/** Has the proxy drop every site-wide settings document from the parent's answer. */
+function withholdSiteWideSettings(proxy: TamperingProxy): void {
+  proxy.tamper = async (request, forward) => {
+    const answer = await forward();
+    if (!request.path.startsWith(API.settings) || answer.status !== 200) return answer;
+    const body = await answer.json() as { documents: Array<{ payload: string }> };
+    body.documents = body.documents.filter((document) =>
+      JSON.parse(decodeBase64UrlText(document.payload)).computers !== "all"
+    );
+    return Response.json(body);
+  };
+}
+
+async function reportAndReadSettings(
+  site: TestSite,
+  clientDir: string,
+  port: number,
+): Promise<Record<string, string>> {
+  const result = await clientReport(site, clientDir, port);
+  assert.equal(result.code, 0, result.stderr);
+  return (await clientStatus(clientDir)).deployedSettings as Record<string, string>;
+}
+
+Deno.test("a settings document withheld by the parent on one cycle applies when served later, and an older document never overrides a newer one for the same setting", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const parent = new TamperingProxy(site.serverPort);
+  const clientDir = `${site.root}/client`;
+  try {
+    assert.equal((await clientReport(site, clientDir, parent.port)).code, 0);
+    const computerId = (await clientStatus(clientDir)).computerId as number;
+
+    // Issued in this order: site-wide first, then per-computer.
+    await setSettings(site, "Test_SiteWide=site", null);
+    await setSettings(site, "Test_PerComputer=mine", computerId);
+
+    withholdSiteWideSettings(parent);
+    let settings = await reportAndReadSettings(site, clientDir, parent.port);
+    assert.equal(settings.Test_PerComputer, "mine");
+    assert.equal(settings.Test_SiteWide, undefined, "the parent withheld it");
+
+    parent.tamper = null;
+    settings = await reportAndReadSettings(site, clientDir, parent.port);
+    assert.equal(settings.Test_SiteWide, "site", "served later, it must apply");
+    assert.equal(settings.Test_PerComputer, "mine");
+
+    // One setting in two documents: the per-computer one older, the site-wide one newer.
+    await setSettings(site, "Test_Shared=older", computerId);
+    await setSettings(site, "Test_Shared=newer", null);
+    settings = await reportAndReadSettings(site, clientDir, parent.port);
+    assert.equal(settings.Test_Shared, "newer");
+
+    // The parent now serves only the older document for that setting: nothing rolls back.
+    withholdSiteWideSettings(parent);
+    settings = await reportAndReadSettings(site, clientDir, parent.port);
+    assert.equal(settings.Test_Shared, "newer");
+    assert.equal(settings.Test_SiteWide, "site");
+  } finally {
+    await parent.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});

@@ -4,7 +4,9 @@
  * 1. Deliver what is queued with the current key, while it is still valid (not with
  *    `--compromised`: then queued reports wait and are re-signed with the new key).
  * 2. Unless `--compromised`: make the new key pair now and let the old key sign a hand-over for it,
- *    kept outside KeyStorage, so the server links the new computer to the old one.
+ *    kept outside KeyStorage, so the server links the new computer to the old one. With
+ *    `--compromised` the new key only claims to replace the old id: a claim revokes nobody (anyone
+ *    can make it), so the old id stays valid until the operator confirms the new computer.
  * 3. Delete the KeyStorage directory and all its contents (seed 002, step 1).
  * 4. Restart the agent (seed 002, step 2): signal a running `mle-client run` directly, else the
  *    platform's command; with neither, register the new key here, as the restarted agent would.
@@ -65,7 +67,7 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
     );
     print(
       options.compromised
-        ? "2. no hand-over: the server revokes the old id when the new key registers"
+        ? "2. no hand-over: the new key registers claiming to replace the old id, which stays valid until the operator confirms (mle-admin computers confirm NEW)"
         : "2. make the new key pair; the current key signs a hand-over for it",
     );
     print(`3. delete ${keyStorage} and everything in it:`);

@@ -17,6 +17,7 @@ const active: ComputerRecord = {
   duplicateOf: null,
   flagged: null,
   removedAt: null,
+  claimsToReplace: null,
 };
 
 Deno.test("inactiveReason() refuses revoked, replaced and removed computers, and only those", () => {

@@ -26,6 +26,11 @@ export interface ComputerRecord {
   duplicateOf: number | null;
   /** Why the operator should confirm this entry (e.g. registered after a compromise), or null. */
   flagged: string | null;
+  /**
+   * The computer this one says it replaces after a compromised-key rotation: a claim, never acted
+   * on until the operator confirms this entry (`mle-admin computers confirm`), or null.
+   */
+  claimsToReplace: number | null;
   /** When `admin computers remove-duplicates` removed it; its id is never reused. */
   removedAt: number | null;
 }
@@ -36,6 +41,8 @@ export interface NewComputer {
   hostIdentity: string | null;
   hostname: string | null;
   registeredAt: number;
+  /** The registered computer it claims to replace (see {@linkcode ComputerRecord}). */
+  claimsToReplace?: number | null;
 }
 
 /** A verified report, ready to store. */

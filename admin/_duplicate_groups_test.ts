@@ -21,6 +21,7 @@ function computer(id: number, fields: Partial<ComputerRecord> = {}): ComputerRec
     flagged: null,
     removedAt: null,
     claimsToReplace: null,
+    claimSignedByOldKey: false,
     ...fields,
   };
 }

@@ -2,8 +2,9 @@
  * The evidence the operator is shown about a registration that claims to replace another
  * computer (after `mle-client rotate-keys --compromised`). The claim itself proves nothing: the
  * old key cannot sign for a compromised rotation, and the host identity travels in clear. What
- * the operator can weigh is whether the two registrations share a host identity and, above all,
- * whether the old computer kept reporting after the claim (a genuine rotation deletes the old key).
+ * the operator can weigh is whether the old key signed a statement for the new one (so the claimant
+ * holds it), whether the two registrations share a host identity and, above all, whether the old
+ * computer kept reporting after the claim (a genuine rotation deletes the old key).
  *
  * @module
  */
@@ -15,6 +16,11 @@ import { formatTime } from "./_format.ts";
 export interface ReplacementClaim {
   /** The computer the claimant says it replaces. */
   replaces: number;
+  /**
+   * The old computer's key signed a statement for the claimant's key: the claimant holds the old
+   * key, as the genuine machine does (and so might a thief of it); without it, anyone could claim.
+   */
+  signedByOldKey: boolean;
   /** Both registrations gave the same host identity (a hint, not a proof: it is not secret). */
   sameHostIdentity: boolean;
   /** The claimed computer reported after the claimant registered: its key is still in use. */
@@ -41,6 +47,7 @@ export function replacementClaim(
   const lastReportAt = old?.lastReportAt ?? null;
   return {
     replaces: computer.claimsToReplace,
+    signedByOldKey: computer.claimSignedByOldKey,
     sameHostIdentity: old !== undefined && old.hostIdentity !== null &&
       old.hostIdentity === computer.hostIdentity,
     replacedReportedSince: lastReportAt !== null && lastReportAt > computer.registeredAt,
@@ -61,5 +68,9 @@ export function describeReplacementClaim(
       formatTime(claim.replacedLastReportAt)
     }), so its key is still in use`
     : `computer ${claim.replaces} has not reported since the claim`;
-  return `computer ${computer.id} claims to replace computer ${claim.replaces}: ${host}; ${since}`;
+  const signed = claim.signedByOldKey
+    ? `signed by computer ${claim.replaces}'s key (the claimant holds it; so may a thief)`
+    : `not signed by computer ${claim.replaces}'s key (anyone could send this claim)`;
+  return `computer ${computer.id} claims to replace computer ${claim.replaces}: ${signed}; ` +
+    `${host}; ${since}`;
 }

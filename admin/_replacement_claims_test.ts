@@ -18,6 +18,7 @@ function computer(id: number, fields: Partial<ComputerRecord> = {}): ComputerRec
     flagged: null,
     removedAt: null,
     claimsToReplace: null,
+    claimSignedByOldKey: false,
     ...fields,
   };
 }
@@ -33,6 +34,7 @@ Deno.test("replacementClaim() says whether the old computer still reports after 
   const stillReporting = computer(1, { lastReportAt: 6_000 });
   assert.deepEqual(replacementClaim(claimant, byId(stillReporting, claimant)), {
     replaces: 1,
+    signedByOldKey: false,
     sameHostIdentity: true,
     replacedReportedSince: true,
     replacedLastReportAt: 6_000,
@@ -42,15 +44,20 @@ Deno.test("replacementClaim() says whether the old computer still reports after 
   assert.deepEqual([claim.sameHostIdentity, claim.replacedReportedSince], [false, false]);
   assert.equal(
     describeReplacementClaim(claimant, claim),
-    "computer 2 claims to replace computer 1: another host identity; computer 1 has not " +
-      "reported since the claim",
+    "computer 2 claims to replace computer 1: not signed by computer 1's key (anyone could send " +
+      "this claim); another host identity; computer 1 has not reported since the claim",
   );
 });
 
-Deno.test("describeReplacementClaim() calls a shared host identity no proof and names the last report", () => {
-  const claimant = computer(2, { registeredAt: 5_000, claimsToReplace: 1 });
+Deno.test("describeReplacementClaim() names the old key's signature, calls a shared host identity no proof, and names the last report", () => {
+  const claimant = computer(2, {
+    registeredAt: 5_000,
+    claimsToReplace: 1,
+    claimSignedByOldKey: true,
+  });
   const old = computer(1, { lastReportAt: Date.UTC(2025, 0, 2) });
   const line = describeReplacementClaim(claimant, replacementClaim(claimant, byId(old, claimant))!);
+  assert.match(line, /signed by computer 1's key \(the claimant holds it; so may a thief\)/);
   assert.match(line, /the same host identity \(not a proof/);
   assert.match(line, /computer 1 reported after the claim \(last at 2025-01-02T00:00:00Z\)/);
 });

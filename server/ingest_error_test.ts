@@ -18,6 +18,7 @@ const active: ComputerRecord = {
   flagged: null,
   removedAt: null,
   claimsToReplace: null,
+  claimSignedByOldKey: false,
 };
 
 Deno.test("inactiveReason() refuses revoked, replaced and removed computers, and only those", () => {

@@ -6,12 +6,13 @@
  * hand-over signed by the old computer's key (a key rotation without `--compromised`): the old
  * computer is then "replaced by" the new one and refused from then on. Everything else a
  * registration says about other computers is a claim, and claims act on nobody: the host identity
- * travels in clear and a local user can compute it, and a compromised-key rotation by definition
- * has no key to prove it. So a registration naming `previousComputerId` (after `rotate-keys
- * --compromised`) records that claim and flags the new entry for the operator, who revokes the
- * old id by confirming (`mle-admin computers confirm NEW`) or revokes the new one; and earlier
- * registrations of the same host identity are marked as duplicates of the new one, which hides
- * and refuses nothing (`mle-admin computers remove-duplicates` decides by who still reports).
+ * travels in clear and a local user can compute it, and after a compromise the old key proves
+ * nothing about who holds it. So a registration naming `previousComputerId` (after `rotate-keys
+ * --compromised`) records that claim, with whether the old key signed a statement for the new
+ * one (evidence, never acted on), and flags the new entry; the operator revokes the old id by
+ * confirming (`mle-admin computers confirm NEW`) or revokes the new one. Earlier registrations of
+ * the same host identity are marked as duplicates of the new one, which hides and refuses nothing
+ * (`mle-admin computers remove-duplicates` decides by who still reports).
  *
  * @module
  */
@@ -20,7 +21,7 @@ import { MleError } from "../envelope/errors.ts";
 import { verifyHandover } from "../protocol/handover.ts";
 import { type RegistrationClaims, verifyRegistration } from "../protocol/registration.ts";
 import type { ComputerRecord, Store } from "../store/store.ts";
-import type { ComputerDirectory } from "./computer_directory.ts";
+import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
 import { IngestError, parseJsonBody } from "./ingest_error.ts";
 
 /** How far a registration's time may be from the server's, in milliseconds. */
@@ -64,20 +65,24 @@ export async function registerClient(
   const existing = await context.store.findComputerByPublicKey(claims.publicKey);
   if (existing) return { computerId: existing.id, created: false, linked: [] };
 
-  // Check a hand-over before recording anything, so a bad one registers nothing.
-  const handedOver = claims.handover === undefined
+  // Check a hand-over before recording anything, so a bad one registers nothing. After a
+  // compromised-key rotation the old key's statement is only evidence for the operator: the key
+  // may be in a thief's hands too.
+  const handedOver = claims.handover === undefined || claims.compromised === true
     ? null
     : await checkHandover(claims, context, now);
   const { store } = context;
   const claimed = handedOver === null && claims.previousComputerId !== undefined
-    ? await store.getComputer(claims.previousComputerId)
+    ? await context.computers.get(claims.previousComputerId)
     : null;
   const record = await store.registerComputer({
     publicKey: claims.publicKey,
     hostIdentity: claims.hostIdentity,
     hostname: claims.hostname,
     registeredAt: now,
-    claimsToReplace: claimed?.id ?? null,
+    claimsToReplace: claimed?.record.id ?? null,
+    claimSignedByOldKey: claimed !== null && claims.handover !== undefined &&
+      (await handoverProblem(claimed, claims, now)) === null,
   });
   const linked: RegistrationResult["linked"] = [];
   if (handedOver) {
@@ -85,11 +90,12 @@ export async function registerClient(
     linked.push({ oldComputerId: handedOver.id, how: "replaced" });
   } else {
     if (claims.previousComputerId !== undefined) {
-      await store.flagComputer(record.id, claimFlag(record.id, claims.previousComputerId, claimed));
-      if (claimed) linked.push({ oldComputerId: claimed.id, how: "claimed" });
+      const old = claimed?.record ?? null;
+      await store.flagComputer(record.id, claimFlag(record.id, claims.previousComputerId, old));
+      if (old) linked.push({ oldComputerId: old.id, how: "claimed" });
     }
     for (const other of await store.findComputersByHostIdentity(claims.hostIdentity)) {
-      if (other.id === record.id || other.id === claimed?.id) continue;
+      if (other.id === record.id || other.id === claimed?.record.id) continue;
       if (other.replacedBy !== null || other.revokedAt !== null) continue;
       await store.linkComputers(other.id, record.id, "duplicate_of");
       linked.push({ oldComputerId: other.id, how: "duplicate" });
@@ -147,19 +153,31 @@ async function checkHandover(
   if (old.record.revokedAt !== null || old.record.replacedBy !== null) {
     throw refuse(`computer ${oldId} was revoked or already replaced`);
   }
+  const problem = await handoverProblem(old, claims, now);
+  if (problem !== null) throw refuse(problem);
+  return old.record;
+}
+
+/** What is wrong with the registration's hand-over as a statement of `old`'s key, or null. */
+async function handoverProblem(
+  old: KnownComputer,
+  claims: RegistrationClaims,
+  now: number,
+): Promise<string | null> {
   let handover;
   try {
     handover = await verifyHandover(old.publicKey, claims.handover);
   } catch {
-    throw refuse(`it is not signed by computer ${oldId}'s key`);
+    return `it is not signed by computer ${old.record.id}'s key`;
   }
+  if (handover.oldComputerId !== old.record.id) return "it names another computer";
   if (handover.newPublicKey !== claims.publicKey) {
-    throw refuse("it vouches for another key than the one registering");
+    return "it vouches for another key than the one registering";
   }
   if (Math.abs(now - handover.issuedAt) > REGISTRATION_MAX_SKEW_MS * 30) {
-    throw refuse("it is more than 30 days old");
+    return "it is more than 30 days old";
   }
-  return old.record;
+  return null;
 }
 
 function fromMleError(error: unknown): IngestError {

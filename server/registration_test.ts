@@ -62,6 +62,7 @@ Deno.test("registerClient() records a compromised-rotation claim and flags it, r
   assert.deepEqual(await context.store.listInactiveIds(), []);
   const claimed = (await context.store.getComputer(claimant.computerId))!;
   assert.equal(claimed.claimsToReplace, victim.computerId);
+  assert.equal(claimed.claimSignedByOldKey, false);
   assert.match(
     claimed.flagged!,
     new RegExp(
@@ -151,5 +152,51 @@ Deno.test("registerClient() refuses another key's hand-over replayed for a new k
       /another key/.test(error.message),
   );
   assert.equal((await context.store.getComputer(old.computerId))!.replacedBy, null);
+  context.store.close();
+});
+
+Deno.test("registerClient() keeps a compromised rotation's statement from the old key as evidence only, even for a revoked old id", async () => {
+  const context = openServer();
+  const oldClient = await newClient();
+  const old = await register(context, oldClient);
+  await context.store.revokeComputer(old.computerId, NOW); // the operator acted on the breach first
+  context.computers.clear();
+  const next = await newClient();
+  const statement = await signHandover(oldClient.keys.privateKey, {
+    oldComputerId: old.computerId,
+    newPublicKey: next.publicKey,
+    issuedAt: NOW,
+  });
+  const result = await register(context, next, {
+    handover: statement,
+    compromised: true,
+    previousComputerId: old.computerId,
+  });
+  assert.deepEqual(result.linked, [{ oldComputerId: old.computerId, how: "claimed" }]);
+  const record = (await context.store.getComputer(result.computerId))!;
+  assert.deepEqual([record.claimsToReplace, record.claimSignedByOldKey], [old.computerId, true]);
+  assert.match(record.flagged!, /already revoked; nothing was changed/);
+  assert.equal((await context.store.getComputer(old.computerId))!.replacedBy, null);
+
+  // A statement from another key is no evidence, and refuses nothing either.
+  const stranger = await newClient();
+  const victim = await register(context, await newClient(), { hostIdentity: "instance:b" });
+  const impostor = await newClient();
+  const forged = await signHandover(stranger.keys.privateKey, {
+    oldComputerId: victim.computerId,
+    newPublicKey: impostor.publicKey,
+    issuedAt: NOW,
+  });
+  const claim = await register(context, impostor, {
+    handover: forged,
+    compromised: true,
+    previousComputerId: victim.computerId,
+  });
+  const flagged = (await context.store.getComputer(claim.computerId))!;
+  assert.deepEqual([flagged.claimsToReplace, flagged.claimSignedByOldKey], [
+    victim.computerId,
+    false,
+  ]);
+  assert.deepEqual(await context.store.listInactiveIds(), [old.computerId]);
   context.store.close();
 });

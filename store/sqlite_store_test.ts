@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteStore } from "./sqlite_store.ts";
 
-Deno.test("SqliteStore adds the claims_to_replace column to a store made before it existed", async () => {
+Deno.test("SqliteStore adds the claim columns to a store made before they existed", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mle-store-test-" });
   try {
     const path = `${dir}/mle.db`;
@@ -17,15 +17,17 @@ Deno.test("SqliteStore adds the claims_to_replace column to a store made before 
 
     const store = new SqliteStore(path);
     try {
-      assert.equal((await store.getComputer(1))!.claimsToReplace, null);
+      const old = (await store.getComputer(1))!;
+      assert.deepEqual([old.claimsToReplace, old.claimSignedByOldKey], [null, false]);
       const claimant = await store.registerComputer({
         publicKey: "new-key",
         hostIdentity: null,
         hostname: null,
         registeredAt: 2,
         claimsToReplace: 1,
+        claimSignedByOldKey: true,
       });
-      assert.equal(claimant.claimsToReplace, 1);
+      assert.deepEqual([claimant.claimsToReplace, claimant.claimSignedByOldKey], [1, true]);
     } finally {
       store.close();
     }

@@ -31,6 +31,11 @@ export interface ComputerRecord {
    * on until the operator confirms this entry (`mle-admin computers confirm`), or null.
    */
   claimsToReplace: number | null;
+  /**
+   * The claim came with a statement signed by the claimed computer's key: evidence that the
+   * claimant holds that key (as the genuine machine does, and so might a thief of the key).
+   */
+  claimSignedByOldKey: boolean;
   /** When `admin computers remove-duplicates` removed it; its id is never reused. */
   removedAt: number | null;
 }
@@ -43,6 +48,7 @@ export interface NewComputer {
   registeredAt: number;
   /** The registered computer it claims to replace (see {@linkcode ComputerRecord}). */
   claimsToReplace?: number | null;
+  claimSignedByOldKey?: boolean;
 }
 
 /** A verified report, ready to store. */

@@ -24,6 +24,7 @@ import { RoleProcess, runRole } from "./run_role.ts";
 interface Computer {
   id: number;
   claimsToReplace: number | null;
+  claim: { signedByOldKey: boolean; replacedReportedSince: boolean } | null;
   replacedBy: number | null;
   duplicateOf: number | null;
   revokedAt: number | null;
@@ -156,6 +157,8 @@ Deno.test("rotate-keys --compromised: the new entry is flagged and the old id st
     const flagged = list.find((c) => c.id === newId)!;
     assert.match(flagged.flagged ?? "", new RegExp(`replace computer ${oldId}.*compromised`));
     assert.equal(flagged.claimsToReplace, oldId);
+    assert.equal(flagged.claim?.signedByOldKey, true, "the old key signed for the new one");
+    assert.equal(flagged.claim?.replacedReportedSince, false);
     // The queued report was re-signed with the new key and stored under the new id.
     const stored = await storedReports(site, newId);
     assert.equal(stored.length, 1);

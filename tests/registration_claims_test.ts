@@ -27,7 +27,12 @@ interface ListedComputer {
   removedAt: number | null;
   flagged: string | null;
   claimsToReplace: number | null;
-  claim: { replaces: number; sameHostIdentity: boolean; replacedReportedSince: boolean } | null;
+  claim: {
+    replaces: number;
+    signedByOldKey: boolean;
+    sameHostIdentity: boolean;
+    replacedReportedSince: boolean;
+  } | null;
 }
 
 async function computers(site: TestSite): Promise<ListedComputer[]> {
@@ -96,8 +101,8 @@ Deno.test("attack: a registration claiming a compromised-key rotation of another
     assert.equal(claimant.claimsToReplace, victimId);
     assert.match(claimant.flagged ?? "", new RegExp(`replace computer ${victimId}`));
     assert.deepEqual(
-      [claimant.claim?.replaces, claimant.claim?.sameHostIdentity],
-      [victimId, true],
+      [claimant.claim?.replaces, claimant.claim?.signedByOldKey, claimant.claim?.sameHostIdentity],
+      [victimId, false, true],
     );
     assert.equal(
       claimant.claim?.replacedReportedSince,

@@ -42,8 +42,8 @@ its last report was encrypted to ("clear" when it was sent in clear text), the e
 it asks for, whether it was revoked, replaced by a new id after a key rotation with hand-over, is a
 duplicate of a newer registration of the same machine, or is flagged for the operator to confirm.
 A computer that claims to replace another (after "mle-client rotate-keys --compromised") is
-flagged, with the evidence: whether both gave the same host identity, and whether the old one
-reported after the claim. Removed duplicates are hidden unless --all. The table shortens key ids
+flagged, with the evidence: whether the old computer's key signed for the new key, whether both
+gave the same host identity, and whether the old one reported after the claim. Removed duplicates are hidden unless --all. The table shortens key ids
 to 12 characters; --json gives every field in full ("claim": the evidence).
 
 revoke: the server refuses the computers' reports from now on, and a new revocation list signed

@@ -161,3 +161,16 @@ export function parseComputerId(value: string): number {
   }
   return Number(value);
 }
+
+/**
+ * Parses the value of `--name DAYS`, or gives `fallback` when it is absent.
+ *
+ * @throws {UsageError} For anything but a whole number of days from 0 to 3650.
+ */
+export function parseWholeDays(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,4}$/.test(value) || Number(value) > 3650) {
+    throw new UsageError(`Cannot use --${name} "${value}": expected whole days from 0 to 3650`);
+  }
+  return Number(value);
+}

@@ -1,5 +1,6 @@
 /**
- * `mle-admin computers list`: the registered computers as the server knows them.
+ * `mle-admin computers`: the registered computers as the server knows them (list), and the
+ * operator's decisions on them: revoke, confirm a flagged one, find and remove duplicates.
  *
  * @module
  */
@@ -7,15 +8,22 @@
 import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
-import type { ComputerRecord } from "../store/mod.ts";
+import type { ComputerRecord, Store } from "../store/mod.ts";
 import {
   type CommandContext,
   parseComputerId,
   parseOptions,
+  parseWholeDays,
   resolveDataDir,
   stringOption,
   wantsHelp,
 } from "./_args.ts";
+import {
+  DEFAULT_MIN_IDLE_DAYS,
+  type DuplicateGroup,
+  duplicateGroups,
+} from "./_duplicate_groups.ts";
+import { describeReplacementClaim, replacementClaim } from "./_replacement_claims.ts";
 import { orphanedComputers } from "./_encryption_levels.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
@@ -26,27 +34,34 @@ export const computersHelp = `Usage:
   mle-admin computers list [--json] [--all] [--data-dir DIR]
   mle-admin computers revoke ID [ID …] --site-key FILE [--password-file FILE] [--data-dir DIR]
   mle-admin computers confirm ID --site-key FILE [--password-file FILE] [--data-dir DIR]
-  mle-admin computers duplicates [--json] [--data-dir DIR]
-  mle-admin computers remove-duplicates [--dry-run] [--data-dir DIR]
+  mle-admin computers duplicates [--json] [--min-idle DAYS] [--data-dir DIR]
+  mle-admin computers remove-duplicates [--dry-run] [--min-idle DAYS] [--force] [--data-dir DIR]
 
 list: the registered computers: id, hostname, when it registered and last reported, the key id
 its last report was encrypted to ("clear" when it was sent in clear text), the encryption level
 it asks for, whether it was revoked, replaced by a new id after a key rotation with hand-over, is a
 duplicate of a newer registration of the same machine, or is flagged for the operator to confirm.
-Removed duplicates are hidden unless --all. The table shortens key ids to 12 characters; --json
-gives every field in full.
+A computer that claims to replace another (after "mle-client rotate-keys --compromised") is
+flagged, with the evidence: whether the old computer's key signed for the new key, whether both
+gave the same host identity, and whether the old one reported after the claim. Removed duplicates are hidden unless --all. The table shortens key ids
+to 12 characters; --json gives every field in full ("claim": the evidence).
 
 revoke: the server refuses the computers' reports from now on, and a new revocation list signed
 with the site key reaches every relay (they refresh it every minute); a revoked id is never reused.
 
-confirm: clears a computer's flag (set when it registered after a rotation with --compromised) and
-publishes the signed revocation list, so relays learn of the computer it revoked.
+confirm: accepts a flagged computer. When it claims to replace another computer (a rotation with
+--compromised), that old computer is revoked now; only a hand-over signed by the old key, or this
+command, or revoke ever ends an old id. Publishes the signed revocation list, so relays learn of it.
 
-duplicates: computers that registered again from the same machine with a new key, without a
-hand-over (the seed's "duplicate computer entry").
+duplicates: groups of computers that registered from the same host identity without a
+hand-over (the seed's "duplicate computer entry"), each member with what remove-duplicates would
+do and why; then the computers that claim to replace another, with the evidence. The host
+identity is not secret, so a duplicate may be an impostor: look before removing.
 
-remove-duplicates: removes every duplicate entry, keeping the newest registration of each machine;
-their reports stay, their ids are never reused. Use --dry-run first.
+remove-duplicates: in each group keeps the entry that reported most recently, and removes the
+others, printing each; never removes an entry that reported (or, never having reported,
+registered) within --min-idle days unless --force. Their reports stay; their ids are never reused.
+Use --dry-run first.
 
 Options:
   --json               JSON output (times in milliseconds since the epoch)
@@ -54,6 +69,9 @@ Options:
   --site-key FILE      the site key (license.pvk) [env: MLE_SITE_KEY]
   --password-file FILE read the site key's password from FILE [env: MLE_SITE_PASSWORD; else a prompt]
   --dry-run            (remove-duplicates) show what would be removed, change nothing
+  --min-idle DAYS      (duplicates, remove-duplicates) keep entries seen within DAYS days
+                       [default: ${DEFAULT_MIN_IDLE_DAYS}]
+  --force              (remove-duplicates) also remove entries seen within --min-idle
   --data-dir DIR       the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
   -h, --help           show this help
 
@@ -63,6 +81,7 @@ Examples:
   mle-admin computers confirm 1240 --site-key ~/site/license.pvk
   mle-admin computers duplicates
   mle-admin computers remove-duplicates --dry-run
+  mle-admin computers remove-duplicates --min-idle 30
 
 Exit codes:
   0  done
@@ -137,9 +156,14 @@ async function listComputers(args: string[], context: CommandContext): Promise<n
   } finally {
     store.close();
   }
+  const byId = new Map(computers.map((c) => [c.id, c] as const));
   if (values.all !== true) computers = computers.filter((c) => c.removedAt === null);
   if (values.json === true) {
-    const listed = computers.map((c) => ({ ...c, orphaned: orphaned.has(c.id) }));
+    const listed = computers.map((c) => ({
+      ...c,
+      orphaned: orphaned.has(c.id),
+      claim: replacementClaim(c, byId),
+    }));
     console.log(JSON.stringify(listed, null, 2));
   } else {
     console.log(formatComputers(computers).trimEnd());
@@ -152,6 +176,8 @@ async function listComputers(args: string[], context: CommandContext): Promise<n
     for (const computer of computers) {
       if (computer.flagged !== null && computer.removedAt === null) {
         console.log(`computer ${computer.id}: ${computer.flagged}`);
+        const claim = replacementClaim(computer, byId);
+        if (claim) console.log(describeReplacementClaim(computer, claim));
       }
     }
   }
@@ -201,8 +227,7 @@ async function revokeOrConfirm(
         console.log(changed ? `Revoked computer ${id}` : `Computer ${id} was already revoked`);
       }
     } else {
-      await store.flagComputer(ids[0], null);
-      console.log(`Confirmed computer ${ids[0]}`);
+      await confirmComputer(store, ids[0], now);
     }
     const published = await publishRevocations(store, site.privateKey, now);
     console.log(
@@ -214,6 +239,22 @@ async function revokeOrConfirm(
   }
 }
 
+/** Accepts a flagged computer; revokes the computer it claims to replace, if any. */
+async function confirmComputer(store: Store, id: number, now: number): Promise<void> {
+  const computer = (await store.getComputer(id))!;
+  const old = computer.claimsToReplace;
+  if (old !== null) {
+    const changed = await store.revokeComputer(old, now);
+    console.log(
+      changed
+        ? `Revoked computer ${old}, which computer ${id} replaces`
+        : `Computer ${old}, which computer ${id} replaces, was already revoked`,
+    );
+  }
+  await store.flagComputer(id, null);
+  console.log(`Confirmed computer ${id}`);
+}
+
 async function duplicates(
   sub: "duplicates" | "remove-duplicates",
   args: string[],
@@ -221,33 +262,88 @@ async function duplicates(
 ): Promise<number> {
   const { values } = parseOptions(
     args,
-    sub === "duplicates" ? { json: { type: "boolean" } } : { "dry-run": { type: "boolean" } },
+    sub === "duplicates" ? { json: { type: "boolean" }, "min-idle": { type: "string" } } : {
+      "dry-run": { type: "boolean" },
+      "min-idle": { type: "string" },
+      force: { type: "boolean" },
+    },
   );
+  const policy = {
+    now: Date.now(),
+    minIdleDays: parseWholeDays(
+      "min-idle",
+      stringOption(values, "min-idle"),
+      DEFAULT_MIN_IDLE_DAYS,
+    ),
+    force: values.force === true,
+  };
   const store = await openExistingStore(resolveDataDir(context));
   try {
     const all = await store.listComputers();
-    const found = all.filter((c) => c.duplicateOf !== null && c.removedAt === null);
+    const groups = duplicateGroups(all, policy);
     if (sub === "duplicates") {
-      if (values.json === true) console.log(JSON.stringify(found, null, 2));
-      else if (found.length === 0) console.log("No duplicate computers");
-      else console.log(formatComputers(found).trimEnd());
+      const byId = new Map(all.map((c) => [c.id, c] as const));
+      const claims = all.filter((c) => c.removedAt === null && c.flagged !== null)
+        .flatMap((c) => {
+          const claim = replacementClaim(c, byId);
+          return claim ? [{ computer: c, claim }] : [];
+        });
+      if (values.json === true) {
+        console.log(JSON.stringify(
+          {
+            groups: groups.map((group) => ({
+              keep: group.keep,
+              members: group.members.map((m) => ({
+                ...m.computer,
+                action: m.action,
+                reason: m.reason,
+              })),
+            })),
+            claims: claims.map(({ computer, claim }) => ({ computerId: computer.id, ...claim })),
+          },
+          null,
+          2,
+        ));
+        return EXIT.ok;
+      }
+      if (groups.length === 0) console.log("No duplicate computers");
+      for (const group of groups) console.log(formatDuplicateGroup(group));
+      for (const { computer, claim } of claims) {
+        console.log(describeReplacementClaim(computer, claim));
+      }
       return EXIT.ok;
     }
     const dryRun = values["dry-run"] === true;
-    if (found.length === 0) console.log("No duplicate computers to remove");
-    const now = Date.now();
-    for (const computer of found) {
-      const line = `computer ${computer.id} (${
-        computer.hostname ?? "?"
-      }), duplicate of ${computer.duplicateOf}`;
-      if (dryRun) console.log(`would remove ${line}`);
-      else {
-        await store.removeComputer(computer.id, now);
-        console.log(`removed ${line}`);
+    if (groups.length === 0) console.log("No duplicate computers to remove");
+    for (const group of groups) {
+      for (const { computer, action, reason } of group.members) {
+        const line = `computer ${computer.id} (${computer.hostname ?? "?"}): ${reason}`;
+        if (action === "keep") console.log(`${dryRun ? "would keep" : "kept"} ${line}`);
+        else if (dryRun) console.log(`would remove ${line}`);
+        else {
+          await store.removeComputer(computer.id, policy.now);
+          console.log(`removed ${line}`);
+        }
       }
     }
     return EXIT.ok;
   } finally {
     store.close();
   }
+}
+
+/** A duplicate group as a table: what remove-duplicates does with each member, and why. */
+function formatDuplicateGroup(group: DuplicateGroup): string {
+  return formatTable(
+    ["ACTION", "ID", "HOSTNAME", "REGISTERED", "LAST REPORT", "DUPLICATE OF", "WHY"],
+    group.members.map(({ computer, action, reason }) => [
+      action,
+      String(computer.id),
+      computer.hostname ?? "-",
+      formatTime(computer.registeredAt),
+      formatTime(computer.lastReportAt),
+      computer.duplicateOf === null ? "-" : String(computer.duplicateOf),
+      reason,
+    ]),
+  ).trimEnd();
 }

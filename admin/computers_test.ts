@@ -86,6 +86,11 @@ Deno.test("computers misuse exits 2", async () => {
         [["computers", "list", "--everything"], /Unknown option "--everything"/],
         [["computers", "revoke"], /Missing computer id/],
         [["computers", "revoke", "abc"], /computer id/i],
+        [
+          ["computers", "remove-duplicates", "--min-idle", "week"],
+          /Cannot use --min-idle "week": expected whole days/,
+        ],
+        [["computers", "duplicates", "--force"], /Unknown option "--force"/],
       ] as [string[], RegExp][]
     ) {
       const result = await admin([...args, "--data-dir", site.dataDir]);

@@ -20,7 +20,7 @@ import { CliError, printWarning, UsageError } from "../cli/output.ts";
 import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts";
 import { publishRevocations } from "./_revocations.ts";
 import type { EncryptionKeyRecord } from "../store/mod.ts";
-import { TOOL } from "./_args.ts";
+import { parseWholeDays, TOOL } from "./_args.ts";
 import { describeComputers, disabledSince, requiredComputers } from "./_encryption_levels.ts";
 import { formatTime } from "./_format.ts";
 import {
@@ -88,11 +88,7 @@ export function findKeyByPrefix(
  * @throws {UsageError} For anything but a whole number of days from 0 to 3650.
  */
 export function parseWindowDays(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_RETIRE_WINDOW_DAYS;
-  if (!/^\d{1,4}$/.test(value) || Number(value) > 3650) {
-    throw new UsageError(`Cannot use --window "${value}": expected whole days from 0 to 3650`);
-  }
-  return Number(value);
+  return parseWholeDays("window", value, DEFAULT_RETIRE_WINDOW_DAYS);
 }
 
 /** Retires a key that is not current, unless computers used it within the window. */

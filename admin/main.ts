@@ -54,11 +54,11 @@ Commands:
       mle-admin computers list --json
   computers revoke     refuse a computer's reports from now on; relays learn it from the signed list
       mle-admin computers revoke 1234 --site-key ~/site/license.pvk
-  computers confirm    confirm a computer flagged after a rotation with --compromised
+  computers confirm    confirm a flagged computer; revokes the one it claims to replace
       mle-admin computers confirm 1240 --site-key ~/site/license.pvk
   computers duplicates list machines that registered again with a new key, without a hand-over
       mle-admin computers duplicates
-  computers remove-duplicates  remove the older duplicate entries, keeping the newest
+  computers remove-duplicates  keep the entry that reported last; remove idle duplicates
       mle-admin computers remove-duplicates --dry-run
   reports              show what a computer reported
       mle-admin reports --computer 12

@@ -435,7 +435,9 @@ export class Agent {
         `registered as computer ${computerId}, replacing computer ${
           rotation.previousComputerId ?? "?"
         }` +
-          (rotation.compromised ? " (compromised: the server revokes the old id)" : " (hand-over)"),
+          (rotation.compromised
+            ? " (compromised: the old id stays valid until the operator confirms this one)"
+            : " (hand-over)"),
       );
     } else {
       this.#options.say(`registered as computer ${computerId}`);

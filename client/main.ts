@@ -73,8 +73,9 @@ Connection options (report, run):
   --interval SECONDS         (run) seconds between reports (default 900)
 
 Rotation options (rotate-keys; also the connection options above):
-  --compromised              trust no hand-over: the server revokes the old computer id when the
-                             new key registers, and flags the new entry for the operator
+  --compromised              trust no hand-over: the new key claims to replace the old computer
+                             id and is flagged; the old id stays valid until the operator runs
+                             mle-admin computers confirm NEW (which revokes it)
   --dry-run                  print exactly what would be deleted and run, change nothing
   --os OS                    with --dry-run: windows, macos, aix, hpux, solaris or linux
   --no-restart               delete KeyStorage and leave the restart to the operator
@@ -417,7 +418,10 @@ async function rotate(values: Values): Promise<number> {
   if (result.newComputerId !== null) {
     console.log(
       `computer ${result.oldComputerId ?? "-"} is now computer ${result.newComputerId}` +
-        (values.compromised ? "; the old id is revoked" : "; the server links them (hand-over)"),
+        (values.compromised
+          ? "; the old id stays valid until the operator confirms: " +
+            `mle-admin computers confirm ${result.newComputerId}`
+          : "; the server links them (hand-over)"),
     );
     return EXIT.ok;
   }

@@ -3,8 +3,11 @@
  *
  * 1. Deliver what is queued with the current key, while it is still valid (not with
  *    `--compromised`: then queued reports wait and are re-signed with the new key).
- * 2. Unless `--compromised`: make the new key pair now and let the old key sign a hand-over for it,
- *    kept outside KeyStorage, so the server links the new computer to the old one.
+ * 2. Make the new key pair now and let the old key sign a hand-over for it, kept outside
+ *    KeyStorage, so the server links the new computer to the old one. With `--compromised` the
+ *    new key only claims to replace the old id, and the old key's statement is evidence for the
+ *    operator, nothing more (a thief may hold that key too): the old id stays valid until the
+ *    operator confirms the new computer.
  * 3. Delete the KeyStorage directory and all its contents (seed 002, step 1).
  * 4. Restart the agent (seed 002, step 2): signal a running `mle-client run` directly, else the
  *    platform's command; with neither, register the new key here, as the restarted agent would.
@@ -13,6 +16,7 @@
  */
 
 import { encodeBase64Url } from "../envelope/base64url.ts";
+import type { FlattenedJws } from "../envelope/jws.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import type { TargetOs } from "../keystore/default_paths.ts";
 import { deleteKeyStorage, installClientKey } from "../keystore/key_storage.ts";
@@ -65,7 +69,7 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
     );
     print(
       options.compromised
-        ? "2. no hand-over: the server revokes the old id when the new key registers"
+        ? "2. make the new key pair; the current key signs a statement for it, shown to the operator as evidence only: the old id stays valid until the operator confirms the new one (mle-admin computers confirm NEW)"
         : "2. make the new key pair; the current key signs a hand-over for it",
     );
     print(`3. delete ${keyStorage} and everything in it:`);
@@ -83,11 +87,12 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
     return { oldComputerId: oldId, newComputerId: null, pending: "dry run: nothing was changed" };
   }
 
-  // 1 and 2: with the old key, while it is still valid.
+  // 1 and 2: with the old key, while it is still valid (compromised: while it is still here).
   let newPair: CryptoKeyPair | null = null;
-  if (!options.compromised) {
+  let handover: FlattenedJws | null = null;
+  if (oldId !== null || !options.compromised) {
     const agent = await Agent.open(agentOptions);
-    if (oldId !== null && queued > 0) {
+    if (!options.compromised && oldId !== null && queued > 0) {
       const delivered = await agent.cycle();
       print(
         delivered.outcome === "delivered"
@@ -98,23 +103,18 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
     if (oldId !== null) {
       newPair = await generateSigningKeyPair();
       const newPublicKey = encodeBase64Url(await exportSigningPublicKey(newPair.publicKey));
-      const handover = await signHandover(agent.clientKey.privateKey, {
+      handover = await signHandover(agent.clientKey.privateKey, {
         oldComputerId: oldId,
         newPublicKey,
         issuedAt: Date.now(),
       });
-      await writeRotationRecord(dataDir, {
-        previousComputerId: oldId,
-        compromised: false,
-        handover,
-        rotatedAt: new Date().toISOString(),
-      });
     }
-  } else {
+  }
+  if (oldId !== null || options.compromised) {
     await writeRotationRecord(dataDir, {
       previousComputerId: oldId,
-      compromised: true,
-      handover: null,
+      compromised: options.compromised,
+      handover,
       rotatedAt: new Date().toISOString(),
     });
   }

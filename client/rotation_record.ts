@@ -1,7 +1,8 @@
 /**
  * What a key rotation leaves for the next registration (`rotation.json` in the data dir, outside
  * KeyStorage so that deleting KeyStorage does not lose it): the old computer id, whether the old
- * key was compromised, and, unless it was, the old key's hand-over to the new key.
+ * key was compromised, and the old key's hand-over to the new key (after a compromise, evidence
+ * for the operator only).
  *
  * @module
  */

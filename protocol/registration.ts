@@ -63,8 +63,7 @@ export async function verifyRegistration(
   }
   if (
     typeof claims !== "object" || claims === null || typeof claims.publicKey !== "string" ||
-    typeof claims.hostIdentity !== "string" || claims.hostIdentity.length > 512 ||
-    typeof claims.hostname !== "string" || claims.hostname.length > 255 ||
+    !isPrintable(claims.hostIdentity, 512) || !isPrintable(claims.hostname, 255) ||
     typeof claims.issuedAt !== "number" ||
     (claims.previousComputerId !== undefined && !Number.isSafeInteger(claims.previousComputerId)) ||
     (claims.compromised !== undefined && typeof claims.compromised !== "boolean") ||
@@ -83,4 +82,13 @@ export async function verifyRegistration(
   }
   await verifyJws(publicKey, jws, REGISTRATION_TYPE);
   return { claims, publicKey };
+}
+
+/**
+ * A string of at most `max` characters with no control or format characters: the host identity and
+ * hostname are printed on the operator's terminal, where an escape sequence or a bidirectional
+ * override could hide or rewrite what the operator reads.
+ */
+function isPrintable(value: unknown, max: number): value is string {
+  return typeof value === "string" && value.length <= max && !/[\p{Cc}\p{Cf}]/u.test(value);
 }

@@ -17,6 +17,8 @@ const active: ComputerRecord = {
   duplicateOf: null,
   flagged: null,
   removedAt: null,
+  claimsToReplace: null,
+  claimSignedByOldKey: false,
 };
 
 Deno.test("inactiveReason() refuses revoked, replaced and removed computers, and only those", () => {

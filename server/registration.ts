@@ -2,13 +2,17 @@
  * Registration: a client proves possession of its key; the server binds a computer id to it.
  * Registering the same key again returns the same id (a resend after a lost answer).
  *
- * After a key rotation the registration may carry the old key's hand-over: the old computer is then
- * linked as "replaced by" the new one and refused from then on. After a rotation with
- * `--compromised`, no hand-over is trusted: the old computer is revoked on arrival (only when the
- * claim comes from the same machine identity, so nobody can revoke other computers by claiming to
- * replace them) and the new entry is flagged for the operator to confirm. Otherwise, an earlier
- * registration of the same machine identity is marked as a duplicate of the new one. The machine
- * identity is never a credential: only the key is.
+ * Only a key is a credential. A registration links itself to an old computer only through a
+ * hand-over signed by the old computer's key (a key rotation without `--compromised`): the old
+ * computer is then "replaced by" the new one and refused from then on. Everything else a
+ * registration says about other computers is a claim, and claims act on nobody: the host identity
+ * travels in clear and a local user can compute it, and after a compromise the old key proves
+ * nothing about who holds it. So a registration naming `previousComputerId` (after `rotate-keys
+ * --compromised`) records that claim, with whether the old key signed a statement for the new
+ * one (evidence, never acted on), and flags the new entry; the operator revokes the old id by
+ * confirming (`mle-admin computers confirm NEW`) or revokes the new one. Earlier registrations of
+ * the same host identity are marked as duplicates of the new one, which hides and refuses nothing
+ * (`mle-admin computers remove-duplicates` decides by who still reports).
  *
  * @module
  */
@@ -17,7 +21,7 @@ import { MleError } from "../envelope/errors.ts";
 import { verifyHandover } from "../protocol/handover.ts";
 import { type RegistrationClaims, verifyRegistration } from "../protocol/registration.ts";
 import type { ComputerRecord, Store } from "../store/store.ts";
-import type { ComputerDirectory } from "./computer_directory.ts";
+import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
 import { IngestError, parseJsonBody } from "./ingest_error.ts";
 
 /** How far a registration's time may be from the server's, in milliseconds. */
@@ -27,8 +31,11 @@ export const REGISTRATION_MAX_SKEW_MS = 24 * 60 * 60 * 1000;
 export interface RegistrationResult {
   computerId: number;
   created: boolean;
-  /** What happened to an earlier computer of this client, for the log. */
-  linked: { oldComputerId: number; how: "replaced" | "revoked" | "duplicate" }[];
+  /**
+   * How the new computer relates to earlier ones, for the log: replaced by a signed hand-over,
+   * claimed (a claim to replace, for the operator to confirm) or a duplicate (same host identity).
+   */
+  linked: { oldComputerId: number; how: "replaced" | "claimed" | "duplicate" }[];
 }
 
 /**
@@ -58,40 +65,38 @@ export async function registerClient(
   const existing = await context.store.findComputerByPublicKey(claims.publicKey);
   if (existing) return { computerId: existing.id, created: false, linked: [] };
 
-  // Check a hand-over before recording anything, so a bad one registers nothing.
-  let handedOver: ComputerRecord | null = null;
-  if (claims.handover !== undefined) handedOver = await checkHandover(claims, context, now);
-
+  // Check a hand-over before recording anything, so a bad one registers nothing. After a
+  // compromised-key rotation the old key's statement is only evidence for the operator: the key
+  // may be in a thief's hands too.
+  const handedOver = claims.handover === undefined || claims.compromised === true
+    ? null
+    : await checkHandover(claims, context, now);
   const { store } = context;
+  const claimed = handedOver === null && claims.previousComputerId !== undefined
+    ? await context.computers.get(claims.previousComputerId)
+    : null;
   const record = await store.registerComputer({
     publicKey: claims.publicKey,
     hostIdentity: claims.hostIdentity,
     hostname: claims.hostname,
     registeredAt: now,
+    claimsToReplace: claimed?.record.id ?? null,
+    claimSignedByOldKey: claimed !== null && claims.handover !== undefined &&
+      (await handoverProblem(claimed, claims, now)) === null,
   });
   const linked: RegistrationResult["linked"] = [];
   if (handedOver) {
     await store.linkComputers(handedOver.id, record.id, "replaced_by");
     linked.push({ oldComputerId: handedOver.id, how: "replaced" });
-  } else if (claims.compromised && claims.previousComputerId !== undefined) {
-    const old = await store.getComputer(claims.previousComputerId);
-    if (old && old.hostIdentity === claims.hostIdentity && old.id !== record.id) {
-      await store.revokeComputer(old.id, now);
-      linked.push({ oldComputerId: old.id, how: "revoked" });
-      await store.flagComputer(
-        record.id,
-        `registered after a compromised-key rotation of computer ${old.id} (revoked); confirm with: mle-admin computers confirm ${record.id}`,
-      );
-    } else {
-      await store.flagComputer(
-        record.id,
-        `claims to replace computer ${claims.previousComputerId} after a compromise, from another machine identity; nothing was revoked`,
-      );
+  } else {
+    if (claims.previousComputerId !== undefined) {
+      const old = claimed?.record ?? null;
+      await store.flagComputer(record.id, claimFlag(record.id, claims.previousComputerId, old));
+      if (old) linked.push({ oldComputerId: old.id, how: "claimed" });
     }
-  }
-  if (linked.length === 0) {
     for (const other of await store.findComputersByHostIdentity(claims.hostIdentity)) {
-      if (other.id === record.id || other.replacedBy !== null || other.revokedAt !== null) continue;
+      if (other.id === record.id || other.id === claimed?.record.id) continue;
+      if (other.replacedBy !== null || other.revokedAt !== null) continue;
       await store.linkComputers(other.id, record.id, "duplicate_of");
       linked.push({ oldComputerId: other.id, how: "duplicate" });
     }
@@ -100,8 +105,28 @@ export async function registerClient(
     const old = await store.getComputer(oldComputerId);
     if (old) await context.computers.put(old);
   }
-  await context.computers.put(record);
+  await context.computers.put((await store.getComputer(record.id)) ?? record);
   return { computerId: record.id, created: true, linked };
+}
+
+/** The operator's note on a registration that claims to replace computer `oldId`. */
+function claimFlag(newId: number, oldId: number, old: ComputerRecord | null): string {
+  const inactive = old === null
+    ? "which is not registered here"
+    : old.revokedAt !== null
+    ? "which is already revoked"
+    : old.replacedBy !== null
+    ? `which was already replaced by computer ${old.replacedBy}`
+    : old.removedAt !== null
+    ? "which was removed"
+    : null;
+  if (inactive !== null) {
+    return `claims to replace computer ${oldId} after a compromised-key rotation, ${inactive}; ` +
+      `nothing was changed; clear this flag with: mle-admin computers confirm ${newId}`;
+  }
+  return `claims to replace computer ${oldId} after a compromised-key rotation; nothing was ` +
+    `revoked: if you expect this rotation, revoke the old id with: mle-admin computers confirm ` +
+    `${newId}; if not, revoke this one with: mle-admin computers revoke ${newId}`;
 }
 
 async function checkHandover(
@@ -128,19 +153,31 @@ async function checkHandover(
   if (old.record.revokedAt !== null || old.record.replacedBy !== null) {
     throw refuse(`computer ${oldId} was revoked or already replaced`);
   }
+  const problem = await handoverProblem(old, claims, now);
+  if (problem !== null) throw refuse(problem);
+  return old.record;
+}
+
+/** What is wrong with the registration's hand-over as a statement of `old`'s key, or null. */
+async function handoverProblem(
+  old: KnownComputer,
+  claims: RegistrationClaims,
+  now: number,
+): Promise<string | null> {
   let handover;
   try {
     handover = await verifyHandover(old.publicKey, claims.handover);
   } catch {
-    throw refuse(`it is not signed by computer ${oldId}'s key`);
+    return `it is not signed by computer ${old.record.id}'s key`;
   }
+  if (handover.oldComputerId !== old.record.id) return "it names another computer";
   if (handover.newPublicKey !== claims.publicKey) {
-    throw refuse("it vouches for another key than the one registering");
+    return "it vouches for another key than the one registering";
   }
   if (Math.abs(now - handover.issuedAt) > REGISTRATION_MAX_SKEW_MS * 30) {
-    throw refuse("it is more than 30 days old");
+    return "it is more than 30 days old";
   }
-  return old.record;
+  return null;
 }
 
 function fromMleError(error: unknown): IngestError {

@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS computers (
   replaced_by INTEGER,
   duplicate_of INTEGER,
   flagged TEXT,
-  removed_at INTEGER
+  removed_at INTEGER,
+  claims_to_replace INTEGER,
+  claim_signed_by_old_key INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS computers_by_host ON computers (host_identity);
 -- A rowid table: reports of 1-2 KB fill WITHOUT ROWID leaf pages two rows at a time, which made
@@ -104,13 +106,35 @@ export class SqliteStore implements Store {
 
   constructor(path: string) {
     this.#db = new SqliteDatabase(path, SCHEMA);
+    this.#addComputerColumns();
+  }
+
+  /** Adds the computer columns newer than a store made by an older version. */
+  #addComputerColumns(): void {
+    const present = this.#db.prepare("SELECT name FROM pragma_table_info('computers')").all()
+      .map((row) => String((row as Row).name));
+    const added = {
+      claims_to_replace: "INTEGER",
+      claim_signed_by_old_key: "INTEGER NOT NULL DEFAULT 0",
+    };
+    for (const [name, type] of Object.entries(added)) {
+      if (present.includes(name)) continue;
+      this.#db.prepare(`ALTER TABLE computers ADD COLUMN ${name} ${type}`).run();
+    }
   }
 
   registerComputer(computer: NewComputer): Promise<ComputerRecord> {
     const row = this.#db.prepare(
-      `INSERT INTO computers (public_key, host_identity, hostname, registered_at)
-       VALUES (?, ?, ?, ?) RETURNING *`,
-    ).get(computer.publicKey, computer.hostIdentity, computer.hostname, computer.registeredAt);
+      `INSERT INTO computers (public_key, host_identity, hostname, registered_at, claims_to_replace,
+         claim_signed_by_old_key) VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+    ).get(
+      computer.publicKey,
+      computer.hostIdentity,
+      computer.hostname,
+      computer.registeredAt,
+      computer.claimsToReplace ?? null,
+      computer.claimSignedByOldKey === true ? 1 : 0,
+    );
     return Promise.resolve(toComputer(row as Row));
   }
 
@@ -428,5 +452,7 @@ function toComputer(row: Row): ComputerRecord {
     duplicateOf: numberOrNull(row.duplicate_of),
     flagged: (row.flagged ?? null) as string | null,
     removedAt: numberOrNull(row.removed_at),
+    claimsToReplace: numberOrNull(row.claims_to_replace),
+    claimSignedByOldKey: Number(row.claim_signed_by_old_key ?? 0) === 1,
   };
 }

@@ -26,6 +26,16 @@ export interface ComputerRecord {
   duplicateOf: number | null;
   /** Why the operator should confirm this entry (e.g. registered after a compromise), or null. */
   flagged: string | null;
+  /**
+   * The computer this one says it replaces after a compromised-key rotation: a claim, never acted
+   * on until the operator confirms this entry (`mle-admin computers confirm`), or null.
+   */
+  claimsToReplace: number | null;
+  /**
+   * The claim came with a statement signed by the claimed computer's key: evidence that the
+   * claimant holds that key (as the genuine machine does, and so might a thief of the key).
+   */
+  claimSignedByOldKey: boolean;
   /** When `admin computers remove-duplicates` removed it; its id is never reused. */
   removedAt: number | null;
 }
@@ -36,6 +46,9 @@ export interface NewComputer {
   hostIdentity: string | null;
   hostname: string | null;
   registeredAt: number;
+  /** The registered computer it claims to replace (see {@linkcode ComputerRecord}). */
+  claimsToReplace?: number | null;
+  claimSignedByOldKey?: boolean;
 }
 
 /** A verified report, ready to store. */

@@ -18,10 +18,13 @@ import {
   storedReports,
   type TestSite,
 } from "./deployment.ts";
+import { eventually } from "./eventually.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
 
 interface Computer {
   id: number;
+  claimsToReplace: number | null;
+  claim: { signedByOldKey: boolean; replacedReportedSince: boolean } | null;
   replacedBy: number | null;
   duplicateOf: number | null;
   revokedAt: number | null;
@@ -123,7 +126,7 @@ Deno.test("rotate-keys with hand-over: queued reports are delivered first, the n
   }
 });
 
-Deno.test("rotate-keys --compromised: the old id is revoked on arrival, the new entry flagged until confirmed, queued reports re-signed", async () => {
+Deno.test("rotate-keys --compromised: the new entry is flagged and the old id stays valid until the operator confirms, which revokes it; queued reports re-signed", async () => {
   const site = await createSite();
   await generateKey(site, true);
   const clientDir = `${site.root}/client`;
@@ -147,19 +150,24 @@ Deno.test("rotate-keys --compromised: the old id is revoked on arrival, the new 
     assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
     const newId = (await clientStatus(clientDir)).computerId as number;
     assert.notEqual(newId, oldId);
+    assert.match(rotated.stdout, /the old id stays valid until the operator confirms/);
     const list = await computers(site);
-    assert.notEqual(list.find((c) => c.id === oldId)!.revokedAt, null);
-    assert.match(list.find((c) => c.id === newId)!.flagged ?? "", /compromised/);
+    assert.equal(list.find((c) => c.id === oldId)!.revokedAt, null);
+    assert.equal(list.find((c) => c.id === oldId)!.duplicateOf, null);
+    const flagged = list.find((c) => c.id === newId)!;
+    assert.match(flagged.flagged ?? "", new RegExp(`replace computer ${oldId}.*compromised`));
+    assert.equal(flagged.claimsToReplace, oldId);
+    assert.equal(flagged.claim?.signedByOldKey, true, "the old key signed for the new one");
+    assert.equal(flagged.claim?.replacedReportedSince, false);
     // The queued report was re-signed with the new key and stored under the new id.
     const stored = await storedReports(site, newId);
     assert.equal(stored.length, 1);
     assert.equal(stored[0].report.custom.Queued, "yes");
 
-    const refused = await postSignedAs(site, oldKey.privateKey, oldId, 999);
-    assert.equal(refused.status, 403);
-    assert.equal(refused.body.error.code, "ERR_COMPUTER_REVOKED");
+    // A claim revokes nobody: until the operator confirms, the old key is still accepted ...
+    assert.equal((await postSignedAs(site, oldKey.privateKey, oldId, 998)).status, 200);
 
-    await admin([
+    const confirmed = await admin([
       "computers",
       "confirm",
       String(newId),
@@ -168,7 +176,19 @@ Deno.test("rotate-keys --compromised: the old id is revoked on arrival, the new 
       "--data-dir",
       site.serverDir,
     ]);
-    assert.equal((await computers(site)).find((c) => c.id === newId)!.flagged, null);
+    assert.match(
+      confirmed.stdout,
+      new RegExp(`Revoked computer ${oldId}, which computer ${newId}`),
+    );
+    const after = await computers(site);
+    assert.equal(after.find((c) => c.id === newId)!.flagged, null);
+    assert.notEqual(after.find((c) => c.id === oldId)!.revokedAt, null);
+    // ... and refused once the server re-reads who is revoked (every few seconds).
+    const refused = await eventually(async () => {
+      const answer = await postSignedAs(site, oldKey.privateKey, oldId, 999);
+      return answer.status === 403 ? answer : undefined;
+    }, "the server to refuse the revoked computer");
+    assert.equal(refused.body.error.code, "ERR_COMPUTER_REVOKED");
     const revocations = await fetch(`http://127.0.0.1:${site.serverPort}${API.revocations}`);
     assert.equal(revocations.status, 200);
     const body = JSON.parse(
@@ -183,7 +203,7 @@ Deno.test("rotate-keys --compromised: the old id is revoked on arrival, the new 
   }
 });
 
-Deno.test("a machine that loses its KeyStorage without rotate-keys shows as a duplicate; remove-duplicates removes the older entry", async () => {
+Deno.test("a machine that loses its KeyStorage without rotate-keys shows as a duplicate; remove-duplicates removes the older entry once idle, or with --force", async () => {
   const site = await createSite();
   const clientDir = `${site.root}/client`;
   const server = await startServer(site);
@@ -197,19 +217,36 @@ Deno.test("a machine that loses its KeyStorage without rotate-keys shows as a du
 
     const duplicates = JSON.parse(
       (await admin(["computers", "duplicates", "--json", "--data-dir", site.serverDir])).stdout,
-    ) as Computer[];
-    assert.deepEqual(duplicates.map((c) => [c.id, c.duplicateOf]), [[oldId, newId]]);
+    ) as { groups: { keep: number; members: (Computer & { action: string })[] }[] };
+    assert.deepEqual(duplicates.groups.map((g) => g.keep), [newId]);
+    assert.deepEqual(
+      duplicates.groups[0].members.map((c) => [c.id, c.duplicateOf, c.action]),
+      [[newId, null, "keep"], [oldId, newId, "keep"]],
+      "the old entry reported today: kept unless forced",
+    );
 
+    // Both reported today: nothing is removed unless forced or the idle time is shortened.
+    const spared = await admin(["computers", "remove-duplicates", "--data-dir", site.serverDir]);
+    assert.match(spared.stdout, new RegExp(`kept computer ${oldId} .*--force removes it`));
     const dry = await admin([
       "computers",
       "remove-duplicates",
       "--dry-run",
+      "--min-idle",
+      "0",
       "--data-dir",
       site.serverDir,
     ]);
     assert.match(dry.stdout, new RegExp(`would remove computer ${oldId}`));
     assert.equal((await computers(site)).length, 2);
-    await admin(["computers", "remove-duplicates", "--data-dir", site.serverDir]);
+    const removed = await admin([
+      "computers",
+      "remove-duplicates",
+      "--force",
+      "--data-dir",
+      site.serverDir,
+    ]);
+    assert.match(removed.stdout, new RegExp(`removed computer ${oldId} .*last reported`));
     assert.deepEqual((await computers(site)).map((c) => c.id), [newId]);
     assert.equal((await computers(site, ["--all"])).length, 2);
   } finally {

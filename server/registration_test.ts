@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
+import { signHandover } from "../protocol/handover.ts";
+import { type RegistrationClaims, signRegistration } from "../protocol/registration.ts";
+import { SqliteStore } from "../store/sqlite_store.ts";
+import { ComputerDirectory } from "./computer_directory.ts";
+import { IngestError } from "./ingest_error.ts";
+import { registerClient } from "./registration.ts";
+
+const NOW = Date.UTC(2025, 0, 1);
+
+interface Client {
+  keys: CryptoKeyPair;
+  publicKey: string;
+}
+
+async function newClient(): Promise<Client> {
+  const keys = await generateSigningKeyPair();
+  return { keys, publicKey: encodeBase64Url(await exportSigningPublicKey(keys.publicKey)) };
+}
+
+function openServer() {
+  const store = new SqliteStore(":memory:");
+  return { store, computers: new ComputerDirectory(store), now: () => NOW };
+}
+
+async function register(
+  context: ReturnType<typeof openServer>,
+  client: Client,
+  claims: Partial<RegistrationClaims> = {},
+) {
+  const registration = await signRegistration(client.keys.privateKey, {
+    publicKey: client.publicKey,
+    hostIdentity: "instance:machine-a",
+    hostname: "a",
+    issuedAt: NOW,
+    ...claims,
+  });
+  return await registerClient(new TextEncoder().encode(JSON.stringify(registration)), context);
+}
+
+Deno.test("registerClient() gives the same id to the same key registering again", async () => {
+  const context = openServer();
+  const client = await newClient();
+  const first = await register(context, client);
+  const again = await register(context, client);
+  assert.deepEqual([again.computerId, again.created], [first.computerId, false]);
+  context.store.close();
+});
+
+Deno.test("registerClient() records a compromised-rotation claim and flags it, revoking nobody", async () => {
+  const context = openServer();
+  const victim = await register(context, await newClient());
+  const claimant = await register(context, await newClient(), {
+    previousComputerId: victim.computerId,
+    compromised: true,
+  });
+  assert.deepEqual(claimant.linked, [{ oldComputerId: victim.computerId, how: "claimed" }]);
+  const old = (await context.store.getComputer(victim.computerId))!;
+  assert.deepEqual([old.revokedAt, old.replacedBy, old.duplicateOf], [null, null, null]);
+  assert.deepEqual(await context.store.listInactiveIds(), []);
+  const claimed = (await context.store.getComputer(claimant.computerId))!;
+  assert.equal(claimed.claimsToReplace, victim.computerId);
+  assert.equal(claimed.claimSignedByOldKey, false);
+  assert.match(
+    claimed.flagged!,
+    new RegExp(
+      `replace computer ${victim.computerId}.*nothing was revoked.*` +
+        `mle-admin computers confirm ${claimant.computerId}.*` +
+        `mle-admin computers revoke ${claimant.computerId}`,
+    ),
+  );
+  context.store.close();
+});
+
+Deno.test("registerClient() flags a claim naming an unregistered computer and records no id", async () => {
+  const context = openServer();
+  const claimant = await register(context, await newClient(), {
+    previousComputerId: 4242,
+    compromised: true,
+  });
+  const record = (await context.store.getComputer(claimant.computerId))!;
+  assert.equal(record.claimsToReplace, null);
+  assert.match(record.flagged!, /computer 4242.*not registered here; nothing was changed/);
+  assert.deepEqual(claimant.linked, []);
+  context.store.close();
+});
+
+Deno.test("registerClient() marks an earlier registration of the same host identity a duplicate, still active", async () => {
+  const context = openServer();
+  const first = await register(context, await newClient());
+  const second = await register(context, await newClient(), { hostname: "impostor" });
+  assert.deepEqual(second.linked, [{ oldComputerId: first.computerId, how: "duplicate" }]);
+  const old = (await context.store.getComputer(first.computerId))!;
+  assert.equal(old.duplicateOf, second.computerId);
+  assert.deepEqual(await context.store.listInactiveIds(), []);
+  context.store.close();
+});
+
+Deno.test("registerClient() links a hand-over signed by the old key: the old id is replaced", async () => {
+  const context = openServer();
+  const oldClient = await newClient();
+  const old = await register(context, oldClient);
+  const next = await newClient();
+  const handover = await signHandover(oldClient.keys.privateKey, {
+    oldComputerId: old.computerId,
+    newPublicKey: next.publicKey,
+    issuedAt: NOW,
+  });
+  const result = await register(context, next, { handover });
+  assert.deepEqual(result.linked, [{ oldComputerId: old.computerId, how: "replaced" }]);
+  assert.equal((await context.store.getComputer(old.computerId))!.replacedBy, result.computerId);
+  assert.deepEqual(await context.store.listInactiveIds(), [old.computerId]);
+  context.store.close();
+});
+
+Deno.test("registerClient() refuses a hand-over not signed by the old key, and registers nothing", async () => {
+  const context = openServer();
+  const victim = await register(context, await newClient());
+  const attacker = await newClient();
+  const forged = await signHandover(attacker.keys.privateKey, {
+    oldComputerId: victim.computerId,
+    newPublicKey: attacker.publicKey,
+    issuedAt: NOW,
+  });
+  await assert.rejects(
+    register(context, attacker, { handover: forged }),
+    (error: unknown) =>
+      error instanceof IngestError && error.status === 403 &&
+      error.code === "ERR_HANDOVER_INVALID" && /not signed by computer/.test(error.message),
+  );
+  assert.equal((await context.store.listComputers()).length, 1);
+  assert.deepEqual(await context.store.listInactiveIds(), []);
+  context.store.close();
+});
+
+Deno.test("registerClient() refuses another key's hand-over replayed for a new key", async () => {
+  const context = openServer();
+  const oldClient = await newClient();
+  const old = await register(context, oldClient);
+  const intended = await newClient();
+  const handover = await signHandover(oldClient.keys.privateKey, {
+    oldComputerId: old.computerId,
+    newPublicKey: intended.publicKey,
+    issuedAt: NOW,
+  });
+  await assert.rejects(
+    register(context, await newClient(), { handover }),
+    (error: unknown) =>
+      error instanceof IngestError && error.code === "ERR_HANDOVER_INVALID" &&
+      /another key/.test(error.message),
+  );
+  assert.equal((await context.store.getComputer(old.computerId))!.replacedBy, null);
+  context.store.close();
+});
+
+Deno.test("registerClient() keeps a compromised rotation's statement from the old key as evidence only, even for a revoked old id", async () => {
+  const context = openServer();
+  const oldClient = await newClient();
+  const old = await register(context, oldClient);
+  await context.store.revokeComputer(old.computerId, NOW); // the operator acted on the breach first
+  context.computers.clear();
+  const next = await newClient();
+  const statement = await signHandover(oldClient.keys.privateKey, {
+    oldComputerId: old.computerId,
+    newPublicKey: next.publicKey,
+    issuedAt: NOW,
+  });
+  const result = await register(context, next, {
+    handover: statement,
+    compromised: true,
+    previousComputerId: old.computerId,
+  });
+  assert.deepEqual(result.linked, [{ oldComputerId: old.computerId, how: "claimed" }]);
+  const record = (await context.store.getComputer(result.computerId))!;
+  assert.deepEqual([record.claimsToReplace, record.claimSignedByOldKey], [old.computerId, true]);
+  assert.match(record.flagged!, /already revoked; nothing was changed/);
+  assert.equal((await context.store.getComputer(old.computerId))!.replacedBy, null);
+
+  // A statement from another key is no evidence, and refuses nothing either.
+  const stranger = await newClient();
+  const victim = await register(context, await newClient(), { hostIdentity: "instance:b" });
+  const impostor = await newClient();
+  const forged = await signHandover(stranger.keys.privateKey, {
+    oldComputerId: victim.computerId,
+    newPublicKey: impostor.publicKey,
+    issuedAt: NOW,
+  });
+  const claim = await register(context, impostor, {
+    handover: forged,
+    compromised: true,
+    previousComputerId: victim.computerId,
+  });
+  const flagged = (await context.store.getComputer(claim.computerId))!;
+  assert.deepEqual([flagged.claimsToReplace, flagged.claimSignedByOldKey], [
+    victim.computerId,
+    false,
+  ]);
+  assert.deepEqual(await context.store.listInactiveIds(), [old.computerId]);
+  context.store.close();
+});

@@ -62,9 +62,14 @@ export function readDocumentSerial(body: Record<string, unknown>): number | unde
 
 /** Describes a version for people: `serial 7 (issued 2025-05-01T10:00:00.000Z)`. */
 export function describeDocumentVersion(version: DocumentVersion): string {
-  const date = new Date(version.issuedAt);
-  const issued = `issued ${Number.isNaN(date.getTime()) ? version.issuedAt : date.toISOString()}`;
+  const issued = `issued ${issuedAtText(version.issuedAt)}`;
   return version.serial === undefined
     ? `no serial (${issued})`
     : `serial ${version.serial} (${issued})`;
+}
+
+/** An `issuedAt` as an ISO date, or as the number when no date can show it. */
+export function issuedAtText(issuedAt: number): string {
+  const date = new Date(issuedAt);
+  return Number.isNaN(date.getTime()) ? String(issuedAt) : date.toISOString();
 }

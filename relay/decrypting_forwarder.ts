@@ -350,7 +350,11 @@ export class DecryptingForwarder {
         return null;
       }
     }
-    const recipient = await this.#certificate.recipient();
+    let recipient = await this.#certificate.recipient();
+    if (recipient !== null && this.#retiredKeys?.isKeyRetired(recipient.kid)) {
+      // The site retires only a key it replaced: the certificate held is stale, ask again now.
+      recipient = await this.#certificate.recipient(true);
+    }
     if (recipient === null) {
       this.#pause(
         10_000,

@@ -9,14 +9,22 @@
 
 import { signRevocations } from "../protocol/revocations.ts";
 import type { Store } from "../store/mod.ts";
+import { recordSupersedingDocument } from "./_numbered_documents.ts";
 
 /** What the published list names. */
 export interface PublishedRevocations {
   revoked: number;
   retiredKeys: number;
+  /** The list's serial, allocated by the store. */
+  serial: number;
 }
 
-/** Signs the revocation list with the site key and stores it for the server to serve. */
+/**
+ * Signs the revocation list with the site key and the store's next serial, and stores it for the
+ * server to serve.
+ *
+ * @throws {CliError} When it would not supersede the list the server serves.
+ */
 export async function publishRevocations(
   store: Store,
   sitePrivateKey: CryptoKey,
@@ -26,7 +34,11 @@ export async function publishRevocations(
   const retiredKeys = (await store.listEncryptionKeys())
     .filter((key) => key.role === "retired")
     .map((key) => key.kid);
-  const document = await signRevocations(sitePrivateKey, { revoked, retiredKeys, issuedAt: now });
-  await store.putDocument("revocations", JSON.stringify(document));
-  return { revoked: revoked.length, retiredKeys: retiredKeys.length };
+  const { serial } = await recordSupersedingDocument(
+    "revocation list",
+    now,
+    (version) => signRevocations(sitePrivateKey, { revoked, retiredKeys, ...version }),
+    (signer) => store.recordDocument("revocations", signer),
+  );
+  return { revoked: revoked.length, retiredKeys: retiredKeys.length, serial };
 }

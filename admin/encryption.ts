@@ -41,6 +41,7 @@ import {
   wantsHelp,
 } from "./_args.ts";
 import { disabledSince, isActive, orphanedComputers } from "./_encryption_levels.ts";
+import { recordSupersedingDocument } from "./_numbered_documents.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { withProgress } from "./_progress.ts";
 import {
@@ -346,14 +347,19 @@ async function deployKey(
   await checkPrivateKeyFile(dataDir, record);
   const previous = keys.find((key) => key.role === "current" && key.kid !== kid);
   const now = Date.now();
-  const certificate = await signEncryptionCertificate(site.privateKey, {
-    enabled: true,
-    kid,
-    spki: record.spki,
-    bits: record.bits,
-    issuedAt: now,
-  });
-  await store.deployEncryptionKey(kid, JSON.stringify(certificate), now);
+  await recordSupersedingDocument(
+    "encryption certificate",
+    now,
+    (version) =>
+      signEncryptionCertificate(site.privateKey, {
+        enabled: true,
+        kid,
+        spki: record.spki,
+        bits: record.bits,
+        ...version,
+      }),
+    (signer) => store.deployEncryptionKey(kid, signer, now),
+  );
   const lines = [`Deployed encryption key ${kid}: clients encrypt to it from their next report`];
   if (previous) {
     lines.push(

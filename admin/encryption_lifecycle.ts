@@ -18,6 +18,7 @@
 import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, printWarning, UsageError } from "../cli/output.ts";
 import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import { recordSupersedingDocument } from "./_numbered_documents.ts";
 import { publishRevocations } from "./_revocations.ts";
 import type { EncryptionKeyRecord } from "../store/mod.ts";
 import { parseWholeDays, TOOL } from "./_args.ts";
@@ -191,11 +192,12 @@ export async function disableEncryption(request: DisableRequest): Promise<number
     }
     const site = await openSiteKey(request.site, "--site-key", masthead);
     const now = Date.now();
-    const certificate = await signEncryptionCertificate(site.privateKey, {
-      enabled: false,
-      issuedAt: now,
-    });
-    await store.disableEncryption(JSON.stringify(certificate), now);
+    await recordSupersedingDocument(
+      "encryption certificate",
+      now,
+      (version) => signEncryptionCertificate(site.privateKey, { enabled: false, ...version }),
+      (signer) => store.disableEncryption(signer, now),
+    );
     if (required.length > 0) {
       printWarning(
         TOOL,

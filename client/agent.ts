@@ -13,7 +13,11 @@ import { type ClientKey, loadOrCreateClientKey } from "../keystore/key_storage.t
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { readCapabilities } from "../protocol/capabilities.ts";
-import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import {
+  compareDocumentVersions,
+  verifyEncryptionCertificate,
+} from "../protocol/encryption_certificate.ts";
+import type { DocumentVersion } from "../protocol/document_version.ts";
 import {
   ENCRYPTION_LEVEL_SETTING,
   type EncryptionLevel,
@@ -103,6 +107,8 @@ export class Agent {
   #state!: ClientState;
   #key!: ClientKey;
   #serverKey: { kid: string; publicKey: CryptoKey } | null = null;
+  /** The version of the certificate held (read from the state at start), for rollback checks. */
+  #certificateVersion: DocumentVersion | null = null;
 
   private constructor(options: AgentOptions) {
     this.#options = options;
@@ -459,7 +465,9 @@ export class Agent {
   async #acceptCertificate(document: SignedDocument, fromState: boolean): Promise<void> {
     const { certificate, publicKey } = await verifyEncryptionCertificate(this.#siteKey, document);
     // A relay could replay an older signed certificate; only a newer one replaces ours.
-    if (!fromState && certificate.issuedAt < this.#state.certificateIssuedAt) return;
+    const held = this.#certificateVersion ?? { issuedAt: this.#state.certificateIssuedAt };
+    if (!fromState && compareDocumentVersions(certificate, held) < 0) return;
+    this.#certificateVersion = certificate;
     if (certificate.enabled && publicKey) {
       this.#serverKey = { kid: certificate.kid, publicKey };
       this.#state.certificateKid = certificate.kid;

@@ -10,17 +10,35 @@ import { decodeBase64Url } from "../envelope/base64url.ts";
 import { importEncryptionPublicKey, isKeyId, keyIdOfSpki } from "../envelope/encryption_key.ts";
 import { MleError } from "../envelope/errors.ts";
 import { signDocument, type SignedDocument, verifyDocument } from "../envelope/signed_document.ts";
+import {
+  compareDocumentVersions,
+  type DocumentVersion,
+  readDocumentSerial,
+} from "./document_version.ts";
 
-/** A certificate's body. */
+export { compareDocumentVersions };
+
+/**
+ * A certificate's body. Which of two is newer: {@linkcode compareDocumentVersions} (the
+ * store's `serial`; certificates signed before serials have none and are older than any with one).
+ */
 export type EncryptionCertificate =
-  | { enabled: true; kid: string; spki: string; bits: number; issuedAt: number }
-  | { enabled: false; issuedAt: number };
+  & DocumentVersion
+  & (
+    | { enabled: true; kid: string; spki: string; bits: number }
+    | { enabled: false }
+  );
 
 /** Signs a certificate for the key `kid` (whose SPKI is given, base64url). */
 export async function signEncryptionCertificate(
   sitePrivateKey: CryptoKey,
   certificate: EncryptionCertificate,
 ): Promise<SignedDocument> {
+  try {
+    readDocumentSerial({ serial: certificate.serial });
+  } catch (error) {
+    throw new RangeError(`Cannot sign encryption certificate: ${(error as Error).message}`);
+  }
   return await signDocument(sitePrivateKey, "mle-encryption-certificate", { ...certificate });
 }
 
@@ -35,8 +53,21 @@ export async function verifyEncryptionCertificate(
   document: unknown,
 ): Promise<{ certificate: EncryptionCertificate; publicKey: CryptoKey | null }> {
   const body = await verifyDocument(siteKey, "mle-encryption-certificate", document);
+  let serial: number | undefined;
+  try {
+    serial = readDocumentSerial(body);
+  } catch (error) {
+    throw new MleError(
+      "ERR_DOCUMENT_INVALID",
+      `Cannot read encryption certificate: ${(error as Error).message}`,
+    );
+  }
+  const version = serial === undefined ? {} : { serial };
   if (body.enabled === false && typeof body.issuedAt === "number") {
-    return { certificate: { enabled: false, issuedAt: body.issuedAt }, publicKey: null };
+    return {
+      certificate: { enabled: false, ...version, issuedAt: body.issuedAt },
+      publicKey: null,
+    };
   }
   if (
     body.enabled !== true || !isKeyId(body.kid) || typeof body.spki !== "string" ||
@@ -52,5 +83,15 @@ export async function verifyEncryptionCertificate(
     );
   }
   const publicKey = await importEncryptionPublicKey(spki);
-  return { certificate: body as EncryptionCertificate, publicKey };
+  return {
+    certificate: {
+      enabled: true,
+      kid: body.kid,
+      spki: body.spki,
+      bits: body.bits,
+      ...version,
+      issuedAt: body.issuedAt,
+    },
+    publicKey,
+  };
 }

@@ -12,14 +12,18 @@
 import { isKeyId } from "../envelope/encryption_key.ts";
 import { MleError } from "../envelope/errors.ts";
 import { signDocument, type SignedDocument, verifyDocument } from "../envelope/signed_document.ts";
+import { type DocumentVersion, readDocumentSerial } from "./document_version.ts";
 
-/** The list's body. */
-export interface RevocationList {
+/**
+ * The list's body. Which of two is newer: {@linkcode compareDocumentVersions} (the store's
+ * `serial`; lists signed before serials have none and are older than any with one).
+ */
+export interface RevocationList extends DocumentVersion {
   /** Revoked computer ids, ascending. */
   revoked: number[];
   /** Retired MLE key ids (40 hex digits), sorted; absent from lists signed before keys were. */
   retiredKeys?: string[];
-  /** Milliseconds since the epoch: a newer list replaces an older one, never the reverse. */
+  /** Milliseconds since the epoch, by the signing host's clock. */
   issuedAt: number;
 }
 
@@ -33,9 +37,15 @@ export async function signRevocations(
   if (!retiredKeys.every(isKeyId)) {
     throw new RangeError("Cannot sign revocation list: a retired key id is not 40 hex digits");
   }
+  try {
+    readDocumentSerial({ serial: list.serial });
+  } catch (error) {
+    throw new RangeError(`Cannot sign revocation list: ${(error as Error).message}`);
+  }
   return await signDocument(sitePrivateKey, "mle-revocations", {
     revoked,
     retiredKeys,
+    ...(list.serial === undefined ? {} : { serial: list.serial }),
     issuedAt: list.issuedAt,
   });
 }
@@ -50,6 +60,15 @@ export async function verifyRevocations(
   document: unknown,
 ): Promise<RevocationList> {
   const body = await verifyDocument(siteKey, "mle-revocations", document);
+  let serial: number | undefined;
+  try {
+    serial = readDocumentSerial(body);
+  } catch (error) {
+    throw new MleError(
+      "ERR_DOCUMENT_INVALID",
+      `Cannot read revocation list: ${(error as Error).message}`,
+    );
+  }
   const revoked = body.revoked;
   const retiredKeys = body.retiredKeys ?? [];
   if (
@@ -62,6 +81,7 @@ export async function verifyRevocations(
   return {
     revoked: revoked as number[],
     retiredKeys: retiredKeys as string[],
+    ...(serial === undefined ? {} : { serial }),
     issuedAt: body.issuedAt,
   };
 }

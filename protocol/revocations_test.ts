@@ -58,3 +58,32 @@ Deno.test("a revocation list with a malformed retired key id, or another signer,
   });
   await assert.rejects(verifyRevocations(site.publicKey, forged), MleError);
 });
+
+Deno.test("a revocation list carries the store's serial; a serial that is not a positive integer is refused", async () => {
+  const document = await signRevocations(site.privateKey, {
+    revoked: [2],
+    serial: 7,
+    issuedAt: 10,
+  });
+  assert.deepEqual(await verifyRevocations(site.publicKey, document), {
+    revoked: [2],
+    retiredKeys: [],
+    serial: 7,
+    issuedAt: 10,
+  });
+  for (const serial of [0, -1, 1.5, "3", null]) {
+    const forged = await signDocument(site.privateKey, "mle-revocations", {
+      revoked: [],
+      serial,
+      issuedAt: 1,
+    });
+    await assert.rejects(
+      verifyRevocations(site.publicKey, forged),
+      (error: unknown) => error instanceof MleError && error.code === "ERR_DOCUMENT_INVALID",
+    );
+  }
+  await assert.rejects(
+    signRevocations(site.privateKey, { revoked: [], serial: 0, issuedAt: 1 }),
+    RangeError,
+  );
+});

@@ -78,7 +78,8 @@ export interface DecryptingForwarderOptions {
   keys: Pick<RelayKeyRing, "has" | "contentKey" | "refresh">;
   /**
    * The keys the site retired (the signed revocation list): never used, even when their file is
-   * still in `Encryption Keys`; a report encrypted to one goes on untouched.
+   * still in `Encryption Keys` (a report encrypted to one goes on untouched), and never sealed
+   * to, even when the certificate names one.
    */
   retiredKeys?: Pick<RevocationList, "isKeyRetired">;
   identity: Pick<RelayIdentity, "computerId" | "privateKey" | "register" | "forget">;
@@ -349,13 +350,29 @@ export class DecryptingForwarder {
         return null;
       }
     }
-    const recipient = await this.#certificate.recipient();
+    let recipient = await this.#certificate.recipient();
+    if (recipient !== null && this.#retiredKeys?.isKeyRetired(recipient.kid)) {
+      // The site retires only a key it replaced: the certificate held is stale, ask again now.
+      recipient = await this.#certificate.recipient(true);
+    }
     if (recipient === null) {
       this.#pause(
         10_000,
         "no verified encryption certificate to encrypt bundles to (none deployed, or no " +
           "masthead pinned yet); forwarding reports untouched",
       );
+      return null;
+    }
+    // A certificate, however validly signed, never outweighs the site's word that its key is
+    // retired: a parent replaying an old one must not get bundles sealed to a dead key.
+    if (this.#retiredKeys?.isKeyRetired(recipient.kid)) {
+      this.#pause(
+        10_000,
+        `the certificate the parent serves names key ${recipient.kid}, which the site's ` +
+          "revocation list retires; forwarding reports untouched until the current certificate " +
+          "is served",
+      );
+      return null;
     }
     return recipient;
   }

@@ -194,6 +194,7 @@ async function forwarderFor(
     clientKeys: new ClientPublicKeys({ parentUrl: harness.parent.url }),
     certificate: new ServerCertificate({
       parentUrl: harness.parent.url,
+      dataDir: harness.relayDir,
       siteKey: harness.siteKey.publicKey,
       log: silentLogger,
     }),

@@ -113,7 +113,12 @@ export async function openDecryptingForwarder(
     refusals: trust.refusals,
     identity,
     clientKeys: new ClientPublicKeys({ parentUrl: settings.parentUrl }),
-    certificate: new ServerCertificate({ parentUrl: settings.parentUrl, siteKey, log }),
+    certificate: new ServerCertificate({
+      parentUrl: settings.parentUrl,
+      dataDir: settings.dataDir,
+      siteKey,
+      log,
+    }),
     log,
     bundleMax: settings.bundleMax,
     bundleWaitMs: settings.bundleWaitMs,

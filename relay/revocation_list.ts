@@ -1,8 +1,9 @@
 /**
  * The revocation list as a relay holds it: fetched from the parent on start and every interval
  * (default 60 s), verified with the site key (`relay/pinned_masthead.ts`), kept only when newer
- * than the one held (`issuedAt`: a parent, or anyone between, replaying an older list cannot
- * un-revoke anybody), and persisted in `<data-dir>/revocations.json` so that a restart while the
+ * than the one held (`protocol/document_version.ts`: by the store's serial, so a parent, or
+ * anyone between, replaying an older list cannot un-revoke anybody, and a list once signed with a
+ * clock far ahead does not freeze the later ones), and persisted in `<data-dir>/revocations.json` so that a restart while the
  * parent is away still knows every revoked computer.
  *
  * Every relay refuses reports from revoked computers (the computer id is in the envelope: a
@@ -17,6 +18,11 @@ import { type Logger, silentLogger } from "../cli/log.ts";
 import { joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
+import {
+  compareDocumentVersions,
+  describeDocumentVersion,
+  issuedAtText,
+} from "../protocol/document_version.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import {
@@ -154,16 +160,15 @@ export class RevocationList {
       });
       return "invalid";
     }
-    if (this.#current && list.issuedAt <= this.#current.list.issuedAt) {
-      if (list.issuedAt < this.#current.list.issuedAt) {
-        this.#log.warn("ignored a revocation list older than the one held", {
-          offered: new Date(list.issuedAt).toISOString(),
-          held: new Date(this.#current.list.issuedAt).toISOString(),
-        });
-        return "older";
-      }
-      return "same";
+    const order = this.#current ? compareDocumentVersions(list, this.#current.list) : 1;
+    if (order < 0) {
+      this.#log.warn("ignored a revocation list older than the one held", {
+        offered: describeDocumentVersion(list),
+        held: describeDocumentVersion(this.#current!.list),
+      });
+      return "older";
     }
+    if (order === 0) return "same";
     await replaceFileAtomically(this.#path, body, 0o644);
     this.#current = {
       list,
@@ -174,7 +179,8 @@ export class RevocationList {
     this.#log.info("revocation list updated", {
       revoked: list.revoked.length,
       retiredKeys: list.retiredKeys?.length ?? 0,
-      issuedAt: new Date(list.issuedAt).toISOString(),
+      serial: list.serial ?? null,
+      issuedAt: issuedAtText(list.issuedAt),
     });
     return "adopted";
   }

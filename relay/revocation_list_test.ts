@@ -172,3 +172,20 @@ Deno.test("RevocationList.start() refreshes on its interval and stop() ends it",
     }
   });
 });
+
+Deno.test("RevocationList orders by the store's serial: a list signed with a clock far ahead does not freeze later ones, and a list without serial never replaces one with", async () => {
+  await withSetup(async ({ dataDir, stub }) => {
+    await Deno.writeTextFile(`${dataDir}/masthead-file.json`, masthead);
+    const revocations = await open(dataDir, stub.url, `${dataDir}/masthead-file.json`);
+    const farAhead = Date.now() + 10 * 365 * 86_400_000;
+    const numbered = (revoked: number[], serial: number, issuedAt: number) =>
+      signRevocations(site.privateKey, { revoked, serial, issuedAt });
+    assert.equal(await revocations.offer(await list([1], farAhead)), "adopted");
+    assert.equal(await revocations.offer(await numbered([1, 2], 1, farAhead)), "adopted");
+    assert.equal(await revocations.offer(await numbered([1, 2, 3], 2, Date.now())), "adopted");
+    assert.equal(revocations.isRevoked(3), true);
+    assert.equal(await revocations.offer(await list([], farAhead + 1)), "older");
+    assert.equal(await revocations.offer(await numbered([], 1, farAhead + 1)), "older");
+    assert.equal(revocations.isRevoked(3), true);
+  });
+});

@@ -4,17 +4,31 @@
  * relay pinned (`--masthead FILE`, the copy `mle-admin encryption import` installed, or, failing
  * both, the parent's on first use). Once a masthead is pinned, a parent (or anyone on the way)
  * cannot make the relay encrypt reports to a key of its own.
- * Like a client, the relay never lets an older certificate replace a newer one.
+ *
+ * Like a client, the relay never lets an older certificate replace a newer one (the one rule of
+ * `protocol/document_version.ts`: the store's serial), and it keeps the newest it accepted in
+ * `<data-dir>/encryption-certificate.json`, read back (and verified again) on start: after a
+ * restart, whoever answers for the parent cannot serve an older, validly signed certificate
+ * naming a key the site has since replaced or retired.
  *
  * @module
  */
 
 import type { Logger } from "../cli/log.ts";
+import { joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
 import { fetchJson } from "../protocol/bounded_fetch.ts";
-import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import {
+  compareDocumentVersions,
+  type EncryptionCertificate,
+  verifyEncryptionCertificate,
+} from "../protocol/encryption_certificate.ts";
+import { describeDocumentVersion, type DocumentVersion } from "../protocol/document_version.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import { parentBaseUrl } from "./parent_url.ts";
+
+/** File name of the newest accepted certificate inside the relay's data dir. */
+export const SERVER_CERTIFICATE_FILE = "encryption-certificate.json";
 
 /** How soon to ask again while there is no certificate, in milliseconds. */
 const RETRY_MS = 5_000;
@@ -28,6 +42,8 @@ export interface BundleRecipient {
 /** Options of a {@linkcode ServerCertificate}. */
 export interface ServerCertificateOptions {
   parentUrl: string;
+  /** The relay's data dir, where the newest accepted certificate is kept. */
+  dataDir: string;
   /**
    * The site's Ed25519 public key, from the pinned masthead, or a function that gives it (null
    * while no masthead can be pinned: then there is nothing to encrypt to yet).
@@ -52,12 +68,16 @@ export class ServerCertificate {
   readonly #siteKey: CryptoKey | (() => Promise<CryptoKey | null>);
   readonly #log: Logger;
   readonly #ttlMs: number;
+  readonly #path: string;
   #recipient: BundleRecipient | null = null;
-  #issuedAt = -Infinity;
+  /** The version of the newest certificate accepted, or null before any. */
+  #held: DocumentVersion | null = null;
+  #storedLoaded = false;
   #checkedAt = -Infinity;
 
   constructor(options: ServerCertificateOptions) {
     this.#url = `${parentBaseUrl(options.parentUrl)}${API.encryptionCertificate}`;
+    this.#path = joinPath(options.dataDir, SERVER_CERTIFICATE_FILE);
     this.#siteKey = options.siteKey;
     this.#log = options.log;
     this.#ttlMs = options.ttlMs ?? 30_000;
@@ -73,6 +93,7 @@ export class ServerCertificate {
     if (!fresh && Date.now() - this.#checkedAt < this.#ttlMs) return this.#recipient;
     const siteKey = typeof this.#siteKey === "function" ? await this.#siteKey() : this.#siteKey;
     if (siteKey === null) return null;
+    await this.#loadStored(siteKey);
     const answer = await fetchJson(this.#url, {
       redirect: "manual",
       timeoutMs: 10_000,
@@ -82,32 +103,75 @@ export class ServerCertificate {
     if (answer.status === 404) {
       // Never enabled (or the parent lost it): nothing to encrypt to yet. Ask again soon, so
       // that bundling starts within seconds of the key being deployed.
-      if (this.#issuedAt === -Infinity) this.#recipient = null;
       if (this.#recipient === null) this.#checkedAt -= this.#ttlMs - RETRY_MS;
       return this.#recipient;
     }
     if (answer.status !== 200) return this.#recipient;
+    await this.#accept(siteKey, answer.body, false);
+    return this.#recipient;
+  }
+
+  /** Takes a certificate when it verifies and is not older than the one held; keeps it on disk. */
+  async #accept(siteKey: CryptoKey, document: unknown, stored: boolean): Promise<void> {
     let verified;
     try {
-      verified = await verifyEncryptionCertificate(siteKey, answer.body);
+      verified = await verifyEncryptionCertificate(siteKey, document);
     } catch (error) {
-      this.#log.warn("the parent's encryption certificate is not signed by the pinned site key", {
-        reason: (error as Error).message,
-      });
-      return this.#recipient;
+      this.#log.warn(
+        stored
+          ? "ignored the stored encryption certificate: the pinned site key did not sign it"
+          : "the parent's encryption certificate is not signed by the pinned site key",
+        { reason: (error as Error).message },
+      );
+      return;
     }
     const { certificate, publicKey } = verified;
-    if (certificate.issuedAt < this.#issuedAt) return this.#recipient;
+    const order = this.#held === null ? 1 : compareDocumentVersions(certificate, this.#held);
+    if (order < 0) {
+      this.#log.warn("ignored an encryption certificate older than the one held", {
+        offered: describeDocumentVersion(certificate),
+        held: describeDocumentVersion(this.#held!),
+      });
+      return;
+    }
+    if (order === 0 && this.#held !== null) return;
+    if (!stored) await replaceFileAtomically(this.#path, JSON.stringify(document), 0o644);
     const before = this.#recipient?.kid ?? null;
-    this.#issuedAt = certificate.issuedAt;
+    this.#held = versionOf(certificate);
     this.#recipient = certificate.enabled && publicKey ? { kid: certificate.kid, publicKey } : null;
     const now = this.#recipient?.kid ?? null;
     if (now !== before) {
       this.#log.info(
         now ? "bundles are encrypted to the deployed key" : "encryption is off at the site",
-        { kid: now },
+        { kid: now, version: describeDocumentVersion(certificate) },
       );
     }
-    return this.#recipient;
   }
+
+  /** Reads the newest certificate accepted before a restart, once the site key is known. */
+  async #loadStored(siteKey: CryptoKey): Promise<void> {
+    if (this.#storedLoaded) return;
+    this.#storedLoaded = true;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.#path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      throw error;
+    }
+    let document: unknown;
+    try {
+      document = JSON.parse(text);
+    } catch {
+      this.#log.warn("ignored the stored encryption certificate: not JSON", { file: this.#path });
+      return;
+    }
+    await this.#accept(siteKey, document, true);
+  }
+}
+
+function versionOf(certificate: EncryptionCertificate): DocumentVersion {
+  return certificate.serial === undefined
+    ? { issuedAt: certificate.issuedAt }
+    : { serial: certificate.serial, issuedAt: certificate.issuedAt };
 }

@@ -15,9 +15,12 @@ import type {
   KeyUsage,
   NewComputer,
   NewReport,
+  NumberedDocumentName,
+  RecordedDocument,
   ReportRecord,
   SealedContentKeyRecord,
   SettingsRecord,
+  SignNumberedDocument,
   Store,
   StoreOutcome,
 } from "./store.ts";
@@ -66,6 +69,12 @@ CREATE TABLE IF NOT EXISTS encryption_keys (
 CREATE TABLE IF NOT EXISTS documents (
   name TEXT PRIMARY KEY,
   document TEXT NOT NULL
+);
+-- The last serial of each numbered document kind (encryption certificate, revocation list).
+-- Documents recorded before this table have no serial: the first one recorded after gets 1.
+CREATE TABLE IF NOT EXISTS document_serials (
+  name TEXT PRIMARY KEY,
+  serial INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings (
   serial INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -282,25 +291,25 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
-  deployEncryptionKey(kid: string, certificate: string, now: number): Promise<void> {
-    this.#db.transaction(() => {
+  deployEncryptionKey(
+    kid: string,
+    certificate: SignNumberedDocument,
+    now: number,
+  ): Promise<RecordedDocument> {
+    return this.#recordNumbered("encryption-certificate", certificate, () => {
       this.#db.prepare(
         "UPDATE encryption_keys SET role = 'previous' WHERE role = 'current' AND kid <> ?",
       ).run(kid);
       this.#db.prepare(
         "UPDATE encryption_keys SET role = 'current', deployed_at = coalesce(deployed_at, ?) WHERE kid = ?",
       ).run(now, kid);
-      this.#putDocument("encryption-certificate", certificate);
     });
-    return Promise.resolve();
   }
 
-  disableEncryption(certificate: string, _now: number): Promise<void> {
-    this.#db.transaction(() => {
+  disableEncryption(certificate: SignNumberedDocument, _now: number): Promise<RecordedDocument> {
+    return this.#recordNumbered("encryption-certificate", certificate, () => {
       this.#db.prepare("UPDATE encryption_keys SET role = 'previous' WHERE role = 'current'").run();
-      this.#putDocument("encryption-certificate", certificate);
     });
-    return Promise.resolve();
   }
 
   retireEncryptionKey(kid: string, now: number): Promise<boolean> {
@@ -360,6 +369,51 @@ export class SqliteStore implements Store {
   putDocument(name: DocumentName, document: string): Promise<void> {
     this.#putDocument(name, document);
     return Promise.resolve();
+  }
+
+  recordDocument(
+    name: NumberedDocumentName,
+    sign: SignNumberedDocument,
+  ): Promise<RecordedDocument> {
+    return this.#recordNumbered(name, sign, () => {});
+  }
+
+  /**
+   * Signing is asynchronous and a transaction here is not, so the serial is allocated
+   * optimistically: read the last one, sign with the next, then, in one transaction, record the
+   * serial and the document (with `alongside`) only if nobody recorded one of this kind
+   * meanwhile; else sign again with the newer serial.
+   */
+  async #recordNumbered(
+    name: NumberedDocumentName,
+    sign: SignNumberedDocument,
+    alongside: () => void,
+  ): Promise<RecordedDocument> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const serial = this.#lastSerial(name) + 1;
+      const document = await sign(serial, await this.getDocument(name));
+      const recorded = this.#db.transaction(() => {
+        if (this.#lastSerial(name) + 1 !== serial) return false;
+        this.#db.prepare(
+          `INSERT INTO document_serials (name, serial) VALUES (?, ?)
+           ON CONFLICT (name) DO UPDATE SET serial = excluded.serial`,
+        ).run(name, serial);
+        this.#putDocument(name, document);
+        alongside();
+        return true;
+      });
+      if (recorded) return { serial, document };
+    }
+    throw new Error(
+      `Cannot record ${name}: other sessions kept recording one at the same time; try again`,
+    );
+  }
+
+  #lastSerial(name: NumberedDocumentName): number {
+    const row = this.#db.prepare("SELECT serial FROM document_serials WHERE name = ?").get(name) as
+      | Row
+      | undefined;
+    return row ? Number(row.serial) : 0;
   }
 
   #putDocument(name: DocumentName, document: string): void {

@@ -39,3 +39,78 @@ Deno.test("SqliteStore adds the claim columns to a store made before they existe
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const KID = "a".repeat(40);
+
+Deno.test("recordDocument() numbers each kind 1, 2, 3… and tells the signer what it replaces", async () => {
+  const store = new SqliteStore(":memory:");
+  try {
+    const seen: Array<[number, string | null]> = [];
+    const sign = (serial: number, previous: string | null) => {
+      seen.push([serial, previous]);
+      return Promise.resolve(`{"serial":${serial}}`);
+    };
+    assert.deepEqual(await store.recordDocument("revocations", sign), {
+      serial: 1,
+      document: '{"serial":1}',
+    });
+    assert.equal((await store.recordDocument("revocations", sign)).serial, 2);
+    assert.equal((await store.recordDocument("encryption-certificate", sign)).serial, 1);
+    assert.deepEqual(seen, [[1, null], [2, '{"serial":1}'], [1, null]]);
+    assert.equal(await store.getDocument("revocations"), '{"serial":2}');
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("recordDocument() signs again with the next serial when another session recorded one meanwhile", async () => {
+  const path = `${await Deno.makeTempDir()}/store.db`;
+  const mine = new SqliteStore(path);
+  const other = new SqliteStore(path);
+  try {
+    const serials: number[] = [];
+    const recorded = await mine.recordDocument("revocations", async (serial) => {
+      serials.push(serial);
+      if (serials.length === 1) {
+        await other.recordDocument("revocations", (s) => Promise.resolve(`other ${s}`));
+      }
+      return `mine ${serial}`;
+    });
+    assert.deepEqual(serials, [1, 2]);
+    assert.deepEqual(recorded, { serial: 2, document: "mine 2" });
+    assert.equal(await other.getDocument("revocations"), "mine 2");
+  } finally {
+    mine.close();
+    other.close();
+    await Deno.remove(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  }
+});
+
+Deno.test("deployEncryptionKey() records the certificate and the key's role together, or neither when signing fails", async () => {
+  const store = new SqliteStore(":memory:");
+  try {
+    await store.addEncryptionKey({
+      kid: KID,
+      spki: "x",
+      bits: 2048,
+      role: "pending",
+      createdAt: 1,
+      deployedAt: null,
+      retiredAt: null,
+    });
+    await assert.rejects(
+      store.deployEncryptionKey(KID, () => Promise.reject(new Error("no")), 5),
+      /no/,
+    );
+    assert.equal((await store.listEncryptionKeys())[0].role, "pending");
+    assert.equal(await store.getDocument("encryption-certificate"), null);
+    const recorded = await store.deployEncryptionKey(KID, (s) => Promise.resolve(`cert ${s}`), 5);
+    assert.equal(recorded.serial, 1);
+    assert.equal((await store.listEncryptionKeys())[0].role, "current");
+    const disabled = await store.disableEncryption((s) => Promise.resolve(`off ${s}`), 6);
+    assert.deepEqual(disabled, { serial: 2, document: "off 2" });
+    assert.equal((await store.listEncryptionKeys())[0].role, "previous");
+  } finally {
+    store.close();
+  }
+});

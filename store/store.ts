@@ -136,6 +136,27 @@ export interface SealedContentKeyRecord {
 /** Names of the site-signed documents the server serves as they are. */
 export type DocumentName = "encryption-certificate" | "revocations" | "masthead";
 
+/**
+ * The documents the store numbers: each kind gets serial 1, 2, 3… (`protocol/document_version.ts`
+ * orders them by it), so that the order is the store's, not the signing host's clock.
+ */
+export type NumberedDocumentName = "encryption-certificate" | "revocations";
+
+/**
+ * Signs the document that the store is about to record with `serial` (one more than the last of
+ * its kind), knowing the one it replaces (`previous`, JSON text, or null); returns its JSON text.
+ * Throwing records nothing. It may be called again with a higher serial when another admin session
+ * recorded a document of the same kind meanwhile.
+ */
+export type SignNumberedDocument = (serial: number, previous: string | null) => Promise<string>;
+
+/** A numbered document as recorded. */
+export interface RecordedDocument {
+  serial: number;
+  /** Its JSON text. */
+  document: string;
+}
+
 /** The storage interface shared by the server and the admin tool. */
 export interface Store {
   registerComputer(computer: NewComputer): Promise<ComputerRecord>;
@@ -162,12 +183,19 @@ export interface Store {
   listEncryptionKeys(): Promise<EncryptionKeyRecord[]>;
   addEncryptionKey(key: EncryptionKeyRecord): Promise<void>;
   /**
-   * Makes `kid` the current key: the old current becomes previous, and the certificate document
-   * is stored, in one transaction.
+   * Makes `kid` the current key: the old current becomes previous, and the certificate, signed
+   * with the next serial, is recorded, in one transaction.
    */
-  deployEncryptionKey(kid: string, certificate: string, now: number): Promise<void>;
-  /** Turns encryption off: the current key becomes previous; the "disabled" certificate is stored. */
-  disableEncryption(certificate: string, now: number): Promise<void>;
+  deployEncryptionKey(
+    kid: string,
+    certificate: SignNumberedDocument,
+    now: number,
+  ): Promise<RecordedDocument>;
+  /**
+   * Turns encryption off: the current key becomes previous; the "disabled" certificate, signed
+   * with the next serial, is recorded, in one transaction.
+   */
+  disableEncryption(certificate: SignNumberedDocument, now: number): Promise<RecordedDocument>;
   /** Retires a key that is not current: servers stop loading it. False when nothing changed. */
   retireEncryptionKey(kid: string, now: number): Promise<boolean>;
   /** Per computer, the reports encrypted to `kid` received since `since`, most recent first. */
@@ -179,7 +207,16 @@ export interface Store {
   listBundleSenders(): Promise<BundleSenderRecord[]>;
 
   getDocument(name: DocumentName): Promise<string | null>;
+  /** Stores a document as it is: the masthead (numbered documents go through `recordDocument`). */
   putDocument(name: DocumentName, document: string): Promise<void>;
+  /**
+   * Records a numbered document: allocates the next serial of its kind, has it signed, and
+   * records the serial and the document in one transaction.
+   */
+  recordDocument(
+    name: NumberedDocumentName,
+    sign: SignNumberedDocument,
+  ): Promise<RecordedDocument>;
 
   addSettings(computerIds: number[] | null, document: string, now: number): Promise<number>;
   /** Settings documents for one computer (its own and those for all), oldest first. */

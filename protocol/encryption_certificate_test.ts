@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import { exportSpki, generateEncryptionKeyPair, keyIdOfSpki } from "../envelope/encryption_key.ts";
+import { MleError } from "../envelope/errors.ts";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
+import { signDocument } from "../envelope/signed_document.ts";
+import {
+  signEncryptionCertificate,
+  verifyEncryptionCertificate,
+} from "./encryption_certificate.ts";
+
+const site = await generateSigningKeyPair();
+const key = await generateEncryptionKeyPair(2048);
+const spki = await exportSpki(key.publicKey);
+const kid = await keyIdOfSpki(spki);
+
+Deno.test("a certificate carries the store's serial; one signed before serials reads without it", async () => {
+  const body = { enabled: true as const, kid, spki: encodeBase64Url(spki), bits: 2048 };
+  const withSerial = await signEncryptionCertificate(site.privateKey, {
+    ...body,
+    serial: 3,
+    issuedAt: 9,
+  });
+  const read = await verifyEncryptionCertificate(site.publicKey, withSerial);
+  assert.deepEqual(read.certificate, { ...body, serial: 3, issuedAt: 9 });
+  assert.ok(read.publicKey);
+  const legacy = await signEncryptionCertificate(site.privateKey, { enabled: false, issuedAt: 5 });
+  assert.deepEqual((await verifyEncryptionCertificate(site.publicKey, legacy)).certificate, {
+    enabled: false,
+    issuedAt: 5,
+  });
+});
+
+Deno.test("a certificate whose serial is not a positive integer is refused", async () => {
+  for (const serial of [0, 2.5, "4"]) {
+    const document = await signDocument(site.privateKey, "mle-encryption-certificate", {
+      enabled: false,
+      serial,
+      issuedAt: 1,
+    });
+    await assert.rejects(
+      verifyEncryptionCertificate(site.publicKey, document),
+      (error: unknown) => error instanceof MleError && error.code === "ERR_DOCUMENT_INVALID",
+    );
+  }
+  await assert.rejects(
+    signEncryptionCertificate(site.privateKey, { enabled: false, serial: -1, issuedAt: 1 }),
+    RangeError,
+  );
+});

@@ -1,0 +1,250 @@
+/**
+ * Site-signed documents cannot be rolled back or frozen, with real processes on 127.0.0.1: a
+ * parent (or anyone on the wire) replaying an older, validly signed certificate to a restarted
+ * decrypting relay, a certificate naming a key the revocation list retires, and a list signed on
+ * an admin host whose clock once ran far ahead.
+ */
+
+import assert from "node:assert/strict";
+import { publishRevocations } from "../admin/_revocations.ts";
+import { openSiteKeyFile } from "../keystore/site_key.ts";
+import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import { verifyMasthead } from "../protocol/masthead.ts";
+import { API } from "../protocol/paths.ts";
+import { readBundleMessage } from "../protocol/report_bundle.ts";
+import { verifyRevocations } from "../protocol/revocations.ts";
+import { SqliteStore } from "../store/sqlite_store.ts";
+import { DATABASE_FILE } from "../store/mod.ts";
+import {
+  admin,
+  ADMIN_ENV,
+  clientReport,
+  clientStatus,
+  copyKeysByUsb,
+  createSite,
+  deployKey,
+  freePort,
+  generateKey,
+  startRelay,
+  startServer,
+  storedReports,
+  TEST_PASSWORD,
+  type TestSite,
+} from "./deployment.ts";
+import { eventually } from "./eventually.ts";
+import type { RoleProcess } from "./run_role.ts";
+import { runRole } from "./run_role.ts";
+import { TamperingParent } from "./tampering_parent.ts";
+
+async function siteKeyOf(site: TestSite): Promise<CryptoKey> {
+  return (await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)))).siteKey;
+}
+
+/** Waits until the server serves the certificate of `kid` (it reloads every 2 s) and returns it. */
+async function servedCertificate(site: TestSite, kid: string): Promise<unknown> {
+  const siteKey = await siteKeyOf(site);
+  return await eventually(async () => {
+    const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.encryptionCertificate}`);
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const document = await response.json();
+    const { certificate } = await verifyEncryptionCertificate(siteKey, document);
+    return certificate.enabled && certificate.kid === kid ? document : undefined;
+  }, `the server to serve the certificate of ${kid}`);
+}
+
+/** The key id each bundle the relay sent through `parent` was sealed to, in order. */
+function bundleKids(parent: TamperingParent): string[] {
+  return parent.bodiesOf("POST", API.bundles).map((body) =>
+    readBundleMessage(JSON.parse(body)).header.kid
+  );
+}
+
+async function computerIdOf(clientDir: string): Promise<number> {
+  const status = await clientStatus(clientDir);
+  assert.equal(typeof status.computerId, "number", JSON.stringify(status));
+  return status.computerId as number;
+}
+
+async function waitForStored(site: TestSite, computerId: number, count: number) {
+  return await eventually(async () => {
+    const reports = await storedReports(site, computerId);
+    return reports.length >= count ? reports : undefined;
+  }, `${count} stored report(s) of computer ${computerId}`);
+}
+
+/** Allows the decrypting relay that logged its computer id to send bundles. */
+async function allowRelay(site: TestSite, relay: RoleProcess): Promise<void> {
+  await relay.waitFor(/registered as computer \d+/);
+  const relayId = /registered as computer (\d+)/.exec(relay.stderr)![1];
+  await admin([
+    "relays",
+    "allow",
+    relayId,
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+}
+
+/**
+ * A site whose key A was deployed, then replaced by key B (imported into `relayDir`), then
+ * retired: returns both key ids and A's certificate, validly signed and now outdated.
+ */
+async function siteWithRetiredKey(site: TestSite, relayDir: string) {
+  const kidA = await generateKey(site, true);
+  const certificateA = await servedCertificate(site, kidA);
+  const kidB = await generateKey(site, false);
+  await copyKeysByUsb(site, relayDir);
+  await deployKey(site);
+  await servedCertificate(site, kidB);
+  await admin([
+    "encryption",
+    "retire",
+    kidA,
+    "--force",
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  return { kidA, kidB, certificateA };
+}
+
+const DECRYPTING = [
+  "--decrypt",
+  "--bundle-max",
+  "4",
+  "--bundle-wait-ms",
+  "200",
+  "--revocation-interval",
+  "1",
+];
+
+Deno.test("a restarted decrypting relay keeps the newest certificate: its parent replaying an older, validly signed one naming a retired key does not move its bundles off the current key", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const parent = new TamperingParent(site.serverPort);
+  const relayDir = `${site.root}/relay`;
+  const relayPort = freePort();
+  let relay: RoleProcess | null = null;
+  try {
+    const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
+    relay = await startRelay(relayDir, relayPort, parent.port, DECRYPTING);
+    await allowRelay(site, relay);
+    const clientDir = `${site.root}/client`;
+    const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(first.code, 0, first.stderr);
+    const cid = await computerIdOf(clientDir);
+    await waitForStored(site, cid, 1);
+    assert.deepEqual(bundleKids(parent), [kidB]);
+
+    // Restarted, the relay finds a parent that serves key A's certificate: older, but signed.
+    await relay.stop();
+    parent.serve(API.encryptionCertificate, certificateA);
+    relay = await startRelay(relayDir, relayPort, parent.port, DECRYPTING);
+    const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(second.code, 0, second.stderr);
+    const stored = await waitForStored(site, cid, 2);
+    assert.ok(stored.every((report) => report.encrypted && report.kid === kidB));
+    assert.ok(!bundleKids(parent).includes(kidA), `a bundle was sealed to retired key ${kidA}`);
+    assert.deepEqual(bundleKids(parent), [kidB, kidB], "the second report went up bundled to B");
+  } finally {
+    await relay?.stop();
+    await parent.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a decrypting relay never seals a bundle to a key its verified revocation list retires, even when its parent serves that key's validly signed certificate", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const parent = new TamperingParent(site.serverPort);
+  const relayDir = `${site.root}/relay`;
+  const relayPort = freePort();
+  let relay: RoleProcess | null = null;
+  try {
+    const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
+    // The client learnt key B from the server itself.
+    const clientDir = `${site.root}/client`;
+    const first = await clientReport(site, clientDir, site.serverPort, [
+      "--encryption",
+      "required",
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    const cid = await computerIdOf(clientDir);
+
+    // A fresh relay whose parent withholds B's certificate and serves A's.
+    parent.serve(API.encryptionCertificate, certificateA);
+    relay = await startRelay(relayDir, relayPort, parent.port, DECRYPTING);
+    await allowRelay(site, relay);
+    await relay.waitFor(/revocation list updated [^\n]*retiredKeys=1/);
+    const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(second.code, 0, second.stderr);
+    const stored = await waitForStored(site, cid, 2);
+    assert.ok(stored.every((report) => report.encrypted && report.kid === kidB));
+    assert.deepEqual(bundleKids(parent), [], `a bundle was sealed to retired key ${kidA}`);
+    await relay.waitFor(`names key ${kidA}, which the site's revocation list retires`);
+  } finally {
+    await relay?.stop();
+    await parent.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a revocation list signed on an admin host whose clock ran ten years ahead does not freeze the later ones, and mle-admin says the clock went back", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const relayPort = freePort();
+  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+    "--revocation-interval",
+    "1",
+  ]);
+  try {
+    const clientDir = `${site.root}/client`;
+    const first = await clientReport(site, clientDir, relayPort);
+    assert.equal(first.code, 0, first.stderr);
+    const cid = await computerIdOf(clientDir);
+
+    // Once, an admin host with its clock ten years ahead publishes the list (nobody revoked).
+    const store = new SqliteStore(`${site.serverDir}/${DATABASE_FILE}`);
+    try {
+      const siteKey = await openSiteKeyFile(site.siteKey, TEST_PASSWORD);
+      await publishRevocations(store, siteKey.privateKey, Date.now() + 10 * 365 * 86_400_000);
+    } finally {
+      store.close();
+    }
+    await relay.waitFor(/revocation list updated revoked=0/);
+
+    // Then, with the right clock, the operator revokes the client.
+    const revoked = await runRole("admin", [
+      "computers",
+      "revoke",
+      String(cid),
+      "--site-key",
+      site.siteKey,
+      "--data-dir",
+      site.serverDir,
+    ], { env: ADMIN_ENV });
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const siteKey = await siteKeyOf(site);
+    await eventually(async () => {
+      const response = await fetch(`http://127.0.0.1:${relayPort}${API.revocations}`);
+      const list = await verifyRevocations(siteKey, await response.json());
+      return list.revoked.includes(cid) ? true : undefined;
+    }, "the relay to serve the list that revokes the client");
+    assert.match(
+      revoked.stderr,
+      /mle-admin: warning: the previous revocation list says it was issued at 20\d\d-/,
+    );
+  } finally {
+    await relay.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});

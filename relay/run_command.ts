@@ -24,7 +24,13 @@ import { parentBaseUrl } from "./parent_url.ts";
 import { openRelayTrust, SHARED_PASSWORD_ENV } from "./relay_trust.ts";
 import { DEFAULT_REVOCATION_INTERVAL_SECONDS } from "./revocation_list.ts";
 import { RelayIdentity } from "./relay_identity.ts";
-import { Spool } from "./spool.ts";
+import { Spool, type SpoolLimits } from "./spool.ts";
+import {
+  parseSpoolRunArgs,
+  SPOOL_RUN_HELP,
+  SPOOL_RUN_OPTIONS,
+  startRejectedPruning,
+} from "./spool_setup.ts";
 import { UpstreamRefusals } from "./upstream_refusals.ts";
 import {
   openRelayUploads,
@@ -52,6 +58,7 @@ Options:
   --no-encrypted-reports  refuse encrypted reports with 415; clients whose level is "optional"
                           then send clear text, those whose level is "required" keep theirs queued
   --concurrency N         reports in flight to the parent at once, 1 to 64 (default 4)
+${SPOOL_RUN_HELP}
   --authenticating        admit registrations only after the manual key exchange
                           ("mle-client register --password … <relay-url>"), and reports and
                           settings requests only from admitted, non-revoked clients, whose report
@@ -126,6 +133,8 @@ export interface RunSettings {
   bundleWaitMs: number;
   /** The upload buffer's size and the advertised throttle (defaults when absent). */
   uploads?: RelayUploadSettings;
+  /** The spool's and the rejected folder's bounds (defaults when absent). */
+  spool?: Required<SpoolLimits>;
 }
 
 /**
@@ -159,6 +168,7 @@ export function parseRunArgs(
         "log-level": { type: "string" },
         "help": { type: "boolean", short: "h" },
         ...UPLOAD_RUN_OPTIONS,
+        ...SPOOL_RUN_OPTIONS,
       },
       strict: true,
       allowPositionals: false,
@@ -274,6 +284,7 @@ export function parseRunArgs(
     bundleMax,
     bundleWaitMs,
     uploads: parseUploadRunArgs(values, env),
+    spool: parseSpoolRunArgs(values, env),
   };
 }
 
@@ -319,7 +330,8 @@ export async function runRelay(args: string[]): Promise<number> {
   }
   try {
     const { parentUrl } = settings;
-    const spool = await Spool.open(dataDir);
+    const spoolLimits = settings.spool ?? parseSpoolRunArgs({}, () => undefined);
+    const spool = await Spool.open(dataDir, spoolLimits);
     const documents = await DocumentCache.open({
       dir: joinPath(dataDir, "cache"),
       parentUrl,
@@ -382,11 +394,13 @@ export async function runRelay(args: string[]): Promise<number> {
     forwarder.start();
     uploads.forwarder.start();
     revocations.start();
+    const stopPruning = startRejectedPruning(spool, spoolLimits.rejectedMaxAgeMs, log);
 
     const signal = await waitForStopSignal(server.finished);
     log.info("stopping", { signal, inFlight: forwarder.inFlight });
     // Stop accepting first, so that nothing is acknowledged after the forwarder stops.
     await withTimeout(server.shutdown(), STOP_GRACE_MS);
+    stopPruning();
     await forwarder.stop(STOP_GRACE_MS);
     await uploads.forwarder.stop(STOP_GRACE_MS);
     await revocations.stop();

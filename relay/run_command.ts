@@ -337,7 +337,7 @@ export async function runRelay(args: string[]): Promise<number> {
       parentUrl,
       log,
     });
-    const { revocations, authenticator } = await openRelayTrust(settings, log);
+    const { revocations, authenticator, authorized } = await openRelayTrust(settings, log);
     const refusals = new UpstreamRefusals();
     const forwarder = settings.decrypt
       ? await openDecryptingForwarder(settings, spool, { revocations, refusals }, log)
@@ -351,6 +351,7 @@ export async function runRelay(args: string[]): Promise<number> {
       settings: settings.uploads,
       admit: (cid) =>
         authenticator?.checkComputer(cid, "upload") ?? revocations.refusalFor(cid, "upload"),
+      senderKeys: authorized ? { knownKey: (cid) => authorized.publicKeyOf(cid) } : undefined,
     });
     const app = createRelayApp({
       spool,

@@ -142,6 +142,7 @@ export async function startRelay(
   port: number,
   parentPort: number,
   extra: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<RoleProcess> {
   const relay = new RoleProcess("relay", [
     "run",
@@ -152,7 +153,7 @@ export async function startRelay(
     "--parent",
     `http://127.0.0.1:${parentPort}`,
     ...extra,
-  ]);
+  ], env);
   await relay.waitFor("listening on");
   return relay;
 }

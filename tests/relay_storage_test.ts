@@ -5,7 +5,10 @@
  */
 
 import assert from "node:assert/strict";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
+import { signUploadManifest } from "../envelope/upload_manifest.ts";
 import { API } from "../protocol/paths.ts";
+import { chunkOverhead, MIN_CHUNK_SIZE } from "../protocol/upload.ts";
 import {
   clientReport,
   clientStatus,
@@ -20,6 +23,7 @@ import {
   waitForStored,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
+import { runRole } from "./run_role.ts";
 
 async function postReport(port: number, body: string): Promise<Response> {
   return await fetch(`http://127.0.0.1:${port}${API.reports}`, {
@@ -147,6 +151,69 @@ Deno.test("a relay deletes what its parent refused for good once it is older tha
     assert.equal(fine.status, 202);
     await fine.body?.cancel();
     await waitForStored(site, sender.computerId, 1);
+  } finally {
+    await relay.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("an authenticating relay refuses an upload manifest forged for a client it admitted, and chunks for an upload it never admitted, and buffers nothing", async () => {
+  const site = await createSite();
+  let server = await startServer(site);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  const relayUrl = `http://127.0.0.1:${relayPort}`;
+  const password = "relay shared password, long enough to resist guessing";
+  const relay = await startRelay(relayDir, relayPort, site.serverPort, ["--authenticating"], {
+    MLE_RELAY_SHARED_PASSWORD: password,
+  });
+  try {
+    const clientDir = `${site.root}/client`;
+    const registered = await runRole("client", [
+      "register",
+      "--data-dir",
+      clientDir,
+      "--masthead",
+      site.masthead,
+      "--host-identifier",
+      "instance",
+      relayUrl,
+    ], { env: { MLE_RELAY_PASSWORD: password } });
+    assert.equal(registered.code, 0, registered.stderr);
+    const admitted = Number(registered.stdout.trim());
+    // The server away: what the relay takes now, it alone decided to take.
+    await server.stop();
+
+    const attacker = await generateSigningKeyPair();
+    const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
+    const claims = { cid: admitted, uid, cs: MIN_CHUNK_SIZE, cc: 1 };
+    const manifest = await signUploadManifest(
+      attacker.privateKey,
+      claims,
+      new TextEncoder().encode(JSON.stringify({ name: "forged.bin", size: 10 })),
+    );
+    const posted = await fetch(`${relayUrl}${API.uploads}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(manifest),
+    });
+    const refusal = await posted.json();
+    assert.equal(posted.status, 403, JSON.stringify(refusal));
+    assert.equal(refusal.error.code, "ERR_SIGNATURE_INVALID");
+
+    for (const target of [uid, crypto.getRandomValues(new Uint8Array(16)).toHex()]) {
+      const chunk = await fetch(`${relayUrl}${API.uploads}/${admitted}/${target}/0`, {
+        method: "PUT",
+        headers: { "content-type": "application/octet-stream" },
+        body: new Uint8Array(chunkOverhead(false) + 10),
+      });
+      const answer = await chunk.json();
+      assert.equal(chunk.status, 404, JSON.stringify(answer));
+      assert.equal(answer.error.code, "ERR_UNKNOWN_UPLOAD");
+    }
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(`${relayDir}/uploads`)), []);
+    server = await startServer(site);
   } finally {
     await relay.stop();
     await server.stop();

@@ -17,7 +17,7 @@ import { isRelayPublicKey, signRelayVoucher } from "../protocol/relay_voucher.ts
 import { createRelayApp } from "./app.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
 import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forwarder.ts";
-import { openDecryptingForwarder } from "./decrypting_relay.ts";
+import { openDecryptingRelay } from "./decrypting_relay.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { Forwarder } from "./forwarder.ts";
 import { parentBaseUrl } from "./parent_url.ts";
@@ -339,9 +339,15 @@ export async function runRelay(args: string[]): Promise<number> {
     });
     const { revocations, authenticator, authorized } = await openRelayTrust(settings, log);
     const refusals = new UpstreamRefusals();
-    const forwarder = settings.decrypt
-      ? await openDecryptingForwarder(settings, spool, { revocations, refusals }, log)
-      : new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency, refusals });
+    const decrypting = settings.decrypt
+      ? await openDecryptingRelay(settings, spool, { revocations, refusals }, log)
+      : null;
+    const forwarder = decrypting?.forwarder ??
+      new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency, refusals });
+    // The senders' keys this relay knows: the admitted clients', or those its parent told it.
+    const senderKeys = authorized
+      ? { knownKey: (cid: number) => authorized.publicKeyOf(cid) }
+      : decrypting?.clientKeys;
     const uploads = await openRelayUploads({
       dataDir,
       parentUrl,
@@ -351,7 +357,7 @@ export async function runRelay(args: string[]): Promise<number> {
       settings: settings.uploads,
       admit: (cid) =>
         authenticator?.checkComputer(cid, "upload") ?? revocations.refusalFor(cid, "upload"),
-      senderKeys: authorized ? { knownKey: (cid) => authorized.publicKeyOf(cid) } : undefined,
+      senderKeys,
     });
     const app = createRelayApp({
       spool,
@@ -364,6 +370,7 @@ export async function runRelay(args: string[]): Promise<number> {
       revocations,
       authenticator,
       refusals,
+      senderKeys,
       vouch: authenticator ? voucherSigner(dataDir) : undefined,
       uploads: uploads.app,
     });

@@ -5,16 +5,20 @@
  */
 
 import assert from "node:assert/strict";
+import { signReport } from "../envelope/report_message.ts";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { signUploadManifest } from "../envelope/upload_manifest.ts";
 import { API } from "../protocol/paths.ts";
 import { chunkOverhead, MIN_CHUNK_SIZE } from "../protocol/upload.ts";
 import {
+  admin,
   clientReport,
   clientStatus,
   computerIdOf,
+  copyKeysByUsb,
   createSite,
   freePort,
+  generateKey,
   registerSender,
   startRelay,
   startServer,
@@ -214,6 +218,65 @@ Deno.test("an authenticating relay refuses an upload manifest forged for a clien
     }
     assert.deepEqual(await Array.fromAsync(Deno.readDir(`${relayDir}/uploads`)), []);
     server = await startServer(site);
+  } finally {
+    await relay.stop();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("a decrypting relay that knows a client's key refuses a report forged in its name with 403 and spools nothing", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const relayDir = `${site.root}/relay`;
+  await copyKeysByUsb(site, relayDir);
+  const server = await startServer(site);
+  const relayPort = freePort();
+  const relay = await startRelay(relayDir, relayPort, site.serverPort, [
+    "--decrypt",
+    "--bundle-wait-ms",
+    "100",
+  ]);
+  try {
+    await relay.waitFor(/registered as computer \d+/);
+    const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+    await admin([
+      "relays",
+      "allow",
+      String(relayId),
+      "--site-key",
+      site.siteKey,
+      "--data-dir",
+      site.serverDir,
+    ]);
+    // A genuine report goes up in a bundle: the relay asked the server for the client's key.
+    const clientDir = `${site.root}/client`;
+    const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(first.code, 0, first.stderr);
+    const clientId = await computerIdOf(clientDir);
+    await waitForStored(site, clientId, 1);
+    await eventually(async () => {
+      const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.metrics}`);
+      return (await response.json()).reportsInBundles >= 1 ? true : undefined;
+    }, "the genuine report to go up in a bundle");
+
+    const attacker = await generateSigningKeyPair();
+    const report = new TextEncoder().encode(JSON.stringify({ computerId: clientId, seq: 50 }));
+    const forged = await signReport(
+      attacker.privateKey,
+      { cid: clientId, seq: 50, kid: null },
+      report,
+    );
+    const refused = await postReport(relayPort, JSON.stringify(forged));
+    const body = await refused.json();
+    assert.equal(refused.status, 403, JSON.stringify(body));
+    assert.equal(body.error.code, "ERR_SIGNATURE_INVALID");
+    assert.deepEqual(await spooledFiles(relayDir), []);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(`${relayDir}/rejected`)), []);
+
+    const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual((await waitForStored(site, clientId, 2)).map((stored) => stored.seq), [1, 2]);
   } finally {
     await relay.stop();
     await server.stop();

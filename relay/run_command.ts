@@ -62,7 +62,7 @@ ${SPOOL_RUN_HELP}
   --authenticating        admit registrations only after the manual key exchange
                           ("mle-client register --password … <relay-url>"), and reports and
                           settings requests only from admitted, non-revoked clients, whose report
-                          signatures are checked (nothing is decrypted)
+                          and upload-manifest signatures are checked (nothing is decrypted)
   --password-file FILE    (authenticating) the shared password, first line of a file only its owner
                           can read (else env ${SHARED_PASSWORD_ENV}, else a prompt)
   --one-time-passwords FILE
@@ -83,7 +83,9 @@ ${SPOOL_RUN_HELP}
                           encrypted to the server's current key and signed once by this relay;
                           anything else goes untouched. Needs a pinned masthead (--masthead FILE,
                           or the one the import installed); the server takes bundles once the
-                          relay is allowed: mle-admin relays allow ID
+                          relay is allowed: mle-admin relays allow ID (which also lets it ask the
+                          server for clients' keys; reports forged for a client whose key it knows
+                          are refused with 403)
   --bundle-max N          (decrypt) most reports in one bundle, 1 to 1000 (default ${DEFAULT_BUNDLE_MAX})
   --bundle-wait-ms MS     (decrypt) longest a report waits for its bundle to fill, 0 to 600000
                           milliseconds (default ${DEFAULT_BUNDLE_WAIT_MS})

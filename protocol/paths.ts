@@ -26,7 +26,10 @@ export const API = {
    * (`protocol/report_bundle.ts`); answered with one outcome per report.
    */
   bundles: "/api/v1/bundles",
-  /** GET /api/v1/computers/ID: a registered computer's public key and whether it is revoked. */
+  /**
+   * GET /api/v1/computers/ID: a registered computer's public key and whether it may send; only to
+   * an allowed relay, by a request signed with its key (`protocol/relay_request.ts`).
+   */
   computers: "/api/v1/computers",
   /** GET: the server's counters (RSA private-key operations, reports stored). */
   metrics: "/api/v1/metrics",

@@ -2,8 +2,10 @@
  * The relay's HTTP app: the same paths as the server's (`protocol/paths.ts`), so that clients and
  * child relays need not know what their parent is.
  *
- * - Reports are checked for shape only (no keys), stored durably, acknowledged with 202 and
- *   forwarded later. Encrypted reports stay ciphertext on disk; only a decrypting relay
+ * - Reports are checked for shape (and, when this relay knows the sender's public key, for its
+ *   signature: a forgery gets 403), stored durably, acknowledged with 202 and forwarded later. A
+ *   full spool, or a sender's full share of it, answers 503 with `Retry-After`: the sender keeps
+ *   the report. Encrypted reports stay ciphertext on disk; only a decrypting relay
  *   (`--decrypt`) opens them, in memory, when it forwards them (`relay/decrypting_forwarder.ts`).
  * - Registrations go to the parent at once: the client needs its computer id now.
  * - Authenticating (`authenticator` given): registrations need the manual key exchange, and
@@ -44,13 +46,20 @@ import type { Forwarder } from "./forwarder.ts";
 import { ParentCapabilities } from "./parent_capabilities.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { RevocationList } from "./revocation_list.ts";
-import type { Spool } from "./spool.ts";
+import { type KnownSenderKeys, refuseForgery } from "./sender_keys.ts";
+import { type Spool, SpoolFullError } from "./spool.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
 
 /** What the relay app is built from. */
 export interface RelayAppOptions {
   /** Where accepted reports are stored before the acknowledgement. */
-  spool: Pick<Spool, "put">;
+  spool: Pick<Spool, "put" | "isFull">;
+  /**
+   * The senders' public keys this relay already knows (a decrypting relay's cache of its
+   * parent's answers): a report whose signature does not verify with its sender's key is refused
+   * before it is spooled. Never asks the parent, so a report costs no request upstream.
+   */
+  senderKeys?: KnownSenderKeys;
   /** Told about every newly spooled report. */
   forwarder: Pick<Forwarder, "wake">;
   /** The signed documents passed down. */
@@ -82,6 +91,8 @@ export interface RelayAppOptions {
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const JSON_HEADERS = { "content-type": "application/json" };
 const COMPUTER_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
+/** What a sender told that the spool is full waits before trying again. */
+export const SPOOL_FULL_RETRY_AFTER_SECONDS = 60;
 
 /**
  * Builds the relay's HTTP app.
@@ -249,6 +260,11 @@ export function createRelayApp(options: RelayAppOptions): Hono {
   });
 
   app.post(API.reports, limitBody(MAX_REPORT_MESSAGE_BYTES, "report"), async (c) => {
+    // A full spool refuses before reading anything: a flood costs this relay little.
+    if (spool.isFull()) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      return spoolFull(c, "spool");
+    }
     const bytes = await readBody(c, MAX_REPORT_MESSAGE_BYTES, "report");
     let value: unknown;
     try {
@@ -275,6 +291,14 @@ export function createRelayApp(options: RelayAppOptions): Hono {
       ? await authenticator.checkReport(parsed)
       : revocations?.refusalFor(parsed.claims.cid) ?? null;
     if (refusal) return c.json(refusal.body, refusal.status);
+    // An authenticating relay checked the signature already; others check what they know.
+    const forgery = authenticator
+      ? null
+      : await refuseForgery(options.senderKeys, { what: "report", message: parsed });
+    if (forgery) {
+      log.warn("report refused: sender signature not valid", { cid: parsed.claims.cid });
+      return c.json(forgery.body, forgery.status);
+    }
     // The parent refused this sender for good lately: its own answer, now, not a 202 in vain.
     const upstream = refusals?.refusalFor(parsed.claims.cid);
     if (upstream) {
@@ -294,7 +318,14 @@ export function createRelayApp(options: RelayAppOptions): Hono {
       );
     }
     // The exact bytes received: a signature covers them, and re-serializing could alter them.
-    const id = await spool.put(bytes);
+    let id;
+    try {
+      id = await spool.put(bytes, parsed.claims.cid);
+    } catch (error) {
+      if (!(error instanceof SpoolFullError)) throw error;
+      log.warn("spool full; report refused for now", { cid: parsed.claims.cid, of: error.scope });
+      return spoolFull(c, error.scope);
+    }
     forwarder.wake();
     log.debug("report spooled", {
       id,
@@ -350,6 +381,22 @@ export function createRelayApp(options: RelayAppOptions): Hono {
   if (options.uploads) app.route(API.uploads, options.uploads);
 
   return app;
+}
+
+/** The answer to a report the spool has no room for: the sender keeps it and tries later. */
+function spoolFull(c: Context, scope: SpoolFullError["scope"]): Response {
+  return c.json(
+    errorBody(
+      "ERR_SPOOL_FULL",
+      scope === "spool"
+        ? "Cannot accept report now: this relay's spool is full while its parent catches up; " +
+          `keep the report queued and retry in ${SPOOL_FULL_RETRY_AFTER_SECONDS} s`
+        : "Cannot accept report now: this computer's reports fill its share of this relay's " +
+          `spool; keep the report queued and retry in ${SPOOL_FULL_RETRY_AFTER_SECONDS} s`,
+    ),
+    503,
+    { "retry-after": String(SPOOL_FULL_RETRY_AFTER_SECONDS) },
+  );
 }
 
 /**

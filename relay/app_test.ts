@@ -327,6 +327,7 @@ Deno.test("relay app answers 503 to a registration when the parent does not answ
 Deno.test("relay app hides an unexpected failure's cause and logs it with a request id", async () => {
   const failing = {
     put: () => Promise.reject(new Error("disk on fire at /secret/path")),
+    isFull: () => false,
   } as unknown as Spool;
   await withRelay({ spool: failing }, async ({ app, logged }) => {
     const response = await postReport(app, CLEAR);

@@ -407,7 +407,7 @@ export class DecryptingForwarder {
     }
     const { claims } = parsed;
     const client = await this.#clientKeys.get(claims.cid);
-    if (client === null || client.revoked) return null;
+    if (client === null || !client.maySend) return null;
     try {
       await verifyMessageSignature(client.publicKey, parsed);
       const contentKey = await this.#keys.contentKey(

@@ -28,6 +28,11 @@ import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts
 import { errorBody } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
 import {
+  readRelayRequestAuth,
+  RELAY_AUTH_HEADER,
+  verifyRelayRequest,
+} from "../protocol/relay_request.ts";
+import {
   decodeBundle,
   jwsOfEntry,
   readBundleMessage,
@@ -90,7 +95,15 @@ class BundleParent {
       return Response.json({ computerId: RELAY_ID });
     }
     if (path === `${API.computers}/${CLIENT_ID}`) {
-      return Response.json({ computerId: CLIENT_ID, publicKey: this.client.text, revoked: false });
+      // Only the relay may ask: its signature, by the key it registered, over this request.
+      const auth = readRelayRequestAuth(request.headers.get(RELAY_AUTH_HEADER));
+      if (
+        auth?.computerId !== RELAY_ID ||
+        !(await verifyRelayRequest(this.relayPublicKey!, auth, "GET", path))
+      ) {
+        return Response.json(errorBody("ERR_RELAY_AUTH_INVALID", "not the relay"), { status: 403 });
+      }
+      return Response.json({ computerId: CLIENT_ID, publicKey: this.client.text, maySend: true });
     }
     if (path === API.encryptionCertificate) {
       return new Response(this.certificate, { headers: { "content-type": "application/json" } });
@@ -185,13 +198,14 @@ async function forwarderFor(
   harness: Harness,
   retired: ReadonlySet<string> = new Set(),
 ): Promise<DecryptingForwarder> {
+  const identity = await RelayIdentity.open(harness.relayDir);
   return new DecryptingForwarder({
     spool: harness.spool,
     parentUrl: harness.parent.url,
     keys: await RelayKeyRing.open({ dataDir: harness.relayDir, log: silentLogger }),
     retiredKeys: { isKeyRetired: (kid) => retired.has(kid) },
-    identity: await RelayIdentity.open(harness.relayDir),
-    clientKeys: new ClientPublicKeys({ parentUrl: harness.parent.url }),
+    identity,
+    clientKeys: new ClientPublicKeys({ parentUrl: harness.parent.url, identity }),
     certificate: new ServerCertificate({
       parentUrl: harness.parent.url,
       dataDir: harness.relayDir,

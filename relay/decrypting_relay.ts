@@ -38,12 +38,20 @@ export interface DecryptingRelaySettings {
   bundleWaitMs: number;
 }
 
+/** A decrypting relay's forwarder and the client keys it learned, to check reports on arrival. */
+export interface DecryptingRelay {
+  /** The forwarder (not started). */
+  forwarder: DecryptingForwarder;
+  /** The clients' public keys asked of the parent so far. */
+  clientKeys: ClientPublicKeys;
+}
+
 /**
- * Opens everything a decrypting relay needs and returns its forwarder (not started).
+ * Opens everything a decrypting relay needs.
  *
  * @throws {CliError} Without a pinned masthead, or when the parent is another relay.
  */
-export async function openDecryptingForwarder(
+export async function openDecryptingRelay(
   settings: DecryptingRelaySettings,
   spool: Spool,
   trust: {
@@ -51,7 +59,7 @@ export async function openDecryptingForwarder(
     refusals: UpstreamRefusals;
   },
   log: Logger,
-): Promise<DecryptingForwarder> {
+): Promise<DecryptingRelay> {
   const masthead = await PinnedMasthead.open({
     dataDir: settings.dataDir,
     mastheadFile: settings.mastheadFile,
@@ -99,20 +107,21 @@ export async function openDecryptingForwarder(
   } else {
     log.info(`relay is computer ${identity.computerId}`, { computerId: identity.computerId });
   }
+  const clientKeys = new ClientPublicKeys({ parentUrl: settings.parentUrl, identity });
   log.info("decrypting", {
     keys: keys.kids.length,
     site: masthead.siteName,
     bundleMax: settings.bundleMax,
     bundleWaitMs: settings.bundleWaitMs,
   });
-  return new DecryptingForwarder({
+  const forwarder = new DecryptingForwarder({
     spool,
     parentUrl: settings.parentUrl,
     keys,
     retiredKeys: trust.revocations,
     refusals: trust.refusals,
     identity,
-    clientKeys: new ClientPublicKeys({ parentUrl: settings.parentUrl }),
+    clientKeys,
     certificate: new ServerCertificate({
       parentUrl: settings.parentUrl,
       dataDir: settings.dataDir,
@@ -124,6 +133,7 @@ export async function openDecryptingForwarder(
     bundleWaitMs: settings.bundleWaitMs,
     concurrency: settings.concurrency,
   });
+  return { forwarder, clientKeys };
 }
 
 /** Refuses a parent that says it is a relay: bundles go to the server only. */

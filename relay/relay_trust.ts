@@ -44,6 +44,8 @@ export interface RelayTrustSettings {
 export interface RelayTrust {
   revocations: RevocationList;
   authenticator?: RelayAuthenticator;
+  /** (authenticating) The admitted clients, whose keys check their reports and uploads. */
+  authorized?: AuthorizedClients;
 }
 
 /**
@@ -92,6 +94,7 @@ export async function openRelayTrust(
   }
   return {
     revocations,
+    authorized,
     authenticator: new RelayAuthenticator({
       authorized,
       passwords,

@@ -17,14 +17,20 @@ import { isRelayPublicKey, signRelayVoucher } from "../protocol/relay_voucher.ts
 import { createRelayApp } from "./app.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
 import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forwarder.ts";
-import { openDecryptingForwarder } from "./decrypting_relay.ts";
+import { openDecryptingRelay } from "./decrypting_relay.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { Forwarder } from "./forwarder.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import { openRelayTrust, SHARED_PASSWORD_ENV } from "./relay_trust.ts";
 import { DEFAULT_REVOCATION_INTERVAL_SECONDS } from "./revocation_list.ts";
 import { RelayIdentity } from "./relay_identity.ts";
-import { Spool } from "./spool.ts";
+import { Spool, type SpoolLimits } from "./spool.ts";
+import {
+  parseSpoolRunArgs,
+  SPOOL_RUN_HELP,
+  SPOOL_RUN_OPTIONS,
+  startRejectedPruning,
+} from "./spool_setup.ts";
 import { UpstreamRefusals } from "./upstream_refusals.ts";
 import {
   openRelayUploads,
@@ -54,10 +60,11 @@ Options:
                           enabled certificate or has signed
                           _BESClient_Report_Encryption_AllowLegacyRelays=1, which send clear text
   --concurrency N         reports in flight to the parent at once, 1 to 64 (default 4)
+${SPOOL_RUN_HELP}
   --authenticating        admit registrations only after the manual key exchange
                           ("mle-client register --password … <relay-url>"), and reports and
                           settings requests only from admitted, non-revoked clients, whose report
-                          signatures are checked (nothing is decrypted)
+                          and upload-manifest signatures are checked (nothing is decrypted)
   --password-file FILE    (authenticating) the shared password, first line of a file only its owner
                           can read (else env ${SHARED_PASSWORD_ENV}, else a prompt)
   --one-time-passwords FILE
@@ -78,7 +85,9 @@ Options:
                           encrypted to the server's current key and signed once by this relay;
                           anything else goes untouched. Needs a pinned masthead (--masthead FILE,
                           or the one the import installed); the server takes bundles once the
-                          relay is allowed: mle-admin relays allow ID
+                          relay is allowed: mle-admin relays allow ID (which also lets it ask the
+                          server for clients' keys; reports forged for a client whose key it knows
+                          are refused with 403)
   --bundle-max N          (decrypt) most reports in one bundle, 1 to 1000 (default ${DEFAULT_BUNDLE_MAX})
   --bundle-wait-ms MS     (decrypt) longest a report waits for its bundle to fill, 0 to 600000
                           milliseconds (default ${DEFAULT_BUNDLE_WAIT_MS})
@@ -128,6 +137,8 @@ export interface RunSettings {
   bundleWaitMs: number;
   /** The upload buffer's size and the advertised throttle (defaults when absent). */
   uploads?: RelayUploadSettings;
+  /** The spool's and the rejected folder's bounds (defaults when absent). */
+  spool?: Required<SpoolLimits>;
 }
 
 /**
@@ -161,6 +172,7 @@ export function parseRunArgs(
         "log-level": { type: "string" },
         "help": { type: "boolean", short: "h" },
         ...UPLOAD_RUN_OPTIONS,
+        ...SPOOL_RUN_OPTIONS,
       },
       strict: true,
       allowPositionals: false,
@@ -276,6 +288,7 @@ export function parseRunArgs(
     bundleMax,
     bundleWaitMs,
     uploads: parseUploadRunArgs(values, env),
+    spool: parseSpoolRunArgs(values, env),
   };
 }
 
@@ -321,17 +334,24 @@ export async function runRelay(args: string[]): Promise<number> {
   }
   try {
     const { parentUrl } = settings;
-    const spool = await Spool.open(dataDir);
+    const spoolLimits = settings.spool ?? parseSpoolRunArgs({}, () => undefined);
+    const spool = await Spool.open(dataDir, spoolLimits);
     const documents = await DocumentCache.open({
       dir: joinPath(dataDir, "cache"),
       parentUrl,
       log,
     });
-    const { revocations, authenticator } = await openRelayTrust(settings, log);
+    const { revocations, authenticator, authorized } = await openRelayTrust(settings, log);
     const refusals = new UpstreamRefusals();
-    const forwarder = settings.decrypt
-      ? await openDecryptingForwarder(settings, spool, { revocations, refusals }, log)
-      : new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency, refusals });
+    const decrypting = settings.decrypt
+      ? await openDecryptingRelay(settings, spool, { revocations, refusals }, log)
+      : null;
+    const forwarder = decrypting?.forwarder ??
+      new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency, refusals });
+    // The senders' keys this relay knows: the admitted clients', or those its parent told it.
+    const senderKeys = authorized
+      ? { knownKey: (cid: number) => authorized.publicKeyOf(cid) }
+      : decrypting?.clientKeys;
     const uploads = await openRelayUploads({
       dataDir,
       parentUrl,
@@ -341,6 +361,7 @@ export async function runRelay(args: string[]): Promise<number> {
       settings: settings.uploads,
       admit: (cid) =>
         authenticator?.checkComputer(cid, "upload") ?? revocations.refusalFor(cid, "upload"),
+      senderKeys,
     });
     const app = createRelayApp({
       spool,
@@ -353,6 +374,7 @@ export async function runRelay(args: string[]): Promise<number> {
       revocations,
       authenticator,
       refusals,
+      senderKeys,
       vouch: authenticator ? voucherSigner(dataDir) : undefined,
       uploads: uploads.app,
     });
@@ -384,11 +406,13 @@ export async function runRelay(args: string[]): Promise<number> {
     forwarder.start();
     uploads.forwarder.start();
     revocations.start();
+    const stopPruning = startRejectedPruning(spool, spoolLimits.rejectedMaxAgeMs, log);
 
     const signal = await waitForStopSignal(server.finished);
     log.info("stopping", { signal, inFlight: forwarder.inFlight });
     // Stop accepting first, so that nothing is acknowledged after the forwarder stops.
     await withTimeout(server.shutdown(), STOP_GRACE_MS);
+    stopPruning();
     await forwarder.stop(STOP_GRACE_MS);
     await uploads.forwarder.stop(STOP_GRACE_MS);
     await revocations.stop();

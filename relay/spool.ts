@@ -7,11 +7,18 @@
  * arrival, so the oldest is delivered first, and two relays' ids never collide.
  *
  * Messages the parent refuses for good move to `<data-dir>/rejected/` with a `.reason` text beside
- * them: kept for an administrator, never dropped silently.
+ * them: kept for an administrator, never dropped silently, until they pass the rejected folder's
+ * maximum age or size (oldest first).
+ *
+ * The spool is bounded ({@linkcode SpoolLimits}): a message that would pass its maximum size, or
+ * its sender's share of it, is not taken ({@linkcode SpoolFullError}), and the sender keeps it
+ * and tries later; nothing already taken is ever dropped to make room. Room is reserved before
+ * the write, so concurrent puts never pass the maximum together.
  *
  * @module
  */
 
+import { readUpstreamMessage } from "../envelope/report_message.ts";
 import {
   ensurePrivateDir,
   joinPath,
@@ -21,8 +28,55 @@ import {
 
 const ID_PATTERN = /^\d{16}-\d{6}-[0-9a-f]{8}$/;
 const MESSAGE_SUFFIX = ".json";
+const REASON_SUFFIX = ".reason";
 /** `replaceFileAtomically` writes `<path>.tmp-<uuid>` before renaming it. */
 const TEMPORARY_MARK = ".tmp-";
+
+/** Most bytes the spool holds by default (`--spool-max-size`): 2 GiB. */
+export const DEFAULT_SPOOL_MAX_BYTES = 2 * 1024 ** 3;
+
+/** The bounds of a spool. */
+export interface SpoolLimits {
+  /** Most bytes of messages waiting (default: no limit). */
+  maxBytes?: number;
+  /** Most bytes of messages waiting from one computer (default: `maxBytes`). */
+  maxBytesPerComputer?: number;
+  /** How long a rejected message is kept, in milliseconds (default: for ever). */
+  rejectedMaxAgeMs?: number;
+  /** Most bytes of rejected messages and reasons kept; the oldest go first (default: no limit). */
+  rejectedMaxBytes?: number;
+}
+
+/** Most bytes the rejected folder holds by default (`--rejected-max-size`): 256 MiB. */
+export const DEFAULT_REJECTED_MAX_BYTES = 256 * 1024 ** 2;
+/** How long rejected messages are kept by default (`--rejected-max-age`): 7 days. */
+export const DEFAULT_REJECTED_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** One rejected message: its id, when it was refused, and the bytes of its two files. */
+interface RejectedEntry {
+  id: string;
+  at: number;
+  size: number;
+}
+
+/** Which bound a message would pass. */
+export type SpoolFullScope = "spool" | "computer";
+
+/** A message the spool has no room for now: the sender keeps it and tries later. */
+export class SpoolFullError extends Error {
+  /** The whole spool is full, or only the sender's share of it. */
+  readonly scope: SpoolFullScope;
+
+  constructor(scope: SpoolFullScope, limit: number) {
+    super(
+      scope === "spool"
+        ? `Cannot spool the message: the spool holds its maximum of ${limit} bytes`
+        : `Cannot spool the message: its computer's messages fill their share of ${limit} bytes`,
+    );
+    this.name = "SpoolFullError";
+    this.scope = scope;
+  }
+}
 
 /**
  * A durable queue of upstream messages in a folder.
@@ -45,21 +99,50 @@ export class Spool {
   /** Ids waiting, oldest first. */
   readonly #ids: string[] = [];
   readonly #sizes = new Map<string, number>();
+  /** The sender of each waiting message whose sender is known. */
+  readonly #senders = new Map<string, number>();
+  /** Bytes waiting (and reserved) per sender. */
+  readonly #senderBytes = new Map<number, number>();
+  readonly #maxBytes: number;
+  readonly #maxBytesPerComputer: number;
+  readonly #rejectedMaxAgeMs: number;
+  readonly #rejectedMaxBytes: number;
+  /** Rejected messages, in the order they were refused. */
+  #rejected: RejectedEntry[] = [];
+  #rejectedBytes = 0;
   #bytes = 0;
+  /** Bytes of puts under way. */
+  #reserved = 0;
   #lastTime = 0;
   #counter = 0;
 
-  private constructor(dataDir: string) {
+  private constructor(dataDir: string, limits: SpoolLimits) {
     this.dir = joinPath(dataDir, "spool");
     this.rejectedDir = joinPath(dataDir, "rejected");
+    this.#maxBytes = limits.maxBytes ?? Infinity;
+    this.#maxBytesPerComputer = Math.min(limits.maxBytesPerComputer ?? Infinity, this.#maxBytes);
+    this.#rejectedMaxAgeMs = limits.rejectedMaxAgeMs ?? Infinity;
+    this.#rejectedMaxBytes = limits.rejectedMaxBytes ?? Infinity;
+    const bounds = [
+      this.#maxBytes,
+      this.#maxBytesPerComputer,
+      this.#rejectedMaxAgeMs,
+      this.#rejectedMaxBytes,
+    ];
+    if (!bounds.every((bound) => bound > 0)) {
+      throw new RangeError("Cannot open spool: its maximum sizes and age must be positive");
+    }
   }
 
   /**
    * Opens the spool of a data dir: creates its folders (mode 0700), deletes the temporary files a
-   * crash left half-written (never acknowledged, so nobody is owed them) and indexes the messages.
+   * crash left half-written (never acknowledged, so nobody is owed them) and indexes the messages
+   * and their senders (a message it cannot read counts towards the total only).
+   *
+   * @throws {RangeError} When a limit is not positive.
    */
-  static async open(dataDir: string): Promise<Spool> {
-    const spool = new Spool(dataDir);
+  static async open(dataDir: string, limits: SpoolLimits = {}): Promise<Spool> {
+    const spool = new Spool(dataDir, limits);
     await ensurePrivateDir(spool.dir);
     await ensurePrivateDir(spool.rejectedDir);
     let cleaned = false;
@@ -77,8 +160,13 @@ export class Spool {
       spool.#ids.push(id);
       spool.#sizes.set(id, size);
       spool.#bytes += size;
+      if (spool.#maxBytesPerComputer < Infinity) {
+        const sender = senderOf(await Deno.readFile(path));
+        if (sender !== null) spool.#countSender(id, sender, size);
+      }
     }
     if (cleaned) await syncDir(spool.dir);
+    await spool.#indexRejected();
     spool.#ids.sort();
     const newest = spool.#ids.at(-1);
     if (newest) {
@@ -92,12 +180,44 @@ export class Spool {
    * Stores a message durably (temporary file, fsync, rename, fsync folder) and returns its id.
    * When this resolves the message survives a crash or power loss; only then may it be
    * acknowledged.
+   *
+   * @param sender the computer that sent it, whose share of the spool it counts against.
+   * @throws {SpoolFullError} When the message would pass the spool's maximum or its sender's
+   * share; nothing is written then.
    */
-  async put(bytes: Uint8Array): Promise<string> {
+  async put(bytes: Uint8Array, sender?: number): Promise<string> {
+    const size = bytes.length;
+    // Checked and reserved before the first await, so that concurrent puts see each other.
+    if (this.#bytes + this.#reserved + size > this.#maxBytes) {
+      throw new SpoolFullError("spool", this.#maxBytes);
+    }
+    if (sender !== undefined && this.bytesOf(sender) + size > this.#maxBytesPerComputer) {
+      throw new SpoolFullError("computer", this.#maxBytesPerComputer);
+    }
+    this.#reserved += size;
+    if (sender !== undefined) this.#addSenderBytes(sender, size);
     const id = this.#nextId();
-    await replaceFileAtomically(this.#pathOf(id), bytes, 0o600);
-    this.#insert(id, bytes.length);
+    try {
+      await replaceFileAtomically(this.#pathOf(id), bytes, 0o600);
+    } catch (error) {
+      if (sender !== undefined) this.#addSenderBytes(sender, -size);
+      throw error;
+    } finally {
+      this.#reserved -= size;
+    }
+    if (sender !== undefined) this.#senders.set(id, sender);
+    this.#insert(id, size);
     return id;
+  }
+
+  /** Whether a message of `size` bytes would pass the spool's maximum now (its sender aside). */
+  isFull(size = 1): boolean {
+    return this.#bytes + this.#reserved + size > this.#maxBytes;
+  }
+
+  /** Bytes waiting (or being written) from one computer. */
+  bytesOf(sender: number): number {
+    return this.#senderBytes.get(sender) ?? 0;
   }
 
   /** Ids waiting for delivery, oldest first; at most `limit` of them when given. */
@@ -140,7 +260,7 @@ export class Spool {
   async reject(id: string, reason: string): Promise<void> {
     checkId(id);
     const line = `${new Date().toISOString()} ${reason.replace(/[\r\n]+/g, " ")}\n`;
-    await replaceFileAtomically(joinPath(this.rejectedDir, `${id}.reason`), line, 0o600);
+    await replaceFileAtomically(joinPath(this.rejectedDir, `${id}${REASON_SUFFIX}`), line, 0o600);
     try {
       await Deno.rename(this.#pathOf(id), joinPath(this.rejectedDir, `${id}${MESSAGE_SUFFIX}`));
     } catch (error) {
@@ -148,7 +268,59 @@ export class Spool {
     }
     await syncDir(this.rejectedDir);
     await syncDir(this.dir);
+    const size = this.#sizes.get(id) ?? 0;
     this.#forget(id);
+    this.#rejected.push({ id, at: Date.now(), size: size + new TextEncoder().encode(line).length });
+    this.#rejectedBytes += this.#rejected.at(-1)!.size;
+    await this.pruneRejected();
+  }
+
+  /**
+   * Deletes the rejected messages (and their reasons) older than the maximum age, then the
+   * oldest ones while the folder holds more than its maximum size.
+   *
+   * @returns how many were deleted.
+   */
+  async pruneRejected(now = Date.now()): Promise<number> {
+    let pruned = 0;
+    while (this.#rejected.length > 0) {
+      const oldest = this.#rejected[0];
+      const expired = now - oldest.at > this.#rejectedMaxAgeMs;
+      if (!expired && this.#rejectedBytes <= this.#rejectedMaxBytes) break;
+      this.#rejected.shift();
+      this.#rejectedBytes -= oldest.size;
+      for (const suffix of [MESSAGE_SUFFIX, REASON_SUFFIX]) {
+        await Deno.remove(joinPath(this.rejectedDir, `${oldest.id}${suffix}`)).catch((error) => {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+        });
+      }
+      pruned++;
+    }
+    return pruned;
+  }
+
+  /** Bytes of the rejected messages and their reasons. */
+  rejectedBytes(): number {
+    return this.#rejectedBytes;
+  }
+
+  /** Indexes the rejected folder: each message's time of refusal is its reason's write time. */
+  async #indexRejected(): Promise<void> {
+    const entries = new Map<string, RejectedEntry>();
+    for await (const entry of Deno.readDir(this.rejectedDir)) {
+      if (!entry.isFile) continue;
+      const suffix = entry.name.endsWith(REASON_SUFFIX) ? REASON_SUFFIX : MESSAGE_SUFFIX;
+      const id = entry.name.slice(0, -suffix.length);
+      if (!entry.name.endsWith(suffix) || !ID_PATTERN.test(id)) continue;
+      const info = await Deno.stat(joinPath(this.rejectedDir, entry.name));
+      const known = entries.get(id) ?? { id, at: 0, size: 0 };
+      known.size += info.size;
+      const at = info.mtime?.getTime() ?? 0;
+      if (suffix === REASON_SUFFIX || known.at === 0) known.at = at;
+      entries.set(id, known);
+    }
+    this.#rejected = [...entries.values()].sort((a, b) => a.at - b.at);
+    this.#rejectedBytes = this.#rejected.reduce((sum, entry) => sum + entry.size, 0);
   }
 
   /** Ids of the rejected messages, oldest first. */
@@ -208,13 +380,38 @@ export class Spool {
     this.#bytes += size;
   }
 
+  #countSender(id: string, sender: number, size: number): void {
+    this.#senders.set(id, sender);
+    this.#addSenderBytes(sender, size);
+  }
+
+  #addSenderBytes(sender: number, delta: number): void {
+    const bytes = (this.#senderBytes.get(sender) ?? 0) + delta;
+    if (bytes > 0) this.#senderBytes.set(sender, bytes);
+    else this.#senderBytes.delete(sender);
+  }
+
   #forget(id: string): void {
     const size = this.#sizes.get(id);
     if (size === undefined) return;
     this.#sizes.delete(id);
     this.#bytes -= size;
+    const sender = this.#senders.get(id);
+    if (sender !== undefined) {
+      this.#senders.delete(id);
+      this.#addSenderBytes(sender, -size);
+    }
     const index = this.#ids.indexOf(id);
     if (index >= 0) this.#ids.splice(index, 1);
+  }
+}
+
+/** The computer id an upstream message claims, or null when it is not one. */
+function senderOf(bytes: Uint8Array): number | null {
+  try {
+    return readUpstreamMessage(JSON.parse(new TextDecoder().decode(bytes))).claims.cid;
+  } catch {
+    return null;
   }
 }
 

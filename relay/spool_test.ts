@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { joinPath } from "../keystore/secure_file.ts";
-import { Spool } from "./spool.ts";
+import { Spool, SpoolFullError } from "./spool.ts";
+import { createMessageFactory } from "./_test_utils.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -125,5 +126,67 @@ Deno.test("Spool refuses ids that are not its own (no path traversal)", async ()
       await assert.rejects(spool.remove(id), RangeError);
       await assert.rejects(spool.reject(id, "x"), RangeError);
     }
+  });
+});
+
+Deno.test("Spool.put() refuses past the maximum size and a sender's share, also when puts race, and counts a reopened spool's senders", async () => {
+  const messages = await createMessageFactory();
+  await withDataDir(async (dataDir) => {
+    const one = encoder.encode(await messages.clear(7, 1));
+    const size = one.length;
+    const limits = { maxBytes: size * 5, maxBytesPerComputer: size * 2 };
+    const spool = await Spool.open(dataDir, limits);
+    const raced = await Promise.allSettled(
+      Array.from(
+        { length: 4 },
+        async (_, i) => await spool.put(encoder.encode(await messages.clear(7, i + 1)), 7),
+      ),
+    );
+    assert.equal(raced.filter((result) => result.status === "fulfilled").length, 2);
+    for (const result of raced.filter((result) => result.status === "rejected")) {
+      assert.ok(result.reason instanceof SpoolFullError);
+      assert.equal(result.reason.scope, "computer");
+    }
+    assert.equal(spool.bytesOf(7), size * 2);
+    await spool.put(encoder.encode(await messages.clear(8, 1)), 8);
+    await spool.put(encoder.encode(await messages.clear(8, 2)), 8);
+    assert.equal(spool.isFull(size), false);
+    await spool.put(encoder.encode(await messages.clear(9, 1)), 9);
+    assert.ok(spool.isFull(size));
+    await assert.rejects(
+      spool.put(encoder.encode(await messages.clear(10, 1)), 10),
+      (error: SpoolFullError) => error.scope === "spool",
+    );
+    assert.equal(spool.count(), 5, "nothing refused was written");
+
+    const reopened = await Spool.open(dataDir, limits);
+    assert.equal(reopened.bytesOf(7), size * 2, "the senders of a previous run are counted again");
+    await assert.rejects(reopened.put(one, 7), SpoolFullError);
+    await reopened.remove(reopened.list()[0]);
+    assert.equal(reopened.bytesOf(7), size);
+    await reopened.put(encoder.encode(await messages.clear(7, 3)), 7);
+  });
+});
+
+Deno.test("Spool.pruneRejected() deletes rejected messages past their age, and the oldest past the folder's size, reasons too", async () => {
+  await withDataDir(async (dataDir) => {
+    const spool = await Spool.open(dataDir, { rejectedMaxAgeMs: 60_000, rejectedMaxBytes: 250 });
+    const ids = [];
+    for (const text of ["a".repeat(60), "b".repeat(60), "c".repeat(60)]) {
+      const id = await spool.put(encoder.encode(text));
+      await spool.reject(id, "parent answered 400");
+      ids.push(id);
+    }
+    // Three messages and reasons pass 250 bytes: the oldest went at once.
+    assert.deepEqual(await spool.listRejected(), ids.slice(1));
+    assert.ok(spool.rejectedBytes() <= 250);
+    const names = [...Deno.readDirSync(spool.rejectedDir)].map((entry) => entry.name).sort();
+    assert.deepEqual(names, ids.slice(1).flatMap((id) => [`${id}.json`, `${id}.reason`]));
+
+    assert.equal(await spool.pruneRejected(Date.now() + 30_000), 0);
+    const reopened = await Spool.open(dataDir, { rejectedMaxAgeMs: 60_000 });
+    assert.equal(await reopened.pruneRejected(Date.now() + 61_000), 2);
+    assert.deepEqual([...Deno.readDirSync(spool.rejectedDir)], []);
+    assert.equal(reopened.rejectedBytes(), 0);
   });
 });

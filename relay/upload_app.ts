@@ -3,9 +3,12 @@
  * the server's (`protocol/upload.ts`), answered from the buffer folder and the parent.
  *
  * - Limits: the stricter of this relay's and its parent's.
- * - Manifest: checked for shape only (no keys), stored, and posted to the parent at once when it
- *   answers, so that a refusal (quota, unknown computer) reaches the client now; otherwise
- *   forwarded later.
+ * - Manifest: checked for shape, and for its sender's signature when this relay knows the
+ *   sender's key (an authenticating relay knows every admitted client's: a forgery gets 403 and
+ *   nothing is stored), stored, and posted to the parent at once when it answers, so that a
+ *   refusal (quota, unknown computer) reaches the client now; otherwise forwarded later.
+ * - Chunks go only to uploads whose manifest this relay took (and, knowing the sender's key,
+ *   verified: a manifest buffered by an earlier run is verified before its first chunk).
  * - Chunks: checked for length, then passed straight to the parent when it takes them at once
  *   (cut-through, `UploadForwarder.forwardNow`) and acknowledged with 200 and the parent's
  *   answer; otherwise (the parent away, busy, or refusing) stored in the buffer, acknowledged
@@ -23,7 +26,10 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { MleError } from "../envelope/errors.ts";
-import { readUploadManifestMessage } from "../envelope/upload_manifest.ts";
+import {
+  type ParsedUploadManifest,
+  readUploadManifestMessage,
+} from "../envelope/upload_manifest.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import {
   checkClaims,
@@ -47,6 +53,7 @@ import {
 } from "../protocol/upload_fetch.ts";
 import { API } from "../protocol/paths.ts";
 import { parentBaseUrl } from "./parent_url.ts";
+import { type KnownSenderKeys, refuseForgery } from "./sender_keys.ts";
 import type { BufferedUpload, UploadBuffer } from "./upload_buffer.ts";
 import type { UploadForwarder } from "./upload_forwarder.ts";
 
@@ -67,6 +74,8 @@ export interface RelayUploadOptions {
    * relay, not admitted by the key exchange), or null. Checked before anything is stored.
    */
   admit?: (computerId: number) => { status: 400 | 403; body: unknown } | null;
+  /** The senders' keys this relay knows: manifests not signed with them are refused. */
+  senderKeys?: KnownSenderKeys;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -97,6 +106,18 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
   };
   let parentLimits: { limits: UploadLimits; at: number } | null = null;
   let inMemory = 0;
+  /** Uploads whose manifest was checked against the sender's known key in this run. */
+  const checked = new WeakSet<BufferedUpload>();
+
+  /** The forgery refusal for a buffered upload's manifest (checked once per run), or null. */
+  const forgedUpload = async (upload: BufferedUpload) => {
+    if (!options.senderKeys || checked.has(upload)) return null;
+    const bytes = await buffer.readManifest(upload);
+    const message = readUploadManifestMessage(JSON.parse(decoder.decode(bytes)));
+    const refusal = await refuseForgery(options.senderKeys, { what: "upload manifest", message });
+    if (refusal === null) checked.add(upload);
+    return refusal;
+  };
 
   const app = new Hono();
   app.onError((error, c) => {
@@ -136,21 +157,30 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
         `Cannot accept a manifest over ${MAX_MANIFEST_MESSAGE_BYTES} bytes`,
       );
     }
-    let claims;
+    let parsed: ParsedUploadManifest;
     try {
-      claims = readUploadManifestMessage(JSON.parse(decoder.decode(bytes))).claims;
+      parsed = readUploadManifestMessage(JSON.parse(decoder.decode(bytes)));
     } catch (error) {
       if (error instanceof MleError || error instanceof SyntaxError || error instanceof TypeError) {
         return fail(c, 400, "ERR_ENVELOPE_MALFORMED", "Cannot read upload manifest");
       }
       throw error;
     }
+    const { claims } = parsed;
     const problem = checkClaims({ ...claims });
     if (problem) {
       return fail(c, 400, "ERR_ENVELOPE_MALFORMED", `Cannot read upload manifest: ${problem}`);
     }
     const refusal = options.admit?.(claims.cid);
     if (refusal) return c.json(refusal.body, refusal.status);
+    const forgery = await refuseForgery(options.senderKeys, {
+      what: "upload manifest",
+      message: parsed,
+    });
+    if (forgery) {
+      log.warn("upload manifest refused: sender signature not valid", { cid: claims.cid });
+      return c.json(forgery.body, forgery.status);
+    }
     if (claims.kid !== null && !options.acceptsEncrypted) {
       return fail(
         c,
@@ -161,6 +191,7 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
       );
     }
     const { outcome, upload } = await buffer.putManifest(bytes, claims);
+    if (upload) checked.add(upload);
     if (outcome === "conflict") {
       return fail(
         c,
@@ -215,6 +246,14 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
     if (upload.refused) {
       await body?.cancel().catch(() => {});
       return refusal(c, upload);
+    }
+    const forgery = await forgedUpload(upload);
+    if (forgery) {
+      await body?.cancel().catch(() => {});
+      log.warn("chunk refused: its upload's manifest is not signed by its sender", {
+        cid: upload.cid,
+      });
+      return c.json(forgery.body, forgery.status);
     }
     if (upload.complete || upload.chunks.has(path.index)) {
       await body?.cancel().catch(() => {});

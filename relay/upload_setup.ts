@@ -13,6 +13,7 @@ import {
   parseByteSize,
   RELAY_BUFFER_SETTING,
 } from "../protocol/upload.ts";
+import type { KnownSenderKeys } from "./sender_keys.ts";
 import { createRelayUploadApp } from "./upload_app.ts";
 import { UploadBuffer } from "./upload_buffer.ts";
 import { UploadForwarder } from "./upload_forwarder.ts";
@@ -89,6 +90,8 @@ export async function openRelayUploads(options: {
   settings?: RelayUploadSettings;
   /** Who may upload through this relay (revocation list, key exchange). */
   admit?: (computerId: number) => { status: 400 | 403; body: unknown } | null;
+  /** The senders' keys this relay knows: forged manifests are refused. */
+  senderKeys?: KnownSenderKeys;
 }): Promise<RelayUploads> {
   const settings = options.settings ??
     { bufferMaxBytes: DEFAULT_RELAY_BUFFER_MAX_BYTES, throttleKBPS: 0 };
@@ -107,6 +110,7 @@ export async function openRelayUploads(options: {
     throttleKBPS: settings.throttleKBPS,
     log: options.log,
     admit: options.admit,
+    senderKeys: options.senderKeys,
   });
   return { buffer, forwarder, app };
 }

@@ -11,14 +11,16 @@ import type { Capabilities } from "../protocol/capabilities.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { MAX_REGISTRATION_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
+import { RELAY_AUTH_HEADER } from "../protocol/relay_request.ts";
 import { VERSION } from "../protocol/version.ts";
 import type { Store } from "../store/store.ts";
 import { MAX_BUNDLE_MESSAGE_BYTES } from "../protocol/report_bundle.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
-import { IngestError } from "./ingest_error.ts";
+import { inactiveReason, IngestError } from "./ingest_error.ts";
 import { processMemory } from "./process_metrics.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 import { registerClient } from "./registration.ts";
+import { authenticateRelayAsker } from "./relay_asker.ts";
 
 /** What the server app needs. */
 export interface ServerAppOptions {
@@ -117,7 +119,13 @@ export function createServerApp(options: ServerAppOptions): Hono {
     return c.json({ documents });
   });
 
+  // Only what a relay needs to check a client's signatures, and only to an allowed relay.
   app.get(`${API.computers}/:id`, async (c) => {
+    await authenticateRelayAsker(c.req.header(RELAY_AUTH_HEADER), "GET", c.req.path, {
+      store,
+      computers: ingest.computers,
+      now: ingest.now,
+    });
     const id = Number(c.req.param("id"));
     if (!Number.isSafeInteger(id) || id < 1) {
       return c.json(errorBody("ERR_BAD_REQUEST", "Expected a computer id"), 400);
@@ -129,7 +137,7 @@ export function createServerApp(options: ServerAppOptions): Hono {
     return c.json({
       computerId: id,
       publicKey: known.record.publicKey,
-      revoked: known.record.revokedAt !== null,
+      maySend: inactiveReason(known.record) === null,
     });
   });
 

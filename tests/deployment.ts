@@ -5,6 +5,12 @@
  * @module
  */
 
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import { signReport } from "../envelope/report_message.ts";
+import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
+import { API } from "../protocol/paths.ts";
+import { signRegistration } from "../protocol/registration.ts";
+import { eventually } from "./eventually.ts";
 import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { RecordingProxy } from "./recording_proxy.ts";
 
@@ -136,6 +142,7 @@ export async function startRelay(
   port: number,
   parentPort: number,
   extra: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<RoleProcess> {
   const relay = new RoleProcess("relay", [
     "run",
@@ -146,7 +153,7 @@ export async function startRelay(
     "--parent",
     `http://127.0.0.1:${parentPort}`,
     ...extra,
-  ]);
+  ], env);
   await relay.waitFor("listening on");
   return relay;
 }
@@ -202,6 +209,77 @@ export async function storedReports(
     "--json",
   ]);
   return JSON.parse(result.stdout);
+}
+
+/** A client's computer id, from its status; fails the test when it has none. */
+export async function computerIdOf(clientDir: string): Promise<number> {
+  const status = await clientStatus(clientDir);
+  if (typeof status.computerId !== "number") {
+    throw new Error(`client has no computer id: ${JSON.stringify(status)}`);
+  }
+  return status.computerId;
+}
+
+/** Waits until the server stored at least `count` reports of a computer; returns them. */
+export async function waitForStored(site: TestSite, computerId: number, count: number) {
+  return await eventually(async () => {
+    const reports = await storedReports(site, computerId);
+    return reports.length >= count ? reports : undefined;
+  }, `${count} stored report(s) of computer ${computerId}`);
+}
+
+/** A sender registered by the test itself, which signs reports as a client would. */
+export interface TestSender {
+  computerId: number;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  /** A genuine signed clear-text report message (`POST /api/v1/reports` body) for `seq`. */
+  report(seq: number, padding?: number): Promise<string>;
+}
+
+/**
+ * Registers a new key with the server (or a plain relay) at `parentPort`, without a client
+ * process, for tests that send many reports quickly. `padding` makes a report about that many
+ * bytes larger.
+ */
+export async function registerSender(parentPort: number): Promise<TestSender> {
+  const { privateKey, publicKey } = await generateSigningKeyPair();
+  const publicKeyText = encodeBase64Url(await exportSigningPublicKey(publicKey));
+  const registration = await signRegistration(privateKey, {
+    publicKey: publicKeyText,
+    hostIdentity: `test-sender:${crypto.randomUUID()}`,
+    hostname: "test-sender",
+    issuedAt: Date.now(),
+  });
+  const response = await fetch(`http://127.0.0.1:${parentPort}${API.register}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(registration),
+  });
+  const body = await response.json();
+  if (response.status !== 200) throw new Error(`registration: ${JSON.stringify(body)}`);
+  const computerId = body.computerId as number;
+  return {
+    computerId,
+    privateKey,
+    publicKey,
+    report: async (seq, padding = 0) => {
+      const report = {
+        computerId,
+        seq,
+        createdAt: new Date().toISOString(),
+        properties: { hostname: "test-sender" },
+        custom: padding > 0 ? { padding: "x".repeat(padding) } : {},
+        relevance: [],
+        actionStatuses: [],
+        analyses: [],
+      };
+      const bytes = new TextEncoder().encode(JSON.stringify(report));
+      return JSON.stringify(
+        await signReport(privateKey, { cid: computerId, seq, kid: null }, bytes),
+      );
+    },
+  };
 }
 
 export { freePort, RecordingProxy };

@@ -8,6 +8,7 @@ import {
   admin,
   clientReport,
   clientStatus,
+  computerIdOf,
   createSite,
   deployKey,
   freePort,
@@ -16,7 +17,7 @@ import {
   startRelay,
   startServer,
   storedReports,
-  type TestSite,
+  waitForStored,
 } from "./deployment.ts";
 import { containsCanary, readTree } from "./recording_proxy.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
@@ -26,23 +27,6 @@ import { signReport } from "../envelope/report_message.ts";
 import { readClientKey } from "../keystore/key_storage.ts";
 import { openStore } from "../store/mod.ts";
 import { signSettings } from "../protocol/settings.ts";
-
-async function computerIdOf(clientDir: string): Promise<number> {
-  const status = await clientStatus(clientDir);
-  assert.equal(
-    typeof status.computerId,
-    "number",
-    `client has no computer id: ${JSON.stringify(status)}`,
-  );
-  return status.computerId as number;
-}
-
-async function waitForStored(site: TestSite, computerId: number, count: number) {
-  return await eventually(async () => {
-    const reports = await storedReports(site, computerId);
-    return reports.length >= count ? reports : undefined;
-  }, `${count} stored report(s) of computer ${computerId}`);
-}
 
 function randomCanary(label: string): string {
   return `CANARY-${label}-${crypto.randomUUID()}`;

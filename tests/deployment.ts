@@ -5,6 +5,12 @@
  * @module
  */
 
+import {
+  derivePasswordKey,
+  type PasswordKey,
+  readKeyExchangeParameters,
+} from "../protocol/key_exchange.ts";
+import { API } from "../protocol/paths.ts";
 import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { RecordingProxy } from "./recording_proxy.ts";
 
@@ -130,12 +136,16 @@ export async function startServer(site: TestSite, extra: string[] = []): Promise
   return server;
 }
 
-/** Starts a relay whose parent is `parentPort`. */
+/**
+ * Starts a relay whose parent is `parentPort`; given `--one-time-passwords`, waits until their
+ * keys are derived (or `waitForOneTimePasswords` is false).
+ */
 export async function startRelay(
   dataDir: string,
   port: number,
   parentPort: number,
   extra: string[] = [],
+  waitForOneTimePasswords = true,
 ): Promise<RoleProcess> {
   const relay = new RoleProcess("relay", [
     "run",
@@ -148,6 +158,9 @@ export async function startRelay(
     ...extra,
   ]);
   await relay.waitFor("listening on");
+  if (waitForOneTimePasswords && extra.includes("--one-time-passwords")) {
+    await relay.waitFor("one-time passwords ready", 120_000);
+  }
   return relay;
 }
 
@@ -202,6 +215,17 @@ export async function storedReports(
     "--json",
   ]);
   return JSON.parse(result.stdout);
+}
+
+/**
+ * The keys of `password` for the salts a relay publishes (`GET /api/v1/key-exchange`), as
+ * `mle-client register` derives them, for tests that post registrations themselves.
+ */
+export async function passwordKeysFor(relayUrl: string, password: string): Promise<PasswordKey[]> {
+  const answer = await fetch(`${relayUrl}${API.keyExchange}`);
+  if (answer.status !== 200) throw new Error(`key-exchange parameters: HTTP ${answer.status}`);
+  const { salts } = readKeyExchangeParameters(await answer.json());
+  return await Promise.all(salts.map((salt) => derivePasswordKey(password, salt)));
 }
 
 export { freePort, RecordingProxy };

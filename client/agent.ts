@@ -54,7 +54,7 @@ import { installMasthead } from "./installed_masthead.ts";
 import { clearRotationRecord, readRotationRecord } from "./rotation_record.ts";
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { type QueuedReport, ReportQueue } from "./report_queue.ts";
-import { proveKeyExchange } from "../protocol/key_exchange.ts";
+import { type PasswordKey, proveKeyExchange } from "../protocol/key_exchange.ts";
 import { KeyExchangeError } from "./key_exchange_hint.ts";
 
 /** The level a client uses when nobody set one: encrypt whenever the site offers it. */
@@ -374,21 +374,22 @@ export class Agent {
   }
 
   /**
-   * Registers through the parent with a manual key-exchange proof of `password` (`mle-client
-   * register`, for an authenticating relay); returns the computer id.
+   * Registers through the parent with a manual key-exchange proof made with the password's keys
+   * (`mle-client register`, for authenticating relays; one key per relay's salt); returns the
+   * computer id.
    *
    * @throws {KeyExchangeError} When the relay refuses the password.
    */
-  async registerWithKeyExchange(password: string): Promise<number> {
+  async registerWithKeyExchange(passwordKeys: PasswordKey[]): Promise<number> {
     try {
-      await this.#register(this.parentUrl, password);
+      await this.#register(this.parentUrl, passwordKeys);
     } finally {
       await this.#save();
     }
     return this.#state.computerId!;
   }
 
-  async #register(parent: string, keyExchangePassword?: string): Promise<void> {
+  async #register(parent: string, passwordKeys?: PasswordKey[]): Promise<void> {
     const rotation = await readRotationRecord(this.#options.dataDir);
     const handoverFor = rotation?.handover
       ? JSON.parse(new TextDecoder().decode(decodeBase64Url(rotation.handover.payload)))
@@ -407,10 +408,11 @@ export class Agent {
         ? { compromised: true, previousComputerId: rotation.previousComputerId }
         : {}),
     });
-    // The manual key exchange: an HMAC of the relay's password over this very registration.
-    const body = keyExchangePassword === undefined ? registration : {
+    // The manual key exchange: an HMAC over this very registration with the password's key for
+    // each authenticating relay's salt.
+    const body = passwordKeys === undefined ? registration : {
       ...registration,
-      keyExchange: await proveKeyExchange(registration, keyExchangePassword),
+      keyExchange: await proveKeyExchange(registration, passwordKeys),
     };
     const answer = await fetchJson(`${parent}${API.register}`, {
       method: "POST",

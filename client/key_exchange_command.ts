@@ -1,8 +1,10 @@
 /**
  * `mle-client register`: the manual key exchange with an authenticating relay (the original's
- * `-register <password> <relay-url>`). The client makes its key if it has none, registers
- * through the relay with a proof of the relay's password (`protocol/key_exchange.ts`: the password
- * itself never crosses the network), stores the computer id it gets, and prints it.
+ * `-register <password> <relay-url>`). The client makes its key if it has none, asks the relay
+ * for the salts of the authenticating relays on the way up (`GET /api/v1/key-exchange`), derives
+ * the password's key for each (slow on purpose: `protocol/key_exchange.ts`; the password itself
+ * never crosses the network), registers with a proof for each, stores the computer id it gets,
+ * and prints it.
  *
  * @module
  */
@@ -12,6 +14,11 @@ import { CliError, printWarning, UsageError } from "../cli/output.ts";
 import { readPassword } from "../cli/password.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { readCapabilities } from "../protocol/capabilities.ts";
+import {
+  derivePasswordKey,
+  type PasswordKey,
+  readKeyExchangeParameters,
+} from "../protocol/key_exchange.ts";
 import { parseServerUrl } from "../protocol/masthead.ts";
 import { API } from "../protocol/paths.ts";
 import { Agent, type AgentOptions } from "./agent.ts";
@@ -91,7 +98,7 @@ export async function registerWithRelay(input: RegisterInput): Promise<number> {
         `note: ${relayUrl} does not say it is an authenticating relay; registering anyway`,
       );
     }
-    computerId = await agent.registerWithKeyExchange(password);
+    computerId = await agent.registerWithKeyExchange(await passwordKeys(relayUrl, password));
   } catch (error) {
     if (!(error instanceof ParentUnreachableError)) throw error;
     throw new CliError(`${error.message}; nothing was registered`, {
@@ -102,6 +109,33 @@ export async function registerWithRelay(input: RegisterInput): Promise<number> {
   options.say(`key exchange done with ${relayUrl}: this client is computer ${computerId}`);
   console.log(input.json ? JSON.stringify({ computerId, relay: relayUrl }) : String(computerId));
   return EXIT.ok;
+}
+
+/**
+ * The password's key for each salt the relay publishes (none when no relay on the way
+ * authenticates: the registration then needs no proof).
+ *
+ * @throws {CliError} When the relay asks for a weaker derivation than this client makes.
+ */
+async function passwordKeys(relayUrl: string, password: string): Promise<PasswordKey[]> {
+  const answer = await fetchJson(`${relayUrl}${API.keyExchange}`, { maxBytes: 4 * 1024 });
+  if (answer.status === 404) return [];
+  if (answer.status !== 200) {
+    throw new ParentUnreachableError(`${relayUrl}${API.keyExchange} (HTTP ${answer.status})`);
+  }
+  let salts: string[];
+  try {
+    ({ salts } = readKeyExchangeParameters(answer.body));
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new CliError(`${error.message}; nothing was registered`, {
+      hint: "this relay (or something in its place) asks for a weaker key exchange than this " +
+        "client makes: check the relay's URL and version with its operator",
+    });
+  }
+  const keys: PasswordKey[] = [];
+  for (const salt of salts) keys.push(await derivePasswordKey(password, salt));
+  return keys;
 }
 
 function trimmed(url: string): string {

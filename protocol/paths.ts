@@ -17,6 +17,11 @@ export const API = {
   settings: "/api/v1/settings",
   /** GET: the site-signed revocation list. */
   revocations: "/api/v1/revocations",
+  /**
+   * GET: the manual key exchange's parameters (`protocol/key_exchange.ts`): the salts of the
+   * authenticating relays a registration through here passes.
+   */
+  keyExchange: "/api/v1/key-exchange",
   /** POST: a client's signed registration. */
   register: "/api/v1/register",
   /** POST: one upstream report message (encrypted JWE or signed clear text). */

@@ -8,14 +8,47 @@ const relayKey = encodeBase64Url(await exportSigningPublicKey(relay.publicKey));
 const other = await generateSigningKeyPair();
 const otherKey = encodeBase64Url(await exportSigningPublicKey(other.publicKey));
 const registration = { protected: "eyJ0eXAiOiJyZWcifQ", payload: "eyJhIjoxfQ", signature: "x" };
+const statement = { admitted: true, source: "192.0.2.7" };
 
-Deno.test("a voucher names its relay's key and admits the registration it signed", async () => {
-  const voucher = await signRelayVoucher(relay.privateKey, relayKey, registration);
-  assert.equal(await verifyRelayVoucher(voucher, registration), relayKey);
+Deno.test("a voucher names its relay's key and says what it signed for that registration", async () => {
+  const voucher = await signRelayVoucher(relay.privateKey, relayKey, registration, statement);
+  assert.deepEqual(await verifyRelayVoucher(voucher, registration), {
+    publicKey: relayKey,
+    ...statement,
+  });
+  const passed = await signRelayVoucher(relay.privateKey, relayKey, registration, {
+    admitted: false,
+    source: "2001:db8::7",
+  });
+  assert.deepEqual(await verifyRelayVoucher(passed, registration), {
+    publicKey: relayKey,
+    admitted: false,
+    source: "2001:db8::7",
+  });
+});
+
+Deno.test("a voucher's statement cannot be changed: another address or admission breaks it", async () => {
+  const voucher = await signRelayVoucher(relay.privateKey, relayKey, registration, {
+    admitted: false,
+    source: "192.0.2.7",
+  });
+  assert.equal(await verifyRelayVoucher({ ...voucher, admitted: true }, registration), null);
+  assert.equal(await verifyRelayVoucher({ ...voucher, source: "192.0.2.8" }, registration), null);
+  assert.equal(await verifyRelayVoucher({ ...voucher, source: null }, registration), null);
+  assert.equal(
+    await verifyRelayVoucher({ ...voucher, source: "x".repeat(46) }, registration),
+    null,
+  );
+  // Not an address: signed as none.
+  const odd = await signRelayVoucher(relay.privateKey, relayKey, registration, {
+    admitted: false,
+    source: "not an address",
+  });
+  assert.equal((await verifyRelayVoucher(odd, registration))?.source, null);
 });
 
 Deno.test("a voucher for another registration, by another key, or malformed, admits nothing", async () => {
-  const voucher = await signRelayVoucher(relay.privateKey, relayKey, registration);
+  const voucher = await signRelayVoucher(relay.privateKey, relayKey, registration, statement);
   assert.equal(
     await verifyRelayVoucher(voucher, { ...registration, payload: "eyJhIjoyfQ" }),
     null,

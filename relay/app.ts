@@ -39,10 +39,11 @@ import { API } from "../protocol/paths.ts";
 import { VERSION } from "../protocol/version.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { readBounded } from "../protocol/read_bounded.ts";
-import type { RelayVoucher } from "../protocol/relay_voucher.ts";
+import type { RelayVoucher, VoucherStatement } from "../protocol/relay_voucher.ts";
 import type { RelayAuthenticator } from "./authenticator.ts";
 import type { DocumentCache, DocumentName } from "./document_cache.ts";
 import type { Forwarder } from "./forwarder.ts";
+import type { KeyExchangeSalts } from "./key_exchange_salts.ts";
 import { ParentCapabilities } from "./parent_capabilities.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { RevocationList } from "./revocation_list.ts";
@@ -80,10 +81,12 @@ export interface RelayAppOptions {
   /** The upload routes (`relay/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
   uploads?: Hono;
   /**
-   * Signs this relay's voucher for a registration it admitted (authenticating relays), added when
-   * the registration goes on to an authenticating parent.
+   * Signs this relay's voucher for a registration (the client's address; whether this relay
+   * admitted it), added when the registration goes on to an authenticating parent.
    */
-  vouch?: (registration: FlattenedJws) => Promise<RelayVoucher>;
+  vouch?: (registration: FlattenedJws, statement: VoucherStatement) => Promise<RelayVoucher>;
+  /** The key-exchange salts served at `GET /api/v1/key-exchange` (this relay's and above). */
+  keyExchangeSalts?: Pick<KeyExchangeSalts, "parameters">;
   /** The parent's refusals of senders, given to their next reports at once. */
   refusals?: Pick<UpstreamRefusals, "refusalFor" | "forget">;
 }
@@ -159,33 +162,48 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     return serveDocument("settings", Number(computer));
   });
 
+  app.get(API.keyExchange, async (c) => {
+    const parameters = await options.keyExchangeSalts?.parameters();
+    if (!parameters) {
+      return c.json(
+        errorBody(
+          "ERR_NOT_FOUND",
+          "No relay on the way to the server authenticates: register without a password",
+        ),
+        404,
+      );
+    }
+    return c.json(parameters, 200, { "cache-control": "no-store" });
+  });
+
   app.post(API.register, limitBody(MAX_REGISTRATION_BYTES, "registration"), async (c) => {
     const received = await readBody(c, MAX_REGISTRATION_BYTES, "registration");
-    const source = (c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined)?.remoteAddr
-      ?.hostname ?? null;
+    const source = remoteAddress(c);
     const admission = authenticator
       ? await authenticator.admitRegistration(received, source)
       : null;
     if (admission && "refusal" in admission) {
       const refusal = admission.refusal;
-      const headers: Record<string, string> = refusal.status === 429
+      const headers: Record<string, string> = "retryAfterSeconds" in refusal
         ? { "retry-after": String(refusal.retryAfterSeconds) }
         : {};
       return c.json(refusal.body, refusal.status, headers);
     }
     // The proof, and this relay's voucher, go on only to an authenticating parent: it checks the
-    // proof against its own passwords, or trusts the voucher's key.
+    // proof against its own passwords, or trusts the voucher's key (for the client's address,
+    // and, from an authenticating relay, for the admission).
     let body: string | Uint8Array<ArrayBuffer> = received;
-    if (admission && !(await parentCapabilities.authenticating())) {
+    const parentAuthenticates = await parentCapabilities.authenticating();
+    if (admission && !parentAuthenticates) {
       body = admission.body;
-    } else if (admission && options.vouch) {
+    } else if (parentAuthenticates && options.vouch) {
       try {
-        // Already read and checked by the authenticator: a JSON object with the JWS members.
-        const value = JSON.parse(decoder.decode(received)) as Record<string, unknown>;
-        value.relayVoucher = await options.vouch(value as unknown as FlattenedJws);
-        body = JSON.stringify(value);
+        body = await vouchedBody(received, options.vouch, {
+          admitted: admission !== null,
+          source: admission ? admission.source : source,
+        });
       } catch (error) {
-        await admission.settle(null); // a one-time password is given back
+        await admission?.settle(null); // a one-time password is given back
         throw error;
       }
     }
@@ -288,7 +306,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     }
     // Who sent it comes before what it is: a refused sender learns nothing else.
     const refusal = authenticator
-      ? await authenticator.checkReport(parsed)
+      ? await authenticator.checkReport(parsed, remoteAddress(c))
       : revocations?.refusalFor(parsed.claims.cid) ?? null;
     if (refusal) return c.json(refusal.body, refusal.status);
     // An authenticating relay checked the signature already; others check what they know.
@@ -339,6 +357,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
   // A known path asked with another method: say which ones it takes.
   const methods: Record<string, string> = {
     [API.capabilities]: "GET, HEAD",
+    [API.keyExchange]: "GET, HEAD",
     [API.masthead]: "GET, HEAD",
     [API.encryptionCertificate]: "GET, HEAD",
     [API.revocations]: "GET, HEAD",
@@ -397,6 +416,36 @@ function spoolFull(c: Context, scope: SpoolFullError["scope"]): Response {
     503,
     { "retry-after": String(SPOOL_FULL_RETRY_AFTER_SECONDS) },
   );
+}
+
+/** The sender's IP address, when served by `Deno.serve`. */
+function remoteAddress(c: Context): string | null {
+  return (c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined)?.remoteAddr?.hostname ?? null;
+}
+
+/**
+ * The registration with this relay's voucher in place of any it came with; unchanged when it is
+ * not a JSON object with the JWS members (the parent refuses it then).
+ */
+async function vouchedBody(
+  received: Uint8Array<ArrayBuffer>,
+  vouch: NonNullable<RelayAppOptions["vouch"]>,
+  statement: VoucherStatement,
+): Promise<string | Uint8Array<ArrayBuffer>> {
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(decoder.decode(received));
+  } catch {
+    return received;
+  }
+  if (
+    typeof value !== "object" || value === null || typeof value.protected !== "string" ||
+    typeof value.payload !== "string"
+  ) {
+    return received;
+  }
+  value.relayVoucher = await vouch(value as unknown as FlattenedJws, statement);
+  return JSON.stringify(value);
 }
 
 /**

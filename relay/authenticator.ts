@@ -29,7 +29,8 @@ export interface Refusal {
 
 /** An answer that refuses a registration: a refusal, or "wait", with how long. */
 export type RegistrationRefusal = Refusal | {
-  status: 429;
+  /** 429: too many failures from this source; 503: the relay is still deriving password keys. */
+  status: 429 | 503;
   body: ErrorBody;
   /** Seconds to wait, sent as `Retry-After`. */
   retryAfterSeconds: number;
@@ -46,6 +47,11 @@ export type RegistrationAdmission =
      */
     body: string;
     /**
+     * Where the client is: the address a trusted relay below vouched for, else the sender's.
+     * What this relay's own voucher says to its parent.
+     */
+    source: string | null;
+    /**
      * Called with the parent's answer (null: no answer): records the admitted client on success,
      * gives a one-time password back otherwise; returns a refusal to send instead of the answer.
      */
@@ -57,11 +63,15 @@ export interface RelayAuthenticatorOptions {
   authorized: AuthorizedClients;
   passwords: RelayPasswords;
   revocations: { isRevoked(computerId: number): boolean };
-  /** Slows password guessing (default: 10 failures at once, then one per 10 s, per source). */
+  /**
+   * Slows password guessing (default: 10 failures at once, then one per 10 s, per source, more
+   * for a source with admitted clients behind it).
+   */
   throttle?: KeyExchangeThrottle;
   /**
    * Public keys (raw Ed25519, base64url) of relays below whose vouchers admit a client
-   * (`--trust-relay`): such a relay checked the client's password itself.
+   * (`--trust-relay`): such a relay checked the client's password itself, or (a plain relay)
+   * says truthfully which address a registration came from.
    */
   trustedRelayKeys?: Iterable<string>;
   log?: Logger;
@@ -101,18 +111,41 @@ export class RelayAuthenticator {
     this.#log = options.log ?? silentLogger;
   }
 
+  /** This relay's key-exchange salt, published at `GET /api/v1/key-exchange`. */
+  get salt(): string {
+    return this.#passwords.salt;
+  }
+
   /**
    * Decides on a registration body: a verified registration with a valid key-exchange proof, or
-   * signed by a key admitted before (and not revoked), goes on to the parent. A source that made
-   * too many failed key exchanges lately is told to wait (429), before any check.
+   * signed by a key admitted before (and not revoked), or vouched for by a trusted relay that
+   * admitted it, goes on to the parent. A source that made too many failed key exchanges lately
+   * is told to wait (429) before the registration or the proof is checked; the source is the
+   * client's address that a trusted relay below vouched for, else the sender's address.
    *
-   * @param source the sender's address (IP), which failed key exchanges count against.
+   * @param source the sender's address (IP).
    */
   async admitRegistration(
     bytes: Uint8Array,
     source: string | null = null,
   ): Promise<RegistrationAdmission> {
-    const waitMs = this.#throttle.waitMs(source);
+    let value: Record<string, unknown>;
+    try {
+      value = JSON.parse(decoder.decode(bytes));
+    } catch {
+      return refuse(400, "ERR_ENVELOPE_MALFORMED", "Cannot read registration: not UTF-8 JSON");
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      return refuse(400, "ERR_ENVELOPE_MALFORMED", "Cannot read registration: not a JSON object");
+    }
+    const { keyExchange, relayVoucher, ...registration } = value;
+    // One signature check, and only for a key this relay trusts: a relay below it vouches.
+    const voucher =
+      this.#trustedRelays.has((relayVoucher as { publicKey?: unknown })?.publicKey as string)
+        ? await verifyRelayVoucher(relayVoucher, value as unknown as FlattenedJws)
+        : null;
+    const clientSource = voucher?.source ?? source;
+    const waitMs = this.#throttle.waitMs(clientSource);
     if (waitMs > 0) {
       const seconds = Math.ceil(waitMs / 1000);
       return {
@@ -127,15 +160,6 @@ export class RelayAuthenticator {
         },
       };
     }
-    let value: Record<string, unknown>;
-    try {
-      value = JSON.parse(decoder.decode(bytes));
-    } catch {
-      return refuse(400, "ERR_ENVELOPE_MALFORMED", "Cannot read registration: not UTF-8 JSON");
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      return refuse(400, "ERR_ENVELOPE_MALFORMED", "Cannot read registration: not a JSON object");
-    }
     let publicKey: string;
     try {
       ({ claims: { publicKey } } = await verifyRegistration(value));
@@ -143,24 +167,35 @@ export class RelayAuthenticator {
       if (!(error instanceof MleError)) throw error;
       return refuse(error.code === "ERR_SIGNATURE_INVALID" ? 403 : 400, error.code, error.message);
     }
-    const { keyExchange, relayVoucher, ...registration } = value;
     const body = JSON.stringify(registration);
+    const admit = (by: AdmittedBy, release?: () => Promise<void>): RegistrationAdmission => ({
+      body,
+      source: clientSource,
+      settle: async (answer) => {
+        let refusal: Refusal | null;
+        try {
+          refusal = await this.#settle(answer, publicKey, by, clientSource);
+        } catch (error) {
+          await release?.();
+          throw error;
+        }
+        if (refusal !== null || !admitted(answer)) await release?.();
+        return refusal;
+      },
+    });
 
     const known = this.#authorized.byPublicKey(publicKey);
     if (known && this.#revocations.isRevoked(known.computerId)) {
       this.#log.info("registration refused: revoked", { cid: known.computerId });
       return { refusal: revokedRefusal(known.computerId, "a registration") };
     }
-    if (known) return { body, settle: (answer) => this.#settle(answer, publicKey, "known key") };
+    if (known) return admit("known key");
 
     // A relay below whose key this relay trusts checked the client's password there.
-    const voucherKey = relayVoucher !== undefined && this.#trustedRelays.size > 0
-      ? await verifyRelayVoucher(relayVoucher, value as unknown as FlattenedJws)
-      : null;
-    const vouched = voucherKey !== null && this.#trustedRelays.has(voucherKey);
+    const vouched = voucher?.admitted === true;
     const byVoucher = (): RegistrationAdmission => {
-      this.#log.info("registration vouched for by a trusted relay", { relay: voucherKey });
-      return { body, settle: (answer) => this.#settle(answer, publicKey, "trusted relay") };
+      this.#log.info("registration vouched for by a trusted relay", { relay: voucher?.publicKey });
+      return admit("trusted relay");
     };
     if (keyExchange === undefined) {
       if (vouched) return byVoucher();
@@ -169,9 +204,24 @@ export class RelayAuthenticator {
     }
     const match = await this.#passwords.match(value as unknown as FlattenedJws, keyExchange);
     if (!match.ok && vouched) return byVoucher();
+    if (!match.ok && match.reason === "preparing") {
+      // Not a failure: the proof may name a one-time password whose key is not derived yet.
+      const seconds = Math.max(1, Math.ceil((match.total - match.derived) * 0.1));
+      return {
+        refusal: {
+          status: 503,
+          body: errorBody(
+            "ERR_KEY_EXCHANGE_NOT_READY",
+            `Cannot complete the key exchange yet: this relay is still preparing its one-time ` +
+              `passwords (${match.derived} of ${match.total}); try again in ${seconds} s`,
+          ),
+          retryAfterSeconds: seconds,
+        },
+      };
+    }
     if (!match.ok) {
-      this.#throttle.failed(source);
-      this.#log.warn("key exchange failed", { reason: match.reason, source });
+      this.#throttle.failed(clientSource);
+      this.#log.warn("key exchange failed", { reason: match.reason, source: clientSource });
       return refuse(
         403,
         "ERR_KEY_EXCHANGE_FAILED",
@@ -182,26 +232,14 @@ export class RelayAuthenticator {
             "it with the relay's operator",
       );
     }
-    return {
-      body,
-      settle: async (answer) => {
-        let refusal: Refusal | null;
-        try {
-          refusal = await this.#settle(answer, publicKey, match.kind);
-        } catch (error) {
-          await match.release();
-          throw error;
-        }
-        if (refusal !== null || !admitted(answer)) await match.release();
-        return refusal;
-      },
-    };
+    return admit(match.kind, match.release);
   }
 
   async #settle(
     answer: ParentAnswer | null,
     publicKey: string,
     by: AdmittedBy,
+    source: string | null,
   ): Promise<Refusal | null> {
     if (!admitted(answer)) return null; // the parent's refusal (or silence) is passed on
     const computerId = (answer.body as { computerId: number }).computerId;
@@ -215,6 +253,7 @@ export class RelayAuthenticator {
       authorizedAt: new Date().toISOString(),
       by,
     });
+    this.#throttle.noteClient(source, computerId);
     this.#log.info("client admitted", { cid: computerId, by });
     return null;
   }
@@ -222,8 +261,11 @@ export class RelayAuthenticator {
   /**
    * Decides on a report before it is spooled: refused unless its computer is admitted, not
    * revoked, and signed it with the key it registered.
+   *
+   * @param source the sender's address: an admitted client reporting from it widens its budget
+   * of failed key exchanges.
    */
-  async checkReport(parsed: ParsedMessage): Promise<Refusal | null> {
+  async checkReport(parsed: ParsedMessage, source: string | null = null): Promise<Refusal | null> {
     const computerId = parsed.claims.cid;
     const refusal = this.checkComputer(computerId, "report");
     if (refusal) return refusal;
@@ -243,6 +285,7 @@ export class RelayAuthenticator {
         ),
       };
     }
+    this.#throttle.noteClient(source, computerId);
     return null;
   }
 

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { signReport } from "../envelope/report_message.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
-import { proveKeyExchange } from "../protocol/key_exchange.ts";
+import type { FlattenedJws } from "../envelope/jws.ts";
+import {
+  derivePasswordKey,
+  proveKeyExchange,
+  readKeyExchangeParameters,
+} from "../protocol/key_exchange.ts";
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import { signRelayVoucher } from "../protocol/relay_voucher.ts";
@@ -12,6 +17,7 @@ import { createRelayApp } from "./app.ts";
 import { KEY_EXCHANGE_REQUIRED_MESSAGE, RelayAuthenticator } from "./authenticator.ts";
 import { AuthorizedClients } from "./authorized_clients.ts";
 import { DocumentCache } from "./document_cache.ts";
+import { KeyExchangeSalts } from "./key_exchange_salts.ts";
 import { KeyExchangeThrottle } from "./key_exchange_throttle.ts";
 import { RelayPasswords } from "./relay_passwords.ts";
 import { Spool } from "./spool.ts";
@@ -56,6 +62,8 @@ async function withAuthenticatingRelay(
       oneTimePasswordsFile: oneTime,
       dataDir,
     });
+    await passwords.ready();
+    const authenticator = new RelayAuthenticator({ authorized, passwords, revocations });
     const app = createRelayApp({
       spool,
       forwarder: { wake: () => {} },
@@ -63,7 +71,8 @@ async function withAuthenticatingRelay(
       parentUrl: url,
       acceptsEncryptedReports: true,
       registrationTimeoutMs: 2_000,
-      authenticator: new RelayAuthenticator({ authorized, passwords, revocations }),
+      authenticator,
+      keyExchangeSalts: new KeyExchangeSalts(authenticator.salt, url),
     });
     await body({ app, stub, spool, revoked, authorized });
   } finally {
@@ -72,10 +81,18 @@ async function withAuthenticatingRelay(
   }
 }
 
+/** A key-exchange proof of `password` for the salts `app` publishes. */
+async function proofFor(app: Setup["app"], signed: FlattenedJws, password: string) {
+  const answer = await app.request(API.keyExchange);
+  const { salts } = readKeyExchangeParameters(await answer.json());
+  const keys = await Promise.all(salts.map((salt) => derivePasswordKey(password, salt)));
+  return await proveKeyExchange(signed, keys);
+}
+
 async function register(app: Setup["app"], password?: string) {
   const body = password === undefined
     ? registration
-    : { ...registration, keyExchange: await proveKeyExchange(registration, password) };
+    : { ...registration, keyExchange: await proofFor(app, registration, password) };
   return await app.request(API.register, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -173,7 +190,7 @@ Deno.test("authenticating relay gives a one-time password back when the registra
       method: "POST",
       body: JSON.stringify({
         ...otherRegistration,
-        keyExchange: await proveKeyExchange(otherRegistration, ONE_TIME),
+        keyExchange: await proofFor(app, otherRegistration, ONE_TIME),
       }),
     });
     assert.equal(reused.status, 403);
@@ -195,6 +212,7 @@ async function withVouchingSetup(
     relay: CryptoKeyPair;
     relayKey: string;
     throttle: KeyExchangeThrottle;
+    salt: string;
   }) => Promise<void>,
   trust = true,
 ): Promise<void> {
@@ -203,26 +221,30 @@ async function withVouchingSetup(
     const relay = await generateSigningKeyPair();
     const relayKey = encodeBase64Url(await exportSigningPublicKey(relay.publicKey));
     const throttle = new KeyExchangeThrottle({ burst: 1, refillMs: 60_000 });
+    const passwords = await RelayPasswords.open({ sharedPassword: SHARED, dataDir });
     const authenticator = new RelayAuthenticator({
       authorized: await AuthorizedClients.open(dataDir),
-      passwords: await RelayPasswords.open({ sharedPassword: SHARED, dataDir }),
+      passwords,
       revocations: { isRevoked: () => false },
       throttle,
       trustedRelayKeys: trust ? [relayKey] : [],
     });
-    await body({ authenticator, relay, relayKey, throttle });
+    await body({ authenticator, relay, relayKey, throttle, salt: passwords.salt });
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
 }
+
+/** What an authenticating relay below says of a client it admitted. */
+const ADMITTED = { admitted: true, source: "192.0.2.1" };
 
 function bytesOf(value: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(value));
 }
 
 Deno.test("a voucher of a trusted relay below admits a registration without a password of this relay's", async () => {
-  await withVouchingSetup(async ({ authenticator, relay, relayKey, throttle }) => {
-    const relayVoucher = await signRelayVoucher(relay.privateKey, relayKey, registration);
+  await withVouchingSetup(async ({ authenticator, relay, relayKey, throttle, salt }) => {
+    const relayVoucher = await signRelayVoucher(relay.privateKey, relayKey, registration, ADMITTED);
     const admitted = await authenticator.admitRegistration(
       bytesOf({ ...registration, relayVoucher }),
       "192.0.2.1",
@@ -236,7 +258,9 @@ Deno.test("a voucher of a trusted relay below admits a registration without a pa
     const withWrongProof = await authenticator.admitRegistration(
       bytesOf({
         ...registration,
-        keyExchange: await proveKeyExchange(registration, "the lower relay's own"),
+        keyExchange: await proveKeyExchange(registration, [
+          await derivePasswordKey("the lower relay's own", salt),
+        ]),
         relayVoucher,
       }),
       "192.0.2.1",
@@ -254,7 +278,7 @@ Deno.test("a voucher of an untrusted relay, or for another registration, admits 
       hostname: "host",
       issuedAt: Date.now(),
     });
-    const forOther = await signRelayVoucher(relay.privateKey, relayKey, other);
+    const forOther = await signRelayVoucher(relay.privateKey, relayKey, other, ADMITTED);
     const refused = await authenticator.admitRegistration(
       bytesOf({ ...registration, relayVoucher: forOther }),
     );
@@ -262,7 +286,7 @@ Deno.test("a voucher of an untrusted relay, or for another registration, admits 
     assert.equal(refused.refusal.body.error.code, "ERR_KEY_EXCHANGE_REQUIRED");
   });
   await withVouchingSetup(async ({ authenticator, relay, relayKey }) => {
-    const relayVoucher = await signRelayVoucher(relay.privateKey, relayKey, registration);
+    const relayVoucher = await signRelayVoucher(relay.privateKey, relayKey, registration, ADMITTED);
     const refused = await authenticator.admitRegistration(
       bytesOf({ ...registration, relayVoucher }),
     );

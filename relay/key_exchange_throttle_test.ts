@@ -78,3 +78,33 @@ Deno.test("a throttle refuses nonsense tuning", () => {
   assert.throws(() => new KeyExchangeThrottle({ refillMs: 0 }), RangeError);
   assert.throws(() => new KeyExchangeThrottle({ maxSources: 0 }), RangeError);
 });
+
+Deno.test("KeyExchangeThrottle: a source's budget grows with the admitted clients behind it", () => {
+  const throttle = new KeyExchangeThrottle({ burst: 2, refillMs: 60_000, now: () => 0 });
+  for (const cid of [1, 2, 3]) throttle.noteClient("192.0.2.1", cid);
+  throttle.noteClient("192.0.2.1", 3); // counted once
+  // (1 + 3 clients) × 2 failures before the shared address waits; another address waits after 2.
+  for (let i = 0; i < 7; i++) throttle.failed("192.0.2.1");
+  assert.equal(throttle.waitMs("192.0.2.1"), 0);
+  throttle.failed("192.0.2.1");
+  assert.equal(throttle.waitMs("192.0.2.1"), 15_000, "and refills four times as fast");
+  throttle.failed("192.0.2.9");
+  throttle.failed("192.0.2.9");
+  assert.equal(throttle.waitMs("192.0.2.9"), 60_000);
+  // A client that moves counts where it is now.
+  for (const cid of [1, 2, 3]) throttle.noteClient("192.0.2.9", cid);
+  assert.ok(throttle.waitMs("192.0.2.9") < 60_000);
+});
+
+Deno.test("KeyExchangeThrottle forgets the oldest clients beyond maxClients", () => {
+  const throttle = new KeyExchangeThrottle({
+    burst: 1,
+    refillMs: 60_000,
+    maxClients: 2,
+    now: () => 0,
+  });
+  for (const cid of [1, 2, 3]) throttle.noteClient("192.0.2.1", cid);
+  // Two clients remembered: (1 + 2) × 1 failures allowed.
+  for (let i = 0; i < 3; i++) throttle.failed("192.0.2.1");
+  assert.ok(throttle.waitMs("192.0.2.1") > 0);
+});

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
-import { proveKeyExchange } from "../protocol/key_exchange.ts";
+import { derivePasswordKey, proveKeyExchange } from "../protocol/key_exchange.ts";
+import { eventually } from "../tests/eventually.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import {
   MAX_ONE_TIME_PASSWORDS,
@@ -17,7 +18,10 @@ const registration = await signRegistration(pair.privateKey, {
   hostname: "test",
   issuedAt: Date.now(),
 });
-const proofOf = (password: string) => proveKeyExchange(registration, password);
+/** A client's proof of `password` for the relay whose passwords these are. */
+async function proofOf(passwords: RelayPasswords, password: string) {
+  return await proveKeyExchange(registration, [await derivePasswordKey(password, passwords.salt)]);
+}
 
 async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "mle-relay-passwords-" });
@@ -42,15 +46,28 @@ Deno.test("RelayPasswords.match() accepts the shared password every time and ref
   await withDir(async (dataDir) => {
     const passwords = await RelayPasswords.open({ sharedPassword: "shared secret", dataDir });
     for (let i = 0; i < 2; i++) {
-      const match = await passwords.match(registration, await proofOf("shared secret"));
+      const match = await passwords.match(registration, await proofOf(passwords, "shared secret"));
       assert.equal(match.ok && match.kind, "shared password");
     }
-    assert.deepEqual(await passwords.match(registration, await proofOf("guess")), {
+    assert.deepEqual(await passwords.match(registration, await proofOf(passwords, "guess")), {
       ok: false,
       reason: "wrong",
     });
+    const good = (await proofOf(passwords, "shared secret")).proofs[0];
+    const mac = good.mac;
     for (
-      const bad of [undefined, null, {}, { proof: 7 }, { proof: "!!" }, { proof: "A".repeat(65) }]
+      const bad of [
+        undefined,
+        null,
+        {},
+        { proof: mac },
+        { proofs: "x" },
+        { proofs: [{ ...good, mac: mac.replace(/^./, mac[0] === "A" ? "B" : "A") }] },
+        { proofs: [{ ...good, salt: "A".repeat(22) }] },
+        { proofs: [{ ...good, id: "!!" }] },
+        { proofs: [{ ...good, mac: `${mac}A` }] },
+        { proofs: [{ ...good, id: good.mac }] },
+      ]
     ) {
       assert.deepEqual(await passwords.match(registration, bad), { ok: false, reason: "wrong" });
     }
@@ -61,7 +78,8 @@ Deno.test("RelayPasswords.match() consumes a one-time password once, even when m
   await withDir(async (dataDir) => {
     const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\nsecond-one-time\n");
     const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
-    const proof = await proofOf("first-one-time");
+    await passwords.ready();
+    const proof = await proofOf(passwords, "first-one-time");
     const matches = await Promise.all(
       Array.from({ length: 8 }, () => passwords.match(registration, proof)),
     );
@@ -75,6 +93,8 @@ Deno.test("RelayPasswords.match() consumes a one-time password once, even when m
     assert.deepEqual(await passwords.match(registration, proof), { ok: false, reason: "used" });
     // The used marker survives a new instance (a restart), and holds no password.
     const reopened = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
+    await reopened.ready();
+    assert.equal(reopened.salt, passwords.salt, "the salt is kept in the data dir");
     assert.deepEqual(await reopened.match(registration, proof), { ok: false, reason: "used" });
     for (const entry of Deno.readDirSync(`${dataDir}/key-exchange/used`)) {
       assert.match(entry.name, /^[0-9a-f]{64}$/);
@@ -89,11 +109,15 @@ Deno.test("RelayPasswords reads the one-time password file again when it changes
   await withDir(async (dataDir) => {
     const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\n");
     const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
-    const proof = await proofOf("added-later-one");
+    await passwords.ready();
+    const proof = await proofOf(passwords, "added-later-one");
     assert.deepEqual(await passwords.match(registration, proof), { ok: false, reason: "wrong" });
     await writeSecret(file, "first-one-time\nadded-later-one\n");
-    const match = await passwords.match(registration, proof);
-    assert.equal(match.ok, true);
+    const match = await eventually(async () => {
+      const match = await passwords.match(registration, proof);
+      return match.ok ? match : undefined;
+    }, "the added password admits");
+    assert.equal(match.kind, "one-time password");
     assert.deepEqual(await passwords.oneTimePasswordCount(), { total: 2, short: 2 });
   });
 });
@@ -121,5 +145,39 @@ Deno.test("RelayPasswords refuses no password, an empty one, and files others ca
     const empty = await writeSecret(`${dataDir}/empty.txt`, "\n");
     await assert.rejects(readSharedPasswordFile(empty), /is empty/);
     assert.equal(await readSharedPasswordFile(await writeSecret(`${dataDir}/ok`, "pw\nx")), "pw");
+  });
+});
+
+Deno.test("RelayPasswords names a password by its id: a proof for another relay's salt, or a guess, matches nothing", async () => {
+  await withDir(async (dataDir) => {
+    const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\nsecond-one-time\n");
+    const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
+    await passwords.ready();
+    const other = await RelayPasswords.open({ sharedPassword: "x", dataDir: `${dataDir}/other` });
+    assert.notEqual(other.salt, passwords.salt, "each relay makes its own salt");
+    // The right password, derived with the other relay's salt: not a proof for this relay.
+    const forOther = await proveKeyExchange(registration, [
+      await derivePasswordKey("second-one-time", other.salt),
+    ]);
+    assert.deepEqual(await passwords.match(registration, forOther), { ok: false, reason: "wrong" });
+    const match = await passwords.match(registration, await proofOf(passwords, "second-one-time"));
+    assert.equal(match.ok && match.kind, "one-time password");
+  });
+});
+
+Deno.test("RelayPasswords tells a proof naming an unknown id to come back while one-time passwords are being derived", async () => {
+  await withDir(async (dataDir) => {
+    const many = Array.from({ length: 50 }, (_, i) => `one-time-password-${i}`);
+    const file = await writeSecret(`${dataDir}/otp.txt`, many.join("\n"));
+    const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
+    // 50 slow derivations take seconds; this proof is made with a key derived beforehand.
+    const last = await proveKeyExchange(registration, [
+      await derivePasswordKey(many[49], passwords.salt),
+    ]);
+    const early = await passwords.match(registration, last);
+    assert.equal(!early.ok && early.reason, "preparing");
+    await passwords.ready();
+    const later = await passwords.match(registration, last);
+    assert.equal(later.ok && later.kind, "one-time password");
   });
 });

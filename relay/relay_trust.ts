@@ -64,6 +64,7 @@ export async function openRelayTrust(
       sharedPassword: await sharedPassword(settings, env),
       oneTimePasswordsFile: settings.oneTimePasswordsFile,
       dataDir: settings.dataDir,
+      onReady: (count) => log.info("one-time passwords ready", { count }),
     })
     : undefined;
   const masthead = await PinnedMasthead.open({
@@ -89,7 +90,8 @@ export async function openRelayTrust(
   if (oneTime.short > 0) {
     log.warn(
       `${oneTime.short} one-time password(s) are shorter than ${SHORT_PASSWORD_LENGTH} ` +
-        "characters: someone who records a key exchange can guess a short one offline",
+        "characters: someone who records a key exchange can guess a short one offline (each " +
+        "guess costs a slow derivation, but short passwords are few)",
     );
   }
   return {

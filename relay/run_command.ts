@@ -6,6 +6,7 @@
 
 import { parseArgs } from "node:util";
 import type { FlattenedJws } from "../envelope/jws.ts";
+import type { VoucherStatement } from "../protocol/relay_voucher.ts";
 import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
 import { createLogger, type LogLevel } from "../cli/log.ts";
@@ -20,6 +21,7 @@ import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forward
 import { openDecryptingRelay } from "./decrypting_relay.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { Forwarder } from "./forwarder.ts";
+import { KeyExchangeSalts } from "./key_exchange_salts.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import { openRelayTrust, SHARED_PASSWORD_ENV } from "./relay_trust.ts";
 import { DEFAULT_REVOCATION_INTERVAL_SECONDS } from "./revocation_list.ts";
@@ -68,11 +70,15 @@ ${SPOOL_RUN_HELP}
   --password-file FILE    (authenticating) the shared password, first line of a file only its owner
                           can read (else env ${SHARED_PASSWORD_ENV}, else a prompt)
   --one-time-passwords FILE
-                          (authenticating) one password a line, each admitting one client once;
-                          read again when it changes
-  --trust-relay KEY       (authenticating) admit, without a password of this relay's, the clients
-                          that the authenticating relay below with this public key admitted (its
-                          key: "mle-relay key --data-dir DIR" there); repeatable
+                          (authenticating) one password a line (at most 1000), each admitting one
+                          client once; read again when it changes. Each password's key is derived
+                          slowly at start (about 70 ms each); until then a client using it is
+                          told to retry (503 ERR_KEY_EXCHANGE_NOT_READY)
+  --trust-relay KEY       (authenticating) trust the relay below with this public key (its key:
+                          "mle-relay key --data-dir DIR" there): the clients an authenticating
+                          relay admitted are admitted here without a password of this relay's,
+                          and failed key exchanges through any such relay count against the
+                          client's address it reports, not the relay's; repeatable
   --revocation-interval SECONDS
                           how often the site's revocation list is fetched from the parent, 1 to
                           86400 (default ${DEFAULT_REVOCATION_INTERVAL_SECONDS}); revoked computers' reports are refused
@@ -375,7 +381,8 @@ export async function runRelay(args: string[]): Promise<number> {
       authenticator,
       refusals,
       senderKeys,
-      vouch: authenticator ? voucherSigner(dataDir) : undefined,
+      vouch: voucherSigner(dataDir),
+      keyExchangeSalts: new KeyExchangeSalts(authenticator?.salt ?? null, parentUrl),
       uploads: uploads.app,
     });
 
@@ -453,15 +460,15 @@ async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
 }
 
 /**
- * Signs vouchers with the relay's own key (`<data-dir>/KeyStorage`, made on first use): what an
- * authenticating relay adds to a registration it admitted before passing it to an authenticating
- * parent (`--trust-relay` there).
+ * Signs vouchers with the relay's own key (`<data-dir>/KeyStorage`, made on first use): what a
+ * relay adds to a registration before passing it to an authenticating parent (`--trust-relay`
+ * there): the client's address, and whether this (authenticating) relay admitted it.
  */
 function voucherSigner(dataDir: string) {
   let identity: Promise<RelayIdentity> | null = null;
-  return async (registration: FlattenedJws) => {
+  return async (registration: FlattenedJws, statement: VoucherStatement) => {
     identity ??= RelayIdentity.open(dataDir);
     const { privateKey, publicKeyText } = await identity;
-    return await signRelayVoucher(privateKey, publicKeyText, registration);
+    return await signRelayVoucher(privateKey, publicKeyText, registration, statement);
   };
 }

@@ -21,6 +21,7 @@ import {
   createSite,
   freePort,
   generateKey,
+  passwordKeysFor,
   RecordingProxy,
   startRelay,
   startServer,
@@ -236,7 +237,7 @@ async function registerRaw(relayUrl: string, password: string): Promise<Response
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
       ...registration,
-      keyExchange: await proveKeyExchange(registration, password),
+      keyExchange: await proveKeyExchange(registration, await passwordKeysFor(relayUrl, password)),
     }),
   });
 }

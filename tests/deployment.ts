@@ -11,6 +11,11 @@ import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/sign
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import { eventually } from "./eventually.ts";
+import {
+  derivePasswordKey,
+  type PasswordKey,
+  readKeyExchangeParameters,
+} from "../protocol/key_exchange.ts";
 import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { RecordingProxy } from "./recording_proxy.ts";
 
@@ -136,13 +141,16 @@ export async function startServer(site: TestSite, extra: string[] = []): Promise
   return server;
 }
 
-/** Starts a relay whose parent is `parentPort`. */
+/**
+ * Starts a relay whose parent is `parentPort`; given `--one-time-passwords`, waits until their
+ * keys are derived (or `waitForOneTimePasswords` is false).
+ */
 export async function startRelay(
   dataDir: string,
   port: number,
   parentPort: number,
   extra: string[] = [],
-  env: Record<string, string> = {},
+  options: { env?: Record<string, string>; waitForOneTimePasswords?: boolean } = {},
 ): Promise<RoleProcess> {
   const relay = new RoleProcess("relay", [
     "run",
@@ -153,8 +161,11 @@ export async function startRelay(
     "--parent",
     `http://127.0.0.1:${parentPort}`,
     ...extra,
-  ], env);
+  ], options.env ?? {});
   await relay.waitFor("listening on");
+  if ((options.waitForOneTimePasswords ?? true) && extra.includes("--one-time-passwords")) {
+    await relay.waitFor("one-time passwords ready", 120_000);
+  }
   return relay;
 }
 
@@ -280,6 +291,17 @@ export async function registerSender(parentPort: number): Promise<TestSender> {
       );
     },
   };
+}
+
+/**
+ * The keys of `password` for the salts a relay publishes (`GET /api/v1/key-exchange`), as
+ * `mle-client register` derives them, for tests that post registrations themselves.
+ */
+export async function passwordKeysFor(relayUrl: string, password: string): Promise<PasswordKey[]> {
+  const answer = await fetch(`${relayUrl}${API.keyExchange}`);
+  if (answer.status !== 200) throw new Error(`key-exchange parameters: HTTP ${answer.status}`);
+  const { salts } = readKeyExchangeParameters(await answer.json());
+  return await Promise.all(salts.map((salt) => derivePasswordKey(password, salt)));
 }
 
 export { freePort, RecordingProxy };

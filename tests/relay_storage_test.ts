@@ -170,7 +170,7 @@ Deno.test("an authenticating relay refuses an upload manifest forged for a clien
   const relayUrl = `http://127.0.0.1:${relayPort}`;
   const password = "relay shared password, long enough to resist guessing";
   const relay = await startRelay(relayDir, relayPort, site.serverPort, ["--authenticating"], {
-    MLE_RELAY_SHARED_PASSWORD: password,
+    env: { MLE_RELAY_SHARED_PASSWORD: password },
   });
   try {
     const clientDir = `${site.root}/client`;

@@ -18,6 +18,7 @@ import {
   encodeBase64UrlText,
 } from "../envelope/base64url.ts";
 import { MleError, type MleErrorCode } from "../envelope/errors.ts";
+import { type FlattenedJws, signJws } from "../envelope/jws.ts";
 
 export { fc };
 
@@ -199,6 +200,42 @@ export function joseShaped(members: readonly string[]): fc.Arbitrary<unknown> {
   const record: Record<string, fc.Arbitrary<string>> = {};
   for (const member of members) record[member] = anyText;
   return fc.oneof(fc.record(record), anyJson);
+}
+
+/**
+ * Signs any JSON value (not only an object) as a JWS of `typ`, as only the holder of the key
+ * could: for the checks a reader makes behind a good signature.
+ */
+export async function signAny(
+  privateKey: CryptoKey,
+  typ: string,
+  body: unknown,
+): Promise<FlattenedJws> {
+  return await signJws(privateKey, { typ }, new TextEncoder().encode(JSON.stringify(body)));
+}
+
+/** A document body: one edit of a valid body (nested members too), or any JSON value. */
+export function documentBodies(valid: Record<string, unknown>): fc.Arbitrary<unknown> {
+  const edits: fc.Arbitrary<unknown>[] = [mutatedObject(valid), anyJson];
+  for (const [key, value] of Object.entries(valid)) {
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      edits.push(
+        mutatedObject(value as Record<string, unknown>).map((inner) => ({
+          ...valid,
+          [key]: inner,
+        })),
+      );
+    }
+    if (Array.isArray(value)) {
+      edits.push(
+        fc.array(anyJson, { maxLength: 4 }).map((items) => ({
+          ...valid,
+          [key]: [...value, ...items],
+        })),
+      );
+    }
+  }
+  return fc.oneof(...edits);
 }
 
 function withoutMember(object: Record<string, unknown>, key: string): Record<string, unknown> {

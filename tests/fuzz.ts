@@ -238,6 +238,37 @@ export function documentBodies(valid: Record<string, unknown>): fc.Arbitrary<unk
   return fc.oneof(...edits);
 }
 
+/** Pieces of a body as the network may cut it, and a bound near their total. */
+export const piecesAndBound: fc.Arbitrary<[Uint8Array[], number]> = fc.array(
+  fc.uint8Array({ maxLength: 300 }),
+  { maxLength: 12 },
+).chain(
+  (pieces) => {
+    const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    return fc.tuple(
+      fc.constant(pieces),
+      fc.oneof(fc.integer({ min: Math.max(0, total - 2), max: total + 2 }), fc.nat({ max: 4000 })),
+    );
+  },
+);
+
+/** A stream of `pieces` that counts how many of them were pulled. */
+export function countingStream(
+  pieces: Uint8Array[],
+): { stream: ReadableStream<Uint8Array>; counter: { pulled: number; cancelled: boolean } } {
+  const counter = { pulled: 0, cancelled: false };
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (counter.pulled === pieces.length) return controller.close();
+      controller.enqueue(pieces[counter.pulled++].slice());
+    },
+    cancel() {
+      counter.cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, counter };
+}
+
 function withoutMember(object: Record<string, unknown>, key: string): Record<string, unknown> {
   const copy = { ...object };
   delete copy[key];

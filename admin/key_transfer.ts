@@ -89,7 +89,7 @@ export interface TransferPublicData {
 }
 
 /** A transfer file as written. The top-level copies are for people; import trusts the seal's. */
-interface TransferFile {
+export interface TransferFile {
   format: typeof TRANSFER_FORMAT;
   kid: string;
   bits: number;
@@ -407,21 +407,34 @@ async function findTransfer(from: string, kid: string | undefined): Promise<Tran
   return candidates[0];
 }
 
-async function openSealedTransfer(
-  path: string,
-  kid: string,
-  passwordSource: TransferPasswordSource,
-): Promise<OpenedKey> {
-  const text = await Deno.readTextFile(path);
+/**
+ * Reads a transfer file's text (from a USB stick: anyone may have written it) before any password
+ * is asked for: JSON naming this format and the key `kid`, with a sealed part.
+ *
+ * @throws {CliError} Naming the file, when it is not such a file.
+ */
+export function readTransferFile(text: string, kid: string, path: string): TransferFile {
   let file: TransferFile;
   try {
     file = JSON.parse(text);
   } catch {
     throw new CliError(`Cannot import "${path}": it is not JSON`);
   }
-  if (file?.format !== TRANSFER_FORMAT || file.kid !== kid || typeof file.sealed !== "object") {
+  if (
+    file?.format !== TRANSFER_FORMAT || file.kid !== kid || typeof file.sealed !== "object" ||
+    file.sealed === null
+  ) {
     throw new CliError(`Cannot import "${path}": not a key transfer file of this format`);
   }
+  return file;
+}
+
+async function openSealedTransfer(
+  path: string,
+  kid: string,
+  passwordSource: TransferPasswordSource,
+): Promise<OpenedKey> {
+  const file = readTransferFile(await Deno.readTextFile(path), kid, path);
   const password = await readTransferPassword(passwordSource, false);
   let pkcs8: Uint8Array<ArrayBuffer>;
   try {

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { encryptionKeysDir } from "../keystore/encryption_keys.ts";
 import { joinPath } from "../keystore/secure_file.ts";
 import { openStore } from "../store/mod.ts";
-import { chooseKeyToExport, keyFingerprint } from "./key_transfer.ts";
+import {
+  chooseKeyToExport,
+  keyFingerprint,
+  readTransferFile,
+  TRANSFER_FORMAT,
+} from "./key_transfer.ts";
 import {
   admin,
   describe,
@@ -43,6 +48,23 @@ Deno.test("keyFingerprint() is SHA-256 of the public key in 16 groups of 4 hex d
   const fingerprint = await keyFingerprint(new Uint8Array([1, 2, 3]));
   assert.match(fingerprint, /^SHA256:([0-9a-f]{4} ){15}[0-9a-f]{4}$/);
   assert.equal(fingerprint.replace(/^SHA256:| /g, "").slice(0, 8), "039058c6");
+});
+
+Deno.test("readTransferFile() refuses text that is not a transfer file of this format, before any password", () => {
+  const kid = "a".repeat(40);
+  const texts = [
+    "not json",
+    "null",
+    JSON.stringify({ format: TRANSFER_FORMAT, kid: "b".repeat(40), sealed: {} }),
+    // Once read as a sealed part, and then refused as a wrong password.
+    JSON.stringify({ format: TRANSFER_FORMAT, kid, sealed: null }),
+  ];
+  for (const text of texts) {
+    assert.throws(() => readTransferFile(text, kid, "k.mle-key.json"), {
+      name: "CliError",
+      message: /^Cannot import "k\.mle-key\.json": (it is not JSON|not a key transfer file)/,
+    }, text);
+  }
 });
 
 Deno.test("chooseKeyToExport() takes the named key, else the pending one, else the current one", () => {

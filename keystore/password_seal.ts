@@ -75,14 +75,14 @@ export async function openWithPassword(
   sealed: unknown,
   password: string,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const s = checkSealed(sealed);
-  const key = await deriveKey(password, decodeBase64Url(s.kdf.salt), s.kdf.iterations);
+  const { sealed: s, salt, iv, ciphertext } = readPasswordSealed(sealed);
+  const key = await deriveKey(password, salt, s.kdf.iterations);
   try {
     return new Uint8Array(
       await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv: decodeBase64Url(s.cipher.iv), additionalData: additionalData(s) },
+        { name: "AES-GCM", iv, additionalData: additionalData(s) },
         key,
-        decodeBase64Url(s.ciphertext),
+        ciphertext,
       ),
     );
   } catch {
@@ -121,6 +121,34 @@ async function deriveKey(
     false,
     ["encrypt", "decrypt"],
   );
+}
+
+/**
+ * Reads the structure of a sealed secret (as parsed from its file) before any key derivation:
+ * the members, an iteration count in the accepted range, and the salt, IV and ciphertext as
+ * base64url.
+ *
+ * @throws {MleError} `ERR_KEY_INVALID` when it is not a structure we write.
+ */
+export function readPasswordSealed(value: unknown): {
+  sealed: PasswordSealed;
+  salt: Uint8Array<ArrayBuffer>;
+  iv: Uint8Array<ArrayBuffer>;
+  ciphertext: Uint8Array<ArrayBuffer>;
+} {
+  const sealed = checkSealed(value);
+  try {
+    return {
+      sealed,
+      salt: decodeBase64Url(sealed.kdf.salt),
+      iv: decodeBase64Url(sealed.cipher.iv),
+      ciphertext: decodeBase64Url(sealed.ciphertext),
+    };
+  } catch (cause) {
+    throw new MleError("ERR_KEY_INVALID", "Cannot read key file: a value is not base64url", {
+      cause,
+    });
+  }
 }
 
 function checkSealed(value: unknown): PasswordSealed {

@@ -75,7 +75,16 @@ export async function verifyEncryptionCertificate(
   ) {
     throw new MleError("ERR_DOCUMENT_INVALID", "Cannot read encryption certificate: bad fields");
   }
-  const spki = decodeBase64Url(body.spki);
+  let spki: Uint8Array<ArrayBuffer>;
+  try {
+    spki = decodeBase64Url(body.spki);
+  } catch (cause) {
+    throw new MleError(
+      "ERR_DOCUMENT_INVALID",
+      "Cannot read encryption certificate: spki is not base64url",
+      { cause },
+    );
+  }
   if ((await keyIdOfSpki(spki)) !== body.kid) {
     throw new MleError(
       "ERR_DOCUMENT_INVALID",

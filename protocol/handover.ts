@@ -55,6 +55,12 @@ export async function verifyHandover(
   ) {
     throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read hand-over: bad fields");
   }
-  decodeBase64Url(claims.newPublicKey);
+  try {
+    decodeBase64Url(claims.newPublicKey);
+  } catch (cause) {
+    throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read hand-over: bad new public key", {
+      cause,
+    });
+  }
   return claims;
 }

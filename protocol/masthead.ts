@@ -81,7 +81,16 @@ export async function verifyMasthead(
       "Cannot accept masthead: it belongs to another site than the one installed",
     );
   }
-  const siteKey = await importSigningPublicKey(decodeBase64Url(claimed));
+  let siteKey: CryptoKey;
+  try {
+    siteKey = await importSigningPublicKey(decodeBase64Url(claimed));
+  } catch (cause) {
+    throw new MleError(
+      "ERR_DOCUMENT_INVALID",
+      "Cannot read masthead: its site public key is not a raw Ed25519 key in base64url",
+      { cause },
+    );
+  }
   const body = await verifyDocument(siteKey, "mle-masthead", document);
   const masthead = body as unknown as Masthead;
   if (

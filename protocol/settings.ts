@@ -75,7 +75,8 @@ export async function verifySettings(
   const targets = body.computers;
   if (
     typeof body.issuedAt !== "number" || typeof body.settings !== "object" ||
-    body.settings === null || (targets !== "all" && !Array.isArray(targets))
+    body.settings === null || Array.isArray(body.settings) ||
+    (targets !== "all" && !Array.isArray(targets))
   ) {
     throw new MleError("ERR_DOCUMENT_INVALID", "Cannot read settings: bad fields");
   }
@@ -85,9 +86,12 @@ export async function verifySettings(
       `Cannot apply settings: not meant for computer ${computerId}`,
     );
   }
-  for (const [name, value] of Object.entries(body.settings)) {
+  for (const [name, value] of Object.entries(body.settings as Record<string, unknown>)) {
+    if (typeof value !== "string") {
+      throw new MleError("ERR_DOCUMENT_INVALID", `Cannot apply settings: "${name}" is not text`);
+    }
     try {
-      checkSetting(name, String(value));
+      checkSetting(name, value);
     } catch (cause) {
       throw new MleError(
         "ERR_DOCUMENT_INVALID",

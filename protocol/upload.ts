@@ -475,11 +475,18 @@ const UNSAFE_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\\/:*?"<>|]/gu;
  */
 export function sanitizeUploadName(declared: string): string {
   let name = String(declared).toWellFormed().normalize("NFC").replace(UNSAFE_CHARACTERS, "_");
-  name = name.replace(/^[. ]+/, "").replace(/[. ]+$/, "");
-  if (name === "") name = "upload";
-  const base = name.split(".")[0].trimEnd();
-  if (RESERVED_DEVICE.test(base)) name = `_${name}`;
-  return truncateName(name, MAX_STORED_NAME_BYTES);
+  name = trimDotsAndSpaces(name) || "upload";
+  // Cut first, then look at what is left: a cut can end on a space or dot, or bare a device name.
+  // The first character is neither a dot nor a space, so the trimmed cut is never empty.
+  name = trimDotsAndSpaces(truncateName(name, MAX_STORED_NAME_BYTES));
+  if (RESERVED_DEVICE.test(name.split(".")[0].trimEnd())) {
+    name = `_${trimDotsAndSpaces(truncateName(name, MAX_STORED_NAME_BYTES - 1))}`;
+  }
+  return name;
+}
+
+function trimDotsAndSpaces(name: string): string {
+  return name.replace(/^[. ]+/, "").replace(/[. ]+$/, "");
 }
 
 /**

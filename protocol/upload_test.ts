@@ -43,6 +43,22 @@ Deno.test("sanitizeUploadName() rewrites every unsafe name into one plain file n
   }
 });
 
+// Found by upload_fuzz_test.ts: cutting a long name to the bound could leave a trailing space or
+// dot (which Windows silently drops), or bare a reserved device name, or its "_" pass the bound.
+Deno.test("sanitizeUploadName() cuts a long name without leaving a trailing space or dot, or a device name", () => {
+  const cases: Array<[string, string]> = [
+    ["x".repeat(199) + " !", "x".repeat(199)],
+    ["x".repeat(199) + ".yyyyyyyyyyyyyyyyyyyy", "x".repeat(199)],
+    ["CON" + " ".repeat(300) + "x", "_CON"],
+  ];
+  for (const [declared, expected] of cases) {
+    assert.equal(sanitizeUploadName(declared), expected, JSON.stringify(declared));
+  }
+  const device = sanitizeUploadName("CON." + "a".repeat(300));
+  assert.ok(device.startsWith("_CON."), device);
+  assert.ok(new TextEncoder().encode(device).length <= MAX_STORED_NAME_BYTES);
+});
+
 Deno.test("sanitizeUploadName() never yields a separator, a dot name or an over-long name", () => {
   const long = "é".repeat(500) + ".tar.gz";
   const shortened = sanitizeUploadName(long);

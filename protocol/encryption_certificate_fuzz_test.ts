@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import {
+  anyBytes,
+  anyJson,
+  documentBodies,
+  fc,
+  fuzzParser,
+  mleError,
+  mutatedJose,
+  signAny,
+} from "../tests/fuzz.ts";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import {
+  encryptionKeyId,
+  exportSpki,
+  generateEncryptionKeyPair,
+  keyIdOfSpki,
+} from "../envelope/encryption_key.ts";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
+import {
+  signEncryptionCertificate,
+  verifyEncryptionCertificate,
+} from "./encryption_certificate.ts";
+
+const site = await generateSigningKeyPair();
+const server = await generateEncryptionKeyPair(2048);
+const SPKI = await exportSpki(server.publicKey);
+const ENABLED = {
+  enabled: true,
+  kid: await encryptionKeyId(server.publicKey),
+  spki: encodeBase64Url(SPKI),
+  bits: 2048,
+  issuedAt: 1,
+} as const;
+const SIGNED = await signEncryptionCertificate(site.privateKey, ENABLED);
+const TYPE = "mle-encryption-certificate";
+
+/** An edited SPKI (a byte changed, cut or random) under the key id it hashes to: reaches import. */
+const keyEdits = fc.oneof(
+  fc.tuple(fc.nat({ max: SPKI.length - 1 }), fc.integer({ min: 1, max: 255 })).map(([i, bits]) => {
+    const copy = SPKI.slice();
+    copy[i] ^= bits;
+    return copy;
+  }),
+  fc.nat({ max: SPKI.length }).map((length) => SPKI.slice(0, length)),
+  anyBytes,
+).map((spki) => ({ spkiWithItsKid: spki }));
+
+const inputs = fc.oneof(
+  mutatedJose(SIGNED).map((document) => ({ document })),
+  anyJson.map((document) => ({ document })),
+  documentBodies(ENABLED).map((body) => ({ body })),
+  documentBodies({ enabled: false, issuedAt: 1 }).map((body) => ({ body })),
+  keyEdits,
+);
+
+Deno.test("fuzz: verifyEncryptionCertificate() gives a checked key, or refuses with a typed error", async () => {
+  await fuzzParser("verifyEncryptionCertificate", inputs, async (input) => {
+    let document: unknown;
+    if ("document" in input) document = input.document;
+    else if ("body" in input) document = await signAny(site.privateKey, TYPE, input.body);
+    else {
+      const spki = input.spkiWithItsKid;
+      document = await signAny(site.privateKey, TYPE, {
+        ...ENABLED,
+        kid: await keyIdOfSpki(spki),
+        spki: encodeBase64Url(spki),
+      });
+    }
+    const { certificate, publicKey } = await verifyEncryptionCertificate(site.publicKey, document);
+    if (certificate.enabled) assert.equal(publicKey?.algorithm.name, "RSA-OAEP");
+    else assert.equal(publicKey, null);
+  }, mleError("ERR_DOCUMENT_INVALID", "ERR_KEY_INVALID"));
+});

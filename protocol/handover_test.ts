@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { signJws } from "../envelope/jws.ts";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
+import { HANDOVER_TYPE, signHandover, verifyHandover } from "./handover.ts";
+
+const oldKey = await generateSigningKeyPair();
+
+Deno.test("verifyHandover() gives the claims the old key signed", async () => {
+  const claims = { oldComputerId: 7, newPublicKey: "A".repeat(43), issuedAt: 1 };
+  assert.deepEqual(
+    await verifyHandover(oldKey.publicKey, await signHandover(oldKey.privateKey, claims)),
+    claims,
+  );
+});
+
+// Found by handover_fuzz_test.ts: a SyntaxError escaped instead of the typed error.
+Deno.test("verifyHandover() refuses a new public key that is not base64url with ERR_ENVELOPE_MALFORMED", async () => {
+  const claims = { oldComputerId: 7, newPublicKey: " A", issuedAt: 1 };
+  const document = await signJws(
+    oldKey.privateKey,
+    { typ: HANDOVER_TYPE },
+    new TextEncoder().encode(JSON.stringify(claims)),
+  );
+  await assert.rejects(verifyHandover(oldKey.publicKey, document), {
+    name: "MleError",
+    code: "ERR_ENVELOPE_MALFORMED",
+  });
+});

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import {
+  anyJson,
+  documentBodies,
+  fc,
+  fuzzParser,
+  mleError,
+  mutatedJose,
+  signAny,
+} from "../tests/fuzz.ts";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
+import { REGISTRATION_TYPE, signRegistration, verifyRegistration } from "./registration.ts";
+
+const client = await generateSigningKeyPair();
+const CLAIMS = {
+  publicKey: encodeBase64Url(await exportSigningPublicKey(client.publicKey)),
+  hostIdentity: "host-1",
+  hostname: "host",
+  issuedAt: 1,
+};
+const SIGNED = await signRegistration(client.privateKey, CLAIMS);
+
+const inputs = fc.oneof(
+  mutatedJose(SIGNED).map((document) => ({ document })),
+  anyJson.map((document) => ({ document })),
+  documentBodies(CLAIMS).map((body) => ({ body })),
+  documentBodies({ ...CLAIMS, handover: {}, previousComputerId: 3, compromised: true }).map((
+    body,
+  ) => ({ body })),
+);
+
+Deno.test("fuzz: verifyRegistration() gives claims proven by their own key, or refuses with a typed error", async () => {
+  await fuzzParser("verifyRegistration", inputs, async (input) => {
+    const document = "document" in input
+      ? input.document
+      : await signAny(client.privateKey, REGISTRATION_TYPE, input.body);
+    const { claims } = await verifyRegistration(document);
+    assert.equal(claims.publicKey, CLAIMS.publicKey);
+    assert.ok(claims.hostIdentity.length <= 512 && claims.hostname.length <= 255);
+  }, mleError("ERR_ENVELOPE_MALFORMED", "ERR_SIGNATURE_INVALID"));
+});

@@ -122,6 +122,30 @@ Deno.test({
       assert.equal(relay.code, 2, relay.stderr);
       assert.ok(relay.stderr.includes(insecureFileError("mle-relay", readable)), relay.stderr);
 
+      // Its one-time passwords: the same rule, the same error.
+      const oneTime = await runRole("relay", [
+        "run",
+        "--data-dir",
+        `${site.root}/relay`,
+        "--listen",
+        `127.0.0.1:${freePort()}`,
+        "--parent",
+        `http://127.0.0.1:${site.serverPort}`,
+        "--authenticating",
+        "--one-time-passwords",
+        readable,
+      ], { env: { MLE_RELAY_SHARED_PASSWORD: "" } });
+      assert.equal(oneTime.code, 2, oneTime.stderr);
+      assert.ok(
+        oneTime.stderr.includes(
+          insecureFileError("mle-relay", readable).replace(
+            "password file",
+            "one-time password file",
+          ),
+        ),
+        oneTime.stderr,
+      );
+
       // A client's password for the manual key exchange: nothing is registered or created.
       const clientDir = `${site.root}/client`;
       const register = await runRole("client", [

@@ -67,7 +67,8 @@ Options:
   --json               JSON output (times in milliseconds since the epoch)
   --all                (list) also show removed computers
   --site-key FILE      the site key (license.pvk) [env: MLE_SITE_KEY]
-  --password-file FILE read the site key's password from FILE [env: MLE_SITE_PASSWORD; else a prompt]
+  --password-file FILE read the site key's password from FILE, which only its owner may read
+                       (chmod 600 FILE) [env: MLE_SITE_PASSWORD; else a prompt]
   --dry-run            (remove-duplicates) show what would be removed, change nothing
   --min-idle DAYS      (duplicates, remove-duplicates) keep entries seen within DAYS days
                        [default: ${DEFAULT_MIN_IDLE_DAYS}]
@@ -86,7 +87,8 @@ Examples:
 Exit codes:
   0  done
   1  failed (no server data dir there, no such computer, wrong password, …)
-  2  misuse: unknown command or option, bad id
+  2  misuse: unknown command or option, bad id;
+     a password file others can read
 `;
 
 /** Renders computers as the human table. */

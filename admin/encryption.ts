@@ -12,7 +12,7 @@
  */
 
 import { EXIT } from "../cli/exit_codes.ts";
-import { CliError, UsageError } from "../cli/output.ts";
+import { CliError, printWarning, UsageError } from "../cli/output.ts";
 import { decodeBase64Url, encodeBase64Url } from "../envelope/base64url.ts";
 import {
   encryptionKeyId,
@@ -38,6 +38,7 @@ import {
   parseOptions,
   resolveDataDir,
   stringOption,
+  TOOL,
   wantsHelp,
 } from "./_args.ts";
 import { disabledSince, isActive, orphanedComputers } from "./_encryption_levels.ts";
@@ -100,11 +101,13 @@ Options:
   --key-size SIZE      min (2048), max (4096), 2048, 3072 or 4096 bits [default: max]
   --deploy-now         deploy the new key at once (skips the Pending state)
   --out-key-path DIR   also write a copy of the private key file <key id>.pvk there (mode 0600),
-                       for a USB transfer to decrypting relays and DSA servers
+                       for a USB transfer to decrypting relays and DSA servers; the copy is NOT
+                       encrypted (it warns): prefer "encryption export", sealed under a password
   --kid KEYID          the key to deploy (a pending or previous key; a unique prefix is enough)
                        [default: the pending key]
   --site-key FILE      the site key (license.pvk) [env: MLE_SITE_KEY]
-  --password-file FILE read the site key's password from FILE's first line
+  --password-file FILE read the site key's password from FILE's first line (only its
+                       owner may read FILE: chmod 600 FILE)
                        [env: MLE_SITE_PASSWORD; else asked on the terminal]
   --data-dir DIR       the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
   --json               status as JSON: {state, currentKid, pendingKid, keys: [...], …}
@@ -114,6 +117,7 @@ Options:
   --from DIR           (import) the folder to read from
   --transfer-password-file FILE
                        (export, import) the transfer password, first line of FILE
+                       (only its owner may read FILE: chmod 600 FILE)
                        [env: ${TRANSFER_PASSWORD_ENV}; else asked on the terminal; export asks twice]
   --server             (import) make DIR a server data dir (a DSA server) if it has no database
   --deploy             (import) then deploy the key there (needs --site-key)
@@ -139,7 +143,8 @@ Examples:
 Exit codes:
   0  done
   1  failed (wrong password, a key already pending, nothing to deploy, key file missing, …)
-  2  misuse: unknown option, missing option, bad value
+  2  misuse: unknown option, missing option, bad value;
+     a password file others can read
 `;
 
 /** The server's MLE state, derived from its keys. */
@@ -236,6 +241,7 @@ export async function generateEncryptionKey(request: GenerateRequest): Promise<n
     ];
     if (copyFile !== undefined) lines.push(`  copy:        ${copyFile}`);
     console.log(lines.join("\n"));
+    if (copyFile !== undefined) printWarning(TOOL, unencryptedCopyWarning(copyFile, kid));
 
     if (request.deployNow) {
       await deployKey(store, request.dataDir, site, kid);
@@ -250,6 +256,16 @@ export async function generateEncryptionKey(request: GenerateRequest): Promise<n
   } finally {
     store.close();
   }
+}
+
+/**
+ * What `-outkeypath` (`--out-key-path`) must say: the copy is the private key in clear, and a
+ * sealed one exists.
+ */
+export function unencryptedCopyWarning(copyFile: string, kid: string): string {
+  return `"${copyFile}" is the private key, unencrypted: whoever reads it can decrypt every ` +
+    `report sent to key ${kid}; prefer a copy sealed under a transfer password: ` +
+    `mle-admin encryption export --to DIR (and delete this file once the key is imported)`;
 }
 
 /**

@@ -93,11 +93,18 @@ Deno.test("encryption generate/deploy/status: Disabled → Pending → Enabled �
       env,
     );
     assert.equal(first.code, 0, describe(first));
-    assert.equal(first.stderr, "");
     status = await statusJson(site);
     assert.equal(status.state, "Pending");
     const kid1 = status.pendingKid!;
     assert.deepEqual(await listNames(out), [`${kid1}.pvk`]);
+    // The only thing on stderr: the copy is the private key in clear; the sealed way is named.
+    assert.equal(
+      first.stderr,
+      `mle-admin: warning: "${joinPath(out, `${kid1}.pvk`)}" is the private key, unencrypted: ` +
+        `whoever reads it can decrypt every report sent to key ${kid1}; prefer a copy sealed ` +
+        "under a transfer password: mle-admin encryption export --to DIR (and delete this file " +
+        "once the key is imported)\n",
+    );
     assert.equal(await storedCertificateKid(site), null);
 
     // A second generate while a key is pending is refused, and writes nothing.

@@ -51,7 +51,8 @@ Options:
   --masthead FILE        where to write the masthead (must not exist)
   --server-url URL       http(s)://HOST:PORT clients report to; repeat for several servers
   --site-name NAME       a name for the site [default: the first server URL's host]
-  --password-file FILE   read the new password from FILE's first line
+  --password-file FILE   read the new password from FILE's first line (only its owner may
+                         read FILE: chmod 600 FILE)
                          [env: MLE_SITE_PASSWORD; else asked twice on the terminal]
   -h, --help             show this help
 
@@ -62,7 +63,8 @@ Examples:
 Exit codes:
   0  done
   1  failed (a file already exists, the data dir serves another site, …)
-  2  misuse: unknown option, missing option, bad URL
+  2  misuse: unknown option, missing option, bad URL;
+     a password file others can read
 `;
 
 /** Runs `mle-admin init-site`. */

@@ -77,7 +77,8 @@ Options:
 Exit codes:
   0  done
   1  failed (the message says why and what to do)
-  2  misuse: unknown command or option, missing option, bad value
+  2  misuse: unknown command or option, missing option, bad value;
+     a password file others can read
 `;
 
 type Command = (args: string[], context: CommandContext) => Promise<number>;

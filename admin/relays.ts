@@ -41,7 +41,8 @@ with the relay's own key. The server accepts a bundle only from a computer allow
 
 Options:
   --site-key FILE      the site key (license.pvk) [env: MLE_SITE_KEY]
-  --password-file FILE read the site key's password from FILE's first line
+  --password-file FILE read the site key's password from FILE's first line (only its
+                       owner may read FILE: chmod 600 FILE)
                        [env: MLE_SITE_PASSWORD; else asked on the terminal]
   --data-dir DIR       the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
   --json               list as JSON
@@ -54,7 +55,8 @@ Examples:
 Exit codes:
   0  done
   1  failed (no such computer, revoked, wrong password, …)
-  2  misuse: unknown option, bad computer id
+  2  misuse: unknown option, bad computer id;
+     a password file others can read
 `;
 
 /** Runs `mle-admin relays …`. */

@@ -48,11 +48,14 @@ Options (names are case-insensitive):
                                Pending so that it can first be copied to decrypting relays and DSA
                                servers [default: no]; alone, -deploynow=yes deploys the pending key
   -outkeypath=<path>           also write a copy of the private key file <key id>.pvk in this
-                               folder (mode 0600), for a USB transfer
+                               folder (mode 0600), for a USB transfer; the copy is NOT encrypted
+                               (it warns): prefer "mle-admin encryption export", sealed under a
+                               transfer password
   -sitePvkLocation=<file>      the site key, license.pvk [env: MLE_SITE_KEY]
   -sitePvkPassword=<password>  its password; visible in the process list, so it warns: prefer
                                -password-file, the MLE_SITE_PASSWORD variable, or the prompt
-  -password-file=<file>        read the password from the file's first line
+  -password-file=<file>        read the password from the file's first line (only its
+                               owner may read the file: chmod 600 <file>)
   -dataDir=<dir>               the server data dir (also --data-dir DIR)
                                [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
   -status                      show the state and the keys
@@ -66,7 +69,8 @@ Examples:
 Exit codes:
   0  done
   1  failed (wrong password, a key already pending, nothing to deploy, key file missing, …)
-  2  misuse: unknown option, missing option, bad value
+  2  misuse: unknown option, missing option, bad value;
+     a password file others can read
 `;
 
 /** What a legacy command line asks for. */

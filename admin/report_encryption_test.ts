@@ -140,6 +140,14 @@ Deno.test("the seed's two commands generate a Pending key, then deploy it", asyn
     // The private key file and its copy: mode 0600, PEM, named by the key id, identical.
     const keyFile = joinPath(encryptionKeysDir(site.dataDir), `${kid}.pvk`);
     const copyFile = joinPath(usb, `${kid}.pvk`);
+    // -outkeypath says that its copy is the private key in clear, and names the sealed way.
+    assert.ok(
+      generated.stderr.includes(
+        `mle-admin: warning: "${copyFile}" is the private key, unencrypted`,
+      ),
+      generated.stderr,
+    );
+    assert.match(generated.stderr, /prefer .*: mle-admin encryption export --to DIR/);
     assert.deepEqual(await listNames(encryptionKeysDir(site.dataDir)), [`${kid}.pvk`]);
     assert.deepEqual(await listNames(usb), [`${kid}.pvk`]);
     if (!IS_WINDOWS) {
@@ -220,7 +228,10 @@ Deno.test("a wrong password writes nothing, and a retry with the right one works
 
     const right = await admin([...args, `-password-file=${site.passwordFile}`]);
     assert.equal(right.code, 0, describe(right));
-    assert.equal(right.stderr, "");
+    assert.match(
+      right.stderr,
+      /^mle-admin: warning: .* is the private key, unencrypted: [^\n]*\n$/,
+    );
     const status = await statusJson(site);
     assert.equal(status.state, "Enabled");
     assert.deepEqual(await listNames(usb), [`${status.currentKid}.pvk`]);

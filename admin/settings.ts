@@ -40,7 +40,8 @@ Options:
   --all                  target every computer, present and future
   --computer ID          target this computer id; repeat for several
   --site-key FILE        the site key (license.pvk) [env: MLE_SITE_KEY]
-  --password-file FILE   read the site key's password from FILE's first line
+  --password-file FILE   read the site key's password from FILE's first line (only its
+                         owner may read FILE: chmod 600 FILE)
                          [env: MLE_SITE_PASSWORD; else asked on the terminal]
   --data-dir DIR         the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
   -h, --help             show this help
@@ -53,7 +54,8 @@ Examples:
 Exit codes:
   0  done
   1  failed (wrong password, unknown computer, …)
-  2  misuse: unknown option, bad setting or value, neither or both of --all and --computer
+  2  misuse: unknown option, bad setting or value, neither or both of --all and --computer;
+     a password file others can read
 `;
 
 /**

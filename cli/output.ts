@@ -7,6 +7,7 @@
 
 import { MleError } from "../envelope/errors.ts";
 import { EXIT } from "./exit_codes.ts";
+import { withdrawSecretVariables } from "./secret_environment.ts";
 
 /** A failure the user caused or can fix: printed without a stack trace. */
 export class CliError extends Error {
@@ -43,9 +44,13 @@ export function printWarning(tool: string, message: string): void {
 /**
  * Runs a command's body, turning expected errors into a diagnostic and an exit code. Unexpected
  * errors print their message (never key material: none is ever put in an error) and exit 1.
+ *
+ * First, the `MLE_*_PASSWORD` variables leave the process environment (the body reads them from
+ * `secret_environment.ts`), so that no process the command starts inherits them.
  */
 export async function runCommand(tool: string, body: () => Promise<number>): Promise<number> {
   try {
+    withdrawSecretVariables();
     return await body();
   } catch (error) {
     if (error instanceof CliError) {
@@ -54,7 +59,8 @@ export async function runCommand(tool: string, body: () => Promise<number>): Pro
     }
     if (error instanceof MleError) {
       printError(tool, error.message, hintFor(error));
-      return EXIT.failure;
+      // A secret file others can read is the caller's to fix, with the command the message names.
+      return error.code === "ERR_SECRET_FILE_INSECURE" ? EXIT.usage : EXIT.failure;
     }
     if (error instanceof RangeError || error instanceof TypeError) {
       printError(tool, error.message);
@@ -75,6 +81,8 @@ function hintFor(error: MleError): string | undefined {
       return "nothing was changed; run the command again with the right password";
     case "ERR_KEY_FILE_EXISTS":
       return "keys are never overwritten; choose another path or move the old file away";
+    case "ERR_SECRET_FILE_INSECURE":
+      return "files that hold keys or passwords must be readable by their owner only";
     default:
       return undefined;
   }

@@ -79,27 +79,51 @@ export async function replaceFileAtomically(
 }
 
 /**
- * Reads a file that holds a secret, refusing anything but a regular file (no links) and, outside
- * Windows, a file that its group or others can read or write.
+ * The one rule for every file that holds a secret (private keys, password files, one-time
+ * passwords, sealed content keys): a regular file (no link, no folder) that, outside Windows,
+ * neither its group nor others can read or write. Every reader of such a file checks it here, so
+ * that the rule and its error are the same everywhere.
  *
- * @throws {MleError} `ERR_KEY_FILE_INSECURE` with the command that fixes it.
+ * @param what What the file is, for the message ("key", "password file", …).
+ * @returns The file's information (size, modification time), for callers that watch it.
+ * @throws {MleError} `ERR_SECRET_FILE_INSECURE`, naming the file and the command that fixes it.
+ * @example
+ * ```ts ignore
+ * import { checkOwnerOnlyFile } from "./secure_file.ts";
+ * await checkOwnerOnlyFile("/etc/mle/password", "password file");
+ * // Cannot read password file "/etc/mle/password": others can access it (mode 644); run: chmod 600 "/etc/mle/password"
+ * ```
  */
-export async function readSecretFile(path: string): Promise<Uint8Array<ArrayBuffer>> {
+export async function checkOwnerOnlyFile(path: string, what: string): Promise<Deno.FileInfo> {
   const info = await Deno.lstat(path);
   if (!info.isFile) {
     throw new MleError(
-      "ERR_KEY_FILE_INSECURE",
-      `Cannot read key "${path}": expected a regular file, not a link or folder`,
+      "ERR_SECRET_FILE_INSECURE",
+      `Cannot read ${what} "${path}": expected a regular file, not a link or folder`,
     );
   }
   if (!IS_WINDOWS && info.mode !== null && (info.mode & 0o077) !== 0) {
     throw new MleError(
-      "ERR_KEY_FILE_INSECURE",
-      `Cannot read key "${path}": others can access it (mode ${
+      "ERR_SECRET_FILE_INSECURE",
+      `Cannot read ${what} "${path}": others can access it (mode ${
         (info.mode & 0o777).toString(8)
       }); run: chmod 600 "${path}"`,
     );
   }
+  return info;
+}
+
+/**
+ * Reads a file that holds a secret, after {@linkcode checkOwnerOnlyFile}.
+ *
+ * @param what What the file is, for the message (default "key").
+ * @throws {MleError} `ERR_SECRET_FILE_INSECURE` with the command that fixes it.
+ */
+export async function readSecretFile(
+  path: string,
+  what = "key",
+): Promise<Uint8Array<ArrayBuffer>> {
+  await checkOwnerOnlyFile(path, what);
   return await Deno.readFile(path);
 }
 

@@ -33,7 +33,7 @@ Deno.test("readSecretFile() refuses a key others can read, saying how to fix it,
     await assert.rejects(
       () => readSecretFile(path),
       (error) =>
-        error instanceof MleError && error.code === "ERR_KEY_FILE_INSECURE" &&
+        error instanceof MleError && error.code === "ERR_SECRET_FILE_INSECURE" &&
         error.message.includes(`chmod 600 "${path}"`),
     );
     await Deno.chmod(path, 0o600);
@@ -41,7 +41,7 @@ Deno.test("readSecretFile() refuses a key others can read, saying how to fix it,
     await Deno.symlink(path, `${dir}/link.pvk`);
     await assert.rejects(
       () => readSecretFile(`${dir}/link.pvk`),
-      (error) => error instanceof MleError && error.code === "ERR_KEY_FILE_INSECURE",
+      (error) => error instanceof MleError && error.code === "ERR_SECRET_FILE_INSECURE",
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -75,7 +75,7 @@ export async function createSiteKeyFile(
 /**
  * Opens a site key file with its password.
  *
- * @throws {MleError} `ERR_WRONG_PASSWORD` (nothing is changed; try again), `ERR_KEY_FILE_INSECURE`,
+ * @throws {MleError} `ERR_WRONG_PASSWORD` (nothing is changed; try again), `ERR_SECRET_FILE_INSECURE`,
  * `ERR_KEY_INVALID`.
  */
 export async function openSiteKeyFile(path: string, password: string): Promise<SiteKey> {

@@ -36,7 +36,10 @@ export const API = {
    * an allowed relay, by a request signed with its key (`protocol/relay_request.ts`).
    */
   computers: "/api/v1/computers",
-  /** GET: the server's counters (RSA private-key operations, reports stored). */
+  /**
+   * GET: the server's counters (RSA private-key operations, reports stored), on its operations
+   * listener only ({@linkcode OPS_PATHS}), never on the port clients reach.
+   */
   metrics: "/api/v1/metrics",
   /**
    * Uploads (`protocol/upload.ts`): GET the upstream limits; POST a manifest; GET
@@ -47,3 +50,17 @@ export const API = {
 
 /** The default port, as the original's. */
 export const DEFAULT_PORT = 52311;
+
+/**
+ * Paths of the server's operations listener (`mle-server run --ops-listen`, loopback by default):
+ * for operators and monitoring, apart from the port clients reach.
+ */
+export const OPS_PATHS = {
+  /** GET: the server's counters as JSON. */
+  metrics: API.metrics,
+  /** GET: 200 while the server runs. */
+  health: "/healthz",
+} as const;
+
+/** The operations listener's default port: the one after {@linkcode DEFAULT_PORT}. */
+export const DEFAULT_OPS_PORT = 52312;

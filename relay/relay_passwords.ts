@@ -23,7 +23,13 @@
  */
 
 import type { FlattenedJws } from "../envelope/jws.ts";
-import { dirname, ensurePrivateDir, joinPath, syncDir } from "../keystore/secure_file.ts";
+import {
+  checkOwnerOnlyFile,
+  dirname,
+  ensurePrivateDir,
+  joinPath,
+  syncDir,
+} from "../keystore/secure_file.ts";
 import {
   checkProof,
   derivePasswordKey,
@@ -121,8 +127,9 @@ export class RelayPasswords {
    * Opens the passwords: reads (or makes) the salt, derives the shared password's key, reads the
    * one-time password file once to check it and starts deriving its keys in the background.
    *
-   * @throws {RangeError} When there is no password at all, or the file is unusable (too large,
-   * readable by others, not a regular file).
+   * @throws {RangeError} When there is no password at all, or the file holds too many.
+   * @throws {MleError} `ERR_SECRET_FILE_INSECURE` when others can access the file, or it is not a
+   * regular file (the one rule of `keystore/secure_file.ts`).
    */
   static async open(options: RelayPasswordsOptions): Promise<RelayPasswords> {
     if (options.sharedPassword === "") throw new RangeError("Cannot use an empty shared password");
@@ -201,7 +208,7 @@ export class RelayPasswords {
     const now = Date.now();
     if (!force && now - this.#checkedAt < FILE_CHECK_INTERVAL_MS) return;
     this.#checkedAt = now;
-    const info = await statFile(this.#file, "one-time password file");
+    const info = await checkOwnerOnlyFile(this.#file, "one-time password file");
     if (!force && stampOf(info) === this.#stamp) return;
     const passwords = await this.#readFile();
 
@@ -242,7 +249,7 @@ export class RelayPasswords {
 
   async #readFile(): Promise<string[]> {
     if (this.#file === undefined) return [];
-    const info = await statFile(this.#file, "one-time password file");
+    const info = await checkOwnerOnlyFile(this.#file, "one-time password file");
     if (info.size > MAX_ONE_TIME_PASSWORDS_BYTES) {
       throw new RangeError(
         `Cannot read one-time password file "${this.#file}": larger than ` +
@@ -303,35 +310,6 @@ export function parseOneTimePasswords(text: string): string[] {
     passwords.add(password);
   }
   return [...passwords];
-}
-
-/**
- * Reads a password file's first line, refusing a file that is not regular or that others can read
- * (as every credential file).
- *
- * @throws {RangeError} Naming the file and the fix.
- */
-export async function readSharedPasswordFile(path: string): Promise<string> {
-  await statFile(path, "password file");
-  const password = (await Deno.readTextFile(path)).split(/\r?\n/)[0];
-  if (!password) throw new RangeError(`Cannot read password file "${path}": it is empty`);
-  return password;
-}
-
-/** Checks that a credential file is a regular file that only its owner can read. */
-async function statFile(path: string, what: string): Promise<Deno.FileInfo> {
-  const info = await Deno.lstat(path);
-  if (!info.isFile) {
-    throw new RangeError(`Cannot read ${what} "${path}": expected a regular file, not a link`);
-  }
-  if (Deno.build.os !== "windows" && info.mode !== null && (info.mode & 0o077) !== 0) {
-    throw new RangeError(
-      `Cannot read ${what} "${path}": others can access it (mode ${
-        (info.mode & 0o777).toString(8)
-      }); run: chmod 600 "${path}"`,
-    );
-  }
-  return info;
 }
 
 /** The marker's name: a hash, so that the used-passwords folder holds no password. */

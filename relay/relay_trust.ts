@@ -8,15 +8,12 @@
 
 import type { Logger } from "../cli/log.ts";
 import { UsageError } from "../cli/output.ts";
-import { readPassword } from "../cli/password.ts";
+import { readPassword, readPasswordFile } from "../cli/password.ts";
+import { secretVariable } from "../cli/secret_environment.ts";
 import { RelayAuthenticator } from "./authenticator.ts";
 import { AuthorizedClients } from "./authorized_clients.ts";
 import { PinnedMasthead } from "./pinned_masthead.ts";
-import {
-  readSharedPasswordFile,
-  RelayPasswords,
-  SHORT_PASSWORD_LENGTH,
-} from "./relay_passwords.ts";
+import { RelayPasswords, SHORT_PASSWORD_LENGTH } from "./relay_passwords.ts";
 import { RevocationList } from "./revocation_list.ts";
 
 /** The environment variable holding an authenticating relay's shared password. */
@@ -56,12 +53,11 @@ export interface RelayTrust {
 export async function openRelayTrust(
   settings: RelayTrustSettings,
   log: Logger,
-  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
 ): Promise<RelayTrust> {
   // Passwords first: a misuse should stop the relay before it touches anything else.
   const passwords = settings.authenticating
     ? await RelayPasswords.open({
-      sharedPassword: await sharedPassword(settings, env),
+      sharedPassword: await sharedPassword(settings),
       oneTimePasswordsFile: settings.oneTimePasswordsFile,
       dataDir: settings.dataDir,
       onReady: (count) => log.info("one-time passwords ready", { count }),
@@ -107,14 +103,9 @@ export async function openRelayTrust(
   };
 }
 
-async function sharedPassword(
-  settings: RelayTrustSettings,
-  env: (name: string) => string | undefined,
-): Promise<string | undefined> {
-  if (settings.passwordFile !== undefined) {
-    return await readSharedPasswordFile(settings.passwordFile);
-  }
-  const fromEnv = env(SHARED_PASSWORD_ENV);
+async function sharedPassword(settings: RelayTrustSettings): Promise<string | undefined> {
+  if (settings.passwordFile !== undefined) return await readPasswordFile(settings.passwordFile);
+  const fromEnv = secretVariable(SHARED_PASSWORD_ENV);
   if (fromEnv) return fromEnv;
   if (settings.oneTimePasswordsFile !== undefined) return undefined;
   if (!Deno.stdin.isTerminal()) {

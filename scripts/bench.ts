@@ -6,7 +6,8 @@
  * client with its own Ed25519 key pair and computer id, registered over HTTP; reports of about
  * 1 KiB of properties, first signed clear text, then encrypted to a 4096-bit key, then (after a
  * server restart on the same data dir) again, then to a 2048-bit key, then through a relay. The
- * RSA private-key operations are the server's own count (`GET /api/v1/metrics`).
+ * RSA private-key operations are the server's own count (`GET /api/v1/metrics` on its operations
+ * listener).
  *
  * Reports are sealed before each timed phase (see bench_load.ts): generating them while sending
  * would take cores from the server on this two-core machine.
@@ -176,8 +177,12 @@ function storedCount(m: Metrics): number {
   return m.reportsStoredSinceStart ?? m.reportsStored;
 }
 
+/** The operations listener's port of the server on each public port (`--ops-listen`). */
+const opsPorts = new Map<number, number>();
+
+/** The counters of the server on `port`, read from its operations listener. */
 async function metrics(port: number): Promise<Metrics> {
-  const response = await fetch(`http://127.0.0.1:${port}${API.metrics}`, {
+  const response = await fetch(`http://127.0.0.1:${opsPorts.get(port)}${API.metrics}`, {
     signal: AbortSignal.timeout(10_000),
   });
   if (response.status !== 200) throw new Error(`metrics: HTTP ${response.status}`);
@@ -359,7 +364,17 @@ function cpuPerReport(from: CpuSnapshot, to: CpuSnapshot, reports: number): Phas
 }
 
 function startServer(serverDir: string, port: number): ServerProcess {
-  const args = ["run", "--data-dir", serverDir, "--listen", `127.0.0.1:${port}`];
+  const opsPort = opsPorts.get(port) ?? freePort();
+  opsPorts.set(port, opsPort);
+  const args = [
+    "run",
+    "--data-dir",
+    serverDir,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--ops-listen",
+    `127.0.0.1:${opsPort}`,
+  ];
   if (values.profile === undefined) {
     const process = new RoleProcess("server", args);
     return Object.assign(process, { pid: process.child.pid });

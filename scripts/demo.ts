@@ -52,6 +52,9 @@ async function main(): Promise<number> {
       `${root}/server`,
       "--listen",
       `127.0.0.1:${serverPort}`,
+      // A free port for the metrics, so that the demo never clashes with a server already here.
+      "--ops-listen",
+      "127.0.0.1:0",
     ]);
     processes.push(server);
     await server.waitFor("listening on");

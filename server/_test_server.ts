@@ -22,8 +22,10 @@ import {
 import { openStore, type Store } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
 import { BatchWriter } from "./batch_writer.ts";
+import { BundleIngest } from "./bundle_ingest.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
 import { KeyRing } from "./key_ring.ts";
+import { createOpsApp } from "./ops_app.ts";
 
 /** A 2048-bit key made current in `dataDir`: its file in `Encryption Keys`, its store record. */
 export async function installCurrentKey(
@@ -67,24 +69,26 @@ export async function registerTestComputer(store: Store, name: string): Promise<
   return { id: record.id, keys };
 }
 
-/** A fresh data dir with a current key, and the server app over it (no listening socket). */
+/**
+ * A fresh data dir with a current key, and the server app and operations app over it (no
+ * listening socket).
+ */
 export async function openTestServer(prefix: string) {
   const dir = await Deno.makeTempDir({ prefix });
   const store = openStore(dir);
   const { kid, pair } = await installCurrentKey(store, dir);
   const keys = new KeyRing({ store, dataDir: dir, log: silentLogger });
   await keys.refresh();
-  const app = createServerApp({
-    store,
-    log: silentLogger,
-    masthead: null,
-    ingest: {
-      computers: new ComputerDirectory(store),
-      keys,
-      writer: new BatchWriter(store),
-      isClearTextRefused: () => Promise.resolve(false),
-      now: Date.now,
-    },
-  });
-  return { dir, store, keys, app, kid, pair };
+  const ingest = {
+    computers: new ComputerDirectory(store),
+    keys,
+    writer: new BatchWriter(store),
+    isClearTextRefused: () => Promise.resolve(false),
+    now: Date.now,
+  };
+  const log = silentLogger;
+  const bundles = new BundleIngest({ store, ingest, log });
+  const app = createServerApp({ store, log, masthead: null, ingest, bundles });
+  const ops = createOpsApp({ store, keys, writer: ingest.writer, bundles, log });
+  return { dir, store, keys, app, ops, kid, pair };
 }

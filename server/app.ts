@@ -17,7 +17,6 @@ import type { Store } from "../store/store.ts";
 import { MAX_BUNDLE_MESSAGE_BYTES } from "../protocol/report_bundle.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
 import { inactiveReason, IngestError } from "./ingest_error.ts";
-import { processMemory } from "./process_metrics.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 import { registerClient } from "./registration.ts";
 import { authenticateRelayAsker } from "./relay_asker.ts";
@@ -29,7 +28,10 @@ export interface ServerAppOptions {
   log: Logger;
   /** The signed masthead, as JSON text. */
   masthead: string | null;
-  /** Bundles from decrypting relays (default: one built from `store`, `ingest` and `log`). */
+  /**
+   * Bundles from decrypting relays (default: one built from `store`, `ingest` and `log`); give it
+   * to share its counters with the operations app.
+   */
   bundles?: BundleIngest;
   /** The upload routes (`server/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
   uploads?: Hono;
@@ -77,16 +79,7 @@ export function createServerApp(options: ServerAppOptions): Hono {
       } satisfies Capabilities,
     ));
 
-  app.get(API.metrics, async (c) =>
-    c.json({
-      rsaPrivateOps: ingest.keys.rsaPrivateOps,
-      reportsStored: await store.countReports(),
-      keysLoaded: ingest.keys.kids.length,
-      reportsStoredSinceStart: ingest.writer.stored,
-      contentKeyVault: ingest.keys.vaultStats,
-      ...processMemory(),
-      ...bundles.stats,
-    }));
+  // The counters are not here: they are served on the operations listener (`ops_app.ts`).
 
   app.get(API.masthead, (c) => {
     if (!options.masthead) {

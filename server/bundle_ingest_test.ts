@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type ContentKey, createContentKey } from "../envelope/jwe.ts";
 import { signReport } from "../envelope/report_message.ts";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
-import { API } from "../protocol/paths.ts";
+import { API, OPS_PATHS } from "../protocol/paths.ts";
 import {
   type BundleEntry,
   encodeBundle,
@@ -11,12 +11,14 @@ import {
 } from "../protocol/report_bundle.ts";
 import { type Store } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
+import { createOpsApp } from "./ops_app.ts";
 import { openTestServer, registerTestComputer, type TestComputer } from "./_test_server.ts";
 
 interface Fixture {
   dir: string;
   store: Store;
   app: ReturnType<typeof createServerApp>;
+  ops: ReturnType<typeof createOpsApp>;
   kid: string;
   contentKey: ContentKey;
   relay: TestComputer;
@@ -24,12 +26,12 @@ interface Fixture {
 }
 
 async function setUp(): Promise<Fixture> {
-  const { dir, store, app, kid, pair } = await openTestServer("mle-bundle-test-");
+  const { dir, store, app, ops, kid, pair } = await openTestServer("mle-bundle-test-");
   const relay = await registerTestComputer(store, "relay");
   await store.setBundleSender(relay.id, true, Date.now());
   const clients = [await registerTestComputer(store, "a"), await registerTestComputer(store, "b")];
   const { contentKey } = await createContentKey(pair.publicKey, kid);
-  return { dir, store, app, kid, contentKey, relay, clients };
+  return { dir, store, app, ops, kid, contentKey, relay, clients };
 }
 
 async function tearDown(fixture: Fixture): Promise<void> {
@@ -115,7 +117,7 @@ Deno.test("a bundle's reports are stored once each, with one outcome per report,
       "duplicate",
     ]);
     assert.equal(await fixture.store.countReports(), 3);
-    const metrics = await (await fixture.app.request(API.metrics)).json();
+    const metrics = await (await fixture.ops.request(OPS_PATHS.metrics)).json();
     assert.equal(metrics.bundlesOpened, 2);
     assert.equal(metrics.reportsInBundles, 6);
     assert.equal(metrics.bundleReportsRefused, 0);
@@ -146,7 +148,7 @@ Deno.test("a tampered, re-attributed or clear-text report inside a bundle is ref
       ["refused", "ERR_UNKNOWN_KEY_ID"],
     ]);
     assert.equal(await fixture.store.countReports(), 1);
-    const metrics = await (await fixture.app.request(API.metrics)).json();
+    const metrics = await (await fixture.ops.request(OPS_PATHS.metrics)).json();
     assert.equal(metrics.bundleReportsRefused, 4);
   } finally {
     await tearDown(fixture);
@@ -170,7 +172,7 @@ Deno.test("a bundle from a computer not allowed to send them, or signed by anoth
     assert.equal(body.error.code, "ERR_RELAY_NOT_ALLOWED");
     assert.match(body.error.message, new RegExp(`mle-admin relays allow ${fixture.relay.id}`));
     assert.equal(await fixture.store.countReports(), 0);
-    const metrics = await (await fixture.app.request(API.metrics)).json();
+    const metrics = await (await fixture.ops.request(OPS_PATHS.metrics)).json();
     assert.equal(metrics.bundlesOpened, 0);
   } finally {
     await tearDown(fixture);

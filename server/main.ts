@@ -11,15 +11,20 @@ import { createLogger, type LogLevel } from "../cli/log.ts";
 import { CliError, runCommand, UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
+import { DEFAULT_OPS_PORT, DEFAULT_PORT, OPS_PATHS } from "../protocol/paths.ts";
 import { openStore } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
 import { BatchWriter } from "./batch_writer.ts";
+import { BundleIngest } from "./bundle_ingest.ts";
 import { clearTextPolicy } from "./clear_text_policy.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
 import { KeyRing } from "./key_ring.ts";
+import { createOpsApp } from "./ops_app.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
 
 const TOOL = "mle-server";
+const DEFAULT_LISTEN = `0.0.0.0:${DEFAULT_PORT}`;
+const DEFAULT_OPS_LISTEN = `127.0.0.1:${DEFAULT_OPS_PORT}`;
 
 const HELP = `Usage: mle-server run [options]
 
@@ -29,7 +34,11 @@ Keys deployed with mle-admin are picked up within seconds, without a restart.
 
 Options:
   --data-dir DIR                 server data dir (env MLE_DATA_DIR; default ${defaultServerDataDir()})
-  --listen HOST:PORT             address to listen on (default 0.0.0.0:52311)
+  --listen HOST:PORT             address clients and relays reach (default ${DEFAULT_LISTEN})
+  --ops-listen HOST:PORT         the operations listener: GET ${OPS_PATHS.metrics} (counters, JSON)
+                                 and GET ${OPS_PATHS.health} (200 while running), served only
+                                 there (default ${DEFAULT_OPS_LISTEN}: this host only); port 0
+                                 picks a free port, which the log names
   --accept-clear-from-required   accept clear-text reports and uploads from computers whose level
                                  is required (deployed setting, else last reported), which are
                                  refused by default (403 ERR_CLEAR_TEXT_REFUSED); for migrations
@@ -41,10 +50,11 @@ ${UPLOAD_OPTIONS_HELP}
 Examples:
   mle-server run --data-dir /var/opt/mle-server
   mle-server run --data-dir ./server --listen 127.0.0.1:52311 --accept-clear-from-required
+  mle-server run --data-dir ./server --ops-listen 127.0.0.1:9100
 
 Exit codes:
   0  stopped by SIGTERM or SIGINT
-  1  could not start (the message says why)
+  1  could not start (the message says why; for example an address in use)
   2  misuse of the command line
 `;
 
@@ -73,7 +83,8 @@ function parse(args: string[]) {
       allowPositionals: true,
       options: {
         "data-dir": { type: "string" },
-        listen: { type: "string", default: "0.0.0.0:52311" },
+        listen: { type: "string", default: DEFAULT_LISTEN },
+        "ops-listen": { type: "string", default: DEFAULT_OPS_LISTEN },
         "accept-clear-from-required": { type: "boolean", default: false },
         // The former opt-in, now the default: still accepted so that old unit files start.
         "refuse-clear-from-required": { type: "boolean", default: false },
@@ -95,6 +106,13 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const log = createLogger(TOOL, level);
   const dataDir = values["data-dir"] ?? Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir();
   const listen = parseListenAddress(values.listen!);
+  const opsListen = parseListenAddress(values["ops-listen"]!);
+  if (opsListen.port !== 0 && opsListen.port === listen.port) {
+    throw new UsageError(
+      `Cannot serve operations on the port clients reach (${listen.port})`,
+      "give --ops-listen another port (default " + DEFAULT_OPS_LISTEN + ")",
+    );
+  }
   await ensurePrivateDir(dataDir);
 
   const store = openStore(dataDir);
@@ -112,19 +130,10 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     log,
     isClearTextRefused,
   });
-  const app = createServerApp({
-    uploads: uploads.app,
-    store,
-    log,
-    masthead,
-    ingest: {
-      computers,
-      keys,
-      writer,
-      isClearTextRefused,
-      now: Date.now,
-    },
-  });
+  const ingest = { computers, keys, writer, isClearTextRefused, now: Date.now };
+  const bundles = new BundleIngest({ store, ingest, log });
+  const app = createServerApp({ uploads: uploads.app, store, log, masthead, ingest, bundles });
+  const ops = createOpsApp({ store, keys, writer, bundles, log });
 
   const refresher = setInterval(() => {
     keys.refresh().catch((error) => log.warn("key refresh failed", { cause: error.message }));
@@ -133,27 +142,38 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     );
   }, 2_000);
 
+  // The operations listener first: once the public one says "listening on", both are up.
+  const opsServer = Deno.serve({
+    hostname: opsListen.hostname,
+    port: opsListen.port,
+    onListen: ({ hostname, port }) => {
+      log.info(`operations listener on ${httpUrl(hostname, port)}`, {
+        paths: `${OPS_PATHS.metrics},${OPS_PATHS.health}`,
+      });
+      if (!isLoopback(hostname)) {
+        log.warn(
+          "the operations listener is reachable from other hosts: whoever reaches it reads the " +
+            "server's counters; bind it to 127.0.0.1 or firewall it",
+        );
+      }
+    },
+  }, ops.fetch);
   const server = Deno.serve({
     hostname: listen.hostname,
     port: listen.port,
     onListen: ({ hostname, port }) =>
-      log.info(
-        `listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-        {
-          dataDir,
-          keys: keys.kids.length,
-        },
-      ),
+      log.info(`listening on ${httpUrl(hostname, port)}`, { dataDir, keys: keys.kids.length }),
   }, app.fetch);
 
   const stop = () => {
     log.info("stopping");
     clearInterval(refresher);
     server.shutdown();
+    opsServer.shutdown();
   };
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
-  await server.finished;
+  await Promise.all([server.finished, opsServer.finished]);
   await writer.close();
   await uploads.close();
   // The content keys unwrapped in the last moments, sealed, so the next start needs no RSA for them.
@@ -162,6 +182,14 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   );
   store.close();
   return EXIT.ok;
+}
+
+function httpUrl(hostname: string, port: number): string {
+  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
 }
 
 async function readMasthead(dataDir: string, stored: string | null): Promise<string> {

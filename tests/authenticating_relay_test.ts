@@ -809,7 +809,7 @@ Deno.test("mle-relay and mle-client explain the key-exchange flags and refuse th
     const noMasthead = await runRole("client", [
       "register",
       "--password-file",
-      readable,
+      await secretFile(`${root}/owner-only-password`, "password\n"),
       "http://127.0.0.1:9",
       "--data-dir",
       `${root}/client`,

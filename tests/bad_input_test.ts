@@ -22,6 +22,7 @@ import {
   createSite,
   freePort,
   generateKey,
+  serverMetrics,
   startRelay,
   startServer,
   storedReports,
@@ -44,11 +45,6 @@ async function post(port: number, body: BodyInit, headers: Record<string, string
     // asserted below
   }
   return { status: response.status, json, text };
-}
-
-async function metrics(port: number): Promise<{ rsaPrivateOps: number; reportsStored: number }> {
-  const response = await fetch(`http://127.0.0.1:${port}${API.metrics}`);
-  return await response.json();
 }
 
 function report(cid: number, seq: number): Uint8Array<ArrayBuffer> {
@@ -155,7 +151,7 @@ Deno.test("the server refuses malformed, truncated, oversized, tampered, replaye
     assert.equal(answer.json.error?.code, "ERR_SIGNATURE_INVALID");
 
     // Unknown key id: refused before any RSA operation.
-    const before = (await metrics(port)).rsaPrivateOps;
+    const before = (await serverMetrics(server)).rsaPrivateOps;
     const otherPair = await generateEncryptionKeyPair(2048);
     const other = await createContentKey(
       otherPair.publicKey,
@@ -170,7 +166,7 @@ Deno.test("the server refuses malformed, truncated, oversized, tampered, replaye
     answer = await post(port, JSON.stringify(unknown));
     assert.equal(answer.status, 400);
     assert.equal(answer.json.error?.code, "ERR_UNKNOWN_KEY_ID");
-    assert.equal((await metrics(port)).rsaPrivateOps, before);
+    assert.equal((await serverMetrics(server)).rsaPrivateOps, before);
 
     // Unknown computer.
     const ghost = await sealReport(
@@ -203,7 +199,7 @@ Deno.test("the server refuses malformed, truncated, oversized, tampered, replaye
     // Still serving.
     const after = await clientReport(site, clientDir, port, ["--encryption", "required"]);
     assert.equal(after.code, 0, after.stderr);
-    assert.equal((await metrics(port)).reportsStored, 3);
+    assert.equal((await serverMetrics(server)).reportsStored, 3);
   } finally {
     await server.stop();
     await Deno.remove(site.root, { recursive: true });

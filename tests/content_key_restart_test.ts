@@ -5,28 +5,16 @@
  */
 
 import assert from "node:assert/strict";
-import { API } from "../protocol/paths.ts";
 import {
   clientReport,
   clientStatus,
   createSite,
   generateKey,
+  serverMetrics,
   startServer,
   storedReports,
 } from "./deployment.ts";
 import { readTree } from "./recording_proxy.ts";
-
-interface Metrics {
-  rsaPrivateOps: number;
-  reportsStored: number;
-  contentKeyVault: { hits: number; misses: number; stored: number };
-}
-
-async function metrics(port: number): Promise<Metrics> {
-  const response = await fetch(`http://127.0.0.1:${port}${API.metrics}`);
-  assert.equal(response.status, 200);
-  return await response.json();
-}
 
 /** The client's content key, as it keeps it in its KeyStorage (content-key.json). */
 async function clientContentKey(clientDir: string): Promise<Uint8Array<ArrayBuffer>> {
@@ -64,17 +52,21 @@ Deno.test("a server restart costs no RSA operation for a client whose content ke
   try {
     let result = await clientReport(site, known, port, ["--encryption", "required"]);
     assert.equal(result.code, 0, result.stderr);
-    assert.equal((await metrics(port)).rsaPrivateOps, 1, "one unwrap for the new content key");
+    assert.equal(
+      (await serverMetrics(server)).rsaPrivateOps,
+      1,
+      "one unwrap for the new content key",
+    );
     const key = await clientContentKey(known);
 
     await server.stop(); // SIGTERM: the server writes what its vault still holds, then exits
     server = await startServer(site);
-    assert.equal((await metrics(port)).rsaPrivateOps, 0);
+    assert.equal((await serverMetrics(server)).rsaPrivateOps, 0);
 
     result = await clientReport(site, known, port, ["--encryption", "required"]);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await clientContentKey(known), key, "the client reused its content key");
-    let after = await metrics(port);
+    let after = await serverMetrics(server);
     assert.equal(after.rsaPrivateOps, 0, "no RSA operation for the known client after the restart");
     assert.equal(after.contentKeyVault.hits, 1);
     const cid = (await clientStatus(known)).computerId as number;
@@ -85,7 +77,7 @@ Deno.test("a server restart costs no RSA operation for a client whose content ke
     // A client the server never saw still costs its one unwrap: the count is real.
     result = await clientReport(site, newcomer, port, ["--encryption", "required"]);
     assert.equal(result.code, 0, result.stderr);
-    after = await metrics(port);
+    after = await serverMetrics(server);
     assert.equal(after.rsaPrivateOps, 1);
 
     // Nothing in the server's data dir (database, WAL, key folder) holds a content key in clear;

@@ -18,6 +18,7 @@ import {
 } from "../protocol/key_exchange.ts";
 import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { RecordingProxy } from "./recording_proxy.ts";
+import { OPS_PATHS } from "../protocol/paths.ts";
 
 /** The site password every test deployment uses (given through the environment, never argv). */
 export const TEST_PASSWORD = "correct horse battery staple";
@@ -127,18 +128,53 @@ export async function deployKey(site: TestSite): Promise<void> {
   ]);
 }
 
-/** Starts the server of a site on its port. */
-export async function startServer(site: TestSite, extra: string[] = []): Promise<RoleProcess> {
+/** A running server and the port of its operations listener (metrics, health). */
+export type ServerProcess = RoleProcess & { readonly opsPort: number };
+
+const OPS_LISTENER_LINE = /operations listener on http:\/\/[^\s]*:(\d+)/;
+
+/**
+ * Starts the server of a site on its port, with its operations listener on a free loopback port
+ * that the server picks and logs (unless `extra` gives `--ops-listen`).
+ */
+export async function startServer(
+  site: TestSite,
+  extra: string[] = [],
+): Promise<ServerProcess> {
+  const ops = extra.includes("--ops-listen") ? [] : ["--ops-listen", "127.0.0.1:0"];
   const server = new RoleProcess("server", [
     "run",
     "--data-dir",
     site.serverDir,
     "--listen",
     `127.0.0.1:${site.serverPort}`,
+    ...ops,
     ...extra,
   ]);
+  await server.waitFor(OPS_LISTENER_LINE);
   await server.waitFor("listening on");
-  return server;
+  const opsPort = Number(OPS_LISTENER_LINE.exec(server.stderr)![1]);
+  return Object.assign(server, { opsPort });
+}
+
+/** What the tests read of the server's counters (`GET /api/v1/metrics` on its ops listener). */
+export interface ServerMetrics {
+  rsaPrivateOps: number;
+  reportsStored: number;
+  keysLoaded: number;
+  bundlesOpened: number;
+  reportsInBundles: number;
+  bundleReportsRefused: number;
+  contentKeyVault: { hits: number; misses: number; stored: number };
+}
+
+/** The server's counters, read from its operations listener. */
+export async function serverMetrics(server: ServerProcess): Promise<ServerMetrics> {
+  const response = await fetch(`http://127.0.0.1:${server.opsPort}${OPS_PATHS.metrics}`);
+  if (response.status !== 200) {
+    throw new Error(`metrics: HTTP ${response.status}: ${await response.text()}`);
+  }
+  return await response.json();
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   freePort,
   generateKey,
   RecordingProxy,
+  serverMetrics,
   startRelay,
   startServer,
   storedReports,
@@ -54,11 +55,6 @@ async function waitForStored(site: TestSite, computerId: number, count: number) 
     const reports = await storedReports(site, computerId);
     return reports.length >= count ? reports : undefined;
   }, `${count} stored report(s) of computer ${computerId}`);
-}
-
-async function metrics(port: number): Promise<Record<string, number>> {
-  const response = await fetch(`http://127.0.0.1:${port}${API.metrics}`);
-  return await response.json();
 }
 
 /** Waits until the server at `port` serves a certificate for `kid` (it reloads every 2 s). */
@@ -207,7 +203,7 @@ Deno.test("rotation: reports encrypted to the old key in a stopped relay's spool
     assert.equal(forced.code, 0, describe(forced));
     assert.match(forced.stderr, /warning: retired although 2 computer\(s\)/);
     await eventually(
-      async () => (await metrics(site.serverPort)).keysLoaded === 1 ? true : undefined,
+      async () => (await serverMetrics(server)).keysLoaded === 1 ? true : undefined,
       "the server to unload the retired key",
     );
   } finally {
@@ -316,7 +312,7 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
     const stored = await waitForStored(dsa, newId, 1);
     assert.ok(stored.every((r) => r.encrypted && r.kid === kid));
     assert.ok(stored.some((r) => r.report.custom.Secret === canary));
-    assert.ok((await metrics(dsa.serverPort)).rsaPrivateOps >= 1, "the DSA server decrypted");
+    assert.ok((await serverMetrics(second)).rsaPrivateOps >= 1, "the DSA server decrypted");
   } finally {
     await second?.stop();
     await server.stop();
@@ -383,7 +379,7 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
       assert.ok(stored.every((r) => r.encrypted && r.kid === kid));
     }
     const counted = await eventually(async () => {
-      const m = await metrics(site.serverPort);
+      const m = await serverMetrics(server);
       return m.reportsInBundles >= 6 ? m : undefined;
     }, "6 reports in bundles");
     assert.equal(counted.reportsInBundles, 6);
@@ -524,7 +520,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
     await sendToA(1000);
     const stored = await waitForStored(site, cid, 2);
     assert.ok(stored.some((r) => r.seq === 1000 && r.kid === kidA));
-    const bundledBefore = (await metrics(site.serverPort)).reportsInBundles;
+    const bundledBefore = (await serverMetrics(server)).reportsInBundles;
     assert.ok(bundledBefore >= 2, `bundled: ${bundledBefore}`);
 
     // Retired: the server publishes the signed list naming A; the relay adopts it.
@@ -533,7 +529,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
     assert.match(retired.stdout, /decrypting relays within their revocation interval/);
     await relay.waitFor(/revocation list updated [^\n]*retiredKeys=1/);
     await eventually(
-      async () => (await metrics(site.serverPort)).keysLoaded === 1 ? true : undefined,
+      async () => (await serverMetrics(server)).keysLoaded === 1 ? true : undefined,
       "the server to unload the retired key",
     );
 
@@ -553,7 +549,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
       /ERR_UNKNOWN_KEY_ID/,
     );
     assert.ok(!(await storedReports(site, cid)).some((r) => r.seq === 1001));
-    assert.equal((await metrics(site.serverPort)).reportsInBundles, bundledBefore);
+    assert.equal((await serverMetrics(server)).reportsInBundles, bundledBefore);
   } finally {
     await relay.stop();
     await server.stop();

@@ -20,6 +20,7 @@ import {
   freePort,
   generateKey,
   registerSender,
+  serverMetrics,
   startRelay,
   startServer,
   storedReports,
@@ -255,10 +256,10 @@ Deno.test("a decrypting relay that knows a client's key refuses a report forged 
     assert.equal(first.code, 0, first.stderr);
     const clientId = await computerIdOf(clientDir);
     await waitForStored(site, clientId, 1);
-    await eventually(async () => {
-      const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.metrics}`);
-      return (await response.json()).reportsInBundles >= 1 ? true : undefined;
-    }, "the genuine report to go up in a bundle");
+    await eventually(
+      async () => (await serverMetrics(server)).reportsInBundles >= 1 ? true : undefined,
+      "the genuine report to go up in a bundle",
+    );
 
     const attacker = await generateSigningKeyPair();
     const report = new TextEncoder().encode(JSON.stringify({ computerId: clientId, seq: 50 }));

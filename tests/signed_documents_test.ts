@@ -34,7 +34,7 @@ import {
 import { eventually } from "./eventually.ts";
 import type { RoleProcess } from "./run_role.ts";
 import { runRole } from "./run_role.ts";
-import { TamperingParent } from "./tampering_parent.ts";
+import { TamperingProxy } from "./tampering_proxy.ts";
 
 async function siteKeyOf(site: TestSite): Promise<CryptoKey> {
   return (await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)))).siteKey;
@@ -56,7 +56,7 @@ async function servedCertificate(site: TestSite, kid: string): Promise<unknown> 
 }
 
 /** The key id each bundle the relay sent through `parent` was sealed to, in order. */
-function bundleKids(parent: TamperingParent): string[] {
+function bundleKids(parent: TamperingProxy): string[] {
   return parent.bodiesOf("POST", API.bundles).map((body) =>
     readBundleMessage(JSON.parse(body)).header.kid
   );
@@ -127,7 +127,7 @@ const DECRYPTING = [
 Deno.test("a restarted decrypting relay keeps the newest certificate: its parent replaying an older, validly signed one naming a retired key does not move its bundles off the current key", async () => {
   const site = await createSite();
   const server = await startServer(site);
-  const parent = new TamperingParent(site.serverPort);
+  const parent = new TamperingProxy(site.serverPort);
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
   let relay: RoleProcess | null = null;
@@ -163,7 +163,7 @@ Deno.test("a restarted decrypting relay keeps the newest certificate: its parent
 Deno.test("a decrypting relay never seals a bundle to a key its verified revocation list retires, even when its parent serves that key's validly signed certificate", async () => {
   const site = await createSite();
   const server = await startServer(site);
-  const parent = new TamperingParent(site.serverPort);
+  const parent = new TamperingProxy(site.serverPort);
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
   let relay: RoleProcess | null = null;

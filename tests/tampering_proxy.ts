@@ -1,7 +1,9 @@
 /**
- * Test support: an on-path attacker at the HTTP level. A proxy on 127.0.0.1 that forwards each
- * request to its target and lets the test rewrite, replace or withhold the answer (for example the
- * unsigned capabilities answer), and records which requests went on.
+ * Test support: an on-path attacker at the HTTP level, or a compromised parent. A proxy on
+ * 127.0.0.1 that forwards each request to its target and lets the test rewrite, replace or withhold
+ * the answer (for example the unsigned capabilities answer, or an old document the site validly
+ * signed), and records the requests that went on with their bodies, so that tests assert on what a
+ * role really sent upstream.
  *
  * @module
  */
@@ -11,6 +13,14 @@ export interface InterceptedRequest {
   method: string;
   /** Path and query, as the client sent them. */
   path: string;
+}
+
+/** A request that reached the target. */
+export interface PassedRequest {
+  method: string;
+  /** Path and query. */
+  path: string;
+  body: string;
 }
 
 /**
@@ -30,9 +40,10 @@ export class TamperingProxy {
   readonly port: number;
   /** The rule in force; null forwards everything untouched. */
   tamper: Tamper | null = null;
-  /** "METHOD /path" of every request that reached the target, in order. */
-  readonly forwarded: string[] = [];
+  /** Every request that reached the target, oldest first. */
+  readonly passed: PassedRequest[] = [];
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #documents = new Map<string, unknown>();
 
   constructor(targetPort: number) {
     this.#server = Deno.serve(
@@ -41,8 +52,13 @@ export class TamperingProxy {
         const url = new URL(request.url);
         const intercepted = { method: request.method, path: `${url.pathname}${url.search}` };
         const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+        const served = this.#documents.get(url.pathname);
+        if (request.method === "GET" && served !== undefined) return jsonAnswer(200, served);
         const forward = async () => {
-          this.forwarded.push(`${intercepted.method} ${url.pathname}`);
+          this.passed.push({
+            ...intercepted,
+            body: body ? new TextDecoder().decode(body) : "",
+          });
           const headers = new Headers(request.headers);
           for (const name of [...DROPPED_HEADERS, "host"]) headers.delete(name);
           const answer = await fetch(`http://127.0.0.1:${targetPort}${intercepted.path}`, {
@@ -65,7 +81,23 @@ export class TamperingProxy {
 
   /** How many requests for `method path` (path without query) reached the target. */
   count(method: string, path: string): number {
-    return this.forwarded.filter((line) => line === `${method} ${path}`).length;
+    return this.#passedTo(method, path).length;
+  }
+
+  /** The bodies of the requests for `method path` (path without query) that reached the target. */
+  bodiesOf(method: string, path: string): string[] {
+    return this.#passedTo(method, path).map((request) => request.body);
+  }
+
+  /** From now on, answers GET `path` with 200 and `document` instead of asking the target. */
+  serve(path: string, document: unknown): void {
+    this.#documents.set(path, document);
+  }
+
+  #passedTo(method: string, path: string): PassedRequest[] {
+    return this.passed.filter((request) =>
+      request.method === method && request.path.split("?")[0] === path
+    );
   }
 
   async close(): Promise<void> {

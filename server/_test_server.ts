@@ -23,6 +23,7 @@ import { openStore, type Store } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
+import { ContentKeySource } from "./content_key_source.ts";
 import { KeyRing } from "./key_ring.ts";
 
 /** A 2048-bit key made current in `dataDir`: its file in `Encryption Keys`, its store record. */
@@ -81,6 +82,7 @@ export async function openTestServer(prefix: string) {
     ingest: {
       computers: new ComputerDirectory(store),
       keys,
+      contentKeys: new ContentKeySource({ keys }),
       writer: new BatchWriter(store),
       isClearTextRefused: () => Promise.resolve(false),
       now: Date.now,

@@ -16,6 +16,8 @@ import { createServerApp } from "./app.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { clearTextPolicy } from "./clear_text_policy.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
+import { DEFAULT_CONTENT_KEY_BUDGET, parseContentKeyBudget } from "./content_key_budget.ts";
+import { ContentKeySource } from "./content_key_source.ts";
 import { KeyRing } from "./key_ring.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
 
@@ -31,6 +33,10 @@ Options:
   --data-dir DIR                 server data dir (env MLE_DATA_DIR; default ${defaultServerDataDir()})
   --listen HOST:PORT             address to listen on (default 0.0.0.0:52311)
   --refuse-clear-from-required   refuse clear-text reports from computers whose level is required
+  --content-key-budget N/UNIT    new content keys (each one RSA operation: reports, bundles, upload
+                                 files) one computer may send per s, m, h or d; past it the answer
+                                 is 429 ERR_TOO_MANY_NEW_KEYS with Retry-After and the sender keeps
+                                 the message (default ${DEFAULT_CONTENT_KEY_BUDGET}: ten at once, then one every 6 min)
   --log-level LEVEL              debug, info, warn or error (default info)
 ${UPLOAD_OPTIONS_HELP}
   -h, --help                     show this help
@@ -72,6 +78,7 @@ function parse(args: string[]) {
         "data-dir": { type: "string" },
         listen: { type: "string", default: "0.0.0.0:52311" },
         "refuse-clear-from-required": { type: "boolean", default: false },
+        "content-key-budget": { type: "string", default: DEFAULT_CONTENT_KEY_BUDGET },
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h", default: false },
         ...UPLOAD_OPTIONS,
@@ -90,12 +97,19 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const log = createLogger(TOOL, level);
   const dataDir = values["data-dir"] ?? Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir();
   const listen = parseListenAddress(values.listen!);
+  let budget;
+  try {
+    budget = parseContentKeyBudget(values["content-key-budget"]!);
+  } catch (error) {
+    throw new UsageError(`Cannot use --content-key-budget: ${(error as Error).message}`);
+  }
   await ensurePrivateDir(dataDir);
 
   const store = openStore(dataDir);
   const masthead = await readMasthead(dataDir, await store.getDocument("masthead"));
   const keys = new KeyRing({ store, dataDir, log });
   await keys.refresh();
+  const contentKeys = new ContentKeySource({ keys, budget });
   const computers = new ComputerDirectory(store);
   // Commits in a worker thread, so the fsync of each batch does not stop the event loop.
   const writer = new BatchWriter(store, { dataDir });
@@ -103,7 +117,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const uploads = await openServerUploads(values, {
     dataDir,
     computers,
-    keys,
+    contentKeys,
     log,
     isClearTextRefused,
   });
@@ -115,6 +129,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     ingest: {
       computers,
       keys,
+      contentKeys,
       writer,
       isClearTextRefused,
       now: Date.now,

@@ -31,13 +31,11 @@ import {
   openClearChunk,
 } from "../envelope/upload_chunk.ts";
 import {
-  openUploadManifest,
+  openUploadManifestWithFileKey,
   type ParsedUploadManifest,
   readUploadManifestMessage,
   verifyUploadManifestSignature,
 } from "../envelope/upload_manifest.ts";
-import { encryptionKeysDir, readEncryptionKeyFile } from "../keystore/encryption_keys.ts";
-import { joinPath } from "../keystore/secure_file.ts";
 import { createSha256, type IncrementalSha256 } from "../protocol/incremental_sha256.ts";
 import {
   checkClaims,
@@ -53,9 +51,11 @@ import {
   type UploadStatus,
 } from "../protocol/upload.ts";
 import { releaseBytes } from "../protocol/upload_fetch.ts";
-import type { UploadRecord, UploadRecords } from "../store/upload_records.ts";
+import type { CreateUploadOutcome, UploadRecord, UploadRecords } from "../store/upload_records.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
-import { inactiveReason, IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
+import type { ContentKeySource, WrappedKeyRef } from "./content_key_source.ts";
+import { IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
+import { authenticateSender } from "./sender_authentication.ts";
 import { UploadFiles } from "./upload_store.ts";
 
 /** What the upload path needs. */
@@ -63,8 +63,8 @@ export interface UploadIngestOptions {
   dataDir: string;
   records: UploadRecords;
   computers: ComputerDirectory;
-  /** The loaded key ids: checked before any RSA operation. */
-  keys: { has(kid: string): boolean };
+  /** Where file keys come from: key id checked, then one unwrap within the computer's budget. */
+  contentKeys: ContentKeySource;
   log: Logger;
   /** Bytes per computer and in total, stored or in progress (0: no limit). */
   quotas: { perComputerBytes: number; totalBytes: number };
@@ -73,7 +73,7 @@ export interface UploadIngestOptions {
   /** Whether clear text from a computer whose level is required is refused (as for reports). */
   isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
   now?: () => number;
-  /** Uploads idle longer than this expire (default 7 days). */
+  /** Uploads that received nothing for longer than this expire (default 24 hours). */
   staleAfterMs?: number;
   /** Uploads kept open in memory (default 64). */
   maxActive?: number;
@@ -116,6 +116,8 @@ const TOUCH_MS = 60_000;
 /** Chunks hashed from disk per request when catching up; the rest waits for the next ones. */
 const CATCH_UP_CHUNKS = 64;
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** How often uploads that received nothing for too long are looked for. */
+const EXPIRY_CHECK_MS = 60 * 60 * 1000;
 /** Uploads one computer may have in progress: empty files cost no quota, yet each holds files. */
 const MAX_IN_PROGRESS_PER_COMPUTER = 64;
 
@@ -131,16 +133,15 @@ export class UploadIngest {
   readonly #budget: number;
   readonly #active = new Map<string, ActiveUpload>();
   readonly #locks = new Map<string, Promise<unknown>>();
-  readonly #privateKeys = new Map<string, CryptoKey>();
   #inFlightBytes = 0;
-  #rsaPrivateOps = 0;
+  #expiryTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(options: UploadIngestOptions) {
     this.#options = options;
     this.#records = options.records;
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
-    this.#staleAfterMs = options.staleAfterMs ?? 7 * DAY_MS;
+    this.#staleAfterMs = options.staleAfterMs ?? DAY_MS;
     this.#maxActive = options.maxActive ?? 64;
     this.#budget = options.memoryBudgetBytes ?? 32 * 1024 * 1024;
     this.files = new UploadFiles(options.dataDir);
@@ -154,12 +155,13 @@ export class UploadIngest {
     const ingest = new UploadIngest(options);
     await ingest.files.init();
     await ingest.#sweep();
+    ingest.#expiryTimer = setInterval(() => {
+      ingest.#expireStale().catch((error) =>
+        ingest.#log.warn("cannot expire idle uploads", { cause: (error as Error).message })
+      );
+    }, EXPIRY_CHECK_MS);
+    Deno.unrefTimer(ingest.#expiryTimer as unknown as number);
     return ingest;
-  }
-
-  /** RSA private-key operations made for uploads since start. */
-  get rsaPrivateOps(): number {
-    return this.#rsaPrivateOps;
   }
 
   /** The limits this server advertises. */
@@ -189,12 +191,12 @@ export class UploadIngest {
       );
     }
     const { cid, uid } = parsed.claims;
-    const sender = await this.#sender(cid);
-    try {
-      await verifyUploadManifestSignature(sender.publicKey, parsed);
-    } catch (error) {
-      throw ingestErrorFrom(error, "upload data");
-    }
+    const sender = await authenticateSender(
+      this.#options.computers,
+      cid,
+      "upload",
+      (publicKey) => verifyUploadManifestSignature(publicKey, parsed),
+    );
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body)).toHex();
     return await this.#withLock(cid, uid, async () => {
       const existing = await this.#records.getUpload(cid, uid);
@@ -234,33 +236,20 @@ export class UploadIngest {
     declaredLength: number | null,
     readBody: () => Promise<Uint8Array<ArrayBuffer>>,
   ): Promise<ChunkAnswer> {
-    const sender = await this.#sender(cid);
-    const loaded = this.#active.get(keyOf(cid, uid)) ??
-      await this.#withLock(cid, uid, () => this.#load(cid, uid, true));
+    const sender = await authenticateSender(this.#options.computers, cid, "upload");
+    // Index and length are checked on the record alone: no key work for a chunk refused anyway.
+    const cached = this.#active.get(keyOf(cid, uid));
+    const record = cached?.record ?? await this.#records.getUpload(cid, uid);
+    if (record === null) throw unknownUpload(cid, uid);
+    if (!cached && (record.state === "complete" || record.state === "failed")) {
+      return this.#finalAnswer(record);
+    }
+    const expected = checkChunk(record, index, declaredLength);
+    const loaded = cached ?? await this.#withLock(cid, uid, () => this.#load(cid, uid, true));
     if (!("bitmap" in loaded)) return this.#finalAnswer(loaded);
     const active = loaded;
     active.busy++;
     try {
-      const record = active.record;
-      if (index >= record.chunkCount) {
-        throw new IngestError(
-          400,
-          "ERR_CHUNK_INVALID",
-          `Cannot accept chunk ${index}: upload ${uid} has ${record.chunkCount} chunks`,
-        );
-      }
-      const expected = chunkLengthOf(record.size, record.chunkSize, index) +
-        chunkOverhead(record.encrypted);
-      // The declared length must be the exact one: the HTTP framing then bounds the body.
-      if (declaredLength !== expected) {
-        throw new IngestError(
-          400,
-          "ERR_CHUNK_INVALID",
-          `Cannot accept chunk ${index}: expected a Content-Length of ${expected} bytes, got ${
-            declaredLength ?? "none"
-          }`,
-        );
-      }
       if (active.bitmap.has(index)) return ackOf(active, "duplicate");
       if (this.#inFlightBytes + expected > this.#budget && this.#inFlightBytes > 0) {
         throw new IngestError(503, RETRY_LATER_CODE, "Cannot take more chunks now; retry shortly");
@@ -298,6 +287,7 @@ export class UploadIngest {
 
   /** Checkpoints and closes every upload in progress. */
   async close(): Promise<void> {
+    clearInterval(this.#expiryTimer);
     for (const active of this.#active.values()) {
       await this.#checkpoint(active).catch(() => {});
       active.file.close();
@@ -320,9 +310,11 @@ export class UploadIngest {
         `Cannot accept upload: chunks of ${cs} bytes are over this server's ${limit}; ask ${"GET"} the upload limits first`,
       );
     }
-    let privateKey: CryptoKey | null = null;
-    if (parsed.kind === "encrypted") {
-      privateKey = await this.#privateKey(kid!);
+    const ref: WrappedKeyRef | null = parsed.kind === "encrypted"
+      ? { computerId: cid, kid: kid!, encryptedKey: parsed.message.encrypted_key }
+      : null;
+    if (ref) {
+      this.#options.contentKeys.requireLoaded(ref.kid, "upload");
     } else if (
       await this.#options.isClearTextRefused?.(cid, sender.record.encryptionLevel) === true
     ) {
@@ -332,10 +324,14 @@ export class UploadIngest {
         "Cannot accept a clear-text upload from a computer whose encryption level is required",
       );
     }
-    if (privateKey) this.#rsaPrivateOps++;
+    // The quotas before any unwrap: the smallest file these claims allow must fit.
+    const smallest = cc === 1 ? 0 : cs * (cc - 1) + 1;
+    const room = await this.#quotaOutcome(cid, smallest);
+    if (room !== "created") throw this.#quotaRefusal(room, cid, uid, smallest);
+    const fileKey = ref ? await this.#options.contentKeys.fileKey(ref) : null;
     let opened;
     try {
-      opened = await openUploadManifest(sender.publicKey, parsed, privateKey);
+      opened = await openUploadManifestWithFileKey(sender.publicKey, parsed, fileKey);
     } catch (error) {
       throw ingestErrorFrom(error, "upload data");
     }
@@ -370,7 +366,10 @@ export class UploadIngest {
     };
     // The folder first, the record second: a crash in between leaves a folder no record owns,
     // which the next start removes; never a record without its manifest.
-    await this.files.createIncoming(cid, uid, body);
+    const sealedFileKey = ref && opened.fileKey
+      ? this.#options.contentKeys.sealFileKey(ref, opened.fileKey)
+      : null;
+    await this.files.createIncoming(cid, uid, body, sealedFileKey);
     const { perComputerBytes, totalBytes } = this.#options.quotas;
     const outcome = await this.#records.createUpload(record, {
       perComputerBytes,
@@ -381,22 +380,7 @@ export class UploadIngest {
     if (outcome !== "created") {
       await this.files.removeIncoming(cid, uid);
       if (outcome === "exists") return await this.#statusUnlocked(cid, uid);
-      if (outcome === "too-many-in-progress") {
-        throw new IngestError(
-          413,
-          "ERR_UPLOAD_QUOTA_EXCEEDED",
-          `Cannot accept another upload: computer ${cid} has ${MAX_IN_PROGRESS_PER_COMPUTER} in progress; finish those first`,
-        );
-      }
-      const which = outcome === "computer-quota"
-        ? `computer ${cid}'s upload quota of ${perComputerBytes} bytes`
-        : `the server's total upload quota of ${totalBytes} bytes`;
-      this.#log.info("upload refused: quota", { cid, uid, size: manifest.size, quota: outcome });
-      throw new IngestError(
-        413,
-        "ERR_UPLOAD_QUOTA_EXCEEDED",
-        `Cannot accept an upload of ${manifest.size} bytes: it would exceed ${which}`,
-      );
+      throw this.#quotaRefusal(outcome, cid, uid, manifest.size);
     }
     const active: ActiveUpload = {
       record,
@@ -434,13 +418,7 @@ export class UploadIngest {
       return cached;
     }
     const record = await this.#records.getUpload(cid, uid);
-    if (record === null) {
-      throw new IngestError(
-        404,
-        "ERR_UNKNOWN_UPLOAD",
-        `Upload ${uid} of computer ${cid} is not known here; post its manifest first`,
-      );
-    }
+    if (record === null) throw unknownUpload(cid, uid);
     if (record.state === "complete" || record.state === "failed" || !forChunks) return record;
     if (!(await this.files.hasIncoming(cid, uid))) {
       await this.#markFailed(record, "ERR_UPLOAD_LOST", "the server lost the partial file");
@@ -449,18 +427,11 @@ export class UploadIngest {
     const parsed = readUploadManifestMessage(
       JSON.parse(decoder.decode(await this.files.readManifest(cid, uid))),
     );
-    const sender = await this.#sender(cid);
     let chunkKey: CryptoKey | null = null;
     if (parsed.kind === "encrypted") {
-      const privateKey = await this.#privateKey(parsed.claims.kid!);
-      this.#rsaPrivateOps++;
-      const opened = await openUploadManifest(sender.publicKey, parsed, privateKey).catch(
-        (error) => {
-          throw ingestErrorFrom(error, "upload data");
-        },
-      );
-      chunkKey = await deriveChunkKey(opened.fileKey!, uid);
-      opened.fileKey!.fill(0);
+      const fileKey = await this.#fileKeyOf(parsed, cid, uid);
+      chunkKey = await deriveChunkKey(fileKey, uid);
+      fileKey.fill(0);
     }
     const now = this.#now();
     const active: ActiveUpload = {
@@ -668,38 +639,77 @@ export class UploadIngest {
     };
   }
 
-  async #sender(cid: number): Promise<KnownComputer> {
-    const sender = await this.#options.computers.get(cid);
-    if (!sender) {
-      throw new IngestError(
-        403,
-        "ERR_UNKNOWN_COMPUTER",
-        `Cannot accept upload: computer ${cid} is not registered here; register again`,
+  /**
+   * The file key of an upload in progress: its sealed copy opened (no RSA), or, when it has none
+   * (started by an older server, or its key was unloaded meanwhile), one guarded unwrap.
+   */
+  async #fileKeyOf(
+    parsed: ParsedUploadManifest & { kind: "encrypted" },
+    cid: number,
+    uid: string,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const contentKeys = this.#options.contentKeys;
+    const ref = {
+      computerId: cid,
+      kid: parsed.claims.kid!,
+      encryptedKey: parsed.message.encrypted_key,
+    };
+    const sealed = await this.files.readSealedFileKey(cid, uid);
+    const opened = sealed ? contentKeys.openFileKey(ref, sealed) : null;
+    if (opened) return opened;
+    contentKeys.requireLoaded(ref.kid, "upload");
+    const sender = await authenticateSender(this.#options.computers, cid, "upload");
+    try {
+      const checked = await openUploadManifestWithFileKey(
+        sender.publicKey,
+        parsed,
+        await contentKeys.fileKey(ref),
       );
+      return checked.fileKey!;
+    } catch (error) {
+      throw ingestErrorFrom(error, "upload data");
     }
-    const inactive = inactiveReason(sender.record);
-    if (inactive) {
-      throw new IngestError(403, inactive.code, `Cannot accept upload: ${inactive.why}`);
-    }
-    return sender;
   }
 
-  /** The private key of `kid`, loaded once; refused without any RSA operation when unknown. */
-  async #privateKey(kid: string): Promise<CryptoKey> {
-    if (!this.#options.keys.has(kid)) {
-      throw new IngestError(
-        400,
-        "ERR_UNKNOWN_KEY_ID",
-        `Cannot decrypt upload: key ${kid} is not known here; fetch the current encryption certificate`,
+  /** Whether `bytes` more would fit this computer's and the server's quotas (no write). */
+  async #quotaOutcome(
+    cid: number,
+    bytes: number,
+  ): Promise<Exclude<CreateUploadOutcome, "exists">> {
+    const { perComputerBytes, totalBytes } = this.#options.quotas;
+    const usage = await this.#records.usage(cid, this.#now() - this.#staleAfterMs);
+    if (usage.inProgress >= MAX_IN_PROGRESS_PER_COMPUTER) return "too-many-in-progress";
+    if (perComputerBytes > 0 && usage.computerBytes + bytes > perComputerBytes) {
+      return "computer-quota";
+    }
+    if (totalBytes > 0 && usage.totalBytes + bytes > totalBytes) return "total-quota";
+    return "created";
+  }
+
+  /** The refusal of an upload that does not fit. */
+  #quotaRefusal(
+    outcome: Exclude<CreateUploadOutcome, "created" | "exists">,
+    cid: number,
+    uid: string,
+    size: number,
+  ): IngestError {
+    if (outcome === "too-many-in-progress") {
+      return new IngestError(
+        413,
+        "ERR_UPLOAD_QUOTA_EXCEEDED",
+        `Cannot accept another upload: computer ${cid} has ${MAX_IN_PROGRESS_PER_COMPUTER} in progress; finish those first`,
       );
     }
-    let key = this.#privateKeys.get(kid);
-    if (!key) {
-      const path = joinPath(encryptionKeysDir(this.#options.dataDir), `${kid}.pvk`);
-      key = (await readEncryptionKeyFile(path, kid)).privateKey;
-      this.#privateKeys.set(kid, key);
-    }
-    return key;
+    const { perComputerBytes, totalBytes } = this.#options.quotas;
+    const which = outcome === "computer-quota"
+      ? `computer ${cid}'s upload quota of ${perComputerBytes} bytes`
+      : `the server's total upload quota of ${totalBytes} bytes`;
+    this.#log.info("upload refused: quota", { cid, uid, size, quota: outcome });
+    return new IngestError(
+      413,
+      "ERR_UPLOAD_QUOTA_EXCEEDED",
+      `Cannot accept an upload of ${size} bytes: it would exceed ${which}`,
+    );
   }
 
   #remember(active: ActiveUpload): void {
@@ -725,6 +735,21 @@ export class UploadIngest {
       return await mine;
     } finally {
       if (this.#locks.get(key) === settled) this.#locks.delete(key);
+    }
+  }
+
+  /** Expires the uploads that received nothing for longer than the stale time (runs hourly). */
+  async #expireStale(): Promise<void> {
+    const cutoff = this.#now() - this.#staleAfterMs;
+    for (const record of await this.#records.listUploadsIn("receiving")) {
+      if (record.updatedAt >= cutoff) continue;
+      const { computerId: cid, uploadId: uid } = record;
+      await this.#withLock(cid, uid, async () => {
+        const active = this.#active.get(keyOf(cid, uid));
+        if (active && (active.busy > 0 || active.lastTouch >= cutoff)) return;
+        await this.#markFailed(record, "ERR_UPLOAD_EXPIRED", "no chunk arrived for too long");
+        this.#log.info("upload expired", { cid, uid });
+      });
     }
   }
 
@@ -755,6 +780,43 @@ export class UploadIngest {
       if (!owned.has(keyOf(cid, uid))) await this.files.removeIncoming(cid, uid);
     }
   }
+}
+
+function unknownUpload(cid: number, uid: string): IngestError {
+  return new IngestError(
+    404,
+    "ERR_UNKNOWN_UPLOAD",
+    `Upload ${uid} of computer ${cid} is not known here; post its manifest first`,
+  );
+}
+
+/**
+ * Checks a chunk's index and declared length against its upload's record.
+ *
+ * @returns the exact body length expected.
+ * @throws {IngestError} 400 `ERR_CHUNK_INVALID`.
+ */
+function checkChunk(record: UploadRecord, index: number, declaredLength: number | null): number {
+  if (index >= record.chunkCount) {
+    throw new IngestError(
+      400,
+      "ERR_CHUNK_INVALID",
+      `Cannot accept chunk ${index}: upload ${record.uploadId} has ${record.chunkCount} chunks`,
+    );
+  }
+  const expected = chunkLengthOf(record.size, record.chunkSize, index) +
+    chunkOverhead(record.encrypted);
+  // The declared length must be the exact one: the HTTP framing then bounds the body.
+  if (declaredLength !== expected) {
+    throw new IngestError(
+      400,
+      "ERR_CHUNK_INVALID",
+      `Cannot accept chunk ${index}: expected a Content-Length of ${expected} bytes, got ${
+        declaredLength ?? "none"
+      }`,
+    );
+  }
+  return expected;
 }
 
 /** Builds the status of an upload from its record and, while receiving, its bitmap. */

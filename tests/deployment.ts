@@ -5,6 +5,10 @@
  * @module
  */
 
+import { readClientKey } from "../keystore/key_storage.ts";
+import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import { verifyMasthead } from "../protocol/masthead.ts";
+import { API } from "../protocol/paths.ts";
 import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { RecordingProxy } from "./recording_proxy.ts";
 
@@ -205,3 +209,54 @@ export async function storedReports(
 }
 
 export { freePort, RecordingProxy };
+
+/** What the server's metrics say (the fields the tests read). */
+export interface ServerMetrics {
+  /** RSA private-key operations since start: reports, bundles and upload manifests. */
+  rsaPrivateOps: number;
+  reportsStored: number;
+  [name: string]: unknown;
+}
+
+/** The server's own counts (`GET /api/v1/metrics`). */
+export async function serverMetrics(port: number): Promise<ServerMetrics> {
+  const response = await fetch(`http://127.0.0.1:${port}${API.metrics}`);
+  if (response.status !== 200) throw new Error(`metrics: HTTP ${response.status}`);
+  return await response.json();
+}
+
+/**
+ * A client registered through `mle-client report`, as a test process can use it to send crafted
+ * messages with the product's own sealing code: its computer id, its private key, and the server
+ * key its verified certificate names.
+ */
+export interface RegisteredSender {
+  cid: number;
+  privateKey: CryptoKey;
+  kid: string;
+  serverPublicKey: CryptoKey;
+}
+
+/** Registers a client (one encrypted report through `parentPort`) and returns it as a sender. */
+export async function registeredSender(
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+): Promise<RegisteredSender> {
+  const result = await clientReport(site, clientDir, parentPort, ["--encryption", "required"]);
+  if (result.code !== 0) throw new Error(`client report exited ${result.code}\n${result.stderr}`);
+  const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+  const state = JSON.parse(await Deno.readTextFile(`${clientDir}/state.json`));
+  const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
+  const { certificate, publicKey } = await verifyEncryptionCertificate(
+    siteKey,
+    JSON.parse(state.certificate),
+  );
+  if (!publicKey) throw new Error("the client's certificate enables no encryption");
+  return {
+    cid: state.computerId as number,
+    privateKey: key.privateKey,
+    kid: (certificate as { kid: string }).kid,
+    serverPublicKey: publicKey,
+  };
+}

@@ -1,21 +1,16 @@
 /**
- * The server's path of an upload:
+ * The server's path of an upload, one concept per file:
  *
- * 1. **Manifest.** Parse the shape and clear claims (no keys touched); look up the sender
- *    (unknown or revoked stop here); verify its signature over the message as it travelled;
- *    refuse an unknown key id without any RSA operation; unwrap the file key (the upload's one
- *    RSA private-key operation) and decrypt; verify the inner signature and claims; check the
- *    manifest; record it if the per-computer and total quotas allow its declared size, so a
- *    refused upload never writes a byte of file data.
- * 2. **Chunks.** Check the index and the exact length before reading the body; open the chunk in
- *    its context (every failure the same opaque error); write the plaintext at its offset in the
- *    partial file; hash it in order (chunks that arrive early are hashed later, read back from
- *    the partial file). Every 64 chunks or second, sync the partial file, then checkpoint which
- *    chunks it holds: after any crash the status says what the last checkpoint holds and the
- *    client sends the rest.
- * 3. **Store.** Once every chunk is in: finish the SHA-256 and compare it with the declared one;
- *    on a match, link the partial file into `uploads/<computer id>/<sanitised name>` (never
- *    replacing anything) and record it; otherwise record the failure and delete the data.
+ * 1. **Manifest** (here, then `upload_admission.ts`): parse the shape and clear claims (no keys
+ *    touched); authenticate the sender (`sender_authentication.ts`); refuse an unknown key id and
+ *    a computer past its quotas before any RSA operation; one unwrap within the computer's budget
+ *    of new keys; check the manifest; keep the file key sealed beside the data; record the upload
+ *    if the quotas allow its declared size, so a refused upload never writes a byte of file data.
+ * 2. **Chunks** (here and `upload_chunk_writer.ts`): check the upload, index and exact length on
+ *    its record before any key work or reading the body; open the chunk in its context (every
+ *    failure the same opaque error); write it at its offset, hash in order, checkpoint.
+ * 3. **Store** (`upload_completion.ts`): compare the SHA-256, link the file in place, record it;
+ *    uploads that received nothing for 24 hours expire.
  *
  * Memory per upload in progress is its chunk bitmap (one bit per chunk) and a running hash; chunk
  * bodies in flight share a fixed byte budget, beyond which the answer is 503 with `Retry-After`.
@@ -31,47 +26,41 @@ import {
   openClearChunk,
 } from "../envelope/upload_chunk.ts";
 import {
-  openUploadManifestWithFileKey,
   type ParsedUploadManifest,
   readUploadManifestMessage,
   verifyUploadManifestSignature,
 } from "../envelope/upload_manifest.ts";
-import { createSha256, type IncrementalSha256 } from "../protocol/incremental_sha256.ts";
+import { createSha256 } from "../protocol/incremental_sha256.ts";
 import {
   checkClaims,
-  checkManifest,
   ChunkBitmap,
-  chunkLengthOf,
-  chunkOverhead,
-  MAX_STATUS_RANGES,
   RETRY_LATER_CODE,
-  sanitizeUploadName,
   type UploadLimits,
-  type UploadManifest,
   type UploadStatus,
 } from "../protocol/upload.ts";
-import { releaseBytes } from "../protocol/upload_fetch.ts";
-import type { CreateUploadOutcome, UploadRecord, UploadRecords } from "../store/upload_records.ts";
-import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
-import type { ContentKeySource, WrappedKeyRef } from "./content_key_source.ts";
+import type { UploadRecord, UploadRecords } from "../store/upload_records.ts";
+import type { KnownComputer } from "./computer_directory.ts";
 import { IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
 import { authenticateSender } from "./sender_authentication.ts";
+import {
+  ackOf,
+  type ActiveUpload,
+  checkChunk,
+  checkpoint,
+  checkpointDue,
+  type ChunkAnswer,
+  releasing,
+  type UploadDisk,
+  writeChunk,
+} from "./upload_chunk_writer.ts";
+import { UploadAdmission, type UploadAdmissionOptions } from "./upload_admission.ts";
+import { finalAnswer, finalizeUpload, recordFailure, statusOf } from "./upload_completion.ts";
 import { UploadFiles } from "./upload_store.ts";
 
-/** What the upload path needs. */
-export interface UploadIngestOptions {
+/** What the upload path needs (`limits` is also what this server advertises). */
+export interface UploadIngestOptions
+  extends Omit<UploadAdmissionOptions, "files" | "now" | "staleAfterMs"> {
   dataDir: string;
-  records: UploadRecords;
-  computers: ComputerDirectory;
-  /** Where file keys come from: key id checked, then one unwrap within the computer's budget. */
-  contentKeys: ContentKeySource;
-  log: Logger;
-  /** Bytes per computer and in total, stored or in progress (0: no limit). */
-  quotas: { perComputerBytes: number; totalBytes: number };
-  /** What this server advertises (and enforces for the chunk size). */
-  limits: UploadLimits;
-  /** Whether clear text from a computer whose level is required is refused (as for reports). */
-  isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
   now?: () => number;
   /** Uploads that received nothing for longer than this expire (default 24 hours). */
   staleAfterMs?: number;
@@ -81,45 +70,10 @@ export interface UploadIngestOptions {
   memoryBudgetBytes?: number;
 }
 
-/** A chunk's acknowledgement: small, so that acknowledging costs nothing per chunk. */
-export interface ChunkAnswer {
-  /** "stored" now, or "duplicate" when the server already had it. */
-  result: "stored" | "duplicate";
-  uploadId: string;
-  computerId: number;
-  state: UploadStatus["state"];
-  received: number;
-  chunkCount: number;
-}
-
-interface ActiveUpload {
-  record: UploadRecord;
-  chunkKey: CryptoKey | null;
-  bitmap: ChunkBitmap;
-  file: Deno.FsFile;
-  /** Where the partial file's position stands (-1: unknown): in-order writes skip the seek. */
-  position: number;
-  hash: IncrementalSha256;
-  hashedChunks: number;
-  sinceCheckpoint: number;
-  lastCheckpoint: number;
-  /** The checkpoint being written, if any (one at a time). */
-  checkpointing: Promise<void>;
-  lastTouch: number;
-  busy: number;
-}
-
 const decoder = new TextDecoder("utf-8", { fatal: true });
-const CHECKPOINT_CHUNKS = 64;
-const CHECKPOINT_MS = 1000;
-const TOUCH_MS = 60_000;
-/** Chunks hashed from disk per request when catching up; the rest waits for the next ones. */
-const CATCH_UP_CHUNKS = 64;
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** How often uploads that received nothing for too long are looked for. */
 const EXPIRY_CHECK_MS = 60 * 60 * 1000;
-/** Uploads one computer may have in progress: empty files cost no quota, yet each holds files. */
-const MAX_IN_PROGRESS_PER_COMPUTER = 64;
 
 /** Uploads in progress and their files. */
 export class UploadIngest {
@@ -131,6 +85,8 @@ export class UploadIngest {
   readonly #staleAfterMs: number;
   readonly #maxActive: number;
   readonly #budget: number;
+  readonly #disk: UploadDisk;
+  readonly #admission: UploadAdmission;
   readonly #active = new Map<string, ActiveUpload>();
   readonly #locks = new Map<string, Promise<unknown>>();
   #inFlightBytes = 0;
@@ -145,6 +101,13 @@ export class UploadIngest {
     this.#maxActive = options.maxActive ?? 64;
     this.#budget = options.memoryBudgetBytes ?? 32 * 1024 * 1024;
     this.files = new UploadFiles(options.dataDir);
+    this.#disk = { files: this.files, records: this.#records, log: this.#log, now: this.#now };
+    this.#admission = new UploadAdmission({
+      ...options,
+      files: this.files,
+      now: this.#now,
+      staleAfterMs: this.#staleAfterMs,
+    });
   }
 
   /**
@@ -242,11 +205,11 @@ export class UploadIngest {
     const record = cached?.record ?? await this.#records.getUpload(cid, uid);
     if (record === null) throw unknownUpload(cid, uid);
     if (!cached && (record.state === "complete" || record.state === "failed")) {
-      return this.#finalAnswer(record);
+      return finalAnswer(record);
     }
     const expected = checkChunk(record, index, declaredLength);
     const loaded = cached ?? await this.#withLock(cid, uid, () => this.#load(cid, uid, true));
-    if (!("bitmap" in loaded)) return this.#finalAnswer(loaded);
+    if (!("bitmap" in loaded)) return finalAnswer(loaded);
     const active = loaded;
     active.busy++;
     try {
@@ -289,7 +252,7 @@ export class UploadIngest {
   async close(): Promise<void> {
     clearInterval(this.#expiryTimer);
     for (const active of this.#active.values()) {
-      await this.#checkpoint(active).catch(() => {});
+      await checkpoint(active, this.#disk).catch(() => {});
       active.file.close();
     }
     this.#active.clear();
@@ -302,49 +265,7 @@ export class UploadIngest {
     digest: string,
   ): Promise<UploadStatus> {
     const { cid, uid, kid, cs, cc } = parsed.claims;
-    const limit = this.#options.limits.maxChunkBytes;
-    if (cs > limit) {
-      throw new IngestError(
-        400,
-        "ERR_CHUNK_TOO_LARGE",
-        `Cannot accept upload: chunks of ${cs} bytes are over this server's ${limit}; ask ${"GET"} the upload limits first`,
-      );
-    }
-    const ref: WrappedKeyRef | null = parsed.kind === "encrypted"
-      ? { computerId: cid, kid: kid!, encryptedKey: parsed.message.encrypted_key }
-      : null;
-    if (ref) {
-      this.#options.contentKeys.requireLoaded(ref.kid, "upload");
-    } else if (
-      await this.#options.isClearTextRefused?.(cid, sender.record.encryptionLevel) === true
-    ) {
-      throw new IngestError(
-        403,
-        "ERR_CLEAR_TEXT_REFUSED",
-        "Cannot accept a clear-text upload from a computer whose encryption level is required",
-      );
-    }
-    // The quotas before any unwrap: the smallest file these claims allow must fit.
-    const smallest = cc === 1 ? 0 : cs * (cc - 1) + 1;
-    const room = await this.#quotaOutcome(cid, smallest);
-    if (room !== "created") throw this.#quotaRefusal(room, cid, uid, smallest);
-    const fileKey = ref ? await this.#options.contentKeys.fileKey(ref) : null;
-    let opened;
-    try {
-      opened = await openUploadManifestWithFileKey(sender.publicKey, parsed, fileKey);
-    } catch (error) {
-      throw ingestErrorFrom(error, "upload data");
-    }
-    let manifest: UploadManifest;
-    try {
-      manifest = JSON.parse(decoder.decode(opened.manifest));
-    } catch {
-      throw new IngestError(400, "ERR_MANIFEST_INVALID", "Cannot read upload manifest: not JSON");
-    }
-    const problem = checkManifest(manifest, parsed.claims);
-    if (problem) {
-      throw new IngestError(400, "ERR_MANIFEST_INVALID", `Cannot accept upload: ${problem}`);
-    }
+    const { manifest, fileKey, sealedFileKey } = await this.#admission.open(parsed, sender);
     const now = this.#now();
     const record: UploadRecord = {
       computerId: cid,
@@ -366,25 +287,16 @@ export class UploadIngest {
     };
     // The folder first, the record second: a crash in between leaves a folder no record owns,
     // which the next start removes; never a record without its manifest.
-    const sealedFileKey = ref && opened.fileKey
-      ? this.#options.contentKeys.sealFileKey(ref, opened.fileKey)
-      : null;
     await this.files.createIncoming(cid, uid, body, sealedFileKey);
-    const { perComputerBytes, totalBytes } = this.#options.quotas;
-    const outcome = await this.#records.createUpload(record, {
-      perComputerBytes,
-      totalBytes,
-      activeSince: now - this.#staleAfterMs,
-      inProgressPerComputer: MAX_IN_PROGRESS_PER_COMPUTER,
-    });
+    const outcome = await this.#records.createUpload(record, this.#admission.quotas());
     if (outcome !== "created") {
       await this.files.removeIncoming(cid, uid);
       if (outcome === "exists") return await this.#statusUnlocked(cid, uid);
-      throw this.#quotaRefusal(outcome, cid, uid, manifest.size);
+      throw this.#admission.refusal(outcome, cid, uid, manifest.size);
     }
     const active: ActiveUpload = {
       record,
-      chunkKey: opened.fileKey ? await deriveChunkKey(opened.fileKey, uid) : null,
+      chunkKey: fileKey ? await deriveChunkKey(fileKey, uid) : null,
       bitmap: new ChunkBitmap(cc),
       file: await this.files.openPartial(cid, uid),
       position: -1,
@@ -396,7 +308,7 @@ export class UploadIngest {
       lastTouch: now,
       busy: 0,
     };
-    opened.fileKey?.fill(0);
+    fileKey?.fill(0);
     this.#remember(active);
     this.#log.info("upload started", {
       cid,
@@ -429,7 +341,7 @@ export class UploadIngest {
     );
     let chunkKey: CryptoKey | null = null;
     if (parsed.kind === "encrypted") {
-      const fileKey = await this.#fileKeyOf(parsed, cid, uid);
+      const fileKey = await this.#admission.reopenFileKey(parsed, cid, uid);
       chunkKey = await deriveChunkKey(fileKey, uid);
       fileKey.fill(0);
     }
@@ -465,33 +377,18 @@ export class UploadIngest {
   ): Promise<ChunkAnswer> {
     // Loaded again: the upload may have been stored, failed or set aside meanwhile.
     const active = await this.#load(cid, uid, true);
-    if (!("bitmap" in active)) return this.#finalAnswer(active);
+    if (!("bitmap" in active)) return finalAnswer(active);
     const { record } = active;
     if (active.bitmap.has(index)) return ackOf(active, "duplicate");
-    // Synchronous: a write into the page cache takes microseconds, less than a thread hand-off.
-    const offset = index * record.chunkSize;
-    if (active.position !== offset) active.file.seekSync(offset, Deno.SeekMode.Start);
-    active.position = -1;
-    writeAllSync(active.file, plaintext);
-    active.position = offset + plaintext.length;
-    active.bitmap.set(index);
-    active.sinceCheckpoint++;
-    if (index === active.hashedChunks) {
-      active.hash.update(plaintext);
-      active.hashedChunks++;
-    }
-    this.#catchUpHash(active, CATCH_UP_CHUNKS);
+    writeChunk(active, index, plaintext);
     if (active.bitmap.complete) {
       await this.#finalize(active);
       const stored = await this.#records.getUpload(record.computerId, record.uploadId);
-      return this.#finalAnswer(stored!, "stored");
+      return finalAnswer(stored!, "stored");
     }
-    const now = this.#now();
-    if (
-      active.sinceCheckpoint >= CHECKPOINT_CHUNKS || now - active.lastCheckpoint >= CHECKPOINT_MS
-    ) {
+    if (checkpointDue(active, this.#now())) {
       // In the background: chunks keep being written while the disk syncs.
-      void this.#checkpoint(active).catch((error) =>
+      void checkpoint(active, this.#disk).catch((error) =>
         this.#log.warn("upload checkpoint failed", {
           cid,
           uid,
@@ -502,111 +399,18 @@ export class UploadIngest {
     return ackOf(active, "stored");
   }
 
-  /** Hashes, in order, the chunks already written past the hash's position (read back). */
-  #catchUpHash(active: ActiveUpload, maxChunks: number): void {
-    const { record } = active;
-    let done = 0;
-    while (
-      active.hashedChunks < record.chunkCount && active.bitmap.has(active.hashedChunks) &&
-      done < maxChunks
-    ) {
-      const index = active.hashedChunks;
-      const length = chunkLengthOf(record.size, record.chunkSize, index);
-      const buffer = new Uint8Array(length);
-      active.position = -1;
-      active.file.seekSync(index * record.chunkSize, Deno.SeekMode.Start);
-      let filled = 0;
-      while (filled < length) {
-        const n = active.file.readSync(buffer.subarray(filled));
-        if (n === null) break;
-        filled += n;
-      }
-      active.hash.update(buffer.subarray(0, filled));
-      releaseBytes(buffer);
-      active.hashedChunks++;
-      done++;
-    }
-  }
-
-  /**
-   * Records which chunks are safely on disk: the bitmap is copied first, then the partial file is
-   * synced, then the copy written. Chunks written meanwhile are left for the next checkpoint, so
-   * the checkpoint never names a chunk that a crash could lose.
-   */
-  async #checkpoint(active: ActiveUpload): Promise<void> {
-    await active.checkpointing;
-    const { record } = active;
-    if (active.sinceCheckpoint === 0) return;
-    const held = active.bitmap.toBytes();
-    const now = this.#now();
-    active.sinceCheckpoint = 0;
-    active.lastCheckpoint = now;
-    const run = (async () => {
-      await active.file.sync();
-      await this.files.writeBitmap(record.computerId, record.uploadId, held);
-      if (now - active.lastTouch >= TOUCH_MS) {
-        active.lastTouch = now;
-        await this.#records.updateUpload(record.computerId, record.uploadId, { updatedAt: now });
-      }
-    })();
-    active.checkpointing = run.catch(() => {});
-    await run;
-  }
-
+  /** Stores an upload whose chunks are all in, and forgets it. */
   async #finalize(active: ActiveUpload): Promise<void> {
-    const { record } = active;
-    const { computerId: cid, uploadId: uid } = record;
-    this.#catchUpHash(active, Number.POSITIVE_INFINITY);
-    await active.checkpointing;
-    await active.file.sync();
-    await this.files.writeBitmap(cid, uid, active.bitmap.toBytes());
-    const digest = active.hash.digestHex();
-    active.file.close();
+    const { computerId: cid, uploadId: uid } = active.record;
     this.#active.delete(keyOf(cid, uid));
-    if (digest !== record.sha256) {
-      await this.#markFailed(
-        record,
-        "ERR_UPLOAD_HASH_MISMATCH",
-        "the file's SHA-256 differs from the one the client declared",
-      );
-      this.#log.warn("upload refused: hash mismatch", { cid, uid });
-      return;
-    }
-    const name = sanitizeUploadName(record.declaredName);
-    const storedName = await this.files.place(
-      cid,
-      uid,
-      name,
-      record.state === "finalizing" ? record.storedName : null,
-      async (candidate) => {
-        await this.#records.updateUpload(cid, uid, {
-          state: "finalizing",
-          storedName: candidate,
-          updatedAt: this.#now(),
-        });
-      },
-    );
-    const now = this.#now();
-    await this.#records.updateUpload(cid, uid, {
-      state: "complete",
-      storedName,
-      completedAt: now,
-      updatedAt: now,
-    });
-    await this.files.removeIncoming(cid, uid);
-    this.#log.info("upload stored", { cid, uid, size: record.size, name: storedName });
+    await finalizeUpload(active, this.#disk);
   }
 
   async #markFailed(record: UploadRecord, code: string, message: string): Promise<void> {
     const { computerId: cid, uploadId: uid } = record;
     this.#active.get(keyOf(cid, uid))?.file.close();
     this.#active.delete(keyOf(cid, uid));
-    await this.#records.updateUpload(cid, uid, {
-      state: "failed",
-      error: `${code}: ${message}`,
-      updatedAt: this.#now(),
-    });
-    await this.files.removeIncoming(cid, uid);
+    await recordFailure(this.#disk, record, code, message);
   }
 
   async #statusUnlocked(cid: number, uid: string): Promise<UploadStatus> {
@@ -623,95 +427,6 @@ export class UploadIngest {
     return statusOf(active.record, active.bitmap);
   }
 
-  #finalAnswer(record: UploadRecord, result: "stored" | "duplicate" = "duplicate"): ChunkAnswer {
-    if (record.state === "failed") {
-      const { code, message } = splitError(record.error);
-      throw new IngestError(409, "ERR_UPLOAD_FAILED", `Upload failed: ${code}: ${message}`);
-    }
-    const status = statusOf(record, null);
-    return {
-      result,
-      uploadId: record.uploadId,
-      computerId: record.computerId,
-      state: status.state,
-      received: status.received,
-      chunkCount: record.chunkCount,
-    };
-  }
-
-  /**
-   * The file key of an upload in progress: its sealed copy opened (no RSA), or, when it has none
-   * (started by an older server, or its key was unloaded meanwhile), one guarded unwrap.
-   */
-  async #fileKeyOf(
-    parsed: ParsedUploadManifest & { kind: "encrypted" },
-    cid: number,
-    uid: string,
-  ): Promise<Uint8Array<ArrayBuffer>> {
-    const contentKeys = this.#options.contentKeys;
-    const ref = {
-      computerId: cid,
-      kid: parsed.claims.kid!,
-      encryptedKey: parsed.message.encrypted_key,
-    };
-    const sealed = await this.files.readSealedFileKey(cid, uid);
-    const opened = sealed ? contentKeys.openFileKey(ref, sealed) : null;
-    if (opened) return opened;
-    contentKeys.requireLoaded(ref.kid, "upload");
-    const sender = await authenticateSender(this.#options.computers, cid, "upload");
-    try {
-      const checked = await openUploadManifestWithFileKey(
-        sender.publicKey,
-        parsed,
-        await contentKeys.fileKey(ref),
-      );
-      return checked.fileKey!;
-    } catch (error) {
-      throw ingestErrorFrom(error, "upload data");
-    }
-  }
-
-  /** Whether `bytes` more would fit this computer's and the server's quotas (no write). */
-  async #quotaOutcome(
-    cid: number,
-    bytes: number,
-  ): Promise<Exclude<CreateUploadOutcome, "exists">> {
-    const { perComputerBytes, totalBytes } = this.#options.quotas;
-    const usage = await this.#records.usage(cid, this.#now() - this.#staleAfterMs);
-    if (usage.inProgress >= MAX_IN_PROGRESS_PER_COMPUTER) return "too-many-in-progress";
-    if (perComputerBytes > 0 && usage.computerBytes + bytes > perComputerBytes) {
-      return "computer-quota";
-    }
-    if (totalBytes > 0 && usage.totalBytes + bytes > totalBytes) return "total-quota";
-    return "created";
-  }
-
-  /** The refusal of an upload that does not fit. */
-  #quotaRefusal(
-    outcome: Exclude<CreateUploadOutcome, "created" | "exists">,
-    cid: number,
-    uid: string,
-    size: number,
-  ): IngestError {
-    if (outcome === "too-many-in-progress") {
-      return new IngestError(
-        413,
-        "ERR_UPLOAD_QUOTA_EXCEEDED",
-        `Cannot accept another upload: computer ${cid} has ${MAX_IN_PROGRESS_PER_COMPUTER} in progress; finish those first`,
-      );
-    }
-    const { perComputerBytes, totalBytes } = this.#options.quotas;
-    const which = outcome === "computer-quota"
-      ? `computer ${cid}'s upload quota of ${perComputerBytes} bytes`
-      : `the server's total upload quota of ${totalBytes} bytes`;
-    this.#log.info("upload refused: quota", { cid, uid, size, quota: outcome });
-    return new IngestError(
-      413,
-      "ERR_UPLOAD_QUOTA_EXCEEDED",
-      `Cannot accept an upload of ${size} bytes: it would exceed ${which}`,
-    );
-  }
-
   #remember(active: ActiveUpload): void {
     const { computerId, uploadId } = active.record;
     this.#active.set(keyOf(computerId, uploadId), active);
@@ -719,7 +434,7 @@ export class UploadIngest {
     for (const [key, candidate] of this.#active) {
       if (candidate.busy > 0 || candidate === active || this.#locks.has(key)) continue;
       this.#active.delete(key);
-      void this.#checkpoint(candidate).catch(() => {}).finally(() => candidate.file.close());
+      void checkpoint(candidate, this.#disk).catch(() => {}).finally(() => candidate.file.close());
       if (this.#active.size <= this.#maxActive) return;
     }
   }
@@ -790,106 +505,6 @@ function unknownUpload(cid: number, uid: string): IngestError {
   );
 }
 
-/**
- * Checks a chunk's index and declared length against its upload's record.
- *
- * @returns the exact body length expected.
- * @throws {IngestError} 400 `ERR_CHUNK_INVALID`.
- */
-function checkChunk(record: UploadRecord, index: number, declaredLength: number | null): number {
-  if (index >= record.chunkCount) {
-    throw new IngestError(
-      400,
-      "ERR_CHUNK_INVALID",
-      `Cannot accept chunk ${index}: upload ${record.uploadId} has ${record.chunkCount} chunks`,
-    );
-  }
-  const expected = chunkLengthOf(record.size, record.chunkSize, index) +
-    chunkOverhead(record.encrypted);
-  // The declared length must be the exact one: the HTTP framing then bounds the body.
-  if (declaredLength !== expected) {
-    throw new IngestError(
-      400,
-      "ERR_CHUNK_INVALID",
-      `Cannot accept chunk ${index}: expected a Content-Length of ${expected} bytes, got ${
-        declaredLength ?? "none"
-      }`,
-    );
-  }
-  return expected;
-}
-
-/** Builds the status of an upload from its record and, while receiving, its bitmap. */
-function statusOf(record: UploadRecord, bitmap: ChunkBitmap | null): UploadStatus {
-  const base = {
-    uploadId: record.uploadId,
-    computerId: record.computerId,
-    chunkCount: record.chunkCount,
-  };
-  if (record.state === "complete") {
-    return {
-      ...base,
-      state: "complete",
-      received: record.chunkCount,
-      stored: record.chunkCount,
-      missing: [],
-      missingTruncated: false,
-      error: null,
-    };
-  }
-  if (record.state === "failed") {
-    return {
-      ...base,
-      state: "failed",
-      received: 0,
-      stored: 0,
-      missing: [],
-      missingTruncated: false,
-      error: splitError(record.error),
-    };
-  }
-  const held = bitmap ?? new ChunkBitmap(record.chunkCount);
-  const { ranges, truncated } = held.missingRanges(MAX_STATUS_RANGES);
-  return {
-    ...base,
-    state: "receiving",
-    received: held.held,
-    stored: held.held,
-    missing: ranges,
-    missingTruncated: truncated,
-    error: null,
-  };
-}
-
-function splitError(error: string | null): { code: string; message: string } {
-  const text = error ?? "ERR_UPLOAD_FAILED: failed";
-  const index = text.indexOf(": ");
-  return index < 0
-    ? { code: "ERR_UPLOAD_FAILED", message: text }
-    : { code: text.slice(0, index), message: text.slice(index + 2) };
-}
-
 function keyOf(cid: number, uid: string): string {
   return `${cid}-${uid}`;
-}
-
-/** A disposable that frees `bytes` when the scope ends. */
-function releasing(bytes: Uint8Array): Disposable {
-  return { [Symbol.dispose]: () => releaseBytes(bytes) };
-}
-
-function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
-  let written = 0;
-  while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
-}
-
-function ackOf(active: ActiveUpload, result: ChunkAnswer["result"]): ChunkAnswer {
-  return {
-    result,
-    uploadId: active.record.uploadId,
-    computerId: active.record.computerId,
-    state: "receiving",
-    received: active.bitmap.held,
-    chunkCount: active.record.chunkCount,
-  };
 }

@@ -210,13 +210,30 @@ export async function openUploadManifest(
   parsed: ParsedUploadManifest,
   serverPrivateKey: CryptoKey | null,
 ): Promise<{ manifest: Uint8Array<ArrayBuffer>; fileKey: Uint8Array<ArrayBuffer> | null }> {
+  const raw = parsed.kind === "clear" || serverPrivateKey === null
+    ? null
+    : await unwrapContentKey(serverPrivateKey, parsed.message.encrypted_key);
+  return await openUploadManifestWithFileKey(clientPublicKey, parsed, raw);
+}
+
+/**
+ * {@linkcode openUploadManifest} with the file key already unwrapped (by a server that guards its
+ * RSA operations): decrypts, verifies the inner signature and that it names the envelope's claims.
+ *
+ * @param fileKey the raw file key (ignored in clear); null stands for a failed unwrap.
+ * @throws {MleError} `ERR_DECRYPTION_FAILED` (the same for every decryption failure) or
+ * `ERR_SIGNATURE_INVALID`.
+ */
+export async function openUploadManifestWithFileKey(
+  clientPublicKey: CryptoKey,
+  parsed: ParsedUploadManifest,
+  fileKey: Uint8Array<ArrayBuffer> | null,
+): Promise<{ manifest: Uint8Array<ArrayBuffer>; fileKey: Uint8Array<ArrayBuffer> | null }> {
   if (parsed.kind === "clear") {
     const { payload } = await verifyJws(clientPublicKey, parsed.message, UPLOAD_MANIFEST_TYPE);
     return { manifest: payload, fileKey: null };
   }
-  const raw = serverPrivateKey === null
-    ? null
-    : await unwrapContentKey(serverPrivateKey, parsed.message.encrypted_key);
+  const raw = fileKey;
   const key = raw === null ? null : await importAesKey(raw);
   const inner = await decryptJwe(parsed.message, key);
   let compact: string;

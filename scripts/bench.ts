@@ -5,8 +5,10 @@
  * real admin tool; simulated clients in separate load-generator processes (`bench_load.ts`), each
  * client with its own Ed25519 key pair and computer id, registered over HTTP; reports of about
  * 1 KiB of properties, first signed clear text, then encrypted to a 4096-bit key, then (after a
- * server restart on the same data dir) again, then to a 2048-bit key, then through a relay. The
- * RSA private-key operations are the server's own count (`GET /api/v1/metrics` on its operations
+ * server restart on the same data dir) again, then to a 2048-bit key, then beside one hostile
+ * registered client that sends 1,000 reports each under a fresh wrapped key (its RSA cost must
+ * stay within its budget of new keys while the others' throughput holds), then through a relay.
+ * The RSA private-key operations are the server's own count (`GET /api/v1/metrics` on its operations
  * listener).
  *
  * Reports are sealed before each timed phase (see bench_load.ts): generating them while sending
@@ -218,12 +220,14 @@ interface Sent {
   seconds: number;
   latencies: number[];
   exhausted: boolean;
+  /** Answers by HTTP status. */
+  statuses: Record<string, number>;
 }
 
 /**
  * Sends from the workers' pool `pool` to `port` for at most `durationMs`; returns the
- * acknowledged count, the elapsed time and the latencies. Any other answer than `expectStatus`
- * fails the run.
+ * acknowledged count (answers `expectStatus`), the elapsed time and the latencies. Any answer
+ * other than `expectStatus` or one of `alsoAllowed` fails the run.
  */
 async function drive(
   workers: LoadWorker[],
@@ -231,8 +235,10 @@ async function drive(
   port: number,
   durationMs: number,
   expectStatus: number,
+  alsoAllowed: number[] = [],
+  connections = CONNECTIONS,
 ): Promise<Sent> {
-  const perWorker = Math.max(1, Math.floor(CONNECTIONS / workers.length));
+  const perWorker = Math.max(1, Math.floor(connections / workers.length));
   const answers = await Promise.all(
     workers.map((worker) =>
       worker.ask({ cmd: "run", pool, port, connections: perWorker, durationMs })
@@ -250,11 +256,20 @@ async function drive(
     seconds = Math.max(seconds, answer.elapsedMs / 1000);
     for (const ms of answer.latencies as number[]) latencies.push(ms);
   }
-  const unexpected = Object.entries(statuses).filter(([status]) => Number(status) !== expectStatus);
+  const allowed = [expectStatus, ...alsoAllowed];
+  const unexpected = Object.entries(statuses).filter(([status]) =>
+    !allowed.includes(Number(status))
+  );
   if (unexpected.length > 0) {
-    throw new Error(`unexpected answers: ${JSON.stringify(statuses)} (expected ${expectStatus})`);
+    throw new Error(`unexpected answers: ${JSON.stringify(statuses)} (expected ${allowed})`);
   }
-  return { acked, seconds, latencies, exhausted: answers.every((answer) => answer.exhausted) };
+  return {
+    acked,
+    seconds,
+    latencies,
+    exhausted: answers.every((answer) => answer.exhausted),
+    statuses,
+  };
 }
 
 /** The median and 99th percentile of latencies, in ms. */
@@ -416,6 +431,8 @@ async function main(): Promise<number> {
   let server: ServerProcess | null = null;
   let relay: RoleProcess | null = null;
   const workers: LoadWorker[] = [];
+  /** Load generators outside the well-behaved clients' (the hostile client's). */
+  const extraWorkers: LoadWorker[] = [];
   let peakRss = 0;
   let peakHeap = 0;
   const notePeak = (m: Metrics) => {
@@ -474,7 +491,7 @@ async function main(): Promise<number> {
     /** Seals reports into a pool of every worker. */
     const seal = async (
       pool: string,
-      mode: "clear" | "encrypt",
+      mode: "clear" | "encrypt" | "fresh-keys",
       perClient: number,
     ): Promise<void> => {
       const sealed = await prepareAll(workers, {
@@ -657,6 +674,71 @@ async function main(): Promise<number> {
     ], SECONDS * 1000);
     await dropAll("2048");
 
+    // A hostile registered client: 1,000 reports, each under a content key wrapped afresh, sent
+    // while the other clients report as usual. Its budget of new keys (the server's default,
+    // 10 an hour) bounds the RSA work it causes; past it the answer is 429.
+    say("a hostile client sends 1000 reports with fresh wrapped keys beside the others");
+    // Its own load generator: the others' workers keep playing the well-behaved clients.
+    const hostileWorker = new LoadWorker();
+    extraWorkers.push(hostileWorker);
+    const hostileRegistered = await hostileWorker.ask({
+      cmd: "register",
+      port: serverPort,
+      count: 1,
+      concurrency: 1,
+      tag: "hostile",
+    });
+    if (hostileRegistered.failures > 0) throw new Error("the hostile client did not register");
+    const others = workers;
+    await hostileWorker.ask({
+      cmd: "prepare",
+      pool: "hostile",
+      mode: "fresh-keys",
+      perClient: 1000,
+      port: serverPort,
+      masthead,
+    });
+    await prepareAll(others, {
+      cmd: "prepare",
+      pool: "beside hostile",
+      mode: "encrypt",
+      perClient: perClientFor(rateGuess),
+      port: serverPort,
+      masthead,
+    });
+    before = await metrics(serverPort);
+    const [hostileSent, besideSent] = await Promise.all([
+      drive([hostileWorker], "hostile", serverPort, SECONDS * 1000, 200, [429, 503], 2),
+      drive(others, "beside hostile", serverPort, SECONDS * 1000, 200),
+    ]);
+    after = await metrics(serverPort);
+    const hostileRsa = after.rsaPrivateOps - before.rsaPrivateOps;
+    if (storedCount(after) - storedCount(before) !== besideSent.acked + hostileSent.acked) {
+      throw new Error("beside the hostile client: acknowledged and stored counts differ");
+    }
+    phases.push({
+      name: "hostile: fresh key per report",
+      reports: hostileSent.acked,
+      seconds: hostileSent.seconds,
+      perSecond: hostileSent.acked / hostileSent.seconds,
+      ...percentiles(hostileSent.latencies),
+      rsaOps: hostileRsa,
+      note: `answers ${JSON.stringify(hostileSent.statuses)}; RSA bounded by its budget`,
+    });
+    const beside = {
+      name: "2048: others beside hostile",
+      reports: besideSent.acked,
+      seconds: besideSent.seconds,
+      perSecond: besideSent.acked / besideSent.seconds,
+      ...percentiles(besideSent.latencies),
+      rsaOps: null,
+      rss: after.rssBytes,
+      note: "content keys reused; compare with 2048: steady state",
+    };
+    phases.push(beside);
+    await dropAll("beside hostile");
+    await hostileWorker.close();
+
     // Through a relay: accepted (spooled durably) by the relay, then forwarded.
     relay = new RoleProcess("relay", [
       "run",
@@ -742,6 +824,9 @@ async function main(): Promise<number> {
         1,
       ),
       rsa_private_ops_for_forged_signatures: forgedRsa,
+      rsa_private_ops_for_hostile_client: hostileRsa,
+      hostile_client_reports_refused_429: hostileSent.statuses["429"] ?? 0,
+      encrypted_2048_reports_per_s_beside_hostile: round(beside.perSecond),
       server_cpu_us_per_report_plaintext: round(clear.cpu?.server ?? NaN, 0),
       server_cpu_us_per_report_encrypted: round(steady4096.cpu?.server ?? NaN, 0),
       server_event_loop_us_per_report_plaintext: round(clear.cpu?.serverMain ?? NaN, 0),
@@ -762,7 +847,7 @@ async function main(): Promise<number> {
   } finally {
     await relay?.stop();
     await server?.stop();
-    await Promise.all(workers.map((worker) => worker.close()));
+    await Promise.all([...workers, ...extraWorkers].map((worker) => worker.close()));
     if (values.keep) say(`kept ${root}`);
     else await Deno.remove(root, { recursive: true });
   }

@@ -46,7 +46,8 @@ export type Command =
     cmd: "prepare";
     /** Name of the pool of sealed requests to fill (replacing one of that name). */
     pool: string;
-    mode: "clear" | "encrypt";
+    /** "fresh-keys": encrypted, every report under a content key wrapped afresh (hostile). */
+    mode: "clear" | "encrypt" | "fresh-keys";
     perClient: number;
     /** For "encrypt": where to fetch the certificate and the masthead that vouches for it. */
     port?: number;
@@ -190,9 +191,9 @@ async function prepare(
   command: Extract<Command, { cmd: "prepare" }>,
 ): Promise<Record<string, unknown>> {
   const started = performance.now();
-  const serverKey = command.mode === "encrypt"
-    ? await currentServerKey(command.port!, command.masthead!)
-    : null;
+  const serverKey = command.mode === "clear"
+    ? null
+    : await currentServerKey(command.port!, command.masthead!);
   let newContentKeys = 0;
   const rounds: Uint8Array[][] = Array.from({ length: command.perClient }, () => []);
   // Clients are independent: seal a few at once so that Web Crypto's thread pool has work.
@@ -206,7 +207,7 @@ async function prepare(
         let message;
         if (serverKey) {
           const now = Date.now();
-          const reusable = client.contentKey !== null &&
+          const reusable = command.mode === "encrypt" && client.contentKey !== null &&
             mayReuseContentKey(
               {
                 kid: client.contentKey.kid,

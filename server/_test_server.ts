@@ -24,6 +24,7 @@ import { createServerApp } from "./app.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
+import { ContentKeySource } from "./content_key_source.ts";
 import { KeyRing } from "./key_ring.ts";
 import { createOpsApp } from "./ops_app.ts";
 
@@ -82,6 +83,7 @@ export async function openTestServer(prefix: string) {
   const ingest = {
     computers: new ComputerDirectory(store),
     keys,
+    contentKeys: new ContentKeySource({ keys }),
     writer: new BatchWriter(store),
     isClearTextRefused: () => Promise.resolve(false),
     now: Date.now,
@@ -89,6 +91,13 @@ export async function openTestServer(prefix: string) {
   const log = silentLogger;
   const bundles = new BundleIngest({ store, ingest, log });
   const app = createServerApp({ store, log, masthead: null, ingest, bundles });
-  const ops = createOpsApp({ store, keys, writer: ingest.writer, bundles, log });
+  const ops = createOpsApp({
+    store,
+    keys,
+    contentKeys: ingest.contentKeys,
+    writer: ingest.writer,
+    bundles,
+    log,
+  });
   return { dir, store, keys, app, ops, kid, pair };
 }

@@ -53,7 +53,7 @@ export function createServerApp(options: ServerAppOptions): Hono {
 
   app.onError((error, c) => {
     if (error instanceof IngestError) {
-      return c.json(errorBody(error.code, error.message), error.status);
+      return c.json(errorBody(error.code, error.message), error.status, error.headers);
     }
     const requestId = crypto.randomUUID();
     log.error("request failed", { requestId, path: c.req.path, cause: (error as Error).message });

@@ -3,12 +3,12 @@
  * (`protocol/report_bundle.ts`), in the order that keeps it cheap and safe:
  *
  * 1. parse the bundle's shape and claims (no keys touched);
- * 2. look up the relay by computer id: unknown, revoked, replaced or removed senders stop here;
- * 3. verify the relay's signature over the bundle as it travelled;
+ * 2. authenticate the relay (`sender_authentication.ts`): unknown, revoked, replaced or removed
+ *    senders stop here, then its signature over the bundle as it travelled is verified;
  * 4. check that the administrator allowed this computer to send bundles
  *    (`mle-admin relays allow ID`, recorded in the store): a plain client cannot send one;
- * 5. refuse an unknown key id without any RSA operation; take the content key from the memo or
- *    unwrap it once; decrypt;
+ * 5. refuse an unknown key id without any RSA operation; take the content key from
+ *    `content_key_source.ts` (memo, vault, or one unwrap within the relay's budget); decrypt;
  * 6. unpack, bounded (no decompression bombs), exactly as many reports as the header says;
  * 7. for every report, as if its client had sent it: the client must be registered and active,
  *    its own signature must verify, the claims it signed (computer id, sequence number, server key
@@ -37,6 +37,7 @@ import { checkReport, type Report } from "../protocol/report.ts";
 import type { Store } from "../store/store.ts";
 import { inactiveReason, IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
 import type { IngestContext } from "./report_ingest.ts";
+import { authenticateSender } from "./sender_authentication.ts";
 
 /** The outcome of one report inside a bundle. */
 export interface BundleReportOutcome {
@@ -120,23 +121,12 @@ export class BundleIngest {
       throw ingestErrorFrom(error, "bundle");
     }
     const { claims, header, message } = parsed;
-    const relay = await this.#ingest.computers.get(claims.cid);
-    if (!relay) {
-      throw new IngestError(
-        403,
-        "ERR_UNKNOWN_COMPUTER",
-        `Cannot accept bundle: computer ${claims.cid} is not registered here; register again`,
-      );
-    }
-    const inactive = inactiveReason(relay.record);
-    if (inactive) {
-      throw new IngestError(403, inactive.code, `Cannot accept bundle: ${inactive.why}`);
-    }
-    try {
-      await verifyBundleSignature(relay.publicKey, message);
-    } catch (error) {
-      throw ingestErrorFrom(error, "bundle");
-    }
+    await authenticateSender(
+      this.#ingest.computers,
+      claims.cid,
+      "bundle",
+      (publicKey) => verifyBundleSignature(publicKey, message),
+    );
     if (!(await this.#store.isBundleSender(claims.cid))) {
       throw new IngestError(
         403,
@@ -146,14 +136,12 @@ export class BundleIngest {
       );
     }
     const kid = header.kid;
-    if (!this.#ingest.keys.has(kid)) {
-      throw new IngestError(
-        400,
-        "ERR_UNKNOWN_KEY_ID",
-        `Cannot decrypt bundle: key ${kid} is not known here; fetch the current encryption certificate`,
-      );
-    }
-    const contentKey = await this.#ingest.keys.contentKey(claims.cid, kid, message.encrypted_key);
+    this.#ingest.contentKeys.requireLoaded(kid, "bundle");
+    const contentKey = await this.#ingest.contentKeys.contentKey({
+      computerId: claims.cid,
+      kid,
+      encryptedKey: message.encrypted_key,
+    });
     let plaintext: Uint8Array<ArrayBuffer>;
     try {
       plaintext = await decryptJwe(message, contentKey);

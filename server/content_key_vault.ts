@@ -162,13 +162,66 @@ export class ContentKeyVault {
     const slot = `${computerId}|${kid}`;
     const record = this.#pending.get(slot) ??
       await this.#store.getSealedContentKey(computerId, kid);
-    if (
-      !record || record.wrappedKeyHash !== hash ||
-      record.sealed.length !== SEALED_CONTENT_KEY_BYTES
-    ) {
-      return this.#miss();
-    }
-    const sealed = record.sealed;
+    if (!record || record.wrappedKeyHash !== hash) return this.#miss();
+    const raw = this.#unseal(sealingKey, computerId, kid, hash, record.sealed);
+    if (raw === null) return this.#miss();
+    this.#stats.hits++;
+    return raw;
+  }
+
+  /**
+   * Seals a key that is kept elsewhere than the vault's table (an upload's file key, kept beside
+   * its partial file), exactly as the vault seals content keys.
+   *
+   * @returns the sealed bytes, or null when `kid` is not loaded or the key is not 32 bytes.
+   */
+  seal(
+    computerId: number,
+    kid: string,
+    encryptedKey: string,
+    raw: Uint8Array,
+  ): Uint8Array<ArrayBuffer> | null {
+    const sealingKey = this.#keys.get(kid);
+    const hash = wrappedKeyHashOf(encryptedKey);
+    if (!sealingKey || hash === null || raw.length !== KEY_BYTES) return null;
+    const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+    const cipher = createCipheriv("aes-256-gcm", sealingKey, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(additionalData(computerId, kid, hash));
+    const head = cipher.update(raw);
+    const tail = cipher.final();
+    const sealed = new Uint8Array(SEALED_CONTENT_KEY_BYTES);
+    sealed.set(iv);
+    sealed.set(head, IV_BYTES);
+    sealed.set(tail, IV_BYTES + head.length);
+    sealed.set(cipher.getAuthTag(), IV_BYTES + KEY_BYTES);
+    return sealed;
+  }
+
+  /**
+   * Opens what {@linkcode seal} made for exactly this computer, server key and wrapped key.
+   *
+   * @returns the 32 raw bytes (the caller zeroes them), or null when it does not open.
+   */
+  unseal(
+    computerId: number,
+    kid: string,
+    encryptedKey: string,
+    sealed: Uint8Array,
+  ): Uint8Array<ArrayBuffer> | null {
+    const sealingKey = this.#keys.get(kid);
+    const hash = wrappedKeyHashOf(encryptedKey);
+    if (!sealingKey || hash === null) return null;
+    return this.#unseal(sealingKey, computerId, kid, hash, sealed);
+  }
+
+  #unseal(
+    sealingKey: KeyObject,
+    computerId: number,
+    kid: string,
+    hash: string,
+    sealed: Uint8Array,
+  ): Uint8Array<ArrayBuffer> | null {
+    if (sealed.length !== SEALED_CONTENT_KEY_BYTES) return null;
     try {
       const decipher = createDecipheriv("aes-256-gcm", sealingKey, sealed.subarray(0, IV_BYTES), {
         authTagLength: TAG_BYTES,
@@ -177,15 +230,14 @@ export class ContentKeyVault {
       decipher.setAuthTag(sealed.subarray(IV_BYTES + KEY_BYTES));
       const head = decipher.update(sealed.subarray(IV_BYTES, IV_BYTES + KEY_BYTES));
       const tail = decipher.final(); // throws when the entry does not open
+      if (head.length + tail.length !== KEY_BYTES) return null;
       const raw = new Uint8Array(KEY_BYTES);
-      if (head.length + tail.length !== KEY_BYTES) return this.#miss();
       raw.set(head);
       raw.set(tail, head.length);
       head.fill(0);
-      this.#stats.hits++;
       return raw;
     } catch {
-      return this.#miss();
+      return null;
     }
   }
 
@@ -200,19 +252,9 @@ export class ContentKeyVault {
     raw: Uint8Array,
     now = Date.now(),
   ): void {
-    const sealingKey = this.#keys.get(kid);
+    const sealed = this.seal(computerId, kid, encryptedKey, raw);
     const hash = wrappedKeyHashOf(encryptedKey);
-    if (!sealingKey || hash === null || raw.length !== KEY_BYTES) return;
-    const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
-    const cipher = createCipheriv("aes-256-gcm", sealingKey, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(additionalData(computerId, kid, hash));
-    const head = cipher.update(raw);
-    const tail = cipher.final();
-    const sealed = new Uint8Array(SEALED_CONTENT_KEY_BYTES);
-    sealed.set(iv);
-    sealed.set(head, IV_BYTES);
-    sealed.set(tail, IV_BYTES + head.length);
-    sealed.set(cipher.getAuthTag(), IV_BYTES + KEY_BYTES);
+    if (sealed === null || hash === null) return;
     const record: SealedContentKeyRecord = {
       computerId,
       kid,

@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { silentLogger } from "../cli/log.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import { createContentKey } from "../envelope/jwe.ts";
 import { DATABASE_FILE, openStore, type Store } from "../store/mod.ts";
 import { ContentKeyVault, SEALED_CONTENT_KEY_BYTES } from "./content_key_vault.ts";
-import { KeyRing } from "./key_ring.ts";
-import { installCurrentKey } from "./_test_server.ts";
 
 const KID = "a".repeat(40);
 const OTHER_KID = "b".repeat(40);
@@ -173,37 +169,18 @@ Deno.test("ContentKeyVault keeps one entry per computer and server key, and forg
   });
 });
 
-Deno.test("KeyRing: a new key ring on the same data dir (a restart) needs no RSA operation for a content key already unwrapped", async () => {
-  await withStore(async (store, dir) => {
-    const { kid, pair } = await installCurrentKey(store, dir);
-    const { contentKey: sent } = await createContentKey(pair.publicKey, kid);
-    const bogus = encodeBase64Url(crypto.getRandomValues(new Uint8Array(256)));
-
-    const ring = new KeyRing({ store, dataDir: dir, log: silentLogger });
-    await ring.refresh();
-    assert.ok(await ring.contentKey(7, kid, sent.encryptedKey));
-    assert.ok(await ring.contentKey(7, kid, sent.encryptedKey));
-    assert.equal(ring.rsaPrivateOps, 1, "memoised");
-    assert.equal(await ring.contentKey(8, kid, bogus), null, "a wrapped key that does not unwrap");
-    assert.equal(ring.rsaPrivateOps, 2);
-    await ring.flush();
-
-    const restarted = new KeyRing({ store, dataDir: dir, log: silentLogger });
-    await restarted.refresh();
-    const key = await restarted.contentKey(7, kid, sent.encryptedKey);
-    assert.ok(key);
-    assert.equal(restarted.rsaPrivateOps, 0, "from the vault, not RSA");
-    assert.equal(restarted.vaultStats.hits, 1);
-    // The same AES key: what one seals, the other opens.
-    const iv = new Uint8Array(12);
-    const sealed = await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv },
-      sent.key,
-      new Uint8Array(5),
-    );
-    assert.equal((await crypto.subtle.decrypt({ name: "AES-GCM", iv }, key, sealed)).byteLength, 5);
-    // A failure is never remembered: the bogus wrapped key costs RSA again.
-    assert.equal(await restarted.contentKey(8, kid, bogus), null);
-    assert.equal(restarted.rsaPrivateOps, 1);
+Deno.test("ContentKeyVault.seal() and unseal(): a key sealed for one computer, key id and wrapped key opens for exactly those", async () => {
+  await withStore((store) => {
+    const vault = new ContentKeyVault(store);
+    vault.addServerKey(KID, SEED);
+    const { raw, wrapped } = contentKey();
+    const sealed = vault.seal(12, KID, wrapped, raw)!;
+    assert.equal(sealed.length, SEALED_CONTENT_KEY_BYTES);
+    assert.deepEqual(vault.unseal(12, KID, wrapped, sealed), raw);
+    assert.equal(vault.unseal(13, KID, wrapped, sealed), null, "another computer");
+    assert.equal(vault.unseal(12, KID, contentKey().wrapped, sealed), null, "another wrapped key");
+    assert.equal(vault.unseal(12, OTHER_KID, wrapped, sealed), null, "a key not loaded");
+    assert.equal(vault.seal(12, OTHER_KID, wrapped, raw), null);
+    return Promise.resolve();
   });
 });

@@ -10,14 +10,29 @@ import type { ComputerRecord } from "../store/store.ts";
 
 /** A refusal with its HTTP status. */
 export class IngestError extends Error {
-  readonly status: 400 | 403 | 404 | 409 | 413 | 415 | 503;
+  readonly status: 400 | 403 | 404 | 409 | 413 | 415 | 429 | 503;
   readonly code: string;
+  /** Seconds the sender should wait before trying again, sent as `Retry-After` (429, 503). */
+  readonly retryAfterSeconds: number | null;
 
-  constructor(status: IngestError["status"], code: string, message: string) {
+  constructor(
+    status: IngestError["status"],
+    code: string,
+    message: string,
+    retryAfterSeconds: number | null = null,
+  ) {
     super(message);
     this.name = "IngestError";
     this.status = status;
     this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** The response headers of this refusal: `Retry-After` when it asks the sender to wait. */
+  get headers(): Record<string, string> {
+    return this.retryAfterSeconds === null
+      ? {}
+      : { "retry-after": String(Math.max(1, Math.ceil(this.retryAfterSeconds))) };
   }
 }
 

@@ -1,21 +1,19 @@
 /**
- * The server's MLE private keys and the memo of the content keys clients wrapped to them.
+ * The server's MLE private keys: the only place an RSA private-key operation happens.
  *
  * Keys come from the store (which keys exist and their roles) and from the `Encryption Keys`
  * folder (the private halves). `refresh()` runs every few seconds, so a key the admin tool
  * deploys is picked up without a restart. Every key that is not retired stays loaded, so reports
- * encrypted to a previous key (in relay spools, offline clients' queues) still decrypt.
+ * encrypted to a previous key (in relay spools, offline clients' queues) still decrypt. The
+ * sealed vault (`content_key_vault.ts`) follows the loaded keys: its sealing keys derive from them.
  *
- * The memo holds, per computer, the last content keys it used: a client reuses its content key for
- * many reports (see envelope/content_key_policy.ts), so the RSA private-key operation happens once
- * per content key, not once per report. Failures are never memoised. On a memo miss the sealed
- * vault (`content_key_vault.ts`) is asked before any RSA operation, so a restart does not cost one
- * RSA operation per client either.
+ * Nothing calls {@linkcode KeyRing.unwrap} but `content_key_source.ts`, which puts the memo, the
+ * vault, the failure memo, the per-computer budget and the bounded queue in front of it.
  *
  * @module
  */
 
-import { importAesKey, unwrapContentKey } from "../envelope/jwe.ts";
+import { unwrapContentKey } from "../envelope/jwe.ts";
 import { ContentKeyVault, type VaultStats } from "./content_key_vault.ts";
 import { type LoadedEncryptionKey, readEncryptionKeyFile } from "../keystore/encryption_keys.ts";
 import { encryptionKeysDir } from "../keystore/encryption_keys.ts";
@@ -23,34 +21,21 @@ import { joinPath } from "../keystore/secure_file.ts";
 import type { Logger } from "../cli/log.ts";
 import type { Store } from "../store/store.ts";
 
-/** Content keys remembered per computer (the current one and the one before, during a switch). */
-const SLOTS_PER_COMPUTER = 2;
-
-interface MemoEntry {
-  kid: string;
-  encryptedKey: string;
-  key: Promise<CryptoKey | null>;
-}
-
 /** Options of a key ring. */
 export interface KeyRingOptions {
   store: Store;
   dataDir: string;
   log: Logger;
-  /** Most computers whose content keys are remembered (least recently used are forgotten). */
-  maxComputers?: number;
 }
 
-/** The loaded keys, the current certificate, and the content-key memo. */
+/** The loaded keys and the current certificate. */
 export class KeyRing {
   readonly #store: Store;
   readonly #dataDir: string;
   readonly #log: Logger;
-  readonly #maxComputers: number;
   #keys = new Map<string, LoadedEncryptionKey>();
   #missing = new Set<string>();
   #certificate: string | null = null;
-  #memo = new Map<number, MemoEntry[]>();
   #rsaPrivateOps = 0;
   readonly #vault: ContentKeyVault;
 
@@ -58,11 +43,15 @@ export class KeyRing {
     this.#store = options.store;
     this.#dataDir = options.dataDir;
     this.#log = options.log;
-    this.#maxComputers = options.maxComputers ?? 200_000;
     this.#vault = new ContentKeyVault(options.store, {
       onError: (error) =>
         this.#log.warn("cannot keep sealed content keys", { cause: (error as Error).message }),
     });
+  }
+
+  /** The sealed vault of content keys, its sealing keys following the loaded keys. */
+  get vault(): ContentKeyVault {
+    return this.#vault;
   }
 
   /** The sealed vault's counts since start (the metrics show them). */
@@ -80,7 +69,7 @@ export class KeyRing {
     return this.#certificate;
   }
 
-  /** RSA private-key operations performed since start (the benchmark reads this). */
+  /** RSA private-key operations performed since start: reports, bundles, uploads (metrics). */
   get rsaPrivateOps(): number {
     return this.#rsaPrivateOps;
   }
@@ -130,71 +119,15 @@ export class KeyRing {
   }
 
   /**
-   * The content key a computer wrapped to `kid`, from the memo or by one RSA unwrap.
-   * Call only after the sender's signature verified and `has(kid)` is true.
+   * Unwraps a content key wrapped to `kid`: one RSA private-key operation, counted.
    *
-   * @returns the AES key, or null when the wrapped key does not unwrap (opaque failure).
+   * @returns its 32 raw bytes (the caller zeroes them), or null when `kid` is not loaded or the
+   * wrapped key does not unwrap (opaque failure).
    */
-  contentKey(computerId: number, kid: string, encryptedKey: string): Promise<CryptoKey | null> {
-    const slots = this.#memo.get(computerId);
-    if (slots) {
-      const hit = slots.find((entry) => entry.kid === kid && entry.encryptedKey === encryptedKey);
-      if (hit) {
-        this.#memo.delete(computerId);
-        this.#memo.set(computerId, slots); // most recently used last
-        return hit.key;
-      }
-    }
+  async unwrap(kid: string, encryptedKey: string): Promise<Uint8Array<ArrayBuffer> | null> {
     const privateKey = this.#keys.get(kid)?.privateKey;
-    if (!privateKey) return Promise.resolve(null);
-    const key = this.#resolve(computerId, kid, encryptedKey, privateKey);
-    const entry: MemoEntry = { kid, encryptedKey, key };
-    const list = slots ?? [];
-    list.unshift(entry);
-    if (list.length > SLOTS_PER_COMPUTER) list.length = SLOTS_PER_COMPUTER;
-    this.#memo.delete(computerId);
-    this.#memo.set(computerId, list);
-    if (this.#memo.size > this.#maxComputers) {
-      this.#memo.delete(this.#memo.keys().next().value as number);
-    }
-    // A failed unwrap is forgotten, so it is never served from the memo.
-    key.then((value) => {
-      if (value === null) this.#forget(computerId, entry);
-    });
-    return key;
-  }
-
-  /** A memo miss: the sealed vault first, else the one RSA unwrap (then sealed into the vault). */
-  async #resolve(
-    computerId: number,
-    kid: string,
-    encryptedKey: string,
-    privateKey: CryptoKey,
-  ): Promise<CryptoKey | null> {
-    const remembered = await this.#vault.open(computerId, kid, encryptedKey).catch(() => null);
-    if (remembered) {
-      const key = await importAesKey(remembered);
-      remembered.fill(0);
-      return key;
-    }
+    if (!privateKey) return null;
     this.#rsaPrivateOps++;
-    const raw = await unwrapContentKey(privateKey, encryptedKey);
-    if (raw === null) return null;
-    const key = await importAesKey(raw);
-    try {
-      this.#vault.remember(computerId, kid, encryptedKey, raw);
-    } catch (error) {
-      this.#log.warn("cannot seal a content key", { cause: (error as Error).message });
-    } finally {
-      raw.fill(0);
-    }
-    return key;
-  }
-
-  #forget(computerId: number, entry: MemoEntry): void {
-    const list = this.#memo.get(computerId);
-    if (!list) return;
-    const index = list.indexOf(entry);
-    if (index >= 0) list.splice(index, 1);
+    return await unwrapContentKey(privateKey, encryptedKey);
   }
 }

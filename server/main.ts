@@ -18,6 +18,8 @@ import { BatchWriter } from "./batch_writer.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
 import { clearTextPolicy } from "./clear_text_policy.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
+import { DEFAULT_CONTENT_KEY_BUDGET, parseContentKeyBudget } from "./content_key_budget.ts";
+import { ContentKeySource } from "./content_key_source.ts";
 import { KeyRing } from "./key_ring.ts";
 import { createOpsApp } from "./ops_app.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
@@ -43,6 +45,10 @@ Options:
                                  is required (deployed setting, else last reported), which are
                                  refused by default (403 ERR_CLEAR_TEXT_REFUSED); for migrations
   --refuse-clear-from-required   accepted for old scripts and ignored: refusing is the default
+  --content-key-budget N/UNIT    new content keys (each one RSA operation: reports, bundles, upload
+                                 files) one computer may send per s, m, h or d; past it the answer
+                                 is 429 ERR_TOO_MANY_NEW_KEYS with Retry-After and the sender keeps
+                                 the message (default ${DEFAULT_CONTENT_KEY_BUDGET}: ten at once, then one every 6 min)
   --log-level LEVEL              debug, info, warn or error (default info)
 ${UPLOAD_OPTIONS_HELP}
   -h, --help                     show this help
@@ -88,6 +94,7 @@ function parse(args: string[]) {
         "accept-clear-from-required": { type: "boolean", default: false },
         // The former opt-in, now the default: still accepted so that old unit files start.
         "refuse-clear-from-required": { type: "boolean", default: false },
+        "content-key-budget": { type: "string", default: DEFAULT_CONTENT_KEY_BUDGET },
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h", default: false },
         ...UPLOAD_OPTIONS,
@@ -113,12 +120,19 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
       "give --ops-listen another port (default " + DEFAULT_OPS_LISTEN + ")",
     );
   }
+  let budget;
+  try {
+    budget = parseContentKeyBudget(values["content-key-budget"]!);
+  } catch (error) {
+    throw new UsageError(`Cannot use --content-key-budget: ${(error as Error).message}`);
+  }
   await ensurePrivateDir(dataDir);
 
   const store = openStore(dataDir);
   const masthead = await readMasthead(dataDir, await store.getDocument("masthead"));
   const keys = new KeyRing({ store, dataDir, log });
   await keys.refresh();
+  const contentKeys = new ContentKeySource({ keys, budget });
   const computers = new ComputerDirectory(store);
   // Commits in a worker thread, so the fsync of each batch does not stop the event loop.
   const writer = new BatchWriter(store, { dataDir });
@@ -126,14 +140,14 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const uploads = await openServerUploads(values, {
     dataDir,
     computers,
-    keys,
+    contentKeys,
     log,
     isClearTextRefused,
   });
-  const ingest = { computers, keys, writer, isClearTextRefused, now: Date.now };
+  const ingest = { computers, keys, contentKeys, writer, isClearTextRefused, now: Date.now };
   const bundles = new BundleIngest({ store, ingest, log });
   const app = createServerApp({ uploads: uploads.app, store, log, masthead, ingest, bundles });
-  const ops = createOpsApp({ store, keys, writer, bundles, log });
+  const ops = createOpsApp({ store, keys, contentKeys, writer, bundles, log });
 
   const refresher = setInterval(() => {
     keys.refresh().catch((error) => log.warn("key refresh failed", { cause: error.message }));

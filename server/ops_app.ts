@@ -14,6 +14,7 @@ import { OPS_PATHS } from "../protocol/paths.ts";
 import type { Store } from "../store/store.ts";
 import type { BatchWriter } from "./batch_writer.ts";
 import type { BundleIngest } from "./bundle_ingest.ts";
+import type { ContentKeySource } from "./content_key_source.ts";
 import type { KeyRing } from "./key_ring.ts";
 import { processMemory } from "./process_metrics.ts";
 
@@ -21,6 +22,7 @@ import { processMemory } from "./process_metrics.ts";
 export interface OpsAppOptions {
   store: Store;
   keys: KeyRing;
+  contentKeys: ContentKeySource;
   writer: BatchWriter;
   bundles: BundleIngest;
   log: Logger;
@@ -32,12 +34,12 @@ export interface OpsAppOptions {
  * @example
  * ```ts ignore
  * import { createOpsApp } from "./ops_app.ts";
- * const ops = createOpsApp({ store, keys, writer, bundles, log });
+ * const ops = createOpsApp({ store, keys, contentKeys, writer, bundles, log });
  * Deno.serve({ hostname: "127.0.0.1", port: 52312 }, ops.fetch);
  * ```
  */
 export function createOpsApp(options: OpsAppOptions): Hono {
-  const { store, keys, writer, bundles, log } = options;
+  const { store, keys, contentKeys, writer, bundles, log } = options;
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -69,6 +71,7 @@ export function createOpsApp(options: OpsAppOptions): Hono {
       keysLoaded: keys.kids.length,
       reportsStoredSinceStart: writer.stored,
       contentKeyVault: keys.vaultStats,
+      contentKeySource: contentKeys.stats,
       ...processMemory(),
       ...bundles.stats,
     }));

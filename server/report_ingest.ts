@@ -2,10 +2,11 @@
  * The server's path of an upstream report, in the order that keeps it cheap and safe:
  *
  * 1. parse the message's shape and claims (no keys touched);
- * 2. look up the sender by computer id: unknown or revoked senders stop here;
- * 3. verify the sender's signature over the message as it travelled;
- * 4. (encrypted) refuse an unknown key id without any RSA operation; get the content key from the
- *    memo, the sealed vault, or unwrap it once (the only RSA private-key operation); decrypt;
+ * 2. authenticate the sender (`sender_authentication.ts`): unknown or revoked senders stop here,
+ *    then its signature over the message as it travelled is verified;
+ * 4. (encrypted) refuse an unknown key id without any RSA operation; get the content key from
+ *    `content_key_source.ts` (memo, sealed vault, or one unwrap within the computer's budget);
+ *    decrypt;
  * 5. read the inner signed report and check that it names this computer id, sequence and key id
  *    (its signature is not verified a second time here: see {@linkcode innerReport});
  * 6. check the report's shape, then store it exactly once (a resend is recognised by its
@@ -35,13 +36,17 @@ import { checkReport, type Report } from "../protocol/report.ts";
 import type { StoreOutcome } from "../store/store.ts";
 import type { BatchWriter } from "./batch_writer.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
-import { inactiveReason, IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
+import type { ContentKeySource } from "./content_key_source.ts";
+import { IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
 import type { KeyRing } from "./key_ring.ts";
+import { authenticateSender } from "./sender_authentication.ts";
 
 /** What ingest needs. */
 export interface IngestContext {
   computers: ComputerDirectory;
   keys: KeyRing;
+  /** Every content key comes from here: memo, vault, failure memo, budget, bounded RSA. */
+  contentKeys: ContentKeySource;
   writer: BatchWriter;
   /** Whether clear text from a computer whose level is required is refused. */
   isClearTextRefused: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
@@ -75,33 +80,22 @@ export async function ingestReport(
     throw ingestErrorFrom(error, "envelope");
   }
   const { claims } = parsed;
-  const sender = await context.computers.get(claims.cid);
-  if (!sender) {
-    throw new IngestError(
-      403,
-      "ERR_UNKNOWN_COMPUTER",
-      `Cannot accept report: computer ${claims.cid} is not registered here; register again`,
-    );
-  }
-  const inactive = inactiveReason(sender.record);
-  if (inactive) throw new IngestError(403, inactive.code, `Cannot accept report: ${inactive.why}`);
-  try {
-    await verifyMessageSignature(sender.publicKey, parsed);
-  } catch (error) {
-    throw ingestErrorFrom(error, "envelope");
-  }
+  const sender = await authenticateSender(
+    context.computers,
+    claims.cid,
+    "report",
+    (publicKey) => verifyMessageSignature(publicKey, parsed),
+  );
 
   let reportBytes: Uint8Array<ArrayBuffer>;
   if (parsed.kind === "encrypted") {
     const kid = parsed.header.kid;
-    if (!context.keys.has(kid)) {
-      throw new IngestError(
-        400,
-        "ERR_UNKNOWN_KEY_ID",
-        `Cannot decrypt report: key ${kid} is not known here; fetch the current encryption certificate`,
-      );
-    }
-    const contentKey = await context.keys.contentKey(claims.cid, kid, parsed.message.encrypted_key);
+    context.contentKeys.requireLoaded(kid, "report");
+    const contentKey = await context.contentKeys.contentKey({
+      computerId: claims.cid,
+      kid,
+      encryptedKey: parsed.message.encrypted_key,
+    });
     let inner: Uint8Array<ArrayBuffer>;
     try {
       inner = await decryptJwe(parsed.message, contentKey);

@@ -30,9 +30,10 @@ export function createUploadApp(ingest: UploadIngest, log: Logger): Hono {
 
   app.onError((error, c) => {
     if (error instanceof IngestError) {
-      const headers: Record<string, string> = error.status === 503
+      // A 503 always says when to come back, even from a path that did not say.
+      const headers = error.status === 503 && error.retryAfterSeconds === null
         ? { "retry-after": String(RETRY_AFTER_SECONDS) }
-        : {};
+        : error.headers;
       return c.json(errorBody(error.code, error.message), error.status, headers);
     }
     const requestId = crypto.randomUUID();

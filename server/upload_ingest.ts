@@ -1,21 +1,16 @@
 /**
- * The server's path of an upload:
+ * The server's path of an upload, one concept per file:
  *
- * 1. **Manifest.** Parse the shape and clear claims (no keys touched); look up the sender
- *    (unknown or revoked stop here); verify its signature over the message as it travelled;
- *    refuse an unknown key id without any RSA operation; unwrap the file key (the upload's one
- *    RSA private-key operation) and decrypt; verify the inner signature and claims; check the
- *    manifest; record it if the per-computer and total quotas allow its declared size, so a
- *    refused upload never writes a byte of file data.
- * 2. **Chunks.** Check the index and the exact length before reading the body; open the chunk in
- *    its context (every failure the same opaque error); write the plaintext at its offset in the
- *    partial file; hash it in order (chunks that arrive early are hashed later, read back from
- *    the partial file). Every 64 chunks or second, sync the partial file, then checkpoint which
- *    chunks it holds: after any crash the status says what the last checkpoint holds and the
- *    client sends the rest.
- * 3. **Store.** Once every chunk is in: finish the SHA-256 and compare it with the declared one;
- *    on a match, link the partial file into `uploads/<computer id>/<sanitised name>` (never
- *    replacing anything) and record it; otherwise record the failure and delete the data.
+ * 1. **Manifest** (here, then `upload_admission.ts`): parse the shape and clear claims (no keys
+ *    touched); authenticate the sender (`sender_authentication.ts`); refuse an unknown key id and
+ *    a computer past its quotas before any RSA operation; one unwrap within the computer's budget
+ *    of new keys; check the manifest; keep the file key sealed beside the data; record the upload
+ *    if the quotas allow its declared size, so a refused upload never writes a byte of file data.
+ * 2. **Chunks** (here and `upload_chunk_writer.ts`): check the upload, index and exact length on
+ *    its record before any key work or reading the body; open the chunk in its context (every
+ *    failure the same opaque error); write it at its offset, hash in order, checkpoint.
+ * 3. **Store** (`upload_completion.ts`): compare the SHA-256, link the file in place, record it;
+ *    uploads that received nothing for 24 hours expire.
  *
  * Memory per upload in progress is its chunk bitmap (one bit per chunk) and a running hash; chunk
  * bodies in flight share a fixed byte budget, beyond which the answer is 503 with `Retry-After`.
@@ -31,49 +26,43 @@ import {
   openClearChunk,
 } from "../envelope/upload_chunk.ts";
 import {
-  openUploadManifest,
   type ParsedUploadManifest,
   readUploadManifestMessage,
   verifyUploadManifestSignature,
 } from "../envelope/upload_manifest.ts";
-import { encryptionKeysDir, readEncryptionKeyFile } from "../keystore/encryption_keys.ts";
-import { joinPath } from "../keystore/secure_file.ts";
-import { createSha256, type IncrementalSha256 } from "../protocol/incremental_sha256.ts";
+import { createSha256 } from "../protocol/incremental_sha256.ts";
 import {
   checkClaims,
-  checkManifest,
   ChunkBitmap,
-  chunkLengthOf,
-  chunkOverhead,
-  MAX_STATUS_RANGES,
   RETRY_LATER_CODE,
-  sanitizeUploadName,
   type UploadLimits,
-  type UploadManifest,
   type UploadStatus,
 } from "../protocol/upload.ts";
-import { releaseBytes } from "../protocol/upload_fetch.ts";
 import type { UploadRecord, UploadRecords } from "../store/upload_records.ts";
-import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
-import { inactiveReason, IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
+import type { KnownComputer } from "./computer_directory.ts";
+import { IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
+import { authenticateSender } from "./sender_authentication.ts";
+import {
+  ackOf,
+  type ActiveUpload,
+  checkChunk,
+  checkpoint,
+  checkpointDue,
+  type ChunkAnswer,
+  releasing,
+  type UploadDisk,
+  writeChunk,
+} from "./upload_chunk_writer.ts";
+import { UploadAdmission, type UploadAdmissionOptions } from "./upload_admission.ts";
+import { finalAnswer, finalizeUpload, recordFailure, statusOf } from "./upload_completion.ts";
 import { UploadFiles } from "./upload_store.ts";
 
-/** What the upload path needs. */
-export interface UploadIngestOptions {
+/** What the upload path needs (`limits` is also what this server advertises). */
+export interface UploadIngestOptions
+  extends Omit<UploadAdmissionOptions, "files" | "now" | "staleAfterMs"> {
   dataDir: string;
-  records: UploadRecords;
-  computers: ComputerDirectory;
-  /** The loaded key ids: checked before any RSA operation. */
-  keys: { has(kid: string): boolean };
-  log: Logger;
-  /** Bytes per computer and in total, stored or in progress (0: no limit). */
-  quotas: { perComputerBytes: number; totalBytes: number };
-  /** What this server advertises (and enforces for the chunk size). */
-  limits: UploadLimits;
-  /** Whether clear text from a computer whose level is required is refused (as for reports). */
-  isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
   now?: () => number;
-  /** Uploads idle longer than this expire (default 7 days). */
+  /** Uploads that received nothing for longer than this expire (default 24 hours). */
   staleAfterMs?: number;
   /** Uploads kept open in memory (default 64). */
   maxActive?: number;
@@ -81,43 +70,10 @@ export interface UploadIngestOptions {
   memoryBudgetBytes?: number;
 }
 
-/** A chunk's acknowledgement: small, so that acknowledging costs nothing per chunk. */
-export interface ChunkAnswer {
-  /** "stored" now, or "duplicate" when the server already had it. */
-  result: "stored" | "duplicate";
-  uploadId: string;
-  computerId: number;
-  state: UploadStatus["state"];
-  received: number;
-  chunkCount: number;
-}
-
-interface ActiveUpload {
-  record: UploadRecord;
-  chunkKey: CryptoKey | null;
-  bitmap: ChunkBitmap;
-  file: Deno.FsFile;
-  /** Where the partial file's position stands (-1: unknown): in-order writes skip the seek. */
-  position: number;
-  hash: IncrementalSha256;
-  hashedChunks: number;
-  sinceCheckpoint: number;
-  lastCheckpoint: number;
-  /** The checkpoint being written, if any (one at a time). */
-  checkpointing: Promise<void>;
-  lastTouch: number;
-  busy: number;
-}
-
 const decoder = new TextDecoder("utf-8", { fatal: true });
-const CHECKPOINT_CHUNKS = 64;
-const CHECKPOINT_MS = 1000;
-const TOUCH_MS = 60_000;
-/** Chunks hashed from disk per request when catching up; the rest waits for the next ones. */
-const CATCH_UP_CHUNKS = 64;
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Uploads one computer may have in progress: empty files cost no quota, yet each holds files. */
-const MAX_IN_PROGRESS_PER_COMPUTER = 64;
+/** How often uploads that received nothing for too long are looked for. */
+const EXPIRY_CHECK_MS = 60 * 60 * 1000;
 
 /** Uploads in progress and their files. */
 export class UploadIngest {
@@ -129,21 +85,29 @@ export class UploadIngest {
   readonly #staleAfterMs: number;
   readonly #maxActive: number;
   readonly #budget: number;
+  readonly #disk: UploadDisk;
+  readonly #admission: UploadAdmission;
   readonly #active = new Map<string, ActiveUpload>();
   readonly #locks = new Map<string, Promise<unknown>>();
-  readonly #privateKeys = new Map<string, CryptoKey>();
   #inFlightBytes = 0;
-  #rsaPrivateOps = 0;
+  #expiryTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(options: UploadIngestOptions) {
     this.#options = options;
     this.#records = options.records;
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
-    this.#staleAfterMs = options.staleAfterMs ?? 7 * DAY_MS;
+    this.#staleAfterMs = options.staleAfterMs ?? DAY_MS;
     this.#maxActive = options.maxActive ?? 64;
     this.#budget = options.memoryBudgetBytes ?? 32 * 1024 * 1024;
     this.files = new UploadFiles(options.dataDir);
+    this.#disk = { files: this.files, records: this.#records, log: this.#log, now: this.#now };
+    this.#admission = new UploadAdmission({
+      ...options,
+      files: this.files,
+      now: this.#now,
+      staleAfterMs: this.#staleAfterMs,
+    });
   }
 
   /**
@@ -154,12 +118,13 @@ export class UploadIngest {
     const ingest = new UploadIngest(options);
     await ingest.files.init();
     await ingest.#sweep();
+    ingest.#expiryTimer = setInterval(() => {
+      ingest.#expireStale().catch((error) =>
+        ingest.#log.warn("cannot expire idle uploads", { cause: (error as Error).message })
+      );
+    }, EXPIRY_CHECK_MS);
+    Deno.unrefTimer(ingest.#expiryTimer as unknown as number);
     return ingest;
-  }
-
-  /** RSA private-key operations made for uploads since start. */
-  get rsaPrivateOps(): number {
-    return this.#rsaPrivateOps;
   }
 
   /** The limits this server advertises. */
@@ -189,12 +154,12 @@ export class UploadIngest {
       );
     }
     const { cid, uid } = parsed.claims;
-    const sender = await this.#sender(cid);
-    try {
-      await verifyUploadManifestSignature(sender.publicKey, parsed);
-    } catch (error) {
-      throw ingestErrorFrom(error, "upload data");
-    }
+    const sender = await authenticateSender(
+      this.#options.computers,
+      cid,
+      "upload",
+      (publicKey) => verifyUploadManifestSignature(publicKey, parsed),
+    );
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body)).toHex();
     return await this.#withLock(cid, uid, async () => {
       const existing = await this.#records.getUpload(cid, uid);
@@ -234,33 +199,20 @@ export class UploadIngest {
     declaredLength: number | null,
     readBody: () => Promise<Uint8Array<ArrayBuffer>>,
   ): Promise<ChunkAnswer> {
-    const sender = await this.#sender(cid);
-    const loaded = this.#active.get(keyOf(cid, uid)) ??
-      await this.#withLock(cid, uid, () => this.#load(cid, uid, true));
-    if (!("bitmap" in loaded)) return this.#finalAnswer(loaded);
+    const sender = await authenticateSender(this.#options.computers, cid, "upload");
+    // Index and length are checked on the record alone: no key work for a chunk refused anyway.
+    const cached = this.#active.get(keyOf(cid, uid));
+    const record = cached?.record ?? await this.#records.getUpload(cid, uid);
+    if (record === null) throw unknownUpload(cid, uid);
+    if (!cached && (record.state === "complete" || record.state === "failed")) {
+      return finalAnswer(record);
+    }
+    const expected = checkChunk(record, index, declaredLength);
+    const loaded = cached ?? await this.#withLock(cid, uid, () => this.#load(cid, uid, true));
+    if (!("bitmap" in loaded)) return finalAnswer(loaded);
     const active = loaded;
     active.busy++;
     try {
-      const record = active.record;
-      if (index >= record.chunkCount) {
-        throw new IngestError(
-          400,
-          "ERR_CHUNK_INVALID",
-          `Cannot accept chunk ${index}: upload ${uid} has ${record.chunkCount} chunks`,
-        );
-      }
-      const expected = chunkLengthOf(record.size, record.chunkSize, index) +
-        chunkOverhead(record.encrypted);
-      // The declared length must be the exact one: the HTTP framing then bounds the body.
-      if (declaredLength !== expected) {
-        throw new IngestError(
-          400,
-          "ERR_CHUNK_INVALID",
-          `Cannot accept chunk ${index}: expected a Content-Length of ${expected} bytes, got ${
-            declaredLength ?? "none"
-          }`,
-        );
-      }
       if (active.bitmap.has(index)) return ackOf(active, "duplicate");
       if (this.#inFlightBytes + expected > this.#budget && this.#inFlightBytes > 0) {
         throw new IngestError(503, RETRY_LATER_CODE, "Cannot take more chunks now; retry shortly");
@@ -298,8 +250,9 @@ export class UploadIngest {
 
   /** Checkpoints and closes every upload in progress. */
   async close(): Promise<void> {
+    clearInterval(this.#expiryTimer);
     for (const active of this.#active.values()) {
-      await this.#checkpoint(active).catch(() => {});
+      await checkpoint(active, this.#disk).catch(() => {});
       active.file.close();
     }
     this.#active.clear();
@@ -312,43 +265,7 @@ export class UploadIngest {
     digest: string,
   ): Promise<UploadStatus> {
     const { cid, uid, kid, cs, cc } = parsed.claims;
-    const limit = this.#options.limits.maxChunkBytes;
-    if (cs > limit) {
-      throw new IngestError(
-        400,
-        "ERR_CHUNK_TOO_LARGE",
-        `Cannot accept upload: chunks of ${cs} bytes are over this server's ${limit}; ask ${"GET"} the upload limits first`,
-      );
-    }
-    let privateKey: CryptoKey | null = null;
-    if (parsed.kind === "encrypted") {
-      privateKey = await this.#privateKey(kid!);
-    } else if (
-      await this.#options.isClearTextRefused?.(cid, sender.record.encryptionLevel) === true
-    ) {
-      throw new IngestError(
-        403,
-        "ERR_CLEAR_TEXT_REFUSED",
-        "Cannot accept a clear-text upload from a computer whose encryption level is required",
-      );
-    }
-    if (privateKey) this.#rsaPrivateOps++;
-    let opened;
-    try {
-      opened = await openUploadManifest(sender.publicKey, parsed, privateKey);
-    } catch (error) {
-      throw ingestErrorFrom(error, "upload data");
-    }
-    let manifest: UploadManifest;
-    try {
-      manifest = JSON.parse(decoder.decode(opened.manifest));
-    } catch {
-      throw new IngestError(400, "ERR_MANIFEST_INVALID", "Cannot read upload manifest: not JSON");
-    }
-    const problem = checkManifest(manifest, parsed.claims);
-    if (problem) {
-      throw new IngestError(400, "ERR_MANIFEST_INVALID", `Cannot accept upload: ${problem}`);
-    }
+    const { manifest, fileKey, sealedFileKey } = await this.#admission.open(parsed, sender);
     const now = this.#now();
     const record: UploadRecord = {
       computerId: cid,
@@ -370,37 +287,16 @@ export class UploadIngest {
     };
     // The folder first, the record second: a crash in between leaves a folder no record owns,
     // which the next start removes; never a record without its manifest.
-    await this.files.createIncoming(cid, uid, body);
-    const { perComputerBytes, totalBytes } = this.#options.quotas;
-    const outcome = await this.#records.createUpload(record, {
-      perComputerBytes,
-      totalBytes,
-      activeSince: now - this.#staleAfterMs,
-      inProgressPerComputer: MAX_IN_PROGRESS_PER_COMPUTER,
-    });
+    await this.files.createIncoming(cid, uid, body, sealedFileKey);
+    const outcome = await this.#records.createUpload(record, this.#admission.quotas());
     if (outcome !== "created") {
       await this.files.removeIncoming(cid, uid);
       if (outcome === "exists") return await this.#statusUnlocked(cid, uid);
-      if (outcome === "too-many-in-progress") {
-        throw new IngestError(
-          413,
-          "ERR_UPLOAD_QUOTA_EXCEEDED",
-          `Cannot accept another upload: computer ${cid} has ${MAX_IN_PROGRESS_PER_COMPUTER} in progress; finish those first`,
-        );
-      }
-      const which = outcome === "computer-quota"
-        ? `computer ${cid}'s upload quota of ${perComputerBytes} bytes`
-        : `the server's total upload quota of ${totalBytes} bytes`;
-      this.#log.info("upload refused: quota", { cid, uid, size: manifest.size, quota: outcome });
-      throw new IngestError(
-        413,
-        "ERR_UPLOAD_QUOTA_EXCEEDED",
-        `Cannot accept an upload of ${manifest.size} bytes: it would exceed ${which}`,
-      );
+      throw this.#admission.refusal(outcome, cid, uid, manifest.size);
     }
     const active: ActiveUpload = {
       record,
-      chunkKey: opened.fileKey ? await deriveChunkKey(opened.fileKey, uid) : null,
+      chunkKey: fileKey ? await deriveChunkKey(fileKey, uid) : null,
       bitmap: new ChunkBitmap(cc),
       file: await this.files.openPartial(cid, uid),
       position: -1,
@@ -412,7 +308,7 @@ export class UploadIngest {
       lastTouch: now,
       busy: 0,
     };
-    opened.fileKey?.fill(0);
+    fileKey?.fill(0);
     this.#remember(active);
     this.#log.info("upload started", {
       cid,
@@ -434,13 +330,7 @@ export class UploadIngest {
       return cached;
     }
     const record = await this.#records.getUpload(cid, uid);
-    if (record === null) {
-      throw new IngestError(
-        404,
-        "ERR_UNKNOWN_UPLOAD",
-        `Upload ${uid} of computer ${cid} is not known here; post its manifest first`,
-      );
-    }
+    if (record === null) throw unknownUpload(cid, uid);
     if (record.state === "complete" || record.state === "failed" || !forChunks) return record;
     if (!(await this.files.hasIncoming(cid, uid))) {
       await this.#markFailed(record, "ERR_UPLOAD_LOST", "the server lost the partial file");
@@ -449,18 +339,11 @@ export class UploadIngest {
     const parsed = readUploadManifestMessage(
       JSON.parse(decoder.decode(await this.files.readManifest(cid, uid))),
     );
-    const sender = await this.#sender(cid);
     let chunkKey: CryptoKey | null = null;
     if (parsed.kind === "encrypted") {
-      const privateKey = await this.#privateKey(parsed.claims.kid!);
-      this.#rsaPrivateOps++;
-      const opened = await openUploadManifest(sender.publicKey, parsed, privateKey).catch(
-        (error) => {
-          throw ingestErrorFrom(error, "upload data");
-        },
-      );
-      chunkKey = await deriveChunkKey(opened.fileKey!, uid);
-      opened.fileKey!.fill(0);
+      const fileKey = await this.#admission.reopenFileKey(parsed, cid, uid);
+      chunkKey = await deriveChunkKey(fileKey, uid);
+      fileKey.fill(0);
     }
     const now = this.#now();
     const active: ActiveUpload = {
@@ -494,33 +377,18 @@ export class UploadIngest {
   ): Promise<ChunkAnswer> {
     // Loaded again: the upload may have been stored, failed or set aside meanwhile.
     const active = await this.#load(cid, uid, true);
-    if (!("bitmap" in active)) return this.#finalAnswer(active);
+    if (!("bitmap" in active)) return finalAnswer(active);
     const { record } = active;
     if (active.bitmap.has(index)) return ackOf(active, "duplicate");
-    // Synchronous: a write into the page cache takes microseconds, less than a thread hand-off.
-    const offset = index * record.chunkSize;
-    if (active.position !== offset) active.file.seekSync(offset, Deno.SeekMode.Start);
-    active.position = -1;
-    writeAllSync(active.file, plaintext);
-    active.position = offset + plaintext.length;
-    active.bitmap.set(index);
-    active.sinceCheckpoint++;
-    if (index === active.hashedChunks) {
-      active.hash.update(plaintext);
-      active.hashedChunks++;
-    }
-    this.#catchUpHash(active, CATCH_UP_CHUNKS);
+    writeChunk(active, index, plaintext);
     if (active.bitmap.complete) {
       await this.#finalize(active);
       const stored = await this.#records.getUpload(record.computerId, record.uploadId);
-      return this.#finalAnswer(stored!, "stored");
+      return finalAnswer(stored!, "stored");
     }
-    const now = this.#now();
-    if (
-      active.sinceCheckpoint >= CHECKPOINT_CHUNKS || now - active.lastCheckpoint >= CHECKPOINT_MS
-    ) {
+    if (checkpointDue(active, this.#now())) {
       // In the background: chunks keep being written while the disk syncs.
-      void this.#checkpoint(active).catch((error) =>
+      void checkpoint(active, this.#disk).catch((error) =>
         this.#log.warn("upload checkpoint failed", {
           cid,
           uid,
@@ -531,111 +399,18 @@ export class UploadIngest {
     return ackOf(active, "stored");
   }
 
-  /** Hashes, in order, the chunks already written past the hash's position (read back). */
-  #catchUpHash(active: ActiveUpload, maxChunks: number): void {
-    const { record } = active;
-    let done = 0;
-    while (
-      active.hashedChunks < record.chunkCount && active.bitmap.has(active.hashedChunks) &&
-      done < maxChunks
-    ) {
-      const index = active.hashedChunks;
-      const length = chunkLengthOf(record.size, record.chunkSize, index);
-      const buffer = new Uint8Array(length);
-      active.position = -1;
-      active.file.seekSync(index * record.chunkSize, Deno.SeekMode.Start);
-      let filled = 0;
-      while (filled < length) {
-        const n = active.file.readSync(buffer.subarray(filled));
-        if (n === null) break;
-        filled += n;
-      }
-      active.hash.update(buffer.subarray(0, filled));
-      releaseBytes(buffer);
-      active.hashedChunks++;
-      done++;
-    }
-  }
-
-  /**
-   * Records which chunks are safely on disk: the bitmap is copied first, then the partial file is
-   * synced, then the copy written. Chunks written meanwhile are left for the next checkpoint, so
-   * the checkpoint never names a chunk that a crash could lose.
-   */
-  async #checkpoint(active: ActiveUpload): Promise<void> {
-    await active.checkpointing;
-    const { record } = active;
-    if (active.sinceCheckpoint === 0) return;
-    const held = active.bitmap.toBytes();
-    const now = this.#now();
-    active.sinceCheckpoint = 0;
-    active.lastCheckpoint = now;
-    const run = (async () => {
-      await active.file.sync();
-      await this.files.writeBitmap(record.computerId, record.uploadId, held);
-      if (now - active.lastTouch >= TOUCH_MS) {
-        active.lastTouch = now;
-        await this.#records.updateUpload(record.computerId, record.uploadId, { updatedAt: now });
-      }
-    })();
-    active.checkpointing = run.catch(() => {});
-    await run;
-  }
-
+  /** Stores an upload whose chunks are all in, and forgets it. */
   async #finalize(active: ActiveUpload): Promise<void> {
-    const { record } = active;
-    const { computerId: cid, uploadId: uid } = record;
-    this.#catchUpHash(active, Number.POSITIVE_INFINITY);
-    await active.checkpointing;
-    await active.file.sync();
-    await this.files.writeBitmap(cid, uid, active.bitmap.toBytes());
-    const digest = active.hash.digestHex();
-    active.file.close();
+    const { computerId: cid, uploadId: uid } = active.record;
     this.#active.delete(keyOf(cid, uid));
-    if (digest !== record.sha256) {
-      await this.#markFailed(
-        record,
-        "ERR_UPLOAD_HASH_MISMATCH",
-        "the file's SHA-256 differs from the one the client declared",
-      );
-      this.#log.warn("upload refused: hash mismatch", { cid, uid });
-      return;
-    }
-    const name = sanitizeUploadName(record.declaredName);
-    const storedName = await this.files.place(
-      cid,
-      uid,
-      name,
-      record.state === "finalizing" ? record.storedName : null,
-      async (candidate) => {
-        await this.#records.updateUpload(cid, uid, {
-          state: "finalizing",
-          storedName: candidate,
-          updatedAt: this.#now(),
-        });
-      },
-    );
-    const now = this.#now();
-    await this.#records.updateUpload(cid, uid, {
-      state: "complete",
-      storedName,
-      completedAt: now,
-      updatedAt: now,
-    });
-    await this.files.removeIncoming(cid, uid);
-    this.#log.info("upload stored", { cid, uid, size: record.size, name: storedName });
+    await finalizeUpload(active, this.#disk);
   }
 
   async #markFailed(record: UploadRecord, code: string, message: string): Promise<void> {
     const { computerId: cid, uploadId: uid } = record;
     this.#active.get(keyOf(cid, uid))?.file.close();
     this.#active.delete(keyOf(cid, uid));
-    await this.#records.updateUpload(cid, uid, {
-      state: "failed",
-      error: `${code}: ${message}`,
-      updatedAt: this.#now(),
-    });
-    await this.files.removeIncoming(cid, uid);
+    await recordFailure(this.#disk, record, code, message);
   }
 
   async #statusUnlocked(cid: number, uid: string): Promise<UploadStatus> {
@@ -652,56 +427,6 @@ export class UploadIngest {
     return statusOf(active.record, active.bitmap);
   }
 
-  #finalAnswer(record: UploadRecord, result: "stored" | "duplicate" = "duplicate"): ChunkAnswer {
-    if (record.state === "failed") {
-      const { code, message } = splitError(record.error);
-      throw new IngestError(409, "ERR_UPLOAD_FAILED", `Upload failed: ${code}: ${message}`);
-    }
-    const status = statusOf(record, null);
-    return {
-      result,
-      uploadId: record.uploadId,
-      computerId: record.computerId,
-      state: status.state,
-      received: status.received,
-      chunkCount: record.chunkCount,
-    };
-  }
-
-  async #sender(cid: number): Promise<KnownComputer> {
-    const sender = await this.#options.computers.get(cid);
-    if (!sender) {
-      throw new IngestError(
-        403,
-        "ERR_UNKNOWN_COMPUTER",
-        `Cannot accept upload: computer ${cid} is not registered here; register again`,
-      );
-    }
-    const inactive = inactiveReason(sender.record);
-    if (inactive) {
-      throw new IngestError(403, inactive.code, `Cannot accept upload: ${inactive.why}`);
-    }
-    return sender;
-  }
-
-  /** The private key of `kid`, loaded once; refused without any RSA operation when unknown. */
-  async #privateKey(kid: string): Promise<CryptoKey> {
-    if (!this.#options.keys.has(kid)) {
-      throw new IngestError(
-        400,
-        "ERR_UNKNOWN_KEY_ID",
-        `Cannot decrypt upload: key ${kid} is not known here; fetch the current encryption certificate`,
-      );
-    }
-    let key = this.#privateKeys.get(kid);
-    if (!key) {
-      const path = joinPath(encryptionKeysDir(this.#options.dataDir), `${kid}.pvk`);
-      key = (await readEncryptionKeyFile(path, kid)).privateKey;
-      this.#privateKeys.set(kid, key);
-    }
-    return key;
-  }
-
   #remember(active: ActiveUpload): void {
     const { computerId, uploadId } = active.record;
     this.#active.set(keyOf(computerId, uploadId), active);
@@ -709,7 +434,7 @@ export class UploadIngest {
     for (const [key, candidate] of this.#active) {
       if (candidate.busy > 0 || candidate === active || this.#locks.has(key)) continue;
       this.#active.delete(key);
-      void this.#checkpoint(candidate).catch(() => {}).finally(() => candidate.file.close());
+      void checkpoint(candidate, this.#disk).catch(() => {}).finally(() => candidate.file.close());
       if (this.#active.size <= this.#maxActive) return;
     }
   }
@@ -725,6 +450,21 @@ export class UploadIngest {
       return await mine;
     } finally {
       if (this.#locks.get(key) === settled) this.#locks.delete(key);
+    }
+  }
+
+  /** Expires the uploads that received nothing for longer than the stale time (runs hourly). */
+  async #expireStale(): Promise<void> {
+    const cutoff = this.#now() - this.#staleAfterMs;
+    for (const record of await this.#records.listUploadsIn("receiving")) {
+      if (record.updatedAt >= cutoff) continue;
+      const { computerId: cid, uploadId: uid } = record;
+      await this.#withLock(cid, uid, async () => {
+        const active = this.#active.get(keyOf(cid, uid));
+        if (active && (active.busy > 0 || active.lastTouch >= cutoff)) return;
+        await this.#markFailed(record, "ERR_UPLOAD_EXPIRED", "no chunk arrived for too long");
+        this.#log.info("upload expired", { cid, uid });
+      });
     }
   }
 
@@ -757,77 +497,14 @@ export class UploadIngest {
   }
 }
 
-/** Builds the status of an upload from its record and, while receiving, its bitmap. */
-function statusOf(record: UploadRecord, bitmap: ChunkBitmap | null): UploadStatus {
-  const base = {
-    uploadId: record.uploadId,
-    computerId: record.computerId,
-    chunkCount: record.chunkCount,
-  };
-  if (record.state === "complete") {
-    return {
-      ...base,
-      state: "complete",
-      received: record.chunkCount,
-      stored: record.chunkCount,
-      missing: [],
-      missingTruncated: false,
-      error: null,
-    };
-  }
-  if (record.state === "failed") {
-    return {
-      ...base,
-      state: "failed",
-      received: 0,
-      stored: 0,
-      missing: [],
-      missingTruncated: false,
-      error: splitError(record.error),
-    };
-  }
-  const held = bitmap ?? new ChunkBitmap(record.chunkCount);
-  const { ranges, truncated } = held.missingRanges(MAX_STATUS_RANGES);
-  return {
-    ...base,
-    state: "receiving",
-    received: held.held,
-    stored: held.held,
-    missing: ranges,
-    missingTruncated: truncated,
-    error: null,
-  };
-}
-
-function splitError(error: string | null): { code: string; message: string } {
-  const text = error ?? "ERR_UPLOAD_FAILED: failed";
-  const index = text.indexOf(": ");
-  return index < 0
-    ? { code: "ERR_UPLOAD_FAILED", message: text }
-    : { code: text.slice(0, index), message: text.slice(index + 2) };
+function unknownUpload(cid: number, uid: string): IngestError {
+  return new IngestError(
+    404,
+    "ERR_UNKNOWN_UPLOAD",
+    `Upload ${uid} of computer ${cid} is not known here; post its manifest first`,
+  );
 }
 
 function keyOf(cid: number, uid: string): string {
   return `${cid}-${uid}`;
-}
-
-/** A disposable that frees `bytes` when the scope ends. */
-function releasing(bytes: Uint8Array): Disposable {
-  return { [Symbol.dispose]: () => releaseBytes(bytes) };
-}
-
-function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
-  let written = 0;
-  while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
-}
-
-function ackOf(active: ActiveUpload, result: ChunkAnswer["result"]): ChunkAnswer {
-  return {
-    result,
-    uploadId: active.record.uploadId,
-    computerId: active.record.computerId,
-    state: "receiving",
-    received: active.bitmap.held,
-    chunkCount: active.record.chunkCount,
-  };
 }

@@ -12,6 +12,7 @@ import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseByteSize } from "../protocol/uploa
 import { DATABASE_FILE } from "../store/mod.ts";
 import { SqliteUploadRecords } from "../store/sqlite_upload_records.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
+import type { ContentKeySource } from "./content_key_source.ts";
 import { createUploadApp } from "./upload_app.ts";
 import { UploadIngest } from "./upload_ingest.ts";
 
@@ -49,7 +50,7 @@ export async function openServerUploads(
   context: {
     dataDir: string;
     computers: ComputerDirectory;
-    keys: { has(kid: string): boolean };
+    contentKeys: ContentKeySource;
     log: Logger;
     isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
   },

@@ -23,6 +23,8 @@ const INCOMING = ".incoming";
 const MANIFEST_FILE = "manifest.json";
 const PARTIAL_FILE = "data.part";
 const BITMAP_FILE = "chunks.bitmap";
+/** The upload's file key, sealed as the vault seals content keys: a restart costs no RSA. */
+const SEALED_FILE_KEY_FILE = "file-key.sealed";
 const INCOMING_PATTERN = /^([1-9][0-9]{0,15})-([0-9a-f]{32})$/;
 /** Alternatives tried when a stored name is taken: `name (2).ext` … */
 const MAX_ALTERNATIVES = 1000;
@@ -65,14 +67,23 @@ export class UploadFiles {
   }
 
   /**
-   * Creates an upload's folder with its manifest and an empty partial file. A folder left by an
-   * earlier attempt (a crash before the record was written) is replaced.
+   * Creates an upload's folder with its manifest, its sealed file key (encrypted uploads) and an
+   * empty partial file. A folder left by an earlier attempt (a crash before the record was
+   * written) is replaced.
    */
-  async createIncoming(cid: number, uid: string, manifest: Uint8Array): Promise<void> {
+  async createIncoming(
+    cid: number,
+    uid: string,
+    manifest: Uint8Array,
+    sealedFileKey: Uint8Array | null = null,
+  ): Promise<void> {
     const dir = this.incomingDir(cid, uid);
     await this.removeIncoming(cid, uid);
     await Deno.mkdir(dir, { mode: 0o700 });
     await writeNewFile(joinPath(dir, MANIFEST_FILE), manifest, true);
+    if (sealedFileKey) {
+      await writeNewFile(joinPath(dir, SEALED_FILE_KEY_FILE), sealedFileKey, true);
+    }
     await writeNewFile(joinPath(dir, PARTIAL_FILE), new Uint8Array(0), true);
     await syncDir(dir);
     await syncDir(this.incoming);
@@ -94,6 +105,18 @@ export class UploadFiles {
     const path = joinPath(this.incomingDir(cid, uid), MANIFEST_FILE);
     await regularFile(path);
     return await Deno.readFile(path);
+  }
+
+  /** Reads an upload's sealed file key, or null when it has none. */
+  async readSealedFileKey(cid: number, uid: string): Promise<Uint8Array<ArrayBuffer> | null> {
+    const path = joinPath(this.incomingDir(cid, uid), SEALED_FILE_KEY_FILE);
+    try {
+      await regularFile(path);
+      return await Deno.readFile(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
   }
 
   /** Opens an upload's partial file for reading and writing (a regular file, never a link). */

@@ -14,6 +14,7 @@ import type {
   UploadRecord,
   UploadRecords,
   UploadRecordState,
+  UploadUsage,
 } from "./upload_records.ts";
 
 const SCHEMA = `
@@ -112,6 +113,21 @@ export class SqliteUploadRecords implements UploadRecords {
       record.completedAt,
     );
     return "created";
+  }
+
+  usage(computerId: number, activeSince: number): Promise<UploadUsage> {
+    const computer = this.#db.prepare(`${USAGE} AND computer_id = ?`)
+      .get(activeSince, computerId) as Row;
+    const total = this.#db.prepare(USAGE).get(activeSince) as Row;
+    const inProgress = this.#db.prepare(
+      `SELECT count(*) AS n FROM uploads
+       WHERE computer_id = ? AND state = 'receiving' AND updated_at >= ?`,
+    ).get(computerId, activeSince) as Row;
+    return Promise.resolve({
+      computerBytes: Number(computer.bytes),
+      totalBytes: Number(total.bytes),
+      inProgress: Number(inProgress.n),
+    });
   }
 
   getUpload(computerId: number, uploadId: string): Promise<UploadRecord | null> {

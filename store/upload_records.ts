@@ -47,6 +47,16 @@ export interface UploadQuotas {
   inProgressPerComputer?: number;
 }
 
+/** Bytes and uploads counted against the quotas. */
+export interface UploadUsage {
+  /** Bytes of this computer's stored files and uploads in progress. */
+  computerBytes: number;
+  /** Bytes of everyone's. */
+  totalBytes: number;
+  /** This computer's uploads in progress. */
+  inProgress: number;
+}
+
 /** Outcome of recording a new upload. */
 export type CreateUploadOutcome =
   | "created"
@@ -67,6 +77,11 @@ export interface UploadRecords {
    * together cannot both pass a check that only one of them fits.
    */
   createUpload(record: UploadRecord, quotas: UploadQuotas): Promise<CreateUploadOutcome>;
+  /**
+   * What one computer and all together hold against the quotas (as `createUpload` counts it):
+   * read before a new upload's key is unwrapped, so a computer past its quota costs no RSA.
+   */
+  usage(computerId: number, activeSince: number): Promise<UploadUsage>;
   getUpload(computerId: number, uploadId: string): Promise<UploadRecord | null>;
   updateUpload(computerId: number, uploadId: string, change: UploadChange): Promise<void>;
   /** Uploads of one computer, or of all, oldest first. */

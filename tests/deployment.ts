@@ -16,6 +16,9 @@ import {
   type PasswordKey,
   readKeyExchangeParameters,
 } from "../protocol/key_exchange.ts";
+import { readClientKey } from "../keystore/key_storage.ts";
+import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import { verifyMasthead } from "../protocol/masthead.ts";
 import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { RecordingProxy } from "./recording_proxy.ts";
 import { OPS_PATHS } from "../protocol/paths.ts";
@@ -166,6 +169,7 @@ export interface ServerMetrics {
   reportsInBundles: number;
   bundleReportsRefused: number;
   contentKeyVault: { hits: number; misses: number; stored: number };
+  contentKeySource: { failuresRemembered: number; refusedOverBudget: number; refusedBusy: number };
 }
 
 /** The server's counters, read from its operations listener. */
@@ -341,3 +345,39 @@ export async function passwordKeysFor(relayUrl: string, password: string): Promi
 }
 
 export { freePort, RecordingProxy };
+
+/**
+ * A client registered through `mle-client report`, as a test process can use it to send crafted
+ * messages with the product's own sealing code: its computer id, its private key, and the server
+ * key its verified certificate names.
+ */
+export interface RegisteredSender {
+  cid: number;
+  privateKey: CryptoKey;
+  kid: string;
+  serverPublicKey: CryptoKey;
+}
+
+/** Registers a client (one encrypted report through `parentPort`) and returns it as a sender. */
+export async function registeredSender(
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+): Promise<RegisteredSender> {
+  const result = await clientReport(site, clientDir, parentPort, ["--encryption", "required"]);
+  if (result.code !== 0) throw new Error(`client report exited ${result.code}\n${result.stderr}`);
+  const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+  const state = JSON.parse(await Deno.readTextFile(`${clientDir}/state.json`));
+  const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
+  const { certificate, publicKey } = await verifyEncryptionCertificate(
+    siteKey,
+    JSON.parse(state.certificate),
+  );
+  if (!publicKey) throw new Error("the client's certificate enables no encryption");
+  return {
+    cid: state.computerId as number,
+    privateKey: key.privateKey,
+    kid: (certificate as { kid: string }).kid,
+    serverPublicKey: publicKey,
+  };
+}

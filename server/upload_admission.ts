@@ -1,0 +1,205 @@
+/**
+ * Admitting a new upload on the server, in the order that keeps it cheap: the chunk size, the key
+ * id (before any RSA operation) or the clear-text policy, the quotas for the smallest file the
+ * clear claims allow (before any unwrap), then the file key within the computer's budget of new
+ * keys (`content_key_source.ts`), the manifest opened and checked, and the file key sealed to be
+ * kept beside the upload's data (so neither eviction from memory nor a restart costs a second
+ * unwrap).
+ *
+ * @module
+ */
+
+import {
+  openUploadManifestWithFileKey,
+  type ParsedUploadManifest,
+} from "../envelope/upload_manifest.ts";
+import { checkManifest, type UploadLimits, type UploadManifest } from "../protocol/upload.ts";
+import type { CreateUploadOutcome, UploadQuotas, UploadRecords } from "../store/upload_records.ts";
+import type { Logger } from "../cli/log.ts";
+import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
+import type { ContentKeySource, WrappedKeyRef } from "./content_key_source.ts";
+import { IngestError, ingestErrorFrom } from "./ingest_error.ts";
+import { authenticateSender } from "./sender_authentication.ts";
+import type { UploadFiles } from "./upload_store.ts";
+
+/** Uploads one computer may have in progress: empty files cost no quota, yet each holds files. */
+export const MAX_IN_PROGRESS_PER_COMPUTER = 64;
+
+/** What admitting uploads needs. */
+export interface UploadAdmissionOptions {
+  computers: ComputerDirectory;
+  contentKeys: ContentKeySource;
+  records: UploadRecords;
+  files: UploadFiles;
+  log: Logger;
+  /** Bytes per computer and in total, stored or in progress (0: no limit). */
+  quotas: { perComputerBytes: number; totalBytes: number };
+  limits: UploadLimits;
+  isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
+  now: () => number;
+  /** Uploads idle longer than this no longer count against the quotas. */
+  staleAfterMs: number;
+}
+
+/** A new upload's manifest, opened. */
+export interface AdmittedManifest {
+  manifest: UploadManifest;
+  /** The raw file key (encrypted uploads; the caller zeroes it). */
+  fileKey: Uint8Array<ArrayBuffer> | null;
+  /** The file key sealed for this computer, server key and wrapped key, to keep on disk. */
+  sealedFileKey: Uint8Array<ArrayBuffer> | null;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Admits new uploads and gives back the file keys of those in progress. */
+export class UploadAdmission {
+  readonly #options: UploadAdmissionOptions;
+
+  constructor(options: UploadAdmissionOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Opens a new upload's manifest, whose sender's signature was verified.
+   *
+   * @throws {IngestError} For every refusal, 429/503 with `Retry-After` included.
+   */
+  async open(parsed: ParsedUploadManifest, sender: KnownComputer): Promise<AdmittedManifest> {
+    const { cid, uid, kid, cs, cc } = parsed.claims;
+    const limit = this.#options.limits.maxChunkBytes;
+    if (cs > limit) {
+      throw new IngestError(
+        400,
+        "ERR_CHUNK_TOO_LARGE",
+        `Cannot accept upload: chunks of ${cs} bytes are over this server's ${limit}; ask ${"GET"} the upload limits first`,
+      );
+    }
+    const ref: WrappedKeyRef | null = parsed.kind === "encrypted"
+      ? { computerId: cid, kid: kid!, encryptedKey: parsed.message.encrypted_key }
+      : null;
+    if (ref) {
+      this.#options.contentKeys.requireLoaded(ref.kid, "upload");
+    } else if (
+      await this.#options.isClearTextRefused?.(cid, sender.record.encryptionLevel) === true
+    ) {
+      throw new IngestError(
+        403,
+        "ERR_CLEAR_TEXT_REFUSED",
+        "Cannot accept a clear-text upload from a computer whose encryption level is required",
+      );
+    }
+    // The quotas before any unwrap: the smallest file these claims allow must fit.
+    const smallest = cc === 1 ? 0 : cs * (cc - 1) + 1;
+    const room = await this.#room(cid, smallest);
+    if (room !== "created") throw this.refusal(room, cid, uid, smallest);
+    const unwrapped = ref ? await this.#options.contentKeys.fileKey(ref) : null;
+    let opened;
+    try {
+      opened = await openUploadManifestWithFileKey(sender.publicKey, parsed, unwrapped);
+    } catch (error) {
+      throw ingestErrorFrom(error, "upload data");
+    }
+    let manifest: UploadManifest;
+    try {
+      manifest = JSON.parse(decoder.decode(opened.manifest));
+    } catch {
+      throw new IngestError(400, "ERR_MANIFEST_INVALID", "Cannot read upload manifest: not JSON");
+    }
+    const problem = checkManifest(manifest, parsed.claims);
+    if (problem) {
+      throw new IngestError(400, "ERR_MANIFEST_INVALID", `Cannot accept upload: ${problem}`);
+    }
+    const sealedFileKey = ref && opened.fileKey
+      ? this.#options.contentKeys.sealFileKey(ref, opened.fileKey)
+      : null;
+    return { manifest, fileKey: opened.fileKey, sealedFileKey };
+  }
+
+  /** The quotas a new upload's record is created under, as of now. */
+  quotas(): UploadQuotas {
+    const { perComputerBytes, totalBytes } = this.#options.quotas;
+    return {
+      perComputerBytes,
+      totalBytes,
+      activeSince: this.#options.now() - this.#options.staleAfterMs,
+      inProgressPerComputer: MAX_IN_PROGRESS_PER_COMPUTER,
+    };
+  }
+
+  /**
+   * The file key of an upload in progress: its sealed copy opened (no RSA), or, when it has none
+   * (started by an older server, or its key was unloaded meanwhile), one guarded unwrap.
+   */
+  async reopenFileKey(
+    parsed: ParsedUploadManifest & { kind: "encrypted" },
+    cid: number,
+    uid: string,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const contentKeys = this.#options.contentKeys;
+    const ref = {
+      computerId: cid,
+      kid: parsed.claims.kid!,
+      encryptedKey: parsed.message.encrypted_key,
+    };
+    const sealed = await this.#options.files.readSealedFileKey(cid, uid);
+    const opened = sealed ? contentKeys.openFileKey(ref, sealed) : null;
+    if (opened) return opened;
+    contentKeys.requireLoaded(ref.kid, "upload");
+    const sender = await authenticateSender(this.#options.computers, cid, "upload");
+    try {
+      const checked = await openUploadManifestWithFileKey(
+        sender.publicKey,
+        parsed,
+        await contentKeys.fileKey(ref),
+      );
+      return checked.fileKey!;
+    } catch (error) {
+      throw ingestErrorFrom(error, "upload data");
+    }
+  }
+
+  /** Whether `bytes` more would fit this computer's and the server's quotas (no write). */
+  async #room(
+    cid: number,
+    bytes: number,
+  ): Promise<Exclude<CreateUploadOutcome, "exists">> {
+    const { perComputerBytes, totalBytes } = this.#options.quotas;
+    const usage = await this.#options.records.usage(
+      cid,
+      this.#options.now() - this.#options.staleAfterMs,
+    );
+    if (usage.inProgress >= MAX_IN_PROGRESS_PER_COMPUTER) return "too-many-in-progress";
+    if (perComputerBytes > 0 && usage.computerBytes + bytes > perComputerBytes) {
+      return "computer-quota";
+    }
+    if (totalBytes > 0 && usage.totalBytes + bytes > totalBytes) return "total-quota";
+    return "created";
+  }
+
+  /** The refusal of an upload that does not fit. */
+  refusal(
+    outcome: Exclude<CreateUploadOutcome, "created" | "exists">,
+    cid: number,
+    uid: string,
+    size: number,
+  ): IngestError {
+    if (outcome === "too-many-in-progress") {
+      return new IngestError(
+        413,
+        "ERR_UPLOAD_QUOTA_EXCEEDED",
+        `Cannot accept another upload: computer ${cid} has ${MAX_IN_PROGRESS_PER_COMPUTER} in progress; finish those first`,
+      );
+    }
+    const { perComputerBytes, totalBytes } = this.#options.quotas;
+    const which = outcome === "computer-quota"
+      ? `computer ${cid}'s upload quota of ${perComputerBytes} bytes`
+      : `the server's total upload quota of ${totalBytes} bytes`;
+    this.#options.log.info("upload refused: quota", { cid, uid, size, quota: outcome });
+    return new IngestError(
+      413,
+      "ERR_UPLOAD_QUOTA_EXCEEDED",
+      `Cannot accept an upload of ${size} bytes: it would exceed ${which}`,
+    );
+  }
+}

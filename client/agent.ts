@@ -129,6 +129,11 @@ export class Agent {
     agent.#state = await readState(agent.#statePath);
     if (options.installLevel) agent.#state.installLevel = options.installLevel;
     if (options.parent) agent.#state.parent = options.parent;
+    const remembered = agent.#state.keyStoragePath;
+    if (remembered !== null && remembered !== options.keyStoragePath) {
+      options.say(`KeyStorage is now ${options.keyStoragePath} (was ${remembered})`);
+    }
+    agent.#state.keyStoragePath = options.keyStoragePath;
     agent.#key = await loadOrCreateClientKey(options.keyStoragePath);
     if (agent.#key.created) options.say(`made a new client key in ${options.keyStoragePath}`);
     if (agent.#state.registeredPublicKey !== agent.#key.publicKeyText) {

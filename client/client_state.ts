@@ -18,6 +18,11 @@ export interface ClientState {
   /** The public key the computer id was given for: a new key means a new registration. */
   registeredPublicKey: string | null;
   parent: string | null;
+  /**
+   * The KeyStorage folder in use (given once with `--storage-path`, then remembered): a run
+   * without the flag uses it rather than making a second key, and so a second computer.
+   */
+  keyStoragePath: string | null;
   /** Next report sequence number. */
   nextSeq: number;
   /** Level given at install time (command line or settings file), with its source. */
@@ -49,6 +54,7 @@ export function initialState(): ClientState {
     computerId: null,
     registeredPublicKey: null,
     parent: null,
+    keyStoragePath: null,
     nextSeq: 1,
     installLevel: null,
     deployedSettings: {},

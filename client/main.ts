@@ -4,6 +4,7 @@
  * @module
  */
 
+import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
 import { runCommand, UsageError } from "../cli/output.ts";
@@ -56,7 +57,8 @@ ${UPLOAD_HELP.command}
 
 Connection options (report, run):
   --data-dir DIR             client data dir (env MLE_CLIENT_DATA_DIR; default ${defaultClientDataDir()})
-  --storage-path DIR         KeyStorage folder (default: DIR/KeyStorage with --data-dir, else
+  --storage-path DIR         KeyStorage folder (remembered: later runs without it use the same
+                             one; default: DIR/KeyStorage with --data-dir, else
                              ${defaultKeyStoragePath()})
   --masthead FILE            the site's masthead (installed on first use)
   --parent URL               the relay or server to report to (remembered)
@@ -203,7 +205,10 @@ function dataDirOf(values: Values): string {
 
 async function agentOptions(values: Values): Promise<AgentOptions> {
   const dataDir = dataDirOf(values);
-  const keyStoragePath = values["storage-path"] ??
+  // Remembered like --parent: omitting the flag once must not make a second key and computer.
+  const given = values["storage-path"];
+  const keyStoragePath = (given === undefined ? undefined : resolvePath(given)) ??
+    (await readState(joinPath(dataDir, "state.json"))).keyStoragePath ??
     (values["data-dir"] ? joinPath(dataDir, "KeyStorage") : defaultKeyStoragePath());
   if (values.parent) parseServerUrl(values.parent);
   const kind = values["host-identifier"];
@@ -337,6 +342,7 @@ async function status(values: Values): Promise<number> {
   const summary = {
     computerId: state.computerId,
     parent: state.parent,
+    keyStoragePath: state.keyStoragePath,
     encryptionLevel: level.level,
     encryptionLevelSource: level.source,
     encryptingNow: state.encryptingNow,
@@ -357,6 +363,7 @@ async function status(values: Values): Promise<number> {
   const line = (name: string, value: unknown) => console.log(`${name.padEnd(22)} ${value ?? "-"}`);
   line("Computer id", summary.computerId ?? "not registered");
   line("Parent", summary.parent);
+  line("KeyStorage", summary.keyStoragePath);
   line("Encryption level", `${summary.encryptionLevel} (${summary.encryptionLevelSource})`);
   line("Encrypting now", summary.encryptingNow ? "yes" : "no");
   line(

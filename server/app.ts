@@ -19,6 +19,7 @@ import { IngestError } from "./ingest_error.ts";
 import { processMemory } from "./process_metrics.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 import { registerClient } from "./registration.ts";
+import { RotationDirectives } from "./rotation_directives.ts";
 
 /** What the server app needs. */
 export interface ServerAppOptions {
@@ -29,6 +30,8 @@ export interface ServerAppOptions {
   masthead: string | null;
   /** Bundles from decrypting relays (default: one built from `store`, `ingest` and `log`). */
   bundles?: BundleIngest;
+  /** The rotation directive served per computer (default: one read from `store`). */
+  rotationDirectives?: RotationDirectives;
   /** The upload routes (`server/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
   uploads?: Hono;
 }
@@ -45,6 +48,7 @@ export interface ServerAppOptions {
 export function createServerApp(options: ServerAppOptions): Hono {
   const { store, ingest, log } = options;
   const bundles = options.bundles ?? new BundleIngest({ store, ingest, log });
+  const rotationDirectives = options.rotationDirectives ?? new RotationDirectives(store);
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -115,6 +119,21 @@ export function createServerApp(options: ServerAppOptions): Hono {
     const records = await store.listSettingsFor(computer);
     const documents = records.map((record) => JSON.parse(record.document));
     return c.json({ documents });
+  });
+
+  app.get(API.rotationDirective, async (c) => {
+    const computer = Number(c.req.query("computer"));
+    if (!Number.isSafeInteger(computer) || computer < 1) {
+      return c.json(errorBody("ERR_BAD_REQUEST", "Expected ?computer=ID with a computer id"), 400);
+    }
+    const document = await rotationDirectives.documentFor(computer);
+    if (document === null) {
+      return c.json(
+        errorBody("ERR_NO_ROTATION", `No key rotation is requested for computer ${computer}`),
+        404,
+      );
+    }
+    return c.body(document, 200, { "content-type": "application/json" });
   });
 
   app.get(`${API.computers}/:id`, async (c) => {

@@ -20,6 +20,7 @@ import { ReportQueue } from "./report_queue.ts";
 import { lockAgent, runningAgentPid, signalRestart } from "./agent_process.ts";
 import { DEFAULT_SERVICE } from "./restart_command.ts";
 import { rotateKeys } from "./rotate_keys.ts";
+import { carryOutDirectedRotation } from "./directed_rotation.ts";
 import {
   formatUploadViews,
   sendUploadsAfterCycle,
@@ -46,7 +47,9 @@ Commands:
   status     show computer id, parent, encryption level and state, why reports are held, last
              failure, queue depth, the settings the site deployed
 ${UPLOAD_HELP.command}
-  rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent
+  rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent;
+             report and run also do this once when the site's signed rotation directive names
+             the computer (mle-admin computers rotate-keys)
   -restart   restart the running "mle-client run" service of --data-dir (as the original's -restart)
   register [RELAY_URL]
              the manual key exchange with an authenticating relay: register through it with its
@@ -270,7 +273,9 @@ async function report(values: Values, asService: boolean): Promise<number> {
   let agent = await Agent.open(options);
   if (!asService) {
     await agent.queueReport(custom);
-    return await sendUploadsAfterCycle(agent, options, exitCodeOf(await agent.cycle(), options));
+    let cycle = await agent.cycle();
+    ({ agent, cycle } = await carryOutDirectedRotation(agent, options) ?? { agent, cycle });
+    return await sendUploadsAfterCycle(agent, options, exitCodeOf(cycle, options));
   }
   let stopping = false;
   let restarting = false;
@@ -296,12 +301,9 @@ async function report(values: Values, asService: boolean): Promise<number> {
       options.say("restarted");
     }
     await agent.queueReport(custom);
-    await sendUploadsAfterCycle(
-      agent,
-      options,
-      exitCodeOf(await agent.cycle(), options),
-      interval * 1000,
-    );
+    let cycle = await agent.cycle();
+    ({ agent, cycle } = await carryOutDirectedRotation(agent, options) ?? { agent, cycle });
+    await sendUploadsAfterCycle(agent, options, exitCodeOf(cycle, options), interval * 1000);
     if (stopping || restarting) continue;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, interval * 1000);

@@ -261,7 +261,9 @@ export async function rotateKeysCommand(args: string[], context: CommandContext)
       targets = ids;
     } else {
       targets = [];
-      for (const computer of computers.filter(isActive)) {
+      // Relays allowed to send bundles register like clients but never read a directive.
+      const relays = new Set((await store.listBundleSenders()).map((r) => r.computerId));
+      for (const computer of computers.filter((c) => isActive(c) && !relays.has(c.id))) {
         if (where.length === 0) {
           targets.push(computer.id);
           continue;

@@ -103,7 +103,7 @@ Deno.test("reportMatches() compares properties and custom properties exactly, al
   assert.throws(() => parseWhere(["=x"]), /expected NAME=VALUE/);
 });
 
-Deno.test("computers rotate-keys refuses misuse (exit 2) and computers it cannot rotate (exit 1), signing nothing; a second directive keeps the first's requests", async () => {
+Deno.test("computers rotate-keys refuses misuse (exit 2) and computers it cannot rotate (exit 1), signing nothing; --all leaves relays out; a second directive keeps the first's requests", async () => {
   const site = await makeTestSite();
   try {
     const store = openStore(site.dataDir);
@@ -117,6 +117,13 @@ Deno.test("computers rotate-keys refuses misuse (exit 2) and computers it cannot
         });
       }
       await store.revokeComputer(3, NOW);
+      await store.registerComputer({
+        publicKey: "relay-key",
+        hostIdentity: null,
+        hostname: "relay",
+        registeredAt: NOW,
+      });
+      await store.setBundleSender(4, true, NOW);
     } finally {
       store.close();
     }

@@ -96,7 +96,8 @@ Options:
   --min-idle DAYS      (duplicates, remove-duplicates) keep entries seen within DAYS days
                        [default: ${DEFAULT_MIN_IDLE_DAYS}]
   --force              (remove-duplicates) also remove entries seen within --min-idle
-  --all                (rotate-keys) every active computer (not revoked, replaced or removed)
+  --all                (rotate-keys) every active computer (not revoked, replaced or removed;
+                       relays allowed to send bundles are left out)
   --where NAME=VALUE   (rotate-keys) active computers whose last report has this property
   --compromised        (rotate-keys) trust no hand-over; new entries wait for confirm
   --data-dir DIR       the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]

@@ -10,8 +10,7 @@
  */
 
 import { CliError, printWarning } from "../cli/output.ts";
-import { decodeBase64Url } from "../envelope/base64url.ts";
-import type { SignedDocument } from "../envelope/signed_document.ts";
+import { readUnverifiedBody, type SignedDocument } from "../envelope/signed_document.ts";
 import {
   compareDocumentVersions,
   describeDocumentVersion,
@@ -23,7 +22,10 @@ import type { RecordedDocument, SignNumberedDocument } from "../store/mod.ts";
 import { TOOL } from "./_args.ts";
 
 /** What the document is, in messages: "revocation list", "encryption certificate". */
-export type NumberedDocumentKind = "revocation list" | "encryption certificate";
+export type NumberedDocumentKind =
+  | "revocation list"
+  | "encryption certificate"
+  | "rotation directive";
 
 /**
  * Signs a document with the serial the store allocates and records it through `record` (which
@@ -35,7 +37,11 @@ export type NumberedDocumentKind = "revocation list" | "encryption certificate";
 export async function recordSupersedingDocument(
   kind: NumberedDocumentKind,
   issuedAt: number,
-  sign: (version: { serial: number; issuedAt: number }) => Promise<SignedDocument>,
+  sign: (
+    version: { serial: number; issuedAt: number },
+    /** The document it replaces (JSON text from the store), for kinds that carry its content on. */
+    previous: string | null,
+  ) => Promise<SignedDocument>,
   record: (signer: SignNumberedDocument) => Promise<RecordedDocument>,
 ): Promise<RecordedDocument> {
   let previous: DocumentVersion | null = null;
@@ -54,7 +60,7 @@ export async function recordSupersedingDocument(
         },
       );
     }
-    return JSON.stringify(await sign(next));
+    return JSON.stringify(await sign(next, previousText));
   });
   const held = previous as DocumentVersion | null;
   if (held !== null && issuedAt < held.issuedAt) {
@@ -78,8 +84,7 @@ export async function recordSupersedingDocument(
  */
 function storedVersion(text: string): DocumentVersion | null {
   try {
-    const { payload } = JSON.parse(text) as { payload: string };
-    const body = JSON.parse(new TextDecoder().decode(decodeBase64Url(payload)));
+    const body = readUnverifiedBody(text);
     if (typeof body?.issuedAt !== "number") return null;
     const serial = readDocumentSerial(body);
     return serial === undefined ? { issuedAt: body.issuedAt } : { serial, issuedAt: body.issuedAt };

@@ -28,6 +28,13 @@ import { orphanedComputers } from "./_encryption_levels.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
 import { publishRevocations } from "./_revocations.ts";
+import {
+  describeRotation,
+  rotateKeysCommand,
+  rotationsCommand,
+  type RotationStatus,
+  rotationStatuses,
+} from "./computer_rotations.ts";
 
 /** Usage of `mle-admin computers`. */
 export const computersHelp = `Usage:
@@ -36,6 +43,9 @@ export const computersHelp = `Usage:
   mle-admin computers confirm ID --site-key FILE [--password-file FILE] [--data-dir DIR]
   mle-admin computers duplicates [--json] [--min-idle DAYS] [--data-dir DIR]
   mle-admin computers remove-duplicates [--dry-run] [--min-idle DAYS] [--force] [--data-dir DIR]
+  mle-admin computers rotate-keys (ID [ID …] | --all | --where NAME=VALUE …) [--compromised]
+                                  --site-key FILE [--password-file FILE] [--data-dir DIR]
+  mle-admin computers rotations [--json] [--data-dir DIR]
 
 list: the registered computers: id, hostname, when it registered and last reported, the key id
 its last report was encrypted to ("clear" when it was sent in clear text), the encryption level
@@ -63,6 +73,20 @@ others, printing each; never removes an entry that reported (or, never having re
 registered) within --min-idle days unless --force. Their reports stay; their ids are never reused.
 Use --dry-run first.
 
+rotate-keys: key rotation from the centre. Signs a rotation directive with the site key for the
+computers given by id, for every active computer (--all), or for those whose last report has
+every property NAME=VALUE (--where, repeatable; properties and custom properties, compared
+exactly). Each computer carries it out at its next report, exactly as "mle-client rotate-keys"
+does (queued reports first, a hand-over signed by the old key, KeyStorage deleted, the new key
+registered), once: not again after a restart or a resend of the directive, never by a computer
+it does not name. With --compromised no hand-over is trusted: the new entries claim the old ids
+and wait for "computers confirm NEW", which revokes the old id. Asking again for a computer
+replaces its earlier request. list shows the ROTATION column ("requested", "done → NEW",
+"done → NEW (confirm)"; JSON: "rotation").
+
+rotations: the requested rotations still outstanding: not carried out yet, or done with
+--compromised and waiting for confirm.
+
 Options:
   --json               JSON output (times in milliseconds since the epoch)
   --all                (list) also show removed computers
@@ -73,6 +97,10 @@ Options:
   --min-idle DAYS      (duplicates, remove-duplicates) keep entries seen within DAYS days
                        [default: ${DEFAULT_MIN_IDLE_DAYS}]
   --force              (remove-duplicates) also remove entries seen within --min-idle
+  --all                (rotate-keys) every active computer (not revoked, replaced or removed;
+                       relays allowed to send bundles are left out)
+  --where NAME=VALUE   (rotate-keys) active computers whose last report has this property
+  --compromised        (rotate-keys) trust no hand-over; new entries wait for confirm
   --data-dir DIR       the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
   -h, --help           show this help
 
@@ -83,6 +111,9 @@ Examples:
   mle-admin computers duplicates
   mle-admin computers remove-duplicates --dry-run
   mle-admin computers remove-duplicates --min-idle 30
+  mle-admin computers rotate-keys 1234 1235 --site-key ~/site/license.pvk
+  mle-admin computers rotate-keys --where os_name=Linux --compromised --site-key ~/site/license.pvk
+  mle-admin computers rotations
 
 Exit codes:
   0  done
@@ -92,7 +123,10 @@ Exit codes:
 `;
 
 /** Renders computers as the human table. */
-export function formatComputers(computers: readonly ComputerRecord[]): string {
+export function formatComputers(
+  computers: readonly ComputerRecord[],
+  rotations: ReadonlyMap<number, RotationStatus> = new Map(),
+): string {
   if (computers.length === 0) return "No computers have registered yet\n";
   return formatTable(
     [
@@ -106,6 +140,7 @@ export function formatComputers(computers: readonly ComputerRecord[]): string {
       "REPLACED BY",
       "DUPLICATE OF",
       "FLAG",
+      "ROTATION",
     ],
     computers.map((computer) => [
       String(computer.id),
@@ -118,6 +153,7 @@ export function formatComputers(computers: readonly ComputerRecord[]): string {
       computer.replacedBy === null ? "-" : String(computer.replacedBy),
       computer.duplicateOf === null ? "-" : String(computer.duplicateOf),
       computer.removedAt !== null ? "removed" : computer.flagged === null ? "-" : "confirm",
+      describeRotation(rotations.get(computer.id)),
     ]),
   );
 }
@@ -129,7 +165,7 @@ export async function computersCommand(args: string[], context: CommandContext):
     return EXIT.ok;
   }
   const [sub, ...rest] = args;
-  const commands = "list, revoke, confirm, duplicates or remove-duplicates";
+  const commands = "list, revoke, confirm, duplicates, remove-duplicates, rotate-keys or rotations";
   if (sub === undefined || sub.startsWith("-")) {
     throw new UsageError(`Missing computers command: expected ${commands}`);
   }
@@ -142,6 +178,10 @@ export async function computersCommand(args: string[], context: CommandContext):
     case "duplicates":
     case "remove-duplicates":
       return await duplicates(sub, rest, context);
+    case "rotate-keys":
+      return await rotateKeysCommand(rest, context);
+    case "rotations":
+      return await rotationsCommand(rest, context);
     default:
       throw new UsageError(`Unknown computers command "${sub}": expected ${commands}`);
   }
@@ -152,9 +192,11 @@ async function listComputers(args: string[], context: CommandContext): Promise<n
   const store = await openExistingStore(resolveDataDir(context));
   let computers: ComputerRecord[];
   let orphaned: Set<number>;
+  let rotations: Map<number, RotationStatus>;
   try {
     computers = await store.listComputers();
     orphaned = new Set((await orphanedComputers(store)).map((entry) => entry.computer.id));
+    rotations = await rotationStatuses(store, computers);
   } finally {
     store.close();
   }
@@ -165,10 +207,11 @@ async function listComputers(args: string[], context: CommandContext): Promise<n
       ...c,
       orphaned: orphaned.has(c.id),
       claim: replacementClaim(c, byId),
+      rotation: rotations.get(c.id) ?? null,
     }));
     console.log(JSON.stringify(listed, null, 2));
   } else {
-    console.log(formatComputers(computers).trimEnd());
+    console.log(formatComputers(computers, rotations).trimEnd());
     for (const id of orphaned) {
       console.log(
         `computer ${id}: orphaned: it requires encryption, which is disabled, and has not ` +

@@ -37,6 +37,7 @@ import {
 import {
   type ClientState,
   deployedSettingsOf,
+  type DirectedRotation,
   type LevelSource,
   readState,
   setDeployedSettings,
@@ -56,6 +57,7 @@ import { decodeBase64Url } from "../envelope/base64url.ts";
 import { type QueuedReport, ReportQueue } from "./report_queue.ts";
 import { type PasswordKey, proveKeyExchange } from "../protocol/key_exchange.ts";
 import { KeyExchangeError } from "./key_exchange_hint.ts";
+import { checkRotationDirective } from "./rotation_directive_check.ts";
 
 /** The level a client uses when nobody set one: encrypt whenever the site offers it. */
 export const DEFAULT_ENCRYPTION_LEVEL: EncryptionLevel = "optional";
@@ -129,6 +131,11 @@ export class Agent {
     agent.#state = await readState(agent.#statePath);
     if (options.installLevel) agent.#state.installLevel = options.installLevel;
     if (options.parent) agent.#state.parent = options.parent;
+    const remembered = agent.#state.keyStoragePath;
+    if (remembered !== null && remembered !== options.keyStoragePath) {
+      options.say(`KeyStorage is now ${options.keyStoragePath} (was ${remembered})`);
+    }
+    agent.#state.keyStoragePath = options.keyStoragePath;
     agent.#key = await loadOrCreateClientKey(options.keyStoragePath);
     if (agent.#key.created) options.say(`made a new client key in ${options.keyStoragePath}`);
     if (agent.#state.registeredPublicKey !== agent.#key.publicKeyText) {
@@ -238,6 +245,11 @@ export class Agent {
     if (this.#state.computerId === null) await this.#register(parent);
     await this.#refreshCertificate(parent);
     await this.#refreshSettings(parent);
+    // A rotation the site asks is noted here and carried out after the cycle (directed_rotation).
+    await checkRotationDirective(parent, this.#siteKey, this.#state, this.#options.say)
+      .catch((error) =>
+        this.#options.say(`cannot check for a rotation directive: ${error.message}`)
+      );
 
     let delivered = 0;
     for (const queued of await this.#queue.list()) {
@@ -371,6 +383,20 @@ export class Agent {
     }
     await this.#queue.reject(queued.seq, `${answer.status} ${code ?? ""} ${said}`);
     return `the server refused report ${queued.seq} for good (kept in queue/rejected): ${said}`;
+  }
+
+  /**
+   * Takes the rotation the site's directive asks of this computer, if any, and records it as
+   * started (saved before the caller does anything), so it is never started twice.
+   */
+  async startDirectedRotation(): Promise<DirectedRotation | null> {
+    const due = this.#state.rotationDue;
+    if (due === null) return null;
+    this.#state.rotationDue = null;
+    const current = due.computerId === this.#state.computerId;
+    if (current) this.#state.rotationStarted = { ...due, at: new Date().toISOString() };
+    await this.#save();
+    return current ? due : null;
   }
 
   /**

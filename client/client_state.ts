@@ -7,6 +7,7 @@
 import { replaceFileAtomically } from "../keystore/secure_file.ts";
 import type { EncryptionLevel } from "../protocol/encryption_level.ts";
 import type { DeployedSettings } from "../protocol/settings.ts";
+import type { DocumentVersion } from "../protocol/document_version.ts";
 
 /** Where the effective encryption level came from. */
 export type LevelSource = "deployed" | "command line" | "settings file" | "default";
@@ -18,6 +19,11 @@ export interface ClientState {
   /** The public key the computer id was given for: a new key means a new registration. */
   registeredPublicKey: string | null;
   parent: string | null;
+  /**
+   * The KeyStorage folder in use (given once with `--storage-path`, then remembered): a run
+   * without the flag uses it rather than making a second key, and so a second computer.
+   */
+  keyStoragePath: string | null;
   /** Next report sequence number. */
   nextSeq: number;
   /** Level given at install time (command line or settings file), with its source. */
@@ -40,6 +46,23 @@ export interface ClientState {
   lastFailure: { at: string; message: string } | null;
   /** Why reports and uploads are held now (encryption not possible), or null when they are not. */
   heldBecause: string | null;
+  /** The newest rotation directive seen (verified): an older one is never acted on. */
+  rotationDirectiveVersion: DocumentVersion | null;
+  /** A rotation the site's directive asks of this computer, not started yet. */
+  rotationDue: DirectedRotation | null;
+  /**
+   * The last directed rotation this machine started, recorded before it started: never started
+   * again, whatever restarts or resends follow.
+   */
+  rotationStarted: (DirectedRotation & { at: string }) | null;
+}
+
+/** A rotation asked by the site's directive (`protocol/rotation_directive.ts`). */
+export interface DirectedRotation {
+  computerId: number;
+  /** The serial of the directive that asked. */
+  requestedIn: number;
+  compromised: boolean;
 }
 
 /** A fresh state. */
@@ -49,6 +72,7 @@ export function initialState(): ClientState {
     computerId: null,
     registeredPublicKey: null,
     parent: null,
+    keyStoragePath: null,
     nextSeq: 1,
     installLevel: null,
     deployedSettings: {},
@@ -63,6 +87,9 @@ export function initialState(): ClientState {
     lastSuccessAt: null,
     lastFailure: null,
     heldBecause: null,
+    rotationDirectiveVersion: null,
+    rotationDue: null,
+    rotationStarted: null,
   };
 }
 

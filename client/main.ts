@@ -4,6 +4,7 @@
  * @module
  */
 
+import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
 import { runCommand, UsageError } from "../cli/output.ts";
@@ -19,6 +20,7 @@ import { ReportQueue } from "./report_queue.ts";
 import { lockAgent, runningAgentPid, signalRestart } from "./agent_process.ts";
 import { DEFAULT_SERVICE } from "./restart_command.ts";
 import { rotateKeys } from "./rotate_keys.ts";
+import { carryOutDirectedRotation } from "./directed_rotation.ts";
 import {
   formatUploadViews,
   sendUploadsAfterCycle,
@@ -45,7 +47,9 @@ Commands:
   status     show computer id, parent, encryption level and state, why reports are held, last
              failure, queue depth, the settings the site deployed
 ${UPLOAD_HELP.command}
-  rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent
+  rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent;
+             report and run also do this once when the site's signed rotation directive names
+             the computer (mle-admin computers rotate-keys)
   -restart   restart the running "mle-client run" service of --data-dir (as the original's -restart)
   register [RELAY_URL]
              the manual key exchange with an authenticating relay: register through it with its
@@ -56,7 +60,8 @@ ${UPLOAD_HELP.command}
 
 Connection options (report, run):
   --data-dir DIR             client data dir (env MLE_CLIENT_DATA_DIR; default ${defaultClientDataDir()})
-  --storage-path DIR         KeyStorage folder (default: DIR/KeyStorage with --data-dir, else
+  --storage-path DIR         KeyStorage folder (remembered: later runs without it use the same
+                             one; default: DIR/KeyStorage with --data-dir, else
                              ${defaultKeyStoragePath()})
   --masthead FILE            the site's masthead (installed on first use)
   --parent URL               the relay or server to report to (remembered)
@@ -203,7 +208,10 @@ function dataDirOf(values: Values): string {
 
 async function agentOptions(values: Values): Promise<AgentOptions> {
   const dataDir = dataDirOf(values);
-  const keyStoragePath = values["storage-path"] ??
+  // Remembered like --parent: omitting the flag once must not make a second key and computer.
+  const given = values["storage-path"];
+  const keyStoragePath = (given === undefined ? undefined : resolvePath(given)) ??
+    (await readState(joinPath(dataDir, "state.json"))).keyStoragePath ??
     (values["data-dir"] ? joinPath(dataDir, "KeyStorage") : defaultKeyStoragePath());
   if (values.parent) parseServerUrl(values.parent);
   const kind = values["host-identifier"];
@@ -265,7 +273,9 @@ async function report(values: Values, asService: boolean): Promise<number> {
   let agent = await Agent.open(options);
   if (!asService) {
     await agent.queueReport(custom);
-    return await sendUploadsAfterCycle(agent, options, exitCodeOf(await agent.cycle(), options));
+    let cycle = await agent.cycle();
+    ({ agent, cycle } = await carryOutDirectedRotation(agent, options) ?? { agent, cycle });
+    return await sendUploadsAfterCycle(agent, options, exitCodeOf(cycle, options));
   }
   let stopping = false;
   let restarting = false;
@@ -291,12 +301,9 @@ async function report(values: Values, asService: boolean): Promise<number> {
       options.say("restarted");
     }
     await agent.queueReport(custom);
-    await sendUploadsAfterCycle(
-      agent,
-      options,
-      exitCodeOf(await agent.cycle(), options),
-      interval * 1000,
-    );
+    let cycle = await agent.cycle();
+    ({ agent, cycle } = await carryOutDirectedRotation(agent, options) ?? { agent, cycle });
+    await sendUploadsAfterCycle(agent, options, exitCodeOf(cycle, options), interval * 1000);
     if (stopping || restarting) continue;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, interval * 1000);
@@ -337,6 +344,7 @@ async function status(values: Values): Promise<number> {
   const summary = {
     computerId: state.computerId,
     parent: state.parent,
+    keyStoragePath: state.keyStoragePath,
     encryptionLevel: level.level,
     encryptionLevelSource: level.source,
     encryptingNow: state.encryptingNow,
@@ -357,6 +365,7 @@ async function status(values: Values): Promise<number> {
   const line = (name: string, value: unknown) => console.log(`${name.padEnd(22)} ${value ?? "-"}`);
   line("Computer id", summary.computerId ?? "not registered");
   line("Parent", summary.parent);
+  line("KeyStorage", summary.keyStoragePath);
   line("Encryption level", `${summary.encryptionLevel} (${summary.encryptionLevelSource})`);
   line("Encrypting now", summary.encryptingNow ? "yes" : "no");
   line(

@@ -1,10 +1,11 @@
 /**
- * Documents signed by the site key: the masthead, encryption certificates, settings and
- * revocation lists. Downstream content is signed, not encrypted (seed 000).
+ * Documents signed by the site key: the masthead, encryption certificates, settings,
+ * revocation lists and rotation directives. Downstream content is signed, not encrypted (seed 000).
  *
  * @module
  */
 
+import { decodeBase64Url } from "./base64url.ts";
 import { type FlattenedJws, signJws, verifyJws } from "./jws.ts";
 import { MleError } from "./errors.ts";
 
@@ -13,7 +14,8 @@ export type DocumentType =
   | "mle-masthead"
   | "mle-encryption-certificate"
   | "mle-settings"
-  | "mle-revocations";
+  | "mle-revocations"
+  | "mle-rotation-directive";
 
 /** A site-signed document as it travels and is stored. */
 export type SignedDocument = FlattenedJws;
@@ -72,4 +74,29 @@ export async function verifyDocument(
     throw new MleError("ERR_DOCUMENT_INVALID", `Cannot read ${type}: body is not a JSON object`);
   }
   return body as Record<string, unknown>;
+}
+
+/**
+ * The JSON body of a signed document given as JSON text, read WITHOUT verifying the signature, or
+ * null when it is not one. Only for a holder's own record of what it signed or stores (the
+ * server's and admin tool's store), to route or show it, never to decide what to trust: readers
+ * use {@linkcode verifyDocument}.
+ *
+ * @example
+ * ```ts
+ * import { readUnverifiedBody, signDocument } from "./signed_document.ts";
+ * import { generateSigningKeyPair } from "./signature.ts";
+ * const site = await generateSigningKeyPair();
+ * const doc = await signDocument(site.privateKey, "mle-settings", { serial: 1 });
+ * console.log(readUnverifiedBody(JSON.stringify(doc))); // { serial: 1 }
+ * ```
+ */
+export function readUnverifiedBody(text: string): Record<string, unknown> | null {
+  try {
+    const { payload } = JSON.parse(text) as { payload: string };
+    const body = JSON.parse(decoder.decode(decodeBase64Url(payload)));
+    return typeof body === "object" && body !== null && !Array.isArray(body) ? body : null;
+  } catch {
+    return null;
+  }
 }

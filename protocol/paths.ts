@@ -15,6 +15,11 @@ export const API = {
   encryptionCertificate: "/api/v1/encryption-certificate",
   /** GET ?computer=ID: the site-signed settings documents for a computer. */
   settings: "/api/v1/settings",
+  /**
+   * GET ?computer=ID: the site-signed rotation directive when it asks that computer to rotate its
+   * keys (else 404 `ERR_NO_ROTATION`).
+   */
+  rotationDirective: "/api/v1/rotation-directive",
   /** GET: the site-signed revocation list. */
   revocations: "/api/v1/revocations",
   /**

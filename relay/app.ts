@@ -146,21 +146,29 @@ export function createRelayApp(options: RelayAppOptions): Hono {
   app.get(API.masthead, () => serveDocument("masthead"));
   app.get(API.encryptionCertificate, () => serveDocument("encryption-certificate"));
   app.get(API.revocations, () => serveDocument("revocations"));
-  app.get(API.settings, (c) => {
-    const computer = c.req.query("computer") ?? "";
-    if (!COMPUTER_ID_PATTERN.test(computer) || !Number.isSafeInteger(Number(computer))) {
-      return c.json(
-        errorBody(
-          "ERR_BAD_REQUEST",
-          'Cannot read settings: query "computer" must be a positive integer computer id',
-        ),
-        400,
-      );
-    }
-    const refusal = authenticator?.checkComputer(Number(computer), "settings request");
-    if (refusal) return c.json(refusal.body, refusal.status);
-    return serveDocument("settings", Number(computer));
-  });
+  // The documents asked per computer: settings and the rotation directive.
+  for (
+    const [path, name] of [[API.settings, "settings"], [
+      API.rotationDirective,
+      "rotation-directive",
+    ]] as const
+  ) {
+    app.get(path, (c) => {
+      const computer = c.req.query("computer") ?? "";
+      if (!COMPUTER_ID_PATTERN.test(computer) || !Number.isSafeInteger(Number(computer))) {
+        return c.json(
+          errorBody(
+            "ERR_BAD_REQUEST",
+            `Cannot read ${name}: query "computer" must be a positive integer computer id`,
+          ),
+          400,
+        );
+      }
+      const refusal = authenticator?.checkComputer(Number(computer), `${name} request`);
+      if (refusal) return c.json(refusal.body, refusal.status);
+      return serveDocument(name, Number(computer));
+    });
+  }
 
   app.get(API.keyExchange, async (c) => {
     const parameters = await options.keyExchangeSalts?.parameters();
@@ -362,6 +370,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     [API.encryptionCertificate]: "GET, HEAD",
     [API.revocations]: "GET, HEAD",
     [API.settings]: "GET, HEAD",
+    [API.rotationDirective]: "GET, HEAD",
     [API.register]: "POST",
     [API.reports]: "POST",
   };

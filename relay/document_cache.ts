@@ -1,6 +1,6 @@
 /**
- * The site-signed documents (masthead, encryption certificate, revocation list, settings) as the
- * relay passes them down: always asked of the parent first, and kept on disk so that clients
+ * The site-signed documents (masthead, encryption certificate, revocation list, settings, rotation
+ * directive) as the relay passes them down: always asked of the parent first, and kept on disk so that clients
  * still get the last copy while the parent cannot be reached.
  *
  * The relay verifies none of them: the site key signs each, and clients check that signature
@@ -20,7 +20,15 @@ import { describeUnreachable } from "./_describe_unreachable.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 
 /** The documents a relay passes down. */
-export type DocumentName = "masthead" | "encryption-certificate" | "revocations" | "settings";
+export type DocumentName =
+  | "masthead"
+  | "encryption-certificate"
+  | "revocations"
+  | "settings"
+  | "rotation-directive";
+
+/** The documents asked for one computer (`?computer=ID`), cached per computer. */
+const PER_COMPUTER: ReadonlySet<DocumentName> = new Set(["settings", "rotation-directive"]);
 
 /** The answer to give a client. */
 export interface DocumentAnswer {
@@ -47,6 +55,7 @@ const PATHS: Record<DocumentName, string> = {
   "encryption-certificate": API.encryptionCertificate,
   "revocations": API.revocations,
   "settings": API.settings,
+  "rotation-directive": API.rotationDirective,
 };
 
 const encoder = new TextEncoder();
@@ -95,19 +104,20 @@ export class DocumentCache {
   /**
    * The answer for a document: the parent's, or the cached copy when the parent cannot be asked.
    *
-   * @param computerId Required for `settings` (a positive safe integer), ignored otherwise.
-   * @throws {RangeError} When `settings` is asked without a valid computer id.
+   * @param computerId Required for `settings` and `rotation-directive` (a positive safe
+   * integer), ignored otherwise.
+   * @throws {RangeError} When one of those is asked without a valid computer id.
    */
   get(name: DocumentName, computerId?: number): Promise<DocumentAnswer> {
     let key: string = name;
     let pathAndQuery = PATHS[name];
-    if (name === "settings") {
+    if (PER_COMPUTER.has(name)) {
       if (!Number.isSafeInteger(computerId) || (computerId as number) < 1) {
         throw new RangeError(
-          `Cannot ask for settings: computer id "${computerId}" is not a positive integer`,
+          `Cannot ask for ${name}: computer id "${computerId}" is not a positive integer`,
         );
       }
-      key = `settings-${computerId}`;
+      key = `${name}-${computerId}`;
       pathAndQuery = `${pathAndQuery}?computer=${computerId}`;
     }
     const pending = this.#pending.get(key);

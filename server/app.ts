@@ -20,6 +20,7 @@ import { inactiveReason, IngestError } from "./ingest_error.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 import { registerClient } from "./registration.ts";
 import { authenticateRelayAsker } from "./relay_asker.ts";
+import { RotationDirectives } from "./rotation_directives.ts";
 
 /** What the server app needs. */
 export interface ServerAppOptions {
@@ -33,6 +34,8 @@ export interface ServerAppOptions {
    * to share its counters with the operations app.
    */
   bundles?: BundleIngest;
+  /** The rotation directive served per computer (default: one read from `store`). */
+  rotationDirectives?: RotationDirectives;
   /** The upload routes (`server/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
   uploads?: Hono;
 }
@@ -49,6 +52,7 @@ export interface ServerAppOptions {
 export function createServerApp(options: ServerAppOptions): Hono {
   const { store, ingest, log } = options;
   const bundles = options.bundles ?? new BundleIngest({ store, ingest, log });
+  const rotationDirectives = options.rotationDirectives ?? new RotationDirectives(store);
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -110,6 +114,21 @@ export function createServerApp(options: ServerAppOptions): Hono {
     const records = await store.listSettingsFor(computer);
     const documents = records.map((record) => JSON.parse(record.document));
     return c.json({ documents });
+  });
+
+  app.get(API.rotationDirective, async (c) => {
+    const computer = Number(c.req.query("computer"));
+    if (!Number.isSafeInteger(computer) || computer < 1) {
+      return c.json(errorBody("ERR_BAD_REQUEST", "Expected ?computer=ID with a computer id"), 400);
+    }
+    const document = await rotationDirectives.documentFor(computer);
+    if (document === null) {
+      return c.json(
+        errorBody("ERR_NO_ROTATION", `No key rotation is requested for computer ${computer}`),
+        404,
+      );
+    }
+    return c.body(document, 200, { "content-type": "application/json" });
   });
 
   // Only what a relay needs to check a client's signatures, and only to an allowed relay.

@@ -254,14 +254,14 @@ export class SqliteStore implements Store {
     const rows = this.#db.prepare(
       "SELECT * FROM reports WHERE computer_id = ? ORDER BY seq",
     ).all(computerId) as Row[];
-    return Promise.resolve(rows.map((row) => ({
-      computerId: Number(row.computer_id),
-      seq: Number(row.seq),
-      receivedAt: Number(row.received_at),
-      encrypted: row.encrypted === 1,
-      kid: (row.kid ?? null) as string | null,
-      body: String(row.body),
-    })));
+    return Promise.resolve(rows.map(toReport));
+  }
+
+  lastReport(computerId: number): Promise<ReportRecord | null> {
+    const row = this.#db.prepare(
+      "SELECT * FROM reports WHERE computer_id = ? ORDER BY seq DESC LIMIT 1",
+    ).get(computerId) as Row | undefined;
+    return Promise.resolve(row ? toReport(row) : null);
   }
 
   countReports(): Promise<number> {
@@ -487,6 +487,17 @@ export class SqliteStore implements Store {
   close(): void {
     this.#db.close();
   }
+}
+
+function toReport(row: Row): ReportRecord {
+  return {
+    computerId: Number(row.computer_id),
+    seq: Number(row.seq),
+    receivedAt: Number(row.received_at),
+    encrypted: row.encrypted === 1,
+    kid: (row.kid ?? null) as string | null,
+    body: String(row.body),
+  };
 }
 
 function toComputer(row: Row): ComputerRecord {

@@ -114,3 +114,24 @@ Deno.test("deployEncryptionKey() records the certificate and the key's role toge
     store.close();
   }
 });
+
+Deno.test("SqliteStore.lastReport() gives the report with the highest sequence number", async () => {
+  const store = new SqliteStore(":memory:");
+  try {
+    assert.equal(await store.lastReport(1), null);
+    const report = (seq: number) => ({
+      computerId: 1,
+      seq,
+      receivedAt: seq,
+      encrypted: false,
+      kid: null,
+      body: `{"seq":${seq}}`,
+      digest: String(seq),
+      encryptionLevel: null,
+    });
+    await store.storeReports([report(3), report(10), report(2)]);
+    assert.equal((await store.lastReport(1))?.body, '{"seq":10}');
+  } finally {
+    store.close();
+  }
+});

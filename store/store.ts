@@ -134,13 +134,17 @@ export interface SealedContentKeyRecord {
 }
 
 /** Names of the site-signed documents the server serves as they are. */
-export type DocumentName = "encryption-certificate" | "revocations" | "masthead";
+export type DocumentName =
+  | "encryption-certificate"
+  | "revocations"
+  | "masthead"
+  | "rotation-directive";
 
 /**
  * The documents the store numbers: each kind gets serial 1, 2, 3… (`protocol/document_version.ts`
  * orders them by it), so that the order is the store's, not the signing host's clock.
  */
-export type NumberedDocumentName = "encryption-certificate" | "revocations";
+export type NumberedDocumentName = "encryption-certificate" | "revocations" | "rotation-directive";
 
 /**
  * Signs the document that the store is about to record with `serial` (one more than the last of
@@ -178,6 +182,8 @@ export interface Store {
   /** Stores reports in one transaction; one outcome per report, in order. */
   storeReports(reports: NewReport[]): Promise<StoreOutcome[]>;
   listReports(computerId: number): Promise<ReportRecord[]>;
+  /** The report of a computer with the highest sequence number, or null when it sent none. */
+  lastReport(computerId: number): Promise<ReportRecord | null>;
   countReports(): Promise<number>;
 
   listEncryptionKeys(): Promise<EncryptionKeyRecord[]>;

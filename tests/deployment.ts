@@ -344,6 +344,35 @@ export async function passwordKeysFor(relayUrl: string, password: string): Promi
   return await Promise.all(salts.map((salt) => derivePasswordKey(password, salt)));
 }
 
+/**
+ * Posts a clear report signed with `key` claiming to come from `cid` straight to the server at
+ * `port`: what someone holding an old or stolen client key can do.
+ */
+export async function postReportSignedAs(
+  port: number,
+  key: CryptoKey,
+  cid: number,
+  seq: number,
+): Promise<{ status: number; body: { error: { code: string; message: string } } }> {
+  const report = new TextEncoder().encode(JSON.stringify({
+    computerId: cid,
+    seq,
+    createdAt: new Date().toISOString(),
+    properties: {},
+    custom: {},
+    relevance: [],
+    actionStatuses: [],
+    analyses: [],
+  }));
+  const message = await signReport(key, { cid, seq, kid: null }, report);
+  const response = await fetch(`http://127.0.0.1:${port}${API.reports}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(message),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
 export { freePort, RecordingProxy };
 
 /**

@@ -3,7 +3,6 @@
  */
 
 import assert from "node:assert/strict";
-import { signReport } from "../envelope/report_message.ts";
 import { readClientKey } from "../keystore/key_storage.ts";
 import { API } from "../protocol/paths.ts";
 import {
@@ -13,6 +12,7 @@ import {
   createSite,
   freePort,
   generateKey,
+  postReportSignedAs,
   startRelay,
   startServer,
   storedReports,
@@ -53,23 +53,7 @@ function connection(site: TestSite, clientDir: string): string[] {
 
 /** Posts a clear report signed with `key` claiming to come from `cid`. */
 async function postSignedAs(site: TestSite, key: CryptoKey, cid: number, seq: number) {
-  const report = new TextEncoder().encode(JSON.stringify({
-    computerId: cid,
-    seq,
-    createdAt: new Date().toISOString(),
-    properties: {},
-    custom: {},
-    relevance: [],
-    actionStatuses: [],
-    analyses: [],
-  }));
-  const message = await signReport(key, { cid, seq, kid: null }, report);
-  const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.reports}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(message),
-  });
-  return { status: response.status, body: await response.json() };
+  return await postReportSignedAs(site.serverPort, key, cid, seq);
 }
 
 Deno.test("rotate-keys with hand-over: queued reports are delivered first, the new id replaces the old, the old key is refused", async () => {

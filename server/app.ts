@@ -49,7 +49,9 @@ export function createServerApp(options: ServerAppOptions): Hono {
 
   app.onError((error, c) => {
     if (error instanceof IngestError) {
-      return c.json(errorBody(error.code, error.message), error.status);
+      // A refusal for now (the server cannot decrypt yet): the sender keeps the message.
+      const headers: Record<string, string> = error.status === 503 ? { "retry-after": "60" } : {};
+      return c.json(errorBody(error.code, error.message), error.status, headers);
     }
     const requestId = crypto.randomUUID();
     log.error("request failed", { requestId, path: c.req.path, cause: (error as Error).message });

@@ -146,13 +146,7 @@ export class BundleIngest {
       );
     }
     const kid = header.kid;
-    if (!this.#ingest.keys.has(kid)) {
-      throw new IngestError(
-        400,
-        "ERR_UNKNOWN_KEY_ID",
-        `Cannot decrypt bundle: key ${kid} is not known here; fetch the current encryption certificate`,
-      );
-    }
+    if (!this.#ingest.keys.has(kid)) throw this.#ingest.keys.refusalForUnloadedKey(kid, "bundle");
     const contentKey = await this.#ingest.keys.contentKey(claims.cid, kid, message.encrypted_key);
     let plaintext: Uint8Array<ArrayBuffer>;
     try {

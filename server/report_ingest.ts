@@ -94,13 +94,7 @@ export async function ingestReport(
   let reportBytes: Uint8Array<ArrayBuffer>;
   if (parsed.kind === "encrypted") {
     const kid = parsed.header.kid;
-    if (!context.keys.has(kid)) {
-      throw new IngestError(
-        400,
-        "ERR_UNKNOWN_KEY_ID",
-        `Cannot decrypt report: key ${kid} is not known here; fetch the current encryption certificate`,
-      );
-    }
+    if (!context.keys.has(kid)) throw context.keys.refusalForUnloadedKey(kid, "report");
     const contentKey = await context.keys.contentKey(claims.cid, kid, parsed.message.encrypted_key);
     let inner: Uint8Array<ArrayBuffer>;
     try {

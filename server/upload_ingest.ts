@@ -23,6 +23,7 @@
  * @module
  */
 
+import type { KeyRing } from "./key_ring.ts";
 import type { Logger } from "../cli/log.ts";
 import {
   type ChunkContext,
@@ -63,8 +64,8 @@ export interface UploadIngestOptions {
   dataDir: string;
   records: UploadRecords;
   computers: ComputerDirectory;
-  /** The loaded key ids: checked before any RSA operation. */
-  keys: { has(kid: string): boolean };
+  /** The loaded key ids: checked before any RSA operation (the server's `KeyRing`). */
+  keys: Pick<KeyRing, "has" | "refusalForUnloadedKey">;
   log: Logger;
   /** Bytes per computer and in total, stored or in progress (0: no limit). */
   quotas: { perComputerBytes: number; totalBytes: number };
@@ -686,13 +687,7 @@ export class UploadIngest {
 
   /** The private key of `kid`, loaded once; refused without any RSA operation when unknown. */
   async #privateKey(kid: string): Promise<CryptoKey> {
-    if (!this.#options.keys.has(kid)) {
-      throw new IngestError(
-        400,
-        "ERR_UNKNOWN_KEY_ID",
-        `Cannot decrypt upload: key ${kid} is not known here; fetch the current encryption certificate`,
-      );
-    }
+    if (!this.#options.keys.has(kid)) throw this.#options.keys.refusalForUnloadedKey(kid, "upload");
     let key = this.#privateKeys.get(kid);
     if (!key) {
       const path = joinPath(encryptionKeysDir(this.#options.dataDir), `${kid}.pvk`);

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { KeyRing } from "./key_ring.ts";
 import type { Hono } from "hono";
 import type { Logger } from "../cli/log.ts";
 import { UsageError } from "../cli/output.ts";
@@ -49,7 +50,7 @@ export async function openServerUploads(
   context: {
     dataDir: string;
     computers: ComputerDirectory;
-    keys: { has(kid: string): boolean };
+    keys: Pick<KeyRing, "has" | "refusalForUnloadedKey">;
     log: Logger;
     isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
   },

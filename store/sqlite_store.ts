@@ -441,12 +441,12 @@ export class SqliteStore implements Store {
     const rows = this.#db.prepare(
       `SELECT * FROM settings WHERE computer_id IS NULL OR computer_id = ? ORDER BY serial`,
     ).all(computerId) as Row[];
-    return Promise.resolve(rows.map((row) => ({
-      serial: Number(row.serial),
-      computerId: row.computer_id === null ? null : Number(row.computer_id),
-      document: String(row.document),
-      createdAt: Number(row.created_at),
-    })));
+    return Promise.resolve(rows.map(toSettingsRecord));
+  }
+
+  listSettings(): Promise<SettingsRecord[]> {
+    const rows = this.#db.prepare("SELECT * FROM settings ORDER BY serial").all() as Row[];
+    return Promise.resolve(rows.map(toSettingsRecord));
   }
 
   getSealedContentKey(computerId: number, kid: string): Promise<SealedContentKeyRecord | null> {
@@ -487,6 +487,15 @@ export class SqliteStore implements Store {
   close(): void {
     this.#db.close();
   }
+}
+
+function toSettingsRecord(row: Row): SettingsRecord {
+  return {
+    serial: Number(row.serial),
+    computerId: row.computer_id === null ? null : Number(row.computer_id),
+    document: String(row.document),
+    createdAt: Number(row.created_at),
+  };
 }
 
 function toComputer(row: Row): ComputerRecord {

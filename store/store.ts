@@ -221,6 +221,8 @@ export interface Store {
   addSettings(computerIds: number[] | null, document: string, now: number): Promise<number>;
   /** Settings documents for one computer (its own and those for all), oldest first. */
   listSettingsFor(computerId: number): Promise<SettingsRecord[]>;
+  /** Every settings document record, oldest first. */
+  listSettings(): Promise<SettingsRecord[]>;
 
   /** The sealed content key kept for a computer and server key, or null. */
   getSealedContentKey(computerId: number, kid: string): Promise<SealedContentKeyRecord | null>;

@@ -79,6 +79,25 @@ export interface ReportRecord {
   body: string;
 }
 
+/** A property a stored report must have: `properties.NAME` or `custom.NAME` equal to VALUE. */
+export interface PropertyMatch {
+  name: string;
+  /** Compared as text (a number 4 matches "4", a boolean true matches "true"). */
+  value: string;
+}
+
+/** Which stored reports to read, and in what order. */
+export interface ReportQuery {
+  computerId?: number;
+  /** Received at or after this time (ms since the epoch). */
+  since?: number;
+  /** Every match must hold. */
+  where?: readonly PropertyMatch[];
+  limit?: number;
+  /** Newest first (in the order the server stored them) or oldest first. */
+  order: "newest" | "oldest";
+}
+
 /** Role of an MLE key in the server's key set. */
 export type EncryptionKeyRole = "pending" | "current" | "previous" | "retired";
 
@@ -178,6 +197,11 @@ export interface Store {
   /** Stores reports in one transaction; one outcome per report, in order. */
   storeReports(reports: NewReport[]): Promise<StoreOutcome[]>;
   listReports(computerId: number): Promise<ReportRecord[]>;
+  /**
+   * Reads stored reports one at a time, as the database yields them: memory stays constant
+   * however many match (an export of a million reports).
+   */
+  iterateReports(query: ReportQuery): AsyncIterable<ReportRecord>;
   countReports(): Promise<number>;
 
   listEncryptionKeys(): Promise<EncryptionKeyRecord[]>;

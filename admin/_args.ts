@@ -8,6 +8,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { UsageError } from "../cli/output.ts";
+import { expandHome, expandHomeInOptions } from "../cli/home_path.ts";
 
 /** The executable's name, as diagnostics print it. */
 export const TOOL = "mle-admin";
@@ -18,6 +19,21 @@ export const DATA_DIR_ENV = "MLE_DATA_DIR";
 export const PASSWORD_ENV = "MLE_SITE_PASSWORD";
 /** Environment variable naming the site key file. */
 export const SITE_KEY_ENV = "MLE_SITE_KEY";
+
+/**
+ * The options of every admin subcommand that name a file or folder: a leading `~` in them is
+ * expanded (`--site-key=~/site/license.pvk` reaches us unexpanded by the shell).
+ */
+export const PATH_OPTIONS: readonly string[] = [
+  "data-dir",
+  "site-key",
+  "password-file",
+  "masthead",
+  "out-key-path",
+  "to",
+  "from",
+  "transfer-password-file",
+];
 
 /** What every subcommand receives from `main`. */
 export interface CommandContext {
@@ -38,13 +54,13 @@ export function extractDataDir(args: readonly string[]): { dataDir?: string; res
     if (value === undefined || value === "") {
       throw new UsageError("Missing value of --data-dir: expected a folder");
     }
-    if (dataDir !== undefined && dataDir !== value) {
+    if (dataDir !== undefined && dataDir !== expandHome(value)) {
       throw new UsageError(
         `Cannot use two data dirs: "${dataDir}" and "${value}"`,
         "give --data-dir once",
       );
     }
-    dataDir = value;
+    dataDir = expandHome(value);
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -66,7 +82,8 @@ export function extractDataDir(args: readonly string[]): { dataDir?: string; res
 
 /** The server data dir: `--data-dir`, else `MLE_DATA_DIR`, else the platform default. */
 export function resolveDataDir(context: CommandContext): string {
-  return context.dataDir ?? (Deno.env.get(DATA_DIR_ENV) || defaultServerDataDir());
+  const fromEnv = Deno.env.get(DATA_DIR_ENV);
+  return context.dataDir ?? (fromEnv ? expandHome(fromEnv) : defaultServerDataDir());
 }
 
 /** True when `-h` or `--help` stands anywhere on the line (before a `--`). */
@@ -86,19 +103,25 @@ export interface ParsedOptions {
 
 /**
  * Parses a subcommand's options strictly. Every misuse becomes a {@linkcode UsageError} whose
- * message names the option but never echoes a value (a value may be a secret).
+ * message names the option but never echoes a value (a value may be a secret). A leading `~` in
+ * the {@linkcode PATH_OPTIONS} is expanded.
  */
 export function parseOptions(
   args: string[],
   options: ParseArgsOptionsConfig,
   allowPositionals = false,
 ): ParsedOptions {
+  let parsed;
   try {
-    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals });
-    return { values: values as ParsedOptions["values"], positionals };
+    parsed = parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
     throw new UsageError(describeParseError(error));
   }
+  const values = expandHomeInOptions(
+    parsed.values as ParsedOptions["values"],
+    PATH_OPTIONS,
+  );
+  return { values, positionals: parsed.positionals };
 }
 
 function describeParseError(error: unknown): string {

@@ -13,6 +13,7 @@
 
 import { decodeBase64UrlText } from "../envelope/base64url.ts";
 import { ENCRYPTION_LEVEL_SETTING } from "../protocol/encryption_level.ts";
+import { settingsInForceFor } from "../store/settings_in_force.ts";
 import type { ComputerRecord, Store } from "../store/mod.ts";
 
 /** A computer's effective level and where it comes from. */
@@ -46,16 +47,9 @@ export async function computerLevels(store: Store): Promise<ComputerLevel[]> {
   const levels: ComputerLevel[] = [];
   for (const computer of await store.listComputers()) {
     if (!isActive(computer)) continue;
-    let deployed: string | null = null;
-    for (const record of await store.listSettingsFor(computer.id)) {
-      try {
-        const body = JSON.parse(decodeBase64UrlText(JSON.parse(record.document).payload));
-        const value = body?.settings?.[ENCRYPTION_LEVEL_SETTING];
-        if (typeof value === "string") deployed = value.toLowerCase();
-      } catch {
-        // A document that does not parse sets nothing.
-      }
-    }
+    // The merge the clients apply: per setting, the newest document wins (a removal included).
+    const deployed = (await settingsInForceFor(store, computer.id))[ENCRYPTION_LEVEL_SETTING]?.value
+      ?.toLowerCase() ?? null;
     if (deployed !== null) levels.push({ computer, level: deployed, source: "deployed" });
     else if (computer.encryptionLevel !== null) {
       levels.push({ computer, level: computer.encryptionLevel, source: "reported" });

@@ -14,6 +14,7 @@ import { openSiteKeyFile, type SiteKey } from "../keystore/site_key.ts";
 import { type Masthead, verifyMasthead } from "../protocol/masthead.ts";
 import { DATABASE_FILE, openStore, type Store } from "../store/mod.ts";
 import { PASSWORD_ENV, SITE_KEY_ENV, TOOL } from "./_args.ts";
+import { expandHome } from "../cli/home_path.ts";
 
 /** File name of the masthead copy in a server data dir. */
 export const MASTHEAD_FILE = "masthead.json";
@@ -105,7 +106,7 @@ export function siteKeyPath(source: SiteKeySource, optionName: string): string {
       hint: `give ${optionName} FILE or set ${SITE_KEY_ENV}`,
     });
   }
-  return path;
+  return expandHome(path);
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   parseEncryptionKeySize,
 } from "../envelope/encryption_key.ts";
 import {
+  encryptionKeyFileProblem,
   encryptionKeyFileText,
   encryptionKeysDir,
   readEncryptionKeyFile,
@@ -82,7 +83,9 @@ Manages the Message Level Encryption key of a server data dir.
             decryption. Its private key file must be in this data dir's "Encryption Keys".
   status    shows the state (Disabled, Pending, Enabled, Pending rotation), every key with its
             role (current, previous, pending, retired) and how many computers last reported
-            with it, and, once encryption is disabled, the orphaned computers.
+            with it, whether its private key file is here and usable (a file others can read is
+            refused: "unusable, mode 0644: run chmod 600 …"), and, once encryption is disabled,
+            the orphaned computers.
   retire    stops servers from loading a key that is not current. Refused while computers sent
             reports encrypted to it within the window, unless --force: reports still encrypted
             to it (in relay spools, offline clients) could then no longer be decrypted.
@@ -110,7 +113,10 @@ Options:
                        owner may read FILE: chmod 600 FILE)
                        [env: MLE_SITE_PASSWORD; else asked on the terminal]
   --data-dir DIR       the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
-  --json               status as JSON: {state, currentKid, pendingKid, keys: [...], …}
+  --json               status as JSON: {state, currentKid, pendingKid, keys: [...], …}; each key
+                       has privateKeyFile (true when its file is here) and privateKeyProblem
+                       (null, "not here", or why the file is unusable: "unusable, mode 0644: run
+                       chmod 600 …")
   --window DAYS        (retire) how far back reports count as use [default: 7]
   --force              (retire, disable) go on although computers would be hurt
   --to DIR             (export) the folder to write to, e.g. the USB key
@@ -423,6 +429,10 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
     deployedAt: key.deployedAt,
     retiredAt: key.retiredAt,
     privateKeyFile: await exists(joinPath(folder, `${key.kid}.pvk`)),
+    // Why this data dir's server cannot use the key's file (the server logs the same), or null.
+    privateKeyProblem: key.role === "retired"
+      ? null
+      : await encryptionKeyFileProblem(dataDir, key.kid),
     clients: clientsOf(key.kid),
   })));
   const state = encryptionState(keys);
@@ -451,6 +461,13 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
     );
   }
   if (disabledAt !== null) lines.push(`Disabled since: ${formatTime(disabledAt)}`);
+  const currentProblem = rows.find((row) => row.role === "current")?.privateKeyProblem ?? null;
+  if (currentProblem !== null) {
+    lines.push(
+      `Current key's private key here: ${currentProblem}; until then this server refuses ` +
+        "reports encrypted to it (503 ERR_KEY_UNAVAILABLE) and clients keep them queued",
+    );
+  }
   if (clientsInClear > 0) {
     lines.push(`Computers whose last report was clear text: ${clientsInClear}`);
   }
@@ -479,7 +496,7 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
           String(row.clients),
           formatTime(row.createdAt),
           formatTime(row.deployedAt),
-          row.privateKeyFile ? "yes" : "no",
+          row.privateKeyProblem ?? (row.privateKeyFile ? "yes" : "no"),
         ]),
       ).trimEnd(),
     );

@@ -278,3 +278,39 @@ Deno.test("relays allow, list and disallow a computer, with the site key", async
     await removeTestSite(site);
   }
 });
+
+Deno.test("encryption disable counts computers whose deployed level is required before they ever reported it, and not once the setting is removed", async () => {
+  const site = await makeTestSite();
+  try {
+    await generate(site);
+    const store = openStore(site.dataDir);
+    const silent = await store.registerComputer({
+      publicKey: "silent-key",
+      hostIdentity: null,
+      hostname: "silent",
+      registeredAt: Date.now(),
+    });
+    store.close();
+    const level = "_BESClient_Report_Encryption";
+    const set = await admin(["settings", "set", `${level}=required`, "--all", ...siteArgs(site)]);
+    assert.equal(set.code, 0, describe(set));
+
+    const refused = await admin(["encryption", "disable", ...siteArgs(site)]);
+    assert.equal(refused.code, 1, describe(refused));
+    assert.match(refused.stderr, /1 computer\(s\) require it and would be orphaned/);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `computer ${silent.id} \\(silent\\): level required \\(deployed setting\\), last report never`,
+      ),
+    );
+
+    const unset = await admin(["settings", "unset", level, "--all", ...siteArgs(site)]);
+    assert.equal(unset.code, 0, describe(unset));
+    const disabled = await admin(["encryption", "disable", ...siteArgs(site)]);
+    assert.equal(disabled.code, 0, describe(disabled));
+    assert.match(disabled.stdout, /Disabled encryption/);
+  } finally {
+    await removeTestSite(site);
+  }
+});

@@ -50,6 +50,10 @@ Commands:
       mle-admin -reportencryption -deploynow=yes -sitePvkLocation=<path+license.pvk> -sitePvkPassword=<password>
   settings set         sign client settings for all computers or listed ones
       mle-admin settings set _BESClient_Report_Encryption=optional --all --site-key ~/site/license.pvk
+  settings unset       sign the removal of client settings; computers drop them at their next check
+      mle-admin settings unset _BESClient_Report_Encryption --computer 12 --site-key ~/site/license.pvk
+  settings list        the settings in force, site-wide and per computer, who signed them and when
+      mle-admin settings list --computer 12
   computers list       list the registered computers
       mle-admin computers list --json
   computers revoke     refuse a computer's reports from now on; relays learn it from the signed list

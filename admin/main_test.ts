@@ -47,8 +47,11 @@ Deno.test("every --help prints the usage to stdout and exits 0", async () => {
     [["encryption", "status", "--json", "-h"], /^Usage:\n {2}mle-admin encryption generate/],
     [["settings", "set", "--help"], /^Usage:\n {2}mle-admin settings set/],
     [["computers", "list", "--help"], /^Usage:\n {2}mle-admin computers list/],
-    [["reports", "-h"], /^Usage:\n {2}mle-admin reports --computer/],
-    [["--data-dir", "/nowhere", "reports", "-h"], /^Usage:\n {2}mle-admin reports --computer/],
+    [["reports", "-h"], /^Usage:\n {2}mle-admin reports \[--computer ID\]/],
+    [
+      ["--data-dir", "/nowhere", "reports", "-h"],
+      /^Usage:\n {2}mle-admin reports \[--computer ID\]/,
+    ],
     [["-reportencryption", "-h"], /^Usage:\n {2}mle-admin -reportencryption/],
     [["-reportencryption", "-generatekey", "-h"], /^Usage:\n {2}mle-admin -reportencryption/],
   ];

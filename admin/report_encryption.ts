@@ -16,6 +16,7 @@
 
 import { EXIT } from "../cli/exit_codes.ts";
 import { UsageError } from "../cli/output.ts";
+import { expandHome } from "../cli/home_path.ts";
 import type { EncryptionKeySize } from "../envelope/encryption_key.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { type CommandContext, resolveDataDir } from "./_args.ts";
@@ -97,6 +98,8 @@ const VALUE_OPTIONS = new Set([
   "password-file",
   "passwordfile",
 ]);
+/** Legacy options that name a file or folder: a leading `~` is expanded. */
+const PATH_VALUE_OPTIONS = new Set(["outkeypath", "sitepvklocation", "password-file"]);
 /** Legacy options without a value. */
 const FLAG_OPTIONS = new Set(["reportencryption", "generatekey", "status"]);
 
@@ -144,10 +147,11 @@ export function parseReportEncryptionArgs(args: readonly string[]): ReportEncryp
         );
       }
       const key = name === "passwordfile" ? "password-file" : name;
-      if (values.has(key) && values.get(key) !== value) {
+      const given = PATH_VALUE_OPTIONS.has(key) ? expandHome(value) : value;
+      if (values.has(key) && values.get(key) !== given) {
         throw new UsageError(`Option "${shown}" is given twice with different values`);
       }
-      values.set(key, value);
+      values.set(key, given);
     } else {
       throw new UsageError(
         `Unknown option "${shown}"`,

@@ -267,3 +267,44 @@ Deno.test("-reportencryption misuse exits 2 and changes nothing", async () => {
     await removeTestSite(site);
   }
 });
+
+Deno.test("paths written ~/… work as pasted, in the seed's syntax and the modern one", async () => {
+  const site = await makeTestSite();
+  try {
+    // The shell leaves "-opt=~/…" and "--opt=~/…" as they are: the tool expands them.
+    const home = { HOME: site.root, USERPROFILE: site.root };
+    const generated = await admin([
+      "-reportencryption",
+      "-generatekey",
+      "-privateKeySize=min",
+      "-deploynow=no",
+      "-outkeypath=~/usb",
+      "-sitePvkLocation=~/site/license.pvk",
+      "-password-file=~/password",
+      "-dataDir=~/server",
+    ], home);
+    assert.equal(generated.code, 0, describe(generated));
+    const kid = (await statusJson(site)).pendingKid!;
+    assert.deepEqual(await listNames(joinPath(site.root, "usb")), [`${kid}.pvk`]);
+
+    const deployed = await admin([
+      "encryption",
+      "deploy",
+      "--site-key=~/site/license.pvk",
+      "--password-file=~/password",
+      "--data-dir=~/server",
+    ], home);
+    assert.equal(deployed.code, 0, describe(deployed));
+    assert.equal((await statusJson(site)).currentKid, kid);
+
+    // MLE_SITE_KEY as well, and a folder that is not there is named expanded.
+    const missing = await admin(
+      ["encryption", "status", "--data-dir=~/nowhere"],
+      { ...home, MLE_SITE_KEY: "~/site/license.pvk" },
+    );
+    assert.equal(missing.code, 1, describe(missing));
+    assert.ok(missing.stderr.includes(joinPath(site.root, "nowhere")), missing.stderr);
+  } finally {
+    await removeTestSite(site);
+  }
+});

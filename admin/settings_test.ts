@@ -148,7 +148,10 @@ Deno.test("settings set misuse exits 2 and stores nothing", async () => {
       ],
       [["settings", "set", `${LEVEL}=none`, "--computer", "one"], /Cannot use computer id "one"/],
       [["settings", "set", "--all"], /Missing settings/],
-      [["settings", "unset", "--all"], /Unknown settings command "unset"/],
+      [
+        ["settings", "forget", "--all"],
+        /Unknown settings command "forget": expected set, unset or list/,
+      ],
       [["settings"], /Missing settings command/],
     ];
     for (const [args, message] of cases) {

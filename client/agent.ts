@@ -283,6 +283,14 @@ export class Agent {
           queued,
           decision.action === "encrypt" && this.#serverKey !== null,
         );
+        if (again === "retry-with-new-certificate") {
+          // Never the internal outcome's name: say what happened.
+          return await this.#stopped(
+            `the server does not know the key of its own newest certificate ` +
+              `(${this.#serverKey?.kid ?? "none"}); reports stay queued`,
+            delivered,
+          );
+        }
         if (again !== "delivered") return await this.#stopped(again, delivered);
       } else if (sent === "reregister") {
         this.#state.computerId = null;

@@ -30,7 +30,10 @@ export interface ClientState {
   installLevel: { level: EncryptionLevel; source: LevelSource } | null;
   /** Settings deployed by the site (signed documents already verified): the effective values. */
   deployedSettings: Record<string, string>;
-  /** For each deployed setting, the signed document it came from (what a later one must beat). */
+  /**
+   * For each deployed setting, the signed document it came from (what a later one must beat). A
+   * name here but not in `deployedSettings` was removed by that document (`settings unset`).
+   */
   deployedSettingOrigins: Record<string, { issuedAt: number; id: string }>;
   /** The newest settings document's time (state files before per-setting origins kept only this). */
   deployedSettingsIssuedAt: number;
@@ -105,6 +108,11 @@ export function deployedSettingsOf(state: ClientState): DeployedSettings {
       : { issuedAt: state.deployedSettingsIssuedAt, id: "" };
     deployed[name] = { value, issuedAt: origin.issuedAt, id: origin.id };
   }
+  for (const [name, origin] of Object.entries(state.deployedSettingOrigins)) {
+    if (!Object.hasOwn(deployed, name)) {
+      deployed[name] = { value: null, issuedAt: origin.issuedAt, id: origin.id };
+    }
+  }
   return deployed;
 }
 
@@ -113,7 +121,7 @@ export function setDeployedSettings(state: ClientState, deployed: DeployedSettin
   state.deployedSettings = {};
   state.deployedSettingOrigins = {};
   for (const [name, setting] of Object.entries(deployed)) {
-    state.deployedSettings[name] = setting.value;
+    if (setting.value !== null) state.deployedSettings[name] = setting.value;
     state.deployedSettingOrigins[name] = { issuedAt: setting.issuedAt, id: setting.id };
     state.deployedSettingsIssuedAt = Math.max(state.deployedSettingsIssuedAt, setting.issuedAt);
   }

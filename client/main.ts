@@ -8,6 +8,7 @@ import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
 import { runCommand, UsageError } from "../cli/output.ts";
+import { expandHomeInOptions } from "../cli/home_path.ts";
 import { defaultClientDataDir, defaultKeyStoragePath } from "../keystore/default_paths.ts";
 import { joinPath } from "../keystore/secure_file.ts";
 import { ENCRYPTION_LEVEL_SETTING, parseEncryptionLevel } from "../protocol/encryption_level.ts";
@@ -146,6 +147,17 @@ const OPTIONS = {
   ...UPLOAD_CLI_OPTIONS,
 } as const;
 
+/** The options that name a file or folder: a leading `~` is expanded (cli/home_path.ts). */
+const CLIENT_PATH_OPTIONS = [
+  "data-dir",
+  "storage-path",
+  "masthead",
+  "settings",
+  "password-file",
+  "agent-path",
+  "init-script",
+];
+
 /** Runs the client command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   return await runCommand(TOOL, async () => {
@@ -154,6 +166,7 @@ export async function main(args: string[]): Promise<number> {
     let parsed;
     try {
       parsed = parseArgs({ args, allowPositionals: true, options: OPTIONS });
+      expandHomeInOptions(parsed.values, CLIENT_PATH_OPTIONS);
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
@@ -451,6 +464,7 @@ async function restartRunningAgent(args: string[]): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({ args, options: { "data-dir": { type: "string" } } }));
+    expandHomeInOptions(values, ["data-dir"]);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

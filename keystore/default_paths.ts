@@ -62,14 +62,14 @@ export function defaultClientDataDir(os: TargetOs = currentOs(), is64Bit = true)
 
 /** The server's default data dir. */
 export function defaultServerDataDir(os: TargetOs = currentOs()): string {
-  if (os === "windows") return "C:\\Program Files\\BigFix Enterprise\\BES Server";
+  if (os === "windows") return "C:\\Program Files\\BigFix Enterprise\\BigFix Server";
   if (os === "macos") return "/Library/Application Support/MLE/Server";
   return "/var/opt/mle-server";
 }
 
 /** The relay's default data dir. */
 export function defaultRelayDataDir(os: TargetOs = currentOs()): string {
-  if (os === "windows") return "C:\\Program Files\\BigFix Enterprise\\BES Relay";
+  if (os === "windows") return "C:\\Program Files\\BigFix Enterprise\\BigFix Relay";
   if (os === "macos") return "/Library/Application Support/MLE/Relay";
   return "/var/opt/mle-relay";
 }

@@ -83,6 +83,46 @@ export async function readEncryptionKeyFile(
 }
 
 /**
+ * What keeps a key file from being used, in words an operator acts on: `"not here"` when there is
+ * no file, `unusable, mode 644: run chmod 600 "<path>"` when others may read it (keys readable by
+ * others are refused), else `unusable: <why>`. `error` is what {@linkcode readEncryptionKeyFile}
+ * threw for `path`.
+ *
+ * @example
+ * ```ts
+ * import { describeKeyFileProblem } from "./encryption_keys.ts";
+ * console.log(describeKeyFileProblem(new Deno.errors.NotFound("x"), "/k.pvk")); // "not here"
+ * ```
+ */
+export function describeKeyFileProblem(error: unknown, path: string): string {
+  if (error instanceof Deno.errors.NotFound) return "not here";
+  if (error instanceof MleError && error.code === "ERR_SECRET_FILE_INSECURE") {
+    const mode = /\(mode ([0-7]+)\)/.exec(error.message)?.[1];
+    if (mode !== undefined) {
+      return `unusable, mode ${mode.padStart(4, "0")}: run chmod 600 "${path}"`;
+    }
+  }
+  return `unusable: ${(error as Error)?.message ?? String(error)}`;
+}
+
+/**
+ * Whether the key file of `kid` in a data dir can be used: null when it can, else what
+ * {@linkcode describeKeyFileProblem} says.
+ */
+export async function encryptionKeyFileProblem(
+  dataDir: string,
+  kid: string,
+): Promise<string | null> {
+  const path = joinPath(encryptionKeysDir(dataDir), `${kid}.pvk`);
+  try {
+    await readEncryptionKeyFile(path, kid);
+    return null;
+  } catch (error) {
+    return describeKeyFileProblem(error, path);
+  }
+}
+
+/**
  * Loads every `<kid>.pvk` in a data dir's `Encryption Keys` folder. A file whose name is not its
  * key id is refused: the name is how servers and relays find the key a client used.
  */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { decodeBase64UrlText } from "../envelope/base64url.ts";
 import { MleError } from "../envelope/errors.ts";
 import { signDocument, type SignedDocument, verifyDocument } from "../envelope/signed_document.ts";
 import { ENCRYPTION_LEVEL_SETTING, parseEncryptionLevel } from "./encryption_level.ts";
@@ -25,6 +26,27 @@ export interface SettingsDocument {
   issuedAt: number;
   /** Random id, so two documents issued in the same millisecond stay distinct. */
   id: string;
+  /**
+   * Settings this document removes (`mle-admin settings unset`): for each, the newest document
+   * wins as for a value, so a removal newer than a value drops it, and an older one does nothing.
+   */
+  unset?: string[];
+  /** Who signed it, as the admin tool recorded it (the operator's user name): for the record. */
+  issuedBy?: string;
+}
+
+/** Most settings one document may remove. */
+const MAX_UNSET = 256;
+
+/**
+ * Checks a setting's name: letters, digits and underscores, at most 128.
+ *
+ * @throws {RangeError} Naming what is accepted.
+ */
+export function checkSettingName(name: string): void {
+  if (!/^_?[A-Za-z][A-Za-z0-9_]{0,127}$/.test(name)) {
+    throw new RangeError(`Cannot set "${name}": a setting name is letters, digits and underscores`);
+  }
 }
 
 /**
@@ -34,9 +56,7 @@ export interface SettingsDocument {
  * @throws {RangeError} Naming what is accepted.
  */
 export function checkSetting(name: string, value: string): void {
-  if (!/^_?[A-Za-z][A-Za-z0-9_]{0,127}$/.test(name)) {
-    throw new RangeError(`Cannot set "${name}": a setting name is letters, digits and underscores`);
-  }
+  checkSettingName(name);
   if (value.length > 4096 || [...value].some((c) => c.charCodeAt(0) < 0x20)) {
     throw new RangeError(
       `Cannot set "${name}": value must be printable and at most 4096 characters`,
@@ -54,7 +74,23 @@ export async function signSettings(
   document: SettingsDocument,
 ): Promise<SignedDocument> {
   for (const [name, value] of Object.entries(document.settings)) checkSetting(name, value);
+  checkUnset(document);
   return await signDocument(sitePrivateKey, "mle-settings", { ...document });
+}
+
+/** Checks a document's `unset` list: valid names, bounded, none also set by the document. */
+function checkUnset(document: SettingsDocument): void {
+  if (document.unset === undefined) return;
+  if (!Array.isArray(document.unset) || document.unset.length > MAX_UNSET) {
+    throw new RangeError(`Cannot remove settings: expected a list of at most ${MAX_UNSET} names`);
+  }
+  for (const name of document.unset) {
+    if (typeof name !== "string") throw new RangeError("Cannot remove settings: bad name");
+    checkSettingName(name);
+    if (Object.hasOwn(document.settings, name)) {
+      throw new RangeError(`Cannot both set and remove "${name}" in one document`);
+    }
+  }
 }
 
 /**
@@ -86,6 +122,14 @@ export async function verifySettings(
       `Cannot apply settings: not meant for computer ${computerId}`,
     );
   }
+  try {
+    checkUnset(body);
+  } catch (cause) {
+    throw new MleError(
+      "ERR_DOCUMENT_INVALID",
+      `Cannot apply settings: ${(cause as Error).message}`,
+    );
+  }
   for (const [name, value] of Object.entries(body.settings as Record<string, unknown>)) {
     if (typeof value !== "string") {
       throw new MleError("ERR_DOCUMENT_INVALID", `Cannot apply settings: "${name}" is not text`);
@@ -104,7 +148,8 @@ export async function verifySettings(
 
 /** A setting's effective value and the signed document it came from. */
 export interface DeployedSetting {
-  value: string;
+  /** The value, or null when the newest document naming the setting removed it. */
+  value: string | null;
   /** The issuing document's time and id: what a later document must beat. */
   issuedAt: number;
   id: string;
@@ -141,13 +186,46 @@ export function mergeSettings(
   const merged: DeployedSettings = { ...current };
   for (const document of documents) {
     const id = typeof document.id === "string" ? document.id : "";
-    for (const [name, value] of Object.entries(document.settings)) {
+    const named: (readonly [string, string | null])[] = [
+      ...Object.entries(document.settings).map(([name, value]) => [name, String(value)] as const),
+      ...(Array.isArray(document.unset) ? document.unset : []).map((name) => [name, null] as const),
+    ];
+    for (const [name, value] of named) {
       // Own properties only: a setting may be named like an Object method ("constructor").
       const held = Object.hasOwn(merged, name) ? merged[name] : undefined;
       if (supersedes(document.issuedAt, id, held)) {
-        merged[name] = { value: String(value), issuedAt: document.issuedAt, id };
+        merged[name] = { value, issuedAt: document.issuedAt, id };
       }
     }
   }
   return merged;
+}
+
+/** The values in force: the merged settings without those a newer document removed. */
+export function valuesInForce(deployed: DeployedSettings): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const [name, setting] of Object.entries(deployed)) {
+    if (setting.value !== null) values[name] = setting.value;
+  }
+  return values;
+}
+
+/**
+ * Reads the body of a settings document as the server's store holds it (JSON text of the signed
+ * document), without verifying the signature: only for documents the admin tool signed and
+ * recorded. Null for anything that does not read as a settings document.
+ */
+export function readStoredSettings(documentText: string): SettingsDocument | null {
+  try {
+    const body = JSON.parse(decodeBase64UrlText(JSON.parse(documentText).payload));
+    if (
+      typeof body?.issuedAt !== "number" || typeof body.settings !== "object" ||
+      body.settings === null
+    ) {
+      return null;
+    }
+    return body as SettingsDocument;
+  } catch {
+    return null;
+  }
 }

@@ -7,6 +7,7 @@ import {
   mergeSettings,
   type SettingsDocument,
   signSettings,
+  valuesInForce,
   verifySettings,
 } from "./settings.ts";
 
@@ -88,4 +89,30 @@ Deno.test("verifySettings() refuses a setting whose value is not a string with E
       code: "ERR_DOCUMENT_INVALID",
     }, JSON.stringify(settings));
   }
+});
+
+Deno.test("mergeSettings() applies a removal like a value: newest wins per setting, in any order", () => {
+  const set = document(1, "all", { A: "1", B: "2" });
+  const removal: SettingsDocument = { ...document(2, [7], {}), unset: ["A"] };
+  const later = document(3, [7], { A: "3" });
+  for (const order of [[set, removal], [removal, set]]) {
+    const merged = mergeSettings({}, order);
+    assert.equal(merged.A.value, null);
+    assert.deepEqual(valuesInForce(merged), { B: "2" });
+  }
+  assert.equal(mergeSettings(mergeSettings({}, [removal]), [later, set]).A.value, "3");
+});
+
+Deno.test("signSettings() and verifySettings() refuse a removal list that is malformed or also sets the name", async () => {
+  const { privateKey, publicKey } = await generateSigningKeyPair();
+  await assert.rejects(
+    () => signSettings(privateKey, { ...document(1, "all", { A: "1" }), unset: ["A"] }),
+    /Cannot both set and remove "A"/,
+  );
+  await assert.rejects(
+    () => signSettings(privateKey, { ...document(1, "all", {}), unset: ["bad-name"] }),
+    /letters, digits and underscores/,
+  );
+  const signed = await signSettings(privateKey, { ...document(1, "all", {}), unset: ["A"] });
+  assert.deepEqual((await verifySettings(publicKey, signed, 3)).unset, ["A"]);
 });

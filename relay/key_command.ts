@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, UsageError } from "../cli/output.ts";
+import { expandHomeInOptions } from "../cli/home_path.ts";
 import { defaultRelayDataDir } from "../keystore/default_paths.ts";
 import { RelayIdentity } from "./relay_identity.ts";
 
@@ -43,6 +44,7 @@ export async function printRelayKey(
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  expandHomeInOptions(values, ["data-dir"]);
   if (values.help) {
     console.log(KEY_HELP);
     return EXIT.ok;

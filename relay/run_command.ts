@@ -11,6 +11,7 @@ import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
 import { createLogger, type LogLevel } from "../cli/log.ts";
 import { CliError, UsageError } from "../cli/output.ts";
+import { expandHomeInOptions } from "../cli/home_path.ts";
 import { defaultRelayDataDir } from "../keystore/default_paths.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { DEFAULT_PORT } from "../protocol/paths.ts";
@@ -187,6 +188,7 @@ export function parseRunArgs(
     throw new UsageError(`Cannot read arguments: ${(error as Error).message}`);
   }
   if (values.help) return null;
+  expandHomeInOptions(values, ["data-dir", "password-file", "one-time-passwords", "masthead"]);
 
   const parent = values.parent ?? env("MLE_RELAY_PARENT");
   if (!parent) {

@@ -57,6 +57,7 @@ mle-admin (.exe on Windows). Only the runtime npm packages of package.json are e
 
 deno compile downloads the Deno runtime (denort) of each target from dl.deno.land once and caches
 it. Offline, set DENORT_BIN to a denort binary of the same Deno version for the one target to build.
+The full deno program is refused there: executables built on it would behave as plain deno.
 
 Options:
   --target T      a target to build (repeatable; default: all five): host (this platform),
@@ -69,7 +70,8 @@ Options:
   -h, --help      show this help
 
 Environment:
-  DENORT_BIN      a denort binary to build on instead of downloading one; one target per run
+  DENORT_BIN      a denort binary (not the full deno) to build on instead of downloading one;
+                  one target per run
 
 Examples:
   npm run compile
@@ -453,6 +455,49 @@ export async function checkDenortBin(path: string, targets: readonly Target[]): 
       },
     );
   }
+  if (await isFullDeno(path)) {
+    throw new CliError(
+      `Cannot use DENORT_BIN "${path}": it is the full deno program, not its runtime denort; ` +
+        "deno compile would accept it and write executables that behave as plain deno",
+      { hint: `set DENORT_BIN to a denort binary for "${target}": ${denortHint(target)}` },
+    );
+  }
+}
+
+/**
+ * Help texts of deno's own subcommands (run, fmt, upgrade, lsp, init). The full deno program holds
+ * them; denort, the runtime alone, has no subcommands and none of them. Reading them works for a
+ * binary of any target (nothing is run), unlike asking the binary for its `--version`. Two of
+ * them must be found, so that one rewording in a later deno release does not make the check pass.
+ */
+export const FULL_DENO_MARKERS: readonly string[] = [
+  "Run a JavaScript or TypeScript program",
+  "Format source files",
+  "Upgrade deno executable",
+  "Start the language server",
+  "Initialize a new project",
+];
+
+/** True when the executable at `path` is the full deno program (see FULL_DENO_MARKERS). */
+export async function isFullDeno(path: string): Promise<boolean> {
+  const overlap = Math.max(...FULL_DENO_MARKERS.map((marker) => marker.length)) - 1;
+  const found = new Set<number>();
+  using file = await Deno.open(path);
+  const chunk = new Uint8Array(1 << 20);
+  // Bytes as latin1 text: one character per byte, so a search for ASCII text is exact.
+  const latin1 = new TextDecoder("latin1");
+  let carried = "";
+  while (true) {
+    const read = await file.read(chunk);
+    if (read === null) break;
+    const text = carried + latin1.decode(chunk.subarray(0, read));
+    FULL_DENO_MARKERS.forEach((marker, index) => {
+      if (!found.has(index) && text.includes(marker)) found.add(index);
+    });
+    if (found.size >= 2) return true;
+    carried = text.slice(-overlap);
+  }
+  return false;
 }
 
 async function readHeader(path: string): Promise<Uint8Array> {

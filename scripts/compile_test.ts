@@ -6,7 +6,9 @@ import {
   classifyCompileFailure,
   type CompileFailure,
   executableName,
+  FULL_DENO_MARKERS,
   hostTarget,
+  isFullDeno,
   isZip,
   shellLine,
   type Target,
@@ -356,21 +358,61 @@ Deno.test("compile stops a stalled runtime download after --timeout (exit 1)", a
   }
 });
 
-Deno.test("compile builds the host target offline with DENORT_BIN, without the toolchain inside", async () => {
+Deno.test("compile refuses the full deno program as DENORT_BIN: its executables would behave as plain deno (exit 1)", async () => {
   if (!HOST_SUPPORTED) return;
-  // No denort exists on a machine without internet: the deno binary stands in for it. deno
-  // compile accepts it and writes the executable (which then runs as plain deno, so it is not
-  // run here); what is checked is the script's path to a finished file, offline.
   const out = await Deno.makeTempDir({ prefix: "mle-compile-" });
   try {
     const run = await runCompile(["--target", "host", "--role", "admin", "--out", out], {
       DENORT_BIN: Deno.execPath(),
+    });
+    strictEqual(run.code, 1, run.stderr);
+    const lines = run.stderr.trimEnd().split("\n");
+    strictEqual(
+      lines[0],
+      `compile: error: Cannot use DENORT_BIN "${Deno.execPath()}": it is the full deno program, ` +
+        "not its runtime denort; deno compile would accept it and write executables that behave " +
+        "as plain deno",
+    );
+    ok(lines[1].includes(`denort-${hostTarget()}.zip`), lines[1]);
+    strictEqual(run.stdout, "");
+    deepStrictEqual(await Array.fromAsync(Deno.readDir(out)), []);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+/**
+ * A stand-in for denort, which a machine without internet does not have: the deno binary with
+ * the help texts of its subcommands blanked, so that the DENORT_BIN check cannot tell it from
+ * denort (deno compile builds on it as on any base binary).
+ */
+async function standInDenort(dir: string): Promise<string> {
+  const bytes = await Deno.readFile(Deno.execPath());
+  const text = new TextDecoder("latin1").decode(bytes);
+  for (const marker of FULL_DENO_MARKERS) {
+    for (let at = text.indexOf(marker); at !== -1; at = text.indexOf(marker, at + 1)) {
+      bytes.fill(0x5f, at, at + marker.length);
+    }
+  }
+  const path = join(dir, "denort");
+  await Deno.writeFile(path, bytes, { mode: 0o755 });
+  return path;
+}
+
+Deno.test("compile builds the host target offline with DENORT_BIN, without the toolchain inside", async () => {
+  if (!HOST_SUPPORTED) return;
+  const out = await Deno.makeTempDir({ prefix: "mle-compile-" });
+  try {
+    const denort = await standInDenort(out);
+    ok(!(await isFullDeno(denort)));
+    const run = await runCompile(["--target", "host", "--role", "admin", "--out", out], {
+      DENORT_BIN: denort,
     }, 300);
     strictEqual(run.code, 0, run.stderr);
     const expected = join(out, hostTarget(), executableName("admin", hostTarget()));
     strictEqual(run.stdout, `${expected}\n`);
     const built = await Deno.stat(expected);
-    const base = await Deno.stat(Deno.execPath());
+    const base = await Deno.stat(denort);
     // node_modules/deno (the toolchain, as big as the base) must not have been embedded.
     ok(built.size - base.size < 20 * 1024 * 1024, `embedded ${built.size - base.size} bytes`);
   } finally {

@@ -7,9 +7,8 @@
  * @module
  */
 
-import { decodeBase64UrlText } from "../envelope/base64url.ts";
 import { ENCRYPTION_LEVEL_SETTING } from "../protocol/encryption_level.ts";
-import { mergeSettings, type SettingsDocument } from "../protocol/settings.ts";
+import { settingsInForceFor } from "../store/settings_in_force.ts";
 import type { Store } from "../store/store.ts";
 
 /** Builds the policy function the ingest paths call for clear-text reports and uploads. */
@@ -19,21 +18,8 @@ export function clearTextPolicy(
 ): (computerId: number, lastKnownLevel: string | null) => Promise<boolean> {
   return async (computerId, lastKnownLevel) => {
     if (!refuseClearFromRequired) return false;
-    const documents: SettingsDocument[] = [];
-    for (const record of await store.listSettingsFor(computerId)) {
-      // The store holds only documents the admin tool signed; reading the payload suffices here.
-      try {
-        const body = JSON.parse(decodeBase64UrlText(JSON.parse(record.document).payload));
-        if (
-          typeof body?.issuedAt === "number" && typeof body.settings === "object" && body.settings
-        ) {
-          documents.push(body);
-        }
-      } catch {
-        // A document that does not parse sets nothing.
-      }
-    }
-    const deployed = mergeSettings({}, documents)[ENCRYPTION_LEVEL_SETTING]?.value.toLowerCase();
+    const deployed = (await settingsInForceFor(store, computerId))[ENCRYPTION_LEVEL_SETTING]?.value
+      ?.toLowerCase();
     return (deployed ?? lastKnownLevel) === "required";
   };
 }

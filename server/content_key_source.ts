@@ -114,15 +114,12 @@ export class ContentKeySource {
   /**
    * Refuses a key id this server has not loaded, before any RSA operation.
    *
-   * @throws {IngestError} 400 `ERR_UNKNOWN_KEY_ID` (`what` names what could not be decrypted).
+   * @throws {IngestError} 400 `ERR_UNKNOWN_KEY_ID`, or 503 `ERR_KEY_UNAVAILABLE` when its file is
+   * unusable here (`what` names what could not be decrypted).
    */
   requireLoaded(kid: string, what: string): void {
     if (this.#keys.has(kid)) return;
-    throw new IngestError(
-      400,
-      "ERR_UNKNOWN_KEY_ID",
-      `Cannot decrypt ${what}: key ${kid} is not known here; fetch the current encryption certificate`,
-    );
+    throw this.#keys.refusalForUnloadedKey(kid, what);
   }
 
   /**

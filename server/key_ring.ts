@@ -15,8 +15,13 @@
 
 import { unwrapContentKey } from "../envelope/jwe.ts";
 import { ContentKeyVault, type VaultStats } from "./content_key_vault.ts";
-import { type LoadedEncryptionKey, readEncryptionKeyFile } from "../keystore/encryption_keys.ts";
-import { encryptionKeysDir } from "../keystore/encryption_keys.ts";
+import {
+  describeKeyFileProblem,
+  encryptionKeysDir,
+  type LoadedEncryptionKey,
+  readEncryptionKeyFile,
+} from "../keystore/encryption_keys.ts";
+import { IngestError } from "./ingest_error.ts";
 import { joinPath } from "../keystore/secure_file.ts";
 import type { Logger } from "../cli/log.ts";
 import type { Store } from "../store/store.ts";
@@ -34,7 +39,8 @@ export class KeyRing {
   readonly #dataDir: string;
   readonly #log: Logger;
   #keys = new Map<string, LoadedEncryptionKey>();
-  #missing = new Set<string>();
+  /** Keys of this site (not retired) whose file cannot be used here, with what is wrong. */
+  #unusable = new Map<string, string>();
   #certificate: string | null = null;
   #rsaPrivateOps = 0;
   readonly #vault: ContentKeyVault;
@@ -102,20 +108,52 @@ export class KeyRing {
         const loaded = await readEncryptionKeyFile(path, kid);
         this.#vault.addServerKey(kid, loaded.sealingSeed);
         this.#keys.set(kid, loaded);
-        this.#missing.delete(kid);
+        this.#unusable.delete(kid);
         this.#log.info("encryption key loaded", { kid });
       } catch (error) {
-        if (!this.#missing.has(kid)) {
-          this.#missing.add(kid);
+        const problem = describeKeyFileProblem(error, path);
+        if (this.#unusable.get(kid) !== problem) {
+          this.#unusable.set(kid, problem);
           this.#log.warn("encryption key not usable here", {
             kid,
-            reason: (error as Error).message,
-            hint: "copy it with: mle-admin encryption import",
+            problem,
+            hint: problem === "not here"
+              ? `copy its file here with: mle-admin encryption import --from DIR`
+              : "fix the file; the server retries every few seconds (mle-admin encryption status " +
+                "shows the keys)",
           });
         }
       }
     }
+    for (const kid of this.#unusable.keys()) {
+      if (!wanted.has(kid)) this.#unusable.delete(kid);
+    }
     this.#certificate = await this.#store.getDocument("encryption-certificate");
+  }
+
+  /**
+   * The refusal of a message encrypted to `kid` when its private key is not loaded (`has(kid)` is
+   * false): 503 `ERR_KEY_UNAVAILABLE` when `kid` is a key of this site whose file is unusable
+   * here (the sender keeps the message and sends it later; the log and `mle-admin encryption
+   * status` say what is wrong), else 400 `ERR_UNKNOWN_KEY_ID` (fetch the current certificate).
+   * The file's path and mode stay out of the answer: they are the operator's business.
+   */
+  refusalForUnloadedKey(kid: string, what: string): IngestError {
+    if (this.#unusable.has(kid)) {
+      return new IngestError(
+        503,
+        "ERR_KEY_UNAVAILABLE",
+        `Cannot decrypt ${what} now: this server cannot use its private key ${kid}; keep it ` +
+          "queued and send it again later (the administrator sees why in mle-admin encryption " +
+          "status)",
+        60,
+      );
+    }
+    return new IngestError(
+      400,
+      "ERR_UNKNOWN_KEY_ID",
+      `Cannot decrypt ${what}: key ${kid} is not known here; fetch the current encryption certificate`,
+    );
   }
 
   /**

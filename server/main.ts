@@ -9,6 +9,7 @@ import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
 import { createLogger, type LogLevel } from "../cli/log.ts";
 import { CliError, runCommand, UsageError } from "../cli/output.ts";
+import { expandHome } from "../cli/home_path.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { DEFAULT_OPS_PORT, DEFAULT_PORT, OPS_PATHS } from "../protocol/paths.ts";
@@ -111,7 +112,9 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     throw new UsageError(`unknown log level "${level}"`, "use debug, info, warn or error");
   }
   const log = createLogger(TOOL, level);
-  const dataDir = values["data-dir"] ?? Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir();
+  const dataDir = expandHome(
+    values["data-dir"] ?? Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir(),
+  );
   const listen = parseListenAddress(values.listen!);
   const opsListen = parseListenAddress(values["ops-listen"]!);
   if (opsListen.port !== 0 && opsListen.port === listen.port) {

@@ -33,6 +33,11 @@ export class SqliteDatabase {
     return statement;
   }
 
+  /** A statement of its own, for a query that is iterated (never shared with other callers). */
+  prepareUncached(sql: string): StatementSync {
+    return this.#db.prepare(sql);
+  }
+
   /** Runs `work` in one write transaction: committed if it returns, rolled back if it throws. */
   transaction<T>(work: () => T): T {
     this.#db.exec("BEGIN IMMEDIATE");

@@ -17,6 +17,7 @@ import type {
   NewReport,
   NumberedDocumentName,
   RecordedDocument,
+  ReportQuery,
   ReportRecord,
   SealedContentKeyRecord,
   SettingsRecord,
@@ -264,6 +265,45 @@ export class SqliteStore implements Store {
     return Promise.resolve(row ? toReport(row) : null);
   }
 
+  async *iterateReports(query: ReportQuery): AsyncIterable<ReportRecord> {
+    const conditions: string[] = [];
+    const parameters: (string | number)[] = [];
+    if (query.computerId !== undefined) {
+      conditions.push("computer_id = ?");
+      parameters.push(query.computerId);
+    }
+    if (query.since !== undefined) {
+      conditions.push("received_at >= ?");
+      parameters.push(query.since);
+    }
+    for (const match of query.where ?? []) {
+      if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(match.name)) {
+        throw new RangeError(`Cannot match property "${match.name}": bad name`);
+      }
+      // A JSON value as text: strings as they are, numbers as written, booleans true/false.
+      const asText = "(CASE json_type(body, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' " +
+        "ELSE CAST(json_extract(body, ?) AS TEXT) END)";
+      conditions.push(`json_valid(body) AND (${asText} = ? OR ${asText} = ?)`);
+      for (const section of ["properties", "custom"]) {
+        const path = `$.${section}."${match.name}"`;
+        parameters.push(path, path, match.value);
+      }
+    }
+    // Newest: the rowid grows with every insert, so its order is the order the server stored
+    // them in, read backwards without sorting (no index on received_at, no temporary B-tree).
+    const order = query.computerId !== undefined
+      ? `seq ${query.order === "newest" ? "DESC" : "ASC"}`
+      : `rowid ${query.order === "newest" ? "DESC" : "ASC"}`;
+    const sql = "SELECT computer_id, seq, received_at, encrypted, kid, body FROM reports" +
+      (conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "") + ` ORDER BY ${order}` +
+      (query.limit !== undefined ? " LIMIT ?" : "");
+    if (query.limit !== undefined) parameters.push(query.limit);
+    // A statement of its own: iterating a shared cached statement would be reset by other calls.
+    for (const row of this.#db.prepareUncached(sql).iterate(...parameters)) {
+      yield toReport(row as Row);
+    }
+  }
+
   countReports(): Promise<number> {
     const row = this.#db.prepare("SELECT count(*) AS n FROM reports").get() as Row;
     return Promise.resolve(Number(row.n));
@@ -441,12 +481,12 @@ export class SqliteStore implements Store {
     const rows = this.#db.prepare(
       `SELECT * FROM settings WHERE computer_id IS NULL OR computer_id = ? ORDER BY serial`,
     ).all(computerId) as Row[];
-    return Promise.resolve(rows.map((row) => ({
-      serial: Number(row.serial),
-      computerId: row.computer_id === null ? null : Number(row.computer_id),
-      document: String(row.document),
-      createdAt: Number(row.created_at),
-    })));
+    return Promise.resolve(rows.map(toSettingsRecord));
+  }
+
+  listSettings(): Promise<SettingsRecord[]> {
+    const rows = this.#db.prepare("SELECT * FROM settings ORDER BY serial").all() as Row[];
+    return Promise.resolve(rows.map(toSettingsRecord));
   }
 
   getSealedContentKey(computerId: number, kid: string): Promise<SealedContentKeyRecord | null> {
@@ -494,9 +534,18 @@ function toReport(row: Row): ReportRecord {
     computerId: Number(row.computer_id),
     seq: Number(row.seq),
     receivedAt: Number(row.received_at),
-    encrypted: row.encrypted === 1,
+    encrypted: Number(row.encrypted) === 1,
     kid: (row.kid ?? null) as string | null,
     body: String(row.body),
+  };
+}
+
+function toSettingsRecord(row: Row): SettingsRecord {
+  return {
+    serial: Number(row.serial),
+    computerId: row.computer_id === null ? null : Number(row.computer_id),
+    document: String(row.document),
+    createdAt: Number(row.created_at),
   };
 }
 

@@ -79,6 +79,25 @@ export interface ReportRecord {
   body: string;
 }
 
+/** A property a stored report must have: `properties.NAME` or `custom.NAME` equal to VALUE. */
+export interface PropertyMatch {
+  name: string;
+  /** Compared as text (a number 4 matches "4", a boolean true matches "true"). */
+  value: string;
+}
+
+/** Which stored reports to read, and in what order. */
+export interface ReportQuery {
+  computerId?: number;
+  /** Received at or after this time (ms since the epoch). */
+  since?: number;
+  /** Every match must hold. */
+  where?: readonly PropertyMatch[];
+  limit?: number;
+  /** Newest first (in the order the server stored them) or oldest first. */
+  order: "newest" | "oldest";
+}
+
 /** Role of an MLE key in the server's key set. */
 export type EncryptionKeyRole = "pending" | "current" | "previous" | "retired";
 
@@ -184,6 +203,12 @@ export interface Store {
   listReports(computerId: number): Promise<ReportRecord[]>;
   /** The report of a computer with the highest sequence number, or null when it sent none. */
   lastReport(computerId: number): Promise<ReportRecord | null>;
+
+  /**
+   * Reads stored reports one at a time, as the database yields them: memory stays constant
+   * however many match (an export of a million reports).
+   */
+  iterateReports(query: ReportQuery): AsyncIterable<ReportRecord>;
   countReports(): Promise<number>;
 
   listEncryptionKeys(): Promise<EncryptionKeyRecord[]>;
@@ -227,6 +252,8 @@ export interface Store {
   addSettings(computerIds: number[] | null, document: string, now: number): Promise<number>;
   /** Settings documents for one computer (its own and those for all), oldest first. */
   listSettingsFor(computerId: number): Promise<SettingsRecord[]>;
+  /** Every settings document record, oldest first. */
+  listSettings(): Promise<SettingsRecord[]>;
 
   /** The sealed content key kept for a computer and server key, or null. */
   getSealedContentKey(computerId: number, kid: string): Promise<SealedContentKeyRecord | null>;

@@ -89,3 +89,58 @@ Deno.test("a settings document withheld by the parent on one cycle applies when 
     await Deno.remove(site.root, { recursive: true });
   }
 });
+
+Deno.test("settings unset: the client drops the value and falls back to its install-time level; a parent withholding the removal cannot bring an older value back afterwards", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const parent = new TamperingProxy(site.serverPort);
+  const clientDir = `${site.root}/client`;
+  const level = "_BESClient_Report_Encryption";
+  try {
+    const install = ["--encryption", "optional"];
+    assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
+    const computerId = (await clientStatus(clientDir)).computerId as number;
+    await setSettings(site, `${level}=none`, computerId);
+    await setSettings(site, "Test_Kept=yes", null);
+    assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
+    let status = await clientStatus(clientDir);
+    assert.equal((status.deployedSettings as Record<string, string>)[level], "none");
+    assert.equal(status.encryptionLevelSource, "deployed");
+
+    await admin([
+      "settings",
+      "unset",
+      level,
+      "--computer",
+      String(computerId),
+      "--site-key",
+      site.siteKey,
+      "--data-dir",
+      site.serverDir,
+    ]);
+    assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
+    status = await clientStatus(clientDir);
+    assert.equal((status.deployedSettings as Record<string, string>)[level], undefined);
+    assert.equal((status.deployedSettings as Record<string, string>).Test_Kept, "yes");
+    assert.equal(status.encryptionLevel, "optional");
+    assert.equal(status.encryptionLevelSource, "command line");
+
+    // The parent now serves only the older document that set the value: it stays removed.
+    parent.tamper = async (request, forward) => {
+      const answer = await forward();
+      if (!request.path.startsWith(API.settings) || answer.status !== 200) return answer;
+      const body = await answer.json() as { documents: Array<{ payload: string }> };
+      body.documents = body.documents.filter((document) =>
+        !JSON.parse(decodeBase64UrlText(document.payload)).unset
+      );
+      return Response.json(body);
+    };
+    assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
+    status = await clientStatus(clientDir);
+    assert.equal((status.deployedSettings as Record<string, string>)[level], undefined);
+  } finally {
+    await parent.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});

@@ -9,7 +9,8 @@ import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
 import { createLogger, type LogLevel } from "../cli/log.ts";
 import { CliError, runCommand, UsageError } from "../cli/output.ts";
-import { defaultServerDataDir } from "../keystore/default_paths.ts";
+import { currentOs, defaultServerDataDir } from "../keystore/default_paths.ts";
+import { installService, type RoleService, uninstallService } from "../service/service_command.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { openStore } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
@@ -22,6 +23,8 @@ import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload
 const TOOL = "mle-server";
 
 const HELP = `Usage: mle-server run [options]
+       mle-server install-service [options] [-- run [options]]   (see install-service --help)
+       mle-server uninstall-service [--data-dir DIR]
 
 Runs the server: registers clients, serves the site's signed documents (masthead, encryption
 certificate, settings), verifies, decrypts and stores reports in SQLite inside its data dir.
@@ -51,6 +54,10 @@ Exit codes:
 /** Runs the server command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   return await runCommand(TOOL, async () => {
+    if (args[0] === "install-service") return await installService(SERVER_SERVICE, args.slice(1));
+    if (args[0] === "uninstall-service") {
+      return await uninstallService(SERVER_SERVICE, args.slice(1));
+    }
     const { values, positionals } = parse(args);
     if (values.help) {
       console.log(HELP);
@@ -64,6 +71,23 @@ export async function main(args: string[]): Promise<number> {
     }
     return await run(values);
   });
+}
+
+/** The server's service: its run options read by the same parser as "mle-server run". */
+const SERVER_SERVICE: RoleService = {
+  role: "server",
+  tool: TOOL,
+  readRunOptions(args, os) {
+    const { values, positionals } = parse(args);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    parseListenAddress(values.listen!);
+    return Promise.resolve({ dataDir: dataDirOf(values, os), writablePaths: [] });
+  },
+  defaultDataDir: (os) => Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir(os),
+};
+
+function dataDirOf(values: ReturnType<typeof parse>["values"], os = currentOs()): string {
+  return values["data-dir"] ?? Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir(os);
 }
 
 function parse(args: string[]) {
@@ -93,7 +117,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     throw new UsageError(`unknown log level "${level}"`, "use debug, info, warn or error");
   }
   const log = createLogger(TOOL, level);
-  const dataDir = values["data-dir"] ?? Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir();
+  const dataDir = dataDirOf(values);
   const listen = parseListenAddress(values.listen!);
   await ensurePrivateDir(dataDir);
 

@@ -238,6 +238,8 @@ export function initScriptPath(role: ServiceRole, os: TargetOs, name: string): s
  */
 export function underRoot(root: string | null, path: string): string {
   if (root === null) return path;
-  const relative = path.replace(/^([A-Za-z]):[\\/]/, "$1/").replace(/^[\\/]+/, "");
+  const windows = /^[A-Za-z]:[\\/]/.test(path);
+  const relative = (windows ? path.replace(/^([A-Za-z]):/, "$1").replaceAll("\\", "/") : path)
+    .replace(/^[\\/]+/, "");
   return `${root.replace(/[\\/]+$/, "")}/${relative}`;
 }

@@ -102,4 +102,5 @@ Deno.test("underRoot() stages final paths under a folder, Windows drives include
   assert.equal(underRoot(null, "/etc/init.d/besclient"), "/etc/init.d/besclient");
   assert.equal(underRoot("/tmp/pkg/", "/etc/init.d/besclient"), "/tmp/pkg/etc/init.d/besclient");
   assert.equal(underRoot("/tmp/pkg", "C:\\BES Client"), "/tmp/pkg/C/BES Client");
+  assert.equal(underRoot("/tmp/pkg", "C:\\MLE\\server"), "/tmp/pkg/C/MLE/server");
 });

@@ -9,7 +9,7 @@
 
 import { currentOs } from "../keystore/default_paths.ts";
 import { Agent, type AgentOptions, type CycleResult } from "./agent.ts";
-import { DEFAULT_SERVICE } from "./restart_command.ts";
+import { defaultServiceSettings } from "./restart_command.ts";
 import { rotateKeys } from "./rotate_keys.ts";
 
 /** What a directed rotation left: the agent to go on with and its first cycle. */
@@ -41,7 +41,8 @@ export async function carryOutDirectedRotation(
     // This process is the agent: it goes on with the new key itself rather than restarting.
     noRestart: true,
     os: currentOs(),
-    service: { ...DEFAULT_SERVICE, systemd: false },
+    service: { ...defaultServiceSettings(currentOs()), systemd: false },
+    root: null,
     print: (line) => {
       if (!line.startsWith("restart the agent")) options.say(line);
     },

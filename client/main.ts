@@ -7,7 +7,7 @@
 import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
-import { runCommand, UsageError } from "../cli/output.ts";
+import { CliError, runCommand, UsageError } from "../cli/output.ts";
 import { expandHomeInOptions } from "../cli/home_path.ts";
 import { defaultClientDataDir, defaultKeyStoragePath } from "../keystore/default_paths.ts";
 import { joinPath } from "../keystore/secure_file.ts";
@@ -18,8 +18,10 @@ import { Agent, type AgentOptions, type CycleResult, effectiveLevel } from "./ag
 import { readState } from "./client_state.ts";
 import type { LevelSource } from "./client_state.ts";
 import { ReportQueue } from "./report_queue.ts";
-import { lockAgent, runningAgentPid, signalRestart } from "./agent_process.ts";
-import { DEFAULT_SERVICE } from "./restart_command.ts";
+import { lockAgent } from "./agent_process.ts";
+import { defaultServiceSettings } from "./restart_command.ts";
+import { planAgentRestart, runAgentRestart } from "./agent_restart.ts";
+import { installService, type RoleService, uninstallService } from "../service/service_command.ts";
 import { rotateKeys } from "./rotate_keys.ts";
 import { carryOutDirectedRotation } from "./directed_rotation.ts";
 import {
@@ -51,7 +53,13 @@ ${UPLOAD_HELP.command}
   rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent;
              report and run also do this once when the site's signed rotation directive names
              the computer (mle-admin computers rotate-keys)
-  -restart   restart the running "mle-client run" service of --data-dir (as the original's -restart)
+  -restart   restart the agent of --data-dir (as the original's -restart): through the service
+             install-service made, else (not on Windows) the running "mle-client run" directly
+  install-service [-- run OPTIONS]
+             install "mle-client run OPTIONS" as the BES Client service (systemd, init.d,
+             launchd or Windows); see "mle-client install-service --help"
+  uninstall-service
+             remove the service install-service made
   register [RELAY_URL]
              the manual key exchange with an authenticating relay: register through it with its
              password and print the computer id (RELAY_URL: default --parent, else the remembered
@@ -85,9 +93,13 @@ Rotation options (rotate-keys; also the connection options above):
   --dry-run                  print exactly what would be deleted and run, change nothing
   --os OS                    with --dry-run: windows, macos, aix, hpux, solaris or linux
   --no-restart               delete KeyStorage and leave the restart to the operator
-  --service-name NAME        the agent's Windows service and systemd unit (default mle-client)
+                             The restart uses the service install-service made (its record in
+                             the data dir); the next three options apply only without one
+  --service-name NAME        the agent's Windows service and systemd unit (default "BES Client"
+                             on Windows, else besclient)
   --agent-path PATH          the agent executable, for macOS's "<agent> -restart"
   --init-script PATH         an init script instead of the platform's documented one
+  --root DIR                 the service was installed with install-service --root DIR
 
 Key exchange options (register; also the connection options above):
   --password PASSWORD        the relay's password (visible in the process list: prefer the next)
@@ -107,6 +119,7 @@ Examples:
   mle-client run --interval 300
   mle-client status --json
   mle-client rotate-keys --dry-run --os aix
+  mle-client install-service -- run --data-dir /var/opt/BESClient --parent http://relay.example:52311
   mle-client rotate-keys --compromised
   mle-client register --password-file relay-password.txt http://relay.example:52311
   mle-client -register PASSWORD http://relay.example:52311
@@ -138,9 +151,10 @@ const OPTIONS = {
   "dry-run": { type: "boolean", default: false },
   "no-restart": { type: "boolean", default: false },
   os: { type: "string" },
-  "service-name": { type: "string", default: DEFAULT_SERVICE.serviceName },
-  "agent-path": { type: "string", default: DEFAULT_SERVICE.agentPath },
+  "service-name": { type: "string" },
+  "agent-path": { type: "string" },
   "init-script": { type: "string" },
+  root: { type: "string" },
   password: { type: "string" },
   "password-file": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
@@ -162,6 +176,10 @@ const CLIENT_PATH_OPTIONS = [
 export async function main(args: string[]): Promise<number> {
   return await runCommand(TOOL, async () => {
     if (args[0] === "-restart") return await restartRunningAgent(args.slice(1));
+    if (args[0] === "install-service") return await installService(CLIENT_SERVICE, args.slice(1));
+    if (args[0] === "uninstall-service") {
+      return await uninstallService(CLIENT_SERVICE, args.slice(1));
+    }
     args = rewriteOriginalRegister(args);
     let parsed;
     try {
@@ -215,17 +233,34 @@ type Values = ReturnType<
   typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
 >["values"];
 
-function dataDirOf(values: Values): string {
-  return values["data-dir"] ?? Deno.env.get("MLE_CLIENT_DATA_DIR") ?? defaultClientDataDir();
+function dataDirOf(values: Values, os: TargetOs = currentOs()): string {
+  return values["data-dir"] ?? Deno.env.get("MLE_CLIENT_DATA_DIR") ?? defaultClientDataDir(os);
 }
 
-async function agentOptions(values: Values): Promise<AgentOptions> {
-  const dataDir = dataDirOf(values);
+/** The client's service: its run options read by the same parser as "mle-client run". */
+const CLIENT_SERVICE: RoleService = {
+  role: "client",
+  tool: TOOL,
+  async readRunOptions(args, os) {
+    let values;
+    try {
+      ({ values } = parseArgs({ args, options: OPTIONS, allowPositionals: false }));
+    } catch (error) {
+      throw new UsageError(`Cannot read run's options: ${(error as Error).message}`);
+    }
+    const options = await agentOptions(values, os);
+    return { dataDir: options.dataDir, writablePaths: [options.keyStoragePath] };
+  },
+  defaultDataDir: (os) => Deno.env.get("MLE_CLIENT_DATA_DIR") ?? defaultClientDataDir(os),
+};
+
+async function agentOptions(values: Values, os: TargetOs = currentOs()): Promise<AgentOptions> {
+  const dataDir = dataDirOf(values, os);
   // Remembered like --parent: omitting the flag once must not make a second key and computer.
   const given = values["storage-path"];
   const keyStoragePath = (given === undefined ? undefined : resolvePath(given)) ??
     (await readState(joinPath(dataDir, "state.json"))).keyStoragePath ??
-    (values["data-dir"] ? joinPath(dataDir, "KeyStorage") : defaultKeyStoragePath());
+    (values["data-dir"] ? joinPath(dataDir, "KeyStorage") : defaultKeyStoragePath(os));
   if (values.parent) parseServerUrl(values.parent);
   const kind = values["host-identifier"];
   if (kind !== "machine" && kind !== "instance") {
@@ -421,7 +456,8 @@ async function rotate(values: Values): Promise<number> {
   } catch {
     systemd = false;
   }
-  const options = await agentOptions(values);
+  const options = await agentOptions(values, os);
+  const defaults = defaultServiceSettings(os);
   const result = await rotateKeys({
     agent: options,
     compromised: values.compromised,
@@ -429,11 +465,12 @@ async function rotate(values: Values): Promise<number> {
     noRestart: values["no-restart"],
     os,
     service: {
-      serviceName: values["service-name"],
-      agentPath: values["agent-path"],
+      serviceName: values["service-name"] ?? defaults.serviceName,
+      agentPath: values["agent-path"] ?? defaults.agentPath,
       initScript: values["init-script"],
       systemd,
     },
+    root: values.root ?? null,
     print: (line) => console.log(line),
   });
   if (values["dry-run"]) return EXIT.ok;
@@ -470,14 +507,27 @@ async function restartRunningAgent(args: string[]): Promise<number> {
   }
   const dataDir = values["data-dir"] ?? Deno.env.get("MLE_CLIENT_DATA_DIR") ??
     defaultClientDataDir();
-  const pid = await runningAgentPid(dataDir);
-  if (pid === null) {
+  const os = currentOs();
+  const restart = await planAgentRestart({
+    dataDir,
+    os,
+    service: defaultServiceSettings(os),
+    root: null,
+  });
+  if (restart.kind === "documented") {
     throw new UsageError(
       `no running agent for data dir "${dataDir}"`,
-      "start it with: mle-client run",
+      os === "windows"
+        ? "install it as a service (mle-client install-service), then start it"
+        : "start it with: mle-client run, or install it with: mle-client install-service",
     );
   }
-  signalRestart(pid);
-  console.log(`restarted the agent (pid ${pid})`);
+  const outcome = await runAgentRestart(restart);
+  if (outcome !== "ok") throw new CliError(`Cannot restart the agent: ${outcome}`);
+  console.log(
+    restart.kind === "signal"
+      ? `restarted the agent (pid ${restart.pid})`
+      : `restarted the agent's ${restart.manager} service "${restart.name}"`,
+  );
   return EXIT.ok;
 }

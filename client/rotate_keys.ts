@@ -9,8 +9,10 @@
  *    operator, nothing more (a thief may hold that key too): the old id stays valid until the
  *    operator confirms the new computer.
  * 3. Delete the KeyStorage directory and all its contents (seed 002, step 1).
- * 4. Restart the agent (seed 002, step 2): signal a running `mle-client run` directly, else the
- *    platform's command; with neither, register the new key here, as the restarted agent would.
+ * 4. Restart the agent (seed 002, step 2), through `agent_restart.ts`: the service
+ *    install-service recorded, else (outside Windows) a running `mle-client run` told directly,
+ *    else the platform's command; with none, register the new key here, as the restarted agent
+ *    would.
  *
  * @module
  */
@@ -22,8 +24,9 @@ import type { TargetOs } from "../keystore/default_paths.ts";
 import { deleteKeyStorage, installClientKey } from "../keystore/key_storage.ts";
 import { Agent, type AgentOptions } from "./agent.ts";
 import { readState } from "./client_state.ts";
-import { runningAgentPid, signalRestart } from "./agent_process.ts";
-import { formatCommand, restartCommand, type ServiceSettings } from "./restart_command.ts";
+import { formatCommand } from "../cli/command_line.ts";
+import { describeAgentRestart, planAgentRestart, runAgentRestart } from "./agent_restart.ts";
+import type { ServiceSettings } from "./restart_command.ts";
 import { writeRotationRecord } from "./rotation_record.ts";
 import { signHandover } from "../protocol/handover.ts";
 import { joinPath } from "../keystore/secure_file.ts";
@@ -37,6 +40,8 @@ export interface RotateOptions {
   noRestart: boolean;
   os: TargetOs;
   service: ServiceSettings;
+  /** install-service --root: the agent's service was staged under this folder. */
+  root: string | null;
   /** Lines for the operator (stdout). */
   print: (line: string) => void;
 }
@@ -57,8 +62,12 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
   const state = await readState(joinPath(dataDir, "state.json"));
   const oldId = state.computerId;
   const queued = await new ReportQueue(dataDir).depth();
-  const restart = restartCommand(options.os, options.service);
-  const servicePid = options.os === currentOsOf() ? await runningAgentPid(dataDir) : null;
+  const restart = await planAgentRestart({
+    dataDir,
+    os: options.os,
+    service: options.service,
+    root: options.root,
+  });
 
   if (options.dryRun) {
     print(`Key rotation for ${options.os} (seed 002), computer ${oldId ?? "not registered"}:`);
@@ -76,10 +85,8 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
     for (const file of await listFiles(keyStorage)) print(`     ${file}`);
     print(
       options.noRestart
-        ? `4. leave the restart to the operator: ${formatCommand(restart)}`
-        : servicePid !== null
-        ? `4. restart the running agent (pid ${servicePid}) with SIGHUP`
-        : `4. restart the agent: ${formatCommand(restart)}`,
+        ? `4. leave the restart to the operator: ${describeAgentRestart(restart)}`
+        : `4. restart the agent: ${describeAgentRestart(restart)}`,
     );
     print(
       "5. the agent registers the new key and gets a new computer id; the old id is no longer valid",
@@ -126,29 +133,28 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
 
   // 4: restart.
   if (options.noRestart) {
-    print(`restart the agent to register the new key: ${formatCommand(restart)}`);
+    print(`restart the agent to register the new key: ${describeAgentRestart(restart)}`);
     return { oldComputerId: oldId, newComputerId: null, pending: "the agent was not restarted" };
   }
-  if (servicePid !== null) {
-    signalRestart(servicePid);
-    print(`restarted the running agent (pid ${servicePid})`);
-    const newId = await waitForNewId(dataDir, oldId, 15_000);
+  const outcome = await runAgentRestart(restart);
+  if (outcome === "ok") {
+    print(
+      restart.kind === "signal"
+        ? `restarted the running agent (pid ${restart.pid})`
+        : `restarted the agent: ${formatCommand(restart.argv)}`,
+    );
+    const newId = await waitForNewId(dataDir, oldId, restart.kind === "signal" ? 15_000 : 30_000);
     return {
       oldComputerId: oldId,
       newComputerId: newId,
       pending: newId === null ? "the agent has not registered the new key yet" : null,
     };
   }
-  if (await runRestart(restart)) {
-    print(`restarted the agent: ${formatCommand(restart)}`);
-    const newId = await waitForNewId(dataDir, oldId, 30_000);
-    return {
-      oldComputerId: oldId,
-      newComputerId: newId,
-      pending: newId === null ? "the agent has not registered the new key yet" : null,
-    };
-  }
-  print("no agent service is installed here; registering the new key now");
+  print(
+    outcome === "absent"
+      ? "no agent service is installed here; registering the new key now"
+      : `could not restart the agent (${outcome}); registering the new key now`,
+  );
   const agent = await Agent.open(agentOptions);
   const result = await agent.cycle();
   const newId = agent.state.computerId;
@@ -157,10 +163,6 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
     newComputerId: newId,
     pending: newId === null ? result.message : null,
   };
-}
-
-function currentOsOf(): TargetOs {
-  return Deno.build.os === "windows" ? "windows" : Deno.build.os === "darwin" ? "macos" : "linux";
 }
 
 async function listFiles(folder: string): Promise<string[]> {
@@ -172,27 +174,6 @@ async function listFiles(folder: string): Promise<string[]> {
     files.push("(the folder does not exist)");
   }
   return files.sort();
-}
-
-async function runRestart(argv: string[]): Promise<boolean> {
-  if (argv[0].startsWith("/")) {
-    try {
-      await Deno.stat(argv[0]);
-    } catch {
-      return false;
-    }
-  }
-  try {
-    const status = await new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return status.success;
-  } catch {
-    return false;
-  }
 }
 
 async function waitForNewId(dataDir: string, oldId: number | null, timeoutMs: number) {

@@ -8,7 +8,9 @@ import { EXIT } from "../cli/exit_codes.ts";
 import { runCommand, UsageError } from "../cli/output.ts";
 import { VERSION } from "../protocol/version.ts";
 import { printRelayKey } from "./key_command.ts";
-import { runRelay } from "./run_command.ts";
+import { parseRunArgs, runRelay } from "./run_command.ts";
+import { defaultRelayDataDir } from "../keystore/default_paths.ts";
+import { installService, type RoleService, uninstallService } from "../service/service_command.ts";
 
 /** Help of `mle-relay` itself. */
 export const MAIN_HELP = `Usage: mle-relay <command> [options]
@@ -20,6 +22,11 @@ when told to (run --decrypt: a decrypting top-level relay, in memory, never to d
 Commands:
   run         serve the API and forward accepted reports to the parent
   key         print this relay's public key (for --trust-relay on an authenticating parent)
+  install-service [-- run OPTIONS]
+              install "mle-relay run OPTIONS" as the BES Relay service (systemd, init.d,
+              launchd or Windows); see "mle-relay install-service --help"
+  uninstall-service
+              remove the service install-service made
 
 Options:
   -h, --help  show this help ("mle-relay run --help" for the command's options)
@@ -55,6 +62,10 @@ export function main(args: string[]): Promise<number> {
         return runRelay(rest);
       case "key":
         return printRelayKey(rest);
+      case "install-service":
+        return installService(RELAY_SERVICE, rest);
+      case "uninstall-service":
+        return uninstallService(RELAY_SERVICE, rest);
       case undefined:
         throw new UsageError("Cannot run without a command", 'run "mle-relay --help"');
       default:
@@ -65,5 +76,19 @@ export function main(args: string[]): Promise<number> {
     }
   });
 }
+
+/** The relay's service: its run options read by the same parser as "mle-relay run". */
+const RELAY_SERVICE: RoleService = {
+  role: "relay",
+  tool: TOOL,
+  readRunOptions(args, os) {
+    const settings = parseRunArgs(args);
+    if (settings === null) throw new UsageError("Cannot install --help as a service");
+    const dataDirGiven = args.some((arg) => arg === "--data-dir" || arg.startsWith("--data-dir="));
+    const dataDir = dataDirGiven ? settings.dataDir : RELAY_SERVICE.defaultDataDir(os);
+    return Promise.resolve({ dataDir, writablePaths: [] });
+  },
+  defaultDataDir: (os) => Deno.env.get("MLE_RELAY_DATA_DIR") ?? defaultRelayDataDir(os),
+};
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

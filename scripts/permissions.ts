@@ -3,10 +3,13 @@
  * them into each executable and the tests run every role from source with exactly these flags,
  * so what is tested is what ships.
  *
- * - server: network (serve), files (data dir, SQLite), environment (settings). No subprocesses.
+ * - server: network (serve), files (data dir, SQLite), environment (settings). No subprocesses:
+ *   `mle-server install-service` writes the service's files and prints the service manager's
+ *   commands (systemctl, sc.exe, launchctl…) for the administrator rather than running them.
  * - relay: the same. No subprocesses, no system information.
  * - client: also system information (the properties it reports: hostname, OS, memory, addresses,
- *   uptime) and subprocesses (restarting the agent service after a key rotation, seed 002).
+ *   uptime) and subprocesses (restarting the agent service after a key rotation, seed 002, and
+ *   running the service manager in install-service).
  * - admin: files and environment (password variable); no network: it works on the data dir.
  *
  * File access cannot be narrowed to paths here: data dirs, KeyStorage and key folders are chosen at

@@ -10,7 +10,8 @@ import { parseListenAddress } from "../cli/listen_address.ts";
 import { createLogger, type LogLevel } from "../cli/log.ts";
 import { CliError, runCommand, UsageError } from "../cli/output.ts";
 import { expandHome } from "../cli/home_path.ts";
-import { defaultServerDataDir } from "../keystore/default_paths.ts";
+import { currentOs, defaultServerDataDir } from "../keystore/default_paths.ts";
+import { installService, type RoleService, uninstallService } from "../service/service_command.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { DEFAULT_OPS_PORT, DEFAULT_PORT, OPS_PATHS } from "../protocol/paths.ts";
 import { openStore } from "../store/mod.ts";
@@ -30,6 +31,8 @@ const DEFAULT_LISTEN = `0.0.0.0:${DEFAULT_PORT}`;
 const DEFAULT_OPS_LISTEN = `127.0.0.1:${DEFAULT_OPS_PORT}`;
 
 const HELP = `Usage: mle-server run [options]
+       mle-server install-service [options] [-- run [options]]   (see install-service --help)
+       mle-server uninstall-service [--data-dir DIR]
 
 Runs the server: registers clients, serves the site's signed documents (masthead, encryption
 certificate, settings), verifies, decrypts and stores reports in SQLite inside its data dir.
@@ -68,6 +71,10 @@ Exit codes:
 /** Runs the server command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   return await runCommand(TOOL, async () => {
+    if (args[0] === "install-service") return await installService(SERVER_SERVICE, args.slice(1));
+    if (args[0] === "uninstall-service") {
+      return await uninstallService(SERVER_SERVICE, args.slice(1));
+    }
     const { values, positionals } = parse(args);
     if (values.help) {
       console.log(HELP);
@@ -81,6 +88,23 @@ export async function main(args: string[]): Promise<number> {
     }
     return await run(values);
   });
+}
+
+/** The server's service: its run options read by the same parser as "mle-server run". */
+const SERVER_SERVICE: RoleService = {
+  role: "server",
+  tool: TOOL,
+  readRunOptions(args, os) {
+    const { values, positionals } = parse(args);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    parseListenAddress(values.listen!);
+    return Promise.resolve({ dataDir: dataDirOf(values, os), writablePaths: [] });
+  },
+  defaultDataDir: (os) => Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir(os),
+};
+
+function dataDirOf(values: ReturnType<typeof parse>["values"], os = currentOs()): string {
+  return expandHome(values["data-dir"] ?? Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir(os));
 }
 
 function parse(args: string[]) {
@@ -112,9 +136,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     throw new UsageError(`unknown log level "${level}"`, "use debug, info, warn or error");
   }
   const log = createLogger(TOOL, level);
-  const dataDir = expandHome(
-    values["data-dir"] ?? Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir(),
-  );
+  const dataDir = dataDirOf(values);
   const listen = parseListenAddress(values.listen!);
   const opsListen = parseListenAddress(values["ops-listen"]!);
   if (opsListen.port !== 0 && opsListen.port === listen.port) {

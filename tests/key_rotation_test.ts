@@ -263,7 +263,7 @@ Deno.test("rotate-keys --dry-run prints what would be deleted and run for each O
   try {
     assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
     const expected: Record<string, string> = {
-      windows: `powershell.exe -NoProfile -Command "Restart-Service -Name 'mle-client'"`,
+      windows: `powershell.exe -NoProfile -Command "Restart-Service -Name 'BES Client'"`,
       macos: "/usr/local/bin/mle-client -restart",
       aix: "/etc/rc.d/rc2.d/SBESClientd restart",
       hpux: "/sbin/init.d/besclient restart",

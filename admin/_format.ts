@@ -21,3 +21,9 @@ export function formatTable(header: string[], rows: string[][]): string {
     ).join("  ").trimEnd();
   return [line(header), ...rows.map(line)].join("\n") + "\n";
 }
+
+/** One CSV field (RFC 4180), with a leading formula character defused for spreadsheets. */
+export function csvField(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}

@@ -16,6 +16,7 @@ import {
   parseWholeDays,
   resolveDataDir,
   stringOption,
+  stringsOption,
   wantsHelp,
 } from "./_args.ts";
 import {
@@ -25,7 +26,13 @@ import {
 } from "./_duplicate_groups.ts";
 import { describeReplacementClaim, replacementClaim } from "./_replacement_claims.ts";
 import { orphanedComputers } from "./_encryption_levels.ts";
-import { formatTable, formatTime } from "./_format.ts";
+import { csvField, formatTable, formatTime } from "./_format.ts";
+import {
+  filterComputers,
+  isEmptyFilter,
+  parseComputerFilter,
+  statesOf,
+} from "./_computer_filter.ts";
 import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
 import { publishRevocations } from "./_revocations.ts";
 import {
@@ -38,7 +45,8 @@ import {
 
 /** Usage of `mle-admin computers`. */
 export const computersHelp = `Usage:
-  mle-admin computers list [--json] [--all] [--data-dir DIR]
+  mle-admin computers list [--where NAME=VALUE …] [--level LEVEL] [--key KID] [--state STATE …]
+                          [--all] [--format text|json|csv | --json] [--data-dir DIR]
   mle-admin computers revoke ID [ID …] --site-key FILE [--password-file FILE] [--data-dir DIR]
   mle-admin computers confirm ID --site-key FILE [--password-file FILE] [--data-dir DIR]
   mle-admin computers duplicates [--json] [--min-idle DAYS] [--data-dir DIR]
@@ -54,7 +62,14 @@ duplicate of a newer registration of the same machine, or is flagged for the ope
 A computer that claims to replace another (after "mle-client rotate-keys --compromised") is
 flagged, with the evidence: whether the old computer's key signed for the new key, whether both
 gave the same host identity, and whether the old one reported after the claim. Removed duplicates are hidden unless --all. The table shortens key ids
-to 12 characters; --json gives every field in full ("claim": the evidence).
+to 12 characters; --json gives every field in full ("claim": the evidence), --format csv one
+line per computer (id, hostname, registered, last report, last key, level, states, replaced by,
+duplicate of, rotation). Filters, all of which must match: --where NAME=VALUE (repeatable; a
+property or custom property of the last report, compared exactly), --level required|optional|none
+(the level in force: deployed setting, else last reported), --key KID (the key the last report was
+encrypted to: its id or first 4+ hex digits, or "clear"), --state (repeatable or comma-separated:
+active, revoked, replaced, duplicate, flagged, removed, orphaned; any of them matches; a state
+other than active shows removed entries too).
 
 revoke: the server refuses the computers' reports from now on, and a new revocation list signed
 with the site key reaches every relay (they refresh it every minute); a revoked id is never reused.
@@ -158,6 +173,44 @@ export function formatComputers(
   );
 }
 
+/** `--format` and `--json` of `computers list`. */
+function listFormat(format: string | undefined, json: boolean): "text" | "json" | "csv" {
+  if (format !== undefined && !["text", "json", "csv"].includes(format)) {
+    throw new UsageError(`Cannot use --format "${format}": expected text, json or csv`);
+  }
+  if (format !== undefined && json) {
+    throw new UsageError("Cannot use --json with --format: give one of them");
+  }
+  return json ? "json" : (format ?? "text") as "text" | "json" | "csv";
+}
+
+/** The computers as CSV (RFC 4180, formula characters defused), with a header line. */
+export function formatComputersCsv(
+  computers: readonly ComputerRecord[],
+  orphaned: ReadonlySet<number>,
+  rotations: ReadonlyMap<number, RotationStatus> = new Map(),
+): string {
+  const iso = (ms: number | null) => ms === null ? "" : new Date(ms).toISOString();
+  const lines = [
+    "id,hostname,registered_at,last_report_at,last_kid,level,states,replaced_by,duplicate_of,rotation",
+    ...computers.map((c) =>
+      [
+        String(c.id),
+        c.hostname ?? "",
+        iso(c.registeredAt),
+        iso(c.lastReportAt),
+        c.lastReportAt === null ? "" : c.lastKid ?? "clear",
+        c.encryptionLevel ?? "",
+        statesOf(c, orphaned).join(" "),
+        c.replacedBy === null ? "" : String(c.replacedBy),
+        c.duplicateOf === null ? "" : String(c.duplicateOf),
+        rotations.has(c.id) ? describeRotation(rotations.get(c.id)) : "",
+      ].map(csvField).join(",")
+    ),
+  ];
+  return lines.join("\n") + "\n";
+}
+
 /** Runs `mle-admin computers …`. */
 export async function computersCommand(args: string[], context: CommandContext): Promise<number> {
   if (wantsHelp(args)) {
@@ -188,21 +241,45 @@ export async function computersCommand(args: string[], context: CommandContext):
 }
 
 async function listComputers(args: string[], context: CommandContext): Promise<number> {
-  const { values } = parseOptions(args, { json: { type: "boolean" }, all: { type: "boolean" } });
+  const { values } = parseOptions(args, {
+    json: { type: "boolean" },
+    all: { type: "boolean" },
+    format: { type: "string" },
+    where: { type: "string", multiple: true },
+    level: { type: "string" },
+    key: { type: "string" },
+    state: { type: "string", multiple: true },
+  });
+  const format = listFormat(stringOption(values, "format"), values.json === true);
+  const filter = parseComputerFilter({
+    where: stringsOption(values, "where"),
+    level: stringOption(values, "level"),
+    key: stringOption(values, "key"),
+    states: stringsOption(values, "state"),
+  });
   const store = await openExistingStore(resolveDataDir(context));
+  let all: ComputerRecord[];
   let computers: ComputerRecord[];
   let orphaned: Set<number>;
   let rotations: Map<number, RotationStatus>;
   try {
-    computers = await store.listComputers();
+    all = await store.listComputers();
     orphaned = new Set((await orphanedComputers(store)).map((entry) => entry.computer.id));
-    rotations = await rotationStatuses(store, computers);
+    rotations = await rotationStatuses(store, all);
+    // Removed entries stay hidden unless asked for: --all, or a state other than active.
+    const showRemoved = values.all === true ||
+      [...filter.states].some((state) => state !== "active");
+    computers = showRemoved ? all : all.filter((c) => c.removedAt === null);
+    if (!isEmptyFilter(filter)) {
+      computers = await filterComputers(store, computers, filter, orphaned);
+    }
   } finally {
     store.close();
   }
-  const byId = new Map(computers.map((c) => [c.id, c] as const));
-  if (values.all !== true) computers = computers.filter((c) => c.removedAt === null);
-  if (values.json === true) {
+  const byId = new Map(all.map((c) => [c.id, c] as const));
+  if (format === "csv") {
+    console.log(formatComputersCsv(computers, orphaned, rotations).trimEnd());
+  } else if (format === "json") {
     const listed = computers.map((c) => ({
       ...c,
       orphaned: orphaned.has(c.id),

@@ -20,7 +20,7 @@ import {
   TOOL,
   wantsHelp,
 } from "./_args.ts";
-import { formatTime } from "./_format.ts";
+import { csvField, formatTime } from "./_format.ts";
 import { openExistingStore } from "./_site.ts";
 
 /** Usage of `mle-admin reports`. */
@@ -161,12 +161,6 @@ export function parsePropertyMatch(pair: string): PropertyMatch {
     );
   }
   return { name, value: pair.slice(index + 1) };
-}
-
-/** One CSV field (RFC 4180), with a leading formula character defused for spreadsheets. */
-export function csvField(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
 /** Writes text to stdout in blocks; a closed pipe (`| head`) ends the output quietly. */

@@ -36,6 +36,7 @@ import {
   MAX_REPORT_MESSAGE_BYTES,
 } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
+import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { VERSION } from "../protocol/version.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { readBounded } from "../protocol/read_bounded.ts";
@@ -389,6 +390,11 @@ export function createRelayApp(options: RelayAppOptions): Hono {
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
+    if (isStorageFull(error)) {
+      log.warn("disk full: request refused with 503", { method: c.req.method, path: c.req.path });
+      const full = storageFullAnswer();
+      return c.json(full.body, full.status, full.headers);
+    }
     const requestId = crypto.randomUUID();
     log.error("unexpected failure", {
       requestId,

@@ -31,6 +31,7 @@ import {
   readUploadManifestMessage,
 } from "../envelope/upload_manifest.ts";
 import { errorBody } from "../protocol/http_error.ts";
+import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import {
   checkClaims,
   chunkOverhead,
@@ -121,6 +122,11 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
 
   const app = new Hono();
   app.onError((error, c) => {
+    if (isStorageFull(error)) {
+      log.warn("disk full: upload request refused with 503", { path: c.req.path });
+      const full = storageFullAnswer();
+      return c.json(full.body, full.status, full.headers);
+    }
     const requestId = crypto.randomUUID();
     log.error("upload request failed", {
       requestId,

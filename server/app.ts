@@ -11,6 +11,7 @@ import type { Capabilities } from "../protocol/capabilities.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { MAX_REGISTRATION_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
+import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { RELAY_AUTH_HEADER } from "../protocol/relay_request.ts";
 import { VERSION } from "../protocol/version.ts";
 import type { Store } from "../store/store.ts";
@@ -58,6 +59,11 @@ export function createServerApp(options: ServerAppOptions): Hono {
   app.onError((error, c) => {
     if (error instanceof IngestError) {
       return c.json(errorBody(error.code, error.message), error.status, error.headers);
+    }
+    if (isStorageFull(error)) {
+      log.warn("disk full: request refused with 503", { path: c.req.path });
+      const full = storageFullAnswer();
+      return c.json(full.body, full.status, full.headers);
     }
     const requestId = crypto.randomUUID();
     log.error("request failed", { requestId, path: c.req.path, cause: (error as Error).message });

@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
 import { errorBody } from "../protocol/http_error.ts";
+import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { MAX_MANIFEST_MESSAGE_BYTES, parseChunkPath } from "../protocol/upload.ts";
 import { readBodyUpTo, readDeclaredBody } from "../protocol/upload_fetch.ts";
 import { IngestError } from "./ingest_error.ts";
@@ -35,6 +36,11 @@ export function createUploadApp(ingest: UploadIngest, log: Logger): Hono {
         ? { "retry-after": String(RETRY_AFTER_SECONDS) }
         : error.headers;
       return c.json(errorBody(error.code, error.message), error.status, headers);
+    }
+    if (isStorageFull(error)) {
+      log.warn("disk full: upload request refused with 503", { path: c.req.path });
+      const full = storageFullAnswer();
+      return c.json(full.body, full.status, full.headers);
     }
     const requestId = crypto.randomUUID();
     log.error("upload request failed", {

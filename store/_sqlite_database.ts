@@ -46,7 +46,9 @@ export class SqliteDatabase {
       this.#db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      // SQLite rolls back by itself after some errors (a full disk: SQLITE_FULL), and then this
+      // ROLLBACK fails with "no transaction is active": the cause the caller needs is `error`.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
     }
   }

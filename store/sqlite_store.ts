@@ -134,16 +134,22 @@ export class SqliteStore implements Store {
   }
 
   registerComputer(computer: NewComputer): Promise<ComputerRecord> {
-    const row = this.#db.prepare(
+    const insert = this.#db.prepare(
       `INSERT INTO computers (public_key, host_identity, hostname, registered_at, claims_to_replace,
          claim_signed_by_old_key) VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
-    ).get(
-      computer.publicKey,
-      computer.hostIdentity,
-      computer.hostname,
-      computer.registeredAt,
-      computer.claimsToReplace ?? null,
-      computer.claimSignedByOldKey === true ? 1 : 0,
+    );
+    // In an explicit transaction: alone, an INSERT … RETURNING commits when its statement is
+    // reset, after the row was read, and a failed commit there (a full disk) went unnoticed: the
+    // id was handed out, never stored, and handed out again.
+    const row = this.#db.transaction(() =>
+      insert.get(
+        computer.publicKey,
+        computer.hostIdentity,
+        computer.hostname,
+        computer.registeredAt,
+        computer.claimsToReplace ?? null,
+        computer.claimSignedByOldKey === true ? 1 : 0,
+      )
     );
     return Promise.resolve(toComputer(row as Row));
   }

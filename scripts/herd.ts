@@ -1,0 +1,183 @@
+/**
+ * `npm run herd`: a thundering herd after an outage, measured. Many simulated clients (1,000 by
+ * default), each with its own key and one report to send, find the server away; each backs off
+ * with the relays' own back-off (`relay/_delivery_backoff.ts`: doubling from 500 ms to 30 s,
+ * honouring `Retry-After`), with its jitter or without it. When the server returns, the script
+ * counts the requests that reached it in each 100 ms window and prints the peak rate and the time
+ * until every report was stored, for both runs. The last line is JSON.
+ *
+ * Usage: deno run --allow-all scripts/herd.ts [--clients N] [--outage-s S] [--parent PORT]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { silentLogger } from "../cli/log.ts";
+import { errorCodeOf } from "../protocol/http_error.ts";
+import { API } from "../protocol/paths.ts";
+import { parseRetryAfter } from "../protocol/upload_fetch.ts";
+import { DeliveryBackoff } from "../relay/_delivery_backoff.ts";
+import {
+  createSite,
+  registerSender,
+  startServer,
+  type TestSender,
+  type TestSite,
+} from "../tests/deployment.ts";
+import type { RoleProcess } from "../tests/run_role.ts";
+
+/** What one herd run measured. */
+export interface HerdResult {
+  jitter: boolean;
+  clients: number;
+  delivered: number;
+  /** Requests answered by the server in its busiest 100 ms after the outage, per second. */
+  peak_requests_per_s: number;
+  /** Requests the server answered after the outage, all told (503s included). */
+  requests_after_outage: number;
+  /** Seconds from the server's return until every report was delivered. */
+  drain_s: number;
+}
+
+/** Options of {@linkcode runHerd}. */
+export interface HerdOptions {
+  site: TestSite;
+  /** The port the clients send to (the server's, or a relay's). */
+  port: number;
+  senders: TestSender[];
+  jitter: boolean;
+  /** Stops the server (or what `port` leads to) and starts it again. */
+  outage: { stop: () => Promise<void>; start: () => Promise<void>; ms: number };
+  /** Give up after this long (default 5 minutes). */
+  timeoutMs?: number;
+}
+
+/**
+ * One herd: every sender sends one report while the server is away, backs off, and sends again
+ * when its back-off says so; resolves once all were delivered (2xx, or 409 duplicate) or timed out.
+ */
+export async function runHerd(options: HerdOptions): Promise<HerdResult> {
+  const { senders, port } = options;
+  const seq = Date.now() % 1_000_000_000;
+  const bodies = await Promise.all(senders.map((sender) => sender.report(seq)));
+  let delivered = 0;
+  let serverBack = Infinity;
+  const answeredAt: number[] = [];
+  let allDelivered: () => void;
+  const done = new Promise<void>((resolve) => allDelivered = resolve);
+  await options.outage.stop();
+  const backoffs: DeliveryBackoff[] = [];
+  const attempt = async (index: number) => {
+    let answer: Response | null = null;
+    try {
+      answer = await fetch(`http://127.0.0.1:${port}${API.reports}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: bodies[index],
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch {
+      answer = null;
+    }
+    if (answer !== null) {
+      answeredAt.push(Date.now());
+      const body = await answer.json().catch(() => null);
+      if (
+        (answer.status >= 200 && answer.status < 300) ||
+        (answer.status === 409 && errorCodeOf(body) === "ERR_DUPLICATE_REPORT")
+      ) {
+        backoffs[index].answered();
+        if (++delivered === senders.length) allDelivered();
+        return;
+      }
+    }
+    backoffs[index].failed(
+      answer === null ? "no answer" : `HTTP ${answer.status}`,
+      parseRetryAfter(answer?.headers.get("retry-after") ?? null),
+    );
+  };
+  for (let i = 0; i < senders.length; i++) {
+    backoffs.push(
+      new DeliveryBackoff({
+        minMs: 500,
+        maxMs: 30_000,
+        // Without jitter every delay is its ceiling: clients that failed together retry together.
+        random: options.jitter ? Math.random : () => 1,
+        log: silentLogger,
+        waiting: () => 1,
+        onRetry: () => void attempt(i),
+      }),
+    );
+  }
+  await Promise.all(senders.map((_, i) => attempt(i)));
+  await new Promise((resolve) => setTimeout(resolve, options.outage.ms));
+  await options.outage.start();
+  serverBack = Date.now();
+  const timeout = new Promise<void>((resolve) =>
+    setTimeout(resolve, options.timeoutMs ?? 5 * 60_000)
+  );
+  await Promise.race([done, timeout]);
+  const drainMs = Date.now() - serverBack;
+  for (const backoff of backoffs) backoff.stop();
+  const windows = new Map<number, number>();
+  for (const at of answeredAt) {
+    if (at < serverBack) continue;
+    const window = Math.floor((at - serverBack) / 100);
+    windows.set(window, (windows.get(window) ?? 0) + 1);
+  }
+  return {
+    jitter: options.jitter,
+    clients: senders.length,
+    delivered,
+    peak_requests_per_s: Math.max(0, ...windows.values()) * 10,
+    requests_after_outage: answeredAt.filter((at) => at >= serverBack).length,
+    drain_s: Math.round(drainMs / 100) / 10,
+  };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      clients: { type: "string", default: "1000" },
+      "outage-s": { type: "string", default: "10" },
+    },
+  });
+  const clients = Number(values.clients);
+  const outageMs = Number(values["outage-s"]) * 1000;
+  if (!Number.isSafeInteger(clients) || clients < 1 || !(outageMs >= 0)) {
+    console.error("herd: error: --clients and --outage-s must be whole numbers");
+    return 2;
+  }
+  const site = await createSite();
+  let server: RoleProcess = await startServer(site);
+  const results: HerdResult[] = [];
+  for (const jitter of [false, true]) {
+    const senders: TestSender[] = [];
+    while (senders.length < clients) {
+      const batch = Math.min(50, clients - senders.length);
+      senders.push(
+        ...await Promise.all(Array.from({ length: batch }, () => registerSender(site.serverPort))),
+      );
+    }
+    const result = await runHerd({
+      site,
+      port: site.serverPort,
+      senders,
+      jitter,
+      outage: {
+        stop: async () => void await server.stop("SIGKILL"),
+        start: async () => void (server = await startServer(site)),
+        ms: outageMs,
+      },
+    });
+    console.error(`herd: ${JSON.stringify(result)}`);
+    results.push(result);
+  }
+  await server.stop();
+  await Deno.remove(site.root, { recursive: true });
+  console.log(JSON.stringify({ outage_s: outageMs / 1000, runs: results }));
+  return results.every((r) => r.delivered === r.clients) ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main());

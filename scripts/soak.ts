@@ -1,0 +1,469 @@
+/**
+ * `npm run soak`: proof under crashes. Real processes on 127.0.0.1: a server, a decrypting
+ * top-level relay, a chain of two relays below it, a few real `mle-client run` agents (one with an
+ * upload in progress) and the simulated clients of `soak_clients.ts`. A seeded chaos loop
+ * `kill -9`s a random process at random moments (one of them during a server key rotation) and
+ * restarts it. At the end everything drains and the soak checks, from the clients' own records and
+ * the server's store: every report a client was told was delivered, or still holds queued, is
+ * stored exactly once; every completed upload matches its SHA-256; no canary of an encrypted
+ * report or upload in clear on any relay's disk. The last line of output is JSON.
+ *
+ * Usage: deno run --allow-all scripts/soak.ts [--reports N] [--minutes M] [--kills K] [--seed S]
+ *        [--clients C]
+ *
+ * Exit code: 0 when nothing was lost, duplicated or corrupt; 1 otherwise; 2 on bad options.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DatabaseSync } from "node:sqlite";
+import { API } from "../protocol/paths.ts";
+import { DATABASE_FILE } from "../store/mod.ts";
+import {
+  admin,
+  copyKeysByUsb,
+  createSite,
+  freePort,
+  generateKey,
+  type TestSite,
+} from "../tests/deployment.ts";
+import { RoleProcess } from "../tests/run_role.ts";
+import { SoakClients } from "./soak_clients.ts";
+
+/** The soak's result, the last line it prints. */
+export interface SoakResult {
+  reports_acknowledged: number;
+  stored: number;
+  lost: number;
+  duplicated: number;
+  kills: number;
+  restarts: number;
+  max_recovery_s: number;
+  uploads_completed: number;
+  uploads_corrupt: number;
+  agents_reports_stored: number;
+  clear_text_on_relay_disks: number;
+  killed: Record<string, number>;
+  seed: number;
+  seconds: number;
+}
+
+/** A process the chaos loop may kill: how to start it and how to tell it is back. */
+interface Victim {
+  name: string;
+  start: () => Promise<RoleProcess>;
+  process: RoleProcess;
+  /** A port that answers once the process is back, or null (agents). */
+  port: number | null;
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    reports: { type: "string", default: "10000" },
+    minutes: { type: "string", default: "20" },
+    kills: { type: "string", default: "50" },
+    seed: { type: "string", default: String(Date.now() % 1_000_000) },
+    clients: { type: "string", default: "300" },
+  },
+});
+const options = {
+  reports: positive("reports", values.reports),
+  minutes: positive("minutes", values.minutes),
+  kills: positive("kills", values.kills, true),
+  seed: positive("seed", values.seed, true),
+  clients: positive("clients", values.clients),
+};
+
+function positive(name: string, text: string | undefined, zero = false): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < (zero ? 0 : 1)) {
+    console.error(`soak: error: --${name} must be a whole number${zero ? "" : " above 0"}`);
+    Deno.exit(2);
+  }
+  return value;
+}
+
+/** Mulberry32: a small seeded generator, so that a run can be repeated with its --seed. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function say(line: string): void {
+  console.error(`soak: ${line}`);
+}
+
+async function answers(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}${API.capabilities}`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    await response.body?.cancel();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function relayArgs(dir: string, port: number, parentPort: number, extra: string[] = []) {
+  return [
+    "run",
+    "--data-dir",
+    dir,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--parent",
+    `http://127.0.0.1:${parentPort}`,
+    ...extra,
+  ];
+}
+
+async function started(process: RoleProcess, text: string | RegExp): Promise<RoleProcess> {
+  await process.waitFor(text, 60_000);
+  return process;
+}
+
+async function sha256Hex(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Files under `dir` whose bytes contain `needle`. */
+async function filesContaining(dir: string, needle: string): Promise<string[]> {
+  const found: string[] = [];
+  const bytes = new TextEncoder().encode(needle);
+  const walk = async (path: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(path));
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const full = `${path}/${entry.name}`;
+      if (entry.isDirectory) await walk(full);
+      else if (entry.isFile && contains(await Deno.readFile(full), bytes)) found.push(full);
+    }
+  };
+  await walk(dir);
+  return found;
+}
+
+function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+async function main(): Promise<number> {
+  const began = Date.now();
+  const random = seededRandom(options.seed);
+  const deadline = began + options.minutes * 60_000;
+  const canary = `soak-canary-${crypto.randomUUID()}`;
+  say(`seed ${options.seed}; setting up the site`);
+  const site: TestSite = await createSite();
+  await generateKey(site, true);
+  const dirs = {
+    top: `${site.root}/relay-top`,
+    middle: `${site.root}/relay-middle`,
+    edge: `${site.root}/relay-edge`,
+  };
+  await copyKeysByUsb(site, dirs.top);
+  const ports = { top: freePort(), middle: freePort(), edge: freePort() };
+  const serverArgs = [
+    "run",
+    "--data-dir",
+    site.serverDir,
+    "--listen",
+    `127.0.0.1:${site.serverPort}`,
+    "--ops-listen",
+    "127.0.0.1:0",
+  ];
+  const victims: Victim[] = [
+    {
+      name: "server",
+      port: site.serverPort,
+      start: () => started(new RoleProcess("server", serverArgs), "listening on"),
+      process: null!,
+    },
+    {
+      name: "relay-top",
+      port: ports.top,
+      start: () =>
+        started(
+          new RoleProcess(
+            "relay",
+            relayArgs(dirs.top, ports.top, site.serverPort, [
+              "--decrypt",
+              "--bundle-wait-ms",
+              "200",
+            ]),
+          ),
+          "listening on",
+        ),
+      process: null!,
+    },
+    {
+      name: "relay-middle",
+      port: ports.middle,
+      start: () =>
+        started(
+          new RoleProcess("relay", relayArgs(dirs.middle, ports.middle, ports.top)),
+          "listening on",
+        ),
+      process: null!,
+    },
+    {
+      name: "relay-edge",
+      port: ports.edge,
+      start: () =>
+        started(
+          new RoleProcess("relay", relayArgs(dirs.edge, ports.edge, ports.middle)),
+          "listening on",
+        ),
+      process: null!,
+    },
+  ];
+  for (const victim of victims) victim.process = await victim.start();
+  const top = victims[1].process;
+  await top.waitFor(/registered as computer \d+/, 60_000);
+  const topId = /registered as computer (\d+)/.exec(top.stderr)![1];
+  await admin([
+    "relays",
+    "allow",
+    topId,
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+
+  // The real agents: one reports through each relay of the chain; the first uploads a file.
+  const uploadFile = `${site.root}/upload.bin`;
+  const uploadBytes = new Uint8Array(3 << 20);
+  for (let i = 0; i < uploadBytes.length; i += 65536) {
+    crypto.getRandomValues(uploadBytes.subarray(i, i + 65536));
+  }
+  new TextEncoder().encodeInto(canary, uploadBytes);
+  await Deno.writeFile(uploadFile, uploadBytes);
+  const uploadSha256 = await sha256Hex(uploadFile);
+  const agentPorts = [ports.edge, ports.middle];
+  const agentDirs = agentPorts.map((_, i) => `${site.root}/agent-${i}`);
+  const connection = (i: number) => [
+    "--data-dir",
+    agentDirs[i],
+    "--masthead",
+    site.masthead,
+    "--parent",
+    `http://127.0.0.1:${agentPorts[i]}`,
+    "--host-identifier",
+    "instance",
+    "--encryption",
+    "required",
+  ];
+  await Deno.mkdir(agentDirs[0], { recursive: true });
+  const queued = new RoleProcess("client", ["upload", uploadFile, ...connection(0)]);
+  const queuedStatus = await queued.child.status;
+  if (!queuedStatus.success) throw new Error(`mle-client upload failed: ${queued.stderr}`);
+  for (let i = 0; i < agentDirs.length; i++) {
+    victims.push({
+      name: `agent-${i}`,
+      port: null,
+      start: () =>
+        Promise.resolve(
+          new RoleProcess("client", ["run", "--interval", "2", "--quiet", ...connection(i)]),
+        ),
+      process: null!,
+    });
+    victims.at(-1)!.process = await victims.at(-1)!.start();
+  }
+
+  // The simulated clients, through the edge and middle relays.
+  const clients = new SoakClients({
+    parentPorts: [ports.edge, ports.edge, ports.middle],
+    serverPort: site.serverPort,
+    masthead: site.masthead,
+    canary,
+    random,
+  });
+  say(`registering ${options.clients} simulated clients`);
+  await clients.register(options.clients, deadline);
+  say(`sending ${options.reports} reports with ${options.kills} kills`);
+  const sending = clients.send(options.reports, 16, deadline);
+
+  // Chaos: kills spread over the time the reports take, one of them during a key rotation.
+  const killed: Record<string, number> = {};
+  let kills = 0;
+  let restarts = 0;
+  let maxRecoveryMs = 0;
+  let sendingDone = false;
+  sending.finally(() => sendingDone = true);
+  const rotationAt = Math.floor(options.kills / 2);
+  for (let k = 0; k < options.kills && Date.now() < deadline; k++) {
+    // Between kills: wait for a share of the reports, so kills land while reports flow.
+    const target = Math.floor((options.reports * (k + 1)) / (options.kills + 1));
+    while (!sendingDone && clients.acknowledged < target && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20 + random() * 200));
+    }
+    let victim = victims[Math.floor(random() * victims.length)];
+    let rotation: Promise<unknown> | null = null;
+    if (k === rotationAt) {
+      victim = victims[0];
+      say("rotating the server's key; the server dies during it");
+      rotation = generateKey(site, true);
+      await new Promise((resolve) => setTimeout(resolve, random() * 500));
+    }
+    const killedAt = Date.now();
+    await victim.process.stop("SIGKILL");
+    kills++;
+    killed[victim.name] = (killed[victim.name] ?? 0) + 1;
+    await new Promise((resolve) => setTimeout(resolve, random() * 1_000));
+    victim.process = await victim.start();
+    restarts++;
+    if (victim.port !== null) {
+      while (!(await answers(victim.port))) await new Promise((r) => setTimeout(r, 50));
+      maxRecoveryMs = Math.max(maxRecoveryMs, Date.now() - killedAt);
+    }
+    await rotation;
+  }
+  await sending;
+
+  // Drain: the agents' queues and the upload, then every relay's spool.
+  say("draining");
+  const drainDeadline = Date.now() + 5 * 60_000;
+  const agentStatus = async (i: number) =>
+    JSON.parse(
+      (await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          "--quiet",
+          new URL("../client/main.ts", import.meta.url).pathname,
+          "status",
+          "--data-dir",
+          agentDirs[i],
+          "--json",
+        ],
+        stdout: "piped",
+        stderr: "null",
+      }).output()).stdout.reduce((text, byte) => text + String.fromCharCode(byte), ""),
+    );
+  const spooled = async () => {
+    let count = 0;
+    for (const dir of Object.values(dirs)) {
+      for await (const entry of Deno.readDir(`${dir}/spool`)) if (entry.isFile) count++;
+    }
+    return count;
+  };
+  const uploadDone = () => uploadsOf(site).some((u) => u.state === "complete");
+  while (Date.now() < drainDeadline) {
+    const statuses = await Promise.all(agentDirs.map((_, i) => agentStatus(i)));
+    const agentsQueued = statuses.reduce((sum, s) => sum + Number(s.queueDepth ?? 1), 0);
+    if (agentsQueued === 0 && (await spooled()) === 0 && uploadDone()) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  for (const victim of victims.slice(4)) await victim.process.stop();
+  for (const victim of victims.slice(1, 4)) await victim.process.stop();
+
+  // The tally, from the clients' records and the server's store.
+  const records = clients.records();
+  const db = new DatabaseSync(`${site.serverDir}/${DATABASE_FILE}`, { readOnly: true });
+  const rows = db.prepare("SELECT computer_id AS cid, seq, body FROM reports").all() as Array<
+    { cid: number; seq: number; body: string }
+  >;
+  db.close();
+  const storedSeqs = new Map<number, Set<number>>();
+  const soakIds = new Map<string, number>();
+  let agentsStored = 0;
+  for (const row of rows) {
+    if (!records.delivered.has(row.cid)) {
+      agentsStored++;
+      continue;
+    }
+    storedSeqs.set(row.cid, (storedSeqs.get(row.cid) ?? new Set()).add(row.seq));
+    const id = /"SoakId":"([^"]+)"/.exec(row.body)?.[1] ?? `${row.cid}:${row.seq}`;
+    soakIds.set(id, (soakIds.get(id) ?? 0) + 1);
+  }
+  let lost = 0;
+  let stored = 0;
+  for (const [cid, delivered] of records.delivered) {
+    const have = storedSeqs.get(cid) ?? new Set();
+    stored += have.size;
+    for (const seq of [...delivered, ...records.queued.get(cid)!]) if (!have.has(seq)) lost++;
+  }
+  const duplicated = [...soakIds.values()].reduce((sum, n) => sum + (n - 1), 0);
+  const uploads = uploadsOf(site);
+  const completed = uploads.filter((u) => u.state === "complete");
+  let corrupt = 0;
+  for (const upload of completed) {
+    const onDisk = upload.path === null ? "" : await sha256Hex(upload.path).catch(() => "");
+    if (onDisk !== upload.sha256 || upload.sha256 !== uploadSha256) corrupt++;
+  }
+  let clearText = 0;
+  for (const dir of Object.values(dirs)) clearText += (await filesContaining(dir, canary)).length;
+  await victims[0].process.stop();
+
+  const result: SoakResult = {
+    reports_acknowledged: clients.acknowledged,
+    stored,
+    lost,
+    duplicated,
+    kills,
+    restarts,
+    max_recovery_s: Math.round(maxRecoveryMs / 100) / 10,
+    uploads_completed: completed.length,
+    uploads_corrupt: corrupt,
+    agents_reports_stored: agentsStored,
+    clear_text_on_relay_disks: clearText,
+    killed,
+    seed: options.seed,
+    seconds: Math.round((Date.now() - began) / 1000),
+  };
+  const failed = lost > 0 || duplicated > 0 || corrupt > 0 || clearText > 0 ||
+    completed.length === 0 || clients.acknowledged < options.reports;
+  if (!failed) await Deno.remove(site.root, { recursive: true });
+  else say(`kept ${site.root} for inspection`);
+  console.log(JSON.stringify(result));
+  return failed ? 1 : 0;
+}
+
+interface UploadRow {
+  state: string;
+  sha256: string;
+  path: string | null;
+}
+
+function uploadsOf(site: TestSite): UploadRow[] {
+  const output = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--quiet",
+      new URL("../admin/main.ts", import.meta.url).pathname,
+      "uploads",
+      "list",
+      "--json",
+      "--data-dir",
+      site.serverDir,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  try {
+    return JSON.parse(new TextDecoder().decode(output.stdout));
+  } catch {
+    return [];
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());

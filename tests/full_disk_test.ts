@@ -1,0 +1,215 @@
+/**
+ * Full disks, with real processes on 127.0.0.1: the server's database and upload folder and a
+ * relay's spool on a small filesystem of their own, filled to the last byte. Every role answers 503
+ * with `Retry-After` and `ERR_STORAGE_FULL` (never 500, never a crash), acknowledges nothing it could
+ * not persist, keeps what it had, and resumes by itself once space returns; the SQLite database
+ * passes `PRAGMA integrity_check` afterwards.
+ *
+ * The small filesystems are tmpfs mounts, which need root (CI runs as root). Where mounting is not
+ * possible the tests are ignored, except under `CI=true`, where they fail instead.
+ */
+
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { API } from "../protocol/paths.ts";
+import { DATABASE_FILE } from "../store/mod.ts";
+import {
+  createSite,
+  freePort,
+  registerSender,
+  startRelay,
+  startServer,
+  storedReports,
+  type TestSender,
+  type TestSite,
+} from "./deployment.ts";
+import { eventually } from "./eventually.ts";
+import type { RoleProcess } from "./run_role.ts";
+import { canMountFilesystems, SmallFilesystem } from "./small_filesystem.ts";
+
+const IN_CI = Deno.env.get("CI") === "true";
+const ignore = !canMountFilesystems() && !IN_CI;
+const SMALL_FILESYSTEM_BYTES = 24 << 20;
+
+/** Posts a report; its status, `Retry-After` and error code. */
+async function postReport(port: number, body: string) {
+  const response = await fetch(`http://127.0.0.1:${port}${API.reports}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  });
+  const answer = await response.json();
+  return {
+    status: response.status,
+    retryAfter: response.headers.get("retry-after"),
+    code: (answer?.error?.code ?? null) as string | null,
+  };
+}
+
+/** Asserts a refusal is the storage-full one: 503, `Retry-After`, `ERR_STORAGE_FULL`. */
+function assertStorageFull(answer: Awaited<ReturnType<typeof postReport>>, what: string): void {
+  assert.equal(answer.status, 503, `${what}: ${JSON.stringify(answer)}`);
+  assert.equal(answer.code, "ERR_STORAGE_FULL", what);
+  assert.ok(Number(answer.retryAfter) >= 1, `${what}: Retry-After ${answer.retryAfter}`);
+}
+
+/**
+ * Sends reports `from`, `from + 1`, … until one is refused (bounded); returns the accepted
+ * sequence numbers and the refusal.
+ */
+async function reportUntilRefused(port: number, sender: TestSender, from: number, ok: number[]) {
+  const accepted: number[] = [];
+  for (let seq = from; seq < from + 5_000; seq++) {
+    const answer = await postReport(port, await sender.report(seq, 2048));
+    if (ok.includes(answer.status)) {
+      accepted.push(seq);
+      continue;
+    }
+    return { accepted, refusedSeq: seq, refusal: answer };
+  }
+  throw new Error("the full filesystem never refused a report");
+}
+
+/** A site whose server data dir lives on a small filesystem of its own. */
+async function siteOnSmallFilesystem(): Promise<{ site: TestSite; disk: SmallFilesystem }> {
+  const site = await createSite();
+  const disk = await SmallFilesystem.mount(`${site.root}/small`, SMALL_FILESYSTEM_BYTES);
+  site.serverDir = await disk.copyIn(site.serverDir, "server");
+  return { site, disk };
+}
+
+function assertIntegrity(databasePath: string): void {
+  const db = new DatabaseSync(databasePath);
+  try {
+    const rows = db.prepare("PRAGMA integrity_check").all() as Array<Record<string, unknown>>;
+    assert.deepEqual(rows.map((row) => Object.values(row)[0]), ["ok"]);
+  } finally {
+    db.close();
+  }
+}
+
+function assertAlive(process: RoleProcess, what: string): void {
+  // A crashed role has closed its output; a live one has not logged an internal failure.
+  assert.doesNotMatch(process.stderr, /ERR_INTERNAL|request failed|unexpected failure/, what);
+}
+
+Deno.test({
+  name:
+    "a server whose disk is full answers reports and registrations 503 with Retry-After, stores nothing it did not acknowledge, and resumes when space returns",
+  ignore,
+  async fn() {
+    const { site, disk } = await siteOnSmallFilesystem();
+    const server = await startServer(site);
+    try {
+      const sender = await registerSender(site.serverPort);
+      assert.equal((await postReport(site.serverPort, await sender.report(1))).status, 200);
+      await disk.fill();
+
+      const { accepted, refusedSeq, refusal } = await reportUntilRefused(
+        site.serverPort,
+        sender,
+        2,
+        [200],
+      );
+      assertStorageFull(refusal, `report ${refusedSeq} on a full disk`);
+      // A registration may still fit (SQLite reuses its log's pages): each one is answered either
+      // 200, and then kept, or 503 ERR_STORAGE_FULL.
+      const registeredOnFullDisk: TestSender[] = [];
+      let registrationsRefused = 0;
+      for (let i = 0; i < 20; i++) {
+        await registerSender(site.serverPort).then(
+          (registered) => registeredOnFullDisk.push(registered),
+          (error: Error) => {
+            assert.match(error.message, /ERR_STORAGE_FULL/);
+            registrationsRefused++;
+          },
+        );
+      }
+      assert.ok(registrationsRefused > 0, "no registration was refused on the full disk");
+      assertAlive(server, server.stderr);
+
+      await disk.free();
+      const again = await eventually(async () => {
+        const answer = await postReport(site.serverPort, await sender.report(refusedSeq, 2048));
+        return answer.status === 503 ? undefined : answer;
+      }, "the server storing again once space returned");
+      assert.equal(again.status, 200, JSON.stringify(again));
+      await registerSender(site.serverPort);
+      for (const registered of registeredOnFullDisk) {
+        const answer = await postReport(site.serverPort, await registered.report(1));
+        assert.equal(
+          answer.status,
+          200,
+          `a computer registered on a full disk was lost: ${answer.code}`,
+        );
+      }
+      assertAlive(server, server.stderr);
+
+      const stored = (await storedReports(site, sender.computerId)).map((report) => report.seq);
+      assert.deepEqual(stored.sort((a, b) => a - b), [1, ...accepted, refusedSeq]);
+    } finally {
+      await server.stop();
+      assertIntegrity(`${site.serverDir}/${DATABASE_FILE}`);
+      await disk.unmount();
+      await Deno.remove(site.root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a relay whose spool disk is full answers 503 with Retry-After, keeps every report it accepted, and forwards them all once space returns",
+  ignore,
+  async fn() {
+    const site = await createSite();
+    const server = await startServer(site);
+    const disk = await SmallFilesystem.mount(`${site.root}/relay`, SMALL_FILESYSTEM_BYTES);
+    const relayPort = freePort();
+    let relay = await startRelay(disk.path, relayPort, site.serverPort);
+    try {
+      const sender = await registerSender(site.serverPort);
+      await server.stop(); // the relay must keep what it accepts in its spool
+      await disk.fill();
+      const { accepted, refusedSeq, refusal } = await reportUntilRefused(
+        relayPort,
+        sender,
+        1,
+        [202],
+      );
+      assertStorageFull(refusal, `report ${refusedSeq} on a full spool disk`);
+      assertAlive(relay, relay.stderr);
+
+      // What it accepted survives a restart on the still-full disk.
+      await relay.stop("SIGKILL");
+      relay = await startRelay(disk.path, relayPort, site.serverPort);
+      await disk.free();
+      const again = await eventually(async () => {
+        const answer = await postReport(relayPort, await sender.report(refusedSeq, 2048));
+        return answer.status === 503 ? undefined : answer;
+      }, "the relay spooling again once space returned");
+      assert.equal(again.status, 202, JSON.stringify(again));
+
+      const restarted = await startServer(site);
+      try {
+        const expected = [...accepted, refusedSeq];
+        const stored = await eventually(
+          async () => {
+            const seqs = (await storedReports(site, sender.computerId)).map((r) => r.seq);
+            return seqs.length >= expected.length ? seqs : undefined;
+          },
+          `${expected.length} reports forwarded`,
+          60_000,
+        );
+        assert.deepEqual(stored.sort((a, b) => a - b), expected);
+        assertAlive(relay, relay.stderr);
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      await relay.stop();
+      await server.stop();
+      await disk.unmount();
+      await Deno.remove(site.root, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,47 @@
+/**
+ * The short crash soak in `npm test`: `scripts/soak.ts` with a few hundred reports and a few
+ * kills (among them the server during a key rotation), real processes on 127.0.0.1. Nothing a
+ * client was told was delivered, or still holds, may be lost or stored twice; the upload in
+ * progress completes with its SHA-256; no report's canary is in clear on a relay's disk.
+ */
+
+import assert from "node:assert/strict";
+import type { SoakResult } from "../scripts/soak.ts";
+
+Deno.test("a short crash soak (300 reports, 4 kills) loses, duplicates and corrupts nothing", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--quiet",
+      new URL("../scripts/soak.ts", import.meta.url).pathname,
+      "--reports",
+      "300",
+      "--kills",
+      "4",
+      "--clients",
+      "40",
+      "--minutes",
+      "3",
+      "--seed",
+      "15",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  const stderr = new TextDecoder().decode(output.stderr);
+  const result: SoakResult = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
+  assert.equal(output.code, 0, `${stdout}\n${stderr}`);
+  assert.equal(result.reports_acknowledged, 300);
+  assert.equal(result.stored, 300);
+  assert.equal(result.lost, 0);
+  assert.equal(result.duplicated, 0);
+  assert.equal(result.kills, 4);
+  assert.equal(result.restarts, 4);
+  assert.equal(result.killed.server >= 1, true, "the server dies during the key rotation");
+  assert.equal(result.uploads_completed, 1);
+  assert.equal(result.uploads_corrupt, 0);
+  assert.equal(result.clear_text_on_relay_disks, 0);
+  assert.ok(result.agents_reports_stored > 0, "the real agents' reports were stored");
+});

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { recordWithNextSerial } from "./_document_serials.ts";
 import { SqliteDatabase } from "./_sqlite_database.ts";
 import {
   type Row,
@@ -285,35 +286,27 @@ export class SqliteStore implements Store {
     return this.#recordNumbered(name, sign, () => {});
   }
 
-  /**
-   * Signing is asynchronous and a transaction here is not, so the serial is allocated
-   * optimistically: read the last one, sign with the next, then, in one transaction, record the
-   * serial and the document (with `alongside`) only if nobody recorded one of this kind
-   * meanwhile; else sign again with the newer serial.
-   */
-  async #recordNumbered(
+  /** `alongside` runs in the transaction that records the document. */
+  #recordNumbered(
     name: NumberedDocumentName,
     sign: SignNumberedDocument,
     alongside: () => void,
   ): Promise<RecordedDocument> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const serial = this.#lastSerial(name) + 1;
-      const document = await sign(serial, await this.getDocument(name));
-      const recorded = this.#db.transaction(() => {
-        if (this.#lastSerial(name) + 1 !== serial) return false;
-        this.#db.prepare(
-          `INSERT INTO document_serials (name, serial) VALUES (?, ?)
-           ON CONFLICT (name) DO UPDATE SET serial = excluded.serial`,
-        ).run(name, serial);
-        this.#putDocument(name, document);
-        alongside();
-        return true;
-      });
-      if (recorded) return { serial, document };
-    }
-    throw new Error(
-      `Cannot record ${name}: other sessions kept recording one at the same time; try again`,
-    );
+    return recordWithNextSerial(name, sign, {
+      lastSerial: () => Promise.resolve(this.#lastSerial(name)),
+      current: () => this.getDocument(name),
+      recordIfNext: (serial, document) =>
+        Promise.resolve(this.#db.transaction(() => {
+          if (this.#lastSerial(name) + 1 !== serial) return false;
+          this.#db.prepare(
+            `INSERT INTO document_serials (name, serial) VALUES (?, ?)
+             ON CONFLICT (name) DO UPDATE SET serial = excluded.serial`,
+          ).run(name, serial);
+          this.#putDocument(name, document);
+          alongside();
+          return true;
+        })),
+    });
   }
 
   #lastSerial(name: NumberedDocumentName): number {

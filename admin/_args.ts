@@ -48,19 +48,55 @@ export interface CommandContext {
  * @throws {UsageError} When the value is missing or two different values are given.
  */
 export function extractDataDir(args: readonly string[]): { dataDir?: string; rest: string[] } {
+  const { value, rest } = extractGlobalOption(
+    args,
+    ["--data-dir", "-datadir", "--datadir"],
+    "a folder",
+    (first, second) => `Cannot use two data dirs: "${first}" and "${second}"`,
+  );
+  return value === undefined ? { rest } : { dataDir: value, rest };
+}
+
+/**
+ * Takes the global database options (`--database URL`, `--database-password-file FILE`) out of
+ * a command line, wherever they stand.
+ *
+ * @throws {UsageError} When a value is missing or two different values are given.
+ */
+export function extractDatabaseOptions(args: readonly string[]): {
+  values: { database?: string; "database-password-file"?: string };
+  rest: string[];
+} {
+  const url = extractGlobalOption(args, ["--database"], "a postgres:// URL");
+  const file = extractGlobalOption(url.rest, ["--database-password-file"], "a file");
+  return {
+    values: {
+      ...(url.value === undefined ? {} : { database: url.value }),
+      ...(file.value === undefined ? {} : { "database-password-file": file.value }),
+    },
+    rest: file.rest,
+  };
+}
+
+/** Takes an option that may stand anywhere on the line (`NAME VALUE` or `NAME=VALUE`). */
+function extractGlobalOption(
+  args: readonly string[],
+  names: readonly string[],
+  what: string,
+  // The values are not echoed by default: a database URL may hold a password.
+  conflict: (first: string, second: string) => string = () =>
+    `Cannot use two values of ${names[0]}`,
+): { value?: string; rest: string[] } {
   const rest: string[] = [];
-  let dataDir: string | undefined;
-  const take = (value: string | undefined) => {
-    if (value === undefined || value === "") {
-      throw new UsageError("Missing value of --data-dir: expected a folder");
+  let value: string | undefined;
+  const take = (given: string | undefined) => {
+    if (given === undefined || given === "") {
+      throw new UsageError(`Missing value of ${names[0]}: expected ${what}`);
     }
-    if (dataDir !== undefined && dataDir !== expandHome(value)) {
-      throw new UsageError(
-        `Cannot use two data dirs: "${dataDir}" and "${value}"`,
-        "give --data-dir once",
-      );
+    if (value !== undefined && value !== given) {
+      throw new UsageError(conflict(value, given), `give ${names[0]} once`);
     }
-    dataDir = expandHome(value);
+    value = given;
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -69,15 +105,16 @@ export function extractDataDir(args: readonly string[]): { dataDir?: string; res
       break;
     }
     const lower = arg.toLowerCase();
-    if (lower === "--data-dir" || lower === "-datadir" || lower === "--datadir") {
+    const equals = lower.indexOf("=");
+    if (names.includes(lower)) {
       take(args[++i]);
-    } else if (/^(--data-dir|-datadir|--datadir)=/.test(lower)) {
-      take(arg.slice(arg.indexOf("=") + 1));
+    } else if (equals > 0 && names.includes(lower.slice(0, equals))) {
+      take(arg.slice(equals + 1));
     } else {
       rest.push(arg);
     }
   }
-  return dataDir === undefined ? { rest } : { dataDir, rest };
+  return value === undefined ? { rest } : { value, rest };
 }
 
 /** The server data dir: `--data-dir`, else `MLE_DATA_DIR`, else the platform default. */

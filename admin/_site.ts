@@ -12,7 +12,14 @@ import { MleError } from "../envelope/errors.ts";
 import { joinPath } from "../keystore/secure_file.ts";
 import { openSiteKeyFile, type SiteKey } from "../keystore/site_key.ts";
 import { type Masthead, verifyMasthead } from "../protocol/masthead.ts";
-import { DATABASE_FILE, openStore, type Store } from "../store/mod.ts";
+import {
+  DATABASE_FILE,
+  openStoreAt,
+  openUploadRecordsAt,
+  type PostgresLocation,
+  type Store,
+} from "../store/mod.ts";
+import type { UploadRecords } from "../store/upload_records.ts";
 import { PASSWORD_ENV, SITE_KEY_ENV, TOOL } from "./_args.ts";
 import { expandHome } from "../cli/home_path.ts";
 
@@ -30,23 +37,68 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+let selectedDatabase: PostgresLocation | null = null;
+
 /**
- * Opens the store of an existing server data dir; never creates one (a typo in `--data-dir` must
- * not leave an empty database behind).
+ * Makes the stores this process opens the PostgreSQL database of `--database` (or
+ * `MLE_DATABASE_URL`), or, with null, the data dir's SQLite file. `main` calls it once, before
+ * any command runs: one admin invocation works on one store.
+ */
+export function useDatabase(database: PostgresLocation | null): void {
+  selectedDatabase = database;
+}
+
+/** The PostgreSQL database in use, or null for the data dir's SQLite file. */
+export function selectedStoreDatabase(): PostgresLocation | null {
+  return selectedDatabase;
+}
+
+/**
+ * Opens the store: the PostgreSQL database in use, else the SQLite file of an existing server
+ * data dir (never creating one: a typo in `--data-dir` must not leave an empty database behind).
  *
- * @throws {CliError} When the data dir holds no store.
+ * @throws {CliError} When the data dir holds no store, or the database cannot be opened.
  */
 export async function openExistingStore(dataDir: string): Promise<Store> {
-  if (!(await exists(joinPath(dataDir, DATABASE_FILE)))) {
+  if (selectedDatabase === null && !(await exists(joinPath(dataDir, DATABASE_FILE)))) {
     throw new CliError(
       `Cannot find a server data dir at "${dataDir}": it has no ${DATABASE_FILE}`,
       {
-        hint:
-          "give --data-dir DIR (or set MLE_DATA_DIR), or create the site with: mle-admin init-site",
+        hint: "give --data-dir DIR (or set MLE_DATA_DIR), --database URL for a PostgreSQL " +
+          "store, or create the site with: mle-admin init-site",
       },
     );
   }
-  return openStore(dataDir);
+  return await openSiteStore(dataDir);
+}
+
+/** Opens (creating it if needed) the store in use: for `init-site`. */
+export async function openSiteStore(dataDir: string): Promise<Store> {
+  try {
+    return await openStoreAt(dataDir, selectedDatabase, TOOL);
+  } catch (error) {
+    throw databaseError(error);
+  }
+}
+
+/** Opens the upload records beside the store in use (the data dir must hold a store). */
+export async function openExistingUploadRecords(dataDir: string): Promise<UploadRecords> {
+  (await openExistingStore(dataDir)).close();
+  try {
+    return await openUploadRecordsAt(dataDir, selectedDatabase);
+  } catch (error) {
+    throw databaseError(error);
+  }
+}
+
+function databaseError(error: unknown): unknown {
+  if (selectedDatabase === null || !(error instanceof Error)) return error;
+  return new CliError(error.message, {
+    hint: (error as { code?: string }).code === "ERR_DATABASE_TOO_NEW"
+      ? "nothing was changed"
+      : "check --database, the password (--database-password-file, MLE_DATABASE_PASSWORD or " +
+        "PGPASSWORD) and that the database server is reachable",
+  });
 }
 
 /**

@@ -14,7 +14,7 @@ import { dirname, ensurePrivateDir, joinPath } from "../keystore/secure_file.ts"
 import { createSiteKeyFile } from "../keystore/site_key.ts";
 import { createMasthead, parseServerUrl } from "../protocol/masthead.ts";
 import { DEFAULT_PORT } from "../protocol/paths.ts";
-import { DATABASE_FILE, openStore } from "../store/mod.ts";
+import { DATABASE_FILE } from "../store/mod.ts";
 import {
   type CommandContext,
   parseOptions,
@@ -26,7 +26,13 @@ import {
   TOOL,
   wantsHelp,
 } from "./_args.ts";
-import { exists, loadDataDirMasthead, MASTHEAD_FILE } from "./_site.ts";
+import {
+  exists,
+  loadDataDirMasthead,
+  MASTHEAD_FILE,
+  openSiteStore,
+  selectedStoreDatabase,
+} from "./_site.ts";
 
 /** Fewest characters accepted for a new site key password. */
 export const MIN_PASSWORD_LENGTH = 8;
@@ -144,7 +150,7 @@ export async function initSiteCommand(args: string[], context: CommandContext): 
     const dataDirMasthead = joinPath(dataDir, MASTHEAD_FILE);
     await writeNewFile(dataDirMasthead, mastheadText + "\n", 0o644);
     created.push(dataDirMasthead);
-    const store = openStore(dataDir);
+    const store = await openSiteStore(dataDir);
     try {
       await store.putDocument("masthead", mastheadText);
     } finally {
@@ -172,11 +178,12 @@ export async function initSiteCommand(args: string[], context: CommandContext): 
 /** Refuses a data dir that already serves a site: a new site key would orphan its clients. */
 async function refuseServedDataDir(dataDir: string): Promise<void> {
   const hasMastheadFile = await exists(joinPath(dataDir, MASTHEAD_FILE));
-  const hasDatabase = await exists(joinPath(dataDir, DATABASE_FILE));
+  const hasDatabase = selectedStoreDatabase() !== null ||
+    await exists(joinPath(dataDir, DATABASE_FILE));
   if (!hasMastheadFile && !hasDatabase) return;
   let siteName = "";
   if (hasDatabase) {
-    const store = openStore(dataDir);
+    const store = await openSiteStore(dataDir);
     try {
       const masthead = await loadDataDirMasthead(dataDir, store).catch(() => null);
       if (masthead === null && !hasMastheadFile) return;

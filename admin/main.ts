@@ -7,9 +7,18 @@
  */
 
 import { EXIT } from "../cli/exit_codes.ts";
-import { runCommand, UsageError } from "../cli/output.ts";
+import { resolveDatabase } from "../cli/database_option.ts";
+import { printWarning, runCommand, UsageError } from "../cli/output.ts";
 import { VERSION } from "../protocol/version.ts";
-import { type CommandContext, extractDataDir, TOOL, wantsHelp } from "./_args.ts";
+import {
+  type CommandContext,
+  extractDatabaseOptions,
+  extractDataDir,
+  TOOL,
+  wantsHelp,
+} from "./_args.ts";
+import { useDatabase } from "./_site.ts";
+import { dbCommand, dbHelp } from "./db.ts";
 import { computersCommand, computersHelp } from "./computers.ts";
 import { encryptionCommand, encryptionHelp } from "./encryption.ts";
 import { initSiteCommand, initSiteHelp } from "./init_site.ts";
@@ -24,8 +33,10 @@ export const mainHelp = `Usage: mle-admin <command> [options]
 
 The administrator's tool: creates the site, manages the Message Level Encryption key, signs client
 settings, shows computers and their reports. It works on a server data dir (--data-dir DIR, anywhere
-on the line, or MLE_DATA_DIR); acts that change the site need the site key (license.pvk) and its
-password (--password-file FILE, MLE_SITE_PASSWORD, or the prompt).
+on the line, or MLE_DATA_DIR), or, for servers sharing a PostgreSQL database, on that database from
+any host that reaches it (--database URL, anywhere on the line, or MLE_DATABASE_URL); acts that
+change the site need the site key (license.pvk) and its password (--password-file FILE,
+MLE_SITE_PASSWORD, or the prompt).
 
 Commands:
   init-site            create the site key, the masthead and the server data dir
@@ -72,9 +83,17 @@ Commands:
       mle-admin relays allow 7 --site-key ~/site/license.pvk
   relays list          show the relays allowed to send bundles
       mle-admin relays list
+  db migrate           apply the pending schema migrations (servers also apply them at start)
+      mle-admin db migrate --dry-run --database postgres://mle@db.example/mle
 
 Options:
   --data-dir DIR   the server data dir, for every command
+  --database URL   the PostgreSQL store (postgres://USER@HOST:PORT/DATABASE; env
+                   MLE_DATABASE_URL) instead of the data dir's SQLite file, for every command;
+                   private keys stay files in each server's data dir
+  --database-password-file FILE
+                   its password (first line, owner-only file); else MLE_DATABASE_PASSWORD or
+                   PGPASSWORD: never on the command line
   -h, --help       show help (also "mle-admin <command> --help")
   --version        print the version
 
@@ -95,6 +114,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   reports: { run: reportsCommand, help: reportsHelp },
   uploads: { run: uploadsCommand, help: uploadsHelp },
   relays: { run: relaysCommand, help: relaysHelp },
+  db: { run: dbCommand, help: dbHelp },
 };
 
 /** True when the line uses the documented `-reportencryption` syntax. */
@@ -105,8 +125,12 @@ export function isReportEncryptionLine(args: readonly string[]): boolean {
 /** Runs the admin command line; returns the exit code. */
 export function main(args: string[]): Promise<number> {
   return runCommand(TOOL, async () => {
-    const { dataDir, rest } = extractDataDir(args);
+    const { dataDir, rest: afterDataDir } = extractDataDir(args);
+    const { values: databaseValues, rest } = extractDatabaseOptions(afterDataDir);
     const context: CommandContext = { dataDir };
+    if (!wantsHelp(rest)) {
+      useDatabase(await resolveDatabase(databaseValues, (message) => printWarning(TOOL, message)));
+    }
     if (isReportEncryptionLine(rest)) return await reportEncryptionCommand(rest, context);
     const index = rest.findIndex((arg) => !arg.startsWith("-"));
     const name = index < 0 ? undefined : rest[index];

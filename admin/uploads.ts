@@ -9,8 +9,6 @@ import { EXIT } from "../cli/exit_codes.ts";
 import { UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { joinPath } from "../keystore/secure_file.ts";
-import { DATABASE_FILE } from "../store/mod.ts";
-import { SqliteUploadRecords } from "../store/sqlite_upload_records.ts";
 import type { UploadRecord } from "../store/upload_records.ts";
 import {
   type CommandContext,
@@ -21,7 +19,7 @@ import {
   wantsHelp,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
-import { openExistingStore } from "./_site.ts";
+import { openExistingUploadRecords } from "./_site.ts";
 
 /** Usage of `mle-admin uploads`. */
 export const uploadsHelp = `Usage:
@@ -92,8 +90,7 @@ export async function uploadsCommand(args: string[], context: CommandContext): P
   const computer = computerText === undefined ? undefined : parseComputerId(computerText);
   const dataDir = resolveDataDir(context);
   // Refuses a data dir that holds no server database, without creating one.
-  (await openExistingStore(dataDir)).close();
-  const records = new SqliteUploadRecords(joinPath(dataDir, DATABASE_FILE));
+  const records = await openExistingUploadRecords(dataDir);
   let uploads: UploadRecord[];
   try {
     uploads = await records.listUploads(computer);

@@ -8,13 +8,18 @@ import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
 import { createLogger, type LogLevel } from "../cli/log.ts";
-import { CliError, runCommand, UsageError } from "../cli/output.ts";
+import {
+  DATABASE_OPTIONS,
+  DATABASE_OPTIONS_HELP,
+  resolveDatabase,
+} from "../cli/database_option.ts";
+import { CliError, printWarning, runCommand, UsageError } from "../cli/output.ts";
 import { expandHome } from "../cli/home_path.ts";
 import { currentOs, defaultServerDataDir } from "../keystore/default_paths.ts";
 import { installService, type RoleService, uninstallService } from "../service/service_command.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { DEFAULT_OPS_PORT, DEFAULT_PORT, OPS_PATHS } from "../protocol/paths.ts";
-import { openStore } from "../store/mod.ts";
+import { openStoreAt, redactDatabaseUrl } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
@@ -35,11 +40,13 @@ const HELP = `Usage: mle-server run [options]
        mle-server uninstall-service [--data-dir DIR]
 
 Runs the server: registers clients, serves the site's signed documents (masthead, encryption
-certificate, settings), verifies, decrypts and stores reports in SQLite inside its data dir.
-Keys deployed with mle-admin are picked up within seconds, without a restart.
+certificate, settings), verifies, decrypts and stores reports in SQLite inside its data dir, or
+in a PostgreSQL database that several servers share (--database). Keys deployed with mle-admin are
+picked up within seconds, without a restart. Pending schema migrations are applied at start.
 
 Options:
   --data-dir DIR                 server data dir (env MLE_DATA_DIR; default ${defaultServerDataDir()})
+${DATABASE_OPTIONS_HELP}
   --listen HOST:PORT             address clients and relays reach (default ${DEFAULT_LISTEN})
   --ops-listen HOST:PORT         the operations listener: GET ${OPS_PATHS.metrics} (counters, JSON)
                                  and GET ${OPS_PATHS.health} (200 while running), served only
@@ -61,10 +68,13 @@ Examples:
   mle-server run --data-dir /var/opt/mle-server
   mle-server run --data-dir ./server --listen 127.0.0.1:52311 --accept-clear-from-required
   mle-server run --data-dir ./server --ops-listen 127.0.0.1:9100
+  PGPASSWORD=… mle-server run --data-dir /var/opt/mle-server \\
+    --database postgres://mle@db.example:5432/mle
 
 Exit codes:
   0  stopped by SIGTERM or SIGINT
-  1  could not start (the message says why; for example an address in use)
+  1  could not start (the message says why; for example an address in use, a database that
+     cannot be reached or whose schema is newer than this version: ERR_DATABASE_TOO_NEW)
   2  misuse of the command line
 `;
 
@@ -123,6 +133,7 @@ function parse(args: string[]) {
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h", default: false },
         ...UPLOAD_OPTIONS,
+        ...DATABASE_OPTIONS,
       },
     });
   } catch (error) {
@@ -152,18 +163,28 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     throw new UsageError(`Cannot use --content-key-budget: ${(error as Error).message}`);
   }
   await ensurePrivateDir(dataDir);
+  const database = await resolveDatabase(values, (message) => printWarning(TOOL, message));
 
-  const store = openStore(dataDir);
+  const store = await openStoreAt(dataDir, database, TOOL).catch((error) => {
+    throw new CliError(error.message, {
+      hint: database
+        ? "check --database, the password (--database-password-file or PGPASSWORD) and that " +
+          "the database server is reachable"
+        : undefined,
+    });
+  });
   const masthead = await readMasthead(dataDir, await store.getDocument("masthead"));
   const keys = new KeyRing({ store, dataDir, log });
   await keys.refresh();
   const contentKeys = new ContentKeySource({ keys, budget });
   const computers = new ComputerDirectory(store);
-  // Commits in a worker thread, so the fsync of each batch does not stop the event loop.
-  const writer = new BatchWriter(store, { dataDir });
+  // SQLite: commits in a worker thread, so the fsync of each batch does not stop the event loop.
+  // PostgreSQL: the client is asynchronous; each batch is one transaction over the pool.
+  const writer = new BatchWriter(store, database ? {} : { dataDir });
   const isClearTextRefused = clearTextPolicy(store, !values["accept-clear-from-required"]);
   const uploads = await openServerUploads(values, {
     dataDir,
+    database,
     computers,
     contentKeys,
     log,
@@ -201,7 +222,11 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     hostname: listen.hostname,
     port: listen.port,
     onListen: ({ hostname, port }) =>
-      log.info(`listening on ${httpUrl(hostname, port)}`, { dataDir, keys: keys.kids.length }),
+      log.info(`listening on ${httpUrl(hostname, port)}`, {
+        dataDir,
+        ...(database ? { database: redactDatabaseUrl(database.url) } : {}),
+        keys: keys.kids.length,
+      }),
   }, app.fetch);
 
   const stop = () => {

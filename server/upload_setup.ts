@@ -7,10 +7,8 @@
 import type { Hono } from "hono";
 import type { Logger } from "../cli/log.ts";
 import { UsageError } from "../cli/output.ts";
-import { joinPath } from "../keystore/secure_file.ts";
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseByteSize } from "../protocol/upload.ts";
-import { DATABASE_FILE } from "../store/mod.ts";
-import { SqliteUploadRecords } from "../store/sqlite_upload_records.ts";
+import { openUploadRecordsAt, type PostgresLocation } from "../store/mod.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
 import { createUploadApp } from "./upload_app.ts";
@@ -49,6 +47,8 @@ export async function openServerUploads(
   values: Record<string, unknown>,
   context: {
     dataDir: string;
+    /** The shared PostgreSQL database, or null/absent for the data dir's SQLite file. */
+    database?: PostgresLocation | null;
     computers: ComputerDirectory;
     contentKeys: ContentKeySource;
     log: Logger;
@@ -72,7 +72,7 @@ export async function openServerUploads(
   if (!/^\d{1,9}$/.test(throttleText)) {
     throw new UsageError("Cannot use --upload-throttle-kbps: expected a whole number of KiB/s");
   }
-  const records = new SqliteUploadRecords(joinPath(context.dataDir, DATABASE_FILE));
+  const records = await openUploadRecordsAt(context.dataDir, context.database ?? null);
   const ingest = await UploadIngest.open({
     ...context,
     records,

@@ -6,7 +6,16 @@
  * @module
  */
 
+import { recordWithNextSerial } from "./_document_serials.ts";
 import { SqliteDatabase } from "./_sqlite_database.ts";
+import {
+  type Row,
+  toComputer,
+  toEncryptionKey,
+  toReport,
+  toSealedContentKey,
+  toSettings,
+} from "./_rows.ts";
 import type {
   BundleSenderRecord,
   ComputerRecord,
@@ -26,80 +35,6 @@ import type {
   StoreOutcome,
 } from "./store.ts";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS computers (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  public_key TEXT NOT NULL UNIQUE,
-  host_identity TEXT,
-  hostname TEXT,
-  registered_at INTEGER NOT NULL,
-  last_report_at INTEGER,
-  last_kid TEXT,
-  encryption_level TEXT,
-  revoked_at INTEGER,
-  replaced_by INTEGER,
-  duplicate_of INTEGER,
-  flagged TEXT,
-  removed_at INTEGER,
-  claims_to_replace INTEGER,
-  claim_signed_by_old_key INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS computers_by_host ON computers (host_identity);
--- A rowid table: reports of 1-2 KB fill WITHOUT ROWID leaf pages two rows at a time, which made
--- each insert about four times slower and the file three times larger (SQLite advises WITHOUT
--- ROWID only for rows under about 1/20 of a page). The primary key still stores each report once.
-CREATE TABLE IF NOT EXISTS reports (
-  computer_id INTEGER NOT NULL,
-  seq INTEGER NOT NULL,
-  received_at INTEGER NOT NULL,
-  encrypted INTEGER NOT NULL,
-  kid TEXT,
-  body TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  PRIMARY KEY (computer_id, seq)
-);
-CREATE TABLE IF NOT EXISTS encryption_keys (
-  kid TEXT PRIMARY KEY,
-  spki TEXT NOT NULL,
-  bits INTEGER NOT NULL,
-  role TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  deployed_at INTEGER,
-  retired_at INTEGER
-);
-CREATE TABLE IF NOT EXISTS documents (
-  name TEXT PRIMARY KEY,
-  document TEXT NOT NULL
-);
--- The last serial of each numbered document kind (encryption certificate, revocation list).
--- Documents recorded before this table have no serial: the first one recorded after gets 1.
-CREATE TABLE IF NOT EXISTS document_serials (
-  name TEXT PRIMARY KEY,
-  serial INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS settings (
-  serial INTEGER PRIMARY KEY AUTOINCREMENT,
-  computer_id INTEGER,
-  document TEXT NOT NULL,
-  created_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS settings_by_computer ON settings (computer_id);
-CREATE TABLE IF NOT EXISTS bundle_senders (
-  computer_id INTEGER PRIMARY KEY,
-  allowed_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sealed_content_keys (
-  computer_id INTEGER NOT NULL,
-  kid TEXT NOT NULL,
-  wrapped_key_hash TEXT NOT NULL,
-  sealed BLOB NOT NULL,
-  created_at INTEGER NOT NULL,
-  PRIMARY KEY (computer_id, kid)
-) WITHOUT ROWID;
-`;
-
-type Row = Record<string, unknown>;
-
 /**
  * Opens (and creates if needed) a SQLite store at `path`.
  *
@@ -114,23 +49,11 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   readonly #db: SqliteDatabase;
 
+  /**
+   * @throws {StoreSchemaError} When the file was migrated by a newer version of this software.
+   */
   constructor(path: string) {
-    this.#db = new SqliteDatabase(path, SCHEMA);
-    this.#addComputerColumns();
-  }
-
-  /** Adds the computer columns newer than a store made by an older version. */
-  #addComputerColumns(): void {
-    const present = this.#db.prepare("SELECT name FROM pragma_table_info('computers')").all()
-      .map((row) => String((row as Row).name));
-    const added = {
-      claims_to_replace: "INTEGER",
-      claim_signed_by_old_key: "INTEGER NOT NULL DEFAULT 0",
-    };
-    for (const [name, type] of Object.entries(added)) {
-      if (present.includes(name)) continue;
-      this.#db.prepare(`ALTER TABLE computers ADD COLUMN ${name} ${type}`).run();
-    }
+    this.#db = new SqliteDatabase(path);
   }
 
   registerComputer(computer: NewComputer): Promise<ComputerRecord> {
@@ -318,15 +241,7 @@ export class SqliteStore implements Store {
   listEncryptionKeys(): Promise<EncryptionKeyRecord[]> {
     const rows = this.#db.prepare("SELECT * FROM encryption_keys ORDER BY created_at, kid")
       .all() as Row[];
-    return Promise.resolve(rows.map((row) => ({
-      kid: String(row.kid),
-      spki: String(row.spki),
-      bits: Number(row.bits),
-      role: String(row.role) as EncryptionKeyRecord["role"],
-      createdAt: Number(row.created_at),
-      deployedAt: row.deployed_at === null ? null : Number(row.deployed_at),
-      retiredAt: row.retired_at === null ? null : Number(row.retired_at),
-    })));
+    return Promise.resolve(rows.map(toEncryptionKey));
   }
 
   addEncryptionKey(key: EncryptionKeyRecord): Promise<void> {
@@ -424,35 +339,27 @@ export class SqliteStore implements Store {
     return this.#recordNumbered(name, sign, () => {});
   }
 
-  /**
-   * Signing is asynchronous and a transaction here is not, so the serial is allocated
-   * optimistically: read the last one, sign with the next, then, in one transaction, record the
-   * serial and the document (with `alongside`) only if nobody recorded one of this kind
-   * meanwhile; else sign again with the newer serial.
-   */
-  async #recordNumbered(
+  /** `alongside` runs in the transaction that records the document. */
+  #recordNumbered(
     name: NumberedDocumentName,
     sign: SignNumberedDocument,
     alongside: () => void,
   ): Promise<RecordedDocument> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const serial = this.#lastSerial(name) + 1;
-      const document = await sign(serial, await this.getDocument(name));
-      const recorded = this.#db.transaction(() => {
-        if (this.#lastSerial(name) + 1 !== serial) return false;
-        this.#db.prepare(
-          `INSERT INTO document_serials (name, serial) VALUES (?, ?)
-           ON CONFLICT (name) DO UPDATE SET serial = excluded.serial`,
-        ).run(name, serial);
-        this.#putDocument(name, document);
-        alongside();
-        return true;
-      });
-      if (recorded) return { serial, document };
-    }
-    throw new Error(
-      `Cannot record ${name}: other sessions kept recording one at the same time; try again`,
-    );
+    return recordWithNextSerial(name, sign, {
+      lastSerial: () => Promise.resolve(this.#lastSerial(name)),
+      current: () => this.getDocument(name),
+      recordIfNext: (serial, document) =>
+        Promise.resolve(this.#db.transaction(() => {
+          if (this.#lastSerial(name) + 1 !== serial) return false;
+          this.#db.prepare(
+            `INSERT INTO document_serials (name, serial) VALUES (?, ?)
+             ON CONFLICT (name) DO UPDATE SET serial = excluded.serial`,
+          ).run(name, serial);
+          this.#putDocument(name, document);
+          alongside();
+          return true;
+        })),
+    });
   }
 
   #lastSerial(name: NumberedDocumentName): number {
@@ -487,27 +394,19 @@ export class SqliteStore implements Store {
     const rows = this.#db.prepare(
       `SELECT * FROM settings WHERE computer_id IS NULL OR computer_id = ? ORDER BY serial`,
     ).all(computerId) as Row[];
-    return Promise.resolve(rows.map(toSettingsRecord));
+    return Promise.resolve(rows.map(toSettings));
   }
 
   listSettings(): Promise<SettingsRecord[]> {
     const rows = this.#db.prepare("SELECT * FROM settings ORDER BY serial").all() as Row[];
-    return Promise.resolve(rows.map(toSettingsRecord));
+    return Promise.resolve(rows.map(toSettings));
   }
 
   getSealedContentKey(computerId: number, kid: string): Promise<SealedContentKeyRecord | null> {
     const row = this.#db.prepare(
       "SELECT * FROM sealed_content_keys WHERE computer_id = ? AND kid = ?",
     ).get(computerId, kid) as Row | undefined;
-    if (!row) return Promise.resolve(null);
-    const sealed = row.sealed as Uint8Array;
-    return Promise.resolve({
-      computerId: Number(row.computer_id),
-      kid: String(row.kid),
-      wrappedKeyHash: String(row.wrapped_key_hash),
-      sealed: new Uint8Array(sealed),
-      createdAt: Number(row.created_at),
-    });
+    return Promise.resolve(row ? toSealedContentKey(row) : null);
   }
 
   putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void> {
@@ -533,46 +432,4 @@ export class SqliteStore implements Store {
   close(): void {
     this.#db.close();
   }
-}
-
-function toReport(row: Row): ReportRecord {
-  return {
-    computerId: Number(row.computer_id),
-    seq: Number(row.seq),
-    receivedAt: Number(row.received_at),
-    encrypted: Number(row.encrypted) === 1,
-    kid: (row.kid ?? null) as string | null,
-    body: String(row.body),
-  };
-}
-
-function toSettingsRecord(row: Row): SettingsRecord {
-  return {
-    serial: Number(row.serial),
-    computerId: row.computer_id === null ? null : Number(row.computer_id),
-    document: String(row.document),
-    createdAt: Number(row.created_at),
-  };
-}
-
-function toComputer(row: Row): ComputerRecord {
-  const numberOrNull = (value: unknown) =>
-    value === null || value === undefined ? null : Number(value);
-  return {
-    id: Number(row.id),
-    publicKey: String(row.public_key),
-    hostIdentity: (row.host_identity ?? null) as string | null,
-    hostname: (row.hostname ?? null) as string | null,
-    registeredAt: Number(row.registered_at),
-    lastReportAt: numberOrNull(row.last_report_at),
-    lastKid: (row.last_kid ?? null) as string | null,
-    encryptionLevel: (row.encryption_level ?? null) as string | null,
-    revokedAt: numberOrNull(row.revoked_at),
-    replacedBy: numberOrNull(row.replaced_by),
-    duplicateOf: numberOrNull(row.duplicate_of),
-    flagged: (row.flagged ?? null) as string | null,
-    removedAt: numberOrNull(row.removed_at),
-    claimsToReplace: numberOrNull(row.claims_to_replace),
-    claimSignedByOldKey: Number(row.claim_signed_by_old_key ?? 0) === 1,
-  };
 }

@@ -1,11 +1,52 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { SqliteDatabase } from "./_sqlite_database.ts";
+import { StoreSchemaError } from "./migrations.ts";
+import { SQLITE_MIGRATIONS } from "./sqlite_migrations.ts";
 import { SqliteStore } from "./sqlite_store.ts";
+import { SqliteUploadRecords } from "./sqlite_upload_records.ts";
+import { storeConformanceTests } from "./store_conformance.ts";
 
-Deno.test("SqliteStore adds the claim columns to a store made before they existed", async () => {
+storeConformanceTests("SqliteStore", {
+  async open() {
+    const dir = await Deno.makeTempDir({ prefix: "mle-store-test-" });
+    const path = `${dir}/mle.db`;
+    const store = new SqliteStore(path);
+    const uploads = new SqliteUploadRecords(path);
+    return {
+      store,
+      uploads,
+      openAnother: () => Promise.resolve(new SqliteStore(path)),
+      async cleanup() {
+        store.close();
+        uploads.close();
+        await Deno.remove(dir, { recursive: true });
+      },
+    };
+  },
+});
+
+async function withTempFile(body: (path: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "mle-store-test-" });
   try {
-    const path = `${dir}/mle.db`;
+    await body(`${dir}/mle.db`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function migrationsOf(path: string): number[] {
+  const db = new DatabaseSync(path);
+  try {
+    return db.prepare("SELECT version FROM schema_migrations ORDER BY version").all()
+      .map((row) => Number((row as Record<string, unknown>).version));
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("SqliteStore adopts a store made before claims and migrations, adding the claim columns", async () => {
+  await withTempFile(async (path) => {
     const old = new DatabaseSync(path);
     old.exec(`CREATE TABLE computers (
       id INTEGER PRIMARY KEY AUTOINCREMENT, public_key TEXT NOT NULL UNIQUE, host_identity TEXT,
@@ -14,6 +55,7 @@ Deno.test("SqliteStore adds the claim columns to a store made before they existe
       flagged TEXT, removed_at INTEGER)`);
     old.exec(`INSERT INTO computers (public_key, registered_at) VALUES ('old-key', 1)`);
     old.close();
+    assert.deepEqual(SqliteDatabase.pendingAt(path).map((m) => m.version), [2]);
 
     const store = new SqliteStore(path);
     try {
@@ -31,88 +73,85 @@ Deno.test("SqliteStore adds the claim columns to a store made before they existe
     } finally {
       store.close();
     }
-    // Opening it again finds the column in place.
+    assert.deepEqual(migrationsOf(path), [1, 2]);
+    // Opening it again finds the schema current.
     const again = new SqliteStore(path);
     assert.equal((await again.getComputer(2))!.claimsToReplace, 1);
     again.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
-const KID = "a".repeat(40);
+// The schema as the code before numbered migrations created it (store and upload records),
+// with a report and an upload in it.
+const UNNUMBERED_SCHEMA = SQLITE_MIGRATIONS[0].sql.replace(
+  "removed_at INTEGER\n)",
+  "removed_at INTEGER,\n  claims_to_replace INTEGER,\n  claim_signed_by_old_key INTEGER NOT NULL DEFAULT 0\n)",
+);
 
-Deno.test("recordDocument() numbers each kind 1, 2, 3… and tells the signer what it replaces", async () => {
-  const store = new SqliteStore(":memory:");
-  try {
-    const seen: Array<[number, string | null]> = [];
-    const sign = (serial: number, previous: string | null) => {
-      seen.push([serial, previous]);
-      return Promise.resolve(`{"serial":${serial}}`);
-    };
-    assert.deepEqual(await store.recordDocument("revocations", sign), {
-      serial: 1,
-      document: '{"serial":1}',
-    });
-    assert.equal((await store.recordDocument("revocations", sign)).serial, 2);
-    assert.equal((await store.recordDocument("encryption-certificate", sign)).serial, 1);
-    assert.deepEqual(seen, [[1, null], [2, '{"serial":1}'], [1, null]]);
-    assert.equal(await store.getDocument("revocations"), '{"serial":2}');
-  } finally {
-    store.close();
-  }
+Deno.test("SqliteStore adopts a file made by the code before numbered migrations, keeping its data", async () => {
+  await withTempFile(async (path) => {
+    const old = new DatabaseSync(path);
+    old.exec(UNNUMBERED_SCHEMA);
+    old.exec(`INSERT INTO computers (public_key, registered_at, claims_to_replace,
+      claim_signed_by_old_key) VALUES ('k', 1, 7, 1)`);
+    old.exec(`INSERT INTO reports VALUES (1, 1, 5, 1, 'kid', '{"a":1}', 'd')`);
+    old.close();
+    assert.deepEqual(SqliteDatabase.pendingAt(path).map((m) => m.version), []);
+    const store = new SqliteStore(path);
+    const uploads = new SqliteUploadRecords(path);
+    try {
+      assert.equal((await store.getComputer(1))!.claimsToReplace, 7);
+      assert.equal((await store.listReports(1))[0].body, '{"a":1}');
+      assert.deepEqual(
+        await store.storeReports([{
+          computerId: 1,
+          seq: 1,
+          receivedAt: 6,
+          encrypted: true,
+          kid: "kid",
+          body: '{"a":1}',
+          digest: "d",
+          encryptionLevel: null,
+        }]),
+        ["duplicate"],
+      );
+      assert.deepEqual(await uploads.listUploads(), []);
+    } finally {
+      store.close();
+      uploads.close();
+    }
+    assert.deepEqual(migrationsOf(path), [1, 2]);
+  });
 });
 
-Deno.test("recordDocument() signs again with the next serial when another session recorded one meanwhile", async () => {
-  const path = `${await Deno.makeTempDir()}/store.db`;
-  const mine = new SqliteStore(path);
-  const other = new SqliteStore(path);
-  try {
-    const serials: number[] = [];
-    const recorded = await mine.recordDocument("revocations", async (serial) => {
-      serials.push(serial);
-      if (serials.length === 1) {
-        await other.recordDocument("revocations", (s) => Promise.resolve(`other ${s}`));
-      }
-      return `mine ${serial}`;
-    });
-    assert.deepEqual(serials, [1, 2]);
-    assert.deepEqual(recorded, { serial: 2, document: "mine 2" });
-    assert.equal(await other.getDocument("revocations"), "mine 2");
-  } finally {
-    mine.close();
-    other.close();
-    await Deno.remove(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-  }
-});
-
-Deno.test("deployEncryptionKey() records the certificate and the key's role together, or neither when signing fails", async () => {
-  const store = new SqliteStore(":memory:");
-  try {
-    await store.addEncryptionKey({
-      kid: KID,
-      spki: "x",
-      bits: 2048,
-      role: "pending",
-      createdAt: 1,
-      deployedAt: null,
-      retiredAt: null,
-    });
-    await assert.rejects(
-      store.deployEncryptionKey(KID, () => Promise.reject(new Error("no")), 5),
-      /no/,
+Deno.test("SqliteStore creates a new file at the latest version and lists no pending migration", async () => {
+  await withTempFile((path) => {
+    assert.deepEqual(
+      SqliteDatabase.pendingAt(":memory:").map((m) => m.version),
+      SQLITE_MIGRATIONS.map((m) => m.version),
     );
-    assert.equal((await store.listEncryptionKeys())[0].role, "pending");
-    assert.equal(await store.getDocument("encryption-certificate"), null);
-    const recorded = await store.deployEncryptionKey(KID, (s) => Promise.resolve(`cert ${s}`), 5);
-    assert.equal(recorded.serial, 1);
-    assert.equal((await store.listEncryptionKeys())[0].role, "current");
-    const disabled = await store.disableEncryption((s) => Promise.resolve(`off ${s}`), 6);
-    assert.deepEqual(disabled, { serial: 2, document: "off 2" });
-    assert.equal((await store.listEncryptionKeys())[0].role, "previous");
-  } finally {
-    store.close();
-  }
+    new SqliteStore(path).close();
+    assert.deepEqual(migrationsOf(path), SQLITE_MIGRATIONS.map((m) => m.version));
+    assert.deepEqual(SqliteDatabase.pendingAt(path), []);
+    return Promise.resolve();
+  });
+});
+
+Deno.test("SqliteStore refuses a file migrated by a newer version (ERR_DATABASE_TOO_NEW)", async () => {
+  await withTempFile(async (path) => {
+    new SqliteStore(path).close();
+    const db = new DatabaseSync(path);
+    db.exec("INSERT INTO schema_migrations VALUES (99, 'from the future', 1)");
+    db.close();
+    assert.throws(
+      () => new SqliteStore(path),
+      (error: unknown) =>
+        error instanceof StoreSchemaError && error.code === "ERR_DATABASE_TOO_NEW" &&
+        /version 99, newer than this software knows \(2\); upgrade/.test(error.message),
+    );
+    assert.throws(() => new SqliteUploadRecords(path), StoreSchemaError);
+    await Promise.resolve();
+  });
 });
 
 Deno.test("SqliteStore.lastReport() gives the report with the highest sequence number", async () => {

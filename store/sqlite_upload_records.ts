@@ -7,6 +7,7 @@
  */
 
 import { SqliteDatabase } from "./_sqlite_database.ts";
+import { type Row, toUpload } from "./_rows.ts";
 import type {
   CreateUploadOutcome,
   UploadChange,
@@ -17,34 +18,9 @@ import type {
   UploadUsage,
 } from "./upload_records.ts";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS uploads (
-  computer_id INTEGER NOT NULL,
-  upload_id TEXT NOT NULL,
-  declared_name TEXT NOT NULL,
-  stored_name TEXT,
-  size INTEGER NOT NULL,
-  sha256 TEXT NOT NULL,
-  chunk_size INTEGER NOT NULL,
-  chunk_count INTEGER NOT NULL,
-  encrypted INTEGER NOT NULL,
-  kid TEXT,
-  manifest_digest TEXT NOT NULL,
-  state TEXT NOT NULL,
-  error TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  completed_at INTEGER,
-  PRIMARY KEY (computer_id, upload_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS uploads_by_state ON uploads (state);
-`;
-
 /** Bytes counted against quotas: stored files, and uploads in progress that are not stale. */
 const USAGE = `SELECT coalesce(sum(size), 0) AS bytes FROM uploads
   WHERE (state IN ('complete', 'finalizing') OR (state = 'receiving' AND updated_at >= ?))`;
-
-type Row = Record<string, unknown>;
 
 /**
  * Upload records in a SQLite file.
@@ -61,7 +37,7 @@ export class SqliteUploadRecords implements UploadRecords {
   readonly #db: SqliteDatabase;
 
   constructor(path: string) {
-    this.#db = new SqliteDatabase(path, SCHEMA);
+    this.#db = new SqliteDatabase(path);
   }
 
   createUpload(record: UploadRecord, quotas: UploadQuotas): Promise<CreateUploadOutcome> {
@@ -175,25 +151,4 @@ export class SqliteUploadRecords implements UploadRecords {
   close(): void {
     this.#db.close();
   }
-}
-
-function toUpload(row: Row): UploadRecord {
-  return {
-    computerId: Number(row.computer_id),
-    uploadId: String(row.upload_id),
-    declaredName: String(row.declared_name),
-    storedName: row.stored_name === null ? null : String(row.stored_name),
-    size: Number(row.size),
-    sha256: String(row.sha256),
-    chunkSize: Number(row.chunk_size),
-    chunkCount: Number(row.chunk_count),
-    encrypted: row.encrypted === 1,
-    kid: row.kid === null ? null : String(row.kid),
-    manifestDigest: String(row.manifest_digest),
-    state: String(row.state) as UploadRecordState,
-    error: row.error === null ? null : String(row.error),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    completedAt: row.completed_at === null ? null : Number(row.completed_at),
-  };
 }

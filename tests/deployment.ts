@@ -36,11 +36,19 @@ export interface TestSite {
   siteKey: string;
   masthead: string;
   serverPort: number;
+  /**
+   * Environment every admin call of the fixture adds (e.g. `MLE_DATABASE_URL` and its password
+   * for a site whose store is PostgreSQL); absent for the data dir's SQLite store.
+   */
+  adminEnv?: Record<string, string>;
 }
 
 /** Runs the admin tool and fails the test with its output when it exits non-zero. */
-export async function admin(args: string[]): Promise<RoleResult> {
-  const result = await runRole("admin", args, { env: ADMIN_ENV });
+export async function admin(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RoleResult> {
+  const result = await runRole("admin", args, { env: { ...ADMIN_ENV, ...env } });
   if (result.code !== 0) {
     throw new Error(
       `mle-admin ${args.join(" ")} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
@@ -78,8 +86,11 @@ export async function copyKeysByUsb(
   return { exported, imported };
 }
 
-/** Creates a site (site key, masthead, server data dir) in a new temporary folder. */
-export async function createSite(): Promise<TestSite> {
+/**
+ * Creates a site (site key, masthead, server data dir) in a new temporary folder; `adminEnv`
+ * goes to every admin call of the fixture for this site.
+ */
+export async function createSite(adminEnv?: Record<string, string>): Promise<TestSite> {
   const root = await Deno.makeTempDir({ prefix: "mle-test-" });
   const serverPort = freePort();
   const site: TestSite = {
@@ -88,6 +99,7 @@ export async function createSite(): Promise<TestSite> {
     siteKey: `${root}/site/license.pvk`,
     masthead: `${root}/site/masthead.json`,
     serverPort,
+    ...(adminEnv ? { adminEnv } : {}),
   };
   await Deno.mkdir(`${root}/site`, { mode: 0o700 });
   await admin([
@@ -100,7 +112,7 @@ export async function createSite(): Promise<TestSite> {
     site.masthead,
     "--server-url",
     `http://127.0.0.1:${serverPort}`,
-  ]);
+  ], adminEnv);
   return site;
 }
 
@@ -114,7 +126,7 @@ export async function generateKey(site: TestSite, deployNow: boolean): Promise<s
     `-sitePvkLocation=${site.siteKey}`,
     "--data-dir",
     site.serverDir,
-  ]);
+  ], site.adminEnv);
   const kid = /[0-9a-f]{40}/.exec(result.stdout)?.[0];
   if (!kid) throw new Error(`no key id in: ${result.stdout}`);
   return kid;
@@ -128,7 +140,7 @@ export async function deployKey(site: TestSite): Promise<void> {
     `-sitePvkLocation=${site.siteKey}`,
     "--data-dir",
     site.serverDir,
-  ]);
+  ], site.adminEnv);
 }
 
 /** A running server and the port of its operations listener (metrics, health). */
@@ -258,7 +270,7 @@ export async function storedReports(
     "--data-dir",
     site.serverDir,
     "--json",
-  ]);
+  ], site.adminEnv);
   return JSON.parse(result.stdout);
 }
 

@@ -1,0 +1,110 @@
+/**
+ * The PostgreSQL schema, as numbered migrations (`migrations.ts`): migration N makes the same
+ * change as SQLite's migration N. Times are milliseconds since the epoch (`bigint`), flags 0/1
+ * (`smallint`), so both backends give the same rows (`_rows.ts`).
+ *
+ * @module
+ */
+
+import type { Migration } from "./migrations.ts";
+
+/** The PostgreSQL migrations, oldest first. */
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name:
+      "computers, reports, keys, documents, settings, bundle senders, sealed content keys, uploads",
+    sql: `
+CREATE TABLE computers (
+  id bigserial PRIMARY KEY,
+  public_key text NOT NULL UNIQUE,
+  host_identity text,
+  hostname text,
+  registered_at bigint NOT NULL,
+  last_report_at bigint,
+  last_kid text,
+  encryption_level text,
+  revoked_at bigint,
+  replaced_by bigint,
+  duplicate_of bigint,
+  flagged text,
+  removed_at bigint
+);
+CREATE INDEX computers_by_host ON computers (host_identity);
+CREATE TABLE reports (
+  computer_id bigint NOT NULL,
+  seq bigint NOT NULL,
+  received_at bigint NOT NULL,
+  encrypted smallint NOT NULL,
+  kid text,
+  body text NOT NULL,
+  digest text NOT NULL,
+  PRIMARY KEY (computer_id, seq)
+);
+CREATE TABLE encryption_keys (
+  kid text PRIMARY KEY,
+  spki text NOT NULL,
+  bits integer NOT NULL,
+  role text NOT NULL,
+  created_at bigint NOT NULL,
+  deployed_at bigint,
+  retired_at bigint
+);
+CREATE TABLE documents (
+  name text PRIMARY KEY,
+  document text NOT NULL
+);
+CREATE TABLE document_serials (
+  name text PRIMARY KEY,
+  serial bigint NOT NULL
+);
+CREATE TABLE settings (
+  serial bigserial PRIMARY KEY,
+  computer_id bigint,
+  document text NOT NULL,
+  created_at bigint NOT NULL
+);
+CREATE INDEX settings_by_computer ON settings (computer_id);
+CREATE TABLE bundle_senders (
+  computer_id bigint PRIMARY KEY,
+  allowed_at bigint NOT NULL
+);
+CREATE TABLE sealed_content_keys (
+  computer_id bigint NOT NULL,
+  kid text NOT NULL,
+  wrapped_key_hash text NOT NULL,
+  sealed bytea NOT NULL,
+  created_at bigint NOT NULL,
+  PRIMARY KEY (computer_id, kid)
+);
+CREATE TABLE uploads (
+  computer_id bigint NOT NULL,
+  upload_id text NOT NULL,
+  declared_name text NOT NULL,
+  stored_name text,
+  size bigint NOT NULL,
+  sha256 text NOT NULL,
+  chunk_size bigint NOT NULL,
+  chunk_count bigint NOT NULL,
+  encrypted smallint NOT NULL,
+  kid text,
+  manifest_digest text NOT NULL,
+  state text NOT NULL,
+  error text,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  completed_at bigint,
+  PRIMARY KEY (computer_id, upload_id)
+);
+CREATE INDEX uploads_by_state ON uploads (state);
+`,
+  },
+  {
+    version: 2,
+    name: "registration claims on computers (claims_to_replace, claim_signed_by_old_key)",
+    sql: `
+ALTER TABLE computers ADD COLUMN claims_to_replace bigint;
+ALTER TABLE computers ADD COLUMN claim_signed_by_old_key smallint NOT NULL DEFAULT 0;
+`,
+  },
+];

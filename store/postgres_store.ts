@@ -1,0 +1,465 @@
+/**
+ * The `Store` in PostgreSQL, for several servers sharing one database (and the admin tool on any
+ * host that reaches it). Same tables and outcomes as SQLite (`store_conformance.ts` holds both
+ * to them). A batch of reports is one transaction over the pool: one multi-row insert, whose
+ * primary key (computer id, sequence) stores each report once even when two servers are sent
+ * the same one at the same moment: the second insert waits for the first to commit, then does
+ * nothing, and is told "duplicate".
+ *
+ * @module
+ */
+
+import type postgres from "postgres";
+import { recordWithNextSerial } from "./_document_serials.ts";
+import {
+  openPostgresPool,
+  type PostgresLocation,
+  type PostgresPool,
+} from "./_postgres_database.ts";
+import { toComputer, toEncryptionKey, toReport, toSealedContentKey, toSettings } from "./_rows.ts";
+import type {
+  BundleSenderRecord,
+  ComputerRecord,
+  DocumentName,
+  EncryptionKeyRecord,
+  KeyUsage,
+  NewComputer,
+  NewReport,
+  NumberedDocumentName,
+  RecordedDocument,
+  ReportQuery,
+  ReportRecord,
+  SealedContentKeyRecord,
+  SettingsRecord,
+  SignNumberedDocument,
+  Store,
+  StoreOutcome,
+} from "./store.ts";
+
+type Sql = PostgresPool | postgres.TransactionSql;
+
+/** SQLSTATEs after which a transaction is tried again: deadlock, serialization failure. */
+const RETRIED = new Set(["40P01", "40001"]);
+
+/**
+ * A store in a PostgreSQL database.
+ *
+ * @example
+ * ```ts ignore
+ * import { PostgresStore } from "./postgres_store.ts";
+ * const store = await PostgresStore.open({ url: "postgres://mle@db.example/mle" });
+ * console.log(await store.countReports());
+ * store.close();
+ * ```
+ */
+export class PostgresStore implements Store {
+  readonly #sql: PostgresPool;
+
+  private constructor(sql: PostgresPool) {
+    this.#sql = sql;
+  }
+
+  /**
+   * Connects (a pool of up to `maxConnections`, default 8) and applies pending migrations.
+   *
+   * @throws {StoreSchemaError} When the database was migrated by a newer version.
+   */
+  static async open(
+    location: PostgresLocation,
+    options: { maxConnections?: number; applicationName?: string } = {},
+  ): Promise<PostgresStore> {
+    return new PostgresStore(
+      await openPostgresPool(location, {
+        max: options.maxConnections ?? 8,
+        applicationName: options.applicationName ?? "mle",
+      }),
+    );
+  }
+
+  async registerComputer(computer: NewComputer): Promise<ComputerRecord> {
+    const [row] = await this.#sql`
+      INSERT INTO computers (public_key, host_identity, hostname, registered_at, claims_to_replace,
+        claim_signed_by_old_key)
+      VALUES (${computer.publicKey}, ${computer.hostIdentity}, ${computer.hostname},
+        ${computer.registeredAt}, ${computer.claimsToReplace ?? null},
+        ${computer.claimSignedByOldKey === true ? 1 : 0})
+      RETURNING *`;
+    return toComputer(row);
+  }
+
+  async getComputer(id: number): Promise<ComputerRecord | null> {
+    const [row] = await this.#sql`SELECT * FROM computers WHERE id = ${id}`;
+    return row ? toComputer(row) : null;
+  }
+
+  async findComputerByPublicKey(publicKey: string): Promise<ComputerRecord | null> {
+    const [row] = await this.#sql`SELECT * FROM computers WHERE public_key = ${publicKey}`;
+    return row ? toComputer(row) : null;
+  }
+
+  async listComputers(): Promise<ComputerRecord[]> {
+    return (await this.#sql`SELECT * FROM computers ORDER BY id`).map(toComputer);
+  }
+
+  async revokeComputer(id: number, now: number): Promise<boolean> {
+    const result = await this.#sql`
+      UPDATE computers SET revoked_at = ${now} WHERE id = ${id} AND revoked_at IS NULL`;
+    return result.count === 1;
+  }
+
+  async listRevokedIds(): Promise<number[]> {
+    const rows = await this.#sql`SELECT id FROM computers WHERE revoked_at IS NOT NULL ORDER BY id`;
+    return rows.map((row) => Number(row.id));
+  }
+
+  async listInactiveIds(): Promise<number[]> {
+    const rows = await this.#sql`
+      SELECT id FROM computers WHERE revoked_at IS NOT NULL OR replaced_by IS NOT NULL
+      OR removed_at IS NOT NULL ORDER BY id`;
+    return rows.map((row) => Number(row.id));
+  }
+
+  async findComputersByHostIdentity(hostIdentity: string): Promise<ComputerRecord[]> {
+    return (await this.#sql`
+      SELECT * FROM computers WHERE host_identity = ${hostIdentity} AND removed_at IS NULL
+      ORDER BY id`).map(toComputer);
+  }
+
+  async linkComputers(
+    oldId: number,
+    newId: number,
+    link: "replaced_by" | "duplicate_of",
+  ): Promise<void> {
+    if (link === "replaced_by") {
+      await this.#sql`
+        UPDATE computers SET replaced_by = ${newId}, duplicate_of = NULL WHERE id = ${oldId}`;
+    } else {
+      await this.#sql`
+        UPDATE computers SET duplicate_of = ${newId} WHERE id = ${oldId} AND replaced_by IS NULL`;
+    }
+  }
+
+  async flagComputer(id: number, reason: string | null): Promise<void> {
+    await this.#sql`UPDATE computers SET flagged = ${reason} WHERE id = ${id}`;
+  }
+
+  async removeComputer(id: number, now: number): Promise<void> {
+    await this.#sql`
+      UPDATE computers SET removed_at = ${now} WHERE id = ${id} AND removed_at IS NULL`;
+  }
+
+  /**
+   * One transaction: one insert of the batch's distinct reports (sorted, so two servers'
+   * overlapping batches take their row locks in the same order and cannot deadlock), one read of
+   * the digests of those that were there already, one update of the senders' last report.
+   */
+  async storeReports(reports: NewReport[]): Promise<StoreOutcome[]> {
+    if (reports.length === 0) return [];
+    const keyOf = (report: NewReport) => `${report.computerId}/${report.seq}`;
+    const first = new Map<string, NewReport>();
+    for (const report of reports) if (!first.has(keyOf(report))) first.set(keyOf(report), report);
+    const offered = [...first.values()].sort((a, b) =>
+      a.computerId - b.computerId || a.seq - b.seq
+    );
+    return await this.#retried(async (tx) => {
+      const inserted = await tx.unsafe(
+        `INSERT INTO reports (computer_id, seq, received_at, encrypted, kid, body, digest)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::smallint[],
+           $5::text[], $6::text[], $7::text[])
+         ON CONFLICT DO NOTHING RETURNING computer_id, seq`,
+        [
+          offered.map((r) => r.computerId),
+          offered.map((r) => r.seq),
+          offered.map((r) => r.receivedAt),
+          offered.map((r) => r.encrypted ? 1 : 0),
+          offered.map((r) => r.kid),
+          offered.map((r) => r.body),
+          offered.map((r) => r.digest),
+        ] as never[],
+      );
+      const stored = new Set(inserted.map((row) => `${row.computer_id}/${row.seq}`));
+      const present = offered.filter((r) => !stored.has(keyOf(r)));
+      const digests = new Map<string, string>();
+      if (present.length > 0) {
+        const rows = await tx.unsafe(
+          `SELECT r.computer_id, r.seq, r.digest FROM reports r
+           JOIN unnest($1::bigint[], $2::bigint[]) AS k(computer_id, seq)
+             ON r.computer_id = k.computer_id AND r.seq = k.seq`,
+          [present.map((r) => r.computerId), present.map((r) => r.seq)] as never[],
+        );
+        for (const row of rows) digests.set(`${row.computer_id}/${row.seq}`, String(row.digest));
+      }
+      // The last stored report of each computer, in the batch's order, as SQLite leaves it.
+      const latest = new Map<number, NewReport>();
+      for (const report of reports) {
+        if (stored.has(keyOf(report)) && first.get(keyOf(report)) === report) {
+          latest.set(report.computerId, report);
+        }
+      }
+      if (latest.size > 0) {
+        const touched = [...latest.values()].sort((a, b) => a.computerId - b.computerId);
+        await tx.unsafe(
+          `UPDATE computers SET last_report_at = t.at, last_kid = t.kid, encryption_level = t.level
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS t(id, at, kid, level)
+           WHERE computers.id = t.id`,
+          [
+            touched.map((r) => r.computerId),
+            touched.map((r) => r.receivedAt),
+            touched.map((r) => r.kid),
+            touched.map((r) => r.encryptionLevel),
+          ] as never[],
+        );
+      }
+      return reports.map((report): StoreOutcome => {
+        const key = keyOf(report);
+        const original = first.get(key)!;
+        if (stored.has(key)) {
+          if (original === report) return "stored";
+          return original.digest === report.digest ? "duplicate" : "conflict";
+        }
+        return digests.get(key) === report.digest ? "duplicate" : "conflict";
+      });
+    });
+  }
+
+  async listReports(computerId: number): Promise<ReportRecord[]> {
+    return (await this.#sql`SELECT * FROM reports WHERE computer_id = ${computerId} ORDER BY seq`)
+      .map(toReport);
+  }
+
+  async lastReport(computerId: number): Promise<ReportRecord | null> {
+    const [row] = await this.#sql`
+      SELECT * FROM reports WHERE computer_id = ${computerId} ORDER BY seq DESC LIMIT 1`;
+    return row ? toReport(row) : null;
+  }
+
+  async *iterateReports(query: ReportQuery): AsyncIterable<ReportRecord> {
+    const conditions: string[] = [];
+    const parameters: (string | number)[] = [];
+    const next = (value: string | number) => {
+      parameters.push(value);
+      return `$${parameters.length}`;
+    };
+    if (query.computerId !== undefined) conditions.push(`computer_id = ${next(query.computerId)}`);
+    if (query.since !== undefined) conditions.push(`received_at >= ${next(query.since)}`);
+    for (const match of query.where ?? []) {
+      if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(match.name)) {
+        throw new RangeError(`Cannot match property "${match.name}": bad name`);
+      }
+      // The value as text, as SQLite's json_extract gives it: strings bare, others as written.
+      const name = next(match.name);
+      const value = next(match.value);
+      conditions.push(
+        `(body::jsonb -> 'properties' ->> ${name} = ${value} OR ` +
+          `body::jsonb -> 'custom' ->> ${name} = ${value})`,
+      );
+    }
+    const direction = query.order === "newest" ? "DESC" : "ASC";
+    // No insertion order here as SQLite's rowid: newest by the time each was received.
+    const order = query.computerId !== undefined
+      ? `seq ${direction}`
+      : `received_at ${direction}, computer_id ${direction}, seq ${direction}`;
+    const text = "SELECT computer_id, seq, received_at, encrypted, kid, body FROM reports" +
+      (conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "") + ` ORDER BY ${order}` +
+      (query.limit !== undefined ? ` LIMIT ${next(query.limit)}` : "");
+    // A cursor: rows arrive a block at a time, so memory stays constant however many match.
+    for await (const rows of this.#sql.unsafe(text, parameters).cursor(256)) {
+      for (const row of rows) yield toReport(row);
+    }
+  }
+
+  async countReports(): Promise<number> {
+    const [row] = await this.#sql`SELECT count(*) AS n FROM reports`;
+    return Number(row.n);
+  }
+
+  async listEncryptionKeys(): Promise<EncryptionKeyRecord[]> {
+    return (await this.#sql`SELECT * FROM encryption_keys ORDER BY created_at, kid`)
+      .map(toEncryptionKey);
+  }
+
+  async addEncryptionKey(key: EncryptionKeyRecord): Promise<void> {
+    await this.#sql`
+      INSERT INTO encryption_keys (kid, spki, bits, role, created_at, deployed_at, retired_at)
+      VALUES (${key.kid}, ${key.spki}, ${key.bits}, ${key.role}, ${key.createdAt},
+        ${key.deployedAt}, ${key.retiredAt})`;
+  }
+
+  deployEncryptionKey(
+    kid: string,
+    certificate: SignNumberedDocument,
+    now: number,
+  ): Promise<RecordedDocument> {
+    return this.#recordNumbered("encryption-certificate", certificate, async (tx) => {
+      await tx`UPDATE encryption_keys SET role = 'previous' WHERE role = 'current' AND kid <> ${kid}`;
+      await tx`
+        UPDATE encryption_keys SET role = 'current', deployed_at = coalesce(deployed_at, ${now})
+        WHERE kid = ${kid}`;
+    });
+  }
+
+  disableEncryption(certificate: SignNumberedDocument, _now: number): Promise<RecordedDocument> {
+    return this.#recordNumbered("encryption-certificate", certificate, async (tx) => {
+      await tx`UPDATE encryption_keys SET role = 'previous' WHERE role = 'current'`;
+    });
+  }
+
+  async retireEncryptionKey(kid: string, now: number): Promise<boolean> {
+    const result = await this.#sql`
+      UPDATE encryption_keys SET role = 'retired', retired_at = ${now}
+      WHERE kid = ${kid} AND role IN ('pending', 'previous')`;
+    return result.count === 1;
+  }
+
+  async listKeyUsage(kid: string, since: number): Promise<KeyUsage[]> {
+    const rows = await this.#sql`
+      SELECT computer_id, count(*) AS reports, max(received_at) AS last_at FROM reports
+      WHERE kid = ${kid} AND received_at >= ${since} GROUP BY computer_id ORDER BY last_at DESC`;
+    return rows.map((row) => ({
+      computerId: Number(row.computer_id),
+      reports: Number(row.reports),
+      lastAt: Number(row.last_at),
+    }));
+  }
+
+  async setBundleSender(computerId: number, allowed: boolean, now: number): Promise<void> {
+    if (allowed) {
+      await this.#sql`
+        INSERT INTO bundle_senders (computer_id, allowed_at) VALUES (${computerId}, ${now})
+        ON CONFLICT DO NOTHING`;
+    } else {
+      await this.#sql`DELETE FROM bundle_senders WHERE computer_id = ${computerId}`;
+    }
+  }
+
+  async isBundleSender(computerId: number): Promise<boolean> {
+    const rows = await this.#sql`SELECT 1 FROM bundle_senders WHERE computer_id = ${computerId}`;
+    return rows.length > 0;
+  }
+
+  async listBundleSenders(): Promise<BundleSenderRecord[]> {
+    const rows = await this.#sql`SELECT * FROM bundle_senders ORDER BY computer_id`;
+    return rows.map((row) => ({
+      computerId: Number(row.computer_id),
+      allowedAt: Number(row.allowed_at),
+    }));
+  }
+
+  async getDocument(name: DocumentName): Promise<string | null> {
+    const [row] = await this.#sql`SELECT document FROM documents WHERE name = ${name}`;
+    return row ? String(row.document) : null;
+  }
+
+  async putDocument(name: DocumentName, document: string): Promise<void> {
+    await putDocument(this.#sql, name, document);
+  }
+
+  recordDocument(
+    name: NumberedDocumentName,
+    sign: SignNumberedDocument,
+  ): Promise<RecordedDocument> {
+    return this.#recordNumbered(name, sign, () => Promise.resolve());
+  }
+
+  /** `alongside` runs in the transaction that records the document. */
+  #recordNumbered(
+    name: NumberedDocumentName,
+    sign: SignNumberedDocument,
+    alongside: (tx: Sql) => Promise<void>,
+  ): Promise<RecordedDocument> {
+    return recordWithNextSerial(name, sign, {
+      lastSerial: () => lastSerial(this.#sql, name),
+      current: () => this.getDocument(name),
+      recordIfNext: (serial, document) =>
+        this.#retried(async (tx) => {
+          // The row lock makes the check and the write one step against other sessions.
+          await tx`INSERT INTO document_serials (name, serial) VALUES (${name}, 0)
+            ON CONFLICT DO NOTHING`;
+          const [row] = await tx`SELECT serial FROM document_serials WHERE name = ${name}
+            FOR UPDATE`;
+          if (Number(row.serial) + 1 !== serial) return false;
+          await tx`UPDATE document_serials SET serial = ${serial} WHERE name = ${name}`;
+          await putDocument(tx, name, document);
+          await alongside(tx);
+          return true;
+        }),
+    });
+  }
+
+  async addSettings(computerIds: number[] | null, document: string, now: number): Promise<number> {
+    return await this.#retried(async (tx) => {
+      let last = 0;
+      for (const id of computerIds ?? [null]) {
+        const [row] = await tx`
+          INSERT INTO settings (computer_id, document, created_at) VALUES (${id}, ${document}, ${now})
+          RETURNING serial`;
+        last = Number(row.serial);
+      }
+      return last;
+    });
+  }
+
+  async listSettings(): Promise<SettingsRecord[]> {
+    return (await this.#sql`SELECT * FROM settings ORDER BY serial`).map(toSettings);
+  }
+
+  async listSettingsFor(computerId: number): Promise<SettingsRecord[]> {
+    return (await this.#sql`
+      SELECT * FROM settings WHERE computer_id IS NULL OR computer_id = ${computerId}
+      ORDER BY serial`).map(toSettings);
+  }
+
+  async getSealedContentKey(
+    computerId: number,
+    kid: string,
+  ): Promise<SealedContentKeyRecord | null> {
+    const [row] = await this.#sql`
+      SELECT * FROM sealed_content_keys WHERE computer_id = ${computerId} AND kid = ${kid}`;
+    return row ? toSealedContentKey(row) : null;
+  }
+
+  async putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.#retried(async (tx) => {
+      for (const r of [...records].sort((a, b) => a.computerId - b.computerId)) {
+        await tx`
+          INSERT INTO sealed_content_keys (computer_id, kid, wrapped_key_hash, sealed, created_at)
+          VALUES (${r.computerId}, ${r.kid}, ${r.wrappedKeyHash}, ${r.sealed}, ${r.createdAt})
+          ON CONFLICT (computer_id, kid) DO UPDATE SET wrapped_key_hash = excluded.wrapped_key_hash,
+            sealed = excluded.sealed, created_at = excluded.created_at`;
+      }
+    });
+  }
+
+  async deleteSealedContentKeys(kid: string): Promise<void> {
+    await this.#sql`DELETE FROM sealed_content_keys WHERE kid = ${kid}`;
+  }
+
+  /** Closes the pool, letting queries in flight finish (at most 5 seconds). */
+  close(): void {
+    this.#sql.end({ timeout: 5 }).catch(() => {});
+  }
+
+  /** Runs `work` in a transaction, tried again (up to 3 times) after a deadlock. */
+  async #retried<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#sql.begin((tx) => work(tx)) as T;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (attempt >= 3 || code === undefined || !RETRIED.has(code)) throw error;
+      }
+    }
+  }
+}
+
+async function lastSerial(sql: Sql, name: NumberedDocumentName): Promise<number> {
+  const [row] = await sql`SELECT serial FROM document_serials WHERE name = ${name}`;
+  return row ? Number(row.serial) : 0;
+}
+
+async function putDocument(sql: Sql, name: DocumentName, document: string): Promise<void> {
+  await sql`
+    INSERT INTO documents (name, document) VALUES (${name}, ${document})
+    ON CONFLICT (name) DO UPDATE SET document = excluded.document`;
+}

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import {
+  POSTGRES_SKIP_REASON,
+  POSTGRES_TEST_PASSWORD,
+  sharedPrivatePostgres,
+} from "../tests/private_postgres.ts";
+import { pendingPostgresMigrations } from "./_postgres_database.ts";
+import { StoreSchemaError } from "./migrations.ts";
+import { POSTGRES_MIGRATIONS } from "./postgres_migrations.ts";
+import { PostgresStore } from "./postgres_store.ts";
+import { PostgresUploadRecords } from "./postgres_upload_records.ts";
+import { storeConformanceTests } from "./store_conformance.ts";
+
+const password = POSTGRES_TEST_PASSWORD;
+
+storeConformanceTests("PostgresStore", {
+  ignoreReason: POSTGRES_SKIP_REASON,
+  async open() {
+    const server = await sharedPrivatePostgres();
+    const url = await server.createDatabase();
+    const store = await PostgresStore.open({ url, password });
+    const uploads = await PostgresUploadRecords.open({ url, password });
+    return {
+      store,
+      uploads,
+      openAnother: () => PostgresStore.open({ url, password }),
+      async cleanup() {
+        store.close();
+        uploads.close();
+        await server.dropDatabase(url);
+      },
+    };
+  },
+});
+
+const test = (name: string, fn: () => Promise<void>) =>
+  Deno.test({
+    name: POSTGRES_SKIP_REASON ? `${name} (skipped: ${POSTGRES_SKIP_REASON})` : name,
+    ignore: POSTGRES_SKIP_REASON !== null,
+    fn,
+  });
+
+test("PostgresStore migrates a new database once, even when several open it at once", async () => {
+  const server = await sharedPrivatePostgres();
+  const url = await server.createDatabase();
+  try {
+    assert.deepEqual(
+      (await pendingPostgresMigrations({ url, password })).map((m) => m.version),
+      POSTGRES_MIGRATIONS.map((m) => m.version),
+    );
+    const stores = await Promise.all(
+      Array.from({ length: 4 }, () => PostgresStore.open({ url, password })),
+    );
+    for (const store of stores) store.close();
+    assert.deepEqual(await pendingPostgresMigrations({ url, password }), []);
+    const sql = postgres(url, { password, onnotice: () => {} });
+    const rows = await sql`SELECT version FROM schema_migrations ORDER BY version`;
+    await sql.end();
+    assert.deepEqual(rows.map((row) => row.version), POSTGRES_MIGRATIONS.map((m) => m.version));
+  } finally {
+    await server.dropDatabase(url);
+  }
+});
+
+test("PostgresStore refuses a database migrated by a newer version (ERR_DATABASE_TOO_NEW)", async () => {
+  const server = await sharedPrivatePostgres();
+  const url = await server.createDatabase();
+  try {
+    (await PostgresStore.open({ url, password })).close();
+    const sql = postgres(url, { password, onnotice: () => {} });
+    await sql`INSERT INTO schema_migrations VALUES (99, 'from the future', 1)`;
+    await sql.end();
+    await assert.rejects(
+      PostgresStore.open({ url, password }),
+      (error: unknown) =>
+        error instanceof StoreSchemaError && error.code === "ERR_DATABASE_TOO_NEW" &&
+        /version 99/.test(error.message),
+    );
+    await assert.rejects(pendingPostgresMigrations({ url, password }), StoreSchemaError);
+  } finally {
+    await server.dropDatabase(url);
+  }
+});
+
+test("PostgresStore names the database but never the password when the login fails", async () => {
+  const server = await sharedPrivatePostgres();
+  const url = await server.createDatabase();
+  try {
+    const wrong = "a wrong password that must not leak";
+    await assert.rejects(
+      PostgresStore.open({ url: url.replace("mle_test@", `mle_test:${wrong}@`) }),
+      (error: Error) =>
+        error.message.startsWith('Cannot open database "postgres://mle_test:REDACTED@') &&
+        /password authentication failed/.test(error.message) && !error.message.includes(wrong),
+    );
+  } finally {
+    await server.dropDatabase(url);
+  }
+});

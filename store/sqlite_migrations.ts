@@ -1,0 +1,124 @@
+/**
+ * The SQLite schema, as numbered migrations (`migrations.ts`). Migration 1 is the schema as it
+ * stood before migrations were numbered (every statement `IF NOT EXISTS`), so that a file made
+ * by an earlier version can be adopted: see {@linkcode adoptedVersion}.
+ *
+ * @module
+ */
+
+import type { Migration } from "./migrations.ts";
+
+/** The SQLite migrations, oldest first. */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name:
+      "computers, reports, keys, documents, settings, bundle senders, sealed content keys, uploads",
+    sql: `
+CREATE TABLE IF NOT EXISTS computers (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  public_key TEXT NOT NULL UNIQUE,
+  host_identity TEXT,
+  hostname TEXT,
+  registered_at INTEGER NOT NULL,
+  last_report_at INTEGER,
+  last_kid TEXT,
+  encryption_level TEXT,
+  revoked_at INTEGER,
+  replaced_by INTEGER,
+  duplicate_of INTEGER,
+  flagged TEXT,
+  removed_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS computers_by_host ON computers (host_identity);
+-- A rowid table: reports of 1-2 KB fill WITHOUT ROWID leaf pages two rows at a time, which made
+-- each insert about four times slower and the file three times larger (SQLite advises WITHOUT
+-- ROWID only for rows under about 1/20 of a page). The primary key still stores each report once.
+CREATE TABLE IF NOT EXISTS reports (
+  computer_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  encrypted INTEGER NOT NULL,
+  kid TEXT,
+  body TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (computer_id, seq)
+);
+CREATE TABLE IF NOT EXISTS encryption_keys (
+  kid TEXT PRIMARY KEY,
+  spki TEXT NOT NULL,
+  bits INTEGER NOT NULL,
+  role TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deployed_at INTEGER,
+  retired_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS documents (
+  name TEXT PRIMARY KEY,
+  document TEXT NOT NULL
+);
+-- The last serial of each numbered document kind (encryption certificate, revocation list).
+-- Documents recorded before this table have no serial: the first one recorded after gets 1.
+CREATE TABLE IF NOT EXISTS document_serials (
+  name TEXT PRIMARY KEY,
+  serial INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+  serial INTEGER PRIMARY KEY AUTOINCREMENT,
+  computer_id INTEGER,
+  document TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS settings_by_computer ON settings (computer_id);
+CREATE TABLE IF NOT EXISTS bundle_senders (
+  computer_id INTEGER PRIMARY KEY,
+  allowed_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sealed_content_keys (
+  computer_id INTEGER NOT NULL,
+  kid TEXT NOT NULL,
+  wrapped_key_hash TEXT NOT NULL,
+  sealed BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (computer_id, kid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+  computer_id INTEGER NOT NULL,
+  upload_id TEXT NOT NULL,
+  declared_name TEXT NOT NULL,
+  stored_name TEXT,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  chunk_size INTEGER NOT NULL,
+  chunk_count INTEGER NOT NULL,
+  encrypted INTEGER NOT NULL,
+  kid TEXT,
+  manifest_digest TEXT NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  completed_at INTEGER,
+  PRIMARY KEY (computer_id, upload_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uploads_by_state ON uploads (state);
+`,
+  },
+  {
+    version: 2,
+    name: "registration claims on computers (claims_to_replace, claim_signed_by_old_key)",
+    sql: `
+ALTER TABLE computers ADD COLUMN claims_to_replace INTEGER;
+ALTER TABLE computers ADD COLUMN claim_signed_by_old_key INTEGER NOT NULL DEFAULT 0;
+`,
+  },
+];
+
+/**
+ * The version of a file made before migrations were numbered (it has tables but no
+ * `schema_migrations`), once migration 1 (all `IF NOT EXISTS`) has filled in any table it
+ * lacked: 2 when its computers already have the claim columns, else 1.
+ */
+export function adoptedVersion(computerColumns: readonly string[]): number {
+  return computerColumns.includes("claims_to_replace") ? 2 : 1;
+}

@@ -185,8 +185,7 @@ export function proofForSalt(value: unknown, salt: string): SaltedProof | null {
   for (const entry of proofs.slice(0, MAX_KEY_EXCHANGE_SALTS)) {
     const { salt: entrySalt, id, mac } = (entry ?? {}) as Partial<SaltedProof>;
     if (entrySalt !== salt) continue;
-    if (typeof id !== "string" || !MAC_PATTERN.test(id)) return null;
-    if (typeof mac !== "string" || !MAC_PATTERN.test(mac)) return null;
+    if (!isMacText(id) || !isMacText(mac)) return null;
     return { salt, id, mac };
   }
   return null;
@@ -204,6 +203,17 @@ export async function checkProof(
     decodeBase64Url(proof.mac),
     signedInput(registration),
   );
+}
+
+/** 32 bytes in canonical base64url (43 characters, the last one's unused bits zero). */
+function isMacText(value: unknown): value is string {
+  if (typeof value !== "string" || !MAC_PATTERN.test(value)) return false;
+  try {
+    decodeBase64Url(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {

@@ -118,3 +118,18 @@ Deno.test("readKeyExchangeParameters() refuses a weaker (or other) derivation an
     assert.throws(() => readKeyExchangeParameters(value), RangeError, JSON.stringify(value));
   }
 });
+
+// Found by key_exchange_fuzz_test.ts: a MAC of the right length whose last character carries
+// bits beyond the 32 bytes passed the shape check, and decoding it threw in checkProof().
+Deno.test("proofForSalt() refuses a MAC or id that is not canonical base64url", () => {
+  const salt = newKeyExchangeSalt();
+  const canonical = "A".repeat(43);
+  assert.deepEqual(proofForSalt({ proofs: [{ salt, id: canonical, mac: canonical }] }, salt), {
+    salt,
+    id: canonical,
+    mac: canonical,
+  });
+  const stray = "A".repeat(42) + "B"; // 43rd character with a bit past the 256th
+  assert.equal(proofForSalt({ proofs: [{ salt, id: canonical, mac: stray }] }, salt), null);
+  assert.equal(proofForSalt({ proofs: [{ salt, id: stray, mac: canonical }] }, salt), null);
+});

@@ -505,7 +505,13 @@ export function alternativeName(name: string, n: number): string {
   const extension = hasExtension ? name.slice(dot) : "";
   const suffix = ` (${n})${extension}`;
   const room = MAX_STORED_NAME_BYTES - new TextEncoder().encode(suffix).length;
-  return truncateName(stem, room) + suffix;
+  // The stem is cut as plain text (a dot in it is no extension), then looked at as
+  // sanitizeUploadName looks at a name: a cut may end on a dot or space, or bare a device name.
+  let cut = trimDotsAndSpaces(cutToBytes(stem, room)) || "upload";
+  if (RESERVED_DEVICE.test(cut.split(".")[0].trimEnd())) {
+    cut = `_${trimDotsAndSpaces(cutToBytes(cut, room - 1))}`;
+  }
+  return cut + suffix;
 }
 
 function truncateName(name: string, maxBytes: number): string {
@@ -514,15 +520,21 @@ function truncateName(name: string, maxBytes: number): string {
   const dot = name.lastIndexOf(".");
   const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
   const room = maxBytes - encoder.encode(extension).length;
-  let stem = "";
+  return cutToBytes(extension ? name.slice(0, dot) : name, room) + extension;
+}
+
+/** The longest start of `text`, in whole characters, of at most `maxBytes` UTF-8 bytes. */
+function cutToBytes(text: string, maxBytes: number): string {
+  const encoder = new TextEncoder();
+  let cut = "";
   let used = 0;
-  for (const character of extension ? name.slice(0, dot) : name) {
+  for (const character of text) {
     const size = encoder.encode(character).length;
-    if (used + size > room) break;
-    stem += character;
+    if (used + size > maxBytes) break;
+    cut += character;
     used += size;
   }
-  return stem + extension;
+  return cut;
 }
 
 /**

@@ -232,3 +232,17 @@ Deno.test("readExactBody() takes a body of exactly the declared length, and refu
   assert.equal((await readExactBody(null, 0))?.length, 0);
   assert.equal(await readExactBody(null, 1), null);
 });
+
+// Found by upload_fuzz_test.ts: the stem of "CON<spaces>A..AAA" was cut keeping "." as if it were
+// an extension, so the alternative name "CON<spaces>. (10000).AAA" bared the device name CON.
+Deno.test("alternativeName() never bares a device name or leaves a dot or space before the number", () => {
+  for (let spaces = 150; spaces < 200; spaces++) {
+    const name = sanitizeUploadName("CON" + " ".repeat(spaces) + "A..AAA");
+    for (const n of [2, 1000, 99999]) {
+      const alternative = alternativeName(name, n);
+      assert.ok(new TextEncoder().encode(alternative).length <= MAX_STORED_NAME_BYTES);
+      assert.doesNotMatch(alternative.split(".")[0].trimEnd(), /^con$/i, alternative);
+      assert.doesNotMatch(alternative, /[. ] \(\d+\)/, alternative);
+    }
+  }
+});

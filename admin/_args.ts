@@ -54,7 +54,7 @@ export function extractDataDir(args: readonly string[]): { dataDir?: string; res
     "a folder",
     (first, second) => `Cannot use two data dirs: "${first}" and "${second}"`,
   );
-  return value === undefined ? { rest } : { dataDir: value, rest };
+  return value === undefined ? { rest } : { dataDir: expandHome(value), rest };
 }
 
 /**
@@ -72,7 +72,7 @@ export function extractDatabaseOptions(args: readonly string[]): {
   return {
     values: {
       ...(url.value === undefined ? {} : { database: url.value }),
-      ...(file.value === undefined ? {} : { "database-password-file": file.value }),
+      ...(file.value === undefined ? {} : { "database-password-file": expandHome(file.value) }),
     },
     rest: file.rest,
   };

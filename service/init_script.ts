@@ -91,8 +91,22 @@ start() {
   umask 077
   [ -d "$DATA_DIR" ] || mkdir -p "$DATA_DIR" || return 1
   nohup ${definition.argv.map(quoteShellWord).join(" ")} </dev/null >>"$LOG_FILE" 2>&1 &
-  echo $! >"$PID_FILE"
-  echo "$NAME started (pid $!)"
+  child=$!
+  echo $child >"$PID_FILE"
+  # Until nohup has become the service's program, running() does not recognise it: wait for
+  # that, so that a status or start right after this one sees the service as running.
+  tries=0
+  until running; do
+    if ! kill -0 $child 2>/dev/null; then
+      rm -f "$PID_FILE"
+      echo "$NAME failed to start: see $LOG_FILE"
+      return 1
+    fi
+    [ $tries -ge 10 ] && break
+    sleep 1
+    tries=\`expr $tries + 1\`
+  done
+  echo "$NAME started (pid $child)"
 }
 
 stop() {

@@ -16,6 +16,7 @@ import {
 import { checkManifest, type UploadLimits, type UploadManifest } from "../protocol/upload.ts";
 import type { CreateUploadOutcome, UploadQuotas, UploadRecords } from "../store/upload_records.ts";
 import type { Logger } from "../cli/log.ts";
+import { clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
 import type { ContentKeySource, WrappedKeyRef } from "./content_key_source.ts";
 import { IngestError, ingestErrorFrom } from "./ingest_error.ts";
@@ -83,11 +84,7 @@ export class UploadAdmission {
     } else if (
       await this.#options.isClearTextRefused?.(cid, sender.record.encryptionLevel) === true
     ) {
-      throw new IngestError(
-        403,
-        "ERR_CLEAR_TEXT_REFUSED",
-        "Cannot accept a clear-text upload from a computer whose encryption level is required",
-      );
+      throw clearTextRefusal("upload");
     }
     // The quotas before any unwrap: the smallest file these claims allow must fit.
     const smallest = cc === 1 ? 0 : cs * (cc - 1) + 1;

@@ -29,6 +29,8 @@ export interface DocumentAnswer {
   body: Uint8Array<ArrayBuffer>;
   /** Whether the body is a cached copy served because the parent could not be asked. */
   stale: boolean;
+  /** The parent's `Retry-After` with a refusal passed on (429, 503), if it gave one. */
+  retryAfter?: string;
 }
 
 /** Options of {@linkcode DocumentCache.open}. */
@@ -147,7 +149,7 @@ export class DocumentCache {
         };
       }
       if (answer.status >= 400 && answer.status < 500 && body !== null) {
-        return { status: answer.status, body, stale: false };
+        return { status: answer.status, body, stale: false, retryAfter: answer.retryAfter };
       }
       failure = answer.status === 200
         ? "parent answered 200 with a body that is not JSON"

@@ -10,6 +10,7 @@ import { ParentStub } from "./_parent_stub.ts";
 import { createMessageFactory } from "./_test_utils.ts";
 import { createRelayApp, type RelayAppOptions } from "./app.ts";
 import { DocumentCache } from "./document_cache.ts";
+import { ServerCertificate } from "./server_certificate.ts";
 import { Spool } from "./spool.ts";
 
 const decoder = new TextDecoder();
@@ -46,6 +47,13 @@ async function withRelay(
     const documents = await DocumentCache.open({
       dir: joinPath(dataDir, "cache"),
       parentUrl,
+      // No masthead pinned: certificates pass only as a parent's 404 or this relay's 503.
+      certificate: new ServerCertificate({
+        parentUrl,
+        dataDir,
+        siteKey: () => Promise.resolve(null),
+        log,
+      }),
     });
     const app = createRelayApp({
       spool,

@@ -1,7 +1,8 @@
 /**
  * Upload records in the server's SQLite database (its own connection, same file, WAL mode), in
- * the `uploads` table. Two writes per upload (recorded, then stored or failed) plus an occasional
- * touch: nothing per chunk.
+ * the `uploads` table. A few writes per upload (recorded, then stored or failed) and one per
+ * checkpoint (the bytes received, at most about once a second while chunks arrive): nothing per
+ * chunk.
  *
  * @module
  */
@@ -24,6 +25,7 @@ CREATE TABLE IF NOT EXISTS uploads (
   declared_name TEXT NOT NULL,
   stored_name TEXT,
   size INTEGER NOT NULL,
+  received_bytes INTEGER NOT NULL DEFAULT 0,
   sha256 TEXT NOT NULL,
   chunk_size INTEGER NOT NULL,
   chunk_count INTEGER NOT NULL,
@@ -40,8 +42,12 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE INDEX IF NOT EXISTS uploads_by_state ON uploads (state);
 `;
 
-/** Bytes counted against quotas: stored files, and uploads in progress that are not stale. */
-const USAGE = `SELECT coalesce(sum(size), 0) AS bytes FROM uploads
+/**
+ * Bytes counted against quotas: stored files their size, uploads in progress that are not stale
+ * the bytes received (never the size they declared).
+ */
+const USAGE = `SELECT coalesce(sum(CASE WHEN state = 'receiving' THEN received_bytes ELSE size END),
+    0) AS bytes FROM uploads
   WHERE (state IN ('complete', 'finalizing') OR (state = 'receiving' AND updated_at >= ?))`;
 
 type Row = Record<string, unknown>;
@@ -62,6 +68,13 @@ export class SqliteUploadRecords implements UploadRecords {
 
   constructor(path: string) {
     this.#db = new SqliteDatabase(path, SCHEMA);
+    // A database from before uploads counted bytes received: a stored file counts its size
+    // still; an upload in progress counts nothing until its next checkpoint says what it holds.
+    const columns = this.#db.prepare("SELECT name FROM pragma_table_info('uploads')").all();
+    if (!columns.some((column) => (column as Row).name === "received_bytes")) {
+      this.#db.prepare("ALTER TABLE uploads ADD COLUMN received_bytes INTEGER NOT NULL DEFAULT 0")
+        .run();
+    }
   }
 
   createUpload(record: UploadRecord, quotas: UploadQuotas): Promise<CreateUploadOutcome> {
@@ -90,16 +103,17 @@ export class SqliteUploadRecords implements UploadRecords {
       if (Number(row.bytes) + record.size > quotas.totalBytes) return "total-quota";
     }
     this.#db.prepare(
-      `INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size, sha256,
-         chunk_size, chunk_count, encrypted, kid, manifest_digest, state, error, created_at,
-         updated_at, completed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size,
+         received_bytes, sha256, chunk_size, chunk_count, encrypted, kid, manifest_digest, state,
+         error, created_at, updated_at, completed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       record.computerId,
       record.uploadId,
       record.declaredName,
       record.storedName,
       record.size,
+      record.receivedBytes,
       record.sha256,
       record.chunkSize,
       record.chunkCount,
@@ -143,6 +157,7 @@ export class SqliteUploadRecords implements UploadRecords {
       error: "error",
       completedAt: "completed_at",
       updatedAt: "updated_at",
+      receivedBytes: "received_bytes",
     };
     const names = (Object.keys(change) as Array<keyof UploadChange>).filter((name) =>
       change[name] !== undefined
@@ -184,6 +199,7 @@ function toUpload(row: Row): UploadRecord {
     declaredName: String(row.declared_name),
     storedName: row.stored_name === null ? null : String(row.stored_name),
     size: Number(row.size),
+    receivedBytes: Number(row.received_bytes),
     sha256: String(row.sha256),
     chunkSize: Number(row.chunk_size),
     chunkCount: Number(row.chunk_count),

@@ -8,7 +8,7 @@
  */
 
 import type { Logger } from "../cli/log.ts";
-import type { IncrementalSha256 } from "../protocol/incremental_sha256.ts";
+import { createSha256, type IncrementalSha256 } from "../protocol/incremental_sha256.ts";
 import {
   type ChunkBitmap,
   chunkLengthOf,
@@ -61,6 +61,29 @@ export interface ActiveUpload {
   checkpointing: Promise<void>;
   lastTouch: number;
   busy: number;
+}
+
+/**
+ * An upload opened for chunks: new, or loaded again with the chunks its bitmap names (whose
+ * bytes its record counts).
+ */
+export function activeUpload(
+  record: UploadRecord,
+  opened: Pick<ActiveUpload, "chunkKey" | "bitmap" | "file" | "receivedBytes" | "lastTouch">,
+  now: number,
+): ActiveUpload {
+  return {
+    record,
+    ...opened,
+    position: -1,
+    hash: createSha256(),
+    persistedBytes: opened.receivedBytes,
+    hashedChunks: 0,
+    sinceCheckpoint: 0,
+    lastCheckpoint: now,
+    checkpointing: Promise.resolve(),
+    busy: 0,
+  };
 }
 
 /** Chunks, or milliseconds, between checkpoints. */

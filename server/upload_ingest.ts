@@ -33,7 +33,6 @@ import {
   readUploadManifestMessage,
   verifyUploadManifestSignature,
 } from "../envelope/upload_manifest.ts";
-import { createSha256 } from "../protocol/incremental_sha256.ts";
 import {
   checkClaims,
   ChunkBitmap,
@@ -49,6 +48,7 @@ import { authenticateSender } from "./sender_authentication.ts";
 import {
   ackOf,
   type ActiveUpload,
+  activeUpload,
   checkChunk,
   checkpoint,
   checkpointDue,
@@ -326,22 +326,13 @@ export class UploadIngest {
       if (outcome === "exists") return await this.#statusUnlocked(cid, uid);
       throw this.#quota.refusal(outcome, cid, uid, manifest.size);
     }
-    const active: ActiveUpload = {
-      record,
+    const active = activeUpload(record, {
       chunkKey: fileKey ? await deriveChunkKey(fileKey, uid) : null,
       bitmap: new ChunkBitmap(cc),
       file: await this.files.openPartial(cid, uid),
-      position: -1,
-      hash: createSha256(),
       receivedBytes: 0,
-      persistedBytes: 0,
-      hashedChunks: 0,
-      sinceCheckpoint: 0,
-      lastCheckpoint: now,
-      checkpointing: Promise.resolve(),
       lastTouch: now,
-      busy: 0,
-    };
+    }, now);
     fileKey?.fill(0);
     this.#remember(active);
     this.#log.info("upload started", {
@@ -389,22 +380,13 @@ export class UploadIngest {
     if (received !== record.receivedBytes) {
       await this.#records.updateUpload(cid, uid, { receivedBytes: received });
     }
-    const active: ActiveUpload = {
-      record,
+    const active = activeUpload(record, {
       chunkKey,
       bitmap,
       file: await this.files.openPartial(cid, uid),
-      position: -1,
-      hash: createSha256(),
       receivedBytes: received,
-      persistedBytes: received,
-      hashedChunks: 0,
-      sinceCheckpoint: 0,
-      lastCheckpoint: now,
-      checkpointing: Promise.resolve(),
       lastTouch: 0,
-      busy: 0,
-    };
+    }, now);
     this.#remember(active);
     if (active.bitmap.complete) {
       // A crash came after the last chunk: finish storing it now.

@@ -11,7 +11,9 @@
  *    another mode, or a chunk size the parent no longer takes is replaced by a new one with a new
  *    upload id and file key: a file key is never used with two manifests.
  * 4. Send the missing chunks, a few in flight, each read from the snapshot, sealed (or signed) and
- *    put; a 503/429 answer means wait `Retry-After` and try the same chunk again.
+ *    put; a 503/429 answer means wait `Retry-After` and try the same chunk again; a chunk past
+ *    the server's quota (413 `ERR_UPLOAD_QUOTA_EXCEEDED`) stops this attempt and leaves the
+ *    upload queued for the next cycle (a manifest past it fails the upload, as before).
  * 5. Ask the status again: send what is still missing, or wait until the server says it stored
  *    the file and checked its hash. Only then is the snapshot deleted.
  *
@@ -504,6 +506,17 @@ class UploadSession {
         const reposted = await this.#manifestRepost;
         if (!isStatus(reposted)) return reposted;
         if (attempt < 3) continue;
+      }
+      if (errorCodeOf(answer.body) === "ERR_UPLOAD_QUOTA_EXCEEDED") {
+        // The server took the manifest and keeps what it received: room comes back as other
+        // uploads finish, expire or are removed. Stop for now; the next cycle tries again.
+        const said = (answer.body as { error?: { message?: unknown } } | null)?.error?.message;
+        return {
+          outcome: "pending",
+          message: `the server's upload quota is full for now; the upload stays queued: ${
+            typeof said === "string" ? said.slice(0, 500) : "HTTP 413"
+          }`,
+        };
       }
       return await this.#refused(answer);
     }

@@ -19,6 +19,8 @@ export class ParentUnreachableError extends Error {
 export interface ParentAnswer {
   status: number;
   body: unknown;
+  /** The parent's `Retry-After` as sent (unchecked; `parseRetryAfter` reads it), if any. */
+  retryAfter?: string;
 }
 
 /**
@@ -50,7 +52,10 @@ export async function fetchJson(
   } catch {
     body = null;
   }
-  return { status: response.status, body };
+  const retryAfter = response.headers.get("retry-after");
+  return retryAfter === null
+    ? { status: response.status, body }
+    : { status: response.status, body, retryAfter };
 }
 
 async function readAnswer(response: Response, maxBytes: number): Promise<string> {

@@ -34,7 +34,7 @@ export class ParentStub {
   /** Bodies of the registrations received. */
   readonly registrations: string[] = [];
   /** The answer to registrations. */
-  registrationAnswer: { status: number; body: string } = {
+  registrationAnswer: { status: number; body: string; headers?: Record<string, string> } = {
     status: 200,
     body: JSON.stringify({ computerId: 42 }),
   };
@@ -86,7 +86,7 @@ export class ParentStub {
       this.registrations.push(await request.text());
       return new Response(this.registrationAnswer.body, {
         status: this.registrationAnswer.status,
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...this.registrationAnswer.headers },
       });
     }
     if (request.method === "GET") {

@@ -40,6 +40,7 @@ import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { VERSION } from "../protocol/version.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { readBounded } from "../protocol/read_bounded.ts";
+import { parseRetryAfter } from "../protocol/upload_fetch.ts";
 import type { RelayVoucher, VoucherStatement } from "../protocol/relay_voucher.ts";
 import type { RelayAuthenticator } from "./authenticator.ts";
 import type { DocumentCache, DocumentName } from "./document_cache.ts";
@@ -142,6 +143,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     if (name === "revocations" && revocations) answer = await revocations.answerFor(answer);
     const headers: Record<string, string> = { ...JSON_HEADERS, "cache-control": "no-store" };
     if (answer.stale) headers["x-mle-relay-cache"] = "stale";
+    Object.assign(headers, retryAfterOf(answer));
     return new Response(answer.body, { status: answer.status, headers });
   };
   app.get(API.masthead, () => serveDocument("masthead"));
@@ -280,9 +282,10 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     if ((answer.status === 200 || answer.status === 201) && Number.isSafeInteger(registered)) {
       refusals?.forget(registered as number);
     }
+    // A busy parent's "come back later" reaches the client: it waits as long as asked.
     return new Response(JSON.stringify(answer.body), {
       status: answer.status,
-      headers: JSON_HEADERS,
+      headers: { ...JSON_HEADERS, ...retryAfterOf(answer) },
     });
   });
 
@@ -431,6 +434,12 @@ function spoolFull(c: Context, scope: SpoolFullError["scope"]): Response {
     503,
     { "retry-after": String(SPOOL_FULL_RETRY_AFTER_SECONDS) },
   );
+}
+
+/** The parent's `Retry-After` to pass on, when it is one (a delay in seconds or a date). */
+function retryAfterOf(answer: { retryAfter?: string }): Record<string, string> {
+  const value = answer.retryAfter?.trim();
+  return value !== undefined && parseRetryAfter(value) !== null ? { "retry-after": value } : {};
 }
 
 /** The sender's IP address, when served by `Deno.serve`. */

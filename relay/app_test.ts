@@ -10,6 +10,7 @@ import { ParentStub } from "./_parent_stub.ts";
 import { createMessageFactory } from "./_test_utils.ts";
 import { createRelayApp, type RelayAppOptions } from "./app.ts";
 import { DocumentCache } from "./document_cache.ts";
+import { ServerCertificate } from "./server_certificate.ts";
 import { Spool } from "./spool.ts";
 
 const decoder = new TextDecoder();
@@ -46,6 +47,13 @@ async function withRelay(
     const documents = await DocumentCache.open({
       dir: joinPath(dataDir, "cache"),
       parentUrl,
+      // No masthead pinned: certificates pass only as a parent's 404 or this relay's 503.
+      certificate: new ServerCertificate({
+        parentUrl,
+        dataDir,
+        siteKey: () => Promise.resolve(null),
+        log,
+      }),
     });
     const app = createRelayApp({
       spool,
@@ -310,6 +318,44 @@ Deno.test("relay app forwards a registration and returns the parent's answer", a
       assert.equal(large.status, 413);
       assert.equal((await large.json()).error.code, "ERR_TOO_LARGE");
       assert.equal(stub.registrations.length, 3, "the oversized one never reached the parent");
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("relay app passes on a busy parent's Retry-After with its 429 or 503 to a registration", async () => {
+  const stub = new ParentStub();
+  try {
+    await withRelay({ parentUrl: stub.url }, async ({ app }) => {
+      const registration = '{"protected":"abc","payload":"def","signature":"ghi"}';
+      for (
+        const [status, code, retryAfter] of [
+          [429, "ERR_KEY_EXCHANGE_THROTTLED", "120"],
+          [503, "ERR_SERVER_BUSY", "7"],
+          [503, "ERR_SERVER_BUSY", "Wed, 21 Oct 2037 07:28:00 GMT"],
+        ] as const
+      ) {
+        stub.registrationAnswer = {
+          status,
+          body: JSON.stringify({ error: { code, message: "busy" } }),
+          headers: { "retry-after": retryAfter },
+        };
+        const busy = await app.request(API.register, { method: "POST", body: registration });
+        assert.equal(busy.status, status);
+        assert.equal(busy.headers.get("retry-after"), retryAfter);
+        assert.equal((await busy.json()).error.code, code);
+      }
+      // What is not a delay or a date is not passed on.
+      stub.registrationAnswer = {
+        status: 429,
+        body: JSON.stringify({ error: { code: "ERR_BUSY", message: "busy" } }),
+        headers: { "retry-after": "-1" },
+      };
+      const garbled = await app.request(API.register, { method: "POST", body: registration });
+      assert.equal(garbled.status, 429);
+      assert.equal(garbled.headers.get("retry-after"), null);
+      await garbled.body?.cancel();
     });
   } finally {
     await stub.close();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { silentLogger } from "../cli/log.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { signReport } from "../envelope/report_message.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
@@ -17,6 +18,7 @@ import { createRelayApp } from "./app.ts";
 import { KEY_EXCHANGE_REQUIRED_MESSAGE, RelayAuthenticator } from "./authenticator.ts";
 import { AuthorizedClients } from "./authorized_clients.ts";
 import { DocumentCache } from "./document_cache.ts";
+import { ServerCertificate } from "./server_certificate.ts";
 import { KeyExchangeSalts } from "./key_exchange_salts.ts";
 import { KeyExchangeThrottle } from "./key_exchange_throttle.ts";
 import { RelayPasswords } from "./relay_passwords.ts";
@@ -67,7 +69,16 @@ async function withAuthenticatingRelay(
     const app = createRelayApp({
       spool,
       forwarder: { wake: () => {} },
-      documents: await DocumentCache.open({ dir: `${dataDir}/cache`, parentUrl: url }),
+      documents: await DocumentCache.open({
+        dir: `${dataDir}/cache`,
+        parentUrl: url,
+        certificate: new ServerCertificate({
+          parentUrl: url,
+          dataDir,
+          siteKey: () => Promise.resolve(null),
+          log: silentLogger,
+        }),
+      }),
       parentUrl: url,
       acceptsEncryptedReports: true,
       registrationTimeoutMs: 2_000,

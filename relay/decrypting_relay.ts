@@ -25,7 +25,7 @@ import { RelayIdentity } from "./relay_identity.ts";
 import { RelayKeyRing } from "./relay_key_ring.ts";
 import type { RevocationList } from "./revocation_list.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
-import { ServerCertificate } from "./server_certificate.ts";
+import type { ServerCertificate } from "./server_certificate.ts";
 import type { Spool } from "./spool.ts";
 
 /** What `--decrypt` needs from the run's settings. */
@@ -57,6 +57,8 @@ export async function openDecryptingRelay(
   trust: {
     revocations: Pick<RevocationList, "isKeyRetired">;
     refusals: UpstreamRefusals;
+    /** The relay's one holder of the newest certificate, also served to its children. */
+    certificate: ServerCertificate;
   },
   log: Logger,
 ): Promise<DecryptingRelay> {
@@ -71,16 +73,6 @@ export async function openDecryptingRelay(
       { hint: "give --masthead FILE (the site's masthead.json) to check the server's certificate" },
     );
   }
-  // The pinned site key, else the parent's masthead pinned now (null while it cannot be had).
-  const siteKey = async (): Promise<CryptoKey | null> => {
-    if (masthead.siteKey) return masthead.siteKey;
-    try {
-      return (await masthead.pinFromParent(settings.parentUrl)).siteKey;
-    } catch (error) {
-      if (error instanceof ParentUnreachableError) return null;
-      throw error;
-    }
-  };
   await checkParentIsServer(settings.parentUrl, log);
   const keys = await RelayKeyRing.open({ dataDir: settings.dataDir, log });
   if (keys.kids.length === 0) {
@@ -122,12 +114,7 @@ export async function openDecryptingRelay(
     refusals: trust.refusals,
     identity,
     clientKeys,
-    certificate: new ServerCertificate({
-      parentUrl: settings.parentUrl,
-      dataDir: settings.dataDir,
-      siteKey,
-      log,
-    }),
+    certificate: trust.certificate,
     log,
     bundleMax: settings.bundleMax,
     bundleWaitMs: settings.bundleWaitMs,

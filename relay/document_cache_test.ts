@@ -1,30 +1,68 @@
 import assert from "node:assert/strict";
+import { silentLogger } from "../cli/log.ts";
+import { decodeBase64UrlText, encodeBase64Url } from "../envelope/base64url.ts";
+import { exportSpki, generateEncryptionKeyPair, keyIdOfSpki } from "../envelope/encryption_key.ts";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
+import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts";
 import { joinPath } from "../keystore/secure_file.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import { freePort } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
-import { DocumentCache } from "./document_cache.ts";
+import { type DocumentAnswer, DocumentCache } from "./document_cache.ts";
+import { ServerCertificate } from "./server_certificate.ts";
 
 const decoder = new TextDecoder();
 const IS_WINDOWS = Deno.build.os === "windows";
 const MASTHEAD = '{"protected":"eyJ0eXAiOiJtYXN0aGVhZCJ9","payload":"e30","signature":"c2ln"}';
 
+const site = await generateSigningKeyPair();
+
+/** A relay's cache in `dataDir` (a new one when omitted), its masthead pinned to `site`. */
+async function openCache(parentUrl: string, dataDir: string): Promise<DocumentCache> {
+  return await DocumentCache.open({
+    dir: joinPath(dataDir, "cache"),
+    parentUrl,
+    timeoutMs: 2_000,
+    certificate: new ServerCertificate({
+      parentUrl,
+      dataDir,
+      siteKey: site.publicKey,
+      log: silentLogger,
+    }),
+  });
+}
+
 async function withCache(
   parentUrl: string,
-  body: (documents: DocumentCache, dir: string) => Promise<void>,
+  body: (documents: DocumentCache, dir: string, dataDir: string) => Promise<void>,
 ): Promise<void> {
-  const dir = joinPath(await Deno.makeTempDir({ prefix: "mle-relay-cache-" }), "cache");
+  const dataDir = await Deno.makeTempDir({ prefix: "mle-relay-cache-" });
   try {
-    const documents = await DocumentCache.open({
-      dir,
-      parentUrl,
-      timeoutMs: 2_000,
-    });
-    await body(documents, dir);
+    await body(await openCache(parentUrl, dataDir), joinPath(dataDir, "cache"), dataDir);
   } finally {
-    await Deno.remove(joinPath(dir, ".."), { recursive: true });
+    await Deno.remove(dataDir, { recursive: true });
   }
+}
+
+/** A certificate `signer` signed (the site's unless told), its serial and date given. */
+async function certificateFor(serial: number, signer = site.privateKey) {
+  const key = await generateEncryptionKeyPair(2048);
+  const spki = await exportSpki(key.publicKey);
+  const kid = await keyIdOfSpki(spki);
+  const document = await signEncryptionCertificate(signer, {
+    enabled: true,
+    kid,
+    spki: encodeBase64Url(spki),
+    bits: 2048,
+    serial,
+    issuedAt: Date.now(),
+  });
+  return { kid, text: JSON.stringify(document) };
+}
+
+function kidServed(answer: DocumentAnswer): string {
+  return JSON.parse(decodeBase64UrlText(JSON.parse(decoder.decode(answer.body)).payload)).kid;
 }
 
 Deno.test("DocumentCache passes the parent's document through and stores it (0600)", async () => {
@@ -48,22 +86,22 @@ Deno.test("DocumentCache passes the parent's document through and stores it (060
 Deno.test("DocumentCache serves the cached copy while the parent answers 503 or nothing", async () => {
   const port = freePort();
   let stub = new ParentStub(port);
-  stub.documents.set(API.encryptionCertificate, '{"cert":1}');
+  stub.documents.set(API.revocations, '{"cert":1}');
   try {
     await withCache(stub.url, async (documents) => {
-      assert.equal((await documents.get("encryption-certificate")).status, 200);
+      assert.equal((await documents.get("revocations")).status, 200);
       stub.mode = "down";
-      const whileDown = await documents.get("encryption-certificate");
+      const whileDown = await documents.get("revocations");
       assert.deepEqual(
         [whileDown.status, whileDown.stale, decoder.decode(whileDown.body)],
         [200, true, '{"cert":1}'],
       );
       await stub.close();
-      const whileGone = await documents.get("encryption-certificate");
+      const whileGone = await documents.get("revocations");
       assert.deepEqual([whileGone.status, whileGone.stale], [200, true]);
       stub = new ParentStub(port);
-      stub.documents.set(API.encryptionCertificate, '{"cert":2}');
-      const fresh = await documents.get("encryption-certificate");
+      stub.documents.set(API.revocations, '{"cert":2}');
+      const fresh = await documents.get("revocations");
       assert.deepEqual([fresh.stale, decoder.decode(fresh.body)], [false, '{"cert":2}']);
     });
   } finally {
@@ -83,20 +121,20 @@ Deno.test("DocumentCache answers 503 ERR_PARENT_UNREACHABLE with nothing cached"
 
 Deno.test("DocumentCache passes a parent's 404 on and forgets its copy", async () => {
   const stub = new ParentStub();
-  stub.documents.set(API.encryptionCertificate, '{"cert":1}');
+  stub.documents.set(API.revocations, '{"cert":1}');
   try {
     await withCache(stub.url, async (documents, dir) => {
-      await documents.get("encryption-certificate");
-      stub.documents.delete(API.encryptionCertificate);
-      const answer = await documents.get("encryption-certificate");
+      await documents.get("revocations");
+      stub.documents.delete(API.revocations);
+      const answer = await documents.get("revocations");
       assert.equal(answer.status, 404);
       assert.equal(JSON.parse(decoder.decode(answer.body)).error.code, "ERR_NOT_FOUND");
       await assert.rejects(
-        Deno.stat(joinPath(dir, "encryption-certificate.json")),
+        Deno.stat(joinPath(dir, "revocations.json")),
         Deno.errors.NotFound,
       );
       stub.mode = "down";
-      assert.equal((await documents.get("encryption-certificate")).status, 503, "no stale copy");
+      assert.equal((await documents.get("revocations")).status, 503, "no stale copy");
     });
   } finally {
     await stub.close();
@@ -154,6 +192,54 @@ Deno.test("DocumentCache asks the parent once for many simultaneous requests", a
       );
       assert.ok(answers.every((answer) => answer.status === 200));
       assert.equal(stub.documentRequests.length, 1);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("DocumentCache serves the newest certificate verified against the pinned site key: not an older one the parent serves later, one the site did not sign, or none, even after a restart", async () => {
+  const stub = new ParentStub();
+  try {
+    const first = await certificateFor(1);
+    const second = await certificateFor(2);
+    const intruder = await generateSigningKeyPair();
+    const forged = await certificateFor(3, intruder.privateKey);
+    await withCache(stub.url, async (documents, _dir, dataDir) => {
+      stub.documents.set(API.encryptionCertificate, first.text);
+      assert.equal(kidServed(await documents.get("encryption-certificate")), first.kid);
+      stub.documents.set(API.encryptionCertificate, second.text);
+      assert.equal(kidServed(await documents.get("encryption-certificate")), second.kid);
+
+      for (const [label, served] of [["older", first.text], ["forged", forged.text]]) {
+        stub.documents.set(API.encryptionCertificate, served);
+        const answer = await documents.get("encryption-certificate");
+        assert.deepEqual([answer.status, answer.stale], [200, false], label);
+        assert.equal(kidServed(answer), second.kid, label);
+      }
+      stub.documents.delete(API.encryptionCertificate);
+      assert.equal(kidServed(await documents.get("encryption-certificate")), second.kid, "none");
+      stub.mode = "down";
+      const whileDown = await documents.get("encryption-certificate");
+      assert.deepEqual([whileDown.status, whileDown.stale], [200, true]);
+      assert.equal(kidServed(whileDown), second.kid);
+
+      // Restarted, behind a parent that replays the older one.
+      stub.mode = "up";
+      stub.documents.set(API.encryptionCertificate, first.text);
+      const restarted = await openCache(stub.url, dataDir);
+      assert.equal(kidServed(await restarted.get("encryption-certificate")), second.kid);
+    });
+
+    // A relay that never verified one passes neither a forged certificate nor an unchecked one.
+    await withCache(stub.url, async (documents) => {
+      stub.documents.set(API.encryptionCertificate, forged.text);
+      const refused = await documents.get("encryption-certificate");
+      assert.equal(refused.status, 503);
+      assert.equal(refused.retryAfter, "30");
+      const body = JSON.parse(decoder.decode(refused.body));
+      assert.equal(body.error.code, "ERR_PARENT_BAD_ANSWER");
+      assert.match(body.error.message, /pinned did not sign/);
     });
   } finally {
     await stub.close();

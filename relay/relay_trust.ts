@@ -1,7 +1,7 @@
 /**
  * What `mle-relay run` trusts and checks, set up from its flags: the pinned masthead (site key),
- * the revocation list every relay keeps, and, with `--authenticating`, the passwords and admitted
- * clients of the manual key exchange.
+ * the revocation list and the encryption certificate every relay keeps, and, with
+ * `--authenticating`, the passwords and admitted clients of the manual key exchange.
  *
  * @module
  */
@@ -10,11 +10,13 @@ import type { Logger } from "../cli/log.ts";
 import { UsageError } from "../cli/output.ts";
 import { readPassword, readPasswordFile } from "../cli/password.ts";
 import { secretVariable } from "../cli/secret_environment.ts";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { RelayAuthenticator } from "./authenticator.ts";
 import { AuthorizedClients } from "./authorized_clients.ts";
 import { PinnedMasthead } from "./pinned_masthead.ts";
 import { RelayPasswords, SHORT_PASSWORD_LENGTH } from "./relay_passwords.ts";
 import { RevocationList } from "./revocation_list.ts";
+import { ServerCertificate } from "./server_certificate.ts";
 
 /** The environment variable holding an authenticating relay's shared password. */
 export const SHARED_PASSWORD_ENV = "MLE_RELAY_SHARED_PASSWORD";
@@ -40,6 +42,8 @@ export interface RelayTrustSettings {
 /** What the relay's app and lifecycle get. */
 export interface RelayTrust {
   revocations: RevocationList;
+  /** The newest encryption certificate verified against the pinned masthead. */
+  certificate: ServerCertificate;
   authenticator?: RelayAuthenticator;
   /** (authenticating) The admitted clients, whose keys check their reports and uploads. */
   authorized?: AuthorizedClients;
@@ -75,7 +79,23 @@ export async function openRelayTrust(
     log,
     intervalMs: settings.revocationIntervalMs,
   });
-  if (!passwords) return { revocations };
+  // The pinned site key, else the parent's masthead pinned now (null while it cannot be had).
+  const siteKey = async (): Promise<CryptoKey | null> => {
+    if (masthead.siteKey) return masthead.siteKey;
+    try {
+      return (await masthead.pinFromParent(settings.parentUrl)).siteKey;
+    } catch (error) {
+      if (error instanceof ParentUnreachableError) return null;
+      throw error;
+    }
+  };
+  const certificate = new ServerCertificate({
+    parentUrl: settings.parentUrl,
+    dataDir: settings.dataDir,
+    siteKey,
+    log,
+  });
+  if (!passwords) return { revocations, certificate };
 
   const authorized = await AuthorizedClients.open(settings.dataDir);
   const oneTime = await passwords.oneTimePasswordCount();
@@ -92,6 +112,7 @@ export async function openRelayTrust(
   }
   return {
     revocations,
+    certificate,
     authorized,
     authenticator: new RelayAuthenticator({
       authorized,

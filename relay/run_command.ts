@@ -49,7 +49,9 @@ export const RUN_HELP =
 
 Serves the same API as the server, between clients (or child relays) and a parent. Accepted
 reports are written to disk before they are acknowledged, then forwarded to the parent oldest
-first; encrypted reports stay ciphertext. Signed documents are passed down and cached.
+first; encrypted reports stay ciphertext. Signed documents are passed down and cached; of the
+encryption certificate, children get the newest one verified against the pinned masthead (kept in
+DIR/encryption-certificate.json), never an older one the parent serves later.
 
 Options:
   --parent URL            the parent (the server or another relay): http(s)://HOST:PORT
@@ -344,15 +346,19 @@ export async function runRelay(args: string[]): Promise<number> {
     const { parentUrl } = settings;
     const spoolLimits = settings.spool ?? parseSpoolRunArgs({}, () => undefined);
     const spool = await Spool.open(dataDir, spoolLimits);
+    const { revocations, certificate, authenticator, authorized } = await openRelayTrust(
+      settings,
+      log,
+    );
     const documents = await DocumentCache.open({
       dir: joinPath(dataDir, "cache"),
       parentUrl,
       log,
+      certificate,
     });
-    const { revocations, authenticator, authorized } = await openRelayTrust(settings, log);
     const refusals = new UpstreamRefusals();
     const decrypting = settings.decrypt
-      ? await openDecryptingRelay(settings, spool, { revocations, refusals }, log)
+      ? await openDecryptingRelay(settings, spool, { revocations, refusals, certificate }, log)
       : null;
     const forwarder = decrypting?.forwarder ??
       new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency, refusals });

@@ -1,9 +1,11 @@
 /**
- * The server key a decrypting relay encrypts its bundles to: the site-signed encryption
- * certificate, fetched from the parent and verified against the site key of the masthead the
- * relay pinned (`--masthead FILE`, the copy `mle-admin encryption import` installed, or, failing
- * both, the parent's on first use). Once a masthead is pinned, a parent (or anyone on the way)
- * cannot make the relay encrypt reports to a key of its own.
+ * The site-signed encryption certificate as a relay holds it: fetched from the parent and verified
+ * against the site key of the masthead the relay pinned (`--masthead FILE`, the copy
+ * `mle-admin encryption import` installed, or, failing both, the parent's on first use). Every
+ * relay passes the certificate it holds down to its children (`document_cache.ts` offers it each
+ * one its parent serves); a decrypting relay also encrypts its bundles to the key it names. Once
+ * a masthead is pinned, a parent (or anyone on the way) can make the relay neither encrypt
+ * reports to a key of its own nor serve its children an older certificate than it held.
  *
  * Like a client, the relay never lets an older certificate replace a newer one (the one rule of
  * `protocol/document_version.ts`: the store's serial), and it keeps the newest it accepted in
@@ -32,6 +34,15 @@ export const SERVER_CERTIFICATE_FILE = "encryption-certificate.json";
 
 /** How soon to ask again while there is no certificate, in milliseconds. */
 const RETRY_MS = 5_000;
+
+/** What became of a certificate offered: see {@linkcode ServerCertificate.offer}. */
+export type CertificateOffer =
+  | "newer"
+  | "same"
+  | "older"
+  | "invalid"
+  /** No masthead is pinned yet: nothing can be verified. */
+  | "unverifiable";
 
 /** The key bundles are encrypted to. */
 export interface BundleRecipient {
@@ -72,7 +83,13 @@ export class ServerCertificate {
   #recipient: BundleRecipient | null = null;
   /** The version of the newest certificate accepted, or null before any. */
   #held: DocumentVersion | null = null;
-  #storedLoaded = false;
+  /** The newest certificate accepted, as signed. */
+  #document: unknown = null;
+  #accepting: Promise<unknown> = Promise.resolve();
+  /** The last certificate refused, described: each is logged once, not at every offer. */
+  #lastRefused: string | null = null;
+  /** Reading the stored certificate (once the site key is known), started once. */
+  #storedLoad: Promise<void> | null = null;
   #checkedAt = -Infinity;
 
   constructor(options: ServerCertificateOptions) {
@@ -91,9 +108,8 @@ export class ServerCertificate {
    */
   async recipient(fresh = false): Promise<BundleRecipient | null> {
     if (!fresh && Date.now() - this.#checkedAt < this.#ttlMs) return this.#recipient;
-    const siteKey = typeof this.#siteKey === "function" ? await this.#siteKey() : this.#siteKey;
+    const siteKey = await this.#currentSiteKey();
     if (siteKey === null) return null;
-    await this.#loadStored(siteKey);
     const answer = await fetchJson(this.#url, {
       redirect: "manual",
       timeoutMs: 10_000,
@@ -111,32 +127,72 @@ export class ServerCertificate {
     return this.#recipient;
   }
 
-  /** Takes a certificate when it verifies and is not older than the one held; keeps it on disk. */
-  async #accept(siteKey: CryptoKey, document: unknown, stored: boolean): Promise<void> {
+  /**
+   * Offers a certificate the parent served: kept (and written to disk) when the pinned site key
+   * signed it and it is newer than the one held.
+   */
+  async offer(document: unknown): Promise<CertificateOffer> {
+    const siteKey = await this.#currentSiteKey();
+    if (siteKey === null) return "unverifiable";
+    return await this.#accept(siteKey, document, false);
+  }
+
+  /**
+   * The newest certificate verified so far, as signed (read back from disk after a restart), or
+   * null before any (or while no masthead is pinned).
+   */
+  async held(): Promise<unknown> {
+    await (this.#storedLoad ?? this.#currentSiteKey());
+    return this.#document;
+  }
+
+  /** The pinned site key (the stored certificate read once it is known), or null. */
+  async #currentSiteKey(): Promise<CryptoKey | null> {
+    const siteKey = typeof this.#siteKey === "function" ? await this.#siteKey() : this.#siteKey;
+    if (siteKey !== null) await this.#loadStored(siteKey);
+    return siteKey;
+  }
+
+  /**
+   * Takes a certificate when it verifies and is not older than the one held; keeps it on disk.
+   * One at a time: two offers at once can never leave the older one held or on disk.
+   */
+  #accept(siteKey: CryptoKey, document: unknown, stored: boolean): Promise<CertificateOffer> {
+    const outcome = this.#accepting.then(() => this.#acceptNow(siteKey, document, stored));
+    this.#accepting = outcome.catch(() => {});
+    return outcome;
+  }
+
+  async #acceptNow(
+    siteKey: CryptoKey,
+    document: unknown,
+    stored: boolean,
+  ): Promise<CertificateOffer> {
     let verified;
     try {
       verified = await verifyEncryptionCertificate(siteKey, document);
     } catch (error) {
-      this.#log.warn(
+      this.#refused(
         stored
           ? "ignored the stored encryption certificate: the pinned site key did not sign it"
           : "the parent's encryption certificate is not signed by the pinned site key",
         { reason: (error as Error).message },
       );
-      return;
+      return "invalid";
     }
     const { certificate, publicKey } = verified;
     const order = this.#held === null ? 1 : compareDocumentVersions(certificate, this.#held);
     if (order < 0) {
-      this.#log.warn("ignored an encryption certificate older than the one held", {
+      this.#refused("ignored an encryption certificate older than the one held", {
         offered: describeDocumentVersion(certificate),
         held: describeDocumentVersion(this.#held!),
       });
-      return;
+      return "older";
     }
-    if (order === 0 && this.#held !== null) return;
+    if (order === 0 && this.#held !== null) return "same";
     if (!stored) await replaceFileAtomically(this.#path, JSON.stringify(document), 0o644);
     const before = this.#recipient?.kid ?? null;
+    this.#document = document;
     this.#held = versionOf(certificate);
     this.#recipient = certificate.enabled && publicKey ? { kid: certificate.kid, publicKey } : null;
     const now = this.#recipient?.kid ?? null;
@@ -146,12 +202,24 @@ export class ServerCertificate {
         { kid: now, version: describeDocumentVersion(certificate) },
       );
     }
+    return "newer";
+  }
+
+  /** Logs a refused certificate, once while the same one keeps being offered. */
+  #refused(message: string, fields: Record<string, unknown>): void {
+    const said = `${message} ${JSON.stringify(fields)}`;
+    if (said === this.#lastRefused) return;
+    this.#lastRefused = said;
+    this.#log.warn(message, fields);
   }
 
   /** Reads the newest certificate accepted before a restart, once the site key is known. */
-  async #loadStored(siteKey: CryptoKey): Promise<void> {
-    if (this.#storedLoaded) return;
-    this.#storedLoaded = true;
+  #loadStored(siteKey: CryptoKey): Promise<void> {
+    this.#storedLoad ??= this.#readStored(siteKey);
+    return this.#storedLoad;
+  }
+
+  async #readStored(siteKey: CryptoKey): Promise<void> {
     let text: string;
     try {
       text = await Deno.readTextFile(this.#path);

@@ -35,6 +35,7 @@ import { ED25519_SIGNATURE_LENGTH } from "../envelope/signature.ts";
 import { checkReport, type Report } from "../protocol/report.ts";
 import type { StoreOutcome } from "../store/store.ts";
 import type { BatchWriter } from "./batch_writer.ts";
+import { clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
 import { IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
@@ -112,11 +113,7 @@ export async function ingestReport(
     }
   } else {
     if (await context.isClearTextRefused(claims.cid, sender.record.encryptionLevel)) {
-      throw new IngestError(
-        403,
-        "ERR_CLEAR_TEXT_REFUSED",
-        "Cannot accept a clear-text report from a computer whose encryption level is required",
-      );
+      throw clearTextRefusal("report");
     }
     try {
       reportBytes = decodeBase64Url(parsed.message.payload);

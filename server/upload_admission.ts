@@ -1,7 +1,7 @@
 /**
  * Admitting a new upload on the server, in the order that keeps it cheap: the chunk size, the key
  * id (before any RSA operation) or the clear-text policy, the quotas for the smallest file the
- * clear claims allow (before any unwrap), then the file key within the computer's budget of new
+ * clear claims allow (before any unwrap; `upload_quota.ts`), then the file key within the computer's budget of new
  * keys (`content_key_source.ts`), the manifest opened and checked, and the file key sealed to be
  * kept beside the upload's data (so neither eviction from memory nor a restart costs a second
  * unwrap).
@@ -14,31 +14,24 @@ import {
   type ParsedUploadManifest,
 } from "../envelope/upload_manifest.ts";
 import { checkManifest, type UploadLimits, type UploadManifest } from "../protocol/upload.ts";
-import type { CreateUploadOutcome, UploadQuotas, UploadRecords } from "../store/upload_records.ts";
 import type { Logger } from "../cli/log.ts";
+import { clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
 import type { ContentKeySource, WrappedKeyRef } from "./content_key_source.ts";
 import { IngestError, ingestErrorFrom } from "./ingest_error.ts";
 import { authenticateSender } from "./sender_authentication.ts";
+import type { UploadQuota } from "./upload_quota.ts";
 import type { UploadFiles } from "./upload_store.ts";
-
-/** Uploads one computer may have in progress: empty files cost no quota, yet each holds files. */
-export const MAX_IN_PROGRESS_PER_COMPUTER = 64;
 
 /** What admitting uploads needs. */
 export interface UploadAdmissionOptions {
   computers: ComputerDirectory;
   contentKeys: ContentKeySource;
-  records: UploadRecords;
   files: UploadFiles;
   log: Logger;
-  /** Bytes per computer and in total, stored or in progress (0: no limit). */
-  quotas: { perComputerBytes: number; totalBytes: number };
+  quota: UploadQuota;
   limits: UploadLimits;
   isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
-  now: () => number;
-  /** Uploads idle longer than this no longer count against the quotas. */
-  staleAfterMs: number;
 }
 
 /** A new upload's manifest, opened. */
@@ -83,16 +76,12 @@ export class UploadAdmission {
     } else if (
       await this.#options.isClearTextRefused?.(cid, sender.record.encryptionLevel) === true
     ) {
-      throw new IngestError(
-        403,
-        "ERR_CLEAR_TEXT_REFUSED",
-        "Cannot accept a clear-text upload from a computer whose encryption level is required",
-      );
+      throw clearTextRefusal("upload");
     }
     // The quotas before any unwrap: the smallest file these claims allow must fit.
     const smallest = cc === 1 ? 0 : cs * (cc - 1) + 1;
-    const room = await this.#room(cid, smallest);
-    if (room !== "created") throw this.refusal(room, cid, uid, smallest);
+    const shortfall = await this.#options.quota.room(cid, smallest);
+    if (shortfall !== null) throw this.#options.quota.refusal(shortfall, cid, uid, smallest);
     const unwrapped = ref ? await this.#options.contentKeys.fileKey(ref) : null;
     let opened;
     try {
@@ -114,17 +103,6 @@ export class UploadAdmission {
       ? this.#options.contentKeys.sealFileKey(ref, opened.fileKey)
       : null;
     return { manifest, fileKey: opened.fileKey, sealedFileKey };
-  }
-
-  /** The quotas a new upload's record is created under, as of now. */
-  quotas(): UploadQuotas {
-    const { perComputerBytes, totalBytes } = this.#options.quotas;
-    return {
-      perComputerBytes,
-      totalBytes,
-      activeSince: this.#options.now() - this.#options.staleAfterMs,
-      inProgressPerComputer: MAX_IN_PROGRESS_PER_COMPUTER,
-    };
   }
 
   /**
@@ -157,49 +135,5 @@ export class UploadAdmission {
     } catch (error) {
       throw ingestErrorFrom(error, "upload data");
     }
-  }
-
-  /** Whether `bytes` more would fit this computer's and the server's quotas (no write). */
-  async #room(
-    cid: number,
-    bytes: number,
-  ): Promise<Exclude<CreateUploadOutcome, "exists">> {
-    const { perComputerBytes, totalBytes } = this.#options.quotas;
-    const usage = await this.#options.records.usage(
-      cid,
-      this.#options.now() - this.#options.staleAfterMs,
-    );
-    if (usage.inProgress >= MAX_IN_PROGRESS_PER_COMPUTER) return "too-many-in-progress";
-    if (perComputerBytes > 0 && usage.computerBytes + bytes > perComputerBytes) {
-      return "computer-quota";
-    }
-    if (totalBytes > 0 && usage.totalBytes + bytes > totalBytes) return "total-quota";
-    return "created";
-  }
-
-  /** The refusal of an upload that does not fit. */
-  refusal(
-    outcome: Exclude<CreateUploadOutcome, "created" | "exists">,
-    cid: number,
-    uid: string,
-    size: number,
-  ): IngestError {
-    if (outcome === "too-many-in-progress") {
-      return new IngestError(
-        413,
-        "ERR_UPLOAD_QUOTA_EXCEEDED",
-        `Cannot accept another upload: computer ${cid} has ${MAX_IN_PROGRESS_PER_COMPUTER} in progress; finish those first`,
-      );
-    }
-    const { perComputerBytes, totalBytes } = this.#options.quotas;
-    const which = outcome === "computer-quota"
-      ? `computer ${cid}'s upload quota of ${perComputerBytes} bytes`
-      : `the server's total upload quota of ${totalBytes} bytes`;
-    this.#options.log.info("upload refused: quota", { cid, uid, size, quota: outcome });
-    return new IngestError(
-      413,
-      "ERR_UPLOAD_QUOTA_EXCEEDED",
-      `Cannot accept an upload of ${size} bytes: it would exceed ${which}`,
-    );
   }
 }

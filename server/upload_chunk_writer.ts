@@ -1,14 +1,14 @@
 /**
  * An upload in progress on the server, and what it takes to write its chunks: the partial file
  * at each chunk's offset, the running SHA-256 (chunks that arrive early are hashed later, read
- * back from the partial file), and checkpoints (sync, then a chunk bitmap) that say what survives
- * a crash.
+ * back from the partial file), and checkpoints (sync, the bytes received written to the upload's
+ * record for the quotas, then a chunk bitmap) that say what survives a crash.
  *
  * @module
  */
 
 import type { Logger } from "../cli/log.ts";
-import type { IncrementalSha256 } from "../protocol/incremental_sha256.ts";
+import { createSha256, type IncrementalSha256 } from "../protocol/incremental_sha256.ts";
 import {
   type ChunkBitmap,
   chunkLengthOf,
@@ -18,12 +18,14 @@ import {
 import { releaseBytes } from "../protocol/upload_fetch.ts";
 import type { UploadRecord, UploadRecords } from "../store/upload_records.ts";
 import { IngestError } from "./ingest_error.ts";
+import type { UploadQuota } from "./upload_quota.ts";
 import type { UploadFiles } from "./upload_store.ts";
 
-/** Where uploads live: their folders, their records, the log and the clock. */
+/** Where uploads live: their folders, their records, the quotas, the log and the clock. */
 export interface UploadDisk {
   files: UploadFiles;
   records: UploadRecords;
+  quota: UploadQuota;
   log: Logger;
   now: () => number;
 }
@@ -48,6 +50,10 @@ export interface ActiveUpload {
   /** Where the partial file's position stands (-1: unknown): in-order writes skip the seek. */
   position: number;
   hash: IncrementalSha256;
+  /** Bytes of the chunks written (the bitmap's). */
+  receivedBytes: number;
+  /** Bytes received as the upload's record says (its last checkpoint's). */
+  persistedBytes: number;
   hashedChunks: number;
   sinceCheckpoint: number;
   lastCheckpoint: number;
@@ -55,6 +61,29 @@ export interface ActiveUpload {
   checkpointing: Promise<void>;
   lastTouch: number;
   busy: number;
+}
+
+/**
+ * An upload opened for chunks: new, or loaded again with the chunks its bitmap names (whose
+ * bytes its record counts).
+ */
+export function activeUpload(
+  record: UploadRecord,
+  opened: Pick<ActiveUpload, "chunkKey" | "bitmap" | "file" | "receivedBytes" | "lastTouch">,
+  now: number,
+): ActiveUpload {
+  return {
+    record,
+    ...opened,
+    position: -1,
+    hash: createSha256(),
+    persistedBytes: opened.receivedBytes,
+    hashedChunks: 0,
+    sinceCheckpoint: 0,
+    lastCheckpoint: now,
+    checkpointing: Promise.resolve(),
+    busy: 0,
+  };
 }
 
 /** Chunks, or milliseconds, between checkpoints. */
@@ -79,6 +108,7 @@ export function writeChunk(
   writeAllSync(active.file, plaintext);
   active.position = offset + plaintext.length;
   active.bitmap.set(index);
+  active.receivedBytes += plaintext.length;
   active.sinceCheckpoint++;
   if (index === active.hashedChunks) {
     active.hash.update(plaintext);
@@ -122,26 +152,62 @@ export function catchUpHash(active: ActiveUpload, maxChunks: number): void {
 /**
  * Records which chunks are safely on disk: the bitmap is copied first, then the partial file is
  * synced, then the copy written. Chunks written meanwhile are left for the next checkpoint, so
- * the checkpoint never names a chunk that a crash could lose.
+ * the checkpoint never names a chunk that a crash could lose. Checkpoints run one after the
+ * other, so the record and the bitmap only ever move forward.
  */
-export async function checkpoint(active: ActiveUpload, disk: UploadDisk): Promise<void> {
-  await active.checkpointing;
-  const { record } = active;
-  if (active.sinceCheckpoint === 0) return;
-  const held = active.bitmap.toBytes();
-  const now = disk.now();
+export function checkpoint(active: ActiveUpload, disk: UploadDisk): Promise<void> {
+  if (active.sinceCheckpoint === 0) return active.checkpointing;
   active.sinceCheckpoint = 0;
-  active.lastCheckpoint = now;
-  const run = (async () => {
+  active.lastCheckpoint = disk.now();
+  const { record } = active;
+  const run = active.checkpointing.then(async () => {
+    const held = active.bitmap.toBytes();
+    const received = active.receivedBytes;
+    const now = disk.now();
     await active.file.sync();
-    await disk.files.writeBitmap(record.computerId, record.uploadId, held);
-    if (now - active.lastTouch >= TOUCH_MS) {
+    // The record before the bitmap: after a crash between the two it counts more than the
+    // bitmap holds (corrected when the upload is loaded again), never less.
+    if (received !== active.persistedBytes) {
+      active.lastTouch = now;
+      await settleReceived(active, disk, received, now);
+    } else if (now - active.lastTouch >= TOUCH_MS) {
       active.lastTouch = now;
       await disk.records.updateUpload(record.computerId, record.uploadId, { updatedAt: now });
     }
-  })();
+    await disk.files.writeBitmap(record.computerId, record.uploadId, held);
+  });
   active.checkpointing = run.catch(() => {});
-  await run;
+  return run;
+}
+
+/**
+ * Writes the bytes received down in the upload's record (what the quotas count), and stops
+ * counting them in memory.
+ */
+export async function settleReceived(
+  active: ActiveUpload,
+  disk: UploadDisk,
+  received: number,
+  now: number,
+): Promise<void> {
+  const { computerId: cid, uploadId: uid } = active.record;
+  const persisted = active.persistedBytes;
+  await disk.quota.settle(
+    cid,
+    uid,
+    received - persisted,
+    () => disk.records.updateUpload(cid, uid, { receivedBytes: received, updatedAt: now }),
+  );
+  active.persistedBytes = received;
+}
+
+/** Bytes of file data the chunks a bitmap names hold. */
+export function heldBytes(record: UploadRecord, bitmap: ChunkBitmap): number {
+  const last = record.chunkCount - 1;
+  const short = bitmap.has(last)
+    ? record.chunkSize - chunkLengthOf(record.size, record.chunkSize, last)
+    : 0;
+  return bitmap.held * record.chunkSize - short;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   type ActiveUpload,
   catchUpHash,
   type ChunkAnswer,
+  settleReceived,
   type UploadDisk,
 } from "./upload_chunk_writer.ts";
 
@@ -33,6 +34,10 @@ export async function finalizeUpload(active: ActiveUpload, disk: UploadDisk): Pr
   await active.checkpointing;
   await active.file.sync();
   await disk.files.writeBitmap(cid, uid, active.bitmap.toBytes());
+  // Every byte in the record before it turns stored (size counted either way from then on).
+  if (active.receivedBytes !== active.persistedBytes) {
+    await settleReceived(active, disk, active.receivedBytes, disk.now());
+  }
   const digest = active.hash.digestHex();
   active.file.close();
   if (digest !== record.sha256) {
@@ -83,6 +88,7 @@ export async function recordFailure(
     error: `${code}: ${message}`,
     updatedAt: disk.now(),
   });
+  disk.quota.forget(cid, uid);
   await disk.files.removeIncoming(cid, uid);
 }
 

@@ -5,10 +5,13 @@
  *    touched); authenticate the sender (`sender_authentication.ts`); refuse an unknown key id and
  *    a computer past its quotas before any RSA operation; one unwrap within the computer's budget
  *    of new keys; check the manifest; keep the file key sealed beside the data; record the upload
- *    if the quotas allow its declared size, so a refused upload never writes a byte of file data.
+ *    if its declared size fits beside what is stored and received, so a refused upload never
+ *    writes a byte of file data.
  * 2. **Chunks** (here and `upload_chunk_writer.ts`): check the upload, index and exact length on
- *    its record before any key work or reading the body; open the chunk in its context (every
- *    failure the same opaque error); write it at its offset, hash in order, checkpoint.
+ *    its record before any key work or reading the body; charge the chunk's bytes to the quotas
+ *    (`upload_quota.ts`: an upload holds what it received, never what it declared; a chunk past a
+ *    quota is refused before it is written); open the chunk in its context (every failure the
+ *    same opaque error); write it at its offset, hash in order, checkpoint.
  * 3. **Store** (`upload_completion.ts`): compare the SHA-256, link the file in place, record it;
  *    uploads that received nothing for 24 hours expire.
  *
@@ -30,10 +33,10 @@ import {
   readUploadManifestMessage,
   verifyUploadManifestSignature,
 } from "../envelope/upload_manifest.ts";
-import { createSha256 } from "../protocol/incremental_sha256.ts";
 import {
   checkClaims,
   ChunkBitmap,
+  chunkLengthOf,
   RETRY_LATER_CODE,
   type UploadLimits,
   type UploadStatus,
@@ -45,22 +48,27 @@ import { authenticateSender } from "./sender_authentication.ts";
 import {
   ackOf,
   type ActiveUpload,
+  activeUpload,
   checkChunk,
   checkpoint,
   checkpointDue,
   type ChunkAnswer,
+  heldBytes,
   releasing,
   type UploadDisk,
   writeChunk,
 } from "./upload_chunk_writer.ts";
 import { UploadAdmission, type UploadAdmissionOptions } from "./upload_admission.ts";
 import { finalAnswer, finalizeUpload, recordFailure, statusOf } from "./upload_completion.ts";
+import { UploadQuota } from "./upload_quota.ts";
 import { UploadFiles } from "./upload_store.ts";
 
 /** What the upload path needs (`limits` is also what this server advertises). */
-export interface UploadIngestOptions
-  extends Omit<UploadAdmissionOptions, "files" | "now" | "staleAfterMs"> {
+export interface UploadIngestOptions extends Omit<UploadAdmissionOptions, "files" | "quota"> {
   dataDir: string;
+  records: UploadRecords;
+  /** Bytes per computer and in total, stored or received (0: no limit). */
+  quotas: { perComputerBytes: number; totalBytes: number };
   now?: () => number;
   /** Uploads that received nothing for longer than this expire (default 24 hours). */
   staleAfterMs?: number;
@@ -87,7 +95,10 @@ export class UploadIngest {
   readonly #budget: number;
   readonly #disk: UploadDisk;
   readonly #admission: UploadAdmission;
+  readonly #quota: UploadQuota;
   readonly #active = new Map<string, ActiveUpload>();
+  /** Uploads set aside from memory whose last checkpoint is still being written. */
+  readonly #closing = new Map<string, Promise<void>>();
   readonly #locks = new Map<string, Promise<unknown>>();
   #inFlightBytes = 0;
   #expiryTimer: ReturnType<typeof setInterval> | undefined;
@@ -101,13 +112,21 @@ export class UploadIngest {
     this.#maxActive = options.maxActive ?? 64;
     this.#budget = options.memoryBudgetBytes ?? 32 * 1024 * 1024;
     this.files = new UploadFiles(options.dataDir);
-    this.#disk = { files: this.files, records: this.#records, log: this.#log, now: this.#now };
-    this.#admission = new UploadAdmission({
-      ...options,
-      files: this.files,
+    this.#quota = new UploadQuota({
+      records: this.#records,
+      limits: options.quotas,
+      log: this.#log,
       now: this.#now,
       staleAfterMs: this.#staleAfterMs,
     });
+    this.#disk = {
+      files: this.files,
+      records: this.#records,
+      quota: this.#quota,
+      log: this.#log,
+      now: this.#now,
+    };
+    this.#admission = new UploadAdmission({ ...options, files: this.files, quota: this.#quota });
   }
 
   /**
@@ -211,9 +230,15 @@ export class UploadIngest {
     const loaded = cached ?? await this.#withLock(cid, uid, () => this.#load(cid, uid, true));
     if (!("bitmap" in loaded)) return finalAnswer(loaded);
     const active = loaded;
+    const charge = chunkLengthOf(record.size, record.chunkSize, index);
+    let charged = false;
+    const written = { chunk: false };
     active.busy++;
     try {
       if (active.bitmap.has(index)) return ackOf(active, "duplicate");
+      // Charged before the body is read: a chunk past a quota costs no reading, key work or disk.
+      await this.#quota.reserve(cid, uid, index, charge);
+      charged = true;
       if (this.#inFlightBytes + expected > this.#budget && this.#inFlightBytes > 0) {
         throw new IngestError(503, RETRY_LATER_CODE, "Cannot take more chunks now; retry shortly");
       }
@@ -239,11 +264,17 @@ export class UploadIngest {
           throw ingestErrorFrom(error, "upload data");
         }
         using _written = releasing(plaintext);
-        return await this.#withLock(cid, uid, () => this.#write(cid, uid, index, plaintext));
+        return await this.#withLock(
+          cid,
+          uid,
+          () => this.#write(cid, uid, index, plaintext, written),
+        );
       } finally {
         this.#inFlightBytes -= expected;
       }
     } finally {
+      // A chunk not written (refused, a duplicate, its upload ended) holds no quota.
+      if (charged && !written.chunk) this.#quota.release(cid, uid, charge);
       active.busy--;
     }
   }
@@ -273,6 +304,7 @@ export class UploadIngest {
       declaredName: manifest.name,
       storedName: null,
       size: manifest.size,
+      receivedBytes: 0,
       sha256: manifest.sha256,
       chunkSize: cs,
       chunkCount: cc,
@@ -288,26 +320,19 @@ export class UploadIngest {
     // The folder first, the record second: a crash in between leaves a folder no record owns,
     // which the next start removes; never a record without its manifest.
     await this.files.createIncoming(cid, uid, body, sealedFileKey);
-    const outcome = await this.#records.createUpload(record, this.#admission.quotas());
+    const outcome = await this.#records.createUpload(record, this.#quota.quotas());
     if (outcome !== "created") {
       await this.files.removeIncoming(cid, uid);
       if (outcome === "exists") return await this.#statusUnlocked(cid, uid);
-      throw this.#admission.refusal(outcome, cid, uid, manifest.size);
+      throw this.#quota.refusal(outcome, cid, uid, manifest.size);
     }
-    const active: ActiveUpload = {
-      record,
+    const active = activeUpload(record, {
       chunkKey: fileKey ? await deriveChunkKey(fileKey, uid) : null,
       bitmap: new ChunkBitmap(cc),
       file: await this.files.openPartial(cid, uid),
-      position: -1,
-      hash: createSha256(),
-      hashedChunks: 0,
-      sinceCheckpoint: 0,
-      lastCheckpoint: now,
-      checkpointing: Promise.resolve(),
+      receivedBytes: 0,
       lastTouch: now,
-      busy: 0,
-    };
+    }, now);
     fileKey?.fill(0);
     this.#remember(active);
     this.#log.info("upload started", {
@@ -329,6 +354,8 @@ export class UploadIngest {
       this.#active.set(key, cached);
       return cached;
     }
+    // Set aside a moment ago: its last checkpoint first, so what is read below is current.
+    await this.#closing.get(key);
     const record = await this.#records.getUpload(cid, uid);
     if (record === null) throw unknownUpload(cid, uid);
     if (record.state === "complete" || record.state === "failed" || !forChunks) return record;
@@ -346,20 +373,20 @@ export class UploadIngest {
       fileKey.fill(0);
     }
     const now = this.#now();
-    const active: ActiveUpload = {
-      record,
+    const bitmap = await this.files.readBitmap(cid, uid, record.chunkCount);
+    // What the bitmap names is what the upload holds: the quotas count that, nothing else.
+    const received = heldBytes(record, bitmap);
+    this.#quota.forget(cid, uid);
+    if (received !== record.receivedBytes) {
+      await this.#records.updateUpload(cid, uid, { receivedBytes: received });
+    }
+    const active = activeUpload(record, {
       chunkKey,
-      bitmap: await this.files.readBitmap(cid, uid, record.chunkCount),
+      bitmap,
       file: await this.files.openPartial(cid, uid),
-      position: -1,
-      hash: createSha256(),
-      hashedChunks: 0,
-      sinceCheckpoint: 0,
-      lastCheckpoint: now,
-      checkpointing: Promise.resolve(),
+      receivedBytes: received,
       lastTouch: 0,
-      busy: 0,
-    };
+    }, now);
     this.#remember(active);
     if (active.bitmap.complete) {
       // A crash came after the last chunk: finish storing it now.
@@ -374,6 +401,7 @@ export class UploadIngest {
     uid: string,
     index: number,
     plaintext: Uint8Array<ArrayBuffer>,
+    written: { chunk: boolean },
   ): Promise<ChunkAnswer> {
     // Loaded again: the upload may have been stored, failed or set aside meanwhile.
     const active = await this.#load(cid, uid, true);
@@ -381,6 +409,7 @@ export class UploadIngest {
     const { record } = active;
     if (active.bitmap.has(index)) return ackOf(active, "duplicate");
     writeChunk(active, index, plaintext);
+    written.chunk = true;
     if (active.bitmap.complete) {
       await this.#finalize(active);
       const stored = await this.#records.getUpload(record.computerId, record.uploadId);
@@ -434,7 +463,13 @@ export class UploadIngest {
     for (const [key, candidate] of this.#active) {
       if (candidate.busy > 0 || candidate === active || this.#locks.has(key)) continue;
       this.#active.delete(key);
-      void checkpoint(candidate, this.#disk).catch(() => {}).finally(() => candidate.file.close());
+      const closing = checkpoint(candidate, this.#disk).catch(() => {}).finally(() =>
+        candidate.file.close()
+      );
+      this.#closing.set(key, closing);
+      void closing.finally(() => {
+        if (this.#closing.get(key) === closing) this.#closing.delete(key);
+      });
       if (this.#active.size <= this.#maxActive) return;
     }
   }

@@ -24,8 +24,10 @@ export const UPLOAD_OPTIONS = {
 
 /** Help lines of the upload options. */
 export const UPLOAD_OPTIONS_HELP = `  --upload-quota-per-computer SIZE
-                                 bytes one computer may store and have in progress (default 10G;
-                                 0 = no limit); an upload that would pass it is refused
+                                 bytes one computer may have stored and received (default 10G;
+                                 0 = no limit): a stored file counts its size, an upload in
+                                 progress the bytes received so far; a manifest whose file does
+                                 not fit, or a chunk that would pass it, is refused (413)
   --upload-quota-total SIZE      bytes all computers together may (default 100G; 0 = no limit);
                                  files are stored under DIR/uploads/<computer id>/
   --upload-max-chunk-size SIZE   largest upload chunk taken, advertised to clients (default 1M)

@@ -101,6 +101,7 @@ export function toUpload(row: Row): UploadRecord {
     declaredName: String(row.declared_name),
     storedName: textOrNull(row.stored_name),
     size: Number(row.size),
+    receivedBytes: Number(row.received_bytes ?? 0),
     sha256: String(row.sha256),
     chunkSize: Number(row.chunk_size),
     chunkCount: Number(row.chunk_count),

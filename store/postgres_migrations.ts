@@ -107,4 +107,11 @@ ALTER TABLE computers ADD COLUMN claims_to_replace bigint;
 ALTER TABLE computers ADD COLUMN claim_signed_by_old_key smallint NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 3,
+    name: "uploads count the bytes received (received_bytes)",
+    sql: `
+ALTER TABLE uploads ADD COLUMN received_bytes bigint NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -22,8 +22,12 @@ import type {
   UploadUsage,
 } from "./upload_records.ts";
 
-/** Bytes counted against quotas: stored files, and uploads in progress that are not stale. */
-const USAGE = `SELECT coalesce(sum(size), 0) AS bytes FROM uploads
+/**
+ * Bytes counted against quotas: stored files their size, uploads in progress that are not stale
+ * the bytes received (never the size they declared).
+ */
+const USAGE = `SELECT coalesce(sum(CASE WHEN state = 'receiving' THEN received_bytes ELSE size END),
+    0) AS bytes FROM uploads
   WHERE (state IN ('complete', 'finalizing') OR (state = 'receiving' AND updated_at >= $1))`;
 
 const COLUMNS: Record<keyof UploadChange, string> = {
@@ -32,6 +36,7 @@ const COLUMNS: Record<keyof UploadChange, string> = {
   error: "error",
   completedAt: "completed_at",
   updatedAt: "updated_at",
+  receivedBytes: "received_bytes",
 };
 
 /**
@@ -88,11 +93,12 @@ export class PostgresUploadRecords implements UploadRecords {
         if (Number(row.bytes) + record.size > quotas.totalBytes) return "total-quota";
       }
       await tx`
-        INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size, sha256,
-          chunk_size, chunk_count, encrypted, kid, manifest_digest, state, error, created_at,
-          updated_at, completed_at)
+        INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size,
+          received_bytes, sha256, chunk_size, chunk_count, encrypted, kid, manifest_digest, state,
+          error, created_at, updated_at, completed_at)
         VALUES (${record.computerId}, ${record.uploadId}, ${record.declaredName},
-          ${record.storedName}, ${record.size}, ${record.sha256}, ${record.chunkSize},
+          ${record.storedName}, ${record.size}, ${record.receivedBytes}, ${record.sha256},
+          ${record.chunkSize},
           ${record.chunkCount}, ${record.encrypted ? 1 : 0}, ${record.kid},
           ${record.manifestDigest}, ${record.state}, ${record.error}, ${record.createdAt},
           ${record.updatedAt}, ${record.completedAt})`;

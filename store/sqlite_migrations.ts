@@ -112,6 +112,13 @@ ALTER TABLE computers ADD COLUMN claims_to_replace INTEGER;
 ALTER TABLE computers ADD COLUMN claim_signed_by_old_key INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 3,
+    name: "uploads count the bytes received (received_bytes)",
+    sql: `
+ALTER TABLE uploads ADD COLUMN received_bytes INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /**

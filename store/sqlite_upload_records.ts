@@ -1,7 +1,8 @@
 /**
  * Upload records in the server's SQLite database (its own connection, same file, WAL mode), in
- * the `uploads` table. Two writes per upload (recorded, then stored or failed) plus an occasional
- * touch: nothing per chunk.
+ * the `uploads` table. A few writes per upload (recorded, then stored or failed) and one per
+ * checkpoint (the bytes received, at most about once a second while chunks arrive): nothing per
+ * chunk.
  *
  * @module
  */
@@ -18,8 +19,12 @@ import type {
   UploadUsage,
 } from "./upload_records.ts";
 
-/** Bytes counted against quotas: stored files, and uploads in progress that are not stale. */
-const USAGE = `SELECT coalesce(sum(size), 0) AS bytes FROM uploads
+/**
+ * Bytes counted against quotas: stored files their size, uploads in progress that are not stale
+ * the bytes received (never the size they declared).
+ */
+const USAGE = `SELECT coalesce(sum(CASE WHEN state = 'receiving' THEN received_bytes ELSE size END),
+    0) AS bytes FROM uploads
   WHERE (state IN ('complete', 'finalizing') OR (state = 'receiving' AND updated_at >= ?))`;
 
 /**
@@ -66,16 +71,17 @@ export class SqliteUploadRecords implements UploadRecords {
       if (Number(row.bytes) + record.size > quotas.totalBytes) return "total-quota";
     }
     this.#db.prepare(
-      `INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size, sha256,
-         chunk_size, chunk_count, encrypted, kid, manifest_digest, state, error, created_at,
-         updated_at, completed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size,
+         received_bytes, sha256, chunk_size, chunk_count, encrypted, kid, manifest_digest, state,
+         error, created_at, updated_at, completed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       record.computerId,
       record.uploadId,
       record.declaredName,
       record.storedName,
       record.size,
+      record.receivedBytes,
       record.sha256,
       record.chunkSize,
       record.chunkCount,
@@ -119,6 +125,7 @@ export class SqliteUploadRecords implements UploadRecords {
       error: "error",
       completedAt: "completed_at",
       updatedAt: "updated_at",
+      receivedBytes: "received_bytes",
     };
     const names = (Object.keys(change) as Array<keyof UploadChange>).filter((name) =>
       change[name] !== undefined

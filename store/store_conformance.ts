@@ -50,6 +50,7 @@ function upload(computerId: number, uploadId: string, size: number): UploadRecor
     declaredName: "file.txt",
     storedName: null,
     size,
+    receivedBytes: 0,
     sha256: "0".repeat(64),
     chunkSize: 1024,
     chunkCount: 1,
@@ -435,15 +436,17 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
     };
     assert.equal(await uploads.createUpload(upload(1, "a", 60), quotas), "created");
     assert.equal(await uploads.createUpload(upload(1, "a", 60), quotas), "exists");
+    // An upload in progress counts the bytes received, never the size it declared.
+    assert.deepEqual(await uploads.usage(1, 0), { computerBytes: 0, totalBytes: 0, inProgress: 1 });
+    await uploads.updateUpload(1, "a", { receivedBytes: 60 });
     assert.equal(await uploads.createUpload(upload(1, "b", 50), quotas), "computer-quota");
     assert.equal(await uploads.createUpload(upload(1, "b", 10), quotas), "created");
     assert.equal(await uploads.createUpload(upload(1, "c", 1), quotas), "too-many-in-progress");
-    assert.equal(await uploads.createUpload(upload(2, "a", 90), quotas), "total-quota");
+    assert.equal(await uploads.createUpload(upload(2, "a", 91), quotas), "total-quota");
     assert.equal(await uploads.createUpload(upload(2, "a", 80), quotas), "created");
-    // What counts: computer 1 holds 60 + 10 in progress, all together 150, two in progress.
     assert.deepEqual(await uploads.usage(1, 0), {
-      computerBytes: 70,
-      totalBytes: 150,
+      computerBytes: 60,
+      totalBytes: 60,
       inProgress: 2,
     });
     // Uploads idle since before activeSince no longer count.
@@ -463,6 +466,7 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
     const a = (await uploads.getUpload(1, "a"))!;
     assert.deepEqual(a, {
       ...upload(1, "a", 60),
+      receivedBytes: 60,
       state: "complete",
       storedName: "file.txt",
       completedAt: 5,

@@ -1,6 +1,8 @@
 /**
  * The server's records of file uploads, beside the `Store` of reports: what each computer sent,
- * where it stands, and the quotas' accounting. The SQLite implementation
+ * where it stands, and the quotas' accounting: a stored file counts its size, an upload in
+ * progress the bytes the server wrote for it (as of its last checkpoint), never the size it
+ * declared. The SQLite implementation
  * (`sqlite_upload_records.ts`) keeps them in the server's database; the file bytes live under
  * `<data-dir>/uploads/` (`server/upload_store.ts`).
  *
@@ -19,6 +21,11 @@ export interface UploadRecord {
   /** The sanitised file name under `uploads/<computer id>/`, once chosen. */
   storedName: string | null;
   size: number;
+  /**
+   * Bytes of file data written for it, as of its last checkpoint: what it counts against the
+   * quotas while receiving (stored, it counts `size`).
+   */
+  receivedBytes: number;
   /** The SHA-256 the client declared, lowercase hex. */
   sha256: string;
   chunkSize: number;
@@ -35,11 +42,14 @@ export interface UploadRecord {
   completedAt: number | null;
 }
 
-/** Quotas checked when an upload is recorded. */
+/**
+ * Quotas checked when an upload is recorded: its declared size must fit beside what is stored
+ * and received.
+ */
 export interface UploadQuotas {
-  /** Most bytes one computer may have stored or in progress (0: no limit). */
+  /** Most bytes one computer may have stored or received (0: no limit). */
   perComputerBytes: number;
-  /** Most bytes all computers together may have stored or in progress (0: no limit). */
+  /** Most bytes all computers together may have stored or received (0: no limit). */
   totalBytes: number;
   /** Uploads still receiving but idle since before this time no longer count. */
   activeSince: number;
@@ -49,7 +59,7 @@ export interface UploadQuotas {
 
 /** Bytes and uploads counted against the quotas. */
 export interface UploadUsage {
-  /** Bytes of this computer's stored files and uploads in progress. */
+  /** Bytes of this computer's stored files and received for its uploads in progress. */
   computerBytes: number;
   /** Bytes of everyone's. */
   totalBytes: number;
@@ -67,7 +77,10 @@ export type CreateUploadOutcome =
 
 /** Changes to an upload's record. */
 export type UploadChange = Partial<
-  Pick<UploadRecord, "state" | "storedName" | "error" | "completedAt" | "updatedAt">
+  Pick<
+    UploadRecord,
+    "state" | "storedName" | "error" | "completedAt" | "updatedAt" | "receivedBytes"
+  >
 >;
 
 /** Storage of upload records. */

@@ -410,6 +410,10 @@ Deno.test("by default the server refuses clear text from a computer whose level 
     const refusal = (await response.json()).error;
     assert.equal(refusal.code, "ERR_CLEAR_TEXT_REFUSED");
     assert.match(refusal.message, /encryption level is required/);
+    // The way out for each side: the client encrypts (a key deployed), or the operator lets
+    // clear text in for a migration.
+    assert.match(refusal.message, /mle-admin encryption deploy/);
+    assert.match(refusal.message, /mle-server run --accept-clear-from-required/);
     // The relaxed computer still reports in clear text (no certificate deployed).
     assert.equal(
       (await clientReport(site, relaxed, site.serverPort, ["--encryption", "optional"])).code,

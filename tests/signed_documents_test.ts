@@ -197,6 +197,58 @@ Deno.test("a decrypting relay never seals a bundle to a key its verified revocat
   }
 });
 
+/** The key id of the certificate a relay serves its children now. */
+async function kidServedBy(site: TestSite, relayPort: number): Promise<string | null> {
+  const response = await fetch(`http://127.0.0.1:${relayPort}${API.encryptionCertificate}`);
+  assert.equal(response.status, 200);
+  const { certificate } = await verifyEncryptionCertificate(
+    await siteKeyOf(site),
+    await response.json(),
+  );
+  return certificate.enabled ? certificate.kid : null;
+}
+
+Deno.test("a plain relay serves its children the newest certificate it verified: a fresh client behind it encrypts to the current key although the parent now serves an older, validly signed one, before and after the relay restarts", async () => {
+  const site = await createSite();
+  const server = await startServer(site);
+  const parent = new TamperingProxy(site.serverPort);
+  const relayDir = `${site.root}/relay`;
+  const relayPort = freePort();
+  const relayFlags = ["--masthead", site.masthead];
+  let relay: RoleProcess | null = null;
+  try {
+    const kidA = await generateKey(site, true);
+    const certificateA = await servedCertificate(site, kidA);
+    relay = await startRelay(relayDir, relayPort, parent.port, relayFlags);
+    assert.equal(await kidServedBy(site, relayPort), kidA);
+    // Key B replaces A (A stays loaded on the server, so a report sealed to it would be stored).
+    const kidB = await generateKey(site, false);
+    await deployKey(site);
+    await servedCertificate(site, kidB);
+    assert.equal(await kidServedBy(site, relayPort), kidB);
+
+    // The parent now replays A's certificate: older, but signed by the site.
+    parent.serve(API.encryptionCertificate, certificateA);
+    for (const round of ["running", "restarted"]) {
+      if (round === "restarted") {
+        await relay.stop();
+        relay = await startRelay(relayDir, relayPort, parent.port, relayFlags);
+      }
+      assert.equal(await kidServedBy(site, relayPort), kidB, round);
+      const clientDir = `${site.root}/client-${round}`;
+      const report = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+      assert.equal(report.code, 0, report.stderr);
+      const stored = await waitForStored(site, await computerIdOf(clientDir), 1);
+      assert.deepEqual(stored.map((r) => [r.encrypted, r.kid]), [[true, kidB]], round);
+    }
+  } finally {
+    await relay?.stop();
+    await parent.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
 Deno.test("a revocation list signed on an admin host whose clock ran ten years ahead does not freeze the later ones, and mle-admin says the clock went back", async () => {
   const site = await createSite();
   const server = await startServer(site);

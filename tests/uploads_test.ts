@@ -720,3 +720,79 @@ Deno.test("per-computer and total quotas refuse an upload before any of its data
     await Deno.remove(site.root, { recursive: true });
   }
 });
+
+Deno.test("quotas charge bytes received: a declared upload that sends nothing holds no quota, and a chunk past the quota is refused (413) before any of it is written", async () => {
+  const site = await createSite();
+  const server = await startServer(site, ["--upload-quota-per-computer", "300K"]);
+  try {
+    const clientDir = `${site.root}/client`;
+    const report = await clientReport(site, clientDir, site.serverPort);
+    assert.equal(report.code, 0, report.stderr);
+    const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+    const cid = await computerIdOf(clientDir);
+    const base = `http://127.0.0.1:${site.serverPort}${API.uploads}`;
+
+    // A clear-text upload of 250 KiB in 64 KiB chunks is declared, and nothing of it sent.
+    const cs = 64 * 1024;
+    const plain = await writeTestFile(`${site.root}/declared.bin`, 250 * 1024);
+    const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
+    const manifest: UploadManifest = {
+      v: 1,
+      uid,
+      cid,
+      name: "declared.bin",
+      size: plain.length,
+      sha256: await sha256Hex(plain),
+      chunkSize: cs,
+      chunkCount: 4,
+      createdAt: new Date().toISOString(),
+    };
+    const message = await signUploadManifest(
+      key.privateKey,
+      { cid, uid, cs, cc: 4 },
+      encoder.encode(JSON.stringify(manifest)),
+    );
+    const post = await fetch(base, { method: "POST", body: JSON.stringify(message) });
+    assert.equal(post.status, 200, await post.clone().text());
+    await post.body?.cancel();
+
+    // Another upload of the same computer fits in what was received (nothing): 250 + 200 KiB
+    // were declared, more than the quota, yet it is stored.
+    const other = `${site.root}/other.bin`;
+    await writeTestFile(other, 200 * 1024);
+    const stored = await upload(site, clientDir, site.serverPort, other, [], "optional");
+    assert.equal(stored.code, 0, stored.stderr);
+
+    // Now the declared upload's chunks: the first fits (200 + 64 KiB), the second would not.
+    const put = async (index: number) => {
+      const body = await signClearChunk(
+        key.privateKey,
+        { cid, uid, index, final: index === 3 },
+        plain.slice(index * cs, (index + 1) * cs),
+      );
+      const response = await fetch(`${base}/${cid}/${uid}/${index}`, { method: "PUT", body });
+      return { status: response.status, json: await response.json() };
+    };
+    assert.equal((await put(0)).json.result, "stored");
+    const refused = await put(1);
+    assert.equal(refused.status, 413);
+    assert.equal(refused.json.error.code, "ERR_UPLOAD_QUOTA_EXCEEDED");
+    assert.match(refused.json.error.message, /computer \d+ past its upload quota of 307200 bytes/);
+    assert.match(refused.json.error.message, /keep the upload and try again later/);
+    assert.match(refused.json.error.message, /--upload-quota-per-computer/);
+
+    // Nothing past the quota was written: the partial file holds chunk 0 alone, and the upload
+    // stays, missing the rest.
+    const partial = `${site.serverDir}/uploads/.incoming/${cid}-${uid}/data.part`;
+    assert.equal((await Deno.stat(partial)).size, cs);
+    const status = await (await fetch(`${base}/${cid}/${uid}`)).json();
+    assert.deepEqual([status.state, status.received, status.missing], ["receiving", 1, [[1, 4]]]);
+    assert.ok(
+      (await folderBytes(`${site.serverDir}/uploads/${cid}`)) + cs <= 300 * 1024,
+      "stored and received stay within the quota",
+    );
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});

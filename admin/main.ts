@@ -13,6 +13,7 @@ import { type CommandContext, extractDataDir, TOOL, wantsHelp } from "./_args.ts
 import { computersCommand, computersHelp } from "./computers.ts";
 import { encryptionCommand, encryptionHelp } from "./encryption.ts";
 import { initSiteCommand, initSiteHelp } from "./init_site.ts";
+import { operatorsCommand, operatorsHelp } from "./operators.ts";
 import { reportEncryptionCommand } from "./report_encryption.ts";
 import { relaysCommand, relaysHelp } from "./relays.ts";
 import { reportsCommand, reportsHelp } from "./reports.ts";
@@ -68,6 +69,10 @@ Commands:
       mle-admin relays allow 7 --site-key ~/site/license.pvk
   relays list          show the relays allowed to send bundles
       mle-admin relays list
+  operators add        let someone sign in to the web console (admin or viewer)
+      mle-admin operators add alice --role admin
+  operators list|remove|passwd  see, remove operators or change a password
+      mle-admin operators list
 
 Options:
   --data-dir DIR   the server data dir, for every command
@@ -91,6 +96,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   reports: { run: reportsCommand, help: reportsHelp },
   uploads: { run: uploadsCommand, help: uploadsHelp },
   relays: { run: relaysCommand, help: relaysHelp },
+  operators: { run: operatorsCommand, help: operatorsHelp },
 };
 
 /** True when the line uses the documented `-reportencryption` syntax. */

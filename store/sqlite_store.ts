@@ -6,16 +6,22 @@
  * @module
  */
 
+import { CONSOLE_SCHEMA, SqliteConsoleTables } from "./_sqlite_console.ts";
 import { SqliteDatabase } from "./_sqlite_database.ts";
 import type {
+  AuditEntry,
   BundleSenderRecord,
+  ComputerPage,
+  ComputerQuery,
   ComputerRecord,
+  ComputerSummary,
   DocumentName,
   EncryptionKeyRecord,
   KeyUsage,
   NewComputer,
   NewReport,
   NumberedDocumentName,
+  OperatorRecord,
   RecordedDocument,
   ReportRecord,
   SealedContentKeyRecord,
@@ -112,10 +118,15 @@ type Row = Record<string, unknown>;
  */
 export class SqliteStore implements Store {
   readonly #db: SqliteDatabase;
+  readonly #console: SqliteConsoleTables;
 
   constructor(path: string) {
     this.#db = new SqliteDatabase(path, SCHEMA);
     this.#addComputerColumns();
+    for (const statement of CONSOLE_SCHEMA.split(";").map((s) => s.trim()).filter(Boolean)) {
+      this.#db.prepare(statement).run();
+    }
+    this.#console = new SqliteConsoleTables(this.#db, toComputer);
   }
 
   /** Adds the computer columns newer than a store made by an older version. */
@@ -482,6 +493,55 @@ export class SqliteStore implements Store {
   deleteSealedContentKeys(kid: string): Promise<void> {
     this.#db.prepare("DELETE FROM sealed_content_keys WHERE kid = ?").run(kid);
     return Promise.resolve();
+  }
+
+  listReportsPage(computerId: number, offset: number, limit: number): Promise<ReportRecord[]> {
+    return Promise.resolve(this.#console.listReportsPage(computerId, offset, limit));
+  }
+
+  countReportsOf(computerId: number): Promise<number> {
+    return Promise.resolve(this.#console.countReportsOf(computerId));
+  }
+
+  reportsPerHour(since: number): Promise<Array<[number, number]>> {
+    return Promise.resolve(this.#console.reportsPerHour(since));
+  }
+
+  queryComputers(query: ComputerQuery): Promise<ComputerPage> {
+    return Promise.resolve(this.#console.queryComputers(query));
+  }
+
+  summarizeComputers(heldSince: number | null): Promise<ComputerSummary> {
+    return Promise.resolve(this.#console.summarizeComputers(heldSince));
+  }
+
+  addOperator(operator: OperatorRecord): Promise<boolean> {
+    return Promise.resolve(this.#console.addOperator(operator));
+  }
+
+  getOperator(name: string): Promise<OperatorRecord | null> {
+    return Promise.resolve(this.#console.getOperator(name));
+  }
+
+  listOperators(): Promise<OperatorRecord[]> {
+    return Promise.resolve(this.#console.listOperators());
+  }
+
+  setOperatorPassword(name: string, passwordHash: string): Promise<boolean> {
+    return Promise.resolve(this.#console.setOperatorPassword(name, passwordHash));
+  }
+
+  removeOperator(name: string): Promise<boolean> {
+    return Promise.resolve(this.#console.removeOperator(name));
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    this.#console.appendAudit(entry);
+    return Promise.resolve();
+  }
+
+  listAudit(limit: number): Promise<AuditEntry[]> {
+    return Promise.resolve(this.#console.listAudit(limit));
   }
 
   close(): void {

@@ -20,6 +20,7 @@ import { clearTextPolicy } from "./clear_text_policy.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
 import { KeyRing } from "./key_ring.ts";
 import { createOpsApp } from "./ops_app.ts";
+import { CONSOLE_OPTIONS, CONSOLE_OPTIONS_HELP, startConsole } from "./console/console_setup.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
 
 const TOOL = "mle-server";
@@ -44,6 +45,7 @@ Options:
                                  refused by default (403 ERR_CLEAR_TEXT_REFUSED); for migrations
   --refuse-clear-from-required   accepted for old scripts and ignored: refusing is the default
   --log-level LEVEL              debug, info, warn or error (default info)
+${CONSOLE_OPTIONS_HELP}
 ${UPLOAD_OPTIONS_HELP}
   -h, --help                     show this help
 
@@ -51,6 +53,8 @@ Examples:
   mle-server run --data-dir /var/opt/mle-server
   mle-server run --data-dir ./server --listen 127.0.0.1:52311 --accept-clear-from-required
   mle-server run --data-dir ./server --ops-listen 127.0.0.1:9100
+  mle-server run --data-dir ./server --console-listen 0.0.0.0:8443 \\
+    --console-tls-cert console.crt --console-tls-key console.key
 
 Exit codes:
   0  stopped by SIGTERM or SIGINT
@@ -91,6 +95,7 @@ function parse(args: string[]) {
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h", default: false },
         ...UPLOAD_OPTIONS,
+        ...CONSOLE_OPTIONS,
       },
     });
   } catch (error) {
@@ -158,6 +163,13 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
       }
     },
   }, ops.fetch);
+  const consoleServer = await startConsole(values, {
+    store,
+    keys,
+    log,
+    masthead,
+    clientPort: listen.port,
+  });
   const server = Deno.serve({
     hostname: listen.hostname,
     port: listen.port,
@@ -170,10 +182,11 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     clearInterval(refresher);
     server.shutdown();
     opsServer.shutdown();
+    consoleServer?.shutdown();
   };
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
-  await Promise.all([server.finished, opsServer.finished]);
+  await Promise.all([server.finished, opsServer.finished, consoleServer?.finished]);
   await writer.close();
   await uploads.close();
   // The content keys unwrapped in the last moments, sealed, so the next start needs no RSA for them.

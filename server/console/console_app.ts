@@ -124,6 +124,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
     }),
   );
 
+  app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/assets/console.css", (c) => c.body(CONSOLE_STYLE, 200, { "Content-Type": "text/css" }));
   app.get(
     "/assets/console.js",
@@ -136,7 +137,10 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
     error?: string,
     name?: string,
   ) => {
-    const formToken = randomToken();
+    // One token per browser, kept while it lives: pages opened at once (or a favicon's redirect)
+    // must not replace the token of a form already shown.
+    const held = getCookie(c, cookie.form);
+    const formToken = held !== undefined && held.length === 43 ? held : randomToken();
     setCookie(c, cookie.form, formToken, { ...cookie.attributes, maxAge: 3600 });
     return c.html(SignInPage({ formToken, error, name }), status);
   };

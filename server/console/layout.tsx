@@ -102,8 +102,8 @@ export function BarList(props: { entries: Array<[string, number]>; width?: numbe
   const row = 22;
   return (
     <svg
-      width={width}
-      height={Math.max(row, props.entries.length * row)}
+      width="100%"
+      viewBox={`0 0 ${width} ${Math.max(row, props.entries.length * row)}`}
       role="img"
       aria-label="bar chart"
     >
@@ -140,8 +140,8 @@ export function HourChart(
   const height = 90;
   return (
     <svg
-      width={series.length * barWidth + 40}
-      height={height + 20}
+      width="100%"
+      viewBox={`0 0 ${series.length * barWidth + 40} ${height + 20}`}
       role="img"
       aria-label="reports per hour"
     >

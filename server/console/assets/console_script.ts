@@ -91,6 +91,10 @@ export const CONSOLE_SCRIPT = `"use strict";
   }
 
   async function decide(form) {
+    if (!globalThis.crypto?.subtle) {
+      throw new Error("Signing needs a secure page: open the console over HTTPS " +
+        "(--console-tls-cert) or on the server host itself (http://127.0.0.1)");
+    }
     const file = form.querySelector("input[type=file]").files[0];
     const password = form.querySelector("input[type=password]").value;
     if (!file) throw new Error("Choose the site key file (license.pvk) first");

@@ -49,6 +49,6 @@ form.sign-decision { display: grid; gap: .5rem; max-width: 520px; }
 .decision-result.ok { color: var(--good); }
 .decision-result.failed { color: var(--bad); }
 pre.command { background: #1d2330; color: #e8edf7; padding: .6rem; border-radius: 4px;
-  overflow-x: auto; user-select: all; }
+  white-space: pre-wrap; word-break: break-all; user-select: all; }
 svg text { font-size: 11px; fill: var(--muted); }
 `;

@@ -9,6 +9,7 @@
 
 import { signRevocations } from "../protocol/revocations.ts";
 import type { Store } from "../store/mod.ts";
+import { revocationContent } from "../store/revocation_content.ts";
 import { recordSupersedingDocument } from "./_numbered_documents.ts";
 
 /** What the published list names. */
@@ -30,10 +31,7 @@ export async function publishRevocations(
   sitePrivateKey: CryptoKey,
   now = Date.now(),
 ): Promise<PublishedRevocations> {
-  const revoked = await store.listRevokedIds();
-  const retiredKeys = (await store.listEncryptionKeys())
-    .filter((key) => key.role === "retired")
-    .map((key) => key.kid);
+  const { revoked, retiredKeys } = await revocationContent(store);
   const { serial } = await recordSupersedingDocument(
     "revocation list",
     now,

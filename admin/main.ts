@@ -22,6 +22,7 @@ import { dbCommand, dbHelp } from "./db.ts";
 import { computersCommand, computersHelp } from "./computers.ts";
 import { encryptionCommand, encryptionHelp } from "./encryption.ts";
 import { initSiteCommand, initSiteHelp } from "./init_site.ts";
+import { operatorsCommand, operatorsHelp } from "./operators.ts";
 import { reportEncryptionCommand } from "./report_encryption.ts";
 import { relaysCommand, relaysHelp } from "./relays.ts";
 import { reportsCommand, reportsHelp } from "./reports.ts";
@@ -85,6 +86,10 @@ Commands:
       mle-admin relays list
   db migrate           apply the pending schema migrations (servers also apply them at start)
       mle-admin db migrate --dry-run --database postgres://mle@db.example/mle
+  operators add        let someone sign in to the web console (admin or viewer)
+      mle-admin operators add alice --role admin
+  operators list|remove|passwd  see, remove operators or change a password
+      mle-admin operators list
 
 Options:
   --data-dir DIR   the server data dir, for every command
@@ -115,6 +120,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   uploads: { run: uploadsCommand, help: uploadsHelp },
   relays: { run: relaysCommand, help: relaysHelp },
   db: { run: dbCommand, help: dbHelp },
+  operators: { run: operatorsCommand, help: operatorsHelp },
 };
 
 /** True when the line uses the documented `-reportencryption` syntax. */

@@ -69,3 +69,6 @@ export const OPS_PATHS = {
 
 /** The operations listener's default port: the one after {@linkcode DEFAULT_PORT}. */
 export const DEFAULT_OPS_PORT = 52312;
+
+/** The web console's default port (`mle-server run --console-listen`): the one after the ops port. */
+export const DEFAULT_CONSOLE_PORT = 52313;

@@ -103,6 +103,25 @@ export async function verifySettings(
   document: unknown,
   computerId: number,
 ): Promise<SettingsDocument> {
+  const body = await verifySettingsDocument(siteKey, document);
+  if (body.computers !== "all" && !body.computers.includes(computerId)) {
+    throw new MleError(
+      "ERR_DOCUMENT_INVALID",
+      `Cannot apply settings: not meant for computer ${computerId}`,
+    );
+  }
+  return body;
+}
+
+/**
+ * Verifies a settings document whoever it targets: the signature, the fields and every setting.
+ *
+ * @throws {MleError} `ERR_DOCUMENT_INVALID`.
+ */
+export async function verifySettingsDocument(
+  siteKey: CryptoKey,
+  document: unknown,
+): Promise<SettingsDocument> {
   const body = await verifyDocument(
     siteKey,
     "mle-settings",
@@ -115,12 +134,6 @@ export async function verifySettings(
     (targets !== "all" && !Array.isArray(targets))
   ) {
     throw new MleError("ERR_DOCUMENT_INVALID", "Cannot read settings: bad fields");
-  }
-  if (targets !== "all" && !targets.includes(computerId)) {
-    throw new MleError(
-      "ERR_DOCUMENT_INVALID",
-      `Cannot apply settings: not meant for computer ${computerId}`,
-    );
   }
   try {
     checkUnset(body);

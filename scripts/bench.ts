@@ -389,6 +389,8 @@ function startServer(serverDir: string, port: number): ServerProcess {
     `127.0.0.1:${port}`,
     "--ops-listen",
     `127.0.0.1:${opsPort}`,
+    "--console-listen",
+    "off",
   ];
   if (values.profile === undefined) {
     const process = new RoleProcess("server", args);

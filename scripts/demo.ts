@@ -55,6 +55,8 @@ async function main(): Promise<number> {
       // A free port for the metrics, so that the demo never clashes with a server already here.
       "--ops-listen",
       "127.0.0.1:0",
+      "--console-listen",
+      "127.0.0.1:0",
     ]);
     processes.push(server);
     await server.waitFor("listening on");

@@ -29,6 +29,7 @@ import { DEFAULT_CONTENT_KEY_BUDGET, parseContentKeyBudget } from "./content_key
 import { ContentKeySource } from "./content_key_source.ts";
 import { KeyRing } from "./key_ring.ts";
 import { createOpsApp } from "./ops_app.ts";
+import { CONSOLE_OPTIONS, CONSOLE_OPTIONS_HELP, startConsole } from "./console/console_setup.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
 
 const TOOL = "mle-server";
@@ -61,6 +62,7 @@ ${DATABASE_OPTIONS_HELP}
                                  is 429 ERR_TOO_MANY_NEW_KEYS with Retry-After and the sender keeps
                                  the message (default ${DEFAULT_CONTENT_KEY_BUDGET}: ten at once, then one every 6 min)
   --log-level LEVEL              debug, info, warn or error (default info)
+${CONSOLE_OPTIONS_HELP}
 ${UPLOAD_OPTIONS_HELP}
   -h, --help                     show this help
 
@@ -70,6 +72,8 @@ Examples:
   mle-server run --data-dir ./server --ops-listen 127.0.0.1:9100
   PGPASSWORD=… mle-server run --data-dir /var/opt/mle-server \\
     --database postgres://mle@db.example:5432/mle
+  mle-server run --data-dir ./server --console-listen 0.0.0.0:8443 \\
+    --console-tls-cert console.crt --console-tls-key console.key
 
 Exit codes:
   0  stopped by SIGTERM or SIGINT
@@ -134,6 +138,7 @@ function parse(args: string[]) {
         help: { type: "boolean", short: "h", default: false },
         ...UPLOAD_OPTIONS,
         ...DATABASE_OPTIONS,
+        ...CONSOLE_OPTIONS,
       },
     });
   } catch (error) {
@@ -218,6 +223,13 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
       }
     },
   }, ops.fetch);
+  const consoleServer = await startConsole(values, {
+    store,
+    keys,
+    log,
+    masthead,
+    clientPort: listen.port,
+  });
   const server = Deno.serve({
     hostname: listen.hostname,
     port: listen.port,
@@ -234,10 +246,11 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     clearInterval(refresher);
     server.shutdown();
     opsServer.shutdown();
+    consoleServer?.shutdown();
   };
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
-  await Promise.all([server.finished, opsServer.finished]);
+  await Promise.all([server.finished, opsServer.finished, consoleServer?.finished]);
   await writer.close();
   await uploads.close();
   // The content keys unwrapped in the last moments, sealed, so the next start needs no RSA for them.

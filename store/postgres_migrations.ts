@@ -114,4 +114,27 @@ ALTER TABLE computers ADD COLUMN claim_signed_by_old_key smallint NOT NULL DEFAU
 ALTER TABLE uploads ADD COLUMN received_bytes bigint NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 4,
+    name: "the web console: operators, the audit log, and the indexes of its queries",
+    sql: `
+CREATE TABLE operators (
+  name text PRIMARY KEY,
+  role text NOT NULL,
+  password_hash text NOT NULL,
+  created_at bigint NOT NULL
+);
+CREATE TABLE audit_log (
+  id bigserial PRIMARY KEY,
+  at bigint NOT NULL,
+  operator text NOT NULL,
+  action text NOT NULL,
+  detail text NOT NULL
+);
+CREATE INDEX computers_by_last_report ON computers (last_report_at);
+CREATE INDEX computers_by_hostname ON computers (hostname);
+CREATE INDEX computers_by_last_kid ON computers (last_kid);
+CREATE INDEX reports_by_received_at ON reports (received_at);
+`,
+  },
 ];

@@ -11,6 +11,7 @@
 
 import type postgres from "postgres";
 import { recordWithNextSerial } from "./_document_serials.ts";
+import { PostgresConsoleTables } from "./_postgres_console.ts";
 import {
   openPostgresPool,
   type PostgresLocation,
@@ -18,14 +19,19 @@ import {
 } from "./_postgres_database.ts";
 import { toComputer, toEncryptionKey, toReport, toSealedContentKey, toSettings } from "./_rows.ts";
 import type {
+  AuditEntry,
   BundleSenderRecord,
+  ComputerPage,
+  ComputerQuery,
   ComputerRecord,
+  ComputerSummary,
   DocumentName,
   EncryptionKeyRecord,
   KeyUsage,
   NewComputer,
   NewReport,
   NumberedDocumentName,
+  OperatorRecord,
   RecordedDocument,
   ReportQuery,
   ReportRecord,
@@ -54,9 +60,11 @@ const RETRIED = new Set(["40P01", "40001"]);
  */
 export class PostgresStore implements Store {
   readonly #sql: PostgresPool;
+  readonly #console: PostgresConsoleTables;
 
   private constructor(sql: PostgresPool) {
     this.#sql = sql;
+    this.#console = new PostgresConsoleTables(sql);
   }
 
   /**
@@ -436,6 +444,54 @@ export class PostgresStore implements Store {
   }
 
   /** Closes the pool, letting queries in flight finish (at most 5 seconds). */
+  listReportsPage(computerId: number, offset: number, limit: number): Promise<ReportRecord[]> {
+    return this.#console.listReportsPage(computerId, offset, limit);
+  }
+
+  countReportsOf(computerId: number): Promise<number> {
+    return this.#console.countReportsOf(computerId);
+  }
+
+  reportsPerHour(since: number): Promise<Array<[number, number]>> {
+    return this.#console.reportsPerHour(since);
+  }
+
+  queryComputers(query: ComputerQuery): Promise<ComputerPage> {
+    return this.#console.queryComputers(query);
+  }
+
+  summarizeComputers(heldSince: number | null): Promise<ComputerSummary> {
+    return this.#console.summarizeComputers(heldSince);
+  }
+
+  addOperator(operator: OperatorRecord): Promise<boolean> {
+    return this.#console.addOperator(operator);
+  }
+
+  getOperator(name: string): Promise<OperatorRecord | null> {
+    return this.#console.getOperator(name);
+  }
+
+  listOperators(): Promise<OperatorRecord[]> {
+    return this.#console.listOperators();
+  }
+
+  setOperatorPassword(name: string, passwordHash: string): Promise<boolean> {
+    return this.#console.setOperatorPassword(name, passwordHash);
+  }
+
+  removeOperator(name: string): Promise<boolean> {
+    return this.#console.removeOperator(name);
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.#console.appendAudit(entry);
+  }
+
+  listAudit(limit: number): Promise<AuditEntry[]> {
+    return this.#console.listAudit(limit);
+  }
+
   close(): void {
     this.#sql.end({ timeout: 5 }).catch(() => {});
   }

@@ -119,6 +119,29 @@ ALTER TABLE computers ADD COLUMN claim_signed_by_old_key INTEGER NOT NULL DEFAUL
 ALTER TABLE uploads ADD COLUMN received_bytes INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 4,
+    name: "the web console: operators, the audit log, and the indexes of its queries",
+    sql: `
+CREATE TABLE IF NOT EXISTS operators (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  operator TEXT NOT NULL,
+  action TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS computers_by_last_report ON computers (last_report_at);
+CREATE INDEX IF NOT EXISTS computers_by_hostname ON computers (hostname);
+CREATE INDEX IF NOT EXISTS computers_by_last_kid ON computers (last_kid);
+CREATE INDEX IF NOT EXISTS reports_by_received_at ON reports (received_at);
+`,
+  },
 ];
 
 /**

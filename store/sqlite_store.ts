@@ -7,6 +7,7 @@
  */
 
 import { recordWithNextSerial } from "./_document_serials.ts";
+import { SqliteConsoleTables } from "./_sqlite_console.ts";
 import { SqliteDatabase } from "./_sqlite_database.ts";
 import {
   type Row,
@@ -17,14 +18,19 @@ import {
   toSettings,
 } from "./_rows.ts";
 import type {
+  AuditEntry,
   BundleSenderRecord,
+  ComputerPage,
+  ComputerQuery,
   ComputerRecord,
+  ComputerSummary,
   DocumentName,
   EncryptionKeyRecord,
   KeyUsage,
   NewComputer,
   NewReport,
   NumberedDocumentName,
+  OperatorRecord,
   RecordedDocument,
   ReportQuery,
   ReportRecord,
@@ -48,12 +54,14 @@ import type {
  */
 export class SqliteStore implements Store {
   readonly #db: SqliteDatabase;
+  readonly #console: SqliteConsoleTables;
 
   /**
    * @throws {StoreSchemaError} When the file was migrated by a newer version of this software.
    */
   constructor(path: string) {
     this.#db = new SqliteDatabase(path);
+    this.#console = new SqliteConsoleTables(this.#db, toComputer);
   }
 
   registerComputer(computer: NewComputer): Promise<ComputerRecord> {
@@ -427,6 +435,55 @@ export class SqliteStore implements Store {
   deleteSealedContentKeys(kid: string): Promise<void> {
     this.#db.prepare("DELETE FROM sealed_content_keys WHERE kid = ?").run(kid);
     return Promise.resolve();
+  }
+
+  listReportsPage(computerId: number, offset: number, limit: number): Promise<ReportRecord[]> {
+    return Promise.resolve(this.#console.listReportsPage(computerId, offset, limit));
+  }
+
+  countReportsOf(computerId: number): Promise<number> {
+    return Promise.resolve(this.#console.countReportsOf(computerId));
+  }
+
+  reportsPerHour(since: number): Promise<Array<[number, number]>> {
+    return Promise.resolve(this.#console.reportsPerHour(since));
+  }
+
+  queryComputers(query: ComputerQuery): Promise<ComputerPage> {
+    return Promise.resolve(this.#console.queryComputers(query));
+  }
+
+  summarizeComputers(heldSince: number | null): Promise<ComputerSummary> {
+    return Promise.resolve(this.#console.summarizeComputers(heldSince));
+  }
+
+  addOperator(operator: OperatorRecord): Promise<boolean> {
+    return Promise.resolve(this.#console.addOperator(operator));
+  }
+
+  getOperator(name: string): Promise<OperatorRecord | null> {
+    return Promise.resolve(this.#console.getOperator(name));
+  }
+
+  listOperators(): Promise<OperatorRecord[]> {
+    return Promise.resolve(this.#console.listOperators());
+  }
+
+  setOperatorPassword(name: string, passwordHash: string): Promise<boolean> {
+    return Promise.resolve(this.#console.setOperatorPassword(name, passwordHash));
+  }
+
+  removeOperator(name: string): Promise<boolean> {
+    return Promise.resolve(this.#console.removeOperator(name));
+  }
+
+  appendAudit(entry: AuditEntry): Promise<void> {
+    this.#console.appendAudit(entry);
+    return Promise.resolve();
+  }
+
+  listAudit(limit: number): Promise<AuditEntry[]> {
+    return Promise.resolve(this.#console.listAudit(limit));
   }
 
   close(): void {

@@ -180,6 +180,81 @@ export interface RecordedDocument {
   document: string;
 }
 
+/** What an operator of the web console may do: admins also sign decisions and read the audit log. */
+export type OperatorRole = "admin" | "viewer";
+
+/** A console operator (`mle-admin operators add`). */
+export interface OperatorRecord {
+  name: string;
+  role: OperatorRole;
+  /** The slow salted hash of the password (`keystore/operator_password.ts`), never the password. */
+  passwordHash: string;
+  createdAt: number;
+}
+
+/** One line of the console's audit log: who did what, when. */
+export interface AuditEntry {
+  at: number;
+  /** The operator's name, or the name tried for a failed sign-in. */
+  operator: string;
+  /** What was done: "sign-in", "sign-in-failed", "revoke", … */
+  action: string;
+  /** Details for the reader (ids, serials, the source address); never a password or a report. */
+  detail: string;
+}
+
+/** The states the console filters computers by. */
+export type ComputerState =
+  | "active"
+  | "held"
+  | "revoked"
+  | "replaced"
+  | "duplicate"
+  | "flagged"
+  | "removed";
+
+/** A page of computers, filtered and sorted by the store. */
+export interface ComputerQuery {
+  /** A computer id, part of a hostname, or part of a property value of its last report. */
+  search?: string;
+  /** The level the computer last reported ("required", "optional", "none"). */
+  level?: string;
+  /** The key id its last report was encrypted to; "clear" for clear text, "none" for never. */
+  kid?: string;
+  state?: ComputerState;
+  /**
+   * When the site's encryption became unavailable (the disabled certificate's date; a very large
+   * number when no key was ever deployed), or null while it is available: "held" computers are
+   * active ones at level required that have not reported since.
+   */
+  heldSince: number | null;
+  /** Last report at or after this time. */
+  reportedSince?: number;
+  /** No report at or after this time (including never). */
+  silentSince?: number;
+  sort: "id" | "hostname" | "lastReport" | "registered";
+  descending: boolean;
+  offset: number;
+  /** At most 500. */
+  limit: number;
+}
+
+/** A page of computers and how many match in all. */
+export interface ComputerPage {
+  total: number;
+  computers: ComputerRecord[];
+}
+
+/** Counts of computers for the console's overview. */
+export interface ComputerSummary {
+  total: number;
+  /** Active computers by the level they last reported ("unknown" when none yet). */
+  byLevel: Record<string, number>;
+  /** Active computers by the key of their last report ("clear", "none" when never reported). */
+  byKid: Record<string, number>;
+  byState: Record<ComputerState, number>;
+}
+
 /** The storage interface shared by the server and the admin tool. */
 export interface Store {
   registerComputer(computer: NewComputer): Promise<ComputerRecord>;
@@ -261,6 +336,29 @@ export interface Store {
   putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void>;
   /** Deletes the sealed content keys of a server key (when it is retired). */
   deleteSealedContentKeys(kid: string): Promise<void>;
+
+  /** A computer's reports, newest first, `limit` of them after skipping `offset`. */
+  listReportsPage(computerId: number, offset: number, limit: number): Promise<ReportRecord[]>;
+  /** How many reports a computer has stored. */
+  countReportsOf(computerId: number): Promise<number>;
+  /** Reports received per hour since `since`: [hour start in ms, count], oldest first. */
+  reportsPerHour(since: number): Promise<Array<[number, number]>>;
+  /** The console's computer list: filtered, sorted and paged here, not in the caller. */
+  queryComputers(query: ComputerQuery): Promise<ComputerPage>;
+  /** The console's overview counts (`heldSince` as in {@linkcode ComputerQuery}). */
+  summarizeComputers(heldSince: number | null): Promise<ComputerSummary>;
+
+  /** Adds an operator; false when the name is taken. */
+  addOperator(operator: OperatorRecord): Promise<boolean>;
+  getOperator(name: string): Promise<OperatorRecord | null>;
+  listOperators(): Promise<OperatorRecord[]>;
+  /** Replaces an operator's password hash; false when there is no such operator. */
+  setOperatorPassword(name: string, passwordHash: string): Promise<boolean>;
+  /** Removes an operator; false when there was none. */
+  removeOperator(name: string): Promise<boolean>;
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** The newest audit entries first, at most `limit`. */
+  listAudit(limit: number): Promise<AuditEntry[]>;
 
   close(): void;
 }

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { NewReport, Store } from "./store.ts";
 import type { UploadQuotas, UploadRecord, UploadRecords } from "./upload_records.ts";
+import { consoleConformanceTests } from "./console_conformance.ts";
 
 /** A fresh, empty database opened by a backend. */
 export interface StoreFixture {
@@ -481,4 +482,6 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
       [[2, "a"]],
     );
   });
+
+  consoleConformanceTests(test);
 }

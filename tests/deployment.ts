@@ -144,9 +144,14 @@ export async function deployKey(site: TestSite): Promise<void> {
 }
 
 /** A running server and the port of its operations listener (metrics, health). */
-export type ServerProcess = RoleProcess & { readonly opsPort: number };
+export type ServerProcess = RoleProcess & {
+  readonly opsPort: number;
+  /** The web console's base URL, or null when started with `--console-listen off`. */
+  readonly consoleUrl: string | null;
+};
 
 const OPS_LISTENER_LINE = /operations listener on http:\/\/[^\s]*:(\d+)/;
+const CONSOLE_LISTENER_LINE = /console listener on (https?:\/\/[^\s]*:\d+)/;
 
 /**
  * Starts the server of a site on its port, with its operations listener on a free loopback port
@@ -157,6 +162,7 @@ export async function startServer(
   extra: string[] = [],
 ): Promise<ServerProcess> {
   const ops = extra.includes("--ops-listen") ? [] : ["--ops-listen", "127.0.0.1:0"];
+  const consoleArgs = extra.includes("--console-listen") ? [] : ["--console-listen", "127.0.0.1:0"];
   const server = new RoleProcess("server", [
     "run",
     "--data-dir",
@@ -164,12 +170,14 @@ export async function startServer(
     "--listen",
     `127.0.0.1:${site.serverPort}`,
     ...ops,
+    ...consoleArgs,
     ...extra,
   ]);
   await server.waitFor(OPS_LISTENER_LINE);
   await server.waitFor("listening on");
   const opsPort = Number(OPS_LISTENER_LINE.exec(server.stderr)![1]);
-  return Object.assign(server, { opsPort });
+  const consoleUrl = CONSOLE_LISTENER_LINE.exec(server.stderr)?.[1] ?? null;
+  return Object.assign(server, { opsPort, consoleUrl });
 }
 
 /** What the tests read of the server's counters (`GET /api/v1/metrics` on its ops listener). */

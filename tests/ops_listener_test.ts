@@ -95,6 +95,8 @@ Deno.test("mle-server run warns when its operations listener is reachable from o
     `127.0.0.1:${site.serverPort}`,
     "--ops-listen",
     "0.0.0.0:0",
+    "--console-listen",
+    "off",
   ]);
   try {
     await server.waitFor("listening on");

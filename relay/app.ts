@@ -129,6 +129,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     acceptsEncryptedReports,
     authenticating: authenticator !== undefined,
     decrypting: options.decrypting === true,
+    acceptsReportBatches: false,
     version: VERSION,
   };
 

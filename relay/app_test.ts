@@ -79,6 +79,7 @@ Deno.test("relay app answers its capabilities", async () => {
       acceptsEncryptedReports: true,
       authenticating: false,
       decrypting: false,
+      acceptsReportBatches: false,
       version: VERSION,
     });
   });

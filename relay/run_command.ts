@@ -342,6 +342,11 @@ export async function runRelay(args: string[]): Promise<number> {
     const { parentUrl } = settings;
     const spoolLimits = settings.spool ?? parseSpoolRunArgs({}, () => undefined);
     const spool = await Spool.open(dataDir, spoolLimits);
+    if (spool.droppedBytes > 0) {
+      log.warn("dropped the torn end of the spool (never acknowledged)", {
+        bytes: spool.droppedBytes,
+      });
+    }
     const documents = await DocumentCache.open({
       dir: joinPath(dataDir, "cache"),
       parentUrl,
@@ -423,6 +428,7 @@ export async function runRelay(args: string[]): Promise<number> {
     await forwarder.stop(STOP_GRACE_MS);
     await uploads.forwarder.stop(STOP_GRACE_MS);
     await revocations.stop();
+    await spool.close();
     log.info("stopped", { waiting: spool.count(), ...forwarder.stats() });
     return EXIT.ok;
   } finally {

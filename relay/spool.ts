@@ -284,6 +284,11 @@ export class Spool {
     return ids;
   }
 
+  /** The bytes of a waiting message (0 when it is not waiting). */
+  sizeOf(id: string): number {
+    return this.#sizes.get(id) ?? 0;
+  }
+
   /** Whether a message is waiting. */
   has(id: string): boolean {
     return this.#sizes.has(id);

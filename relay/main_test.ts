@@ -72,7 +72,7 @@ async function post(url: string, body: BodyInit): Promise<{ status: number; body
 
 /** The ids of the reports waiting in a relay's spool on disk. */
 async function spooled(dataDir: string): Promise<string[]> {
-  return await Spool.waitingIn(dataDir);
+  return (await Spool.waitingIn(dataDir)).map((message) => message.id);
 }
 
 Deno.test("mle-relay --help prints usage to stdout and exits 0", async () => {
@@ -101,6 +101,10 @@ Deno.test("mle-relay misuse exits 2 with an error and a hint on stderr", async (
     [["run", "--parent", "http://s:1", "--listen", "h:port"], /Cannot listen on "h:port"/],
     [["run", "--parent", "http://s:1", "--listen", "h:70000"], /Cannot listen on "h:70000"/],
     [["run", "--parent", "http://s:1", "--concurrency", "0"], /Cannot use --concurrency "0"/],
+    [
+      ["run", "--parent", "http://s:1", "--forward-batch-max", "513"],
+      /Cannot use --forward-batch-max "513": expected an integer from 1 to 512/,
+    ],
     [["run", "--parent", "http://s:1", "--log-level", "loud"], /Cannot use log level "loud"/],
     [["run", "--parent", "http://s:1", "--frobnicate"], /Unknown option '--frobnicate'/],
   ];

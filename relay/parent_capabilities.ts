@@ -23,6 +23,8 @@ export class ParentCapabilities {
   readonly #now: () => number;
   #capabilities: Capabilities | null = null;
   #askedAt = -Infinity;
+  /** The question under way: callers meanwhile share it. */
+  #asking: Promise<Capabilities | null> | null = null;
 
   constructor(parentUrl: string | URL, now: () => number = Date.now) {
     this.#url = `${parentBaseUrl(parentUrl)}${API.capabilities}`;
@@ -51,6 +53,11 @@ export class ParentCapabilities {
     if (this.#capabilities !== null && this.#now() - this.#askedAt < TTL_MS) {
       return this.#capabilities;
     }
+    this.#asking ??= this.#fetch().finally(() => this.#asking = null);
+    return await this.#asking;
+  }
+
+  async #fetch(): Promise<Capabilities | null> {
     try {
       const answer = await fetchJson(this.#url, {
         redirect: "manual",

@@ -23,7 +23,7 @@
 
 import { readUpstreamMessage } from "../envelope/report_message.ts";
 import {
-  readWaitingSegmentIds,
+  readWaitingSegmentMessages,
   SpoolSegments,
   type SpoolSegmentsOptions,
 } from "./spool_segments.ts";
@@ -212,17 +212,22 @@ export class Spool {
   }
 
   /**
-   * The ids waiting in a data dir's spool, oldest first, read without changing anything: a
+   * The messages waiting in a data dir's spool, oldest first, read without changing anything: a
    * running relay's spool may be looked at (tests, an operator).
    */
-  static async waitingIn(dataDir: string): Promise<string[]> {
+  static async waitingIn(dataDir: string): Promise<Array<{ id: string; bytes: Uint8Array }>> {
     const dir = joinPath(dataDir, "spool");
-    const files: string[] = [];
+    const messages = await readWaitingSegmentMessages(dir);
     for await (const entry of Deno.readDir(dir)) {
       const id = entry.isFile ? idOfFileName(entry.name) : null;
-      if (id !== null) files.push(id);
+      if (id === null) continue;
+      try {
+        messages.push({ id, bytes: await Deno.readFile(joinPath(dir, entry.name)) });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error; // delivered meanwhile
+      }
     }
-    return [...files, ...await readWaitingSegmentIds(dir)].sort();
+    return messages.sort((a, b) => a.id < b.id ? -1 : 1);
   }
 
   /** Bytes of torn or damaged records dropped from the segments' ends when the spool opened. */
@@ -314,8 +319,8 @@ export class Spool {
   async remove(id: string): Promise<void> {
     checkId(id);
     if (this.#segments.has(id)) {
-      this.#forget(id);
       await this.#segments.done(id);
+      this.#forget(id);
       return;
     }
     try {
@@ -341,8 +346,8 @@ export class Spool {
       // A copy in rejected/, synced, before the record is marked done (durably, so that it does
       // not come back once rejected/ has expired it).
       await replaceFileAtomically(rejectedPath, await this.#segments.read(id), 0o600);
-      this.#forget(id);
       await this.#segments.done(id, true);
+      this.#forget(id);
     } else {
       try {
         await Deno.rename(this.#pathOf(id), rejectedPath);

@@ -403,22 +403,29 @@ async function readSegmentFile(dir: string, name: string) {
 }
 
 /**
- * The ids of the messages waiting in a spool folder's segments, oldest first, read without
- * changing anything (a running relay's spool may be looked at).
+ * The messages waiting in a spool folder's segments, oldest first, read without changing anything
+ * (a running relay's spool may be looked at).
  */
-export async function readWaitingSegmentIds(dir: string): Promise<string[]> {
-  const ids: string[] = [];
+export async function readWaitingSegmentMessages(
+  dir: string,
+): Promise<Array<{ id: string; bytes: Uint8Array }>> {
+  const messages: Array<{ id: string; bytes: Uint8Array }> = [];
   const names = [...Deno.readDirSync(dir)].map((entry) => entry.name)
     .filter((name) => name.endsWith(SEGMENT_SUFFIX)).sort();
   for (const name of names) {
     try {
-      const { contents, done } = await readSegmentFile(dir, name);
-      ids.push(...contents.records.map((record) => record.id).filter((id) => !done.has(id)));
+      const bytes = await Deno.readFile(joinPath(dir, name));
+      const done = await readDoneIds(joinPath(dir, doneNameOf(name)));
+      for (const record of readSpoolSegment(bytes).records) {
+        if (done.has(record.id)) continue;
+        const message = bytes.subarray(record.offset, record.offset + record.length);
+        messages.push({ id: record.id, bytes: message });
+      }
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error; // delivered meanwhile
     }
   }
-  return ids;
+  return messages;
 }
 
 async function readDoneIds(path: string): Promise<Set<string>> {

@@ -32,6 +32,11 @@ export const API = {
   /** POST: one upstream report message (encrypted JWE or signed clear text). */
   reports: "/api/v1/reports",
   /**
+   * POST: many client envelopes, untouched, from a relay (`protocol/report_batch.ts`), when the
+   * parent announces `acceptsReportBatches`; answered with one outcome per envelope.
+   */
+  reportBatch: "/api/v1/reports/batch",
+  /**
    * POST: a report bundle from a decrypting relay the administrator allowed to send them
    * (`protocol/report_bundle.ts`); answered with one outcome per report.
    */

@@ -1,5 +1,8 @@
 /**
- * Delivers the spooled messages to the parent, oldest first, a few at a time.
+ * Delivers the spooled messages to the parent, oldest first, a few requests at a time: to a parent
+ * that announces report batches (`acceptsReportBatches`: the server, or a relay), many messages
+ * per request, untouched, each answered on its own (`protocol/report_batch.ts`); to any other
+ * parent, one message per request. Either way each message's answer is read the same way:
  *
  * What each answer means for the message:
  * - 2xx: the parent has it; delete it.
@@ -11,6 +14,10 @@
  * - 5xx, no answer, a timeout: keep it; retry with exponential backoff (500 ms doubling up to 30 s,
  *   with jitter, so that many relays do not return to a recovering parent at the same instant).
  *
+ * A batch refused whole (no per-message answer) never rejects a message: a busy or failing parent
+ * is backed off from, and any other refusal (an older parent without the route, say) sends one by
+ * one for a minute.
+ *
  * Logs ids, statuses and counts, never message bodies.
  *
  * @module
@@ -19,9 +26,17 @@
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
+import { MAX_REPORT_BATCH_ANSWER_BYTES, MAX_REPORT_BATCH_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
+import {
+  encodeReportBatch,
+  readReportBatchAnswer,
+  REPORT_BATCH_CONTENT_TYPE,
+  reportBatchSize,
+} from "../protocol/report_batch.ts";
 import { DeliveryBackoff } from "./_delivery_backoff.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
+import { ParentCapabilities } from "./parent_capabilities.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { Spool } from "./spool.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
@@ -38,8 +53,12 @@ export interface ForwarderOptions {
   /** The parent's base URL (the server or another relay). */
   parentUrl: string | URL;
   log?: Logger;
-  /** Most messages in flight at once (default 4). */
+  /** Most requests in flight at once (default 4). */
   concurrency?: number;
+  /** Most messages in one batch to a parent that takes batches (default 256; 1: never batch). */
+  batchMax?: number;
+  /** What the parent takes (default: asked at the parent URL, at most once a minute). */
+  parentCapabilities?: Pick<ParentCapabilities, "acceptsReportBatches">;
   /** Timeout of one delivery (default 30 s). */
   timeoutMs?: number;
   /** First retry delay after a failure (default 500 ms). */
@@ -62,6 +81,10 @@ export interface ForwarderStats {
 
 /** Largest answer read from the parent to a report: an error body at most. */
 const MAX_ANSWER_BYTES = 64 * 1024;
+/** Messages in one batch by default. */
+export const DEFAULT_FORWARD_BATCH_MAX = 256;
+/** How long a parent that refused a batch whole gets one message per request. */
+const ONE_BY_ONE_AFTER_REFUSED_BATCH_MS = 60_000;
 
 /**
  * Reads what the parent's answer to a report means for it.
@@ -126,21 +149,34 @@ export class Forwarder {
   readonly #spool: Spool;
   /** Where reports go: the parent's reports path. */
   readonly #reportsUrl: string;
+  /** Where batches go: the parent's report batch path. */
+  readonly #batchUrl: string;
   readonly #log: Logger;
   readonly #concurrency: number;
+  readonly #batchMax: number;
+  readonly #capabilities: Pick<ParentCapabilities, "acceptsReportBatches">;
   readonly #timeoutMs: number;
   readonly #backoff: DeliveryBackoff;
-  readonly #inFlight = new Map<string, Promise<void>>();
+  /** The requests under way. */
+  readonly #requests = new Set<Promise<void>>();
+  /** The messages those requests carry. */
+  readonly #claimed = new Set<string>();
   readonly #stats: ForwarderStats = { delivered: 0, duplicates: 0, rejected: 0, failures: 0 };
   #running = false;
+  /** Until when batches are not tried (the parent refused one whole). */
+  #oneByOneUntil = 0;
 
-  /** @throws {RangeError} When the parent URL, the concurrency or a delay is unusable. */
+  /** @throws {RangeError} When the parent URL, the concurrency, batch size or a delay is unusable. */
   constructor(options: ForwarderOptions) {
     this.#spool = options.spool;
     this.#refusals = options.refusals;
-    this.#reportsUrl = `${parentBaseUrl(options.parentUrl)}${API.reports}`;
+    const base = parentBaseUrl(options.parentUrl);
+    this.#reportsUrl = `${base}${API.reports}`;
+    this.#batchUrl = `${base}${API.reportBatch}`;
     this.#log = options.log ?? silentLogger;
     this.#concurrency = options.concurrency ?? 4;
+    this.#batchMax = options.batchMax ?? DEFAULT_FORWARD_BATCH_MAX;
+    this.#capabilities = options.parentCapabilities ?? new ParentCapabilities(options.parentUrl);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     const minBackoffMs = options.minBackoffMs ?? 500;
     const maxBackoffMs = options.maxBackoffMs ?? 30_000;
@@ -148,6 +184,9 @@ export class Forwarder {
       throw new RangeError(
         `Cannot use concurrency ${this.#concurrency}: expected a positive integer`,
       );
+    }
+    if (!Number.isInteger(this.#batchMax) || this.#batchMax < 1) {
+      throw new RangeError(`Cannot use batch size ${this.#batchMax}: expected a positive integer`);
     }
     if (!(minBackoffMs > 0 && maxBackoffMs >= minBackoffMs)) {
       throw new RangeError("Cannot use backoff: expected 0 < minBackoffMs <= maxBackoffMs");
@@ -176,14 +215,14 @@ export class Forwarder {
 
   /**
    * Stops sending: nothing new starts, and this waits for the sends in flight, or for `graceMs`
-   * at most. A send still running then is abandoned to the process's end: its message stays
-   * spooled until the parent's answer removes it, so at worst it is sent again on the next start
-   * and the parent answers that it already has it.
+   * at most. A send still running then is abandoned to the process's end: its messages stay
+   * spooled until the parent's answer removes them, so at worst they are sent again on the next
+   * start and the parent answers that it already has them.
    */
   async stop(graceMs = 10_000): Promise<void> {
     this.#running = false;
     this.#backoff.stop();
-    const pending = [...this.#inFlight.values()];
+    const pending = [...this.#requests];
     if (pending.length === 0) return;
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
     const graceOver = new Promise<void>((resolve) => graceTimer = setTimeout(resolve, graceMs));
@@ -191,9 +230,9 @@ export class Forwarder {
     clearTimeout(graceTimer);
   }
 
-  /** Number of sends in flight. */
+  /** Number of messages in flight. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#claimed.size;
   }
 
   /** Whether a failure is being backed off from. */
@@ -208,31 +247,70 @@ export class Forwarder {
 
   #pump(): void {
     if (!this.#running || this.#backoff.backingOff) return;
-    while (this.#inFlight.size < this.#concurrency) {
-      // The in-flight ids are among the oldest, so this window always holds a free one if any.
-      const id = this.#spool.list(this.#concurrency + this.#inFlight.size)
-        .find((candidate) => !this.#inFlight.has(candidate));
-      if (id === undefined) return;
-      const task = this.#deliver(id).finally(() => {
-        this.#inFlight.delete(id);
+    while (
+      this.#requests.size < this.#concurrency && this.#spool.count() > this.#claimed.size
+    ) {
+      const request = this.#sendNext().finally(() => {
+        this.#requests.delete(request);
         this.#pump();
       });
-      this.#inFlight.set(id, task);
+      this.#requests.add(request);
+    }
+  }
+
+  /** Sends the oldest messages not in flight, as a batch when the parent takes them; never throws. */
+  async #sendNext(): Promise<void> {
+    let batches = false;
+    try {
+      batches = this.#batchMax > 1 && Date.now() >= this.#oneByOneUntil &&
+        await this.#capabilities.acceptsReportBatches();
+    } catch {
+      // Cannot tell: one by one, which every parent takes.
+    }
+    if (!this.#running || this.#backoff.backingOff) return;
+    const ids = this.#claim(batches ? this.#batchMax : 1);
+    if (ids.length === 0) return;
+    try {
+      if (batches) await this.#deliverBatch(ids);
+      else await this.#deliver(ids[0]);
+    } finally {
+      for (const id of ids) this.#claimed.delete(id);
+    }
+  }
+
+  /** Takes the oldest messages no request carries, up to `max` and a batch's bytes. */
+  #claim(max: number): string[] {
+    const ids: string[] = [];
+    const sizes: number[] = [];
+    for (const id of this.#spool.list(this.#claimed.size + max)) {
+      if (this.#claimed.has(id)) continue;
+      const size = this.#spool.sizeOf(id);
+      if (ids.length > 0 && reportBatchSize([...sizes, size]) > MAX_REPORT_BATCH_BYTES) break;
+      ids.push(id);
+      sizes.push(size);
+      this.#claimed.add(id);
+      if (ids.length === max) break;
+    }
+    return ids;
+  }
+
+  /** A spooled message's bytes, or null when it vanished (then it is forgotten). */
+  async #read(id: string): Promise<Uint8Array<ArrayBuffer> | null> {
+    try {
+      return await this.#spool.read(id);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      this.#log.warn("spooled message vanished; skipping it", { id });
+      await this.#spool.remove(id);
+      return null;
     }
   }
 
   /** Sends one message and acts on the answer; never throws. */
   async #deliver(id: string): Promise<void> {
     try {
-      let bytes: Uint8Array<ArrayBuffer>;
-      try {
-        bytes = await this.#spool.read(id);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-        this.#log.warn("spooled message vanished; skipping it", { id });
-        await this.#spool.remove(id);
-        return;
-      }
+      const bytes = await this.#read(id);
+      if (bytes === null) return;
       const answer = await fetchJson(this.#reportsUrl, {
         method: "POST",
         body: bytes,
@@ -242,36 +320,112 @@ export class Forwarder {
         timeoutMs: this.#timeoutMs,
         maxBytes: MAX_ANSWER_BYTES,
       });
-      const outcome = deliveryOutcome(answer.status, answer.body);
-      switch (outcome) {
-        case "delivered":
-        case "duplicate":
-          await this.#spool.remove(id);
-          this.#stats[outcome === "delivered" ? "delivered" : "duplicates"] += 1;
-          this.#log.debug(`message ${outcome}`, { id, status: answer.status });
-          this.#backoff.answered();
-          return;
-        case "rejected":
-          await rejectForGood(this.#spool, this.#log, id, answer);
-          this.#refusals?.noteRefusal(bytes, answer);
-          this.#stats.rejected += 1;
-          this.#backoff.answered();
-          return;
-        case "retry":
-          this.#failed(`parent answered ${answer.status}`);
-          return;
+      if (await this.#settle(id, bytes, answer) === "retry") {
+        this.#failed(`parent answered ${answer.status}`);
+      } else {
+        this.#backoff.answered();
       }
     } catch (error) {
-      if (error instanceof ParentUnreachableError) {
-        this.#failed(describeUnreachable(error));
-      } else {
-        this.#log.error("cannot deliver spooled message; keeping it", {
-          id,
-          error: error instanceof Error ? error.message : String(error),
-        });
-        this.#failed("local failure");
-      }
+      this.#sendFailed(error, [id]);
     }
+  }
+
+  /** Sends messages in one batch and acts on each one's answer; never throws. */
+  async #deliverBatch(claimed: string[]): Promise<void> {
+    try {
+      const ids: string[] = [];
+      const messages: Uint8Array<ArrayBuffer>[] = [];
+      for (const id of claimed) {
+        const bytes = await this.#read(id);
+        if (bytes === null) continue;
+        ids.push(id);
+        messages.push(bytes);
+      }
+      if (ids.length === 0) return;
+      const answer = await fetchJson(this.#batchUrl, {
+        method: "POST",
+        body: encodeReportBatch(messages),
+        headers: { "content-type": REPORT_BATCH_CONTENT_TYPE },
+        redirect: "manual",
+        timeoutMs: this.#timeoutMs,
+        maxBytes: MAX_REPORT_BATCH_ANSWER_BYTES,
+      });
+      if (answer.status !== 200) {
+        this.#batchRefused(answer.status, errorCodeOf(answer.body));
+        return;
+      }
+      let results;
+      try {
+        results = readReportBatchAnswer(answer.body, ids.length);
+      } catch (error) {
+        this.#log.warn("parent answered a batch unreadably; keeping its messages", {
+          error: (error as Error).message,
+        });
+        this.#failed("unreadable answer to a batch");
+        return;
+      }
+      let retries = 0;
+      for (let i = 0; i < ids.length; i++) {
+        if (await this.#settle(ids[i], messages[i], results[i]) === "retry") retries += 1;
+      }
+      if (retries > 0) this.#failed(`parent asked to retry ${retries} of ${ids.length} reports`);
+      else this.#backoff.answered();
+    } catch (error) {
+      this.#sendFailed(error, claimed);
+    }
+  }
+
+  /**
+   * A batch the parent refused whole: nothing is rejected for it. Busy or failing: back off. Any
+   * other refusal (no such route, a body it will not read): one by one for a while.
+   */
+  #batchRefused(status: number, code: string | null): void {
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      this.#oneByOneUntil = Date.now() + ONE_BY_ONE_AFTER_REFUSED_BATCH_MS;
+      this.#log.warn("parent refused a report batch; sending one by one for a minute", {
+        status,
+        code: code ?? "none",
+      });
+      return;
+    }
+    this.#failed(`parent answered ${status} to a batch`);
+  }
+
+  /** Acts on one message's answer (alone or in a batch); says what it meant. */
+  async #settle(
+    id: string,
+    bytes: Uint8Array,
+    answer: { status: number; body: unknown },
+  ): Promise<DeliveryOutcome> {
+    const outcome = deliveryOutcome(answer.status, answer.body);
+    switch (outcome) {
+      case "delivered":
+      case "duplicate":
+        await this.#spool.remove(id);
+        this.#stats[outcome === "delivered" ? "delivered" : "duplicates"] += 1;
+        this.#log.debug(`message ${outcome}`, { id, status: answer.status });
+        break;
+      case "rejected":
+        await rejectForGood(this.#spool, this.#log, id, answer);
+        this.#refusals?.noteRefusal(bytes, answer);
+        this.#stats.rejected += 1;
+        break;
+      case "retry":
+        break;
+    }
+    return outcome;
+  }
+
+  #sendFailed(error: unknown, ids: string[]): void {
+    if (error instanceof ParentUnreachableError) {
+      this.#failed(describeUnreachable(error));
+      return;
+    }
+    this.#log.error("cannot deliver spooled messages; keeping them", {
+      ids: ids.length === 1 ? ids[0] : `${ids.length} messages from ${ids[0]}`,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    this.#failed("local failure");
   }
 
   /** Counts the failure and backs off, once per streak step. */

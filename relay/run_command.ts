@@ -14,6 +14,7 @@ import { CliError, UsageError } from "../cli/output.ts";
 import { expandHomeInOptions } from "../cli/home_path.ts";
 import { defaultRelayDataDir } from "../keystore/default_paths.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
+import { MAX_REPORT_BATCH_COUNT } from "../protocol/limits.ts";
 import { DEFAULT_PORT } from "../protocol/paths.ts";
 import { isRelayPublicKey, signRelayVoucher } from "../protocol/relay_voucher.ts";
 import { createRelayApp } from "./app.ts";
@@ -21,7 +22,7 @@ import { lockDataDir } from "./data_dir_lock.ts";
 import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forwarder.ts";
 import { openDecryptingRelay } from "./decrypting_relay.ts";
 import { DocumentCache } from "./document_cache.ts";
-import { Forwarder } from "./forwarder.ts";
+import { DEFAULT_FORWARD_BATCH_MAX, Forwarder } from "./forwarder.ts";
 import { KeyExchangeSalts } from "./key_exchange_salts.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import { openRelayTrust, SHARED_PASSWORD_ENV } from "./relay_trust.ts";
@@ -64,7 +65,11 @@ Options:
                           keep theirs queued, except "optional" ones while the site has no
                           enabled certificate or has signed
                           _BESClient_Report_Encryption_AllowLegacyRelays=1, which send clear text
-  --concurrency N         reports in flight to the parent at once, 1 to 64 (default 4)
+  --concurrency N         requests in flight to the parent at once, 1 to 64 (default 4)
+  --forward-batch-max N   most reports in one request to a parent that takes batches (the
+                          server, or a relay of this version), 1 to 512 (default 256); 1 sends
+                          one report per request. Parents that do not announce batches always
+                          get one report per request
 ${SPOOL_RUN_HELP}
   --authenticating        admit registrations only after the manual key exchange
                           ("mle-client register --password … <relay-url>"), and reports and
@@ -131,6 +136,8 @@ export interface RunSettings {
   port: number;
   acceptsEncryptedReports: boolean;
   concurrency: number;
+  /** Most reports in one batch to a parent that takes batches. */
+  forwardBatchMax: number;
   logLevel: LogLevel;
   /** Milliseconds between two fetches of the revocation list. */
   revocationIntervalMs: number;
@@ -169,6 +176,7 @@ export function parseRunArgs(
         "listen": { type: "string" },
         "no-encrypted-reports": { type: "boolean" },
         "concurrency": { type: "string" },
+        "forward-batch-max": { type: "string" },
         "authenticating": { type: "boolean" },
         "password-file": { type: "string" },
         "one-time-passwords": { type: "string" },
@@ -222,6 +230,14 @@ export function parseRunArgs(
   if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 64) {
     throw new UsageError(
       `Cannot use --concurrency "${concurrencyText}": expected an integer from 1 to 64`,
+    );
+  }
+
+  const batchText = values["forward-batch-max"] ?? String(DEFAULT_FORWARD_BATCH_MAX);
+  const forwardBatchMax = Number(batchText);
+  if (!/^\d+$/.test(batchText) || forwardBatchMax < 1 || forwardBatchMax > MAX_REPORT_BATCH_COUNT) {
+    throw new UsageError(
+      `Cannot use --forward-batch-max "${batchText}": expected an integer from 1 to ${MAX_REPORT_BATCH_COUNT}`,
     );
   }
 
@@ -287,6 +303,7 @@ export function parseRunArgs(
     ...address,
     acceptsEncryptedReports: !values["no-encrypted-reports"],
     concurrency,
+    forwardBatchMax,
     logLevel,
     revocationIntervalMs: interval * 1000,
     mastheadFile: values.masthead,
@@ -346,6 +363,11 @@ export async function runRelay(args: string[]): Promise<number> {
     const { parentUrl } = settings;
     const spoolLimits = settings.spool ?? parseSpoolRunArgs({}, () => undefined);
     const spool = await Spool.open(dataDir, spoolLimits);
+    if (spool.droppedBytes > 0) {
+      log.warn("dropped the torn end of the spool (never acknowledged)", {
+        bytes: spool.droppedBytes,
+      });
+    }
     const { revocations, certificate, authenticator, authorized } = await openRelayTrust(
       settings,
       log,
@@ -361,7 +383,14 @@ export async function runRelay(args: string[]): Promise<number> {
       ? await openDecryptingRelay(settings, spool, { revocations, refusals, certificate }, log)
       : null;
     const forwarder = decrypting?.forwarder ??
-      new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency, refusals });
+      new Forwarder({
+        spool,
+        parentUrl,
+        log,
+        concurrency: settings.concurrency,
+        batchMax: settings.forwardBatchMax,
+        refusals,
+      });
     // The senders' keys this relay knows: the admitted clients', or those its parent told it.
     const senderKeys = authorized
       ? { knownKey: (cid: number) => authorized.publicKeyOf(cid) }
@@ -431,6 +460,7 @@ export async function runRelay(args: string[]): Promise<number> {
     await forwarder.stop(STOP_GRACE_MS);
     await uploads.forwarder.stop(STOP_GRACE_MS);
     await revocations.stop();
+    await spool.close();
     log.info("stopped", { waiting: spool.count(), ...forwarder.stats() });
     return EXIT.ok;
   } finally {

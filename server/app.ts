@@ -20,6 +20,7 @@ import { BundleIngest } from "./bundle_ingest.ts";
 import { inactiveReason, IngestError } from "./ingest_error.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 import { registerClient } from "./registration.ts";
+import { createReportBatchApp } from "./report_batch_ingest.ts";
 import { authenticateRelayAsker } from "./relay_asker.ts";
 import { RotationDirectives } from "./rotation_directives.ts";
 
@@ -85,6 +86,7 @@ export function createServerApp(options: ServerAppOptions): Hono {
         acceptsEncryptedReports: true,
         authenticating: false,
         decrypting: true,
+        acceptsReportBatches: true,
         version: VERSION,
       } satisfies Capabilities,
     ));
@@ -208,6 +210,9 @@ export function createServerApp(options: ServerAppOptions): Hono {
       throw error;
     }
   });
+
+  // Many envelopes from a relay, each ingested as if it came alone.
+  app.route(API.reportBatch, createReportBatchApp(ingest, log));
 
   if (options.uploads) app.route(API.uploads, options.uploads);
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { Spool } from "../relay/spool.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { signReport } from "../envelope/report_message.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
@@ -227,6 +228,14 @@ export async function startRelay(
     await relay.waitFor("one-time passwords ready", 120_000);
   }
   return relay;
+}
+
+/**
+ * The reports waiting in a relay's spool, exactly as received, read from its data dir without
+ * changing anything (the relay may be running).
+ */
+export async function spooledMessages(relayDir: string): Promise<Uint8Array[]> {
+  return (await Spool.waitingIn(relayDir)).map((message) => message.bytes);
 }
 
 /** Runs `mle-client report` for a client data dir. */

@@ -14,6 +14,7 @@ import {
   freePort,
   generateKey,
   RecordingProxy,
+  spooledMessages,
   startRelay,
   startServer,
   storedReports,
@@ -194,8 +195,7 @@ Deno.test("a relay killed while holding accepted reports, with the server down, 
       );
     }
     assert.equal((await clientStatus(clientDir)).queueDepth, 0);
-    const spooled = await Array.fromAsync(Deno.readDir(`${relayDir}/spool`));
-    assert.equal(spooled.filter((e) => e.isFile).length, 3);
+    assert.equal((await spooledMessages(relayDir)).length, 3);
     await relay.stop("SIGKILL");
 
     server = await startServer(site);

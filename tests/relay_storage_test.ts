@@ -21,6 +21,7 @@ import {
   generateKey,
   registerSender,
   serverMetrics,
+  spooledMessages,
   startRelay,
   startServer,
   storedReports,
@@ -38,9 +39,8 @@ async function postReport(port: number, body: string): Promise<Response> {
   });
 }
 
-async function spooledFiles(relayDir: string): Promise<string[]> {
-  const entries = await Array.fromAsync(Deno.readDir(`${relayDir}/spool`));
-  return entries.filter((entry) => entry.isFile).map((entry) => entry.name);
+async function spooledFiles(relayDir: string): Promise<Uint8Array[]> {
+  return await spooledMessages(relayDir);
 }
 
 Deno.test("a flooded relay answers 503 with Retry-After past a computer's share and past its maximum size, the client keeps its report queued, and nothing accepted is lost", async () => {

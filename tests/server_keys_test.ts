@@ -23,6 +23,7 @@ import {
   generateKey,
   RecordingProxy,
   serverMetrics,
+  spooledMessages,
   startRelay,
   startServer,
   storedReports,
@@ -122,11 +123,10 @@ Deno.test("rotation: reports encrypted to the old key in a stopped relay's spool
       const held = await clientReport(site, viaRelay, relayPort, ["--encryption", "required"]);
       assert.equal(held.code, 0, held.stderr);
     }
-    const spooled = (await Array.fromAsync(Deno.readDir(`${relayDir}/spool`)))
-      .filter((entry) => entry.isFile);
+    const spooled = await spooledMessages(relayDir);
     assert.equal(spooled.length, 3);
-    for (const entry of spooled) {
-      const message = JSON.parse(await Deno.readTextFile(`${relayDir}/spool/${entry.name}`));
+    for (const bytes of spooled) {
+      const message = JSON.parse(new TextDecoder().decode(bytes));
       const header = JSON.parse(new TextDecoder().decode(
         Uint8Array.fromBase64(message.protected, { alphabet: "base64url" }),
       ));
@@ -394,7 +394,7 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
       assert.ok(!containsCanary(relayDisk, canary), "canary in the relay's folders");
     }
     assert.deepEqual(
-      (await Array.fromAsync(Deno.readDir(`${relayDir}/spool`))).filter((e) => e.isFile),
+      await spooledMessages(relayDir),
       [],
       "the spool is empty once the server answered",
     );

@@ -12,6 +12,7 @@ import {
   freePort,
   registerSender,
   type ServerProcess,
+  spooledMessages,
   startRelay,
   startServer,
   storedReports,
@@ -66,10 +67,10 @@ Deno.test("clients that found the server away all deliver once it returns, and s
         60_000,
       );
     }
-    await eventually(async () => {
-      const left = await Array.fromAsync(Deno.readDir(`${site.root}/relay/spool`));
-      return left.filter((entry) => entry.isFile).length === 0 ? true : undefined;
-    }, "the relay's spool drained");
+    await eventually(
+      async () => (await spooledMessages(`${site.root}/relay`)).length === 0 ? true : undefined,
+      "the relay's spool drained",
+    );
   } finally {
     await relay.stop();
     await server.stop();

@@ -130,6 +130,11 @@ export class ParentList {
     return structuredClone(this.#state);
   }
 
+  /** The parent in use: the last one that answered, else the first. */
+  get inUse(): string {
+    return this.#parents[this.#inUseIndex()];
+  }
+
   /** The parent to use now: the first of {@linkcode ParentList.plan}. */
   current(now: number): string {
     return this.plan(now)[0];

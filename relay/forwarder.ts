@@ -19,6 +19,7 @@
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
+import type { ParentList } from "../protocol/parent_list.ts";
 import { API } from "../protocol/paths.ts";
 import { DeliveryBackoff } from "./_delivery_backoff.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
@@ -37,6 +38,11 @@ export interface ForwarderOptions {
   spool: Spool;
   /** The parent's base URL (the server or another relay). */
   parentUrl: string | URL;
+  /**
+   * The parents in order (`--parent` repeatable, the masthead's servers last): each send goes to
+   * the one to use now, and a failure moves to the next without waiting (`parentUrl` unused).
+   */
+  parents?: ParentList;
   log?: Logger;
   /** Most messages in flight at once (default 4). */
   concurrency?: number;
@@ -126,6 +132,7 @@ export class Forwarder {
   readonly #spool: Spool;
   /** Where reports go: the parent's reports path. */
   readonly #reportsUrl: string;
+  readonly #parents: ParentList | undefined;
   readonly #log: Logger;
   readonly #concurrency: number;
   readonly #timeoutMs: number;
@@ -139,6 +146,7 @@ export class Forwarder {
     this.#spool = options.spool;
     this.#refusals = options.refusals;
     this.#reportsUrl = `${parentBaseUrl(options.parentUrl)}${API.reports}`;
+    this.#parents = options.parents;
     this.#log = options.log ?? silentLogger;
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
@@ -223,6 +231,7 @@ export class Forwarder {
 
   /** Sends one message and acts on the answer; never throws. */
   async #deliver(id: string): Promise<void> {
+    const parent = this.#parents?.current(Date.now());
     try {
       let bytes: Uint8Array<ArrayBuffer>;
       try {
@@ -233,7 +242,7 @@ export class Forwarder {
         await this.#spool.remove(id);
         return;
       }
-      const answer = await fetchJson(this.#reportsUrl, {
+      const answer = await fetchJson(parent ? `${parent}${API.reports}` : this.#reportsUrl, {
         method: "POST",
         body: bytes,
         headers: { "content-type": "application/json" },
@@ -243,6 +252,7 @@ export class Forwarder {
         maxBytes: MAX_ANSWER_BYTES,
       });
       const outcome = deliveryOutcome(answer.status, answer.body);
+      if (parent && outcome !== "retry") this.#parents!.answered(parent);
       switch (outcome) {
         case "delivered":
         case "duplicate":
@@ -258,12 +268,12 @@ export class Forwarder {
           this.#backoff.answered();
           return;
         case "retry":
-          this.#failed(`parent answered ${answer.status}`);
+          this.#failed(`parent answered ${answer.status}`, parent);
           return;
       }
     } catch (error) {
       if (error instanceof ParentUnreachableError) {
-        this.#failed(describeUnreachable(error));
+        this.#failed(describeUnreachable(error), parent);
       } else {
         this.#log.error("cannot deliver spooled message; keeping it", {
           id,
@@ -274,9 +284,21 @@ export class Forwarder {
     }
   }
 
-  /** Counts the failure and backs off, once per streak step. */
-  #failed(reason: string): void {
+  /**
+   * Counts the failure and backs off, once per streak step; with several parents, the next one
+   * is tried at once instead while there is one not in its own back-off.
+   */
+  #failed(reason: string, parent?: string): void {
     this.#stats.failures += 1;
+    if (parent !== undefined) {
+      const now = Date.now();
+      this.#parents!.failed(parent, now, reason);
+      const next = this.#parents!.current(now);
+      if (next !== parent) {
+        this.#log.warn("parent failing; delivering to the next one", { parent, next, reason });
+        return;
+      }
+    }
     if (this.#running) this.#backoff.failed(reason);
   }
 }

@@ -39,6 +39,8 @@ export interface RelayTrustSettings {
 
 /** What the relay's app and lifecycle get. */
 export interface RelayTrust {
+  /** The pinned masthead: the site key, and the site's servers (the parents of last resort). */
+  masthead: PinnedMasthead;
   revocations: RevocationList;
   authenticator?: RelayAuthenticator;
   /** (authenticating) The admitted clients, whose keys check their reports and uploads. */
@@ -75,7 +77,7 @@ export async function openRelayTrust(
     log,
     intervalMs: settings.revocationIntervalMs,
   });
-  if (!passwords) return { revocations };
+  if (!passwords) return { masthead, revocations };
 
   const authorized = await AuthorizedClients.open(settings.dataDir);
   const oneTime = await passwords.oneTimePasswordCount();
@@ -91,6 +93,7 @@ export async function openRelayTrust(
     );
   }
   return {
+    masthead,
     revocations,
     authorized,
     authenticator: new RelayAuthenticator({

@@ -139,9 +139,10 @@ export class Agent {
     ));
     agent.#state = await readState(agent.#statePath);
     if (options.installLevel) agent.#state.installLevel = options.installLevel;
-    if (options.parents?.length) {
-      agent.#state.parents = orderParents(options.parents);
-      agent.#state.parent = agent.#state.parents[0];
+    const given = orderParents(options.parents ?? []);
+    if (given.length > 0 && given.join(" ") !== agent.#state.parents.join(" ")) {
+      agent.#state.parents = given;
+      agent.#state.parent = given[0];
       agent.#state.parentChoice = null; // a new list: start again at its first
     }
     const remembered = agent.#state.keyStoragePath;
@@ -258,7 +259,14 @@ export class Agent {
     let result: CycleResult | undefined;
     let unreachable: ParentUnreachableError | undefined;
     try {
-      for (const parent of parents.plan(Date.now())) {
+      // Planned again after each failure: a failure can bring the next parents in.
+      const tried = new Set<string>();
+      for (
+        let parent: string | undefined = parents.plan(Date.now())[0];
+        parent !== undefined;
+        parent = parents.plan(Date.now()).find((url) => !tried.has(url))
+      ) {
+        tried.add(parent);
         try {
           result = await this.#cycleThrough(parent);
         } catch (error) {

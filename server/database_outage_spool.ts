@@ -200,6 +200,13 @@ export class DatabaseOutageSpool {
     }, delayMs);
   }
 
+  #forget(name: string): void {
+    const file = this.#files.get(name);
+    if (file === undefined) return;
+    this.#files.delete(name);
+    this.#bytes -= file.bytes;
+  }
+
   /** One pass: probe the database, then store the spooled batches oldest first. */
   async #drain(): Promise<void> {
     try {
@@ -208,13 +215,21 @@ export class DatabaseOutageSpool {
       }
       for (const name of [...this.#files.keys()].sort()) {
         const path = joinPath(this.#dir, name);
-        const reports = JSON.parse(await Deno.readTextFile(path)) as NewReport[];
+        let text: string;
+        try {
+          text = await Deno.readTextFile(path);
+        } catch (error) {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+          this.#forget(name); // drained by another server sharing this data dir
+          continue;
+        }
+        const reports = JSON.parse(text) as NewReport[];
         const outcomes = await this.#store.storeReports(reports);
         // Stored: now the file may go. A crash before this line drains it again: duplicates.
-        await Deno.remove(path);
-        const file = this.#files.get(name)!;
-        this.#files.delete(name);
-        this.#bytes -= file.bytes;
+        await Deno.remove(path).catch((error) => {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+        });
+        this.#forget(name);
         const stored = outcomes.filter((outcome) => outcome === "stored").length;
         this.#drained += stored;
         this.#log.info("drained spooled reports into the database", {

@@ -177,9 +177,9 @@ export class Agent {
     return this.#serverKey;
   }
 
-  /** The parent URL in use: the first to try now. */
+  /** The parent URL in use: the last one that answered, else the first. */
   get parentUrl(): string {
-    return this.#parentList().current(Date.now());
+    return this.#parentList().inUse;
   }
 
   /**
@@ -257,7 +257,7 @@ export class Agent {
     // next one may. The computer id stays: every parent leads to the same site.
     const parents = this.#parentList();
     let result: CycleResult | undefined;
-    let unreachable: ParentUnreachableError | undefined;
+    const unreachable: ParentUnreachableError[] = [];
     try {
       // Planned again after each failure: a failure can bring the next parents in.
       const tried = new Set<string>();
@@ -272,7 +272,7 @@ export class Agent {
         } catch (error) {
           if (!(error instanceof ParentUnreachableError)) throw error;
           parents.failed(parent, Date.now(), error.message);
-          unreachable = error;
+          unreachable.push(error);
           continue;
         }
         if (result.heldBy === "parent-refuses-encryption") continue;
@@ -285,7 +285,12 @@ export class Agent {
       this.#state.parent = parents.inUse;
       this.#state.parentWhy = parents.why(now);
     }
-    if (result === undefined) throw unreachable!;
+    if (result === undefined) {
+      if (unreachable.length === 1) throw unreachable[0];
+      // Every parent failed: say what each did.
+      const each = unreachable.map((error) => error.message.replace(/^Cannot reach /, ""));
+      throw new ParentUnreachableError(`any parent: ${each.join("; ")}`);
+    }
     this.#state.heldBecause = result.outcome === "queued" ? result.message : null;
     return result;
   }

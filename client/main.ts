@@ -47,7 +47,7 @@ encrypts it according to its encryption level, and queues it on disk while nothi
 Commands:
   report     make one report and send everything queued (for cron)
   run        the same as a service, every --interval seconds
-  status     show computer id, parent, encryption level and state, why reports are held, last
+  status     show computer id, parent in use and why, encryption level and state, why reports are held, last
              failure, queue depth, the settings the site deployed
 ${UPLOAD_HELP.command}
   rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent;
@@ -73,7 +73,13 @@ Connection options (report, run):
                              one; default: DIR/KeyStorage with --data-dir, else
                              ${defaultKeyStoragePath()})
   --masthead FILE            the site's masthead (installed on first use)
-  --parent URL               the relay or server to report to (remembered)
+  --parent URL               the relay or server to report to; repeat for the next ones to try
+                             when it fails (remembered). Before them come the site's
+                             __RelayServer1 and __RelayServer2 settings, after them the
+                             masthead's servers. A failing parent is given up after the site's
+                             _BESClient_RelaySelect_ResistFailureIntervalSeconds (default 0), the
+                             next tried, the first again once it answers (jittered back-off);
+                             the computer id stays
   --encryption LEVEL         required, optional (default) or none (${ENCRYPTION_LEVEL_SETTING});
                              a value deployed by the site replaces it. optional sends clear text
                              only while the site has no enabled encryption certificate: once it
@@ -139,7 +145,7 @@ const OPTIONS = {
   "data-dir": { type: "string" },
   "storage-path": { type: "string" },
   masthead: { type: "string" },
-  parent: { type: "string" },
+  parent: { type: "string", multiple: true },
   encryption: { type: "string" },
   settings: { type: "string" },
   property: { type: "string", multiple: true },
@@ -261,7 +267,7 @@ async function agentOptions(values: Values, os: TargetOs = currentOs()): Promise
   const keyStoragePath = (given === undefined ? undefined : resolvePath(given)) ??
     (await readState(joinPath(dataDir, "state.json"))).keyStoragePath ??
     (values["data-dir"] ? joinPath(dataDir, "KeyStorage") : defaultKeyStoragePath(os));
-  if (values.parent) parseServerUrl(values.parent);
+  for (const parent of values.parent ?? []) parseServerUrl(parent);
   const kind = values["host-identifier"];
   if (kind !== "machine" && kind !== "instance") {
     throw new UsageError(`unknown host identifier "${kind}"`, "use machine or instance");
@@ -284,7 +290,7 @@ async function agentOptions(values: Values, os: TargetOs = currentOs()): Promise
     dataDir,
     keyStoragePath,
     mastheadFile: values.masthead,
-    parent: values.parent,
+    parents: values.parent,
     installLevel,
     hostIdentifier: kind,
     say: (line) => {
@@ -392,6 +398,8 @@ async function status(values: Values): Promise<number> {
   const summary = {
     computerId: state.computerId,
     parent: state.parent,
+    parentWhy: state.parentWhy,
+    parents: state.parents,
     keyStoragePath: state.keyStoragePath,
     encryptionLevel: level.level,
     encryptionLevelSource: level.source,
@@ -413,6 +421,7 @@ async function status(values: Values): Promise<number> {
   const line = (name: string, value: unknown) => console.log(`${name.padEnd(22)} ${value ?? "-"}`);
   line("Computer id", summary.computerId ?? "not registered");
   line("Parent", summary.parent);
+  line("Parent because", summary.parentWhy);
   line("KeyStorage", summary.keyStoragePath);
   line("Encryption level", `${summary.encryptionLevel} (${summary.encryptionLevelSource})`);
   line("Encrypting now", summary.encryptingNow ? "yes" : "no");
@@ -486,7 +495,7 @@ async function rotate(values: Values): Promise<number> {
   }
   console.error(`${TOOL}: error: the new key is not registered yet: ${result.pending}`);
   if (/ERR_KEY_EXCHANGE_REQUIRED|authenticating/i.test(result.pending ?? "")) {
-    const relay = options.parent ??
+    const relay = options.parents?.[0] ??
       (await readState(joinPath(options.dataDir, "state.json"))).parent;
     console.error(
       `${TOOL}: hint: the parent is an authenticating relay: ${

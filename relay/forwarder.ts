@@ -27,6 +27,7 @@ import { type Logger, silentLogger } from "../cli/log.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { MAX_REPORT_BATCH_ANSWER_BYTES, MAX_REPORT_BATCH_BYTES } from "../protocol/limits.ts";
+import type { ParentList } from "../protocol/parent_list.ts";
 import { API } from "../protocol/paths.ts";
 import {
   encodeReportBatch,
@@ -52,6 +53,11 @@ export interface ForwarderOptions {
   spool: Spool;
   /** The parent's base URL (the server or another relay). */
   parentUrl: string | URL;
+  /**
+   * The parents in order (`--parent` repeatable, the masthead's servers last): each send goes to
+   * the one to use now, and a failure moves to the next without waiting (`parentUrl` unused).
+   */
+  parents?: ParentList;
   log?: Logger;
   /** Most requests in flight at once (default 4). */
   concurrency?: number;
@@ -151,6 +157,7 @@ export class Forwarder {
   readonly #reportsUrl: string;
   /** Where batches go: the parent's report batch path. */
   readonly #batchUrl: string;
+  readonly #parents: ParentList | undefined;
   readonly #log: Logger;
   readonly #concurrency: number;
   readonly #batchMax: number;
@@ -173,6 +180,7 @@ export class Forwarder {
     const base = parentBaseUrl(options.parentUrl);
     this.#reportsUrl = `${base}${API.reports}`;
     this.#batchUrl = `${base}${API.reportBatch}`;
+    this.#parents = options.parents;
     this.#log = options.log ?? silentLogger;
     this.#concurrency = options.concurrency ?? 4;
     this.#batchMax = options.batchMax ?? DEFAULT_FORWARD_BATCH_MAX;
@@ -308,10 +316,11 @@ export class Forwarder {
 
   /** Sends one message and acts on the answer; never throws. */
   async #deliver(id: string): Promise<void> {
+    const parent = this.#parents?.current(Date.now());
     try {
       const bytes = await this.#read(id);
       if (bytes === null) return;
-      const answer = await fetchJson(this.#reportsUrl, {
+      const answer = await fetchJson(parent ? `${parent}${API.reports}` : this.#reportsUrl, {
         method: "POST",
         body: bytes,
         headers: { "content-type": "application/json" },
@@ -321,17 +330,18 @@ export class Forwarder {
         maxBytes: MAX_ANSWER_BYTES,
       });
       if (await this.#settle(id, bytes, answer) === "retry") {
-        this.#failed(`parent answered ${answer.status}`);
+        this.#failed(`parent answered ${answer.status}`, parent);
       } else {
-        this.#backoff.answered();
+        this.#answered(parent);
       }
     } catch (error) {
-      this.#sendFailed(error, [id]);
+      this.#sendFailed(error, [id], parent);
     }
   }
 
   /** Sends messages in one batch and acts on each one's answer; never throws. */
   async #deliverBatch(claimed: string[]): Promise<void> {
+    const parent = this.#parents?.current(Date.now());
     try {
       const ids: string[] = [];
       const messages: Uint8Array<ArrayBuffer>[] = [];
@@ -342,7 +352,7 @@ export class Forwarder {
         messages.push(bytes);
       }
       if (ids.length === 0) return;
-      const answer = await fetchJson(this.#batchUrl, {
+      const answer = await fetchJson(parent ? `${parent}${API.reportBatch}` : this.#batchUrl, {
         method: "POST",
         body: encodeReportBatch(messages),
         headers: { "content-type": REPORT_BATCH_CONTENT_TYPE },
@@ -351,7 +361,7 @@ export class Forwarder {
         maxBytes: MAX_REPORT_BATCH_ANSWER_BYTES,
       });
       if (answer.status !== 200) {
-        this.#batchRefused(answer.status, errorCodeOf(answer.body));
+        this.#batchRefused(answer.status, errorCodeOf(answer.body), parent);
         return;
       }
       let results;
@@ -361,17 +371,20 @@ export class Forwarder {
         this.#log.warn("parent answered a batch unreadably; keeping its messages", {
           error: (error as Error).message,
         });
-        this.#failed("unreadable answer to a batch");
+        this.#failed("unreadable answer to a batch", parent);
         return;
       }
       let retries = 0;
       for (let i = 0; i < ids.length; i++) {
         if (await this.#settle(ids[i], messages[i], results[i]) === "retry") retries += 1;
       }
-      if (retries > 0) this.#failed(`parent asked to retry ${retries} of ${ids.length} reports`);
-      else this.#backoff.answered();
+      if (retries > 0) {
+        this.#failed(`parent asked to retry ${retries} of ${ids.length} reports`, parent);
+      } else {
+        this.#answered(parent);
+      }
     } catch (error) {
-      this.#sendFailed(error, claimed);
+      this.#sendFailed(error, claimed, parent);
     }
   }
 
@@ -379,7 +392,7 @@ export class Forwarder {
    * A batch the parent refused whole: nothing is rejected for it. Busy or failing: back off. Any
    * other refusal (no such route, a body it will not read): one by one for a while.
    */
-  #batchRefused(status: number, code: string | null): void {
+  #batchRefused(status: number, code: string | null, parent: string | undefined): void {
     if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
       this.#oneByOneUntil = Date.now() + ONE_BY_ONE_AFTER_REFUSED_BATCH_MS;
       this.#log.warn("parent refused a report batch; sending one by one for a minute", {
@@ -388,7 +401,7 @@ export class Forwarder {
       });
       return;
     }
-    this.#failed(`parent answered ${status} to a batch`);
+    this.#failed(`parent answered ${status} to a batch`, parent);
   }
 
   /** Acts on one message's answer (alone or in a batch); says what it meant. */
@@ -416,9 +429,15 @@ export class Forwarder {
     return outcome;
   }
 
-  #sendFailed(error: unknown, ids: string[]): void {
+  /** The parent answered (whatever it said of each message): it is reachable. */
+  #answered(parent: string | undefined): void {
+    if (parent !== undefined) this.#parents!.answered(parent);
+    this.#backoff.answered();
+  }
+
+  #sendFailed(error: unknown, ids: string[], parent: string | undefined): void {
     if (error instanceof ParentUnreachableError) {
-      this.#failed(describeUnreachable(error));
+      this.#failed(describeUnreachable(error), parent);
       return;
     }
     this.#log.error("cannot deliver spooled messages; keeping them", {
@@ -428,9 +447,21 @@ export class Forwarder {
     this.#failed("local failure");
   }
 
-  /** Counts the failure and backs off, once per streak step. */
-  #failed(reason: string): void {
+  /**
+   * Counts the failure and backs off, once per streak step; with several parents, the next one
+   * is tried at once instead while there is one not in its own back-off.
+   */
+  #failed(reason: string, parent?: string): void {
     this.#stats.failures += 1;
+    if (parent !== undefined) {
+      const now = Date.now();
+      this.#parents!.failed(parent, now, reason);
+      const next = this.#parents!.current(now);
+      if (next !== parent) {
+        this.#log.warn("parent failing; delivering to the next one", { parent, next, reason });
+        return;
+      }
+    }
     if (this.#running) this.#backoff.failed(reason);
   }
 }

@@ -4,6 +4,7 @@ import { freePort } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
 import { createMessageFactory, sleep, waitUntil } from "./_test_utils.ts";
 import { deliveryOutcome, Forwarder, type ForwarderOptions } from "./forwarder.ts";
+import { ParentList } from "../protocol/parent_list.ts";
 import { Spool } from "./spool.ts";
 
 const encoder = new TextEncoder();
@@ -194,6 +195,35 @@ Deno.test("Forwarder keeps messages while nothing listens and delivers once the 
       await stub.close();
     }
   });
+});
+
+Deno.test("Forwarder with several parents delivers to the next while the first is down, and to the first again once it answers", async () => {
+  const firstPort = freePort();
+  const second = new ParentStub();
+  const first = `http://127.0.0.1:${firstPort}`;
+  const parents = new ParentList({ parents: [first, second.url], minRetryMs: 50, maxRetryMs: 100 });
+  let revived: ParentStub | null = null;
+  try {
+    await withForwarder(first, { parents }, async (spool, forwarder) => {
+      await spool.put(encoder.encode(await messages.clear(14, 1)));
+      forwarder.start();
+      await waitUntil(() => spool.count() === 0, "delivered through the second parent");
+      assert.equal(second.stored.size, 1);
+      assert.equal(forwarder.backingOff, false, "a failover is not a back-off");
+      revived = new ParentStub(firstPort);
+      // The first's back-off over, the next message goes to it.
+      await waitUntil(() => parents.current(Date.now()) === first, "the first is due again");
+      await spool.put(encoder.encode(await messages.clear(14, 2)));
+      forwarder.wake();
+      await waitUntil(() => spool.count() === 0, "delivered through the first parent");
+      assert.equal(revived.stored.size, 1);
+      assert.equal(second.stored.size, 1);
+      assert.equal(parents.inUse, first);
+    });
+  } finally {
+    await second.close();
+    await (revived as ParentStub | null)?.close();
+  }
 });
 
 Deno.test("Forwarder sends no more than its concurrency at once", async () => {

@@ -25,6 +25,7 @@ import { DocumentCache } from "./document_cache.ts";
 import { DEFAULT_FORWARD_BATCH_MAX, Forwarder } from "./forwarder.ts";
 import { KeyExchangeSalts } from "./key_exchange_salts.ts";
 import { parentBaseUrl } from "./parent_url.ts";
+import { orderParents, ParentList } from "../protocol/parent_list.ts";
 import { openRelayTrust, SHARED_PASSWORD_ENV } from "./relay_trust.ts";
 import { DEFAULT_REVOCATION_INTERVAL_SECONDS } from "./revocation_list.ts";
 import { RelayIdentity } from "./relay_identity.ts";
@@ -56,7 +57,10 @@ DIR/encryption-certificate.json), never an older one the parent serves later.
 
 Options:
   --parent URL            the parent (the server or another relay): http(s)://HOST:PORT
-                          (required; env MLE_RELAY_PARENT)
+                          (required; env MLE_RELAY_PARENT); repeat it for the next ones to try:
+                          reports go to the first that answers, the next after a failure, the
+                          first again once it answers (jittered back-off per parent); the
+                          pinned masthead's servers come last
   --data-dir DIR          spool, rejected reports and cached documents
                           (default ${defaultRelayDataDir()}; env MLE_RELAY_DATA_DIR)
   --listen HOST:PORT      address to serve on (default 0.0.0.0:${DEFAULT_PORT}; env MLE_RELAY_LISTEN);
@@ -130,7 +134,10 @@ const STOP_GRACE_MS = 10_000;
 
 /** The validated settings of a run. */
 export interface RunSettings {
+  /** The first parent: documents, registrations, uploads and revocations go there. */
   parentUrl: string;
+  /** Every `--parent`, in order: the report forwarder's list (the masthead's servers after). */
+  parentUrls?: string[];
   dataDir: string;
   hostname: string;
   port: number;
@@ -171,7 +178,7 @@ export function parseRunArgs(
     ({ values } = parseArgs({
       args,
       options: {
-        "parent": { type: "string" },
+        "parent": { type: "string", multiple: true },
         "data-dir": { type: "string" },
         "listen": { type: "string" },
         "no-encrypted-reports": { type: "boolean" },
@@ -200,16 +207,16 @@ export function parseRunArgs(
   if (values.help) return null;
   expandHomeInOptions(values, ["data-dir", "password-file", "one-time-passwords", "masthead"]);
 
-  const parent = values.parent ?? env("MLE_RELAY_PARENT");
-  if (!parent) {
+  const parents = values.parent ?? [env("MLE_RELAY_PARENT") ?? ""].filter((url) => url !== "");
+  if (parents.length === 0) {
     throw new UsageError(
       "Cannot run without a parent",
       "give --parent http://SERVER:52311 (the server or another relay)",
     );
   }
-  let parentUrl: string;
+  let parentUrls: string[];
   try {
-    parentUrl = parentBaseUrl(parent);
+    parentUrls = orderParents(parents.map((parent) => parentBaseUrl(parent)));
   } catch (error) {
     throw new UsageError((error as Error).message, "give --parent http://HOST:PORT");
   }
@@ -298,7 +305,8 @@ export function parseRunArgs(
   }
 
   return {
-    parentUrl,
+    parentUrl: parentUrls[0],
+    parentUrls,
     dataDir,
     ...address,
     acceptsEncryptedReports: !values["no-encrypted-reports"],
@@ -368,7 +376,7 @@ export async function runRelay(args: string[]): Promise<number> {
         bytes: spool.droppedBytes,
       });
     }
-    const { revocations, certificate, authenticator, authorized } = await openRelayTrust(
+    const { masthead, revocations, certificate, authenticator, authorized } = await openRelayTrust(
       settings,
       log,
     );
@@ -378,6 +386,9 @@ export async function runRelay(args: string[]): Promise<number> {
       log,
       certificate,
     });
+    const parents = new ParentList({
+      parents: orderParents(settings.parentUrls ?? [parentUrl], masthead.serverUrls),
+    });
     const refusals = new UpstreamRefusals();
     const decrypting = settings.decrypt
       ? await openDecryptingRelay(settings, spool, { revocations, refusals, certificate }, log)
@@ -386,6 +397,7 @@ export async function runRelay(args: string[]): Promise<number> {
       new Forwarder({
         spool,
         parentUrl,
+        parents,
         log,
         concurrency: settings.concurrency,
         batchMax: settings.forwardBatchMax,

@@ -14,9 +14,11 @@ import { API } from "../protocol/paths.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { RELAY_AUTH_HEADER } from "../protocol/relay_request.ts";
 import { VERSION } from "../protocol/version.ts";
+import { isDatabaseUnavailable } from "../store/database_unavailable.ts";
 import type { Store } from "../store/store.ts";
 import { MAX_BUNDLE_MESSAGE_BYTES } from "../protocol/report_bundle.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
+import { type DatabaseOutageSpool, databaseUnavailableError } from "./database_outage_spool.ts";
 import { inactiveReason, IngestError } from "./ingest_error.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 import { registerClient } from "./registration.ts";
@@ -40,6 +42,8 @@ export interface ServerAppOptions {
   rotationDirectives?: RotationDirectives;
   /** The upload routes (`server/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
   uploads?: Hono;
+  /** While it says the database is away, registration is refused at once (503). */
+  outageSpool?: DatabaseOutageSpool;
 }
 
 /**
@@ -60,6 +64,12 @@ export function createServerApp(options: ServerAppOptions): Hono {
   app.onError((error, c) => {
     if (error instanceof IngestError) {
       return c.json(errorBody(error.code, error.message), error.status, error.headers);
+    }
+    if (isDatabaseUnavailable(error)) {
+      // What needs the database waits for it; the sender is told when to retry.
+      options.outageSpool?.markUnavailable(error);
+      const refusal = databaseUnavailableError();
+      return c.json(errorBody(refusal.code, refusal.message), refusal.status, refusal.headers);
     }
     if (isStorageFull(error)) {
       log.warn("disk full: request refused with 503", { path: c.req.path });
@@ -173,6 +183,8 @@ export function createServerApp(options: ServerAppOptions): Hono {
   });
 
   app.post(API.register, tooLarge(MAX_REGISTRATION_BYTES), async (c) => {
+    // Costs nothing while the database is known to be away (no connection attempt per request).
+    if (options.outageSpool?.unavailable) throw databaseUnavailableError();
     const body = new Uint8Array(await c.req.arrayBuffer());
     const result = await registerClient(body, {
       store,
@@ -201,6 +213,10 @@ export function createServerApp(options: ServerAppOptions): Hono {
     const body = new Uint8Array(await c.req.arrayBuffer());
     try {
       const result = await ingestReport(body, ingest);
+      if (result.spooled) {
+        // Durable on this server's disk; stored in the database once it returns.
+        return c.json({ status: "spooled", computerId: result.computerId, seq: result.seq }, 202);
+      }
       log.debug("report stored", { cid: result.computerId, seq: result.seq, kid: result.kid });
       return c.json({ status: "stored", computerId: result.computerId, seq: result.seq });
     } catch (error) {

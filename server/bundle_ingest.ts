@@ -258,7 +258,8 @@ export class BundleIngest {
         `Cannot store report: computer ${cid} already sent a different report ${seq}`,
       );
     }
-    return { cid, seq, status: outcome };
+    // Spooled while the database is away: acknowledged, and stored once it returns.
+    return { cid, seq, status: outcome === "spooled" ? "stored" : outcome };
   }
 
   /** Key ids of this site's keys that are not retired, re-read every few seconds. */

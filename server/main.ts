@@ -22,6 +22,7 @@ import { DEFAULT_OPS_PORT, DEFAULT_PORT, OPS_PATHS } from "../protocol/paths.ts"
 import { openStoreAt, redactDatabaseUrl } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
 import { BatchWriter } from "./batch_writer.ts";
+import { DatabaseOutageSpool } from "./database_outage_spool.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
 import { clearTextPolicy } from "./clear_text_policy.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
@@ -44,6 +45,11 @@ Runs the server: registers clients, serves the site's signed documents (masthead
 certificate, settings), verifies, decrypts and stores reports in SQLite inside its data dir, or
 in a PostgreSQL database that several servers share (--database). Keys deployed with mle-admin are
 picked up within seconds, without a restart. Pending schema migrations are applied at start.
+On a shared database that stops answering, the server goes on acknowledging the reports of
+computers it already knows, written durably to DIR/database-outage/ first, and stores them once
+the database returns; what needs the database (registration, settings, bundles, uploads) answers
+503 ERR_DATABASE_UNAVAILABLE with Retry-After. The log and the operations listener's "database"
+field say which state it is in.
 
 Options:
   --data-dir DIR                 server data dir (env MLE_DATA_DIR; default ${defaultServerDataDir()})
@@ -185,7 +191,11 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const computers = new ComputerDirectory(store);
   // SQLite: commits in a worker thread, so the fsync of each batch does not stop the event loop.
   // PostgreSQL: the client is asynchronous; each batch is one transaction over the pool.
-  const writer = new BatchWriter(store, database ? {} : { dataDir });
+  // On a shared database: reports of known computers are spooled locally while it is away.
+  const outageSpool = database
+    ? await DatabaseOutageSpool.open({ dataDir, store, log })
+    : undefined;
+  const writer = new BatchWriter(store, database ? { outageSpool } : { dataDir });
   const isClearTextRefused = clearTextPolicy(store, !values["accept-clear-from-required"]);
   const uploads = await openServerUploads(values, {
     dataDir,
@@ -197,8 +207,16 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   });
   const ingest = { computers, keys, contentKeys, writer, isClearTextRefused, now: Date.now };
   const bundles = new BundleIngest({ store, ingest, log });
-  const app = createServerApp({ uploads: uploads.app, store, log, masthead, ingest, bundles });
-  const ops = createOpsApp({ store, keys, contentKeys, writer, bundles, log });
+  const app = createServerApp({
+    uploads: uploads.app,
+    store,
+    log,
+    masthead,
+    ingest,
+    bundles,
+    outageSpool,
+  });
+  const ops = createOpsApp({ store, keys, contentKeys, writer, bundles, log, outageSpool });
 
   const refresher = setInterval(() => {
     keys.refresh().catch((error) => log.warn("key refresh failed", { cause: error.message }));
@@ -252,6 +270,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
   await Promise.all([server.finished, opsServer.finished, consoleServer?.finished]);
   await writer.close();
+  await outageSpool?.close();
   await uploads.close();
   // The content keys unwrapped in the last moments, sealed, so the next start needs no RSA for them.
   await keys.flush().catch((error) =>

@@ -13,6 +13,7 @@ import { errorBody } from "../protocol/http_error.ts";
 import { OPS_PATHS } from "../protocol/paths.ts";
 import type { Store } from "../store/store.ts";
 import type { BatchWriter } from "./batch_writer.ts";
+import type { DatabaseOutageSpool } from "./database_outage_spool.ts";
 import type { BundleIngest } from "./bundle_ingest.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
 import type { KeyRing } from "./key_ring.ts";
@@ -26,6 +27,8 @@ export interface OpsAppOptions {
   writer: BatchWriter;
   bundles: BundleIngest;
   log: Logger;
+  /** A server on a shared database: its state (available or not) and its outage spool. */
+  outageSpool?: DatabaseOutageSpool;
 }
 
 /**
@@ -62,18 +65,25 @@ export function createOpsApp(options: OpsAppOptions): Hono {
     )
   );
 
-  app.get(OPS_PATHS.health, (c) => c.json({ status: "ok" }));
+  // Serving either way: while the database is away, registered computers' reports are spooled.
+  app.get(OPS_PATHS.health, (c) =>
+    c.json({
+      status: "ok",
+      ...(options.outageSpool ? { database: options.outageSpool.state.database } : {}),
+    }));
 
   app.get(OPS_PATHS.metrics, async (c) =>
     c.json({
       rsaPrivateOps: keys.rsaPrivateOps,
-      reportsStored: await store.countReports(),
+      // Null while the database is away (outageSpool says so).
+      reportsStored: await store.countReports().catch(() => null),
       keysLoaded: keys.kids.length,
       reportsStoredSinceStart: writer.stored,
       contentKeyVault: keys.vaultStats,
       contentKeySource: contentKeys.stats,
       ...processMemory(),
       ...bundles.stats,
+      ...(options.outageSpool ? { outageSpool: options.outageSpool.state } : {}),
     }));
 
   return app;

@@ -65,10 +65,11 @@ async function answerOf(
 ): Promise<ReportBatchResult> {
   try {
     const result = await ingestReport(envelope, context);
-    return {
-      status: 200,
-      body: { status: "stored", computerId: result.computerId, seq: result.seq },
-    };
+    // As `POST /api/v1/reports` answers: 202 while the database is away and it waits in the
+    // server's outage spool, else 200.
+    return result.spooled
+      ? { status: 202, body: { status: "spooled", computerId: result.computerId, seq: result.seq } }
+      : { status: 200, body: { status: "stored", computerId: result.computerId, seq: result.seq } };
   } catch (error) {
     if (error instanceof IngestError) {
       if (error.code !== "ERR_DUPLICATE_REPORT") {

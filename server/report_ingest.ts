@@ -33,8 +33,7 @@ import {
 } from "../envelope/report_message.ts";
 import { ED25519_SIGNATURE_LENGTH } from "../envelope/signature.ts";
 import { checkReport, type Report } from "../protocol/report.ts";
-import type { StoreOutcome } from "../store/store.ts";
-import type { BatchWriter } from "./batch_writer.ts";
+import type { BatchWriter, WriteOutcome } from "./batch_writer.ts";
 import { clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
@@ -60,6 +59,11 @@ export interface IngestResult {
   seq: number;
   encrypted: boolean;
   kid: string | null;
+  /**
+   * Kept in the server's local outage spool (durably) because the database is away; stored once
+   * it returns.
+   */
+  spooled: boolean;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -136,7 +140,7 @@ export async function ingestReport(
   // node:crypto: synchronous, where a Web Crypto digest is a round trip costing more than the hash.
   const digest = createHash("sha256").update(reportBytes).digest("hex");
   const level = report.properties.encryption_level;
-  const outcome: StoreOutcome = await context.writer.write({
+  const outcome: WriteOutcome = await context.writer.write({
     computerId: claims.cid,
     seq: claims.seq,
     receivedAt: context.now(),
@@ -165,6 +169,7 @@ export async function ingestReport(
     seq: claims.seq,
     encrypted: parsed.kind === "encrypted",
     kid: claims.kid,
+    spooled: outcome === "spooled",
   };
 }
 

@@ -236,7 +236,9 @@ export class Forwarder {
       const answer = await fetchJson(this.#reportsUrl, {
         method: "POST",
         body: bytes,
-        headers: { "content-type": "application/json" },
+        // The spool id is the request id upstream: the log line "report spooled" names it beside
+        // the sender's request id, so a report is followed from client to server.
+        headers: { "content-type": "application/json", "x-request-id": id },
         // A redirect would turn the POST into a GET: count it as a failure to retry.
         redirect: "manual",
         timeoutMs: this.#timeoutMs,

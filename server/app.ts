@@ -7,12 +7,15 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
+import { answerMetrics, type Registry } from "../ops/metrics.ts";
+import { requestIdMiddleware } from "../ops/request_id_middleware.ts";
 import type { Capabilities } from "../protocol/capabilities.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { MAX_REGISTRATION_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { RELAY_AUTH_HEADER } from "../protocol/relay_request.ts";
+import { currentRequestId, newRequestId } from "../protocol/request_id.ts";
 import { VERSION } from "../protocol/version.ts";
 import type { Store } from "../store/store.ts";
 import { MAX_BUNDLE_MESSAGE_BYTES } from "../protocol/report_bundle.ts";
@@ -39,6 +42,8 @@ export interface ServerAppOptions {
   rotationDirectives?: RotationDirectives;
   /** The upload routes (`server/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
   uploads?: Hono;
+  /** Where the answers are counted and timed (`ops/metrics.ts`), when given. */
+  registry?: Registry;
 }
 
 /**
@@ -55,6 +60,9 @@ export function createServerApp(options: ServerAppOptions): Hono {
   const bundles = options.bundles ?? new BundleIngest({ store, ingest, log });
   const rotationDirectives = options.rotationDirectives ?? new RotationDirectives(store);
   const app = new Hono();
+  // First: every log line about a request, and its answer, name the request's id.
+  app.use(requestIdMiddleware());
+  if (options.registry) app.use(answerMetrics(options.registry));
 
   app.onError((error, c) => {
     if (error instanceof IngestError) {
@@ -65,7 +73,7 @@ export function createServerApp(options: ServerAppOptions): Hono {
       const full = storageFullAnswer();
       return c.json(full.body, full.status, full.headers);
     }
-    const requestId = crypto.randomUUID();
+    const requestId = currentRequestId() ?? newRequestId();
     log.error("request failed", { requestId, path: c.req.path, cause: (error as Error).message });
     return c.json(errorBody("ERR_INTERNAL", `Internal error; request id ${requestId}`), 500);
   });

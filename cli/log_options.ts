@@ -29,17 +29,27 @@ export const LOG_OPTIONS = {
 } as const;
 
 /** The help lines of the logging flags; `envPrefix` names the environment variables, if any. */
-export function logOptionsHelp(envPrefix?: string): string {
+export function logOptionsHelp(
+  envPrefix?: string,
+  defaults: { file?: string; rotation?: RotationLimits } = {},
+): string {
   const env = (name: string) => envPrefix ? `; env ${envPrefix}_${name}` : "";
+  const rotation = defaults.rotation ?? DEFAULT_ROTATION;
+  const fileLine = defaults.file
+    ? `  --log-file FILE         where the log goes, rotated by size: FILE.1 is the previous one,
+                          up to FILE.<keep> (default ${defaults.file}${env("LOG_FILE")})`
+    : `  --log-file FILE         write the log to FILE instead of stderr, rotated by size: FILE.1 is
+                          the previous one, up to FILE.<keep>${env("LOG_FILE")}`;
   return `  --log-level LEVEL       debug, info, warn or error (default info${env("LOG_LEVEL")})
   --log-format FORMAT     text (one line per event, key=value fields) or json (one object a
                           line: time, level, tool, message, fields) (default text${
     env("LOG_FORMAT")
   })
-  --log-file FILE         write the log to FILE instead of stderr, rotated by size: FILE.1 is
-                          the previous one, up to FILE.<keep>${env("LOG_FILE")}
-  --log-max-size SIZE     largest size of one log file before it is rotated (default 10M)
-  --log-keep N            rotated log files kept, 0 to 100 (default 5)`;
+${fileLine}
+  --log-max-size SIZE     largest size of one log file before it is rotated (default ${
+    rotation.maxBytes / 1024 / 1024
+  }M)
+  --log-keep N            rotated log files kept, 0 to 100 (default ${rotation.keep})`;
 }
 
 /** What the logging flags say. */
@@ -70,6 +80,7 @@ export function readLogSettings(
   values: LogOptionValues,
   env: (name: string) => string | undefined = () => undefined,
   envPrefix?: string,
+  defaults: { file?: string; rotation?: RotationLimits } = {},
 ): LogSettings {
   const fromEnv = (name: string) => envPrefix ? env(`${envPrefix}_${name}`) : undefined;
   const level = (values["log-level"] ?? fromEnv("LOG_LEVEL") ?? "info") as LogLevel;
@@ -82,9 +93,9 @@ export function readLogSettings(
   if (!LOG_FORMATS.includes(format)) {
     throw new UsageError(`Cannot use log format "${format}": expected text or json`);
   }
-  const file = values["log-file"] ?? fromEnv("LOG_FILE");
+  const file = values["log-file"] ?? fromEnv("LOG_FILE") ?? defaults.file;
   if (file === "") throw new UsageError("Cannot use an empty --log-file");
-  let maxBytes = DEFAULT_ROTATION.maxBytes;
+  let maxBytes = (defaults.rotation ?? DEFAULT_ROTATION).maxBytes;
   if (values["log-max-size"] !== undefined) {
     try {
       maxBytes = parseByteSize(values["log-max-size"]);
@@ -95,7 +106,7 @@ export function readLogSettings(
       throw new UsageError(`Cannot use --log-max-size "${values["log-max-size"]}": below 1K`);
     }
   }
-  const keepText = values["log-keep"] ?? String(DEFAULT_ROTATION.keep);
+  const keepText = values["log-keep"] ?? String((defaults.rotation ?? DEFAULT_ROTATION).keep);
   const keep = Number(keepText);
   if (!/^\d{1,3}$/.test(keepText) || keep > 100) {
     throw new UsageError(`Cannot use --log-keep "${keepText}": expected an integer from 0 to 100`);

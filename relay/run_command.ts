@@ -19,7 +19,7 @@ import {
 import { createMetricsRegistry } from "../ops/metrics.ts";
 import { serveOpsListener } from "../ops/ops_app.ts";
 import { VERSION } from "../protocol/version.ts";
-import { ParentReachability } from "./parent_reachability.ts";
+import { DEFAULT_PARENT_PROBE_INTERVAL_MS, ParentReachability } from "./parent_reachability.ts";
 import { createRelayOpsApp } from "./relay_ops.ts";
 import { CliError, UsageError } from "../cli/output.ts";
 import { expandHomeInOptions } from "../cli/home_path.ts";
@@ -115,6 +115,10 @@ ${UPLOAD_RUN_HELP}
                           spool is writable and the parent answered lately, else 503 with the
                           reasons); never on --listen's port (default 127.0.0.1:${DEFAULT_RELAY_OPS_PORT}; env
                           MLE_RELAY_OPS_LISTEN); port 0 picks a free port, which the log names
+  --parent-probe-interval SECONDS
+                          how often the parent is asked whether it answers (GET capabilities),
+                          1 to 3600 (default 30); /readyz fails after three intervals without
+                          an answer
 ${logOptionsHelp("MLE_RELAY")}
   -h, --help              show this help
 
@@ -148,6 +152,8 @@ export interface RunSettings {
   log: LogSettings;
   /** The operations listener's address (`--ops-listen`). */
   ops: { hostname: string; port: number };
+  /** Milliseconds between two probes of the parent (`--parent-probe-interval`). */
+  parentProbeIntervalMs: number;
   /** Milliseconds between two fetches of the revocation list. */
   revocationIntervalMs: number;
   mastheadFile?: string;
@@ -195,6 +201,7 @@ export function parseRunArgs(
         "bundle-max": { type: "string" },
         "bundle-wait-ms": { type: "string" },
         "ops-listen": { type: "string" },
+        "parent-probe-interval": { type: "string" },
         ...LOG_OPTIONS,
         "help": { type: "boolean", short: "h" },
         ...UPLOAD_RUN_OPTIONS,
@@ -315,6 +322,13 @@ export function parseRunArgs(
     concurrency,
     log,
     ops,
+    parentProbeIntervalMs: boundedInteger(
+      values["parent-probe-interval"],
+      DEFAULT_PARENT_PROBE_INTERVAL_MS / 1000,
+      1,
+      3600,
+      "parent-probe-interval",
+    ) * 1000,
     revocationIntervalMs: interval * 1000,
     mastheadFile: values.masthead,
     authenticating,
@@ -401,7 +415,11 @@ export async function runRelay(args: string[]): Promise<number> {
       senderKeys,
     });
     const metrics = createMetricsRegistry("relay", VERSION);
-    const parent = new ParentReachability({ parentUrl, log });
+    const parent = new ParentReachability({
+      parentUrl,
+      log,
+      intervalMs: settings.parentProbeIntervalMs,
+    });
     const ops = createRelayOpsApp({
       registry: metrics.registry,
       log,

@@ -16,7 +16,8 @@ import {
   type LogLevel,
   stderrSink,
 } from "./log.ts";
-import { UsageError } from "./output.ts";
+import { dirname } from "node:path";
+import { CliError, UsageError } from "./output.ts";
 import { DEFAULT_ROTATION, openRotatingLogFile, type RotationLimits } from "./rotating_log_file.ts";
 
 /** The `parseArgs` declarations of the logging flags (no defaults: see {@linkcode readLogSettings}). */
@@ -115,9 +116,10 @@ export function readLogSettings(
 }
 
 /**
- * Opens the logger the settings describe; `close` closes its file, if any.
+ * Opens the logger the settings describe, making the log file's folder (0700) when missing;
+ * `close` closes its file, if any.
  *
- * @throws {Error} When the log file cannot be opened (the message names it).
+ * @throws {CliError} When the log file cannot be opened (the message names it).
  */
 export function openLogger(tool: string, settings: LogSettings): Logger & { close(): void } {
   let sink = stderrSink;
@@ -125,9 +127,12 @@ export function openLogger(tool: string, settings: LogSettings): Logger & { clos
   if (settings.file !== undefined) {
     let file;
     try {
+      Deno.mkdirSync(dirname(settings.file), { recursive: true, mode: 0o700 });
       file = openRotatingLogFile(settings.file, settings.rotation);
     } catch (error) {
-      throw new Error(`Cannot open log file "${settings.file}": ${(error as Error).message}`);
+      throw new CliError(`Cannot open log file "${settings.file}": ${(error as Error).message}`, {
+        hint: "give --log-file a file in a folder this user can write",
+      });
     }
     sink = file;
     close = () => file.close();

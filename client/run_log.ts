@@ -35,17 +35,15 @@ export function clientLogSettings(values: LogOptionValues, dataDir: string): Log
 }
 
 /**
- * Opens the run log (making `<data dir>/logs`, 0700, for the default file).
+ * Opens the run log (making the data dir and `logs/`, 0700, for the default file).
  *
- * @throws {Error} When the file cannot be opened; the message names it.
+ * @throws {CliError} When the file cannot be opened; the message names it.
  */
 export async function openClientRunLog(
   settings: LogSettings,
   dataDir: string,
 ): Promise<Logger & { close(): void }> {
-  if (settings.file === defaultClientLogFile(dataDir)) {
-    await ensurePrivateDir(dataDir);
-    await ensurePrivateDir(joinPath(dataDir, "logs"));
-  }
+  // The data dir first, 0700 (what the agent makes it too); openLogger then makes logs/.
+  if (settings.file === defaultClientLogFile(dataDir)) await ensurePrivateDir(dataDir);
   return openLogger("mle-client", settings);
 }

@@ -301,7 +301,9 @@ const CLIENT_SERVICE: RoleService = {
       throw new UsageError(`Cannot read run's options: ${(error as Error).message}`);
     }
     const options = await agentOptions(values, os);
-    return { dataDir: options.dataDir, writablePaths: [options.keyStoragePath] };
+    // A --log-file outside the data dir: its folder must be writable under the service too.
+    const logFile = values["log-file"] ? [resolvePath(values["log-file"])] : [];
+    return { dataDir: options.dataDir, writablePaths: [options.keyStoragePath, ...logFile] };
   },
   defaultDataDir: (os) => Deno.env.get("MLE_CLIENT_DATA_DIR") ?? defaultClientDataDir(os),
 };

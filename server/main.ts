@@ -4,6 +4,7 @@
  * @module
  */
 
+import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
@@ -113,7 +114,10 @@ const SERVER_SERVICE: RoleService = {
     const { values, positionals } = parse(args);
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     parseListenAddress(values.listen!);
-    return Promise.resolve({ dataDir: dataDirOf(values, os), writablePaths: [] });
+    // A --log-file outside the data dir: its folder must be writable under the service too.
+    const logFile = readLogSettings(values).file;
+    const writablePaths = logFile ? [resolvePath(logFile)] : [];
+    return Promise.resolve({ dataDir: dataDirOf(values, os), writablePaths });
   },
   defaultDataDir: (os) => Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir(os),
 };

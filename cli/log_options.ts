@@ -29,28 +29,56 @@ export const LOG_OPTIONS = {
   "log-keep": { type: "string" },
 } as const;
 
-/** The help lines of the logging flags; `envPrefix` names the environment variables, if any. */
+/**
+ * The help lines of the logging flags, their descriptions starting at `column` (the command's
+ * own help's column); `envPrefix` names the environment variables, if any.
+ */
 export function logOptionsHelp(
   envPrefix?: string,
-  defaults: { file?: string; rotation?: RotationLimits } = {},
+  defaults: { file?: string; rotation?: RotationLimits; column?: number } = {},
 ): string {
   const env = (name: string) => envPrefix ? `; env ${envPrefix}_${name}` : "";
   const rotation = defaults.rotation ?? DEFAULT_ROTATION;
-  const fileLine = defaults.file
-    ? `  --log-file FILE         where the log goes, rotated by size: FILE.1 is the previous one,
-                          up to FILE.<keep> (default ${defaults.file}${env("LOG_FILE")})`
-    : `  --log-file FILE         write the log to FILE instead of stderr, rotated by size: FILE.1 is
-                          the previous one, up to FILE.<keep>${env("LOG_FILE")}`;
-  return `  --log-level LEVEL       debug, info, warn or error (default info${env("LOG_LEVEL")})
-  --log-format FORMAT     text (one line per event, key=value fields) or json (one object a
-                          line: time, level, tool, message, fields) (default text${
-    env("LOG_FORMAT")
-  })
-${fileLine}
-  --log-max-size SIZE     largest size of one log file before it is rotated (default ${
-    rotation.maxBytes / 1024 / 1024
-  }M)
-  --log-keep N            rotated log files kept, 0 to 100 (default ${rotation.keep})`;
+  const entries: [string, string][] = [
+    ["--log-level LEVEL", `debug, info, warn or error (default info${env("LOG_LEVEL")})`],
+    [
+      "--log-format FORMAT",
+      "text (one line per event, key=value fields) or json (one object a line: time, level, " +
+      `tool, message, fields) (default text${env("LOG_FORMAT")})`,
+    ],
+    [
+      "--log-file FILE",
+      defaults.file
+        ? "where the log goes, rotated by size: FILE.1 is the previous one, up to FILE.<keep> " +
+          `(default ${defaults.file}${env("LOG_FILE")})`
+        : "write the log to FILE instead of stderr, rotated by size: FILE.1 is the previous " +
+          `one, up to FILE.<keep>; its folder is made if missing${env("LOG_FILE")}`,
+    ],
+    [
+      "--log-max-size SIZE",
+      `largest size of one log file before it is rotated (default ${
+        rotation.maxBytes / 1024 / 1024
+      }M)`,
+    ],
+    ["--log-keep N", `rotated log files kept, 0 to 100 (default ${rotation.keep})`],
+  ];
+  const column = defaults.column ?? 26;
+  return entries.map(([flag, text]) => helpEntry(flag, text, column)).join("\n");
+}
+
+/** One option of a help text: the flag, then its description wrapped at 100 columns. */
+function helpEntry(flag: string, text: string, column: number): string {
+  const lines: string[] = [];
+  let line = `  ${flag}`.padEnd(column);
+  for (const word of text.split(" ")) {
+    if (line.length + word.length + 1 > 100 && line.trim().length > 0 && line.length > column) {
+      lines.push(line.trimEnd());
+      line = " ".repeat(column);
+    }
+    line += line.length === column || line.endsWith(" ") ? word : ` ${word}`;
+  }
+  lines.push(line.trimEnd());
+  return lines.join("\n");
 }
 
 /** What the logging flags say. */

@@ -122,6 +122,7 @@ ${
   logOptionsHelp("MLE_CLIENT", {
     file: "DIR/logs/mle-client.log",
     rotation: CLIENT_LOG_ROTATION,
+    column: 29,
   })
 }
 

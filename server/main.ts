@@ -66,7 +66,7 @@ ${DATABASE_OPTIONS_HELP}
                                  files) one computer may send per s, m, h or d; past it the answer
                                  is 429 ERR_TOO_MANY_NEW_KEYS with Retry-After and the sender keeps
                                  the message (default ${DEFAULT_CONTENT_KEY_BUDGET}: ten at once, then one every 6 min)
-${logOptionsHelp("MLE_SERVER")}
+${logOptionsHelp("MLE_SERVER", { column: 33 })}
 ${UPLOAD_OPTIONS_HELP}
   -h, --help                     show this help
 

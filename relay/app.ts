@@ -28,6 +28,8 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type Logger, silentLogger } from "../cli/log.ts";
+import { answerMetrics, type Registry } from "../ops/metrics.ts";
+import { requestIdMiddleware } from "../ops/request_id_middleware.ts";
 import { MleError } from "../envelope/errors.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
 import { readUpstreamMessage } from "../envelope/report_message.ts";
@@ -47,6 +49,7 @@ import {
 } from "../protocol/report_batch.ts";
 import { API } from "../protocol/paths.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
+import { currentRequestId, newRequestId } from "../protocol/request_id.ts";
 import { VERSION } from "../protocol/version.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { readBounded } from "../protocol/read_bounded.ts";
@@ -101,6 +104,8 @@ export interface RelayAppOptions {
   keyExchangeSalts?: Pick<KeyExchangeSalts, "parameters">;
   /** The parent's refusals of senders, given to their next reports at once. */
   refusals?: Pick<UpstreamRefusals, "refusalFor" | "forget">;
+  /** Where the answers are counted and timed (`ops/metrics.ts`), when given. */
+  registry?: Registry;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -146,6 +151,9 @@ export function createRelayApp(options: RelayAppOptions): Hono {
   };
 
   const app = new Hono();
+  // First: every log line about a request, its answer and its calls upstream name its id.
+  app.use(requestIdMiddleware());
+  if (options.registry) app.use(answerMetrics(options.registry));
 
   app.get(API.capabilities, (c) => c.json(capabilities));
 
@@ -439,7 +447,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
       const full = storageFullAnswer();
       return c.json(full.body, full.status, full.headers);
     }
-    const requestId = crypto.randomUUID();
+    const requestId = currentRequestId() ?? newRequestId();
     log.error("unexpected failure", {
       requestId,
       method: c.req.method,

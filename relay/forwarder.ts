@@ -29,6 +29,7 @@ import { errorCodeOf } from "../protocol/http_error.ts";
 import { MAX_REPORT_BATCH_ANSWER_BYTES, MAX_REPORT_BATCH_BYTES } from "../protocol/limits.ts";
 import type { ParentList } from "../protocol/parent_list.ts";
 import { API } from "../protocol/paths.ts";
+import { newRequestId, REQUEST_ID_HEADER } from "../protocol/request_id.ts";
 import {
   encodeReportBatch,
   readReportBatchAnswer,
@@ -323,7 +324,9 @@ export class Forwarder {
       const answer = await fetchJson(parent ? `${parent}${API.reports}` : this.#reportsUrl, {
         method: "POST",
         body: bytes,
-        headers: { "content-type": "application/json" },
+        // The spool id is the request id upstream: the log line "report spooled" names it beside
+        // the sender's request id, so a report is followed from client to server.
+        headers: { "content-type": "application/json", [REQUEST_ID_HEADER]: id },
         // A redirect would turn the POST into a GET: count it as a failure to retry.
         redirect: "manual",
         timeoutMs: this.#timeoutMs,
@@ -352,10 +355,13 @@ export class Forwarder {
         messages.push(bytes);
       }
       if (ids.length === 0) return;
+      // One request id for the batch; the log line maps it to the spool ids it carries.
+      const requestId = newRequestId();
+      this.#log.debug("reports forwarded in a batch", { requestId, ids: ids.join(",") });
       const answer = await fetchJson(parent ? `${parent}${API.reportBatch}` : this.#batchUrl, {
         method: "POST",
         body: encodeReportBatch(messages),
-        headers: { "content-type": REPORT_BATCH_CONTENT_TYPE },
+        headers: { "content-type": REPORT_BATCH_CONTENT_TYPE, [REQUEST_ID_HEADER]: requestId },
         redirect: "manual",
         timeoutMs: this.#timeoutMs,
         maxBytes: MAX_REPORT_BATCH_ANSWER_BYTES,

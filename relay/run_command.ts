@@ -9,13 +9,24 @@ import type { FlattenedJws } from "../envelope/jws.ts";
 import type { VoucherStatement } from "../protocol/relay_voucher.ts";
 import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
-import { createLogger, type LogLevel } from "../cli/log.ts";
+import {
+  LOG_OPTIONS,
+  logOptionsHelp,
+  type LogSettings,
+  openLogger,
+  readLogSettings,
+} from "../cli/log_options.ts";
+import { createMetricsRegistry } from "../ops/metrics.ts";
+import { serveOpsListener } from "../ops/ops_app.ts";
+import { VERSION } from "../protocol/version.ts";
+import { DEFAULT_PARENT_PROBE_INTERVAL_MS, ParentReachability } from "./parent_reachability.ts";
+import { createRelayOpsApp } from "./relay_ops.ts";
 import { CliError, UsageError } from "../cli/output.ts";
 import { expandHomeInOptions } from "../cli/home_path.ts";
 import { defaultRelayDataDir } from "../keystore/default_paths.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { MAX_REPORT_BATCH_COUNT } from "../protocol/limits.ts";
-import { DEFAULT_PORT } from "../protocol/paths.ts";
+import { DEFAULT_PORT, DEFAULT_RELAY_OPS_PORT, OPS_PATHS } from "../protocol/paths.ts";
 import { isRelayPublicKey, signRelayVoucher } from "../protocol/relay_voucher.ts";
 import { createRelayApp } from "./app.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
@@ -110,7 +121,16 @@ ${SPOOL_RUN_HELP}
   --bundle-wait-ms MS     (decrypt) longest a report waits for its bundle to fill, 0 to 600000
                           milliseconds (default ${DEFAULT_BUNDLE_WAIT_MS})
 ${UPLOAD_RUN_HELP}
-  --log-level LEVEL       debug, info, warn or error (default info; env MLE_RELAY_LOG_LEVEL)
+  --ops-listen HOST:PORT  the operations listener: GET ${OPS_PATHS.prometheus} (Prometheus metrics),
+                          GET ${OPS_PATHS.health} (200 while running) and GET ${OPS_PATHS.ready} (200 when the
+                          spool is writable and the parent answered lately, else 503 with the
+                          reasons); never on --listen's port (default 127.0.0.1:${DEFAULT_RELAY_OPS_PORT}; env
+                          MLE_RELAY_OPS_LISTEN); port 0 picks a free port, which the log names
+  --parent-probe-interval SECONDS
+                          how often the parent is asked whether it answers (GET capabilities),
+                          1 to 3600 (default 30); /readyz fails after three intervals without
+                          an answer
+${logOptionsHelp("MLE_RELAY")}
   -h, --help              show this help
 
 Examples:
@@ -127,7 +147,6 @@ Exit codes:
      relay without a password, or a password file others can read
 `;
 
-const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 const TOOL = "mle-relay";
 /** How long a stop waits for requests and sends in flight before exiting anyway. */
 const STOP_GRACE_MS = 10_000;
@@ -145,7 +164,12 @@ export interface RunSettings {
   concurrency: number;
   /** Most reports in one batch to a parent that takes batches. */
   forwardBatchMax: number;
-  logLevel: LogLevel;
+  /** The logging flags (`cli/log_options.ts`). */
+  log: LogSettings;
+  /** The operations listener's address (`--ops-listen`). */
+  ops: { hostname: string; port: number };
+  /** Milliseconds between two probes of the parent (`--parent-probe-interval`). */
+  parentProbeIntervalMs: number;
   /** Milliseconds between two fetches of the revocation list. */
   revocationIntervalMs: number;
   mastheadFile?: string;
@@ -193,7 +217,9 @@ export function parseRunArgs(
         "decrypt": { type: "boolean" },
         "bundle-max": { type: "string" },
         "bundle-wait-ms": { type: "string" },
-        "log-level": { type: "string" },
+        "ops-listen": { type: "string" },
+        "parent-probe-interval": { type: "string" },
+        ...LOG_OPTIONS,
         "help": { type: "boolean", short: "h" },
         ...UPLOAD_RUN_OPTIONS,
         ...SPOOL_RUN_OPTIONS,
@@ -248,10 +274,19 @@ export function parseRunArgs(
     );
   }
 
-  const logLevel = (values["log-level"] ?? env("MLE_RELAY_LOG_LEVEL") ?? "info") as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
+  const log = readLogSettings(values, env, "MLE_RELAY");
+  let ops: { hostname: string; port: number };
+  try {
+    ops = parseListenAddress(
+      values["ops-listen"] ?? env("MLE_RELAY_OPS_LISTEN") ?? `127.0.0.1:${DEFAULT_RELAY_OPS_PORT}`,
+    );
+  } catch (error) {
+    throw new UsageError((error as Error).message, "give --ops-listen HOST:PORT");
+  }
+  if (ops.port !== 0 && ops.port === address.port) {
     throw new UsageError(
-      `Cannot use log level "${logLevel}": expected debug, info, warn or error`,
+      `Cannot serve operations on the port clients reach (${address.port})`,
+      `give --ops-listen another port (default 127.0.0.1:${DEFAULT_RELAY_OPS_PORT})`,
     );
   }
 
@@ -312,7 +347,15 @@ export function parseRunArgs(
     acceptsEncryptedReports: !values["no-encrypted-reports"],
     concurrency,
     forwardBatchMax,
-    logLevel,
+    log,
+    ops,
+    parentProbeIntervalMs: boundedInteger(
+      values["parent-probe-interval"],
+      DEFAULT_PARENT_PROBE_INTERVAL_MS / 1000,
+      1,
+      3600,
+      "parent-probe-interval",
+    ) * 1000,
     revocationIntervalMs: interval * 1000,
     mastheadFile: values.masthead,
     authenticating,
@@ -351,7 +394,6 @@ export async function runRelay(args: string[]): Promise<number> {
     console.log(RUN_HELP);
     return EXIT.ok;
   }
-  const log = createLogger(TOOL, settings.logLevel);
   const { dataDir } = settings;
 
   try {
@@ -361,6 +403,7 @@ export async function runRelay(args: string[]): Promise<number> {
       hint: "give --data-dir a folder this user can create and write",
     });
   }
+  const log = openLogger(TOOL, settings.log);
   const lock = await lockDataDir(dataDir);
   if (lock === null) {
     throw new CliError(`Cannot use data dir "${dataDir}": another mle-relay is running on it`, {
@@ -418,7 +461,24 @@ export async function runRelay(args: string[]): Promise<number> {
         authenticator?.checkComputer(cid, "upload") ?? revocations.refusalFor(cid, "upload"),
       senderKeys,
     });
+    const metrics = createMetricsRegistry("relay", VERSION);
+    const parent = new ParentReachability({
+      parentUrl,
+      log,
+      intervalMs: settings.parentProbeIntervalMs,
+    });
+    const ops = createRelayOpsApp({
+      registry: metrics.registry,
+      log,
+      spool,
+      forwarder,
+      parent,
+      refusals,
+      uploadBuffer: uploads.buffer,
+      revocations,
+    });
     const app = createRelayApp({
+      registry: metrics.registry,
       spool,
       forwarder,
       documents,
@@ -436,7 +496,9 @@ export async function runRelay(args: string[]): Promise<number> {
     });
 
     let server: Deno.HttpServer<Deno.NetAddr>;
+    let opsServer: Deno.HttpServer<Deno.NetAddr>;
     try {
+      opsServer = serveOpsListener(settings.ops, ops, log);
       server = Deno.serve({
         hostname: settings.hostname,
         port: settings.port,
@@ -453,8 +515,8 @@ export async function runRelay(args: string[]): Promise<number> {
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
         throw new CliError(
-          `Cannot listen on ${settings.hostname}:${settings.port}: ${(error as Error).message}`,
-          { hint: "give another --listen address, or stop what uses this one" },
+          `Cannot listen: ${(error as Error).message}`,
+          { hint: "give another --listen or --ops-listen address, or stop what uses this one" },
         );
       }
       throw error;
@@ -462,6 +524,7 @@ export async function runRelay(args: string[]): Promise<number> {
     forwarder.start();
     uploads.forwarder.start();
     revocations.start();
+    parent.start();
     const stopPruning = startRejectedPruning(spool, spoolLimits.rejectedMaxAgeMs, log);
 
     const signal = await waitForStopSignal(server.finished);
@@ -473,10 +536,14 @@ export async function runRelay(args: string[]): Promise<number> {
     await uploads.forwarder.stop(STOP_GRACE_MS);
     await revocations.stop();
     await spool.close();
+    parent.stop();
+    await withTimeout(opsServer.shutdown(), STOP_GRACE_MS);
+    metrics.close();
     log.info("stopped", { waiting: spool.count(), ...forwarder.stats() });
     return EXIT.ok;
   } finally {
     lock.release();
+    log.close();
   }
 }
 

@@ -441,6 +441,16 @@ export class Spool {
     return this.#bytes;
   }
 
+  /** What the metrics read: messages and bytes waiting, when the oldest arrived (null: none). */
+  stats(): { messages: number; bytes: number; oldestAt: number | null } {
+    const oldest = this.list(1)[0];
+    return {
+      messages: this.#sizes.size,
+      bytes: this.#bytes,
+      oldestAt: oldest === undefined ? null : Number(oldest.slice(0, 16)),
+    };
+  }
+
   #pathOf(id: string): string {
     return joinPath(this.dir, `${id}${MESSAGE_SUFFIX}`);
   }

@@ -42,6 +42,12 @@ export type Target = typeof TARGETS[number];
 /** npm packages installed for building, never imported at runtime: not embedded. */
 const TOOLCHAIN_PACKAGES = new Set(["deno"]);
 
+/**
+ * Folders of runtime packages that nothing imports: not embedded. bintrees (prom-client's, through
+ * tdigest) ships its tests with a 2 MB data file that makes `deno compile` overflow its stack.
+ */
+const UNUSED_PACKAGE_FOLDERS = ["node_modules/bintrees/test"];
+
 /** Per `deno compile`: long enough for a slow runtime download, short of hanging forever. */
 const DEFAULT_TIMEOUT_SECONDS = 600;
 
@@ -278,7 +284,7 @@ export async function npmExcludes(root = ROOT): Promise<string[]> {
       excludes.push(`node_modules/${entry}`);
     }
   }
-  return excludes;
+  return [...excludes, ...UNUSED_PACKAGE_FOLDERS];
 }
 
 interface PackageManifest {

@@ -7,12 +7,15 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
+import { answerMetrics, type Registry } from "../ops/metrics.ts";
+import { requestIdMiddleware } from "../ops/request_id_middleware.ts";
 import type { Capabilities } from "../protocol/capabilities.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { MAX_REGISTRATION_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { RELAY_AUTH_HEADER } from "../protocol/relay_request.ts";
+import { currentRequestId, newRequestId } from "../protocol/request_id.ts";
 import { VERSION } from "../protocol/version.ts";
 import { isDatabaseUnavailable } from "../store/database_unavailable.ts";
 import type { Store } from "../store/store.ts";
@@ -44,6 +47,8 @@ export interface ServerAppOptions {
   uploads?: Hono;
   /** While it says the database is away, registration is refused at once (503). */
   outageSpool?: DatabaseOutageSpool;
+  /** Where the answers are counted and timed (`ops/metrics.ts`), when given. */
+  registry?: Registry;
 }
 
 /**
@@ -60,6 +65,9 @@ export function createServerApp(options: ServerAppOptions): Hono {
   const bundles = options.bundles ?? new BundleIngest({ store, ingest, log });
   const rotationDirectives = options.rotationDirectives ?? new RotationDirectives(store);
   const app = new Hono();
+  // First: every log line about a request, and its answer, name the request's id.
+  app.use(requestIdMiddleware());
+  if (options.registry) app.use(answerMetrics(options.registry));
 
   app.onError((error, c) => {
     if (error instanceof IngestError) {
@@ -76,7 +84,7 @@ export function createServerApp(options: ServerAppOptions): Hono {
       const full = storageFullAnswer();
       return c.json(full.body, full.status, full.headers);
     }
-    const requestId = crypto.randomUUID();
+    const requestId = currentRequestId() ?? newRequestId();
     log.error("request failed", { requestId, path: c.req.path, cause: (error as Error).message });
     return c.json(errorBody("ERR_INTERNAL", `Internal error; request id ${requestId}`), 500);
   });

@@ -65,6 +65,9 @@ export class BatchWriter {
   >();
   #closed: (() => void) | null = null;
   #stored = 0;
+  #storedEncrypted = 0;
+  /** Told the duration of each commit, in seconds (the metrics' commit latency). */
+  onCommit: ((seconds: number) => void) | null = null;
 
   /**
    * @example
@@ -87,6 +90,11 @@ export class BatchWriter {
   /** Reports stored (committed, not duplicates) since start: a counter the metrics read cheaply. */
   get stored(): number {
     return this.#stored;
+  }
+
+  /** Of {@linkcode stored}, the reports that arrived encrypted (the rest came in clear text). */
+  get storedEncrypted(): number {
+    return this.#storedEncrypted;
   }
 
   /** Stores one report with the next batch; resolves once it is committed (or spooled). */
@@ -128,9 +136,15 @@ export class BatchWriter {
     if (this.#inFlight || this.#pending.length === 0) return;
     const batch = this.#pending.splice(0, this.#maxBatch);
     this.#inFlight = true;
+    const started = performance.now();
     this.#commitOrSpool(batch).then(
       (outcomes) => {
-        for (const outcome of outcomes) if (outcome === "stored") this.#stored++;
+        this.onCommit?.((performance.now() - started) / 1000);
+        outcomes.forEach((outcome, index) => {
+          if (outcome !== "stored") return;
+          this.#stored++;
+          if (batch[index].report.encrypted) this.#storedEncrypted++;
+        });
         batch.forEach((p, i) => p.resolve(outcomes[i]));
       },
       (error) => batch.forEach((p) => p.reject(error)),

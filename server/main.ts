@@ -4,10 +4,11 @@
  * @module
  */
 
+import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
-import { createLogger, type LogLevel } from "../cli/log.ts";
+import { LOG_OPTIONS, logOptionsHelp, openLogger, readLogSettings } from "../cli/log_options.ts";
 import {
   DATABASE_OPTIONS,
   DATABASE_OPTIONS_HELP,
@@ -31,6 +32,9 @@ import { ContentKeySource } from "./content_key_source.ts";
 import { KeyRing } from "./key_ring.ts";
 import { createOpsApp } from "./ops_app.ts";
 import { CONSOLE_OPTIONS, CONSOLE_OPTIONS_HELP, startConsole } from "./console/console_setup.ts";
+import { createMetricsRegistry } from "../ops/metrics.ts";
+import { serveOpsListener } from "../ops/ops_app.ts";
+import { VERSION } from "../protocol/version.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
 
 const TOOL = "mle-server";
@@ -55,10 +59,12 @@ Options:
   --data-dir DIR                 server data dir (env MLE_DATA_DIR; default ${defaultServerDataDir()})
 ${DATABASE_OPTIONS_HELP}
   --listen HOST:PORT             address clients and relays reach (default ${DEFAULT_LISTEN})
-  --ops-listen HOST:PORT         the operations listener: GET ${OPS_PATHS.metrics} (counters, JSON)
-                                 and GET ${OPS_PATHS.health} (200 while running), served only
-                                 there (default ${DEFAULT_OPS_LISTEN}: this host only); port 0
-                                 picks a free port, which the log names
+  --ops-listen HOST:PORT         the operations listener: GET ${OPS_PATHS.prometheus} (Prometheus
+                                 metrics), GET ${OPS_PATHS.health} (200 while running), GET
+                                 ${OPS_PATHS.ready} (200 when the store answers and keys are loaded,
+                                 else 503 with the reasons) and GET ${OPS_PATHS.metrics} (counters,
+                                 JSON), served only there (default ${DEFAULT_OPS_LISTEN}: this host
+                                 only); port 0 picks a free port, which the log names
   --accept-clear-from-required   accept clear-text reports and uploads from computers whose level
                                  is required (deployed setting, else last reported), which are
                                  refused by default (403 ERR_CLEAR_TEXT_REFUSED); for migrations
@@ -67,7 +73,7 @@ ${DATABASE_OPTIONS_HELP}
                                  files) one computer may send per s, m, h or d; past it the answer
                                  is 429 ERR_TOO_MANY_NEW_KEYS with Retry-After and the sender keeps
                                  the message (default ${DEFAULT_CONTENT_KEY_BUDGET}: ten at once, then one every 6 min)
-  --log-level LEVEL              debug, info, warn or error (default info)
+${logOptionsHelp("MLE_SERVER", { column: 33 })}
 ${CONSOLE_OPTIONS_HELP}
 ${UPLOAD_OPTIONS_HELP}
   -h, --help                     show this help
@@ -118,7 +124,10 @@ const SERVER_SERVICE: RoleService = {
     const { values, positionals } = parse(args);
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     parseListenAddress(values.listen!);
-    return Promise.resolve({ dataDir: dataDirOf(values, os), writablePaths: [] });
+    // A --log-file outside the data dir: its folder must be writable under the service too.
+    const logFile = readLogSettings(values).file;
+    const writablePaths = logFile ? [resolvePath(logFile)] : [];
+    return Promise.resolve({ dataDir: dataDirOf(values, os), writablePaths });
   },
   defaultDataDir: (os) => Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir(os),
 };
@@ -140,7 +149,7 @@ function parse(args: string[]) {
         // The former opt-in, now the default: still accepted so that old unit files start.
         "refuse-clear-from-required": { type: "boolean", default: false },
         "content-key-budget": { type: "string", default: DEFAULT_CONTENT_KEY_BUDGET },
-        "log-level": { type: "string", default: "info" },
+        ...LOG_OPTIONS,
         help: { type: "boolean", short: "h", default: false },
         ...UPLOAD_OPTIONS,
         ...DATABASE_OPTIONS,
@@ -153,11 +162,7 @@ function parse(args: string[]) {
 }
 
 async function run(values: ReturnType<typeof parse>["values"]): Promise<number> {
-  const level = values["log-level"] as LogLevel;
-  if (!["debug", "info", "warn", "error"].includes(level)) {
-    throw new UsageError(`unknown log level "${level}"`, "use debug, info, warn or error");
-  }
-  const log = createLogger(TOOL, level);
+  const logSettings = readLogSettings(values, (name) => Deno.env.get(name), "MLE_SERVER");
   const dataDir = dataDirOf(values);
   const listen = parseListenAddress(values.listen!);
   const opsListen = parseListenAddress(values["ops-listen"]!);
@@ -174,6 +179,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     throw new UsageError(`Cannot use --content-key-budget: ${(error as Error).message}`);
   }
   await ensurePrivateDir(dataDir);
+  const log = openLogger(TOOL, logSettings);
   const database = await resolveDatabase(values, (message) => printWarning(TOOL, message));
 
   const store = await openStoreAt(dataDir, database, TOOL).catch((error) => {
@@ -207,6 +213,8 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   });
   const ingest = { computers, keys, contentKeys, writer, isClearTextRefused, now: Date.now };
   const bundles = new BundleIngest({ store, ingest, log });
+  const metrics = createMetricsRegistry("server", VERSION);
+  const { registry } = metrics;
   const app = createServerApp({
     uploads: uploads.app,
     store,
@@ -215,8 +223,19 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     ingest,
     bundles,
     outageSpool,
+    registry,
   });
-  const ops = createOpsApp({ store, keys, contentKeys, writer, bundles, log, outageSpool });
+  const ops = createOpsApp({
+    store,
+    keys,
+    contentKeys,
+    writer,
+    bundles,
+    log,
+    registry,
+    uploads: uploads.ingest,
+    outageSpool,
+  });
 
   const refresher = setInterval(() => {
     keys.refresh().catch((error) => log.warn("key refresh failed", { cause: error.message }));
@@ -226,21 +245,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   }, 2_000);
 
   // The operations listener first: once the public one says "listening on", both are up.
-  const opsServer = Deno.serve({
-    hostname: opsListen.hostname,
-    port: opsListen.port,
-    onListen: ({ hostname, port }) => {
-      log.info(`operations listener on ${httpUrl(hostname, port)}`, {
-        paths: `${OPS_PATHS.metrics},${OPS_PATHS.health}`,
-      });
-      if (!isLoopback(hostname)) {
-        log.warn(
-          "the operations listener is reachable from other hosts: whoever reaches it reads the " +
-            "server's counters; bind it to 127.0.0.1 or firewall it",
-        );
-      }
-    },
-  }, ops.fetch);
+  const opsServer = serveOpsListener(opsListen, ops, log);
   const consoleServer = await startConsole(values, {
     store,
     keys,
@@ -277,15 +282,13 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     log.warn("cannot keep sealed content keys", { cause: error.message })
   );
   store.close();
+  metrics.close();
+  log.close();
   return EXIT.ok;
 }
 
 function httpUrl(hostname: string, port: number): string {
   return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
 }
 
 async function readMasthead(dataDir: string, stored: string | null): Promise<string> {

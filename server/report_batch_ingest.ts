@@ -67,9 +67,17 @@ async function answerOf(
     const result = await ingestReport(envelope, context);
     // As `POST /api/v1/reports` answers: 202 while the database is away and it waits in the
     // server's outage spool, else 200.
-    return result.spooled
-      ? { status: 202, body: { status: "spooled", computerId: result.computerId, seq: result.seq } }
-      : { status: 200, body: { status: "stored", computerId: result.computerId, seq: result.seq } };
+    if (result.spooled) {
+      return {
+        status: 202,
+        body: { status: "spooled", computerId: result.computerId, seq: result.seq },
+      };
+    }
+    log.debug("report stored", { cid: result.computerId, seq: result.seq, kid: result.kid });
+    return {
+      status: 200,
+      body: { status: "stored", computerId: result.computerId, seq: result.seq },
+    };
   } catch (error) {
     if (error instanceof IngestError) {
       if (error.code !== "ERR_DUPLICATE_REPORT") {

@@ -129,6 +129,11 @@ export class UploadIngest {
     this.#admission = new UploadAdmission({ ...options, files: this.files, quota: this.#quota });
   }
 
+  /** Uploads open in memory now, and the bytes of chunks being opened (the metrics read them). */
+  openStats(): { uploads: number; chunkBytes: number } {
+    return { uploads: this.#active.size, chunkBytes: this.#inFlightBytes };
+  }
+
   /**
    * Opens the upload path of a data dir: checks its folders, expires stale uploads, removes
    * folders no record owns, and finishes uploads a crash interrupted while being stored.

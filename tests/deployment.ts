@@ -227,9 +227,35 @@ export async function startServer(
   ]);
   await server.waitFor(OPS_LISTENER_LINE);
   await server.waitFor("listening on");
-  const opsPort = Number(OPS_LISTENER_LINE.exec(server.stderr)![1]);
   const consoleUrl = CONSOLE_LISTENER_LINE.exec(server.stderr)?.[1] ?? null;
-  return Object.assign(server, { opsPort, consoleUrl });
+  return Object.assign(server, { opsPort: opsPortOf(server), consoleUrl });
+}
+
+/** The port of a server's or relay's operations listener, from the line its log names it in. */
+export function opsPortOf(role: RoleProcess): number {
+  const match = OPS_LISTENER_LINE.exec(role.stderr);
+  if (!match) throw new Error(`no operations listener in:\n${role.stderr}`);
+  return Number(match[1]);
+}
+
+/** GETs a path of an operations listener: its status and text. */
+export async function opsGet(
+  opsPort: number,
+  path: string,
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`http://127.0.0.1:${opsPort}${path}`);
+  return { status: response.status, text: await response.text() };
+}
+
+/**
+ * The value of one sample in a Prometheus text exposition (`name{labels}` exactly as written,
+ * or a bare name), or undefined when absent.
+ */
+export function metricValue(exposition: string, sample: string): number | undefined {
+  for (const line of exposition.split("\n")) {
+    if (line.startsWith(`${sample} `)) return Number(line.slice(sample.length + 1));
+  }
+  return undefined;
 }
 
 /** What the tests read of the server's counters (`GET /api/v1/metrics` on its ops listener). */

@@ -25,7 +25,11 @@ import {
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 import type { RoleProcess } from "./run_role.ts";
-import { canMountFilesystems, SmallFilesystem } from "./small_filesystem.ts";
+import {
+  canMountFilesystems,
+  moveServerToSmallFilesystem,
+  SmallFilesystem,
+} from "./small_filesystem.ts";
 
 const IN_CI = Deno.env.get("CI") === "true";
 const ignore = !canMountFilesystems() && !IN_CI;
@@ -73,9 +77,7 @@ async function reportUntilRefused(port: number, sender: TestSender, from: number
 /** A site whose server data dir lives on a small filesystem of its own. */
 async function siteOnSmallFilesystem(): Promise<{ site: TestSite; disk: SmallFilesystem }> {
   const site = await createSite();
-  const disk = await SmallFilesystem.mount(`${site.root}/small`, SMALL_FILESYSTEM_BYTES);
-  site.serverDir = await disk.copyIn(site.serverDir, "server");
-  return { site, disk };
+  return { site, disk: await moveServerToSmallFilesystem(site, SMALL_FILESYSTEM_BYTES) };
 }
 
 function assertIntegrity(databasePath: string): void {

@@ -5,7 +5,22 @@
  * @module
  */
 
+import type { TestSite } from "./deployment.ts";
+
 const FILLER = ".filler";
+
+/**
+ * Moves a site's server data dir (database and upload folder) onto a small filesystem of its own
+ * of `sizeBytes`, mounted in the site's folder; the filesystem, to fill and free.
+ */
+export async function moveServerToSmallFilesystem(
+  site: TestSite,
+  sizeBytes: number,
+): Promise<SmallFilesystem> {
+  const disk = await SmallFilesystem.mount(`${site.root}/small`, sizeBytes);
+  site.serverDir = await disk.copyIn(site.serverDir, "server");
+  return disk;
+}
 
 /** Whether this process may mount a filesystem (Linux, as root). */
 export function canMountFilesystems(): boolean {

@@ -36,6 +36,7 @@ Deno.test("clients that found the server away all deliver once it returns, and s
     const direct = await senders(site.serverPort, 100);
     const throughRelay = await senders(site.serverPort, 50);
     const outage = {
+      name: "server-away",
       stop: async () => void await server.stop("SIGKILL"),
       start: async () => void (server = await startServer(site)),
       ms: 1_000,

@@ -3,6 +3,14 @@
  * `--compromised`), the old key signs the new public key, so the server can link the new computer
  * to the old one ("replaced by N") instead of leaving a duplicate for the operator to clean up.
  *
+ * The hand-over also names the last sequence number the old key spent (`lastSeq`). Reports the
+ * old key signed before the rotation may still be on their way (a relay answers 202 once a
+ * report is in its spool, before the server has it), so the server keeps accepting the old id's
+ * reports up to that number and refuses every later one. Those reports were signed by a key that
+ * was not compromised: a rotation with `--compromised` makes no hand-over, so the operator's
+ * confirmation revokes the old id outright and its spooled reports are refused, as a compromised
+ * key's must be. A hand-over without `lastSeq` (an older client) reads as 0: no grace.
+ *
  * @module
  */
 
@@ -19,6 +27,11 @@ export interface HandoverClaims {
   /** Raw Ed25519 public key of the new key pair, base64url. */
   newPublicKey: string;
   issuedAt: number;
+  /**
+   * The last report sequence number the old key spent (0 when none): the old id's reports up to
+   * it are still accepted after the rotation, later ones never.
+   */
+  lastSeq: number;
 }
 
 /** Signs a hand-over with the old client key. */
@@ -43,7 +56,7 @@ export async function verifyHandover(
   document: unknown,
 ): Promise<HandoverClaims> {
   const { payload } = await verifyJws(oldPublicKey, document, HANDOVER_TYPE);
-  let claims: HandoverClaims;
+  let claims: Omit<HandoverClaims, "lastSeq"> & { lastSeq?: unknown };
   try {
     claims = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
   } catch (cause) {
@@ -55,6 +68,11 @@ export async function verifyHandover(
   ) {
     throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read hand-over: bad fields");
   }
+  // An older client's hand-over has no lastSeq: no report of the old id is accepted after it.
+  const lastSeq = claims.lastSeq === undefined ? 0 : claims.lastSeq;
+  if (!Number.isSafeInteger(lastSeq) || (lastSeq as number) < 0) {
+    throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read hand-over: bad last sequence number");
+  }
   try {
     decodeBase64Url(claims.newPublicKey);
   } catch (cause) {
@@ -62,5 +80,10 @@ export async function verifyHandover(
       cause,
     });
   }
-  return claims;
+  return {
+    oldComputerId: claims.oldComputerId,
+    newPublicKey: claims.newPublicKey,
+    issuedAt: claims.issuedAt,
+    lastSeq: lastSeq as number,
+  };
 }

@@ -204,7 +204,7 @@ export class BundleIngest {
     if (!client) {
       return refused(cid, seq, "ERR_UNKNOWN_COMPUTER", `Computer ${cid} is not registered here`);
     }
-    const inactive = inactiveReason(client.record);
+    const inactive = inactiveReason(client.record, seq);
     if (inactive) return refused(cid, seq, inactive.code, `Cannot accept report: ${inactive.why}`);
     let reportBytes: Uint8Array<ArrayBuffer>;
     try {

@@ -4,7 +4,9 @@
  *
  * Only a key is a credential. A registration links itself to an old computer only through a
  * hand-over signed by the old computer's key (a key rotation without `--compromised`): the old
- * computer is then "replaced by" the new one and refused from then on. Everything else a
+ * computer is then "replaced by" the new one and refused from then on, except for its reports
+ * numbered up to the last sequence number the hand-over names (made before the rotation, maybe
+ * still in a relay's spool). Everything else a
  * registration says about other computers is a claim, and claims act on nobody: the host identity
  * travels in clear and a local user can compute it, and after a compromise the old key proves
  * nothing about who holds it. So a registration naming `previousComputerId` (after `rotate-keys
@@ -18,7 +20,7 @@
  */
 
 import { MleError } from "../envelope/errors.ts";
-import { verifyHandover } from "../protocol/handover.ts";
+import { type HandoverClaims, verifyHandover } from "../protocol/handover.ts";
 import { type RegistrationClaims, verifyRegistration } from "../protocol/registration.ts";
 import type { ComputerRecord, Store } from "../store/store.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
@@ -82,12 +84,12 @@ export async function registerClient(
     registeredAt: now,
     claimsToReplace: claimed?.record.id ?? null,
     claimSignedByOldKey: claimed !== null && claims.handover !== undefined &&
-      (await handoverProblem(claimed, claims, now)) === null,
+      typeof (await readHandoverOf(claimed, claims, now)) !== "string",
   });
   const linked: RegistrationResult["linked"] = [];
   if (handedOver) {
-    await store.linkComputers(handedOver.id, record.id, "replaced_by");
-    linked.push({ oldComputerId: handedOver.id, how: "replaced" });
+    await store.linkComputers(handedOver.old.id, record.id, "replaced_by", handedOver.lastSeq);
+    linked.push({ oldComputerId: handedOver.old.id, how: "replaced" });
   } else {
     if (claims.previousComputerId !== undefined) {
       const old = claimed?.record ?? null;
@@ -133,7 +135,7 @@ async function checkHandover(
   claims: RegistrationClaims,
   context: { computers: ComputerDirectory },
   now: number,
-): Promise<ComputerRecord> {
+): Promise<{ old: ComputerRecord; lastSeq: number }> {
   const refuse = (message: string) =>
     new IngestError(403, "ERR_HANDOVER_INVALID", `Cannot accept hand-over: ${message}`);
   let oldId: unknown;
@@ -153,17 +155,17 @@ async function checkHandover(
   if (old.record.revokedAt !== null || old.record.replacedBy !== null) {
     throw refuse(`computer ${oldId} was revoked or already replaced`);
   }
-  const problem = await handoverProblem(old, claims, now);
-  if (problem !== null) throw refuse(problem);
-  return old.record;
+  const checked = await readHandoverOf(old, claims, now);
+  if (typeof checked === "string") throw refuse(checked);
+  return { old: old.record, lastSeq: checked.lastSeq };
 }
 
-/** What is wrong with the registration's hand-over as a statement of `old`'s key, or null. */
-async function handoverProblem(
+/** What is wrong with the registration's hand-over as a statement of `old`'s key, or its claims. */
+async function readHandoverOf(
   old: KnownComputer,
   claims: RegistrationClaims,
   now: number,
-): Promise<string | null> {
+): Promise<string | HandoverClaims> {
   let handover;
   try {
     handover = await verifyHandover(old.publicKey, claims.handover);
@@ -177,7 +179,7 @@ async function handoverProblem(
   if (Math.abs(now - handover.issuedAt) > REGISTRATION_MAX_SKEW_MS * 30) {
     return "it is more than 30 days old";
   }
-  return null;
+  return handover;
 }
 
 function fromMleError(error: unknown): IngestError {

@@ -90,6 +90,7 @@ export async function ingestReport(
     claims.cid,
     "report",
     (publicKey) => verifyMessageSignature(publicKey, parsed),
+    claims.seq,
   );
 
   let reportBytes: Uint8Array<ArrayBuffer>;

@@ -39,6 +39,7 @@ export function toComputer(row: Row): ComputerRecord {
     encryptionLevel: textOrNull(row.encryption_level),
     revokedAt: numberOrNull(row.revoked_at),
     replacedBy: numberOrNull(row.replaced_by),
+    handoverLastSeq: Number(row.handover_last_seq ?? 0),
     duplicateOf: numberOrNull(row.duplicate_of),
     flagged: textOrNull(row.flagged),
     removedAt: numberOrNull(row.removed_at),

@@ -137,4 +137,11 @@ CREATE INDEX computers_by_last_kid ON computers (last_kid);
 CREATE INDEX reports_by_received_at ON reports (received_at);
 `,
   },
+  {
+    version: 5,
+    name: "the last sequence number a replaced computer's hand-over named (handover_last_seq)",
+    sql: `
+ALTER TABLE computers ADD COLUMN handover_last_seq bigint NOT NULL DEFAULT 0;
+`,
+  },
 ];

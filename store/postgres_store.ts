@@ -137,10 +137,12 @@ export class PostgresStore implements Store {
     oldId: number,
     newId: number,
     link: "replaced_by" | "duplicate_of",
+    handoverLastSeq = 0,
   ): Promise<void> {
     if (link === "replaced_by") {
       await this.#sql`
-        UPDATE computers SET replaced_by = ${newId}, duplicate_of = NULL WHERE id = ${oldId}`;
+        UPDATE computers SET replaced_by = ${newId}, handover_last_seq = ${handoverLastSeq},
+        duplicate_of = NULL WHERE id = ${oldId}`;
     } else {
       await this.#sql`
         UPDATE computers SET duplicate_of = ${newId} WHERE id = ${oldId} AND replaced_by IS NULL`;

@@ -142,6 +142,13 @@ CREATE INDEX IF NOT EXISTS computers_by_last_kid ON computers (last_kid);
 CREATE INDEX IF NOT EXISTS reports_by_received_at ON reports (received_at);
 `,
   },
+  {
+    version: 5,
+    name: "the last sequence number a replaced computer's hand-over named (handover_last_seq)",
+    sql: `
+ALTER TABLE computers ADD COLUMN handover_last_seq INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /**

@@ -134,11 +134,18 @@ export class SqliteStore implements Store {
     oldId: number,
     newId: number,
     link: "replaced_by" | "duplicate_of",
+    handoverLastSeq = 0,
   ): Promise<void> {
-    const sql = link === "replaced_by"
-      ? "UPDATE computers SET replaced_by = ?, duplicate_of = NULL WHERE id = ?"
-      : "UPDATE computers SET duplicate_of = ? WHERE id = ? AND replaced_by IS NULL";
-    this.#db.prepare(sql).run(newId, oldId);
+    if (link === "replaced_by") {
+      this.#db.prepare(
+        `UPDATE computers SET replaced_by = ?, handover_last_seq = ?, duplicate_of = NULL
+         WHERE id = ?`,
+      ).run(newId, handoverLastSeq, oldId);
+    } else {
+      this.#db.prepare(
+        "UPDATE computers SET duplicate_of = ? WHERE id = ? AND replaced_by IS NULL",
+      ).run(newId, oldId);
+    }
     return Promise.resolve();
   }
 

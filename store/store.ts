@@ -22,6 +22,12 @@ export interface ComputerRecord {
   revokedAt: number | null;
   /** The newer computer this one handed over to (key rotation with hand-over). */
   replacedBy: number | null;
+  /**
+   * The last sequence number the old key spent before its hand-over (0 when none, or when the
+   * hand-over did not say): the id's reports up to it are still accepted once it is replaced,
+   * as they were made before the rotation (e.g. spooled at a relay); later ones never.
+   */
+  handoverLastSeq: number;
   /** The newer registration of the same machine, when no hand-over linked them. */
   duplicateOf: number | null;
   /** Why the operator should confirm this entry (e.g. registered after a compromise), or null. */
@@ -268,8 +274,16 @@ export interface Store {
   listInactiveIds(): Promise<number[]>;
   /** Computers (not removed) registered with this host identity, oldest first. */
   findComputersByHostIdentity(hostIdentity: string): Promise<ComputerRecord[]>;
-  /** Links an older computer to a newer one: hand-over (`replaced_by`) or duplicate. */
-  linkComputers(oldId: number, newId: number, link: "replaced_by" | "duplicate_of"): Promise<void>;
+  /**
+   * Links an older computer to a newer one: hand-over (`replaced_by`, recording
+   * `handoverLastSeq`, default 0) or duplicate.
+   */
+  linkComputers(
+    oldId: number,
+    newId: number,
+    link: "replaced_by" | "duplicate_of",
+    handoverLastSeq?: number,
+  ): Promise<void>;
   flagComputer(id: number, reason: string | null): Promise<void>;
   /** Removes a computer from the lists (its reports stay; its id is never reused). */
   removeComputer(id: number, now: number): Promise<void>;

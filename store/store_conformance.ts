@@ -110,6 +110,7 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
       encryptionLevel: null,
       revokedAt: null,
       replacedBy: null,
+      handoverLastSeq: 0,
       duplicateOf: null,
       flagged: null,
       removedAt: null,
@@ -156,9 +157,11 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
     assert.deepEqual(await store.listRevokedIds(), [a]);
     await store.linkComputers(b, c, "duplicate_of");
     assert.equal((await store.getComputer(b))!.duplicateOf, c);
-    await store.linkComputers(b, c, "replaced_by");
+    assert.equal((await store.getComputer(b))!.handoverLastSeq, 0);
+    await store.linkComputers(b, c, "replaced_by", 2 ** 40);
     const replaced = (await store.getComputer(b))!;
     assert.deepEqual([replaced.replacedBy, replaced.duplicateOf], [c, null]);
+    assert.equal(replaced.handoverLastSeq, 2 ** 40);
     // A hand-over is not undone by a later duplicate link.
     await store.linkComputers(b, d, "duplicate_of");
     assert.equal((await store.getComputer(b))!.duplicateOf, null);

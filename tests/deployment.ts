@@ -315,6 +315,16 @@ export async function spooledMessages(relayDir: string): Promise<Uint8Array[]> {
   return (await Spool.waitingIn(relayDir)).map((message) => message.bytes);
 }
 
+/** The names of the files a relay set aside in `rejected/` (refused for good, with reasons). */
+export async function rejectedFiles(relayDir: string): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(`${relayDir}/rejected`))).map((e) => e.name).sort();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
+
 /** Runs `mle-client report` for a client data dir. */
 export async function clientReport(
   site: TestSite,

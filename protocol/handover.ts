@@ -87,3 +87,65 @@ export async function verifyHandover(
     lastSeq: lastSeq as number,
   };
 }
+
+/** How far a hand-over's time may be from the checker's when it is used: 30 days. */
+export const HANDOVER_MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+
+/**
+ * The computer id a hand-over names, read without verifying it (to find the key that must have
+ * signed it), or null when it names none.
+ */
+export function handoverComputerId(document: unknown): number | null {
+  try {
+    const payload = (document as { payload?: unknown })?.payload;
+    if (typeof payload !== "string") return null;
+    const id = JSON.parse(new TextDecoder().decode(decodeBase64Url(payload)))?.oldComputerId;
+    return Number.isSafeInteger(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A hand-over checked for a registration: its claims, or what is wrong with it. */
+export type HandoverCheck =
+  | { ok: true; claims: HandoverClaims }
+  | { ok: false; problem: string };
+
+/**
+ * Checks a registration's hand-over as the statement of computer `expected.oldComputerId`'s key
+ * (`oldPublicKey`) for the key registering (`expected.newPublicKey`), made within
+ * {@linkcode HANDOVER_MAX_AGE_MS} of `expected.now`. The one check of the server and of an
+ * authenticating relay.
+ *
+ * @example
+ * ```ts ignore
+ * const check = await checkHandover(old.publicKey, claims.handover, {
+ *   oldComputerId: old.id,
+ *   newPublicKey: claims.publicKey,
+ *   now: Date.now(),
+ * });
+ * if (!check.ok) throw new Error(`Cannot accept hand-over: ${check.problem}`);
+ * ```
+ */
+export async function checkHandover(
+  oldPublicKey: CryptoKey,
+  document: unknown,
+  expected: { oldComputerId: number; newPublicKey: string; now: number },
+): Promise<HandoverCheck> {
+  let claims: HandoverClaims;
+  try {
+    claims = await verifyHandover(oldPublicKey, document);
+  } catch {
+    return { ok: false, problem: `it is not signed by computer ${expected.oldComputerId}'s key` };
+  }
+  if (claims.oldComputerId !== expected.oldComputerId) {
+    return { ok: false, problem: "it names another computer" };
+  }
+  if (claims.newPublicKey !== expected.newPublicKey) {
+    return { ok: false, problem: "it vouches for another key than the one registering" };
+  }
+  if (Math.abs(expected.now - claims.issuedAt) > HANDOVER_MAX_AGE_MS) {
+    return { ok: false, problem: "it is more than 30 days old" };
+  }
+  return { ok: true, claims };
+}

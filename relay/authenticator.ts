@@ -4,8 +4,8 @@
  * an unused one-time password, from a key it admitted before, or with a key rotation's hand-over
  * (`protocol/handover.ts`) signed by the key of a computer it admitted (so a fleet rotation needs
  * no password typed on each machine; a `--compromised` rotation makes no hand-over the relay
- * trusts and needs the key exchange again, as a thief of the old key must); and it accepts reports (and
- * settings requests) only from admitted, non-revoked computers, checking each report's sender
+ * trusts and needs the key exchange again, as a thief of the old key must); and it accepts
+ * reports (and settings requests) only from admitted, non-revoked computers, checking each report's sender
  * signature against the key the computer registered with. Nothing is decrypted.
  *
  * @module
@@ -124,9 +124,10 @@ export class RelayAuthenticator {
    * Decides on a registration body: a verified registration with a valid key-exchange proof, or
    * signed by a key admitted before (and not revoked), or vouched for by a trusted relay that
    * admitted it, or carrying a hand-over (not `compromised`) signed by the key of a computer
-   * admitted here and not revoked, goes on to the parent. A source that made too many failed key exchanges lately
-   * is told to wait (429) before the registration or the proof is checked; the source is the
-   * client's address that a trusted relay below vouched for, else the sender's address.
+   * admitted here and not revoked, goes on to the parent. A source that made too many failed key
+   * exchanges lately is told to wait (429) before the registration or the proof is checked; the
+   * source is the client's address that a trusted relay below vouched for, else the sender's
+   * address.
    *
    * @param source the sender's address (IP).
    */

@@ -29,6 +29,7 @@ import {
   createSite,
   freePort,
   generateKey,
+  spooledMessages,
   type TestSite,
 } from "../tests/deployment.ts";
 import { RoleProcess } from "../tests/run_role.ts";
@@ -457,7 +458,19 @@ async function main(): Promise<number> {
     if (agentsQueued === 0 && (await spooled()) === 0 && uploadDone()) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  // The agents go on reporting while the rest drains: one may hand a relay a report (202) after
+  // the check above. Once they are stopped, the relays forward what they hold before the tally
+  // (messages waiting, not files: an emptied segment file may stay).
   for (const victim of victims.slice(4)) await victim.process.stop();
+  const forwardDeadline = Date.now() + 60_000;
+  const waiting = async () => {
+    let count = 0;
+    for (const dir of Object.values(dirs)) count += (await spooledMessages(dir)).length;
+    return count;
+  };
+  while (Date.now() < forwardDeadline && (await waiting()) > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
   for (const victim of victims.slice(1, 4)) await victim.process.stop();
 
   // The tally, from the clients' records and the server's store.

@@ -6,7 +6,7 @@
  * Enabled with the new key. Old keys stay in `Encryption Keys` (role "previous") so reports
  * already encrypted to them are never lost, until `retire` (refused while computers still used
  * them lately). `export`/`import` carry a key to decrypting relays and DSA servers
- * (`key_transfer.ts`); `retire` and `disable` live in `encryption_lifecycle.ts`.
+ * (`key_transfer.ts`, `key_import.ts`); `retire` and `disable` live in `encryption_lifecycle.ts`.
  *
  * @module
  */
@@ -59,7 +59,8 @@ import {
   parseWindowDays,
   retireEncryptionKey,
 } from "./encryption_lifecycle.ts";
-import { exportEncryptionKey, importEncryptionKey, TRANSFER_PASSWORD_ENV } from "./key_transfer.ts";
+import { importEncryptionKey } from "./key_import.ts";
+import { exportEncryptionKey, TRANSFER_PASSWORD_ENV } from "./key_transfer.ts";
 
 /** Usage of `mle-admin encryption`. */
 export const encryptionHelp = `Usage:

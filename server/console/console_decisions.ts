@@ -22,24 +22,14 @@ import { verifySettingsDocument } from "../../protocol/settings.ts";
 import { revocationContent } from "../../store/revocation_content.ts";
 import type { Store } from "../../store/mod.ts";
 import { decodeBase64UrlText } from "../../envelope/base64url.ts";
+import { DecisionError } from "../../store/computer_decisions.ts";
+
+export { DecisionError };
 
 /** How far from the server's clock a signed settings document's `issuedAt` may be. */
 export const MAX_DECISION_AGE_MS = 10 * 60_000;
 /** Most computers one settings decision may target. */
 export const MAX_DECISION_TARGETS = 1000;
-
-/** Why a signed decision was refused: a stable code, the HTTP status, a message saying what to do. */
-export class DecisionError extends Error {
-  readonly code: "ERR_DECISION_INVALID" | "ERR_DECISION_STALE";
-  readonly status: 400 | 409;
-
-  constructor(code: DecisionError["code"], message: string) {
-    super(message);
-    this.name = "DecisionError";
-    this.code = code;
-    this.status = code === "ERR_DECISION_STALE" ? 409 : 400;
-  }
-}
 
 /** The body the browser signs for a new revocation list, with the serial the store allocates next. */
 export interface RevocationDraft {

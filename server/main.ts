@@ -31,6 +31,7 @@ import { KeyRing } from "./key_ring.ts";
 import { createOpsApp } from "./ops_app.ts";
 import { CONSOLE_OPTIONS, CONSOLE_OPTIONS_HELP, startConsole } from "./console/console_setup.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
+import { UploadFiles } from "./upload_store.ts";
 
 const TOOL = "mle-server";
 const DEFAULT_LISTEN = `0.0.0.0:${DEFAULT_PORT}`;
@@ -229,6 +230,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     log,
     masthead,
     clientPort: listen.port,
+    uploads: { records: uploads.records, files: new UploadFiles(dataDir) },
   });
   const server = Deno.serve({
     hostname: listen.hostname,

@@ -36,6 +36,7 @@ import { createMetricsRegistry } from "../ops/metrics.ts";
 import { serveOpsListener } from "../ops/ops_app.ts";
 import { VERSION } from "../protocol/version.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
+import { UploadFiles } from "./upload_store.ts";
 
 const TOOL = "mle-server";
 const DEFAULT_LISTEN = `0.0.0.0:${DEFAULT_PORT}`;
@@ -252,6 +253,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     log,
     masthead,
     clientPort: listen.port,
+    uploads: { records: uploads.records, files: new UploadFiles(dataDir) },
   });
   const server = Deno.serve({
     hostname: listen.hostname,

@@ -137,4 +137,29 @@ CREATE INDEX computers_by_last_kid ON computers (last_kid);
 CREATE INDEX reports_by_received_at ON reports (received_at);
 `,
   },
+  {
+    version: 5,
+    name: "the searchable text of each computer's last report (search_text), backfilled",
+    // The stores write it with reportSearchText() (store/report_search_text.ts); the backfill
+    // takes the same values with jsonb (a list as its JSON text), skipping a body jsonb cannot
+    // hold (an escaped NUL or lone surrogate): that computer's next report fills it in.
+    sql: `
+ALTER TABLE computers ADD COLUMN search_text text;
+UPDATE computers SET search_text = found.text FROM (
+  SELECT last.computer_id, left(string_agg(v.value, chr(10)), 4096) AS text
+  FROM (SELECT DISTINCT ON (computer_id) computer_id, body FROM reports
+    ORDER BY computer_id, seq DESC) AS last
+  CROSS JOIN LATERAL (SELECT CASE WHEN last.body !~ '\\\\u(0000|[dD][89a-fA-F])'
+    THEN last.body::jsonb END AS doc) AS parsed
+  CROSS JOIN LATERAL (
+    SELECT value FROM jsonb_each_text(CASE WHEN jsonb_typeof(parsed.doc -> 'properties') = 'object'
+      THEN parsed.doc -> 'properties' END)
+    UNION ALL
+    SELECT value FROM jsonb_each_text(CASE WHEN jsonb_typeof(parsed.doc -> 'custom') = 'object'
+      THEN parsed.doc -> 'custom' END)
+  ) AS v
+  GROUP BY last.computer_id
+) AS found WHERE computers.id = found.computer_id;
+`,
+  },
 ];

@@ -18,6 +18,7 @@ import {
   type PostgresPool,
 } from "./_postgres_database.ts";
 import { toComputer, toEncryptionKey, toReport, toSealedContentKey, toSettings } from "./_rows.ts";
+import { reportSearchText } from "./report_search_text.ts";
 import type {
   AuditEntry,
   BundleSenderRecord,
@@ -207,14 +208,17 @@ export class PostgresStore implements Store {
       if (latest.size > 0) {
         const touched = [...latest.values()].sort((a, b) => a.computerId - b.computerId);
         await tx.unsafe(
-          `UPDATE computers SET last_report_at = t.at, last_kid = t.kid, encryption_level = t.level
-           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS t(id, at, kid, level)
+          `UPDATE computers SET last_report_at = t.at, last_kid = t.kid, encryption_level = t.level,
+           search_text = t.search_text
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+             AS t(id, at, kid, level, search_text)
            WHERE computers.id = t.id`,
           [
             touched.map((r) => r.computerId),
             touched.map((r) => r.receivedAt),
             touched.map((r) => r.kid),
             touched.map((r) => r.encryptionLevel),
+            touched.map((r) => reportSearchText(r.body)),
           ] as never[],
         );
       }

@@ -142,6 +142,24 @@ CREATE INDEX IF NOT EXISTS computers_by_last_kid ON computers (last_kid);
 CREATE INDEX IF NOT EXISTS reports_by_received_at ON reports (received_at);
 `,
   },
+  {
+    version: 5,
+    name: "the searchable text of each computer's last report (search_text), backfilled",
+    // The stores write it with reportSearchText() (store/report_search_text.ts); the backfill
+    // takes the same values with SQLite's JSON functions (control characters kept as they are).
+    sql: `
+ALTER TABLE computers ADD COLUMN search_text TEXT;
+UPDATE computers SET search_text = (
+  SELECT substr(group_concat(CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+    ELSE j.atom END, char(10)), 1, 4096)
+  FROM (SELECT CASE WHEN json_valid(body) THEN body ELSE '{}' END AS body FROM reports
+    WHERE computer_id = computers.id ORDER BY seq DESC LIMIT 1) AS last,
+    (SELECT 'properties' AS section UNION ALL SELECT 'custom') AS sections,
+    json_tree(last.body, '$.' || sections.section) AS j
+  WHERE json_type(last.body, '$.' || sections.section) = 'object' AND j.atom IS NOT NULL
+) WHERE last_report_at IS NOT NULL;
+`,
+  },
 ];
 
 /**

@@ -9,6 +9,7 @@
 import { recordWithNextSerial } from "./_document_serials.ts";
 import { SqliteConsoleTables } from "./_sqlite_console.ts";
 import { SqliteDatabase } from "./_sqlite_database.ts";
+import { reportSearchText } from "./report_search_text.ts";
 import {
   type Row,
   toComputer,
@@ -164,8 +165,8 @@ export class SqliteStore implements Store {
       "SELECT digest FROM reports WHERE computer_id = ? AND seq = ?",
     );
     const touch = this.#db.prepare(
-      `UPDATE computers SET last_report_at = ?, last_kid = ?, encryption_level = ?
-       WHERE id = ?`,
+      `UPDATE computers SET last_report_at = ?, last_kid = ?, encryption_level = ?,
+       search_text = ? WHERE id = ?`,
     );
     return Promise.resolve(this.#db.transaction(() =>
       reports.map((report): StoreOutcome => {
@@ -179,7 +180,13 @@ export class SqliteStore implements Store {
           report.digest,
         );
         if (Number(result.changes) === 1) {
-          touch.run(report.receivedAt, report.kid, report.encryptionLevel, report.computerId);
+          touch.run(
+            report.receivedAt,
+            report.kid,
+            report.encryptionLevel,
+            reportSearchText(report.body),
+            report.computerId,
+          );
           return "stored";
         }
         const row = existing.get(report.computerId, report.seq) as Row | undefined;

@@ -157,13 +157,18 @@ export type DocumentName =
   | "encryption-certificate"
   | "revocations"
   | "masthead"
-  | "rotation-directive";
+  | "rotation-directive"
+  | "computer-decision";
 
 /**
  * The documents the store numbers: each kind gets serial 1, 2, 3… (`protocol/document_version.ts`
  * orders them by it), so that the order is the store's, not the signing host's clock.
  */
-export type NumberedDocumentName = "encryption-certificate" | "revocations" | "rotation-directive";
+export type NumberedDocumentName =
+  | "encryption-certificate"
+  | "revocations"
+  | "rotation-directive"
+  | "computer-decision";
 
 /**
  * Signs the document that the store is about to record with `serial` (one more than the last of

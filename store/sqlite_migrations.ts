@@ -112,6 +112,23 @@ ALTER TABLE computers ADD COLUMN claims_to_replace INTEGER;
 ALTER TABLE computers ADD COLUMN claim_signed_by_old_key INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 3,
+    name: "servers sharing the database (servers), where each upload landed (uploads.server)",
+    // One server per SQLite file, but the same records as PostgreSQL's, so the admin tool shows
+    // the same columns (SQLite has no notifications: servers poll it).
+    sql: `
+CREATE TABLE servers (
+  name TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  stopped_at INTEGER,
+  kids TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE uploads ADD COLUMN server TEXT;
+`,
+  },
 ];
 
 /**

@@ -55,7 +55,7 @@ Deno.test("SqliteStore adopts a store made before claims and migrations, adding 
       flagged TEXT, removed_at INTEGER)`);
     old.exec(`INSERT INTO computers (public_key, registered_at) VALUES ('old-key', 1)`);
     old.close();
-    assert.deepEqual(SqliteDatabase.pendingAt(path).map((m) => m.version), [2]);
+    assert.deepEqual(SqliteDatabase.pendingAt(path).map((m) => m.version), [2, 3]);
 
     const store = new SqliteStore(path);
     try {
@@ -73,7 +73,7 @@ Deno.test("SqliteStore adopts a store made before claims and migrations, adding 
     } finally {
       store.close();
     }
-    assert.deepEqual(migrationsOf(path), [1, 2]);
+    assert.deepEqual(migrationsOf(path), [1, 2, 3]);
     // Opening it again finds the schema current.
     const again = new SqliteStore(path);
     assert.equal((await again.getComputer(2))!.claimsToReplace, 1);
@@ -96,7 +96,7 @@ Deno.test("SqliteStore adopts a file made by the code before numbered migrations
       claim_signed_by_old_key) VALUES ('k', 1, 7, 1)`);
     old.exec(`INSERT INTO reports VALUES (1, 1, 5, 1, 'kid', '{"a":1}', 'd')`);
     old.close();
-    assert.deepEqual(SqliteDatabase.pendingAt(path).map((m) => m.version), []);
+    assert.deepEqual(SqliteDatabase.pendingAt(path).map((m) => m.version), [3]);
     const store = new SqliteStore(path);
     const uploads = new SqliteUploadRecords(path);
     try {
@@ -120,7 +120,7 @@ Deno.test("SqliteStore adopts a file made by the code before numbered migrations
       store.close();
       uploads.close();
     }
-    assert.deepEqual(migrationsOf(path), [1, 2]);
+    assert.deepEqual(migrationsOf(path), [1, 2, 3]);
   });
 });
 
@@ -147,7 +147,7 @@ Deno.test("SqliteStore refuses a file migrated by a newer version (ERR_DATABASE_
       () => new SqliteStore(path),
       (error: unknown) =>
         error instanceof StoreSchemaError && error.code === "ERR_DATABASE_TOO_NEW" &&
-        /version 99, newer than this software knows \(2\); upgrade/.test(error.message),
+        /version 99, newer than this software knows \(3\); upgrade/.test(error.message),
     );
     assert.throws(() => new SqliteUploadRecords(path), StoreSchemaError);
     await Promise.resolve();

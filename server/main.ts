@@ -29,6 +29,8 @@ import { DEFAULT_CONTENT_KEY_BUDGET, parseContentKeyBudget } from "./content_key
 import { ContentKeySource } from "./content_key_source.ts";
 import { KeyRing } from "./key_ring.ts";
 import { createOpsApp } from "./ops_app.ts";
+import { serverIdentity, ServerRegistry } from "./server_registry.ts";
+import { followStoreChanges } from "./store_changes.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
 
 const TOOL = "mle-server";
@@ -48,6 +50,13 @@ Options:
   --data-dir DIR                 server data dir (env MLE_DATA_DIR; default ${defaultServerDataDir()})
 ${DATABASE_OPTIONS_HELP}
   --listen HOST:PORT             address clients and relays reach (default ${DEFAULT_LISTEN})
+  --server-name NAME             this server's name among those sharing the database, recorded
+                                 with the keys it holds and where uploads land (default
+                                 HOSTNAME:PORT, from the environment's HOSTNAME or COMPUTERNAME,
+                                 else the --listen host; give one per server when they share a
+                                 database and listen on 0.0.0.0)
+  --server-url URL               where clients reach this server, shown by mle-admin encryption
+                                 status (default http://NAME)
   --ops-listen HOST:PORT         the operations listener: GET ${OPS_PATHS.metrics} (counters, JSON)
                                  and GET ${OPS_PATHS.health} (200 while running), served only
                                  there (default ${DEFAULT_OPS_LISTEN}: this host only); port 0
@@ -125,6 +134,8 @@ function parse(args: string[]) {
       options: {
         "data-dir": { type: "string" },
         listen: { type: "string", default: DEFAULT_LISTEN },
+        "server-name": { type: "string" },
+        "server-url": { type: "string" },
         "ops-listen": { type: "string", default: DEFAULT_OPS_LISTEN },
         "accept-clear-from-required": { type: "boolean", default: false },
         // The former opt-in, now the default: still accepted so that old unit files start.
@@ -150,6 +161,16 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const dataDir = dataDirOf(values);
   const listen = parseListenAddress(values.listen!);
   const opsListen = parseListenAddress(values["ops-listen"]!);
+  let identity;
+  try {
+    identity = serverIdentity(
+      { name: values["server-name"], url: values["server-url"] },
+      listen,
+      { HOSTNAME: Deno.env.get("HOSTNAME"), COMPUTERNAME: Deno.env.get("COMPUTERNAME") },
+    );
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   if (opsListen.port !== 0 && opsListen.port === listen.port) {
     throw new UsageError(
       `Cannot serve operations on the port clients reach (${listen.port})`,
@@ -187,6 +208,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     database,
     computers,
     contentKeys,
+    serverName: identity.name,
     log,
     isClearTextRefused,
   });
@@ -195,12 +217,15 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const app = createServerApp({ uploads: uploads.app, store, log, masthead, ingest, bundles });
   const ops = createOpsApp({ store, keys, contentKeys, writer, bundles, log });
 
-  const refresher = setInterval(() => {
-    keys.refresh().catch((error) => log.warn("key refresh failed", { cause: error.message }));
-    computers.refresh().catch((error) =>
-      log.warn("computer refresh failed", { cause: error.message })
-    );
-  }, 2_000);
+  const registry = new ServerRegistry({
+    store,
+    identity,
+    loadedKids: () => keys.kids,
+    unusableKids: () => keys.unusableKids,
+    log,
+  });
+  await registry.start();
+  const stopFollowing = await followStoreChanges({ store, computers, keys, registry, log });
 
   // The operations listener first: once the public one says "listening on", both are up.
   const opsServer = Deno.serve({
@@ -231,7 +256,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
 
   const stop = () => {
     log.info("stopping");
-    clearInterval(refresher);
+    stopFollowing();
     server.shutdown();
     opsServer.shutdown();
   };
@@ -240,6 +265,9 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   await Promise.all([server.finished, opsServer.finished]);
   await writer.close();
   await uploads.close();
+  await registry.stop().catch((error) =>
+    log.warn("cannot record that this server stopped", { cause: error.message })
+  );
   // The content keys unwrapped in the last moments, sealed, so the next start needs no RSA for them.
   await keys.flush().catch((error) =>
     log.warn("cannot keep sealed content keys", { cause: error.message })

@@ -65,7 +65,12 @@ export class UploadAdmission {
    *
    * @throws {IngestError} For every refusal, 429/503 with `Retry-After` included.
    */
-  async open(parsed: ParsedUploadManifest, sender: KnownComputer): Promise<AdmittedManifest> {
+  async open(
+    parsed: ParsedUploadManifest,
+    sender: KnownComputer,
+    /** Taken over from another server: its record already counts against the quotas. */
+    recorded = false,
+  ): Promise<AdmittedManifest> {
     const { cid, uid, kid, cs, cc } = parsed.claims;
     const limit = this.#options.limits.maxChunkBytes;
     if (cs > limit) {
@@ -91,7 +96,7 @@ export class UploadAdmission {
     }
     // The quotas before any unwrap: the smallest file these claims allow must fit.
     const smallest = cc === 1 ? 0 : cs * (cc - 1) + 1;
-    const room = await this.#room(cid, smallest);
+    const room = recorded ? "created" : await this.#room(cid, smallest);
     if (room !== "created") throw this.refusal(room, cid, uid, smallest);
     const unwrapped = ref ? await this.#options.contentKeys.fileKey(ref) : null;
     let opened;

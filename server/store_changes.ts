@@ -13,13 +13,14 @@
  */
 
 import type { Logger } from "../cli/log.ts";
+import { SERVER_POLL_MS } from "../store/server_records.ts";
 import type { Store, StoreChange } from "../store/store.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
 import type { KeyRing } from "./key_ring.ts";
 import type { ServerRegistry } from "./server_registry.ts";
 
 /** How often the caches are re-read whatever the store tells. */
-export const STORE_POLL_MS = 2_000;
+export const STORE_POLL_MS = SERVER_POLL_MS;
 
 /** What follows the store. */
 export interface StoreFollowers {

@@ -21,6 +21,13 @@ export interface ServerRecord {
   kids: string[];
 }
 
+/**
+ * How often a running server re-reads the keys and computers whatever the store tells it; a
+ * server records itself at once when the keys it loaded change, so within this (and a little
+ * more) of a key file arriving, its record says whether it holds the key.
+ */
+export const SERVER_POLL_MS = 2_000;
+
 /** How often a running server records that it is alive. */
 export const SERVER_HEARTBEAT_MS = 10_000;
 

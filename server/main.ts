@@ -217,6 +217,16 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const app = createServerApp({ uploads: uploads.app, store, log, masthead, ingest, bundles });
   const ops = createOpsApp({ store, keys, contentKeys, writer, bundles, log });
 
+  if (
+    database && values["server-name"] === undefined &&
+    /^(0\.0\.0\.0|::|\[::\]):/.test(identity.name)
+  ) {
+    log.warn(
+      `this server is named "${identity.name}", as every server listening on all addresses ` +
+        "without a host name in the environment would be: give each server sharing the " +
+        "database its own --server-name",
+    );
+  }
   const registry = new ServerRegistry({
     store,
     identity,

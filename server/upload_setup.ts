@@ -56,6 +56,8 @@ export async function openServerUploads(
     database?: PostgresLocation | null;
     computers: ComputerDirectory;
     contentKeys: ContentKeySource;
+    /** This server's name, recorded as where each upload lands. */
+    serverName: string;
     log: Logger;
     isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
   },

@@ -17,7 +17,15 @@ import {
   type PostgresLocation,
   type PostgresPool,
 } from "./_postgres_database.ts";
-import { toComputer, toEncryptionKey, toReport, toSealedContentKey, toSettings } from "./_rows.ts";
+import {
+  toComputer,
+  toEncryptionKey,
+  toReport,
+  toSealedContentKey,
+  toServer,
+  toSettings,
+} from "./_rows.ts";
+import type { ServerRecord } from "./server_records.ts";
 import { reportSearchText } from "./report_search_text.ts";
 import type {
   AuditEntry,
@@ -40,6 +48,7 @@ import type {
   SettingsRecord,
   SignNumberedDocument,
   Store,
+  StoreChange,
   StoreOutcome,
 } from "./store.ts";
 
@@ -447,6 +456,37 @@ export class PostgresStore implements Store {
     await this.#sql`DELETE FROM sealed_content_keys WHERE kid = ${kid}`;
   }
 
+  async recordServer(server: ServerRecord): Promise<void> {
+    await this.#sql`
+      INSERT INTO servers (name, url, started_at, last_seen_at, stopped_at, kids)
+      VALUES (${server.name}, ${server.url}, ${server.startedAt}, ${server.lastSeenAt},
+        ${server.stoppedAt}, ${server.kids.join(" ")})
+      ON CONFLICT (name) DO UPDATE SET url = excluded.url, started_at = excluded.started_at,
+        last_seen_at = excluded.last_seen_at, stopped_at = excluded.stopped_at,
+        kids = excluded.kids`;
+  }
+
+  async listServers(): Promise<ServerRecord[]> {
+    return (await this.#sql`SELECT * FROM servers ORDER BY name`).map(toServer);
+  }
+
+  /**
+   * Listens on the channel the schema's triggers notify (migration 3): one more connection,
+   * which the client re-establishes after a loss; each (re)connection is reported as `resync`,
+   * since notifications sent meanwhile are lost.
+   */
+  async watchChanges(listener: (change: StoreChange) => void): Promise<boolean> {
+    await this.#sql.listen(
+      CHANGES_CHANNEL,
+      (payload) => {
+        const change = parseChange(payload);
+        if (change) listener(change);
+      },
+      () => listener({ kind: "resync" }),
+    );
+    return true;
+  }
+
   /** Closes the pool, letting queries in flight finish (at most 5 seconds). */
   listReportsPage(computerId: number, offset: number, limit: number): Promise<ReportRecord[]> {
     return this.#console.listReportsPage(computerId, offset, limit);
@@ -511,6 +551,16 @@ export class PostgresStore implements Store {
       }
     }
   }
+}
+
+/** The channel of migration 3's triggers. */
+const CHANGES_CHANNEL = "mle_changes";
+
+/** A notification's payload as a change: `computer:ID` or `keys`; anything else is ignored. */
+function parseChange(payload: string): StoreChange | null {
+  if (payload === "keys") return { kind: "keys" };
+  const computer = /^computer:(\d{1,15})$/.exec(payload);
+  return computer ? { kind: "computer", computerId: Number(computer[1]) } : null;
 }
 
 async function lastSerial(sql: Sql, name: NumberedDocumentName): Promise<number> {

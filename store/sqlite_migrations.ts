@@ -160,6 +160,23 @@ UPDATE computers SET search_text = (
 ) WHERE last_report_at IS NOT NULL;
 `,
   },
+  {
+    version: 6,
+    name: "servers sharing the database (servers), where each upload landed (uploads.server)",
+    // One server per SQLite file, but the same records as PostgreSQL's, so the admin tool shows
+    // the same columns (SQLite has no notifications: servers poll it).
+    sql: `
+CREATE TABLE servers (
+  name TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  stopped_at INTEGER,
+  kids TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE uploads ADD COLUMN server TEXT;
+`,
+  },
 ];
 
 /**

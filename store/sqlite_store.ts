@@ -16,8 +16,10 @@ import {
   toEncryptionKey,
   toReport,
   toSealedContentKey,
+  toServer,
   toSettings,
 } from "./_rows.ts";
+import type { ServerRecord } from "./server_records.ts";
 import type {
   AuditEntry,
   BundleSenderRecord,
@@ -39,6 +41,7 @@ import type {
   SettingsRecord,
   SignNumberedDocument,
   Store,
+  StoreChange,
   StoreOutcome,
 } from "./store.ts";
 
@@ -491,6 +494,34 @@ export class SqliteStore implements Store {
 
   listAudit(limit: number): Promise<AuditEntry[]> {
     return Promise.resolve(this.#console.listAudit(limit));
+  }
+
+  recordServer(server: ServerRecord): Promise<void> {
+    this.#db.prepare(
+      `INSERT INTO servers (name, url, started_at, last_seen_at, stopped_at, kids)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET url = excluded.url, started_at = excluded.started_at,
+         last_seen_at = excluded.last_seen_at, stopped_at = excluded.stopped_at,
+         kids = excluded.kids`,
+    ).run(
+      server.name,
+      server.url,
+      server.startedAt,
+      server.lastSeenAt,
+      server.stoppedAt,
+      server.kids.join(" "),
+    );
+    return Promise.resolve();
+  }
+
+  listServers(): Promise<ServerRecord[]> {
+    const rows = this.#db.prepare("SELECT * FROM servers ORDER BY name").all() as Row[];
+    return Promise.resolve(rows.map(toServer));
+  }
+
+  /** SQLite cannot tell other processes' changes: false, the server polls. */
+  watchChanges(_listener: (change: StoreChange) => void): Promise<boolean> {
+    return Promise.resolve(false);
   }
 
   close(): void {

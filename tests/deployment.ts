@@ -76,7 +76,7 @@ export async function copyKeysByUsb(
     usb,
     "--data-dir",
     site.serverDir,
-  ], { env });
+  ], { env: { ...env, ...site.adminEnv } });
   if (exported.code !== 0) throw new Error(`export exited ${exported.code}\n${exported.stderr}`);
   const imported = await runRole(
     "admin",

@@ -22,14 +22,9 @@ import { type RegistrationClaims, verifyRegistration } from "../protocol/registr
 import { verifyRelayVoucher } from "../protocol/relay_voucher.ts";
 import type { AdmittedBy, AuthorizedClients } from "./authorized_clients.ts";
 import { KeyExchangeThrottle } from "./key_exchange_throttle.ts";
+import type { Refusal } from "./refusal.ts";
 import type { RelayPasswords } from "./relay_passwords.ts";
 import { revokedRefusal } from "./revocation_list.ts";
-
-/** An answer that refuses a request. */
-export interface Refusal {
-  status: 400 | 403;
-  body: ErrorBody;
-}
 
 /** An answer that refuses a registration: a refusal, or "wait", with how long. */
 export type RegistrationRefusal = Refusal | {

@@ -1,7 +1,7 @@
 /**
  * `npm run compile -- [options]`: builds one self-contained executable per role with
  * `deno compile`, for each target platform, into `dist/<target>/<executable>`. Each executable gets
- * exactly its role's permissions from `scripts/permissions.ts`, so what the tests run is what ships.
+ * exactly its role's permissions from `cli/role_permissions.ts`, so what the tests run is what ships.
  *
  * What goes in: `deno compile` embeds the modules the entry imports and, because the project uses
  * a local `node_modules` (`nodeModulesDir: "manual"`), that folder. Only the runtime dependencies
@@ -23,7 +23,13 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, printError, UsageError } from "../cli/output.ts";
-import { type Role, ROLE_ENTRY, ROLE_EXECUTABLE, ROLE_PERMISSIONS, ROLES } from "./permissions.ts";
+import {
+  type Role,
+  ROLE_ENTRY,
+  ROLE_EXECUTABLE,
+  ROLE_PERMISSIONS,
+  ROLES,
+} from "../cli/role_permissions.ts";
 
 const TOOL = "compile";
 
@@ -58,7 +64,7 @@ export const HELP = `Usage: npm run compile -- [options]
        deno run --allow-all scripts/compile.ts [options]
 
 Builds one executable per role with deno compile, each with exactly its role's permissions
-(scripts/permissions.ts), into DIR/<target>/<executable>: mle-server, mle-relay, mle-client and
+(cli/role_permissions.ts), into DIR/<target>/<executable>: mle-server, mle-relay, mle-client and
 mle-admin (.exe on Windows). Only the runtime npm packages of package.json are embedded.
 
 deno compile downloads the Deno runtime (denort) of each target from dl.deno.land once and caches

@@ -35,7 +35,10 @@ import { CONSOLE_OPTIONS, CONSOLE_OPTIONS_HELP, startConsole } from "./console/c
 import { createMetricsRegistry } from "../ops/metrics.ts";
 import { serveOpsListener } from "../ops/ops_app.ts";
 import { VERSION } from "../protocol/version.ts";
+import { serverIdentity, ServerRegistry } from "./server_registry.ts";
+import { followStoreChanges } from "./store_changes.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
+import { UploadFiles } from "./upload_store.ts";
 
 const TOOL = "mle-server";
 const DEFAULT_LISTEN = `0.0.0.0:${DEFAULT_PORT}`;
@@ -59,6 +62,13 @@ Options:
   --data-dir DIR                 server data dir (env MLE_DATA_DIR; default ${defaultServerDataDir()})
 ${DATABASE_OPTIONS_HELP}
   --listen HOST:PORT             address clients and relays reach (default ${DEFAULT_LISTEN})
+  --server-name NAME             this server's name among those sharing the database, recorded
+                                 with the keys it holds and where uploads land (default
+                                 HOSTNAME:PORT, from the environment's HOSTNAME or COMPUTERNAME,
+                                 else the --listen host; give one per server when they share a
+                                 database and listen on 0.0.0.0)
+  --server-url URL               where clients reach this server, shown by mle-admin encryption
+                                 status (default http://NAME)
   --ops-listen HOST:PORT         the operations listener: GET ${OPS_PATHS.prometheus} (Prometheus
                                  metrics), GET ${OPS_PATHS.health} (200 while running), GET
                                  ${OPS_PATHS.ready} (200 when the store answers and keys are loaded,
@@ -144,6 +154,8 @@ function parse(args: string[]) {
       options: {
         "data-dir": { type: "string" },
         listen: { type: "string", default: DEFAULT_LISTEN },
+        "server-name": { type: "string" },
+        "server-url": { type: "string" },
         "ops-listen": { type: "string", default: DEFAULT_OPS_LISTEN },
         "accept-clear-from-required": { type: "boolean", default: false },
         // The former opt-in, now the default: still accepted so that old unit files start.
@@ -166,6 +178,16 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const dataDir = dataDirOf(values);
   const listen = parseListenAddress(values.listen!);
   const opsListen = parseListenAddress(values["ops-listen"]!);
+  let identity;
+  try {
+    identity = serverIdentity(
+      { name: values["server-name"], url: values["server-url"] },
+      listen,
+      { HOSTNAME: Deno.env.get("HOSTNAME"), COMPUTERNAME: Deno.env.get("COMPUTERNAME") },
+    );
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   if (opsListen.port !== 0 && opsListen.port === listen.port) {
     throw new UsageError(
       `Cannot serve operations on the port clients reach (${listen.port})`,
@@ -208,6 +230,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     database,
     computers,
     contentKeys,
+    serverName: identity.name,
     log,
     isClearTextRefused,
   });
@@ -237,12 +260,31 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     outageSpool,
   });
 
-  const refresher = setInterval(() => {
-    keys.refresh().catch((error) => log.warn("key refresh failed", { cause: error.message }));
-    computers.refresh().catch((error) =>
-      log.warn("computer refresh failed", { cause: error.message })
+  if (
+    database && values["server-name"] === undefined &&
+    /^(0\.0\.0\.0|::|\[::\]):/.test(identity.name)
+  ) {
+    log.warn(
+      `this server is named "${identity.name}", as every server listening on all addresses ` +
+        "without a host name in the environment would be: give each server sharing the " +
+        "database its own --server-name",
     );
-  }, 2_000);
+  }
+  const serverRegistry = new ServerRegistry({
+    store,
+    identity,
+    loadedKids: () => keys.kids,
+    unusableKids: () => keys.unusableKids,
+    log,
+  });
+  await serverRegistry.start();
+  const stopFollowing = await followStoreChanges({
+    store,
+    computers,
+    keys,
+    registry: serverRegistry,
+    log,
+  });
 
   // The operations listener first: once the public one says "listening on", both are up.
   const opsServer = serveOpsListener(opsListen, ops, log);
@@ -252,6 +294,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     log,
     masthead,
     clientPort: listen.port,
+    uploads: { records: uploads.records, files: new UploadFiles(dataDir) },
   });
   const server = Deno.serve({
     hostname: listen.hostname,
@@ -266,7 +309,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
 
   const stop = () => {
     log.info("stopping");
-    clearInterval(refresher);
+    stopFollowing();
     server.shutdown();
     opsServer.shutdown();
     consoleServer?.shutdown();
@@ -277,6 +320,9 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   await writer.close();
   await outageSpool?.close();
   await uploads.close();
+  await serverRegistry.stop().catch((error: unknown) =>
+    log.warn("cannot record that this server stopped", { cause: (error as Error).message })
+  );
   // The content keys unwrapped in the last moments, sealed, so the next start needs no RSA for them.
   await keys.flush().catch((error) =>
     log.warn("cannot keep sealed content keys", { cause: error.message })

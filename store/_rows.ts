@@ -13,6 +13,7 @@ import type {
   SealedContentKeyRecord,
   SettingsRecord,
 } from "./store.ts";
+import type { ServerRecord } from "./server_records.ts";
 import type { UploadRecord, UploadRecordState } from "./upload_records.ts";
 
 /** A row as a driver returns it. */
@@ -114,5 +115,18 @@ export function toUpload(row: Row): UploadRecord {
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     completedAt: numberOrNull(row.completed_at),
+    server: textOrNull(row.server),
+  };
+}
+
+/** A `servers` row (key ids kept as one space-separated text). */
+export function toServer(row: Row): ServerRecord {
+  return {
+    name: String(row.name),
+    url: String(row.url),
+    startedAt: Number(row.started_at),
+    lastSeenAt: Number(row.last_seen_at),
+    stoppedAt: numberOrNull(row.stopped_at),
+    kids: String(row.kids).split(" ").filter((kid) => kid !== ""),
   };
 }

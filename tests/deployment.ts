@@ -10,7 +10,7 @@ import { encodeBase64Url } from "../envelope/base64url.ts";
 import { signReport } from "../envelope/report_message.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import { API } from "../protocol/paths.ts";
-import { signRegistration } from "../protocol/registration.ts";
+import { type RegistrationClaims, signRegistration } from "../protocol/registration.ts";
 import { eventually } from "./eventually.ts";
 import {
   derivePasswordKey,
@@ -76,7 +76,7 @@ export async function copyKeysByUsb(
     usb,
     "--data-dir",
     site.serverDir,
-  ], { env });
+  ], { env: { ...env, ...site.adminEnv } });
   if (exported.code !== 0) throw new Error(`export exited ${exported.code}\n${exported.stderr}`);
   const imported = await runRole(
     "admin",
@@ -525,4 +525,23 @@ export async function registeredSender(
     kid: (certificate as { kid: string }).kid,
     serverPublicKey: publicKey,
   };
+}
+
+/** Registers a fresh key with the server, claiming whatever `claims` says; returns the answer. */
+export async function registerFreshKey(
+  site: TestSite,
+  claims: Omit<RegistrationClaims, "publicKey" | "issuedAt">,
+): Promise<{ status: number; body: { computerId?: number; error?: { code: string } } }> {
+  const keys = await generateSigningKeyPair();
+  const registration = await signRegistration(keys.privateKey, {
+    ...claims,
+    publicKey: encodeBase64Url(await exportSigningPublicKey(keys.publicKey)),
+    issuedAt: Date.now(),
+  });
+  const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.register}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(registration),
+  });
+  return { status: response.status, body: await response.json() };
 }

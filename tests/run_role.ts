@@ -1,11 +1,11 @@
 /**
  * Test support: runs a role as a real process, from source, with exactly the permission flags
- * its compiled executable has (`scripts/permissions.ts`).
+ * its compiled executable has (`cli/role_permissions.ts`).
  *
  * @module
  */
 
-import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS } from "../scripts/permissions.ts";
+import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS } from "../cli/role_permissions.ts";
 
 const ROOT = new URL("../", import.meta.url);
 

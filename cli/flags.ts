@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { parseDuration } from "./duration.ts";
 import { expandHome } from "./home_path.ts";
+import { parseListenAddress } from "./listen_address.ts";
 import { UsageError } from "./output.ts";
 import { parseByteSize } from "../protocol/upload.ts";
 
@@ -286,6 +287,19 @@ export function readPath<F extends string | undefined>(
   if (text === undefined) return fallback;
   if (text === "") throw new UsageError(`Cannot use an empty --${flag}`);
   return expandHome(text);
+}
+
+/**
+ * Reads a listen address (`HOST:PORT`, see `cli/listen_address.ts`) from a flag's text.
+ *
+ * @throws {UsageError} For anything else, with a hint naming the flag.
+ */
+export function readListenAddress(flag: string, text: string): { hostname: string; port: number } {
+  try {
+    return parseListenAddress(text);
+  } catch (error) {
+    throw new UsageError((error as Error).message, `give --${flag} HOST:PORT`);
+  }
 }
 
 /** "a, b or c". */

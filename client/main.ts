@@ -23,7 +23,12 @@ import type { LevelSource } from "./client_state.ts";
 import { lockAgent } from "./agent_process.ts";
 import { defaultServiceSettings } from "./restart_command.ts";
 import { restartRunningAgent } from "./agent_restart_command.ts";
-import { installService, type RoleService, uninstallService } from "../service/service_command.ts";
+import {
+  installService,
+  readTargetOs,
+  type RoleService,
+  uninstallService,
+} from "../service/service_command.ts";
 import { rotateKeys } from "./rotate_keys.ts";
 import { carryOutDirectedRotation } from "./directed_rotation.ts";
 import { sendUploadsAfterCycle, UPLOAD_HELP, uploadCommand } from "./upload_command.ts";
@@ -39,7 +44,6 @@ import {
 import { showStatus } from "./status_command.ts";
 
 const TOOL = "mle-client";
-const TARGET_OSES = ["windows", "macos", "aix", "hpux", "solaris", "linux"] as const;
 
 const HELP = `Usage: mle-client <command> [options]
 
@@ -415,10 +419,7 @@ function exitCodeOf(result: CycleResult, options: AgentOptions): number {
 if (import.meta.main) Deno.exit(await main(Deno.args));
 
 async function rotate(values: ClientFlagValues): Promise<number> {
-  const os = (values.os ?? currentOs()) as TargetOs;
-  if (!(TARGET_OSES as readonly string[]).includes(os)) {
-    throw new UsageError(`unknown --os "${values.os}"`, `use one of ${TARGET_OSES.join(", ")}`);
-  }
+  const os = readTargetOs(values.os);
   if (values.os && !values["dry-run"] && os !== currentOs()) {
     throw new UsageError("--os is only for --dry-run", "a rotation runs for this machine's OS");
   }

@@ -1,14 +1,14 @@
 /**
  * Command-line parsing shared by the admin subcommands: the global `--data-dir`, help detection,
- * and `node:util` parseArgs with misuse turned into {@linkcode UsageError} (exit 2).
+ * and the subcommands' flags read through `cli/flags.ts` (misuse is a {@linkcode UsageError}, exit 2).
  *
  * @module
  */
 
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { type FlagDeclarations, parseFlags, readChoice, readInteger } from "../cli/flags.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { UsageError } from "../cli/output.ts";
-import { expandHome, expandHomeInOptions } from "../cli/home_path.ts";
+import { expandHome } from "../cli/home_path.ts";
 
 /** The executable's name, as diagnostics print it. */
 export const TOOL = "mle-admin";
@@ -139,45 +139,23 @@ export interface ParsedOptions {
 }
 
 /**
- * Parses a subcommand's options strictly. Every misuse becomes a {@linkcode UsageError} whose
- * message names the option but never echoes a value (a value may be a secret). A leading `~` in
- * the {@linkcode PATH_OPTIONS} is expanded.
+ * Parses a subcommand's options strictly through `cli/flags.ts`. Every misuse becomes a
+ * {@linkcode UsageError} whose message names the option but never echoes a value (a value may be
+ * a secret). A leading `~` in the {@linkcode PATH_OPTIONS} is expanded.
  */
 export function parseOptions(
   args: string[],
-  options: ParseArgsOptionsConfig,
+  options: FlagDeclarations,
   allowPositionals = false,
 ): ParsedOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals });
-  } catch (error) {
-    throw new UsageError(describeParseError(error));
+  const declarations: FlagDeclarations = {};
+  for (const [name, declaration] of Object.entries(options)) {
+    declarations[name] = PATH_OPTIONS.includes(name) ? { ...declaration, path: true } : declaration;
   }
-  const values = expandHomeInOptions(
-    parsed.values as ParsedOptions["values"],
-    PATH_OPTIONS,
-  );
-  return { values, positionals: parsed.positionals };
-}
-
-function describeParseError(error: unknown): string {
-  const code = (error as { code?: string })?.code;
-  const message = (error as Error)?.message ?? String(error);
-  const quoted = /'([^']*)'/.exec(message)?.[1] ?? "";
-  const name = quoted.split(" ")[0];
-  switch (code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `Unknown option "${name}"`;
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      return `Unexpected argument "${name}"`;
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      return message.includes("does not take an argument")
-        ? `Option "${name}" takes no value`
-        : `Missing value of option "${name}"`;
-    default:
-      return `Cannot parse the command line: ${message}`;
-  }
+  const { values, positionals } = parseFlags(args, declarations, {
+    positionals: allowPositionals,
+  });
+  return { values: values as ParsedOptions["values"], positionals };
 }
 
 /** A string option's value, or undefined. */
@@ -228,9 +206,23 @@ export function parseComputerId(value: string): number {
  * @throws {UsageError} For anything but a whole number of days from 0 to 3650.
  */
 export function parseWholeDays(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d{1,4}$/.test(value) || Number(value) > 3650) {
-    throw new UsageError(`Cannot use --${name} "${value}": expected whole days from 0 to 3650`);
+  return readInteger(name, value, fallback, { min: 0, max: 3650, unit: "whole days" });
+}
+
+/**
+ * The output format of a listing: `--format text|json|csv`, or `--json` (its own JSON form), not
+ * both; `json` says whether `--json` was given.
+ *
+ * @throws {UsageError} For another format, or both flags.
+ */
+export function readListFormat(
+  values: ParsedOptions["values"],
+): { format: "text" | "json" | "csv"; json: boolean } {
+  const text = stringOption(values, "format");
+  const format = readChoice("format", text, "text", ["text", "json", "csv"] as const);
+  const json = values.json === true;
+  if (text !== undefined && json) {
+    throw new UsageError("Cannot use --json with --format: give one of them");
   }
-  return Number(value);
+  return { format: json ? "json" : format, json };
 }

@@ -14,6 +14,7 @@ import {
   parseComputerId,
   parseOptions,
   parseWholeDays,
+  readListFormat,
   resolveDataDir,
   stringOption,
   stringsOption,
@@ -176,17 +177,6 @@ export function formatComputers(
   );
 }
 
-/** `--format` and `--json` of `computers list`. */
-function listFormat(format: string | undefined, json: boolean): "text" | "json" | "csv" {
-  if (format !== undefined && !["text", "json", "csv"].includes(format)) {
-    throw new UsageError(`Cannot use --format "${format}": expected text, json or csv`);
-  }
-  if (format !== undefined && json) {
-    throw new UsageError("Cannot use --json with --format: give one of them");
-  }
-  return json ? "json" : (format ?? "text") as "text" | "json" | "csv";
-}
-
 /** The computers as CSV (RFC 4180, formula characters defused), with a header line. */
 export function formatComputersCsv(
   computers: readonly ComputerRecord[],
@@ -253,7 +243,7 @@ async function listComputers(args: string[], context: CommandContext): Promise<n
     key: { type: "string" },
     state: { type: "string", multiple: true },
   });
-  const format = listFormat(stringOption(values, "format"), values.json === true);
+  const { format } = readListFormat(values);
   const filter = parseComputerFilter({
     where: stringsOption(values, "where"),
     level: stringOption(values, "level"),

@@ -7,6 +7,7 @@
  */
 
 import { EXIT } from "../cli/exit_codes.ts";
+import { readInteger } from "../cli/flags.ts";
 import { CliError, printWarning, UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import type { PropertyMatch, ReportQuery, ReportRecord } from "../store/mod.ts";
@@ -14,6 +15,7 @@ import {
   type CommandContext,
   parseComputerId,
   parseOptions,
+  readListFormat,
   resolveDataDir,
   stringOption,
   stringsOption,
@@ -216,20 +218,10 @@ export async function reportsCommand(args: string[], context: CommandContext): P
   });
   const computerText = stringOption(values, "computer");
   const id = computerText === undefined ? undefined : parseComputerId(computerText);
-  const formatText = stringOption(values, "format");
-  if (formatText !== undefined && !["text", "json", "csv"].includes(formatText)) {
-    throw new UsageError(`Cannot use --format "${formatText}": expected text, json or csv`);
-  }
-  if (formatText !== undefined && values.json === true) {
-    throw new UsageError("Cannot use --json with --format: give one of them");
-  }
-  const format: ReportFormat = values.json === true
-    ? "json-array"
-    : (formatText ?? "text") as ReportFormat;
+  const listFormat = readListFormat(values);
+  const format: ReportFormat = listFormat.json ? "json-array" : listFormat.format;
   const limitText = stringOption(values, "limit");
-  if (limitText !== undefined && !/^[1-9]\d{0,9}$/.test(limitText)) {
-    throw new UsageError(`Cannot use --limit "${limitText}": expected a whole number, 1 or more`);
-  }
+  const given = readInteger("limit", limitText, undefined, { min: 1, max: 9_999_999_999 });
   const since = stringOption(values, "since");
   const query: ReportQuery = {
     order: id === undefined ? "newest" : "oldest",
@@ -237,8 +229,8 @@ export async function reportsCommand(args: string[], context: CommandContext): P
     ...(since !== undefined ? { since: parseSince(since) } : {}),
     where: stringsOption(values, "where").map(parsePropertyMatch),
   };
-  const limit = limitText !== undefined
-    ? Number(limitText)
+  const limit = given !== undefined
+    ? given
     : format === "text" && id === undefined
     ? DEFAULT_TEXT_LIMIT
     : undefined;

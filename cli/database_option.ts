@@ -22,10 +22,10 @@ export const DATABASE_URL_ENV = "MLE_DATABASE_URL";
 /** Environment variable holding its password (withdrawn from the environment at start). */
 export const DATABASE_PASSWORD_ENV = "MLE_DATABASE_PASSWORD";
 
-/** The `parseArgs` declarations of the database options. */
+/** The declarations of the database options (`cli/flags.ts`). */
 export const DATABASE_OPTIONS = {
   database: { type: "string" },
-  "database-password-file": { type: "string" },
+  "database-password-file": { type: "string", path: true },
 } as const;
 
 /** Help lines of the database options (aligned with the other options of `--help`). */

@@ -2,7 +2,7 @@
  * `~` in path options. A shell expands `~` only at the start of a word, so
  * `-sitePvkLocation=~/site/license.pvk` or `--site-key=~/site/license.pvk` (as the README and the
  * seeds write them) reach the program with the `~` still in them. Every path option of every role
- * goes through {@linkcode expandHome}, so such lines work as pasted.
+ * goes through {@linkcode expandHome} (`cli/flags.ts` declares them), so such lines work as pasted.
  *
  * @module
  */
@@ -43,23 +43,4 @@ export function expandHome(path: string, home: string | undefined = undefined): 
   const rest = path.slice(1);
   if (rest === "") return base;
   return base.replace(/[\\/]+$/, "") + rest;
-}
-
-/**
- * Expands `~` in the named string options of parsed command-line values, in place; repeatable
- * options (arrays of strings) are expanded item by item. Returns the same object.
- */
-export function expandHomeInOptions<T extends Record<string, unknown>>(
-  values: T,
-  names: readonly string[],
-): T {
-  const record = values as Record<string, unknown>;
-  for (const name of names) {
-    const value = record[name];
-    if (typeof value === "string") record[name] = expandHome(value);
-    else if (Array.isArray(value)) {
-      record[name] = value.map((item) => typeof item === "string" ? expandHome(item) : item);
-    }
-  }
-  return values;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { expandHome, expandHomeInOptions } from "./home_path.ts";
+import { expandHome } from "./home_path.ts";
 import { UsageError } from "./output.ts";
 
 Deno.test("expandHome() expands a leading ~ alone or before a separator, and nothing else", () => {
@@ -31,25 +31,5 @@ Deno.test("expandHome() refuses ~ when no home folder is known, naming the path"
     for (const [name, value] of Object.entries(saved)) {
       if (value !== undefined) Deno.env.set(name, value);
     }
-  }
-});
-
-Deno.test("expandHomeInOptions() expands the named options, repeated ones item by item", () => {
-  const saved = Deno.env.get("HOME");
-  Deno.env.set("HOME", "/home/ops");
-  try {
-    const values = expandHomeInOptions(
-      { "site-key": "~/k.pvk", parent: "~/not-a-path", many: ["~/a", "/b"], flag: true },
-      ["site-key", "many", "flag", "absent"],
-    );
-    assert.deepEqual(values, {
-      "site-key": "/home/ops/k.pvk",
-      parent: "~/not-a-path",
-      many: ["/home/ops/a", "/b"],
-      flag: true,
-    });
-  } finally {
-    if (saved === undefined) Deno.env.delete("HOME");
-    else Deno.env.set("HOME", saved);
   }
 });

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseByteSize } from "../protocol/upload.ts";
+import { readInteger, readSize } from "./flags.ts";
 import {
   createLogger,
   LOG_FORMATS,
@@ -20,11 +20,11 @@ import { dirname } from "node:path";
 import { CliError, UsageError } from "./output.ts";
 import { DEFAULT_ROTATION, openRotatingLogFile, type RotationLimits } from "./rotating_log_file.ts";
 
-/** The `parseArgs` declarations of the logging flags (no defaults: see {@linkcode readLogSettings}). */
+/** The declarations of the logging flags (`cli/flags.ts`; no defaults: see {@linkcode readLogSettings}). */
 export const LOG_OPTIONS = {
   "log-level": { type: "string" },
   "log-format": { type: "string" },
-  "log-file": { type: "string" },
+  "log-file": { type: "string", path: true },
   "log-max-size": { type: "string" },
   "log-keep": { type: "string" },
 } as const;
@@ -124,22 +124,12 @@ export function readLogSettings(
   }
   const file = values["log-file"] ?? fromEnv("LOG_FILE") ?? defaults.file;
   if (file === "") throw new UsageError("Cannot use an empty --log-file");
-  let maxBytes = (defaults.rotation ?? DEFAULT_ROTATION).maxBytes;
-  if (values["log-max-size"] !== undefined) {
-    try {
-      maxBytes = parseByteSize(values["log-max-size"]);
-    } catch (error) {
-      throw new UsageError(`Cannot use --log-max-size: ${(error as Error).message}`);
-    }
-    if (maxBytes < 1024) {
-      throw new UsageError(`Cannot use --log-max-size "${values["log-max-size"]}": below 1K`);
-    }
-  }
-  const keepText = values["log-keep"] ?? String((defaults.rotation ?? DEFAULT_ROTATION).keep);
-  const keep = Number(keepText);
-  if (!/^\d{1,3}$/.test(keepText) || keep > 100) {
-    throw new UsageError(`Cannot use --log-keep "${keepText}": expected an integer from 0 to 100`);
-  }
+  const rotation = defaults.rotation ?? DEFAULT_ROTATION;
+  const maxBytes = readSize("log-max-size", values["log-max-size"], rotation.maxBytes, {
+    min: 1024,
+    minText: "1K",
+  });
+  const keep = readInteger("log-keep", values["log-keep"], rotation.keep, { min: 0, max: 100 });
   return { level, format, file, rotation: { maxBytes, keep } };
 }
 

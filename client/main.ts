@@ -5,43 +5,45 @@
  */
 
 import { resolve as resolvePath } from "node:path";
-import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
+import { parseFlags, readInteger } from "../cli/flags.ts";
 import { type Logger, silentLogger } from "../cli/log.ts";
-import { LOG_OPTIONS, logOptionsHelp } from "../cli/log_options.ts";
+import { logOptionsHelp } from "../cli/log_options.ts";
 import { newRequestId, runWithRequestId } from "../protocol/request_id.ts";
 import { CLIENT_LOG_ROTATION, clientLogSettings, openClientRunLog } from "./run_log.ts";
-import { CliError, runCommand, UsageError } from "../cli/output.ts";
-import { expandHomeInOptions } from "../cli/home_path.ts";
+import { runCommand, UsageError } from "../cli/output.ts";
 import { defaultClientDataDir, defaultKeyStoragePath } from "../keystore/default_paths.ts";
 import { joinPath } from "../keystore/secure_file.ts";
 import { ENCRYPTION_LEVEL_SETTING, parseEncryptionLevel } from "../protocol/encryption_level.ts";
 import { parseServerUrl } from "../protocol/masthead.ts";
 import { ALLOW_LEGACY_RELAYS_SETTING, checkSetting } from "../protocol/settings.ts";
-import { Agent, type AgentOptions, type CycleResult, effectiveLevel } from "./agent.ts";
+import { Agent, type AgentOptions, type CycleResult } from "./agent.ts";
 import { readState } from "./client_state.ts";
 import type { LevelSource } from "./client_state.ts";
-import { ReportQueue } from "./report_queue.ts";
 import { lockAgent } from "./agent_process.ts";
 import { defaultServiceSettings } from "./restart_command.ts";
-import { planAgentRestart, runAgentRestart } from "./agent_restart.ts";
-import { installService, type RoleService, uninstallService } from "../service/service_command.ts";
+import { restartRunningAgent } from "./agent_restart_command.ts";
+import {
+  installService,
+  readTargetOs,
+  type RoleService,
+  uninstallService,
+} from "../service/service_command.ts";
 import { rotateKeys } from "./rotate_keys.ts";
 import { carryOutDirectedRotation } from "./directed_rotation.ts";
-import {
-  formatUploadViews,
-  sendUploadsAfterCycle,
-  UPLOAD_CLI_OPTIONS,
-  UPLOAD_HELP,
-  uploadCommand,
-  uploadViews,
-} from "./upload_command.ts";
+import { sendUploadsAfterCycle, UPLOAD_HELP, uploadCommand } from "./upload_command.ts";
 import { keyExchangeHint } from "./key_exchange_hint.ts";
 import { registerWithRelay, rewriteOriginalRegister } from "./key_exchange_command.ts";
 import { currentOs, type TargetOs } from "../keystore/default_paths.ts";
+import {
+  CLIENT_FLAGS,
+  type ClientFlagValues,
+  dataDirOf,
+  DEFAULT_INTERVAL_SECONDS,
+} from "./client_flags.ts";
+import { showStatus } from "./status_command.ts";
 
 const TOOL = "mle-client";
-const TARGET_OSES = ["windows", "macos", "aix", "hpux", "solaris", "linux"] as const;
 
 const HELP = `Usage: mle-client <command> [options]
 
@@ -94,7 +96,7 @@ Connection options (report, run):
   --property NAME=VALUE      a custom property (repeatable)
   --host-identifier KIND     machine (default) or instance
   --quiet                    print nothing but errors
-  --interval SECONDS         (run) seconds between reports (default 900)
+  --interval SECONDS         (run) seconds between reports, 1 to 604800 (default ${DEFAULT_INTERVAL_SECONDS})
 
 Rotation options (rotate-keys; also the connection options above):
   --compromised              trust no hand-over: the new key claims to replace the old computer
@@ -154,44 +156,6 @@ Exit codes:
   4  the parent could not be reached; reports stay queued
 `;
 
-const OPTIONS = {
-  "data-dir": { type: "string" },
-  "storage-path": { type: "string" },
-  masthead: { type: "string" },
-  parent: { type: "string", multiple: true },
-  encryption: { type: "string" },
-  settings: { type: "string" },
-  property: { type: "string", multiple: true },
-  "host-identifier": { type: "string", default: "machine" },
-  quiet: { type: "boolean", default: false },
-  interval: { type: "string", default: "900" },
-  json: { type: "boolean", default: false },
-  compromised: { type: "boolean", default: false },
-  "dry-run": { type: "boolean", default: false },
-  "no-restart": { type: "boolean", default: false },
-  os: { type: "string" },
-  "service-name": { type: "string" },
-  "agent-path": { type: "string" },
-  "init-script": { type: "string" },
-  root: { type: "string" },
-  password: { type: "string" },
-  "password-file": { type: "string" },
-  help: { type: "boolean", short: "h", default: false },
-  ...UPLOAD_CLI_OPTIONS,
-  ...LOG_OPTIONS,
-} as const;
-
-/** The options that name a file or folder: a leading `~` is expanded (cli/home_path.ts). */
-const CLIENT_PATH_OPTIONS = [
-  "data-dir",
-  "storage-path",
-  "masthead",
-  "settings",
-  "password-file",
-  "agent-path",
-  "init-script",
-];
-
 /** Runs the client command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   return await runCommand(TOOL, async () => {
@@ -201,14 +165,7 @@ export async function main(args: string[]): Promise<number> {
       return await uninstallService(CLIENT_SERVICE, args.slice(1));
     }
     args = rewriteOriginalRegister(args);
-    let parsed;
-    try {
-      parsed = parseArgs({ args, allowPositionals: true, options: OPTIONS });
-      expandHomeInOptions(parsed.values, CLIENT_PATH_OPTIONS);
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseFlags(args, CLIENT_FLAGS, { positionals: true });
     if (values.help || positionals.length === 0 && args.length === 0) {
       console.log(HELP);
       return values.help ? EXIT.ok : EXIT.usage;
@@ -217,7 +174,7 @@ export async function main(args: string[]): Promise<number> {
     // `register` takes the relay's URL; no other command takes an argument.
     const allowed = command === "register" || command === "upload" ? 1 : 0;
     if (extra.length > allowed) throw new UsageError(`unexpected argument "${extra[allowed]}"`);
-    if (command === "status") return await status(values);
+    if (command === "status") return await showStatus(values);
     if (!["report", "run", "rotate-keys", "upload", "register"].includes(command)) {
       throw new UsageError(`unknown command "${command ?? ""}"`, "commands: report, run, status");
     }
@@ -233,7 +190,7 @@ let runLog: Logger = silentLogger;
 
 /** Opens the run log, says what runs and how it ended, whatever the outcome. */
 async function withRunLog(
-  values: Values,
+  values: ClientFlagValues,
   command: string,
   work: () => Promise<number>,
 ): Promise<number> {
@@ -258,7 +215,11 @@ async function withRunLog(
   }
 }
 
-async function runLogged(command: string, values: Values, extra: string[]): Promise<number> {
+async function runLogged(
+  command: string,
+  values: ClientFlagValues,
+  extra: string[],
+): Promise<number> {
   switch (command) {
     case "report":
       return await report(values, false);
@@ -288,25 +249,12 @@ async function runLogged(command: string, values: Values, extra: string[]): Prom
   }
 }
 
-type Values = ReturnType<
-  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
->["values"];
-
-function dataDirOf(values: Values, os: TargetOs = currentOs()): string {
-  return values["data-dir"] ?? Deno.env.get("MLE_CLIENT_DATA_DIR") ?? defaultClientDataDir(os);
-}
-
 /** The client's service: its run options read by the same parser as "mle-client run". */
 const CLIENT_SERVICE: RoleService = {
   role: "client",
   tool: TOOL,
   async readRunOptions(args, os) {
-    let values;
-    try {
-      ({ values } = parseArgs({ args, options: OPTIONS, allowPositionals: false }));
-    } catch (error) {
-      throw new UsageError(`Cannot read run's options: ${(error as Error).message}`);
-    }
+    const { values } = parseFlags(args, CLIENT_FLAGS);
     const options = await agentOptions(values, os);
     // A --log-file outside the data dir: its folder must be writable under the service too.
     const logFile = values["log-file"] ? [resolvePath(values["log-file"])] : [];
@@ -315,7 +263,10 @@ const CLIENT_SERVICE: RoleService = {
   defaultDataDir: (os) => Deno.env.get("MLE_CLIENT_DATA_DIR") ?? defaultClientDataDir(os),
 };
 
-async function agentOptions(values: Values, os: TargetOs = currentOs()): Promise<AgentOptions> {
+async function agentOptions(
+  values: ClientFlagValues,
+  os: TargetOs = currentOs(),
+): Promise<AgentOptions> {
   const dataDir = dataDirOf(values, os);
   // Remembered like --parent: omitting the flag once must not make a second key and computer.
   const given = values["storage-path"];
@@ -355,7 +306,7 @@ async function agentOptions(values: Values, os: TargetOs = currentOs()): Promise
   };
 }
 
-function customProperties(values: Values): Record<string, string> {
+function customProperties(values: ClientFlagValues): Record<string, string> {
   const custom: Record<string, string> = {};
   for (const item of values.property ?? []) {
     const index = item.indexOf("=");
@@ -368,16 +319,14 @@ function customProperties(values: Values): Record<string, string> {
   return custom;
 }
 
-async function report(values: Values, asService: boolean): Promise<number> {
+async function report(values: ClientFlagValues, asService: boolean): Promise<number> {
   const custom = customProperties(values);
   const options = await agentOptions(values);
-  const interval = Number(values.interval);
-  if (!Number.isFinite(interval) || interval < 1) {
-    throw new UsageError(
-      `cannot use --interval "${values.interval}"`,
-      "give a number of seconds ≥ 1",
-    );
-  }
+  const interval = readInteger("interval", values.interval, DEFAULT_INTERVAL_SECONDS, {
+    min: 1,
+    max: 604_800,
+    unit: "seconds",
+  });
   // One service per data dir: take its lock before touching the state.
   const lock = asService ? await lockAgent(options.dataDir) : null;
   let agent = await Agent.open(options);
@@ -467,73 +416,10 @@ function exitCodeOf(result: CycleResult, options: AgentOptions): number {
   }
 }
 
-async function status(values: Values): Promise<number> {
-  const dataDir = dataDirOf(values);
-  const state = await readState(joinPath(dataDir, "state.json"));
-  const level = effectiveLevel(state);
-  const summary = {
-    computerId: state.computerId,
-    parent: state.parent,
-    parentWhy: state.parentWhy,
-    parents: state.parents,
-    keyStoragePath: state.keyStoragePath,
-    encryptionLevel: level.level,
-    encryptionLevelSource: level.source,
-    encryptingNow: state.encryptingNow,
-    parentAcceptsEncrypted: state.parentAcceptsEncrypted,
-    certificateKid: state.certificateKid,
-    heldBecause: state.heldBecause,
-    deployedSettings: state.deployedSettings,
-    lastAttemptAt: state.lastAttemptAt,
-    lastSuccessAt: state.lastSuccessAt,
-    lastFailure: state.lastFailure,
-    queueDepth: await new ReportQueue(dataDir).depth(),
-    uploads: await uploadViews(dataDir),
-    logFile: clientLogSettings(values, dataDir).file,
-  };
-  if (values.json) {
-    console.log(JSON.stringify(summary, null, 2));
-    return EXIT.ok;
-  }
-  const line = (name: string, value: unknown) => console.log(`${name.padEnd(22)} ${value ?? "-"}`);
-  line("Computer id", summary.computerId ?? "not registered");
-  line("Parent", summary.parent);
-  line("Parent because", summary.parentWhy);
-  line("KeyStorage", summary.keyStoragePath);
-  line("Encryption level", `${summary.encryptionLevel} (${summary.encryptionLevelSource})`);
-  line("Encrypting now", summary.encryptingNow ? "yes" : "no");
-  line(
-    "Parent accepts MLE",
-    summary.parentAcceptsEncrypted === null
-      ? "unknown"
-      : summary.parentAcceptsEncrypted
-      ? "yes"
-      : "no",
-  );
-  line("Certificate key id", summary.certificateKid ?? "none");
-  line("Held", summary.heldBecause ?? "no");
-  for (const [name, value] of Object.entries(summary.deployedSettings)) {
-    line(`Setting ${name}`, value);
-  }
-  line("Last attempt", summary.lastAttemptAt);
-  line("Last success", summary.lastSuccessAt);
-  line(
-    "Last failure",
-    summary.lastFailure ? `${summary.lastFailure.at} ${summary.lastFailure.message}` : "none",
-  );
-  line("Queued reports", summary.queueDepth);
-  line("Log file", summary.logFile);
-  for (const text of formatUploadViews(summary.uploads)) console.log(text);
-  return EXIT.ok;
-}
-
 if (import.meta.main) Deno.exit(await main(Deno.args));
 
-async function rotate(values: Values): Promise<number> {
-  const os = (values.os ?? currentOs()) as TargetOs;
-  if (!(TARGET_OSES as readonly string[]).includes(os)) {
-    throw new UsageError(`unknown --os "${values.os}"`, `use one of ${TARGET_OSES.join(", ")}`);
-  }
+async function rotate(values: ClientFlagValues): Promise<number> {
+  const os = readTargetOs(values.os);
   if (values.os && !values["dry-run"] && os !== currentOs()) {
     throw new UsageError("--os is only for --dry-run", "a rotation runs for this machine's OS");
   }
@@ -582,39 +468,4 @@ async function rotate(values: Values): Promise<number> {
     );
   }
   return values["no-restart"] ? EXIT.ok : EXIT.failure;
-}
-
-async function restartRunningAgent(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { "data-dir": { type: "string" } } }));
-    expandHomeInOptions(values, ["data-dir"]);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const dataDir = values["data-dir"] ?? Deno.env.get("MLE_CLIENT_DATA_DIR") ??
-    defaultClientDataDir();
-  const os = currentOs();
-  const restart = await planAgentRestart({
-    dataDir,
-    os,
-    service: defaultServiceSettings(os),
-    root: null,
-  });
-  if (restart.kind === "documented") {
-    throw new UsageError(
-      `no running agent for data dir "${dataDir}"`,
-      os === "windows"
-        ? "install it as a service (mle-client install-service), then start it"
-        : "start it with: mle-client run, or install it with: mle-client install-service",
-    );
-  }
-  const outcome = await runAgentRestart(restart);
-  if (outcome !== "ok") throw new CliError(`Cannot restart the agent: ${outcome}`);
-  console.log(
-    restart.kind === "signal"
-      ? `restarted the agent (pid ${restart.pid})`
-      : `restarted the agent's ${restart.manager} service "${restart.name}"`,
-  );
-  return EXIT.ok;
 }

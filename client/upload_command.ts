@@ -7,6 +7,7 @@
 
 import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, UsageError } from "../cli/output.ts";
+import { readInteger } from "../cli/flags.ts";
 import { backoffDelayMs } from "../protocol/backoff.ts";
 import { Agent, type AgentOptions } from "./agent.ts";
 import {
@@ -19,11 +20,11 @@ import { type QueuedUpload, UploadQueue } from "./upload_queue.ts";
 
 const TOOL = "mle-client";
 
-/** The `parseArgs` declarations the upload command adds. */
+/** The flags the upload command adds (`cli/flags.ts`). */
 export const UPLOAD_CLI_OPTIONS = {
   name: { type: "string" },
   wait: { type: "boolean", default: false },
-  timeout: { type: "string", default: "0" },
+  timeout: { type: "string" },
 } as const;
 
 /** Help lines of the upload command. */
@@ -48,7 +49,8 @@ export interface UploadCommandOptions {
   file: string | undefined;
   name: string | undefined;
   wait: boolean;
-  timeout: string;
+  /** `--timeout` as given (whole seconds, 0 for no limit), or undefined. */
+  timeout: string | undefined;
   quiet: boolean;
 }
 
@@ -57,10 +59,11 @@ export async function uploadCommand(options: UploadCommandOptions): Promise<numb
   if (!options.file) {
     throw new UsageError("missing FILE", "mle-client upload FILE [--name NAME] [--wait]");
   }
-  const timeout = Number(options.timeout);
-  if (!/^\d{1,9}$/.test(options.timeout)) {
-    throw new UsageError(`cannot use --timeout "${options.timeout}"`, "give whole seconds ≥ 0");
-  }
+  const timeout = readInteger("timeout", options.timeout, 0, {
+    min: 0,
+    max: 999_999_999,
+    unit: "whole seconds",
+  });
   const agent = await Agent.open(options.agent);
   const queue = new UploadQueue(options.agent.dataDir);
   const name = options.name ?? baseName(options.file);

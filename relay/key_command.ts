@@ -7,10 +7,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
-import { CliError, UsageError } from "../cli/output.ts";
-import { expandHomeInOptions } from "../cli/home_path.ts";
+import { CliError } from "../cli/output.ts";
+import { parseFlags, readPath } from "../cli/flags.ts";
 import { defaultRelayDataDir } from "../keystore/default_paths.ts";
 import { RelayIdentity } from "./relay_identity.ts";
 
@@ -34,23 +33,16 @@ export async function printRelayKey(
   args: string[],
   env: (name: string) => string | undefined = (name) => Deno.env.get(name),
 ): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { "data-dir": { type: "string" }, help: { type: "boolean", short: "h" } },
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  expandHomeInOptions(values, ["data-dir"]);
+  const { values } = parseFlags(args, {
+    "data-dir": { type: "string", path: true },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) {
     console.log(KEY_HELP);
     return EXIT.ok;
   }
-  const dataDir = values["data-dir"] ?? env("MLE_RELAY_DATA_DIR") ?? defaultRelayDataDir();
-  if (dataDir === "") throw new UsageError("Cannot use an empty --data-dir");
+  const dataDir = values["data-dir"] ??
+    readPath("data-dir", env("MLE_RELAY_DATA_DIR"), defaultRelayDataDir());
   let identity: RelayIdentity;
   try {
     identity = await RelayIdentity.open(dataDir);

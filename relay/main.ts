@@ -9,7 +9,8 @@ import { EXIT } from "../cli/exit_codes.ts";
 import { runCommand, UsageError } from "../cli/output.ts";
 import { VERSION } from "../protocol/version.ts";
 import { printRelayKey } from "./key_command.ts";
-import { parseRunArgs, runRelay } from "./run_command.ts";
+import { runRelay } from "./run_command.ts";
+import { parseRunArgs } from "./run_settings.ts";
 import { defaultRelayDataDir } from "../keystore/default_paths.ts";
 import { installService, type RoleService, uninstallService } from "../service/service_command.ts";
 

@@ -106,7 +106,7 @@ Deno.test("mle-relay misuse exits 2 with an error and a hint on stderr", async (
       /Cannot use --forward-batch-max "513": expected an integer from 1 to 512/,
     ],
     [["run", "--parent", "http://s:1", "--log-level", "loud"], /Cannot use log level "loud"/],
-    [["run", "--parent", "http://s:1", "--frobnicate"], /Unknown option '--frobnicate'/],
+    [["run", "--parent", "http://s:1", "--frobnicate"], /Unknown option "--frobnicate"/],
   ];
   for (const [args, message] of cases) {
     const result = await runRole("relay", args, { env: { MLE_RELAY_PARENT: "" } });

@@ -5,11 +5,9 @@
  * @module
  */
 
-import { parseDuration } from "../cli/duration.ts";
+import { readDuration, readSize } from "../cli/flags.ts";
 import type { Logger } from "../cli/log.ts";
-import { UsageError } from "../cli/output.ts";
 import { MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
-import { parseByteSize } from "../protocol/upload.ts";
 import {
   DEFAULT_REJECTED_MAX_AGE_MS,
   DEFAULT_REJECTED_MAX_BYTES,
@@ -53,21 +51,8 @@ export function parseSpoolRunArgs(
   values: Record<string, unknown>,
   env: (name: string) => string | undefined,
 ): Required<SpoolLimits> {
-  const size = (flag: keyof typeof SPOOL_RUN_OPTIONS, text: string | undefined) => {
-    if (text === undefined) return undefined;
-    let bytes: number;
-    try {
-      bytes = parseByteSize(text);
-    } catch (error) {
-      throw new UsageError(`Cannot use --${flag}: ${(error as Error).message}`);
-    }
-    if (bytes < MIN_SPOOL_SIZE) {
-      throw new UsageError(
-        `Cannot use --${flag} "${text}": expected at least 16K (${MIN_SPOOL_SIZE} bytes)`,
-      );
-    }
-    return bytes;
-  };
+  const size = (flag: keyof typeof SPOOL_RUN_OPTIONS, text: string | undefined) =>
+    readSize(flag, text, undefined, { min: MIN_SPOOL_SIZE, minText: "16K" });
   const maxBytes = size(
     "spool-max-size",
     (values["spool-max-size"] as string | undefined) ?? env("MLE_RELAY_SPOOL_MAX_SIZE"),
@@ -80,15 +65,11 @@ export function parseSpoolRunArgs(
     maxBytes,
     Math.max(MAX_REPORT_MESSAGE_BYTES, Math.floor(maxBytes / DEFAULT_SHARE_DIVISOR)),
   );
-  const ageText = values["rejected-max-age"] as string | undefined;
-  let rejectedMaxAgeMs = DEFAULT_REJECTED_MAX_AGE_MS;
-  if (ageText !== undefined) {
-    try {
-      rejectedMaxAgeMs = parseDuration(ageText);
-    } catch (error) {
-      throw new UsageError(`Cannot use --rejected-max-age: ${(error as Error).message}`);
-    }
-  }
+  const rejectedMaxAgeMs = readDuration(
+    "rejected-max-age",
+    values["rejected-max-age"] as string | undefined,
+    DEFAULT_REJECTED_MAX_AGE_MS,
+  );
   return {
     maxBytes,
     maxBytesPerComputer: Math.min(share ?? defaultShare, maxBytes),

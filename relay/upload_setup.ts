@@ -6,11 +6,10 @@
 
 import type { Hono } from "hono";
 import type { Logger } from "../cli/log.ts";
-import { UsageError } from "../cli/output.ts";
+import { readInteger, readSize } from "../cli/flags.ts";
 import {
   DEFAULT_RELAY_BUFFER_MAX_BYTES,
   MIN_CHUNK_SIZE,
-  parseByteSize,
   RELAY_BUFFER_SETTING,
 } from "../protocol/upload.ts";
 import type { KnownSenderKeys } from "./sender_keys.ts";
@@ -47,30 +46,20 @@ export function parseUploadRunArgs(
   values: Record<string, unknown>,
   env: (name: string) => string | undefined,
 ): RelayUploadSettings {
-  const sizeText = (values["upload-buffer-max-size"] as string | undefined) ??
-    env(RELAY_BUFFER_SETTING) ?? env("MLE_RELAY_UPLOAD_BUFFER_MAX_SIZE");
-  let bufferMaxBytes = DEFAULT_RELAY_BUFFER_MAX_BYTES;
-  if (sizeText !== undefined) {
-    try {
-      bufferMaxBytes = parseByteSize(sizeText);
-    } catch (error) {
-      throw new UsageError(`Cannot use --upload-buffer-max-size: ${(error as Error).message}`);
-    }
-    if (bufferMaxBytes < 4 * MIN_CHUNK_SIZE) {
-      throw new UsageError(
-        `Cannot use --upload-buffer-max-size "${sizeText}": expected at least ${
-          4 * MIN_CHUNK_SIZE
-        } bytes`,
-      );
-    }
-  }
-  const throttleText = (values["upload-throttle-kbps"] as string | undefined) ?? "0";
-  if (!/^\d{1,9}$/.test(throttleText)) {
-    throw new UsageError(
-      `Cannot use --upload-throttle-kbps "${throttleText}": expected a whole number of KiB/s`,
-    );
-  }
-  return { bufferMaxBytes, throttleKBPS: Number(throttleText) };
+  const bufferMaxBytes = readSize(
+    "upload-buffer-max-size",
+    (values["upload-buffer-max-size"] as string | undefined) ?? env(RELAY_BUFFER_SETTING) ??
+      env("MLE_RELAY_UPLOAD_BUFFER_MAX_SIZE"),
+    DEFAULT_RELAY_BUFFER_MAX_BYTES,
+    { min: 4 * MIN_CHUNK_SIZE },
+  );
+  const throttleKBPS = readInteger(
+    "upload-throttle-kbps",
+    values["upload-throttle-kbps"] as string | undefined,
+    0,
+    { min: 0, max: 999_999_999, unit: "KiB/s" },
+  );
+  return { bufferMaxBytes, throttleKBPS };
 }
 
 /** The relay's upload path. */

@@ -20,7 +20,7 @@
 
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseFlags, readInteger } from "../cli/flags.ts";
 import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, printError, UsageError } from "../cli/output.ts";
 import {
@@ -30,20 +30,10 @@ import {
   ROLE_PERMISSIONS,
   ROLES,
 } from "../cli/role_permissions.ts";
+import { readTarget, type Target, TARGETS } from "./compile_targets.ts";
+import { checkDenortBin, denortHint } from "./denort_bin.ts";
 
 const TOOL = "compile";
-
-/** The platforms the executables are built for, as `deno compile --target` names them. */
-export const TARGETS = [
-  "x86_64-unknown-linux-gnu",
-  "aarch64-unknown-linux-gnu",
-  "x86_64-apple-darwin",
-  "aarch64-apple-darwin",
-  "x86_64-pc-windows-msvc",
-] as const;
-
-/** One of {@linkcode TARGETS}. */
-export type Target = typeof TARGETS[number];
 
 /** npm packages installed for building, never imported at runtime: not embedded. */
 const TOOLCHAIN_PACKAGES = new Set(["deno"]);
@@ -127,33 +117,21 @@ export function parseCompileArgs(args: string[], cwd = Deno.cwd()): CompileOptio
   if (args.slice(0, end === -1 ? undefined : end).some((a) => a === "-h" || a === "--help")) {
     return undefined;
   }
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        target: { type: "string", multiple: true },
-        role: { type: "string", multiple: true },
-        out: { type: "string", default: "dist" },
-        timeout: { type: "string", default: String(DEFAULT_TIMEOUT_SECONDS) },
-        "dry-run": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(describeParseError(error));
-  }
-  const targets = values.target ? unique(values.target.map(parseTarget)) : [...TARGETS];
+  const { values } = parseFlags(args, {
+    target: { type: "string", multiple: true },
+    role: { type: "string", multiple: true },
+    out: { type: "string", default: "dist", path: true },
+    timeout: { type: "string" },
+    "dry-run": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  const targets = values.target ? unique(values.target.map(readTarget)) : [...TARGETS];
   const roles = values.role ? unique(values.role.map(parseRole)) : [...ROLES];
-  if (values.out === "") throw new UsageError("Missing value of --out: expected a folder");
-  const timeoutSeconds = Number(values.timeout);
-  if (!/^\d+$/.test(values.timeout) || timeoutSeconds < 1) {
-    throw new UsageError(
-      `Cannot use timeout "${values.timeout}": expected whole seconds, 1 or more`,
-    );
-  }
+  const timeoutSeconds = readInteger("timeout", values.timeout, DEFAULT_TIMEOUT_SECONDS, {
+    min: 1,
+    max: 86_400,
+    unit: "whole seconds",
+  });
   return {
     targets,
     roles,
@@ -163,45 +141,9 @@ export function parseCompileArgs(args: string[], cwd = Deno.cwd()): CompileOptio
   };
 }
 
-function describeParseError(error: unknown): string {
-  const code = (error as { code?: string })?.code;
-  const message = (error as Error)?.message ?? String(error);
-  const quoted = /'([^']*)'/.exec(message)?.[1] ?? "";
-  switch (code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `Unknown option "${quoted}"`;
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      return `Unexpected argument "${quoted}": the build takes options only`;
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      // "argument missing", or "ambiguous" when the next word is an option.
-      return message.includes("does not take an argument")
-        ? `Cannot give a value to ${quoted.split(" ")[0]}`
-        : `Missing value of ${quoted.split(" ")[0]}`;
-    default:
-      return message;
-  }
-}
-
-function parseTarget(value: string): Target {
-  if (value === "host") return hostTarget();
-  if ((TARGETS as readonly string[]).includes(value)) return value as Target;
-  throw new UsageError(
-    `Unknown target "${value}": expected host or one of ${TARGETS.join(", ")}`,
-  );
-}
-
 function parseRole(value: string): Role {
   if ((ROLES as readonly string[]).includes(value)) return value as Role;
   throw new UsageError(`Unknown role "${value}": expected one of ${ROLES.join(", ")}`);
-}
-
-/** The target of this machine. */
-export function hostTarget(): Target {
-  const host = Deno.build.target;
-  if ((TARGETS as readonly string[]).includes(host)) return host as Target;
-  throw new CliError(`Cannot build for the host "${host}": it is not one of the targets`, {
-    hint: `choose targets by name: ${TARGETS.join(", ")}`,
-  });
 }
 
 function unique<T>(items: T[]): T[] {
@@ -321,44 +263,6 @@ async function listDir(path: string, hint: string): Promise<string[]> {
   return names.sort();
 }
 
-/**
- * The target an executable was built for, from its first bytes (ELF, Mach-O or PE header), or
- * `undefined` when they are none of the targets.
- */
-export function binaryTarget(header: Uint8Array): Target | undefined {
-  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-  const has = (offset: number, bytes: number[]) =>
-    header.length >= offset + bytes.length && bytes.every((b, i) => header[offset + i] === b);
-  // ELF, little-endian: e_machine at 18.
-  if (has(0, [0x7f, 0x45, 0x4c, 0x46]) && header[5] === 1 && header.length >= 20) {
-    const machine = view.getUint16(18, true);
-    if (machine === 0x3e) return "x86_64-unknown-linux-gnu";
-    if (machine === 0xb7) return "aarch64-unknown-linux-gnu";
-    return undefined;
-  }
-  // Mach-O 64-bit, little-endian: cputype at 4.
-  if (has(0, [0xcf, 0xfa, 0xed, 0xfe]) && header.length >= 8) {
-    const cpu = view.getUint32(4, true);
-    if (cpu === 0x01000007) return "x86_64-apple-darwin";
-    if (cpu === 0x0100000c) return "aarch64-apple-darwin";
-    return undefined;
-  }
-  // PE: "MZ", the offset of "PE\0\0" at 0x3c, the machine right after it.
-  if (has(0, [0x4d, 0x5a]) && header.length >= 0x40) {
-    const pe = view.getUint32(0x3c, true);
-    if (has(pe, [0x50, 0x45, 0, 0]) && header.length >= pe + 6) {
-      if (view.getUint16(pe + 4, true) === 0x8664) return "x86_64-pc-windows-msvc";
-    }
-  }
-  return undefined;
-}
-
-/** True for the first bytes of a zip archive (denort is published as `denort-<target>.zip`). */
-export function isZip(header: Uint8Array): boolean {
-  return header.length >= 4 && header[0] === 0x50 && header[1] === 0x4b && header[2] === 3 &&
-    header[3] === 4;
-}
-
 /** Why a `deno compile` failed, from its stderr. */
 export type CompileFailure =
   | { kind: "download"; detail: string }
@@ -395,133 +299,6 @@ function stripAnsi(text: string): string {
 export function shellLine(words: readonly string[]): string {
   return words.map((w) => /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`)
     .join(" ");
-}
-
-function denortUrl(target: Target): string {
-  return `https://dl.deno.land/release/v${Deno.version.deno}/denort-${target}.zip`;
-}
-
-function denortHint(target: Target): string {
-  return `on a connected machine download ${denortUrl(target)} (the runtime of Deno ` +
-    `${Deno.version.deno}, the version building here), unzip it and set DENORT_BIN to the denort ` +
-    `binary inside`;
-}
-
-/**
- * Checks that DENORT_BIN can serve the one requested target.
- *
- * @throws {UsageError} When several targets are requested.
- * @throws {CliError} When the file is missing or not a denort for the target.
- */
-export async function checkDenortBin(path: string, targets: readonly Target[]): Promise<void> {
-  if (path === "") {
-    throw new UsageError(
-      "Cannot use DENORT_BIN: it is set but empty",
-      "unset DENORT_BIN to let deno compile download the runtime, or set it to a denort binary",
-    );
-  }
-  if (targets.length > 1) {
-    throw new UsageError(
-      `Cannot build ${targets.length} targets with one DENORT_BIN: a denort binary runs on one ` +
-        "target only, and deno compile would use it for every target",
-      "build one target per run with a denort for it, e.g. DENORT_BIN=/path/to/denort " +
-        "npm run compile -- --target host\n" +
-        "or unset DENORT_BIN on a connected machine to let deno compile download each runtime",
-    );
-  }
-  const target = targets[0];
-  let header: Uint8Array;
-  try {
-    const info = await Deno.stat(path);
-    if (!info.isFile) throw new CliError(`Cannot use DENORT_BIN "${path}": it is not a file`);
-    header = await readHeader(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new CliError(`Cannot use DENORT_BIN "${path}": no such file`, {
-        hint: `set DENORT_BIN to a denort binary for "${target}": ${denortHint(target)}`,
-      });
-    }
-    if (error instanceof CliError) throw error;
-    throw new CliError(`Cannot read DENORT_BIN "${path}": ${(error as Error).message}`);
-  }
-  if (isZip(header)) {
-    throw new CliError(
-      `Cannot use DENORT_BIN "${path}": it is a zip archive, not the denort binary`,
-      {
-        hint: `unzip it and set DENORT_BIN to the denort binary inside`,
-      },
-    );
-  }
-  const built = binaryTarget(header);
-  if (built === undefined) {
-    throw new CliError(
-      `Cannot use DENORT_BIN "${path}": it is not an executable for any of the targets`,
-      { hint: `set DENORT_BIN to a denort binary for "${target}": ${denortHint(target)}` },
-    );
-  }
-  if (built !== target) {
-    throw new CliError(
-      `Cannot use DENORT_BIN "${path}" for target "${target}": it is built for "${built}"`,
-      {
-        hint: `build --target ${built} with it, or ${denortHint(target)}`,
-      },
-    );
-  }
-  if (await isFullDeno(path)) {
-    throw new CliError(
-      `Cannot use DENORT_BIN "${path}": it is the full deno program, not its runtime denort; ` +
-        "deno compile would accept it and write executables that behave as plain deno",
-      { hint: `set DENORT_BIN to a denort binary for "${target}": ${denortHint(target)}` },
-    );
-  }
-}
-
-/**
- * Help texts of deno's own subcommands (run, fmt, upgrade, lsp, init). The full deno program holds
- * them; denort, the runtime alone, has no subcommands and none of them. Reading them works for a
- * binary of any target (nothing is run), unlike asking the binary for its `--version`. Two of
- * them must be found, so that one rewording in a later deno release does not make the check pass.
- */
-export const FULL_DENO_MARKERS: readonly string[] = [
-  "Run a JavaScript or TypeScript program",
-  "Format source files",
-  "Upgrade deno executable",
-  "Start the language server",
-  "Initialize a new project",
-];
-
-/** True when the executable at `path` is the full deno program (see FULL_DENO_MARKERS). */
-export async function isFullDeno(path: string): Promise<boolean> {
-  const overlap = Math.max(...FULL_DENO_MARKERS.map((marker) => marker.length)) - 1;
-  const found = new Set<number>();
-  using file = await Deno.open(path);
-  const chunk = new Uint8Array(1 << 20);
-  // Bytes as latin1 text: one character per byte, so a search for ASCII text is exact.
-  const latin1 = new TextDecoder("latin1");
-  let carried = "";
-  while (true) {
-    const read = await file.read(chunk);
-    if (read === null) break;
-    const text = carried + latin1.decode(chunk.subarray(0, read));
-    FULL_DENO_MARKERS.forEach((marker, index) => {
-      if (!found.has(index) && text.includes(marker)) found.add(index);
-    });
-    if (found.size >= 2) return true;
-    carried = text.slice(-overlap);
-  }
-  return false;
-}
-
-async function readHeader(path: string): Promise<Uint8Array> {
-  using file = await Deno.open(path);
-  const buffer = new Uint8Array(4096);
-  let filled = 0;
-  while (filled < buffer.length) {
-    const read = await file.read(buffer.subarray(filled));
-    if (read === null) break;
-    filled += read;
-  }
-  return buffer.subarray(0, filled);
 }
 
 /** Where `deno compile` caches the runtimes it downloads, for the hint. */

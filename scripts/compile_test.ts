@@ -2,18 +2,13 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  binaryTarget,
   classifyCompileFailure,
   type CompileFailure,
   executableName,
-  FULL_DENO_MARKERS,
-  hostTarget,
-  isFullDeno,
-  isZip,
   shellLine,
-  type Target,
-  TARGETS,
 } from "./compile.ts";
+import { binaryTarget, hostTarget, type Target, TARGETS } from "./compile_targets.ts";
+import { FULL_DENO_MARKERS, isFullDeno, isZip } from "./denort_bin.ts";
 import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS, ROLES } from "../cli/role_permissions.ts";
 
 const SCRIPT = fileURLToPath(new URL("./compile.ts", import.meta.url));
@@ -139,8 +134,8 @@ Deno.test("compile rejects a bad target, role or option on stderr with exit 2", 
     [["--role", "database"], 'compile: error: Unknown role "database"'],
     [["--verbose"], 'compile: error: Unknown option "--verbose"'],
     [["server"], 'compile: error: Unexpected argument "server"'],
-    [["--target"], "compile: error: Missing value of --target"],
-    [["--timeout", "soon"], 'compile: error: Cannot use timeout "soon"'],
+    [["--target"], 'compile: error: Missing value of option "--target"'],
+    [["--timeout", "soon"], 'compile: error: Cannot use --timeout "soon": expected whole seconds'],
   ];
   for (const [args, message] of cases) {
     const run = await runCompile([...args, "--dry-run"]);

@@ -5,9 +5,8 @@
  */
 
 import { resolve as resolvePath } from "node:path";
-import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
-import { parseListenAddress } from "../cli/listen_address.ts";
+import { parseFlags, readListenAddress, readPath } from "../cli/flags.ts";
 import { LOG_OPTIONS, logOptionsHelp, openLogger, readLogSettings } from "../cli/log_options.ts";
 import {
   DATABASE_OPTIONS,
@@ -15,7 +14,6 @@ import {
   resolveDatabase,
 } from "../cli/database_option.ts";
 import { CliError, printWarning, runCommand, UsageError } from "../cli/output.ts";
-import { expandHome } from "../cli/home_path.ts";
 import { currentOs, defaultServerDataDir } from "../keystore/default_paths.ts";
 import { installService, type RoleService, uninstallService } from "../service/service_command.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
@@ -133,7 +131,7 @@ const SERVER_SERVICE: RoleService = {
   readRunOptions(args, os) {
     const { values, positionals } = parse(args);
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    parseListenAddress(values.listen!);
+    readListenAddress("listen", values.listen!);
     // A --log-file outside the data dir: its folder must be writable under the service too.
     const logFile = readLogSettings(values).file;
     const writablePaths = logFile ? [resolvePath(logFile)] : [];
@@ -143,41 +141,37 @@ const SERVER_SERVICE: RoleService = {
 };
 
 function dataDirOf(values: ReturnType<typeof parse>["values"], os = currentOs()): string {
-  return expandHome(values["data-dir"] ?? Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir(os));
+  return values["data-dir"] ??
+    readPath("data-dir", Deno.env.get("MLE_DATA_DIR"), defaultServerDataDir(os));
 }
 
+/** The flags of `mle-server run` (and of the service it installs). */
+const RUN_FLAGS = {
+  "data-dir": { type: "string", path: true },
+  listen: { type: "string", default: DEFAULT_LISTEN },
+  "server-name": { type: "string" },
+  "server-url": { type: "string" },
+  "ops-listen": { type: "string", default: DEFAULT_OPS_LISTEN },
+  "accept-clear-from-required": { type: "boolean", default: false },
+  // The former opt-in, now the default: still accepted so that old unit files start.
+  "refuse-clear-from-required": { type: "boolean", default: false },
+  "content-key-budget": { type: "string", default: DEFAULT_CONTENT_KEY_BUDGET },
+  ...LOG_OPTIONS,
+  help: { type: "boolean", short: "h", default: false },
+  ...UPLOAD_OPTIONS,
+  ...DATABASE_OPTIONS,
+  ...CONSOLE_OPTIONS,
+} as const;
+
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        "data-dir": { type: "string" },
-        listen: { type: "string", default: DEFAULT_LISTEN },
-        "server-name": { type: "string" },
-        "server-url": { type: "string" },
-        "ops-listen": { type: "string", default: DEFAULT_OPS_LISTEN },
-        "accept-clear-from-required": { type: "boolean", default: false },
-        // The former opt-in, now the default: still accepted so that old unit files start.
-        "refuse-clear-from-required": { type: "boolean", default: false },
-        "content-key-budget": { type: "string", default: DEFAULT_CONTENT_KEY_BUDGET },
-        ...LOG_OPTIONS,
-        help: { type: "boolean", short: "h", default: false },
-        ...UPLOAD_OPTIONS,
-        ...DATABASE_OPTIONS,
-        ...CONSOLE_OPTIONS,
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  return parseFlags(args, RUN_FLAGS, { positionals: true });
 }
 
 async function run(values: ReturnType<typeof parse>["values"]): Promise<number> {
   const logSettings = readLogSettings(values, (name) => Deno.env.get(name), "MLE_SERVER");
   const dataDir = dataDirOf(values);
-  const listen = parseListenAddress(values.listen!);
-  const opsListen = parseListenAddress(values["ops-listen"]!);
+  const listen = readListenAddress("listen", values.listen!);
+  const opsListen = readListenAddress("ops-listen", values["ops-listen"]!);
   let identity;
   try {
     identity = serverIdentity(

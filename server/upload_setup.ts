@@ -6,7 +6,7 @@
 
 import type { Hono } from "hono";
 import type { Logger } from "../cli/log.ts";
-import { UsageError } from "../cli/output.ts";
+import { readInteger, readSize } from "../cli/flags.ts";
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseByteSize } from "../protocol/upload.ts";
 import { openUploadRecordsAt, type PostgresLocation } from "../store/mod.ts";
 import type { UploadRecords } from "../store/upload_records.ts";
@@ -62,23 +62,20 @@ export async function openServerUploads(
     isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
   },
 ): Promise<ServerUploads> {
-  const size = (name: keyof typeof UPLOAD_OPTIONS) => {
-    try {
-      return parseByteSize(String(values[name] ?? UPLOAD_OPTIONS[name].default));
-    } catch (error) {
-      throw new UsageError(`Cannot use --${name}: ${(error as Error).message}`);
-    }
-  };
-  const maxChunkBytes = size("upload-max-chunk-size");
-  if (maxChunkBytes < MIN_CHUNK_SIZE || maxChunkBytes > MAX_CHUNK_SIZE) {
-    throw new UsageError(
-      `Cannot use --upload-max-chunk-size: expected ${MIN_CHUNK_SIZE} to ${MAX_CHUNK_SIZE} bytes`,
+  const size = (name: keyof typeof UPLOAD_OPTIONS, bounds = {}) =>
+    readSize(
+      name,
+      values[name] as string | undefined,
+      parseByteSize(UPLOAD_OPTIONS[name].default),
+      bounds,
     );
-  }
-  const throttleText = String(values["upload-throttle-kbps"] ?? "0");
-  if (!/^\d{1,9}$/.test(throttleText)) {
-    throw new UsageError("Cannot use --upload-throttle-kbps: expected a whole number of KiB/s");
-  }
+  const maxChunkBytes = size("upload-max-chunk-size", { min: MIN_CHUNK_SIZE, max: MAX_CHUNK_SIZE });
+  const throttleKBPS = readInteger(
+    "upload-throttle-kbps",
+    values["upload-throttle-kbps"] as string | undefined,
+    0,
+    { min: 0, max: 999_999_999, unit: "KiB/s" },
+  );
   const records = await openUploadRecordsAt(context.dataDir, context.database ?? null);
   const ingest = await UploadIngest.open({
     ...context,
@@ -87,7 +84,7 @@ export async function openServerUploads(
       perComputerBytes: size("upload-quota-per-computer"),
       totalBytes: size("upload-quota-total"),
     },
-    limits: { maxChunkBytes, throttleKBPS: Number(throttleText) },
+    limits: { maxChunkBytes, throttleKBPS },
   });
   return {
     ingest,

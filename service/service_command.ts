@@ -11,7 +11,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseFlags, readChoice } from "../cli/flags.ts";
 import { fileURLToPath } from "node:url";
 import { EXIT } from "../cli/exit_codes.ts";
 import { formatCommand } from "../cli/command_line.ts";
@@ -38,6 +38,7 @@ import {
   writeServiceRecord,
 } from "./service_record.ts";
 
+/** The operating systems `--os` names. */
 const TARGET_OSES: readonly TargetOs[] = ["windows", "macos", "linux", "aix", "hpux", "solaris"];
 
 /** What a role tells install-service about itself. */
@@ -117,8 +118,8 @@ const INSTALL_OPTIONS = {
   name: { type: "string" },
   os: { type: "string" },
   manager: { type: "string" },
-  executable: { type: "string" },
-  root: { type: "string" },
+  executable: { type: "string", path: true },
+  root: { type: "string", path: true },
   "dry-run": { type: "boolean", default: false },
   "no-start": { type: "boolean", default: false },
   force: { type: "boolean", default: false },
@@ -130,17 +131,12 @@ export async function installService(service: RoleService, args: string[]): Prom
   const split = args.indexOf("--");
   const own = split < 0 ? args : args.slice(0, split);
   const runArgs = split < 0 ? ["run"] : args.slice(split + 1);
-  let values;
-  try {
-    ({ values } = parseArgs({ args: own, options: INSTALL_OPTIONS, allowPositionals: false }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const { values } = parseFlags(own, INSTALL_OPTIONS);
   if (values.help) {
     console.log(serviceHelp(service.tool, service.role));
     return EXIT.ok;
   }
-  const os = targetOs(values.os);
+  const os = readTargetOs(values.os);
   const root = values.root ?? null;
   if (os !== currentOs() && !values["dry-run"] && root === null) {
     throw new UsageError(
@@ -228,21 +224,12 @@ export async function installService(service: RoleService, args: string[]): Prom
 
 /** `<tool> uninstall-service [--data-dir DIR] [--root DIR] [--dry-run]`; returns the exit code. */
 export async function uninstallService(service: RoleService, args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        "data-dir": { type: "string" },
-        root: { type: "string" },
-        "dry-run": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const { values } = parseFlags(args, {
+    "data-dir": { type: "string", path: true },
+    root: { type: "string", path: true },
+    "dry-run": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
   if (values.help) {
     console.log(serviceHelp(service.tool, service.role));
     return EXIT.ok;
@@ -382,12 +369,13 @@ function runCommandArgs(tool: string, args: string[]): string[] {
   return options;
 }
 
-function targetOs(value: string | undefined): TargetOs {
-  if (value === undefined) return currentOs();
-  if (!(TARGET_OSES as readonly string[]).includes(value)) {
-    throw new UsageError(`Cannot use --os "${value}"`, `use one of ${TARGET_OSES.join(", ")}`);
-  }
-  return value as TargetOs;
+/**
+ * Reads `--os` (one of {@linkcode TARGET_OSES}), this machine's when absent.
+ *
+ * @throws {UsageError} For any other name.
+ */
+export function readTargetOs(value: string | undefined): TargetOs {
+  return readChoice("os", value, currentOs(), TARGET_OSES);
 }
 
 async function managerOf(os: TargetOs, value: string | undefined) {

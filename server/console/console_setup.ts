@@ -6,8 +6,7 @@
  * @module
  */
 
-import { parseDuration } from "../../cli/duration.ts";
-import { parseListenAddress } from "../../cli/listen_address.ts";
+import { readDuration, readListenAddress } from "../../cli/flags.ts";
 import type { Logger } from "../../cli/log.ts";
 import { UsageError } from "../../cli/output.ts";
 import { checkOwnerOnlyFile } from "../../keystore/secure_file.ts";
@@ -20,13 +19,15 @@ import type { ConsoleDeps } from "./console_env.ts";
 import { DEFAULT_SESSION_LIMITS } from "./console_sessions.ts";
 
 const DEFAULT_CONSOLE_LISTEN = `127.0.0.1:${DEFAULT_CONSOLE_PORT}`;
+/** A console session's idle time by default (30m). */
+const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
 
-/** The console's flags, for `parseArgs`. */
+/** The console's flags (`cli/flags.ts`). */
 export const CONSOLE_OPTIONS = {
   "console-listen": { type: "string", default: DEFAULT_CONSOLE_LISTEN },
-  "console-tls-cert": { type: "string" },
-  "console-tls-key": { type: "string" },
-  "console-session-idle": { type: "string", default: "30m" },
+  "console-tls-cert": { type: "string", path: true },
+  "console-tls-key": { type: "string", path: true },
+  "console-session-idle": { type: "string" },
 } as const;
 
 /** The console's flags in `mle-server run --help`. */
@@ -70,7 +71,7 @@ export async function startConsole(
 ): Promise<Deno.HttpServer | null> {
   const listenText = values["console-listen"] ?? DEFAULT_CONSOLE_LISTEN;
   if (listenText === "off") return null;
-  const listen = parseListenAddress(listenText);
+  const listen = readListenAddress("console-listen", listenText);
   if (listen.port !== 0 && listen.port === setup.clientPort) {
     throw new UsageError(
       `Cannot serve the console on the port clients reach (${listen.port})`,
@@ -85,12 +86,11 @@ export async function startConsole(
       "give both",
     );
   }
-  let idleMs: number;
-  try {
-    idleMs = parseDuration(values["console-session-idle"] ?? "30m");
-  } catch (error) {
-    throw new UsageError(`--console-session-idle: ${(error as Error).message}`);
-  }
+  const idleMs = readDuration(
+    "console-session-idle",
+    values["console-session-idle"],
+    DEFAULT_SESSION_IDLE_MS,
+  );
   let tls: { cert: string; key: string } | undefined;
   if (certFile !== undefined && keyFile !== undefined) {
     await checkOwnerOnlyFile(keyFile, "console TLS key");

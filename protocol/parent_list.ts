@@ -94,8 +94,8 @@ export function orderParents(...lists: readonly (readonly string[])[]): string[]
  * ```
  */
 export class ParentList {
-  readonly #parents: readonly string[];
-  readonly #resistMs: number;
+  #parents: readonly string[];
+  #resistMs: number;
   readonly #minRetryMs: number;
   readonly #maxRetryMs: number;
   readonly #random: () => number;
@@ -123,6 +123,26 @@ export class ParentList {
   /** The parents, in order of preference. */
   get parents(): readonly string[] {
     return this.#parents;
+  }
+
+  /**
+   * Changes the order (a site-signed `__RelayServer1/2` arrived or was removed) and the resist
+   * interval, keeping what is known of the parents still listed and the one in use if it still is.
+   *
+   * @throws {RangeError} Without a parent, or with a negative interval.
+   */
+  reorder(parents: readonly string[], resistFailureMs: number = this.#resistMs): void {
+    const ordered = orderParents(parents);
+    if (ordered.length === 0) throw new RangeError("Cannot choose a parent: none is given");
+    if (!(resistFailureMs >= 0)) throw new RangeError("Cannot use a negative resist interval");
+    this.#parents = ordered;
+    this.#resistMs = resistFailureMs;
+    for (const url of Object.keys(this.#state.health)) {
+      if (!ordered.includes(url)) delete this.#state.health[url];
+    }
+    if (this.#state.inUse !== null && !ordered.includes(this.#state.inUse)) {
+      this.#state.inUse = null;
+    }
   }
 
   /** The state to keep for the next attempt (a copy). */

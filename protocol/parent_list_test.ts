@@ -91,3 +91,19 @@ Deno.test("ParentList refuses an empty list and bad intervals", () => {
   assert.throws(() => new ParentList({ parents: [A], resistFailureMs: -1 }), RangeError);
   assert.throws(() => new ParentList({ parents: [A], minRetryMs: 0 }), RangeError);
 });
+
+Deno.test("ParentList.reorder() puts a new first parent first and keeps the health of those still listed", () => {
+  const parents = list();
+  parents.failed(B, 0, "refused");
+  parents.answered(A);
+  parents.reorder([C, A, B], 5_000);
+  assert.deepEqual(parents.parents, [C, A, B]);
+  // The one in use stays until the new first answers: C is tried first, then A.
+  assert.deepEqual(parents.plan(1), [C, A]);
+  assert.equal(parents.state.health[B].failures, 1);
+  parents.answered(C);
+  parents.reorder([A]);
+  assert.equal(parents.inUse, A);
+  assert.deepEqual(parents.state.health, {});
+  assert.throws(() => parents.reorder([]), RangeError);
+});

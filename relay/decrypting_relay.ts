@@ -27,6 +27,7 @@ import type { RevocationList } from "./revocation_list.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
 import type { ServerCertificate } from "./server_certificate.ts";
 import type { Spool } from "./spool.ts";
+import type { Upstream } from "./upstream.ts";
 
 /** What `--decrypt` needs from the run's settings. */
 export interface DecryptingRelaySettings {
@@ -59,6 +60,8 @@ export async function openDecryptingRelay(
     refusals: UpstreamRefusals;
     /** The relay's one holder of the newest certificate, also served to its children. */
     certificate: ServerCertificate;
+    /** The relay's parents in order (default: `settings.parentUrl` alone). */
+    upstream?: Upstream;
   },
   log: Logger,
 ): Promise<DecryptingRelay> {
@@ -85,7 +88,7 @@ export async function openDecryptingRelay(
   if (identity.computerId === null) {
     // Early, so that the operator can allow the relay before the first bundle; not fatal.
     try {
-      const outcome = await identity.register(settings.parentUrl, log);
+      const outcome = await identity.register(trust.upstream ?? settings.parentUrl, log);
       if (!outcome.ok) {
         log.warn("the parent refused the relay's registration; retrying later", {
           status: outcome.status,
@@ -99,7 +102,10 @@ export async function openDecryptingRelay(
   } else {
     log.info(`relay is computer ${identity.computerId}`, { computerId: identity.computerId });
   }
-  const clientKeys = new ClientPublicKeys({ parentUrl: settings.parentUrl, identity });
+  const clientKeys = new ClientPublicKeys({
+    parentUrl: trust.upstream ?? settings.parentUrl,
+    identity,
+  });
   log.info("decrypting", {
     keys: keys.kids.length,
     site: masthead.siteName,

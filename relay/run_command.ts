@@ -36,6 +36,8 @@ import { DocumentCache } from "./document_cache.ts";
 import { DEFAULT_FORWARD_BATCH_MAX, Forwarder } from "./forwarder.ts";
 import { KeyExchangeSalts } from "./key_exchange_salts.ts";
 import { parentBaseUrl } from "./parent_url.ts";
+import { ParentCapabilities } from "./parent_capabilities.ts";
+import { Upstream } from "./upstream.ts";
 import { orderParents, ParentList } from "../protocol/parent_list.ts";
 import { openRelayTrust, SHARED_PASSWORD_ENV } from "./relay_trust.ts";
 import { DEFAULT_REVOCATION_INTERVAL_SECONDS } from "./revocation_list.ts";
@@ -419,28 +421,35 @@ export async function runRelay(args: string[]): Promise<number> {
         bytes: spool.droppedBytes,
       });
     }
+    // Every request upstream goes through the one ordered list (the masthead's servers last).
+    const parents = new ParentList({ parents: settings.parentUrls ?? [parentUrl] });
+    const upstream = new Upstream(parents);
     const { masthead, revocations, certificate, authenticator, authorized } = await openRelayTrust(
-      settings,
+      { ...settings, parentUrl: upstream },
       log,
     );
+    parents.reorder(orderParents(parents.parents, masthead.serverUrls));
     const documents = await DocumentCache.open({
       dir: joinPath(dataDir, "cache"),
-      parentUrl,
+      parentUrl: upstream,
       log,
       certificate,
     });
-    const parents = new ParentList({
-      parents: orderParents(settings.parentUrls ?? [parentUrl], masthead.serverUrls),
-    });
     const refusals = new UpstreamRefusals();
     const decrypting = settings.decrypt
-      ? await openDecryptingRelay(settings, spool, { revocations, refusals, certificate }, log)
+      ? await openDecryptingRelay(settings, spool, {
+        revocations,
+        refusals,
+        certificate,
+        upstream,
+      }, log)
       : null;
     const forwarder = decrypting?.forwarder ??
       new Forwarder({
         spool,
         parentUrl,
         parents,
+        parentCapabilities: new ParentCapabilities(upstream),
         log,
         concurrency: settings.concurrency,
         batchMax: settings.forwardBatchMax,
@@ -452,7 +461,7 @@ export async function runRelay(args: string[]): Promise<number> {
       : decrypting?.clientKeys;
     const uploads = await openRelayUploads({
       dataDir,
-      parentUrl,
+      parentUrl: upstream,
       log,
       acceptsEncrypted: settings.acceptsEncryptedReports,
       concurrency: settings.concurrency,
@@ -463,7 +472,7 @@ export async function runRelay(args: string[]): Promise<number> {
     });
     const metrics = createMetricsRegistry("relay", VERSION);
     const parent = new ParentReachability({
-      parentUrl,
+      parentUrl: upstream,
       log,
       intervalMs: settings.parentProbeIntervalMs,
     });
@@ -482,7 +491,7 @@ export async function runRelay(args: string[]): Promise<number> {
       spool,
       forwarder,
       documents,
-      parentUrl,
+      parentUrl: upstream,
       acceptsEncryptedReports: settings.acceptsEncryptedReports,
       decrypting: settings.decrypt,
       log,
@@ -491,7 +500,7 @@ export async function runRelay(args: string[]): Promise<number> {
       refusals,
       senderKeys,
       vouch: voucherSigner(dataDir),
-      keyExchangeSalts: new KeyExchangeSalts(authenticator?.salt ?? null, parentUrl),
+      keyExchangeSalts: new KeyExchangeSalts(authenticator?.salt ?? null, upstream),
       uploads: uploads.app,
     });
 

@@ -54,6 +54,42 @@ export const RELAY_SERVER_SETTINGS = ["__RelayServer1", "__RelayServer2"] as con
 /** The setting: seconds a failing parent in use is kept before switching. */
 export const RESIST_FAILURE_SETTING = "_BESClient_RelaySelect_ResistFailureIntervalSeconds";
 
+/** The parents and resist interval the site's settings and the operator's flags give. */
+export interface ParentChoice {
+  /** In order: `__RelayServer1`, `__RelayServer2`, the operator's, the masthead's servers. */
+  parents: string[];
+  /** `_BESClient_RelaySelect_ResistFailureIntervalSeconds` in milliseconds (0 when unset). */
+  resistFailureMs: number;
+}
+
+/**
+ * Reads the site-signed settings in force (verified by the caller) into the parents to use, in
+ * order, and the resist interval: the one reading of these settings, for clients and relays.
+ *
+ * @example
+ * ```ts
+ * import { parentChoice } from "./parent_list.ts";
+ * const choice = parentChoice({ __RelayServer1: "http://b:1" }, ["http://a:1"], ["http://s:1"]);
+ * console.log(choice.parents); // ["http://b:1", "http://a:1", "http://s:1"]
+ * ```
+ */
+export function parentChoice(
+  settings: Readonly<Record<string, string>>,
+  operatorParents: readonly string[],
+  mastheadServers: readonly string[],
+): ParentChoice {
+  const site = RELAY_SERVER_SETTINGS.map((name) =>
+    Object.hasOwn(settings, name) ? settings[name] : ""
+  );
+  const resist = Object.hasOwn(settings, RESIST_FAILURE_SETTING)
+    ? Number(settings[RESIST_FAILURE_SETTING])
+    : 0;
+  return {
+    parents: orderParents(site, operatorParents, mastheadServers),
+    resistFailureMs: Number.isSafeInteger(resist) && resist > 0 ? resist * 1000 : 0,
+  };
+}
+
 /** A parent URL in the one form lists compare: no trailing slashes. */
 export function normalParentUrl(url: string): string {
   return url.trim().replace(/\/+$/, "");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { orderParents, ParentList } from "./parent_list.ts";
+import { orderParents, parentChoice, ParentList } from "./parent_list.ts";
 
 const A = "http://a.example:52311";
 const B = "http://b.example:52311";
@@ -106,4 +106,21 @@ Deno.test("ParentList.reorder() puts a new first parent first and keeps the heal
   assert.equal(parents.inUse, A);
   assert.deepEqual(parents.state.health, {});
   assert.throws(() => parents.reorder([]), RangeError);
+});
+
+Deno.test("parentChoice() puts the site's __RelayServer1/2 first, then the operator's, then the masthead's", () => {
+  const choice = parentChoice(
+    {
+      __RelayServer2: C,
+      __RelayServer1: B,
+      _BESClient_RelaySelect_ResistFailureIntervalSeconds: "30",
+    },
+    [A, B],
+    [C, "http://s.example:52311"],
+  );
+  assert.deepEqual(choice.parents, [B, C, A, "http://s.example:52311"]);
+  assert.equal(choice.resistFailureMs, 30_000);
+  assert.deepEqual(parentChoice({}, [A], []), { parents: [A], resistFailureMs: 0 });
+  // Inherited names are not settings.
+  assert.deepEqual(parentChoice(Object.create({ __RelayServer1: B }), [A], []).parents, [A]);
 });

@@ -39,6 +39,7 @@ import { parentBaseUrl } from "./parent_url.ts";
 import { ParentCapabilities } from "./parent_capabilities.ts";
 import { Upstream } from "./upstream.ts";
 import { orderParents, ParentList } from "../protocol/parent_list.ts";
+import { SiteParents } from "./site_parents.ts";
 import { openRelayTrust, SHARED_PASSWORD_ENV } from "./relay_trust.ts";
 import { DEFAULT_REVOCATION_INTERVAL_SECONDS } from "./revocation_list.ts";
 import { RelayIdentity } from "./relay_identity.ts";
@@ -71,9 +72,14 @@ DIR/encryption-certificate.json), never an older one the parent serves later.
 Options:
   --parent URL            the parent (the server or another relay): http(s)://HOST:PORT
                           (required; env MLE_RELAY_PARENT); repeat it for the next ones to try:
-                          reports go to the first that answers, the next after a failure, the
-                          first again once it answers (jittered back-off per parent); the
-                          pinned masthead's servers come last
+                          every request (reports, documents, registrations, key exchanges,
+                          uploads) goes to the first that answers, the next after a failure, the
+                          first again once it answers (jittered back-off per parent). The site's
+                          signed settings __RelayServer1 and __RelayServer2 (mle-admin settings
+                          set ... --all) come before these, and
+                          _BESClient_RelaySelect_ResistFailureIntervalSeconds keeps a failing
+                          parent that long before switching; the pinned masthead's servers
+                          come last
   --data-dir DIR          spool, rejected reports and cached documents
                           (default ${defaultRelayDataDir()}; env MLE_RELAY_DATA_DIR)
   --listen HOST:PORT      address to serve on (default 0.0.0.0:${DEFAULT_PORT}; env MLE_RELAY_LISTEN);
@@ -105,8 +111,9 @@ ${SPOOL_RUN_HELP}
                           and failed key exchanges through any such relay count against the
                           client's address it reports, not the relay's; repeatable
   --revocation-interval SECONDS
-                          how often the site's revocation list is fetched from the parent, 1 to
-                          86400 (default ${DEFAULT_REVOCATION_INTERVAL_SECONDS}); revoked computers' reports are refused
+                          how often the site's revocation list and its site-wide settings (the
+                          parents above) are fetched from the parent, 1 to 86400 (default ${DEFAULT_REVOCATION_INTERVAL_SECONDS});
+                          revoked computers' reports are refused
   --masthead FILE         the site's masthead, to verify the revocation list with (default: the
                           parent's, pinned in the data dir on first start)
   --decrypt               a decrypting top-level relay (its parent is the server): decrypts the
@@ -428,7 +435,13 @@ export async function runRelay(args: string[]): Promise<number> {
       { ...settings, parentUrl: upstream },
       log,
     );
-    parents.reorder(orderParents(parents.parents, masthead.serverUrls));
+    const siteParents = new SiteParents({
+      upstream,
+      operatorParents: parents.parents,
+      masthead,
+      log,
+      intervalMs: settings.revocationIntervalMs,
+    });
     const documents = await DocumentCache.open({
       dir: joinPath(dataDir, "cache"),
       parentUrl: upstream,
@@ -533,6 +546,7 @@ export async function runRelay(args: string[]): Promise<number> {
     forwarder.start();
     uploads.forwarder.start();
     revocations.start();
+    siteParents.start();
     parent.start();
     const stopPruning = startRejectedPruning(spool, spoolLimits.rejectedMaxAgeMs, log);
 
@@ -544,6 +558,7 @@ export async function runRelay(args: string[]): Promise<number> {
     await forwarder.stop(STOP_GRACE_MS);
     await uploads.forwarder.stop(STOP_GRACE_MS);
     await revocations.stop();
+    siteParents.stop();
     await spool.close();
     parent.stop();
     await withTimeout(opsServer.shutdown(), STOP_GRACE_MS);

@@ -20,6 +20,7 @@ import { API } from "../protocol/paths.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { ClientPublicKeys } from "./client_public_keys.ts";
 import { DecryptingForwarder } from "./decrypting_forwarder.ts";
+import { KeyHolderRecord } from "./key_holder_record.ts";
 import { PinnedMasthead } from "./pinned_masthead.ts";
 import { RelayIdentity } from "./relay_identity.ts";
 import { RelayKeyRing } from "./relay_key_ring.ts";
@@ -45,6 +46,8 @@ export interface DecryptingRelay {
   forwarder: DecryptingForwarder;
   /** The clients' public keys asked of the parent so far. */
   clientKeys: ClientPublicKeys;
+  /** The relay's record of the keys it holds, at its server (not started). */
+  keyHolderRecord: KeyHolderRecord;
 }
 
 /**
@@ -126,7 +129,9 @@ export async function openDecryptingRelay(
     bundleWaitMs: settings.bundleWaitMs,
     concurrency: settings.concurrency,
   });
-  return { forwarder, clientKeys };
+  const parentUrl = trust.upstream ?? settings.parentUrl;
+  const keyHolderRecord = new KeyHolderRecord({ parentUrl, identity, kids: () => keys.kids, log });
+  return { forwarder, clientKeys, keyHolderRecord };
 }
 
 /** Refuses a parent that says it is a relay: bundles go to the server only. */

@@ -32,6 +32,7 @@ import { createRelayApp } from "./app.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
 import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forwarder.ts";
 import { openDecryptingRelay } from "./decrypting_relay.ts";
+import { relaySelf } from "./key_holder_record.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { DEFAULT_FORWARD_BATCH_MAX, Forwarder } from "./forwarder.ts";
 import { KeyExchangeSalts } from "./key_exchange_salts.ts";
@@ -125,7 +126,9 @@ ${SPOOL_RUN_HELP}
                           or the one the import installed); the server takes bundles once the
                           relay is allowed: mle-admin relays allow ID (which also lets it ask the
                           server for clients' keys; reports forged for a client whose key it knows
-                          are refused with 403)
+                          are refused with 403). Once allowed, it tells the server which keys it
+                          holds, at start, every 10 s and when one is imported, so that
+                          "mle-admin encryption status" lists it and "deploy" waits for it
   --bundle-max N          (decrypt) most reports in one bundle, 1 to 1000 (default ${DEFAULT_BUNDLE_MAX})
   --bundle-wait-ms MS     (decrypt) longest a report waits for its bundle to fill, 0 to 600000
                           milliseconds (default ${DEFAULT_BUNDLE_WAIT_MS})
@@ -544,6 +547,10 @@ export async function runRelay(args: string[]): Promise<number> {
       throw error;
     }
     forwarder.start();
+    decrypting?.keyHolderRecord.start(relaySelf(server.addr, {
+      HOSTNAME: Deno.env.get("HOSTNAME"),
+      COMPUTERNAME: Deno.env.get("COMPUTERNAME"),
+    }));
     uploads.forwarder.start();
     revocations.start();
     siteParents.start();
@@ -556,6 +563,7 @@ export async function runRelay(args: string[]): Promise<number> {
     await withTimeout(server.shutdown(), STOP_GRACE_MS);
     stopPruning();
     await forwarder.stop(STOP_GRACE_MS);
+    await decrypting?.keyHolderRecord.stop();
     await uploads.forwarder.stop(STOP_GRACE_MS);
     await revocations.stop();
     siteParents.stop();

@@ -35,6 +35,7 @@ import type { SiteKey } from "../keystore/site_key.ts";
 import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts";
 import {
   type ComputerRecord,
+  type DecryptingRelayRecord,
   type EncryptionKeyRecord,
   isServerLive,
   type ServerRecord,
@@ -50,6 +51,11 @@ import {
 } from "./_args.ts";
 import { disabledSince, isActive, orphanedComputers } from "./_encryption_levels.ts";
 import { requireLiveServersHold, serversHolding } from "./_key_holders.ts";
+import {
+  describeRelayHolders,
+  relaysHolding,
+  requireLiveRelaysHold,
+} from "./_relay_key_holders.ts";
 import { recordSupersedingDocument } from "./_numbered_documents.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { withProgress } from "./_progress.ts";
@@ -90,15 +96,16 @@ Manages the Message Level Encryption key of a server data dir.
   deploy    signs the encryption certificate of the pending key (or --kid) with the site key:
             clients encrypt to it from their next report. The key before it stays usable for
             decryption. Its private key file must be in this data dir's "Encryption Keys", and
-            every running server sharing the database must hold it (unless --force).
+            every running server sharing the database, and every running decrypting relay,
+            must hold it (unless --force).
   status    shows the state (Disabled, Pending, Enabled, Pending rotation), every key with its
             role (current, previous, pending, retired) and how many computers last reported
             with it, whether its private key file is here and usable (a file others can read is
             refused: "unusable, mode 0644: run chmod 600 …"), which servers sharing the
             database hold it (each server records itself; "-" for a key no server loads; a
-            stopped server or one not seen for 30 s is marked so), and, once encryption is
-            disabled, the orphaned computers. Decrypting relays are not listed: the server
-            cannot tell which keys a relay holds.
+            stopped server or one not seen for 30 s is marked so), which decrypting relays
+            hold it (each allowed relay tells its server every 10 s; one not seen for 30 s is
+            marked "not running"), and, once encryption is disabled, the orphaned computers.
   retire    stops servers from loading a key that is not current. Refused while computers sent
             reports encrypted to it within the window, unless --force: reports still encrypted
             to it (in relay spools, offline clients) could then no longer be decrypted.
@@ -127,14 +134,16 @@ Options:
                        [env: MLE_SITE_PASSWORD; else asked on the terminal]
   --data-dir DIR       the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
   --json               status as JSON: {state, currentKid, pendingKid, keys: [...], …}; each key
-                       has privateKeyFile (true when its file is here) and privateKeyProblem
+                       has privateKeyFile (true when its file is here), privateKeyProblem
                        (null, "not here", or why the file is unusable: "unusable, mode 0644: run
-                       chmod 600 …")
+                       chmod 600 …"), servers and relays ({computerId, name, url, live,
+                       lastSeenAt} of each decrypting relay holding it)
   --window DAYS        (retire) how far back reports count as use [default: 7]
   --force              (retire, disable) go on although computers would be hurt; (deploy,
                        generate --deploy-now, import --deploy) deploy although a running server
                        sharing the database lacks the key's private key file (refused by
-                       default: ERR_KEY_NOT_ON_SERVER, naming the server and the import to run)
+                       default: ERR_KEY_NOT_ON_SERVER, naming the server and the import to run),
+                       or a running decrypting relay does (ERR_KEY_NOT_ON_RELAY, likewise)
   --to DIR             (export) the folder to write to, e.g. the USB key
   --from DIR           (import) the folder to read from
   --transfer-password-file FILE
@@ -392,6 +401,10 @@ async function deployKey(
     force,
     warn: (message) => printWarning(TOOL, message),
   });
+  await requireLiveRelaysHold(store, kid, {
+    force,
+    warn: (message) => printWarning(TOOL, message),
+  });
   const previous = keys.find((key) => key.role === "current" && key.kid !== kid);
   const now = Date.now();
   await recordSupersedingDocument(
@@ -426,9 +439,11 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
   let disabledAt: number | null;
   let orphaned;
   let servers: ServerRecord[];
+  let relays: DecryptingRelayRecord[];
   try {
     keys = await store.listEncryptionKeys();
     servers = await store.listServers();
+    relays = await store.listDecryptingRelays();
     computers = (await store.listComputers()).filter(isActive);
     disabledAt = keys.some((key) => key.role === "current") ? null : await disabledSince(store);
     orphaned = (await orphanedComputers(store)).map(({ computer, source }) => ({
@@ -468,6 +483,8 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
       live: isServerLive(server, Date.now()),
       lastSeenAt: server.lastSeenAt,
     })),
+    // The decrypting relays that recorded the key as loaded there (`_relay_key_holders.ts`).
+    relays: relaysHolding(relays, key.kid, Date.now()),
   })));
   const state = encryptionState(keys);
   const currentKid = keys.find((key) => key.role === "current")?.kid ?? null;
@@ -531,6 +548,7 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
           "DEPLOYED",
           "PRIVATE KEY HERE",
           "SERVERS HOLDING IT",
+          "DECRYPTING RELAYS HOLDING IT",
         ],
         rows.map((row) => [
           row.kid,
@@ -546,6 +564,7 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
               server.live ? server.name : `${server.name} (not running)`
             )
               .join(", "),
+          describeRelayHolders(row.relays),
         ]),
       ).trimEnd(),
     );

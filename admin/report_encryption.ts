@@ -58,8 +58,9 @@ Options (names are case-insensitive):
   -password-file=<file>        read the password from the file's first line (only its
                                owner may read the file: chmod 600 <file>)
   -dataDir=<dir>               the server data dir (also --data-dir DIR)
-  -force                       deploy although a running server sharing the database lacks the
-                               key's private key file (refused by default: ERR_KEY_NOT_ON_SERVER)
+  -force                       deploy although a running server sharing the database, or a
+                               running decrypting relay, lacks the key's private key file
+                               (refused by default: ERR_KEY_NOT_ON_SERVER, ERR_KEY_NOT_ON_RELAY)
                                [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
   -status                      show the state and the keys
   -h                           show this help

@@ -26,12 +26,7 @@ import {
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import type { Masthead } from "../protocol/masthead.ts";
-import {
-  orderParents,
-  ParentList,
-  RELAY_SERVER_SETTINGS,
-  RESIST_FAILURE_SETTING,
-} from "../protocol/parent_list.ts";
+import { orderParents, parentChoice, ParentList } from "../protocol/parent_list.ts";
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import type { Report } from "../protocol/report.ts";
@@ -187,9 +182,8 @@ export class Agent {
    * masthead's servers; with what is known of them from earlier cycles.
    */
   #parentList(): ParentList {
-    const deployed = this.#state.deployedSettings;
-    const parents = orderParents(
-      RELAY_SERVER_SETTINGS.map((name) => deployed[name] ?? ""),
+    const { parents, resistFailureMs } = parentChoice(
+      this.#state.deployedSettings,
       this.#state.parents,
       this.#masthead.serverUrls,
     );
@@ -199,10 +193,9 @@ export class Agent {
         "Cannot report: no --parent and the masthead names no server",
       );
     }
-    const resistText = deployed[RESIST_FAILURE_SETTING];
     return new ParentList({
       parents,
-      resistFailureMs: resistText === undefined ? 0 : Number(resistText) * 1000,
+      resistFailureMs,
       state: this.#state.parentChoice ?? undefined,
     });
   }

@@ -54,6 +54,42 @@ export const RELAY_SERVER_SETTINGS = ["__RelayServer1", "__RelayServer2"] as con
 /** The setting: seconds a failing parent in use is kept before switching. */
 export const RESIST_FAILURE_SETTING = "_BESClient_RelaySelect_ResistFailureIntervalSeconds";
 
+/** The parents and resist interval the site's settings and the operator's flags give. */
+export interface ParentChoice {
+  /** In order: `__RelayServer1`, `__RelayServer2`, the operator's, the masthead's servers. */
+  parents: string[];
+  /** `_BESClient_RelaySelect_ResistFailureIntervalSeconds` in milliseconds (0 when unset). */
+  resistFailureMs: number;
+}
+
+/**
+ * Reads the site-signed settings in force (verified by the caller) into the parents to use, in
+ * order, and the resist interval: the one reading of these settings, for clients and relays.
+ *
+ * @example
+ * ```ts
+ * import { parentChoice } from "./parent_list.ts";
+ * const choice = parentChoice({ __RelayServer1: "http://b:1" }, ["http://a:1"], ["http://s:1"]);
+ * console.log(choice.parents); // ["http://b:1", "http://a:1", "http://s:1"]
+ * ```
+ */
+export function parentChoice(
+  settings: Readonly<Record<string, string>>,
+  operatorParents: readonly string[],
+  mastheadServers: readonly string[],
+): ParentChoice {
+  const site = RELAY_SERVER_SETTINGS.map((name) =>
+    Object.hasOwn(settings, name) ? settings[name] : ""
+  );
+  const resist = Object.hasOwn(settings, RESIST_FAILURE_SETTING)
+    ? Number(settings[RESIST_FAILURE_SETTING])
+    : 0;
+  return {
+    parents: orderParents(site, operatorParents, mastheadServers),
+    resistFailureMs: Number.isSafeInteger(resist) && resist > 0 ? resist * 1000 : 0,
+  };
+}
+
 /** A parent URL in the one form lists compare: no trailing slashes. */
 export function normalParentUrl(url: string): string {
   return url.trim().replace(/\/+$/, "");
@@ -94,8 +130,8 @@ export function orderParents(...lists: readonly (readonly string[])[]): string[]
  * ```
  */
 export class ParentList {
-  readonly #parents: readonly string[];
-  readonly #resistMs: number;
+  #parents: readonly string[];
+  #resistMs: number;
   readonly #minRetryMs: number;
   readonly #maxRetryMs: number;
   readonly #random: () => number;
@@ -123,6 +159,26 @@ export class ParentList {
   /** The parents, in order of preference. */
   get parents(): readonly string[] {
     return this.#parents;
+  }
+
+  /**
+   * Changes the order (a site-signed `__RelayServer1/2` arrived or was removed) and the resist
+   * interval, keeping what is known of the parents still listed and the one in use if it still is.
+   *
+   * @throws {RangeError} Without a parent, or with a negative interval.
+   */
+  reorder(parents: readonly string[], resistFailureMs: number = this.#resistMs): void {
+    const ordered = orderParents(parents);
+    if (ordered.length === 0) throw new RangeError("Cannot choose a parent: none is given");
+    if (!(resistFailureMs >= 0)) throw new RangeError("Cannot use a negative resist interval");
+    this.#parents = ordered;
+    this.#resistMs = resistFailureMs;
+    for (const url of Object.keys(this.#state.health)) {
+      if (!ordered.includes(url)) delete this.#state.health[url];
+    }
+    if (this.#state.inUse !== null && !ordered.includes(this.#state.inUse)) {
+      this.#state.inUse = null;
+    }
   }
 
   /** The state to keep for the next attempt (a copy). */

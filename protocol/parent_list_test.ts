@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { orderParents, ParentList } from "./parent_list.ts";
+import { orderParents, parentChoice, ParentList } from "./parent_list.ts";
 
 const A = "http://a.example:52311";
 const B = "http://b.example:52311";
@@ -90,4 +90,37 @@ Deno.test("ParentList refuses an empty list and bad intervals", () => {
   assert.throws(() => new ParentList({ parents: [] }), RangeError);
   assert.throws(() => new ParentList({ parents: [A], resistFailureMs: -1 }), RangeError);
   assert.throws(() => new ParentList({ parents: [A], minRetryMs: 0 }), RangeError);
+});
+
+Deno.test("ParentList.reorder() puts a new first parent first and keeps the health of those still listed", () => {
+  const parents = list();
+  parents.failed(B, 0, "refused");
+  parents.answered(A);
+  parents.reorder([C, A, B], 5_000);
+  assert.deepEqual(parents.parents, [C, A, B]);
+  // The one in use stays until the new first answers: C is tried first, then A.
+  assert.deepEqual(parents.plan(1), [C, A]);
+  assert.equal(parents.state.health[B].failures, 1);
+  parents.answered(C);
+  parents.reorder([A]);
+  assert.equal(parents.inUse, A);
+  assert.deepEqual(parents.state.health, {});
+  assert.throws(() => parents.reorder([]), RangeError);
+});
+
+Deno.test("parentChoice() puts the site's __RelayServer1/2 first, then the operator's, then the masthead's", () => {
+  const choice = parentChoice(
+    {
+      __RelayServer2: C,
+      __RelayServer1: B,
+      _BESClient_RelaySelect_ResistFailureIntervalSeconds: "30",
+    },
+    [A, B],
+    [C, "http://s.example:52311"],
+  );
+  assert.deepEqual(choice.parents, [B, C, A, "http://s.example:52311"]);
+  assert.equal(choice.resistFailureMs, 30_000);
+  assert.deepEqual(parentChoice({}, [A], []), { parents: [A], resistFailureMs: 0 });
+  // Inherited names are not settings.
+  assert.deepEqual(parentChoice(Object.create({ __RelayServer1: B }), [A], []).parents, [A]);
 });

@@ -47,6 +47,12 @@ export const API = {
    */
   computers: "/api/v1/computers",
   /**
+   * POST /api/v1/relays/record/DIGEST: a decrypting relay's record of itself (name, URL, the key
+   * ids it holds; `protocol/relay_record.ts`), signed like {@linkcode API.computers}' requests;
+   * the server only.
+   */
+  relayRecord: "/api/v1/relays/record",
+  /**
    * GET: the server's counters (RSA private-key operations, reports stored), on its operations
    * listener only ({@linkcode OPS_PATHS}), never on the port clients reach.
    */

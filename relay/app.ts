@@ -33,7 +33,7 @@ import { requestIdMiddleware } from "../ops/request_id_middleware.ts";
 import { MleError } from "../envelope/errors.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
 import { readUpstreamMessage } from "../envelope/report_message.ts";
-import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import type { Capabilities } from "../protocol/capabilities.ts";
 import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
 import {
@@ -60,7 +60,7 @@ import type { DocumentCache, DocumentName } from "./document_cache.ts";
 import type { Forwarder } from "./forwarder.ts";
 import type { KeyExchangeSalts } from "./key_exchange_salts.ts";
 import { ParentCapabilities } from "./parent_capabilities.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 import type { RevocationList } from "./revocation_list.ts";
 import { type KnownSenderKeys, refuseForgery } from "./sender_keys.ts";
 import { type Spool, SpoolFullError } from "./spool.ts";
@@ -81,7 +81,7 @@ export interface RelayAppOptions {
   /** The signed documents passed down. */
   documents: Pick<DocumentCache, "get">;
   /** The parent's base URL, for registrations. */
-  parentUrl: string | URL;
+  parentUrl: ParentSource;
   /** Whether encrypted reports are accepted (stored as ciphertext and forwarded). */
   acceptsEncryptedReports: boolean;
   /** Whether this relay decrypts and bundles (`--decrypt`): said in its capabilities. */
@@ -138,9 +138,9 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     refusals,
   } = options;
   const log = options.log ?? silentLogger;
-  const registerUrl = `${parentBaseUrl(options.parentUrl)}${API.register}`;
+  const upstream = Upstream.of(options.parentUrl);
   const registrationTimeoutMs = options.registrationTimeoutMs ?? 15_000;
-  const parentCapabilities = new ParentCapabilities(options.parentUrl);
+  const parentCapabilities = new ParentCapabilities(upstream);
   const capabilities: Capabilities = {
     role: "relay",
     acceptsEncryptedReports,
@@ -239,7 +239,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     }
     let answer;
     try {
-      answer = await fetchJson(registerUrl, {
+      answer = await upstream.fetchJson(API.register, {
         method: "POST",
         body,
         headers: JSON_HEADERS,

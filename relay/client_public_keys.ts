@@ -15,10 +15,9 @@
 
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { importSigningPublicKey } from "../envelope/signature.ts";
-import { fetchJson } from "../protocol/bounded_fetch.ts";
 import { API } from "../protocol/paths.ts";
 import { RELAY_AUTH_HEADER, signRelayRequest } from "../protocol/relay_request.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 import type { RelayIdentity } from "./relay_identity.ts";
 
 /** A client as the parent describes it. */
@@ -30,7 +29,7 @@ export interface ClientPublicKey {
 
 /** Options of a {@linkcode ClientPublicKeys}. */
 export interface ClientPublicKeysOptions {
-  parentUrl: string;
+  parentUrl: ParentSource;
   /** The relay's registered identity, which signs each request (none registered: no answer). */
   identity: Pick<RelayIdentity, "computerId" | "privateKey">;
   /** How long an answer is kept, in milliseconds (default 10 minutes). */
@@ -51,7 +50,7 @@ export interface ClientPublicKeysOptions {
  * ```
  */
 export class ClientPublicKeys {
-  readonly #baseUrl: string;
+  readonly #upstream: Upstream;
   readonly #ttlMs: number;
   readonly #max: number;
   readonly #timeoutMs: number;
@@ -59,7 +58,7 @@ export class ClientPublicKeys {
   #cache = new Map<number, { value: ClientPublicKey; at: number }>();
 
   constructor(options: ClientPublicKeysOptions) {
-    this.#baseUrl = parentBaseUrl(options.parentUrl);
+    this.#upstream = Upstream.of(options.parentUrl);
     this.#ttlMs = options.ttlMs ?? 10 * 60 * 1000;
     this.#max = options.max ?? 200_000;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
@@ -86,7 +85,7 @@ export class ClientPublicKeys {
     const relayId = this.#identity.computerId;
     if (relayId === null) return null;
     const path = `${API.computers}/${id}`;
-    const answer = await fetchJson(`${this.#baseUrl}${path}`, {
+    const answer = await this.#upstream.fetchJson(path, {
       headers: {
         [RELAY_AUTH_HEADER]: await signRelayRequest(
           this.#identity.privateKey,

@@ -20,6 +20,7 @@ import { API } from "../protocol/paths.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { ClientPublicKeys } from "./client_public_keys.ts";
 import { DecryptingForwarder } from "./decrypting_forwarder.ts";
+import { KeyHolderRecord } from "./key_holder_record.ts";
 import { PinnedMasthead } from "./pinned_masthead.ts";
 import { RelayIdentity } from "./relay_identity.ts";
 import { RelayKeyRing } from "./relay_key_ring.ts";
@@ -27,6 +28,7 @@ import type { RevocationList } from "./revocation_list.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
 import type { ServerCertificate } from "./server_certificate.ts";
 import type { Spool } from "./spool.ts";
+import type { Upstream } from "./upstream.ts";
 
 /** What `--decrypt` needs from the run's settings. */
 export interface DecryptingRelaySettings {
@@ -44,6 +46,8 @@ export interface DecryptingRelay {
   forwarder: DecryptingForwarder;
   /** The clients' public keys asked of the parent so far. */
   clientKeys: ClientPublicKeys;
+  /** The relay's record of the keys it holds, at its server (not started). */
+  keyHolderRecord: KeyHolderRecord;
 }
 
 /**
@@ -59,6 +63,8 @@ export async function openDecryptingRelay(
     refusals: UpstreamRefusals;
     /** The relay's one holder of the newest certificate, also served to its children. */
     certificate: ServerCertificate;
+    /** The relay's parents in order (default: `settings.parentUrl` alone). */
+    upstream?: Upstream;
   },
   log: Logger,
 ): Promise<DecryptingRelay> {
@@ -85,7 +91,7 @@ export async function openDecryptingRelay(
   if (identity.computerId === null) {
     // Early, so that the operator can allow the relay before the first bundle; not fatal.
     try {
-      const outcome = await identity.register(settings.parentUrl, log);
+      const outcome = await identity.register(trust.upstream ?? settings.parentUrl, log);
       if (!outcome.ok) {
         log.warn("the parent refused the relay's registration; retrying later", {
           status: outcome.status,
@@ -99,7 +105,10 @@ export async function openDecryptingRelay(
   } else {
     log.info(`relay is computer ${identity.computerId}`, { computerId: identity.computerId });
   }
-  const clientKeys = new ClientPublicKeys({ parentUrl: settings.parentUrl, identity });
+  const clientKeys = new ClientPublicKeys({
+    parentUrl: trust.upstream ?? settings.parentUrl,
+    identity,
+  });
   log.info("decrypting", {
     keys: keys.kids.length,
     site: masthead.siteName,
@@ -120,7 +129,9 @@ export async function openDecryptingRelay(
     bundleWaitMs: settings.bundleWaitMs,
     concurrency: settings.concurrency,
   });
-  return { forwarder, clientKeys };
+  const parentUrl = trust.upstream ?? settings.parentUrl;
+  const keyHolderRecord = new KeyHolderRecord({ parentUrl, identity, kids: () => keys.kids, log });
+  return { forwarder, clientKeys, keyHolderRecord };
 }
 
 /** Refuses a parent that says it is a relay: bundles go to the server only. */

@@ -16,12 +16,12 @@
 
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { ensurePrivateDir, joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
-import { fetchJson, type ParentAnswer, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { type ParentAnswer, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 import type { ServerCertificate } from "./server_certificate.ts";
 
 /** The documents a relay passes down. */
@@ -51,7 +51,7 @@ export interface DocumentCacheOptions {
   /** Folder of the cached copies (`<data-dir>/cache`). */
   dir: string;
   /** The parent's base URL (the server or another relay). */
-  parentUrl: string | URL;
+  parentUrl: ParentSource;
   log?: Logger;
   /** Timeout of one request to the parent (default 5 s). */
   timeoutMs?: number;
@@ -87,7 +87,7 @@ const CERTIFICATE_RETRY_AFTER_SECONDS = 30;
  */
 export class DocumentCache {
   readonly #dir: string;
-  readonly #parentUrl: string;
+  readonly #upstream: Upstream;
   readonly #log: Logger;
   readonly #timeoutMs: number;
   readonly #certificate: DocumentCacheOptions["certificate"];
@@ -98,7 +98,7 @@ export class DocumentCache {
 
   private constructor(options: DocumentCacheOptions) {
     this.#dir = options.dir;
-    this.#parentUrl = parentBaseUrl(options.parentUrl);
+    this.#upstream = Upstream.of(options.parentUrl);
     this.#log = options.log ?? silentLogger;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
     this.#certificate = options.certificate;
@@ -150,8 +150,8 @@ export class DocumentCache {
   async #ask(pathAndQuery: string): Promise<ParentAnswer | { failure: string }> {
     let answer: ParentAnswer;
     try {
-      answer = await fetchJson(`${this.#parentUrl}${pathAndQuery}`, {
-        // Only the configured parent is asked: a redirect counts as a failure.
+      answer = await this.#upstream.fetchJson(pathAndQuery, {
+        // Only the configured parents are asked: a redirect counts as a failure.
         redirect: "manual",
         timeoutMs: this.#timeoutMs,
         maxBytes: MAX_DOCUMENT_BYTES,

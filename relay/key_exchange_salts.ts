@@ -8,7 +8,7 @@
  * @module
  */
 
-import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import {
   type KeyExchangeParameters,
   keyExchangeParameters,
@@ -16,7 +16,7 @@ import {
   readKeyExchangeParameters,
 } from "../protocol/key_exchange.ts";
 import { API } from "../protocol/paths.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 
 /** How long the parent's answer is used before asking again. */
 const TTL_MS = 60_000;
@@ -24,7 +24,7 @@ const TTL_MS = 60_000;
 /** This relay's and its parent's key-exchange salts. */
 export class KeyExchangeSalts {
   readonly #own: string | null;
-  readonly #url: string;
+  readonly #upstream: Upstream;
   readonly #now: () => number;
   #parentSalts: string[] = [];
   #askedAt = -Infinity;
@@ -38,9 +38,9 @@ export class KeyExchangeSalts {
    * const parameters = await salts.parameters(); // null: nobody on the way authenticates
    * ```
    */
-  constructor(ownSalt: string | null, parentUrl: string | URL, now: () => number = Date.now) {
+  constructor(ownSalt: string | null, parentUrl: ParentSource, now: () => number = Date.now) {
     this.#own = ownSalt;
-    this.#url = `${parentBaseUrl(parentUrl)}${API.keyExchange}`;
+    this.#upstream = Upstream.of(parentUrl);
     this.#now = now;
   }
 
@@ -56,7 +56,7 @@ export class KeyExchangeSalts {
     if (this.#now() - this.#askedAt < TTL_MS) return this.#parentSalts;
     let answer;
     try {
-      answer = await fetchJson(this.#url, {
+      answer = await this.#upstream.fetchJson(API.keyExchange, {
         redirect: "manual",
         timeoutMs: 5_000,
         maxBytes: 4 * 1024,

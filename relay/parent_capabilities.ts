@@ -9,25 +9,25 @@
  * @module
  */
 
-import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { type Capabilities, readCapabilities } from "../protocol/capabilities.ts";
 import { API } from "../protocol/paths.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 
 /** How long an answer is used before asking again. */
 const TTL_MS = 60_000;
 
 /** The parent's capabilities, cached. */
 export class ParentCapabilities {
-  readonly #url: string;
+  readonly #upstream: Upstream;
   readonly #now: () => number;
   #capabilities: Capabilities | null = null;
   #askedAt = -Infinity;
   /** The question under way: callers meanwhile share it. */
   #asking: Promise<Capabilities | null> | null = null;
 
-  constructor(parentUrl: string | URL, now: () => number = Date.now) {
-    this.#url = `${parentBaseUrl(parentUrl)}${API.capabilities}`;
+  constructor(parentUrl: ParentSource, now: () => number = Date.now) {
+    this.#upstream = Upstream.of(parentUrl);
     this.#now = now;
   }
 
@@ -59,7 +59,7 @@ export class ParentCapabilities {
 
   async #fetch(): Promise<Capabilities | null> {
     try {
-      const answer = await fetchJson(this.#url, {
+      const answer = await this.#upstream.fetchJson(API.capabilities, {
         redirect: "manual",
         timeoutMs: 5_000,
         maxBytes: 64 * 1024,

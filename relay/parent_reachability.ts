@@ -7,10 +7,10 @@
  */
 
 import type { Logger } from "../cli/log.ts";
-import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { API } from "../protocol/paths.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 
 /** The default time between two probes: 30 s. */
 export const DEFAULT_PARENT_PROBE_INTERVAL_MS = 30_000;
@@ -37,7 +37,7 @@ export interface ParentReachabilityState {
  * ```
  */
 export class ParentReachability {
-  readonly #url: string;
+  readonly #upstream: Upstream;
   readonly #log: Logger;
   readonly #intervalMs: number;
   readonly #now: () => number;
@@ -45,9 +45,9 @@ export class ParentReachability {
   #state: ParentReachabilityState = { lastReachedAt: null, up: false, lastFailure: null };
 
   constructor(
-    options: { parentUrl: string | URL; log: Logger; intervalMs?: number; now?: () => number },
+    options: { parentUrl: ParentSource; log: Logger; intervalMs?: number; now?: () => number },
   ) {
-    this.#url = `${parentBaseUrl(options.parentUrl)}${API.capabilities}`;
+    this.#upstream = Upstream.of(options.parentUrl);
     this.#log = options.log;
     this.#intervalMs = options.intervalMs ?? DEFAULT_PARENT_PROBE_INTERVAL_MS;
     this.#now = options.now ?? Date.now;
@@ -78,7 +78,11 @@ export class ParentReachability {
   /** One probe; never throws. */
   async probe(): Promise<void> {
     try {
-      const answer = await fetchJson(this.#url, { maxBytes: 4096, timeoutMs: 10_000 });
+      // Through the parents in order: a probe also brings the relay back to the first one.
+      const answer = await this.#upstream.fetchJson(API.capabilities, {
+        maxBytes: 4096,
+        timeoutMs: 10_000,
+      });
       if (answer.status >= 500) throw new Error(`parent answered ${answer.status}`);
       if (!this.#state.up && this.#state.lastFailure !== null) this.#log.info("parent reachable");
       this.#state = { lastReachedAt: this.#now(), up: true, lastFailure: null };

@@ -12,11 +12,10 @@
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { MleError } from "../envelope/errors.ts";
 import { joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
-import { fetchJson } from "../protocol/bounded_fetch.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import { type Masthead, verifyMasthead } from "../protocol/masthead.ts";
 import { API } from "../protocol/paths.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 
 /** File name of the pinned masthead inside the relay's data dir. */
 export const PINNED_MASTHEAD_FILE = "masthead.json";
@@ -105,12 +104,12 @@ export class PinnedMasthead {
    * @throws {ParentUnreachableError} When the parent does not answer.
    */
   async pinFromParent(
-    parentUrl: string,
+    parentUrl: ParentSource,
     options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<{ siteKey: CryptoKey } | { siteKey: null; problem: string }> {
     const known = this.siteKey;
     if (known) return { siteKey: known };
-    const answer = await fetchJson(`${parentBaseUrl(parentUrl)}${API.masthead}`, {
+    const answer = await Upstream.of(parentUrl).fetchJson(API.masthead, {
       redirect: "manual",
       timeoutMs: options.timeoutMs ?? 5_000,
       maxBytes: MAX_DOCUMENT_BYTES,

@@ -13,11 +13,10 @@
 import type { Logger } from "../cli/log.ts";
 import { type ClientKey, loadOrCreateClientKey } from "../keystore/key_storage.ts";
 import { joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
-import { fetchJson } from "../protocol/bounded_fetch.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 
 /** File of the relay's registration inside its data dir. */
 export const RELAY_IDENTITY_FILE = "relay-identity.json";
@@ -103,14 +102,14 @@ export class RelayIdentity {
    *
    * @throws {ParentUnreachableError} When the parent does not answer.
    */
-  async register(parentUrl: string, log: Logger): Promise<RegistrationOutcome> {
+  async register(parentUrl: ParentSource, log: Logger): Promise<RegistrationOutcome> {
     const registration = await signRegistration(this.#key.privateKey, {
       publicKey: this.#key.publicKeyText,
       hostIdentity: `relay-instance:${this.#file.instanceId}`,
       hostname: relayHostname(),
       issuedAt: Date.now(),
     });
-    const answer = await fetchJson(`${parentBaseUrl(parentUrl)}${API.register}`, {
+    const answer = await Upstream.of(parentUrl).fetchJson(API.register, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(registration),

@@ -17,6 +17,7 @@ import { PinnedMasthead } from "./pinned_masthead.ts";
 import { RelayPasswords, SHORT_PASSWORD_LENGTH } from "./relay_passwords.ts";
 import { RevocationList } from "./revocation_list.ts";
 import { ServerCertificate } from "./server_certificate.ts";
+import { type ParentSource } from "./upstream.ts";
 
 /** The environment variable holding an authenticating relay's shared password. */
 export const SHARED_PASSWORD_ENV = "MLE_RELAY_SHARED_PASSWORD";
@@ -24,7 +25,7 @@ export const SHARED_PASSWORD_ENV = "MLE_RELAY_SHARED_PASSWORD";
 /** The flags this setup reads. */
 export interface RelayTrustSettings {
   dataDir: string;
-  parentUrl: string;
+  parentUrl: ParentSource;
   /** `--masthead FILE`: the site's masthead, instead of trusting the parent's on first start. */
   mastheadFile?: string;
   /** `--revocation-interval`, in milliseconds. */

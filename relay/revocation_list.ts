@@ -16,7 +16,7 @@
 
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
-import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
 import {
   compareDocumentVersions,
@@ -31,7 +31,7 @@ import {
 } from "../protocol/revocations.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import type { DocumentAnswer } from "./document_cache.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 import type { Refusal } from "./refusal.ts";
 import type { PinnedMasthead } from "./pinned_masthead.ts";
 
@@ -47,7 +47,7 @@ export type OfferOutcome = "adopted" | "same" | "older" | "invalid" | "unverifia
 export interface RevocationListOptions {
   dataDir: string;
   /** The parent's base URL (the server or another relay). */
-  parentUrl: string | URL;
+  parentUrl: ParentSource;
   /** Where the site key comes from. */
   masthead: PinnedMasthead;
   log?: Logger;
@@ -74,7 +74,7 @@ const decoder = new TextDecoder();
  */
 export class RevocationList {
   readonly #path: string;
-  readonly #parentUrl: string;
+  readonly #upstream: Upstream;
   readonly #masthead: PinnedMasthead;
   readonly #log: Logger;
   readonly #intervalMs: number;
@@ -98,7 +98,7 @@ export class RevocationList {
 
   private constructor(options: RevocationListOptions) {
     this.#path = joinPath(options.dataDir, REVOCATIONS_FILE);
-    this.#parentUrl = parentBaseUrl(options.parentUrl);
+    this.#upstream = Upstream.of(options.parentUrl);
     this.#masthead = options.masthead;
     this.#log = options.log ?? silentLogger;
     this.#intervalMs = options.intervalMs ?? DEFAULT_REVOCATION_INTERVAL_SECONDS * 1000;
@@ -188,7 +188,7 @@ export class RevocationList {
   /** Asks the parent for its list once (pinning the masthead first if none is pinned). */
   async refresh(): Promise<void> {
     try {
-      const pinned = await this.#masthead.pinFromParent(this.#parentUrl, {
+      const pinned = await this.#masthead.pinFromParent(this.#upstream, {
         timeoutMs: this.#timeoutMs,
         signal: this.#abort.signal,
       });
@@ -197,7 +197,7 @@ export class RevocationList {
         return;
       }
       await this.#loadStored();
-      const answer = await fetchJson(`${this.#parentUrl}${API.revocations}`, {
+      const answer = await this.#upstream.fetchJson(API.revocations, {
         redirect: "manual",
         timeoutMs: this.#timeoutMs,
         maxBytes: MAX_DOCUMENT_BYTES,

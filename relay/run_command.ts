@@ -19,11 +19,15 @@ import { signRelayVoucher } from "../protocol/relay_voucher.ts";
 import { createRelayApp } from "./app.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
 import { openDecryptingRelay } from "./decrypting_relay.ts";
+import { relaySelf } from "./key_holder_record.ts";
 import { DocumentCache } from "./document_cache.ts";
 import { Forwarder } from "./forwarder.ts";
 import { KeyExchangeSalts } from "./key_exchange_salts.ts";
-import { orderParents, ParentList } from "../protocol/parent_list.ts";
+import { ParentList } from "../protocol/parent_list.ts";
 import { openRelayTrust } from "./relay_trust.ts";
+import { ParentCapabilities } from "./parent_capabilities.ts";
+import { Upstream } from "./upstream.ts";
+import { SiteParents } from "./site_parents.ts";
 import { RelayIdentity } from "./relay_identity.ts";
 import { Spool } from "./spool.ts";
 import { parseSpoolRunArgs, startRejectedPruning } from "./spool_setup.ts";
@@ -67,28 +71,41 @@ export async function runRelay(args: string[]): Promise<number> {
         bytes: spool.droppedBytes,
       });
     }
+    // Every request upstream goes through the one ordered list (the masthead's servers last).
+    const parents = new ParentList({ parents: settings.parentUrls ?? [parentUrl] });
+    const upstream = new Upstream(parents);
     const { masthead, revocations, certificate, authenticator, authorized } = await openRelayTrust(
-      settings,
+      { ...settings, parentUrl: upstream },
       log,
     );
+    const siteParents = new SiteParents({
+      upstream,
+      operatorParents: parents.parents,
+      masthead,
+      log,
+      intervalMs: settings.revocationIntervalMs,
+    });
     const documents = await DocumentCache.open({
       dir: joinPath(dataDir, "cache"),
-      parentUrl,
+      parentUrl: upstream,
       log,
       certificate,
     });
-    const parents = new ParentList({
-      parents: orderParents(settings.parentUrls ?? [parentUrl], masthead.serverUrls),
-    });
     const refusals = new UpstreamRefusals();
     const decrypting = settings.decrypt
-      ? await openDecryptingRelay(settings, spool, { revocations, refusals, certificate }, log)
+      ? await openDecryptingRelay(settings, spool, {
+        revocations,
+        refusals,
+        certificate,
+        upstream,
+      }, log)
       : null;
     const forwarder = decrypting?.forwarder ??
       new Forwarder({
         spool,
         parentUrl,
         parents,
+        parentCapabilities: new ParentCapabilities(upstream),
         log,
         concurrency: settings.concurrency,
         batchMax: settings.forwardBatchMax,
@@ -100,7 +117,7 @@ export async function runRelay(args: string[]): Promise<number> {
       : decrypting?.clientKeys;
     const uploads = await openRelayUploads({
       dataDir,
-      parentUrl,
+      parentUrl: upstream,
       log,
       acceptsEncrypted: settings.acceptsEncryptedReports,
       concurrency: settings.concurrency,
@@ -111,7 +128,7 @@ export async function runRelay(args: string[]): Promise<number> {
     });
     const metrics = createMetricsRegistry("relay", VERSION);
     const parent = new ParentReachability({
-      parentUrl,
+      parentUrl: upstream,
       log,
       intervalMs: settings.parentProbeIntervalMs,
     });
@@ -130,7 +147,7 @@ export async function runRelay(args: string[]): Promise<number> {
       spool,
       forwarder,
       documents,
-      parentUrl,
+      parentUrl: upstream,
       acceptsEncryptedReports: settings.acceptsEncryptedReports,
       decrypting: settings.decrypt,
       log,
@@ -139,7 +156,7 @@ export async function runRelay(args: string[]): Promise<number> {
       refusals,
       senderKeys,
       vouch: voucherSigner(dataDir),
-      keyExchangeSalts: new KeyExchangeSalts(authenticator?.salt ?? null, parentUrl),
+      keyExchangeSalts: new KeyExchangeSalts(authenticator?.salt ?? null, upstream),
       uploads: uploads.app,
     });
 
@@ -170,8 +187,13 @@ export async function runRelay(args: string[]): Promise<number> {
       throw error;
     }
     forwarder.start();
+    decrypting?.keyHolderRecord.start(relaySelf(server.addr, {
+      HOSTNAME: Deno.env.get("HOSTNAME"),
+      COMPUTERNAME: Deno.env.get("COMPUTERNAME"),
+    }));
     uploads.forwarder.start();
     revocations.start();
+    siteParents.start();
     parent.start();
     const stopPruning = startRejectedPruning(spool, spoolLimits.rejectedMaxAgeMs, log);
 
@@ -181,8 +203,10 @@ export async function runRelay(args: string[]): Promise<number> {
     await withTimeout(server.shutdown(), STOP_GRACE_MS);
     stopPruning();
     await forwarder.stop(STOP_GRACE_MS);
+    await decrypting?.keyHolderRecord.stop();
     await uploads.forwarder.stop(STOP_GRACE_MS);
     await revocations.stop();
+    siteParents.stop();
     await spool.close();
     parent.stop();
     await withTimeout(opsServer.shutdown(), STOP_GRACE_MS);

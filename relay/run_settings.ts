@@ -45,9 +45,14 @@ DIR/encryption-certificate.json), never an older one the parent serves later.
 Options:
   --parent URL            the parent (the server or another relay): http(s)://HOST:PORT
                           (required; env MLE_RELAY_PARENT); repeat it for the next ones to try:
-                          reports go to the first that answers, the next after a failure, the
-                          first again once it answers (jittered back-off per parent); the
-                          pinned masthead's servers come last
+                          every request (reports, documents, registrations, key exchanges,
+                          uploads) goes to the first that answers, the next after a failure, the
+                          first again once it answers (jittered back-off per parent). The site's
+                          signed settings __RelayServer1 and __RelayServer2 (mle-admin settings
+                          set ... --all) come before these, and
+                          _BESClient_RelaySelect_ResistFailureIntervalSeconds keeps a failing
+                          parent that long before switching; the pinned masthead's servers
+                          come last
   --data-dir DIR          spool, rejected reports and cached documents
                           (default ${defaultRelayDataDir()}; env MLE_RELAY_DATA_DIR)
   --listen HOST:PORT      address to serve on (default 0.0.0.0:${DEFAULT_PORT}; env MLE_RELAY_LISTEN);
@@ -79,8 +84,9 @@ ${SPOOL_RUN_HELP}
                           and failed key exchanges through any such relay count against the
                           client's address it reports, not the relay's; repeatable
   --revocation-interval SECONDS
-                          how often the site's revocation list is fetched from the parent, 1 to
-                          86400 (default ${DEFAULT_REVOCATION_INTERVAL_SECONDS}); revoked computers' reports are refused
+                          how often the site's revocation list and its site-wide settings (the
+                          parents above) are fetched from the parent, 1 to 86400 (default ${DEFAULT_REVOCATION_INTERVAL_SECONDS});
+                          revoked computers' reports are refused
   --masthead FILE         the site's masthead, to verify the revocation list with (default: the
                           parent's, pinned in the data dir on first start)
   --decrypt               a decrypting top-level relay (its parent is the server): decrypts the
@@ -92,7 +98,9 @@ ${SPOOL_RUN_HELP}
                           or the one the import installed); the server takes bundles once the
                           relay is allowed: mle-admin relays allow ID (which also lets it ask the
                           server for clients' keys; reports forged for a client whose key it knows
-                          are refused with 403)
+                          are refused with 403). Once allowed, it tells the server which keys it
+                          holds, at start, every 10 s and when one is imported, so that
+                          "mle-admin encryption status" lists it and "deploy" waits for it
   --bundle-max N          (decrypt) most reports in one bundle, 1 to 1000 (default ${DEFAULT_BUNDLE_MAX})
   --bundle-wait-ms MS     (decrypt) longest a report waits for its bundle to fill, 0 to 600000
                           milliseconds (default ${DEFAULT_BUNDLE_WAIT_MS})

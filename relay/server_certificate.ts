@@ -18,7 +18,6 @@
 
 import type { Logger } from "../cli/log.ts";
 import { joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
-import { fetchJson } from "../protocol/bounded_fetch.ts";
 import {
   compareDocumentVersions,
   type EncryptionCertificate,
@@ -27,7 +26,7 @@ import {
 import { describeDocumentVersion, type DocumentVersion } from "../protocol/document_version.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 
 /** File name of the newest accepted certificate inside the relay's data dir. */
 export const SERVER_CERTIFICATE_FILE = "encryption-certificate.json";
@@ -52,7 +51,7 @@ export interface BundleRecipient {
 
 /** Options of a {@linkcode ServerCertificate}. */
 export interface ServerCertificateOptions {
-  parentUrl: string;
+  parentUrl: ParentSource;
   /** The relay's data dir, where the newest accepted certificate is kept. */
   dataDir: string;
   /**
@@ -75,7 +74,7 @@ export interface ServerCertificateOptions {
  * ```
  */
 export class ServerCertificate {
-  readonly #url: string;
+  readonly #upstream: Upstream;
   readonly #siteKey: CryptoKey | (() => Promise<CryptoKey | null>);
   readonly #log: Logger;
   readonly #ttlMs: number;
@@ -93,7 +92,7 @@ export class ServerCertificate {
   #checkedAt = -Infinity;
 
   constructor(options: ServerCertificateOptions) {
-    this.#url = `${parentBaseUrl(options.parentUrl)}${API.encryptionCertificate}`;
+    this.#upstream = Upstream.of(options.parentUrl);
     this.#path = joinPath(options.dataDir, SERVER_CERTIFICATE_FILE);
     this.#siteKey = options.siteKey;
     this.#log = options.log;
@@ -110,7 +109,7 @@ export class ServerCertificate {
     if (!fresh && Date.now() - this.#checkedAt < this.#ttlMs) return this.#recipient;
     const siteKey = await this.#currentSiteKey();
     if (siteKey === null) return null;
-    const answer = await fetchJson(this.#url, {
+    const answer = await this.#upstream.fetchJson(API.encryptionCertificate, {
       redirect: "manual",
       timeoutMs: 10_000,
       maxBytes: MAX_DOCUMENT_BYTES,

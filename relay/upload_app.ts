@@ -53,7 +53,7 @@ import {
   releaseBytes,
 } from "../protocol/upload_fetch.ts";
 import { API } from "../protocol/paths.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 import { type KnownSenderKeys, refuseForgery } from "./sender_keys.ts";
 import type { BufferedUpload, UploadBuffer } from "./upload_buffer.ts";
 import type { UploadForwarder } from "./upload_forwarder.ts";
@@ -62,7 +62,7 @@ import type { UploadForwarder } from "./upload_forwarder.ts";
 export interface RelayUploadOptions {
   buffer: UploadBuffer;
   forwarder: UploadForwarder;
-  parentUrl: string | URL;
+  parentUrl: ParentSource;
   /** Whether encrypted uploads are taken (as for reports). */
   acceptsEncrypted: boolean;
   /** This relay's own throttle advertised to clients, KiB/s (0: none). */
@@ -97,7 +97,7 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
   const { buffer, forwarder } = options;
   const log = options.log ?? silentLogger;
   const budget = options.memoryBudgetBytes ?? 32 * 1024 * 1024;
-  const limitsUrl = `${parentBaseUrl(options.parentUrl)}${API.uploads}`;
+  const upstream = Upstream.of(options.parentUrl);
   const own: UploadLimits = {
     maxChunkBytes: Math.max(
       MIN_CHUNK_SIZE,
@@ -142,7 +142,10 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
   app.get("/", async (c) => {
     if (parentLimits === null || Date.now() - parentLimits.at > LIMITS_CACHE_MS) {
       try {
-        const answer = await fetchUploadAnswer(limitsUrl, { maxBytes: 4096, timeoutMs: 5_000 });
+        const answer = await upstream.request(
+          API.uploads,
+          (url) => fetchUploadAnswer(url, { maxBytes: 4096, timeoutMs: 5_000 }),
+        );
         if (answer.status === 200) {
           parentLimits = { limits: readUploadLimits(answer.body), at: Date.now() };
         }

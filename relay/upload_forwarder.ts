@@ -37,13 +37,13 @@ import { readUploadStatus, type UploadStatus } from "../protocol/upload.ts";
 import { fetchUploadAnswer, releaseBytes, type UploadAnswer } from "../protocol/upload_fetch.ts";
 import { DeliveryBackoff } from "./_delivery_backoff.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
-import { parentBaseUrl } from "./parent_url.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 import type { BufferedUpload, UploadBuffer } from "./upload_buffer.ts";
 
 /** Options of an {@linkcode UploadForwarder}. */
 export interface UploadForwarderOptions {
   buffer: UploadBuffer;
-  parentUrl: string | URL;
+  parentUrl: ParentSource;
   log?: Logger;
   /** Requests in flight at once (default 4). */
   concurrency?: number;
@@ -135,12 +135,15 @@ export function classifyChunkAnswer(answer: UploadAnswer): ChunkVerdict {
   return { kind: "upload-refused", answer };
 }
 
+const OCTETS = "application/octet-stream";
+
 /** Delivers the upload buffer to the parent. */
 export class UploadForwarder {
   readonly #buffer: UploadBuffer;
-  readonly #base: string;
-  /** Kept connections for chunks (plain http parents); null: `fetch`. */
+  readonly #upstream: Upstream;
+  /** Kept connections for chunks to the first parent (plain http); null: `fetch`. */
   readonly #chunks: ChunkConnections | null;
+  readonly #chunksParent: string;
   readonly #log: Logger;
   readonly #concurrency: number;
   readonly #timeoutMs: number;
@@ -159,9 +162,10 @@ export class UploadForwarder {
 
   constructor(options: UploadForwarderOptions) {
     this.#buffer = options.buffer;
-    this.#base = `${parentBaseUrl(options.parentUrl)}${API.uploads}`;
-    this.#chunks = ChunkConnections.supports(this.#base)
-      ? new ChunkConnections(parentBaseUrl(options.parentUrl), {
+    this.#upstream = Upstream.of(options.parentUrl);
+    const first = this.#chunksParent = this.#upstream.parents.parents[0];
+    this.#chunks = ChunkConnections.supports(first)
+      ? new ChunkConnections(first, {
         maxConnections: Math.max(MAX_CHUNKS_IN_FLIGHT, options.concurrency ?? 4),
         timeoutMs: options.timeoutMs ?? 60_000,
       })
@@ -438,15 +442,13 @@ export class UploadForwarder {
   ): Promise<ChunkVerdict> {
     const path = `/${upload.cid}/${upload.uid}/${index}`;
     try {
-      const answer = this.#chunks
-        ? await this.#chunks.request(
-          "PUT",
-          `${API.uploads}${path}`,
-          bytes,
-          "application/octet-stream",
-          timeoutMs,
-        )
-        : await this.#call("PUT", path, bytes, timeoutMs, "application/octet-stream");
+      const answer = await this.#upstream.request(
+        `${API.uploads}${path}`,
+        (url) =>
+          this.#chunks !== null && url.startsWith(`${this.#chunksParent}/`)
+            ? this.#chunks.request("PUT", `${API.uploads}${path}`, bytes, OCTETS, timeoutMs)
+            : this.#call("PUT", path, bytes, timeoutMs, OCTETS, url),
+      );
       return classifyChunkAnswer(answer);
     } catch (error) {
       const reason = error instanceof ParentUnreachableError
@@ -499,14 +501,18 @@ export class UploadForwarder {
     body: BodyInit | undefined,
     timeoutMs: number,
     contentType?: string,
+    url?: string,
   ): Promise<UploadAnswer> {
-    return fetchUploadAnswer(`${this.#base}${path}`, {
-      method,
-      body,
-      headers: contentType ? { "content-type": contentType } : undefined,
-      timeoutMs,
-      maxBytes: MAX_ANSWER_BYTES,
-    });
+    const send = (target: string) =>
+      fetchUploadAnswer(target, {
+        method,
+        body,
+        headers: contentType ? { "content-type": contentType } : undefined,
+        timeoutMs,
+        maxBytes: MAX_ANSWER_BYTES,
+      });
+    // One parent when it is named (a chunk's attempt), else the parents in order.
+    return url ? send(url) : this.#upstream.request(`${API.uploads}${path}`, send);
   }
 }
 

@@ -16,6 +16,7 @@ import type { KnownSenderKeys } from "./sender_keys.ts";
 import { createRelayUploadApp } from "./upload_app.ts";
 import { UploadBuffer } from "./upload_buffer.ts";
 import { UploadForwarder } from "./upload_forwarder.ts";
+import type { ParentSource } from "./upstream.ts";
 
 /** The `parseArgs` declarations of the upload options. */
 export const UPLOAD_RUN_OPTIONS = {
@@ -72,7 +73,7 @@ export interface RelayUploads {
 /** Opens the upload buffer of a data dir and builds its forwarder and routes. */
 export async function openRelayUploads(options: {
   dataDir: string;
-  parentUrl: string;
+  parentUrl: ParentSource;
   log: Logger;
   acceptsEncrypted: boolean;
   concurrency: number;

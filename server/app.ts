@@ -27,6 +27,7 @@ import { type IngestContext, ingestReport } from "./report_ingest.ts";
 import { registerClient } from "./registration.ts";
 import { createReportBatchApp } from "./report_batch_ingest.ts";
 import { authenticateRelayAsker } from "./relay_asker.ts";
+import { createRelayRecordApp } from "./relay_record_route.ts";
 import { RotationDirectives } from "./rotation_directives.ts";
 
 /** What the server app needs. */
@@ -234,6 +235,12 @@ export function createServerApp(options: ServerAppOptions): Hono {
       throw error;
     }
   });
+
+  // A decrypting relay's record of the keys it holds, for `mle-admin encryption status`/`deploy`.
+  app.route(
+    API.relayRecord,
+    createRelayRecordApp({ store, computers: ingest.computers, now: ingest.now, log }),
+  );
 
   // Many envelopes from a relay, each ingested as if it came alone.
   app.route(API.reportBatch, createReportBatchApp(ingest, log));

@@ -14,6 +14,7 @@ import type {
   SettingsRecord,
 } from "./store.ts";
 import type { ServerRecord } from "./server_records.ts";
+import type { DecryptingRelayRecord } from "./relay_records.ts";
 import type { UploadRecord, UploadRecordState } from "./upload_records.ts";
 
 /** A row as a driver returns it. */
@@ -127,6 +128,17 @@ export function toServer(row: Row): ServerRecord {
     startedAt: Number(row.started_at),
     lastSeenAt: Number(row.last_seen_at),
     stoppedAt: numberOrNull(row.stopped_at),
+    kids: String(row.kids).split(" ").filter((kid) => kid !== ""),
+  };
+}
+
+/** A `decrypting_relays` row as a record. */
+export function toDecryptingRelay(row: Row): DecryptingRelayRecord {
+  return {
+    computerId: Number(row.computer_id),
+    name: String(row.name),
+    url: String(row.url),
+    lastSeenAt: Number(row.last_seen_at),
     kids: String(row.kids).split(" ").filter((kid) => kid !== ""),
   };
 }

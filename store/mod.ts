@@ -18,6 +18,7 @@ import type { UploadRecords } from "./upload_records.ts";
 
 export * from "./store.ts";
 export * from "./server_records.ts";
+export * from "./relay_records.ts";
 export type { Migration } from "./migrations.ts";
 export { StoreSchemaError } from "./migrations.ts";
 export { type PostgresLocation, redactDatabaseUrl } from "./_postgres_database.ts";

@@ -209,4 +209,17 @@ CREATE TRIGGER documents_changed AFTER INSERT OR UPDATE OR DELETE ON documents
 ALTER TABLE computers ADD COLUMN handover_last_seq bigint NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 8,
+    name: "decrypting relays and the keys they hold (decrypting_relays)",
+    sql: `
+CREATE TABLE decrypting_relays (
+  computer_id bigint PRIMARY KEY,
+  name text NOT NULL,
+  url text NOT NULL,
+  last_seen_at bigint NOT NULL,
+  kids text NOT NULL
+);
+`,
+  },
 ];

@@ -19,6 +19,7 @@ import {
 } from "./_postgres_database.ts";
 import {
   toComputer,
+  toDecryptingRelay,
   toEncryptionKey,
   toReport,
   toSealedContentKey,
@@ -26,6 +27,7 @@ import {
   toSettings,
 } from "./_rows.ts";
 import type { ServerRecord } from "./server_records.ts";
+import type { DecryptingRelayRecord } from "./relay_records.ts";
 import { reportSearchText } from "./report_search_text.ts";
 import type {
   AuditEntry,
@@ -470,6 +472,20 @@ export class PostgresStore implements Store {
 
   async listServers(): Promise<ServerRecord[]> {
     return (await this.#sql`SELECT * FROM servers ORDER BY name`).map(toServer);
+  }
+
+  async recordDecryptingRelay(relay: DecryptingRelayRecord): Promise<void> {
+    await this.#sql`
+      INSERT INTO decrypting_relays (computer_id, name, url, last_seen_at, kids)
+      VALUES (${relay.computerId}, ${relay.name}, ${relay.url}, ${relay.lastSeenAt},
+        ${relay.kids.join(" ")})
+      ON CONFLICT (computer_id) DO UPDATE SET name = excluded.name, url = excluded.url,
+        last_seen_at = excluded.last_seen_at, kids = excluded.kids`;
+  }
+
+  async listDecryptingRelays(): Promise<DecryptingRelayRecord[]> {
+    return (await this.#sql`SELECT * FROM decrypting_relays ORDER BY computer_id`)
+      .map(toDecryptingRelay);
   }
 
   /**

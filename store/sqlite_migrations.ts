@@ -184,6 +184,19 @@ ALTER TABLE uploads ADD COLUMN server TEXT;
 ALTER TABLE computers ADD COLUMN handover_last_seq INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 8,
+    name: "decrypting relays and the keys they hold (decrypting_relays)",
+    sql: `
+CREATE TABLE decrypting_relays (
+  computer_id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  url TEXT NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  kids TEXT NOT NULL
+);
+`,
+  },
 ];
 
 /**

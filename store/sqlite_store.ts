@@ -13,6 +13,7 @@ import { reportSearchText } from "./report_search_text.ts";
 import {
   type Row,
   toComputer,
+  toDecryptingRelay,
   toEncryptionKey,
   toReport,
   toSealedContentKey,
@@ -20,6 +21,7 @@ import {
   toSettings,
 } from "./_rows.ts";
 import type { ServerRecord } from "./server_records.ts";
+import type { DecryptingRelayRecord } from "./relay_records.ts";
 import type {
   AuditEntry,
   BundleSenderRecord,
@@ -524,6 +526,22 @@ export class SqliteStore implements Store {
   listServers(): Promise<ServerRecord[]> {
     const rows = this.#db.prepare("SELECT * FROM servers ORDER BY name").all() as Row[];
     return Promise.resolve(rows.map(toServer));
+  }
+
+  recordDecryptingRelay(relay: DecryptingRelayRecord): Promise<void> {
+    this.#db.prepare(
+      `INSERT INTO decrypting_relays (computer_id, name, url, last_seen_at, kids)
+       VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (computer_id) DO UPDATE SET name = excluded.name, url = excluded.url,
+         last_seen_at = excluded.last_seen_at, kids = excluded.kids`,
+    ).run(relay.computerId, relay.name, relay.url, relay.lastSeenAt, relay.kids.join(" "));
+    return Promise.resolve();
+  }
+
+  listDecryptingRelays(): Promise<DecryptingRelayRecord[]> {
+    const rows = this.#db.prepare("SELECT * FROM decrypting_relays ORDER BY computer_id")
+      .all() as Row[];
+    return Promise.resolve(rows.map(toDecryptingRelay));
   }
 
   /** SQLite cannot tell other processes' changes: false, the server polls. */

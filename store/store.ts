@@ -7,6 +7,7 @@
  */
 
 import type { ServerRecord } from "./server_records.ts";
+import type { DecryptingRelayRecord } from "./relay_records.ts";
 
 /** A registered computer. */
 export interface ComputerRecord {
@@ -394,6 +395,10 @@ export interface Store {
   recordServer(server: ServerRecord): Promise<void>;
   /** The servers that recorded themselves, by name. */
   listServers(): Promise<ServerRecord[]>;
+  /** Records (or updates) a decrypting relay's report of itself. */
+  recordDecryptingRelay(relay: DecryptingRelayRecord): Promise<void>;
+  /** The decrypting relays that reported themselves, by computer id. */
+  listDecryptingRelays(): Promise<DecryptingRelayRecord[]>;
 
   /**
    * Calls `listener` on every change another process makes that servers cache, as soon as it is

@@ -555,6 +555,45 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
     }
   });
 
+  test("records each decrypting relay once by computer id, the latest report winning", async ({ store, openAnother }) => {
+    const other = await openAnother();
+    try {
+      await store.recordDecryptingRelay({
+        computerId: 9,
+        name: "relay-a 127.0.0.1:52311",
+        url: "http://127.0.0.1:52311",
+        lastSeenAt: 1,
+        kids: [KID],
+      });
+      await other.recordDecryptingRelay({
+        computerId: 9,
+        name: "relay-a 127.0.0.1:52311",
+        url: "http://relay-a:52311",
+        lastSeenAt: 2,
+        kids: [KID, OTHER_KID],
+      });
+      await store.recordDecryptingRelay({
+        computerId: 4,
+        name: "relay-b",
+        url: "http://relay-b:52311",
+        lastSeenAt: 3,
+        kids: [],
+      });
+      assert.deepEqual(await other.listDecryptingRelays(), [
+        { computerId: 4, name: "relay-b", url: "http://relay-b:52311", lastSeenAt: 3, kids: [] },
+        {
+          computerId: 9,
+          name: "relay-a 127.0.0.1:52311",
+          url: "http://relay-a:52311",
+          lastSeenAt: 2,
+          kids: [KID, OTHER_KID],
+        },
+      ]);
+    } finally {
+      other.close();
+    }
+  });
+
   test("tells a watcher of another session's revocations and key changes, or says it cannot", async ({ store, openAnother }) => {
     const computer = await store.registerComputer({
       publicKey: "watched",

@@ -514,8 +514,11 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
       assert.equal(answer.status, 202, said);
     };
 
-    // Key B becomes current; A, now previous, still decrypts at the relay (bundled).
-    const kidB = await generateKey(site, true);
+    // Key B becomes current (imported at the relay first, as deploy asks); A, now previous,
+    // still decrypts at the relay (bundled).
+    const kidB = await generateKey(site, false);
+    await copyKeysByUsb(site, relayDir);
+    await deployKey(site);
     await waitForCertificate(site, site.serverPort, kidB);
     await sendToA(1000);
     const stored = await waitForStored(site, cid, 2);

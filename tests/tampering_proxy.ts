@@ -21,6 +21,17 @@ export interface PassedRequest {
   /** Path and query. */
   path: string;
   body: string;
+  /** What the target answered (before any tampering); null until it has. */
+  answer: TargetAnswer | null;
+}
+
+/** The target's answer to a request that reached it. */
+export interface TargetAnswer {
+  status: number;
+  /** The `error.code` of a JSON error body, else null. */
+  errorCode: string | null;
+  /** The `Retry-After` header, else null. */
+  retryAfter: string | null;
 }
 
 /**
@@ -55,10 +66,12 @@ export class TamperingProxy {
         const served = this.#documents.get(url.pathname);
         if (request.method === "GET" && served !== undefined) return jsonAnswer(200, served);
         const forward = async () => {
-          this.passed.push({
+          const passed: PassedRequest = {
             ...intercepted,
             body: body ? new TextDecoder().decode(body) : "",
-          });
+            answer: null,
+          };
+          this.passed.push(passed);
           const headers = new Headers(request.headers);
           for (const name of [...DROPPED_HEADERS, "host"]) headers.delete(name);
           const answer = await fetch(`http://127.0.0.1:${targetPort}${intercepted.path}`, {
@@ -68,7 +81,13 @@ export class TamperingProxy {
           });
           const answerHeaders = new Headers(answer.headers);
           for (const name of DROPPED_HEADERS) answerHeaders.delete(name);
-          return new Response(await answer.arrayBuffer(), {
+          const answerBody = await answer.arrayBuffer();
+          passed.answer = {
+            status: answer.status,
+            errorCode: errorCodeIn(answerBody),
+            retryAfter: answer.headers.get("retry-after"),
+          };
+          return new Response(answerBody, {
             status: answer.status,
             headers: answerHeaders,
           });
@@ -89,6 +108,16 @@ export class TamperingProxy {
     return this.#passedTo(method, path).map((request) => request.body);
   }
 
+  /** The target's answers to the requests for `method path` (path without query), oldest first. */
+  answersTo(method: string, path: string | RegExp): TargetAnswer[] {
+    return this.passed.filter((request) =>
+      request.method === method && request.answer !== null &&
+      (typeof path === "string"
+        ? request.path.split("?")[0] === path
+        : path.test(request.path.split("?")[0]))
+    ).map((request) => request.answer!);
+  }
+
   /** From now on, answers GET `path` with 200 and `document` instead of asking the target. */
   serve(path: string, document: unknown): void {
     this.#documents.set(path, document);
@@ -102,6 +131,15 @@ export class TamperingProxy {
 
   async close(): Promise<void> {
     await this.#server.shutdown();
+  }
+}
+
+function errorCodeIn(body: ArrayBuffer): string | null {
+  try {
+    const code = JSON.parse(new TextDecoder().decode(body))?.error?.code;
+    return typeof code === "string" ? code : null;
+  } catch {
+    return null;
   }
 }
 

@@ -8,6 +8,7 @@ import { encryptionKeyId, generateEncryptionKeyPair } from "../envelope/encrypti
 import { createContentKey } from "../envelope/jwe.ts";
 import { sealReport, signReport } from "../envelope/report_message.ts";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
+import { eventually } from "../tests/eventually.ts";
 
 const encoder = new TextEncoder();
 
@@ -41,19 +42,13 @@ export async function createMessageFactory(): Promise<MessageFactory> {
   };
 }
 
-/**
- * Polls `condition` every 25 ms until it holds, failing after `timeoutMs` with `label`.
- */
+/** Waits (bounded, through `eventually`) until `condition` holds, failing after `timeoutMs` with `label`. */
 export async function waitUntil(
   condition: () => boolean | Promise<boolean>,
   label: string,
   timeoutMs = 15_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting: ${label}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await eventually(async () => (await condition()) ? true : undefined, label, timeoutMs);
 }
 
 /** Sleeps (for "nothing more happens" checks). */

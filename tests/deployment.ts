@@ -6,7 +6,7 @@
  */
 
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import { signReport } from "../envelope/report_message.ts";
+import { readUpstreamMessage, signReport } from "../envelope/report_message.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
@@ -21,6 +21,7 @@ import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.
 import { verifyMasthead } from "../protocol/masthead.ts";
 import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { RecordingProxy } from "./recording_proxy.ts";
+import type { TamperingProxy } from "./tampering_proxy.ts";
 import { OPS_PATHS } from "../protocol/paths.ts";
 
 /** The site password every test deployment uses (given through the environment, never argv). */
@@ -297,6 +298,42 @@ export async function waitForStored(site: TestSite, computerId: number, count: n
     const reports = await storedReports(site, computerId);
     return reports.length >= count ? reports : undefined;
   }, `${count} stored report(s) of computer ${computerId}`);
+}
+
+/** How the server answered the reports that crossed a proxy, per `computerId:seq`. */
+export interface ReportDeliveries {
+  /** The reports it stored (answered 2xx), one entry per answer. */
+  stored: string[];
+  /** The resends it answered 409 `ERR_DUPLICATE_REPORT`, one entry per answer. */
+  duplicates: string[];
+  /** Any other answer, as `computerId:seq status code`. */
+  other: string[];
+}
+
+/**
+ * The server's answers to `POST /api/v1/reports` through `proxy` (placed between a sender and the
+ * server): "stored once" is proven by what the server answered, not by counting rows that its
+ * primary key keeps unique anyway.
+ */
+export function reportDeliveries(proxy: TamperingProxy): ReportDeliveries {
+  const deliveries: ReportDeliveries = { stored: [], duplicates: [], other: [] };
+  for (const request of proxy.passed) {
+    if (request.method !== "POST" || request.path !== API.reports) continue;
+    const { claims } = readUpstreamMessage(JSON.parse(request.body));
+    const key = `${claims.cid}:${claims.seq}`;
+    const answer = request.answer;
+    if (answer && answer.status >= 200 && answer.status < 300) deliveries.stored.push(key);
+    else if (answer?.status === 409 && answer.errorCode === "ERR_DUPLICATE_REPORT") {
+      deliveries.duplicates.push(key);
+    } else deliveries.other.push(`${key} ${answer?.status ?? "unanswered"} ${answer?.errorCode}`);
+  }
+  return deliveries;
+}
+
+/** The files in a relay's spool: the messages it accepted and has not delivered yet. */
+export async function spooledFiles(relayDir: string): Promise<string[]> {
+  const entries = await Array.fromAsync(Deno.readDir(`${relayDir}/spool`));
+  return entries.filter((entry) => entry.isFile).map((entry) => entry.name);
 }
 
 /** A sender registered by the test itself, which signs reports as a client would. */

@@ -21,6 +21,7 @@ import {
   generateKey,
   registerSender,
   serverMetrics,
+  spooledFiles,
   startRelay,
   startServer,
   storedReports,
@@ -36,11 +37,6 @@ async function postReport(port: number, body: string): Promise<Response> {
     headers: { "content-type": "application/json" },
     body,
   });
-}
-
-async function spooledFiles(relayDir: string): Promise<string[]> {
-  const entries = await Array.fromAsync(Deno.readDir(`${relayDir}/spool`));
-  return entries.filter((entry) => entry.isFile).map((entry) => entry.name);
 }
 
 Deno.test("a flooded relay answers 503 with Retry-After past a computer's share and past its maximum size, the client keeps its report queued, and nothing accepted is lost", async () => {

@@ -17,6 +17,7 @@ function computer(id: number, fields: Partial<ComputerRecord> = {}): ComputerRec
     encryptionLevel: null,
     revokedAt: null,
     replacedBy: null,
+    handoverLastSeq: 0,
     duplicateOf: null,
     flagged: null,
     removedAt: null,

@@ -20,6 +20,7 @@ import {
   type Store,
 } from "../store/mod.ts";
 import type { UploadRecords } from "../store/upload_records.ts";
+import { DecisionError } from "../store/computer_decisions.ts";
 import { PASSWORD_ENV, SITE_KEY_ENV, TOOL } from "./_args.ts";
 import { expandHome } from "../cli/home_path.ts";
 
@@ -208,4 +209,17 @@ export async function openSiteKey(
     );
   }
   return site;
+}
+
+/**
+ * Runs a signed decision's recording, turning its refusal (`DecisionError`) into the tool's
+ * error with the same message.
+ */
+export async function decided<T>(record: () => Promise<T>): Promise<T> {
+  try {
+    return await record();
+  } catch (error) {
+    if (error instanceof DecisionError) throw new CliError(error.message);
+    throw error;
+  }
 }

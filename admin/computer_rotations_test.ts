@@ -26,6 +26,7 @@ function computer(id: number, fields: Partial<ComputerRecord> = {}): ComputerRec
     encryptionLevel: null,
     revokedAt: null,
     replacedBy: null,
+    handoverLastSeq: 0,
     duplicateOf: null,
     flagged: null,
     claimsToReplace: null,

@@ -33,7 +33,9 @@ import {
   parseComputerFilter,
   statesOf,
 } from "./_computer_filter.ts";
-import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import { decided, openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import type { SiteKey } from "../keystore/site_key.ts";
+import { signAndRecordComputerDecision } from "../store/computer_decisions.ts";
 import { publishRevocations } from "./_revocations.ts";
 import {
   describeRotation,
@@ -74,7 +76,8 @@ other than active shows removed entries too).
 revoke: the server refuses the computers' reports from now on, and a new revocation list signed
 with the site key reaches every relay (they refresh it every minute); a revoked id is never reused.
 
-confirm: accepts a flagged computer. When it claims to replace another computer (a rotation with
+confirm: accepts a flagged computer, through a decision signed with the site key
+(mle-computer-decision, recorded once: the document the web console signs in the browser). When it claims to replace another computer (a rotation with
 --compromised), that old computer is revoked now; only a hand-over signed by the old key, or this
 command, or revoke ever ends an old id. Publishes the signed revocation list, so relays learn of it.
 
@@ -349,7 +352,7 @@ async function revokeOrConfirm(
         console.log(changed ? `Revoked computer ${id}` : `Computer ${id} was already revoked`);
       }
     } else {
-      await confirmComputer(store, ids[0], now);
+      await confirmComputer(store, site, ids[0], now);
     }
     const published = await publishRevocations(store, site.privateKey, now);
     console.log(
@@ -361,20 +364,28 @@ async function revokeOrConfirm(
   }
 }
 
-/** Accepts a flagged computer; revokes the computer it claims to replace, if any. */
-async function confirmComputer(store: Store, id: number, now: number): Promise<void> {
-  const computer = (await store.getComputer(id))!;
-  const old = computer.claimsToReplace;
+/**
+ * Accepts a flagged computer (revoking the one it claims to replace, if any) through a signed
+ * decision, the document the console signs in the browser (`store/computer_decisions.ts`).
+ */
+async function confirmComputer(
+  store: Store,
+  site: SiteKey,
+  id: number,
+  now: number,
+): Promise<void> {
+  const recorded = await decided(
+    () => signAndRecordComputerDecision(store, site, "confirm", id, now),
+  );
+  const old = recorded.computer.claimsToReplace;
   if (old !== null) {
-    const changed = await store.revokeComputer(old, now);
     console.log(
-      changed
+      recorded.revokedReplaced === old
         ? `Revoked computer ${old}, which computer ${id} replaces`
         : `Computer ${old}, which computer ${id} replaces, was already revoked`,
     );
   }
-  await store.flagComputer(id, null);
-  console.log(`Confirmed computer ${id}`);
+  console.log(`Confirmed computer ${id} (signed decision #${recorded.decision.serial})`);
 }
 
 async function duplicates(

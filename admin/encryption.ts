@@ -6,7 +6,7 @@
  * Enabled with the new key. Old keys stay in `Encryption Keys` (role "previous") so reports
  * already encrypted to them are never lost, until `retire` (refused while computers still used
  * them lately). `export`/`import` carry a key to decrypting relays and DSA servers
- * (`key_transfer.ts`); `retire` and `disable` live in `encryption_lifecycle.ts`.
+ * (`key_transfer.ts`, `key_import.ts`); `retire` and `disable` live in `encryption_lifecycle.ts`.
  *
  * @module
  */
@@ -33,7 +33,13 @@ import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { createSecretFile, ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import type { SiteKey } from "../keystore/site_key.ts";
 import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts";
-import type { ComputerRecord, EncryptionKeyRecord, Store } from "../store/mod.ts";
+import {
+  type ComputerRecord,
+  type EncryptionKeyRecord,
+  isServerLive,
+  type ServerRecord,
+  type Store,
+} from "../store/mod.ts";
 import {
   type CommandContext,
   parseOptions,
@@ -43,6 +49,7 @@ import {
   wantsHelp,
 } from "./_args.ts";
 import { disabledSince, isActive, orphanedComputers } from "./_encryption_levels.ts";
+import { requireLiveServersHold, serversHolding } from "./_key_holders.ts";
 import { recordSupersedingDocument } from "./_numbered_documents.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { withProgress } from "./_progress.ts";
@@ -59,13 +66,15 @@ import {
   parseWindowDays,
   retireEncryptionKey,
 } from "./encryption_lifecycle.ts";
-import { exportEncryptionKey, importEncryptionKey, TRANSFER_PASSWORD_ENV } from "./key_transfer.ts";
+import { importEncryptionKey } from "./key_import.ts";
+import { exportEncryptionKey, TRANSFER_PASSWORD_ENV } from "./key_transfer.ts";
 
 /** Usage of `mle-admin encryption`. */
 export const encryptionHelp = `Usage:
-  mle-admin encryption generate [--key-size SIZE] [--deploy-now] [--out-key-path DIR]
+  mle-admin encryption generate [--key-size SIZE] [--deploy-now [--force]] [--out-key-path DIR]
                                 --site-key FILE [--password-file FILE] [--data-dir DIR]
-  mle-admin encryption deploy [--kid KEYID] --site-key FILE [--password-file FILE] [--data-dir DIR]
+  mle-admin encryption deploy [--kid KEYID] [--force] --site-key FILE [--password-file FILE]
+                              [--data-dir DIR]
   mle-admin encryption status [--json] [--data-dir DIR]
   mle-admin encryption retire KEYID [--window DAYS] [--force] --site-key FILE [--data-dir DIR]
   mle-admin encryption export --to DIR [--kid KEYID] [--transfer-password-file FILE]
@@ -80,12 +89,16 @@ Manages the Message Level Encryption key of a server data dir.
             relays and DSA servers before any client uses it. Refused while a key is pending.
   deploy    signs the encryption certificate of the pending key (or --kid) with the site key:
             clients encrypt to it from their next report. The key before it stays usable for
-            decryption. Its private key file must be in this data dir's "Encryption Keys".
+            decryption. Its private key file must be in this data dir's "Encryption Keys", and
+            every running server sharing the database must hold it (unless --force).
   status    shows the state (Disabled, Pending, Enabled, Pending rotation), every key with its
             role (current, previous, pending, retired) and how many computers last reported
             with it, whether its private key file is here and usable (a file others can read is
-            refused: "unusable, mode 0644: run chmod 600 …"), and, once encryption is disabled,
-            the orphaned computers.
+            refused: "unusable, mode 0644: run chmod 600 …"), which servers sharing the
+            database hold it (each server records itself; "-" for a key no server loads; a
+            stopped server or one not seen for 30 s is marked so), and, once encryption is
+            disabled, the orphaned computers. Decrypting relays are not listed: the server
+            cannot tell which keys a relay holds.
   retire    stops servers from loading a key that is not current. Refused while computers sent
             reports encrypted to it within the window, unless --force: reports still encrypted
             to it (in relay spools, offline clients) could then no longer be decrypted.
@@ -118,7 +131,10 @@ Options:
                        (null, "not here", or why the file is unusable: "unusable, mode 0644: run
                        chmod 600 …")
   --window DAYS        (retire) how far back reports count as use [default: 7]
-  --force              (retire, disable) go on although computers would be hurt
+  --force              (retire, disable) go on although computers would be hurt; (deploy,
+                       generate --deploy-now, import --deploy) deploy although a running server
+                       sharing the database lacks the key's private key file (refused by
+                       default: ERR_KEY_NOT_ON_SERVER, naming the server and the import to run)
   --to DIR             (export) the folder to write to, e.g. the USB key
   --from DIR           (import) the folder to read from
   --transfer-password-file FILE
@@ -173,6 +189,8 @@ export interface GenerateRequest {
   site: SiteKeySource;
   /** How the site key option is spelled in the syntax used, for messages. */
   siteKeyOption: string;
+  /** With `deployNow`: deploy although a live server lacks the key. */
+  force?: boolean;
 }
 
 /** What `deploy` needs, from either syntax. */
@@ -181,6 +199,8 @@ export interface DeployRequest {
   kid: string | undefined;
   site: SiteKeySource;
   siteKeyOption: string;
+  /** Deploy although a live server lacks the key (`_key_holders.ts`). */
+  force?: boolean;
 }
 
 /**
@@ -250,7 +270,7 @@ export async function generateEncryptionKey(request: GenerateRequest): Promise<n
     if (copyFile !== undefined) printWarning(TOOL, unencryptedCopyWarning(copyFile, kid));
 
     if (request.deployNow) {
-      await deployKey(store, request.dataDir, site, kid);
+      await deployKey(store, request.dataDir, site, kid, request.force === true);
       return EXIT.ok;
     }
     console.log(
@@ -290,7 +310,7 @@ export async function deployEncryptionKey(request: DeployRequest): Promise<numbe
     }
     await checkPrivateKeyFile(request.dataDir, record);
     const site = await openSiteKey(request.site, request.siteKeyOption, masthead);
-    await deployKey(store, request.dataDir, site, record.kid);
+    await deployKey(store, request.dataDir, site, record.kid, request.force === true);
     return EXIT.ok;
   } finally {
     store.close();
@@ -362,11 +382,16 @@ async function deployKey(
   dataDir: string,
   site: SiteKey,
   kid: string,
+  force: boolean,
 ): Promise<void> {
   const keys = await store.listEncryptionKeys();
   const record = keys.find((key) => key.kid === kid);
   if (!record) throw new CliError(`Cannot deploy key ${kid}: this data dir does not know it`);
   await checkPrivateKeyFile(dataDir, record);
+  await requireLiveServersHold(store, kid, {
+    force,
+    warn: (message) => printWarning(TOOL, message),
+  });
   const previous = keys.find((key) => key.role === "current" && key.kid !== kid);
   const now = Date.now();
   await recordSupersedingDocument(
@@ -400,8 +425,10 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
   let computers: ComputerRecord[];
   let disabledAt: number | null;
   let orphaned;
+  let servers: ServerRecord[];
   try {
     keys = await store.listEncryptionKeys();
+    servers = await store.listServers();
     computers = (await store.listComputers()).filter(isActive);
     disabledAt = keys.some((key) => key.role === "current") ? null : await disabledSince(store);
     orphaned = (await orphanedComputers(store)).map(({ computer, source }) => ({
@@ -434,6 +461,13 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
       ? null
       : await encryptionKeyFileProblem(dataDir, key.kid),
     clients: clientsOf(key.kid),
+    // The servers sharing this store that recorded the key as loaded there.
+    servers: serversHolding(servers, key.kid).map((server) => ({
+      name: server.name,
+      url: server.url,
+      live: isServerLive(server, Date.now()),
+      lastSeenAt: server.lastSeenAt,
+    })),
   })));
   const state = encryptionState(keys);
   const currentKid = keys.find((key) => key.role === "current")?.kid ?? null;
@@ -488,7 +522,16 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
   if (rows.length > 0) {
     console.log(
       "\n" + formatTable(
-        ["KEY ID", "BITS", "ROLE", "CLIENTS", "CREATED", "DEPLOYED", "PRIVATE KEY HERE"],
+        [
+          "KEY ID",
+          "BITS",
+          "ROLE",
+          "CLIENTS",
+          "CREATED",
+          "DEPLOYED",
+          "PRIVATE KEY HERE",
+          "SERVERS HOLDING IT",
+        ],
         rows.map((row) => [
           row.kid,
           String(row.bits),
@@ -497,6 +540,12 @@ export async function showEncryptionStatus(dataDir: string, json: boolean): Prom
           formatTime(row.createdAt),
           formatTime(row.deployedAt),
           row.privateKeyProblem ?? (row.privateKeyFile ? "yes" : "no"),
+          row.servers.length === 0
+            ? "-"
+            : row.servers.map((server) =>
+              server.live ? server.name : `${server.name} (not running)`
+            )
+              .join(", "),
         ]),
       ).trimEnd(),
     );
@@ -543,6 +592,7 @@ export async function encryptionCommand(
         "key-size": { type: "string" },
         "deploy-now": { type: "boolean" },
         "out-key-path": { type: "string" },
+        force: { type: "boolean" },
       });
       const bits = parseKeySize(stringOption(values, "key-size") ?? "max");
       const outKeyPath = stringOption(values, "out-key-path");
@@ -554,15 +604,21 @@ export async function encryptionCommand(
         outKeyPath,
         site: siteSource(values),
         siteKeyOption: "--site-key",
+        force: values.force === true,
       });
     }
     case "deploy": {
-      const { values } = parseOptions(rest, { ...siteOptions, kid: { type: "string" } });
+      const { values } = parseOptions(rest, {
+        ...siteOptions,
+        kid: { type: "string" },
+        force: { type: "boolean" },
+      });
       return await deployEncryptionKey({
         dataDir: resolveDataDir(context),
         kid: stringOption(values, "kid"),
         site: siteSource(values),
         siteKeyOption: "--site-key",
+        force: values.force === true,
       });
     }
     case "status": {
@@ -610,6 +666,7 @@ export async function encryptionCommand(
         server: { type: "boolean" },
         deploy: { type: "boolean" },
         masthead: { type: "string" },
+        force: { type: "boolean" },
       });
       const from = stringOption(values, "from");
       if (!from) throw new UsageError("Missing option --from: expected the folder to read from");
@@ -627,7 +684,14 @@ export async function encryptionCommand(
         kid: stringOption(values, "kid"),
         server: values.server === true,
         deploy: values.deploy === true
-          ? (kid) => deployEncryptionKey({ dataDir, kid, site, siteKeyOption: "--site-key" })
+          ? (kid) =>
+            deployEncryptionKey({
+              dataDir,
+              kid,
+              site,
+              siteKeyOption: "--site-key",
+              force: values.force === true,
+            })
           : undefined,
         mastheadFile: stringOption(values, "masthead"),
         password: transferSource(values),

@@ -23,6 +23,7 @@ import { computersCommand, computersHelp } from "./computers.ts";
 import { encryptionCommand, encryptionHelp } from "./encryption.ts";
 import { initSiteCommand, initSiteHelp } from "./init_site.ts";
 import { operatorsCommand, operatorsHelp } from "./operators.ts";
+import { mastheadCommand, mastheadHelp } from "./masthead.ts";
 import { reportEncryptionCommand } from "./report_encryption.ts";
 import { relaysCommand, relaysHelp } from "./relays.ts";
 import { reportsCommand, reportsHelp } from "./reports.ts";
@@ -43,6 +44,10 @@ Commands:
   init-site            create the site key, the masthead and the server data dir
       mle-admin init-site --data-dir /var/opt/mle-server --site-key ~/site/license.pvk \\
         --masthead ~/site/masthead.json --server-url http://server.example:52311
+  masthead add-server  re-sign the masthead with one more server URL (the parents of last resort)
+      mle-admin masthead add-server http://server2.example:52311 --site-key ~/site/license.pvk
+  masthead show        the masthead's site, key and server URLs
+      mle-admin masthead show
   encryption generate  generate a new encryption key (Pending until deployed)
       mle-admin encryption generate --key-size max --out-key-path /media/usb --site-key ~/site/license.pvk
   encryption deploy    make the pending key the one clients encrypt to (Enabled)
@@ -113,6 +118,7 @@ type Command = (args: string[], context: CommandContext) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   "init-site": { run: initSiteCommand, help: initSiteHelp },
+  masthead: { run: mastheadCommand, help: mastheadHelp },
   encryption: { run: encryptionCommand, help: encryptionHelp },
   settings: { run: settingsCommand, help: settingsHelp },
   computers: { run: computersCommand, help: computersHelp },

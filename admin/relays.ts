@@ -24,7 +24,8 @@ import {
   wantsHelp,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
-import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import { decided, openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import { signAndRecordComputerDecision } from "../store/computer_decisions.ts";
 
 /** Usage of `mle-admin relays`. */
 export const relaysHelp = `Usage:
@@ -37,6 +38,8 @@ with the relay's own key. The server accepts a bundle only from a computer allow
   allow     lets computer ID (the relay, which logs "registered as computer ID" on its first
             start) send bundles. The server still checks every client's own signature inside.
   disallow  stops accepting its bundles; the relay then forwards reports untouched.
+Allow and disallow are decisions signed with the site key (mle-computer-decision, each
+recorded once): the same document the web console signs in the browser.
   list      shows the allowed relays.
 
 Options:
@@ -123,8 +126,9 @@ async function setAllowed(
       );
       return EXIT.ok;
     }
-    await openSiteKey(site, "--site-key", masthead);
-    await store.setBundleSender(id, allowed, Date.now());
+    const siteKey = await openSiteKey(site, "--site-key", masthead);
+    const action = allowed ? "allow-bundles" : "disallow-bundles";
+    await decided(() => signAndRecordComputerDecision(store, siteKey, action, id, Date.now()));
     console.log(
       allowed
         ? `Computer ${id} (${computer.hostname ?? "no hostname"}) may send report bundles: ` +

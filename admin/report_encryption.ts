@@ -33,7 +33,7 @@ export const reportEncryptionHelp = `Usage:
   mle-admin -reportencryption -generatekey [-privateKeySize=min|max|2048|3072|4096]
             [-deploynow=yes|no] [-outkeypath=<path>] -sitePvkLocation=<path+license.pvk>
             [-sitePvkPassword=<password> | -password-file=<file>] [-dataDir=<dir>]
-  mle-admin -reportencryption -deploynow=yes -sitePvkLocation=<path+license.pvk>
+  mle-admin -reportencryption -deploynow=yes [-force] -sitePvkLocation=<path+license.pvk>
             [-sitePvkPassword=<password> | -password-file=<file>] [-dataDir=<dir>]
   mle-admin -reportencryption -status [-dataDir=<dir>]
   mle-admin -reportencryption -h
@@ -58,6 +58,8 @@ Options (names are case-insensitive):
   -password-file=<file>        read the password from the file's first line (only its
                                owner may read the file: chmod 600 <file>)
   -dataDir=<dir>               the server data dir (also --data-dir DIR)
+  -force                       deploy although a running server sharing the database lacks the
+                               key's private key file (refused by default: ERR_KEY_NOT_ON_SERVER)
                                [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
   -status                      show the state and the keys
   -h                           show this help
@@ -84,8 +86,9 @@ export type ReportEncryptionRequest =
     deployNow: boolean;
     outKeyPath: string | undefined;
     site: SiteKeySource;
+    force: boolean;
   }
-  | { action: "deploy"; site: SiteKeySource };
+  | { action: "deploy"; site: SiteKeySource; force: boolean };
 
 const HELP_FLAGS = new Set(["-h", "--h", "-help", "--help", "-?", "/?", "/h"]);
 /** Legacy options that take a `=value`. */
@@ -101,7 +104,7 @@ const VALUE_OPTIONS = new Set([
 /** Legacy options that name a file or folder: a leading `~` is expanded. */
 const PATH_VALUE_OPTIONS = new Set(["outkeypath", "sitepvklocation", "password-file"]);
 /** Legacy options without a value. */
-const FLAG_OPTIONS = new Set(["reportencryption", "generatekey", "status"]);
+const FLAG_OPTIONS = new Set(["reportencryption", "generatekey", "status", "force"]);
 
 /**
  * Parses a legacy `-reportencryption` command line (the data dir already taken out).
@@ -194,9 +197,10 @@ export function parseReportEncryptionArgs(args: readonly string[]): ReportEncryp
       deployNow: deployNow ?? false,
       outKeyPath: values.get("outkeypath"),
       site,
+      force: flags.has("force"),
     };
   }
-  if (deployNow === true) return { action: "deploy", site };
+  if (deployNow === true) return { action: "deploy", site, force: flags.has("force") };
   throw new UsageError(
     deployNow === false
       ? "Nothing to do: -deploynow=no without -generatekey"
@@ -225,6 +229,7 @@ export async function reportEncryptionCommand(
         outKeyPath: request.outKeyPath,
         site: request.site,
         siteKeyOption: "-sitePvkLocation",
+        force: request.force,
       });
     case "deploy":
       return await deployEncryptionKey({
@@ -232,6 +237,7 @@ export async function reportEncryptionCommand(
         kid: undefined,
         site: request.site,
         siteKeyOption: "-sitePvkLocation",
+        force: request.force,
       });
   }
 }

@@ -28,6 +28,7 @@ Deno.test("parseReportEncryptionArgs() reads the seed's generate line", () => {
     deployNow: false,
     outKeyPath: "/media/usb",
     site: { path: "/root/license.pvk", passwordFile: undefined, argvPassword: "pw" },
+    force: false,
   });
 });
 
@@ -35,6 +36,7 @@ Deno.test("parseReportEncryptionArgs() reads the seed's deploy line, split or no
   const expected = {
     action: "deploy",
     site: { path: "/root/license.pvk", passwordFile: undefined, argvPassword: "p=w" },
+    force: false,
   };
   assert.deepEqual(
     parseReportEncryptionArgs([
@@ -72,8 +74,14 @@ Deno.test("parseReportEncryptionArgs() takes names in any case and the password 
       deployNow: false,
       outKeyPath: undefined,
       site: { path: undefined, passwordFile: "/p", argvPassword: undefined },
+      force: false,
     });
   }
+  assert.deepEqual(parseReportEncryptionArgs(["-reportencryption", "-deploynow=yes", "-Force"]), {
+    action: "deploy",
+    site: { path: undefined, passwordFile: undefined, argvPassword: undefined },
+    force: true,
+  });
   assert.deepEqual(parseReportEncryptionArgs(["-reportencryption", "-h"]), { action: "help" });
   assert.deepEqual(parseReportEncryptionArgs(["-reportencryption", "-status"]), {
     action: "status",

@@ -27,13 +27,16 @@ export const uploadsHelp = `Usage:
 
 Lists the files computers uploaded, oldest first: computer id, upload id, the stored name (under
 DIR/uploads/<computer id>/), size, state (receiving, complete or failed, with the reason), whether
-it travelled encrypted, and its SHA-256, which the server checked against the one the client
-declared inside the encryption. The name the client declared is shown as sent; the stored name
-is the sanitised one.
+it travelled encrypted, its SHA-256, which the server checked against the one the client
+declared inside the encryption, and the server that holds the file (servers sharing a database
+each keep the files they received, under their own data dir; "-" for uploads recorded before
+servers were named). The name the client declared is shown as sent; the stored name is the
+sanitised one.
 
 Options:
   --computer ID    only this computer's uploads
-  --json           a JSON array of uploads, with the stored file's path (times in milliseconds)
+  --json           a JSON array of uploads, with the server holding each and the stored file's
+                   path in that server's data dir (times in milliseconds)
   --data-dir DIR   the server data dir [env: MLE_DATA_DIR; default: ${defaultServerDataDir()}]
   -h, --help       show this help
 
@@ -49,7 +52,7 @@ Exit codes:
 
 /** One upload as `--json` prints it. */
 export interface UploadView extends UploadRecord {
-  /** The stored file's path, once complete. */
+  /** The stored file's path, once complete (in the data dir of the server holding it). */
   path: string | null;
 }
 
@@ -57,7 +60,17 @@ export interface UploadView extends UploadRecord {
 export function formatUploads(uploads: readonly UploadView[]): string {
   if (uploads.length === 0) return "No uploads yet\n";
   return formatTable(
-    ["COMPUTER", "UPLOAD ID", "NAME", "SIZE", "STATE", "ENCRYPTED", "RECEIVED", "SHA-256"],
+    [
+      "COMPUTER",
+      "UPLOAD ID",
+      "NAME",
+      "SIZE",
+      "STATE",
+      "ENCRYPTED",
+      "RECEIVED",
+      "SHA-256",
+      "SERVER",
+    ],
     uploads.map((upload) => [
       String(upload.computerId),
       upload.uploadId.slice(0, 12),
@@ -67,6 +80,7 @@ export function formatUploads(uploads: readonly UploadView[]): string {
       upload.encrypted ? "yes" : "no",
       formatTime(upload.completedAt ?? upload.createdAt),
       upload.sha256.slice(0, 16),
+      upload.server ?? "-",
     ]),
   );
 }

@@ -26,6 +26,12 @@ import {
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import type { Masthead } from "../protocol/masthead.ts";
+import {
+  orderParents,
+  ParentList,
+  RELAY_SERVER_SETTINGS,
+  RESIST_FAILURE_SETTING,
+} from "../protocol/parent_list.ts";
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import type { Report } from "../protocol/report.ts";
@@ -68,8 +74,11 @@ export interface AgentOptions {
   keyStoragePath: string;
   /** A masthead file to install (first use) or update from. */
   mastheadFile?: string;
-  /** Parent URL; else the one used last; else the masthead's first server URL. */
-  parent?: string;
+  /**
+   * Parent URLs in order (`--parent`, repeatable; remembered); the site's `__RelayServer1/2` come
+   * before them and the masthead's server URLs after, as the last resort.
+   */
+  parents?: string[];
   /** Level given at install time (command line or settings file). */
   installLevel?: { level: EncryptionLevel; source: LevelSource };
   hostIdentifier: HostIdentifierKind;
@@ -130,7 +139,12 @@ export class Agent {
     ));
     agent.#state = await readState(agent.#statePath);
     if (options.installLevel) agent.#state.installLevel = options.installLevel;
-    if (options.parent) agent.#state.parent = options.parent;
+    const given = orderParents(options.parents ?? []);
+    if (given.length > 0 && given.join(" ") !== agent.#state.parents.join(" ")) {
+      agent.#state.parents = given;
+      agent.#state.parent = given[0];
+      agent.#state.parentChoice = null; // a new list: start again at its first
+    }
     const remembered = agent.#state.keyStoragePath;
     if (remembered !== null && remembered !== options.keyStoragePath) {
       options.say(`KeyStorage is now ${options.keyStoragePath} (was ${remembered})`);
@@ -163,16 +177,34 @@ export class Agent {
     return this.#serverKey;
   }
 
-  /** The parent URL in use. */
+  /** The parent URL in use: the last one that answered, else the first. */
   get parentUrl(): string {
-    const url = this.#state.parent ?? this.#masthead.serverUrls[0];
-    if (!url) {
+    return this.#parentList().inUse;
+  }
+
+  /**
+   * The parents in order: the site's `__RelayServer1/2`, the operator's `--parent` list, the
+   * masthead's servers; with what is known of them from earlier cycles.
+   */
+  #parentList(): ParentList {
+    const deployed = this.#state.deployedSettings;
+    const parents = orderParents(
+      RELAY_SERVER_SETTINGS.map((name) => deployed[name] ?? ""),
+      this.#state.parents,
+      this.#masthead.serverUrls,
+    );
+    if (parents.length === 0) {
       throw new MleError(
         "ERR_DOCUMENT_INVALID",
         "Cannot report: no --parent and the masthead names no server",
       );
     }
-    return url.replace(/\/+$/, "");
+    const resistText = deployed[RESIST_FAILURE_SETTING];
+    return new ParentList({
+      parents,
+      resistFailureMs: resistText === undefined ? 0 : Number(resistText) * 1000,
+      state: this.#state.parentChoice ?? undefined,
+    });
   }
 
   /** Adds a new report with the machine's properties and the given custom properties. */
@@ -221,19 +253,46 @@ export class Agent {
   }
 
   async #cycle(): Promise<CycleResult> {
-    // Where a parent does not take encrypted reports, the next one may (clients that know several).
-    let result!: CycleResult;
-    for (const parent of this.#parentCandidates()) {
-      result = await this.#cycleThrough(parent);
-      if (result.heldBy !== "parent-refuses-encryption") break;
+    // The parents in order until one answers; where one does not take encrypted reports, the
+    // next one may. The computer id stays: every parent leads to the same site.
+    const parents = this.#parentList();
+    let result: CycleResult | undefined;
+    const unreachable: ParentUnreachableError[] = [];
+    try {
+      // Planned again after each failure: a failure can bring the next parents in.
+      const tried = new Set<string>();
+      for (
+        let parent: string | undefined = parents.plan(Date.now())[0];
+        parent !== undefined;
+        parent = parents.plan(Date.now()).find((url) => !tried.has(url))
+      ) {
+        tried.add(parent);
+        try {
+          result = await this.#cycleThrough(parent);
+        } catch (error) {
+          if (!(error instanceof ParentUnreachableError)) throw error;
+          parents.failed(parent, Date.now(), error.message);
+          unreachable.push(error);
+          continue;
+        }
+        if (result.heldBy === "parent-refuses-encryption") continue;
+        parents.answered(parent);
+        break;
+      }
+    } finally {
+      const now = Date.now();
+      this.#state.parentChoice = parents.state;
+      this.#state.parent = parents.inUse;
+      this.#state.parentWhy = parents.why(now);
+    }
+    if (result === undefined) {
+      if (unreachable.length === 1) throw unreachable[0];
+      // Every parent failed: say what each did.
+      const each = unreachable.map((error) => error.message.replace(/^Cannot reach /, ""));
+      throw new ParentUnreachableError(`any parent: ${each.join("; ")}`);
     }
     this.#state.heldBecause = result.outcome === "queued" ? result.message : null;
     return result;
-  }
-
-  /** The parents to try, in order: today the one in use. */
-  #parentCandidates(): string[] {
-    return [this.parentUrl];
   }
 
   async #cycleThrough(parent: string): Promise<CycleResult> {
@@ -384,7 +443,8 @@ export class Agent {
       return "encryption-refused";
     }
     if (answer.status >= 500 || answer.status === 429) {
-      return `the parent answered ${answer.status}: ${said}; reports stay queued`;
+      // Busy or failing: the next parent may take it (the report stays queued meanwhile).
+      throw new ParentUnreachableError(`${parent} (it answered ${answer.status}: ${said})`);
     }
     if (code === "ERR_COMPUTER_REVOKED" || code === "ERR_CLEAR_TEXT_REFUSED") {
       return `the server refused report ${queued.seq}: ${said}`;

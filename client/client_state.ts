@@ -8,6 +8,7 @@ import { replaceFileAtomically } from "../keystore/secure_file.ts";
 import type { EncryptionLevel } from "../protocol/encryption_level.ts";
 import type { DeployedSettings } from "../protocol/settings.ts";
 import type { DocumentVersion } from "../protocol/document_version.ts";
+import type { ParentListState } from "../protocol/parent_list.ts";
 
 /** Where the effective encryption level came from. */
 export type LevelSource = "deployed" | "command line" | "settings file" | "default";
@@ -18,7 +19,14 @@ export interface ClientState {
   computerId: number | null;
   /** The public key the computer id was given for: a new key means a new registration. */
   registeredPublicKey: string | null;
+  /** The parent in use (the last one that answered, else the first to try). */
   parent: string | null;
+  /** The operator's parents (`--parent`, repeatable), in order; remembered. */
+  parents: string[];
+  /** Which parent answered last and which are failing (`protocol/parent_list.ts`). */
+  parentChoice: ParentListState | null;
+  /** Why the parent in use is the one in use, for `client status`. */
+  parentWhy: string | null;
   /**
    * The KeyStorage folder in use (given once with `--storage-path`, then remembered): a run
    * without the flag uses it rather than making a second key, and so a second computer.
@@ -75,6 +83,9 @@ export function initialState(): ClientState {
     computerId: null,
     registeredPublicKey: null,
     parent: null,
+    parents: [],
+    parentChoice: null,
+    parentWhy: null,
     keyStoragePath: null,
     nextSeq: 1,
     installLevel: null,
@@ -137,7 +148,10 @@ export async function readState(path: string): Promise<ClientState> {
     throw error;
   }
   const parsed = JSON.parse(text);
-  return { ...initialState(), ...parsed };
+  const state: ClientState = { ...initialState(), ...parsed };
+  // A state from before lists of parents: its one parent is the operator's list.
+  if (state.parents.length === 0 && state.parent !== null) state.parents = [state.parent];
+  return state;
 }
 
 /** Writes the state file atomically. */

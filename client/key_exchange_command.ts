@@ -70,9 +70,10 @@ export async function registerWithRelay(input: RegisterInput): Promise<number> {
   const { agent: options } = input;
   if (input.relayUrl !== undefined) {
     parseServerUrl(input.relayUrl);
-    if (options.parent !== undefined && trimmed(options.parent) !== trimmed(input.relayUrl)) {
+    const given = options.parents?.[0];
+    if (given !== undefined && trimmed(given) !== trimmed(input.relayUrl)) {
       throw new UsageError(
-        `Cannot register with two relays: --parent "${options.parent}" and "${input.relayUrl}"`,
+        `Cannot register with two relays: --parent "${given}" and "${input.relayUrl}"`,
         "give the relay's URL once",
       );
     }
@@ -86,7 +87,10 @@ export async function registerWithRelay(input: RegisterInput): Promise<number> {
     warn: (message) => printWarning(TOOL, message),
   });
 
-  const agent = await Agent.open({ ...options, parent: input.relayUrl ?? options.parent });
+  const agent = await Agent.open({
+    ...options,
+    parents: input.relayUrl === undefined ? options.parents : [input.relayUrl],
+  });
   const relayUrl = agent.parentUrl;
   let computerId: number;
   try {

@@ -7,6 +7,10 @@
 import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
+import { type Logger, silentLogger } from "../cli/log.ts";
+import { LOG_OPTIONS, logOptionsHelp } from "../cli/log_options.ts";
+import { newRequestId, runWithRequestId } from "../protocol/request_id.ts";
+import { CLIENT_LOG_ROTATION, clientLogSettings, openClientRunLog } from "./run_log.ts";
 import { CliError, runCommand, UsageError } from "../cli/output.ts";
 import { expandHomeInOptions } from "../cli/home_path.ts";
 import { defaultClientDataDir, defaultKeyStoragePath } from "../keystore/default_paths.ts";
@@ -47,7 +51,7 @@ encrypts it according to its encryption level, and queues it on disk while nothi
 Commands:
   report     make one report and send everything queued (for cron)
   run        the same as a service, every --interval seconds
-  status     show computer id, parent, encryption level and state, why reports are held, last
+  status     show computer id, parent in use and why, encryption level and state, why reports are held, last
              failure, queue depth, the settings the site deployed
 ${UPLOAD_HELP.command}
   rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent;
@@ -73,7 +77,13 @@ Connection options (report, run):
                              one; default: DIR/KeyStorage with --data-dir, else
                              ${defaultKeyStoragePath()})
   --masthead FILE            the site's masthead (installed on first use)
-  --parent URL               the relay or server to report to (remembered)
+  --parent URL               the relay or server to report to; repeat for the next ones to try
+                             when it fails (remembered). Before them come the site's
+                             __RelayServer1 and __RelayServer2 settings, after them the
+                             masthead's servers. A failing parent is given up after the site's
+                             _BESClient_RelaySelect_ResistFailureIntervalSeconds (default 0), the
+                             next tried, the first again once it answers (jittered back-off);
+                             the computer id stays
   --encryption LEVEL         required, optional (default) or none (${ENCRYPTION_LEVEL_SETTING});
                              a value deployed by the site replaces it. optional sends clear text
                              only while the site has no enabled encryption certificate: once it
@@ -113,6 +123,15 @@ Status options:
   --data-dir DIR             as above
   --json                     print JSON
 
+Log options (report, run, upload, register, rotate-keys; status names the file):
+${
+  logOptionsHelp("MLE_CLIENT", {
+    file: "DIR/logs/mle-client.log",
+    rotation: CLIENT_LOG_ROTATION,
+    column: 29,
+  })
+}
+
 Examples:
   mle-client report --data-dir /var/opt/BESClient --masthead masthead.json \\
     --parent http://relay.example:52311 --encryption required --property Owner=ops
@@ -139,7 +158,7 @@ const OPTIONS = {
   "data-dir": { type: "string" },
   "storage-path": { type: "string" },
   masthead: { type: "string" },
-  parent: { type: "string" },
+  parent: { type: "string", multiple: true },
   encryption: { type: "string" },
   settings: { type: "string" },
   property: { type: "string", multiple: true },
@@ -159,6 +178,7 @@ const OPTIONS = {
   "password-file": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
   ...UPLOAD_CLI_OPTIONS,
+  ...LOG_OPTIONS,
 } as const;
 
 /** The options that name a file or folder: a leading `~` is expanded (cli/home_path.ts). */
@@ -197,36 +217,75 @@ export async function main(args: string[]): Promise<number> {
     // `register` takes the relay's URL; no other command takes an argument.
     const allowed = command === "register" || command === "upload" ? 1 : 0;
     if (extra.length > allowed) throw new UsageError(`unexpected argument "${extra[allowed]}"`);
-    switch (command) {
-      case "report":
-        return await report(values, false);
-      case "run":
-        return await report(values, true);
-      case "status":
-        return await status(values);
-      case "rotate-keys":
-        return await rotate(values);
-      case "upload":
-        return await uploadCommand({
-          agent: await agentOptions(values),
-          file: extra[0],
-          name: values.name,
-          wait: values.wait,
-          timeout: values.timeout,
-          quiet: values.quiet,
-        });
-      case "register":
-        return await registerWithRelay({
-          agent: await agentOptions(values),
-          relayUrl: extra[0],
-          password: values.password,
-          passwordFile: values["password-file"],
-          json: values.json,
-        });
-      default:
-        throw new UsageError(`unknown command "${command ?? ""}"`, "commands: report, run, status");
+    if (command === "status") return await status(values);
+    if (!["report", "run", "rotate-keys", "upload", "register"].includes(command)) {
+      throw new UsageError(`unknown command "${command ?? ""}"`, "commands: report, run, status");
     }
+    return await withRunLog(values, command, () => runLogged(command, values, extra));
   });
+}
+
+/**
+ * The run log of this process (`client/run_log.ts`): one command per process, so one log, set
+ * by {@linkcode withRunLog} before the command runs.
+ */
+let runLog: Logger = silentLogger;
+
+/** Opens the run log, says what runs and how it ended, whatever the outcome. */
+async function withRunLog(
+  values: Values,
+  command: string,
+  work: () => Promise<number>,
+): Promise<number> {
+  const dataDir = dataDirOf(values);
+  const log = await openClientRunLog(clientLogSettings(values, dataDir), dataDir);
+  runLog = log;
+  const started = performance.now();
+  log.info(`${command} started`, { dataDir, parent: values.parent });
+  try {
+    const code = await work();
+    log[code === EXIT.ok ? "info" : "warn"](`${command} finished`, {
+      exitCode: code,
+      seconds: Math.round(performance.now() - started) / 1000,
+    });
+    return code;
+  } catch (error) {
+    log.error(`${command} failed`, { cause: (error as Error).message });
+    throw error;
+  } finally {
+    log.close();
+    runLog = silentLogger;
+  }
+}
+
+async function runLogged(command: string, values: Values, extra: string[]): Promise<number> {
+  switch (command) {
+    case "report":
+      return await report(values, false);
+    case "run":
+      return await report(values, true);
+    case "rotate-keys":
+      return await rotate(values);
+    case "upload":
+      return await uploadCommand({
+        agent: await agentOptions(values),
+        file: extra[0],
+        name: values.name,
+        wait: values.wait,
+        timeout: values.timeout,
+        quiet: values.quiet,
+      });
+    case "register":
+      return await registerWithRelay({
+        agent: await agentOptions(values),
+        relayUrl: extra[0],
+        password: values.password,
+        passwordFile: values["password-file"],
+        json: values.json,
+      });
+    default:
+      throw new UsageError(`unknown command "${command}"`, "commands: report, run, status");
+  }
 }
 
 type Values = ReturnType<
@@ -249,7 +308,9 @@ const CLIENT_SERVICE: RoleService = {
       throw new UsageError(`Cannot read run's options: ${(error as Error).message}`);
     }
     const options = await agentOptions(values, os);
-    return { dataDir: options.dataDir, writablePaths: [options.keyStoragePath] };
+    // A --log-file outside the data dir: its folder must be writable under the service too.
+    const logFile = values["log-file"] ? [resolvePath(values["log-file"])] : [];
+    return { dataDir: options.dataDir, writablePaths: [options.keyStoragePath, ...logFile] };
   },
   defaultDataDir: (os) => Deno.env.get("MLE_CLIENT_DATA_DIR") ?? defaultClientDataDir(os),
 };
@@ -261,7 +322,7 @@ async function agentOptions(values: Values, os: TargetOs = currentOs()): Promise
   const keyStoragePath = (given === undefined ? undefined : resolvePath(given)) ??
     (await readState(joinPath(dataDir, "state.json"))).keyStoragePath ??
     (values["data-dir"] ? joinPath(dataDir, "KeyStorage") : defaultKeyStoragePath(os));
-  if (values.parent) parseServerUrl(values.parent);
+  for (const parent of values.parent ?? []) parseServerUrl(parent);
   const kind = values["host-identifier"];
   if (kind !== "machine" && kind !== "instance") {
     throw new UsageError(`unknown host identifier "${kind}"`, "use machine or instance");
@@ -284,10 +345,11 @@ async function agentOptions(values: Values, os: TargetOs = currentOs()): Promise
     dataDir,
     keyStoragePath,
     mastheadFile: values.masthead,
-    parent: values.parent,
+    parents: values.parent,
     installLevel,
     hostIdentifier: kind,
     say: (line) => {
+      runLog.info(line);
       if (!quiet) console.error(`${TOOL}: ${line}`);
     },
   };
@@ -321,7 +383,7 @@ async function report(values: Values, asService: boolean): Promise<number> {
   let agent = await Agent.open(options);
   if (!asService) {
     await agent.queueReport(custom);
-    let cycle = await agent.cycle();
+    let cycle = await cycleWithRequestId(agent);
     ({ agent, cycle } = await carryOutDirectedRotation(agent, options) ?? { agent, cycle });
     return await sendUploadsAfterCycle(agent, options, exitCodeOf(cycle, options));
   }
@@ -349,7 +411,7 @@ async function report(values: Values, asService: boolean): Promise<number> {
       options.say("restarted");
     }
     await agent.queueReport(custom);
-    let cycle = await agent.cycle();
+    let cycle = await cycleWithRequestId(agent);
     ({ agent, cycle } = await carryOutDirectedRotation(agent, options) ?? { agent, cycle });
     await sendUploadsAfterCycle(agent, options, exitCodeOf(cycle, options), interval * 1000);
     if (stopping || restarting) continue;
@@ -364,6 +426,26 @@ async function report(values: Values, asService: boolean): Promise<number> {
   lock?.release();
   options.say("stopped");
   return EXIT.ok;
+}
+
+/**
+ * One cycle with its own request id: every call it makes to the parent carries it, and the
+ * relays and the server log it, so the run log's line leads to theirs.
+ */
+async function cycleWithRequestId(agent: Agent): Promise<CycleResult> {
+  const requestId = newRequestId();
+  return await runWithRequestId(requestId, async () => {
+    runLog.debug("cycle started");
+    const cycle = await agent.cycle();
+    const level = cycle.outcome === "delivered" ? "info" : "warn";
+    runLog[level](`cycle ${cycle.outcome}`, {
+      message: cycle.message,
+      queued: cycle.queued,
+      hint: cycle.hint,
+      heldBy: cycle.heldBy,
+    });
+    return cycle;
+  });
 }
 
 function exitCodeOf(result: CycleResult, options: AgentOptions): number {
@@ -392,6 +474,8 @@ async function status(values: Values): Promise<number> {
   const summary = {
     computerId: state.computerId,
     parent: state.parent,
+    parentWhy: state.parentWhy,
+    parents: state.parents,
     keyStoragePath: state.keyStoragePath,
     encryptionLevel: level.level,
     encryptionLevelSource: level.source,
@@ -405,6 +489,7 @@ async function status(values: Values): Promise<number> {
     lastFailure: state.lastFailure,
     queueDepth: await new ReportQueue(dataDir).depth(),
     uploads: await uploadViews(dataDir),
+    logFile: clientLogSettings(values, dataDir).file,
   };
   if (values.json) {
     console.log(JSON.stringify(summary, null, 2));
@@ -413,6 +498,7 @@ async function status(values: Values): Promise<number> {
   const line = (name: string, value: unknown) => console.log(`${name.padEnd(22)} ${value ?? "-"}`);
   line("Computer id", summary.computerId ?? "not registered");
   line("Parent", summary.parent);
+  line("Parent because", summary.parentWhy);
   line("KeyStorage", summary.keyStoragePath);
   line("Encryption level", `${summary.encryptionLevel} (${summary.encryptionLevelSource})`);
   line("Encrypting now", summary.encryptingNow ? "yes" : "no");
@@ -436,6 +522,7 @@ async function status(values: Values): Promise<number> {
     summary.lastFailure ? `${summary.lastFailure.at} ${summary.lastFailure.message}` : "none",
   );
   line("Queued reports", summary.queueDepth);
+  line("Log file", summary.logFile);
   for (const text of formatUploadViews(summary.uploads)) console.log(text);
   return EXIT.ok;
 }
@@ -486,7 +573,7 @@ async function rotate(values: Values): Promise<number> {
   }
   console.error(`${TOOL}: error: the new key is not registered yet: ${result.pending}`);
   if (/ERR_KEY_EXCHANGE_REQUIRED|authenticating/i.test(result.pending ?? "")) {
-    const relay = options.parent ??
+    const relay = options.parents?.[0] ??
       (await readState(joinPath(options.dataDir, "state.json"))).parent;
     console.error(
       `${TOOL}: hint: the parent is an authenticating relay: ${

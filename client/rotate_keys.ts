@@ -4,7 +4,9 @@
  * 1. Deliver what is queued with the current key, while it is still valid (not with
  *    `--compromised`: then queued reports wait and are re-signed with the new key).
  * 2. Make the new key pair now and let the old key sign a hand-over for it, kept outside
- *    KeyStorage, so the server links the new computer to the old one. With `--compromised` the
+ *    KeyStorage, so the server links the new computer to the old one. It names the last sequence
+ *    number the old key spent: a report delivered to a relay (202, spooled) is not yet at the
+ *    server, which accepts the old id's reports up to that number and refuses any later one. With `--compromised` the
  *    new key only claims to replace the old id, and the old key's statement is evidence for the
  *    operator, nothing more (a thief may hold that key too): the old id stays valid until the
  *    operator confirms the new computer.
@@ -114,6 +116,8 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
         oldComputerId: oldId,
         newPublicKey,
         issuedAt: Date.now(),
+        // Reports up to here may still be in a relay's spool: the server accepts them.
+        lastSeq: await lastSpentSeq(dataDir),
       });
     }
   }
@@ -174,6 +178,15 @@ async function listFiles(folder: string): Promise<string[]> {
     files.push("(the folder does not exist)");
   }
   return files.sort();
+}
+
+/**
+ * The last report sequence number spent here (0 when none): read again after the delivery, as
+ * another `mle-client report` may have queued one meanwhile.
+ */
+async function lastSpentSeq(dataDir: string): Promise<number> {
+  const state = await readState(joinPath(dataDir, "state.json"));
+  return Math.max(state.nextSeq - 1, await new ReportQueue(dataDir).maxSeq(), 0);
 }
 
 async function waitForNewId(dataDir: string, oldId: number | null, timeoutMs: number) {

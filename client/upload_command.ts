@@ -7,6 +7,7 @@
 
 import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, UsageError } from "../cli/output.ts";
+import { backoffDelayMs } from "../protocol/backoff.ts";
 import { Agent, type AgentOptions } from "./agent.ts";
 import {
   sendQueuedUploads,
@@ -80,7 +81,6 @@ export async function uploadCommand(options: UploadCommandOptions): Promise<numb
 
   const deadline = timeout > 0 ? Date.now() + timeout * 1000 : Number.POSITIVE_INFINITY;
   const bar = new ProgressBar(Deno.stderr.isTerminal() && !options.quiet);
-  let backoff = 500;
   let last: UploadResult = { outcome: "pending", message: "not sent yet" };
   for (let attempt = 0; attempt < 1_000_000 && Date.now() < deadline; attempt++) {
     const cycle = await agent.cycle();
@@ -108,9 +108,9 @@ export async function uploadCommand(options: UploadCommandOptions): Promise<numb
         return EXIT.queued;
     }
     bar.note(last.message);
+    const backoff = backoffDelayMs(attempt + 1, { minMs: 1_000, maxMs: 20_000 });
     const wait = Math.min(backoff, Math.max(0, deadline - Date.now()));
     await new Promise((resolve) => setTimeout(resolve, wait));
-    backoff = Math.min(10_000, backoff * 2);
   }
   bar.clear();
   console.error(

@@ -25,6 +25,7 @@
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { deriveChunkKey, sealChunk, signClearChunk } from "../envelope/upload_chunk.ts";
 import { sealUploadManifest, signUploadManifest } from "../envelope/upload_manifest.ts";
+import { retryAfterDelayMs } from "../protocol/backoff.ts";
 import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { ChunkConnections } from "../protocol/chunk_connections.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
@@ -558,7 +559,9 @@ class UploadSession {
   /** Waits out a busy answer (503, 429) within the deadline. */
   async #waitIfBusy(answer: UploadAnswer): Promise<"waited" | "timeout" | "no"> {
     if (answer.status !== 503 && answer.status !== 429) return "no";
-    const wait = answer.retryAfterMs ?? 1000;
+    // No earlier than the parent said, with jitter above it: chunks refused together (a full disk,
+    // a full buffer) do not all come back in the same instant.
+    const wait = retryAfterDelayMs(answer.retryAfterMs ?? 1000);
     if (Date.now() + wait > this.#context.deadline) return "timeout";
     await sleep(Math.max(50, wait));
     return "waited";

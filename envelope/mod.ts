@@ -12,5 +12,6 @@ export * from "./jwe.ts";
 export * from "./jws.ts";
 export * from "./pem.ts";
 export * from "./report_message.ts";
+export * from "./sealed_message.ts";
 export * from "./signature.ts";
 export * from "./signed_document.ts";

@@ -15,7 +15,8 @@ export type DocumentType =
   | "mle-encryption-certificate"
   | "mle-settings"
   | "mle-revocations"
-  | "mle-rotation-directive";
+  | "mle-rotation-directive"
+  | "mle-computer-decision";
 
 /** A site-signed document as it travels and is stored. */
 export type SignedDocument = FlattenedJws;

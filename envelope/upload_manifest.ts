@@ -1,8 +1,8 @@
 /**
- * The manifest message that starts an upload, built like a report message
- * (`report_message.ts`): an inner JWS (`typ` "mle-upload-manifest") signed by the client over
- * the manifest JSON, sealed (when encrypting) as the plaintext of a JWE to the server's key, with
- * the client's outer signature (`sig`) over the JWE's compact form. In clear, the inner JWS alone.
+ * The manifest message that starts an upload: a signed and sealed message (`sealed_message.ts`) like
+ * a report, its inner JWS (`typ` "mle-upload-manifest") signed by the client over the manifest
+ * JSON, sealed (when encrypting) as the plaintext of a JWE to the server's key, with the client's
+ * outer signature (`sig`) over the JWE's compact form. In clear, the inner JWS alone.
  *
  * The JWE's content key is the upload's **file key**: fresh for every upload and wrapped once to
  * the server's RSA key (RSA-OAEP-256). Chunks are sealed under a key derived from it
@@ -18,26 +18,18 @@
  */
 
 import { MleError } from "./errors.ts";
+import { createContentKey, importAesKey, unwrapContentKey } from "./jwe.ts";
+import type { FlattenedJws } from "./jws.ts";
 import {
-  createContentKey,
-  decryptJwe,
-  encryptJwe,
-  importAesKey,
-  type JweHeader,
-  readJweHeader,
-  unwrapContentKey,
-} from "./jwe.ts";
-import {
-  type FlattenedJws,
-  fromCompactJws,
-  type JwsHeader,
-  readJwsHeader,
-  signJws,
-  toCompactJws,
-  verifyJws,
-} from "./jws.ts";
-import type { EncryptedMessage } from "./report_message.ts";
-import { signSenderSignature, verifySenderSignature } from "./sender_signature.ts";
+  openSignedMessage,
+  type ParsedSignedMessage,
+  readSignedMessage,
+  type SealedMessage,
+  sealSignedMessage,
+  type SignedMessageKind,
+  signMessage,
+  verifySignedMessage,
+} from "./sealed_message.ts";
 
 /** JWS `typ` of a signed upload manifest. */
 export const UPLOAD_MANIFEST_TYPE = "mle-upload-manifest";
@@ -59,11 +51,40 @@ export interface UploadClaims {
 }
 
 /** A manifest message as read from the wire, before any verification. */
-export type ParsedUploadManifest =
-  | { kind: "encrypted"; message: EncryptedMessage; header: JweHeader; claims: UploadClaims }
-  | { kind: "clear"; message: FlattenedJws; header: JwsHeader; claims: UploadClaims };
+export type ParsedUploadManifest = ParsedSignedMessage<UploadClaims>;
 
-const encoder = new TextEncoder();
+/** The manifest's claims and words for the sealed-message codec. */
+export const UPLOAD_MANIFEST_MESSAGE: SignedMessageKind<UploadClaims> = {
+  name: "upload manifest",
+  type: UPLOAD_MANIFEST_TYPE,
+  contentType: UPLOAD_MANIFEST_CONTENT_TYPE,
+  signatureInvalid: "Cannot accept upload manifest: sender signature is not valid",
+  claimNames: "computer id, upload id, key id or chunk layout",
+  claimsOf: ({ cid, uid, kid, cs, cc }) => {
+    if (!Number.isSafeInteger(cid) || (cid as number) < 1) {
+      throw malformed("cid must be a positive integer");
+    }
+    if (typeof uid !== "string" || !/^[0-9a-f]{32}$/.test(uid)) {
+      throw malformed("uid must be 32 lowercase hex digits");
+    }
+    if (!Number.isSafeInteger(cs) || (cs as number) < 1) {
+      throw malformed("cs must be a positive integer");
+    }
+    if (!Number.isSafeInteger(cc) || (cc as number) < 1) {
+      throw malformed("cc must be a positive integer");
+    }
+    if (kid !== null && typeof kid !== "string") throw malformed("kid must be a key id or null");
+    return {
+      cid: cid as number,
+      uid: uid as string,
+      kid: kid as string | null,
+      cs: cs as number,
+      cc: cc as number,
+    };
+  },
+  sealedHeader: ({ cid, uid, cs, cc }) => ({ cid, uid, cs, cc }),
+  signedHeader: ({ cid, uid, kid, cs, cc }) => ({ cid, uid, kid, cs, cc }),
+};
 
 /**
  * Signs a manifest and seals it to the server key with a fresh file key.
@@ -88,27 +109,17 @@ export async function sealUploadManifest(
   clientPrivateKey: CryptoKey,
   claims: Omit<UploadClaims, "kid">,
   manifest: Uint8Array,
-): Promise<{ message: EncryptedMessage; fileKey: Uint8Array<ArrayBuffer> }> {
-  const checked = claimsOf({ ...claims, kid });
+): Promise<{ message: SealedMessage; fileKey: Uint8Array<ArrayBuffer> }> {
+  UPLOAD_MANIFEST_MESSAGE.claimsOf({ ...claims, kid }); // before a file key is made for nothing
   const { contentKey, raw } = await createContentKey(serverPublicKey, kid);
-  const inner = await signJws(
-    clientPrivateKey,
-    { typ: UPLOAD_MANIFEST_TYPE, ...checked },
-    manifest,
-  );
-  const jwe = await encryptJwe(
-    contentKey,
-    {
-      cty: UPLOAD_MANIFEST_CONTENT_TYPE,
-      cid: checked.cid,
-      uid: checked.uid,
-      cs: checked.cs,
-      cc: checked.cc,
-    },
-    encoder.encode(toCompactJws(inner)),
-  );
   return {
-    message: { ...jwe, sig: await signSenderSignature(clientPrivateKey, jwe) },
+    message: await sealSignedMessage(
+      UPLOAD_MANIFEST_MESSAGE,
+      contentKey,
+      clientPrivateKey,
+      claims,
+      manifest,
+    ),
     fileKey: raw,
   };
 }
@@ -119,8 +130,12 @@ export async function signUploadManifest(
   claims: Omit<UploadClaims, "kid">,
   manifest: Uint8Array,
 ): Promise<FlattenedJws> {
-  const checked = claimsOf({ ...claims, kid: null });
-  return await signJws(clientPrivateKey, { typ: UPLOAD_MANIFEST_TYPE, ...checked }, manifest);
+  return await signMessage(
+    UPLOAD_MANIFEST_MESSAGE,
+    clientPrivateKey,
+    { ...claims, kid: null },
+    manifest,
+  );
 }
 
 /**
@@ -129,51 +144,7 @@ export async function signUploadManifest(
  * @throws {MleError} `ERR_ENVELOPE_MALFORMED` or `ERR_DECRYPTION_FAILED` (header problems).
  */
 export function readUploadManifestMessage(value: unknown): ParsedUploadManifest {
-  if (typeof value === "object" && value !== null && "ciphertext" in value) {
-    const { jwe, header } = readJweHeader(value);
-    const sig = (value as { sig?: unknown }).sig;
-    if (typeof sig !== "string") {
-      throw new MleError(
-        "ERR_ENVELOPE_MALFORMED",
-        'Cannot read upload manifest: member "sig" must be a string',
-      );
-    }
-    if (header.cty !== UPLOAD_MANIFEST_CONTENT_TYPE) {
-      throw new MleError(
-        "ERR_ENVELOPE_MALFORMED",
-        `Cannot read upload manifest: expected cty "${UPLOAD_MANIFEST_CONTENT_TYPE}"`,
-      );
-    }
-    const claims = claimsOf({
-      cid: header.cid,
-      uid: header.uid,
-      kid: header.kid,
-      cs: header.cs,
-      cc: header.cc,
-    });
-    return { kind: "encrypted", message: { ...jwe, sig }, header, claims };
-  }
-  const { jws, header } = readJwsHeader(value);
-  if (header.typ !== UPLOAD_MANIFEST_TYPE) {
-    throw new MleError(
-      "ERR_ENVELOPE_MALFORMED",
-      `Cannot read upload manifest: expected typ "${UPLOAD_MANIFEST_TYPE}"`,
-    );
-  }
-  if (header.kid !== null) {
-    throw new MleError(
-      "ERR_ENVELOPE_MALFORMED",
-      "Cannot read upload manifest: a clear-text manifest names no key id",
-    );
-  }
-  const claims = claimsOf({
-    cid: header.cid,
-    uid: header.uid,
-    kid: null,
-    cs: header.cs,
-    cc: header.cc,
-  });
-  return { kind: "clear", message: jws, header, claims };
+  return readSignedMessage(UPLOAD_MANIFEST_MESSAGE, value);
 }
 
 /**
@@ -186,13 +157,7 @@ export async function verifyUploadManifestSignature(
   clientPublicKey: CryptoKey,
   parsed: ParsedUploadManifest,
 ): Promise<void> {
-  if (parsed.kind === "clear") {
-    await verifyJws(clientPublicKey, parsed.message, UPLOAD_MANIFEST_TYPE);
-    return;
-  }
-  if (!(await verifySenderSignature(clientPublicKey, parsed.message, parsed.message.sig))) {
-    throw manifestSignatureInvalid();
-  }
+  await verifySignedMessage(UPLOAD_MANIFEST_MESSAGE, clientPublicKey, parsed);
 }
 
 /**
@@ -230,67 +195,19 @@ export async function openUploadManifestWithFileKey(
   fileKey: Uint8Array<ArrayBuffer> | null,
 ): Promise<{ manifest: Uint8Array<ArrayBuffer>; fileKey: Uint8Array<ArrayBuffer> | null }> {
   if (parsed.kind === "clear") {
-    const { payload } = await verifyJws(clientPublicKey, parsed.message, UPLOAD_MANIFEST_TYPE);
-    return { manifest: payload, fileKey: null };
-  }
-  const raw = fileKey;
-  const key = raw === null ? null : await importAesKey(raw);
-  const inner = await decryptJwe(parsed.message, key);
-  let compact: string;
-  try {
-    compact = new TextDecoder("utf-8", { fatal: true }).decode(inner);
-  } catch {
-    throw manifestSignatureInvalid();
-  }
-  const { header, payload } = await verifyJws(
-    clientPublicKey,
-    fromCompactJws(compact),
-    UPLOAD_MANIFEST_TYPE,
-  );
-  const claims = parsed.claims;
-  if (
-    header.cid !== claims.cid || header.uid !== claims.uid || header.kid !== claims.kid ||
-    header.cs !== claims.cs || header.cc !== claims.cc
-  ) {
-    throw new MleError(
-      "ERR_SIGNATURE_INVALID",
-      "Cannot accept upload manifest: its signed claims differ from the envelope's",
+    const manifest = await openSignedMessage(
+      UPLOAD_MANIFEST_MESSAGE,
+      clientPublicKey,
+      parsed,
+      null,
     );
+    return { manifest, fileKey: null };
   }
-  return { manifest: payload, fileKey: raw };
-}
-
-function claimsOf(claims: Record<string, unknown>): UploadClaims {
-  const { cid, uid, kid, cs, cc } = claims;
-  if (!Number.isSafeInteger(cid) || (cid as number) < 1) {
-    throw malformed("cid must be a positive integer");
-  }
-  if (typeof uid !== "string" || !/^[0-9a-f]{32}$/.test(uid)) {
-    throw malformed("uid must be 32 lowercase hex digits");
-  }
-  if (!Number.isSafeInteger(cs) || (cs as number) < 1) {
-    throw malformed("cs must be a positive integer");
-  }
-  if (!Number.isSafeInteger(cc) || (cc as number) < 1) {
-    throw malformed("cc must be a positive integer");
-  }
-  if (kid !== null && typeof kid !== "string") throw malformed("kid must be a key id or null");
-  return {
-    cid: cid as number,
-    uid: uid as string,
-    kid: kid as string | null,
-    cs: cs as number,
-    cc: cc as number,
-  };
+  const key = fileKey === null ? null : await importAesKey(fileKey);
+  const manifest = await openSignedMessage(UPLOAD_MANIFEST_MESSAGE, clientPublicKey, parsed, key);
+  return { manifest, fileKey };
 }
 
 function malformed(detail: string): MleError {
   return new MleError("ERR_ENVELOPE_MALFORMED", `Cannot read upload manifest: ${detail}`);
-}
-
-function manifestSignatureInvalid(): MleError {
-  return new MleError(
-    "ERR_SIGNATURE_INVALID",
-    "Cannot accept upload manifest: sender signature is not valid",
-  );
 }

@@ -6,6 +6,7 @@
  */
 
 import { readBounded } from "./read_bounded.ts";
+import { withRequestIdHeader } from "./request_id.ts";
 
 /** The parent did not answer (refused, reset, timed out). */
 export class ParentUnreachableError extends Error {
@@ -24,7 +25,8 @@ export interface ParentAnswer {
 }
 
 /**
- * Sends a request and reads at most `maxBytes` of a JSON answer.
+ * Sends a request and reads at most `maxBytes` of a JSON answer. The request carries the current
+ * request id (`protocol/request_id.ts`), or a new one.
  *
  * @throws {ParentUnreachableError} On network failure, timeout, or an answer over the bound.
  */
@@ -36,7 +38,7 @@ export async function fetchJson(
   const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
   let response: Response;
   try {
-    response = await fetch(url, { ...init, signal });
+    response = await fetch(url, { ...init, headers: withRequestIdHeader(init.headers), signal });
   } catch (cause) {
     throw new ParentUnreachableError(url, { cause });
   }

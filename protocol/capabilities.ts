@@ -11,6 +11,8 @@ export interface Capabilities {
   acceptsEncryptedReports: boolean;
   authenticating: boolean;
   decrypting: boolean;
+  /** Whether `POST /api/v1/reports/batch` takes many envelopes in one request. */
+  acceptsReportBatches: boolean;
   version: string;
 }
 
@@ -22,6 +24,7 @@ export function readCapabilities(value: unknown): Capabilities {
     acceptsEncryptedReports: v.acceptsEncryptedReports === true,
     authenticating: v.authenticating === true,
     decrypting: v.decrypting === true,
+    acceptsReportBatches: v.acceptsReportBatches === true,
     version: typeof v.version === "string" ? v.version.slice(0, 64) : "unknown",
   };
 }

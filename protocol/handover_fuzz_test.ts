@@ -12,7 +12,7 @@ import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { HANDOVER_TYPE, signHandover, verifyHandover } from "./handover.ts";
 
 const oldKey = await generateSigningKeyPair();
-const CLAIMS = { oldComputerId: 7, newPublicKey: "A".repeat(43), issuedAt: 1 };
+const CLAIMS = { oldComputerId: 7, newPublicKey: "A".repeat(43), issuedAt: 1, lastSeq: 3 };
 const SIGNED = await signHandover(oldKey.privateKey, CLAIMS);
 
 const inputs = fc.oneof(

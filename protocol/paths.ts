@@ -32,6 +32,11 @@ export const API = {
   /** POST: one upstream report message (encrypted JWE or signed clear text). */
   reports: "/api/v1/reports",
   /**
+   * POST: many client envelopes, untouched, from a relay (`protocol/report_batch.ts`), when the
+   * parent announces `acceptsReportBatches`; answered with one outcome per envelope.
+   */
+  reportBatch: "/api/v1/reports/batch",
+  /**
    * POST: a report bundle from a decrypting relay the administrator allowed to send them
    * (`protocol/report_bundle.ts`); answered with one outcome per report.
    */
@@ -57,18 +62,24 @@ export const API = {
 export const DEFAULT_PORT = 52311;
 
 /**
- * Paths of the server's operations listener (`mle-server run --ops-listen`, loopback by default):
- * for operators and monitoring, apart from the port clients reach.
+ * Paths of the operations listener of the server and of each relay (`--ops-listen`, loopback by
+ * default): for operators and monitoring, apart from the port clients reach.
  */
 export const OPS_PATHS = {
-  /** GET: the server's counters as JSON. */
+  /** GET: the server's counters as JSON (what the benchmark reads; the server only). */
   metrics: API.metrics,
-  /** GET: 200 while the server runs. */
+  /** GET: the metrics in the Prometheus text format. */
+  prometheus: "/metrics",
+  /** GET: 200 while the process runs. */
   health: "/healthz",
+  /** GET: 200 when ready to take work, else 503 with the reasons. */
+  ready: "/readyz",
 } as const;
 
-/** The operations listener's default port: the one after {@linkcode DEFAULT_PORT}. */
+/** The server's operations listener's default port: the one after {@linkcode DEFAULT_PORT}. */
 export const DEFAULT_OPS_PORT = 52312;
 
 /** The web console's default port (`mle-server run --console-listen`): the one after the ops port. */
 export const DEFAULT_CONSOLE_PORT = 52313;
+/** A relay's operations listener's default port (after the server's ops and console ports). */
+export const DEFAULT_RELAY_OPS_PORT = 52314;

@@ -39,16 +39,17 @@
 
 import { decodeBase64Url, encodeBase64Url } from "../envelope/base64url.ts";
 import { MleError } from "../envelope/errors.ts";
-import {
-  type ContentKey,
-  encryptJwe,
-  type FlattenedJwe,
-  type JweHeader,
-  readJweHeader,
-} from "../envelope/jwe.ts";
+import type { ContentKey } from "../envelope/jwe.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
+import {
+  type ParsedSealedMessage,
+  readSealedMessage,
+  type SealedMessage,
+  type SealedMessageKind,
+  sealMessage,
+  verifySealedMessage,
+} from "../envelope/sealed_message.ts";
 import { MAX_REPORT_MESSAGE_BYTES } from "./limits.ts";
-import { signSenderSignature, verifySenderSignature } from "../envelope/sender_signature.ts";
 import { readBounded } from "./read_bounded.ts";
 
 /** JWE `cty` of a report bundle. */
@@ -91,16 +92,30 @@ export interface BundleClaims {
 }
 
 /** A bundle as it travels: a flattened JWE plus the relay's signature over its compact form. */
-export interface BundleMessage extends FlattenedJwe {
-  sig: string;
-}
+export type BundleMessage = SealedMessage;
 
 /** A bundle message read from the wire, before any verification. */
-export interface ParsedBundle {
-  message: BundleMessage;
-  header: JweHeader;
-  claims: BundleClaims;
-}
+export type ParsedBundle = ParsedSealedMessage<BundleClaims>;
+
+/** The bundle's claims and words for the sealed-message codec (the JWE carries no inner JWS). */
+export const BUNDLE_MESSAGE: SealedMessageKind<BundleClaims> = {
+  name: "bundle",
+  contentType: BUNDLE_CONTENT_TYPE,
+  signatureInvalid: "Cannot accept bundle: relay signature is not valid",
+  claimsOf: ({ cid, bid, n }) => {
+    if (!Number.isSafeInteger(cid) || (cid as number) < 1) {
+      throw malformedClaim("cid must be a positive integer");
+    }
+    if (typeof bid !== "string" || !BUNDLE_ID_PATTERN.test(bid)) {
+      throw malformedClaim("bid must be a lowercase UUID");
+    }
+    if (!Number.isSafeInteger(n) || (n as number) < 1 || (n as number) > MAX_BUNDLE_REPORTS) {
+      throw malformedClaim(`n must be an integer from 1 to ${MAX_BUNDLE_REPORTS}`);
+    }
+    return { cid: cid as number, bid, n: n as number };
+  },
+  sealedHeader: ({ cid, bid, n }) => ({ cid, bid, n }),
+};
 
 /** Turns a client's flattened JWS into a bundle entry. */
 export function entryOfJws(jws: FlattenedJws): BundleEntry {
@@ -234,13 +249,8 @@ export async function sealBundle(
   claims: BundleClaims,
   plaintext: Uint8Array<ArrayBuffer>,
 ): Promise<BundleMessage> {
-  checkClaims(claims.cid, claims.bid, claims.n);
-  const jwe = await encryptJwe(
-    contentKey,
-    { cty: BUNDLE_CONTENT_TYPE, cid: claims.cid, bid: claims.bid, n: claims.n },
-    plaintext,
-  );
-  return { ...jwe, sig: await signSenderSignature(relayPrivateKey, jwe) };
+  const checked = BUNDLE_MESSAGE.claimsOf({ ...claims });
+  return await sealMessage(BUNDLE_MESSAGE, contentKey, relayPrivateKey, checked, plaintext);
 }
 
 /**
@@ -250,22 +260,7 @@ export async function sealBundle(
  * (deliberately opaque, as for reports).
  */
 export function readBundleMessage(value: unknown): ParsedBundle {
-  const { jwe, header } = readJweHeader(value);
-  const sig = (value as { sig?: unknown }).sig;
-  if (typeof sig !== "string") {
-    throw new MleError(
-      "ERR_ENVELOPE_MALFORMED",
-      'Cannot read bundle: member "sig" must be a string',
-    );
-  }
-  if (header.cty !== BUNDLE_CONTENT_TYPE) {
-    throw new MleError(
-      "ERR_ENVELOPE_MALFORMED",
-      `Cannot read bundle: expected cty "${BUNDLE_CONTENT_TYPE}"`,
-    );
-  }
-  const claims = checkClaims(header.cid, header.bid, header.n);
-  return { message: { ...jwe, sig }, header, claims };
+  return readSealedMessage(BUNDLE_MESSAGE, value);
 }
 
 /**
@@ -277,38 +272,11 @@ export async function verifyBundleSignature(
   relayPublicKey: CryptoKey,
   message: BundleMessage,
 ): Promise<void> {
-  if (!(await verifySenderSignature(relayPublicKey, message, message.sig))) {
-    throw bundleSignatureInvalid();
-  }
+  await verifySealedMessage(BUNDLE_MESSAGE, relayPublicKey, message);
 }
 
-function bundleSignatureInvalid(): MleError {
-  return new MleError(
-    "ERR_SIGNATURE_INVALID",
-    "Cannot accept bundle: relay signature is not valid",
-  );
-}
-
-function checkClaims(cid: unknown, bid: unknown, n: unknown): BundleClaims {
-  if (!Number.isSafeInteger(cid) || (cid as number) < 1) {
-    throw new MleError(
-      "ERR_ENVELOPE_MALFORMED",
-      "Cannot read bundle: cid must be a positive integer",
-    );
-  }
-  if (typeof bid !== "string" || !BUNDLE_ID_PATTERN.test(bid)) {
-    throw new MleError(
-      "ERR_ENVELOPE_MALFORMED",
-      "Cannot read bundle: bid must be a lowercase UUID",
-    );
-  }
-  if (!Number.isSafeInteger(n) || (n as number) < 1 || (n as number) > MAX_BUNDLE_REPORTS) {
-    throw new MleError(
-      "ERR_ENVELOPE_MALFORMED",
-      `Cannot read bundle: n must be an integer from 1 to ${MAX_BUNDLE_REPORTS}`,
-    );
-  }
-  return { cid: cid as number, bid, n: n as number };
+function malformedClaim(detail: string): MleError {
+  return new MleError("ERR_ENVELOPE_MALFORMED", `Cannot read bundle: ${detail}`);
 }
 
 async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {

@@ -9,6 +9,8 @@ import { decodeBase64UrlText } from "../envelope/base64url.ts";
 import { MleError } from "../envelope/errors.ts";
 import { signDocument, type SignedDocument, verifyDocument } from "../envelope/signed_document.ts";
 import { ENCRYPTION_LEVEL_SETTING, parseEncryptionLevel } from "./encryption_level.ts";
+import { parseServerUrl } from "./masthead.ts";
+import { RELAY_SERVER_SETTINGS, RESIST_FAILURE_SETTING } from "./parent_list.ts";
 
 /**
  * The site's signed permission for clients to send clear text through a parent that does not take
@@ -44,7 +46,8 @@ const MAX_UNSET = 256;
  * @throws {RangeError} Naming what is accepted.
  */
 export function checkSettingName(name: string): void {
-  if (!/^_?[A-Za-z][A-Za-z0-9_]{0,127}$/.test(name)) {
+  // Two leading underscores: the original's own names (`__RelayServer1`).
+  if (!/^_{0,2}[A-Za-z][A-Za-z0-9_]{0,127}$/.test(name)) {
     throw new RangeError(`Cannot set "${name}": a setting name is letters, digits and underscores`);
   }
 }
@@ -65,6 +68,12 @@ export function checkSetting(name: string, value: string): void {
   if (name === ENCRYPTION_LEVEL_SETTING) parseEncryptionLevel(value);
   if (name === ALLOW_LEGACY_RELAYS_SETTING && value !== "0" && value !== "1") {
     throw new RangeError(`Cannot set "${name}" to "${value}": expected 1 (allow) or 0`);
+  }
+  if ((RELAY_SERVER_SETTINGS as readonly string[]).includes(name) && value !== "") {
+    parseServerUrl(value);
+  }
+  if (name === RESIST_FAILURE_SETTING && !(/^\d{1,6}$/.test(value) && Number(value) <= 86_400)) {
+    throw new RangeError(`Cannot set "${name}" to "${value}": expected seconds from 0 to 86400`);
   }
 }
 

@@ -116,3 +116,19 @@ Deno.test("signSettings() and verifySettings() refuse a removal list that is mal
   const signed = await signSettings(privateKey, { ...document(1, "all", {}), unset: ["A"] });
   assert.deepEqual((await verifySettings(publicKey, signed, 3)).unset, ["A"]);
 });
+
+Deno.test("checkSetting() takes parent URLs for __RelayServer1/2 and seconds for the resist interval", () => {
+  checkSetting("__RelayServer1", "http://relay.example:52311");
+  checkSetting("__RelayServer2", "");
+  checkSetting("_BESClient_RelaySelect_ResistFailureIntervalSeconds", "0");
+  checkSetting("_BESClient_RelaySelect_ResistFailureIntervalSeconds", "600");
+  assert.throws(() => checkSetting("__RelayServer1", "relay.example"), RangeError);
+  assert.throws(() => checkSetting("__RelayServer2", "ftp://relay.example"), RangeError);
+  for (const bad of ["-1", "1.5", "86401", "soon"]) {
+    assert.throws(
+      () => checkSetting("_BESClient_RelaySelect_ResistFailureIntervalSeconds", bad),
+      RangeError,
+    );
+  }
+  assert.throws(() => checkSetting("___Three", "x"), RangeError);
+});

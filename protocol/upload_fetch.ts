@@ -7,6 +7,7 @@
  */
 
 import { ParentUnreachableError } from "./bounded_fetch.ts";
+import { withRequestIdHeader } from "./request_id.ts";
 
 /** An answer to an upload request. */
 export interface UploadAnswer {
@@ -33,7 +34,12 @@ export async function fetchUploadAnswer(
   const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
   let response: Response;
   try {
-    response = await fetch(url, { ...init, signal, redirect: "manual" });
+    response = await fetch(url, {
+      ...init,
+      headers: withRequestIdHeader(init.headers),
+      signal,
+      redirect: "manual",
+    });
   } catch (cause) {
     throw new ParentUnreachableError(url, { cause });
   }

@@ -1,12 +1,14 @@
 /**
- * The back-off of a forwarder whose parent fails: a failure streak, and a retry delay that doubles
- * from a minimum up to a maximum, with jitter so that many relays do not return to a recovering
- * parent at the same instant. Nothing is sent while the retry timer is set.
+ * The back-off of a forwarder whose parent fails: a failure streak, and its retry timer. The delay
+ * is `protocol/backoff.ts`'s (doubling from a minimum up to a maximum, or the parent's
+ * `Retry-After`, each with jitter so that many relays do not return to a recovering parent at the
+ * same instant). Nothing is sent while the retry timer is set.
  *
  * @module
  */
 
 import type { Logger } from "../cli/log.ts";
+import { retryDelayMs } from "../protocol/backoff.ts";
 
 /** The log lines of a {@linkcode DeliveryBackoff}. */
 export interface DeliveryBackoffLines {
@@ -111,13 +113,14 @@ export class DeliveryBackoff {
    * Says the parent failed: backs off once per streak step, however many sends were in flight
    * when it failed (nothing while the retry timer is already set).
    *
-   * @param delayMs The delay the parent asked for (`Retry-After`), instead of the back-off.
+   * @param retryAfterMs The delay the parent asked for (`Retry-After`): instead of the back-off,
+   *   the retry comes no earlier than that, with jitter above it.
    */
-  failed(reason: string, delayMs: number | null = null): void {
+  failed(reason: string, retryAfterMs: number | null = null): void {
     if (this.#retryTimer !== undefined) return;
     this.#streak += 1;
-    const ceiling = Math.min(this.#maxMs, this.#minMs * 2 ** (this.#streak - 1));
-    const delay = delayMs ?? Math.round(ceiling / 2 + (ceiling / 2) * this.#random());
+    const bounds = { minMs: this.#minMs, maxMs: this.#maxMs };
+    const delay = retryDelayMs(this.#streak, bounds, retryAfterMs, this.#random);
     const lines = this.#lines;
     const fields = { reason, [lines.waitingField]: this.#waiting(), retryInMs: delay };
     if (this.#streak === 1) this.#log.warn(lines.failing, fields);

@@ -89,6 +89,13 @@ Deno.test("DeliveryBackoff.failed() takes the delay the parent asked for", () =>
   assert.equal(lines[0][2]?.retryInMs, 1_234);
 });
 
+Deno.test("DeliveryBackoff.failed() adds jitter above the delay the parent asked for", () => {
+  const { backoff, lines } = testBackoff({ random: () => 0.5 });
+  backoff.failed("parent answered 503", 2_000);
+  backoff.stop();
+  assert.equal(lines[0][2]?.retryInMs, 3_000);
+});
+
 Deno.test("DeliveryBackoff.answered() logs the recovery once and restarts the streak", async () => {
   const { backoff, lines, nextRetry } = testBackoff();
   backoff.answered();

@@ -9,6 +9,7 @@
 import { readUpstreamMessage } from "../envelope/report_message.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
+import { decodeReportBatch, type ReportBatchResult } from "../protocol/report_batch.ts";
 
 /** How the stub answers. */
 export type StubMode =
@@ -27,6 +28,10 @@ export class ParentStub {
   loseFirstAck = false;
   /** Milliseconds to wait before answering a report. */
   reportDelayMs = 0;
+  /** Whether it announces and takes report batches (`POST /api/v1/reports/batch`). */
+  acceptsBatches = false;
+  /** The number of envelopes in each batch received, in arrival order. */
+  readonly batches: number[] = [];
   /** Bodies of every report POST, duplicates included, in arrival order. */
   readonly received: string[] = [];
   /** Stored reports by `cid:seq`. */
@@ -83,7 +88,27 @@ export class ParentStub {
         this.#concurrentReports -= 1;
       }
     }
+    if (request.method === "POST" && url.pathname === API.reportBatch && this.acceptsBatches) {
+      const envelopes = decodeReportBatch(new Uint8Array(await request.arrayBuffer()));
+      this.batches.push(envelopes.length);
+      if (this.mode === "down") return json(503, errorBody("ERR_UNAVAILABLE", "Down for a test"));
+      const results = [];
+      for (const envelope of envelopes) {
+        results.push(await this.#answer(new TextDecoder().decode(envelope)));
+      }
+      return json(200, { results });
+    }
     if (this.mode === "down") return json(503, errorBody("ERR_UNAVAILABLE", "Down for a test"));
+    if (request.method === "GET" && url.pathname === API.capabilities) {
+      return json(200, {
+        role: "server",
+        acceptsEncryptedReports: true,
+        authenticating: false,
+        decrypting: false,
+        acceptsReportBatches: this.acceptsBatches,
+        version: "stub",
+      });
+    }
     if (request.method === "POST" && url.pathname === API.register) {
       this.registrations.push(await request.text());
       return new Response(this.registrationAnswer.body, {
@@ -105,20 +130,29 @@ export class ParentStub {
     if (this.reportDelayMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, this.reportDelayMs));
     }
+    const answer = await this.#answer(body);
+    return json(answer.status, answer.body);
+  }
+
+  /** The answer to one report, alone or in a batch. */
+  #answer(body: string): Promise<ReportBatchResult> {
     this.received.push(body);
-    if (this.mode === "down") return json(503, errorBody("ERR_UNAVAILABLE", "Down for a test"));
+    const answer = (status: number, value: unknown) => Promise.resolve({ status, body: value });
+    if (this.mode === "down") return answer(503, errorBody("ERR_UNAVAILABLE", "Down for a test"));
     if (this.mode === "reject") {
-      return json(400, errorBody("ERR_REPORT_INVALID", "Refused for a test"));
+      return answer(400, errorBody("ERR_REPORT_INVALID", "Refused for a test"));
     }
     const { claims } = readUpstreamMessage(JSON.parse(body));
     const key = `${claims.cid}:${claims.seq}`;
     if (this.stored.has(key)) {
       this.duplicatesAnswered.push(key);
-      return json(409, errorBody("ERR_DUPLICATE_REPORT", `Report ${key} is already stored`));
+      return answer(409, errorBody("ERR_DUPLICATE_REPORT", `Report ${key} is already stored`));
     }
     this.stored.set(key, body);
-    if (this.loseFirstAck) return json(503, errorBody("ERR_UNAVAILABLE", "Ack lost for a test"));
-    return json(201, { status: "stored" });
+    if (this.loseFirstAck) {
+      return answer(503, errorBody("ERR_UNAVAILABLE", "Ack lost for a test"));
+    }
+    return answer(201, { status: "stored" });
   }
 }
 

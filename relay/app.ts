@@ -7,6 +7,10 @@
  *   full spool, or a sender's full share of it, answers 503 with `Retry-After`: the sender keeps
  *   the report. Encrypted reports stay ciphertext on disk; only a decrypting relay
  *   (`--decrypt`) opens them, in memory, when it forwards them (`relay/decrypting_forwarder.ts`).
+ * - A child relay's batch (`POST /api/v1/reports/batch`, announced in the capabilities): each
+ *   envelope goes through the same checks as a report sent alone (revocation list, an
+ *   authenticating relay's admitted clients and signature, the spool's bounds) and is answered as
+ *   it would be alone; the accepted ones share the spool's group commit.
  * - Registrations go to the parent at once: the client needs its computer id now.
  * - Authenticating (`authenticator` given): registrations need the manual key exchange, and
  *   reports and settings requests come only from admitted, non-revoked computers, whose report
@@ -24,6 +28,8 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type Logger, silentLogger } from "../cli/log.ts";
+import { answerMetrics, type Registry } from "../ops/metrics.ts";
+import { requestIdMiddleware } from "../ops/request_id_middleware.ts";
 import { MleError } from "../envelope/errors.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
 import { readUpstreamMessage } from "../envelope/report_message.ts";
@@ -33,10 +39,17 @@ import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
 import {
   MAX_DOCUMENT_BYTES,
   MAX_REGISTRATION_BYTES,
+  MAX_REPORT_BATCH_BYTES,
   MAX_REPORT_MESSAGE_BYTES,
 } from "../protocol/limits.ts";
+import {
+  decodeReportBatch,
+  type ReportBatchAnswer,
+  type ReportBatchResult,
+} from "../protocol/report_batch.ts";
 import { API } from "../protocol/paths.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
+import { currentRequestId, newRequestId } from "../protocol/request_id.ts";
 import { VERSION } from "../protocol/version.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { readBounded } from "../protocol/read_bounded.ts";
@@ -91,6 +104,8 @@ export interface RelayAppOptions {
   keyExchangeSalts?: Pick<KeyExchangeSalts, "parameters">;
   /** The parent's refusals of senders, given to their next reports at once. */
   refusals?: Pick<UpstreamRefusals, "refusalFor" | "forget">;
+  /** Where the answers are counted and timed (`ops/metrics.ts`), when given. */
+  registry?: Registry;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -131,10 +146,14 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     acceptsEncryptedReports,
     authenticating: authenticator !== undefined,
     decrypting: options.decrypting === true,
+    acceptsReportBatches: true,
     version: VERSION,
   };
 
   const app = new Hono();
+  // First: every log line about a request, its answer and its calls upstream name its id.
+  app.use(requestIdMiddleware());
+  if (options.registry) app.use(answerMetrics(options.registry));
 
   app.get(API.capabilities, (c) => c.json(capabilities));
 
@@ -289,21 +308,19 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     });
   });
 
-  app.post(API.reports, limitBody(MAX_REPORT_MESSAGE_BYTES, "report"), async (c) => {
-    // A full spool refuses before reading anything: a flood costs this relay little.
-    if (spool.isFull()) {
-      await c.req.raw.body?.cancel().catch(() => {});
-      return spoolFull(c, "spool");
-    }
-    const bytes = await readBody(c, MAX_REPORT_MESSAGE_BYTES, "report");
+  /**
+   * What this relay answers one report: checked, spooled durably, 202; or a refusal. The one
+   * path of a report sent alone and of each envelope of a child relay's batch.
+   */
+  const acceptReport = async (
+    bytes: Uint8Array,
+    source: string | null,
+  ): Promise<ReportBatchResult & { headers?: Record<string, string> }> => {
     let value: unknown;
     try {
       value = JSON.parse(decoder.decode(bytes));
     } catch {
-      return c.json(
-        errorBody("ERR_ENVELOPE_MALFORMED", "Cannot read report: body is not UTF-8 JSON"),
-        400,
-      );
+      return refused(400, "ERR_ENVELOPE_MALFORMED", "Cannot read report: body is not UTF-8 JSON");
     }
     let parsed;
     try {
@@ -314,37 +331,30 @@ export function createRelayApp(options: RelayAppOptions): Hono {
       const message = error.code === "ERR_DECRYPTION_FAILED"
         ? "Cannot read envelope header"
         : error.message;
-      return c.json(errorBody(error.code, message), 400);
+      return refused(400, error.code, message);
     }
     // Who sent it comes before what it is: a refused sender learns nothing else.
     const refusal = authenticator
-      ? await authenticator.checkReport(parsed, remoteAddress(c))
+      ? await authenticator.checkReport(parsed, source)
       : revocations?.refusalFor(parsed.claims.cid) ?? null;
-    if (refusal) return c.json(refusal.body, refusal.status);
+    if (refusal) return { status: refusal.status, body: refusal.body };
     // An authenticating relay checked the signature already; others check what they know.
     const forgery = authenticator
       ? null
       : await refuseForgery(options.senderKeys, { what: "report", message: parsed });
     if (forgery) {
       log.warn("report refused: sender signature not valid", { cid: parsed.claims.cid });
-      return c.json(forgery.body, forgery.status);
+      return { status: forgery.status, body: forgery.body };
     }
     // The parent refused this sender for good lately: its own answer, now, not a 202 in vain.
     const upstream = refusals?.refusalFor(parsed.claims.cid);
-    if (upstream) {
-      return new Response(JSON.stringify(upstream.body), {
-        status: upstream.status,
-        headers: JSON_HEADERS,
-      });
-    }
+    if (upstream) return { status: upstream.status, body: upstream.body };
     if (parsed.kind === "encrypted" && !acceptsEncryptedReports) {
-      return c.json(
-        errorBody(
-          "ERR_ENCRYPTION_NOT_SUPPORTED",
-          "This relay does not accept encrypted reports; send through another relay, or " +
-            "(encryption level optional) send in clear text",
-        ),
+      return refused(
         415,
+        "ERR_ENCRYPTION_NOT_SUPPORTED",
+        "This relay does not accept encrypted reports; send through another relay, or " +
+          "(encryption level optional) send in clear text",
       );
     }
     // The exact bytes received: a signature covers them, and re-serializing could alter them.
@@ -352,9 +362,9 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     try {
       id = await spool.put(bytes, parsed.claims.cid);
     } catch (error) {
-      if (!(error instanceof SpoolFullError)) throw error;
-      log.warn("spool full; report refused for now", { cid: parsed.claims.cid, of: error.scope });
-      return spoolFull(c, error.scope);
+      const answer = spoolRefusal(error);
+      log.warn("spool full; report refused for now", { cid: parsed.claims.cid, of: answer.of });
+      return answer;
     }
     forwarder.wake();
     log.debug("report spooled", {
@@ -363,7 +373,45 @@ export function createRelayApp(options: RelayAppOptions): Hono {
       seq: parsed.claims.seq,
       kind: parsed.kind,
     });
-    return c.json({ status: "accepted" }, 202);
+    return { status: 202, body: { status: "accepted" } };
+  };
+
+  app.post(API.reports, limitBody(MAX_REPORT_MESSAGE_BYTES, "report"), async (c) => {
+    // A full spool refuses before reading anything: a flood costs this relay little.
+    if (spool.isFull()) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      return answer(spoolFull("spool"));
+    }
+    const bytes = await readBody(c, MAX_REPORT_MESSAGE_BYTES, "report");
+    return answer(await acceptReport(bytes, remoteAddress(c)));
+  });
+
+  // A child relay's batch: each envelope checked and spooled as if its client sent it here
+  // (their puts share the spool's group commit), each answered as it would be alone.
+  app.post(API.reportBatch, limitBody(MAX_REPORT_BATCH_BYTES, "report batch"), async (c) => {
+    if (spool.isFull()) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      return answer(spoolFull("spool"));
+    }
+    const bytes = await readBody(c, MAX_REPORT_BATCH_BYTES, "report batch");
+    let envelopes: Uint8Array[];
+    try {
+      envelopes = decodeReportBatch(bytes);
+    } catch (error) {
+      if (!(error instanceof MleError)) throw error;
+      return c.json(
+        errorBody("ERR_BATCH_MALFORMED", `${error.message}; send each report alone instead`),
+        400,
+      );
+    }
+    const source = remoteAddress(c);
+    const results = await Promise.all(
+      envelopes.map(async (envelope) => {
+        const { status, body } = await acceptReport(envelope, source);
+        return { status, body };
+      }),
+    );
+    return c.json({ results } satisfies ReportBatchAnswer);
   });
 
   // A known path asked with another method: say which ones it takes.
@@ -377,6 +425,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
     [API.rotationDirective]: "GET, HEAD",
     [API.register]: "POST",
     [API.reports]: "POST",
+    [API.reportBatch]: "POST",
   };
   for (const [path, allow] of Object.entries(methods)) {
     app.all(path, (c) =>
@@ -398,7 +447,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
       const full = storageFullAnswer();
       return c.json(full.body, full.status, full.headers);
     }
-    const requestId = crypto.randomUUID();
+    const requestId = currentRequestId() ?? newRequestId();
     log.error("unexpected failure", {
       requestId,
       method: c.req.method,
@@ -420,10 +469,33 @@ export function createRelayApp(options: RelayAppOptions): Hono {
   return app;
 }
 
+/** A report's answer as a response. */
+function answer(result: ReportBatchResult & { headers?: Record<string, string> }): Response {
+  return new Response(JSON.stringify(result.body), {
+    status: result.status,
+    headers: { ...JSON_HEADERS, ...result.headers },
+  });
+}
+
+function refused(status: number, code: string, message: string): ReportBatchResult {
+  return { status, body: errorBody(code, message) };
+}
+
+/**
+ * The one mapping of a failed `spool.put` to the answer a sender gets (the place for a full
+ * disk, too); anything unexpected is rethrown, to the 500 with a request id.
+ */
+function spoolRefusal(error: unknown): ReturnType<typeof spoolFull> {
+  if (error instanceof SpoolFullError) return spoolFull(error.scope);
+  throw error;
+}
+
 /** The answer to a report the spool has no room for: the sender keeps it and tries later. */
-function spoolFull(c: Context, scope: SpoolFullError["scope"]): Response {
-  return c.json(
-    errorBody(
+function spoolFull(scope: SpoolFullError["scope"]) {
+  return {
+    of: scope,
+    status: 503,
+    body: errorBody(
       "ERR_SPOOL_FULL",
       scope === "spool"
         ? "Cannot accept report now: this relay's spool is full while its parent catches up; " +
@@ -431,9 +503,8 @@ function spoolFull(c: Context, scope: SpoolFullError["scope"]): Response {
         : "Cannot accept report now: this computer's reports fill its share of this relay's " +
           `spool; keep the report queued and retry in ${SPOOL_FULL_RETRY_AFTER_SECONDS} s`,
     ),
-    503,
-    { "retry-after": String(SPOOL_FULL_RETRY_AFTER_SECONDS) },
-  );
+    headers: { "retry-after": String(SPOOL_FULL_RETRY_AFTER_SECONDS) },
+  };
 }
 
 /** The parent's `Retry-After` to pass on, when it is one (a delay in seconds or a date). */

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import type { Logger } from "../cli/log.ts";
 import { encodeBase64UrlText } from "../envelope/base64url.ts";
 import { joinPath } from "../keystore/secure_file.ts";
+import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
 import { MAX_REGISTRATION_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
+import { encodeReportBatch, readReportBatchAnswer } from "../protocol/report_batch.ts";
 import { VERSION } from "../protocol/version.ts";
 import { freePort } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
@@ -14,6 +16,7 @@ import { ServerCertificate } from "./server_certificate.ts";
 import { Spool } from "./spool.ts";
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 const messages = await createMessageFactory();
 const CLEAR = await messages.clear(21, 1);
 const ENCRYPTED = await messages.encrypted(21, 2);
@@ -87,6 +90,7 @@ Deno.test("relay app answers its capabilities", async () => {
       acceptsEncryptedReports: true,
       authenticating: false,
       decrypting: false,
+      acceptsReportBatches: true,
       version: VERSION,
     });
   });
@@ -387,4 +391,84 @@ Deno.test("relay app hides an unexpected failure's cause and logs it with a requ
     const line = logged.find((entry) => entry.startsWith("error "));
     assert.ok(line?.includes(requestId) && line.includes("disk on fire"));
   });
+});
+
+Deno.test("relay app takes a child relay's batch: each envelope checked and spooled as if sent alone, in one group", async () => {
+  const revoked = await messages.clear(22, 1);
+  const revocations = {
+    refusalFor: (cid: number) =>
+      cid === 22
+        ? { status: 403 as const, body: errorBody("ERR_COMPUTER_REVOKED", "Revoked for a test") }
+        : null,
+    answerFor: (answer: never) => Promise.resolve(answer),
+  };
+  await withRelay({ revocations }, async ({ app, spool, wakes }) => {
+    const envelopes = [CLEAR, ENCRYPTED, revoked, '{"protected":'].map((text) =>
+      encoder.encode(text)
+    );
+    const response = await app.request(API.reportBatch, {
+      method: "POST",
+      body: encodeReportBatch(envelopes),
+    });
+    assert.equal(response.status, 200);
+    const results = readReportBatchAnswer(await response.json(), 4);
+    assert.deepEqual(results.map((result) => result.status), [202, 202, 403, 400]);
+    assert.equal(errorCodeOf(results[2].body), "ERR_COMPUTER_REVOKED");
+    assert.equal(errorCodeOf(results[3].body), "ERR_ENVELOPE_MALFORMED");
+    const ids = spool.list();
+    assert.deepEqual(
+      await Promise.all(ids.map(async (id) => decoder.decode(await spool.read(id)))),
+      [CLEAR, ENCRYPTED],
+      "the exact bytes of the accepted envelopes, in order",
+    );
+    assert.equal(spool.groupsCommitted, 1, "the batch's envelopes shared one write and fsync");
+    assert.ok(wakes() >= 1);
+
+    const malformed = await app.request(API.reportBatch, {
+      method: "POST",
+      body: encodeReportBatch(envelopes).subarray(0, 20),
+    });
+    assert.equal(malformed.status, 400);
+    assert.equal((await malformed.json()).error.code, "ERR_BATCH_MALFORMED");
+    assert.equal(spool.count(), 2, "nothing of a malformed batch was spooled");
+  });
+});
+
+Deno.test("relay app answers a batch 503 ERR_SPOOL_FULL per envelope past a sender's share, and whole when full", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "mle-relay-app-batch-" });
+  try {
+    const one = encoder.encode(await messages.clear(23, 1));
+    const spool = await Spool.open(dataDir, {
+      maxBytes: one.length * 3,
+      maxBytesPerComputer: one.length * 2,
+    });
+    const app = createRelayApp({
+      spool,
+      forwarder: { wake: () => {} },
+      documents: { get: () => Promise.reject(new Error("not used")) },
+      parentUrl: `http://127.0.0.1:${freePort()}`,
+      acceptsEncryptedReports: true,
+    });
+    const envelopes = await Promise.all(
+      [1, 2, 3].map(async (seq) => encoder.encode(await messages.clear(23, seq))),
+    );
+    const response = await app.request(API.reportBatch, {
+      method: "POST",
+      body: encodeReportBatch(envelopes),
+    });
+    const results = readReportBatchAnswer(await response.json(), 3);
+    assert.deepEqual(results.map((result) => result.status), [202, 202, 503]);
+    assert.equal(errorCodeOf(results[2].body), "ERR_SPOOL_FULL");
+    await spool.put(encoder.encode(await messages.clear(24, 1)), 24);
+    const full = await app.request(API.reportBatch, {
+      method: "POST",
+      body: encodeReportBatch([encoder.encode(await messages.clear(25, 1))]),
+    });
+    assert.equal(full.status, 503);
+    assert.equal(full.headers.get("retry-after"), "60");
+    assert.equal((await full.json()).error.code, "ERR_SPOOL_FULL");
+    await spool.close();
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });

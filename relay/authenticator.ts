@@ -1,8 +1,11 @@
 /**
  * What makes a relay authenticating (`mle-relay run --authenticating`): it admits a registration
  * only with a manual key-exchange proof (`protocol/key_exchange.ts`) of the shared password or of
- * an unused one-time password, or from a key it admitted before; and it accepts reports (and
- * settings requests) only from admitted, non-revoked computers, checking each report's sender
+ * an unused one-time password, from a key it admitted before, or with a key rotation's hand-over
+ * (`protocol/handover.ts`) signed by the key of a computer it admitted (so a fleet rotation needs
+ * no password typed on each machine; a `--compromised` rotation makes no hand-over the relay
+ * trusts and needs the key exchange again, as a thief of the old key must); and it accepts
+ * reports (and settings requests) only from admitted, non-revoked computers, checking each report's sender
  * signature against the key the computer registered with. Nothing is decrypted.
  *
  * @module
@@ -14,18 +17,14 @@ import type { FlattenedJws } from "../envelope/jws.ts";
 import { type ParsedMessage, verifyMessageSignature } from "../envelope/report_message.ts";
 import type { ParentAnswer } from "../protocol/bounded_fetch.ts";
 import { type ErrorBody, errorBody } from "../protocol/http_error.ts";
-import { verifyRegistration } from "../protocol/registration.ts";
+import { checkHandover, handoverComputerId } from "../protocol/handover.ts";
+import { type RegistrationClaims, verifyRegistration } from "../protocol/registration.ts";
 import { verifyRelayVoucher } from "../protocol/relay_voucher.ts";
 import type { AdmittedBy, AuthorizedClients } from "./authorized_clients.ts";
 import { KeyExchangeThrottle } from "./key_exchange_throttle.ts";
+import type { Refusal } from "./refusal.ts";
 import type { RelayPasswords } from "./relay_passwords.ts";
 import { revokedRefusal } from "./revocation_list.ts";
-
-/** An answer that refuses a request. */
-export interface Refusal {
-  status: 400 | 403;
-  body: ErrorBody;
-}
 
 /** An answer that refuses a registration: a refusal, or "wait", with how long. */
 export type RegistrationRefusal = Refusal | {
@@ -119,9 +118,11 @@ export class RelayAuthenticator {
   /**
    * Decides on a registration body: a verified registration with a valid key-exchange proof, or
    * signed by a key admitted before (and not revoked), or vouched for by a trusted relay that
-   * admitted it, goes on to the parent. A source that made too many failed key exchanges lately
-   * is told to wait (429) before the registration or the proof is checked; the source is the
-   * client's address that a trusted relay below vouched for, else the sender's address.
+   * admitted it, or carrying a hand-over (not `compromised`) signed by the key of a computer
+   * admitted here and not revoked, goes on to the parent. A source that made too many failed key
+   * exchanges lately is told to wait (429) before the registration or the proof is checked; the
+   * source is the client's address that a trusted relay below vouched for, else the sender's
+   * address.
    *
    * @param source the sender's address (IP).
    */
@@ -160,13 +161,14 @@ export class RelayAuthenticator {
         },
       };
     }
-    let publicKey: string;
+    let claims: RegistrationClaims;
     try {
-      ({ claims: { publicKey } } = await verifyRegistration(value));
+      ({ claims } = await verifyRegistration(value));
     } catch (error) {
       if (!(error instanceof MleError)) throw error;
       return refuse(error.code === "ERR_SIGNATURE_INVALID" ? 403 : 400, error.code, error.message);
     }
+    const publicKey = claims.publicKey;
     const body = JSON.stringify(registration);
     const admit = (by: AdmittedBy, release?: () => Promise<void>): RegistrationAdmission => ({
       body,
@@ -197,6 +199,13 @@ export class RelayAuthenticator {
       this.#log.info("registration vouched for by a trusted relay", { relay: voucher?.publicKey });
       return admit("trusted relay");
     };
+    if (
+      keyExchange === undefined && !vouched && claims.handover !== undefined && !claims.compromised
+    ) {
+      const decision = await this.#decideHandover(claims);
+      if (decision === "admit") return admit("hand-over");
+      if (decision !== null) return { refusal: decision };
+    }
     if (keyExchange === undefined) {
       if (vouched) return byVoucher();
       this.#log.info("registration refused: no key exchange");
@@ -233,6 +242,39 @@ export class RelayAuthenticator {
       );
     }
     return admit(match.kind, match.release);
+  }
+
+  /**
+   * A rotation's hand-over from a computer admitted here: null when it names none admitted here
+   * (the key exchange is then required as for any new key), a refusal when it is not that
+   * computer's statement for this key or that computer is revoked, else "admit".
+   */
+  async #decideHandover(claims: RegistrationClaims): Promise<"admit" | Refusal | null> {
+    const oldId = handoverComputerId(claims.handover);
+    const oldKey = oldId === null ? null : await this.#authorized.publicKeyOf(oldId);
+    if (oldId === null || oldKey === null) return null;
+    if (this.#revocations.isRevoked(oldId)) {
+      this.#log.info("registration refused: hand-over from a revoked computer", { cid: oldId });
+      return revokedRefusal(oldId, "a hand-over");
+    }
+    const check = await checkHandover(oldKey, claims.handover, {
+      oldComputerId: oldId,
+      newPublicKey: claims.publicKey,
+      now: Date.now(),
+    });
+    if (!check.ok) {
+      this.#log.warn("registration refused: hand-over not valid", { cid: oldId });
+      return {
+        status: 403,
+        body: errorBody(
+          "ERR_HANDOVER_INVALID",
+          `Cannot accept hand-over: ${check.problem}; run mle-client register --password … ` +
+            "<relay-url> to register this key",
+        ),
+      };
+    }
+    this.#log.info("registration with a hand-over from an admitted computer", { cid: oldId });
+    return "admit";
   }
 
   async #settle(

@@ -10,7 +10,8 @@ import {
   readKeyExchangeParameters,
 } from "../protocol/key_exchange.ts";
 import { API } from "../protocol/paths.ts";
-import { signRegistration } from "../protocol/registration.ts";
+import { signHandover } from "../protocol/handover.ts";
+import { type RegistrationClaims, signRegistration } from "../protocol/registration.ts";
 import { signRelayVoucher } from "../protocol/relay_voucher.ts";
 import { freePort } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
@@ -161,6 +162,90 @@ Deno.test("authenticating relay forwards a registration with a valid proof witho
     // A known key registers again without a proof (a re-registration after a lost id).
     assert.equal((await register(app)).status, 200);
     assert.equal(stub.registrations.length, 2);
+  });
+});
+
+/** A new key's registration after a rotation of computer 42, with a hand-over `signer` signed. */
+async function rotatedRegistration(signer: CryptoKey, extra: Partial<RegistrationClaims> = {}) {
+  const next = await generateSigningKeyPair();
+  const publicKey = encodeBase64Url(await exportSigningPublicKey(next.publicKey));
+  const handover = await signHandover(signer, {
+    oldComputerId: 42,
+    newPublicKey: publicKey,
+    issuedAt: Date.now(),
+    lastSeq: 3,
+  });
+  const signed = await signRegistration(next.privateKey, {
+    publicKey,
+    hostIdentity: "host",
+    hostname: "host",
+    issuedAt: Date.now(),
+    handover,
+    ...extra,
+  });
+  return { next, publicKey, body: JSON.stringify(signed) };
+}
+
+async function post(app: Setup["app"], body: string) {
+  return await app.request(API.register, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  });
+}
+
+Deno.test("authenticating relay admits a new key with a hand-over signed by an admitted computer's key, and records it once the parent gives its id", async () => {
+  await withAuthenticatingRelay(async ({ app, stub, authorized }) => {
+    assert.equal((await register(app, SHARED)).status, 200);
+    const rotated = await rotatedRegistration(client.privateKey);
+    stub.registrationAnswer = { status: 201, body: JSON.stringify({ computerId: 43 }) };
+    const response = await post(app, rotated.body);
+    assert.equal(response.status, 201, await response.clone().text());
+    assert.deepEqual(await response.json(), { computerId: 43 });
+    assert.equal(stub.registrations.length, 2);
+    assert.deepEqual(JSON.parse(stub.registrations[1]), JSON.parse(rotated.body));
+    assert.deepEqual([authorized.get(43)?.publicKey, authorized.get(43)?.by], [
+      rotated.publicKey,
+      "hand-over",
+    ]);
+    assert.equal((await report(app, 43, rotated.next.privateKey)).status, 202);
+  });
+});
+
+Deno.test("authenticating relay refuses a forged hand-over, a revoked computer's, and a compromised rotation's without the key exchange, forwarding none", async () => {
+  await withAuthenticatingRelay(async ({ app, stub, revoked, authorized }) => {
+    assert.equal((await register(app, SHARED)).status, 200);
+    const stranger = await generateSigningKeyPair();
+    const forged = await post(app, (await rotatedRegistration(stranger.privateKey)).body);
+    assert.equal(forged.status, 403);
+    const error = (await forged.json()).error;
+    assert.equal(error.code, "ERR_HANDOVER_INVALID");
+    assert.match(error.message, /not signed by computer 42's key; run mle-client register/);
+
+    // Signed by the admitted key, but for a compromised rotation: a thief may hold that key.
+    const compromised = await post(
+      app,
+      (await rotatedRegistration(client.privateKey, { compromised: true, previousComputerId: 42 }))
+        .body,
+    );
+    assert.equal(compromised.status, 403);
+    assert.equal((await compromised.json()).error.code, "ERR_KEY_EXCHANGE_REQUIRED");
+
+    revoked.add(42);
+    const fromRevoked = await post(app, (await rotatedRegistration(client.privateKey)).body);
+    assert.equal(fromRevoked.status, 403);
+    assert.equal((await fromRevoked.json()).error.code, "ERR_COMPUTER_REVOKED");
+    assert.equal(stub.registrations.length, 1, "only the first, password-admitted registration");
+    assert.equal(authorized.size, 1);
+  });
+});
+
+Deno.test("authenticating relay requires the key exchange for a hand-over from a computer it did not admit", async () => {
+  await withAuthenticatingRelay(async ({ app, stub }) => {
+    const answer = await post(app, (await rotatedRegistration(client.privateKey)).body);
+    assert.equal(answer.status, 403);
+    assert.equal((await answer.json()).error.code, "ERR_KEY_EXCHANGE_REQUIRED");
+    assert.equal(stub.registrations.length, 0);
   });
 });
 

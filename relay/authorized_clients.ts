@@ -1,6 +1,7 @@
 /**
  * The clients an authenticating relay admits: computer id → public key of every client that
- * completed the manual key exchange through it (or re-registered with a key it already knew).
+ * completed the manual key exchange through it (or re-registered with a key it already knew, or
+ * registered a new key with a hand-over signed by an admitted computer's key).
  * Kept in `<data-dir>/authorized-clients.json`, replaced atomically on every change, so that a
  * restart forgets nobody and a crash never leaves half a file.
  *
@@ -19,7 +20,9 @@ export type AdmittedBy =
   | "shared password"
   | "one-time password"
   | "known key"
-  | "trusted relay";
+  | "trusted relay"
+  /** A key rotation's hand-over signed by the key of a computer admitted here. */
+  | "hand-over";
 
 /** One admitted client. */
 export interface AuthorizedClient {

@@ -1,5 +1,8 @@
 /**
- * Delivers the spooled messages to the parent, oldest first, a few at a time.
+ * Delivers the spooled messages to the parent, oldest first, a few requests at a time: to a parent
+ * that announces report batches (`acceptsReportBatches`: the server, or a relay), many messages
+ * per request, untouched, each answered on its own (`protocol/report_batch.ts`); to any other
+ * parent, one message per request. Either way each message's answer is read the same way:
  *
  * What each answer means for the message:
  * - 2xx: the parent has it; delete it.
@@ -11,6 +14,10 @@
  * - 5xx, no answer, a timeout: keep it; retry with exponential backoff (500 ms doubling up to 30 s,
  *   with jitter, so that many relays do not return to a recovering parent at the same instant).
  *
+ * A batch refused whole (no per-message answer) never rejects a message: a busy or failing parent
+ * is backed off from, and any other refusal (an older parent without the route, say) sends one by
+ * one for a minute.
+ *
  * Logs ids, statuses and counts, never message bodies.
  *
  * @module
@@ -19,9 +26,19 @@
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
+import { MAX_REPORT_BATCH_ANSWER_BYTES, MAX_REPORT_BATCH_BYTES } from "../protocol/limits.ts";
+import type { ParentList } from "../protocol/parent_list.ts";
 import { API } from "../protocol/paths.ts";
+import { newRequestId, REQUEST_ID_HEADER } from "../protocol/request_id.ts";
+import {
+  encodeReportBatch,
+  readReportBatchAnswer,
+  REPORT_BATCH_CONTENT_TYPE,
+  reportBatchSize,
+} from "../protocol/report_batch.ts";
 import { DeliveryBackoff } from "./_delivery_backoff.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
+import { ParentCapabilities } from "./parent_capabilities.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { Spool } from "./spool.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
@@ -37,9 +54,18 @@ export interface ForwarderOptions {
   spool: Spool;
   /** The parent's base URL (the server or another relay). */
   parentUrl: string | URL;
+  /**
+   * The parents in order (`--parent` repeatable, the masthead's servers last): each send goes to
+   * the one to use now, and a failure moves to the next without waiting (`parentUrl` unused).
+   */
+  parents?: ParentList;
   log?: Logger;
-  /** Most messages in flight at once (default 4). */
+  /** Most requests in flight at once (default 4). */
   concurrency?: number;
+  /** Most messages in one batch to a parent that takes batches (default 256; 1: never batch). */
+  batchMax?: number;
+  /** What the parent takes (default: asked at the parent URL, at most once a minute). */
+  parentCapabilities?: Pick<ParentCapabilities, "acceptsReportBatches">;
   /** Timeout of one delivery (default 30 s). */
   timeoutMs?: number;
   /** First retry delay after a failure (default 500 ms). */
@@ -62,6 +88,10 @@ export interface ForwarderStats {
 
 /** Largest answer read from the parent to a report: an error body at most. */
 const MAX_ANSWER_BYTES = 64 * 1024;
+/** Messages in one batch by default. */
+export const DEFAULT_FORWARD_BATCH_MAX = 256;
+/** How long a parent that refused a batch whole gets one message per request. */
+const ONE_BY_ONE_AFTER_REFUSED_BATCH_MS = 60_000;
 
 /**
  * Reads what the parent's answer to a report means for it.
@@ -126,21 +156,36 @@ export class Forwarder {
   readonly #spool: Spool;
   /** Where reports go: the parent's reports path. */
   readonly #reportsUrl: string;
+  /** Where batches go: the parent's report batch path. */
+  readonly #batchUrl: string;
+  readonly #parents: ParentList | undefined;
   readonly #log: Logger;
   readonly #concurrency: number;
+  readonly #batchMax: number;
+  readonly #capabilities: Pick<ParentCapabilities, "acceptsReportBatches">;
   readonly #timeoutMs: number;
   readonly #backoff: DeliveryBackoff;
-  readonly #inFlight = new Map<string, Promise<void>>();
+  /** The requests under way. */
+  readonly #requests = new Set<Promise<void>>();
+  /** The messages those requests carry. */
+  readonly #claimed = new Set<string>();
   readonly #stats: ForwarderStats = { delivered: 0, duplicates: 0, rejected: 0, failures: 0 };
   #running = false;
+  /** Until when batches are not tried (the parent refused one whole). */
+  #oneByOneUntil = 0;
 
-  /** @throws {RangeError} When the parent URL, the concurrency or a delay is unusable. */
+  /** @throws {RangeError} When the parent URL, the concurrency, batch size or a delay is unusable. */
   constructor(options: ForwarderOptions) {
     this.#spool = options.spool;
     this.#refusals = options.refusals;
-    this.#reportsUrl = `${parentBaseUrl(options.parentUrl)}${API.reports}`;
+    const base = parentBaseUrl(options.parentUrl);
+    this.#reportsUrl = `${base}${API.reports}`;
+    this.#batchUrl = `${base}${API.reportBatch}`;
+    this.#parents = options.parents;
     this.#log = options.log ?? silentLogger;
     this.#concurrency = options.concurrency ?? 4;
+    this.#batchMax = options.batchMax ?? DEFAULT_FORWARD_BATCH_MAX;
+    this.#capabilities = options.parentCapabilities ?? new ParentCapabilities(options.parentUrl);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     const minBackoffMs = options.minBackoffMs ?? 500;
     const maxBackoffMs = options.maxBackoffMs ?? 30_000;
@@ -148,6 +193,9 @@ export class Forwarder {
       throw new RangeError(
         `Cannot use concurrency ${this.#concurrency}: expected a positive integer`,
       );
+    }
+    if (!Number.isInteger(this.#batchMax) || this.#batchMax < 1) {
+      throw new RangeError(`Cannot use batch size ${this.#batchMax}: expected a positive integer`);
     }
     if (!(minBackoffMs > 0 && maxBackoffMs >= minBackoffMs)) {
       throw new RangeError("Cannot use backoff: expected 0 < minBackoffMs <= maxBackoffMs");
@@ -176,14 +224,14 @@ export class Forwarder {
 
   /**
    * Stops sending: nothing new starts, and this waits for the sends in flight, or for `graceMs`
-   * at most. A send still running then is abandoned to the process's end: its message stays
-   * spooled until the parent's answer removes it, so at worst it is sent again on the next start
-   * and the parent answers that it already has it.
+   * at most. A send still running then is abandoned to the process's end: its messages stay
+   * spooled until the parent's answer removes them, so at worst they are sent again on the next
+   * start and the parent answers that it already has them.
    */
   async stop(graceMs = 10_000): Promise<void> {
     this.#running = false;
     this.#backoff.stop();
-    const pending = [...this.#inFlight.values()];
+    const pending = [...this.#requests];
     if (pending.length === 0) return;
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
     const graceOver = new Promise<void>((resolve) => graceTimer = setTimeout(resolve, graceMs));
@@ -191,9 +239,9 @@ export class Forwarder {
     clearTimeout(graceTimer);
   }
 
-  /** Number of sends in flight. */
+  /** Number of messages in flight. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#claimed.size;
   }
 
   /** Whether a failure is being backed off from. */
@@ -208,75 +256,218 @@ export class Forwarder {
 
   #pump(): void {
     if (!this.#running || this.#backoff.backingOff) return;
-    while (this.#inFlight.size < this.#concurrency) {
-      // The in-flight ids are among the oldest, so this window always holds a free one if any.
-      const id = this.#spool.list(this.#concurrency + this.#inFlight.size)
-        .find((candidate) => !this.#inFlight.has(candidate));
-      if (id === undefined) return;
-      const task = this.#deliver(id).finally(() => {
-        this.#inFlight.delete(id);
+    while (
+      this.#requests.size < this.#concurrency && this.#spool.count() > this.#claimed.size
+    ) {
+      const request = this.#sendNext().finally(() => {
+        this.#requests.delete(request);
         this.#pump();
       });
-      this.#inFlight.set(id, task);
+      this.#requests.add(request);
+    }
+  }
+
+  /** Sends the oldest messages not in flight, as a batch when the parent takes them; never throws. */
+  async #sendNext(): Promise<void> {
+    let batches = false;
+    try {
+      batches = this.#batchMax > 1 && Date.now() >= this.#oneByOneUntil &&
+        await this.#capabilities.acceptsReportBatches();
+    } catch {
+      // Cannot tell: one by one, which every parent takes.
+    }
+    if (!this.#running || this.#backoff.backingOff) return;
+    const ids = this.#claim(batches ? this.#batchMax : 1);
+    if (ids.length === 0) return;
+    try {
+      if (batches) await this.#deliverBatch(ids);
+      else await this.#deliver(ids[0]);
+    } finally {
+      for (const id of ids) this.#claimed.delete(id);
+    }
+  }
+
+  /** Takes the oldest messages no request carries, up to `max` and a batch's bytes. */
+  #claim(max: number): string[] {
+    const ids: string[] = [];
+    const sizes: number[] = [];
+    for (const id of this.#spool.list(this.#claimed.size + max)) {
+      if (this.#claimed.has(id)) continue;
+      const size = this.#spool.sizeOf(id);
+      if (ids.length > 0 && reportBatchSize([...sizes, size]) > MAX_REPORT_BATCH_BYTES) break;
+      ids.push(id);
+      sizes.push(size);
+      this.#claimed.add(id);
+      if (ids.length === max) break;
+    }
+    return ids;
+  }
+
+  /** A spooled message's bytes, or null when it vanished (then it is forgotten). */
+  async #read(id: string): Promise<Uint8Array<ArrayBuffer> | null> {
+    try {
+      return await this.#spool.read(id);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      this.#log.warn("spooled message vanished; skipping it", { id });
+      await this.#spool.remove(id);
+      return null;
     }
   }
 
   /** Sends one message and acts on the answer; never throws. */
   async #deliver(id: string): Promise<void> {
+    const parent = this.#parents?.current(Date.now());
     try {
-      let bytes: Uint8Array<ArrayBuffer>;
-      try {
-        bytes = await this.#spool.read(id);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-        this.#log.warn("spooled message vanished; skipping it", { id });
-        await this.#spool.remove(id);
-        return;
-      }
-      const answer = await fetchJson(this.#reportsUrl, {
+      const bytes = await this.#read(id);
+      if (bytes === null) return;
+      const answer = await fetchJson(parent ? `${parent}${API.reports}` : this.#reportsUrl, {
         method: "POST",
         body: bytes,
-        headers: { "content-type": "application/json" },
+        // The spool id is the request id upstream: the log line "report spooled" names it beside
+        // the sender's request id, so a report is followed from client to server.
+        headers: { "content-type": "application/json", [REQUEST_ID_HEADER]: id },
         // A redirect would turn the POST into a GET: count it as a failure to retry.
         redirect: "manual",
         timeoutMs: this.#timeoutMs,
         maxBytes: MAX_ANSWER_BYTES,
       });
-      const outcome = deliveryOutcome(answer.status, answer.body);
-      switch (outcome) {
-        case "delivered":
-        case "duplicate":
-          await this.#spool.remove(id);
-          this.#stats[outcome === "delivered" ? "delivered" : "duplicates"] += 1;
-          this.#log.debug(`message ${outcome}`, { id, status: answer.status });
-          this.#backoff.answered();
-          return;
-        case "rejected":
-          await rejectForGood(this.#spool, this.#log, id, answer);
-          this.#refusals?.noteRefusal(bytes, answer);
-          this.#stats.rejected += 1;
-          this.#backoff.answered();
-          return;
-        case "retry":
-          this.#failed(`parent answered ${answer.status}`);
-          return;
+      if (await this.#settle(id, bytes, answer) === "retry") {
+        this.#failed(`parent answered ${answer.status}`, parent);
+      } else {
+        this.#answered(parent);
       }
     } catch (error) {
-      if (error instanceof ParentUnreachableError) {
-        this.#failed(describeUnreachable(error));
-      } else {
-        this.#log.error("cannot deliver spooled message; keeping it", {
-          id,
-          error: error instanceof Error ? error.message : String(error),
-        });
-        this.#failed("local failure");
-      }
+      this.#sendFailed(error, [id], parent);
     }
   }
 
-  /** Counts the failure and backs off, once per streak step. */
-  #failed(reason: string): void {
+  /** Sends messages in one batch and acts on each one's answer; never throws. */
+  async #deliverBatch(claimed: string[]): Promise<void> {
+    const parent = this.#parents?.current(Date.now());
+    try {
+      const ids: string[] = [];
+      const messages: Uint8Array<ArrayBuffer>[] = [];
+      for (const id of claimed) {
+        const bytes = await this.#read(id);
+        if (bytes === null) continue;
+        ids.push(id);
+        messages.push(bytes);
+      }
+      if (ids.length === 0) return;
+      // One request id for the batch; the log line maps it to the spool ids it carries.
+      const requestId = newRequestId();
+      this.#log.debug("reports forwarded in a batch", { requestId, ids: ids.join(",") });
+      const answer = await fetchJson(parent ? `${parent}${API.reportBatch}` : this.#batchUrl, {
+        method: "POST",
+        body: encodeReportBatch(messages),
+        headers: { "content-type": REPORT_BATCH_CONTENT_TYPE, [REQUEST_ID_HEADER]: requestId },
+        redirect: "manual",
+        timeoutMs: this.#timeoutMs,
+        maxBytes: MAX_REPORT_BATCH_ANSWER_BYTES,
+      });
+      if (answer.status !== 200) {
+        this.#batchRefused(answer.status, errorCodeOf(answer.body), parent);
+        return;
+      }
+      let results;
+      try {
+        results = readReportBatchAnswer(answer.body, ids.length);
+      } catch (error) {
+        this.#log.warn("parent answered a batch unreadably; keeping its messages", {
+          error: (error as Error).message,
+        });
+        this.#failed("unreadable answer to a batch", parent);
+        return;
+      }
+      let retries = 0;
+      for (let i = 0; i < ids.length; i++) {
+        if (await this.#settle(ids[i], messages[i], results[i]) === "retry") retries += 1;
+      }
+      if (retries > 0) {
+        this.#failed(`parent asked to retry ${retries} of ${ids.length} reports`, parent);
+      } else {
+        this.#answered(parent);
+      }
+    } catch (error) {
+      this.#sendFailed(error, claimed, parent);
+    }
+  }
+
+  /**
+   * A batch the parent refused whole: nothing is rejected for it. Busy or failing: back off. Any
+   * other refusal (no such route, a body it will not read): one by one for a while.
+   */
+  #batchRefused(status: number, code: string | null, parent: string | undefined): void {
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      this.#oneByOneUntil = Date.now() + ONE_BY_ONE_AFTER_REFUSED_BATCH_MS;
+      this.#log.warn("parent refused a report batch; sending one by one for a minute", {
+        status,
+        code: code ?? "none",
+      });
+      return;
+    }
+    this.#failed(`parent answered ${status} to a batch`, parent);
+  }
+
+  /** Acts on one message's answer (alone or in a batch); says what it meant. */
+  async #settle(
+    id: string,
+    bytes: Uint8Array,
+    answer: { status: number; body: unknown },
+  ): Promise<DeliveryOutcome> {
+    const outcome = deliveryOutcome(answer.status, answer.body);
+    switch (outcome) {
+      case "delivered":
+      case "duplicate":
+        await this.#spool.remove(id);
+        this.#stats[outcome === "delivered" ? "delivered" : "duplicates"] += 1;
+        this.#log.debug(`message ${outcome}`, { id, status: answer.status });
+        break;
+      case "rejected":
+        await rejectForGood(this.#spool, this.#log, id, answer);
+        this.#refusals?.noteRefusal(bytes, answer);
+        this.#stats.rejected += 1;
+        break;
+      case "retry":
+        break;
+    }
+    return outcome;
+  }
+
+  /** The parent answered (whatever it said of each message): it is reachable. */
+  #answered(parent: string | undefined): void {
+    if (parent !== undefined) this.#parents!.answered(parent);
+    this.#backoff.answered();
+  }
+
+  #sendFailed(error: unknown, ids: string[], parent: string | undefined): void {
+    if (error instanceof ParentUnreachableError) {
+      this.#failed(describeUnreachable(error), parent);
+      return;
+    }
+    this.#log.error("cannot deliver spooled messages; keeping them", {
+      ids: ids.length === 1 ? ids[0] : `${ids.length} messages from ${ids[0]}`,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    this.#failed("local failure");
+  }
+
+  /**
+   * Counts the failure and backs off, once per streak step; with several parents, the next one
+   * is tried at once instead while there is one not in its own back-off.
+   */
+  #failed(reason: string, parent?: string): void {
     this.#stats.failures += 1;
+    if (parent !== undefined) {
+      const now = Date.now();
+      this.#parents!.failed(parent, now, reason);
+      const next = this.#parents!.current(now);
+      if (next !== parent) {
+        this.#log.warn("parent failing; delivering to the next one", { parent, next, reason });
+        return;
+      }
+    }
     if (this.#running) this.#backoff.failed(reason);
   }
 }

@@ -4,6 +4,7 @@ import { freePort } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
 import { createMessageFactory, sleep, waitUntil } from "./_test_utils.ts";
 import { deliveryOutcome, Forwarder, type ForwarderOptions } from "./forwarder.ts";
+import { ParentList } from "../protocol/parent_list.ts";
 import { Spool } from "./spool.ts";
 
 const encoder = new TextEncoder();
@@ -70,6 +71,7 @@ Deno.test("Forwarder delivers the oldest first and removes what the parent took"
       await waitUntil(() => spool.count() === 0, "spool drained");
       assert.deepEqual(stub.received, sent, "exact bytes, oldest first");
       assert.equal(forwarder.stats().delivered, 5);
+      assert.deepEqual(stub.batches, [], "a parent that announces no batches gets one by one");
     });
   } finally {
     await stub.close();
@@ -115,15 +117,20 @@ Deno.test("Forwarder moves what the parent refuses for good to rejected/ and nev
   stub.mode = "reject";
   try {
     await withForwarder(stub.url, {}, async (spool, forwarder) => {
-      const id = await spool.put(encoder.encode(await messages.clear(9, 1)));
+      const first = await messages.clear(9, 1);
+      const id = await spool.put(encoder.encode(first));
       forwarder.start();
       await waitUntil(() => spool.count() === 0, "message left the spool");
-      await sleep(200);
-      assert.equal(stub.received.length, 1, "sent once, not retried");
-      assert.deepEqual(await spool.listRejected(), [id]);
+      // A later message goes after it: had the first been kept for a retry, it would go first.
+      const second = await messages.clear(9, 2);
+      const later = await spool.put(encoder.encode(second));
+      forwarder.wake();
+      await waitUntil(() => forwarder.stats().rejected === 2, "the later one refused too");
+      assert.deepEqual(stub.received, [first, second], "each sent once, the first not retried");
+      assert.deepEqual(await spool.listRejected(), [id, later]);
       const reason = await Deno.readTextFile(joinPath(spool.rejectedDir, `${id}.reason`));
       assert.match(reason, /parent answered 400 ERR_REPORT_INVALID: Refused for a test/);
-      assert.equal(forwarder.stats().rejected, 1);
+      assert.equal(forwarder.stats().rejected, 2);
     });
   } finally {
     await stub.close();
@@ -190,6 +197,35 @@ Deno.test("Forwarder keeps messages while nothing listens and delivers once the 
   });
 });
 
+Deno.test("Forwarder with several parents delivers to the next while the first is down, and to the first again once it answers", async () => {
+  const firstPort = freePort();
+  const second = new ParentStub();
+  const first = `http://127.0.0.1:${firstPort}`;
+  const parents = new ParentList({ parents: [first, second.url], minRetryMs: 50, maxRetryMs: 100 });
+  let revived: ParentStub | null = null;
+  try {
+    await withForwarder(first, { parents }, async (spool, forwarder) => {
+      await spool.put(encoder.encode(await messages.clear(14, 1)));
+      forwarder.start();
+      await waitUntil(() => spool.count() === 0, "delivered through the second parent");
+      assert.equal(second.stored.size, 1);
+      assert.equal(forwarder.backingOff, false, "a failover is not a back-off");
+      revived = new ParentStub(firstPort);
+      // The first's back-off over, the next message goes to it.
+      await waitUntil(() => parents.current(Date.now()) === first, "the first is due again");
+      await spool.put(encoder.encode(await messages.clear(14, 2)));
+      forwarder.wake();
+      await waitUntil(() => spool.count() === 0, "delivered through the first parent");
+      assert.equal(revived.stored.size, 1);
+      assert.equal(second.stored.size, 1);
+      assert.equal(parents.inUse, first);
+    });
+  } finally {
+    await second.close();
+    await (revived as ParentStub | null)?.close();
+  }
+});
+
 Deno.test("Forwarder sends no more than its concurrency at once", async () => {
   const stub = new ParentStub();
   stub.reportDelayMs = 100;
@@ -239,6 +275,121 @@ Deno.test("Forwarder.stop() returns after the grace, keeping a slow send's messa
       assert.ok(Date.now() - started < 700, "stop did not wait for the slow parent");
       assert.equal(spool.count(), 1, "the message stays until the parent's answer removes it");
     });
+  } finally {
+    await stub.close();
+  }
+});
+
+/** Spools `count` clear reports of computer `cid`; returns their bodies in order. */
+async function spoolReports(spool: Spool, cid: number, count: number): Promise<string[]> {
+  const sent: string[] = [];
+  for (let seq = 1; seq <= count; seq++) {
+    const body = await messages.clear(cid, seq);
+    sent.push(body);
+    await spool.put(encoder.encode(body));
+  }
+  return sent;
+}
+
+Deno.test("Forwarder sends batches to a parent that takes them, each message exact and answered on its own", async () => {
+  const stub = new ParentStub();
+  stub.acceptsBatches = true;
+  try {
+    await withForwarder(stub.url, { concurrency: 1 }, async (spool, forwarder) => {
+      const sent = await spoolReports(spool, 40, 30);
+      stub.stored.set("40:7", sent[6]); // the parent has one already (a lost acknowledgement)
+      forwarder.start();
+      await waitUntil(() => spool.count() === 0, "spool drained");
+      assert.deepEqual(stub.batches, [30], "one request for all thirty");
+      assert.deepEqual(stub.received, sent, "exact bytes, oldest first");
+      assert.deepEqual(forwarder.stats(), {
+        delivered: 29,
+        duplicates: 1,
+        rejected: 0,
+        failures: 0,
+      });
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder keeps a batch within its maximum count", async () => {
+  const stub = new ParentStub();
+  stub.acceptsBatches = true;
+  try {
+    await withForwarder(stub.url, { concurrency: 1, batchMax: 8 }, async (spool, forwarder) => {
+      await spoolReports(spool, 41, 20);
+      forwarder.start();
+      await waitUntil(() => spool.count() === 0, "spool drained");
+      assert.deepEqual(stub.batches, [8, 8, 4]);
+      assert.equal(stub.stored.size, 20);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder moves each message of a batch the parent refuses for good to rejected/, with its reason", async () => {
+  const stub = new ParentStub();
+  stub.acceptsBatches = true;
+  stub.mode = "reject";
+  try {
+    await withForwarder(stub.url, { concurrency: 1 }, async (spool, forwarder) => {
+      await spoolReports(spool, 42, 3);
+      const ids = spool.list();
+      forwarder.start();
+      await waitUntil(() => forwarder.stats().rejected === 3, "all three refused");
+      assert.deepEqual(stub.batches, [3]);
+      assert.deepEqual(await spool.listRejected(), ids);
+      const reason = await Deno.readTextFile(joinPath(spool.rejectedDir, `${ids[2]}.reason`));
+      assert.match(reason, /parent answered 400 ERR_REPORT_INVALID: Refused for a test/);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder keeps a batch the parent cannot take now, and delivers it when it recovers", async () => {
+  const stub = new ParentStub();
+  stub.acceptsBatches = true;
+  try {
+    await withForwarder(stub.url, { concurrency: 1 }, async (spool, forwarder) => {
+      // The capabilities are asked while the parent is up; then it fails.
+      forwarder.start();
+      await spoolReports(spool, 43, 1);
+      forwarder.wake();
+      await waitUntil(() => spool.count() === 0, "first delivered");
+      stub.mode = "down";
+      const sent = await spoolReports(spool, 44, 5);
+      forwarder.wake();
+      await waitUntil(() => forwarder.stats().failures >= 2, "failed twice");
+      assert.equal(spool.count(), 5, "nothing dropped while the parent fails");
+      assert.deepEqual(await spool.listRejected(), []);
+      stub.mode = "up";
+      await waitUntil(() => spool.count() === 0, "delivered after recovery");
+      assert.deepEqual(sent.map((body) => stub.stored.get(`44:${sent.indexOf(body) + 1}`)), sent);
+    });
+  } finally {
+    await stub.close();
+  }
+});
+
+Deno.test("Forwarder sends one by one when a parent that announced batches refuses one whole, rejecting nothing", async () => {
+  const stub = new ParentStub(); // it has no batch route: 404 ERR_NOT_FOUND
+  try {
+    await withForwarder(
+      stub.url,
+      { parentCapabilities: { acceptsReportBatches: () => Promise.resolve(true) } },
+      async (spool, forwarder) => {
+        const sent = await spoolReports(spool, 45, 6);
+        forwarder.start();
+        await waitUntil(() => spool.count() === 0, "spool drained");
+        assert.deepEqual(await spool.listRejected(), []);
+        assert.deepEqual([...stub.received].sort(), [...sent].sort(), "each delivered alone, once");
+        assert.equal(forwarder.stats().delivered, 6);
+      },
+    );
   } finally {
     await stub.close();
   }

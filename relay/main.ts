@@ -4,6 +4,7 @@
  * @module
  */
 
+import { resolve as resolvePath } from "node:path";
 import { EXIT } from "../cli/exit_codes.ts";
 import { runCommand, UsageError } from "../cli/output.ts";
 import { VERSION } from "../protocol/version.ts";
@@ -86,7 +87,9 @@ const RELAY_SERVICE: RoleService = {
     if (settings === null) throw new UsageError("Cannot install --help as a service");
     const dataDirGiven = args.some((arg) => arg === "--data-dir" || arg.startsWith("--data-dir="));
     const dataDir = dataDirGiven ? settings.dataDir : RELAY_SERVICE.defaultDataDir(os);
-    return Promise.resolve({ dataDir, writablePaths: [] });
+    // A --log-file outside the data dir: its folder must be writable under the service too.
+    const writablePaths = settings.log.file ? [resolvePath(settings.log.file)] : [];
+    return Promise.resolve({ dataDir, writablePaths });
   },
   defaultDataDir: (os) => Deno.env.get("MLE_RELAY_DATA_DIR") ?? defaultRelayDataDir(os),
 };

@@ -9,6 +9,7 @@ import { MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import { RoleProcess, runRole } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
+import { Spool } from "./spool.ts";
 import { createMessageFactory, waitUntil } from "./_test_utils.ts";
 
 const messages = await createMessageFactory();
@@ -69,8 +70,9 @@ async function post(url: string, body: BodyInit): Promise<{ status: number; body
   return { status: response.status, body: await response.json() };
 }
 
-function spooled(dataDir: string): string[] {
-  return [...Deno.readDirSync(joinPath(dataDir, "spool"))].map((entry) => entry.name);
+/** The ids of the reports waiting in a relay's spool on disk. */
+async function spooled(dataDir: string): Promise<string[]> {
+  return (await Spool.waitingIn(dataDir)).map((message) => message.id);
 }
 
 Deno.test("mle-relay --help prints usage to stdout and exits 0", async () => {
@@ -99,6 +101,10 @@ Deno.test("mle-relay misuse exits 2 with an error and a hint on stderr", async (
     [["run", "--parent", "http://s:1", "--listen", "h:port"], /Cannot listen on "h:port"/],
     [["run", "--parent", "http://s:1", "--listen", "h:70000"], /Cannot listen on "h:70000"/],
     [["run", "--parent", "http://s:1", "--concurrency", "0"], /Cannot use --concurrency "0"/],
+    [
+      ["run", "--parent", "http://s:1", "--forward-batch-max", "513"],
+      /Cannot use --forward-batch-max "513": expected an integer from 1 to 512/,
+    ],
     [["run", "--parent", "http://s:1", "--log-level", "loud"], /Cannot use log level "loud"/],
     [["run", "--parent", "http://s:1", "--frobnicate"], /Unknown option '--frobnicate'/],
   ];
@@ -129,12 +135,12 @@ Deno.test("mle-relay keeps reports while the parent is down and delivers them wh
     }
     await waitUntil(() => stub.received.length >= 6, "the relay tried the parent");
     assert.equal(stub.stored.size, 0);
-    assert.equal(spooled(dataDir).length, 6, "all six held on disk");
+    assert.equal((await spooled(dataDir)).length, 6, "all six held on disk");
 
     stub.mode = "up";
     await waitUntil(() => stub.stored.size === 6, "all six delivered", 20_000);
     assert.deepEqual([...stub.stored.values()].sort(), [...sent].sort(), "the exact bytes sent");
-    await waitUntil(() => spooled(dataDir).length === 0, "spool emptied");
+    await waitUntil(async () => (await spooled(dataDir)).length === 0, "spool emptied");
 
     const status = await relay.process.stop("SIGTERM");
     assert.equal(status.code, 0, relay.process.stderr);
@@ -164,7 +170,7 @@ Deno.test("mle-relay answers 413 to an oversized report and 400 to a malformed o
       (malformed.body as { error: { code: string } }).error.code,
       "ERR_ENVELOPE_MALFORMED",
     );
-    assert.deepEqual(spooled(dataDir), []);
+    assert.deepEqual(await spooled(dataDir), []);
     assert.equal((await relay.process.stop("SIGTERM")).code, 0);
   });
 });
@@ -182,7 +188,7 @@ Deno.test("mle-relay killed with acknowledged reports delivers each exactly once
     }
     const killed = await first.process.stop("SIGKILL");
     assert.notEqual(killed.code, 0);
-    assert.equal(spooled(dataDir).length, 8, "every acknowledged report survived the kill");
+    assert.equal((await spooled(dataDir)).length, 8, "every acknowledged report survived the kill");
 
     // The parent comes back, but loses its first acknowledgement of each report: the relay
     // resends, the parent answers 409 ERR_DUPLICATE_REPORT, the relay drops its copy.
@@ -190,7 +196,8 @@ Deno.test("mle-relay killed with acknowledged reports delivers each exactly once
     stub.loseFirstAck = true;
     const second = await startRelay(dataDir, stub.url);
     relays.push(second);
-    await waitUntil(() => spooled(dataDir).length === 0, "spool emptied", 20_000);
+    await waitUntil(async () => (await spooled(dataDir)).length === 0, "spool emptied", 20_000);
+    assert.equal(stub.stored.size, 8, "each stored exactly once");
     assert.deepEqual([...stub.stored.values()].sort(), [...sent].sort());
     // Each resent once after its lost ack, answered 409, and then dropped: never sent again.
     assert.deepEqual(
@@ -217,8 +224,8 @@ Deno.test("mle-relay killed in the middle of a delivery resends and the parent s
     stub.reportDelayMs = 0;
     const second = await startRelay(dataDir, stub.url);
     relays.push(second);
-    await waitUntil(() => spooled(dataDir).length === 0, "spool emptied", 20_000);
-    assert.equal(stub.stored.size, 4);
+    await waitUntil(async () => (await spooled(dataDir)).length === 0, "spool emptied", 20_000);
+    assert.equal(stub.stored.size, 4, "each stored exactly once");
     // Only the two interrupted sends came again, each answered 409 and then dropped.
     assert.equal(
       stub.duplicatesAnswered.length,
@@ -269,7 +276,7 @@ Deno.test("mle-relay moves a report the parent refuses to rejected/ and does not
       await Deno.readTextFile(joinPath(rejected, names[1])),
       /parent answered 400 ERR_REPORT_INVALID/,
     );
-    assert.deepEqual(spooled(dataDir), []);
+    assert.deepEqual(await spooled(dataDir), []);
     // The next report goes up while the refused one is never sent again (oldest first: a retry of
     // the refused one would come before it).
     stub.mode = "up";

@@ -3,13 +3,14 @@
  * An authenticating relay uses it to decide whether a client's key-exchange proof goes on with the
  * registration: to another authenticating relay, which checks it against its own passwords (so
  * that relays in a chain that share a password admit the client all the way up), but never to the
- * server or a plain relay, which have no use for it.
+ * server or a plain relay, which have no use for it. The forwarder uses it to decide whether to
+ * send reports in batches (a parent that announces `acceptsReportBatches`) or one by one.
  *
  * @module
  */
 
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
-import { readCapabilities } from "../protocol/capabilities.ts";
+import { type Capabilities, readCapabilities } from "../protocol/capabilities.ts";
 import { API } from "../protocol/paths.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 
@@ -20,8 +21,10 @@ const TTL_MS = 60_000;
 export class ParentCapabilities {
   readonly #url: string;
   readonly #now: () => number;
-  #authenticating: boolean | null = null;
+  #capabilities: Capabilities | null = null;
   #askedAt = -Infinity;
+  /** The question under way: callers meanwhile share it. */
+  #asking: Promise<Capabilities | null> | null = null;
 
   constructor(parentUrl: string | URL, now: () => number = Date.now) {
     this.#url = `${parentBaseUrl(parentUrl)}${API.capabilities}`;
@@ -33,22 +36,40 @@ export class ParentCapabilities {
    * asked (the proof then stops here, as it always may).
    */
   async authenticating(): Promise<boolean> {
-    if (this.#authenticating !== null && this.#now() - this.#askedAt < TTL_MS) {
-      return this.#authenticating;
+    const capabilities = await this.#ask();
+    return capabilities?.role === "relay" && capabilities.authenticating;
+  }
+
+  /**
+   * Whether the parent takes report batches; false when it says otherwise or cannot be asked
+   * (reports then go one by one, as every parent takes them).
+   */
+  async acceptsReportBatches(): Promise<boolean> {
+    return (await this.#ask())?.acceptsReportBatches === true;
+  }
+
+  /** The parent's answer, asked at most once a minute; null when it cannot be asked. */
+  async #ask(): Promise<Capabilities | null> {
+    if (this.#capabilities !== null && this.#now() - this.#askedAt < TTL_MS) {
+      return this.#capabilities;
     }
+    this.#asking ??= this.#fetch().finally(() => this.#asking = null);
+    return await this.#asking;
+  }
+
+  async #fetch(): Promise<Capabilities | null> {
     try {
       const answer = await fetchJson(this.#url, {
         redirect: "manual",
         timeoutMs: 5_000,
         maxBytes: 64 * 1024,
       });
-      if (answer.status !== 200) return false;
-      const capabilities = readCapabilities(answer.body);
-      this.#authenticating = capabilities.role === "relay" && capabilities.authenticating;
+      if (answer.status !== 200) return null;
+      this.#capabilities = readCapabilities(answer.body);
       this.#askedAt = this.#now();
-      return this.#authenticating;
+      return this.#capabilities;
     } catch (error) {
-      if (error instanceof ParentUnreachableError) return false;
+      if (error instanceof ParentUnreachableError) return null;
       throw error;
     }
   }

@@ -87,6 +87,11 @@ export class PinnedMasthead {
     return this.#pinned?.siteKey ?? null;
   }
 
+  /** The server URLs of the pinned masthead (none when nothing is pinned yet). */
+  get serverUrls(): string[] {
+    return this.#pinned?.masthead.serverUrls ?? [];
+  }
+
   /** The pinned masthead's site name, or null. */
   get siteName(): string | null {
     return this.#pinned?.masthead.siteName ?? null;

@@ -41,6 +41,8 @@ export interface RelayTrustSettings {
 
 /** What the relay's app and lifecycle get. */
 export interface RelayTrust {
+  /** The pinned masthead: the site key, and the site's servers (the parents of last resort). */
+  masthead: PinnedMasthead;
   revocations: RevocationList;
   /** The newest encryption certificate verified against the pinned masthead. */
   certificate: ServerCertificate;
@@ -95,7 +97,7 @@ export async function openRelayTrust(
     siteKey,
     log,
   });
-  if (!passwords) return { revocations, certificate };
+  if (!passwords) return { masthead, revocations, certificate };
 
   const authorized = await AuthorizedClients.open(settings.dataDir);
   const oneTime = await passwords.oneTimePasswordCount();
@@ -111,6 +113,7 @@ export async function openRelayTrust(
     );
   }
   return {
+    masthead,
     revocations,
     certificate,
     authorized,

@@ -30,9 +30,9 @@ import {
   verifyRevocations,
 } from "../protocol/revocations.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
-import type { Refusal } from "./authenticator.ts";
 import type { DocumentAnswer } from "./document_cache.ts";
 import { parentBaseUrl } from "./parent_url.ts";
+import type { Refusal } from "./refusal.ts";
 import type { PinnedMasthead } from "./pinned_masthead.ts";
 
 /** File name of the held revocation list inside the relay's data dir. */

@@ -9,21 +9,34 @@ import type { FlattenedJws } from "../envelope/jws.ts";
 import type { VoucherStatement } from "../protocol/relay_voucher.ts";
 import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
-import { createLogger, type LogLevel } from "../cli/log.ts";
+import {
+  LOG_OPTIONS,
+  logOptionsHelp,
+  type LogSettings,
+  openLogger,
+  readLogSettings,
+} from "../cli/log_options.ts";
+import { createMetricsRegistry } from "../ops/metrics.ts";
+import { serveOpsListener } from "../ops/ops_app.ts";
+import { VERSION } from "../protocol/version.ts";
+import { DEFAULT_PARENT_PROBE_INTERVAL_MS, ParentReachability } from "./parent_reachability.ts";
+import { createRelayOpsApp } from "./relay_ops.ts";
 import { CliError, UsageError } from "../cli/output.ts";
 import { expandHomeInOptions } from "../cli/home_path.ts";
 import { defaultRelayDataDir } from "../keystore/default_paths.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
-import { DEFAULT_PORT } from "../protocol/paths.ts";
+import { MAX_REPORT_BATCH_COUNT } from "../protocol/limits.ts";
+import { DEFAULT_PORT, DEFAULT_RELAY_OPS_PORT, OPS_PATHS } from "../protocol/paths.ts";
 import { isRelayPublicKey, signRelayVoucher } from "../protocol/relay_voucher.ts";
 import { createRelayApp } from "./app.ts";
 import { lockDataDir } from "./data_dir_lock.ts";
 import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forwarder.ts";
 import { openDecryptingRelay } from "./decrypting_relay.ts";
 import { DocumentCache } from "./document_cache.ts";
-import { Forwarder } from "./forwarder.ts";
+import { DEFAULT_FORWARD_BATCH_MAX, Forwarder } from "./forwarder.ts";
 import { KeyExchangeSalts } from "./key_exchange_salts.ts";
 import { parentBaseUrl } from "./parent_url.ts";
+import { orderParents, ParentList } from "../protocol/parent_list.ts";
 import { openRelayTrust, SHARED_PASSWORD_ENV } from "./relay_trust.ts";
 import { DEFAULT_REVOCATION_INTERVAL_SECONDS } from "./revocation_list.ts";
 import { RelayIdentity } from "./relay_identity.ts";
@@ -55,7 +68,10 @@ DIR/encryption-certificate.json), never an older one the parent serves later.
 
 Options:
   --parent URL            the parent (the server or another relay): http(s)://HOST:PORT
-                          (required; env MLE_RELAY_PARENT)
+                          (required; env MLE_RELAY_PARENT); repeat it for the next ones to try:
+                          reports go to the first that answers, the next after a failure, the
+                          first again once it answers (jittered back-off per parent); the
+                          pinned masthead's servers come last
   --data-dir DIR          spool, rejected reports and cached documents
                           (default ${defaultRelayDataDir()}; env MLE_RELAY_DATA_DIR)
   --listen HOST:PORT      address to serve on (default 0.0.0.0:${DEFAULT_PORT}; env MLE_RELAY_LISTEN);
@@ -64,7 +80,11 @@ Options:
                           keep theirs queued, except "optional" ones while the site has no
                           enabled certificate or has signed
                           _BESClient_Report_Encryption_AllowLegacyRelays=1, which send clear text
-  --concurrency N         reports in flight to the parent at once, 1 to 64 (default 4)
+  --concurrency N         requests in flight to the parent at once, 1 to 64 (default 4)
+  --forward-batch-max N   most reports in one request to a parent that takes batches (the
+                          server, or a relay of this version), 1 to 512 (default 256); 1 sends
+                          one report per request. Parents that do not announce batches always
+                          get one report per request
 ${SPOOL_RUN_HELP}
   --authenticating        admit registrations only after the manual key exchange
                           ("mle-client register --password … <relay-url>"), and reports and
@@ -101,7 +121,16 @@ ${SPOOL_RUN_HELP}
   --bundle-wait-ms MS     (decrypt) longest a report waits for its bundle to fill, 0 to 600000
                           milliseconds (default ${DEFAULT_BUNDLE_WAIT_MS})
 ${UPLOAD_RUN_HELP}
-  --log-level LEVEL       debug, info, warn or error (default info; env MLE_RELAY_LOG_LEVEL)
+  --ops-listen HOST:PORT  the operations listener: GET ${OPS_PATHS.prometheus} (Prometheus metrics),
+                          GET ${OPS_PATHS.health} (200 while running) and GET ${OPS_PATHS.ready} (200 when the
+                          spool is writable and the parent answered lately, else 503 with the
+                          reasons); never on --listen's port (default 127.0.0.1:${DEFAULT_RELAY_OPS_PORT}; env
+                          MLE_RELAY_OPS_LISTEN); port 0 picks a free port, which the log names
+  --parent-probe-interval SECONDS
+                          how often the parent is asked whether it answers (GET capabilities),
+                          1 to 3600 (default 30); /readyz fails after three intervals without
+                          an answer
+${logOptionsHelp("MLE_RELAY")}
   -h, --help              show this help
 
 Examples:
@@ -118,20 +147,29 @@ Exit codes:
      relay without a password, or a password file others can read
 `;
 
-const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 const TOOL = "mle-relay";
 /** How long a stop waits for requests and sends in flight before exiting anyway. */
 const STOP_GRACE_MS = 10_000;
 
 /** The validated settings of a run. */
 export interface RunSettings {
+  /** The first parent: documents, registrations, uploads and revocations go there. */
   parentUrl: string;
+  /** Every `--parent`, in order: the report forwarder's list (the masthead's servers after). */
+  parentUrls?: string[];
   dataDir: string;
   hostname: string;
   port: number;
   acceptsEncryptedReports: boolean;
   concurrency: number;
-  logLevel: LogLevel;
+  /** Most reports in one batch to a parent that takes batches. */
+  forwardBatchMax: number;
+  /** The logging flags (`cli/log_options.ts`). */
+  log: LogSettings;
+  /** The operations listener's address (`--ops-listen`). */
+  ops: { hostname: string; port: number };
+  /** Milliseconds between two probes of the parent (`--parent-probe-interval`). */
+  parentProbeIntervalMs: number;
   /** Milliseconds between two fetches of the revocation list. */
   revocationIntervalMs: number;
   mastheadFile?: string;
@@ -164,11 +202,12 @@ export function parseRunArgs(
     ({ values } = parseArgs({
       args,
       options: {
-        "parent": { type: "string" },
+        "parent": { type: "string", multiple: true },
         "data-dir": { type: "string" },
         "listen": { type: "string" },
         "no-encrypted-reports": { type: "boolean" },
         "concurrency": { type: "string" },
+        "forward-batch-max": { type: "string" },
         "authenticating": { type: "boolean" },
         "password-file": { type: "string" },
         "one-time-passwords": { type: "string" },
@@ -178,7 +217,9 @@ export function parseRunArgs(
         "decrypt": { type: "boolean" },
         "bundle-max": { type: "string" },
         "bundle-wait-ms": { type: "string" },
-        "log-level": { type: "string" },
+        "ops-listen": { type: "string" },
+        "parent-probe-interval": { type: "string" },
+        ...LOG_OPTIONS,
         "help": { type: "boolean", short: "h" },
         ...UPLOAD_RUN_OPTIONS,
         ...SPOOL_RUN_OPTIONS,
@@ -192,16 +233,16 @@ export function parseRunArgs(
   if (values.help) return null;
   expandHomeInOptions(values, ["data-dir", "password-file", "one-time-passwords", "masthead"]);
 
-  const parent = values.parent ?? env("MLE_RELAY_PARENT");
-  if (!parent) {
+  const parents = values.parent ?? [env("MLE_RELAY_PARENT") ?? ""].filter((url) => url !== "");
+  if (parents.length === 0) {
     throw new UsageError(
       "Cannot run without a parent",
       "give --parent http://SERVER:52311 (the server or another relay)",
     );
   }
-  let parentUrl: string;
+  let parentUrls: string[];
   try {
-    parentUrl = parentBaseUrl(parent);
+    parentUrls = orderParents(parents.map((parent) => parentBaseUrl(parent)));
   } catch (error) {
     throw new UsageError((error as Error).message, "give --parent http://HOST:PORT");
   }
@@ -225,10 +266,27 @@ export function parseRunArgs(
     );
   }
 
-  const logLevel = (values["log-level"] ?? env("MLE_RELAY_LOG_LEVEL") ?? "info") as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
+  const batchText = values["forward-batch-max"] ?? String(DEFAULT_FORWARD_BATCH_MAX);
+  const forwardBatchMax = Number(batchText);
+  if (!/^\d+$/.test(batchText) || forwardBatchMax < 1 || forwardBatchMax > MAX_REPORT_BATCH_COUNT) {
     throw new UsageError(
-      `Cannot use log level "${logLevel}": expected debug, info, warn or error`,
+      `Cannot use --forward-batch-max "${batchText}": expected an integer from 1 to ${MAX_REPORT_BATCH_COUNT}`,
+    );
+  }
+
+  const log = readLogSettings(values, env, "MLE_RELAY");
+  let ops: { hostname: string; port: number };
+  try {
+    ops = parseListenAddress(
+      values["ops-listen"] ?? env("MLE_RELAY_OPS_LISTEN") ?? `127.0.0.1:${DEFAULT_RELAY_OPS_PORT}`,
+    );
+  } catch (error) {
+    throw new UsageError((error as Error).message, "give --ops-listen HOST:PORT");
+  }
+  if (ops.port !== 0 && ops.port === address.port) {
+    throw new UsageError(
+      `Cannot serve operations on the port clients reach (${address.port})`,
+      `give --ops-listen another port (default 127.0.0.1:${DEFAULT_RELAY_OPS_PORT})`,
     );
   }
 
@@ -282,12 +340,22 @@ export function parseRunArgs(
   }
 
   return {
-    parentUrl,
+    parentUrl: parentUrls[0],
+    parentUrls,
     dataDir,
     ...address,
     acceptsEncryptedReports: !values["no-encrypted-reports"],
     concurrency,
-    logLevel,
+    forwardBatchMax,
+    log,
+    ops,
+    parentProbeIntervalMs: boundedInteger(
+      values["parent-probe-interval"],
+      DEFAULT_PARENT_PROBE_INTERVAL_MS / 1000,
+      1,
+      3600,
+      "parent-probe-interval",
+    ) * 1000,
     revocationIntervalMs: interval * 1000,
     mastheadFile: values.masthead,
     authenticating,
@@ -326,7 +394,6 @@ export async function runRelay(args: string[]): Promise<number> {
     console.log(RUN_HELP);
     return EXIT.ok;
   }
-  const log = createLogger(TOOL, settings.logLevel);
   const { dataDir } = settings;
 
   try {
@@ -336,6 +403,7 @@ export async function runRelay(args: string[]): Promise<number> {
       hint: "give --data-dir a folder this user can create and write",
     });
   }
+  const log = openLogger(TOOL, settings.log);
   const lock = await lockDataDir(dataDir);
   if (lock === null) {
     throw new CliError(`Cannot use data dir "${dataDir}": another mle-relay is running on it`, {
@@ -346,7 +414,12 @@ export async function runRelay(args: string[]): Promise<number> {
     const { parentUrl } = settings;
     const spoolLimits = settings.spool ?? parseSpoolRunArgs({}, () => undefined);
     const spool = await Spool.open(dataDir, spoolLimits);
-    const { revocations, certificate, authenticator, authorized } = await openRelayTrust(
+    if (spool.droppedBytes > 0) {
+      log.warn("dropped the torn end of the spool (never acknowledged)", {
+        bytes: spool.droppedBytes,
+      });
+    }
+    const { masthead, revocations, certificate, authenticator, authorized } = await openRelayTrust(
       settings,
       log,
     );
@@ -356,12 +429,23 @@ export async function runRelay(args: string[]): Promise<number> {
       log,
       certificate,
     });
+    const parents = new ParentList({
+      parents: orderParents(settings.parentUrls ?? [parentUrl], masthead.serverUrls),
+    });
     const refusals = new UpstreamRefusals();
     const decrypting = settings.decrypt
       ? await openDecryptingRelay(settings, spool, { revocations, refusals, certificate }, log)
       : null;
     const forwarder = decrypting?.forwarder ??
-      new Forwarder({ spool, parentUrl, log, concurrency: settings.concurrency, refusals });
+      new Forwarder({
+        spool,
+        parentUrl,
+        parents,
+        log,
+        concurrency: settings.concurrency,
+        batchMax: settings.forwardBatchMax,
+        refusals,
+      });
     // The senders' keys this relay knows: the admitted clients', or those its parent told it.
     const senderKeys = authorized
       ? { knownKey: (cid: number) => authorized.publicKeyOf(cid) }
@@ -377,7 +461,24 @@ export async function runRelay(args: string[]): Promise<number> {
         authenticator?.checkComputer(cid, "upload") ?? revocations.refusalFor(cid, "upload"),
       senderKeys,
     });
+    const metrics = createMetricsRegistry("relay", VERSION);
+    const parent = new ParentReachability({
+      parentUrl,
+      log,
+      intervalMs: settings.parentProbeIntervalMs,
+    });
+    const ops = createRelayOpsApp({
+      registry: metrics.registry,
+      log,
+      spool,
+      forwarder,
+      parent,
+      refusals,
+      uploadBuffer: uploads.buffer,
+      revocations,
+    });
     const app = createRelayApp({
+      registry: metrics.registry,
       spool,
       forwarder,
       documents,
@@ -395,7 +496,9 @@ export async function runRelay(args: string[]): Promise<number> {
     });
 
     let server: Deno.HttpServer<Deno.NetAddr>;
+    let opsServer: Deno.HttpServer<Deno.NetAddr>;
     try {
+      opsServer = serveOpsListener(settings.ops, ops, log);
       server = Deno.serve({
         hostname: settings.hostname,
         port: settings.port,
@@ -412,8 +515,8 @@ export async function runRelay(args: string[]): Promise<number> {
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
         throw new CliError(
-          `Cannot listen on ${settings.hostname}:${settings.port}: ${(error as Error).message}`,
-          { hint: "give another --listen address, or stop what uses this one" },
+          `Cannot listen: ${(error as Error).message}`,
+          { hint: "give another --listen or --ops-listen address, or stop what uses this one" },
         );
       }
       throw error;
@@ -421,6 +524,7 @@ export async function runRelay(args: string[]): Promise<number> {
     forwarder.start();
     uploads.forwarder.start();
     revocations.start();
+    parent.start();
     const stopPruning = startRejectedPruning(spool, spoolLimits.rejectedMaxAgeMs, log);
 
     const signal = await waitForStopSignal(server.finished);
@@ -431,10 +535,15 @@ export async function runRelay(args: string[]): Promise<number> {
     await forwarder.stop(STOP_GRACE_MS);
     await uploads.forwarder.stop(STOP_GRACE_MS);
     await revocations.stop();
+    await spool.close();
+    parent.stop();
+    await withTimeout(opsServer.shutdown(), STOP_GRACE_MS);
+    metrics.close();
     log.info("stopped", { waiting: spool.count(), ...forwarder.stats() });
     return EXIT.ok;
   } finally {
     lock.release();
+    log.close();
   }
 }
 

@@ -1,10 +1,13 @@
 /**
- * The relay's store-and-forward queue: one file per accepted upstream message, in
- * `<data-dir>/spool/`, written durably before the sender is told "accepted".
+ * The relay's store-and-forward queue of accepted upstream messages, in `<data-dir>/spool/`,
+ * written durably before the sender is told "accepted". Messages are appended to segment files
+ * with group commit (`spool_segments.ts`): the messages that arrive together share one write and
+ * one fsync, and each is acknowledged only after the fsync that covers it. A data dir from before
+ * segments, one `<id>.json` file per message, is still read and delivered, file by file.
  *
- * A message's id is its file name without `.json`: the acceptance time in milliseconds (16 digits),
- * a counter within that millisecond (6 digits) and 8 random hex digits. Ids therefore sort by
- * arrival, so the oldest is delivered first, and two relays' ids never collide.
+ * A message's id is the acceptance time in milliseconds (16 digits), a counter within that
+ * millisecond (6 digits) and 8 random hex digits. Ids therefore sort by arrival, so the oldest is
+ * delivered first, and two relays' ids never collide.
  *
  * Messages the parent refuses for good move to `<data-dir>/rejected/` with a `.reason` text beside
  * them: kept for an administrator, never dropped silently, until they pass the rejected folder's
@@ -19,6 +22,11 @@
  */
 
 import { readUpstreamMessage } from "../envelope/report_message.ts";
+import {
+  readWaitingSegmentMessages,
+  SpoolSegments,
+  type SpoolSegmentsOptions,
+} from "./spool_segments.ts";
 import {
   ensurePrivateDir,
   joinPath,
@@ -96,9 +104,16 @@ export class Spool {
   readonly dir: string;
   /** Folder of the messages the parent refused for good. */
   readonly rejectedDir: string;
-  /** Ids waiting, oldest first. */
-  readonly #ids: string[] = [];
+  /**
+   * Ids waiting, oldest first, from `#head` on; a delivered id stays until the head passes it
+   * (`#sizes` says which are still waiting), so that removing the oldest costs no shifting.
+   */
+  #ids: string[] = [];
+  #head = 0;
   readonly #sizes = new Map<string, number>();
+  /** The waiting messages stored one file each (a data dir from before segments). */
+  readonly #fileIds = new Set<string>();
+  #segments!: SpoolSegments;
   /** The sender of each waiting message whose sender is known. */
   readonly #senders = new Map<string, number>();
   /** Bytes waiting (and reserved) per sender. */
@@ -135,16 +150,36 @@ export class Spool {
   }
 
   /**
-   * Opens the spool of a data dir: creates its folders (mode 0700), deletes the temporary files a
-   * crash left half-written (never acknowledged, so nobody is owed them) and indexes the messages
-   * and their senders (a message it cannot read counts towards the total only).
+   * Opens the spool of a data dir: creates its folders (mode 0700), drops what a crash left
+   * half-written (temporary files, a segment's torn last group: never acknowledged, so nobody is
+   * owed them) and indexes the messages and their senders (a message file it cannot read counts
+   * towards the total only).
    *
+   * @param tuning segment and memory sizes (tests, the benchmark).
    * @throws {RangeError} When a limit is not positive.
    */
-  static async open(dataDir: string, limits: SpoolLimits = {}): Promise<Spool> {
+  static async open(
+    dataDir: string,
+    limits: SpoolLimits = {},
+    tuning: SpoolSegmentsOptions = {},
+  ): Promise<Spool> {
     const spool = new Spool(dataDir, limits);
     await ensurePrivateDir(spool.dir);
     await ensurePrivateDir(spool.rejectedDir);
+    await spool.#indexRejected();
+    const stored = await SpoolSegments.open(
+      spool.dir,
+      new Set(spool.#rejected.map((entry) => entry.id)),
+      tuning,
+    );
+    spool.#segments = stored.segments;
+    spool.droppedBytes = stored.droppedBytes;
+    for (const message of stored.messages) {
+      spool.#ids.push(message.id);
+      spool.#sizes.set(message.id, message.size);
+      spool.#bytes += message.size;
+      if (message.sender !== null) spool.#countSender(message.id, message.sender, message.size);
+    }
     let cleaned = false;
     for await (const entry of Deno.readDir(spool.dir)) {
       if (!entry.isFile) continue;
@@ -157,6 +192,7 @@ export class Spool {
       const id = idOfFileName(entry.name);
       if (id === null) continue;
       const size = (await Deno.stat(path)).size;
+      spool.#fileIds.add(id);
       spool.#ids.push(id);
       spool.#sizes.set(id, size);
       spool.#bytes += size;
@@ -166,7 +202,6 @@ export class Spool {
       }
     }
     if (cleaned) await syncDir(spool.dir);
-    await spool.#indexRejected();
     spool.#ids.sort();
     const newest = spool.#ids.at(-1);
     if (newest) {
@@ -177,8 +212,30 @@ export class Spool {
   }
 
   /**
-   * Stores a message durably (temporary file, fsync, rename, fsync folder) and returns its id.
-   * When this resolves the message survives a crash or power loss; only then may it be
+   * The messages waiting in a data dir's spool, oldest first, read without changing anything: a
+   * running relay's spool may be looked at (tests, an operator).
+   */
+  static async waitingIn(dataDir: string): Promise<Array<{ id: string; bytes: Uint8Array }>> {
+    const dir = joinPath(dataDir, "spool");
+    const messages = await readWaitingSegmentMessages(dir);
+    for await (const entry of Deno.readDir(dir)) {
+      const id = entry.isFile ? idOfFileName(entry.name) : null;
+      if (id === null) continue;
+      try {
+        messages.push({ id, bytes: await Deno.readFile(joinPath(dir, entry.name)) });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error; // delivered meanwhile
+      }
+    }
+    return messages.sort((a, b) => a.id < b.id ? -1 : 1);
+  }
+
+  /** Bytes of torn or damaged records dropped from the segments' ends when the spool opened. */
+  droppedBytes = 0;
+
+  /**
+   * Stores a message durably (appended with the next group, written and fsynced) and returns its
+   * id. When this resolves the message survives a crash or power loss; only then may it be
    * acknowledged.
    *
    * @param sender the computer that sent it, whose share of the spool it counts against.
@@ -198,10 +255,10 @@ export class Spool {
     if (sender !== undefined) this.#addSenderBytes(sender, size);
     const id = this.#nextId();
     try {
-      await replaceFileAtomically(this.#pathOf(id), bytes, 0o600);
+      await this.#segments.append(id, sender, bytes);
     } catch (error) {
       if (sender !== undefined) this.#addSenderBytes(sender, -size);
-      throw error;
+      throw spoolWriteError(error);
     } finally {
       this.#reserved -= size;
     }
@@ -221,8 +278,20 @@ export class Spool {
   }
 
   /** Ids waiting for delivery, oldest first; at most `limit` of them when given. */
-  list(limit?: number): string[] {
-    return limit === undefined ? [...this.#ids] : this.#ids.slice(0, limit);
+  list(limit = Infinity): string[] {
+    while (this.#head < this.#ids.length && !this.#sizes.has(this.#ids[this.#head])) {
+      this.#head += 1;
+    }
+    const ids: string[] = [];
+    for (let i = this.#head; i < this.#ids.length && ids.length < limit; i++) {
+      if (this.#sizes.has(this.#ids[i])) ids.push(this.#ids[i]);
+    }
+    return ids;
+  }
+
+  /** The bytes of a waiting message (0 when it is not waiting). */
+  sizeOf(id: string): number {
+    return this.#sizes.get(id) ?? 0;
   }
 
   /** Whether a message is waiting. */
@@ -236,7 +305,11 @@ export class Spool {
    * @throws {RangeError} When `id` is not a spool id.
    */
   async read(id: string): Promise<Uint8Array<ArrayBuffer>> {
-    return await Deno.readFile(this.#pathOf(checkId(id)));
+    checkId(id);
+    if (this.#fileIds.has(id) || !this.#segments.has(id)) {
+      return await Deno.readFile(this.#pathOf(id));
+    }
+    return await this.#segments.read(id);
   }
 
   /**
@@ -244,8 +317,14 @@ export class Spool {
    * again and the parent recognises it as a duplicate.
    */
   async remove(id: string): Promise<void> {
+    checkId(id);
+    if (this.#segments.has(id)) {
+      await this.#segments.done(id);
+      this.#forget(id);
+      return;
+    }
     try {
-      await Deno.remove(this.#pathOf(checkId(id)));
+      await Deno.remove(this.#pathOf(id));
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
@@ -261,15 +340,24 @@ export class Spool {
     checkId(id);
     const line = `${new Date().toISOString()} ${reason.replace(/[\r\n]+/g, " ")}\n`;
     await replaceFileAtomically(joinPath(this.rejectedDir, `${id}${REASON_SUFFIX}`), line, 0o600);
-    try {
-      await Deno.rename(this.#pathOf(id), joinPath(this.rejectedDir, `${id}${MESSAGE_SUFFIX}`));
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    await syncDir(this.rejectedDir);
-    await syncDir(this.dir);
+    const rejectedPath = joinPath(this.rejectedDir, `${id}${MESSAGE_SUFFIX}`);
     const size = this.#sizes.get(id) ?? 0;
-    this.#forget(id);
+    if (this.#segments.has(id)) {
+      // A copy in rejected/, synced, before the record is marked done (durably, so that it does
+      // not come back once rejected/ has expired it).
+      await replaceFileAtomically(rejectedPath, await this.#segments.read(id), 0o600);
+      await this.#segments.done(id, true);
+      this.#forget(id);
+    } else {
+      try {
+        await Deno.rename(this.#pathOf(id), rejectedPath);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+      await syncDir(this.rejectedDir);
+      await syncDir(this.dir);
+      this.#forget(id);
+    }
     this.#rejected.push({ id, at: Date.now(), size: size + new TextEncoder().encode(line).length });
     this.#rejectedBytes += this.#rejected.at(-1)!.size;
     await this.pruneRejected();
@@ -335,12 +423,32 @@ export class Spool {
 
   /** Number of messages waiting. */
   count(): number {
-    return this.#ids.length;
+    return this.#sizes.size;
+  }
+
+  /** Groups of messages written and synced since open (each one write and one fsync). */
+  get groupsCommitted(): number {
+    return this.#segments.groupsCommitted;
+  }
+
+  /** Closes the segment files; puts still waiting for their group are refused. */
+  async close(): Promise<void> {
+    await this.#segments.close();
   }
 
   /** Total size of the messages waiting, in bytes. */
   bytes(): number {
     return this.#bytes;
+  }
+
+  /** What the metrics read: messages and bytes waiting, when the oldest arrived (null: none). */
+  stats(): { messages: number; bytes: number; oldestAt: number | null } {
+    const oldest = this.list(1)[0];
+    return {
+      messages: this.#sizes.size,
+      bytes: this.#bytes,
+      oldestAt: oldest === undefined ? null : Number(oldest.slice(0, 16)),
+    };
   }
 
   #pathOf(id: string): string {
@@ -366,9 +474,15 @@ export class Spool {
     }-${random}`;
   }
 
-  /** Inserts in order: concurrent puts may finish in another order than they began. */
+  /** Inserts in order: groups commit in order, so this is almost always an append. */
   #insert(id: string, size: number): void {
-    let low = 0;
+    if (this.#ids.length === this.#head || this.#ids[this.#ids.length - 1] < id) {
+      this.#ids.push(id);
+      this.#sizes.set(id, size);
+      this.#bytes += size;
+      return;
+    }
+    let low = this.#head;
     let high = this.#ids.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
@@ -401,9 +515,21 @@ export class Spool {
       this.#senders.delete(id);
       this.#addSenderBytes(sender, -size);
     }
-    const index = this.#ids.indexOf(id);
-    if (index >= 0) this.#ids.splice(index, 1);
+    this.#fileIds.delete(id);
+    // The id stays in #ids until the head passes it; compact once most of the array is gone.
+    if (this.#ids.length > 2 * this.#sizes.size + 1024) {
+      this.#ids = this.#ids.slice(this.#head).filter((waiting) => this.#sizes.has(waiting));
+      this.#head = 0;
+    }
   }
+}
+
+/**
+ * The one mapping of a failed durable write to what `put` throws: the place to turn a full disk
+ * into a refusal the sender can retry.
+ */
+function spoolWriteError(error: unknown): unknown {
+  return error;
 }
 
 /** The computer id an upstream message claims, or null when it is not one. */

@@ -16,7 +16,7 @@ async function withDataDir(body: (dataDir: string) => Promise<void>): Promise<vo
   }
 }
 
-Deno.test("Spool.put() stores the exact bytes durably, files 0600 in folders 0700", async () => {
+Deno.test("Spool.put() stores the exact bytes durably in a segment, files 0600 in folders 0700", async () => {
   await withDataDir(async (dataDir) => {
     const spool = await Spool.open(dataDir);
     const bytes = encoder.encode('{"protected":"x",  "payload":"y"}\n');
@@ -27,9 +27,14 @@ Deno.test("Spool.put() stores the exact bytes durably, files 0600 in folders 070
     assert.equal(spool.count(), 1);
     assert.equal(spool.bytes(), bytes.length);
     const files = [...Deno.readDirSync(spool.dir)].map((entry) => entry.name);
-    assert.deepEqual(files, [`${id}.json`], "no temporary file is left behind");
+    assert.deepEqual(files, [`${id}.segment`], "one segment, named after its first message");
+    const segment = await Deno.readFile(joinPath(spool.dir, `${id}.segment`));
+    assert.ok(
+      new TextDecoder().decode(segment).includes(decoder.decode(bytes)),
+      "the message's exact bytes are in the segment",
+    );
     if (!IS_WINDOWS) {
-      assert.equal(Deno.statSync(joinPath(spool.dir, `${id}.json`)).mode! & 0o777, 0o600);
+      assert.equal(Deno.statSync(joinPath(spool.dir, `${id}.segment`)).mode! & 0o777, 0o600);
       assert.equal(Deno.statSync(spool.dir).mode! & 0o777, 0o700);
       assert.equal(Deno.statSync(spool.rejectedDir).mode! & 0o777, 0o700);
     }

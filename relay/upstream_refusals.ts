@@ -57,6 +57,9 @@ export class UpstreamRefusals {
     { status: number; code: string; message: string; at: number }
   >();
 
+  /** Messages the parent refused for good, by its error code (a bounded set: the metrics). */
+  readonly #refusedByCode = new Map<string, number>();
+
   constructor(options: UpstreamRefusalsOptions = {}) {
     this.#ttlMs = options.ttlMs ?? DEFAULT_REFUSAL_TTL_MS;
     this.#max = options.maxComputers ?? 10_000;
@@ -72,6 +75,7 @@ export class UpstreamRefusals {
   noteRefusal(message: Uint8Array, answer: UpstreamRefusal): number | null {
     if (answer.status < 400 || answer.status >= 500) return null;
     const code = errorCodeOf(answer.body);
+    this.#countRefusal(code);
     if (code === null || !SENDER_REFUSAL_CODES.has(code)) return null;
     let computerId: number;
     try {
@@ -114,5 +118,16 @@ export class UpstreamRefusals {
   /** Computers remembered. */
   get size(): number {
     return this.#refusals.size;
+  }
+
+  /** Messages the parent refused for good (4xx) since start, by its error code ("none": no code). */
+  refusedByCode(): Map<string, number> {
+    return new Map(this.#refusedByCode);
+  }
+
+  #countRefusal(said: string | null): void {
+    const code = said !== null && /^ERR_[A-Z0-9_]{1,48}$/.test(said) ? said : "none";
+    if (!this.#refusedByCode.has(code) && this.#refusedByCode.size >= 64) return;
+    this.#refusedByCode.set(code, (this.#refusedByCode.get(code) ?? 0) + 1);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run compile -- [options]`: builds one self-contained executable per role with
  * `deno compile`, for each target platform, into `dist/<target>/<executable>`. Each executable gets
- * exactly its role's permissions from `scripts/permissions.ts`, so what the tests run is what ships.
+ * exactly its role's permissions from `cli/role_permissions.ts`, so what the tests run is what ships.
  *
  * What goes in: `deno compile` embeds the modules the entry imports and, because the project uses
  * a local `node_modules` (`nodeModulesDir: "manual"`), that folder. Only the runtime dependencies
@@ -23,7 +23,13 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, printError, UsageError } from "../cli/output.ts";
-import { type Role, ROLE_ENTRY, ROLE_EXECUTABLE, ROLE_PERMISSIONS, ROLES } from "./permissions.ts";
+import {
+  type Role,
+  ROLE_ENTRY,
+  ROLE_EXECUTABLE,
+  ROLE_PERMISSIONS,
+  ROLES,
+} from "../cli/role_permissions.ts";
 
 const TOOL = "compile";
 
@@ -42,6 +48,12 @@ export type Target = typeof TARGETS[number];
 /** npm packages installed for building, never imported at runtime: not embedded. */
 const TOOLCHAIN_PACKAGES = new Set(["deno"]);
 
+/**
+ * Folders of runtime packages that nothing imports: not embedded. bintrees (prom-client's, through
+ * tdigest) ships its tests with a 2 MB data file that makes `deno compile` overflow its stack.
+ */
+const UNUSED_PACKAGE_FOLDERS = ["node_modules/bintrees/test"];
+
 /** Per `deno compile`: long enough for a slow runtime download, short of hanging forever. */
 const DEFAULT_TIMEOUT_SECONDS = 600;
 
@@ -52,7 +64,7 @@ export const HELP = `Usage: npm run compile -- [options]
        deno run --allow-all scripts/compile.ts [options]
 
 Builds one executable per role with deno compile, each with exactly its role's permissions
-(scripts/permissions.ts), into DIR/<target>/<executable>: mle-server, mle-relay, mle-client and
+(cli/role_permissions.ts), into DIR/<target>/<executable>: mle-server, mle-relay, mle-client and
 mle-admin (.exe on Windows). Only the runtime npm packages of package.json are embedded.
 
 deno compile downloads the Deno runtime (denort) of each target from dl.deno.land once and caches
@@ -278,7 +290,7 @@ export async function npmExcludes(root = ROOT): Promise<string[]> {
       excludes.push(`node_modules/${entry}`);
     }
   }
-  return excludes;
+  return [...excludes, ...UNUSED_PACKAGE_FOLDERS];
 }
 
 interface PackageManifest {

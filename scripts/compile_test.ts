@@ -14,7 +14,7 @@ import {
   type Target,
   TARGETS,
 } from "./compile.ts";
-import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS, ROLES } from "./permissions.ts";
+import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS, ROLES } from "../cli/role_permissions.ts";
 import { freePort } from "../tests/run_role.ts";
 
 const SCRIPT = fileURLToPath(new URL("./compile.ts", import.meta.url));

@@ -8,7 +8,7 @@
  */
 
 import { freePort, RoleProcess, runRole } from "../tests/run_role.ts";
-import type { Role } from "./permissions.ts";
+import type { Role } from "../cli/role_permissions.ts";
 
 const PASSWORD = crypto.randomUUID(); // given to the admin tool through its environment only
 const ENV = { MLE_SITE_PASSWORD: PASSWORD };

@@ -1,10 +1,14 @@
 /**
  * `npm run herd`: a thundering herd after an outage, measured. Many simulated clients (1,000 by
- * default), each with its own key and one report to send, find the server away; each backs off
- * with the relays' own back-off (`relay/_delivery_backoff.ts`: doubling from 500 ms to 30 s,
- * honouring `Retry-After`), with its jitter or without it. When the server returns, the script
- * counts the requests that reached it in each 100 ms window and prints the peak rate and the time
- * until every report was stored, for both runs. The last line is JSON.
+ * default), each with its own key and one report to send, find the server unable to take it; each
+ * backs off with the relays' own back-off (`relay/_delivery_backoff.ts` over `protocol/backoff.ts`:
+ * doubling from 500 ms to 30 s, or the parent's `Retry-After` with jitter above it), with its
+ * jitter or without it (every delay its floor: half the back-off's ceiling, or `Retry-After`
+ * exactly). Two outages: the server away (`kill -9`, no answer at all), and the server's disk
+ * full (every report answered 503 `ERR_STORAGE_FULL` with `Retry-After: 15`, until the space is
+ * freed). When the server can store again, the script counts the requests that reached it in
+ * each 100 ms window and prints the peak rate and the time until every report was stored, for each
+ * run. The last line is JSON.
  *
  * Usage: deno run --allow-all scripts/herd.ts [--clients N] [--outage-s S] [--parent PORT]
  *
@@ -15,6 +19,7 @@ import { parseArgs } from "node:util";
 import { silentLogger } from "../cli/log.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
+import { storageFullAnswer } from "../protocol/storage_full.ts";
 import { parseRetryAfter } from "../protocol/upload_fetch.ts";
 import { DeliveryBackoff } from "../relay/_delivery_backoff.ts";
 import {
@@ -28,6 +33,8 @@ import type { RoleProcess } from "../tests/run_role.ts";
 
 /** What one herd run measured. */
 export interface HerdResult {
+  /** What kept the reports out: `server-away` (no answer) or `disk-full` (503 with Retry-After). */
+  outage: string;
   jitter: boolean;
   clients: number;
   delivered: number;
@@ -46,8 +53,11 @@ export interface HerdOptions {
   port: number;
   senders: TestSender[];
   jitter: boolean;
-  /** Stops the server (or what `port` leads to) and starts it again. */
-  outage: { stop: () => Promise<void>; start: () => Promise<void>; ms: number };
+  /**
+   * Makes the server (or what `port` leads to) unable to store and able again: its `name` goes
+   * into the result.
+   */
+  outage: { name: string; stop: () => Promise<void>; start: () => Promise<void>; ms: number };
   /** Give up after this long (default 5 minutes). */
   timeoutMs?: number;
 }
@@ -101,8 +111,8 @@ export async function runHerd(options: HerdOptions): Promise<HerdResult> {
       new DeliveryBackoff({
         minMs: 500,
         maxMs: 30_000,
-        // Without jitter every delay is its ceiling: clients that failed together retry together.
-        random: options.jitter ? Math.random : () => 1,
+        // Without jitter every delay is its floor: clients that failed together retry together.
+        random: options.jitter ? Math.random : () => 0,
         log: silentLogger,
         waiting: () => 1,
         onRetry: () => void attempt(i),
@@ -126,6 +136,7 @@ export async function runHerd(options: HerdOptions): Promise<HerdResult> {
     windows.set(window, (windows.get(window) ?? 0) + 1);
   }
   return {
+    outage: options.outage.name,
     jitter: options.jitter,
     clients: senders.length,
     delivered,
@@ -133,6 +144,99 @@ export async function runHerd(options: HerdOptions): Promise<HerdResult> {
     requests_after_outage: answeredAt.filter((at) => at >= serverBack).length,
     drain_s: Math.round(drainMs / 100) / 10,
   };
+}
+
+/** Registers `count` senders with the server, 50 at a time. */
+async function registerSenders(port: number, count: number): Promise<TestSender[]> {
+  const senders: TestSender[] = [];
+  while (senders.length < count) {
+    const batch = Math.min(50, count - senders.length);
+    senders.push(...await Promise.all(Array.from({ length: batch }, () => registerSender(port))));
+  }
+  return senders;
+}
+
+/** Both herd runs (without jitter, then with it) of the server away: killed, then started again. */
+async function herdServerAway(clients: number, outageMs: number): Promise<HerdResult[]> {
+  const site = await createSite();
+  let server: RoleProcess = await startServer(site);
+  const results: HerdResult[] = [];
+  try {
+    for (const jitter of [false, true]) {
+      results.push(
+        await runHerd({
+          site,
+          port: site.serverPort,
+          senders: await registerSenders(site.serverPort, clients),
+          jitter,
+          outage: {
+            name: "server-away",
+            stop: async () => void await server.stop("SIGKILL"),
+            start: async () => void (server = await startServer(site)),
+            ms: outageMs,
+          },
+        }),
+      );
+      console.error(`herd: ${JSON.stringify(results.at(-1))}`);
+    }
+  } finally {
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+  return results;
+}
+
+/**
+ * Both herd runs of the server answering the herd's first reports 503 `ERR_STORAGE_FULL` with
+ * `Retry-After: 15`, its own full-disk answer (`protocol/storage_full.ts`), until the space is
+ * freed. A stand-in serves that answer on the server's port during the outage, so that every sender
+ * gets it: a really full disk lets a varying share of reports in through SQLite's log pages
+ * (`tests/full_disk_test.ts` proves the real server's answer). Every sender's next attempt comes
+ * after the real server is back.
+ */
+async function herdDiskFull(clients: number, outageMs: number): Promise<HerdResult[]> {
+  const site = await createSite();
+  let server: RoleProcess = await startServer(site);
+  let standIn: Deno.HttpServer | null = null;
+  const results: HerdResult[] = [];
+  try {
+    for (const jitter of [false, true]) {
+      results.push(
+        await runHerd({
+          site,
+          port: site.serverPort,
+          senders: await registerSenders(site.serverPort, clients),
+          jitter,
+          outage: {
+            name: "disk-full",
+            stop: async () => {
+              await server.stop("SIGKILL");
+              standIn = Deno.serve({
+                hostname: "127.0.0.1",
+                port: site.serverPort,
+                onListen: () => {},
+              }, () => {
+                const full = storageFullAnswer();
+                return Response.json(full.body, { status: full.status, headers: full.headers });
+              });
+            },
+            start: async () => {
+              await standIn?.shutdown();
+              standIn = null;
+              server = await startServer(site);
+            },
+            ms: outageMs,
+          },
+        }),
+      );
+      console.error(`herd: ${JSON.stringify(results.at(-1))}`);
+    }
+  } finally {
+    await (standIn as Deno.HttpServer | null)?.shutdown();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+  return results;
 }
 
 async function main(): Promise<number> {
@@ -149,33 +253,10 @@ async function main(): Promise<number> {
     console.error("herd: error: --clients and --outage-s must be whole numbers");
     return 2;
   }
-  const site = await createSite();
-  let server: RoleProcess = await startServer(site);
-  const results: HerdResult[] = [];
-  for (const jitter of [false, true]) {
-    const senders: TestSender[] = [];
-    while (senders.length < clients) {
-      const batch = Math.min(50, clients - senders.length);
-      senders.push(
-        ...await Promise.all(Array.from({ length: batch }, () => registerSender(site.serverPort))),
-      );
-    }
-    const result = await runHerd({
-      site,
-      port: site.serverPort,
-      senders,
-      jitter,
-      outage: {
-        stop: async () => void await server.stop("SIGKILL"),
-        start: async () => void (server = await startServer(site)),
-        ms: outageMs,
-      },
-    });
-    console.error(`herd: ${JSON.stringify(result)}`);
-    results.push(result);
-  }
-  await server.stop();
-  await Deno.remove(site.root, { recursive: true });
+  const results = [
+    ...await herdServerAway(clients, outageMs),
+    ...await herdDiskFull(clients, outageMs),
+  ];
   console.log(JSON.stringify({ outage_s: outageMs / 1000, runs: results }));
   return results.every((r) => r.delivered === r.clients) ? 0 : 1;
 }

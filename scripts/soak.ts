@@ -2,11 +2,14 @@
  * `npm run soak`: proof under crashes. Real processes on 127.0.0.1: a server, a decrypting
  * top-level relay, a chain of two relays below it, a few real `mle-client run` agents (one with an
  * upload in progress) and the simulated clients of `soak_clients.ts`. A seeded chaos loop
- * `kill -9`s a random process at random moments (one of them during a server key rotation) and
- * restarts it. At the end everything drains and the soak checks, from the clients' own records and
- * the server's store: every report a client was told was delivered, or still holds queued, is
- * stored exactly once; every completed upload matches its SHA-256; no canary of an encrypted
- * report or upload in clear on any relay's disk. The last line of output is JSON.
+ * `kill -9`s a random process at random moments (one of them during a server key rotation, one an
+ * agent during its own `mle-client rotate-keys`) and restarts it. At the end everything drains and
+ * the soak checks, from the clients' own records and the server's store: every report a client
+ * was told was delivered, or still holds queued, is stored exactly once; every report a real agent
+ * queued is stored exactly once under one of its computer ids (the one it rotated from and the
+ * one the server linked to it, "replaced by"); every completed upload matches its SHA-256; no
+ * canary of an encrypted report or upload in clear on any relay's disk. The last line of output
+ * is JSON.
  *
  * Usage: deno run --allow-all scripts/soak.ts [--reports N] [--minutes M] [--kills K] [--seed S]
  *        [--clients C]
@@ -26,6 +29,7 @@ import {
   createSite,
   freePort,
   generateKey,
+  spooledMessages,
   type TestSite,
 } from "../tests/deployment.ts";
 import { RoleProcess } from "../tests/run_role.ts";
@@ -43,6 +47,8 @@ export interface SoakResult {
   uploads_completed: number;
   uploads_corrupt: number;
   agents_reports_stored: number;
+  /** Real agents' key rotations (`mle-client rotate-keys`) linked by the server, old id to new. */
+  agents_rotated: number;
   clear_text_on_relay_disks: number;
   killed: Record<string, number>;
   seed: number;
@@ -165,6 +171,43 @@ function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
   return false;
 }
 
+/** An agent's computer id and the next sequence number it will spend (its `state.json`). */
+async function agentState(dir: string): Promise<{ computerId: number | null; nextSeq: number }> {
+  const state = JSON.parse(await Deno.readTextFile(`${dir}/state.json`).catch(() => "{}"));
+  return { computerId: state.computerId ?? null, nextSeq: state.nextSeq ?? 1 };
+}
+
+/**
+ * The number an agent killed just now spent without queuing its report, if any: the agent spends
+ * a number in `state.json` before it writes `queue/<seq>.json`, so a kill between the two leaves a
+ * number no report carries (never a lost report). A number whose file is gone because it was
+ * delivered is not one: it is stored.
+ */
+async function spentUnqueued(dir: string, delivered: () => Set<number>): Promise<number | null> {
+  const seq = (await agentState(dir)).nextSeq - 1;
+  if (seq < 1) return null;
+  const queued = await Deno.lstat(`${dir}/queue/${seq}.json`).then(() => true, () => false);
+  return queued || delivered().has(seq) ? null : seq;
+}
+
+/** A computer id and every id the server says it replaced (`replaced_by`), oldest last. */
+function idsReplacedInto(db: DatabaseSync, computerId: number): number[] {
+  const ids = [computerId];
+  const older = db.prepare("SELECT id FROM computers WHERE replaced_by = ?");
+  for (let i = 0; i < 10; i++) {
+    const row = older.get(ids.at(-1)!) as { id: number } | undefined;
+    if (row === undefined || ids.includes(row.id)) break;
+    ids.push(row.id);
+  }
+  return ids;
+}
+
+/** The sequence numbers the server stored under any of `ids`, as a list (duplicates kept). */
+function storedSeqsOf(db: DatabaseSync, ids: number[]): number[] {
+  const query = db.prepare("SELECT seq FROM reports WHERE computer_id = ?");
+  return ids.flatMap((id) => (query.all(id) as Array<{ seq: number }>).map((row) => row.seq));
+}
+
 async function main(): Promise<number> {
   const began = Date.now();
   const random = seededRandom(options.seed);
@@ -187,6 +230,9 @@ async function main(): Promise<number> {
     "--listen",
     `127.0.0.1:${site.serverPort}`,
     "--ops-listen",
+    "127.0.0.1:0",
+    // Not the console's fixed default port, which another server on this host may hold.
+    "--console-listen",
     "127.0.0.1:0",
   ];
   const victims: Victim[] = [
@@ -309,6 +355,26 @@ async function main(): Promise<number> {
   let sendingDone = false;
   sending.finally(() => sendingDone = true);
   const rotationAt = Math.floor(options.kills / 2);
+  // One agent rotates its key (new key pair, new computer id) and is killed during it.
+  const agentRotationAt = options.kills >= 2 ? Math.floor(options.kills / 4) : -1;
+  const rotatingAgent = 1;
+  /** Per agent, the numbers spent but never queued because a kill came between. */
+  const spentNotQueued = agentDirs.map(() => new Set<number>());
+  const deliveredNow = (i: number) => () => {
+    const db = new DatabaseSync(`${site.serverDir}/${DATABASE_FILE}`, { readOnly: true });
+    try {
+      return new Set(agentStoredSeqs(db, i));
+    } finally {
+      db.close();
+    }
+  };
+  const agentStoredSeqs = (db: DatabaseSync, i: number) => {
+    const current = agentIds[i];
+    return current === null ? [] : storedSeqsOf(db, idsReplacedInto(db, current));
+  };
+  const agentIds: Array<number | null> = await Promise.all(
+    agentDirs.map(async (dir) => (await agentState(dir)).computerId),
+  );
   for (let k = 0; k < options.kills && Date.now() < deadline; k++) {
     // Between kills: wait for a share of the reports, so kills land while reports flow.
     const target = Math.floor((options.reports * (k + 1)) / (options.kills + 1));
@@ -323,10 +389,30 @@ async function main(): Promise<number> {
       rotation = generateKey(site, true);
       await new Promise((resolve) => setTimeout(resolve, random() * 500));
     }
+    let agentRotation: RoleProcess | null = null;
+    if (k === agentRotationAt) {
+      victim = victims[4 + rotatingAgent];
+      say(`rotating agent-${rotatingAgent}'s key; the agent dies during it`);
+      agentRotation = new RoleProcess("client", ["rotate-keys", ...connection(rotatingAgent)]);
+      await new Promise((resolve) => setTimeout(resolve, random() * 1_000));
+    }
     const killedAt = Date.now();
     await victim.process.stop("SIGKILL");
     kills++;
     killed[victim.name] = (killed[victim.name] ?? 0) + 1;
+    const agentIndex = victims.indexOf(victim) - 4;
+    if (agentIndex >= 0) {
+      agentIds[agentIndex] = (await agentState(agentDirs[agentIndex])).computerId;
+      const seq = await spentUnqueued(agentDirs[agentIndex], deliveredNow(agentIndex));
+      if (seq !== null) spentNotQueued[agentIndex].add(seq);
+    }
+    if (agentRotation !== null) {
+      const status = await agentRotation.child.status;
+      if (!status.success) {
+        throw new Error(`mle-client rotate-keys failed: ${agentRotation.stderr}`);
+      }
+      agentIds[rotatingAgent] = (await agentState(agentDirs[rotatingAgent])).computerId;
+    }
     await new Promise((resolve) => setTimeout(resolve, random() * 1_000));
     victim.process = await victim.start();
     restarts++;
@@ -372,7 +458,19 @@ async function main(): Promise<number> {
     if (agentsQueued === 0 && (await spooled()) === 0 && uploadDone()) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  // The agents go on reporting while the rest drains: one may hand a relay a report (202) after
+  // the check above. Once they are stopped, the relays forward what they hold before the tally
+  // (messages waiting, not files: an emptied segment file may stay).
   for (const victim of victims.slice(4)) await victim.process.stop();
+  const forwardDeadline = Date.now() + 60_000;
+  const waiting = async () => {
+    let count = 0;
+    for (const dir of Object.values(dirs)) count += (await spooledMessages(dir)).length;
+    return count;
+  };
+  while (Date.now() < forwardDeadline && (await waiting()) > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
   for (const victim of victims.slice(1, 4)) await victim.process.stop();
 
   // The tally, from the clients' records and the server's store.
@@ -384,12 +482,8 @@ async function main(): Promise<number> {
   db.close();
   const storedSeqs = new Map<number, Set<number>>();
   const soakIds = new Map<string, number>();
-  let agentsStored = 0;
   for (const row of rows) {
-    if (!records.delivered.has(row.cid)) {
-      agentsStored++;
-      continue;
-    }
+    if (!records.delivered.has(row.cid)) continue; // an agent's: reconciled below
     storedSeqs.set(row.cid, (storedSeqs.get(row.cid) ?? new Set()).add(row.seq));
     const id = /"SoakId":"([^"]+)"/.exec(row.body)?.[1] ?? `${row.cid}:${row.seq}`;
     soakIds.set(id, (soakIds.get(id) ?? 0) + 1);
@@ -401,7 +495,28 @@ async function main(): Promise<number> {
     stored += have.size;
     for (const seq of [...delivered, ...records.queued.get(cid)!]) if (!have.has(seq)) lost++;
   }
-  const duplicated = [...soakIds.values()].reduce((sum, n) => sum + (n - 1), 0);
+  let duplicated = [...soakIds.values()].reduce((sum, n) => sum + (n - 1), 0);
+
+  // The real agents: every number an agent spent is stored once under one of its ids (the one it
+  // has now and those the server says it replaced), unless a kill came before its report was
+  // queued; still queued counts as lost (the drain waited for every queue to empty).
+  let agentsStored = 0;
+  let agentsRotated = 0;
+  const dbAgain = new DatabaseSync(`${site.serverDir}/${DATABASE_FILE}`, { readOnly: true });
+  for (let i = 0; i < agentDirs.length; i++) {
+    const state = await agentState(agentDirs[i]);
+    agentIds[i] = state.computerId;
+    const ids = state.computerId === null ? [] : idsReplacedInto(dbAgain, state.computerId);
+    agentsRotated += Math.max(0, ids.length - 1);
+    const seqs = agentStoredSeqs(dbAgain, i);
+    const distinct = new Set(seqs);
+    agentsStored += distinct.size;
+    duplicated += seqs.length - distinct.size;
+    for (let seq = 1; seq < state.nextSeq; seq++) {
+      if (!distinct.has(seq) && !spentNotQueued[i].has(seq)) lost++;
+    }
+  }
+  dbAgain.close();
   const uploads = uploadsOf(site);
   const completed = uploads.filter((u) => u.state === "complete");
   let corrupt = 0;
@@ -424,12 +539,14 @@ async function main(): Promise<number> {
     uploads_completed: completed.length,
     uploads_corrupt: corrupt,
     agents_reports_stored: agentsStored,
+    agents_rotated: agentsRotated,
     clear_text_on_relay_disks: clearText,
     killed,
     seed: options.seed,
     seconds: Math.round((Date.now() - began) / 1000),
   };
   const failed = lost > 0 || duplicated > 0 || corrupt > 0 || clearText > 0 ||
+    (agentRotationAt >= 0 && agentsRotated < 1) ||
     completed.length === 0 || clients.acknowledged < options.reports;
   if (!failed) await Deno.remove(site.root, { recursive: true });
   else say(`kept ${site.root} for inspection`);

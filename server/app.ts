@@ -7,19 +7,25 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
+import { answerMetrics, type Registry } from "../ops/metrics.ts";
+import { requestIdMiddleware } from "../ops/request_id_middleware.ts";
 import type { Capabilities } from "../protocol/capabilities.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { MAX_REGISTRATION_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { RELAY_AUTH_HEADER } from "../protocol/relay_request.ts";
+import { currentRequestId, newRequestId } from "../protocol/request_id.ts";
 import { VERSION } from "../protocol/version.ts";
+import { isDatabaseUnavailable } from "../store/database_unavailable.ts";
 import type { Store } from "../store/store.ts";
 import { MAX_BUNDLE_MESSAGE_BYTES } from "../protocol/report_bundle.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
+import { type DatabaseOutageSpool, databaseUnavailableError } from "./database_outage_spool.ts";
 import { inactiveReason, IngestError } from "./ingest_error.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 import { registerClient } from "./registration.ts";
+import { createReportBatchApp } from "./report_batch_ingest.ts";
 import { authenticateRelayAsker } from "./relay_asker.ts";
 import { RotationDirectives } from "./rotation_directives.ts";
 
@@ -39,6 +45,10 @@ export interface ServerAppOptions {
   rotationDirectives?: RotationDirectives;
   /** The upload routes (`server/upload_app.ts`), mounted at `/api/v1/uploads` when given. */
   uploads?: Hono;
+  /** While it says the database is away, registration is refused at once (503). */
+  outageSpool?: DatabaseOutageSpool;
+  /** Where the answers are counted and timed (`ops/metrics.ts`), when given. */
+  registry?: Registry;
 }
 
 /**
@@ -55,17 +65,26 @@ export function createServerApp(options: ServerAppOptions): Hono {
   const bundles = options.bundles ?? new BundleIngest({ store, ingest, log });
   const rotationDirectives = options.rotationDirectives ?? new RotationDirectives(store);
   const app = new Hono();
+  // First: every log line about a request, and its answer, name the request's id.
+  app.use(requestIdMiddleware());
+  if (options.registry) app.use(answerMetrics(options.registry));
 
   app.onError((error, c) => {
     if (error instanceof IngestError) {
       return c.json(errorBody(error.code, error.message), error.status, error.headers);
+    }
+    if (isDatabaseUnavailable(error)) {
+      // What needs the database waits for it; the sender is told when to retry.
+      options.outageSpool?.markUnavailable(error);
+      const refusal = databaseUnavailableError();
+      return c.json(errorBody(refusal.code, refusal.message), refusal.status, refusal.headers);
     }
     if (isStorageFull(error)) {
       log.warn("disk full: request refused with 503", { path: c.req.path });
       const full = storageFullAnswer();
       return c.json(full.body, full.status, full.headers);
     }
-    const requestId = crypto.randomUUID();
+    const requestId = currentRequestId() ?? newRequestId();
     log.error("request failed", { requestId, path: c.req.path, cause: (error as Error).message });
     return c.json(errorBody("ERR_INTERNAL", `Internal error; request id ${requestId}`), 500);
   });
@@ -85,6 +104,7 @@ export function createServerApp(options: ServerAppOptions): Hono {
         acceptsEncryptedReports: true,
         authenticating: false,
         decrypting: true,
+        acceptsReportBatches: true,
         version: VERSION,
       } satisfies Capabilities,
     ));
@@ -171,6 +191,8 @@ export function createServerApp(options: ServerAppOptions): Hono {
   });
 
   app.post(API.register, tooLarge(MAX_REGISTRATION_BYTES), async (c) => {
+    // Costs nothing while the database is known to be away (no connection attempt per request).
+    if (options.outageSpool?.unavailable) throw databaseUnavailableError();
     const body = new Uint8Array(await c.req.arrayBuffer());
     const result = await registerClient(body, {
       store,
@@ -199,6 +221,10 @@ export function createServerApp(options: ServerAppOptions): Hono {
     const body = new Uint8Array(await c.req.arrayBuffer());
     try {
       const result = await ingestReport(body, ingest);
+      if (result.spooled) {
+        // Durable on this server's disk; stored in the database once it returns.
+        return c.json({ status: "spooled", computerId: result.computerId, seq: result.seq }, 202);
+      }
       log.debug("report stored", { cid: result.computerId, seq: result.seq, kid: result.kid });
       return c.json({ status: "stored", computerId: result.computerId, seq: result.seq });
     } catch (error) {
@@ -208,6 +234,9 @@ export function createServerApp(options: ServerAppOptions): Hono {
       throw error;
     }
   });
+
+  // Many envelopes from a relay, each ingested as if it came alone.
+  app.route(API.reportBatch, createReportBatchApp(ingest, log));
 
   if (options.uploads) app.route(API.uploads, options.uploads);
 

@@ -13,19 +13,28 @@
  * Without `dataDir` (tests, in-memory stores), batches are committed on the event loop through the
  * given store, as before.
  *
+ * With an `outageSpool` (servers on a shared PostgreSQL database), a batch the database cannot take
+ * because it is out of reach is written to that local spool instead, and acknowledged once there
+ * ("spooled"); while the database is away, batches go to the spool directly.
+ *
  * @module
  */
 
+import { isDatabaseUnavailable } from "../store/database_unavailable.ts";
 import type { NewReport, Store, StoreOutcome } from "../store/store.ts";
+import type { DatabaseOutageSpool } from "./database_outage_spool.ts";
 import {
   REPORT_WRITER_WORKER_NAME,
   type WriterAnswer,
   type WriterRequest,
 } from "./_report_writer_worker.ts";
 
+/** What became of a report: stored (or not) in the store, or kept in the outage spool. */
+export type WriteOutcome = StoreOutcome | "spooled";
+
 interface Pending {
   report: NewReport;
-  resolve: (outcome: StoreOutcome) => void;
+  resolve: (outcome: WriteOutcome) => void;
   reject: (error: unknown) => void;
 }
 
@@ -35,12 +44,15 @@ export interface BatchWriterOptions {
   maxBatch?: number;
   /** Commit in a worker thread, on its own connection to the store of this server data dir. */
   dataDir?: string;
+  /** Where batches go while the database cannot be reached (`database_outage_spool.ts`). */
+  outageSpool?: DatabaseOutageSpool;
 }
 
 /** Batches `storeReports` calls. */
 export class BatchWriter {
   readonly #store: Store;
   readonly #maxBatch: number;
+  readonly #outageSpool: DatabaseOutageSpool | undefined;
   #pending: Pending[] = [];
   #scheduled = false;
   #inFlight = false;
@@ -53,6 +65,9 @@ export class BatchWriter {
   >();
   #closed: (() => void) | null = null;
   #stored = 0;
+  #storedEncrypted = 0;
+  /** Told the duration of each commit, in seconds (the metrics' commit latency). */
+  onCommit: ((seconds: number) => void) | null = null;
 
   /**
    * @example
@@ -63,10 +78,11 @@ export class BatchWriter {
    * ```
    */
   constructor(store: Store, options: BatchWriterOptions | number = {}) {
-    const { maxBatch = 512, dataDir } = typeof options === "number"
-      ? { maxBatch: options }
+    const { maxBatch = 512, dataDir, outageSpool } = typeof options === "number"
+      ? { maxBatch: options } as BatchWriterOptions
       : options;
     this.#store = store;
+    this.#outageSpool = outageSpool;
     this.#maxBatch = maxBatch;
     if (dataDir !== undefined) this.#startWorker(dataDir);
   }
@@ -76,8 +92,13 @@ export class BatchWriter {
     return this.#stored;
   }
 
-  /** Stores one report with the next batch; resolves once it is committed. */
-  write(report: NewReport): Promise<StoreOutcome> {
+  /** Of {@linkcode stored}, the reports that arrived encrypted (the rest came in clear text). */
+  get storedEncrypted(): number {
+    return this.#storedEncrypted;
+  }
+
+  /** Stores one report with the next batch; resolves once it is committed (or spooled). */
+  write(report: NewReport): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ report, resolve, reject });
       this.#schedule();
@@ -115,9 +136,15 @@ export class BatchWriter {
     if (this.#inFlight || this.#pending.length === 0) return;
     const batch = this.#pending.splice(0, this.#maxBatch);
     this.#inFlight = true;
-    this.#commit(batch).then(
+    const started = performance.now();
+    this.#commitOrSpool(batch).then(
       (outcomes) => {
-        for (const outcome of outcomes) if (outcome === "stored") this.#stored++;
+        this.onCommit?.((performance.now() - started) / 1000);
+        outcomes.forEach((outcome, index) => {
+          if (outcome !== "stored") return;
+          this.#stored++;
+          if (batch[index].report.encrypted) this.#storedEncrypted++;
+        });
         batch.forEach((p, i) => p.resolve(outcomes[i]));
       },
       (error) => batch.forEach((p) => p.reject(error)),
@@ -125,6 +152,22 @@ export class BatchWriter {
       this.#inFlight = false;
       if (this.#pending.length > 0) this.#schedule();
     });
+  }
+
+  /** Commits the batch, or, with an outage spool, keeps it there while the database is away. */
+  async #commitOrSpool(batch: Pending[]): Promise<WriteOutcome[]> {
+    const spool = this.#outageSpool;
+    if (spool === undefined) return await this.#commit(batch);
+    if (!spool.unavailable) {
+      try {
+        return await this.#commit(batch);
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        spool.markUnavailable(error);
+      }
+    }
+    await spool.put(batch.map((p) => p.report));
+    return batch.map(() => "spooled");
   }
 
   async #commit(batch: Pending[]): Promise<StoreOutcome[]> {

@@ -204,7 +204,7 @@ export class BundleIngest {
     if (!client) {
       return refused(cid, seq, "ERR_UNKNOWN_COMPUTER", `Computer ${cid} is not registered here`);
     }
-    const inactive = inactiveReason(client.record);
+    const inactive = inactiveReason(client.record, seq);
     if (inactive) return refused(cid, seq, inactive.code, `Cannot accept report: ${inactive.why}`);
     let reportBytes: Uint8Array<ArrayBuffer>;
     try {
@@ -258,7 +258,8 @@ export class BundleIngest {
         `Cannot store report: computer ${cid} already sent a different report ${seq}`,
       );
     }
-    return { cid, seq, status: outcome };
+    // Spooled while the database is away: acknowledged, and stored once it returns.
+    return { cid, seq, status: outcome === "spooled" ? "stored" : outcome };
   }
 
   /** Key ids of this site's keys that are not retired, re-read every few seconds. */

@@ -2,6 +2,11 @@
  * The registered computers' public keys, imported once and kept in memory, so that checking a
  * report's sender costs one map lookup and one signature verification.
  *
+ * Several servers may share the store: a computer registered through another one is looked up in
+ * the store on a miss (never refused for being new here), and a change another process makes
+ * (a revocation) evicts the entry, through `forget` as soon as the store tells of it (PostgreSQL)
+ * and through `refresh` every few seconds (SQLite, and any notification lost).
+ *
  * @module
  */
 
@@ -20,6 +25,8 @@ export class ComputerDirectory {
   readonly #store: Store;
   readonly #max: number;
   #cache = new Map<number, KnownComputer>();
+  /** Counts evictions, so a look-up that raced one does not cache what it read. */
+  #evictions = 0;
 
   constructor(store: Store, max = 500_000) {
     this.#store = store;
@@ -30,14 +37,22 @@ export class ComputerDirectory {
   async get(id: number): Promise<KnownComputer | null> {
     const cached = this.#cache.get(id);
     if (cached) return cached;
+    const evictions = this.#evictions;
     const record = await this.#store.getComputer(id);
     if (!record) return null;
     const known = {
       record,
       publicKey: await importSigningPublicKey(decodeBase64Url(record.publicKey)),
     };
-    this.#remember(known);
+    // Evicted meanwhile: what was read may predate the change, so it is used once, not kept.
+    if (evictions === this.#evictions) this.#remember(known);
     return known;
+  }
+
+  /** Forgets one computer, changed by another process: the next look-up reads the store. */
+  forget(id: number): void {
+    this.#evictions++;
+    this.#cache.delete(id);
   }
 
   /** Records a computer just registered or changed. */
@@ -52,6 +67,7 @@ export class ComputerDirectory {
 
   /** Forgets every cached computer (after the admin tool changed some, e.g. a revocation). */
   clear(): void {
+    this.#evictions++;
     this.#cache.clear();
   }
 
@@ -63,8 +79,8 @@ export class ComputerDirectory {
    */
   async refresh(): Promise<void> {
     const inactive = new Set(await this.#store.listInactiveIds());
-    for (const id of inactive) if (!this.#inactive.has(id)) this.#cache.delete(id);
-    for (const id of this.#inactive) if (!inactive.has(id)) this.#cache.delete(id);
+    for (const id of inactive) if (!this.#inactive.has(id)) this.forget(id);
+    for (const id of this.#inactive) if (!inactive.has(id)) this.forget(id);
     this.#inactive = inactive;
   }
 

@@ -39,6 +39,8 @@ export interface WrappedKeyRef {
 
 /** Counts since start, for the metrics. */
 export interface ContentKeySourceStats {
+  /** Content keys found in the memo: no vault look-up, no RSA operation. */
+  memoHits: number;
   /** Wrapped keys refused again without RSA because they failed lately. */
   failuresRemembered: number;
   /** New keys refused because their computer was past its budget (429). */
@@ -91,6 +93,7 @@ export class ContentKeySource {
   /** Failed wrapped keys: "computer|kid|hash" → until when they are refused without RSA. */
   readonly #failures = new Map<string, number>();
   readonly #stats: ContentKeySourceStats = {
+    memoHits: 0,
     failuresRemembered: 0,
     refusedOverBudget: 0,
     refusedBusy: 0,
@@ -135,6 +138,7 @@ export class ContentKeySource {
     const slots = this.#memo.get(computerId);
     const hit = slots?.find((entry) => entry.kid === kid && entry.encryptedKey === encryptedKey);
     if (slots && hit) {
+      this.#stats.memoHits++;
       this.#memo.delete(computerId);
       this.#memo.set(computerId, slots); // most recently used last
       return hit.key;

@@ -72,19 +72,31 @@ export function ingestErrorFrom(error: unknown, what: string): IngestError {
  * Why a registered computer may no longer send anything (revoked, replaced by a key rotation's
  * hand-over, or removed as a duplicate), or null when it may. The one rule for reports, bundles and
  * uploads alike.
+ *
+ * A replaced computer's report numbered `seq` at most the hand-over's last sequence number was
+ * made before the rotation by a key that was not compromised (a `--compromised` rotation makes no
+ * hand-over), e.g. spooled at a relay: it is still accepted. Anything later, and anything without
+ * a sequence number (an upload, a relay asking for a key), is refused.
  */
-export function inactiveReason(record: ComputerRecord): { code: string; why: string } | null {
+export function inactiveReason(
+  record: ComputerRecord,
+  seq?: number,
+): { code: string; why: string } | null {
   if (record.revokedAt !== null) {
     return {
       code: "ERR_COMPUTER_REVOKED",
       why: `computer ${record.id} was revoked; rotate the client's keys to register anew`,
     };
   }
-  if (record.replacedBy !== null) {
+  const madeBeforeHandover = seq !== undefined && seq <= record.handoverLastSeq;
+  if (record.replacedBy !== null && !madeBeforeHandover) {
     return {
       code: "ERR_COMPUTER_REPLACED",
       why:
-        `computer ${record.id} was replaced by computer ${record.replacedBy} after a key rotation`,
+        `computer ${record.id} was replaced by computer ${record.replacedBy} after a key rotation` +
+        (seq === undefined
+          ? ""
+          : ` (only its reports up to ${record.handoverLastSeq} are accepted)`),
     };
   }
   if (record.removedAt !== null) {

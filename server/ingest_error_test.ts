@@ -14,6 +14,7 @@ const active: ComputerRecord = {
   encryptionLevel: null,
   revokedAt: null,
   replacedBy: null,
+  handoverLastSeq: 0,
   duplicateOf: null,
   flagged: null,
   removedAt: null,
@@ -28,6 +29,21 @@ Deno.test("inactiveReason() refuses revoked, replaced and removed computers, and
   assert.equal(inactiveReason({ ...active, replacedBy: 8 })?.code, "ERR_COMPUTER_REPLACED");
   assert.match(inactiveReason({ ...active, replacedBy: 8 })!.why, /replaced by computer 8/);
   assert.equal(inactiveReason({ ...active, removedAt: 1 })?.code, "ERR_UNKNOWN_COMPUTER");
+});
+
+Deno.test("inactiveReason() accepts a replaced computer's reports up to its hand-over's last sequence number, and nothing later", () => {
+  const replaced = { ...active, replacedBy: 8, handoverLastSeq: 5 };
+  assert.equal(inactiveReason(replaced, 1), null);
+  assert.equal(inactiveReason(replaced, 5), null);
+  assert.equal(inactiveReason(replaced, 6)?.code, "ERR_COMPUTER_REPLACED");
+  assert.match(inactiveReason(replaced, 6)!.why, /only its reports up to 5 are accepted/);
+  // Without a sequence number (an upload, a relay's key request): refused.
+  assert.equal(inactiveReason(replaced)?.code, "ERR_COMPUTER_REPLACED");
+  // Revoked (the operator's word) or removed wins over the grace.
+  assert.equal(inactiveReason({ ...replaced, revokedAt: 1 }, 1)?.code, "ERR_COMPUTER_REVOKED");
+  assert.equal(inactiveReason({ ...replaced, removedAt: 1 }, 1)?.code, "ERR_UNKNOWN_COMPUTER");
+  // A hand-over that named no number (an older client): no grace.
+  assert.equal(inactiveReason({ ...active, replacedBy: 8 }, 1)?.code, "ERR_COMPUTER_REPLACED");
 });
 
 Deno.test("ingestErrorFrom() gives one opaque decryption refusal, 403 for signatures, 400 otherwise", () => {

@@ -2,8 +2,9 @@
  * The server's MLE private keys: the only place an RSA private-key operation happens.
  *
  * Keys come from the store (which keys exist and their roles) and from the `Encryption Keys`
- * folder (the private halves). `refresh()` runs every few seconds, so a key the admin tool
- * deploys is picked up without a restart. Every key that is not retired stays loaded, so reports
+ * folder (the private halves). `refresh()` runs every few seconds and when the store tells of a
+ * change (`server/store_changes.ts`), so a key the admin tool deploys is picked up without a
+ * restart. Every key that is not retired stays loaded, so reports
  * encrypted to a previous key (in relay spools, offline clients' queues) still decrypt. The
  * sealed vault (`content_key_vault.ts`) follows the loaded keys: its sealing keys derive from them.
  *
@@ -85,13 +86,36 @@ export class KeyRing {
     return [...this.#keys.keys()];
   }
 
+  /** Key ids of this site (not retired) whose private key cannot be loaded here. */
+  get unusableKids(): string[] {
+    return [...this.#unusable.keys()];
+  }
+
   /** True when the private key `kid` is loaded: checked before any RSA operation. */
   has(kid: string): boolean {
     return this.#keys.has(kid);
   }
 
-  /** Reloads the key set and the certificate from the store and the key folder. */
-  async refresh(): Promise<void> {
+  /**
+   * Reloads the key set and the certificate from the store and the key folder: every few
+   * seconds, and at once when the store tells of a change (PostgreSQL). Calls made while one runs
+   * share one more run after it, so that run sees the latest change and none overlap.
+   */
+  refresh(): Promise<void> {
+    if (this.#nextRefresh) return this.#nextRefresh;
+    const next = this.#refreshing.catch(() => {}).then(() => {
+      this.#nextRefresh = null;
+      return this.#reload();
+    });
+    this.#nextRefresh = next;
+    this.#refreshing = next;
+    return next;
+  }
+
+  #refreshing: Promise<void> = Promise.resolve();
+  #nextRefresh: Promise<void> | null = null;
+
+  async #reload(): Promise<void> {
     const records = await this.#store.listEncryptionKeys();
     const wanted = new Set(records.filter((r) => r.role !== "retired").map((r) => r.kid));
     for (const kid of this.#keys.keys()) {

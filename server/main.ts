@@ -4,10 +4,11 @@
  * @module
  */
 
+import { resolve as resolvePath } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT } from "../cli/exit_codes.ts";
 import { parseListenAddress } from "../cli/listen_address.ts";
-import { createLogger, type LogLevel } from "../cli/log.ts";
+import { LOG_OPTIONS, logOptionsHelp, openLogger, readLogSettings } from "../cli/log_options.ts";
 import {
   DATABASE_OPTIONS,
   DATABASE_OPTIONS_HELP,
@@ -22,6 +23,7 @@ import { DEFAULT_OPS_PORT, DEFAULT_PORT, OPS_PATHS } from "../protocol/paths.ts"
 import { openStoreAt, redactDatabaseUrl } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
 import { BatchWriter } from "./batch_writer.ts";
+import { DatabaseOutageSpool } from "./database_outage_spool.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
 import { clearTextPolicy } from "./clear_text_policy.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
@@ -30,7 +32,13 @@ import { ContentKeySource } from "./content_key_source.ts";
 import { KeyRing } from "./key_ring.ts";
 import { createOpsApp } from "./ops_app.ts";
 import { CONSOLE_OPTIONS, CONSOLE_OPTIONS_HELP, startConsole } from "./console/console_setup.ts";
+import { createMetricsRegistry } from "../ops/metrics.ts";
+import { serveOpsListener } from "../ops/ops_app.ts";
+import { VERSION } from "../protocol/version.ts";
+import { serverIdentity, ServerRegistry } from "./server_registry.ts";
+import { followStoreChanges } from "./store_changes.ts";
 import { openServerUploads, UPLOAD_OPTIONS, UPLOAD_OPTIONS_HELP } from "./upload_setup.ts";
+import { UploadFiles } from "./upload_store.ts";
 
 const TOOL = "mle-server";
 const DEFAULT_LISTEN = `0.0.0.0:${DEFAULT_PORT}`;
@@ -44,15 +52,29 @@ Runs the server: registers clients, serves the site's signed documents (masthead
 certificate, settings), verifies, decrypts and stores reports in SQLite inside its data dir, or
 in a PostgreSQL database that several servers share (--database). Keys deployed with mle-admin are
 picked up within seconds, without a restart. Pending schema migrations are applied at start.
+On a shared database that stops answering, the server goes on acknowledging the reports of
+computers it already knows, written durably to DIR/database-outage/ first, and stores them once
+the database returns; what needs the database (registration, settings, bundles, uploads) answers
+503 ERR_DATABASE_UNAVAILABLE with Retry-After. The log and the operations listener's "database"
+field say which state it is in.
 
 Options:
   --data-dir DIR                 server data dir (env MLE_DATA_DIR; default ${defaultServerDataDir()})
 ${DATABASE_OPTIONS_HELP}
   --listen HOST:PORT             address clients and relays reach (default ${DEFAULT_LISTEN})
-  --ops-listen HOST:PORT         the operations listener: GET ${OPS_PATHS.metrics} (counters, JSON)
-                                 and GET ${OPS_PATHS.health} (200 while running), served only
-                                 there (default ${DEFAULT_OPS_LISTEN}: this host only); port 0
-                                 picks a free port, which the log names
+  --server-name NAME             this server's name among those sharing the database, recorded
+                                 with the keys it holds and where uploads land (default
+                                 HOSTNAME:PORT, from the environment's HOSTNAME or COMPUTERNAME,
+                                 else the --listen host; give one per server when they share a
+                                 database and listen on 0.0.0.0)
+  --server-url URL               where clients reach this server, shown by mle-admin encryption
+                                 status (default http://NAME)
+  --ops-listen HOST:PORT         the operations listener: GET ${OPS_PATHS.prometheus} (Prometheus
+                                 metrics), GET ${OPS_PATHS.health} (200 while running), GET
+                                 ${OPS_PATHS.ready} (200 when the store answers and keys are loaded,
+                                 else 503 with the reasons) and GET ${OPS_PATHS.metrics} (counters,
+                                 JSON), served only there (default ${DEFAULT_OPS_LISTEN}: this host
+                                 only); port 0 picks a free port, which the log names
   --accept-clear-from-required   accept clear-text reports and uploads from computers whose level
                                  is required (deployed setting, else last reported), which are
                                  refused by default (403 ERR_CLEAR_TEXT_REFUSED); for migrations
@@ -61,7 +83,7 @@ ${DATABASE_OPTIONS_HELP}
                                  files) one computer may send per s, m, h or d; past it the answer
                                  is 429 ERR_TOO_MANY_NEW_KEYS with Retry-After and the sender keeps
                                  the message (default ${DEFAULT_CONTENT_KEY_BUDGET}: ten at once, then one every 6 min)
-  --log-level LEVEL              debug, info, warn or error (default info)
+${logOptionsHelp("MLE_SERVER", { column: 33 })}
 ${CONSOLE_OPTIONS_HELP}
 ${UPLOAD_OPTIONS_HELP}
   -h, --help                     show this help
@@ -112,7 +134,10 @@ const SERVER_SERVICE: RoleService = {
     const { values, positionals } = parse(args);
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     parseListenAddress(values.listen!);
-    return Promise.resolve({ dataDir: dataDirOf(values, os), writablePaths: [] });
+    // A --log-file outside the data dir: its folder must be writable under the service too.
+    const logFile = readLogSettings(values).file;
+    const writablePaths = logFile ? [resolvePath(logFile)] : [];
+    return Promise.resolve({ dataDir: dataDirOf(values, os), writablePaths });
   },
   defaultDataDir: (os) => Deno.env.get("MLE_DATA_DIR") ?? defaultServerDataDir(os),
 };
@@ -129,12 +154,14 @@ function parse(args: string[]) {
       options: {
         "data-dir": { type: "string" },
         listen: { type: "string", default: DEFAULT_LISTEN },
+        "server-name": { type: "string" },
+        "server-url": { type: "string" },
         "ops-listen": { type: "string", default: DEFAULT_OPS_LISTEN },
         "accept-clear-from-required": { type: "boolean", default: false },
         // The former opt-in, now the default: still accepted so that old unit files start.
         "refuse-clear-from-required": { type: "boolean", default: false },
         "content-key-budget": { type: "string", default: DEFAULT_CONTENT_KEY_BUDGET },
-        "log-level": { type: "string", default: "info" },
+        ...LOG_OPTIONS,
         help: { type: "boolean", short: "h", default: false },
         ...UPLOAD_OPTIONS,
         ...DATABASE_OPTIONS,
@@ -147,14 +174,20 @@ function parse(args: string[]) {
 }
 
 async function run(values: ReturnType<typeof parse>["values"]): Promise<number> {
-  const level = values["log-level"] as LogLevel;
-  if (!["debug", "info", "warn", "error"].includes(level)) {
-    throw new UsageError(`unknown log level "${level}"`, "use debug, info, warn or error");
-  }
-  const log = createLogger(TOOL, level);
+  const logSettings = readLogSettings(values, (name) => Deno.env.get(name), "MLE_SERVER");
   const dataDir = dataDirOf(values);
   const listen = parseListenAddress(values.listen!);
   const opsListen = parseListenAddress(values["ops-listen"]!);
+  let identity;
+  try {
+    identity = serverIdentity(
+      { name: values["server-name"], url: values["server-url"] },
+      listen,
+      { HOSTNAME: Deno.env.get("HOSTNAME"), COMPUTERNAME: Deno.env.get("COMPUTERNAME") },
+    );
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   if (opsListen.port !== 0 && opsListen.port === listen.port) {
     throw new UsageError(
       `Cannot serve operations on the port clients reach (${listen.port})`,
@@ -168,6 +201,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     throw new UsageError(`Cannot use --content-key-budget: ${(error as Error).message}`);
   }
   await ensurePrivateDir(dataDir);
+  const log = openLogger(TOOL, logSettings);
   const database = await resolveDatabase(values, (message) => printWarning(TOOL, message));
 
   const store = await openStoreAt(dataDir, database, TOOL).catch((error) => {
@@ -185,50 +219,82 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   const computers = new ComputerDirectory(store);
   // SQLite: commits in a worker thread, so the fsync of each batch does not stop the event loop.
   // PostgreSQL: the client is asynchronous; each batch is one transaction over the pool.
-  const writer = new BatchWriter(store, database ? {} : { dataDir });
+  // On a shared database: reports of known computers are spooled locally while it is away.
+  const outageSpool = database
+    ? await DatabaseOutageSpool.open({ dataDir, store, log })
+    : undefined;
+  const writer = new BatchWriter(store, database ? { outageSpool } : { dataDir });
   const isClearTextRefused = clearTextPolicy(store, !values["accept-clear-from-required"]);
   const uploads = await openServerUploads(values, {
     dataDir,
     database,
     computers,
     contentKeys,
+    serverName: identity.name,
     log,
     isClearTextRefused,
   });
   const ingest = { computers, keys, contentKeys, writer, isClearTextRefused, now: Date.now };
   const bundles = new BundleIngest({ store, ingest, log });
-  const app = createServerApp({ uploads: uploads.app, store, log, masthead, ingest, bundles });
-  const ops = createOpsApp({ store, keys, contentKeys, writer, bundles, log });
+  const metrics = createMetricsRegistry("server", VERSION);
+  const { registry } = metrics;
+  const app = createServerApp({
+    uploads: uploads.app,
+    store,
+    log,
+    masthead,
+    ingest,
+    bundles,
+    outageSpool,
+    registry,
+  });
+  const ops = createOpsApp({
+    store,
+    keys,
+    contentKeys,
+    writer,
+    bundles,
+    log,
+    registry,
+    uploads: uploads.ingest,
+    outageSpool,
+  });
 
-  const refresher = setInterval(() => {
-    keys.refresh().catch((error) => log.warn("key refresh failed", { cause: error.message }));
-    computers.refresh().catch((error) =>
-      log.warn("computer refresh failed", { cause: error.message })
+  if (
+    database && values["server-name"] === undefined &&
+    /^(0\.0\.0\.0|::|\[::\]):/.test(identity.name)
+  ) {
+    log.warn(
+      `this server is named "${identity.name}", as every server listening on all addresses ` +
+        "without a host name in the environment would be: give each server sharing the " +
+        "database its own --server-name",
     );
-  }, 2_000);
+  }
+  const serverRegistry = new ServerRegistry({
+    store,
+    identity,
+    loadedKids: () => keys.kids,
+    unusableKids: () => keys.unusableKids,
+    log,
+  });
+  await serverRegistry.start();
+  const stopFollowing = await followStoreChanges({
+    store,
+    computers,
+    keys,
+    registry: serverRegistry,
+    log,
+  });
 
   // The operations listener first: once the public one says "listening on", both are up.
-  const opsServer = Deno.serve({
-    hostname: opsListen.hostname,
-    port: opsListen.port,
-    onListen: ({ hostname, port }) => {
-      log.info(`operations listener on ${httpUrl(hostname, port)}`, {
-        paths: `${OPS_PATHS.metrics},${OPS_PATHS.health}`,
-      });
-      if (!isLoopback(hostname)) {
-        log.warn(
-          "the operations listener is reachable from other hosts: whoever reaches it reads the " +
-            "server's counters; bind it to 127.0.0.1 or firewall it",
-        );
-      }
-    },
-  }, ops.fetch);
+  const opsServer = serveOpsListener(opsListen, ops, log);
   const consoleServer = await startConsole(values, {
     store,
     keys,
     log,
     masthead,
     clientPort: listen.port,
+    uploads: { records: uploads.records, files: new UploadFiles(dataDir) },
   });
   const server = Deno.serve({
     hostname: listen.hostname,
@@ -243,7 +309,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
 
   const stop = () => {
     log.info("stopping");
-    clearInterval(refresher);
+    stopFollowing();
     server.shutdown();
     opsServer.shutdown();
     consoleServer?.shutdown();
@@ -252,21 +318,23 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
   await Promise.all([server.finished, opsServer.finished, consoleServer?.finished]);
   await writer.close();
+  await outageSpool?.close();
   await uploads.close();
+  await serverRegistry.stop().catch((error: unknown) =>
+    log.warn("cannot record that this server stopped", { cause: (error as Error).message })
+  );
   // The content keys unwrapped in the last moments, sealed, so the next start needs no RSA for them.
   await keys.flush().catch((error) =>
     log.warn("cannot keep sealed content keys", { cause: error.message })
   );
   store.close();
+  metrics.close();
+  log.close();
   return EXIT.ok;
 }
 
 function httpUrl(hostname: string, port: number): string {
   return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
 }
 
 async function readMasthead(dataDir: string, stored: string | null): Promise<string> {

@@ -4,7 +4,9 @@
  *
  * Only a key is a credential. A registration links itself to an old computer only through a
  * hand-over signed by the old computer's key (a key rotation without `--compromised`): the old
- * computer is then "replaced by" the new one and refused from then on. Everything else a
+ * computer is then "replaced by" the new one and refused from then on, except for its reports
+ * numbered up to the last sequence number the hand-over names (made before the rotation, maybe
+ * still in a relay's spool). Everything else a
  * registration says about other computers is a claim, and claims act on nobody: the host identity
  * travels in clear and a local user can compute it, and after a compromise the old key proves
  * nothing about who holds it. So a registration naming `previousComputerId` (after `rotate-keys
@@ -18,7 +20,7 @@
  */
 
 import { MleError } from "../envelope/errors.ts";
-import { verifyHandover } from "../protocol/handover.ts";
+import { checkHandover, type HandoverCheck, handoverComputerId } from "../protocol/handover.ts";
 import { type RegistrationClaims, verifyRegistration } from "../protocol/registration.ts";
 import type { ComputerRecord, Store } from "../store/store.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
@@ -70,7 +72,7 @@ export async function registerClient(
   // may be in a thief's hands too.
   const handedOver = claims.handover === undefined || claims.compromised === true
     ? null
-    : await checkHandover(claims, context, now);
+    : await acceptHandover(claims, context, now);
   const { store } = context;
   const claimed = handedOver === null && claims.previousComputerId !== undefined
     ? await context.computers.get(claims.previousComputerId)
@@ -82,12 +84,12 @@ export async function registerClient(
     registeredAt: now,
     claimsToReplace: claimed?.record.id ?? null,
     claimSignedByOldKey: claimed !== null && claims.handover !== undefined &&
-      (await handoverProblem(claimed, claims, now)) === null,
+      (await checkHandoverOf(claimed, claims, now)).ok,
   });
   const linked: RegistrationResult["linked"] = [];
   if (handedOver) {
-    await store.linkComputers(handedOver.id, record.id, "replaced_by");
-    linked.push({ oldComputerId: handedOver.id, how: "replaced" });
+    await store.linkComputers(handedOver.old.id, record.id, "replaced_by", handedOver.lastSeq);
+    linked.push({ oldComputerId: handedOver.old.id, how: "replaced" });
   } else {
     if (claims.previousComputerId !== undefined) {
       const old = claimed?.record ?? null;
@@ -129,55 +131,36 @@ function claimFlag(newId: number, oldId: number, old: ComputerRecord | null): st
     `${newId}; if not, revoke this one with: mle-admin computers revoke ${newId}`;
 }
 
-async function checkHandover(
+async function acceptHandover(
   claims: RegistrationClaims,
   context: { computers: ComputerDirectory },
   now: number,
-): Promise<ComputerRecord> {
+): Promise<{ old: ComputerRecord; lastSeq: number }> {
   const refuse = (message: string) =>
     new IngestError(403, "ERR_HANDOVER_INVALID", `Cannot accept hand-over: ${message}`);
-  let oldId: unknown;
-  try {
-    oldId = JSON.parse(
-      new TextDecoder().decode(Uint8Array.fromBase64(
-        (claims.handover as { payload: string }).payload,
-        { alphabet: "base64url" },
-      )),
-    )?.oldComputerId;
-  } catch {
-    throw refuse("it is not a signed hand-over");
-  }
-  if (!Number.isSafeInteger(oldId)) throw refuse("it names no computer id");
-  const old = await context.computers.get(oldId as number);
+  const oldId = handoverComputerId(claims.handover);
+  if (oldId === null) throw refuse("it is not a signed hand-over naming a computer id");
+  const old = await context.computers.get(oldId);
   if (!old) throw refuse(`computer ${oldId} is not registered here`);
   if (old.record.revokedAt !== null || old.record.replacedBy !== null) {
     throw refuse(`computer ${oldId} was revoked or already replaced`);
   }
-  const problem = await handoverProblem(old, claims, now);
-  if (problem !== null) throw refuse(problem);
-  return old.record;
+  const check = await checkHandoverOf(old, claims, now);
+  if (!check.ok) throw refuse(check.problem);
+  return { old: old.record, lastSeq: check.claims.lastSeq };
 }
 
-/** What is wrong with the registration's hand-over as a statement of `old`'s key, or null. */
-async function handoverProblem(
+/** The registration's hand-over checked as a statement of `old`'s key. */
+function checkHandoverOf(
   old: KnownComputer,
   claims: RegistrationClaims,
   now: number,
-): Promise<string | null> {
-  let handover;
-  try {
-    handover = await verifyHandover(old.publicKey, claims.handover);
-  } catch {
-    return `it is not signed by computer ${old.record.id}'s key`;
-  }
-  if (handover.oldComputerId !== old.record.id) return "it names another computer";
-  if (handover.newPublicKey !== claims.publicKey) {
-    return "it vouches for another key than the one registering";
-  }
-  if (Math.abs(now - handover.issuedAt) > REGISTRATION_MAX_SKEW_MS * 30) {
-    return "it is more than 30 days old";
-  }
-  return null;
+): Promise<HandoverCheck> {
+  return checkHandover(old.publicKey, claims.handover, {
+    oldComputerId: old.record.id,
+    newPublicKey: claims.publicKey,
+    now,
+  });
 }
 
 function fromMleError(error: unknown): IngestError {

@@ -98,7 +98,7 @@ Deno.test("registerClient() marks an earlier registration of the same host ident
   context.store.close();
 });
 
-Deno.test("registerClient() links a hand-over signed by the old key: the old id is replaced", async () => {
+Deno.test("registerClient() links a hand-over signed by the old key: the old id is replaced, with the hand-over's last sequence number", async () => {
   const context = openServer();
   const oldClient = await newClient();
   const old = await register(context, oldClient);
@@ -107,10 +107,14 @@ Deno.test("registerClient() links a hand-over signed by the old key: the old id 
     oldComputerId: old.computerId,
     newPublicKey: next.publicKey,
     issuedAt: NOW,
+    lastSeq: 41,
   });
   const result = await register(context, next, { handover });
   assert.deepEqual(result.linked, [{ oldComputerId: old.computerId, how: "replaced" }]);
-  assert.equal((await context.store.getComputer(old.computerId))!.replacedBy, result.computerId);
+  const replaced = (await context.store.getComputer(old.computerId))!;
+  assert.deepEqual([replaced.replacedBy, replaced.handoverLastSeq], [result.computerId, 41]);
+  // The directory the sender checks use holds the same record.
+  assert.equal((await context.computers.get(old.computerId))!.record.handoverLastSeq, 41);
   assert.deepEqual(await context.store.listInactiveIds(), [old.computerId]);
   context.store.close();
 });
@@ -123,6 +127,7 @@ Deno.test("registerClient() refuses a hand-over not signed by the old key, and r
     oldComputerId: victim.computerId,
     newPublicKey: attacker.publicKey,
     issuedAt: NOW,
+    lastSeq: 0,
   });
   await assert.rejects(
     register(context, attacker, { handover: forged }),
@@ -144,6 +149,7 @@ Deno.test("registerClient() refuses another key's hand-over replayed for a new k
     oldComputerId: old.computerId,
     newPublicKey: intended.publicKey,
     issuedAt: NOW,
+    lastSeq: 0,
   });
   await assert.rejects(
     register(context, await newClient(), { handover }),
@@ -166,6 +172,7 @@ Deno.test("registerClient() keeps a compromised rotation's statement from the ol
     oldComputerId: old.computerId,
     newPublicKey: next.publicKey,
     issuedAt: NOW,
+    lastSeq: 0,
   });
   const result = await register(context, next, {
     handover: statement,
@@ -186,6 +193,7 @@ Deno.test("registerClient() keeps a compromised rotation's statement from the ol
     oldComputerId: victim.computerId,
     newPublicKey: impostor.publicKey,
     issuedAt: NOW,
+    lastSeq: 0,
   });
   const claim = await register(context, impostor, {
     handover: forged,

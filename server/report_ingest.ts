@@ -22,19 +22,15 @@
 
 import { createHash } from "node:crypto";
 import { decodeBase64Url } from "../envelope/base64url.ts";
-import { MleError } from "../envelope/errors.ts";
 import { decryptJwe } from "../envelope/jwe.ts";
-import { fromCompactJws, readJwsHeader } from "../envelope/jws.ts";
 import {
   readUpstreamMessage,
-  REPORT_TYPE,
-  type ReportClaims,
+  REPORT_MESSAGE,
   verifyMessageSignature,
 } from "../envelope/report_message.ts";
-import { ED25519_SIGNATURE_LENGTH } from "../envelope/signature.ts";
+import { readInnerMessageUnverified } from "../envelope/sealed_message.ts";
 import { checkReport, type Report } from "../protocol/report.ts";
-import type { StoreOutcome } from "../store/store.ts";
-import type { BatchWriter } from "./batch_writer.ts";
+import type { BatchWriter, WriteOutcome } from "./batch_writer.ts";
 import { clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
@@ -60,6 +56,11 @@ export interface IngestResult {
   seq: number;
   encrypted: boolean;
   kid: string | null;
+  /**
+   * Kept in the server's local outage spool (durably) because the database is away; stored once
+   * it returns.
+   */
+  spooled: boolean;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -86,6 +87,7 @@ export async function ingestReport(
     claims.cid,
     "report",
     (publicKey) => verifyMessageSignature(publicKey, parsed),
+    claims.seq,
   );
 
   let reportBytes: Uint8Array<ArrayBuffer>;
@@ -104,7 +106,13 @@ export async function ingestReport(
       throw ingestErrorFrom(error, "envelope");
     }
     try {
-      reportBytes = innerReport(decoder.decode(inner), claims);
+      // The inner signature is not verified again: the outer one, verified before any key was
+      // touched, covers the whole JWE as it travelled (header, wrapped key, IV, ciphertext, tag),
+      // and with this server's private key those bytes determine the plaintext, so it already
+      // binds the sender to this report. Verifying the inner one would prove the same thing twice
+      // and cost a third of the encrypted path; it is there for decrypting relays' bundles, whose
+      // every inner signature `bundle_ingest.ts` verifies.
+      reportBytes = readInnerMessageUnverified(REPORT_MESSAGE, decoder.decode(inner), claims);
     } catch (error) {
       if (error instanceof TypeError) {
         throw new IngestError(400, "ERR_ENVELOPE_MALFORMED", "Cannot read report: not UTF-8");
@@ -136,7 +144,7 @@ export async function ingestReport(
   // node:crypto: synchronous, where a Web Crypto digest is a round trip costing more than the hash.
   const digest = createHash("sha256").update(reportBytes).digest("hex");
   const level = report.properties.encryption_level;
-  const outcome: StoreOutcome = await context.writer.write({
+  const outcome: WriteOutcome = await context.writer.write({
     computerId: claims.cid,
     seq: claims.seq,
     receivedAt: context.now(),
@@ -165,46 +173,6 @@ export async function ingestReport(
     seq: claims.seq,
     encrypted: parsed.kind === "encrypted",
     kid: claims.kid,
+    spooled: outcome === "spooled",
   };
-}
-
-/**
- * The report inside a direct encrypted message, after its header is checked against the claims.
- *
- * Why the inner signature is not verified again here: the outer signature, verified before any
- * key was touched, covers the whole JWE as it travelled: the protected header (which names the
- * computer id, sequence and key id), the wrapped content key, the IV, the ciphertext and the tag.
- * With this server's private key those bytes determine the plaintext (one RSA-OAEP unwrap, or the
- * memo and vault, which answer only for that exact wrapped key of that computer, then AES-GCM),
- * so the sender's outer signature already binds it to this report. Verifying the inner one as
- * well would prove the same thing a second time and cost a third of the encrypted path. The inner
- * signature is there for decrypting relays: their bundles carry reports without the outer
- * envelope, and `bundle_ingest.ts` verifies every inner signature.
- *
- * @throws {MleError} `ERR_SIGNATURE_INVALID` when the inner header names other claims or another
- * purpose, `ERR_ENVELOPE_MALFORMED` when it is not a compact JWS.
- */
-function innerReport(compact: string, claims: ReportClaims): Uint8Array<ArrayBuffer> {
-  const { jws, header } = readJwsHeader(fromCompactJws(compact));
-  if (
-    header.typ !== REPORT_TYPE || header.cid !== claims.cid || header.seq !== claims.seq ||
-    header.kid !== claims.kid
-  ) {
-    throw new MleError(
-      "ERR_SIGNATURE_INVALID",
-      "Cannot accept report: its signed computer id, sequence or key id differ from the envelope's",
-    );
-  }
-  let signature: Uint8Array;
-  let payload: Uint8Array<ArrayBuffer>;
-  try {
-    signature = decodeBase64Url(jws.signature);
-    payload = decodeBase64Url(jws.payload);
-  } catch {
-    throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read report: bad base64url");
-  }
-  if (signature.length !== ED25519_SIGNATURE_LENGTH) {
-    throw new MleError("ERR_SIGNATURE_INVALID", "Cannot accept report: no inner signature");
-  }
-  return payload;
 }

@@ -21,7 +21,8 @@ const ENVELOPE_NAME: Record<SentThing, string> = {
 
 /**
  * Returns the registered, active sender `computerId`, after `verify` (when given) accepted its
- * signature with the sender's public key.
+ * signature with the sender's public key. A report passes its sequence number `seq`: a replaced
+ * computer's report made before its hand-over is still accepted (see `inactiveReason`).
  *
  * @throws {IngestError} 403 `ERR_UNKNOWN_COMPUTER`, `ERR_COMPUTER_REVOKED`,
  * `ERR_COMPUTER_REPLACED` or `ERR_SIGNATURE_INVALID`; 400 for a malformed envelope.
@@ -36,6 +37,7 @@ export async function authenticateSender(
   computerId: number,
   what: SentThing,
   verify?: (publicKey: CryptoKey) => Promise<void>,
+  seq?: number,
 ): Promise<KnownComputer> {
   const sender = await computers.get(computerId);
   if (!sender) {
@@ -45,7 +47,7 @@ export async function authenticateSender(
       `Cannot accept ${what}: computer ${computerId} is not registered here; register again`,
     );
   }
-  const inactive = inactiveReason(sender.record);
+  const inactive = inactiveReason(sender.record, seq);
   if (inactive) throw new IngestError(403, inactive.code, `Cannot accept ${what}: ${inactive.why}`);
   if (verify) {
     try {

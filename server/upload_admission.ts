@@ -58,7 +58,12 @@ export class UploadAdmission {
    *
    * @throws {IngestError} For every refusal, 429/503 with `Retry-After` included.
    */
-  async open(parsed: ParsedUploadManifest, sender: KnownComputer): Promise<AdmittedManifest> {
+  async open(
+    parsed: ParsedUploadManifest,
+    sender: KnownComputer,
+    /** Taken over from another server: its record already counts against the quotas. */
+    recorded = false,
+  ): Promise<AdmittedManifest> {
     const { cid, uid, kid, cs, cc } = parsed.claims;
     const limit = this.#options.limits.maxChunkBytes;
     if (cs > limit) {
@@ -80,8 +85,10 @@ export class UploadAdmission {
     }
     // The quotas before any unwrap: the smallest file these claims allow must fit.
     const smallest = cc === 1 ? 0 : cs * (cc - 1) + 1;
-    const shortfall = await this.#options.quota.room(cid, smallest);
-    if (shortfall !== null) throw this.#options.quota.refusal(shortfall, cid, uid, smallest);
+    if (!recorded) {
+      const shortfall = await this.#options.quota.room(cid, smallest);
+      if (shortfall !== null) throw this.#options.quota.refusal(shortfall, cid, uid, smallest);
+    }
     const unwrapped = ref ? await this.#options.contentKeys.fileKey(ref) : null;
     let opened;
     try {

@@ -69,6 +69,11 @@ export interface UploadIngestOptions extends Omit<UploadAdmissionOptions, "files
   records: UploadRecords;
   /** Bytes per computer and in total, stored or received (0: no limit). */
   quotas: { perComputerBytes: number; totalBytes: number };
+  /**
+   * This server's name (`store/server_records.ts`): recorded as where each upload lands; an
+   * upload another server holds is taken over when its client posts the manifest here.
+   */
+  serverName: string;
   now?: () => number;
   /** Uploads that received nothing for longer than this expire (default 24 hours). */
   staleAfterMs?: number;
@@ -127,6 +132,11 @@ export class UploadIngest {
       now: this.#now,
     };
     this.#admission = new UploadAdmission({ ...options, files: this.files, quota: this.#quota });
+  }
+
+  /** Uploads open in memory now, and the bytes of chunks being opened (the metrics read them). */
+  openStats(): { uploads: number; chunkBytes: number } {
+    return { uploads: this.#active.size, chunkBytes: this.#inFlightBytes };
   }
 
   /**
@@ -190,6 +200,7 @@ export class UploadIngest {
             `Cannot accept upload ${uid}: computer ${cid} already started another upload with this id`,
           );
         }
+        if (this.#heldElsewhere(existing)) return await this.#takeOver(parsed, sender, body);
         return await this.#statusUnlocked(cid, uid);
       }
       return await this.#start(parsed, sender, body, digest);
@@ -222,7 +233,7 @@ export class UploadIngest {
     // Index and length are checked on the record alone: no key work for a chunk refused anyway.
     const cached = this.#active.get(keyOf(cid, uid));
     const record = cached?.record ?? await this.#records.getUpload(cid, uid);
-    if (record === null) throw unknownUpload(cid, uid);
+    if (record === null || (!cached && this.#heldElsewhere(record))) throw unknownUpload(cid, uid);
     if (!cached && (record.state === "complete" || record.state === "failed")) {
       return finalAnswer(record);
     }
@@ -316,6 +327,7 @@ export class UploadIngest {
       createdAt: now,
       updatedAt: now,
       completedAt: null,
+      server: this.#options.serverName,
     };
     // The folder first, the record second: a crash in between leaves a folder no record owns,
     // which the next start removes; never a record without its manifest.
@@ -357,7 +369,7 @@ export class UploadIngest {
     // Set aside a moment ago: its last checkpoint first, so what is read below is current.
     await this.#closing.get(key);
     const record = await this.#records.getUpload(cid, uid);
-    if (record === null) throw unknownUpload(cid, uid);
+    if (record === null || this.#heldElsewhere(record)) throw unknownUpload(cid, uid);
     if (record.state === "complete" || record.state === "failed" || !forChunks) return record;
     if (!(await this.files.hasIncoming(cid, uid))) {
       await this.#markFailed(record, "ERR_UPLOAD_LOST", "the server lost the partial file");
@@ -428,6 +440,42 @@ export class UploadIngest {
     return ackOf(active, "stored");
   }
 
+  /**
+   * True for an upload in progress whose partial file another server holds: here it is unknown
+   * (404, so the client posts its manifest) until that manifest makes this server take it over.
+   */
+  #heldElsewhere(record: UploadRecord): boolean {
+    return record.server !== null && record.server !== this.#options.serverName &&
+      (record.state === "receiving" || record.state === "finalizing");
+  }
+
+  /**
+   * Takes over an upload whose client failed over from another server: it resumes from what this
+   * server holds of it (it held it before), else starts over here with the manifest just posted.
+   */
+  async #takeOver(
+    parsed: ParsedUploadManifest,
+    sender: KnownComputer,
+    body: Uint8Array<ArrayBuffer>,
+  ): Promise<UploadStatus> {
+    const { cid, uid } = parsed.claims;
+    const fresh = !(await this.files.hasIncoming(cid, uid));
+    if (fresh) {
+      const { fileKey, sealedFileKey } = await this.#admission.open(parsed, sender, true);
+      fileKey?.fill(0);
+      await this.files.createIncoming(cid, uid, body, sealedFileKey);
+    }
+    const taken = await this.#records.takeOverUpload(
+      cid,
+      uid,
+      this.#options.serverName,
+      this.#now(),
+    );
+    if (!taken && fresh) await this.files.removeIncoming(cid, uid);
+    this.#log.info("upload taken over from another server", { cid, uid, resumed: !fresh });
+    return await this.#statusUnlocked(cid, uid);
+  }
+
   /** Stores an upload whose chunks are all in, and forgets it. */
   async #finalize(active: ActiveUpload): Promise<void> {
     const { computerId: cid, uploadId: uid } = active.record;
@@ -492,7 +540,7 @@ export class UploadIngest {
   async #expireStale(): Promise<void> {
     const cutoff = this.#now() - this.#staleAfterMs;
     for (const record of await this.#records.listUploadsIn("receiving")) {
-      if (record.updatedAt >= cutoff) continue;
+      if (record.updatedAt >= cutoff || this.#heldElsewhere(record)) continue;
       const { computerId: cid, uploadId: uid } = record;
       await this.#withLock(cid, uid, async () => {
         const active = this.#active.get(keyOf(cid, uid));
@@ -508,6 +556,8 @@ export class UploadIngest {
     const owned = new Set<string>();
     for (const state of ["receiving", "finalizing"] as const) {
       for (const record of await this.#records.listUploadsIn(state)) {
+        // Another server's partial files are its own business; its folders here are not owned.
+        if (this.#heldElsewhere(record)) continue;
         const { computerId: cid, uploadId: uid } = record;
         if (state === "receiving" && record.updatedAt < now - this.#staleAfterMs) {
           await this.#markFailed(record, "ERR_UPLOAD_EXPIRED", "no chunk arrived for too long");

@@ -9,6 +9,7 @@ import type { Logger } from "../cli/log.ts";
 import { UsageError } from "../cli/output.ts";
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseByteSize } from "../protocol/upload.ts";
 import { openUploadRecordsAt, type PostgresLocation } from "../store/mod.ts";
+import type { UploadRecords } from "../store/upload_records.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
 import { createUploadApp } from "./upload_app.ts";
@@ -36,6 +37,8 @@ export const UPLOAD_OPTIONS_HELP = `  --upload-quota-per-computer SIZE
 /** The server's upload path and its routes. */
 export interface ServerUploads {
   ingest: UploadIngest;
+  /** The upload records (the console lists a computer's uploads). */
+  records: UploadRecords;
   app: Hono;
   close(): Promise<void>;
 }
@@ -53,6 +56,8 @@ export async function openServerUploads(
     database?: PostgresLocation | null;
     computers: ComputerDirectory;
     contentKeys: ContentKeySource;
+    /** This server's name, recorded as where each upload lands. */
+    serverName: string;
     log: Logger;
     isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
   },
@@ -86,6 +91,7 @@ export async function openServerUploads(
   });
   return {
     ingest,
+    records,
     app: createUploadApp(ingest, context.log),
     async close() {
       await ingest.close();

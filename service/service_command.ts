@@ -18,7 +18,7 @@ import { formatCommand } from "../cli/command_line.ts";
 import { CliError, UsageError } from "../cli/output.ts";
 import { currentOs, type TargetOs } from "../keystore/default_paths.ts";
 import { dirname, ensurePrivateDir, replaceFileAtomically } from "../keystore/secure_file.ts";
-import { ROLE_ENTRY, ROLE_PERMISSIONS } from "../scripts/permissions.ts";
+import { ROLE_ENTRY, ROLE_PERMISSIONS } from "../cli/role_permissions.ts";
 import { baseName, type ServiceDefinition } from "./service_definition.ts";
 import {
   defaultServiceName,
@@ -344,7 +344,7 @@ async function runAll(commands: string[][], what: string): Promise<string[][]> {
 
 /**
  * The service's program: the given executable; else this compiled executable; else, run from
- * source, the `deno run` line with exactly the role's permissions (`scripts/permissions.ts`), so
+ * source, the `deno run` line with exactly the role's permissions (`cli/role_permissions.ts`), so
  * a service made from a checkout runs as the compiled one would.
  */
 export function serviceProgram(role: ServiceRole, executable?: string): string[] {

@@ -16,7 +16,7 @@
  */
 
 import type { TargetOs } from "../keystore/default_paths.ts";
-import type { Role } from "../scripts/permissions.ts";
+import type { Role } from "../cli/role_permissions.ts";
 import { initScript } from "./init_script.ts";
 import { launchdLabel, launchdPlist } from "./launchd_plist.ts";
 import type { ServiceDefinition, ServiceManager } from "./service_definition.ts";

@@ -49,8 +49,6 @@ export const SORT_SQL: Record<ComputerQuery["sort"], string> = {
 
 /** What differs between the backends' SQL here. */
 export interface ConsoleDialect {
-  /** SQLite's unary `+`, which keeps its planner on one computer's reports; else "". */
-  keepPrimaryKey: string;
   /** The case-insensitive LIKE: SQLite's `LIKE` (for ASCII), PostgreSQL's `ILIKE`. */
   like: string;
 }
@@ -60,19 +58,18 @@ export function computerQueryWhere(
   query: ComputerQuery,
   dialect: ConsoleDialect,
 ): { clause: string; params: Record<string, Bind> } {
-  const { keepPrimaryKey, like } = dialect;
+  const { like } = dialect;
   const where: string[] = [];
   const params: Record<string, Bind> = {};
   const search = query.search?.trim() ?? "";
   if (search !== "") {
     params.like = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const byId = /^\d{1,15}$/.test(search) ? "id = :id OR " : "";
-    if (byId) params.id = Number(search);
-    // Property values are searched in the computer's last report only.
+    const byId = searchedId(query) === null ? "" : "id = :id OR ";
+    if (byId) params.id = searchedId(query);
+    // search_text holds the property values of the computer's last report (reportSearchText),
+    // written with last_report_at: one short column per computer, never the reports.
     where.push(
-      `(${byId}hostname ${like} :like ESCAPE '\\' OR EXISTS (SELECT 1 FROM reports r
-        WHERE r.computer_id = computers.id AND ${keepPrimaryKey}r.received_at =
-        computers.last_report_at AND r.body ${like} :like ESCAPE '\\'))`,
+      `(${byId}hostname ${like} :like ESCAPE '\\' OR search_text ${like} :like ESCAPE '\\')`,
     );
   }
   if (query.level !== undefined) {
@@ -103,10 +100,17 @@ export function computerQueryWhere(
   return { clause: where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`, params };
 }
 
-/** The ORDER BY of a computer query. */
+/** The id a search names: a search of digits only, else null. */
+function searchedId(query: ComputerQuery): number | null {
+  const search = query.search?.trim() ?? "";
+  return /^\d{1,15}$/.test(search) ? Number(search) : null;
+}
+
+/** The ORDER BY of a computer query: a search of digits puts the computer of that id first. */
 export function computerQueryOrder(query: ComputerQuery): string {
   const direction = query.descending ? "DESC" : "ASC";
-  return `ORDER BY ${SORT_SQL[query.sort]} ${direction} NULLS LAST, id ${direction}`;
+  const idFirst = searchedId(query) === null ? "" : "CASE WHEN id = :id THEN 0 ELSE 1 END, ";
+  return `ORDER BY ${idFirst}${SORT_SQL[query.sort]} ${direction} NULLS LAST, id ${direction}`;
 }
 
 /** The overview's per-state sums (`held` is 0 while encryption is available). */

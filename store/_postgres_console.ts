@@ -69,7 +69,7 @@ export class PostgresConsoleTables {
   }
 
   async queryComputers(query: ComputerQuery): Promise<ComputerPage> {
-    const { clause, params } = computerQueryWhere(query, { keepPrimaryKey: "", like: "ILIKE" });
+    const { clause, params } = computerQueryWhere(query, { like: "ILIKE" });
     const [counted] = await this.#query(`SELECT count(*) AS n FROM computers ${clause}`, params);
     const rows = await this.#query(
       `SELECT * FROM computers ${clause} ${computerQueryOrder(query)} LIMIT :limit OFFSET :offset`,

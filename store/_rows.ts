@@ -13,6 +13,7 @@ import type {
   SealedContentKeyRecord,
   SettingsRecord,
 } from "./store.ts";
+import type { ServerRecord } from "./server_records.ts";
 import type { UploadRecord, UploadRecordState } from "./upload_records.ts";
 
 /** A row as a driver returns it. */
@@ -39,6 +40,7 @@ export function toComputer(row: Row): ComputerRecord {
     encryptionLevel: textOrNull(row.encryption_level),
     revokedAt: numberOrNull(row.revoked_at),
     replacedBy: numberOrNull(row.replaced_by),
+    handoverLastSeq: Number(row.handover_last_seq ?? 0),
     duplicateOf: numberOrNull(row.duplicate_of),
     flagged: textOrNull(row.flagged),
     removedAt: numberOrNull(row.removed_at),
@@ -113,5 +115,18 @@ export function toUpload(row: Row): UploadRecord {
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     completedAt: numberOrNull(row.completed_at),
+    server: textOrNull(row.server),
+  };
+}
+
+/** A `servers` row (key ids kept as one space-separated text). */
+export function toServer(row: Row): ServerRecord {
+  return {
+    name: String(row.name),
+    url: String(row.url),
+    startedAt: Number(row.started_at),
+    lastSeenAt: Number(row.last_seen_at),
+    stoppedAt: numberOrNull(row.stopped_at),
+    kids: String(row.kids).split(" ").filter((kid) => kid !== ""),
   };
 }

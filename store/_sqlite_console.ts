@@ -60,9 +60,7 @@ export class SqliteConsoleTables {
   }
 
   queryComputers(query: ComputerQuery): ComputerPage {
-    // The unary + keeps SQLite on the reports' primary key (one computer's reports) rather than
-    // the received_at index, which made a search over 100,000 computers take seconds.
-    const { clause, params } = computerQueryWhere(query, { keepPrimaryKey: "+", like: "LIKE" });
+    const { clause, params } = computerQueryWhere(query, { like: "LIKE" });
     const total = Number(
       (this.#db.prepare(`SELECT count(*) AS n FROM computers ${clause}`).get(params) as Row).n,
     );

@@ -76,6 +76,33 @@ export function consoleConformanceTests(
     assert.deepEqual(await ids({ silentSince: 11 * HOUR }), [1, 4]);
   });
 
+  test("queryComputers() searches the values of each computer's last report, the id first", async ({ store }) => {
+    await seed(store);
+    const ids = async (query: Partial<ComputerQuery>) =>
+      (await store.queryComputers({ ...base, ...query })).computers.map((c) => c.id);
+    assert.deepEqual(await ids({ search: "os" }), [3], "a name is not searched: only macOS");
+    assert.deepEqual(await ids({ search: "MACOS" }), [3], "case-insensitive");
+    await store.storeReports([{
+      computerId: 2,
+      seq: 2,
+      receivedAt: 12 * HOUR,
+      encrypted: false,
+      kid: null,
+      body: JSON.stringify({ properties: { os: "Windows 12" }, custom: { Tag: "T-3" } }),
+      digest: "d-new",
+      encryptionLevel: "optional",
+    }]);
+    assert.deepEqual(await ids({ search: "windows 11" }), [], "an older report is not searched");
+    assert.deepEqual(await ids({ search: "t-3" }), [2], "custom values");
+    assert.deepEqual(await ids({ search: "12" }), [1, 2]);
+    assert.deepEqual(await ids({ search: "3" }), [3, 2], "the computer of that id first");
+    assert.deepEqual(
+      await ids({ search: "2", descending: true }),
+      [2, 1],
+      "first whatever the order",
+    );
+  });
+
   test("queryComputers() sorts and pages on the store, never-reported last", async ({ store }) => {
     await seed(store);
     const page = await store.queryComputers({

@@ -17,6 +17,7 @@ import type { Store } from "./store.ts";
 import type { UploadRecords } from "./upload_records.ts";
 
 export * from "./store.ts";
+export * from "./server_records.ts";
 export type { Migration } from "./migrations.ts";
 export { StoreSchemaError } from "./migrations.ts";
 export { type PostgresLocation, redactDatabaseUrl } from "./_postgres_database.ts";

@@ -137,4 +137,76 @@ CREATE INDEX computers_by_last_kid ON computers (last_kid);
 CREATE INDEX reports_by_received_at ON reports (received_at);
 `,
   },
+  {
+    version: 5,
+    name: "the searchable text of each computer's last report (search_text), backfilled",
+    // The stores write it with reportSearchText() (store/report_search_text.ts); the backfill
+    // takes the same values with jsonb (a list as its JSON text), skipping a body jsonb cannot
+    // hold (an escaped NUL or lone surrogate): that computer's next report fills it in.
+    sql: `
+ALTER TABLE computers ADD COLUMN search_text text;
+UPDATE computers SET search_text = found.text FROM (
+  SELECT last.computer_id, left(string_agg(v.value, chr(10)), 4096) AS text
+  FROM (SELECT DISTINCT ON (computer_id) computer_id, body FROM reports
+    ORDER BY computer_id, seq DESC) AS last
+  CROSS JOIN LATERAL (SELECT CASE WHEN last.body !~ '\\\\u(0000|[dD][89a-fA-F])'
+    THEN last.body::jsonb END AS doc) AS parsed
+  CROSS JOIN LATERAL (
+    SELECT value FROM jsonb_each_text(CASE WHEN jsonb_typeof(parsed.doc -> 'properties') = 'object'
+      THEN parsed.doc -> 'properties' END)
+    UNION ALL
+    SELECT value FROM jsonb_each_text(CASE WHEN jsonb_typeof(parsed.doc -> 'custom') = 'object'
+      THEN parsed.doc -> 'custom' END)
+  ) AS v
+  GROUP BY last.computer_id
+) AS found WHERE computers.id = found.computer_id;
+`,
+  },
+  {
+    version: 6,
+    name: "servers sharing the database (servers), where each upload landed (uploads.server)",
+    // PostgreSQL also announces changes that servers cache (a computer's state, the keys, the
+    // documents) on the channel "mle_changes", whoever makes them: another server, the admin tool
+    // or psql. Updates of a computer's last report do not, so reports cost no notification.
+    sql: `
+CREATE TABLE servers (
+  name text PRIMARY KEY,
+  url text NOT NULL,
+  started_at bigint NOT NULL,
+  last_seen_at bigint NOT NULL,
+  stopped_at bigint,
+  kids text NOT NULL
+);
+ALTER TABLE uploads ADD COLUMN server text;
+CREATE FUNCTION mle_notify_computer() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('mle_changes', 'computer:' || NEW.id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER computers_changed AFTER UPDATE ON computers FOR EACH ROW
+  WHEN (OLD.revoked_at IS DISTINCT FROM NEW.revoked_at
+    OR OLD.replaced_by IS DISTINCT FROM NEW.replaced_by
+    OR OLD.duplicate_of IS DISTINCT FROM NEW.duplicate_of
+    OR OLD.removed_at IS DISTINCT FROM NEW.removed_at
+    OR OLD.flagged IS DISTINCT FROM NEW.flagged
+    OR OLD.claims_to_replace IS DISTINCT FROM NEW.claims_to_replace)
+  EXECUTE FUNCTION mle_notify_computer();
+CREATE FUNCTION mle_notify_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('mle_changes', 'keys');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER encryption_keys_changed AFTER INSERT OR UPDATE OR DELETE ON encryption_keys
+  FOR EACH STATEMENT EXECUTE FUNCTION mle_notify_keys();
+CREATE TRIGGER documents_changed AFTER INSERT OR UPDATE OR DELETE ON documents
+  FOR EACH STATEMENT EXECUTE FUNCTION mle_notify_keys();
+`,
+  },
+  {
+    version: 7,
+    name: "the last sequence number a replaced computer's hand-over named (handover_last_seq)",
+    sql: `
+ALTER TABLE computers ADD COLUMN handover_last_seq bigint NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -17,7 +17,16 @@ import {
   type PostgresLocation,
   type PostgresPool,
 } from "./_postgres_database.ts";
-import { toComputer, toEncryptionKey, toReport, toSealedContentKey, toSettings } from "./_rows.ts";
+import {
+  toComputer,
+  toEncryptionKey,
+  toReport,
+  toSealedContentKey,
+  toServer,
+  toSettings,
+} from "./_rows.ts";
+import type { ServerRecord } from "./server_records.ts";
+import { reportSearchText } from "./report_search_text.ts";
 import type {
   AuditEntry,
   BundleSenderRecord,
@@ -39,6 +48,7 @@ import type {
   SettingsRecord,
   SignNumberedDocument,
   Store,
+  StoreChange,
   StoreOutcome,
 } from "./store.ts";
 
@@ -137,10 +147,12 @@ export class PostgresStore implements Store {
     oldId: number,
     newId: number,
     link: "replaced_by" | "duplicate_of",
+    handoverLastSeq = 0,
   ): Promise<void> {
     if (link === "replaced_by") {
       await this.#sql`
-        UPDATE computers SET replaced_by = ${newId}, duplicate_of = NULL WHERE id = ${oldId}`;
+        UPDATE computers SET replaced_by = ${newId}, handover_last_seq = ${handoverLastSeq},
+        duplicate_of = NULL WHERE id = ${oldId}`;
     } else {
       await this.#sql`
         UPDATE computers SET duplicate_of = ${newId} WHERE id = ${oldId} AND replaced_by IS NULL`;
@@ -207,14 +219,17 @@ export class PostgresStore implements Store {
       if (latest.size > 0) {
         const touched = [...latest.values()].sort((a, b) => a.computerId - b.computerId);
         await tx.unsafe(
-          `UPDATE computers SET last_report_at = t.at, last_kid = t.kid, encryption_level = t.level
-           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS t(id, at, kid, level)
+          `UPDATE computers SET last_report_at = t.at, last_kid = t.kid, encryption_level = t.level,
+           search_text = t.search_text
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+             AS t(id, at, kid, level, search_text)
            WHERE computers.id = t.id`,
           [
             touched.map((r) => r.computerId),
             touched.map((r) => r.receivedAt),
             touched.map((r) => r.kid),
             touched.map((r) => r.encryptionLevel),
+            touched.map((r) => reportSearchText(r.body)),
           ] as never[],
         );
       }
@@ -443,6 +458,37 @@ export class PostgresStore implements Store {
     await this.#sql`DELETE FROM sealed_content_keys WHERE kid = ${kid}`;
   }
 
+  async recordServer(server: ServerRecord): Promise<void> {
+    await this.#sql`
+      INSERT INTO servers (name, url, started_at, last_seen_at, stopped_at, kids)
+      VALUES (${server.name}, ${server.url}, ${server.startedAt}, ${server.lastSeenAt},
+        ${server.stoppedAt}, ${server.kids.join(" ")})
+      ON CONFLICT (name) DO UPDATE SET url = excluded.url, started_at = excluded.started_at,
+        last_seen_at = excluded.last_seen_at, stopped_at = excluded.stopped_at,
+        kids = excluded.kids`;
+  }
+
+  async listServers(): Promise<ServerRecord[]> {
+    return (await this.#sql`SELECT * FROM servers ORDER BY name`).map(toServer);
+  }
+
+  /**
+   * Listens on the channel the schema's triggers notify (migration 3): one more connection,
+   * which the client re-establishes after a loss; each (re)connection is reported as `resync`,
+   * since notifications sent meanwhile are lost.
+   */
+  async watchChanges(listener: (change: StoreChange) => void): Promise<boolean> {
+    await this.#sql.listen(
+      CHANGES_CHANNEL,
+      (payload) => {
+        const change = parseChange(payload);
+        if (change) listener(change);
+      },
+      () => listener({ kind: "resync" }),
+    );
+    return true;
+  }
+
   /** Closes the pool, letting queries in flight finish (at most 5 seconds). */
   listReportsPage(computerId: number, offset: number, limit: number): Promise<ReportRecord[]> {
     return this.#console.listReportsPage(computerId, offset, limit);
@@ -507,6 +553,16 @@ export class PostgresStore implements Store {
       }
     }
   }
+}
+
+/** The channel of migration 3's triggers. */
+const CHANGES_CHANNEL = "mle_changes";
+
+/** A notification's payload as a change: `computer:ID` or `keys`; anything else is ignored. */
+function parseChange(payload: string): StoreChange | null {
+  if (payload === "keys") return { kind: "keys" };
+  const computer = /^computer:(\d{1,15})$/.exec(payload);
+  return computer ? { kind: "computer", computerId: Number(computer[1]) } : null;
 }
 
 async function lastSerial(sql: Sql, name: NumberedDocumentName): Promise<number> {

@@ -98,3 +98,52 @@ test("PostgresStore names the database but never the password when the login fai
     await server.dropDatabase(url);
   }
 });
+
+test("PostgresStore migration 5 fills in the search text of each computer's last report", async () => {
+  const server = await sharedPrivatePostgres();
+  const url = await server.createDatabase();
+  const sql = postgres(url, { password, onnotice: () => {} });
+  try {
+    await sql.unsafe(
+      "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, " +
+        "applied_at bigint NOT NULL)",
+    );
+    for (const migration of POSTGRES_MIGRATIONS.filter((m) => m.version < 5)) {
+      await sql.unsafe(migration.sql);
+      await sql`INSERT INTO schema_migrations VALUES (${migration.version}, 'old', 1)`;
+    }
+    await sql`INSERT INTO computers (public_key, registered_at, last_report_at) VALUES
+      ('k1', 1, 20), ('k2', 1, 30), ('k3', 1, NULL)`;
+    const body = (props: unknown) => JSON.stringify({ properties: props, custom: { Tag: "T-9" } });
+    const reports = [
+      [1, 1, 10, body({ os: "OldOS" })],
+      [1, 2, 20, body({ os: "Debian 12", ips: ["10.1.1.1"], virtual: true })],
+      [2, 1, 30, String.raw`{"properties":{"os":"Nul\u0000OS"},"custom":{}}`],
+    ] as const;
+    for (const [cid, seq, at, text] of reports) {
+      await sql`INSERT INTO reports VALUES (${cid}, ${seq}, ${at}, 0, NULL, ${text}, 'd')`;
+    }
+    const store = await PostgresStore.open({ url, password });
+    try {
+      const ids = async (search: string) =>
+        (await store.queryComputers({
+          heldSince: null,
+          sort: "id",
+          descending: false,
+          offset: 0,
+          limit: 50,
+          search,
+        })).computers.map((c) => c.id);
+      assert.deepEqual(await ids("debian"), [1]);
+      assert.deepEqual(await ids("10.1.1.1"), [1], "a list's items");
+      assert.deepEqual(await ids("t-9"), [1], "custom values");
+      assert.deepEqual(await ids("oldos"), [], "only the last report");
+      assert.deepEqual(await ids("os"), [], "names are not searched; a body jsonb refuses skipped");
+    } finally {
+      store.close();
+    }
+  } finally {
+    await sql.end();
+    await server.dropDatabase(url);
+  }
+});

@@ -95,13 +95,13 @@ export class PostgresUploadRecords implements UploadRecords {
       await tx`
         INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size,
           received_bytes, sha256, chunk_size, chunk_count, encrypted, kid, manifest_digest, state,
-          error, created_at, updated_at, completed_at)
+          error, created_at, updated_at, completed_at, server)
         VALUES (${record.computerId}, ${record.uploadId}, ${record.declaredName},
           ${record.storedName}, ${record.size}, ${record.receivedBytes}, ${record.sha256},
           ${record.chunkSize},
           ${record.chunkCount}, ${record.encrypted ? 1 : 0}, ${record.kid},
           ${record.manifestDigest}, ${record.state}, ${record.error}, ${record.createdAt},
-          ${record.updatedAt}, ${record.completedAt})`;
+          ${record.updatedAt}, ${record.completedAt}, ${record.server})`;
       return "created" as const;
     });
   }
@@ -139,6 +139,18 @@ export class PostgresUploadRecords implements UploadRecords {
        AND upload_id = $${names.length + 2}`,
       [...names.map((name) => change[name] ?? null), computerId, uploadId] as never[],
     );
+  }
+
+  async takeOverUpload(
+    computerId: number,
+    uploadId: string,
+    server: string,
+    now: number,
+  ): Promise<boolean> {
+    const result = await this.#sql`
+      UPDATE uploads SET server = ${server}, updated_at = ${now}
+      WHERE computer_id = ${computerId} AND upload_id = ${uploadId} AND state = 'receiving'`;
+    return result.count === 1;
   }
 
   async listUploads(computerId?: number): Promise<UploadRecord[]> {

@@ -142,6 +142,48 @@ CREATE INDEX IF NOT EXISTS computers_by_last_kid ON computers (last_kid);
 CREATE INDEX IF NOT EXISTS reports_by_received_at ON reports (received_at);
 `,
   },
+  {
+    version: 5,
+    name: "the searchable text of each computer's last report (search_text), backfilled",
+    // The stores write it with reportSearchText() (store/report_search_text.ts); the backfill
+    // takes the same values with SQLite's JSON functions (control characters kept as they are).
+    sql: `
+ALTER TABLE computers ADD COLUMN search_text TEXT;
+UPDATE computers SET search_text = (
+  SELECT substr(group_concat(CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+    ELSE j.atom END, char(10)), 1, 4096)
+  FROM (SELECT CASE WHEN json_valid(body) THEN body ELSE '{}' END AS body FROM reports
+    WHERE computer_id = computers.id ORDER BY seq DESC LIMIT 1) AS last,
+    (SELECT 'properties' AS section UNION ALL SELECT 'custom') AS sections,
+    json_tree(last.body, '$.' || sections.section) AS j
+  WHERE json_type(last.body, '$.' || sections.section) = 'object' AND j.atom IS NOT NULL
+) WHERE last_report_at IS NOT NULL;
+`,
+  },
+  {
+    version: 6,
+    name: "servers sharing the database (servers), where each upload landed (uploads.server)",
+    // One server per SQLite file, but the same records as PostgreSQL's, so the admin tool shows
+    // the same columns (SQLite has no notifications: servers poll it).
+    sql: `
+CREATE TABLE servers (
+  name TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  stopped_at INTEGER,
+  kids TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE uploads ADD COLUMN server TEXT;
+`,
+  },
+  {
+    version: 7,
+    name: "the last sequence number a replaced computer's hand-over named (handover_last_seq)",
+    sql: `
+ALTER TABLE computers ADD COLUMN handover_last_seq INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /**

@@ -9,14 +9,17 @@
 import { recordWithNextSerial } from "./_document_serials.ts";
 import { SqliteConsoleTables } from "./_sqlite_console.ts";
 import { SqliteDatabase } from "./_sqlite_database.ts";
+import { reportSearchText } from "./report_search_text.ts";
 import {
   type Row,
   toComputer,
   toEncryptionKey,
   toReport,
   toSealedContentKey,
+  toServer,
   toSettings,
 } from "./_rows.ts";
+import type { ServerRecord } from "./server_records.ts";
 import type {
   AuditEntry,
   BundleSenderRecord,
@@ -38,6 +41,7 @@ import type {
   SettingsRecord,
   SignNumberedDocument,
   Store,
+  StoreChange,
   StoreOutcome,
 } from "./store.ts";
 
@@ -134,11 +138,18 @@ export class SqliteStore implements Store {
     oldId: number,
     newId: number,
     link: "replaced_by" | "duplicate_of",
+    handoverLastSeq = 0,
   ): Promise<void> {
-    const sql = link === "replaced_by"
-      ? "UPDATE computers SET replaced_by = ?, duplicate_of = NULL WHERE id = ?"
-      : "UPDATE computers SET duplicate_of = ? WHERE id = ? AND replaced_by IS NULL";
-    this.#db.prepare(sql).run(newId, oldId);
+    if (link === "replaced_by") {
+      this.#db.prepare(
+        `UPDATE computers SET replaced_by = ?, handover_last_seq = ?, duplicate_of = NULL
+         WHERE id = ?`,
+      ).run(newId, handoverLastSeq, oldId);
+    } else {
+      this.#db.prepare(
+        "UPDATE computers SET duplicate_of = ? WHERE id = ? AND replaced_by IS NULL",
+      ).run(newId, oldId);
+    }
     return Promise.resolve();
   }
 
@@ -164,8 +175,8 @@ export class SqliteStore implements Store {
       "SELECT digest FROM reports WHERE computer_id = ? AND seq = ?",
     );
     const touch = this.#db.prepare(
-      `UPDATE computers SET last_report_at = ?, last_kid = ?, encryption_level = ?
-       WHERE id = ?`,
+      `UPDATE computers SET last_report_at = ?, last_kid = ?, encryption_level = ?,
+       search_text = ? WHERE id = ?`,
     );
     return Promise.resolve(this.#db.transaction(() =>
       reports.map((report): StoreOutcome => {
@@ -179,7 +190,13 @@ export class SqliteStore implements Store {
           report.digest,
         );
         if (Number(result.changes) === 1) {
-          touch.run(report.receivedAt, report.kid, report.encryptionLevel, report.computerId);
+          touch.run(
+            report.receivedAt,
+            report.kid,
+            report.encryptionLevel,
+            reportSearchText(report.body),
+            report.computerId,
+          );
           return "stored";
         }
         const row = existing.get(report.computerId, report.seq) as Row | undefined;
@@ -484,6 +501,34 @@ export class SqliteStore implements Store {
 
   listAudit(limit: number): Promise<AuditEntry[]> {
     return Promise.resolve(this.#console.listAudit(limit));
+  }
+
+  recordServer(server: ServerRecord): Promise<void> {
+    this.#db.prepare(
+      `INSERT INTO servers (name, url, started_at, last_seen_at, stopped_at, kids)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET url = excluded.url, started_at = excluded.started_at,
+         last_seen_at = excluded.last_seen_at, stopped_at = excluded.stopped_at,
+         kids = excluded.kids`,
+    ).run(
+      server.name,
+      server.url,
+      server.startedAt,
+      server.lastSeenAt,
+      server.stoppedAt,
+      server.kids.join(" "),
+    );
+    return Promise.resolve();
+  }
+
+  listServers(): Promise<ServerRecord[]> {
+    const rows = this.#db.prepare("SELECT * FROM servers ORDER BY name").all() as Row[];
+    return Promise.resolve(rows.map(toServer));
+  }
+
+  /** SQLite cannot tell other processes' changes: false, the server polls. */
+  watchChanges(_listener: (change: StoreChange) => void): Promise<boolean> {
+    return Promise.resolve(false);
   }
 
   close(): void {

@@ -183,3 +183,44 @@ Deno.test("SqliteStore.lastReport() gives the report with the highest sequence n
     store.close();
   }
 });
+
+Deno.test("SqliteStore migration 5 fills in the search text of each computer's last report", async () => {
+  await withTempFile(async (path) => {
+    const db = new DatabaseSync(path);
+    db.exec(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, " +
+        "applied_at INTEGER NOT NULL)",
+    );
+    for (const migration of SQLITE_MIGRATIONS.filter((m) => m.version < 5)) {
+      db.exec(migration.sql);
+      db.prepare("INSERT INTO schema_migrations VALUES (?, ?, 1)").run(migration.version, "old");
+    }
+    db.exec(`INSERT INTO computers (public_key, registered_at, last_report_at) VALUES
+      ('k1', 1, 20), ('k2', 1, 30), ('k3', 1, NULL)`);
+    const body = (props: unknown) => JSON.stringify({ properties: props, custom: { Tag: "T-9" } });
+    const insert = db.prepare("INSERT INTO reports VALUES (?, ?, ?, 0, NULL, ?, 'd')");
+    insert.run(1, 1, 10, body({ os: "OldOS" }));
+    insert.run(1, 2, 20, body({ os: "Debian 12", ips: ["10.1.1.1"], virtual: true }));
+    insert.run(2, 1, 30, "not json");
+    db.close();
+    const store = new SqliteStore(path);
+    try {
+      const ids = async (search: string) =>
+        (await store.queryComputers({
+          heldSince: null,
+          sort: "id",
+          descending: false,
+          offset: 0,
+          limit: 50,
+          search,
+        })).computers.map((c) => c.id);
+      assert.deepEqual(await ids("debian"), [1]);
+      assert.deepEqual(await ids("10.1.1.1"), [1], "a list's items");
+      assert.deepEqual(await ids("t-9"), [1], "custom values");
+      assert.deepEqual(await ids("oldos"), [], "only the last report");
+      assert.deepEqual(await ids("os"), [], "names are not searched");
+    } finally {
+      store.close();
+    }
+  });
+});

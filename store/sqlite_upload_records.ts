@@ -73,8 +73,8 @@ export class SqliteUploadRecords implements UploadRecords {
     this.#db.prepare(
       `INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size,
          received_bytes, sha256, chunk_size, chunk_count, encrypted, kid, manifest_digest, state,
-         error, created_at, updated_at, completed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         error, created_at, updated_at, completed_at, server)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       record.computerId,
       record.uploadId,
@@ -93,6 +93,7 @@ export class SqliteUploadRecords implements UploadRecords {
       record.createdAt,
       record.updatedAt,
       record.completedAt,
+      record.server,
     );
     return "created";
   }
@@ -136,6 +137,19 @@ export class SqliteUploadRecords implements UploadRecords {
     } WHERE computer_id = ? AND upload_id = ?`;
     this.#db.prepare(sql).run(...names.map((name) => change[name] ?? null), computerId, uploadId);
     return Promise.resolve();
+  }
+
+  takeOverUpload(
+    computerId: number,
+    uploadId: string,
+    server: string,
+    now: number,
+  ): Promise<boolean> {
+    const result = this.#db.prepare(
+      `UPDATE uploads SET server = ?, updated_at = ?
+       WHERE computer_id = ? AND upload_id = ? AND state = 'receiving'`,
+    ).run(server, now, computerId, uploadId);
+    return Promise.resolve(Number(result.changes) === 1);
   }
 
   listUploads(computerId?: number): Promise<UploadRecord[]> {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { ServerRecord } from "./server_records.ts";
+
 /** A registered computer. */
 export interface ComputerRecord {
   id: number;
@@ -22,6 +24,12 @@ export interface ComputerRecord {
   revokedAt: number | null;
   /** The newer computer this one handed over to (key rotation with hand-over). */
   replacedBy: number | null;
+  /**
+   * The last sequence number the old key spent before its hand-over (0 when none, or when the
+   * hand-over did not say): the id's reports up to it are still accepted once it is replaced,
+   * as they were made before the rotation (e.g. spooled at a relay); later ones never.
+   */
+  handoverLastSeq: number;
   /** The newer registration of the same machine, when no hand-over linked them. */
   duplicateOf: number | null;
   /** Why the operator should confirm this entry (e.g. registered after a compromise), or null. */
@@ -157,13 +165,18 @@ export type DocumentName =
   | "encryption-certificate"
   | "revocations"
   | "masthead"
-  | "rotation-directive";
+  | "rotation-directive"
+  | "computer-decision";
 
 /**
  * The documents the store numbers: each kind gets serial 1, 2, 3… (`protocol/document_version.ts`
  * orders them by it), so that the order is the store's, not the signing host's clock.
  */
-export type NumberedDocumentName = "encryption-certificate" | "revocations" | "rotation-directive";
+export type NumberedDocumentName =
+  | "encryption-certificate"
+  | "revocations"
+  | "rotation-directive"
+  | "computer-decision";
 
 /**
  * Signs the document that the store is about to record with `serial` (one more than the last of
@@ -254,6 +267,16 @@ export interface ComputerSummary {
   byKid: Record<string, number>;
   byState: Record<ComputerState, number>;
 }
+/**
+ * A change another process made that servers cache: a computer's state (revoked, replaced,
+ * duplicate, removed, flagged), the keys or the documents (certificate, revocation list); or
+ * `resync` when changes may have been missed (the notification connection was re-established),
+ * after which a server re-reads everything it caches.
+ */
+export type StoreChange =
+  | { kind: "computer"; computerId: number }
+  | { kind: "keys" }
+  | { kind: "resync" };
 
 /** The storage interface shared by the server and the admin tool. */
 export interface Store {
@@ -268,8 +291,16 @@ export interface Store {
   listInactiveIds(): Promise<number[]>;
   /** Computers (not removed) registered with this host identity, oldest first. */
   findComputersByHostIdentity(hostIdentity: string): Promise<ComputerRecord[]>;
-  /** Links an older computer to a newer one: hand-over (`replaced_by`) or duplicate. */
-  linkComputers(oldId: number, newId: number, link: "replaced_by" | "duplicate_of"): Promise<void>;
+  /**
+   * Links an older computer to a newer one: hand-over (`replaced_by`, recording
+   * `handoverLastSeq`, default 0) or duplicate.
+   */
+  linkComputers(
+    oldId: number,
+    newId: number,
+    link: "replaced_by" | "duplicate_of",
+    handoverLastSeq?: number,
+  ): Promise<void>;
   flagComputer(id: number, reason: string | null): Promise<void>;
   /** Removes a computer from the lists (its reports stay; its id is never reused). */
   removeComputer(id: number, now: number): Promise<void>;
@@ -359,6 +390,17 @@ export interface Store {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** The newest audit entries first, at most `limit`. */
   listAudit(limit: number): Promise<AuditEntry[]>;
+  /** Records a server (replacing its earlier record): at its start and at every heartbeat. */
+  recordServer(server: ServerRecord): Promise<void>;
+  /** The servers that recorded themselves, by name. */
+  listServers(): Promise<ServerRecord[]>;
+
+  /**
+   * Calls `listener` on every change another process makes that servers cache, as soon as it is
+   * committed (PostgreSQL: `LISTEN/NOTIFY`). False when the backend cannot tell (SQLite): the
+   * caller polls instead. Listening ends when the store closes.
+   */
+  watchChanges(listener: (change: StoreChange) => void): Promise<boolean>;
 
   close(): void;
 }

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { NewReport, Store } from "./store.ts";
+import type { NewReport, Store, StoreChange } from "./store.ts";
 import type { UploadQuotas, UploadRecord, UploadRecords } from "./upload_records.ts";
 import { consoleConformanceTests } from "./console_conformance.ts";
 
@@ -63,6 +63,7 @@ function upload(computerId: number, uploadId: string, size: number): UploadRecor
     createdAt: 1_700_000_000_000,
     updatedAt: 1_700_000_000_000,
     completedAt: null,
+    server: "server-a",
   };
 }
 
@@ -110,6 +111,7 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
       encryptionLevel: null,
       revokedAt: null,
       replacedBy: null,
+      handoverLastSeq: 0,
       duplicateOf: null,
       flagged: null,
       removedAt: null,
@@ -156,9 +158,11 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
     assert.deepEqual(await store.listRevokedIds(), [a]);
     await store.linkComputers(b, c, "duplicate_of");
     assert.equal((await store.getComputer(b))!.duplicateOf, c);
-    await store.linkComputers(b, c, "replaced_by");
+    assert.equal((await store.getComputer(b))!.handoverLastSeq, 0);
+    await store.linkComputers(b, c, "replaced_by", 2 ** 40);
     const replaced = (await store.getComputer(b))!;
     assert.deepEqual([replaced.replacedBy, replaced.duplicateOf], [c, null]);
+    assert.equal(replaced.handoverLastSeq, 2 ** 40);
     // A hand-over is not undone by a later duplicate link.
     await store.linkComputers(b, d, "duplicate_of");
     assert.equal((await store.getComputer(b))!.duplicateOf, null);
@@ -484,4 +488,121 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
   });
 
   consoleConformanceTests(test);
+
+  test("an upload still receiving can be taken over by another server; a finished one cannot", async ({ uploads }) => {
+    const quotas: UploadQuotas = { perComputerBytes: 0, totalBytes: 0, activeSince: 0 };
+    assert.equal(await uploads.createUpload(upload(1, "a", 10), quotas), "created");
+    assert.equal(await uploads.createUpload(upload(1, "b", 10), quotas), "created");
+    assert.equal(await uploads.takeOverUpload(1, "a", "server-b", 7), true);
+    assert.deepEqual(await uploads.getUpload(1, "a"), {
+      ...upload(1, "a", 10),
+      server: "server-b",
+      updatedAt: 7,
+    });
+    await uploads.updateUpload(1, "b", { state: "complete", completedAt: 8 });
+    assert.equal(await uploads.takeOverUpload(1, "b", "server-b", 9), false);
+    assert.equal((await uploads.getUpload(1, "b"))!.server, "server-a");
+    assert.equal(await uploads.takeOverUpload(2, "none", "server-b", 9), false);
+  });
+
+  test("records each server once, the latest record winning", async ({ store, openAnother }) => {
+    const other = await openAnother();
+    try {
+      await store.recordServer({
+        name: "b:52311",
+        url: "http://b:52311",
+        startedAt: 1,
+        lastSeenAt: 1,
+        stoppedAt: null,
+        kids: [],
+      });
+      await other.recordServer({
+        name: "a:52311",
+        url: "http://a:52311",
+        startedAt: 2,
+        lastSeenAt: 3,
+        stoppedAt: null,
+        kids: [KID, OTHER_KID],
+      });
+      await store.recordServer({
+        name: "b:52311",
+        url: "http://b.example:52311",
+        startedAt: 1,
+        lastSeenAt: 4,
+        stoppedAt: 5,
+        kids: [KID],
+      });
+      assert.deepEqual(await other.listServers(), [
+        {
+          name: "a:52311",
+          url: "http://a:52311",
+          startedAt: 2,
+          lastSeenAt: 3,
+          stoppedAt: null,
+          kids: [KID, OTHER_KID],
+        },
+        {
+          name: "b:52311",
+          url: "http://b.example:52311",
+          startedAt: 1,
+          lastSeenAt: 4,
+          stoppedAt: 5,
+          kids: [KID],
+        },
+      ]);
+    } finally {
+      other.close();
+    }
+  });
+
+  test("tells a watcher of another session's revocations and key changes, or says it cannot", async ({ store, openAnother }) => {
+    const computer = await store.registerComputer({
+      publicKey: "watched",
+      hostIdentity: null,
+      hostname: null,
+      registeredAt: 1,
+    });
+    const seen: StoreChange[] = [];
+    let notify = () => {};
+    const watching = await store.watchChanges((change) => {
+      seen.push(change);
+      notify();
+    });
+    const other = await openAnother();
+    // Resolved by the notification itself; the deadline only turns a lost one into a failure.
+    const waitFor = (wanted: (change: StoreChange) => boolean) =>
+      new Promise<void>((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error("no notification came")), 30_000);
+        notify = () => {
+          if (!seen.some(wanted)) return;
+          clearTimeout(deadline);
+          resolve();
+        };
+        notify();
+      });
+    try {
+      // Reports update the computer's row: they notify nobody.
+      await other.storeReports([report(computer.id, 1)]);
+      await other.revokeComputer(computer.id, 5);
+      await other.addEncryptionKey({
+        kid: KID,
+        spki: "spki",
+        bits: 3072,
+        role: "pending",
+        createdAt: 1,
+        deployedAt: null,
+        retiredAt: null,
+      });
+      if (!watching) {
+        // SQLite: no notifications; the servers poll.
+        assert.deepEqual(seen, []);
+        return;
+      }
+      await waitFor((change) => change.kind === "computer" && change.computerId === computer.id);
+      await waitFor((change) => change.kind === "keys");
+      assert.equal(seen.filter((change) => change.kind === "computer").length, 1);
+    } finally {
+      other.close();
+    }
+  });
 }

@@ -40,6 +40,11 @@ export interface UploadRecord {
   createdAt: number;
   updatedAt: number;
   completedAt: number | null;
+  /**
+   * The server that holds its file (or the partial file, while receiving): its name
+   * (`store/server_records.ts`); null for records made before servers were named.
+   */
+  server: string | null;
 }
 
 /**
@@ -97,6 +102,16 @@ export interface UploadRecords {
   usage(computerId: number, activeSince: number): Promise<UploadUsage>;
   getUpload(computerId: number, uploadId: string): Promise<UploadRecord | null>;
   updateUpload(computerId: number, uploadId: string, change: UploadChange): Promise<void>;
+  /**
+   * Makes `server` the holder of an upload still receiving that another server held (a client
+   * failed over), touching it; false when the upload is not receiving (nothing changed).
+   */
+  takeOverUpload(
+    computerId: number,
+    uploadId: string,
+    server: string,
+    now: number,
+  ): Promise<boolean>;
   /** Uploads of one computer, or of all, oldest first. */
   listUploads(computerId?: number): Promise<UploadRecord[]>;
   /** Uploads in a state, oldest first (for the start-up sweep). */

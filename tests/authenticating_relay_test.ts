@@ -23,6 +23,7 @@ import {
   generateKey,
   passwordKeysFor,
   RecordingProxy,
+  spooledMessages,
   startRelay,
   startServer,
   storedReports,
@@ -69,16 +70,17 @@ async function computers(site: TestSite): Promise<Array<{ id: number; revokedAt:
   return JSON.parse(result.stdout);
 }
 
+/** What a relay holds of reports: each one waiting in its spool, and the files in rejected/. */
 async function spooled(relayDir: string): Promise<string[]> {
   const names: string[] = [];
-  for (const folder of ["spool", "rejected"]) {
-    try {
-      for await (const entry of Deno.readDir(`${relayDir}/${folder}`)) {
-        names.push(`${folder}/${entry.name}`);
-      }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+  try {
+    const waiting = await spooledMessages(relayDir);
+    names.push(...waiting.map((_, i) => `spool: waiting report ${i + 1}`));
+    for await (const entry of Deno.readDir(`${relayDir}/rejected`)) {
+      names.push(`rejected/${entry.name}`);
     }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   return names;
 }

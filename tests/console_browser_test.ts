@@ -129,7 +129,7 @@ Deno.test({
       await page.goto(`${base}/computers/${idA}`);
       assert.equal(await page.textContent("#computer-key"), kid);
       assert.match((await page.textContent("#properties"))!, /finance-console-test/);
-      await page.screenshot({ path: `${IMAGES}console-computer.png`, fullPage: true });
+      // (The screenshot of a computer page, with uploads, is console_decisions_browser_test.ts's.)
 
       // Refused: a POST without the CSRF token, even with the session cookie.
       const noToken = await page.evaluate(async () => {

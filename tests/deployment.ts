@@ -5,11 +5,13 @@
  * @module
  */
 
+import { Spool } from "../relay/spool.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { readUpstreamMessage, signReport } from "../envelope/report_message.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import { API } from "../protocol/paths.ts";
-import { signRegistration } from "../protocol/registration.ts";
+import { decodeReportBatch, readReportBatchAnswer } from "../protocol/report_batch.ts";
+import { type RegistrationClaims, signRegistration } from "../protocol/registration.ts";
 import { eventually } from "./eventually.ts";
 import {
   derivePasswordKey,
@@ -22,6 +24,7 @@ import { verifyMasthead } from "../protocol/masthead.ts";
 import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { RecordingProxy } from "./recording_proxy.ts";
 import type { TamperingProxy } from "./tampering_proxy.ts";
+import { POSTGRES_TEST_PASSWORD, sharedPrivatePostgres } from "./private_postgres.ts";
 import { OPS_PATHS } from "../protocol/paths.ts";
 
 /** The site password every test deployment uses (given through the environment, never argv). */
@@ -75,7 +78,7 @@ export async function copyKeysByUsb(
     usb,
     "--data-dir",
     site.serverDir,
-  ], { env });
+  ], { env: { ...env, ...site.adminEnv } });
   if (exported.code !== 0) throw new Error(`export exited ${exported.code}\n${exported.stderr}`);
   const imported = await runRole(
     "admin",
@@ -115,6 +118,56 @@ export async function createSite(adminEnv?: Record<string, string>): Promise<Tes
     `http://127.0.0.1:${serverPort}`,
   ], adminEnv);
   return site;
+}
+
+/** A site whose store is a fresh database of the private PostgreSQL. */
+export interface PostgresSite {
+  site: TestSite;
+  /** The database's URL (through the proxy when one was asked for). */
+  url: string;
+  /** What `mle-server run` adds: the URL and a password file (never the password on the line). */
+  serverArgs: string[];
+  /** With `throughProxy`: the TCP proxy the servers reach the database through (cut it). */
+  proxy: RecordingProxy | null;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Creates a site on a fresh PostgreSQL database; `throughProxy` puts a TCP proxy between the
+ * servers and the database, which a test cuts to split the network.
+ */
+export async function postgresSite(options: { throughProxy?: boolean } = {}): Promise<
+  PostgresSite
+> {
+  const database = await sharedPrivatePostgres();
+  const direct = await database.createDatabase();
+  const proxy = options.throughProxy ? new RecordingProxy(database.port) : null;
+  const url = proxy ? direct.replace(`:${database.port}/`, `:${proxy.port}/`) : direct;
+  const site = await createSite({ MLE_DATABASE_URL: direct, PGPASSWORD: POSTGRES_TEST_PASSWORD });
+  const passwordFile = `${site.root}/database-password`;
+  await Deno.writeTextFile(passwordFile, POSTGRES_TEST_PASSWORD + "\n", { mode: 0o600 });
+  return {
+    site,
+    url,
+    serverArgs: ["--database", url, "--database-password-file", passwordFile],
+    proxy,
+    async cleanup() {
+      await proxy?.close();
+      await database.dropDatabase(direct);
+      await Deno.remove(site.root, { recursive: true });
+    },
+  };
+}
+
+/**
+ * A second server for a site on a shared database: its own data dir (a copy of the first's, with
+ * its key files) and port.
+ */
+export async function secondServerSite(site: TestSite): Promise<TestSite> {
+  const serverDir = `${site.serverDir}-2`;
+  const copy = await new Deno.Command("cp", { args: ["-a", site.serverDir, serverDir] }).output();
+  if (!copy.success) throw new Error(`cp failed: ${new TextDecoder().decode(copy.stderr)}`);
+  return { ...site, serverDir, serverPort: freePort() };
 }
 
 /** Generates a 2048-bit MLE key with the seed's syntax; deploys it now or leaves it pending. */
@@ -176,9 +229,35 @@ export async function startServer(
   ]);
   await server.waitFor(OPS_LISTENER_LINE);
   await server.waitFor("listening on");
-  const opsPort = Number(OPS_LISTENER_LINE.exec(server.stderr)![1]);
   const consoleUrl = CONSOLE_LISTENER_LINE.exec(server.stderr)?.[1] ?? null;
-  return Object.assign(server, { opsPort, consoleUrl });
+  return Object.assign(server, { opsPort: opsPortOf(server), consoleUrl });
+}
+
+/** The port of a server's or relay's operations listener, from the line its log names it in. */
+export function opsPortOf(role: RoleProcess): number {
+  const match = OPS_LISTENER_LINE.exec(role.stderr);
+  if (!match) throw new Error(`no operations listener in:\n${role.stderr}`);
+  return Number(match[1]);
+}
+
+/** GETs a path of an operations listener: its status and text. */
+export async function opsGet(
+  opsPort: number,
+  path: string,
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`http://127.0.0.1:${opsPort}${path}`);
+  return { status: response.status, text: await response.text() };
+}
+
+/**
+ * The value of one sample in a Prometheus text exposition (`name{labels}` exactly as written,
+ * or a bare name), or undefined when absent.
+ */
+export function metricValue(exposition: string, sample: string): number | undefined {
+  for (const line of exposition.split("\n")) {
+    if (line.startsWith(`${sample} `)) return Number(line.slice(sample.length + 1));
+  }
+  return undefined;
 }
 
 /** What the tests read of the server's counters (`GET /api/v1/metrics` on its ops listener). */
@@ -228,6 +307,24 @@ export async function startRelay(
     await relay.waitFor("one-time passwords ready", 120_000);
   }
   return relay;
+}
+
+/**
+ * The reports waiting in a relay's spool, exactly as received, read from its data dir without
+ * changing anything (the relay may be running).
+ */
+export async function spooledMessages(relayDir: string): Promise<Uint8Array[]> {
+  return (await Spool.waitingIn(relayDir)).map((message) => message.bytes);
+}
+
+/** The names of the files a relay set aside in `rejected/` (refused for good, with reasons). */
+export async function rejectedFiles(relayDir: string): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(`${relayDir}/rejected`))).map((e) => e.name).sort();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
 }
 
 /** Runs `mle-client report` for a client data dir. */
@@ -311,29 +408,48 @@ export interface ReportDeliveries {
 }
 
 /**
- * The server's answers to `POST /api/v1/reports` through `proxy` (placed between a sender and the
- * server): "stored once" is proven by what the server answered, not by counting rows that its
- * primary key keeps unique anyway.
+ * The server's answers to the reports sent through `proxy` (placed between a sender and the
+ * server), alone (`POST /api/v1/reports`) or in batches (`POST /api/v1/reports/batch`, one
+ * result per envelope): "stored once" is proven by what the server answered, not by counting
+ * rows that its primary key keeps unique anyway.
  */
 export function reportDeliveries(proxy: TamperingProxy): ReportDeliveries {
   const deliveries: ReportDeliveries = { stored: [], duplicates: [], other: [] };
-  for (const request of proxy.passed) {
-    if (request.method !== "POST" || request.path !== API.reports) continue;
-    const { claims } = readUpstreamMessage(JSON.parse(request.body));
+  const record = (envelope: string, answer: { status: number; code: string | null } | null) => {
+    const { claims } = readUpstreamMessage(JSON.parse(envelope));
     const key = `${claims.cid}:${claims.seq}`;
-    const answer = request.answer;
     if (answer && answer.status >= 200 && answer.status < 300) deliveries.stored.push(key);
-    else if (answer?.status === 409 && answer.errorCode === "ERR_DUPLICATE_REPORT") {
+    else if (answer?.status === 409 && answer.code === "ERR_DUPLICATE_REPORT") {
       deliveries.duplicates.push(key);
-    } else deliveries.other.push(`${key} ${answer?.status ?? "unanswered"} ${answer?.errorCode}`);
+    } else deliveries.other.push(`${key} ${answer?.status ?? "unanswered"} ${answer?.code}`);
+  };
+  for (const request of proxy.passed) {
+    if (request.method !== "POST") continue;
+    const path = request.path.split("?")[0];
+    const answer = request.answer;
+    if (path === API.reports) {
+      record(request.body, answer && { status: answer.status, code: answer.errorCode });
+    } else if (path === API.reportBatch) {
+      const envelopes = decodeReportBatch(request.bytes);
+      const results = answer?.status === 200
+        ? readReportBatchAnswer(answer.json, envelopes.length)
+        : null;
+      envelopes.forEach((envelope, i) => {
+        const result = results?.[i];
+        const whole = answer && { status: answer.status, code: answer.errorCode };
+        record(
+          new TextDecoder().decode(envelope),
+          result ? { status: result.status, code: errorCodeIn(result.body) } : whole,
+        );
+      });
+    }
   }
   return deliveries;
 }
 
-/** The files in a relay's spool: the messages it accepted and has not delivered yet. */
-export async function spooledFiles(relayDir: string): Promise<string[]> {
-  const entries = await Array.fromAsync(Deno.readDir(`${relayDir}/spool`));
-  return entries.filter((entry) => entry.isFile).map((entry) => entry.name);
+function errorCodeIn(body: unknown): string | null {
+  const code = (body as { error?: { code?: unknown } } | null)?.error?.code;
+  return typeof code === "string" ? code : null;
 }
 
 /** A sender registered by the test itself, which signs reports as a client would. */
@@ -466,4 +582,23 @@ export async function registeredSender(
     kid: (certificate as { kid: string }).kid,
     serverPublicKey: publicKey,
   };
+}
+
+/** Registers a fresh key with the server, claiming whatever `claims` says; returns the answer. */
+export async function registerFreshKey(
+  site: TestSite,
+  claims: Omit<RegistrationClaims, "publicKey" | "issuedAt">,
+): Promise<{ status: number; body: { computerId?: number; error?: { code: string } } }> {
+  const keys = await generateSigningKeyPair();
+  const registration = await signRegistration(keys.privateKey, {
+    ...claims,
+    publicKey: encodeBase64Url(await exportSigningPublicKey(keys.publicKey)),
+    issuedAt: Date.now(),
+  });
+  const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.register}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(registration),
+  });
+  return { status: response.status, body: await response.json() };
 }

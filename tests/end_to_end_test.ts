@@ -15,7 +15,7 @@ import {
   generateKey,
   RecordingProxy,
   reportDeliveries,
-  spooledFiles,
+  spooledMessages,
   startRelay,
   startServer,
   storedReports,
@@ -199,13 +199,13 @@ Deno.test("a relay killed while holding accepted reports, with the server down, 
       );
     }
     assert.equal((await clientStatus(clientDir)).queueDepth, 0);
-    assert.equal((await spooledFiles(relayDir)).length, 3);
+    assert.equal((await spooledMessages(relayDir)).length, 3);
     await relay.stop("SIGKILL");
 
     server = await startServer(site);
     relay = await startRelay(relayDir, relayPort, upstream.port);
     await eventually(
-      async () => (await spooledFiles(relayDir)).length === 0 ? true : undefined,
+      async () => (await spooledMessages(relayDir)).length === 0 ? true : undefined,
       "the relay's spool emptied",
     );
     // What the server answered the restarted relay: each held report stored once, and no resend

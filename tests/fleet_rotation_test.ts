@@ -4,8 +4,12 @@
  */
 
 import assert from "node:assert/strict";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import { readClientKey } from "../keystore/key_storage.ts";
+import { signHandover } from "../protocol/handover.ts";
 import { API } from "../protocol/paths.ts";
+import { signRegistration } from "../protocol/registration.ts";
 import {
   admin,
   clientReport,
@@ -20,7 +24,7 @@ import {
   type TestSite,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
-import { RoleProcess } from "./run_role.ts";
+import { RoleProcess, runRole } from "./run_role.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
 
 interface Rotation {
@@ -245,6 +249,102 @@ Deno.test("computers rotate-keys --where --compromised: only the matching comput
     assert.equal(list.find((c) => c.id === redId)!.rotation, null);
   } finally {
     await tampering.close();
+    await server.stop();
+    await Deno.remove(site.root, { recursive: true });
+  }
+});
+
+Deno.test("computers rotate-keys behind an authenticating relay: the next report registers the new key through the relay with its hand-over and no password; the old id's later reports and a forged hand-over are refused", async () => {
+  const site = await createSite();
+  await generateKey(site, true);
+  const server = await startServer(site);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  const passwordFile = `${site.root}/relay-password`;
+  await Deno.writeTextFile(passwordFile, "a long relay password for this test\n", { mode: 0o600 });
+  const relay = await startRelay(relayDir, relayPort, site.serverPort, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+  ]);
+  const clientDir = `${site.root}/client`;
+  try {
+    const registered = await runRole("client", [
+      "register",
+      "--password-file",
+      passwordFile,
+      "--data-dir",
+      clientDir,
+      "--masthead",
+      site.masthead,
+      "--parent",
+      `http://127.0.0.1:${relayPort}`,
+      "--host-identifier",
+      "instance",
+    ]);
+    assert.equal(registered.code, 0, registered.stderr);
+    assert.equal((await clientReport(site, clientDir, relayPort)).code, 0);
+    const oldId = (await clientStatus(clientDir)).computerId as number;
+    const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+
+    await rotateKeys(site, [String(oldId)]);
+    const directiveUrl = `http://127.0.0.1:${site.serverPort}${API.rotationDirective}`;
+    await eventually(async () => {
+      const answer = await fetch(`${directiveUrl}?computer=${oldId}`);
+      await answer.body?.cancel();
+      return answer.status === 200 || undefined;
+    }, "the server to serve the directive");
+    // The next report, with no password anywhere, rotates and registers through the relay.
+    const newId = await eventually(async () => {
+      const reported = await clientReport(site, clientDir, relayPort);
+      assert.equal(reported.code, 0, reported.stderr);
+      const id = (await clientStatus(clientDir)).computerId as number;
+      return id !== oldId ? id : undefined;
+    }, "the client to carry out the rotation");
+    const list = await computers(site);
+    assert.equal(list.find((c) => c.id === oldId)!.replacedBy, newId);
+    assert.equal(list.find((c) => c.id === newId)!.claimsToReplace, null);
+    const admitted = JSON.parse(await Deno.readTextFile(`${relayDir}/authorized-clients.json`));
+    const entry = admitted.clients.find((c: { computerId: number }) => c.computerId === newId);
+    assert.equal(entry?.by, "hand-over");
+    // Its reports go through the relay under the new id.
+    assert.equal((await clientReport(site, clientDir, relayPort)).code, 0);
+    await eventually(
+      async () => (await storedReports(site, newId)).length >= 1 || undefined,
+      "a report under the new id",
+    );
+
+    // The old id: reports after the ones its key spent are refused.
+    const later = await postReportSignedAs(site.serverPort, oldKey.privateKey, oldId, 1e6);
+    assert.equal(later.status, 403);
+    assert.equal(later.body.error.code, "ERR_COMPUTER_REPLACED");
+
+    // A hand-over for another key, signed by a key that is not the admitted computer's.
+    const stranger = await generateSigningKeyPair();
+    const intruder = await generateSigningKeyPair();
+    const intruderKey = encodeBase64Url(await exportSigningPublicKey(intruder.publicKey));
+    const forged = await signRegistration(intruder.privateKey, {
+      publicKey: intruderKey,
+      hostIdentity: "instance:intruder",
+      hostname: "intruder",
+      issuedAt: Date.now(),
+      handover: await signHandover(stranger.privateKey, {
+        oldComputerId: newId,
+        newPublicKey: intruderKey,
+        issuedAt: Date.now(),
+        lastSeq: 0,
+      }),
+    });
+    const refused = await fetch(`http://127.0.0.1:${relayPort}${API.register}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(forged),
+    });
+    assert.equal(refused.status, 403);
+    assert.equal((await refused.json()).error.code, "ERR_HANDOVER_INVALID");
+    assert.equal((await computers(site)).length, 2, "nothing registered for the forgery");
+  } finally {
+    await relay.stop();
     await server.stop();
     await Deno.remove(site.root, { recursive: true });
   }

@@ -24,8 +24,13 @@ import {
   type TestSite,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
+import { missingChunks, type SignedUpload, signedUpload } from "./signed_upload.ts";
 import type { RoleProcess } from "./run_role.ts";
-import { canMountFilesystems, SmallFilesystem } from "./small_filesystem.ts";
+import {
+  canMountFilesystems,
+  moveServerToSmallFilesystem,
+  SmallFilesystem,
+} from "./small_filesystem.ts";
 
 const IN_CI = Deno.env.get("CI") === "true";
 const ignore = !canMountFilesystems() && !IN_CI;
@@ -47,7 +52,10 @@ async function postReport(port: number, body: string) {
 }
 
 /** Asserts a refusal is the storage-full one: 503, `Retry-After`, `ERR_STORAGE_FULL`. */
-function assertStorageFull(answer: Awaited<ReturnType<typeof postReport>>, what: string): void {
+function assertStorageFull(
+  answer: { status: number; retryAfter: string | null; code: string | null },
+  what: string,
+): void {
   assert.equal(answer.status, 503, `${what}: ${JSON.stringify(answer)}`);
   assert.equal(answer.code, "ERR_STORAGE_FULL", what);
   assert.ok(Number(answer.retryAfter) >= 1, `${what}: Retry-After ${answer.retryAfter}`);
@@ -73,9 +81,7 @@ async function reportUntilRefused(port: number, sender: TestSender, from: number
 /** A site whose server data dir lives on a small filesystem of its own. */
 async function siteOnSmallFilesystem(): Promise<{ site: TestSite; disk: SmallFilesystem }> {
   const site = await createSite();
-  const disk = await SmallFilesystem.mount(`${site.root}/small`, SMALL_FILESYSTEM_BYTES);
-  site.serverDir = await disk.copyIn(site.serverDir, "server");
-  return { site, disk };
+  return { site, disk: await moveServerToSmallFilesystem(site, SMALL_FILESYSTEM_BYTES) };
 }
 
 function assertIntegrity(databasePath: string): void {
@@ -205,6 +211,176 @@ Deno.test({
       } finally {
         await restarted.stop();
       }
+    } finally {
+      await relay.stop();
+      await server.stop();
+      await disk.unmount();
+      await Deno.remove(site.root, { recursive: true });
+    }
+  },
+});
+
+const UPLOAD_CHUNK_BYTES = 256 << 10;
+
+/** Random file contents of `size` bytes (random, so nothing compresses or dedups them). */
+function randomFile(size: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65_536) {
+    crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65_536)));
+  }
+  return bytes;
+}
+
+/** Puts a chunk again until the disk has room (503s while it has none); the answer then. */
+function putOnceSpaceReturns(upload: SignedUpload, index: number) {
+  return eventually(async () => {
+    const answer = await upload.putChunk(index);
+    return answer.status === 503 ? undefined : answer;
+  }, `chunk ${index} taken once space returned`);
+}
+
+/** Puts chunks `from`..end; the indexes acknowledged and those refused as storage-full. */
+async function putUntilEnd(upload: SignedUpload, from: number, ok: number[], what: string) {
+  const acknowledged: number[] = [];
+  const refused: number[] = [];
+  for (let index = from; index < upload.chunkCount; index++) {
+    const answer = await upload.putChunk(index);
+    if (ok.includes(answer.status)) acknowledged.push(index);
+    else {
+      assertStorageFull(answer, `${what}: chunk ${index}`);
+      refused.push(index);
+    }
+  }
+  return { acknowledged, refused };
+}
+
+/** The SHA-256 of a stored file, lowercase hex. */
+async function sha256Of(path: string): Promise<string> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path))).toHex();
+}
+
+Deno.test({
+  name:
+    "a server whose upload folder's disk fills during an upload answers chunks and manifests 503 with Retry-After, acknowledges only the chunks it wrote, and completes the upload with its SHA-256 once space returns",
+  ignore,
+  async fn() {
+    const { site, disk } = await siteOnSmallFilesystem();
+    const server = await startServer(site);
+    try {
+      const sender = await registerSender(site.serverPort);
+      const upload = await signedUpload(site.serverPort, sender, randomFile(8 << 20), {
+        chunkSize: UPLOAD_CHUNK_BYTES,
+        name: "during.bin",
+      });
+      assert.equal((await upload.postManifest()).status, 200);
+      const before = await putUntilEnd({ ...upload, chunkCount: 8 }, 0, [200], "free disk");
+      assert.deepEqual(before.refused, []);
+      // Room for less than a chunk: the next chunk's write fails part way.
+      await disk.fill({ leaveBytes: UPLOAD_CHUNK_BYTES / 2 });
+
+      const during = await putUntilEnd(upload, 8, [200], "full disk");
+      assert.ok(during.refused.length > 0, "no chunk was refused on the full disk");
+      const late = await signedUpload(site.serverPort, sender, randomFile(100_000), {
+        chunkSize: 65_536,
+        name: "late.bin",
+      });
+      const lateManifest = await late.postManifest();
+      assertStorageFull(lateManifest, "a manifest on a full disk");
+      assertAlive(server, server.stderr);
+
+      // Every chunk acknowledged is held; every one refused is missing.
+      const status = await upload.status();
+      assert.ok(status, "no status on a full disk");
+      assert.equal(status.state, "receiving");
+      assert.deepEqual(missingChunks(status), during.refused);
+
+      await disk.free();
+      let last;
+      for (const index of during.refused) last = await putOnceSpaceReturns(upload, index);
+      assert.equal(last?.status, 200, JSON.stringify(last));
+      assert.equal((await upload.status())?.state, "complete");
+      assert.equal(
+        await sha256Of(`${site.serverDir}/uploads/${sender.computerId}/during.bin`),
+        upload.sha256,
+      );
+
+      // The manifest refused on the full disk is taken now, and its upload completes.
+      assert.equal((await late.postManifest()).status, 200);
+      for (let index = 0; index < late.chunkCount; index++) {
+        assert.equal((await late.putChunk(index)).status, 200);
+      }
+      assert.equal(
+        await sha256Of(`${site.serverDir}/uploads/${sender.computerId}/late.bin`),
+        late.sha256,
+      );
+      assertAlive(server, server.stderr);
+    } finally {
+      await server.stop();
+      assertIntegrity(`${site.serverDir}/${DATABASE_FILE}`);
+      await disk.unmount();
+      await Deno.remove(site.root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a relay whose upload buffer's disk fills during an upload answers chunks and manifests 503 with Retry-After, keeps every chunk it acknowledged through a kill -9, and the upload completes with its SHA-256 once space returns",
+  ignore,
+  async fn() {
+    const site = await createSite();
+    let server = await startServer(site);
+    const disk = await SmallFilesystem.mount(`${site.root}/relay`, SMALL_FILESYSTEM_BYTES);
+    const relayPort = freePort();
+    let relay = await startRelay(disk.path, relayPort, site.serverPort);
+    try {
+      const sender = await registerSender(site.serverPort);
+      const upload = await signedUpload(relayPort, sender, randomFile(8 << 20), {
+        chunkSize: UPLOAD_CHUNK_BYTES,
+        name: "buffered.bin",
+      });
+      await server.stop(); // the relay must keep the upload in its buffer
+      // The relay answers a manifest it buffered with the status it can give (200).
+      assert.equal((await upload.postManifest()).status, 200);
+      const before = await putUntilEnd({ ...upload, chunkCount: 8 }, 0, [202], "free disk");
+      assert.deepEqual(before.refused, []);
+      // Room for less than a chunk: the next chunk's write fails part way.
+      await disk.fill({ leaveBytes: UPLOAD_CHUNK_BYTES / 2 });
+
+      const during = await putUntilEnd(upload, 8, [202], "full buffer disk");
+      assert.ok(during.refused.length > 0, "no chunk was refused on the full disk");
+      const late = await signedUpload(relayPort, sender, randomFile(100_000), {
+        chunkSize: 65_536,
+        name: "late.bin",
+      });
+      assertStorageFull(await late.postManifest(), "a manifest on a full buffer disk");
+      assertAlive(relay, relay.stderr);
+
+      // What it acknowledged survives a kill -9 on the still-full disk.
+      await relay.stop("SIGKILL");
+      relay = await startRelay(disk.path, relayPort, site.serverPort);
+      await disk.free();
+      for (const index of during.refused) {
+        const answer = await putOnceSpaceReturns(upload, index);
+        assert.equal(answer.status, 202, JSON.stringify(answer));
+      }
+      assert.equal((await late.postManifest()).status, 200);
+      for (let index = 0; index < late.chunkCount; index++) {
+        assert.equal((await late.putChunk(index)).status, 202);
+      }
+
+      server = await startServer(site);
+      for (const each of [upload, late]) {
+        await eventually(
+          async () => (await each.status(site.serverPort))?.state === "complete" || undefined,
+          `upload ${each.uid} completed at the server`,
+          60_000,
+        );
+      }
+      const folder = `${site.serverDir}/uploads/${sender.computerId}`;
+      assert.equal(await sha256Of(`${folder}/buffered.bin`), upload.sha256);
+      assert.equal(await sha256Of(`${folder}/late.bin`), late.sha256);
+      assertAlive(relay, relay.stderr);
     } finally {
       await relay.stop();
       await server.stop();

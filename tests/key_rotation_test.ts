@@ -325,7 +325,7 @@ Deno.test("rotate-keys restarts a running client service directly, which registe
   }
 });
 
-Deno.test("rotate-keys behind an authenticating relay ends by naming the manual key exchange; register then completes it", async () => {
+Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new key registers through it without the password; --compromised ends by naming the manual key exchange, which completes it", async () => {
   const site = await createSite();
   const server = await startServer(site);
   const relayPort = freePort();
@@ -358,12 +358,20 @@ Deno.test("rotate-keys behind an authenticating relay ends by naming the manual 
     assert.equal(registered.code, 0, registered.stderr);
     const oldId = (await clientStatus(clientDir)).computerId as number;
 
+    // The old key's hand-over admits the new key at the relay: no password.
     const rotated = await runRole("client", ["rotate-keys", ...options]);
-    assert.equal(rotated.code, 1, rotated.stdout + rotated.stderr);
-    assert.match(rotated.stderr, /authenticating relay/);
+    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+    const newId = (await clientStatus(clientDir)).computerId as number;
+    assert.notEqual(newId, oldId);
+    assert.equal((await computers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
+
+    // A compromised key's statement admits nothing: the key exchange again.
+    const compromised = await runRole("client", ["rotate-keys", "--compromised", ...options]);
+    assert.equal(compromised.code, 1, compromised.stdout + compromised.stderr);
+    assert.match(compromised.stderr, /authenticating relay/);
     assert.ok(
-      rotated.stderr.includes(`mle-client register --password … --data-dir ${clientDir}`),
-      rotated.stderr,
+      compromised.stderr.includes(`mle-client register --password … --data-dir ${clientDir}`),
+      compromised.stderr,
     );
 
     const again = await runRole("client", [
@@ -373,9 +381,9 @@ Deno.test("rotate-keys behind an authenticating relay ends by naming the manual 
       ...options,
     ]);
     assert.equal(again.code, 0, again.stderr);
-    const newId = (await clientStatus(clientDir)).computerId as number;
-    assert.notEqual(newId, oldId);
-    assert.equal((await computers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
+    const thirdId = (await clientStatus(clientDir)).computerId as number;
+    assert.notEqual(thirdId, newId);
+    assert.equal((await computers(site)).find((c) => c.id === thirdId)!.claimsToReplace, newId);
   } finally {
     await relay.stop();
     await server.stop();

@@ -12,6 +12,7 @@ import {
   freePort,
   registerSender,
   type ServerProcess,
+  spooledMessages,
   startRelay,
   startServer,
   storedReports,
@@ -35,6 +36,7 @@ Deno.test("clients that found the server away all deliver once it returns, and s
     const direct = await senders(site.serverPort, 100);
     const throughRelay = await senders(site.serverPort, 50);
     const outage = {
+      name: "server-away",
       stop: async () => void await server.stop("SIGKILL"),
       start: async () => void (server = await startServer(site)),
       ms: 1_000,
@@ -66,10 +68,10 @@ Deno.test("clients that found the server away all deliver once it returns, and s
         60_000,
       );
     }
-    await eventually(async () => {
-      const left = await Array.fromAsync(Deno.readDir(`${site.root}/relay/spool`));
-      return left.filter((entry) => entry.isFile).length === 0 ? true : undefined;
-    }, "the relay's spool drained");
+    await eventually(
+      async () => (await spooledMessages(`${site.root}/relay`)).length === 0 ? true : undefined,
+      "the relay's spool drained",
+    );
   } finally {
     await relay.stop();
     await server.stop();

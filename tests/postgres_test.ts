@@ -6,68 +6,25 @@
  */
 
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { POSTGRES_MIGRATIONS } from "../store/postgres_migrations.ts";
 import { API } from "../protocol/paths.ts";
 import {
   ADMIN_ENV,
   clientReport,
   computerIdOf,
-  createSite,
   freePort,
   generateKey,
   registerSender,
   startRelay,
   startServer,
-  type TestSite,
   waitForStored,
 } from "./deployment.ts";
-import {
-  POSTGRES_SKIP_REASON,
-  POSTGRES_TEST_PASSWORD,
-  sharedPrivatePostgres,
-} from "./private_postgres.ts";
+import { POSTGRES_TEST_PASSWORD } from "./private_postgres.ts";
+import { postgresSite, postgresTest, query } from "./postgres_site.ts";
 import { eventually } from "./eventually.ts";
 import { runRole } from "./run_role.ts";
 
-const test = (name: string, fn: () => Promise<void>) =>
-  Deno.test({
-    name: POSTGRES_SKIP_REASON ? `${name} (skipped: ${POSTGRES_SKIP_REASON})` : name,
-    ignore: POSTGRES_SKIP_REASON !== null,
-    fn,
-  });
-
-/** A site whose store is a fresh PostgreSQL database; the password never on a command line. */
-async function postgresSite(): Promise<{
-  site: TestSite;
-  url: string;
-  serverArgs: string[];
-  cleanup(): Promise<void>;
-}> {
-  const server = await sharedPrivatePostgres();
-  const url = await server.createDatabase();
-  const site = await createSite({ MLE_DATABASE_URL: url, PGPASSWORD: POSTGRES_TEST_PASSWORD });
-  const passwordFile = `${site.root}/database-password`;
-  await Deno.writeTextFile(passwordFile, POSTGRES_TEST_PASSWORD + "\n", { mode: 0o600 });
-  return {
-    site,
-    url,
-    serverArgs: ["--database", url, "--database-password-file", passwordFile],
-    async cleanup() {
-      await server.dropDatabase(url);
-      await Deno.remove(site.root, { recursive: true });
-    },
-  };
-}
-
-async function query(url: string, text: string): Promise<Record<string, unknown>[]> {
-  const sql = postgres(url, { password: POSTGRES_TEST_PASSWORD, onnotice: () => {} });
-  try {
-    return [...await sql.unsafe(text)];
-  } finally {
-    await sql.end();
-  }
-}
+const test = postgresTest;
 
 test("a server on PostgreSQL stores a client's reports sent through a relay, and keeps them across a restart", async () => {
   const { site, url, serverArgs, cleanup } = await postgresSite();

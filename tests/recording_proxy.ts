@@ -12,6 +12,7 @@ export class RecordingProxy {
   readonly #chunks: Uint8Array[] = [];
   readonly #connections = new Set<Deno.Conn>();
   readonly #accepting: Promise<void>;
+  #cut = false;
 
   constructor(targetPort: number) {
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -42,6 +43,27 @@ export class RecordingProxy {
     return text;
   }
 
+  /**
+   * Cuts the link, as a network split would: open connections are closed and new ones are closed
+   * as soon as they are accepted, until {@linkcode RecordingProxy.restore}.
+   */
+  cut(): void {
+    this.#cut = true;
+    for (const conn of this.#connections) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.#connections.clear();
+  }
+
+  /** Ends a {@linkcode RecordingProxy.cut}: connections go through again. */
+  restore(): void {
+    this.#cut = false;
+  }
+
   /** Forgets what was recorded so far. */
   clear(): void {
     this.#chunks.length = 0;
@@ -61,6 +83,10 @@ export class RecordingProxy {
 
   async #accept(targetPort: number): Promise<void> {
     for await (const inbound of this.#listener) {
+      if (this.#cut) {
+        inbound.close();
+        continue;
+      }
       this.#connections.add(inbound);
       Deno.connect({ hostname: "127.0.0.1", port: targetPort }).then((outbound) => {
         this.#connections.add(outbound);

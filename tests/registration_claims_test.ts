@@ -5,15 +5,13 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeBase64Url } from "../envelope/base64url.ts";
-import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import { API } from "../protocol/paths.ts";
-import { type RegistrationClaims, signRegistration } from "../protocol/registration.ts";
 import {
   admin,
   clientReport,
   clientStatus,
   createSite,
+  registerFreshKey,
   startServer,
   storedReports,
   type TestSite,
@@ -44,25 +42,6 @@ async function computers(site: TestSite): Promise<ListedComputer[]> {
 /** The host identity a client with `--host-identifier instance` sends (kept in its data dir). */
 async function instanceIdentity(clientDir: string): Promise<string> {
   return `instance:${(await Deno.readTextFile(`${clientDir}/instance-id`)).trim()}`;
-}
-
-/** Registers a fresh key with the server, claiming whatever `claims` says; returns the answer. */
-async function registerFreshKey(
-  site: TestSite,
-  claims: Omit<RegistrationClaims, "publicKey" | "issuedAt">,
-): Promise<{ status: number; body: { computerId?: number; error?: { code: string } } }> {
-  const keys = await generateSigningKeyPair();
-  const registration = await signRegistration(keys.privateKey, {
-    ...claims,
-    publicKey: encodeBase64Url(await exportSigningPublicKey(keys.publicKey)),
-    issuedAt: Date.now(),
-  });
-  const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.register}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(registration),
-  });
-  return { status: response.status, body: await response.json() };
 }
 
 Deno.test("attack: a registration claiming a compromised-key rotation of another computer, with its host identity, revokes nothing", async () => {

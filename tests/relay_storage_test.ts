@@ -21,7 +21,7 @@ import {
   generateKey,
   registerSender,
   serverMetrics,
-  spooledFiles,
+  spooledMessages,
   startRelay,
   startServer,
   storedReports,
@@ -97,7 +97,7 @@ Deno.test("a flooded relay answers 503 with Retry-After past a computer's share 
       assert.deepEqual(stored.map((report) => report.seq), seqs);
     }
     await eventually(
-      async () => (await spooledFiles(relayDir)).length === 0 ? true : undefined,
+      async () => (await spooledMessages(relayDir)).length === 0 ? true : undefined,
       "the relay's spool to drain",
     );
     assert.deepEqual(await Array.fromAsync(Deno.readDir(`${relayDir}/rejected`)), []);
@@ -268,7 +268,7 @@ Deno.test("a decrypting relay that knows a client's key refuses a report forged 
     const body = await refused.json();
     assert.equal(refused.status, 403, JSON.stringify(body));
     assert.equal(body.error.code, "ERR_SIGNATURE_INVALID");
-    assert.deepEqual(await spooledFiles(relayDir), []);
+    assert.deepEqual(await spooledMessages(relayDir), []);
     assert.deepEqual(await Array.fromAsync(Deno.readDir(`${relayDir}/rejected`)), []);
 
     const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);

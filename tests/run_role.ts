@@ -1,11 +1,11 @@
 /**
  * Test support: runs a role as a real process, from source, with exactly the permission flags
- * its compiled executable has (`scripts/permissions.ts`).
+ * its compiled executable has (`cli/role_permissions.ts`).
  *
  * @module
  */
 
-import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS } from "../scripts/permissions.ts";
+import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS } from "../cli/role_permissions.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -59,6 +59,8 @@ export async function runRole(
   };
 }
 
+const RELAY_TEST_ENV = { MLE_RELAY_OPS_LISTEN: "127.0.0.1:0" };
+
 /** A role running in the background, for servers and relays. */
 export class RoleProcess {
   readonly child: Deno.ChildProcess;
@@ -71,7 +73,8 @@ export class RoleProcess {
     const { command, args: fullArgs } = roleCommand(role, args);
     this.child = new Deno.Command(command, {
       args: fullArgs,
-      env: { NO_COLOR: "1", ...env },
+      // Relays' operations listeners on free ports, so that several relays run side by side.
+      env: { NO_COLOR: "1", ...(role === "relay" ? RELAY_TEST_ENV : {}), ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

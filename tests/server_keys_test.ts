@@ -25,7 +25,7 @@ import {
   RecordingProxy,
   reportDeliveries,
   serverMetrics,
-  spooledFiles,
+  spooledMessages,
   startRelay,
   startServer,
   storedReports,
@@ -116,11 +116,10 @@ Deno.test("rotation: reports encrypted to the old key in a stopped relay's spool
       const held = await clientReport(site, viaRelay, relayPort, ["--encryption", "required"]);
       assert.equal(held.code, 0, held.stderr);
     }
-    const spooled = (await Array.fromAsync(Deno.readDir(`${relayDir}/spool`)))
-      .filter((entry) => entry.isFile);
+    const spooled = await spooledMessages(relayDir);
     assert.equal(spooled.length, 3);
-    for (const entry of spooled) {
-      const message = JSON.parse(await Deno.readTextFile(`${relayDir}/spool/${entry.name}`));
+    for (const bytes of spooled) {
+      const message = JSON.parse(new TextDecoder().decode(bytes));
       const header = JSON.parse(new TextDecoder().decode(
         Uint8Array.fromBase64(message.protected, { alphabet: "base64url" }),
       ));
@@ -153,7 +152,7 @@ Deno.test("rotation: reports encrypted to the old key in a stopped relay's spool
     assert.equal(back.code, 0, back.stderr);
     await waitForStored(site, offlineId, 3);
     await eventually(
-      async () => (await spooledFiles(relayDir)).length === 0 ? true : undefined,
+      async () => (await spooledMessages(relayDir)).length === 0 ? true : undefined,
       "the relay's spool emptied",
     );
     // What the server answered the relay after the rotation: each report stored once, and no
@@ -401,7 +400,7 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
       assert.ok(!containsCanary(relayDisk, canary), "canary in the relay's folders");
     }
     assert.deepEqual(
-      (await Array.fromAsync(Deno.readDir(`${relayDir}/spool`))).filter((e) => e.isFile),
+      await spooledMessages(relayDir),
       [],
       "the spool is empty once the server answered",
     );

@@ -244,3 +244,36 @@ Deno.test("rotate-keys --dry-run --os shows that OS's KeyStorage path and restar
     assert.ok(dry.stdout.includes(`4. restart the agent: ${restart}`), `${os}: ${dry.stdout}`);
   }
 });
+
+Deno.test("install-service makes a --log-file's folder writable in the systemd unit of the server and a relay", async () => {
+  const root = await Deno.makeTempDir({ prefix: "mle-services-" });
+  try {
+    for (const role of ["server", "relay"] as const) {
+      const stage = `${root}/${role}`;
+      const result = await runRole(role, [
+        "install-service",
+        "--root",
+        stage,
+        "--os",
+        "linux",
+        "--manager",
+        "systemd",
+        "--executable",
+        `/usr/local/bin/mle-${role}`,
+        "--",
+        "run",
+        "--data-dir",
+        `/var/opt/mle-${role}`,
+        "--log-file",
+        `/var/log/mle-${role}/${role}.log`,
+        ...(role === "relay" ? ["--parent", "http://server.example:52311"] : []),
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const unit = await Deno.readTextFile(`${stage}/etc/systemd/system/bes${role}.service`);
+      assert.match(unit, new RegExp(`^ReadWritePaths=.*"-/var/log/mle-${role}"`, "m"), unit);
+      assert.ok(unit.includes(`"--log-file" "/var/log/mle-${role}/${role}.log"`), unit);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -5,7 +5,22 @@
  * @module
  */
 
+import type { TestSite } from "./deployment.ts";
+
 const FILLER = ".filler";
+
+/**
+ * Moves a site's server data dir (database and upload folder) onto a small filesystem of its own
+ * of `sizeBytes`, mounted in the site's folder; the filesystem, to fill and free.
+ */
+export async function moveServerToSmallFilesystem(
+  site: TestSite,
+  sizeBytes: number,
+): Promise<SmallFilesystem> {
+  const disk = await SmallFilesystem.mount(`${site.root}/small`, sizeBytes);
+  site.serverDir = await disk.copyIn(site.serverDir, "server");
+  return disk;
+}
 
 /** Whether this process may mount a filesystem (Linux, as root). */
 export function canMountFilesystems(): boolean {
@@ -41,9 +56,13 @@ export class SmallFilesystem {
 
   /**
    * Fills the filesystem to its last byte with filler files: large writes first, then single
-   * bytes until the filesystem refuses even those.
+   * bytes until the filesystem refuses even those. With `leaveBytes`, that much is freed again
+   * afterwards, so that the next large write fits only in part (a disk that fills mid-write).
    */
-  async fill(): Promise<void> {
+  async fill(options: { leaveBytes?: number } = {}): Promise<void> {
+    const leave = options.leaveBytes ?? 0;
+    const reserve = `${this.path}/${FILLER}-${this.#fillers++}`;
+    if (leave > 0) await Deno.writeFile(reserve, new Uint8Array(leave));
     for (const blockSize of [1 << 20, 1 << 16, 4096, 512, 1]) {
       const block = new Uint8Array(blockSize);
       const file = await Deno.open(`${this.path}/${FILLER}-${this.#fillers++}`, {
@@ -59,6 +78,7 @@ export class SmallFilesystem {
         file.close();
       }
     }
+    if (leave > 0) await Deno.remove(reserve);
   }
 
   /** Removes the filler files: the space returns. */

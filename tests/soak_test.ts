@@ -1,6 +1,7 @@
 /**
  * The short crash soak in `npm test`: `scripts/soak.ts` with a few hundred reports and a few
- * kills (among them the server during a key rotation), real processes on 127.0.0.1. Nothing a
+ * kills (among them the server during a key rotation and an agent during its own
+ * `rotate-keys`), real processes on 127.0.0.1. Nothing a
  * client was told was delivered, or still holds, may be lost or stored twice; the upload in
  * progress completes with its SHA-256; no report's canary is in clear on a relay's disk.
  */
@@ -44,4 +45,5 @@ Deno.test("a short crash soak (300 reports, 4 kills) loses, duplicates and corru
   assert.equal(result.uploads_corrupt, 0);
   assert.equal(result.clear_text_on_relay_disks, 0);
   assert.ok(result.agents_reports_stored > 0, "the real agents' reports were stored");
+  assert.equal(result.agents_rotated, 1, "an agent rotated its key, killed during it");
 });

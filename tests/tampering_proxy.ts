@@ -21,6 +21,8 @@ export interface PassedRequest {
   /** Path and query. */
   path: string;
   body: string;
+  /** The body's bytes exactly as sent (a report batch is binary). */
+  bytes: Uint8Array;
   /** What the target answered (before any tampering); null until it has. */
   answer: TargetAnswer | null;
 }
@@ -32,6 +34,8 @@ export interface TargetAnswer {
   errorCode: string | null;
   /** The `Retry-After` header, else null. */
   retryAfter: string | null;
+  /** The answer's JSON body, else null. */
+  json: unknown;
 }
 
 /**
@@ -69,6 +73,7 @@ export class TamperingProxy {
           const passed: PassedRequest = {
             ...intercepted,
             body: body ? new TextDecoder().decode(body) : "",
+            bytes: body ?? new Uint8Array(),
             answer: null,
           };
           this.passed.push(passed);
@@ -82,10 +87,12 @@ export class TamperingProxy {
           const answerHeaders = new Headers(answer.headers);
           for (const name of DROPPED_HEADERS) answerHeaders.delete(name);
           const answerBody = await answer.arrayBuffer();
+          const json = jsonIn(answerBody);
           passed.answer = {
             status: answer.status,
-            errorCode: errorCodeIn(answerBody),
+            errorCode: errorCodeOf(json),
             retryAfter: answer.headers.get("retry-after"),
+            json,
           };
           return new Response(answerBody, {
             status: answer.status,
@@ -134,13 +141,17 @@ export class TamperingProxy {
   }
 }
 
-function errorCodeIn(body: ArrayBuffer): string | null {
+function jsonIn(body: ArrayBuffer): unknown {
   try {
-    const code = JSON.parse(new TextDecoder().decode(body))?.error?.code;
-    return typeof code === "string" ? code : null;
+    return JSON.parse(new TextDecoder().decode(body));
   } catch {
     return null;
   }
+}
+
+function errorCodeOf(json: unknown): string | null {
+  const code = (json as { error?: { code?: unknown } } | null)?.error?.code;
+  return typeof code === "string" ? code : null;
 }
 
 /** A JSON answer, as the attacker forges it. */

@@ -11,7 +11,9 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { ENCRYPTION_LEVEL_SETTING } from "../../protocol/encryption_level.ts";
+import type { ComputerDecisionAction } from "../../protocol/computer_decision.ts";
 import type { ComputerQuery, ComputerRecord, ComputerState } from "../../store/mod.ts";
+import type { UploadRecord } from "../../store/upload_records.ts";
 import {
   type ConsoleDeps,
   type ConsoleEnv,
@@ -24,6 +26,8 @@ import { Command, Layout, timeText } from "./layout.tsx";
 export const COMPUTERS_PER_PAGE = 50;
 /** Reports per page of a computer's reports. */
 export const REPORTS_PER_PAGE = 20;
+/** Most uploads a computer's page lists (the newest). */
+export const MAX_UPLOADS_SHOWN = 200;
 
 const STATES: ComputerState[] = [
   "active",
@@ -227,6 +231,12 @@ export function computerPages(deps: ConsoleDeps): Hono<ConsoleEnv> {
       body: storedPayload(record.document),
     }));
     const isAdmin = c.get("page").session.role === "admin";
+    const uploads = deps.uploads === undefined
+      ? null
+      : (await deps.uploads.records.listUploads(id)).slice(-MAX_UPLOADS_SHOWN).reverse();
+    const served = await deps.store.getDocument("revocations");
+    const servedIds = served === null ? null : storedPayload(served)?.revoked;
+    const published = Array.isArray(servedIds) && servedIds.includes(id);
     return c.html(
       <Layout
         context={c.get("page")}
@@ -337,12 +347,8 @@ export function computerPages(deps: ConsoleDeps): Hono<ConsoleEnv> {
               </tbody>
             </table>
           )}
-        <h2>Uploads</h2>
-        <p class="muted">
-          Files it uploaded are listed by{" "}
-          <span class="mono">mle-admin uploads list --computer {id}</span> on the server host.
-        </p>
-        {isAdmin ? <Decisions computer={computer} /> : null}
+        <UploadList computerId={id} uploads={uploads} canDownload={isAdmin} />
+        {isAdmin ? <Decisions computer={computer} published={published} /> : null}
       </Layout>,
     );
   });
@@ -350,14 +356,66 @@ export function computerPages(deps: ConsoleDeps): Hono<ConsoleEnv> {
   return app;
 }
 
-/** The decisions an admin can sign for one computer, and the commands for the others. */
-function Decisions(props: { computer: ComputerRecord }) {
+/** A computer's uploads, newest first; admins get a download link for each stored file. */
+function UploadList(
+  props: { computerId: number; uploads: UploadRecord[] | null; canDownload: boolean },
+) {
+  const { computerId, uploads } = props;
+  return (
+    <>
+      <h2>Uploads</h2>
+      {uploads === null || uploads.length === 0
+        ? <p class="muted">{uploads === null ? "Uploads are not available here." : "None."}</p>
+        : (
+          <table id="uploads">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Size</th>
+                <th>State</th>
+                <th>SHA-256</th>
+                <th>When</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              {uploads.map((u) => (
+                <tr>
+                  <td>{u.declaredName}</td>
+                  <td>{u.size} bytes</td>
+                  <td>{u.state}{u.error === null ? "" : `: ${u.error}`}</td>
+                  <td class="mono">{u.sha256.slice(0, 16)}…</td>
+                  <td>{timeText(u.completedAt ?? u.updatedAt)}</td>
+                  <td>
+                    {u.state === "complete" && props.canDownload
+                      ? (
+                        <a href={`/computers/${computerId}/uploads/${u.uploadId}/file`} download>
+                          Download
+                        </a>
+                      )
+                      : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      <p class="muted">
+        Also listed by <span class="mono">mle-admin uploads list --computer {computerId}</span>{" "}
+        on the server host.
+      </p>
+    </>
+  );
+}
+
+/** The decisions an admin can sign for one computer. */
+function Decisions(props: { computer: ComputerRecord; published: boolean }) {
   const c = props.computer;
   return (
     <>
       <h2>Decisions (signed in this browser with the site key)</h2>
       <div class="cards">
-        {c.revokedAt === null
+        {c.revokedAt === null || !props.published
           ? (
             <div class="card">
               <h3>Revoke computer {c.id}</h3>
@@ -386,14 +444,31 @@ function Decisions(props: { computer: ComputerRecord }) {
           ? (
             <div class="card">
               <h3>Confirm it</h3>
-              <p class="muted">Confirming is done with the admin tool:</p>
+              <SigningForm
+                kind="computer"
+                action="confirm"
+                computer={String(c.id)}
+                label="Confirm"
+              />
               <Command text={`mle-admin computers confirm ${c.id} --site-key license.pvk`} />
             </div>
           )
           : null}
         <div class="card">
           <h3>Let it send report bundles (a decrypting relay)</h3>
+          <SigningForm
+            kind="computer"
+            action="allow-bundles"
+            computer={String(c.id)}
+            label="Allow its bundles"
+          />
           <Command text={`mle-admin relays allow ${c.id} --site-key license.pvk`} />
+          <SigningForm
+            kind="computer"
+            action="disallow-bundles"
+            computer={String(c.id)}
+            label="Stop allowing them"
+          />
         </div>
       </div>
     </>
@@ -406,7 +481,9 @@ function Decisions(props: { computer: ComputerRecord }) {
  */
 export function SigningForm(
   props: {
-    kind: "revocations" | "settings";
+    kind: "revocations" | "settings" | "computer";
+    /** A computer decision's action. */
+    action?: ComputerDecisionAction;
     computer: string;
     label: string;
     danger?: boolean;
@@ -414,7 +491,12 @@ export function SigningForm(
   },
 ) {
   return (
-    <form class="sign-decision" data-kind={props.kind} data-computer={props.computer}>
+    <form
+      class="sign-decision"
+      data-kind={props.kind}
+      data-action={props.action}
+      data-computer={props.computer}
+    >
       {props.children as never}
       <label>
         Site key (license.pvk) <input type="file" aria-label="site key file" />

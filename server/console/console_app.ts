@@ -27,6 +27,9 @@ import {
   revocationDraft,
 } from "./console_decisions.ts";
 import type { ConsoleDeps, ConsoleEnv } from "./console_env.ts";
+import { uploadDownloads } from "./upload_downloads.ts";
+import { isComputerDecisionAction } from "../../protocol/computer_decision.ts";
+import { computerDecisionDraft, recordComputerDecision } from "../../store/computer_decisions.ts";
 import { ConsoleSessions, randomToken, sameToken, type SessionLimits } from "./console_sessions.ts";
 import { SignInPage } from "./layout.tsx";
 import { SignInThrottle } from "./sign_in_throttle.ts";
@@ -315,6 +318,52 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
     });
   });
 
+  app.get("/decisions/computer/draft", async (c) => {
+    const action = c.req.query("action");
+    const id = Number(c.req.query("computer"));
+    if (!isComputerDecisionAction(action) || !Number.isSafeInteger(id) || id <= 0) {
+      throw new DecisionError(
+        "ERR_DECISION_INVALID",
+        "Cannot draft the decision: expected ?action=confirm|allow-bundles|disallow-bundles" +
+          "&computer=ID",
+      );
+    }
+    return c.json(await computerDecisionDraft(store, action, id, options.now()));
+  });
+
+  app.post("/decisions/computer", async (c) => {
+    const document = await signedDocument(c);
+    const result = await recordComputerDecision(store, options.siteKey, document, options.now());
+    const { action, computerId, serial } = result.decision;
+    const replaced = result.revokedReplaced === null
+      ? ""
+      : `; revoked computer ${result.revokedReplaced}, which it replaces`;
+    await audit(
+      c.get("session").operator,
+      action,
+      `computer ${computerId}; decision #${serial}${replaced}`,
+    );
+    log.info("console: computer decision", {
+      operator: c.get("session").operator,
+      action,
+      computerId,
+    });
+    const done = {
+      "confirm": `Confirmed computer ${computerId}`,
+      "allow-bundles": `Computer ${computerId} may send report bundles`,
+      "disallow-bundles": `Computer ${computerId} may no longer send report bundles`,
+    }[action];
+    return c.json({
+      serial,
+      revokedReplaced: result.revokedReplaced,
+      message: `${done} (signed decision #${serial})${replaced}` +
+        (result.revokedReplaced === null
+          ? ""
+          : `: revoke it on its page too, so relays learn it from the signed revocation list`),
+    });
+  });
+
+  app.route("/computers", uploadDownloads(options));
   app.route("/computers", computerPages(options));
   app.route("/", sitePages(options));
   return app;

@@ -22,24 +22,14 @@ import { verifySettingsDocument } from "../../protocol/settings.ts";
 import { revocationContent } from "../../store/revocation_content.ts";
 import type { Store } from "../../store/mod.ts";
 import { decodeBase64UrlText } from "../../envelope/base64url.ts";
+import { DecisionError } from "../../store/computer_decisions.ts";
+
+export { DecisionError };
 
 /** How far from the server's clock a signed settings document's `issuedAt` may be. */
 export const MAX_DECISION_AGE_MS = 10 * 60_000;
 /** Most computers one settings decision may target. */
 export const MAX_DECISION_TARGETS = 1000;
-
-/** Why a signed decision was refused: a stable code, the HTTP status, a message saying what to do. */
-export class DecisionError extends Error {
-  readonly code: "ERR_DECISION_INVALID" | "ERR_DECISION_STALE";
-  readonly status: 400 | 409;
-
-  constructor(code: DecisionError["code"], message: string) {
-    super(message);
-    this.name = "DecisionError";
-    this.code = code;
-    this.status = code === "ERR_DECISION_STALE" ? 409 : 400;
-  }
-}
 
 /** The body the browser signs for a new revocation list, with the serial the store allocates next. */
 export interface RevocationDraft {
@@ -49,15 +39,16 @@ export interface RevocationDraft {
   issuedAt: number;
 }
 
-/** The serial of the revocation list the server serves now (0 when none or one without a serial). */
-async function servedRevocationSerial(store: Store): Promise<number> {
+/** The serial and ids of the revocation list the server serves now (0 and none when none). */
+async function servedRevocations(store: Store): Promise<{ serial: number; revoked: number[] }> {
   const text = await store.getDocument("revocations");
-  if (text === null) return 0;
+  if (text === null) return { serial: 0, revoked: [] };
   try {
     const body = JSON.parse(decodeBase64UrlText(JSON.parse(text).payload));
-    return readDocumentSerial(body) ?? 0;
+    const revoked = Array.isArray(body.revoked) ? body.revoked.filter(Number.isSafeInteger) : [];
+    return { serial: readDocumentSerial(body) ?? 0, revoked };
   } catch {
-    return 0;
+    return { serial: 0, revoked: [] };
   }
 }
 
@@ -75,7 +66,7 @@ export async function revocationDraft(
   return {
     revoked,
     retiredKeys: content.retiredKeys,
-    serial: (await servedRevocationSerial(store)) + 1,
+    serial: (await servedRevocations(store)).serial + 1,
     issuedAt: now,
   };
 }
@@ -94,7 +85,8 @@ export async function recordSignedRevocations(
 ): Promise<{ serial: number; revoked: number[] }> {
   const list = await verified(() => verifyRevocations(siteKey, document));
   const content = await revocationContent(store);
-  const expected = (await servedRevocationSerial(store)) + 1;
+  const served = await servedRevocations(store);
+  const expected = served.serial + 1;
   if (list.serial !== expected) {
     throw new DecisionError(
       "ERR_DECISION_STALE",
@@ -119,7 +111,9 @@ export async function recordSignedRevocations(
         "revocation is never taken back",
     );
   }
-  const added = list.revoked.filter((id) => !content.revoked.includes(id));
+  // New to the served list: a computer revoked in the store by a confirm decision but not yet
+  // published counts, so the console can publish it.
+  const added = list.revoked.filter((id) => !served.revoked.includes(id));
   if (added.length === 0) {
     throw new DecisionError(
       "ERR_DECISION_INVALID",
@@ -134,7 +128,9 @@ export async function recordSignedRevocations(
       );
     }
   }
-  for (const id of added) await store.revokeComputer(id, now);
+  for (const id of added) {
+    if (!content.revoked.includes(id)) await store.revokeComputer(id, now);
+  }
   const recorded = await store.recordDocument("revocations", (serial) => {
     if (serial !== list.serial) {
       throw new DecisionError(

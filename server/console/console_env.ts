@@ -7,6 +7,8 @@
 
 import { decodeBase64UrlText } from "../../envelope/base64url.ts";
 import type { Store } from "../../store/mod.ts";
+import type { UploadRecords } from "../../store/upload_records.ts";
+import type { UploadFiles } from "../upload_store.ts";
 import type { ConsoleSession } from "./console_sessions.ts";
 import type { PageContext } from "./layout.tsx";
 
@@ -23,6 +25,8 @@ export interface ConsoleDeps {
   /** The site public key from the masthead, to verify signed decisions. */
   siteKey: CryptoKey;
   now: () => number;
+  /** The uploads' records and folders, for a computer's uploads; absent: the page says so. */
+  uploads?: { records: UploadRecords; files: UploadFiles };
 }
 
 /**

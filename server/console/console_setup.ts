@@ -16,6 +16,7 @@ import { DEFAULT_CONSOLE_PORT } from "../../protocol/paths.ts";
 import type { Store } from "../../store/mod.ts";
 import type { KeyRing } from "../key_ring.ts";
 import { createConsoleApp } from "./console_app.ts";
+import type { ConsoleDeps } from "./console_env.ts";
 import { DEFAULT_SESSION_LIMITS } from "./console_sessions.ts";
 
 const DEFAULT_CONSOLE_LISTEN = `127.0.0.1:${DEFAULT_CONSOLE_PORT}`;
@@ -48,6 +49,8 @@ export interface ConsoleSetup {
   masthead: string;
   /** The port clients reach, which the console must not share. */
   clientPort: number;
+  /** The uploads' records and folders, for each computer's uploads. */
+  uploads?: ConsoleDeps["uploads"];
 }
 
 /**
@@ -104,6 +107,7 @@ export async function startConsole(
     sessionLimits: { ...DEFAULT_SESSION_LIMITS, idleMs },
     log: setup.log,
     now: Date.now,
+    uploads: setup.uploads,
   });
   const scheme = tls ? "https" : "http";
   return Deno.serve({

@@ -115,6 +115,10 @@ export const CONSOLE_SCRIPT = `"use strict";
       const value = form.querySelector("[data-setting]").value;
       body = { computers: target === "all" ? "all" : [Number(target)], settings: { [name]: value },
         issuedAt: Date.now(), id: crypto.randomUUID() };
+    } else if (kind === "computer") {
+      typ = "mle-computer-decision";
+      body = await call("GET", "/decisions/computer/draft?action=" +
+        encodeURIComponent(form.dataset.action) + "&computer=" + encodeURIComponent(target));
     } else {
       throw new Error("Unknown decision");
     }

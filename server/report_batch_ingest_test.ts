@@ -12,21 +12,9 @@ import { MAX_REPORT_BATCH_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import { encodeReportBatch, readReportBatchAnswer } from "../protocol/report_batch.ts";
 import { openTestServer, registerTestComputer } from "./_test_server.ts";
+import { reportBytes } from "../tests/report_bytes.ts";
 
 const encoder = new TextEncoder();
-
-function reportBytes(cid: number, seq: number): Uint8Array<ArrayBuffer> {
-  return encoder.encode(JSON.stringify({
-    computerId: cid,
-    seq,
-    createdAt: new Date().toISOString(),
-    properties: { encryption_level: "required" },
-    custom: {},
-    relevance: [],
-    actionStatuses: [],
-    analyses: [],
-  }));
-}
 
 async function withServer(
   body: (server: Awaited<ReturnType<typeof openTestServer>>) => Promise<void>,

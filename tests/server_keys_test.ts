@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { reportBytes } from "./report_bytes.ts";
 import { createContentKey } from "../envelope/jwe.ts";
 import { sealReport, signReport } from "../envelope/report_message.ts";
 import { readClientKey } from "../keystore/key_storage.ts";
@@ -65,22 +66,6 @@ async function waitForCertificate(site: TestSite, port: number, kid: string | nu
 }
 
 /** A report's JSON, as a client with level required makes it. */
-function reportBytes(
-  cid: number,
-  seq: number,
-  custom: Record<string, string> = {},
-): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(JSON.stringify({
-    computerId: cid,
-    seq,
-    createdAt: new Date().toISOString(),
-    properties: { encryption_level: "required" },
-    custom,
-    relevance: [],
-    actionStatuses: [],
-    analyses: [],
-  }));
-}
 
 function fingerprintOf(text: string): string {
   const match = /SHA256:[0-9a-f ]{79}/.exec(text);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ComputerRecord } from "../store/mod.ts";
-import { computerRecord } from "../tests/computer_record.ts";
+import { computerRecord } from "../store/_test_computer_record.ts";
 import { describeReplacementClaim, replacementClaim } from "./_replacement_claims.ts";
 
 function computer(id: number, fields: Partial<ComputerRecord> = {}): ComputerRecord {

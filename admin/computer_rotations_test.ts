@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ComputerRecord, openStore } from "../store/mod.ts";
-import { computerRecord } from "../tests/computer_record.ts";
+import { computerRecord } from "../store/_test_computer_record.ts";
 import { admin, describe, makeTestSite, removeTestSite } from "./_test_utils.ts";
 import {
   describeRotation,

@@ -8,7 +8,6 @@ import { encryptionKeyId, generateEncryptionKeyPair } from "../envelope/encrypti
 import { createContentKey } from "../envelope/jwe.ts";
 import { sealReport, signReport } from "../envelope/report_message.ts";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
-import { eventually } from "../tests/eventually.ts";
 
 const encoder = new TextEncoder();
 
@@ -40,15 +39,6 @@ export async function createMessageFactory(): Promise<MessageFactory> {
         await sealReport(contentKey, client.privateKey, { cid, seq }, report(cid, seq)),
       ),
   };
-}
-
-/** Waits (bounded, through `eventually`) until `condition` holds, failing after `timeoutMs` with `label`. */
-export async function waitUntil(
-  condition: () => boolean | Promise<boolean>,
-  label: string,
-  timeoutMs = 15_000,
-): Promise<void> {
-  await eventually(async () => (await condition()) ? true : undefined, label, timeoutMs);
 }
 
 /** Sleeps (for "nothing more happens" checks). */

@@ -38,7 +38,7 @@ import {
   readBundleMessage,
   verifyBundleSignature,
 } from "../protocol/report_bundle.ts";
-import { waitUntil } from "./_test_utils.ts";
+import { waitUntil } from "../tests/eventually.ts";
 import { ClientPublicKeys } from "./client_public_keys.ts";
 import { DecryptingForwarder } from "./decrypting_forwarder.ts";
 import { RelayIdentity } from "./relay_identity.ts";

@@ -10,7 +10,8 @@ import { API } from "../protocol/paths.ts";
 import { RoleProcess, runRole } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
 import { Spool } from "./spool.ts";
-import { createMessageFactory, waitUntil } from "./_test_utils.ts";
+import { createMessageFactory } from "./_test_utils.ts";
+import { waitUntil } from "../tests/eventually.ts";
 
 const messages = await createMessageFactory();
 const LISTENING = /listening on http:\/\/127\.0\.0\.1:(\d+)/;

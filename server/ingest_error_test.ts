@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MleError } from "../envelope/errors.ts";
-import { computerRecord } from "../tests/computer_record.ts";
+import { computerRecord } from "../store/_test_computer_record.ts";
 import { inactiveReason, IngestError, ingestErrorFrom } from "./ingest_error.ts";
 
 const active = computerRecord(7, { publicKey: "k" });

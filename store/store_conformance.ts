@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import type { NewReport, Store, StoreChange } from "./store.ts";
 import type { UploadQuotas, UploadRecord, UploadRecords } from "./upload_records.ts";
 import { consoleConformanceTests } from "./console_conformance.ts";
-import { computerRecord } from "../tests/computer_record.ts";
+import { computerRecord } from "./_test_computer_record.ts";
 
 /** A fresh, empty database opened by a backend. */
 export interface StoreFixture {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ComputerRecord } from "../store/store.ts";
+import type { ComputerRecord } from "./store.ts";
 
 /**
  * The record of computer `id` just registered with `key-ID` and never heard from since: nothing

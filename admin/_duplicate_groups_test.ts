@@ -1,30 +1,18 @@
 import assert from "node:assert/strict";
 import type { ComputerRecord } from "../store/mod.ts";
+import { computerRecord } from "../store/_test_computer_record.ts";
 import { duplicateGroups } from "./_duplicate_groups.ts";
 
 const DAY = 24 * 60 * 60 * 1000;
 const NOW = Date.UTC(2025, 5, 1);
 
 function computer(id: number, fields: Partial<ComputerRecord> = {}): ComputerRecord {
-  return {
-    id,
-    publicKey: `key-${id}`,
+  return computerRecord(id, {
     hostIdentity: "instance:same",
     hostname: `host-${id}`,
     registeredAt: NOW - 100 * DAY + id,
-    lastReportAt: null,
-    lastKid: null,
-    encryptionLevel: null,
-    revokedAt: null,
-    replacedBy: null,
-    handoverLastSeq: 0,
-    duplicateOf: null,
-    flagged: null,
-    removedAt: null,
-    claimsToReplace: null,
-    claimSignedByOldKey: false,
     ...fields,
-  };
+  });
 }
 
 const policy = { now: NOW, minIdleDays: 7, force: false };

@@ -1,27 +1,15 @@
 import assert from "node:assert/strict";
 import type { ComputerRecord } from "../store/mod.ts";
+import { computerRecord } from "../store/_test_computer_record.ts";
 import { describeReplacementClaim, replacementClaim } from "./_replacement_claims.ts";
 
 function computer(id: number, fields: Partial<ComputerRecord> = {}): ComputerRecord {
-  return {
-    id,
-    publicKey: `key-${id}`,
+  return computerRecord(id, {
     hostIdentity: "instance:a",
     hostname: `host-${id}`,
     registeredAt: 1_000,
-    lastReportAt: null,
-    lastKid: null,
-    encryptionLevel: null,
-    revokedAt: null,
-    replacedBy: null,
-    handoverLastSeq: 0,
-    duplicateOf: null,
-    flagged: null,
-    removedAt: null,
-    claimsToReplace: null,
-    claimSignedByOldKey: false,
     ...fields,
-  };
+  });
 }
 
 const byId = (...computers: ComputerRecord[]) => new Map(computers.map((c) => [c.id, c]));

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type ComputerRecord, openStore } from "../store/mod.ts";
+import { computerRecord } from "../store/_test_computer_record.ts";
 import { admin, describe, makeTestSite, removeTestSite } from "./_test_utils.ts";
 import {
   describeRotation,
@@ -15,25 +16,7 @@ const DAY = 24 * 60 * 60 * 1000;
 const NOW = 1_800_000_000_000;
 
 function computer(id: number, fields: Partial<ComputerRecord> = {}): ComputerRecord {
-  return {
-    id,
-    publicKey: `key-${id}`,
-    hostIdentity: null,
-    hostname: null,
-    registeredAt: NOW - 100 * DAY,
-    lastReportAt: null,
-    lastKid: null,
-    encryptionLevel: null,
-    revokedAt: null,
-    replacedBy: null,
-    handoverLastSeq: 0,
-    duplicateOf: null,
-    flagged: null,
-    claimsToReplace: null,
-    claimSignedByOldKey: false,
-    removedAt: null,
-    ...fields,
-  };
+  return computerRecord(id, { registeredAt: NOW - 100 * DAY, ...fields });
 }
 
 const request = (computerId: number, requestedIn: number, requestedAt = NOW - DAY) => ({

@@ -6,7 +6,7 @@ import { ContentKeyStore } from "./content_key_store.ts";
 const pair = await generateEncryptionKeyPair(2048);
 const kid = await encryptionKeyId(pair.publicKey);
 
-Deno.test("ContentKeyStore reuses one content key across messages and across process restarts", async () => {
+Deno.test("ContentKeyStore reuses one content key across messages and in a new store over the same folder (as after a restart)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const first = new ContentKeyStore(dir);

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import {
   anyBytes,
-  anyJson,
-  documentBodies,
   fc,
   fuzzParser,
   mleError,
-  mutatedJose,
   signAny,
+  signedDocumentCases,
+  signedDocumentOf,
 } from "../tests/fuzz.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import {
@@ -47,26 +46,19 @@ const keyEdits = fc.oneof(
 ).map((spki) => ({ spkiWithItsKid: spki }));
 
 const inputs = fc.oneof(
-  mutatedJose(SIGNED).map((document) => ({ document })),
-  anyJson.map((document) => ({ document })),
-  documentBodies(ENABLED).map((body) => ({ body })),
-  documentBodies({ enabled: false, issuedAt: 1 }).map((body) => ({ body })),
+  signedDocumentCases(SIGNED, ENABLED, { enabled: false, issuedAt: 1 }),
   keyEdits,
 );
 
 Deno.test("fuzz: verifyEncryptionCertificate() gives a checked key, or refuses with a typed error", async () => {
   await fuzzParser("verifyEncryptionCertificate", inputs, async (input) => {
-    let document: unknown;
-    if ("document" in input) document = input.document;
-    else if ("body" in input) document = await signAny(site.privateKey, TYPE, input.body);
-    else {
-      const spki = input.spkiWithItsKid;
-      document = await signAny(site.privateKey, TYPE, {
+    const document = "spkiWithItsKid" in input
+      ? await signAny(site.privateKey, TYPE, {
         ...ENABLED,
-        kid: await keyIdOfSpki(spki),
-        spki: encodeBase64Url(spki),
-      });
-    }
+        kid: await keyIdOfSpki(input.spkiWithItsKid),
+        spki: encodeBase64Url(input.spkiWithItsKid),
+      })
+      : await signedDocumentOf(input, site.privateKey, TYPE);
     const { certificate, publicKey } = await verifyEncryptionCertificate(site.publicKey, document);
     if (certificate.enabled) assert.equal(publicKey?.algorithm.name, "RSA-OAEP");
     else assert.equal(publicKey, null);

@@ -1,13 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  anyJson,
-  documentBodies,
-  fc,
-  fuzzParser,
-  mleError,
-  mutatedJose,
-  signAny,
-} from "../tests/fuzz.ts";
+import { fc, fuzzParser, mleError, signedDocumentCases, signedDocumentOf } from "../tests/fuzz.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import { createMasthead, verifyMasthead } from "./masthead.ts";
@@ -27,20 +19,14 @@ const BODY = {
   createdAt: "2024-01-01T00:00:00.000Z",
 };
 
-const inputs = fc.oneof(
-  mutatedJose(SIGNED).map((document) => ({ document })),
-  anyJson.map((document) => ({ document })),
-  documentBodies(BODY).map((body) => ({ body })),
-);
+const inputs = signedDocumentCases(SIGNED, BODY);
 
 Deno.test("fuzz: verifyMasthead() gives a masthead of the site key it carries, or refuses with ERR_DOCUMENT_INVALID", async () => {
   await fuzzParser(
     "verifyMasthead",
     fc.tuple(inputs, fc.boolean()),
     async ([input, pinned]) => {
-      const document = "document" in input
-        ? input.document
-        : await signAny(site.privateKey, "mle-masthead", input.body);
+      const document = await signedDocumentOf(input, site.privateKey, "mle-masthead");
       const { masthead } = await verifyMasthead(document, pinned ? SITE_KEY : undefined);
       assert.equal(masthead.sitePublicKey, SITE_KEY);
       assert.equal(masthead.version, 1);

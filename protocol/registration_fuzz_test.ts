@@ -1,13 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  anyJson,
-  documentBodies,
-  fc,
-  fuzzParser,
-  mleError,
-  mutatedJose,
-  signAny,
-} from "../tests/fuzz.ts";
+import { fuzzParser, mleError, signedDocumentCases, signedDocumentOf } from "../tests/fuzz.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import { REGISTRATION_TYPE, signRegistration, verifyRegistration } from "./registration.ts";
@@ -21,20 +13,16 @@ const CLAIMS = {
 };
 const SIGNED = await signRegistration(client.privateKey, CLAIMS);
 
-const inputs = fc.oneof(
-  mutatedJose(SIGNED).map((document) => ({ document })),
-  anyJson.map((document) => ({ document })),
-  documentBodies(CLAIMS).map((body) => ({ body })),
-  documentBodies({ ...CLAIMS, handover: {}, previousComputerId: 3, compromised: true }).map((
-    body,
-  ) => ({ body })),
-);
+const inputs = signedDocumentCases(SIGNED, CLAIMS, {
+  ...CLAIMS,
+  handover: {},
+  previousComputerId: 3,
+  compromised: true,
+});
 
 Deno.test("fuzz: verifyRegistration() gives claims proven by their own key, or refuses with a typed error", async () => {
   await fuzzParser("verifyRegistration", inputs, async (input) => {
-    const document = "document" in input
-      ? input.document
-      : await signAny(client.privateKey, REGISTRATION_TYPE, input.body);
+    const document = await signedDocumentOf(input, client.privateKey, REGISTRATION_TYPE);
     const { claims } = await verifyRegistration(document);
     assert.equal(claims.publicKey, CLAIMS.publicKey);
     assert.ok(claims.hostIdentity.length <= 512 && claims.hostname.length <= 255);

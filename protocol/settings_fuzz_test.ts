@@ -1,13 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  anyJson,
-  documentBodies,
-  fc,
-  fuzzParser,
-  mleError,
-  mutatedJose,
-  signAny,
-} from "../tests/fuzz.ts";
+import { fuzzParser, mleError, signedDocumentCases, signedDocumentOf } from "../tests/fuzz.ts";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { signSettings, verifySettings } from "./settings.ts";
 
@@ -23,17 +15,11 @@ const BODY = {
 };
 const SIGNED = await signSettings(site.privateKey, BODY as Parameters<typeof signSettings>[1]);
 
-const inputs = fc.oneof(
-  mutatedJose(SIGNED).map((document) => ({ document })),
-  anyJson.map((document) => ({ document })),
-  documentBodies(BODY).map((body) => ({ body })),
-);
+const inputs = signedDocumentCases(SIGNED, BODY);
 
 Deno.test("fuzz: verifySettings() gives checked settings for this computer, or refuses with ERR_DOCUMENT_INVALID", async () => {
   await fuzzParser("verifySettings", inputs, async (input) => {
-    const document = "document" in input
-      ? input.document
-      : await signAny(site.privateKey, "mle-settings", input.body);
+    const document = await signedDocumentOf(input, site.privateKey, "mle-settings");
     const settings = await verifySettings(site.publicKey, document, 7);
     assert.ok(settings.computers === "all" || settings.computers.includes(7));
     assert.ok(!Array.isArray(settings.settings));

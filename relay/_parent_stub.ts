@@ -36,6 +36,8 @@ export class ParentStub {
   readonly received: string[] = [];
   /** Stored reports by `cid:seq`. */
   readonly stored = new Map<string, string>();
+  /** `cid:seq` of every resend answered 409 `ERR_DUPLICATE_REPORT`, in arrival order. */
+  readonly duplicatesAnswered: string[] = [];
   /** Bodies of the registrations received. */
   readonly registrations: string[] = [];
   /** The answer to registrations. */
@@ -143,6 +145,7 @@ export class ParentStub {
     const { claims } = readUpstreamMessage(JSON.parse(body));
     const key = `${claims.cid}:${claims.seq}`;
     if (this.stored.has(key)) {
+      this.duplicatesAnswered.push(key);
       return answer(409, errorBody("ERR_DUPLICATE_REPORT", `Report ${key} is already stored`));
     }
     this.stored.set(key, body);

@@ -41,21 +41,6 @@ export async function createMessageFactory(): Promise<MessageFactory> {
   };
 }
 
-/**
- * Polls `condition` every 25 ms until it holds, failing after `timeoutMs` with `label`.
- */
-export async function waitUntil(
-  condition: () => boolean | Promise<boolean>,
-  label: string,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting: ${label}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /** Sleeps (for "nothing more happens" checks). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -38,6 +38,7 @@ import {
   readBundleMessage,
   verifyBundleSignature,
 } from "../protocol/report_bundle.ts";
+import { waitUntil } from "../tests/eventually.ts";
 import { ClientPublicKeys } from "./client_public_keys.ts";
 import { DecryptingForwarder } from "./decrypting_forwarder.ts";
 import { RelayIdentity } from "./relay_identity.ts";
@@ -238,21 +239,13 @@ async function spool(harness: Harness, message: unknown): Promise<void> {
   await harness.spool.put(new TextEncoder().encode(JSON.stringify(message)));
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 Deno.test("DecryptingForwarder forwards untouched until the relay is allowed, then sends bundles", async () => {
   const harness = await setUp();
   let forwarder = await forwarderFor(harness);
   try {
     for (const seq of [1, 2, 3]) await spool(harness, await sealed(harness, seq));
     forwarder.start();
-    await until(() => harness.spool.count() === 0, "the spool to drain");
+    await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
     await forwarder.stop();
     // Passed-through messages go up concurrently: each exactly once, in any order.
     assert.deepEqual([...harness.parent.single].sort((a, b) => a - b), [1, 2, 3]);
@@ -264,7 +257,7 @@ Deno.test("DecryptingForwarder forwards untouched until the relay is allowed, th
     forwarder = await forwarderFor(harness); // a new one: the old one paused bundling for 30 s
     for (const seq of [4, 5, 6]) await spool(harness, await sealed(harness, seq));
     forwarder.start();
-    await until(() => harness.spool.count() === 0, "the spool to drain");
+    await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
     await forwarder.stop();
     assert.deepEqual(harness.parent.bundled, [4, 5, 6]);
     assert.equal(harness.parent.bundles, 1);
@@ -294,11 +287,14 @@ Deno.test("DecryptingForwarder passes through what it cannot vouch for, and keep
 
     harness.parent.up = false;
     forwarder.start();
-    await until(() => forwarder.stats().failures >= 2, "failed attempts while the parent is down");
+    await waitUntil(
+      () => forwarder.stats().failures >= 2,
+      "failed attempts while the parent is down",
+    );
     assert.equal(harness.spool.count(), 4, "nothing is lost while the parent is down");
 
     harness.parent.up = true;
-    await until(() => harness.spool.count() === 0, "the spool to drain");
+    await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
     await forwarder.stop();
     assert.deepEqual(harness.parent.single, [1]);
     assert.deepEqual(harness.parent.bundled, [3, 4]);
@@ -319,7 +315,7 @@ Deno.test("DecryptingForwarder never decrypts with a key the site retired, even 
   try {
     await spool(harness, await sealed(harness, 1));
     forwarder.start();
-    await until(() => harness.spool.count() === 0, "the spool to drain");
+    await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
     await forwarder.stop();
     assert.deepEqual(harness.parent.bundled, [1], "decrypted and bundled while current");
 
@@ -327,7 +323,7 @@ Deno.test("DecryptingForwarder never decrypts with a key the site retired, even 
     forwarder = await forwarderFor(harness, retired);
     for (const seq of [2, 3]) await spool(harness, await sealed(harness, seq));
     forwarder.start();
-    await until(() => harness.spool.count() === 0, "the spool to drain");
+    await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
     await forwarder.stop();
     assert.deepEqual(harness.parent.bundled, [1], "nothing more was decrypted");
     assert.deepEqual([...harness.parent.single].sort((a, b) => a - b), [2, 3]);

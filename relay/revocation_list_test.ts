@@ -5,6 +5,7 @@ import { errorBody } from "../protocol/http_error.ts";
 import { createMasthead } from "../protocol/masthead.ts";
 import { API } from "../protocol/paths.ts";
 import { signRevocations } from "../protocol/revocations.ts";
+import { eventually } from "../tests/eventually.ts";
 import { ParentStub } from "./_parent_stub.ts";
 import { PinnedMasthead } from "./pinned_masthead.ts";
 import { RevocationList, REVOCATIONS_FILE } from "./revocation_list.ts";
@@ -162,11 +163,11 @@ Deno.test("RevocationList.start() refreshes on its interval and stop() ends it",
     revocations.start();
     try {
       stub.documents.set(API.revocations, JSON.stringify(await list([4], 30)));
-      const deadline = Date.now() + 5_000;
-      while (!revocations.isRevoked(4) && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      assert.equal(revocations.isRevoked(4), true);
+      await eventually(
+        () => revocations.isRevoked(4) ? true : undefined,
+        "the relay to fetch the list naming computer 4",
+        5_000,
+      );
     } finally {
       await revocations.stop();
     }

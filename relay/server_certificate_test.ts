@@ -29,7 +29,7 @@ function certificateOf(dataDir: string, stub: ParentStub, siteKey = site.publicK
   return new ServerCertificate({ parentUrl: stub.url, dataDir, siteKey, log: silentLogger });
 }
 
-Deno.test("ServerCertificate keeps the newest certificate across restarts: an older one served afterwards is not used", async () => {
+Deno.test("ServerCertificate keeps the newest certificate in a new instance over the same data dir (as after a restart): an older one served afterwards is not used", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "mle-relay-certificate-" });
   const stub = new ParentStub();
   try {

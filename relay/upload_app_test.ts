@@ -3,6 +3,7 @@ import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { signUploadManifest } from "../envelope/upload_manifest.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
+import { eventually } from "../tests/eventually.ts";
 import { createRelayUploadApp } from "./upload_app.ts";
 import { UploadBuffer } from "./upload_buffer.ts";
 import { UploadForwarder } from "./upload_forwarder.ts";
@@ -122,11 +123,11 @@ Deno.test("the relay stores a chunk its parent did not take, answers 202, and fo
   assert.equal(put.status, 202);
   assert.deepEqual(put.body, { result: "buffered", uploadId: UID });
   assert.equal(t.buffer.waiting, 1);
-  const deadline = Date.now() + 10_000;
-  while (t.buffer.waiting > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.equal(t.buffer.waiting, 0, "the buffered chunk was not forwarded");
+  await eventually(
+    () => t.buffer.waiting === 0 ? true : undefined,
+    "the buffered chunk forwarded",
+    10_000,
+  );
   assert.deepEqual(t.parent.chunks, [0, 0]);
 });
 
@@ -140,7 +141,7 @@ Deno.test("the relay's memory budget and buffer room cover a chunk while the par
     // Memory: one chunk at a time.
     await using t = await setUp(held, { memoryBudgetBytes: FULL });
     const first = t.put(0);
-    while (gates.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await eventually(() => gates.length > 0 ? true : undefined, "the parent holding a chunk");
     const second = await t.put(1);
     assert.equal(second.status, 503);
     assert.equal(second.body.error.code, "ERR_RETRY_LATER");
@@ -152,14 +153,14 @@ Deno.test("the relay's memory budget and buffer room cover a chunk while the par
     // Buffer room: one chunk, reserved until the parent took it.
     await using t = await setUp(held, { roomForChunks: 1 });
     const first = t.put(0);
-    while (gates.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await eventually(() => gates.length > 0 ? true : undefined, "the parent holding a chunk");
     const second = await t.put(1);
     assert.equal(second.status, 503);
     assert.match(second.body.error.message, /buffer is full/);
     gates.shift()!();
     assert.equal((await first).status, 200);
     const third = t.put(1);
-    while (gates.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await eventually(() => gates.length > 0 ? true : undefined, "the parent holding a chunk");
     gates.shift()!();
     assert.equal((await third).status, 200, "the room was not given back");
   }

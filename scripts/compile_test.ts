@@ -10,10 +10,17 @@ import {
 import { binaryTarget, hostTarget, type Target, TARGETS } from "./compile_targets.ts";
 import { FULL_DENO_MARKERS, isFullDeno, isZip } from "./denort_bin.ts";
 import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS, ROLES } from "../cli/role_permissions.ts";
+import { freePort } from "../tests/run_role.ts";
 
 const SCRIPT = fileURLToPath(new URL("./compile.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
+/** Whether `deno compile` has a target for this host: the tests that build for it are ignored if not. */
 const HOST_SUPPORTED = (TARGETS as readonly string[]).includes(Deno.build.target);
+if (!HOST_SUPPORTED) {
+  console.error(
+    `compile_test: ignoring the host builds: deno compile has no target ${Deno.build.target}`,
+  );
+}
 
 interface Run {
   code: number;
@@ -185,8 +192,9 @@ Deno.test("compile --dry-run prints one deno compile line per role and target wi
   for (const line of flagsOf("admin")) ok(line.includes(" --allow-net "), line);
 });
 
-Deno.test("compile --dry-run builds the host once and honours --role and --out", async () => {
-  if (!HOST_SUPPORTED) return;
+Deno.test("compile --dry-run builds the host once and honours --role and --out", {
+  ignore: !HOST_SUPPORTED,
+}, async () => {
   const out = await Deno.makeTempDir({ prefix: "mle-compile-" });
   try {
     const run = await runCompile([
@@ -229,8 +237,9 @@ Deno.test("compile refuses several targets with DENORT_BIN (exit 2)", async () =
   ok(run.stderr.includes("compile: hint: build one target per run"), run.stderr);
 });
 
-Deno.test("compile fails clearly when DENORT_BIN names no file (exit 1)", async () => {
-  if (!HOST_SUPPORTED) return;
+Deno.test("compile fails clearly when DENORT_BIN names no file (exit 1)", {
+  ignore: !HOST_SUPPORTED,
+}, async () => {
   const dir = await Deno.makeTempDir({ prefix: "mle-compile-" });
   const missing = join(dir, "no-denort");
   try {
@@ -251,8 +260,9 @@ Deno.test("compile fails clearly when DENORT_BIN names no file (exit 1)", async 
   }
 });
 
-Deno.test("compile refuses a DENORT_BIN that is not a denort for the target (exit 1)", async () => {
-  if (!HOST_SUPPORTED) return;
+Deno.test("compile refuses a DENORT_BIN that is not a denort for the target (exit 1)", {
+  ignore: !HOST_SUPPORTED,
+}, async () => {
   const dir = await Deno.makeTempDir({ prefix: "mle-compile-" });
   const other = TARGETS.find((t) => t !== hostTarget())!;
   const cases: [Uint8Array, string][] = [
@@ -280,47 +290,51 @@ Deno.test("compile refuses a DENORT_BIN that is not a denort for the target (exi
   }
 });
 
-Deno.test("compile says the runtime could not be downloaded, and how to supply it, when the download fails", async () => {
-  if (!HOST_SUPPORTED) return;
-  // No runtime cached (fresh DENO_DIR) and a proxy that refuses: a failed download on any machine.
-  const denoDir = await Deno.makeTempDir({ prefix: "mle-compile-deno-dir-" });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  try {
-    const run = await runCompile(["--target", "host", "--role", "admin", "--out", denoDir], {
-      DENO_DIR: denoDir,
-      HTTPS_PROXY: `http://127.0.0.1:${port}`,
-    }, 120);
-    const host = hostTarget();
-    strictEqual(run.code, 1, run.stderr);
-    strictEqual(run.stdout, "");
-    const lines = run.stderr.trimEnd().split("\n");
-    ok(
-      lines[0].startsWith(
-        `compile: error: The Deno runtime (denort) for target "${host}" could not be downloaded: `,
-      ),
-      run.stderr,
-    );
-    // deno compile's own line is passed through.
-    ok(
-      lines[0].includes(`dl.deno.land/release/v${Deno.version.deno}/denort-${host}.zip`),
-      lines[0],
-    );
-    ok(
-      lines[1].startsWith(
-        `compile: hint: offline, set DENORT_BIN to a denort binary for "${host}"`,
-      ),
-    );
-    ok(run.stderr.includes("one DENORT_BIN builds one target per run"), run.stderr);
-    ok(!run.stderr.includes("Stack backtrace"), run.stderr);
-  } finally {
-    await Deno.remove(denoDir, { recursive: true });
-  }
-});
+Deno.test(
+  "compile says the runtime could not be downloaded, and how to supply it, when the download fails",
+  { ignore: !HOST_SUPPORTED },
+  async () => {
+    // No runtime cached (fresh DENO_DIR) and a proxy that refuses: a failed download on any machine.
+    const denoDir = await Deno.makeTempDir({ prefix: "mle-compile-deno-dir-" });
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    listener.close();
+    try {
+      const run = await runCompile(["--target", "host", "--role", "admin", "--out", denoDir], {
+        DENO_DIR: denoDir,
+        HTTPS_PROXY: `http://127.0.0.1:${port}`,
+      }, 120);
+      const host = hostTarget();
+      strictEqual(run.code, 1, run.stderr);
+      strictEqual(run.stdout, "");
+      const lines = run.stderr.trimEnd().split("\n");
+      ok(
+        lines[0].startsWith(
+          `compile: error: The Deno runtime (denort) for target "${host}" could not be downloaded: `,
+        ),
+        run.stderr,
+      );
+      // deno compile's own line is passed through.
+      ok(
+        lines[0].includes(`dl.deno.land/release/v${Deno.version.deno}/denort-${host}.zip`),
+        lines[0],
+      );
+      ok(
+        lines[1].startsWith(
+          `compile: hint: offline, set DENORT_BIN to a denort binary for "${host}"`,
+        ),
+      );
+      ok(run.stderr.includes("one DENORT_BIN builds one target per run"), run.stderr);
+      ok(!run.stderr.includes("Stack backtrace"), run.stderr);
+    } finally {
+      await Deno.remove(denoDir, { recursive: true });
+    }
+  },
+);
 
-Deno.test("compile stops a stalled runtime download after --timeout (exit 1)", async () => {
-  if (!HOST_SUPPORTED) return;
+Deno.test("compile stops a stalled runtime download after --timeout (exit 1)", {
+  ignore: !HOST_SUPPORTED,
+}, async () => {
   // A proxy that accepts connections and never answers, like a firewall dropping packets.
   const denoDir = await Deno.makeTempDir({ prefix: "mle-compile-deno-dir-" });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -355,28 +369,31 @@ Deno.test("compile stops a stalled runtime download after --timeout (exit 1)", a
   }
 });
 
-Deno.test("compile refuses the full deno program as DENORT_BIN: its executables would behave as plain deno (exit 1)", async () => {
-  if (!HOST_SUPPORTED) return;
-  const out = await Deno.makeTempDir({ prefix: "mle-compile-" });
-  try {
-    const run = await runCompile(["--target", "host", "--role", "admin", "--out", out], {
-      DENORT_BIN: Deno.execPath(),
-    });
-    strictEqual(run.code, 1, run.stderr);
-    const lines = run.stderr.trimEnd().split("\n");
-    strictEqual(
-      lines[0],
-      `compile: error: Cannot use DENORT_BIN "${Deno.execPath()}": it is the full deno program, ` +
-        "not its runtime denort; deno compile would accept it and write executables that behave " +
-        "as plain deno",
-    );
-    ok(lines[1].includes(`denort-${hostTarget()}.zip`), lines[1]);
-    strictEqual(run.stdout, "");
-    deepStrictEqual(await Array.fromAsync(Deno.readDir(out)), []);
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
-});
+Deno.test(
+  "compile refuses the full deno program as DENORT_BIN: its executables would behave as plain deno (exit 1)",
+  { ignore: !HOST_SUPPORTED },
+  async () => {
+    const out = await Deno.makeTempDir({ prefix: "mle-compile-" });
+    try {
+      const run = await runCompile(["--target", "host", "--role", "admin", "--out", out], {
+        DENORT_BIN: Deno.execPath(),
+      });
+      strictEqual(run.code, 1, run.stderr);
+      const lines = run.stderr.trimEnd().split("\n");
+      strictEqual(
+        lines[0],
+        `compile: error: Cannot use DENORT_BIN "${Deno.execPath()}": it is the full deno program, ` +
+          "not its runtime denort; deno compile would accept it and write executables that behave " +
+          "as plain deno",
+      );
+      ok(lines[1].includes(`denort-${hostTarget()}.zip`), lines[1]);
+      strictEqual(run.stdout, "");
+      deepStrictEqual(await Array.fromAsync(Deno.readDir(out)), []);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+);
 
 /**
  * A stand-in for denort, which a machine without internet does not have: the deno binary with
@@ -396,14 +413,19 @@ async function standInDenort(dir: string): Promise<string> {
   return path;
 }
 
-Deno.test("compile builds the host target offline with DENORT_BIN, without the toolchain inside", async () => {
-  if (!HOST_SUPPORTED) return;
+Deno.test("compile builds the host target offline with DENORT_BIN, without the toolchain inside", {
+  ignore: !HOST_SUPPORTED,
+}, async () => {
   const out = await Deno.makeTempDir({ prefix: "mle-compile-" });
   try {
     const denort = await standInDenort(out);
     ok(!(await isFullDeno(denort)));
+    // Offline: any download would go through a proxy that is not there, and fail.
+    const nowhere = `http://127.0.0.1:${freePort()}`;
     const run = await runCompile(["--target", "host", "--role", "admin", "--out", out], {
       DENORT_BIN: denort,
+      HTTP_PROXY: nowhere,
+      HTTPS_PROXY: nowhere,
     }, 300);
     strictEqual(run.code, 0, run.stderr);
     const expected = join(out, hostTarget(), executableName("admin", hostTarget()));

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { reportBytes as testReportBytes } from "../tests/report_bytes.ts";
 import { type ContentKey, createContentKey } from "../envelope/jwe.ts";
 import { signReport } from "../envelope/report_message.ts";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
@@ -39,18 +40,8 @@ async function tearDown(fixture: Fixture): Promise<void> {
   await Deno.remove(fixture.dir, { recursive: true });
 }
 
-function reportBytes(cid: number, seq: number, secret = "s"): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(JSON.stringify({
-    computerId: cid,
-    seq,
-    createdAt: new Date().toISOString(),
-    properties: { encryption_level: "required" },
-    custom: { Secret: secret },
-    relevance: [],
-    actionStatuses: [],
-    analyses: [],
-  }));
-}
+const reportBytes = (cid: number, seq: number, secret = "s") =>
+  testReportBytes(cid, seq, { Secret: secret });
 
 async function entry(
   fixture: Fixture,

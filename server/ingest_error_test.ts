@@ -1,26 +1,9 @@
 import assert from "node:assert/strict";
 import { MleError } from "../envelope/errors.ts";
-import type { ComputerRecord } from "../store/store.ts";
+import { computerRecord } from "../store/_test_computer_record.ts";
 import { inactiveReason, IngestError, ingestErrorFrom } from "./ingest_error.ts";
 
-const active: ComputerRecord = {
-  id: 7,
-  publicKey: "k",
-  hostIdentity: null,
-  hostname: null,
-  registeredAt: 0,
-  lastReportAt: null,
-  lastKid: null,
-  encryptionLevel: null,
-  revokedAt: null,
-  replacedBy: null,
-  handoverLastSeq: 0,
-  duplicateOf: null,
-  flagged: null,
-  removedAt: null,
-  claimsToReplace: null,
-  claimSignedByOldKey: false,
-};
+const active = computerRecord(7, { publicKey: "k" });
 
 Deno.test("inactiveReason() refuses revoked, replaced and removed computers, and only those", () => {
   assert.equal(inactiveReason(active), null);

@@ -20,6 +20,16 @@ async function newClient(): Promise<Client> {
   return { keys, publicKey: encodeBase64Url(await exportSigningPublicKey(keys.publicKey)) };
 }
 
+/** A hand-over signed by `signer`, saying computer `oldComputerId` hands over to `next`'s key. */
+async function signedHandover(signer: Client, oldComputerId: number, next: Client, lastSeq = 0) {
+  return await signHandover(signer.keys.privateKey, {
+    oldComputerId,
+    newPublicKey: next.publicKey,
+    issuedAt: NOW,
+    lastSeq,
+  });
+}
+
 function openServer() {
   const store = new SqliteStore(":memory:");
   return { store, computers: new ComputerDirectory(store), now: () => NOW };
@@ -103,12 +113,7 @@ Deno.test("registerClient() links a hand-over signed by the old key: the old id 
   const oldClient = await newClient();
   const old = await register(context, oldClient);
   const next = await newClient();
-  const handover = await signHandover(oldClient.keys.privateKey, {
-    oldComputerId: old.computerId,
-    newPublicKey: next.publicKey,
-    issuedAt: NOW,
-    lastSeq: 41,
-  });
+  const handover = await signedHandover(oldClient, old.computerId, next, 41);
   const result = await register(context, next, { handover });
   assert.deepEqual(result.linked, [{ oldComputerId: old.computerId, how: "replaced" }]);
   const replaced = (await context.store.getComputer(old.computerId))!;
@@ -123,12 +128,7 @@ Deno.test("registerClient() refuses a hand-over not signed by the old key, and r
   const context = openServer();
   const victim = await register(context, await newClient());
   const attacker = await newClient();
-  const forged = await signHandover(attacker.keys.privateKey, {
-    oldComputerId: victim.computerId,
-    newPublicKey: attacker.publicKey,
-    issuedAt: NOW,
-    lastSeq: 0,
-  });
+  const forged = await signedHandover(attacker, victim.computerId, attacker);
   await assert.rejects(
     register(context, attacker, { handover: forged }),
     (error: unknown) =>
@@ -145,12 +145,7 @@ Deno.test("registerClient() refuses another key's hand-over replayed for a new k
   const oldClient = await newClient();
   const old = await register(context, oldClient);
   const intended = await newClient();
-  const handover = await signHandover(oldClient.keys.privateKey, {
-    oldComputerId: old.computerId,
-    newPublicKey: intended.publicKey,
-    issuedAt: NOW,
-    lastSeq: 0,
-  });
+  const handover = await signedHandover(oldClient, old.computerId, intended);
   await assert.rejects(
     register(context, await newClient(), { handover }),
     (error: unknown) =>
@@ -168,12 +163,7 @@ Deno.test("registerClient() keeps a compromised rotation's statement from the ol
   await context.store.revokeComputer(old.computerId, NOW); // the operator acted on the breach first
   context.computers.clear();
   const next = await newClient();
-  const statement = await signHandover(oldClient.keys.privateKey, {
-    oldComputerId: old.computerId,
-    newPublicKey: next.publicKey,
-    issuedAt: NOW,
-    lastSeq: 0,
-  });
+  const statement = await signedHandover(oldClient, old.computerId, next);
   const result = await register(context, next, {
     handover: statement,
     compromised: true,
@@ -189,12 +179,7 @@ Deno.test("registerClient() keeps a compromised rotation's statement from the ol
   const stranger = await newClient();
   const victim = await register(context, await newClient(), { hostIdentity: "instance:b" });
   const impostor = await newClient();
-  const forged = await signHandover(stranger.keys.privateKey, {
-    oldComputerId: victim.computerId,
-    newPublicKey: impostor.publicKey,
-    issuedAt: NOW,
-    lastSeq: 0,
-  });
+  const forged = await signedHandover(stranger, victim.computerId, impostor);
   const claim = await register(context, impostor, {
     handover: forged,
     compromised: true,

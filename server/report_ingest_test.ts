@@ -15,6 +15,7 @@ import { type Store } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
 import { KeyRing } from "./key_ring.ts";
 import { openTestServer, registerTestComputer } from "./_test_server.ts";
+import { reportBytes } from "../tests/report_bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -50,19 +51,6 @@ async function setUp(): Promise<Fixture> {
 async function tearDown(fixture: Fixture): Promise<void> {
   fixture.store.close();
   await Deno.remove(fixture.dir, { recursive: true });
-}
-
-function reportBytes(cid: number, seq: number): Uint8Array<ArrayBuffer> {
-  return encoder.encode(JSON.stringify({
-    computerId: cid,
-    seq,
-    createdAt: new Date().toISOString(),
-    properties: { encryption_level: "required" },
-    custom: {},
-    relevance: [],
-    actionStatuses: [],
-    analyses: [],
-  }));
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { eventually } from "../tests/eventually.ts";
 import { IngestError } from "./ingest_error.ts";
 import { RsaWorkQueue } from "./rsa_work_queue.ts";
 
@@ -24,7 +25,7 @@ Deno.test("RsaWorkQueue: runs at most `concurrency` at once, lets `maxWaiting` w
   // Two run, the third waits; releasing one lets the third in.
   assert.equal(releases.length, 2);
   releases.shift()!();
-  while (releases.length < 2) await new Promise((resolve) => setTimeout(resolve, 0));
+  await eventually(() => releases.length === 2 ? true : undefined, "the third work to start");
   for (const release of releases) release();
   assert.deepEqual(await Promise.all(taken), ["done", "done", "done"]);
   assert.equal(most, 2);

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import type { NewReport, Store, StoreChange } from "./store.ts";
 import type { UploadQuotas, UploadRecord, UploadRecords } from "./upload_records.ts";
 import { consoleConformanceTests } from "./console_conformance.ts";
+import { computerRecord } from "./_test_computer_record.ts";
 
 /** A fresh, empty database opened by a backend. */
 export interface StoreFixture {
@@ -100,24 +101,15 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
       claimSignedByOldKey: true,
     });
     assert.ok(second.id > first.id);
-    assert.deepEqual(first, {
-      id: first.id,
-      publicKey: "key-1",
-      hostIdentity: "host-a",
-      hostname: "a.example",
-      registeredAt: 1_700_000_000_001,
-      lastReportAt: null,
-      lastKid: null,
-      encryptionLevel: null,
-      revokedAt: null,
-      replacedBy: null,
-      handoverLastSeq: 0,
-      duplicateOf: null,
-      flagged: null,
-      removedAt: null,
-      claimsToReplace: null,
-      claimSignedByOldKey: false,
-    });
+    assert.deepEqual(
+      first,
+      computerRecord(first.id, {
+        publicKey: "key-1",
+        hostIdentity: "host-a",
+        hostname: "a.example",
+        registeredAt: 1_700_000_000_001,
+      }),
+    );
     assert.deepEqual([second.claimsToReplace, second.claimSignedByOldKey], [first.id, true]);
     assert.deepEqual(await store.getComputer(second.id), second);
     assert.deepEqual(await store.findComputerByPublicKey("key-1"), first);

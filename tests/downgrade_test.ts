@@ -10,6 +10,7 @@ import {
   admin,
   clientReport,
   clientStatus,
+  computerIdOf,
   createSite,
   freePort,
   generateKey,
@@ -17,6 +18,7 @@ import {
   startServer,
   storedReports,
   type TestSite,
+  waitForStored,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 import { runRole } from "./run_role.ts";
@@ -27,25 +29,12 @@ import { ALLOW_LEGACY_RELAYS_SETTING } from "../protocol/settings.ts";
 
 const HELD = /does not take encrypted reports although the site enabled encryption/;
 
-async function computerIdOf(clientDir: string): Promise<number> {
-  const id = (await clientStatus(clientDir)).computerId;
-  assert.equal(typeof id, "number", `client ${clientDir} has no computer id`);
-  return id as number;
-}
-
 /** Queues a small file for upload (sent by the next report cycle). */
 async function queueUpload(site: TestSite, clientDir: string): Promise<void> {
   const file = `${site.root}/upload.txt`;
   await Deno.writeTextFile(file, "an upload that must not travel in clear text\n");
   const queued = await runRole("client", ["upload", file, "--data-dir", clientDir]);
   assert.equal(queued.code, 0, queued.stderr);
-}
-
-async function storedCount(site: TestSite, computerId: number, count: number) {
-  return await eventually(async () => {
-    const reports = await storedReports(site, computerId);
-    return reports.length >= count ? reports : undefined;
-  }, `${count} stored report(s) of computer ${computerId}`);
 }
 
 async function setForAll(site: TestSite, setting: string): Promise<void> {
@@ -99,7 +88,7 @@ Deno.test("an optional client holding the site's certificate sends no report or 
     assert.equal(after.queueDepth, 0);
     assert.equal(after.heldBecause, null);
     assert.ok(toRelay.count("POST", API.uploads) > 0);
-    const stored = await storedCount(site, computerId, 3);
+    const stored = await waitForStored(site, computerId, 3);
     assert.deepEqual(stored.map((r) => r.encrypted), [true, false, false]);
   } finally {
     await toRelay.close();
@@ -229,7 +218,7 @@ Deno.test("an optional client sends clear text through a relay that refuses encr
     const sent = await clientReport(site, clientDir, relayPort);
     assert.equal(sent.code, 0, sent.stderr);
     assert.equal((await clientStatus(clientDir)).certificateKid, null);
-    const stored = await storedCount(site, computerId, 3);
+    const stored = await waitForStored(site, computerId, 3);
     assert.deepEqual(stored.map((r) => r.encrypted), [true, false, false]);
   } finally {
     await relay.stop();

@@ -14,6 +14,7 @@ import {
   freePort,
   generateKey,
   RecordingProxy,
+  reportDeliveries,
   spooledMessages,
   startRelay,
   startServer,
@@ -22,6 +23,7 @@ import {
 } from "./deployment.ts";
 import { containsCanary, readTree } from "./recording_proxy.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
+import { TamperingProxy } from "./tampering_proxy.ts";
 import { API } from "../protocol/paths.ts";
 import { eventually } from "./eventually.ts";
 import { signReport } from "../envelope/report_message.ts";
@@ -178,6 +180,8 @@ Deno.test("a relay killed while holding accepted reports, with the server down, 
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
   let relay = await startRelay(relayDir, relayPort, site.serverPort);
+  // The restarted relay's parent: the server's answers to its deliveries, on the wire.
+  const upstream = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
   try {
     const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
@@ -199,17 +203,22 @@ Deno.test("a relay killed while holding accepted reports, with the server down, 
     await relay.stop("SIGKILL");
 
     server = await startServer(site);
-    relay = await startRelay(relayDir, relayPort, site.serverPort);
-    const stored = await waitForStored(site, computerId, 4);
-    await new Promise((resolve) => setTimeout(resolve, 1_000)); // any duplicate would land now
-    const again = await storedReports(site, computerId);
-    assert.equal(again.length, 4);
-    assert.deepEqual(
-      again.map((r) => r.seq),
-      [...new Set(stored.map((r) => r.seq))].sort((a, b) => a - b),
+    relay = await startRelay(relayDir, relayPort, upstream.port);
+    await eventually(
+      async () => (await spooledMessages(relayDir)).length === 0 ? true : undefined,
+      "the relay's spool emptied",
     );
-    assert.ok(again.every((r) => r.encrypted));
+    // What the server answered the restarted relay: each held report stored once, and no resend
+    // (which it would have answered 409 ERR_DUPLICATE_REPORT) of anything it already had.
+    const deliveries = reportDeliveries(upstream);
+    assert.deepEqual(deliveries.stored.sort(), [2, 3, 4].map((seq) => `${computerId}:${seq}`));
+    assert.deepEqual(deliveries.duplicates, [], "the relay resent reports the server had stored");
+    assert.deepEqual(deliveries.other, []);
+    const stored = await storedReports(site, computerId);
+    assert.deepEqual(stored.map((r) => r.seq), [1, 2, 3, 4]);
+    assert.ok(stored.every((r) => r.encrypted));
   } finally {
+    await upstream.close();
     await relay.stop();
     await server.stop();
     await Deno.remove(site.root, { recursive: true });

@@ -19,3 +19,12 @@ export async function eventually<T>(
   }
   throw new Error(`Timed out waiting for ${what}`);
 }
+
+/** Waits (bounded, through {@linkcode eventually}) until `condition` holds, failing after `timeoutMs` with `label`. */
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  label: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  await eventually(async () => (await condition()) ? true : undefined, label, timeoutMs);
+}

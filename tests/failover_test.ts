@@ -18,13 +18,12 @@ import {
   createSite,
   freePort,
   generateKey,
-  postgresSite,
-  secondServerSite,
   startRelay,
   startServer,
   storedReports,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
+import { postgresSite, secondServerSite } from "./postgres_site.ts";
 import { POSTGRES_SKIP_REASON, POSTGRES_TEST_PASSWORD } from "./private_postgres.ts";
 import type { RoleProcess } from "./run_role.ts";
 

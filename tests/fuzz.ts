@@ -214,6 +214,34 @@ export async function signAny(
   return await signJws(privateKey, { typ }, new TextEncoder().encode(JSON.stringify(body)));
 }
 
+/** A case for a verifier of signed documents: a whole document, or a body still to be signed. */
+export type SignedDocumentCase = { document: unknown } | { body: unknown };
+
+/**
+ * Cases for a verifier of signed documents: one edit of the valid signed document, any JSON value,
+ * or one edit of each valid body, which {@linkcode signedDocumentOf} then signs with the right key
+ * so that the checks behind the signature are reached.
+ */
+export function signedDocumentCases(
+  signed: object,
+  ...validBodies: Record<string, unknown>[]
+): fc.Arbitrary<SignedDocumentCase> {
+  return fc.oneof(
+    mutatedJose(signed).map((document) => ({ document })),
+    anyJson.map((document) => ({ document })),
+    ...validBodies.map((valid) => documentBodies(valid).map((body) => ({ body }))),
+  );
+}
+
+/** The document of a case: as generated, or its body signed by `privateKey` as `typ`. */
+export async function signedDocumentOf(
+  input: SignedDocumentCase,
+  privateKey: CryptoKey,
+  typ: string,
+): Promise<unknown> {
+  return "document" in input ? input.document : await signAny(privateKey, typ, input.body);
+}
+
 /** A document body: one edit of a valid body (nested members too), or any JSON value. */
 export function documentBodies(valid: Record<string, unknown>): fc.Arbitrary<unknown> {
   const edits: fc.Arbitrary<unknown>[] = [mutatedObject(valid), anyJson];

@@ -21,6 +21,7 @@ import {
 } from "./deployment.ts";
 import { POSTGRES_TEST_PASSWORD } from "./private_postgres.ts";
 import { postgresSite, postgresTest, query } from "./postgres_site.ts";
+import { eventually } from "./eventually.ts";
 import { runRole } from "./run_role.ts";
 
 const test = postgresTest;
@@ -162,15 +163,12 @@ test("the same report sent to two servers on one database is stored once; the se
     const first = await post(site.serverPort);
     assert.equal(first.status, 200, await first.text());
     // Server b learns of the computer registered through a within its directory's refresh.
-    const second = await (async () => {
-      for (let i = 0; i < 100; i++) {
-        const response = await post(secondPort);
-        if (response.status !== 403) return response;
-        await response.body?.cancel();
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      throw new Error("server b never knew the computer");
-    })();
+    const second = await eventually(async () => {
+      const response = await post(secondPort);
+      if (response.status !== 403) return response;
+      await response.body?.cancel();
+      return undefined;
+    }, "server b knowing the computer");
     assert.equal(second.status, 409);
     assert.equal((await second.json()).error.code, "ERR_DUPLICATE_REPORT");
     const rows = await query(url, "SELECT computer_id, seq FROM reports");

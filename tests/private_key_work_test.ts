@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { reportBytes as testReportBytes } from "./report_bytes.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { type ContentKey, createContentKey } from "../envelope/jwe.ts";
 import { type EncryptedMessage, sealReport } from "../envelope/report_message.ts";
@@ -55,18 +56,8 @@ function postReport(port: number, message: EncryptedMessage): Promise<Answer> {
   });
 }
 
-function reportBytes(cid: number, seq: number): Uint8Array<ArrayBuffer> {
-  return encoder.encode(JSON.stringify({
-    computerId: cid,
-    seq,
-    createdAt: new Date().toISOString(),
-    properties: {},
-    custom: { Test: "private-key-work" },
-    relevance: [],
-    actionStatuses: [],
-    analyses: [],
-  }));
-}
+const reportBytes = (cid: number, seq: number) =>
+  testReportBytes(cid, seq, { Test: "private-key-work" }, {});
 
 /** A content key wrapped afresh: the server needs one RSA unwrap for the first report under it. */
 async function freshKey(sender: RegisteredSender): Promise<ContentKey> {

@@ -39,10 +39,6 @@ async function postReport(port: number, body: string): Promise<Response> {
   });
 }
 
-async function spooledFiles(relayDir: string): Promise<Uint8Array[]> {
-  return await spooledMessages(relayDir);
-}
-
 Deno.test("a flooded relay answers 503 with Retry-After past a computer's share and past its maximum size, the client keeps its report queued, and nothing accepted is lost", async () => {
   const site = await createSite();
   let server = await startServer(site);
@@ -101,7 +97,7 @@ Deno.test("a flooded relay answers 503 with Retry-After past a computer's share 
       assert.deepEqual(stored.map((report) => report.seq), seqs);
     }
     await eventually(
-      async () => (await spooledFiles(relayDir)).length === 0 ? true : undefined,
+      async () => (await spooledMessages(relayDir)).length === 0 ? true : undefined,
       "the relay's spool to drain",
     );
     assert.deepEqual(await Array.fromAsync(Deno.readDir(`${relayDir}/rejected`)), []);
@@ -272,7 +268,7 @@ Deno.test("a decrypting relay that knows a client's key refuses a report forged 
     const body = await refused.json();
     assert.equal(refused.status, 403, JSON.stringify(body));
     assert.equal(body.error.code, "ERR_SIGNATURE_INVALID");
-    assert.deepEqual(await spooledFiles(relayDir), []);
+    assert.deepEqual(await spooledMessages(relayDir), []);
     assert.deepEqual(await Array.fromAsync(Deno.readDir(`${relayDir}/rejected`)), []);
 
     const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);

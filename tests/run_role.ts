@@ -67,6 +67,7 @@ export class RoleProcess {
   #stdout = "";
   #stderr = "";
   readonly #done: Promise<Deno.CommandStatus>;
+  #exited: Deno.CommandStatus | null = null;
 
   constructor(role: Role, args: string[], env: Record<string, string> = {}) {
     const { command, args: fullArgs } = roleCommand(role, args);
@@ -89,6 +90,12 @@ export class RoleProcess {
       collect(this.child.stderr, "err"),
     ]);
     this.#done = readers.then(() => this.child.status);
+    this.child.status.then((status) => this.#exited = status);
+  }
+
+  /** How the process ended, or null while it runs. */
+  get exited(): Deno.CommandStatus | null {
+    return this.#exited;
   }
 
   get stdout(): string {
@@ -115,6 +122,23 @@ export class RoleProcess {
         );
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Waits (bounded) for the process to end on its own; fails naming its stderr. */
+  async waitForExit(timeoutMs = 20_000): Promise<Deno.CommandStatus> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new Error(`Timed out waiting for the process to end\nstderr:\n${this.#stderr}`)),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.#done, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

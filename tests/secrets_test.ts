@@ -39,10 +39,40 @@ Deno.test({
     const site = await createSite();
     const readable = await worldReadable(`${site.root}/readable-password`);
     const noEnvPassword = { MLE_SITE_PASSWORD: "", MLE_TRANSFER_PASSWORD: "" };
+    /** Runs a role that must refuse `readable`: exit 2 and the one error, the chmod to run. */
+    const assertRefused = async (
+      role: "admin" | "relay" | "client",
+      args: string[],
+      env: Record<string, string>,
+      error = insecureFileError(`mle-${role}`, readable),
+    ) => {
+      const result = await runRole(role, args, { env });
+      assert.equal(result.code, 2, result.stderr);
+      assert.ok(result.stderr.includes(error), result.stderr);
+    };
+    const generateKeyArgs = [
+      "-reportencryption",
+      "-generatekey",
+      "-privateKeySize=min",
+      `-sitePvkLocation=${site.siteKey}`,
+      `-password-file=${readable}`,
+      "--data-dir",
+      site.serverDir,
+    ];
+    const authenticatingRelayArgs = [
+      "run",
+      "--data-dir",
+      `${site.root}/relay`,
+      "--listen",
+      `127.0.0.1:${freePort()}`,
+      "--parent",
+      `http://127.0.0.1:${site.serverPort}`,
+      "--authenticating",
+    ];
     try {
       // The site key's password: a new site is not created.
       const newSiteKey = `${site.root}/other-site/license.pvk`;
-      const initSite = await runRole("admin", [
+      await assertRefused("admin", [
         "init-site",
         "--data-dir",
         `${site.root}/other-server`,
@@ -54,29 +84,11 @@ Deno.test({
         "http://127.0.0.1:52311",
         "--password-file",
         readable,
-      ], { env: noEnvPassword });
-      assert.equal(initSite.code, 2, initSite.stderr);
-      assert.ok(
-        initSite.stderr.includes(insecureFileError("mle-admin", readable)),
-        initSite.stderr,
-      );
+      ], noEnvPassword);
       assert.equal(await exists(newSiteKey), false, "init-site wrote a site key");
 
       // The site key's password for an act on an existing site, in the seed's syntax: no key.
-      const generate = await runRole("admin", [
-        "-reportencryption",
-        "-generatekey",
-        "-privateKeySize=min",
-        `-sitePvkLocation=${site.siteKey}`,
-        `-password-file=${readable}`,
-        "--data-dir",
-        site.serverDir,
-      ], { env: noEnvPassword });
-      assert.equal(generate.code, 2, generate.stderr);
-      assert.ok(
-        generate.stderr.includes(insecureFileError("mle-admin", readable)),
-        generate.stderr,
-      );
+      await assertRefused("admin", generateKeyArgs, noEnvPassword);
       const status = await runRole("admin", [
         "encryption",
         "status",
@@ -89,7 +101,7 @@ Deno.test({
       // The transfer password: nothing is exported.
       await generateKey(site, true);
       const usb = `${site.root}/usb`;
-      const exported = await runRole("admin", [
+      await assertRefused("admin", [
         "encryption",
         "export",
         "--to",
@@ -98,57 +110,28 @@ Deno.test({
         readable,
         "--data-dir",
         site.serverDir,
-      ], { env: noEnvPassword });
-      assert.equal(exported.code, 2, exported.stderr);
-      assert.ok(
-        exported.stderr.includes(insecureFileError("mle-admin", readable)),
-        exported.stderr,
-      );
+      ], noEnvPassword);
       assert.equal(await exists(usb), false, "export wrote to the stick");
 
       // An authenticating relay's shared password: it does not start.
-      const relay = await runRole("relay", [
-        "run",
-        "--data-dir",
-        `${site.root}/relay`,
-        "--listen",
-        `127.0.0.1:${freePort()}`,
-        "--parent",
-        `http://127.0.0.1:${site.serverPort}`,
-        "--authenticating",
-        "--password-file",
-        readable,
-      ], { env: { MLE_RELAY_SHARED_PASSWORD: "" } });
-      assert.equal(relay.code, 2, relay.stderr);
-      assert.ok(relay.stderr.includes(insecureFileError("mle-relay", readable)), relay.stderr);
+      const noRelayPassword = { MLE_RELAY_SHARED_PASSWORD: "" };
+      await assertRefused(
+        "relay",
+        [...authenticatingRelayArgs, "--password-file", readable],
+        noRelayPassword,
+      );
 
       // Its one-time passwords: the same rule, the same error.
-      const oneTime = await runRole("relay", [
-        "run",
-        "--data-dir",
-        `${site.root}/relay`,
-        "--listen",
-        `127.0.0.1:${freePort()}`,
-        "--parent",
-        `http://127.0.0.1:${site.serverPort}`,
-        "--authenticating",
-        "--one-time-passwords",
-        readable,
-      ], { env: { MLE_RELAY_SHARED_PASSWORD: "" } });
-      assert.equal(oneTime.code, 2, oneTime.stderr);
-      assert.ok(
-        oneTime.stderr.includes(
-          insecureFileError("mle-relay", readable).replace(
-            "password file",
-            "one-time password file",
-          ),
-        ),
-        oneTime.stderr,
+      await assertRefused(
+        "relay",
+        [...authenticatingRelayArgs, "--one-time-passwords", readable],
+        noRelayPassword,
+        insecureFileError("mle-relay", readable).replace("password file", "one-time password file"),
       );
 
       // A client's password for the manual key exchange: nothing is registered or created.
       const clientDir = `${site.root}/client`;
-      const register = await runRole("client", [
+      await assertRefused("client", [
         "register",
         "--password-file",
         readable,
@@ -157,25 +140,12 @@ Deno.test({
         "--masthead",
         site.masthead,
         "http://127.0.0.1:9",
-      ], { env: { MLE_RELAY_PASSWORD: "" } });
-      assert.equal(register.code, 2, register.stderr);
-      assert.ok(
-        register.stderr.includes(insecureFileError("mle-client", readable)),
-        register.stderr,
-      );
+      ], { MLE_RELAY_PASSWORD: "" });
       assert.equal(await exists(`${clientDir}/KeyStorage`), false, "register made a key pair");
 
       // The same file, made owner-only as the error says, is accepted.
       await Deno.chmod(readable, 0o600);
-      const fixed = await runRole("admin", [
-        "-reportencryption",
-        "-generatekey",
-        "-privateKeySize=min",
-        `-sitePvkLocation=${site.siteKey}`,
-        `-password-file=${readable}`,
-        "--data-dir",
-        site.serverDir,
-      ], { env: noEnvPassword });
+      const fixed = await runRole("admin", generateKeyArgs, { env: noEnvPassword });
       assert.equal(fixed.code, 0, fixed.stderr);
     } finally {
       await Deno.remove(site.root, { recursive: true });

@@ -19,7 +19,7 @@ import {
   admin,
   ADMIN_ENV,
   clientReport,
-  clientStatus,
+  computerIdOf,
   copyKeysByUsb,
   createSite,
   deployKey,
@@ -27,9 +27,9 @@ import {
   generateKey,
   startRelay,
   startServer,
-  storedReports,
   TEST_PASSWORD,
   type TestSite,
+  waitForStored,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 import type { RoleProcess } from "./run_role.ts";
@@ -60,19 +60,6 @@ function bundleKids(parent: TamperingProxy): string[] {
   return parent.bodiesOf("POST", API.bundles).map((body) =>
     readBundleMessage(JSON.parse(body)).header.kid
   );
-}
-
-async function computerIdOf(clientDir: string): Promise<number> {
-  const status = await clientStatus(clientDir);
-  assert.equal(typeof status.computerId, "number", JSON.stringify(status));
-  return status.computerId as number;
-}
-
-async function waitForStored(site: TestSite, computerId: number, count: number) {
-  return await eventually(async () => {
-    const reports = await storedReports(site, computerId);
-    return reports.length >= count ? reports : undefined;
-  }, `${count} stored report(s) of computer ${computerId}`);
 }
 
 /** Allows the decrypting relay that logged its computer id to send bundles. */

@@ -21,6 +21,21 @@ export interface PassedRequest {
   /** Path and query. */
   path: string;
   body: string;
+  /** The body's bytes exactly as sent (a report batch is binary). */
+  bytes: Uint8Array;
+  /** What the target answered (before any tampering); null until it has. */
+  answer: TargetAnswer | null;
+}
+
+/** The target's answer to a request that reached it. */
+export interface TargetAnswer {
+  status: number;
+  /** The `error.code` of a JSON error body, else null. */
+  errorCode: string | null;
+  /** The `Retry-After` header, else null. */
+  retryAfter: string | null;
+  /** The answer's JSON body, else null. */
+  json: unknown;
 }
 
 /**
@@ -55,10 +70,13 @@ export class TamperingProxy {
         const served = this.#documents.get(url.pathname);
         if (request.method === "GET" && served !== undefined) return jsonAnswer(200, served);
         const forward = async () => {
-          this.passed.push({
+          const passed: PassedRequest = {
             ...intercepted,
             body: body ? new TextDecoder().decode(body) : "",
-          });
+            bytes: body ?? new Uint8Array(),
+            answer: null,
+          };
+          this.passed.push(passed);
           const headers = new Headers(request.headers);
           for (const name of [...DROPPED_HEADERS, "host"]) headers.delete(name);
           const answer = await fetch(`http://127.0.0.1:${targetPort}${intercepted.path}`, {
@@ -68,7 +86,15 @@ export class TamperingProxy {
           });
           const answerHeaders = new Headers(answer.headers);
           for (const name of DROPPED_HEADERS) answerHeaders.delete(name);
-          return new Response(await answer.arrayBuffer(), {
+          const answerBody = await answer.arrayBuffer();
+          const json = jsonIn(answerBody);
+          passed.answer = {
+            status: answer.status,
+            errorCode: errorCodeOf(json),
+            retryAfter: answer.headers.get("retry-after"),
+            json,
+          };
+          return new Response(answerBody, {
             status: answer.status,
             headers: answerHeaders,
           });
@@ -89,6 +115,16 @@ export class TamperingProxy {
     return this.#passedTo(method, path).map((request) => request.body);
   }
 
+  /** The target's answers to the requests for `method path` (path without query), oldest first. */
+  answersTo(method: string, path: string | RegExp): TargetAnswer[] {
+    return this.passed.filter((request) =>
+      request.method === method && request.answer !== null &&
+      (typeof path === "string"
+        ? request.path.split("?")[0] === path
+        : path.test(request.path.split("?")[0]))
+    ).map((request) => request.answer!);
+  }
+
   /** From now on, answers GET `path` with 200 and `document` instead of asking the target. */
   serve(path: string, document: unknown): void {
     this.#documents.set(path, document);
@@ -103,6 +139,19 @@ export class TamperingProxy {
   async close(): Promise<void> {
     await this.#server.shutdown();
   }
+}
+
+function jsonIn(body: ArrayBuffer): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return null;
+  }
+}
+
+function errorCodeOf(json: unknown): string | null {
+  const code = (json as { error?: { code?: unknown } } | null)?.error?.code;
+  return typeof code === "string" ? code : null;
 }
 
 /** A JSON answer, as the attacker forges it. */

@@ -15,6 +15,7 @@ import {
   admin,
   clientReport,
   clientStatus,
+  computerIdOf,
   copyKeysByUsb,
   createSite,
   deployKey,
@@ -27,6 +28,7 @@ import {
 } from "./deployment.ts";
 import { containsCanary, readTree } from "./recording_proxy.ts";
 import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
+import { TamperingProxy } from "./tampering_proxy.ts";
 import { eventually } from "./eventually.ts";
 
 const encoder = new TextEncoder();
@@ -118,12 +120,6 @@ async function setClientSettings(site: TestSite, settings: string[]): Promise<vo
   ]);
 }
 
-async function computerIdOf(clientDir: string): Promise<number> {
-  const status = await clientStatus(clientDir);
-  assert.equal(typeof status.computerId, "number", JSON.stringify(status));
-  return status.computerId as number;
-}
-
 async function folderBytes(path: string): Promise<number> {
   let total = 0;
   try {
@@ -136,21 +132,6 @@ async function folderBytes(path: string): Promise<number> {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   return total;
-}
-
-/** Waits (bounded) for a background role to end. */
-async function exitOf(process: RoleProcess, timeoutMs: number): Promise<Deno.CommandStatus> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      process.child.status,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`still running:\n${process.stderr}`)), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function uploadProgress(
@@ -616,6 +597,8 @@ Deno.test("a full relay buffer makes the client wait, never exceeds its size, an
     "--upload-buffer-max-size",
     "64K",
   ]);
+  // Between the client and the relay: what the relay answered each chunk, on the wire.
+  const toRelay = new TamperingProxy(relayPort);
   const clientDir = `${site.root}/client`;
   let client: RoleProcess | null = null;
   try {
@@ -630,26 +613,28 @@ Deno.test("a full relay buffer makes the client wait, never exceeds its size, an
       "--wait",
       "--timeout",
       "90",
-      ...connection(site, clientDir, relayPort, "required"),
+      ...connection(site, clientDir, toRelay.port, "required"),
     ]);
-    await eventually(async () => {
-      const held = await folderBytes(`${relayDir}/uploads`);
-      return held >= maxBytes / 2 ? true : undefined;
-    }, "the relay buffer filling");
+    const busyAnswers = () =>
+      toRelay.answersTo("PUT", /^\/api\/v1\/uploads\//).filter((answer) =>
+        answer.status === 503 && answer.errorCode === "ERR_RETRY_LATER" &&
+        answer.retryAfter !== null
+      ).length;
+    // The client waits: told to retry later, it comes back with the same chunk (again refused
+    // while the buffer is full) instead of giving up.
     let largest = 0;
-    for (let i = 0; i < 20; i++) {
+    await eventually(async () => {
       largest = Math.max(largest, await folderBytes(`${relayDir}/uploads`));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      return busyAnswers() >= 3 || client!.exited !== null ? true : undefined;
+    }, "the relay refusing three chunks with 503 ERR_RETRY_LATER and Retry-After");
+    assert.equal(client.exited, null, `the client gave up:\n${client.stderr}`);
+    largest = Math.max(largest, await folderBytes(`${relayDir}/uploads`));
     // Chunks are at most 4 KiB + tag; the manifest and state files add a little.
+    assert.ok(largest >= maxBytes / 2, `the buffer holds only ${largest} bytes while refusing`);
     assert.ok(largest <= maxBytes + 16 * 1024, `the buffer holds ${largest} bytes`);
-    assert.equal(
-      await Promise.race([client.child.status.then(() => "ended"), Promise.resolve("running")]),
-      "running",
-    );
 
     server = await startServer(site);
-    const status = await exitOf(client, 90_000);
+    const status = await client.waitForExit(90_000);
     assert.equal(status.code, 0, client.stderr);
     const [stored] = await listUploads(site);
     assert.equal(stored.state, "complete");
@@ -660,6 +645,7 @@ Deno.test("a full relay buffer makes the client wait, never exceeds its size, an
     );
   } finally {
     await client?.stop("SIGKILL");
+    await toRelay.close();
     await relay.stop();
     await server.stop();
     await Deno.remove(site.root, { recursive: true });

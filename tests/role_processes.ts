@@ -1,0 +1,117 @@
+/**
+ * Test support: the roles of a test site as real processes on loopback (the server, relays, the
+ * client's commands), each run from source with exactly its compiled permissions.
+ *
+ * @module
+ */
+
+import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
+import type { TestSite } from "./test_site.ts";
+
+/** A running server and the port of its operations listener (metrics, health). */
+export type ServerProcess = RoleProcess & {
+  readonly opsPort: number;
+  /** The web console's base URL, or null when started with `--console-listen off`. */
+  readonly consoleUrl: string | null;
+};
+
+const OPS_LISTENER_LINE = /operations listener on http:\/\/[^\s]*:(\d+)/;
+const CONSOLE_LISTENER_LINE = /console listener on (https?:\/\/[^\s]*:\d+)/;
+
+/**
+ * Starts the server of a site on its port, with its operations listener on a free loopback port
+ * that the server picks and logs (unless `extra` gives `--ops-listen`).
+ */
+export async function startServer(
+  site: TestSite,
+  extra: string[] = [],
+): Promise<ServerProcess> {
+  const ops = extra.includes("--ops-listen") ? [] : ["--ops-listen", "127.0.0.1:0"];
+  const consoleArgs = extra.includes("--console-listen") ? [] : ["--console-listen", "127.0.0.1:0"];
+  const server = new RoleProcess("server", [
+    "run",
+    "--data-dir",
+    site.serverDir,
+    "--listen",
+    `127.0.0.1:${site.serverPort}`,
+    ...ops,
+    ...consoleArgs,
+    ...extra,
+  ]);
+  await server.waitFor(OPS_LISTENER_LINE);
+  await server.waitFor("listening on");
+  const consoleUrl = CONSOLE_LISTENER_LINE.exec(server.stderr)?.[1] ?? null;
+  return Object.assign(server, { opsPort: opsPortOf(server), consoleUrl });
+}
+
+/** The port of a server's or relay's operations listener, from the line its log names it in. */
+export function opsPortOf(role: RoleProcess): number {
+  const match = OPS_LISTENER_LINE.exec(role.stderr);
+  if (!match) throw new Error(`no operations listener in:\n${role.stderr}`);
+  return Number(match[1]);
+}
+
+/**
+ * Starts a relay whose parent is `parentPort`; given `--one-time-passwords`, waits until their
+ * keys are derived (or `waitForOneTimePasswords` is false).
+ */
+export async function startRelay(
+  dataDir: string,
+  port: number,
+  parentPort: number,
+  extra: string[] = [],
+  options: { env?: Record<string, string>; waitForOneTimePasswords?: boolean } = {},
+): Promise<RoleProcess> {
+  const relay = new RoleProcess("relay", [
+    "run",
+    "--data-dir",
+    dataDir,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--parent",
+    `http://127.0.0.1:${parentPort}`,
+    ...extra,
+  ], options.env ?? {});
+  await relay.waitFor("listening on");
+  if ((options.waitForOneTimePasswords ?? true) && extra.includes("--one-time-passwords")) {
+    await relay.waitFor("one-time passwords ready", 120_000);
+  }
+  return relay;
+}
+
+/** Runs `mle-client report` for a client data dir. */
+export async function clientReport(
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+  extra: string[] = [],
+): Promise<RoleResult> {
+  return await runRole("client", [
+    "report",
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--parent",
+    `http://127.0.0.1:${parentPort}`,
+    "--host-identifier",
+    "instance",
+    ...extra,
+  ]);
+}
+
+/** Reads a client's status as JSON. */
+export async function clientStatus(clientDir: string): Promise<Record<string, unknown>> {
+  const result = await runRole("client", ["status", "--data-dir", clientDir, "--json"]);
+  if (result.code !== 0) throw new Error(`status failed: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+/** A client's computer id, from its status; fails the test when it has none. */
+export async function computerIdOf(clientDir: string): Promise<number> {
+  const status = await clientStatus(clientDir);
+  if (typeof status.computerId !== "number") {
+    throw new Error(`client has no computer id: ${JSON.stringify(status)}`);
+  }
+  return status.computerId;
+}

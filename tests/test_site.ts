@@ -1,0 +1,128 @@
+/**
+ * Test support: a site made with the real admin tool in a temporary folder (site key, masthead,
+ * the server's data dir) and its MLE keys, generated, deployed or carried by USB as the seed does.
+ *
+ * @module
+ */
+
+import { freePort, type RoleResult, runRole } from "./run_role.ts";
+
+/** The site password every test deployment uses (given through the environment, never argv). */
+export const TEST_PASSWORD = "correct horse battery staple";
+export const ADMIN_ENV = { MLE_SITE_PASSWORD: TEST_PASSWORD };
+/** The password keys are sealed under for the USB transfer (`encryption export`/`import`). */
+export const TRANSFER_PASSWORD = "a long transfer password";
+
+/** Paths of a test site. */
+export interface TestSite {
+  root: string;
+  serverDir: string;
+  siteKey: string;
+  masthead: string;
+  serverPort: number;
+  /**
+   * Environment every admin call of the fixture adds (e.g. `MLE_DATABASE_URL` and its password
+   * for a site whose store is PostgreSQL); absent for the data dir's SQLite store.
+   */
+  adminEnv?: Record<string, string>;
+}
+
+/** Runs the admin tool and fails the test with its output when it exits non-zero. */
+export async function admin(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RoleResult> {
+  const result = await runRole("admin", args, { env: { ...ADMIN_ENV, ...env } });
+  if (result.code !== 0) {
+    throw new Error(
+      `mle-admin ${args.join(" ")} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
+    );
+  }
+  return result;
+}
+
+/**
+ * The seed's USB transfer: exports the server's keys and imports them into another data dir (a
+ * decrypting relay's); fails the test with the tool's output when either step fails.
+ */
+export async function copyKeysByUsb(
+  site: TestSite,
+  targetDir: string,
+): Promise<{ exported: RoleResult; imported: RoleResult }> {
+  const usb = `${site.root}/usb`;
+  const env = { ...ADMIN_ENV, MLE_TRANSFER_PASSWORD: TRANSFER_PASSWORD, MLE_DATA_DIR: "" };
+  const exported = await runRole("admin", [
+    "encryption",
+    "export",
+    "--to",
+    usb,
+    "--data-dir",
+    site.serverDir,
+  ], { env: { ...env, ...site.adminEnv } });
+  if (exported.code !== 0) throw new Error(`export exited ${exported.code}\n${exported.stderr}`);
+  const imported = await runRole(
+    "admin",
+    ["encryption", "import", "--from", usb, "--data-dir", targetDir],
+    { env },
+  );
+  if (imported.code !== 0) throw new Error(`import exited ${imported.code}\n${imported.stderr}`);
+  await Deno.remove(usb, { recursive: true });
+  return { exported, imported };
+}
+
+/**
+ * Creates a site (site key, masthead, server data dir) in a new temporary folder; `adminEnv`
+ * goes to every admin call of the fixture for this site.
+ */
+export async function createSite(adminEnv?: Record<string, string>): Promise<TestSite> {
+  const root = await Deno.makeTempDir({ prefix: "mle-test-" });
+  const serverPort = freePort();
+  const site: TestSite = {
+    root,
+    serverDir: `${root}/server`,
+    siteKey: `${root}/site/license.pvk`,
+    masthead: `${root}/site/masthead.json`,
+    serverPort,
+    ...(adminEnv ? { adminEnv } : {}),
+  };
+  await Deno.mkdir(`${root}/site`, { mode: 0o700 });
+  await admin([
+    "init-site",
+    "--data-dir",
+    site.serverDir,
+    "--site-key",
+    site.siteKey,
+    "--masthead",
+    site.masthead,
+    "--server-url",
+    `http://127.0.0.1:${serverPort}`,
+  ], adminEnv);
+  return site;
+}
+
+/** Generates a 2048-bit MLE key with the seed's syntax; deploys it now or leaves it pending. */
+export async function generateKey(site: TestSite, deployNow: boolean): Promise<string> {
+  const result = await admin([
+    "-reportencryption",
+    "-generatekey",
+    "-privateKeySize=min",
+    `-deploynow=${deployNow ? "yes" : "no"}`,
+    `-sitePvkLocation=${site.siteKey}`,
+    "--data-dir",
+    site.serverDir,
+  ], site.adminEnv);
+  const kid = /[0-9a-f]{40}/.exec(result.stdout)?.[0];
+  if (!kid) throw new Error(`no key id in: ${result.stdout}`);
+  return kid;
+}
+
+/** Deploys the pending key with the seed's syntax. */
+export async function deployKey(site: TestSite): Promise<void> {
+  await admin([
+    "-reportencryption",
+    "-deploynow=yes",
+    `-sitePvkLocation=${site.siteKey}`,
+    "--data-dir",
+    site.serverDir,
+  ], site.adminEnv);
+}

@@ -8,57 +8,44 @@
 
 import { MleError } from "../envelope/errors.ts";
 import { sealReport, signReport } from "../envelope/report_message.ts";
-import type { SignedDocument } from "../envelope/signed_document.ts";
 import { type ClientKey, loadOrCreateClientKey } from "../keystore/key_storage.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { readCapabilities } from "../protocol/capabilities.ts";
 import {
-  compareDocumentVersions,
-  verifyEncryptionCertificate,
-} from "../protocol/encryption_certificate.ts";
-import type { DocumentVersion } from "../protocol/document_version.ts";
-import {
   ENCRYPTION_LEVEL_SETTING,
   type EncryptionLevel,
   parseEncryptionLevel,
 } from "../protocol/encryption_level.ts";
-import { errorCodeOf } from "../protocol/http_error.ts";
-import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import type { Masthead } from "../protocol/masthead.ts";
 import { orderParents, parentChoice, ParentList } from "../protocol/parent_list.ts";
 import { API } from "../protocol/paths.ts";
-import { signRegistration } from "../protocol/registration.ts";
-import type { Report } from "../protocol/report.ts";
-import {
-  ALLOW_LEGACY_RELAYS_SETTING,
-  mergeSettings,
-  verifySettings,
-} from "../protocol/settings.ts";
+import { ALLOW_LEGACY_RELAYS_SETTING } from "../protocol/settings.ts";
 import {
   type ClientState,
-  deployedSettingsOf,
   type DirectedRotation,
   type LevelSource,
   readState,
-  setDeployedSettings,
   writeState,
 } from "./client_state.ts";
 import { ContentKeyStore } from "./content_key_store.ts";
+import { HeldCertificate, refreshSettings, type ServerKey } from "./site_documents.ts";
 import {
   decideEncryption,
+  type EncryptionDecision,
   type EncryptionSituation,
   type HoldCause,
 } from "./encryption_decision.ts";
-import { type HostIdentifierKind, hostIdentity } from "./host_identity.ts";
+import type { HostIdentifierKind } from "./host_identity.ts";
 import { collectProperties } from "./properties.ts";
 import { installMasthead } from "./installed_masthead.ts";
-import { clearRotationRecord, readRotationRecord } from "./rotation_record.ts";
-import { decodeBase64Url } from "../envelope/base64url.ts";
-import { type QueuedReport, ReportQueue } from "./report_queue.ts";
-import { type PasswordKey, proveKeyExchange } from "../protocol/key_exchange.ts";
+import { clearRotationRecord } from "./rotation_record.ts";
+import { registerThrough } from "./registration_request.ts";
+import { type QueuedReport, reportOf, ReportQueue } from "./report_queue.ts";
+import type { PasswordKey } from "../protocol/key_exchange.ts";
 import { KeyExchangeError } from "./key_exchange_hint.ts";
 import { checkRotationDirective } from "./rotation_directive_check.ts";
+import { describeUndelivered, readReportAnswer, type SentAnswer } from "./report_answer.ts";
 
 /** The level a client uses when nobody set one: encrypt whenever the site offers it. */
 export const DEFAULT_ENCRYPTION_LEVEL: EncryptionLevel = "optional";
@@ -93,6 +80,9 @@ export interface CycleResult {
   heldBy?: HoldCause;
 }
 
+/** A decision to hold a report. */
+type HoldDecision = Extract<EncryptionDecision, { action: "hold" }>;
+
 /** The effective encryption level and its source. */
 export function effectiveLevel(
   state: ClientState,
@@ -112,9 +102,7 @@ export class Agent {
   #siteKey!: CryptoKey;
   #state!: ClientState;
   #key!: ClientKey;
-  #serverKey: { kid: string; publicKey: CryptoKey } | null = null;
-  /** The version of the certificate held (read from the state at start), for rollback checks. */
-  #certificateVersion: DocumentVersion | null = null;
+  #certificate!: HeldCertificate;
 
   private constructor(options: AgentOptions) {
     this.#options = options;
@@ -150,9 +138,8 @@ export class Agent {
     if (agent.#state.registeredPublicKey !== agent.#key.publicKeyText) {
       agent.#state.computerId = null;
     }
-    if (agent.#state.certificate) {
-      await agent.#acceptCertificate(JSON.parse(agent.#state.certificate), true).catch(() => {});
-    }
+    agent.#certificate = new HeldCertificate(agent.#siteKey, agent.#state);
+    await agent.#certificate.restore();
     await agent.#save();
     return agent;
   }
@@ -168,8 +155,8 @@ export class Agent {
   }
 
   /** The server key reports and uploads are encrypted to, or null without a certificate. */
-  get serverKey(): { kid: string; publicKey: CryptoKey } | null {
-    return this.#serverKey;
+  get serverKey(): ServerKey | null {
+    return this.#certificate.serverKey;
   }
 
   /** The parent URL in use: the last one that answered, else the first. */
@@ -295,8 +282,8 @@ export class Agent {
     this.#state.parentAcceptsEncrypted = capabilities.status === 200 &&
       readCapabilities(capabilities.body).acceptsEncryptedReports;
     if (this.#state.computerId === null) await this.#register(parent);
-    await this.#refreshCertificate(parent);
-    await this.#refreshSettings(parent);
+    await this.#certificate.refresh(parent);
+    await refreshSettings(parent, this.#siteKey, this.#state, this.#options.say);
     // A rotation the site asks is noted here and carried out after the cycle (directed_rotation).
     await checkRotationDirective(parent, this.#siteKey, this.#state, this.#options.say)
       .catch((error) =>
@@ -305,53 +292,8 @@ export class Agent {
 
     let delivered = 0;
     for (const queued of await this.#queue.list()) {
-      let decision = decideEncryption(this.encryptionSituation());
-      let sent = decision.action === "hold"
-        ? "held"
-        : await this.#send(parent, queued, decision.action === "encrypt");
-      if (sent === "encryption-refused") {
-        // The parent's word, unsigned: decide again, which holds unless the site's signed
-        // documents allow clear text.
-        decision = decideEncryption(this.encryptionSituation());
-        sent = decision.action === "hold"
-          ? "held"
-          : await this.#send(parent, queued, decision.action === "encrypt");
-      }
-      if (decision.action === "hold") {
-        this.#state.encryptingNow = false;
-        return {
-          outcome: "queued",
-          message: `${decision.reason}; nothing was sent and reports stay queued`,
-          delivered,
-          queued: await this.#queue.depth(),
-          hint: decision.hint,
-          heldBy: decision.cause,
-        };
-      }
-      if (sent === "retry-with-new-certificate") {
-        await this.#refreshCertificate(parent);
-        const again = await this.#send(
-          parent,
-          queued,
-          decision.action === "encrypt" && this.#serverKey !== null,
-        );
-        if (again === "retry-with-new-certificate") {
-          // Never the internal outcome's name: say what happened.
-          return await this.#stopped(
-            `the server does not know the key of its own newest certificate ` +
-              `(${this.#serverKey?.kid ?? "none"}); reports stay queued`,
-            delivered,
-          );
-        }
-        if (again !== "delivered") return await this.#stopped(again, delivered);
-      } else if (sent === "reregister") {
-        this.#state.computerId = null;
-        await this.#register(parent);
-        const again = await this.#send(parent, queued, decision.action === "encrypt");
-        if (again !== "delivered") return await this.#stopped(again, delivered);
-      } else if (sent !== "delivered") {
-        return await this.#stopped(sent, delivered);
-      }
+      const stop = await this.#deliver(parent, queued);
+      if (stop) return { ...stop, delivered, queued: await this.#queue.depth() };
       delivered++;
     }
     return {
@@ -369,81 +311,113 @@ export class Agent {
   encryptionSituation(): EncryptionSituation {
     return {
       level: effectiveLevel(this.#state).level,
-      hasCertificate: this.#serverKey !== null,
+      hasCertificate: this.serverKey !== null,
       parentAcceptsEncrypted: this.#state.parentAcceptsEncrypted === true,
       legacyRelaysAllowed: this.#state.deployedSettings[ALLOW_LEGACY_RELAYS_SETTING] === "1",
     };
   }
 
-  async #stopped(reason: string, delivered: number): Promise<CycleResult> {
-    return { outcome: "failed", message: reason, delivered, queued: await this.#queue.depth() };
+  /**
+   * Sends one queued report as the effective level decides, acting on the parent's answer: a new
+   * certificate or a new registration are fetched once and the report sent again. Null once it is
+   * delivered, else how the cycle stops (the report stays queued unless refused for good).
+   */
+  async #deliver(
+    parent: string,
+    queued: QueuedReport,
+  ): Promise<Omit<CycleResult, "delivered" | "queued"> | null> {
+    let answer = await this.#attempt(parent, queued);
+    if (answer.kind === "encryption-refused") {
+      // The parent's word, unsigned: decide again, which holds unless the site's signed
+      // documents allow clear text.
+      this.#state.parentAcceptsEncrypted = false;
+      answer = await this.#attempt(parent, queued);
+    }
+    if (answer.kind === "retry-with-new-certificate") {
+      await this.#certificate.refresh(parent);
+      answer = await this.#attempt(parent, queued);
+    } else if (answer.kind === "reregister") {
+      this.#state.computerId = null;
+      await this.#register(parent);
+      answer = await this.#attempt(parent, queued);
+    }
+    if (answer.kind === "held") {
+      this.#state.encryptingNow = false;
+      return {
+        outcome: "queued",
+        message: `${answer.hold.reason}; nothing was sent and reports stay queued`,
+        hint: answer.hold.hint,
+        heldBy: answer.hold.cause,
+      };
+    }
+    if (answer.kind === "delivered") return null;
+    return {
+      outcome: "failed",
+      message: describeUndelivered(queued.seq, answer, {
+        computerId: this.#state.computerId,
+        serverKid: this.serverKey?.kid ?? null,
+      }),
+    };
+  }
+
+  /** Decides the level for one report and sends it so, or holds it. */
+  async #attempt(
+    parent: string,
+    queued: QueuedReport,
+  ): Promise<SentAnswer | { kind: "held"; hold: HoldDecision }> {
+    const decision = decideEncryption(this.encryptionSituation());
+    if (decision.action === "hold") return { kind: "held", hold: decision };
+    return await this.#send(parent, queued, decision.action === "encrypt");
   }
 
   /**
-   * Sends one report; returns "delivered", what to do next ("retry-with-new-certificate",
-   * "reregister", "encryption-refused"), or a failure message.
+   * Sends one report and reads the answer: a delivered report leaves the queue, one refused for
+   * good moves to `queue/rejected`. A busy parent and a missing key exchange are thrown
+   * (`ParentUnreachableError`: the next parent may take it; `KeyExchangeError`).
    */
-  async #send(parent: string, queued: QueuedReport, encrypt: boolean): Promise<string> {
+  async #send(parent: string, queued: QueuedReport, encrypt: boolean): Promise<SentAnswer> {
     const cid = this.#state.computerId!;
-    const level = effectiveLevel(this.#state).level;
-    const report: Report = {
-      computerId: cid,
-      seq: queued.seq,
-      createdAt: queued.createdAt,
-      properties: {
-        ...queued.properties,
-        computer_id: cid,
-        encryption_level: level,
-        encryption_active: encrypt,
-      },
-      custom: queued.custom,
-      relevance: [],
-      actionStatuses: [],
-      analyses: [],
-    };
+    const report = reportOf(queued, cid, effectiveLevel(this.#state).level, encrypt);
     const bytes = new TextEncoder().encode(JSON.stringify(report));
     let message;
     if (encrypt) {
-      const serverKey = this.#serverKey!;
+      const serverKey = this.serverKey!;
       const contentKey = await this.#contentKeys.next(serverKey.kid, serverKey.publicKey);
       message = await sealReport(contentKey, this.#key.privateKey, { cid, seq: queued.seq }, bytes);
     } else {
       message = await signReport(this.#key.privateKey, { cid, seq: queued.seq, kid: null }, bytes);
     }
     this.#state.encryptingNow = encrypt;
-    const answer = await fetchJson(`${parent}${API.reports}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(message),
-      maxBytes: 64 * 1024,
-    });
-    const code = errorCodeOf(answer.body);
-    if (answer.status >= 200 && answer.status < 300 || code === "ERR_DUPLICATE_REPORT") {
-      await this.#queue.remove(queued.seq);
-      return "delivered";
+    const answer = readReportAnswer(
+      await fetchJson(`${parent}${API.reports}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(message),
+        maxBytes: 64 * 1024,
+      }),
+      encrypt,
+    );
+    switch (answer.kind) {
+      case "delivered":
+        await this.#queue.remove(queued.seq);
+        break;
+      case "key-exchange-required":
+        // An authenticating relay that has not admitted this client: kept for after `register`.
+        throw new KeyExchangeError("ERR_KEY_EXCHANGE_REQUIRED", parent, answer.said, this.#options);
+      case "busy":
+        // Busy or failing: the next parent may take it (the report stays queued meanwhile).
+        throw new ParentUnreachableError(
+          `${parent} (it answered ${answer.status}: ${answer.said})`,
+        );
+      case "refused":
+        if (answer.forGood) {
+          await this.#queue.reject(
+            queued.seq,
+            `${answer.status} ${answer.code ?? ""} ${answer.said}`,
+          );
+        }
     }
-    const said = (answer.body as { error?: { message?: string } })?.error?.message ??
-      `HTTP ${answer.status}`;
-    if (code === "ERR_UNKNOWN_KEY_ID") return "retry-with-new-certificate";
-    if (code === "ERR_UNKNOWN_COMPUTER") return "reregister";
-    // An authenticating relay that has not admitted this client: kept queued for after `register`.
-    if (code === "ERR_KEY_EXCHANGE_REQUIRED") {
-      throw new KeyExchangeError(code, parent, said, this.#options);
-    }
-    if (code === "ERR_ENCRYPTION_NOT_SUPPORTED") {
-      if (!encrypt) return `the parent refused report ${queued.seq}: ${said}`;
-      this.#state.parentAcceptsEncrypted = false;
-      return "encryption-refused";
-    }
-    if (answer.status >= 500 || answer.status === 429) {
-      // Busy or failing: the next parent may take it (the report stays queued meanwhile).
-      throw new ParentUnreachableError(`${parent} (it answered ${answer.status}: ${said})`);
-    }
-    if (code === "ERR_COMPUTER_REVOKED" || code === "ERR_CLEAR_TEXT_REFUSED") {
-      return `the server refused report ${queued.seq}: ${said}`;
-    }
-    await this.#queue.reject(queued.seq, `${answer.status} ${code ?? ""} ${said}`);
-    return `the server refused report ${queued.seq} for good (kept in queue/rejected): ${said}`;
+    return answer;
   }
 
   /**
@@ -477,51 +451,14 @@ export class Agent {
   }
 
   async #register(parent: string, passwordKeys?: PasswordKey[]): Promise<void> {
-    const rotation = await readRotationRecord(this.#options.dataDir);
-    const handoverFor = rotation?.handover
-      ? JSON.parse(new TextDecoder().decode(decodeBase64Url(rotation.handover.payload)))
-        .newPublicKey
-      : null;
-    const registration = await signRegistration(this.#key.privateKey, {
-      publicKey: this.#key.publicKeyText,
-      hostIdentity: await hostIdentity(this.#options.hostIdentifier, this.#options.dataDir),
-      hostname: Deno.hostname(),
-      issuedAt: Date.now(),
-      // A hand-over counts only for the key it vouched for.
-      ...(rotation?.handover && handoverFor === this.#key.publicKeyText
-        ? { handover: rotation.handover }
-        : {}),
-      ...(rotation?.compromised && rotation.previousComputerId !== null
-        ? { compromised: true, previousComputerId: rotation.previousComputerId }
-        : {}),
+    const { computerId, rotation } = await registerThrough(parent, {
+      key: this.#key,
+      hostIdentifier: this.#options.hostIdentifier,
+      dataDir: this.#options.dataDir,
+      keyStoragePath: this.#options.keyStoragePath,
+      passwordKeys,
     });
-    // The manual key exchange: an HMAC over this very registration with the password's key for
-    // each authenticating relay's salt.
-    const body = passwordKeys === undefined ? registration : {
-      ...registration,
-      keyExchange: await proveKeyExchange(registration, passwordKeys),
-    };
-    const answer = await fetchJson(`${parent}${API.register}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-      maxBytes: 64 * 1024,
-    });
-    const computerId = (answer.body as { computerId?: unknown })?.computerId;
-    if (answer.status !== 200 || !Number.isSafeInteger(computerId)) {
-      const said = (answer.body as { error?: { message?: string } })?.error?.message ??
-        `HTTP ${answer.status}`;
-      // Busy, or too many failed key exchanges from this address lately: later, not never.
-      if (answer.status >= 500 || answer.status === 429) {
-        throw new ParentUnreachableError(`${parent} (${said})`);
-      }
-      const code = errorCodeOf(answer.body);
-      if (code === "ERR_KEY_EXCHANGE_REQUIRED" || code === "ERR_KEY_EXCHANGE_FAILED") {
-        throw new KeyExchangeError(code, parent, said, this.#options);
-      }
-      throw new MleError("ERR_SIGNATURE_INVALID", `Cannot register: ${said}`);
-    }
-    this.#state.computerId = computerId as number;
+    this.#state.computerId = computerId;
     this.#state.registeredPublicKey = this.#key.publicKeyText;
     await this.#save();
     if (rotation) {
@@ -537,58 +474,6 @@ export class Agent {
     } else {
       this.#options.say(`registered as computer ${computerId}`);
     }
-  }
-
-  async #refreshCertificate(parent: string): Promise<void> {
-    const answer = await fetchJson(`${parent}${API.encryptionCertificate}`, {
-      maxBytes: MAX_DOCUMENT_BYTES,
-    });
-    if (answer.status === 404 && errorCodeOf(answer.body) === "ERR_NO_CERTIFICATE") {
-      // The site never enabled encryption: keep what we had (nothing, normally).
-      return;
-    }
-    if (answer.status !== 200) return;
-    await this.#acceptCertificate(answer.body as SignedDocument, false);
-  }
-
-  async #acceptCertificate(document: SignedDocument, fromState: boolean): Promise<void> {
-    const { certificate, publicKey } = await verifyEncryptionCertificate(this.#siteKey, document);
-    // A relay could replay an older signed certificate; only a newer one replaces ours.
-    const held = this.#certificateVersion ?? { issuedAt: this.#state.certificateIssuedAt };
-    if (!fromState && compareDocumentVersions(certificate, held) < 0) return;
-    this.#certificateVersion = certificate;
-    if (certificate.enabled && publicKey) {
-      this.#serverKey = { kid: certificate.kid, publicKey };
-      this.#state.certificateKid = certificate.kid;
-    } else {
-      this.#serverKey = null;
-      this.#state.certificateKid = null;
-    }
-    this.#state.certificate = JSON.stringify(document);
-    this.#state.certificateIssuedAt = certificate.issuedAt;
-  }
-
-  async #refreshSettings(parent: string): Promise<void> {
-    const cid = this.#state.computerId;
-    if (cid === null) return;
-    const answer = await fetchJson(`${parent}${API.settings}?computer=${cid}`, {
-      maxBytes: MAX_DOCUMENT_BYTES,
-    });
-    const documents = (answer.body as { documents?: unknown })?.documents;
-    if (answer.status !== 200 || !Array.isArray(documents)) return;
-    const verified = [];
-    for (const document of documents) {
-      try {
-        verified.push(await verifySettings(this.#siteKey, document, cid));
-      } catch (error) {
-        this.#options.say(`ignored a settings document: ${(error as Error).message}`);
-      }
-    }
-    // Per setting, the newest signed document wins: one withheld earlier still counts now.
-    setDeployedSettings(
-      this.#state,
-      mergeSettings(deployedSettingsOf(this.#state), verified),
-    );
   }
 
   async #save(): Promise<void> {

@@ -13,7 +13,8 @@ import {
   joinPath,
   replaceFileAtomically,
 } from "../keystore/secure_file.ts";
-import type { PropertyValue } from "../protocol/report.ts";
+import type { EncryptionLevel } from "../protocol/encryption_level.ts";
+import type { PropertyValue, Report } from "../protocol/report.ts";
 
 /** A queued report: everything but the computer id, which is known only at send time. */
 export interface QueuedReport {
@@ -21,6 +22,33 @@ export interface QueuedReport {
   createdAt: string;
   properties: Record<string, PropertyValue>;
   custom: Record<string, string>;
+}
+
+/**
+ * The report a queued one becomes when it is sent: the computer id, and the level it was sent at
+ * (`encryption_level`, `encryption_active`) among its properties.
+ */
+export function reportOf(
+  queued: QueuedReport,
+  computerId: number,
+  level: EncryptionLevel,
+  encrypted: boolean,
+): Report {
+  return {
+    computerId,
+    seq: queued.seq,
+    createdAt: queued.createdAt,
+    properties: {
+      ...queued.properties,
+      computer_id: computerId,
+      encryption_level: level,
+      encryption_active: encrypted,
+    },
+    custom: queued.custom,
+    relevance: [],
+    actionStatuses: [],
+    analyses: [],
+  };
 }
 
 /** The queue folder. */

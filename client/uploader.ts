@@ -24,30 +24,22 @@
 
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { deriveChunkKey, sealChunk, signClearChunk } from "../envelope/upload_chunk.ts";
-import { sealUploadManifest, signUploadManifest } from "../envelope/upload_manifest.ts";
 import { retryAfterDelayMs } from "../protocol/backoff.ts";
 import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { ChunkConnections } from "../protocol/chunk_connections.ts";
-import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
 import {
-  chunkCountOf,
-  chunkLengthOf,
   clientUploadLimits,
-  newUploadId,
   readUploadLimits,
   readUploadStatus,
-  type UploadManifest,
   type UploadStatus,
 } from "../protocol/upload.ts";
 import { fetchUploadAnswer, releaseBytes, type UploadAnswer } from "../protocol/upload_fetch.ts";
 import { decideEncryption, type EncryptionSituation } from "./encryption_decision.ts";
-import {
-  encodeFileKey,
-  type MadeManifest,
-  type QueuedUpload,
-  UploadQueue,
-} from "./upload_queue.ts";
+import { makeManifest } from "./made_manifest.ts";
+import { SnapshotReader } from "./snapshot_reader.ts";
+import { readUploadRefusal, type UploadRefusal } from "./upload_refusal.ts";
+import { type MadeManifest, type QueuedUpload, UploadQueue } from "./upload_queue.ts";
 
 /** What sending needs from the agent. */
 export interface UploaderContext {
@@ -153,18 +145,12 @@ export async function sendQueuedUploads(context: UploaderContext): Promise<Uploa
 class UploadSession {
   readonly #context: UploaderContext;
   readonly #upload: QueuedUpload;
-  #file: Deno.FsFile | null = null;
-  #position = 0;
+  #snapshot: SnapshotReader | null = null;
   #lastSave = 0;
   #saving: Promise<void> = Promise.resolve();
   /** Kept connections for chunks (plain http parents); null: `fetch`. */
   #chunks: ChunkConnections | null = null;
   #manifestRepost: Promise<UploadStatus | UploadResult> | null = null;
-  /**
-   * Plaintext buffers sealed and free again (sealing copies its input): one per chunk in flight is
-   * reused rather than a fresh one allocated, zeroed and freed per chunk.
-   */
-  readonly #spareBuffers: Uint8Array<ArrayBuffer>[] = [];
 
   constructor(context: UploaderContext, upload: QueuedUpload) {
     this.#context = context;
@@ -178,8 +164,8 @@ class UploadSession {
       if (!(error instanceof ParentUnreachableError)) throw error;
       return { outcome: "unreachable", message: `${error.message}; the upload stays queued` };
     } finally {
-      this.#file?.close();
-      this.#file = null;
+      this.#snapshot?.close();
+      this.#snapshot = null;
       this.#chunks?.close();
       this.#chunks = null;
       await this.#save(true);
@@ -231,7 +217,12 @@ class UploadSession {
     let status = await this.#postManifest(manifest);
     if (!isStatus(status)) return status;
 
-    this.#file = await context.queue.openData(upload.id);
+    this.#snapshot = new SnapshotReader(await context.queue.openData(upload.id), {
+      size: upload.size,
+      chunkSize: manifest.chunkSize,
+      keep: context.window ?? 8,
+      name: upload.id,
+    });
     if (ChunkConnections.supports(context.parentUrl)) {
       this.#chunks = new ChunkConnections(context.parentUrl, {
         maxConnections: Math.max(1, context.window ?? 8),
@@ -270,8 +261,8 @@ class UploadSession {
       }
       return { outcome: "pending", message: "still incomplete after many rounds; will resume" };
     } finally {
-      this.#file?.close();
-      this.#file = null;
+      this.#snapshot?.close();
+      this.#snapshot = null;
     }
   }
 
@@ -279,53 +270,7 @@ class UploadSession {
   async #makeManifest(encrypt: boolean, chunkSize: number): Promise<MadeManifest> {
     const context = this.#context;
     const upload = this.#upload;
-    const uid = newUploadId();
-    const chunkCount = chunkCountOf(upload.size, chunkSize);
-    const body: UploadManifest = {
-      v: 1,
-      uid,
-      cid: context.computerId,
-      name: upload.name,
-      size: upload.size,
-      sha256: upload.sha256,
-      chunkSize,
-      chunkCount,
-      createdAt: upload.queuedAt,
-    };
-    const bytes = new TextEncoder().encode(JSON.stringify(body));
-    const claims = { cid: context.computerId, uid, cs: chunkSize, cc: chunkCount };
-    let made: MadeManifest;
-    if (encrypt) {
-      const server = context.serverKey!;
-      const { message, fileKey } = await sealUploadManifest(
-        server.publicKey,
-        server.kid,
-        context.signingKey,
-        claims,
-        bytes,
-      );
-      made = {
-        uid,
-        cid: context.computerId,
-        kid: server.kid,
-        chunkSize,
-        chunkCount,
-        message: JSON.stringify(message),
-        fileKey: encodeFileKey(fileKey),
-      };
-      fileKey.fill(0);
-    } else {
-      const message = await signUploadManifest(context.signingKey, claims, bytes);
-      made = {
-        uid,
-        cid: context.computerId,
-        kid: null,
-        chunkSize,
-        chunkCount,
-        message: JSON.stringify(message),
-        fileKey: null,
-      };
-    }
+    const made = await makeManifest(upload, context, encrypt, chunkSize);
     upload.manifest = made;
     upload.acked = 0;
     upload.stored = null;
@@ -354,7 +299,7 @@ class UploadSession {
       const waited = await this.#waitIfBusy(answer);
       if (waited === "timeout") return this.#timeUp();
       if (waited === "waited") continue;
-      return await this.#refused(answer);
+      return await this.#refused(readUploadRefusal(answer));
     }
     return this.#timeUp();
   }
@@ -370,7 +315,7 @@ class UploadSession {
     const waited = await this.#waitIfBusy(answer);
     if (waited === "waited") return await this.#status(manifest);
     if (waited === "timeout") return this.#timeUp();
-    return await this.#refused(answer);
+    return await this.#refused(readUploadRefusal(answer));
   }
 
   /** Polls the status until the server finished, something is missing again, or time is up. */
@@ -436,7 +381,7 @@ class UploadSession {
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
       }
-      const plaintext = this.#read(manifest, index);
+      const plaintext = this.#snapshot!.read(index);
       scheduledBytes += plaintext.length;
       const task = this.#sendChunk(manifest, index, plaintext, chunkKey).then((result) => {
         if (result !== null) stop ??= result;
@@ -471,7 +416,7 @@ class UploadSession {
     const body = chunkKey
       ? await sealChunk(chunkKey, chunkContext, plaintext)
       : await signClearChunk(this.#context.signingKey, chunkContext, plaintext);
-    this.#spare(plaintext);
+    this.#snapshot!.spare(plaintext);
     try {
       return await this.#putChunk(manifest, index, body);
     } finally {
@@ -501,59 +446,26 @@ class UploadSession {
       const waited = await this.#waitIfBusy(answer);
       if (waited === "waited") continue;
       if (waited === "timeout") return this.#timeUp();
-      if (answer.status === 404 && errorCodeOf(answer.body) === "ERR_UNKNOWN_UPLOAD") {
+      const refusal = readUploadRefusal(answer);
+      if (refusal.kind === "unknown-upload") {
         // The parent lost the upload (a new server, a wiped relay): post the manifest again.
         this.#manifestRepost ??= this.#postManifest(manifest);
         const reposted = await this.#manifestRepost;
         if (!isStatus(reposted)) return reposted;
         if (attempt < 3) continue;
       }
-      if (errorCodeOf(answer.body) === "ERR_UPLOAD_QUOTA_EXCEEDED") {
+      if (refusal.kind === "quota-full") {
         // The server took the manifest and keeps what it received: room comes back as other
         // uploads finish, expire or are removed. Stop for now; the next cycle tries again.
-        const said = (answer.body as { error?: { message?: unknown } } | null)?.error?.message;
         return {
           outcome: "pending",
-          message: `the server's upload quota is full for now; the upload stays queued: ${
-            typeof said === "string" ? said.slice(0, 500) : "HTTP 413"
-          }`,
+          message:
+            `the server's upload quota is full for now; the upload stays queued: ${refusal.said}`,
         };
       }
-      return await this.#refused(answer);
+      return await this.#refused(refusal);
     }
     return this.#timeUp();
-  }
-
-  /** Reads chunk `index` of the snapshot: reads are sequential, seeking only over gaps. */
-  #read(manifest: MadeManifest, index: number): Uint8Array<ArrayBuffer> {
-    const length = chunkLengthOf(this.#upload.size, manifest.chunkSize, index);
-    const offset = index * manifest.chunkSize;
-    const file = this.#file!;
-    // Synchronous: reading from the page cache takes microseconds, less than a thread hand-off.
-    if (this.#position !== offset) file.seekSync(offset, Deno.SeekMode.Start);
-    const spare = this.#spareBuffers.pop();
-    const buffer = spare?.length === length ? spare : new Uint8Array(length);
-    let filled = 0;
-    while (filled < length) {
-      const n = file.readSync(buffer.subarray(filled));
-      if (n === null) {
-        throw new Error(
-          `Cannot read upload ${this.#upload.id}: its snapshot is shorter than queued`,
-        );
-      }
-      filled += n;
-    }
-    this.#position = offset + length;
-    return buffer;
-  }
-
-  /** Keeps a sealed chunk's plaintext buffer for the next read, or frees it. */
-  #spare(plaintext: Uint8Array<ArrayBuffer>): void {
-    if (this.#spareBuffers.length < Math.max(1, this.#context.window ?? 8)) {
-      this.#spareBuffers.push(plaintext);
-    } else {
-      releaseBytes(plaintext);
-    }
   }
 
   /** Waits out a busy answer (503, 429) within the deadline. */
@@ -568,33 +480,32 @@ class UploadSession {
   }
 
   /** What a refusal means for the upload. */
-  async #refused(answer: UploadAnswer): Promise<UploadResult> {
-    const code = errorCodeOf(answer.body);
-    const said = (answer.body as { error?: { message?: unknown } } | null)?.error?.message;
-    const message = typeof said === "string" ? said.slice(0, 500) : `HTTP ${answer.status}`;
-    switch (code) {
-      case "ERR_UNKNOWN_KEY_ID":
-        // The key was retired: a new manifest (new upload id, new file key) on the next attempt.
+  async #refused(refusal: UploadRefusal): Promise<UploadResult> {
+    switch (refusal.kind) {
+      case "new-manifest":
         this.#forgetManifest();
-        return { outcome: "pending", message: `the server no longer has that key: ${message}` };
-      case "ERR_CHUNK_TOO_LARGE":
-        // The server takes smaller chunks than the relay said: a new manifest, smaller chunks.
-        this.#forgetManifest();
-        return { outcome: "pending", message: `the server wants smaller chunks: ${message}` };
-      case "ERR_ENCRYPTION_NOT_SUPPORTED":
-        this.#forgetManifest();
+        return { outcome: "pending", message: `${refusal.why}: ${refusal.said}` };
+      case "sender-refused":
+        return { outcome: "pending", message: `the server refused this computer: ${refusal.said}` };
+      case "try-later":
         return {
           outcome: "pending",
-          message: `the parent refused an encrypted upload: ${message}`,
+          message: `the parent answered ${refusal.status}: ${refusal.said}`,
         };
-      case "ERR_UNKNOWN_COMPUTER":
-      case "ERR_COMPUTER_REVOKED":
-        return { outcome: "pending", message: `the server refused this computer: ${message}` };
+      case "failed":
+        return await this.#fail(
+          `the server refused the upload (${refusal.code ?? refusal.status}): ${refusal.said}`,
+        );
+      // A manifest (or status) refused so, or a chunk still unknown after posting again.
+      case "unknown-upload":
+        return await this.#fail(
+          `the server refused the upload (ERR_UNKNOWN_UPLOAD): ${refusal.said}`,
+        );
+      case "quota-full":
+        return await this.#fail(
+          `the server refused the upload (ERR_UPLOAD_QUOTA_EXCEEDED): ${refusal.said}`,
+        );
     }
-    if (answer.status >= 500 || answer.status === 408) {
-      return { outcome: "pending", message: `the parent answered ${answer.status}: ${message}` };
-    }
-    return await this.#fail(`the server refused the upload (${code ?? answer.status}): ${message}`);
   }
 
   async #finish(): Promise<UploadResult> {

@@ -7,7 +7,8 @@
  * counters and tests read); {@linkcode countedFrom} and {@linkcode gaugedFrom} turn them into
  * metrics read at scrape time, so that the hot paths do no metrics work of their own.
  *
- * Every label value is bounded: routes are a fixed list, error codes must look like `ERR_…`.
+ * Every label value is bounded: routes are a fixed list, error codes must be of the wire catalogue
+ * (`protocol/wire_error_codes.ts`).
  *
  * @module
  */
@@ -164,9 +165,9 @@ export function durationHistogram(
  * const registry = new Registry();
  * const app = new Hono();
  * app.use(answerMetrics(registry));
- * app.post("/api/v1/reports", (c) => c.json({ error: { code: "ERR_BAD", message: "no" } }, 400));
+ * app.post("/api/v1/reports", (c) => c.json({ error: { code: "ERR_REPORT_INVALID", message: "no" } }, 400));
  * await app.request("/api/v1/reports", { method: "POST" });
- * console.log((await registry.metrics()).includes('code="ERR_BAD"')); // true
+ * console.log((await registry.metrics()).includes('code="ERR_REPORT_INVALID"')); // true
  * ```
  */
 export function answerMetrics(registry: Registry): MiddlewareHandler {

@@ -11,8 +11,8 @@ Deno.test("answerMetrics() counts answers by route, status and a well-formed err
     return c.json({ error: { code, message: "no" } }, 400);
   });
   app.get("/api/v1/uploads/:cid/:uid", (c) => c.json({ ok: true }));
-  await app.request("/api/v1/reports?code=ERR_BAD_REPORT", { method: "POST" });
-  await app.request("/api/v1/reports?code=ERR_BAD_REPORT", { method: "POST" });
+  await app.request("/api/v1/reports?code=ERR_REPORT_INVALID", { method: "POST" });
+  await app.request("/api/v1/reports?code=ERR_REPORT_INVALID", { method: "POST" });
   await app.request(`/api/v1/reports?code=${encodeURIComponent('x"} 1\nforged')}`, {
     method: "POST",
   });
@@ -21,7 +21,7 @@ Deno.test("answerMetrics() counts answers by route, status and a well-formed err
   const text = await registry.metrics();
   assert.match(
     text,
-    /mle_http_requests_total\{route="reports",status="400",code="ERR_BAD_REPORT"\} 2/,
+    /mle_http_requests_total\{route="reports",status="400",code="ERR_REPORT_INVALID"\} 2/,
   );
   assert.match(text, /mle_http_requests_total\{route="reports",status="400",code="none"\} 1/);
   assert.match(text, /mle_http_requests_total\{route="uploads",status="200",code="none"\} 1/);

@@ -91,14 +91,14 @@ export class ParentStub {
     if (request.method === "POST" && url.pathname === API.reportBatch && this.acceptsBatches) {
       const envelopes = decodeReportBatch(new Uint8Array(await request.arrayBuffer()));
       this.batches.push(envelopes.length);
-      if (this.mode === "down") return json(503, errorBody("ERR_UNAVAILABLE", "Down for a test"));
+      if (this.mode === "down") return json(503, errorBody("ERR_RETRY_LATER", "Down for a test"));
       const results = [];
       for (const envelope of envelopes) {
         results.push(await this.#answer(new TextDecoder().decode(envelope)));
       }
       return json(200, { results });
     }
-    if (this.mode === "down") return json(503, errorBody("ERR_UNAVAILABLE", "Down for a test"));
+    if (this.mode === "down") return json(503, errorBody("ERR_RETRY_LATER", "Down for a test"));
     if (request.method === "GET" && url.pathname === API.capabilities) {
       return json(200, {
         role: "server",
@@ -138,7 +138,7 @@ export class ParentStub {
   #answer(body: string): Promise<ReportBatchResult> {
     this.received.push(body);
     const answer = (status: number, value: unknown) => Promise.resolve({ status, body: value });
-    if (this.mode === "down") return answer(503, errorBody("ERR_UNAVAILABLE", "Down for a test"));
+    if (this.mode === "down") return answer(503, errorBody("ERR_RETRY_LATER", "Down for a test"));
     if (this.mode === "reject") {
       return answer(400, errorBody("ERR_REPORT_INVALID", "Refused for a test"));
     }
@@ -150,7 +150,7 @@ export class ParentStub {
     }
     this.stored.set(key, body);
     if (this.loseFirstAck) {
-      return answer(503, errorBody("ERR_UNAVAILABLE", "Ack lost for a test"));
+      return answer(503, errorBody("ERR_RETRY_LATER", "Ack lost for a test"));
     }
     return answer(201, { status: "stored" });
   }

@@ -36,6 +36,7 @@ import { readUpstreamMessage } from "../envelope/report_message.ts";
 import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import type { Capabilities } from "../protocol/capabilities.ts";
 import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
+import { wireCodeOf, type WireErrorCode } from "../protocol/wire_error_codes.ts";
 import {
   MAX_DOCUMENT_BYTES,
   MAX_REGISTRATION_BYTES,
@@ -331,7 +332,7 @@ export function createRelayApp(options: RelayAppOptions): Hono {
       const message = error.code === "ERR_DECRYPTION_FAILED"
         ? "Cannot read envelope header"
         : error.message;
-      return refused(400, error.code, message);
+      return refused(400, wireCodeOf(error.code), message);
     }
     // Who sent it comes before what it is: a refused sender learns nothing else.
     const refusal = authenticator
@@ -477,7 +478,7 @@ function answer(result: ReportBatchResult & { headers?: Record<string, string> }
   });
 }
 
-function refused(status: number, code: string, message: string): ReportBatchResult {
+function refused(status: number, code: WireErrorCode, message: string): ReportBatchResult {
   return { status, body: errorBody(code, message) };
 }
 

@@ -17,6 +17,7 @@ import type { FlattenedJws } from "../envelope/jws.ts";
 import { type ParsedMessage, verifyMessageSignature } from "../envelope/report_message.ts";
 import type { ParentAnswer } from "../protocol/bounded_fetch.ts";
 import { type ErrorBody, errorBody } from "../protocol/http_error.ts";
+import { wireCodeOf, type WireErrorCode } from "../protocol/wire_error_codes.ts";
 import { checkHandover, handoverComputerId } from "../protocol/handover.ts";
 import { type RegistrationClaims, verifyRegistration } from "../protocol/registration.ts";
 import { verifyRelayVoucher } from "../protocol/relay_voucher.ts";
@@ -166,7 +167,11 @@ export class RelayAuthenticator {
       ({ claims } = await verifyRegistration(value));
     } catch (error) {
       if (!(error instanceof MleError)) throw error;
-      return refuse(error.code === "ERR_SIGNATURE_INVALID" ? 403 : 400, error.code, error.message);
+      return refuse(
+        error.code === "ERR_SIGNATURE_INVALID" ? 403 : 400,
+        wireCodeOf(error.code),
+        error.message,
+      );
     }
     const publicKey = claims.publicKey;
     const body = JSON.stringify(registration);
@@ -351,7 +356,7 @@ export class RelayAuthenticator {
   }
 }
 
-function refuse(status: 400 | 403, code: string, message: string): { refusal: Refusal } {
+function refuse(status: 400 | 403, code: WireErrorCode, message: string): { refusal: Refusal } {
   return { refusal: { status, body: errorBody(code, message) } };
 }
 

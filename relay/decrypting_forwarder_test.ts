@@ -81,7 +81,7 @@ class BundleParent {
   }
 
   async #handle(request: Request): Promise<Response> {
-    if (!this.up) return Response.json(errorBody("ERR_DOWN", "down"), { status: 503 });
+    if (!this.up) return Response.json(errorBody("ERR_RETRY_LATER", "down"), { status: 503 });
     const path = new URL(request.url).pathname;
     if (path === API.register) {
       const registration = await request.json();

@@ -17,7 +17,7 @@
 import { type Logger, silentLogger } from "../cli/log.ts";
 import { ensurePrivateDir, joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
 import { type ParentAnswer, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
-import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
+import { errorBody, readErrorAnswer } from "../protocol/http_error.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
@@ -269,11 +269,12 @@ export class DocumentCache {
 
 /** The parent's 404, or one of the relay's own when the parent's body says nothing usable. */
 function notFound(key: string, parentBody: unknown): DocumentAnswer {
+  const said = readErrorAnswer(parentBody);
   return {
     status: 404,
     body: json(
-      errorCodeOf(parentBody) !== null
-        ? parentBody
+      said.kind === "known"
+        ? errorBody(said.code, said.message)
         : errorBody("ERR_NOT_FOUND", `Cannot find ${key}: the parent has none`),
     ),
     stale: false,

@@ -31,6 +31,7 @@ import {
   readUploadManifestMessage,
 } from "../envelope/upload_manifest.ts";
 import { errorBody } from "../protocol/http_error.ts";
+import { isWireErrorCode, type WireErrorCode } from "../protocol/wire_error_codes.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import {
   checkClaims,
@@ -347,7 +348,7 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
         if (answer.state === "failed" || answer.state === "refused") {
           await buffer.refuse(upload, {
             status: 409,
-            code: answer.error?.code ?? "ERR_UPLOAD_FAILED",
+            code: isWireErrorCode(answer.error?.code) ? answer.error.code : "ERR_UPLOAD_FAILED",
             message: answer.error?.message ?? "the upload failed upstream",
           });
           return refusal(c, upload);
@@ -433,7 +434,12 @@ function refusal(c: Context, upload: BufferedUpload): Response {
   return c.json(errorBody(refused.code, refused.message), status);
 }
 
-function fail(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
+function fail(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: WireErrorCode,
+  message: string,
+): Response {
   return c.json(errorBody(code, message), status);
 }
 

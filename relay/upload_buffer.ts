@@ -38,6 +38,7 @@ import {
 } from "../keystore/secure_file.ts";
 import { readUploadManifestMessage } from "../envelope/upload_manifest.ts";
 import { chunkOverhead } from "../protocol/upload.ts";
+import { isWireErrorCode, type WireErrorCode } from "../protocol/wire_error_codes.ts";
 
 /** Where a buffered chunk's bytes are. */
 interface ChunkPlace {
@@ -70,7 +71,7 @@ export interface BufferedUpload {
   /** The chunks waiting here, by index, in arrival order. */
   readonly chunks: Map<number, ChunkPlace>;
   /** The parent refused the upload for good (its answer). */
-  refused: { status: number; code: string; message: string } | null;
+  refused: { status: number; code: WireErrorCode; message: string } | null;
   /** The parent said it stored the whole file. */
   complete: boolean;
   createdAt: number;
@@ -431,7 +432,7 @@ export class UploadBuffer {
       encrypted: claims.kid !== null,
       manifestDelivered: state.manifestDelivered === true,
       chunks: new Map(),
-      refused: state.refused ?? null,
+      refused: readRefusal(state.refused),
       complete: state.complete === true,
       createdAt: typeof state.createdAt === "number" ? state.createdAt : Date.now(),
       segments: new Map(),
@@ -499,4 +500,12 @@ function keyOf(cid: number, uid: string): string {
 function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
   let written = 0;
   while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+}
+
+// A refusal as saved in `state.json` (null when absent or not one: the upload is then retried).
+function readRefusal(value: unknown): BufferedUpload["refused"] {
+  if (typeof value !== "object" || value === null) return null;
+  const { status, code, message } = value as Record<string, unknown>;
+  if (typeof status !== "number" || typeof message !== "string") return null;
+  return { status, code: isWireErrorCode(code) ? code : "ERR_UPLOAD_REFUSED", message };
 }

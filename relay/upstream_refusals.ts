@@ -17,10 +17,11 @@
  */
 
 import { readUpstreamMessage } from "../envelope/report_message.ts";
-import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
+import { errorBody, readErrorAnswer } from "../protocol/http_error.ts";
+import type { WireErrorCode } from "../protocol/wire_error_codes.ts";
 
 /** The parent's error codes that are about the sender, not the message. */
-export const SENDER_REFUSAL_CODES: ReadonlySet<string> = new Set([
+export const SENDER_REFUSAL_CODES: ReadonlySet<WireErrorCode> = new Set<WireErrorCode>([
   "ERR_KEY_EXCHANGE_REQUIRED",
   "ERR_UNKNOWN_COMPUTER",
   "ERR_COMPUTER_REVOKED",
@@ -54,7 +55,7 @@ export class UpstreamRefusals {
   readonly #now: () => number;
   readonly #refusals = new Map<
     number,
-    { status: number; code: string; message: string; at: number }
+    { status: number; code: WireErrorCode; message: string; at: number }
   >();
 
   /** Messages the parent refused for good, by its error code (a bounded set: the metrics). */
@@ -74,7 +75,8 @@ export class UpstreamRefusals {
    */
   noteRefusal(message: Uint8Array, answer: UpstreamRefusal): number | null {
     if (answer.status < 400 || answer.status >= 500) return null;
-    const code = errorCodeOf(answer.body);
+    const said = readErrorAnswer(answer.body);
+    const code = said.kind === "known" ? said.code : null;
     this.#countRefusal(code);
     if (code === null || !SENDER_REFUSAL_CODES.has(code)) return null;
     let computerId: number;
@@ -83,8 +85,7 @@ export class UpstreamRefusals {
     } catch {
       return null;
     }
-    const said = (answer.body as { error?: { message?: unknown } }).error?.message;
-    const text = typeof said === "string" ? said.slice(0, MAX_MESSAGE_CHARS) : code;
+    const text = said.message === "" ? code : said.message.slice(0, MAX_MESSAGE_CHARS);
     this.#refusals.delete(computerId);
     this.#refusals.set(computerId, {
       status: answer.status,
@@ -120,14 +121,16 @@ export class UpstreamRefusals {
     return this.#refusals.size;
   }
 
-  /** Messages the parent refused for good (4xx) since start, by its error code ("none": no code). */
+  /**
+   * Messages the parent refused for good (4xx) since start, by its error code ("none": no code
+   * this version knows, so the set stays bounded by the catalogue).
+   */
   refusedByCode(): Map<string, number> {
     return new Map(this.#refusedByCode);
   }
 
-  #countRefusal(said: string | null): void {
-    const code = said !== null && /^ERR_[A-Z0-9_]{1,48}$/.test(said) ? said : "none";
-    if (!this.#refusedByCode.has(code) && this.#refusedByCode.size >= 64) return;
-    this.#refusedByCode.set(code, (this.#refusedByCode.get(code) ?? 0) + 1);
+  #countRefusal(code: WireErrorCode | null): void {
+    const key = code ?? "none";
+    this.#refusedByCode.set(key, (this.#refusedByCode.get(key) ?? 0) + 1);
   }
 }

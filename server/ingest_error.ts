@@ -6,18 +6,25 @@
  */
 
 import { MleError } from "../envelope/errors.ts";
+import type { WireErrorCode, WireErrorStatus } from "../protocol/wire_error_codes.ts";
 import type { ComputerRecord } from "../store/store.ts";
 
-/** A refusal with its HTTP status. */
-export class IngestError extends Error {
-  readonly status: 400 | 403 | 404 | 409 | 413 | 415 | 429 | 503;
-  readonly code: string;
+/** The statuses a refusal is answered with. */
+export type IngestErrorStatus = 400 | 403 | 404 | 409 | 413 | 415 | 429 | 503;
+
+/**
+ * A refusal with its HTTP status: the code is one of the wire catalogue, and the status one the
+ * catalogue gives that code (a mismatch is a compile error).
+ */
+export class IngestError<C extends WireErrorCode = WireErrorCode> extends Error {
+  readonly status: IngestErrorStatus;
+  readonly code: C;
   /** Seconds the sender should wait before trying again, sent as `Retry-After` (429, 503). */
   readonly retryAfterSeconds: number | null;
 
   constructor(
-    status: IngestError["status"],
-    code: string,
+    status: Extract<WireErrorStatus<C>, IngestErrorStatus>,
+    code: C,
     message: string,
     retryAfterSeconds: number | null = null,
   ) {
@@ -60,9 +67,9 @@ export function ingestErrorFrom(error: unknown, what: string): IngestError {
   if (!(error instanceof MleError)) throw error;
   switch (error.code) {
     case "ERR_DECRYPTION_FAILED":
-      return new IngestError(400, error.code, `Cannot decrypt ${what}`);
+      return new IngestError(400, "ERR_DECRYPTION_FAILED", `Cannot decrypt ${what}`);
     case "ERR_SIGNATURE_INVALID":
-      return new IngestError(403, error.code, error.message);
+      return new IngestError(403, "ERR_SIGNATURE_INVALID", error.message);
     default:
       return new IngestError(400, "ERR_ENVELOPE_MALFORMED", error.message);
   }
@@ -81,7 +88,9 @@ export function ingestErrorFrom(error: unknown, what: string): IngestError {
 export function inactiveReason(
   record: ComputerRecord,
   seq?: number,
-): { code: string; why: string } | null {
+):
+  | { code: "ERR_COMPUTER_REVOKED" | "ERR_COMPUTER_REPLACED" | "ERR_UNKNOWN_COMPUTER"; why: string }
+  | null {
   if (record.revokedAt !== null) {
     return {
       code: "ERR_COMPUTER_REVOKED",

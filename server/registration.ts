@@ -22,6 +22,7 @@
 import { MleError } from "../envelope/errors.ts";
 import { checkHandover, type HandoverCheck, handoverComputerId } from "../protocol/handover.ts";
 import { type RegistrationClaims, verifyRegistration } from "../protocol/registration.ts";
+import { wireCodeOf } from "../protocol/wire_error_codes.ts";
 import type { ComputerRecord, Store } from "../store/store.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
 import { IngestError, parseJsonBody } from "./ingest_error.ts";
@@ -166,5 +167,5 @@ function checkHandoverOf(
 function fromMleError(error: unknown): IngestError {
   if (!(error instanceof MleError)) throw error;
   const status = error.code === "ERR_SIGNATURE_INVALID" ? 403 : 400;
-  return new IngestError(status, error.code, error.message);
+  return new IngestError(status, wireCodeOf(error.code), error.message);
 }

@@ -97,10 +97,14 @@ Deno.test("a signed __RelayServer1 re-homes a relay started with --parent A to B
     b.cut();
     a.clear();
     b.clear();
-    await eventually(async () => {
-      await reportThroughRelay();
-      return a.text.includes(REPORT_POST) ? true : undefined;
-    }, "B down: the fallback A takes the reports", 90_000);
+    await eventually(
+      async () => {
+        await reportThroughRelay();
+        return a.text.includes(REPORT_POST) ? true : undefined;
+      },
+      "B down: the fallback A takes the reports",
+      90_000,
+    );
     assert.ok(!b.text.includes(REPORT_POST), "B cut off took nothing");
     b.restore();
     b.clear();

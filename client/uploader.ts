@@ -36,10 +36,10 @@ import {
   clientUploadLimits,
   newUploadId,
   readUploadLimits,
-  readUploadStatus,
   type UploadManifest,
   type UploadStatus,
 } from "../protocol/upload.ts";
+import { readUploadStatus } from "../protocol/upload_status.ts";
 import { fetchUploadAnswer, releaseBytes, type UploadAnswer } from "../protocol/upload_fetch.ts";
 import { decideEncryption, type EncryptionSituation } from "./encryption_decision.ts";
 import {

@@ -28,12 +28,8 @@ import { retryAfterDelayMs } from "../protocol/backoff.ts";
 import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { ChunkConnections } from "../protocol/chunk_connections.ts";
 import { API } from "../protocol/paths.ts";
-import {
-  clientUploadLimits,
-  readUploadLimits,
-  readUploadStatus,
-  type UploadStatus,
-} from "../protocol/upload.ts";
+import { clientUploadLimits, readUploadLimits, type UploadStatus } from "../protocol/upload.ts";
+import { readUploadStatus } from "../protocol/upload_status.ts";
 import { fetchUploadAnswer, releaseBytes, type UploadAnswer } from "../protocol/upload_fetch.ts";
 import { decideEncryption, type EncryptionSituation } from "./encryption_decision.ts";
 import { makeManifest } from "./made_manifest.ts";

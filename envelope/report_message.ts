@@ -11,13 +11,14 @@
  * @module
  */
 
-import { MleError } from "./errors.ts";
 import type { ContentKey } from "./jwe.ts";
 import type { FlattenedJws } from "./jws.ts";
 import {
+  isWholeNumber,
   openInnerMessage,
   type ParsedSignedMessage,
   readSignedMessage,
+  requireClaim,
   type SealedMessage,
   sealSignedMessage,
   type SignedMessageKind,
@@ -57,12 +58,8 @@ export const REPORT_MESSAGE: SignedMessageKind<ReportClaims> = {
   signatureInvalid: "Cannot accept message: sender signature is not valid",
   claimNames: "computer id, sequence or key id",
   claimsOf: ({ cid, seq, kid }) => {
-    if (!Number.isSafeInteger(cid) || (cid as number) < 1) {
-      throw malformed("cid must be a positive integer");
-    }
-    if (!Number.isSafeInteger(seq) || (seq as number) < 0) {
-      throw malformed("seq must be a non-negative integer");
-    }
+    requireClaim(isWholeNumber(cid), "envelope", "cid must be a positive integer");
+    requireClaim(isWholeNumber(seq, 0), "envelope", "seq must be a non-negative integer");
     return { cid: cid as number, seq: seq as number, kid: (kid ?? null) as string | null };
   },
   sealedHeader: ({ cid, seq }) => ({ cid, seq }),
@@ -134,8 +131,4 @@ export async function openSignedReport(
   expected: ReportClaims,
 ): Promise<Uint8Array<ArrayBuffer>> {
   return await openInnerMessage(REPORT_MESSAGE, clientPublicKey, signed, expected);
-}
-
-function malformed(detail: string): MleError {
-  return new MleError("ERR_ENVELOPE_MALFORMED", `Cannot read envelope: ${detail}`);
 }

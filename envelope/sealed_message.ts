@@ -41,6 +41,21 @@ import {
 import { signSenderSignature, verifySenderSignature } from "./sender_signature.ts";
 import { ED25519_SIGNATURE_LENGTH } from "./signature.ts";
 
+/**
+ * Checks one claim of a kind's header: a refusal reads `Cannot read <what>: <detail>`, with the
+ * code every malformed envelope has.
+ *
+ * @throws {MleError} `ERR_ENVELOPE_MALFORMED` when `holds` is false.
+ */
+export function requireClaim(holds: boolean, what: string, detail: string): void {
+  if (!holds) throw new MleError("ERR_ENVELOPE_MALFORMED", `Cannot read ${what}: ${detail}`);
+}
+
+/** True for a whole number from `min` (default 1) up to the largest safe integer. */
+export function isWholeNumber(value: unknown, min = 1): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= min;
+}
+
 /** A sealed message as it travels: a flattened JWE plus the sender's signature over its compact form. */
 export interface SealedMessage extends FlattenedJwe {
   /** The sender's Ed25519 signature over the JWE compact serialization, base64url. */

@@ -17,13 +17,14 @@
  * @module
  */
 
-import { MleError } from "./errors.ts";
 import { createContentKey, importAesKey, unwrapContentKey } from "./jwe.ts";
 import type { FlattenedJws } from "./jws.ts";
 import {
+  isWholeNumber,
   openSignedMessage,
   type ParsedSignedMessage,
   readSignedMessage,
+  requireClaim,
   type SealedMessage,
   sealSignedMessage,
   type SignedMessageKind,
@@ -61,19 +62,13 @@ export const UPLOAD_MANIFEST_MESSAGE: SignedMessageKind<UploadClaims> = {
   signatureInvalid: "Cannot accept upload manifest: sender signature is not valid",
   claimNames: "computer id, upload id, key id or chunk layout",
   claimsOf: ({ cid, uid, kid, cs, cc }) => {
-    if (!Number.isSafeInteger(cid) || (cid as number) < 1) {
-      throw malformed("cid must be a positive integer");
-    }
-    if (typeof uid !== "string" || !/^[0-9a-f]{32}$/.test(uid)) {
-      throw malformed("uid must be 32 lowercase hex digits");
-    }
-    if (!Number.isSafeInteger(cs) || (cs as number) < 1) {
-      throw malformed("cs must be a positive integer");
-    }
-    if (!Number.isSafeInteger(cc) || (cc as number) < 1) {
-      throw malformed("cc must be a positive integer");
-    }
-    if (kid !== null && typeof kid !== "string") throw malformed("kid must be a key id or null");
+    const what = "upload manifest";
+    requireClaim(isWholeNumber(cid), what, "cid must be a positive integer");
+    const uidOk = typeof uid === "string" && /^[0-9a-f]{32}$/.test(uid);
+    requireClaim(uidOk, what, "uid must be 32 lowercase hex digits");
+    requireClaim(isWholeNumber(cs), what, "cs must be a positive integer");
+    requireClaim(isWholeNumber(cc), what, "cc must be a positive integer");
+    requireClaim(kid === null || typeof kid === "string", what, "kid must be a key id or null");
     return {
       cid: cid as number,
       uid: uid as string,
@@ -206,8 +201,4 @@ export async function openUploadManifestWithFileKey(
   const key = fileKey === null ? null : await importAesKey(fileKey);
   const manifest = await openSignedMessage(UPLOAD_MANIFEST_MESSAGE, clientPublicKey, parsed, key);
   return { manifest, fileKey };
-}
-
-function malformed(detail: string): MleError {
-  return new MleError("ERR_ENVELOPE_MALFORMED", `Cannot read upload manifest: ${detail}`);
 }

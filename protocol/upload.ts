@@ -24,6 +24,11 @@
  * forwards it later (answering 202); its status is the union of what it holds and what its
  * parent holds.
  *
+ * This file holds the wire's constants, shapes and checks of claims, manifests and chunk paths;
+ * beside it, one concept each: `chunk_bitmap.ts` (which chunks a role holds),
+ * `upload_status.ts` (reading a status from the network) and `upload_name.ts` (the name a file
+ * is stored under).
+ *
  * @module
  */
 
@@ -227,157 +232,6 @@ export function parseChunkPath(
 }
 
 /**
- * Which chunks of an upload are held, one bit each: at most MAX_CHUNK_COUNT bits (256 KiB).
- *
- * @example
- * ```ts
- * import { ChunkBitmap } from "./upload.ts";
- * const bitmap = new ChunkBitmap(5);
- * bitmap.set(0);
- * bitmap.set(3);
- * console.log(bitmap.missingRanges(10).ranges); // [[1, 3], [4, 5]]
- * ```
- */
-export class ChunkBitmap {
-  readonly count: number;
-  readonly #bits: Uint8Array;
-  #held = 0;
-
-  constructor(count: number, bytes?: Uint8Array) {
-    if (!Number.isSafeInteger(count) || count < 1 || count > MAX_CHUNK_COUNT) {
-      throw new RangeError(`Cannot track ${count} chunks: expected 1 to ${MAX_CHUNK_COUNT}`);
-    }
-    this.count = count;
-    this.#bits = new Uint8Array(Math.ceil(count / 8));
-    if (bytes) {
-      if (bytes.length !== this.#bits.length) {
-        throw new RangeError(`Cannot read chunk bitmap: expected ${this.#bits.length} bytes`);
-      }
-      for (let i = 0; i < count; i++) {
-        if ((bytes[i >> 3] & (1 << (i & 7))) !== 0) this.set(i);
-      }
-    }
-  }
-
-  /** Chunks held. */
-  get held(): number {
-    return this.#held;
-  }
-
-  /** True when every chunk is held. */
-  get complete(): boolean {
-    return this.#held === this.count;
-  }
-
-  has(index: number): boolean {
-    return index >= 0 && index < this.count && (this.#bits[index >> 3] & (1 << (index & 7))) !== 0;
-  }
-
-  /** Marks a chunk held; returns false when it already was. */
-  set(index: number): boolean {
-    if (index < 0 || index >= this.count) throw new RangeError(`Chunk ${index} is out of range`);
-    const mask = 1 << (index & 7);
-    if ((this.#bits[index >> 3] & mask) !== 0) return false;
-    this.#bits[index >> 3] |= mask;
-    this.#held++;
-    return true;
-  }
-
-  /** The first missing chunk at or after `from`, or -1. */
-  nextMissing(from = 0): number {
-    for (let i = Math.max(0, from); i < this.count; i++) {
-      const byte = this.#bits[i >> 3];
-      if (byte === 0xff && (i & 7) === 0 && i + 8 <= this.count) {
-        i += 7;
-        continue;
-      }
-      if ((byte & (1 << (i & 7))) === 0) return i;
-    }
-    return -1;
-  }
-
-  /** The first held chunk at or after `from`, or `count`. */
-  nextHeld(from: number): number {
-    for (let i = Math.max(0, from); i < this.count; i++) {
-      if (this.#bits[i >> 3] === 0 && (i & 7) === 0) {
-        i += 7;
-        continue;
-      }
-      if (this.has(i)) return i;
-    }
-    return this.count;
-  }
-
-  /** Missing ranges [start, end), at most `max` of them. */
-  missingRanges(max: number): { ranges: Array<[number, number]>; truncated: boolean } {
-    const ranges: Array<[number, number]> = [];
-    let i = this.nextMissing(0);
-    while (i >= 0) {
-      const end = Math.min(this.count, this.nextHeld(i + 1));
-      if (ranges.length === max) return { ranges, truncated: true };
-      ranges.push([i, end]);
-      i = end < this.count ? this.nextMissing(end) : -1;
-    }
-    return { ranges, truncated: false };
-  }
-
-  /** The bitmap's bytes, for a checkpoint. */
-  toBytes(): Uint8Array<ArrayBuffer> {
-    return new Uint8Array(this.#bits);
-  }
-}
-
-/**
- * Reads a status answer, refusing anything malformed (it comes from the network).
- *
- * @returns the status, or null when the value is not one.
- */
-export function readUploadStatus(value: unknown): UploadStatus | null {
-  const v = value as Partial<UploadStatus> | null;
-  if (typeof v !== "object" || v === null) return null;
-  if (!isUploadId(v.uploadId) || !Number.isSafeInteger(v.computerId)) return null;
-  if (!["receiving", "complete", "failed", "refused"].includes(v.state as string)) return null;
-  const count = v.chunkCount;
-  if (!Number.isSafeInteger(count) || count! < 1 || count! > MAX_CHUNK_COUNT) return null;
-  if (!Number.isSafeInteger(v.received) || v.received! < 0 || v.received! > count!) return null;
-  const stored = v.stored ?? null;
-  if (stored !== null && (!Number.isSafeInteger(stored) || stored < 0 || stored > count!)) {
-    return null;
-  }
-  if (!Array.isArray(v.missing) || v.missing.length > MAX_STATUS_RANGES) return null;
-  const missing: Array<[number, number]> = [];
-  let last = 0;
-  for (const range of v.missing) {
-    if (!Array.isArray(range) || range.length !== 2) return null;
-    const [start, end] = range;
-    if (
-      !Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < last || end <= start ||
-      end > count!
-    ) return null;
-    missing.push([start, end]);
-    last = end;
-  }
-  let error: UploadStatus["error"] = null;
-  if (v.error !== null && v.error !== undefined) {
-    const code = (v.error as { code?: unknown }).code;
-    const message = (v.error as { message?: unknown }).message;
-    if (typeof code !== "string" || typeof message !== "string") return null;
-    error = { code: code.slice(0, 64), message: message.slice(0, 500) };
-  }
-  return {
-    uploadId: v.uploadId,
-    computerId: v.computerId!,
-    state: v.state as UploadState,
-    chunkCount: count!,
-    received: v.received!,
-    stored,
-    missing,
-    missingTruncated: v.missingTruncated === true,
-    error,
-  };
-}
-
-/**
  * Reads upload limits from an answer; anything malformed gives the protocol's own bounds.
  *
  * @example
@@ -452,89 +306,6 @@ export function clientUploadLimits(
     ),
     throttleKBPS: minThrottle(throttle, upstream.throttleKBPS),
   };
-}
-
-const RESERVED_DEVICE = /^(con|prn|aux|nul|conin\$|conout\$|com[0-9¹²³]|lpt[0-9¹²³])$/i;
-// Control and format characters (bidi overrides, zero-width), line separators, path separators
-// and the characters Windows forbids in names.
-const UNSAFE_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\\/:*?"<>|]/gu;
-
-/**
- * Turns a declared file name into one that is safe as a single file name on every platform:
- * separators and unsafe characters become `_`, so `..`, absolute paths and drive letters can never
- * select a folder; leading and trailing dots and spaces go (no hidden files, no `.`/`..`, nothing
- * Windows would silently trim); reserved device names (CON, NUL, COM1, …) get a `_` in front; the
- * result is at most MAX_STORED_NAME_BYTES of UTF-8, keeping a short extension.
- *
- * @example
- * ```ts
- * import { sanitizeUploadName } from "./upload.ts";
- * console.log(sanitizeUploadName("../../etc/passwd")); // "_.._etc_passwd"
- * console.log(sanitizeUploadName("CON.txt")); // "_CON.txt"
- * ```
- */
-export function sanitizeUploadName(declared: string): string {
-  let name = String(declared).toWellFormed().normalize("NFC").replace(UNSAFE_CHARACTERS, "_");
-  name = trimDotsAndSpaces(name) || "upload";
-  // Cut first, then look at what is left: a cut can end on a space or dot, or bare a device name.
-  // The first character is neither a dot nor a space, so the trimmed cut is never empty.
-  name = trimDotsAndSpaces(truncateName(name, MAX_STORED_NAME_BYTES));
-  if (RESERVED_DEVICE.test(name.split(".")[0].trimEnd())) {
-    name = `_${trimDotsAndSpaces(truncateName(name, MAX_STORED_NAME_BYTES - 1))}`;
-  }
-  return name;
-}
-
-function trimDotsAndSpaces(name: string): string {
-  return name.replace(/^[. ]+/, "").replace(/[. ]+$/, "");
-}
-
-/**
- * The `n`-th alternative of a stored name when the first is taken: `name (n).ext`.
- *
- * @example
- * ```ts
- * import { alternativeName } from "./upload.ts";
- * console.log(alternativeName("app.log", 2)); // "app (2).log"
- * ```
- */
-export function alternativeName(name: string, n: number): string {
-  const dot = name.lastIndexOf(".");
-  const hasExtension = dot > 0 && name.length - dot <= 16;
-  const stem = hasExtension ? name.slice(0, dot) : name;
-  const extension = hasExtension ? name.slice(dot) : "";
-  const suffix = ` (${n})${extension}`;
-  const room = MAX_STORED_NAME_BYTES - new TextEncoder().encode(suffix).length;
-  // The stem is cut as plain text (a dot in it is no extension), then looked at as
-  // sanitizeUploadName looks at a name: a cut may end on a dot or space, or bare a device name.
-  let cut = trimDotsAndSpaces(cutToBytes(stem, room)) || "upload";
-  if (RESERVED_DEVICE.test(cut.split(".")[0].trimEnd())) {
-    cut = `_${trimDotsAndSpaces(cutToBytes(cut, room - 1))}`;
-  }
-  return cut + suffix;
-}
-
-function truncateName(name: string, maxBytes: number): string {
-  const encoder = new TextEncoder();
-  if (encoder.encode(name).length <= maxBytes) return name;
-  const dot = name.lastIndexOf(".");
-  const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
-  const room = maxBytes - encoder.encode(extension).length;
-  return cutToBytes(extension ? name.slice(0, dot) : name, room) + extension;
-}
-
-/** The longest start of `text`, in whole characters, of at most `maxBytes` UTF-8 bytes. */
-function cutToBytes(text: string, maxBytes: number): string {
-  const encoder = new TextEncoder();
-  let cut = "";
-  let used = 0;
-  for (const character of text) {
-    const size = encoder.encode(character).length;
-    if (used + size > maxBytes) break;
-    cut += character;
-    used += size;
-  }
-  return cut;
 }
 
 /**

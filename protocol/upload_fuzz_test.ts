@@ -9,19 +9,14 @@ import {
   noError,
 } from "../tests/fuzz.ts";
 import {
-  alternativeName,
   checkClaims,
   checkManifest,
   MAX_CHUNK_COUNT,
   MAX_CHUNK_SIZE,
-  MAX_STATUS_RANGES,
-  MAX_STORED_NAME_BYTES,
   MIN_CHUNK_SIZE,
   parseByteSize,
   parseChunkPath,
   readUploadLimits,
-  readUploadStatus,
-  sanitizeUploadName,
 } from "./upload.ts";
 
 const UID = "00112233445566778899aabbccddeeff";
@@ -36,17 +31,6 @@ const MANIFEST = {
   chunkSize: 1024,
   chunkCount: 3,
   createdAt: "2024-01-01T00:00:00.000Z",
-};
-const STATUS = {
-  uploadId: UID,
-  computerId: 7,
-  state: "receiving",
-  chunkCount: 10,
-  received: 4,
-  stored: 2,
-  missing: [[1, 3], [5, 9]],
-  missingTruncated: false,
-  error: { code: "ERR_X", message: "why" },
 };
 
 Deno.test("fuzz: checkClaims() and checkManifest() answer null or a reason, and never throw", async () => {
@@ -83,27 +67,6 @@ Deno.test("fuzz: parseChunkPath() gives a well-formed chunk address or null, and
   }, noError);
 });
 
-Deno.test("fuzz: readUploadStatus() gives a consistent status or null, and never throws", async () => {
-  const inputs = fc.oneof(
-    mutatedObject(STATUS),
-    fc.array(fc.tuple(fc.integer({ min: -2, max: 12 }), fc.integer({ min: -2, max: 12 })), {
-      maxLength: 5,
-    }).map((missing) => ({ ...STATUS, missing })),
-    anyJson,
-  );
-  await fuzzParser("readUploadStatus", inputs, (value) => {
-    const status = readUploadStatus(value);
-    if (status === null) return;
-    assert.ok(status.received >= 0 && status.received <= status.chunkCount);
-    assert.ok(status.missing.length <= MAX_STATUS_RANGES);
-    let last = 0;
-    for (const [start, end] of status.missing) {
-      assert.ok(start >= last && end > start && end <= status.chunkCount);
-      last = end;
-    }
-  }, noError);
-});
-
 Deno.test("fuzz: readUploadLimits() gives limits within the protocol's bounds, and never throws", async () => {
   const inputs = fc.oneof(
     mutatedObject({ maxChunkBytes: 65536, throttleKBPS: 100 }),
@@ -115,52 +78,6 @@ Deno.test("fuzz: readUploadLimits() gives limits within the protocol's bounds, a
     assert.ok(limits.maxChunkBytes >= MIN_CHUNK_SIZE && limits.maxChunkBytes <= MAX_CHUNK_SIZE);
     assert.ok(Number.isSafeInteger(limits.throttleKBPS) && limits.throttleKBPS >= 0);
   }, noError);
-});
-
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\\/:*?"<>|]/u;
-const RESERVED = /^(con|prn|aux|nul|conin\$|conout\$|com[0-9¹²³]|lpt[0-9¹²³])$/i;
-
-function assertSafeName(name: string): void {
-  assert.ok(name.length > 0, "empty");
-  assert.ok(new TextEncoder().encode(name).length <= MAX_STORED_NAME_BYTES, "too long");
-  assert.ok(!UNSAFE.test(name), "an unsafe character");
-  assert.ok(!/^[. ]|[. ]$/.test(name), "a leading or trailing dot or space");
-  assert.ok(!RESERVED.test(name.split(".")[0].trimEnd()), "a reserved device name");
-}
-
-Deno.test("fuzz: sanitizeUploadName() gives one safe file name for any declared name", async () => {
-  const names = fc.oneof(
-    anyText,
-    fc.string({
-      unit: fc.constantFrom("a", "é", "😀", ".", " ", "/", "\\", ":", "\u202e", "\0"),
-      maxLength: 300,
-    }),
-    fc.tuple(
-      fc.constantFrom("CON", "nul", "Com1", "LPT¹"),
-      fc.constantFrom("", " ", "."),
-      fc.nat({ max: MAX_STORED_NAME_BYTES }),
-      anyText,
-    ).map(([base, pad, count, rest]) => base + pad.repeat(count) + rest),
-    // Names around the stored-name bound, where it is cut: a separator just before the cut.
-    fc.tuple(
-      fc.constantFrom("x", "é", "😀"),
-      fc.integer({ min: MAX_STORED_NAME_BYTES / 4 - 4, max: MAX_STORED_NAME_BYTES }),
-      fc.constantFrom(" ", ".", ". ", " ."),
-      fc.string({ minLength: 1, maxLength: 20 }),
-    ).map(([unit, bytes, separator, tail]) =>
-      unit.repeat(Math.floor(bytes / new TextEncoder().encode(unit).length)) + separator + tail
-    ),
-  );
-  await fuzzParser(
-    "sanitizeUploadName",
-    fc.tuple(names, fc.integer({ min: 2, max: 99999 })),
-    ([declared, n]) => {
-      const name = sanitizeUploadName(declared);
-      assertSafeName(name);
-      assertSafeName(alternativeName(name, n));
-    },
-    noError,
-  );
 });
 
 Deno.test("fuzz: parseByteSize() gives a safe whole number or a RangeError", async () => {

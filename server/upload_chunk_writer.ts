@@ -9,12 +9,8 @@
 
 import type { Logger } from "../cli/log.ts";
 import { createSha256, type IncrementalSha256 } from "../protocol/incremental_sha256.ts";
-import {
-  type ChunkBitmap,
-  chunkLengthOf,
-  chunkOverhead,
-  type UploadStatus,
-} from "../protocol/upload.ts";
+import { chunkLengthOf, chunkOverhead, type UploadStatus } from "../protocol/upload.ts";
+import { type ChunkBitmap } from "../protocol/chunk_bitmap.ts";
 import { releaseBytes } from "../protocol/upload_fetch.ts";
 import type { UploadRecord, UploadRecords } from "../store/upload_records.ts";
 import { IngestError } from "./ingest_error.ts";

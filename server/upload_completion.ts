@@ -6,12 +6,9 @@
  * @module
  */
 
-import {
-  ChunkBitmap,
-  MAX_STATUS_RANGES,
-  sanitizeUploadName,
-  type UploadStatus,
-} from "../protocol/upload.ts";
+import { MAX_STATUS_RANGES, type UploadStatus } from "../protocol/upload.ts";
+import { sanitizeUploadName } from "../protocol/upload_name.ts";
+import { ChunkBitmap } from "../protocol/chunk_bitmap.ts";
 import type { UploadRecord } from "../store/upload_records.ts";
 import { IngestError } from "./ingest_error.ts";
 import {

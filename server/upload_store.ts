@@ -17,7 +17,8 @@
  */
 
 import { joinPath, replaceFileAtomically, syncDir } from "../keystore/secure_file.ts";
-import { alternativeName, ChunkBitmap } from "../protocol/upload.ts";
+import { alternativeName } from "../protocol/upload_name.ts";
+import { ChunkBitmap } from "../protocol/chunk_bitmap.ts";
 
 const INCOMING = ".incoming";
 const MANIFEST_FILE = "manifest.json";

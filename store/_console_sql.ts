@@ -22,7 +22,7 @@ export const MAX_COMPUTER_PAGE = 500;
 export type Row = Record<string, unknown>;
 
 /** A bound value. */
-export type Bind = string | number | null;
+export type Bind = string | number | null | Uint8Array;
 
 /** Computers that still report: not revoked, replaced or removed. */
 export const ACTIVE_SQL = "revoked_at IS NULL AND replaced_by IS NULL AND removed_at IS NULL";

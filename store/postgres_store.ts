@@ -13,41 +13,28 @@ import type postgres from "postgres";
 import { recordWithNextSerial } from "./_document_serials.ts";
 import { PostgresConsoleTables } from "./_postgres_console.ts";
 import {
+  PUT_DOCUMENT_SQL,
+  PUT_SEALED_CONTENT_KEY_SQL,
+  sealedContentKeyParams,
+  SqlStore,
+} from "./_sql_store.ts";
+import { postgresRunner } from "./_sql_runner.ts";
+import {
   openPostgresPool,
   type PostgresLocation,
   type PostgresPool,
 } from "./_postgres_database.ts";
-import {
-  toComputer,
-  toDecryptingRelay,
-  toEncryptionKey,
-  toReport,
-  toSealedContentKey,
-  toServer,
-  toSettings,
-} from "./_rows.ts";
-import type { ServerRecord } from "./server_records.ts";
-import type { DecryptingRelayRecord } from "./relay_records.ts";
+import { toComputer, toReport } from "./_rows.ts";
 import { reportSearchText } from "./report_search_text.ts";
 import type {
-  AuditEntry,
-  BundleSenderRecord,
-  ComputerPage,
-  ComputerQuery,
   ComputerRecord,
-  ComputerSummary,
-  DocumentName,
-  EncryptionKeyRecord,
-  KeyUsage,
   NewComputer,
   NewReport,
   NumberedDocumentName,
-  OperatorRecord,
   RecordedDocument,
   ReportQuery,
   ReportRecord,
   SealedContentKeyRecord,
-  SettingsRecord,
   SignNumberedDocument,
   Store,
   StoreChange,
@@ -70,13 +57,12 @@ const RETRIED = new Set(["40P01", "40001"]);
  * store.close();
  * ```
  */
-export class PostgresStore implements Store {
+export class PostgresStore extends SqlStore implements Store {
   readonly #sql: PostgresPool;
-  readonly #console: PostgresConsoleTables;
 
   private constructor(sql: PostgresPool) {
+    super(postgresRunner(sql), new PostgresConsoleTables(sql));
     this.#sql = sql;
-    this.#console = new PostgresConsoleTables(sql);
   }
 
   /**
@@ -105,69 +91,6 @@ export class PostgresStore implements Store {
         ${computer.claimSignedByOldKey === true ? 1 : 0})
       RETURNING *`;
     return toComputer(row);
-  }
-
-  async getComputer(id: number): Promise<ComputerRecord | null> {
-    const [row] = await this.#sql`SELECT * FROM computers WHERE id = ${id}`;
-    return row ? toComputer(row) : null;
-  }
-
-  async findComputerByPublicKey(publicKey: string): Promise<ComputerRecord | null> {
-    const [row] = await this.#sql`SELECT * FROM computers WHERE public_key = ${publicKey}`;
-    return row ? toComputer(row) : null;
-  }
-
-  async listComputers(): Promise<ComputerRecord[]> {
-    return (await this.#sql`SELECT * FROM computers ORDER BY id`).map(toComputer);
-  }
-
-  async revokeComputer(id: number, now: number): Promise<boolean> {
-    const result = await this.#sql`
-      UPDATE computers SET revoked_at = ${now} WHERE id = ${id} AND revoked_at IS NULL`;
-    return result.count === 1;
-  }
-
-  async listRevokedIds(): Promise<number[]> {
-    const rows = await this.#sql`SELECT id FROM computers WHERE revoked_at IS NOT NULL ORDER BY id`;
-    return rows.map((row) => Number(row.id));
-  }
-
-  async listInactiveIds(): Promise<number[]> {
-    const rows = await this.#sql`
-      SELECT id FROM computers WHERE revoked_at IS NOT NULL OR replaced_by IS NOT NULL
-      OR removed_at IS NOT NULL ORDER BY id`;
-    return rows.map((row) => Number(row.id));
-  }
-
-  async findComputersByHostIdentity(hostIdentity: string): Promise<ComputerRecord[]> {
-    return (await this.#sql`
-      SELECT * FROM computers WHERE host_identity = ${hostIdentity} AND removed_at IS NULL
-      ORDER BY id`).map(toComputer);
-  }
-
-  async linkComputers(
-    oldId: number,
-    newId: number,
-    link: "replaced_by" | "duplicate_of",
-    handoverLastSeq = 0,
-  ): Promise<void> {
-    if (link === "replaced_by") {
-      await this.#sql`
-        UPDATE computers SET replaced_by = ${newId}, handover_last_seq = ${handoverLastSeq},
-        duplicate_of = NULL WHERE id = ${oldId}`;
-    } else {
-      await this.#sql`
-        UPDATE computers SET duplicate_of = ${newId} WHERE id = ${oldId} AND replaced_by IS NULL`;
-    }
-  }
-
-  async flagComputer(id: number, reason: string | null): Promise<void> {
-    await this.#sql`UPDATE computers SET flagged = ${reason} WHERE id = ${id}`;
-  }
-
-  async removeComputer(id: number, now: number): Promise<void> {
-    await this.#sql`
-      UPDATE computers SET removed_at = ${now} WHERE id = ${id} AND removed_at IS NULL`;
   }
 
   /**
@@ -247,17 +170,6 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listReports(computerId: number): Promise<ReportRecord[]> {
-    return (await this.#sql`SELECT * FROM reports WHERE computer_id = ${computerId} ORDER BY seq`)
-      .map(toReport);
-  }
-
-  async lastReport(computerId: number): Promise<ReportRecord | null> {
-    const [row] = await this.#sql`
-      SELECT * FROM reports WHERE computer_id = ${computerId} ORDER BY seq DESC LIMIT 1`;
-    return row ? toReport(row) : null;
-  }
-
   async *iterateReports(query: ReportQuery): AsyncIterable<ReportRecord> {
     const conditions: string[] = [];
     const parameters: (string | number)[] = [];
@@ -293,23 +205,6 @@ export class PostgresStore implements Store {
     }
   }
 
-  async countReports(): Promise<number> {
-    const [row] = await this.#sql`SELECT count(*) AS n FROM reports`;
-    return Number(row.n);
-  }
-
-  async listEncryptionKeys(): Promise<EncryptionKeyRecord[]> {
-    return (await this.#sql`SELECT * FROM encryption_keys ORDER BY created_at, kid`)
-      .map(toEncryptionKey);
-  }
-
-  async addEncryptionKey(key: EncryptionKeyRecord): Promise<void> {
-    await this.#sql`
-      INSERT INTO encryption_keys (kid, spki, bits, role, created_at, deployed_at, retired_at)
-      VALUES (${key.kid}, ${key.spki}, ${key.bits}, ${key.role}, ${key.createdAt},
-        ${key.deployedAt}, ${key.retiredAt})`;
-  }
-
   deployEncryptionKey(
     kid: string,
     certificate: SignNumberedDocument,
@@ -327,56 +222,6 @@ export class PostgresStore implements Store {
     return this.#recordNumbered("encryption-certificate", certificate, async (tx) => {
       await tx`UPDATE encryption_keys SET role = 'previous' WHERE role = 'current'`;
     });
-  }
-
-  async retireEncryptionKey(kid: string, now: number): Promise<boolean> {
-    const result = await this.#sql`
-      UPDATE encryption_keys SET role = 'retired', retired_at = ${now}
-      WHERE kid = ${kid} AND role IN ('pending', 'previous')`;
-    return result.count === 1;
-  }
-
-  async listKeyUsage(kid: string, since: number): Promise<KeyUsage[]> {
-    const rows = await this.#sql`
-      SELECT computer_id, count(*) AS reports, max(received_at) AS last_at FROM reports
-      WHERE kid = ${kid} AND received_at >= ${since} GROUP BY computer_id ORDER BY last_at DESC`;
-    return rows.map((row) => ({
-      computerId: Number(row.computer_id),
-      reports: Number(row.reports),
-      lastAt: Number(row.last_at),
-    }));
-  }
-
-  async setBundleSender(computerId: number, allowed: boolean, now: number): Promise<void> {
-    if (allowed) {
-      await this.#sql`
-        INSERT INTO bundle_senders (computer_id, allowed_at) VALUES (${computerId}, ${now})
-        ON CONFLICT DO NOTHING`;
-    } else {
-      await this.#sql`DELETE FROM bundle_senders WHERE computer_id = ${computerId}`;
-    }
-  }
-
-  async isBundleSender(computerId: number): Promise<boolean> {
-    const rows = await this.#sql`SELECT 1 FROM bundle_senders WHERE computer_id = ${computerId}`;
-    return rows.length > 0;
-  }
-
-  async listBundleSenders(): Promise<BundleSenderRecord[]> {
-    const rows = await this.#sql`SELECT * FROM bundle_senders ORDER BY computer_id`;
-    return rows.map((row) => ({
-      computerId: Number(row.computer_id),
-      allowedAt: Number(row.allowed_at),
-    }));
-  }
-
-  async getDocument(name: DocumentName): Promise<string | null> {
-    const [row] = await this.#sql`SELECT document FROM documents WHERE name = ${name}`;
-    return row ? String(row.document) : null;
-  }
-
-  async putDocument(name: DocumentName, document: string): Promise<void> {
-    await putDocument(this.#sql, name, document);
   }
 
   recordDocument(
@@ -404,7 +249,7 @@ export class PostgresStore implements Store {
             FOR UPDATE`;
           if (Number(row.serial) + 1 !== serial) return false;
           await tx`UPDATE document_serials SET serial = ${serial} WHERE name = ${name}`;
-          await putDocument(tx, name, document);
+          await postgresRunner(tx).run(PUT_DOCUMENT_SQL, { name, document });
           await alongside(tx);
           return true;
         }),
@@ -424,68 +269,13 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listSettings(): Promise<SettingsRecord[]> {
-    return (await this.#sql`SELECT * FROM settings ORDER BY serial`).map(toSettings);
-  }
-
-  async listSettingsFor(computerId: number): Promise<SettingsRecord[]> {
-    return (await this.#sql`
-      SELECT * FROM settings WHERE computer_id IS NULL OR computer_id = ${computerId}
-      ORDER BY serial`).map(toSettings);
-  }
-
-  async getSealedContentKey(
-    computerId: number,
-    kid: string,
-  ): Promise<SealedContentKeyRecord | null> {
-    const [row] = await this.#sql`
-      SELECT * FROM sealed_content_keys WHERE computer_id = ${computerId} AND kid = ${kid}`;
-    return row ? toSealedContentKey(row) : null;
-  }
-
   async putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void> {
     if (records.length === 0) return;
     await this.#retried(async (tx) => {
       for (const r of [...records].sort((a, b) => a.computerId - b.computerId)) {
-        await tx`
-          INSERT INTO sealed_content_keys (computer_id, kid, wrapped_key_hash, sealed, created_at)
-          VALUES (${r.computerId}, ${r.kid}, ${r.wrappedKeyHash}, ${r.sealed}, ${r.createdAt})
-          ON CONFLICT (computer_id, kid) DO UPDATE SET wrapped_key_hash = excluded.wrapped_key_hash,
-            sealed = excluded.sealed, created_at = excluded.created_at`;
+        await postgresRunner(tx).run(PUT_SEALED_CONTENT_KEY_SQL, sealedContentKeyParams(r));
       }
     });
-  }
-
-  async deleteSealedContentKeys(kid: string): Promise<void> {
-    await this.#sql`DELETE FROM sealed_content_keys WHERE kid = ${kid}`;
-  }
-
-  async recordServer(server: ServerRecord): Promise<void> {
-    await this.#sql`
-      INSERT INTO servers (name, url, started_at, last_seen_at, stopped_at, kids)
-      VALUES (${server.name}, ${server.url}, ${server.startedAt}, ${server.lastSeenAt},
-        ${server.stoppedAt}, ${server.kids.join(" ")})
-      ON CONFLICT (name) DO UPDATE SET url = excluded.url, started_at = excluded.started_at,
-        last_seen_at = excluded.last_seen_at, stopped_at = excluded.stopped_at,
-        kids = excluded.kids`;
-  }
-
-  async listServers(): Promise<ServerRecord[]> {
-    return (await this.#sql`SELECT * FROM servers ORDER BY name`).map(toServer);
-  }
-
-  async recordDecryptingRelay(relay: DecryptingRelayRecord): Promise<void> {
-    await this.#sql`
-      INSERT INTO decrypting_relays (computer_id, name, url, last_seen_at, kids)
-      VALUES (${relay.computerId}, ${relay.name}, ${relay.url}, ${relay.lastSeenAt},
-        ${relay.kids.join(" ")})
-      ON CONFLICT (computer_id) DO UPDATE SET name = excluded.name, url = excluded.url,
-        last_seen_at = excluded.last_seen_at, kids = excluded.kids`;
-  }
-
-  async listDecryptingRelays(): Promise<DecryptingRelayRecord[]> {
-    return (await this.#sql`SELECT * FROM decrypting_relays ORDER BY computer_id`)
-      .map(toDecryptingRelay);
   }
 
   /**
@@ -503,55 +293,6 @@ export class PostgresStore implements Store {
       () => listener({ kind: "resync" }),
     );
     return true;
-  }
-
-  /** Closes the pool, letting queries in flight finish (at most 5 seconds). */
-  listReportsPage(computerId: number, offset: number, limit: number): Promise<ReportRecord[]> {
-    return this.#console.listReportsPage(computerId, offset, limit);
-  }
-
-  countReportsOf(computerId: number): Promise<number> {
-    return this.#console.countReportsOf(computerId);
-  }
-
-  reportsPerHour(since: number): Promise<Array<[number, number]>> {
-    return this.#console.reportsPerHour(since);
-  }
-
-  queryComputers(query: ComputerQuery): Promise<ComputerPage> {
-    return this.#console.queryComputers(query);
-  }
-
-  summarizeComputers(heldSince: number | null): Promise<ComputerSummary> {
-    return this.#console.summarizeComputers(heldSince);
-  }
-
-  addOperator(operator: OperatorRecord): Promise<boolean> {
-    return this.#console.addOperator(operator);
-  }
-
-  getOperator(name: string): Promise<OperatorRecord | null> {
-    return this.#console.getOperator(name);
-  }
-
-  listOperators(): Promise<OperatorRecord[]> {
-    return this.#console.listOperators();
-  }
-
-  setOperatorPassword(name: string, passwordHash: string): Promise<boolean> {
-    return this.#console.setOperatorPassword(name, passwordHash);
-  }
-
-  removeOperator(name: string): Promise<boolean> {
-    return this.#console.removeOperator(name);
-  }
-
-  appendAudit(entry: AuditEntry): Promise<void> {
-    return this.#console.appendAudit(entry);
-  }
-
-  listAudit(limit: number): Promise<AuditEntry[]> {
-    return this.#console.listAudit(limit);
   }
 
   close(): void {
@@ -584,10 +325,4 @@ function parseChange(payload: string): StoreChange | null {
 async function lastSerial(sql: Sql, name: NumberedDocumentName): Promise<number> {
   const [row] = await sql`SELECT serial FROM document_serials WHERE name = ${name}`;
   return row ? Number(row.serial) : 0;
-}
-
-async function putDocument(sql: Sql, name: DocumentName, document: string): Promise<void> {
-  await sql`
-    INSERT INTO documents (name, document) VALUES (${name}, ${document})
-    ON CONFLICT (name) DO UPDATE SET document = excluded.document`;
 }

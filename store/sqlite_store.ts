@@ -9,38 +9,25 @@
 import { recordWithNextSerial } from "./_document_serials.ts";
 import { SqliteConsoleTables } from "./_sqlite_console.ts";
 import { SqliteDatabase } from "./_sqlite_database.ts";
-import { reportSearchText } from "./report_search_text.ts";
 import {
-  type Row,
-  toComputer,
-  toDecryptingRelay,
-  toEncryptionKey,
-  toReport,
-  toSealedContentKey,
-  toServer,
-  toSettings,
-} from "./_rows.ts";
-import type { ServerRecord } from "./server_records.ts";
-import type { DecryptingRelayRecord } from "./relay_records.ts";
+  PUT_DOCUMENT_SQL,
+  PUT_SEALED_CONTENT_KEY_SQL,
+  sealedContentKeyParams,
+  SqlStore,
+} from "./_sql_store.ts";
+import { sqliteRunner } from "./_sql_runner.ts";
+import { reportSearchText } from "./report_search_text.ts";
+import { type Row, toComputer, toReport } from "./_rows.ts";
 import type {
-  AuditEntry,
-  BundleSenderRecord,
-  ComputerPage,
-  ComputerQuery,
   ComputerRecord,
-  ComputerSummary,
   DocumentName,
-  EncryptionKeyRecord,
-  KeyUsage,
   NewComputer,
   NewReport,
   NumberedDocumentName,
-  OperatorRecord,
   RecordedDocument,
   ReportQuery,
   ReportRecord,
   SealedContentKeyRecord,
-  SettingsRecord,
   SignNumberedDocument,
   Store,
   StoreChange,
@@ -58,16 +45,16 @@ import type {
  * store.close();
  * ```
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends SqlStore implements Store {
   readonly #db: SqliteDatabase;
-  readonly #console: SqliteConsoleTables;
 
   /**
    * @throws {StoreSchemaError} When the file was migrated by a newer version of this software.
    */
   constructor(path: string) {
-    this.#db = new SqliteDatabase(path);
-    this.#console = new SqliteConsoleTables(this.#db, toComputer);
+    const db = new SqliteDatabase(path);
+    super(sqliteRunner(db), new SqliteConsoleTables(db, toComputer));
+    this.#db = db;
   }
 
   registerComputer(computer: NewComputer): Promise<ComputerRecord> {
@@ -89,83 +76,6 @@ export class SqliteStore implements Store {
       )
     );
     return Promise.resolve(toComputer(row as Row));
-  }
-
-  getComputer(id: number): Promise<ComputerRecord | null> {
-    const row = this.#db.prepare("SELECT * FROM computers WHERE id = ?").get(id);
-    return Promise.resolve(row ? toComputer(row as Row) : null);
-  }
-
-  findComputerByPublicKey(publicKey: string): Promise<ComputerRecord | null> {
-    const row = this.#db.prepare("SELECT * FROM computers WHERE public_key = ?").get(publicKey);
-    return Promise.resolve(row ? toComputer(row as Row) : null);
-  }
-
-  listComputers(): Promise<ComputerRecord[]> {
-    const rows = this.#db.prepare("SELECT * FROM computers ORDER BY id").all();
-    return Promise.resolve(rows.map((row) => toComputer(row as Row)));
-  }
-
-  revokeComputer(id: number, now: number): Promise<boolean> {
-    const result = this.#db.prepare(
-      "UPDATE computers SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-    ).run(now, id);
-    return Promise.resolve(Number(result.changes) === 1);
-  }
-
-  listRevokedIds(): Promise<number[]> {
-    const rows = this.#db.prepare(
-      "SELECT id FROM computers WHERE revoked_at IS NOT NULL ORDER BY id",
-    )
-      .all() as Row[];
-    return Promise.resolve(rows.map((row) => Number(row.id)));
-  }
-
-  listInactiveIds(): Promise<number[]> {
-    const rows = this.#db.prepare(
-      `SELECT id FROM computers WHERE revoked_at IS NOT NULL OR replaced_by IS NOT NULL
-       OR removed_at IS NOT NULL ORDER BY id`,
-    ).all() as Row[];
-    return Promise.resolve(rows.map((row) => Number(row.id)));
-  }
-
-  findComputersByHostIdentity(hostIdentity: string): Promise<ComputerRecord[]> {
-    const rows = this.#db.prepare(
-      "SELECT * FROM computers WHERE host_identity = ? AND removed_at IS NULL ORDER BY id",
-    ).all(hostIdentity) as Row[];
-    return Promise.resolve(rows.map(toComputer));
-  }
-
-  linkComputers(
-    oldId: number,
-    newId: number,
-    link: "replaced_by" | "duplicate_of",
-    handoverLastSeq = 0,
-  ): Promise<void> {
-    if (link === "replaced_by") {
-      this.#db.prepare(
-        `UPDATE computers SET replaced_by = ?, handover_last_seq = ?, duplicate_of = NULL
-         WHERE id = ?`,
-      ).run(newId, handoverLastSeq, oldId);
-    } else {
-      this.#db.prepare(
-        "UPDATE computers SET duplicate_of = ? WHERE id = ? AND replaced_by IS NULL",
-      ).run(newId, oldId);
-    }
-    return Promise.resolve();
-  }
-
-  flagComputer(id: number, reason: string | null): Promise<void> {
-    this.#db.prepare("UPDATE computers SET flagged = ? WHERE id = ?").run(reason, id);
-    return Promise.resolve();
-  }
-
-  removeComputer(id: number, now: number): Promise<void> {
-    this.#db.prepare("UPDATE computers SET removed_at = ? WHERE id = ? AND removed_at IS NULL").run(
-      now,
-      id,
-    );
-    return Promise.resolve();
   }
 
   storeReports(reports: NewReport[]): Promise<StoreOutcome[]> {
@@ -207,20 +117,6 @@ export class SqliteStore implements Store {
     ));
   }
 
-  listReports(computerId: number): Promise<ReportRecord[]> {
-    const rows = this.#db.prepare(
-      "SELECT * FROM reports WHERE computer_id = ? ORDER BY seq",
-    ).all(computerId) as Row[];
-    return Promise.resolve(rows.map(toReport));
-  }
-
-  lastReport(computerId: number): Promise<ReportRecord | null> {
-    const row = this.#db.prepare(
-      "SELECT * FROM reports WHERE computer_id = ? ORDER BY seq DESC LIMIT 1",
-    ).get(computerId) as Row | undefined;
-    return Promise.resolve(row ? toReport(row) : null);
-  }
-
   async *iterateReports(query: ReportQuery): AsyncIterable<ReportRecord> {
     const conditions: string[] = [];
     const parameters: (string | number)[] = [];
@@ -260,25 +156,6 @@ export class SqliteStore implements Store {
     }
   }
 
-  countReports(): Promise<number> {
-    const row = this.#db.prepare("SELECT count(*) AS n FROM reports").get() as Row;
-    return Promise.resolve(Number(row.n));
-  }
-
-  listEncryptionKeys(): Promise<EncryptionKeyRecord[]> {
-    const rows = this.#db.prepare("SELECT * FROM encryption_keys ORDER BY created_at, kid")
-      .all() as Row[];
-    return Promise.resolve(rows.map(toEncryptionKey));
-  }
-
-  addEncryptionKey(key: EncryptionKeyRecord): Promise<void> {
-    this.#db.prepare(
-      `INSERT INTO encryption_keys (kid, spki, bits, role, created_at, deployed_at, retired_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(key.kid, key.spki, key.bits, key.role, key.createdAt, key.deployedAt, key.retiredAt);
-    return Promise.resolve();
-  }
-
   deployEncryptionKey(
     kid: string,
     certificate: SignNumberedDocument,
@@ -298,65 +175,6 @@ export class SqliteStore implements Store {
     return this.#recordNumbered("encryption-certificate", certificate, () => {
       this.#db.prepare("UPDATE encryption_keys SET role = 'previous' WHERE role = 'current'").run();
     });
-  }
-
-  retireEncryptionKey(kid: string, now: number): Promise<boolean> {
-    const result = this.#db.prepare(
-      `UPDATE encryption_keys SET role = 'retired', retired_at = ?
-       WHERE kid = ? AND role IN ('pending', 'previous')`,
-    ).run(now, kid);
-    return Promise.resolve(Number(result.changes) === 1);
-  }
-
-  listKeyUsage(kid: string, since: number): Promise<KeyUsage[]> {
-    const rows = this.#db.prepare(
-      `SELECT computer_id, count(*) AS reports, max(received_at) AS last_at FROM reports
-       WHERE kid = ? AND received_at >= ? GROUP BY computer_id ORDER BY last_at DESC`,
-    ).all(kid, since) as Row[];
-    return Promise.resolve(rows.map((row) => ({
-      computerId: Number(row.computer_id),
-      reports: Number(row.reports),
-      lastAt: Number(row.last_at),
-    })));
-  }
-
-  setBundleSender(computerId: number, allowed: boolean, now: number): Promise<void> {
-    if (allowed) {
-      this.#db.prepare(
-        "INSERT INTO bundle_senders (computer_id, allowed_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-      ).run(computerId, now);
-    } else {
-      this.#db.prepare("DELETE FROM bundle_senders WHERE computer_id = ?").run(computerId);
-    }
-    return Promise.resolve();
-  }
-
-  isBundleSender(computerId: number): Promise<boolean> {
-    const row = this.#db.prepare("SELECT 1 AS yes FROM bundle_senders WHERE computer_id = ?").get(
-      computerId,
-    );
-    return Promise.resolve(row !== undefined);
-  }
-
-  listBundleSenders(): Promise<BundleSenderRecord[]> {
-    const rows = this.#db.prepare("SELECT * FROM bundle_senders ORDER BY computer_id")
-      .all() as Row[];
-    return Promise.resolve(rows.map((row) => ({
-      computerId: Number(row.computer_id),
-      allowedAt: Number(row.allowed_at),
-    })));
-  }
-
-  getDocument(name: DocumentName): Promise<string | null> {
-    const row = this.#db.prepare("SELECT document FROM documents WHERE name = ?").get(name) as
-      | Row
-      | undefined;
-    return Promise.resolve(row ? String(row.document) : null);
-  }
-
-  putDocument(name: DocumentName, document: string): Promise<void> {
-    this.#putDocument(name, document);
-    return Promise.resolve();
   }
 
   recordDocument(
@@ -397,10 +215,7 @@ export class SqliteStore implements Store {
   }
 
   #putDocument(name: DocumentName, document: string): void {
-    this.#db.prepare(
-      `INSERT INTO documents (name, document) VALUES (?, ?)
-       ON CONFLICT (name) DO UPDATE SET document = excluded.document`,
-    ).run(name, document);
+    this.#db.prepare(PUT_DOCUMENT_SQL).run({ name, document });
   }
 
   addSettings(computerIds: number[] | null, document: string, now: number): Promise<number> {
@@ -417,131 +232,12 @@ export class SqliteStore implements Store {
     return Promise.resolve(serial);
   }
 
-  listSettingsFor(computerId: number): Promise<SettingsRecord[]> {
-    const rows = this.#db.prepare(
-      `SELECT * FROM settings WHERE computer_id IS NULL OR computer_id = ? ORDER BY serial`,
-    ).all(computerId) as Row[];
-    return Promise.resolve(rows.map(toSettings));
-  }
-
-  listSettings(): Promise<SettingsRecord[]> {
-    const rows = this.#db.prepare("SELECT * FROM settings ORDER BY serial").all() as Row[];
-    return Promise.resolve(rows.map(toSettings));
-  }
-
-  getSealedContentKey(computerId: number, kid: string): Promise<SealedContentKeyRecord | null> {
-    const row = this.#db.prepare(
-      "SELECT * FROM sealed_content_keys WHERE computer_id = ? AND kid = ?",
-    ).get(computerId, kid) as Row | undefined;
-    return Promise.resolve(row ? toSealedContentKey(row) : null);
-  }
-
   putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void> {
-    const upsert = this.#db.prepare(
-      `INSERT INTO sealed_content_keys (computer_id, kid, wrapped_key_hash, sealed, created_at)
-       VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (computer_id, kid) DO UPDATE SET wrapped_key_hash = excluded.wrapped_key_hash,
-         sealed = excluded.sealed, created_at = excluded.created_at`,
-    );
+    const upsert = this.#db.prepare(PUT_SEALED_CONTENT_KEY_SQL);
     this.#db.transaction(() => {
-      for (const r of records) {
-        upsert.run(r.computerId, r.kid, r.wrappedKeyHash, r.sealed, r.createdAt);
-      }
+      for (const record of records) upsert.run(sealedContentKeyParams(record));
     });
     return Promise.resolve();
-  }
-
-  deleteSealedContentKeys(kid: string): Promise<void> {
-    this.#db.prepare("DELETE FROM sealed_content_keys WHERE kid = ?").run(kid);
-    return Promise.resolve();
-  }
-
-  listReportsPage(computerId: number, offset: number, limit: number): Promise<ReportRecord[]> {
-    return Promise.resolve(this.#console.listReportsPage(computerId, offset, limit));
-  }
-
-  countReportsOf(computerId: number): Promise<number> {
-    return Promise.resolve(this.#console.countReportsOf(computerId));
-  }
-
-  reportsPerHour(since: number): Promise<Array<[number, number]>> {
-    return Promise.resolve(this.#console.reportsPerHour(since));
-  }
-
-  queryComputers(query: ComputerQuery): Promise<ComputerPage> {
-    return Promise.resolve(this.#console.queryComputers(query));
-  }
-
-  summarizeComputers(heldSince: number | null): Promise<ComputerSummary> {
-    return Promise.resolve(this.#console.summarizeComputers(heldSince));
-  }
-
-  addOperator(operator: OperatorRecord): Promise<boolean> {
-    return Promise.resolve(this.#console.addOperator(operator));
-  }
-
-  getOperator(name: string): Promise<OperatorRecord | null> {
-    return Promise.resolve(this.#console.getOperator(name));
-  }
-
-  listOperators(): Promise<OperatorRecord[]> {
-    return Promise.resolve(this.#console.listOperators());
-  }
-
-  setOperatorPassword(name: string, passwordHash: string): Promise<boolean> {
-    return Promise.resolve(this.#console.setOperatorPassword(name, passwordHash));
-  }
-
-  removeOperator(name: string): Promise<boolean> {
-    return Promise.resolve(this.#console.removeOperator(name));
-  }
-
-  appendAudit(entry: AuditEntry): Promise<void> {
-    this.#console.appendAudit(entry);
-    return Promise.resolve();
-  }
-
-  listAudit(limit: number): Promise<AuditEntry[]> {
-    return Promise.resolve(this.#console.listAudit(limit));
-  }
-
-  recordServer(server: ServerRecord): Promise<void> {
-    this.#db.prepare(
-      `INSERT INTO servers (name, url, started_at, last_seen_at, stopped_at, kids)
-       VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET url = excluded.url, started_at = excluded.started_at,
-         last_seen_at = excluded.last_seen_at, stopped_at = excluded.stopped_at,
-         kids = excluded.kids`,
-    ).run(
-      server.name,
-      server.url,
-      server.startedAt,
-      server.lastSeenAt,
-      server.stoppedAt,
-      server.kids.join(" "),
-    );
-    return Promise.resolve();
-  }
-
-  listServers(): Promise<ServerRecord[]> {
-    const rows = this.#db.prepare("SELECT * FROM servers ORDER BY name").all() as Row[];
-    return Promise.resolve(rows.map(toServer));
-  }
-
-  recordDecryptingRelay(relay: DecryptingRelayRecord): Promise<void> {
-    this.#db.prepare(
-      `INSERT INTO decrypting_relays (computer_id, name, url, last_seen_at, kids)
-       VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (computer_id) DO UPDATE SET name = excluded.name, url = excluded.url,
-         last_seen_at = excluded.last_seen_at, kids = excluded.kids`,
-    ).run(relay.computerId, relay.name, relay.url, relay.lastSeenAt, relay.kids.join(" "));
-    return Promise.resolve();
-  }
-
-  listDecryptingRelays(): Promise<DecryptingRelayRecord[]> {
-    const rows = this.#db.prepare("SELECT * FROM decrypting_relays ORDER BY computer_id")
-      .all() as Row[];
-    return Promise.resolve(rows.map(toDecryptingRelay));
   }
 
   /** SQLite cannot tell other processes' changes: false, the server polls. */

@@ -8,24 +8,24 @@
  */
 
 import { SqliteDatabase } from "./_sqlite_database.ts";
-import { type Row, toUpload } from "./_rows.ts";
+import { sqliteRunner } from "./_sql_runner.ts";
+import type { Row } from "./_rows.ts";
+import {
+  INSERT_UPLOAD_SQL,
+  quotaRefusal,
+  SqlUploadRecords,
+  toUploadUsage,
+  UPLOAD_EXISTS_SQL,
+  UPLOAD_USAGE_SQL,
+  uploadParams,
+  usageParams,
+} from "./_sql_upload_records.ts";
 import type {
   CreateUploadOutcome,
-  UploadChange,
   UploadQuotas,
   UploadRecord,
   UploadRecords,
-  UploadRecordState,
-  UploadUsage,
 } from "./upload_records.ts";
-
-/**
- * Bytes counted against quotas: stored files their size, uploads in progress that are not stale
- * the bytes received (never the size they declared).
- */
-const USAGE = `SELECT coalesce(sum(CASE WHEN state = 'receiving' THEN received_bytes ELSE size END),
-    0) AS bytes FROM uploads
-  WHERE (state IN ('complete', 'finalizing') OR (state = 'receiving' AND updated_at >= ?))`;
 
 /**
  * Upload records in a SQLite file.
@@ -38,11 +38,13 @@ const USAGE = `SELECT coalesce(sum(CASE WHEN state = 'receiving' THEN received_b
  * records.close();
  * ```
  */
-export class SqliteUploadRecords implements UploadRecords {
+export class SqliteUploadRecords extends SqlUploadRecords implements UploadRecords {
   readonly #db: SqliteDatabase;
 
   constructor(path: string) {
-    this.#db = new SqliteDatabase(path);
+    const db = new SqliteDatabase(path);
+    super(sqliteRunner(db));
+    this.#db = db;
   }
 
   createUpload(record: UploadRecord, quotas: UploadQuotas): Promise<CreateUploadOutcome> {
@@ -50,123 +52,15 @@ export class SqliteUploadRecords implements UploadRecords {
   }
 
   #create(record: UploadRecord, quotas: UploadQuotas): CreateUploadOutcome {
-    const existing = this.#db.prepare(
-      "SELECT 1 FROM uploads WHERE computer_id = ? AND upload_id = ?",
-    ).get(record.computerId, record.uploadId);
-    if (existing) return "exists";
-    if ((quotas.inProgressPerComputer ?? 0) > 0) {
-      const row = this.#db.prepare(
-        `SELECT count(*) AS n FROM uploads
-         WHERE computer_id = ? AND state = 'receiving' AND updated_at >= ?`,
-      ).get(record.computerId, quotas.activeSince) as Row;
-      if (Number(row.n) >= quotas.inProgressPerComputer!) return "too-many-in-progress";
-    }
-    if (quotas.perComputerBytes > 0) {
-      const row = this.#db.prepare(`${USAGE} AND computer_id = ?`)
-        .get(quotas.activeSince, record.computerId) as Row;
-      if (Number(row.bytes) + record.size > quotas.perComputerBytes) return "computer-quota";
-    }
-    if (quotas.totalBytes > 0) {
-      const row = this.#db.prepare(USAGE).get(quotas.activeSince) as Row;
-      if (Number(row.bytes) + record.size > quotas.totalBytes) return "total-quota";
-    }
-    this.#db.prepare(
-      `INSERT INTO uploads (computer_id, upload_id, declared_name, stored_name, size,
-         received_bytes, sha256, chunk_size, chunk_count, encrypted, kid, manifest_digest, state,
-         error, created_at, updated_at, completed_at, server)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      record.computerId,
-      record.uploadId,
-      record.declaredName,
-      record.storedName,
-      record.size,
-      record.receivedBytes,
-      record.sha256,
-      record.chunkSize,
-      record.chunkCount,
-      record.encrypted ? 1 : 0,
-      record.kid,
-      record.manifestDigest,
-      record.state,
-      record.error,
-      record.createdAt,
-      record.updatedAt,
-      record.completedAt,
-      record.server,
+    const { computerId, uploadId } = record;
+    if (this.#db.prepare(UPLOAD_EXISTS_SQL).get({ computerId, uploadId })) return "exists";
+    const usage = this.#db.prepare(UPLOAD_USAGE_SQL).get(
+      usageParams(computerId, quotas.activeSince),
     );
+    const refusal = quotaRefusal(record.size, quotas, toUploadUsage(usage as Row));
+    if (refusal) return refusal;
+    this.#db.prepare(INSERT_UPLOAD_SQL).run(uploadParams(record));
     return "created";
-  }
-
-  usage(computerId: number, activeSince: number): Promise<UploadUsage> {
-    const computer = this.#db.prepare(`${USAGE} AND computer_id = ?`)
-      .get(activeSince, computerId) as Row;
-    const total = this.#db.prepare(USAGE).get(activeSince) as Row;
-    const inProgress = this.#db.prepare(
-      `SELECT count(*) AS n FROM uploads
-       WHERE computer_id = ? AND state = 'receiving' AND updated_at >= ?`,
-    ).get(computerId, activeSince) as Row;
-    return Promise.resolve({
-      computerBytes: Number(computer.bytes),
-      totalBytes: Number(total.bytes),
-      inProgress: Number(inProgress.n),
-    });
-  }
-
-  getUpload(computerId: number, uploadId: string): Promise<UploadRecord | null> {
-    const row = this.#db.prepare("SELECT * FROM uploads WHERE computer_id = ? AND upload_id = ?")
-      .get(computerId, uploadId) as Row | undefined;
-    return Promise.resolve(row ? toUpload(row) : null);
-  }
-
-  updateUpload(computerId: number, uploadId: string, change: UploadChange): Promise<void> {
-    const columns: Record<keyof UploadChange, string> = {
-      state: "state",
-      storedName: "stored_name",
-      error: "error",
-      completedAt: "completed_at",
-      updatedAt: "updated_at",
-      receivedBytes: "received_bytes",
-    };
-    const names = (Object.keys(change) as Array<keyof UploadChange>).filter((name) =>
-      change[name] !== undefined
-    );
-    if (names.length === 0) return Promise.resolve();
-    const sql = `UPDATE uploads SET ${
-      names.map((name) => `${columns[name]} = ?`).join(", ")
-    } WHERE computer_id = ? AND upload_id = ?`;
-    this.#db.prepare(sql).run(...names.map((name) => change[name] ?? null), computerId, uploadId);
-    return Promise.resolve();
-  }
-
-  takeOverUpload(
-    computerId: number,
-    uploadId: string,
-    server: string,
-    now: number,
-  ): Promise<boolean> {
-    const result = this.#db.prepare(
-      `UPDATE uploads SET server = ?, updated_at = ?
-       WHERE computer_id = ? AND upload_id = ? AND state = 'receiving'`,
-    ).run(server, now, computerId, uploadId);
-    return Promise.resolve(Number(result.changes) === 1);
-  }
-
-  listUploads(computerId?: number): Promise<UploadRecord[]> {
-    const rows =
-      (computerId === undefined
-        ? this.#db.prepare("SELECT * FROM uploads ORDER BY created_at, computer_id, upload_id")
-          .all()
-        : this.#db.prepare(
-          "SELECT * FROM uploads WHERE computer_id = ? ORDER BY created_at, upload_id",
-        ).all(computerId)) as Row[];
-    return Promise.resolve(rows.map(toUpload));
-  }
-
-  listUploadsIn(state: UploadRecordState): Promise<UploadRecord[]> {
-    const rows = this.#db.prepare("SELECT * FROM uploads WHERE state = ? ORDER BY created_at")
-      .all(state) as Row[];
-    return Promise.resolve(rows.map(toUpload));
   }
 
   close(): void {

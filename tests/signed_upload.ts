@@ -12,10 +12,10 @@ import { API } from "../protocol/paths.ts";
 import {
   chunkCountOf,
   newUploadId,
-  readUploadStatus,
   type UploadManifest,
   type UploadStatus,
 } from "../protocol/upload.ts";
+import { readUploadStatus } from "../protocol/upload_status.ts";
 import type { TestSender } from "./deployment.ts";
 
 /** An answer to one upload request: status, `Retry-After`, error code and JSON body. */

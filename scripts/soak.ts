@@ -382,18 +382,17 @@ async function main(): Promise<number> {
         stderr: "null",
       }).output()).stdout.reduce((text, byte) => text + String.fromCharCode(byte), ""),
     );
-  const spooled = async () => {
+  // Messages waiting in the relays' spools (not files: an emptied segment file may stay).
+  const waiting = async () => {
     let count = 0;
-    for (const dir of Object.values(dirs)) {
-      for await (const entry of Deno.readDir(`${dir}/spool`)) if (entry.isFile) count++;
-    }
+    for (const dir of Object.values(dirs)) count += (await spooledMessages(dir)).length;
     return count;
   };
   const uploadDone = () => uploadsOf(site).some((u) => u.state === "complete");
   while (Date.now() < drainDeadline) {
     const statuses = await Promise.all(agentDirs.map((_, i) => agentStatus(i)));
     const agentsQueued = statuses.reduce((sum, s) => sum + Number(s.queueDepth ?? 1), 0);
-    if (agentsQueued === 0 && (await spooled()) === 0 && uploadDone()) break;
+    if (agentsQueued === 0 && (await waiting()) === 0 && uploadDone()) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   // The agents go on reporting while the rest drains: one may hand a relay a report (202) after
@@ -401,11 +400,6 @@ async function main(): Promise<number> {
   // (messages waiting, not files: an emptied segment file may stay).
   for (const victim of victims.slice(4)) await victim.process.stop();
   const forwardDeadline = Date.now() + 60_000;
-  const waiting = async () => {
-    let count = 0;
-    for (const dir of Object.values(dirs)) count += (await spooledMessages(dir)).length;
-    return count;
-  };
   while (Date.now() < forwardDeadline && (await waiting()) > 0) {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

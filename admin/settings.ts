@@ -30,7 +30,7 @@ import {
   wantsHelp,
 } from "./_args.ts";
 import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
-import { encryptionState } from "./encryption.ts";
+import { encryptionState } from "./_encryption_state.ts";
 import { listSettings } from "./settings_list.ts";
 
 /** Usage of `mle-admin settings`. */

@@ -8,6 +8,9 @@
  * waiting; neither process may crash; and afterwards a real report must still be stored.
  *
  * Usage: deno run --allow-all scripts/fuzz_http.ts [--requests N] [--seed S] [--minutes M]
+ *   --requests N   mutated requests to send, 0 to 10000000 (default 100000)
+ *   --seed S       the seed of the mutations, 0 to 4294967295 (default: from the clock)
+ *   --minutes M    at most this long, 0 to 1440 (default 30)
  *
  * The last line is JSON: requests, statuses by class, no-answer counts, crashes, and whether a
  * real report was stored after. Exit code 0 when no 5xx, no unanswered honest request, no crash
@@ -16,7 +19,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { readInteger } from "../cli/flags.ts";
 import {
   clientReport,
   computerIdOf,
@@ -29,22 +32,21 @@ import {
   waitForStored,
 } from "../tests/deployment.ts";
 import { runRole } from "../tests/run_role.ts";
+import { readScriptOptions } from "./script_flags.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    requests: { type: "string", default: "100000" },
-    seed: { type: "string", default: String(Date.now() % 1_000_000) },
-    minutes: { type: "string", default: "30" },
+const { requestCount, seed, minutes } = readScriptOptions(Deno.args, {
+  tool: "fuzz_http",
+  flags: {
+    requests: { type: "string" },
+    seed: { type: "string" },
+    minutes: { type: "string" },
   },
+  read: (values) => ({
+    requestCount: readInteger("requests", values.requests, 100_000, { min: 0, max: 10_000_000 }),
+    seed: readInteger("seed", values.seed, Date.now() % 1_000_000, { min: 0, max: 2 ** 32 - 1 }),
+    minutes: readInteger("minutes", values.minutes, 30, { min: 0, max: 1440, unit: "minutes" }),
+  }),
 });
-const requestCount = Number(values.requests);
-const seed = Number(values.seed);
-const minutes = Number(values.minutes);
-if (![requestCount, seed, minutes].every((n) => Number.isSafeInteger(n) && n >= 0)) {
-  console.error("fuzz_http: error: --requests, --seed and --minutes must be whole numbers");
-  Deno.exit(2);
-}
 
 /** One recorded request. */
 interface RecordedRequest {

@@ -176,16 +176,7 @@ export function readInteger<F extends number | undefined>(
   fallback: F,
   bounds: IntegerBounds,
 ): number | F {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!/^\d{1,16}$/.test(text) || value < bounds.min || value > bounds.max) {
-    throw new UsageError(
-      `Cannot use --${flag} "${shown(text)}": expected ${
-        bounds.unit ?? "an integer"
-      } from ${bounds.min} to ${bounds.max}`,
-    );
-  }
-  return value;
+  return readWithin(flag, text, fallback, bounds, /^\d{1,16}$/, "an integer");
 }
 
 /**
@@ -207,12 +198,24 @@ export function readNumber<F extends number | undefined>(
   fallback: F,
   bounds: IntegerBounds,
 ): number | F {
+  return readWithin(flag, text, fallback, bounds, /^\d{1,9}(\.\d{1,9})?$/, "a number");
+}
+
+/** Reads a number written as `form` allows, from `min` to `max`: readInteger's and readNumber's. */
+function readWithin<F extends number | undefined>(
+  flag: string,
+  text: string | undefined,
+  fallback: F,
+  bounds: IntegerBounds,
+  form: RegExp,
+  what: string,
+): number | F {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!/^\d{1,9}(\.\d{1,9})?$/.test(text) || value < bounds.min || value > bounds.max) {
+  if (!form.test(text) || value < bounds.min || value > bounds.max) {
     throw new UsageError(
       `Cannot use --${flag} "${shown(text)}": expected ${
-        bounds.unit ?? "a number"
+        bounds.unit ?? what
       } from ${bounds.min} to ${bounds.max}`,
     );
   }

@@ -163,28 +163,37 @@ async function registerSenders(port: number, count: number): Promise<TestSender[
 async function herdServerAway(clients: number, outageMs: number): Promise<HerdResult[]> {
   const site = await createSite();
   let server: RoleProcess = await startServer(site);
-  const results: HerdResult[] = [];
   try {
-    for (const jitter of [false, true]) {
-      results.push(
-        await runHerd({
-          site,
-          port: site.serverPort,
-          senders: await registerSenders(site.serverPort, clients),
-          jitter,
-          outage: {
-            name: "server-away",
-            stop: async () => void await server.stop("SIGKILL"),
-            start: async () => void (server = await startServer(site)),
-            ms: outageMs,
-          },
-        }),
-      );
-      console.error(`herd: ${JSON.stringify(results.at(-1))}`);
-    }
+    return await herdWithoutAndWithJitter(site, clients, {
+      name: "server-away",
+      stop: async () => void await server.stop("SIGKILL"),
+      start: async () => void (server = await startServer(site)),
+      ms: outageMs,
+    });
   } finally {
     await server.stop();
     await Deno.remove(site.root, { recursive: true });
+  }
+}
+
+/** The herd without jitter, then with it, through `outage`; each run's result also on stderr. */
+async function herdWithoutAndWithJitter(
+  site: TestSite,
+  clients: number,
+  outage: HerdOptions["outage"],
+): Promise<HerdResult[]> {
+  const results: HerdResult[] = [];
+  for (const jitter of [false, true]) {
+    results.push(
+      await runHerd({
+        site,
+        port: site.serverPort,
+        senders: await registerSenders(site.serverPort, clients),
+        jitter,
+        outage,
+      }),
+    );
+    console.error(`herd: ${JSON.stringify(results.at(-1))}`);
   }
   return results;
 }
@@ -201,45 +210,32 @@ async function herdDiskFull(clients: number, outageMs: number): Promise<HerdResu
   const site = await createSite();
   let server: RoleProcess = await startServer(site);
   let standIn: Deno.HttpServer | null = null;
-  const results: HerdResult[] = [];
   try {
-    for (const jitter of [false, true]) {
-      results.push(
-        await runHerd({
-          site,
+    return await herdWithoutAndWithJitter(site, clients, {
+      name: "disk-full",
+      stop: async () => {
+        await server.stop("SIGKILL");
+        standIn = Deno.serve({
+          hostname: "127.0.0.1",
           port: site.serverPort,
-          senders: await registerSenders(site.serverPort, clients),
-          jitter,
-          outage: {
-            name: "disk-full",
-            stop: async () => {
-              await server.stop("SIGKILL");
-              standIn = Deno.serve({
-                hostname: "127.0.0.1",
-                port: site.serverPort,
-                onListen: () => {},
-              }, () => {
-                const full = storageFullAnswer();
-                return Response.json(full.body, { status: full.status, headers: full.headers });
-              });
-            },
-            start: async () => {
-              await standIn?.shutdown();
-              standIn = null;
-              server = await startServer(site);
-            },
-            ms: outageMs,
-          },
-        }),
-      );
-      console.error(`herd: ${JSON.stringify(results.at(-1))}`);
-    }
+          onListen: () => {},
+        }, () => {
+          const full = storageFullAnswer();
+          return Response.json(full.body, { status: full.status, headers: full.headers });
+        });
+      },
+      start: async () => {
+        await standIn?.shutdown();
+        standIn = null;
+        server = await startServer(site);
+      },
+      ms: outageMs,
+    });
   } finally {
     await (standIn as Deno.HttpServer | null)?.shutdown();
     await server.stop();
     await Deno.remove(site.root, { recursive: true });
   }
-  return results;
 }
 
 async function main(): Promise<number> {

@@ -34,7 +34,14 @@ import {
   parseComputerFilter,
   statesOf,
 } from "./_computer_filter.ts";
-import { decided, openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import {
+  decided,
+  openExistingStore,
+  openSiteKey,
+  requireDataDirMasthead,
+  SITE_KEY_OPTIONS,
+  siteKeySourceOf,
+} from "./_site.ts";
 import type { SiteKey } from "../keystore/site_key.ts";
 import { signAndRecordComputerDecision } from "../store/computer_decisions.ts";
 import { publishRevocations } from "./_revocations.ts";
@@ -305,8 +312,7 @@ async function revokeOrConfirm(
   context: CommandContext,
 ): Promise<number> {
   const { values, positionals } = parseOptions(args, {
-    "site-key": { type: "string" },
-    "password-file": { type: "string" },
+    ...SITE_KEY_OPTIONS,
   }, true);
   if (positionals.length === 0) {
     throw new UsageError(`Missing computer id: mle-admin computers ${sub} ID`);
@@ -326,15 +332,7 @@ async function revokeOrConfirm(
         });
       }
     }
-    const site = await openSiteKey(
-      {
-        path: stringOption(values, "site-key"),
-        passwordFile: stringOption(values, "password-file"),
-        argvPassword: undefined,
-      },
-      "--site-key",
-      masthead,
-    );
+    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
     const now = Date.now();
     if (sub === "revoke") {
       for (const id of ids) {

@@ -23,7 +23,7 @@ import {
   stringOption,
   wantsHelp,
 } from "./_args.ts";
-import type { SiteKeySource } from "./_site.ts";
+import { SITE_KEY_OPTIONS, siteKeySourceOf } from "./_site.ts";
 import { deployEncryptionKey } from "./encryption_deploy.ts";
 import { generateEncryptionKey, parseKeySize } from "./encryption_generate.ts";
 import { disableEncryption, parseWindowDays, retireEncryptionKey } from "./encryption_lifecycle.ts";
@@ -140,10 +140,6 @@ export async function encryptionCommand(
     return EXIT.ok;
   }
   const [sub, ...rest] = args;
-  const siteOptions = {
-    "site-key": { type: "string" },
-    "password-file": { type: "string" },
-  } as const;
   const transferOptions = {
     "transfer-password-file": { type: "string" },
     "transfer-password": { type: "string" },
@@ -151,7 +147,7 @@ export async function encryptionCommand(
   switch (sub?.startsWith("-") ? undefined : sub) {
     case "generate": {
       const { values } = parseOptions(rest, {
-        ...siteOptions,
+        ...SITE_KEY_OPTIONS,
         "key-size": { type: "string" },
         "deploy-now": { type: "boolean" },
         "out-key-path": { type: "string" },
@@ -165,21 +161,21 @@ export async function encryptionCommand(
         bits,
         deployNow: values["deploy-now"] === true,
         outKeyPath,
-        site: siteSource(values),
+        site: siteKeySourceOf(values),
         siteKeyOption: "--site-key",
         force: values.force === true,
       });
     }
     case "deploy": {
       const { values } = parseOptions(rest, {
-        ...siteOptions,
+        ...SITE_KEY_OPTIONS,
         kid: { type: "string" },
         force: { type: "boolean" },
       });
       return await deployEncryptionKey({
         dataDir: resolveDataDir(context),
         kid: stringOption(values, "kid"),
-        site: siteSource(values),
+        site: siteKeySourceOf(values),
         siteKeyOption: "--site-key",
         force: values.force === true,
       });
@@ -190,7 +186,7 @@ export async function encryptionCommand(
     }
     case "retire": {
       const { values, positionals } = parseOptions(rest, {
-        ...siteOptions,
+        ...SITE_KEY_OPTIONS,
         window: { type: "string" },
         force: { type: "boolean" },
       }, true);
@@ -202,7 +198,7 @@ export async function encryptionCommand(
         kid: positionals[0],
         windowDays: parseWindowDays(stringOption(values, "window")),
         force: values.force === true,
-        site: siteSource(values),
+        site: siteKeySourceOf(values),
       });
     }
     case "export": {
@@ -223,7 +219,7 @@ export async function encryptionCommand(
     case "import": {
       const { values } = parseOptions(rest, {
         ...transferOptions,
-        ...siteOptions,
+        ...SITE_KEY_OPTIONS,
         from: { type: "string" },
         kid: { type: "string" },
         server: { type: "boolean" },
@@ -240,7 +236,7 @@ export async function encryptionCommand(
         );
       }
       const dataDir = context.dataDir;
-      const site = siteSource(values);
+      const site = siteKeySourceOf(values);
       return await importEncryptionKey({
         from,
         dataDir,
@@ -261,11 +257,11 @@ export async function encryptionCommand(
       });
     }
     case "disable": {
-      const { values } = parseOptions(rest, { ...siteOptions, force: { type: "boolean" } });
+      const { values } = parseOptions(rest, { ...SITE_KEY_OPTIONS, force: { type: "boolean" } });
       return await disableEncryption({
         dataDir: resolveDataDir(context),
         force: values.force === true,
-        site: siteSource(values),
+        site: siteKeySourceOf(values),
       });
     }
     case undefined:
@@ -287,15 +283,5 @@ function transferSource(values: Record<string, unknown>) {
   return {
     file: typeof file === "string" ? file : undefined,
     argv: typeof argv === "string" ? argv : undefined,
-  };
-}
-
-function siteSource(values: Record<string, unknown>): SiteKeySource {
-  const path = values["site-key"];
-  const file = values["password-file"];
-  return {
-    path: typeof path === "string" && path !== "" ? path : undefined,
-    passwordFile: typeof file === "string" ? file : undefined,
-    argvPassword: undefined,
   };
 }

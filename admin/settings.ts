@@ -24,12 +24,17 @@ import {
   parseComputerId,
   parseOptions,
   resolveDataDir,
-  stringOption,
   stringsOption,
   TOOL,
   wantsHelp,
 } from "./_args.ts";
-import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import {
+  openExistingStore,
+  openSiteKey,
+  requireDataDirMasthead,
+  SITE_KEY_OPTIONS,
+  siteKeySourceOf,
+} from "./_site.ts";
 import { encryptionState } from "./_encryption_state.ts";
 import { listSettings } from "./settings_list.ts";
 
@@ -141,8 +146,7 @@ export async function settingsCommand(args: string[], context: CommandContext): 
   const { values, positionals } = parseOptions(rest, {
     all: { type: "boolean" },
     computer: { type: "string", multiple: true },
-    "site-key": { type: "string" },
-    "password-file": { type: "string" },
+    ...SITE_KEY_OPTIONS,
   }, true);
   const settings = sub === "set" ? parseSettingPairs(positionals) : {};
   const unset = sub === "unset" ? parseSettingNames(positionals) : [];
@@ -178,15 +182,7 @@ export async function settingsCommand(args: string[], context: CommandContext): 
         );
       }
     }
-    const site = await openSiteKey(
-      {
-        path: stringOption(values, "site-key"),
-        passwordFile: stringOption(values, "password-file"),
-        argvPassword: undefined,
-      },
-      "--site-key",
-      masthead,
-    );
+    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
     const now = Date.now();
     const issuedBy = operatorName();
     const document = await signSettings(site.privateKey, {

@@ -143,6 +143,24 @@ export interface SiteKeySource {
   argvPassword: string | undefined;
 }
 
+/**
+ * Refuses a computer id the store does not know, before anything is signed or changed:
+ * `Cannot <action> computer ID: no such computer`, with the command that lists them.
+ */
+export async function requireKnownComputers(
+  store: Store,
+  ids: Iterable<number>,
+  action: string,
+): Promise<void> {
+  for (const id of ids) {
+    if ((await store.getComputer(id)) === null) {
+      throw new CliError(`Cannot ${action} computer ${id}: no such computer`, {
+        hint: "see the computers with: mle-admin computers list",
+      });
+    }
+  }
+}
+
 /** The options of every subcommand that signs with the site key. */
 export const SITE_KEY_OPTIONS = {
   "site-key": { type: "string" },

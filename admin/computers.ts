@@ -6,7 +6,7 @@
  */
 
 import { EXIT } from "../cli/exit_codes.ts";
-import { CliError, UsageError } from "../cli/output.ts";
+import { UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import type { ComputerRecord, Store } from "../store/mod.ts";
 import {
@@ -39,6 +39,7 @@ import {
   openExistingStore,
   openSiteKey,
   requireDataDirMasthead,
+  requireKnownComputers,
   SITE_KEY_OPTIONS,
   siteKeySourceOf,
 } from "./_site.ts";
@@ -325,13 +326,7 @@ async function revokeOrConfirm(
   const store = await openExistingStore(dataDir);
   try {
     const masthead = await requireDataDirMasthead(dataDir, store);
-    for (const id of ids) {
-      if ((await store.getComputer(id)) === null) {
-        throw new CliError(`Cannot ${sub} computer ${id}: no such computer`, {
-          hint: "see the computers with: mle-admin computers list",
-        });
-      }
-    }
+    await requireKnownComputers(store, ids, sub);
     const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
     const now = Date.now();
     if (sub === "revoke") {

@@ -33,6 +33,7 @@ export interface DeployRequest {
   dataDir: string;
   kid: string | undefined;
   site: SiteKeySource;
+  /** How the site key option is spelled in the syntax used, for messages. */
   siteKeyOption: string;
   /** Deploy although a live server lacks the key (`_key_holders.ts`). */
   force?: boolean;

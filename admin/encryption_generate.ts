@@ -25,26 +25,17 @@ import { createSecretFile, ensurePrivateDir, joinPath } from "../keystore/secure
 import { TOOL } from "./_args.ts";
 import { encryptionState } from "./_encryption_state.ts";
 import { withProgress } from "./_progress.ts";
-import {
-  exists,
-  openExistingStore,
-  openSiteKey,
-  requireDataDirMasthead,
-  type SiteKeySource,
-} from "./_site.ts";
-import { deployKey } from "./encryption_deploy.ts";
+import { exists, openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import { deployKey, type DeployRequest } from "./encryption_deploy.ts";
 
-/** What `generate` needs, from either syntax. */
-export interface GenerateRequest {
-  dataDir: string;
+/**
+ * What `generate` needs, from either syntax: what `deploy` needs but the key (`force` applies
+ * with `deployNow`).
+ */
+export interface GenerateRequest extends Omit<DeployRequest, "kid"> {
   bits: EncryptionKeySize;
   deployNow: boolean;
   outKeyPath: string | undefined;
-  site: SiteKeySource;
-  /** How the site key option is spelled in the syntax used, for messages. */
-  siteKeyOption: string;
-  /** With `deployNow`: deploy although a live server lacks the key. */
-  force?: boolean;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 
 import { EXIT } from "../cli/exit_codes.ts";
-import { CliError, printWarning, UsageError } from "../cli/output.ts";
+import { printWarning, UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { ENCRYPTION_LEVEL_SETTING, parseEncryptionLevel } from "../protocol/encryption_level.ts";
 import {
@@ -32,6 +32,7 @@ import {
   openExistingStore,
   openSiteKey,
   requireDataDirMasthead,
+  requireKnownComputers,
   SITE_KEY_OPTIONS,
   siteKeySourceOf,
 } from "./_site.ts";
@@ -164,13 +165,7 @@ export async function settingsCommand(args: string[], context: CommandContext): 
   const store = await openExistingStore(dataDir);
   try {
     const masthead = await requireDataDirMasthead(dataDir, store);
-    for (const id of ids) {
-      if ((await store.getComputer(id)) === null) {
-        throw new CliError(`Cannot target computer ${id}: no such computer`, {
-          hint: "see the computers with: mle-admin computers list",
-        });
-      }
-    }
+    await requireKnownComputers(store, ids, "target");
     const level = settings[ENCRYPTION_LEVEL_SETTING];
     if (level === "required") {
       const state = encryptionState(await store.listEncryptionKeys());

@@ -10,7 +10,7 @@
 import { drive, LoadWorker } from "./bench_load_worker.ts";
 import { metrics, storedCount } from "./bench_server.ts";
 import { type BenchSession, say } from "./bench_session.ts";
-import { percentiles, type Phase } from "./bench_table.ts";
+import { type Phase, sentRow } from "./bench_table.ts";
 
 /** Forged messages: a fresh wrapped key each, a signature that does not verify. */
 export async function measureForged(session: BenchSession): Promise<{ rsaOps: number }> {
@@ -30,15 +30,10 @@ export async function measureForged(session: BenchSession): Promise<{ rsaOps: nu
   const forged = await drive(workers, "forged", serverPort, 60_000, 403, [], options.connections);
   const after = await metrics(serverPort);
   const rsaOps = after.rsaPrivateOps - before.rsaPrivateOps;
-  session.phases.push({
-    name: "forged signatures",
-    reports: forged.acked,
-    seconds: forged.seconds,
-    perSecond: forged.acked / forged.seconds,
-    ...percentiles(forged.latencies),
+  session.phases.push(sentRow("forged signatures", forged, {
     rsaOps,
     note: "refused 403 (a new wrapped key each): must cost no RSA",
-  });
+  }));
   await session.dropAll("forged");
   return { rsaOps };
 }
@@ -94,25 +89,15 @@ export async function measureHostileClient(
   if (storedCount(after) - storedCount(before) !== besideSent.acked + hostileSent.acked) {
     throw new Error("beside the hostile client: acknowledged and stored counts differ");
   }
-  session.phases.push({
-    name: "hostile: fresh key per report",
-    reports: hostileSent.acked,
-    seconds: hostileSent.seconds,
-    perSecond: hostileSent.acked / hostileSent.seconds,
-    ...percentiles(hostileSent.latencies),
+  session.phases.push(sentRow("hostile: fresh key per report", hostileSent, {
     rsaOps,
     note: `answers ${JSON.stringify(hostileSent.statuses)}; RSA bounded by its budget`,
-  });
-  const beside: Phase = {
-    name: "2048: others beside hostile",
-    reports: besideSent.acked,
-    seconds: besideSent.seconds,
-    perSecond: besideSent.acked / besideSent.seconds,
-    ...percentiles(besideSent.latencies),
+  }));
+  const beside = sentRow("2048: others beside hostile", besideSent, {
     rsaOps: null,
     rss: after.rssBytes,
     note: "content keys reused; compare with 2048: steady state",
-  };
+  });
   session.phases.push(beside);
   await session.dropAll("beside hostile");
   await hostileWorker.close();

@@ -12,7 +12,7 @@ import { cpuPerReport, cpuSnapshot } from "./bench_cpu.ts";
 import { drive } from "./bench_load_worker.ts";
 import { certificateKid, generateKey, metrics, storedCount, waitUntil } from "./bench_server.ts";
 import { type BenchSession, say } from "./bench_session.ts";
-import { percentiles, type Phase } from "./bench_table.ts";
+import { type Phase, sentRow } from "./bench_table.ts";
 
 /** Upper bound of reports one timed phase needs before the first measurement (reports/s). */
 const FIRST_RATE_GUESS = 7_000;
@@ -152,15 +152,10 @@ export async function measureViaRelay(
   const after = await metrics(serverPort);
   session.notePeak(after);
   const deliveredCount = after.reportsStored - before.reportsStored;
-  const accepted: Phase = {
-    name: "via relay: accepted by relay",
-    reports: viaRelay.acked,
-    seconds: viaRelay.seconds,
-    perSecond: viaRelay.acked / viaRelay.seconds,
-    ...percentiles(viaRelay.latencies),
+  const accepted = sentRow("via relay: accepted by relay", viaRelay, {
     rsaOps: null,
     note: "2048-bit; spooled durably, then 202",
-  };
+  });
   const delivered: Phase = {
     name: "via relay: stored by server",
     reports: deliveredCount,

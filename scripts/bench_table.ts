@@ -27,6 +27,25 @@ function percentile(sorted: Float64Array, fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * (sorted.length - 1)))];
 }
 
+/**
+ * A row of what one send gave: its count, time, rate and latency percentiles, with the rest of
+ * the row.
+ */
+export function sentRow(
+  name: string,
+  sent: { acked: number; seconds: number; latencies: number[] },
+  rest: Pick<Phase, "rsaOps" | "note" | "rss">,
+): Phase {
+  return {
+    name,
+    reports: sent.acked,
+    seconds: sent.seconds,
+    perSecond: sent.acked / sent.seconds,
+    ...percentiles(sent.latencies),
+    ...rest,
+  };
+}
+
 /** The median and 99th percentile of latencies, in ms. */
 export function percentiles(latencies: number[]): { p50: number; p99: number } {
   const sorted = Float64Array.from(latencies).sort();

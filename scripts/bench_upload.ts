@@ -26,6 +26,7 @@ import { readInteger } from "../cli/flags.ts";
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from "../protocol/upload.ts";
 import {
   admin,
+  clientConnectionArgs,
   clientReport,
   createSite,
   freePort,
@@ -294,14 +295,7 @@ try {
   out.close();
 
   const connection = [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${relayPort}`,
-    "--host-identifier",
-    "instance",
+    ...clientConnectionArgs(site, clientDir, relayPort),
     "--encryption",
     "required",
     "--quiet",

@@ -21,6 +21,7 @@
 
 import { readInteger } from "../cli/flags.ts";
 import {
+  clientConnectionArgs,
   clientReport,
   computerIdOf,
   createSite,
@@ -33,6 +34,7 @@ import {
 } from "../tests/deployment.ts";
 import { runRole } from "../tests/run_role.ts";
 import { readScriptOptions } from "./script_flags.ts";
+import { seededRandom } from "./seeded_random.ts";
 
 const { requestCount, seed, minutes } = readScriptOptions(Deno.args, {
   tool: "fuzz_http",
@@ -82,17 +84,6 @@ function requestsIn(text: string): RecordedRequest[] {
     found.push({ method: match[1], path: match[2], headers, body });
   }
   return found;
-}
-
-function seededRandom(value: number): () => number {
-  let state = value >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PATHS = [
@@ -249,14 +240,7 @@ async function main(): Promise<number> {
   const proxy = new RecordingProxy(relayPort);
   const clientDir = `${site.root}/client`;
   const connection = [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${proxy.port}`,
-    "--host-identifier",
-    "instance",
+    ...clientConnectionArgs(site, clientDir, proxy.port),
     "--encryption",
     "required",
   ];

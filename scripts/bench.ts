@@ -37,6 +37,8 @@ interface IngestOnly {
   clear: Phase;
   steady4096: Phase;
   servers: number;
+  /** Its rows, for the table. */
+  phases: Phase[];
 }
 
 /** The full run on SQLite: every phase, then the table and the summary line. */
@@ -82,7 +84,7 @@ async function runFull(options: BenchOptions): Promise<number> {
 async function runIngestOnly(
   options: BenchOptions,
   backend: BenchBackend,
-): Promise<IngestOnly & { phases: Phase[] }> {
+): Promise<IngestOnly> {
   const session = await BenchSession.create(options, backend);
   try {
     const kid4096 = await session.setUp();

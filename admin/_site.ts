@@ -21,22 +21,15 @@ import {
 } from "../store/mod.ts";
 import type { UploadRecords } from "../store/upload_records.ts";
 import { DecisionError } from "../store/computer_decisions.ts";
-import { PASSWORD_ENV, SITE_KEY_ENV, TOOL } from "./_args.ts";
+import { type ParsedOptions, PASSWORD_ENV, SITE_KEY_ENV, stringOption, TOOL } from "./_args.ts";
 import { expandHome } from "../cli/home_path.ts";
+import { pathExists } from "../cli/path_exists.ts";
 
 /** File name of the masthead copy in a server data dir. */
 export const MASTHEAD_FILE = "masthead.json";
 
-/** True when something stands at `path`. */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
+/** True when something stands at `path` (`cli/path_exists.ts`, under the admin modules' name). */
+export { pathExists as exists };
 
 let selectedDatabase: PostgresLocation | null = null;
 
@@ -61,7 +54,7 @@ export function selectedStoreDatabase(): PostgresLocation | null {
  * @throws {CliError} When the data dir holds no store, or the database cannot be opened.
  */
 export async function openExistingStore(dataDir: string): Promise<Store> {
-  if (selectedDatabase === null && !(await exists(joinPath(dataDir, DATABASE_FILE)))) {
+  if (selectedDatabase === null && !(await pathExists(joinPath(dataDir, DATABASE_FILE)))) {
     throw new CliError(
       `Cannot find a server data dir at "${dataDir}": it has no ${DATABASE_FILE}`,
       {
@@ -150,6 +143,39 @@ export interface SiteKeySource {
   argvPassword: string | undefined;
 }
 
+/**
+ * Refuses a computer id the store does not know, before anything is signed or changed:
+ * `Cannot <action> computer ID: no such computer`, with the command that lists them.
+ */
+export async function requireKnownComputers(
+  store: Store,
+  ids: Iterable<number>,
+  action: string,
+): Promise<void> {
+  for (const id of ids) {
+    if ((await store.getComputer(id)) === null) {
+      throw new CliError(`Cannot ${action} computer ${id}: no such computer`, {
+        hint: "see the computers with: mle-admin computers list",
+      });
+    }
+  }
+}
+
+/** The options of every subcommand that signs with the site key. */
+export const SITE_KEY_OPTIONS = {
+  "site-key": { type: "string" },
+  "password-file": { type: "string" },
+} as const;
+
+/** The site key source that {@linkcode SITE_KEY_OPTIONS} name (no argv password: never here). */
+export function siteKeySourceOf(values: ParsedOptions["values"]): SiteKeySource {
+  return {
+    path: stringOption(values, "site-key") || undefined,
+    passwordFile: stringOption(values, "password-file"),
+    argvPassword: undefined,
+  };
+}
+
 /** The site key path of a source, or a usage error naming the option to give. */
 export function siteKeyPath(source: SiteKeySource, optionName: string): string {
   const path = source.path ?? (Deno.env.get(SITE_KEY_ENV) || undefined);
@@ -176,7 +202,7 @@ export async function openSiteKey(
   masthead: Masthead | null,
 ): Promise<SiteKey> {
   const path = siteKeyPath(source, optionName);
-  if (!(await exists(path))) {
+  if (!(await pathExists(path))) {
     throw new CliError(`Cannot open site key "${path}": no such file`, {
       hint: `give the license.pvk that init-site created with ${optionName}`,
     });

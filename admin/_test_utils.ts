@@ -7,6 +7,7 @@
 
 import { type RoleResult, runRole } from "../tests/run_role.ts";
 import { joinPath } from "../keystore/secure_file.ts";
+import type { EncryptionKeyRecord } from "../store/mod.ts";
 
 /** The password every test site is sealed with. */
 export const TEST_PASSWORD = "correct horse battery staple";
@@ -117,4 +118,17 @@ export async function hasOpenssl(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A stored key record for the pure choosers' tests: `kid` padded to 40 characters with "0". */
+export function keyRecord(kid: string, role: EncryptionKeyRecord["role"]): EncryptionKeyRecord {
+  return {
+    kid: kid.padEnd(40, "0"),
+    spki: "",
+    bits: 2048,
+    role,
+    createdAt: 0,
+    deployedAt: null,
+    retiredAt: null,
+  };
 }

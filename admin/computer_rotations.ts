@@ -23,13 +23,18 @@ import {
   parseComputerId,
   parseOptions,
   resolveDataDir,
-  stringOption,
   stringsOption,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { recordSupersedingDocument } from "./_numbered_documents.ts";
 import { readUnverifiedBody } from "../envelope/signed_document.ts";
-import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import {
+  openExistingStore,
+  openSiteKey,
+  requireDataDirMasthead,
+  SITE_KEY_OPTIONS,
+  siteKeySourceOf,
+} from "./_site.ts";
 
 /** Requests done (or ended by a revocation) longer ago than this leave the next directive. */
 export const KEEP_DONE_REQUESTS_DAYS = 30;
@@ -214,8 +219,7 @@ export async function rotateKeysCommand(args: string[], context: CommandContext)
     all: { type: "boolean" },
     where: { type: "string", multiple: true },
     compromised: { type: "boolean" },
-    "site-key": { type: "string" },
-    "password-file": { type: "string" },
+    ...SITE_KEY_OPTIONS,
   }, true);
   const where = parseWhere(stringsOption(values, "where"));
   const all = values.all === true;
@@ -282,15 +286,7 @@ export async function rotateKeysCommand(args: string[], context: CommandContext)
         );
       }
     }
-    const site = await openSiteKey(
-      {
-        path: stringOption(values, "site-key"),
-        passwordFile: stringOption(values, "password-file"),
-        argvPassword: undefined,
-      },
-      "--site-key",
-      masthead,
-    );
+    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
     const now = Date.now();
     const recorded = await recordSupersedingDocument(
       "rotation directive",

@@ -6,7 +6,7 @@
  */
 
 import { EXIT } from "../cli/exit_codes.ts";
-import { CliError, UsageError } from "../cli/output.ts";
+import { UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import type { ComputerRecord, Store } from "../store/mod.ts";
 import {
@@ -34,7 +34,15 @@ import {
   parseComputerFilter,
   statesOf,
 } from "./_computer_filter.ts";
-import { decided, openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import {
+  decided,
+  openExistingStore,
+  openSiteKey,
+  requireDataDirMasthead,
+  requireKnownComputers,
+  SITE_KEY_OPTIONS,
+  siteKeySourceOf,
+} from "./_site.ts";
 import type { SiteKey } from "../keystore/site_key.ts";
 import { signAndRecordComputerDecision } from "../store/computer_decisions.ts";
 import { publishRevocations } from "./_revocations.ts";
@@ -305,8 +313,7 @@ async function revokeOrConfirm(
   context: CommandContext,
 ): Promise<number> {
   const { values, positionals } = parseOptions(args, {
-    "site-key": { type: "string" },
-    "password-file": { type: "string" },
+    ...SITE_KEY_OPTIONS,
   }, true);
   if (positionals.length === 0) {
     throw new UsageError(`Missing computer id: mle-admin computers ${sub} ID`);
@@ -319,22 +326,8 @@ async function revokeOrConfirm(
   const store = await openExistingStore(dataDir);
   try {
     const masthead = await requireDataDirMasthead(dataDir, store);
-    for (const id of ids) {
-      if ((await store.getComputer(id)) === null) {
-        throw new CliError(`Cannot ${sub} computer ${id}: no such computer`, {
-          hint: "see the computers with: mle-admin computers list",
-        });
-      }
-    }
-    const site = await openSiteKey(
-      {
-        path: stringOption(values, "site-key"),
-        passwordFile: stringOption(values, "password-file"),
-        argvPassword: undefined,
-      },
-      "--site-key",
-      masthead,
-    );
+    await requireKnownComputers(store, ids, sub);
+    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
     const now = Date.now();
     if (sub === "revoke") {
       for (const id of ids) {

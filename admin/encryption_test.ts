@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
-import { CliError, UsageError } from "../cli/output.ts";
 import { encryptionKeysDir } from "../keystore/encryption_keys.ts";
 import { joinPath } from "../keystore/secure_file.ts";
 import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
 import { verifyMasthead } from "../protocol/masthead.ts";
-import type { EncryptionKeyRecord } from "../store/mod.ts";
 import { openStore } from "../store/mod.ts";
-import { chooseKeyToDeploy, encryptionState } from "./encryption.ts";
 import {
   admin,
   describe,
@@ -17,40 +14,6 @@ import {
   statusJson,
   type TestSite,
 } from "./_test_utils.ts";
-
-function key(kid: string, role: EncryptionKeyRecord["role"]): EncryptionKeyRecord {
-  return {
-    kid: kid.padEnd(40, "0"),
-    spki: "",
-    bits: 2048,
-    role,
-    createdAt: 0,
-    deployedAt: null,
-    retiredAt: null,
-  };
-}
-
-Deno.test("encryptionState() follows the key roles", () => {
-  assert.equal(encryptionState([]), "Disabled");
-  assert.equal(encryptionState([key("a", "previous"), key("b", "retired")]), "Disabled");
-  assert.equal(encryptionState([key("a", "pending")]), "Pending");
-  assert.equal(encryptionState([key("a", "current")]), "Enabled");
-  assert.equal(encryptionState([key("a", "current"), key("b", "pending")]), "Pending rotation");
-});
-
-Deno.test("chooseKeyToDeploy() picks the pending key or the one named", () => {
-  const keys = [key("aaaaaa1", "previous"), key("bbbbbb", "current"), key("cccccc", "pending")];
-  assert.equal(chooseKeyToDeploy(keys, undefined).role, "pending");
-  assert.equal(chooseKeyToDeploy(keys, "AAAAAA1").kid, "aaaaaa1".padEnd(40, "0"));
-  assert.throws(() => chooseKeyToDeploy([key("b", "current")], undefined), CliError);
-  assert.throws(() => chooseKeyToDeploy(keys, "dddddd"), /does not know it/);
-  assert.throws(() => chooseKeyToDeploy(keys, "abc"), UsageError);
-  assert.throws(
-    () => chooseKeyToDeploy([key("aaaaaa1", "previous"), key("aaaaaa2", "previous")], "aaaaaa"),
-    /matches 2 keys/,
-  );
-  assert.throws(() => chooseKeyToDeploy([key("eeeeee", "retired")], "eeeeee"), /retired/);
-});
 
 function siteArgs(site: TestSite): string[] {
   return ["--site-key", site.siteKey, "--password-file", site.passwordFile];

@@ -11,6 +11,7 @@ import {
 import {
   admin,
   describe,
+  keyRecord,
   listNames,
   makeTestSite,
   removeTestSite,
@@ -68,15 +69,7 @@ Deno.test("readTransferFile() refuses text that is not a transfer file of this f
 });
 
 Deno.test("chooseKeyToExport() takes the named key, else the pending one, else the current one", () => {
-  const key = (kid: string, role: "pending" | "current" | "previous" | "retired") => ({
-    kid: kid.padEnd(40, "0"),
-    spki: "",
-    bits: 2048,
-    role,
-    createdAt: 0,
-    deployedAt: null,
-    retiredAt: null,
-  });
+  const key = keyRecord;
   assert.equal(
     chooseKeyToExport([key("a", "current"), key("b", "pending")], undefined).role,
     "pending",

@@ -20,11 +20,18 @@ import {
   parseComputerId,
   parseOptions,
   resolveDataDir,
-  stringOption,
   wantsHelp,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
-import { decided, openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
+import {
+  decided,
+  openExistingStore,
+  openSiteKey,
+  requireDataDirMasthead,
+  SITE_KEY_OPTIONS,
+  type SiteKeySource,
+  siteKeySourceOf,
+} from "./_site.ts";
 import { signAndRecordComputerDecision } from "../store/computer_decisions.ts";
 
 /** Usage of `mle-admin relays`. */
@@ -73,18 +80,18 @@ export async function relaysCommand(args: string[], context: CommandContext): Pr
     case "allow":
     case "disallow": {
       const { values, positionals } = parseOptions(rest, {
-        "site-key": { type: "string" },
-        "password-file": { type: "string" },
+        ...SITE_KEY_OPTIONS,
       }, true);
       if (positionals.length !== 1) {
         throw new UsageError(`Expected one computer id: mle-admin relays ${sub} ID`);
       }
       const id = parseComputerId(positionals[0]);
-      return await setAllowed(resolveDataDir(context), id, sub === "allow", {
-        path: stringOption(values, "site-key") || undefined,
-        passwordFile: stringOption(values, "password-file"),
-        argvPassword: undefined,
-      });
+      return await setAllowed(
+        resolveDataDir(context),
+        id,
+        sub === "allow",
+        siteKeySourceOf(values),
+      );
     }
     case "list": {
       const { values } = parseOptions(rest, { json: { type: "boolean" } });
@@ -101,7 +108,7 @@ async function setAllowed(
   dataDir: string,
   id: number,
   allowed: boolean,
-  site: { path: string | undefined; passwordFile: string | undefined; argvPassword: undefined },
+  site: SiteKeySource,
 ): Promise<number> {
   const store = await openExistingStore(dataDir);
   try {

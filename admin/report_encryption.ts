@@ -20,12 +20,9 @@ import { expandHome } from "../cli/home_path.ts";
 import type { EncryptionKeySize } from "../envelope/encryption_key.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { type CommandContext, resolveDataDir } from "./_args.ts";
-import {
-  deployEncryptionKey,
-  generateEncryptionKey,
-  parseKeySize,
-  showEncryptionStatus,
-} from "./encryption.ts";
+import { deployEncryptionKey } from "./encryption_deploy.ts";
+import { generateEncryptionKey, parseKeySize } from "./encryption_generate.ts";
+import { showEncryptionStatus } from "./encryption_status.ts";
 import type { SiteKeySource } from "./_site.ts";
 
 /** Usage of `mle-admin -reportencryption`. */

@@ -8,7 +8,7 @@
 
 import { EXIT } from "../cli/exit_codes.ts";
 import { readInteger } from "../cli/flags.ts";
-import { CliError, printWarning, UsageError } from "../cli/output.ts";
+import { printWarning, UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import type { PropertyMatch, ReportQuery, ReportRecord } from "../store/mod.ts";
 import {
@@ -23,7 +23,7 @@ import {
   wantsHelp,
 } from "./_args.ts";
 import { csvField, formatTime } from "./_format.ts";
-import { openExistingStore } from "./_site.ts";
+import { openExistingStore, requireKnownComputers } from "./_site.ts";
 
 /** Usage of `mle-admin reports`. */
 export const reportsHelp = `Usage:
@@ -239,11 +239,7 @@ export async function reportsCommand(args: string[], context: CommandContext): P
   const out = new BlockWriter();
   let count = 0;
   try {
-    if (id !== undefined && (await store.getComputer(id)) === null) {
-      throw new CliError(`Cannot show reports of computer ${id}: no such computer`, {
-        hint: "see the computers with: mle-admin computers list",
-      });
-    }
+    if (id !== undefined) await requireKnownComputers(store, [id], "show reports of");
     if (format === "csv") {
       await out.write("computer_id,seq,received_at,encrypted,kid,properties,custom\r\n");
     }

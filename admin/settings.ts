@@ -7,7 +7,7 @@
  */
 
 import { EXIT } from "../cli/exit_codes.ts";
-import { CliError, printWarning, UsageError } from "../cli/output.ts";
+import { printWarning, UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { ENCRYPTION_LEVEL_SETTING, parseEncryptionLevel } from "../protocol/encryption_level.ts";
 import {
@@ -24,13 +24,19 @@ import {
   parseComputerId,
   parseOptions,
   resolveDataDir,
-  stringOption,
   stringsOption,
   TOOL,
   wantsHelp,
 } from "./_args.ts";
-import { openExistingStore, openSiteKey, requireDataDirMasthead } from "./_site.ts";
-import { encryptionState } from "./encryption.ts";
+import {
+  openExistingStore,
+  openSiteKey,
+  requireDataDirMasthead,
+  requireKnownComputers,
+  SITE_KEY_OPTIONS,
+  siteKeySourceOf,
+} from "./_site.ts";
+import { encryptionState } from "./_encryption_state.ts";
 import { listSettings } from "./settings_list.ts";
 
 /** Usage of `mle-admin settings`. */
@@ -141,8 +147,7 @@ export async function settingsCommand(args: string[], context: CommandContext): 
   const { values, positionals } = parseOptions(rest, {
     all: { type: "boolean" },
     computer: { type: "string", multiple: true },
-    "site-key": { type: "string" },
-    "password-file": { type: "string" },
+    ...SITE_KEY_OPTIONS,
   }, true);
   const settings = sub === "set" ? parseSettingPairs(positionals) : {};
   const unset = sub === "unset" ? parseSettingNames(positionals) : [];
@@ -160,13 +165,7 @@ export async function settingsCommand(args: string[], context: CommandContext): 
   const store = await openExistingStore(dataDir);
   try {
     const masthead = await requireDataDirMasthead(dataDir, store);
-    for (const id of ids) {
-      if ((await store.getComputer(id)) === null) {
-        throw new CliError(`Cannot target computer ${id}: no such computer`, {
-          hint: "see the computers with: mle-admin computers list",
-        });
-      }
-    }
+    await requireKnownComputers(store, ids, "target");
     const level = settings[ENCRYPTION_LEVEL_SETTING];
     if (level === "required") {
       const state = encryptionState(await store.listEncryptionKeys());
@@ -178,15 +177,7 @@ export async function settingsCommand(args: string[], context: CommandContext): 
         );
       }
     }
-    const site = await openSiteKey(
-      {
-        path: stringOption(values, "site-key"),
-        passwordFile: stringOption(values, "password-file"),
-        argvPassword: undefined,
-      },
-      "--site-key",
-      masthead,
-    );
+    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
     const now = Date.now();
     const issuedBy = operatorName();
     const document = await signSettings(site.privateKey, {

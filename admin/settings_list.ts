@@ -7,7 +7,6 @@
  */
 
 import { EXIT } from "../cli/exit_codes.ts";
-import { CliError } from "../cli/output.ts";
 import { type DeployedSettings, mergeSettings, readStoredSettings } from "../protocol/settings.ts";
 import type { SettingsRecord } from "../store/mod.ts";
 import { settingsDocumentsOf } from "../store/settings_in_force.ts";
@@ -19,7 +18,7 @@ import {
   stringOption,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
-import { openExistingStore } from "./_site.ts";
+import { openExistingStore, requireKnownComputers } from "./_site.ts";
 
 /** One setting in force (or removed), with its origin. */
 export interface SettingEntry {
@@ -99,10 +98,8 @@ export async function listSettings(args: string[], context: CommandContext): Pro
   const store = await openExistingStore(resolveDataDir(context));
   let records: SettingsRecord[];
   try {
-    if (computerId !== null && (await store.getComputer(computerId)) === null) {
-      throw new CliError(`Cannot list the settings of computer ${computerId}: no such computer`, {
-        hint: "see the computers with: mle-admin computers list",
-      });
+    if (computerId !== null) {
+      await requireKnownComputers(store, [computerId], "list the settings of");
     }
     records = computerId === null
       ? await store.listSettings()

@@ -1,9 +1,9 @@
 /**
  * The one place where a command declares and reads its flags: {@linkcode parseFlags} takes a
  * declaration per flag (string, boolean, repeatable, path) and the command line, and the readers
- * turn a flag's text (or its environment fallback) into a bounded integer, a duration, a size or
- * one of a few words, each misuse a {@linkcode UsageError} that names the flag, the bad value and
- * what is accepted.
+ * turn a flag's text (or its environment fallback) into a bounded integer or decimal number, a
+ * duration, a size or one of a few words, each misuse a {@linkcode UsageError} that names the
+ * flag, the bad value and what is accepted.
  *
  * Unlike `node:util` `parseArgs` alone, a flag that takes a value accepts one that starts with
  * `-` (`--trust-relay -Xb3…`: a base64url key starts with `-` one time in 64); only a flag this
@@ -149,7 +149,7 @@ function describeParseError(error: unknown): string {
   }
 }
 
-/** Bounds of an integer flag. */
+/** Bounds of a numeric flag. */
 export interface IntegerBounds {
   min: number;
   max: number;
@@ -176,12 +176,46 @@ export function readInteger<F extends number | undefined>(
   fallback: F,
   bounds: IntegerBounds,
 ): number | F {
+  return readWithin(flag, text, fallback, bounds, /^\d{1,16}$/, "an integer");
+}
+
+/**
+ * Reads a decimal number within bounds (`8`, `0.6`) from a flag's text, or gives `fallback` when
+ * the text is undefined: for a measurement's length in seconds, where a fraction makes sense.
+ *
+ * @throws {UsageError} For anything but digits with at most one decimal point, from `min` to
+ * `max`.
+ *
+ * @example
+ * ```ts
+ * import { readNumber } from "./flags.ts";
+ * console.log(readNumber("seconds", "0.6", 1, { min: 0.001, max: 30, unit: "seconds" })); // 0.6
+ * ```
+ */
+export function readNumber<F extends number | undefined>(
+  flag: string,
+  text: string | undefined,
+  fallback: F,
+  bounds: IntegerBounds,
+): number | F {
+  return readWithin(flag, text, fallback, bounds, /^\d{1,9}(\.\d{1,9})?$/, "a number");
+}
+
+/** Reads a number written as `form` allows, from `min` to `max`: readInteger's and readNumber's. */
+function readWithin<F extends number | undefined>(
+  flag: string,
+  text: string | undefined,
+  fallback: F,
+  bounds: IntegerBounds,
+  form: RegExp,
+  what: string,
+): number | F {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!/^\d{1,16}$/.test(text) || value < bounds.min || value > bounds.max) {
+  if (!form.test(text) || value < bounds.min || value > bounds.max) {
     throw new UsageError(
       `Cannot use --${flag} "${shown(text)}": expected ${
-        bounds.unit ?? "an integer"
+        bounds.unit ?? what
       } from ${bounds.min} to ${bounds.max}`,
     );
   }

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { parseFlags, readChoice, readDuration, readInteger, readPath, readSize } from "./flags.ts";
+import {
+  parseFlags,
+  readChoice,
+  readDuration,
+  readInteger,
+  readNumber,
+  readPath,
+  readSize,
+} from "./flags.ts";
 import { UsageError } from "./output.ts";
 
 const RELAY_LIKE = {
@@ -104,6 +112,22 @@ Deno.test("readInteger() reads a bounded whole number or the fallback", () => {
     () => readInteger("interval", "0", 30, { min: 1, max: 3600, unit: "seconds" }),
     /Cannot use --interval "0": expected seconds from 1 to 3600/,
   );
+});
+
+Deno.test("readNumber() reads a bounded decimal number or the fallback", () => {
+  const bounds = { min: 0.001, max: 30, unit: "seconds" };
+  assert.equal(readNumber("seconds", "0.6", 1, bounds), 0.6);
+  assert.equal(readNumber("seconds", "30", 1, bounds), 30);
+  assert.equal(readNumber("seconds", undefined, 1, bounds), 1);
+  for (const text of ["0", "30.5", "-1", ".5", "1.", "", "1e1", "Infinity", "NaN", "0x10"]) {
+    assert.throws(
+      () => readNumber("seconds", text, 1, bounds),
+      (error: Error) =>
+        error instanceof UsageError &&
+        error.message === `Cannot use --seconds "${text}": expected seconds from 0.001 to 30`,
+      text,
+    );
+  }
 });
 
 Deno.test("readDuration() reads s, m, h or d and names the flag when it cannot", () => {

@@ -4,22 +4,26 @@
  * sorted, deep in the list, a search by property value, and the overview counts. It prints
  * figures; it asserts nothing (timings depend on the machine).
  *
+ * Usage: deno run --allow-all scripts/bench_console.ts [--computers N] [--runs R]
+ *   --computers N   computers in the store, 1 to 10000000 (default 100000)
+ *   --runs R        times each query runs, 1 to 10000 (default 20)
+ *
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { readInteger } from "../cli/flags.ts";
 import { SqliteStore } from "../store/mod.ts";
 import type { ComputerQuery, NewReport } from "../store/mod.ts";
+import { readScriptOptions } from "./script_flags.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    computers: { type: "string", default: "100000" },
-    runs: { type: "string", default: "20" },
-  },
+const { count, runs } = readScriptOptions(Deno.args, {
+  tool: "bench_console",
+  flags: { computers: { type: "string" }, runs: { type: "string" } },
+  read: (values) => ({
+    count: readInteger("computers", values.computers, 100_000, { min: 1, max: 10_000_000 }),
+    runs: readInteger("runs", values.runs, 20, { min: 1, max: 10_000 }),
+  }),
 });
-const count = Number(values.computers);
-const runs = Number(values.runs);
 const dir = await Deno.makeTempDir({ prefix: "mle-bench-console-" });
 const store = new SqliteStore(`${dir}/mle-server.db`);
 const kids = ["a".repeat(40), "b".repeat(40), null];

@@ -13,27 +13,21 @@
 
 import * as nodeCrypto from "node:crypto";
 import { Buffer } from "node:buffer";
-import { parseArgs } from "node:util";
+import { readNumber } from "../cli/flags.ts";
+import { readScriptOptions } from "./script_flags.ts";
 
-function parse() {
-  try {
-    return parseArgs({
-      args: Deno.args,
-      options: {
-        seconds: { type: "string", default: "0.6" },
-        "json-only": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (error) {
-    console.error(`bench_crypto: error: ${(error as Error).message}`);
-    console.error("bench_crypto: hint: see deno run -A scripts/bench_crypto.ts --help");
-    Deno.exit(2);
-  }
-}
-const { values } = parse();
-if (values.help) {
-  console.log(`Usage: deno run --allow-all scripts/bench_crypto.ts [--seconds S] [--json-only]
+const { SECONDS, jsonOnly } = readScriptOptions(Deno.args, {
+  tool: "bench_crypto",
+  flags: {
+    seconds: { type: "string" },
+    "json-only": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
+  read: (values) => ({
+    SECONDS: readNumber("seconds", values.seconds, 0.6, { min: 0.001, max: 30, unit: "seconds" }),
+    jsonOnly: values["json-only"] === true,
+  }),
+  usage: `Usage: deno run --allow-all scripts/bench_crypto.ts [--seconds S] [--json-only]
 
 Measures RSA-OAEP-256 unwrap (2048/4096), AES-256-GCM (MB/s and 1 KiB messages/s), Ed25519
 verify and sign, SHA-256 of 1 KiB: Web Crypto (sequential and concurrent) and node:crypto.
@@ -43,20 +37,14 @@ Prints a table, then one JSON object as the last line.
 work on a thread pool, node:crypto on the calling thread.
 
 Options:
-  --seconds S   time per measurement (default 0.6)
+  --seconds S   time per measurement, 0.001 to 30 (default 0.6)
   --json-only   print only the JSON line
   -h, --help    show this help
 
 Exit codes:
   0  measured
-  2  misuse of the command line`);
-  Deno.exit(0);
-}
-const SECONDS = Number(values.seconds);
-if (!(SECONDS > 0 && SECONDS <= 30)) {
-  console.error("bench_crypto: error: --seconds must be in (0, 30]");
-  Deno.exit(2);
-}
+  2  misuse of the command line`,
+});
 const MAX_COUNT = 5_000_000;
 const CONCURRENCY = 8;
 
@@ -279,7 +267,7 @@ for (const bits of [2048, 4096] as const) {
   );
 }
 
-if (!values["json-only"]) {
+if (!jsonOnly) {
   console.log(
     `Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.target}, ` +
       `${navigator.hardwareConcurrency} logical CPUs; ${SECONDS} s per measurement\n`,

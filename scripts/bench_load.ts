@@ -19,24 +19,19 @@
  */
 
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import { mayReuseContentKey } from "../envelope/content_key_policy.ts";
-import { type ContentKey, createContentKey } from "../envelope/jwe.ts";
+import { createContentKey } from "../envelope/jwe.ts";
 import { sealReport, signReport } from "../envelope/report_message.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
-import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
-import { verifyMasthead } from "../protocol/masthead.ts";
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import type { Report } from "../protocol/report.ts";
+import { type ContentKeyHolder, fetchServerKey, nextContentKey } from "./simulated_client_keys.ts";
 
 /** One simulated client. */
-interface SimulatedClient {
+interface SimulatedClient extends ContentKeyHolder {
   cid: number;
   privateKey: CryptoKey;
   nextSeq: number;
-  contentKey: ContentKey | null;
-  contentKeyCreatedAt: number;
-  contentKeyMessages: number;
 }
 
 /** What bench.ts asks. */
@@ -171,29 +166,13 @@ async function register(
   };
 }
 
-async function currentServerKey(
-  port: number,
-  mastheadPath: string,
-): Promise<{ kid: string; publicKey: CryptoKey }> {
-  const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(mastheadPath)));
-  const response = await fetch(`http://127.0.0.1:${port}${API.encryptionCertificate}`, {
-    signal: AbortSignal.timeout(10_000),
-  });
-  const { certificate, publicKey } = await verifyEncryptionCertificate(
-    siteKey,
-    await response.json(),
-  );
-  if (!certificate.enabled || !publicKey) throw new Error("encryption is not enabled");
-  return { kid: certificate.kid, publicKey };
-}
-
 async function prepare(
   command: Extract<Command, { cmd: "prepare" }>,
 ): Promise<Record<string, unknown>> {
   const started = performance.now();
   const serverKey = command.mode === "clear"
     ? null
-    : await currentServerKey(command.port!, command.masthead!);
+    : await fetchServerKey(command.port!, command.masthead!, 10_000);
   let newContentKeys = 0;
   const rounds: Uint8Array[][] = Array.from({ length: command.perClient }, () => []);
   // Clients are independent: seal a few at once so that Web Crypto's thread pool has work.
@@ -206,26 +185,13 @@ async function prepare(
         const bytes = encoder.encode(JSON.stringify(reportOf(client, seq)));
         let message;
         if (serverKey) {
-          const now = Date.now();
-          const reusable = command.mode === "encrypt" && client.contentKey !== null &&
-            mayReuseContentKey(
-              {
-                kid: client.contentKey.kid,
-                createdAt: client.contentKeyCreatedAt,
-                messages: client.contentKeyMessages,
-              },
-              serverKey.kid,
-              now,
-            );
-          if (!reusable) {
-            client.contentKey =
-              (await createContentKey(serverKey.publicKey, serverKey.kid)).contentKey;
-            client.contentKeyCreatedAt = now;
-            client.contentKeyMessages = 0;
-            newContentKeys++;
-          }
-          client.contentKeyMessages++;
-          message = await sealReport(client.contentKey!, client.privateKey, {
+          const { contentKey, isNew } = await nextContentKey(
+            client,
+            serverKey,
+            command.mode !== "encrypt",
+          );
+          if (isNew) newContentKeys++;
+          message = await sealReport(contentKey, client.privateKey, {
             cid: client.cid,
             seq,
           }, bytes);
@@ -259,7 +225,7 @@ async function prepare(
 async function forge(
   command: Extract<Command, { cmd: "forge" }>,
 ): Promise<Record<string, unknown>> {
-  const serverKey = await currentServerKey(command.port, command.masthead);
+  const serverKey = await fetchServerKey(command.port, command.masthead, 10_000);
   const forged: Uint8Array[] = [];
   for (let i = 0; i < command.count; i++) {
     const client = clients[i % clients.length];

@@ -13,12 +13,20 @@
  * uploads after its report) until the server has stored the file and checked its SHA-256; queuing
  * (the client's snapshot and hash) is timed and printed separately.
  *
+ * Usage: deno run --allow-all scripts/bench_upload.ts [--size-mb N] [--chunk-size BYTES] [--keep]
+ *   --size-mb N          the file's size in MiB, 1 to 65536 (default 1024)
+ *   --chunk-size BYTES   deploy _BESClient_UploadManager_ChunkSize first, 1024 to 4194304
+ *                        (default: the client's own)
+ *   --keep               keep the temporary folder
+ *
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { readInteger } from "../cli/flags.ts";
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from "../protocol/upload.ts";
 import {
   admin,
+  clientConnectionArgs,
   clientReport,
   createSite,
   freePort,
@@ -31,20 +39,25 @@ import { deriveChunkKey, openChunk, sealChunk } from "../envelope/upload_chunk.t
 import { createSha256 } from "../protocol/incremental_sha256.ts";
 import { cpuUsage } from "node:process";
 import { ChunkConnections } from "../protocol/chunk_connections.ts";
+import { readScriptOptions } from "./script_flags.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    "size-mb": { type: "string", default: "1024" },
+const { sizeMb, chunkSize, keep } = readScriptOptions(Deno.args, {
+  tool: "bench_upload",
+  flags: {
+    "size-mb": { type: "string" },
     "chunk-size": { type: "string" },
-    keep: { type: "boolean", default: false },
+    keep: { type: "boolean" },
   },
+  read: (values) => ({
+    sizeMb: readInteger("size-mb", values["size-mb"], 1024, { min: 1, max: 65536, unit: "MiB" }),
+    chunkSize: readInteger("chunk-size", values["chunk-size"], undefined, {
+      min: MIN_CHUNK_SIZE,
+      max: MAX_CHUNK_SIZE,
+      unit: "bytes",
+    }),
+    keep: values.keep === true,
+  }),
 });
-const sizeMb = Number(values["size-mb"]);
-if (!Number.isInteger(sizeMb) || sizeMb < 1 || sizeMb > 65536) {
-  console.error("bench_upload: error: --size-mb must be a whole number from 1 to 65536");
-  Deno.exit(2);
-}
 const MIB = 1024 * 1024;
 const size = sizeMb * MIB;
 
@@ -256,11 +269,11 @@ try {
   // Registration, certificate and settings first, so that they are not timed.
   const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
   if (first.code !== 0) throw new Error(`client report failed: ${first.stderr}`);
-  if (values["chunk-size"]) {
+  if (chunkSize !== undefined) {
     await admin([
       "settings",
       "set",
-      `_BESClient_UploadManager_ChunkSize=${values["chunk-size"]}`,
+      `_BESClient_UploadManager_ChunkSize=${chunkSize}`,
       "--all",
       "--site-key",
       site.siteKey,
@@ -282,14 +295,7 @@ try {
   out.close();
 
   const connection = [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${relayPort}`,
-    "--host-identifier",
-    "instance",
+    ...clientConnectionArgs(site, clientDir, relayPort),
     "--encryption",
     "required",
     "--quiet",
@@ -360,7 +366,7 @@ try {
 } finally {
   await relay.stop();
   await server.stop();
-  if (!values.keep) await Deno.remove(site.root, { recursive: true });
+  if (!keep) await Deno.remove(site.root, { recursive: true });
 }
 
 async function runClient(args: string[]) {

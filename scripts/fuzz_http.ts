@@ -8,6 +8,9 @@
  * waiting; neither process may crash; and afterwards a real report must still be stored.
  *
  * Usage: deno run --allow-all scripts/fuzz_http.ts [--requests N] [--seed S] [--minutes M]
+ *   --requests N   mutated requests to send, 0 to 10000000 (default 100000)
+ *   --seed S       the seed of the mutations, 0 to 4294967295 (default: from the clock)
+ *   --minutes M    at most this long, 0 to 1440 (default 30)
  *
  * The last line is JSON: requests, statuses by class, no-answer counts, crashes, and whether a
  * real report was stored after. Exit code 0 when no 5xx, no unanswered honest request, no crash
@@ -16,8 +19,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { readInteger } from "../cli/flags.ts";
 import {
+  clientConnectionArgs,
   clientReport,
   computerIdOf,
   createSite,
@@ -29,22 +33,22 @@ import {
   waitForStored,
 } from "../tests/deployment.ts";
 import { runRole } from "../tests/run_role.ts";
+import { readScriptOptions } from "./script_flags.ts";
+import { seededRandom } from "./seeded_random.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    requests: { type: "string", default: "100000" },
-    seed: { type: "string", default: String(Date.now() % 1_000_000) },
-    minutes: { type: "string", default: "30" },
+const { requestCount, seed, minutes } = readScriptOptions(Deno.args, {
+  tool: "fuzz_http",
+  flags: {
+    requests: { type: "string" },
+    seed: { type: "string" },
+    minutes: { type: "string" },
   },
+  read: (values) => ({
+    requestCount: readInteger("requests", values.requests, 100_000, { min: 0, max: 10_000_000 }),
+    seed: readInteger("seed", values.seed, Date.now() % 1_000_000, { min: 0, max: 2 ** 32 - 1 }),
+    minutes: readInteger("minutes", values.minutes, 30, { min: 0, max: 1440, unit: "minutes" }),
+  }),
 });
-const requestCount = Number(values.requests);
-const seed = Number(values.seed);
-const minutes = Number(values.minutes);
-if (![requestCount, seed, minutes].every((n) => Number.isSafeInteger(n) && n >= 0)) {
-  console.error("fuzz_http: error: --requests, --seed and --minutes must be whole numbers");
-  Deno.exit(2);
-}
 
 /** One recorded request. */
 interface RecordedRequest {
@@ -80,17 +84,6 @@ function requestsIn(text: string): RecordedRequest[] {
     found.push({ method: match[1], path: match[2], headers, body });
   }
   return found;
-}
-
-function seededRandom(value: number): () => number {
-  let state = value >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PATHS = [
@@ -247,14 +240,7 @@ async function main(): Promise<number> {
   const proxy = new RecordingProxy(relayPort);
   const clientDir = `${site.root}/client`;
   const connection = [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${proxy.port}`,
-    "--host-identifier",
-    "instance",
+    ...clientConnectionArgs(site, clientDir, proxy.port),
     "--encryption",
     "required",
   ];

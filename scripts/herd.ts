@@ -10,12 +10,14 @@
  * each 100 ms window and prints the peak rate and the time until every report was stored, for each
  * run. The last line is JSON.
  *
- * Usage: deno run --allow-all scripts/herd.ts [--clients N] [--outage-s S] [--parent PORT]
+ * Usage: deno run --allow-all scripts/herd.ts [--clients N] [--outage-s S]
+ *   --clients N    simulated clients, 1 to 100000 (default 1000)
+ *   --outage-s S   whole seconds each outage lasts, 0 to 3600 (default 10)
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { readInteger } from "../cli/flags.ts";
 import { silentLogger } from "../cli/log.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
@@ -30,6 +32,7 @@ import {
   type TestSite,
 } from "../tests/deployment.ts";
 import type { RoleProcess } from "../tests/run_role.ts";
+import { readScriptOptions } from "./script_flags.ts";
 
 /** What one herd run measured. */
 export interface HerdResult {
@@ -160,28 +163,37 @@ async function registerSenders(port: number, count: number): Promise<TestSender[
 async function herdServerAway(clients: number, outageMs: number): Promise<HerdResult[]> {
   const site = await createSite();
   let server: RoleProcess = await startServer(site);
-  const results: HerdResult[] = [];
   try {
-    for (const jitter of [false, true]) {
-      results.push(
-        await runHerd({
-          site,
-          port: site.serverPort,
-          senders: await registerSenders(site.serverPort, clients),
-          jitter,
-          outage: {
-            name: "server-away",
-            stop: async () => void await server.stop("SIGKILL"),
-            start: async () => void (server = await startServer(site)),
-            ms: outageMs,
-          },
-        }),
-      );
-      console.error(`herd: ${JSON.stringify(results.at(-1))}`);
-    }
+    return await herdWithoutAndWithJitter(site, clients, {
+      name: "server-away",
+      stop: async () => void await server.stop("SIGKILL"),
+      start: async () => void (server = await startServer(site)),
+      ms: outageMs,
+    });
   } finally {
     await server.stop();
     await Deno.remove(site.root, { recursive: true });
+  }
+}
+
+/** The herd without jitter, then with it, through `outage`; each run's result also on stderr. */
+async function herdWithoutAndWithJitter(
+  site: TestSite,
+  clients: number,
+  outage: HerdOptions["outage"],
+): Promise<HerdResult[]> {
+  const results: HerdResult[] = [];
+  for (const jitter of [false, true]) {
+    results.push(
+      await runHerd({
+        site,
+        port: site.serverPort,
+        senders: await registerSenders(site.serverPort, clients),
+        jitter,
+        outage,
+      }),
+    );
+    console.error(`herd: ${JSON.stringify(results.at(-1))}`);
   }
   return results;
 }
@@ -198,61 +210,47 @@ async function herdDiskFull(clients: number, outageMs: number): Promise<HerdResu
   const site = await createSite();
   let server: RoleProcess = await startServer(site);
   let standIn: Deno.HttpServer | null = null;
-  const results: HerdResult[] = [];
   try {
-    for (const jitter of [false, true]) {
-      results.push(
-        await runHerd({
-          site,
+    return await herdWithoutAndWithJitter(site, clients, {
+      name: "disk-full",
+      stop: async () => {
+        await server.stop("SIGKILL");
+        standIn = Deno.serve({
+          hostname: "127.0.0.1",
           port: site.serverPort,
-          senders: await registerSenders(site.serverPort, clients),
-          jitter,
-          outage: {
-            name: "disk-full",
-            stop: async () => {
-              await server.stop("SIGKILL");
-              standIn = Deno.serve({
-                hostname: "127.0.0.1",
-                port: site.serverPort,
-                onListen: () => {},
-              }, () => {
-                const full = storageFullAnswer();
-                return Response.json(full.body, { status: full.status, headers: full.headers });
-              });
-            },
-            start: async () => {
-              await standIn?.shutdown();
-              standIn = null;
-              server = await startServer(site);
-            },
-            ms: outageMs,
-          },
-        }),
-      );
-      console.error(`herd: ${JSON.stringify(results.at(-1))}`);
-    }
+          onListen: () => {},
+        }, () => {
+          const full = storageFullAnswer();
+          return Response.json(full.body, { status: full.status, headers: full.headers });
+        });
+      },
+      start: async () => {
+        await standIn?.shutdown();
+        standIn = null;
+        server = await startServer(site);
+      },
+      ms: outageMs,
+    });
   } finally {
     await (standIn as Deno.HttpServer | null)?.shutdown();
     await server.stop();
     await Deno.remove(site.root, { recursive: true });
   }
-  return results;
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      clients: { type: "string", default: "1000" },
-      "outage-s": { type: "string", default: "10" },
-    },
+  const { clients, outageMs } = readScriptOptions(Deno.args, {
+    tool: "herd",
+    flags: { clients: { type: "string" }, "outage-s": { type: "string" } },
+    read: (values) => ({
+      clients: readInteger("clients", values.clients, 1000, { min: 1, max: 100_000 }),
+      outageMs: readInteger("outage-s", values["outage-s"], 10, {
+        min: 0,
+        max: 3600,
+        unit: "whole seconds",
+      }) * 1000,
+    }),
   });
-  const clients = Number(values.clients);
-  const outageMs = Number(values["outage-s"]) * 1000;
-  if (!Number.isSafeInteger(clients) || clients < 1 || !(outageMs >= 0)) {
-    console.error("herd: error: --clients and --outage-s must be whole numbers");
-    return 2;
-  }
   const results = [
     ...await herdServerAway(clients, outageMs),
     ...await herdDiskFull(clients, outageMs),

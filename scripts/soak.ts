@@ -19,7 +19,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { readInteger } from "../cli/flags.ts";
 import { DatabaseSync } from "node:sqlite";
 import { API } from "../protocol/paths.ts";
 import { DATABASE_FILE } from "../store/mod.ts";
@@ -33,6 +33,7 @@ import {
   type TestSite,
 } from "../tests/deployment.ts";
 import { RoleProcess } from "../tests/run_role.ts";
+import { readScriptOptions } from "./script_flags.ts";
 import { SoakClients } from "./soak_clients.ts";
 import {
   agentState,
@@ -73,32 +74,23 @@ interface Victim {
   port: number | null;
 }
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    reports: { type: "string", default: "10000" },
-    minutes: { type: "string", default: "20" },
-    kills: { type: "string", default: "50" },
-    seed: { type: "string", default: String(Date.now() % 1_000_000) },
-    clients: { type: "string", default: "300" },
+const options = readScriptOptions(Deno.args, {
+  tool: "soak",
+  flags: {
+    reports: { type: "string" },
+    minutes: { type: "string" },
+    kills: { type: "string" },
+    seed: { type: "string" },
+    clients: { type: "string" },
   },
+  read: (values) => ({
+    reports: readInteger("reports", values.reports, 10_000, { min: 1, max: 10_000_000 }),
+    minutes: readInteger("minutes", values.minutes, 20, { min: 1, max: 1440, unit: "minutes" }),
+    kills: readInteger("kills", values.kills, 50, { min: 0, max: 100_000 }),
+    seed: readInteger("seed", values.seed, Date.now() % 1_000_000, { min: 0, max: 2 ** 32 - 1 }),
+    clients: readInteger("clients", values.clients, 300, { min: 1, max: 100_000 }),
+  }),
 });
-const options = {
-  reports: positive("reports", values.reports),
-  minutes: positive("minutes", values.minutes),
-  kills: positive("kills", values.kills, true),
-  seed: positive("seed", values.seed, true),
-  clients: positive("clients", values.clients),
-};
-
-function positive(name: string, text: string | undefined, zero = false): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < (zero ? 0 : 1)) {
-    console.error(`soak: error: --${name} must be a whole number${zero ? "" : " above 0"}`);
-    Deno.exit(2);
-  }
-  return value;
-}
 
 /** Mulberry32: a small seeded generator, so that a run can be repeated with its --seed. */
 function seededRandom(seed: number): () => number {

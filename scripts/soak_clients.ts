@@ -14,25 +14,19 @@
  */
 
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import { mayReuseContentKey } from "../envelope/content_key_policy.ts";
-import { type ContentKey, createContentKey } from "../envelope/jwe.ts";
 import { sealReport } from "../envelope/report_message.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
-import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
-import { verifyMasthead } from "../protocol/masthead.ts";
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import { parseRetryAfter } from "../protocol/upload_fetch.ts";
+import { type ContentKeyHolder, fetchServerKey, nextContentKey } from "./simulated_client_keys.ts";
 
 /** One simulated client and its own record. */
-interface SoakClient {
+interface SoakClient extends ContentKeyHolder {
   cid: number;
   privateKey: CryptoKey;
   nextSeq: number;
-  contentKey: ContentKey | null;
-  contentKeyCreatedAt: number;
-  contentKeyMessages: number;
   /** Sequence numbers a parent acknowledged. */
   delivered: Set<number>;
   /** Sequence numbers made and not yet acknowledged. */
@@ -163,23 +157,7 @@ export class SoakClients {
   }
 
   async #seal(client: SoakClient, seq: number): Promise<string> {
-    const serverKey = await this.#serverKey();
-    const now = Date.now();
-    const reusable = client.contentKey !== null && mayReuseContentKey(
-      {
-        kid: client.contentKey.kid,
-        createdAt: client.contentKeyCreatedAt,
-        messages: client.contentKeyMessages,
-      },
-      serverKey.kid,
-      now,
-    );
-    if (!reusable) {
-      client.contentKey = (await createContentKey(serverKey.publicKey, serverKey.kid)).contentKey;
-      client.contentKeyCreatedAt = now;
-      client.contentKeyMessages = 0;
-    }
-    client.contentKeyMessages++;
+    const { contentKey } = await nextContentKey(client, await this.#serverKey());
     const report = {
       computerId: client.cid,
       seq,
@@ -191,7 +169,7 @@ export class SoakClients {
       analyses: [],
     };
     const message = await sealReport(
-      client.contentKey!,
+      contentKey,
       client.privateKey,
       { cid: client.cid, seq },
       new TextEncoder().encode(JSON.stringify(report)),
@@ -204,7 +182,7 @@ export class SoakClients {
   /** The server's current key, from its certificate checked against the masthead (cached 2 s). */
   #serverKey(): Promise<{ kid: string; publicKey: CryptoKey }> {
     if (this.#certificate === null || Date.now() - this.#certificate.at > 2_000) {
-      const key = this.#fetchServerKey();
+      const key = fetchServerKey(this.#options.serverPort, this.#options.masthead, 5_000);
       // A failed fetch (the server is down) keeps the last key that worked.
       const previous = this.#certificate;
       this.#certificate = { at: Date.now(), key };
@@ -212,21 +190,6 @@ export class SoakClients {
       return previous === null ? key : key.catch(() => previous.key);
     }
     return this.#certificate.key;
-  }
-
-  async #fetchServerKey(): Promise<{ kid: string; publicKey: CryptoKey }> {
-    const masthead = JSON.parse(await Deno.readTextFile(this.#options.masthead));
-    const { siteKey } = await verifyMasthead(masthead);
-    const response = await fetch(
-      `http://127.0.0.1:${this.#options.serverPort}${API.encryptionCertificate}`,
-      { signal: AbortSignal.timeout(5_000) },
-    );
-    const { certificate, publicKey } = await verifyEncryptionCertificate(
-      siteKey,
-      await response.json(),
-    );
-    if (!certificate.enabled || !publicKey) throw new Error("encryption is not enabled");
-    return { kid: certificate.kid, publicKey };
   }
 
   async #post(path: string, body: string) {

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { EXIT } from "../cli/exit_codes.ts";
 import { formatCommand } from "../cli/command_line.ts";
 import { CliError, UsageError } from "../cli/output.ts";
+import { pathExists } from "../cli/path_exists.ts";
 import { currentOs, type TargetOs } from "../keystore/default_paths.ts";
 import { dirname, ensurePrivateDir, replaceFileAtomically } from "../keystore/secure_file.ts";
 import { ROLE_ENTRY, ROLE_PERMISSIONS } from "../cli/role_permissions.ts";
@@ -407,21 +408,11 @@ async function refuseExisting(plan: ServicePlan, root: string | null, recordDir:
   ].map((path) => underRoot(root, path));
   paths.push(`${recordDir}/${SERVICE_RECORD_FILE}`);
   for (const path of paths) {
-    if (await exists(path)) {
+    if (await pathExists(path)) {
       throw new CliError(`Cannot install the service: "${path}" already exists`, {
         hint: "nothing was written; run uninstall-service first, or add --force to replace it",
       });
     }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

@@ -79,6 +79,27 @@ export async function startRelay(
   return relay;
 }
 
+/**
+ * The flags that connect a client data dir to the site through the parent on `parentPort`, as
+ * every client command of a test or script takes them.
+ */
+export function clientConnectionArgs(
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+): string[] {
+  return [
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--parent",
+    `http://127.0.0.1:${parentPort}`,
+    "--host-identifier",
+    "instance",
+  ];
+}
+
 /** Runs `mle-client report` for a client data dir. */
 export async function clientReport(
   site: TestSite,
@@ -88,14 +109,7 @@ export async function clientReport(
 ): Promise<RoleResult> {
   return await runRole("client", [
     "report",
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${parentPort}`,
-    "--host-identifier",
-    "instance",
+    ...clientConnectionArgs(site, clientDir, parentPort),
     ...extra,
   ]);
 }

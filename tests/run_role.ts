@@ -153,10 +153,26 @@ export class RoleProcess {
   }
 }
 
-/** A free TCP port on 127.0.0.1. */
+/**
+ * Ports below the kernel's ephemeral range (32768-60999 on Linux), so a port handed out here is
+ * never also given to a listener that binds port 0 (a server's operations or console listener)
+ * between this call and the moment its role binds it.
+ */
+const RESERVED_PORTS = { first: 20_000, count: 12_000 };
+const handedOut = new Set<number>();
+
+/** A TCP port on 127.0.0.1 that is free now, not handed out before by this process. */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  for (let attempt = 0; attempt < 1_000; attempt++) {
+    const port = RESERVED_PORTS.first + Math.floor(Math.random() * RESERVED_PORTS.count);
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue;
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error("no free TCP port between 20000 and 31999 on 127.0.0.1 after 1000 tries");
 }

@@ -309,7 +309,7 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
       }
       try {
         const forwarded = await forwarder.forwardNow(upload, index, bytes);
-        if (forwarded.outcome === "taken") return c.json(takenAnswer(upload, forwarded.body), 200);
+        if (forwarded.kind === "taken") return c.json(takenAnswer(upload, forwarded.body), 200);
         buffer.putChunk(upload, index, bytes);
       } finally {
         releaseBytes(bytes);

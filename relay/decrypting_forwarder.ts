@@ -45,6 +45,7 @@ import type { RevocationList } from "./revocation_list.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
 import type { BundleRecipient, ServerCertificate } from "./server_certificate.ts";
 import type { Spool } from "./spool.ts";
+import { arrivalOf } from "./spool_id.ts";
 
 /** Default most reports in one bundle. */
 export const DEFAULT_BUNDLE_MAX = 200;
@@ -277,13 +278,9 @@ export class DecryptingForwarder {
     const opened: Opened[] = [];
     let budget = MAX_BUNDLE_RAW_BYTES;
     for (const id of ids) {
-      let bytes: Uint8Array<ArrayBuffer>;
-      try {
-        bytes = await this.#spool.read(id);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      const bytes = await this.#spool.readWaiting(id);
+      if (bytes === null) {
         this.#log.warn("spooled message vanished; skipping it", { id });
-        await this.#spool.remove(id);
         continue;
       }
       const entry = recipient ? await this.#opener.open(bytes) : null;
@@ -430,11 +427,8 @@ export class DecryptingForwarder {
     }
     const bytesOf = new Map<string, Uint8Array<ArrayBuffer>>();
     for (const id of ids) {
-      try {
-        bytesOf.set(id, await this.#spool.read(id));
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
+      const bytes = await this.#spool.readWaiting(id);
+      if (bytes !== null) bytesOf.set(id, bytes);
     }
     return await this.#passThrough([...bytesOf.keys()], bytesOf);
   }
@@ -498,9 +492,4 @@ export class DecryptingForwarder {
     this.#stats.failures += 1;
     this.#loop.failed(reason);
   }
-}
-
-/** When a spooled message arrived: its id begins with the acceptance time in milliseconds. */
-function arrivalOf(id: string): number {
-  return Number(id.slice(0, 16));
 }

@@ -226,14 +226,9 @@ export class Forwarder {
 
   /** A spooled message's bytes, or null when it vanished (then it is forgotten). */
   async #read(id: string): Promise<Uint8Array<ArrayBuffer> | null> {
-    try {
-      return await this.#spool.read(id);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      this.#log.warn("spooled message vanished; skipping it", { id });
-      await this.#spool.remove(id);
-      return null;
-    }
+    const bytes = await this.#spool.readWaiting(id);
+    if (bytes === null) this.#log.warn("spooled message vanished; skipping it", { id });
+    return bytes;
   }
 
   /** Sends one message and acts on the answer; never throws. */

@@ -196,9 +196,8 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
           "(encryption level optional) send in clear text",
       );
     }
-    const { outcome, upload } = await buffer.putManifest(bytes, claims);
-    if (upload) checked.add(upload);
-    if (outcome === "conflict") {
+    const put = await buffer.putManifest(bytes, claims);
+    if (put.kind === "conflict") {
       return fail(
         c,
         409,
@@ -206,9 +205,11 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
         `Cannot accept upload ${claims.uid}: another manifest has this id`,
       );
     }
-    if (outcome === "full" || !upload) {
+    if (put.kind === "full") {
       return retryLater(c, "This relay tracks too many uploads now; retry later");
     }
+    const upload = put.upload;
+    checked.add(upload);
     if (!upload.manifestDelivered && !upload.refused) {
       await forwarder.deliverManifest(upload, MANIFEST_WAIT_MS);
     }

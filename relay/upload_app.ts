@@ -17,6 +17,8 @@
  *   first, with 503 and `Retry-After`. Never decrypted, so a decrypting relay passes uploads
  *   through encrypted exactly like any other.
  * - Status: what the parent holds (asked live) plus what waits here.
+ * - A failure (a full disk: 503 `ERR_STORAGE_FULL`; anything else: 500 with a request id) is
+ *   answered by the relay app it is mounted in (`relay/app.ts`), as for every other route.
  *
  * @module
  */
@@ -31,7 +33,6 @@ import {
   readUploadManifestMessage,
 } from "../envelope/upload_manifest.ts";
 import { errorBody } from "../protocol/http_error.ts";
-import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import {
   checkClaims,
   chunkOverhead,
@@ -121,23 +122,6 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
   };
 
   const app = new Hono();
-  app.onError((error, c) => {
-    if (isStorageFull(error)) {
-      log.warn("disk full: upload request refused with 503", { path: c.req.path });
-      const full = storageFullAnswer();
-      return c.json(full.body, full.status, full.headers);
-    }
-    const requestId = crypto.randomUUID();
-    log.error("upload request failed", {
-      requestId,
-      path: c.req.path,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return c.json(
-      errorBody("ERR_INTERNAL", `Cannot handle the upload request (request id ${requestId})`),
-      500,
-    );
-  });
 
   app.get("/", async (c) => {
     if (parentLimits === null || Date.now() - parentLimits.at > LIMITS_CACHE_MS) {

@@ -138,6 +138,21 @@ export async function syncDir(path: string): Promise<void> {
   }
 }
 
+/**
+ * Whether something (a file, a folder, a link: never followed) stands at `path`.
+ *
+ * @throws {Deno.errors.PermissionDenied} (and any other error but NotFound) when it cannot tell.
+ */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
 /** The folder part of a path, for either separator. */
 export function dirname(path: string): string {
   const index = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));

@@ -153,6 +153,16 @@ export async function pathExists(path: string): Promise<boolean> {
   }
 }
 
+/** A file's text, or null when there is no file at `path` (any other failure is thrown). */
+export async function readTextFileIfExists(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
 /** The folder part of a path, for either separator. */
 export function dirname(path: string): string {
   const index = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));

@@ -6,6 +6,7 @@
  */
 
 import type { Logger } from "../cli/log.ts";
+import { readTextFileIfExists } from "../keystore/secure_file.ts";
 
 /**
  * The document kept at `path`, or undefined when there is none or it is not JSON (logged, and
@@ -18,13 +19,8 @@ export async function readStoredDocument(
   log: Logger,
   what: string,
 ): Promise<unknown | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
+  const text = await readTextFileIfExists(path);
+  if (text === null) return undefined;
   try {
     return JSON.parse(text);
   } catch {

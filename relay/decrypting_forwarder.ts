@@ -21,6 +21,10 @@
  * allowed by the administrator, the server refusing the bundle as a whole), the messages are
  * forwarded untouched: the server holds the same keys, so nothing waits and nothing is lost.
  *
+ * Rounds run one at a time in the relay's one delivery loop (`relay/_delivery_loop.ts`: wake,
+ * back-off, stop); what a message forwarded untouched gets is read as the spool forwarder reads
+ * it (`relay/delivery_outcome.ts`).
+ *
  * Logs ids, counts and codes, never message bodies.
  *
  * @module

@@ -8,7 +8,7 @@
  *   already waiting in the buffer). Only a chunk the parent took is acknowledged this way; on any
  *   other outcome the app stores it in the buffer, and the pump below deals with it.
  * - The pump: each buffered upload's manifest first, then its chunks from the buffer folder, a
- *   few requests in flight.
+ *   few requests in flight, run by the relay's one delivery loop (`relay/_delivery_loop.ts`).
  *
  * Both send a chunk the same way and read the parent's answer the same way
  * ({@linkcode classifyChunkAnswer}). What each answer means to the pump:

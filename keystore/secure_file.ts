@@ -138,6 +138,31 @@ export async function syncDir(path: string): Promise<void> {
   }
 }
 
+/**
+ * Whether something (a file, a folder, a link: never followed) stands at `path`.
+ *
+ * @throws {Deno.errors.PermissionDenied} (and any other error but NotFound) when it cannot tell.
+ */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** A file's text, or null when there is no file at `path` (any other failure is thrown). */
+export async function readTextFileIfExists(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
 /** The folder part of a path, for either separator. */
 export function dirname(path: string): string {
   const index = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));

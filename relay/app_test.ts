@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Hono } from "hono";
 import type { Logger } from "../cli/log.ts";
 import { encodeBase64UrlText } from "../envelope/base64url.ts";
 import { joinPath } from "../keystore/secure_file.ts";
@@ -471,4 +472,26 @@ Deno.test("relay app answers a batch 503 ERR_SPOOL_FULL per envelope past a send
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
+});
+
+Deno.test("relay app answers a failure of its mounted upload routes: a full disk with 503, anything else with 500", async () => {
+  const uploads = new Hono();
+  uploads.post("/", () => {
+    throw Object.assign(new Error("write failed at /secret/uploads"), { code: "ENOSPC" });
+  });
+  uploads.get("/", () => {
+    throw new Error("disk on fire at /secret/uploads");
+  });
+  await withRelay({ uploads }, async ({ app, logged }) => {
+    const full = await app.request(API.uploads, { method: "POST", body: "{}" });
+    assert.equal(full.status, 503);
+    assert.ok(Number(full.headers.get("retry-after")) > 0);
+    assert.equal((await full.json()).error.code, "ERR_STORAGE_FULL");
+    const failed = await app.request(API.uploads);
+    assert.equal(failed.status, 500);
+    const text = await failed.text();
+    assert.doesNotMatch(text, /fire|secret/);
+    assert.equal(JSON.parse(text).error.code, "ERR_INTERNAL");
+    assert.ok(logged.some((line) => line.startsWith("error ") && line.includes("disk on fire")));
+  });
 });

@@ -10,7 +10,7 @@
 
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { importSigningPublicKey } from "../envelope/signature.ts";
-import { joinPath, replaceFileAtomically } from "../keystore/secure_file.ts";
+import { joinPath, readTextFileIfExists, replaceFileAtomically } from "../keystore/secure_file.ts";
 
 /** File name of the authorized clients inside the relay's data dir. */
 export const AUTHORIZED_CLIENTS_FILE = "authorized-clients.json";
@@ -70,13 +70,8 @@ export class AuthorizedClients {
    */
   static async open(dataDir: string): Promise<AuthorizedClients> {
     const clients = new AuthorizedClients(joinPath(dataDir, AUTHORIZED_CLIENTS_FILE));
-    let text: string;
-    try {
-      text = await Deno.readTextFile(clients.#path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return clients;
-      throw error;
-    }
+    const text = await readTextFileIfExists(clients.#path);
+    if (text === null) return clients;
     let content: FileContent;
     try {
       content = JSON.parse(text);

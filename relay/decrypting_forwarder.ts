@@ -21,34 +21,27 @@
  * allowed by the administrator, the server refusing the bundle as a whole), the messages are
  * forwarded untouched: the server holds the same keys, so nothing waits and nothing is lost.
  *
+ * Rounds run one at a time in the relay's one delivery loop (`relay/_delivery_loop.ts`: wake,
+ * back-off, stop); what a message forwarded untouched gets is read as the spool forwarder reads
+ * it (`relay/delivery_outcome.ts`).
+ *
  * Logs ids, counts and codes, never message bodies.
  *
  * @module
  */
 
 import { type Logger, silentLogger } from "../cli/log.ts";
-import { mayReuseContentKey } from "../envelope/content_key_policy.ts";
-import { type ContentKey, createContentKey, decryptJwe } from "../envelope/jwe.ts";
-import { fromCompactJws } from "../envelope/jws.ts";
-import {
-  openSignedReport,
-  readUpstreamMessage,
-  verifyMessageSignature,
-} from "../envelope/report_message.ts";
 import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
-import {
-  type BundleEntry,
-  encodeBundle,
-  entryOfJws,
-  MAX_BUNDLE_REPORTS,
-  sealBundle,
-} from "../protocol/report_bundle.ts";
-import { DeliveryBackoff } from "./_delivery_backoff.ts";
+import { type BundleEntry, MAX_BUNDLE_REPORTS } from "../protocol/report_bundle.ts";
+import { DeliveryLoop } from "./_delivery_loop.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
+import { BundleReportOpener } from "./bundle_report_opener.ts";
+import { readBundleResults } from "./bundle_results.ts";
+import { BundleSealer } from "./bundle_sealer.ts";
 import type { ClientPublicKeys } from "./client_public_keys.ts";
-import { deliveryOutcome, type ForwarderStats, rejectForGood } from "./forwarder.ts";
+import { type ForwarderStats, settleMessage } from "./delivery_outcome.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { RelayIdentity } from "./relay_identity.ts";
 import type { RelayKeyRing } from "./relay_key_ring.ts";
@@ -56,6 +49,7 @@ import type { RevocationList } from "./revocation_list.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
 import type { BundleRecipient, ServerCertificate } from "./server_certificate.ts";
 import type { Spool } from "./spool.ts";
+import { arrivalOf } from "./spool_id.ts";
 
 /** Default most reports in one bundle. */
 export const DEFAULT_BUNDLE_MAX = 200;
@@ -138,10 +132,9 @@ export class DecryptingForwarder {
   readonly #keys: DecryptingForwarderOptions["keys"];
   readonly #refusals: UpstreamRefusals | undefined;
   readonly #retiredKeys: DecryptingForwarderOptions["retiredKeys"];
-  /** Retired keys already logged, so that each is logged once. */
-  readonly #retiredNoted = new Set<string>();
   readonly #identity: DecryptingForwarderOptions["identity"];
-  readonly #clientKeys: DecryptingForwarderOptions["clientKeys"];
+  readonly #opener: BundleReportOpener;
+  readonly #sealer: BundleSealer;
   readonly #certificate: DecryptingForwarderOptions["certificate"];
   readonly #log: Logger;
   readonly #bundleMax: number;
@@ -149,7 +142,7 @@ export class DecryptingForwarder {
   readonly #concurrency: number;
   readonly #timeoutMs: number;
   readonly #keyRefreshMs: number;
-  readonly #backoff: DeliveryBackoff;
+  readonly #loop: DeliveryLoop;
   readonly #stats: DecryptingForwarderStats = {
     delivered: 0,
     duplicates: 0,
@@ -159,15 +152,11 @@ export class DecryptingForwarder {
     reportsBundled: 0,
     passedThrough: 0,
   };
-  #running = false;
-  #working: Promise<void> | null = null;
-  #again = false;
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
   #keyTimer: ReturnType<typeof setInterval> | undefined;
   /** Until when messages are forwarded untouched, and why (logged once per pause). */
   #pausedUntil = 0;
   #pauseReason = "";
-  #contentKey: { key: ContentKey; createdAt: number; messages: number } | null = null;
 
   /** @throws {RangeError} For an unusable parent URL, bundle size, wait or concurrency. */
   constructor(options: DecryptingForwarderOptions) {
@@ -177,21 +166,22 @@ export class DecryptingForwarder {
     this.#refusals = options.refusals;
     this.#retiredKeys = options.retiredKeys;
     this.#identity = options.identity;
-    this.#clientKeys = options.clientKeys;
     this.#certificate = options.certificate;
     this.#log = options.log ?? silentLogger;
+    this.#opener = new BundleReportOpener({ ...options, log: this.#log });
+    this.#sealer = new BundleSealer(options.identity);
     this.#bundleMax = options.bundleMax ?? DEFAULT_BUNDLE_MAX;
     this.#bundleWaitMs = options.bundleWaitMs ?? DEFAULT_BUNDLE_WAIT_MS;
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#keyRefreshMs = options.keyRefreshMs ?? 5_000;
-    this.#backoff = new DeliveryBackoff({
+    this.#loop = new DeliveryLoop({
       minMs: options.minBackoffMs ?? 500,
       maxMs: options.maxBackoffMs ?? 30_000,
       random: options.random ?? Math.random,
       log: this.#log,
       waiting: () => this.#spool.count(),
-      onRetry: () => this.wake(),
+      fill: () => this.#fill(),
     });
     if (
       !Number.isInteger(this.#bundleMax) || this.#bundleMax < 1 ||
@@ -213,26 +203,14 @@ export class DecryptingForwarder {
 
   /** Starts delivering what the spool holds. */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
+    if (this.#loop.running) return;
     this.#keyTimer = setInterval(() => this.#keys.refresh(), this.#keyRefreshMs);
-    this.wake();
+    this.#loop.start();
   }
 
   /** Says a message was spooled. */
   wake(): void {
-    if (!this.#running || this.#backoff.backingOff) return;
-    if (this.#working) {
-      this.#again = true;
-      return;
-    }
-    this.#working = this.#work().finally(() => {
-      this.#working = null;
-      if (this.#again) {
-        this.#again = false;
-        this.wake();
-      }
-    });
+    this.#loop.wake();
   }
 
   /**
@@ -240,28 +218,20 @@ export class DecryptingForwarder {
    * was not answered for stays spooled and is sent again on the next start.
    */
   async stop(graceMs = 10_000): Promise<void> {
-    this.#running = false;
     clearTimeout(this.#waitTimer);
-    this.#backoff.stop();
     clearInterval(this.#keyTimer);
     this.#waitTimer = this.#keyTimer = undefined;
-    if (!this.#working) return;
-    let graceTimer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#working,
-      new Promise<void>((resolve) => graceTimer = setTimeout(resolve, graceMs)),
-    ]);
-    clearTimeout(graceTimer);
+    await this.#loop.stop(graceMs);
   }
 
   /** 1 while a round is in flight, else 0. */
   get inFlight(): number {
-    return this.#working ? 1 : 0;
+    return this.#loop.sending;
   }
 
   /** Whether a failure is being backed off from. */
   get backingOff(): boolean {
-    return this.#backoff.backingOff;
+    return this.#loop.backingOff;
   }
 
   /** Counts since construction. */
@@ -269,11 +239,20 @@ export class DecryptingForwarder {
     return { ...this.#stats };
   }
 
+  /**
+   * One round at a time, while messages wait and no bundle is waiting to fill; the loop starts
+   * the next when this one ends.
+   */
+  #fill(): void {
+    if (this.#loop.sending > 0 || this.#waitTimer !== undefined) return;
+    if (this.#spool.count() === 0) return;
+    this.#loop.run(this.#work());
+  }
+
+  /** One round; never throws: a failure is backed off from. */
   async #work(): Promise<void> {
     try {
-      while (this.#running && !this.#backoff.backingOff) {
-        if (!(await this.#round())) return;
-      }
+      await this.#round();
     } catch (error) {
       if (error instanceof ParentUnreachableError) {
         this.#failed(describeUnreachable(error));
@@ -286,7 +265,7 @@ export class DecryptingForwarder {
     }
   }
 
-  /** One round: true when it made progress and another may follow at once. */
+  /** One round: true when it made progress (the loop starts the next when it ends). */
   async #round(): Promise<boolean> {
     const ids = this.#spool.list(this.#bundleMax);
     if (ids.length === 0) return false;
@@ -303,16 +282,12 @@ export class DecryptingForwarder {
     const opened: Opened[] = [];
     let budget = MAX_BUNDLE_RAW_BYTES;
     for (const id of ids) {
-      let bytes: Uint8Array<ArrayBuffer>;
-      try {
-        bytes = await this.#spool.read(id);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      const bytes = await this.#spool.readWaiting(id);
+      if (bytes === null) {
         this.#log.warn("spooled message vanished; skipping it", { id });
-        await this.#spool.remove(id);
         continue;
       }
-      const entry = recipient ? await this.#open(bytes) : null;
+      const entry = recipient ? await this.#opener.open(bytes) : null;
       if (entry === null) {
         bytesOf.set(id, bytes);
         pass.push(id);
@@ -377,76 +352,12 @@ export class DecryptingForwarder {
     return recipient;
   }
 
-  /** Logs, once per key, that a retired key's file is still here and is not used. */
-  #noteRetired(kid: string): void {
-    if (this.#retiredNoted.has(kid)) return;
-    this.#retiredNoted.add(kid);
-    this.#log.warn("the site retired this key: reports encrypted to it go on untouched", {
-      kid,
-      hint: `delete "Encryption Keys/${kid}.pvk" from this relay's data dir`,
-    });
-  }
-
-  /**
-   * Opens one spooled message in memory: the client's signed report when everything checks,
-   * null when the message goes untouched.
-   *
-   * @throws {ParentUnreachableError} When the client's public key cannot be asked for.
-   */
-  async #open(bytes: Uint8Array<ArrayBuffer>): Promise<BundleEntry | null> {
-    let parsed;
-    try {
-      parsed = readUpstreamMessage(JSON.parse(new TextDecoder().decode(bytes)));
-    } catch {
-      return null;
-    }
-    if (parsed.kind !== "encrypted" || !this.#keys.has(parsed.header.kid)) return null;
-    if (this.#retiredKeys?.isKeyRetired(parsed.header.kid)) {
-      this.#noteRetired(parsed.header.kid);
-      return null;
-    }
-    const { claims } = parsed;
-    const client = await this.#clientKeys.get(claims.cid);
-    if (client === null || !client.maySend) return null;
-    try {
-      await verifyMessageSignature(client.publicKey, parsed);
-      const contentKey = await this.#keys.contentKey(
-        claims.cid,
-        parsed.header.kid,
-        parsed.message.encrypted_key,
-      );
-      const inner = await decryptJwe(parsed.message, contentKey);
-      const jws = fromCompactJws(new TextDecoder("utf-8", { fatal: true }).decode(inner));
-      inner.fill(0);
-      await openSignedReport(client.publicKey, jws, claims);
-      return entryOfJws(jws);
-    } catch {
-      return null;
-    }
-  }
-
   /** Sends one bundle and acts on the answer; true when the round may go on. */
   async #sendBundle(opened: Opened[], recipient: BundleRecipient): Promise<boolean> {
     const relayId = this.#identity.computerId!;
     const bid = crypto.randomUUID();
-    let body: string;
-    try {
-      const plaintext = await encodeBundle(opened.map((item) => item.entry));
-      try {
-        body = JSON.stringify(
-          await sealBundle(
-            await this.#bundleContentKey(recipient),
-            this.#identity.privateKey,
-            { cid: relayId, bid, n: opened.length },
-            plaintext,
-          ),
-        );
-      } finally {
-        plaintext.fill(0);
-      }
-    } finally {
-      for (const item of opened) item.entry.payload.fill(0);
-    }
+    const entries = opened.map((item) => item.entry);
+    const body = await this.#sealer.seal(entries, recipient, bid);
     const ids = opened.map((item) => item.id);
     const answer = await fetchJson(`${this.#parentUrl}${API.bundles}`, {
       method: "POST",
@@ -457,28 +368,35 @@ export class DecryptingForwarder {
       maxBytes: MAX_BUNDLE_ANSWER_BYTES,
     });
     const code = errorCodeOf(answer.body) ?? "none";
-    const results = (answer.body as { results?: unknown } | null)?.results;
-    if (answer.status === 200 && Array.isArray(results) && results.length === opened.length) {
-      this.#backoff.answered();
+    const results = answer.status === 200 ? readBundleResults(answer.body, ids.length) : null;
+    if (results !== null) {
+      this.#loop.answered();
       this.#stats.bundlesSent += 1;
       let stored = 0;
       let refused = 0;
       for (const [index, id] of ids.entries()) {
-        const result = results[index] as { status?: unknown; code?: unknown; message?: unknown };
-        if (result?.status === "stored" || result?.status === "duplicate") {
-          await this.#spool.remove(id);
-          this.#stats[result.status === "stored" ? "delivered" : "duplicates"] += 1;
-          this.#stats.reportsBundled += 1;
-          stored += 1;
-        } else if (result?.status === "refused") {
-          const why = `${typeof result.code === "string" ? result.code : "none"}${
-            typeof result.message === "string" ? `: ${result.message.slice(0, 300)}` : ""
-          }`;
-          await this.#spool.reject(id, `server refused the report inside bundle ${bid}: ${why}`);
-          this.#stats.rejected += 1;
-          refused += 1;
+        const result = results[index];
+        switch (result.kind) {
+          case "stored":
+          case "duplicate":
+            await this.#spool.remove(id);
+            this.#stats[result.kind === "stored" ? "delivered" : "duplicates"] += 1;
+            this.#stats.reportsBundled += 1;
+            stored += 1;
+            break;
+          case "refused":
+            await this.#spool.reject(
+              id,
+              `server refused the report inside bundle ${bid}: ${result.code}${
+                result.message ? `: ${result.message}` : ""
+              }`,
+            );
+            this.#stats.rejected += 1;
+            refused += 1;
+            break;
+          case "unread":
+            break; // it stays spooled for the next round
         }
-        // Anything else stays spooled for the next round.
       }
       this.#log.info("bundle delivered", { bundle: bid, reports: ids.length, stored, refused });
       return true;
@@ -501,7 +419,7 @@ export class DecryptingForwarder {
         this.#pause(5_000, "the server no longer knows this relay; registering again");
         break;
       case "ERR_UNKNOWN_KEY_ID":
-        this.#contentKey = null;
+        this.#sealer.forgetContentKey();
         await this.#certificate.recipient(true).catch(() => null);
         this.#pause(5_000, "the server does not hold the key bundles were encrypted to");
         break;
@@ -513,34 +431,10 @@ export class DecryptingForwarder {
     }
     const bytesOf = new Map<string, Uint8Array<ArrayBuffer>>();
     for (const id of ids) {
-      try {
-        bytesOf.set(id, await this.#spool.read(id));
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
+      const bytes = await this.#spool.readWaiting(id);
+      if (bytes !== null) bytesOf.set(id, bytes);
     }
     return await this.#passThrough([...bytesOf.keys()], bytesOf);
-  }
-
-  /** The content key for the next bundle: reused within the policy's bounds, in memory only. */
-  async #bundleContentKey(recipient: BundleRecipient): Promise<ContentKey> {
-    const now = Date.now();
-    const current = this.#contentKey;
-    if (
-      current &&
-      mayReuseContentKey(
-        { kid: current.key.kid, createdAt: current.createdAt, messages: current.messages },
-        recipient.kid,
-        now,
-      )
-    ) {
-      current.messages += 1;
-      return current.key;
-    }
-    const { contentKey, raw } = await createContentKey(recipient.publicKey, recipient.kid);
-    raw.fill(0);
-    this.#contentKey = { key: contentKey, createdAt: now, messages: 1 };
-    return contentKey;
   }
 
   /** Forwards messages untouched, a few at a time; true when the parent took or refused each. */
@@ -560,6 +454,7 @@ export class DecryptingForwarder {
     return ok;
   }
 
+  /** Forwards one message untouched; true when the parent took or refused it. */
   async #deliverOne(id: string, bytes: Uint8Array<ArrayBuffer>): Promise<boolean> {
     const answer = await fetchJson(`${this.#parentUrl}${API.reports}`, {
       method: "POST",
@@ -569,25 +464,15 @@ export class DecryptingForwarder {
       timeoutMs: this.#timeoutMs,
       maxBytes: MAX_REPORT_ANSWER_BYTES,
     });
-    const outcome = deliveryOutcome(answer.status, answer.body);
-    switch (outcome) {
-      case "delivered":
-      case "duplicate":
-        await this.#spool.remove(id);
-        this.#stats[outcome === "delivered" ? "delivered" : "duplicates"] += 1;
-        this.#stats.passedThrough += 1;
-        this.#backoff.answered();
-        return true;
-      case "rejected":
-        await rejectForGood(this.#spool, this.#log, id, answer);
-        this.#refusals?.noteRefusal(bytes, answer);
-        this.#stats.rejected += 1;
-        this.#backoff.answered();
-        return true;
-      case "retry":
-        this.#failed(`parent answered ${answer.status}`);
-        return false;
+    const target = { spool: this.#spool, log: this.#log, stats: this.#stats };
+    const outcome = await settleMessage({ ...target, refusals: this.#refusals }, id, bytes, answer);
+    if (outcome.kind === "retry") {
+      this.#failed(outcome.reason);
+      return false;
     }
+    if (outcome.kind !== "rejected") this.#stats.passedThrough += 1;
+    this.#loop.answered();
+    return true;
   }
 
   #pause(ms: number, reason: string): void {
@@ -602,18 +487,13 @@ export class DecryptingForwarder {
     if (this.#waitTimer !== undefined) return;
     this.#waitTimer = setTimeout(() => {
       this.#waitTimer = undefined;
-      this.wake();
+      this.#loop.wake();
     }, Math.max(1, ms));
   }
 
   /** Counts the failure and backs off, once per streak step. */
   #failed(reason: string): void {
     this.#stats.failures += 1;
-    if (this.#running) this.#backoff.failed(reason);
+    this.#loop.failed(reason);
   }
-}
-
-/** When a spooled message arrived: its id begins with the acceptance time in milliseconds. */
-function arrivalOf(id: string): number {
-  return Number(id.slice(0, 16));
 }

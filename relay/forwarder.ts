@@ -2,17 +2,10 @@
  * Delivers the spooled messages to the parent, oldest first, a few requests at a time: to a parent
  * that announces report batches (`acceptsReportBatches`: the server, or a relay), many messages
  * per request, untouched, each answered on its own (`protocol/report_batch.ts`); to any other
- * parent, one message per request. Either way each message's answer is read the same way:
- *
- * What each answer means for the message:
- * - 2xx: the parent has it; delete it.
- * - 409 `ERR_DUPLICATE_REPORT`: the parent already had it (a resend after a lost acknowledgement);
- *   delete it.
- * - 408, 429: the parent is busy; keep it and retry later.
- * - any other 4xx: the parent will never take it; move it to `rejected/` with the reason and log
- *   once. Never dropped silently, never retried forever.
- * - 5xx, no answer, a timeout: keep it; retry with exponential backoff (500 ms doubling up to 30 s,
- *   with jitter, so that many relays do not return to a recovering parent at the same instant).
+ * parent, one message per request. Either way, what each message's answer means is read once, in
+ * `relay/delivery_outcome.ts`: stored or already had, deleted; refused for good, moved to
+ * `rejected/`; anything else, kept and retried with back-off (500 ms doubling up to 30 s, with
+ * jitter) through the relay's one delivery loop (`relay/_delivery_loop.ts`).
  *
  * A batch refused whole (no per-message answer) never rejects a message: a busy or failing parent
  * is backed off from, and any other refusal (an older parent without the route, say) sends one by
@@ -36,18 +29,15 @@ import {
   REPORT_BATCH_CONTENT_TYPE,
   reportBatchSize,
 } from "../protocol/report_batch.ts";
-import { DeliveryBackoff } from "./_delivery_backoff.ts";
+import { DeliveryLoop } from "./_delivery_loop.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { ParentCapabilities } from "./parent_capabilities.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { Spool } from "./spool.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
+import { type ForwarderStats, type MessageAnswer, settleMessage } from "./delivery_outcome.ts";
 
-/** What a parent's answer means for a spooled message. */
-export type DeliveryOutcome = "delivered" | "duplicate" | "rejected" | "retry";
-
-/** The error code by which a parent says it already stores a report. */
-export const DUPLICATE_REPORT_CODE = "ERR_DUPLICATE_REPORT";
+export type { ForwarderStats } from "./delivery_outcome.ts";
 
 /** Options of a {@linkcode Forwarder}. */
 export interface ForwarderOptions {
@@ -78,63 +68,12 @@ export interface ForwarderOptions {
   refusals?: UpstreamRefusals;
 }
 
-/** Counts since start, for logs and tests. */
-export interface ForwarderStats {
-  delivered: number;
-  duplicates: number;
-  rejected: number;
-  failures: number;
-}
-
 /** Largest answer read from the parent to a report: an error body at most. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 /** Messages in one batch by default. */
 export const DEFAULT_FORWARD_BATCH_MAX = 256;
 /** How long a parent that refused a batch whole gets one message per request. */
 const ONE_BY_ONE_AFTER_REFUSED_BATCH_MS = 60_000;
-
-/**
- * Reads what the parent's answer to a report means for it.
- *
- * @example
- * ```ts
- * import { deliveryOutcome } from "./forwarder.ts";
- * const body = { error: { code: "ERR_DUPLICATE_REPORT", message: "Already stored" } };
- * console.log(deliveryOutcome(409, body)); // "duplicate"
- * ```
- */
-export function deliveryOutcome(status: number, body: unknown): DeliveryOutcome {
-  if (status >= 200 && status < 300) return "delivered";
-  if (status === 408 || status === 429) return "retry";
-  if (status >= 400 && status < 500) {
-    return status === 409 && errorCodeOf(body) === DUPLICATE_REPORT_CODE ? "duplicate" : "rejected";
-  }
-  return "retry";
-}
-
-/**
- * Moves a message the parent refused for good to `rejected/`, with the parent's status, code and
- * message beside it, and says so in the log: kept, never retried, never dropped silently.
- */
-export async function rejectForGood(
-  spool: Spool,
-  log: Logger,
-  id: string,
-  answer: { status: number; body: unknown },
-): Promise<void> {
-  const error = (answer.body as { error?: { message?: unknown } } | null)?.error;
-  const code = errorCodeOf(answer.body) ?? "none";
-  const message = typeof error?.message === "string" ? error.message.slice(0, 500) : "";
-  await spool.reject(
-    id,
-    `parent answered ${answer.status} ${code}${message ? `: ${message}` : ""}`,
-  );
-  log.warn("parent refused a message for good; moved it to rejected/", {
-    id,
-    status: answer.status,
-    code,
-  });
-}
 
 /**
  * Sends spooled messages to the parent's reports path until the spool is empty, and again
@@ -164,13 +103,10 @@ export class Forwarder {
   readonly #batchMax: number;
   readonly #capabilities: Pick<ParentCapabilities, "acceptsReportBatches">;
   readonly #timeoutMs: number;
-  readonly #backoff: DeliveryBackoff;
-  /** The requests under way. */
-  readonly #requests = new Set<Promise<void>>();
-  /** The messages those requests carry. */
+  readonly #loop: DeliveryLoop;
+  /** The messages the requests under way carry. */
   readonly #claimed = new Set<string>();
   readonly #stats: ForwarderStats = { delivered: 0, duplicates: 0, rejected: 0, failures: 0 };
-  #running = false;
   /** Until when batches are not tried (the parent refused one whole). */
   #oneByOneUntil = 0;
 
@@ -200,26 +136,24 @@ export class Forwarder {
     if (!(minBackoffMs > 0 && maxBackoffMs >= minBackoffMs)) {
       throw new RangeError("Cannot use backoff: expected 0 < minBackoffMs <= maxBackoffMs");
     }
-    this.#backoff = new DeliveryBackoff({
+    this.#loop = new DeliveryLoop({
       minMs: minBackoffMs,
       maxMs: maxBackoffMs,
       random: options.random ?? Math.random,
       log: this.#log,
       waiting: () => this.#spool.count(),
-      onRetry: () => this.#pump(),
+      fill: () => this.#fill(),
     });
   }
 
   /** Starts delivering what the spool holds. */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#pump();
+    this.#loop.start();
   }
 
   /** Says a message was spooled: sends it now unless the parent is being backed off from. */
   wake(): void {
-    this.#pump();
+    this.#loop.wake();
   }
 
   /**
@@ -228,15 +162,8 @@ export class Forwarder {
    * spooled until the parent's answer removes them, so at worst they are sent again on the next
    * start and the parent answers that it already has them.
    */
-  async stop(graceMs = 10_000): Promise<void> {
-    this.#running = false;
-    this.#backoff.stop();
-    const pending = [...this.#requests];
-    if (pending.length === 0) return;
-    let graceTimer: ReturnType<typeof setTimeout> | undefined;
-    const graceOver = new Promise<void>((resolve) => graceTimer = setTimeout(resolve, graceMs));
-    await Promise.race([Promise.all(pending), graceOver]);
-    clearTimeout(graceTimer);
+  stop(graceMs = 10_000): Promise<void> {
+    return this.#loop.stop(graceMs);
   }
 
   /** Number of messages in flight. */
@@ -246,7 +173,7 @@ export class Forwarder {
 
   /** Whether a failure is being backed off from. */
   get backingOff(): boolean {
-    return this.#backoff.backingOff;
+    return this.#loop.backingOff;
   }
 
   /** Counts since construction. */
@@ -254,16 +181,10 @@ export class Forwarder {
     return { ...this.#stats };
   }
 
-  #pump(): void {
-    if (!this.#running || this.#backoff.backingOff) return;
-    while (
-      this.#requests.size < this.#concurrency && this.#spool.count() > this.#claimed.size
-    ) {
-      const request = this.#sendNext().finally(() => {
-        this.#requests.delete(request);
-        this.#pump();
-      });
-      this.#requests.add(request);
+  /** Starts requests up to the concurrency while messages wait that none carries. */
+  #fill(): void {
+    while (this.#loop.sending < this.#concurrency && this.#spool.count() > this.#claimed.size) {
+      this.#loop.run(this.#sendNext());
     }
   }
 
@@ -276,7 +197,7 @@ export class Forwarder {
     } catch {
       // Cannot tell: one by one, which every parent takes.
     }
-    if (!this.#running || this.#backoff.backingOff) return;
+    if (!this.#loop.running || this.#loop.backingOff) return;
     const ids = this.#claim(batches ? this.#batchMax : 1);
     if (ids.length === 0) return;
     try {
@@ -305,14 +226,9 @@ export class Forwarder {
 
   /** A spooled message's bytes, or null when it vanished (then it is forgotten). */
   async #read(id: string): Promise<Uint8Array<ArrayBuffer> | null> {
-    try {
-      return await this.#spool.read(id);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      this.#log.warn("spooled message vanished; skipping it", { id });
-      await this.#spool.remove(id);
-      return null;
-    }
+    const bytes = await this.#spool.readWaiting(id);
+    if (bytes === null) this.#log.warn("spooled message vanished; skipping it", { id });
+    return bytes;
   }
 
   /** Sends one message and acts on the answer; never throws. */
@@ -332,8 +248,9 @@ export class Forwarder {
         timeoutMs: this.#timeoutMs,
         maxBytes: MAX_ANSWER_BYTES,
       });
-      if (await this.#settle(id, bytes, answer) === "retry") {
-        this.#failed(`parent answered ${answer.status}`, parent);
+      const outcome = await this.#settle(id, bytes, answer);
+      if (outcome.kind === "retry") {
+        this.#failed(outcome.reason, parent);
       } else {
         this.#answered(parent);
       }
@@ -382,7 +299,7 @@ export class Forwarder {
       }
       let retries = 0;
       for (let i = 0; i < ids.length; i++) {
-        if (await this.#settle(ids[i], messages[i], results[i]) === "retry") retries += 1;
+        if ((await this.#settle(ids[i], messages[i], results[i])).kind === "retry") retries += 1;
       }
       if (retries > 0) {
         this.#failed(`parent asked to retry ${retries} of ${ids.length} reports`, parent);
@@ -411,34 +328,15 @@ export class Forwarder {
   }
 
   /** Acts on one message's answer (alone or in a batch); says what it meant. */
-  async #settle(
-    id: string,
-    bytes: Uint8Array,
-    answer: { status: number; body: unknown },
-  ): Promise<DeliveryOutcome> {
-    const outcome = deliveryOutcome(answer.status, answer.body);
-    switch (outcome) {
-      case "delivered":
-      case "duplicate":
-        await this.#spool.remove(id);
-        this.#stats[outcome === "delivered" ? "delivered" : "duplicates"] += 1;
-        this.#log.debug(`message ${outcome}`, { id, status: answer.status });
-        break;
-      case "rejected":
-        await rejectForGood(this.#spool, this.#log, id, answer);
-        this.#refusals?.noteRefusal(bytes, answer);
-        this.#stats.rejected += 1;
-        break;
-      case "retry":
-        break;
-    }
-    return outcome;
+  #settle(id: string, bytes: Uint8Array, answer: MessageAnswer) {
+    const target = { spool: this.#spool, log: this.#log, stats: this.#stats };
+    return settleMessage({ ...target, refusals: this.#refusals }, id, bytes, answer);
   }
 
   /** The parent answered (whatever it said of each message): it is reachable. */
   #answered(parent: string | undefined): void {
     if (parent !== undefined) this.#parents!.answered(parent);
-    this.#backoff.answered();
+    this.#loop.answered();
   }
 
   #sendFailed(error: unknown, ids: string[], parent: string | undefined): void {
@@ -468,6 +366,6 @@ export class Forwarder {
         return;
       }
     }
-    if (this.#running) this.#backoff.failed(reason);
+    this.#loop.failed(reason);
   }
 }

@@ -4,7 +4,7 @@ import { freePort } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
 import { createMessageFactory, sleep } from "./_test_utils.ts";
 import { waitUntil } from "../tests/eventually.ts";
-import { deliveryOutcome, Forwarder, type ForwarderOptions } from "./forwarder.ts";
+import { Forwarder, type ForwarderOptions } from "./forwarder.ts";
 import { ParentList } from "../protocol/parent_list.ts";
 import { Spool } from "./spool.ts";
 
@@ -34,29 +34,6 @@ async function withForwarder(
     await Deno.remove(dataDir, { recursive: true });
   }
 }
-
-Deno.test("deliveryOutcome() maps each answer to what happens to the message", () => {
-  const duplicate = { error: { code: "ERR_DUPLICATE_REPORT", message: "m" } };
-  const conflict = { error: { code: "ERR_REPORT_CONFLICT", message: "m" } };
-  const table: [number, unknown, string][] = [
-    [200, null, "delivered"],
-    [201, { status: "stored" }, "delivered"],
-    [409, duplicate, "duplicate"],
-    [409, conflict, "rejected"],
-    [409, null, "rejected"],
-    [400, duplicate, "rejected"],
-    [403, null, "rejected"],
-    [413, null, "rejected"],
-    [408, null, "retry"],
-    [429, null, "retry"],
-    [500, duplicate, "retry"],
-    [503, null, "retry"],
-    [302, null, "retry"],
-  ];
-  for (const [status, body, expected] of table) {
-    assert.equal(deliveryOutcome(status, body), expected, `status ${status}`);
-  }
-});
 
 Deno.test("Forwarder delivers the oldest first and removes what the parent took", async () => {
   const stub = new ParentStub();

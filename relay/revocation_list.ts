@@ -30,6 +30,7 @@ import {
   verifyRevocations,
 } from "../protocol/revocations.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
+import { readStoredDocument } from "./_stored_document.ts";
 import type { DocumentAnswer } from "./document_cache.ts";
 import { type ParentSource, Upstream } from "./upstream.ts";
 import type { Refusal } from "./refusal.ts";
@@ -264,20 +265,8 @@ export class RevocationList {
   async #loadStored(): Promise<void> {
     if (this.#storedLoaded || !this.#masthead.siteKey) return;
     this.#storedLoaded = true;
-    let text: string;
-    try {
-      text = await Deno.readTextFile(this.#path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return;
-      throw error;
-    }
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch {
-      this.#log.warn("ignored the stored revocation list: not JSON", { file: this.#path });
-      return;
-    }
+    const document = await readStoredDocument(this.#path, this.#log, "revocation list");
+    if (document === undefined) return;
     await this.offer(document);
   }
 

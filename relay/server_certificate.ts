@@ -26,6 +26,7 @@ import {
 import { describeDocumentVersion, type DocumentVersion } from "../protocol/document_version.ts";
 import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
+import { readStoredDocument } from "./_stored_document.ts";
 import { type ParentSource, Upstream } from "./upstream.ts";
 
 /** File name of the newest accepted certificate inside the relay's data dir. */
@@ -219,20 +220,8 @@ export class ServerCertificate {
   }
 
   async #readStored(siteKey: CryptoKey): Promise<void> {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(this.#path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return;
-      throw error;
-    }
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch {
-      this.#log.warn("ignored the stored encryption certificate: not JSON", { file: this.#path });
-      return;
-    }
+    const document = await readStoredDocument(this.#path, this.#log, "encryption certificate");
+    if (document === undefined) return;
     await this.#accept(siteKey, document, true);
   }
 }

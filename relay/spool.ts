@@ -5,13 +5,11 @@
  * one fsync, and each is acknowledged only after the fsync that covers it. A data dir from before
  * segments, one `<id>.json` file per message, is still read and delivered, file by file.
  *
- * A message's id is the acceptance time in milliseconds (16 digits), a counter within that
- * millisecond (6 digits) and 8 random hex digits. Ids therefore sort by arrival, so the oldest is
- * delivered first, and two relays' ids never collide.
+ * A message's id sorts by arrival (`relay/spool_id.ts`), so the oldest is delivered first.
  *
  * Messages the parent refuses for good move to `<data-dir>/rejected/` with a `.reason` text beside
- * them: kept for an administrator, never dropped silently, until they pass the rejected folder's
- * maximum age or size (oldest first).
+ * them (`relay/rejected_folder.ts`): kept for an administrator, never dropped silently, until
+ * they pass the rejected folder's maximum age or size (oldest first).
  *
  * The spool is bounded ({@linkcode SpoolLimits}): a message that would pass its maximum size, or
  * its sender's share of it, is not taken ({@linkcode SpoolFullError}), and the sender keeps it
@@ -33,10 +31,8 @@ import {
   replaceFileAtomically,
   syncDir,
 } from "../keystore/secure_file.ts";
-
-const ID_PATTERN = /^\d{16}-\d{6}-[0-9a-f]{8}$/;
-const MESSAGE_SUFFIX = ".json";
-const REASON_SUFFIX = ".reason";
+import { RejectedFolder } from "./rejected_folder.ts";
+import { arrivalOf, checkSpoolId, idOfFileName, MESSAGE_SUFFIX, SpoolIds } from "./spool_id.ts";
 /** `replaceFileAtomically` writes `<path>.tmp-<uuid>` before renaming it. */
 const TEMPORARY_MARK = ".tmp-";
 
@@ -59,13 +55,6 @@ export interface SpoolLimits {
 export const DEFAULT_REJECTED_MAX_BYTES = 256 * 1024 ** 2;
 /** How long rejected messages are kept by default (`--rejected-max-age`): 7 days. */
 export const DEFAULT_REJECTED_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
-
-/** One rejected message: its id, when it was refused, and the bytes of its two files. */
-interface RejectedEntry {
-  id: string;
-  at: number;
-  size: number;
-}
 
 /** Which bound a message would pass. */
 export type SpoolFullScope = "spool" | "computer";
@@ -104,6 +93,7 @@ export class Spool {
   readonly dir: string;
   /** Folder of the messages the parent refused for good. */
   readonly rejectedDir: string;
+  #rejected!: RejectedFolder;
   /**
    * Ids waiting, oldest first, from `#head` on; a delivered id stays until the head passes it
    * (`#sizes` says which are still waiting), so that removing the oldest costs no shifting.
@@ -120,29 +110,21 @@ export class Spool {
   readonly #senderBytes = new Map<number, number>();
   readonly #maxBytes: number;
   readonly #maxBytesPerComputer: number;
-  readonly #rejectedMaxAgeMs: number;
-  readonly #rejectedMaxBytes: number;
-  /** Rejected messages, in the order they were refused. */
-  #rejected: RejectedEntry[] = [];
-  #rejectedBytes = 0;
   #bytes = 0;
   /** Bytes of puts under way. */
   #reserved = 0;
-  #lastTime = 0;
-  #counter = 0;
+  #idSource = new SpoolIds();
 
   private constructor(dataDir: string, limits: SpoolLimits) {
     this.dir = joinPath(dataDir, "spool");
     this.rejectedDir = joinPath(dataDir, "rejected");
     this.#maxBytes = limits.maxBytes ?? Infinity;
     this.#maxBytesPerComputer = Math.min(limits.maxBytesPerComputer ?? Infinity, this.#maxBytes);
-    this.#rejectedMaxAgeMs = limits.rejectedMaxAgeMs ?? Infinity;
-    this.#rejectedMaxBytes = limits.rejectedMaxBytes ?? Infinity;
     const bounds = [
       this.#maxBytes,
       this.#maxBytesPerComputer,
-      this.#rejectedMaxAgeMs,
-      this.#rejectedMaxBytes,
+      limits.rejectedMaxAgeMs ?? Infinity,
+      limits.rejectedMaxBytes ?? Infinity,
     ];
     if (!bounds.every((bound) => bound > 0)) {
       throw new RangeError("Cannot open spool: its maximum sizes and age must be positive");
@@ -165,13 +147,11 @@ export class Spool {
   ): Promise<Spool> {
     const spool = new Spool(dataDir, limits);
     await ensurePrivateDir(spool.dir);
-    await ensurePrivateDir(spool.rejectedDir);
-    await spool.#indexRejected();
-    const stored = await SpoolSegments.open(
-      spool.dir,
-      new Set(spool.#rejected.map((entry) => entry.id)),
-      tuning,
-    );
+    spool.#rejected = await RejectedFolder.open(spool.rejectedDir, {
+      maxAgeMs: limits.rejectedMaxAgeMs,
+      maxBytes: limits.rejectedMaxBytes,
+    });
+    const stored = await SpoolSegments.open(spool.dir, spool.#rejected.ids(), tuning);
     spool.#segments = stored.segments;
     spool.droppedBytes = stored.droppedBytes;
     for (const message of stored.messages) {
@@ -203,11 +183,7 @@ export class Spool {
     }
     if (cleaned) await syncDir(spool.dir);
     spool.#ids.sort();
-    const newest = spool.#ids.at(-1);
-    if (newest) {
-      spool.#lastTime = Number(newest.slice(0, 16));
-      spool.#counter = Number(newest.slice(17, 23));
-    }
+    spool.#idSource = new SpoolIds(spool.#ids.at(-1));
     return spool;
   }
 
@@ -253,7 +229,7 @@ export class Spool {
     }
     this.#reserved += size;
     if (sender !== undefined) this.#addSenderBytes(sender, size);
-    const id = this.#nextId();
+    const id = this.#idSource.next();
     try {
       await this.#segments.append(id, sender, bytes);
     } catch (error) {
@@ -305,7 +281,7 @@ export class Spool {
    * @throws {RangeError} When `id` is not a spool id.
    */
   async read(id: string): Promise<Uint8Array<ArrayBuffer>> {
-    checkId(id);
+    checkSpoolId(id);
     if (this.#fileIds.has(id) || !this.#segments.has(id)) {
       return await Deno.readFile(this.#pathOf(id));
     }
@@ -313,11 +289,27 @@ export class Spool {
   }
 
   /**
+   * Reads a waiting message, or null when its file vanished (deleted by hand, say): it is then
+   * forgotten, so that nothing tries it again.
+   *
+   * @throws {RangeError} When `id` is not a spool id.
+   */
+  async readWaiting(id: string): Promise<Uint8Array<ArrayBuffer> | null> {
+    try {
+      return await this.read(id);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      await this.remove(id);
+      return null;
+    }
+  }
+
+  /**
    * Deletes a delivered message. Not synced: if a crash undoes the deletion, the message is sent
    * again and the parent recognises it as a duplicate.
    */
   async remove(id: string): Promise<void> {
-    checkId(id);
+    checkSpoolId(id);
     if (this.#segments.has(id)) {
       await this.#segments.done(id);
       this.#forget(id);
@@ -337,10 +329,9 @@ export class Spool {
    * refused and recorded again).
    */
   async reject(id: string, reason: string): Promise<void> {
-    checkId(id);
-    const line = `${new Date().toISOString()} ${reason.replace(/[\r\n]+/g, " ")}\n`;
-    await replaceFileAtomically(joinPath(this.rejectedDir, `${id}${REASON_SUFFIX}`), line, 0o600);
-    const rejectedPath = joinPath(this.rejectedDir, `${id}${MESSAGE_SUFFIX}`);
+    checkSpoolId(id);
+    const reasonBytes = await this.#rejected.writeReason(id, reason);
+    const rejectedPath = this.#rejected.pathOf(id);
     const size = this.#sizes.get(id) ?? 0;
     if (this.#segments.has(id)) {
       // A copy in rejected/, synced, before the record is marked done (durably, so that it does
@@ -358,9 +349,7 @@ export class Spool {
       await syncDir(this.dir);
       this.#forget(id);
     }
-    this.#rejected.push({ id, at: Date.now(), size: size + new TextEncoder().encode(line).length });
-    this.#rejectedBytes += this.#rejected.at(-1)!.size;
-    await this.pruneRejected();
+    await this.#rejected.added(id, size + reasonBytes);
   }
 
   /**
@@ -369,56 +358,18 @@ export class Spool {
    *
    * @returns how many were deleted.
    */
-  async pruneRejected(now = Date.now()): Promise<number> {
-    let pruned = 0;
-    while (this.#rejected.length > 0) {
-      const oldest = this.#rejected[0];
-      const expired = now - oldest.at > this.#rejectedMaxAgeMs;
-      if (!expired && this.#rejectedBytes <= this.#rejectedMaxBytes) break;
-      this.#rejected.shift();
-      this.#rejectedBytes -= oldest.size;
-      for (const suffix of [MESSAGE_SUFFIX, REASON_SUFFIX]) {
-        await Deno.remove(joinPath(this.rejectedDir, `${oldest.id}${suffix}`)).catch((error) => {
-          if (!(error instanceof Deno.errors.NotFound)) throw error;
-        });
-      }
-      pruned++;
-    }
-    return pruned;
+  pruneRejected(now = Date.now()): Promise<number> {
+    return this.#rejected.prune(now);
   }
 
   /** Bytes of the rejected messages and their reasons. */
   rejectedBytes(): number {
-    return this.#rejectedBytes;
-  }
-
-  /** Indexes the rejected folder: each message's time of refusal is its reason's write time. */
-  async #indexRejected(): Promise<void> {
-    const entries = new Map<string, RejectedEntry>();
-    for await (const entry of Deno.readDir(this.rejectedDir)) {
-      if (!entry.isFile) continue;
-      const suffix = entry.name.endsWith(REASON_SUFFIX) ? REASON_SUFFIX : MESSAGE_SUFFIX;
-      const id = entry.name.slice(0, -suffix.length);
-      if (!entry.name.endsWith(suffix) || !ID_PATTERN.test(id)) continue;
-      const info = await Deno.stat(joinPath(this.rejectedDir, entry.name));
-      const known = entries.get(id) ?? { id, at: 0, size: 0 };
-      known.size += info.size;
-      const at = info.mtime?.getTime() ?? 0;
-      if (suffix === REASON_SUFFIX || known.at === 0) known.at = at;
-      entries.set(id, known);
-    }
-    this.#rejected = [...entries.values()].sort((a, b) => a.at - b.at);
-    this.#rejectedBytes = this.#rejected.reduce((sum, entry) => sum + entry.size, 0);
+    return this.#rejected.bytes();
   }
 
   /** Ids of the rejected messages, oldest first. */
-  async listRejected(): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const entry of Deno.readDir(this.rejectedDir)) {
-      const id = entry.isFile ? idOfFileName(entry.name) : null;
-      if (id !== null) ids.push(id);
-    }
-    return ids.sort();
+  listRejected(): Promise<string[]> {
+    return this.#rejected.list();
   }
 
   /** Number of messages waiting. */
@@ -447,31 +398,12 @@ export class Spool {
     return {
       messages: this.#sizes.size,
       bytes: this.#bytes,
-      oldestAt: oldest === undefined ? null : Number(oldest.slice(0, 16)),
+      oldestAt: oldest === undefined ? null : arrivalOf(oldest),
     };
   }
 
   #pathOf(id: string): string {
     return joinPath(this.dir, `${id}${MESSAGE_SUFFIX}`);
-  }
-
-  /** A new id, strictly greater than every earlier one even if the clock steps back. */
-  #nextId(): string {
-    const now = Date.now();
-    if (now > this.#lastTime) {
-      this.#lastTime = now;
-      this.#counter = 0;
-    } else {
-      this.#counter += 1;
-      if (this.#counter > 999_999) {
-        this.#lastTime += 1;
-        this.#counter = 0;
-      }
-    }
-    const random = crypto.getRandomValues(new Uint8Array(4)).toHex();
-    return `${String(this.#lastTime).padStart(16, "0")}-${
-      String(this.#counter).padStart(6, "0")
-    }-${random}`;
   }
 
   /** Inserts in order: groups commit in order, so this is almost always an append. */
@@ -539,15 +471,4 @@ function senderOf(bytes: Uint8Array): number | null {
   } catch {
     return null;
   }
-}
-
-function idOfFileName(name: string): string | null {
-  if (!name.endsWith(MESSAGE_SUFFIX)) return null;
-  const id = name.slice(0, -MESSAGE_SUFFIX.length);
-  return ID_PATTERN.test(id) ? id : null;
-}
-
-function checkId(id: string): string {
-  if (!ID_PATTERN.test(id)) throw new RangeError(`Cannot use spool id "${id}": malformed`);
-  return id;
 }

@@ -17,6 +17,8 @@
  *   first, with 503 and `Retry-After`. Never decrypted, so a decrypting relay passes uploads
  *   through encrypted exactly like any other.
  * - Status: what the parent holds (asked live) plus what waits here.
+ * - A failure (a full disk: 503 `ERR_STORAGE_FULL`; anything else: 500 with a request id) is
+ *   answered by the relay app it is mounted in (`relay/app.ts`), as for every other route.
  *
  * @module
  */
@@ -32,7 +34,6 @@ import {
 } from "../envelope/upload_manifest.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { isWireErrorCode, type WireErrorCode } from "../protocol/wire_error_codes.ts";
-import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import {
   checkClaims,
   chunkOverhead,
@@ -122,23 +123,6 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
   };
 
   const app = new Hono();
-  app.onError((error, c) => {
-    if (isStorageFull(error)) {
-      log.warn("disk full: upload request refused with 503", { path: c.req.path });
-      const full = storageFullAnswer();
-      return c.json(full.body, full.status, full.headers);
-    }
-    const requestId = crypto.randomUUID();
-    log.error("upload request failed", {
-      requestId,
-      path: c.req.path,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return c.json(
-      errorBody("ERR_INTERNAL", `Cannot handle the upload request (request id ${requestId})`),
-      500,
-    );
-  });
 
   app.get("/", async (c) => {
     if (parentLimits === null || Date.now() - parentLimits.at > LIMITS_CACHE_MS) {
@@ -200,9 +184,8 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
           "(encryption level optional) send in clear text",
       );
     }
-    const { outcome, upload } = await buffer.putManifest(bytes, claims);
-    if (upload) checked.add(upload);
-    if (outcome === "conflict") {
+    const put = await buffer.putManifest(bytes, claims);
+    if (put.kind === "conflict") {
       return fail(
         c,
         409,
@@ -210,9 +193,11 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
         `Cannot accept upload ${claims.uid}: another manifest has this id`,
       );
     }
-    if (outcome === "full" || !upload) {
+    if (put.kind === "full") {
       return retryLater(c, "This relay tracks too many uploads now; retry later");
     }
+    const upload = put.upload;
+    checked.add(upload);
     if (!upload.manifestDelivered && !upload.refused) {
       await forwarder.deliverManifest(upload, MANIFEST_WAIT_MS);
     }
@@ -313,7 +298,7 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
       }
       try {
         const forwarded = await forwarder.forwardNow(upload, index, bytes);
-        if (forwarded.outcome === "taken") return c.json(takenAnswer(upload, forwarded.body), 200);
+        if (forwarded.kind === "taken") return c.json(takenAnswer(upload, forwarded.body), 200);
         buffer.putChunk(upload, index, bytes);
       } finally {
         releaseBytes(bytes);

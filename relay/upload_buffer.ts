@@ -3,8 +3,8 @@
  * `<computer id>-<upload id>/`, holding the manifest message exactly as received
  * (`manifest.json`), the relay's knowledge of it (`state.json`: delivered to the parent, refused,
  * complete) and the chunks waiting for the parent, appended to segment files (`<n>.segment`,
- * each record an 8-byte header, index and length, then the request body as received: ciphertext,
- * or a signed clear chunk). The relay never decrypts anything here.
+ * records of `relay/upload_segment_record.ts`: the request body as received, ciphertext or a
+ * signed clear chunk). The relay never decrypts anything here.
  *
  * Only chunks the parent could not take at once come here: while the parent answers, the relay
  * passes each chunk straight on (cut-through, `relay/upload_forwarder.ts`) and writes nothing;
@@ -37,8 +37,8 @@ import {
   syncDir,
 } from "../keystore/secure_file.ts";
 import { readUploadManifestMessage } from "../envelope/upload_manifest.ts";
-import { chunkOverhead } from "../protocol/upload.ts";
 import { isWireErrorCode, type WireErrorCode } from "../protocol/wire_error_codes.ts";
+import { readSegmentRecords, RECORD_HEADER, recordHeader } from "./upload_segment_record.ts";
 
 /** Where a buffered chunk's bytes are. */
 interface ChunkPlace {
@@ -92,8 +92,6 @@ const FOLDER_PATTERN = /^([1-9][0-9]{0,15})-([0-9a-f]{32})$/;
 const SEGMENT_PATTERN = /^(\d{10})\.segment$/;
 const MANIFEST_FILE = "manifest.json";
 const STATE_FILE = "state.json";
-/** Record header: the chunk index and the body's length, big-endian 32-bit each. */
-const RECORD_HEADER = 8;
 /** A segment is closed for appending once it holds this many bytes (less for a small buffer). */
 const SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Finished (stored or refused) uploads' folders are kept this long, for late status queries. */
@@ -108,6 +106,15 @@ export interface UploadBufferOptions {
   /** Most uploads known at once (default 10 000). */
   maxUploads?: number;
 }
+
+/** How storing a manifest went: a new upload, a resend of its manifest, or neither. */
+export type ManifestPut =
+  /** Stored now, or the same manifest was already here. */
+  | { kind: "stored" | "exists"; upload: BufferedUpload }
+  /** Another manifest has this id. */
+  | { kind: "conflict"; upload?: undefined }
+  /** The relay tracks too many uploads now. */
+  | { kind: "full"; upload?: undefined };
 
 /** The buffer folder and its index in memory. */
 export class UploadBuffer {
@@ -187,16 +194,16 @@ export class UploadBuffer {
   async putManifest(
     bytes: Uint8Array<ArrayBuffer>,
     claims: { cid: number; uid: string; cs: number; cc: number; kid: string | null },
-  ): Promise<{ outcome: "stored" | "exists" | "conflict" | "full"; upload?: BufferedUpload }> {
+  ): Promise<ManifestPut> {
     const existing = this.get(claims.cid, claims.uid);
     if (existing) {
       const stored = await Deno.readFile(joinPath(this.#folder(existing), MANIFEST_FILE));
       return stored.length === bytes.length && stored.every((b, i) => b === bytes[i])
-        ? { outcome: "exists", upload: existing }
-        : { outcome: "conflict" };
+        ? { kind: "exists", upload: existing }
+        : { kind: "conflict" };
     }
     if (this.#uploads.size >= this.maxUploads) await this.#forgetFinished();
-    if (this.#uploads.size >= this.maxUploads) return { outcome: "full" };
+    if (this.#uploads.size >= this.maxUploads) return { kind: "full" };
     const upload: BufferedUpload = {
       cid: claims.cid,
       uid: claims.uid,
@@ -221,7 +228,7 @@ export class UploadBuffer {
     await syncDir(this.dir);
     this.#bytes += bytes.length;
     this.#uploads.set(keyOf(upload.cid, upload.uid), upload);
-    return { outcome: "stored", upload };
+    return { kind: "stored", upload };
   }
 
   /** The manifest message as received. */
@@ -267,10 +274,7 @@ export class UploadBuffer {
       segment = { file, size: 0, live: 0, position: 0 };
       upload.segments.set(upload.current, segment);
     }
-    const record = new Uint8Array(RECORD_HEADER);
-    const view = new DataView(record.buffer);
-    view.setUint32(0, index);
-    view.setUint32(4, bytes.length);
+    const record = recordHeader(index, bytes.length);
     if (segment.position !== segment.size) {
       segment.file.seekSync(segment.size, Deno.SeekMode.Start);
     }
@@ -464,25 +468,12 @@ export class UploadBuffer {
 
   /** Indexes the records of one segment, stopping at the first that cannot be right. */
   #indexSegment(upload: BufferedUpload, number: number, bytes: Uint8Array<ArrayBuffer>): void {
-    const overhead = chunkOverhead(upload.encrypted);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let offset = 0;
     let live = 0;
     const places: Array<[number, ChunkPlace]> = [];
-    while (offset + RECORD_HEADER <= bytes.length) {
-      const index = view.getUint32(offset);
-      const length = view.getUint32(offset + 4);
-      const final = index === upload.chunkCount - 1;
-      const fits = index < upload.chunkCount &&
-        (final
-          ? length >= overhead && length <= upload.chunkSize + overhead
-          : length === upload.chunkSize + overhead);
-      if (!fits || offset + RECORD_HEADER + length > bytes.length) break;
-      if (!upload.chunks.has(index)) {
-        places.push([index, { segment: number, offset: offset + RECORD_HEADER, length }]);
-        live++;
-      }
-      offset += RECORD_HEADER + length;
+    for (const { index, offset, length } of readSegmentRecords(bytes, upload)) {
+      if (upload.chunks.has(index)) continue;
+      places.push([index, { segment: number, offset, length }]);
+      live++;
     }
     if (live === 0) return;
     const file = Deno.openSync(this.#segmentPath(upload, number), { read: true, write: true });

@@ -22,10 +22,10 @@ Deno.test("UploadBuffer keeps chunks within its maximum size, refuses room beyon
   const buffer = await UploadBuffer.open(dir, { maxBytes: 3000 });
   try {
     const manifest = await manifestBytes();
-    const { outcome, upload } = await buffer.putManifest(manifest, claims);
-    assert.equal(outcome, "stored");
-    assert.equal((await buffer.putManifest(manifest, claims)).outcome, "exists");
-    assert.equal((await buffer.putManifest(new Uint8Array([1, 2]), claims)).outcome, "conflict");
+    const { kind, upload } = await buffer.putManifest(manifest, claims);
+    assert.equal(kind, "stored");
+    assert.equal((await buffer.putManifest(manifest, claims)).kind, "exists");
+    assert.equal((await buffer.putManifest(new Uint8Array([1, 2]), claims)).kind, "conflict");
     assert.ok(buffer.reserve(FULL));
     assert.equal(buffer.putChunk(upload!, 0, chunk(FULL, 1)), true);
     buffer.release(FULL);

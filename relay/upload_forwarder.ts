@@ -8,7 +8,7 @@
  *   already waiting in the buffer). Only a chunk the parent took is acknowledged this way; on any
  *   other outcome the app stores it in the buffer, and the pump below deals with it.
  * - The pump: each buffered upload's manifest first, then its chunks from the buffer folder, a
- *   few requests in flight.
+ *   few requests in flight, run by the relay's one delivery loop (`relay/_delivery_loop.ts`).
  *
  * Both send a chunk the same way and read the parent's answer the same way
  * ({@linkcode classifyChunkAnswer}). What each answer means to the pump:
@@ -36,7 +36,8 @@ import { API } from "../protocol/paths.ts";
 import type { UploadStatus } from "../protocol/upload.ts";
 import { readUploadStatus } from "../protocol/upload_status.ts";
 import { fetchUploadAnswer, releaseBytes, type UploadAnswer } from "../protocol/upload_fetch.ts";
-import { DeliveryBackoff } from "./_delivery_backoff.ts";
+import { DeliveryLoop } from "./_delivery_loop.ts";
+import { type ChunkVerdict, classifyChunkAnswer, isRetryable } from "./chunk_verdict.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { type ParentSource, Upstream } from "./upstream.ts";
 import type { BufferedUpload, UploadBuffer } from "./upload_buffer.ts";
@@ -58,33 +59,18 @@ export interface UploadForwarderOptions {
 
 /** How a manifest delivery ended. */
 export type ManifestDelivery =
-  | { outcome: "delivered"; status: UploadStatus | null }
-  | { outcome: "refused" }
-  | { outcome: "retry" };
-
-/** How the parent answered one chunk (see {@linkcode classifyChunkAnswer}). */
-export type ChunkVerdict =
-  /** The parent has the chunk (2xx); `body` is its answer. */
-  | { kind: "taken"; body: unknown; complete: boolean }
-  /** The parent does not know the upload: its manifest must be posted again. */
-  | { kind: "unknown-upload" }
-  /** No usable answer now (timeout, 408, 429, 5xx, unreachable): keep the chunk, back off. */
-  | { kind: "retry"; reason: string; retryAfterMs: number | null }
-  /** This chunk is bad (it does not open at the server): the client sends it again. */
-  | { kind: "chunk-refused"; code: string }
-  /** The upload is refused for good. */
-  | { kind: "upload-refused"; answer: UploadAnswer };
+  /** The parent took it; its status of the upload, when readable. */
+  | { kind: "delivered"; status: UploadStatus | null }
+  /** The parent refused the upload for good (recorded in the buffer). */
+  | { kind: "refused" }
+  /** No usable answer now: backing off, the pump posts it again. */
+  | { kind: "retry" };
 
 /** How a cut-through ended: the parent took the chunk (its answer), or the buffer must keep it. */
 export type ChunkForwarding =
-  | { outcome: "taken"; body: unknown }
-  | { outcome: "not-taken" };
+  | { kind: "taken"; body: unknown }
+  | { kind: "not-taken" };
 
-const CHUNK_REFUSALS = new Set([
-  "ERR_DECRYPTION_FAILED",
-  "ERR_SIGNATURE_INVALID",
-  "ERR_CHUNK_INVALID",
-]);
 const MAX_ANSWER_BYTES = 64 * 1024;
 /**
  * Chunk requests beyond `concurrency` start while the chunk bytes in flight stay within
@@ -108,34 +94,6 @@ const RECENT_ANSWER_MS = 30_000;
  */
 const CUT_THROUGH_TIMEOUT_MS = 20_000;
 
-/**
- * Reads the parent's answer to a chunk `PUT`.
- *
- * @example
- * ```ts
- * import { classifyChunkAnswer } from "./upload_forwarder.ts";
- * const verdict = classifyChunkAnswer({ status: 503, body: null, retryAfterMs: 1000 });
- * console.log(verdict.kind); // "retry"
- * ```
- */
-export function classifyChunkAnswer(answer: UploadAnswer): ChunkVerdict {
-  if (answer.status >= 200 && answer.status < 300) {
-    const complete = (answer.body as { state?: unknown } | null)?.state === "complete";
-    return { kind: "taken", body: answer.body, complete };
-  }
-  const code = errorCodeOf(answer.body);
-  if (answer.status === 404 && code === "ERR_UNKNOWN_UPLOAD") return { kind: "unknown-upload" };
-  if (isRetryable(answer.status)) {
-    return {
-      kind: "retry",
-      reason: `parent answered ${answer.status}`,
-      retryAfterMs: answer.retryAfterMs,
-    };
-  }
-  if (code !== null && CHUNK_REFUSALS.has(code)) return { kind: "chunk-refused", code };
-  return { kind: "upload-refused", answer };
-}
-
 const OCTETS = "application/octet-stream";
 
 /** Delivers the upload buffer to the parent. */
@@ -149,12 +107,11 @@ export class UploadForwarder {
   readonly #concurrency: number;
   readonly #timeoutMs: number;
   readonly #cutThroughTimeoutMs: number;
-  readonly #backoff: DeliveryBackoff;
-  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #loop: DeliveryLoop;
+  /** The chunk deliveries under way, by upload and index. */
+  readonly #inFlight = new Set<string>();
+  /** The manifest deliveries under way, by upload: one at a time each. */
   readonly #manifests = new Map<string, Promise<ManifestDelivery>>();
-  /** Cut-through requests in flight, for {@linkcode UploadForwarder.stop}. */
-  readonly #direct = new Set<Promise<unknown>>();
-  #running = false;
   /** When the parent last answered (-Infinity: never, or it failed since). */
   #lastAnswerAt = -Infinity;
   #forwarded = 0;
@@ -175,12 +132,12 @@ export class UploadForwarder {
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
     this.#cutThroughTimeoutMs = options.cutThroughTimeoutMs ?? CUT_THROUGH_TIMEOUT_MS;
-    this.#backoff = new DeliveryBackoff({
+    this.#loop = new DeliveryLoop({
       minMs: options.minBackoffMs ?? 500,
       maxMs: options.maxBackoffMs ?? 30_000,
       log: this.#log,
       waiting: () => this.#buffer.waiting,
-      onRetry: () => this.#pump(),
+      fill: () => this.#fill(),
       lines: {
         failing: "cannot forward uploads; keeping them",
         stillFailing: null,
@@ -196,15 +153,14 @@ export class UploadForwarder {
     return this.#forwarded;
   }
 
+  /** Starts delivering what the buffer holds. */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#pump();
+    this.#loop.start();
   }
 
   /** Says something was buffered: sends it now unless the parent is being backed off from. */
   wake(): void {
-    this.#pump();
+    this.#loop.wake();
   }
 
   /**
@@ -225,45 +181,28 @@ export class UploadForwarder {
     index: number,
     bytes: Uint8Array<ArrayBuffer>,
   ): Promise<ChunkForwarding> {
-    if (!this.#mayForwardNow(upload, index)) return { outcome: "not-taken" };
+    if (!this.#mayForwardNow(upload, index)) return { kind: "not-taken" };
     const sending = this.#sendChunk(upload, index, bytes, this.#cutThroughTimeoutMs);
-    this.#direct.add(sending);
-    let verdict: ChunkVerdict;
-    try {
-      verdict = await sending;
-    } finally {
-      this.#direct.delete(sending);
-    }
+    this.#loop.run(sending); // so that stop() waits for it too
+    const verdict = await sending;
     if (verdict.kind === "retry") {
       this.#failed(verdict.reason, verdict.retryAfterMs);
-      return { outcome: "not-taken" };
+      return { kind: "not-taken" };
     }
     this.#answered();
-    if (verdict.kind !== "taken") return { outcome: "not-taken" };
+    if (verdict.kind !== "taken") return { kind: "not-taken" };
     try {
       await this.#took(upload, verdict);
     } catch (error) {
       // The parent has the chunk all the same; a status query records the completion later.
       this.#failed(`local failure: ${(error as Error).message}`, null);
     }
-    return { outcome: "taken", body: verdict.body };
+    return { kind: "taken", body: verdict.body };
   }
 
   /** Stops starting requests and waits (at most `graceMs`) for those in flight. */
   async stop(graceMs = 10_000): Promise<void> {
-    this.#running = false;
-    this.#backoff.stop();
-    const pending = [...this.#inFlight.values(), ...this.#manifests.values(), ...this.#direct];
-    if (pending.length === 0) {
-      this.#chunks?.close();
-      return;
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.allSettled(pending),
-      new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
-    ]);
-    clearTimeout(timer);
+    await this.#loop.stop(graceMs);
     this.#chunks?.close();
   }
 
@@ -275,11 +214,9 @@ export class UploadForwarder {
     const key = `${upload.cid}-${upload.uid}`;
     let delivery = this.#manifests.get(key);
     if (!delivery) {
-      delivery = this.#postManifest(upload, timeoutMs).finally(() => {
-        this.#manifests.delete(key);
-        this.#pump();
-      });
+      delivery = this.#postManifest(upload, timeoutMs).finally(() => this.#manifests.delete(key));
       this.#manifests.set(key, delivery);
+      this.#loop.run(delivery);
     }
     return delivery;
   }
@@ -311,8 +248,8 @@ export class UploadForwarder {
     return status !== null && status.uploadId === upload.uid ? status : null;
   }
 
-  #pump(): void {
-    if (!this.#running || this.#backoff.backingOff) return;
+  /** Starts each buffered upload's manifest, then its chunks, within the bounds in flight. */
+  #fill(): void {
     for (const upload of this.#buffer.list()) {
       if (this.#inFlight.size >= Math.max(this.#concurrency, MAX_CHUNKS_IN_FLIGHT)) return;
       if (upload.complete || upload.refused) continue;
@@ -326,19 +263,20 @@ export class UploadForwarder {
         if (this.#inFlight.has(key)) continue;
         const length = place.length;
         this.#inFlightBytes += length;
-        const task = this.#deliverChunk(upload, index).finally(() => {
-          this.#inFlight.delete(key);
-          this.#inFlightBytes -= length;
-          this.#pump();
-        });
-        this.#inFlight.set(key, task);
+        this.#inFlight.add(key);
+        this.#loop.run(
+          this.#deliverChunk(upload, index).finally(() => {
+            this.#inFlight.delete(key);
+            this.#inFlightBytes -= length;
+          }),
+        );
       }
     }
   }
 
   /** Whether a chunk just received may go straight to the parent (see `forwardNow`). */
   #mayForwardNow(upload: BufferedUpload, index: number): boolean {
-    return this.#running && !this.#backoff.backingOff &&
+    return this.#loop.running && !this.#loop.backingOff &&
       Date.now() - this.#lastAnswerAt <= RECENT_ANSWER_MS &&
       upload.manifestDelivered && !upload.complete && upload.refused === null &&
       !upload.chunks.has(index);
@@ -365,15 +303,15 @@ export class UploadForwarder {
         const status = readUploadStatus(answer.body);
         if (status?.state === "complete") await this.#buffer.complete(upload);
         this.#answered();
-        return { outcome: "delivered", status };
+        return { kind: "delivered", status };
       }
       if (isRetryable(answer.status)) {
         this.#failed(`parent answered ${answer.status}`, answer.retryAfterMs);
-        return { outcome: "retry" };
+        return { kind: "retry" };
       }
       await this.#refuse(upload, answer);
       this.#answered();
-      return { outcome: "refused" };
+      return { kind: "refused" };
     } catch (error) {
       this.#failed(
         error instanceof ParentUnreachableError
@@ -381,7 +319,7 @@ export class UploadForwarder {
           : `local failure: ${(error as Error).message}`,
         null,
       );
-      return { outcome: "retry" };
+      return { kind: "retry" };
     }
   }
 
@@ -487,13 +425,13 @@ export class UploadForwarder {
   /** The parent answered: the failure streak ends, and chunks may go straight on. */
   #answered(): void {
     this.#lastAnswerAt = Date.now();
-    this.#backoff.answered();
+    this.#loop.answered();
   }
 
   /** The parent did not answer usably: back off, and send chunks through the buffer meanwhile. */
   #failed(reason: string, retryAfterMs: number | null): void {
     this.#lastAnswerAt = -Infinity;
-    if (this.#running) this.#backoff.failed(reason, retryAfterMs);
+    this.#loop.failed(reason, retryAfterMs);
   }
 
   #call(
@@ -515,8 +453,4 @@ export class UploadForwarder {
     // One parent when it is named (a chunk's attempt), else the parents in order.
     return url ? send(url) : this.#upstream.request(`${API.uploads}${path}`, send);
   }
-}
-
-function isRetryable(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
 }

@@ -3,7 +3,7 @@ import { errorBody } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
 import { eventually } from "../tests/eventually.ts";
 import { UploadBuffer } from "./upload_buffer.ts";
-import { type ChunkVerdict, classifyChunkAnswer, UploadForwarder } from "./upload_forwarder.ts";
+import { UploadForwarder } from "./upload_forwarder.ts";
 
 const UID = "00112233445566778899aabbccddeeff";
 const claims = { cid: 4, uid: UID, cs: 1024, cc: 3, kid: null };
@@ -88,7 +88,7 @@ async function setUp(options: { deliver?: boolean; start?: boolean } = {}) {
   });
   if (options.start !== false) forwarder.start();
   if (options.deliver !== false) {
-    assert.equal((await forwarder.deliverManifest(upload!)).outcome, "delivered");
+    assert.equal((await forwarder.deliverManifest(upload!)).kind, "delivered");
   }
   return {
     parent,
@@ -115,78 +115,11 @@ async function segmentsIn(buffer: UploadBuffer): Promise<string[]> {
     .filter((name) => name.endsWith(".segment"));
 }
 
-Deno.test("classifyChunkAnswer() reads every kind of parent answer", () => {
-  const cases: Array<[string, number, unknown, number | null, ChunkVerdict]> = [
-    ["stored", 200, stored(1), null, { kind: "taken", body: stored(1), complete: false }],
-    [
-      "the last chunk",
-      200,
-      stored(3, "complete"),
-      null,
-      { kind: "taken", body: stored(3, "complete"), complete: true },
-    ],
-    ["buffered by a relay", 202, { result: "buffered" }, null, {
-      kind: "taken",
-      body: { result: "buffered" },
-      complete: false,
-    }],
-    ["no body", 204, null, null, { kind: "taken", body: null, complete: false }],
-    ["unknown upload", 404, errorBody("ERR_UNKNOWN_UPLOAD", "x"), null, {
-      kind: "unknown-upload",
-    }],
-    ["busy", 503, errorBody("ERR_RETRY_LATER", "x"), 2000, {
-      kind: "retry",
-      reason: "parent answered 503",
-      retryAfterMs: 2000,
-    }],
-    ["timeout", 408, null, null, {
-      kind: "retry",
-      reason: "parent answered 408",
-      retryAfterMs: null,
-    }],
-    ["too many", 429, null, 1000, {
-      kind: "retry",
-      reason: "parent answered 429",
-      retryAfterMs: 1000,
-    }],
-    ["broken", 500, errorBody("ERR_INTERNAL", "x"), null, {
-      kind: "retry",
-      reason: "parent answered 500",
-      retryAfterMs: null,
-    }],
-    ["a damaged chunk", 400, errorBody("ERR_DECRYPTION_FAILED", "x"), null, {
-      kind: "chunk-refused",
-      code: "ERR_DECRYPTION_FAILED",
-    }],
-    ["a forged clear chunk", 403, errorBody("ERR_SIGNATURE_INVALID", "x"), null, {
-      kind: "chunk-refused",
-      code: "ERR_SIGNATURE_INVALID",
-    }],
-    ["a chunk of the wrong length", 400, errorBody("ERR_CHUNK_INVALID", "x"), null, {
-      kind: "chunk-refused",
-      code: "ERR_CHUNK_INVALID",
-    }],
-  ];
-  for (const [label, status, body, retryAfterMs, expected] of cases) {
-    assert.deepEqual(classifyChunkAnswer({ status, body, retryAfterMs }), expected, label);
-  }
-  const refusals: Array<[string, number, unknown]> = [
-    ["a revoked computer", 403, errorBody("ERR_COMPUTER_REVOKED", "x")],
-    ["a quota", 413, errorBody("ERR_UPLOAD_QUOTA_EXCEEDED", "x")],
-    ["another 404", 404, errorBody("ERR_NOT_FOUND", "x")],
-    ["a 4xx without a body", 400, null],
-  ];
-  for (const [label, status, body] of refusals) {
-    const answer = { status, body, retryAfterMs: null };
-    assert.deepEqual(classifyChunkAnswer(answer), { kind: "upload-refused", answer }, label);
-  }
-});
-
 Deno.test("forwardNow() passes a chunk straight to a parent that answers, and the buffer writes nothing", async () => {
   await using t = await setUp();
   const bytes = chunk(7);
   const forwarding = await t.forwarder.forwardNow(t.upload, 0, bytes);
-  assert.deepEqual(forwarding, { outcome: "taken", body: stored(1) });
+  assert.deepEqual(forwarding, { kind: "taken", body: stored(1) });
   assert.equal(t.parent.chunks.length, 1);
   assert.equal(t.parent.chunks[0].index, 0);
   assert.deepEqual(t.parent.chunks[0].body, chunk(7), "the bytes reached the parent as received");
@@ -199,31 +132,31 @@ Deno.test("forwardNow() passes a chunk straight to a parent that answers, and th
 Deno.test("forwardNow() marks the upload complete when the parent says the file is stored", async () => {
   await using t = await setUp();
   t.parent.answerChunk = () => json(200, stored(3, "complete"));
-  assert.equal((await t.forwarder.forwardNow(t.upload, 2, chunk(1, 100))).outcome, "taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 2, chunk(1, 100))).kind, "taken");
   assert.equal(t.upload.complete, true);
   assert.equal(
     JSON.parse(await Deno.readTextFile(`${t.buffer.dir}/4-${UID}/state.json`)).complete,
     true,
   );
-  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
   assert.equal(t.parent.chunks.length, 1, "a chunk of a complete upload was sent");
 });
 
 Deno.test("forwardNow() sends nothing before the manifest is delivered, before start, or for a chunk the buffer holds", async () => {
   {
     await using t = await setUp({ deliver: false });
-    assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+    assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
     assert.equal(t.parent.chunks.length, 0);
   }
   {
     await using t = await setUp({ start: false });
-    assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+    assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
     assert.equal(t.parent.chunks.length, 0);
   }
   {
     await using t = await setUp();
     t.buffer.putChunk(t.upload, 1, chunk(2));
-    assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).outcome, "not-taken");
+    assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).kind, "not-taken");
     assert.equal(t.parent.chunks.length, 0);
   }
 });
@@ -233,26 +166,26 @@ Deno.test("forwardNow() leaves a chunk to the buffer while the parent is busy, b
   let busy = 1;
   t.parent.answerChunk = (index) =>
     busy-- > 0 ? json(503, errorBody("ERR_RETRY_LATER", "busy")) : json(200, stored(index + 1));
-  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
   // What the app does with a chunk not taken.
   t.buffer.putChunk(t.upload, 0, chunk(1));
   t.forwarder.wake();
-  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).outcome, "not-taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).kind, "not-taken");
   assert.equal(t.parent.chunks.length, 1, "a chunk was sent while backing off");
   t.buffer.putChunk(t.upload, 1, chunk(2));
   await eventually(() => t.buffer.waiting === 0 ? true : undefined, "the pump's delivery");
   assert.deepEqual(t.parent.chunks.slice(1).map((c) => c.index).sort(), [0, 1]);
   assert.deepEqual(await segmentsIn(t.buffer), []);
   // The parent answered again: chunks go straight on once more.
-  assert.equal((await t.forwarder.forwardNow(t.upload, 2, chunk(3, 100))).outcome, "taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 2, chunk(3, 100))).kind, "taken");
   assert.equal(t.forwarder.forwarded, 3);
 });
 
 Deno.test("forwardNow() leaves a chunk to the buffer when the parent cannot be reached", async () => {
   await using t = await setUp();
   await t.parent.close();
-  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
-  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(1))).outcome, "not-taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(1))).kind, "not-taken");
   assert.equal(t.forwarder.forwarded, 0);
 });
 
@@ -268,17 +201,17 @@ Deno.test("forwardNow() gives a chunk to the buffer when the parent takes it but
   const forwarding = await t.forwarder.forwardNow(t.upload, 0, chunk(1));
   const waited = performance.now() - started;
   release();
-  assert.equal(forwarding.outcome, "not-taken");
+  assert.equal(forwarding.kind, "not-taken");
   assert.ok(waited >= 400 && waited < 5000, `waited ${waited.toFixed(0)} ms for a 500 ms deadline`);
   // The parent that did not answer is backed off from: the next chunk is not sent at all.
-  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).outcome, "not-taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).kind, "not-taken");
   assert.equal(t.parent.chunks.length, 1);
 });
 
 Deno.test("forwardNow() leaves refused chunks to the pump, which deletes a bad chunk and records a refused upload", async () => {
   await using t = await setUp();
   t.parent.answerChunk = () => json(400, errorBody("ERR_DECRYPTION_FAILED", "bad"));
-  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
   t.buffer.putChunk(t.upload, 0, chunk(1));
   t.forwarder.wake();
   await eventually(() => t.buffer.waiting === 0 ? true : undefined, "the bad chunk deleted");
@@ -286,7 +219,7 @@ Deno.test("forwardNow() leaves refused chunks to the pump, which deletes a bad c
   assert.equal(t.upload.refused, null);
 
   t.parent.answerChunk = () => json(403, errorBody("ERR_COMPUTER_REVOKED", "revoked"));
-  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).outcome, "not-taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).kind, "not-taken");
   assert.equal(t.upload.refused, null, "the pump records refusals, from the buffer");
   t.buffer.putChunk(t.upload, 1, chunk(2));
   t.forwarder.wake();
@@ -305,7 +238,7 @@ Deno.test("forwardNow() leaves a chunk of an upload the parent lost to the pump,
   let lost = 2;
   t.parent.answerChunk = (index) =>
     lost-- > 0 ? json(404, errorBody("ERR_UNKNOWN_UPLOAD", "lost")) : json(200, stored(index + 1));
-  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).outcome, "not-taken");
+  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
   t.buffer.putChunk(t.upload, 0, chunk(1));
   t.forwarder.wake();
   await eventually(() => t.buffer.waiting === 0 ? true : undefined, "the chunk delivered");

@@ -31,7 +31,7 @@
  */
 
 import { type Logger, silentLogger } from "../cli/log.ts";
-import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
 import { type BundleEntry, MAX_BUNDLE_REPORTS } from "../protocol/report_bundle.ts";
@@ -42,11 +42,11 @@ import { readBundleResults } from "./bundle_results.ts";
 import { BundleSealer } from "./bundle_sealer.ts";
 import type { ClientPublicKeys } from "./client_public_keys.ts";
 import { type ForwarderStats, settleMessage } from "./delivery_outcome.ts";
-import { parentBaseUrl } from "./parent_url.ts";
 import type { RelayIdentity } from "./relay_identity.ts";
 import type { RelayKeyRing } from "./relay_key_ring.ts";
 import type { RevocationList } from "./revocation_list.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
+import { type ParentSource, Upstream } from "./upstream.ts";
 import type { BundleRecipient, ServerCertificate } from "./server_certificate.ts";
 import type { Spool } from "./spool.ts";
 import { arrivalOf } from "./spool_id.ts";
@@ -68,7 +68,11 @@ const MAX_REPORT_ANSWER_BYTES = 64 * 1024;
 /** Options of a {@linkcode DecryptingForwarder}. */
 export interface DecryptingForwarderOptions {
   spool: Spool;
-  parentUrl: string;
+  /**
+   * The relay's parents (or one parent's base URL): bundles and untouched reports go to the
+   * parent in use and move to the next with the rest of the relay's upstream traffic.
+   */
+  parentUrl: ParentSource;
   keys: Pick<RelayKeyRing, "has" | "contentKey" | "refresh">;
   /**
    * The keys the site retired (the signed revocation list): never used, even when their file is
@@ -128,7 +132,7 @@ interface Opened {
  */
 export class DecryptingForwarder {
   readonly #spool: Spool;
-  readonly #parentUrl: string;
+  readonly #upstream: Upstream;
   readonly #keys: DecryptingForwarderOptions["keys"];
   readonly #refusals: UpstreamRefusals | undefined;
   readonly #retiredKeys: DecryptingForwarderOptions["retiredKeys"];
@@ -161,7 +165,7 @@ export class DecryptingForwarder {
   /** @throws {RangeError} For an unusable parent URL, bundle size, wait or concurrency. */
   constructor(options: DecryptingForwarderOptions) {
     this.#spool = options.spool;
-    this.#parentUrl = parentBaseUrl(options.parentUrl);
+    this.#upstream = Upstream.of(options.parentUrl);
     this.#keys = options.keys;
     this.#refusals = options.refusals;
     this.#retiredKeys = options.retiredKeys;
@@ -318,9 +322,9 @@ export class DecryptingForwarder {
   async #bundleRecipient(): Promise<BundleRecipient | null> {
     if (Date.now() < this.#pausedUntil) return null;
     if (this.#identity.computerId === null) {
-      const outcome = await this.#identity.register(this.#parentUrl, this.#log);
+      const outcome = await this.#identity.register(this.#upstream, this.#log);
       if (!outcome.ok) {
-        if (outcome.status >= 500) throw new ParentUnreachableError(this.#parentUrl);
+        if (outcome.status >= 500) throw new ParentUnreachableError(this.#upstream.current);
         this.#pause(60_000, `the parent refused the relay's registration: ${outcome.message}`);
         return null;
       }
@@ -359,7 +363,7 @@ export class DecryptingForwarder {
     const entries = opened.map((item) => item.entry);
     const body = await this.#sealer.seal(entries, recipient, bid);
     const ids = opened.map((item) => item.id);
-    const answer = await fetchJson(`${this.#parentUrl}${API.bundles}`, {
+    const answer = await this.#upstream.fetchJson(API.bundles, {
       method: "POST",
       body,
       headers: { "content-type": "application/json" },
@@ -456,7 +460,7 @@ export class DecryptingForwarder {
 
   /** Forwards one message untouched; true when the parent took or refused it. */
   async #deliverOne(id: string, bytes: Uint8Array<ArrayBuffer>): Promise<boolean> {
-    const answer = await fetchJson(`${this.#parentUrl}${API.reports}`, {
+    const answer = await this.#upstream.fetchJson(API.reports, {
       method: "POST",
       body: bytes,
       headers: { "content-type": "application/json" },

@@ -117,7 +117,7 @@ export async function openDecryptingRelay(
   });
   const forwarder = new DecryptingForwarder({
     spool,
-    parentUrl: settings.parentUrl,
+    parentUrl: trust.upstream ?? settings.parentUrl,
     keys,
     retiredKeys: trust.revocations,
     refusals: trust.refusals,

@@ -32,6 +32,7 @@ import {
   storedReports,
   type TestSite,
   TRANSFER_PASSWORD,
+  waitForCertificate,
   waitForStored,
 } from "./deployment.ts";
 import { containsCanary, readTree } from "./recording_proxy.ts";
@@ -51,19 +52,6 @@ function describe(result: RoleResult): string {
 }
 
 /** Waits until the server at `port` serves a certificate for `kid` (it reloads every 2 s). */
-async function waitForCertificate(site: TestSite, port: number, kid: string | null) {
-  const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
-  await eventually(async () => {
-    const response = await fetch(`http://127.0.0.1:${port}${API.encryptionCertificate}`);
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    const { certificate } = await verifyEncryptionCertificate(siteKey, await response.json());
-    const served = certificate.enabled ? certificate.kid : null;
-    return served === kid ? true : undefined;
-  }, `the server to serve the certificate of ${kid}`);
-}
 
 /** A report's JSON, as a client with level required makes it. */
 

@@ -5,6 +5,10 @@
  * @module
  */
 
+import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
+import { verifyMasthead } from "../protocol/masthead.ts";
+import { API } from "../protocol/paths.ts";
+import { eventually } from "./eventually.ts";
 import { freePort, type RoleResult, runRole } from "./run_role.ts";
 
 /** The site password every test deployment uses (given through the environment, never argv). */
@@ -125,4 +129,19 @@ export async function deployKey(site: TestSite): Promise<void> {
     "--data-dir",
     site.serverDir,
   ], site.adminEnv);
+}
+
+/** Waits until the server on `port` serves the site-signed certificate of `kid` (null: disabled). */
+export async function waitForCertificate(site: TestSite, port: number, kid: string | null) {
+  const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
+  await eventually(async () => {
+    const response = await fetch(`http://127.0.0.1:${port}${API.encryptionCertificate}`);
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const { certificate } = await verifyEncryptionCertificate(siteKey, await response.json());
+    const served = certificate.enabled ? certificate.kid : null;
+    return served === kid ? true : undefined;
+  }, `the server to serve the certificate of ${kid}`);
 }

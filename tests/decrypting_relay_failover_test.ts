@@ -1,0 +1,104 @@
+/**
+ * A decrypting relay with two servers of one site (one PostgreSQL database) as parents, as real
+ * processes on 127.0.0.1: its bundles go to the first; once the first is killed with SIGKILL, the
+ * reports it took afterwards still go up in bundles, through the second, each stored once.
+ */
+
+import assert from "node:assert/strict";
+import {
+  admin,
+  clientReport,
+  computerIdOf,
+  copyKeysByUsb,
+  deployKey,
+  freePort,
+  generateKey,
+  serverMetrics,
+  startRelay,
+  startServer,
+  waitForCertificate,
+} from "./deployment.ts";
+import { eventually } from "./eventually.ts";
+import { postgresSite, query, secondServerSite } from "./postgres_site.ts";
+import { POSTGRES_SKIP_REASON } from "./private_postgres.ts";
+
+const name =
+  "a decrypting relay whose first server is killed sends its bundles through the second: every report it took is stored once, in bundles";
+
+Deno.test({
+  name: POSTGRES_SKIP_REASON ? `${name} (skipped: ${POSTGRES_SKIP_REASON})` : name,
+  ignore: POSTGRES_SKIP_REASON !== null,
+  fn: async () => {
+    const { site, url: databaseUrl, serverArgs, cleanup } = await postgresSite();
+    const kid = await generateKey(site, false);
+    const relayDir = `${site.root}/relay`;
+    await copyKeysByUsb(site, relayDir);
+    const second = await secondServerSite(site);
+    const first = await startServer(site, serverArgs);
+    const other = await startServer(second, serverArgs);
+    const relayPort = freePort();
+    const relay = await startRelay(relayDir, relayPort, site.serverPort, [
+      "--parent",
+      `http://127.0.0.1:${second.serverPort}`,
+      "--decrypt",
+      "--bundle-max",
+      "4",
+      "--bundle-wait-ms",
+      "200",
+    ]);
+    const clientDir = `${site.root}/client`;
+    try {
+      await relay.waitFor(/registered as computer \d+/);
+      const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+      await admin(
+        [
+          "relays",
+          "allow",
+          String(relayId),
+          "--site-key",
+          site.siteKey,
+          "--data-dir",
+          site.serverDir,
+        ],
+        site.adminEnv,
+      );
+      await deployKey(site);
+      await waitForCertificate(site, site.serverPort, kid);
+      const report = async () => {
+        const result = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+        assert.equal(result.code, 0, result.stderr);
+      };
+
+      // Both servers up: the relay's bundles go to the first.
+      await report();
+      await report();
+      await eventually(
+        async () => (await serverMetrics(first)).reportsInBundles >= 2 ? true : undefined,
+        "two reports in bundles at the first server",
+      );
+
+      // The first is killed: what the relay takes from now on goes up through the second.
+      await first.stop("SIGKILL");
+      for (let i = 0; i < 3; i++) await report();
+      const atSecond = await eventually(async () => {
+        const metrics = await serverMetrics(other);
+        return metrics.reportsInBundles >= 3 ? metrics : undefined;
+      }, "three reports in bundles at the second server");
+      assert.equal(atSecond.bundleReportsRefused, 0);
+
+      const computerId = await computerIdOf(clientDir);
+      const rows = await query(
+        databaseUrl,
+        `SELECT seq, encrypted FROM reports WHERE computer_id = ${computerId} ORDER BY seq`,
+      );
+      assert.deepEqual(rows.map((row) => Number(row.seq)), [1, 2, 3, 4, 5]);
+      assert.ok(rows.every((row) => Boolean(row.encrypted)), JSON.stringify(rows));
+      assert.match(relay.stderr, /bundle delivered/);
+    } finally {
+      await relay.stop();
+      await first.stop();
+      await other.stop();
+      await cleanup();
+    }
+  },
+});

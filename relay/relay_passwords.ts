@@ -22,6 +22,7 @@
  * @module
  */
 
+import { pathExists } from "../cli/path_exists.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
 import {
   checkOwnerOnlyFile,
@@ -225,7 +226,7 @@ export class RelayPasswords {
     // after them, so that a client reusing one is told so rather than "wrong".
     const unseen = [...wanted].filter(([marker]) => !this.#oneTimeByMarker.has(marker));
     const used = await Promise.all(
-      unseen.map(([marker]) => exists(joinPath(this.#usedDir, marker))),
+      unseen.map(([marker]) => pathExists(joinPath(this.#usedDir, marker))),
     );
     const pending = [
       ...unseen.filter((_, i) => !used[i]),
@@ -289,16 +290,6 @@ async function readOrMakeSalt(path: string): Promise<string> {
   const salt = newKeyExchangeSalt();
   if (await createFile(path, `${salt}\n`)) return salt;
   return (await Deno.readTextFile(path)).trim(); // another start made it first
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /** Reads the passwords of a one-time password file: one a line, blanks and `#` lines ignored. */

@@ -7,9 +7,7 @@
  * @module
  */
 
-import { fetchJson } from "../protocol/bounded_fetch.ts";
 import { compareDocumentVersions } from "../protocol/document_version.ts";
-import { MAX_DOCUMENT_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import {
   requestFor,
@@ -17,6 +15,7 @@ import {
   verifyRotationDirective,
 } from "../protocol/rotation_directive.ts";
 import type { ClientState, DirectedRotation } from "./client_state.ts";
+import { fetchComputerDocument } from "./site_documents.ts";
 
 /**
  * What a verified directive asks of this computer, given what it has seen and started: the
@@ -70,15 +69,12 @@ export async function checkRotationDirective(
   state: ClientState,
   say: (line: string) => void,
 ): Promise<void> {
-  const cid = state.computerId;
-  if (cid === null) return;
-  const answer = await fetchJson(`${parent}${API.rotationDirective}?computer=${cid}`, {
-    maxBytes: MAX_DOCUMENT_BYTES,
-  });
-  if (answer.status !== 200) return;
+  const fetched = await fetchComputerDocument(parent, API.rotationDirective, state);
+  if (fetched === null) return;
+  const { cid } = fetched;
   let directive: RotationDirective;
   try {
-    directive = await verifyRotationDirective(siteKey, answer.body);
+    directive = await verifyRotationDirective(siteKey, fetched.body);
   } catch (error) {
     say(`ignored a rotation directive: ${(error as Error).message}`);
     return;

@@ -82,6 +82,30 @@ export class HeldCertificate {
 }
 
 /**
+ * Fetches what the parent serves at `path` for the registered computer (`?computer=ID`), bounded
+ * like every site document: the computer id and the answer's body, or null when the client is not
+ * registered yet or the parent answers anything but 200. The body is not verified here.
+ *
+ * @example
+ * ```ts ignore
+ * const fetched = await fetchComputerDocument(parent, API.rotationDirective, state);
+ * if (fetched !== null) await verifyRotationDirective(siteKey, fetched.body);
+ * ```
+ */
+export async function fetchComputerDocument(
+  parent: string,
+  path: string,
+  state: ClientState,
+): Promise<{ cid: number; body: unknown } | null> {
+  const cid = state.computerId;
+  if (cid === null) return null;
+  const answer = await fetchJson(`${parent}${path}?computer=${cid}`, {
+    maxBytes: MAX_DOCUMENT_BYTES,
+  });
+  return answer.status === 200 ? { cid, body: answer.body } : null;
+}
+
+/**
  * Fetches the settings documents that target the registered computer and merges the verified
  * ones into the state's deployed settings (per setting, the newest signed document wins, so one
  * withheld earlier still counts now). A document that does not verify is skipped and said.
@@ -92,13 +116,11 @@ export async function refreshSettings(
   state: ClientState,
   say: (line: string) => void,
 ): Promise<void> {
-  const cid = state.computerId;
-  if (cid === null) return;
-  const answer = await fetchJson(`${parent}${API.settings}?computer=${cid}`, {
-    maxBytes: MAX_DOCUMENT_BYTES,
-  });
-  const documents = (answer.body as { documents?: unknown })?.documents;
-  if (answer.status !== 200 || !Array.isArray(documents)) return;
+  const fetched = await fetchComputerDocument(parent, API.settings, state);
+  if (fetched === null) return;
+  const { cid } = fetched;
+  const documents = (fetched.body as { documents?: unknown })?.documents;
+  if (!Array.isArray(documents)) return;
   const verified = [];
   for (const document of documents) {
     try {

@@ -10,13 +10,9 @@ import { CliError, UsageError } from "../cli/output.ts";
 import { readInteger } from "../cli/flags.ts";
 import { backoffDelayMs } from "../protocol/backoff.ts";
 import { Agent, type AgentOptions } from "./agent.ts";
-import {
-  sendQueuedUploads,
-  sendUpload,
-  type UploaderContext,
-  type UploadResult,
-} from "./uploader.ts";
+import { sendQueuedUploads, sendUpload, type UploaderContext } from "./uploader.ts";
 import { type QueuedUpload, UploadQueue } from "./upload_queue.ts";
+import type { UploadResult } from "./upload_result.ts";
 
 const TOOL = "mle-client";
 

@@ -10,10 +10,11 @@
  *    and post it; the answer is the upload's status. A manifest made for another computer id,
  *    another mode, or a chunk size the parent no longer takes is replaced by a new one with a new
  *    upload id and file key: a file key is never used with two manifests.
- * 4. Send the missing chunks, a few in flight, each read from the snapshot, sealed (or signed) and
- *    put; a 503/429 answer means wait `Retry-After` and try the same chunk again; a chunk past
- *    the server's quota (413 `ERR_UPLOAD_QUOTA_EXCEEDED`) stops this attempt and leaves the
- *    upload queued for the next cycle (a manifest past it fails the upload, as before).
+ * 4. Send the missing chunks through the chunk window (`chunk_window.ts`): a few in flight,
+ *    each read from the snapshot, sealed (or signed) and put; a 503/429 answer means wait
+ *    `Retry-After` and try the same chunk again; a chunk past the server's quota (413
+ *    `ERR_UPLOAD_QUOTA_EXCEEDED`) stops this attempt and leaves the upload queued for the next
+ *    cycle (a manifest past it fails the upload, as before).
  * 5. Ask the status again: send what is still missing, or wait until the server says it stored
  *    the file and checked its hash. Only then is the snapshot deleted.
  *
@@ -23,19 +24,26 @@
  */
 
 import { decodeBase64Url } from "../envelope/base64url.ts";
-import { deriveChunkKey, sealChunk, signClearChunk } from "../envelope/upload_chunk.ts";
-import { retryAfterDelayMs } from "../protocol/backoff.ts";
+import { deriveChunkKey } from "../envelope/upload_chunk.ts";
 import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { ChunkConnections } from "../protocol/chunk_connections.ts";
 import { API } from "../protocol/paths.ts";
 import { clientUploadLimits, readUploadLimits, type UploadStatus } from "../protocol/upload.ts";
 import { readUploadStatus } from "../protocol/upload_status.ts";
-import { fetchUploadAnswer, releaseBytes, type UploadAnswer } from "../protocol/upload_fetch.ts";
+import { fetchUploadAnswer, type UploadAnswer } from "../protocol/upload_fetch.ts";
+import { type ChunkWindowJob, sendChunkWindow } from "./chunk_window.ts";
 import { decideEncryption, type EncryptionSituation } from "./encryption_decision.ts";
 import { makeManifest } from "./made_manifest.ts";
+import { sleep, waitIfParentBusy } from "./parent_busy_wait.ts";
 import { SnapshotReader } from "./snapshot_reader.ts";
 import { readUploadRefusal, type UploadRefusal } from "./upload_refusal.ts";
 import { type MadeManifest, type QueuedUpload, UploadQueue } from "./upload_queue.ts";
+import {
+  isUploadStatus,
+  timeUpResult,
+  unreachableResult,
+  type UploadResult,
+} from "./upload_result.ts";
 
 /** What sending needs from the agent. */
 export interface UploaderContext {
@@ -54,21 +62,6 @@ export interface UploaderContext {
   window?: number;
   /** Called as chunks are acknowledged and while waiting for the server. */
   onProgress?: (upload: QueuedUpload, phase: "sending" | "waiting") => void;
-}
-
-/** How sending an upload ended. */
-export interface UploadResult {
-  /**
-   * - complete: the server stored the file and checked its hash;
-   * - failed: refused for good (the reason is in the upload's state);
-   * - held: encryption is required and not possible now; nothing was sent;
-   * - pending: not finished yet (busy parent, time up, waiting for the server); try again;
-   * - unreachable: the parent did not answer.
-   */
-  outcome: "complete" | "failed" | "held" | "pending" | "unreachable";
-  message: string;
-  /** What to do about a hold. */
-  hint?: string;
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -158,7 +151,7 @@ class UploadSession {
       return await this.#run();
     } catch (error) {
       if (!(error instanceof ParentUnreachableError)) throw error;
-      return { outcome: "unreachable", message: `${error.message}; the upload stays queued` };
+      return unreachableResult(error);
     } finally {
       this.#snapshot?.close();
       this.#snapshot = null;
@@ -211,7 +204,7 @@ class UploadSession {
       ? null
       : await deriveChunkKey(decodeBase64Url(manifest.fileKey), manifest.uid);
     let status = await this.#postManifest(manifest);
-    if (!isStatus(status)) return status;
+    if (!isUploadStatus(status)) return status;
 
     this.#snapshot = new SnapshotReader(await context.queue.openData(upload.id), {
       size: upload.size,
@@ -233,11 +226,9 @@ class UploadSession {
           );
         }
         this.#noteStatus(status);
-        const { sent, stop } = await this.#sendChunks(
-          manifest,
+        const { sent, stop } = await sendChunkWindow(
+          this.#chunkWindowJob(manifest, chunkKey, limits.throttleKBPS),
           this.#missing(status, manifest),
-          chunkKey,
-          limits.throttleKBPS,
         );
         if (stop) return stop;
         let next: UploadStatus | UploadResult;
@@ -252,7 +243,7 @@ class UploadSession {
         } else {
           next = await this.#status(manifest);
         }
-        if (!isStatus(next)) return next;
+        if (!isUploadStatus(next)) return next;
         status = next;
       }
       return { outcome: "pending", message: "still incomplete after many rounds; will resume" };
@@ -292,12 +283,12 @@ class UploadSession {
         }
         return status;
       }
-      const waited = await this.#waitIfBusy(answer);
-      if (waited === "timeout") return this.#timeUp();
+      const waited = await waitIfParentBusy(answer, this.#context.deadline);
+      if (waited === "timeout") return timeUpResult();
       if (waited === "waited") continue;
       return await this.#refused(readUploadRefusal(answer));
     }
-    return this.#timeUp();
+    return timeUpResult();
   }
 
   async #status(manifest: MadeManifest): Promise<UploadStatus | UploadResult> {
@@ -308,9 +299,9 @@ class UploadSession {
       return { outcome: "pending", message: "the parent gave an unreadable upload status" };
     }
     if (answer.status === 404) return await this.#postManifest(manifest);
-    const waited = await this.#waitIfBusy(answer);
+    const waited = await waitIfParentBusy(answer, this.#context.deadline);
     if (waited === "waited") return await this.#status(manifest);
-    if (waited === "timeout") return this.#timeUp();
+    if (waited === "timeout") return timeUpResult();
     return await this.#refused(readUploadRefusal(answer));
   }
 
@@ -326,7 +317,7 @@ class UploadSession {
       await sleep(Math.min(delay, Math.max(0, this.#context.deadline - Date.now())));
       delay = Math.min(1000, delay * 2);
       const next = await this.#status(manifest);
-      if (!isStatus(next)) return next;
+      if (!isUploadStatus(next)) return next;
       status = next;
       this.#noteStatus(status);
       if (status.state !== "receiving" || status.missing.length > 0 || status.stored === null) {
@@ -353,126 +344,33 @@ class UploadSession {
     }
   }
 
-  async #sendChunks(
+  /** The chunk window's view of this session. */
+  #chunkWindowJob(
     manifest: MadeManifest,
-    indexes: Iterable<number>,
     chunkKey: CryptoKey | null,
     throttleKBPS: number,
-  ): Promise<{ sent: number; stop: UploadResult | null }> {
-    const window = Math.max(1, this.#context.window ?? 8);
-    const inFlight = new Set<Promise<void>>();
-    let stop: UploadResult | null = null;
-    let sent = 0;
-    const started = performance.now();
-    let scheduledBytes = 0;
-    for (const index of indexes) {
-      if (stop) break;
-      if (Date.now() > this.#context.deadline) {
-        stop = this.#timeUp();
-        break;
-      }
-      if (throttleKBPS > 0) {
-        // Pace by what has been handed to the network so far: the average never exceeds the limit.
-        const due = started + (scheduledBytes / (throttleKBPS * 1024)) * 1000;
-        const wait = due - performance.now();
-        if (wait > 0) await sleep(wait);
-      }
-      const plaintext = this.#snapshot!.read(index);
-      scheduledBytes += plaintext.length;
-      const task = this.#sendChunk(manifest, index, plaintext, chunkKey).then((result) => {
-        if (result !== null) stop ??= result;
-        else {
-          sent++;
-          this.#upload.acked = Math.min(manifest.chunkCount, this.#upload.acked + 1);
-          this.#context.onProgress?.(this.#upload, "sending");
-          void this.#save(false).catch(() => {});
-        }
-      });
-      inFlight.add(task);
-      void task.finally(() => inFlight.delete(task));
-      while (inFlight.size >= window) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
-    return { sent, stop };
-  }
-
-  /** Seals (or signs) and puts one chunk; null when the parent took it. */
-  async #sendChunk(
-    manifest: MadeManifest,
-    index: number,
-    plaintext: Uint8Array<ArrayBuffer>,
-    chunkKey: CryptoKey | null,
-  ): Promise<UploadResult | null> {
-    const chunkContext = {
-      cid: manifest.cid,
-      uid: manifest.uid,
-      index,
-      final: index === manifest.chunkCount - 1,
+  ): ChunkWindowJob {
+    const context = this.#context;
+    return {
+      manifest,
+      chunkKey,
+      signingKey: context.signingKey,
+      snapshot: this.#snapshot!,
+      window: context.window ?? 8,
+      throttleKBPS,
+      deadline: context.deadline,
+      put: (path, body) =>
+        this.#chunks
+          ? this.#chunks.request("PUT", path, body)
+          : this.#call("PUT", path, body, "application/octet-stream"),
+      repostManifest: () => this.#manifestRepost ??= this.#postManifest(manifest),
+      refused: (refusal) => this.#refused(refusal),
+      onAcked: () => {
+        this.#upload.acked = Math.min(manifest.chunkCount, this.#upload.acked + 1);
+        context.onProgress?.(this.#upload, "sending");
+        void this.#save(false).catch(() => {});
+      },
     };
-    const body = chunkKey
-      ? await sealChunk(chunkKey, chunkContext, plaintext)
-      : await signClearChunk(this.#context.signingKey, chunkContext, plaintext);
-    this.#snapshot!.spare(plaintext);
-    try {
-      return await this.#putChunk(manifest, index, body);
-    } finally {
-      releaseBytes(body);
-    }
-  }
-
-  async #putChunk(
-    manifest: MadeManifest,
-    index: number,
-    body: Uint8Array<ArrayBuffer>,
-  ): Promise<UploadResult | null> {
-    const path = `${API.uploads}/${manifest.cid}/${manifest.uid}/${index}`;
-    for (let attempt = 0; attempt < 10_000; attempt++) {
-      let answer: UploadAnswer;
-      try {
-        answer = this.#chunks
-          ? await this.#chunks.request("PUT", path, body)
-          : await this.#call("PUT", path, body, "application/octet-stream");
-      } catch (error) {
-        if (error instanceof ParentUnreachableError) {
-          return { outcome: "unreachable", message: `${error.message}; the upload stays queued` };
-        }
-        throw error;
-      }
-      if (answer.status >= 200 && answer.status < 300) return null;
-      const waited = await this.#waitIfBusy(answer);
-      if (waited === "waited") continue;
-      if (waited === "timeout") return this.#timeUp();
-      const refusal = readUploadRefusal(answer);
-      if (refusal.kind === "unknown-upload") {
-        // The parent lost the upload (a new server, a wiped relay): post the manifest again.
-        this.#manifestRepost ??= this.#postManifest(manifest);
-        const reposted = await this.#manifestRepost;
-        if (!isStatus(reposted)) return reposted;
-        if (attempt < 3) continue;
-      }
-      if (refusal.kind === "quota-full") {
-        // The server took the manifest and keeps what it received: room comes back as other
-        // uploads finish, expire or are removed. Stop for now; the next cycle tries again.
-        return {
-          outcome: "pending",
-          message:
-            `the server's upload quota is full for now; the upload stays queued: ${refusal.said}`,
-        };
-      }
-      return await this.#refused(refusal);
-    }
-    return this.#timeUp();
-  }
-
-  /** Waits out a busy answer (503, 429) within the deadline. */
-  async #waitIfBusy(answer: UploadAnswer): Promise<"waited" | "timeout" | "no"> {
-    if (answer.status !== 503 && answer.status !== 429) return "no";
-    // No earlier than the parent said, with jitter above it: chunks refused together (a full disk,
-    // a full buffer) do not all come back in the same instant.
-    const wait = retryAfterDelayMs(answer.retryAfterMs ?? 1000);
-    if (Date.now() + wait > this.#context.deadline) return "timeout";
-    await sleep(Math.max(50, wait));
-    return "waited";
   }
 
   /** What a refusal means for the upload. */
@@ -524,10 +422,6 @@ class UploadSession {
     return { outcome: "failed", message };
   }
 
-  #timeUp(): UploadResult {
-    return { outcome: "pending", message: "time is up for now; the upload will resume" };
-  }
-
   /** Takes the parent's figures when it knows what the server holds (they are the truth). */
   #noteStatus(status: UploadStatus): void {
     if (status.stored === null) return;
@@ -559,12 +453,4 @@ class UploadSession {
       timeoutMs: 60_000,
     });
   }
-}
-
-function isStatus(value: UploadStatus | UploadResult): value is UploadStatus {
-  return (value as UploadStatus).uploadId !== undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -88,23 +88,12 @@ export function createMetricsRegistry(
  * A counter whose values are read from `read` at each scrape: one total (a number) or one per set
  * of labels. A value that went down (a restarted component) is taken as the new start.
  */
-export function countedFrom(
-  registry: Registry,
-  name: string,
-  help: string,
-  read: () => number | Sample[],
-  labelNames: string[] = [],
-): void {
+export function countedFrom(...[registry, name, help, read, labelNames = []]: ReadMetric): void {
   const seen = new Map<string, number>();
   new Counter({
-    name: `${METRIC_PREFIX}${name}`,
-    help,
-    labelNames,
-    registers: [registry],
+    ...metricConfig(registry, name, help, labelNames),
     collect() {
-      const value = read();
-      const samples: Sample[] = typeof value === "number" ? [[{}, value]] : value;
-      for (const [labels, total] of samples) {
+      for (const [labels, total] of samplesOf(read)) {
         const key = JSON.stringify(labels);
         const delta = total - (seen.get(key) ?? 0);
         seen.set(key, total);
@@ -116,24 +105,36 @@ export function countedFrom(
 }
 
 /** A gauge read from `read` at each scrape (one value, or one per set of labels). */
-export function gaugedFrom(
+export function gaugedFrom(...[registry, name, help, read, labelNames = []]: ReadMetric): void {
+  new Gauge({
+    ...metricConfig(registry, name, help, labelNames),
+    collect() {
+      for (const [labels, current] of samplesOf(read)) this.set(labels, current);
+    },
+  });
+}
+
+/**
+ * What {@linkcode countedFrom} and {@linkcode gaugedFrom} take: the registry, the name (without
+ * the prefix), the help, what to read at each scrape and the label names (none by default).
+ */
+export type ReadMetric = [
   registry: Registry,
   name: string,
   help: string,
   read: () => number | Sample[],
-  labelNames: string[] = [],
-): void {
-  new Gauge({
-    name: `${METRIC_PREFIX}${name}`,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      const value = read();
-      if (typeof value === "number") this.set(value);
-      else for (const [labels, current] of value) this.set(labels, current);
-    },
-  });
+  labelNames?: string[],
+];
+
+/** One reading as samples: a bare number is the one sample without labels. */
+function samplesOf(read: () => number | Sample[]): Sample[] {
+  const value = read();
+  return typeof value === "number" ? [[{}, value]] : value;
+}
+
+/** The part of every metric's configuration that names and registers it. */
+function metricConfig(registry: Registry, name: string, help: string, labelNames: string[]) {
+  return { name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [registry] };
 }
 
 /** A histogram of durations in seconds, observed by the caller. */
@@ -144,11 +145,8 @@ export function durationHistogram(
   labelNames: string[] = [],
 ): Histogram {
   return new Histogram({
-    name: `${METRIC_PREFIX}${name}`,
-    help,
-    labelNames,
+    ...metricConfig(registry, name, help, labelNames),
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
   });
 }
 

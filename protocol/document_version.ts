@@ -17,6 +17,8 @@
  * @module
  */
 
+import { MleError } from "../envelope/errors.ts";
+
 /** What orders a document among the others of its kind. */
 export interface DocumentVersion {
   /** Allocated by the server's store: 1, 2, 3… per kind; absent from older documents. */
@@ -58,6 +60,32 @@ export function readDocumentSerial(body: Record<string, unknown>): number | unde
     throw new RangeError('member "serial" must be a positive integer');
   }
   return serial;
+}
+
+/**
+ * Reads the optional serial of a verified document body, as its reader checks it: a bad one
+ * makes the whole document invalid.
+ *
+ * @throws {MleError} `ERR_DOCUMENT_INVALID`, naming `documentName` ("revocation list").
+ *
+ * @example
+ * ```ts
+ * import { readSignedDocumentSerial } from "./document_version.ts";
+ * console.log(readSignedDocumentSerial({ serial: 3 }, "revocation list")); // 3
+ * ```
+ */
+export function readSignedDocumentSerial(
+  body: Record<string, unknown>,
+  documentName: string,
+): number | undefined {
+  try {
+    return readDocumentSerial(body);
+  } catch (error) {
+    throw new MleError(
+      "ERR_DOCUMENT_INVALID",
+      `Cannot read ${documentName}: ${(error as Error).message}`,
+    );
+  }
 }
 
 /** Describes a version for people: `serial 7 (issued 2025-05-01T10:00:00.000Z)`. */

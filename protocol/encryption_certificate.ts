@@ -14,6 +14,7 @@ import {
   compareDocumentVersions,
   type DocumentVersion,
   readDocumentSerial,
+  readSignedDocumentSerial,
 } from "./document_version.ts";
 
 export { compareDocumentVersions };
@@ -53,15 +54,7 @@ export async function verifyEncryptionCertificate(
   document: unknown,
 ): Promise<{ certificate: EncryptionCertificate; publicKey: CryptoKey | null }> {
   const body = await verifyDocument(siteKey, "mle-encryption-certificate", document);
-  let serial: number | undefined;
-  try {
-    serial = readDocumentSerial(body);
-  } catch (error) {
-    throw new MleError(
-      "ERR_DOCUMENT_INVALID",
-      `Cannot read encryption certificate: ${(error as Error).message}`,
-    );
-  }
+  const serial = readSignedDocumentSerial(body, "encryption certificate");
   const version = serial === undefined ? {} : { serial };
   if (body.enabled === false && typeof body.issuedAt === "number") {
     return {

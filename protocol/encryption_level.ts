@@ -12,6 +12,9 @@
 /** One of the three levels. */
 export type EncryptionLevel = "required" | "optional" | "none";
 
+/** Every encryption level, strictest first. */
+export const ENCRYPTION_LEVELS: readonly EncryptionLevel[] = ["required", "optional", "none"];
+
 /** The setting's name, as the original's. */
 export const ENCRYPTION_LEVEL_SETTING = "_BESClient_Report_Encryption";
 

@@ -12,7 +12,11 @@
 import { isKeyId } from "../envelope/encryption_key.ts";
 import { MleError } from "../envelope/errors.ts";
 import { signDocument, type SignedDocument, verifyDocument } from "../envelope/signed_document.ts";
-import { type DocumentVersion, readDocumentSerial } from "./document_version.ts";
+import {
+  type DocumentVersion,
+  readDocumentSerial,
+  readSignedDocumentSerial,
+} from "./document_version.ts";
 
 /**
  * The list's body. Which of two is newer: {@linkcode compareDocumentVersions} (the store's
@@ -60,15 +64,7 @@ export async function verifyRevocations(
   document: unknown,
 ): Promise<RevocationList> {
   const body = await verifyDocument(siteKey, "mle-revocations", document);
-  let serial: number | undefined;
-  try {
-    serial = readDocumentSerial(body);
-  } catch (error) {
-    throw new MleError(
-      "ERR_DOCUMENT_INVALID",
-      `Cannot read revocation list: ${(error as Error).message}`,
-    );
-  }
+  const serial = readSignedDocumentSerial(body, "revocation list");
   const revoked = body.revoked;
   const retiredKeys = body.retiredKeys ?? [];
   if (

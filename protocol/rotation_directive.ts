@@ -15,7 +15,7 @@
 
 import { MleError } from "../envelope/errors.ts";
 import { signDocument, type SignedDocument, verifyDocument } from "../envelope/signed_document.ts";
-import { type DocumentVersion, readDocumentSerial } from "./document_version.ts";
+import { type DocumentVersion, readSignedDocumentSerial } from "./document_version.ts";
 
 /** Most requests one directive holds (keeps it well under `MAX_DOCUMENT_BYTES`). */
 export const MAX_ROTATION_REQUESTS = 20_000;
@@ -82,15 +82,7 @@ export async function verifyRotationDirective(
  * @throws {MleError} `ERR_DOCUMENT_INVALID`.
  */
 export function readRotationDirective(body: Record<string, unknown>): RotationDirective {
-  let serial: number | undefined;
-  try {
-    serial = readDocumentSerial(body);
-  } catch (error) {
-    throw new MleError(
-      "ERR_DOCUMENT_INVALID",
-      `Cannot read rotation directive: ${(error as Error).message}`,
-    );
-  }
+  const serial = readSignedDocumentSerial(body, "rotation directive");
   const directive = {
     serial,
     issuedAt: body.issuedAt,

@@ -22,6 +22,7 @@
  * @module
  */
 
+import { pathExists } from "../cli/path_exists.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
 import {
   checkOwnerOnlyFile,

@@ -34,6 +34,7 @@ import {
 } from "../tests/deployment.ts";
 import { RoleProcess } from "../tests/run_role.ts";
 import { readScriptOptions } from "./script_flags.ts";
+import { seededRandom } from "./seeded_random.ts";
 import { SoakClients } from "./soak_clients.ts";
 import {
   agentState,
@@ -91,18 +92,6 @@ const options = readScriptOptions(Deno.args, {
     clients: readInteger("clients", values.clients, 300, { min: 1, max: 100_000 }),
   }),
 });
-
-/** Mulberry32: a small seeded generator, so that a run can be repeated with its --seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function say(line: string): void {
   console.error(`soak: ${line}`);

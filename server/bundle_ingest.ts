@@ -35,7 +35,7 @@ import {
 } from "../protocol/report_bundle.ts";
 import { checkReport, type Report } from "../protocol/report.ts";
 import type { Store } from "../store/store.ts";
-import { inactiveReason, IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
+import { inactiveReason, IngestError, ingestErrorFrom, readJsonMessage } from "./ingest_error.ts";
 import type { IngestContext } from "./report_ingest.ts";
 import { authenticateSender } from "./sender_authentication.ts";
 
@@ -113,13 +113,7 @@ export class BundleIngest {
    * @throws {IngestError} When the bundle as a whole is refused (nothing of it is stored then).
    */
   async ingest(body: Uint8Array): Promise<BundleAnswer> {
-    const value = parseJsonBody(body, "bundle");
-    let parsed;
-    try {
-      parsed = readBundleMessage(value);
-    } catch (error) {
-      throw ingestErrorFrom(error, "bundle");
-    }
+    const parsed = readJsonMessage(body, "bundle", readBundleMessage);
     const { claims, header, message } = parsed;
     await authenticateSender(
       this.#ingest.computers,

@@ -58,6 +58,31 @@ export function parseJsonBody(body: Uint8Array, what: string): unknown {
 }
 
 /**
+ * Parses a request body as JSON and reads its shape and claims with `read` (the message's reader,
+ * nothing verified yet): every refusal a clear `IngestError`, `what` naming the document in a
+ * malformed body's refusal and `undecryptable` what could not be decrypted (as
+ * {@linkcode ingestErrorFrom}).
+ *
+ * @example
+ * ```ts ignore
+ * const parsed = readJsonMessage(body, "report", readUpstreamMessage, "envelope");
+ * ```
+ */
+export function readJsonMessage<T>(
+  body: Uint8Array,
+  what: string,
+  read: (value: unknown) => T,
+  undecryptable: string = what,
+): T {
+  const value = parseJsonBody(body, what);
+  try {
+    return read(value);
+  } catch (error) {
+    throw ingestErrorFrom(error, undecryptable);
+  }
+}
+
+/**
  * Turns an envelope error into the refusal every ingest path gives: one opaque message for every
  * decryption failure (`what` names what could not be decrypted), 403 for a bad signature, 400 for
  * anything malformed. An `IngestError` passes through; anything else is rethrown.

@@ -34,7 +34,7 @@ import type { BatchWriter, WriteOutcome } from "./batch_writer.ts";
 import { clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
-import { IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
+import { IngestError, ingestErrorFrom, readJsonMessage } from "./ingest_error.ts";
 import type { KeyRing } from "./key_ring.ts";
 import { authenticateSender } from "./sender_authentication.ts";
 
@@ -74,13 +74,7 @@ export async function ingestReport(
   body: Uint8Array,
   context: IngestContext,
 ): Promise<IngestResult> {
-  const value = parseJsonBody(body, "report");
-  let parsed;
-  try {
-    parsed = readUpstreamMessage(value);
-  } catch (error) {
-    throw ingestErrorFrom(error, "envelope");
-  }
+  const parsed = readJsonMessage(body, "report", readUpstreamMessage, "envelope");
   const { claims } = parsed;
   const sender = await authenticateSender(
     context.computers,

@@ -18,7 +18,7 @@ import { checkClaims, type UploadStatus } from "../protocol/upload.ts";
 import { ChunkBitmap } from "../protocol/chunk_bitmap.ts";
 import type { UploadRecord } from "../store/upload_records.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
-import { IngestError, ingestErrorFrom, parseJsonBody } from "./ingest_error.ts";
+import { IngestError, readJsonMessage } from "./ingest_error.ts";
 import type { OpenUploads } from "./open_uploads.ts";
 import { authenticateSender } from "./sender_authentication.ts";
 import type { UploadAdmission } from "./upload_admission.ts";
@@ -49,13 +49,12 @@ export class ManifestIntake {
    * @throws {IngestError} For every refusal.
    */
   async accept(body: Uint8Array<ArrayBuffer>): Promise<UploadStatus> {
-    const value = parseJsonBody(body, "upload manifest");
-    let parsed: ParsedUploadManifest;
-    try {
-      parsed = readUploadManifestMessage(value);
-    } catch (error) {
-      throw ingestErrorFrom(error, "upload data");
-    }
+    const parsed: ParsedUploadManifest = readJsonMessage(
+      body,
+      "upload manifest",
+      readUploadManifestMessage,
+      "upload data",
+    );
     const problem = checkClaims({ ...parsed.claims });
     if (problem) {
       throw new IngestError(

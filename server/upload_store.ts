@@ -16,6 +16,7 @@
  * @module
  */
 
+import { pathExists } from "../cli/path_exists.ts";
 import { joinPath, replaceFileAtomically, syncDir } from "../keystore/secure_file.ts";
 import { alternativeName } from "../protocol/upload_name.ts";
 import { ChunkBitmap } from "../protocol/chunk_bitmap.ts";
@@ -181,7 +182,7 @@ export class UploadFiles {
     }
     for (let n = 1; n <= MAX_ALTERNATIVES; n++) {
       const candidate = n === 1 ? name : alternativeName(name, n);
-      if (await exists(joinPath(dir, candidate))) continue;
+      if (await pathExists(joinPath(dir, candidate))) continue;
       await beforeLink(candidate);
       try {
         await Deno.link(partial, joinPath(dir, candidate));
@@ -246,16 +247,6 @@ async function regularFile(path: string): Promise<Deno.FileInfo> {
   const info = await Deno.lstat(path);
   if (!info.isFile) throw new Error(`Cannot use "${path}": expected a regular file, not a link`);
   return info;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 async function writeNewFile(path: string, bytes: Uint8Array, sync: boolean): Promise<void> {

@@ -78,15 +78,11 @@ export interface NewReport {
 /** Outcome of storing one report. */
 export type StoreOutcome = "stored" | "duplicate" | "conflict";
 
-/** A stored report. */
-export interface ReportRecord {
-  computerId: number;
-  seq: number;
-  receivedAt: number;
-  encrypted: boolean;
-  kid: string | null;
-  body: string;
-}
+/** A stored report: the report as it was stored, without what only storing it needs. */
+export type ReportRecord = Pick<
+  NewReport,
+  "computerId" | "seq" | "receivedAt" | "encrypted" | "kid" | "body"
+>;
 
 /** A property a stored report must have: `properties.NAME` or `custom.NAME` equal to VALUE. */
 export interface PropertyMatch {

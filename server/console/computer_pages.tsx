@@ -10,8 +10,7 @@
 
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { ENCRYPTION_LEVEL_SETTING } from "../../protocol/encryption_level.ts";
-import type { ComputerDecisionAction } from "../../protocol/computer_decision.ts";
+import { ENCRYPTION_LEVELS } from "../../protocol/encryption_level.ts";
 import type { ComputerQuery, ComputerRecord, ComputerState } from "../../store/mod.ts";
 import type { UploadRecord } from "../../store/upload_records.ts";
 import {
@@ -20,7 +19,8 @@ import {
   encryptionUnavailableSince,
   storedPayload,
 } from "./console_env.ts";
-import { Command, Layout, timeText } from "./layout.tsx";
+import { ComputerDecisions } from "./decision_forms.tsx";
+import { Layout, timeText } from "./layout.tsx";
 
 /** Computers per page of the list. */
 export const COMPUTERS_PER_PAGE = 50;
@@ -38,7 +38,7 @@ const STATES: ComputerState[] = [
   "flagged",
   "removed",
 ];
-const LEVELS = ["required", "optional", "none"];
+const LEVELS: readonly string[] = ENCRYPTION_LEVELS;
 const AGES: Record<string, { label: string; ms: number; silent: boolean }> = {
   "1h": { label: "reported in the last hour", ms: 3_600_000, silent: false },
   "24h": { label: "reported in the last 24 hours", ms: 86_400_000, silent: false },
@@ -348,7 +348,7 @@ export function computerPages(deps: ConsoleDeps): Hono<ConsoleEnv> {
             </table>
           )}
         <UploadList computerId={id} uploads={uploads} canDownload={isAdmin} />
-        {isAdmin ? <Decisions computer={computer} published={published} /> : null}
+        {isAdmin ? <ComputerDecisions computer={computer} published={published} /> : null}
       </Layout>,
     );
   });
@@ -405,109 +405,6 @@ function UploadList(
         on the server host.
       </p>
     </>
-  );
-}
-
-/** The decisions an admin can sign for one computer. */
-function Decisions(props: { computer: ComputerRecord; published: boolean }) {
-  const c = props.computer;
-  return (
-    <>
-      <h2>Decisions (signed in this browser with the site key)</h2>
-      <div class="cards">
-        {c.revokedAt === null || !props.published
-          ? (
-            <div class="card">
-              <h3>Revoke computer {c.id}</h3>
-              <SigningForm
-                kind="revocations"
-                computer={String(c.id)}
-                label={`Revoke ${c.id}`}
-                danger
-              />
-              <Command text={`mle-admin computers revoke ${c.id} --site-key license.pvk`} />
-            </div>
-          )
-          : null}
-        <div class="card">
-          <h3>Set its encryption level</h3>
-          <SigningForm kind="settings" computer={String(c.id)} label="Sign and set level">
-            <select data-setting={ENCRYPTION_LEVEL_SETTING} aria-label="level">
-              {LEVELS.map((l) => <option value={l}>{l}</option>)}
-            </select>
-          </SigningForm>
-          <Command
-            text={`mle-admin settings set ${ENCRYPTION_LEVEL_SETTING}=required --computer ${c.id} --site-key license.pvk`}
-          />
-        </div>
-        {c.flagged !== null
-          ? (
-            <div class="card">
-              <h3>Confirm it</h3>
-              <SigningForm
-                kind="computer"
-                action="confirm"
-                computer={String(c.id)}
-                label="Confirm"
-              />
-              <Command text={`mle-admin computers confirm ${c.id} --site-key license.pvk`} />
-            </div>
-          )
-          : null}
-        <div class="card">
-          <h3>Let it send report bundles (a decrypting relay)</h3>
-          <SigningForm
-            kind="computer"
-            action="allow-bundles"
-            computer={String(c.id)}
-            label="Allow its bundles"
-          />
-          <Command text={`mle-admin relays allow ${c.id} --site-key license.pvk`} />
-          <SigningForm
-            kind="computer"
-            action="disallow-bundles"
-            computer={String(c.id)}
-            label="Stop allowing them"
-          />
-        </div>
-      </div>
-    </>
-  );
-}
-
-/**
- * A form the console script signs: the site key file and its password stay in the page (the
- * fields have no names, so nothing of them is ever submitted).
- */
-export function SigningForm(
-  props: {
-    kind: "revocations" | "settings" | "computer";
-    /** A computer decision's action. */
-    action?: ComputerDecisionAction;
-    computer: string;
-    label: string;
-    danger?: boolean;
-    children?: unknown;
-  },
-) {
-  return (
-    <form
-      class="sign-decision"
-      data-kind={props.kind}
-      data-action={props.action}
-      data-computer={props.computer}
-    >
-      {props.children as never}
-      <label>
-        Site key (license.pvk) <input type="file" aria-label="site key file" />
-      </label>
-      <label>
-        Its password <input type="password" autocomplete="off" aria-label="site key password" />
-      </label>
-      <button type="submit" class={props.danger ? "danger" : ""}>{props.label}</button>
-      <p class="decision-result" role="status"></p>
-      <noscript>Signing needs JavaScript; use the command below instead.</noscript>
-    </form>
   );
 }
 

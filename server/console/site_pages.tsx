@@ -17,7 +17,7 @@ import {
   encryptionUnavailableSince,
   storedPayload,
 } from "./console_env.ts";
-import { SigningForm } from "./computer_pages.tsx";
+import { SigningForm } from "./decision_forms.tsx";
 import { BarList, Command, HourChart, Layout, timeText } from "./layout.tsx";
 
 /** The window in which a key's use keeps it from being retired (as `mle-admin encryption retire`). */

@@ -9,7 +9,7 @@ import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, printWarning } from "../cli/output.ts";
 import { readPassword } from "../cli/password.ts";
 import { MleError } from "../envelope/errors.ts";
-import { joinPath } from "../keystore/secure_file.ts";
+import { joinPath, pathExists } from "../keystore/secure_file.ts";
 import { openSiteKeyFile, type SiteKey } from "../keystore/site_key.ts";
 import { type Masthead, verifyMasthead } from "../protocol/masthead.ts";
 import {
@@ -23,7 +23,6 @@ import type { UploadRecords } from "../store/upload_records.ts";
 import { DecisionError } from "../store/computer_decisions.ts";
 import { type ParsedOptions, PASSWORD_ENV, SITE_KEY_ENV, stringOption, TOOL } from "./_args.ts";
 import { expandHome } from "../cli/home_path.ts";
-import { pathExists } from "../cli/path_exists.ts";
 
 /** File name of the masthead copy in a server data dir. */
 export const MASTHEAD_FILE = "masthead.json";

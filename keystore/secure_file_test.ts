@@ -4,6 +4,7 @@ import {
   createSecretFile,
   ensurePrivateDir,
   joinPath,
+  pathExists,
   readSecretFile,
   replaceFileAtomically,
 } from "./secure_file.ts";
@@ -62,5 +63,19 @@ Deno.test("replaceFileAtomically() replaces content and leaves no temporary file
     assert.deepEqual(names, ["state.json"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pathExists() tells a file, a folder and a dangling link from nothing", async () => {
+  const root = await Deno.makeTempDir({ prefix: "mle-path-exists-" });
+  try {
+    await Deno.writeTextFile(`${root}/file`, "x");
+    await Deno.symlink(`${root}/gone`, `${root}/dangling`);
+    assert.equal(await pathExists(`${root}/file`), true);
+    assert.equal(await pathExists(root), true);
+    assert.equal(await pathExists(`${root}/dangling`), true);
+    assert.equal(await pathExists(`${root}/gone`), false);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -22,7 +22,6 @@
  * @module
  */
 
-import { pathExists } from "../cli/path_exists.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
 import {
   checkOwnerOnlyFile,

@@ -16,8 +16,7 @@
  * @module
  */
 
-import { pathExists } from "../cli/path_exists.ts";
-import { joinPath, replaceFileAtomically, syncDir } from "../keystore/secure_file.ts";
+import { joinPath, pathExists, replaceFileAtomically, syncDir } from "../keystore/secure_file.ts";
 import { alternativeName } from "../protocol/upload_name.ts";
 import { ChunkBitmap } from "../protocol/chunk_bitmap.ts";
 

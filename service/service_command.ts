@@ -16,9 +16,13 @@ import { fileURLToPath } from "node:url";
 import { EXIT } from "../cli/exit_codes.ts";
 import { formatCommand } from "../cli/command_line.ts";
 import { CliError, UsageError } from "../cli/output.ts";
-import { pathExists } from "../cli/path_exists.ts";
 import { currentOs, type TargetOs } from "../keystore/default_paths.ts";
-import { dirname, ensurePrivateDir, replaceFileAtomically } from "../keystore/secure_file.ts";
+import {
+  dirname,
+  ensurePrivateDir,
+  pathExists,
+  replaceFileAtomically,
+} from "../keystore/secure_file.ts";
 import { ROLE_ENTRY, ROLE_PERMISSIONS } from "../cli/role_permissions.ts";
 import { baseName, type ServiceDefinition } from "./service_definition.ts";
 import {

@@ -70,20 +70,30 @@ export async function copyKeysByUsb(
   return { exported, imported };
 }
 
+/** A test site that removes its folder at the end of the scope that holds it (`await using`). */
+export type DisposableSite = TestSite & AsyncDisposable;
+
 /**
  * Creates a site (site key, masthead, server data dir) in a new temporary folder; `adminEnv`
- * goes to every admin call of the fixture for this site.
+ * goes to every admin call of the fixture for this site. Held with `await using`, the folder is
+ * removed when the scope ends: declare the site first, so that the processes using it (declared
+ * after it) are stopped before.
  */
-export async function createSite(adminEnv?: Record<string, string>): Promise<TestSite> {
+export async function createSite(adminEnv?: Record<string, string>): Promise<DisposableSite> {
   const root = await Deno.makeTempDir({ prefix: "mle-test-" });
   const serverPort = freePort();
-  const site: TestSite = {
+  const site: DisposableSite = {
     root,
     serverDir: `${root}/server`,
     siteKey: `${root}/site/license.pvk`,
     masthead: `${root}/site/masthead.json`,
     serverPort,
     ...(adminEnv ? { adminEnv } : {}),
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(root, { recursive: true }).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    },
   };
   await Deno.mkdir(`${root}/site`, { mode: 0o700 });
   await admin([

@@ -23,6 +23,8 @@ import {
   generateKey,
   passwordKeysFor,
   RecordingProxy,
+  RELAY_SHARED_PASSWORD,
+  secretFile,
   spooledMessages,
   startRelay,
   startServer,
@@ -32,15 +34,6 @@ import {
 } from "./deployment.ts";
 import { type RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { eventually } from "./eventually.ts";
-
-const SHARED_PASSWORD = "relay shared password, long enough to resist guessing";
-
-/** Writes a credential file, mode 0600. */
-async function secretFile(path: string, text: string): Promise<string> {
-  await Deno.writeTextFile(path, text, { mode: 0o600 });
-  await Deno.chmod(path, 0o600);
-  return path;
-}
 
 /** Runs `mle-client register` (or any client command) for a client data dir. */
 async function client(
@@ -97,7 +90,10 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  const passwordFile = await secretFile(
+    `${site.root}/relay-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
   await using relay = await startRelay(relayDir, relayPort, upstream.port, [
     "--authenticating",
     "--password-file",
@@ -193,13 +189,13 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
   // The original's form, and the password from the environment.
   const original = await client(site, `${site.root}/client-c`, [
     "-register",
-    SHARED_PASSWORD,
+    RELAY_SHARED_PASSWORD,
     relayUrl,
   ]);
   assert.equal(original.code, 0, original.stderr);
   assert.match(original.stderr, /warning: a password on the command line/);
   const fromEnv = await client(site, `${site.root}/client-d`, ["register", relayUrl], {
-    MLE_RELAY_PASSWORD: SHARED_PASSWORD,
+    MLE_RELAY_PASSWORD: RELAY_SHARED_PASSWORD,
   });
   assert.equal(fromEnv.code, 0, fromEnv.stderr);
   const fromEnvReport = await clientReport(site, `${site.root}/client-d`, relayPort);
@@ -214,7 +210,7 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
   assert.equal(unreachable.code, 4, unreachable.stderr);
   assert.match(unreachable.stderr, /nothing was registered/);
 
-  assert.ok(!relay.stderr.includes(SHARED_PASSWORD), "the relay logged its password");
+  assert.ok(!relay.stderr.includes(RELAY_SHARED_PASSWORD), "the relay logged its password");
   assert.match(relay.stderr, /client admitted cid=\d+ by="shared password"/);
 });
 
@@ -242,7 +238,10 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
   await using _server = await startServer(site);
   const relayPort = freePort();
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  const passwordFile = await secretFile(
+    `${site.root}/relay-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
   await using relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",
@@ -255,7 +254,7 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
     assert.equal((await answer.json()).error.code, "ERR_KEY_EXCHANGE_FAILED");
   }
   // The eleventh try waits, whatever its password: checked before the proof.
-  const waiting = await registerRaw(relayUrl, SHARED_PASSWORD);
+  const waiting = await registerRaw(relayUrl, RELAY_SHARED_PASSWORD);
   assert.equal(waiting.status, 429);
   const retryAfter = Number(waiting.headers.get("retry-after"));
   assert.ok(retryAfter >= 1 && retryAfter <= 10, `Retry-After: ${retryAfter}`);
@@ -274,13 +273,16 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
   assert.match(blocked.stderr, /nothing was registered/);
   assert.equal((await computers(site)).length, before);
   assert.match(relay.stderr, /key exchange failed reason="?wrong"? source="?127\.0\.0\.1"?/);
-  assert.ok(!relay.stderr.includes(SHARED_PASSWORD), "the relay logged its password");
+  assert.ok(!relay.stderr.includes(RELAY_SHARED_PASSWORD), "the relay logged its password");
 });
 
 Deno.test("a plain relay below an authenticating one gives a client its parent's refusal at once, so it does the key exchange and nothing more is lost", async () => {
   await using site = await createSite();
   await using _server = await startServer(site);
-  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  const passwordFile = await secretFile(
+    `${site.root}/relay-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
   const upperPort = freePort();
   await using _upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
     "--authenticating",
@@ -334,7 +336,10 @@ Deno.test("a plain relay below an authenticating one gives a client its parent's
 Deno.test("chained authenticating relays that share a password admit a client all the way up; with another password above, the client is told where the chain broke", async () => {
   await using site = await createSite();
   await using _server = await startServer(site);
-  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  const passwordFile = await secretFile(
+    `${site.root}/relay-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
   const otherFile = await secretFile(`${site.root}/other-password`, "another relay's password\n");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-only-once\n");
   const upperPort = freePort();
@@ -401,7 +406,10 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
   await using site = await createSite();
   await using _server = await startServer(site);
   const upperPassword = await secretFile(`${site.root}/upper-password`, "the upper relay's own\n");
-  const lowerPassword = await secretFile(`${site.root}/lower-password`, `${SHARED_PASSWORD}\n`);
+  const lowerPassword = await secretFile(
+    `${site.root}/lower-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-one-time-password\n");
   const lowerDir = `${site.root}/lower`;
   const key = await runRole("relay", ["key", "--data-dir", lowerDir]);
@@ -571,7 +579,7 @@ Deno.test("revocation reaches relays within their interval: both refuse the revo
   const authDir = `${site.root}/relay-auth`;
   const plainDir = `${site.root}/relay-plain`;
   const authUrl = `http://127.0.0.1:${authPort}`;
-  const passwordFile = await secretFile(`${site.root}/relay-password`, SHARED_PASSWORD);
+  const passwordFile = await secretFile(`${site.root}/relay-password`, RELAY_SHARED_PASSWORD);
   const authArgs = [
     "--authenticating",
     "--password-file",

@@ -13,6 +13,16 @@ export const ADMIN_ENV = { MLE_SITE_PASSWORD: TEST_PASSWORD };
 /** The password keys are sealed under for the USB transfer (`encryption export`/`import`). */
 export const TRANSFER_PASSWORD = "a long transfer password";
 
+/** The password an authenticating relay and its clients share for the manual key exchange. */
+export const RELAY_SHARED_PASSWORD = "relay shared password, long enough to resist guessing";
+
+/** Writes a credential file with mode 0600 (the roles refuse one others can read); its path. */
+export async function secretFile(path: string, text: string): Promise<string> {
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+  return path;
+}
+
 /** Paths of a test site. */
 export interface TestSite {
   root: string;

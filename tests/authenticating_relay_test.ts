@@ -23,6 +23,8 @@ import {
   generateKey,
   passwordKeysFor,
   RecordingProxy,
+  RELAY_SHARED_PASSWORD,
+  secretFile,
   spooledMessages,
   startRelay,
   startServer,
@@ -32,15 +34,6 @@ import {
 } from "./deployment.ts";
 import { type RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { eventually } from "./eventually.ts";
-
-const SHARED_PASSWORD = "relay shared password, long enough to resist guessing";
-
-/** Writes a credential file, mode 0600. */
-async function secretFile(path: string, text: string): Promise<string> {
-  await Deno.writeTextFile(path, text, { mode: 0o600 });
-  await Deno.chmod(path, 0o600);
-  return path;
-}
 
 /** Runs `mle-client register` (or any client command) for a client data dir. */
 async function client(
@@ -90,139 +83,135 @@ async function stopAll(processes: RoleProcess[]): Promise<void> {
 }
 
 Deno.test("an authenticating relay refuses an unregistered client with the exact register command, admits it after the key exchange, and checks report signatures", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
-  const upstream = new RecordingProxy(site.serverPort);
+  await using _server = await startServer(site);
+  await using upstream = new RecordingProxy(site.serverPort);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
-  const relay = await startRelay(relayDir, relayPort, upstream.port, [
+  const passwordFile = await secretFile(
+    `${site.root}/relay-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
+  await using relay = await startRelay(relayDir, relayPort, upstream.port, [
     "--authenticating",
     "--password-file",
     passwordFile,
   ]);
-  try {
-    const capabilities = await (await fetch(`${relayUrl}${API.capabilities}`)).json();
-    assert.equal(capabilities.authenticating, true);
+  const capabilities = await (await fetch(`${relayUrl}${API.capabilities}`)).json();
+  assert.equal(capabilities.authenticating, true);
 
-    // Unregistered: exit 1, the exact command (naming this client's data dir), nothing upstream.
-    const clientDir = `${site.root}/client-a`;
-    const refused = await clientReport(site, clientDir, relayPort, ["--property", "Try=1"]);
-    assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, /mle-client: error: .*authenticating relay/);
-    assert.ok(
-      refused.stderr.includes(
-        `mle-client: hint: run "mle-client register --password … --data-dir ${clientDir} ${relayUrl}"`,
-      ),
-      refused.stderr,
-    );
-    assert.deepEqual(await computers(site), []);
-    assert.ok(!upstream.text.includes(`POST ${API.register}`), "a registration reached the server");
-    assert.ok(!upstream.text.includes(`POST ${API.reports}`), "a report reached the server");
-    assert.equal((await clientStatus(clientDir)).queueDepth, 1, "the report stays queued");
-    assert.deepEqual(await spooled(relayDir), []);
+  // Unregistered: exit 1, the exact command (naming this client's data dir), nothing upstream.
+  const clientDir = `${site.root}/client-a`;
+  const refused = await clientReport(site, clientDir, relayPort, ["--property", "Try=1"]);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /mle-client: error: .*authenticating relay/);
+  assert.ok(
+    refused.stderr.includes(
+      `mle-client: hint: run "mle-client register --password … --data-dir ${clientDir} ${relayUrl}"`,
+    ),
+    refused.stderr,
+  );
+  assert.deepEqual(await computers(site), []);
+  assert.ok(!upstream.text.includes(`POST ${API.register}`), "a registration reached the server");
+  assert.ok(!upstream.text.includes(`POST ${API.reports}`), "a report reached the server");
+  assert.equal((await clientStatus(clientDir)).queueDepth, 1, "the report stays queued");
+  assert.deepEqual(await spooled(relayDir), []);
 
-    // The key exchange with the shared password from a file: prints the computer id.
-    const registered = await register(site, clientDir, ["--password-file", passwordFile, relayUrl]);
-    assert.equal(registered.code, 0, registered.stderr);
-    const computerId = Number(registered.stdout.trim());
-    assert.ok(Number.isSafeInteger(computerId) && computerId > 0, registered.stdout);
-    assert.doesNotMatch(registered.stderr, /warning/);
-    assert.equal((await clientStatus(clientDir)).computerId, computerId);
-    assert.ok(!upstream.text.includes("keyExchange"), "the proof went past the relay");
+  // The key exchange with the shared password from a file: prints the computer id.
+  const registered = await register(site, clientDir, ["--password-file", passwordFile, relayUrl]);
+  assert.equal(registered.code, 0, registered.stderr);
+  const computerId = Number(registered.stdout.trim());
+  assert.ok(Number.isSafeInteger(computerId) && computerId > 0, registered.stdout);
+  assert.doesNotMatch(registered.stderr, /warning/);
+  assert.equal((await clientStatus(clientDir)).computerId, computerId);
+  assert.ok(!upstream.text.includes("keyExchange"), "the proof went past the relay");
 
-    // Now its reports (the queued one too) pass, encrypted, and reach the server.
-    const delivered = await clientReport(site, clientDir, relayPort, ["--property", "Try=2"]);
-    assert.equal(delivered.code, 0, delivered.stderr);
-    const stored = await eventually(async () => {
-      const reports = await storedReports(site, computerId);
-      return reports.length >= 2 ? reports : undefined;
-    }, "both reports stored");
-    assert.deepEqual(stored.map((r) => r.report.custom.Try).sort(), ["1", "2"]);
-    assert.ok(stored.every((r) => r.encrypted));
+  // Now its reports (the queued one too) pass, encrypted, and reach the server.
+  const delivered = await clientReport(site, clientDir, relayPort, ["--property", "Try=2"]);
+  assert.equal(delivered.code, 0, delivered.stderr);
+  const stored = await eventually(async () => {
+    const reports = await storedReports(site, computerId);
+    return reports.length >= 2 ? reports : undefined;
+  }, "both reports stored");
+  assert.deepEqual(stored.map((r) => r.report.custom.Try).sort(), ["1", "2"]);
+  assert.ok(stored.every((r) => r.encrypted));
 
-    // Settings only for admitted computers.
-    const settings = await fetch(`${relayUrl}${API.settings}?computer=${computerId}`);
-    assert.equal(settings.status, 200);
-    await settings.body?.cancel();
-    const otherSettings = await fetch(`${relayUrl}${API.settings}?computer=${computerId + 100}`);
-    assert.equal(otherSettings.status, 403);
-    assert.equal((await otherSettings.json()).error.code, "ERR_KEY_EXCHANGE_REQUIRED");
+  // Settings only for admitted computers.
+  const settings = await fetch(`${relayUrl}${API.settings}?computer=${computerId}`);
+  assert.equal(settings.status, 200);
+  await settings.body?.cancel();
+  const otherSettings = await fetch(`${relayUrl}${API.settings}?computer=${computerId + 100}`);
+  assert.equal(otherSettings.status, 403);
+  assert.equal((await otherSettings.json()).error.code, "ERR_KEY_EXCHANGE_REQUIRED");
 
-    // A report claiming the admitted computer's id, signed with another key: refused.
-    const intruder = await generateSigningKeyPair();
-    const forged = await signReport(
-      intruder.privateKey,
-      { cid: computerId, seq: 999, kid: null },
-      new TextEncoder().encode("{}"),
-    );
-    const forgedAnswer = await fetch(`${relayUrl}${API.reports}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(forged),
-    });
-    assert.equal(forgedAnswer.status, 403);
-    assert.equal((await forgedAnswer.json()).error.code, "ERR_SIGNATURE_INVALID");
+  // A report claiming the admitted computer's id, signed with another key: refused.
+  const intruder = await generateSigningKeyPair();
+  const forged = await signReport(
+    intruder.privateKey,
+    { cid: computerId, seq: 999, kid: null },
+    new TextEncoder().encode("{}"),
+  );
+  const forgedAnswer = await fetch(`${relayUrl}${API.reports}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(forged),
+  });
+  assert.equal(forgedAnswer.status, 403);
+  assert.equal((await forgedAnswer.json()).error.code, "ERR_SIGNATURE_INVALID");
 
-    // A registration without a proof: the brief's message.
-    const bare = await fetch(`${relayUrl}${API.register}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        protected: "e30",
-        payload: "e30",
-        signature: encodeBase64Url(new Uint8Array(64)),
-      }),
-    });
-    assert.ok(bare.status === 400 || bare.status === 403);
-    await bare.body?.cancel();
+  // A registration without a proof: the brief's message.
+  const bare = await fetch(`${relayUrl}${API.register}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      protected: "e30",
+      payload: "e30",
+      signature: encodeBase64Url(new Uint8Array(64)),
+    }),
+  });
+  assert.ok(bare.status === 400 || bare.status === 403);
+  await bare.body?.cancel();
 
-    // A wrong password: refused, warned about argv, nothing registered.
-    const before = (await computers(site)).length;
-    const wrong = await register(site, `${site.root}/client-b`, [
-      "--password",
-      "not the password",
-      relayUrl,
-    ]);
-    assert.equal(wrong.code, 1, wrong.stderr);
-    assert.match(wrong.stderr, /mle-client: warning: a password on the command line is visible/);
-    assert.match(wrong.stderr, /Cannot complete the key exchange: .*not one of this relay's/);
-    assert.equal((await computers(site)).length, before);
+  // A wrong password: refused, warned about argv, nothing registered.
+  const before = (await computers(site)).length;
+  const wrong = await register(site, `${site.root}/client-b`, [
+    "--password",
+    "not the password",
+    relayUrl,
+  ]);
+  assert.equal(wrong.code, 1, wrong.stderr);
+  assert.match(wrong.stderr, /mle-client: warning: a password on the command line is visible/);
+  assert.match(wrong.stderr, /Cannot complete the key exchange: .*not one of this relay's/);
+  assert.equal((await computers(site)).length, before);
 
-    // The original's form, and the password from the environment.
-    const original = await client(site, `${site.root}/client-c`, [
-      "-register",
-      SHARED_PASSWORD,
-      relayUrl,
-    ]);
-    assert.equal(original.code, 0, original.stderr);
-    assert.match(original.stderr, /warning: a password on the command line/);
-    const fromEnv = await client(site, `${site.root}/client-d`, ["register", relayUrl], {
-      MLE_RELAY_PASSWORD: SHARED_PASSWORD,
-    });
-    assert.equal(fromEnv.code, 0, fromEnv.stderr);
-    const fromEnvReport = await clientReport(site, `${site.root}/client-d`, relayPort);
-    assert.equal(fromEnvReport.code, 0, fromEnvReport.stderr);
+  // The original's form, and the password from the environment.
+  const original = await client(site, `${site.root}/client-c`, [
+    "-register",
+    RELAY_SHARED_PASSWORD,
+    relayUrl,
+  ]);
+  assert.equal(original.code, 0, original.stderr);
+  assert.match(original.stderr, /warning: a password on the command line/);
+  const fromEnv = await client(site, `${site.root}/client-d`, ["register", relayUrl], {
+    MLE_RELAY_PASSWORD: RELAY_SHARED_PASSWORD,
+  });
+  assert.equal(fromEnv.code, 0, fromEnv.stderr);
+  const fromEnvReport = await clientReport(site, `${site.root}/client-d`, relayPort);
+  assert.equal(fromEnvReport.code, 0, fromEnvReport.stderr);
 
-    // A relay that does not answer: exit 4, nothing registered.
-    const unreachable = await register(site, `${site.root}/client-e`, [
-      "--password-file",
-      passwordFile,
-      `http://127.0.0.1:${freePort()}`,
-    ]);
-    assert.equal(unreachable.code, 4, unreachable.stderr);
-    assert.match(unreachable.stderr, /nothing was registered/);
+  // A relay that does not answer: exit 4, nothing registered.
+  const unreachable = await register(site, `${site.root}/client-e`, [
+    "--password-file",
+    passwordFile,
+    `http://127.0.0.1:${freePort()}`,
+  ]);
+  assert.equal(unreachable.code, 4, unreachable.stderr);
+  assert.match(unreachable.stderr, /nothing was registered/);
 
-    assert.ok(!relay.stderr.includes(SHARED_PASSWORD), "the relay logged its password");
-    assert.match(relay.stderr, /client admitted cid=\d+ by="shared password"/);
-  } finally {
-    await relay.stop();
-    await upstream.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  assert.ok(!relay.stderr.includes(RELAY_SHARED_PASSWORD), "the relay logged its password");
+  assert.match(relay.stderr, /client admitted cid=\d+ by="shared password"/);
 });
 
 /** Posts a registration of a fresh key with a key-exchange proof of `password`. */
@@ -245,57 +234,57 @@ async function registerRaw(relayUrl: string, password: string): Promise<Response
 }
 
 Deno.test("an authenticating relay slows password guessing: after ten wrong passwords from one address even the right one waits, and nothing is registered", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
+  await using site = await createSite();
+  await using _server = await startServer(site);
   const relayPort = freePort();
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+  const passwordFile = await secretFile(
+    `${site.root}/relay-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
+  await using relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",
     passwordFile,
   ]);
-  try {
-    const before = (await computers(site)).length;
-    for (let guess = 0; guess < 10; guess++) {
-      const answer = await registerRaw(relayUrl, `guess ${guess}`);
-      assert.equal(answer.status, 403, `guess ${guess}`);
-      assert.equal((await answer.json()).error.code, "ERR_KEY_EXCHANGE_FAILED");
-    }
-    // The eleventh try waits, whatever its password: checked before the proof.
-    const waiting = await registerRaw(relayUrl, SHARED_PASSWORD);
-    assert.equal(waiting.status, 429);
-    const retryAfter = Number(waiting.headers.get("retry-after"));
-    assert.ok(retryAfter >= 1 && retryAfter <= 10, `Retry-After: ${retryAfter}`);
-    const body = await waiting.json();
-    assert.equal(body.error.code, "ERR_TOO_MANY_ATTEMPTS");
-    assert.match(body.error.message, /try again in \d+ s/);
-
-    // The real client says so, exits 4 (try later) and registers nothing.
-    const blocked = await register(site, `${site.root}/client-a`, [
-      "--password-file",
-      passwordFile,
-      relayUrl,
-    ]);
-    assert.equal(blocked.code, 4, blocked.stderr);
-    assert.match(blocked.stderr, /too many failed key exchanges came from this address/);
-    assert.match(blocked.stderr, /nothing was registered/);
-    assert.equal((await computers(site)).length, before);
-    assert.match(relay.stderr, /key exchange failed reason="?wrong"? source="?127\.0\.0\.1"?/);
-    assert.ok(!relay.stderr.includes(SHARED_PASSWORD), "the relay logged its password");
-  } finally {
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  const before = (await computers(site)).length;
+  for (let guess = 0; guess < 10; guess++) {
+    const answer = await registerRaw(relayUrl, `guess ${guess}`);
+    assert.equal(answer.status, 403, `guess ${guess}`);
+    assert.equal((await answer.json()).error.code, "ERR_KEY_EXCHANGE_FAILED");
   }
+  // The eleventh try waits, whatever its password: checked before the proof.
+  const waiting = await registerRaw(relayUrl, RELAY_SHARED_PASSWORD);
+  assert.equal(waiting.status, 429);
+  const retryAfter = Number(waiting.headers.get("retry-after"));
+  assert.ok(retryAfter >= 1 && retryAfter <= 10, `Retry-After: ${retryAfter}`);
+  const body = await waiting.json();
+  assert.equal(body.error.code, "ERR_TOO_MANY_ATTEMPTS");
+  assert.match(body.error.message, /try again in \d+ s/);
+
+  // The real client says so, exits 4 (try later) and registers nothing.
+  const blocked = await register(site, `${site.root}/client-a`, [
+    "--password-file",
+    passwordFile,
+    relayUrl,
+  ]);
+  assert.equal(blocked.code, 4, blocked.stderr);
+  assert.match(blocked.stderr, /too many failed key exchanges came from this address/);
+  assert.match(blocked.stderr, /nothing was registered/);
+  assert.equal((await computers(site)).length, before);
+  assert.match(relay.stderr, /key exchange failed reason="?wrong"? source="?127\.0\.0\.1"?/);
+  assert.ok(!relay.stderr.includes(RELAY_SHARED_PASSWORD), "the relay logged its password");
 });
 
 Deno.test("a plain relay below an authenticating one gives a client its parent's refusal at once, so it does the key exchange and nothing more is lost", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  const passwordFile = await secretFile(
+    `${site.root}/relay-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
   const upperPort = freePort();
-  const upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
+  await using _upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
     "--authenticating",
     "--password-file",
     passwordFile,
@@ -303,70 +292,66 @@ Deno.test("a plain relay below an authenticating one gives a client its parent's
   const plainPort = freePort();
   const plainDir = `${site.root}/plain`;
   const plainUrl = `http://127.0.0.1:${plainPort}`;
-  const plain = await startRelay(plainDir, plainPort, upperPort);
+  await using _plain = await startRelay(plainDir, plainPort, upperPort);
   const clientDir = `${site.root}/client`;
-  try {
-    // A client that registered straight with the server, before it sat behind these relays.
-    const direct = await clientReport(site, clientDir, site.serverPort);
-    assert.equal(direct.code, 0, direct.stderr);
-    const status = await clientStatus(clientDir);
-    const cid = status.computerId as number;
+  // A client that registered straight with the server, before it sat behind these relays.
+  const direct = await clientReport(site, clientDir, site.serverPort);
+  assert.equal(direct.code, 0, direct.stderr);
+  const status = await clientStatus(clientDir);
+  const cid = status.computerId as number;
 
-    // The plain relay takes its next report (202), then the authenticating one refuses it.
-    const taken = await clientReport(site, clientDir, plainPort);
-    assert.equal(taken.code, 0, taken.stderr);
-    await eventually(async () => {
-      try {
-        const names = await Array.fromAsync(Deno.readDir(`${plainDir}/rejected`));
-        return names.some((entry) => entry.name.endsWith(".reason")) ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, "the refused report in the plain relay's rejected/ folder");
+  // The plain relay takes its next report (202), then the authenticating one refuses it.
+  const taken = await clientReport(site, clientDir, plainPort);
+  assert.equal(taken.code, 0, taken.stderr);
+  await eventually(async () => {
+    try {
+      const names = await Array.fromAsync(Deno.readDir(`${plainDir}/rejected`));
+      return names.some((entry) => entry.name.endsWith(".reason")) ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  }, "the refused report in the plain relay's rejected/ folder");
 
-    // From then on the client hears the refusal at once, keeps its report, and is told what to do.
-    const told = await clientReport(site, clientDir, plainPort);
-    assert.equal(told.code, 1, told.stderr);
-    assert.match(told.stderr, /not completed the manual key exchange/);
-    assert.ok(told.stderr.includes(`mle-client register --password … --data-dir ${clientDir}`));
-    assert.ok(told.stderr.includes(plainUrl), told.stderr);
+  // From then on the client hears the refusal at once, keeps its report, and is told what to do.
+  const told = await clientReport(site, clientDir, plainPort);
+  assert.equal(told.code, 1, told.stderr);
+  assert.match(told.stderr, /not completed the manual key exchange/);
+  assert.ok(told.stderr.includes(`mle-client register --password … --data-dir ${clientDir}`));
+  assert.ok(told.stderr.includes(plainUrl), told.stderr);
 
-    // The key exchange through the plain relay: admitted upstream, and its reports flow again.
-    const registered = await register(site, clientDir, ["--password-file", passwordFile, plainUrl]);
-    assert.equal(registered.code, 0, registered.stderr);
-    assert.equal(Number(registered.stdout.trim()), cid);
-    const after = await clientReport(site, clientDir, plainPort);
-    assert.equal(after.code, 0, after.stderr);
-    const stored = await eventually(async () => {
-      const reports = await storedReports(site, cid);
-      return reports.length >= 3 ? reports : undefined;
-    }, "the held report and the new one at the server");
-    // The first, the held one and the last; only the one taken in vain stays in rejected/.
-    assert.equal(stored.length, 3);
-  } finally {
-    await plain.stop();
-    await upper.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // The key exchange through the plain relay: admitted upstream, and its reports flow again.
+  const registered = await register(site, clientDir, ["--password-file", passwordFile, plainUrl]);
+  assert.equal(registered.code, 0, registered.stderr);
+  assert.equal(Number(registered.stdout.trim()), cid);
+  const after = await clientReport(site, clientDir, plainPort);
+  assert.equal(after.code, 0, after.stderr);
+  const stored = await eventually(async () => {
+    const reports = await storedReports(site, cid);
+    return reports.length >= 3 ? reports : undefined;
+  }, "the held report and the new one at the server");
+  // The first, the held one and the last; only the one taken in vain stays in rejected/.
+  assert.equal(stored.length, 3);
 });
 
 Deno.test("chained authenticating relays that share a password admit a client all the way up; with another password above, the client is told where the chain broke", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  const passwordFile = await secretFile(
+    `${site.root}/relay-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
   const otherFile = await secretFile(`${site.root}/other-password`, "another relay's password\n");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-only-once\n");
   const upperPort = freePort();
-  const upstream = new RecordingProxy(site.serverPort);
-  const upper = await startRelay(`${site.root}/upper`, upperPort, upstream.port, [
+  await using upstream = new RecordingProxy(site.serverPort);
+  await using upper = await startRelay(`${site.root}/upper`, upperPort, upstream.port, [
     "--authenticating",
     "--password-file",
     passwordFile,
   ]);
   const lowerPort = freePort();
   const lowerUrl = `http://127.0.0.1:${lowerPort}`;
-  const lower = await startRelay(`${site.root}/lower`, lowerPort, upperPort, [
+  await using lower = await startRelay(`${site.root}/lower`, lowerPort, upperPort, [
     "--authenticating",
     "--password-file",
     passwordFile,
@@ -374,62 +359,57 @@ Deno.test("chained authenticating relays that share a password admit a client al
     oneTimeFile,
   ]);
   const clientDir = `${site.root}/client`;
-  try {
-    const registered = await register(site, clientDir, ["--password-file", passwordFile, lowerUrl]);
-    assert.equal(registered.code, 0, registered.stderr);
-    const cid = Number(registered.stdout.trim());
-    assert.match(upper.stderr, new RegExp(`client admitted cid=${cid} by="shared password"`));
-    assert.match(lower.stderr, new RegExp(`client admitted cid=${cid} by="shared password"`));
-    assert.ok(!upstream.text.includes("keyExchange"), "the proof went on to the server");
-    const report = await clientReport(site, clientDir, lowerPort);
-    assert.equal(report.code, 0, report.stderr);
-    await eventually(async () => {
-      return (await storedReports(site, cid)).length === 1 ? true : undefined;
-    }, "the report through both relays at the server");
+  const registered = await register(site, clientDir, ["--password-file", passwordFile, lowerUrl]);
+  assert.equal(registered.code, 0, registered.stderr);
+  const cid = Number(registered.stdout.trim());
+  assert.match(upper.stderr, new RegExp(`client admitted cid=${cid} by="shared password"`));
+  assert.match(lower.stderr, new RegExp(`client admitted cid=${cid} by="shared password"`));
+  assert.ok(!upstream.text.includes("keyExchange"), "the proof went on to the server");
+  const report = await clientReport(site, clientDir, lowerPort);
+  assert.equal(report.code, 0, report.stderr);
+  await eventually(async () => {
+    return (await storedReports(site, cid)).length === 1 ? true : undefined;
+  }, "the report through both relays at the server");
 
-    // The lower relay's one-time password is not one of the upper relay's: refused above, the
-    // client is told so, and nothing is registered.
-    const before = (await computers(site)).length;
-    const refused = await register(site, `${site.root}/client-b`, [
-      "--password",
-      "lower-only-once",
-      lowerUrl,
-    ]);
-    assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, /the authenticating relay above it refused it/);
-    assert.equal((await computers(site)).length, before);
-    const otherRelayPort = freePort();
-    const otherRelay = await startRelay(`${site.root}/other`, otherRelayPort, upperPort, [
-      "--authenticating",
+  // The lower relay's one-time password is not one of the upper relay's: refused above, the
+  // client is told so, and nothing is registered.
+  const before = (await computers(site)).length;
+  const refused = await register(site, `${site.root}/client-b`, [
+    "--password",
+    "lower-only-once",
+    lowerUrl,
+  ]);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /the authenticating relay above it refused it/);
+  assert.equal((await computers(site)).length, before);
+  const otherRelayPort = freePort();
+  const otherRelay = await startRelay(`${site.root}/other`, otherRelayPort, upperPort, [
+    "--authenticating",
+    "--password-file",
+    otherFile,
+  ]);
+  try {
+    const mismatch = await register(site, `${site.root}/client-c`, [
       "--password-file",
       otherFile,
+      `http://127.0.0.1:${otherRelayPort}`,
     ]);
-    try {
-      const mismatch = await register(site, `${site.root}/client-c`, [
-        "--password-file",
-        otherFile,
-        `http://127.0.0.1:${otherRelayPort}`,
-      ]);
-      assert.equal(mismatch.code, 1, mismatch.stderr);
-      assert.match(mismatch.stderr, /ask their operators to give them the same one/);
-    } finally {
-      await otherRelay.stop();
-    }
-    assert.equal((await computers(site)).length, before);
+    assert.equal(mismatch.code, 1, mismatch.stderr);
+    assert.match(mismatch.stderr, /ask their operators to give them the same one/);
   } finally {
-    await lower.stop();
-    await upper.stop();
-    await upstream.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+    await otherRelay.stop();
   }
+  assert.equal((await computers(site)).length, before);
 });
 
 Deno.test("an authenticating relay trusts the relay below by its key: a client admitted there with that relay's one-time password is admitted above too", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
+  await using site = await createSite();
+  await using _server = await startServer(site);
   const upperPassword = await secretFile(`${site.root}/upper-password`, "the upper relay's own\n");
-  const lowerPassword = await secretFile(`${site.root}/lower-password`, `${SHARED_PASSWORD}\n`);
+  const lowerPassword = await secretFile(
+    `${site.root}/lower-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-one-time-password\n");
   const lowerDir = `${site.root}/lower`;
   const key = await runRole("relay", ["key", "--data-dir", lowerDir]);
@@ -440,7 +420,7 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
   assert.equal(again.stdout.trim(), lowerKey, "the same key every time");
 
   const upperPort = freePort();
-  const upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
+  await using upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
     "--authenticating",
     "--password-file",
     upperPassword,
@@ -449,7 +429,7 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
   ]);
   const lowerPort = freePort();
   const lowerUrl = `http://127.0.0.1:${lowerPort}`;
-  const lower = await startRelay(lowerDir, lowerPort, upperPort, [
+  await using lower = await startRelay(lowerDir, lowerPort, upperPort, [
     "--authenticating",
     "--password-file",
     lowerPassword,
@@ -457,54 +437,47 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
     oneTimeFile,
   ]);
   const clientDir = `${site.root}/client`;
-  try {
-    const registered = await register(site, clientDir, [
-      "--password",
-      "lower-one-time-password",
-      lowerUrl,
-    ]);
-    assert.equal(registered.code, 0, registered.stderr);
-    const cid = Number(registered.stdout.trim());
-    assert.match(lower.stderr, new RegExp(`client admitted cid=${cid} by="one-time password"`));
-    assert.match(upper.stderr, new RegExp(`client admitted cid=${cid} by="trusted relay"`));
-    const report = await clientReport(site, clientDir, lowerPort);
-    assert.equal(report.code, 0, report.stderr);
-    await eventually(async () => {
-      return (await storedReports(site, cid)).length === 1 ? true : undefined;
-    }, "the report through both relays at the server");
+  const registered = await register(site, clientDir, [
+    "--password",
+    "lower-one-time-password",
+    lowerUrl,
+  ]);
+  assert.equal(registered.code, 0, registered.stderr);
+  const cid = Number(registered.stdout.trim());
+  assert.match(lower.stderr, new RegExp(`client admitted cid=${cid} by="one-time password"`));
+  assert.match(upper.stderr, new RegExp(`client admitted cid=${cid} by="trusted relay"`));
+  const report = await clientReport(site, clientDir, lowerPort);
+  assert.equal(report.code, 0, report.stderr);
+  await eventually(async () => {
+    return (await storedReports(site, cid)).length === 1 ? true : undefined;
+  }, "the report through both relays at the server");
 
-    // The one-time password is spent; and a relay the upper one does not trust vouches in vain.
-    const spent = await register(site, `${site.root}/client-b`, [
-      "--password",
-      "lower-one-time-password",
-      lowerUrl,
-    ]);
-    assert.equal(spent.code, 1, spent.stderr);
-    assert.match(spent.stderr, /already used/);
-    const strangerPort = freePort();
-    const stranger = await startRelay(`${site.root}/stranger`, strangerPort, upperPort, [
-      "--authenticating",
+  // The one-time password is spent; and a relay the upper one does not trust vouches in vain.
+  const spent = await register(site, `${site.root}/client-b`, [
+    "--password",
+    "lower-one-time-password",
+    lowerUrl,
+  ]);
+  assert.equal(spent.code, 1, spent.stderr);
+  assert.match(spent.stderr, /already used/);
+  const strangerPort = freePort();
+  const stranger = await startRelay(`${site.root}/stranger`, strangerPort, upperPort, [
+    "--authenticating",
+    "--password-file",
+    lowerPassword,
+  ]);
+  try {
+    const refused = await register(site, `${site.root}/client-c`, [
       "--password-file",
       lowerPassword,
+      `http://127.0.0.1:${strangerPort}`,
     ]);
-    try {
-      const refused = await register(site, `${site.root}/client-c`, [
-        "--password-file",
-        lowerPassword,
-        `http://127.0.0.1:${strangerPort}`,
-      ]);
-      assert.equal(refused.code, 1, refused.stderr);
-      assert.match(refused.stderr, /the authenticating relay above it refused it/);
-    } finally {
-      await stranger.stop();
-    }
-    assert.equal((await computers(site)).length, 1);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /the authenticating relay above it refused it/);
   } finally {
-    await lower.stop();
-    await upper.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+    await stranger.stop();
   }
+  assert.equal((await computers(site)).length, 1);
 });
 
 Deno.test("one-time passwords admit one client each, once, even when two race, and across a relay restart", async () => {
@@ -606,7 +579,7 @@ Deno.test("revocation reaches relays within their interval: both refuse the revo
   const authDir = `${site.root}/relay-auth`;
   const plainDir = `${site.root}/relay-plain`;
   const authUrl = `http://127.0.0.1:${authPort}`;
-  const passwordFile = await secretFile(`${site.root}/relay-password`, SHARED_PASSWORD);
+  const passwordFile = await secretFile(`${site.root}/relay-password`, RELAY_SHARED_PASSWORD);
   const authArgs = [
     "--authenticating",
     "--password-file",

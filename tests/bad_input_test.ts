@@ -73,168 +73,157 @@ function flip(text: string, index = 10): string {
 }
 
 Deno.test("the server refuses malformed, truncated, oversized, tampered, replayed and unknown-key envelopes with 4xx JSON and keeps serving", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
+  await using server = await startServer(site);
   const port = site.serverPort;
   const clientDir = `${site.root}/client`;
-  try {
-    const registered = await clientReport(site, clientDir, port, ["--encryption", "required"]);
-    assert.equal(registered.code, 0, registered.stderr);
-    const status = await clientStatus(clientDir);
-    const cid = status.computerId as number;
-    const kid = status.certificateKid as string;
-    const client = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
-    const certificate = JSON.parse(
-      await (await fetch(`http://127.0.0.1:${port}${API.encryptionCertificate}`)).text(),
-    );
-    const spki = JSON.parse(
-      new TextDecoder().decode(
-        Uint8Array.fromBase64(certificate.payload, { alphabet: "base64url" }),
-      ),
-    ).spki;
-    const serverKey = await importEncryptionPublicKey(
-      Uint8Array.fromBase64(spki, { alphabet: "base64url" }),
-    );
-    const { contentKey } = await createContentKey(serverKey, kid);
-    const valid = await sealReport(
-      contentKey,
-      client.privateKey,
-      { cid, seq: 1000 },
-      report(cid, 1000),
-    );
+  const registered = await clientReport(site, clientDir, port, ["--encryption", "required"]);
+  assert.equal(registered.code, 0, registered.stderr);
+  const status = await clientStatus(clientDir);
+  const cid = status.computerId as number;
+  const kid = status.certificateKid as string;
+  const client = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+  const certificate = JSON.parse(
+    await (await fetch(`http://127.0.0.1:${port}${API.encryptionCertificate}`)).text(),
+  );
+  const spki = JSON.parse(
+    new TextDecoder().decode(
+      Uint8Array.fromBase64(certificate.payload, { alphabet: "base64url" }),
+    ),
+  ).spki;
+  const serverKey = await importEncryptionPublicKey(
+    Uint8Array.fromBase64(spki, { alphabet: "base64url" }),
+  );
+  const { contentKey } = await createContentKey(serverKey, kid);
+  const valid = await sealReport(
+    contentKey,
+    client.privateKey,
+    { cid, seq: 1000 },
+    report(cid, 1000),
+  );
 
-    // Malformed and truncated.
-    let answer = await post(port, "this is not json");
-    assert.equal(answer.status, 400);
-    assert.equal(answer.json.error?.code, "ERR_ENVELOPE_MALFORMED");
-    const text = JSON.stringify(valid);
-    answer = await post(port, text.slice(0, text.length / 2));
-    assert.equal(answer.status, 400);
-    assert.equal(answer.json.error?.code, "ERR_ENVELOPE_MALFORMED");
-    answer = await post(port, JSON.stringify({ ...valid, ciphertext: undefined }));
-    assert.equal(answer.status, 400);
-    assert.equal(answer.json.error?.code, "ERR_ENVELOPE_MALFORMED");
+  // Malformed and truncated.
+  let answer = await post(port, "this is not json");
+  assert.equal(answer.status, 400);
+  assert.equal(answer.json.error?.code, "ERR_ENVELOPE_MALFORMED");
+  const text = JSON.stringify(valid);
+  answer = await post(port, text.slice(0, text.length / 2));
+  assert.equal(answer.status, 400);
+  assert.equal(answer.json.error?.code, "ERR_ENVELOPE_MALFORMED");
+  answer = await post(port, JSON.stringify({ ...valid, ciphertext: undefined }));
+  assert.equal(answer.status, 400);
+  assert.equal(answer.json.error?.code, "ERR_ENVELOPE_MALFORMED");
 
-    // Oversized, with and without a Content-Length (a chunked body is counted as it arrives).
-    const big = new Uint8Array(2 * 1024 * 1024).fill(0x61);
-    answer = await post(port, big);
-    assert.equal(answer.status, 413);
-    assert.equal(answer.json.error?.code, "ERR_TOO_LARGE");
-    answer = await post(port, new Blob([big]).stream());
-    assert.equal(answer.status, 413);
-    assert.equal(answer.json.error?.code, "ERR_TOO_LARGE");
+  // Oversized, with and without a Content-Length (a chunked body is counted as it arrives).
+  const big = new Uint8Array(2 * 1024 * 1024).fill(0x61);
+  answer = await post(port, big);
+  assert.equal(answer.status, 413);
+  assert.equal(answer.json.error?.code, "ERR_TOO_LARGE");
+  answer = await post(port, new Blob([big]).stream());
+  assert.equal(answer.status, 413);
+  assert.equal(answer.json.error?.code, "ERR_TOO_LARGE");
 
-    // Tampered without re-signing: the sender's signature fails first.
-    answer = await post(port, JSON.stringify({ ...valid, ciphertext: flip(valid.ciphertext) }));
-    assert.equal(answer.status, 403);
-    assert.equal(answer.json.error?.code, "ERR_SIGNATURE_INVALID");
+  // Tampered without re-signing: the sender's signature fails first.
+  answer = await post(port, JSON.stringify({ ...valid, ciphertext: flip(valid.ciphertext) }));
+  assert.equal(answer.status, 403);
+  assert.equal(answer.json.error?.code, "ERR_SIGNATURE_INVALID");
 
-    // Tampered and re-signed by the client itself: one opaque decryption error for every part.
-    const opaque = [];
-    for (const part of ["ciphertext", "tag", "iv", "encrypted_key"] as const) {
-      const tampered = await resign({ ...valid, [part]: flip(valid[part], 5) }, client.privateKey);
-      const refused = await post(port, JSON.stringify(tampered));
-      assert.equal(refused.status, 400, `${part}: ${refused.text}`);
-      opaque.push(refused.text);
-    }
-    assert.equal(new Set(opaque).size, 1, `decryption failures differ: ${opaque.join(" | ")}`);
-    assert.equal(JSON.parse(opaque[0]).error.code, "ERR_DECRYPTION_FAILED");
-
-    // Another client's key signing for this computer id.
-    const stranger = await crypto.subtle.generateKey({ name: "Ed25519" }, false, [
-      "sign",
-      "verify",
-    ]) as CryptoKeyPair;
-    answer = await post(port, JSON.stringify(await resign(valid, stranger.privateKey)));
-    assert.equal(answer.status, 403);
-    assert.equal(answer.json.error?.code, "ERR_SIGNATURE_INVALID");
-
-    // Unknown key id: refused before any RSA operation.
-    const before = (await serverMetrics(server)).rsaPrivateOps;
-    const otherPair = await generateEncryptionKeyPair(2048);
-    const other = await createContentKey(
-      otherPair.publicKey,
-      await encryptionKeyId(otherPair.publicKey),
-    );
-    const unknown = await sealReport(
-      other.contentKey,
-      client.privateKey,
-      { cid, seq: 1001 },
-      report(cid, 1001),
-    );
-    answer = await post(port, JSON.stringify(unknown));
-    assert.equal(answer.status, 400);
-    assert.equal(answer.json.error?.code, "ERR_UNKNOWN_KEY_ID");
-    assert.equal((await serverMetrics(server)).rsaPrivateOps, before);
-
-    // Unknown computer.
-    const ghost = await sealReport(
-      contentKey,
-      client.privateKey,
-      { cid: cid + 999, seq: 1 },
-      report(cid + 999, 1),
-    );
-    answer = await post(port, JSON.stringify(ghost));
-    assert.equal(answer.status, 403);
-    assert.equal(answer.json.error?.code, "ERR_UNKNOWN_COMPUTER");
-
-    // The valid one is stored once; replaying it is recognised, not stored twice.
-    answer = await post(port, text);
-    assert.equal(answer.status, 200, answer.text);
-    answer = await post(port, text);
-    assert.equal(answer.status, 409);
-    assert.equal(answer.json.error?.code, "ERR_DUPLICATE_REPORT");
-    // The same sequence number with other content is a conflict.
-    const conflicting = await sealReport(
-      contentKey,
-      client.privateKey,
-      { cid, seq: 1000 },
-      report(cid, 1000),
-    );
-    answer = await post(port, JSON.stringify(conflicting));
-    assert.equal(answer.status, 409);
-    assert.equal(answer.json.error?.code, "ERR_REPORT_CONFLICT");
-
-    // Still serving.
-    const after = await clientReport(site, clientDir, port, ["--encryption", "required"]);
-    assert.equal(after.code, 0, after.stderr);
-    assert.equal((await serverMetrics(server)).reportsStored, 3);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  // Tampered and re-signed by the client itself: one opaque decryption error for every part.
+  const opaque = [];
+  for (const part of ["ciphertext", "tag", "iv", "encrypted_key"] as const) {
+    const tampered = await resign({ ...valid, [part]: flip(valid[part], 5) }, client.privateKey);
+    const refused = await post(port, JSON.stringify(tampered));
+    assert.equal(refused.status, 400, `${part}: ${refused.text}`);
+    opaque.push(refused.text);
   }
+  assert.equal(new Set(opaque).size, 1, `decryption failures differ: ${opaque.join(" | ")}`);
+  assert.equal(JSON.parse(opaque[0]).error.code, "ERR_DECRYPTION_FAILED");
+
+  // Another client's key signing for this computer id.
+  const stranger = await crypto.subtle.generateKey({ name: "Ed25519" }, false, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  answer = await post(port, JSON.stringify(await resign(valid, stranger.privateKey)));
+  assert.equal(answer.status, 403);
+  assert.equal(answer.json.error?.code, "ERR_SIGNATURE_INVALID");
+
+  // Unknown key id: refused before any RSA operation.
+  const before = (await serverMetrics(server)).rsaPrivateOps;
+  const otherPair = await generateEncryptionKeyPair(2048);
+  const other = await createContentKey(
+    otherPair.publicKey,
+    await encryptionKeyId(otherPair.publicKey),
+  );
+  const unknown = await sealReport(
+    other.contentKey,
+    client.privateKey,
+    { cid, seq: 1001 },
+    report(cid, 1001),
+  );
+  answer = await post(port, JSON.stringify(unknown));
+  assert.equal(answer.status, 400);
+  assert.equal(answer.json.error?.code, "ERR_UNKNOWN_KEY_ID");
+  assert.equal((await serverMetrics(server)).rsaPrivateOps, before);
+
+  // Unknown computer.
+  const ghost = await sealReport(
+    contentKey,
+    client.privateKey,
+    { cid: cid + 999, seq: 1 },
+    report(cid + 999, 1),
+  );
+  answer = await post(port, JSON.stringify(ghost));
+  assert.equal(answer.status, 403);
+  assert.equal(answer.json.error?.code, "ERR_UNKNOWN_COMPUTER");
+
+  // The valid one is stored once; replaying it is recognised, not stored twice.
+  answer = await post(port, text);
+  assert.equal(answer.status, 200, answer.text);
+  answer = await post(port, text);
+  assert.equal(answer.status, 409);
+  assert.equal(answer.json.error?.code, "ERR_DUPLICATE_REPORT");
+  // The same sequence number with other content is a conflict.
+  const conflicting = await sealReport(
+    contentKey,
+    client.privateKey,
+    { cid, seq: 1000 },
+    report(cid, 1000),
+  );
+  answer = await post(port, JSON.stringify(conflicting));
+  assert.equal(answer.status, 409);
+  assert.equal(answer.json.error?.code, "ERR_REPORT_CONFLICT");
+
+  // Still serving.
+  const after = await clientReport(site, clientDir, port, ["--encryption", "required"]);
+  assert.equal(after.code, 0, after.stderr);
+  assert.equal((await serverMetrics(server)).reportsStored, 3);
 });
 
 Deno.test("the relay refuses malformed and oversized messages with 4xx JSON and keeps serving", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
+  await using _server = await startServer(site);
   const relayPort = freePort();
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
-  try {
-    let answer = await post(relayPort, "{not json");
-    assert.equal(answer.status, 400);
-    assert.equal(answer.json.error?.code, "ERR_ENVELOPE_MALFORMED");
-    answer = await post(relayPort, JSON.stringify({ protected: "x" }));
-    assert.equal(answer.status, 400);
-    answer = await post(relayPort, new Blob([new Uint8Array(2 * 1024 * 1024)]).stream());
-    assert.equal(answer.status, 413);
-    assert.equal(answer.json.error?.code, "ERR_TOO_LARGE");
-    const ok = await clientReport(site, `${site.root}/client`, relayPort, [
-      "--encryption",
-      "required",
-    ]);
-    assert.equal(ok.code, 0, ok.stderr);
-    // Still serving: the good report crosses the relay and is stored.
-    const computerId = (await clientStatus(`${site.root}/client`)).computerId as number;
-    await eventually(
-      async () => (await storedReports(site, computerId)).length === 1 ? true : undefined,
-      "the report to reach the server through the relay",
-    );
-  } finally {
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
+  let answer = await post(relayPort, "{not json");
+  assert.equal(answer.status, 400);
+  assert.equal(answer.json.error?.code, "ERR_ENVELOPE_MALFORMED");
+  answer = await post(relayPort, JSON.stringify({ protected: "x" }));
+  assert.equal(answer.status, 400);
+  answer = await post(relayPort, new Blob([new Uint8Array(2 * 1024 * 1024)]).stream());
+  assert.equal(answer.status, 413);
+  assert.equal(answer.json.error?.code, "ERR_TOO_LARGE");
+  const ok = await clientReport(site, `${site.root}/client`, relayPort, [
+    "--encryption",
+    "required",
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  // Still serving: the good report crosses the relay and is stored.
+  const computerId = (await clientStatus(`${site.root}/client`)).computerId as number;
+  await eventually(
+    async () => (await storedReports(site, computerId)).length === 1 ? true : undefined,
+    "the report to reach the server through the relay",
+  );
 });

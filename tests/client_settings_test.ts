@@ -50,97 +50,85 @@ async function reportAndReadSettings(
 }
 
 Deno.test("a settings document withheld by the parent on one cycle applies when served later, and an older document never overrides a newer one for the same setting", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const parent = new TamperingProxy(site.serverPort);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  await using parent = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  try {
-    assert.equal((await clientReport(site, clientDir, parent.port)).code, 0);
-    const computerId = (await clientStatus(clientDir)).computerId as number;
+  assert.equal((await clientReport(site, clientDir, parent.port)).code, 0);
+  const computerId = (await clientStatus(clientDir)).computerId as number;
 
-    // Issued in this order: site-wide first, then per-computer.
-    await setSettings(site, "Test_SiteWide=site", null);
-    await setSettings(site, "Test_PerComputer=mine", computerId);
+  // Issued in this order: site-wide first, then per-computer.
+  await setSettings(site, "Test_SiteWide=site", null);
+  await setSettings(site, "Test_PerComputer=mine", computerId);
 
-    withholdSiteWideSettings(parent);
-    let settings = await reportAndReadSettings(site, clientDir, parent.port);
-    assert.equal(settings.Test_PerComputer, "mine");
-    assert.equal(settings.Test_SiteWide, undefined, "the parent withheld it");
+  withholdSiteWideSettings(parent);
+  let settings = await reportAndReadSettings(site, clientDir, parent.port);
+  assert.equal(settings.Test_PerComputer, "mine");
+  assert.equal(settings.Test_SiteWide, undefined, "the parent withheld it");
 
-    parent.tamper = null;
-    settings = await reportAndReadSettings(site, clientDir, parent.port);
-    assert.equal(settings.Test_SiteWide, "site", "served later, it must apply");
-    assert.equal(settings.Test_PerComputer, "mine");
+  parent.tamper = null;
+  settings = await reportAndReadSettings(site, clientDir, parent.port);
+  assert.equal(settings.Test_SiteWide, "site", "served later, it must apply");
+  assert.equal(settings.Test_PerComputer, "mine");
 
-    // One setting in two documents: the per-computer one older, the site-wide one newer.
-    await setSettings(site, "Test_Shared=older", computerId);
-    await setSettings(site, "Test_Shared=newer", null);
-    settings = await reportAndReadSettings(site, clientDir, parent.port);
-    assert.equal(settings.Test_Shared, "newer");
+  // One setting in two documents: the per-computer one older, the site-wide one newer.
+  await setSettings(site, "Test_Shared=older", computerId);
+  await setSettings(site, "Test_Shared=newer", null);
+  settings = await reportAndReadSettings(site, clientDir, parent.port);
+  assert.equal(settings.Test_Shared, "newer");
 
-    // The parent now serves only the older document for that setting: nothing rolls back.
-    withholdSiteWideSettings(parent);
-    settings = await reportAndReadSettings(site, clientDir, parent.port);
-    assert.equal(settings.Test_Shared, "newer");
-    assert.equal(settings.Test_SiteWide, "site");
-  } finally {
-    await parent.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // The parent now serves only the older document for that setting: nothing rolls back.
+  withholdSiteWideSettings(parent);
+  settings = await reportAndReadSettings(site, clientDir, parent.port);
+  assert.equal(settings.Test_Shared, "newer");
+  assert.equal(settings.Test_SiteWide, "site");
 });
 
 Deno.test("settings unset: the client drops the value and falls back to its install-time level; a parent withholding the removal cannot bring an older value back afterwards", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const parent = new TamperingProxy(site.serverPort);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  await using parent = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
   const level = "_BESClient_Report_Encryption";
-  try {
-    const install = ["--encryption", "optional"];
-    assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
-    const computerId = (await clientStatus(clientDir)).computerId as number;
-    await setSettings(site, `${level}=none`, computerId);
-    await setSettings(site, "Test_Kept=yes", null);
-    assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
-    let status = await clientStatus(clientDir);
-    assert.equal((status.deployedSettings as Record<string, string>)[level], "none");
-    assert.equal(status.encryptionLevelSource, "deployed");
+  const install = ["--encryption", "optional"];
+  assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
+  const computerId = (await clientStatus(clientDir)).computerId as number;
+  await setSettings(site, `${level}=none`, computerId);
+  await setSettings(site, "Test_Kept=yes", null);
+  assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
+  let status = await clientStatus(clientDir);
+  assert.equal((status.deployedSettings as Record<string, string>)[level], "none");
+  assert.equal(status.encryptionLevelSource, "deployed");
 
-    await admin([
-      "settings",
-      "unset",
-      level,
-      "--computer",
-      String(computerId),
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-    ]);
-    assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
-    status = await clientStatus(clientDir);
-    assert.equal((status.deployedSettings as Record<string, string>)[level], undefined);
-    assert.equal((status.deployedSettings as Record<string, string>).Test_Kept, "yes");
-    assert.equal(status.encryptionLevel, "optional");
-    assert.equal(status.encryptionLevelSource, "command line");
+  await admin([
+    "settings",
+    "unset",
+    level,
+    "--computer",
+    String(computerId),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
+  status = await clientStatus(clientDir);
+  assert.equal((status.deployedSettings as Record<string, string>)[level], undefined);
+  assert.equal((status.deployedSettings as Record<string, string>).Test_Kept, "yes");
+  assert.equal(status.encryptionLevel, "optional");
+  assert.equal(status.encryptionLevelSource, "command line");
 
-    // The parent now serves only the older document that set the value: it stays removed.
-    parent.tamper = async (request, forward) => {
-      const answer = await forward();
-      if (!request.path.startsWith(API.settings) || answer.status !== 200) return answer;
-      const body = await answer.json() as { documents: Array<{ payload: string }> };
-      body.documents = body.documents.filter((document) =>
-        !JSON.parse(decodeBase64UrlText(document.payload)).unset
-      );
-      return Response.json(body);
-    };
-    assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
-    status = await clientStatus(clientDir);
-    assert.equal((status.deployedSettings as Record<string, string>)[level], undefined);
-  } finally {
-    await parent.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // The parent now serves only the older document that set the value: it stays removed.
+  parent.tamper = async (request, forward) => {
+    const answer = await forward();
+    if (!request.path.startsWith(API.settings) || answer.status !== 200) return answer;
+    const body = await answer.json() as { documents: Array<{ payload: string }> };
+    body.documents = body.documents.filter((document) =>
+      !JSON.parse(decodeBase64UrlText(document.payload)).unset
+    );
+    return Response.json(body);
+  };
+  assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
+  status = await clientStatus(clientDir);
+  assert.equal((status.deployedSettings as Record<string, string>)[level], undefined);
 });

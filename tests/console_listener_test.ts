@@ -8,49 +8,40 @@ import { createSite, startServer } from "./deployment.ts";
 import { runRole } from "./run_role.ts";
 
 Deno.test("mle-server run: the console answers on its own listener only", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  try {
-    const signIn = await fetch(`${server.consoleUrl}/sign-in`);
-    assert.equal(signIn.status, 200);
-    assert.match(await signIn.text(), /MLE console/);
-    const onClientPort = await fetch(`http://127.0.0.1:${site.serverPort}/sign-in`);
-    assert.equal(onClientPort.status, 404);
-    await onClientPort.body?.cancel();
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await using site = await createSite();
+  await using server = await startServer(site);
+  const signIn = await fetch(`${server.consoleUrl}/sign-in`);
+  assert.equal(signIn.status, 200);
+  assert.match(await signIn.text(), /MLE console/);
+  const onClientPort = await fetch(`http://127.0.0.1:${site.serverPort}/sign-in`);
+  assert.equal(onClientPort.status, 404);
+  await onClientPort.body?.cancel();
 });
 
 Deno.test("mle-server run: misuse of the console flags exits 2 with what to fix", async () => {
-  const site = await createSite();
-  try {
-    for (
-      const [extra, message] of [
-        [["--console-listen", `127.0.0.1:${site.serverPort}`], /console on the port clients reach/],
-        [
-          ["--console-tls-cert", "cert.pem"],
-          /only one of --console-tls-cert and --console-tls-key/,
-        ],
-        [["--console-session-idle", "soon"], /--console-session-idle: Cannot read duration/],
-      ] as const
-    ) {
-      const refused = await runRole("server", [
-        "run",
-        "--data-dir",
-        site.serverDir,
-        "--listen",
-        `127.0.0.1:${site.serverPort}`,
-        "--ops-listen",
-        "127.0.0.1:0",
-        ...extra,
-      ]);
-      assert.equal(refused.code, 2, `${extra.join(" ")}: ${refused.stderr}`);
-      assert.match(refused.stderr, message);
-    }
-  } finally {
-    await Deno.remove(site.root, { recursive: true });
+  await using site = await createSite();
+  for (
+    const [extra, message] of [
+      [["--console-listen", `127.0.0.1:${site.serverPort}`], /console on the port clients reach/],
+      [
+        ["--console-tls-cert", "cert.pem"],
+        /only one of --console-tls-cert and --console-tls-key/,
+      ],
+      [["--console-session-idle", "soon"], /--console-session-idle: Cannot read duration/],
+    ] as const
+  ) {
+    const refused = await runRole("server", [
+      "run",
+      "--data-dir",
+      site.serverDir,
+      "--listen",
+      `127.0.0.1:${site.serverPort}`,
+      "--ops-listen",
+      "127.0.0.1:0",
+      ...extra,
+    ]);
+    assert.equal(refused.code, 2, `${extra.join(" ")}: ${refused.stderr}`);
+    assert.match(refused.stderr, message);
   }
 });
 

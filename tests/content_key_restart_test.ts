@@ -43,55 +43,50 @@ function keyForms(raw: Uint8Array): string[] {
 }
 
 Deno.test("a server restart costs no RSA operation for a client whose content key was unwrapped before, and the key is never in clear in the data dir", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   const kid = await generateKey(site, true);
-  let server = await startServer(site);
+  await using server = await startServer(site);
   const port = site.serverPort;
   const known = `${site.root}/client-known`;
   const newcomer = `${site.root}/client-new`;
-  try {
-    let result = await clientReport(site, known, port, ["--encryption", "required"]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.equal(
-      (await serverMetrics(server)).rsaPrivateOps,
-      1,
-      "one unwrap for the new content key",
-    );
-    const key = await clientContentKey(known);
+  let result = await clientReport(site, known, port, ["--encryption", "required"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(
+    (await serverMetrics(server)).rsaPrivateOps,
+    1,
+    "one unwrap for the new content key",
+  );
+  const key = await clientContentKey(known);
 
-    await server.stop(); // SIGTERM: the server writes what its vault still holds, then exits
-    server = await startServer(site);
-    assert.equal((await serverMetrics(server)).rsaPrivateOps, 0);
+  await server.stop(); // SIGTERM: the server writes what its vault still holds, then exits
+  await using restarted = await startServer(site);
+  assert.equal((await serverMetrics(restarted)).rsaPrivateOps, 0);
 
-    result = await clientReport(site, known, port, ["--encryption", "required"]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(await clientContentKey(known), key, "the client reused its content key");
-    let after = await serverMetrics(server);
-    assert.equal(after.rsaPrivateOps, 0, "no RSA operation for the known client after the restart");
-    assert.equal(after.contentKeyVault.hits, 1);
-    const cid = (await clientStatus(known)).computerId as number;
-    const stored = await storedReports(site, cid);
-    assert.equal(stored.length, 2);
-    assert.ok(stored.every((report) => report.encrypted && report.kid === kid));
+  result = await clientReport(site, known, port, ["--encryption", "required"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(await clientContentKey(known), key, "the client reused its content key");
+  let after = await serverMetrics(restarted);
+  assert.equal(after.rsaPrivateOps, 0, "no RSA operation for the known client after the restart");
+  assert.equal(after.contentKeyVault.hits, 1);
+  const cid = (await clientStatus(known)).computerId as number;
+  const stored = await storedReports(site, cid);
+  assert.equal(stored.length, 2);
+  assert.ok(stored.every((report) => report.encrypted && report.kid === kid));
 
-    // A client the server never saw still costs its one unwrap: the count is real.
-    result = await clientReport(site, newcomer, port, ["--encryption", "required"]);
-    assert.equal(result.code, 0, result.stderr);
-    after = await serverMetrics(server);
-    assert.equal(after.rsaPrivateOps, 1);
+  // A client the server never saw still costs its one unwrap: the count is real.
+  result = await clientReport(site, newcomer, port, ["--encryption", "required"]);
+  assert.equal(result.code, 0, result.stderr);
+  after = await serverMetrics(restarted);
+  assert.equal(after.rsaPrivateOps, 1);
 
-    // Nothing in the server's data dir (database, WAL, key folder) holds a content key in clear;
-    // the same search finds it where it is meant to be: in the client's own KeyStorage.
-    const clientDisk = await readTree(`${known}/KeyStorage`);
-    assert.ok(keyForms(key).some((form) => clientDisk.includes(form)), "the search finds keys");
-    const disk = await readTree(site.serverDir);
-    for (const [who, raw] of [["known", key], ["new", await clientContentKey(newcomer)]] as const) {
-      for (const form of keyForms(raw)) {
-        assert.ok(!disk.includes(form), `the ${who} client's content key is in the data dir`);
-      }
+  // Nothing in the server's data dir (database, WAL, key folder) holds a content key in clear;
+  // the same search finds it where it is meant to be: in the client's own KeyStorage.
+  const clientDisk = await readTree(`${known}/KeyStorage`);
+  assert.ok(keyForms(key).some((form) => clientDisk.includes(form)), "the search finds keys");
+  const disk = await readTree(site.serverDir);
+  for (const [who, raw] of [["known", key], ["new", await clientContentKey(newcomer)]] as const) {
+    for (const form of keyForms(raw)) {
+      assert.ok(!disk.includes(form), `the ${who} client's content key is in the data dir`);
     }
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
   }
 });

@@ -51,178 +51,153 @@ async function setForAll(site: TestSite, setting: string): Promise<void> {
 }
 
 Deno.test("an optional client holding the site's certificate sends no report or upload through a relay that refuses encrypted reports, until the site allows legacy relays in a signed setting", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
+  await using _server = await startServer(site);
   const relayPort = freePort();
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--no-encrypted-reports",
   ]);
-  const toRelay = new TamperingProxy(relayPort);
+  await using toRelay = new TamperingProxy(relayPort);
   const clientDir = `${site.root}/client`;
-  try {
-    // Straight to the server first: the client now holds the signed certificate (level: default).
-    const first = await clientReport(site, clientDir, site.serverPort);
-    assert.equal(first.code, 0, first.stderr);
-    const computerId = await computerIdOf(clientDir);
-    assert.ok((await storedReports(site, computerId)).every((r) => r.encrypted));
+  // Straight to the server first: the client now holds the signed certificate (level: default).
+  const first = await clientReport(site, clientDir, site.serverPort);
+  assert.equal(first.code, 0, first.stderr);
+  const computerId = await computerIdOf(clientDir);
+  assert.ok((await storedReports(site, computerId)).every((r) => r.encrypted));
 
-    await queueUpload(site, clientDir);
-    const held = await clientReport(site, clientDir, toRelay.port);
-    assert.equal(held.code, 3, held.stderr);
-    assert.match(held.stderr, HELD);
-    assert.match(held.stderr, new RegExp(ALLOW_LEGACY_RELAYS_SETTING));
-    assert.equal(toRelay.count("POST", API.reports), 0);
-    assert.equal(toRelay.count("POST", API.uploads), 0);
-    const status = await clientStatus(clientDir);
-    assert.equal(status.queueDepth, 1);
-    assert.match(String(status.heldBecause), HELD);
-    assert.equal((status.uploads as Array<{ state: string }>)[0].state, "queued");
-    assert.equal((await storedReports(site, computerId)).length, 1);
+  await queueUpload(site, clientDir);
+  const held = await clientReport(site, clientDir, toRelay.port);
+  assert.equal(held.code, 3, held.stderr);
+  assert.match(held.stderr, HELD);
+  assert.match(held.stderr, new RegExp(ALLOW_LEGACY_RELAYS_SETTING));
+  assert.equal(toRelay.count("POST", API.reports), 0);
+  assert.equal(toRelay.count("POST", API.uploads), 0);
+  const status = await clientStatus(clientDir);
+  assert.equal(status.queueDepth, 1);
+  assert.match(String(status.heldBecause), HELD);
+  assert.equal((status.uploads as Array<{ state: string }>)[0].state, "queued");
+  assert.equal((await storedReports(site, computerId)).length, 1);
 
-    // The site's signed decision allows clear text through such relays.
-    await setForAll(site, `${ALLOW_LEGACY_RELAYS_SETTING}=1`);
-    const allowed = await clientReport(site, clientDir, toRelay.port);
-    assert.equal(allowed.code, 0, allowed.stderr);
-    const after = await clientStatus(clientDir);
-    assert.equal(after.queueDepth, 0);
-    assert.equal(after.heldBecause, null);
-    assert.ok(toRelay.count("POST", API.uploads) > 0);
-    const stored = await waitForStored(site, computerId, 3);
-    assert.deepEqual(stored.map((r) => r.encrypted), [true, false, false]);
-  } finally {
-    await toRelay.close();
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // The site's signed decision allows clear text through such relays.
+  await setForAll(site, `${ALLOW_LEGACY_RELAYS_SETTING}=1`);
+  const allowed = await clientReport(site, clientDir, toRelay.port);
+  assert.equal(allowed.code, 0, allowed.stderr);
+  const after = await clientStatus(clientDir);
+  assert.equal(after.queueDepth, 0);
+  assert.equal(after.heldBecause, null);
+  assert.ok(toRelay.count("POST", API.uploads) > 0);
+  const stored = await waitForStored(site, computerId, 3);
+  assert.deepEqual(stored.map((r) => r.encrypted), [true, false, false]);
 });
 
 Deno.test("an on-path attacker who says the parent takes no encrypted reports and hides the certificate gets nothing in clear text", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
-  const attacker = new TamperingProxy(site.serverPort);
+  await using _server = await startServer(site);
+  await using attacker = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  try {
-    const first = await clientReport(site, clientDir, attacker.port);
-    assert.equal(first.code, 0, first.stderr);
-    const computerId = await computerIdOf(clientDir);
+  const first = await clientReport(site, clientDir, attacker.port);
+  assert.equal(first.code, 0, first.stderr);
+  const computerId = await computerIdOf(clientDir);
 
-    const attacks: Array<[string, (path: string) => Response | null]> = [
-      [
-        "capabilities rewritten, certificate hidden",
-        (path) =>
-          path.startsWith(API.capabilities)
-            ? jsonAnswer(200, { role: "relay", acceptsEncryptedReports: false, version: "0" })
-            : path.startsWith(API.encryptionCertificate)
-            ? jsonAnswer(404, { error: { code: "ERR_NO_CERTIFICATE", message: "none" } })
-            : null,
-      ],
-      [
-        "capabilities answered 503",
-        (path) =>
-          path.startsWith(API.capabilities)
-            ? jsonAnswer(503, { error: { code: "ERR_BUSY", message: "busy" } })
-            : null,
-      ],
-    ];
-    for (const [name, forge] of attacks) {
-      attacker.tamper = async (request, forward) => forge(request.path) ?? await forward();
-      await queueUpload(site, clientDir);
-      const before = attacker.count("POST", API.reports);
-      const held = await clientReport(site, clientDir, attacker.port);
-      assert.equal(held.code, 3, `${name}: ${held.stderr}`);
-      assert.match(held.stderr, HELD, name);
-      assert.equal(attacker.count("POST", API.reports), before, name);
-      assert.equal(attacker.count("POST", API.uploads), 0, name);
-    }
-    assert.equal((await storedReports(site, computerId)).length, 1);
-
-    // The attacker leaves: everything queued goes, encrypted.
-    attacker.tamper = null;
-    const clean = await clientReport(site, clientDir, attacker.port);
-    assert.equal(clean.code, 0, clean.stderr);
-    const stored = await storedReports(site, computerId);
-    assert.equal(stored.length, 4);
-    assert.ok(stored.every((r) => r.encrypted));
-  } finally {
-    await attacker.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  const attacks: Array<[string, (path: string) => Response | null]> = [
+    [
+      "capabilities rewritten, certificate hidden",
+      (path) =>
+        path.startsWith(API.capabilities)
+          ? jsonAnswer(200, { role: "relay", acceptsEncryptedReports: false, version: "0" })
+          : path.startsWith(API.encryptionCertificate)
+          ? jsonAnswer(404, { error: { code: "ERR_NO_CERTIFICATE", message: "none" } })
+          : null,
+    ],
+    [
+      "capabilities answered 503",
+      (path) =>
+        path.startsWith(API.capabilities)
+          ? jsonAnswer(503, { error: { code: "ERR_BUSY", message: "busy" } })
+          : null,
+    ],
+  ];
+  for (const [name, forge] of attacks) {
+    attacker.tamper = async (request, forward) => forge(request.path) ?? await forward();
+    await queueUpload(site, clientDir);
+    const before = attacker.count("POST", API.reports);
+    const held = await clientReport(site, clientDir, attacker.port);
+    assert.equal(held.code, 3, `${name}: ${held.stderr}`);
+    assert.match(held.stderr, HELD, name);
+    assert.equal(attacker.count("POST", API.reports), before, name);
+    assert.equal(attacker.count("POST", API.uploads), 0, name);
   }
+  assert.equal((await storedReports(site, computerId)).length, 1);
+
+  // The attacker leaves: everything queued goes, encrypted.
+  attacker.tamper = null;
+  const clean = await clientReport(site, clientDir, attacker.port);
+  assert.equal(clean.code, 0, clean.stderr);
+  const stored = await storedReports(site, computerId);
+  assert.equal(stored.length, 4);
+  assert.ok(stored.every((r) => r.encrypted));
 });
 
 Deno.test("a parent that answers 415 to an encrypted report pushes neither the report nor the upload into clear text", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
-  const attacker = new TamperingProxy(site.serverPort);
+  await using _server = await startServer(site);
+  await using attacker = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  try {
-    const first = await clientReport(site, clientDir, attacker.port);
-    assert.equal(first.code, 0, first.stderr);
-    const computerId = await computerIdOf(clientDir);
-    await queueUpload(site, clientDir);
+  const first = await clientReport(site, clientDir, attacker.port);
+  assert.equal(first.code, 0, first.stderr);
+  const computerId = await computerIdOf(clientDir);
+  await queueUpload(site, clientDir);
 
-    attacker.tamper = async (request, forward) =>
-      request.method === "POST" && request.path === API.reports
-        ? jsonAnswer(415, {
-          error: { code: "ERR_ENCRYPTION_NOT_SUPPORTED", message: "send it in clear text" },
-        })
-        : await forward();
-    const held = await clientReport(site, clientDir, attacker.port);
-    assert.equal(held.code, 3, held.stderr);
-    assert.match(held.stderr, HELD);
-    assert.equal(attacker.count("POST", API.reports), 1, "only the first, untampered report");
-    assert.equal(attacker.count("POST", API.uploads), 0);
-    const status = await clientStatus(clientDir);
-    assert.equal(status.queueDepth, 1);
-    assert.equal((status.uploads as Array<{ state: string }>)[0].state, "queued");
-    assert.equal((await storedReports(site, computerId)).length, 1);
-  } finally {
-    await attacker.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  attacker.tamper = async (request, forward) =>
+    request.method === "POST" && request.path === API.reports
+      ? jsonAnswer(415, {
+        error: { code: "ERR_ENCRYPTION_NOT_SUPPORTED", message: "send it in clear text" },
+      })
+      : await forward();
+  const held = await clientReport(site, clientDir, attacker.port);
+  assert.equal(held.code, 3, held.stderr);
+  assert.match(held.stderr, HELD);
+  assert.equal(attacker.count("POST", API.reports), 1, "only the first, untampered report");
+  assert.equal(attacker.count("POST", API.uploads), 0);
+  const status = await clientStatus(clientDir);
+  assert.equal(status.queueDepth, 1);
+  assert.equal((status.uploads as Array<{ state: string }>)[0].state, "queued");
+  assert.equal((await storedReports(site, computerId)).length, 1);
 });
 
 Deno.test("an optional client sends clear text through a relay that refuses encrypted reports once the site's newest signed certificate says encryption is disabled", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
+  await using _server = await startServer(site);
   const relayPort = freePort();
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--no-encrypted-reports",
   ]);
   const clientDir = `${site.root}/client`;
-  try {
-    assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
-    const computerId = await computerIdOf(clientDir);
-    assert.equal((await clientReport(site, clientDir, relayPort)).code, 3);
+  assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
+  const computerId = await computerIdOf(clientDir);
+  assert.equal((await clientReport(site, clientDir, relayPort)).code, 3);
 
-    await admin([
-      "encryption",
-      "disable",
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-    ]);
-    // The server picks up the "disabled" certificate within seconds.
-    await eventually(async () => {
-      const answer = await fetch(`http://127.0.0.1:${relayPort}${API.encryptionCertificate}`);
-      const document = await answer.json();
-      return JSON.parse(decodeBase64UrlText(document.payload)).enabled === false ? true : undefined;
-    }, "the relay to pass down the disabled certificate");
-    const sent = await clientReport(site, clientDir, relayPort);
-    assert.equal(sent.code, 0, sent.stderr);
-    assert.equal((await clientStatus(clientDir)).certificateKid, null);
-    const stored = await waitForStored(site, computerId, 3);
-    assert.deepEqual(stored.map((r) => r.encrypted), [true, false, false]);
-  } finally {
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await admin([
+    "encryption",
+    "disable",
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  // The server picks up the "disabled" certificate within seconds.
+  await eventually(async () => {
+    const answer = await fetch(`http://127.0.0.1:${relayPort}${API.encryptionCertificate}`);
+    const document = await answer.json();
+    return JSON.parse(decodeBase64UrlText(document.payload)).enabled === false ? true : undefined;
+  }, "the relay to pass down the disabled certificate");
+  const sent = await clientReport(site, clientDir, relayPort);
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.equal((await clientStatus(clientDir)).certificateKid, null);
+  const stored = await waitForStored(site, computerId, 3);
+  assert.deepEqual(stored.map((r) => r.encrypted), [true, false, false]);
 });

@@ -36,312 +36,266 @@ function randomCanary(label: string): string {
 }
 
 Deno.test("a report crosses client → relay → server at each encryption level, and the canary is on no wire or disk unless the level is none", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   const kid = await generateKey(site, true);
-  const server = await startServer(site);
-  const upstream = new RecordingProxy(site.serverPort);
+  await using _server = await startServer(site);
+  await using upstream = new RecordingProxy(site.serverPort);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  const relay = await startRelay(relayDir, relayPort, upstream.port);
-  const downstream = new RecordingProxy(relayPort);
-  try {
-    for (const level of ["required", "optional", "none"] as const) {
-      const canary = randomCanary(level);
-      const clientDir = `${site.root}/client-${level}`;
-      const result = await clientReport(site, clientDir, downstream.port, [
-        "--encryption",
-        level,
-        "--property",
-        `Secret=${canary}`,
-      ]);
-      assert.equal(result.code, 0, result.stderr);
-      const computerId = await computerIdOf(clientDir);
-      const [stored] = await waitForStored(site, computerId, 1);
-      assert.equal(stored.report.custom.Secret, canary);
-      assert.equal(stored.report.properties.encryption_level, level);
-      assert.equal(typeof stored.report.properties.hostname, "string");
-      assert.equal(stored.encrypted, level !== "none");
-      assert.equal(stored.kid, level === "none" ? null : kid);
+  await using _relay = await startRelay(relayDir, relayPort, upstream.port);
+  await using downstream = new RecordingProxy(relayPort);
+  for (const level of ["required", "optional", "none"] as const) {
+    const canary = randomCanary(level);
+    const clientDir = `${site.root}/client-${level}`;
+    const result = await clientReport(site, clientDir, downstream.port, [
+      "--encryption",
+      level,
+      "--property",
+      `Secret=${canary}`,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const computerId = await computerIdOf(clientDir);
+    const [stored] = await waitForStored(site, computerId, 1);
+    assert.equal(stored.report.custom.Secret, canary);
+    assert.equal(stored.report.properties.encryption_level, level);
+    assert.equal(typeof stored.report.properties.hostname, "string");
+    assert.equal(stored.encrypted, level !== "none");
+    assert.equal(stored.kid, level === "none" ? null : kid);
 
-      const status = await clientStatus(clientDir);
-      assert.equal(status.encryptingNow, level !== "none");
-      assert.equal(status.queueDepth, 0);
+    const status = await clientStatus(clientDir);
+    assert.equal(status.encryptingNow, level !== "none");
+    assert.equal(status.queueDepth, 0);
 
-      const relayDisk = await readTree(relayDir);
-      if (level === "none") {
-        assert.ok(containsCanary(downstream.text, canary), "clear text is visible on the wire");
-        assert.ok(containsCanary(upstream.text, canary));
-      } else {
-        assert.ok(
-          !containsCanary(downstream.text, canary),
-          "canary seen on the client → relay wire",
-        );
-        assert.ok(!containsCanary(upstream.text, canary), "canary seen on the relay → server wire");
-        assert.ok(!containsCanary(relayDisk, canary), "canary seen in the relay's folders");
-      }
+    const relayDisk = await readTree(relayDir);
+    if (level === "none") {
+      assert.ok(containsCanary(downstream.text, canary), "clear text is visible on the wire");
+      assert.ok(containsCanary(upstream.text, canary));
+    } else {
+      assert.ok(
+        !containsCanary(downstream.text, canary),
+        "canary seen on the client → relay wire",
+      );
+      assert.ok(!containsCanary(upstream.text, canary), "canary seen on the relay → server wire");
+      assert.ok(!containsCanary(relayDisk, canary), "canary seen in the relay's folders");
     }
-  } finally {
-    await downstream.close();
-    await relay.stop();
-    await upstream.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
   }
 });
 
 Deno.test("required with no certificate sends nothing and queues; once a key is deployed the queue drains encrypted", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const proxy = new RecordingProxy(site.serverPort);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  await using proxy = new RecordingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
   const canary = randomCanary("held");
-  try {
-    const first = await clientReport(site, clientDir, proxy.port, [
-      "--encryption",
-      "required",
-      "--property",
-      `Secret=${canary}`,
-    ]);
-    assert.equal(first.code, 3, first.stderr);
-    assert.match(first.stderr, /no deployed encryption certificate/);
-    assert.ok(!proxy.text.includes(`POST ${API.reports}`), "a report was sent");
-    let status = await clientStatus(clientDir);
-    assert.equal(status.queueDepth, 1);
-    assert.equal(status.encryptingNow, false);
-    assert.match(String((status.lastFailure as { message: string }).message), /required/);
+  const first = await clientReport(site, clientDir, proxy.port, [
+    "--encryption",
+    "required",
+    "--property",
+    `Secret=${canary}`,
+  ]);
+  assert.equal(first.code, 3, first.stderr);
+  assert.match(first.stderr, /no deployed encryption certificate/);
+  assert.ok(!proxy.text.includes(`POST ${API.reports}`), "a report was sent");
+  let status = await clientStatus(clientDir);
+  assert.equal(status.queueDepth, 1);
+  assert.equal(status.encryptingNow, false);
+  assert.match(String((status.lastFailure as { message: string }).message), /required/);
 
-    // Pending is not enough: clients are not told to use a pending key.
-    const kid = await generateKey(site, false);
-    const second = await clientReport(site, clientDir, proxy.port, ["--encryption", "required"]);
-    assert.equal(second.code, 3, second.stderr);
-    assert.ok(!proxy.text.includes(`POST ${API.reports}`));
+  // Pending is not enough: clients are not told to use a pending key.
+  const kid = await generateKey(site, false);
+  const second = await clientReport(site, clientDir, proxy.port, ["--encryption", "required"]);
+  assert.equal(second.code, 3, second.stderr);
+  assert.ok(!proxy.text.includes(`POST ${API.reports}`));
 
-    await deployKey(site);
-    await eventually(async () => {
-      const response = await fetch(
-        `http://127.0.0.1:${site.serverPort}${API.encryptionCertificate}`,
-      );
-      await response.body?.cancel();
-      return response.status === 200 ? true : undefined;
-    }, "the server to pick up the deployed key");
-    const third = await clientReport(site, clientDir, proxy.port, ["--encryption", "required"]);
-    assert.equal(third.code, 0, third.stderr);
-    const computerId = await computerIdOf(clientDir);
-    const stored = await waitForStored(site, computerId, 3);
-    assert.equal(stored.length, 3);
-    assert.ok(stored.every((r) => r.encrypted && r.kid === kid));
-    assert.equal(stored[0].report.custom.Secret, canary);
-    assert.ok(!containsCanary(proxy.text, canary));
-    status = await clientStatus(clientDir);
-    assert.equal(status.queueDepth, 0);
-    assert.equal(status.lastFailure, null);
-    assert.equal(status.certificateKid, kid);
-  } finally {
-    await proxy.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await deployKey(site);
+  await eventually(async () => {
+    const response = await fetch(
+      `http://127.0.0.1:${site.serverPort}${API.encryptionCertificate}`,
+    );
+    await response.body?.cancel();
+    return response.status === 200 ? true : undefined;
+  }, "the server to pick up the deployed key");
+  const third = await clientReport(site, clientDir, proxy.port, ["--encryption", "required"]);
+  assert.equal(third.code, 0, third.stderr);
+  const computerId = await computerIdOf(clientDir);
+  const stored = await waitForStored(site, computerId, 3);
+  assert.equal(stored.length, 3);
+  assert.ok(stored.every((r) => r.encrypted && r.kid === kid));
+  assert.equal(stored[0].report.custom.Secret, canary);
+  assert.ok(!containsCanary(proxy.text, canary));
+  status = await clientStatus(clientDir);
+  assert.equal(status.queueDepth, 0);
+  assert.equal(status.lastFailure, null);
+  assert.equal(status.certificateKid, kid);
 });
 
 Deno.test("required behind a relay that predates MLE sends nothing", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
+  await using _server = await startServer(site);
   const relayPort = freePort();
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--no-encrypted-reports",
   ]);
-  const proxy = new RecordingProxy(relayPort);
-  try {
-    const required = await clientReport(site, `${site.root}/client-required`, proxy.port, [
-      "--encryption",
-      "required",
-    ]);
-    assert.equal(required.code, 3, required.stderr);
-    assert.match(required.stderr, /does not accept encrypted reports/);
-    assert.ok(!proxy.text.includes(`POST ${API.reports}`));
-    const status = await clientStatus(`${site.root}/client-required`);
-    assert.equal(status.parentAcceptsEncrypted, false);
-    assert.equal(status.queueDepth, 1);
+  await using proxy = new RecordingProxy(relayPort);
+  const required = await clientReport(site, `${site.root}/client-required`, proxy.port, [
+    "--encryption",
+    "required",
+  ]);
+  assert.equal(required.code, 3, required.stderr);
+  assert.match(required.stderr, /does not accept encrypted reports/);
+  assert.ok(!proxy.text.includes(`POST ${API.reports}`));
+  const status = await clientStatus(`${site.root}/client-required`);
+  assert.equal(status.parentAcceptsEncrypted, false);
+  assert.equal(status.queueDepth, 1);
 
-    // An optional client holding the site's certificate is held too: tests/downgrade_test.ts.
-  } finally {
-    await proxy.close();
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // An optional client holding the site's certificate is held too: tests/downgrade_test.ts.
 });
 
 Deno.test("a relay killed while holding accepted reports, with the server down, delivers each report exactly once when both are back", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  let server = await startServer(site);
+  await using server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  let relay = await startRelay(relayDir, relayPort, site.serverPort);
+  await using relay = await startRelay(relayDir, relayPort, site.serverPort);
   // The restarted relay's parent: the server's answers to its deliveries, on the wire.
-  const upstream = new TamperingProxy(site.serverPort);
+  await using upstream = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  try {
-    const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-    assert.equal(first.code, 0, first.stderr);
-    const computerId = await computerIdOf(clientDir);
-    await waitForStored(site, computerId, 1);
+  const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+  assert.equal(first.code, 0, first.stderr);
+  const computerId = await computerIdOf(clientDir);
+  await waitForStored(site, computerId, 1);
 
-    await server.stop();
-    for (let i = 0; i < 3; i++) {
-      const held = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-      assert.equal(
-        held.code,
-        0,
-        `the relay should accept while the server is down: ${held.stderr}`,
-      );
-    }
-    assert.equal((await clientStatus(clientDir)).queueDepth, 0);
-    assert.equal((await spooledMessages(relayDir)).length, 3);
-    await relay.stop("SIGKILL");
-
-    server = await startServer(site);
-    relay = await startRelay(relayDir, relayPort, upstream.port);
-    await eventually(
-      async () => (await spooledMessages(relayDir)).length === 0 ? true : undefined,
-      "the relay's spool emptied",
+  await server.stop();
+  for (let i = 0; i < 3; i++) {
+    const held = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(
+      held.code,
+      0,
+      `the relay should accept while the server is down: ${held.stderr}`,
     );
-    // What the server answered the restarted relay: each held report stored once, and no resend
-    // (which it would have answered 409 ERR_DUPLICATE_REPORT) of anything it already had.
-    const deliveries = reportDeliveries(upstream);
-    assert.deepEqual(deliveries.stored.sort(), [2, 3, 4].map((seq) => `${computerId}:${seq}`));
-    assert.deepEqual(deliveries.duplicates, [], "the relay resent reports the server had stored");
-    assert.deepEqual(deliveries.other, []);
-    const stored = await storedReports(site, computerId);
-    assert.deepEqual(stored.map((r) => r.seq), [1, 2, 3, 4]);
-    assert.ok(stored.every((r) => r.encrypted));
-  } finally {
-    await upstream.close();
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
   }
+  assert.equal((await clientStatus(clientDir)).queueDepth, 0);
+  assert.equal((await spooledMessages(relayDir)).length, 3);
+  await relay.stop("SIGKILL");
+
+  await using _restartedServer = await startServer(site);
+  await using _restartedRelay = await startRelay(relayDir, relayPort, upstream.port);
+  await eventually(
+    async () => (await spooledMessages(relayDir)).length === 0 ? true : undefined,
+    "the relay's spool emptied",
+  );
+  // What the server answered the restarted relay: each held report stored once, and no resend
+  // (which it would have answered 409 ERR_DUPLICATE_REPORT) of anything it already had.
+  const deliveries = reportDeliveries(upstream);
+  assert.deepEqual(deliveries.stored.sort(), [2, 3, 4].map((seq) => `${computerId}:${seq}`));
+  assert.deepEqual(deliveries.duplicates, [], "the relay resent reports the server had stored");
+  assert.deepEqual(deliveries.other, []);
+  const stored = await storedReports(site, computerId);
+  assert.deepEqual(stored.map((r) => r.seq), [1, 2, 3, 4]);
+  assert.ok(stored.every((r) => r.encrypted));
 });
 
 Deno.test("a client whose parent is down keeps its reports queued and delivers them later", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
   const clientDir = `${site.root}/client`;
-  try {
-    const offline = await clientReport(site, clientDir, site.serverPort, [
-      "--encryption",
-      "required",
-    ]);
-    assert.equal(offline.code, 4, offline.stderr);
-    assert.equal((await clientStatus(clientDir)).queueDepth, 1);
-    const server = await startServer(site);
-    try {
-      const online = await clientReport(site, clientDir, site.serverPort, [
-        "--encryption",
-        "required",
-      ]);
-      assert.equal(online.code, 0, online.stderr);
-      const stored = await waitForStored(site, await computerIdOf(clientDir), 2);
-      assert.equal(stored.length, 2);
-    } finally {
-      await server.stop();
-    }
-  } finally {
-    await Deno.remove(site.root, { recursive: true });
-  }
+  const offline = await clientReport(site, clientDir, site.serverPort, [
+    "--encryption",
+    "required",
+  ]);
+  assert.equal(offline.code, 4, offline.stderr);
+  assert.equal((await clientStatus(clientDir)).queueDepth, 1);
+  await using _server = await startServer(site);
+  const online = await clientReport(site, clientDir, site.serverPort, [
+    "--encryption",
+    "required",
+  ]);
+  assert.equal(online.code, 0, online.stderr);
+  const stored = await waitForStored(site, await computerIdOf(clientDir), 2);
+  assert.equal(stored.length, 2);
 });
 
 Deno.test("a level deployed with admin settings set replaces the install-time level before the next report", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   const kid = await generateKey(site, true);
-  const server = await startServer(site);
+  await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  try {
-    const first = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
-    assert.equal(first.code, 0, first.stderr);
-    const computerId = await computerIdOf(clientDir);
-    let status = await clientStatus(clientDir);
-    assert.equal(status.encryptionLevel, "none");
-    assert.equal(status.encryptionLevelSource, "command line");
+  const first = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
+  assert.equal(first.code, 0, first.stderr);
+  const computerId = await computerIdOf(clientDir);
+  let status = await clientStatus(clientDir);
+  assert.equal(status.encryptionLevel, "none");
+  assert.equal(status.encryptionLevelSource, "command line");
 
-    await admin([
-      "settings",
-      "set",
-      "_BESClient_Report_Encryption=required",
-      "--computer",
-      String(computerId),
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-    ]);
-    const second = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
-    assert.equal(second.code, 0, second.stderr);
-    status = await clientStatus(clientDir);
-    assert.equal(status.encryptionLevel, "required");
-    assert.equal(status.encryptionLevelSource, "deployed");
-    const stored = await waitForStored(site, computerId, 2);
-    assert.equal(stored[0].encrypted, false);
-    assert.equal(stored[1].encrypted, true);
-    assert.equal(stored[1].kid, kid);
+  await admin([
+    "settings",
+    "set",
+    "_BESClient_Report_Encryption=required",
+    "--computer",
+    String(computerId),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  const second = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
+  assert.equal(second.code, 0, second.stderr);
+  status = await clientStatus(clientDir);
+  assert.equal(status.encryptionLevel, "required");
+  assert.equal(status.encryptionLevelSource, "deployed");
+  const stored = await waitForStored(site, computerId, 2);
+  assert.equal(stored[0].encrypted, false);
+  assert.equal(stored[1].encrypted, true);
+  assert.equal(stored[1].kid, kid);
 
-    const human = await runRole("client", ["status", "--data-dir", clientDir]);
-    assert.equal(human.code, 0);
-    assert.match(human.stdout, /Encryption level\s+required \(deployed\)/);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  const human = await runRole("client", ["status", "--data-dir", clientDir]);
+  assert.equal(human.code, 0);
+  assert.match(human.stdout, /Encryption level\s+required \(deployed\)/);
 });
 
 Deno.test("settings signed by anyone but the site key are refused by the client", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
+  await using site = await createSite();
+  await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  try {
-    assert.equal(
-      (await clientReport(site, clientDir, site.serverPort, ["--encryption", "optional"])).code,
-      0,
-    );
-    const computerId = await computerIdOf(clientDir);
-    const forger = await crypto.subtle.generateKey({ name: "Ed25519" }, false, [
-      "sign",
-      "verify",
-    ]) as CryptoKeyPair;
-    const forged = await signSettings(forger.privateKey, {
-      computers: "all",
-      settings: { _BESClient_Report_Encryption: "none" },
-      issuedAt: Date.now(),
-      id: crypto.randomUUID(),
-    });
-    const store = openStore(site.serverDir);
-    await store.addSettings(null, JSON.stringify(forged), Date.now());
-    store.close();
+  assert.equal(
+    (await clientReport(site, clientDir, site.serverPort, ["--encryption", "optional"])).code,
+    0,
+  );
+  const computerId = await computerIdOf(clientDir);
+  const forger = await crypto.subtle.generateKey({ name: "Ed25519" }, false, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const forged = await signSettings(forger.privateKey, {
+    computers: "all",
+    settings: { _BESClient_Report_Encryption: "none" },
+    issuedAt: Date.now(),
+    id: crypto.randomUUID(),
+  });
+  const store = openStore(site.serverDir);
+  await store.addSettings(null, JSON.stringify(forged), Date.now());
+  store.close();
 
-    const result = await clientReport(site, clientDir, site.serverPort, [
-      "--encryption",
-      "optional",
-    ]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, /ignored a settings document: Cannot trust mle-settings/);
-    const status = await clientStatus(clientDir);
-    assert.equal(status.encryptionLevel, "optional");
-    assert.equal(status.encryptionLevelSource, "command line");
-    assert.equal((await storedReports(site, computerId)).length, 2);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  const result = await clientReport(site, clientDir, site.serverPort, [
+    "--encryption",
+    "optional",
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /ignored a settings document: Cannot trust mle-settings/);
+  const status = await clientStatus(clientDir);
+  assert.equal(status.encryptionLevel, "optional");
+  assert.equal(status.encryptionLevelSource, "command line");
+  assert.equal((await storedReports(site, computerId)).length, 2);
 });
 
 Deno.test("client run reports every interval as a service and stops cleanly on SIGTERM", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
+  await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  const service = new RoleProcess("client", [
+  await using service = new RoleProcess("client", [
     "run",
     "--interval",
     "1",
@@ -354,93 +308,82 @@ Deno.test("client run reports every interval as a service and stops cleanly on S
     "--encryption",
     "required",
   ]);
-  try {
-    await service.waitFor("registered as computer");
-    const computerId = await computerIdOf(clientDir);
-    const stored = await waitForStored(site, computerId, 3);
-    assert.ok(stored.every((r) => r.encrypted));
-    const status = await service.stop("SIGTERM");
-    assert.equal(status.code, 0);
-    assert.match(service.stderr, /stopped/);
-  } finally {
-    await service.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await service.waitFor("registered as computer");
+  const computerId = await computerIdOf(clientDir);
+  const stored = await waitForStored(site, computerId, 3);
+  assert.ok(stored.every((r) => r.encrypted));
+  const status = await service.stop("SIGTERM");
+  assert.equal(status.code, 0);
+  assert.match(service.stderr, /stopped/);
 });
 
 Deno.test("by default the server refuses clear text from a computer whose level is required and accepts it from others; --accept-clear-from-required lets it in for a migration", async () => {
-  const site = await createSite();
-  let server = await startServer(site);
-  try {
-    const strict = `${site.root}/strict`;
-    const relaxed = `${site.root}/relaxed`;
-    assert.equal(
-      (await clientReport(site, strict, site.serverPort, ["--encryption", "optional"])).code,
-      0,
-    );
-    assert.equal(
-      (await clientReport(site, relaxed, site.serverPort, ["--encryption", "optional"])).code,
-      0,
-    );
-    const strictId = await computerIdOf(strict);
-    await admin([
-      "settings",
-      "set",
-      "_BESClient_Report_Encryption=required",
-      "--computer",
-      String(strictId),
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-    ]);
-    // A clear report signed by the strict computer's own key, as a misconfigured client would send.
-    const key = await readClientKey(`${strict}/KeyStorage/client.pvk`);
-    const body = new TextEncoder().encode(JSON.stringify({
-      computerId: strictId,
-      seq: 77,
-      createdAt: new Date().toISOString(),
-      properties: {},
-      custom: {},
-      relevance: [],
-      actionStatuses: [],
-      analyses: [],
-    }));
-    const message = await signReport(key.privateKey, { cid: strictId, seq: 77, kid: null }, body);
-    const post = () =>
-      fetch(`http://127.0.0.1:${site.serverPort}${API.reports}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(message),
-      });
-    const response = await post();
-    assert.equal(response.status, 403);
-    const refusal = (await response.json()).error;
-    assert.equal(refusal.code, "ERR_CLEAR_TEXT_REFUSED");
-    assert.match(refusal.message, /encryption level is required/);
-    // The way out for each side: the client encrypts (a key deployed), or the operator lets
-    // clear text in for a migration.
-    assert.match(refusal.message, /mle-admin encryption deploy/);
-    assert.match(refusal.message, /mle-server run --accept-clear-from-required/);
-    // The relaxed computer still reports in clear text (no certificate deployed).
-    assert.equal(
-      (await clientReport(site, relaxed, site.serverPort, ["--encryption", "optional"])).code,
-      0,
-    );
-    assert.equal((await storedReports(site, await computerIdOf(relaxed))).length, 2);
+  await using site = await createSite();
+  await using server = await startServer(site);
+  const strict = `${site.root}/strict`;
+  const relaxed = `${site.root}/relaxed`;
+  assert.equal(
+    (await clientReport(site, strict, site.serverPort, ["--encryption", "optional"])).code,
+    0,
+  );
+  assert.equal(
+    (await clientReport(site, relaxed, site.serverPort, ["--encryption", "optional"])).code,
+    0,
+  );
+  const strictId = await computerIdOf(strict);
+  await admin([
+    "settings",
+    "set",
+    "_BESClient_Report_Encryption=required",
+    "--computer",
+    String(strictId),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  // A clear report signed by the strict computer's own key, as a misconfigured client would send.
+  const key = await readClientKey(`${strict}/KeyStorage/client.pvk`);
+  const body = new TextEncoder().encode(JSON.stringify({
+    computerId: strictId,
+    seq: 77,
+    createdAt: new Date().toISOString(),
+    properties: {},
+    custom: {},
+    relevance: [],
+    actionStatuses: [],
+    analyses: [],
+  }));
+  const message = await signReport(key.privateKey, { cid: strictId, seq: 77, kid: null }, body);
+  const post = () =>
+    fetch(`http://127.0.0.1:${site.serverPort}${API.reports}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(message),
+    });
+  const response = await post();
+  assert.equal(response.status, 403);
+  const refusal = (await response.json()).error;
+  assert.equal(refusal.code, "ERR_CLEAR_TEXT_REFUSED");
+  assert.match(refusal.message, /encryption level is required/);
+  // The way out for each side: the client encrypts (a key deployed), or the operator lets
+  // clear text in for a migration.
+  assert.match(refusal.message, /mle-admin encryption deploy/);
+  assert.match(refusal.message, /mle-server run --accept-clear-from-required/);
+  // The relaxed computer still reports in clear text (no certificate deployed).
+  assert.equal(
+    (await clientReport(site, relaxed, site.serverPort, ["--encryption", "optional"])).code,
+    0,
+  );
+  assert.equal((await storedReports(site, await computerIdOf(relaxed))).length, 2);
 
-    // The migration opt-out; the former opt-in flag is still accepted and changes nothing.
-    await server.stop();
-    server = await startServer(site, [
-      "--accept-clear-from-required",
-      "--refuse-clear-from-required",
-    ]);
-    const accepted = await post();
-    assert.equal(accepted.status, 200, await accepted.text());
-    assert.deepEqual((await storedReports(site, strictId)).map((r) => r.seq), [1, 77]);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // The migration opt-out; the former opt-in flag is still accepted and changes nothing.
+  await server.stop();
+  await using _migrating = await startServer(site, [
+    "--accept-clear-from-required",
+    "--refuse-clear-from-required",
+  ]);
+  const accepted = await post();
+  assert.equal(accepted.status, 200, await accepted.text());
+  assert.deepEqual((await storedReports(site, strictId)).map((r) => r.seq), [1, 77]);
 });

@@ -134,47 +134,41 @@ withPostgres(
 );
 
 Deno.test("the masthead's servers are the last resort, and __RelayServer1 re-homes a client centrally", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
+  await using site = await createSite();
+  await using _server = await startServer(site);
   const relayPort = freePort();
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
+  await using relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
   const clientDir = `${site.root}/client`;
   const nothingListens = freePort();
-  try {
-    // Its only --parent does not answer: the masthead's server takes the report.
-    const first = await clientReport(site, clientDir, nothingListens);
-    assert.equal(first.code, 0, first.stderr);
-    let status = await clientStatus(clientDir);
-    assert.equal(status.parent, url(site.serverPort));
-    assert.match(String(status.parentWhy), new RegExp(`${url(nothingListens)} failing since`));
-    const computerId = await computerIdOf(clientDir);
+  // Its only --parent does not answer: the masthead's server takes the report.
+  const first = await clientReport(site, clientDir, nothingListens);
+  assert.equal(first.code, 0, first.stderr);
+  let status = await clientStatus(clientDir);
+  assert.equal(status.parent, url(site.serverPort));
+  assert.match(String(status.parentWhy), new RegExp(`${url(nothingListens)} failing since`));
+  const computerId = await computerIdOf(clientDir);
 
-    await admin([
-      "settings",
-      "set",
-      `__RelayServer1=${url(relayPort)}`,
-      "--all",
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-    ]);
-    // One cycle reads the signed setting; the next goes through the relay it names.
-    for (let cycle = 0; cycle < 2; cycle++) {
-      const result = await clientReport(site, clientDir, nothingListens);
-      assert.equal(result.code, 0, result.stderr);
-    }
-    status = await clientStatus(clientDir);
-    assert.equal(status.parent, url(relayPort), JSON.stringify(status));
-    assert.match(String(status.parentWhy), /parent 1 of 3: the first/);
-    assert.match(relay.stderr + "", /listening on/);
-    assert.equal(await computerIdOf(clientDir), computerId);
-    assert.equal((await storedReports(site, computerId)).length, 3);
-  } finally {
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  await admin([
+    "settings",
+    "set",
+    `__RelayServer1=${url(relayPort)}`,
+    "--all",
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  // One cycle reads the signed setting; the next goes through the relay it names.
+  for (let cycle = 0; cycle < 2; cycle++) {
+    const result = await clientReport(site, clientDir, nothingListens);
+    assert.equal(result.code, 0, result.stderr);
   }
+  status = await clientStatus(clientDir);
+  assert.equal(status.parent, url(relayPort), JSON.stringify(status));
+  assert.match(String(status.parentWhy), /parent 1 of 3: the first/);
+  assert.match(relay.stderr + "", /listening on/);
+  assert.equal(await computerIdOf(clientDir), computerId);
+  assert.equal((await storedReports(site, computerId)).length, 3);
 });
 
 withPostgres(

@@ -172,180 +172,168 @@ Deno.test("computers rotate-keys: of three running clients the two named get new
 });
 
 Deno.test("computers rotate-keys --where --compromised: only the matching computer rotates, its new entry waits for confirm; a parent serving the directive to a computer it does not name changes nothing", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const tampering = new TamperingProxy(site.serverPort);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  await using tampering = new TamperingProxy(site.serverPort);
   const blue = `${site.root}/blue`;
   const red = `${site.root}/red`;
-  try {
-    assert.equal(
-      (await clientReport(site, blue, site.serverPort, ["--property", "Team=blue"])).code,
-      0,
-    );
-    assert.equal(
-      (await clientReport(site, red, site.serverPort, ["--property", "Team=red"])).code,
-      0,
-    );
-    const blueId = (await clientStatus(blue)).computerId as number;
-    const redId = (await clientStatus(red)).computerId as number;
-    const redKey = (await readClientKey(`${red}/KeyStorage/client.pvk`)).publicKeyText;
+  assert.equal(
+    (await clientReport(site, blue, site.serverPort, ["--property", "Team=blue"])).code,
+    0,
+  );
+  assert.equal(
+    (await clientReport(site, red, site.serverPort, ["--property", "Team=red"])).code,
+    0,
+  );
+  const blueId = (await clientStatus(blue)).computerId as number;
+  const redId = (await clientStatus(red)).computerId as number;
+  const redKey = (await readClientKey(`${red}/KeyStorage/client.pvk`)).publicKeyText;
 
-    const signed = await rotateKeys(site, ["--where", "Team=blue", "--compromised"]);
-    assert.match(signed, new RegExp(`for 1 computer \\(${blueId}\\)`));
-    const requested = await outstanding(site);
-    assert.deepEqual(
-      requested.map((r) => [r.computerId, r.state, r.compromised]),
-      [[blueId, "requested", true]],
-    );
-    const rotationsTable = await admin(["computers", "rotations", "--data-dir", site.serverDir]);
-    assert.match(rotationsTable.stdout, /compromised .* waiting for its next report/);
+  const signed = await rotateKeys(site, ["--where", "Team=blue", "--compromised"]);
+  assert.match(signed, new RegExp(`for 1 computer \\(${blueId}\\)`));
+  const requested = await outstanding(site);
+  assert.deepEqual(
+    requested.map((r) => [r.computerId, r.state, r.compromised]),
+    [[blueId, "requested", true]],
+  );
+  const rotationsTable = await admin(["computers", "rotations", "--data-dir", site.serverDir]);
+  assert.match(rotationsTable.stdout, /compromised .* waiting for its next report/);
 
-    // The server gives the directive (once it re-read its store) only to the computers it names.
-    const url = `http://127.0.0.1:${site.serverPort}${API.rotationDirective}`;
-    const directive = await eventually(async () => {
-      const answer = await fetch(`${url}?computer=${blueId}`);
-      const body = await answer.json();
-      return answer.status === 200 ? body : undefined;
-    }, "the server to serve the directive");
-    const forRed = await fetch(`${url}?computer=${redId}`);
-    assert.equal(forRed.status, 404);
-    assert.equal((await forRed.json()).error.code, "ERR_NO_ROTATION");
+  // The server gives the directive (once it re-read its store) only to the computers it names.
+  const url = `http://127.0.0.1:${site.serverPort}${API.rotationDirective}`;
+  const directive = await eventually(async () => {
+    const answer = await fetch(`${url}?computer=${blueId}`);
+    const body = await answer.json();
+    return answer.status === 200 ? body : undefined;
+  }, "the server to serve the directive");
+  const forRed = await fetch(`${url}?computer=${redId}`);
+  assert.equal(forRed.status, 404);
+  assert.equal((await forRed.json()).error.code, "ERR_NO_ROTATION");
 
-    // A parent serving it to red anyway: red verifies it, sees it is not named, and stays.
-    tampering.serve(API.rotationDirective, directive);
-    assert.equal((await clientReport(site, red, tampering.port)).code, 0);
-    assert.equal((await clientStatus(red)).computerId, redId);
-    assert.equal((await readClientKey(`${red}/KeyStorage/client.pvk`)).publicKeyText, redKey);
+  // A parent serving it to red anyway: red verifies it, sees it is not named, and stays.
+  tampering.serve(API.rotationDirective, directive);
+  assert.equal((await clientReport(site, red, tampering.port)).code, 0);
+  assert.equal((await clientStatus(red)).computerId, redId);
+  assert.equal((await readClientKey(`${red}/KeyStorage/client.pvk`)).publicKeyText, redKey);
 
-    // Blue carries it out at its next report: a new entry that only claims the old id.
-    const rotated = await clientReport(site, blue, site.serverPort);
-    assert.equal(rotated.code, 0, rotated.stderr);
-    const newBlue = (await clientStatus(blue)).computerId as number;
-    assert.notEqual(newBlue, blueId, rotated.stderr);
-    let list = await computers(site);
-    assert.equal(list.find((c) => c.id === newBlue)!.claimsToReplace, blueId);
-    assert.equal(list.find((c) => c.id === blueId)!.revokedAt, null, "a claim revokes nobody");
-    assert.deepEqual(
-      (await outstanding(site)).map((r) => [r.computerId, r.newComputerId, r.awaitingConfirm]),
-      [[blueId, newBlue, true]],
-    );
+  // Blue carries it out at its next report: a new entry that only claims the old id.
+  const rotated = await clientReport(site, blue, site.serverPort);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const newBlue = (await clientStatus(blue)).computerId as number;
+  assert.notEqual(newBlue, blueId, rotated.stderr);
+  let list = await computers(site);
+  assert.equal(list.find((c) => c.id === newBlue)!.claimsToReplace, blueId);
+  assert.equal(list.find((c) => c.id === blueId)!.revokedAt, null, "a claim revokes nobody");
+  assert.deepEqual(
+    (await outstanding(site)).map((r) => [r.computerId, r.newComputerId, r.awaitingConfirm]),
+    [[blueId, newBlue, true]],
+  );
 
-    // The same directive served again (a resend) to the rotated machine: not named, not repeated.
-    assert.equal((await clientReport(site, blue, tampering.port)).code, 0);
-    assert.equal((await clientStatus(blue)).computerId, newBlue);
+  // The same directive served again (a resend) to the rotated machine: not named, not repeated.
+  assert.equal((await clientReport(site, blue, tampering.port)).code, 0);
+  assert.equal((await clientStatus(blue)).computerId, newBlue);
 
-    await admin([
-      "computers",
-      "confirm",
-      String(newBlue),
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-    ]);
-    list = await computers(site);
-    assert.notEqual(list.find((c) => c.id === blueId)!.revokedAt, null);
-    assert.deepEqual(await outstanding(site), []);
-    assert.equal(list.find((c) => c.id === redId)!.rotation, null);
-  } finally {
-    await tampering.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await admin([
+    "computers",
+    "confirm",
+    String(newBlue),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  list = await computers(site);
+  assert.notEqual(list.find((c) => c.id === blueId)!.revokedAt, null);
+  assert.deepEqual(await outstanding(site), []);
+  assert.equal(list.find((c) => c.id === redId)!.rotation, null);
 });
 
 Deno.test("computers rotate-keys behind an authenticating relay: the next report registers the new key through the relay with its hand-over and no password; the old id's later reports and a forged hand-over are refused", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
+  await using _server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
   const passwordFile = `${site.root}/relay-password`;
   await Deno.writeTextFile(passwordFile, "a long relay password for this test\n", { mode: 0o600 });
-  const relay = await startRelay(relayDir, relayPort, site.serverPort, [
+  await using _relay = await startRelay(relayDir, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",
     passwordFile,
   ]);
   const clientDir = `${site.root}/client`;
-  try {
-    const registered = await runRole("client", [
-      "register",
-      "--password-file",
-      passwordFile,
-      "--data-dir",
-      clientDir,
-      "--masthead",
-      site.masthead,
-      "--parent",
-      `http://127.0.0.1:${relayPort}`,
-      "--host-identifier",
-      "instance",
-    ]);
-    assert.equal(registered.code, 0, registered.stderr);
-    assert.equal((await clientReport(site, clientDir, relayPort)).code, 0);
-    const oldId = (await clientStatus(clientDir)).computerId as number;
-    const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+  const registered = await runRole("client", [
+    "register",
+    "--password-file",
+    passwordFile,
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--parent",
+    `http://127.0.0.1:${relayPort}`,
+    "--host-identifier",
+    "instance",
+  ]);
+  assert.equal(registered.code, 0, registered.stderr);
+  assert.equal((await clientReport(site, clientDir, relayPort)).code, 0);
+  const oldId = (await clientStatus(clientDir)).computerId as number;
+  const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
 
-    await rotateKeys(site, [String(oldId)]);
-    const directiveUrl = `http://127.0.0.1:${site.serverPort}${API.rotationDirective}`;
-    await eventually(async () => {
-      const answer = await fetch(`${directiveUrl}?computer=${oldId}`);
-      await answer.body?.cancel();
-      return answer.status === 200 || undefined;
-    }, "the server to serve the directive");
-    // The next report, with no password anywhere, rotates and registers through the relay.
-    const newId = await eventually(async () => {
-      const reported = await clientReport(site, clientDir, relayPort);
-      assert.equal(reported.code, 0, reported.stderr);
-      const id = (await clientStatus(clientDir)).computerId as number;
-      return id !== oldId ? id : undefined;
-    }, "the client to carry out the rotation");
-    const list = await computers(site);
-    assert.equal(list.find((c) => c.id === oldId)!.replacedBy, newId);
-    assert.equal(list.find((c) => c.id === newId)!.claimsToReplace, null);
-    const admitted = JSON.parse(await Deno.readTextFile(`${relayDir}/authorized-clients.json`));
-    const entry = admitted.clients.find((c: { computerId: number }) => c.computerId === newId);
-    assert.equal(entry?.by, "hand-over");
-    // Its reports go through the relay under the new id.
-    assert.equal((await clientReport(site, clientDir, relayPort)).code, 0);
-    await eventually(
-      async () => (await storedReports(site, newId)).length >= 1 || undefined,
-      "a report under the new id",
-    );
+  await rotateKeys(site, [String(oldId)]);
+  const directiveUrl = `http://127.0.0.1:${site.serverPort}${API.rotationDirective}`;
+  await eventually(async () => {
+    const answer = await fetch(`${directiveUrl}?computer=${oldId}`);
+    await answer.body?.cancel();
+    return answer.status === 200 || undefined;
+  }, "the server to serve the directive");
+  // The next report, with no password anywhere, rotates and registers through the relay.
+  const newId = await eventually(async () => {
+    const reported = await clientReport(site, clientDir, relayPort);
+    assert.equal(reported.code, 0, reported.stderr);
+    const id = (await clientStatus(clientDir)).computerId as number;
+    return id !== oldId ? id : undefined;
+  }, "the client to carry out the rotation");
+  const list = await computers(site);
+  assert.equal(list.find((c) => c.id === oldId)!.replacedBy, newId);
+  assert.equal(list.find((c) => c.id === newId)!.claimsToReplace, null);
+  const admitted = JSON.parse(await Deno.readTextFile(`${relayDir}/authorized-clients.json`));
+  const entry = admitted.clients.find((c: { computerId: number }) => c.computerId === newId);
+  assert.equal(entry?.by, "hand-over");
+  // Its reports go through the relay under the new id.
+  assert.equal((await clientReport(site, clientDir, relayPort)).code, 0);
+  await eventually(
+    async () => (await storedReports(site, newId)).length >= 1 || undefined,
+    "a report under the new id",
+  );
 
-    // The old id: reports after the ones its key spent are refused.
-    const later = await postReportSignedAs(site.serverPort, oldKey.privateKey, oldId, 1e6);
-    assert.equal(later.status, 403);
-    assert.equal(later.body.error.code, "ERR_COMPUTER_REPLACED");
+  // The old id: reports after the ones its key spent are refused.
+  const later = await postReportSignedAs(site.serverPort, oldKey.privateKey, oldId, 1e6);
+  assert.equal(later.status, 403);
+  assert.equal(later.body.error.code, "ERR_COMPUTER_REPLACED");
 
-    // A hand-over for another key, signed by a key that is not the admitted computer's.
-    const stranger = await generateSigningKeyPair();
-    const intruder = await generateSigningKeyPair();
-    const intruderKey = encodeBase64Url(await exportSigningPublicKey(intruder.publicKey));
-    const forged = await signRegistration(intruder.privateKey, {
-      publicKey: intruderKey,
-      hostIdentity: "instance:intruder",
-      hostname: "intruder",
+  // A hand-over for another key, signed by a key that is not the admitted computer's.
+  const stranger = await generateSigningKeyPair();
+  const intruder = await generateSigningKeyPair();
+  const intruderKey = encodeBase64Url(await exportSigningPublicKey(intruder.publicKey));
+  const forged = await signRegistration(intruder.privateKey, {
+    publicKey: intruderKey,
+    hostIdentity: "instance:intruder",
+    hostname: "intruder",
+    issuedAt: Date.now(),
+    handover: await signHandover(stranger.privateKey, {
+      oldComputerId: newId,
+      newPublicKey: intruderKey,
       issuedAt: Date.now(),
-      handover: await signHandover(stranger.privateKey, {
-        oldComputerId: newId,
-        newPublicKey: intruderKey,
-        issuedAt: Date.now(),
-        lastSeq: 0,
-      }),
-    });
-    const refused = await fetch(`http://127.0.0.1:${relayPort}${API.register}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(forged),
-    });
-    assert.equal(refused.status, 403);
-    assert.equal((await refused.json()).error.code, "ERR_HANDOVER_INVALID");
-    assert.equal((await computers(site)).length, 2, "nothing registered for the forgery");
-  } finally {
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+      lastSeq: 0,
+    }),
+  });
+  const refused = await fetch(`http://127.0.0.1:${relayPort}${API.register}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(forged),
+  });
+  assert.equal(refused.status, 403);
+  assert.equal((await refused.json()).error.code, "ERR_HANDOVER_INVALID");
+  assert.equal((await computers(site)).length, 2, "nothing registered for the forgery");
 });

@@ -26,6 +26,7 @@ import {
 import { eventually } from "./eventually.ts";
 import { missingChunks, type SignedUpload, signedUpload } from "./signed_upload.ts";
 import type { RoleProcess } from "./run_role.ts";
+import type { ServerProcess } from "./role_processes.ts";
 import {
   canMountFilesystems,
   moveServerToSmallFilesystem,
@@ -78,10 +79,22 @@ async function reportUntilRefused(port: number, sender: TestSender, from: number
   throw new Error("the full filesystem never refused a report");
 }
 
-/** A site whose server data dir lives on a small filesystem of its own. */
-async function siteOnSmallFilesystem(): Promise<{ site: TestSite; disk: SmallFilesystem }> {
-  const site = await createSite();
-  return { site, disk: await moveServerToSmallFilesystem(site, SMALL_FILESYSTEM_BYTES) };
+/**
+ * A site whose server data dir lives on a small filesystem of its own, its server running. At the
+ * end of the scope holding it (`await using`) the server stops, its database is checked whole, the
+ * filesystem is unmounted and the site removed, in that order.
+ */
+async function serverOnSmallFilesystem(): Promise<
+  { site: TestSite; disk: SmallFilesystem; server: ServerProcess } & AsyncDisposable
+> {
+  await using teardown = new AsyncDisposableStack();
+  const site = teardown.use(await createSite());
+  const disk = await moveServerToSmallFilesystem(site, SMALL_FILESYSTEM_BYTES);
+  teardown.defer(() => disk.unmount());
+  teardown.defer(() => assertIntegrity(`${site.serverDir}/${DATABASE_FILE}`));
+  const server = teardown.use(await startServer(site));
+  const owned = teardown.move();
+  return { site, disk, server, [Symbol.asyncDispose]: () => owned.disposeAsync() };
 }
 
 function assertIntegrity(databasePath: string): void {
@@ -104,61 +117,54 @@ Deno.test({
     "a server whose disk is full answers reports and registrations 503 with Retry-After, stores nothing it did not acknowledge, and resumes when space returns",
   ignore,
   async fn() {
-    const { site, disk } = await siteOnSmallFilesystem();
-    const server = await startServer(site);
-    try {
-      const sender = await registerSender(site.serverPort);
-      assert.equal((await postReport(site.serverPort, await sender.report(1))).status, 200);
-      await disk.fill();
+    await using deployment = await serverOnSmallFilesystem();
+    const { site, disk, server } = deployment;
+    const sender = await registerSender(site.serverPort);
+    assert.equal((await postReport(site.serverPort, await sender.report(1))).status, 200);
+    await disk.fill();
 
-      const { accepted, refusedSeq, refusal } = await reportUntilRefused(
-        site.serverPort,
-        sender,
-        2,
-        [200],
+    const { accepted, refusedSeq, refusal } = await reportUntilRefused(
+      site.serverPort,
+      sender,
+      2,
+      [200],
+    );
+    assertStorageFull(refusal, `report ${refusedSeq} on a full disk`);
+    // A registration may still fit (SQLite reuses its log's pages): each one is answered either
+    // 200, and then kept, or 503 ERR_STORAGE_FULL.
+    const registeredOnFullDisk: TestSender[] = [];
+    let registrationsRefused = 0;
+    for (let i = 0; i < 20; i++) {
+      await registerSender(site.serverPort).then(
+        (registered) => registeredOnFullDisk.push(registered),
+        (error: Error) => {
+          assert.match(error.message, /ERR_STORAGE_FULL/);
+          registrationsRefused++;
+        },
       );
-      assertStorageFull(refusal, `report ${refusedSeq} on a full disk`);
-      // A registration may still fit (SQLite reuses its log's pages): each one is answered either
-      // 200, and then kept, or 503 ERR_STORAGE_FULL.
-      const registeredOnFullDisk: TestSender[] = [];
-      let registrationsRefused = 0;
-      for (let i = 0; i < 20; i++) {
-        await registerSender(site.serverPort).then(
-          (registered) => registeredOnFullDisk.push(registered),
-          (error: Error) => {
-            assert.match(error.message, /ERR_STORAGE_FULL/);
-            registrationsRefused++;
-          },
-        );
-      }
-      assert.ok(registrationsRefused > 0, "no registration was refused on the full disk");
-      assertAlive(server, server.stderr);
-
-      await disk.free();
-      const again = await eventually(async () => {
-        const answer = await postReport(site.serverPort, await sender.report(refusedSeq, 2048));
-        return answer.status === 503 ? undefined : answer;
-      }, "the server storing again once space returned");
-      assert.equal(again.status, 200, JSON.stringify(again));
-      await registerSender(site.serverPort);
-      for (const registered of registeredOnFullDisk) {
-        const answer = await postReport(site.serverPort, await registered.report(1));
-        assert.equal(
-          answer.status,
-          200,
-          `a computer registered on a full disk was lost: ${answer.code}`,
-        );
-      }
-      assertAlive(server, server.stderr);
-
-      const stored = (await storedReports(site, sender.computerId)).map((report) => report.seq);
-      assert.deepEqual(stored.sort((a, b) => a - b), [1, ...accepted, refusedSeq]);
-    } finally {
-      await server.stop();
-      assertIntegrity(`${site.serverDir}/${DATABASE_FILE}`);
-      await disk.unmount();
-      await Deno.remove(site.root, { recursive: true });
     }
+    assert.ok(registrationsRefused > 0, "no registration was refused on the full disk");
+    assertAlive(server, server.stderr);
+
+    await disk.free();
+    const again = await eventually(async () => {
+      const answer = await postReport(site.serverPort, await sender.report(refusedSeq, 2048));
+      return answer.status === 503 ? undefined : answer;
+    }, "the server storing again once space returned");
+    assert.equal(again.status, 200, JSON.stringify(again));
+    await registerSender(site.serverPort);
+    for (const registered of registeredOnFullDisk) {
+      const answer = await postReport(site.serverPort, await registered.report(1));
+      assert.equal(
+        answer.status,
+        200,
+        `a computer registered on a full disk was lost: ${answer.code}`,
+      );
+    }
+    assertAlive(server, server.stderr);
+
+    const stored = (await storedReports(site, sender.computerId)).map((report) => report.seq);
+    assert.deepEqual(stored.sort((a, b) => a - b), [1, ...accepted, refusedSeq]);
   },
 });
 
@@ -167,56 +173,45 @@ Deno.test({
     "a relay whose spool disk is full answers 503 with Retry-After, keeps every report it accepted, and forwards them all once space returns",
   ignore,
   async fn() {
-    const site = await createSite();
-    const server = await startServer(site);
-    const disk = await SmallFilesystem.mount(`${site.root}/relay`, SMALL_FILESYSTEM_BYTES);
+    await using site = await createSite();
+    await using disk = await SmallFilesystem.mount(`${site.root}/relay`, SMALL_FILESYSTEM_BYTES);
+    await using server = await startServer(site);
     const relayPort = freePort();
-    let relay = await startRelay(disk.path, relayPort, site.serverPort);
-    try {
-      const sender = await registerSender(site.serverPort);
-      await server.stop(); // the relay must keep what it accepts in its spool
-      await disk.fill();
-      const { accepted, refusedSeq, refusal } = await reportUntilRefused(
-        relayPort,
-        sender,
-        1,
-        [202],
-      );
-      assertStorageFull(refusal, `report ${refusedSeq} on a full spool disk`);
-      assertAlive(relay, relay.stderr);
+    await using relay = await startRelay(disk.path, relayPort, site.serverPort);
+    const sender = await registerSender(site.serverPort);
+    await server.stop(); // the relay must keep what it accepts in its spool
+    await disk.fill();
+    const { accepted, refusedSeq, refusal } = await reportUntilRefused(
+      relayPort,
+      sender,
+      1,
+      [202],
+    );
+    assertStorageFull(refusal, `report ${refusedSeq} on a full spool disk`);
+    assertAlive(relay, relay.stderr);
 
-      // What it accepted survives a restart on the still-full disk.
-      await relay.stop("SIGKILL");
-      relay = await startRelay(disk.path, relayPort, site.serverPort);
-      await disk.free();
-      const again = await eventually(async () => {
-        const answer = await postReport(relayPort, await sender.report(refusedSeq, 2048));
-        return answer.status === 503 ? undefined : answer;
-      }, "the relay spooling again once space returned");
-      assert.equal(again.status, 202, JSON.stringify(again));
+    // What it accepted survives a restart on the still-full disk.
+    await relay.stop("SIGKILL");
+    await using restartedRelay = await startRelay(disk.path, relayPort, site.serverPort);
+    await disk.free();
+    const again = await eventually(async () => {
+      const answer = await postReport(relayPort, await sender.report(refusedSeq, 2048));
+      return answer.status === 503 ? undefined : answer;
+    }, "the relay spooling again once space returned");
+    assert.equal(again.status, 202, JSON.stringify(again));
 
-      const restarted = await startServer(site);
-      try {
-        const expected = [...accepted, refusedSeq];
-        const stored = await eventually(
-          async () => {
-            const seqs = (await storedReports(site, sender.computerId)).map((r) => r.seq);
-            return seqs.length >= expected.length ? seqs : undefined;
-          },
-          `${expected.length} reports forwarded`,
-          60_000,
-        );
-        assert.deepEqual(stored.sort((a, b) => a - b), expected);
-        assertAlive(relay, relay.stderr);
-      } finally {
-        await restarted.stop();
-      }
-    } finally {
-      await relay.stop();
-      await server.stop();
-      await disk.unmount();
-      await Deno.remove(site.root, { recursive: true });
-    }
+    await using _restarted = await startServer(site);
+    const expected = [...accepted, refusedSeq];
+    const stored = await eventually(
+      async () => {
+        const seqs = (await storedReports(site, sender.computerId)).map((r) => r.seq);
+        return seqs.length >= expected.length ? seqs : undefined;
+      },
+      `${expected.length} reports forwarded`,
+      60_000,
+    );
+    assert.deepEqual(stored.sort((a, b) => a - b), expected);
+    assertAlive(restartedRelay, restartedRelay.stderr);
   },
 });
 
@@ -264,62 +259,55 @@ Deno.test({
     "a server whose upload folder's disk fills during an upload answers chunks and manifests 503 with Retry-After, acknowledges only the chunks it wrote, and completes the upload with its SHA-256 once space returns",
   ignore,
   async fn() {
-    const { site, disk } = await siteOnSmallFilesystem();
-    const server = await startServer(site);
-    try {
-      const sender = await registerSender(site.serverPort);
-      const upload = await signedUpload(site.serverPort, sender, randomFile(8 << 20), {
-        chunkSize: UPLOAD_CHUNK_BYTES,
-        name: "during.bin",
-      });
-      assert.equal((await upload.postManifest()).status, 200);
-      const before = await putUntilEnd({ ...upload, chunkCount: 8 }, 0, [200], "free disk");
-      assert.deepEqual(before.refused, []);
-      // Room for less than a chunk: the next chunk's write fails part way.
-      await disk.fill({ leaveBytes: UPLOAD_CHUNK_BYTES / 2 });
+    await using deployment = await serverOnSmallFilesystem();
+    const { site, disk, server } = deployment;
+    const sender = await registerSender(site.serverPort);
+    const upload = await signedUpload(site.serverPort, sender, randomFile(8 << 20), {
+      chunkSize: UPLOAD_CHUNK_BYTES,
+      name: "during.bin",
+    });
+    assert.equal((await upload.postManifest()).status, 200);
+    const before = await putUntilEnd({ ...upload, chunkCount: 8 }, 0, [200], "free disk");
+    assert.deepEqual(before.refused, []);
+    // Room for less than a chunk: the next chunk's write fails part way.
+    await disk.fill({ leaveBytes: UPLOAD_CHUNK_BYTES / 2 });
 
-      const during = await putUntilEnd(upload, 8, [200], "full disk");
-      assert.ok(during.refused.length > 0, "no chunk was refused on the full disk");
-      const late = await signedUpload(site.serverPort, sender, randomFile(100_000), {
-        chunkSize: 65_536,
-        name: "late.bin",
-      });
-      const lateManifest = await late.postManifest();
-      assertStorageFull(lateManifest, "a manifest on a full disk");
-      assertAlive(server, server.stderr);
+    const during = await putUntilEnd(upload, 8, [200], "full disk");
+    assert.ok(during.refused.length > 0, "no chunk was refused on the full disk");
+    const late = await signedUpload(site.serverPort, sender, randomFile(100_000), {
+      chunkSize: 65_536,
+      name: "late.bin",
+    });
+    const lateManifest = await late.postManifest();
+    assertStorageFull(lateManifest, "a manifest on a full disk");
+    assertAlive(server, server.stderr);
 
-      // Every chunk acknowledged is held; every one refused is missing.
-      const status = await upload.status();
-      assert.ok(status, "no status on a full disk");
-      assert.equal(status.state, "receiving");
-      assert.deepEqual(missingChunks(status), during.refused);
+    // Every chunk acknowledged is held; every one refused is missing.
+    const status = await upload.status();
+    assert.ok(status, "no status on a full disk");
+    assert.equal(status.state, "receiving");
+    assert.deepEqual(missingChunks(status), during.refused);
 
-      await disk.free();
-      let last;
-      for (const index of during.refused) last = await putOnceSpaceReturns(upload, index);
-      assert.equal(last?.status, 200, JSON.stringify(last));
-      assert.equal((await upload.status())?.state, "complete");
-      assert.equal(
-        await sha256Of(`${site.serverDir}/uploads/${sender.computerId}/during.bin`),
-        upload.sha256,
-      );
+    await disk.free();
+    let last;
+    for (const index of during.refused) last = await putOnceSpaceReturns(upload, index);
+    assert.equal(last?.status, 200, JSON.stringify(last));
+    assert.equal((await upload.status())?.state, "complete");
+    assert.equal(
+      await sha256Of(`${site.serverDir}/uploads/${sender.computerId}/during.bin`),
+      upload.sha256,
+    );
 
-      // The manifest refused on the full disk is taken now, and its upload completes.
-      assert.equal((await late.postManifest()).status, 200);
-      for (let index = 0; index < late.chunkCount; index++) {
-        assert.equal((await late.putChunk(index)).status, 200);
-      }
-      assert.equal(
-        await sha256Of(`${site.serverDir}/uploads/${sender.computerId}/late.bin`),
-        late.sha256,
-      );
-      assertAlive(server, server.stderr);
-    } finally {
-      await server.stop();
-      assertIntegrity(`${site.serverDir}/${DATABASE_FILE}`);
-      await disk.unmount();
-      await Deno.remove(site.root, { recursive: true });
+    // The manifest refused on the full disk is taken now, and its upload completes.
+    assert.equal((await late.postManifest()).status, 200);
+    for (let index = 0; index < late.chunkCount; index++) {
+      assert.equal((await late.putChunk(index)).status, 200);
     }
+    assert.equal(
+      await sha256Of(`${site.serverDir}/uploads/${sender.computerId}/late.bin`),
+      late.sha256,
+    );
+    assertAlive(server, server.stderr);
   },
 });
 
@@ -328,64 +316,57 @@ Deno.test({
     "a relay whose upload buffer's disk fills during an upload answers chunks and manifests 503 with Retry-After, keeps every chunk it acknowledged through a kill -9, and the upload completes with its SHA-256 once space returns",
   ignore,
   async fn() {
-    const site = await createSite();
-    let server = await startServer(site);
-    const disk = await SmallFilesystem.mount(`${site.root}/relay`, SMALL_FILESYSTEM_BYTES);
+    await using site = await createSite();
+    await using disk = await SmallFilesystem.mount(`${site.root}/relay`, SMALL_FILESYSTEM_BYTES);
+    await using server = await startServer(site);
     const relayPort = freePort();
-    let relay = await startRelay(disk.path, relayPort, site.serverPort);
-    try {
-      const sender = await registerSender(site.serverPort);
-      const upload = await signedUpload(relayPort, sender, randomFile(8 << 20), {
-        chunkSize: UPLOAD_CHUNK_BYTES,
-        name: "buffered.bin",
-      });
-      await server.stop(); // the relay must keep the upload in its buffer
-      // The relay answers a manifest it buffered with the status it can give (200).
-      assert.equal((await upload.postManifest()).status, 200);
-      const before = await putUntilEnd({ ...upload, chunkCount: 8 }, 0, [202], "free disk");
-      assert.deepEqual(before.refused, []);
-      // Room for less than a chunk: the next chunk's write fails part way.
-      await disk.fill({ leaveBytes: UPLOAD_CHUNK_BYTES / 2 });
+    await using relay = await startRelay(disk.path, relayPort, site.serverPort);
+    const sender = await registerSender(site.serverPort);
+    const upload = await signedUpload(relayPort, sender, randomFile(8 << 20), {
+      chunkSize: UPLOAD_CHUNK_BYTES,
+      name: "buffered.bin",
+    });
+    await server.stop(); // the relay must keep the upload in its buffer
+    // The relay answers a manifest it buffered with the status it can give (200).
+    assert.equal((await upload.postManifest()).status, 200);
+    const before = await putUntilEnd({ ...upload, chunkCount: 8 }, 0, [202], "free disk");
+    assert.deepEqual(before.refused, []);
+    // Room for less than a chunk: the next chunk's write fails part way.
+    await disk.fill({ leaveBytes: UPLOAD_CHUNK_BYTES / 2 });
 
-      const during = await putUntilEnd(upload, 8, [202], "full buffer disk");
-      assert.ok(during.refused.length > 0, "no chunk was refused on the full disk");
-      const late = await signedUpload(relayPort, sender, randomFile(100_000), {
-        chunkSize: 65_536,
-        name: "late.bin",
-      });
-      assertStorageFull(await late.postManifest(), "a manifest on a full buffer disk");
-      assertAlive(relay, relay.stderr);
+    const during = await putUntilEnd(upload, 8, [202], "full buffer disk");
+    assert.ok(during.refused.length > 0, "no chunk was refused on the full disk");
+    const late = await signedUpload(relayPort, sender, randomFile(100_000), {
+      chunkSize: 65_536,
+      name: "late.bin",
+    });
+    assertStorageFull(await late.postManifest(), "a manifest on a full buffer disk");
+    assertAlive(relay, relay.stderr);
 
-      // What it acknowledged survives a kill -9 on the still-full disk.
-      await relay.stop("SIGKILL");
-      relay = await startRelay(disk.path, relayPort, site.serverPort);
-      await disk.free();
-      for (const index of during.refused) {
-        const answer = await putOnceSpaceReturns(upload, index);
-        assert.equal(answer.status, 202, JSON.stringify(answer));
-      }
-      assert.equal((await late.postManifest()).status, 200);
-      for (let index = 0; index < late.chunkCount; index++) {
-        assert.equal((await late.putChunk(index)).status, 202);
-      }
-
-      server = await startServer(site);
-      for (const each of [upload, late]) {
-        await eventually(
-          async () => (await each.status(site.serverPort))?.state === "complete" || undefined,
-          `upload ${each.uid} completed at the server`,
-          60_000,
-        );
-      }
-      const folder = `${site.serverDir}/uploads/${sender.computerId}`;
-      assert.equal(await sha256Of(`${folder}/buffered.bin`), upload.sha256);
-      assert.equal(await sha256Of(`${folder}/late.bin`), late.sha256);
-      assertAlive(relay, relay.stderr);
-    } finally {
-      await relay.stop();
-      await server.stop();
-      await disk.unmount();
-      await Deno.remove(site.root, { recursive: true });
+    // What it acknowledged survives a kill -9 on the still-full disk.
+    await relay.stop("SIGKILL");
+    await using restartedRelay = await startRelay(disk.path, relayPort, site.serverPort);
+    await disk.free();
+    for (const index of during.refused) {
+      const answer = await putOnceSpaceReturns(upload, index);
+      assert.equal(answer.status, 202, JSON.stringify(answer));
     }
+    assert.equal((await late.postManifest()).status, 200);
+    for (let index = 0; index < late.chunkCount; index++) {
+      assert.equal((await late.putChunk(index)).status, 202);
+    }
+
+    await using _restartedServer = await startServer(site);
+    for (const each of [upload, late]) {
+      await eventually(
+        async () => (await each.status(site.serverPort))?.state === "complete" || undefined,
+        `upload ${each.uid} completed at the server`,
+        60_000,
+      );
+    }
+    const folder = `${site.serverDir}/uploads/${sender.computerId}`;
+    assert.equal(await sha256Of(`${folder}/buffered.bin`), upload.sha256);
+    assert.equal(await sha256Of(`${folder}/late.bin`), late.sha256);
+    assertAlive(restartedRelay, restartedRelay.stderr);
   },
 });

@@ -15,6 +15,8 @@ import {
   createSite,
   freePort,
   passwordKeysFor,
+  RELAY_SHARED_PASSWORD,
+  secretFile,
   startRelay,
   startServer,
   type TestSite,
@@ -22,14 +24,6 @@ import {
 import { eventually } from "./eventually.ts";
 import { postJsonFrom } from "./post_from.ts";
 import { type RoleResult, runRole } from "./run_role.ts";
-
-const SHARED_PASSWORD = "relay shared password, long enough to resist guessing";
-
-async function secretFile(path: string, text: string): Promise<string> {
-  await Deno.writeTextFile(path, text, { mode: 0o600 });
-  await Deno.chmod(path, 0o600);
-  return path;
-}
 
 async function register(site: TestSite, clientDir: string, args: string[]): Promise<RoleResult> {
   return await runRole("client", [
@@ -75,7 +69,10 @@ function bogusBody(registration: FlattenedJws, salt: string, id: string): Record
 Deno.test("bogus registrations from many addresses against a relay with 1,000 one-time passwords do not stop a legitimate registration", async () => {
   const site = await createSite();
   const server = await startServer(site);
-  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  const passwordFile = await secretFile(
+    `${site.root}/relay-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
   const oneTime = Array.from({ length: 1_000 }, () => crypto.randomUUID()).join("\n");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, `${oneTime}\n`);
   const relayPort = freePort();
@@ -89,7 +86,7 @@ Deno.test("bogus registrations from many addresses against a relay with 1,000 on
   ], { waitForOneTimePasswords: false }); // their keys are derived in the background while the flood runs
   const registration = await freshRegistration();
   // The shared password's id, as a registration observed on the wire shows it.
-  const [{ salt, id: sharedId }] = await passwordKeysFor(relayUrl, SHARED_PASSWORD);
+  const [{ salt, id: sharedId }] = await passwordKeysFor(relayUrl, RELAY_SHARED_PASSWORD);
   const answers = new Map<string, number>();
   let answered = 0;
   let flooding = true;
@@ -145,14 +142,17 @@ Deno.test("bogus registrations from many addresses against a relay with 1,000 on
 });
 
 Deno.test("ten bad guesses from one endpoint behind a plain relay do not lock out another client of that relay", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const passwordFile = await secretFile(`${site.root}/relay-password`, `${SHARED_PASSWORD}\n`);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  const passwordFile = await secretFile(
+    `${site.root}/relay-password`,
+    `${RELAY_SHARED_PASSWORD}\n`,
+  );
   const plainDir = `${site.root}/plain`;
   const key = await runRole("relay", ["key", "--data-dir", plainDir]);
   assert.equal(key.code, 0, key.stderr);
   const upperPort = freePort();
-  const upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
+  await using upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
     "--authenticating",
     "--password-file",
     passwordFile,
@@ -161,38 +161,31 @@ Deno.test("ten bad guesses from one endpoint behind a plain relay do not lock ou
   ]);
   const plainPort = freePort();
   const plainUrl = `http://127.0.0.1:${plainPort}`;
-  const plain = await startRelay(plainDir, plainPort, upperPort);
-  try {
-    // One endpoint (127.0.0.2) guesses ten times through the plain relay, then is slowed.
-    for (let guess = 0; guess < 10; guess++) {
-      const answer = await postJsonFrom(
-        "127.0.0.2",
-        `${plainUrl}${API.register}`,
-        await guessBody(plainUrl, `guess ${guess}`),
-      );
-      assert.equal(answer.status, 403, answer.body);
-      assert.equal(JSON.parse(answer.body).error.code, "ERR_KEY_EXCHANGE_FAILED");
-    }
-    const slowed = await postJsonFrom(
+  await using _plain = await startRelay(plainDir, plainPort, upperPort);
+  // One endpoint (127.0.0.2) guesses ten times through the plain relay, then is slowed.
+  for (let guess = 0; guess < 10; guess++) {
+    const answer = await postJsonFrom(
       "127.0.0.2",
       `${plainUrl}${API.register}`,
-      await guessBody(plainUrl, SHARED_PASSWORD),
+      await guessBody(plainUrl, `guess ${guess}`),
     );
-    assert.equal(slowed.status, 429, slowed.body);
-    assert.equal(JSON.parse(slowed.body).error.code, "ERR_TOO_MANY_ATTEMPTS");
-
-    // Another client of the same plain relay (127.0.0.1) registers with the right password.
-    const registered = await register(site, `${site.root}/client`, [
-      "--password-file",
-      passwordFile,
-      plainUrl,
-    ]);
-    assert.equal(registered.code, 0, registered.stderr);
-    assert.match(upper.stderr, /key exchange failed reason="?wrong"? source="?127\.0\.0\.2"?/);
-  } finally {
-    await plain.stop();
-    await upper.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+    assert.equal(answer.status, 403, answer.body);
+    assert.equal(JSON.parse(answer.body).error.code, "ERR_KEY_EXCHANGE_FAILED");
   }
+  const slowed = await postJsonFrom(
+    "127.0.0.2",
+    `${plainUrl}${API.register}`,
+    await guessBody(plainUrl, RELAY_SHARED_PASSWORD),
+  );
+  assert.equal(slowed.status, 429, slowed.body);
+  assert.equal(JSON.parse(slowed.body).error.code, "ERR_TOO_MANY_ATTEMPTS");
+
+  // Another client of the same plain relay (127.0.0.1) registers with the right password.
+  const registered = await register(site, `${site.root}/client`, [
+    "--password-file",
+    passwordFile,
+    plainUrl,
+  ]);
+  assert.equal(registered.code, 0, registered.stderr);
+  assert.match(upper.stderr, /key exchange failed reason="?wrong"? source="?127\.0\.0\.2"?/);
 });

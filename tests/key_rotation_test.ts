@@ -57,282 +57,251 @@ async function postSignedAs(site: TestSite, key: CryptoKey, cid: number, seq: nu
 }
 
 Deno.test("rotate-keys with hand-over: queued reports are delivered first, the new id replaces the old, the old key is refused", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
   const clientDir = `${site.root}/client`;
-  let server = await startServer(site);
-  try {
-    assert.equal(
-      (await clientReport(site, clientDir, site.serverPort, ["--encryption", "required"])).code,
-      0,
-    );
-    const oldId = (await clientStatus(clientDir)).computerId as number;
-    const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+  await using server = await startServer(site);
+  assert.equal(
+    (await clientReport(site, clientDir, site.serverPort, ["--encryption", "required"])).code,
+    0,
+  );
+  const oldId = (await clientStatus(clientDir)).computerId as number;
+  const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
 
-    await server.stop();
-    const offline = await clientReport(site, clientDir, site.serverPort, [
-      "--encryption",
-      "required",
-    ]);
-    assert.equal(offline.code, 4, offline.stderr);
-    assert.equal((await clientStatus(clientDir)).queueDepth, 1);
-    server = await startServer(site);
+  await server.stop();
+  const offline = await clientReport(site, clientDir, site.serverPort, [
+    "--encryption",
+    "required",
+  ]);
+  assert.equal(offline.code, 4, offline.stderr);
+  assert.equal((await clientStatus(clientDir)).queueDepth, 1);
+  await using _restarted = await startServer(site);
 
-    const rotated = await runRole("client", ["rotate-keys", ...connection(site, clientDir)]);
-    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
-    assert.match(rotated.stdout, /delivered 1 queued report\(s\) with the current key/);
-    assert.match(rotated.stdout, new RegExp(`deleted ${clientDir}/KeyStorage`));
-    const newId = (await clientStatus(clientDir)).computerId as number;
-    assert.notEqual(newId, oldId);
-    assert.match(rotated.stdout, new RegExp(`computer ${oldId} is now computer ${newId}`));
+  const rotated = await runRole("client", ["rotate-keys", ...connection(site, clientDir)]);
+  assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+  assert.match(rotated.stdout, /delivered 1 queued report\(s\) with the current key/);
+  assert.match(rotated.stdout, new RegExp(`deleted ${clientDir}/KeyStorage`));
+  const newId = (await clientStatus(clientDir)).computerId as number;
+  assert.notEqual(newId, oldId);
+  assert.match(rotated.stdout, new RegExp(`computer ${oldId} is now computer ${newId}`));
 
-    // The queued report went out under the old id, before the old key was discarded.
-    assert.equal((await storedReports(site, oldId)).length, 2);
-    const list = await computers(site);
-    const old = list.find((c) => c.id === oldId)!;
-    assert.equal(old.replacedBy, newId);
-    assert.equal(old.duplicateOf, null);
-    assert.equal(list.find((c) => c.id === newId)!.flagged, null);
-    const table = await admin(["computers", "duplicates", "--data-dir", site.serverDir]);
-    assert.match(table.stdout, /No duplicate computers/);
+  // The queued report went out under the old id, before the old key was discarded.
+  assert.equal((await storedReports(site, oldId)).length, 2);
+  const list = await computers(site);
+  const old = list.find((c) => c.id === oldId)!;
+  assert.equal(old.replacedBy, newId);
+  assert.equal(old.duplicateOf, null);
+  assert.equal(list.find((c) => c.id === newId)!.flagged, null);
+  const table = await admin(["computers", "duplicates", "--data-dir", site.serverDir]);
+  assert.match(table.stdout, /No duplicate computers/);
 
-    const refused = await postSignedAs(site, oldKey.privateKey, oldId, 999);
-    assert.equal(refused.status, 403);
-    assert.equal(refused.body.error.code, "ERR_COMPUTER_REPLACED");
-    assert.equal(
-      (await clientReport(site, clientDir, site.serverPort, ["--encryption", "required"])).code,
-      0,
-    );
-    assert.equal((await storedReports(site, newId)).length, 1);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  const refused = await postSignedAs(site, oldKey.privateKey, oldId, 999);
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, "ERR_COMPUTER_REPLACED");
+  assert.equal(
+    (await clientReport(site, clientDir, site.serverPort, ["--encryption", "required"])).code,
+    0,
+  );
+  assert.equal((await storedReports(site, newId)).length, 1);
 });
 
 Deno.test("rotate-keys --compromised: the new entry is flagged and the old id stays valid until the operator confirms, which revokes it; queued reports re-signed", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
   const clientDir = `${site.root}/client`;
-  let server = await startServer(site);
-  try {
-    assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
-    const oldId = (await clientStatus(clientDir)).computerId as number;
-    const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
-    await server.stop();
-    assert.equal(
-      (await clientReport(site, clientDir, site.serverPort, ["--property", "Queued=yes"])).code,
-      4,
-    );
-    server = await startServer(site);
+  await using server = await startServer(site);
+  assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
+  const oldId = (await clientStatus(clientDir)).computerId as number;
+  const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+  await server.stop();
+  assert.equal(
+    (await clientReport(site, clientDir, site.serverPort, ["--property", "Queued=yes"])).code,
+    4,
+  );
+  await using _restarted = await startServer(site);
 
-    const rotated = await runRole("client", [
-      "rotate-keys",
-      "--compromised",
-      ...connection(site, clientDir),
-    ]);
-    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
-    const newId = (await clientStatus(clientDir)).computerId as number;
-    assert.notEqual(newId, oldId);
-    assert.match(rotated.stdout, /the old id stays valid until the operator confirms/);
-    const list = await computers(site);
-    assert.equal(list.find((c) => c.id === oldId)!.revokedAt, null);
-    assert.equal(list.find((c) => c.id === oldId)!.duplicateOf, null);
-    const flagged = list.find((c) => c.id === newId)!;
-    assert.match(flagged.flagged ?? "", new RegExp(`replace computer ${oldId}.*compromised`));
-    assert.equal(flagged.claimsToReplace, oldId);
-    assert.equal(flagged.claim?.signedByOldKey, true, "the old key signed for the new one");
-    assert.equal(flagged.claim?.replacedReportedSince, false);
-    // The queued report was re-signed with the new key and stored under the new id.
-    const stored = await storedReports(site, newId);
-    assert.equal(stored.length, 1);
-    assert.equal(stored[0].report.custom.Queued, "yes");
+  const rotated = await runRole("client", [
+    "rotate-keys",
+    "--compromised",
+    ...connection(site, clientDir),
+  ]);
+  assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+  const newId = (await clientStatus(clientDir)).computerId as number;
+  assert.notEqual(newId, oldId);
+  assert.match(rotated.stdout, /the old id stays valid until the operator confirms/);
+  const list = await computers(site);
+  assert.equal(list.find((c) => c.id === oldId)!.revokedAt, null);
+  assert.equal(list.find((c) => c.id === oldId)!.duplicateOf, null);
+  const flagged = list.find((c) => c.id === newId)!;
+  assert.match(flagged.flagged ?? "", new RegExp(`replace computer ${oldId}.*compromised`));
+  assert.equal(flagged.claimsToReplace, oldId);
+  assert.equal(flagged.claim?.signedByOldKey, true, "the old key signed for the new one");
+  assert.equal(flagged.claim?.replacedReportedSince, false);
+  // The queued report was re-signed with the new key and stored under the new id.
+  const stored = await storedReports(site, newId);
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0].report.custom.Queued, "yes");
 
-    // A claim revokes nobody: until the operator confirms, the old key is still accepted ...
-    assert.equal((await postSignedAs(site, oldKey.privateKey, oldId, 998)).status, 200);
+  // A claim revokes nobody: until the operator confirms, the old key is still accepted ...
+  assert.equal((await postSignedAs(site, oldKey.privateKey, oldId, 998)).status, 200);
 
-    const confirmed = await admin([
-      "computers",
-      "confirm",
-      String(newId),
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-    ]);
-    assert.match(
-      confirmed.stdout,
-      new RegExp(`Revoked computer ${oldId}, which computer ${newId}`),
-    );
-    const after = await computers(site);
-    assert.equal(after.find((c) => c.id === newId)!.flagged, null);
-    assert.notEqual(after.find((c) => c.id === oldId)!.revokedAt, null);
-    // ... and refused once the server re-reads who is revoked (every few seconds).
-    const refused = await eventually(async () => {
-      const answer = await postSignedAs(site, oldKey.privateKey, oldId, 999);
-      return answer.status === 403 ? answer : undefined;
-    }, "the server to refuse the revoked computer");
-    assert.equal(refused.body.error.code, "ERR_COMPUTER_REVOKED");
-    const revocations = await fetch(`http://127.0.0.1:${site.serverPort}${API.revocations}`);
-    assert.equal(revocations.status, 200);
-    const body = JSON.parse(
-      new TextDecoder().decode(
-        Uint8Array.fromBase64((await revocations.json()).payload, { alphabet: "base64url" }),
-      ),
-    );
-    assert.deepEqual(body.revoked, [oldId]);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  const confirmed = await admin([
+    "computers",
+    "confirm",
+    String(newId),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
+  assert.match(
+    confirmed.stdout,
+    new RegExp(`Revoked computer ${oldId}, which computer ${newId}`),
+  );
+  const after = await computers(site);
+  assert.equal(after.find((c) => c.id === newId)!.flagged, null);
+  assert.notEqual(after.find((c) => c.id === oldId)!.revokedAt, null);
+  // ... and refused once the server re-reads who is revoked (every few seconds).
+  const refused = await eventually(async () => {
+    const answer = await postSignedAs(site, oldKey.privateKey, oldId, 999);
+    return answer.status === 403 ? answer : undefined;
+  }, "the server to refuse the revoked computer");
+  assert.equal(refused.body.error.code, "ERR_COMPUTER_REVOKED");
+  const revocations = await fetch(`http://127.0.0.1:${site.serverPort}${API.revocations}`);
+  assert.equal(revocations.status, 200);
+  const body = JSON.parse(
+    new TextDecoder().decode(
+      Uint8Array.fromBase64((await revocations.json()).payload, { alphabet: "base64url" }),
+    ),
+  );
+  assert.deepEqual(body.revoked, [oldId]);
 });
 
 Deno.test("a machine that loses its KeyStorage without rotate-keys shows as a duplicate; remove-duplicates removes the older entry once idle, or with --force", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   const clientDir = `${site.root}/client`;
-  const server = await startServer(site);
-  try {
-    assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
-    const oldId = (await clientStatus(clientDir)).computerId as number;
-    await Deno.remove(`${clientDir}/KeyStorage`, { recursive: true }); // the manual procedure
-    assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
-    const newId = (await clientStatus(clientDir)).computerId as number;
-    assert.notEqual(newId, oldId);
+  await using _server = await startServer(site);
+  assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
+  const oldId = (await clientStatus(clientDir)).computerId as number;
+  await Deno.remove(`${clientDir}/KeyStorage`, { recursive: true }); // the manual procedure
+  assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
+  const newId = (await clientStatus(clientDir)).computerId as number;
+  assert.notEqual(newId, oldId);
 
-    const duplicates = JSON.parse(
-      (await admin(["computers", "duplicates", "--json", "--data-dir", site.serverDir])).stdout,
-    ) as { groups: { keep: number; members: (Computer & { action: string })[] }[] };
-    assert.deepEqual(duplicates.groups.map((g) => g.keep), [newId]);
-    assert.deepEqual(
-      duplicates.groups[0].members.map((c) => [c.id, c.duplicateOf, c.action]),
-      [[newId, null, "keep"], [oldId, newId, "keep"]],
-      "the old entry reported today: kept unless forced",
-    );
+  const duplicates = JSON.parse(
+    (await admin(["computers", "duplicates", "--json", "--data-dir", site.serverDir])).stdout,
+  ) as { groups: { keep: number; members: (Computer & { action: string })[] }[] };
+  assert.deepEqual(duplicates.groups.map((g) => g.keep), [newId]);
+  assert.deepEqual(
+    duplicates.groups[0].members.map((c) => [c.id, c.duplicateOf, c.action]),
+    [[newId, null, "keep"], [oldId, newId, "keep"]],
+    "the old entry reported today: kept unless forced",
+  );
 
-    // Both reported today: nothing is removed unless forced or the idle time is shortened.
-    const spared = await admin(["computers", "remove-duplicates", "--data-dir", site.serverDir]);
-    assert.match(spared.stdout, new RegExp(`kept computer ${oldId} .*--force removes it`));
-    const dry = await admin([
-      "computers",
-      "remove-duplicates",
-      "--dry-run",
-      "--min-idle",
-      "0",
-      "--data-dir",
-      site.serverDir,
-    ]);
-    assert.match(dry.stdout, new RegExp(`would remove computer ${oldId}`));
-    assert.equal((await computers(site)).length, 2);
-    const removed = await admin([
-      "computers",
-      "remove-duplicates",
-      "--force",
-      "--data-dir",
-      site.serverDir,
-    ]);
-    assert.match(removed.stdout, new RegExp(`removed computer ${oldId} .*last reported`));
-    assert.deepEqual((await computers(site)).map((c) => c.id), [newId]);
-    assert.equal((await computers(site, ["--all"])).length, 2);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // Both reported today: nothing is removed unless forced or the idle time is shortened.
+  const spared = await admin(["computers", "remove-duplicates", "--data-dir", site.serverDir]);
+  assert.match(spared.stdout, new RegExp(`kept computer ${oldId} .*--force removes it`));
+  const dry = await admin([
+    "computers",
+    "remove-duplicates",
+    "--dry-run",
+    "--min-idle",
+    "0",
+    "--data-dir",
+    site.serverDir,
+  ]);
+  assert.match(dry.stdout, new RegExp(`would remove computer ${oldId}`));
+  assert.equal((await computers(site)).length, 2);
+  const removed = await admin([
+    "computers",
+    "remove-duplicates",
+    "--force",
+    "--data-dir",
+    site.serverDir,
+  ]);
+  assert.match(removed.stdout, new RegExp(`removed computer ${oldId} .*last reported`));
+  assert.deepEqual((await computers(site)).map((c) => c.id), [newId]);
+  assert.equal((await computers(site, ["--all"])).length, 2);
 });
 
 Deno.test("identity is proof of key only: a report signed with one computer's key claiming another's id is refused", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  try {
-    assert.equal((await clientReport(site, `${site.root}/a`, site.serverPort)).code, 0);
-    assert.equal((await clientReport(site, `${site.root}/b`, site.serverPort)).code, 0);
-    const a = await readClientKey(`${site.root}/a/KeyStorage/client.pvk`);
-    const b = (await clientStatus(`${site.root}/b`)).computerId as number;
-    const refused = await postSignedAs(site, a.privateKey, b, 50);
-    assert.equal(refused.status, 403);
-    assert.equal(refused.body.error.code, "ERR_SIGNATURE_INVALID");
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  assert.equal((await clientReport(site, `${site.root}/a`, site.serverPort)).code, 0);
+  assert.equal((await clientReport(site, `${site.root}/b`, site.serverPort)).code, 0);
+  const a = await readClientKey(`${site.root}/a/KeyStorage/client.pvk`);
+  const b = (await clientStatus(`${site.root}/b`)).computerId as number;
+  const refused = await postSignedAs(site, a.privateKey, b, 50);
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, "ERR_SIGNATURE_INVALID");
 });
 
 Deno.test("rotate-keys --dry-run prints what would be deleted and run for each OS, and changes nothing", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   const clientDir = `${site.root}/client`;
-  const server = await startServer(site);
-  try {
-    assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
-    const expected: Record<string, string> = {
-      windows: `powershell.exe -NoProfile -Command "Restart-Service -Name 'BES Client'"`,
-      macos: "/usr/local/bin/mle-client -restart",
-      aix: "/etc/rc.d/rc2.d/SBESClientd restart",
-      hpux: "/sbin/init.d/besclient restart",
-      solaris: "/etc/init.d/besclient restart",
-      linux: "restart",
-    };
-    for (const [os, command] of Object.entries(expected)) {
-      const dry = await runRole("client", [
-        "rotate-keys",
-        "--dry-run",
-        "--os",
-        os,
-        ...connection(site, clientDir),
-      ]);
-      assert.equal(dry.code, 0, dry.stderr);
-      assert.ok(dry.stdout.includes(command), `${os}: ${dry.stdout}`);
-      assert.ok(dry.stdout.includes(`delete ${clientDir}/KeyStorage`));
-      assert.ok(dry.stdout.includes(`${clientDir}/KeyStorage/client.pvk`));
-    }
-    await Deno.stat(`${clientDir}/KeyStorage/client.pvk`);
-    const bad = await runRole("client", [
+  await using _server = await startServer(site);
+  assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
+  const expected: Record<string, string> = {
+    windows: `powershell.exe -NoProfile -Command "Restart-Service -Name 'BES Client'"`,
+    macos: "/usr/local/bin/mle-client -restart",
+    aix: "/etc/rc.d/rc2.d/SBESClientd restart",
+    hpux: "/sbin/init.d/besclient restart",
+    solaris: "/etc/init.d/besclient restart",
+    linux: "restart",
+  };
+  for (const [os, command] of Object.entries(expected)) {
+    const dry = await runRole("client", [
       "rotate-keys",
       "--dry-run",
       "--os",
-      "beos",
+      os,
       ...connection(site, clientDir),
     ]);
-    assert.equal(bad.code, 2);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.ok(dry.stdout.includes(command), `${os}: ${dry.stdout}`);
+    assert.ok(dry.stdout.includes(`delete ${clientDir}/KeyStorage`));
+    assert.ok(dry.stdout.includes(`${clientDir}/KeyStorage/client.pvk`));
   }
+  await Deno.stat(`${clientDir}/KeyStorage/client.pvk`);
+  const bad = await runRole("client", [
+    "rotate-keys",
+    "--dry-run",
+    "--os",
+    "beos",
+    ...connection(site, clientDir),
+  ]);
+  assert.equal(bad.code, 2);
 });
 
 Deno.test("rotate-keys restarts a running client service directly, which registers the new key", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   const clientDir = `${site.root}/client`;
-  const server = await startServer(site);
-  const service = new RoleProcess("client", [
+  await using _server = await startServer(site);
+  await using service = new RoleProcess("client", [
     "run",
     "--interval",
     "3600",
     ...connection(site, clientDir),
   ]);
-  try {
-    await service.waitFor("registered as computer");
-    const oldId = (await clientStatus(clientDir)).computerId as number;
-    const rotated = await runRole("client", ["rotate-keys", ...connection(site, clientDir)]);
-    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
-    assert.match(rotated.stdout, /restarted the running agent \(pid \d+\)/);
-    await service.waitFor("restarted");
-    const newId = (await clientStatus(clientDir)).computerId as number;
-    assert.notEqual(newId, oldId);
-    assert.equal((await computers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
-  } finally {
-    await service.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await service.waitFor("registered as computer");
+  const oldId = (await clientStatus(clientDir)).computerId as number;
+  const rotated = await runRole("client", ["rotate-keys", ...connection(site, clientDir)]);
+  assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+  assert.match(rotated.stdout, /restarted the running agent \(pid \d+\)/);
+  await service.waitFor("restarted");
+  const newId = (await clientStatus(clientDir)).computerId as number;
+  assert.notEqual(newId, oldId);
+  assert.equal((await computers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
 });
 
 Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new key registers through it without the password; --compromised ends by naming the manual key exchange, which completes it", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
+  await using site = await createSite();
+  await using _server = await startServer(site);
   const relayPort = freePort();
   const relayUrl = `http://127.0.0.1:${relayPort}`;
   const passwordFile = `${site.root}/relay-password`;
   await Deno.writeTextFile(passwordFile, "a long relay password for this test\n", { mode: 0o600 });
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",
     passwordFile,
@@ -348,45 +317,39 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
     "--host-identifier",
     "instance",
   ];
-  try {
-    const registered = await runRole("client", [
-      "register",
-      "--password-file",
-      passwordFile,
-      ...options,
-    ]);
-    assert.equal(registered.code, 0, registered.stderr);
-    const oldId = (await clientStatus(clientDir)).computerId as number;
+  const registered = await runRole("client", [
+    "register",
+    "--password-file",
+    passwordFile,
+    ...options,
+  ]);
+  assert.equal(registered.code, 0, registered.stderr);
+  const oldId = (await clientStatus(clientDir)).computerId as number;
 
-    // The old key's hand-over admits the new key at the relay: no password.
-    const rotated = await runRole("client", ["rotate-keys", ...options]);
-    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
-    const newId = (await clientStatus(clientDir)).computerId as number;
-    assert.notEqual(newId, oldId);
-    assert.equal((await computers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
+  // The old key's hand-over admits the new key at the relay: no password.
+  const rotated = await runRole("client", ["rotate-keys", ...options]);
+  assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+  const newId = (await clientStatus(clientDir)).computerId as number;
+  assert.notEqual(newId, oldId);
+  assert.equal((await computers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
 
-    // A compromised key's statement admits nothing: the key exchange again.
-    const compromised = await runRole("client", ["rotate-keys", "--compromised", ...options]);
-    assert.equal(compromised.code, 1, compromised.stdout + compromised.stderr);
-    assert.match(compromised.stderr, /authenticating relay/);
-    assert.ok(
-      compromised.stderr.includes(`mle-client register --password … --data-dir ${clientDir}`),
-      compromised.stderr,
-    );
+  // A compromised key's statement admits nothing: the key exchange again.
+  const compromised = await runRole("client", ["rotate-keys", "--compromised", ...options]);
+  assert.equal(compromised.code, 1, compromised.stdout + compromised.stderr);
+  assert.match(compromised.stderr, /authenticating relay/);
+  assert.ok(
+    compromised.stderr.includes(`mle-client register --password … --data-dir ${clientDir}`),
+    compromised.stderr,
+  );
 
-    const again = await runRole("client", [
-      "register",
-      "--password-file",
-      passwordFile,
-      ...options,
-    ]);
-    assert.equal(again.code, 0, again.stderr);
-    const thirdId = (await clientStatus(clientDir)).computerId as number;
-    assert.notEqual(thirdId, newId);
-    assert.equal((await computers(site)).find((c) => c.id === thirdId)!.claimsToReplace, newId);
-  } finally {
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  const again = await runRole("client", [
+    "register",
+    "--password-file",
+    passwordFile,
+    ...options,
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  const thirdId = (await clientStatus(clientDir)).computerId as number;
+  assert.notEqual(thirdId, newId);
+  assert.equal((await computers(site)).find((c) => c.id === thirdId)!.claimsToReplace, newId);
 });

@@ -17,39 +17,34 @@ async function exists(path: string): Promise<boolean> {
 }
 
 Deno.test("--storage-path given once is remembered: a later run without it keeps the same key and computer id", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
+  await using site = await createSite();
+  await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
   const keyStorage = `${site.root}/elsewhere/KeyStorage`;
-  try {
-    const first = await clientReport(site, clientDir, site.serverPort, [
-      "--storage-path",
-      keyStorage,
-    ]);
-    assert.equal(first.code, 0, first.stderr);
-    const firstId = (await clientStatus(clientDir)).computerId as number;
-    assert.ok(await exists(`${keyStorage}/client.pvk`));
+  const first = await clientReport(site, clientDir, site.serverPort, [
+    "--storage-path",
+    keyStorage,
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const firstId = (await clientStatus(clientDir)).computerId as number;
+  assert.ok(await exists(`${keyStorage}/client.pvk`));
 
-    // The flag omitted once (seen: computer 11 turned into computer 12).
-    const second = await clientReport(site, clientDir, site.serverPort);
-    assert.equal(second.code, 0, second.stderr);
-    const status = await clientStatus(clientDir);
-    assert.equal(status.computerId, firstId);
-    assert.equal(status.keyStoragePath, keyStorage);
-    assert.equal(await exists(`${clientDir}/KeyStorage`), false, "no second KeyStorage");
-    const computers = JSON.parse(
-      (await admin(["computers", "list", "--json", "--data-dir", site.serverDir])).stdout,
-    ) as { id: number }[];
-    assert.deepEqual(computers.map((c) => c.id), [firstId], "no second computer");
+  // The flag omitted once (seen: computer 11 turned into computer 12).
+  const second = await clientReport(site, clientDir, site.serverPort);
+  assert.equal(second.code, 0, second.stderr);
+  const status = await clientStatus(clientDir);
+  assert.equal(status.computerId, firstId);
+  assert.equal(status.keyStoragePath, keyStorage);
+  assert.equal(await exists(`${clientDir}/KeyStorage`), false, "no second KeyStorage");
+  const computers = JSON.parse(
+    (await admin(["computers", "list", "--json", "--data-dir", site.serverDir])).stdout,
+  ) as { id: number }[];
+  assert.deepEqual(computers.map((c) => c.id), [firstId], "no second computer");
 
-    // A new --storage-path still wins, and says so.
-    const moved = `${site.root}/moved`;
-    const third = await clientReport(site, clientDir, site.serverPort, ["--storage-path", moved]);
-    assert.equal(third.code, 0, third.stderr);
-    assert.match(third.stderr, new RegExp(`KeyStorage is now ${moved} \\(was ${keyStorage}\\)`));
-    assert.equal((await clientStatus(clientDir)).keyStoragePath, moved);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // A new --storage-path still wins, and says so.
+  const moved = `${site.root}/moved`;
+  const third = await clientReport(site, clientDir, site.serverPort, ["--storage-path", moved]);
+  assert.equal(third.code, 0, third.stderr);
+  assert.match(third.stderr, new RegExp(`KeyStorage is now ${moved} \\(was ${keyStorage}\\)`));
+  assert.equal((await clientStatus(clientDir)).keyStoragePath, moved);
 });

@@ -29,7 +29,7 @@ async function logFilesUnder(dir: string): Promise<string[]> {
 }
 
 Deno.test("no password, report body, uploaded content or private key reaches any log at debug level", async () => {
-  const site = await createSite({ MLE_SITE_PASSWORD: SITE_PASSWORD });
+  await using site = await createSite({ MLE_SITE_PASSWORD: SITE_PASSWORD });
   const outputs: [string, string][] = [];
   const keep = (what: string, result: { stdout: string; stderr: string }) =>
     outputs.push([what, result.stdout + result.stderr]);
@@ -114,24 +114,20 @@ Deno.test("no password, report body, uploaded content or private key reaches any
     await relay.stop();
     await server.stop();
   }
-  try {
-    keep("server", server);
-    keep("relay", relay);
-    const files = await logFilesUnder(site.root);
-    // The relay's --log-file and the client's default run log, both written at debug level.
-    assert.ok(files.includes(`${site.root}/logs/relay.log`), files.join(", "));
-    assert.ok(files.includes(`${clientDir}/logs/mle-client.log`), files.join(", "));
-    for (const path of files) outputs.push([path, await Deno.readTextFile(path)]);
-    // The logs did record the run (so the search below searched something).
-    const all = outputs.map(([, text]) => text).join("\n");
-    for (const expected of ["report spooled", "report stored", "cycle delivered", "admitted"]) {
-      assert.ok(all.includes(expected), `no "${expected}" in the logs`);
-    }
-    for (const [what, text] of outputs) {
-      for (const canary of CANARIES) assert.ok(!text.includes(canary), `${canary} in ${what}`);
-      assert.ok(!text.includes("PRIVATE KEY"), `a PEM private key in ${what}`);
-    }
-  } finally {
-    await Deno.remove(site.root, { recursive: true });
+  keep("server", server);
+  keep("relay", relay);
+  const files = await logFilesUnder(site.root);
+  // The relay's --log-file and the client's default run log, both written at debug level.
+  assert.ok(files.includes(`${site.root}/logs/relay.log`), files.join(", "));
+  assert.ok(files.includes(`${clientDir}/logs/mle-client.log`), files.join(", "));
+  for (const path of files) outputs.push([path, await Deno.readTextFile(path)]);
+  // The logs did record the run (so the search below searched something).
+  const all = outputs.map(([, text]) => text).join("\n");
+  for (const expected of ["report spooled", "report stored", "cycle delivered", "admitted"]) {
+    assert.ok(all.includes(expected), `no "${expected}" in the logs`);
+  }
+  for (const [what, text] of outputs) {
+    for (const canary of CANARIES) assert.ok(!text.includes(canary), `${canary} in ${what}`);
+    assert.ok(!text.includes("PRIVATE KEY"), `a PEM private key in ${what}`);
   }
 });

@@ -9,43 +9,38 @@ import { RoleProcess, runRole } from "./run_role.ts";
 import { createSite, freePort, serverMetrics, startServer } from "./deployment.ts";
 
 Deno.test("the public port answers 404 for the metrics; the operations listener serves them and /healthz", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  try {
-    const publicPort = `http://127.0.0.1:${site.serverPort}`;
-    for (const path of [API.metrics, OPS_PATHS.health]) {
-      const response = await fetch(`${publicPort}${path}`);
-      const body = await response.json();
-      assert.equal(response.status, 404, path);
-      assert.equal(body.error.code, "ERR_NOT_FOUND", path);
-    }
-    // The public port still serves the clients (proves it is the server's, and up).
-    const capabilities = await fetch(`${publicPort}${API.capabilities}`);
-    assert.equal((await capabilities.json()).role, "server");
-
-    assert.notEqual(server.opsPort, site.serverPort);
-    const ops = `http://127.0.0.1:${server.opsPort}`;
-    const metrics = await serverMetrics(server);
-    assert.equal(metrics.rsaPrivateOps, 0);
-    assert.equal(metrics.reportsStored, 0);
-    const health = await fetch(`${ops}${OPS_PATHS.health}`);
-    assert.equal(health.status, 200);
-    assert.deepEqual(await health.json(), { status: "ok" });
-    // The operations listener serves nothing of the clients' API.
-    const reports = await fetch(`${ops}${API.reports}`, { method: "POST", body: "{}" });
-    assert.equal(reports.status, 404);
-    assert.equal((await reports.json()).error.code, "ERR_NOT_FOUND");
-    const masthead = await fetch(`${ops}${API.masthead}`);
-    assert.equal(masthead.status, 404);
-    await masthead.body?.cancel();
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  await using site = await createSite();
+  await using server = await startServer(site);
+  const publicPort = `http://127.0.0.1:${site.serverPort}`;
+  for (const path of [API.metrics, OPS_PATHS.health]) {
+    const response = await fetch(`${publicPort}${path}`);
+    const body = await response.json();
+    assert.equal(response.status, 404, path);
+    assert.equal(body.error.code, "ERR_NOT_FOUND", path);
   }
+  // The public port still serves the clients (proves it is the server's, and up).
+  const capabilities = await fetch(`${publicPort}${API.capabilities}`);
+  assert.equal((await capabilities.json()).role, "server");
+
+  assert.notEqual(server.opsPort, site.serverPort);
+  const ops = `http://127.0.0.1:${server.opsPort}`;
+  const metrics = await serverMetrics(server);
+  assert.equal(metrics.rsaPrivateOps, 0);
+  assert.equal(metrics.reportsStored, 0);
+  const health = await fetch(`${ops}${OPS_PATHS.health}`);
+  assert.equal(health.status, 200);
+  assert.deepEqual(await health.json(), { status: "ok" });
+  // The operations listener serves nothing of the clients' API.
+  const reports = await fetch(`${ops}${API.reports}`, { method: "POST", body: "{}" });
+  assert.equal(reports.status, 404);
+  assert.equal((await reports.json()).error.code, "ERR_NOT_FOUND");
+  const masthead = await fetch(`${ops}${API.masthead}`);
+  assert.equal(masthead.status, 404);
+  await masthead.body?.cancel();
 });
 
 Deno.test("mle-server run --ops-listen: a chosen port; the clients' port refused; bad values exit 2", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   const opsPort = freePort();
   const server = await startServer(site, ["--ops-listen", `127.0.0.1:${opsPort}`]);
   try {
@@ -59,35 +54,31 @@ Deno.test("mle-server run --ops-listen: a chosen port; the clients' port refused
   } finally {
     await server.stop();
   }
-  try {
-    for (
-      const [value, message] of [
-        [`127.0.0.1:${site.serverPort}`, /Cannot serve operations on the port clients reach/],
-        ["127.0.0.1:99999", /port must be 0 to 65535/],
-        ["not an address", /is not a host name or IP address/],
-      ] as const
-    ) {
-      const refused = await runRole("server", [
-        "run",
-        "--data-dir",
-        site.serverDir,
-        "--listen",
-        `127.0.0.1:${site.serverPort}`,
-        "--ops-listen",
-        value,
-      ]);
-      assert.equal(refused.code, 2, `${value}: ${refused.stderr}`);
-      assert.match(refused.stderr, message, value);
-      assert.match(refused.stderr, /^mle-server: error: /m, value);
-    }
-  } finally {
-    await Deno.remove(site.root, { recursive: true });
+  for (
+    const [value, message] of [
+      [`127.0.0.1:${site.serverPort}`, /Cannot serve operations on the port clients reach/],
+      ["127.0.0.1:99999", /port must be 0 to 65535/],
+      ["not an address", /is not a host name or IP address/],
+    ] as const
+  ) {
+    const refused = await runRole("server", [
+      "run",
+      "--data-dir",
+      site.serverDir,
+      "--listen",
+      `127.0.0.1:${site.serverPort}`,
+      "--ops-listen",
+      value,
+    ]);
+    assert.equal(refused.code, 2, `${value}: ${refused.stderr}`);
+    assert.match(refused.stderr, message, value);
+    assert.match(refused.stderr, /^mle-server: error: /m, value);
   }
 });
 
 Deno.test("mle-server run warns when its operations listener is reachable from other hosts", async () => {
-  const site = await createSite();
-  const server = new RoleProcess("server", [
+  await using site = await createSite();
+  await using server = new RoleProcess("server", [
     "run",
     "--data-dir",
     site.serverDir,
@@ -98,16 +89,11 @@ Deno.test("mle-server run warns when its operations listener is reachable from o
     "--console-listen",
     "off",
   ]);
-  try {
-    await server.waitFor("listening on");
-    assert.match(
-      server.stderr,
-      /warn mle-server the operations listener is reachable from other hosts/,
-    );
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await server.waitFor("listening on");
+  assert.match(
+    server.stderr,
+    /warn mle-server the operations listener is reachable from other hosts/,
+  );
 });
 
 Deno.test("mle-server --help documents --ops-listen and its loopback default", async () => {

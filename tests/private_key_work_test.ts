@@ -104,186 +104,171 @@ async function queuedReports(clientDir: string): Promise<number> {
 }
 
 Deno.test("a registered client sending a fresh wrapped key with every report gets 429 ERR_TOO_MANY_NEW_KEYS with Retry-After past its budget; the server's RSA count stays within it and another client's reports are stored", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site); // the default budget: 10 new content keys an hour
+  await using server = await startServer(site); // the default budget: 10 new content keys an hour
   const port = site.serverPort;
-  try {
-    const hostileDir = `${site.root}/hostile`;
-    const hostile = await registeredSender(site, hostileDir, port); // its first key: 1 of 10
-    const before = (await serverMetrics(server)).rsaPrivateOps;
-    const keys: ContentKey[] = [];
-    const answers: Answer[] = [];
-    let seq = 1000;
-    for (let i = 0; i < 30; i++) {
-      keys.push(await freshKey(hostile));
-      answers.push(await postReport(port, await sealed(hostile, keys[i], seq++)));
-    }
-    const spent = (await serverMetrics(server)).rsaPrivateOps - before;
-
-    const stored = answers.filter((answer) => answer.status === 200);
-    const refused = answers.filter((answer) => answer.status === 429);
-    assert.equal(
-      stored.length + refused.length,
-      answers.length,
-      answers.map((a) => a.text).join("\n"),
-    );
-    assert.equal(stored.length, 9, "the rest of the budget: 10 new keys, one spent registering");
-    assert.ok(spent <= 10, `the hostile client cost ${spent} RSA operations`);
-    for (const answer of refused) {
-      assert.equal(answer.code, "ERR_TOO_MANY_NEW_KEYS", answer.text);
-      assert.match(answer.text, /reuse|retry/i);
-      assert.ok(Number(answer.retryAfter) >= 1, `Retry-After: ${answer.retryAfter}`);
-    }
-
-    // Past its budget, the key it uses now (the last one accepted) still works: only new keys
-    // are limited.
-    const again = await postReport(port, await sealed(hostile, keys[8], seq++));
-    assert.equal(again.status, 200, again.text);
-    assert.equal((await storedReports(site, hostile.cid)).length, 11);
-
-    // The real client of that computer, made to need a new key, keeps its report queued.
-    await Deno.remove(`${hostileDir}/KeyStorage/content-key.json`);
-    const held = await clientReport(site, hostileDir, port, ["--encryption", "required"]);
-    assert.notEqual(held.code, 0);
-    assert.match(held.stderr, /429/);
-    assert.equal(await queuedReports(hostileDir), 1, held.stderr);
-
-    // Another client is not affected.
-    const goodDir = `${site.root}/good`;
-    for (let i = 0; i < 3; i++) {
-      const result = await clientReport(site, goodDir, port, ["--encryption", "required"]);
-      assert.equal(result.code, 0, result.stderr);
-    }
-    const good = JSON.parse(await Deno.readTextFile(`${goodDir}/state.json`)).computerId;
-    assert.equal((await storedReports(site, good)).length, 3);
-    assert.ok((await serverMetrics(server)).rsaPrivateOps - before <= 11);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  const hostileDir = `${site.root}/hostile`;
+  const hostile = await registeredSender(site, hostileDir, port); // its first key: 1 of 10
+  const before = (await serverMetrics(server)).rsaPrivateOps;
+  const keys: ContentKey[] = [];
+  const answers: Answer[] = [];
+  let seq = 1000;
+  for (let i = 0; i < 30; i++) {
+    keys.push(await freshKey(hostile));
+    answers.push(await postReport(port, await sealed(hostile, keys[i], seq++)));
   }
+  const spent = (await serverMetrics(server)).rsaPrivateOps - before;
+
+  const stored = answers.filter((answer) => answer.status === 200);
+  const refused = answers.filter((answer) => answer.status === 429);
+  assert.equal(
+    stored.length + refused.length,
+    answers.length,
+    answers.map((a) => a.text).join("\n"),
+  );
+  assert.equal(stored.length, 9, "the rest of the budget: 10 new keys, one spent registering");
+  assert.ok(spent <= 10, `the hostile client cost ${spent} RSA operations`);
+  for (const answer of refused) {
+    assert.equal(answer.code, "ERR_TOO_MANY_NEW_KEYS", answer.text);
+    assert.match(answer.text, /reuse|retry/i);
+    assert.ok(Number(answer.retryAfter) >= 1, `Retry-After: ${answer.retryAfter}`);
+  }
+
+  // Past its budget, the key it uses now (the last one accepted) still works: only new keys
+  // are limited.
+  const again = await postReport(port, await sealed(hostile, keys[8], seq++));
+  assert.equal(again.status, 200, again.text);
+  assert.equal((await storedReports(site, hostile.cid)).length, 11);
+
+  // The real client of that computer, made to need a new key, keeps its report queued.
+  await Deno.remove(`${hostileDir}/KeyStorage/content-key.json`);
+  const held = await clientReport(site, hostileDir, port, ["--encryption", "required"]);
+  assert.notEqual(held.code, 0);
+  assert.match(held.stderr, /429/);
+  assert.equal(await queuedReports(hostileDir), 1, held.stderr);
+
+  // Another client is not affected.
+  const goodDir = `${site.root}/good`;
+  for (let i = 0; i < 3; i++) {
+    const result = await clientReport(site, goodDir, port, ["--encryption", "required"]);
+    assert.equal(result.code, 0, result.stderr);
+  }
+  const good = JSON.parse(await Deno.readTextFile(`${goodDir}/state.json`)).computerId;
+  assert.equal((await storedReports(site, good)).length, 3);
+  assert.ok((await serverMetrics(server)).rsaPrivateOps - before <= 11);
 });
 
 Deno.test("the same garbage wrapped key sent again costs no second RSA operation, and fresh garbage is bounded by the budget", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site, ["--content-key-budget", "4/h"]);
+  await using server = await startServer(site, ["--content-key-budget", "4/h"]);
   const port = site.serverPort;
-  try {
-    const hostile = await registeredSender(site, `${site.root}/hostile`, port); // 1 of 4
-    const valid = await sealed(hostile, await freshKey(hostile), 1000);
-    const garbage = encodeBase64Url(crypto.getRandomValues(new Uint8Array(256)));
-    const replayed = await withWrappedKey(valid, garbage, hostile.privateKey);
-    const before = (await serverMetrics(server)).rsaPrivateOps;
-    for (let i = 0; i < 8; i++) {
-      const answer = await postReport(port, replayed);
-      assert.equal(answer.status, 400, answer.text);
-      assert.equal(answer.code, "ERR_DECRYPTION_FAILED");
-    }
-    assert.equal((await serverMetrics(server)).rsaPrivateOps - before, 1, "remembered as failed");
-
-    // Fresh garbage each time: each costs budget, so two more, then 429.
-    const codes: Array<string | undefined> = [];
-    for (let i = 0; i < 6; i++) {
-      const fresh = encodeBase64Url(crypto.getRandomValues(new Uint8Array(256)));
-      codes.push(
-        (await postReport(port, await withWrappedKey(valid, fresh, hostile.privateKey))).code,
-      );
-    }
-    assert.deepEqual(codes, [
-      "ERR_DECRYPTION_FAILED",
-      "ERR_DECRYPTION_FAILED",
-      ...Array(4).fill("ERR_TOO_MANY_NEW_KEYS"),
-    ]);
-    assert.equal((await serverMetrics(server)).rsaPrivateOps - before, 3);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  const hostile = await registeredSender(site, `${site.root}/hostile`, port); // 1 of 4
+  const valid = await sealed(hostile, await freshKey(hostile), 1000);
+  const garbage = encodeBase64Url(crypto.getRandomValues(new Uint8Array(256)));
+  const replayed = await withWrappedKey(valid, garbage, hostile.privateKey);
+  const before = (await serverMetrics(server)).rsaPrivateOps;
+  for (let i = 0; i < 8; i++) {
+    const answer = await postReport(port, replayed);
+    assert.equal(answer.status, 400, answer.text);
+    assert.equal(answer.code, "ERR_DECRYPTION_FAILED");
   }
+  assert.equal((await serverMetrics(server)).rsaPrivateOps - before, 1, "remembered as failed");
+
+  // Fresh garbage each time: each costs budget, so two more, then 429.
+  const codes: Array<string | undefined> = [];
+  for (let i = 0; i < 6; i++) {
+    const fresh = encodeBase64Url(crypto.getRandomValues(new Uint8Array(256)));
+    codes.push(
+      (await postReport(port, await withWrappedKey(valid, fresh, hostile.privateKey))).code,
+    );
+  }
+  assert.deepEqual(codes, [
+    "ERR_DECRYPTION_FAILED",
+    "ERR_DECRYPTION_FAILED",
+    ...Array(4).fill("ERR_TOO_MANY_NEW_KEYS"),
+  ]);
+  assert.equal((await serverMetrics(server)).rsaPrivateOps - before, 3);
 });
 
 Deno.test("an upload's manifest is the RSA count's one operation; after a restart its chunks are checked before any key work and open with no second unwrap; a manifest past the quota costs none", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  let server = await startServer(site);
+  await using server = await startServer(site);
   const port = site.serverPort;
-  try {
-    const sender = await registeredSender(site, `${site.root}/client`, port);
-    const cs = 1024;
-    const plain = crypto.getRandomValues(new Uint8Array(2500));
-    const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
-    const manifest: UploadManifest = {
-      v: 1,
-      uid,
-      cid: sender.cid,
-      name: "file.bin",
-      size: plain.length,
-      sha256: new Uint8Array(await crypto.subtle.digest("SHA-256", plain)).toHex(),
-      chunkSize: cs,
-      chunkCount: 3,
-      createdAt: new Date().toISOString(),
-    };
-    const { message, fileKey } = await sealUploadManifest(
-      sender.serverPublicKey,
-      sender.kid,
-      sender.privateKey,
-      { cid: sender.cid, uid, cs, cc: 3 },
-      encoder.encode(JSON.stringify(manifest)),
+  const sender = await registeredSender(site, `${site.root}/client`, port);
+  const cs = 1024;
+  const plain = crypto.getRandomValues(new Uint8Array(2500));
+  const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
+  const manifest: UploadManifest = {
+    v: 1,
+    uid,
+    cid: sender.cid,
+    name: "file.bin",
+    size: plain.length,
+    sha256: new Uint8Array(await crypto.subtle.digest("SHA-256", plain)).toHex(),
+    chunkSize: cs,
+    chunkCount: 3,
+    createdAt: new Date().toISOString(),
+  };
+  const { message, fileKey } = await sealUploadManifest(
+    sender.serverPublicKey,
+    sender.kid,
+    sender.privateKey,
+    { cid: sender.cid, uid, cs, cc: 3 },
+    encoder.encode(JSON.stringify(manifest)),
+  );
+  let before = (await serverMetrics(server)).rsaPrivateOps;
+  const posted = await send(port, API.uploads, { method: "POST", body: JSON.stringify(message) });
+  assert.equal(posted.status, 200, posted.text);
+  assert.equal((await serverMetrics(server)).rsaPrivateOps - before, 1, "the manifest's unwrap");
+
+  const chunkKey = await deriveChunkKey(fileKey, uid);
+  const chunk = (index: number) =>
+    sealChunk(
+      chunkKey,
+      { cid: sender.cid, uid, index, final: index === 2 },
+      plain.slice(index * cs, (index + 1) * cs),
     );
-    let before = (await serverMetrics(server)).rsaPrivateOps;
-    const posted = await send(port, API.uploads, { method: "POST", body: JSON.stringify(message) });
-    assert.equal(posted.status, 200, posted.text);
-    assert.equal((await serverMetrics(server)).rsaPrivateOps - before, 1, "the manifest's unwrap");
+  const put = (index: number, body: Uint8Array<ArrayBuffer>) =>
+    send(port, `${API.uploads}/${sender.cid}/${uid}/${index}`, { method: "PUT", body });
+  assert.equal((await put(0, await chunk(0))).status, 200);
 
-    const chunkKey = await deriveChunkKey(fileKey, uid);
-    const chunk = (index: number) =>
-      sealChunk(
-        chunkKey,
-        { cid: sender.cid, uid, index, final: index === 2 },
-        plain.slice(index * cs, (index + 1) * cs),
-      );
-    const put = (index: number, body: Uint8Array<ArrayBuffer>) =>
-      send(port, `${API.uploads}/${sender.cid}/${uid}/${index}`, { method: "PUT", body });
-    assert.equal((await put(0, await chunk(0))).status, 200);
+  // The upload is no longer in memory: bad chunks are refused on the record alone.
+  await server.stop();
+  await using restarted = await startServer(site);
+  const badIndex = await put(7, await chunk(1));
+  assert.equal(badIndex.status, 400, badIndex.text);
+  assert.equal(badIndex.code, "ERR_CHUNK_INVALID");
+  const badLength = await put(1, new Uint8Array(10));
+  assert.equal(badLength.status, 400, badLength.text);
+  assert.equal(badLength.code, "ERR_CHUNK_INVALID");
+  assert.equal((await serverMetrics(restarted)).rsaPrivateOps, 0);
+  // Good chunks open with the sealed file key: no second unwrap.
+  assert.equal((await put(1, await chunk(1))).status, 200);
+  const last = await put(2, await chunk(2));
+  assert.equal(last.status, 200, last.text);
+  assert.equal(JSON.parse(last.text).state, "complete");
+  assert.equal((await serverMetrics(restarted)).rsaPrivateOps, 0, "the file key came back sealed");
 
-    // The upload is no longer in memory: bad chunks are refused on the record alone.
-    await server.stop();
-    server = await startServer(site);
-    const badIndex = await put(7, await chunk(1));
-    assert.equal(badIndex.status, 400, badIndex.text);
-    assert.equal(badIndex.code, "ERR_CHUNK_INVALID");
-    const badLength = await put(1, new Uint8Array(10));
-    assert.equal(badLength.status, 400, badLength.text);
-    assert.equal(badLength.code, "ERR_CHUNK_INVALID");
-    assert.equal((await serverMetrics(server)).rsaPrivateOps, 0);
-    // Good chunks open with the sealed file key: no second unwrap.
-    assert.equal((await put(1, await chunk(1))).status, 200);
-    const last = await put(2, await chunk(2));
-    assert.equal(last.status, 200, last.text);
-    assert.equal(JSON.parse(last.text).state, "complete");
-    assert.equal((await serverMetrics(server)).rsaPrivateOps, 0, "the file key came back sealed");
-
-    // A manifest that cannot fit the computer's quota is refused before any unwrap.
-    await server.stop();
-    server = await startServer(site, ["--upload-quota-per-computer", "4K"]);
-    const bigUid = crypto.getRandomValues(new Uint8Array(16)).toHex();
-    const big = await sealUploadManifest(
-      sender.serverPublicKey,
-      sender.kid,
-      sender.privateKey,
-      { cid: sender.cid, uid: bigUid, cs, cc: 8 },
-      encoder.encode(JSON.stringify({ ...manifest, uid: bigUid, size: 8 * cs, chunkCount: 8 })),
-    );
-    before = (await serverMetrics(server)).rsaPrivateOps;
-    const refused = await send(port, API.uploads, {
-      method: "POST",
-      body: JSON.stringify(big.message),
-    });
-    assert.equal(refused.status, 413, refused.text);
-    assert.equal(refused.code, "ERR_UPLOAD_QUOTA_EXCEEDED");
-    assert.equal((await serverMetrics(server)).rsaPrivateOps - before, 0);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // A manifest that cannot fit the computer's quota is refused before any unwrap.
+  await restarted.stop();
+  await using withQuota = await startServer(site, ["--upload-quota-per-computer", "4K"]);
+  const bigUid = crypto.getRandomValues(new Uint8Array(16)).toHex();
+  const big = await sealUploadManifest(
+    sender.serverPublicKey,
+    sender.kid,
+    sender.privateKey,
+    { cid: sender.cid, uid: bigUid, cs, cc: 8 },
+    encoder.encode(JSON.stringify({ ...manifest, uid: bigUid, size: 8 * cs, chunkCount: 8 })),
+  );
+  before = (await serverMetrics(withQuota)).rsaPrivateOps;
+  const refused = await send(port, API.uploads, {
+    method: "POST",
+    body: JSON.stringify(big.message),
+  });
+  assert.equal(refused.status, 413, refused.text);
+  assert.equal(refused.code, "ERR_UPLOAD_QUOTA_EXCEEDED");
+  assert.equal((await serverMetrics(withQuota)).rsaPrivateOps - before, 0);
 });

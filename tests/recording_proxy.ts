@@ -13,6 +13,7 @@ export class RecordingProxy {
   readonly #connections = new Set<Deno.Conn>();
   readonly #accepting: Promise<void>;
   #cut = false;
+  #closed = false;
 
   constructor(targetPort: number) {
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -69,16 +70,25 @@ export class RecordingProxy {
     this.#chunks.length = 0;
   }
 
+  /** Stops listening and closes every open connection; closing again changes nothing. */
   async close(): Promise<void> {
-    this.#listener.close();
-    for (const conn of this.#connections) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#listener.close();
+      for (const conn of this.#connections) {
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
       }
     }
     await this.#accepting.catch(() => {});
+  }
+
+  /** Closes the proxy at the end of the scope that holds it (`await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   async #accept(targetPort: number): Promise<void> {

@@ -113,37 +113,32 @@ Deno.test("a chain of relays forwards envelopes untouched in batches; the server
 });
 
 Deno.test("a relay upgraded over a spool of the old layout (one file per report) delivers every report", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
+  await using site = await createSite();
+  await using _server = await startServer(site);
   const relayDir = `${site.root}/relay`;
+  const sender = await registerSender(site.serverPort);
+  await Deno.mkdir(`${relayDir}/spool`, { recursive: true, mode: 0o700 });
+  for (let seq = 1; seq <= 5; seq++) {
+    // The old relay's file names: acceptance time, a counter, random hex; `.json`.
+    const id = `${String(Date.now() - 60_000).padStart(16, "0")}-${
+      String(seq).padStart(6, "0")
+    }-0000000${seq}`;
+    await Deno.writeTextFile(`${relayDir}/spool/${id}.json`, await sender.report(seq), {
+      mode: 0o600,
+    });
+  }
+  const relay = await startRelay(relayDir, freePort(), site.serverPort);
   try {
-    const sender = await registerSender(site.serverPort);
-    await Deno.mkdir(`${relayDir}/spool`, { recursive: true, mode: 0o700 });
-    for (let seq = 1; seq <= 5; seq++) {
-      // The old relay's file names: acceptance time, a counter, random hex; `.json`.
-      const id = `${String(Date.now() - 60_000).padStart(16, "0")}-${
-        String(seq).padStart(6, "0")
-      }-0000000${seq}`;
-      await Deno.writeTextFile(`${relayDir}/spool/${id}.json`, await sender.report(seq), {
-        mode: 0o600,
-      });
-    }
-    const relay = await startRelay(relayDir, freePort(), site.serverPort);
-    try {
-      const stored = await waitForStored(site, sender.computerId, 5);
-      assert.deepEqual(stored.map((report) => report.seq), [1, 2, 3, 4, 5]);
-      await eventually(
-        async () => (await spooledMessages(relayDir)).length === 0 || undefined,
-        "the old spool drained",
-      );
-      const left = (await Array.fromAsync(Deno.readDir(`${relayDir}/spool`)))
-        .filter((entry) => entry.name.endsWith(".json"));
-      assert.deepEqual(left, [], "no old file is left");
-    } finally {
-      await relay.stop();
-    }
+    const stored = await waitForStored(site, sender.computerId, 5);
+    assert.deepEqual(stored.map((report) => report.seq), [1, 2, 3, 4, 5]);
+    await eventually(
+      async () => (await spooledMessages(relayDir)).length === 0 || undefined,
+      "the old spool drained",
+    );
+    const left = (await Array.fromAsync(Deno.readDir(`${relayDir}/spool`)))
+      .filter((entry) => entry.name.endsWith(".json"));
+    assert.deepEqual(left, [], "no old file is left");
   } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+    await relay.stop();
   }
 });

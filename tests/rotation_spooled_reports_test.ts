@@ -23,79 +23,72 @@ import { eventually } from "./eventually.ts";
 import { runRole } from "./run_role.ts";
 
 Deno.test("reports spooled at a relay before rotate-keys are stored once under the old id; the old key's later reports are refused ERR_COMPUTER_REPLACED", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
+  await using _server = await startServer(site);
   // The relay reaches the server only through this link, which the test cuts and restores.
-  const link = new RecordingProxy(site.serverPort);
+  await using link = new RecordingProxy(site.serverPort);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  const relay = await startRelay(relayDir, relayPort, link.port);
+  await using _relay = await startRelay(relayDir, relayPort, link.port);
   const clientDir = `${site.root}/client`;
   // The relay first; the server itself when the relay cannot help (a registration while the
   // relay's parent is down).
   const secondParent = ["--parent", `http://127.0.0.1:${site.serverPort}`];
-  try {
-    const first = await clientReport(site, clientDir, relayPort, secondParent);
-    assert.equal(first.code, 0, first.stderr);
-    const oldId = (await clientStatus(clientDir)).computerId as number;
-    const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
-    await eventually(
-      async () => (await storedReports(site, oldId)).length === 1 || undefined,
-      "the first report to reach the server",
-    );
+  const first = await clientReport(site, clientDir, relayPort, secondParent);
+  assert.equal(first.code, 0, first.stderr);
+  const oldId = (await clientStatus(clientDir)).computerId as number;
+  const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+  await eventually(
+    async () => (await storedReports(site, oldId)).length === 1 || undefined,
+    "the first report to reach the server",
+  );
 
-    link.cut();
-    for (let i = 0; i < 3; i++) {
-      const spooled = await clientReport(site, clientDir, relayPort, secondParent);
-      assert.equal(spooled.code, 0, spooled.stderr);
-    }
-    // The relay answered 202: the client holds nothing, the relay holds them.
-    assert.equal((await clientStatus(clientDir)).queueDepth, 0);
-    assert.equal((await spooledMessages(relayDir)).length, 3);
-
-    const rotated = await runRole("client", [
-      "rotate-keys",
-      "--data-dir",
-      clientDir,
-      "--masthead",
-      site.masthead,
-      "--parent",
-      `http://127.0.0.1:${relayPort}`,
-      ...secondParent,
-      "--host-identifier",
-      "instance",
-    ]);
-    assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
-    const newId = (await clientStatus(clientDir)).computerId as number;
-    assert.notEqual(newId, oldId);
-    // The new key registered with its hand-over while the old id's reports were still spooled.
-    assert.equal((await spooledMessages(relayDir)).length, 3);
-    const replaced = await postReportSignedAs(site.serverPort, oldKey.privateKey, oldId, 5);
-    assert.equal(replaced.status, 403);
-    assert.equal(replaced.body.error.code, "ERR_COMPUTER_REPLACED");
-
-    link.restore();
-    await eventually(
-      async () => (await spooledMessages(relayDir)).length === 0 || undefined,
-      "the relay to deliver its spool",
-      90_000,
-    );
-    const stored = (await storedReports(site, oldId)).map((report) => report.seq);
-    assert.deepEqual(stored, [1, 2, 3, 4]);
-    assert.deepEqual(await rejectedFiles(relayDir), []);
-
-    // Numbers the old key spent are stored once; a later one is refused.
-    const resent = await postReportSignedAs(site.serverPort, oldKey.privateKey, oldId, 4);
-    assert.equal(resent.status, 409);
-    const later = await postReportSignedAs(site.serverPort, oldKey.privateKey, oldId, 5);
-    assert.equal(later.status, 403);
-    assert.equal(later.body.error.code, "ERR_COMPUTER_REPLACED");
-    assert.match(later.body.error.message, /only its reports up to 4 are accepted/);
-  } finally {
-    await relay.stop();
-    await link.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  link.cut();
+  for (let i = 0; i < 3; i++) {
+    const spooled = await clientReport(site, clientDir, relayPort, secondParent);
+    assert.equal(spooled.code, 0, spooled.stderr);
   }
+  // The relay answered 202: the client holds nothing, the relay holds them.
+  assert.equal((await clientStatus(clientDir)).queueDepth, 0);
+  assert.equal((await spooledMessages(relayDir)).length, 3);
+
+  const rotated = await runRole("client", [
+    "rotate-keys",
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--parent",
+    `http://127.0.0.1:${relayPort}`,
+    ...secondParent,
+    "--host-identifier",
+    "instance",
+  ]);
+  assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
+  const newId = (await clientStatus(clientDir)).computerId as number;
+  assert.notEqual(newId, oldId);
+  // The new key registered with its hand-over while the old id's reports were still spooled.
+  assert.equal((await spooledMessages(relayDir)).length, 3);
+  const replaced = await postReportSignedAs(site.serverPort, oldKey.privateKey, oldId, 5);
+  assert.equal(replaced.status, 403);
+  assert.equal(replaced.body.error.code, "ERR_COMPUTER_REPLACED");
+
+  link.restore();
+  await eventually(
+    async () => (await spooledMessages(relayDir)).length === 0 || undefined,
+    "the relay to deliver its spool",
+    90_000,
+  );
+  const stored = (await storedReports(site, oldId)).map((report) => report.seq);
+  assert.deepEqual(stored, [1, 2, 3, 4]);
+  assert.deepEqual(await rejectedFiles(relayDir), []);
+
+  // Numbers the old key spent are stored once; a later one is refused.
+  const resent = await postReportSignedAs(site.serverPort, oldKey.privateKey, oldId, 4);
+  assert.equal(resent.status, 409);
+  const later = await postReportSignedAs(site.serverPort, oldKey.privateKey, oldId, 5);
+  assert.equal(later.status, 403);
+  assert.equal(later.body.error.code, "ERR_COMPUTER_REPLACED");
+  assert.match(later.body.error.message, /only its reports up to 4 are accepted/);
 });

@@ -151,6 +151,14 @@ export class RoleProcess {
     }
     return await this.#done;
   }
+
+  /**
+   * Stops the process (SIGTERM) at the end of the scope that holds it (`await using`); after an
+   * explicit {@linkcode RoleProcess.stop} it only waits for the end it already has.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
 }
 
 /**

@@ -237,53 +237,47 @@ Deno.test("a plain relay serves its children the newest certificate it verified:
 });
 
 Deno.test("a revocation list signed on an admin host whose clock ran ten years ahead does not freeze the later ones, and mle-admin says the clock went back", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
+  await using site = await createSite();
+  await using _server = await startServer(site);
   const relayPort = freePort();
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+  await using relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--revocation-interval",
     "1",
   ]);
+  const clientDir = `${site.root}/client`;
+  const first = await clientReport(site, clientDir, relayPort);
+  assert.equal(first.code, 0, first.stderr);
+  const cid = await computerIdOf(clientDir);
+
+  // Once, an admin host with its clock ten years ahead publishes the list (nobody revoked).
+  const store = new SqliteStore(`${site.serverDir}/${DATABASE_FILE}`);
   try {
-    const clientDir = `${site.root}/client`;
-    const first = await clientReport(site, clientDir, relayPort);
-    assert.equal(first.code, 0, first.stderr);
-    const cid = await computerIdOf(clientDir);
-
-    // Once, an admin host with its clock ten years ahead publishes the list (nobody revoked).
-    const store = new SqliteStore(`${site.serverDir}/${DATABASE_FILE}`);
-    try {
-      const siteKey = await openSiteKeyFile(site.siteKey, TEST_PASSWORD);
-      await publishRevocations(store, siteKey.privateKey, Date.now() + 10 * 365 * 86_400_000);
-    } finally {
-      store.close();
-    }
-    await relay.waitFor(/revocation list updated revoked=0/);
-
-    // Then, with the right clock, the operator revokes the client.
-    const revoked = await runRole("admin", [
-      "computers",
-      "revoke",
-      String(cid),
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-    ], { env: ADMIN_ENV });
-    assert.equal(revoked.code, 0, revoked.stderr);
-    const siteKey = await siteKeyOf(site);
-    await eventually(async () => {
-      const response = await fetch(`http://127.0.0.1:${relayPort}${API.revocations}`);
-      const list = await verifyRevocations(siteKey, await response.json());
-      return list.revoked.includes(cid) ? true : undefined;
-    }, "the relay to serve the list that revokes the client");
-    assert.match(
-      revoked.stderr,
-      /mle-admin: warning: the previous revocation list says it was issued at 20\d\d-/,
-    );
+    const siteKey = await openSiteKeyFile(site.siteKey, TEST_PASSWORD);
+    await publishRevocations(store, siteKey.privateKey, Date.now() + 10 * 365 * 86_400_000);
   } finally {
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+    store.close();
   }
+  await relay.waitFor(/revocation list updated revoked=0/);
+
+  // Then, with the right clock, the operator revokes the client.
+  const revoked = await runRole("admin", [
+    "computers",
+    "revoke",
+    String(cid),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ], { env: ADMIN_ENV });
+  assert.equal(revoked.code, 0, revoked.stderr);
+  const siteKey = await siteKeyOf(site);
+  await eventually(async () => {
+    const response = await fetch(`http://127.0.0.1:${relayPort}${API.revocations}`);
+    const list = await verifyRevocations(siteKey, await response.json());
+    return list.revoked.includes(cid) ? true : undefined;
+  }, "the relay to serve the list that revokes the client");
+  assert.match(
+    revoked.stderr,
+    /mle-admin: warning: the previous revocation list says it was issued at 20\d\d-/,
+  );
 });

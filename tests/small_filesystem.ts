@@ -99,6 +99,11 @@ export class SmallFilesystem {
   async unmount(): Promise<void> {
     await run("umount", ["-l", this.path]).catch(() => {});
   }
+
+  /** Unmounts at the end of the scope that holds the filesystem (`await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.unmount();
+  }
 }
 
 async function run(command: string, args: string[]): Promise<string> {

@@ -59,6 +59,7 @@ export class TamperingProxy {
   readonly passed: PassedRequest[] = [];
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #documents = new Map<string, unknown>();
+  #shutdown: Promise<void> | null = null;
 
   constructor(targetPort: number) {
     this.#server = Deno.serve(
@@ -136,8 +137,15 @@ export class TamperingProxy {
     );
   }
 
+  /** Stops the proxy; closing again changes nothing. */
   async close(): Promise<void> {
-    await this.#server.shutdown();
+    this.#shutdown ??= this.#server.shutdown();
+    await this.#shutdown;
+  }
+
+  /** Closes the proxy at the end of the scope that holds it (`await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 }
 

@@ -17,6 +17,16 @@ export const ADMIN_ENV = { MLE_SITE_PASSWORD: TEST_PASSWORD };
 /** The password keys are sealed under for the USB transfer (`encryption export`/`import`). */
 export const TRANSFER_PASSWORD = "a long transfer password";
 
+/** The password an authenticating relay and its clients share for the manual key exchange. */
+export const RELAY_SHARED_PASSWORD = "relay shared password, long enough to resist guessing";
+
+/** Writes a credential file with mode 0600 (the roles refuse one others can read); its path. */
+export async function secretFile(path: string, text: string): Promise<string> {
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  await Deno.chmod(path, 0o600);
+  return path;
+}
+
 /** Paths of a test site. */
 export interface TestSite {
   root: string;
@@ -74,20 +84,30 @@ export async function copyKeysByUsb(
   return { exported, imported };
 }
 
+/** A test site that removes its folder at the end of the scope that holds it (`await using`). */
+export type DisposableSite = TestSite & AsyncDisposable;
+
 /**
  * Creates a site (site key, masthead, server data dir) in a new temporary folder; `adminEnv`
- * goes to every admin call of the fixture for this site.
+ * goes to every admin call of the fixture for this site. Held with `await using`, the folder is
+ * removed when the scope ends: declare the site first, so that the processes using it (declared
+ * after it) are stopped before.
  */
-export async function createSite(adminEnv?: Record<string, string>): Promise<TestSite> {
+export async function createSite(adminEnv?: Record<string, string>): Promise<DisposableSite> {
   const root = await Deno.makeTempDir({ prefix: "mle-test-" });
   const serverPort = freePort();
-  const site: TestSite = {
+  const site: DisposableSite = {
     root,
     serverDir: `${root}/server`,
     siteKey: `${root}/site/license.pvk`,
     masthead: `${root}/site/masthead.json`,
     serverPort,
     ...(adminEnv ? { adminEnv } : {}),
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(root, { recursive: true }).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    },
   };
   await Deno.mkdir(`${root}/site`, { mode: 0o700 });
   await admin([

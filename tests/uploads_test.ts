@@ -143,95 +143,79 @@ async function uploadProgress(
 }
 
 Deno.test("an upload crosses client → relay → server encrypted: stored as sent, its SHA-256 checked, the canary on no wire and not in the relay's folder", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
-  const upstream = new RecordingProxy(site.serverPort);
+  await using _server = await startServer(site);
+  await using upstream = new RecordingProxy(site.serverPort);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  const relay = await startRelay(relayDir, relayPort, upstream.port);
-  const downstream = new RecordingProxy(relayPort);
+  await using _relay = await startRelay(relayDir, relayPort, upstream.port);
+  await using downstream = new RecordingProxy(relayPort);
   const clientDir = `${site.root}/client`;
-  try {
-    const canary = `CANARY-upload-${crypto.randomUUID()}`;
-    const file = `${site.root}/secret-report.bin`;
-    const bytes = await writeTestFile(file, 600_000, canary);
-    const result = await upload(site, clientDir, downstream.port, file);
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout.trim(), /^\d{13}-[0-9a-f]{8}$/);
+  const canary = `CANARY-upload-${crypto.randomUUID()}`;
+  const file = `${site.root}/secret-report.bin`;
+  const bytes = await writeTestFile(file, 600_000, canary);
+  const result = await upload(site, clientDir, downstream.port, file);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout.trim(), /^\d{13}-[0-9a-f]{8}$/);
 
-    const [stored] = await listUploads(site);
-    assert.equal(stored.state, "complete");
-    assert.equal(stored.encrypted, true);
-    assert.equal(stored.storedName, "secret-report.bin");
-    assert.equal(stored.sha256, await sha256Hex(bytes));
-    const cid = await computerIdOf(clientDir);
-    assert.equal(stored.path, `${site.serverDir}/uploads/${cid}/secret-report.bin`);
-    assert.deepEqual(await Deno.readFile(stored.path!), bytes);
-    assert.equal((await Deno.lstat(stored.path!)).mode! & 0o777, 0o600);
+  const [stored] = await listUploads(site);
+  assert.equal(stored.state, "complete");
+  assert.equal(stored.encrypted, true);
+  assert.equal(stored.storedName, "secret-report.bin");
+  assert.equal(stored.sha256, await sha256Hex(bytes));
+  const cid = await computerIdOf(clientDir);
+  assert.equal(stored.path, `${site.serverDir}/uploads/${cid}/secret-report.bin`);
+  assert.deepEqual(await Deno.readFile(stored.path!), bytes);
+  assert.equal((await Deno.lstat(stored.path!)).mode! & 0o777, 0o600);
 
-    const status = await clientStatus(clientDir);
-    const [view] = status.uploads as Array<{ state: string; percent: number; encrypted: boolean }>;
-    assert.equal(view.state, "complete");
-    assert.equal(view.percent, 100);
-    assert.equal(view.encrypted, true);
+  const status = await clientStatus(clientDir);
+  const [view] = status.uploads as Array<{ state: string; percent: number; encrypted: boolean }>;
+  assert.equal(view.state, "complete");
+  assert.equal(view.percent, 100);
+  assert.equal(view.encrypted, true);
 
-    assert.ok(downstream.text.includes(API.uploads), "the upload went through the relay");
-    assert.ok(!containsCanary(downstream.text, canary), "canary seen on the client → relay wire");
-    assert.ok(!containsCanary(upstream.text, canary), "canary seen on the relay → server wire");
-    assert.ok(!containsCanary(await readTree(relayDir), canary), "canary in the relay's folders");
-    assert.ok(!downstream.text.includes("secret-report"), "the file name travelled in clear");
-  } finally {
-    await downstream.close();
-    await relay.stop();
-    await upstream.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  assert.ok(downstream.text.includes(API.uploads), "the upload went through the relay");
+  assert.ok(!containsCanary(downstream.text, canary), "canary seen on the client → relay wire");
+  assert.ok(!containsCanary(upstream.text, canary), "canary seen on the relay → server wire");
+  assert.ok(!containsCanary(await readTree(relayDir), canary), "canary in the relay's folders");
+  assert.ok(!downstream.text.includes("secret-report"), "the file name travelled in clear");
 });
 
 Deno.test("a decrypting relay, though it holds the site's key, passes an upload through encrypted: stored, and the file's bytes in clear on no wire and not on its disk", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   // The seed's order: a key generated without deploying, copied to the relay, then deployed.
   const kid = await generateKey(site, false);
   const relayDir = `${site.root}/relay`;
   await copyKeysByUsb(site, relayDir);
-  const server = await startServer(site);
-  const upstream = new RecordingProxy(site.serverPort);
+  await using _server = await startServer(site);
+  await using upstream = new RecordingProxy(site.serverPort);
   const relayPort = freePort();
-  const relay = await startRelay(relayDir, relayPort, upstream.port, ["--decrypt"]);
-  const downstream = new RecordingProxy(relayPort);
+  await using relay = await startRelay(relayDir, relayPort, upstream.port, ["--decrypt"]);
+  await using downstream = new RecordingProxy(relayPort);
   const clientDir = `${site.root}/client`;
-  try {
-    await relay.waitFor(/registered as computer \d+/);
-    await deployKey(site);
-    await eventually(async () => {
-      const answer = await fetch(`http://127.0.0.1:${site.serverPort}${API.encryptionCertificate}`);
-      await answer.body?.cancel();
-      return answer.status === 200 ? true : undefined;
-    }, "the server to serve the deployed key's certificate");
-    const canary = `CANARY-decrypting-${crypto.randomUUID()}`;
-    const file = `${site.root}/crash.dmp`;
-    const bytes = await writeTestFile(file, 400_000, canary);
-    const result = await upload(site, clientDir, downstream.port, file);
-    assert.equal(result.code, 0, result.stderr);
-    const [stored] = await listUploads(site);
-    assert.equal(stored.state, "complete");
-    assert.equal(stored.encrypted, true);
-    assert.equal(stored.sha256, await sha256Hex(bytes));
-    assert.deepEqual(await Deno.readFile(stored.path!), bytes);
-    assert.match(relay.stderr, new RegExp(`encryption key loaded kid=${kid}`));
-    assert.ok(upstream.text.includes(API.uploads), "the upload went up through the relay");
-    assert.ok(!containsCanary(downstream.text, canary), "canary on the client → relay wire");
-    assert.ok(!containsCanary(upstream.text, canary), "canary on the relay → server wire");
-    assert.ok(!containsCanary(await readTree(relayDir), canary), "canary in the relay's folders");
-  } finally {
-    await downstream.close();
-    await relay.stop();
-    await upstream.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await relay.waitFor(/registered as computer \d+/);
+  await deployKey(site);
+  await eventually(async () => {
+    const answer = await fetch(`http://127.0.0.1:${site.serverPort}${API.encryptionCertificate}`);
+    await answer.body?.cancel();
+    return answer.status === 200 ? true : undefined;
+  }, "the server to serve the deployed key's certificate");
+  const canary = `CANARY-decrypting-${crypto.randomUUID()}`;
+  const file = `${site.root}/crash.dmp`;
+  const bytes = await writeTestFile(file, 400_000, canary);
+  const result = await upload(site, clientDir, downstream.port, file);
+  assert.equal(result.code, 0, result.stderr);
+  const [stored] = await listUploads(site);
+  assert.equal(stored.state, "complete");
+  assert.equal(stored.encrypted, true);
+  assert.equal(stored.sha256, await sha256Hex(bytes));
+  assert.deepEqual(await Deno.readFile(stored.path!), bytes);
+  assert.match(relay.stderr, new RegExp(`encryption key loaded kid=${kid}`));
+  assert.ok(upstream.text.includes(API.uploads), "the upload went up through the relay");
+  assert.ok(!containsCanary(downstream.text, canary), "canary on the client → relay wire");
+  assert.ok(!containsCanary(upstream.text, canary), "canary on the relay → server wire");
+  assert.ok(!containsCanary(await readTree(relayDir), canary), "canary in the relay's folders");
 });
 
 /** The size of the largest chunk segment file in a relay's buffer folder (0: none). */
@@ -254,254 +238,231 @@ async function largestSegmentBytes(bufferDir: string): Promise<number> {
 }
 
 Deno.test("with the server up, a relay passes each chunk straight on: the server's answer with 200, and no chunk data ever in its buffer folder", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
   await setClientSettings(site, ["_BESClient_UploadManager_ChunkSize=4096"]);
-  const server = await startServer(site);
+  await using _server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  const relay = await startRelay(relayDir, relayPort, site.serverPort);
-  const downstream = new RecordingProxy(relayPort);
+  await using _relay = await startRelay(relayDir, relayPort, site.serverPort);
+  await using downstream = new RecordingProxy(relayPort);
   const clientDir = `${site.root}/client`;
-  try {
-    const report = await clientReport(site, clientDir, downstream.port, [
-      "--encryption",
-      "required",
-    ]);
-    assert.equal(report.code, 0, report.stderr);
-    const file = `${site.root}/straight.bin`;
-    const chunkCount = 128;
-    const bytes = await writeTestFile(file, chunkCount * 4096);
-    downstream.clear();
+  const report = await clientReport(site, clientDir, downstream.port, [
+    "--encryption",
+    "required",
+  ]);
+  assert.equal(report.code, 0, report.stderr);
+  const file = `${site.root}/straight.bin`;
+  const chunkCount = 128;
+  const bytes = await writeTestFile(file, chunkCount * 4096);
+  downstream.clear();
 
-    let sent = false;
-    const sending = upload(site, clientDir, downstream.port, file).finally(() => sent = true);
-    let largest = 0;
-    let samples = 0;
-    while (!sent) {
-      largest = Math.max(largest, await largestSegmentBytes(`${relayDir}/uploads`));
-      samples++;
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    const result = await sending;
-    assert.equal(result.code, 0, result.stderr);
-
-    const [stored] = await listUploads(site);
-    assert.equal(stored.state, "complete");
-    assert.deepEqual(await Deno.readFile(stored.path!), bytes);
-    assert.ok(samples > 0);
-    assert.equal(largest, 0, `a segment in the relay's buffer held ${largest} bytes`);
-    assert.equal(await largestSegmentBytes(`${relayDir}/uploads`), 0);
-    // Every chunk was answered by the server through the relay, none by the relay's buffer.
-    const wire = downstream.text;
-    assert.equal(wire.match(/"result":"buffered"/g)?.length ?? 0, 0, "chunks were buffered");
-    assert.equal(wire.match(/HTTP\/1\.1 202 /g)?.length ?? 0, 0, "chunks were answered 202");
-    assert.equal(wire.match(/"result":"stored"/g)?.length, chunkCount);
-  } finally {
-    await downstream.close();
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  let sent = false;
+  const sending = upload(site, clientDir, downstream.port, file).finally(() => sent = true);
+  let largest = 0;
+  let samples = 0;
+  while (!sent) {
+    largest = Math.max(largest, await largestSegmentBytes(`${relayDir}/uploads`));
+    samples++;
+    await new Promise((resolve) => setTimeout(resolve, 2));
   }
+  const result = await sending;
+  assert.equal(result.code, 0, result.stderr);
+
+  const [stored] = await listUploads(site);
+  assert.equal(stored.state, "complete");
+  assert.deepEqual(await Deno.readFile(stored.path!), bytes);
+  assert.ok(samples > 0);
+  assert.equal(largest, 0, `a segment in the relay's buffer held ${largest} bytes`);
+  assert.equal(await largestSegmentBytes(`${relayDir}/uploads`), 0);
+  // Every chunk was answered by the server through the relay, none by the relay's buffer.
+  const wire = downstream.text;
+  assert.equal(wire.match(/"result":"buffered"/g)?.length ?? 0, 0, "chunks were buffered");
+  assert.equal(wire.match(/HTTP\/1\.1 202 /g)?.length ?? 0, 0, "chunks were answered 202");
+  assert.equal(wire.match(/"result":"stored"/g)?.length, chunkCount);
 });
 
 Deno.test("required with no certificate sends no byte of the file, not even its manifest, and says why", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const proxy = new RecordingProxy(site.serverPort);
-  try {
-    const file = `${site.root}/held.bin`;
-    await writeTestFile(file, 10_000);
-    const result = await upload(site, `${site.root}/client`, proxy.port, file, ["--timeout", "5"]);
-    assert.equal(result.code, 3, result.stderr);
-    assert.match(result.stderr, /encryption is required/);
-    assert.ok(!proxy.text.includes(API.uploads), "an upload request was sent");
-    assert.deepEqual(await listUploads(site), []);
-  } finally {
-    await proxy.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  await using proxy = new RecordingProxy(site.serverPort);
+  const file = `${site.root}/held.bin`;
+  await writeTestFile(file, 10_000);
+  const result = await upload(site, `${site.root}/client`, proxy.port, file, ["--timeout", "5"]);
+  assert.equal(result.code, 3, result.stderr);
+  assert.match(result.stderr, /encryption is required/);
+  assert.ok(!proxy.text.includes(API.uploads), "an upload request was sent");
+  assert.deepEqual(await listUploads(site), []);
 });
 
 Deno.test("hostile names are rewritten inside the computer's folder, and a planted link is never followed", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
+  await using site = await createSite();
+  await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  try {
-    const report = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
-    assert.equal(report.code, 0, report.stderr);
-    const cid = await computerIdOf(clientDir);
-    const folder = `${site.serverDir}/uploads/${cid}`;
-    await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
-    const outside = `${site.root}/outside.txt`;
-    await Deno.writeTextFile(outside, "original");
-    await Deno.symlink(outside, `${folder}/planted.txt`);
+  const report = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
+  assert.equal(report.code, 0, report.stderr);
+  const cid = await computerIdOf(clientDir);
+  const folder = `${site.serverDir}/uploads/${cid}`;
+  await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
+  const outside = `${site.root}/outside.txt`;
+  await Deno.writeTextFile(outside, "original");
+  await Deno.symlink(outside, `${folder}/planted.txt`);
 
-    const file = `${site.root}/payload.txt`;
-    await Deno.writeTextFile(file, "payload written by the client");
-    const cases: Array<[string, string]> = [
-      ["../../escape.txt", "_.._escape.txt"],
-      ["/etc/passwd", "_etc_passwd"],
-      ["CON", "_CON"],
-      ["..\\..\\win.ini", "_.._win.ini"],
-      ["planted.txt", "planted (2).txt"],
-    ];
-    for (const [name, expected] of cases) {
-      const result = await upload(site, clientDir, site.serverPort, file, ["--name", name], "none");
-      assert.equal(result.code, 0, `${name}: ${result.stderr}`);
-      const listed = (await listUploads(site)).find((u) => u.declaredName === name);
-      assert.equal(listed?.storedName, expected, name);
-      assert.equal(listed?.encrypted, false);
-      assert.equal(
-        await Deno.readTextFile(`${folder}/${expected}`),
-        "payload written by the client",
-      );
-    }
-    const long = `${"x".repeat(300)}.log`;
-    const result = await upload(site, clientDir, site.serverPort, file, ["--name", long], "none");
-    assert.equal(result.code, 0, result.stderr);
-    const stored = (await listUploads(site)).find((u) => u.declaredName === long)!;
-    assert.ok(stored.storedName!.length <= 200 && stored.storedName!.endsWith(".log"));
-
-    assert.equal(await Deno.readTextFile(outside), "original", "the planted link was followed");
-    for (
-      const escaped of [
-        `${site.root}/escape.txt`,
-        `${site.serverDir}/escape.txt`,
-        `${site.serverDir}/uploads/escape.txt`,
-      ]
-    ) {
-      await assert.rejects(Deno.lstat(escaped), Deno.errors.NotFound);
-    }
-    const names = (await Array.fromAsync(Deno.readDir(folder))).map((entry) => entry.name).sort();
-    assert.equal(names.length, 7);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  const file = `${site.root}/payload.txt`;
+  await Deno.writeTextFile(file, "payload written by the client");
+  const cases: Array<[string, string]> = [
+    ["../../escape.txt", "_.._escape.txt"],
+    ["/etc/passwd", "_etc_passwd"],
+    ["CON", "_CON"],
+    ["..\\..\\win.ini", "_.._win.ini"],
+    ["planted.txt", "planted (2).txt"],
+  ];
+  for (const [name, expected] of cases) {
+    const result = await upload(site, clientDir, site.serverPort, file, ["--name", name], "none");
+    assert.equal(result.code, 0, `${name}: ${result.stderr}`);
+    const listed = (await listUploads(site)).find((u) => u.declaredName === name);
+    assert.equal(listed?.storedName, expected, name);
+    assert.equal(listed?.encrypted, false);
+    assert.equal(
+      await Deno.readTextFile(`${folder}/${expected}`),
+      "payload written by the client",
+    );
   }
+  const long = `${"x".repeat(300)}.log`;
+  const result = await upload(site, clientDir, site.serverPort, file, ["--name", long], "none");
+  assert.equal(result.code, 0, result.stderr);
+  const stored = (await listUploads(site)).find((u) => u.declaredName === long)!;
+  assert.ok(stored.storedName!.length <= 200 && stored.storedName!.endsWith(".log"));
+
+  assert.equal(await Deno.readTextFile(outside), "original", "the planted link was followed");
+  for (
+    const escaped of [
+      `${site.root}/escape.txt`,
+      `${site.serverDir}/escape.txt`,
+      `${site.serverDir}/uploads/escape.txt`,
+    ]
+  ) {
+    await assert.rejects(Deno.lstat(escaped), Deno.errors.NotFound);
+  }
+  const names = (await Array.fromAsync(Deno.readDir(folder))).map((entry) => entry.name).sort();
+  assert.equal(names.length, 7);
 });
 
 Deno.test("the server refuses tampered, reordered and cut chunks, ignores a duplicate, and stores nothing incomplete", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site);
+  await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  try {
-    const report = await clientReport(site, clientDir, site.serverPort, [
-      "--encryption",
-      "required",
-    ]);
-    assert.equal(report.code, 0, report.stderr);
-    const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
-    const state = JSON.parse(await Deno.readTextFile(`${clientDir}/state.json`));
-    const cid = state.computerId as number;
-    const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
-    const { certificate, publicKey } = await verifyEncryptionCertificate(
-      siteKey,
-      JSON.parse(state.certificate),
-    );
-    const base = `http://127.0.0.1:${site.serverPort}${API.uploads}`;
-    const cs = 1024;
-    const plain = crypto.getRandomValues(new Uint8Array(2500));
-    const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
-    const manifest: UploadManifest = {
-      v: 1,
-      uid,
-      cid,
-      name: "crafted.bin",
-      size: plain.length,
-      sha256: await sha256Hex(plain),
-      chunkSize: cs,
-      chunkCount: 3,
-      createdAt: new Date().toISOString(),
-    };
-    const { message, fileKey } = await sealUploadManifest(
-      publicKey!,
-      (certificate as { kid: string }).kid,
-      key.privateKey,
-      { cid, uid, cs, cc: 3 },
-      encoder.encode(JSON.stringify(manifest)),
-    );
-    const post = await fetch(base, { method: "POST", body: JSON.stringify(message) });
-    assert.equal(post.status, 200, await post.clone().text());
-    assert.deepEqual((await post.json()).missing, [[0, 3]]);
+  const report = await clientReport(site, clientDir, site.serverPort, [
+    "--encryption",
+    "required",
+  ]);
+  assert.equal(report.code, 0, report.stderr);
+  const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+  const state = JSON.parse(await Deno.readTextFile(`${clientDir}/state.json`));
+  const cid = state.computerId as number;
+  const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
+  const { certificate, publicKey } = await verifyEncryptionCertificate(
+    siteKey,
+    JSON.parse(state.certificate),
+  );
+  const base = `http://127.0.0.1:${site.serverPort}${API.uploads}`;
+  const cs = 1024;
+  const plain = crypto.getRandomValues(new Uint8Array(2500));
+  const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
+  const manifest: UploadManifest = {
+    v: 1,
+    uid,
+    cid,
+    name: "crafted.bin",
+    size: plain.length,
+    sha256: await sha256Hex(plain),
+    chunkSize: cs,
+    chunkCount: 3,
+    createdAt: new Date().toISOString(),
+  };
+  const { message, fileKey } = await sealUploadManifest(
+    publicKey!,
+    (certificate as { kid: string }).kid,
+    key.privateKey,
+    { cid, uid, cs, cc: 3 },
+    encoder.encode(JSON.stringify(manifest)),
+  );
+  const post = await fetch(base, { method: "POST", body: JSON.stringify(message) });
+  assert.equal(post.status, 200, await post.clone().text());
+  assert.deepEqual((await post.json()).missing, [[0, 3]]);
 
-    const chunkKey = await deriveChunkKey(fileKey, uid);
-    const seal = (index: number, final = index === 2) =>
-      sealChunk(chunkKey, { cid, uid, index, final }, plain.slice(index * cs, (index + 1) * cs));
-    const put = async (index: number, body: Uint8Array<ArrayBuffer>) => {
-      const response = await fetch(`${base}/${cid}/${uid}/${index}`, { method: "PUT", body });
-      return { status: response.status, json: await response.json() };
-    };
-    const sealed = [await seal(0), await seal(1), await seal(2)];
-    const tampered = new Uint8Array(sealed[0]);
-    tampered[10] ^= 1;
-    const refusals: Array<[string, number, Uint8Array<ArrayBuffer>, string]> = [
-      ["a tampered chunk", 0, tampered, "ERR_DECRYPTION_FAILED"],
-      ["chunk 1 put at index 0 (reordered)", 0, sealed[1], "ERR_DECRYPTION_FAILED"],
-      [
-        "chunk 1 sealed as the final one (truncation)",
-        1,
-        await seal(1, true),
-        "ERR_DECRYPTION_FAILED",
-      ],
-      ["the final chunk put at index 1", 1, sealed[2], "ERR_CHUNK_INVALID"],
-      ["a cut chunk", 0, sealed[0].slice(0, 500), "ERR_CHUNK_INVALID"],
-      ["an index past the end", 3, sealed[2], "ERR_CHUNK_INVALID"],
-    ];
-    for (const [label, index, body, code] of refusals) {
-      const answer = await put(index, body);
-      assert.equal(answer.status >= 400 && answer.status < 500, true, label);
-      assert.equal(answer.json.error.code, code, label);
-    }
-    // The decryption failures say nothing about what was wrong.
-    const opaque = await put(0, tampered);
-    assert.equal(opaque.json.error.message, "Cannot decrypt upload data");
-
-    // Dropped: without chunk 2 the file is never stored.
-    assert.equal((await put(0, sealed[0])).json.result, "stored");
-    assert.equal((await put(0, sealed[0])).json.result, "duplicate");
-    assert.equal((await put(1, sealed[1])).json.received, 2);
-    const status = await (await fetch(`${base}/${cid}/${uid}`)).json();
-    assert.equal(status.state, "receiving");
-    assert.deepEqual(status.missing, [[2, 3]]);
-    assert.equal((await listUploads(site))[0].state, "receiving");
-    await assert.rejects(
-      Deno.lstat(`${site.serverDir}/uploads/${cid}/crafted.bin`),
-      Deno.errors.NotFound,
-    );
-
-    const last = await put(2, sealed[2]);
-    assert.equal(last.status, 200);
-    assert.equal(last.json.state, "complete");
-    assert.deepEqual(await Deno.readFile(`${site.serverDir}/uploads/${cid}/crafted.bin`), plain);
-
-    // Another client's key cannot start an upload in this computer's name, nor sign clear chunks.
-    const stranger = await crypto.subtle.generateKey("Ed25519", false, [
-      "sign",
-      "verify",
-    ]) as CryptoKeyPair;
-    const forged = await signUploadManifest(stranger.privateKey, {
-      cid,
-      uid: crypto.getRandomValues(new Uint8Array(16)).toHex(),
-      cs,
-      cc: 1,
-    }, encoder.encode("{}"));
-    const refused = await fetch(base, { method: "POST", body: JSON.stringify(forged) });
-    assert.equal(refused.status, 403);
-    assert.equal((await refused.json()).error.code, "ERR_SIGNATURE_INVALID");
-    const other = "0".repeat(32);
-    const unknown = await fetch(`${base}/${cid}/${other}/0`, {
-      method: "PUT",
-      body: await signClearChunk(key.privateKey, { cid, uid: other, index: 0, final: true }, plain),
-    });
-    assert.equal(unknown.status, 404);
-    assert.equal((await unknown.json()).error.code, "ERR_UNKNOWN_UPLOAD");
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  const chunkKey = await deriveChunkKey(fileKey, uid);
+  const seal = (index: number, final = index === 2) =>
+    sealChunk(chunkKey, { cid, uid, index, final }, plain.slice(index * cs, (index + 1) * cs));
+  const put = async (index: number, body: Uint8Array<ArrayBuffer>) => {
+    const response = await fetch(`${base}/${cid}/${uid}/${index}`, { method: "PUT", body });
+    return { status: response.status, json: await response.json() };
+  };
+  const sealed = [await seal(0), await seal(1), await seal(2)];
+  const tampered = new Uint8Array(sealed[0]);
+  tampered[10] ^= 1;
+  const refusals: Array<[string, number, Uint8Array<ArrayBuffer>, string]> = [
+    ["a tampered chunk", 0, tampered, "ERR_DECRYPTION_FAILED"],
+    ["chunk 1 put at index 0 (reordered)", 0, sealed[1], "ERR_DECRYPTION_FAILED"],
+    [
+      "chunk 1 sealed as the final one (truncation)",
+      1,
+      await seal(1, true),
+      "ERR_DECRYPTION_FAILED",
+    ],
+    ["the final chunk put at index 1", 1, sealed[2], "ERR_CHUNK_INVALID"],
+    ["a cut chunk", 0, sealed[0].slice(0, 500), "ERR_CHUNK_INVALID"],
+    ["an index past the end", 3, sealed[2], "ERR_CHUNK_INVALID"],
+  ];
+  for (const [label, index, body, code] of refusals) {
+    const answer = await put(index, body);
+    assert.equal(answer.status >= 400 && answer.status < 500, true, label);
+    assert.equal(answer.json.error.code, code, label);
   }
+  // The decryption failures say nothing about what was wrong.
+  const opaque = await put(0, tampered);
+  assert.equal(opaque.json.error.message, "Cannot decrypt upload data");
+
+  // Dropped: without chunk 2 the file is never stored.
+  assert.equal((await put(0, sealed[0])).json.result, "stored");
+  assert.equal((await put(0, sealed[0])).json.result, "duplicate");
+  assert.equal((await put(1, sealed[1])).json.received, 2);
+  const status = await (await fetch(`${base}/${cid}/${uid}`)).json();
+  assert.equal(status.state, "receiving");
+  assert.deepEqual(status.missing, [[2, 3]]);
+  assert.equal((await listUploads(site))[0].state, "receiving");
+  await assert.rejects(
+    Deno.lstat(`${site.serverDir}/uploads/${cid}/crafted.bin`),
+    Deno.errors.NotFound,
+  );
+
+  const last = await put(2, sealed[2]);
+  assert.equal(last.status, 200);
+  assert.equal(last.json.state, "complete");
+  assert.deepEqual(await Deno.readFile(`${site.serverDir}/uploads/${cid}/crafted.bin`), plain);
+
+  // Another client's key cannot start an upload in this computer's name, nor sign clear chunks.
+  const stranger = await crypto.subtle.generateKey("Ed25519", false, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const forged = await signUploadManifest(stranger.privateKey, {
+    cid,
+    uid: crypto.getRandomValues(new Uint8Array(16)).toHex(),
+    cs,
+    cc: 1,
+  }, encoder.encode("{}"));
+  const refused = await fetch(base, { method: "POST", body: JSON.stringify(forged) });
+  assert.equal(refused.status, 403);
+  assert.equal((await refused.json()).error.code, "ERR_SIGNATURE_INVALID");
+  const other = "0".repeat(32);
+  const unknown = await fetch(`${base}/${cid}/${other}/0`, {
+    method: "PUT",
+    body: await signClearChunk(key.privateKey, { cid, uid: other, index: 0, final: true }, plain),
+  });
+  assert.equal(unknown.status, 404);
+  assert.equal((await unknown.json()).error.code, "ERR_UNKNOWN_UPLOAD");
 });
 
 Deno.test("an upload resumes from where it stood after the client, the relay and the server are each SIGKILLed once", async () => {
@@ -653,132 +614,122 @@ Deno.test("a full relay buffer makes the client wait, never exceeds its size, an
 });
 
 Deno.test("per-computer and total quotas refuse an upload before any of its data is written", async () => {
-  const site = await createSite();
+  await using site = await createSite();
   await generateKey(site, true);
-  const server = await startServer(site, [
+  await using _server = await startServer(site, [
     "--upload-quota-per-computer",
     "300K",
     "--upload-quota-total",
     "500K",
   ]);
-  try {
-    const files = {
-      a1: `${site.root}/a1.bin`,
-      a2: `${site.root}/a2.bin`,
-      b1: `${site.root}/b1.bin`,
-      b2: `${site.root}/b2.bin`,
-    };
-    await writeTestFile(files.a1, 250 * 1024);
-    await writeTestFile(files.a2, 100 * 1024);
-    await writeTestFile(files.b1, 200 * 1024);
-    await writeTestFile(files.b2, 100 * 1024);
-    const a = `${site.root}/client-a`;
-    const b = `${site.root}/client-b`;
+  const files = {
+    a1: `${site.root}/a1.bin`,
+    a2: `${site.root}/a2.bin`,
+    b1: `${site.root}/b1.bin`,
+    b2: `${site.root}/b2.bin`,
+  };
+  await writeTestFile(files.a1, 250 * 1024);
+  await writeTestFile(files.a2, 100 * 1024);
+  await writeTestFile(files.b1, 200 * 1024);
+  await writeTestFile(files.b2, 100 * 1024);
+  const a = `${site.root}/client-a`;
+  const b = `${site.root}/client-b`;
 
-    assert.equal((await upload(site, a, site.serverPort, files.a1)).code, 0);
-    const overComputer = await upload(site, a, site.serverPort, files.a2);
-    assert.equal(overComputer.code, 1, overComputer.stderr);
-    assert.match(overComputer.stderr, /ERR_UPLOAD_QUOTA_EXCEEDED.*computer \d+'s upload quota/);
+  assert.equal((await upload(site, a, site.serverPort, files.a1)).code, 0);
+  const overComputer = await upload(site, a, site.serverPort, files.a2);
+  assert.equal(overComputer.code, 1, overComputer.stderr);
+  assert.match(overComputer.stderr, /ERR_UPLOAD_QUOTA_EXCEEDED.*computer \d+'s upload quota/);
 
-    const b1 = await upload(site, b, site.serverPort, files.b1);
-    assert.equal(b1.code, 0, b1.stderr);
-    const overTotal = await upload(site, b, site.serverPort, files.b2);
-    assert.equal(overTotal.code, 1, overTotal.stderr);
-    assert.match(overTotal.stderr, /total upload quota/);
+  const b1 = await upload(site, b, site.serverPort, files.b1);
+  assert.equal(b1.code, 0, b1.stderr);
+  const overTotal = await upload(site, b, site.serverPort, files.b2);
+  assert.equal(overTotal.code, 1, overTotal.stderr);
+  assert.match(overTotal.stderr, /total upload quota/);
 
-    const uploads = await listUploads(site);
-    assert.deepEqual(uploads.map((u) => [u.declaredName, u.state]), [
-      ["a1.bin", "complete"],
-      ["b1.bin", "complete"],
-    ]);
-    assert.deepEqual(
-      await Array.fromAsync(Deno.readDir(`${site.serverDir}/uploads/.incoming`)),
-      [],
-    );
-    const status = await clientStatus(a);
-    const views = status.uploads as Array<
-      { name: string; state: string; lastError: { message: string } }
-    >;
-    assert.equal(views[1].state, "failed");
-    assert.match(views[1].lastError.message, /quota/);
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  const uploads = await listUploads(site);
+  assert.deepEqual(uploads.map((u) => [u.declaredName, u.state]), [
+    ["a1.bin", "complete"],
+    ["b1.bin", "complete"],
+  ]);
+  assert.deepEqual(
+    await Array.fromAsync(Deno.readDir(`${site.serverDir}/uploads/.incoming`)),
+    [],
+  );
+  const status = await clientStatus(a);
+  const views = status.uploads as Array<
+    { name: string; state: string; lastError: { message: string } }
+  >;
+  assert.equal(views[1].state, "failed");
+  assert.match(views[1].lastError.message, /quota/);
 });
 
 Deno.test("quotas charge bytes received: a declared upload that sends nothing holds no quota, and a chunk past the quota is refused (413) before any of it is written", async () => {
-  const site = await createSite();
-  const server = await startServer(site, ["--upload-quota-per-computer", "300K"]);
-  try {
-    const clientDir = `${site.root}/client`;
-    const report = await clientReport(site, clientDir, site.serverPort);
-    assert.equal(report.code, 0, report.stderr);
-    const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
-    const cid = await computerIdOf(clientDir);
-    const base = `http://127.0.0.1:${site.serverPort}${API.uploads}`;
+  await using site = await createSite();
+  await using _server = await startServer(site, ["--upload-quota-per-computer", "300K"]);
+  const clientDir = `${site.root}/client`;
+  const report = await clientReport(site, clientDir, site.serverPort);
+  assert.equal(report.code, 0, report.stderr);
+  const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+  const cid = await computerIdOf(clientDir);
+  const base = `http://127.0.0.1:${site.serverPort}${API.uploads}`;
 
-    // A clear-text upload of 250 KiB in 64 KiB chunks is declared, and nothing of it sent.
-    const cs = 64 * 1024;
-    const plain = await writeTestFile(`${site.root}/declared.bin`, 250 * 1024);
-    const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
-    const manifest: UploadManifest = {
-      v: 1,
-      uid,
-      cid,
-      name: "declared.bin",
-      size: plain.length,
-      sha256: await sha256Hex(plain),
-      chunkSize: cs,
-      chunkCount: 4,
-      createdAt: new Date().toISOString(),
-    };
-    const message = await signUploadManifest(
+  // A clear-text upload of 250 KiB in 64 KiB chunks is declared, and nothing of it sent.
+  const cs = 64 * 1024;
+  const plain = await writeTestFile(`${site.root}/declared.bin`, 250 * 1024);
+  const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
+  const manifest: UploadManifest = {
+    v: 1,
+    uid,
+    cid,
+    name: "declared.bin",
+    size: plain.length,
+    sha256: await sha256Hex(plain),
+    chunkSize: cs,
+    chunkCount: 4,
+    createdAt: new Date().toISOString(),
+  };
+  const message = await signUploadManifest(
+    key.privateKey,
+    { cid, uid, cs, cc: 4 },
+    encoder.encode(JSON.stringify(manifest)),
+  );
+  const post = await fetch(base, { method: "POST", body: JSON.stringify(message) });
+  assert.equal(post.status, 200, await post.clone().text());
+  await post.body?.cancel();
+
+  // Another upload of the same computer fits in what was received (nothing): 250 + 200 KiB
+  // were declared, more than the quota, yet it is stored.
+  const other = `${site.root}/other.bin`;
+  await writeTestFile(other, 200 * 1024);
+  const stored = await upload(site, clientDir, site.serverPort, other, [], "optional");
+  assert.equal(stored.code, 0, stored.stderr);
+
+  // Now the declared upload's chunks: the first fits (200 + 64 KiB), the second would not.
+  const put = async (index: number) => {
+    const body = await signClearChunk(
       key.privateKey,
-      { cid, uid, cs, cc: 4 },
-      encoder.encode(JSON.stringify(manifest)),
+      { cid, uid, index, final: index === 3 },
+      plain.slice(index * cs, (index + 1) * cs),
     );
-    const post = await fetch(base, { method: "POST", body: JSON.stringify(message) });
-    assert.equal(post.status, 200, await post.clone().text());
-    await post.body?.cancel();
+    const response = await fetch(`${base}/${cid}/${uid}/${index}`, { method: "PUT", body });
+    return { status: response.status, json: await response.json() };
+  };
+  assert.equal((await put(0)).json.result, "stored");
+  const refused = await put(1);
+  assert.equal(refused.status, 413);
+  assert.equal(refused.json.error.code, "ERR_UPLOAD_QUOTA_EXCEEDED");
+  assert.match(refused.json.error.message, /computer \d+ past its upload quota of 307200 bytes/);
+  assert.match(refused.json.error.message, /keep the upload and try again later/);
+  assert.match(refused.json.error.message, /--upload-quota-per-computer/);
 
-    // Another upload of the same computer fits in what was received (nothing): 250 + 200 KiB
-    // were declared, more than the quota, yet it is stored.
-    const other = `${site.root}/other.bin`;
-    await writeTestFile(other, 200 * 1024);
-    const stored = await upload(site, clientDir, site.serverPort, other, [], "optional");
-    assert.equal(stored.code, 0, stored.stderr);
-
-    // Now the declared upload's chunks: the first fits (200 + 64 KiB), the second would not.
-    const put = async (index: number) => {
-      const body = await signClearChunk(
-        key.privateKey,
-        { cid, uid, index, final: index === 3 },
-        plain.slice(index * cs, (index + 1) * cs),
-      );
-      const response = await fetch(`${base}/${cid}/${uid}/${index}`, { method: "PUT", body });
-      return { status: response.status, json: await response.json() };
-    };
-    assert.equal((await put(0)).json.result, "stored");
-    const refused = await put(1);
-    assert.equal(refused.status, 413);
-    assert.equal(refused.json.error.code, "ERR_UPLOAD_QUOTA_EXCEEDED");
-    assert.match(refused.json.error.message, /computer \d+ past its upload quota of 307200 bytes/);
-    assert.match(refused.json.error.message, /keep the upload and try again later/);
-    assert.match(refused.json.error.message, /--upload-quota-per-computer/);
-
-    // Nothing past the quota was written: the partial file holds chunk 0 alone, and the upload
-    // stays, missing the rest.
-    const partial = `${site.serverDir}/uploads/.incoming/${cid}-${uid}/data.part`;
-    assert.equal((await Deno.stat(partial)).size, cs);
-    const status = await (await fetch(`${base}/${cid}/${uid}`)).json();
-    assert.deepEqual([status.state, status.received, status.missing], ["receiving", 1, [[1, 4]]]);
-    assert.ok(
-      (await folderBytes(`${site.serverDir}/uploads/${cid}`)) + cs <= 300 * 1024,
-      "stored and received stay within the quota",
-    );
-  } finally {
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // Nothing past the quota was written: the partial file holds chunk 0 alone, and the upload
+  // stays, missing the rest.
+  const partial = `${site.serverDir}/uploads/.incoming/${cid}-${uid}/data.part`;
+  assert.equal((await Deno.stat(partial)).size, cs);
+  const status = await (await fetch(`${base}/${cid}/${uid}`)).json();
+  assert.deepEqual([status.state, status.received, status.missing], ["receiving", 1, [[1, 4]]]);
+  assert.ok(
+    (await folderBytes(`${site.serverDir}/uploads/${cid}`)) + cs <= 300 * 1024,
+    "stored and received stay within the quota",
+  );
 });

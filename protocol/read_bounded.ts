@@ -6,6 +6,8 @@
  * @module
  */
 
+import { concatBytes } from "../envelope/concat_bytes.ts";
+
 /**
  * Reads a stream to its end, or returns null (and cancels the stream) once it holds more than
  * `maxBytes` bytes. A stream that errors rejects as it would.
@@ -39,11 +41,5 @@ export async function readBounded(
   } finally {
     reader.releaseLock();
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
+  return concatBytes(chunks);
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseRetryAfter, readBodyUpTo, readDeclaredBody, releaseBytes } from "./upload_fetch.ts";
+import { concatBytes } from "../envelope/concat_bytes.ts";
 
 /** A plain (not byte) stream: readers fall back to the default reader. */
 function plainStream(pieces: Uint8Array[]): ReadableStream<Uint8Array> {
@@ -105,10 +106,10 @@ Deno.test("readDeclaredBody refuses a body of another length, a cut body, and ch
     new TextEncoder().encode(`PUT / HTTP/1.1\r\nhost: a\r\ncontent-length: ${length}\r\n\r\n`);
   try {
     // Declared 9: not the length the caller allowed, refused unread.
-    const other = await sendRaw(port(server), concat(head(9), bytesOf(9)));
+    const other = await sendRaw(port(server), concatBytes([head(9), bytesOf(9)]));
     assert.match(other, /"read":null/);
     // Declared 10, sender stops after 4 bytes.
-    await sendRaw(port(server), concat(head(10), bytesOf(4)), true, 1000);
+    await sendRaw(port(server), concatBytes([head(10), bytesOf(4)]), true, 1000);
     // Chunked: no Content-Length at all.
     const chunked = await sendRaw(
       port(server),
@@ -119,7 +120,7 @@ Deno.test("readDeclaredBody refuses a body of another length, a cut body, and ch
     assert.match(chunked, /"read":null/);
     assert.deepEqual(server.results, [null, null, null]);
     // Bytes past the declared length belong to the next request, never to this body.
-    const extra = await sendRaw(port(server), concat(head(10), bytesOf(15)));
+    const extra = await sendRaw(port(server), concatBytes([head(10), bytesOf(15)]));
     assert.match(extra, /"read":10/);
     assert.deepEqual(server.results[3], bytesOf(10));
   } finally {
@@ -144,13 +145,6 @@ Deno.test("readDeclaredBody refuses a request that says Transfer-Encoding, unrea
 
 function port(server: { port: number }): number {
   return server.port;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 Deno.test("readBodyUpTo returns the body within the bound and null past it", async () => {

@@ -6,7 +6,7 @@
  */
 
 import { chunkLengthOf } from "../protocol/upload.ts";
-import { releaseBytes } from "../protocol/upload_fetch.ts";
+import { releaseBytes } from "../protocol/release_bytes.ts";
 
 /** The chunks of one open snapshot file. */
 export class SnapshotReader {

@@ -120,31 +120,39 @@ export async function encryptJwe(
   const protectedHeader = encodeBase64UrlText(
     JSON.stringify({ ...header, alg: "RSA-OAEP-256", enc: "A256GCM", kid: contentKey.kid }),
   );
+  return await encryptJweUnderHeader(contentKey, protectedHeader, plaintext);
+}
+
+/**
+ * Seals a plaintext with a content key under a protected header exactly as given (base64url),
+ * authenticated as additional data. {@linkcode encryptJwe} is the way to seal a message: this is
+ * its last step, open to tests that need a header it never writes.
+ */
+export async function encryptJweUnderHeader(
+  contentKey: ContentKey,
+  protectedHeader: string,
+  plaintext: Uint8Array<ArrayBuffer>,
+): Promise<FlattenedJwe> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_LENGTH));
   const additionalData = encoder.encode(protectedHeader);
-  const fast = encryptAesGcm(contentKey.key, iv, additionalData, plaintext);
-  if (fast) {
-    return {
-      protected: protectedHeader,
-      encrypted_key: contentKey.encryptedKey,
-      iv: encodeBase64Url(iv),
-      ciphertext: encodeBase64Url(fast.ciphertext),
-      tag: encodeBase64Url(fast.tag),
-    };
+  let sealed = encryptAesGcm(contentKey.key, iv, additionalData, plaintext);
+  if (!sealed) {
+    const joined = new Uint8Array(
+      await crypto.subtle.encrypt(
+        { name: "AES-GCM", iv, additionalData, tagLength: 128 },
+        contentKey.key,
+        plaintext,
+      ),
+    );
+    const tagAt = joined.length - TAG_LENGTH;
+    sealed = { ciphertext: joined.subarray(0, tagAt), tag: joined.subarray(tagAt) };
   }
-  const sealed = new Uint8Array(
-    await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData, tagLength: 128 },
-      contentKey.key,
-      plaintext,
-    ),
-  );
   return {
     protected: protectedHeader,
     encrypted_key: contentKey.encryptedKey,
     iv: encodeBase64Url(iv),
-    ciphertext: encodeBase64Url(sealed.subarray(0, sealed.length - TAG_LENGTH)),
-    tag: encodeBase64Url(sealed.subarray(sealed.length - TAG_LENGTH)),
+    ciphertext: encodeBase64Url(sealed.ciphertext),
+    tag: encodeBase64Url(sealed.tag),
   };
 }
 

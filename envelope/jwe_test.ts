@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  decodeBase64Url,
-  decodeBase64UrlText,
-  encodeBase64Url,
-  encodeBase64UrlText,
-} from "./base64url.ts";
+import { flipBit, protectedHeaderOf } from "../tests/jose_tampering.ts";
+import { decodeBase64Url, encodeBase64Url, encodeBase64UrlText } from "./base64url.ts";
 import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
 import { MleError, type MleErrorCode } from "./errors.ts";
 import {
@@ -12,6 +8,7 @@ import {
   createContentKey,
   decryptJwe,
   encryptJwe,
+  encryptJweUnderHeader,
   type FlattenedJwe,
   importAesKey,
   importContentKey,
@@ -53,33 +50,7 @@ async function sealWithProtected(
   protectedHeader: string,
   plaintext = PLAINTEXT,
 ): Promise<FlattenedJwe> {
-  const iv = crypto.getRandomValues(new Uint8Array(IV_LENGTH));
-  const key = await importAesKey(contentKeyBytes);
-  const sealed = new Uint8Array(
-    await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: encoder.encode(protectedHeader) },
-      key,
-      plaintext,
-    ),
-  );
-  return {
-    protected: protectedHeader,
-    encrypted_key: contentKey.encryptedKey,
-    iv: encodeBase64Url(iv),
-    ciphertext: encodeBase64Url(sealed.subarray(0, sealed.length - TAG_LENGTH)),
-    tag: encodeBase64Url(sealed.subarray(sealed.length - TAG_LENGTH)),
-  };
-}
-
-function headerOf(jwe: FlattenedJwe): Record<string, unknown> {
-  return JSON.parse(decodeBase64UrlText(jwe.protected));
-}
-
-/** Flips one bit of the decoded bytes of a base64url member. */
-function flipBit(text: string, byteIndex: number): string {
-  const bytes = decodeBase64Url(text);
-  bytes[byteIndex < 0 ? bytes.length + byteIndex : byteIndex] ^= 0x01;
-  return encodeBase64Url(bytes);
+  return await encryptJweUnderHeader(contentKey, protectedHeader, plaintext);
 }
 
 function resize(text: string, length: number): string {
@@ -182,7 +153,12 @@ Deno.test("encryptJwe() writes its own alg, enc and kid whatever the caller's he
     { alg: "none", enc: "A128GCM", kid: "0".repeat(40), cty: "x" },
     PLAINTEXT,
   );
-  assert.deepEqual(headerOf(sealed), { alg: "RSA-OAEP-256", enc: "A256GCM", kid, cty: "x" });
+  assert.deepEqual(protectedHeaderOf(sealed), {
+    alg: "RSA-OAEP-256",
+    enc: "A256GCM",
+    kid,
+    cty: "x",
+  });
   assert.deepEqual(await openJwe(recipient.privateKey, sealed), PLAINTEXT);
 });
 
@@ -197,19 +173,19 @@ Deno.test("toCompactJwe() joins the five members in RFC 7516 order", () => {
 const TAMPERED: [string, (jwe: FlattenedJwe) => unknown | Promise<unknown>][] = [
   [
     "a protected header with a member changed",
-    (j) => sealedWithProtected(j, { ...headerOf(j), cid: 8 }),
+    (j) => sealedWithProtected(j, { ...protectedHeaderOf(j), cid: 8 }),
   ],
   [
     "a protected header with a member added",
-    (j) => sealedWithProtected(j, { ...headerOf(j), seq: 1 }),
+    (j) => sealedWithProtected(j, { ...protectedHeaderOf(j), seq: 1 }),
   ],
   ["a protected header with a member removed", (j) => {
-    const { cty: _cty, ...rest } = headerOf(j);
+    const { cty: _cty, ...rest } = protectedHeaderOf(j);
     return sealedWithProtected(j, rest);
   }],
   ["a protected header re-serialized with spaces", (j) => ({
     ...j,
-    protected: encodeBase64UrlText(JSON.stringify(headerOf(j), null, 1)),
+    protected: encodeBase64UrlText(JSON.stringify(protectedHeaderOf(j), null, 1)),
   })],
   ["a flipped bit in the protected header", (j) => ({ ...j, protected: flipBit(j.protected, 3) })],
   [
@@ -260,7 +236,7 @@ const TAMPERED: [string, (jwe: FlattenedJwe) => unknown | Promise<unknown>][] = 
   ["an iv with a space inside", (j) => ({ ...j, iv: `${j.iv.slice(0, 4)} ${j.iv.slice(4)}` })],
   ["the iv of another message under the same content key", async (j) => ({
     ...j,
-    iv: (await encryptJwe(contentKey, headerOf(j), PLAINTEXT)).iv,
+    iv: (await encryptJwe(contentKey, protectedHeaderOf(j), PLAINTEXT)).iv,
   })],
   [
     "a flipped bit in the first byte of the ciphertext",

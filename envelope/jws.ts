@@ -65,6 +65,28 @@ export async function signJws(
 }
 
 /**
+ * Signs a JSON value as a JWS of `typ`: the payload is the value's JSON text in UTF-8 (site
+ * documents, registrations, hand-overs).
+ *
+ * @example
+ * ```ts
+ * import { signJsonJws, verifyJws } from "./jws.ts";
+ * import { generateSigningKeyPair } from "./signature.ts";
+ * const pair = await generateSigningKeyPair();
+ * const jws = await signJsonJws(pair.privateKey, "example", { serial: 1 });
+ * const { payload } = await verifyJws(pair.publicKey, jws, "example");
+ * console.log(new TextDecoder().decode(payload)); // '{"serial":1}'
+ * ```
+ */
+export async function signJsonJws(
+  privateKey: CryptoKey,
+  typ: string,
+  body: unknown,
+): Promise<FlattenedJws> {
+  return await signJws(privateKey, { typ }, encoder.encode(JSON.stringify(body)));
+}
+
+/**
  * Checks that a value has the shape of a flattened JWS and reads its protected header, without
  * verifying the signature (the header names who signed).
  *

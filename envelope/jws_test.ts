@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { flipBit } from "../tests/jose_tampering.ts";
 import {
   decodeBase64Url,
   decodeBase64UrlText,
@@ -32,12 +33,6 @@ async function signRaw(protectedHeader: string, payload: string): Promise<Flatte
     encoder.encode(`${protectedHeader}.${payload}`),
   );
   return { protected: protectedHeader, payload, signature: encodeBase64Url(signature) };
-}
-
-function flipBit(text: string, byteIndex: number): string {
-  const bytes = decodeBase64Url(text);
-  bytes[byteIndex < 0 ? bytes.length + byteIndex : byteIndex] ^= 0x01;
-  return encodeBase64Url(bytes);
 }
 
 Deno.test("verifyJws() returns the header and payload signJws() signed", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { flipBit, protectedHeaderOf } from "../tests/jose_tampering.ts";
 import {
   decodeBase64Url,
   decodeBase64UrlText,
@@ -10,7 +11,6 @@ import {
   createContentKey,
   decryptJwe,
   encryptJwe,
-  type FlattenedJwe,
   importAesKey,
   toCompactJwe,
   unwrapContentKey,
@@ -65,16 +65,6 @@ async function sealAs(
   return { ...jwe, sig: encodeBase64Url(sig) };
 }
 
-function headerOf(jwe: FlattenedJwe): Record<string, unknown> {
-  return JSON.parse(decodeBase64UrlText(jwe.protected));
-}
-
-function flipBit(text: string, byteIndex: number): string {
-  const bytes = decodeBase64Url(text);
-  bytes[byteIndex < 0 ? bytes.length + byteIndex : byteIndex] ^= 0x01;
-  return encodeBase64Url(bytes);
-}
-
 Deno.test("openSignedReport() returns the report sealReport() sealed, after reading, verifying and decrypting", async () => {
   const wire = JSON.parse(JSON.stringify(SEALED));
   const parsed = readUpstreamMessage(wire);
@@ -99,7 +89,7 @@ Deno.test("sealReport() writes a flattened JWE plus a 64-byte outer signature ov
     "tag",
   ]);
   assert.equal(decodeBase64Url(SEALED.sig).length, 64);
-  assert.deepEqual(headerOf(SEALED), {
+  assert.deepEqual(protectedHeaderOf(SEALED), {
     cty: REPORT_CONTENT_TYPE,
     cid: 7,
     seq: 42,
@@ -155,7 +145,7 @@ const TAMPERED: [string, (message: EncryptedMessage) => EncryptedMessage][] = [
   ["the sig of another message", (m) => ({ ...m, sig: OTHER_SEALED.sig })],
   ["a changed protected header", (m) => ({
     ...m,
-    protected: encodeBase64UrlText(JSON.stringify({ ...headerOf(m), seq: 43 })),
+    protected: encodeBase64UrlText(JSON.stringify({ ...protectedHeaderOf(m), seq: 43 })),
   })],
   ["a changed encrypted_key", (m) => ({ ...m, encrypted_key: flipBit(m.encrypted_key, 0) })],
   ["a changed iv", (m) => ({ ...m, iv: flipBit(m.iv, 0) })],
@@ -386,7 +376,9 @@ Deno.test("readUpstreamMessage() maps malformed messages to exact codes", async 
     }, "ERR_DECRYPTION_FAILED"],
     ["an encrypted message whose header names RSA1_5", {
       ...SEALED,
-      protected: encodeBase64UrlText(JSON.stringify({ ...headerOf(SEALED), alg: "RSA1_5" })),
+      protected: encodeBase64UrlText(
+        JSON.stringify({ ...protectedHeaderOf(SEALED), alg: "RSA1_5" }),
+      ),
     }, "ERR_DECRYPTION_FAILED"],
   ];
   for (const [what, value, code] of cases) {

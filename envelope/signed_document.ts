@@ -6,7 +6,7 @@
  */
 
 import { decodeBase64Url } from "./base64url.ts";
-import { type FlattenedJws, signJws, verifyJws } from "./jws.ts";
+import { type FlattenedJws, signJsonJws, verifyJws } from "./jws.ts";
 import { MleError } from "./errors.ts";
 
 /** The kinds of site-signed document; each is its own JWS `typ`. */
@@ -21,7 +21,6 @@ export type DocumentType =
 /** A site-signed document as it travels and is stored. */
 export type SignedDocument = FlattenedJws;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -41,7 +40,7 @@ export async function signDocument(
   type: DocumentType,
   body: Record<string, unknown>,
 ): Promise<SignedDocument> {
-  return await signJws(sitePrivateKey, { typ: type }, encoder.encode(JSON.stringify(body)));
+  return await signJsonJws(sitePrivateKey, type, body);
 }
 
 /**

@@ -19,21 +19,14 @@ const stranger = await generateSigningKeyPair();
 const claims = { cid: 7, uid: "00112233445566778899aabbccddeeff", cs: 131072, cc: 2 };
 const manifest = new TextEncoder().encode(JSON.stringify({ name: "secret-name.log" }));
 
+/** The file's manifest sealed by the client to the server, with a fresh file key. */
+function sealTestManifest(): ReturnType<typeof sealUploadManifest> {
+  return sealUploadManifest(server.publicKey, kid, client.privateKey, claims, manifest);
+}
+
 Deno.test("sealUploadManifest() seals a manifest that only the server opens, with a fresh file key each time", async () => {
-  const first = await sealUploadManifest(
-    server.publicKey,
-    kid,
-    client.privateKey,
-    claims,
-    manifest,
-  );
-  const second = await sealUploadManifest(
-    server.publicKey,
-    kid,
-    client.privateKey,
-    claims,
-    manifest,
-  );
+  const first = await sealTestManifest();
+  const second = await sealTestManifest();
   assert.equal(first.fileKey.length, 32);
   assert.notDeepEqual(first.fileKey, second.fileKey);
   assert.ok(!JSON.stringify(first.message).includes("secret-name"));
@@ -47,13 +40,7 @@ Deno.test("sealUploadManifest() seals a manifest that only the server opens, wit
 });
 
 Deno.test("the encrypted manifest is a standard JWE: jose opens it with the server key", async () => {
-  const { message, fileKey } = await sealUploadManifest(
-    server.publicKey,
-    kid,
-    client.privateKey,
-    claims,
-    manifest,
-  );
+  const { message, fileKey } = await sealTestManifest();
   const result = await jose.flattenedDecrypt(message, server.privateKey, {
     keyManagementAlgorithms: ["RSA-OAEP-256"],
     contentEncryptionAlgorithms: ["A256GCM"],
@@ -65,13 +52,7 @@ Deno.test("the encrypted manifest is a standard JWE: jose opens it with the serv
 });
 
 Deno.test("verifyUploadManifestSignature() refuses another signer and a changed header", async () => {
-  const { message } = await sealUploadManifest(
-    server.publicKey,
-    kid,
-    client.privateKey,
-    claims,
-    manifest,
-  );
+  const { message } = await sealTestManifest();
   await assert.rejects(
     verifyUploadManifestSignature(stranger.publicKey, readUploadManifestMessage(message)),
     (error: unknown) => error instanceof MleError && error.code === "ERR_SIGNATURE_INVALID",
@@ -92,13 +73,7 @@ Deno.test("verifyUploadManifestSignature() refuses another signer and a changed 
 
 Deno.test("openUploadManifest() fails opaquely without the right private key", async () => {
   const other = await generateEncryptionKeyPair(2048);
-  const { message } = await sealUploadManifest(
-    server.publicKey,
-    kid,
-    client.privateKey,
-    claims,
-    manifest,
-  );
+  const { message } = await sealTestManifest();
   await assert.rejects(
     openUploadManifest(client.publicKey, readUploadManifestMessage(message), other.privateKey),
     (error: unknown) => error instanceof MleError && error.code === "ERR_DECRYPTION_FAILED",

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { concatBytes } from "../envelope/concat_bytes.ts";
 import { ParentUnreachableError } from "./bounded_fetch.ts";
 import { parseRetryAfter, type UploadAnswer } from "./upload_fetch.ts";
 
@@ -284,13 +285,7 @@ class BufferedReader {
       parts.push(await this.readExactly(size));
       if ((await this.#readLine(2)).length !== 0) throw new AnswerError("a chunk is malformed");
     }
-    const body = new Uint8Array(total);
-    let offset = 0;
-    for (const part of parts) {
-      body.set(part, offset);
-      offset += part.length;
-    }
-    return body;
+    return concatBytes(parts);
   }
 
   async #readLine(max: number): Promise<Uint8Array> {

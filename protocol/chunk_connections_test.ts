@@ -74,17 +74,7 @@ function rawServer(answer: string, closeAfter: boolean) {
   })();
   return {
     port: (listener.addr as Deno.NetAddr).port,
-    async close() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // already closed
-        }
-      }
-      await served.catch(() => {});
-    },
+    close: () => stopRawServer(listener, conns, served),
   };
 }
 
@@ -156,14 +146,23 @@ Deno.test("ChunkConnections gives up on a silent parent at the request's own dea
     assert.ok(performance.now() - started < 30_000, "the pool's own 60 s deadline applied");
   } finally {
     pool.close();
-    listener.close();
-    for (const conn of conns) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    }
-    await accepting.catch(() => {});
+    await stopRawServer(listener, conns, accepting);
   }
 });
+
+/** Stops a raw test server: its listener, every connection it accepted, then its accept loop. */
+async function stopRawServer(
+  listener: Deno.Listener,
+  conns: Deno.Conn[],
+  accepting: Promise<unknown>,
+): Promise<void> {
+  listener.close();
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+  await accepting.catch(() => {});
+}

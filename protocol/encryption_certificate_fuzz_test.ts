@@ -4,11 +4,11 @@ import {
   fc,
   fuzzParser,
   mleError,
-  signAny,
   signedDocumentCases,
   signedDocumentOf,
 } from "../tests/fuzz.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
+import { signJsonJws } from "../envelope/jws.ts";
 import {
   encryptionKeyId,
   exportSpki,
@@ -53,7 +53,7 @@ const inputs = fc.oneof(
 Deno.test("fuzz: verifyEncryptionCertificate() gives a checked key, or refuses with a typed error", async () => {
   await fuzzParser("verifyEncryptionCertificate", inputs, async (input) => {
     const document = "spkiWithItsKid" in input
-      ? await signAny(site.privateKey, TYPE, {
+      ? await signJsonJws(site.privateKey, TYPE, {
         ...ENABLED,
         kid: await keyIdOfSpki(input.spkiWithItsKid),
         spki: encodeBase64Url(input.spkiWithItsKid),

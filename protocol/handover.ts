@@ -16,7 +16,7 @@
 
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { MleError } from "../envelope/errors.ts";
-import { type FlattenedJws, signJws, verifyJws } from "../envelope/jws.ts";
+import { type FlattenedJws, signJsonJws, verifyJws } from "../envelope/jws.ts";
 
 /** JWS `typ` of a hand-over. */
 export const HANDOVER_TYPE = "mle-handover";
@@ -39,11 +39,7 @@ export async function signHandover(
   oldPrivateKey: CryptoKey,
   claims: HandoverClaims,
 ): Promise<FlattenedJws> {
-  return await signJws(
-    oldPrivateKey,
-    { typ: HANDOVER_TYPE },
-    new TextEncoder().encode(JSON.stringify(claims)),
-  );
+  return await signJsonJws(oldPrivateKey, HANDOVER_TYPE, claims);
 }
 
 /**

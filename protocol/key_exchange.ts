@@ -21,6 +21,7 @@
  */
 
 import { decodeBase64Url, encodeBase64Url } from "../envelope/base64url.ts";
+import { concatBytes } from "../envelope/concat_bytes.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
 
 const encoder = new TextEncoder();
@@ -134,7 +135,7 @@ export async function derivePasswordKey(password: string, salt: string): Promise
     {
       name: "PBKDF2",
       hash: "SHA-256",
-      salt: concat(encoder.encode("mle-key-exchange-v2."), decodeBase64Url(salt)),
+      salt: concatBytes([encoder.encode("mle-key-exchange-v2."), decodeBase64Url(salt)]),
       iterations: KEY_EXCHANGE_ITERATIONS,
     },
     material,
@@ -214,11 +215,4 @@ function isMacText(value: unknown): value is string {
   } catch {
     return false;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
-  const all = new Uint8Array(a.length + b.length);
-  all.set(a);
-  all.set(b, a.length);
-  return all;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import { signJws } from "../envelope/jws.ts";
+import { signJsonJws } from "../envelope/jws.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import { createMasthead, verifyMasthead } from "./masthead.ts";
 
@@ -10,11 +10,7 @@ const SITE_KEY = encodeBase64Url(await exportSigningPublicKey(site.publicKey));
 /** A masthead-shaped JWS claiming `sitePublicKey`; its signature need not be good. */
 async function mastheadClaiming(sitePublicKey: string) {
   const body = { version: 1, siteName: "x", sitePublicKey, serverUrls: [], port: 1, createdAt: "" };
-  return await signJws(
-    site.privateKey,
-    { typ: "mle-masthead" },
-    new TextEncoder().encode(JSON.stringify(body)),
-  );
+  return await signJsonJws(site.privateKey, "mle-masthead", body);
 }
 
 Deno.test("verifyMasthead() accepts a masthead signed by the site key it carries", async () => {

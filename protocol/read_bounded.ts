@@ -1,14 +1,19 @@
 /**
  * Reads a body stream into memory, stopping as soon as it passes a bound: whatever a
- * `Content-Length` header claims, no more than `maxBytes + 1` bytes are ever held. Used for
- * request bodies at the relay, answers from a parent, and decompressed bundle members.
+ * `Content-Length` header claims, no more than `maxBytes` bytes are ever held (plus the one piece
+ * that passed the bound). The one bounded reader for request bodies at the relay and the server,
+ * answers from a parent, upload manifests and chunks, and decompressed bundle members.
  *
  * @module
  */
 
+import { releaseBytes } from "./release_bytes.ts";
+
 /**
- * Reads a stream to its end, or returns null (and cancels the stream) once it holds more than
- * `maxBytes` bytes. A stream that errors rejects as it would.
+ * Reads a stream to its end into one buffer, or returns null (and cancels the stream) once it
+ * holds more than `maxBytes` bytes. `expectedBytes` sizes the buffer up front (a chunk's exact
+ * length); it grows by doubling, up to `maxBytes`, and an outgrown buffer is freed at once. A
+ * stream that errors rejects as it would.
  *
  * @example
  * ```ts
@@ -20,30 +25,34 @@
 export async function readBounded(
   stream: ReadableStream<Uint8Array> | null,
   maxBytes: number,
+  expectedBytes = 16 * 1024,
 ): Promise<Uint8Array<ArrayBuffer> | null> {
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
+  let buffer = new Uint8Array(Math.min(maxBytes, expectedBytes));
   let size = 0;
   try {
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
-      size += value.length;
-      if (size > maxBytes) {
+      if (size + value.length > maxBytes) {
         await reader.cancel().catch(() => {});
         return null;
       }
-      chunks.push(value);
+      if (size + value.length > buffer.length) {
+        const grown = new Uint8Array(
+          Math.min(maxBytes, Math.max(buffer.length * 2, size + value.length)),
+        );
+        grown.set(buffer.subarray(0, size));
+        releaseBytes(buffer);
+        buffer = grown;
+      }
+      buffer.set(value, size);
+      size += value.length;
+      // `value` belongs to the runtime's stream: never detach it (only buffers we made).
     }
   } finally {
     reader.releaseLock();
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
+  return size === buffer.length ? buffer : buffer.subarray(0, size);
 }

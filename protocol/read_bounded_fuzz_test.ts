@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { countingStream, fuzzParser, noError, piecesAndBound } from "../tests/fuzz.ts";
+import { countingStream, fc, fuzzParser, noError, piecesAndBound } from "../tests/fuzz.ts";
 import { readBounded } from "./read_bounded.ts";
 
-Deno.test("fuzz: readBounded() gives the whole body within the bound, and null past it without reading on", async () => {
-  await fuzzParser("readBounded", piecesAndBound, async ([pieces, maxBytes]) => {
+Deno.test("fuzz: readBounded() gives the whole body within the bound, whatever size it expected, and null past it without reading on", async () => {
+  const inputs = fc.tuple(piecesAndBound, fc.nat({ max: 5000 }));
+  await fuzzParser("readBounded", inputs, async ([[pieces, maxBytes], expectedBytes]) => {
     const { stream, counter } = countingStream(pieces);
     const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
-    const bytes = await readBounded(stream, maxBytes);
+    const bytes = await readBounded(stream, maxBytes, expectedBytes);
     if (total <= maxBytes) {
       assert.deepEqual(bytes, new Uint8Array(pieces.flatMap((piece) => [...piece])));
       return;

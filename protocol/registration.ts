@@ -7,7 +7,7 @@
 
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { MleError } from "../envelope/errors.ts";
-import { type FlattenedJws, readJwsHeader, signJws, verifyJws } from "../envelope/jws.ts";
+import { type FlattenedJws, readJwsHeader, signJsonJws, verifyJws } from "../envelope/jws.ts";
 import { importSigningPublicKey } from "../envelope/signature.ts";
 
 /** JWS `typ` of a registration. */
@@ -35,11 +35,7 @@ export async function signRegistration(
   clientPrivateKey: CryptoKey,
   claims: RegistrationClaims,
 ): Promise<FlattenedJws> {
-  return await signJws(
-    clientPrivateKey,
-    { typ: REGISTRATION_TYPE },
-    new TextEncoder().encode(JSON.stringify(claims)),
-  );
+  return await signJsonJws(clientPrivateKey, REGISTRATION_TYPE, claims);
 }
 
 /**

@@ -38,6 +38,7 @@
  */
 
 import { decodeBase64Url, encodeBase64Url } from "../envelope/base64url.ts";
+import { concatBytes } from "../envelope/concat_bytes.ts";
 import { MleError } from "../envelope/errors.ts";
 import type { ContentKey } from "../envelope/jwe.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
@@ -159,10 +160,7 @@ export async function encodeBundle(
   let size = MAGIC.length;
   for (const entry of entries) {
     const head = encoder.encode(`${entry.protected}.${entry.signature}\n`);
-    const plain = new Uint8Array(head.length + entry.payload.length);
-    plain.set(head);
-    plain.set(entry.payload, head.length);
-    const member = await gzip(plain);
+    const member = await gzip(concatBytes([head, entry.payload]));
     const length = new Uint8Array(4);
     new DataView(length.buffer).setUint32(0, member.length);
     parts.push(length, member);
@@ -173,13 +171,7 @@ export async function encodeBundle(
       `Cannot bundle: ${size} bytes is over the ${MAX_BUNDLE_PLAINTEXT_BYTES}-byte bound`,
     );
   }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    all.set(part, offset);
-    offset += part.length;
-  }
-  return all;
+  return concatBytes(parts);
 }
 
 /**

@@ -1,13 +1,13 @@
 /**
  * The HTTP helpers of the upload path, shared by clients and relays: a time- and size-bounded
- * call that also reads `Retry-After`, and a reader that takes a request body of a known maximum
- * length into one buffer without ever holding more.
+ * call that also reads `Retry-After`, and the readers of a chunk's body of a declared length, which
+ * never hold more.
  *
  * @module
  */
 
-import { ParentUnreachableError } from "./bounded_fetch.ts";
-import { withRequestIdHeader } from "./request_id.ts";
+import { fetchJson } from "./bounded_fetch.ts";
+import { readBounded } from "./read_bounded.ts";
 
 /** An answer to an upload request. */
 export interface UploadAnswer {
@@ -22,7 +22,8 @@ export interface UploadAnswer {
 export const MAX_RETRY_AFTER_MS = 60_000;
 
 /**
- * Sends a request and reads at most `maxBytes` of a JSON answer.
+ * Sends a request and reads at most `maxBytes` of a JSON answer (`fetchJson`, never following a
+ * redirect, 30 s unless `timeoutMs` says otherwise) with its `Retry-After` as a delay.
  *
  * @throws {ParentUnreachableError} On network failure, timeout, or an answer over the bound.
  */
@@ -30,41 +31,12 @@ export async function fetchUploadAnswer(
   url: string,
   init: RequestInit & { timeoutMs?: number; maxBytes: number },
 ): Promise<UploadAnswer> {
-  const timeout = AbortSignal.timeout(init.timeoutMs ?? 30_000);
-  const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      ...init,
-      headers: withRequestIdHeader(init.headers),
-      signal,
-      redirect: "manual",
-    });
-  } catch (cause) {
-    throw new ParentUnreachableError(url, { cause });
-  }
-  let bytes: Uint8Array | null;
-  try {
-    bytes = await readBodyUpTo(response.body, init.maxBytes);
-  } catch (cause) {
-    throw new ParentUnreachableError(url, { cause });
-  }
-  if (bytes === null) {
-    throw new ParentUnreachableError(url, {
-      cause: new RangeError(`answer is over the ${init.maxBytes}-byte bound`),
-    });
-  }
-  let body: unknown = null;
-  try {
-    body = bytes.length ? JSON.parse(new TextDecoder().decode(bytes)) : null;
-  } catch {
-    body = null;
-  }
-  return {
-    status: response.status,
-    body,
-    retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
-  };
+  const { status, body, retryAfter } = await fetchJson(url, {
+    ...init,
+    timeoutMs: init.timeoutMs ?? 30_000,
+    redirect: "manual",
+  });
+  return { status, body, retryAfterMs: parseRetryAfter(retryAfter ?? null) };
 }
 
 /**
@@ -91,47 +63,6 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
     ms = at - now;
   }
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
-}
-
-/**
- * Reads a body stream into one buffer of at most `maxBytes`, or returns null (and cancels the
- * stream) as soon as it holds more. Whatever a `Content-Length` header claims, no more than
- * `maxBytes` bytes are ever held; `expectedBytes` sizes the buffer up front (a chunk's exact
- * length), and each piece read is freed once copied.
- */
-export async function readBodyUpTo(
-  stream: ReadableStream<Uint8Array> | null,
-  maxBytes: number,
-  expectedBytes = Math.min(maxBytes, 64 * 1024),
-): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (stream === null) return new Uint8Array(0);
-  const reader = stream.getReader();
-  let buffer = new Uint8Array(Math.min(maxBytes, expectedBytes));
-  let size = 0;
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (size + value.length > maxBytes) {
-        await reader.cancel().catch(() => {});
-        return null;
-      }
-      if (size + value.length > buffer.length) {
-        const grown = new Uint8Array(
-          Math.min(maxBytes, Math.max(buffer.length * 2, size + value.length)),
-        );
-        grown.set(buffer.subarray(0, size));
-        releaseBytes(buffer);
-        buffer = grown;
-      }
-      buffer.set(value, size);
-      size += value.length;
-      // `value` belongs to the runtime's stream: never detach it (only buffers we made).
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return size === buffer.length ? buffer : buffer.subarray(0, size);
 }
 
 /**
@@ -172,7 +103,7 @@ export async function readDeclaredBody(
  * Reads a chunk request's body whose exact length the caller already checked from
  * `Content-Length`, straight into one buffer of that length: a "bring your own buffer" reader
  * fills it in place, so there is no per-piece buffer to allocate, copy and free. Measured on the
- * 2-core test machine against {@linkcode readBodyUpTo}, with the garbage collection it spares: the
+ * 2-core test machine against `readBounded` (`read_bounded.ts`), with the garbage collection it spares: the
  * relay's CPU per GiB uploaded fell by about a quarter. Never holds more than `length` bytes: a
  * body that runs longer is refused as soon as one byte more arrives. The relay reads chunks this
  * way: it passes them on to a socket, and with {@linkcode readDeclaredBody} its CPU per GiB rose
@@ -191,7 +122,7 @@ export async function readExactBody(
     reader = stream.getReader({ mode: "byob" });
   } catch {
     // Not a byte stream: the general reader.
-    const bytes = await readBodyUpTo(stream, length, length);
+    const bytes = await readBounded(stream, length, length);
     return bytes !== null && bytes.length === length ? bytes : null;
   }
   let buffer: Uint8Array<ArrayBuffer> = new Uint8Array(length);
@@ -216,34 +147,4 @@ export async function readExactBody(
     reader.releaseLock();
   }
   return buffer;
-}
-
-/**
- * Frees a chunk-sized buffer's memory now rather than at the next garbage collection, which
- * otherwise lets tens of megabytes of spent chunks pile up: detaching a buffer releases its
- * memory at once. Call it only when nothing uses `bytes`, or any other view of its buffer, any
- * more (a detached buffer reads as empty), and only on buffers this code made or was handed for
- * good (a read's result, an encryption's output), never on one a stream or connection may still
- * fill. Memory-safe even if the runtime still held the buffer (its operations keep their own
- * reference to the memory), but the bytes would then read as empty: hence the rules, and hence
- * only a view that covers its whole buffer is detached: a part of a larger buffer (a reader's
- * window, a pool) is left alone.
- *
- * @example
- * ```ts
- * import { releaseBytes } from "./upload_fetch.ts";
- * const chunk = new Uint8Array(131072);
- * releaseBytes(chunk);
- * console.log(chunk.length); // 0
- * ```
- */
-export function releaseBytes(bytes: Uint8Array | null | undefined): void {
-  if (!bytes) return;
-  const buffer = bytes.buffer;
-  if (
-    buffer instanceof ArrayBuffer && !buffer.detached && buffer.byteLength >= 16 * 1024 &&
-    bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength
-  ) {
-    buffer.transfer(0);
-  }
 }

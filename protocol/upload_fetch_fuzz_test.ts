@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { anyText, countingStream, fc, fuzzParser, noError, piecesAndBound } from "../tests/fuzz.ts";
-import {
-  MAX_RETRY_AFTER_MS,
-  parseRetryAfter,
-  readBodyUpTo,
-  readExactBody,
-} from "./upload_fetch.ts";
+import { MAX_RETRY_AFTER_MS, parseRetryAfter, readExactBody } from "./upload_fetch.ts";
 
 const NOW = Date.UTC(2024, 0, 1);
 
@@ -24,22 +19,6 @@ Deno.test("fuzz: parseRetryAfter() gives null or a delay from 0 to a minute, and
 
 const total = (pieces: Uint8Array[]) => pieces.reduce((sum, piece) => sum + piece.length, 0);
 const joined = (pieces: Uint8Array[]) => new Uint8Array(pieces.flatMap((piece) => [...piece]));
-
-Deno.test("fuzz: readBodyUpTo() gives the whole body within the bound, and null past it without reading on", async () => {
-  const inputs = fc.tuple(piecesAndBound, fc.nat({ max: 5000 }));
-  await fuzzParser("readBodyUpTo", inputs, async ([[pieces, maxBytes], expected]) => {
-    const { stream, counter } = countingStream(pieces);
-    const bytes = await readBodyUpTo(stream, maxBytes, expected);
-    if (total(pieces) <= maxBytes) {
-      assert.deepEqual(bytes, joined(pieces));
-      return;
-    }
-    assert.equal(bytes, null);
-    assert.ok(counter.cancelled, "the stream was not cancelled");
-    let sum = 0;
-    assert.equal(counter.pulled, pieces.findIndex((piece) => (sum += piece.length) > maxBytes) + 1);
-  }, noError);
-});
 
 /** A byte stream (the kind a request body is) of `pieces`, read with or without BYOB. */
 function byteStream(all: Uint8Array[]): ReadableStream<Uint8Array> {

@@ -48,12 +48,9 @@ import {
   type UploadLimits,
   type UploadStatus,
 } from "../protocol/upload.ts";
-import {
-  fetchUploadAnswer,
-  readBodyUpTo,
-  readExactBody,
-  releaseBytes,
-} from "../protocol/upload_fetch.ts";
+import { readBounded } from "../protocol/read_bounded.ts";
+import { releaseBytes } from "../protocol/release_bytes.ts";
+import { fetchUploadAnswer, readExactBody } from "../protocol/upload_fetch.ts";
 import { API } from "../protocol/paths.ts";
 import { type ParentSource, Upstream } from "./upstream.ts";
 import { type KnownSenderKeys, refuseForgery } from "./sender_keys.ts";
@@ -142,7 +139,7 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
   });
 
   app.post("/", async (c) => {
-    const bytes = await readBodyUpTo(c.req.raw.body, MAX_MANIFEST_MESSAGE_BYTES);
+    const bytes = await readBounded(c.req.raw.body, MAX_MANIFEST_MESSAGE_BYTES);
     if (bytes === null) {
       return fail(
         c,

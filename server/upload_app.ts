@@ -11,7 +11,8 @@ import type { Logger } from "../cli/log.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { MAX_MANIFEST_MESSAGE_BYTES, parseChunkPath } from "../protocol/upload.ts";
-import { readBodyUpTo, readDeclaredBody } from "../protocol/upload_fetch.ts";
+import { readBounded } from "../protocol/read_bounded.ts";
+import { readDeclaredBody } from "../protocol/upload_fetch.ts";
 import { IngestError } from "./ingest_error.ts";
 import type { UploadIngest } from "./upload_ingest.ts";
 
@@ -67,7 +68,7 @@ export function createUploadApp(ingest: UploadIngest, log: Logger): Hono {
         ),
     }),
     async (c) => {
-      const body = await readBodyUpTo(c.req.raw.body, MAX_MANIFEST_MESSAGE_BYTES);
+      const body = await readBounded(c.req.raw.body, MAX_MANIFEST_MESSAGE_BYTES);
       if (body === null) {
         throw new IngestError(413, "ERR_TOO_LARGE", "Cannot accept a manifest this large");
       }

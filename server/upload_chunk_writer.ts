@@ -11,7 +11,7 @@ import type { Logger } from "../cli/log.ts";
 import { createSha256, type IncrementalSha256 } from "../protocol/incremental_sha256.ts";
 import { chunkLengthOf, chunkOverhead, type UploadStatus } from "../protocol/upload.ts";
 import { type ChunkBitmap } from "../protocol/chunk_bitmap.ts";
-import { releaseBytes } from "../protocol/upload_fetch.ts";
+import { releaseBytes } from "../protocol/release_bytes.ts";
 import type { UploadRecord, UploadRecords } from "../store/upload_records.ts";
 import { IngestError } from "./ingest_error.ts";
 import type { UploadQuota } from "./upload_quota.ts";

@@ -18,7 +18,7 @@ import {
   encodeBase64UrlText,
 } from "../envelope/base64url.ts";
 import { MleError, type MleErrorCode } from "../envelope/errors.ts";
-import { type FlattenedJws, signJws } from "../envelope/jws.ts";
+import { signJsonJws } from "../envelope/jws.ts";
 
 export { fc };
 
@@ -202,18 +202,6 @@ export function joseShaped(members: readonly string[]): fc.Arbitrary<unknown> {
   return fc.oneof(fc.record(record), anyJson);
 }
 
-/**
- * Signs any JSON value (not only an object) as a JWS of `typ`, as only the holder of the key
- * could: for the checks a reader makes behind a good signature.
- */
-export async function signAny(
-  privateKey: CryptoKey,
-  typ: string,
-  body: unknown,
-): Promise<FlattenedJws> {
-  return await signJws(privateKey, { typ }, new TextEncoder().encode(JSON.stringify(body)));
-}
-
 /** A case for a verifier of signed documents: a whole document, or a body still to be signed. */
 export type SignedDocumentCase = { document: unknown } | { body: unknown };
 
@@ -239,7 +227,7 @@ export async function signedDocumentOf(
   privateKey: CryptoKey,
   typ: string,
 ): Promise<unknown> {
-  return "document" in input ? input.document : await signAny(privateKey, typ, input.body);
+  return "document" in input ? input.document : await signJsonJws(privateKey, typ, input.body);
 }
 
 /** A document body: one edit of a valid body (nested members too), or any JSON value. */

@@ -133,6 +133,26 @@ export async function generateTestKey(site: TestSite, deployNow: boolean): Promi
   return /[0-9a-f]{40}/.exec(result.stdout)![0];
 }
 
+/**
+ * The seed's key generation line for a test site, with the small key size tests use and no
+ * password source: `-reportencryption -generatekey -privateKeySize=min -deploynow=no|yes
+ * -outkeypath=<outKeyPath> -sitePvkLocation=<site key>`.
+ */
+export function seedGenerateKeyArgs(
+  site: TestSite,
+  deployNow: boolean,
+  outKeyPath: string,
+): string[] {
+  return [
+    "-reportencryption",
+    "-generatekey",
+    "-privateKeySize=min",
+    `-deploynow=${deployNow ? "yes" : "no"}`,
+    `-outkeypath=${outKeyPath}`,
+    `-sitePvkLocation=${site.siteKey}`,
+  ];
+}
+
 /** The store of a test site's data dir, closed at the end of the scope that holds it (`using`). */
 export function openTestStore(site: TestSite): Store & Disposable {
   const store = openStore(site.dataDir);

@@ -10,6 +10,7 @@ import {
   makeTestRoot,
   makeTestSite,
   openTestStore,
+  signingArgs,
   siteKeyArgs,
   statusJson,
   type TestSite,
@@ -134,9 +135,7 @@ Deno.test("encryption generate --deploy-now goes straight to Enabled", async () 
     "generate",
     "--deploy-now",
     "--key-size=2048",
-    ...siteKeyArgs(site),
-    "--data-dir",
-    site.dataDir,
+    ...signingArgs(site),
   ]);
   assert.equal(result.code, 0, describe(result));
   const status = await statusJson(site);

@@ -15,6 +15,7 @@ import {
   listNames,
   makeTestSite,
   openTestStore,
+  seedGenerateKeyArgs,
   siteKeyArgs,
   statusJson,
   type TestSite,
@@ -82,7 +83,7 @@ Deno.test("encryption export seals the key; import checks it and installs it on 
   assert.match(short.stderr, /fewer than 10 characters/);
   assert.deepEqual(await listNames(usb), []);
 
-  const exported = await admin([
+  const exportArgs = [
     "encryption",
     "export",
     "--to",
@@ -91,7 +92,8 @@ Deno.test("encryption export seals the key; import checks it and installs it on 
     password,
     "--data-dir",
     site.dataDir,
-  ]);
+  ];
+  const exported = await admin(exportArgs);
   assert.equal(exported.code, 0, describe(exported));
   assert.deepEqual(await listNames(usb), [`${kid}.mle-key.json`]);
   const fingerprint = /SHA256:[0-9a-f ]{79}/.exec(exported.stdout)![0];
@@ -104,16 +106,7 @@ Deno.test("encryption export seals the key; import checks it and installs it on 
   assert.equal(typeof sealedData.certificate, "string", "the deployed key's certificate travels");
   assert.equal(typeof sealedData.masthead, "string");
 
-  const again = await admin([
-    "encryption",
-    "export",
-    "--to",
-    usb,
-    "--transfer-password-file",
-    password,
-    "--data-dir",
-    site.dataDir,
-  ]);
+  const again = await admin(exportArgs);
   assert.equal(again.code, 1, describe(again));
   assert.match(again.stderr, /a file already exists there/);
 
@@ -234,12 +227,7 @@ Deno.test("encryption import takes the seed's plain <key id>.pvk and records it 
   await using site = await makeTestSite();
   const usb = joinPath(site.root, "usb");
   const result = await admin([
-    "-reportencryption",
-    "-generatekey",
-    "-privateKeySize=min",
-    "-deploynow=no",
-    `-outkeypath=${usb}`,
-    `-sitePvkLocation=${site.siteKey}`,
+    ...seedGenerateKeyArgs(site, false, usb),
     `-password-file=${site.passwordFile}`,
     "--data-dir",
     site.dataDir,

@@ -10,6 +10,7 @@ import {
   hasOpenssl,
   listNames,
   makeTestSite,
+  seedGenerateKeyArgs,
   statusJson,
   TEST_PASSWORD,
 } from "./_test_utils.ts";
@@ -116,12 +117,7 @@ Deno.test("the seed's two commands generate a Pending key, then deploy it", asyn
   const env = { MLE_DATA_DIR: site.dataDir };
   // As the seed writes it, with the small key size tests use.
   const generated = await admin([
-    "-reportencryption",
-    "-generatekey",
-    "-privateKeySize=min",
-    "-deploynow=no",
-    `-outkeypath=${usb}`,
-    `-sitePvkLocation=${site.siteKey}`,
+    ...seedGenerateKeyArgs(site, false, usb),
     `-sitePvkPassword=${TEST_PASSWORD}`,
   ], env);
   assert.equal(generated.code, 0, describe(generated));
@@ -210,12 +206,7 @@ Deno.test("a wrong password writes nothing, and a retry with the right one works
   await using site = await makeTestSite();
   const usb = joinPath(site.root, "usb");
   const args = [
-    "-reportencryption",
-    "-generatekey",
-    "-privateKeySize=min",
-    "-deploynow=yes",
-    `-outkeypath=${usb}`,
-    `-sitePvkLocation=${site.siteKey}`,
+    ...seedGenerateKeyArgs(site, true, usb),
     `-dataDir=${site.dataDir}`,
   ];
   const wrong = await admin([...args, `-password-file=${site.wrongPasswordFile}`]);

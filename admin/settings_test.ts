@@ -51,9 +51,7 @@ Deno.test("settings set --all stores a document signed by the site key", async (
     "set",
     `${LEVEL}=Optional`,
     "--all",
-    ...siteKeyArgs(site),
-    "--data-dir",
-    site.dataDir,
+    ...signingArgs(site),
   ]);
   assert.equal(result.code, 0, describe(result));
   assert.match(result.stdout, /Stored signed settings #1 for all computers/);
@@ -83,9 +81,7 @@ Deno.test("settings set --computer targets registered computers only", async () 
     `${LEVEL}=required`,
     "--computer",
     "999",
-    ...siteKeyArgs(site),
-    "--data-dir",
-    site.dataDir,
+    ...signingArgs(site),
   ]);
   assert.equal(unknown.code, 1, describe(unknown));
   assert.match(unknown.stderr, /Cannot target computer 999: no such computer/);
@@ -135,7 +131,7 @@ Deno.test("settings set misuse exits 2 and stores nothing", async () => {
     [["settings"], /Missing settings command/],
   ];
   for (const [args, message] of cases) {
-    const result = await admin([...args, ...siteKeyArgs(site), "--data-dir", site.dataDir]);
+    const result = await admin([...args, ...signingArgs(site)]);
     assert.equal(result.code, 2, `${args.join(" ")}\n${describe(result)}`);
     assert.match(result.stderr, message);
   }

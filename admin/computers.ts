@@ -302,9 +302,7 @@ async function revokeOrConfirm(
   args: string[],
   context: CommandContext,
 ): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
-    ...SITE_KEY_OPTIONS,
-  }, true);
+  const { values, positionals } = parseOptions(args, SITE_KEY_OPTIONS, true);
   if (positionals.length === 0) {
     throw new UsageError(`Missing computer id: mle-admin computers ${sub} ID`);
   }

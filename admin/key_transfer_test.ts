@@ -23,6 +23,11 @@ import {
 
 const TRANSFER = "a long transfer password";
 
+/** `encryption import` of the key files in `from` into `dataDir`, with `extra` options. */
+function importArgs(from: string, dataDir: string, ...extra: string[]): string[] {
+  return ["encryption", "import", "--from", from, "--data-dir", dataDir, ...extra];
+}
+
 async function transferFile(site: TestSite, password = TRANSFER): Promise<string> {
   const path = joinPath(site.root, "transfer-password");
   await Deno.writeTextFile(path, password + "\n", { mode: 0o600 });
@@ -112,23 +117,14 @@ Deno.test("encryption export seals the key; import checks it and installs it on 
 
   // A relay data dir: the key file (0600) and the masthead to pin.
   const relayDir = joinPath(site.root, "relay");
-  const argv = await admin([
-    "encryption",
-    "import",
-    "--from",
-    usb,
-    "--data-dir",
-    relayDir,
-    "--transfer-password",
-    TRANSFER,
-  ]);
+  const argv = await admin(importArgs(usb, relayDir, "--transfer-password", TRANSFER));
   assert.equal(argv.code, 0, describe(argv));
   assert.match(argv.stderr, /warning: a password on the command line is visible/);
   assert.match(argv.stdout, new RegExp(fingerprint));
   const keyFile = joinPath(encryptionKeysDir(relayDir), `${kid}.pvk`);
   assert.equal((await Deno.stat(keyFile)).mode! & 0o777, 0o600);
   assert.deepEqual(await listNames(relayDir), ["Encryption Keys", "masthead.json"]);
-  const twice = await admin(["encryption", "import", "--from", usb, "--data-dir", relayDir], {
+  const twice = await admin(importArgs(usb, relayDir), {
     MLE_TRANSFER_PASSWORD: TRANSFER,
   });
   assert.equal(twice.code, 0, describe(twice));
@@ -136,27 +132,14 @@ Deno.test("encryption export seals the key; import checks it and installs it on 
 
   // A DSA server data dir made from the transfer, then deployed there.
   const dsa = joinPath(site.root, "dsa");
-  const noServer = await admin([
-    "encryption",
-    "import",
-    "--from",
-    usb,
-    "--data-dir",
-    dsa,
-    "--deploy",
-  ], { MLE_TRANSFER_PASSWORD: TRANSFER });
+  const noServer = await admin(importArgs(usb, dsa, "--deploy"), {
+    MLE_TRANSFER_PASSWORD: TRANSFER,
+  });
   assert.equal(noServer.code, 2, describe(noServer));
-  const dsaImport = await admin([
-    "encryption",
-    "import",
-    "--from",
-    usb,
-    "--data-dir",
-    dsa,
-    "--server",
-    "--deploy",
-    ...siteKeyArgs(site),
-  ], { MLE_TRANSFER_PASSWORD: TRANSFER });
+  const dsaImport = await admin(
+    importArgs(usb, dsa, "--server", "--deploy", ...siteKeyArgs(site)),
+    { MLE_TRANSFER_PASSWORD: TRANSFER },
+  );
   assert.equal(dsaImport.code, 0, describe(dsaImport));
   assert.match(dsaImport.stdout, /Deployed encryption key/);
   const status = await statusJson({ ...site, dataDir: dsa });
@@ -177,7 +160,7 @@ Deno.test("encryption import refuses a wrong password, a renamed file and anothe
   assert.equal(exported.code, 0, describe(exported));
   const target = joinPath(site.root, "relay");
 
-  const wrong = await admin(["encryption", "import", "--from", usb, "--data-dir", target], {
+  const wrong = await admin(importArgs(usb, target), {
     MLE_TRANSFER_PASSWORD: "not the password at all",
   });
   assert.equal(wrong.code, 1, describe(wrong));
@@ -190,28 +173,14 @@ Deno.test("encryption import refuses a wrong password, a renamed file and anothe
   const text = (await Deno.readTextFile(joinPath(usb, `${kid}.mle-key.json`)))
     .replaceAll(kid, fake);
   await Deno.writeTextFile(joinPath(renamedDir, `${fake}.mle-key.json`), text);
-  const renamed = await admin([
-    "encryption",
-    "import",
-    "--from",
-    renamedDir,
-    "--data-dir",
-    target,
-  ], {
+  const renamed = await admin(importArgs(renamedDir, target), {
     MLE_TRANSFER_PASSWORD: TRANSFER,
   });
   assert.equal(renamed.code, 1, describe(renamed));
   assert.match(renamed.stderr, /altered/);
   assert.deepEqual(await listNames(target), []);
 
-  const foreign = await admin([
-    "encryption",
-    "import",
-    "--from",
-    usb,
-    "--data-dir",
-    other.dataDir,
-  ], {
+  const foreign = await admin(importArgs(usb, other.dataDir), {
     MLE_TRANSFER_PASSWORD: TRANSFER,
   });
   assert.equal(foreign.code, 1, describe(foreign));
@@ -236,13 +205,13 @@ Deno.test("encryption import takes the seed's plain <key id>.pvk and records it 
   const kid = /[0-9a-f]{40}/.exec(result.stdout)![0];
   const target = joinPath(site.root, "second");
   // A folder that is no server's and has no masthead: the key alone, with a warning.
-  const plain = await admin(["encryption", "import", "--from", usb, "--data-dir", target]);
+  const plain = await admin(importArgs(usb, target));
   assert.equal(plain.code, 0, describe(plain));
   assert.match(plain.stderr, /no masthead came with the key/);
   assert.deepEqual(await listNames(encryptionKeysDir(target)), [`${kid}.pvk`]);
 
   // Into the site's own data dir (where it already is): nothing changes.
-  const same = await admin(["encryption", "import", "--from", usb, "--data-dir", site.dataDir]);
+  const same = await admin(importArgs(usb, site.dataDir));
   assert.equal(same.code, 0, describe(same));
   assert.match(same.stdout, /already there/);
   assert.match(same.stdout, /role pending/);

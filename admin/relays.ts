@@ -92,9 +92,7 @@ async function allowOrDisallow(
   args: string[],
   context: CommandContext,
 ): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
-    ...SITE_KEY_OPTIONS,
-  }, true);
+  const { values, positionals } = parseOptions(args, SITE_KEY_OPTIONS, true);
   if (positionals.length !== 1) {
     throw new UsageError(`Expected one computer id: mle-admin relays ${sub} ID`);
   }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { EXIT } from "../cli/exit_codes.ts";
 import { type FlagDeclarations, parseFlags, readChoice, readInteger } from "../cli/flags.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { UsageError } from "../cli/output.ts";
@@ -130,6 +131,39 @@ export function wantsHelp(args: readonly string[]): boolean {
     if (arg === "-h" || arg === "--help") return true;
   }
   return false;
+}
+
+/** A command or subcommand of `mle-admin`: runs on the arguments after its name, to an exit code. */
+export type AdminCommand = (args: string[], context: CommandContext) => Promise<number>;
+
+/**
+ * Runs the subcommand of `command` that the first argument names: `-h` or `--help` anywhere prints
+ * `help` instead; a missing or unknown name is a {@linkcode UsageError} that lists the names of
+ * `subcommands` in their order.
+ */
+export async function runSubcommand(
+  command: string,
+  help: string,
+  subcommands: Record<string, AdminCommand>,
+  args: string[],
+  context: CommandContext,
+): Promise<number> {
+  if (wantsHelp(args)) {
+    console.log(help);
+    return EXIT.ok;
+  }
+  const [name, ...rest] = args;
+  const names = Object.keys(subcommands);
+  const expected = names.length === 1
+    ? names[0]
+    : `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}`;
+  if (name === undefined || name.startsWith("-")) {
+    throw new UsageError(`Missing ${command} command: expected ${expected}`);
+  }
+  if (!Object.hasOwn(subcommands, name)) {
+    throw new UsageError(`Unknown ${command} command "${name}": expected ${expected}`);
+  }
+  return await subcommands[name](rest, context);
 }
 
 /** Result of {@linkcode parseOptions}. */

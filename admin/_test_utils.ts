@@ -7,7 +7,12 @@
 
 import { type RoleResult, runRole } from "../tests/run_role.ts";
 import { joinPath } from "../keystore/secure_file.ts";
-import type { EncryptionKeyRecord } from "../store/mod.ts";
+import {
+  type ComputerRecord,
+  type EncryptionKeyRecord,
+  openStore,
+  type Store,
+} from "../store/mod.ts";
 
 /** The password every test site is sealed with. */
 export const TEST_PASSWORD = "correct horse battery staple";
@@ -22,6 +27,12 @@ export interface TestSite {
   /** A file holding a wrong password. */
   wrongPasswordFile: string;
 }
+
+/**
+ * A test site that removes its folder at the end of the scope that holds it (`await using`):
+ * declare it before anything that uses its files.
+ */
+export type DisposableTestSite = TestSite & AsyncDisposable;
 
 /**
  * Runs `mle-admin` with `args`. The environment is pinned so that the developer's own
@@ -42,25 +53,30 @@ export function describe(result: RoleResult): string {
 }
 
 /** Makes a temporary folder with password files, without a site. */
-export async function makeTestRoot(): Promise<TestSite> {
+export async function makeTestRoot(): Promise<DisposableTestSite> {
   const root = await Deno.makeTempDir({ prefix: "mle-admin-test-" });
-  const site: TestSite = {
+  const site: DisposableTestSite = {
     root,
     dataDir: joinPath(root, "server"),
     siteKey: joinPath(root, "site", "license.pvk"),
     masthead: joinPath(root, "site", "masthead.json"),
     passwordFile: joinPath(root, "password"),
     wrongPasswordFile: joinPath(root, "wrong-password"),
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(root, { recursive: true });
+    },
   };
   await Deno.writeTextFile(site.passwordFile, TEST_PASSWORD + "\n", { mode: 0o600 });
   await Deno.writeTextFile(site.wrongPasswordFile, "not the password\n", { mode: 0o600 });
   return site;
 }
 
-/** Makes a temporary site with `mle-admin init-site`; throws when that fails. */
-export async function makeTestSite(): Promise<TestSite> {
-  const site = await makeTestRoot();
-  const result = await admin([
+/**
+ * The `init-site` command line that makes the site of `site`'s paths for a server on
+ * 127.0.0.1:52311, without its password source.
+ */
+export function initSiteArgs(site: TestSite): string[] {
+  return [
     "init-site",
     "--data-dir",
     site.dataDir,
@@ -70,18 +86,77 @@ export async function makeTestSite(): Promise<TestSite> {
     site.masthead,
     "--server-url",
     "http://127.0.0.1:52311",
+  ];
+}
+
+/** Makes a temporary site with `mle-admin init-site`; throws when that fails. */
+export async function makeTestSite(): Promise<DisposableTestSite> {
+  const site = await makeTestRoot();
+  const result = await admin([
+    ...initSiteArgs(site),
     "--site-name",
     "test site",
     "--password-file",
     site.passwordFile,
   ]);
-  if (result.code !== 0) throw new Error(`init-site failed: ${describe(result)}`);
+  if (result.code !== 0) {
+    await site[Symbol.asyncDispose]();
+    throw new Error(`init-site failed: ${describe(result)}`);
+  }
   return site;
 }
 
-/** Removes a test site's folder. */
-export async function removeTestSite(site: TestSite): Promise<void> {
-  await Deno.remove(site.root, { recursive: true });
+/** The options that unlock a test site's key: `--site-key` and `--password-file`. */
+export function siteKeyArgs(site: TestSite, passwordFile = site.passwordFile): string[] {
+  return ["--site-key", site.siteKey, "--password-file", passwordFile];
+}
+
+/** {@linkcode siteKeyArgs} and the site's `--data-dir`: what a command that signs needs. */
+export function signingArgs(site: TestSite, passwordFile = site.passwordFile): string[] {
+  return [...siteKeyArgs(site, passwordFile), "--data-dir", site.dataDir];
+}
+
+/**
+ * Generates a small MLE key on a test site with `encryption generate`, deployed now or left
+ * pending; returns its key id. Throws when the command fails.
+ */
+export async function generateTestKey(site: TestSite, deployNow: boolean): Promise<string> {
+  const result = await admin([
+    "encryption",
+    "generate",
+    "--key-size",
+    "min",
+    ...(deployNow ? ["--deploy-now"] : []),
+    ...signingArgs(site),
+  ]);
+  if (result.code !== 0) throw new Error(`encryption generate failed: ${describe(result)}`);
+  return /[0-9a-f]{40}/.exec(result.stdout)![0];
+}
+
+/**
+ * The seed's key generation line for a test site, with the small key size tests use and no
+ * password source: `-reportencryption -generatekey -privateKeySize=min -deploynow=no|yes
+ * -outkeypath=<outKeyPath> -sitePvkLocation=<site key>`.
+ */
+export function seedGenerateKeyArgs(
+  site: TestSite,
+  deployNow: boolean,
+  outKeyPath: string,
+): string[] {
+  return [
+    "-reportencryption",
+    "-generatekey",
+    "-privateKeySize=min",
+    `-deploynow=${deployNow ? "yes" : "no"}`,
+    `-outkeypath=${outKeyPath}`,
+    `-sitePvkLocation=${site.siteKey}`,
+  ];
+}
+
+/** The store of a test site's data dir, closed at the end of the scope that holds it (`using`). */
+export function openTestStore(site: TestSite): Store & Disposable {
+  const store = openStore(site.dataDir);
+  return Object.assign(store, { [Symbol.dispose]: () => store.close() });
 }
 
 /** The names in a folder, sorted; empty when it does not exist. */
@@ -104,6 +179,23 @@ export async function statusJson(site: TestSite): Promise<{
   const result = await admin(["encryption", "status", "--json", "--data-dir", site.dataDir]);
   if (result.code !== 0) throw new Error(`status failed: ${describe(result)}`);
   return JSON.parse(result.stdout);
+}
+
+/**
+ * Registers a computer named `name` (public key `<name>-key`, no host identity) in `store`, as
+ * the server does on a first registration.
+ */
+export async function registerTestComputer(
+  store: Store,
+  name: string,
+  registeredAt = Date.now(),
+): Promise<ComputerRecord> {
+  return await store.registerComputer({
+    publicKey: `${name}-key`,
+    hostIdentity: null,
+    hostname: name,
+    registeredAt,
+  });
 }
 
 /** True when an `openssl` executable is on the PATH. */

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
-import { type ComputerRecord, openStore } from "../store/mod.ts";
+import type { ComputerRecord } from "../store/mod.ts";
 import { computerRecord } from "../store/_test_computer_record.ts";
-import { admin, describe, makeTestSite, removeTestSite } from "./_test_utils.ts";
+import {
+  admin,
+  describe,
+  makeTestSite,
+  openTestStore,
+  registerTestComputer,
+  signingArgs,
+} from "./_test_utils.ts";
 import {
   describeRotation,
   indexComputers,
@@ -88,72 +95,49 @@ Deno.test("reportMatches() compares properties and custom properties exactly, al
 });
 
 Deno.test("computers rotate-keys refuses misuse (exit 2) and computers it cannot rotate (exit 1), signing nothing; --all leaves relays out; a second directive keeps the first's requests", async () => {
-  const site = await makeTestSite();
-  try {
-    const store = openStore(site.dataDir);
-    try {
-      for (const name of ["alpha", "beta", "gamma"]) {
-        await store.registerComputer({
-          publicKey: `${name}-key`,
-          hostIdentity: null,
-          hostname: name,
-          registeredAt: NOW,
-        });
-      }
-      await store.revokeComputer(3, NOW);
-      await store.registerComputer({
-        publicKey: "relay-key",
-        hostIdentity: null,
-        hostname: "relay",
-        registeredAt: NOW,
-      });
-      await store.setBundleSender(4, true, NOW);
-    } finally {
-      store.close();
-    }
-    const rotate = (args: string[]) =>
-      admin(
-        [
-          "computers",
-          "rotate-keys",
-          ...args,
-          "--site-key",
-          site.siteKey,
-          "--password-file",
-          site.passwordFile,
-          "--data-dir",
-          site.dataDir,
-        ],
-      );
-    for (const misuse of [[], ["1", "--all"], ["--where", "nothing"], ["x"]]) {
-      const refused = await rotate(misuse);
-      assert.equal(refused.code, 2, describe(refused));
-    }
-    const revoked = await rotate(["3"]);
-    assert.equal(revoked.code, 1, describe(revoked));
-    assert.match(revoked.stderr, /Cannot rotate the keys of computer 3: it is revoked/);
-    const unknown = await rotate(["99"]);
-    assert.match(unknown.stderr, /computer 99: no such computer/);
-    const noMatch = await rotate(["--where", "Team=blue"]);
-    assert.equal(noMatch.code, 1, describe(noMatch));
-    assert.match(noMatch.stderr, /no active computer's last report has Team=blue/);
-    const listed = () => admin(["computers", "rotations", "--json", "--data-dir", site.dataDir]);
-    assert.deepEqual(JSON.parse((await listed()).stdout), [], "nothing was signed");
-
-    assert.equal((await rotate(["1"])).code, 0);
-    const second = await rotate(["--all", "--compromised"]);
-    assert.match(second.stdout, /directive #2 for 2 computers \(1, 2\)/);
-    const outstanding = JSON.parse((await listed()).stdout) as Array<
-      { computerId: number; requestedIn: number; compromised: boolean }
-    >;
-    assert.deepEqual(outstanding.map((r) => [r.computerId, r.requestedIn, r.compromised]), [
-      [1, 2, true],
-      [2, 2, true],
-    ]);
-    const table = await admin(["computers", "list", "--data-dir", site.dataDir]);
-    assert.match(table.stdout, /ROTATION/);
-    assert.match(table.stdout, /alpha .* requested/);
-  } finally {
-    await removeTestSite(site);
+  await using site = await makeTestSite();
+  using store = openTestStore(site);
+  for (const name of ["alpha", "beta", "gamma"]) {
+    await registerTestComputer(store, name, NOW);
   }
+  await store.revokeComputer(3, NOW);
+  await registerTestComputer(store, "relay", NOW);
+  await store.setBundleSender(4, true, NOW);
+  const rotate = (args: string[]) =>
+    admin(
+      [
+        "computers",
+        "rotate-keys",
+        ...args,
+        ...signingArgs(site),
+      ],
+    );
+  for (const misuse of [[], ["1", "--all"], ["--where", "nothing"], ["x"]]) {
+    const refused = await rotate(misuse);
+    assert.equal(refused.code, 2, describe(refused));
+  }
+  const revoked = await rotate(["3"]);
+  assert.equal(revoked.code, 1, describe(revoked));
+  assert.match(revoked.stderr, /Cannot rotate the keys of computer 3: it is revoked/);
+  const unknown = await rotate(["99"]);
+  assert.match(unknown.stderr, /computer 99: no such computer/);
+  const noMatch = await rotate(["--where", "Team=blue"]);
+  assert.equal(noMatch.code, 1, describe(noMatch));
+  assert.match(noMatch.stderr, /no active computer's last report has Team=blue/);
+  const listed = () => admin(["computers", "rotations", "--json", "--data-dir", site.dataDir]);
+  assert.deepEqual(JSON.parse((await listed()).stdout), [], "nothing was signed");
+
+  assert.equal((await rotate(["1"])).code, 0);
+  const second = await rotate(["--all", "--compromised"]);
+  assert.match(second.stdout, /directive #2 for 2 computers \(1, 2\)/);
+  const outstanding = JSON.parse((await listed()).stdout) as Array<
+    { computerId: number; requestedIn: number; compromised: boolean }
+  >;
+  assert.deepEqual(outstanding.map((r) => [r.computerId, r.requestedIn, r.compromised]), [
+    [1, 2, true],
+    [2, 2, true],
+  ]);
+  const table = await admin(["computers", "list", "--data-dir", site.dataDir]);
+  assert.match(table.stdout, /ROTATION/);
+  assert.match(table.stdout, /alpha .* requested/);
 });

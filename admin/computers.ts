@@ -16,9 +16,9 @@ import {
   parseWholeDays,
   readListFormat,
   resolveDataDir,
+  runSubcommand,
   stringOption,
   stringsOption,
-  wantsHelp,
 } from "./_args.ts";
 import {
   DEFAULT_MIN_IDLE_DAYS,
@@ -214,31 +214,21 @@ export function formatComputersCsv(
 
 /** Runs `mle-admin computers …`. */
 export async function computersCommand(args: string[], context: CommandContext): Promise<number> {
-  if (wantsHelp(args)) {
-    console.log(computersHelp);
-    return EXIT.ok;
-  }
-  const [sub, ...rest] = args;
-  const commands = "list, revoke, confirm, duplicates, remove-duplicates, rotate-keys or rotations";
-  if (sub === undefined || sub.startsWith("-")) {
-    throw new UsageError(`Missing computers command: expected ${commands}`);
-  }
-  switch (sub) {
-    case "list":
-      return await listComputers(rest, context);
-    case "revoke":
-    case "confirm":
-      return await revokeOrConfirm(sub, rest, context);
-    case "duplicates":
-    case "remove-duplicates":
-      return await duplicates(sub, rest, context);
-    case "rotate-keys":
-      return await rotateKeysCommand(rest, context);
-    case "rotations":
-      return await rotationsCommand(rest, context);
-    default:
-      throw new UsageError(`Unknown computers command "${sub}": expected ${commands}`);
-  }
+  return await runSubcommand(
+    "computers",
+    computersHelp,
+    {
+      list: listComputers,
+      revoke: (rest, context) => revokeOrConfirm("revoke", rest, context),
+      confirm: (rest, context) => revokeOrConfirm("confirm", rest, context),
+      duplicates: (rest, context) => duplicates("duplicates", rest, context),
+      "remove-duplicates": (rest, context) => duplicates("remove-duplicates", rest, context),
+      "rotate-keys": rotateKeysCommand,
+      rotations: rotationsCommand,
+    },
+    args,
+    context,
+  );
 }
 
 async function listComputers(args: string[], context: CommandContext): Promise<number> {
@@ -312,9 +302,7 @@ async function revokeOrConfirm(
   args: string[],
   context: CommandContext,
 ): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
-    ...SITE_KEY_OPTIONS,
-  }, true);
+  const { values, positionals } = parseOptions(args, SITE_KEY_OPTIONS, true);
   if (positionals.length === 0) {
     throw new UsageError(`Missing computer id: mle-admin computers ${sub} ID`);
   }

@@ -1,52 +1,26 @@
 import assert from "node:assert/strict";
 import { verifyMasthead } from "../protocol/masthead.ts";
 import { verifyRevocations } from "../protocol/revocations.ts";
-import { openStore } from "../store/mod.ts";
 import { findKeyByPrefix, parseWindowDays } from "./encryption_lifecycle.ts";
 import {
   admin,
   describe,
+  generateTestKey,
   makeTestSite,
-  removeTestSite,
+  openTestStore,
+  registerTestComputer,
+  signingArgs,
   statusJson,
   type TestSite,
 } from "./_test_utils.ts";
 
 /** The revocation list the server would serve, verified with the site's key. */
 async function publishedRevocations(site: TestSite) {
-  const store = await openStore(site.dataDir);
-  try {
-    const document = await store.getDocument("revocations");
-    assert.ok(document, "no revocation list was published");
-    const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
-    return await verifyRevocations(siteKey, JSON.parse(document));
-  } finally {
-    store.close();
-  }
-}
-
-function siteArgs(site: TestSite): string[] {
-  return [
-    "--site-key",
-    site.siteKey,
-    "--password-file",
-    site.passwordFile,
-    "--data-dir",
-    site.dataDir,
-  ];
-}
-
-async function generate(site: TestSite): Promise<string> {
-  const result = await admin([
-    "encryption",
-    "generate",
-    "--key-size",
-    "min",
-    "--deploy-now",
-    ...siteArgs(site),
-  ]);
-  if (result.code !== 0) throw new Error(describe(result));
-  return /[0-9a-f]{40}/.exec(result.stdout)![0];
+  using store = openTestStore(site);
+  const document = await store.getDocument("revocations");
+  assert.ok(document, "no revocation list was published");
+  const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
+  return await verifyRevocations(siteKey, JSON.parse(document));
 }
 
 /** Registers a computer and stores one report from it, as the server would. */
@@ -57,28 +31,24 @@ async function reported(
   level: string,
   receivedAt = Date.now(),
 ): Promise<number> {
-  const store = openStore(site.dataDir);
-  try {
-    const computer = await store.registerComputer({
-      publicKey: `${name}-key`,
-      hostIdentity: `instance:${name}`,
-      hostname: name,
-      registeredAt: receivedAt,
-    });
-    await store.storeReports([{
-      computerId: computer.id,
-      seq: 1,
-      receivedAt,
-      encrypted: kid !== null,
-      kid,
-      body: "{}",
-      digest: "d",
-      encryptionLevel: level,
-    }]);
-    return computer.id;
-  } finally {
-    store.close();
-  }
+  using store = openTestStore(site);
+  const computer = await store.registerComputer({
+    publicKey: `${name}-key`,
+    hostIdentity: `instance:${name}`,
+    hostname: name,
+    registeredAt: receivedAt,
+  });
+  await store.storeReports([{
+    computerId: computer.id,
+    seq: 1,
+    receivedAt,
+    encrypted: kid !== null,
+    kid,
+    body: "{}",
+    digest: "d",
+    encryptionLevel: level,
+  }]);
+  return computer.id;
 }
 
 Deno.test("findKeyByPrefix() and parseWindowDays() refuse what they cannot use", () => {
@@ -101,216 +71,180 @@ Deno.test("findKeyByPrefix() and parseWindowDays() refuse what they cannot use",
 });
 
 Deno.test("encryption retire refuses the current key and a key used within the window, unless forced", async () => {
-  const site = await makeTestSite();
-  try {
-    const kid1 = await generate(site);
-    const recent = await reported(site, "recent", kid1, "required");
-    const kid2 = await generate(site);
-    const current = await admin(["encryption", "retire", kid2, ...siteArgs(site)]);
-    assert.equal(current.code, 1, describe(current));
-    assert.match(current.stderr, /it is the current key/);
+  await using site = await makeTestSite();
+  const kid1 = await generateTestKey(site, true);
+  const recent = await reported(site, "recent", kid1, "required");
+  const kid2 = await generateTestKey(site, true);
+  const current = await admin(["encryption", "retire", kid2, ...signingArgs(site)]);
+  assert.equal(current.code, 1, describe(current));
+  assert.match(current.stderr, /it is the current key/);
 
-    const refused = await admin(["encryption", "retire", kid1, ...siteArgs(site)]);
-    assert.equal(refused.code, 1, describe(refused));
-    assert.match(refused.stderr, /1 computer\(s\) used it within the last 7 day\(s\)/);
-    assert.match(refused.stderr, new RegExp(`computer ${recent}: 1 report\\(s\\)`));
-    const wrong = await admin([
-      "encryption",
-      "retire",
-      kid1,
-      "--window",
-      "0",
-      "--site-key",
-      site.siteKey,
-      "--password-file",
-      site.wrongPasswordFile,
-      "--data-dir",
-      site.dataDir,
-    ]);
-    assert.equal(wrong.code, 1, describe(wrong));
-    assert.match(wrong.stderr, /wrong password/);
-    assert.equal((await statusJson(site)).keys.find((k) => k.kid === kid1)?.role, "previous");
+  const refused = await admin(["encryption", "retire", kid1, ...signingArgs(site)]);
+  assert.equal(refused.code, 1, describe(refused));
+  assert.match(refused.stderr, /1 computer\(s\) used it within the last 7 day\(s\)/);
+  assert.match(refused.stderr, new RegExp(`computer ${recent}: 1 report\\(s\\)`));
+  const wrong = await admin([
+    "encryption",
+    "retire",
+    kid1,
+    "--window",
+    "0",
+    ...signingArgs(site, site.wrongPasswordFile),
+  ]);
+  assert.equal(wrong.code, 1, describe(wrong));
+  assert.match(wrong.stderr, /wrong password/);
+  assert.equal((await statusJson(site)).keys.find((k) => k.kid === kid1)?.role, "previous");
 
-    // Outside a zero-day window the old report no longer counts.
-    const windowed = await admin([
-      "encryption",
-      "retire",
-      kid1,
-      "--window",
-      "0",
-      ...siteArgs(site),
-    ]);
-    assert.equal(windowed.code, 0, describe(windowed));
-    assert.match(windowed.stdout, /Retired key/);
-    assert.equal((await statusJson(site)).keys.find((k) => k.kid === kid1)?.role, "retired");
-    // The signed revocation list names the retired key, for decrypting relays.
-    const published = await publishedRevocations(site);
-    assert.deepEqual(published.retiredKeys, [kid1]);
-    const again = await admin(["encryption", "retire", kid1, ...siteArgs(site)]);
-    assert.equal(again.code, 0, describe(again));
-    assert.match(again.stdout, /already retired/);
-    const republished = await publishedRevocations(site);
-    assert.deepEqual(republished.retiredKeys, [kid1]);
-    assert.ok(republished.issuedAt >= published.issuedAt);
-    const deploy = await admin(["encryption", "deploy", "--kid", kid1, ...siteArgs(site)]);
-    assert.equal(deploy.code, 1, describe(deploy));
-    assert.match(deploy.stderr, /it is retired/);
-  } finally {
-    await removeTestSite(site);
-  }
+  // Outside a zero-day window the old report no longer counts.
+  const windowed = await admin([
+    "encryption",
+    "retire",
+    kid1,
+    "--window",
+    "0",
+    ...signingArgs(site),
+  ]);
+  assert.equal(windowed.code, 0, describe(windowed));
+  assert.match(windowed.stdout, /Retired key/);
+  assert.equal((await statusJson(site)).keys.find((k) => k.kid === kid1)?.role, "retired");
+  // The signed revocation list names the retired key, for decrypting relays.
+  const published = await publishedRevocations(site);
+  assert.deepEqual(published.retiredKeys, [kid1]);
+  const again = await admin(["encryption", "retire", kid1, ...signingArgs(site)]);
+  assert.equal(again.code, 0, describe(again));
+  assert.match(again.stdout, /already retired/);
+  const republished = await publishedRevocations(site);
+  assert.deepEqual(republished.retiredKeys, [kid1]);
+  assert.ok(republished.issuedAt >= published.issuedAt);
+  const deploy = await admin(["encryption", "deploy", "--kid", kid1, ...signingArgs(site)]);
+  assert.equal(deploy.code, 1, describe(deploy));
+  assert.match(deploy.stderr, /it is retired/);
 });
 
 Deno.test("encryption retire --force retires a key in use, with a warning naming the computers", async () => {
-  const site = await makeTestSite();
-  try {
-    const kid1 = await generate(site);
-    const id = await reported(site, "user", kid1, "optional");
-    await generate(site);
-    const forced = await admin([
-      "encryption",
-      "retire",
-      kid1.slice(0, 10),
-      "--force",
-      ...siteArgs(site),
-    ]);
-    assert.equal(forced.code, 0, describe(forced));
-    assert.match(
-      forced.stderr,
-      new RegExp(`warning: retired although 1 computer\\(s\\)[^]*computer ${id}`),
-    );
-  } finally {
-    await removeTestSite(site);
-  }
+  await using site = await makeTestSite();
+  const kid1 = await generateTestKey(site, true);
+  const id = await reported(site, "user", kid1, "optional");
+  await generateTestKey(site, true);
+  const forced = await admin([
+    "encryption",
+    "retire",
+    kid1.slice(0, 10),
+    "--force",
+    ...signingArgs(site),
+  ]);
+  assert.equal(forced.code, 0, describe(forced));
+  assert.match(
+    forced.stderr,
+    new RegExp(`warning: retired although 1 computer\\(s\\)[^]*computer ${id}`),
+  );
 });
 
 Deno.test("encryption disable lists the computers that require encryption, then --force orphans them", async () => {
-  const site = await makeTestSite();
-  try {
-    const never = await admin(["encryption", "disable", ...siteArgs(site)]);
-    assert.equal(never.code, 0, describe(never));
-    assert.match(never.stdout, /not enabled/);
+  await using site = await makeTestSite();
+  const never = await admin(["encryption", "disable", ...signingArgs(site)]);
+  assert.equal(never.code, 0, describe(never));
+  assert.match(never.stdout, /not enabled/);
 
-    const kid = await generate(site);
-    const required = await reported(site, "required", kid, "required");
-    const optional = await reported(site, "optional", kid, "optional");
-    // A level deployed centrally counts, whatever the computer last said.
-    const deployed = await reported(site, "deployed", null, "none");
-    const set = await admin([
-      "settings",
-      "set",
-      "_BESClient_Report_Encryption=required",
-      "--computer",
-      String(deployed),
-      ...siteArgs(site),
-    ]);
-    assert.equal(set.code, 0, describe(set));
+  const kid = await generateTestKey(site, true);
+  const required = await reported(site, "required", kid, "required");
+  const optional = await reported(site, "optional", kid, "optional");
+  // A level deployed centrally counts, whatever the computer last said.
+  const deployed = await reported(site, "deployed", null, "none");
+  const set = await admin([
+    "settings",
+    "set",
+    "_BESClient_Report_Encryption=required",
+    "--computer",
+    String(deployed),
+    ...signingArgs(site),
+  ]);
+  assert.equal(set.code, 0, describe(set));
 
-    const refused = await admin(["encryption", "disable", ...siteArgs(site)]);
-    assert.equal(refused.code, 1, describe(refused));
-    assert.match(refused.stderr, /2 computer\(s\) require it and would be orphaned/);
-    assert.match(
-      refused.stderr,
-      new RegExp(`computer ${required} \\(required\\): level required \\(as it last reported\\)`),
-    );
-    assert.match(
-      refused.stderr,
-      new RegExp(`computer ${deployed} \\(deployed\\): level required \\(deployed setting\\)`),
-    );
-    assert.doesNotMatch(refused.stderr, new RegExp(`computer ${optional} `));
-    assert.equal((await statusJson(site)).state, "Enabled");
+  const refused = await admin(["encryption", "disable", ...signingArgs(site)]);
+  assert.equal(refused.code, 1, describe(refused));
+  assert.match(refused.stderr, /2 computer\(s\) require it and would be orphaned/);
+  assert.match(
+    refused.stderr,
+    new RegExp(`computer ${required} \\(required\\): level required \\(as it last reported\\)`),
+  );
+  assert.match(
+    refused.stderr,
+    new RegExp(`computer ${deployed} \\(deployed\\): level required \\(deployed setting\\)`),
+  );
+  assert.doesNotMatch(refused.stderr, new RegExp(`computer ${optional} `));
+  assert.equal((await statusJson(site)).state, "Enabled");
 
-    const forced = await admin(["encryption", "disable", "--force", ...siteArgs(site)]);
-    assert.equal(forced.code, 0, describe(forced));
-    assert.match(forced.stdout, /Disabled encryption/);
-    const status = await statusJson(site) as unknown as {
-      state: string;
-      orphaned: { id: number }[];
-      disabledAt: number;
-    };
-    assert.equal(status.state, "Disabled");
-    assert.deepEqual(status.orphaned.map((o) => o.id).sort(), [required, deployed].sort());
-    const again = await admin(["encryption", "disable", ...siteArgs(site)]);
-    assert.equal(again.code, 0, describe(again));
-    assert.match(again.stdout, /already disabled/);
+  const forced = await admin(["encryption", "disable", "--force", ...signingArgs(site)]);
+  assert.equal(forced.code, 0, describe(forced));
+  assert.match(forced.stdout, /Disabled encryption/);
+  const status = await statusJson(site) as unknown as {
+    state: string;
+    orphaned: { id: number }[];
+    disabledAt: number;
+  };
+  assert.equal(status.state, "Disabled");
+  assert.deepEqual(status.orphaned.map((o) => o.id).sort(), [required, deployed].sort());
+  const again = await admin(["encryption", "disable", ...signingArgs(site)]);
+  assert.equal(again.code, 0, describe(again));
+  assert.match(again.stdout, /already disabled/);
 
-    // Enabling again (deploying the kept key) ends the orphaning.
-    const back = await admin(["encryption", "deploy", "--kid", kid, ...siteArgs(site)]);
-    assert.equal(back.code, 0, describe(back));
-    const enabled = await statusJson(site) as unknown as { orphaned: unknown[] };
-    assert.deepEqual(enabled.orphaned, []);
-  } finally {
-    await removeTestSite(site);
-  }
+  // Enabling again (deploying the kept key) ends the orphaning.
+  const back = await admin(["encryption", "deploy", "--kid", kid, ...signingArgs(site)]);
+  assert.equal(back.code, 0, describe(back));
+  const enabled = await statusJson(site) as unknown as { orphaned: unknown[] };
+  assert.deepEqual(enabled.orphaned, []);
 });
 
 Deno.test("relays allow, list and disallow a computer, with the site key", async () => {
-  const site = await makeTestSite();
-  try {
-    const missing = await admin(["relays", "allow", "5", ...siteArgs(site)]);
-    assert.equal(missing.code, 1, describe(missing));
-    assert.match(missing.stderr, /no such computer/);
-    const id = await reported(site, "relay", null, "none");
-    const wrong = await admin([
-      "relays",
-      "allow",
-      String(id),
-      "--site-key",
-      site.siteKey,
-      "--password-file",
-      site.wrongPasswordFile,
-      "--data-dir",
-      site.dataDir,
-    ]);
-    assert.equal(wrong.code, 1, describe(wrong));
-    const allowed = await admin(["relays", "allow", String(id), ...siteArgs(site)]);
-    assert.equal(allowed.code, 0, describe(allowed));
-    const listed = await admin(["relays", "list", "--json", "--data-dir", site.dataDir]);
-    assert.deepEqual(JSON.parse(listed.stdout).map((r: { computerId: number }) => r.computerId), [
-      id,
-    ]);
-    const disallowed = await admin(["relays", "disallow", String(id), ...siteArgs(site)]);
-    assert.equal(disallowed.code, 0, describe(disallowed));
-    const empty = await admin(["relays", "list", "--data-dir", site.dataDir]);
-    assert.match(empty.stdout, /No relay is allowed/);
-    const misuse = await admin(["relays", "allow", "abc", ...siteArgs(site)]);
-    assert.equal(misuse.code, 2, describe(misuse));
-  } finally {
-    await removeTestSite(site);
-  }
+  await using site = await makeTestSite();
+  const missing = await admin(["relays", "allow", "5", ...signingArgs(site)]);
+  assert.equal(missing.code, 1, describe(missing));
+  assert.match(missing.stderr, /no such computer/);
+  const id = await reported(site, "relay", null, "none");
+  const wrong = await admin([
+    "relays",
+    "allow",
+    String(id),
+    ...signingArgs(site, site.wrongPasswordFile),
+  ]);
+  assert.equal(wrong.code, 1, describe(wrong));
+  const allowed = await admin(["relays", "allow", String(id), ...signingArgs(site)]);
+  assert.equal(allowed.code, 0, describe(allowed));
+  const listed = await admin(["relays", "list", "--json", "--data-dir", site.dataDir]);
+  assert.deepEqual(JSON.parse(listed.stdout).map((r: { computerId: number }) => r.computerId), [
+    id,
+  ]);
+  const disallowed = await admin(["relays", "disallow", String(id), ...signingArgs(site)]);
+  assert.equal(disallowed.code, 0, describe(disallowed));
+  const empty = await admin(["relays", "list", "--data-dir", site.dataDir]);
+  assert.match(empty.stdout, /No relay is allowed/);
+  const misuse = await admin(["relays", "allow", "abc", ...signingArgs(site)]);
+  assert.equal(misuse.code, 2, describe(misuse));
 });
 
 Deno.test("encryption disable counts computers whose deployed level is required before they ever reported it, and not once the setting is removed", async () => {
-  const site = await makeTestSite();
-  try {
-    await generate(site);
-    const store = openStore(site.dataDir);
-    const silent = await store.registerComputer({
-      publicKey: "silent-key",
-      hostIdentity: null,
-      hostname: "silent",
-      registeredAt: Date.now(),
-    });
-    store.close();
-    const level = "_BESClient_Report_Encryption";
-    const set = await admin(["settings", "set", `${level}=required`, "--all", ...siteArgs(site)]);
-    assert.equal(set.code, 0, describe(set));
+  await using site = await makeTestSite();
+  await generateTestKey(site, true);
+  using store = openTestStore(site);
+  const silent = await registerTestComputer(store, "silent");
+  const level = "_BESClient_Report_Encryption";
+  const set = await admin(["settings", "set", `${level}=required`, "--all", ...signingArgs(site)]);
+  assert.equal(set.code, 0, describe(set));
 
-    const refused = await admin(["encryption", "disable", ...siteArgs(site)]);
-    assert.equal(refused.code, 1, describe(refused));
-    assert.match(refused.stderr, /1 computer\(s\) require it and would be orphaned/);
-    assert.match(
-      refused.stderr,
-      new RegExp(
-        `computer ${silent.id} \\(silent\\): level required \\(deployed setting\\), last report never`,
-      ),
-    );
+  const refused = await admin(["encryption", "disable", ...signingArgs(site)]);
+  assert.equal(refused.code, 1, describe(refused));
+  assert.match(refused.stderr, /1 computer\(s\) require it and would be orphaned/);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `computer ${silent.id} \\(silent\\): level required \\(deployed setting\\), last report never`,
+    ),
+  );
 
-    const unset = await admin(["settings", "unset", level, "--all", ...siteArgs(site)]);
-    assert.equal(unset.code, 0, describe(unset));
-    const disabled = await admin(["encryption", "disable", ...siteArgs(site)]);
-    assert.equal(disabled.code, 0, describe(disabled));
-    assert.match(disabled.stdout, /Disabled encryption/);
-  } finally {
-    await removeTestSite(site);
-  }
+  const unset = await admin(["settings", "unset", level, "--all", ...signingArgs(site)]);
+  assert.equal(unset.code, 0, describe(unset));
+  const disabled = await admin(["encryption", "disable", ...signingArgs(site)]);
+  assert.equal(disabled.code, 0, describe(disabled));
+  assert.match(disabled.stdout, /Disabled encryption/);
 });

@@ -11,6 +11,7 @@ import { resolveDatabase } from "../cli/database_option.ts";
 import { printWarning, runCommand, UsageError } from "../cli/output.ts";
 import { VERSION } from "../protocol/version.ts";
 import {
+  type AdminCommand,
   type CommandContext,
   extractDatabaseOptions,
   extractDataDir,
@@ -114,9 +115,7 @@ Exit codes:
      a password file others can read
 `;
 
-type Command = (args: string[], context: CommandContext) => Promise<number>;
-
-const COMMANDS: Record<string, { run: Command; help: string }> = {
+const COMMANDS: Record<string, { run: AdminCommand; help: string }> = {
   "init-site": { run: initSiteCommand, help: initSiteHelp },
   masthead: { run: mastheadCommand, help: mastheadHelp },
   encryption: { run: encryptionCommand, help: encryptionHelp },

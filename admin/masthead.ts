@@ -16,8 +16,8 @@ import {
   type CommandContext,
   parseOptions,
   resolveDataDir,
+  runSubcommand,
   stringOption,
-  wantsHelp,
 } from "./_args.ts";
 import {
   exists,
@@ -61,52 +61,51 @@ Exit codes:
 
 /** Runs `mle-admin masthead …`. */
 export async function mastheadCommand(args: string[], context: CommandContext): Promise<number> {
-  if (wantsHelp(args)) {
-    console.log(mastheadHelp);
-    return EXIT.ok;
+  return await runSubcommand(
+    "masthead",
+    mastheadHelp,
+    {
+      "add-server": addServerCommand,
+      show: showMasthead,
+    },
+    args,
+    context,
+  );
+}
+
+async function addServerCommand(args: string[], context: CommandContext): Promise<number> {
+  const { values, positionals } = parseOptions(args, {
+    "site-key": { type: "string" },
+    "password-file": { type: "string" },
+    out: { type: "string" },
+  }, true);
+  if (positionals.length !== 1) {
+    throw new UsageError("Expected one server URL: mle-admin masthead add-server URL");
   }
-  const [sub, ...rest] = args;
-  switch (sub?.startsWith("-") ? undefined : sub) {
-    case "add-server": {
-      const { values, positionals } = parseOptions(rest, {
-        "site-key": { type: "string" },
-        "password-file": { type: "string" },
-        out: { type: "string" },
-      }, true);
-      if (positionals.length !== 1) {
-        throw new UsageError("Expected one server URL: mle-admin masthead add-server URL");
-      }
-      parseServerUrl(positionals[0]);
-      return await addServer(resolveDataDir(context), normalParentUrl(positionals[0]), {
-        siteKey: stringOption(values, "site-key") || undefined,
-        passwordFile: stringOption(values, "password-file"),
-        out: stringOption(values, "out"),
-      });
+  parseServerUrl(positionals[0]);
+  return await addServer(resolveDataDir(context), normalParentUrl(positionals[0]), {
+    siteKey: stringOption(values, "site-key") || undefined,
+    passwordFile: stringOption(values, "password-file"),
+    out: stringOption(values, "out"),
+  });
+}
+
+async function showMasthead(args: string[], context: CommandContext): Promise<number> {
+  const { values } = parseOptions(args, { json: { type: "boolean" } });
+  const dataDir = resolveDataDir(context);
+  const store = await openExistingStore(dataDir);
+  try {
+    const masthead = await requireDataDirMasthead(dataDir, store);
+    if (values.json === true) console.log(JSON.stringify(masthead, null, 2));
+    else {
+      console.log(`Site            ${masthead.siteName}`);
+      console.log(`Site public key ${masthead.sitePublicKey}`);
+      console.log(`Signed          ${masthead.createdAt}`);
+      masthead.serverUrls.forEach((url, index) => console.log(`Server ${index + 1}        ${url}`));
     }
-    case "show": {
-      const { values } = parseOptions(rest, { json: { type: "boolean" } });
-      const dataDir = resolveDataDir(context);
-      const store = await openExistingStore(dataDir);
-      try {
-        const masthead = await requireDataDirMasthead(dataDir, store);
-        if (values.json === true) console.log(JSON.stringify(masthead, null, 2));
-        else {
-          console.log(`Site            ${masthead.siteName}`);
-          console.log(`Site public key ${masthead.sitePublicKey}`);
-          console.log(`Signed          ${masthead.createdAt}`);
-          masthead.serverUrls.forEach((url, index) =>
-            console.log(`Server ${index + 1}        ${url}`)
-          );
-        }
-        return EXIT.ok;
-      } finally {
-        store.close();
-      }
-    }
-    case undefined:
-      throw new UsageError("Missing masthead command: expected add-server or show");
-    default:
-      throw new UsageError(`Unknown masthead command "${sub}": expected add-server or show`);
+    return EXIT.ok;
+  } finally {
+    store.close();
   }
 }
 

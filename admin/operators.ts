@@ -21,9 +21,9 @@ import {
   type CommandContext,
   parseOptions,
   resolveDataDir,
+  runSubcommand,
   stringOption,
   TOOL,
-  wantsHelp,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { openExistingStore } from "./_site.ts";
@@ -82,101 +82,106 @@ export function parseOperatorName(value: string | undefined): string {
 
 /** Runs `mle-admin operators …`. */
 export async function operatorsCommand(args: string[], context: CommandContext): Promise<number> {
-  if (wantsHelp(args)) {
-    console.log(operatorsHelp);
-    return EXIT.ok;
+  return await runSubcommand(
+    "operators",
+    operatorsHelp,
+    {
+      add: (rest, context) => addOrChangePassword("add", rest, context),
+      passwd: (rest, context) => addOrChangePassword("passwd", rest, context),
+      remove: removeOperator,
+      list: listOperators,
+    },
+    args,
+    context,
+  );
+}
+
+async function addOrChangePassword(
+  sub: "add" | "passwd",
+  args: string[],
+  context: CommandContext,
+): Promise<number> {
+  const { values, positionals } = parseOptions(args, {
+    ...(sub === "add" ? { role: { type: "string" } } : {}),
+    "password-file": { type: "string" },
+  }, true);
+  if (positionals.length !== 1) {
+    throw new UsageError(`Expected one name: operators ${sub} NAME`);
   }
-  const [sub, ...rest] = args;
-  switch (sub?.startsWith("-") ? undefined : sub) {
-    case "add":
-    case "passwd": {
-      const { values, positionals } = parseOptions(rest, {
-        ...(sub === "add" ? { role: { type: "string" } } : {}),
-        "password-file": { type: "string" },
-      }, true);
-      if (positionals.length !== 1) {
-        throw new UsageError(`Expected one name: operators ${sub} NAME`);
-      }
-      const name = parseOperatorName(positionals[0]);
-      const role = parseRole(stringOption(values, "role"));
-      const password = await newPassword(name, stringOption(values, "password-file"));
-      const store = await openExistingStore(resolveDataDir(context));
-      try {
-        const passwordHash = await hashOperatorPassword(password);
-        if (sub === "add") {
-          if (!await store.addOperator({ name, role, passwordHash, createdAt: Date.now() })) {
-            throw new CliError(`Cannot add operator "${name}": the name is taken`, {
-              hint: `change the password with: mle-admin operators passwd ${name}`,
-            });
-          }
-          console.log(`Added operator ${name} (${role})`);
-        } else {
-          if (!await store.setOperatorPassword(name, passwordHash)) throw noSuchOperator(name);
-          console.log(`Changed the password of operator ${name}; their sessions have ended`);
-        }
-        await store.appendAudit({
-          at: Date.now(),
-          operator: `${TOOL}`,
-          action: sub === "add" ? "operator-added" : "operator-password-changed",
-          detail: sub === "add" ? `${name} (${role})` : name,
+  const name = parseOperatorName(positionals[0]);
+  const role = parseRole(stringOption(values, "role"));
+  const password = await newPassword(name, stringOption(values, "password-file"));
+  const store = await openExistingStore(resolveDataDir(context));
+  try {
+    const passwordHash = await hashOperatorPassword(password);
+    if (sub === "add") {
+      if (!await store.addOperator({ name, role, passwordHash, createdAt: Date.now() })) {
+        throw new CliError(`Cannot add operator "${name}": the name is taken`, {
+          hint: `change the password with: mle-admin operators passwd ${name}`,
         });
-        return EXIT.ok;
-      } finally {
-        store.close();
       }
+      console.log(`Added operator ${name} (${role})`);
+    } else {
+      if (!await store.setOperatorPassword(name, passwordHash)) throw noSuchOperator(name);
+      console.log(`Changed the password of operator ${name}; their sessions have ended`);
     }
-    case "remove": {
-      const { positionals } = parseOptions(rest, {}, true);
-      if (positionals.length !== 1) {
-        throw new UsageError("Expected one name: operators remove NAME");
-      }
-      const name = parseOperatorName(positionals[0]);
-      const store = await openExistingStore(resolveDataDir(context));
-      try {
-        if (!await store.removeOperator(name)) throw noSuchOperator(name);
-        await store.appendAudit({
-          at: Date.now(),
-          operator: TOOL,
-          action: "operator-removed",
-          detail: name,
-        });
-        console.log(`Removed operator ${name}; their sessions have ended`);
-        return EXIT.ok;
-      } finally {
-        store.close();
-      }
-    }
-    case "list": {
-      const { values } = parseOptions(rest, { json: { type: "boolean" } });
-      const store = await openExistingStore(resolveDataDir(context));
-      try {
-        const operators = (await store.listOperators()).map(({ name, role, createdAt }) => ({
-          name,
-          role,
-          createdAt,
-        }));
-        if (values.json === true) console.log(JSON.stringify(operators, null, 2));
-        else if (operators.length === 0) {
-          console.log("No operators yet: add one with mle-admin operators add NAME --role admin");
-        } else {
-          console.log(
-            formatTable(
-              ["NAME", "ROLE", "ADDED"],
-              operators.map((o) => [o.name, o.role, formatTime(o.createdAt)]),
-            ).trimEnd(),
-          );
-        }
-        return EXIT.ok;
-      } finally {
-        store.close();
-      }
-    }
-    case undefined:
-      throw new UsageError("Missing operators command: expected add, passwd, remove or list");
-    default:
-      throw new UsageError(
-        `Unknown operators command "${sub}": expected add, passwd, remove or list`,
+    await store.appendAudit({
+      at: Date.now(),
+      operator: `${TOOL}`,
+      action: sub === "add" ? "operator-added" : "operator-password-changed",
+      detail: sub === "add" ? `${name} (${role})` : name,
+    });
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}
+
+async function removeOperator(args: string[], context: CommandContext): Promise<number> {
+  const { positionals } = parseOptions(args, {}, true);
+  if (positionals.length !== 1) {
+    throw new UsageError("Expected one name: operators remove NAME");
+  }
+  const name = parseOperatorName(positionals[0]);
+  const store = await openExistingStore(resolveDataDir(context));
+  try {
+    if (!await store.removeOperator(name)) throw noSuchOperator(name);
+    await store.appendAudit({
+      at: Date.now(),
+      operator: TOOL,
+      action: "operator-removed",
+      detail: name,
+    });
+    console.log(`Removed operator ${name}; their sessions have ended`);
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}
+
+async function listOperators(args: string[], context: CommandContext): Promise<number> {
+  const { values } = parseOptions(args, { json: { type: "boolean" } });
+  const store = await openExistingStore(resolveDataDir(context));
+  try {
+    const operators = (await store.listOperators()).map(({ name, role, createdAt }) => ({
+      name,
+      role,
+      createdAt,
+    }));
+    if (values.json === true) console.log(JSON.stringify(operators, null, 2));
+    else if (operators.length === 0) {
+      console.log("No operators yet: add one with mle-admin operators add NAME --role admin");
+    } else {
+      console.log(
+        formatTable(
+          ["NAME", "ROLE", "ADDED"],
+          operators.map((o) => [o.name, o.role, formatTime(o.createdAt)]),
+        ).trimEnd(),
       );
+    }
+    return EXIT.ok;
+  } finally {
+    store.close();
   }
 }
 

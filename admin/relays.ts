@@ -20,7 +20,7 @@ import {
   parseComputerId,
   parseOptions,
   resolveDataDir,
-  wantsHelp,
+  runSubcommand,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import {
@@ -71,37 +71,38 @@ Exit codes:
 
 /** Runs `mle-admin relays …`. */
 export async function relaysCommand(args: string[], context: CommandContext): Promise<number> {
-  if (wantsHelp(args)) {
-    console.log(relaysHelp);
-    return EXIT.ok;
+  return await runSubcommand(
+    "relays",
+    relaysHelp,
+    {
+      allow: (rest, context) => allowOrDisallow("allow", rest, context),
+      disallow: (rest, context) => allowOrDisallow("disallow", rest, context),
+      list: async (rest, context) => {
+        const { values } = parseOptions(rest, { json: { type: "boolean" } });
+        return await listRelays(resolveDataDir(context), values.json === true);
+      },
+    },
+    args,
+    context,
+  );
+}
+
+async function allowOrDisallow(
+  sub: "allow" | "disallow",
+  args: string[],
+  context: CommandContext,
+): Promise<number> {
+  const { values, positionals } = parseOptions(args, SITE_KEY_OPTIONS, true);
+  if (positionals.length !== 1) {
+    throw new UsageError(`Expected one computer id: mle-admin relays ${sub} ID`);
   }
-  const [sub, ...rest] = args;
-  switch (sub?.startsWith("-") ? undefined : sub) {
-    case "allow":
-    case "disallow": {
-      const { values, positionals } = parseOptions(rest, {
-        ...SITE_KEY_OPTIONS,
-      }, true);
-      if (positionals.length !== 1) {
-        throw new UsageError(`Expected one computer id: mle-admin relays ${sub} ID`);
-      }
-      const id = parseComputerId(positionals[0]);
-      return await setAllowed(
-        resolveDataDir(context),
-        id,
-        sub === "allow",
-        siteKeySourceOf(values),
-      );
-    }
-    case "list": {
-      const { values } = parseOptions(rest, { json: { type: "boolean" } });
-      return await listRelays(resolveDataDir(context), values.json === true);
-    }
-    case undefined:
-      throw new UsageError("Missing relays command: expected allow, disallow or list");
-    default:
-      throw new UsageError(`Unknown relays command "${sub}": expected allow, disallow or list`);
-  }
+  const id = parseComputerId(positionals[0]);
+  return await setAllowed(
+    resolveDataDir(context),
+    id,
+    sub === "allow",
+    siteKeySourceOf(values),
+  );
 }
 
 async function setAllowed(

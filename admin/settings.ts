@@ -24,9 +24,9 @@ import {
   parseComputerId,
   parseOptions,
   resolveDataDir,
+  runSubcommand,
   stringsOption,
   TOOL,
-  wantsHelp,
 } from "./_args.ts";
 import {
   openExistingStore,
@@ -132,19 +132,25 @@ export function parseSettingPairs(pairs: readonly string[]): Record<string, stri
 
 /** Runs `mle-admin settings …`. */
 export async function settingsCommand(args: string[], context: CommandContext): Promise<number> {
-  if (wantsHelp(args)) {
-    console.log(settingsHelp);
-    return EXIT.ok;
-  }
-  const [sub, ...rest] = args;
-  if (sub === undefined || sub.startsWith("-")) {
-    throw new UsageError("Missing settings command: expected set, unset or list");
-  }
-  if (sub === "list") return await listSettings(rest, context);
-  if (sub !== "set" && sub !== "unset") {
-    throw new UsageError(`Unknown settings command "${sub}": expected set, unset or list`);
-  }
-  const { values, positionals } = parseOptions(rest, {
+  return await runSubcommand(
+    "settings",
+    settingsHelp,
+    {
+      set: (rest, context) => setOrUnset("set", rest, context),
+      unset: (rest, context) => setOrUnset("unset", rest, context),
+      list: listSettings,
+    },
+    args,
+    context,
+  );
+}
+
+async function setOrUnset(
+  sub: "set" | "unset",
+  args: string[],
+  context: CommandContext,
+): Promise<number> {
+  const { values, positionals } = parseOptions(args, {
     all: { type: "boolean" },
     computer: { type: "string", multiple: true },
     ...SITE_KEY_OPTIONS,

@@ -1,34 +1,21 @@
 import assert from "node:assert/strict";
-import { openStore } from "../store/mod.ts";
 import { settingsInForceFor } from "../store/settings_in_force.ts";
-import { admin, describe, makeTestSite, removeTestSite, type TestSite } from "./_test_utils.ts";
+import {
+  admin,
+  describe,
+  makeTestSite,
+  openTestStore,
+  registerTestComputer,
+  signingArgs,
+  type TestSite,
+} from "./_test_utils.ts";
 
 const LEVEL = "_BESClient_Report_Encryption";
 const LEGACY = "_BESClient_Report_Encryption_AllowLegacyRelays";
 
-function signing(site: TestSite): string[] {
-  return [
-    "--site-key",
-    site.siteKey,
-    "--password-file",
-    site.passwordFile,
-    "--data-dir",
-    site.dataDir,
-  ];
-}
-
 async function registered(site: TestSite, name: string): Promise<number> {
-  const store = openStore(site.dataDir);
-  try {
-    return (await store.registerComputer({
-      publicKey: `${name}-key`,
-      hostIdentity: null,
-      hostname: name,
-      registeredAt: Date.now(),
-    })).id;
-  } finally {
-    store.close();
-  }
+  using store = openTestStore(site);
+  return (await registerTestComputer(store, name)).id;
 }
 
 async function listJson(site: TestSite, extra: string[] = []) {
@@ -38,122 +25,106 @@ async function listJson(site: TestSite, extra: string[] = []) {
 }
 
 Deno.test("settings list shows the values in force site-wide and per computer, with the document, time and signer; unset removes them", async () => {
-  const site = await makeTestSite();
+  await using site = await makeTestSite();
   const env = { USER: "ops-alice" };
-  try {
-    const a = await registered(site, "alpha");
-    const b = await registered(site, "beta");
-    const none = await admin(["settings", "list", "--data-dir", site.dataDir]);
-    assert.equal(none.code, 0, describe(none));
-    assert.equal(none.stdout, "No settings are deployed\n");
+  const a = await registered(site, "alpha");
+  const b = await registered(site, "beta");
+  const none = await admin(["settings", "list", "--data-dir", site.dataDir]);
+  assert.equal(none.code, 0, describe(none));
+  assert.equal(none.stdout, "No settings are deployed\n");
 
-    const run = async (args: string[]) => {
-      const result = await admin(["settings", ...args, ...signing(site)], env);
-      assert.equal(result.code, 0, describe(result));
-      return result;
-    };
-    await run(["set", `${LEVEL}=optional`, "--all"]);
-    await run(["set", `${LEVEL}=required`, `${LEGACY}=1`, "--computer", String(a)]);
-    // Newest wins per setting: a later site-wide value overrides computer a's legacy setting.
-    await run(["set", `${LEGACY}=0`, "--all"]);
+  const run = async (args: string[]) => {
+    const result = await admin(["settings", ...args, ...signingArgs(site)], env);
+    assert.equal(result.code, 0, describe(result));
+    return result;
+  };
+  await run(["set", `${LEVEL}=optional`, "--all"]);
+  await run(["set", `${LEVEL}=required`, `${LEGACY}=1`, "--computer", String(a)]);
+  // Newest wins per setting: a later site-wide value overrides computer a's legacy setting.
+  await run(["set", `${LEGACY}=0`, "--all"]);
 
-    const listed = await listJson(site);
-    assert.deepEqual(
-      listed.siteWide.map((e: Record<string, unknown>) => [e.name, e.value, e.target, e.issuedBy]),
-      [[LEVEL, "optional", "all", "ops-alice"], [LEGACY, "0", "all", "ops-alice"]],
-    );
-    assert.deepEqual(listed.computers.map((c: { computerId: number }) => c.computerId), [a]);
-    assert.deepEqual(
-      listed.computers[0].settings.map((e: Record<string, unknown>) => [e.name, e.value, e.target]),
-      [[LEVEL, "required", a]],
-    );
-    assert.match(String(listed.computers[0].settings[0].serial), /^\d+$/);
-    const forA = await listJson(site, ["--computer", String(a)]);
-    assert.deepEqual(
-      forA.settings.map((e: Record<string, unknown>) => [e.name, e.value, e.target]),
-      [[LEVEL, "required", a], [LEGACY, "0", "all"]],
-    );
-    const table = await admin(["settings", "list", "--data-dir", site.dataDir]);
-    assert.match(table.stdout, /^Site-wide \(all computers\):$/m);
-    assert.match(
-      table.stdout,
-      new RegExp(`^${LEVEL} +optional +all computers +#1 .* ops-alice$`, "m"),
-    );
-    assert.match(
-      table.stdout,
-      new RegExp(`^Computer ${a} \\(its own, over the site-wide ones\\):$`, "m"),
-    );
+  const listed = await listJson(site);
+  assert.deepEqual(
+    listed.siteWide.map((e: Record<string, unknown>) => [e.name, e.value, e.target, e.issuedBy]),
+    [[LEVEL, "optional", "all", "ops-alice"], [LEGACY, "0", "all", "ops-alice"]],
+  );
+  assert.deepEqual(listed.computers.map((c: { computerId: number }) => c.computerId), [a]);
+  assert.deepEqual(
+    listed.computers[0].settings.map((e: Record<string, unknown>) => [e.name, e.value, e.target]),
+    [[LEVEL, "required", a]],
+  );
+  assert.match(String(listed.computers[0].settings[0].serial), /^\d+$/);
+  const forA = await listJson(site, ["--computer", String(a)]);
+  assert.deepEqual(
+    forA.settings.map((e: Record<string, unknown>) => [e.name, e.value, e.target]),
+    [[LEVEL, "required", a], [LEGACY, "0", "all"]],
+  );
+  const table = await admin(["settings", "list", "--data-dir", site.dataDir]);
+  assert.match(table.stdout, /^Site-wide \(all computers\):$/m);
+  assert.match(
+    table.stdout,
+    new RegExp(`^${LEVEL} +optional +all computers +#1 .* ops-alice$`, "m"),
+  );
+  assert.match(
+    table.stdout,
+    new RegExp(`^Computer ${a} \\(its own, over the site-wide ones\\):$`, "m"),
+  );
 
-    // Unset for computer a: it drops its own value and does not fall back to the older site-wide one.
-    const unset = await run(["unset", LEVEL, "--computer", String(a)]);
-    assert.match(unset.stdout, /^Stored signed removal #\d+ for computer \d+: they drop/m);
-    assert.match(
-      unset.stderr,
-      new RegExp(
-        `site-wide value ${LEVEL}=optional is older.*settings set ${LEVEL}=optional --computer ${a}`,
-      ),
-    );
-    const afterA = await listJson(site, ["--computer", String(a)]);
-    assert.deepEqual(
-      afterA.settings.map((e: Record<string, unknown>) => [e.name, e.value, e.target]),
-      [[LEVEL, null, a], [LEGACY, "0", "all"]],
-    );
-    const store = openStore(site.dataDir);
-    try {
-      // The merge the server and the clients use says the same.
-      assert.equal((await settingsInForceFor(store, a))[LEVEL].value, null);
-      assert.equal((await settingsInForceFor(store, b))[LEVEL].value, "optional");
-    } finally {
-      store.close();
-    }
-    const tableA = await admin([
-      "settings",
-      "list",
-      "--computer",
-      String(a),
-      "--data-dir",
-      site.dataDir,
-    ]);
-    assert.match(tableA.stdout, new RegExp(`^${LEVEL} +\\(removed\\) +computer ${a} `, "m"));
+  // Unset for computer a: it drops its own value and does not fall back to the older site-wide one.
+  const unset = await run(["unset", LEVEL, "--computer", String(a)]);
+  assert.match(unset.stdout, /^Stored signed removal #\d+ for computer \d+: they drop/m);
+  assert.match(
+    unset.stderr,
+    new RegExp(
+      `site-wide value ${LEVEL}=optional is older.*settings set ${LEVEL}=optional --computer ${a}`,
+    ),
+  );
+  const afterA = await listJson(site, ["--computer", String(a)]);
+  assert.deepEqual(
+    afterA.settings.map((e: Record<string, unknown>) => [e.name, e.value, e.target]),
+    [[LEVEL, null, a], [LEGACY, "0", "all"]],
+  );
+  using store = openTestStore(site);
+  // The merge the server and the clients use says the same.
+  assert.equal((await settingsInForceFor(store, a))[LEVEL].value, null);
+  assert.equal((await settingsInForceFor(store, b))[LEVEL].value, "optional");
+  const tableA = await admin([
+    "settings",
+    "list",
+    "--computer",
+    String(a),
+    "--data-dir",
+    site.dataDir,
+  ]);
+  assert.match(tableA.stdout, new RegExp(`^${LEVEL} +\\(removed\\) +computer ${a} `, "m"));
 
-    // Unset --all: every computer drops it.
-    await run(["unset", LEGACY, LEVEL, "--all"]);
-    const forB = await listJson(site, ["--computer", String(b)]);
-    assert.deepEqual(forB.settings.map((e: Record<string, unknown>) => e.value), [null, null]);
-  } finally {
-    await removeTestSite(site);
-  }
+  // Unset --all: every computer drops it.
+  await run(["unset", LEGACY, LEVEL, "--all"]);
+  const forB = await listJson(site, ["--computer", String(b)]);
+  assert.deepEqual(forB.settings.map((e: Record<string, unknown>) => e.value), [null, null]);
 });
 
 Deno.test("settings unset and list refuse misuse and unknown computers", async () => {
-  const site = await makeTestSite();
-  try {
-    const cases: [string[], number, RegExp][] = [
-      [["unset", "--all"], 2, /Missing settings: expected the NAME/],
-      [["unset", "bad-name", "--all"], 2, /Cannot unset "bad-name"/],
-      [["unset", LEVEL], 2, /Missing target/],
-      [["unset", LEVEL, "--computer", "99"], 1, /Cannot target computer 99: no such computer/],
-      [
-        ["list", "--computer", "99"],
-        1,
-        /Cannot list the settings of computer 99: no such computer/,
-      ],
-      [["list", "--computer", "x"], 2, /Cannot use computer id "x"/],
-      [["frobnicate"], 2, /expected set, unset or list/],
-    ];
-    for (const [args, code, message] of cases) {
-      const extra = args[0] === "list" ? ["--data-dir", site.dataDir] : signing(site);
-      const result = await admin(["settings", ...args, ...extra]);
-      assert.equal(result.code, code, `${args.join(" ")}: ${describe(result)}`);
-      assert.match(result.stderr, message, args.join(" "));
-    }
-    const store = openStore(site.dataDir);
-    try {
-      assert.deepEqual(await store.listSettings(), []);
-    } finally {
-      store.close();
-    }
-  } finally {
-    await removeTestSite(site);
+  await using site = await makeTestSite();
+  const cases: [string[], number, RegExp][] = [
+    [["unset", "--all"], 2, /Missing settings: expected the NAME/],
+    [["unset", "bad-name", "--all"], 2, /Cannot unset "bad-name"/],
+    [["unset", LEVEL], 2, /Missing target/],
+    [["unset", LEVEL, "--computer", "99"], 1, /Cannot target computer 99: no such computer/],
+    [
+      ["list", "--computer", "99"],
+      1,
+      /Cannot list the settings of computer 99: no such computer/,
+    ],
+    [["list", "--computer", "x"], 2, /Cannot use computer id "x"/],
+    [["frobnicate"], 2, /expected set, unset or list/],
+  ];
+  for (const [args, code, message] of cases) {
+    const extra = args[0] === "list" ? ["--data-dir", site.dataDir] : signingArgs(site);
+    const result = await admin(["settings", ...args, ...extra]);
+    assert.equal(result.code, code, `${args.join(" ")}: ${describe(result)}`);
+    assert.match(result.stderr, message, args.join(" "));
   }
+  using store = openTestStore(site);
+  assert.deepEqual(await store.listSettings(), []);
 });

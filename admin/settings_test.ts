@@ -3,9 +3,17 @@ import { UsageError } from "../cli/output.ts";
 import { verifyDocument } from "../envelope/signed_document.ts";
 import { verifyMasthead } from "../protocol/masthead.ts";
 import { verifySettings } from "../protocol/settings.ts";
-import { openStore } from "../store/mod.ts";
 import { parseSettingPairs } from "./settings.ts";
-import { admin, describe, makeTestSite, removeTestSite, type TestSite } from "./_test_utils.ts";
+import {
+  admin,
+  describe,
+  makeTestSite,
+  openTestStore,
+  registerTestComputer,
+  signingArgs,
+  siteKeyArgs,
+  type TestSite,
+} from "./_test_utils.ts";
 
 const LEVEL = "_BESClient_Report_Encryption";
 
@@ -32,168 +40,116 @@ Deno.test("parseSettingPairs() checks names and values and normalizes the level"
   }
 });
 
-function siteArgs(site: TestSite): string[] {
-  return ["--site-key", site.siteKey, "--password-file", site.passwordFile];
-}
-
 async function siteKeyOf(site: TestSite): Promise<CryptoKey> {
   return (await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)))).siteKey;
 }
 
 Deno.test("settings set --all stores a document signed by the site key", async () => {
-  const site = await makeTestSite();
-  try {
-    const result = await admin([
-      "settings",
-      "set",
-      `${LEVEL}=Optional`,
-      "--all",
-      ...siteArgs(site),
-      "--data-dir",
-      site.dataDir,
-    ]);
-    assert.equal(result.code, 0, describe(result));
-    assert.match(result.stdout, /Stored signed settings #1 for all computers/);
-    const store = openStore(site.dataDir);
-    let records;
-    try {
-      records = await store.listSettingsFor(42);
-    } finally {
-      store.close();
-    }
-    assert.equal(records.length, 1);
-    assert.equal(records[0].computerId, null);
-    const body = await verifyDocument(
-      await siteKeyOf(site),
-      "mle-settings",
-      JSON.parse(records[0].document),
-    );
-    assert.equal(body.computers, "all");
-    assert.deepEqual(body.settings, { [LEVEL]: "optional" });
-    assert.equal(typeof body.issuedAt, "number");
-    assert.equal(typeof body.id, "string");
-  } finally {
-    await removeTestSite(site);
-  }
+  await using site = await makeTestSite();
+  const result = await admin([
+    "settings",
+    "set",
+    `${LEVEL}=Optional`,
+    "--all",
+    ...signingArgs(site),
+  ]);
+  assert.equal(result.code, 0, describe(result));
+  assert.match(result.stdout, /Stored signed settings #1 for all computers/);
+  using store = openTestStore(site);
+  const records = await store.listSettingsFor(42);
+  assert.equal(records.length, 1);
+  assert.equal(records[0].computerId, null);
+  const body = await verifyDocument(
+    await siteKeyOf(site),
+    "mle-settings",
+    JSON.parse(records[0].document),
+  );
+  assert.equal(body.computers, "all");
+  assert.deepEqual(body.settings, { [LEVEL]: "optional" });
+  assert.equal(typeof body.issuedAt, "number");
+  assert.equal(typeof body.id, "string");
 });
 
 Deno.test("settings set --computer targets registered computers only", async () => {
-  const site = await makeTestSite();
-  try {
-    const store = openStore(site.dataDir);
-    const computer = await store.registerComputer({
-      publicKey: "k1",
-      hostIdentity: null,
-      hostname: "alpha",
-      registeredAt: Date.now(),
-    });
-    store.close();
+  await using site = await makeTestSite();
+  using store = openTestStore(site);
+  const computer = await registerTestComputer(store, "alpha");
 
-    const unknown = await admin([
-      "settings",
-      "set",
-      `${LEVEL}=required`,
-      "--computer",
-      "999",
-      ...siteArgs(site),
-      "--data-dir",
-      site.dataDir,
-    ]);
-    assert.equal(unknown.code, 1, describe(unknown));
-    assert.match(unknown.stderr, /Cannot target computer 999: no such computer/);
+  const unknown = await admin([
+    "settings",
+    "set",
+    `${LEVEL}=required`,
+    "--computer",
+    "999",
+    ...signingArgs(site),
+  ]);
+  assert.equal(unknown.code, 1, describe(unknown));
+  assert.match(unknown.stderr, /Cannot target computer 999: no such computer/);
 
-    const result = await admin([
-      "--data-dir",
-      site.dataDir,
-      "settings",
-      "set",
-      `${LEVEL}=required`,
-      "--computer",
-      String(computer.id),
-      ...siteArgs(site),
-    ]);
-    assert.equal(result.code, 0, describe(result));
-    // Encryption is Disabled: required computers would keep their reports queued; say so.
-    assert.match(result.stderr, /^mle-admin: warning: encryption is Disabled on this server/m);
-    const reopened = openStore(site.dataDir);
-    try {
-      const records = await reopened.listSettingsFor(computer.id);
-      assert.equal(records.length, 1);
-      assert.equal(records[0].computerId, computer.id);
-      const settings = await verifySettings(
-        await siteKeyOf(site),
-        JSON.parse(records[0].document),
-        computer.id,
-      );
-      assert.deepEqual(settings.computers, [computer.id]);
-      assert.deepEqual(settings.settings, { [LEVEL]: "required" });
-      assert.deepEqual(await reopened.listSettingsFor(computer.id + 1), []);
-    } finally {
-      reopened.close();
-    }
-  } finally {
-    await removeTestSite(site);
-  }
+  const result = await admin([
+    "--data-dir",
+    site.dataDir,
+    "settings",
+    "set",
+    `${LEVEL}=required`,
+    "--computer",
+    String(computer.id),
+    ...siteKeyArgs(site),
+  ]);
+  assert.equal(result.code, 0, describe(result));
+  // Encryption is Disabled: required computers would keep their reports queued; say so.
+  assert.match(result.stderr, /^mle-admin: warning: encryption is Disabled on this server/m);
+  using reopened = openTestStore(site);
+  const records = await reopened.listSettingsFor(computer.id);
+  assert.equal(records.length, 1);
+  assert.equal(records[0].computerId, computer.id);
+  const settings = await verifySettings(
+    await siteKeyOf(site),
+    JSON.parse(records[0].document),
+    computer.id,
+  );
+  assert.deepEqual(settings.computers, [computer.id]);
+  assert.deepEqual(settings.settings, { [LEVEL]: "required" });
+  assert.deepEqual(await reopened.listSettingsFor(computer.id + 1), []);
 });
 
 Deno.test("settings set misuse exits 2 and stores nothing", async () => {
-  const site = await makeTestSite();
-  try {
-    const cases: [string[], RegExp][] = [
-      [["settings", "set", `${LEVEL}=maybe`, "--all"], /Cannot use encryption level "maybe"/],
-      [["settings", "set", `${LEVEL}=none`], /Missing target: give --all or --computer ID/],
-      [
-        ["settings", "set", `${LEVEL}=none`, "--all", "--computer", "1"],
-        /Cannot use --all with --computer/,
-      ],
-      [["settings", "set", `${LEVEL}=none`, "--computer", "one"], /Cannot use computer id "one"/],
-      [["settings", "set", "--all"], /Missing settings/],
-      [
-        ["settings", "forget", "--all"],
-        /Unknown settings command "forget": expected set, unset or list/,
-      ],
-      [["settings"], /Missing settings command/],
-    ];
-    for (const [args, message] of cases) {
-      const result = await admin([...args, ...siteArgs(site), "--data-dir", site.dataDir]);
-      assert.equal(result.code, 2, `${args.join(" ")}\n${describe(result)}`);
-      assert.match(result.stderr, message);
-    }
-    const store = openStore(site.dataDir);
-    try {
-      assert.deepEqual(await store.listSettingsFor(1), []);
-    } finally {
-      store.close();
-    }
-  } finally {
-    await removeTestSite(site);
+  await using site = await makeTestSite();
+  const cases: [string[], RegExp][] = [
+    [["settings", "set", `${LEVEL}=maybe`, "--all"], /Cannot use encryption level "maybe"/],
+    [["settings", "set", `${LEVEL}=none`], /Missing target: give --all or --computer ID/],
+    [
+      ["settings", "set", `${LEVEL}=none`, "--all", "--computer", "1"],
+      /Cannot use --all with --computer/,
+    ],
+    [["settings", "set", `${LEVEL}=none`, "--computer", "one"], /Cannot use computer id "one"/],
+    [["settings", "set", "--all"], /Missing settings/],
+    [
+      ["settings", "forget", "--all"],
+      /Unknown settings command "forget": expected set, unset or list/,
+    ],
+    [["settings"], /Missing settings command/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await admin([...args, ...signingArgs(site)]);
+    assert.equal(result.code, 2, `${args.join(" ")}\n${describe(result)}`);
+    assert.match(result.stderr, message);
   }
+  using store = openTestStore(site);
+  assert.deepEqual(await store.listSettingsFor(1), []);
 });
 
 Deno.test("settings set with a wrong password stores nothing", async () => {
-  const site = await makeTestSite();
-  try {
-    const result = await admin([
-      "settings",
-      "set",
-      `${LEVEL}=optional`,
-      "--all",
-      "--site-key",
-      site.siteKey,
-      "--password-file",
-      site.wrongPasswordFile,
-      "--data-dir",
-      site.dataDir,
-    ]);
-    assert.equal(result.code, 1, describe(result));
-    assert.match(result.stderr, /wrong password/);
-    const store = openStore(site.dataDir);
-    try {
-      assert.deepEqual(await store.listSettingsFor(1), []);
-    } finally {
-      store.close();
-    }
-  } finally {
-    await removeTestSite(site);
-  }
+  await using site = await makeTestSite();
+  const result = await admin([
+    "settings",
+    "set",
+    `${LEVEL}=optional`,
+    "--all",
+    ...signingArgs(site, site.wrongPasswordFile),
+  ]);
+  assert.equal(result.code, 1, describe(result));
+  assert.match(result.stderr, /wrong password/);
+  using store = openTestStore(site);
+  assert.deepEqual(await store.listSettingsFor(1), []);
 });

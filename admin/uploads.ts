@@ -6,7 +6,6 @@
  */
 
 import { EXIT } from "../cli/exit_codes.ts";
-import { UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { joinPath } from "../keystore/secure_file.ts";
 import type { UploadRecord } from "../store/upload_records.ts";
@@ -15,8 +14,8 @@ import {
   parseComputerId,
   parseOptions,
   resolveDataDir,
+  runSubcommand,
   stringOption,
-  wantsHelp,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { openExistingUploadRecords } from "./_site.ts";
@@ -87,16 +86,11 @@ export function formatUploads(uploads: readonly UploadView[]): string {
 
 /** Runs `mle-admin uploads …`. */
 export async function uploadsCommand(args: string[], context: CommandContext): Promise<number> {
-  if (wantsHelp(args)) {
-    console.log(uploadsHelp);
-    return EXIT.ok;
-  }
-  const [sub, ...rest] = args;
-  if (sub === undefined || sub.startsWith("-")) {
-    throw new UsageError("Missing uploads command: expected list");
-  }
-  if (sub !== "list") throw new UsageError(`Unknown uploads command "${sub}": expected list`);
-  const { values } = parseOptions(rest, {
+  return await runSubcommand("uploads", uploadsHelp, { list: listUploads }, args, context);
+}
+
+async function listUploads(args: string[], context: CommandContext): Promise<number> {
+  const { values } = parseOptions(args, {
     computer: { type: "string" },
     json: { type: "boolean" },
   });

@@ -17,6 +17,7 @@ import { openStore } from "../store/mod.ts";
 import {
   admin,
   clientReport,
+  clientSiteArgs,
   clientStatus,
   createSite,
   freePort,
@@ -42,15 +43,7 @@ async function client(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<RoleResult> {
-  return await runRole("client", [
-    ...args,
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--host-identifier",
-    "instance",
-  ], { env });
+  return await runRole("client", [...args, ...clientSiteArgs(site, clientDir)], { env });
 }
 
 /** Runs `mle-client register ARGS…` for a client data dir (the relay URL last). */

@@ -12,6 +12,7 @@ import type { Page } from "playwright-core";
 import { chromiumAvailable, launchChromium } from "./browser.ts";
 import {
   admin,
+  clientConnectionArgs,
   clientReport,
   computerIdOf,
   copyKeysByUsb,
@@ -106,20 +107,10 @@ Deno.test({
 
       // A client reports and uploads a file with a name that needs care in a header.
       const clientDir = `${site.root}/client`;
-      const connection = [
-        "--data-dir",
-        clientDir,
-        "--masthead",
-        site.masthead,
-        "--parent",
-        `http://127.0.0.1:${site.serverPort}`,
-        "--host-identifier",
-        "instance",
-        "--encryption",
-        "required",
-      ];
+      const encryption = ["--encryption", "required"];
+      const connection = [...clientConnectionArgs(site, clientDir, site.serverPort), ...encryption];
       assert.equal(
-        (await clientReport(site, clientDir, site.serverPort, connection.slice(6))).code,
+        (await clientReport(site, clientDir, site.serverPort, encryption)).code,
         0,
       );
       const clientId = await computerIdOf(clientDir);

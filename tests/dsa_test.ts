@@ -10,6 +10,7 @@ import { API } from "../protocol/paths.ts";
 import {
   admin,
   ADMIN_ENV,
+  clientConnectionArgs,
   clientReport,
   clientStatus,
   computerIdOf,
@@ -238,14 +239,7 @@ test("an upload whose server went away restarts at the other server and is store
   const b = await startNamed(siteB, serverArgs, "b");
   const clientDir = `${site.root}/client`;
   const connection = (port: number) => [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${port}`,
-    "--host-identifier",
-    "instance",
+    ...clientConnectionArgs(site, clientDir, port),
     "--encryption",
     "required",
   ];

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import {
   admin,
+  clientConnectionArgs,
   clientReport,
   clientStatus,
   computerIdOf,
@@ -299,12 +300,7 @@ Deno.test("client run reports every interval as a service and stops cleanly on S
     "run",
     "--interval",
     "1",
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${site.serverPort}`,
+    ...clientConnectionArgs(site, clientDir, site.serverPort),
     "--encryption",
     "required",
   ]);

@@ -13,6 +13,7 @@ import { chunkOverhead, MIN_CHUNK_SIZE } from "../protocol/upload.ts";
 import {
   admin,
   clientReport,
+  clientSiteArgs,
   clientStatus,
   computerIdOf,
   copyKeysByUsb,
@@ -164,12 +165,7 @@ Deno.test("an authenticating relay refuses an upload manifest forged for a clien
   const clientDir = `${site.root}/client`;
   const registered = await runRole("client", [
     "register",
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--host-identifier",
-    "instance",
+    ...clientSiteArgs(site, clientDir),
     relayUrl,
   ], { env: { MLE_RELAY_PASSWORD: password } });
   assert.equal(registered.code, 0, registered.stderr);

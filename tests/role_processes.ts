@@ -80,6 +80,21 @@ export async function startRelay(
 }
 
 /**
+ * The flags that tie a client data dir to the site (its masthead) and to this machine, without a
+ * parent: `client register` takes the relay's URL as its argument instead.
+ */
+export function clientSiteArgs(site: TestSite, clientDir: string): string[] {
+  return [
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--host-identifier",
+    "instance",
+  ];
+}
+
+/**
  * The flags that connect a client data dir to the site through the parent on `parentPort`, as
  * every client command of a test or script takes them.
  */
@@ -88,16 +103,7 @@ export function clientConnectionArgs(
   clientDir: string,
   parentPort: number,
 ): string[] {
-  return [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${parentPort}`,
-    "--host-identifier",
-    "instance",
-  ];
+  return [...clientSiteArgs(site, clientDir), "--parent", `http://127.0.0.1:${parentPort}`];
 }
 
 /** Runs `mle-client report` for a client data dir. */

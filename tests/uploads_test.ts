@@ -13,6 +13,7 @@ import { API } from "../protocol/paths.ts";
 import type { UploadManifest } from "../protocol/upload.ts";
 import {
   admin,
+  clientConnectionArgs,
   clientReport,
   clientStatus,
   computerIdOf,
@@ -56,18 +57,7 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 }
 
 function connection(site: TestSite, clientDir: string, port: number, level: string): string[] {
-  return [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${port}`,
-    "--host-identifier",
-    "instance",
-    "--encryption",
-    level,
-  ];
+  return [...clientConnectionArgs(site, clientDir, port), "--encryption", level];
 }
 
 async function upload(

@@ -23,6 +23,7 @@ import {
   freePort,
   generateKey,
   passwordKeysFor,
+  postReport,
   RecordingProxy,
   RELAY_SHARED_PASSWORD,
   secretFile,
@@ -146,11 +147,7 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
     { cid: computerId, seq: 999, kid: null },
     new TextEncoder().encode("{}"),
   );
-  const forgedAnswer = await fetch(`${relayUrl}${API.reports}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(forged),
-  });
+  const forgedAnswer = await postReport(relayPort, JSON.stringify(forged));
   assert.equal(forgedAnswer.status, 403);
   assert.equal((await forgedAnswer.json()).error.code, "ERR_SIGNATURE_INVALID");
 

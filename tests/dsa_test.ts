@@ -6,7 +6,6 @@
  */
 
 import assert from "node:assert/strict";
-import { API } from "../protocol/paths.ts";
 import {
   admin,
   ADMIN_ENV,
@@ -17,6 +16,7 @@ import {
   copyKeysByUsb,
   freePort,
   generateKey,
+  postReport,
   registerSender,
   serverMetrics,
   type ServerProcess,
@@ -44,14 +44,6 @@ function startNamed(site: TestSite, serverArgs: string[], name: string): Promise
     "--server-url",
     `http://127.0.0.1:${site.serverPort}`,
   ]);
-}
-
-async function postReport(port: number, body: string): Promise<Response> {
-  return await fetch(`http://127.0.0.1:${port}${API.reports}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body,
-  });
 }
 
 test("a client moving between two servers keeps its id, both store its reports, and the second costs no RSA operation (shared vault)", async () => {

@@ -14,6 +14,7 @@ import {
   deployKey,
   freePort,
   generateKey,
+  postReport,
   RecordingProxy,
   reportDeliveries,
   spooledMessages,
@@ -23,6 +24,7 @@ import {
   waitForStored,
 } from "./deployment.ts";
 import { containsCanary, readTree } from "./recording_proxy.ts";
+import { reportBytes } from "./report_bytes.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
 import { API } from "../protocol/paths.ts";
@@ -340,23 +342,9 @@ Deno.test("by default the server refuses clear text from a computer whose level 
   ]);
   // A clear report signed by the strict computer's own key, as a misconfigured client would send.
   const key = await readClientKey(`${strict}/KeyStorage/client.pvk`);
-  const body = new TextEncoder().encode(JSON.stringify({
-    computerId: strictId,
-    seq: 77,
-    createdAt: new Date().toISOString(),
-    properties: {},
-    custom: {},
-    relevance: [],
-    actionStatuses: [],
-    analyses: [],
-  }));
+  const body = reportBytes(strictId, 77, {}, {});
   const message = await signReport(key.privateKey, { cid: strictId, seq: 77, kid: null }, body);
-  const post = () =>
-    fetch(`http://127.0.0.1:${site.serverPort}${API.reports}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(message),
-    });
+  const post = () => postReport(site.serverPort, JSON.stringify(message));
   const response = await post();
   assert.equal(response.status, 403);
   const refusal = (await response.json()).error;

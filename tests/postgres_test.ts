@@ -14,6 +14,7 @@ import {
   computerIdOf,
   freePort,
   generateKey,
+  postReport,
   registerSender,
   startRelay,
   startServer,
@@ -154,12 +155,7 @@ test("the same report sent to two servers on one database is stored once; the se
   try {
     const sender = await registerSender(site.serverPort);
     const body = await sender.report(1);
-    const post = (port: number) =>
-      fetch(`http://127.0.0.1:${port}${API.reports}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body,
-      });
+    const post = (port: number) => postReport(port, body);
     const first = await post(site.serverPort);
     assert.equal(first.status, 200, await first.text());
     // Server b learns of the computer registered through a within its directory's refresh.

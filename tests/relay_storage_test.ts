@@ -20,6 +20,7 @@ import {
   createSite,
   freePort,
   generateKey,
+  postReport,
   registerSender,
   serverMetrics,
   spooledMessages,
@@ -31,14 +32,6 @@ import {
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 import { runRole } from "./run_role.ts";
-
-async function postReport(port: number, body: string): Promise<Response> {
-  return await fetch(`http://127.0.0.1:${port}${API.reports}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body,
-  });
-}
 
 Deno.test("a flooded relay answers 503 with Retry-After past a computer's share and past its maximum size, the client keeps its report queued, and nothing accepted is lost", async () => {
   await using site = await createSite();

@@ -23,6 +23,7 @@ import {
   deployKey,
   freePort,
   generateKey,
+  postReport,
   RecordingProxy,
   reportDeliveries,
   serverMetrics,
@@ -468,11 +469,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
       { cid, seq },
       reportBytes(cid, seq),
     );
-    const answer = await fetch(`http://127.0.0.1:${relayPort}${API.reports}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(message),
-    });
+    const answer = await postReport(relayPort, JSON.stringify(message));
     const said = await answer.text();
     assert.equal(answer.status, 202, said);
   };

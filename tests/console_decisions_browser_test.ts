@@ -20,6 +20,7 @@ import {
   freePort,
   generateKey,
   registerFreshKey,
+  relayComputerId,
   startRelay,
   startServer,
   TEST_PASSWORD,
@@ -102,8 +103,7 @@ Deno.test({
     const relay = await startRelay(relayDir, relayPort, site.serverPort, ["--decrypt"]);
     const browser = await launchChromium();
     try {
-      await relay.waitFor(/registered as computer \d+/);
-      const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+      const relayId = await relayComputerId(relay);
 
       // A client reports and uploads a file with a name that needs care in a header.
       const clientDir = `${site.root}/client`;

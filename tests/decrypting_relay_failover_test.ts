@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import {
-  admin,
+  allowRelay,
   clientReport,
   computerIdOf,
   copyKeysByUsb,
@@ -48,20 +48,7 @@ Deno.test({
     ]);
     const clientDir = `${site.root}/client`;
     try {
-      await relay.waitFor(/registered as computer \d+/);
-      const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
-      await admin(
-        [
-          "relays",
-          "allow",
-          String(relayId),
-          "--site-key",
-          site.siteKey,
-          "--data-dir",
-          site.serverDir,
-        ],
-        site.adminEnv,
-      );
+      await allowRelay(site, relay);
       await deployKey(site);
       await waitForCertificate(site, site.serverPort, kid);
       const report = async () => {

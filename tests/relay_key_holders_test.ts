@@ -17,6 +17,7 @@ import {
   deployKey,
   freePort,
   generateKey,
+  relayComputerId,
   startRelay,
   startServer,
   type TestSite,
@@ -52,8 +53,7 @@ Deno.test("a decrypting relay shows in encryption status holding its key; deploy
   const relayPort = freePort();
   await using relay = await startRelay(relayDir, relayPort, site.serverPort, ["--decrypt"]);
   const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
-  await relay.waitFor(/registered as computer \d+/);
-  const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+  const relayId = await relayComputerId(relay);
   // Not allowed yet: its record is refused (and it says how to allow it).
   await relay.waitFor(/refused this relay's record[^\n]*ERR_RELAY_NOT_ALLOWED/);
   await admin(["relays", "allow", String(relayId), ...siteArgs]);

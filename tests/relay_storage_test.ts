@@ -11,7 +11,7 @@ import { signUploadManifest } from "../envelope/upload_manifest.ts";
 import { API } from "../protocol/paths.ts";
 import { chunkOverhead, MIN_CHUNK_SIZE } from "../protocol/upload.ts";
 import {
-  admin,
+  allowRelay,
   clientReport,
   clientSiteArgs,
   clientStatus,
@@ -209,17 +209,7 @@ Deno.test("a decrypting relay that knows a client's key refuses a report forged 
     "--bundle-wait-ms",
     "100",
   ]);
-  await relay.waitFor(/registered as computer \d+/);
-  const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
-  await admin([
-    "relays",
-    "allow",
-    String(relayId),
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
+  await allowRelay(site, relay);
   // A genuine report goes up in a bundle: the relay asked the server for the client's key.
   const clientDir = `${site.root}/client`;
   const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);

@@ -6,7 +6,7 @@
  */
 
 import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
-import type { TestSite } from "./test_site.ts";
+import { admin, type TestSite } from "./test_site.ts";
 
 /** A running server and the port of its operations listener (metrics, health). */
 export type ServerProcess = RoleProcess & {
@@ -77,6 +77,30 @@ export async function startRelay(
     await relay.waitFor("one-time passwords ready", 120_000);
   }
   return relay;
+}
+
+/** The computer id a relay registered itself as (decrypting relays do at start), from its log. */
+export async function relayComputerId(relay: RoleProcess): Promise<number> {
+  await relay.waitFor(/registered as computer \d+/);
+  return Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+}
+
+/**
+ * Allows the decrypting relay to send report bundles (`mle-admin relays allow`), once it has
+ * registered; its computer id.
+ */
+export async function allowRelay(site: TestSite, relay: RoleProcess): Promise<number> {
+  const relayId = await relayComputerId(relay);
+  await admin([
+    "relays",
+    "allow",
+    String(relayId),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ], site.adminEnv);
+  return relayId;
 }
 
 /**

@@ -15,6 +15,7 @@ import { encodeBundle, entryOfJws, sealBundle } from "../protocol/report_bundle.
 import {
   admin,
   ADMIN_ENV,
+  allowRelay,
   clientReport,
   clientStatus,
   computerIdOf,
@@ -312,20 +313,10 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
     "300",
   ]);
   await using downstream = new RecordingProxy(relayPort);
-  await relay.waitFor(/registered as computer \d+/);
-  const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
   const capabilities = await (await fetch(`http://127.0.0.1:${relayPort}${API.capabilities}`))
     .json();
   assert.equal(capabilities.decrypting, true);
-  await admin([
-    "relays",
-    "allow",
-    String(relayId),
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
+  const relayId = await allowRelay(site, relay);
   await deployKey(site);
   await waitForCertificate(site, site.serverPort, kid);
 
@@ -442,10 +433,8 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
     "--revocation-interval",
     "1",
   ]);
-  await relay.waitFor(/registered as computer \d+/);
-  const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+  await allowRelay(site, relay);
   const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
-  assert.equal((await admin(["relays", "allow", String(relayId), ...siteArgs])).code, 0);
   await deployKey(site);
   await waitForCertificate(site, site.serverPort, kidA);
   const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));

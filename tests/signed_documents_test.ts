@@ -18,6 +18,7 @@ import { DATABASE_FILE } from "../store/mod.ts";
 import {
   admin,
   ADMIN_ENV,
+  allowRelay,
   clientReport,
   computerIdOf,
   copyKeysByUsb,
@@ -60,21 +61,6 @@ function bundleKids(parent: TamperingProxy): string[] {
   return parent.bodiesOf("POST", API.bundles).map((body) =>
     readBundleMessage(JSON.parse(body)).header.kid
   );
-}
-
-/** Allows the decrypting relay that logged its computer id to send bundles. */
-async function allowRelay(site: TestSite, relay: RoleProcess): Promise<void> {
-  await relay.waitFor(/registered as computer \d+/);
-  const relayId = /registered as computer (\d+)/.exec(relay.stderr)![1];
-  await admin([
-    "relays",
-    "allow",
-    relayId,
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
 }
 
 /**

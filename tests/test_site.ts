@@ -151,17 +151,25 @@ export async function deployKey(site: TestSite): Promise<void> {
   ], site.adminEnv);
 }
 
-/** Waits until the server on `port` serves the site-signed certificate of `kid` (null: disabled). */
-export async function waitForCertificate(site: TestSite, port: number, kid: string | null) {
+/**
+ * Waits until the server on `port` serves the site-signed certificate of `kid` (null: disabled);
+ * the certificate document it serves.
+ */
+export async function waitForCertificate(
+  site: TestSite,
+  port: number,
+  kid: string | null,
+): Promise<unknown> {
   const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
-  await eventually(async () => {
+  return await eventually(async () => {
     const response = await fetch(`http://127.0.0.1:${port}${API.encryptionCertificate}`);
     if (response.status !== 200) {
       await response.body?.cancel();
       return undefined;
     }
-    const { certificate } = await verifyEncryptionCertificate(siteKey, await response.json());
+    const document = await response.json();
+    const { certificate } = await verifyEncryptionCertificate(siteKey, document);
     const served = certificate.enabled ? certificate.kid : null;
-    return served === kid ? true : undefined;
+    return served === kid ? document : undefined;
   }, `the server to serve the certificate of ${kid}`);
 }

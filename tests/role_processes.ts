@@ -18,6 +18,18 @@ export type ServerProcess = RoleProcess & {
 const OPS_LISTENER_LINE = /operations listener on http:\/\/[^\s]*:(\d+)/;
 const CONSOLE_LISTENER_LINE = /console listener on (https?:\/\/[^\s]*:\d+)/;
 
+/** The arguments of `mle-server run` for the site's server on its port, then `extra`. */
+export function serverRunArgs(site: TestSite, extra: string[] = []): string[] {
+  return [
+    "run",
+    "--data-dir",
+    site.serverDir,
+    "--listen",
+    `127.0.0.1:${site.serverPort}`,
+    ...extra,
+  ];
+}
+
 /**
  * Starts the server of a site on its port, with its operations listener on a free loopback port
  * that the server picks and logs (unless `extra` gives `--ops-listen`).
@@ -28,16 +40,7 @@ export async function startServer(
 ): Promise<ServerProcess> {
   const ops = extra.includes("--ops-listen") ? [] : ["--ops-listen", "127.0.0.1:0"];
   const consoleArgs = extra.includes("--console-listen") ? [] : ["--console-listen", "127.0.0.1:0"];
-  const server = new RoleProcess("server", [
-    "run",
-    "--data-dir",
-    site.serverDir,
-    "--listen",
-    `127.0.0.1:${site.serverPort}`,
-    ...ops,
-    ...consoleArgs,
-    ...extra,
-  ]);
+  const server = new RoleProcess("server", serverRunArgs(site, [...ops, ...consoleArgs, ...extra]));
   await server.waitFor(OPS_LISTENER_LINE);
   await server.waitFor("listening on");
   const consoleUrl = CONSOLE_LISTENER_LINE.exec(server.stderr)?.[1] ?? null;
@@ -51,6 +54,25 @@ export function opsPortOf(role: RoleProcess): number {
   return Number(match[1]);
 }
 
+/** The arguments of `mle-relay run` for a relay on `port` whose parent is `parentPort`. */
+export function relayRunArgs(
+  dataDir: string,
+  port: number,
+  parentPort: number,
+  extra: string[] = [],
+): string[] {
+  return [
+    "run",
+    "--data-dir",
+    dataDir,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--parent",
+    `http://127.0.0.1:${parentPort}`,
+    ...extra,
+  ];
+}
+
 /**
  * Starts a relay whose parent is `parentPort`; given `--one-time-passwords`, waits until their
  * keys are derived (or `waitForOneTimePasswords` is false).
@@ -62,16 +84,11 @@ export async function startRelay(
   extra: string[] = [],
   options: { env?: Record<string, string>; waitForOneTimePasswords?: boolean } = {},
 ): Promise<RoleProcess> {
-  const relay = new RoleProcess("relay", [
-    "run",
-    "--data-dir",
-    dataDir,
-    "--listen",
-    `127.0.0.1:${port}`,
-    "--parent",
-    `http://127.0.0.1:${parentPort}`,
-    ...extra,
-  ], options.env ?? {});
+  const relay = new RoleProcess(
+    "relay",
+    relayRunArgs(dataDir, port, parentPort, extra),
+    options.env ?? {},
+  );
   await relay.waitFor("listening on");
   if ((options.waitForOneTimePasswords ?? true) && extra.includes("--one-time-passwords")) {
     await relay.waitFor("one-time passwords ready", 120_000);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { pathExists } from "../keystore/secure_file.ts";
 import { runRole } from "./run_role.ts";
-import { createSite, freePort, generateKey, TEST_PASSWORD } from "./deployment.ts";
+import { createSite, freePort, generateKey, relayRunArgs, TEST_PASSWORD } from "./deployment.ts";
 
 /** A password file as a careless `echo pw > file` leaves it: readable by everyone. */
 async function worldReadable(path: string): Promise<string> {
@@ -50,16 +50,12 @@ Deno.test({
       "--data-dir",
       site.serverDir,
     ];
-    const authenticatingRelayArgs = [
-      "run",
-      "--data-dir",
+    const authenticatingRelayArgs = relayRunArgs(
       `${site.root}/relay`,
-      "--listen",
-      `127.0.0.1:${freePort()}`,
-      "--parent",
-      `http://127.0.0.1:${site.serverPort}`,
-      "--authenticating",
-    ];
+      freePort(),
+      site.serverPort,
+      ["--authenticating"],
+    );
     try {
       // The site key's password: a new site is not created.
       const newSiteKey = `${site.root}/other-site/license.pvk`;

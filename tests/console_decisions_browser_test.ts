@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { chromiumAvailable, launchChromium } from "./browser.ts";
+import { addOperators, signIn } from "./console_operators.ts";
 import {
   admin,
   clientConnectionArgs,
@@ -27,16 +28,7 @@ import {
 } from "./deployment.ts";
 import { runRole } from "./run_role.ts";
 
-const OPERATOR_PASSWORD = "operator passphrase for tests";
 const IMAGES = new URL("../docs/images/", import.meta.url).pathname;
-
-async function signIn(page: Page, base: string, name: string): Promise<void> {
-  await page.goto(`${base}/sign-in`);
-  await page.fill("input[name=name]", name);
-  await page.fill("input[name=password]", OPERATOR_PASSWORD);
-  await page.click("button[type=submit]");
-  await page.waitForLoadState();
-}
 
 /** Signs the page's decision form of `action` with the site key; returns the result text. */
 async function signDecision(page: Page, selector: string, siteKey: string): Promise<string> {
@@ -82,22 +74,7 @@ Deno.test({
     await generateKey(site, true);
     const relayDir = `${site.root}/relay`;
     await copyKeysByUsb(site, relayDir);
-    const passwordFile = `${site.root}/operator-password`;
-    await Deno.writeTextFile(passwordFile, OPERATOR_PASSWORD + "\n", { mode: 0o600 });
-    for (const [name, role] of [["alice", "admin"], ["victor", "viewer"]]) {
-      const added = await runRole("admin", [
-        "operators",
-        "add",
-        name,
-        "--role",
-        role,
-        "--password-file",
-        passwordFile,
-        "--data-dir",
-        site.serverDir,
-      ]);
-      assert.equal(added.code, 0, added.stderr);
-    }
+    await addOperators(site, [["alice", "admin"], ["victor", "viewer"]]);
     const server = await startServer(site);
     const relayPort = freePort();
     const relay = await startRelay(relayDir, relayPort, site.serverPort, ["--decrypt"]);

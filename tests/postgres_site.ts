@@ -26,8 +26,11 @@ export function postgresTest(name: string, fn: () => Promise<void>): void {
   });
 }
 
-/** A site whose store is a fresh database of the private PostgreSQL. */
-export interface PostgresSite {
+/**
+ * A site whose store is a fresh database of the private PostgreSQL; held with `await using`, the
+ * database and the site's folder are removed at the end of the scope.
+ */
+export interface PostgresSite extends AsyncDisposable {
   site: TestSite;
   /** The database's URL (through the proxy when one was asked for). */
   url: string;
@@ -52,16 +55,18 @@ export async function postgresSite(options: { throughProxy?: boolean } = {}): Pr
   const site = await createSite({ MLE_DATABASE_URL: direct, PGPASSWORD: POSTGRES_TEST_PASSWORD });
   const passwordFile = `${site.root}/database-password`;
   await Deno.writeTextFile(passwordFile, POSTGRES_TEST_PASSWORD + "\n", { mode: 0o600 });
+  const cleanup = async () => {
+    await proxy?.close();
+    await database.dropDatabase(direct);
+    await Deno.remove(site.root, { recursive: true });
+  };
   return {
     site,
     url,
     serverArgs: ["--database", url, "--database-password-file", passwordFile],
     proxy,
-    async cleanup() {
-      await proxy?.close();
-      await database.dropDatabase(direct);
-      await Deno.remove(site.root, { recursive: true });
-    },
+    cleanup,
+    [Symbol.asyncDispose]: cleanup,
   };
 }
 

@@ -38,7 +38,6 @@ export interface PostgresSite extends AsyncDisposable {
   serverArgs: string[];
   /** With `throughProxy`: the TCP proxy the servers reach the database through (cut it). */
   proxy: RecordingProxy | null;
-  cleanup(): Promise<void>;
 }
 
 /**
@@ -55,18 +54,16 @@ export async function postgresSite(options: { throughProxy?: boolean } = {}): Pr
   const site = await createSite({ MLE_DATABASE_URL: direct, PGPASSWORD: POSTGRES_TEST_PASSWORD });
   const passwordFile = `${site.root}/database-password`;
   await Deno.writeTextFile(passwordFile, POSTGRES_TEST_PASSWORD + "\n", { mode: 0o600 });
-  const cleanup = async () => {
-    await proxy?.close();
-    await database.dropDatabase(direct);
-    await Deno.remove(site.root, { recursive: true });
-  };
   return {
     site,
     url,
     serverArgs: ["--database", url, "--database-password-file", passwordFile],
     proxy,
-    cleanup,
-    [Symbol.asyncDispose]: cleanup,
+    async [Symbol.asyncDispose]() {
+      await proxy?.close();
+      await database.dropDatabase(direct);
+      await Deno.remove(site.root, { recursive: true });
+    },
   };
 }
 

@@ -7,10 +7,7 @@ import assert from "node:assert/strict";
 import { deriveChunkKey, sealChunk, signClearChunk } from "../envelope/upload_chunk.ts";
 import { sealUploadManifest, signUploadManifest } from "../envelope/upload_manifest.ts";
 import { readClientKey } from "../keystore/key_storage.ts";
-import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
-import { verifyMasthead } from "../protocol/masthead.ts";
 import { API } from "../protocol/paths.ts";
-import type { UploadManifest } from "../protocol/upload.ts";
 import {
   admin,
   clientConnectionArgs,
@@ -23,6 +20,7 @@ import {
   freePort,
   generateKey,
   RecordingProxy,
+  registeredSender,
   startRelay,
   startServer,
   type TestSite,
@@ -30,6 +28,7 @@ import {
 import { containsCanary, readTree } from "./recording_proxy.ts";
 import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
+import { uploadManifestOf } from "./signed_upload.ts";
 import { eventually } from "./eventually.ts";
 
 const encoder = new TextEncoder();
@@ -343,38 +342,17 @@ Deno.test("the server refuses tampered, reordered and cut chunks, ignores a dupl
   await generateKey(site, true);
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  const report = await clientReport(site, clientDir, site.serverPort, [
-    "--encryption",
-    "required",
-  ]);
-  assert.equal(report.code, 0, report.stderr);
-  const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
-  const state = JSON.parse(await Deno.readTextFile(`${clientDir}/state.json`));
-  const cid = state.computerId as number;
-  const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
-  const { certificate, publicKey } = await verifyEncryptionCertificate(
-    siteKey,
-    JSON.parse(state.certificate),
-  );
+  const sender = await registeredSender(site, clientDir, site.serverPort);
+  const { cid, privateKey } = sender;
   const base = `http://127.0.0.1:${site.serverPort}${API.uploads}`;
   const cs = 1024;
   const plain = crypto.getRandomValues(new Uint8Array(2500));
   const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
-  const manifest: UploadManifest = {
-    v: 1,
-    uid,
-    cid,
-    name: "crafted.bin",
-    size: plain.length,
-    sha256: await sha256Hex(plain),
-    chunkSize: cs,
-    chunkCount: 3,
-    createdAt: new Date().toISOString(),
-  };
+  const manifest = await uploadManifestOf(plain, { uid, cid, name: "crafted.bin", chunkSize: cs });
   const { message, fileKey } = await sealUploadManifest(
-    publicKey!,
-    (certificate as { kid: string }).kid,
-    key.privateKey,
+    sender.serverPublicKey,
+    sender.kid,
+    privateKey,
     { cid, uid, cs, cc: 3 },
     encoder.encode(JSON.stringify(manifest)),
   );
@@ -449,7 +427,7 @@ Deno.test("the server refuses tampered, reordered and cut chunks, ignores a dupl
   const other = "0".repeat(32);
   const unknown = await fetch(`${base}/${cid}/${other}/0`, {
     method: "PUT",
-    body: await signClearChunk(key.privateKey, { cid, uid: other, index: 0, final: true }, plain),
+    body: await signClearChunk(privateKey, { cid, uid: other, index: 0, final: true }, plain),
   });
   assert.equal(unknown.status, 404);
   assert.equal((await unknown.json()).error.code, "ERR_UNKNOWN_UPLOAD");
@@ -667,17 +645,7 @@ Deno.test("quotas charge bytes received: a declared upload that sends nothing ho
   const cs = 64 * 1024;
   const plain = await writeTestFile(`${site.root}/declared.bin`, 250 * 1024);
   const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
-  const manifest: UploadManifest = {
-    v: 1,
-    uid,
-    cid,
-    name: "declared.bin",
-    size: plain.length,
-    sha256: await sha256Hex(plain),
-    chunkSize: cs,
-    chunkCount: 4,
-    createdAt: new Date().toISOString(),
-  };
+  const manifest = await uploadManifestOf(plain, { uid, cid, name: "declared.bin", chunkSize: cs });
   const message = await signUploadManifest(
     key.privateKey,
     { cid, uid, cs, cc: 4 },

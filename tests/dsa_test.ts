@@ -20,6 +20,7 @@ import {
   registerSender,
   serverMetrics,
   type ServerProcess,
+  setSettings,
   startServer,
   type TestSite,
   waitForStored,
@@ -199,15 +200,10 @@ test("an upload whose server went away restarts at the other server and is store
   await generateKey(site, true);
   const siteB = secondServer(site);
   await copyKeysByUsb(site, siteB.serverDir);
-  await admin([
-    "settings",
-    "set",
+  await setSettings(site, "all", [
     "_BESClient_UploadManager_ChunkSize=4096",
     "_BESClient_UploadManager_ThrottleKBPS=64",
-    "--all",
-    "--site-key",
-    site.siteKey,
-  ], site.adminEnv);
+  ]);
   await using a = await startNamed(site, serverArgs, "a");
   await using _b = await startNamed(siteB, serverArgs, "b");
   const clientDir = `${site.root}/client`;

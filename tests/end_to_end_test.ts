@@ -5,7 +5,6 @@
 
 import assert from "node:assert/strict";
 import {
-  admin,
   clientConnectionArgs,
   clientReport,
   clientStatus,
@@ -17,6 +16,7 @@ import {
   postReport,
   RecordingProxy,
   reportDeliveries,
+  setSettings,
   spooledMessages,
   startRelay,
   startServer,
@@ -232,17 +232,7 @@ Deno.test("a level deployed with admin settings set replaces the install-time le
   assert.equal(status.encryptionLevel, "none");
   assert.equal(status.encryptionLevelSource, "command line");
 
-  await admin([
-    "settings",
-    "set",
-    "_BESClient_Report_Encryption=required",
-    "--computer",
-    String(computerId),
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
+  await setSettings(site, computerId, ["_BESClient_Report_Encryption=required"]);
   const second = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
   assert.equal(second.code, 0, second.stderr);
   status = await clientStatus(clientDir);
@@ -329,17 +319,7 @@ Deno.test("by default the server refuses clear text from a computer whose level 
     0,
   );
   const strictId = await computerIdOf(strict);
-  await admin([
-    "settings",
-    "set",
-    "_BESClient_Report_Encryption=required",
-    "--computer",
-    String(strictId),
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
+  await setSettings(site, strictId, ["_BESClient_Report_Encryption=required"]);
   // A clear report signed by the strict computer's own key, as a misconfigured client would send.
   const key = await readClientKey(`${strict}/KeyStorage/client.pvk`);
   const body = reportBytes(strictId, 77, {}, {});

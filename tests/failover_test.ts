@@ -10,13 +10,13 @@
 import assert from "node:assert/strict";
 import { API, OPS_PATHS } from "../protocol/paths.ts";
 import {
-  admin,
   clientReport,
   clientStatus,
   computerIdOf,
   createSite,
   freePort,
   generateKey,
+  setSettings,
   startRelay,
   startServer,
   storedReports,
@@ -127,16 +127,7 @@ Deno.test("the masthead's servers are the last resort, and __RelayServer1 re-hom
   assert.match(String(status.parentWhy), new RegExp(`${url(nothingListens)} failing since`));
   const computerId = await computerIdOf(clientDir);
 
-  await admin([
-    "settings",
-    "set",
-    `__RelayServer1=${url(relayPort)}`,
-    "--all",
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
+  await setSettings(site, "all", [`__RelayServer1=${url(relayPort)}`]);
   // One cycle reads the signed setting; the next goes through the relay it names.
   for (let cycle = 0; cycle < 2; cycle++) {
     const result = await clientReport(site, clientDir, nothingListens);

@@ -171,6 +171,27 @@ export async function encryptionStatus(
   return JSON.parse(result.stdout);
 }
 
+/**
+ * Signs client settings (`NAME=VALUE`) for every computer (`"all"`) or for one computer id, as
+ * `mle-admin settings set` does; fails the test when the tool refuses.
+ */
+export async function setSettings(
+  site: TestSite,
+  target: "all" | number,
+  settings: string[],
+): Promise<void> {
+  await admin([
+    "settings",
+    "set",
+    ...settings,
+    ...(target === "all" ? ["--all"] : ["--computer", String(target)]),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ], site.adminEnv);
+}
+
 /** Generates a 2048-bit MLE key with the seed's syntax; deploys it now or leaves it pending. */
 export async function generateKey(site: TestSite, deployNow: boolean): Promise<string> {
   const result = await admin([

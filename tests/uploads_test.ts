@@ -21,6 +21,7 @@ import {
   generateKey,
   RecordingProxy,
   registeredSender,
+  setSettings,
   startRelay,
   startServer,
   type TestSite,
@@ -94,19 +95,6 @@ interface ListedUpload {
 async function listUploads(site: TestSite): Promise<ListedUpload[]> {
   const result = await admin(["uploads", "list", "--json", "--data-dir", site.serverDir]);
   return JSON.parse(result.stdout);
-}
-
-async function setClientSettings(site: TestSite, settings: string[]): Promise<void> {
-  await admin([
-    "settings",
-    "set",
-    ...settings,
-    "--all",
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
 }
 
 async function folderBytes(path: string): Promise<number> {
@@ -229,7 +217,7 @@ async function largestSegmentBytes(bufferDir: string): Promise<number> {
 Deno.test("with the server up, a relay passes each chunk straight on: the server's answer with 200, and no chunk data ever in its buffer folder", async () => {
   await using site = await createSite();
   await generateKey(site, true);
-  await setClientSettings(site, ["_BESClient_UploadManager_ChunkSize=4096"]);
+  await setSettings(site, "all", ["_BESClient_UploadManager_ChunkSize=4096"]);
   await using _server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
@@ -437,7 +425,7 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
   const site = await createSite();
   await generateKey(site, true);
   // Small chunks and a throttle make the upload last long enough to be interrupted three times.
-  await setClientSettings(site, [
+  await setSettings(site, "all", [
     "_BESClient_UploadManager_ChunkSize=4096",
     "_BESClient_UploadManager_ThrottleKBPS=64",
   ]);
@@ -517,7 +505,7 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
 Deno.test("a full relay buffer makes the client wait, never exceeds its size, and drains once the server is back", async () => {
   const site = await createSite();
   await generateKey(site, true);
-  await setClientSettings(site, ["_BESClient_UploadManager_ChunkSize=4096"]);
+  await setSettings(site, "all", ["_BESClient_UploadManager_ChunkSize=4096"]);
   let server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;

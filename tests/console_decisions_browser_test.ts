@@ -13,8 +13,8 @@ import { chromiumAvailable, launchChromium } from "./browser.ts";
 import { addOperators, signIn } from "./console_operators.ts";
 import {
   admin,
-  clientConnectionArgs,
   clientReport,
+  clientUpload,
   computerIdOf,
   copyKeysByUsb,
   createSite,
@@ -26,7 +26,6 @@ import {
   startServer,
   TEST_PASSWORD,
 } from "./deployment.ts";
-import { runRole } from "./run_role.ts";
 
 const IMAGES = new URL("../docs/images/", import.meta.url).pathname;
 
@@ -85,7 +84,6 @@ Deno.test({
       // A client reports and uploads a file with a name that needs care in a header.
       const clientDir = `${site.root}/client`;
       const encryption = ["--encryption", "required"];
-      const connection = [...clientConnectionArgs(site, clientDir, site.serverPort), ...encryption];
       assert.equal(
         (await clientReport(site, clientDir, site.serverPort, encryption)).code,
         0,
@@ -94,14 +92,7 @@ Deno.test({
       const file = `${site.root}/disk "usage"; report.txt`;
       const bytes = new Uint8Array(300_000).map((_, i) => (i * 7919) % 251);
       await Deno.writeFile(file, bytes);
-      const uploaded = await runRole("client", [
-        "upload",
-        file,
-        "--wait",
-        "--timeout",
-        "60",
-        ...connection,
-      ]);
+      const uploaded = await clientUpload(site, clientDir, site.serverPort, file, encryption);
       assert.equal(uploaded.code, 0, uploaded.stderr);
 
       // A registration claiming, with the client's host identity, to replace it: flagged.

@@ -161,6 +161,28 @@ export async function clientReport(
   ]);
 }
 
+/**
+ * Runs `mle-client upload FILE --wait` for a client data dir (a minute at the most), through the
+ * parent on `parentPort`.
+ */
+export async function clientUpload(
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+  file: string,
+  extra: string[] = [],
+): Promise<RoleResult> {
+  return await runRole("client", [
+    "upload",
+    file,
+    "--wait",
+    "--timeout",
+    "60",
+    ...extra,
+    ...clientConnectionArgs(site, clientDir, parentPort),
+  ]);
+}
+
 /** Reads a client's status as JSON. */
 export async function clientStatus(clientDir: string): Promise<Record<string, unknown>> {
   const result = await runRole("client", ["status", "--data-dir", clientDir, "--json"]);

@@ -13,6 +13,7 @@ import {
   clientConnectionArgs,
   clientReport,
   clientStatus,
+  clientUpload,
   computerIdOf,
   copyKeysByUsb,
   createSite,
@@ -68,15 +69,7 @@ async function upload(
   extra: string[] = [],
   level = "required",
 ): Promise<RoleResult> {
-  return await runRole("client", [
-    "upload",
-    file,
-    "--wait",
-    "--timeout",
-    "60",
-    ...extra,
-    ...connection(site, clientDir, port, level),
-  ]);
+  return await clientUpload(site, clientDir, port, file, [...extra, "--encryption", level]);
 }
 
 interface ListedUpload {

@@ -1,5 +1,5 @@
 /**
- * Test support for the relay: genuine upstream messages and a bounded wait.
+ * Test support for the relay: genuine upstream messages, a temporary data dir and a bounded wait.
  *
  * @module
  */
@@ -39,6 +39,19 @@ export async function createMessageFactory(): Promise<MessageFactory> {
         await sealReport(contentKey, client.privateKey, { cid, seq }, report(cid, seq)),
       ),
   };
+}
+
+/** Runs `body` with a new temporary folder (named after `prefix`), removed afterwards. */
+export async function withTempDir(
+  prefix: string,
+  body: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** Sleeps (for "nothing more happens" checks). */

@@ -3,6 +3,7 @@ import { encodeBase64Url } from "../envelope/base64url.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
 import { derivePasswordKey, proveKeyExchange } from "../protocol/key_exchange.ts";
 import { eventually } from "../tests/eventually.ts";
+import { withTempDir } from "./_test_utils.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import {
   MAX_ONE_TIME_PASSWORDS,
@@ -22,14 +23,7 @@ async function proofOf(passwords: RelayPasswords, password: string) {
   return await proveKeyExchange(registration, [await derivePasswordKey(password, passwords.salt)]);
 }
 
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "mle-relay-passwords-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>) => withTempDir("mle-relay-passwords-", body);
 
 async function writeSecret(path: string, text: string): Promise<string> {
   await Deno.writeTextFile(path, text, { mode: 0o600 });

@@ -6,18 +6,13 @@
 import assert from "node:assert/strict";
 import { joinPath } from "../keystore/secure_file.ts";
 import { Spool } from "./spool.ts";
+import { withTempDir } from "./_test_utils.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-async function withDataDir(body: (dataDir: string) => Promise<void>): Promise<void> {
-  const dataDir = await Deno.makeTempDir({ prefix: "mle-relay-segments-" });
-  try {
-    await body(dataDir);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-  }
-}
+const withDataDir = (body: (dataDir: string) => Promise<void>) =>
+  withTempDir("mle-relay-segments-", body);
 
 function segmentNames(spool: Spool): string[] {
   return [...Deno.readDirSync(spool.dir)].map((entry) => entry.name)

@@ -1,20 +1,14 @@
 import assert from "node:assert/strict";
 import { joinPath } from "../keystore/secure_file.ts";
 import { Spool, SpoolFullError } from "./spool.ts";
-import { createMessageFactory } from "./_test_utils.ts";
+import { createMessageFactory, withTempDir } from "./_test_utils.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const IS_WINDOWS = Deno.build.os === "windows";
 
-async function withDataDir(body: (dataDir: string) => Promise<void>): Promise<void> {
-  const dataDir = await Deno.makeTempDir({ prefix: "mle-relay-spool-" });
-  try {
-    await body(dataDir);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-  }
-}
+const withDataDir = (body: (dataDir: string) => Promise<void>) =>
+  withTempDir("mle-relay-spool-", body);
 
 Deno.test("Spool.put() stores the exact bytes durably in a segment, files 0600 in folders 0700", async () => {
   await withDataDir(async (dataDir) => {

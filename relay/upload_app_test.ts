@@ -2,55 +2,20 @@ import assert from "node:assert/strict";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { signUploadManifest } from "../envelope/upload_manifest.ts";
 import { errorBody } from "../protocol/http_error.ts";
-import { API } from "../protocol/paths.ts";
 import { eventually } from "../tests/eventually.ts";
 import { createRelayUploadApp } from "./upload_app.ts";
+import {
+  FULL_CHUNK_BYTES,
+  jsonAnswer,
+  UPLOAD_CLAIMS,
+  UPLOAD_ID,
+  UploadParentStub,
+} from "./_test_upload_parent.ts";
 import { UploadBuffer } from "./upload_buffer.ts";
 import { UploadForwarder } from "./upload_forwarder.ts";
 
-const UID = "00112233445566778899aabbccddeeff";
-const claims = { cid: 4, uid: UID, cs: 1024, cc: 3, kid: null };
-/** A clear chunk that is not the last: the chunk size and the signature. */
-const FULL = 1024 + 64;
 /** A buffer record's header, counted against the buffer's maximum. */
 const RECORD_HEADER = 8;
-
-function json(status: number, value: unknown): Response {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
-}
-
-const STATUS = {
-  uploadId: UID,
-  computerId: 4,
-  state: "receiving",
-  chunkCount: 3,
-  received: 0,
-  stored: 0,
-  missing: [[0, 3]],
-  missingTruncated: false,
-  error: null,
-};
-
-/** A server stand-in: takes the manifest, answers chunks as the test says. */
-function startParent(answerChunk: (index: number) => Response | Promise<Response>) {
-  const chunks: number[] = [];
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async (request) => {
-      const path = new URL(request.url).pathname;
-      await request.arrayBuffer();
-      if (request.method === "POST" && path === API.uploads) return json(200, STATUS);
-      if (request.method === "GET") return json(200, STATUS);
-      const index = Number(path.split("/").at(-1));
-      chunks.push(index);
-      return await answerChunk(index);
-    },
-  );
-  return { url: `http://127.0.0.1:${server.addr.port}`, chunks, server };
-}
 
 /** The relay's upload routes over a real buffer, their manifest posted through them. */
 async function setUp(
@@ -58,14 +23,15 @@ async function setUp(
   options: { memoryBudgetBytes?: number; roomForChunks?: number } = {},
 ) {
   const dir = await Deno.makeTempDir();
-  const parent = startParent(answerChunk);
+  const parent = new UploadParentStub();
+  parent.answerChunk = answerChunk;
   const pair = await generateSigningKeyPair();
   const manifest = JSON.stringify(
-    await signUploadManifest(pair.privateKey, claims, new TextEncoder().encode("{}")),
+    await signUploadManifest(pair.privateKey, UPLOAD_CLAIMS, new TextEncoder().encode("{}")),
   );
   const room = options.roomForChunks ?? 100;
   const buffer = await UploadBuffer.open(dir, {
-    maxBytes: manifest.length + room * (FULL + RECORD_HEADER),
+    maxBytes: manifest.length + room * (FULL_CHUNK_BYTES + RECORD_HEADER),
   });
   const forwarder = new UploadForwarder({ buffer, parentUrl: parent.url });
   forwarder.start();
@@ -83,18 +49,18 @@ async function setUp(
     app,
     buffer,
     parent,
-    upload: buffer.get(4, UID)!,
+    upload: buffer.get(4, UPLOAD_ID)!,
     put: async (index: number, fill = index + 1) => {
-      const response = await app.request(`/4/${UID}/${index}`, {
+      const response = await app.request(`/4/${UPLOAD_ID}/${index}`, {
         method: "PUT",
-        body: new Uint8Array(FULL).fill(fill),
-        headers: { "content-length": String(FULL) },
+        body: new Uint8Array(FULL_CHUNK_BYTES).fill(fill),
+        headers: { "content-length": String(FULL_CHUNK_BYTES) },
       });
       return { status: response.status, body: await response.json() };
     },
     async [Symbol.asyncDispose]() {
       await forwarder.stop(1000);
-      await parent.server.shutdown().catch(() => {});
+      await parent.close();
       buffer.close();
       await Deno.remove(dir, { recursive: true });
     },
@@ -102,12 +68,12 @@ async function setUp(
 }
 
 Deno.test("the relay answers a chunk its parent took at once with 200 and the parent's answer, and stores nothing", async () => {
-  const answer = { result: "stored", uploadId: UID, computerId: 4, state: "receiving" };
-  await using t = await setUp(() => json(200, { ...answer, received: 1, chunkCount: 3 }));
+  const answer = { result: "stored", uploadId: UPLOAD_ID, computerId: 4, state: "receiving" };
+  await using t = await setUp(() => jsonAnswer(200, { ...answer, received: 1, chunkCount: 3 }));
   const put = await t.put(0);
   assert.equal(put.status, 200);
   assert.deepEqual(put.body, { ...answer, received: 1, chunkCount: 3 });
-  assert.deepEqual(t.parent.chunks, [0]);
+  assert.deepEqual(t.parent.chunks.map((chunk) => chunk.index), [0]);
   assert.equal(t.buffer.waiting, 0);
   assert.equal(t.upload.chunks.size, 0);
 });
@@ -116,30 +82,30 @@ Deno.test("the relay stores a chunk its parent did not take, answers 202, and fo
   let busy = 1;
   await using t = await setUp(() =>
     busy-- > 0
-      ? json(503, errorBody("ERR_RETRY_LATER", "busy"))
-      : json(200, { result: "stored", uploadId: UID })
+      ? jsonAnswer(503, errorBody("ERR_RETRY_LATER", "busy"))
+      : jsonAnswer(200, { result: "stored", uploadId: UPLOAD_ID })
   );
   const put = await t.put(0);
   assert.equal(put.status, 202);
-  assert.deepEqual(put.body, { result: "buffered", uploadId: UID });
+  assert.deepEqual(put.body, { result: "buffered", uploadId: UPLOAD_ID });
   assert.equal(t.buffer.waiting, 1);
   await eventually(
     () => t.buffer.waiting === 0 ? true : undefined,
     "the buffered chunk forwarded",
     10_000,
   );
-  assert.deepEqual(t.parent.chunks, [0, 0]);
+  assert.deepEqual(t.parent.chunks.map((chunk) => chunk.index), [0, 0]);
 });
 
 Deno.test("the relay's memory budget and buffer room cover a chunk while the parent is taking it", async () => {
   const gates: Array<() => void> = [];
   const held = () =>
     new Promise<Response>((resolve) =>
-      gates.push(() => resolve(json(200, { result: "stored", uploadId: UID })))
+      gates.push(() => resolve(jsonAnswer(200, { result: "stored", uploadId: UPLOAD_ID })))
     );
   {
     // Memory: one chunk at a time.
-    await using t = await setUp(held, { memoryBudgetBytes: FULL });
+    await using t = await setUp(held, { memoryBudgetBytes: FULL_CHUNK_BYTES });
     const first = t.put(0);
     await eventually(() => gates.length > 0 ? true : undefined, "the parent holding a chunk");
     const second = await t.put(1);
@@ -167,8 +133,8 @@ Deno.test("the relay's memory budget and buffer room cover a chunk while the par
 });
 
 Deno.test("the relay stores a chunk in the room it reserved when its parent cannot be reached", async () => {
-  await using t = await setUp(() => json(200, {}), { roomForChunks: 1 });
-  await t.parent.server.shutdown();
+  await using t = await setUp(() => jsonAnswer(200, {}), { roomForChunks: 1 });
+  await t.parent.close();
   const put = await t.put(0);
   assert.equal(put.status, 202);
   assert.equal(t.buffer.waiting, 1);

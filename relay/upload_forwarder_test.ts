@@ -1,84 +1,23 @@
 import assert from "node:assert/strict";
 import { errorBody } from "../protocol/http_error.ts";
-import { API } from "../protocol/paths.ts";
 import { eventually } from "../tests/eventually.ts";
+import {
+  FULL_CHUNK_BYTES,
+  jsonAnswer,
+  storedChunk,
+  UPLOAD_CLAIMS,
+  UPLOAD_ID,
+  UploadParentStub,
+} from "./_test_upload_parent.ts";
 import { UploadBuffer } from "./upload_buffer.ts";
 import { UploadForwarder } from "./upload_forwarder.ts";
-
-const UID = "00112233445566778899aabbccddeeff";
-const claims = { cid: 4, uid: UID, cs: 1024, cc: 3, kid: null };
-const FULL = 1024 + 64;
-
-function json(status: number, value: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: { "content-type": "application/json", ...headers },
-  });
-}
-
-function stored(received: number, state = "receiving") {
-  return { result: "stored", uploadId: UID, computerId: 4, state, received, chunkCount: 3 };
-}
-
-/** A parent on 127.0.0.1 that takes manifests and answers chunks as the test says. */
-class UploadParentStub {
-  /** Chunk `PUT`s received: index and body. */
-  readonly chunks: Array<{ index: number; body: Uint8Array }> = [];
-  manifests = 0;
-  /** The answer to a chunk. */
-  answerChunk: (index: number) => Response | Promise<Response> = (index) =>
-    json(200, stored(index + 1));
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
-  #closed: Promise<void> | null = null;
-
-  constructor() {
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      (request) => this.#handle(request),
-    );
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}`;
-  }
-
-  close(): Promise<void> {
-    return this.#closed ??= this.#server.shutdown();
-  }
-
-  async #handle(request: Request): Promise<Response> {
-    const path = new URL(request.url).pathname;
-    const body = new Uint8Array(await request.arrayBuffer());
-    if (request.method === "POST" && path === API.uploads) {
-      this.manifests++;
-      return json(200, {
-        uploadId: UID,
-        computerId: 4,
-        state: "receiving",
-        chunkCount: 3,
-        received: 0,
-        stored: 0,
-        missing: [[0, 3]],
-        missingTruncated: false,
-        error: null,
-      });
-    }
-    const chunk = new RegExp(`^${API.uploads}/4/${UID}/(\\d+)$`).exec(path);
-    if (request.method === "PUT" && chunk) {
-      const index = Number(chunk[1]);
-      this.chunks.push({ index, body });
-      return this.answerChunk(index);
-    }
-    return json(404, errorBody("ERR_NOT_FOUND", "Unknown path"));
-  }
-}
 
 /** A started forwarder to a stub parent, with the upload's manifest delivered. */
 async function setUp(options: { deliver?: boolean; start?: boolean } = {}) {
   const dir = await Deno.makeTempDir();
   const parent = new UploadParentStub();
   const buffer = await UploadBuffer.open(dir, { maxBytes: 1 << 20 });
-  const { upload } = await buffer.putManifest(new TextEncoder().encode("{}"), claims);
+  const { upload } = await buffer.putManifest(new TextEncoder().encode("{}"), UPLOAD_CLAIMS);
   const forwarder = new UploadForwarder({
     buffer,
     parentUrl: parent.url,
@@ -104,12 +43,12 @@ async function setUp(options: { deliver?: boolean; start?: boolean } = {}) {
   };
 }
 
-function chunk(fill: number, length = FULL): Uint8Array<ArrayBuffer> {
+function chunk(fill: number, length = FULL_CHUNK_BYTES): Uint8Array<ArrayBuffer> {
   return new Uint8Array(length).fill(fill);
 }
 
 async function segmentsIn(buffer: UploadBuffer): Promise<string[]> {
-  const folder = `${buffer.dir}/4-${UID}`;
+  const folder = `${buffer.dir}/4-${UPLOAD_ID}`;
   return (await Array.fromAsync(Deno.readDir(folder)))
     .map((entry) => entry.name)
     .filter((name) => name.endsWith(".segment"));
@@ -119,7 +58,7 @@ Deno.test("forwardNow() passes a chunk straight to a parent that answers, and th
   await using t = await setUp();
   const bytes = chunk(7);
   const forwarding = await t.forwarder.forwardNow(t.upload, 0, bytes);
-  assert.deepEqual(forwarding, { kind: "taken", body: stored(1) });
+  assert.deepEqual(forwarding, { kind: "taken", body: storedChunk(1) });
   assert.equal(t.parent.chunks.length, 1);
   assert.equal(t.parent.chunks[0].index, 0);
   assert.deepEqual(t.parent.chunks[0].body, chunk(7), "the bytes reached the parent as received");
@@ -131,11 +70,11 @@ Deno.test("forwardNow() passes a chunk straight to a parent that answers, and th
 
 Deno.test("forwardNow() marks the upload complete when the parent says the file is stored", async () => {
   await using t = await setUp();
-  t.parent.answerChunk = () => json(200, stored(3, "complete"));
+  t.parent.answerChunk = () => jsonAnswer(200, storedChunk(3, "complete"));
   assert.equal((await t.forwarder.forwardNow(t.upload, 2, chunk(1, 100))).kind, "taken");
   assert.equal(t.upload.complete, true);
   assert.equal(
-    JSON.parse(await Deno.readTextFile(`${t.buffer.dir}/4-${UID}/state.json`)).complete,
+    JSON.parse(await Deno.readTextFile(`${t.buffer.dir}/4-${UPLOAD_ID}/state.json`)).complete,
     true,
   );
   assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
@@ -165,7 +104,9 @@ Deno.test("forwardNow() leaves a chunk to the buffer while the parent is busy, b
   await using t = await setUp();
   let busy = 1;
   t.parent.answerChunk = (index) =>
-    busy-- > 0 ? json(503, errorBody("ERR_RETRY_LATER", "busy")) : json(200, stored(index + 1));
+    busy-- > 0
+      ? jsonAnswer(503, errorBody("ERR_RETRY_LATER", "busy"))
+      : jsonAnswer(200, storedChunk(index + 1));
   assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
   // What the app does with a chunk not taken.
   t.buffer.putChunk(t.upload, 0, chunk(1));
@@ -195,7 +136,7 @@ Deno.test("forwardNow() gives a chunk to the buffer when the parent takes it but
   const hung = new Promise<void>((resolve) => release = resolve);
   t.parent.answerChunk = async (index) => {
     await hung;
-    return json(200, stored(index + 1));
+    return jsonAnswer(200, storedChunk(index + 1));
   };
   const started = performance.now();
   const forwarding = await t.forwarder.forwardNow(t.upload, 0, chunk(1));
@@ -210,7 +151,7 @@ Deno.test("forwardNow() gives a chunk to the buffer when the parent takes it but
 
 Deno.test("forwardNow() leaves refused chunks to the pump, which deletes a bad chunk and records a refused upload", async () => {
   await using t = await setUp();
-  t.parent.answerChunk = () => json(400, errorBody("ERR_DECRYPTION_FAILED", "bad"));
+  t.parent.answerChunk = () => jsonAnswer(400, errorBody("ERR_DECRYPTION_FAILED", "bad"));
   assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
   t.buffer.putChunk(t.upload, 0, chunk(1));
   t.forwarder.wake();
@@ -218,7 +159,7 @@ Deno.test("forwardNow() leaves refused chunks to the pump, which deletes a bad c
   assert.equal(t.parent.chunks.length, 2, "the pump sent the buffered chunk");
   assert.equal(t.upload.refused, null);
 
-  t.parent.answerChunk = () => json(403, errorBody("ERR_COMPUTER_REVOKED", "revoked"));
+  t.parent.answerChunk = () => jsonAnswer(403, errorBody("ERR_COMPUTER_REVOKED", "revoked"));
   assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).kind, "not-taken");
   assert.equal(t.upload.refused, null, "the pump records refusals, from the buffer");
   t.buffer.putChunk(t.upload, 1, chunk(2));
@@ -237,7 +178,9 @@ Deno.test("forwardNow() leaves a chunk of an upload the parent lost to the pump,
   // The parent lost the upload: the cut-through and the pump's first attempt hear so.
   let lost = 2;
   t.parent.answerChunk = (index) =>
-    lost-- > 0 ? json(404, errorBody("ERR_UNKNOWN_UPLOAD", "lost")) : json(200, stored(index + 1));
+    lost-- > 0
+      ? jsonAnswer(404, errorBody("ERR_UNKNOWN_UPLOAD", "lost"))
+      : jsonAnswer(200, storedChunk(index + 1));
   assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
   t.buffer.putChunk(t.upload, 0, chunk(1));
   t.forwarder.wake();

@@ -29,6 +29,8 @@ import {
   createSite,
   freePort,
   generateKey,
+  relayRunArgs,
+  serverRunArgs,
   spooledMessages,
   type TestSite,
 } from "../tests/deployment.ts";
@@ -109,19 +111,6 @@ async function answers(port: number): Promise<boolean> {
   }
 }
 
-function relayArgs(dir: string, port: number, parentPort: number, extra: string[] = []) {
-  return [
-    "run",
-    "--data-dir",
-    dir,
-    "--listen",
-    `127.0.0.1:${port}`,
-    "--parent",
-    `http://127.0.0.1:${parentPort}`,
-    ...extra,
-  ];
-}
-
 async function started(process: RoleProcess, text: string | RegExp): Promise<RoleProcess> {
   await process.waitFor(text, 60_000);
   return process;
@@ -142,18 +131,13 @@ async function main(): Promise<number> {
   };
   await copyKeysByUsb(site, dirs.top);
   const ports = { top: freePort(), middle: freePort(), edge: freePort() };
-  const serverArgs = [
-    "run",
-    "--data-dir",
-    site.serverDir,
-    "--listen",
-    `127.0.0.1:${site.serverPort}`,
+  const serverArgs = serverRunArgs(site, [
     "--ops-listen",
     "127.0.0.1:0",
     // Not the console's fixed default port, which another server on this host may hold.
     "--console-listen",
     "127.0.0.1:0",
-  ];
+  ]);
   const victims: Victim[] = [
     {
       name: "server",
@@ -168,7 +152,7 @@ async function main(): Promise<number> {
         started(
           new RoleProcess(
             "relay",
-            relayArgs(dirs.top, ports.top, site.serverPort, [
+            relayRunArgs(dirs.top, ports.top, site.serverPort, [
               "--decrypt",
               "--bundle-wait-ms",
               "200",
@@ -183,7 +167,7 @@ async function main(): Promise<number> {
       port: ports.middle,
       start: () =>
         started(
-          new RoleProcess("relay", relayArgs(dirs.middle, ports.middle, ports.top)),
+          new RoleProcess("relay", relayRunArgs(dirs.middle, ports.middle, ports.top)),
           "listening on",
         ),
       process: null!,
@@ -193,7 +177,7 @@ async function main(): Promise<number> {
       port: ports.edge,
       start: () =>
         started(
-          new RoleProcess("relay", relayArgs(dirs.edge, ports.edge, ports.middle)),
+          new RoleProcess("relay", relayRunArgs(dirs.edge, ports.edge, ports.middle)),
           "listening on",
         ),
       process: null!,

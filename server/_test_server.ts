@@ -1,7 +1,7 @@
 /**
- * Test support for the server's own tests: a data dir with one current MLE key installed as the
- * admin tool installs it (key file and store record), the server app over it, and registered
- * computers.
+ * Test support for the server's own tests: a data dir and its store, with one current MLE key
+ * installed as the admin tool installs it (key file and store record), the server app over it,
+ * and registered computers.
  *
  * @module
  */
@@ -27,6 +27,18 @@ import { ComputerDirectory } from "./computer_directory.ts";
 import { ContentKeySource } from "./content_key_source.ts";
 import { KeyRing } from "./key_ring.ts";
 import { createOpsApp } from "./ops_app.ts";
+
+/** Runs `test` with the store of a new temporary data dir, then closes it and removes the dir. */
+export async function withStore(test: (store: Store, dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "mle-server-test-" });
+  const store = openStore(dir);
+  try {
+    await test(store, dir);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
 
 /** A 2048-bit key made current in `dataDir`: its file in `Encryption Keys`, its store record. */
 export async function installCurrentKey(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { openStore, type Store } from "../store/mod.ts";
 import type { NewReport } from "../store/store.ts";
+import { withStore } from "./_test_server.ts";
 import { BatchWriter } from "./batch_writer.ts";
 
 function report(computerId: number, seq: number, body = `{"seq":${seq}}`): NewReport {
@@ -14,17 +14,6 @@ function report(computerId: number, seq: number, body = `{"seq":${seq}}`): NewRe
     digest: body.length.toString(16).padStart(64, "0") + String(seq),
     encryptionLevel: "required",
   };
-}
-
-async function withStore(test: (store: Store, dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "mle-writer-test-" });
-  const store = openStore(dir);
-  try {
-    await test(store, dir);
-  } finally {
-    store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 Deno.test("BatchWriter in a worker thread stores every report once, in order, and tells resends and conflicts apart", async () => {

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { silentLogger } from "../cli/log.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { createContentKey } from "../envelope/jwe.ts";
-import { openStore, type Store } from "../store/mod.ts";
+import type { Store } from "../store/mod.ts";
 import { ContentKeySource } from "./content_key_source.ts";
 import { IngestError } from "./ingest_error.ts";
 import { KeyRing } from "./key_ring.ts";
 import { RsaWorkQueue } from "./rsa_work_queue.ts";
-import { installCurrentKey } from "./_test_server.ts";
+import { installCurrentKey, withStore } from "./_test_server.ts";
 
 async function withKeyRing(
   test: (
@@ -15,17 +15,12 @@ async function withKeyRing(
     context: { store: Store; dir: string; kid: string; pair: CryptoKeyPair },
   ) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "mle-content-key-source-test-" });
-  const store = openStore(dir);
-  try {
+  await withStore(async (store, dir) => {
     const { kid, pair } = await installCurrentKey(store, dir);
     const ring = new KeyRing({ store, dataDir: dir, log: silentLogger });
     await ring.refresh();
     await test(ring, { store, dir, kid, pair });
-  } finally {
-    store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 const garbage = () => encodeBase64Url(crypto.getRandomValues(new Uint8Array(256)));

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import { DATABASE_FILE, openStore, type Store } from "../store/mod.ts";
+import { DATABASE_FILE } from "../store/mod.ts";
+import { readTree } from "../tests/recording_proxy.ts";
+import { withStore } from "./_test_server.ts";
 import { ContentKeyVault, SEALED_CONTENT_KEY_BYTES } from "./content_key_vault.ts";
 
 const KID = "a".repeat(40);
@@ -16,17 +18,6 @@ function contentKey(): { raw: Uint8Array<ArrayBuffer>; wrapped: string } {
   };
 }
 
-async function withStore(test: (store: Store, dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "mle-vault-test-" });
-  const store = openStore(dir);
-  try {
-    await test(store, dir);
-  } finally {
-    store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 /** Every text form the raw key could take on disk. */
 function forms(raw: Uint8Array): string[] {
   return [
@@ -37,21 +28,6 @@ function forms(raw: Uint8Array): string[] {
     raw.toBase64({ omitPadding: true }),
     raw.toBase64({ alphabet: "base64url", omitPadding: true }),
   ];
-}
-
-async function readTree(path: string): Promise<string> {
-  let text = "";
-  for await (const entry of Deno.readDir(path)) {
-    const full = `${path}/${entry.name}`;
-    if (entry.isDirectory) text += await readTree(full);
-    else if (entry.isFile) {
-      const bytes = await Deno.readFile(full);
-      for (let i = 0; i < bytes.length; i += 8192) {
-        text += String.fromCharCode(...bytes.subarray(i, i + 8192));
-      }
-    }
-  }
-  return text;
 }
 
 Deno.test("ContentKeyVault gives back a content key after a flush, to a new vault on the same store (a restart)", async () => {

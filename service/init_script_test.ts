@@ -16,6 +16,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Writes, in `dir`, the init script of a service "besclient" that runs `argv`; its path. */
+async function writeInitScript(dir: string, argv: string[], dataDir: string): Promise<string> {
+  const script = `${dir}/besclient`;
+  await Deno.writeTextFile(
+    script,
+    initScript({ name: "besclient", description: "test", argv, dataDir, writablePaths: [] }),
+  );
+  return script;
+}
+
 Deno.test({
   name: "quoteShellWord() gives /bin/sh back every word as it was",
   ignore: Deno.build.os === "windows",
@@ -32,17 +42,7 @@ Deno.test({
   ignore: Deno.build.os === "windows",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "mle-initd-" });
-    const script = `${dir}/besclient`;
-    await Deno.writeTextFile(
-      script,
-      initScript({
-        name: "besclient",
-        description: "test",
-        argv: ["/bin/sleep", "1000"],
-        dataDir: `${dir}/data`,
-        writablePaths: [],
-      }),
-    );
+    const script = await writeInitScript(dir, ["/bin/sleep", "1000"], `${dir}/data`);
     try {
       const started = await sh([script, "start"]);
       assert.equal(started.code, 0);
@@ -76,17 +76,7 @@ Deno.test({
   ignore: Deno.build.os === "windows",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "mle-initd-" });
-    const script = `${dir}/besclient`;
-    await Deno.writeTextFile(
-      script,
-      initScript({
-        name: "besclient",
-        description: "test",
-        argv: ["/usr/local/bin/mle-client", "run"],
-        dataDir: dir,
-        writablePaths: [],
-      }),
-    );
+    const script = await writeInitScript(dir, ["/usr/local/bin/mle-client", "run"], dir);
     // The service died long ago and its pid now belongs to someone else's process.
     const unrelated = new Deno.Command("/bin/sleep", { args: ["1000"], stdin: "null" }).spawn();
     try {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteDatabase } from "./_sqlite_database.ts";
+import {
+  assertSearchTextMigrated,
+  COMPUTERS_BEFORE_MIGRATION_5,
+  reportsBeforeMigration5,
+} from "./_test_search_text_migration.ts";
 import { StoreSchemaError } from "./migrations.ts";
 import { SQLITE_MIGRATIONS } from "./sqlite_migrations.ts";
 import { SqliteStore } from "./sqlite_store.ts";
@@ -195,30 +200,15 @@ Deno.test("SqliteStore migration 5 fills in the search text of each computer's l
       db.exec(migration.sql);
       db.prepare("INSERT INTO schema_migrations VALUES (?, ?, 1)").run(migration.version, "old");
     }
-    db.exec(`INSERT INTO computers (public_key, registered_at, last_report_at) VALUES
-      ('k1', 1, 20), ('k2', 1, 30), ('k3', 1, NULL)`);
-    const body = (props: unknown) => JSON.stringify({ properties: props, custom: { Tag: "T-9" } });
+    db.exec(COMPUTERS_BEFORE_MIGRATION_5);
     const insert = db.prepare("INSERT INTO reports VALUES (?, ?, ?, 0, NULL, ?, 'd')");
-    insert.run(1, 1, 10, body({ os: "OldOS" }));
-    insert.run(1, 2, 20, body({ os: "Debian 12", ips: ["10.1.1.1"], virtual: true }));
-    insert.run(2, 1, 30, "not json");
+    for (const [cid, seq, at, text] of reportsBeforeMigration5("not json")) {
+      insert.run(cid, seq, at, text);
+    }
     db.close();
     const store = new SqliteStore(path);
     try {
-      const ids = async (search: string) =>
-        (await store.queryComputers({
-          heldSince: null,
-          sort: "id",
-          descending: false,
-          offset: 0,
-          limit: 50,
-          search,
-        })).computers.map((c) => c.id);
-      assert.deepEqual(await ids("debian"), [1]);
-      assert.deepEqual(await ids("10.1.1.1"), [1], "a list's items");
-      assert.deepEqual(await ids("t-9"), [1], "custom values");
-      assert.deepEqual(await ids("oldos"), [], "only the last report");
-      assert.deepEqual(await ids("os"), [], "names are not searched");
+      await assertSearchTextMigrated(store);
     } finally {
       store.close();
     }

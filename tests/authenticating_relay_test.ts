@@ -17,11 +17,13 @@ import { openStore } from "../store/mod.ts";
 import {
   admin,
   clientReport,
+  clientSiteArgs,
   clientStatus,
   createSite,
   freePort,
   generateKey,
   passwordKeysFor,
+  postReport,
   RecordingProxy,
   RELAY_SHARED_PASSWORD,
   secretFile,
@@ -42,15 +44,7 @@ async function client(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<RoleResult> {
-  return await runRole("client", [
-    ...args,
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--host-identifier",
-    "instance",
-  ], { env });
+  return await runRole("client", [...args, ...clientSiteArgs(site, clientDir)], { env });
 }
 
 /** Runs `mle-client register ARGS…` for a client data dir (the relay URL last). */
@@ -153,11 +147,7 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
     { cid: computerId, seq: 999, kid: null },
     new TextEncoder().encode("{}"),
   );
-  const forgedAnswer = await fetch(`${relayUrl}${API.reports}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(forged),
-  });
+  const forgedAnswer = await postReport(relayPort, JSON.stringify(forged));
   assert.equal(forgedAnswer.status, 403);
   assert.equal((await forgedAnswer.json()).error.code, "ERR_SIGNATURE_INVALID");
 

@@ -8,23 +8,16 @@
 import assert from "node:assert/strict";
 import { decodeBase64UrlText } from "../envelope/base64url.ts";
 import { API } from "../protocol/paths.ts";
-import { admin, clientReport, clientStatus, createSite, startServer } from "./deployment.ts";
+import {
+  admin,
+  clientReport,
+  clientStatus,
+  createSite,
+  setSettings,
+  startServer,
+} from "./deployment.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
 import type { TestSite } from "./deployment.ts";
-
-/** Signs settings for every computer (`null`) or one. */
-async function setSettings(site: TestSite, setting: string, computer: number | null) {
-  await admin([
-    "settings",
-    "set",
-    setting,
-    ...(computer === null ? ["--all"] : ["--computer", String(computer)]),
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
-}
 
 /** Has the proxy drop every site-wide settings document from the parent's answer. */
 function withholdSiteWideSettings(proxy: TamperingProxy): void {
@@ -58,8 +51,8 @@ Deno.test("a settings document withheld by the parent on one cycle applies when 
   const computerId = (await clientStatus(clientDir)).computerId as number;
 
   // Issued in this order: site-wide first, then per-computer.
-  await setSettings(site, "Test_SiteWide=site", null);
-  await setSettings(site, "Test_PerComputer=mine", computerId);
+  await setSettings(site, "all", ["Test_SiteWide=site"]);
+  await setSettings(site, computerId, ["Test_PerComputer=mine"]);
 
   withholdSiteWideSettings(parent);
   let settings = await reportAndReadSettings(site, clientDir, parent.port);
@@ -72,8 +65,8 @@ Deno.test("a settings document withheld by the parent on one cycle applies when 
   assert.equal(settings.Test_PerComputer, "mine");
 
   // One setting in two documents: the per-computer one older, the site-wide one newer.
-  await setSettings(site, "Test_Shared=older", computerId);
-  await setSettings(site, "Test_Shared=newer", null);
+  await setSettings(site, computerId, ["Test_Shared=older"]);
+  await setSettings(site, "all", ["Test_Shared=newer"]);
   settings = await reportAndReadSettings(site, clientDir, parent.port);
   assert.equal(settings.Test_Shared, "newer");
 
@@ -93,8 +86,8 @@ Deno.test("settings unset: the client drops the value and falls back to its inst
   const install = ["--encryption", "optional"];
   assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
   const computerId = (await clientStatus(clientDir)).computerId as number;
-  await setSettings(site, `${level}=none`, computerId);
-  await setSettings(site, "Test_Kept=yes", null);
+  await setSettings(site, computerId, [`${level}=none`]);
+  await setSettings(site, "all", ["Test_Kept=yes"]);
   assert.equal((await clientReport(site, clientDir, parent.port, install)).code, 0);
   let status = await clientStatus(clientDir);
   assert.equal((status.deployedSettings as Record<string, string>)[level], "none");

@@ -7,9 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
-import { runRole } from "./run_role.ts";
 import { chromiumAvailable, launchChromium } from "./browser.ts";
+import { addOperators, OPERATOR_PASSWORD, signIn } from "./console_operators.ts";
 import {
   clientReport,
   computerIdOf,
@@ -24,33 +23,8 @@ import {
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 
-const OPERATOR_PASSWORD = "operator passphrase for tests";
 const IDLE_MS = 8_000;
 const IMAGES = new URL("../docs/images/", import.meta.url).pathname;
-
-async function addOperator(serverDir: string, name: string, role: string, passwordFile: string) {
-  const result = await runRole("admin", [
-    "operators",
-    "add",
-    name,
-    "--role",
-    role,
-    "--password-file",
-    passwordFile,
-    "--data-dir",
-    serverDir,
-  ]);
-  if (result.code !== 0) throw new Error(`operators add: ${result.stderr}`);
-}
-
-async function signIn(page: Page, base: string, name: string, password: string): Promise<string> {
-  await page.goto(`${base}/sign-in`);
-  await page.fill("input[name=name]", name);
-  await page.fill("input[name=password]", password);
-  await page.click("button[type=submit]");
-  await page.waitForLoadState();
-  return await page.content();
-}
 
 Deno.test({
   name: "console in Chromium: find a computer reported through a relay, filter, revoke by " +
@@ -61,10 +35,7 @@ Deno.test({
   async fn() {
     const site = await createSite();
     const kid = await generateKey(site, true);
-    const passwordFile = `${site.root}/operator-password`;
-    await Deno.writeTextFile(passwordFile, OPERATOR_PASSWORD + "\n", { mode: 0o600 });
-    await addOperator(site.serverDir, "alice", "admin", passwordFile);
-    await addOperator(site.serverDir, "victor", "viewer", passwordFile);
+    await addOperators(site, [["alice", "admin"], ["victor", "viewer"]]);
     const server = await startServer(site, ["--console-session-idle", `${IDLE_MS / 1000}s`]);
     const relayPort = freePort();
     const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);

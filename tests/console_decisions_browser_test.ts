@@ -10,31 +10,24 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { chromiumAvailable, launchChromium } from "./browser.ts";
+import { addOperators, signIn } from "./console_operators.ts";
 import {
   admin,
   clientReport,
+  clientUpload,
   computerIdOf,
   copyKeysByUsb,
   createSite,
   freePort,
   generateKey,
   registerFreshKey,
+  relayComputerId,
   startRelay,
   startServer,
   TEST_PASSWORD,
 } from "./deployment.ts";
-import { runRole } from "./run_role.ts";
 
-const OPERATOR_PASSWORD = "operator passphrase for tests";
 const IMAGES = new URL("../docs/images/", import.meta.url).pathname;
-
-async function signIn(page: Page, base: string, name: string): Promise<void> {
-  await page.goto(`${base}/sign-in`);
-  await page.fill("input[name=name]", name);
-  await page.fill("input[name=password]", OPERATOR_PASSWORD);
-  await page.click("button[type=submit]");
-  await page.waitForLoadState();
-}
 
 /** Signs the page's decision form of `action` with the site key; returns the result text. */
 async function signDecision(page: Page, selector: string, siteKey: string): Promise<string> {
@@ -80,60 +73,26 @@ Deno.test({
     await generateKey(site, true);
     const relayDir = `${site.root}/relay`;
     await copyKeysByUsb(site, relayDir);
-    const passwordFile = `${site.root}/operator-password`;
-    await Deno.writeTextFile(passwordFile, OPERATOR_PASSWORD + "\n", { mode: 0o600 });
-    for (const [name, role] of [["alice", "admin"], ["victor", "viewer"]]) {
-      const added = await runRole("admin", [
-        "operators",
-        "add",
-        name,
-        "--role",
-        role,
-        "--password-file",
-        passwordFile,
-        "--data-dir",
-        site.serverDir,
-      ]);
-      assert.equal(added.code, 0, added.stderr);
-    }
+    await addOperators(site, [["alice", "admin"], ["victor", "viewer"]]);
     const server = await startServer(site);
     const relayPort = freePort();
     const relay = await startRelay(relayDir, relayPort, site.serverPort, ["--decrypt"]);
     const browser = await launchChromium();
     try {
-      await relay.waitFor(/registered as computer \d+/);
-      const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+      const relayId = await relayComputerId(relay);
 
       // A client reports and uploads a file with a name that needs care in a header.
       const clientDir = `${site.root}/client`;
-      const connection = [
-        "--data-dir",
-        clientDir,
-        "--masthead",
-        site.masthead,
-        "--parent",
-        `http://127.0.0.1:${site.serverPort}`,
-        "--host-identifier",
-        "instance",
-        "--encryption",
-        "required",
-      ];
+      const encryption = ["--encryption", "required"];
       assert.equal(
-        (await clientReport(site, clientDir, site.serverPort, connection.slice(6))).code,
+        (await clientReport(site, clientDir, site.serverPort, encryption)).code,
         0,
       );
       const clientId = await computerIdOf(clientDir);
       const file = `${site.root}/disk "usage"; report.txt`;
       const bytes = new Uint8Array(300_000).map((_, i) => (i * 7919) % 251);
       await Deno.writeFile(file, bytes);
-      const uploaded = await runRole("client", [
-        "upload",
-        file,
-        "--wait",
-        "--timeout",
-        "60",
-        ...connection,
-      ]);
+      const uploaded = await clientUpload(site, clientDir, site.serverPort, file, encryption);
       assert.equal(uploaded.code, 0, uploaded.stderr);
 
       // A registration claiming, with the client's host identity, to replace it: flagged.

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createSite, startServer } from "./deployment.ts";
+import { createSite, serverRunArgs, startServer } from "./deployment.ts";
 import { runRole } from "./run_role.ts";
 
 Deno.test("mle-server run: the console answers on its own listener only", async () => {
@@ -30,16 +30,10 @@ Deno.test("mle-server run: misuse of the console flags exits 2 with what to fix"
       [["--console-session-idle", "soon"], /--console-session-idle: Cannot read duration/],
     ] as const
   ) {
-    const refused = await runRole("server", [
-      "run",
-      "--data-dir",
-      site.serverDir,
-      "--listen",
-      `127.0.0.1:${site.serverPort}`,
-      "--ops-listen",
-      "127.0.0.1:0",
-      ...extra,
-    ]);
+    const refused = await runRole(
+      "server",
+      serverRunArgs(site, ["--ops-listen", "127.0.0.1:0", ...extra]),
+    );
     assert.equal(refused.code, 2, `${extra.join(" ")}: ${refused.stderr}`);
     assert.match(refused.stderr, message);
   }

@@ -14,6 +14,7 @@ import {
   createSite,
   freePort,
   generateKey,
+  setSettings,
   startRelay,
   startServer,
   storedReports,
@@ -35,19 +36,6 @@ async function queueUpload(site: TestSite, clientDir: string): Promise<void> {
   await Deno.writeTextFile(file, "an upload that must not travel in clear text\n");
   const queued = await runRole("client", ["upload", file, "--data-dir", clientDir]);
   assert.equal(queued.code, 0, queued.stderr);
-}
-
-async function setForAll(site: TestSite, setting: string): Promise<void> {
-  await admin([
-    "settings",
-    "set",
-    setting,
-    "--all",
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
 }
 
 Deno.test("an optional client holding the site's certificate sends no report or upload through a relay that refuses encrypted reports, until the site allows legacy relays in a signed setting", async () => {
@@ -80,7 +68,7 @@ Deno.test("an optional client holding the site's certificate sends no report or 
   assert.equal((await storedReports(site, computerId)).length, 1);
 
   // The site's signed decision allows clear text through such relays.
-  await setForAll(site, `${ALLOW_LEGACY_RELAYS_SETTING}=1`);
+  await setSettings(site, "all", [`${ALLOW_LEGACY_RELAYS_SETTING}=1`]);
   const allowed = await clientReport(site, clientDir, toRelay.port);
   assert.equal(allowed.code, 0, allowed.stderr);
   const after = await clientStatus(clientDir);

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import {
-  admin,
+  clientConnectionArgs,
   clientReport,
   clientStatus,
   computerIdOf,
@@ -13,8 +13,10 @@ import {
   deployKey,
   freePort,
   generateKey,
+  postReport,
   RecordingProxy,
   reportDeliveries,
+  setSettings,
   spooledMessages,
   startRelay,
   startServer,
@@ -22,6 +24,7 @@ import {
   waitForStored,
 } from "./deployment.ts";
 import { containsCanary, readTree } from "./recording_proxy.ts";
+import { reportBytes } from "./report_bytes.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
 import { API } from "../protocol/paths.ts";
@@ -229,17 +232,7 @@ Deno.test("a level deployed with admin settings set replaces the install-time le
   assert.equal(status.encryptionLevel, "none");
   assert.equal(status.encryptionLevelSource, "command line");
 
-  await admin([
-    "settings",
-    "set",
-    "_BESClient_Report_Encryption=required",
-    "--computer",
-    String(computerId),
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
+  await setSettings(site, computerId, ["_BESClient_Report_Encryption=required"]);
   const second = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
   assert.equal(second.code, 0, second.stderr);
   status = await clientStatus(clientDir);
@@ -299,12 +292,7 @@ Deno.test("client run reports every interval as a service and stops cleanly on S
     "run",
     "--interval",
     "1",
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${site.serverPort}`,
+    ...clientConnectionArgs(site, clientDir, site.serverPort),
     "--encryption",
     "required",
   ]);
@@ -331,36 +319,12 @@ Deno.test("by default the server refuses clear text from a computer whose level 
     0,
   );
   const strictId = await computerIdOf(strict);
-  await admin([
-    "settings",
-    "set",
-    "_BESClient_Report_Encryption=required",
-    "--computer",
-    String(strictId),
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
+  await setSettings(site, strictId, ["_BESClient_Report_Encryption=required"]);
   // A clear report signed by the strict computer's own key, as a misconfigured client would send.
   const key = await readClientKey(`${strict}/KeyStorage/client.pvk`);
-  const body = new TextEncoder().encode(JSON.stringify({
-    computerId: strictId,
-    seq: 77,
-    createdAt: new Date().toISOString(),
-    properties: {},
-    custom: {},
-    relevance: [],
-    actionStatuses: [],
-    analyses: [],
-  }));
+  const body = reportBytes(strictId, 77, {}, {});
   const message = await signReport(key.privateKey, { cid: strictId, seq: 77, kid: null }, body);
-  const post = () =>
-    fetch(`http://127.0.0.1:${site.serverPort}${API.reports}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(message),
-    });
+  const post = () => postReport(site.serverPort, JSON.stringify(message));
   const response = await post();
   assert.equal(response.status, 403);
   const refusal = (await response.json()).error;

@@ -12,6 +12,7 @@ import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import {
   admin,
+  clientConnectionArgs,
   clientReport,
   clientStatus,
   createSite,
@@ -72,14 +73,7 @@ function runClient(site: TestSite, dir: string, parentPort: number): RoleProcess
     "run",
     "--interval",
     "1",
-    "--data-dir",
-    dir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${parentPort}`,
-    "--host-identifier",
-    "instance",
+    ...clientConnectionArgs(site, dir, parentPort),
   ]);
 }
 
@@ -266,14 +260,7 @@ Deno.test("computers rotate-keys behind an authenticating relay: the next report
     "register",
     "--password-file",
     passwordFile,
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${relayPort}`,
-    "--host-identifier",
-    "instance",
+    ...clientConnectionArgs(site, clientDir, relayPort),
   ]);
   assert.equal(registered.code, 0, registered.stderr);
   assert.equal((await clientReport(site, clientDir, relayPort)).code, 0);

@@ -97,6 +97,43 @@ async function serverOnSmallFilesystem(): Promise<
   return { site, disk, server, [Symbol.asyncDispose]: () => owned.disposeAsync() };
 }
 
+/**
+ * A site whose relay's data dir (spool and upload buffer) lives on a small filesystem of its own,
+ * its server and the relay running, and a sender registered with the server. At the end of the
+ * scope holding it (`await using`) the relay and the server stop, the filesystem is unmounted and
+ * the site removed, in that order.
+ */
+async function relayOnSmallFilesystem(): Promise<
+  {
+    site: TestSite;
+    disk: SmallFilesystem;
+    server: ServerProcess;
+    relayPort: number;
+    relay: RoleProcess;
+    sender: TestSender;
+  } & AsyncDisposable
+> {
+  await using teardown = new AsyncDisposableStack();
+  const site = teardown.use(await createSite());
+  const disk = teardown.use(
+    await SmallFilesystem.mount(`${site.root}/relay`, SMALL_FILESYSTEM_BYTES),
+  );
+  const server = teardown.use(await startServer(site));
+  const relayPort = freePort();
+  const relay = teardown.use(await startRelay(disk.path, relayPort, site.serverPort));
+  const sender = await registerSender(site.serverPort);
+  const owned = teardown.move();
+  return {
+    site,
+    disk,
+    server,
+    relayPort,
+    relay,
+    sender,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}
+
 function assertIntegrity(databasePath: string): void {
   const db = new DatabaseSync(databasePath);
   try {
@@ -173,12 +210,8 @@ Deno.test({
     "a relay whose spool disk is full answers 503 with Retry-After, keeps every report it accepted, and forwards them all once space returns",
   ignore,
   async fn() {
-    await using site = await createSite();
-    await using disk = await SmallFilesystem.mount(`${site.root}/relay`, SMALL_FILESYSTEM_BYTES);
-    await using server = await startServer(site);
-    const relayPort = freePort();
-    await using relay = await startRelay(disk.path, relayPort, site.serverPort);
-    const sender = await registerSender(site.serverPort);
+    await using deployment = await relayOnSmallFilesystem();
+    const { site, disk, server, relayPort, relay, sender } = deployment;
     await server.stop(); // the relay must keep what it accepts in its spool
     await disk.fill();
     const { accepted, refusedSeq, refusal } = await reportUntilRefused(
@@ -316,12 +349,8 @@ Deno.test({
     "a relay whose upload buffer's disk fills during an upload answers chunks and manifests 503 with Retry-After, keeps every chunk it acknowledged through a kill -9, and the upload completes with its SHA-256 once space returns",
   ignore,
   async fn() {
-    await using site = await createSite();
-    await using disk = await SmallFilesystem.mount(`${site.root}/relay`, SMALL_FILESYSTEM_BYTES);
-    await using server = await startServer(site);
-    const relayPort = freePort();
-    await using relay = await startRelay(disk.path, relayPort, site.serverPort);
-    const sender = await registerSender(site.serverPort);
+    await using deployment = await relayOnSmallFilesystem();
+    const { site, disk, server, relayPort, relay, sender } = deployment;
     const upload = await signedUpload(relayPort, sender, randomFile(8 << 20), {
       chunkSize: UPLOAD_CHUNK_BYTES,
       name: "buffered.bin",

@@ -12,6 +12,7 @@ import { proveKeyExchange } from "../protocol/key_exchange.ts";
 import { API } from "../protocol/paths.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import {
+  clientSiteArgs,
   createSite,
   freePort,
   passwordKeysFor,
@@ -26,16 +27,7 @@ import { postJsonFrom } from "./post_from.ts";
 import { type RoleResult, runRole } from "./run_role.ts";
 
 async function register(site: TestSite, clientDir: string, args: string[]): Promise<RoleResult> {
-  return await runRole("client", [
-    "register",
-    ...args,
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--host-identifier",
-    "instance",
-  ]);
+  return await runRole("client", ["register", ...args, ...clientSiteArgs(site, clientDir)]);
 }
 
 /** A registration of a fresh key, signed as a client would sign it. */

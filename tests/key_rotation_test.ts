@@ -7,6 +7,7 @@ import { readClientKey } from "../keystore/key_storage.ts";
 import { API } from "../protocol/paths.ts";
 import {
   admin,
+  clientConnectionArgs,
   clientReport,
   clientStatus,
   createSite,
@@ -38,19 +39,6 @@ async function computers(site: TestSite, extra: string[] = []): Promise<Computer
   );
 }
 
-function connection(site: TestSite, clientDir: string): string[] {
-  return [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${site.serverPort}`,
-    "--host-identifier",
-    "instance",
-  ];
-}
-
 /** Posts a clear report signed with `key` claiming to come from `cid`. */
 async function postSignedAs(site: TestSite, key: CryptoKey, cid: number, seq: number) {
   return await postReportSignedAs(site.serverPort, key, cid, seq);
@@ -77,7 +65,10 @@ Deno.test("rotate-keys with hand-over: queued reports are delivered first, the n
   assert.equal((await clientStatus(clientDir)).queueDepth, 1);
   await using _restarted = await startServer(site);
 
-  const rotated = await runRole("client", ["rotate-keys", ...connection(site, clientDir)]);
+  const rotated = await runRole("client", [
+    "rotate-keys",
+    ...clientConnectionArgs(site, clientDir, site.serverPort),
+  ]);
   assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
   assert.match(rotated.stdout, /delivered 1 queued report\(s\) with the current key/);
   assert.match(rotated.stdout, new RegExp(`deleted ${clientDir}/KeyStorage`));
@@ -123,7 +114,7 @@ Deno.test("rotate-keys --compromised: the new entry is flagged and the old id st
   const rotated = await runRole("client", [
     "rotate-keys",
     "--compromised",
-    ...connection(site, clientDir),
+    ...clientConnectionArgs(site, clientDir, site.serverPort),
   ]);
   assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
   const newId = (await clientStatus(clientDir)).computerId as number;
@@ -255,7 +246,7 @@ Deno.test("rotate-keys --dry-run prints what would be deleted and run for each O
       "--dry-run",
       "--os",
       os,
-      ...connection(site, clientDir),
+      ...clientConnectionArgs(site, clientDir, site.serverPort),
     ]);
     assert.equal(dry.code, 0, dry.stderr);
     assert.ok(dry.stdout.includes(command), `${os}: ${dry.stdout}`);
@@ -268,7 +259,7 @@ Deno.test("rotate-keys --dry-run prints what would be deleted and run for each O
     "--dry-run",
     "--os",
     "beos",
-    ...connection(site, clientDir),
+    ...clientConnectionArgs(site, clientDir, site.serverPort),
   ]);
   assert.equal(bad.code, 2);
 });
@@ -281,11 +272,14 @@ Deno.test("rotate-keys restarts a running client service directly, which registe
     "run",
     "--interval",
     "3600",
-    ...connection(site, clientDir),
+    ...clientConnectionArgs(site, clientDir, site.serverPort),
   ]);
   await service.waitFor("registered as computer");
   const oldId = (await clientStatus(clientDir)).computerId as number;
-  const rotated = await runRole("client", ["rotate-keys", ...connection(site, clientDir)]);
+  const rotated = await runRole("client", [
+    "rotate-keys",
+    ...clientConnectionArgs(site, clientDir, site.serverPort),
+  ]);
   assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
   assert.match(rotated.stdout, /restarted the running agent \(pid \d+\)/);
   await service.waitFor("restarted");
@@ -298,7 +292,6 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
   await using site = await createSite();
   await using _server = await startServer(site);
   const relayPort = freePort();
-  const relayUrl = `http://127.0.0.1:${relayPort}`;
   const passwordFile = `${site.root}/relay-password`;
   await Deno.writeTextFile(passwordFile, "a long relay password for this test\n", { mode: 0o600 });
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
@@ -307,16 +300,7 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
     passwordFile,
   ]);
   const clientDir = `${site.root}/client`;
-  const options = [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    relayUrl,
-    "--host-identifier",
-    "instance",
-  ];
+  const options = clientConnectionArgs(site, clientDir, relayPort);
   const registered = await runRole("client", [
     "register",
     "--password-file",

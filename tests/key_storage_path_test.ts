@@ -4,17 +4,8 @@
  */
 
 import assert from "node:assert/strict";
+import { pathExists } from "../keystore/secure_file.ts";
 import { admin, clientReport, clientStatus, createSite, startServer } from "./deployment.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 Deno.test("--storage-path given once is remembered: a later run without it keeps the same key and computer id", async () => {
   await using site = await createSite();
@@ -27,7 +18,7 @@ Deno.test("--storage-path given once is remembered: a later run without it keeps
   ]);
   assert.equal(first.code, 0, first.stderr);
   const firstId = (await clientStatus(clientDir)).computerId as number;
-  assert.ok(await exists(`${keyStorage}/client.pvk`));
+  assert.ok(await pathExists(`${keyStorage}/client.pvk`));
 
   // The flag omitted once (seen: computer 11 turned into computer 12).
   const second = await clientReport(site, clientDir, site.serverPort);
@@ -35,7 +26,7 @@ Deno.test("--storage-path given once is remembered: a later run without it keeps
   const status = await clientStatus(clientDir);
   assert.equal(status.computerId, firstId);
   assert.equal(status.keyStoragePath, keyStorage);
-  assert.equal(await exists(`${clientDir}/KeyStorage`), false, "no second KeyStorage");
+  assert.equal(await pathExists(`${clientDir}/KeyStorage`), false, "no second KeyStorage");
   const computers = JSON.parse(
     (await admin(["computers", "list", "--json", "--data-dir", site.serverDir])).stdout,
   ) as { id: number }[];

@@ -8,7 +8,14 @@
 
 import assert from "node:assert/strict";
 import { runRole } from "./run_role.ts";
-import { createSite, freePort, generateKey, startRelay, startServer } from "./deployment.ts";
+import {
+  clientSiteArgs,
+  createSite,
+  freePort,
+  generateKey,
+  startRelay,
+  startServer,
+} from "./deployment.ts";
 
 const SITE_PASSWORD = "canary-site-password-Zq81";
 const RELAY_PASSWORD = "canary-relay-password-Wk27";
@@ -53,16 +60,7 @@ Deno.test("no password, report body, uploaded content or private key reaches any
     `${site.root}/logs/relay.log`,
   ]);
   const clientDir = `${site.root}/client`;
-  const clientArgs = [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--host-identifier",
-    "instance",
-    "--log-level",
-    "debug",
-  ];
+  const clientArgs = [...clientSiteArgs(site, clientDir), "--log-level", "debug"];
   try {
     const registered = await runRole("client", [
       "register",

@@ -16,6 +16,7 @@ import {
   metricValue,
   opsGet,
   opsPortOf,
+  postReport,
   registerSender,
   startRelay,
   startServer,
@@ -165,11 +166,7 @@ Deno.test("a relay's /readyz fails until its parent answers and again once it st
     const sender = await registerSender(relayPort);
     await server.stop();
     server = null;
-    const answer = await fetch(`http://127.0.0.1:${relayPort}${API.reports}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: await sender.report(1),
-    });
+    const answer = await postReport(relayPort, await sender.report(1));
     assert.equal(answer.status, 202);
 
     const stale = await eventually(async () => {
@@ -212,11 +209,7 @@ Deno.test("--log-file rotates by size and keeps --log-keep older files", async (
   ]);
   const sender = await registerSender(relayPort);
   for (let seq = 1; seq <= 30; seq++) {
-    const answer = await fetch(`http://127.0.0.1:${relayPort}${API.reports}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: await sender.report(seq),
-    });
+    const answer = await postReport(relayPort, await sender.report(seq));
     assert.equal(answer.status, 202);
   }
   await eventually(async () => {

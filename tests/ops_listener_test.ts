@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { API, OPS_PATHS } from "../protocol/paths.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
-import { createSite, freePort, serverMetrics, startServer } from "./deployment.ts";
+import { createSite, freePort, serverMetrics, serverRunArgs, startServer } from "./deployment.ts";
 
 Deno.test("the public port answers 404 for the metrics; the operations listener serves them and /healthz", async () => {
   await using site = await createSite();
@@ -61,15 +61,7 @@ Deno.test("mle-server run --ops-listen: a chosen port; the clients' port refused
       ["not an address", /is not a host name or IP address/],
     ] as const
   ) {
-    const refused = await runRole("server", [
-      "run",
-      "--data-dir",
-      site.serverDir,
-      "--listen",
-      `127.0.0.1:${site.serverPort}`,
-      "--ops-listen",
-      value,
-    ]);
+    const refused = await runRole("server", serverRunArgs(site, ["--ops-listen", value]));
     assert.equal(refused.code, 2, `${value}: ${refused.stderr}`);
     assert.match(refused.stderr, message, value);
     assert.match(refused.stderr, /^mle-server: error: /m, value);
@@ -78,17 +70,10 @@ Deno.test("mle-server run --ops-listen: a chosen port; the clients' port refused
 
 Deno.test("mle-server run warns when its operations listener is reachable from other hosts", async () => {
   await using site = await createSite();
-  await using server = new RoleProcess("server", [
-    "run",
-    "--data-dir",
-    site.serverDir,
-    "--listen",
-    `127.0.0.1:${site.serverPort}`,
-    "--ops-listen",
-    "0.0.0.0:0",
-    "--console-listen",
-    "off",
-  ]);
+  await using server = new RoleProcess(
+    "server",
+    serverRunArgs(site, ["--ops-listen", "0.0.0.0:0", "--console-listen", "off"]),
+  );
   await server.waitFor("listening on");
   assert.match(
     server.stderr,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { request } from "node:http";
 
 /** What came back. */
@@ -48,7 +49,7 @@ export function postJsonFrom(
         resolve({
           status: incoming.statusCode ?? 0,
           headers: incoming.headers,
-          body: new TextDecoder().decode(concat(chunks)),
+          body: new TextDecoder().decode(Buffer.concat(chunks)),
         });
       });
       incoming.on("error", reject);
@@ -57,14 +58,4 @@ export function postJsonFrom(
     outgoing.on("error", reject);
     outgoing.end(payload);
   });
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
 }

@@ -26,8 +26,11 @@ export function postgresTest(name: string, fn: () => Promise<void>): void {
   });
 }
 
-/** A site whose store is a fresh database of the private PostgreSQL. */
-export interface PostgresSite {
+/**
+ * A site whose store is a fresh database of the private PostgreSQL; held with `await using`, the
+ * database and the site's folder are removed at the end of the scope.
+ */
+export interface PostgresSite extends AsyncDisposable {
   site: TestSite;
   /** The database's URL (through the proxy when one was asked for). */
   url: string;
@@ -35,7 +38,6 @@ export interface PostgresSite {
   serverArgs: string[];
   /** With `throughProxy`: the TCP proxy the servers reach the database through (cut it). */
   proxy: RecordingProxy | null;
-  cleanup(): Promise<void>;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function postgresSite(options: { throughProxy?: boolean } = {}): Pr
     url,
     serverArgs: ["--database", url, "--database-password-file", passwordFile],
     proxy,
-    async cleanup() {
+    async [Symbol.asyncDispose]() {
       await proxy?.close();
       await database.dropDatabase(direct);
       await Deno.remove(site.root, { recursive: true });

@@ -15,7 +15,7 @@ import { signBytes } from "../envelope/signature.ts";
 import { deriveChunkKey, sealChunk } from "../envelope/upload_chunk.ts";
 import { sealUploadManifest } from "../envelope/upload_manifest.ts";
 import { API } from "../protocol/paths.ts";
-import type { UploadManifest } from "../protocol/upload.ts";
+import { uploadManifestOf } from "./signed_upload.ts";
 import {
   clientReport,
   createSite,
@@ -201,17 +201,12 @@ Deno.test("an upload's manifest is the RSA count's one operation; after a restar
   const cs = 1024;
   const plain = crypto.getRandomValues(new Uint8Array(2500));
   const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
-  const manifest: UploadManifest = {
-    v: 1,
+  const manifest = await uploadManifestOf(plain, {
     uid,
     cid: sender.cid,
     name: "file.bin",
-    size: plain.length,
-    sha256: new Uint8Array(await crypto.subtle.digest("SHA-256", plain)).toHex(),
     chunkSize: cs,
-    chunkCount: 3,
-    createdAt: new Date().toISOString(),
-  };
+  });
   const { message, fileKey } = await sealUploadManifest(
     sender.serverPublicKey,
     sender.kid,

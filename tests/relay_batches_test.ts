@@ -12,6 +12,7 @@ import { API } from "../protocol/paths.ts";
 import {
   createSite,
   freePort,
+  postReport,
   RecordingProxy,
   registerSender,
   spooledMessages,
@@ -21,14 +22,6 @@ import {
   waitForStored,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
-
-async function postReport(port: number, body: string): Promise<Response> {
-  return await fetch(`http://127.0.0.1:${port}${API.reports}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body,
-  });
-}
 
 /** How many requests of each kind crossed a recording proxy. */
 function requestsSeen(proxy: RecordingProxy): { batches: number; singles: number } {

@@ -11,37 +11,19 @@ import { encodeRelayRecord } from "../protocol/relay_record.ts";
 import { RELAY_AUTH_HEADER, signRelayRequest } from "../protocol/relay_request.ts";
 import {
   admin,
-  ADMIN_ENV,
+  adminResult,
   copyKeysByUsb,
   createSite,
   deployKey,
+  encryptionStatus,
   freePort,
   generateKey,
+  relayComputerId,
   startRelay,
   startServer,
-  type TestSite,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
-import { type RoleResult, runRole } from "./run_role.ts";
-
-interface StatusKey {
-  kid: string;
-  role: string;
-  relays: { computerId: number; name: string; url: string; live: boolean; lastSeenAt: number }[];
-}
-
-async function adminRun(args: string[]): Promise<RoleResult> {
-  return await runRole("admin", args, { env: { ...ADMIN_ENV, MLE_DATA_DIR: "" } });
-}
-
-async function statusKeys(site: TestSite): Promise<StatusKey[]> {
-  const result = await admin(["encryption", "status", "--json", "--data-dir", site.serverDir]);
-  return JSON.parse(result.stdout).keys;
-}
-
-function describe(result: RoleResult): string {
-  return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
-}
+import { describeResult } from "./run_role.ts";
 
 Deno.test("a decrypting relay shows in encryption status holding its key; deploy refuses a key it lacks, naming it, unless --force; a forged record is refused and stores nothing", async () => {
   await using site = await createSite();
@@ -52,8 +34,7 @@ Deno.test("a decrypting relay shows in encryption status holding its key; deploy
   const relayPort = freePort();
   await using relay = await startRelay(relayDir, relayPort, site.serverPort, ["--decrypt"]);
   const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
-  await relay.waitFor(/registered as computer \d+/);
-  const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+  const relayId = await relayComputerId(relay);
   // Not allowed yet: its record is refused (and it says how to allow it).
   await relay.waitFor(/refused this relay's record[^\n]*ERR_RELAY_NOT_ALLOWED/);
   await admin(["relays", "allow", String(relayId), ...siteArgs]);
@@ -61,7 +42,7 @@ Deno.test("a decrypting relay shows in encryption status holding its key; deploy
 
   // Allowed, it records itself within an interval: key A lists it, live.
   const holders = await eventually(async () => {
-    const keyA = (await statusKeys(site)).find((key) => key.kid === kidA);
+    const keyA = (await encryptionStatus(site)).keys.find((key) => key.kid === kidA);
     return keyA && keyA.relays.length > 0 ? keyA.relays : undefined;
   }, "the relay listed as holding key A");
   assert.equal(holders.length, 1);
@@ -75,15 +56,18 @@ Deno.test("a decrypting relay shows in encryption status holding its key; deploy
 
   // Key B on the server only: deploy is refused, naming the relay and the import to run there.
   const kidB = await generateKey(site, false);
-  const refused = await adminRun(["encryption", "deploy", ...siteArgs]);
-  assert.equal(refused.code, 1, describe(refused));
+  const refused = await adminResult(["encryption", "deploy", ...siteArgs]);
+  assert.equal(refused.code, 1, describeResult(refused));
   assert.match(refused.stderr, /ERR_KEY_NOT_ON_RELAY/);
   assert.match(refused.stderr, new RegExp(`computer ${relayId}, http://127.0.0.1:${relayPort}`));
   assert.match(
     refused.stderr,
     new RegExp(`mle-admin encryption import --from DIR --kid ${kidB} --data-dir RELAY_DIR`),
   );
-  assert.equal((await statusKeys(site)).find((key) => key.kid === kidB)?.role, "pending");
+  assert.equal(
+    (await encryptionStatus(site)).keys.find((key) => key.kid === kidB)?.role,
+    "pending",
+  );
 
   // A record forged for the relay (claiming key B) is refused and changes nothing.
   const { path, body } = await encodeRelayRecord({
@@ -107,7 +91,7 @@ Deno.test("a decrypting relay shows in encryption status holding its key; deploy
     assert.equal(answer.status, 403, JSON.stringify(said));
     assert.match(said.error.code, /^ERR_RELAY_AUTH_(REQUIRED|INVALID)$/);
   }
-  const afterForgery = await statusKeys(site);
+  const afterForgery = (await encryptionStatus(site)).keys;
   assert.deepEqual(afterForgery.find((key) => key.kid === kidB)?.relays, []);
   assert.deepEqual(
     afterForgery.find((key) => key.kid === kidA)?.relays.map((holder) => holder.name),
@@ -115,8 +99,11 @@ Deno.test("a decrypting relay shows in encryption status holding its key; deploy
   );
 
   // --force deploys it anyway, with the same warning.
-  const forced = await adminRun(["encryption", "deploy", "--force", ...siteArgs]);
-  assert.equal(forced.code, 0, describe(forced));
+  const forced = await adminResult(["encryption", "deploy", "--force", ...siteArgs]);
+  assert.equal(forced.code, 0, describeResult(forced));
   assert.match(forced.stderr, /ERR_KEY_NOT_ON_RELAY[^\n]*deploying anyway \(--force\)/);
-  assert.equal((await statusKeys(site)).find((key) => key.kid === kidB)?.role, "current");
+  assert.equal(
+    (await encryptionStatus(site)).keys.find((key) => key.kid === kidB)?.role,
+    "current",
+  );
 });

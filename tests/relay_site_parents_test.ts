@@ -10,11 +10,11 @@
 import assert from "node:assert/strict";
 import { API } from "../protocol/paths.ts";
 import {
-  admin,
   clientReport,
   computerIdOf,
   createSite,
   freePort,
+  setSettings,
   startRelay,
   startServer,
   storedReports,
@@ -57,28 +57,9 @@ Deno.test("a signed __RelayServer1 re-homes a relay started with --parent A to B
 
     // A goes away; the site re-homes its relays to B.
     a.cut();
-    await admin([
-      "settings",
-      "set",
-      `__RelayServer1=${url(b.port)}`,
-      "--all",
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-    ]);
+    await setSettings(site, "all", [`__RelayServer1=${url(b.port)}`]);
     // Its clients stay with it: a newer document for the client alone names the relay.
-    await admin([
-      "settings",
-      "set",
-      `__RelayServer1=${url(relayPort)}`,
-      "--computer",
-      String(await computerIdOf(clientDir)),
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-    ]);
+    await setSettings(site, await computerIdOf(clientDir), [`__RelayServer1=${url(relayPort)}`]);
     await relay.waitFor("parents reordered by the site's settings");
     await reportThroughRelay();
     assert.ok(b.text.includes(REPORT_POST), "re-homed: the report went through B");

@@ -11,14 +11,16 @@ import { signUploadManifest } from "../envelope/upload_manifest.ts";
 import { API } from "../protocol/paths.ts";
 import { chunkOverhead, MIN_CHUNK_SIZE } from "../protocol/upload.ts";
 import {
-  admin,
+  allowRelay,
   clientReport,
+  clientSiteArgs,
   clientStatus,
   computerIdOf,
   copyKeysByUsb,
   createSite,
   freePort,
   generateKey,
+  postReport,
   registerSender,
   serverMetrics,
   spooledMessages,
@@ -30,14 +32,6 @@ import {
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 import { runRole } from "./run_role.ts";
-
-async function postReport(port: number, body: string): Promise<Response> {
-  return await fetch(`http://127.0.0.1:${port}${API.reports}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body,
-  });
-}
 
 Deno.test("a flooded relay answers 503 with Retry-After past a computer's share and past its maximum size, the client keeps its report queued, and nothing accepted is lost", async () => {
   await using site = await createSite();
@@ -164,12 +158,7 @@ Deno.test("an authenticating relay refuses an upload manifest forged for a clien
   const clientDir = `${site.root}/client`;
   const registered = await runRole("client", [
     "register",
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--host-identifier",
-    "instance",
+    ...clientSiteArgs(site, clientDir),
     relayUrl,
   ], { env: { MLE_RELAY_PASSWORD: password } });
   assert.equal(registered.code, 0, registered.stderr);
@@ -220,17 +209,7 @@ Deno.test("a decrypting relay that knows a client's key refuses a report forged 
     "--bundle-wait-ms",
     "100",
   ]);
-  await relay.waitFor(/registered as computer \d+/);
-  const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
-  await admin([
-    "relays",
-    "allow",
-    String(relayId),
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
+  await allowRelay(site, relay);
   // A genuine report goes up in a bundle: the relay asked the server for the client's key.
   const clientDir = `${site.root}/client`;
   const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);

@@ -6,7 +6,7 @@
  */
 
 import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
-import type { TestSite } from "./test_site.ts";
+import { admin, type TestSite } from "./test_site.ts";
 
 /** A running server and the port of its operations listener (metrics, health). */
 export type ServerProcess = RoleProcess & {
@@ -18,6 +18,18 @@ export type ServerProcess = RoleProcess & {
 const OPS_LISTENER_LINE = /operations listener on http:\/\/[^\s]*:(\d+)/;
 const CONSOLE_LISTENER_LINE = /console listener on (https?:\/\/[^\s]*:\d+)/;
 
+/** The arguments of `mle-server run` for the site's server on its port, then `extra`. */
+export function serverRunArgs(site: TestSite, extra: string[] = []): string[] {
+  return [
+    "run",
+    "--data-dir",
+    site.serverDir,
+    "--listen",
+    `127.0.0.1:${site.serverPort}`,
+    ...extra,
+  ];
+}
+
 /**
  * Starts the server of a site on its port, with its operations listener on a free loopback port
  * that the server picks and logs (unless `extra` gives `--ops-listen`).
@@ -28,16 +40,7 @@ export async function startServer(
 ): Promise<ServerProcess> {
   const ops = extra.includes("--ops-listen") ? [] : ["--ops-listen", "127.0.0.1:0"];
   const consoleArgs = extra.includes("--console-listen") ? [] : ["--console-listen", "127.0.0.1:0"];
-  const server = new RoleProcess("server", [
-    "run",
-    "--data-dir",
-    site.serverDir,
-    "--listen",
-    `127.0.0.1:${site.serverPort}`,
-    ...ops,
-    ...consoleArgs,
-    ...extra,
-  ]);
+  const server = new RoleProcess("server", serverRunArgs(site, [...ops, ...consoleArgs, ...extra]));
   await server.waitFor(OPS_LISTENER_LINE);
   await server.waitFor("listening on");
   const consoleUrl = CONSOLE_LISTENER_LINE.exec(server.stderr)?.[1] ?? null;
@@ -51,6 +54,25 @@ export function opsPortOf(role: RoleProcess): number {
   return Number(match[1]);
 }
 
+/** The arguments of `mle-relay run` for a relay on `port` whose parent is `parentPort`. */
+export function relayRunArgs(
+  dataDir: string,
+  port: number,
+  parentPort: number,
+  extra: string[] = [],
+): string[] {
+  return [
+    "run",
+    "--data-dir",
+    dataDir,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--parent",
+    `http://127.0.0.1:${parentPort}`,
+    ...extra,
+  ];
+}
+
 /**
  * Starts a relay whose parent is `parentPort`; given `--one-time-passwords`, waits until their
  * keys are derived (or `waitForOneTimePasswords` is false).
@@ -62,21 +84,55 @@ export async function startRelay(
   extra: string[] = [],
   options: { env?: Record<string, string>; waitForOneTimePasswords?: boolean } = {},
 ): Promise<RoleProcess> {
-  const relay = new RoleProcess("relay", [
-    "run",
-    "--data-dir",
-    dataDir,
-    "--listen",
-    `127.0.0.1:${port}`,
-    "--parent",
-    `http://127.0.0.1:${parentPort}`,
-    ...extra,
-  ], options.env ?? {});
+  const relay = new RoleProcess(
+    "relay",
+    relayRunArgs(dataDir, port, parentPort, extra),
+    options.env ?? {},
+  );
   await relay.waitFor("listening on");
   if ((options.waitForOneTimePasswords ?? true) && extra.includes("--one-time-passwords")) {
     await relay.waitFor("one-time passwords ready", 120_000);
   }
   return relay;
+}
+
+/** The computer id a relay registered itself as (decrypting relays do at start), from its log. */
+export async function relayComputerId(relay: RoleProcess): Promise<number> {
+  await relay.waitFor(/registered as computer \d+/);
+  return Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+}
+
+/**
+ * Allows the decrypting relay to send report bundles (`mle-admin relays allow`), once it has
+ * registered; its computer id.
+ */
+export async function allowRelay(site: TestSite, relay: RoleProcess): Promise<number> {
+  const relayId = await relayComputerId(relay);
+  await admin([
+    "relays",
+    "allow",
+    String(relayId),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ], site.adminEnv);
+  return relayId;
+}
+
+/**
+ * The flags that tie a client data dir to the site (its masthead) and to this machine, without a
+ * parent: `client register` takes the relay's URL as its argument instead.
+ */
+export function clientSiteArgs(site: TestSite, clientDir: string): string[] {
+  return [
+    "--data-dir",
+    clientDir,
+    "--masthead",
+    site.masthead,
+    "--host-identifier",
+    "instance",
+  ];
 }
 
 /**
@@ -88,16 +144,7 @@ export function clientConnectionArgs(
   clientDir: string,
   parentPort: number,
 ): string[] {
-  return [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${parentPort}`,
-    "--host-identifier",
-    "instance",
-  ];
+  return [...clientSiteArgs(site, clientDir), "--parent", `http://127.0.0.1:${parentPort}`];
 }
 
 /** Runs `mle-client report` for a client data dir. */
@@ -111,6 +158,28 @@ export async function clientReport(
     "report",
     ...clientConnectionArgs(site, clientDir, parentPort),
     ...extra,
+  ]);
+}
+
+/**
+ * Runs `mle-client upload FILE --wait` for a client data dir (a minute at the most), through the
+ * parent on `parentPort`.
+ */
+export async function clientUpload(
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+  file: string,
+  extra: string[] = [],
+): Promise<RoleResult> {
+  return await runRole("client", [
+    "upload",
+    file,
+    "--wait",
+    "--timeout",
+    "60",
+    ...extra,
+    ...clientConnectionArgs(site, clientDir, parentPort),
   ]);
 }
 

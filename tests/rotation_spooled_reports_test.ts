@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { readClientKey } from "../keystore/key_storage.ts";
 import {
+  clientConnectionArgs,
   clientReport,
   clientStatus,
   createSite,
@@ -55,15 +56,8 @@ Deno.test("reports spooled at a relay before rotate-keys are stored once under t
 
   const rotated = await runRole("client", [
     "rotate-keys",
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${relayPort}`,
+    ...clientConnectionArgs(site, clientDir, relayPort),
     ...secondParent,
-    "--host-identifier",
-    "instance",
   ]);
   assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
   const newId = (await clientStatus(clientDir)).computerId as number;

@@ -31,6 +31,11 @@ export interface RoleResult {
   stderr: string;
 }
 
+/** A role's exit code and output, for an assertion's message. */
+export function describeResult(result: RoleResult): string {
+  return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
+
 /** Runs a role to completion and returns its exit code and output. */
 export async function runRole(
   role: Role,

@@ -5,8 +5,9 @@
  */
 
 import assert from "node:assert/strict";
+import { pathExists } from "../keystore/secure_file.ts";
 import { runRole } from "./run_role.ts";
-import { createSite, freePort, generateKey, TEST_PASSWORD } from "./deployment.ts";
+import { createSite, freePort, generateKey, relayRunArgs, TEST_PASSWORD } from "./deployment.ts";
 
 /** A password file as a careless `echo pw > file` leaves it: readable by everyone. */
 async function worldReadable(path: string): Promise<string> {
@@ -19,16 +20,6 @@ async function worldReadable(path: string): Promise<string> {
 function insecureFileError(tool: string, path: string): string {
   return `${tool}: error: Cannot read password file "${path}": others can access it (mode 644); ` +
     `run: chmod 600 "${path}"`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 Deno.test({
@@ -59,16 +50,12 @@ Deno.test({
       "--data-dir",
       site.serverDir,
     ];
-    const authenticatingRelayArgs = [
-      "run",
-      "--data-dir",
+    const authenticatingRelayArgs = relayRunArgs(
       `${site.root}/relay`,
-      "--listen",
-      `127.0.0.1:${freePort()}`,
-      "--parent",
-      `http://127.0.0.1:${site.serverPort}`,
-      "--authenticating",
-    ];
+      freePort(),
+      site.serverPort,
+      ["--authenticating"],
+    );
     try {
       // The site key's password: a new site is not created.
       const newSiteKey = `${site.root}/other-site/license.pvk`;
@@ -85,7 +72,7 @@ Deno.test({
         "--password-file",
         readable,
       ], noEnvPassword);
-      assert.equal(await exists(newSiteKey), false, "init-site wrote a site key");
+      assert.equal(await pathExists(newSiteKey), false, "init-site wrote a site key");
 
       // The site key's password for an act on an existing site, in the seed's syntax: no key.
       await assertRefused("admin", generateKeyArgs, noEnvPassword);
@@ -111,7 +98,7 @@ Deno.test({
         "--data-dir",
         site.serverDir,
       ], noEnvPassword);
-      assert.equal(await exists(usb), false, "export wrote to the stick");
+      assert.equal(await pathExists(usb), false, "export wrote to the stick");
 
       // An authenticating relay's shared password: it does not start.
       const noRelayPassword = { MLE_RELAY_SHARED_PASSWORD: "" };
@@ -141,7 +128,7 @@ Deno.test({
         site.masthead,
         "http://127.0.0.1:9",
       ], { MLE_RELAY_PASSWORD: "" });
-      assert.equal(await exists(`${clientDir}/KeyStorage`), false, "register made a key pair");
+      assert.equal(await pathExists(`${clientDir}/KeyStorage`), false, "register made a key pair");
 
       // The same file, made owner-only as the error says, is accepted.
       await Deno.chmod(readable, 0o600);

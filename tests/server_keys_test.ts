@@ -14,15 +14,18 @@ import { API } from "../protocol/paths.ts";
 import { encodeBundle, entryOfJws, sealBundle } from "../protocol/report_bundle.ts";
 import {
   admin,
-  ADMIN_ENV,
+  adminResult,
+  allowRelay,
   clientReport,
   clientStatus,
   computerIdOf,
   copyKeysByUsb,
   createSite,
   deployKey,
+  encryptionStatus,
   freePort,
   generateKey,
+  postReport,
   RecordingProxy,
   reportDeliveries,
   serverMetrics,
@@ -31,25 +34,13 @@ import {
   startServer,
   storedReports,
   type TestSite,
-  TRANSFER_PASSWORD,
   waitForCertificate,
   waitForStored,
 } from "./deployment.ts";
 import { containsCanary, readTree } from "./recording_proxy.ts";
-import { type RoleResult, runRole } from "./run_role.ts";
+import { describeResult } from "./run_role.ts";
 import { eventually } from "./eventually.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
-
-/** Runs the admin tool with the site and transfer passwords in its environment. */
-async function adminRun(args: string[], env: Record<string, string> = {}): Promise<RoleResult> {
-  return await runRole("admin", args, {
-    env: { ...ADMIN_ENV, MLE_TRANSFER_PASSWORD: TRANSFER_PASSWORD, MLE_DATA_DIR: "", ...env },
-  });
-}
-
-function describe(result: RoleResult): string {
-  return `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
-}
 
 /** Waits until the server at `port` serves a certificate for `kid` (it reloads every 2 s). */
 
@@ -105,15 +96,7 @@ Deno.test("rotation: reports encrypted to the old key in a stopped relay's spool
 
   // Rotation while the server is down: generate (Pending rotation), then deploy.
   const kid2 = await generateKey(site, false);
-  const rotating = JSON.parse(
-    (await admin([
-      "encryption",
-      "status",
-      "--json",
-      "--data-dir",
-      site.serverDir,
-    ])).stdout,
-  );
+  const rotating = await encryptionStatus(site);
   assert.equal(rotating.state, "Pending rotation");
   await deployKey(site);
 
@@ -149,15 +132,7 @@ Deno.test("rotation: reports encrypted to the old key in a stopped relay's spool
   assert.deepEqual(late.map((r) => r.kid), [kid1, kid2, kid2]);
   assert.equal((await clientStatus(offline)).certificateKid, kid2);
 
-  const status = JSON.parse(
-    (await admin([
-      "encryption",
-      "status",
-      "--json",
-      "--data-dir",
-      site.serverDir,
-    ])).stdout,
-  );
+  const status = await encryptionStatus(site);
   assert.equal(status.state, "Enabled");
   const byKid = Object.fromEntries(
     status.keys.map((k: { kid: string; role: string; clients: number }) => [k.kid, k]),
@@ -169,15 +144,15 @@ Deno.test("rotation: reports encrypted to the old key in a stopped relay's spool
 
   // Retiring the old key is refused while clients used it lately; --force retires it.
   const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
-  const current = await adminRun(["encryption", "retire", kid2, ...siteArgs]);
-  assert.equal(current.code, 1, describe(current));
+  const current = await adminResult(["encryption", "retire", kid2, ...siteArgs]);
+  assert.equal(current.code, 1, describeResult(current));
   assert.match(current.stderr, /it is the current key/);
-  const refused = await adminRun(["encryption", "retire", kid1.slice(0, 8), ...siteArgs]);
-  assert.equal(refused.code, 1, describe(refused));
+  const refused = await adminResult(["encryption", "retire", kid1.slice(0, 8), ...siteArgs]);
+  assert.equal(refused.code, 1, describeResult(refused));
   assert.match(refused.stderr, new RegExp(`computer ${relayId}: 4 report\\(s\\)`));
   assert.match(refused.stderr, /hint: .*--force/);
-  const forced = await adminRun(["encryption", "retire", kid1, "--force", ...siteArgs]);
-  assert.equal(forced.code, 0, describe(forced));
+  const forced = await adminResult(["encryption", "retire", kid1, "--force", ...siteArgs]);
+  assert.equal(forced.code, 0, describeResult(forced));
   assert.match(forced.stderr, /warning: retired although 2 computer\(s\)/);
   await eventually(
     async () => (await serverMetrics(restartedServer)).keysLoaded === 1 ? true : undefined,
@@ -201,7 +176,7 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
     assert.equal(first.code, 0, first.stderr);
     await waitForStored(site, await computerIdOf(clientDir), 1);
 
-    const exported = await adminRun([
+    const exported = await adminResult([
       "encryption",
       "export",
       "--to",
@@ -209,7 +184,7 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
       "--data-dir",
       site.serverDir,
     ]);
-    assert.equal(exported.code, 0, describe(exported));
+    assert.equal(exported.code, 0, describeResult(exported));
     const fingerprint = fingerprintOf(exported.stdout);
     const file = `${usb}/${kid}.mle-key.json`;
     assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
@@ -217,11 +192,11 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
     assert.ok(!text.includes("PRIVATE KEY"), "the private key is sealed, never in clear");
 
     // A wrong password installs nothing; an altered file is refused the same way.
-    const wrong = await adminRun(
+    const wrong = await adminResult(
       ["encryption", "import", "--from", usb, "--data-dir", dsa.serverDir, "--server"],
       { MLE_TRANSFER_PASSWORD: "not the transfer password" },
     );
-    assert.equal(wrong.code, 1, describe(wrong));
+    assert.equal(wrong.code, 1, describeResult(wrong));
     assert.match(wrong.stderr, /wrong transfer password, or the file was altered/);
     await assert.rejects(Deno.stat(dsa.serverDir), Deno.errors.NotFound);
     const altered = JSON.parse(text);
@@ -229,13 +204,13 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
     const alteredDir = `${site.root}/usb-altered`;
     await Deno.mkdir(alteredDir);
     await Deno.writeTextFile(`${alteredDir}/${kid}.mle-key.json`, JSON.stringify(altered));
-    const tampered = await adminRun(
+    const tampered = await adminResult(
       ["encryption", "import", "--from", alteredDir, "--data-dir", dsa.serverDir, "--server"],
     );
-    assert.equal(tampered.code, 1, describe(tampered));
+    assert.equal(tampered.code, 1, describeResult(tampered));
     assert.match(tampered.stderr, /the file was altered/);
 
-    const imported = await adminRun([
+    const imported = await adminResult([
       "encryption",
       "import",
       "--from",
@@ -247,21 +222,13 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
       "--site-key",
       site.siteKey,
     ]);
-    assert.equal(imported.code, 0, describe(imported));
+    assert.equal(imported.code, 0, describeResult(imported));
     assert.equal(fingerprintOf(imported.stdout), fingerprint);
     assert.equal(
       (await Deno.stat(`${dsa.serverDir}/Encryption Keys/${kid}.pvk`)).mode! & 0o777,
       0o600,
     );
-    const dsaStatus = JSON.parse(
-      (await admin([
-        "encryption",
-        "status",
-        "--json",
-        "--data-dir",
-        dsa.serverDir,
-      ])).stdout,
-    );
+    const dsaStatus = await encryptionStatus(dsa);
     assert.equal(dsaStatus.currentKid, kid);
 
     second = await startServer(dsa);
@@ -311,20 +278,10 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
     "300",
   ]);
   await using downstream = new RecordingProxy(relayPort);
-  await relay.waitFor(/registered as computer \d+/);
-  const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
   const capabilities = await (await fetch(`http://127.0.0.1:${relayPort}${API.capabilities}`))
     .json();
   assert.equal(capabilities.decrypting, true);
-  await admin([
-    "relays",
-    "allow",
-    String(relayId),
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
+  const relayId = await allowRelay(site, relay);
   await deployKey(site);
   await waitForCertificate(site, site.serverPort, kid);
 
@@ -441,10 +398,8 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
     "--revocation-interval",
     "1",
   ]);
-  await relay.waitFor(/registered as computer \d+/);
-  const relayId = Number(/registered as computer (\d+)/.exec(relay.stderr)![1]);
+  await allowRelay(site, relay);
   const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
-  assert.equal((await admin(["relays", "allow", String(relayId), ...siteArgs])).code, 0);
   await deployKey(site);
   await waitForCertificate(site, site.serverPort, kidA);
   const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
@@ -468,11 +423,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
       { cid, seq },
       reportBytes(cid, seq),
     );
-    const answer = await fetch(`http://127.0.0.1:${relayPort}${API.reports}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(message),
-    });
+    const answer = await postReport(relayPort, JSON.stringify(message));
     const said = await answer.text();
     assert.equal(answer.status, 202, said);
   };
@@ -490,8 +441,8 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
   assert.ok(bundledBefore >= 2, `bundled: ${bundledBefore}`);
 
   // Retired: the server publishes the signed list naming A; the relay adopts it.
-  const retired = await adminRun(["encryption", "retire", kidA, "--force", ...siteArgs]);
-  assert.equal(retired.code, 0, describe(retired));
+  const retired = await adminResult(["encryption", "retire", kidA, "--force", ...siteArgs]);
+  assert.equal(retired.code, 0, describeResult(retired));
   assert.match(retired.stdout, /decrypting relays within their revocation interval/);
   await relay.waitFor(/revocation list updated [^\n]*retiredKeys=1/);
   await eventually(
@@ -538,20 +489,15 @@ Deno.test("disable is refused while a client requires encryption, then forced: t
   await waitForStored(site, optionalId, 1);
 
   const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
-  const refused = await adminRun(["encryption", "disable", ...siteArgs]);
-  assert.equal(refused.code, 1, describe(refused));
+  const refused = await adminResult(["encryption", "disable", ...siteArgs]);
+  assert.equal(refused.code, 1, describeResult(refused));
   assert.match(refused.stderr, /Cannot disable encryption: 1 computer\(s\) require it/);
   assert.match(refused.stderr, new RegExp(`computer ${requiredId} `));
   assert.doesNotMatch(refused.stderr, new RegExp(`computer ${optionalId} `));
-  assert.equal(
-    JSON.parse(
-      (await admin(["encryption", "status", "--json", "--data-dir", site.serverDir])).stdout,
-    ).state,
-    "Enabled",
-  );
+  assert.equal((await encryptionStatus(site)).state, "Enabled");
 
-  const forced = await adminRun(["encryption", "disable", "--force", ...siteArgs]);
-  assert.equal(forced.code, 0, describe(forced));
+  const forced = await adminResult(["encryption", "disable", "--force", ...siteArgs]);
+  assert.equal(forced.code, 0, describeResult(forced));
   assert.match(forced.stderr, /now orphaned/);
   await waitForCertificate(site, site.serverPort, null);
 
@@ -562,9 +508,7 @@ Deno.test("disable is refused while a client requires encryption, then forced: t
   const optionalReports = await waitForStored(site, optionalId, 2);
   assert.equal(optionalReports[1].encrypted, false);
 
-  const status = JSON.parse(
-    (await admin(["encryption", "status", "--json", "--data-dir", site.serverDir])).stdout,
-  );
+  const status = await encryptionStatus(site);
   assert.equal(status.state, "Disabled");
   assert.equal(typeof status.disabledAt, "number");
   assert.deepEqual(status.orphaned.map((o: { id: number }) => o.id), [requiredId]);

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { clientStatus, createSite, startServer } from "./deployment.ts";
+import { clientConnectionArgs, clientStatus, createSite, startServer } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 import { runRole } from "./run_role.ts";
 
@@ -25,16 +25,7 @@ Deno.test({
     const root = `${site.root}/root`;
     const clientDir = `${site.root}/client`;
     const script = `${root}/etc/init.d/besclient`;
-    const connection = [
-      "--data-dir",
-      clientDir,
-      "--masthead",
-      site.masthead,
-      "--parent",
-      `http://127.0.0.1:${site.serverPort}`,
-      "--host-identifier",
-      "instance",
-    ];
+    const connection = clientConnectionArgs(site, clientDir, site.serverPort);
     try {
       const installed = await runRole("client", [
         "install-service",

@@ -18,6 +18,7 @@ import { DATABASE_FILE } from "../store/mod.ts";
 import {
   admin,
   ADMIN_ENV,
+  allowRelay,
   clientReport,
   computerIdOf,
   copyKeysByUsb,
@@ -29,30 +30,15 @@ import {
   startServer,
   TEST_PASSWORD,
   type TestSite,
+  waitForCertificate,
   waitForStored,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
-import type { RoleProcess } from "./run_role.ts";
 import { runRole } from "./run_role.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
 
 async function siteKeyOf(site: TestSite): Promise<CryptoKey> {
   return (await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)))).siteKey;
-}
-
-/** Waits until the server serves the certificate of `kid` (it reloads every 2 s) and returns it. */
-async function servedCertificate(site: TestSite, kid: string): Promise<unknown> {
-  const siteKey = await siteKeyOf(site);
-  return await eventually(async () => {
-    const response = await fetch(`http://127.0.0.1:${site.serverPort}${API.encryptionCertificate}`);
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    const document = await response.json();
-    const { certificate } = await verifyEncryptionCertificate(siteKey, document);
-    return certificate.enabled && certificate.kid === kid ? document : undefined;
-  }, `the server to serve the certificate of ${kid}`);
 }
 
 /** The key id each bundle the relay sent through `parent` was sealed to, in order. */
@@ -62,32 +48,17 @@ function bundleKids(parent: TamperingProxy): string[] {
   );
 }
 
-/** Allows the decrypting relay that logged its computer id to send bundles. */
-async function allowRelay(site: TestSite, relay: RoleProcess): Promise<void> {
-  await relay.waitFor(/registered as computer \d+/);
-  const relayId = /registered as computer (\d+)/.exec(relay.stderr)![1];
-  await admin([
-    "relays",
-    "allow",
-    relayId,
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
-}
-
 /**
  * A site whose key A was deployed, then replaced by key B (imported into `relayDir`), then
  * retired: returns both key ids and A's certificate, validly signed and now outdated.
  */
 async function siteWithRetiredKey(site: TestSite, relayDir: string) {
   const kidA = await generateKey(site, true);
-  const certificateA = await servedCertificate(site, kidA);
+  const certificateA = await waitForCertificate(site, site.serverPort, kidA);
   const kidB = await generateKey(site, false);
   await copyKeysByUsb(site, relayDir);
   await deployKey(site);
-  await servedCertificate(site, kidB);
+  await waitForCertificate(site, site.serverPort, kidB);
   await admin([
     "encryption",
     "retire",
@@ -112,76 +83,61 @@ const DECRYPTING = [
 ];
 
 Deno.test("a restarted decrypting relay keeps the newest certificate: its parent replaying an older, validly signed one naming a retired key does not move its bundles off the current key", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const parent = new TamperingProxy(site.serverPort);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  await using parent = new TamperingProxy(site.serverPort);
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
-  let relay: RoleProcess | null = null;
-  try {
-    const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
-    relay = await startRelay(relayDir, relayPort, parent.port, DECRYPTING);
-    await allowRelay(site, relay);
-    const clientDir = `${site.root}/client`;
-    const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-    assert.equal(first.code, 0, first.stderr);
-    const cid = await computerIdOf(clientDir);
-    await waitForStored(site, cid, 1);
-    assert.deepEqual(bundleKids(parent), [kidB]);
+  await using relays = new AsyncDisposableStack();
+  const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
+  let relay = relays.use(await startRelay(relayDir, relayPort, parent.port, DECRYPTING));
+  await allowRelay(site, relay);
+  const clientDir = `${site.root}/client`;
+  const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+  assert.equal(first.code, 0, first.stderr);
+  const cid = await computerIdOf(clientDir);
+  await waitForStored(site, cid, 1);
+  assert.deepEqual(bundleKids(parent), [kidB]);
 
-    // Restarted, the relay finds a parent that serves key A's certificate: older, but signed.
-    await relay.stop();
-    parent.serve(API.encryptionCertificate, certificateA);
-    relay = await startRelay(relayDir, relayPort, parent.port, DECRYPTING);
-    const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-    assert.equal(second.code, 0, second.stderr);
-    const stored = await waitForStored(site, cid, 2);
-    assert.ok(stored.every((report) => report.encrypted && report.kid === kidB));
-    assert.ok(!bundleKids(parent).includes(kidA), `a bundle was sealed to retired key ${kidA}`);
-    assert.deepEqual(bundleKids(parent), [kidB, kidB], "the second report went up bundled to B");
-  } finally {
-    await relay?.stop();
-    await parent.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // Restarted, the relay finds a parent that serves key A's certificate: older, but signed.
+  await relay.stop();
+  parent.serve(API.encryptionCertificate, certificateA);
+  relay = relays.use(await startRelay(relayDir, relayPort, parent.port, DECRYPTING));
+  const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+  assert.equal(second.code, 0, second.stderr);
+  const stored = await waitForStored(site, cid, 2);
+  assert.ok(stored.every((report) => report.encrypted && report.kid === kidB));
+  assert.ok(!bundleKids(parent).includes(kidA), `a bundle was sealed to retired key ${kidA}`);
+  assert.deepEqual(bundleKids(parent), [kidB, kidB], "the second report went up bundled to B");
 });
 
 Deno.test("a decrypting relay never seals a bundle to a key its verified revocation list retires, even when its parent serves that key's validly signed certificate", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const parent = new TamperingProxy(site.serverPort);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  await using parent = new TamperingProxy(site.serverPort);
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
-  let relay: RoleProcess | null = null;
-  try {
-    const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
-    // The client learnt key B from the server itself.
-    const clientDir = `${site.root}/client`;
-    const first = await clientReport(site, clientDir, site.serverPort, [
-      "--encryption",
-      "required",
-    ]);
-    assert.equal(first.code, 0, first.stderr);
-    const cid = await computerIdOf(clientDir);
+  const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
+  // The client learnt key B from the server itself.
+  const clientDir = `${site.root}/client`;
+  const first = await clientReport(site, clientDir, site.serverPort, [
+    "--encryption",
+    "required",
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const cid = await computerIdOf(clientDir);
 
-    // A fresh relay whose parent withholds B's certificate and serves A's.
-    parent.serve(API.encryptionCertificate, certificateA);
-    relay = await startRelay(relayDir, relayPort, parent.port, DECRYPTING);
-    await allowRelay(site, relay);
-    await relay.waitFor(/revocation list updated [^\n]*retiredKeys=1/);
-    const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-    assert.equal(second.code, 0, second.stderr);
-    const stored = await waitForStored(site, cid, 2);
-    assert.ok(stored.every((report) => report.encrypted && report.kid === kidB));
-    assert.deepEqual(bundleKids(parent), [], `a bundle was sealed to retired key ${kidA}`);
-    await relay.waitFor(`names key ${kidA}, which the site's revocation list retires`);
-  } finally {
-    await relay?.stop();
-    await parent.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
-  }
+  // A fresh relay whose parent withholds B's certificate and serves A's.
+  parent.serve(API.encryptionCertificate, certificateA);
+  await using relay = await startRelay(relayDir, relayPort, parent.port, DECRYPTING);
+  await allowRelay(site, relay);
+  await relay.waitFor(/revocation list updated [^\n]*retiredKeys=1/);
+  const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+  assert.equal(second.code, 0, second.stderr);
+  const stored = await waitForStored(site, cid, 2);
+  assert.ok(stored.every((report) => report.encrypted && report.kid === kidB));
+  assert.deepEqual(bundleKids(parent), [], `a bundle was sealed to retired key ${kidA}`);
+  await relay.waitFor(`names key ${kidA}, which the site's revocation list retires`);
 });
 
 /** The key id of the certificate a relay serves its children now. */
@@ -196,43 +152,36 @@ async function kidServedBy(site: TestSite, relayPort: number): Promise<string | 
 }
 
 Deno.test("a plain relay serves its children the newest certificate it verified: a fresh client behind it encrypts to the current key although the parent now serves an older, validly signed one, before and after the relay restarts", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const parent = new TamperingProxy(site.serverPort);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  await using parent = new TamperingProxy(site.serverPort);
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
   const relayFlags = ["--masthead", site.masthead];
-  let relay: RoleProcess | null = null;
-  try {
-    const kidA = await generateKey(site, true);
-    const certificateA = await servedCertificate(site, kidA);
-    relay = await startRelay(relayDir, relayPort, parent.port, relayFlags);
-    assert.equal(await kidServedBy(site, relayPort), kidA);
-    // Key B replaces A (A stays loaded on the server, so a report sealed to it would be stored).
-    const kidB = await generateKey(site, false);
-    await deployKey(site);
-    await servedCertificate(site, kidB);
-    assert.equal(await kidServedBy(site, relayPort), kidB);
+  await using relays = new AsyncDisposableStack();
+  const kidA = await generateKey(site, true);
+  const certificateA = await waitForCertificate(site, site.serverPort, kidA);
+  let relay = relays.use(await startRelay(relayDir, relayPort, parent.port, relayFlags));
+  assert.equal(await kidServedBy(site, relayPort), kidA);
+  // Key B replaces A (A stays loaded on the server, so a report sealed to it would be stored).
+  const kidB = await generateKey(site, false);
+  await deployKey(site);
+  await waitForCertificate(site, site.serverPort, kidB);
+  assert.equal(await kidServedBy(site, relayPort), kidB);
 
-    // The parent now replays A's certificate: older, but signed by the site.
-    parent.serve(API.encryptionCertificate, certificateA);
-    for (const round of ["running", "restarted"]) {
-      if (round === "restarted") {
-        await relay.stop();
-        relay = await startRelay(relayDir, relayPort, parent.port, relayFlags);
-      }
-      assert.equal(await kidServedBy(site, relayPort), kidB, round);
-      const clientDir = `${site.root}/client-${round}`;
-      const report = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-      assert.equal(report.code, 0, report.stderr);
-      const stored = await waitForStored(site, await computerIdOf(clientDir), 1);
-      assert.deepEqual(stored.map((r) => [r.encrypted, r.kid]), [[true, kidB]], round);
+  // The parent now replays A's certificate: older, but signed by the site.
+  parent.serve(API.encryptionCertificate, certificateA);
+  for (const round of ["running", "restarted"]) {
+    if (round === "restarted") {
+      await relay.stop();
+      relay = relays.use(await startRelay(relayDir, relayPort, parent.port, relayFlags));
     }
-  } finally {
-    await relay?.stop();
-    await parent.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+    assert.equal(await kidServedBy(site, relayPort), kidB, round);
+    const clientDir = `${site.root}/client-${round}`;
+    const report = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
+    assert.equal(report.code, 0, report.stderr);
+    const stored = await waitForStored(site, await computerIdOf(clientDir), 1);
+    assert.deepEqual(stored.map((r) => [r.encrypted, r.kid]), [[true, kidB]], round);
   }
 });
 

@@ -42,6 +42,25 @@ export interface SignedUpload {
   status(otherPort?: number): Promise<UploadStatus | null>;
 }
 
+/** The manifest a client writes for `bytes` sent as upload `uid` of computer `cid`, created now. */
+export async function uploadManifestOf(
+  bytes: Uint8Array<ArrayBuffer>,
+  options: { uid: string; cid: number; name: string; chunkSize: number },
+): Promise<UploadManifest> {
+  const { uid, cid, name, chunkSize } = options;
+  return {
+    v: 1,
+    uid,
+    cid,
+    name,
+    size: bytes.length,
+    sha256: new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).toHex(),
+    chunkSize,
+    chunkCount: chunkCountOf(bytes.length, chunkSize),
+    createdAt: new Date().toISOString(),
+  };
+}
+
 /**
  * An upload of `bytes` in chunks of `chunkSize` by `sender` through the role (server or relay)
  * listening on `port`, named `name`.
@@ -55,19 +74,8 @@ export async function signedUpload(
   const { chunkSize } = options;
   const cid = sender.computerId;
   const uid = newUploadId();
-  const chunkCount = chunkCountOf(bytes.length, chunkSize);
-  const sha256 = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).toHex();
-  const manifest: UploadManifest = {
-    v: 1,
-    uid,
-    cid,
-    name: options.name,
-    size: bytes.length,
-    sha256,
-    chunkSize,
-    chunkCount,
-    createdAt: new Date().toISOString(),
-  };
+  const manifest = await uploadManifestOf(bytes, { uid, cid, name: options.name, chunkSize });
+  const { chunkCount, sha256 } = manifest;
   const base = `http://127.0.0.1:${port}${API.uploads}`;
   return {
     uid,

@@ -19,6 +19,7 @@ import {
 import { readClientKey } from "../keystore/key_storage.ts";
 import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
 import { verifyMasthead } from "../protocol/masthead.ts";
+import { reportBytes } from "./report_bytes.ts";
 import { clientReport } from "./role_processes.ts";
 import type { TestSite } from "./test_site.ts";
 
@@ -58,17 +59,8 @@ export async function registerSender(parentPort: number): Promise<TestSender> {
     privateKey,
     publicKey,
     report: async (seq, padding = 0) => {
-      const report = {
-        computerId,
-        seq,
-        createdAt: new Date().toISOString(),
-        properties: { hostname: "test-sender" },
-        custom: padding > 0 ? { padding: "x".repeat(padding) } : {},
-        relevance: [],
-        actionStatuses: [],
-        analyses: [],
-      };
-      const bytes = new TextEncoder().encode(JSON.stringify(report));
+      const custom: Record<string, string> = padding > 0 ? { padding: "x".repeat(padding) } : {};
+      const bytes = reportBytes(computerId, seq, custom, { hostname: "test-sender" });
       return JSON.stringify(
         await signReport(privateKey, { cid: computerId, seq, kid: null }, bytes),
       );
@@ -97,23 +89,18 @@ export async function postReportSignedAs(
   cid: number,
   seq: number,
 ): Promise<{ status: number; body: { error: { code: string; message: string } } }> {
-  const report = new TextEncoder().encode(JSON.stringify({
-    computerId: cid,
-    seq,
-    createdAt: new Date().toISOString(),
-    properties: {},
-    custom: {},
-    relevance: [],
-    actionStatuses: [],
-    analyses: [],
-  }));
-  const message = await signReport(key, { cid, seq, kid: null }, report);
-  const response = await fetch(`http://127.0.0.1:${port}${API.reports}`, {
+  const message = await signReport(key, { cid, seq, kid: null }, reportBytes(cid, seq, {}, {}));
+  const response = await postReport(port, JSON.stringify(message));
+  return { status: response.status, body: await response.json() };
+}
+
+/** Posts a report message (a `POST /api/v1/reports` body) to the server or relay at `port`. */
+export async function postReport(port: number, body: string): Promise<Response> {
+  return await fetch(`http://127.0.0.1:${port}${API.reports}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify(message),
+    body,
   });
-  return { status: response.status, body: await response.json() };
 }
 
 /**

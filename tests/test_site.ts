@@ -41,6 +41,24 @@ export interface TestSite {
   adminEnv?: Record<string, string>;
 }
 
+/**
+ * The environment of an admin call that may be refused: the site and transfer passwords, and no
+ * data dir from the test's own environment.
+ */
+const ADMIN_TRANSFER_ENV = {
+  ...ADMIN_ENV,
+  MLE_TRANSFER_PASSWORD: TRANSFER_PASSWORD,
+  MLE_DATA_DIR: "",
+};
+
+/** Runs the admin tool with the site and transfer passwords, whatever its exit code. */
+export async function adminResult(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RoleResult> {
+  return await runRole("admin", args, { env: { ...ADMIN_TRANSFER_ENV, ...env } });
+}
+
 /** Runs the admin tool and fails the test with its output when it exits non-zero. */
 export async function admin(
   args: string[],
@@ -64,21 +82,19 @@ export async function copyKeysByUsb(
   targetDir: string,
 ): Promise<{ exported: RoleResult; imported: RoleResult }> {
   const usb = `${site.root}/usb`;
-  const env = { ...ADMIN_ENV, MLE_TRANSFER_PASSWORD: TRANSFER_PASSWORD, MLE_DATA_DIR: "" };
-  const exported = await runRole("admin", [
+  const exported = await adminResult(
+    ["encryption", "export", "--to", usb, "--data-dir", site.serverDir],
+    site.adminEnv,
+  );
+  if (exported.code !== 0) throw new Error(`export exited ${exported.code}\n${exported.stderr}`);
+  const imported = await adminResult([
     "encryption",
-    "export",
-    "--to",
+    "import",
+    "--from",
     usb,
     "--data-dir",
-    site.serverDir,
-  ], { env: { ...env, ...site.adminEnv } });
-  if (exported.code !== 0) throw new Error(`export exited ${exported.code}\n${exported.stderr}`);
-  const imported = await runRole(
-    "admin",
-    ["encryption", "import", "--from", usb, "--data-dir", targetDir],
-    { env },
-  );
+    targetDir,
+  ]);
   if (imported.code !== 0) throw new Error(`import exited ${imported.code}\n${imported.stderr}`);
   await Deno.remove(usb, { recursive: true });
   return { exported, imported };
@@ -124,6 +140,58 @@ export async function createSite(adminEnv?: Record<string, string>): Promise<Dis
   return site;
 }
 
+/** A key of `mle-admin encryption status --json`, with the fields the tests read. */
+export interface EncryptionStatusKey {
+  kid: string;
+  role: string;
+  clients: number;
+  privateKeyFile: boolean;
+  privateKeyProblem: string | null;
+  relays: { computerId: number; name: string; url: string; live: boolean; lastSeenAt: number }[];
+}
+
+/** `mle-admin encryption status --json`, with the fields the tests read. */
+export interface EncryptionStatus {
+  state: string;
+  currentKid: string | null;
+  keys: EncryptionStatusKey[];
+  disabledAt: number | null;
+  orphaned: { id: number }[];
+}
+
+/** The site's encryption status as `mle-admin encryption status --json` gives it for `dataDir`. */
+export async function encryptionStatus(
+  site: TestSite,
+  dataDir = site.serverDir,
+): Promise<EncryptionStatus> {
+  const result = await admin(
+    ["encryption", "status", "--json", "--data-dir", dataDir],
+    site.adminEnv,
+  );
+  return JSON.parse(result.stdout);
+}
+
+/**
+ * Signs client settings (`NAME=VALUE`) for every computer (`"all"`) or for one computer id, as
+ * `mle-admin settings set` does; fails the test when the tool refuses.
+ */
+export async function setSettings(
+  site: TestSite,
+  target: "all" | number,
+  settings: string[],
+): Promise<void> {
+  await admin([
+    "settings",
+    "set",
+    ...settings,
+    ...(target === "all" ? ["--all"] : ["--computer", String(target)]),
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ], site.adminEnv);
+}
+
 /** Generates a 2048-bit MLE key with the seed's syntax; deploys it now or leaves it pending. */
 export async function generateKey(site: TestSite, deployNow: boolean): Promise<string> {
   const result = await admin([
@@ -151,17 +219,25 @@ export async function deployKey(site: TestSite): Promise<void> {
   ], site.adminEnv);
 }
 
-/** Waits until the server on `port` serves the site-signed certificate of `kid` (null: disabled). */
-export async function waitForCertificate(site: TestSite, port: number, kid: string | null) {
+/**
+ * Waits until the server on `port` serves the site-signed certificate of `kid` (null: disabled);
+ * the certificate document it serves.
+ */
+export async function waitForCertificate(
+  site: TestSite,
+  port: number,
+  kid: string | null,
+): Promise<unknown> {
   const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
-  await eventually(async () => {
+  return await eventually(async () => {
     const response = await fetch(`http://127.0.0.1:${port}${API.encryptionCertificate}`);
     if (response.status !== 200) {
       await response.body?.cancel();
       return undefined;
     }
-    const { certificate } = await verifyEncryptionCertificate(siteKey, await response.json());
+    const document = await response.json();
+    const { certificate } = await verifyEncryptionCertificate(siteKey, document);
     const served = certificate.enabled ? certificate.kid : null;
-    return served === kid ? true : undefined;
+    return served === kid ? document : undefined;
   }, `the server to serve the certificate of ${kid}`);
 }

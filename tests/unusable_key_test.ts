@@ -14,6 +14,7 @@ import {
   clientReport,
   clientStatus,
   createSite,
+  encryptionStatus,
   generateKey,
   startServer,
   storedReports,
@@ -45,9 +46,7 @@ Deno.test({
         ),
       );
       assert.match(status.stdout, new RegExp(`${kid} .*unusable, mode 0644: run chmod 600`));
-      const json = JSON.parse(
-        (await admin(["encryption", "status", "--json", "--data-dir", site.serverDir])).stdout,
-      );
+      const json = await encryptionStatus(site);
       assert.equal(json.keys[0].privateKeyFile, true);
       assert.equal(
         json.keys[0].privateKeyProblem,
@@ -86,8 +85,8 @@ Deno.test({
         true,
         kid,
       ]]);
-      const after = await admin(["encryption", "status", "--json", "--data-dir", site.serverDir]);
-      assert.equal(JSON.parse(after.stdout).keys[0].privateKeyProblem, null);
+      const after = await encryptionStatus(site);
+      assert.equal(after.keys[0].privateKeyProblem, null);
     } finally {
       await server.stop();
       await Deno.remove(site.root, { recursive: true });

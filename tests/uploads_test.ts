@@ -7,14 +7,13 @@ import assert from "node:assert/strict";
 import { deriveChunkKey, sealChunk, signClearChunk } from "../envelope/upload_chunk.ts";
 import { sealUploadManifest, signUploadManifest } from "../envelope/upload_manifest.ts";
 import { readClientKey } from "../keystore/key_storage.ts";
-import { verifyEncryptionCertificate } from "../protocol/encryption_certificate.ts";
-import { verifyMasthead } from "../protocol/masthead.ts";
 import { API } from "../protocol/paths.ts";
-import type { UploadManifest } from "../protocol/upload.ts";
 import {
   admin,
+  clientConnectionArgs,
   clientReport,
   clientStatus,
+  clientUpload,
   computerIdOf,
   copyKeysByUsb,
   createSite,
@@ -22,6 +21,8 @@ import {
   freePort,
   generateKey,
   RecordingProxy,
+  registeredSender,
+  setSettings,
   startRelay,
   startServer,
   type TestSite,
@@ -29,6 +30,7 @@ import {
 import { containsCanary, readTree } from "./recording_proxy.ts";
 import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
+import { uploadManifestOf } from "./signed_upload.ts";
 import { eventually } from "./eventually.ts";
 
 const encoder = new TextEncoder();
@@ -56,18 +58,7 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 }
 
 function connection(site: TestSite, clientDir: string, port: number, level: string): string[] {
-  return [
-    "--data-dir",
-    clientDir,
-    "--masthead",
-    site.masthead,
-    "--parent",
-    `http://127.0.0.1:${port}`,
-    "--host-identifier",
-    "instance",
-    "--encryption",
-    level,
-  ];
+  return [...clientConnectionArgs(site, clientDir, port), "--encryption", level];
 }
 
 async function upload(
@@ -78,15 +69,7 @@ async function upload(
   extra: string[] = [],
   level = "required",
 ): Promise<RoleResult> {
-  return await runRole("client", [
-    "upload",
-    file,
-    "--wait",
-    "--timeout",
-    "60",
-    ...extra,
-    ...connection(site, clientDir, port, level),
-  ]);
+  return await clientUpload(site, clientDir, port, file, [...extra, "--encryption", level]);
 }
 
 interface ListedUpload {
@@ -105,19 +88,6 @@ interface ListedUpload {
 async function listUploads(site: TestSite): Promise<ListedUpload[]> {
   const result = await admin(["uploads", "list", "--json", "--data-dir", site.serverDir]);
   return JSON.parse(result.stdout);
-}
-
-async function setClientSettings(site: TestSite, settings: string[]): Promise<void> {
-  await admin([
-    "settings",
-    "set",
-    ...settings,
-    "--all",
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ]);
 }
 
 async function folderBytes(path: string): Promise<number> {
@@ -240,7 +210,7 @@ async function largestSegmentBytes(bufferDir: string): Promise<number> {
 Deno.test("with the server up, a relay passes each chunk straight on: the server's answer with 200, and no chunk data ever in its buffer folder", async () => {
   await using site = await createSite();
   await generateKey(site, true);
-  await setClientSettings(site, ["_BESClient_UploadManager_ChunkSize=4096"]);
+  await setSettings(site, "all", ["_BESClient_UploadManager_ChunkSize=4096"]);
   await using _server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
@@ -353,38 +323,17 @@ Deno.test("the server refuses tampered, reordered and cut chunks, ignores a dupl
   await generateKey(site, true);
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  const report = await clientReport(site, clientDir, site.serverPort, [
-    "--encryption",
-    "required",
-  ]);
-  assert.equal(report.code, 0, report.stderr);
-  const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
-  const state = JSON.parse(await Deno.readTextFile(`${clientDir}/state.json`));
-  const cid = state.computerId as number;
-  const { siteKey } = await verifyMasthead(JSON.parse(await Deno.readTextFile(site.masthead)));
-  const { certificate, publicKey } = await verifyEncryptionCertificate(
-    siteKey,
-    JSON.parse(state.certificate),
-  );
+  const sender = await registeredSender(site, clientDir, site.serverPort);
+  const { cid, privateKey } = sender;
   const base = `http://127.0.0.1:${site.serverPort}${API.uploads}`;
   const cs = 1024;
   const plain = crypto.getRandomValues(new Uint8Array(2500));
   const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
-  const manifest: UploadManifest = {
-    v: 1,
-    uid,
-    cid,
-    name: "crafted.bin",
-    size: plain.length,
-    sha256: await sha256Hex(plain),
-    chunkSize: cs,
-    chunkCount: 3,
-    createdAt: new Date().toISOString(),
-  };
+  const manifest = await uploadManifestOf(plain, { uid, cid, name: "crafted.bin", chunkSize: cs });
   const { message, fileKey } = await sealUploadManifest(
-    publicKey!,
-    (certificate as { kid: string }).kid,
-    key.privateKey,
+    sender.serverPublicKey,
+    sender.kid,
+    privateKey,
     { cid, uid, cs, cc: 3 },
     encoder.encode(JSON.stringify(manifest)),
   );
@@ -459,7 +408,7 @@ Deno.test("the server refuses tampered, reordered and cut chunks, ignores a dupl
   const other = "0".repeat(32);
   const unknown = await fetch(`${base}/${cid}/${other}/0`, {
     method: "PUT",
-    body: await signClearChunk(key.privateKey, { cid, uid: other, index: 0, final: true }, plain),
+    body: await signClearChunk(privateKey, { cid, uid: other, index: 0, final: true }, plain),
   });
   assert.equal(unknown.status, 404);
   assert.equal((await unknown.json()).error.code, "ERR_UNKNOWN_UPLOAD");
@@ -469,7 +418,7 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
   const site = await createSite();
   await generateKey(site, true);
   // Small chunks and a throttle make the upload last long enough to be interrupted three times.
-  await setClientSettings(site, [
+  await setSettings(site, "all", [
     "_BESClient_UploadManager_ChunkSize=4096",
     "_BESClient_UploadManager_ThrottleKBPS=64",
   ]);
@@ -549,7 +498,7 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
 Deno.test("a full relay buffer makes the client wait, never exceeds its size, and drains once the server is back", async () => {
   const site = await createSite();
   await generateKey(site, true);
-  await setClientSettings(site, ["_BESClient_UploadManager_ChunkSize=4096"]);
+  await setSettings(site, "all", ["_BESClient_UploadManager_ChunkSize=4096"]);
   let server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
@@ -677,17 +626,7 @@ Deno.test("quotas charge bytes received: a declared upload that sends nothing ho
   const cs = 64 * 1024;
   const plain = await writeTestFile(`${site.root}/declared.bin`, 250 * 1024);
   const uid = crypto.getRandomValues(new Uint8Array(16)).toHex();
-  const manifest: UploadManifest = {
-    v: 1,
-    uid,
-    cid,
-    name: "declared.bin",
-    size: plain.length,
-    sha256: await sha256Hex(plain),
-    chunkSize: cs,
-    chunkCount: 4,
-    createdAt: new Date().toISOString(),
-  };
+  const manifest = await uploadManifestOf(plain, { uid, cid, name: "declared.bin", chunkSize: cs });
   const message = await signUploadManifest(
     key.privateKey,
     { cid, uid, cs, cc: 4 },

@@ -29,7 +29,7 @@ import { IngestError } from "./ingest_error.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 
 /**
- * Ingests each envelope of a batch as if it had come alone, all at once (so that their commits
+ * Ingests each envelope of a batch as if it had come alone, many at once (so that their commits
  * share the writer's transaction), and answers each.
  *
  * @throws {IngestError} 400 `ERR_BATCH_MALFORMED` when the framing is not a batch; nothing is
@@ -51,11 +51,19 @@ export async function ingestReportBatch(
       `${error.message}; send each report alone to ${API.reports} instead`,
     );
   }
-  const results = await Promise.all(
-    envelopes.map((envelope) => answerOf(envelope, context, log)),
-  );
+  // In waves, so that a batch's reports in flight (each with its ciphertext, plaintext and parsed
+  // report) stay few whatever the batch size; a wave's commits still share the writer's
+  // transaction, and the waves of concurrent batches share it with each other.
+  const results: ReportBatchResult[] = [];
+  for (let first = 0; first < envelopes.length; first += BATCH_INGEST_WAVE) {
+    const wave = envelopes.slice(first, first + BATCH_INGEST_WAVE);
+    results.push(...await Promise.all(wave.map((envelope) => answerOf(envelope, context, log))));
+  }
   return { results };
 }
+
+/** How many envelopes of one batch are ingested at once. */
+const BATCH_INGEST_WAVE = 64;
 
 /** The status and body `POST /api/v1/reports` answers for one envelope; never throws. */
 async function answerOf(

@@ -96,6 +96,40 @@ Deno.test("POST /api/v1/reports/batch answers each envelope as its own request w
   });
 });
 
+Deno.test("a batch larger than one wave of ingest answers every envelope in its place and stores each once", async () => {
+  await withServer(async ({ app, store, pair, kid }) => {
+    const alice = await registerTestComputer(store, "alice");
+    const { contentKey } = await createContentKey(pair.publicKey, kid);
+    const count = 150; // over two waves of 64
+    const envelopes: Uint8Array<ArrayBuffer>[] = [];
+    for (let seq = 1; seq <= count; seq++) {
+      const sealed = await sealReport(
+        contentKey,
+        alice.keys.privateKey,
+        { cid: alice.id, seq },
+        reportBytes(alice.id, seq),
+      );
+      envelopes.push(encoder.encode(JSON.stringify(sealed)));
+    }
+    envelopes[100] = encoder.encode("not json");
+    const results = readReportBatchAnswer(
+      await (await postBatch(app, encodeReportBatch(envelopes))).json(),
+      count,
+    );
+    for (const [index, result] of results.entries()) {
+      if (index === 100) {
+        assert.equal(result.status, 400);
+        continue;
+      }
+      assert.deepEqual(result, {
+        status: 200,
+        body: { status: "stored", computerId: alice.id, seq: index + 1 },
+      });
+    }
+    assert.equal(await store.countReports(), count - 1);
+  });
+});
+
 Deno.test("POST /api/v1/reports/batch refuses a malformed or oversized batch whole, ingesting nothing", async () => {
   await withServer(async ({ app, store, pair, kid }) => {
     const alice = await registerTestComputer(store, "alice");

@@ -45,3 +45,52 @@ export function readBundleResults(body: unknown, count: number): BundleReportRes
     }
   });
 }
+
+/** What a decrypting relay does when the server refused a bundle as a whole. */
+export interface BundleRefusal {
+  /** How long its reports go untouched (no bundles) before it tries again. */
+  pauseMs: number;
+  /** Why, as the relay logs it once, with what the operator can do. */
+  reason: string;
+  /** What to do first: forget its computer id, or fetch the certificate again. */
+  then: "register-again" | "fetch-certificate" | null;
+}
+
+/**
+ * Reads the server's refusal of a whole bundle (any answer but 200, 408, 429 and 5xx).
+ *
+ * @example
+ * ```ts
+ * import { bundleRefusal } from "./bundle_results.ts";
+ * console.log(bundleRefusal(403, "ERR_RELAY_NOT_ALLOWED", 7).reason.includes("relays allow 7")); // true
+ * ```
+ */
+export function bundleRefusal(status: number, code: string, relayId: number): BundleRefusal {
+  switch (code) {
+    case "ERR_RELAY_NOT_ALLOWED":
+      return {
+        pauseMs: 30_000,
+        reason: `the server does not accept bundles from this relay (computer ${relayId}) yet; ` +
+          `allow it with: mle-admin relays allow ${relayId} --site-key FILE`,
+        then: null,
+      };
+    case "ERR_UNKNOWN_COMPUTER":
+      return {
+        pauseMs: 5_000,
+        reason: "the server no longer knows this relay; registering again",
+        then: "register-again",
+      };
+    case "ERR_UNKNOWN_KEY_ID":
+      return {
+        pauseMs: 5_000,
+        reason: "the server does not hold the key bundles were encrypted to",
+        then: "fetch-certificate",
+      };
+    default:
+      return {
+        pauseMs: 5 * 60_000,
+        reason: `the server refused a bundle (${status} ${code}); forwarding reports untouched`,
+        then: null,
+      };
+  }
+}

@@ -38,7 +38,7 @@ import { type BundleEntry, MAX_BUNDLE_REPORTS } from "../protocol/report_bundle.
 import { DeliveryLoop } from "./_delivery_loop.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { BundleReportOpener } from "./bundle_report_opener.ts";
-import { readBundleResults } from "./bundle_results.ts";
+import { bundleRefusal, readBundleResults } from "./bundle_results.ts";
 import { BundleSealer } from "./bundle_sealer.ts";
 import type { ClientPublicKeys } from "./client_public_keys.ts";
 import { type ForwarderStats, settleMessage } from "./delivery_outcome.ts";
@@ -410,29 +410,13 @@ export class DecryptingForwarder {
       return false;
     }
     // The server refused the bundle as a whole: say why, and let the reports go untouched.
-    switch (code) {
-      case "ERR_RELAY_NOT_ALLOWED":
-        this.#pause(
-          30_000,
-          `the server does not accept bundles from this relay (computer ${relayId}) yet; ` +
-            `allow it with: mle-admin relays allow ${relayId} --site-key FILE`,
-        );
-        break;
-      case "ERR_UNKNOWN_COMPUTER":
-        await this.#identity.forget();
-        this.#pause(5_000, "the server no longer knows this relay; registering again");
-        break;
-      case "ERR_UNKNOWN_KEY_ID":
-        this.#sealer.forgetContentKey();
-        await this.#certificate.recipient(true).catch(() => null);
-        this.#pause(5_000, "the server does not hold the key bundles were encrypted to");
-        break;
-      default:
-        this.#pause(
-          5 * 60_000,
-          `the server refused a bundle (${answer.status} ${code}); forwarding reports untouched`,
-        );
+    const refusal = bundleRefusal(answer.status, code, relayId);
+    if (refusal.then === "register-again") await this.#identity.forget();
+    if (refusal.then === "fetch-certificate") {
+      this.#sealer.forgetContentKey();
+      await this.#certificate.recipient(true).catch(() => null);
     }
+    this.#pause(refusal.pauseMs, refusal.reason);
     const bytesOf = new Map<string, Uint8Array<ArrayBuffer>>();
     for (const id of ids) {
       const bytes = await this.#spool.readWaiting(id);

@@ -33,12 +33,13 @@
 import {
   ensurePrivateDir,
   joinPath,
+  readTextFileIfExists,
   replaceFileAtomically,
   syncDir,
 } from "../keystore/secure_file.ts";
 import { readUploadManifestMessage } from "../envelope/upload_manifest.ts";
-import { isWireErrorCode, type WireErrorCode } from "../protocol/wire_error_codes.ts";
 import { readSegmentRecords, RECORD_HEADER, recordHeader } from "./upload_segment_record.ts";
+import { encodeUploadState, readUploadState, type UploadRefusal } from "./upload_state_file.ts";
 
 /** Where a buffered chunk's bytes are. */
 interface ChunkPlace {
@@ -71,7 +72,7 @@ export interface BufferedUpload {
   /** The chunks waiting here, by index, in arrival order. */
   readonly chunks: Map<number, ChunkPlace>;
   /** The parent refused the upload for good (its answer). */
-  refused: { status: number; code: WireErrorCode; message: string } | null;
+  refused: UploadRefusal | null;
   /** The parent said it stored the whole file. */
   complete: boolean;
   createdAt: number;
@@ -79,13 +80,6 @@ export interface BufferedUpload {
   readonly segments: Map<number, Segment>;
   /** The segment new chunks go to (-1: none yet in this run). */
   current: number;
-}
-
-interface StateFile {
-  manifestDelivered: boolean;
-  refused: BufferedUpload["refused"];
-  complete: boolean;
-  createdAt: number;
 }
 
 const FOLDER_PATTERN = /^([1-9][0-9]{0,15})-([0-9a-f]{32})$/;
@@ -400,13 +394,8 @@ export class UploadBuffer {
   }
 
   async #writeState(upload: BufferedUpload): Promise<void> {
-    const state: StateFile = {
-      manifestDelivered: upload.manifestDelivered,
-      refused: upload.refused,
-      complete: upload.complete,
-      createdAt: upload.createdAt,
-    };
-    await replaceFileAtomically(joinPath(this.#folder(upload), STATE_FILE), JSON.stringify(state));
+    const path = joinPath(this.#folder(upload), STATE_FILE);
+    await replaceFileAtomically(path, encodeUploadState(upload));
   }
 
   /** Reads one upload folder; null when it holds no usable manifest. */
@@ -422,23 +411,17 @@ export class UploadBuffer {
       return null;
     }
     if (claims.cid !== cid || claims.uid !== uid) return null;
-    let state: Partial<StateFile> = {};
-    try {
-      state = JSON.parse(await Deno.readTextFile(joinPath(folder, STATE_FILE)));
-    } catch {
-      // No state: the manifest was never delivered.
-    }
+    // No state (or none readable): the manifest was never delivered.
+    const stateText = await readTextFileIfExists(joinPath(folder, STATE_FILE)).catch(() => null);
+    const state = readUploadState(stateText, Date.now());
     const upload: BufferedUpload = {
       cid,
       uid,
       chunkSize: claims.cs,
       chunkCount: claims.cc,
       encrypted: claims.kid !== null,
-      manifestDelivered: state.manifestDelivered === true,
+      ...state,
       chunks: new Map(),
-      refused: readRefusal(state.refused),
-      complete: state.complete === true,
-      createdAt: typeof state.createdAt === "number" ? state.createdAt : Date.now(),
       segments: new Map(),
       current: -1,
     };
@@ -491,12 +474,4 @@ function keyOf(cid: number, uid: string): string {
 function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
   let written = 0;
   while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
-}
-
-// A refusal as saved in `state.json` (null when absent or not one: the upload is then retried).
-function readRefusal(value: unknown): BufferedUpload["refused"] {
-  if (typeof value !== "object" || value === null) return null;
-  const { status, code, message } = value as Record<string, unknown>;
-  if (typeof status !== "number" || typeof message !== "string") return null;
-  return { status, code: isWireErrorCode(code) ? code : "ERR_UPLOAD_REFUSED", message };
 }

@@ -63,7 +63,7 @@ export async function ingestReportBatch(
 }
 
 /** How many envelopes of one batch are ingested at once. */
-const BATCH_INGEST_WAVE = 64;
+const BATCH_INGEST_WAVE = 32;
 
 /** The status and body `POST /api/v1/reports` answers for one envelope; never throws. */
 async function answerOf(

@@ -100,7 +100,7 @@ Deno.test("a batch larger than one wave of ingest answers every envelope in its 
   await withServer(async ({ app, store, pair, kid }) => {
     const alice = await registerTestComputer(store, "alice");
     const { contentKey } = await createContentKey(pair.publicKey, kid);
-    const count = 150; // over two waves of 64
+    const count = 150; // over four waves of 32
     const envelopes: Uint8Array<ArrayBuffer>[] = [];
     for (let seq = 1; seq <= count; seq++) {
       const sealed = await sealReport(

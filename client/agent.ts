@@ -78,6 +78,8 @@ export interface CycleResult {
   hint?: string;
   /** Why reports are held (outcome "queued"). */
   heldBy?: HoldCause;
+  /** The longest `Retry-After` a busy parent sent in the cycle, in milliseconds. */
+  retryAfterMs?: number;
 }
 
 /** A decision to hold a report. */
@@ -99,6 +101,8 @@ export class Agent {
   readonly #queue: ReportQueue;
   readonly #contentKeys: ContentKeyStore;
   #masthead!: Masthead;
+  /** The longest `Retry-After` a busy parent sent in the current cycle. */
+  #retryAfterMs: number | null = null;
   #siteKey!: CryptoKey;
   #state!: ClientState;
   #key!: ClientKey;
@@ -187,6 +191,12 @@ export class Agent {
     });
   }
 
+  /** Records when `mle-client run` starts its next cycle, and why then, for `mle-client status`. */
+  async noteNextCycle(at: Date, why: string): Promise<void> {
+    this.#state.nextCycle = { at: at.toISOString(), why };
+    await this.#save();
+  }
+
   /** Adds a new report with the machine's properties and the given custom properties. */
   async queueReport(custom: Record<string, string>): Promise<number> {
     const seq = Math.max(this.#state.nextSeq, (await this.#queue.maxSeq()) + 1);
@@ -206,6 +216,7 @@ export class Agent {
   async cycle(): Promise<CycleResult> {
     const now = new Date().toISOString();
     this.#state.lastAttemptAt = now;
+    this.#retryAfterMs = null;
     try {
       const result = await this.#cycle();
       if (result.outcome === "delivered") {
@@ -226,6 +237,7 @@ export class Agent {
         delivered: 0,
         queued: await this.#queue.depth(),
         ...(error instanceof KeyExchangeError ? { hint: error.hint } : {}),
+        ...(this.#retryAfterMs !== null ? { retryAfterMs: this.#retryAfterMs } : {}),
       };
     } finally {
       await this.#save();
@@ -405,7 +417,11 @@ export class Agent {
         // An authenticating relay that has not admitted this client: kept for after `register`.
         throw new KeyExchangeError("ERR_KEY_EXCHANGE_REQUIRED", parent, answer.said, this.#options);
       case "busy":
-        // Busy or failing: the next parent may take it (the report stays queued meanwhile).
+        // Busy or failing: the next parent may take it (the report stays queued meanwhile); the
+        // service loop waits at least what it asked before the next cycle.
+        if (answer.retryAfterMs !== null) {
+          this.#retryAfterMs = Math.max(this.#retryAfterMs ?? 0, answer.retryAfterMs);
+        }
         throw new ParentUnreachableError(
           `${parent} (it answered ${answer.status}: ${answer.said})`,
         );

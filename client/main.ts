@@ -31,6 +31,7 @@ import {
 } from "../service/service_command.ts";
 import { rotateKeys } from "./rotate_keys.ts";
 import { carryOutDirectedRotation } from "./directed_rotation.ts";
+import { nextCycleDelay } from "./next_cycle_delay.ts";
 import { sendUploadsAfterCycle, UPLOAD_HELP, uploadCommand } from "./upload_command.ts";
 import { keyExchangeHint } from "./key_exchange_hint.ts";
 import { registerWithRelay, rewriteOriginalRegister } from "./key_exchange_command.ts";
@@ -96,7 +97,10 @@ Connection options (report, run):
   --property NAME=VALUE      a custom property (repeatable)
   --host-identifier KIND     machine (default) or instance
   --quiet                    print nothing but errors
-  --interval SECONDS         (run) seconds between reports, 1 to 604800 (default ${DEFAULT_INTERVAL_SECONDS})
+  --interval SECONDS         (run) seconds between reports, 1 to 604800 (default ${DEFAULT_INTERVAL_SECONDS}).
+                             When no parent took the reports (unreachable, or busy: 5xx, 429),
+                             the next cycle comes sooner: 5 s, doubling up to the interval, with
+                             jitter, never before a parent's Retry-After; status says when
 
 Rotation options (rotate-keys; also the connection options above):
   --compromised              trust no hand-over: the new key claims to replace the old computer
@@ -353,6 +357,7 @@ async function report(values: ClientFlagValues, asService: boolean): Promise<num
     });
   }
   options.say(`running as a service, reporting every ${interval} s`);
+  let failureStreak = 0;
   while (!stopping) {
     if (restarting) {
       restarting = false;
@@ -364,8 +369,18 @@ async function report(values: ClientFlagValues, asService: boolean): Promise<num
     ({ agent, cycle } = await carryOutDirectedRotation(agent, options) ?? { agent, cycle });
     await sendUploadsAfterCycle(agent, options, exitCodeOf(cycle, options), interval * 1000);
     if (stopping || restarting) continue;
+    const parentsFailed = cycle.outcome === "unreachable";
+    failureStreak = parentsFailed ? failureStreak + 1 : 0;
+    const delay = nextCycleDelay({
+      intervalMs: interval * 1000,
+      parentsFailed,
+      failureStreak,
+      retryAfterMs: cycle.retryAfterMs ?? null,
+    });
+    await agent.noteNextCycle(new Date(Date.now() + delay.ms), delay.why);
+    runLog.info(`next cycle in ${Math.ceil(delay.ms / 1000)} s: ${delay.why}`);
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, interval * 1000);
+      const timer = setTimeout(resolve, delay.ms);
       wake = () => {
         clearTimeout(timer);
         resolve();

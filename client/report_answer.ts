@@ -6,6 +6,7 @@
  */
 
 import { readErrorAnswer } from "../protocol/http_error.ts";
+import { parseRetryAfter } from "../protocol/upload_fetch.ts";
 import type { WireErrorCode } from "../protocol/wire_error_codes.ts";
 
 /** A parent's answer to one report, read. */
@@ -20,8 +21,11 @@ export type ReportAnswer =
   | { kind: "key-exchange-required"; said: string }
   /** The parent takes no encrypted reports (a legacy relay): decide again, which may hold. */
   | { kind: "encryption-refused" }
-  /** Busy or failing (5xx, 429): the next parent may take it; the report stays queued. */
-  | { kind: "busy"; status: number; said: string }
+  /**
+   * Busy or failing (5xx, 429): the next parent may take it; the report stays queued.
+   * `retryAfterMs`: the parent's `Retry-After`, or null.
+   */
+  | { kind: "busy"; status: number; said: string; retryAfterMs: number | null }
   /**
    * Refused. `forGood`: the report itself is wrong and goes to `queue/rejected`; otherwise it is
    * about the sender or the site's policy (revoked, clear text refused) and stays queued.
@@ -40,7 +44,7 @@ export type ReportAnswer =
  * ```
  */
 export function readReportAnswer(
-  answer: { status: number; body: unknown },
+  answer: { status: number; body: unknown; retryAfter?: string },
   encrypted: boolean,
 ): ReportAnswer {
   const { status } = answer;
@@ -62,7 +66,9 @@ export function readReportAnswer(
         ? { kind: "encryption-refused" }
         : { kind: "refused", status, code, said, forGood: false };
   }
-  if (status >= 500 || status === 429) return { kind: "busy", status, said };
+  if (status >= 500 || status === 429) {
+    return { kind: "busy", status, said, retryAfterMs: parseRetryAfter(answer.retryAfter ?? null) };
+  }
   const aboutTheSender = code === "ERR_COMPUTER_REVOKED" || code === "ERR_CLEAR_TEXT_REFUSED";
   return { kind: "refused", status, code, said, forGood: !aboutTheSender };
 }

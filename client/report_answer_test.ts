@@ -9,7 +9,7 @@ const refusal = (status: number, code: WireErrorCode, message = "why") => ({
 });
 
 Deno.test("readReportAnswer() maps each answer to what the agent does", () => {
-  const cases: [{ status: number; body: unknown }, boolean, ReportAnswer][] = [
+  const cases: [{ status: number; body: unknown; retryAfter?: string }, boolean, ReportAnswer][] = [
     [{ status: 200, body: { status: "stored" } }, true, { kind: "delivered" }],
     [{ status: 202, body: null }, false, { kind: "delivered" }],
     [refusal(409, "ERR_DUPLICATE_REPORT"), true, { kind: "delivered" }],
@@ -32,13 +32,30 @@ Deno.test("readReportAnswer() maps each answer to what the agent does", () => {
         forGood: false,
       },
     ],
-    [refusal(503, "ERR_SPOOL_FULL", "full"), true, { kind: "busy", status: 503, said: "full" }],
+    [refusal(503, "ERR_SPOOL_FULL", "full"), true, {
+      kind: "busy",
+      status: 503,
+      said: "full",
+      retryAfterMs: null,
+    }],
+    [{ ...refusal(503, "ERR_SPOOL_FULL", "full"), retryAfter: "15" }, true, {
+      kind: "busy",
+      status: 503,
+      said: "full",
+      retryAfterMs: 15_000,
+    }],
     [refusal(429, "ERR_TOO_MANY_NEW_KEYS", "slow"), true, {
       kind: "busy",
       status: 429,
       said: "slow",
+      retryAfterMs: null,
     }],
-    [{ status: 502, body: "<html>" }, true, { kind: "busy", status: 502, said: "HTTP 502" }],
+    [{ status: 502, body: "<html>" }, true, {
+      kind: "busy",
+      status: 502,
+      said: "HTTP 502",
+      retryAfterMs: null,
+    }],
     [
       refusal(403, "ERR_COMPUTER_REVOKED", "revoked"),
       true,

@@ -34,6 +34,7 @@ export async function showStatus(values: ClientFlagValues): Promise<number> {
     lastAttemptAt: state.lastAttemptAt,
     lastSuccessAt: state.lastSuccessAt,
     lastFailure: state.lastFailure,
+    nextCycle: state.nextCycle,
     queueDepth: await new ReportQueue(dataDir).depth(),
     uploads: await uploadViews(dataDir),
     logFile: clientLogSettings(values, dataDir).file,
@@ -67,6 +68,10 @@ export async function showStatus(values: ClientFlagValues): Promise<number> {
   line(
     "Last failure",
     summary.lastFailure ? `${summary.lastFailure.at} ${summary.lastFailure.message}` : "none",
+  );
+  line(
+    "Next cycle",
+    summary.nextCycle ? `${summary.nextCycle.at} (${summary.nextCycle.why})` : "-",
   );
   line("Queued reports", summary.queueDepth);
   line("Log file", summary.logFile);

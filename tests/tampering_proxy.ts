@@ -61,9 +61,10 @@ export class TamperingProxy {
   readonly #documents = new Map<string, unknown>();
   #shutdown: Promise<void> | null = null;
 
-  constructor(targetPort: number) {
+  /** @param listenPort Where the proxy listens (default: any free port). */
+  constructor(targetPort: number, listenPort = 0) {
     this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      { hostname: "127.0.0.1", port: listenPort, onListen: () => {} },
       async (request) => {
         const url = new URL(request.url);
         const intercepted = { method: request.method, path: `${url.pathname}${url.search}` };

@@ -72,7 +72,12 @@ export function readRelayRequestAuth(header: string | null | undefined): RelayRe
   const computerId = Number(match[1]);
   const issuedAt = Number(match[2]);
   if (!Number.isSafeInteger(computerId) || !Number.isSafeInteger(issuedAt)) return null;
-  const signature = decodeBase64Url(match[3]);
+  let signature: Uint8Array<ArrayBuffer>;
+  try {
+    signature = decodeBase64Url(match[3]);
+  } catch {
+    return null; // not canonical base64url (its last character carries stray bits)
+  }
   if (signature.length !== ED25519_SIGNATURE_LENGTH) return null;
   return { computerId, issuedAt, signature };
 }

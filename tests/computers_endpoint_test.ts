@@ -30,6 +30,8 @@ Deno.test("the server answers GET /api/v1/computers/ID only to an allowed relay'
 
   await refusedWith(undefined, "ERR_RELAY_AUTH_REQUIRED");
   await refusedWith("1.2.not-a-signature", "ERR_RELAY_AUTH_REQUIRED");
+  // 86 base64url characters whose last one carries stray bits: not a signature (was a 500).
+  await refusedWith(`1.2.${"A".repeat(85)}B`, "ERR_RELAY_AUTH_REQUIRED");
   const signed = (key: CryptoKey, target = path, at = Date.now()) =>
     signRelayRequest(key, relay.computerId, "GET", target, at);
   // A registered computer is not a relay until the administrator allows it.

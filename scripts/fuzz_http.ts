@@ -1,8 +1,9 @@
 /**
  * `npm run fuzz:http`: fuzzed HTTP against real processes on 127.0.0.1. It records real traffic
- * (a client registering, reporting encrypted and uploading a file through a relay, through
- * `tests/recording_proxy.ts`), then sends mutations of those requests, raw over TCP, to the relay
- * and to the server: bit flips, cuts, splices of two requests, bodies swapped between paths,
+ * through `tests/recording_proxy.ts`: a client registering, reporting encrypted and uploading a file
+ * through a relay; that relay's report batches and forwarded uploads to the server; a decrypting
+ * relay's bundles, its record of the keys it holds and its signed requests for clients' keys.
+ * Then it sends mutations of those requests, raw over TCP, to both relays and to the server: bit flips, cuts, splices of two requests, bodies swapped between paths,
  * changed methods, paths, content types and lengths (some lying). Every request must get an
  * answer that is not 5xx, except a body shorter than its declared length, which may be left
  * waiting; neither process may crash; and afterwards a real report must still be stored.
@@ -21,9 +22,11 @@
 
 import { readInteger } from "../cli/flags.ts";
 import {
+  allowRelay,
   clientConnectionArgs,
   clientReport,
   computerIdOf,
+  copyKeysByUsb,
   createSite,
   freePort,
   generateKey,
@@ -88,6 +91,8 @@ function requestsIn(text: string): RecordedRequest[] {
 
 const PATHS = [
   "/api/v1/reports",
+  "/api/v1/reports/batch",
+  "/api/v1/relays/record/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
   "/api/v1/register",
   "/api/v1/bundles",
   "/api/v1/uploads",
@@ -236,7 +241,20 @@ async function main(): Promise<number> {
   await generateKey(site, true);
   const server = await startServer(site);
   const relayPort = freePort();
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
+  // Relay → server traffic is recorded too: report batches and forwarded uploads.
+  const upstream = new RecordingProxy(site.serverPort);
+  const relay = await startRelay(`${site.root}/relay`, relayPort, upstream.port);
+  // A decrypting relay, allowed: bundles, its record of its keys, signed requests for clients' keys.
+  const decryptingDir = `${site.root}/decrypting-relay`;
+  await copyKeysByUsb(site, decryptingDir);
+  const decryptingUpstream = new RecordingProxy(site.serverPort);
+  const decryptingPort = freePort();
+  const decrypting = await startRelay(decryptingDir, decryptingPort, decryptingUpstream.port, [
+    "--decrypt",
+    "--bundle-wait-ms",
+    "100",
+  ]);
+  await allowRelay(site, decrypting);
   const proxy = new RecordingProxy(relayPort);
   const clientDir = `${site.root}/client`;
   const connection = [
@@ -252,7 +270,18 @@ async function main(): Promise<number> {
   const file = `${site.root}/upload.bin`;
   await Deno.writeFile(file, crypto.getRandomValues(new Uint8Array(40_000)));
   await runRole("client", ["upload", file, "--wait", "--timeout", "60", ...connection]);
-  const recorded = requestsIn(proxy.text).filter((r) => r.method !== "GET");
+  for (let i = 0; i < 2; i++) {
+    const bundled = await clientReport(site, `${site.root}/client-bundled`, decryptingPort, [
+      "--encryption",
+      "required",
+    ]);
+    if (bundled.code !== 0) throw new Error(`client report failed: ${bundled.stderr}`);
+  }
+  await decrypting.waitFor("bundle delivered");
+  await decrypting.waitFor("recorded at the server with the keys it holds");
+  const recorded = [proxy, upstream, decryptingUpstream]
+    .flatMap((recording) => requestsIn(recording.text))
+    .filter((r) => r.method !== "GET" || r.path.startsWith("/api/v1/computers/"));
   await proxy.close();
   const paths = new Set(recorded.map((r) => `${r.method} ${r.path.replace(/\/\d+.*$/, "/…")}`));
   console.error(`fuzz_http: ${recorded.length} recorded requests: ${[...paths].join(", ")}`);
@@ -262,7 +291,7 @@ async function main(): Promise<number> {
   let noAnswer = 0;
   let noAnswerLying = 0;
   let sent = 0;
-  const targets = [relayPort, site.serverPort];
+  const targets = [relayPort, decryptingPort, site.serverPort];
   const lane = async () => {
     while (sent < requestCount && Date.now() < deadline) {
       sent++;
@@ -291,7 +320,8 @@ async function main(): Promise<number> {
   await Promise.all(Array.from({ length: 8 }, lane));
   for (const line of fiveHundreds) console.error(`fuzz_http: 5xx after: ${line}`);
 
-  const crashes = [await alive(server), await alive(relay)].filter((up) => !up).length;
+  const crashes = [await alive(server), await alive(relay), await alive(decrypting)]
+    .filter((up) => !up).length;
   // The system still works: a real client's report goes through the relay and is stored.
   let storedAfter = false;
   if (crashes === 0) {
@@ -302,7 +332,10 @@ async function main(): Promise<number> {
         .catch(() => {});
     }
   }
+  await decrypting.stop();
   await relay.stop();
+  await upstream.close();
+  await decryptingUpstream.close();
   await server.stop();
   const result = {
     requests: sent,

@@ -362,6 +362,7 @@ export class DecryptingForwarder {
     const bid = crypto.randomUUID();
     const entries = opened.map((item) => item.entry);
     const body = await this.#sealer.seal(entries, recipient, bid);
+    this.#log.info("sending bundle", { bundle: bid, reports: entries.length });
     const ids = opened.map((item) => item.id);
     const answer = await this.#upstream.fetchJson(API.bundles, {
       method: "POST",

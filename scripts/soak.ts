@@ -2,8 +2,10 @@
  * `npm run soak`: proof under crashes. Real processes on 127.0.0.1: a server, a decrypting
  * top-level relay, a chain of two relays below it, a few real `mle-client run` agents (one with an
  * upload in progress) and the simulated clients of `soak_clients.ts`. A seeded chaos loop
- * `kill -9`s a random process at random moments (one of them during a server key rotation, one an
- * agent during its own `mle-client rotate-keys`) and restarts it. At the end everything drains and
+ * `kill -9`s a random process at random moments and restarts it; with four kills or more, four of
+ * them land in moments it aims at, each seen in the process's own state (`soak_moments.ts`): the
+ * server while an upload's chunks are written and during a key rotation, an agent during its own
+ * `mle-client rotate-keys`, the decrypting relay with a bundle in flight. At the end everything drains and
  * the soak checks, from the clients' own records and the server's store: every report a client
  * was told was delivered, or still holds queued, is stored exactly once; every report a real agent
  * queued is stored exactly once under one of its computer ids (the one it rotated from and the
@@ -21,7 +23,6 @@
 
 import { readInteger } from "../cli/flags.ts";
 import { DatabaseSync } from "node:sqlite";
-import { API } from "../protocol/paths.ts";
 import { DATABASE_FILE } from "../store/mod.ts";
 import {
   admin,
@@ -38,6 +39,13 @@ import { RoleProcess } from "../tests/run_role.ts";
 import { readScriptOptions } from "./script_flags.ts";
 import { seededRandom } from "./seeded_random.ts";
 import { SoakClients } from "./soak_clients.ts";
+import {
+  answers,
+  bundlesInFlight,
+  type TargetedKills,
+  waitForBundleInFlight,
+  waitForChunkWrite,
+} from "./soak_moments.ts";
 import {
   agentState,
   filesContaining,
@@ -64,6 +72,8 @@ export interface SoakResult {
   agents_rotated: number;
   clear_text_on_relay_disks: number;
   killed: Record<string, number>;
+  /** Kills that landed in the moments the soak aims at (each at least once with 4 kills or more). */
+  targeted_kills: TargetedKills;
   seed: number;
   seconds: number;
 }
@@ -97,18 +107,6 @@ const options = readScriptOptions(Deno.args, {
 
 function say(line: string): void {
   console.error(`soak: ${line}`);
-}
-
-async function answers(port: number): Promise<boolean> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}${API.capabilities}`, {
-      signal: AbortSignal.timeout(2_000),
-    });
-    await response.body?.cancel();
-    return response.status === 200;
-  } catch {
-    return false;
-  }
 }
 
 async function started(process: RoleProcess, text: string | RegExp): Promise<RoleProcess> {
@@ -220,6 +218,17 @@ async function main(): Promise<number> {
     "--encryption",
     "required",
   ];
+  // The upload paced at 256 KiB/s: its chunks are written over about 12 s, a moment to aim at.
+  await admin([
+    "settings",
+    "set",
+    "_BESClient_UploadManager_ThrottleKBPS=256",
+    "--all",
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+  ]);
   await Deno.mkdir(agentDirs[0], { recursive: true });
   const queued = new RoleProcess("client", ["upload", uploadFile, ...connection(0)]);
   const queuedStatus = await queued.child.status;
@@ -261,6 +270,16 @@ async function main(): Promise<number> {
   // One agent rotates its key (new key pair, new computer id) and is killed during it.
   const agentRotationAt = options.kills >= 2 ? Math.floor(options.kills / 4) : -1;
   const rotatingAgent = 1;
+  // With 4 kills or more: the first lands while the upload's chunks are written at the server, the
+  // last while the decrypting relay has a bundle in flight.
+  const chunkWriteAt = options.kills >= 4 ? 0 : -1;
+  const bundleAt = options.kills >= 4 ? options.kills - 1 : -1;
+  const targeted: TargetedKills = {
+    key_rotation: 0,
+    client_rotate_keys: 0,
+    bundle_in_flight: 0,
+    upload_chunk_write: 0,
+  };
   /** Per agent, the numbers spent but never queued because a kill came between. */
   const spentNotQueued = agentDirs.map(() => new Set<number>());
   const deliveredNow = (i: number) => () => {
@@ -297,10 +316,29 @@ async function main(): Promise<number> {
       victim = victims[4 + rotatingAgent];
       say(`rotating agent-${rotatingAgent}'s key; the agent dies during it`);
       agentRotation = new RoleProcess("client", ["rotate-keys", ...connection(rotatingAgent)]);
-      await new Promise((resolve) => setTimeout(resolve, random() * 1_000));
+      // Killed once the old KeyStorage is gone and the agent is told to register the new key.
+      await agentRotation.waitFor(/^deleted /m, 20_000).catch(() => {});
     }
+    let chunkWrite = false;
+    if (k === chunkWriteAt) {
+      victim = victims[0];
+      chunkWrite = await waitForChunkWrite(site.serverDir, 20_000);
+      say(`killing the server ${chunkWrite ? "while" : "(missed:"} an upload's chunks are written`);
+    }
+    if (k === bundleAt) {
+      victim = victims[1];
+      const seen = await waitForBundleInFlight(() => victim.process.stderr, 20_000);
+      say(`killing the decrypting relay ${seen ? "with" : "(missed:"} a bundle in flight`);
+    }
+    const rotatingNow = agentRotation !== null && agentRotation.exited === null;
     const killedAt = Date.now();
     await victim.process.stop("SIGKILL");
+    // Counted only when the moment held at the kill: the rotation still running, the relay's
+    // last bundle never answered (its whole log is read once it died), the partial file growing.
+    if (rotation !== null) targeted.key_rotation++;
+    if (rotatingNow) targeted.client_rotate_keys++;
+    if (k === bundleAt && bundlesInFlight(victim.process.stderr) > 0) targeted.bundle_in_flight++;
+    if (chunkWrite) targeted.upload_chunk_write++;
     kills++;
     killed[victim.name] = (killed[victim.name] ?? 0) + 1;
     const agentIndex = victims.indexOf(victim) - 4;
@@ -309,19 +347,20 @@ async function main(): Promise<number> {
       const seq = await spentUnqueued(agentDirs[agentIndex], deliveredNow(agentIndex));
       if (seq !== null) spentNotQueued[agentIndex].add(seq);
     }
-    if (agentRotation !== null) {
-      const status = await agentRotation.child.status;
-      if (!status.success) {
-        throw new Error(`mle-client rotate-keys failed: ${agentRotation.stderr}`);
-      }
-      agentIds[rotatingAgent] = (await agentState(agentDirs[rotatingAgent])).computerId;
-    }
     await new Promise((resolve) => setTimeout(resolve, random() * 1_000));
     victim.process = await victim.start();
     restarts++;
     if (victim.port !== null) {
       while (!(await answers(victim.port))) await new Promise((r) => setTimeout(r, 50));
       maxRecoveryMs = Math.max(maxRecoveryMs, Date.now() - killedAt);
+    }
+    // The restarted agent registers the new key the rotation installed; rotate-keys sees it.
+    if (agentRotation !== null) {
+      const status = await agentRotation.child.status;
+      if (!status.success) {
+        throw new Error(`mle-client rotate-keys failed: ${agentRotation.stderr}`);
+      }
+      agentIds[rotatingAgent] = (await agentState(agentDirs[rotatingAgent])).computerId;
     }
     await rotation;
   }
@@ -439,6 +478,7 @@ async function main(): Promise<number> {
     agents_rotated: agentsRotated,
     clear_text_on_relay_disks: clearText,
     killed,
+    targeted_kills: targeted,
     seed: options.seed,
     seconds: Math.round((Date.now() - began) / 1000),
   };

@@ -1,7 +1,8 @@
 /**
- * The short crash soak in `npm test`: `scripts/soak.ts` with a few hundred reports and a few
- * kills (among them the server during a key rotation and an agent during its own
- * `rotate-keys`), real processes on 127.0.0.1. Nothing a
+ * The short crash soak in `npm test`: `scripts/soak.ts` with a few hundred reports and four
+ * kills, each in a moment it aims at (the server while an upload's chunks are written and during
+ * a key rotation, an agent during its own `rotate-keys`, the decrypting relay with a bundle in
+ * flight), real processes on 127.0.0.1. Nothing a
  * client was told was delivered, or still holds, may be lost or stored twice; the upload in
  * progress completes with its SHA-256; no report's canary is in clear on a relay's disk.
  */
@@ -46,4 +47,11 @@ Deno.test("a short crash soak (300 reports, 4 kills) loses, duplicates and corru
   assert.equal(result.clear_text_on_relay_disks, 0);
   assert.ok(result.agents_reports_stored > 0, "the real agents' reports were stored");
   assert.equal(result.agents_rotated, 1, "an agent rotated its key, killed during it");
+  // Each moment the soak aims at was hit, as seen from the process's own state at the kill.
+  assert.deepEqual(result.targeted_kills, {
+    key_rotation: 1,
+    client_rotate_keys: 1,
+    bundle_in_flight: 1,
+    upload_chunk_write: 1,
+  }, JSON.stringify(result));
 });

@@ -75,7 +75,14 @@ export function describeAgentRestart(restart: AgentRestart): string {
  */
 export async function runAgentRestart(restart: AgentRestart): Promise<"ok" | "absent" | string> {
   if (restart.kind === "signal") {
-    signalRestart(restart.pid);
+    try {
+      signalRestart(restart.pid);
+    } catch (error) {
+      // The agent exited between being found and being told (killed, stopped): the caller
+      // registers the new key itself, as when no agent runs.
+      if (!(error instanceof Deno.errors.NotFound)) throw error; // ESRCH
+      return `the running agent (pid ${restart.pid}) exited before it could be told`;
+    }
     return "ok";
   }
   if (restart.kind === "documented" && restart.argv[0].startsWith("/")) {

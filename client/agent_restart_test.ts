@@ -3,7 +3,7 @@ import { currentOs } from "../keystore/default_paths.ts";
 import { planService } from "../service/service_plan.ts";
 import { serviceRecordOf, writeServiceRecord } from "../service/service_record.ts";
 import { lockAgent } from "./agent_process.ts";
-import { planAgentRestart } from "./agent_restart.ts";
+import { planAgentRestart, runAgentRestart } from "./agent_restart.ts";
 import { defaultServiceSettings } from "./restart_command.ts";
 
 function initdRecord(dataDir: string) {
@@ -103,4 +103,16 @@ Deno.test("planAgentRestart() for Windows goes through the service manager, neve
     lock.release();
     await Deno.remove(dataDir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "runAgentRestart() of an agent that exited before it was signalled says so instead of throwing",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const child = new Deno.Command("true", { stdout: "null", stderr: "null" }).spawn();
+    await child.status;
+    const outcome = await runAgentRestart({ kind: "signal", pid: child.pid });
+    assert.equal(outcome, `the running agent (pid ${child.pid}) exited before it could be told`);
+  },
 });

@@ -31,6 +31,7 @@ import {
   freePort,
   generateKey,
   relayRunArgs,
+  rotateKey,
   serverRunArgs,
   spooledMessages,
   type TestSite,
@@ -308,7 +309,7 @@ async function main(): Promise<number> {
     if (k === rotationAt) {
       victim = victims[0];
       say("rotating the server's key; the server dies during it");
-      rotation = generateKey(site, true);
+      rotation = rotateKey(site, [dirs.top]);
       await new Promise((resolve) => setTimeout(resolve, random() * 500));
     }
     let agentRotation: RoleProcess | null = null;

@@ -241,3 +241,23 @@ export async function waitForCertificate(
     return served === kid ? document : undefined;
   }, `the server to serve the certificate of ${kid}`);
 }
+
+/**
+ * A key rotation the documented way: a new key generated (pending), carried to the decrypting
+ * relays, then deployed once they have told the server they hold it (`deploy` refuses before,
+ * `ERR_KEY_NOT_ON_RELAY`; the server may be dead meanwhile: tried again for a minute).
+ */
+export async function rotateKey(site: TestSite, decryptingRelayDirs: string[]): Promise<void> {
+  await generateKey(site, false);
+  for (const dir of decryptingRelayDirs) await copyKeysByUsb(site, dir);
+  const deadline = Date.now() + 60_000;
+  while (true) {
+    try {
+      await deployKey(site);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}

@@ -100,6 +100,46 @@ export function rsaRuns(): number {
   return Math.max(200, Math.ceil(FUZZ_RUNS / 10));
 }
 
+/** A count of calls of one `crypto.subtle` operation, kept until disposed. */
+export interface SubtleCallCounter extends Disposable {
+  /** Calls made since the counter was created. */
+  readonly calls: number;
+}
+
+/**
+ * Counts calls of one `crypto.subtle` operation (`decrypt`, `deriveKey`…) until disposed: proof
+ * that a parser refused an input before its expensive step, so that property can run at
+ * {@linkcode FUZZ_RUNS} cases while the step itself runs at fewer.
+ *
+ * @example
+ * ```ts ignore
+ * using rsa = countSubtleCalls("decrypt");
+ * assert.equal(await unwrapContentKey(key, "short"), null);
+ * assert.equal(rsa.calls, 0);
+ * ```
+ */
+export function countSubtleCalls(operation: keyof SubtleCrypto): SubtleCallCounter {
+  const subtle = crypto.subtle as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const original = subtle[operation];
+  let calls = 0;
+  Object.defineProperty(subtle, operation, {
+    configurable: true,
+    writable: true,
+    value: (...args: unknown[]) => {
+      calls++;
+      return original.apply(crypto.subtle, args);
+    },
+  });
+  return {
+    get calls() {
+      return calls;
+    },
+    [Symbol.dispose]() {
+      delete subtle[operation];
+    },
+  };
+}
+
 /** Any JSON value, as `JSON.parse` hands a parser the body of a request or file. */
 export const anyJson: fc.Arbitrary<unknown> = fc.jsonValue({ maxDepth: 4 });
 

@@ -40,3 +40,33 @@ export function postgresRunner(pool: Pick<PostgresPool, "unsafe">): SqlRunner {
     },
   };
 }
+
+/** A statement and its named parameters. */
+export interface SqlStatement {
+  sql: string;
+  params: Record<string, Bind>;
+}
+
+/**
+ * The statements of one transaction written once for both backends: each statement is yielded,
+ * its rows come back, and the transaction's result is returned. SQLite runs them synchronously
+ * inside its transaction ({@linkcode runSqliteSteps}), PostgreSQL awaits each
+ * ({@linkcode runSqlSteps}).
+ */
+export type SqlSteps<T> = Generator<SqlStatement, T, Row[]>;
+
+/** Runs steps on a SQLite connection, synchronously (call it inside `db.transaction`). */
+export function runSqliteSteps<T>(db: SqliteDatabase, steps: SqlSteps<T>): T {
+  let step = steps.next([]);
+  while (!step.done) {
+    step = steps.next(db.prepare(step.value.sql).all(step.value.params) as Row[]);
+  }
+  return step.value;
+}
+
+/** Runs steps over a runner (a PostgreSQL transaction's), one statement at a time. */
+export async function runSqlSteps<T>(sql: SqlRunner, steps: SqlSteps<T>): Promise<T> {
+  let step = steps.next([]);
+  while (!step.done) step = steps.next(await sql.all(step.value.sql, step.value.params));
+  return step.value;
+}

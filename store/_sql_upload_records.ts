@@ -1,15 +1,15 @@
 /**
  * The part of `UploadRecords` whose SQL is the same in SQLite and PostgreSQL, written once over a
  * {@linkcode SqlRunner}; `sqlite_upload_records.ts` and `postgres_upload_records.ts` extend it
- * with recording an upload, which each does in its own kind of transaction with the SQL and the
- * quota decision here.
+ * with recording an upload, which each runs in its own kind of transaction, the steps written
+ * once here ({@linkcode recordUploadSteps}).
  *
  * @module
  */
 
 import type { Bind } from "./_console_sql.ts";
 import { type Row, toUpload } from "./_rows.ts";
-import type { SqlRunner } from "./_sql_runner.ts";
+import type { SqlRunner, SqlSteps } from "./_sql_runner.ts";
 import type {
   CreateUploadOutcome,
   UploadChange,
@@ -28,18 +28,18 @@ const COUNTED_BYTES = `SELECT coalesce(sum(CASE WHEN state = 'receiving' THEN re
   WHERE (state IN ('complete', 'finalizing') OR (state = 'receiving' AND updated_at >= :activeSince))`;
 
 /** A computer's bytes, everyone's, and the computer's uploads in progress, in one row. */
-export const UPLOAD_USAGE_SQL = `SELECT
+const UPLOAD_USAGE_SQL = `SELECT
   (${COUNTED_BYTES} AND computer_id = :computerId) AS computer_bytes,
   (${COUNTED_BYTES}) AS total_bytes,
   (SELECT count(*) FROM uploads WHERE computer_id = :computerId AND state = 'receiving'
     AND updated_at >= :activeSince) AS in_progress`;
 
 /** Whether an upload is recorded. */
-export const UPLOAD_EXISTS_SQL =
+const UPLOAD_EXISTS_SQL =
   "SELECT 1 AS yes FROM uploads WHERE computer_id = :computerId AND upload_id = :uploadId";
 
 /** Records an upload. */
-export const INSERT_UPLOAD_SQL = `INSERT INTO uploads (computer_id, upload_id, declared_name,
+const INSERT_UPLOAD_SQL = `INSERT INTO uploads (computer_id, upload_id, declared_name,
     stored_name, size, received_bytes, sha256, chunk_size, chunk_count, encrypted, kid,
     manifest_digest, state, error, created_at, updated_at, completed_at, server)
   VALUES (:computerId, :uploadId, :declaredName, :storedName, :size, :receivedBytes, :sha256,
@@ -56,17 +56,17 @@ const COLUMNS: Record<keyof UploadChange, string> = {
 };
 
 /** The parameters of {@linkcode INSERT_UPLOAD_SQL}. */
-export function uploadParams(record: UploadRecord): Record<string, Bind> {
+function uploadParams(record: UploadRecord): Record<string, Bind> {
   return { ...record, encrypted: record.encrypted ? 1 : 0 };
 }
 
 /** The parameters of {@linkcode UPLOAD_USAGE_SQL}. */
-export function usageParams(computerId: number, activeSince: number): Record<string, Bind> {
+function usageParams(computerId: number, activeSince: number): Record<string, Bind> {
   return { computerId, activeSince };
 }
 
 /** The row of {@linkcode UPLOAD_USAGE_SQL} as usage. */
-export function toUploadUsage(row: Row): UploadUsage {
+function toUploadUsage(row: Row): UploadUsage {
   return {
     computerBytes: Number(row.computer_bytes),
     totalBytes: Number(row.total_bytes),
@@ -74,8 +74,31 @@ export function toUploadUsage(row: Row): UploadUsage {
   };
 }
 
+/**
+ * Recording an upload, in the transaction that also holds the quota check: "exists" when it is
+ * recorded already, a refusal when it does not fit beside what is stored and in progress, else
+ * "created" once inserted.
+ */
+export function* recordUploadSteps(
+  record: UploadRecord,
+  quotas: UploadQuotas,
+): SqlSteps<CreateUploadOutcome> {
+  const { computerId, uploadId } = record;
+  if ((yield { sql: UPLOAD_EXISTS_SQL, params: { computerId, uploadId } }).length > 0) {
+    return "exists";
+  }
+  const [usage] = yield {
+    sql: UPLOAD_USAGE_SQL,
+    params: usageParams(computerId, quotas.activeSince),
+  };
+  const refusal = quotaRefusal(record.size, quotas, toUploadUsage(usage));
+  if (refusal) return refusal;
+  yield { sql: INSERT_UPLOAD_SQL, params: uploadParams(record) };
+  return "created";
+}
+
 /** Why a new upload of `size` bytes does not fit beside `usage`, or null when it fits. */
-export function quotaRefusal(
+function quotaRefusal(
   size: number,
   quotas: UploadQuotas,
   usage: UploadUsage,

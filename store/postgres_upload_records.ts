@@ -11,17 +11,8 @@ import {
   type PostgresLocation,
   type PostgresPool,
 } from "./_postgres_database.ts";
-import { postgresRunner } from "./_sql_runner.ts";
-import {
-  INSERT_UPLOAD_SQL,
-  quotaRefusal,
-  SqlUploadRecords,
-  toUploadUsage,
-  UPLOAD_EXISTS_SQL,
-  UPLOAD_USAGE_SQL,
-  uploadParams,
-  usageParams,
-} from "./_sql_upload_records.ts";
+import { postgresRunner, runSqlSteps } from "./_sql_runner.ts";
+import { recordUploadSteps, SqlUploadRecords } from "./_sql_upload_records.ts";
 import type {
   CreateUploadOutcome,
   UploadQuotas,
@@ -61,15 +52,8 @@ export class PostgresUploadRecords extends SqlUploadRecords implements UploadRec
 
   async createUpload(record: UploadRecord, quotas: UploadQuotas): Promise<CreateUploadOutcome> {
     return await this.#sql.begin(async (tx) => {
-      const sql = postgresRunner(tx);
-      await sql.run("LOCK TABLE uploads IN SHARE ROW EXCLUSIVE MODE");
-      const { computerId, uploadId } = record;
-      if ((await sql.all(UPLOAD_EXISTS_SQL, { computerId, uploadId })).length > 0) return "exists";
-      const [usage] = await sql.all(UPLOAD_USAGE_SQL, usageParams(computerId, quotas.activeSince));
-      const refusal = quotaRefusal(record.size, quotas, toUploadUsage(usage));
-      if (refusal) return refusal;
-      await sql.run(INSERT_UPLOAD_SQL, uploadParams(record));
-      return "created" as const;
+      await tx.unsafe("LOCK TABLE uploads IN SHARE ROW EXCLUSIVE MODE");
+      return await runSqlSteps(postgresRunner(tx), recordUploadSteps(record, quotas));
     });
   }
 

@@ -8,18 +8,8 @@
  */
 
 import { SqliteDatabase } from "./_sqlite_database.ts";
-import { sqliteRunner } from "./_sql_runner.ts";
-import type { Row } from "./_rows.ts";
-import {
-  INSERT_UPLOAD_SQL,
-  quotaRefusal,
-  SqlUploadRecords,
-  toUploadUsage,
-  UPLOAD_EXISTS_SQL,
-  UPLOAD_USAGE_SQL,
-  uploadParams,
-  usageParams,
-} from "./_sql_upload_records.ts";
+import { runSqliteSteps, sqliteRunner } from "./_sql_runner.ts";
+import { recordUploadSteps, SqlUploadRecords } from "./_sql_upload_records.ts";
 import type {
   CreateUploadOutcome,
   UploadQuotas,
@@ -48,19 +38,9 @@ export class SqliteUploadRecords extends SqlUploadRecords implements UploadRecor
   }
 
   createUpload(record: UploadRecord, quotas: UploadQuotas): Promise<CreateUploadOutcome> {
-    return Promise.resolve(this.#db.transaction(() => this.#create(record, quotas)));
-  }
-
-  #create(record: UploadRecord, quotas: UploadQuotas): CreateUploadOutcome {
-    const { computerId, uploadId } = record;
-    if (this.#db.prepare(UPLOAD_EXISTS_SQL).get({ computerId, uploadId })) return "exists";
-    const usage = this.#db.prepare(UPLOAD_USAGE_SQL).get(
-      usageParams(computerId, quotas.activeSince),
+    return Promise.resolve(
+      this.#db.transaction(() => runSqliteSteps(this.#db, recordUploadSteps(record, quotas))),
     );
-    const refusal = quotaRefusal(record.size, quotas, toUploadUsage(usage as Row));
-    if (refusal) return refusal;
-    this.#db.prepare(INSERT_UPLOAD_SQL).run(uploadParams(record));
-    return "created";
   }
 
   close(): void {

@@ -1,8 +1,8 @@
 /**
- * The SQL of the web console's queries, shared by both backends (`_sqlite_console.ts`,
- * `_postgres_console.ts`): which computers each state means, the sort columns, and the filtered
- * computer list's WHERE clause with named parameters (`:name`), which each backend binds in its
- * own way. One place, so that SQLite and PostgreSQL answer the console alike.
+ * The SQL of the web console's queries, run on both backends by `_sql_console.ts`: which
+ * computers each state means, the sort columns, and the filtered computer list's WHERE clause with
+ * named parameters (`:name`), which each backend binds in its own way (`_sql_runner.ts`). One
+ * place, so that SQLite and PostgreSQL answer the console alike.
  *
  * @module
  */
@@ -14,12 +14,10 @@ import type {
   OperatorRecord,
   OperatorRole,
 } from "./store.ts";
+import type { Row } from "./_rows.ts";
 
 /** Largest page the store answers. */
 export const MAX_COMPUTER_PAGE = 500;
-
-/** A row as a driver returns it. */
-export type Row = Record<string, unknown>;
 
 /** A bound value. */
 export type Bind = string | number | null | Uint8Array;

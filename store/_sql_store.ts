@@ -2,7 +2,7 @@
  * The part of the `Store` whose SQL is the same in SQLite and PostgreSQL, written once over a
  * {@linkcode SqlRunner}: computers and bundle senders, reports read back and key usage,
  * encryption keys and sealed content keys, documents and settings, server records, and the web
- * console's queries (delegated to each backend's console tables, whose SQL is `_console_sql.ts`).
+ * console's queries (delegated to `_sql_console.ts`, in the backend's dialect).
  * `sqlite_store.ts` and `postgres_store.ts` extend it with what differs: transactions (a batch of
  * reports, a numbered document, settings for several computers), searching reports, and watching
  * for changes.
@@ -19,7 +19,8 @@ import {
   toServer,
   toSettings,
 } from "./_rows.ts";
-import type { Bind } from "./_console_sql.ts";
+import type { Bind, ConsoleDialect } from "./_console_sql.ts";
+import { SqlConsoleTables } from "./_sql_console.ts";
 import type { SqlRunner } from "./_sql_runner.ts";
 import type { ServerRecord } from "./server_records.ts";
 import type { DecryptingRelayRecord } from "./relay_records.ts";
@@ -38,24 +39,6 @@ import type {
   SealedContentKeyRecord,
   SettingsRecord,
 } from "./store.ts";
-
-/** Each backend's console tables (`_sqlite_console.ts` answers at once, PostgreSQL later). */
-export interface ConsoleTables {
-  listReportsPage(computerId: number, offset: number, limit: number): Awaitable<ReportRecord[]>;
-  countReportsOf(computerId: number): Awaitable<number>;
-  reportsPerHour(since: number): Awaitable<Array<[number, number]>>;
-  queryComputers(query: ComputerQuery): Awaitable<ComputerPage>;
-  summarizeComputers(heldSince: number | null): Awaitable<ComputerSummary>;
-  addOperator(operator: OperatorRecord): Awaitable<boolean>;
-  getOperator(name: string): Awaitable<OperatorRecord | null>;
-  listOperators(): Awaitable<OperatorRecord[]>;
-  setOperatorPassword(name: string, passwordHash: string): Awaitable<boolean>;
-  removeOperator(name: string): Awaitable<boolean>;
-  appendAudit(entry: AuditEntry): Awaitable<void>;
-  listAudit(limit: number): Awaitable<AuditEntry[]>;
-}
-
-type Awaitable<T> = T | Promise<T>;
 
 /** Upserts a document by name (also run inside each backend's numbered-document transaction). */
 export const PUT_DOCUMENT_SQL = `INSERT INTO documents (name, document) VALUES (:name, :document)
@@ -77,11 +60,11 @@ export function sealedContentKeyParams(record: SealedContentKeyRecord): Record<s
 /** The SQL both backends share; each backend extends it. */
 export abstract class SqlStore {
   readonly #sql: SqlRunner;
-  readonly #console: ConsoleTables;
+  readonly #console: SqlConsoleTables;
 
-  constructor(sql: SqlRunner, console: ConsoleTables) {
+  constructor(sql: SqlRunner, dialect: ConsoleDialect) {
     this.#sql = sql;
-    this.#console = console;
+    this.#console = new SqlConsoleTables(sql, dialect);
   }
 
   // Computers.

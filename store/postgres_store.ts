@@ -11,7 +11,6 @@
 
 import type postgres from "postgres";
 import { recordWithNextSerial } from "./_document_serials.ts";
-import { PostgresConsoleTables } from "./_postgres_console.ts";
 import {
   PUT_DOCUMENT_SQL,
   PUT_SEALED_CONTENT_KEY_SQL,
@@ -61,7 +60,7 @@ export class PostgresStore extends SqlStore implements Store {
   readonly #sql: PostgresPool;
 
   private constructor(sql: PostgresPool) {
-    super(postgresRunner(sql), new PostgresConsoleTables(sql));
+    super(postgresRunner(sql), { like: "ILIKE" });
     this.#sql = sql;
   }
 

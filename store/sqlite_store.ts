@@ -7,7 +7,6 @@
  */
 
 import { recordWithNextSerial } from "./_document_serials.ts";
-import { SqliteConsoleTables } from "./_sqlite_console.ts";
 import { SqliteDatabase } from "./_sqlite_database.ts";
 import {
   PUT_DOCUMENT_SQL,
@@ -53,7 +52,7 @@ export class SqliteStore extends SqlStore implements Store {
    */
   constructor(path: string) {
     const db = new SqliteDatabase(path);
-    super(sqliteRunner(db), new SqliteConsoleTables(db, toComputer));
+    super(sqliteRunner(db), { like: "LIKE" });
     this.#db = db;
   }
 

@@ -33,10 +33,10 @@ import {
   readBundleMessage,
   verifyBundleSignature,
 } from "../protocol/report_bundle.ts";
-import { checkReport, type Report } from "../protocol/report.ts";
-import type { Store } from "../store/store.ts";
+import type { NewReport, Store } from "../store/store.ts";
 import { inactiveReason, IngestError, ingestErrorFrom, readJsonMessage } from "./ingest_error.ts";
 import type { IngestContext } from "./report_ingest.ts";
+import { reportToStore } from "./report_to_store.ts";
 import { authenticateSender } from "./sender_authentication.ts";
 
 /** The outcome of one report inside a bundle. */
@@ -74,8 +74,6 @@ export interface BundleIngestOptions {
   /** How long the site's key ids are remembered, in milliseconds (default 2 s). */
   keyIdsTtlMs?: number;
 }
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Opens bundles and stores the reports inside.
@@ -212,30 +210,22 @@ export class BundleIngest {
         `Cannot accept report: the client's signature does not verify`,
       );
     }
-    let reportText: string;
-    let report: Report;
+    let report: NewReport;
     try {
-      reportText = decoder.decode(reportBytes);
-      report = JSON.parse(reportText);
-    } catch {
-      return refused(cid, seq, "ERR_REPORT_INVALID", "Cannot read report: it is not JSON");
-    }
-    const problem = checkReport(report, cid, seq);
-    if (problem) return refused(cid, seq, "ERR_REPORT_INVALID", `Cannot accept report: ${problem}`);
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", reportBytes)).toHex();
-    const level = report.properties.encryption_level;
-    let outcome;
-    try {
-      outcome = await this.#ingest.writer.write({
+      report = reportToStore(reportBytes, {
         computerId: cid,
         seq,
         receivedAt: this.#ingest.now(),
         encrypted: true,
         kid,
-        body: reportText,
-        digest,
-        encryptionLevel: typeof level === "string" ? level : null,
       });
+    } catch (error) {
+      const { code, message } = ingestErrorFrom(error, "report");
+      return refused(cid, seq, code, message);
+    }
+    let outcome;
+    try {
+      outcome = await this.#ingest.writer.write(report);
     } catch (error) {
       this.#log.error("cannot store a report from a bundle", {
         cid,

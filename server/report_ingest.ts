@@ -20,7 +20,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { decryptJwe } from "../envelope/jwe.ts";
 import {
@@ -29,12 +28,12 @@ import {
   verifyMessageSignature,
 } from "../envelope/report_message.ts";
 import { readInnerMessageUnverified } from "../envelope/sealed_message.ts";
-import { checkReport, type Report } from "../protocol/report.ts";
 import type { BatchWriter, WriteOutcome } from "./batch_writer.ts";
 import { clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
 import { IngestError, ingestErrorFrom, readJsonMessage } from "./ingest_error.ts";
+import { reportToStore } from "./report_to_store.ts";
 import type { KeyRing } from "./key_ring.ts";
 import { authenticateSender } from "./sender_authentication.ts";
 
@@ -124,30 +123,13 @@ export async function ingestReport(
     }
   }
 
-  let reportText: string;
-  let report: Report;
-  try {
-    reportText = decoder.decode(reportBytes);
-    report = JSON.parse(reportText);
-  } catch {
-    throw new IngestError(400, "ERR_REPORT_INVALID", "Cannot read report: it is not JSON");
-  }
-  const problem = checkReport(report, claims.cid, claims.seq);
-  if (problem) throw new IngestError(400, "ERR_REPORT_INVALID", `Cannot accept report: ${problem}`);
-
-  // node:crypto: synchronous, where a Web Crypto digest is a round trip costing more than the hash.
-  const digest = createHash("sha256").update(reportBytes).digest("hex");
-  const level = report.properties.encryption_level;
-  const outcome: WriteOutcome = await context.writer.write({
+  const outcome: WriteOutcome = await context.writer.write(reportToStore(reportBytes, {
     computerId: claims.cid,
     seq: claims.seq,
     receivedAt: context.now(),
     encrypted: parsed.kind === "encrypted",
     kid: claims.kid,
-    body: reportText,
-    digest,
-    encryptionLevel: typeof level === "string" ? level : null,
-  });
+  }));
   if (outcome === "duplicate") {
     throw new IngestError(
       409,

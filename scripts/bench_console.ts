@@ -12,8 +12,8 @@
  */
 
 import { readInteger } from "../cli/flags.ts";
-import { SqliteStore } from "../store/mod.ts";
-import type { ComputerQuery, NewReport } from "../store/mod.ts";
+import { FIRST_COMPUTER_PAGE, SqliteStore } from "../store/mod.ts";
+import type { NewReport } from "../store/mod.ts";
 import { readScriptOptions } from "./script_flags.ts";
 
 const { count, runs } = readScriptOptions(Deno.args, {
@@ -64,13 +64,7 @@ try {
     `filled ${count} computers in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
 
-  const base: ComputerQuery = {
-    heldSince: null,
-    sort: "id",
-    descending: false,
-    offset: 0,
-    limit: 50,
-  };
+  const base = FIRST_COMPUTER_PAGE;
   const cases: Array<[string, () => Promise<unknown>]> = [
     ["first page, by id", () => store.queryComputers(base)],
     ["page 1000, by id", () => store.queryComputers({ ...base, offset: 999 * 50 })],

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { ComputerQuery, Store } from "./store.ts";
+import { type ComputerQuery, FIRST_COMPUTER_PAGE, type Store } from "./store.ts";
 
 const KID_A = "a".repeat(40);
 const KID_B = "b".repeat(40);
@@ -42,13 +42,7 @@ async function seed(store: Store): Promise<void> {
   await store.revokeComputer(3, 99);
 }
 
-const base: ComputerQuery = {
-  heldSince: null,
-  sort: "id",
-  descending: false,
-  offset: 0,
-  limit: 50,
-};
+const base = FIRST_COMPUTER_PAGE;
 
 /** Registers the console's tests through the suite's `test` (a fresh database each). */
 export function consoleConformanceTests(

@@ -249,6 +249,18 @@ export interface ComputerQuery {
   limit: number;
 }
 
+/**
+ * The query a computer list starts from: every computer (none "held": encryption available), by
+ * id, the first page of 50.
+ */
+export const FIRST_COMPUTER_PAGE: Readonly<ComputerQuery> = {
+  heldSince: null,
+  sort: "id",
+  descending: false,
+  offset: 0,
+  limit: 50,
+};
+
 /** A page of computers and how many match in all. */
 export interface ComputerPage {
   total: number;

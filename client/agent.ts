@@ -78,8 +78,11 @@ export interface CycleResult {
   hint?: string;
   /** Why reports are held (outcome "queued"). */
   heldBy?: HoldCause;
-  /** The longest `Retry-After` a busy parent sent in the cycle, in milliseconds. */
-  retryAfterMs?: number;
+  /**
+   * The longest `Retry-After` a busy parent asked for (outcome "unreachable"), else null: the
+   * next cycle comes no earlier (`client/next_cycle_delay.ts`).
+   */
+  retryAfterMs?: number | null;
 }
 
 /** A decision to hold a report. */
@@ -101,8 +104,6 @@ export class Agent {
   readonly #queue: ReportQueue;
   readonly #contentKeys: ContentKeyStore;
   #masthead!: Masthead;
-  /** The longest `Retry-After` a busy parent sent in the current cycle. */
-  #retryAfterMs: number | null = null;
   #siteKey!: CryptoKey;
   #state!: ClientState;
   #key!: ClientKey;
@@ -191,12 +192,6 @@ export class Agent {
     });
   }
 
-  /** Records when `mle-client run` starts its next cycle, and why then, for `mle-client status`. */
-  async noteNextCycle(at: Date, why: string): Promise<void> {
-    this.#state.nextCycle = { at: at.toISOString(), why };
-    await this.#save();
-  }
-
   /** Adds a new report with the machine's properties and the given custom properties. */
   async queueReport(custom: Record<string, string>): Promise<number> {
     const seq = Math.max(this.#state.nextSeq, (await this.#queue.maxSeq()) + 1);
@@ -216,7 +211,6 @@ export class Agent {
   async cycle(): Promise<CycleResult> {
     const now = new Date().toISOString();
     this.#state.lastAttemptAt = now;
-    this.#retryAfterMs = null;
     try {
       const result = await this.#cycle();
       if (result.outcome === "delivered") {
@@ -237,7 +231,7 @@ export class Agent {
         delivered: 0,
         queued: await this.#queue.depth(),
         ...(error instanceof KeyExchangeError ? { hint: error.hint } : {}),
-        ...(this.#retryAfterMs !== null ? { retryAfterMs: this.#retryAfterMs } : {}),
+        ...(error instanceof ParentUnreachableError ? { retryAfterMs: error.retryAfterMs } : {}),
       };
     } finally {
       await this.#save();
@@ -281,7 +275,10 @@ export class Agent {
       if (unreachable.length === 1) throw unreachable[0];
       // Every parent failed: say what each did.
       const each = unreachable.map((error) => error.message.replace(/^Cannot reach /, ""));
-      throw new ParentUnreachableError(`any parent: ${each.join("; ")}`);
+      const asked = unreachable.flatMap((error) => error.retryAfterMs ?? []);
+      throw new ParentUnreachableError(`any parent: ${each.join("; ")}`, {
+        retryAfterMs: asked.length === 0 ? null : Math.max(...asked),
+      });
     }
     this.#state.heldBecause = result.outcome === "queued" ? result.message : null;
     return result;
@@ -417,13 +414,10 @@ export class Agent {
         // An authenticating relay that has not admitted this client: kept for after `register`.
         throw new KeyExchangeError("ERR_KEY_EXCHANGE_REQUIRED", parent, answer.said, this.#options);
       case "busy":
-        // Busy or failing: the next parent may take it (the report stays queued meanwhile); the
-        // service loop waits at least what it asked before the next cycle.
-        if (answer.retryAfterMs !== null) {
-          this.#retryAfterMs = Math.max(this.#retryAfterMs ?? 0, answer.retryAfterMs);
-        }
+        // Busy or failing: the next parent may take it (the report stays queued meanwhile).
         throw new ParentUnreachableError(
           `${parent} (it answered ${answer.status}: ${answer.said})`,
+          { retryAfterMs: answer.retryAfterMs },
         );
       case "refused":
         if (answer.forGood) {
@@ -434,6 +428,12 @@ export class Agent {
         }
     }
     return answer;
+  }
+
+  /** Records when `mle-client run` starts its next cycle and why (null: none is waiting). */
+  async recordNextCycle(next: ClientState["nextCycle"]): Promise<void> {
+    this.#state.nextCycle = next;
+    await this.#save();
   }
 
   /**

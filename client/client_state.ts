@@ -57,8 +57,11 @@ export interface ClientState {
   lastFailure: { at: string; message: string } | null;
   /** Why reports and uploads are held now (encryption not possible), or null when they are not. */
   heldBecause: string | null;
-  /** When `mle-client run` starts its next cycle, and why then (null: not running as a service). */
-  nextCycle: { at: string; why: string } | null;
+  /**
+   * When `mle-client run` starts its next cycle and why (`client/next_cycle_delay.ts`), or null
+   * when no service is waiting.
+   */
+  nextCycle: { at: string; reason: string } | null;
   /** The newest rotation directive seen (verified): an older one is never acted on. */
   rotationDirectiveVersion: DocumentVersion | null;
   /** A rotation the site's directive asks of this computer, not started yet. */

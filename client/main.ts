@@ -31,7 +31,6 @@ import {
 } from "../service/service_command.ts";
 import { rotateKeys } from "./rotate_keys.ts";
 import { carryOutDirectedRotation } from "./directed_rotation.ts";
-import { nextCycleDelay } from "./next_cycle_delay.ts";
 import { sendUploadsAfterCycle, UPLOAD_HELP, uploadCommand } from "./upload_command.ts";
 import { keyExchangeHint } from "./key_exchange_hint.ts";
 import { registerWithRelay, rewriteOriginalRegister } from "./key_exchange_command.ts";
@@ -43,6 +42,7 @@ import {
   DEFAULT_INTERVAL_SECONDS,
 } from "./client_flags.ts";
 import { showStatus } from "./status_command.ts";
+import { isReportDue, nextCycleDelay } from "./next_cycle_delay.ts";
 
 const TOOL = "mle-client";
 
@@ -53,9 +53,15 @@ encrypts it according to its encryption level, and queues it on disk while nothi
 
 Commands:
   report     make one report and send everything queued (for cron)
-  run        the same as a service, every --interval seconds
+  run        the same as a service, every --interval seconds (less up to 10 % jitter, so
+             agents started together drift apart). After a cycle in which every parent was
+             unreachable or busy (5xx, 429), it tries again sooner: a jittered back-off from
+             5 s doubling per failed cycle up to --interval, never before a busy parent's
+             Retry-After (which wins over a shorter --interval); a retry sends what is queued
+             and makes no new report. The run log and "status" say when the next cycle is and
+             why. SIGHUP (restart) and SIGTERM act at once
   status     show computer id, parent in use and why, encryption level and state, why reports are held, last
-             failure, queue depth, the settings the site deployed
+             failure, next cycle of the service and why, queue depth, the settings the site deployed
 ${UPLOAD_HELP.command}
   rotate-keys  new key pair and computer id (seed 002): delete KeyStorage, restart the agent;
              report and run also do this once when the site's signed rotation directive names
@@ -97,10 +103,8 @@ Connection options (report, run):
   --property NAME=VALUE      a custom property (repeatable)
   --host-identifier KIND     machine (default) or instance
   --quiet                    print nothing but errors
-  --interval SECONDS         (run) seconds between reports, 1 to 604800 (default ${DEFAULT_INTERVAL_SECONDS}).
-                             When no parent took the reports (unreachable, or busy: 5xx, 429),
-                             the next cycle comes sooner: 5 s, doubling up to the interval, with
-                             jitter, never before a parent's Retry-After; status says when
+  --interval SECONDS         (run) seconds between reports, 1 to 604800 (default ${DEFAULT_INTERVAL_SECONDS});
+                             also the longest wait between retries while the parents fail
 
 Rotation options (rotate-keys; also the connection options above):
   --compromised              trust no hand-over: the new key claims to replace the old computer
@@ -357,36 +361,39 @@ async function report(values: ClientFlagValues, asService: boolean): Promise<num
     });
   }
   options.say(`running as a service, reporting every ${interval} s`);
+  const intervalMs = interval * 1000;
   let failureStreak = 0;
+  let lastReportAt = -Infinity;
   while (!stopping) {
     if (restarting) {
       restarting = false;
       agent = await Agent.open(options);
       options.say("restarted");
+      lastReportAt = -Infinity; // a restart reports at once
     }
-    await agent.queueReport(custom);
+    if (isReportDue(performance.now() - lastReportAt, intervalMs)) {
+      await agent.queueReport(custom);
+      lastReportAt = performance.now();
+    }
     let cycle = await cycleWithRequestId(agent);
     ({ agent, cycle } = await carryOutDirectedRotation(agent, options) ?? { agent, cycle });
-    await sendUploadsAfterCycle(agent, options, exitCodeOf(cycle, options), interval * 1000);
+    await sendUploadsAfterCycle(agent, options, exitCodeOf(cycle, options), intervalMs);
     if (stopping || restarting) continue;
-    const parentsFailed = cycle.outcome === "unreachable";
-    failureStreak = parentsFailed ? failureStreak + 1 : 0;
-    const delay = nextCycleDelay({
-      intervalMs: interval * 1000,
-      parentsFailed,
-      failureStreak,
-      retryAfterMs: cycle.retryAfterMs ?? null,
-    });
-    await agent.noteNextCycle(new Date(Date.now() + delay.ms), delay.why);
-    runLog.info(`next cycle in ${Math.ceil(delay.ms / 1000)} s: ${delay.why}`);
+    const next = nextCycleDelay(cycle, failureStreak, intervalMs);
+    failureStreak = next.failureStreak;
+    options.say(`next cycle in ${Math.ceil(next.delayMs / 1000)} s: ${next.reason}`);
+    const at = new Date(Date.now() + next.delayMs).toISOString();
+    await agent.recordNextCycle({ at, reason: next.reason });
+    if (stopping || restarting) continue; // a signal while it was recorded
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delay.ms);
+      const timer = setTimeout(resolve, next.delayMs);
       wake = () => {
         clearTimeout(timer);
         resolve();
       };
     });
   }
+  await agent.recordNextCycle(null);
   lock?.release();
   options.say("stopped");
   return EXIT.ok;

@@ -1,70 +1,123 @@
 /**
- * When `mle-client run` tries again: after a cycle its parent answered (delivered, held by
- * policy, refused), the interval, less a small jitter so that agents started together do not stay
- * in step; after a cycle no parent took (unreachable, or busy: 5xx, 429), the doubling back-off
- * of the failure streak (`protocol/backoff.ts`, from {@linkcode FIRST_RETRY_MS}, never beyond the
- * interval), and never earlier than the parent's `Retry-After` (with jitter above it), even when
- * that is beyond the interval. Pure arithmetic: the service loop owns the timer.
+ * When `mle-client run` starts its next cycle, and why: the one decision of the service's timing.
+ *
+ * A cycle whose parents failed (none answered, or each answered busy: 5xx, 429) is tried again
+ * after the doubling, jittered back-off of `protocol/backoff.ts` (from {@linkcode MIN_RETRY_MS},
+ * capped at the interval; the streak is the caller's, kept across cycles), never earlier than a
+ * busy parent's `Retry-After` (with the jitter above it that `retryAfterDelayMs` adds) and never
+ * later than the interval, unless the `Retry-After` itself is longer: the parent's word wins over
+ * a short interval, so a busy server is not hammered by agents set to report every second. Any
+ * other cycle (delivered, held by policy, refused) waits the interval less a jitter of up to
+ * {@linkcode INTERVAL_JITTER} of it, so that agents started together (a fleet booted at once) drift
+ * apart rather than reporting in step. Pure: the caller owns the timer and the clock.
  *
  * @module
  */
 
 import { backoffDelayMs, retryAfterDelayMs } from "../protocol/backoff.ts";
 
-/** The first retry after a cycle no parent took (less when the interval is shorter). */
-export const FIRST_RETRY_MS = 5_000;
-/** The most the interval is shortened by, as a share of it. */
+/** The first retry after a failed cycle (half of it to all of it, with jitter), in milliseconds. */
+export const MIN_RETRY_MS = 5_000;
+
+/** The most the interval is shortened by, as a fraction of it, after a cycle that did not fail. */
 export const INTERVAL_JITTER = 0.1;
 
-/** What the last cycle left the loop to decide with. */
+/** How a cycle ended, as far as its timing goes (a `CycleResult` of `client/agent.ts` is one). */
 export interface CycleEnd {
-  /** `--interval`, in milliseconds. */
-  intervalMs: number;
-  /** Whether no parent took the reports (unreachable or busy). */
-  parentsFailed: boolean;
-  /** Cycles in a row no parent took, this one included (0 after one a parent answered). */
-  failureStreak: number;
-  /** The longest `Retry-After` a parent sent in the cycle, in milliseconds, or null. */
-  retryAfterMs: number | null;
+  /** "unreachable": every parent failed (no answer, or busy); anything else waits the interval. */
+  outcome: "delivered" | "queued" | "unreachable" | "failed";
+  /** The longest `Retry-After` a busy parent asked for, in milliseconds, else null. */
+  retryAfterMs?: number | null;
 }
 
-/** How long until the next cycle, and why, as `mle-client status` and the run log say it. */
-export interface CycleDelay {
-  ms: number;
-  why: string;
+/** When the next cycle comes and why. */
+export interface NextCycle {
+  /** Milliseconds from the end of this cycle. */
+  delayMs: number;
+  /** Cycles in a row whose parents failed, this one included: 0 after any other cycle. */
+  failureStreak: number;
+  /** Why, in the operator's words (`mle-client status` and the run log). */
+  reason: string;
 }
 
 /**
- * The wait before the next cycle.
+ * The delay before the next cycle after one that ended as `end`, given the failed cycles in a row
+ * before it and the `--interval` in milliseconds.
  *
  * @param random A source in [0, 1); a constant one gives every agent the same delay.
  *
  * @example
  * ```ts
  * import { nextCycleDelay } from "./next_cycle_delay.ts";
- * const end = { intervalMs: 900_000, parentsFailed: true, failureStreak: 1, retryAfterMs: 10_000 };
- * console.log(nextCycleDelay(end, () => 0).ms); // 10000
+ * const busy = { outcome: "unreachable" as const, retryAfterMs: 10_000 };
+ * console.log(nextCycleDelay(busy, 0, 900_000, () => 0).delayMs); // 10000
+ * console.log(nextCycleDelay({ outcome: "delivered" }, 3, 900_000, () => 0).delayMs); // 900000
  * ```
  */
-export function nextCycleDelay(end: CycleEnd, random: () => number = Math.random): CycleDelay {
-  const { intervalMs } = end;
-  if (!end.parentsFailed) {
-    const ms = Math.round(intervalMs - intervalMs * INTERVAL_JITTER * unit(random()));
-    return { ms, why: "the interval" };
+export function nextCycleDelay(
+  end: CycleEnd,
+  failureStreak: number,
+  intervalMs: number,
+  random: () => number = Math.random,
+): NextCycle {
+  const interval = `the --interval of ${seconds(intervalMs)}`;
+  if (end.outcome !== "unreachable") {
+    const draw = Math.min(1, Math.max(0, random()) || 0);
+    return {
+      delayMs: Math.round(intervalMs * (1 - INTERVAL_JITTER * draw)),
+      failureStreak: 0,
+      reason: `${AFTER[end.outcome]}; ${interval}, less up to ${INTERVAL_JITTER * 100} % jitter`,
+    };
   }
-  const bounds = { minMs: Math.min(FIRST_RETRY_MS, intervalMs), maxMs: intervalMs };
-  const backoff = backoffDelayMs(Math.max(1, end.failureStreak), bounds, random);
-  const streak = `failure ${end.failureStreak} in a row`;
-  if (end.retryAfterMs === null) {
-    return { ms: backoff, why: `no parent took the reports (${streak})` };
+  const streak = Math.max(0, failureStreak) + 1;
+  const bounds = { minMs: Math.min(MIN_RETRY_MS, intervalMs), maxMs: intervalMs };
+  const backoffMs = backoffDelayMs(streak, bounds, random);
+  const failed = `${streak} failed cycle${streak === 1 ? "" : "s"} in a row`;
+  const retryAfterMs = end.retryAfterMs ?? null;
+  if (retryAfterMs === null) {
+    return {
+      delayMs: backoffMs,
+      failureStreak: streak,
+      reason: `no parent answered (${failed}); back-off, at most ${interval}`,
+    };
   }
-  const asked = retryAfterDelayMs(end.retryAfterMs, random);
+  // The jitter above the Retry-After stops at the interval; the Retry-After itself never does.
+  const honouredMs = Math.min(
+    retryAfterDelayMs(retryAfterMs, random),
+    Math.max(intervalMs, retryAfterMs),
+  );
   return {
-    ms: Math.max(backoff, asked),
-    why: `parent busy, Retry-After ${Math.round(end.retryAfterMs / 1000)} s (${streak})`,
+    delayMs: Math.max(backoffMs, honouredMs),
+    failureStreak: streak,
+    reason: `parent busy, Retry-After ${seconds(retryAfterMs)} (${failed}); back-off, ` +
+      `at most ${interval}`,
   };
 }
 
-function unit(value: number): number {
-  return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
+/**
+ * Whether the service makes a new report before its next cycle: once per interval (less its
+ * jitter). A retry after a failed cycle only sends what is queued, so an outage does not fill the
+ * queue with a report per retry.
+ *
+ * @example
+ * ```ts
+ * import { isReportDue } from "./next_cycle_delay.ts";
+ * console.log(isReportDue(5_000, 3_600_000)); // false: a retry
+ * console.log(isReportDue(3_500_000, 3_600_000)); // true
+ * ```
+ */
+export function isReportDue(sinceLastReportMs: number, intervalMs: number): boolean {
+  return sinceLastReportMs >= intervalMs * (1 - INTERVAL_JITTER);
+}
+
+/** What a cycle that did not fail did, for the reason. */
+const AFTER: Record<Exclude<CycleEnd["outcome"], "unreachable">, string> = {
+  delivered: "delivered",
+  queued: "reports held (encryption not possible now)",
+  failed: "the cycle failed (status: last failure)",
+};
+
+/** Milliseconds as whole seconds for the operator ("12 s"). */
+function seconds(ms: number): string {
+  return `${Math.ceil(ms / 1000)} s`;
 }

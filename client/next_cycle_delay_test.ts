@@ -1,52 +1,62 @@
 import assert from "node:assert/strict";
-import { FIRST_RETRY_MS, nextCycleDelay } from "./next_cycle_delay.ts";
+import { INTERVAL_JITTER, MIN_RETRY_MS, nextCycleDelay } from "./next_cycle_delay.ts";
 
 const HOUR = 3_600_000;
+const unreachable = { outcome: "unreachable" as const, retryAfterMs: null };
+const busy = (retryAfterMs: number) => ({ outcome: "unreachable" as const, retryAfterMs });
 
-Deno.test("after a cycle a parent answered, the interval less at most a tenth of it", () => {
-  const end = { intervalMs: HOUR, parentsFailed: false, failureStreak: 0, retryAfterMs: null };
-  assert.equal(nextCycleDelay(end, () => 0).ms, HOUR);
-  assert.equal(nextCycleDelay(end, () => 0.999_999).ms, Math.round(HOUR * 0.9 + 0.36));
-  assert.equal(nextCycleDelay(end, () => 0).why, "the interval");
-});
-
-Deno.test("after cycles no parent took, a doubling back-off from 5 s, capped at the interval", () => {
-  const at = (failureStreak: number, intervalMs = HOUR) =>
-    nextCycleDelay({ intervalMs, parentsFailed: true, failureStreak, retryAfterMs: null }, () => 1)
-      .ms;
-  assert.deepEqual([1, 2, 3, 4].map((streak) => at(streak)), [
-    FIRST_RETRY_MS,
-    2 * FIRST_RETRY_MS,
-    4 * FIRST_RETRY_MS,
-    8 * FIRST_RETRY_MS,
-  ]);
-  assert.equal(at(30), HOUR);
-  assert.equal(at(30, 60_000), 60_000);
-  assert.equal(at(1, 2_000), 2_000, "an interval shorter than the first retry bounds it");
-  // Jitter below the ceiling: half of it at least.
-  const low = nextCycleDelay(
-    { intervalMs: HOUR, parentsFailed: true, failureStreak: 3, retryAfterMs: null },
-    () => 0,
-  );
-  assert.equal(low.ms, 2 * FIRST_RETRY_MS);
-  assert.match(low.why, /no parent took the reports \(failure 3 in a row\)/);
-});
-
-Deno.test("a parent's Retry-After is a floor, with jitter above it, even beyond the interval", () => {
-  const end = (retryAfterMs: number, intervalMs = HOUR) => ({
-    intervalMs,
-    parentsFailed: true,
-    failureStreak: 1,
-    retryAfterMs,
-  });
-  for (const draw of [0, 0.3, 0.999]) {
-    const delay = nextCycleDelay(end(10_000), () => draw);
-    assert.ok(delay.ms >= 10_000, `${delay.ms}`);
-    assert.ok(delay.ms <= 20_000, `${delay.ms}`);
+Deno.test("nextCycleDelay() waits the interval less at most 10 % after a cycle that did not fail", () => {
+  for (const outcome of ["delivered", "queued", "failed"] as const) {
+    const longest = nextCycleDelay({ outcome }, 4, HOUR, () => 0);
+    const shortest = nextCycleDelay({ outcome }, 4, HOUR, () => 0.999_999);
+    assert.equal(longest.delayMs, HOUR, outcome);
+    assert.equal(shortest.delayMs, Math.round(HOUR * (1 - INTERVAL_JITTER * 0.999_999)), outcome);
+    assert.equal(longest.failureStreak, 0, `${outcome} ends the failure streak`);
+    assert.match(longest.reason, /the --interval of 3600 s/);
   }
-  assert.match(nextCycleDelay(end(10_000), () => 0).why, /parent busy, Retry-After 10 s/);
-  assert.ok(nextCycleDelay(end(120_000, 60_000), () => 0).ms >= 120_000);
-  // A Retry-After shorter than the back-off does not shorten it.
-  const streak = { ...end(1_000), failureStreak: 4 };
-  assert.equal(nextCycleDelay(streak, () => 1).ms, 8 * FIRST_RETRY_MS);
+  assert.match(nextCycleDelay({ outcome: "delivered" }, 0, HOUR).reason, /^delivered; /);
+});
+
+Deno.test("nextCycleDelay() doubles a jittered back-off over failed cycles, capped at the interval", () => {
+  let streak = 0;
+  const ceilings: number[] = [];
+  for (let cycle = 0; cycle < 12; cycle++) {
+    const next = nextCycleDelay(unreachable, streak, 60_000, () => 0.999_999);
+    assert.equal(next.failureStreak, streak + 1);
+    streak = next.failureStreak;
+    ceilings.push(next.delayMs);
+  }
+  assert.deepEqual(ceilings.slice(0, 5), [5_000, 10_000, 20_000, 40_000, 60_000]);
+  assert.ok(ceilings.every((delay) => delay <= 60_000), "never later than the interval");
+  // The jitter draws between half the ceiling and all of it.
+  assert.equal(nextCycleDelay(unreachable, 0, HOUR, () => 0).delayMs, MIN_RETRY_MS / 2);
+  assert.equal(nextCycleDelay(unreachable, 2, HOUR, () => 0).delayMs, 10_000);
+  assert.match(nextCycleDelay(unreachable, 2, HOUR).reason, /no parent answered \(3 failed cycles/);
+});
+
+Deno.test("nextCycleDelay() never comes back before a busy parent's Retry-After, and adds jitter above it", () => {
+  for (const random of [0, 0.3, 0.7, 0.999_999]) {
+    const next = nextCycleDelay(busy(10_000), 0, HOUR, () => random);
+    assert.ok(next.delayMs >= 10_000, `random ${random}: ${next.delayMs}`);
+    assert.ok(next.delayMs <= 20_000, `random ${random}: ${next.delayMs}`);
+  }
+  assert.equal(nextCycleDelay(busy(10_000), 0, HOUR, () => 0).delayMs, 10_000);
+  assert.equal(nextCycleDelay(busy(10_000), 0, HOUR, () => 0.5).delayMs, 15_000);
+  // A short Retry-After does not undo the back-off of a long streak.
+  assert.equal(nextCycleDelay(busy(1_000), 5, HOUR, () => 0).delayMs, 80_000);
+  const next = nextCycleDelay(busy(10_000), 0, HOUR, () => 0);
+  assert.equal(next.failureStreak, 1);
+  assert.match(next.reason, /^parent busy, Retry-After 10 s \(1 failed cycle in a row\)/);
+});
+
+Deno.test("nextCycleDelay() cuts the jitter above Retry-After at the interval, never the Retry-After itself", () => {
+  assert.equal(nextCycleDelay(busy(20_000), 0, 30_000, () => 0.999_999).delayMs, 30_000);
+  assert.equal(nextCycleDelay(busy(20_000), 0, 10_000, () => 0.999_999).delayMs, 20_000);
+  assert.equal(nextCycleDelay(busy(20_000), 0, 10_000, () => 0).delayMs, 20_000);
+});
+
+Deno.test("nextCycleDelay() keeps a one-second interval's back-off within it", () => {
+  assert.equal(nextCycleDelay(unreachable, 0, 1_000, () => 0.999_999).delayMs, 1_000);
+  assert.equal(nextCycleDelay(unreachable, 9, 1_000, () => 0).delayMs, 500);
+  assert.equal(nextCycleDelay({ outcome: "delivered" }, 0, 1_000, () => Number.NaN).delayMs, 1_000);
 });

@@ -13,6 +13,7 @@ import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts"
 import { readErrorAnswer } from "../protocol/http_error.ts";
 import { type PasswordKey, proveKeyExchange } from "../protocol/key_exchange.ts";
 import { API } from "../protocol/paths.ts";
+import { parseRetryAfter } from "../protocol/upload_fetch.ts";
 import { signRegistration } from "../protocol/registration.ts";
 import { type HostIdentifierKind, hostIdentity } from "./host_identity.ts";
 import {
@@ -26,8 +27,11 @@ import { readRotationRecord, type RotationRecord } from "./rotation_record.ts";
 export type RegistrationAnswer =
   /** Registered: the computer id to use from now on. */
   | { kind: "registered"; computerId: number }
-  /** Busy, or too many failed key exchanges from this address lately: later, not never. */
-  | { kind: "busy"; said: string }
+  /**
+   * Busy, or too many failed key exchanges from this address lately: later, not never (no
+   * earlier than its `Retry-After`, capped, when it sent one).
+   */
+  | { kind: "busy"; said: string; retryAfterMs: number | null }
   /** An authenticating relay wants the manual key exchange (or refused its proof). */
   | { kind: "key-exchange"; code: KeyExchangeCode; said: string }
   /** Refused: the registration itself is not acceptable. */
@@ -44,7 +48,7 @@ export type RegistrationAnswer =
  * ```
  */
 export function readRegistrationAnswer(
-  answer: { status: number; body: unknown },
+  answer: { status: number; body: unknown; retryAfter?: string },
 ): RegistrationAnswer {
   const computerId = (answer.body as { computerId?: unknown } | null)?.computerId;
   if (answer.status === 200 && Number.isSafeInteger(computerId) && (computerId as number) > 0) {
@@ -52,7 +56,9 @@ export function readRegistrationAnswer(
   }
   const error = readErrorAnswer(answer.body);
   const said = error.message === "" ? `HTTP ${answer.status}` : error.message;
-  if (answer.status >= 500 || answer.status === 429) return { kind: "busy", said };
+  if (answer.status >= 500 || answer.status === 429) {
+    return { kind: "busy", said, retryAfterMs: parseRetryAfter(answer.retryAfter ?? null) };
+  }
   if (
     error.kind === "known" &&
     (error.code === "ERR_KEY_EXCHANGE_REQUIRED" || error.code === "ERR_KEY_EXCHANGE_FAILED")
@@ -119,7 +125,9 @@ export async function registerThrough(
     case "registered":
       return { computerId: answer.computerId, rotation };
     case "busy":
-      throw new ParentUnreachableError(`${parent} (${answer.said})`);
+      throw new ParentUnreachableError(`${parent} (${answer.said})`, {
+        retryAfterMs: answer.retryAfterMs,
+      });
     case "key-exchange":
       throw new KeyExchangeError(answer.code, parent, answer.said, request);
     case "refused":

@@ -23,7 +23,7 @@ export type ReportAnswer =
   | { kind: "encryption-refused" }
   /**
    * Busy or failing (5xx, 429): the next parent may take it; the report stays queued.
-   * `retryAfterMs`: the parent's `Retry-After`, or null.
+   * `retryAfterMs`: its `Retry-After` (capped), which the next cycle honours, else null.
    */
   | { kind: "busy"; status: number; said: string; retryAfterMs: number | null }
   /**

@@ -38,11 +38,11 @@ Deno.test("readReportAnswer() maps each answer to what the agent does", () => {
       said: "full",
       retryAfterMs: null,
     }],
-    [{ ...refusal(503, "ERR_SPOOL_FULL", "full"), retryAfter: "15" }, true, {
+    [{ ...refusal(503, "ERR_RETRY_LATER", "later"), retryAfter: "10" }, true, {
       kind: "busy",
       status: 503,
-      said: "full",
-      retryAfterMs: 15_000,
+      said: "later",
+      retryAfterMs: 10_000,
     }],
     [refusal(429, "ERR_TOO_MANY_NEW_KEYS", "slow"), true, {
       kind: "busy",

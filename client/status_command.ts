@@ -69,12 +69,17 @@ export async function showStatus(values: ClientFlagValues): Promise<number> {
     "Last failure",
     summary.lastFailure ? `${summary.lastFailure.at} ${summary.lastFailure.message}` : "none",
   );
-  line(
-    "Next cycle",
-    summary.nextCycle ? `${summary.nextCycle.at} (${summary.nextCycle.why})` : "-",
-  );
+  line("Next cycle", nextCycleLine(summary.nextCycle));
   line("Queued reports", summary.queueDepth);
   line("Log file", summary.logFile);
   for (const text of formatUploadViews(summary.uploads)) console.log(text);
   return EXIT.ok;
+}
+
+/** When the service's next cycle comes and why ("in 12 s (at …): parent busy, …"). */
+function nextCycleLine(next: { at: string; reason: string } | null): string {
+  if (next === null) return "no service waiting (mle-client run)";
+  const inMs = Date.parse(next.at) - Date.now();
+  const when = inMs >= 0 ? `in ${Math.ceil(inMs / 1000)} s` : "due now";
+  return `${when} (at ${next.at}): ${next.reason}`;
 }

@@ -8,11 +8,15 @@
 import { readBounded } from "./read_bounded.ts";
 import { withRequestIdHeader } from "./request_id.ts";
 
-/** The parent did not answer (refused, reset, timed out). */
+/** The parent did not answer (refused, reset, timed out), or answered busy (5xx, 429). */
 export class ParentUnreachableError extends Error {
-  constructor(url: string, options?: ErrorOptions) {
+  /** How long a busy parent asked the sender to wait (its `Retry-After`), else null. */
+  readonly retryAfterMs: number | null;
+
+  constructor(url: string, options?: ErrorOptions & { retryAfterMs?: number | null }) {
     super(`Cannot reach ${url}`, options);
     this.name = "ParentUnreachableError";
+    this.retryAfterMs = options?.retryAfterMs ?? null;
   }
 }
 

@@ -8,6 +8,8 @@
 /** A running recording proxy. */
 export class RecordingProxy {
   readonly port: number;
+  /** When each connection arrived (ms since the epoch), cut ones included, oldest first. */
+  readonly connectedAt: number[] = [];
   readonly #listener: Deno.TcpListener;
   readonly #chunks: Uint8Array[] = [];
   readonly #connections = new Set<Deno.Conn>();
@@ -93,6 +95,7 @@ export class RecordingProxy {
 
   async #accept(targetPort: number): Promise<void> {
     for await (const inbound of this.#listener) {
+      this.connectedAt.push(Date.now());
       if (this.#cut) {
         inbound.close();
         continue;

@@ -50,7 +50,10 @@ export type Tamper = (
 // Hop-by-hop and framing headers are the proxy's own business, never copied.
 const DROPPED_HEADERS = ["connection", "content-length", "content-encoding", "transfer-encoding"];
 
-/** A running tampering proxy in front of `http://127.0.0.1:targetPort`. */
+/**
+ * A running tampering proxy in front of `http://127.0.0.1:targetPort`, on a free port or on
+ * `options.port` (such as the masthead's server address, so that a client has no way around it).
+ */
 export class TamperingProxy {
   readonly port: number;
   /** The rule in force; null forwards everything untouched. */
@@ -61,10 +64,9 @@ export class TamperingProxy {
   readonly #documents = new Map<string, unknown>();
   #shutdown: Promise<void> | null = null;
 
-  /** @param listenPort Where the proxy listens (default: any free port). */
-  constructor(targetPort: number, listenPort = 0) {
+  constructor(targetPort: number, options: { port?: number } = {}) {
     this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: listenPort, onListen: () => {} },
+      { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
       async (request) => {
         const url = new URL(request.url);
         const intercepted = { method: request.method, path: `${url.pathname}${url.search}` };

@@ -23,7 +23,7 @@ export interface AgentLock {
  *
  * @throws {CliError} When another service already runs on this data dir.
  */
-export async function lockAgent(dataDir: string): Promise<AgentLock> {
+export async function lockAgent(dataDir: string, waitMs = 0): Promise<AgentLock> {
   await ensurePrivateDir(dataDir);
   const file = await Deno.open(joinPath(dataDir, FILE), {
     read: true,
@@ -31,7 +31,14 @@ export async function lockAgent(dataDir: string): Promise<AgentLock> {
     create: true,
     mode: 0o644,
   });
-  if (!(await file.tryLock(true))) {
+  // A `rotate-keys` changing the key holds the lock for a moment: wait it out, within `waitMs`.
+  const deadline = Date.now() + waitMs;
+  let locked = await file.tryLock(true);
+  while (!locked && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    locked = await file.tryLock(true);
+  }
+  if (!locked) {
     file.close();
     throw new CliError(`Cannot start: another mle-client service runs on "${dataDir}"`, {
       hint: "restart it with: mle-client -restart --data-dir DIR",
@@ -70,4 +77,32 @@ export async function runningAgentPid(dataDir: string): Promise<number | null> {
 /** Asks a running agent to restart (SIGHUP): it reloads its key and state and reports at once. */
 export function signalRestart(pid: number): void {
   Deno.kill(pid, "SIGHUP");
+}
+
+/**
+ * Holds the data dir's lock while no service does (for `rotate-keys` changing the key), without
+ * naming a pid: a service starting meanwhile waits, then loads the new key. Null when a service
+ * holds it.
+ */
+export async function holdAgentLock(dataDir: string): Promise<AgentLock | null> {
+  await ensurePrivateDir(dataDir);
+  const file = await Deno.open(joinPath(dataDir, FILE), {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o644,
+  });
+  if (!(await file.tryLock(true))) {
+    file.close();
+    return null;
+  }
+  return {
+    release() {
+      try {
+        file.close();
+      } catch {
+        // already released
+      }
+    },
+  };
 }

@@ -336,7 +336,8 @@ async function report(values: ClientFlagValues, asService: boolean): Promise<num
     unit: "seconds",
   });
   // One service per data dir: take its lock before touching the state.
-  const lock = asService ? await lockAgent(options.dataDir) : null;
+  // Waits (bounded) while a rotate-keys changes the key, then loads the new one.
+  const lock = asService ? await lockAgent(options.dataDir, 30_000) : null;
   let agent = await Agent.open(options);
   if (!asService) {
     await agent.queueReport(custom);

@@ -27,6 +27,7 @@ import { deleteKeyStorage, installClientKey } from "../keystore/key_storage.ts";
 import { Agent, type AgentOptions } from "./agent.ts";
 import { readState } from "./client_state.ts";
 import { formatCommand } from "../cli/command_line.ts";
+import { holdAgentLock } from "./agent_process.ts";
 import { describeAgentRestart, planAgentRestart, runAgentRestart } from "./agent_restart.ts";
 import type { ServiceSettings } from "./restart_command.ts";
 import { writeRotationRecord } from "./rotation_record.ts";
@@ -64,7 +65,7 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
   const state = await readState(joinPath(dataDir, "state.json"));
   const oldId = state.computerId;
   const queued = await new ReportQueue(dataDir).depth();
-  const restart = await planAgentRestart({
+  let restart = await planAgentRestart({
     dataDir,
     os: options.os,
     service: options.service,
@@ -96,44 +97,60 @@ export async function rotateKeys(options: RotateOptions): Promise<RotateResult> 
     return { oldComputerId: oldId, newComputerId: null, pending: "dry run: nothing was changed" };
   }
 
-  // 1 and 2: with the old key, while it is still valid (compromised: while it is still here).
-  let newPair: CryptoKeyPair | null = null;
-  let handover: FlattenedJws | null = null;
-  if (oldId !== null || !options.compromised) {
-    const agent = await Agent.open(agentOptions);
-    if (!options.compromised && oldId !== null && queued > 0) {
-      const delivered = await agent.cycle();
-      print(
-        delivered.outcome === "delivered"
-          ? `delivered ${delivered.delivered} queued report(s) with the current key`
-          : `kept ${delivered.queued} report(s) queued (${delivered.message}); they will be re-signed with the new key`,
-      );
-    }
-    if (oldId !== null) {
-      newPair = await generateSigningKeyPair();
-      const newPublicKey = encodeBase64Url(await exportSigningPublicKey(newPair.publicKey));
-      handover = await signHandover(agent.clientKey.privateKey, {
-        oldComputerId: oldId,
-        newPublicKey,
-        issuedAt: Date.now(),
-        // Reports up to here may still be in a relay's spool: the server accepts them.
-        lastSeq: await lastSpentSeq(dataDir),
-      });
-    }
-  }
-  if (oldId !== null || options.compromised) {
-    await writeRotationRecord(dataDir, {
-      previousComputerId: oldId,
-      compromised: options.compromised,
-      handover,
-      rotatedAt: new Date().toISOString(),
+  // No service runs: hold the data dir's lock while the key changes, so that a service starting
+  // meanwhile waits and then loads the new key, never reporting on with the old one.
+  const swapLock = restart.kind === "signal" ? null : await holdAgentLock(dataDir);
+  if (restart.kind !== "signal" && swapLock === null) {
+    // A service took the lock since the plan: tell it instead.
+    restart = await planAgentRestart({
+      dataDir,
+      os: options.os,
+      service: options.service,
+      root: options.root,
     });
   }
+  try {
+    // 1 and 2: with the old key, while it is still valid (compromised: while it is still here).
+    let newPair: CryptoKeyPair | null = null;
+    let handover: FlattenedJws | null = null;
+    if (oldId !== null || !options.compromised) {
+      const agent = await Agent.open(agentOptions);
+      if (!options.compromised && oldId !== null && queued > 0) {
+        const delivered = await agent.cycle();
+        print(
+          delivered.outcome === "delivered"
+            ? `delivered ${delivered.delivered} queued report(s) with the current key`
+            : `kept ${delivered.queued} report(s) queued (${delivered.message}); they will be re-signed with the new key`,
+        );
+      }
+      if (oldId !== null) {
+        newPair = await generateSigningKeyPair();
+        const newPublicKey = encodeBase64Url(await exportSigningPublicKey(newPair.publicKey));
+        handover = await signHandover(agent.clientKey.privateKey, {
+          oldComputerId: oldId,
+          newPublicKey,
+          issuedAt: Date.now(),
+          // Reports up to here may still be in a relay's spool: the server accepts them.
+          lastSeq: await lastSpentSeq(dataDir),
+        });
+      }
+    }
+    if (oldId !== null || options.compromised) {
+      await writeRotationRecord(dataDir, {
+        previousComputerId: oldId,
+        compromised: options.compromised,
+        handover,
+        rotatedAt: new Date().toISOString(),
+      });
+    }
 
-  // 3: the documented step.
-  await deleteKeyStorage(keyStorage);
-  print(`deleted ${keyStorage}`);
-  if (newPair) await installClientKey(keyStorage, newPair);
+    // 3: the documented step.
+    await deleteKeyStorage(keyStorage);
+    print(`deleted ${keyStorage}`);
+    if (newPair) await installClientKey(keyStorage, newPair);
+  } finally {
+    swapLock?.release();
+  }
 
   // 4: restart.
   if (options.noRestart) {

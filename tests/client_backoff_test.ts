@@ -24,7 +24,8 @@ import { RoleProcess } from "./run_role.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
 
 const HOUR_SECONDS = "3600";
-const RETRY_AFTER_SECONDS = 2;
+// Longer than the first back-off (2.5 to 5 s): a client that ignored it would retry sooner.
+const RETRY_AFTER_SECONDS = 6;
 
 Deno.test("mle-client run tries a busy parent again well before --interval, never before its Retry-After, and its queued report is stored once the parent takes it", async () => {
   await using site = await createSite();
@@ -58,10 +59,15 @@ Deno.test("mle-client run tries a busy parent again well before --interval, neve
   await waitUntil(() => reportPosts.length >= 3, "a third report request", 90_000);
   const gaps = reportPosts.slice(1).map((at, index) => at - reportPosts[index]);
   for (const gap of gaps) {
-    assert.ok(gap >= RETRY_AFTER_SECONDS * 1000, `retried ${gap} ms after a Retry-After of 2 s`);
+    assert.ok(
+      gap >= RETRY_AFTER_SECONDS * 1000,
+      `retried ${gap} ms after a Retry-After of ${RETRY_AFTER_SECONDS} s`,
+    );
     assert.ok(gap < 60_000, `retried ${gap} ms later: the back-off, not the hour's interval`);
   }
-  await service.waitFor(/next cycle in \d+ s: parent busy, Retry-After 2 s/);
+  await service.waitFor(
+    new RegExp(`next cycle in \\d+ s: parent busy, Retry-After ${RETRY_AFTER_SECONDS} s`),
+  );
 
   const computerId = await computerIdOf(clientDir);
   const stored = await waitForStored(site, computerId, 1);

@@ -24,6 +24,30 @@ export interface AgentLock {
  * @throws {CliError} When another service already runs on this data dir.
  */
 export async function lockAgent(dataDir: string, waitMs = 0): Promise<AgentLock> {
+  // A `rotate-keys` changing the key holds the lock for a moment: wait it out, within `waitMs`.
+  const file = await takeLockFile(dataDir, waitMs);
+  if (file === null) {
+    throw new CliError(`Cannot start: another mle-client service runs on "${dataDir}"`, {
+      hint: "restart it with: mle-client -restart --data-dir DIR",
+    });
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  return releasing(file);
+}
+
+/**
+ * Holds the data dir's lock while no service does (for `rotate-keys` changing the key), without
+ * naming a pid: a service starting meanwhile waits, then loads the new key. Null when a service
+ * holds it.
+ */
+export async function holdAgentLock(dataDir: string): Promise<AgentLock | null> {
+  const file = await takeLockFile(dataDir, 0);
+  return file === null ? null : releasing(file);
+}
+
+/** The lock file, locked by this process (trying again within `waitMs`), or null when held. */
+async function takeLockFile(dataDir: string, waitMs: number): Promise<Deno.FsFile | null> {
   await ensurePrivateDir(dataDir);
   const file = await Deno.open(joinPath(dataDir, FILE), {
     read: true,
@@ -31,21 +55,18 @@ export async function lockAgent(dataDir: string, waitMs = 0): Promise<AgentLock>
     create: true,
     mode: 0o644,
   });
-  // A `rotate-keys` changing the key holds the lock for a moment: wait it out, within `waitMs`.
   const deadline = Date.now() + waitMs;
   let locked = await file.tryLock(true);
   while (!locked && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     locked = await file.tryLock(true);
   }
-  if (!locked) {
-    file.close();
-    throw new CliError(`Cannot start: another mle-client service runs on "${dataDir}"`, {
-      hint: "restart it with: mle-client -restart --data-dir DIR",
-    });
-  }
-  await file.truncate(0);
-  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  if (locked) return file;
+  file.close();
+  return null;
+}
+
+function releasing(file: Deno.FsFile): AgentLock {
   return {
     release() {
       try {
@@ -77,32 +98,4 @@ export async function runningAgentPid(dataDir: string): Promise<number | null> {
 /** Asks a running agent to restart (SIGHUP): it reloads its key and state and reports at once. */
 export function signalRestart(pid: number): void {
   Deno.kill(pid, "SIGHUP");
-}
-
-/**
- * Holds the data dir's lock while no service does (for `rotate-keys` changing the key), without
- * naming a pid: a service starting meanwhile waits, then loads the new key. Null when a service
- * holds it.
- */
-export async function holdAgentLock(dataDir: string): Promise<AgentLock | null> {
-  await ensurePrivateDir(dataDir);
-  const file = await Deno.open(joinPath(dataDir, FILE), {
-    read: true,
-    write: true,
-    create: true,
-    mode: 0o644,
-  });
-  if (!(await file.tryLock(true))) {
-    file.close();
-    return null;
-  }
-  return {
-    release() {
-      try {
-        file.close();
-      } catch {
-        // already released
-      }
-    },
-  };
 }

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { backoffDelayMs, retryAfterDelayMs } from "../protocol/backoff.ts";
+import { backoffDelayMs, retryAfterDelayMs, unitDraw } from "../protocol/backoff.ts";
 
 /** The first retry after a failed cycle (half of it to all of it, with jitter), in milliseconds. */
 export const MIN_RETRY_MS = 5_000;
@@ -62,9 +62,8 @@ export function nextCycleDelay(
 ): NextCycle {
   const interval = `the --interval of ${seconds(intervalMs)}`;
   if (end.outcome !== "unreachable") {
-    const draw = Math.min(1, Math.max(0, random()) || 0);
     return {
-      delayMs: Math.round(intervalMs * (1 - INTERVAL_JITTER * draw)),
+      delayMs: Math.round(intervalMs * (1 - INTERVAL_JITTER * unitDraw(random()))),
       failureStreak: 0,
       reason: `${AFTER[end.outcome]}; ${interval}, less up to ${INTERVAL_JITTER * 100} % jitter`,
     };

@@ -46,7 +46,7 @@ export function backoffDelayMs(
   random: () => number = Math.random,
 ): number {
   const ceiling = Math.min(bounds.maxMs, bounds.minMs * 2 ** Math.max(0, streak - 1));
-  return Math.round(ceiling / 2 + (ceiling / 2) * unit(random()));
+  return Math.round(ceiling / 2 + (ceiling / 2) * unitDraw(random()));
 }
 
 /**
@@ -71,7 +71,7 @@ export function retryAfterDelayMs(
     MAX_RETRY_AFTER_JITTER_MS,
     Math.max(MIN_RETRY_AFTER_JITTER_MS, floor),
   );
-  return Math.round(floor + spread * unit(random()));
+  return Math.round(floor + spread * unitDraw(random()));
 }
 
 /**
@@ -97,7 +97,7 @@ export function retryDelayMs(
     : retryAfterDelayMs(retryAfterMs, random);
 }
 
-/** A random draw kept in [0, 1], whatever the source returns. */
-function unit(value: number): number {
+/** A random draw kept in [0, 1], whatever the source returns (NaN and infinities: 0). */
+export function unitDraw(value: number): number {
   return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
 }

@@ -113,18 +113,14 @@ async function exportOnce(dataDir: string, format: string, limit: number): Promi
     stderr: "inherit",
     env: { MLE_DATABASE_URL: "" },
   }).spawn();
+  // VmHWM only grows: read while the output flows, the last reading is the peak.
   let peak = 0;
-  const sampler = setInterval(async () => {
-    const now = await peakRssMb(child.pid);
-    if (now > peak) peak = now;
-  }, 20);
   let bytes = 0;
   for await (const chunk of child.stdout) {
     bytes += chunk.byteLength;
     const now = await peakRssMb(child.pid);
     if (now > peak) peak = now;
   }
-  clearInterval(sampler);
   const status = await child.status;
   if (!status.success) throw new Error(`mle-admin reports exited ${status.code}`);
   return {

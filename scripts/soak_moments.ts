@@ -51,7 +51,7 @@ export async function waitForBundleInFlight(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (bundlesInFlight(logOf()) > 0) return true;
-    await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
   return false;
 }

@@ -11,19 +11,14 @@
  * @module
  */
 
-import type { ContentKey } from "./jwe.ts";
 import type { FlattenedJws } from "./jws.ts";
 import {
   isWholeNumber,
-  openInnerMessage,
   type ParsedSignedMessage,
-  readSignedMessage,
   requireClaim,
   type SealedMessage,
-  sealSignedMessage,
+  signedMessageCodec,
   type SignedMessageKind,
-  signMessage,
-  verifySignedMessage,
 } from "./sealed_message.ts";
 
 /** JWS `typ` of a signed report. */
@@ -66,6 +61,8 @@ export const REPORT_MESSAGE: SignedMessageKind<ReportClaims> = {
   signedHeader: ({ cid, seq, kid }) => ({ cid, seq, kid }),
 };
 
+const reports = signedMessageCodec(REPORT_MESSAGE);
+
 /**
  * Signs report bytes as the inner JWS bound to `claims`.
  *
@@ -79,32 +76,17 @@ export const REPORT_MESSAGE: SignedMessageKind<ReportClaims> = {
  * console.log((await openSignedReport(client.publicKey, jws, claims)).length); // 2
  * ```
  */
-export async function signReport(
-  clientPrivateKey: CryptoKey,
-  claims: ReportClaims,
-  report: Uint8Array,
-): Promise<FlattenedJws> {
-  return await signMessage(REPORT_MESSAGE, clientPrivateKey, claims, report);
-}
+export const signReport = reports.sign;
 
 /** Signs and seals report bytes to the server key the content key is wrapped to. */
-export async function sealReport(
-  contentKey: ContentKey,
-  clientPrivateKey: CryptoKey,
-  claims: { cid: number; seq: number },
-  report: Uint8Array,
-): Promise<EncryptedMessage> {
-  return await sealSignedMessage(REPORT_MESSAGE, contentKey, clientPrivateKey, claims, report);
-}
+export const sealReport = reports.seal;
 
 /**
  * Reads an upstream message's shape and claims without verifying anything yet.
  *
  * @throws {MleError} `ERR_ENVELOPE_MALFORMED` or `ERR_DECRYPTION_FAILED` (header problems).
  */
-export function readUpstreamMessage(value: unknown): ParsedMessage {
-  return readSignedMessage(REPORT_MESSAGE, value);
-}
+export const readUpstreamMessage = reports.read;
 
 /**
  * Verifies the sender's signature over the message as it travels: the outer signature of an
@@ -112,12 +94,7 @@ export function readUpstreamMessage(value: unknown): ParsedMessage {
  *
  * @throws {MleError} `ERR_SIGNATURE_INVALID`.
  */
-export async function verifyMessageSignature(
-  clientPublicKey: CryptoKey,
-  parsed: ParsedMessage,
-): Promise<void> {
-  await verifySignedMessage(REPORT_MESSAGE, clientPublicKey, parsed);
-}
+export const verifyMessageSignature = reports.verify;
 
 /**
  * Verifies a report's inner signature and that it names exactly the expected claims, then returns
@@ -125,10 +102,4 @@ export async function verifyMessageSignature(
  *
  * @throws {MleError} `ERR_SIGNATURE_INVALID` when the signature or any claim does not match.
  */
-export async function openSignedReport(
-  clientPublicKey: CryptoKey,
-  signed: FlattenedJws | string,
-  expected: ReportClaims,
-): Promise<Uint8Array<ArrayBuffer>> {
-  return await openInnerMessage(REPORT_MESSAGE, clientPublicKey, signed, expected);
-}
+export const openSignedReport = reports.openInner;

@@ -321,6 +321,82 @@ export async function openSignedMessage<Claims extends { kid: string | null }>(
   return await openInnerMessage(kind, senderPublicKey, compact, parsed.claims);
 }
 
+/** A sealed kind's operations, bound to the kind: what its module exports under its own names. */
+export interface SealedMessageCodec<Claims> {
+  /** Encrypts and signs, as {@linkcode sealMessage} (claims checked first). */
+  seal(
+    contentKey: ContentKey,
+    senderPrivateKey: CryptoKey,
+    claims: Claims,
+    plaintext: Uint8Array<ArrayBuffer>,
+  ): Promise<SealedMessage>;
+  /** Reads shape and claims, as {@linkcode readSealedMessage}. */
+  read(value: unknown): ParsedSealedMessage<Claims>;
+  /** Verifies the sender's signature, as {@linkcode verifySealedMessage}. */
+  verify(senderPublicKey: CryptoKey, message: SealedMessage): Promise<void>;
+}
+
+/** Binds the sealed-message operations to one kind. */
+export function sealedMessageCodec<Claims>(
+  kind: SealedMessageKind<Claims>,
+): SealedMessageCodec<Claims> {
+  return {
+    seal: async (contentKey, senderPrivateKey, claims, plaintext) => {
+      const checked = kind.claimsOf({ ...claims } as Record<string, unknown>);
+      return await sealMessage(kind, contentKey, senderPrivateKey, checked, plaintext);
+    },
+    read: (value) => readSealedMessage(kind, value),
+    verify: (senderPublicKey, message) => verifySealedMessage(kind, senderPublicKey, message),
+  };
+}
+
+/** A signed kind's operations, bound to the kind: what its module exports under its own names. */
+export interface SignedMessageCodec<Claims extends { kid: string | null }> {
+  /** Signs content bound to `claims`, as {@linkcode signMessage}. */
+  sign(senderPrivateKey: CryptoKey, claims: Claims, content: Uint8Array): Promise<FlattenedJws>;
+  /** Signs and seals, as {@linkcode sealSignedMessage}. */
+  seal(
+    contentKey: ContentKey,
+    senderPrivateKey: CryptoKey,
+    claims: Omit<Claims, "kid">,
+    content: Uint8Array,
+  ): Promise<SealedMessage>;
+  /** Reads shape and claims, sealed or clear, as {@linkcode readSignedMessage}. */
+  read(value: unknown): ParsedSignedMessage<Claims>;
+  /** Verifies the signature as it travels, as {@linkcode verifySignedMessage}. */
+  verify(senderPublicKey: CryptoKey, parsed: ParsedSignedMessage<Claims>): Promise<void>;
+  /** Verifies the inner JWS and its claims, as {@linkcode openInnerMessage}. */
+  openInner(
+    senderPublicKey: CryptoKey,
+    signed: FlattenedJws | string,
+    expected: Claims,
+  ): Promise<Uint8Array<ArrayBuffer>>;
+  /** Decrypts and verifies, as {@linkcode openSignedMessage}. */
+  open(
+    senderPublicKey: CryptoKey,
+    parsed: ParsedSignedMessage<Claims>,
+    contentKey: CryptoKey | null,
+  ): Promise<Uint8Array<ArrayBuffer>>;
+}
+
+/** Binds the signed-message operations to one kind. */
+export function signedMessageCodec<Claims extends { kid: string | null }>(
+  kind: SignedMessageKind<Claims>,
+): SignedMessageCodec<Claims> {
+  return {
+    sign: (senderPrivateKey, claims, content) =>
+      signMessage(kind, senderPrivateKey, claims, content),
+    seal: (contentKey, senderPrivateKey, claims, content) =>
+      sealSignedMessage(kind, contentKey, senderPrivateKey, claims, content),
+    read: (value) => readSignedMessage(kind, value),
+    verify: (senderPublicKey, parsed) => verifySignedMessage(kind, senderPublicKey, parsed),
+    openInner: (senderPublicKey, signed, expected) =>
+      openInnerMessage(kind, senderPublicKey, signed, expected),
+    open: (senderPublicKey, parsed, contentKey) =>
+      openSignedMessage(kind, senderPublicKey, parsed, contentKey),
+  };
+}
+
 function requireSameClaims<Claims extends { kid: string | null }>(
   kind: SignedMessageKind<Claims>,
   header: JwsHeader,

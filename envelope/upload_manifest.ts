@@ -21,15 +21,11 @@ import { createContentKey, importAesKey, unwrapContentKey } from "./jwe.ts";
 import type { FlattenedJws } from "./jws.ts";
 import {
   isWholeNumber,
-  openSignedMessage,
   type ParsedSignedMessage,
-  readSignedMessage,
   requireClaim,
   type SealedMessage,
-  sealSignedMessage,
+  signedMessageCodec,
   type SignedMessageKind,
-  signMessage,
-  verifySignedMessage,
 } from "./sealed_message.ts";
 
 /** JWS `typ` of a signed upload manifest. */
@@ -81,6 +77,8 @@ export const UPLOAD_MANIFEST_MESSAGE: SignedMessageKind<UploadClaims> = {
   signedHeader: ({ cid, uid, kid, cs, cc }) => ({ cid, uid, kid, cs, cc }),
 };
 
+const manifests = signedMessageCodec(UPLOAD_MANIFEST_MESSAGE);
+
 /**
  * Signs a manifest and seals it to the server key with a fresh file key.
  *
@@ -108,13 +106,7 @@ export async function sealUploadManifest(
   UPLOAD_MANIFEST_MESSAGE.claimsOf({ ...claims, kid }); // before a file key is made for nothing
   const { contentKey, raw } = await createContentKey(serverPublicKey, kid);
   return {
-    message: await sealSignedMessage(
-      UPLOAD_MANIFEST_MESSAGE,
-      contentKey,
-      clientPrivateKey,
-      claims,
-      manifest,
-    ),
+    message: await manifests.seal(contentKey, clientPrivateKey, claims, manifest),
     fileKey: raw,
   };
 }
@@ -125,12 +117,7 @@ export async function signUploadManifest(
   claims: Omit<UploadClaims, "kid">,
   manifest: Uint8Array,
 ): Promise<FlattenedJws> {
-  return await signMessage(
-    UPLOAD_MANIFEST_MESSAGE,
-    clientPrivateKey,
-    { ...claims, kid: null },
-    manifest,
-  );
+  return await manifests.sign(clientPrivateKey, { ...claims, kid: null }, manifest);
 }
 
 /**
@@ -138,9 +125,7 @@ export async function signUploadManifest(
  *
  * @throws {MleError} `ERR_ENVELOPE_MALFORMED` or `ERR_DECRYPTION_FAILED` (header problems).
  */
-export function readUploadManifestMessage(value: unknown): ParsedUploadManifest {
-  return readSignedMessage(UPLOAD_MANIFEST_MESSAGE, value);
-}
+export const readUploadManifestMessage = manifests.read;
 
 /**
  * Verifies the sender's signature over the manifest as it travels (the outer signature of an
@@ -148,12 +133,7 @@ export function readUploadManifestMessage(value: unknown): ParsedUploadManifest 
  *
  * @throws {MleError} `ERR_SIGNATURE_INVALID`.
  */
-export async function verifyUploadManifestSignature(
-  clientPublicKey: CryptoKey,
-  parsed: ParsedUploadManifest,
-): Promise<void> {
-  await verifySignedMessage(UPLOAD_MANIFEST_MESSAGE, clientPublicKey, parsed);
-}
+export const verifyUploadManifestSignature = manifests.verify;
 
 /**
  * Opens a manifest whose outer signature was verified: unwraps the file key (the one RSA
@@ -189,16 +169,7 @@ export async function openUploadManifestWithFileKey(
   parsed: ParsedUploadManifest,
   fileKey: Uint8Array<ArrayBuffer> | null,
 ): Promise<{ manifest: Uint8Array<ArrayBuffer>; fileKey: Uint8Array<ArrayBuffer> | null }> {
-  if (parsed.kind === "clear") {
-    const manifest = await openSignedMessage(
-      UPLOAD_MANIFEST_MESSAGE,
-      clientPublicKey,
-      parsed,
-      null,
-    );
-    return { manifest, fileKey: null };
-  }
-  const key = fileKey === null ? null : await importAesKey(fileKey);
-  const manifest = await openSignedMessage(UPLOAD_MANIFEST_MESSAGE, clientPublicKey, parsed, key);
-  return { manifest, fileKey };
+  const sealedKey = parsed.kind === "clear" ? null : fileKey;
+  const key = sealedKey === null ? null : await importAesKey(sealedKey);
+  return { manifest: await manifests.open(clientPublicKey, parsed, key), fileKey: sealedKey };
 }

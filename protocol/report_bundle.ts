@@ -40,15 +40,12 @@
 import { decodeBase64Url, encodeBase64Url } from "../envelope/base64url.ts";
 import { concatBytes } from "../envelope/concat_bytes.ts";
 import { MleError } from "../envelope/errors.ts";
-import type { ContentKey } from "../envelope/jwe.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
 import {
   type ParsedSealedMessage,
-  readSealedMessage,
   type SealedMessage,
+  sealedMessageCodec,
   type SealedMessageKind,
-  sealMessage,
-  verifySealedMessage,
 } from "../envelope/sealed_message.ts";
 import { MAX_REPORT_MESSAGE_BYTES } from "./limits.ts";
 import { readBounded } from "./read_bounded.ts";
@@ -231,19 +228,13 @@ export async function decodeBundle(
   return entries;
 }
 
+const bundles = sealedMessageCodec(BUNDLE_MESSAGE);
+
 /**
  * Encrypts a bundle plaintext to the server key the content key is wrapped to, and signs the
  * result with the relay's identity key.
  */
-export async function sealBundle(
-  contentKey: ContentKey,
-  relayPrivateKey: CryptoKey,
-  claims: BundleClaims,
-  plaintext: Uint8Array<ArrayBuffer>,
-): Promise<BundleMessage> {
-  const checked = BUNDLE_MESSAGE.claimsOf({ ...claims });
-  return await sealMessage(BUNDLE_MESSAGE, contentKey, relayPrivateKey, checked, plaintext);
-}
+export const sealBundle = bundles.seal;
 
 /**
  * Reads a bundle message's shape and claims without verifying anything yet.
@@ -251,21 +242,14 @@ export async function sealBundle(
  * @throws {MleError} `ERR_ENVELOPE_MALFORMED`, or `ERR_DECRYPTION_FAILED` for header problems
  * (deliberately opaque, as for reports).
  */
-export function readBundleMessage(value: unknown): ParsedBundle {
-  return readSealedMessage(BUNDLE_MESSAGE, value);
-}
+export const readBundleMessage = bundles.read;
 
 /**
  * Verifies the relay's signature over the bundle as it travelled.
  *
  * @throws {MleError} `ERR_SIGNATURE_INVALID`.
  */
-export async function verifyBundleSignature(
-  relayPublicKey: CryptoKey,
-  message: BundleMessage,
-): Promise<void> {
-  await verifySealedMessage(BUNDLE_MESSAGE, relayPublicKey, message);
-}
+export const verifyBundleSignature = bundles.verify;
 
 function malformedClaim(detail: string): MleError {
   return new MleError("ERR_ENVELOPE_MALFORMED", `Cannot read bundle: ${detail}`);

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { openAesGcm, sealAesGcm } from "./aes_gcm.ts";
 import {
   decodeBase64Url,
   decodeBase64UrlText,
@@ -137,13 +138,7 @@ export async function encryptJweUnderHeader(
   const additionalData = encoder.encode(protectedHeader);
   let sealed = encryptAesGcm(contentKey.key, iv, additionalData, plaintext);
   if (!sealed) {
-    const joined = new Uint8Array(
-      await crypto.subtle.encrypt(
-        { name: "AES-GCM", iv, additionalData, tagLength: 128 },
-        contentKey.key,
-        plaintext,
-      ),
-    );
+    const joined = await sealAesGcm(contentKey.key, iv, additionalData, plaintext);
     const tagAt = joined.length - TAG_LENGTH;
     sealed = { ciphertext: joined.subarray(0, tagAt), tag: joined.subarray(tagAt) };
   }
@@ -250,17 +245,9 @@ export async function decryptJwe(
   const sealed = new Uint8Array(ciphertext.length + TAG_LENGTH);
   sealed.set(ciphertext);
   sealed.set(tag, ciphertext.length);
-  try {
-    return new Uint8Array(
-      await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv, additionalData, tagLength: 128 },
-        key,
-        sealed,
-      ),
-    );
-  } catch {
-    throw decryptionFailed();
-  }
+  const opened = await openAesGcm(key, iv, additionalData, sealed);
+  if (opened === null) throw decryptionFailed();
+  return opened;
 }
 
 /** The JWE compact serialization: the exact bytes a client's outer signature covers. */

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { openAesGcm, sealAesGcm } from "./aes_gcm.ts";
 import { decryptionFailed, MleError } from "./errors.ts";
 import { signBytes, verifyBytes } from "./signature.ts";
 
@@ -110,17 +111,11 @@ export async function sealChunk(
   context: ChunkContext,
   plaintext: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(
-    await crypto.subtle.encrypt(
-      {
-        name: "AES-GCM",
-        iv: chunkNonce(context.index),
-        additionalData: contextBytes(SEALED_LABEL, context),
-        tagLength: 128,
-      },
-      chunkKey,
-      plaintext,
-    ),
+  return await sealAesGcm(
+    chunkKey,
+    chunkNonce(context.index),
+    contextBytes(SEALED_LABEL, context),
+    plaintext,
   );
 }
 
@@ -136,22 +131,10 @@ export async function openChunk(
   sealed: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer>> {
   if (sealed.length < CHUNK_TAG_LENGTH) throw decryptionFailed();
-  try {
-    return new Uint8Array(
-      await crypto.subtle.decrypt(
-        {
-          name: "AES-GCM",
-          iv: chunkNonce(context.index),
-          additionalData: contextBytes(SEALED_LABEL, context),
-          tagLength: 128,
-        },
-        chunkKey,
-        sealed,
-      ),
-    );
-  } catch {
-    throw decryptionFailed();
-  }
+  const additionalData = contextBytes(SEALED_LABEL, context);
+  const opened = await openAesGcm(chunkKey, chunkNonce(context.index), additionalData, sealed);
+  if (opened === null) throw decryptionFailed();
+  return opened;
 }
 
 /**

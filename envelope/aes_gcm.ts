@@ -1,0 +1,44 @@
+/**
+ * AES-256-GCM with a 128-bit tag through Web Crypto: the one place the envelope seals and opens
+ * with a symmetric key (a JWE's content, an upload's chunks). The sealed form is the ciphertext
+ * followed by the tag, as Web Crypto makes it.
+ *
+ * @module
+ */
+
+/** Length of the GCM tag in bytes. */
+export const GCM_TAG_LENGTH = 16;
+
+/**
+ * Seals `plaintext` under `key` with this IV, authenticating `additionalData` with it.
+ *
+ * @returns the ciphertext followed by the 16-byte tag.
+ */
+export async function sealAesGcm(
+  key: CryptoKey,
+  iv: Uint8Array<ArrayBuffer>,
+  additionalData: Uint8Array<ArrayBuffer>,
+  plaintext: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const params = { name: "AES-GCM", iv, additionalData, tagLength: GCM_TAG_LENGTH * 8 };
+  return new Uint8Array(await crypto.subtle.encrypt(params, key, plaintext));
+}
+
+/**
+ * Opens what {@linkcode sealAesGcm} made with the same key, IV and additional data.
+ *
+ * @returns the plaintext, or null when anything differs (one answer for every failure).
+ */
+export async function openAesGcm(
+  key: CryptoKey,
+  iv: Uint8Array<ArrayBuffer>,
+  additionalData: Uint8Array<ArrayBuffer>,
+  sealed: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  const params = { name: "AES-GCM", iv, additionalData, tagLength: GCM_TAG_LENGTH * 8 };
+  try {
+    return new Uint8Array(await crypto.subtle.decrypt(params, key, sealed));
+  } catch {
+    return null;
+  }
+}

@@ -23,10 +23,13 @@
 
 import {
   createCipheriv,
+  createDecipheriv,
   createPrivateKey,
+  createPublicKey,
   createSecretKey,
   type KeyObject,
   sign,
+  verify,
 } from "node:crypto";
 import { Buffer } from "node:buffer";
 
@@ -41,6 +44,22 @@ export function nodeTwinOf(key: CryptoKey): KeyObject | undefined {
 export function twinEd25519PrivateKey(key: CryptoKey, pkcs8: Uint8Array): void {
   try {
     twins.set(key, createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" }));
+  } catch {
+    // Web Crypto path.
+  }
+}
+
+/** The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4): the 32 raw bytes follow. */
+const ED25519_SPKI_PREFIX = Uint8Array.fromHex("302a300506032b6570032100");
+
+/** Gives an Ed25519 public key its twin, made from the same 32 raw bytes. */
+export function twinEd25519PublicKey(key: CryptoKey, raw: Uint8Array): void {
+  if (raw.length !== 32) return;
+  const spki = new Uint8Array(ED25519_SPKI_PREFIX.length + raw.length);
+  spki.set(ED25519_SPKI_PREFIX);
+  spki.set(raw, ED25519_SPKI_PREFIX.length);
+  try {
+    twins.set(key, createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }));
   } catch {
     // Web Crypto path.
   }
@@ -69,24 +88,69 @@ export function signEd25519(
   ) as ArrayBuffer);
 }
 
+/** Ed25519 verify through the twin; undefined when the key has none. */
+export function verifyEd25519(
+  publicKey: CryptoKey,
+  signature: Uint8Array,
+  data: Uint8Array,
+): boolean | undefined {
+  const twin = twins.get(publicKey);
+  if (twin === undefined) return undefined;
+  try {
+    return verify(null, data, twin, signature);
+  } catch {
+    return false;
+  }
+}
+
 /**
- * AES-256-GCM encrypt (128-bit tag) through the twin: ciphertext and tag, or undefined when the key
- * has no twin.
+ * AES-256-GCM encrypt (128-bit tag) through the twin: ciphertext followed by tag, or undefined when
+ * the key has no twin.
  */
 export function encryptAesGcm(
   key: CryptoKey,
   iv: Uint8Array,
   additionalData: Uint8Array,
   plaintext: Uint8Array,
-): { ciphertext: Uint8Array; tag: Uint8Array } | undefined {
+): Uint8Array<ArrayBuffer> | undefined {
   const twin = twins.get(key);
   if (twin === undefined) return undefined;
   const cipher = createCipheriv("aes-256-gcm", twin, iv, { authTagLength: 16 });
   cipher.setAAD(additionalData);
   const head = cipher.update(plaintext);
   const tail = cipher.final();
-  const ciphertext = new Uint8Array(head.length + tail.length);
-  ciphertext.set(head);
-  ciphertext.set(tail, head.length);
-  return { ciphertext, tag: new Uint8Array(cipher.getAuthTag()) };
+  const sealed = new Uint8Array(head.length + tail.length + 16);
+  sealed.set(head);
+  sealed.set(tail, head.length);
+  sealed.set(cipher.getAuthTag(), head.length + tail.length);
+  return sealed;
+}
+
+/**
+ * AES-256-GCM decrypt (128-bit tag) of ciphertext followed by tag through the twin: the plaintext,
+ * null when it does not open, or undefined when the key has no twin.
+ */
+export function decryptAesGcm(
+  key: CryptoKey,
+  iv: Uint8Array,
+  additionalData: Uint8Array,
+  sealed: Uint8Array,
+): Uint8Array<ArrayBuffer> | null | undefined {
+  const twin = twins.get(key);
+  if (twin === undefined) return undefined;
+  if (iv.length !== 12 || sealed.length < 16) return null;
+  const tagAt = sealed.length - 16;
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", twin, iv, { authTagLength: 16 });
+    decipher.setAAD(additionalData);
+    decipher.setAuthTag(sealed.subarray(tagAt));
+    const head = decipher.update(sealed.subarray(0, tagAt));
+    const tail = decipher.final();
+    const plaintext = new Uint8Array(head.length + tail.length);
+    plaintext.set(head);
+    plaintext.set(tail, head.length);
+    return plaintext;
+  } catch {
+    return null;
+  }
 }

@@ -20,7 +20,7 @@ import {
   encodeBase64Url,
   encodeBase64UrlText,
 } from "./base64url.ts";
-import { encryptAesGcm, twinAesKey } from "./_node_crypto.ts";
+import { twinAesKey } from "./_node_crypto.ts";
 import { decryptionFailed, MleError } from "./errors.ts";
 import { isKeyId } from "./encryption_key.ts";
 
@@ -99,14 +99,17 @@ export async function importContentKey(
       `Cannot use content key: expected ${CONTENT_KEY_LENGTH} bytes, got ${raw.length}`,
     );
   }
-  const key = await importAesKey(raw);
-  twinAesKey(key, raw);
-  return { kid, encryptedKey, key };
+  return { kid, encryptedKey, key: await importAesKey(raw) };
 }
 
-/** Imports 32 raw bytes as a non-extractable AES-256-GCM key. */
+/**
+ * Imports 32 raw bytes as a non-extractable AES-256-GCM key, with its node:crypto twin
+ * (`aes_gcm.ts` seals and opens through it).
+ */
 export async function importAesKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
-  return await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+  twinAesKey(key, raw);
+  return key;
 }
 
 /**
@@ -136,18 +139,14 @@ export async function encryptJweUnderHeader(
 ): Promise<FlattenedJwe> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_LENGTH));
   const additionalData = encoder.encode(protectedHeader);
-  let sealed = encryptAesGcm(contentKey.key, iv, additionalData, plaintext);
-  if (!sealed) {
-    const joined = await sealAesGcm(contentKey.key, iv, additionalData, plaintext);
-    const tagAt = joined.length - TAG_LENGTH;
-    sealed = { ciphertext: joined.subarray(0, tagAt), tag: joined.subarray(tagAt) };
-  }
+  const joined = await sealAesGcm(contentKey.key, iv, additionalData, plaintext);
+  const tagAt = joined.length - TAG_LENGTH;
   return {
     protected: protectedHeader,
     encrypted_key: contentKey.encryptedKey,
     iv: encodeBase64Url(iv),
-    ciphertext: encodeBase64Url(sealed.ciphertext),
-    tag: encodeBase64Url(sealed.tag),
+    ciphertext: encodeBase64Url(joined.subarray(0, tagAt)),
+    tag: encodeBase64Url(joined.subarray(tagAt)),
   };
 }
 
@@ -240,8 +239,6 @@ export async function decryptJwe(
   if (iv.length !== IV_LENGTH || tag.length !== TAG_LENGTH) throw decryptionFailed();
   const key = contentKey ?? await importAesKey(crypto.getRandomValues(new Uint8Array(32)));
   const additionalData = encoder.encode(jwe.protected);
-  // Web Crypto, not node:crypto: a receiver opens many messages at once, and Deno runs Web
-  // Crypto's work on a thread pool rather than on the event loop.
   const sealed = new Uint8Array(ciphertext.length + TAG_LENGTH);
   sealed.set(ciphertext);
   sealed.set(tag, ciphertext.length);

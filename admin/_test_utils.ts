@@ -117,6 +117,26 @@ export function signingArgs(site: TestSite, passwordFile = site.passwordFile): s
 }
 
 /**
+ * {@linkcode signingArgs} with the key of another site (`keySite`) on `site`'s data dir: what a
+ * command that must refuse a foreign site key is given.
+ */
+export function foreignSigningArgs(site: TestSite, keySite: TestSite): string[] {
+  return [...siteKeyArgs(keySite), "--data-dir", site.dataDir];
+}
+
+/**
+ * Runs `mle-admin settings set <args>` signed with the test site's key, unlocked by
+ * `passwordFile`.
+ */
+export async function settingsSet(
+  site: TestSite,
+  args: string[],
+  passwordFile = site.passwordFile,
+): Promise<RoleResult> {
+  return await admin(["settings", "set", ...args, ...signingArgs(site, passwordFile)]);
+}
+
+/**
  * Generates a small MLE key on a test site with `encryption generate`, deployed now or left
  * pending; returns its key id. Throws when the command fails.
  */
@@ -196,6 +216,19 @@ export async function registerTestComputer(
     hostname: name,
     registeredAt,
   });
+}
+
+/**
+ * Registers a computer named `name` in a test site's store (see {@linkcode registerTestComputer}),
+ * closing the store again so that the admin processes a test runs next see it.
+ */
+export async function registerSiteComputer(
+  site: TestSite,
+  name: string,
+  registeredAt = Date.now(),
+): Promise<ComputerRecord> {
+  using store = openTestStore(site);
+  return await registerTestComputer(store, name, registeredAt);
 }
 
 /** True when an `openssl` executable is on the PATH. */

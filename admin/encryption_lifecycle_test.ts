@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ENCRYPTION_LEVEL_SETTING as LEVEL } from "../protocol/encryption_level.ts";
 import { verifyMasthead } from "../protocol/masthead.ts";
 import { verifyRevocations } from "../protocol/revocations.ts";
 import { findKeyByPrefix, parseWindowDays } from "./encryption_lifecycle.ts";
@@ -9,6 +10,7 @@ import {
   makeTestSite,
   openTestStore,
   registerTestComputer,
+  settingsSet,
   signingArgs,
   statusJson,
   type TestSite,
@@ -140,6 +142,20 @@ Deno.test("encryption retire --force retires a key in use, with a warning naming
   );
 });
 
+/**
+ * Runs `encryption disable` and asserts that it refuses for `count` computers that require
+ * encryption; returns its stderr, which lists them.
+ */
+async function refusedDisable(site: TestSite, count: number): Promise<string> {
+  const refused = await admin(["encryption", "disable", ...signingArgs(site)]);
+  assert.equal(refused.code, 1, describe(refused));
+  assert.match(
+    refused.stderr,
+    new RegExp(`${count} computer\\(s\\) require it and would be orphaned`),
+  );
+  return refused.stderr;
+}
+
 Deno.test("encryption disable lists the computers that require encryption, then --force orphans them", async () => {
   await using site = await makeTestSite();
   const never = await admin(["encryption", "disable", ...signingArgs(site)]);
@@ -151,28 +167,19 @@ Deno.test("encryption disable lists the computers that require encryption, then 
   const optional = await reported(site, "optional", kid, "optional");
   // A level deployed centrally counts, whatever the computer last said.
   const deployed = await reported(site, "deployed", null, "none");
-  const set = await admin([
-    "settings",
-    "set",
-    "_BESClient_Report_Encryption=required",
-    "--computer",
-    String(deployed),
-    ...signingArgs(site),
-  ]);
+  const set = await settingsSet(site, [`${LEVEL}=required`, "--computer", String(deployed)]);
   assert.equal(set.code, 0, describe(set));
 
-  const refused = await admin(["encryption", "disable", ...signingArgs(site)]);
-  assert.equal(refused.code, 1, describe(refused));
-  assert.match(refused.stderr, /2 computer\(s\) require it and would be orphaned/);
+  const refused = await refusedDisable(site, 2);
   assert.match(
-    refused.stderr,
+    refused,
     new RegExp(`computer ${required} \\(required\\): level required \\(as it last reported\\)`),
   );
   assert.match(
-    refused.stderr,
+    refused,
     new RegExp(`computer ${deployed} \\(deployed\\): level required \\(deployed setting\\)`),
   );
-  assert.doesNotMatch(refused.stderr, new RegExp(`computer ${optional} `));
+  assert.doesNotMatch(refused, new RegExp(`computer ${optional} `));
   assert.equal((await statusJson(site)).state, "Enabled");
 
   const forced = await admin(["encryption", "disable", "--force", ...signingArgs(site)]);
@@ -228,21 +235,18 @@ Deno.test("encryption disable counts computers whose deployed level is required 
   await generateTestKey(site, true);
   using store = openTestStore(site);
   const silent = await registerTestComputer(store, "silent");
-  const level = "_BESClient_Report_Encryption";
-  const set = await admin(["settings", "set", `${level}=required`, "--all", ...signingArgs(site)]);
+  const set = await settingsSet(site, [`${LEVEL}=required`, "--all"]);
   assert.equal(set.code, 0, describe(set));
 
-  const refused = await admin(["encryption", "disable", ...signingArgs(site)]);
-  assert.equal(refused.code, 1, describe(refused));
-  assert.match(refused.stderr, /1 computer\(s\) require it and would be orphaned/);
+  const refused = await refusedDisable(site, 1);
   assert.match(
-    refused.stderr,
+    refused,
     new RegExp(
       `computer ${silent.id} \\(silent\\): level required \\(deployed setting\\), last report never`,
     ),
   );
 
-  const unset = await admin(["settings", "unset", level, "--all", ...signingArgs(site)]);
+  const unset = await admin(["settings", "unset", LEVEL, "--all", ...signingArgs(site)]);
   assert.equal(unset.code, 0, describe(unset));
   const disabled = await admin(["encryption", "disable", ...signingArgs(site)]);
   assert.equal(disabled.code, 0, describe(disabled));

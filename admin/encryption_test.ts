@@ -6,6 +6,7 @@ import { verifyMasthead } from "../protocol/masthead.ts";
 import {
   admin,
   describe,
+  foreignSigningArgs,
   listNames,
   makeTestRoot,
   makeTestSite,
@@ -180,9 +181,7 @@ Deno.test("encryption refuses the site key of another site", async () => {
     "generate",
     "--key-size",
     "min",
-    ...siteKeyArgs(other),
-    "--data-dir",
-    site.dataDir,
+    ...foreignSigningArgs(site, other),
   ]);
   assert.equal(result.code, 1, describe(result));
   assert.match(result.stderr, /it is not the key of site "test site" that this data dir serves/);

@@ -1,22 +1,16 @@
 import assert from "node:assert/strict";
+import { ENCRYPTION_LEVEL_SETTING as LEVEL } from "../protocol/encryption_level.ts";
+import { ALLOW_LEGACY_RELAYS_SETTING as LEGACY } from "../protocol/settings.ts";
 import { settingsInForceFor } from "../store/settings_in_force.ts";
 import {
   admin,
   describe,
   makeTestSite,
   openTestStore,
-  registerTestComputer,
+  registerSiteComputer,
   signingArgs,
   type TestSite,
 } from "./_test_utils.ts";
-
-const LEVEL = "_BESClient_Report_Encryption";
-const LEGACY = "_BESClient_Report_Encryption_AllowLegacyRelays";
-
-async function registered(site: TestSite, name: string): Promise<number> {
-  using store = openTestStore(site);
-  return (await registerTestComputer(store, name)).id;
-}
 
 async function listJson(site: TestSite, extra: string[] = []) {
   const result = await admin(["settings", "list", "--json", "--data-dir", site.dataDir, ...extra]);
@@ -27,8 +21,8 @@ async function listJson(site: TestSite, extra: string[] = []) {
 Deno.test("settings list shows the values in force site-wide and per computer, with the document, time and signer; unset removes them", async () => {
   await using site = await makeTestSite();
   const env = { USER: "ops-alice" };
-  const a = await registered(site, "alpha");
-  const b = await registered(site, "beta");
+  const a = (await registerSiteComputer(site, "alpha")).id;
+  const b = (await registerSiteComputer(site, "beta")).id;
   const none = await admin(["settings", "list", "--data-dir", site.dataDir]);
   assert.equal(none.code, 0, describe(none));
   assert.equal(none.stdout, "No settings are deployed\n");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../cli/output.ts";
 import { verifyDocument } from "../envelope/signed_document.ts";
+import { ENCRYPTION_LEVEL_SETTING as LEVEL } from "../protocol/encryption_level.ts";
 import { verifyMasthead } from "../protocol/masthead.ts";
 import { verifySettings } from "../protocol/settings.ts";
 import { parseSettingPairs } from "./settings.ts";
@@ -9,13 +10,12 @@ import {
   describe,
   makeTestSite,
   openTestStore,
-  registerTestComputer,
+  registerSiteComputer,
+  settingsSet,
   signingArgs,
   siteKeyArgs,
   type TestSite,
 } from "./_test_utils.ts";
-
-const LEVEL = "_BESClient_Report_Encryption";
 
 Deno.test("parseSettingPairs() checks names and values and normalizes the level", () => {
   assert.deepEqual(parseSettingPairs([`${LEVEL}=REQUIRED`, "_BESClient_Other=a=b"]), {
@@ -46,13 +46,7 @@ async function siteKeyOf(site: TestSite): Promise<CryptoKey> {
 
 Deno.test("settings set --all stores a document signed by the site key", async () => {
   await using site = await makeTestSite();
-  const result = await admin([
-    "settings",
-    "set",
-    `${LEVEL}=Optional`,
-    "--all",
-    ...signingArgs(site),
-  ]);
+  const result = await settingsSet(site, [`${LEVEL}=Optional`, "--all"]);
   assert.equal(result.code, 0, describe(result));
   assert.match(result.stdout, /Stored signed settings #1 for all computers/);
   using store = openTestStore(site);
@@ -72,17 +66,9 @@ Deno.test("settings set --all stores a document signed by the site key", async (
 
 Deno.test("settings set --computer targets registered computers only", async () => {
   await using site = await makeTestSite();
-  using store = openTestStore(site);
-  const computer = await registerTestComputer(store, "alpha");
+  const computer = await registerSiteComputer(site, "alpha");
 
-  const unknown = await admin([
-    "settings",
-    "set",
-    `${LEVEL}=required`,
-    "--computer",
-    "999",
-    ...signingArgs(site),
-  ]);
+  const unknown = await settingsSet(site, [`${LEVEL}=required`, "--computer", "999"]);
   assert.equal(unknown.code, 1, describe(unknown));
   assert.match(unknown.stderr, /Cannot target computer 999: no such computer/);
 
@@ -99,8 +85,8 @@ Deno.test("settings set --computer targets registered computers only", async () 
   assert.equal(result.code, 0, describe(result));
   // Encryption is Disabled: required computers would keep their reports queued; say so.
   assert.match(result.stderr, /^mle-admin: warning: encryption is Disabled on this server/m);
-  using reopened = openTestStore(site);
-  const records = await reopened.listSettingsFor(computer.id);
+  using store = openTestStore(site);
+  const records = await store.listSettingsFor(computer.id);
   assert.equal(records.length, 1);
   assert.equal(records[0].computerId, computer.id);
   const settings = await verifySettings(
@@ -110,7 +96,7 @@ Deno.test("settings set --computer targets registered computers only", async () 
   );
   assert.deepEqual(settings.computers, [computer.id]);
   assert.deepEqual(settings.settings, { [LEVEL]: "required" });
-  assert.deepEqual(await reopened.listSettingsFor(computer.id + 1), []);
+  assert.deepEqual(await store.listSettingsFor(computer.id + 1), []);
 });
 
 Deno.test("settings set misuse exits 2 and stores nothing", async () => {
@@ -141,13 +127,7 @@ Deno.test("settings set misuse exits 2 and stores nothing", async () => {
 
 Deno.test("settings set with a wrong password stores nothing", async () => {
   await using site = await makeTestSite();
-  const result = await admin([
-    "settings",
-    "set",
-    `${LEVEL}=optional`,
-    "--all",
-    ...signingArgs(site, site.wrongPasswordFile),
-  ]);
+  const result = await settingsSet(site, [`${LEVEL}=optional`, "--all"], site.wrongPasswordFile);
   assert.equal(result.code, 1, describe(result));
   assert.match(result.stderr, /wrong password/);
   using store = openTestStore(site);

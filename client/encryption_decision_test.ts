@@ -38,38 +38,35 @@ Deno.test("decideEncryption() decides for every level and situation, and no unsi
   }
 });
 
-Deno.test("decideEncryption() says why a report is held, and whether another parent could take it", () => {
-  const noCertificate = decideEncryption({
-    level: "required",
-    hasCertificate: false,
-    parentAcceptsEncrypted: true,
-    legacyRelaysAllowed: false,
-  });
-  assert.ok(noCertificate.action === "hold");
-  assert.equal(noCertificate.cause, "no-certificate");
-  assert.match(noCertificate.reason, /no deployed encryption certificate/);
-
-  const oldRelay = decideEncryption({
-    level: "required",
-    hasCertificate: true,
-    parentAcceptsEncrypted: false,
-    legacyRelaysAllowed: false,
-  });
-  assert.ok(oldRelay.action === "hold");
-  assert.equal(oldRelay.cause, "parent-refuses-encryption");
-  assert.match(oldRelay.reason, /does not accept encrypted reports/);
-
-  const downgraded = decideEncryption({
-    level: "optional",
-    hasCertificate: true,
-    parentAcceptsEncrypted: false,
-    legacyRelaysAllowed: false,
-  });
-  assert.ok(downgraded.action === "hold");
-  assert.equal(downgraded.cause, "parent-refuses-encryption");
-  assert.match(
-    downgraded.reason,
-    /does not take encrypted reports although the site enabled encryption/,
-  );
-  assert.match(downgraded.hint, /_BESClient_Report_Encryption_AllowLegacyRelays=1/);
+Deno.test("decideEncryption() says why a report is held, and whether another parent could take it", async (t) => {
+  const cases = [
+    {
+      name: "required without a certificate",
+      situation: { level: "required", hasCertificate: false, parentAcceptsEncrypted: true },
+      cause: "no-certificate",
+      reason: /no deployed encryption certificate/,
+    },
+    {
+      name: "required through an old relay",
+      situation: { level: "required", hasCertificate: true, parentAcceptsEncrypted: false },
+      cause: "parent-refuses-encryption",
+      reason: /does not accept encrypted reports/,
+    },
+    {
+      name: "optional, enabled by the site, through an old relay",
+      situation: { level: "optional", hasCertificate: true, parentAcceptsEncrypted: false },
+      cause: "parent-refuses-encryption",
+      reason: /does not take encrypted reports although the site enabled encryption/,
+      hint: /_BESClient_Report_Encryption_AllowLegacyRelays=1/,
+    },
+  ] as const;
+  for (const { name, situation, cause, reason, ...expected } of cases) {
+    await t.step(name, () => {
+      const decision = decideEncryption({ ...situation, legacyRelaysAllowed: false });
+      assert.ok(decision.action === "hold");
+      assert.equal(decision.cause, cause);
+      assert.match(decision.reason, reason);
+      if ("hint" in expected) assert.match(decision.hint, expected.hint);
+    });
+  }
 });

@@ -77,6 +77,11 @@ export class ParentStub {
     await this.#server.shutdown();
   }
 
+  /** Stops listening at the end of the scope that holds the stub (`await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   async #handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (request.method === "POST" && url.pathname === API.reports) {

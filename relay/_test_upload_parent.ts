@@ -8,6 +8,7 @@
 
 import { errorBody } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
+import type { WireErrorCode } from "../protocol/wire_error_codes.ts";
 
 /** The upload's id. */
 export const UPLOAD_ID = "00112233445566778899aabbccddeeff";
@@ -33,6 +34,23 @@ export function jsonAnswer(
 /** The server's answer to a stored chunk, once it holds `received` of them. */
 export function storedChunk(received: number, state = "receiving") {
   return { result: "stored", uploadId: UPLOAD_ID, computerId: 4, state, received, chunkCount: 3 };
+}
+
+/**
+ * A chunk answer that refuses the first `times` chunks with `status` and the error `code`, then
+ * stores each as the stub does by default.
+ */
+export function refuseFirstChunks(
+  times: number,
+  status: number,
+  code: WireErrorCode,
+  message: string,
+): (index: number) => Response {
+  let left = times;
+  return (index) =>
+    left-- > 0
+      ? jsonAnswer(status, errorBody(code, message))
+      : jsonAnswer(200, storedChunk(index + 1));
 }
 
 /** The upload's status while nothing of it was received. */

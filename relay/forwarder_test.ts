@@ -35,127 +35,120 @@ async function withForwarder(
   }
 }
 
-Deno.test("Forwarder delivers the oldest first and removes what the parent took", async () => {
-  const stub = new ParentStub();
+/** What a test sets on its {@linkcode ParentStub} before the forwarder starts. */
+type StubSettings = Partial<
+  Pick<ParentStub, "mode" | "acceptsBatches" | "reportDelayMs" | "loseFirstAck">
+>;
+
+/**
+ * A {@linkcode ParentStub} with `settings` as the parent of {@linkcode withForwarder}; the body
+ * gets the stub too, and it is closed after.
+ */
+async function withStubParent(
+  settings: StubSettings,
+  options: Partial<ForwarderOptions>,
+  body: (spool: Spool, forwarder: Forwarder, stub: ParentStub) => Promise<void>,
+): Promise<void> {
+  const stub = Object.assign(new ParentStub(), settings);
   try {
-    await withForwarder(stub.url, { concurrency: 1 }, async (spool, forwarder) => {
-      const sent: string[] = [];
-      for (let seq = 1; seq <= 5; seq++) {
-        const body = await messages.clear(7, seq);
-        sent.push(body);
-        await spool.put(encoder.encode(body));
-      }
-      forwarder.start();
-      await waitUntil(() => spool.count() === 0, "spool drained");
-      assert.deepEqual(stub.received, sent, "exact bytes, oldest first");
-      assert.equal(forwarder.stats().delivered, 5);
-      assert.deepEqual(stub.batches, [], "a parent that announces no batches gets one by one");
-    });
+    await withForwarder(stub.url, options, (spool, forwarder) => body(spool, forwarder, stub));
   } finally {
     await stub.close();
   }
+}
+
+/** Spools `count` clear reports of computer `cid`; returns their bodies in order. */
+async function spoolReports(spool: Spool, cid: number, count: number): Promise<string[]> {
+  const sent: string[] = [];
+  for (let seq = 1; seq <= count; seq++) {
+    const body = await messages.clear(cid, seq);
+    sent.push(body);
+    await spool.put(encoder.encode(body));
+  }
+  return sent;
+}
+
+Deno.test("Forwarder delivers the oldest first and removes what the parent took", async () => {
+  await withStubParent({}, { concurrency: 1 }, async (spool, forwarder, stub) => {
+    const sent = await spoolReports(spool, 7, 5);
+    forwarder.start();
+    await waitUntil(() => spool.count() === 0, "spool drained");
+    assert.deepEqual(stub.received, sent, "exact bytes, oldest first");
+    assert.equal(forwarder.stats().delivered, 5);
+    assert.deepEqual(stub.batches, [], "a parent that announces no batches gets one by one");
+  });
 });
 
 Deno.test("Forwarder sends a message spooled later as soon as it is woken", async () => {
-  const stub = new ParentStub();
-  try {
-    await withForwarder(stub.url, {}, async (spool, forwarder) => {
-      forwarder.start();
-      await spool.put(encoder.encode(await messages.clear(7, 1)));
-      forwarder.wake();
-      await waitUntil(() => stub.stored.size === 1 && spool.count() === 0, "delivered");
-    });
-  } finally {
-    await stub.close();
-  }
+  await withStubParent({}, {}, async (spool, forwarder, stub) => {
+    forwarder.start();
+    await spool.put(encoder.encode(await messages.clear(7, 1)));
+    forwarder.wake();
+    await waitUntil(() => stub.stored.size === 1 && spool.count() === 0, "delivered");
+  });
 });
 
 Deno.test("Forwarder removes a resend the parent already has (409 ERR_DUPLICATE_REPORT)", async () => {
-  const stub = new ParentStub();
-  stub.loseFirstAck = true;
-  try {
-    await withForwarder(stub.url, {}, async (spool, forwarder) => {
-      for (let seq = 1; seq <= 3; seq++) {
-        await spool.put(encoder.encode(await messages.encrypted(8, seq)));
-      }
-      forwarder.start();
-      await waitUntil(() => spool.count() === 0, "spool drained");
-      assert.equal(stub.stored.size, 3);
-      assert.equal(stub.received.length, 6, "each sent twice: the first ack was lost");
-      assert.equal(forwarder.stats().duplicates, 3);
-      assert.deepEqual(await spool.listRejected(), []);
-    });
-  } finally {
-    await stub.close();
-  }
+  await withStubParent({ loseFirstAck: true }, {}, async (spool, forwarder, stub) => {
+    for (let seq = 1; seq <= 3; seq++) {
+      await spool.put(encoder.encode(await messages.encrypted(8, seq)));
+    }
+    forwarder.start();
+    await waitUntil(() => spool.count() === 0, "spool drained");
+    assert.equal(stub.stored.size, 3);
+    assert.equal(stub.received.length, 6, "each sent twice: the first ack was lost");
+    assert.equal(forwarder.stats().duplicates, 3);
+    assert.deepEqual(await spool.listRejected(), []);
+  });
 });
 
 Deno.test("Forwarder moves what the parent refuses for good to rejected/ and never resends it", async () => {
-  const stub = new ParentStub();
-  stub.mode = "reject";
-  try {
-    await withForwarder(stub.url, {}, async (spool, forwarder) => {
-      const first = await messages.clear(9, 1);
-      const id = await spool.put(encoder.encode(first));
-      forwarder.start();
-      await waitUntil(() => spool.count() === 0, "message left the spool");
-      // A later message goes after it: had the first been kept for a retry, it would go first.
-      const second = await messages.clear(9, 2);
-      const later = await spool.put(encoder.encode(second));
-      forwarder.wake();
-      await waitUntil(() => forwarder.stats().rejected === 2, "the later one refused too");
-      assert.deepEqual(stub.received, [first, second], "each sent once, the first not retried");
-      assert.deepEqual(await spool.listRejected(), [id, later]);
-      const reason = await Deno.readTextFile(joinPath(spool.rejectedDir, `${id}.reason`));
-      assert.match(reason, /parent answered 400 ERR_REPORT_INVALID: Refused for a test/);
-      assert.equal(forwarder.stats().rejected, 2);
-    });
-  } finally {
-    await stub.close();
-  }
+  await withStubParent({ mode: "reject" }, {}, async (spool, forwarder, stub) => {
+    const first = await messages.clear(9, 1);
+    const id = await spool.put(encoder.encode(first));
+    forwarder.start();
+    await waitUntil(() => spool.count() === 0, "message left the spool");
+    // A later message goes after it: had the first been kept for a retry, it would go first.
+    const second = await messages.clear(9, 2);
+    const later = await spool.put(encoder.encode(second));
+    forwarder.wake();
+    await waitUntil(() => forwarder.stats().rejected === 2, "the later one refused too");
+    assert.deepEqual(stub.received, [first, second], "each sent once, the first not retried");
+    assert.deepEqual(await spool.listRejected(), [id, later]);
+    const reason = await Deno.readTextFile(joinPath(spool.rejectedDir, `${id}.reason`));
+    assert.match(reason, /parent answered 400 ERR_REPORT_INVALID: Refused for a test/);
+    assert.equal(forwarder.stats().rejected, 2);
+  });
 });
 
 Deno.test("Forwarder keeps messages while the parent answers 503 and delivers when it recovers", async () => {
-  const stub = new ParentStub();
-  stub.mode = "down";
-  try {
-    await withForwarder(stub.url, {}, async (spool, forwarder) => {
-      for (let seq = 1; seq <= 4; seq++) {
-        await spool.put(encoder.encode(await messages.clear(10, seq)));
-      }
-      forwarder.start();
-      await waitUntil(() => stub.received.length >= 8, "several attempts while down");
-      assert.equal(spool.count(), 4, "nothing dropped while the parent is down");
-      assert.ok(forwarder.stats().failures >= 8);
-      stub.mode = "up";
-      await waitUntil(() => spool.count() === 0, "delivered after recovery");
-      assert.equal(stub.stored.size, 4);
-    });
-  } finally {
-    await stub.close();
-  }
+  await withStubParent({ mode: "down" }, {}, async (spool, forwarder, stub) => {
+    await spoolReports(spool, 10, 4);
+    forwarder.start();
+    await waitUntil(() => stub.received.length >= 8, "several attempts while down");
+    assert.equal(spool.count(), 4, "nothing dropped while the parent is down");
+    assert.ok(forwarder.stats().failures >= 8);
+    stub.mode = "up";
+    await waitUntil(() => spool.count() === 0, "delivered after recovery");
+    assert.equal(stub.stored.size, 4);
+  });
 });
 
 Deno.test("Forwarder backs off exponentially, not in a busy loop, while the parent is down", async () => {
-  const stub = new ParentStub();
-  stub.mode = "down";
-  try {
-    await withForwarder(
-      stub.url,
-      { concurrency: 1, minBackoffMs: 50, maxBackoffMs: 400, random: () => 1 },
-      async (spool, forwarder) => {
-        await spool.put(encoder.encode(await messages.clear(11, 1)));
-        forwarder.start();
-        // Attempts at about 0, 50, 150, 350, 750, 1150 ms: six in 1.3 s, not hundreds.
-        await sleep(1_300);
-        assert.ok(stub.received.length >= 4, `attempts: ${stub.received.length}`);
-        assert.ok(stub.received.length <= 7, `attempts: ${stub.received.length}`);
-        assert.ok(forwarder.backingOff);
-      },
-    );
-  } finally {
-    await stub.close();
-  }
+  await withStubParent({ mode: "down" }, {
+    concurrency: 1,
+    minBackoffMs: 50,
+    maxBackoffMs: 400,
+    random: () => 1,
+  }, async (spool, forwarder, stub) => {
+    await spool.put(encoder.encode(await messages.clear(11, 1)));
+    forwarder.start();
+    // Attempts at about 0, 50, 150, 350, 750, 1150 ms: six in 1.3 s, not hundreds.
+    await sleep(1_300);
+    assert.ok(stub.received.length >= 4, `attempts: ${stub.received.length}`);
+    assert.ok(stub.received.length <= 7, `attempts: ${stub.received.length}`);
+    assert.ok(forwarder.backingOff);
+  });
 });
 
 Deno.test("Forwarder keeps messages while nothing listens and delivers once the parent starts", async () => {
@@ -205,75 +198,48 @@ Deno.test("Forwarder with several parents delivers to the next while the first i
 });
 
 Deno.test("Forwarder sends no more than its concurrency at once", async () => {
-  const stub = new ParentStub();
-  stub.reportDelayMs = 100;
-  try {
-    await withForwarder(stub.url, { concurrency: 3 }, async (spool, forwarder) => {
-      for (let seq = 1; seq <= 10; seq++) {
-        await spool.put(encoder.encode(await messages.clear(13, seq)));
-      }
+  await withStubParent(
+    { reportDelayMs: 100 },
+    { concurrency: 3 },
+    async (spool, forwarder, stub) => {
+      await spoolReports(spool, 13, 10);
       forwarder.start();
       await waitUntil(() => spool.count() === 0, "spool drained");
       assert.equal(stub.maxConcurrentReports, 3);
       assert.equal(stub.stored.size, 10);
-    });
-  } finally {
-    await stub.close();
-  }
+    },
+  );
 });
 
 Deno.test("Forwarder.stop() waits for the sends in flight", async () => {
-  const stub = new ParentStub();
-  stub.reportDelayMs = 300;
-  try {
-    await withForwarder(stub.url, {}, async (spool, forwarder) => {
-      await spool.put(encoder.encode(await messages.clear(14, 1)));
-      forwarder.start();
-      await waitUntil(() => forwarder.inFlight === 1, "send in flight");
-      await forwarder.stop();
-      assert.equal(forwarder.inFlight, 0);
-      assert.equal(spool.count(), 0, "the send finished and its message was removed");
-      assert.equal(stub.stored.size, 1);
-    });
-  } finally {
-    await stub.close();
-  }
+  await withStubParent({ reportDelayMs: 300 }, {}, async (spool, forwarder, stub) => {
+    await spool.put(encoder.encode(await messages.clear(14, 1)));
+    forwarder.start();
+    await waitUntil(() => forwarder.inFlight === 1, "send in flight");
+    await forwarder.stop();
+    assert.equal(forwarder.inFlight, 0);
+    assert.equal(spool.count(), 0, "the send finished and its message was removed");
+    assert.equal(stub.stored.size, 1);
+  });
 });
 
 Deno.test("Forwarder.stop() returns after the grace, keeping a slow send's message", async () => {
-  const stub = new ParentStub();
-  stub.reportDelayMs = 1_000;
-  try {
-    await withForwarder(stub.url, {}, async (spool, forwarder) => {
-      await spool.put(encoder.encode(await messages.clear(15, 1)));
-      forwarder.start();
-      await waitUntil(() => forwarder.inFlight === 1, "send in flight");
-      const started = Date.now();
-      await forwarder.stop(100);
-      assert.ok(Date.now() - started < 700, "stop did not wait for the slow parent");
-      assert.equal(spool.count(), 1, "the message stays until the parent's answer removes it");
-    });
-  } finally {
-    await stub.close();
-  }
+  await withStubParent({ reportDelayMs: 1_000 }, {}, async (spool, forwarder) => {
+    await spool.put(encoder.encode(await messages.clear(15, 1)));
+    forwarder.start();
+    await waitUntil(() => forwarder.inFlight === 1, "send in flight");
+    const started = Date.now();
+    await forwarder.stop(100);
+    assert.ok(Date.now() - started < 700, "stop did not wait for the slow parent");
+    assert.equal(spool.count(), 1, "the message stays until the parent's answer removes it");
+  });
 });
 
-/** Spools `count` clear reports of computer `cid`; returns their bodies in order. */
-async function spoolReports(spool: Spool, cid: number, count: number): Promise<string[]> {
-  const sent: string[] = [];
-  for (let seq = 1; seq <= count; seq++) {
-    const body = await messages.clear(cid, seq);
-    sent.push(body);
-    await spool.put(encoder.encode(body));
-  }
-  return sent;
-}
-
 Deno.test("Forwarder sends batches to a parent that takes them, each message exact and answered on its own", async () => {
-  const stub = new ParentStub();
-  stub.acceptsBatches = true;
-  try {
-    await withForwarder(stub.url, { concurrency: 1 }, async (spool, forwarder) => {
+  await withStubParent(
+    { acceptsBatches: true },
+    { concurrency: 1 },
+    async (spool, forwarder, stub) => {
       const sent = await spoolReports(spool, 40, 30);
       stub.stored.set("40:7", sent[6]); // the parent has one already (a lost acknowledgement)
       forwarder.start();
@@ -286,34 +252,29 @@ Deno.test("Forwarder sends batches to a parent that takes them, each message exa
         rejected: 0,
         failures: 0,
       });
-    });
-  } finally {
-    await stub.close();
-  }
+    },
+  );
 });
 
 Deno.test("Forwarder keeps a batch within its maximum count", async () => {
-  const stub = new ParentStub();
-  stub.acceptsBatches = true;
-  try {
-    await withForwarder(stub.url, { concurrency: 1, batchMax: 8 }, async (spool, forwarder) => {
+  await withStubParent(
+    { acceptsBatches: true },
+    { concurrency: 1, batchMax: 8 },
+    async (spool, forwarder, stub) => {
       await spoolReports(spool, 41, 20);
       forwarder.start();
       await waitUntil(() => spool.count() === 0, "spool drained");
       assert.deepEqual(stub.batches, [8, 8, 4]);
       assert.equal(stub.stored.size, 20);
-    });
-  } finally {
-    await stub.close();
-  }
+    },
+  );
 });
 
 Deno.test("Forwarder moves each message of a batch the parent refuses for good to rejected/, with its reason", async () => {
-  const stub = new ParentStub();
-  stub.acceptsBatches = true;
-  stub.mode = "reject";
-  try {
-    await withForwarder(stub.url, { concurrency: 1 }, async (spool, forwarder) => {
+  await withStubParent(
+    { acceptsBatches: true, mode: "reject" },
+    { concurrency: 1 },
+    async (spool, forwarder, stub) => {
       await spoolReports(spool, 42, 3);
       const ids = spool.list();
       forwarder.start();
@@ -322,17 +283,15 @@ Deno.test("Forwarder moves each message of a batch the parent refuses for good t
       assert.deepEqual(await spool.listRejected(), ids);
       const reason = await Deno.readTextFile(joinPath(spool.rejectedDir, `${ids[2]}.reason`));
       assert.match(reason, /parent answered 400 ERR_REPORT_INVALID: Refused for a test/);
-    });
-  } finally {
-    await stub.close();
-  }
+    },
+  );
 });
 
 Deno.test("Forwarder keeps a batch the parent cannot take now, and delivers it when it recovers", async () => {
-  const stub = new ParentStub();
-  stub.acceptsBatches = true;
-  try {
-    await withForwarder(stub.url, { concurrency: 1 }, async (spool, forwarder) => {
+  await withStubParent(
+    { acceptsBatches: true },
+    { concurrency: 1 },
+    async (spool, forwarder, stub) => {
       // The capabilities are asked while the parent is up; then it fails.
       forwarder.start();
       await spoolReports(spool, 43, 1);
@@ -347,28 +306,19 @@ Deno.test("Forwarder keeps a batch the parent cannot take now, and delivers it w
       stub.mode = "up";
       await waitUntil(() => spool.count() === 0, "delivered after recovery");
       assert.deepEqual(sent.map((body) => stub.stored.get(`44:${sent.indexOf(body) + 1}`)), sent);
-    });
-  } finally {
-    await stub.close();
-  }
+    },
+  );
 });
 
 Deno.test("Forwarder sends one by one when a parent that announced batches refuses one whole, rejecting nothing", async () => {
-  const stub = new ParentStub(); // it has no batch route: 404 ERR_NOT_FOUND
-  try {
-    await withForwarder(
-      stub.url,
-      { parentCapabilities: { acceptsReportBatches: () => Promise.resolve(true) } },
-      async (spool, forwarder) => {
-        const sent = await spoolReports(spool, 45, 6);
-        forwarder.start();
-        await waitUntil(() => spool.count() === 0, "spool drained");
-        assert.deepEqual(await spool.listRejected(), []);
-        assert.deepEqual([...stub.received].sort(), [...sent].sort(), "each delivered alone, once");
-        assert.equal(forwarder.stats().delivered, 6);
-      },
-    );
-  } finally {
-    await stub.close();
-  }
+  await withStubParent({}, {
+    parentCapabilities: { acceptsReportBatches: () => Promise.resolve(true) },
+  }, async (spool, forwarder, stub) => { // it has no batch route: 404 ERR_NOT_FOUND
+    const sent = await spoolReports(spool, 45, 6);
+    forwarder.start();
+    await waitUntil(() => spool.count() === 0, "spool drained");
+    assert.deepEqual(await spool.listRejected(), []);
+    assert.deepEqual([...stub.received].sort(), [...sent].sort(), "each delivered alone, once");
+    assert.equal(forwarder.stats().delivered, 6);
+  });
 });

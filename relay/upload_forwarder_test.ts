@@ -4,6 +4,7 @@ import { eventually } from "../tests/eventually.ts";
 import {
   FULL_CHUNK_BYTES,
   jsonAnswer,
+  refuseFirstChunks,
   storedChunk,
   UPLOAD_CLAIMS,
   UPLOAD_ID,
@@ -41,6 +42,28 @@ async function setUp(options: { deliver?: boolean; start?: boolean } = {}) {
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** What {@linkcode setUp} gives a test. */
+type ForwarderSetup = Awaited<ReturnType<typeof setUp>>;
+
+/**
+ * Expects forwardNow() not to take chunk `index`, then does what the app does with a chunk not
+ * taken: puts it in the buffer and wakes the pump.
+ */
+async function leaveToPump(
+  t: ForwarderSetup,
+  index: number,
+  bytes: Uint8Array<ArrayBuffer>,
+): Promise<void> {
+  assert.equal((await t.forwarder.forwardNow(t.upload, index, bytes)).kind, "not-taken");
+  t.buffer.putChunk(t.upload, index, bytes);
+  t.forwarder.wake();
+}
+
+/** Waits until the buffer holds no chunk: the pump delivered or deleted them all. */
+async function bufferEmptied(t: ForwarderSetup, what: string): Promise<void> {
+  await eventually(() => t.buffer.waiting === 0 ? true : undefined, what);
 }
 
 function chunk(fill: number, length = FULL_CHUNK_BYTES): Uint8Array<ArrayBuffer> {
@@ -102,19 +125,12 @@ Deno.test("forwardNow() sends nothing before the manifest is delivered, before s
 
 Deno.test("forwardNow() leaves a chunk to the buffer while the parent is busy, backs off, and the pump delivers it", async () => {
   await using t = await setUp();
-  let busy = 1;
-  t.parent.answerChunk = (index) =>
-    busy-- > 0
-      ? jsonAnswer(503, errorBody("ERR_RETRY_LATER", "busy"))
-      : jsonAnswer(200, storedChunk(index + 1));
-  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
-  // What the app does with a chunk not taken.
-  t.buffer.putChunk(t.upload, 0, chunk(1));
-  t.forwarder.wake();
+  t.parent.answerChunk = refuseFirstChunks(1, 503, "ERR_RETRY_LATER", "busy");
+  await leaveToPump(t, 0, chunk(1));
   assert.equal((await t.forwarder.forwardNow(t.upload, 1, chunk(2))).kind, "not-taken");
   assert.equal(t.parent.chunks.length, 1, "a chunk was sent while backing off");
   t.buffer.putChunk(t.upload, 1, chunk(2));
-  await eventually(() => t.buffer.waiting === 0 ? true : undefined, "the pump's delivery");
+  await bufferEmptied(t, "the pump's delivery");
   assert.deepEqual(t.parent.chunks.slice(1).map((c) => c.index).sort(), [0, 1]);
   assert.deepEqual(await segmentsIn(t.buffer), []);
   // The parent answered again: chunks go straight on once more.
@@ -152,10 +168,8 @@ Deno.test("forwardNow() gives a chunk to the buffer when the parent takes it but
 Deno.test("forwardNow() leaves refused chunks to the pump, which deletes a bad chunk and records a refused upload", async () => {
   await using t = await setUp();
   t.parent.answerChunk = () => jsonAnswer(400, errorBody("ERR_DECRYPTION_FAILED", "bad"));
-  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
-  t.buffer.putChunk(t.upload, 0, chunk(1));
-  t.forwarder.wake();
-  await eventually(() => t.buffer.waiting === 0 ? true : undefined, "the bad chunk deleted");
+  await leaveToPump(t, 0, chunk(1));
+  await bufferEmptied(t, "the bad chunk deleted");
   assert.equal(t.parent.chunks.length, 2, "the pump sent the buffered chunk");
   assert.equal(t.upload.refused, null);
 
@@ -176,15 +190,9 @@ Deno.test("forwardNow() leaves refused chunks to the pump, which deletes a bad c
 Deno.test("forwardNow() leaves a chunk of an upload the parent lost to the pump, which posts the manifest again", async () => {
   await using t = await setUp();
   // The parent lost the upload: the cut-through and the pump's first attempt hear so.
-  let lost = 2;
-  t.parent.answerChunk = (index) =>
-    lost-- > 0
-      ? jsonAnswer(404, errorBody("ERR_UNKNOWN_UPLOAD", "lost"))
-      : jsonAnswer(200, storedChunk(index + 1));
-  assert.equal((await t.forwarder.forwardNow(t.upload, 0, chunk(1))).kind, "not-taken");
-  t.buffer.putChunk(t.upload, 0, chunk(1));
-  t.forwarder.wake();
-  await eventually(() => t.buffer.waiting === 0 ? true : undefined, "the chunk delivered");
+  t.parent.answerChunk = refuseFirstChunks(2, 404, "ERR_UNKNOWN_UPLOAD", "lost");
+  await leaveToPump(t, 0, chunk(1));
+  await bufferEmptied(t, "the chunk delivered");
   assert.equal(t.parent.manifests, 2, "the manifest was not posted again");
   assert.equal(t.parent.chunks.length, 3);
   assert.equal(t.upload.manifestDelivered, true);

@@ -84,7 +84,7 @@ export async function registerTestComputer(store: Store, name: string): Promise<
 
 /**
  * A fresh data dir with a current key, and the server app and operations app over it (no
- * listening socket).
+ * listening socket); `await using` closes the store and removes the dir at the end of the scope.
  */
 export async function openTestServer(prefix: string) {
   const dir = await Deno.makeTempDir({ prefix });
@@ -111,5 +111,17 @@ export async function openTestServer(prefix: string) {
     bundles,
     log,
   });
-  return { dir, store, keys, app, ops, kid, pair };
+  return {
+    dir,
+    store,
+    keys,
+    app,
+    ops,
+    kid,
+    pair,
+    async [Symbol.asyncDispose]() {
+      store.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }

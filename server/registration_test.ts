@@ -30,6 +30,18 @@ async function signedHandover(signer: Client, oldComputerId: number, next: Clien
   });
 }
 
+/**
+ * A computer registered in `context` with a new key, and a next client holding the old key's
+ * signed hand-over to it (with `lastSeq`).
+ */
+async function registeredWithHandover(context: ReturnType<typeof openServer>, lastSeq = 0) {
+  const oldClient = await newClient();
+  const old = await register(context, oldClient);
+  const next = await newClient();
+  const handover = await signedHandover(oldClient, old.computerId, next, lastSeq);
+  return { old, next, handover };
+}
+
 function openServer() {
   const store = new SqliteStore(":memory:");
   return { store, computers: new ComputerDirectory(store), now: () => NOW };
@@ -110,10 +122,7 @@ Deno.test("registerClient() marks an earlier registration of the same host ident
 
 Deno.test("registerClient() links a hand-over signed by the old key: the old id is replaced, with the hand-over's last sequence number", async () => {
   const context = openServer();
-  const oldClient = await newClient();
-  const old = await register(context, oldClient);
-  const next = await newClient();
-  const handover = await signedHandover(oldClient, old.computerId, next, 41);
+  const { old, next, handover } = await registeredWithHandover(context, 41);
   const result = await register(context, next, { handover });
   assert.deepEqual(result.linked, [{ oldComputerId: old.computerId, how: "replaced" }]);
   const replaced = (await context.store.getComputer(old.computerId))!;
@@ -142,10 +151,8 @@ Deno.test("registerClient() refuses a hand-over not signed by the old key, and r
 
 Deno.test("registerClient() refuses another key's hand-over replayed for a new key", async () => {
   const context = openServer();
-  const oldClient = await newClient();
-  const old = await register(context, oldClient);
-  const intended = await newClient();
-  const handover = await signedHandover(oldClient, old.computerId, intended);
+  // The hand-over names another new key than the one that sends it.
+  const { old, handover } = await registeredWithHandover(context);
   await assert.rejects(
     register(context, await newClient(), { handover }),
     (error: unknown) =>
@@ -158,12 +165,9 @@ Deno.test("registerClient() refuses another key's hand-over replayed for a new k
 
 Deno.test("registerClient() keeps a compromised rotation's statement from the old key as evidence only, even for a revoked old id", async () => {
   const context = openServer();
-  const oldClient = await newClient();
-  const old = await register(context, oldClient);
+  const { old, next, handover: statement } = await registeredWithHandover(context);
   await context.store.revokeComputer(old.computerId, NOW); // the operator acted on the breach first
   context.computers.clear();
-  const next = await newClient();
-  const statement = await signedHandover(oldClient, old.computerId, next);
   const result = await register(context, next, {
     handover: statement,
     compromised: true,

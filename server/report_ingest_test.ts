@@ -19,8 +19,7 @@ import { reportBytes } from "../tests/report_bytes.ts";
 
 const encoder = new TextEncoder();
 
-interface Fixture {
-  dir: string;
+interface Fixture extends AsyncDisposable {
   store: Store;
   keys: KeyRing;
   app: ReturnType<typeof createServerApp>;
@@ -32,25 +31,10 @@ interface Fixture {
 }
 
 async function setUp(): Promise<Fixture> {
-  const { dir, store, keys, app, kid, pair } = await openTestServer("mle-ingest-test-");
-  const { id: cid, keys: client } = await registerTestComputer(store, "ingest-test");
-  const { contentKey } = await createContentKey(pair.publicKey, kid);
-  return {
-    dir,
-    store,
-    keys,
-    app,
-    kid,
-    serverKey: pair.publicKey,
-    contentKey,
-    cid,
-    client,
-  };
-}
-
-async function tearDown(fixture: Fixture): Promise<void> {
-  fixture.store.close();
-  await Deno.remove(fixture.dir, { recursive: true });
+  const server = await openTestServer("mle-ingest-test-");
+  const { id: cid, keys: client } = await registerTestComputer(server.store, "ingest-test");
+  const { contentKey } = await createContentKey(server.pair.publicKey, server.kid);
+  return { ...server, serverKey: server.pair.publicKey, contentKey, cid, client };
 }
 
 /**
@@ -82,97 +66,85 @@ async function post(fixture: Fixture, body: string) {
 }
 
 Deno.test("ingestReport() stores a sealed report, costing one RSA operation for its content key", async () => {
-  const fixture = await setUp();
-  try {
-    for (const seq of [1, 2, 3]) {
-      const message = await sealReport(
-        fixture.contentKey,
-        fixture.client.privateKey,
-        { cid: fixture.cid, seq },
-        reportBytes(fixture.cid, seq),
-      );
-      const answer = await post(fixture, JSON.stringify(message));
-      assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    }
-    assert.equal(fixture.keys.rsaPrivateOps, 1);
-    assert.equal(await fixture.store.countReports(), 3);
-  } finally {
-    await tearDown(fixture);
+  await using fixture = await setUp();
+  for (const seq of [1, 2, 3]) {
+    const message = await sealReport(
+      fixture.contentKey,
+      fixture.client.privateKey,
+      { cid: fixture.cid, seq },
+      reportBytes(fixture.cid, seq),
+    );
+    const answer = await post(fixture, JSON.stringify(message));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
   }
+  assert.equal(fixture.keys.rsaPrivateOps, 1);
+  assert.equal(await fixture.store.countReports(), 3);
 });
 
 Deno.test("ingestReport() refuses, although the outer signature verifies, an inner report naming other claims or another purpose", async () => {
-  const fixture = await setUp();
+  await using fixture = await setUp();
   const { cid, kid } = fixture;
-  try {
-    const cases: Array<[string, { cid: number; seq: number; kid: string | null }, string]> = [
-      ["another sequence", { cid, seq: 11, kid }, "ERR_SIGNATURE_INVALID"],
-      ["another computer", { cid: cid + 1, seq: 10, kid }, "ERR_SIGNATURE_INVALID"],
-      ["no key id (clear-text claims)", { cid, seq: 10, kid: null }, "ERR_SIGNATURE_INVALID"],
-      ["another key id", { cid, seq: 10, kid: "f".repeat(40) }, "ERR_SIGNATURE_INVALID"],
-    ];
-    for (const [what, claims, code] of cases) {
-      const inner = await signReport(fixture.client.privateKey, claims, reportBytes(cid, 10));
-      const answer = await post(
-        fixture,
-        await handMade(fixture, toCompactJws(inner), { cid, seq: 10 }),
-      );
-      assert.equal(answer.status, 403, `${what}: ${JSON.stringify(answer.body)}`);
-      assert.equal(answer.body.error.code, code, what);
-    }
-    // Another purpose: a JWS of another typ, signed by the same client.
-    const settings = await signJws(
-      fixture.client.privateKey,
-      { typ: "mle-settings", cid, seq: 10, kid },
-      reportBytes(cid, 10),
-    );
-    let answer = await post(
+  const cases: Array<[string, { cid: number; seq: number; kid: string | null }, string]> = [
+    ["another sequence", { cid, seq: 11, kid }, "ERR_SIGNATURE_INVALID"],
+    ["another computer", { cid: cid + 1, seq: 10, kid }, "ERR_SIGNATURE_INVALID"],
+    ["no key id (clear-text claims)", { cid, seq: 10, kid: null }, "ERR_SIGNATURE_INVALID"],
+    ["another key id", { cid, seq: 10, kid: "f".repeat(40) }, "ERR_SIGNATURE_INVALID"],
+  ];
+  for (const [what, claims, code] of cases) {
+    const inner = await signReport(fixture.client.privateKey, claims, reportBytes(cid, 10));
+    const answer = await post(
       fixture,
-      await handMade(fixture, toCompactJws(settings), { cid, seq: 10 }),
+      await handMade(fixture, toCompactJws(inner), { cid, seq: 10 }),
     );
-    assert.equal(answer.status, 403);
-    assert.equal(answer.body.error.code, "ERR_SIGNATURE_INVALID");
-    // A plaintext that is not a JWS at all.
-    answer = await post(fixture, await handMade(fixture, "not a jws", { cid, seq: 10 }));
-    assert.equal(answer.status, 400);
-    assert.equal(answer.body.error.code, "ERR_ENVELOPE_MALFORMED");
-    // A report body naming another computer than the envelope.
-    const wrongBody = await signReport(
-      fixture.client.privateKey,
-      { cid, seq: 10, kid },
-      reportBytes(cid + 1, 10),
-    );
-    answer = await post(
-      fixture,
-      await handMade(fixture, toCompactJws(wrongBody), { cid, seq: 10 }),
-    );
-    assert.equal(answer.status, 400);
-    assert.equal(answer.body.error.code, "ERR_REPORT_INVALID");
-    assert.equal(await fixture.store.countReports(), 0, "nothing was stored");
-  } finally {
-    await tearDown(fixture);
+    assert.equal(answer.status, 403, `${what}: ${JSON.stringify(answer.body)}`);
+    assert.equal(answer.body.error.code, code, what);
   }
+  // Another purpose: a JWS of another typ, signed by the same client.
+  const settings = await signJws(
+    fixture.client.privateKey,
+    { typ: "mle-settings", cid, seq: 10, kid },
+    reportBytes(cid, 10),
+  );
+  let answer = await post(
+    fixture,
+    await handMade(fixture, toCompactJws(settings), { cid, seq: 10 }),
+  );
+  assert.equal(answer.status, 403);
+  assert.equal(answer.body.error.code, "ERR_SIGNATURE_INVALID");
+  // A plaintext that is not a JWS at all.
+  answer = await post(fixture, await handMade(fixture, "not a jws", { cid, seq: 10 }));
+  assert.equal(answer.status, 400);
+  assert.equal(answer.body.error.code, "ERR_ENVELOPE_MALFORMED");
+  // A report body naming another computer than the envelope.
+  const wrongBody = await signReport(
+    fixture.client.privateKey,
+    { cid, seq: 10, kid },
+    reportBytes(cid + 1, 10),
+  );
+  answer = await post(
+    fixture,
+    await handMade(fixture, toCompactJws(wrongBody), { cid, seq: 10 }),
+  );
+  assert.equal(answer.status, 400);
+  assert.equal(answer.body.error.code, "ERR_REPORT_INVALID");
+  assert.equal(await fixture.store.countReports(), 0, "nothing was stored");
 });
 
 Deno.test("ingestReport() spends no RSA operation on a message whose outer signature does not verify", async () => {
-  const fixture = await setUp();
-  try {
-    const stranger = await generateSigningKeyPair();
-    for (let seq = 1; seq <= 5; seq++) {
-      // A fresh wrapped key each time: any RSA work would show in the count.
-      const { contentKey } = await createContentKey(fixture.serverKey, fixture.kid);
-      const message = await sealReport(
-        contentKey,
-        stranger.privateKey,
-        { cid: fixture.cid, seq },
-        reportBytes(fixture.cid, seq),
-      );
-      const answer = await post(fixture, JSON.stringify(message));
-      assert.equal(answer.status, 403);
-      assert.equal(answer.body.error.code, "ERR_SIGNATURE_INVALID");
-    }
-    assert.equal(fixture.keys.rsaPrivateOps, 0);
-  } finally {
-    await tearDown(fixture);
+  await using fixture = await setUp();
+  const stranger = await generateSigningKeyPair();
+  for (let seq = 1; seq <= 5; seq++) {
+    // A fresh wrapped key each time: any RSA work would show in the count.
+    const { contentKey } = await createContentKey(fixture.serverKey, fixture.kid);
+    const message = await sealReport(
+      contentKey,
+      stranger.privateKey,
+      { cid: fixture.cid, seq },
+      reportBytes(fixture.cid, seq),
+    );
+    const answer = await post(fixture, JSON.stringify(message));
+    assert.equal(answer.status, 403);
+    assert.equal(answer.body.error.code, "ERR_SIGNATURE_INVALID");
   }
+  assert.equal(fixture.keys.rsaPrivateOps, 0);
 });

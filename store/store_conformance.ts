@@ -7,7 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import type { StoreChange } from "./store.ts";
+import type { DecryptingRelayRecord } from "./relay_records.ts";
+import type { ServerRecord } from "./server_records.ts";
+import type { Store, StoreChange } from "./store.ts";
 import {
   type ConformanceTest,
   KID,
@@ -51,93 +53,63 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
   uploadRecordsConformanceTests(test);
   consoleConformanceTests(test);
 
-  test("records each server once, the latest record winning", async ({ store, openAnother }) => {
-    const other = await openAnother();
-    try {
-      await store.recordServer({
-        name: "b:52311",
-        url: "http://b:52311",
-        startedAt: 1,
-        lastSeenAt: 1,
-        stoppedAt: null,
-        kids: [],
-      });
-      await other.recordServer({
-        name: "a:52311",
-        url: "http://a:52311",
-        startedAt: 2,
-        lastSeenAt: 3,
-        stoppedAt: null,
-        kids: [KID, OTHER_KID],
-      });
-      await store.recordServer({
-        name: "b:52311",
-        url: "http://b.example:52311",
-        startedAt: 1,
-        lastSeenAt: 4,
-        stoppedAt: 5,
-        kids: [KID],
-      });
-      assert.deepEqual(await other.listServers(), [
-        {
-          name: "a:52311",
-          url: "http://a:52311",
-          startedAt: 2,
-          lastSeenAt: 3,
-          stoppedAt: null,
-          kids: [KID, OTHER_KID],
-        },
-        {
-          name: "b:52311",
-          url: "http://b.example:52311",
-          startedAt: 1,
-          lastSeenAt: 4,
-          stoppedAt: 5,
-          kids: [KID],
-        },
-      ]);
-    } finally {
-      other.close();
-    }
+  test("records each server once, the latest record winning", async (fixture) => {
+    const serverA = {
+      name: "a:52311",
+      url: "http://a:52311",
+      startedAt: 2,
+      lastSeenAt: 3,
+      stoppedAt: null,
+      kids: [KID, OTHER_KID],
+    };
+    const serverBLatest = {
+      name: "b:52311",
+      url: "http://b.example:52311",
+      startedAt: 1,
+      lastSeenAt: 4,
+      stoppedAt: 5,
+      kids: [KID],
+    };
+    const serverBEarlier = {
+      ...serverBLatest,
+      url: "http://b:52311",
+      lastSeenAt: 1,
+      stoppedAt: null,
+      kids: [],
+    };
+    const writes = [serverBEarlier, serverA, serverBLatest];
+    assert.deepEqual(await listAfterTwoSessionsWrite(fixture, SERVERS, writes), [
+      serverA,
+      serverBLatest,
+    ]);
   });
 
-  test("records each decrypting relay once by computer id, the latest report winning", async ({ store, openAnother }) => {
-    const other = await openAnother();
-    try {
-      await store.recordDecryptingRelay({
-        computerId: 9,
-        name: "relay-a 127.0.0.1:52311",
-        url: "http://127.0.0.1:52311",
-        lastSeenAt: 1,
-        kids: [KID],
-      });
-      await other.recordDecryptingRelay({
-        computerId: 9,
-        name: "relay-a 127.0.0.1:52311",
-        url: "http://relay-a:52311",
-        lastSeenAt: 2,
-        kids: [KID, OTHER_KID],
-      });
-      await store.recordDecryptingRelay({
-        computerId: 4,
-        name: "relay-b",
-        url: "http://relay-b:52311",
-        lastSeenAt: 3,
-        kids: [],
-      });
-      assert.deepEqual(await other.listDecryptingRelays(), [
-        { computerId: 4, name: "relay-b", url: "http://relay-b:52311", lastSeenAt: 3, kids: [] },
-        {
-          computerId: 9,
-          name: "relay-a 127.0.0.1:52311",
-          url: "http://relay-a:52311",
-          lastSeenAt: 2,
-          kids: [KID, OTHER_KID],
-        },
-      ]);
-    } finally {
-      other.close();
-    }
+  test("records each decrypting relay once by computer id, the latest report winning", async (fixture) => {
+    const relayALatest = {
+      computerId: 9,
+      name: "relay-a 127.0.0.1:52311",
+      url: "http://relay-a:52311",
+      lastSeenAt: 2,
+      kids: [KID, OTHER_KID],
+    };
+    const relayAEarlier = {
+      ...relayALatest,
+      url: "http://127.0.0.1:52311",
+      lastSeenAt: 1,
+      kids: [KID],
+    };
+    const relayB = {
+      computerId: 4,
+      name: "relay-b",
+      url: "http://relay-b:52311",
+      lastSeenAt: 3,
+      kids: [],
+    };
+    const writes = [relayAEarlier, relayALatest, relayB];
+    assert.deepEqual(await listAfterTwoSessionsWrite(fixture, DECRYPTING_RELAYS, writes), [
+      relayB,
+      relayALatest,
+    ]);
   });
 
   test("tells a watcher of another session's revocations and key changes, or says it cannot", async ({ store, openAnother }) => {
@@ -190,4 +162,40 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
       other.close();
     }
   });
+}
+
+/** Records that every session of a database writes and lists: servers, decrypting relays. */
+interface SharedRecords<T> {
+  write(session: Store, record: T): Promise<void>;
+  list(session: Store): Promise<T[]>;
+}
+
+const SERVERS: SharedRecords<ServerRecord> = {
+  write: (session, server) => session.recordServer(server),
+  list: (session) => session.listServers(),
+};
+
+const DECRYPTING_RELAYS: SharedRecords<DecryptingRelayRecord> = {
+  write: (session, relay) => session.recordDecryptingRelay(relay),
+  list: (session) => session.listDecryptingRelays(),
+};
+
+/**
+ * Writes `records` in turn, alternating between the fixture's store and a second session on the
+ * same database (first, third, … through the store), and returns what the second session lists.
+ */
+async function listAfterTwoSessionsWrite<T>(
+  { store, openAnother }: StoreFixture,
+  kind: SharedRecords<T>,
+  records: T[],
+): Promise<T[]> {
+  const other = await openAnother();
+  try {
+    for (const [index, record] of records.entries()) {
+      await kind.write(index % 2 === 0 ? store : other, record);
+    }
+    return await kind.list(other);
+  } finally {
+    other.close();
+  }
 }

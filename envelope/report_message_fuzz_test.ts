@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import {
-  anyJson,
   fc,
   fuzzParser,
-  joseShaped,
+  joseInputs,
+  JWS_MEMBERS,
   mleError,
   mutatedJose,
   mutatedText,
+  SEALED_MEMBERS,
 } from "../tests/fuzz.ts";
 import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
 import { createContentKey } from "./jwe.ts";
@@ -29,13 +30,7 @@ const SEALED = await sealReport(contentKey, client.privateKey, { cid: 7, seq: 1 
 const CLEAR = await signReport(client.privateKey, { cid: 7, seq: 1, kid: null }, REPORT);
 const SIGNED_INNER = await signReport(client.privateKey, { cid: 7, seq: 1, kid }, REPORT);
 
-const messages = fc.oneof(
-  mutatedJose(SEALED),
-  mutatedJose(CLEAR),
-  joseShaped(["protected", "encrypted_key", "iv", "ciphertext", "tag", "sig"]),
-  joseShaped(["protected", "payload", "signature"]),
-  anyJson,
-);
+const messages = joseInputs([SEALED, CLEAR], [SEALED_MEMBERS, JWS_MEMBERS]);
 const readErrors = mleError("ERR_ENVELOPE_MALFORMED", "ERR_DECRYPTION_FAILED");
 
 Deno.test("fuzz: readUpstreamMessage() reads valid claims, or refuses with a typed error", async () => {

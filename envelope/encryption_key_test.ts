@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { KEY_INVALID } from "./_test_errors.ts";
 import {
   checkEncryptionKey,
   encryptionKeyId,
@@ -14,7 +15,6 @@ import {
 import { generateSigningKeyPair } from "./signature.ts";
 
 const pair = await generateEncryptionKeyPair(2048);
-const KEY_INVALID = { name: "MleError", code: "ERR_KEY_INVALID" } as const;
 
 function rsaKeyPair(
   algorithm: RsaHashedKeyGenParams,

@@ -11,21 +11,11 @@ import {
   noError,
   rsaRuns,
 } from "../tests/fuzz.ts";
+import { newServerContentKey, serverKeyPair as server } from "./_test_keys.ts";
 import { encodeBase64Url } from "./base64url.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
-import {
-  createContentKey,
-  decryptJwe,
-  encryptJwe,
-  readJweHeader,
-  unwrapContentKey,
-} from "./jwe.ts";
+import { decryptJwe, encryptJwe, readJweHeader, unwrapContentKey } from "./jwe.ts";
 
-const server = await generateEncryptionKeyPair(2048);
-const { contentKey } = await createContentKey(
-  server.publicKey,
-  await encryptionKeyId(server.publicKey),
-);
+const { contentKey } = await newServerContentKey();
 const PLAINTEXT = new TextEncoder().encode("a report");
 const SEALED = await encryptJwe(contentKey, { cty: "mle-report+jws", cid: 7, seq: 1 }, PLAINTEXT);
 

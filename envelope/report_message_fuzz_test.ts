@@ -9,8 +9,7 @@ import {
   mutatedText,
   SEALED_MEMBERS,
 } from "../tests/fuzz.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
-import { createContentKey } from "./jwe.ts";
+import { newServerContentKey, serverKid as kid } from "./_test_keys.ts";
 import { toCompactJws } from "./jws.ts";
 import {
   openSignedReport,
@@ -21,10 +20,8 @@ import {
 } from "./report_message.ts";
 import { generateSigningKeyPair } from "./signature.ts";
 
-const server = await generateEncryptionKeyPair(2048);
 const client = await generateSigningKeyPair();
-const kid = await encryptionKeyId(server.publicKey);
-const { contentKey } = await createContentKey(server.publicKey, kid);
+const { contentKey } = await newServerContentKey();
 const REPORT = new TextEncoder().encode('{"computerId":7,"seq":1}');
 const SEALED = await sealReport(contentKey, client.privateKey, { cid: 7, seq: 1 }, REPORT);
 const CLEAR = await signReport(client.privateKey, { cid: 7, seq: 1, kid: null }, REPORT);

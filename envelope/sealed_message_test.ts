@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { MALFORMED, SIGNATURE_INVALID } from "./_test_errors.ts";
+import { newServerContentKey, serverKid as kid } from "./_test_keys.ts";
 import { decodeBase64UrlText } from "./base64url.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
-import { createContentKey, decryptJwe } from "./jwe.ts";
+import { decryptJwe } from "./jwe.ts";
 import { toCompactJws } from "./jws.ts";
 import { REPORT_MESSAGE, sealReport } from "./report_message.ts";
 import {
@@ -18,14 +19,10 @@ import { UPLOAD_MANIFEST_MESSAGE } from "./upload_manifest.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const server = await generateEncryptionKeyPair(2048);
-const kid = await encryptionKeyId(server.publicKey);
-const { contentKey, raw } = await createContentKey(server.publicKey, kid);
+const { contentKey, raw } = await newServerContentKey();
 const aesKey = contentKey.key;
 const client = await generateSigningKeyPair();
 const other = await generateSigningKeyPair();
-const MALFORMED = { name: "MleError", code: "ERR_ENVELOPE_MALFORMED" } as const;
-const SIGNATURE_INVALID = { name: "MleError", code: "ERR_SIGNATURE_INVALID" } as const;
 const UID = "00112233445566778899aabbccddeeff";
 
 /** A sealed-only kind like a relay's bundle, declared here so envelope/ tests stay in envelope/. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fuzzParser, joseInputs, mleError, SEALED_MEMBERS } from "../tests/fuzz.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
+import { serverKeyPair as server, serverKid as kid } from "./_test_keys.ts";
 import { generateSigningKeyPair } from "./signature.ts";
 import {
   openUploadManifest,
@@ -10,9 +10,7 @@ import {
   verifyUploadManifestSignature,
 } from "./upload_manifest.ts";
 
-const server = await generateEncryptionKeyPair(2048);
 const client = await generateSigningKeyPair();
-const kid = await encryptionKeyId(server.publicKey);
 const CLAIMS = { cid: 7, uid: "00112233445566778899aabbccddeeff", cs: 131072, cc: 1 };
 const MANIFEST = new TextEncoder().encode('{"v":1,"name":"a.log"}');
 const { message: SEALED } = await sealUploadManifest(

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { newServerContentKey } from "../envelope/_test_keys.ts";
 import {
   anyBytes,
   anyText,
@@ -9,8 +10,6 @@ import {
   noError,
   SEALED_MEMBERS,
 } from "../tests/fuzz.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "../envelope/encryption_key.ts";
-import { createContentKey } from "../envelope/jwe.ts";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
 import {
   type BundleEntry,
@@ -131,12 +130,8 @@ Deno.test("fuzz: decodeBundle() refuses a plaintext over its bound as too large,
   );
 });
 
-const server = await generateEncryptionKeyPair(2048);
 const relay = await generateSigningKeyPair();
-const { contentKey } = await createContentKey(
-  server.publicKey,
-  await encryptionKeyId(server.publicKey),
-);
+const { contentKey } = await newServerContentKey();
 const SEALED = await sealBundle(
   contentKey,
   relay.privateKey,

@@ -5,7 +5,12 @@
 
 import assert from "node:assert/strict";
 import * as jose from "jose";
-import { newServerContentKey, serverKeyPair as server, serverKid as kid } from "./_test_keys.ts";
+import {
+  clientKeyPair as client,
+  newServerContentKey,
+  serverKeyPair as server,
+  serverKid as kid,
+} from "./_test_keys.ts";
 import { decodeBase64UrlText } from "./base64url.ts";
 import { exportPkcs8, exportSpki } from "./encryption_key.ts";
 import { decryptJwe, encryptJwe, importAesKey, readJweHeader, unwrapContentKey } from "./jwe.ts";
@@ -19,13 +24,11 @@ import {
   sealReport,
   verifyMessageSignature,
 } from "./report_message.ts";
-import { exportSigningPublicKey, generateSigningKeyPair } from "./signature.ts";
+import { exportSigningPublicKey } from "./signature.ts";
 import { signDocument, verifyDocument } from "./signed_document.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-const client = await generateSigningKeyPair();
 
 // jose reads the private key from the PEM text our key files hold.
 const PRIVATE_KEY_PEM = encodePem("PRIVATE KEY", await exportPkcs8(server.privateKey));

@@ -8,10 +8,9 @@ import {
   mleError,
   mutatedText,
 } from "../tests/fuzz.ts";
+import { clientKeyPair as signer } from "./_test_keys.ts";
 import { fromCompactJws, readJwsHeader, signJws, toCompactJws, verifyJws } from "./jws.ts";
-import { generateSigningKeyPair } from "./signature.ts";
 
-const signer = await generateSigningKeyPair();
 const PAYLOAD = new TextEncoder().encode('{"serial":1}');
 const SIGNED = await signJws(signer.privateKey, { typ: "mle-settings", serial: 1 }, PAYLOAD);
 

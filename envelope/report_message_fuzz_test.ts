@@ -9,7 +9,7 @@ import {
   mutatedText,
   SEALED_MEMBERS,
 } from "../tests/fuzz.ts";
-import { newServerContentKey, serverKid as kid } from "./_test_keys.ts";
+import { clientKeyPair as client, newServerContentKey, serverKid as kid } from "./_test_keys.ts";
 import { toCompactJws } from "./jws.ts";
 import {
   openSignedReport,
@@ -18,9 +18,7 @@ import {
   signReport,
   verifyMessageSignature,
 } from "./report_message.ts";
-import { generateSigningKeyPair } from "./signature.ts";
 
-const client = await generateSigningKeyPair();
 const { contentKey } = await newServerContentKey();
 const REPORT = new TextEncoder().encode('{"computerId":7,"seq":1}');
 const SEALED = await sealReport(contentKey, client.privateKey, { cid: 7, seq: 1 }, REPORT);

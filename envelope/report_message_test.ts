@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { flipBit, protectedHeaderOf } from "../tests/jose_tampering.ts";
 import { MALFORMED, SIGNATURE_INVALID } from "./_test_errors.ts";
-import { newServerContentKey, serverKeyPair as server, serverKid as kid } from "./_test_keys.ts";
+import {
+  clientKeyPair as client7,
+  newServerContentKey,
+  serverKeyPair as server,
+  serverKid as kid,
+  strangerKeyPair as client9,
+} from "./_test_keys.ts";
 import {
   decodeBase64Url,
   decodeBase64UrlText,
@@ -22,16 +28,15 @@ import {
   signReport,
   verifyMessageSignature,
 } from "./report_message.ts";
-import { generateSigningKeyPair, signBytes } from "./signature.ts";
+import { signBytes } from "./signature.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const { contentKey } = await newServerContentKey();
-// Two computers: 7 is honest, 9 is a registered client that tries to pass 7's report as its own.
-const client7 = await generateSigningKeyPair();
-const client9 = await generateSigningKeyPair();
 
+// Two computers: client7 is honest, client9 is a registered client that tries to pass 7's report
+// as its own.
 const REPORT = encoder.encode('{"hardware":{"cpu":"x86_64","ram":16384},"software":[]}');
 const SEALED = await sealReport(contentKey, client7.privateKey, { cid: 7, seq: 42 }, REPORT);
 

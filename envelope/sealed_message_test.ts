@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { MALFORMED, SIGNATURE_INVALID } from "./_test_errors.ts";
-import { newServerContentKey, serverKid as kid } from "./_test_keys.ts";
+import {
+  clientKeyPair as client,
+  newServerContentKey,
+  serverKid as kid,
+  strangerKeyPair as other,
+} from "./_test_keys.ts";
 import { decodeBase64UrlText } from "./base64url.ts";
 import { decryptJwe } from "./jwe.ts";
 import { toCompactJws } from "./jws.ts";
@@ -14,15 +19,12 @@ import {
   signMessage,
   verifySealedMessage,
 } from "./sealed_message.ts";
-import { generateSigningKeyPair } from "./signature.ts";
 import { UPLOAD_MANIFEST_MESSAGE } from "./upload_manifest.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const { contentKey, raw } = await newServerContentKey();
 const aesKey = contentKey.key;
-const client = await generateSigningKeyPair();
-const other = await generateSigningKeyPair();
 const UID = "00112233445566778899aabbccddeeff";
 
 /** A sealed-only kind like a relay's bundle, declared here so envelope/ tests stay in envelope/. */

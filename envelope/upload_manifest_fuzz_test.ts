@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { fuzzParser, joseInputs, mleError, SEALED_MEMBERS } from "../tests/fuzz.ts";
-import { serverKeyPair as server, serverKid as kid } from "./_test_keys.ts";
-import { generateSigningKeyPair } from "./signature.ts";
+import {
+  clientKeyPair as client,
+  serverKeyPair as server,
+  serverKid as kid,
+} from "./_test_keys.ts";
 import {
   openUploadManifest,
   readUploadManifestMessage,
@@ -10,7 +13,6 @@ import {
   verifyUploadManifestSignature,
 } from "./upload_manifest.ts";
 
-const client = await generateSigningKeyPair();
 const CLAIMS = { cid: 7, uid: "00112233445566778899aabbccddeeff", cs: 131072, cc: 1 };
 const MANIFEST = new TextEncoder().encode('{"v":1,"name":"a.log"}');
 const { message: SEALED } = await sealUploadManifest(

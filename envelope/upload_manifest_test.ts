@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import * as jose from "jose";
-import { serverKeyPair as server, serverKid as kid } from "./_test_keys.ts";
+import {
+  clientKeyPair as client,
+  serverKeyPair as server,
+  serverKid as kid,
+  strangerKeyPair as stranger,
+} from "./_test_keys.ts";
 import { decodeBase64Url } from "./base64url.ts";
 import { generateEncryptionKeyPair } from "./encryption_key.ts";
 import { MleError } from "./errors.ts";
-import { generateSigningKeyPair } from "./signature.ts";
 import {
   openUploadManifest,
   readUploadManifestMessage,
@@ -13,8 +17,6 @@ import {
   verifyUploadManifestSignature,
 } from "./upload_manifest.ts";
 
-const client = await generateSigningKeyPair();
-const stranger = await generateSigningKeyPair();
 const claims = { cid: 7, uid: "00112233445566778899aabbccddeeff", cs: 131072, cc: 2 };
 const manifest = new TextEncoder().encode(JSON.stringify({ name: "secret-name.log" }));
 

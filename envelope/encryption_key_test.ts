@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { KEY_INVALID } from "./_test_errors.ts";
 import {
   checkEncryptionKey,
   encryptionKeyId,
@@ -14,7 +15,6 @@ import {
 import { generateSigningKeyPair } from "./signature.ts";
 
 const pair = await generateEncryptionKeyPair(2048);
-const KEY_INVALID = { name: "MleError", code: "ERR_KEY_INVALID" } as const;
 
 function rsaKeyPair(
   algorithm: RsaHashedKeyGenParams,
@@ -119,24 +119,11 @@ Deno.test("importEncryptionPublicKey() refuses a 1024-bit RSA key and a public e
 
 Deno.test("checkEncryptionKey() refuses RSA-OAEP with SHA-1 and keys of other algorithms", async () => {
   const spki = await exportSpki(pair.publicKey);
-  const sha1 = await crypto.subtle.importKey(
-    "spki",
-    spki,
-    { name: "RSA-OAEP", hash: "SHA-1" },
-    false,
-    [
-      "encrypt",
-    ],
-  );
-  const pss = await crypto.subtle.importKey(
-    "spki",
-    spki,
-    { name: "RSA-PSS", hash: "SHA-256" },
-    false,
-    [
-      "verify",
-    ],
-  );
+  /** The same public key imported for another algorithm, as a caller could hand it over. */
+  const importedAs = (algorithm: RsaHashedImportParams, usage: KeyUsage) =>
+    crypto.subtle.importKey("spki", spki, algorithm, false, [usage]);
+  const sha1 = await importedAs({ name: "RSA-OAEP", hash: "SHA-1" }, "encrypt");
+  const pss = await importedAs({ name: "RSA-PSS", hash: "SHA-256" }, "verify");
   for (const key of [sha1, pss, (await generateSigningKeyPair()).publicKey]) {
     assert.throws(() => checkEncryptionKey(key), {
       ...KEY_INVALID,

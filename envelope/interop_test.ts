@@ -5,21 +5,15 @@
 
 import assert from "node:assert/strict";
 import * as jose from "jose";
+import {
+  clientKeyPair as client,
+  newServerContentKey,
+  serverKeyPair as server,
+  serverKid as kid,
+} from "./_test_keys.ts";
 import { decodeBase64UrlText } from "./base64url.ts";
-import {
-  encryptionKeyId,
-  exportPkcs8,
-  exportSpki,
-  generateEncryptionKeyPair,
-} from "./encryption_key.ts";
-import {
-  createContentKey,
-  decryptJwe,
-  encryptJwe,
-  importAesKey,
-  readJweHeader,
-  unwrapContentKey,
-} from "./jwe.ts";
+import { exportPkcs8, exportSpki } from "./encryption_key.ts";
+import { decryptJwe, encryptJwe, importAesKey, readJweHeader, unwrapContentKey } from "./jwe.ts";
 import { signJws, verifyJws } from "./jws.ts";
 import { decodePem, encodePem } from "./pem.ts";
 import {
@@ -30,15 +24,11 @@ import {
   sealReport,
   verifyMessageSignature,
 } from "./report_message.ts";
-import { exportSigningPublicKey, generateSigningKeyPair } from "./signature.ts";
+import { exportSigningPublicKey } from "./signature.ts";
 import { signDocument, verifyDocument } from "./signed_document.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-const server = await generateEncryptionKeyPair(2048);
-const kid = await encryptionKeyId(server.publicKey);
-const client = await generateSigningKeyPair();
 
 // jose reads the private key from the PEM text our key files hold.
 const PRIVATE_KEY_PEM = encodePem("PRIVATE KEY", await exportPkcs8(server.privateKey));
@@ -72,7 +62,7 @@ Deno.test("encodePem() writes PEM that decodePem() and jose read back to the sam
 });
 
 Deno.test("jose.flattenedDecrypt() opens what encryptJwe() sealed", async () => {
-  const { contentKey } = await createContentKey(server.publicKey, kid);
+  const { contentKey } = await newServerContentKey();
   for (const plaintext of [new Uint8Array(0), encoder.encode("a report"), new Uint8Array(5000)]) {
     const sealed = await encryptJwe(contentKey, { cty: "test", cid: 7 }, plaintext);
     const opened = await jose.flattenedDecrypt(sealed, joseServerPrivateKey, JOSE_DECRYPT_OPTIONS);
@@ -89,7 +79,7 @@ Deno.test("jose.flattenedDecrypt() opens what encryptJwe() sealed", async () => 
 });
 
 Deno.test("jose.flattenedDecrypt() opens a sealReport() message, and jose.compactVerify() checks its inner JWS", async () => {
-  const { contentKey } = await createContentKey(server.publicKey, kid);
+  const { contentKey } = await newServerContentKey();
   const report = encoder.encode('{"software":["a","b"]}');
   const sealed = await sealReport(contentKey, client.privateKey, { cid: 7, seq: 3 }, report);
   // The sig member beside the JWE's is ignored by JOSE libraries, as designed.

@@ -1,37 +1,25 @@
 import assert from "node:assert/strict";
 import {
-  anyJson,
   anyText,
   countSubtleCalls,
   fc,
   fuzzParser,
-  joseShaped,
+  joseInputs,
+  JWE_MEMBERS,
   mleError,
-  mutatedJose,
   mutatedText,
   noError,
   rsaRuns,
 } from "../tests/fuzz.ts";
+import { newServerContentKey, serverKeyPair as server } from "./_test_keys.ts";
 import { encodeBase64Url } from "./base64url.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
-import {
-  createContentKey,
-  decryptJwe,
-  encryptJwe,
-  readJweHeader,
-  unwrapContentKey,
-} from "./jwe.ts";
+import { decryptJwe, encryptJwe, readJweHeader, unwrapContentKey } from "./jwe.ts";
 
-const server = await generateEncryptionKeyPair(2048);
-const { contentKey } = await createContentKey(
-  server.publicKey,
-  await encryptionKeyId(server.publicKey),
-);
+const { contentKey } = await newServerContentKey();
 const PLAINTEXT = new TextEncoder().encode("a report");
 const SEALED = await encryptJwe(contentKey, { cty: "mle-report+jws", cid: 7, seq: 1 }, PLAINTEXT);
-const JWE_MEMBERS = ["protected", "encrypted_key", "iv", "ciphertext", "tag"] as const;
 
-const inputs = fc.oneof(joseShaped(JWE_MEMBERS), mutatedJose(SEALED), anyJson);
+const inputs = joseInputs([SEALED], [JWE_MEMBERS]);
 
 Deno.test("fuzz: readJweHeader() reads RSA-OAEP-256/A256GCM with a key id, or refuses with a typed error", async () => {
   await fuzzParser("readJweHeader", inputs, (value) => {

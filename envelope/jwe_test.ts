@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { flipBit, protectedHeaderOf } from "../tests/jose_tampering.ts";
+import { newServerContentKey, serverKeyPair as recipient, serverKid as kid } from "./_test_keys.ts";
 import { decodeBase64Url, encodeBase64Url, encodeBase64UrlText } from "./base64url.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
+import { generateEncryptionKeyPair } from "./encryption_key.ts";
 import { MleError, type MleErrorCode } from "./errors.ts";
 import {
   CONTENT_KEY_LENGTH,
@@ -21,11 +22,10 @@ import {
 
 const encoder = new TextEncoder();
 
-// RSA key generation is slow: one recipient key and one stranger's key for the whole file.
-const recipient = await generateEncryptionKeyPair(2048);
-const kid = await encryptionKeyId(recipient.publicKey);
+// RSA key generation is slow: the shared server key as the recipient, and one stranger's key for
+// the whole file.
 const stranger = await generateEncryptionKeyPair(2048);
-const { contentKey, raw: contentKeyBytes } = await createContentKey(recipient.publicKey, kid);
+const { contentKey, raw: contentKeyBytes } = await newServerContentKey();
 
 const PLAINTEXT = encoder.encode('{"computer":7,"report":"inventory","items":[1,2,3]}');
 const SEALED = await encryptJwe(contentKey, { cty: "test", cid: 7 }, PLAINTEXT);

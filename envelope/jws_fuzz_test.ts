@@ -1,23 +1,20 @@
 import assert from "node:assert/strict";
 import {
-  anyJson,
   anyText,
   fc,
   fuzzParser,
-  joseShaped,
+  joseInputs,
+  JWS_MEMBERS,
   mleError,
-  mutatedJose,
   mutatedText,
 } from "../tests/fuzz.ts";
+import { clientKeyPair as signer } from "./_test_keys.ts";
 import { fromCompactJws, readJwsHeader, signJws, toCompactJws, verifyJws } from "./jws.ts";
-import { generateSigningKeyPair } from "./signature.ts";
 
-const signer = await generateSigningKeyPair();
 const PAYLOAD = new TextEncoder().encode('{"serial":1}');
 const SIGNED = await signJws(signer.privateKey, { typ: "mle-settings", serial: 1 }, PAYLOAD);
-const JWS_MEMBERS = ["protected", "payload", "signature"] as const;
 
-const inputs = fc.oneof(joseShaped(JWS_MEMBERS), mutatedJose(SIGNED), anyJson);
+const inputs = joseInputs([SIGNED], [JWS_MEMBERS]);
 
 Deno.test("fuzz: readJwsHeader() reads an EdDSA header with a typ, or refuses with ERR_ENVELOPE_MALFORMED", async () => {
   await fuzzParser("readJwsHeader", inputs, (value) => {

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { flipBit } from "../tests/jose_tampering.ts";
+import { clientKeyPair as signer, strangerKeyPair as stranger } from "./_test_keys.ts";
+import { MALFORMED, SIGNATURE_INVALID } from "./_test_errors.ts";
 import {
   decodeBase64Url,
   decodeBase64UrlText,
@@ -14,17 +16,12 @@ import {
   toCompactJws,
   verifyJws,
 } from "./jws.ts";
-import { generateSigningKeyPair, signBytes } from "./signature.ts";
+import { signBytes } from "./signature.ts";
 
 const encoder = new TextEncoder();
 
-const signer = await generateSigningKeyPair();
-const stranger = await generateSigningKeyPair();
 const PAYLOAD = encoder.encode('{"serial":1,"interval":3600}');
 const SIGNED = await signJws(signer.privateKey, { typ: "mle-settings", serial: 1 }, PAYLOAD);
-
-const SIGNATURE_INVALID = { name: "MleError", code: "ERR_SIGNATURE_INVALID" } as const;
-const MALFORMED = { name: "MleError", code: "ERR_ENVELOPE_MALFORMED" } as const;
 
 /** Signs any protected header text and payload text as they stand, as a forger with the key would. */
 async function signRaw(protectedHeader: string, payload: string): Promise<FlattenedJws> {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
+import { KEY_INVALID } from "./_test_errors.ts";
 import { decodePem, encodePem } from "./pem.ts";
-
-const KEY_INVALID = { name: "MleError", code: "ERR_KEY_INVALID" } as const;
 
 Deno.test("encodePem() wraps DER at 64 characters and decodePem() reads it back", () => {
   for (const length of [0, 1, 47, 48, 49, 1217]) {

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import {
-  anyJson,
   fc,
   fuzzParser,
-  joseShaped,
+  joseInputs,
+  JWS_MEMBERS,
   mleError,
   mutatedJose,
   mutatedText,
+  SEALED_MEMBERS,
 } from "../tests/fuzz.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
-import { createContentKey } from "./jwe.ts";
+import { clientKeyPair as client, newServerContentKey, serverKid as kid } from "./_test_keys.ts";
 import { toCompactJws } from "./jws.ts";
 import {
   openSignedReport,
@@ -18,24 +18,14 @@ import {
   signReport,
   verifyMessageSignature,
 } from "./report_message.ts";
-import { generateSigningKeyPair } from "./signature.ts";
 
-const server = await generateEncryptionKeyPair(2048);
-const client = await generateSigningKeyPair();
-const kid = await encryptionKeyId(server.publicKey);
-const { contentKey } = await createContentKey(server.publicKey, kid);
+const { contentKey } = await newServerContentKey();
 const REPORT = new TextEncoder().encode('{"computerId":7,"seq":1}');
 const SEALED = await sealReport(contentKey, client.privateKey, { cid: 7, seq: 1 }, REPORT);
 const CLEAR = await signReport(client.privateKey, { cid: 7, seq: 1, kid: null }, REPORT);
 const SIGNED_INNER = await signReport(client.privateKey, { cid: 7, seq: 1, kid }, REPORT);
 
-const messages = fc.oneof(
-  mutatedJose(SEALED),
-  mutatedJose(CLEAR),
-  joseShaped(["protected", "encrypted_key", "iv", "ciphertext", "tag", "sig"]),
-  joseShaped(["protected", "payload", "signature"]),
-  anyJson,
-);
+const messages = joseInputs([SEALED, CLEAR], [SEALED_MEMBERS, JWS_MEMBERS]);
 const readErrors = mleError("ERR_ENVELOPE_MALFORMED", "ERR_DECRYPTION_FAILED");
 
 Deno.test("fuzz: readUpstreamMessage() reads valid claims, or refuses with a typed error", async () => {

@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
 import { flipBit, protectedHeaderOf } from "../tests/jose_tampering.ts";
+import { MALFORMED, SIGNATURE_INVALID } from "./_test_errors.ts";
+import {
+  clientKeyPair as client7,
+  newServerContentKey,
+  serverKeyPair as server,
+  serverKid as kid,
+  strangerKeyPair as client9,
+} from "./_test_keys.ts";
 import {
   decodeBase64Url,
   decodeBase64UrlText,
   encodeBase64Url,
   encodeBase64UrlText,
 } from "./base64url.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
-import {
-  createContentKey,
-  decryptJwe,
-  encryptJwe,
-  importAesKey,
-  toCompactJwe,
-  unwrapContentKey,
-} from "./jwe.ts";
+import { decryptJwe, encryptJwe, importAesKey, toCompactJwe, unwrapContentKey } from "./jwe.ts";
 import { fromCompactJws, signJws, toCompactJws } from "./jws.ts";
 import {
   type EncryptedMessage,
@@ -28,23 +28,17 @@ import {
   signReport,
   verifyMessageSignature,
 } from "./report_message.ts";
-import { generateSigningKeyPair, signBytes } from "./signature.ts";
+import { signBytes } from "./signature.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const server = await generateEncryptionKeyPair(2048);
-const kid = await encryptionKeyId(server.publicKey);
-const { contentKey } = await createContentKey(server.publicKey, kid);
-// Two computers: 7 is honest, 9 is a registered client that tries to pass 7's report as its own.
-const client7 = await generateSigningKeyPair();
-const client9 = await generateSigningKeyPair();
+const { contentKey } = await newServerContentKey();
 
+// Two computers: client7 is honest, client9 is a registered client that tries to pass 7's report
+// as its own.
 const REPORT = encoder.encode('{"hardware":{"cpu":"x86_64","ram":16384},"software":[]}');
 const SEALED = await sealReport(contentKey, client7.privateKey, { cid: 7, seq: 42 }, REPORT);
-
-const SIGNATURE_INVALID = { name: "MleError", code: "ERR_SIGNATURE_INVALID" } as const;
-const MALFORMED = { name: "MleError", code: "ERR_ENVELOPE_MALFORMED" } as const;
 
 /** The server's private-key step: the inner compact JWS an encrypted message carries. */
 async function decryptInner(parsed: ParsedMessage): Promise<string> {

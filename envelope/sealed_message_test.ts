@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
+import { MALFORMED, SIGNATURE_INVALID } from "./_test_errors.ts";
+import {
+  clientKeyPair as client,
+  newServerContentKey,
+  serverKid as kid,
+  strangerKeyPair as other,
+} from "./_test_keys.ts";
 import { decodeBase64UrlText } from "./base64url.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
-import { createContentKey, decryptJwe } from "./jwe.ts";
+import { decryptJwe } from "./jwe.ts";
 import { toCompactJws } from "./jws.ts";
 import { REPORT_MESSAGE, sealReport } from "./report_message.ts";
 import {
@@ -13,19 +19,12 @@ import {
   signMessage,
   verifySealedMessage,
 } from "./sealed_message.ts";
-import { generateSigningKeyPair } from "./signature.ts";
 import { UPLOAD_MANIFEST_MESSAGE } from "./upload_manifest.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const server = await generateEncryptionKeyPair(2048);
-const kid = await encryptionKeyId(server.publicKey);
-const { contentKey, raw } = await createContentKey(server.publicKey, kid);
+const { contentKey, raw } = await newServerContentKey();
 const aesKey = contentKey.key;
-const client = await generateSigningKeyPair();
-const other = await generateSigningKeyPair();
-const MALFORMED = { name: "MleError", code: "ERR_ENVELOPE_MALFORMED" } as const;
-const SIGNATURE_INVALID = { name: "MleError", code: "ERR_SIGNATURE_INVALID" } as const;
 const UID = "00112233445566778899aabbccddeeff";
 
 /** A sealed-only kind like a relay's bundle, declared here so envelope/ tests stay in envelope/. */
@@ -42,13 +41,24 @@ const NOTE: SealedMessageKind<{ cid: number; note: string }> = {
   sealedHeader: ({ cid, note }) => ({ cid, note }),
 };
 
-Deno.test("sealMessage() writes the kind's cty, then its claims, then the JWE members: the wire text of every release", async () => {
-  const report = await sealReport(
+/** The note every test seals: computer 3, note "n", content "x", signed by `client`. */
+function sealNote() {
+  return sealMessage(
+    NOTE,
     contentKey,
     client.privateKey,
-    { cid: 7, seq: 42 },
-    encoder.encode("{}"),
+    { cid: 3, note: "n" },
+    encoder.encode("x"),
   );
+}
+
+/** A report of computer 7 with sequence `seq` and content `{}`, signed by `client`. */
+function sealEmptyReport(seq: number) {
+  return sealReport(contentKey, client.privateKey, { cid: 7, seq }, encoder.encode("{}"));
+}
+
+Deno.test("sealMessage() writes the kind's cty, then its claims, then the JWE members: the wire text of every release", async () => {
+  const report = await sealEmptyReport(42);
   assert.equal(
     decodeBase64UrlText(report.protected),
     `{"cty":"mle-report+jws","cid":7,"seq":42,"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"${kid}"}`,
@@ -58,13 +68,7 @@ Deno.test("sealMessage() writes the kind's cty, then its claims, then the JWE me
     decodeBase64UrlText(inner.split(".")[0]),
     `{"typ":"mle-report","cid":7,"seq":42,"kid":"${kid}","alg":"EdDSA"}`,
   );
-  const note = await sealMessage(
-    NOTE,
-    contentKey,
-    client.privateKey,
-    { cid: 3, note: "n" },
-    encoder.encode("x"),
-  );
+  const note = await sealNote();
   assert.equal(
     decodeBase64UrlText(note.protected),
     `{"cty":"mle-note","cid":3,"note":"n","alg":"RSA-OAEP-256","enc":"A256GCM","kid":"${kid}"}`,
@@ -88,12 +92,7 @@ Deno.test("signMessage() writes typ, then the kind's signed claims in order", as
 });
 
 Deno.test("readSealedMessage() refuses a message of another kind by its cty, and one without sig", async () => {
-  const report = await sealReport(
-    contentKey,
-    client.privateKey,
-    { cid: 7, seq: 1 },
-    encoder.encode("{}"),
-  );
+  const report = await sealEmptyReport(1);
   assert.throws(() => readSealedMessage(NOTE, report), {
     ...MALFORMED,
     message: 'Cannot read note: expected cty "mle-note"',
@@ -102,13 +101,7 @@ Deno.test("readSealedMessage() refuses a message of another kind by its cty, and
     ...MALFORMED,
     message: 'Cannot read upload manifest: expected cty "mle-upload-manifest+jws"',
   });
-  const note = await sealMessage(
-    NOTE,
-    contentKey,
-    client.privateKey,
-    { cid: 3, note: "n" },
-    encoder.encode("x"),
-  );
+  const note = await sealNote();
   assert.throws(() => readSignedMessage(REPORT_MESSAGE, note), MALFORMED);
   const { sig: _sig, ...unsigned } = note;
   assert.throws(() => readSealedMessage(NOTE, unsigned), {
@@ -119,13 +112,7 @@ Deno.test("readSealedMessage() refuses a message of another kind by its cty, and
 });
 
 Deno.test("verifySealedMessage() passes the sender's signature only, with the kind's words", async () => {
-  const note = await sealMessage(
-    NOTE,
-    contentKey,
-    client.privateKey,
-    { cid: 3, note: "n" },
-    encoder.encode("x"),
-  );
+  const note = await sealNote();
   await verifySealedMessage(NOTE, client.publicKey, note);
   await assert.rejects(verifySealedMessage(NOTE, other.publicKey, note), {
     ...SIGNATURE_INVALID,

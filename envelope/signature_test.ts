@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { KEY_INVALID } from "./_test_errors.ts";
 import {
   ED25519_PUBLIC_KEY_LENGTH,
   ED25519_SIGNATURE_LENGTH,
@@ -13,7 +14,6 @@ import {
 
 const pair = await generateSigningKeyPair();
 const DATA = new TextEncoder().encode("signed bytes");
-const KEY_INVALID = { name: "MleError", code: "ERR_KEY_INVALID" } as const;
 
 Deno.test("verifyBytes() accepts what signBytes() signed through exported and re-imported keys", async () => {
   const raw = await exportSigningPublicKey(pair.publicKey);

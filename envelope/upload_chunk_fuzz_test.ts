@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { anyBytes, fc, fuzzParser, mleError } from "../tests/fuzz.ts";
-import { generateSigningKeyPair } from "./signature.ts";
+import { clientKeyPair as client } from "./_test_keys.ts";
 import {
   type ChunkContext,
   deriveChunkKey,
@@ -14,7 +14,6 @@ const UID = "00112233445566778899aabbccddeeff";
 const CONTEXT: ChunkContext = { cid: 7, uid: UID, index: 3, final: false };
 const PLAINTEXT = new TextEncoder().encode("one chunk of a file");
 const chunkKey = await deriveChunkKey(crypto.getRandomValues(new Uint8Array(32)), UID);
-const client = await generateSigningKeyPair();
 const SEALED = await sealChunk(chunkKey, CONTEXT, PLAINTEXT);
 const SIGNED = await signClearChunk(client.privateKey, CONTEXT, PLAINTEXT);
 

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
-import { anyJson, fc, fuzzParser, joseShaped, mleError, mutatedJose } from "../tests/fuzz.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
-import { generateSigningKeyPair } from "./signature.ts";
+import { fuzzParser, joseInputs, mleError, SEALED_MEMBERS } from "../tests/fuzz.ts";
+import {
+  clientKeyPair as client,
+  serverKeyPair as server,
+  serverKid as kid,
+} from "./_test_keys.ts";
 import {
   openUploadManifest,
   readUploadManifestMessage,
@@ -10,9 +13,6 @@ import {
   verifyUploadManifestSignature,
 } from "./upload_manifest.ts";
 
-const server = await generateEncryptionKeyPair(2048);
-const client = await generateSigningKeyPair();
-const kid = await encryptionKeyId(server.publicKey);
 const CLAIMS = { cid: 7, uid: "00112233445566778899aabbccddeeff", cs: 131072, cc: 1 };
 const MANIFEST = new TextEncoder().encode('{"v":1,"name":"a.log"}');
 const { message: SEALED } = await sealUploadManifest(
@@ -24,12 +24,7 @@ const { message: SEALED } = await sealUploadManifest(
 );
 const CLEAR = await signUploadManifest(client.privateKey, CLAIMS, MANIFEST);
 
-const messages = fc.oneof(
-  mutatedJose(SEALED),
-  mutatedJose(CLEAR),
-  joseShaped(["protected", "encrypted_key", "iv", "ciphertext", "tag", "sig"]),
-  anyJson,
-);
+const messages = joseInputs([SEALED, CLEAR], [SEALED_MEMBERS]);
 const readErrors = ["ERR_ENVELOPE_MALFORMED", "ERR_DECRYPTION_FAILED"] as const;
 
 Deno.test("fuzz: readUploadManifestMessage() reads valid claims, or refuses with a typed error", async () => {

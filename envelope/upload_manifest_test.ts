@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
 import * as jose from "jose";
+import {
+  clientKeyPair as client,
+  serverKeyPair as server,
+  serverKid as kid,
+  strangerKeyPair as stranger,
+} from "./_test_keys.ts";
 import { decodeBase64Url } from "./base64url.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
+import { generateEncryptionKeyPair } from "./encryption_key.ts";
 import { MleError } from "./errors.ts";
-import { generateSigningKeyPair } from "./signature.ts";
 import {
   openUploadManifest,
   readUploadManifestMessage,
@@ -12,10 +17,6 @@ import {
   verifyUploadManifestSignature,
 } from "./upload_manifest.ts";
 
-const server = await generateEncryptionKeyPair(2048);
-const kid = await encryptionKeyId(server.publicKey);
-const client = await generateSigningKeyPair();
-const stranger = await generateSigningKeyPair();
 const claims = { cid: 7, uid: "00112233445566778899aabbccddeeff", cs: 131072, cc: 2 };
 const manifest = new TextEncoder().encode(JSON.stringify({ name: "secret-name.log" }));
 

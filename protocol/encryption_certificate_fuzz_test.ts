@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { serverKeyPair as server, serverKid } from "../envelope/_test_keys.ts";
 import {
   anyBytes,
   fc,
@@ -9,12 +10,7 @@ import {
 } from "../tests/fuzz.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { signJsonJws } from "../envelope/jws.ts";
-import {
-  encryptionKeyId,
-  exportSpki,
-  generateEncryptionKeyPair,
-  keyIdOfSpki,
-} from "../envelope/encryption_key.ts";
+import { exportSpki, keyIdOfSpki } from "../envelope/encryption_key.ts";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
 import {
   signEncryptionCertificate,
@@ -22,11 +18,10 @@ import {
 } from "./encryption_certificate.ts";
 
 const site = await generateSigningKeyPair();
-const server = await generateEncryptionKeyPair(2048);
 const SPKI = await exportSpki(server.publicKey);
 const ENABLED = {
   enabled: true,
-  kid: await encryptionKeyId(server.publicKey),
+  kid: serverKid,
   spki: encodeBase64Url(SPKI),
   bits: 2048,
   issuedAt: 1,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { serverKeyPair } from "../envelope/_test_keys.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import { exportSpki, generateEncryptionKeyPair, keyIdOfSpki } from "../envelope/encryption_key.ts";
+import { exportSpki, keyIdOfSpki } from "../envelope/encryption_key.ts";
 import { MleError } from "../envelope/errors.ts";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { signDocument } from "../envelope/signed_document.ts";
@@ -10,8 +11,7 @@ import {
 } from "./encryption_certificate.ts";
 
 const site = await generateSigningKeyPair();
-const key = await generateEncryptionKeyPair(2048);
-const spki = await exportSpki(key.publicKey);
+const spki = await exportSpki(serverKeyPair.publicKey);
 const kid = await keyIdOfSpki(spki);
 
 Deno.test("a certificate carries the store's serial; one signed before serials reads without it", async () => {

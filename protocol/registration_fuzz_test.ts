@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { fuzzParser, mleError, signedDocumentCases, signedDocumentOf } from "../tests/fuzz.ts";
+import { clientKeyPair as client } from "../envelope/_test_keys.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
+import { exportSigningPublicKey } from "../envelope/signature.ts";
 import { REGISTRATION_TYPE, signRegistration, verifyRegistration } from "./registration.ts";
 
-const client = await generateSigningKeyPair();
 const CLAIMS = {
   publicKey: encodeBase64Url(await exportSigningPublicKey(client.publicKey)),
   hostIdentity: "host-1",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
+import { newServerContentKey } from "../envelope/_test_keys.ts";
 import { MleError } from "../envelope/errors.ts";
-import { createContentKey, decryptJwe } from "../envelope/jwe.ts";
-import { encryptionKeyId, generateEncryptionKeyPair } from "../envelope/encryption_key.ts";
+import { decryptJwe } from "../envelope/jwe.ts";
 import { sealReport, signReport } from "../envelope/report_message.ts";
 import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { verifyJws } from "../envelope/jws.ts";
@@ -105,9 +105,7 @@ Deno.test("decodeBundle() refuses malformed layouts with exact errors", async ()
 Deno.test("sealBundle() output is read, verified and decrypted; a tampered bundle is refused", async () => {
   const relay = await generateSigningKeyPair();
   const other = await generateSigningKeyPair();
-  const server = await generateEncryptionKeyPair(2048);
-  const kid = await encryptionKeyId(server.publicKey);
-  const { contentKey } = await createContentKey(server.publicKey, kid);
+  const { contentKey } = await newServerContentKey();
   const plaintext = await encodeBundle([await signedEntry(relay.privateKey, 1)]);
   const bid = crypto.randomUUID();
   const message = await sealBundle(contentKey, relay.privateKey, { cid: 3, bid, n: 1 }, plaintext);
@@ -128,9 +126,7 @@ Deno.test("sealBundle() output is read, verified and decrypted; a tampered bundl
 
 Deno.test("sealBundle() refuses bad claims and readBundleMessage() a report envelope", async () => {
   const relay = await generateSigningKeyPair();
-  const server = await generateEncryptionKeyPair(2048);
-  const kid = await encryptionKeyId(server.publicKey);
-  const { contentKey } = await createContentKey(server.publicKey, kid);
+  const { contentKey } = await newServerContentKey();
   const plaintext = await encodeBundle([await signedEntry(relay.privateKey, 1)]);
   await assert.rejects(
     sealBundle(contentKey, relay.privateKey, { cid: 0, bid: crypto.randomUUID(), n: 1 }, plaintext),

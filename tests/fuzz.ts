@@ -242,6 +242,30 @@ export function joseShaped(members: readonly string[]): fc.Arbitrary<unknown> {
   return fc.oneof(fc.record(record), anyJson);
 }
 
+/** The members of a flattened JWS. */
+export const JWS_MEMBERS = ["protected", "payload", "signature"] as const;
+
+/** The members of a flattened JWE. */
+export const JWE_MEMBERS = ["protected", "encrypted_key", "iv", "ciphertext", "tag"] as const;
+
+/** The members of a sealed message: a flattened JWE with the sender's signature `sig`. */
+export const SEALED_MEMBERS = [...JWE_MEMBERS, "sig"] as const;
+
+/**
+ * Inputs for a reader of flattened JOSE objects: one edit of each valid object the product made,
+ * an object with each list of members holding random text, or any JSON value.
+ */
+export function joseInputs(
+  validObjects: readonly object[],
+  memberLists: readonly (readonly string[])[],
+): fc.Arbitrary<unknown> {
+  return fc.oneof(
+    ...validObjects.map((valid) => mutatedJose(valid)),
+    ...memberLists.map((members) => joseShaped(members)),
+    anyJson,
+  );
+}
+
 /** A case for a verifier of signed documents: a whole document, or a body still to be signed. */
 export type SignedDocumentCase = { document: unknown } | { body: unknown };
 

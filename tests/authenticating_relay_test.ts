@@ -20,8 +20,8 @@ import {
   clientSiteArgs,
   clientStatus,
   createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   passwordKeysFor,
   postReport,
   RecordingProxy,
@@ -77,8 +77,7 @@ async function stopAll(processes: RoleProcess[]): Promise<void> {
 }
 
 Deno.test("an authenticating relay refuses an unregistered client with the exact register command, admits it after the key exchange, and checks report signatures", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   await using upstream = new RecordingProxy(site.serverPort);
   const relayPort = freePort();

@@ -19,9 +19,8 @@ import { API } from "../protocol/paths.ts";
 import {
   clientReport,
   clientStatus,
-  createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   serverMetrics,
   startRelay,
   startServer,
@@ -73,8 +72,7 @@ function flip(text: string, index = 10): string {
 }
 
 Deno.test("the server refuses malformed, truncated, oversized, tampered, replayed and unknown-key envelopes with 4xx JSON and keeps serving", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using server = await startServer(site);
   const port = site.serverPort;
   const clientDir = `${site.root}/client`;
@@ -202,8 +200,7 @@ Deno.test("the server refuses malformed, truncated, oversized, tampered, replaye
 });
 
 Deno.test("the relay refuses malformed and oversized messages with 4xx JSON and keeps serving", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const relayPort = freePort();
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);

@@ -17,9 +17,8 @@ import {
   clientUpload,
   computerIdOf,
   copyKeysByUsb,
-  createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   registerFreshKey,
   relayComputerId,
   startRelay,
@@ -69,8 +68,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const site = await createSite();
-    await generateKey(site, true);
+    const site = await createSiteWithKey();
     const relayDir = `${site.root}/relay`;
     await copyKeysByUsb(site, relayDir);
     await addOperators(site, [["alice", "admin"], ["victor", "viewer"]]);

@@ -11,9 +11,8 @@ import {
   clientReport,
   clientStatus,
   computerIdOf,
-  createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   setSettings,
   startRelay,
   startServer,
@@ -39,8 +38,7 @@ async function queueUpload(site: TestSite, clientDir: string): Promise<void> {
 }
 
 Deno.test("an optional client holding the site's certificate sends no report or upload through a relay that refuses encrypted reports, until the site allows legacy relays in a signed setting", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const relayPort = freePort();
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
@@ -80,8 +78,7 @@ Deno.test("an optional client holding the site's certificate sends no report or 
 });
 
 Deno.test("an on-path attacker who says the parent takes no encrypted reports and hides the certificate gets nothing in clear text", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   await using attacker = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
@@ -129,8 +126,7 @@ Deno.test("an on-path attacker who says the parent takes no encrypted reports an
 });
 
 Deno.test("a parent that answers 415 to an encrypted report pushes neither the report nor the upload into clear text", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   await using attacker = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
@@ -157,8 +153,7 @@ Deno.test("a parent that answers 415 to an encrypted report pushes neither the r
 });
 
 Deno.test("an optional client sends clear text through a relay that refuses encrypted reports once the site's newest signed certificate says encryption is disabled", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const relayPort = freePort();
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [

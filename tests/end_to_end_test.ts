@@ -10,6 +10,7 @@ import {
   clientStatus,
   computerIdOf,
   createSite,
+  createSiteWithKey,
   deployKey,
   freePort,
   generateKey,
@@ -133,8 +134,7 @@ Deno.test("required with no certificate sends nothing and queues; once a key is 
 });
 
 Deno.test("required behind a relay that predates MLE sends nothing", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const relayPort = freePort();
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
@@ -156,8 +156,7 @@ Deno.test("required behind a relay that predates MLE sends nothing", async () =>
 });
 
 Deno.test("a relay killed while holding accepted reports, with the server down, delivers each report exactly once when both are back", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
@@ -201,8 +200,7 @@ Deno.test("a relay killed while holding accepted reports, with the server down, 
 });
 
 Deno.test("a client whose parent is down keeps its reports queued and delivers them later", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   const clientDir = `${site.root}/client`;
   const offline = await clientReport(site, clientDir, site.serverPort, [
     "--encryption",
@@ -284,8 +282,7 @@ Deno.test("settings signed by anyone but the site key are refused by the client"
 });
 
 Deno.test("client run reports every interval as a service and stops cleanly on SIGTERM", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
   await using service = new RoleProcess("client", [

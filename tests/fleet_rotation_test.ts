@@ -16,8 +16,8 @@ import {
   clientReport,
   clientStatus,
   createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   postReportSignedAs,
   startRelay,
   startServer,
@@ -85,8 +85,7 @@ async function storedSeqs(site: TestSite, ids: number[]): Promise<number[]> {
 }
 
 Deno.test("computers rotate-keys: of three running clients the two named get new ids linked 'replaced by', their old ids are refused, the third is untouched, no report is lost", async () => {
-  const site = await createSite();
-  await generateKey(site, true);
+  const site = await createSiteWithKey();
   const server = await startServer(site);
   const relayPort = freePort();
   const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
@@ -243,8 +242,7 @@ Deno.test("computers rotate-keys --where --compromised: only the matching comput
 });
 
 Deno.test("computers rotate-keys behind an authenticating relay: the next report registers the new key through the relay with its hand-over and no password; the old id's later reports and a forged hand-over are refused", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;

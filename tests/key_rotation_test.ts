@@ -11,8 +11,8 @@ import {
   clientReport,
   clientStatus,
   createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   postReportSignedAs,
   startRelay,
   startServer,
@@ -45,8 +45,7 @@ async function postSignedAs(site: TestSite, key: CryptoKey, cid: number, seq: nu
 }
 
 Deno.test("rotate-keys with hand-over: queued reports are delivered first, the new id replaces the old, the old key is refused", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   const clientDir = `${site.root}/client`;
   await using server = await startServer(site);
   assert.equal(
@@ -97,8 +96,7 @@ Deno.test("rotate-keys with hand-over: queued reports are delivered first, the n
 });
 
 Deno.test("rotate-keys --compromised: the new entry is flagged and the old id stays valid until the operator confirms, which revokes it; queued reports re-signed", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   const clientDir = `${site.root}/client`;
   await using server = await startServer(site);
   assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);

@@ -18,8 +18,8 @@ import {
   computerIdOf,
   copyKeysByUsb,
   createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   postReport,
   registerSender,
   serverMetrics,
@@ -198,8 +198,7 @@ Deno.test("an authenticating relay refuses an upload manifest forged for a clien
 });
 
 Deno.test("a decrypting relay that knows a client's key refuses a report forged in its name with 403 and spools nothing", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   const relayDir = `${site.root}/relay`;
   await copyKeysByUsb(site, relayDir);
   await using server = await startServer(site);

@@ -21,10 +21,12 @@ import {
   computerIdOf,
   copyKeysByUsb,
   createSite,
+  createSiteWithKey,
   deployKey,
   encryptionStatus,
   freePort,
   generateKey,
+  generateKeyForRelays,
   postReport,
   RecordingProxy,
   reportDeliveries,
@@ -384,9 +386,8 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
 
 Deno.test("a key the site retires stops decrypting at decrypting relays too: the signed revocation list names it, and its reports go on untouched", async () => {
   await using site = await createSite();
-  const kidA = await generateKey(site, false);
   const relayDir = `${site.root}/relay`;
-  await copyKeysByUsb(site, relayDir);
+  const kidA = await generateKeyForRelays(site, [relayDir]);
   await using server = await startServer(site);
   const relayPort = freePort();
   await using relay = await startRelay(relayDir, relayPort, site.serverPort, [
@@ -430,8 +431,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
 
   // Key B becomes current (imported at the relay first, as deploy asks); A, now previous,
   // still decrypts at the relay (bundled).
-  const kidB = await generateKey(site, false);
-  await copyKeysByUsb(site, relayDir);
+  const kidB = await generateKeyForRelays(site, [relayDir]);
   await deployKey(site);
   await waitForCertificate(site, site.serverPort, kidB);
   await sendToA(1000);
@@ -470,8 +470,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
 });
 
 Deno.test("disable is refused while a client requires encryption, then forced: the client is shown orphaned", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const required = `${site.root}/client-required`;
   const optional = `${site.root}/client-optional`;

@@ -21,11 +21,11 @@ import {
   allowRelay,
   clientReport,
   computerIdOf,
-  copyKeysByUsb,
   createSite,
   deployKey,
   freePort,
   generateKey,
+  generateKeyForRelays,
   startRelay,
   startServer,
   TEST_PASSWORD,
@@ -55,8 +55,7 @@ function bundleKids(parent: TamperingProxy): string[] {
 async function siteWithRetiredKey(site: TestSite, relayDir: string) {
   const kidA = await generateKey(site, true);
   const certificateA = await waitForCertificate(site, site.serverPort, kidA);
-  const kidB = await generateKey(site, false);
-  await copyKeysByUsb(site, relayDir);
+  const kidB = await generateKeyForRelays(site, [relayDir]);
   await deployKey(site);
   await waitForCertificate(site, site.serverPort, kidB);
   await admin([

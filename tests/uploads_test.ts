@@ -15,11 +15,11 @@ import {
   clientStatus,
   clientUpload,
   computerIdOf,
-  copyKeysByUsb,
   createSite,
+  createSiteWithKey,
   deployKey,
   freePort,
-  generateKey,
+  generateKeyForRelays,
   RecordingProxy,
   registeredSender,
   setSettings,
@@ -113,8 +113,7 @@ async function uploadProgress(
 }
 
 Deno.test("an upload crosses client → relay → server encrypted: stored as sent, its SHA-256 checked, the canary on no wire and not in the relay's folder", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   await using upstream = new RecordingProxy(site.serverPort);
   const relayPort = freePort();
@@ -155,9 +154,8 @@ Deno.test("an upload crosses client → relay → server encrypted: stored as se
 Deno.test("a decrypting relay, though it holds the site's key, passes an upload through encrypted: stored, and the file's bytes in clear on no wire and not on its disk", async () => {
   await using site = await createSite();
   // The seed's order: a key generated without deploying, copied to the relay, then deployed.
-  const kid = await generateKey(site, false);
   const relayDir = `${site.root}/relay`;
-  await copyKeysByUsb(site, relayDir);
+  const kid = await generateKeyForRelays(site, [relayDir]);
   await using _server = await startServer(site);
   await using upstream = new RecordingProxy(site.serverPort);
   const relayPort = freePort();
@@ -208,8 +206,7 @@ async function largestSegmentBytes(bufferDir: string): Promise<number> {
 }
 
 Deno.test("with the server up, a relay passes each chunk straight on: the server's answer with 200, and no chunk data ever in its buffer folder", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await setSettings(site, "all", ["_BESClient_UploadManager_ChunkSize=4096"]);
   await using _server = await startServer(site);
   const relayPort = freePort();
@@ -319,8 +316,7 @@ Deno.test("hostile names are rewritten inside the computer's folder, and a plant
 });
 
 Deno.test("the server refuses tampered, reordered and cut chunks, ignores a duplicate, and stores nothing incomplete", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
   const sender = await registeredSender(site, clientDir, site.serverPort);
@@ -415,8 +411,7 @@ Deno.test("the server refuses tampered, reordered and cut chunks, ignores a dupl
 });
 
 Deno.test("an upload resumes from where it stood after the client, the relay and the server are each SIGKILLed once", async () => {
-  const site = await createSite();
-  await generateKey(site, true);
+  const site = await createSiteWithKey();
   // Small chunks and a throttle make the upload last long enough to be interrupted three times.
   await setSettings(site, "all", [
     "_BESClient_UploadManager_ChunkSize=4096",
@@ -496,8 +491,7 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
 });
 
 Deno.test("a full relay buffer makes the client wait, never exceeds its size, and drains once the server is back", async () => {
-  const site = await createSite();
-  await generateKey(site, true);
+  const site = await createSiteWithKey();
   await setSettings(site, "all", ["_BESClient_UploadManager_ChunkSize=4096"]);
   let server = await startServer(site);
   const relayPort = freePort();
@@ -563,8 +557,7 @@ Deno.test("a full relay buffer makes the client wait, never exceeds its size, an
 });
 
 Deno.test("per-computer and total quotas refuse an upload before any of its data is written", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site, [
     "--upload-quota-per-computer",
     "300K",

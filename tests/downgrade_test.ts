@@ -10,9 +10,9 @@ import {
   admin,
   clientReport,
   clientStatus,
-  computerIdOf,
   createSiteWithKey,
   freePort,
+  registerByReport,
   setSettings,
   startRelay,
   startServer,
@@ -47,9 +47,7 @@ Deno.test("an optional client holding the site's certificate sends no report or 
   await using toRelay = new TamperingProxy(relayPort);
   const clientDir = `${site.root}/client`;
   // Straight to the server first: the client now holds the signed certificate (level: default).
-  const first = await clientReport(site, clientDir, site.serverPort);
-  assert.equal(first.code, 0, first.stderr);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, site.serverPort);
   assert.ok((await storedReports(site, computerId)).every((r) => r.encrypted));
 
   await queueUpload(site, clientDir);
@@ -82,9 +80,7 @@ Deno.test("an on-path attacker who says the parent takes no encrypted reports an
   await using _server = await startServer(site);
   await using attacker = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, attacker.port);
-  assert.equal(first.code, 0, first.stderr);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, attacker.port);
 
   const attacks: Array<[string, (path: string) => Response | null]> = [
     [
@@ -130,9 +126,7 @@ Deno.test("a parent that answers 415 to an encrypted report pushes neither the r
   await using _server = await startServer(site);
   await using attacker = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, attacker.port);
-  assert.equal(first.code, 0, first.stderr);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, attacker.port);
   await queueUpload(site, clientDir);
 
   attacker.tamper = async (request, forward) =>
@@ -160,8 +154,7 @@ Deno.test("an optional client sends clear text through a relay that refuses encr
     "--no-encrypted-reports",
   ]);
   const clientDir = `${site.root}/client`;
-  assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, site.serverPort);
   assert.equal((await clientReport(site, clientDir, relayPort)).code, 3);
 
   await admin([

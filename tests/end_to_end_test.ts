@@ -16,6 +16,7 @@ import {
   generateKey,
   postReport,
   RecordingProxy,
+  registerByReport,
   reportDeliveries,
   setSettings,
   spooledMessages,
@@ -51,14 +52,12 @@ Deno.test("a report crosses client → relay → server at each encryption level
   for (const level of ["required", "optional", "none"] as const) {
     const canary = randomCanary(level);
     const clientDir = `${site.root}/client-${level}`;
-    const result = await clientReport(site, clientDir, downstream.port, [
+    const computerId = await registerByReport(site, clientDir, downstream.port, [
       "--encryption",
       level,
       "--property",
       `Secret=${canary}`,
     ]);
-    assert.equal(result.code, 0, result.stderr);
-    const computerId = await computerIdOf(clientDir);
     const [stored] = await waitForStored(site, computerId, 1);
     assert.equal(stored.report.custom.Secret, canary);
     assert.equal(stored.report.properties.encryption_level, level);
@@ -164,9 +163,10 @@ Deno.test("a relay killed while holding accepted reports, with the server down, 
   // The restarted relay's parent: the server's answers to its deliveries, on the wire.
   await using upstream = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-  assert.equal(first.code, 0, first.stderr);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, relayPort, [
+    "--encryption",
+    "required",
+  ]);
   await waitForStored(site, computerId, 1);
 
   await server.stop();
@@ -223,9 +223,10 @@ Deno.test("a level deployed with admin settings set replaces the install-time le
   const kid = await generateKey(site, true);
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
-  assert.equal(first.code, 0, first.stderr);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, site.serverPort, [
+    "--encryption",
+    "none",
+  ]);
   let status = await clientStatus(clientDir);
   assert.equal(status.encryptionLevel, "none");
   assert.equal(status.encryptionLevelSource, "command line");

@@ -198,3 +198,20 @@ export async function computerIdOf(clientDir: string): Promise<number> {
   }
   return status.computerId;
 }
+
+/**
+ * A new client's first report (which registers it) through the parent on `parentPort`; fails the
+ * test with the client's output unless it exits 0. The computer id the client registered as.
+ */
+export async function registerByReport(
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+  extra: string[] = [],
+): Promise<number> {
+  const first = await clientReport(site, clientDir, parentPort, extra);
+  if (first.code !== 0) {
+    throw new Error(`the first report exited ${first.code}\n${first.stdout}\n${first.stderr}`);
+  }
+  return await computerIdOf(clientDir);
+}

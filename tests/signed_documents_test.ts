@@ -26,6 +26,7 @@ import {
   freePort,
   generateKey,
   generateKeyForRelays,
+  registerByReport,
   startRelay,
   startServer,
   TEST_PASSWORD,
@@ -92,9 +93,7 @@ Deno.test("a restarted decrypting relay keeps the newest certificate: its parent
   let relay = relays.use(await startRelay(relayDir, relayPort, parent.port, DECRYPTING));
   await allowRelay(site, relay);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-  assert.equal(first.code, 0, first.stderr);
-  const cid = await computerIdOf(clientDir);
+  const cid = await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);
   await waitForStored(site, cid, 1);
   assert.deepEqual(bundleKids(parent), [kidB]);
 
@@ -119,12 +118,10 @@ Deno.test("a decrypting relay never seals a bundle to a key its verified revocat
   const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
   // The client learnt key B from the server itself.
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, site.serverPort, [
+  const cid = await registerByReport(site, clientDir, site.serverPort, [
     "--encryption",
     "required",
   ]);
-  assert.equal(first.code, 0, first.stderr);
-  const cid = await computerIdOf(clientDir);
 
   // A fresh relay whose parent withholds B's certificate and serves A's.
   parent.serve(API.encryptionCertificate, certificateA);
@@ -193,9 +190,7 @@ Deno.test("a revocation list signed on an admin host whose clock ran ten years a
     "1",
   ]);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, relayPort);
-  assert.equal(first.code, 0, first.stderr);
-  const cid = await computerIdOf(clientDir);
+  const cid = await registerByReport(site, clientDir, relayPort);
 
   // Once, an admin host with its clock ten years ahead publishes the list (nobody revoked).
   const store = new SqliteStore(`${site.serverDir}/${DATABASE_FILE}`);

@@ -21,6 +21,7 @@ import {
   freePort,
   generateKeyForRelays,
   RecordingProxy,
+  registerByReport,
   registeredSender,
   setSettings,
   startRelay,
@@ -266,9 +267,7 @@ Deno.test("hostile names are rewritten inside the computer's folder, and a plant
   await using site = await createSite();
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  const report = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
-  assert.equal(report.code, 0, report.stderr);
-  const cid = await computerIdOf(clientDir);
+  const cid = await registerByReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
   const folder = `${site.serverDir}/uploads/${cid}`;
   await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
   const outside = `${site.root}/outside.txt`;

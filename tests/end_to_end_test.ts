@@ -20,6 +20,7 @@ import {
   reportDeliveries,
   setSettings,
   spooledMessages,
+  startRecordedRelay,
   startRelay,
   startServer,
   storedReports,
@@ -44,11 +45,9 @@ Deno.test("a report crosses client → relay → server at each encryption level
   await using site = await createSite();
   const kid = await generateKey(site, true);
   await using _server = await startServer(site);
-  await using upstream = new RecordingProxy(site.serverPort);
-  const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  await using _relay = await startRelay(relayDir, relayPort, upstream.port);
-  await using downstream = new RecordingProxy(relayPort);
+  await using recorded = await startRecordedRelay(relayDir, site.serverPort);
+  const { upstream, downstream } = recorded;
   for (const level of ["required", "optional", "none"] as const) {
     const canary = randomCanary(level);
     const clientDir = `${site.root}/client-${level}`;

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
+import { RecordingProxy } from "./recording_proxy.ts";
+import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { admin, type TestSite } from "./test_site.ts";
 
 /** A running server and the port of its operations listener (metrics, health). */
@@ -94,6 +95,41 @@ export async function startRelay(
     await relay.waitFor("one-time passwords ready", 120_000);
   }
   return relay;
+}
+
+/** A relay with a recording proxy on each of its wires (to its parent, and to its clients). */
+export interface RecordedRelay extends AsyncDisposable {
+  relay: RoleProcess;
+  /** The relay's own port (the clients' side of it is {@linkcode RecordedRelay.downstream}). */
+  relayPort: number;
+  /** Between the relay and its parent. */
+  upstream: RecordingProxy;
+  /** Between the clients and the relay: the port the clients are given. */
+  downstream: RecordingProxy;
+}
+
+/**
+ * Starts a relay whose parent is `parentPort` with a recording proxy on each of its wires, to see
+ * what crosses them; held with `await using`, the proxies and the relay stop at the scope's end.
+ */
+export async function startRecordedRelay(
+  dataDir: string,
+  parentPort: number,
+  extra: string[] = [],
+): Promise<RecordedRelay> {
+  await using stack = new AsyncDisposableStack();
+  const upstream = stack.use(new RecordingProxy(parentPort));
+  const relayPort = freePort();
+  const relay = stack.use(await startRelay(dataDir, relayPort, upstream.port, extra));
+  const downstream = stack.use(new RecordingProxy(relayPort));
+  const owned = stack.move();
+  return {
+    relay,
+    relayPort,
+    upstream,
+    downstream,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
 }
 
 /** The computer id a relay registered itself as (decrypting relays do at start), from its log. */

@@ -33,6 +33,7 @@ import {
   reportDeliveries,
   serverMetrics,
   spooledMessages,
+  startRecordedRelay,
   startRelay,
   startServer,
   storedReports,
@@ -271,16 +272,14 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
   assert.equal(fingerprintOf(imported.stdout), fingerprintOf(exported.stdout));
 
   await using server = await startServer(site);
-  await using upstream = new RecordingProxy(site.serverPort);
-  const relayPort = freePort();
-  await using relay = await startRelay(relayDir, relayPort, upstream.port, [
+  await using recorded = await startRecordedRelay(relayDir, site.serverPort, [
     "--decrypt",
     "--bundle-max",
     "4",
     "--bundle-wait-ms",
     "300",
   ]);
-  await using downstream = new RecordingProxy(relayPort);
+  const { relay, relayPort, upstream, downstream } = recorded;
   const capabilities = await (await fetch(`http://127.0.0.1:${relayPort}${API.capabilities}`))
     .json();
   assert.equal(capabilities.decrypting, true);

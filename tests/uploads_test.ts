@@ -24,6 +24,7 @@ import {
   registerByReport,
   registeredSender,
   setSettings,
+  startRecordedRelay,
   startRelay,
   startServer,
   type TestSite,
@@ -116,11 +117,9 @@ async function uploadProgress(
 Deno.test("an upload crosses client → relay → server encrypted: stored as sent, its SHA-256 checked, the canary on no wire and not in the relay's folder", async () => {
   await using site = await createSiteWithKey();
   await using _server = await startServer(site);
-  await using upstream = new RecordingProxy(site.serverPort);
-  const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  await using _relay = await startRelay(relayDir, relayPort, upstream.port);
-  await using downstream = new RecordingProxy(relayPort);
+  await using recorded = await startRecordedRelay(relayDir, site.serverPort);
+  const { upstream, downstream } = recorded;
   const clientDir = `${site.root}/client`;
   const canary = `CANARY-upload-${crypto.randomUUID()}`;
   const file = `${site.root}/secret-report.bin`;
@@ -158,10 +157,8 @@ Deno.test("a decrypting relay, though it holds the site's key, passes an upload 
   const relayDir = `${site.root}/relay`;
   const kid = await generateKeyForRelays(site, [relayDir]);
   await using _server = await startServer(site);
-  await using upstream = new RecordingProxy(site.serverPort);
-  const relayPort = freePort();
-  await using relay = await startRelay(relayDir, relayPort, upstream.port, ["--decrypt"]);
-  await using downstream = new RecordingProxy(relayPort);
+  await using recorded = await startRecordedRelay(relayDir, site.serverPort, ["--decrypt"]);
+  const { relay, upstream, downstream } = recorded;
   const clientDir = `${site.root}/client`;
   await relay.waitFor(/registered as computer \d+/);
   await deployKey(site);

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { chromiumAvailable, launchChromium } from "./browser.ts";
+import { browserTestOptions, launchChromium } from "./browser.ts";
 import { addOperators, OPERATOR_PASSWORD, signIn } from "./console_operators.ts";
 import {
   clientReport,
@@ -29,9 +29,7 @@ const IMAGES = new URL("../docs/images/", import.meta.url).pathname;
 Deno.test({
   name: "console in Chromium: find a computer reported through a relay, filter, revoke by " +
     "signing in the browser; refusals",
-  ignore: !(await chromiumAvailable()),
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...(await browserTestOptions()),
   async fn() {
     const site = await createSite();
     const kid = await generateKey(site, true);

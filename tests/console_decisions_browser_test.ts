@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { chromiumAvailable, launchChromium } from "./browser.ts";
+import { browserTestOptions, launchChromium } from "./browser.ts";
 import { addOperators, signIn } from "./console_operators.ts";
 import {
   admin,
@@ -64,9 +64,7 @@ async function fetchFromPage(
 Deno.test({
   name: "console in Chromium: download an upload (admins only), confirm a flagged computer and " +
     "allow a relay's bundles signed in the browser; a replayed decision is refused",
-  ignore: !(await chromiumAvailable()),
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...(await browserTestOptions()),
   async fn() {
     const site = await createSiteWithKey();
     const relayDir = `${site.root}/relay`;

@@ -26,6 +26,7 @@ import {
   postReport,
   RecordingProxy,
   RELAY_SHARED_PASSWORD,
+  relayPasswordFile,
   secretFile,
   spooledMessages,
   startRelay,
@@ -83,10 +84,7 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   await using relay = await startRelay(relayDir, relayPort, upstream.port, [
     "--authenticating",
     "--password-file",
@@ -227,10 +225,7 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
   await using _server = await startServer(site);
   const relayPort = freePort();
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   await using relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",
@@ -268,10 +263,7 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
 Deno.test("a plain relay below an authenticating one gives a client its parent's refusal at once, so it does the key exchange and nothing more is lost", async () => {
   await using site = await createSite();
   await using _server = await startServer(site);
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   const upperPort = freePort();
   await using _upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
     "--authenticating",
@@ -325,10 +317,7 @@ Deno.test("a plain relay below an authenticating one gives a client its parent's
 Deno.test("chained authenticating relays that share a password admit a client all the way up; with another password above, the client is told where the chain broke", async () => {
   await using site = await createSite();
   await using _server = await startServer(site);
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   const otherFile = await secretFile(`${site.root}/other-password`, "another relay's password\n");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-only-once\n");
   const upperPort = freePort();
@@ -395,10 +384,7 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
   await using site = await createSite();
   await using _server = await startServer(site);
   const upperPassword = await secretFile(`${site.root}/upper-password`, "the upper relay's own\n");
-  const lowerPassword = await secretFile(
-    `${site.root}/lower-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const lowerPassword = await relayPasswordFile(site, "lower-password");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-one-time-password\n");
   const lowerDir = `${site.root}/lower`;
   const key = await runRole("relay", ["key", "--data-dir", lowerDir]);

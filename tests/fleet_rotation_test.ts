@@ -19,6 +19,7 @@ import {
   createSiteWithKey,
   freePort,
   postReportSignedAs,
+  relayPasswordFile,
   startRelay,
   startServer,
   storedReports,
@@ -246,8 +247,7 @@ Deno.test("computers rotate-keys behind an authenticating relay: the next report
   await using _server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  const passwordFile = `${site.root}/relay-password`;
-  await Deno.writeTextFile(passwordFile, "a long relay password for this test\n", { mode: 0o600 });
+  const passwordFile = await relayPasswordFile(site);
   await using _relay = await startRelay(relayDir, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",

@@ -17,6 +17,7 @@ import {
   freePort,
   passwordKeysFor,
   RELAY_SHARED_PASSWORD,
+  relayPasswordFile,
   secretFile,
   startRelay,
   startServer,
@@ -61,10 +62,7 @@ function bogusBody(registration: FlattenedJws, salt: string, id: string): Record
 Deno.test("bogus registrations from many addresses against a relay with 1,000 one-time passwords do not stop a legitimate registration", async () => {
   const site = await createSite();
   const server = await startServer(site);
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   const oneTime = Array.from({ length: 1_000 }, () => crypto.randomUUID()).join("\n");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, `${oneTime}\n`);
   const relayPort = freePort();
@@ -136,10 +134,7 @@ Deno.test("bogus registrations from many addresses against a relay with 1,000 on
 Deno.test("ten bad guesses from one endpoint behind a plain relay do not lock out another client of that relay", async () => {
   await using site = await createSite();
   await using _server = await startServer(site);
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   const plainDir = `${site.root}/plain`;
   const key = await runRole("relay", ["key", "--data-dir", plainDir]);
   assert.equal(key.code, 0, key.stderr);

@@ -14,6 +14,7 @@ import {
   createSiteWithKey,
   freePort,
   postReportSignedAs,
+  relayPasswordFile,
   startRelay,
   startServer,
   storedReports,
@@ -290,8 +291,7 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
   await using site = await createSite();
   await using _server = await startServer(site);
   const relayPort = freePort();
-  const passwordFile = `${site.root}/relay-password`;
-  await Deno.writeTextFile(passwordFile, "a long relay password for this test\n", { mode: 0o600 });
+  const passwordFile = await relayPasswordFile(site);
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",

@@ -27,6 +27,17 @@ export async function secretFile(path: string, text: string): Promise<string> {
   return path;
 }
 
+/**
+ * Writes {@linkcode RELAY_SHARED_PASSWORD} to a 0600 file named `name` in the site's folder, for
+ * an authenticating relay and its clients; its path.
+ */
+export async function relayPasswordFile(
+  site: { root: string },
+  name = "relay-password",
+): Promise<string> {
+  return await secretFile(`${site.root}/${name}`, `${RELAY_SHARED_PASSWORD}\n`);
+}
+
 /** Paths of a test site. */
 export interface TestSite {
   root: string;

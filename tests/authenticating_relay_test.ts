@@ -73,6 +73,30 @@ async function spooled(relayDir: string): Promise<string[]> {
   return names;
 }
 
+/**
+ * Starts an authenticating relay `name` below the one on `upperPort`, checking the password in
+ * `passwordFile`, registers the client `client-c` through it with that password, and stops it;
+ * the registration's result.
+ */
+async function registerThroughRelayBelow(
+  site: TestSite,
+  name: string,
+  upperPort: number,
+  passwordFile: string,
+): Promise<RoleResult> {
+  const port = freePort();
+  await using _relay = await startRelay(`${site.root}/${name}`, port, upperPort, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+  ]);
+  return await register(site, `${site.root}/client-c`, [
+    "--password-file",
+    passwordFile,
+    `http://127.0.0.1:${port}`,
+  ]);
+}
+
 async function stopAll(processes: RoleProcess[]): Promise<void> {
   for (const process of processes.reverse()) await process.stop();
 }
@@ -360,23 +384,9 @@ Deno.test("chained authenticating relays that share a password admit a client al
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, /the authenticating relay above it refused it/);
   assert.equal((await computers(site)).length, before);
-  const otherRelayPort = freePort();
-  const otherRelay = await startRelay(`${site.root}/other`, otherRelayPort, upperPort, [
-    "--authenticating",
-    "--password-file",
-    otherFile,
-  ]);
-  try {
-    const mismatch = await register(site, `${site.root}/client-c`, [
-      "--password-file",
-      otherFile,
-      `http://127.0.0.1:${otherRelayPort}`,
-    ]);
-    assert.equal(mismatch.code, 1, mismatch.stderr);
-    assert.match(mismatch.stderr, /ask their operators to give them the same one/);
-  } finally {
-    await otherRelay.stop();
-  }
+  const mismatch = await registerThroughRelayBelow(site, "other", upperPort, otherFile);
+  assert.equal(mismatch.code, 1, mismatch.stderr);
+  assert.match(mismatch.stderr, /ask their operators to give them the same one/);
   assert.equal((await computers(site)).length, before);
 });
 
@@ -435,23 +445,9 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
   ]);
   assert.equal(spent.code, 1, spent.stderr);
   assert.match(spent.stderr, /already used/);
-  const strangerPort = freePort();
-  const stranger = await startRelay(`${site.root}/stranger`, strangerPort, upperPort, [
-    "--authenticating",
-    "--password-file",
-    lowerPassword,
-  ]);
-  try {
-    const refused = await register(site, `${site.root}/client-c`, [
-      "--password-file",
-      lowerPassword,
-      `http://127.0.0.1:${strangerPort}`,
-    ]);
-    assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, /the authenticating relay above it refused it/);
-  } finally {
-    await stranger.stop();
-  }
+  const refused = await registerThroughRelayBelow(site, "stranger", upperPort, lowerPassword);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /the authenticating relay above it refused it/);
   assert.equal((await computers(site)).length, 1);
 });
 

@@ -469,41 +469,25 @@ Deno.test("one-time passwords admit one client each, once, even when two race, a
   const passwordFiles = await Promise.all(
     passwords.map((password, i) => secretFile(`${site.root}/otp-${i}`, password)),
   );
+  const relayArgs = ["--authenticating", "--one-time-passwords", oneTimeFile];
+  /** Registers the client `name` at the relay with the one-time password of `passwordFiles[i]`. */
+  const registerWith = (name: string, i: number) =>
+    register(site, `${site.root}/${name}`, ["--password-file", passwordFiles[i], relayUrl]);
   const started: RoleProcess[] = [
-    await startRelay(relayDir, relayPort, site.serverPort, [
-      "--authenticating",
-      "--one-time-passwords",
-      oneTimeFile,
-    ]),
+    await startRelay(relayDir, relayPort, site.serverPort, relayArgs),
   ];
   try {
-    const first = await register(site, `${site.root}/a`, [
-      "--password-file",
-      passwordFiles[0],
-      relayUrl,
-    ]);
+    const first = await registerWith("a", 0);
     assert.equal(first.code, 0, first.stderr);
 
-    const reused = await register(site, `${site.root}/b`, [
-      "--password-file",
-      passwordFiles[0],
-      relayUrl,
-    ]);
+    const reused = await registerWith("b", 0);
     assert.equal(reused.code, 1, reused.stderr);
     assert.match(reused.stderr, /already used/);
-    const second = await register(site, `${site.root}/b`, [
-      "--password-file",
-      passwordFiles[1],
-      relayUrl,
-    ]);
+    const second = await registerWith("b", 1);
     assert.equal(second.code, 0, second.stderr);
 
     // Two clients racing with the same one-time password: exactly one wins.
-    const race = await Promise.all(
-      ["c", "d"].map((name) =>
-        register(site, `${site.root}/${name}`, ["--password-file", passwordFiles[2], relayUrl])
-      ),
-    );
+    const race = await Promise.all(["c", "d"].map((name) => registerWith(name, 2)));
     assert.deepEqual(race.map((r) => r.code).sort(), [0, 1], race.map((r) => r.stderr).join("\n"));
     assert.equal((await computers(site)).length, 3);
 
@@ -519,20 +503,10 @@ Deno.test("one-time passwords admit one client each, once, even when two race, a
 
     // A restart forgets neither the admitted clients nor the used passwords.
     await started.pop()!.stop();
-    started.push(
-      await startRelay(relayDir, relayPort, site.serverPort, [
-        "--authenticating",
-        "--one-time-passwords",
-        oneTimeFile,
-      ]),
-    );
+    started.push(await startRelay(relayDir, relayPort, site.serverPort, relayArgs));
     const afterRestart = await clientReport(site, `${site.root}/a`, relayPort);
     assert.equal(afterRestart.code, 0, afterRestart.stderr);
-    const reusedAfterRestart = await register(site, `${site.root}/e`, [
-      "--password-file",
-      passwordFiles[1],
-      relayUrl,
-    ]);
+    const reusedAfterRestart = await registerWith("e", 1);
     assert.equal(reusedAfterRestart.code, 1, reusedAfterRestart.stderr);
     assert.match(reusedAfterRestart.stderr, /already used/);
   } finally {

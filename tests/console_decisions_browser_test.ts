@@ -13,12 +13,11 @@ import { browserTestOptions, launchChromium } from "./browser.ts";
 import { addOperators, signIn } from "./console_operators.ts";
 import {
   admin,
-  clientReport,
   clientUpload,
-  computerIdOf,
   copyKeysByUsb,
   createSiteWithKey,
   freePort,
+  registerByReport,
   registerFreshKey,
   relayComputerId,
   startRelay,
@@ -80,11 +79,7 @@ Deno.test({
       // A client reports and uploads a file with a name that needs care in a header.
       const clientDir = `${site.root}/client`;
       const encryption = ["--encryption", "required"];
-      assert.equal(
-        (await clientReport(site, clientDir, site.serverPort, encryption)).code,
-        0,
-      );
-      const clientId = await computerIdOf(clientDir);
+      const clientId = await registerByReport(site, clientDir, site.serverPort, encryption);
       const file = `${site.root}/disk "usage"; report.txt`;
       const bytes = new Uint8Array(300_000).map((_, i) => (i * 7919) % 251);
       await Deno.writeFile(file, bytes);

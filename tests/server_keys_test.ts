@@ -173,12 +173,11 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
   let second: Awaited<ReturnType<typeof startServer>> | undefined;
   const clientDir = `${site.root}/client`;
   try {
-    const first = await clientReport(site, clientDir, site.serverPort, [
+    const computerId = await registerByReport(site, clientDir, site.serverPort, [
       "--encryption",
       "required",
     ]);
-    assert.equal(first.code, 0, first.stderr);
-    await waitForStored(site, await computerIdOf(clientDir), 1);
+    await waitForStored(site, computerId, 1);
 
     const exported = await adminResult([
       "encryption",
@@ -472,16 +471,14 @@ Deno.test("disable is refused while a client requires encryption, then forced: t
   await using _server = await startServer(site);
   const required = `${site.root}/client-required`;
   const optional = `${site.root}/client-optional`;
-  assert.equal(
-    (await clientReport(site, required, site.serverPort, ["--encryption", "required"])).code,
-    0,
-  );
-  assert.equal(
-    (await clientReport(site, optional, site.serverPort, ["--encryption", "optional"])).code,
-    0,
-  );
-  const requiredId = await computerIdOf(required);
-  const optionalId = await computerIdOf(optional);
+  const requiredId = await registerByReport(site, required, site.serverPort, [
+    "--encryption",
+    "required",
+  ]);
+  const optionalId = await registerByReport(site, optional, site.serverPort, [
+    "--encryption",
+    "optional",
+  ]);
   await waitForStored(site, requiredId, 1);
   await waitForStored(site, optionalId, 1);
 

@@ -605,10 +605,8 @@ Deno.test("quotas charge bytes received: a declared upload that sends nothing ho
   await using site = await createSite();
   await using _server = await startServer(site, ["--upload-quota-per-computer", "300K"]);
   const clientDir = `${site.root}/client`;
-  const report = await clientReport(site, clientDir, site.serverPort);
-  assert.equal(report.code, 0, report.stderr);
+  const cid = await registerByReport(site, clientDir, site.serverPort);
   const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
-  const cid = await computerIdOf(clientDir);
   const base = `http://127.0.0.1:${site.serverPort}${API.uploads}`;
 
   // A clear-text upload of 250 KiB in 64 KiB chunks is declared, and nothing of it sent.

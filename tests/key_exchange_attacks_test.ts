@@ -60,14 +60,14 @@ function bogusBody(registration: FlattenedJws, salt: string, id: string): Record
 }
 
 Deno.test("bogus registrations from many addresses against a relay with 1,000 one-time passwords do not stop a legitimate registration", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
+  await using site = await createSite();
+  await using _server = await startServer(site);
   const passwordFile = await relayPasswordFile(site);
   const oneTime = Array.from({ length: 1_000 }, () => crypto.randomUUID()).join("\n");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, `${oneTime}\n`);
   const relayPort = freePort();
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",
     passwordFile,
@@ -125,9 +125,6 @@ Deno.test("bogus registrations from many addresses against a relay with 1,000 on
   } finally {
     flooding = false;
     await Promise.all(flooders);
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
   }
 });
 

@@ -60,7 +60,7 @@ export function relayRunArgs(
   dataDir: string,
   port: number,
   parentPort: number,
-  extra: string[] = [],
+  extra: readonly string[] = [],
 ): string[] {
   return [
     "run",
@@ -82,7 +82,7 @@ export async function startRelay(
   dataDir: string,
   port: number,
   parentPort: number,
-  extra: string[] = [],
+  extra: readonly string[] = [],
   options: { env?: Record<string, string>; waitForOneTimePasswords?: boolean } = {},
 ): Promise<RoleProcess> {
   const relay = new RoleProcess(
@@ -96,6 +96,20 @@ export async function startRelay(
   }
   return relay;
 }
+
+/**
+ * The flags of a decrypting relay that seals a bundle at four reports or after 200 ms and reads
+ * the site's revocation list every second: for tests that watch a retired key stop decrypting.
+ */
+export const QUICK_DECRYPTING_RELAY_ARGS: readonly string[] = [
+  "--decrypt",
+  "--bundle-max",
+  "4",
+  "--bundle-wait-ms",
+  "200",
+  "--revocation-interval",
+  "1",
+];
 
 /** A relay with a recording proxy on each of its wires (to its parent, and to its clients). */
 export interface RecordedRelay extends AsyncDisposable {

@@ -28,6 +28,7 @@ import {
   generateKey,
   generateKeyForRelays,
   postReport,
+  QUICK_DECRYPTING_RELAY_ARGS,
   RecordingProxy,
   registerByReport,
   reportDeliveries,
@@ -389,15 +390,12 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
   const kidA = await generateKeyForRelays(site, [relayDir]);
   await using server = await startServer(site);
   const relayPort = freePort();
-  await using relay = await startRelay(relayDir, relayPort, site.serverPort, [
-    "--decrypt",
-    "--bundle-max",
-    "4",
-    "--bundle-wait-ms",
-    "200",
-    "--revocation-interval",
-    "1",
-  ]);
+  await using relay = await startRelay(
+    relayDir,
+    relayPort,
+    site.serverPort,
+    QUICK_DECRYPTING_RELAY_ARGS,
+  );
   await allowRelay(site, relay);
   const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
   await deployKey(site);

@@ -26,6 +26,7 @@ import {
   freePort,
   generateKey,
   generateKeyForRelays,
+  QUICK_DECRYPTING_RELAY_ARGS,
   registerByReport,
   startRelay,
   startServer,
@@ -72,16 +73,6 @@ async function siteWithRetiredKey(site: TestSite, relayDir: string) {
   return { kidA, kidB, certificateA };
 }
 
-const DECRYPTING = [
-  "--decrypt",
-  "--bundle-max",
-  "4",
-  "--bundle-wait-ms",
-  "200",
-  "--revocation-interval",
-  "1",
-];
-
 Deno.test("a restarted decrypting relay keeps the newest certificate: its parent replaying an older, validly signed one naming a retired key does not move its bundles off the current key", async () => {
   await using site = await createSite();
   await using _server = await startServer(site);
@@ -90,7 +81,9 @@ Deno.test("a restarted decrypting relay keeps the newest certificate: its parent
   const relayPort = freePort();
   await using relays = new AsyncDisposableStack();
   const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
-  let relay = relays.use(await startRelay(relayDir, relayPort, parent.port, DECRYPTING));
+  let relay = relays.use(
+    await startRelay(relayDir, relayPort, parent.port, QUICK_DECRYPTING_RELAY_ARGS),
+  );
   await allowRelay(site, relay);
   const clientDir = `${site.root}/client`;
   const cid = await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);
@@ -100,7 +93,9 @@ Deno.test("a restarted decrypting relay keeps the newest certificate: its parent
   // Restarted, the relay finds a parent that serves key A's certificate: older, but signed.
   await relay.stop();
   parent.serve(API.encryptionCertificate, certificateA);
-  relay = relays.use(await startRelay(relayDir, relayPort, parent.port, DECRYPTING));
+  relay = relays.use(
+    await startRelay(relayDir, relayPort, parent.port, QUICK_DECRYPTING_RELAY_ARGS),
+  );
   const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
   assert.equal(second.code, 0, second.stderr);
   const stored = await waitForStored(site, cid, 2);
@@ -125,7 +120,12 @@ Deno.test("a decrypting relay never seals a bundle to a key its verified revocat
 
   // A fresh relay whose parent withholds B's certificate and serves A's.
   parent.serve(API.encryptionCertificate, certificateA);
-  await using relay = await startRelay(relayDir, relayPort, parent.port, DECRYPTING);
+  await using relay = await startRelay(
+    relayDir,
+    relayPort,
+    parent.port,
+    QUICK_DECRYPTING_RELAY_ARGS,
+  );
   await allowRelay(site, relay);
   await relay.waitFor(/revocation list updated [^\n]*retiredKeys=1/);
   const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);

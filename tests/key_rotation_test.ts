@@ -299,12 +299,10 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
   ]);
   const clientDir = `${site.root}/client`;
   const options = clientConnectionArgs(site, clientDir, relayPort);
-  const registered = await runRole("client", [
-    "register",
-    "--password-file",
-    passwordFile,
-    ...options,
-  ]);
+  /** The key exchange at the relay with the shared password. */
+  const register = () =>
+    runRole("client", ["register", "--password-file", passwordFile, ...options]);
+  const registered = await register();
   assert.equal(registered.code, 0, registered.stderr);
   const oldId = (await clientStatus(clientDir)).computerId as number;
 
@@ -324,12 +322,7 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
     compromised.stderr,
   );
 
-  const again = await runRole("client", [
-    "register",
-    "--password-file",
-    passwordFile,
-    ...options,
-  ]);
+  const again = await register();
   assert.equal(again.code, 0, again.stderr);
   const thirdId = (await clientStatus(clientDir)).computerId as number;
   assert.notEqual(thirdId, newId);

@@ -114,6 +114,17 @@ async function uploadProgress(
   return { acknowledged: uploads[0]?.acknowledged ?? 0, uid: uploads[0]?.uploadId ?? null };
 }
 
+/** Waits until the client's upload has at least `chunks` chunks acknowledged; its progress. */
+async function waitForAcknowledged(
+  clientDir: string,
+  chunks: number,
+): Promise<{ acknowledged: number; uid: string | null }> {
+  return await eventually(async () => {
+    const progress = await uploadProgress(clientDir);
+    return progress.acknowledged >= chunks ? progress : undefined;
+  }, `${chunks} chunks acknowledged`);
+}
+
 Deno.test("an upload crosses client → relay → server encrypted: stored as sent, its SHA-256 checked, the canary on no wire and not in the relay's folder", async () => {
   await using site = await createSiteWithKey();
   await using _server = await startServer(site);
@@ -421,27 +432,20 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
   const args = connection(site, clientDir, relayPort, "required");
   const running: RoleProcess[] = [];
   try {
-    const report = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-    assert.equal(report.code, 0, report.stderr);
+    await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);
     const file = `${site.root}/resume.bin`;
     const bytes = await writeTestFile(file, 640 * 1024);
 
     // 1. The client dies mid-upload.
     const first = new RoleProcess("client", ["upload", file, "--wait", ...args]);
     running.push(first);
-    const { uid } = await eventually(async () => {
-      const progress = await uploadProgress(clientDir);
-      return progress.acknowledged >= 20 ? progress : undefined;
-    }, "the first 20 chunks");
+    const { uid } = await waitForAcknowledged(clientDir, 20);
     await first.stop("SIGKILL");
 
     // 2. A report run resumes it; the relay dies mid-upload.
     const second = new RoleProcess("client", ["report", ...args]);
     running.push(second);
-    await eventually(async () => {
-      const progress = await uploadProgress(clientDir);
-      return progress.acknowledged >= 60 ? true : undefined;
-    }, "60 chunks");
+    await waitForAcknowledged(clientDir, 60);
     await relay.stop("SIGKILL");
     const secondStatus = await second.stop("SIGTERM");
     assert.notEqual(secondStatus.code, 0, "a run whose relay died cannot have finished");
@@ -450,10 +454,7 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
     // 3. Another run resumes it; the server dies mid-upload.
     const third = new RoleProcess("client", ["report", ...args]);
     running.push(third);
-    await eventually(async () => {
-      const progress = await uploadProgress(clientDir);
-      return progress.acknowledged >= 100 ? true : undefined;
-    }, "100 chunks");
+    await waitForAcknowledged(clientDir, 100);
     await server.stop("SIGKILL");
     const [midway] = await listUploads(site);
     assert.equal(midway.state, "receiving", "the server was killed after the upload finished");
@@ -502,8 +503,7 @@ Deno.test("a full relay buffer makes the client wait, never exceeds its size, an
   const clientDir = `${site.root}/client`;
   let client: RoleProcess | null = null;
   try {
-    const report = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-    assert.equal(report.code, 0, report.stderr);
+    await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);
     await server.stop();
     const file = `${site.root}/big.bin`;
     const bytes = await writeTestFile(file, 256 * 1024);

@@ -20,12 +20,13 @@ import {
   clientSiteArgs,
   clientStatus,
   createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   passwordKeysFor,
   postReport,
   RecordingProxy,
   RELAY_SHARED_PASSWORD,
+  relayPasswordFile,
   secretFile,
   spooledMessages,
   startRelay,
@@ -72,22 +73,42 @@ async function spooled(relayDir: string): Promise<string[]> {
   return names;
 }
 
+/**
+ * Starts an authenticating relay `name` below the one on `upperPort`, checking the password in
+ * `passwordFile`, registers the client `client-c` through it with that password, and stops it;
+ * the registration's result.
+ */
+async function registerThroughRelayBelow(
+  site: TestSite,
+  name: string,
+  upperPort: number,
+  passwordFile: string,
+): Promise<RoleResult> {
+  const port = freePort();
+  await using _relay = await startRelay(`${site.root}/${name}`, port, upperPort, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+  ]);
+  return await register(site, `${site.root}/client-c`, [
+    "--password-file",
+    passwordFile,
+    `http://127.0.0.1:${port}`,
+  ]);
+}
+
 async function stopAll(processes: RoleProcess[]): Promise<void> {
   for (const process of processes.reverse()) await process.stop();
 }
 
 Deno.test("an authenticating relay refuses an unregistered client with the exact register command, admits it after the key exchange, and checks report signatures", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   await using upstream = new RecordingProxy(site.serverPort);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   await using relay = await startRelay(relayDir, relayPort, upstream.port, [
     "--authenticating",
     "--password-file",
@@ -228,10 +249,7 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
   await using _server = await startServer(site);
   const relayPort = freePort();
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   await using relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",
@@ -269,10 +287,7 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
 Deno.test("a plain relay below an authenticating one gives a client its parent's refusal at once, so it does the key exchange and nothing more is lost", async () => {
   await using site = await createSite();
   await using _server = await startServer(site);
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   const upperPort = freePort();
   await using _upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
     "--authenticating",
@@ -326,10 +341,7 @@ Deno.test("a plain relay below an authenticating one gives a client its parent's
 Deno.test("chained authenticating relays that share a password admit a client all the way up; with another password above, the client is told where the chain broke", async () => {
   await using site = await createSite();
   await using _server = await startServer(site);
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   const otherFile = await secretFile(`${site.root}/other-password`, "another relay's password\n");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-only-once\n");
   const upperPort = freePort();
@@ -372,23 +384,9 @@ Deno.test("chained authenticating relays that share a password admit a client al
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, /the authenticating relay above it refused it/);
   assert.equal((await computers(site)).length, before);
-  const otherRelayPort = freePort();
-  const otherRelay = await startRelay(`${site.root}/other`, otherRelayPort, upperPort, [
-    "--authenticating",
-    "--password-file",
-    otherFile,
-  ]);
-  try {
-    const mismatch = await register(site, `${site.root}/client-c`, [
-      "--password-file",
-      otherFile,
-      `http://127.0.0.1:${otherRelayPort}`,
-    ]);
-    assert.equal(mismatch.code, 1, mismatch.stderr);
-    assert.match(mismatch.stderr, /ask their operators to give them the same one/);
-  } finally {
-    await otherRelay.stop();
-  }
+  const mismatch = await registerThroughRelayBelow(site, "other", upperPort, otherFile);
+  assert.equal(mismatch.code, 1, mismatch.stderr);
+  assert.match(mismatch.stderr, /ask their operators to give them the same one/);
   assert.equal((await computers(site)).length, before);
 });
 
@@ -396,10 +394,7 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
   await using site = await createSite();
   await using _server = await startServer(site);
   const upperPassword = await secretFile(`${site.root}/upper-password`, "the upper relay's own\n");
-  const lowerPassword = await secretFile(
-    `${site.root}/lower-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const lowerPassword = await relayPasswordFile(site, "lower-password");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-one-time-password\n");
   const lowerDir = `${site.root}/lower`;
   const key = await runRole("relay", ["key", "--data-dir", lowerDir]);
@@ -450,23 +445,9 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
   ]);
   assert.equal(spent.code, 1, spent.stderr);
   assert.match(spent.stderr, /already used/);
-  const strangerPort = freePort();
-  const stranger = await startRelay(`${site.root}/stranger`, strangerPort, upperPort, [
-    "--authenticating",
-    "--password-file",
-    lowerPassword,
-  ]);
-  try {
-    const refused = await register(site, `${site.root}/client-c`, [
-      "--password-file",
-      lowerPassword,
-      `http://127.0.0.1:${strangerPort}`,
-    ]);
-    assert.equal(refused.code, 1, refused.stderr);
-    assert.match(refused.stderr, /the authenticating relay above it refused it/);
-  } finally {
-    await stranger.stop();
-  }
+  const refused = await registerThroughRelayBelow(site, "stranger", upperPort, lowerPassword);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /the authenticating relay above it refused it/);
   assert.equal((await computers(site)).length, 1);
 });
 
@@ -488,41 +469,25 @@ Deno.test("one-time passwords admit one client each, once, even when two race, a
   const passwordFiles = await Promise.all(
     passwords.map((password, i) => secretFile(`${site.root}/otp-${i}`, password)),
   );
+  const relayArgs = ["--authenticating", "--one-time-passwords", oneTimeFile];
+  /** Registers the client `name` at the relay with the one-time password of `passwordFiles[i]`. */
+  const registerWith = (name: string, i: number) =>
+    register(site, `${site.root}/${name}`, ["--password-file", passwordFiles[i], relayUrl]);
   const started: RoleProcess[] = [
-    await startRelay(relayDir, relayPort, site.serverPort, [
-      "--authenticating",
-      "--one-time-passwords",
-      oneTimeFile,
-    ]),
+    await startRelay(relayDir, relayPort, site.serverPort, relayArgs),
   ];
   try {
-    const first = await register(site, `${site.root}/a`, [
-      "--password-file",
-      passwordFiles[0],
-      relayUrl,
-    ]);
+    const first = await registerWith("a", 0);
     assert.equal(first.code, 0, first.stderr);
 
-    const reused = await register(site, `${site.root}/b`, [
-      "--password-file",
-      passwordFiles[0],
-      relayUrl,
-    ]);
+    const reused = await registerWith("b", 0);
     assert.equal(reused.code, 1, reused.stderr);
     assert.match(reused.stderr, /already used/);
-    const second = await register(site, `${site.root}/b`, [
-      "--password-file",
-      passwordFiles[1],
-      relayUrl,
-    ]);
+    const second = await registerWith("b", 1);
     assert.equal(second.code, 0, second.stderr);
 
     // Two clients racing with the same one-time password: exactly one wins.
-    const race = await Promise.all(
-      ["c", "d"].map((name) =>
-        register(site, `${site.root}/${name}`, ["--password-file", passwordFiles[2], relayUrl])
-      ),
-    );
+    const race = await Promise.all(["c", "d"].map((name) => registerWith(name, 2)));
     assert.deepEqual(race.map((r) => r.code).sort(), [0, 1], race.map((r) => r.stderr).join("\n"));
     assert.equal((await computers(site)).length, 3);
 
@@ -538,20 +503,10 @@ Deno.test("one-time passwords admit one client each, once, even when two race, a
 
     // A restart forgets neither the admitted clients nor the used passwords.
     await started.pop()!.stop();
-    started.push(
-      await startRelay(relayDir, relayPort, site.serverPort, [
-        "--authenticating",
-        "--one-time-passwords",
-        oneTimeFile,
-      ]),
-    );
+    started.push(await startRelay(relayDir, relayPort, site.serverPort, relayArgs));
     const afterRestart = await clientReport(site, `${site.root}/a`, relayPort);
     assert.equal(afterRestart.code, 0, afterRestart.stderr);
-    const reusedAfterRestart = await register(site, `${site.root}/e`, [
-      "--password-file",
-      passwordFiles[1],
-      relayUrl,
-    ]);
+    const reusedAfterRestart = await registerWith("e", 1);
     assert.equal(reusedAfterRestart.code, 1, reusedAfterRestart.stderr);
     assert.match(reusedAfterRestart.stderr, /already used/);
   } finally {

@@ -19,9 +19,8 @@ import { API } from "../protocol/paths.ts";
 import {
   clientReport,
   clientStatus,
-  createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   serverMetrics,
   startRelay,
   startServer,
@@ -73,8 +72,7 @@ function flip(text: string, index = 10): string {
 }
 
 Deno.test("the server refuses malformed, truncated, oversized, tampered, replayed and unknown-key envelopes with 4xx JSON and keeps serving", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using server = await startServer(site);
   const port = site.serverPort;
   const clientDir = `${site.root}/client`;
@@ -96,12 +94,10 @@ Deno.test("the server refuses malformed, truncated, oversized, tampered, replaye
     Uint8Array.fromBase64(spki, { alphabet: "base64url" }),
   );
   const { contentKey } = await createContentKey(serverKey, kid);
-  const valid = await sealReport(
-    contentKey,
-    client.privateKey,
-    { cid, seq: 1000 },
-    report(cid, 1000),
-  );
+  /** A report of computer `reportCid` numbered `seq`, signed by the client and sealed to `key`. */
+  const sealedReport = (key: typeof contentKey, reportCid: number, seq: number) =>
+    sealReport(key, client.privateKey, { cid: reportCid, seq }, report(reportCid, seq));
+  const valid = await sealedReport(contentKey, cid, 1000);
 
   // Malformed and truncated.
   let answer = await post(port, "this is not json");
@@ -156,24 +152,14 @@ Deno.test("the server refuses malformed, truncated, oversized, tampered, replaye
     otherPair.publicKey,
     await encryptionKeyId(otherPair.publicKey),
   );
-  const unknown = await sealReport(
-    other.contentKey,
-    client.privateKey,
-    { cid, seq: 1001 },
-    report(cid, 1001),
-  );
+  const unknown = await sealedReport(other.contentKey, cid, 1001);
   answer = await post(port, JSON.stringify(unknown));
   assert.equal(answer.status, 400);
   assert.equal(answer.json.error?.code, "ERR_UNKNOWN_KEY_ID");
   assert.equal((await serverMetrics(server)).rsaPrivateOps, before);
 
   // Unknown computer.
-  const ghost = await sealReport(
-    contentKey,
-    client.privateKey,
-    { cid: cid + 999, seq: 1 },
-    report(cid + 999, 1),
-  );
+  const ghost = await sealedReport(contentKey, cid + 999, 1);
   answer = await post(port, JSON.stringify(ghost));
   assert.equal(answer.status, 403);
   assert.equal(answer.json.error?.code, "ERR_UNKNOWN_COMPUTER");
@@ -185,12 +171,7 @@ Deno.test("the server refuses malformed, truncated, oversized, tampered, replaye
   assert.equal(answer.status, 409);
   assert.equal(answer.json.error?.code, "ERR_DUPLICATE_REPORT");
   // The same sequence number with other content is a conflict.
-  const conflicting = await sealReport(
-    contentKey,
-    client.privateKey,
-    { cid, seq: 1000 },
-    report(cid, 1000),
-  );
+  const conflicting = await sealedReport(contentKey, cid, 1000);
   answer = await post(port, JSON.stringify(conflicting));
   assert.equal(answer.status, 409);
   assert.equal(answer.json.error?.code, "ERR_REPORT_CONFLICT");
@@ -202,8 +183,7 @@ Deno.test("the server refuses malformed, truncated, oversized, tampered, replaye
 });
 
 Deno.test("the relay refuses malformed and oversized messages with 4xx JSON and keeps serving", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const relayPort = freePort();
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);

@@ -26,6 +26,17 @@ export async function chromiumAvailable(): Promise<boolean> {
   }
 }
 
+/**
+ * What every browser test passes to `Deno.test`: ignored without Chromium (see
+ * {@linkcode chromiumAvailable}), and without the resource and op sanitizers, which the browser's
+ * own connections and timers would trip.
+ */
+export async function browserTestOptions(): Promise<
+  { ignore: boolean; sanitizeResources: false; sanitizeOps: false }
+> {
+  return { ignore: !(await chromiumAvailable()), sanitizeResources: false, sanitizeOps: false };
+}
+
 /** Launches headless Chromium (without its sandbox when running as root, which it refuses). */
 export async function launchChromium(): Promise<Browser> {
   const root = Deno.uid?.() === 0;

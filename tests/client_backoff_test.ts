@@ -17,6 +17,7 @@ import {
   RecordingProxy,
   startServer,
   storedReports,
+  type TestSite,
   waitForStored,
 } from "./deployment.ts";
 import { waitUntil } from "./eventually.ts";
@@ -26,6 +27,19 @@ import { TamperingProxy } from "./tampering_proxy.ts";
 const HOUR_SECONDS = "3600";
 // Longer than the first back-off (2.5 to 5 s): a client that ignored it would retry sooner.
 const RETRY_AFTER_SECONDS = 6;
+
+/**
+ * Starts the client service (`mle-client run`) with an hour between cycles, through the parent
+ * on `parentPort`: within a test, every cycle after the first is a retry.
+ */
+function startHourlyService(site: TestSite, clientDir: string, parentPort: number): RoleProcess {
+  return new RoleProcess("client", [
+    "run",
+    "--interval",
+    HOUR_SECONDS,
+    ...clientConnectionArgs(site, clientDir, parentPort),
+  ]);
+}
 
 Deno.test("mle-client run tries a busy parent again well before --interval, never before its Retry-After, and its queued report is stored once the parent takes it", async () => {
   await using site = await createSite();
@@ -49,12 +63,7 @@ Deno.test("mle-client run tries a busy parent again well before --interval, neve
     );
   };
   const clientDir = `${site.root}/client`;
-  await using service = new RoleProcess("client", [
-    "run",
-    "--interval",
-    HOUR_SECONDS,
-    ...clientConnectionArgs(site, clientDir, site.serverPort),
-  ]);
+  await using service = startHourlyService(site, clientDir, site.serverPort);
 
   await waitUntil(() => reportPosts.length >= 3, "a third report request", 90_000);
   const gaps = reportPosts.slice(1).map((at, index) => at - reportPosts[index]);
@@ -90,12 +99,7 @@ Deno.test("mle-client run backs off further after each cycle in which every pare
   await using relay = new RecordingProxy(site.serverPort);
   relay.cut(); // the parent named by --parent takes connections and drops them
   const clientDir = `${site.root}/client`;
-  await using _service = new RoleProcess("client", [
-    "run",
-    "--interval",
-    HOUR_SECONDS,
-    ...clientConnectionArgs(site, clientDir, relay.port),
-  ]);
+  await using _service = startHourlyService(site, clientDir, relay.port);
 
   // A cycle's connections come together; the cycles are the bursts the parent saw.
   const cycles = () =>

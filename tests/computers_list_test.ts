@@ -7,14 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  admin,
-  clientReport,
-  computerIdOf,
-  createSite,
-  generateKey,
-  startServer,
-} from "./deployment.ts";
+import { admin, createSite, generateKey, registerByReport, startServer } from "./deployment.ts";
 import { runRole } from "./run_role.ts";
 
 async function listIds(site: { serverDir: string }, filters: string[]): Promise<number[]> {
@@ -35,12 +28,8 @@ Deno.test("computers list filters by --where, --level, --key and --state, and wr
   await using site = await createSite();
   const kid = await generateKey(site, true);
   await using _server = await startServer(site);
-  const report = async (name: string, extra: string[]) => {
-    const dir = `${site.root}/${name}`;
-    const result = await clientReport(site, dir, site.serverPort, extra);
-    assert.equal(result.code, 0, result.stderr);
-    return await computerIdOf(dir);
-  };
+  const report = (name: string, extra: string[]) =>
+    registerByReport(site, `${site.root}/${name}`, site.serverPort, extra);
   const ops = await report("ops", ["--encryption", "required", "--property", "Owner=ops"]);
   const dev = await report("dev", ["--encryption", "optional", "--property", "Owner=dev"]);
   const clear = await report("clear", ["--encryption", "none", "--property", "Owner=ops"]);

@@ -9,17 +9,15 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { chromiumAvailable, launchChromium } from "./browser.ts";
+import { browserTestOptions, launchChromium } from "./browser.ts";
 import { addOperators, signIn } from "./console_operators.ts";
 import {
   admin,
-  clientReport,
   clientUpload,
-  computerIdOf,
   copyKeysByUsb,
-  createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
+  registerByReport,
   registerFreshKey,
   relayComputerId,
   startRelay,
@@ -65,12 +63,9 @@ async function fetchFromPage(
 Deno.test({
   name: "console in Chromium: download an upload (admins only), confirm a flagged computer and " +
     "allow a relay's bundles signed in the browser; a replayed decision is refused",
-  ignore: !(await chromiumAvailable()),
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...(await browserTestOptions()),
   async fn() {
-    const site = await createSite();
-    await generateKey(site, true);
+    const site = await createSiteWithKey();
     const relayDir = `${site.root}/relay`;
     await copyKeysByUsb(site, relayDir);
     await addOperators(site, [["alice", "admin"], ["victor", "viewer"]]);
@@ -84,11 +79,7 @@ Deno.test({
       // A client reports and uploads a file with a name that needs care in a header.
       const clientDir = `${site.root}/client`;
       const encryption = ["--encryption", "required"];
-      assert.equal(
-        (await clientReport(site, clientDir, site.serverPort, encryption)).code,
-        0,
-      );
-      const clientId = await computerIdOf(clientDir);
+      const clientId = await registerByReport(site, clientDir, site.serverPort, encryption);
       const file = `${site.root}/disk "usage"; report.txt`;
       const bytes = new Uint8Array(300_000).map((_, i) => (i * 7919) % 251);
       await Deno.writeFile(file, bytes);

@@ -9,10 +9,9 @@ import {
   allowRelay,
   clientReport,
   computerIdOf,
-  copyKeysByUsb,
   deployKey,
   freePort,
-  generateKey,
+  generateKeyForRelays,
   serverMetrics,
   startRelay,
   startServer,
@@ -27,9 +26,8 @@ const name =
 postgresTest(name, async () => {
   await using database = await postgresSite();
   const { site, url: databaseUrl, serverArgs } = database;
-  const kid = await generateKey(site, false);
   const relayDir = `${site.root}/relay`;
-  await copyKeysByUsb(site, relayDir);
+  const kid = await generateKeyForRelays(site, [relayDir]);
   const second = await secondServerSite(site);
   await using first = await startServer(site, serverArgs);
   await using other = await startServer(second, serverArgs);

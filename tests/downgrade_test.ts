@@ -10,10 +10,9 @@ import {
   admin,
   clientReport,
   clientStatus,
-  computerIdOf,
-  createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
+  registerByReport,
   setSettings,
   startRelay,
   startServer,
@@ -39,8 +38,7 @@ async function queueUpload(site: TestSite, clientDir: string): Promise<void> {
 }
 
 Deno.test("an optional client holding the site's certificate sends no report or upload through a relay that refuses encrypted reports, until the site allows legacy relays in a signed setting", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const relayPort = freePort();
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
@@ -49,9 +47,7 @@ Deno.test("an optional client holding the site's certificate sends no report or 
   await using toRelay = new TamperingProxy(relayPort);
   const clientDir = `${site.root}/client`;
   // Straight to the server first: the client now holds the signed certificate (level: default).
-  const first = await clientReport(site, clientDir, site.serverPort);
-  assert.equal(first.code, 0, first.stderr);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, site.serverPort);
   assert.ok((await storedReports(site, computerId)).every((r) => r.encrypted));
 
   await queueUpload(site, clientDir);
@@ -80,14 +76,11 @@ Deno.test("an optional client holding the site's certificate sends no report or 
 });
 
 Deno.test("an on-path attacker who says the parent takes no encrypted reports and hides the certificate gets nothing in clear text", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   await using attacker = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, attacker.port);
-  assert.equal(first.code, 0, first.stderr);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, attacker.port);
 
   const attacks: Array<[string, (path: string) => Response | null]> = [
     [
@@ -129,14 +122,11 @@ Deno.test("an on-path attacker who says the parent takes no encrypted reports an
 });
 
 Deno.test("a parent that answers 415 to an encrypted report pushes neither the report nor the upload into clear text", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   await using attacker = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, attacker.port);
-  assert.equal(first.code, 0, first.stderr);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, attacker.port);
   await queueUpload(site, clientDir);
 
   attacker.tamper = async (request, forward) =>
@@ -157,16 +147,14 @@ Deno.test("a parent that answers 415 to an encrypted report pushes neither the r
 });
 
 Deno.test("an optional client sends clear text through a relay that refuses encrypted reports once the site's newest signed certificate says encryption is disabled", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const relayPort = freePort();
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--no-encrypted-reports",
   ]);
   const clientDir = `${site.root}/client`;
-  assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, site.serverPort);
   assert.equal((await clientReport(site, clientDir, relayPort)).code, 3);
 
   await admin([

@@ -26,8 +26,8 @@ import {
   waitForStored,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
-import { postgresSite, postgresTest, query } from "./postgres_site.ts";
-import { RoleProcess, runRole } from "./run_role.ts";
+import { type PostgresSite, postgresSite, postgresTest, query } from "./postgres_site.ts";
+import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 
 const test = postgresTest;
 
@@ -45,6 +45,34 @@ function startNamed(site: TestSite, serverArgs: string[], name: string): Promise
     "--server-url",
     `http://127.0.0.1:${site.serverPort}`,
   ]);
+}
+
+/** Servers "a" and "b" of the site on its database, both running until the scope ends. */
+async function startServersAAndB(
+  database: PostgresSite,
+): Promise<
+  { site: TestSite; siteB: TestSite; a: ServerProcess; b: ServerProcess } & AsyncDisposable
+> {
+  const { site, serverArgs } = database;
+  const siteB = secondServer(site);
+  await using stack = new AsyncDisposableStack();
+  const a = stack.use(await startNamed(site, serverArgs, "a"));
+  const b = stack.use(await startNamed(siteB, serverArgs, "b"));
+  const owned = stack.move();
+  return { site, siteB, a, b, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
+/** `mle-admin encryption deploy` for the site, then `extra` (e.g. `--force`), whatever its exit code. */
+function deployEncryption(site: TestSite, extra: string[] = []): Promise<RoleResult> {
+  return runRole("admin", [
+    "encryption",
+    "deploy",
+    "--site-key",
+    site.siteKey,
+    "--data-dir",
+    site.serverDir,
+    ...extra,
+  ], { env: { ...ADMIN_ENV, ...site.adminEnv } });
 }
 
 test("a client moving between two servers keeps its id, both store its reports, and the second costs no RSA operation (shared vault)", async () => {
@@ -83,10 +111,9 @@ test("a client moving between two servers keeps its id, both store its reports, 
 
 test("a computer registered at one server is accepted at the other at once; revoked through the database, it is refused at both", async () => {
   await using database = await postgresSite();
-  const { site, url, serverArgs } = database;
-  const siteB = secondServer(site);
-  await using _a = await startNamed(site, serverArgs, "a");
-  await using _b = await startNamed(siteB, serverArgs, "b");
+  const { url } = database;
+  await using servers = await startServersAAndB(database);
+  const { site, siteB } = servers;
   const sender = await registerSender(site.serverPort);
   // Unknown to b's memory: looked up in the database, not refused until a reload.
   const first = await postReport(siteB.serverPort, await sender.report(1));
@@ -113,24 +140,12 @@ test("a computer registered at one server is accepted at the other at once; revo
 
 test("deploy refuses a key a running server lacks, naming it and the import to run, and deploys once it holds it", async () => {
   await using database = await postgresSite();
-  const { site, serverArgs } = database;
-  const siteB = secondServer(site);
-  await using _a = await startNamed(site, serverArgs, "a");
-  await using _b = await startNamed(siteB, serverArgs, "b");
-  const deploy = (extra: string[] = []) =>
-    runRole("admin", [
-      "encryption",
-      "deploy",
-      "--site-key",
-      site.siteKey,
-      "--data-dir",
-      site.serverDir,
-      ...extra,
-    ], { env: { ...ADMIN_ENV, ...site.adminEnv } });
+  await using servers = await startServersAAndB(database);
+  const { site, siteB } = servers;
   const status = async () =>
     JSON.parse((await admin(["encryption", "status", "--json"], site.adminEnv)).stdout);
   const kid = await generateKey(site, false);
-  const refused = await deploy();
+  const refused = await deployEncryption(site);
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, /ERR_KEY_NOT_ON_SERVER/);
   assert.match(
@@ -145,7 +160,7 @@ test("deploy refuses a key a running server lacks, naming it and the import to r
 
   // The USB transfer to server b; it loads the key within a poll, and the deploy goes through.
   await copyKeysByUsb(site, siteB.serverDir);
-  const deployed = await deploy();
+  const deployed = await deployEncryption(site);
   assert.equal(deployed.code, 0, deployed.stderr);
   const after = await status();
   assert.equal(after.currentKid, kid);
@@ -155,34 +170,18 @@ test("deploy refuses a key a running server lacks, naming it and the import to r
 
 test("a stopped server no longer counts, and --force deploys over a running server that lacks the key", async () => {
   await using database = await postgresSite();
-  const { site, serverArgs } = database;
-  const siteB = secondServer(site);
-  await using _a = await startNamed(site, serverArgs, "a");
-  await using b = await startNamed(siteB, serverArgs, "b");
+  await using servers = await startServersAAndB(database);
+  const { site, b } = servers;
   const kid = await generateKey(site, false);
-  const forced = await runRole("admin", [
-    "encryption",
-    "deploy",
-    "--force",
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ], { env: { ...ADMIN_ENV, ...site.adminEnv } });
+  const forced = await deployEncryption(site, ["--force"]);
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(forced.stderr, /warning: .*ERR_KEY_NOT_ON_SERVER.*deploying anyway \(--force\)/);
   await b.stop();
   // The next key: only the running server a counts now.
   const next = await generateKey(site, false);
   assert.notEqual(next, kid);
-  await admin([
-    "encryption",
-    "deploy",
-    "--site-key",
-    site.siteKey,
-    "--data-dir",
-    site.serverDir,
-  ], site.adminEnv);
+  const deployedNext = await deployEncryption(site);
+  assert.equal(deployedNext.code, 0, deployedNext.stderr);
 });
 
 interface ListedUpload {

@@ -10,14 +10,17 @@ import {
   clientStatus,
   computerIdOf,
   createSite,
+  createSiteWithKey,
   deployKey,
   freePort,
   generateKey,
   postReport,
   RecordingProxy,
+  registerByReport,
   reportDeliveries,
   setSettings,
   spooledMessages,
+  startRecordedRelay,
   startRelay,
   startServer,
   storedReports,
@@ -42,22 +45,18 @@ Deno.test("a report crosses client → relay → server at each encryption level
   await using site = await createSite();
   const kid = await generateKey(site, true);
   await using _server = await startServer(site);
-  await using upstream = new RecordingProxy(site.serverPort);
-  const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  await using _relay = await startRelay(relayDir, relayPort, upstream.port);
-  await using downstream = new RecordingProxy(relayPort);
+  await using recorded = await startRecordedRelay(relayDir, site.serverPort);
+  const { upstream, downstream } = recorded;
   for (const level of ["required", "optional", "none"] as const) {
     const canary = randomCanary(level);
     const clientDir = `${site.root}/client-${level}`;
-    const result = await clientReport(site, clientDir, downstream.port, [
+    const computerId = await registerByReport(site, clientDir, downstream.port, [
       "--encryption",
       level,
       "--property",
       `Secret=${canary}`,
     ]);
-    assert.equal(result.code, 0, result.stderr);
-    const computerId = await computerIdOf(clientDir);
     const [stored] = await waitForStored(site, computerId, 1);
     assert.equal(stored.report.custom.Secret, canary);
     assert.equal(stored.report.properties.encryption_level, level);
@@ -133,8 +132,7 @@ Deno.test("required with no certificate sends nothing and queues; once a key is 
 });
 
 Deno.test("required behind a relay that predates MLE sends nothing", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const relayPort = freePort();
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
@@ -156,8 +154,7 @@ Deno.test("required behind a relay that predates MLE sends nothing", async () =>
 });
 
 Deno.test("a relay killed while holding accepted reports, with the server down, delivers each report exactly once when both are back", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
@@ -165,9 +162,10 @@ Deno.test("a relay killed while holding accepted reports, with the server down, 
   // The restarted relay's parent: the server's answers to its deliveries, on the wire.
   await using upstream = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-  assert.equal(first.code, 0, first.stderr);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, relayPort, [
+    "--encryption",
+    "required",
+  ]);
   await waitForStored(site, computerId, 1);
 
   await server.stop();
@@ -201,8 +199,7 @@ Deno.test("a relay killed while holding accepted reports, with the server down, 
 });
 
 Deno.test("a client whose parent is down keeps its reports queued and delivers them later", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   const clientDir = `${site.root}/client`;
   const offline = await clientReport(site, clientDir, site.serverPort, [
     "--encryption",
@@ -225,9 +222,10 @@ Deno.test("a level deployed with admin settings set replaces the install-time le
   const kid = await generateKey(site, true);
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
-  assert.equal(first.code, 0, first.stderr);
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, site.serverPort, [
+    "--encryption",
+    "none",
+  ]);
   let status = await clientStatus(clientDir);
   assert.equal(status.encryptionLevel, "none");
   assert.equal(status.encryptionLevelSource, "command line");
@@ -252,11 +250,10 @@ Deno.test("settings signed by anyone but the site key are refused by the client"
   await using site = await createSite();
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  assert.equal(
-    (await clientReport(site, clientDir, site.serverPort, ["--encryption", "optional"])).code,
-    0,
-  );
-  const computerId = await computerIdOf(clientDir);
+  const computerId = await registerByReport(site, clientDir, site.serverPort, [
+    "--encryption",
+    "optional",
+  ]);
   const forger = await crypto.subtle.generateKey({ name: "Ed25519" }, false, [
     "sign",
     "verify",
@@ -284,8 +281,7 @@ Deno.test("settings signed by anyone but the site key are refused by the client"
 });
 
 Deno.test("client run reports every interval as a service and stops cleanly on SIGTERM", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
   await using service = new RoleProcess("client", [
@@ -310,15 +306,9 @@ Deno.test("by default the server refuses clear text from a computer whose level 
   await using server = await startServer(site);
   const strict = `${site.root}/strict`;
   const relaxed = `${site.root}/relaxed`;
-  assert.equal(
-    (await clientReport(site, strict, site.serverPort, ["--encryption", "optional"])).code,
-    0,
-  );
-  assert.equal(
-    (await clientReport(site, relaxed, site.serverPort, ["--encryption", "optional"])).code,
-    0,
-  );
-  const strictId = await computerIdOf(strict);
+  const optional = ["--encryption", "optional"];
+  const strictId = await registerByReport(site, strict, site.serverPort, optional);
+  await registerByReport(site, relaxed, site.serverPort, optional);
   await setSettings(site, strictId, ["_BESClient_Report_Encryption=required"]);
   // A clear report signed by the strict computer's own key, as a misconfigured client would send.
   const key = await readClientKey(`${strict}/KeyStorage/client.pvk`);

@@ -16,6 +16,7 @@ import {
   createSite,
   freePort,
   generateKey,
+  registerByReport,
   setSettings,
   startRelay,
   startServer,
@@ -151,9 +152,7 @@ postgresTest(
     const clientDir = `${site.root}/client`;
     const metrics = async () =>
       await (await fetch(`http://127.0.0.1:${server.opsPort}${OPS_PATHS.metrics}`)).json();
-    const first = await clientReport(site, clientDir, site.serverPort);
-    assert.equal(first.code, 0, first.stderr);
-    const computerId = await computerIdOf(clientDir);
+    const computerId = await registerByReport(site, clientDir, site.serverPort);
 
     proxy!.cut();
     for (let n = 0; n < 3; n++) {

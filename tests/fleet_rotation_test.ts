@@ -16,9 +16,10 @@ import {
   clientReport,
   clientStatus,
   createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   postReportSignedAs,
+  relayPasswordFile,
   startRelay,
   startServer,
   storedReports,
@@ -85,83 +86,78 @@ async function storedSeqs(site: TestSite, ids: number[]): Promise<number[]> {
 }
 
 Deno.test("computers rotate-keys: of three running clients the two named get new ids linked 'replaced by', their old ids are refused, the third is untouched, no report is lost", async () => {
-  const site = await createSite();
-  await generateKey(site, true);
-  const server = await startServer(site);
+  await using site = await createSiteWithKey();
+  await using _server = await startServer(site);
   const relayPort = freePort();
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
+  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
   const dirs = ["a", "b", "c"].map((name) => `${site.root}/${name}`);
+  await using running = new AsyncDisposableStack();
   // b reports through the relay, which passes the directive on like the settings.
-  const clients = dirs.map((dir, i) => runClient(site, dir, i === 1 ? relayPort : site.serverPort));
-  try {
-    for (const client of clients) await client.waitFor("registered as computer");
-    const oldIds: number[] = [];
-    const oldKeys: Awaited<ReturnType<typeof readClientKey>>[] = [];
-    for (const dir of dirs) {
-      oldIds.push((await clientStatus(dir)).computerId as number);
-      oldKeys.push(await readClientKey(`${dir}/KeyStorage/client.pvk`));
-    }
-    const [a, b, c] = oldIds;
+  const clients = dirs.map((dir, i) =>
+    running.use(runClient(site, dir, i === 1 ? relayPort : site.serverPort))
+  );
+  for (const client of clients) await client.waitFor("registered as computer");
+  const oldIds: number[] = [];
+  const oldKeys: Awaited<ReturnType<typeof readClientKey>>[] = [];
+  for (const dir of dirs) {
+    oldIds.push((await clientStatus(dir)).computerId as number);
+    oldKeys.push(await readClientKey(`${dir}/KeyStorage/client.pvk`));
+  }
+  const [a, b, c] = oldIds;
 
-    const signed = await rotateKeys(site, [String(a), String(b)]);
-    assert.match(signed, /Signed rotation directive #1 for 2 computers \(\d+, \d+\)/);
+  const signed = await rotateKeys(site, [String(a), String(b)]);
+  assert.match(signed, /Signed rotation directive #1 for 2 computers \(\d+, \d+\)/);
 
-    const newIds = await eventually(async () => {
-      const ids = [];
-      for (const dir of dirs.slice(0, 2)) ids.push((await clientStatus(dir)).computerId);
-      return ids.every((id, i) => typeof id === "number" && id !== oldIds[i])
-        ? ids as number[]
-        : undefined;
-    }, "the two named clients to register new keys");
-    await clients[0].waitFor(`replacing computer ${a} (hand-over)`);
-    await clients[1].waitFor(`replacing computer ${b} (hand-over)`);
+  const newIds = await eventually(async () => {
+    const ids = [];
+    for (const dir of dirs.slice(0, 2)) ids.push((await clientStatus(dir)).computerId);
+    return ids.every((id, i) => typeof id === "number" && id !== oldIds[i])
+      ? ids as number[]
+      : undefined;
+  }, "the two named clients to register new keys");
+  await clients[0].waitFor(`replacing computer ${a} (hand-over)`);
+  await clients[1].waitFor(`replacing computer ${b} (hand-over)`);
 
-    const list = await computers(site);
-    for (const [i, oldId] of [a, b].entries()) {
-      const old = list.find((entry) => entry.id === oldId)!;
-      assert.equal(old.replacedBy, newIds[i]);
-      assert.equal(old.rotation?.state, "done");
-      assert.equal(old.rotation?.newComputerId, newIds[i]);
-      const refused = await postReportSignedAs(site.serverPort, oldKeys[i].privateKey, oldId, 1e6);
-      assert.equal(refused.status, 403);
-      assert.equal(refused.body.error.code, "ERR_COMPUTER_REPLACED");
-    }
-    const table = await admin(["computers", "list", "--data-dir", site.serverDir]);
-    assert.match(table.stdout, new RegExp(`done → ${newIds[0]}`));
-    assert.deepEqual(await outstanding(site), []);
+  const list = await computers(site);
+  for (const [i, oldId] of [a, b].entries()) {
+    const old = list.find((entry) => entry.id === oldId)!;
+    assert.equal(old.replacedBy, newIds[i]);
+    assert.equal(old.rotation?.state, "done");
+    assert.equal(old.rotation?.newComputerId, newIds[i]);
+    const refused = await postReportSignedAs(site.serverPort, oldKeys[i].privateKey, oldId, 1e6);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, "ERR_COMPUTER_REPLACED");
+  }
+  const table = await admin(["computers", "list", "--data-dir", site.serverDir]);
+  assert.match(table.stdout, new RegExp(`done → ${newIds[0]}`));
+  assert.deepEqual(await outstanding(site), []);
 
-    // The third: same id, same key, not named.
-    assert.equal((await clientStatus(dirs[2])).computerId, c);
-    const third = await readClientKey(`${dirs[2]}/KeyStorage/client.pvk`);
-    assert.equal(third.publicKeyText, oldKeys[2].publicKeyText);
-    assert.equal(list.find((entry) => entry.id === c)!.rotation, null);
-    assert.equal(list.find((entry) => entry.id === c)!.replacedBy, null);
+  // The third: same id, same key, not named.
+  assert.equal((await clientStatus(dirs[2])).computerId, c);
+  const third = await readClientKey(`${dirs[2]}/KeyStorage/client.pvk`);
+  assert.equal(third.publicKeyText, oldKeys[2].publicKeyText);
+  assert.equal(list.find((entry) => entry.id === c)!.rotation, null);
+  assert.equal(list.find((entry) => entry.id === c)!.replacedBy, null);
 
-    // The new ids report, and nobody rotates again (a rotated client is not named any more).
-    for (const [i, client] of clients.slice(0, 2).entries()) {
-      await eventually(
-        async () => (await storedReports(site, newIds[i])).length >= 2 || undefined,
-        "reports under the new id",
-      );
-      assert.equal(client.stderr.match(/rotate its keys/g)?.length, 1, client.stderr);
-    }
-    for (const client of clients) await client.stop();
+  // The new ids report, and nobody rotates again (a rotated client is not named any more).
+  for (const [i, client] of clients.slice(0, 2).entries()) {
+    await eventually(
+      async () => (await storedReports(site, newIds[i])).length >= 2 || undefined,
+      "reports under the new id",
+    );
+    assert.equal(client.stderr.match(/rotate its keys/g)?.length, 1, client.stderr);
+  }
+  for (const client of clients) await client.stop();
 
-    // No report lost: every sequence number a machine spent is stored, under its old or new id.
-    for (const [i, dir] of dirs.entries()) {
-      assert.equal((await clientReport(site, dir, site.serverPort)).code, 0);
-      const status = await clientStatus(dir);
-      assert.equal(status.queueDepth, 0);
-      const ids = i < 2 ? [oldIds[i], newIds[i]] : [c];
-      const seqs = await storedSeqs(site, ids);
-      const spent = seqs[seqs.length - 1];
-      assert.deepEqual(seqs, Array.from({ length: spent }, (_, k) => k + 1), `machine ${dir}`);
-    }
-  } finally {
-    for (const client of clients) await client.stop();
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
+  // No report lost: every sequence number a machine spent is stored, under its old or new id.
+  for (const [i, dir] of dirs.entries()) {
+    assert.equal((await clientReport(site, dir, site.serverPort)).code, 0);
+    const status = await clientStatus(dir);
+    assert.equal(status.queueDepth, 0);
+    const ids = i < 2 ? [oldIds[i], newIds[i]] : [c];
+    const seqs = await storedSeqs(site, ids);
+    const spent = seqs[seqs.length - 1];
+    assert.deepEqual(seqs, Array.from({ length: spent }, (_, k) => k + 1), `machine ${dir}`);
   }
 });
 
@@ -243,13 +239,11 @@ Deno.test("computers rotate-keys --where --compromised: only the matching comput
 });
 
 Deno.test("computers rotate-keys behind an authenticating relay: the next report registers the new key through the relay with its hand-over and no password; the old id's later reports and a forged hand-over are refused", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  const passwordFile = `${site.root}/relay-password`;
-  await Deno.writeTextFile(passwordFile, "a long relay password for this test\n", { mode: 0o600 });
+  const passwordFile = await relayPasswordFile(site);
   await using _relay = await startRelay(relayDir, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",

@@ -17,6 +17,7 @@ import {
   freePort,
   passwordKeysFor,
   RELAY_SHARED_PASSWORD,
+  relayPasswordFile,
   secretFile,
   startRelay,
   startServer,
@@ -59,17 +60,14 @@ function bogusBody(registration: FlattenedJws, salt: string, id: string): Record
 }
 
 Deno.test("bogus registrations from many addresses against a relay with 1,000 one-time passwords do not stop a legitimate registration", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  const passwordFile = await relayPasswordFile(site);
   const oneTime = Array.from({ length: 1_000 }, () => crypto.randomUUID()).join("\n");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, `${oneTime}\n`);
   const relayPort = freePort();
   const relayUrl = `http://127.0.0.1:${relayPort}`;
-  const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
+  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",
     passwordFile,
@@ -127,19 +125,13 @@ Deno.test("bogus registrations from many addresses against a relay with 1,000 on
   } finally {
     flooding = false;
     await Promise.all(flooders);
-    await relay.stop();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
   }
 });
 
 Deno.test("ten bad guesses from one endpoint behind a plain relay do not lock out another client of that relay", async () => {
   await using site = await createSite();
   await using _server = await startServer(site);
-  const passwordFile = await secretFile(
-    `${site.root}/relay-password`,
-    `${RELAY_SHARED_PASSWORD}\n`,
-  );
+  const passwordFile = await relayPasswordFile(site);
   const plainDir = `${site.root}/plain`;
   const key = await runRole("relay", ["key", "--data-dir", plainDir]);
   assert.equal(key.code, 0, key.stderr);

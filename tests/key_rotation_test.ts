@@ -11,9 +11,10 @@ import {
   clientReport,
   clientStatus,
   createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   postReportSignedAs,
+  relayPasswordFile,
   startRelay,
   startServer,
   storedReports,
@@ -45,8 +46,7 @@ async function postSignedAs(site: TestSite, key: CryptoKey, cid: number, seq: nu
 }
 
 Deno.test("rotate-keys with hand-over: queued reports are delivered first, the new id replaces the old, the old key is refused", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   const clientDir = `${site.root}/client`;
   await using server = await startServer(site);
   assert.equal(
@@ -97,8 +97,7 @@ Deno.test("rotate-keys with hand-over: queued reports are delivered first, the n
 });
 
 Deno.test("rotate-keys --compromised: the new entry is flagged and the old id stays valid until the operator confirms, which revokes it; queued reports re-signed", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   const clientDir = `${site.root}/client`;
   await using server = await startServer(site);
   assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
@@ -292,8 +291,7 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
   await using site = await createSite();
   await using _server = await startServer(site);
   const relayPort = freePort();
-  const passwordFile = `${site.root}/relay-password`;
-  await Deno.writeTextFile(passwordFile, "a long relay password for this test\n", { mode: 0o600 });
+  const passwordFile = await relayPasswordFile(site);
   await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
     "--authenticating",
     "--password-file",
@@ -301,12 +299,10 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
   ]);
   const clientDir = `${site.root}/client`;
   const options = clientConnectionArgs(site, clientDir, relayPort);
-  const registered = await runRole("client", [
-    "register",
-    "--password-file",
-    passwordFile,
-    ...options,
-  ]);
+  /** The key exchange at the relay with the shared password. */
+  const register = () =>
+    runRole("client", ["register", "--password-file", passwordFile, ...options]);
+  const registered = await register();
   assert.equal(registered.code, 0, registered.stderr);
   const oldId = (await clientStatus(clientDir)).computerId as number;
 
@@ -326,12 +322,7 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
     compromised.stderr,
   );
 
-  const again = await runRole("client", [
-    "register",
-    "--password-file",
-    passwordFile,
-    ...options,
-  ]);
+  const again = await register();
   assert.equal(again.code, 0, again.stderr);
   const thirdId = (await clientStatus(clientDir)).computerId as number;
   assert.notEqual(thirdId, newId);

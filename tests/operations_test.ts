@@ -11,8 +11,8 @@ import {
   clientReport,
   clientStatus,
   createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   metricValue,
   opsGet,
   opsPortOf,
@@ -26,8 +26,7 @@ import { eventually } from "./eventually.ts";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 Deno.test("the server and a relay serve Prometheus metrics on their operations listeners, and a report is followed by its request id from the client's log through the relay to the server", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using server = await startServer(site, ["--log-level", "debug", "--log-format", "json"]);
   const relayPort = freePort();
   await using relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [

@@ -18,8 +18,7 @@ import { API } from "../protocol/paths.ts";
 import { uploadManifestOf } from "./signed_upload.ts";
 import {
   clientReport,
-  createSite,
-  generateKey,
+  createSiteWithKey,
   type RegisteredSender,
   registeredSender,
   serverMetrics,
@@ -104,8 +103,7 @@ async function queuedReports(clientDir: string): Promise<number> {
 }
 
 Deno.test("a registered client sending a fresh wrapped key with every report gets 429 ERR_TOO_MANY_NEW_KEYS with Retry-After past its budget; the server's RSA count stays within it and another client's reports are stored", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using server = await startServer(site); // the default budget: 10 new content keys an hour
   const port = site.serverPort;
   const hostileDir = `${site.root}/hostile`;
@@ -160,8 +158,7 @@ Deno.test("a registered client sending a fresh wrapped key with every report get
 });
 
 Deno.test("the same garbage wrapped key sent again costs no second RSA operation, and fresh garbage is bounded by the budget", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using server = await startServer(site, ["--content-key-budget", "4/h"]);
   const port = site.serverPort;
   const hostile = await registeredSender(site, `${site.root}/hostile`, port); // 1 of 4
@@ -193,8 +190,7 @@ Deno.test("the same garbage wrapped key sent again costs no second RSA operation
 });
 
 Deno.test("an upload's manifest is the RSA count's one operation; after a restart its chunks are checked before any key work and open with no second unwrap; a manifest past the quota costs none", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using server = await startServer(site);
   const port = site.serverPort;
   const sender = await registeredSender(site, `${site.root}/client`, port);

@@ -32,76 +32,67 @@ function requestsSeen(proxy: RecordingProxy): { batches: number; singles: number
 }
 
 Deno.test("a chain of relays forwards envelopes untouched in batches; the server checks each client's signature and stores each once", async () => {
-  const site = await createSite();
-  const server = await startServer(site);
-  const toServer = new RecordingProxy(site.serverPort);
+  await using site = await createSite();
+  await using _server = await startServer(site);
+  await using toServer = new RecordingProxy(site.serverPort);
   const parentPort = freePort();
-  const toParent = new RecordingProxy(parentPort);
+  await using toParent = new RecordingProxy(parentPort);
+  await using relays = new AsyncDisposableStack();
   const childPort = freePort();
   const parentDir = `${site.root}/parent-relay`;
   // The child's parent is not up yet: what the child accepts waits, then goes up together.
-  const child = await startRelay(`${site.root}/child-relay`, childPort, toParent.port);
-  let parent;
-  try {
-    const sender = await registerSender(site.serverPort);
-    const reports = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => sender.report(i + 1)),
-    );
-    // A forgery: the sender's computer id and claims, signed by another key.
-    const stranger = await generateSigningKeyPair();
-    const forged = JSON.stringify(
-      await signReport(
-        stranger.privateKey,
-        { cid: sender.computerId, seq: 41, kid: null },
-        new TextEncoder().encode(JSON.stringify({ computerId: sender.computerId, seq: 41 })),
-      ),
-    );
-    const answers = await Promise.all(
-      [...reports, forged].map((body) => postReport(childPort, body)),
-    );
-    assert.deepEqual(answers.map((answer) => answer.status), Array(41).fill(202));
-    await Promise.all(answers.map((answer) => answer.body?.cancel()));
+  relays.use(await startRelay(`${site.root}/child-relay`, childPort, toParent.port));
+  const sender = await registerSender(site.serverPort);
+  const reports = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => sender.report(i + 1)),
+  );
+  // A forgery: the sender's computer id and claims, signed by another key.
+  const stranger = await generateSigningKeyPair();
+  const forged = JSON.stringify(
+    await signReport(
+      stranger.privateKey,
+      { cid: sender.computerId, seq: 41, kid: null },
+      new TextEncoder().encode(JSON.stringify({ computerId: sender.computerId, seq: 41 })),
+    ),
+  );
+  const answers = await Promise.all(
+    [...reports, forged].map((body) => postReport(childPort, body)),
+  );
+  assert.deepEqual(answers.map((answer) => answer.status), Array(41).fill(202));
+  await Promise.all(answers.map((answer) => answer.body?.cancel()));
 
-    parent = await startRelay(parentDir, parentPort, toServer.port);
-    const stored = await waitForStored(site, sender.computerId, 40);
-    assert.deepEqual(stored.map((report) => report.seq), reports.map((_, i) => i + 1));
-    // The forgery reached the server untouched, and the server refused it for good.
-    const rejected = await eventually(async () => {
-      const names = (await Array.fromAsync(Deno.readDir(`${parentDir}/rejected`)))
-        .map((entry) => entry.name).filter((name) => name.endsWith(".reason"));
-      return names.length === 1 ? names : undefined;
-    }, "the forgery in the parent relay's rejected/");
-    assert.match(
-      await Deno.readTextFile(joinPath(`${parentDir}/rejected`, rejected[0])),
-      /parent answered 403 ERR_SIGNATURE_INVALID/,
-    );
-    await eventually(
-      async () =>
-        (await spooledMessages(parentDir)).length === 0 &&
-          (await spooledMessages(`${site.root}/child-relay`)).length === 0 || undefined,
-      "both spools empty",
-    );
-    assert.equal((await storedReports(site, sender.computerId)).length, 40, "each stored once");
+  relays.use(await startRelay(parentDir, parentPort, toServer.port));
+  const stored = await waitForStored(site, sender.computerId, 40);
+  assert.deepEqual(stored.map((report) => report.seq), reports.map((_, i) => i + 1));
+  // The forgery reached the server untouched, and the server refused it for good.
+  const rejected = await eventually(async () => {
+    const names = (await Array.fromAsync(Deno.readDir(`${parentDir}/rejected`)))
+      .map((entry) => entry.name).filter((name) => name.endsWith(".reason"));
+    return names.length === 1 ? names : undefined;
+  }, "the forgery in the parent relay's rejected/");
+  assert.match(
+    await Deno.readTextFile(joinPath(`${parentDir}/rejected`, rejected[0])),
+    /parent answered 403 ERR_SIGNATURE_INVALID/,
+  );
+  await eventually(
+    async () =>
+      (await spooledMessages(parentDir)).length === 0 &&
+        (await spooledMessages(`${site.root}/child-relay`)).length === 0 || undefined,
+    "both spools empty",
+  );
+  assert.equal((await storedReports(site, sender.computerId)).length, 40, "each stored once");
 
-    // On both hops: batches, not one request per report.
-    for (
-      const [hop, proxy] of [["child → parent", toParent], ["parent → server", toServer]] as const
-    ) {
-      const seen = requestsSeen(proxy);
-      assert.equal(seen.singles, 0, `${hop}: no report sent alone`);
-      assert.ok(seen.batches >= 1 && seen.batches <= 4, `${hop}: ${seen.batches} batches for 41`);
-      // Untouched: each client's envelope crossed byte for byte.
-      for (const report of reports.slice(0, 3)) {
-        assert.ok(proxy.text.includes(report), `${hop}: an envelope crossed unchanged`);
-      }
+  // On both hops: batches, not one request per report.
+  for (
+    const [hop, proxy] of [["child → parent", toParent], ["parent → server", toServer]] as const
+  ) {
+    const seen = requestsSeen(proxy);
+    assert.equal(seen.singles, 0, `${hop}: no report sent alone`);
+    assert.ok(seen.batches >= 1 && seen.batches <= 4, `${hop}: ${seen.batches} batches for 41`);
+    // Untouched: each client's envelope crossed byte for byte.
+    for (const report of reports.slice(0, 3)) {
+      assert.ok(proxy.text.includes(report), `${hop}: an envelope crossed unchanged`);
     }
-  } finally {
-    await child.stop();
-    await parent?.stop();
-    await toParent.close();
-    await toServer.close();
-    await server.stop();
-    await Deno.remove(site.root, { recursive: true });
   }
 });
 
@@ -120,18 +111,14 @@ Deno.test("a relay upgraded over a spool of the old layout (one file per report)
       mode: 0o600,
     });
   }
-  const relay = await startRelay(relayDir, freePort(), site.serverPort);
-  try {
-    const stored = await waitForStored(site, sender.computerId, 5);
-    assert.deepEqual(stored.map((report) => report.seq), [1, 2, 3, 4, 5]);
-    await eventually(
-      async () => (await spooledMessages(relayDir)).length === 0 || undefined,
-      "the old spool drained",
-    );
-    const left = (await Array.fromAsync(Deno.readDir(`${relayDir}/spool`)))
-      .filter((entry) => entry.name.endsWith(".json"));
-    assert.deepEqual(left, [], "no old file is left");
-  } finally {
-    await relay.stop();
-  }
+  await using _relay = await startRelay(relayDir, freePort(), site.serverPort);
+  const stored = await waitForStored(site, sender.computerId, 5);
+  assert.deepEqual(stored.map((report) => report.seq), [1, 2, 3, 4, 5]);
+  await eventually(
+    async () => (await spooledMessages(relayDir)).length === 0 || undefined,
+    "the old spool drained",
+  );
+  const left = (await Array.fromAsync(Deno.readDir(`${relayDir}/spool`)))
+    .filter((entry) => entry.name.endsWith(".json"));
+  assert.deepEqual(left, [], "no old file is left");
 });

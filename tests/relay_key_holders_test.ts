@@ -12,12 +12,12 @@ import { RELAY_AUTH_HEADER, signRelayRequest } from "../protocol/relay_request.t
 import {
   admin,
   adminResult,
-  copyKeysByUsb,
   createSite,
   deployKey,
   encryptionStatus,
   freePort,
   generateKey,
+  generateKeyForRelays,
   relayComputerId,
   startRelay,
   startServer,
@@ -27,9 +27,8 @@ import { describeResult } from "./run_role.ts";
 
 Deno.test("a decrypting relay shows in encryption status holding its key; deploy refuses a key it lacks, naming it, unless --force; a forged record is refused and stores nothing", async () => {
   await using site = await createSite();
-  const kidA = await generateKey(site, false);
   const relayDir = `${site.root}/relay`;
-  await copyKeysByUsb(site, relayDir);
+  const kidA = await generateKeyForRelays(site, [relayDir]);
   await using _server = await startServer(site);
   const relayPort = freePort();
   await using relay = await startRelay(relayDir, relayPort, site.serverPort, ["--decrypt"]);

@@ -15,12 +15,12 @@ import {
   clientReport,
   clientSiteArgs,
   clientStatus,
-  computerIdOf,
   copyKeysByUsb,
   createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   postReport,
+  registerByReport,
   registerSender,
   serverMetrics,
   spooledMessages,
@@ -45,9 +45,7 @@ Deno.test("a flooded relay answers 503 with Retry-After past a computer's share 
     "16K",
   ]);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, relayPort);
-  assert.equal(first.code, 0, first.stderr);
-  const clientId = await computerIdOf(clientDir);
+  const clientId = await registerByReport(site, clientDir, relayPort);
   const senders: TestSender[] = [];
   for (let i = 0; i < 6; i++) senders.push(await registerSender(site.serverPort));
   await server.stop();
@@ -198,8 +196,7 @@ Deno.test("an authenticating relay refuses an upload manifest forged for a clien
 });
 
 Deno.test("a decrypting relay that knows a client's key refuses a report forged in its name with 403 and spools nothing", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   const relayDir = `${site.root}/relay`;
   await copyKeysByUsb(site, relayDir);
   await using server = await startServer(site);
@@ -212,9 +209,7 @@ Deno.test("a decrypting relay that knows a client's key refuses a report forged 
   await allowRelay(site, relay);
   // A genuine report goes up in a bundle: the relay asked the server for the client's key.
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-  assert.equal(first.code, 0, first.stderr);
-  const clientId = await computerIdOf(clientDir);
+  const clientId = await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);
   await waitForStored(site, clientId, 1);
   await eventually(
     async () => (await serverMetrics(server)).reportsInBundles >= 1 ? true : undefined,

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
+import { RecordingProxy } from "./recording_proxy.ts";
+import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { admin, type TestSite } from "./test_site.ts";
 
 /** A running server and the port of its operations listener (metrics, health). */
@@ -59,7 +60,7 @@ export function relayRunArgs(
   dataDir: string,
   port: number,
   parentPort: number,
-  extra: string[] = [],
+  extra: readonly string[] = [],
 ): string[] {
   return [
     "run",
@@ -81,7 +82,7 @@ export async function startRelay(
   dataDir: string,
   port: number,
   parentPort: number,
-  extra: string[] = [],
+  extra: readonly string[] = [],
   options: { env?: Record<string, string>; waitForOneTimePasswords?: boolean } = {},
 ): Promise<RoleProcess> {
   const relay = new RoleProcess(
@@ -94,6 +95,55 @@ export async function startRelay(
     await relay.waitFor("one-time passwords ready", 120_000);
   }
   return relay;
+}
+
+/**
+ * The flags of a decrypting relay that seals a bundle at four reports or after 200 ms and reads
+ * the site's revocation list every second: for tests that watch a retired key stop decrypting.
+ */
+export const QUICK_DECRYPTING_RELAY_ARGS: readonly string[] = [
+  "--decrypt",
+  "--bundle-max",
+  "4",
+  "--bundle-wait-ms",
+  "200",
+  "--revocation-interval",
+  "1",
+];
+
+/** A relay with a recording proxy on each of its wires (to its parent, and to its clients). */
+export interface RecordedRelay extends AsyncDisposable {
+  relay: RoleProcess;
+  /** The relay's own port (the clients' side of it is {@linkcode RecordedRelay.downstream}). */
+  relayPort: number;
+  /** Between the relay and its parent. */
+  upstream: RecordingProxy;
+  /** Between the clients and the relay: the port the clients are given. */
+  downstream: RecordingProxy;
+}
+
+/**
+ * Starts a relay whose parent is `parentPort` with a recording proxy on each of its wires, to see
+ * what crosses them; held with `await using`, the proxies and the relay stop at the scope's end.
+ */
+export async function startRecordedRelay(
+  dataDir: string,
+  parentPort: number,
+  extra: string[] = [],
+): Promise<RecordedRelay> {
+  await using stack = new AsyncDisposableStack();
+  const upstream = stack.use(new RecordingProxy(parentPort));
+  const relayPort = freePort();
+  const relay = stack.use(await startRelay(dataDir, relayPort, upstream.port, extra));
+  const downstream = stack.use(new RecordingProxy(relayPort));
+  const owned = stack.move();
+  return {
+    relay,
+    relayPort,
+    upstream,
+    downstream,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
 }
 
 /** The computer id a relay registered itself as (decrypting relays do at start), from its log. */
@@ -197,4 +247,21 @@ export async function computerIdOf(clientDir: string): Promise<number> {
     throw new Error(`client has no computer id: ${JSON.stringify(status)}`);
   }
   return status.computerId;
+}
+
+/**
+ * A new client's first report (which registers it) through the parent on `parentPort`; fails the
+ * test with the client's output unless it exits 0. The computer id the client registered as.
+ */
+export async function registerByReport(
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+  extra: string[] = [],
+): Promise<number> {
+  const first = await clientReport(site, clientDir, parentPort, extra);
+  if (first.code !== 0) {
+    throw new Error(`the first report exited ${first.code}\n${first.stdout}\n${first.stderr}`);
+  }
+  return await computerIdOf(clientDir);
 }

@@ -9,9 +9,8 @@ import {
   clientConnectionArgs,
   clientReport,
   clientStatus,
-  createSite,
+  createSiteWithKey,
   freePort,
-  generateKey,
   postReportSignedAs,
   RecordingProxy,
   rejectedFiles,
@@ -24,8 +23,7 @@ import { eventually } from "./eventually.ts";
 import { runRole } from "./run_role.ts";
 
 Deno.test("reports spooled at a relay before rotate-keys are stored once under the old id; the old key's later reports are refused ERR_COMPUTER_REPLACED", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   // The relay reaches the server only through this link, which the test cuts and restores.
   await using link = new RecordingProxy(site.serverPort);

@@ -21,15 +21,20 @@ import {
   computerIdOf,
   copyKeysByUsb,
   createSite,
+  createSiteWithKey,
   deployKey,
   encryptionStatus,
   freePort,
   generateKey,
+  generateKeyForRelays,
   postReport,
+  QUICK_DECRYPTING_RELAY_ARGS,
   RecordingProxy,
+  registerByReport,
   reportDeliveries,
   serverMetrics,
   spooledMessages,
+  startRecordedRelay,
   startRelay,
   startServer,
   storedReports,
@@ -169,12 +174,11 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
   let second: Awaited<ReturnType<typeof startServer>> | undefined;
   const clientDir = `${site.root}/client`;
   try {
-    const first = await clientReport(site, clientDir, site.serverPort, [
+    const computerId = await registerByReport(site, clientDir, site.serverPort, [
       "--encryption",
       "required",
     ]);
-    assert.equal(first.code, 0, first.stderr);
-    await waitForStored(site, await computerIdOf(clientDir), 1);
+    await waitForStored(site, computerId, 1);
 
     const exported = await adminResult([
       "encryption",
@@ -268,16 +272,14 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
   assert.equal(fingerprintOf(imported.stdout), fingerprintOf(exported.stdout));
 
   await using server = await startServer(site);
-  await using upstream = new RecordingProxy(site.serverPort);
-  const relayPort = freePort();
-  await using relay = await startRelay(relayDir, relayPort, upstream.port, [
+  await using recorded = await startRecordedRelay(relayDir, site.serverPort, [
     "--decrypt",
     "--bundle-max",
     "4",
     "--bundle-wait-ms",
     "300",
   ]);
-  await using downstream = new RecordingProxy(relayPort);
+  const { relay, relayPort, upstream, downstream } = recorded;
   const capabilities = await (await fetch(`http://127.0.0.1:${relayPort}${API.capabilities}`))
     .json();
   assert.equal(capabilities.decrypting, true);
@@ -384,20 +386,16 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
 
 Deno.test("a key the site retires stops decrypting at decrypting relays too: the signed revocation list names it, and its reports go on untouched", async () => {
   await using site = await createSite();
-  const kidA = await generateKey(site, false);
   const relayDir = `${site.root}/relay`;
-  await copyKeysByUsb(site, relayDir);
+  const kidA = await generateKeyForRelays(site, [relayDir]);
   await using server = await startServer(site);
   const relayPort = freePort();
-  await using relay = await startRelay(relayDir, relayPort, site.serverPort, [
-    "--decrypt",
-    "--bundle-max",
-    "4",
-    "--bundle-wait-ms",
-    "200",
-    "--revocation-interval",
-    "1",
-  ]);
+  await using relay = await startRelay(
+    relayDir,
+    relayPort,
+    site.serverPort,
+    QUICK_DECRYPTING_RELAY_ARGS,
+  );
   await allowRelay(site, relay);
   const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
   await deployKey(site);
@@ -410,9 +408,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
   );
 
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-  assert.equal(first.code, 0, first.stderr);
-  const cid = await computerIdOf(clientDir);
+  const cid = await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);
   const clientKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
   /** A report of this client sealed to key A, posted to the relay as a client would. */
   const sendToA = async (seq: number) => {
@@ -430,8 +426,7 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
 
   // Key B becomes current (imported at the relay first, as deploy asks); A, now previous,
   // still decrypts at the relay (bundled).
-  const kidB = await generateKey(site, false);
-  await copyKeysByUsb(site, relayDir);
+  const kidB = await generateKeyForRelays(site, [relayDir]);
   await deployKey(site);
   await waitForCertificate(site, site.serverPort, kidB);
   await sendToA(1000);
@@ -470,21 +465,18 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
 });
 
 Deno.test("disable is refused while a client requires encryption, then forced: the client is shown orphaned", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const required = `${site.root}/client-required`;
   const optional = `${site.root}/client-optional`;
-  assert.equal(
-    (await clientReport(site, required, site.serverPort, ["--encryption", "required"])).code,
-    0,
-  );
-  assert.equal(
-    (await clientReport(site, optional, site.serverPort, ["--encryption", "optional"])).code,
-    0,
-  );
-  const requiredId = await computerIdOf(required);
-  const optionalId = await computerIdOf(optional);
+  const requiredId = await registerByReport(site, required, site.serverPort, [
+    "--encryption",
+    "required",
+  ]);
+  const optionalId = await registerByReport(site, optional, site.serverPort, [
+    "--encryption",
+    "optional",
+  ]);
   await waitForStored(site, requiredId, 1);
   await waitForStored(site, optionalId, 1);
 

@@ -7,12 +7,25 @@
 import assert from "node:assert/strict";
 import { clientConnectionArgs, clientStatus, createSite, startServer } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
-import { runRole } from "./run_role.ts";
+import { type RoleResult, runRole } from "./run_role.ts";
 
 async function sh(args: string[]): Promise<{ code: number; stdout: string }> {
   const output = await new Deno.Command("/bin/sh", { args, stdin: "null", stderr: "inherit" })
     .output();
   return { code: output.code, stdout: new TextDecoder().decode(output.stdout) };
+}
+
+/**
+ * Runs `mle-client install-service --root ROOT --manager MANAGER`, with `-- SERVICE_ARGS…` when
+ * given (the command the service runs); its result, whatever its exit code.
+ */
+function installClientService(
+  root: string,
+  manager: string,
+  serviceArgs: string[] = [],
+): Promise<RoleResult> {
+  const command = serviceArgs.length > 0 ? ["--", ...serviceArgs] : [];
+  return runRole("client", ["install-service", "--root", root, "--manager", manager, ...command]);
 }
 
 Deno.test({
@@ -27,13 +40,7 @@ Deno.test({
     const script = `${root}/etc/init.d/besclient`;
     const connection = clientConnectionArgs(site, clientDir, site.serverPort);
     try {
-      const installed = await runRole("client", [
-        "install-service",
-        "--root",
-        root,
-        "--manager",
-        "initd",
-        "--",
+      const installed = await installClientService(root, "initd", [
         "run",
         "--interval",
         "3600",
@@ -43,13 +50,7 @@ Deno.test({
       assert.match(installed.stdout, /it restarts with: \/etc\/init\.d\/besclient restart/);
       assert.equal((await Deno.stat(script)).mode! & 0o777, 0o755);
       assert.equal((await Deno.stat(`${root}${clientDir}/service.json`)).mode! & 0o777, 0o600);
-      const again = await runRole("client", [
-        "install-service",
-        "--root",
-        root,
-        "--manager",
-        "initd",
-      ]);
+      const again = await installClientService(root, "initd");
       assert.equal(again.code, 1);
       assert.match(again.stderr, /already exists.*\n.*--force/);
 
@@ -187,13 +188,7 @@ Deno.test({
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "mle-unit-" });
     try {
-      const installed = await runRole("client", [
-        "install-service",
-        "--root",
-        root,
-        "--manager",
-        "systemd",
-        "--",
+      const installed = await installClientService(root, "systemd", [
         "run",
         "--data-dir",
         `${root}/client`,

@@ -21,11 +21,13 @@ import {
   allowRelay,
   clientReport,
   computerIdOf,
-  copyKeysByUsb,
   createSite,
   deployKey,
   freePort,
   generateKey,
+  generateKeyForRelays,
+  QUICK_DECRYPTING_RELAY_ARGS,
+  registerByReport,
   startRelay,
   startServer,
   TEST_PASSWORD,
@@ -55,8 +57,7 @@ function bundleKids(parent: TamperingProxy): string[] {
 async function siteWithRetiredKey(site: TestSite, relayDir: string) {
   const kidA = await generateKey(site, true);
   const certificateA = await waitForCertificate(site, site.serverPort, kidA);
-  const kidB = await generateKey(site, false);
-  await copyKeysByUsb(site, relayDir);
+  const kidB = await generateKeyForRelays(site, [relayDir]);
   await deployKey(site);
   await waitForCertificate(site, site.serverPort, kidB);
   await admin([
@@ -72,16 +73,6 @@ async function siteWithRetiredKey(site: TestSite, relayDir: string) {
   return { kidA, kidB, certificateA };
 }
 
-const DECRYPTING = [
-  "--decrypt",
-  "--bundle-max",
-  "4",
-  "--bundle-wait-ms",
-  "200",
-  "--revocation-interval",
-  "1",
-];
-
 Deno.test("a restarted decrypting relay keeps the newest certificate: its parent replaying an older, validly signed one naming a retired key does not move its bundles off the current key", async () => {
   await using site = await createSite();
   await using _server = await startServer(site);
@@ -90,19 +81,21 @@ Deno.test("a restarted decrypting relay keeps the newest certificate: its parent
   const relayPort = freePort();
   await using relays = new AsyncDisposableStack();
   const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
-  let relay = relays.use(await startRelay(relayDir, relayPort, parent.port, DECRYPTING));
+  let relay = relays.use(
+    await startRelay(relayDir, relayPort, parent.port, QUICK_DECRYPTING_RELAY_ARGS),
+  );
   await allowRelay(site, relay);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-  assert.equal(first.code, 0, first.stderr);
-  const cid = await computerIdOf(clientDir);
+  const cid = await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);
   await waitForStored(site, cid, 1);
   assert.deepEqual(bundleKids(parent), [kidB]);
 
   // Restarted, the relay finds a parent that serves key A's certificate: older, but signed.
   await relay.stop();
   parent.serve(API.encryptionCertificate, certificateA);
-  relay = relays.use(await startRelay(relayDir, relayPort, parent.port, DECRYPTING));
+  relay = relays.use(
+    await startRelay(relayDir, relayPort, parent.port, QUICK_DECRYPTING_RELAY_ARGS),
+  );
   const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
   assert.equal(second.code, 0, second.stderr);
   const stored = await waitForStored(site, cid, 2);
@@ -120,16 +113,19 @@ Deno.test("a decrypting relay never seals a bundle to a key its verified revocat
   const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
   // The client learnt key B from the server itself.
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, site.serverPort, [
+  const cid = await registerByReport(site, clientDir, site.serverPort, [
     "--encryption",
     "required",
   ]);
-  assert.equal(first.code, 0, first.stderr);
-  const cid = await computerIdOf(clientDir);
 
   // A fresh relay whose parent withholds B's certificate and serves A's.
   parent.serve(API.encryptionCertificate, certificateA);
-  await using relay = await startRelay(relayDir, relayPort, parent.port, DECRYPTING);
+  await using relay = await startRelay(
+    relayDir,
+    relayPort,
+    parent.port,
+    QUICK_DECRYPTING_RELAY_ARGS,
+  );
   await allowRelay(site, relay);
   await relay.waitFor(/revocation list updated [^\n]*retiredKeys=1/);
   const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
@@ -194,9 +190,7 @@ Deno.test("a revocation list signed on an admin host whose clock ran ten years a
     "1",
   ]);
   const clientDir = `${site.root}/client`;
-  const first = await clientReport(site, clientDir, relayPort);
-  assert.equal(first.code, 0, first.stderr);
-  const cid = await computerIdOf(clientDir);
+  const cid = await registerByReport(site, clientDir, relayPort);
 
   // Once, an admin host with its clock ten years ahead publishes the list (nobody revoked).
   const store = new SqliteStore(`${site.serverDir}/${DATABASE_FILE}`);

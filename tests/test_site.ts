@@ -27,6 +27,17 @@ export async function secretFile(path: string, text: string): Promise<string> {
   return path;
 }
 
+/**
+ * Writes {@linkcode RELAY_SHARED_PASSWORD} to a 0600 file named `name` in the site's folder, for
+ * an authenticating relay and its clients; its path.
+ */
+export async function relayPasswordFile(
+  site: { root: string },
+  name = "relay-password",
+): Promise<string> {
+  return await secretFile(`${site.root}/${name}`, `${RELAY_SHARED_PASSWORD}\n`);
+}
+
 /** Paths of a test site. */
 export interface TestSite {
   root: string;
@@ -208,6 +219,36 @@ export async function generateKey(site: TestSite, deployNow: boolean): Promise<s
   return kid;
 }
 
+/**
+ * Creates a site as {@link createSite} does, with an MLE key generated and deployed at once (the
+ * seed's `-deploynow=yes`): the site most tests start from.
+ */
+export async function createSiteWithKey(
+  adminEnv?: Record<string, string>,
+): Promise<DisposableSite> {
+  const site = await createSite(adminEnv);
+  try {
+    await generateKey(site, true);
+  } catch (error) {
+    await site[Symbol.asyncDispose]();
+    throw error;
+  }
+  return site;
+}
+
+/**
+ * The seed's order for a site with decrypting relays: a new key generated without deploying it,
+ * then carried by USB to each relay's data dir; the key's id.
+ */
+export async function generateKeyForRelays(
+  site: TestSite,
+  decryptingRelayDirs: string[],
+): Promise<string> {
+  const kid = await generateKey(site, false);
+  for (const dir of decryptingRelayDirs) await copyKeysByUsb(site, dir);
+  return kid;
+}
+
 /** Deploys the pending key with the seed's syntax. */
 export async function deployKey(site: TestSite): Promise<void> {
   await admin([
@@ -248,8 +289,7 @@ export async function waitForCertificate(
  * `ERR_KEY_NOT_ON_RELAY`; the server may be dead meanwhile: tried again for a minute).
  */
 export async function rotateKey(site: TestSite, decryptingRelayDirs: string[]): Promise<void> {
-  await generateKey(site, false);
-  for (const dir of decryptingRelayDirs) await copyKeysByUsb(site, dir);
+  await generateKeyForRelays(site, decryptingRelayDirs);
   const deadline = Date.now() + 60_000;
   while (true) {
     try {

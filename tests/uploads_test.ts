@@ -15,14 +15,16 @@ import {
   clientStatus,
   clientUpload,
   computerIdOf,
-  copyKeysByUsb,
   createSite,
+  createSiteWithKey,
   deployKey,
   freePort,
-  generateKey,
+  generateKeyForRelays,
   RecordingProxy,
+  registerByReport,
   registeredSender,
   setSettings,
+  startRecordedRelay,
   startRelay,
   startServer,
   type TestSite,
@@ -112,15 +114,23 @@ async function uploadProgress(
   return { acknowledged: uploads[0]?.acknowledged ?? 0, uid: uploads[0]?.uploadId ?? null };
 }
 
+/** Waits until the client's upload has at least `chunks` chunks acknowledged; its progress. */
+async function waitForAcknowledged(
+  clientDir: string,
+  chunks: number,
+): Promise<{ acknowledged: number; uid: string | null }> {
+  return await eventually(async () => {
+    const progress = await uploadProgress(clientDir);
+    return progress.acknowledged >= chunks ? progress : undefined;
+  }, `${chunks} chunks acknowledged`);
+}
+
 Deno.test("an upload crosses client → relay → server encrypted: stored as sent, its SHA-256 checked, the canary on no wire and not in the relay's folder", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
-  await using upstream = new RecordingProxy(site.serverPort);
-  const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  await using _relay = await startRelay(relayDir, relayPort, upstream.port);
-  await using downstream = new RecordingProxy(relayPort);
+  await using recorded = await startRecordedRelay(relayDir, site.serverPort);
+  const { upstream, downstream } = recorded;
   const clientDir = `${site.root}/client`;
   const canary = `CANARY-upload-${crypto.randomUUID()}`;
   const file = `${site.root}/secret-report.bin`;
@@ -155,14 +165,11 @@ Deno.test("an upload crosses client → relay → server encrypted: stored as se
 Deno.test("a decrypting relay, though it holds the site's key, passes an upload through encrypted: stored, and the file's bytes in clear on no wire and not on its disk", async () => {
   await using site = await createSite();
   // The seed's order: a key generated without deploying, copied to the relay, then deployed.
-  const kid = await generateKey(site, false);
   const relayDir = `${site.root}/relay`;
-  await copyKeysByUsb(site, relayDir);
+  const kid = await generateKeyForRelays(site, [relayDir]);
   await using _server = await startServer(site);
-  await using upstream = new RecordingProxy(site.serverPort);
-  const relayPort = freePort();
-  await using relay = await startRelay(relayDir, relayPort, upstream.port, ["--decrypt"]);
-  await using downstream = new RecordingProxy(relayPort);
+  await using recorded = await startRecordedRelay(relayDir, site.serverPort, ["--decrypt"]);
+  const { relay, upstream, downstream } = recorded;
   const clientDir = `${site.root}/client`;
   await relay.waitFor(/registered as computer \d+/);
   await deployKey(site);
@@ -208,8 +215,7 @@ async function largestSegmentBytes(bufferDir: string): Promise<number> {
 }
 
 Deno.test("with the server up, a relay passes each chunk straight on: the server's answer with 200, and no chunk data ever in its buffer folder", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await setSettings(site, "all", ["_BESClient_UploadManager_ChunkSize=4096"]);
   await using _server = await startServer(site);
   const relayPort = freePort();
@@ -269,9 +275,7 @@ Deno.test("hostile names are rewritten inside the computer's folder, and a plant
   await using site = await createSite();
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
-  const report = await clientReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
-  assert.equal(report.code, 0, report.stderr);
-  const cid = await computerIdOf(clientDir);
+  const cid = await registerByReport(site, clientDir, site.serverPort, ["--encryption", "none"]);
   const folder = `${site.serverDir}/uploads/${cid}`;
   await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
   const outside = `${site.root}/outside.txt`;
@@ -319,8 +323,7 @@ Deno.test("hostile names are rewritten inside the computer's folder, and a plant
 });
 
 Deno.test("the server refuses tampered, reordered and cut chunks, ignores a duplicate, and stores nothing incomplete", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site);
   const clientDir = `${site.root}/client`;
   const sender = await registeredSender(site, clientDir, site.serverPort);
@@ -415,8 +418,7 @@ Deno.test("the server refuses tampered, reordered and cut chunks, ignores a dupl
 });
 
 Deno.test("an upload resumes from where it stood after the client, the relay and the server are each SIGKILLed once", async () => {
-  const site = await createSite();
-  await generateKey(site, true);
+  const site = await createSiteWithKey();
   // Small chunks and a throttle make the upload last long enough to be interrupted three times.
   await setSettings(site, "all", [
     "_BESClient_UploadManager_ChunkSize=4096",
@@ -430,27 +432,20 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
   const args = connection(site, clientDir, relayPort, "required");
   const running: RoleProcess[] = [];
   try {
-    const report = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-    assert.equal(report.code, 0, report.stderr);
+    await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);
     const file = `${site.root}/resume.bin`;
     const bytes = await writeTestFile(file, 640 * 1024);
 
     // 1. The client dies mid-upload.
     const first = new RoleProcess("client", ["upload", file, "--wait", ...args]);
     running.push(first);
-    const { uid } = await eventually(async () => {
-      const progress = await uploadProgress(clientDir);
-      return progress.acknowledged >= 20 ? progress : undefined;
-    }, "the first 20 chunks");
+    const { uid } = await waitForAcknowledged(clientDir, 20);
     await first.stop("SIGKILL");
 
     // 2. A report run resumes it; the relay dies mid-upload.
     const second = new RoleProcess("client", ["report", ...args]);
     running.push(second);
-    await eventually(async () => {
-      const progress = await uploadProgress(clientDir);
-      return progress.acknowledged >= 60 ? true : undefined;
-    }, "60 chunks");
+    await waitForAcknowledged(clientDir, 60);
     await relay.stop("SIGKILL");
     const secondStatus = await second.stop("SIGTERM");
     assert.notEqual(secondStatus.code, 0, "a run whose relay died cannot have finished");
@@ -459,10 +454,7 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
     // 3. Another run resumes it; the server dies mid-upload.
     const third = new RoleProcess("client", ["report", ...args]);
     running.push(third);
-    await eventually(async () => {
-      const progress = await uploadProgress(clientDir);
-      return progress.acknowledged >= 100 ? true : undefined;
-    }, "100 chunks");
+    await waitForAcknowledged(clientDir, 100);
     await server.stop("SIGKILL");
     const [midway] = await listUploads(site);
     assert.equal(midway.state, "receiving", "the server was killed after the upload finished");
@@ -496,8 +488,7 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
 });
 
 Deno.test("a full relay buffer makes the client wait, never exceeds its size, and drains once the server is back", async () => {
-  const site = await createSite();
-  await generateKey(site, true);
+  const site = await createSiteWithKey();
   await setSettings(site, "all", ["_BESClient_UploadManager_ChunkSize=4096"]);
   let server = await startServer(site);
   const relayPort = freePort();
@@ -512,8 +503,7 @@ Deno.test("a full relay buffer makes the client wait, never exceeds its size, an
   const clientDir = `${site.root}/client`;
   let client: RoleProcess | null = null;
   try {
-    const report = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
-    assert.equal(report.code, 0, report.stderr);
+    await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);
     await server.stop();
     const file = `${site.root}/big.bin`;
     const bytes = await writeTestFile(file, 256 * 1024);
@@ -563,8 +553,7 @@ Deno.test("a full relay buffer makes the client wait, never exceeds its size, an
 });
 
 Deno.test("per-computer and total quotas refuse an upload before any of its data is written", async () => {
-  await using site = await createSite();
-  await generateKey(site, true);
+  await using site = await createSiteWithKey();
   await using _server = await startServer(site, [
     "--upload-quota-per-computer",
     "300K",
@@ -616,10 +605,8 @@ Deno.test("quotas charge bytes received: a declared upload that sends nothing ho
   await using site = await createSite();
   await using _server = await startServer(site, ["--upload-quota-per-computer", "300K"]);
   const clientDir = `${site.root}/client`;
-  const report = await clientReport(site, clientDir, site.serverPort);
-  assert.equal(report.code, 0, report.stderr);
+  const cid = await registerByReport(site, clientDir, site.serverPort);
   const key = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
-  const cid = await computerIdOf(clientDir);
   const base = `http://127.0.0.1:${site.serverPort}${API.uploads}`;
 
   // A clear-text upload of 250 KiB in 64 KiB chunks is declared, and nothing of it sent.

@@ -1,10 +1,12 @@
 /**
  * AES-256-GCM with a 128-bit tag: the one place the envelope seals and opens with a symmetric key
  * (a JWE's content, an upload's chunks). The sealed form is the ciphertext followed by the tag, as
- * Web Crypto makes it. A key with a node:crypto twin (`_node_crypto.ts`: content keys imported by
- * `jwe.ts`) goes through node:crypto's synchronous call, which costs about half the CPU of a Web
- * Crypto call for a report-sized message; others (an upload's derived chunk key) through Web Crypto.
- * Both give the same bytes and the same verdicts (node_crypto_test.ts, Wycheproof vectors).
+ * Web Crypto makes it. A message of a report's size (up to {@linkcode NODE_CRYPTO_MAX_BYTES}) under
+ * a key with a node:crypto twin (`_node_crypto.ts`: content keys imported by `jwe.ts`) goes through
+ * node:crypto's synchronous call, which costs less CPU than a Web Crypto round trip there; larger
+ * ones (bundles) and keys without a twin (an upload's derived chunk key) through Web Crypto, whose
+ * AES-GCM is several times cheaper per byte from 16 KiB up (`npm run bench:crypto`). Both give the
+ * same bytes and the same verdicts (node_crypto_test.ts, Wycheproof vectors).
  *
  * @module
  */
@@ -13,6 +15,8 @@ import { decryptAesGcm, encryptAesGcm } from "./_node_crypto.ts";
 
 /** Length of the GCM tag in bytes. */
 export const GCM_TAG_LENGTH = 16;
+/** Largest plaintext sealed or opened through node:crypto; larger ones go through Web Crypto. */
+export const NODE_CRYPTO_MAX_BYTES = 4096;
 
 /**
  * Seals `plaintext` under `key` with this IV, authenticating `additionalData` with it.
@@ -25,8 +29,10 @@ export async function sealAesGcm(
   additionalData: Uint8Array<ArrayBuffer>,
   plaintext: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const fast = encryptAesGcm(key, iv, additionalData, plaintext);
-  if (fast !== undefined) return fast;
+  if (plaintext.length <= NODE_CRYPTO_MAX_BYTES) {
+    const fast = encryptAesGcm(key, iv, additionalData, plaintext);
+    if (fast !== undefined) return fast;
+  }
   const params = { name: "AES-GCM", iv, additionalData, tagLength: GCM_TAG_LENGTH * 8 };
   return new Uint8Array(await crypto.subtle.encrypt(params, key, plaintext));
 }
@@ -42,8 +48,10 @@ export async function openAesGcm(
   additionalData: Uint8Array<ArrayBuffer>,
   sealed: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer> | null> {
-  const fast = decryptAesGcm(key, iv, additionalData, sealed);
-  if (fast !== undefined) return fast;
+  if (sealed.length <= NODE_CRYPTO_MAX_BYTES + GCM_TAG_LENGTH) {
+    const fast = decryptAesGcm(key, iv, additionalData, sealed);
+    if (fast !== undefined) return fast;
+  }
   const params = { name: "AES-GCM", iv, additionalData, tagLength: GCM_TAG_LENGTH * 8 };
   try {
     return new Uint8Array(await crypto.subtle.decrypt(params, key, sealed));

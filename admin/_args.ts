@@ -137,11 +137,24 @@ export function wantsHelp(args: readonly string[]): boolean {
 export type AdminCommand = (args: string[], context: CommandContext) => Promise<number>;
 
 /**
- * Runs the subcommand of `command` that the first argument names: `-h` or `--help` anywhere prints
- * `help` instead; a missing or unknown name is a {@linkcode UsageError} that lists the names of
- * `subcommands` in their order.
+ * The command `command` made of `subcommands`: it runs the subcommand its first argument names on
+ * the rest of the line; `-h` or `--help` anywhere prints `help` instead; a missing or unknown name
+ * is a {@linkcode UsageError} that lists the names of `subcommands` in their order.
+ *
+ * @example
+ * ```ts ignore
+ * export const uploadsCommand = subcommandGroup("uploads", uploadsHelp, { list: listUploads });
+ * ```
  */
-export async function runSubcommand(
+export function subcommandGroup(
+  command: string,
+  help: string,
+  subcommands: Record<string, AdminCommand>,
+): AdminCommand {
+  return (args, context) => runSubcommand(command, help, subcommands, args, context);
+}
+
+async function runSubcommand(
   command: string,
   help: string,
   subcommands: Record<string, AdminCommand>,

@@ -1,22 +1,25 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../cli/output.ts";
-import { type AdminCommand, type CommandContext, runSubcommand } from "./_args.ts";
+import { type AdminCommand, type CommandContext, subcommandGroup } from "./_args.ts";
 
 const context: CommandContext = { dataDir: "/srv/mle" };
 
-Deno.test("runSubcommand() runs the named subcommand on the rest of the line", async () => {
+Deno.test("subcommandGroup() runs the named subcommand on the rest of the line", async () => {
   const calls: [string, string[], CommandContext][] = [];
   const record = (name: string): AdminCommand => (args, context) => {
     calls.push([name, args, context]);
     return Promise.resolve(name === "add" ? 0 : 1);
   };
-  const subcommands = { add: record("add"), remove: record("remove") };
-  assert.equal(await runSubcommand("things", "help", subcommands, ["add", "x", "--y"], context), 0);
-  assert.equal(await runSubcommand("things", "help", subcommands, ["remove"], context), 1);
+  const things = subcommandGroup("things", "help", {
+    add: record("add"),
+    remove: record("remove"),
+  });
+  assert.equal(await things(["add", "x", "--y"], context), 0);
+  assert.equal(await things(["remove"], context), 1);
   assert.deepEqual(calls, [["add", ["x", "--y"], context], ["remove", [], context]]);
 });
 
-Deno.test("runSubcommand() refuses a missing or unknown subcommand, listing the names in order", async () => {
+Deno.test("subcommandGroup() refuses a missing or unknown subcommand, listing the names in order", async () => {
   const none: AdminCommand = () => Promise.reject(new Error("must not run"));
   const three = { set: none, unset: none, list: none };
   const cases: [Record<string, AdminCommand>, string[], string][] = [
@@ -29,7 +32,7 @@ Deno.test("runSubcommand() refuses a missing or unknown subcommand, listing the 
   ];
   for (const [subcommands, args, message] of cases) {
     await assert.rejects(
-      runSubcommand("settings", "help", subcommands, args, context),
+      subcommandGroup("settings", "help", subcommands)(args, context),
       (error: unknown) => {
         assert.ok(error instanceof UsageError, String(error));
         assert.equal(error.message, message);

@@ -10,15 +10,16 @@ import { UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import type { ComputerRecord, Store } from "../store/mod.ts";
 import {
+  type AdminCommand,
   type CommandContext,
   parseComputerId,
   parseOptions,
   parseWholeDays,
   readListFormat,
   resolveDataDir,
-  runSubcommand,
   stringOption,
   stringsOption,
+  subcommandGroup,
 } from "./_args.ts";
 import {
   DEFAULT_MIN_IDLE_DAYS,
@@ -213,23 +214,15 @@ export function formatComputersCsv(
 }
 
 /** Runs `mle-admin computers …`. */
-export async function computersCommand(args: string[], context: CommandContext): Promise<number> {
-  return await runSubcommand(
-    "computers",
-    computersHelp,
-    {
-      list: listComputers,
-      revoke: (rest, context) => revokeOrConfirm("revoke", rest, context),
-      confirm: (rest, context) => revokeOrConfirm("confirm", rest, context),
-      duplicates: (rest, context) => duplicates("duplicates", rest, context),
-      "remove-duplicates": (rest, context) => duplicates("remove-duplicates", rest, context),
-      "rotate-keys": rotateKeysCommand,
-      rotations: rotationsCommand,
-    },
-    args,
-    context,
-  );
-}
+export const computersCommand: AdminCommand = subcommandGroup("computers", computersHelp, {
+  list: listComputers,
+  revoke: (rest, context) => revokeOrConfirm("revoke", rest, context),
+  confirm: (rest, context) => revokeOrConfirm("confirm", rest, context),
+  duplicates: (rest, context) => duplicates("duplicates", rest, context),
+  "remove-duplicates": (rest, context) => duplicates("remove-duplicates", rest, context),
+  "rotate-keys": rotateKeysCommand,
+  rotations: rotationsCommand,
+});
 
 async function listComputers(args: string[], context: CommandContext): Promise<number> {
   const { values } = parseOptions(args, {

@@ -16,11 +16,11 @@
 import { UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import {
-  type CommandContext,
+  type AdminCommand,
   parseOptions,
   resolveDataDir,
-  runSubcommand,
   stringOption,
+  subcommandGroup,
 } from "./_args.ts";
 import { SITE_KEY_OPTIONS, siteKeySourceOf } from "./_site.ts";
 import { deployEncryptionKey } from "./encryption_deploy.ts";
@@ -140,138 +140,127 @@ const TRANSFER_OPTIONS = {
 } as const;
 
 /** Runs `mle-admin encryption …` (modern syntax). */
-export async function encryptionCommand(
-  args: string[],
-  context: CommandContext,
-): Promise<number> {
-  return await runSubcommand(
-    "encryption",
-    encryptionHelp,
-    {
-      generate: async (rest, context) => {
-        const { values } = parseOptions(rest, {
-          ...SITE_KEY_OPTIONS,
-          "key-size": { type: "string" },
-          "deploy-now": { type: "boolean" },
-          "out-key-path": { type: "string" },
-          force: { type: "boolean" },
-        });
-        const bits = parseKeySize(stringOption(values, "key-size") ?? "max");
-        const outKeyPath = stringOption(values, "out-key-path");
-        if (outKeyPath === "") throw new UsageError("Missing value of option --out-key-path");
-        return await generateEncryptionKey({
-          dataDir: resolveDataDir(context),
-          bits,
-          deployNow: values["deploy-now"] === true,
-          outKeyPath,
-          site: siteKeySourceOf(values),
-          siteKeyOption: "--site-key",
-          force: values.force === true,
-        });
-      },
-      deploy: async (rest, context) => {
-        const { values } = parseOptions(rest, {
-          ...SITE_KEY_OPTIONS,
-          kid: { type: "string" },
-          force: { type: "boolean" },
-        });
-        return await deployEncryptionKey({
-          dataDir: resolveDataDir(context),
-          kid: stringOption(values, "kid"),
-          site: siteKeySourceOf(values),
-          siteKeyOption: "--site-key",
-          force: values.force === true,
-        });
-      },
-      status: async (rest, context) => {
-        const { values } = parseOptions(rest, { json: { type: "boolean" } });
-        return await showEncryptionStatus(resolveDataDir(context), values.json === true);
-      },
-      retire: async (rest, context) => {
-        const { values, positionals } = parseOptions(rest, {
-          ...SITE_KEY_OPTIONS,
-          window: { type: "string" },
-          force: { type: "boolean" },
-        }, true);
-        if (positionals.length !== 1) {
-          throw new UsageError("Expected one key id: mle-admin encryption retire KEYID");
-        }
-        return await retireEncryptionKey({
-          dataDir: resolveDataDir(context),
-          kid: positionals[0],
-          windowDays: parseWindowDays(stringOption(values, "window")),
-          force: values.force === true,
-          site: siteKeySourceOf(values),
-        });
-      },
-      export: async (rest, context) => {
-        const { values } = parseOptions(rest, {
-          ...TRANSFER_OPTIONS,
-          to: { type: "string" },
-          kid: { type: "string" },
-        });
-        const to = stringOption(values, "to");
-        if (!to) throw new UsageError("Missing option --to: expected the folder to write to");
-        return await exportEncryptionKey({
-          dataDir: resolveDataDir(context),
-          to,
-          kid: stringOption(values, "kid"),
-          password: transferSource(values),
-        });
-      },
-      import: async (rest, context) => {
-        const { values } = parseOptions(rest, {
-          ...TRANSFER_OPTIONS,
-          ...SITE_KEY_OPTIONS,
-          from: { type: "string" },
-          kid: { type: "string" },
-          server: { type: "boolean" },
-          deploy: { type: "boolean" },
-          masthead: { type: "string" },
-          force: { type: "boolean" },
-        });
-        const from = stringOption(values, "from");
-        if (!from) throw new UsageError("Missing option --from: expected the folder to read from");
-        if (context.dataDir === undefined) {
-          throw new UsageError(
-            "Missing option --data-dir: expected the data dir to install the key into",
-            "give the decrypting relay's or the (DSA) server's data dir",
-          );
-        }
-        const dataDir = context.dataDir;
-        const site = siteKeySourceOf(values);
-        return await importEncryptionKey({
-          from,
-          dataDir,
-          kid: stringOption(values, "kid"),
-          server: values.server === true,
-          deploy: values.deploy === true
-            ? (kid) =>
-              deployEncryptionKey({
-                dataDir,
-                kid,
-                site,
-                siteKeyOption: "--site-key",
-                force: values.force === true,
-              })
-            : undefined,
-          mastheadFile: stringOption(values, "masthead"),
-          password: transferSource(values),
-        });
-      },
-      disable: async (rest, context) => {
-        const { values } = parseOptions(rest, { ...SITE_KEY_OPTIONS, force: { type: "boolean" } });
-        return await disableEncryption({
-          dataDir: resolveDataDir(context),
-          force: values.force === true,
-          site: siteKeySourceOf(values),
-        });
-      },
-    },
-    args,
-    context,
-  );
-}
+export const encryptionCommand: AdminCommand = subcommandGroup("encryption", encryptionHelp, {
+  generate: async (rest, context) => {
+    const { values } = parseOptions(rest, {
+      ...SITE_KEY_OPTIONS,
+      "key-size": { type: "string" },
+      "deploy-now": { type: "boolean" },
+      "out-key-path": { type: "string" },
+      force: { type: "boolean" },
+    });
+    const bits = parseKeySize(stringOption(values, "key-size") ?? "max");
+    const outKeyPath = stringOption(values, "out-key-path");
+    if (outKeyPath === "") throw new UsageError("Missing value of option --out-key-path");
+    return await generateEncryptionKey({
+      dataDir: resolveDataDir(context),
+      bits,
+      deployNow: values["deploy-now"] === true,
+      outKeyPath,
+      site: siteKeySourceOf(values),
+      siteKeyOption: "--site-key",
+      force: values.force === true,
+    });
+  },
+  deploy: async (rest, context) => {
+    const { values } = parseOptions(rest, {
+      ...SITE_KEY_OPTIONS,
+      kid: { type: "string" },
+      force: { type: "boolean" },
+    });
+    return await deployEncryptionKey({
+      dataDir: resolveDataDir(context),
+      kid: stringOption(values, "kid"),
+      site: siteKeySourceOf(values),
+      siteKeyOption: "--site-key",
+      force: values.force === true,
+    });
+  },
+  status: async (rest, context) => {
+    const { values } = parseOptions(rest, { json: { type: "boolean" } });
+    return await showEncryptionStatus(resolveDataDir(context), values.json === true);
+  },
+  retire: async (rest, context) => {
+    const { values, positionals } = parseOptions(rest, {
+      ...SITE_KEY_OPTIONS,
+      window: { type: "string" },
+      force: { type: "boolean" },
+    }, true);
+    if (positionals.length !== 1) {
+      throw new UsageError("Expected one key id: mle-admin encryption retire KEYID");
+    }
+    return await retireEncryptionKey({
+      dataDir: resolveDataDir(context),
+      kid: positionals[0],
+      windowDays: parseWindowDays(stringOption(values, "window")),
+      force: values.force === true,
+      site: siteKeySourceOf(values),
+    });
+  },
+  export: async (rest, context) => {
+    const { values } = parseOptions(rest, {
+      ...TRANSFER_OPTIONS,
+      to: { type: "string" },
+      kid: { type: "string" },
+    });
+    const to = stringOption(values, "to");
+    if (!to) throw new UsageError("Missing option --to: expected the folder to write to");
+    return await exportEncryptionKey({
+      dataDir: resolveDataDir(context),
+      to,
+      kid: stringOption(values, "kid"),
+      password: transferSource(values),
+    });
+  },
+  import: async (rest, context) => {
+    const { values } = parseOptions(rest, {
+      ...TRANSFER_OPTIONS,
+      ...SITE_KEY_OPTIONS,
+      from: { type: "string" },
+      kid: { type: "string" },
+      server: { type: "boolean" },
+      deploy: { type: "boolean" },
+      masthead: { type: "string" },
+      force: { type: "boolean" },
+    });
+    const from = stringOption(values, "from");
+    if (!from) throw new UsageError("Missing option --from: expected the folder to read from");
+    if (context.dataDir === undefined) {
+      throw new UsageError(
+        "Missing option --data-dir: expected the data dir to install the key into",
+        "give the decrypting relay's or the (DSA) server's data dir",
+      );
+    }
+    const dataDir = context.dataDir;
+    const site = siteKeySourceOf(values);
+    return await importEncryptionKey({
+      from,
+      dataDir,
+      kid: stringOption(values, "kid"),
+      server: values.server === true,
+      deploy: values.deploy === true
+        ? (kid) =>
+          deployEncryptionKey({
+            dataDir,
+            kid,
+            site,
+            siteKeyOption: "--site-key",
+            force: values.force === true,
+          })
+        : undefined,
+      mastheadFile: stringOption(values, "masthead"),
+      password: transferSource(values),
+    });
+  },
+  disable: async (rest, context) => {
+    const { values } = parseOptions(rest, { ...SITE_KEY_OPTIONS, force: { type: "boolean" } });
+    return await disableEncryption({
+      dataDir: resolveDataDir(context),
+      force: values.force === true,
+      site: siteKeySourceOf(values),
+    });
+  },
+});
 
 function transferSource(values: Record<string, unknown>) {
   const file = values["transfer-password-file"];

@@ -7,11 +7,11 @@ import {
   admin,
   describe,
   foreignSigningArgs,
+  generateTestKey,
   listNames,
   makeTestRoot,
   makeTestSite,
   openTestStore,
-  signingArgs,
   siteKeyArgs,
   statusJson,
   type TestSite,
@@ -131,31 +131,17 @@ Deno.test("encryption generate/deploy/status: Disabled → Pending → Enabled �
 
 Deno.test("encryption generate --deploy-now goes straight to Enabled", async () => {
   await using site = await makeTestSite();
-  const result = await admin([
-    "encryption",
-    "generate",
-    "--deploy-now",
-    "--key-size=2048",
-    ...signingArgs(site),
-  ]);
-  assert.equal(result.code, 0, describe(result));
+  const kid = await generateTestKey(site, true);
   const status = await statusJson(site);
   assert.equal(status.state, "Enabled");
+  assert.equal(status.currentKid, kid);
   assert.equal(await storedCertificateKid(site), status.currentKid);
 });
 
 Deno.test("encryption deploy refuses a key whose private key file is not in this data dir", async () => {
   await using site = await makeTestSite();
   const env = { MLE_DATA_DIR: site.dataDir };
-  const generated = await admin([
-    "encryption",
-    "generate",
-    "--key-size",
-    "min",
-    ...siteKeyArgs(site),
-  ], env);
-  assert.equal(generated.code, 0, describe(generated));
-  const { pendingKid } = await statusJson(site);
+  const pendingKid = await generateTestKey(site, false);
   const keyFile = joinPath(encryptionKeysDir(site.dataDir), `${pendingKid}.pvk`);
   const moved = joinPath(site.root, "moved.pvk");
   await Deno.rename(keyFile, moved);

@@ -13,11 +13,12 @@ import { joinPath } from "../keystore/secure_file.ts";
 import { createMasthead, parseServerUrl } from "../protocol/masthead.ts";
 import { normalParentUrl } from "../protocol/parent_list.ts";
 import {
+  type AdminCommand,
   type CommandContext,
   parseOptions,
   resolveDataDir,
-  runSubcommand,
   stringOption,
+  subcommandGroup,
 } from "./_args.ts";
 import {
   exists,
@@ -60,18 +61,10 @@ Exit codes:
 `;
 
 /** Runs `mle-admin masthead …`. */
-export async function mastheadCommand(args: string[], context: CommandContext): Promise<number> {
-  return await runSubcommand(
-    "masthead",
-    mastheadHelp,
-    {
-      "add-server": addServerCommand,
-      show: showMasthead,
-    },
-    args,
-    context,
-  );
-}
+export const mastheadCommand: AdminCommand = subcommandGroup("masthead", mastheadHelp, {
+  "add-server": addServerCommand,
+  show: showMasthead,
+});
 
 async function addServerCommand(args: string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parseOptions(args, {

@@ -18,11 +18,12 @@ import {
 } from "../keystore/operator_password.ts";
 import type { OperatorRole } from "../store/mod.ts";
 import {
+  type AdminCommand,
   type CommandContext,
   parseOptions,
   resolveDataDir,
-  runSubcommand,
   stringOption,
+  subcommandGroup,
   TOOL,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
@@ -81,20 +82,12 @@ export function parseOperatorName(value: string | undefined): string {
 }
 
 /** Runs `mle-admin operators …`. */
-export async function operatorsCommand(args: string[], context: CommandContext): Promise<number> {
-  return await runSubcommand(
-    "operators",
-    operatorsHelp,
-    {
-      add: (rest, context) => addOrChangePassword("add", rest, context),
-      passwd: (rest, context) => addOrChangePassword("passwd", rest, context),
-      remove: removeOperator,
-      list: listOperators,
-    },
-    args,
-    context,
-  );
-}
+export const operatorsCommand: AdminCommand = subcommandGroup("operators", operatorsHelp, {
+  add: (rest, context) => addOrChangePassword("add", rest, context),
+  passwd: (rest, context) => addOrChangePassword("passwd", rest, context),
+  remove: removeOperator,
+  list: listOperators,
+});
 
 async function addOrChangePassword(
   sub: "add" | "passwd",

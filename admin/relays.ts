@@ -16,11 +16,12 @@ import { EXIT } from "../cli/exit_codes.ts";
 import { CliError, UsageError } from "../cli/output.ts";
 import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import {
+  type AdminCommand,
   type CommandContext,
   parseComputerId,
   parseOptions,
   resolveDataDir,
-  runSubcommand,
+  subcommandGroup,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import {
@@ -70,22 +71,14 @@ Exit codes:
 `;
 
 /** Runs `mle-admin relays …`. */
-export async function relaysCommand(args: string[], context: CommandContext): Promise<number> {
-  return await runSubcommand(
-    "relays",
-    relaysHelp,
-    {
-      allow: (rest, context) => allowOrDisallow("allow", rest, context),
-      disallow: (rest, context) => allowOrDisallow("disallow", rest, context),
-      list: async (rest, context) => {
-        const { values } = parseOptions(rest, { json: { type: "boolean" } });
-        return await listRelays(resolveDataDir(context), values.json === true);
-      },
-    },
-    args,
-    context,
-  );
-}
+export const relaysCommand: AdminCommand = subcommandGroup("relays", relaysHelp, {
+  allow: (rest, context) => allowOrDisallow("allow", rest, context),
+  disallow: (rest, context) => allowOrDisallow("disallow", rest, context),
+  list: async (rest, context) => {
+    const { values } = parseOptions(rest, { json: { type: "boolean" } });
+    return await listRelays(resolveDataDir(context), values.json === true);
+  },
+});
 
 async function allowOrDisallow(
   sub: "allow" | "disallow",

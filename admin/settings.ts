@@ -20,12 +20,13 @@ import {
 import type { Store } from "../store/mod.ts";
 import { settingsDocumentsOf } from "../store/settings_in_force.ts";
 import {
+  type AdminCommand,
   type CommandContext,
   parseComputerId,
   parseOptions,
   resolveDataDir,
-  runSubcommand,
   stringsOption,
+  subcommandGroup,
   TOOL,
 } from "./_args.ts";
 import {
@@ -131,19 +132,11 @@ export function parseSettingPairs(pairs: readonly string[]): Record<string, stri
 }
 
 /** Runs `mle-admin settings …`. */
-export async function settingsCommand(args: string[], context: CommandContext): Promise<number> {
-  return await runSubcommand(
-    "settings",
-    settingsHelp,
-    {
-      set: (rest, context) => setOrUnset("set", rest, context),
-      unset: (rest, context) => setOrUnset("unset", rest, context),
-      list: listSettings,
-    },
-    args,
-    context,
-  );
-}
+export const settingsCommand: AdminCommand = subcommandGroup("settings", settingsHelp, {
+  set: (rest, context) => setOrUnset("set", rest, context),
+  unset: (rest, context) => setOrUnset("unset", rest, context),
+  list: listSettings,
+});
 
 async function setOrUnset(
   sub: "set" | "unset",

@@ -10,12 +10,13 @@ import { defaultServerDataDir } from "../keystore/default_paths.ts";
 import { joinPath } from "../keystore/secure_file.ts";
 import type { UploadRecord } from "../store/upload_records.ts";
 import {
+  type AdminCommand,
   type CommandContext,
   parseComputerId,
   parseOptions,
   resolveDataDir,
-  runSubcommand,
   stringOption,
+  subcommandGroup,
 } from "./_args.ts";
 import { formatTable, formatTime } from "./_format.ts";
 import { openExistingUploadRecords } from "./_site.ts";
@@ -85,9 +86,9 @@ export function formatUploads(uploads: readonly UploadView[]): string {
 }
 
 /** Runs `mle-admin uploads …`. */
-export async function uploadsCommand(args: string[], context: CommandContext): Promise<number> {
-  return await runSubcommand("uploads", uploadsHelp, { list: listUploads }, args, context);
-}
+export const uploadsCommand: AdminCommand = subcommandGroup("uploads", uploadsHelp, {
+  list: listUploads,
+});
 
 async function listUploads(args: string[], context: CommandContext): Promise<number> {
   const { values } = parseOptions(args, {

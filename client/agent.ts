@@ -10,7 +10,7 @@ import { MleError } from "../envelope/errors.ts";
 import { sealReport, signReport } from "../envelope/report_message.ts";
 import { type ClientKey, loadOrCreateClientKey } from "../keystore/key_storage.ts";
 import { ensurePrivateDir, joinPath } from "../keystore/secure_file.ts";
-import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { fetchJson, ParentUnreachableError, postJson } from "../protocol/bounded_fetch.ts";
 import { readCapabilities } from "../protocol/capabilities.ts";
 import {
   ENCRYPTION_LEVEL_SETTING,
@@ -398,12 +398,7 @@ export class Agent {
     }
     this.#state.encryptingNow = encrypt;
     const answer = readReportAnswer(
-      await fetchJson(`${parent}${API.reports}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(message),
-        maxBytes: 64 * 1024,
-      }),
+      await postJson(`${parent}${API.reports}`, message, 64 * 1024),
       encrypt,
     );
     switch (answer.kind) {

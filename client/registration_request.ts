@@ -9,7 +9,7 @@
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { MleError } from "../envelope/errors.ts";
 import type { ClientKey } from "../keystore/key_storage.ts";
-import { fetchJson, ParentUnreachableError } from "../protocol/bounded_fetch.ts";
+import { ParentUnreachableError, postJson } from "../protocol/bounded_fetch.ts";
 import { readErrorAnswer } from "../protocol/http_error.ts";
 import { type PasswordKey, proveKeyExchange } from "../protocol/key_exchange.ts";
 import { API } from "../protocol/paths.ts";
@@ -114,12 +114,7 @@ export async function registerThrough(
     keyExchange: await proveKeyExchange(registration, request.passwordKeys),
   };
   const answer = readRegistrationAnswer(
-    await fetchJson(`${parent}${API.register}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-      maxBytes: 64 * 1024,
-    }),
+    await postJson(`${parent}${API.register}`, body, 64 * 1024),
   );
   switch (answer.kind) {
     case "registered":

@@ -64,6 +64,30 @@ export async function fetchJson(
     : { status: response.status, body, retryAfter };
 }
 
+/**
+ * Posts `body` as JSON and reads at most `maxBytes` of a JSON answer, as {@linkcode fetchJson}
+ * does.
+ *
+ * @example
+ * ```ts ignore
+ * const answer = await postJson(`${parent}${API.register}`, registration, 64 * 1024);
+ * ```
+ *
+ * @throws {ParentUnreachableError} On network failure, timeout, or an answer over the bound.
+ */
+export async function postJson(
+  url: string,
+  body: unknown,
+  maxBytes: number,
+): Promise<ParentAnswer> {
+  return await fetchJson(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    maxBytes,
+  });
+}
+
 async function readAnswer(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get("content-length") ?? "0");
   if (declared > maxBytes) {

@@ -211,14 +211,7 @@ export async function installService(service: RoleService, args: string[]): Prom
   await writeServiceRecord(recordDir, record);
   console.log(`recorded ${recordDir}/${SERVICE_RECORD_FILE}`);
   const left = root === null ? await runAll(commands, "install the service") : commands;
-  if (left.length > 0) {
-    console.log(
-      root === null
-        ? `${service.tool} may not run these; run them as the administrator:`
-        : "run these on the target once the files are in place:",
-    );
-    for (const command of left) console.log(`  ${formatCommand(command)}`);
-  }
+  printCommandsLeft(service, root, left, "run these on the target once the files are in place:");
   console.log(
     `installed the ${plan.manager} service "${name}"; it restarts with: ${
       formatCommand(plan.restart)
@@ -281,14 +274,7 @@ export async function uninstallService(service: RoleService, args: string[]): Pr
   }
   left.push(...(root === null ? await runAll(record.afterRemove, "finish") : record.afterRemove));
   await removeServiceRecord(recordDir);
-  if (left.length > 0) {
-    console.log(
-      root === null
-        ? `${service.tool} may not run these; run them as the administrator:`
-        : "run these on the target:",
-    );
-    for (const command of left) console.log(`  ${formatCommand(command)}`);
-  }
+  printCommandsLeft(service, root, left, "run these on the target:");
   console.log(`uninstalled the ${record.manager} service "${record.name}"`);
   return EXIT.ok;
 }
@@ -332,6 +318,23 @@ async function runAll(commands: string[][], what: string): Promise<string[][]> {
     } else console.log(`ran ${formatCommand(command)}`);
   }
   return left;
+}
+
+/**
+ * Prints the service manager's commands left to run, if any: for the administrator when this role
+ * may not run them, or (with `--root`) for the target under `onTarget`.
+ */
+function printCommandsLeft(
+  service: RoleService,
+  root: string | null,
+  left: readonly string[][],
+  onTarget: string,
+): void {
+  if (left.length === 0) return;
+  console.log(
+    root === null ? `${service.tool} may not run these; run them as the administrator:` : onTarget,
+  );
+  for (const command of left) console.log(`  ${formatCommand(command)}`);
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CliError } from "../cli/output.ts";
+import { LINUX_CLIENT_SERVICE } from "./_test_definitions.ts";
 import { planService } from "./service_plan.ts";
 import {
   readServiceRecord,
@@ -8,13 +9,12 @@ import {
   writeServiceRecord,
 } from "./service_record.ts";
 
-const PLAN = planService({
-  name: "besclient",
-  description: "test",
-  argv: ["/usr/local/bin/mle-client", "run"],
-  dataDir: "/var/opt/BESClient",
-  writablePaths: [],
-}, { role: "client", os: "linux", manager: "systemd", initTool: null });
+const PLAN = planService(LINUX_CLIENT_SERVICE, {
+  role: "client",
+  os: "linux",
+  manager: "systemd",
+  initTool: null,
+});
 
 Deno.test("readServiceRecord() gives back what writeServiceRecord() wrote, and null where none was", async () => {
   const dir = await Deno.makeTempDir();

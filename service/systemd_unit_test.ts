@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
+import { LINUX_CLIENT_SERVICE as CLIENT } from "./_test_definitions.ts";
 import { quoteSystemdWord, systemdUnit } from "./systemd_unit.ts";
-
-const CLIENT = {
-  name: "besclient",
-  description: "BES Client",
-  argv: ["/usr/local/bin/mle-client", "run", "--data-dir", "/var/opt/BESClient"],
-  dataDir: "/var/opt/BESClient",
-  writablePaths: ["/etc/opt/BESClient/KeyStorage"],
-};
 
 Deno.test("systemdUnit() restarts on failure, hardens the sandbox and names state and log directories", () => {
   const lines = systemdUnit(CLIENT).split("\n");

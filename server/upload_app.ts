@@ -82,13 +82,11 @@ export function createUploadApp(ingest: UploadIngest, log: Logger): Hono {
     if (!path) throw badPath();
     const declared = c.req.header("content-length");
     const length = declared !== undefined && /^\d{1,12}$/.test(declared) ? Number(declared) : null;
-    const answer = await ingest.acceptChunk(
-      path.cid,
-      path.uid,
-      path.index,
-      length,
-      async () => (await readDeclaredBody(c.req.raw, length ?? 0)) ?? new Uint8Array(0),
-    );
+    const answer = await ingest.acceptChunk({
+      ...path,
+      declaredLength: length,
+      readBody: async () => (await readDeclaredBody(c.req.raw, length ?? 0)) ?? new Uint8Array(0),
+    });
     return c.json(answer);
   });
 

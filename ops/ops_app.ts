@@ -12,6 +12,7 @@ import { Hono } from "hono";
 import type { Logger } from "../cli/log.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { OPS_PATHS } from "../protocol/paths.ts";
+import { internalErrorAnswer } from "./internal_error_answer.ts";
 import type { Registry } from "./metrics.ts";
 
 /** What an operations app serves. */
@@ -43,15 +44,7 @@ export interface OperationsAppOptions {
 export function createOperationsApp(options: OperationsAppOptions): Hono {
   const { registry, log } = options;
   const app = new Hono();
-  app.onError((error, c) => {
-    const requestId = crypto.randomUUID();
-    log.error("operations request failed", {
-      requestId,
-      path: c.req.path,
-      cause: (error as Error).message,
-    });
-    return c.json(errorBody("ERR_INTERNAL", `Internal error; request id ${requestId}`), 500);
-  });
+  app.onError((error, c) => internalErrorAnswer(c, error, log, "operations request failed"));
   const paths: string[] = [OPS_PATHS.prometheus, OPS_PATHS.health, OPS_PATHS.ready];
   if (options.extend) paths.push(OPS_PATHS.metrics);
   app.notFound((c) =>

@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
 import { answerMetrics, type Registry } from "../ops/metrics.ts";
+import { internalErrorAnswer } from "../ops/internal_error_answer.ts";
 import { requestIdMiddleware } from "../ops/request_id_middleware.ts";
 import type { Capabilities } from "../protocol/capabilities.ts";
 import { errorBody } from "../protocol/http_error.ts";
@@ -15,7 +16,6 @@ import { MAX_REGISTRATION_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/li
 import { API } from "../protocol/paths.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { RELAY_AUTH_HEADER } from "../protocol/relay_request.ts";
-import { currentRequestId, newRequestId } from "../protocol/request_id.ts";
 import { VERSION } from "../protocol/version.ts";
 import { isDatabaseUnavailable } from "../store/database_unavailable.ts";
 import type { Store } from "../store/store.ts";
@@ -85,9 +85,7 @@ export function createServerApp(options: ServerAppOptions): Hono {
       const full = storageFullAnswer();
       return c.json(full.body, full.status, full.headers);
     }
-    const requestId = currentRequestId() ?? newRequestId();
-    log.error("request failed", { requestId, path: c.req.path, cause: (error as Error).message });
-    return c.json(errorBody("ERR_INTERNAL", `Internal error; request id ${requestId}`), 500);
+    return internalErrorAnswer(c, error, log, "request failed");
   });
   app.notFound((c) => c.json(errorBody("ERR_NOT_FOUND", `No such path: ${c.req.path}`), 404));
 

@@ -24,18 +24,11 @@ import { importAesKey } from "../envelope/jwe.ts";
 import { ContentKeyBudget, type ContentKeyBudgetRate } from "./content_key_budget.ts";
 import { IngestError } from "./ingest_error.ts";
 import type { KeyRing } from "./key_ring.ts";
+import type { WrappedKeyRef } from "./content_key_vault.ts";
 import { RsaWorkQueue } from "./rsa_work_queue.ts";
 
 /** Content keys remembered per computer (the current one and the one before, during a switch). */
 const SLOTS_PER_COMPUTER = 2;
-
-/** What identifies a wrapped content key: who sent it, to which server key, and its bytes. */
-export interface WrappedKeyRef {
-  computerId: number;
-  kid: string;
-  /** The wrapped key as sent, base64url. */
-  encryptedKey: string;
-}
 
 /** Counts since start, for the metrics. */
 export interface ContentKeySourceStats {
@@ -173,12 +166,12 @@ export class ContentKeySource {
 
   /** Seals an upload's file key as the vault seals content keys (null when `kid` is unloaded). */
   sealFileKey(ref: WrappedKeyRef, raw: Uint8Array): Uint8Array<ArrayBuffer> | null {
-    return this.#keys.vault.seal(ref.computerId, ref.kid, ref.encryptedKey, raw);
+    return this.#keys.vault.seal(ref, raw);
   }
 
   /** Opens what {@linkcode sealFileKey} made for exactly this reference, or null. */
   openFileKey(ref: WrappedKeyRef, sealed: Uint8Array): Uint8Array<ArrayBuffer> | null {
-    return this.#keys.vault.unseal(ref.computerId, ref.kid, ref.encryptedKey, sealed);
+    return this.#keys.vault.unseal(ref, sealed);
   }
 
   /** A memo miss: the sealed vault first, else the guarded unwrap (then sealed into the vault). */

@@ -43,6 +43,14 @@ const TAG_BYTES = 16;
 /** IV, sealed 32-byte key and tag. */
 export const SEALED_CONTENT_KEY_BYTES = IV_BYTES + KEY_BYTES + TAG_BYTES;
 
+/** What identifies a wrapped content key: who sent it, to which server key, and its bytes. */
+export interface WrappedKeyRef {
+  computerId: number;
+  kid: string;
+  /** The wrapped key as sent, base64url. */
+  encryptedKey: string;
+}
+
 /** Counts since start, for the metrics. */
 export interface VaultStats {
   /** Content keys opened from the vault instead of an RSA operation. */
@@ -175,12 +183,8 @@ export class ContentKeyVault {
    *
    * @returns the sealed bytes, or null when `kid` is not loaded or the key is not 32 bytes.
    */
-  seal(
-    computerId: number,
-    kid: string,
-    encryptedKey: string,
-    raw: Uint8Array,
-  ): Uint8Array<ArrayBuffer> | null {
+  seal(ref: WrappedKeyRef, raw: Uint8Array): Uint8Array<ArrayBuffer> | null {
+    const { computerId, kid, encryptedKey } = ref;
     const sealingKey = this.#keys.get(kid);
     const hash = wrappedKeyHashOf(encryptedKey);
     if (!sealingKey || hash === null || raw.length !== KEY_BYTES) return null;
@@ -202,12 +206,8 @@ export class ContentKeyVault {
    *
    * @returns the 32 raw bytes (the caller zeroes them), or null when it does not open.
    */
-  unseal(
-    computerId: number,
-    kid: string,
-    encryptedKey: string,
-    sealed: Uint8Array,
-  ): Uint8Array<ArrayBuffer> | null {
+  unseal(ref: WrappedKeyRef, sealed: Uint8Array): Uint8Array<ArrayBuffer> | null {
+    const { computerId, kid, encryptedKey } = ref;
     const sealingKey = this.#keys.get(kid);
     const hash = wrappedKeyHashOf(encryptedKey);
     if (!sealingKey || hash === null) return null;
@@ -252,7 +252,7 @@ export class ContentKeyVault {
     raw: Uint8Array,
     now = Date.now(),
   ): void {
-    const sealed = this.seal(computerId, kid, encryptedKey, raw);
+    const sealed = this.seal({ computerId, kid, encryptedKey }, raw);
     const hash = wrappedKeyHashOf(encryptedKey);
     if (sealed === null || hash === null) return;
     const record: SealedContentKeyRecord = {

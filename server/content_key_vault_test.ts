@@ -150,13 +150,18 @@ Deno.test("ContentKeyVault.seal() and unseal(): a key sealed for one computer, k
     const vault = new ContentKeyVault(store);
     vault.addServerKey(KID, SEED);
     const { raw, wrapped } = contentKey();
-    const sealed = vault.seal(12, KID, wrapped, raw)!;
+    const ref = { computerId: 12, kid: KID, encryptedKey: wrapped };
+    const sealed = vault.seal(ref, raw)!;
     assert.equal(sealed.length, SEALED_CONTENT_KEY_BYTES);
-    assert.deepEqual(vault.unseal(12, KID, wrapped, sealed), raw);
-    assert.equal(vault.unseal(13, KID, wrapped, sealed), null, "another computer");
-    assert.equal(vault.unseal(12, KID, contentKey().wrapped, sealed), null, "another wrapped key");
-    assert.equal(vault.unseal(12, OTHER_KID, wrapped, sealed), null, "a key not loaded");
-    assert.equal(vault.seal(12, OTHER_KID, wrapped, raw), null);
+    assert.deepEqual(vault.unseal(ref, sealed), raw);
+    assert.equal(vault.unseal({ ...ref, computerId: 13 }, sealed), null, "another computer");
+    assert.equal(
+      vault.unseal({ ...ref, encryptedKey: contentKey().wrapped }, sealed),
+      null,
+      "another wrapped key",
+    );
+    assert.equal(vault.unseal({ ...ref, kid: OTHER_KID }, sealed), null, "a key not loaded");
+    assert.equal(vault.seal({ ...ref, kid: OTHER_KID }, raw), null);
     return Promise.resolve();
   });
 });

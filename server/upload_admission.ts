@@ -17,7 +17,8 @@ import { checkManifest, type UploadLimits, type UploadManifest } from "../protoc
 import type { Logger } from "../cli/log.ts";
 import { clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
-import type { ContentKeySource, WrappedKeyRef } from "./content_key_source.ts";
+import type { ContentKeySource } from "./content_key_source.ts";
+import type { WrappedKeyRef } from "./content_key_vault.ts";
 import { IngestError, ingestErrorFrom } from "./ingest_error.ts";
 import { authenticateSender } from "./sender_authentication.ts";
 import type { UploadQuota } from "./upload_quota.ts";

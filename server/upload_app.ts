@@ -8,6 +8,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
+import { internalErrorAnswer } from "../ops/internal_error_answer.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { MAX_MANIFEST_MESSAGE_BYTES, parseChunkPath } from "../protocol/upload.ts";
@@ -43,13 +44,7 @@ export function createUploadApp(ingest: UploadIngest, log: Logger): Hono {
       const full = storageFullAnswer();
       return c.json(full.body, full.status, full.headers);
     }
-    const requestId = crypto.randomUUID();
-    log.error("upload request failed", {
-      requestId,
-      path: c.req.path,
-      cause: (error as Error).message,
-    });
-    return c.json(errorBody("ERR_INTERNAL", `Internal error; request id ${requestId}`), 500);
+    return internalErrorAnswer(c, error, log, "upload request failed");
   });
 
   app.get("/", (c) => c.json(ingest.limits()));
@@ -87,13 +82,11 @@ export function createUploadApp(ingest: UploadIngest, log: Logger): Hono {
     if (!path) throw badPath();
     const declared = c.req.header("content-length");
     const length = declared !== undefined && /^\d{1,12}$/.test(declared) ? Number(declared) : null;
-    const answer = await ingest.acceptChunk(
-      path.cid,
-      path.uid,
-      path.index,
-      length,
-      async () => (await readDeclaredBody(c.req.raw, length ?? 0)) ?? new Uint8Array(0),
-    );
+    const answer = await ingest.acceptChunk({
+      ...path,
+      declaredLength: length,
+      readBody: async () => (await readDeclaredBody(c.req.raw, length ?? 0)) ?? new Uint8Array(0),
+    });
     return c.json(answer);
   });
 

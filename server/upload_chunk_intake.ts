@@ -36,6 +36,20 @@ export interface ChunkIntakeOptions {
   memoryBudgetBytes: number;
 }
 
+/** One chunk as its request brings it: where it goes, its declared length, how to read it. */
+export interface IncomingChunk {
+  /** The computer sending the upload. */
+  cid: number;
+  /** The upload's id. */
+  uid: string;
+  /** The chunk's index in the upload. */
+  index: number;
+  /** The request's Content-Length, or null when it declared none (or a malformed one). */
+  declaredLength: number | null;
+  /** Reads the body; called only after every check that needs no body has passed. */
+  readBody: () => Promise<Uint8Array<ArrayBuffer>>;
+}
+
 /** Accepts chunks of uploads in progress within a shared budget of bytes in flight. */
 export class ChunkIntake {
   readonly #options: ChunkIntakeOptions;
@@ -56,13 +70,8 @@ export class ChunkIntake {
    * @throws {IngestError} For every refusal; a chunk that does not open gives the same error
    * whatever is wrong with it.
    */
-  async accept(
-    cid: number,
-    uid: string,
-    index: number,
-    declaredLength: number | null,
-    readBody: () => Promise<Uint8Array<ArrayBuffer>>,
-  ): Promise<ChunkAnswer> {
+  async accept(chunk: IncomingChunk): Promise<ChunkAnswer> {
+    const { cid, uid, index, declaredLength, readBody } = chunk;
     const { computers, uploads, disk, memoryBudgetBytes } = this.#options;
     const sender = await authenticateSender(computers, cid, "upload");
     // Index and length are checked on the record alone: no key work for a chunk refused anyway.

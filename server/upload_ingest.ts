@@ -26,7 +26,7 @@ import type { UploadLimits, UploadStatus } from "../protocol/upload.ts";
 import type { UploadRecords } from "../store/upload_records.ts";
 import { OpenUploads } from "./open_uploads.ts";
 import { UploadAdmission, type UploadAdmissionOptions } from "./upload_admission.ts";
-import { ChunkIntake } from "./upload_chunk_intake.ts";
+import { ChunkIntake, type IncomingChunk } from "./upload_chunk_intake.ts";
 import type { ChunkAnswer, UploadDisk } from "./upload_chunk_writer.ts";
 import { ManifestIntake } from "./upload_manifest_intake.ts";
 import { UploadQuota } from "./upload_quota.ts";
@@ -150,14 +150,8 @@ export class UploadIngest {
    * @throws {IngestError} For every refusal; a chunk that does not open gives the same error
    * whatever is wrong with it.
    */
-  acceptChunk(
-    cid: number,
-    uid: string,
-    index: number,
-    declaredLength: number | null,
-    readBody: () => Promise<Uint8Array<ArrayBuffer>>,
-  ): Promise<ChunkAnswer> {
-    return this.#chunks.accept(cid, uid, index, declaredLength, readBody);
+  acceptChunk(chunk: IncomingChunk): Promise<ChunkAnswer> {
+    return this.#chunks.accept(chunk);
   }
 
   /** Checkpoints and closes every upload in progress. */

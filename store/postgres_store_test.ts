@@ -46,10 +46,24 @@ const test = (name: string, fn: () => Promise<void>) =>
     fn,
   });
 
-test("PostgresStore migrates a new database once, even when several open it at once", async () => {
+/** Runs `body` on a new, empty database of the shared test server, dropped afterwards. */
+async function withNewDatabase(body: (url: string) => Promise<void>): Promise<void> {
   const server = await sharedPrivatePostgres();
   const url = await server.createDatabase();
   try {
+    await body(url);
+  } finally {
+    await server.dropDatabase(url);
+  }
+}
+
+/** A direct connection to a test database, as its owner. */
+function connect(url: string): postgres.Sql {
+  return postgres(url, { password, onnotice: () => {} });
+}
+
+test("PostgresStore migrates a new database once, even when several open it at once", async () => {
+  await withNewDatabase(async (url) => {
     assert.deepEqual(
       (await pendingPostgresMigrations({ url, password })).map((m) => m.version),
       POSTGRES_MIGRATIONS.map((m) => m.version),
@@ -59,21 +73,17 @@ test("PostgresStore migrates a new database once, even when several open it at o
     );
     for (const store of stores) store.close();
     assert.deepEqual(await pendingPostgresMigrations({ url, password }), []);
-    const sql = postgres(url, { password, onnotice: () => {} });
+    const sql = connect(url);
     const rows = await sql`SELECT version FROM schema_migrations ORDER BY version`;
     await sql.end();
     assert.deepEqual(rows.map((row) => row.version), POSTGRES_MIGRATIONS.map((m) => m.version));
-  } finally {
-    await server.dropDatabase(url);
-  }
+  });
 });
 
 test("PostgresStore refuses a database migrated by a newer version (ERR_DATABASE_TOO_NEW)", async () => {
-  const server = await sharedPrivatePostgres();
-  const url = await server.createDatabase();
-  try {
+  await withNewDatabase(async (url) => {
     (await PostgresStore.open({ url, password })).close();
-    const sql = postgres(url, { password, onnotice: () => {} });
+    const sql = connect(url);
     await sql`INSERT INTO schema_migrations VALUES (99, 'from the future', 1)`;
     await sql.end();
     await assert.rejects(
@@ -83,15 +93,11 @@ test("PostgresStore refuses a database migrated by a newer version (ERR_DATABASE
         /version 99/.test(error.message),
     );
     await assert.rejects(pendingPostgresMigrations({ url, password }), StoreSchemaError);
-  } finally {
-    await server.dropDatabase(url);
-  }
+  });
 });
 
 test("PostgresStore names the database but never the password when the login fails", async () => {
-  const server = await sharedPrivatePostgres();
-  const url = await server.createDatabase();
-  try {
+  await withNewDatabase(async (url) => {
     const wrong = "a wrong password that must not leak";
     await assert.rejects(
       PostgresStore.open({ url: url.replace("mle_test@", `mle_test:${wrong}@`) }),
@@ -99,38 +105,35 @@ test("PostgresStore names the database but never the password when the login fai
         error.message.startsWith('Cannot open database "postgres://mle_test:REDACTED@') &&
         /password authentication failed/.test(error.message) && !error.message.includes(wrong),
     );
-  } finally {
-    await server.dropDatabase(url);
-  }
+  });
 });
 
 test("PostgresStore migration 5 fills in the search text of each computer's last report", async () => {
-  const server = await sharedPrivatePostgres();
-  const url = await server.createDatabase();
-  const sql = postgres(url, { password, onnotice: () => {} });
-  try {
-    await sql.unsafe(
-      "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, " +
-        "applied_at bigint NOT NULL)",
-    );
-    for (const migration of POSTGRES_MIGRATIONS.filter((m) => m.version < 5)) {
-      await sql.unsafe(migration.sql);
-      await sql`INSERT INTO schema_migrations VALUES (${migration.version}, 'old', 1)`;
-    }
-    await sql.unsafe(COMPUTERS_BEFORE_MIGRATION_5);
-    // A body jsonb refuses: the NUL character.
-    const unreadable = String.raw`{"properties":{"os":"Nul\u0000OS"},"custom":{}}`;
-    for (const [cid, seq, at, text] of reportsBeforeMigration5(unreadable)) {
-      await sql`INSERT INTO reports VALUES (${cid}, ${seq}, ${at}, 0, NULL, ${text}, 'd')`;
-    }
-    const store = await PostgresStore.open({ url, password });
+  await withNewDatabase(async (url) => {
+    const sql = connect(url);
     try {
-      await assertSearchTextMigrated(store);
+      await sql.unsafe(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, " +
+          "applied_at bigint NOT NULL)",
+      );
+      for (const migration of POSTGRES_MIGRATIONS.filter((m) => m.version < 5)) {
+        await sql.unsafe(migration.sql);
+        await sql`INSERT INTO schema_migrations VALUES (${migration.version}, 'old', 1)`;
+      }
+      await sql.unsafe(COMPUTERS_BEFORE_MIGRATION_5);
+      // A body jsonb refuses: the NUL character.
+      const unreadable = String.raw`{"properties":{"os":"Nul\u0000OS"},"custom":{}}`;
+      for (const [cid, seq, at, text] of reportsBeforeMigration5(unreadable)) {
+        await sql`INSERT INTO reports VALUES (${cid}, ${seq}, ${at}, 0, NULL, ${text}, 'd')`;
+      }
+      const store = await PostgresStore.open({ url, password });
+      try {
+        await assertSearchTextMigrated(store);
+      } finally {
+        store.close();
+      }
     } finally {
-      store.close();
+      await sql.end();
     }
-  } finally {
-    await sql.end();
-    await server.dropDatabase(url);
-  }
+  });
 });

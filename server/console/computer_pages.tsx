@@ -20,7 +20,7 @@ import {
   storedPayload,
 } from "./console_env.ts";
 import { ComputerDecisions } from "./decision_forms.tsx";
-import { Layout, timeText } from "./layout.tsx";
+import { Layout, TableHead, timeText } from "./layout.tsx";
 
 /** Computers per page of the list. */
 export const COMPUTERS_PER_PAGE = 50;
@@ -92,6 +92,32 @@ function StateBadges(props: { computer: ComputerRecord }) {
   return <>{badges.map(([label, kind]) => <span class={`badge ${kind}`}>{label}</span>)}</>;
 }
 
+/**
+ * One drop-down of the list's filters: its `choices` as [value, text], after an empty value
+ * reading `anyLabel` when given; the choice whose value is `selected` is shown selected.
+ */
+function FilterSelect(props: {
+  label: string;
+  name: string;
+  anyLabel?: string;
+  choices: Array<[string, string]>;
+  selected: string | undefined;
+}) {
+  const choices = props.anyLabel === undefined
+    ? props.choices
+    : [["", props.anyLabel], ...props.choices];
+  return (
+    <label>
+      {props.label}
+      <select name={props.name}>
+        {choices.map(([value, text]) => (
+          <option value={value} selected={props.selected === value}>{text}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function keyText(c: ComputerRecord): string {
   return c.lastReportAt === null ? "never reported" : c.lastKid ?? "clear text";
 }
@@ -118,62 +144,52 @@ export function computerPages(deps: ConsoleDeps): Hono<ConsoleEnv> {
             Search (id, hostname, property value)
             <input name="q" value={query.search ?? ""} maxlength={200} />
           </label>
-          <label>
-            Level
-            <select name="level">
-              <option value="">any</option>
-              {LEVELS.map((l) => <option value={l} selected={query.level === l}>{l}</option>)}
-            </select>
-          </label>
+          <FilterSelect
+            label="Level"
+            name="level"
+            anyLabel="any"
+            choices={LEVELS.map((l) => [l, l])}
+            selected={query.level}
+          />
           <label>
             Key id ("clear", "none")
             <input name="kid" value={query.kid ?? ""} maxlength={40} size={14} />
           </label>
-          <label>
-            State
-            <select name="state">
-              <option value="">any</option>
-              {STATES.map((s) => <option value={s} selected={query.state === s}>{s}</option>)}
-            </select>
-          </label>
-          <label>
-            Last report
-            <select name="age">
-              <option value="">any time</option>
-              {Object.entries(AGES).map(([value, rule]) => (
-                <option value={value} selected={age === value}>{rule.label}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Sort
-            <select name="sort">
-              {SORTS.map((s) => <option value={s} selected={query.sort === s}>{s}</option>)}
-            </select>
-          </label>
-          <label>
-            Order
-            <select name="order">
-              <option value="asc">ascending</option>
-              <option value="desc" selected={query.descending}>descending</option>
-            </select>
-          </label>
+          <FilterSelect
+            label="State"
+            name="state"
+            anyLabel="any"
+            choices={STATES.map((s) => [s, s])}
+            selected={query.state}
+          />
+          <FilterSelect
+            label="Last report"
+            name="age"
+            anyLabel="any time"
+            choices={Object.entries(AGES).map(([value, rule]) => [value, rule.label])}
+            selected={age}
+          />
+          <FilterSelect
+            label="Sort"
+            name="sort"
+            choices={SORTS.map((s) => [s, s])}
+            selected={query.sort}
+          />
+          <FilterSelect
+            label="Order"
+            name="order"
+            choices={[["asc", "ascending"], ["desc", "descending"]]}
+            selected={query.descending ? "desc" : undefined}
+          />
           <button type="submit">Filter</button>
         </form>
         <p class="muted" id="result-count">
           {result.total} computer{result.total === 1 ? "" : "s"} match; page {page} of {pages}
         </p>
         <table id="computers">
-          <thead>
-            <tr>
-              <th>ID</th>
-              <th>Hostname</th>
-              <th>Level</th>
-              <th>Key of last report</th>
-              <th>Last report</th>
-              <th>State</th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={["ID", "Hostname", "Level", "Key of last report", "Last report", "State"]}
+          />
           <tbody>
             {result.computers.map((computer) => (
               <tr data-computer={String(computer.id)}>
@@ -307,13 +323,7 @@ export function computerPages(deps: ConsoleDeps): Hono<ConsoleEnv> {
         )}
         <h2>Reports ({total})</h2>
         <table id="reports">
-          <thead>
-            <tr>
-              <th>Seq</th>
-              <th>Received</th>
-              <th>Encrypted to</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Seq", "Received", "Encrypted to"]} />
           <tbody>
             {reports.map((r) => (
               <tr>
@@ -368,16 +378,7 @@ function UploadList(
         ? <p class="muted">{uploads === null ? "Uploads are not available here." : "None."}</p>
         : (
           <table id="uploads">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Size</th>
-                <th>State</th>
-                <th>SHA-256</th>
-                <th>When</th>
-                <th></th>
-              </tr>
-            </thead>
+            <TableHead columns={["Name", "Size", "State", "SHA-256", "When", ""]} />
             <tbody>
               {uploads.map((u) => (
                 <tr>

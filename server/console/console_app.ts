@@ -17,6 +17,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Logger } from "../../cli/log.ts";
 import { UNKNOWN_OPERATOR_HASH, verifyOperatorPassword } from "../../keystore/operator_password.ts";
 import { errorBody } from "../../protocol/http_error.ts";
+import { internalErrorAnswer } from "../../ops/internal_error_answer.ts";
 import { CONSOLE_SCRIPT } from "./assets/console_script.ts";
 import { CONSOLE_STYLE } from "./assets/console_style.ts";
 import { computerPages } from "./computer_pages.tsx";
@@ -97,13 +98,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono<ConsoleEnv> {
     if (error instanceof DecisionError) {
       return c.json(errorBody(error.code, error.message), error.status);
     }
-    const requestId = crypto.randomUUID();
-    log.error("console request failed", {
-      requestId,
-      path: c.req.path,
-      cause: (error as Error).message,
-    });
-    return c.json(errorBody("ERR_INTERNAL", `Internal error; request id ${requestId}`), 500);
+    return internalErrorAnswer(c, error, log, "console request failed");
   });
   app.notFound((c) =>
     c.json(errorBody("ERR_NOT_FOUND", `No such page: ${c.req.path}; start at /`), 404)

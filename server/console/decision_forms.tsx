@@ -49,34 +49,37 @@ export function ComputerDecisions(props: { computer: ComputerRecord; published: 
           ? (
             <div class="card">
               <h3>Confirm it</h3>
-              <SigningForm
-                kind="computer"
-                action="confirm"
-                computer={String(c.id)}
-                label="Confirm"
-              />
+              <ComputerActionForm computer={c.id} action="confirm" label="Confirm" />
               <Command text={`mle-admin computers confirm ${c.id} --site-key license.pvk`} />
             </div>
           )
           : null}
         <div class="card">
           <h3>Let it send report bundles (a decrypting relay)</h3>
-          <SigningForm
-            kind="computer"
-            action="allow-bundles"
-            computer={String(c.id)}
-            label="Allow its bundles"
-          />
+          <ComputerActionForm computer={c.id} action="allow-bundles" label="Allow its bundles" />
           <Command text={`mle-admin relays allow ${c.id} --site-key license.pvk`} />
-          <SigningForm
-            kind="computer"
+          <ComputerActionForm
+            computer={c.id}
             action="disallow-bundles"
-            computer={String(c.id)}
             label="Stop allowing them"
           />
         </div>
       </div>
     </>
+  );
+}
+
+/** The form that signs one action of a computer decision (`computer_decision.ts`). */
+function ComputerActionForm(
+  props: { computer: number; action: ComputerDecisionAction; label: string },
+) {
+  return (
+    <SigningForm
+      kind="computer"
+      action={props.action}
+      computer={String(props.computer)}
+      label={props.label}
+    />
   );
 }
 

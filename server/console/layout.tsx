@@ -172,3 +172,14 @@ export function timeText(at: number | null): string {
 export function Command(props: { text: string }) {
   return <pre class="command">{props.text}</pre>;
 }
+
+/** The head row of a table, one `<th>` per column title (an empty title for a column of buttons). */
+export function TableHead(props: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {props.columns.map((title) => <th>{title}</th>)}
+      </tr>
+    </thead>
+  );
+}

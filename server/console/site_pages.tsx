@@ -18,7 +18,7 @@ import {
   storedPayload,
 } from "./console_env.ts";
 import { SigningForm } from "./decision_forms.tsx";
-import { BarList, Command, HourChart, Layout, timeText } from "./layout.tsx";
+import { BarList, Command, HourChart, Layout, TableHead, timeText } from "./layout.tsx";
 
 /** The window in which a key's use keeps it from being retired (as `mle-admin encryption retire`). */
 const RETIRE_WINDOW_MS = 7 * 86_400_000;
@@ -117,16 +117,16 @@ export function sitePages(deps: ConsoleDeps): Hono<ConsoleEnv> {
     return c.html(
       <Layout context={c.get("page")} title="Keys" current="/keys">
         <table id="keys">
-          <thead>
-            <tr>
-              <th>Key id</th>
-              <th>State</th>
-              <th>Bits</th>
-              <th>Clients (last report)</th>
-              <th>Held by</th>
-              <th>Can be retired?</th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={[
+              "Key id",
+              "State",
+              "Bits",
+              "Clients (last report)",
+              "Held by",
+              "Can be retired?",
+            ]}
+          />
           <tbody>
             {rows.map(({ key, clients, retire }) => (
               <tr>
@@ -233,14 +233,7 @@ export function sitePages(deps: ConsoleDeps): Hono<ConsoleEnv> {
     return c.html(
       <Layout context={c.get("page")} title="Audit log" current="/audit">
         <table id="audit">
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Who</th>
-              <th>What</th>
-              <th>Details</th>
-            </tr>
-          </thead>
+          <TableHead columns={["When", "Who", "What", "Details"]} />
           <tbody>
             {entries.map((e) => (
               <tr>

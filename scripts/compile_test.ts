@@ -7,6 +7,7 @@ import {
   executableName,
   shellLine,
 } from "./compile.ts";
+import { runDenoBounded } from "./bounded_deno_run.ts";
 import { binaryTarget, hostTarget, type Target, TARGETS } from "./compile_targets.ts";
 import { FULL_DENO_MARKERS, isFullDeno, isZip } from "./denort_bin.ts";
 import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS, ROLES } from "../cli/role_permissions.ts";
@@ -43,31 +44,19 @@ async function runCompile(
     if (/^(DENORT_BIN|(https?|all|no)_proxy)$/i.test(name)) delete base[name];
   }
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-all", SCRIPT, ...args],
-    cwd: ROOT,
-    clearEnv: true,
-    env: { ...base, NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill("SIGKILL");
-  }, timeoutSeconds * 1000);
-  const output = await child.output();
-  clearTimeout(timer);
+  const { timedOut, ...output } = await runDenoBounded(
+    {
+      args: ["run", "--quiet", "--allow-all", SCRIPT, ...args],
+      cwd: ROOT,
+      clearEnv: true,
+      env: { ...base, NO_COLOR: "1", ...env },
+    },
+    timeoutSeconds,
+    "SIGKILL",
+  );
   const seconds = (performance.now() - started) / 1000;
   ok(!timedOut, `compile ${args.join(" ")} did not finish within ${timeoutSeconds} s`);
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-    seconds,
-  };
+  return { ...output, seconds };
 }
 
 /** The `deno compile` lines of a dry run, as words (no path here holds a space). */

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { encodeBase64Url } from "../envelope/base64url.ts";
-import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { derivePasswordKey, proveKeyExchange } from "../protocol/key_exchange.ts";
 import { eventually } from "../tests/eventually.ts";
-import { withTempDir } from "./_test_utils.ts";
-import { signRegistration } from "../protocol/registration.ts";
+import { clientRegistration, withTempDir } from "./_test_utils.ts";
 import {
   MAX_ONE_TIME_PASSWORDS,
   parseOneTimePasswords,
@@ -12,12 +10,7 @@ import {
 } from "./relay_passwords.ts";
 
 const pair = await generateSigningKeyPair();
-const registration = await signRegistration(pair.privateKey, {
-  publicKey: encodeBase64Url(await exportSigningPublicKey(pair.publicKey)),
-  hostIdentity: "test",
-  hostname: "test",
-  issuedAt: Date.now(),
-});
+const registration = await clientRegistration(pair, "test");
 /** A client's proof of `password` for the relay whose passwords these are. */
 async function proofOf(passwords: RelayPasswords, password: string) {
   return await proveKeyExchange(registration, [await derivePasswordKey(password, passwords.salt)]);

@@ -24,6 +24,13 @@ async function writeSecret(path: string, text: string): Promise<string> {
   return path;
 }
 
+/** The passwords of `dataDir` read from the one-time password `file`, once all are derived. */
+async function readyOneTimePasswords(file: string, dataDir: string): Promise<RelayPasswords> {
+  const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
+  await passwords.ready();
+  return passwords;
+}
+
 Deno.test("parseOneTimePasswords() ignores blanks, comments, surrounding spaces and repeats", () => {
   assert.deepEqual(parseOneTimePasswords("# comment\n\n  one  \r\ntwo\none\n"), ["one", "two"]);
 });
@@ -63,8 +70,7 @@ Deno.test("RelayPasswords.match() accepts the shared password every time and ref
 Deno.test("RelayPasswords.match() consumes a one-time password once, even when many race, and release() gives it back", async () => {
   await withDir(async (dataDir) => {
     const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\nsecond-one-time\n");
-    const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
-    await passwords.ready();
+    const passwords = await readyOneTimePasswords(file, dataDir);
     const proof = await proofOf(passwords, "first-one-time");
     const matches = await Promise.all(
       Array.from({ length: 8 }, () => passwords.match(registration, proof)),
@@ -78,8 +84,7 @@ Deno.test("RelayPasswords.match() consumes a one-time password once, even when m
     assert.equal(again.ok && again.kind, "one-time password");
     assert.deepEqual(await passwords.match(registration, proof), { ok: false, reason: "used" });
     // The used marker survives a new instance (a restart), and holds no password.
-    const reopened = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
-    await reopened.ready();
+    const reopened = await readyOneTimePasswords(file, dataDir);
     assert.equal(reopened.salt, passwords.salt, "the salt is kept in the data dir");
     assert.deepEqual(await reopened.match(registration, proof), { ok: false, reason: "used" });
     for (const entry of Deno.readDirSync(`${dataDir}/key-exchange/used`)) {
@@ -94,8 +99,7 @@ Deno.test("RelayPasswords.match() consumes a one-time password once, even when m
 Deno.test("RelayPasswords reads the one-time password file again when it changes", async () => {
   await withDir(async (dataDir) => {
     const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\n");
-    const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
-    await passwords.ready();
+    const passwords = await readyOneTimePasswords(file, dataDir);
     const proof = await proofOf(passwords, "added-later-one");
     assert.deepEqual(await passwords.match(registration, proof), { ok: false, reason: "wrong" });
     await writeSecret(file, "first-one-time\nadded-later-one\n");
@@ -133,8 +137,7 @@ Deno.test("RelayPasswords refuses no password, an empty one, and files others ca
 Deno.test("RelayPasswords names a password by its id: a proof for another relay's salt, or a guess, matches nothing", async () => {
   await withDir(async (dataDir) => {
     const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\nsecond-one-time\n");
-    const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
-    await passwords.ready();
+    const passwords = await readyOneTimePasswords(file, dataDir);
     const other = await RelayPasswords.open({ sharedPassword: "x", dataDir: `${dataDir}/other` });
     assert.notEqual(other.salt, passwords.salt, "each relay makes its own salt");
     // The right password, derived with the other relay's salt: not a proof for this relay.

@@ -1,5 +1,5 @@
 /**
- * Test support for the relay: genuine upstream messages, a temporary data dir and a bounded wait.
+ * Test support for the relay: genuine upstream messages and registrations, a temporary data dir and a bounded wait.
  *
  * @module
  */
@@ -7,7 +7,10 @@
 import { encryptionKeyId, generateEncryptionKeyPair } from "../envelope/encryption_key.ts";
 import { createContentKey } from "../envelope/jwe.ts";
 import { sealReport, signReport } from "../envelope/report_message.ts";
-import { generateSigningKeyPair } from "../envelope/signature.ts";
+import { encodeBase64Url } from "../envelope/base64url.ts";
+import type { FlattenedJws } from "../envelope/jws.ts";
+import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
+import { signRegistration } from "../protocol/registration.ts";
 
 const encoder = new TextEncoder();
 
@@ -39,6 +42,20 @@ export async function createMessageFactory(): Promise<MessageFactory> {
         await sealReport(contentKey, client.privateKey, { cid, seq }, report(cid, seq)),
       ),
   };
+}
+
+/** The registration of `keys`, signed now as a client signs it, as host `hostIdentity`. */
+export async function clientRegistration(
+  keys: CryptoKeyPair,
+  hostIdentity: string,
+  hostname = hostIdentity,
+): Promise<FlattenedJws> {
+  return await signRegistration(keys.privateKey, {
+    publicKey: encodeBase64Url(await exportSigningPublicKey(keys.publicKey)),
+    hostIdentity,
+    hostname,
+    issuedAt: Date.now(),
+  });
 }
 
 /** Runs `body` with a new temporary folder (named after `prefix`), removed afterwards. */

@@ -24,17 +24,13 @@ import { KeyExchangeSalts } from "./key_exchange_salts.ts";
 import { KeyExchangeThrottle } from "./key_exchange_throttle.ts";
 import { RelayPasswords } from "./relay_passwords.ts";
 import { Spool } from "./spool.ts";
+import { clientRegistration } from "./_test_utils.ts";
 
 const SHARED = "the shared password";
 const ONE_TIME = "a one-time password";
 const client = await generateSigningKeyPair();
 const clientKeyText = encodeBase64Url(await exportSigningPublicKey(client.publicKey));
-const registration = await signRegistration(client.privateKey, {
-  publicKey: clientKeyText,
-  hostIdentity: "host",
-  hostname: "host",
-  issuedAt: Date.now(),
-});
+const registration = await clientRegistration(client, "host");
 
 interface Setup {
   app: ReturnType<typeof createRelayApp>;
@@ -276,12 +272,7 @@ Deno.test("authenticating relay gives a one-time password back when the registra
 
     // Used now: another key with the same one-time password is refused.
     const other = await generateSigningKeyPair();
-    const otherRegistration = await signRegistration(other.privateKey, {
-      publicKey: encodeBase64Url(await exportSigningPublicKey(other.publicKey)),
-      hostIdentity: "other",
-      hostname: "other",
-      issuedAt: Date.now(),
-    });
+    const otherRegistration = await clientRegistration(other, "other");
     const reused = await app.request(API.register, {
       method: "POST",
       body: JSON.stringify({
@@ -368,12 +359,7 @@ Deno.test("a voucher of a trusted relay below admits a registration without a pa
 
 Deno.test("a voucher of an untrusted relay, or for another registration, admits nothing", async () => {
   await withVouchingSetup(async ({ authenticator, relay, relayKey }) => {
-    const other = await signRegistration(client.privateKey, {
-      publicKey: clientKeyText,
-      hostIdentity: "another",
-      hostname: "host",
-      issuedAt: Date.now(),
-    });
+    const other = await clientRegistration(client, "another", "host");
     const forOther = await signRelayVoucher(relay.privateKey, relayKey, other, ADMITTED);
     const refused = await authenticator.admitRegistration(
       bytesOf({ ...registration, relayVoucher: forOther }),

@@ -153,6 +153,10 @@ interface Harness {
   serverKey: CryptoKeyPair;
   client: CryptoKeyPair;
   spool: Spool;
+  /** Every forwarder made by {@linkcode forwarderFor}, stopped at the end of the scope. */
+  forwarders: DecryptingForwarder[];
+  /** Stops the forwarders and the parent, and removes the folder. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 async function setUp(): Promise<Harness> {
@@ -178,6 +182,7 @@ async function setUp(): Promise<Harness> {
     publicKey: client.publicKey,
     text: encodeBase64Url(await exportSigningPublicKey(client.publicKey)),
   });
+  const forwarders: DecryptingForwarder[] = [];
   return {
     root,
     relayDir,
@@ -187,12 +192,13 @@ async function setUp(): Promise<Harness> {
     serverKey,
     client,
     spool: await Spool.open(relayDir),
+    forwarders,
+    async [Symbol.asyncDispose]() {
+      for (const forwarder of forwarders) await forwarder.stop();
+      await parent.server.shutdown();
+      await Deno.remove(root, { recursive: true });
+    },
   };
-}
-
-async function tearDown(harness: Harness): Promise<void> {
-  await harness.parent.server.shutdown();
-  await Deno.remove(harness.root, { recursive: true });
 }
 
 async function forwarderFor(
@@ -200,7 +206,7 @@ async function forwarderFor(
   retired: ReadonlySet<string> = new Set(),
 ): Promise<DecryptingForwarder> {
   const identity = await RelayIdentity.open(harness.relayDir);
-  return new DecryptingForwarder({
+  const forwarder = new DecryptingForwarder({
     spool: harness.spool,
     parentUrl: harness.parent.url,
     keys: await RelayKeyRing.open({ dataDir: harness.relayDir, log: silentLogger }),
@@ -219,6 +225,8 @@ async function forwarderFor(
     minBackoffMs: 20,
     maxBackoffMs: 100,
   });
+  harness.forwarders.push(forwarder);
+  return forwarder;
 }
 
 function report(seq: number): Uint8Array<ArrayBuffer> {
@@ -239,98 +247,82 @@ async function spool(harness: Harness, message: unknown): Promise<void> {
   await harness.spool.put(new TextEncoder().encode(JSON.stringify(message)));
 }
 
-Deno.test("DecryptingForwarder forwards untouched until the relay is allowed, then sends bundles", async () => {
-  const harness = await setUp();
-  let forwarder = await forwarderFor(harness);
-  try {
-    for (const seq of [1, 2, 3]) await spool(harness, await sealed(harness, seq));
-    forwarder.start();
-    await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
-    await forwarder.stop();
-    // Passed-through messages go up concurrently: each exactly once, in any order.
-    assert.deepEqual([...harness.parent.single].sort((a, b) => a - b), [1, 2, 3]);
-    assert.equal(forwarder.stats().passedThrough, 3);
-    assert.equal(forwarder.stats().bundlesSent, 0);
-    assert.equal((await RelayIdentity.open(harness.relayDir)).computerId, RELAY_ID);
+/** Runs `forwarder` until the spool is empty, then stops it. */
+async function drain(harness: Harness, forwarder: DecryptingForwarder): Promise<void> {
+  forwarder.start();
+  await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
+  await forwarder.stop();
+}
 
-    harness.parent.allowRelay = true;
-    forwarder = await forwarderFor(harness); // a new one: the old one paused bundling for 30 s
-    for (const seq of [4, 5, 6]) await spool(harness, await sealed(harness, seq));
-    forwarder.start();
-    await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
-    await forwarder.stop();
-    assert.deepEqual(harness.parent.bundled, [4, 5, 6]);
-    assert.equal(harness.parent.bundles, 1);
-    const stats = forwarder.stats();
-    assert.deepEqual([stats.bundlesSent, stats.reportsBundled, stats.passedThrough], [1, 3, 0]);
-  } finally {
-    await forwarder.stop();
-    await tearDown(harness);
-  }
+Deno.test("DecryptingForwarder forwards untouched until the relay is allowed, then sends bundles", async () => {
+  await using harness = await setUp();
+  let forwarder = await forwarderFor(harness);
+  for (const seq of [1, 2, 3]) await spool(harness, await sealed(harness, seq));
+  await drain(harness, forwarder);
+  // Passed-through messages go up concurrently: each exactly once, in any order.
+  assert.deepEqual([...harness.parent.single].sort((a, b) => a - b), [1, 2, 3]);
+  assert.equal(forwarder.stats().passedThrough, 3);
+  assert.equal(forwarder.stats().bundlesSent, 0);
+  assert.equal((await RelayIdentity.open(harness.relayDir)).computerId, RELAY_ID);
+
+  harness.parent.allowRelay = true;
+  forwarder = await forwarderFor(harness); // a new one: the old one paused bundling for 30 s
+  for (const seq of [4, 5, 6]) await spool(harness, await sealed(harness, seq));
+  await drain(harness, forwarder);
+  assert.deepEqual(harness.parent.bundled, [4, 5, 6]);
+  assert.equal(harness.parent.bundles, 1);
+  const stats = forwarder.stats();
+  assert.deepEqual([stats.bundlesSent, stats.reportsBundled, stats.passedThrough], [1, 3, 0]);
 });
 
 Deno.test("DecryptingForwarder passes through what it cannot vouch for, and keeps everything while the parent is down", async () => {
-  const harness = await setUp();
+  await using harness = await setUp();
   harness.parent.allowRelay = true;
   const forwarder = await forwarderFor(harness);
-  try {
-    // Clear text, and an envelope whose sender signature does not verify, go untouched: the
-    // server judges them (here it refuses the second, which moves to rejected/).
-    await spool(
-      harness,
-      await signReport(harness.client.privateKey, { cid: CLIENT_ID, seq: 1, kid: null }, report(1)),
-    );
-    const tampered = await sealed(harness, 2);
-    tampered.sig = tampered.sig.replace(/^./, (c) => c === "A" ? "B" : "A");
-    await spool(harness, tampered);
-    for (const seq of [3, 4]) await spool(harness, await sealed(harness, seq));
+  // Clear text, and an envelope whose sender signature does not verify, go untouched: the
+  // server judges them (here it refuses the second, which moves to rejected/).
+  await spool(
+    harness,
+    await signReport(harness.client.privateKey, { cid: CLIENT_ID, seq: 1, kid: null }, report(1)),
+  );
+  const tampered = await sealed(harness, 2);
+  tampered.sig = tampered.sig.replace(/^./, (c) => c === "A" ? "B" : "A");
+  await spool(harness, tampered);
+  for (const seq of [3, 4]) await spool(harness, await sealed(harness, seq));
 
-    harness.parent.up = false;
-    forwarder.start();
-    await waitUntil(
-      () => forwarder.stats().failures >= 2,
-      "failed attempts while the parent is down",
-    );
-    assert.equal(harness.spool.count(), 4, "nothing is lost while the parent is down");
+  harness.parent.up = false;
+  forwarder.start();
+  await waitUntil(
+    () => forwarder.stats().failures >= 2,
+    "failed attempts while the parent is down",
+  );
+  assert.equal(harness.spool.count(), 4, "nothing is lost while the parent is down");
 
-    harness.parent.up = true;
-    await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
-    await forwarder.stop();
-    assert.deepEqual(harness.parent.single, [1]);
-    assert.deepEqual(harness.parent.bundled, [3, 4]);
-    const stats = forwarder.stats();
-    assert.equal(stats.rejected, 1, JSON.stringify(stats));
-    assert.equal((await harness.spool.listRejected()).length, 1);
-  } finally {
-    await forwarder.stop();
-    await tearDown(harness);
-  }
+  harness.parent.up = true;
+  await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
+  await forwarder.stop();
+  assert.deepEqual(harness.parent.single, [1]);
+  assert.deepEqual(harness.parent.bundled, [3, 4]);
+  const stats = forwarder.stats();
+  assert.equal(stats.rejected, 1, JSON.stringify(stats));
+  assert.equal((await harness.spool.listRejected()).length, 1);
 });
 
 Deno.test("DecryptingForwarder never decrypts with a key the site retired, even with its file at hand", async () => {
-  const harness = await setUp();
+  await using harness = await setUp();
   harness.parent.allowRelay = true;
   const retired = new Set<string>();
   let forwarder = await forwarderFor(harness, retired);
-  try {
-    await spool(harness, await sealed(harness, 1));
-    forwarder.start();
-    await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
-    await forwarder.stop();
-    assert.deepEqual(harness.parent.bundled, [1], "decrypted and bundled while current");
+  await spool(harness, await sealed(harness, 1));
+  await drain(harness, forwarder);
+  assert.deepEqual(harness.parent.bundled, [1], "decrypted and bundled while current");
 
-    retired.add(harness.kid);
-    forwarder = await forwarderFor(harness, retired);
-    for (const seq of [2, 3]) await spool(harness, await sealed(harness, seq));
-    forwarder.start();
-    await waitUntil(() => harness.spool.count() === 0, "the spool to drain");
-    await forwarder.stop();
-    assert.deepEqual(harness.parent.bundled, [1], "nothing more was decrypted");
-    assert.deepEqual([...harness.parent.single].sort((a, b) => a - b), [2, 3]);
-    assert.equal(forwarder.stats().passedThrough, 2);
-    assert.equal(forwarder.stats().reportsBundled, 0);
-  } finally {
-    await forwarder.stop();
-    await tearDown(harness);
-  }
+  retired.add(harness.kid);
+  forwarder = await forwarderFor(harness, retired);
+  for (const seq of [2, 3]) await spool(harness, await sealed(harness, seq));
+  await drain(harness, forwarder);
+  assert.deepEqual(harness.parent.bundled, [1], "nothing more was decrypted");
+  assert.deepEqual([...harness.parent.single].sort((a, b) => a - b), [2, 3]);
+  assert.equal(forwarder.stats().passedThrough, 2);
+  assert.equal(forwarder.stats().reportsBundled, 0);
 });

@@ -22,7 +22,7 @@ interface RunningRelay {
 }
 
 /** Starts `mle-relay run` on a free loopback port and waits until it listens. */
-async function startRelay(
+async function spawnRelay(
   dataDir: string,
   parentUrl: string,
   extra: string[] = [],
@@ -46,15 +46,26 @@ async function startRelay(
   return { process, url: `http://127.0.0.1:${LISTENING.exec(process.stderr)![1]}` };
 }
 
+/** What {@linkcode withSetup} gives a test. */
+interface Setup {
+  dataDir: string;
+  stub: ParentStub;
+  /** Starts a relay on the data dir with the stub as its parent, killed at the end if still running. */
+  startRelay: (extra?: string[]) => Promise<RunningRelay>;
+}
+
 /** Runs `body` with a fresh data dir and a parent stub, cleaning both (and relays) up. */
-async function withSetup(
-  body: (setup: { dataDir: string; stub: ParentStub; relays: RunningRelay[] }) => Promise<void>,
-): Promise<void> {
+async function withSetup(body: (setup: Setup) => Promise<void>): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "mle-relay-process-" });
   const stub = new ParentStub();
   const relays: RunningRelay[] = [];
+  const startRelay = async (extra: string[] = []) => {
+    const relay = await spawnRelay(dataDir, stub.url, extra);
+    relays.push(relay);
+    return relay;
+  };
   try {
-    await body({ dataDir, stub, relays });
+    await body({ dataDir, stub, startRelay });
   } finally {
     for (const relay of relays) await relay.process.stop("SIGKILL");
     await stub.close();
@@ -120,10 +131,9 @@ Deno.test("mle-relay misuse exits 2 with an error and a hint on stderr", async (
 });
 
 Deno.test("mle-relay keeps reports while the parent is down and delivers them when it answers", async () => {
-  await withSetup(async ({ dataDir, stub, relays }) => {
+  await withSetup(async ({ dataDir, stub, startRelay }) => {
     stub.mode = "down";
-    const relay = await startRelay(dataDir, stub.url);
-    relays.push(relay);
+    const relay = await startRelay();
     const capabilities = await (await fetch(`${relay.url}${API.capabilities}`)).json();
     assert.equal(capabilities.role, "relay");
     assert.equal(capabilities.acceptsEncryptedReports, true);
@@ -151,9 +161,8 @@ Deno.test("mle-relay keeps reports while the parent is down and delivers them wh
 });
 
 Deno.test("mle-relay answers 413 to an oversized report and 400 to a malformed one over HTTP", async () => {
-  await withSetup(async ({ dataDir, stub, relays }) => {
-    const relay = await startRelay(dataDir, stub.url);
-    relays.push(relay);
+  await withSetup(async ({ dataDir, startRelay }) => {
+    const relay = await startRelay();
     const oversized = await post(relay.url, "x".repeat(MAX_REPORT_MESSAGE_BYTES + 1));
     assert.equal(oversized.status, 413);
     assert.equal((oversized.body as { error: { code: string } }).error.code, "ERR_TOO_LARGE");
@@ -177,10 +186,9 @@ Deno.test("mle-relay answers 413 to an oversized report and 400 to a malformed o
 });
 
 Deno.test("mle-relay killed with acknowledged reports delivers each exactly once after a restart", async () => {
-  await withSetup(async ({ dataDir, stub, relays }) => {
+  await withSetup(async ({ dataDir, stub, startRelay }) => {
     stub.mode = "down";
-    const first = await startRelay(dataDir, stub.url);
-    relays.push(first);
+    const first = await startRelay();
     const sent: string[] = [];
     for (let seq = 1; seq <= 8; seq++) {
       const body = seq % 2 ? await messages.encrypted(32, seq) : await messages.clear(32, seq);
@@ -195,8 +203,7 @@ Deno.test("mle-relay killed with acknowledged reports delivers each exactly once
     // resends, the parent answers 409 ERR_DUPLICATE_REPORT, the relay drops its copy.
     stub.mode = "up";
     stub.loseFirstAck = true;
-    const second = await startRelay(dataDir, stub.url);
-    relays.push(second);
+    const second = await startRelay();
     await waitUntil(async () => (await spooled(dataDir)).length === 0, "spool emptied", 20_000);
     assert.equal(stub.stored.size, 8, "each stored exactly once");
     assert.deepEqual([...stub.stored.values()].sort(), [...sent].sort());
@@ -212,10 +219,9 @@ Deno.test("mle-relay killed with acknowledged reports delivers each exactly once
 });
 
 Deno.test("mle-relay killed in the middle of a delivery resends and the parent stores it once", async () => {
-  await withSetup(async ({ dataDir, stub, relays }) => {
+  await withSetup(async ({ dataDir, stub, startRelay }) => {
     stub.reportDelayMs = 600;
-    const first = await startRelay(dataDir, stub.url, ["--concurrency", "2"]);
-    relays.push(first);
+    const first = await startRelay(["--concurrency", "2"]);
     for (let seq = 1; seq <= 4; seq++) {
       assert.equal((await post(first.url, await messages.clear(33, seq))).status, 202);
     }
@@ -223,8 +229,7 @@ Deno.test("mle-relay killed in the middle of a delivery resends and the parent s
     await first.process.stop("SIGKILL");
     await waitUntil(() => stub.received.length >= 2, "the parent got the interrupted sends");
     stub.reportDelayMs = 0;
-    const second = await startRelay(dataDir, stub.url);
-    relays.push(second);
+    const second = await startRelay();
     await waitUntil(async () => (await spooled(dataDir)).length === 0, "spool emptied", 20_000);
     assert.equal(stub.stored.size, 4, "each stored exactly once");
     // Only the two interrupted sends came again, each answered 409 and then dropped.
@@ -240,9 +245,8 @@ Deno.test("mle-relay killed in the middle of a delivery resends and the parent s
 });
 
 Deno.test("mle-relay --no-encrypted-reports says so and refuses encrypted reports with 415", async () => {
-  await withSetup(async ({ dataDir, stub, relays }) => {
-    const relay = await startRelay(dataDir, stub.url, ["--no-encrypted-reports"]);
-    relays.push(relay);
+  await withSetup(async ({ stub, startRelay }) => {
+    const relay = await startRelay(["--no-encrypted-reports"]);
     const capabilities = await (await fetch(`${relay.url}${API.capabilities}`)).json();
     assert.equal(capabilities.acceptsEncryptedReports, false);
     const refused = await post(relay.url, await messages.encrypted(34, 1));
@@ -259,10 +263,9 @@ Deno.test("mle-relay --no-encrypted-reports says so and refuses encrypted report
 });
 
 Deno.test("mle-relay moves a report the parent refuses to rejected/ and does not retry it", async () => {
-  await withSetup(async ({ dataDir, stub, relays }) => {
+  await withSetup(async ({ dataDir, stub, startRelay }) => {
     stub.mode = "reject";
-    const relay = await startRelay(dataDir, stub.url);
-    relays.push(relay);
+    const relay = await startRelay();
     const refused = await messages.clear(35, 1);
     assert.equal((await post(relay.url, refused)).status, 202);
     const rejected = joinPath(dataDir, "rejected");
@@ -291,11 +294,10 @@ Deno.test("mle-relay moves a report the parent refuses to rejected/ and does not
 });
 
 Deno.test("mle-relay serves the cached masthead while the parent is down, across a restart", async () => {
-  await withSetup(async ({ dataDir, stub, relays }) => {
+  await withSetup(async ({ stub, startRelay }) => {
     const masthead = '{"protected":"eyJ0eXAiOiJtYXN0aGVhZCJ9","payload":"e30","signature":"c2ln"}';
     stub.documents.set(API.masthead, masthead);
-    const first = await startRelay(dataDir, stub.url);
-    relays.push(first);
+    const first = await startRelay();
     const fresh = await fetch(`${first.url}${API.masthead}`);
     assert.equal(fresh.status, 200);
     assert.equal(await fresh.text(), masthead);
@@ -310,8 +312,7 @@ Deno.test("mle-relay serves the cached masthead while the parent is down, across
     assert.equal((await none.json()).error.code, "ERR_PARENT_UNREACHABLE");
     assert.equal((await first.process.stop("SIGTERM")).code, 0);
 
-    const second = await startRelay(dataDir, stub.url);
-    relays.push(second);
+    const second = await startRelay();
     const afterRestart = await fetch(`${second.url}${API.masthead}`);
     assert.equal(afterRestart.status, 200);
     assert.equal(await afterRestart.text(), masthead);
@@ -320,9 +321,8 @@ Deno.test("mle-relay serves the cached masthead while the parent is down, across
 });
 
 Deno.test("mle-relay refuses a data dir another relay is running on", async () => {
-  await withSetup(async ({ dataDir, stub, relays }) => {
-    const relay = await startRelay(dataDir, stub.url);
-    relays.push(relay);
+  await withSetup(async ({ dataDir, stub, startRelay }) => {
+    const relay = await startRelay();
     const second = await runRole("relay", [
       "run",
       "--parent",

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
-import { encodeBase64Url } from "../envelope/base64url.ts";
-import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
+import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { derivePasswordKey, proveKeyExchange } from "../protocol/key_exchange.ts";
 import { eventually } from "../tests/eventually.ts";
-import { withTempDir } from "./_test_utils.ts";
-import { signRegistration } from "../protocol/registration.ts";
+import { clientRegistration, withTempDir } from "./_test_utils.ts";
 import {
   MAX_ONE_TIME_PASSWORDS,
   parseOneTimePasswords,
@@ -12,12 +10,7 @@ import {
 } from "./relay_passwords.ts";
 
 const pair = await generateSigningKeyPair();
-const registration = await signRegistration(pair.privateKey, {
-  publicKey: encodeBase64Url(await exportSigningPublicKey(pair.publicKey)),
-  hostIdentity: "test",
-  hostname: "test",
-  issuedAt: Date.now(),
-});
+const registration = await clientRegistration(pair, "test");
 /** A client's proof of `password` for the relay whose passwords these are. */
 async function proofOf(passwords: RelayPasswords, password: string) {
   return await proveKeyExchange(registration, [await derivePasswordKey(password, passwords.salt)]);
@@ -29,6 +22,13 @@ async function writeSecret(path: string, text: string): Promise<string> {
   await Deno.writeTextFile(path, text, { mode: 0o600 });
   await Deno.chmod(path, 0o600);
   return path;
+}
+
+/** The passwords of `dataDir` read from the one-time password `file`, once all are derived. */
+async function readyOneTimePasswords(file: string, dataDir: string): Promise<RelayPasswords> {
+  const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
+  await passwords.ready();
+  return passwords;
 }
 
 Deno.test("parseOneTimePasswords() ignores blanks, comments, surrounding spaces and repeats", () => {
@@ -70,8 +70,7 @@ Deno.test("RelayPasswords.match() accepts the shared password every time and ref
 Deno.test("RelayPasswords.match() consumes a one-time password once, even when many race, and release() gives it back", async () => {
   await withDir(async (dataDir) => {
     const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\nsecond-one-time\n");
-    const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
-    await passwords.ready();
+    const passwords = await readyOneTimePasswords(file, dataDir);
     const proof = await proofOf(passwords, "first-one-time");
     const matches = await Promise.all(
       Array.from({ length: 8 }, () => passwords.match(registration, proof)),
@@ -85,8 +84,7 @@ Deno.test("RelayPasswords.match() consumes a one-time password once, even when m
     assert.equal(again.ok && again.kind, "one-time password");
     assert.deepEqual(await passwords.match(registration, proof), { ok: false, reason: "used" });
     // The used marker survives a new instance (a restart), and holds no password.
-    const reopened = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
-    await reopened.ready();
+    const reopened = await readyOneTimePasswords(file, dataDir);
     assert.equal(reopened.salt, passwords.salt, "the salt is kept in the data dir");
     assert.deepEqual(await reopened.match(registration, proof), { ok: false, reason: "used" });
     for (const entry of Deno.readDirSync(`${dataDir}/key-exchange/used`)) {
@@ -101,8 +99,7 @@ Deno.test("RelayPasswords.match() consumes a one-time password once, even when m
 Deno.test("RelayPasswords reads the one-time password file again when it changes", async () => {
   await withDir(async (dataDir) => {
     const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\n");
-    const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
-    await passwords.ready();
+    const passwords = await readyOneTimePasswords(file, dataDir);
     const proof = await proofOf(passwords, "added-later-one");
     assert.deepEqual(await passwords.match(registration, proof), { ok: false, reason: "wrong" });
     await writeSecret(file, "first-one-time\nadded-later-one\n");
@@ -140,8 +137,7 @@ Deno.test("RelayPasswords refuses no password, an empty one, and files others ca
 Deno.test("RelayPasswords names a password by its id: a proof for another relay's salt, or a guess, matches nothing", async () => {
   await withDir(async (dataDir) => {
     const file = await writeSecret(`${dataDir}/otp.txt`, "first-one-time\nsecond-one-time\n");
-    const passwords = await RelayPasswords.open({ oneTimePasswordsFile: file, dataDir });
-    await passwords.ready();
+    const passwords = await readyOneTimePasswords(file, dataDir);
     const other = await RelayPasswords.open({ sharedPassword: "x", dataDir: `${dataDir}/other` });
     assert.notEqual(other.salt, passwords.salt, "each relay makes its own salt");
     // The right password, derived with the other relay's salt: not a proof for this relay.

@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "../envelope/concat_bytes.ts";
 import { encodeSpoolRecord, readSpoolSegment, SPOOL_RECORD_OVERHEAD } from "./spool_record.ts";
 
 const encoder = new TextEncoder();
 const ids = [1, 2, 3].map((n) => `000170000000000${n}-000000-0123abcd`);
 
 function segmentOf(...messages: string[]): Uint8Array {
-  const records = messages.map((text, i) => encodeSpoolRecord(ids[i], i + 7, encoder.encode(text)));
-  const bytes = new Uint8Array(records.reduce((sum, record) => sum + record.length, 0));
-  let offset = 0;
-  for (const record of records) {
-    bytes.set(record, offset);
-    offset += record.length;
-  }
-  return bytes;
+  return concatBytes(
+    messages.map((text, i) => encodeSpoolRecord(ids[i], i + 7, encoder.encode(text))),
+  );
 }
 
 Deno.test("readSpoolSegment() finds each record's id, sender and exact message", () => {

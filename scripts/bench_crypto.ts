@@ -87,6 +87,31 @@ function record(what: string, how: string, value: number, unit: string, key: str
   json[`${key}_event_loop_us`] = Math.round(lastMainThreadMicros * 10) / 10;
 }
 
+/** One operation done both ways, to be measured side by side. */
+interface Contenders {
+  web: () => Promise<unknown>;
+  node: () => unknown;
+  /** Whether to measure Web Crypto with {@linkcode CONCURRENCY} operations in flight too. */
+  webConcurrently?: boolean;
+  /** What each operation is worth in `unit` (default 1, in ops/s). */
+  scale?: number;
+  unit?: string;
+}
+
+/**
+ * Records `what` through Web Crypto (alone, then concurrently if asked) and through node:crypto,
+ * as `<key>_web`, `<key>_web_concurrent` and `<key>_node`.
+ */
+async function compare(what: string, key: string, contenders: Contenders): Promise<void> {
+  const { web, node, scale = 1, unit = "ops/s" } = contenders;
+  record(what, "Web Crypto", (await rate(web)) * scale, unit, `${key}_web`);
+  if (contenders.webConcurrently) {
+    const concurrent = (await rate(web, CONCURRENCY)) * scale;
+    record(what, `Web Crypto x${CONCURRENCY}`, concurrent, unit, `${key}_web_concurrent`);
+  }
+  record(what, "node:crypto", (await rate(node)) * scale, unit, `${key}_node`);
+}
+
 // RSA-OAEP-256 unwrap of a 32-byte content key.
 for (const bits of [2048, 4096] as const) {
   const pair = await crypto.subtle.generateKey(
@@ -114,28 +139,11 @@ for (const bits of [2048, 4096] as const) {
       oaepHash: "sha256",
     }, wrapped);
   if (!Buffer.from(nodeUnwrap()).equals(Buffer.from(cek))) throw new Error("node unwrap differs");
-  const webUnwrap = () => crypto.subtle.decrypt("RSA-OAEP", pair.privateKey, wrapped);
-  record(
-    `RSA-OAEP-256 unwrap ${bits}`,
-    "Web Crypto",
-    await rate(webUnwrap),
-    "ops/s",
-    `rsa${bits}_web`,
-  );
-  record(
-    `RSA-OAEP-256 unwrap ${bits}`,
-    `Web Crypto x${CONCURRENCY}`,
-    await rate(webUnwrap, CONCURRENCY),
-    "ops/s",
-    `rsa${bits}_web_concurrent`,
-  );
-  record(
-    `RSA-OAEP-256 unwrap ${bits}`,
-    "node:crypto",
-    await rate(nodeUnwrap),
-    "ops/s",
-    `rsa${bits}_node`,
-  );
+  await compare(`RSA-OAEP-256 unwrap ${bits}`, `rsa${bits}`, {
+    web: () => crypto.subtle.decrypt("RSA-OAEP", pair.privateKey, wrapped),
+    node: nodeUnwrap,
+    webConcurrently: true,
+  });
 }
 
 // AES-256-GCM.
@@ -163,32 +171,13 @@ for (const bits of [2048, 4096] as const) {
       decipher.update(sealed.subarray(0, sealed.length - 16));
       decipher.final();
     };
-    const scale = size === 1024 ? 1 : size / 1e6;
-    const unit = size === 1024 ? "ops/s" : "MB/s";
-    const tag = size === 1024 ? "aes_gcm_1k" : "aes_gcm_mb_per_s";
-    record(
-      `AES-256-GCM open ${label}`,
-      "Web Crypto",
-      (await rate(webOpen)) * scale,
-      unit,
-      `${tag}_web`,
-    );
-    if (size === 1024) {
-      record(
-        `AES-256-GCM open ${label}`,
-        `Web Crypto x${CONCURRENCY}`,
-        await rate(webOpen, CONCURRENCY),
-        unit,
-        `${tag}_web_concurrent`,
-      );
-    }
-    record(
-      `AES-256-GCM open ${label}`,
-      "node:crypto",
-      (await rate(nodeOpen)) * scale,
-      unit,
-      `${tag}_node`,
-    );
+    await compare(`AES-256-GCM open ${label}`, size === 1024 ? "aes_gcm_1k" : "aes_gcm_mb_per_s", {
+      web: webOpen,
+      node: nodeOpen,
+      webConcurrently: size === 1024,
+      scale: size === 1024 ? 1 : size / 1e6,
+      unit: size === 1024 ? "ops/s" : "MB/s",
+    });
   }
 }
 
@@ -210,61 +199,24 @@ for (const bits of [2048, 4096] as const) {
     format: "der",
     type: "pkcs8",
   });
-  const webVerify = () => crypto.subtle.verify("Ed25519", pair.publicKey, signature, data);
-  record(
-    "Ed25519 verify 1.4 KiB",
-    "Web Crypto",
-    await rate(webVerify),
-    "ops/s",
-    "ed25519_verify_web",
-  );
-  record(
-    "Ed25519 verify 1.4 KiB",
-    `Web Crypto x${CONCURRENCY}`,
-    await rate(webVerify, CONCURRENCY),
-    "ops/s",
-    "ed25519_verify_web_concurrent",
-  );
-  record(
-    "Ed25519 verify 1.4 KiB",
-    "node:crypto",
-    await rate(() => nodeCrypto.verify(null, data, nodePublic, signature)),
-    "ops/s",
-    "ed25519_verify_node",
-  );
-  record(
-    "Ed25519 sign 1.4 KiB",
-    "Web Crypto",
-    await rate(() => crypto.subtle.sign("Ed25519", pair.privateKey, data)),
-    "ops/s",
-    "ed25519_sign_web",
-  );
-  record(
-    "Ed25519 sign 1.4 KiB",
-    "node:crypto",
-    await rate(() => nodeCrypto.sign(null, data, nodePrivate)),
-    "ops/s",
-    "ed25519_sign_node",
-  );
+  await compare("Ed25519 verify 1.4 KiB", "ed25519_verify", {
+    web: () => crypto.subtle.verify("Ed25519", pair.publicKey, signature, data),
+    node: () => nodeCrypto.verify(null, data, nodePublic, signature),
+    webConcurrently: true,
+  });
+  await compare("Ed25519 sign 1.4 KiB", "ed25519_sign", {
+    web: () => crypto.subtle.sign("Ed25519", pair.privateKey, data),
+    node: () => nodeCrypto.sign(null, data, nodePrivate),
+  });
 }
 
 // SHA-256 of 1 KiB (the stored report's digest).
 {
   const data = crypto.getRandomValues(new Uint8Array(1024));
-  record(
-    "SHA-256 1 KiB",
-    "Web Crypto",
-    await rate(() => crypto.subtle.digest("SHA-256", data)),
-    "ops/s",
-    "sha256_1k_web",
-  );
-  record(
-    "SHA-256 1 KiB",
-    "node:crypto",
-    await rate(() => nodeCrypto.createHash("sha256").update(data).digest()),
-    "ops/s",
-    "sha256_1k_node",
-  );
+  await compare("SHA-256 1 KiB", "sha256_1k", {
+    web: () => crypto.subtle.digest("SHA-256", data),
+    node: () => nodeCrypto.createHash("sha256").update(data).digest(),
+  });
 }
 
 if (!jsonOnly) {

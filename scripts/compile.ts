@@ -30,6 +30,7 @@ import {
   ROLE_PERMISSIONS,
   ROLES,
 } from "../cli/role_permissions.ts";
+import { type BoundedRunResult, runDenoBounded } from "./bounded_deno_run.ts";
 import { readTarget, type Target, TARGETS } from "./compile_targets.ts";
 import { checkDenortBin, denortHint } from "./denort_bin.ts";
 
@@ -322,50 +323,19 @@ async function denoDownloadFolder(): Promise<string> {
   }
 }
 
-interface BuildResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-async function runBuild(build: Build, timeoutSeconds: number): Promise<BuildResult> {
+async function runBuild(build: Build, timeoutSeconds: number): Promise<BoundedRunResult> {
   await Deno.mkdir(dirname(resolve(ROOT, build.output)), { recursive: true });
-  const child = new Deno.Command(Deno.execPath(), {
+  // A stalled connection to dl.deno.land makes deno compile wait forever: bound it.
+  return await runDenoBounded({
     args: build.args,
     cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
     env: Deno.stderr.isTerminal() ? {} : { NO_COLOR: "1" },
-  }).spawn();
-  let timedOut = false;
-  // A stalled connection to dl.deno.land makes deno compile wait forever: bound it.
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // Already exited.
-    }
-  }, timeoutSeconds * 1000);
-  try {
-    const output = await child.output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-      timedOut,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  }, timeoutSeconds);
 }
 
 async function failureOf(
   build: Build,
-  result: BuildResult,
+  result: BoundedRunResult,
   timeoutSeconds: number,
 ): Promise<CliError> {
   const executable = executableName(build.role, build.target);

@@ -7,6 +7,7 @@ import {
   executableName,
   shellLine,
 } from "./compile.ts";
+import { runDenoBounded } from "./bounded_deno_run.ts";
 import { binaryTarget, hostTarget, type Target, TARGETS } from "./compile_targets.ts";
 import { FULL_DENO_MARKERS, isFullDeno, isZip } from "./denort_bin.ts";
 import { type Role, ROLE_ENTRY, ROLE_PERMISSIONS, ROLES } from "../cli/role_permissions.ts";
@@ -43,31 +44,34 @@ async function runCompile(
     if (/^(DENORT_BIN|(https?|all|no)_proxy)$/i.test(name)) delete base[name];
   }
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-all", SCRIPT, ...args],
-    cwd: ROOT,
-    clearEnv: true,
-    env: { ...base, NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill("SIGKILL");
-  }, timeoutSeconds * 1000);
-  const output = await child.output();
-  clearTimeout(timer);
+  const { timedOut, ...output } = await runDenoBounded(
+    {
+      args: ["run", "--quiet", "--allow-all", SCRIPT, ...args],
+      cwd: ROOT,
+      clearEnv: true,
+      env: { ...base, NO_COLOR: "1", ...env },
+    },
+    timeoutSeconds,
+    "SIGKILL",
+  );
   const seconds = (performance.now() - started) / 1000;
   ok(!timedOut, `compile ${args.join(" ")} did not finish within ${timeoutSeconds} s`);
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-    seconds,
-  };
+  return { ...output, seconds };
+}
+
+/**
+ * Declares a test of a build for this host (ignored where deno compile has no target for it), given
+ * a fresh folder that is removed after it, for its output or its DENO_DIR.
+ */
+function hostBuildTest(name: string, body: (dir: string) => Promise<void>): void {
+  Deno.test(name, { ignore: !HOST_SUPPORTED }, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "mle-compile-" });
+    try {
+      await body(dir);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 }
 
 /** The `deno compile` lines of a dry run, as words (no path here holds a space). */
@@ -192,11 +196,9 @@ Deno.test("compile --dry-run prints one deno compile line per role and target wi
   for (const line of flagsOf("admin")) ok(line.includes(" --allow-net "), line);
 });
 
-Deno.test("compile --dry-run builds the host once and honours --role and --out", {
-  ignore: !HOST_SUPPORTED,
-}, async () => {
-  const out = await Deno.makeTempDir({ prefix: "mle-compile-" });
-  try {
+hostBuildTest(
+  "compile --dry-run builds the host once and honours --role and --out",
+  async (out) => {
     const run = await runCompile([
       "--dry-run",
       "--target",
@@ -218,10 +220,8 @@ Deno.test("compile --dry-run builds the host once and honours --role and --out",
       valueOf(lines[0], "--output"),
       join(out, hostTarget(), executableName("admin", hostTarget())),
     );
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
-});
+  },
+);
 
 Deno.test("compile refuses several targets with DENORT_BIN (exit 2)", async () => {
   const run = await runCompile(
@@ -237,43 +237,34 @@ Deno.test("compile refuses several targets with DENORT_BIN (exit 2)", async () =
   ok(run.stderr.includes("compile: hint: build one target per run"), run.stderr);
 });
 
-Deno.test("compile fails clearly when DENORT_BIN names no file (exit 1)", {
-  ignore: !HOST_SUPPORTED,
-}, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mle-compile-" });
+hostBuildTest("compile fails clearly when DENORT_BIN names no file (exit 1)", async (dir) => {
   const missing = join(dir, "no-denort");
-  try {
-    const run = await runCompile(["--target", "host", "--role", "admin", "--out", dir], {
-      DENORT_BIN: missing,
-    });
-    strictEqual(run.code, 1);
-    strictEqual(run.stdout, "");
-    const lines = run.stderr.trimEnd().split("\n");
-    strictEqual(lines[0], `compile: error: Cannot use DENORT_BIN "${missing}": no such file`);
-    ok(
-      lines[1].startsWith(`compile: hint: set DENORT_BIN to a denort binary for "${hostTarget()}"`),
-    );
-    ok(lines[1].includes(`denort-${hostTarget()}.zip`), lines[1]);
-    ok(run.seconds < 10, `took ${run.seconds} s`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const run = await runCompile(["--target", "host", "--role", "admin", "--out", dir], {
+    DENORT_BIN: missing,
+  });
+  strictEqual(run.code, 1);
+  strictEqual(run.stdout, "");
+  const lines = run.stderr.trimEnd().split("\n");
+  strictEqual(lines[0], `compile: error: Cannot use DENORT_BIN "${missing}": no such file`);
+  ok(
+    lines[1].startsWith(`compile: hint: set DENORT_BIN to a denort binary for "${hostTarget()}"`),
+  );
+  ok(lines[1].includes(`denort-${hostTarget()}.zip`), lines[1]);
+  ok(run.seconds < 10, `took ${run.seconds} s`);
 });
 
-Deno.test("compile refuses a DENORT_BIN that is not a denort for the target (exit 1)", {
-  ignore: !HOST_SUPPORTED,
-}, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mle-compile-" });
-  const other = TARGETS.find((t) => t !== hostTarget())!;
-  const cases: [Uint8Array, string][] = [
-    [HEADER_FOR[other], `for target "${hostTarget()}": it is built for "${other}"`],
-    [
-      new TextEncoder().encode("#!/bin/sh\necho denort\n"),
-      "not an executable for any of the targets",
-    ],
-    [new Uint8Array([0x50, 0x4b, 3, 4, 20, 0]), "it is a zip archive, not the denort binary"],
-  ];
-  try {
+hostBuildTest(
+  "compile refuses a DENORT_BIN that is not a denort for the target (exit 1)",
+  async (dir) => {
+    const other = TARGETS.find((t) => t !== hostTarget())!;
+    const cases: [Uint8Array, string][] = [
+      [HEADER_FOR[other], `for target "${hostTarget()}": it is built for "${other}"`],
+      [
+        new TextEncoder().encode("#!/bin/sh\necho denort\n"),
+        "not an executable for any of the targets",
+      ],
+      [new Uint8Array([0x50, 0x4b, 3, 4, 20, 0]), "it is a zip archive, not the denort binary"],
+    ];
     for (const [bytes, message] of cases) {
       const path = join(dir, "denort");
       await Deno.writeFile(path, bytes);
@@ -285,113 +276,98 @@ Deno.test("compile refuses a DENORT_BIN that is not a denort for the target (exi
       ok(run.stderr.includes(message), run.stderr);
       ok(run.stderr.includes("compile: hint: "), run.stderr);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test(
+hostBuildTest(
   "compile says the runtime could not be downloaded, and how to supply it, when the download fails",
-  { ignore: !HOST_SUPPORTED },
-  async () => {
+  async (denoDir) => {
     // No runtime cached (fresh DENO_DIR) and a proxy that refuses: a failed download on any machine.
-    const denoDir = await Deno.makeTempDir({ prefix: "mle-compile-deno-dir-" });
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = listener.addr.port;
     listener.close();
+    const run = await runCompile(["--target", "host", "--role", "admin", "--out", denoDir], {
+      DENO_DIR: denoDir,
+      HTTPS_PROXY: `http://127.0.0.1:${port}`,
+    }, 120);
+    const host = hostTarget();
+    strictEqual(run.code, 1, run.stderr);
+    strictEqual(run.stdout, "");
+    const lines = run.stderr.trimEnd().split("\n");
+    ok(
+      lines[0].startsWith(
+        `compile: error: The Deno runtime (denort) for target "${host}" could not be downloaded: `,
+      ),
+      run.stderr,
+    );
+    // deno compile's own line is passed through.
+    ok(
+      lines[0].includes(`dl.deno.land/release/v${Deno.version.deno}/denort-${host}.zip`),
+      lines[0],
+    );
+    ok(
+      lines[1].startsWith(
+        `compile: hint: offline, set DENORT_BIN to a denort binary for "${host}"`,
+      ),
+    );
+    ok(run.stderr.includes("one DENORT_BIN builds one target per run"), run.stderr);
+    ok(!run.stderr.includes("Stack backtrace"), run.stderr);
+  },
+);
+
+hostBuildTest(
+  "compile stops a stalled runtime download after --timeout (exit 1)",
+  async (denoDir) => {
+    // A proxy that accepts connections and never answers, like a firewall dropping packets.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      try {
+        for await (const conn of listener) held.push(conn);
+      } catch {
+        // Closed.
+      }
+    })();
     try {
-      const run = await runCompile(["--target", "host", "--role", "admin", "--out", denoDir], {
-        DENO_DIR: denoDir,
-        HTTPS_PROXY: `http://127.0.0.1:${port}`,
-      }, 120);
-      const host = hostTarget();
+      const run = await runCompile(
+        ["--target", "host", "--role", "relay", "--out", denoDir, "--timeout", "5"],
+        { DENO_DIR: denoDir, HTTPS_PROXY: `http://127.0.0.1:${listener.addr.port}` },
+        60,
+      );
       strictEqual(run.code, 1, run.stderr);
-      strictEqual(run.stdout, "");
-      const lines = run.stderr.trimEnd().split("\n");
       ok(
-        lines[0].startsWith(
-          `compile: error: The Deno runtime (denort) for target "${host}" could not be downloaded: `,
+        run.stderr.startsWith(
+          `compile: error: deno compile of "mle-relay" for "${hostTarget()}" did not finish within 5 s`,
         ),
         run.stderr,
       );
-      // deno compile's own line is passed through.
-      ok(
-        lines[0].includes(`dl.deno.land/release/v${Deno.version.deno}/denort-${host}.zip`),
-        lines[0],
-      );
-      ok(
-        lines[1].startsWith(
-          `compile: hint: offline, set DENORT_BIN to a denort binary for "${host}"`,
-        ),
-      );
-      ok(run.stderr.includes("one DENORT_BIN builds one target per run"), run.stderr);
-      ok(!run.stderr.includes("Stack backtrace"), run.stderr);
+      ok(run.stderr.includes("compile: hint: a stalled download of the runtime"), run.stderr);
+      ok(run.seconds < 30, `took ${run.seconds} s`);
     } finally {
-      await Deno.remove(denoDir, { recursive: true });
+      listener.close();
+      await accepting;
+      for (const conn of held) conn.close();
     }
   },
 );
 
-Deno.test("compile stops a stalled runtime download after --timeout (exit 1)", {
-  ignore: !HOST_SUPPORTED,
-}, async () => {
-  // A proxy that accepts connections and never answers, like a firewall dropping packets.
-  const denoDir = await Deno.makeTempDir({ prefix: "mle-compile-deno-dir-" });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) held.push(conn);
-    } catch {
-      // Closed.
-    }
-  })();
-  try {
-    const run = await runCompile(
-      ["--target", "host", "--role", "relay", "--out", denoDir, "--timeout", "5"],
-      { DENO_DIR: denoDir, HTTPS_PROXY: `http://127.0.0.1:${listener.addr.port}` },
-      60,
-    );
-    strictEqual(run.code, 1, run.stderr);
-    ok(
-      run.stderr.startsWith(
-        `compile: error: deno compile of "mle-relay" for "${hostTarget()}" did not finish within 5 s`,
-      ),
-      run.stderr,
-    );
-    ok(run.stderr.includes("compile: hint: a stalled download of the runtime"), run.stderr);
-    ok(run.seconds < 30, `took ${run.seconds} s`);
-  } finally {
-    listener.close();
-    await accepting;
-    for (const conn of held) conn.close();
-    await Deno.remove(denoDir, { recursive: true });
-  }
-});
-
-Deno.test(
+hostBuildTest(
   "compile refuses the full deno program as DENORT_BIN: its executables would behave as plain deno (exit 1)",
-  { ignore: !HOST_SUPPORTED },
-  async () => {
-    const out = await Deno.makeTempDir({ prefix: "mle-compile-" });
-    try {
-      const run = await runCompile(["--target", "host", "--role", "admin", "--out", out], {
-        DENORT_BIN: Deno.execPath(),
-      });
-      strictEqual(run.code, 1, run.stderr);
-      const lines = run.stderr.trimEnd().split("\n");
-      strictEqual(
-        lines[0],
-        `compile: error: Cannot use DENORT_BIN "${Deno.execPath()}": it is the full deno program, ` +
-          "not its runtime denort; deno compile would accept it and write executables that behave " +
-          "as plain deno",
-      );
-      ok(lines[1].includes(`denort-${hostTarget()}.zip`), lines[1]);
-      strictEqual(run.stdout, "");
-      deepStrictEqual(await Array.fromAsync(Deno.readDir(out)), []);
-    } finally {
-      await Deno.remove(out, { recursive: true });
-    }
+  async (out) => {
+    const run = await runCompile(["--target", "host", "--role", "admin", "--out", out], {
+      DENORT_BIN: Deno.execPath(),
+    });
+    strictEqual(run.code, 1, run.stderr);
+    const lines = run.stderr.trimEnd().split("\n");
+    strictEqual(
+      lines[0],
+      `compile: error: Cannot use DENORT_BIN "${Deno.execPath()}": it is the full deno program, ` +
+        "not its runtime denort; deno compile would accept it and write executables that behave " +
+        "as plain deno",
+    );
+    ok(lines[1].includes(`denort-${hostTarget()}.zip`), lines[1]);
+    strictEqual(run.stdout, "");
+    deepStrictEqual(await Array.fromAsync(Deno.readDir(out)), []);
   },
 );
 
@@ -413,11 +389,9 @@ async function standInDenort(dir: string): Promise<string> {
   return path;
 }
 
-Deno.test("compile builds the host target offline with DENORT_BIN, without the toolchain inside", {
-  ignore: !HOST_SUPPORTED,
-}, async () => {
-  const out = await Deno.makeTempDir({ prefix: "mle-compile-" });
-  try {
+hostBuildTest(
+  "compile builds the host target offline with DENORT_BIN, without the toolchain inside",
+  async (out) => {
     const denort = await standInDenort(out);
     ok(!(await isFullDeno(denort)));
     // Offline: any download would go through a proxy that is not there, and fail.
@@ -434,10 +408,8 @@ Deno.test("compile builds the host target offline with DENORT_BIN, without the t
     const base = await Deno.stat(denort);
     // node_modules/deno (the toolchain, as big as the base) must not have been embedded.
     ok(built.size - base.size < 20 * 1024 * 1024, `embedded ${built.size - base.size} bytes`);
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
-});
+  },
+);
 
 Deno.test("binaryTarget() reads the target from ELF, Mach-O and PE headers", () => {
   for (const target of TARGETS) strictEqual(binaryTarget(HEADER_FOR[target]), target, target);

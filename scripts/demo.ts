@@ -9,6 +9,7 @@
 
 import { freePort, RoleProcess, runRole } from "../tests/run_role.ts";
 import type { Role } from "../cli/role_permissions.ts";
+import { eventually, waitUntil } from "../tests/eventually.ts";
 
 const PASSWORD = crypto.randomUUID(); // given to the admin tool through its environment only
 const ENV = { MLE_SITE_PASSWORD: PASSWORD };
@@ -24,6 +25,22 @@ async function run(role: Role, args: string[]): Promise<string> {
   if (output) console.log(output.replace(/^/gm, "  "));
   if (result.code !== 0) throw new Error(`mle-${role} exited ${result.code}`);
   return result.stdout;
+}
+
+/**
+ * Starts `mle-<role> run` on `port` of loopback, into `processes` (to be stopped, and their
+ * output shown on failure), and waits until it says it listens.
+ */
+async function startListening(
+  processes: RoleProcess[],
+  role: Role,
+  port: number,
+  args: string[],
+): Promise<void> {
+  const started = new RoleProcess(role, ["run", "--listen", `127.0.0.1:${port}`, ...args]);
+  processes.push(started);
+  await started.waitFor("listening on");
+  console.log(`  ${role} listening on http://127.0.0.1:${port}`);
 }
 
 async function main(): Promise<number> {
@@ -46,21 +63,15 @@ async function main(): Promise<number> {
     ]);
 
     step("Start the server");
-    const server = new RoleProcess("server", [
-      "run",
+    await startListening(processes, "server", serverPort, [
       "--data-dir",
       `${root}/server`,
-      "--listen",
-      `127.0.0.1:${serverPort}`,
       // A free port for the metrics, so that the demo never clashes with a server already here.
       "--ops-listen",
       "127.0.0.1:0",
       "--console-listen",
       "127.0.0.1:0",
     ]);
-    processes.push(server);
-    await server.waitFor("listening on");
-    console.log(`  server listening on http://127.0.0.1:${serverPort}`);
 
     step("Generate a 4096-bit MLE key the documented way, not yet deployed (Pending)");
     await run("admin", [
@@ -76,18 +87,12 @@ async function main(): Promise<number> {
     await run("admin", ["encryption", "status", "--data-dir", `${root}/server`]);
 
     step("Start a relay between clients and the server");
-    const relay = new RoleProcess("relay", [
-      "run",
+    await startListening(processes, "relay", relayPort, [
       "--data-dir",
       `${root}/relay`,
-      "--listen",
-      `127.0.0.1:${relayPort}`,
       "--parent",
       `http://127.0.0.1:${serverPort}`,
     ]);
-    processes.push(relay);
-    await relay.waitFor("listening on");
-    console.log(`  relay listening on http://127.0.0.1:${relayPort}`);
 
     step("Deploy the key (Enabled): clients are now told to encrypt to it");
     await run("admin", [
@@ -143,34 +148,39 @@ async function main(): Promise<number> {
   }
 }
 
+/** Waits until the server hands out the deployed key's certificate. */
 async function waitForCertificate(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const response = await fetch(`http://127.0.0.1:${port}/api/v1/encryption-certificate`);
-    await response.body?.cancel();
-    if (response.status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("the server did not pick up the deployed key");
+  await waitUntil(
+    async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/api/v1/encryption-certificate`);
+      await response.body?.cancel();
+      return response.status === 200;
+    },
+    "the server to pick up the deployed key",
+    10_000,
+  );
 }
 
-async function waitForReports(
-  root: string,
-  computerId: number,
-): Promise<Array<{ encrypted: boolean }>> {
-  for (let i = 0; i < 100; i++) {
-    const result = await runRole("admin", [
-      "reports",
-      "--computer",
-      String(computerId),
-      "--data-dir",
-      `${root}/server`,
-      "--json",
-    ], { env: ENV });
-    const reports = result.code === 0 ? JSON.parse(result.stdout) : [];
-    if (reports.length > 0) return reports;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error("the server stored no report");
+/** Waits until the server has stored a report of `computerId`, and gives what it stored. */
+function waitForReports(root: string, computerId: number): Promise<Array<{ encrypted: boolean }>> {
+  return eventually(
+    async () => {
+      const result = await runRole("admin", [
+        "reports",
+        "--computer",
+        String(computerId),
+        "--data-dir",
+        `${root}/server`,
+        "--json",
+      ], { env: ENV });
+      const reports: Array<{ encrypted: boolean }> = result.code === 0
+        ? JSON.parse(result.stdout)
+        : [];
+      return reports.length > 0 ? reports : undefined;
+    },
+    "the server to store the report",
+    20_000,
+  );
 }
 
 if (import.meta.main) Deno.exit(await main());

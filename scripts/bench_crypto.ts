@@ -153,7 +153,13 @@ for (const bits of [2048, 4096] as const) {
   const nodeKey = nodeCrypto.createSecretKey(raw);
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const aad = new TextEncoder().encode("eyJhbGciOiJSU0EtT0FFUC0yNTYifQ");
-  for (const [size, label] of [[1024, "1 KiB"], [1024 * 1024, "1 MiB"]] as const) {
+  // 1 KiB: a report; 16 KiB: past where node:crypto stops being the cheaper (envelope/aes_gcm.ts).
+  const sizes: [number, string, string][] = [
+    [1024, "1 KiB", "aes_gcm_1k"],
+    [16384, "16 KiB", "aes_gcm_16k"],
+    [1024 * 1024, "1 MiB", "aes_gcm_mb_per_s"],
+  ];
+  for (const [size, label, tag] of sizes) {
     const plaintext = crypto.getRandomValues(new Uint8Array(Math.min(size, 65536)));
     const message = new Uint8Array(size);
     for (let i = 0; i < size; i += plaintext.length) {
@@ -171,12 +177,12 @@ for (const bits of [2048, 4096] as const) {
       decipher.update(sealed.subarray(0, sealed.length - 16));
       decipher.final();
     };
-    await compare(`AES-256-GCM open ${label}`, size === 1024 ? "aes_gcm_1k" : "aes_gcm_mb_per_s", {
+    await compare(`AES-256-GCM open ${label}`, tag, {
       web: webOpen,
       node: nodeOpen,
       webConcurrently: size === 1024,
-      scale: size === 1024 ? 1 : size / 1e6,
-      unit: size === 1024 ? "ops/s" : "MB/s",
+      scale: size < 1e6 ? 1 : size / 1e6,
+      unit: size < 1e6 ? "ops/s" : "MB/s",
     });
   }
 }

@@ -1,18 +1,17 @@
 /**
- * Synchronous node:crypto twins of the sender's Web Crypto keys, used behind the envelope's own
- * functions (`signBytes`, `encryptJwe`) so that their interfaces and results stay exactly those of
- * Web Crypto: Ed25519 is deterministic and AES-GCM with a given IV is too, so the bytes out are
- * the same (node_crypto_test.ts checks them against Web Crypto and the Wycheproof vectors).
+ * Synchronous node:crypto twins of Web Crypto keys, used behind the envelope's own functions
+ * (`signBytes`, `aes_gcm.ts`) so that their interfaces and results stay exactly those of Web
+ * Crypto: Ed25519 is deterministic and AES-GCM with a given IV is too, so the bytes out are the
+ * same (node_crypto_test.ts checks them, and every verdict, against Web Crypto and the Wycheproof
+ * vectors).
  *
- * Why only the sender's side: a sender (a client, the benchmark's load generator) signs and seals
- * one message at a time, and for such small inputs a Web Crypto call in Deno costs more in its
- * round trip than in the cryptography; node:crypto's synchronous calls are about twice as fast
- * there. A receiver (the server, relays) verifies and opens many messages at once: Deno runs Web
- * Crypto's work on a thread pool, off the event loop, which measured faster there (`npm run
- * bench:crypto`, "event loop µs/op"; `npm run bench`), so verification and decryption stay Web
- * Crypto.
+ * Where: Ed25519 signing (a sender signs one message at a time, and a Web Crypto call in Deno costs
+ * more in its round trip than in the cryptography), and AES-256-GCM of report-sized messages on
+ * both sides (node:crypto costs about half the CPU of a Web Crypto call there and no more event
+ * loop than a Web Crypto call in flight among many). Not Ed25519 verification: Deno runs Web
+ * Crypto's on a thread pool, off the server's one event loop (`signature.ts` says why).
  *
- * How: when the envelope generates or imports a sender's key, it also makes its node:crypto
+ * How: when the envelope generates or imports a key, it also makes its node:crypto
  * `KeyObject` from the same bytes and keeps it in a `WeakMap` keyed by the `CryptoKey`, so it
  * lives exactly as long as the key. A key without a twin takes the Web Crypto path.
  *
@@ -25,11 +24,9 @@ import {
   createCipheriv,
   createDecipheriv,
   createPrivateKey,
-  createPublicKey,
   createSecretKey,
   type KeyObject,
   sign,
-  verify,
 } from "node:crypto";
 import { Buffer } from "node:buffer";
 
@@ -44,22 +41,6 @@ export function nodeTwinOf(key: CryptoKey): KeyObject | undefined {
 export function twinEd25519PrivateKey(key: CryptoKey, pkcs8: Uint8Array): void {
   try {
     twins.set(key, createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" }));
-  } catch {
-    // Web Crypto path.
-  }
-}
-
-/** The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410 §4): the 32 raw bytes follow. */
-const ED25519_SPKI_PREFIX = Uint8Array.fromHex("302a300506032b6570032100");
-
-/** Gives an Ed25519 public key its twin, made from the same 32 raw bytes. */
-export function twinEd25519PublicKey(key: CryptoKey, raw: Uint8Array): void {
-  if (raw.length !== 32) return;
-  const spki = new Uint8Array(ED25519_SPKI_PREFIX.length + raw.length);
-  spki.set(ED25519_SPKI_PREFIX);
-  spki.set(raw, ED25519_SPKI_PREFIX.length);
-  try {
-    twins.set(key, createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }));
   } catch {
     // Web Crypto path.
   }
@@ -86,21 +67,6 @@ export function signEd25519(
     signature.byteOffset,
     signature.byteOffset + signature.byteLength,
   ) as ArrayBuffer);
-}
-
-/** Ed25519 verify through the twin; undefined when the key has none. */
-export function verifyEd25519(
-  publicKey: CryptoKey,
-  signature: Uint8Array,
-  data: Uint8Array,
-): boolean | undefined {
-  const twin = twins.get(publicKey);
-  if (twin === undefined) return undefined;
-  try {
-    return verify(null, data, twin, signature);
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -7,12 +7,7 @@
  * @module
  */
 
-import {
-  signEd25519,
-  twinEd25519PrivateKey,
-  twinEd25519PublicKey,
-  verifyEd25519,
-} from "./_node_crypto.ts";
+import { signEd25519, twinEd25519PrivateKey } from "./_node_crypto.ts";
 import { MleError } from "./errors.ts";
 
 /** Length in bytes of a raw Ed25519 public key. */
@@ -60,14 +55,11 @@ export async function importSigningPublicKey(raw: Uint8Array<ArrayBuffer>): Prom
       `Cannot import signing public key: expected ${ED25519_PUBLIC_KEY_LENGTH} bytes, got ${raw.length}`,
     );
   }
-  let key: CryptoKey;
   try {
-    key = await crypto.subtle.importKey("raw", raw, ED25519, true, ["verify"]);
+    return await crypto.subtle.importKey("raw", raw, ED25519, true, ["verify"]);
   } catch (cause) {
     throw new MleError("ERR_KEY_INVALID", "Cannot import signing public key", { cause });
   }
-  twinEd25519PublicKey(key, raw);
-  return key;
 }
 
 /** Imports an Ed25519 private key from PKCS#8 DER, not extractable. */
@@ -109,9 +101,14 @@ export async function signBytes(
 }
 
 /**
- * Verifies an Ed25519 signature; a signature of the wrong length is simply invalid. Keys this
- * module imported verify through node:crypto (synchronous, half the CPU of a Web Crypto call; the
- * same verdict on every Wycheproof vector), others through Web Crypto.
+ * Verifies an Ed25519 signature; a signature of the wrong length is simply invalid.
+ *
+ * Always Web Crypto, on purpose: Deno runs it on a thread pool, so a server verifying many reports
+ * at once spends about 8 µs of its one event loop per signature instead of the 34 µs a synchronous
+ * node:crypto verify takes there (`npm run bench:crypto`, "event loop µs/op"). node:crypto costs
+ * less CPU in all (measured with `npm run bench` on two cores: 177 against 215 µs of server CPU per
+ * clear-text report), but the event loop is what a server with more cores runs out of first, and
+ * the encrypted rate on two cores was the same either way (docs/PERFORMANCE.md).
  */
 export async function verifyBytes(
   publicKey: CryptoKey,
@@ -119,6 +116,5 @@ export async function verifyBytes(
   data: Uint8Array<ArrayBuffer>,
 ): Promise<boolean> {
   if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
-  return verifyEd25519(publicKey, signature, data) ??
-    await crypto.subtle.verify(ED25519, publicKey, signature, data);
+  return await crypto.subtle.verify(ED25519, publicKey, signature, data);
 }

@@ -22,6 +22,7 @@ import {
   createSite,
   createSiteWithKey,
   freePort,
+  listComputers,
   passwordKeysFor,
   postReport,
   RecordingProxy,
@@ -51,11 +52,6 @@ async function client(
 /** Runs `mle-client register ARGS…` for a client data dir (the relay URL last). */
 async function register(site: TestSite, clientDir: string, args: string[]): Promise<RoleResult> {
   return await client(site, clientDir, ["register", ...args]);
-}
-
-async function computers(site: TestSite): Promise<Array<{ id: number; revokedAt: number | null }>> {
-  const result = await admin(["computers", "list", "--json", "--data-dir", site.serverDir]);
-  return JSON.parse(result.stdout);
 }
 
 /** What a relay holds of reports: each one waiting in its spool, and the files in rejected/. */
@@ -128,7 +124,7 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
     ),
     refused.stderr,
   );
-  assert.deepEqual(await computers(site), []);
+  assert.deepEqual(await listComputers(site), []);
   assert.ok(!upstream.text.includes(`POST ${API.register}`), "a registration reached the server");
   assert.ok(!upstream.text.includes(`POST ${API.reports}`), "a report reached the server");
   assert.equal((await clientStatus(clientDir)).queueDepth, 1, "the report stays queued");
@@ -186,7 +182,7 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
   await bare.body?.cancel();
 
   // A wrong password: refused, warned about argv, nothing registered.
-  const before = (await computers(site)).length;
+  const before = (await listComputers(site)).length;
   const wrong = await register(site, `${site.root}/client-b`, [
     "--password",
     "not the password",
@@ -195,7 +191,7 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
   assert.equal(wrong.code, 1, wrong.stderr);
   assert.match(wrong.stderr, /mle-client: warning: a password on the command line is visible/);
   assert.match(wrong.stderr, /Cannot complete the key exchange: .*not one of this relay's/);
-  assert.equal((await computers(site)).length, before);
+  assert.equal((await listComputers(site)).length, before);
 
   // The original's form, and the password from the environment.
   const original = await client(site, `${site.root}/client-c`, [
@@ -255,7 +251,7 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
     "--password-file",
     passwordFile,
   ]);
-  const before = (await computers(site)).length;
+  const before = (await listComputers(site)).length;
   for (let guess = 0; guess < 10; guess++) {
     const answer = await registerRaw(relayUrl, `guess ${guess}`);
     assert.equal(answer.status, 403, `guess ${guess}`);
@@ -279,7 +275,7 @@ Deno.test("an authenticating relay slows password guessing: after ten wrong pass
   assert.equal(blocked.code, 4, blocked.stderr);
   assert.match(blocked.stderr, /too many failed key exchanges came from this address/);
   assert.match(blocked.stderr, /nothing was registered/);
-  assert.equal((await computers(site)).length, before);
+  assert.equal((await listComputers(site)).length, before);
   assert.match(relay.stderr, /key exchange failed reason="?wrong"? source="?127\.0\.0\.1"?/);
   assert.ok(!relay.stderr.includes(RELAY_SHARED_PASSWORD), "the relay logged its password");
 });
@@ -375,7 +371,7 @@ Deno.test("chained authenticating relays that share a password admit a client al
 
   // The lower relay's one-time password is not one of the upper relay's: refused above, the
   // client is told so, and nothing is registered.
-  const before = (await computers(site)).length;
+  const before = (await listComputers(site)).length;
   const refused = await register(site, `${site.root}/client-b`, [
     "--password",
     "lower-only-once",
@@ -383,11 +379,11 @@ Deno.test("chained authenticating relays that share a password admit a client al
   ]);
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, /the authenticating relay above it refused it/);
-  assert.equal((await computers(site)).length, before);
+  assert.equal((await listComputers(site)).length, before);
   const mismatch = await registerThroughRelayBelow(site, "other", upperPort, otherFile);
   assert.equal(mismatch.code, 1, mismatch.stderr);
   assert.match(mismatch.stderr, /ask their operators to give them the same one/);
-  assert.equal((await computers(site)).length, before);
+  assert.equal((await listComputers(site)).length, before);
 });
 
 Deno.test("an authenticating relay trusts the relay below by its key: a client admitted there with that relay's one-time password is admitted above too", async () => {
@@ -448,7 +444,7 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
   const refused = await registerThroughRelayBelow(site, "stranger", upperPort, lowerPassword);
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, /the authenticating relay above it refused it/);
-  assert.equal((await computers(site)).length, 1);
+  assert.equal((await listComputers(site)).length, 1);
 });
 
 Deno.test("one-time passwords admit one client each, once, even when two race, and across a relay restart", async () => {
@@ -489,7 +485,7 @@ Deno.test("one-time passwords admit one client each, once, even when two race, a
     // Two clients racing with the same one-time password: exactly one wins.
     const race = await Promise.all(["c", "d"].map((name) => registerWith(name, 2)));
     assert.deepEqual(race.map((r) => r.code).sort(), [0, 1], race.map((r) => r.stderr).join("\n"));
-    assert.equal((await computers(site)).length, 3);
+    assert.equal((await listComputers(site)).length, 3);
 
     // No password anywhere in the relay's data dir or log.
     const usedMarkers = [...Deno.readDirSync(`${relayDir}/key-exchange/used`)];

@@ -17,6 +17,7 @@ import {
   copyKeysByUsb,
   createSiteWithKey,
   freePort,
+  listComputers,
   registerByReport,
   registerFreshKey,
   relayComputerId,
@@ -141,10 +142,7 @@ Deno.test({
       );
       assert.match(confirmed, new RegExp(`Confirmed computer ${flaggedId}`));
       assert.match(confirmed, new RegExp(`revoked computer ${clientId}`));
-      const listed = JSON.parse(
-        (await admin(["computers", "list", "--json", "--all", "--data-dir", site.serverDir]))
-          .stdout,
-      ) as Array<{ id: number; flagged: string | null; revokedAt: number | null }>;
+      const listed = await listComputers(site, { all: true });
       assert.equal(listed.find((c) => c.id === flaggedId)!.flagged, null);
       assert.notEqual(listed.find((c) => c.id === clientId)!.revokedAt, null);
 

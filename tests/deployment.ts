@@ -11,5 +11,6 @@ export * from "./role_processes.ts";
 export * from "./server_metrics.ts";
 export * from "./report_outcomes.ts";
 export * from "./test_senders.ts";
+export * from "./listed_computers.ts";
 export { freePort } from "./run_role.ts";
 export { RecordingProxy } from "./recording_proxy.ts";

@@ -18,6 +18,8 @@ import {
   createSite,
   createSiteWithKey,
   freePort,
+  listComputers,
+  type ListedRotation,
   postReportSignedAs,
   relayPasswordFile,
   startRelay,
@@ -29,29 +31,7 @@ import { eventually } from "./eventually.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
 
-interface Rotation {
-  computerId: number;
-  state: "requested" | "done" | "ended";
-  newComputerId: number | null;
-  compromised: boolean;
-  awaitingConfirm: boolean;
-}
-
-interface Computer {
-  id: number;
-  replacedBy: number | null;
-  claimsToReplace: number | null;
-  revokedAt: number | null;
-  rotation: Rotation | null;
-}
-
-async function computers(site: TestSite): Promise<Computer[]> {
-  return JSON.parse(
-    (await admin(["computers", "list", "--json", "--data-dir", site.serverDir])).stdout,
-  );
-}
-
-async function outstanding(site: TestSite): Promise<Rotation[]> {
+async function outstanding(site: TestSite): Promise<ListedRotation[]> {
   return JSON.parse(
     (await admin(["computers", "rotations", "--json", "--data-dir", site.serverDir])).stdout,
   );
@@ -118,7 +98,7 @@ Deno.test("computers rotate-keys: of three running clients the two named get new
   await clients[0].waitFor(`replacing computer ${a} (hand-over)`);
   await clients[1].waitFor(`replacing computer ${b} (hand-over)`);
 
-  const list = await computers(site);
+  const list = await listComputers(site);
   for (const [i, oldId] of [a, b].entries()) {
     const old = list.find((entry) => entry.id === oldId)!;
     assert.equal(old.replacedBy, newIds[i]);
@@ -211,7 +191,7 @@ Deno.test("computers rotate-keys --where --compromised: only the matching comput
   assert.equal(rotated.code, 0, rotated.stderr);
   const newBlue = (await clientStatus(blue)).computerId as number;
   assert.notEqual(newBlue, blueId, rotated.stderr);
-  let list = await computers(site);
+  let list = await listComputers(site);
   assert.equal(list.find((c) => c.id === newBlue)!.claimsToReplace, blueId);
   assert.equal(list.find((c) => c.id === blueId)!.revokedAt, null, "a claim revokes nobody");
   assert.deepEqual(
@@ -232,7 +212,7 @@ Deno.test("computers rotate-keys --where --compromised: only the matching comput
     "--data-dir",
     site.serverDir,
   ]);
-  list = await computers(site);
+  list = await listComputers(site);
   assert.notEqual(list.find((c) => c.id === blueId)!.revokedAt, null);
   assert.deepEqual(await outstanding(site), []);
   assert.equal(list.find((c) => c.id === redId)!.rotation, null);
@@ -275,7 +255,7 @@ Deno.test("computers rotate-keys behind an authenticating relay: the next report
     const id = (await clientStatus(clientDir)).computerId as number;
     return id !== oldId ? id : undefined;
   }, "the client to carry out the rotation");
-  const list = await computers(site);
+  const list = await listComputers(site);
   assert.equal(list.find((c) => c.id === oldId)!.replacedBy, newId);
   assert.equal(list.find((c) => c.id === newId)!.claimsToReplace, null);
   const admitted = JSON.parse(await Deno.readTextFile(`${relayDir}/authorized-clients.json`));
@@ -316,5 +296,5 @@ Deno.test("computers rotate-keys behind an authenticating relay: the next report
   });
   assert.equal(refused.status, 403);
   assert.equal((await refused.json()).error.code, "ERR_HANDOVER_INVALID");
-  assert.equal((await computers(site)).length, 2, "nothing registered for the forgery");
+  assert.equal((await listComputers(site)).length, 2, "nothing registered for the forgery");
 });

@@ -13,6 +13,8 @@ import {
   createSite,
   createSiteWithKey,
   freePort,
+  listComputers,
+  type ListedComputer,
   postReportSignedAs,
   relayPasswordFile,
   startRelay,
@@ -22,23 +24,6 @@ import {
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
-
-interface Computer {
-  id: number;
-  claimsToReplace: number | null;
-  claim: { signedByOldKey: boolean; replacedReportedSince: boolean } | null;
-  replacedBy: number | null;
-  duplicateOf: number | null;
-  revokedAt: number | null;
-  removedAt: number | null;
-  flagged: string | null;
-}
-
-async function computers(site: TestSite, extra: string[] = []): Promise<Computer[]> {
-  return JSON.parse(
-    (await admin(["computers", "list", "--json", "--data-dir", site.serverDir, ...extra])).stdout,
-  );
-}
 
 /** Posts a clear report signed with `key` claiming to come from `cid`. */
 async function postSignedAs(site: TestSite, key: CryptoKey, cid: number, seq: number) {
@@ -78,7 +63,7 @@ Deno.test("rotate-keys with hand-over: queued reports are delivered first, the n
 
   // The queued report went out under the old id, before the old key was discarded.
   assert.equal((await storedReports(site, oldId)).length, 2);
-  const list = await computers(site);
+  const list = await listComputers(site);
   const old = list.find((c) => c.id === oldId)!;
   assert.equal(old.replacedBy, newId);
   assert.equal(old.duplicateOf, null);
@@ -119,7 +104,7 @@ Deno.test("rotate-keys --compromised: the new entry is flagged and the old id st
   const newId = (await clientStatus(clientDir)).computerId as number;
   assert.notEqual(newId, oldId);
   assert.match(rotated.stdout, /the old id stays valid until the operator confirms/);
-  const list = await computers(site);
+  const list = await listComputers(site);
   assert.equal(list.find((c) => c.id === oldId)!.revokedAt, null);
   assert.equal(list.find((c) => c.id === oldId)!.duplicateOf, null);
   const flagged = list.find((c) => c.id === newId)!;
@@ -148,7 +133,7 @@ Deno.test("rotate-keys --compromised: the new entry is flagged and the old id st
     confirmed.stdout,
     new RegExp(`Revoked computer ${oldId}, which computer ${newId}`),
   );
-  const after = await computers(site);
+  const after = await listComputers(site);
   assert.equal(after.find((c) => c.id === newId)!.flagged, null);
   assert.notEqual(after.find((c) => c.id === oldId)!.revokedAt, null);
   // ... and refused once the server re-reads who is revoked (every few seconds).
@@ -180,7 +165,7 @@ Deno.test("a machine that loses its KeyStorage without rotate-keys shows as a du
 
   const duplicates = JSON.parse(
     (await admin(["computers", "duplicates", "--json", "--data-dir", site.serverDir])).stdout,
-  ) as { groups: { keep: number; members: (Computer & { action: string })[] }[] };
+  ) as { groups: { keep: number; members: (ListedComputer & { action: string })[] }[] };
   assert.deepEqual(duplicates.groups.map((g) => g.keep), [newId]);
   assert.deepEqual(
     duplicates.groups[0].members.map((c) => [c.id, c.duplicateOf, c.action]),
@@ -201,7 +186,7 @@ Deno.test("a machine that loses its KeyStorage without rotate-keys shows as a du
     site.serverDir,
   ]);
   assert.match(dry.stdout, new RegExp(`would remove computer ${oldId}`));
-  assert.equal((await computers(site)).length, 2);
+  assert.equal((await listComputers(site)).length, 2);
   const removed = await admin([
     "computers",
     "remove-duplicates",
@@ -210,8 +195,8 @@ Deno.test("a machine that loses its KeyStorage without rotate-keys shows as a du
     site.serverDir,
   ]);
   assert.match(removed.stdout, new RegExp(`removed computer ${oldId} .*last reported`));
-  assert.deepEqual((await computers(site)).map((c) => c.id), [newId]);
-  assert.equal((await computers(site, ["--all"])).length, 2);
+  assert.deepEqual((await listComputers(site)).map((c) => c.id), [newId]);
+  assert.equal((await listComputers(site, { all: true })).length, 2);
 });
 
 Deno.test("identity is proof of key only: a report signed with one computer's key claiming another's id is refused", async () => {
@@ -284,7 +269,7 @@ Deno.test("rotate-keys restarts a running client service directly, which registe
   await service.waitFor("restarted");
   const newId = (await clientStatus(clientDir)).computerId as number;
   assert.notEqual(newId, oldId);
-  assert.equal((await computers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
+  assert.equal((await listComputers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
 });
 
 Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new key registers through it without the password; --compromised ends by naming the manual key exchange, which completes it", async () => {
@@ -311,7 +296,7 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
   assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
   const newId = (await clientStatus(clientDir)).computerId as number;
   assert.notEqual(newId, oldId);
-  assert.equal((await computers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
+  assert.equal((await listComputers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
 
   // A compromised key's statement admits nothing: the key exchange again.
   const compromised = await runRole("client", ["rotate-keys", "--compromised", ...options]);
@@ -326,5 +311,5 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
   assert.equal(again.code, 0, again.stderr);
   const thirdId = (await clientStatus(clientDir)).computerId as number;
   assert.notEqual(thirdId, newId);
-  assert.equal((await computers(site)).find((c) => c.id === thirdId)!.claimsToReplace, newId);
+  assert.equal((await listComputers(site)).find((c) => c.id === thirdId)!.claimsToReplace, newId);
 });

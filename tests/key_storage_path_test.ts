@@ -5,7 +5,13 @@
 
 import assert from "node:assert/strict";
 import { pathExists } from "../keystore/secure_file.ts";
-import { admin, clientReport, clientStatus, createSite, startServer } from "./deployment.ts";
+import {
+  clientReport,
+  clientStatus,
+  createSite,
+  listComputers,
+  startServer,
+} from "./deployment.ts";
 
 Deno.test("--storage-path given once is remembered: a later run without it keeps the same key and computer id", async () => {
   await using site = await createSite();
@@ -27,9 +33,7 @@ Deno.test("--storage-path given once is remembered: a later run without it keeps
   assert.equal(status.computerId, firstId);
   assert.equal(status.keyStoragePath, keyStorage);
   assert.equal(await pathExists(`${clientDir}/KeyStorage`), false, "no second KeyStorage");
-  const computers = JSON.parse(
-    (await admin(["computers", "list", "--json", "--data-dir", site.serverDir])).stdout,
-  ) as { id: number }[];
+  const computers = await listComputers(site);
   assert.deepEqual(computers.map((c) => c.id), [firstId], "no second computer");
 
   // A new --storage-path still wins, and says so.

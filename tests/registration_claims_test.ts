@@ -11,33 +11,11 @@ import {
   clientReport,
   clientStatus,
   createSite,
+  listComputers,
   registerFreshKey,
   startServer,
   storedReports,
-  type TestSite,
 } from "./deployment.ts";
-
-interface ListedComputer {
-  id: number;
-  revokedAt: number | null;
-  replacedBy: number | null;
-  duplicateOf: number | null;
-  removedAt: number | null;
-  flagged: string | null;
-  claimsToReplace: number | null;
-  claim: {
-    replaces: number;
-    signedByOldKey: boolean;
-    sameHostIdentity: boolean;
-    replacedReportedSince: boolean;
-  } | null;
-}
-
-async function computers(site: TestSite): Promise<ListedComputer[]> {
-  return JSON.parse(
-    (await admin(["computers", "list", "--json", "--all", "--data-dir", site.serverDir])).stdout,
-  );
-}
 
 /** The host identity a client with `--host-identifier instance` sends (kept in its data dir). */
 async function instanceIdentity(clientDir: string): Promise<string> {
@@ -64,7 +42,7 @@ Deno.test("attack: a registration claiming a compromised-key rotation of another
   const again = await clientReport(site, victimDir, site.serverPort);
   assert.equal(again.code, 0, again.stderr);
   assert.equal((await storedReports(site, victimId)).length, 2);
-  const list = await computers(site);
+  const list = await listComputers(site, { all: true });
   const victim = list.find((c) => c.id === victimId)!;
   assert.deepEqual(
     [victim.revokedAt, victim.replacedBy, victim.duplicateOf, victim.removedAt],
@@ -118,7 +96,10 @@ Deno.test("attack: a second client with the victim's host identity does not get 
     new RegExp(`kept computer ${victimId} .*reported within the last 7 days`),
   );
   assert.doesNotMatch(removal.stdout, new RegExp(`removed computer ${victimId}`));
-  assert.equal((await computers(site)).find((c) => c.id === victimId)!.removedAt, null);
+  assert.equal(
+    (await listComputers(site, { all: true })).find((c) => c.id === victimId)!.removedAt,
+    null,
+  );
 
   // The victim still reports, and so becomes the most recent reporter of its group ...
   const again = await clientReport(site, victimDir, site.serverPort);
@@ -135,7 +116,7 @@ Deno.test("attack: a second client with the victim's host identity does not get 
   ]);
   assert.match(forced.stdout, new RegExp(`removed computer ${attackerId} `));
   assert.doesNotMatch(forced.stdout, new RegExp(`removed computer ${victimId} `));
-  const list = await computers(site);
+  const list = await listComputers(site, { all: true });
   assert.equal(list.find((c) => c.id === victimId)!.removedAt, null);
   assert.notEqual(list.find((c) => c.id === attackerId)!.removedAt, null);
   assert.equal((await clientReport(site, victimDir, site.serverPort)).code, 0);

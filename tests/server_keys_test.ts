@@ -27,6 +27,7 @@ import {
   freePort,
   generateKey,
   generateKeyForRelays,
+  listComputers,
   postReport,
   QUICK_DECRYPTING_RELAY_ARGS,
   RecordingProxy,
@@ -506,11 +507,9 @@ Deno.test("disable is refused while a client requires encryption, then forced: t
   assert.deepEqual(status.orphaned.map((o: { id: number }) => o.id), [requiredId]);
   const human = await admin(["encryption", "status", "--data-dir", site.serverDir]);
   assert.match(human.stdout, /Orphaned: 1 computer\(s\)/);
-  const listed = JSON.parse(
-    (await admin(["computers", "list", "--json", "--data-dir", site.serverDir])).stdout,
-  );
+  const listed = await listComputers(site);
   assert.deepEqual(
-    listed.map((c: { id: number; orphaned: boolean }) => [c.id, c.orphaned]),
+    listed.map((c) => [c.id, c.orphaned]),
     [[requiredId, true], [optionalId, false]],
   );
   const table = await admin(["computers", "list", "--data-dir", site.serverDir]);

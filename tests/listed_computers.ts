@@ -1,0 +1,56 @@
+/**
+ * Test support: the site's computers as the real admin tool lists them
+ * (`mle-admin computers list --json`), with the fields the tests read.
+ *
+ * @module
+ */
+
+import { admin, type TestSite } from "./test_site.ts";
+
+/** A key rotation asked of a computer (`mle-admin computers rotate-keys`), as listed. */
+export interface ListedRotation {
+  computerId: number;
+  state: "requested" | "done" | "ended";
+  newComputerId: number | null;
+  compromised: boolean;
+  awaitingConfirm: boolean;
+}
+
+/** A computer of `mle-admin computers list --json`, with the fields the tests read. */
+export interface ListedComputer {
+  id: number;
+  revokedAt: number | null;
+  replacedBy: number | null;
+  duplicateOf: number | null;
+  removedAt: number | null;
+  flagged: string | null;
+  orphaned: boolean;
+  claimsToReplace: number | null;
+  /** The evidence behind `claimsToReplace`, or null. */
+  claim: {
+    replaces: number;
+    signedByOldKey: boolean;
+    sameHostIdentity: boolean;
+    replacedReportedSince: boolean;
+  } | null;
+  rotation: ListedRotation | null;
+}
+
+/**
+ * The site's computers as `mle-admin computers list --json` gives them; `all` adds the entries
+ * removed by `remove-duplicates` (`--all`).
+ */
+export async function listComputers(
+  site: TestSite,
+  options: { all?: boolean } = {},
+): Promise<ListedComputer[]> {
+  const result = await admin([
+    "computers",
+    "list",
+    "--json",
+    ...(options.all ? ["--all"] : []),
+    "--data-dir",
+    site.serverDir,
+  ], site.adminEnv);
+  return JSON.parse(result.stdout);
+}

@@ -27,14 +27,18 @@ export async function chromiumAvailable(): Promise<boolean> {
 }
 
 /**
- * What every browser test passes to `Deno.test`: ignored without Chromium (see
- * {@linkcode chromiumAvailable}), and without the resource and op sanitizers, which the browser's
- * own connections and timers would trip.
+ * Registers a browser test: ignored without Chromium (see {@linkcode chromiumAvailable}), and
+ * without the resource and op sanitizers, which the browser's own connections and timers would
+ * trip.
  */
-export async function browserTestOptions(): Promise<
-  { ignore: boolean; sanitizeResources: false; sanitizeOps: false }
-> {
-  return { ignore: !(await chromiumAvailable()), sanitizeResources: false, sanitizeOps: false };
+export async function browserTest(name: string, fn: () => Promise<void>): Promise<void> {
+  Deno.test({
+    name,
+    ignore: !(await chromiumAvailable()),
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn,
+  });
 }
 
 /** Launches headless Chromium (without its sandbox when running as root, which it refuses). */

@@ -5,13 +5,8 @@
 
 import assert from "node:assert/strict";
 import { pathExists } from "../keystore/secure_file.ts";
-import {
-  clientReport,
-  clientStatus,
-  createSite,
-  listComputers,
-  startServer,
-} from "./deployment.ts";
+import { clientReport, clientStatus, createSite, startServer } from "./deployment.ts";
+import { listComputers } from "./listed_computers.ts";
 
 Deno.test("--storage-path given once is remembered: a later run without it keeps the same key and computer id", async () => {
   await using site = await createSite();

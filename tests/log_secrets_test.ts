@@ -40,6 +40,17 @@ Deno.test("no password, report body, uploaded content or private key reaches any
   const outputs: [string, string][] = [];
   const keep = (what: string, result: { stdout: string; stderr: string }) =>
     outputs.push([what, result.stdout + result.stderr]);
+  /** Runs one command of the deployment, requires it to succeed and keeps its output. */
+  const runKept = async (
+    what: string,
+    role: "client" | "admin",
+    args: string[],
+    env?: Record<string, string>,
+  ) => {
+    const result = await runRole(role, args, { env });
+    assert.equal(result.code, 0, result.stderr);
+    keep(what, result);
+  };
   await generateKey(site, true);
   const server = await startServer(site, [
     "--log-level",
@@ -62,17 +73,15 @@ Deno.test("no password, report body, uploaded content or private key reaches any
   const clientDir = `${site.root}/client`;
   const clientArgs = [...clientSiteArgs(site, clientDir), "--log-level", "debug"];
   try {
-    const registered = await runRole("client", [
+    await runKept("client register", "client", [
       "register",
       "--password-file",
       passwordFile,
       ...clientArgs,
       `http://127.0.0.1:${relayPort}`,
     ]);
-    assert.equal(registered.code, 0, registered.stderr);
-    keep("client register", registered);
 
-    const reported = await runRole("client", [
+    await runKept("client report", "client", [
       "report",
       "--encryption",
       "required",
@@ -80,12 +89,10 @@ Deno.test("no password, report body, uploaded content or private key reaches any
       `Canary=${REPORT_CANARY}`,
       ...clientArgs,
     ]);
-    assert.equal(reported.code, 0, reported.stderr);
-    keep("client report", reported);
 
     const file = `${site.root}/canary.txt`;
     await Deno.writeTextFile(file, `${UPLOAD_CANARY}\n`.repeat(100));
-    const uploaded = await runRole("client", [
+    await runKept("client upload", "client", [
       "upload",
       file,
       "--wait",
@@ -95,19 +102,15 @@ Deno.test("no password, report body, uploaded content or private key reaches any
       "required",
       ...clientArgs,
     ]);
-    assert.equal(uploaded.code, 0, uploaded.stderr);
-    keep("client upload", uploaded);
 
-    const exported = await runRole("admin", [
+    await runKept("admin encryption export", "admin", [
       "encryption",
       "export",
       "--to",
       `${site.root}/usb`,
       "--data-dir",
       site.serverDir,
-    ], { env: { MLE_SITE_PASSWORD: SITE_PASSWORD, MLE_TRANSFER_PASSWORD: TRANSFER_PASSWORD } });
-    assert.equal(exported.code, 0, exported.stderr);
-    keep("admin encryption export", exported);
+    ], { MLE_SITE_PASSWORD: SITE_PASSWORD, MLE_TRANSFER_PASSWORD: TRANSFER_PASSWORD });
   } finally {
     await relay.stop();
     await server.stop();

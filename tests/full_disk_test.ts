@@ -34,8 +34,15 @@ import {
 } from "./small_filesystem.ts";
 
 const IN_CI = Deno.env.get("CI") === "true";
-const ignore = !canMountFilesystems() && !IN_CI;
 const SMALL_FILESYSTEM_BYTES = 24 << 20;
+
+/**
+ * Registers a test that mounts small filesystems: ignored where they cannot be mounted (only root
+ * on Linux can), except under CI, where it must run.
+ */
+function smallFilesystemTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: !canMountFilesystems() && !IN_CI, fn });
+}
 
 /** Posts a report; its status, `Retry-After` and error code. */
 async function postReport(port: number, body: string) {
@@ -80,12 +87,14 @@ async function reportUntilRefused(port: number, sender: TestSender, from: number
 }
 
 /**
- * A site whose server data dir lives on a small filesystem of its own, its server running. At the
- * end of the scope holding it (`await using`) the server stops, its database is checked whole, the
- * filesystem is unmounted and the site removed, in that order.
+ * A site whose server data dir lives on a small filesystem of its own, its server running, and a
+ * sender registered with it (while the disk has room). At the end of the scope holding it (`await
+ * using`) the server stops, its database is checked whole, the filesystem is unmounted and the
+ * site removed, in that order.
  */
 async function serverOnSmallFilesystem(): Promise<
-  { site: TestSite; disk: SmallFilesystem; server: ServerProcess } & AsyncDisposable
+  & { site: TestSite; disk: SmallFilesystem; server: ServerProcess; sender: TestSender }
+  & AsyncDisposable
 > {
   await using teardown = new AsyncDisposableStack();
   const site = teardown.use(await createSite());
@@ -93,8 +102,9 @@ async function serverOnSmallFilesystem(): Promise<
   teardown.defer(() => disk.unmount());
   teardown.defer(() => assertIntegrity(`${site.serverDir}/${DATABASE_FILE}`));
   const server = teardown.use(await startServer(site));
+  const sender = await registerSender(site.serverPort);
   const owned = teardown.move();
-  return { site, disk, server, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+  return { site, disk, server, sender, [Symbol.asyncDispose]: () => owned.disposeAsync() };
 }
 
 /**
@@ -149,14 +159,11 @@ function assertAlive(process: RoleProcess, what: string): void {
   assert.doesNotMatch(process.stderr, /ERR_INTERNAL|request failed|unexpected failure/, what);
 }
 
-Deno.test({
-  name:
-    "a server whose disk is full answers reports and registrations 503 with Retry-After, stores nothing it did not acknowledge, and resumes when space returns",
-  ignore,
-  async fn() {
+smallFilesystemTest(
+  "a server whose disk is full answers reports and registrations 503 with Retry-After, stores nothing it did not acknowledge, and resumes when space returns",
+  async () => {
     await using deployment = await serverOnSmallFilesystem();
-    const { site, disk, server } = deployment;
-    const sender = await registerSender(site.serverPort);
+    const { site, disk, server, sender } = deployment;
     assert.equal((await postReport(site.serverPort, await sender.report(1))).status, 200);
     await disk.fill();
 
@@ -203,13 +210,11 @@ Deno.test({
     const stored = (await storedReports(site, sender.computerId)).map((report) => report.seq);
     assert.deepEqual(stored.sort((a, b) => a - b), [1, ...accepted, refusedSeq]);
   },
-});
+);
 
-Deno.test({
-  name:
-    "a relay whose spool disk is full answers 503 with Retry-After, keeps every report it accepted, and forwards them all once space returns",
-  ignore,
-  async fn() {
+smallFilesystemTest(
+  "a relay whose spool disk is full answers 503 with Retry-After, keeps every report it accepted, and forwards them all once space returns",
+  async () => {
     await using deployment = await relayOnSmallFilesystem();
     const { site, disk, server, relayPort, relay, sender } = deployment;
     await server.stop(); // the relay must keep what it accepts in its spool
@@ -246,7 +251,7 @@ Deno.test({
     assert.deepEqual(stored.sort((a, b) => a - b), expected);
     assertAlive(restartedRelay, restartedRelay.stderr);
   },
-});
+);
 
 const UPLOAD_CHUNK_BYTES = 256 << 10;
 
@@ -287,43 +292,64 @@ async function sha256Of(path: string): Promise<string> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path))).toHex();
 }
 
-Deno.test({
-  name:
-    "a server whose upload folder's disk fills during an upload answers chunks and manifests 503 with Retry-After, acknowledges only the chunks it wrote, and completes the upload with its SHA-256 once space returns",
-  ignore,
-  async fn() {
-    await using deployment = await serverOnSmallFilesystem();
-    const { site, disk, server } = deployment;
-    const sender = await registerSender(site.serverPort);
-    const upload = await signedUpload(site.serverPort, sender, randomFile(8 << 20), {
-      chunkSize: UPLOAD_CHUNK_BYTES,
-      name: "during.bin",
-    });
-    assert.equal((await upload.postManifest()).status, 200);
-    const before = await putUntilEnd({ ...upload, chunkCount: 8 }, 0, [200], "free disk");
-    assert.deepEqual(before.refused, []);
-    // Room for less than a chunk: the next chunk's write fails part way.
-    await disk.fill({ leaveBytes: UPLOAD_CHUNK_BYTES / 2 });
+/**
+ * An 8 MiB upload by `sender` through the role on `port` whose disk fills part way: its manifest
+ * and first eight chunks are acknowledged on free disk (`acknowledged`: 200 at the server, 202 at
+ * a relay), then the disk keeps less than a chunk and the rest is put, some of it refused as
+ * storage-full; a late upload's manifest is refused too. Both uploads and the chunks refused.
+ */
+async function fillDiskDuringUpload(
+  disk: SmallFilesystem,
+  port: number,
+  sender: TestSender,
+  name: string,
+  acknowledged: number,
+  fullDisk: string,
+) {
+  const upload = await signedUpload(port, sender, randomFile(8 << 20), {
+    chunkSize: UPLOAD_CHUNK_BYTES,
+    name,
+  });
+  assert.equal((await upload.postManifest()).status, 200);
+  const before = await putUntilEnd({ ...upload, chunkCount: 8 }, 0, [acknowledged], "free disk");
+  assert.deepEqual(before.refused, []);
+  // Room for less than a chunk: the next chunk's write fails part way.
+  await disk.fill({ leaveBytes: UPLOAD_CHUNK_BYTES / 2 });
 
-    const during = await putUntilEnd(upload, 8, [200], "full disk");
-    assert.ok(during.refused.length > 0, "no chunk was refused on the full disk");
-    const late = await signedUpload(site.serverPort, sender, randomFile(100_000), {
-      chunkSize: 65_536,
-      name: "late.bin",
-    });
-    const lateManifest = await late.postManifest();
-    assertStorageFull(lateManifest, "a manifest on a full disk");
+  const during = await putUntilEnd(upload, 8, [acknowledged], fullDisk);
+  assert.ok(during.refused.length > 0, "no chunk was refused on the full disk");
+  const late = await signedUpload(port, sender, randomFile(100_000), {
+    chunkSize: 65_536,
+    name: "late.bin",
+  });
+  assertStorageFull(await late.postManifest(), `a manifest on a ${fullDisk}`);
+  return { upload, refused: during.refused, late };
+}
+
+smallFilesystemTest(
+  "a server whose upload folder's disk fills during an upload answers chunks and manifests 503 with Retry-After, acknowledges only the chunks it wrote, and completes the upload with its SHA-256 once space returns",
+  async () => {
+    await using deployment = await serverOnSmallFilesystem();
+    const { site, disk, server, sender } = deployment;
+    const { upload, refused, late } = await fillDiskDuringUpload(
+      disk,
+      site.serverPort,
+      sender,
+      "during.bin",
+      200,
+      "full disk",
+    );
     assertAlive(server, server.stderr);
 
     // Every chunk acknowledged is held; every one refused is missing.
     const status = await upload.status();
     assert.ok(status, "no status on a full disk");
     assert.equal(status.state, "receiving");
-    assert.deepEqual(missingChunks(status), during.refused);
+    assert.deepEqual(missingChunks(status), refused);
 
     await disk.free();
     let last;
-    for (const index of during.refused) last = await putOnceSpaceReturns(upload, index);
+    for (const index of refused) last = await putOnceSpaceReturns(upload, index);
     assert.equal(last?.status, 200, JSON.stringify(last));
     assert.equal((await upload.status())?.state, "complete");
     assert.equal(
@@ -342,41 +368,30 @@ Deno.test({
     );
     assertAlive(server, server.stderr);
   },
-});
+);
 
-Deno.test({
-  name:
-    "a relay whose upload buffer's disk fills during an upload answers chunks and manifests 503 with Retry-After, keeps every chunk it acknowledged through a kill -9, and the upload completes with its SHA-256 once space returns",
-  ignore,
-  async fn() {
+smallFilesystemTest(
+  "a relay whose upload buffer's disk fills during an upload answers chunks and manifests 503 with Retry-After, keeps every chunk it acknowledged through a kill -9, and the upload completes with its SHA-256 once space returns",
+  async () => {
     await using deployment = await relayOnSmallFilesystem();
     const { site, disk, server, relayPort, relay, sender } = deployment;
-    const upload = await signedUpload(relayPort, sender, randomFile(8 << 20), {
-      chunkSize: UPLOAD_CHUNK_BYTES,
-      name: "buffered.bin",
-    });
     await server.stop(); // the relay must keep the upload in its buffer
-    // The relay answers a manifest it buffered with the status it can give (200).
-    assert.equal((await upload.postManifest()).status, 200);
-    const before = await putUntilEnd({ ...upload, chunkCount: 8 }, 0, [202], "free disk");
-    assert.deepEqual(before.refused, []);
-    // Room for less than a chunk: the next chunk's write fails part way.
-    await disk.fill({ leaveBytes: UPLOAD_CHUNK_BYTES / 2 });
-
-    const during = await putUntilEnd(upload, 8, [202], "full buffer disk");
-    assert.ok(during.refused.length > 0, "no chunk was refused on the full disk");
-    const late = await signedUpload(relayPort, sender, randomFile(100_000), {
-      chunkSize: 65_536,
-      name: "late.bin",
-    });
-    assertStorageFull(await late.postManifest(), "a manifest on a full buffer disk");
+    // The relay answers a manifest it buffered with the status it can give (200), chunks 202.
+    const { upload, refused, late } = await fillDiskDuringUpload(
+      disk,
+      relayPort,
+      sender,
+      "buffered.bin",
+      202,
+      "full buffer disk",
+    );
     assertAlive(relay, relay.stderr);
 
     // What it acknowledged survives a kill -9 on the still-full disk.
     await relay.stop("SIGKILL");
     await using restartedRelay = await startRelay(disk.path, relayPort, site.serverPort);
     await disk.free();
-    for (const index of during.refused) {
+    for (const index of refused) {
       const answer = await putOnceSpaceReturns(upload, index);
       assert.equal(answer.status, 202, JSON.stringify(answer));
     }
@@ -398,4 +413,4 @@ Deno.test({
     assert.equal(await sha256Of(`${folder}/late.bin`), late.sha256);
     assertAlive(restartedRelay, restartedRelay.stderr);
   },
-});
+);

@@ -6,14 +6,13 @@
 
 import assert from "node:assert/strict";
 import {
-  allowRelay,
   clientReport,
   computerIdOf,
   deployKey,
   freePort,
   generateKeyForRelays,
   serverMetrics,
-  startRelay,
+  startAllowedRelay,
   startServer,
   waitForCertificate,
 } from "./deployment.ts";
@@ -32,7 +31,7 @@ postgresTest(name, async () => {
   await using first = await startServer(site, serverArgs);
   await using other = await startServer(second, serverArgs);
   const relayPort = freePort();
-  await using relay = await startRelay(relayDir, relayPort, site.serverPort, [
+  await using relay = await startAllowedRelay(site, relayDir, relayPort, site.serverPort, [
     "--parent",
     `http://127.0.0.1:${second.serverPort}`,
     "--decrypt",
@@ -42,7 +41,6 @@ postgresTest(name, async () => {
     "200",
   ]);
   const clientDir = `${site.root}/client`;
-  await allowRelay(site, relay);
   await deployKey(site);
   await waitForCertificate(site, site.serverPort, kid);
   const report = async () => {

@@ -11,7 +11,6 @@ import { signUploadManifest } from "../envelope/upload_manifest.ts";
 import { API } from "../protocol/paths.ts";
 import { chunkOverhead, MIN_CHUNK_SIZE } from "../protocol/upload.ts";
 import {
-  allowRelay,
   clientReport,
   clientSiteArgs,
   clientStatus,
@@ -24,6 +23,7 @@ import {
   registerSender,
   serverMetrics,
   spooledMessages,
+  startAllowedRelay,
   startRelay,
   startServer,
   storedReports,
@@ -201,12 +201,11 @@ Deno.test("a decrypting relay that knows a client's key refuses a report forged 
   await copyKeysByUsb(site, relayDir);
   await using server = await startServer(site);
   const relayPort = freePort();
-  await using relay = await startRelay(relayDir, relayPort, site.serverPort, [
+  await using _relay = await startAllowedRelay(site, relayDir, relayPort, site.serverPort, [
     "--decrypt",
     "--bundle-wait-ms",
     "100",
   ]);
-  await allowRelay(site, relay);
   // A genuine report goes up in a bundle: the relay asked the server for the client's key.
   const clientDir = `${site.root}/client`;
   const clientId = await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);

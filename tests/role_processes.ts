@@ -171,6 +171,25 @@ export async function allowRelay(site: TestSite, relay: RoleProcess): Promise<nu
 }
 
 /**
+ * Starts a decrypting relay (`extra` holds its `--decrypt` and the other flags) whose parent is
+ * `parentPort`, and allows it to send report bundles once it has registered (`mle-admin relays
+ * allow`); the relay is stopped again when allowing it fails.
+ */
+export async function startAllowedRelay(
+  site: TestSite,
+  dataDir: string,
+  port: number,
+  parentPort: number,
+  extra: readonly string[],
+): Promise<RoleProcess> {
+  await using stack = new AsyncDisposableStack();
+  const relay = stack.use(await startRelay(dataDir, port, parentPort, extra));
+  await allowRelay(site, relay);
+  stack.move();
+  return relay;
+}
+
+/**
  * The flags that tie a client data dir to the site (its masthead) and to this machine, without a
  * parent: `client register` takes the relay's URL as its argument instead.
  */

@@ -27,6 +27,7 @@ import {
   freePort,
   generateKey,
   generateKeyForRelays,
+  importKeys,
   listComputers,
   postReport,
   QUICK_DECRYPTING_RELAY_ARGS,
@@ -35,6 +36,7 @@ import {
   reportDeliveries,
   serverMetrics,
   spooledMessages,
+  startAllowedRelay,
   startRecordedRelay,
   startRelay,
   startServer,
@@ -197,10 +199,9 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
     assert.ok(!text.includes("PRIVATE KEY"), "the private key is sealed, never in clear");
 
     // A wrong password installs nothing; an altered file is refused the same way.
-    const wrong = await adminResult(
-      ["encryption", "import", "--from", usb, "--data-dir", dsa.serverDir, "--server"],
-      { MLE_TRANSFER_PASSWORD: "not the transfer password" },
-    );
+    const wrong = await importKeys(usb, dsa.serverDir, ["--server"], {
+      MLE_TRANSFER_PASSWORD: "not the transfer password",
+    });
     assert.equal(wrong.code, 1, describeResult(wrong));
     assert.match(wrong.stderr, /wrong transfer password, or the file was altered/);
     await assert.rejects(Deno.stat(dsa.serverDir), Deno.errors.NotFound);
@@ -209,19 +210,11 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
     const alteredDir = `${site.root}/usb-altered`;
     await Deno.mkdir(alteredDir);
     await Deno.writeTextFile(`${alteredDir}/${kid}.mle-key.json`, JSON.stringify(altered));
-    const tampered = await adminResult(
-      ["encryption", "import", "--from", alteredDir, "--data-dir", dsa.serverDir, "--server"],
-    );
+    const tampered = await importKeys(alteredDir, dsa.serverDir, ["--server"]);
     assert.equal(tampered.code, 1, describeResult(tampered));
     assert.match(tampered.stderr, /the file was altered/);
 
-    const imported = await adminResult([
-      "encryption",
-      "import",
-      "--from",
-      usb,
-      "--data-dir",
-      dsa.serverDir,
+    const imported = await importKeys(usb, dsa.serverDir, [
       "--server",
       "--deploy",
       "--site-key",
@@ -391,13 +384,13 @@ Deno.test("a key the site retires stops decrypting at decrypting relays too: the
   const kidA = await generateKeyForRelays(site, [relayDir]);
   await using server = await startServer(site);
   const relayPort = freePort();
-  await using relay = await startRelay(
+  await using relay = await startAllowedRelay(
+    site,
     relayDir,
     relayPort,
     site.serverPort,
     QUICK_DECRYPTING_RELAY_ARGS,
   );
-  await allowRelay(site, relay);
   const siteArgs = ["--site-key", site.siteKey, "--data-dir", site.serverDir];
   await deployKey(site);
   await waitForCertificate(site, site.serverPort, kidA);

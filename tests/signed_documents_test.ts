@@ -18,7 +18,6 @@ import { DATABASE_FILE } from "../store/mod.ts";
 import {
   admin,
   ADMIN_ENV,
-  allowRelay,
   clientReport,
   computerIdOf,
   createSite,
@@ -28,6 +27,7 @@ import {
   generateKeyForRelays,
   QUICK_DECRYPTING_RELAY_ARGS,
   registerByReport,
+  startAllowedRelay,
   startRelay,
   startServer,
   TEST_PASSWORD,
@@ -82,9 +82,8 @@ Deno.test("a restarted decrypting relay keeps the newest certificate: its parent
   await using relays = new AsyncDisposableStack();
   const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
   let relay = relays.use(
-    await startRelay(relayDir, relayPort, parent.port, QUICK_DECRYPTING_RELAY_ARGS),
+    await startAllowedRelay(site, relayDir, relayPort, parent.port, QUICK_DECRYPTING_RELAY_ARGS),
   );
-  await allowRelay(site, relay);
   const clientDir = `${site.root}/client`;
   const cid = await registerByReport(site, clientDir, relayPort, ["--encryption", "required"]);
   await waitForStored(site, cid, 1);
@@ -120,13 +119,13 @@ Deno.test("a decrypting relay never seals a bundle to a key its verified revocat
 
   // A fresh relay whose parent withholds B's certificate and serves A's.
   parent.serve(API.encryptionCertificate, certificateA);
-  await using relay = await startRelay(
+  await using relay = await startAllowedRelay(
+    site,
     relayDir,
     relayPort,
     parent.port,
     QUICK_DECRYPTING_RELAY_ARGS,
   );
-  await allowRelay(site, relay);
   await relay.waitFor(/revocation list updated [^\n]*retiredKeys=1/);
   const second = await clientReport(site, clientDir, relayPort, ["--encryption", "required"]);
   assert.equal(second.code, 0, second.stderr);

@@ -85,6 +85,22 @@ export async function admin(
 }
 
 /**
+ * Runs `mle-admin encryption import --from FOLDER --data-dir DATA_DIR EXTRA…` with the site and
+ * transfer passwords (`env` overrides them), whatever its exit code.
+ */
+export async function importKeys(
+  from: string,
+  dataDir: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RoleResult> {
+  return await adminResult(
+    ["encryption", "import", "--from", from, "--data-dir", dataDir, ...extra],
+    env,
+  );
+}
+
+/**
  * The seed's USB transfer: exports the server's keys and imports them into another data dir (a
  * decrypting relay's); fails the test with the tool's output when either step fails.
  */
@@ -98,14 +114,7 @@ export async function copyKeysByUsb(
     site.adminEnv,
   );
   if (exported.code !== 0) throw new Error(`export exited ${exported.code}\n${exported.stderr}`);
-  const imported = await adminResult([
-    "encryption",
-    "import",
-    "--from",
-    usb,
-    "--data-dir",
-    targetDir,
-  ]);
+  const imported = await importKeys(usb, targetDir);
   if (imported.code !== 0) throw new Error(`import exited ${imported.code}\n${imported.stderr}`);
   await Deno.remove(usb, { recursive: true });
   return { exported, imported };

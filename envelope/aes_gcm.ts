@@ -13,6 +13,8 @@
 
 import { decryptAesGcm, encryptAesGcm } from "./_node_crypto.ts";
 
+/** Length of the GCM IV in bytes (96 bits, the size SP 800-38D recommends). */
+export const GCM_IV_LENGTH = 12;
 /** Length of the GCM tag in bytes. */
 export const GCM_TAG_LENGTH = 16;
 /** Largest plaintext sealed or opened through node:crypto; larger ones go through Web Crypto. */

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { openAesGcm, sealAesGcm } from "./aes_gcm.ts";
+import { GCM_IV_LENGTH, GCM_TAG_LENGTH, openAesGcm, sealAesGcm } from "./aes_gcm.ts";
 import {
   decodeBase64Url,
   decodeBase64UrlText,
@@ -53,10 +53,6 @@ export interface ContentKey {
 
 /** Length of the AES-256 content key in bytes. */
 export const CONTENT_KEY_LENGTH = 32;
-/** Length of the GCM IV in bytes (96 bits, the size SP 800-38D recommends). */
-export const IV_LENGTH = 12;
-/** Length of the GCM tag in bytes. */
-export const TAG_LENGTH = 16;
 
 const RSA_OAEP = { name: "RSA-OAEP" } as const;
 const encoder = new TextEncoder();
@@ -137,10 +133,10 @@ export async function encryptJweUnderHeader(
   protectedHeader: string,
   plaintext: Uint8Array<ArrayBuffer>,
 ): Promise<FlattenedJwe> {
-  const iv = crypto.getRandomValues(new Uint8Array(IV_LENGTH));
+  const iv = crypto.getRandomValues(new Uint8Array(GCM_IV_LENGTH));
   const additionalData = encoder.encode(protectedHeader);
   const joined = await sealAesGcm(contentKey.key, iv, additionalData, plaintext);
-  const tagAt = joined.length - TAG_LENGTH;
+  const tagAt = joined.length - GCM_TAG_LENGTH;
   return {
     protected: protectedHeader,
     encrypted_key: contentKey.encryptedKey,
@@ -236,10 +232,10 @@ export async function decryptJwe(
   } catch {
     throw decryptionFailed();
   }
-  if (iv.length !== IV_LENGTH || tag.length !== TAG_LENGTH) throw decryptionFailed();
+  if (iv.length !== GCM_IV_LENGTH || tag.length !== GCM_TAG_LENGTH) throw decryptionFailed();
   const key = contentKey ?? await importAesKey(crypto.getRandomValues(new Uint8Array(32)));
   const additionalData = encoder.encode(jwe.protected);
-  const sealed = new Uint8Array(ciphertext.length + TAG_LENGTH);
+  const sealed = new Uint8Array(ciphertext.length + GCM_TAG_LENGTH);
   sealed.set(ciphertext);
   sealed.set(tag, ciphertext.length);
   const opened = await openAesGcm(key, iv, additionalData, sealed);

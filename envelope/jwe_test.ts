@@ -1,3 +1,4 @@
+import { GCM_IV_LENGTH, GCM_TAG_LENGTH } from "./aes_gcm.ts";
 import assert from "node:assert/strict";
 import { flipBit, protectedHeaderOf } from "../tests/jose_tampering.ts";
 import { newServerContentKey, serverKeyPair as recipient, serverKid as kid } from "./_test_keys.ts";
@@ -13,9 +14,7 @@ import {
   type FlattenedJwe,
   importAesKey,
   importContentKey,
-  IV_LENGTH,
   readJweHeader,
-  TAG_LENGTH,
   toCompactJwe,
   unwrapContentKey,
 } from "./jwe.ts";
@@ -87,8 +86,8 @@ Deno.test("encryptJwe() seals an empty plaintext and a 1 MiB plaintext", async (
 
 Deno.test("encryptJwe() gives exact sizes: 256-byte wrapped key, 12-byte IV, 16-byte tag, ciphertext as long as the plaintext", async () => {
   assert.equal(CONTENT_KEY_LENGTH, 32);
-  assert.equal(IV_LENGTH, 12);
-  assert.equal(TAG_LENGTH, 16);
+  assert.equal(GCM_IV_LENGTH, 12);
+  assert.equal(GCM_TAG_LENGTH, 16);
   assert.equal(contentKeyBytes.length, 32);
   assert.equal(contentKey.encryptedKey.length, 342);
   for (const length of [0, 1, 15, 16, 17, 255, 4096]) {

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { openAesGcm, sealAesGcm } from "./aes_gcm.ts";
+import { GCM_IV_LENGTH, GCM_TAG_LENGTH, openAesGcm, sealAesGcm } from "./aes_gcm.ts";
 import { decryptionFailed, MleError } from "./errors.ts";
 import { signBytes, verifyBytes } from "./signature.ts";
 
@@ -33,8 +33,6 @@ export interface ChunkContext {
   final: boolean;
 }
 
-/** Length of the GCM tag after a sealed chunk's ciphertext. */
-export const CHUNK_TAG_LENGTH = 16;
 /** Length of the Ed25519 signature in front of a clear chunk's bytes. */
 export const CHUNK_SIGNATURE_LENGTH = 64;
 /** Length of a file key. */
@@ -89,7 +87,7 @@ export async function deriveChunkKey(
  */
 export function chunkNonce(index: number): Uint8Array<ArrayBuffer> {
   checkIndex(index);
-  const nonce = new Uint8Array(12);
+  const nonce = new Uint8Array(GCM_IV_LENGTH);
   new DataView(nonce.buffer).setBigUint64(4, BigInt(index));
   return nonce;
 }
@@ -130,7 +128,7 @@ export async function openChunk(
   context: ChunkContext,
   sealed: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (sealed.length < CHUNK_TAG_LENGTH) throw decryptionFailed();
+  if (sealed.length < GCM_TAG_LENGTH) throw decryptionFailed();
   const additionalData = contextBytes(SEALED_LABEL, context);
   const opened = await openAesGcm(chunkKey, chunkNonce(context.index), additionalData, sealed);
   if (opened === null) throw decryptionFailed();

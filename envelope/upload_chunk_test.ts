@@ -1,9 +1,9 @@
+import { GCM_TAG_LENGTH } from "./aes_gcm.ts";
 import assert from "node:assert/strict";
 import { MleError } from "./errors.ts";
 import { generateSigningKeyPair } from "./signature.ts";
 import {
   CHUNK_SIGNATURE_LENGTH,
-  CHUNK_TAG_LENGTH,
   type ChunkContext,
   chunkNonce,
   deriveChunkKey,
@@ -40,7 +40,7 @@ async function assertOpaque(promise: Promise<unknown>) {
 Deno.test("sealChunk() and openChunk() round-trip, adding only the 16-byte tag", async () => {
   const key = await keyFor();
   const sealed = await sealChunk(key, context, plaintext);
-  assert.equal(sealed.length, plaintext.length + CHUNK_TAG_LENGTH);
+  assert.equal(sealed.length, plaintext.length + GCM_TAG_LENGTH);
   assert.deepEqual(await openChunk(key, context, sealed), plaintext);
 });
 

@@ -16,6 +16,7 @@ import {
   listComputers,
   type ListedComputer,
   postReportSignedAs,
+  registerByReport,
   relayPasswordFile,
   startRelay,
   startServer,
@@ -85,8 +86,7 @@ Deno.test("rotate-keys --compromised: the new entry is flagged and the old id st
   await using site = await createSiteWithKey();
   const clientDir = `${site.root}/client`;
   await using server = await startServer(site);
-  assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
-  const oldId = (await clientStatus(clientDir)).computerId as number;
+  const oldId = await registerByReport(site, clientDir, site.serverPort);
   const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
   await server.stop();
   assert.equal(
@@ -156,11 +156,9 @@ Deno.test("a machine that loses its KeyStorage without rotate-keys shows as a du
   await using site = await createSite();
   const clientDir = `${site.root}/client`;
   await using _server = await startServer(site);
-  assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
-  const oldId = (await clientStatus(clientDir)).computerId as number;
+  const oldId = await registerByReport(site, clientDir, site.serverPort);
   await Deno.remove(`${clientDir}/KeyStorage`, { recursive: true }); // the manual procedure
-  assert.equal((await clientReport(site, clientDir, site.serverPort)).code, 0);
-  const newId = (await clientStatus(clientDir)).computerId as number;
+  const newId = await registerByReport(site, clientDir, site.serverPort);
   assert.notEqual(newId, oldId);
 
   const duplicates = JSON.parse(

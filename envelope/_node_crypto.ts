@@ -69,9 +69,12 @@ export function signEd25519(
   ) as ArrayBuffer);
 }
 
+/** The IV length the node:crypto path takes; any other goes to Web Crypto, which takes more. */
+const GCM_IV_BYTES = 12;
+
 /**
  * AES-256-GCM encrypt (128-bit tag) through the twin: ciphertext followed by tag, or undefined when
- * the key has no twin.
+ * the key has no twin or the IV is not 96 bits.
  */
 export function encryptAesGcm(
   key: CryptoKey,
@@ -80,7 +83,7 @@ export function encryptAesGcm(
   plaintext: Uint8Array,
 ): Uint8Array<ArrayBuffer> | undefined {
   const twin = twins.get(key);
-  if (twin === undefined) return undefined;
+  if (twin === undefined || iv.length !== GCM_IV_BYTES) return undefined;
   const cipher = createCipheriv("aes-256-gcm", twin, iv, { authTagLength: 16 });
   cipher.setAAD(additionalData);
   const head = cipher.update(plaintext);
@@ -94,7 +97,7 @@ export function encryptAesGcm(
 
 /**
  * AES-256-GCM decrypt (128-bit tag) of ciphertext followed by tag through the twin: the plaintext,
- * null when it does not open, or undefined when the key has no twin.
+ * null when it does not open, or undefined when the key has no twin or the IV is not 96 bits.
  */
 export function decryptAesGcm(
   key: CryptoKey,
@@ -103,8 +106,8 @@ export function decryptAesGcm(
   sealed: Uint8Array,
 ): Uint8Array<ArrayBuffer> | null | undefined {
   const twin = twins.get(key);
-  if (twin === undefined) return undefined;
-  if (iv.length !== 12 || sealed.length < 16) return null;
+  if (twin === undefined || iv.length !== GCM_IV_BYTES) return undefined;
+  if (sealed.length < 16) return null;
   const tagAt = sealed.length - 16;
   try {
     const decipher = createDecipheriv("aes-256-gcm", twin, iv, { authTagLength: 16 });

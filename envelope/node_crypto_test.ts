@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { encodeBase64Url } from "./base64url.ts";
+import { openAesGcm, sealAesGcm } from "./aes_gcm.ts";
 import { decryptAesGcm, encryptAesGcm, nodeTwinOf } from "./_node_crypto.ts";
 import {
   decryptJwe,
@@ -250,4 +251,19 @@ Deno.test("encryptJwe() through node:crypto opens with plain Web Crypto, and the
     );
     assert.deepEqual(await decryptJwe(web, key), plaintext, `Web Crypto → fast, ${length}`);
   }
+});
+
+Deno.test("an IV other than 96 bits is left to Web Crypto, so aes_gcm.ts seals and opens it as Web Crypto does", async () => {
+  const key = await importAesKey(crypto.getRandomValues(new Uint8Array(32)));
+  assert.ok(nodeTwinOf(key));
+  const iv = crypto.getRandomValues(new Uint8Array(16));
+  const aad = new TextEncoder().encode("header");
+  const plaintext = crypto.getRandomValues(new Uint8Array(100));
+  assert.equal(encryptAesGcm(key, iv, aad, plaintext), undefined);
+  const web = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad }, key, plaintext),
+  );
+  assert.equal(decryptAesGcm(key, iv, aad, web), undefined);
+  assert.deepEqual(await sealAesGcm(key, iv, aad, plaintext), web);
+  assert.deepEqual(await openAesGcm(key, iv, aad, web), plaintext);
 });

@@ -11,10 +11,9 @@ import {
   clientReport,
   clientStatus,
   createSiteWithKey,
-  freePort,
   registerByReport,
   setSettings,
-  startRelay,
+  startRelayedSite,
   startServer,
   storedReports,
   type TestSite,
@@ -38,12 +37,11 @@ async function queueUpload(site: TestSite, clientDir: string): Promise<void> {
 }
 
 Deno.test("an optional client holding the site's certificate sends no report or upload through a relay that refuses encrypted reports, until the site allows legacy relays in a signed setting", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
-    "--no-encrypted-reports",
-  ]);
+  await using deployment = await startRelayedSite({
+    withKey: true,
+    relayArgs: ["--no-encrypted-reports"],
+  });
+  const { site, relayPort } = deployment;
   await using toRelay = new TamperingProxy(relayPort);
   const clientDir = `${site.root}/client`;
   // Straight to the server first: the client now holds the signed certificate (level: default).
@@ -147,12 +145,11 @@ Deno.test("a parent that answers 415 to an encrypted report pushes neither the r
 });
 
 Deno.test("an optional client sends clear text through a relay that refuses encrypted reports once the site's newest signed certificate says encryption is disabled", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
-    "--no-encrypted-reports",
-  ]);
+  await using deployment = await startRelayedSite({
+    withKey: true,
+    relayArgs: ["--no-encrypted-reports"],
+  });
+  const { site, relayPort } = deployment;
   const clientDir = `${site.root}/client`;
   const computerId = await registerByReport(site, clientDir, site.serverPort);
   assert.equal((await clientReport(site, clientDir, relayPort)).code, 3);

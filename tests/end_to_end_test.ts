@@ -22,6 +22,7 @@ import {
   spooledMessages,
   startRecordedRelay,
   startRelay,
+  startRelayedSite,
   startServer,
   storedReports,
   waitForStored,
@@ -132,12 +133,11 @@ Deno.test("required with no certificate sends nothing and queues; once a key is 
 });
 
 Deno.test("required behind a relay that predates MLE sends nothing", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
-    "--no-encrypted-reports",
-  ]);
+  await using deployment = await startRelayedSite({
+    withKey: true,
+    relayArgs: ["--no-encrypted-reports"],
+  });
+  const { site, relayPort } = deployment;
   await using proxy = new RecordingProxy(relayPort);
   const required = await clientReport(site, `${site.root}/client-required`, proxy.port, [
     "--encryption",

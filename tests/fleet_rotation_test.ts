@@ -21,8 +21,10 @@ import {
   listComputers,
   type ListedRotation,
   postReportSignedAs,
+  registerByReport,
   relayPasswordFile,
   startRelay,
+  startRelayedSite,
   startServer,
   storedReports,
   type TestSite,
@@ -66,10 +68,8 @@ async function storedSeqs(site: TestSite, ids: number[]): Promise<number[]> {
 }
 
 Deno.test("computers rotate-keys: of three running clients the two named get new ids linked 'replaced by', their old ids are refused, the third is untouched, no report is lost", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
+  await using deployment = await startRelayedSite({ withKey: true });
+  const { site, relayPort } = deployment;
   const dirs = ["a", "b", "c"].map((name) => `${site.root}/${name}`);
   await using running = new AsyncDisposableStack();
   // b reports through the relay, which passes the directive on like the settings.
@@ -237,8 +237,7 @@ Deno.test("computers rotate-keys behind an authenticating relay: the next report
     ...clientConnectionArgs(site, clientDir, relayPort),
   ]);
   assert.equal(registered.code, 0, registered.stderr);
-  assert.equal((await clientReport(site, clientDir, relayPort)).code, 0);
-  const oldId = (await clientStatus(clientDir)).computerId as number;
+  const oldId = await registerByReport(site, clientDir, relayPort);
   const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
 
   await rotateKeys(site, [String(oldId)]);

@@ -7,7 +7,13 @@
 
 import { RecordingProxy } from "./recording_proxy.ts";
 import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
-import { admin, type TestSite } from "./test_site.ts";
+import {
+  admin,
+  createSite,
+  createSiteWithKey,
+  type DisposableSite,
+  type TestSite,
+} from "./test_site.ts";
 
 /** A running server and the port of its operations listener (metrics, health). */
 export type ServerProcess = RoleProcess & {
@@ -189,6 +195,34 @@ export async function startAllowedRelay(
   return relay;
 }
 
+/** A site with its server and one relay running, as the relay tests open; see {@linkcode startRelayedSite}. */
+export interface RelayedSite extends AsyncDisposable {
+  readonly site: DisposableSite;
+  readonly server: ServerProcess;
+  /** The relay, with its data dir `${site.root}/relay` and the server as its parent. */
+  readonly relay: RoleProcess;
+  readonly relayPort: number;
+}
+
+/**
+ * Creates a site (with a deployed encryption key when `withKey`), starts its server and one relay
+ * on a free port whose parent is the server, started with `relayArgs`; held with `await using`,
+ * the relay, the server and then the site go at the scope's end.
+ */
+export async function startRelayedSite(
+  options: { withKey?: boolean; relayArgs?: readonly string[] } = {},
+): Promise<RelayedSite> {
+  await using stack = new AsyncDisposableStack();
+  const site = stack.use(options.withKey ? await createSiteWithKey() : await createSite());
+  const server = stack.use(await startServer(site));
+  const relayPort = freePort();
+  const relay = stack.use(
+    await startRelay(`${site.root}/relay`, relayPort, site.serverPort, options.relayArgs),
+  );
+  const owned = stack.move();
+  return { site, server, relay, relayPort, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
 /**
  * The flags that tie a client data dir to the site (its masthead) and to this machine, without a
  * parent: `client register` takes the relay's URL as its argument instead.
@@ -216,6 +250,24 @@ export function clientConnectionArgs(
   return [...clientSiteArgs(site, clientDir), "--parent", `http://127.0.0.1:${parentPort}`];
 }
 
+/**
+ * Runs the client command `command` (its name, then its own arguments) for a client data dir
+ * connected to the site through the parent on `parentPort`, then `extra`.
+ */
+export async function runClientCommand(
+  command: readonly string[],
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+  extra: readonly string[] = [],
+): Promise<RoleResult> {
+  return await runRole("client", [
+    ...command,
+    ...clientConnectionArgs(site, clientDir, parentPort),
+    ...extra,
+  ]);
+}
+
 /** Runs `mle-client report` for a client data dir. */
 export async function clientReport(
   site: TestSite,
@@ -223,16 +275,12 @@ export async function clientReport(
   parentPort: number,
   extra: string[] = [],
 ): Promise<RoleResult> {
-  return await runRole("client", [
-    "report",
-    ...clientConnectionArgs(site, clientDir, parentPort),
-    ...extra,
-  ]);
+  return await runClientCommand(["report"], site, clientDir, parentPort, extra);
 }
 
 /**
- * Runs `mle-client upload FILE --wait` for a client data dir (a minute at the most), through the
- * parent on `parentPort`.
+ * Runs `mle-client upload FILE --wait` for a client data dir (a minute at the most, unless `extra`
+ * gives another `--timeout`), through the parent on `parentPort`.
  */
 export async function clientUpload(
   site: TestSite,
@@ -241,15 +289,8 @@ export async function clientUpload(
   file: string,
   extra: string[] = [],
 ): Promise<RoleResult> {
-  return await runRole("client", [
-    "upload",
-    file,
-    "--wait",
-    "--timeout",
-    "60",
-    ...extra,
-    ...clientConnectionArgs(site, clientDir, parentPort),
-  ]);
+  const command = ["upload", file, "--wait", "--timeout", "60"];
+  return await runClientCommand(command, site, clientDir, parentPort, extra);
 }
 
 /** Reads a client's status as JSON. */

@@ -29,6 +29,7 @@ import {
   registerByReport,
   startAllowedRelay,
   startRelay,
+  startRelayedSite,
   startServer,
   TEST_PASSWORD,
   type TestSite,
@@ -181,13 +182,10 @@ Deno.test("a plain relay serves its children the newest certificate it verified:
 });
 
 Deno.test("a revocation list signed on an admin host whose clock ran ten years ahead does not freeze the later ones, and mle-admin says the clock went back", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
-    "--revocation-interval",
-    "1",
-  ]);
+  await using deployment = await startRelayedSite({
+    relayArgs: ["--revocation-interval", "1"],
+  });
+  const { site, relayPort, relay } = deployment;
   const clientDir = `${site.root}/client`;
   const cid = await registerByReport(site, clientDir, relayPort);
 

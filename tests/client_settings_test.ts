@@ -13,6 +13,7 @@ import {
   clientReport,
   clientStatus,
   createSite,
+  registerByReport,
   setSettings,
   startServer,
 } from "./deployment.ts";
@@ -47,8 +48,7 @@ Deno.test("a settings document withheld by the parent on one cycle applies when 
   await using _server = await startServer(site);
   await using parent = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
-  assert.equal((await clientReport(site, clientDir, parent.port)).code, 0);
-  const computerId = (await clientStatus(clientDir)).computerId as number;
+  const computerId = await registerByReport(site, clientDir, parent.port);
 
   // Issued in this order: site-wide first, then per-computer.
   await setSettings(site, "all", ["Test_SiteWide=site"]);

@@ -9,9 +9,9 @@ import { API } from "../protocol/paths.ts";
 import {
   admin,
   clientReport,
-  clientStatus,
   createSite,
   listComputers,
+  registerByReport,
   registerFreshKey,
   startServer,
   storedReports,
@@ -26,8 +26,7 @@ Deno.test("attack: a registration claiming a compromised-key rotation of another
   await using site = await createSite();
   const victimDir = `${site.root}/victim`;
   await using _server = await startServer(site);
-  assert.equal((await clientReport(site, victimDir, site.serverPort)).code, 0);
-  const victimId = (await clientStatus(victimDir)).computerId as number;
+  const victimId = await registerByReport(site, victimDir, site.serverPort);
 
   const attack = await registerFreshKey(site, {
     hostIdentity: await instanceIdentity(victimDir),
@@ -80,14 +79,12 @@ Deno.test("attack: a second client with the victim's host identity does not get 
   const victimDir = `${site.root}/victim`;
   const attackerDir = `${site.root}/attacker`;
   await using _server = await startServer(site);
-  assert.equal((await clientReport(site, victimDir, site.serverPort)).code, 0);
-  const victimId = (await clientStatus(victimDir)).computerId as number;
+  const victimId = await registerByReport(site, victimDir, site.serverPort);
 
   // A local user on another machine copies the victim's host identity and runs the stock client.
   await Deno.mkdir(attackerDir, { recursive: true });
   await Deno.copyFile(`${victimDir}/instance-id`, `${attackerDir}/instance-id`);
-  assert.equal((await clientReport(site, attackerDir, site.serverPort)).code, 0);
-  const attackerId = (await clientStatus(attackerDir)).computerId as number;
+  const attackerId = await registerByReport(site, attackerDir, site.serverPort);
   assert.notEqual(attackerId, victimId);
 
   const removal = await admin(["computers", "remove-duplicates", "--data-dir", site.serverDir]);

@@ -199,9 +199,11 @@ export async function startAllowedRelay(
 export interface RelayedSite extends AsyncDisposable {
   readonly site: DisposableSite;
   readonly server: ServerProcess;
-  /** The relay, with its data dir `${site.root}/relay` and the server as its parent. */
+  /** The relay, with the server as its parent. */
   readonly relay: RoleProcess;
   readonly relayPort: number;
+  /** The relay's data dir: `${site.root}/relay`. */
+  readonly relayDir: string;
 }
 
 /**
@@ -216,11 +218,19 @@ export async function startRelayedSite(
   const site = stack.use(options.withKey ? await createSiteWithKey() : await createSite());
   const server = stack.use(await startServer(site));
   const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
   const relay = stack.use(
-    await startRelay(`${site.root}/relay`, relayPort, site.serverPort, options.relayArgs),
+    await startRelay(relayDir, relayPort, site.serverPort, options.relayArgs),
   );
   const owned = stack.move();
-  return { site, server, relay, relayPort, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+  return {
+    site,
+    server,
+    relay,
+    relayPort,
+    relayDir,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 
 import { RecordingProxy } from "./recording_proxy.ts";
+import { TamperingProxy } from "./tampering_proxy.ts";
 import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import {
   admin,
@@ -117,6 +118,34 @@ export const QUICK_DECRYPTING_RELAY_ARGS: readonly string[] = [
   "1",
 ];
 
+/** The key a relay's data dir is trusted by (`mle-relay key`, made on first use); fails the test unless it exits 0. */
+export async function relayKeyOf(relayDir: string): Promise<string> {
+  const key = await runRole("relay", ["key", "--data-dir", relayDir]);
+  if (key.code !== 0) throw new Error(`mle-relay key exited ${key.code}\n${key.stderr}`);
+  return key.stdout.trim();
+}
+
+/**
+ * Starts the authenticating relay `${site.root}/upper` on a free port below the server, checking
+ * the password in `passwordFile` and trusting the relay below whose key is `trustedRelayKey`
+ * (`--trust-relay`); the relay with its port.
+ */
+export async function startUpperRelay(
+  site: TestSite,
+  passwordFile: string,
+  trustedRelayKey: string,
+): Promise<RoleProcess & { readonly port: number }> {
+  const port = freePort();
+  const relay = await startRelay(`${site.root}/upper`, port, site.serverPort, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+    "--trust-relay",
+    trustedRelayKey,
+  ]);
+  return Object.assign(relay, { port });
+}
+
 /** A relay with a recording proxy on each of its wires (to its parent, and to its clients). */
 export interface RecordedRelay extends AsyncDisposable {
   relay: RoleProcess;
@@ -215,8 +244,7 @@ export async function startRelayedSite(
   options: { withKey?: boolean; relayArgs?: readonly string[] } = {},
 ): Promise<RelayedSite> {
   await using stack = new AsyncDisposableStack();
-  const site = stack.use(options.withKey ? await createSiteWithKey() : await createSite());
-  const server = stack.use(await startServer(site));
+  const { site, server } = await useSiteAndServer(stack, options.withKey ?? false);
   const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
   const relay = stack.use(
@@ -231,6 +259,38 @@ export async function startRelayedSite(
     relayDir,
     [Symbol.asyncDispose]: () => owned.disposeAsync(),
   };
+}
+
+/** A site with its server running behind a tampering proxy; see {@linkcode startSiteBehindProxy}. */
+export interface ProxiedSite extends AsyncDisposable {
+  readonly site: DisposableSite;
+  readonly server: ServerProcess;
+  /** In front of the server: the parent given to the clients or relays whose wire it tampers with. */
+  readonly proxy: TamperingProxy;
+}
+
+/**
+ * Creates a site (with a deployed encryption key when `withKey`), starts its server and a
+ * tampering proxy in front of it; held with `await using`, the proxy, the server and then the site
+ * go at the scope's end.
+ */
+export async function startSiteBehindProxy(
+  options: { withKey?: boolean } = {},
+): Promise<ProxiedSite> {
+  await using stack = new AsyncDisposableStack();
+  const { site, server } = await useSiteAndServer(stack, options.withKey ?? false);
+  const proxy = stack.use(new TamperingProxy(site.serverPort));
+  const owned = stack.move();
+  return { site, server, proxy, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
+/** Creates a site (with a deployed key when `withKey`) and starts its server, both held by `stack`. */
+async function useSiteAndServer(
+  stack: AsyncDisposableStack,
+  withKey: boolean,
+): Promise<{ site: DisposableSite; server: ServerProcess }> {
+  const site = stack.use(withKey ? await createSiteWithKey() : await createSite());
+  return { site, server: stack.use(await startServer(site)) };
 }
 
 /**

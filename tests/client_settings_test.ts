@@ -12,10 +12,9 @@ import {
   admin,
   clientReport,
   clientStatus,
-  createSite,
   registerByReport,
   setSettings,
-  startServer,
+  startSiteBehindProxy,
 } from "./deployment.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
 import type { TestSite } from "./deployment.ts";
@@ -44,9 +43,8 @@ async function reportAndReadSettings(
 }
 
 Deno.test("a settings document withheld by the parent on one cycle applies when served later, and an older document never overrides a newer one for the same setting", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using parent = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: parent } = deployment;
   const clientDir = `${site.root}/client`;
   const computerId = await registerByReport(site, clientDir, parent.port);
 
@@ -78,9 +76,8 @@ Deno.test("a settings document withheld by the parent on one cycle applies when 
 });
 
 Deno.test("settings unset: the client drops the value and falls back to its install-time level; a parent withholding the removal cannot bring an older value back afterwards", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using parent = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: parent } = deployment;
   const clientDir = `${site.root}/client`;
   const level = "_BESClient_Report_Encryption";
   const install = ["--encryption", "optional"];

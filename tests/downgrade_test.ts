@@ -10,11 +10,10 @@ import {
   admin,
   clientReport,
   clientStatus,
-  createSiteWithKey,
   registerByReport,
   setSettings,
   startRelayedSite,
-  startServer,
+  startSiteBehindProxy,
   storedReports,
   type TestSite,
   waitForStored,
@@ -74,9 +73,8 @@ Deno.test("an optional client holding the site's certificate sends no report or 
 });
 
 Deno.test("an on-path attacker who says the parent takes no encrypted reports and hides the certificate gets nothing in clear text", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  await using attacker = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy({ withKey: true });
+  const { site, proxy: attacker } = deployment;
   const clientDir = `${site.root}/client`;
   const computerId = await registerByReport(site, clientDir, attacker.port);
 
@@ -120,9 +118,8 @@ Deno.test("an on-path attacker who says the parent takes no encrypted reports an
 });
 
 Deno.test("a parent that answers 415 to an encrypted report pushes neither the report nor the upload into clear text", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  await using attacker = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy({ withKey: true });
+  const { site, proxy: attacker } = deployment;
   const clientDir = `${site.root}/client`;
   const computerId = await registerByReport(site, clientDir, attacker.port);
   await queueUpload(site, clientDir);

@@ -15,7 +15,6 @@ import {
   clientConnectionArgs,
   clientReport,
   clientStatus,
-  createSite,
   createSiteWithKey,
   freePort,
   listComputers,
@@ -26,12 +25,12 @@ import {
   startRelay,
   startRelayedSite,
   startServer,
+  startSiteBehindProxy,
   storedReports,
   type TestSite,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
-import { TamperingProxy } from "./tampering_proxy.ts";
 
 async function outstanding(site: TestSite): Promise<ListedRotation[]> {
   return JSON.parse(
@@ -142,9 +141,8 @@ Deno.test("computers rotate-keys: of three running clients the two named get new
 });
 
 Deno.test("computers rotate-keys --where --compromised: only the matching computer rotates, its new entry waits for confirm; a parent serving the directive to a computer it does not name changes nothing", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using tampering = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: tampering } = deployment;
   const blue = `${site.root}/blue`;
   const red = `${site.root}/red`;
   assert.equal(

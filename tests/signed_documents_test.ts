@@ -20,7 +20,6 @@ import {
   ADMIN_ENV,
   clientReport,
   computerIdOf,
-  createSite,
   deployKey,
   freePort,
   generateKey,
@@ -30,7 +29,7 @@ import {
   startAllowedRelay,
   startRelay,
   startRelayedSite,
-  startServer,
+  startSiteBehindProxy,
   TEST_PASSWORD,
   type TestSite,
   waitForCertificate,
@@ -75,9 +74,8 @@ async function siteWithRetiredKey(site: TestSite, relayDir: string) {
 }
 
 Deno.test("a restarted decrypting relay keeps the newest certificate: its parent replaying an older, validly signed one naming a retired key does not move its bundles off the current key", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using parent = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: parent } = deployment;
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
   await using relays = new AsyncDisposableStack();
@@ -105,9 +103,8 @@ Deno.test("a restarted decrypting relay keeps the newest certificate: its parent
 });
 
 Deno.test("a decrypting relay never seals a bundle to a key its verified revocation list retires, even when its parent serves that key's validly signed certificate", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using parent = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: parent } = deployment;
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
   const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
@@ -148,9 +145,8 @@ async function kidServedBy(site: TestSite, relayPort: number): Promise<string | 
 }
 
 Deno.test("a plain relay serves its children the newest certificate it verified: a fresh client behind it encrypts to the current key although the parent now serves an older, validly signed one, before and after the relay restarts", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using parent = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: parent } = deployment;
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
   const relayFlags = ["--masthead", site.masthead];

@@ -10,6 +10,7 @@ import {
   admin,
   clientReport,
   clientStatus,
+  PRE_MLE_RELAY_ARGS,
   registerByReport,
   setSettings,
   startRelayedSite,
@@ -36,10 +37,7 @@ async function queueUpload(site: TestSite, clientDir: string): Promise<void> {
 }
 
 Deno.test("an optional client holding the site's certificate sends no report or upload through a relay that refuses encrypted reports, until the site allows legacy relays in a signed setting", async () => {
-  await using deployment = await startRelayedSite({
-    withKey: true,
-    relayArgs: ["--no-encrypted-reports"],
-  });
+  await using deployment = await startRelayedSite({ withKey: true, relayArgs: PRE_MLE_RELAY_ARGS });
   const { site, relayPort } = deployment;
   await using toRelay = new TamperingProxy(relayPort);
   const clientDir = `${site.root}/client`;
@@ -142,10 +140,7 @@ Deno.test("a parent that answers 415 to an encrypted report pushes neither the r
 });
 
 Deno.test("an optional client sends clear text through a relay that refuses encrypted reports once the site's newest signed certificate says encryption is disabled", async () => {
-  await using deployment = await startRelayedSite({
-    withKey: true,
-    relayArgs: ["--no-encrypted-reports"],
-  });
+  await using deployment = await startRelayedSite({ withKey: true, relayArgs: PRE_MLE_RELAY_ARGS });
   const { site, relayPort } = deployment;
   const clientDir = `${site.root}/client`;
   const computerId = await registerByReport(site, clientDir, site.serverPort);

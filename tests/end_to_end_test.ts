@@ -14,9 +14,11 @@ import {
   deployKey,
   generateKey,
   postReport,
+  PRE_MLE_RELAY_ARGS,
   RecordingProxy,
   registerByReport,
   reportDeliveries,
+  reportExpectingExit,
   setSettings,
   spooledMessages,
   startRecordedRelay,
@@ -123,10 +125,7 @@ Deno.test("required with no certificate sends nothing and queues; once a key is 
 });
 
 Deno.test("required behind a relay that predates MLE sends nothing", async () => {
-  await using deployment = await startRelayedSite({
-    withKey: true,
-    relayArgs: ["--no-encrypted-reports"],
-  });
+  await using deployment = await startRelayedSite({ withKey: true, relayArgs: PRE_MLE_RELAY_ARGS });
   const { site, relayPort } = deployment;
   await using proxy = new RecordingProxy(relayPort);
   const required = await clientReport(site, `${site.root}/client-required`, proxy.port, [
@@ -188,11 +187,7 @@ Deno.test("a relay killed while holding accepted reports, with the server down, 
 Deno.test("a client whose parent is down keeps its reports queued and delivers them later", async () => {
   await using site = await createSiteWithKey();
   const clientDir = `${site.root}/client`;
-  const offline = await clientReport(site, clientDir, site.serverPort, [
-    "--encryption",
-    "required",
-  ]);
-  assert.equal(offline.code, 4, offline.stderr);
+  await reportExpectingExit(4, site, clientDir, site.serverPort, ["--encryption", "required"]);
   assert.equal((await clientStatus(clientDir)).queueDepth, 1);
   await using _server = await startServer(site);
   const online = await clientReport(site, clientDir, site.serverPort, [

@@ -18,6 +18,7 @@ import {
   postReportSignedAs,
   registerByReport,
   relayPasswordFile,
+  reportExpectingExit,
   runClientCommand,
   startRelay,
   startServer,
@@ -43,11 +44,7 @@ Deno.test("rotate-keys with hand-over: queued reports are delivered first, the n
   const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
 
   await server.stop();
-  const offline = await clientReport(site, clientDir, site.serverPort, [
-    "--encryption",
-    "required",
-  ]);
-  assert.equal(offline.code, 4, offline.stderr);
+  await reportExpectingExit(4, site, clientDir, site.serverPort, ["--encryption", "required"]);
   assert.equal((await clientStatus(clientDir)).queueDepth, 1);
   await using _restarted = await startServer(site);
 

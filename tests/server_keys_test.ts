@@ -34,6 +34,7 @@ import {
   RecordingProxy,
   registerByReport,
   reportDeliveries,
+  reportExpectingExit,
   serverMetrics,
   spooledMessages,
   startAllowedRelay,
@@ -98,8 +99,7 @@ Deno.test("rotation: reports encrypted to the old key in a stopped relay's spool
   }
   await relay.stop();
   // The other client is offline: its parent does not answer, so its report stays queued.
-  const queued = await clientReport(site, offline, deadPort, ["--encryption", "required"]);
-  assert.equal(queued.code, 4, queued.stderr);
+  await reportExpectingExit(4, site, offline, deadPort, ["--encryption", "required"]);
   assert.equal((await clientStatus(offline)).queueDepth, 1);
 
   // Rotation while the server is down: generate (Pending rotation), then deploy.

@@ -26,12 +26,15 @@ import {
   passwordKeysFor,
   postReport,
   RecordingProxy,
+  registersNothing,
   RELAY_SHARED_PASSWORD,
+  relayKeyOf,
   relayPasswordFile,
   secretFile,
   spooledMessages,
   startRelay,
   startServer,
+  startUpperRelay,
   storedReports,
   TEST_PASSWORD,
   type TestSite,
@@ -182,16 +185,13 @@ Deno.test("an authenticating relay refuses an unregistered client with the exact
   await bare.body?.cancel();
 
   // A wrong password: refused, warned about argv, nothing registered.
-  const before = (await listComputers(site)).length;
-  const wrong = await register(site, `${site.root}/client-b`, [
-    "--password",
-    "not the password",
-    relayUrl,
-  ]);
+  const wrong = await registersNothing(
+    site,
+    () => register(site, `${site.root}/client-b`, ["--password", "not the password", relayUrl]),
+  );
   assert.equal(wrong.code, 1, wrong.stderr);
   assert.match(wrong.stderr, /mle-client: warning: a password on the command line is visible/);
   assert.match(wrong.stderr, /Cannot complete the key exchange: .*not one of this relay's/);
-  assert.equal((await listComputers(site)).length, before);
 
   // The original's form, and the password from the environment.
   const original = await client(site, `${site.root}/client-c`, [
@@ -371,19 +371,18 @@ Deno.test("chained authenticating relays that share a password admit a client al
 
   // The lower relay's one-time password is not one of the upper relay's: refused above, the
   // client is told so, and nothing is registered.
-  const before = (await listComputers(site)).length;
-  const refused = await register(site, `${site.root}/client-b`, [
-    "--password",
-    "lower-only-once",
-    lowerUrl,
-  ]);
+  const refused = await registersNothing(
+    site,
+    () => register(site, `${site.root}/client-b`, ["--password", "lower-only-once", lowerUrl]),
+  );
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, /the authenticating relay above it refused it/);
-  assert.equal((await listComputers(site)).length, before);
-  const mismatch = await registerThroughRelayBelow(site, "other", upperPort, otherFile);
+  const mismatch = await registersNothing(
+    site,
+    () => registerThroughRelayBelow(site, "other", upperPort, otherFile),
+  );
   assert.equal(mismatch.code, 1, mismatch.stderr);
   assert.match(mismatch.stderr, /ask their operators to give them the same one/);
-  assert.equal((await listComputers(site)).length, before);
 });
 
 Deno.test("an authenticating relay trusts the relay below by its key: a client admitted there with that relay's one-time password is admitted above too", async () => {
@@ -393,21 +392,12 @@ Deno.test("an authenticating relay trusts the relay below by its key: a client a
   const lowerPassword = await relayPasswordFile(site, "lower-password");
   const oneTimeFile = await secretFile(`${site.root}/one-time.txt`, "lower-one-time-password\n");
   const lowerDir = `${site.root}/lower`;
-  const key = await runRole("relay", ["key", "--data-dir", lowerDir]);
-  assert.equal(key.code, 0, key.stderr);
-  const lowerKey = key.stdout.trim();
+  const lowerKey = await relayKeyOf(lowerDir);
   assert.match(lowerKey, /^[A-Za-z0-9_-]{43}$/);
-  const again = await runRole("relay", ["key", "--data-dir", lowerDir]);
-  assert.equal(again.stdout.trim(), lowerKey, "the same key every time");
+  assert.equal(await relayKeyOf(lowerDir), lowerKey, "the same key every time");
 
-  const upperPort = freePort();
-  await using upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
-    "--authenticating",
-    "--password-file",
-    upperPassword,
-    "--trust-relay",
-    lowerKey,
-  ]);
+  await using upper = await startUpperRelay(site, upperPassword, lowerKey);
+  const upperPort = upper.port;
   const lowerPort = freePort();
   const lowerUrl = `http://127.0.0.1:${lowerPort}`;
   await using lower = await startRelay(lowerDir, lowerPort, upperPort, [

@@ -20,9 +20,8 @@ import {
   clientReport,
   clientStatus,
   createSiteWithKey,
-  freePort,
   serverMetrics,
-  startRelay,
+  startRelayedSite,
   startServer,
   storedReports,
 } from "./deployment.ts";
@@ -183,10 +182,8 @@ Deno.test("the server refuses malformed, truncated, oversized, tampered, replaye
 });
 
 Deno.test("the relay refuses malformed and oversized messages with 4xx JSON and keeps serving", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
+  await using deployment = await startRelayedSite({ withKey: true });
+  const { site, relayPort } = deployment;
   let answer = await post(relayPort, "{not json");
   assert.equal(answer.status, 400);
   assert.equal(answer.json.error?.code, "ERR_ENVELOPE_MALFORMED");

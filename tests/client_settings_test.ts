@@ -12,9 +12,9 @@ import {
   admin,
   clientReport,
   clientStatus,
-  createSite,
+  registerByReport,
   setSettings,
-  startServer,
+  startSiteBehindProxy,
 } from "./deployment.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
 import type { TestSite } from "./deployment.ts";
@@ -43,12 +43,10 @@ async function reportAndReadSettings(
 }
 
 Deno.test("a settings document withheld by the parent on one cycle applies when served later, and an older document never overrides a newer one for the same setting", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using parent = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: parent } = deployment;
   const clientDir = `${site.root}/client`;
-  assert.equal((await clientReport(site, clientDir, parent.port)).code, 0);
-  const computerId = (await clientStatus(clientDir)).computerId as number;
+  const computerId = await registerByReport(site, clientDir, parent.port);
 
   // Issued in this order: site-wide first, then per-computer.
   await setSettings(site, "all", ["Test_SiteWide=site"]);
@@ -78,9 +76,8 @@ Deno.test("a settings document withheld by the parent on one cycle applies when 
 });
 
 Deno.test("settings unset: the client drops the value and falls back to its install-time level; a parent withholding the removal cannot bring an older value back afterwards", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using parent = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: parent } = deployment;
   const clientDir = `${site.root}/client`;
   const level = "_BESClient_Report_Encryption";
   const install = ["--encryption", "optional"];

@@ -10,12 +10,11 @@ import {
   admin,
   clientReport,
   clientStatus,
-  createSiteWithKey,
-  freePort,
+  PRE_MLE_RELAY_ARGS,
   registerByReport,
   setSettings,
-  startRelay,
-  startServer,
+  startRelayedSite,
+  startSiteBehindProxy,
   storedReports,
   type TestSite,
   waitForStored,
@@ -38,12 +37,8 @@ async function queueUpload(site: TestSite, clientDir: string): Promise<void> {
 }
 
 Deno.test("an optional client holding the site's certificate sends no report or upload through a relay that refuses encrypted reports, until the site allows legacy relays in a signed setting", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
-    "--no-encrypted-reports",
-  ]);
+  await using deployment = await startRelayedSite({ withKey: true, relayArgs: PRE_MLE_RELAY_ARGS });
+  const { site, relayPort } = deployment;
   await using toRelay = new TamperingProxy(relayPort);
   const clientDir = `${site.root}/client`;
   // Straight to the server first: the client now holds the signed certificate (level: default).
@@ -76,9 +71,8 @@ Deno.test("an optional client holding the site's certificate sends no report or 
 });
 
 Deno.test("an on-path attacker who says the parent takes no encrypted reports and hides the certificate gets nothing in clear text", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  await using attacker = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy({ withKey: true });
+  const { site, proxy: attacker } = deployment;
   const clientDir = `${site.root}/client`;
   const computerId = await registerByReport(site, clientDir, attacker.port);
 
@@ -122,9 +116,8 @@ Deno.test("an on-path attacker who says the parent takes no encrypted reports an
 });
 
 Deno.test("a parent that answers 415 to an encrypted report pushes neither the report nor the upload into clear text", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  await using attacker = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy({ withKey: true });
+  const { site, proxy: attacker } = deployment;
   const clientDir = `${site.root}/client`;
   const computerId = await registerByReport(site, clientDir, attacker.port);
   await queueUpload(site, clientDir);
@@ -147,12 +140,8 @@ Deno.test("a parent that answers 415 to an encrypted report pushes neither the r
 });
 
 Deno.test("an optional client sends clear text through a relay that refuses encrypted reports once the site's newest signed certificate says encryption is disabled", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
-    "--no-encrypted-reports",
-  ]);
+  await using deployment = await startRelayedSite({ withKey: true, relayArgs: PRE_MLE_RELAY_ARGS });
+  const { site, relayPort } = deployment;
   const clientDir = `${site.root}/client`;
   const computerId = await registerByReport(site, clientDir, site.serverPort);
   assert.equal((await clientReport(site, clientDir, relayPort)).code, 3);

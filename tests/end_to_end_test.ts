@@ -12,21 +12,23 @@ import {
   createSite,
   createSiteWithKey,
   deployKey,
-  freePort,
   generateKey,
   postReport,
+  PRE_MLE_RELAY_ARGS,
   RecordingProxy,
   registerByReport,
   reportDeliveries,
+  reportExpectingExit,
   setSettings,
   spooledMessages,
   startRecordedRelay,
   startRelay,
+  startRelayedSite,
   startServer,
   storedReports,
   waitForStored,
 } from "./deployment.ts";
-import { containsCanary, readTree } from "./recording_proxy.ts";
+import { canaryReportArgs, containsCanary, randomCanary, readTree } from "./recording_proxy.ts";
 import { reportBytes } from "./report_bytes.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
@@ -36,10 +38,6 @@ import { signReport } from "../envelope/report_message.ts";
 import { readClientKey } from "../keystore/key_storage.ts";
 import { openStore } from "../store/mod.ts";
 import { signSettings } from "../protocol/settings.ts";
-
-function randomCanary(label: string): string {
-  return `CANARY-${label}-${crypto.randomUUID()}`;
-}
 
 Deno.test("a report crosses client → relay → server at each encryption level, and the canary is on no wire or disk unless the level is none", async () => {
   await using site = await createSite();
@@ -51,12 +49,12 @@ Deno.test("a report crosses client → relay → server at each encryption level
   for (const level of ["required", "optional", "none"] as const) {
     const canary = randomCanary(level);
     const clientDir = `${site.root}/client-${level}`;
-    const computerId = await registerByReport(site, clientDir, downstream.port, [
-      "--encryption",
-      level,
-      "--property",
-      `Secret=${canary}`,
-    ]);
+    const computerId = await registerByReport(
+      site,
+      clientDir,
+      downstream.port,
+      canaryReportArgs(canary, level),
+    );
     const [stored] = await waitForStored(site, computerId, 1);
     assert.equal(stored.report.custom.Secret, canary);
     assert.equal(stored.report.properties.encryption_level, level);
@@ -89,12 +87,7 @@ Deno.test("required with no certificate sends nothing and queues; once a key is 
   await using proxy = new RecordingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
   const canary = randomCanary("held");
-  const first = await clientReport(site, clientDir, proxy.port, [
-    "--encryption",
-    "required",
-    "--property",
-    `Secret=${canary}`,
-  ]);
+  const first = await clientReport(site, clientDir, proxy.port, canaryReportArgs(canary));
   assert.equal(first.code, 3, first.stderr);
   assert.match(first.stderr, /no deployed encryption certificate/);
   assert.ok(!proxy.text.includes(`POST ${API.reports}`), "a report was sent");
@@ -132,12 +125,8 @@ Deno.test("required with no certificate sends nothing and queues; once a key is 
 });
 
 Deno.test("required behind a relay that predates MLE sends nothing", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
-    "--no-encrypted-reports",
-  ]);
+  await using deployment = await startRelayedSite({ withKey: true, relayArgs: PRE_MLE_RELAY_ARGS });
+  const { site, relayPort } = deployment;
   await using proxy = new RecordingProxy(relayPort);
   const required = await clientReport(site, `${site.root}/client-required`, proxy.port, [
     "--encryption",
@@ -154,11 +143,8 @@ Deno.test("required behind a relay that predates MLE sends nothing", async () =>
 });
 
 Deno.test("a relay killed while holding accepted reports, with the server down, delivers each report exactly once when both are back", async () => {
-  await using site = await createSiteWithKey();
-  await using server = await startServer(site);
-  const relayPort = freePort();
-  const relayDir = `${site.root}/relay`;
-  await using relay = await startRelay(relayDir, relayPort, site.serverPort);
+  await using deployment = await startRelayedSite({ withKey: true });
+  const { site, server, relayPort, relayDir, relay } = deployment;
   // The restarted relay's parent: the server's answers to its deliveries, on the wire.
   await using upstream = new TamperingProxy(site.serverPort);
   const clientDir = `${site.root}/client`;
@@ -201,11 +187,7 @@ Deno.test("a relay killed while holding accepted reports, with the server down, 
 Deno.test("a client whose parent is down keeps its reports queued and delivers them later", async () => {
   await using site = await createSiteWithKey();
   const clientDir = `${site.root}/client`;
-  const offline = await clientReport(site, clientDir, site.serverPort, [
-    "--encryption",
-    "required",
-  ]);
-  assert.equal(offline.code, 4, offline.stderr);
+  await reportExpectingExit(4, site, clientDir, site.serverPort, ["--encryption", "required"]);
   assert.equal((await clientStatus(clientDir)).queueDepth, 1);
   await using _server = await startServer(site);
   const online = await clientReport(site, clientDir, site.serverPort, [

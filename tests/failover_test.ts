@@ -13,12 +13,12 @@ import {
   clientReport,
   clientStatus,
   computerIdOf,
-  createSite,
   freePort,
   generateKey,
   registerByReport,
   setSettings,
   startRelay,
+  startRelayedSite,
   startServer,
   storedReports,
 } from "./deployment.ts";
@@ -114,10 +114,8 @@ postgresTest(
 );
 
 Deno.test("the masthead's servers are the last resort, and __RelayServer1 re-homes a client centrally", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
+  await using deployment = await startRelayedSite();
+  const { site, relayPort, relay } = deployment;
   const clientDir = `${site.root}/client`;
   const nothingListens = freePort();
   // Its only --parent does not answer: the masthead's server takes the report.

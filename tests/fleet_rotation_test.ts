@@ -15,21 +15,22 @@ import {
   clientConnectionArgs,
   clientReport,
   clientStatus,
-  createSite,
   createSiteWithKey,
   freePort,
   listComputers,
   type ListedRotation,
   postReportSignedAs,
+  registerByReport,
   relayPasswordFile,
   startRelay,
+  startRelayedSite,
   startServer,
+  startSiteBehindProxy,
   storedReports,
   type TestSite,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 import { RoleProcess, runRole } from "./run_role.ts";
-import { TamperingProxy } from "./tampering_proxy.ts";
 
 async function outstanding(site: TestSite): Promise<ListedRotation[]> {
   return JSON.parse(
@@ -66,10 +67,8 @@ async function storedSeqs(site: TestSite, ids: number[]): Promise<number[]> {
 }
 
 Deno.test("computers rotate-keys: of three running clients the two named get new ids linked 'replaced by', their old ids are refused, the third is untouched, no report is lost", async () => {
-  await using site = await createSiteWithKey();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using _relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort);
+  await using deployment = await startRelayedSite({ withKey: true });
+  const { site, relayPort } = deployment;
   const dirs = ["a", "b", "c"].map((name) => `${site.root}/${name}`);
   await using running = new AsyncDisposableStack();
   // b reports through the relay, which passes the directive on like the settings.
@@ -142,9 +141,8 @@ Deno.test("computers rotate-keys: of three running clients the two named get new
 });
 
 Deno.test("computers rotate-keys --where --compromised: only the matching computer rotates, its new entry waits for confirm; a parent serving the directive to a computer it does not name changes nothing", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using tampering = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: tampering } = deployment;
   const blue = `${site.root}/blue`;
   const red = `${site.root}/red`;
   assert.equal(
@@ -237,8 +235,7 @@ Deno.test("computers rotate-keys behind an authenticating relay: the next report
     ...clientConnectionArgs(site, clientDir, relayPort),
   ]);
   assert.equal(registered.code, 0, registered.stderr);
-  assert.equal((await clientReport(site, clientDir, relayPort)).code, 0);
-  const oldId = (await clientStatus(clientDir)).computerId as number;
+  const oldId = await registerByReport(site, clientDir, relayPort);
   const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
 
   await rotateKeys(site, [String(oldId)]);

@@ -7,28 +7,27 @@
  */
 
 import assert from "node:assert/strict";
+import { runScript } from "./run_script.ts";
+
+/** The fields of the result `scripts/fuzz_http.ts` prints last that this test checks. */
+interface FuzzResult {
+  requests: number;
+  statuses: Record<string, number>;
+  no_answer: number;
+  crashes: number;
+  real_report_stored_after: boolean;
+}
 
 Deno.test("a short HTTP fuzz (400 mutated requests to two relays and the server) draws no 5xx, no crash, and a real report is stored after", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--quiet",
-      new URL("../scripts/fuzz_http.ts", import.meta.url).pathname,
-      "--requests",
-      "400",
-      "--seed",
-      "20261204",
-      "--minutes",
-      "3",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  const stderr = new TextDecoder().decode(output.stderr);
-  const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
-  assert.equal(output.code, 0, `${stdout}\n${stderr}`);
+  const { code, stdout, stderr, result } = await runScript<FuzzResult>("fuzz_http.ts", [
+    "--requests",
+    "400",
+    "--seed",
+    "20261204",
+    "--minutes",
+    "3",
+  ]);
+  assert.equal(code, 0, `${stdout}\n${stderr}`);
   assert.equal(result.requests, 400);
   assert.equal(result.statuses["5xx"], 0);
   assert.equal(result.no_answer, 0);

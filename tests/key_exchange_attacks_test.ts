@@ -17,10 +17,12 @@ import {
   freePort,
   passwordKeysFor,
   RELAY_SHARED_PASSWORD,
+  relayKeyOf,
   relayPasswordFile,
   secretFile,
   startRelay,
   startServer,
+  startUpperRelay,
   type TestSite,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
@@ -133,19 +135,10 @@ Deno.test("ten bad guesses from one endpoint behind a plain relay do not lock ou
   await using _server = await startServer(site);
   const passwordFile = await relayPasswordFile(site);
   const plainDir = `${site.root}/plain`;
-  const key = await runRole("relay", ["key", "--data-dir", plainDir]);
-  assert.equal(key.code, 0, key.stderr);
-  const upperPort = freePort();
-  await using upper = await startRelay(`${site.root}/upper`, upperPort, site.serverPort, [
-    "--authenticating",
-    "--password-file",
-    passwordFile,
-    "--trust-relay",
-    key.stdout.trim(),
-  ]);
+  await using upper = await startUpperRelay(site, passwordFile, await relayKeyOf(plainDir));
   const plainPort = freePort();
   const plainUrl = `http://127.0.0.1:${plainPort}`;
-  await using _plain = await startRelay(plainDir, plainPort, upperPort);
+  await using _plain = await startRelay(plainDir, plainPort, upper.port);
   // One endpoint (127.0.0.2) guesses ten times through the plain relay, then is slowed.
   for (let guess = 0; guess < 10; guess++) {
     const answer = await postJsonFrom(

@@ -18,13 +18,15 @@ import {
   postReportSignedAs,
   registerByReport,
   relayPasswordFile,
+  reportExpectingExit,
+  runClientCommand,
   startRelay,
   startServer,
   storedReports,
   type TestSite,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
-import { RoleProcess, runRole } from "./run_role.ts";
+import { RoleProcess } from "./run_role.ts";
 
 /** Posts a clear report signed with `key` claiming to come from `cid`. */
 async function postSignedAs(site: TestSite, key: CryptoKey, cid: number, seq: number) {
@@ -35,26 +37,18 @@ Deno.test("rotate-keys with hand-over: queued reports are delivered first, the n
   await using site = await createSiteWithKey();
   const clientDir = `${site.root}/client`;
   await using server = await startServer(site);
-  assert.equal(
-    (await clientReport(site, clientDir, site.serverPort, ["--encryption", "required"])).code,
-    0,
-  );
-  const oldId = (await clientStatus(clientDir)).computerId as number;
-  const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
-
-  await server.stop();
-  const offline = await clientReport(site, clientDir, site.serverPort, [
+  const oldId = await registerByReport(site, clientDir, site.serverPort, [
     "--encryption",
     "required",
   ]);
-  assert.equal(offline.code, 4, offline.stderr);
+  const oldKey = await readClientKey(`${clientDir}/KeyStorage/client.pvk`);
+
+  await server.stop();
+  await reportExpectingExit(4, site, clientDir, site.serverPort, ["--encryption", "required"]);
   assert.equal((await clientStatus(clientDir)).queueDepth, 1);
   await using _restarted = await startServer(site);
 
-  const rotated = await runRole("client", [
-    "rotate-keys",
-    ...clientConnectionArgs(site, clientDir, site.serverPort),
-  ]);
+  const rotated = await runClientCommand(["rotate-keys"], site, clientDir, site.serverPort);
   assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
   assert.match(rotated.stdout, /delivered 1 queued report\(s\) with the current key/);
   assert.match(rotated.stdout, new RegExp(`deleted ${clientDir}/KeyStorage`));
@@ -95,11 +89,12 @@ Deno.test("rotate-keys --compromised: the new entry is flagged and the old id st
   );
   await using _restarted = await startServer(site);
 
-  const rotated = await runRole("client", [
-    "rotate-keys",
-    "--compromised",
-    ...clientConnectionArgs(site, clientDir, site.serverPort),
-  ]);
+  const rotated = await runClientCommand(
+    ["rotate-keys", "--compromised"],
+    site,
+    clientDir,
+    site.serverPort,
+  );
   assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
   const newId = (await clientStatus(clientDir)).computerId as number;
   assert.notEqual(newId, oldId);
@@ -223,26 +218,24 @@ Deno.test("rotate-keys --dry-run prints what would be deleted and run for each O
     linux: "restart",
   };
   for (const [os, command] of Object.entries(expected)) {
-    const dry = await runRole("client", [
-      "rotate-keys",
-      "--dry-run",
-      "--os",
-      os,
-      ...clientConnectionArgs(site, clientDir, site.serverPort),
-    ]);
+    const dry = await runClientCommand(
+      ["rotate-keys", "--dry-run", "--os", os],
+      site,
+      clientDir,
+      site.serverPort,
+    );
     assert.equal(dry.code, 0, dry.stderr);
     assert.ok(dry.stdout.includes(command), `${os}: ${dry.stdout}`);
     assert.ok(dry.stdout.includes(`delete ${clientDir}/KeyStorage`));
     assert.ok(dry.stdout.includes(`${clientDir}/KeyStorage/client.pvk`));
   }
   await Deno.stat(`${clientDir}/KeyStorage/client.pvk`);
-  const bad = await runRole("client", [
-    "rotate-keys",
-    "--dry-run",
-    "--os",
-    "beos",
-    ...clientConnectionArgs(site, clientDir, site.serverPort),
-  ]);
+  const bad = await runClientCommand(
+    ["rotate-keys", "--dry-run", "--os", "beos"],
+    site,
+    clientDir,
+    site.serverPort,
+  );
   assert.equal(bad.code, 2);
 });
 
@@ -258,10 +251,7 @@ Deno.test("rotate-keys restarts a running client service directly, which registe
   ]);
   await service.waitFor("registered as computer");
   const oldId = (await clientStatus(clientDir)).computerId as number;
-  const rotated = await runRole("client", [
-    "rotate-keys",
-    ...clientConnectionArgs(site, clientDir, site.serverPort),
-  ]);
+  const rotated = await runClientCommand(["rotate-keys"], site, clientDir, site.serverPort);
   assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
   assert.match(rotated.stdout, /restarted the running agent \(pid \d+\)/);
   await service.waitFor("restarted");
@@ -281,23 +271,27 @@ Deno.test("rotate-keys behind an authenticating relay: with a hand-over the new 
     passwordFile,
   ]);
   const clientDir = `${site.root}/client`;
-  const options = clientConnectionArgs(site, clientDir, relayPort);
   /** The key exchange at the relay with the shared password. */
   const register = () =>
-    runRole("client", ["register", "--password-file", passwordFile, ...options]);
+    runClientCommand(["register", "--password-file", passwordFile], site, clientDir, relayPort);
   const registered = await register();
   assert.equal(registered.code, 0, registered.stderr);
   const oldId = (await clientStatus(clientDir)).computerId as number;
 
   // The old key's hand-over admits the new key at the relay: no password.
-  const rotated = await runRole("client", ["rotate-keys", ...options]);
+  const rotated = await runClientCommand(["rotate-keys"], site, clientDir, relayPort);
   assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
   const newId = (await clientStatus(clientDir)).computerId as number;
   assert.notEqual(newId, oldId);
   assert.equal((await listComputers(site)).find((c) => c.id === oldId)!.replacedBy, newId);
 
   // A compromised key's statement admits nothing: the key exchange again.
-  const compromised = await runRole("client", ["rotate-keys", "--compromised", ...options]);
+  const compromised = await runClientCommand(
+    ["rotate-keys", "--compromised"],
+    site,
+    clientDir,
+    relayPort,
+  );
   assert.equal(compromised.code, 1, compromised.stdout + compromised.stderr);
   assert.match(compromised.stderr, /authenticating relay/);
   assert.ok(

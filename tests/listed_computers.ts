@@ -5,6 +5,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { admin, type TestSite } from "./test_site.ts";
 
 /** A key rotation asked of a computer (`mle-admin computers rotate-keys`), as listed. */
@@ -53,4 +54,15 @@ export async function listComputers(
     site.serverDir,
   ], site.adminEnv);
   return JSON.parse(result.stdout);
+}
+
+/**
+ * Runs `attempt` (one that must register nothing) and fails the test when the site lists another
+ * number of computers after it than before; what `attempt` returned.
+ */
+export async function registersNothing<T>(site: TestSite, attempt: () => Promise<T>): Promise<T> {
+  const before = (await listComputers(site)).length;
+  const result = await attempt();
+  assert.equal((await listComputers(site)).length, before, "the attempt registered a computer");
+  return result;
 }

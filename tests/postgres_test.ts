@@ -12,6 +12,7 @@ import {
   ADMIN_ENV,
   clientReport,
   computerIdOf,
+  deployKeyArgs,
   freePort,
   generateKey,
   postReport,
@@ -117,13 +118,7 @@ test("the admin tool works with only the database URL: list, settings, relays, k
   assert.match((await run(["relays", "list"])).stdout, new RegExp(`\\b${sender.computerId}\\b`));
   // The private key stays a file in the server's data dir; the deploy is recorded in the
   // database, where the server picks it up.
-  await run([
-    "-reportencryption",
-    "-deploynow=yes",
-    `-sitePvkLocation=${site.siteKey}`,
-    "--data-dir",
-    site.serverDir,
-  ]);
+  await run(deployKeyArgs(site));
   const status = JSON.parse((await run(["encryption", "status", "--json"])).stdout);
   assert.equal(JSON.stringify(status).includes('"current"'), true, JSON.stringify(status));
   assert.match(

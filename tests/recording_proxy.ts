@@ -135,6 +135,19 @@ export class RecordingProxy {
   }
 }
 
+/** A canary labelled `label`: a string unique to this run, to look for on the wires and disks. */
+export function randomCanary(label: string): string {
+  return `CANARY-${label}-${crypto.randomUUID()}`;
+}
+
+/**
+ * The client flags of a report at encryption `level` that carries `canary` as its custom property
+ * `Secret` (to look for with {@linkcode containsCanary}).
+ */
+export function canaryReportArgs(canary: string, level = "required"): string[] {
+  return ["--encryption", level, "--property", `Secret=${canary}`];
+}
+
 /**
  * True when `haystack` holds the canary in clear or base64url-encoded at any alignment (a clear
  * JWS carries its payload in base64url).

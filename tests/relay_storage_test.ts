@@ -25,6 +25,7 @@ import {
   spooledMessages,
   startAllowedRelay,
   startRelay,
+  startRelayedSite,
   startServer,
   storedReports,
   type TestSender,
@@ -34,16 +35,10 @@ import { eventually } from "./eventually.ts";
 import { runRole } from "./run_role.ts";
 
 Deno.test("a flooded relay answers 503 with Retry-After past a computer's share and past its maximum size, the client keeps its report queued, and nothing accepted is lost", async () => {
-  await using site = await createSite();
-  await using server = await startServer(site);
-  const relayPort = freePort();
-  const relayDir = `${site.root}/relay`;
-  await using _relay = await startRelay(relayDir, relayPort, site.serverPort, [
-    "--spool-max-size",
-    "64K",
-    "--spool-max-size-per-computer",
-    "16K",
-  ]);
+  await using deployment = await startRelayedSite({
+    relayArgs: ["--spool-max-size", "64K", "--spool-max-size-per-computer", "16K"],
+  });
+  const { site, server, relayPort, relayDir } = deployment;
   const clientDir = `${site.root}/client`;
   const clientId = await registerByReport(site, clientDir, relayPort);
   const senders: TestSender[] = [];
@@ -100,14 +95,8 @@ Deno.test("a flooded relay answers 503 with Retry-After past a computer's share 
 });
 
 Deno.test("a relay deletes what its parent refused for good once it is older than --rejected-max-age, and keeps delivering", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  const relayDir = `${site.root}/relay`;
-  await using _relay = await startRelay(relayDir, relayPort, site.serverPort, [
-    "--rejected-max-age",
-    "2s",
-  ]);
+  await using deployment = await startRelayedSite({ relayArgs: ["--rejected-max-age", "2s"] });
+  const { site, relayPort, relayDir } = deployment;
   const sender = await registerSender(site.serverPort);
   // The sender's report with another key's signature: a plain relay cannot tell, the server
   // refuses it for good.

@@ -6,8 +6,15 @@
  */
 
 import { RecordingProxy } from "./recording_proxy.ts";
-import { freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
-import { admin, type TestSite } from "./test_site.ts";
+import { TamperingProxy } from "./tampering_proxy.ts";
+import { describeResult, freePort, RoleProcess, type RoleResult, runRole } from "./run_role.ts";
+import {
+  admin,
+  createSite,
+  createSiteWithKey,
+  type DisposableSite,
+  type TestSite,
+} from "./test_site.ts";
 
 /** A running server and the port of its operations listener (metrics, health). */
 export type ServerProcess = RoleProcess & {
@@ -111,6 +118,37 @@ export const QUICK_DECRYPTING_RELAY_ARGS: readonly string[] = [
   "1",
 ];
 
+/** The key a relay's data dir is trusted by (`mle-relay key`, made on first use); fails the test unless it exits 0. */
+export async function relayKeyOf(relayDir: string): Promise<string> {
+  const key = await runRole("relay", ["key", "--data-dir", relayDir]);
+  if (key.code !== 0) throw new Error(`mle-relay key exited ${key.code}\n${key.stderr}`);
+  return key.stdout.trim();
+}
+
+/**
+ * Starts the authenticating relay `${site.root}/upper` on a free port below the server, checking
+ * the password in `passwordFile` and trusting the relay below whose key is `trustedRelayKey`
+ * (`--trust-relay`); the relay with its port.
+ */
+export async function startUpperRelay(
+  site: TestSite,
+  passwordFile: string,
+  trustedRelayKey: string,
+): Promise<RoleProcess & { readonly port: number }> {
+  const port = freePort();
+  const relay = await startRelay(`${site.root}/upper`, port, site.serverPort, [
+    "--authenticating",
+    "--password-file",
+    passwordFile,
+    "--trust-relay",
+    trustedRelayKey,
+  ]);
+  return Object.assign(relay, { port });
+}
+
+/** The flags of a relay that acts as one predating MLE: it refuses encrypted reports (415). */
+export const PRE_MLE_RELAY_ARGS: readonly string[] = ["--no-encrypted-reports"];
+
 /** A relay with a recording proxy on each of its wires (to its parent, and to its clients). */
 export interface RecordedRelay extends AsyncDisposable {
   relay: RoleProcess;
@@ -189,6 +227,75 @@ export async function startAllowedRelay(
   return relay;
 }
 
+/** A site with its server and one relay running, as the relay tests open; see {@linkcode startRelayedSite}. */
+export interface RelayedSite extends AsyncDisposable {
+  readonly site: DisposableSite;
+  readonly server: ServerProcess;
+  /** The relay, with the server as its parent. */
+  readonly relay: RoleProcess;
+  readonly relayPort: number;
+  /** The relay's data dir: `${site.root}/relay`. */
+  readonly relayDir: string;
+}
+
+/**
+ * Creates a site (with a deployed encryption key when `withKey`), starts its server and one relay
+ * on a free port whose parent is the server, started with `relayArgs`; held with `await using`,
+ * the relay, the server and then the site go at the scope's end.
+ */
+export async function startRelayedSite(
+  options: { withKey?: boolean; relayArgs?: readonly string[] } = {},
+): Promise<RelayedSite> {
+  await using stack = new AsyncDisposableStack();
+  const { site, server } = await useSiteAndServer(stack, options.withKey ?? false);
+  const relayPort = freePort();
+  const relayDir = `${site.root}/relay`;
+  const relay = stack.use(
+    await startRelay(relayDir, relayPort, site.serverPort, options.relayArgs),
+  );
+  const owned = stack.move();
+  return {
+    site,
+    server,
+    relay,
+    relayPort,
+    relayDir,
+    [Symbol.asyncDispose]: () => owned.disposeAsync(),
+  };
+}
+
+/** A site with its server running behind a tampering proxy; see {@linkcode startSiteBehindProxy}. */
+export interface ProxiedSite extends AsyncDisposable {
+  readonly site: DisposableSite;
+  readonly server: ServerProcess;
+  /** In front of the server: the parent given to the clients or relays whose wire it tampers with. */
+  readonly proxy: TamperingProxy;
+}
+
+/**
+ * Creates a site (with a deployed encryption key when `withKey`), starts its server and a
+ * tampering proxy in front of it; held with `await using`, the proxy, the server and then the site
+ * go at the scope's end.
+ */
+export async function startSiteBehindProxy(
+  options: { withKey?: boolean } = {},
+): Promise<ProxiedSite> {
+  await using stack = new AsyncDisposableStack();
+  const { site, server } = await useSiteAndServer(stack, options.withKey ?? false);
+  const proxy = stack.use(new TamperingProxy(site.serverPort));
+  const owned = stack.move();
+  return { site, server, proxy, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
+/** Creates a site (with a deployed key when `withKey`) and starts its server, both held by `stack`. */
+async function useSiteAndServer(
+  stack: AsyncDisposableStack,
+  withKey: boolean,
+): Promise<{ site: DisposableSite; server: ServerProcess }> {
+  const site = stack.use(withKey ? await createSiteWithKey() : await createSite());
+  return { site, server: stack.use(await startServer(site)) };
+}
+
 /**
  * The flags that tie a client data dir to the site (its masthead) and to this machine, without a
  * parent: `client register` takes the relay's URL as its argument instead.
@@ -216,6 +323,24 @@ export function clientConnectionArgs(
   return [...clientSiteArgs(site, clientDir), "--parent", `http://127.0.0.1:${parentPort}`];
 }
 
+/**
+ * Runs the client command `command` (its name, then its own arguments) for a client data dir
+ * connected to the site through the parent on `parentPort`, then `extra`.
+ */
+export async function runClientCommand(
+  command: readonly string[],
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+  extra: readonly string[] = [],
+): Promise<RoleResult> {
+  return await runRole("client", [
+    ...command,
+    ...clientConnectionArgs(site, clientDir, parentPort),
+    ...extra,
+  ]);
+}
+
 /** Runs `mle-client report` for a client data dir. */
 export async function clientReport(
   site: TestSite,
@@ -223,16 +348,12 @@ export async function clientReport(
   parentPort: number,
   extra: string[] = [],
 ): Promise<RoleResult> {
-  return await runRole("client", [
-    "report",
-    ...clientConnectionArgs(site, clientDir, parentPort),
-    ...extra,
-  ]);
+  return await runClientCommand(["report"], site, clientDir, parentPort, extra);
 }
 
 /**
- * Runs `mle-client upload FILE --wait` for a client data dir (a minute at the most), through the
- * parent on `parentPort`.
+ * Runs `mle-client upload FILE --wait` for a client data dir (a minute at the most, unless `extra`
+ * gives another `--timeout`), through the parent on `parentPort`.
  */
 export async function clientUpload(
   site: TestSite,
@@ -241,15 +362,28 @@ export async function clientUpload(
   file: string,
   extra: string[] = [],
 ): Promise<RoleResult> {
-  return await runRole("client", [
-    "upload",
-    file,
-    "--wait",
-    "--timeout",
-    "60",
-    ...extra,
-    ...clientConnectionArgs(site, clientDir, parentPort),
-  ]);
+  const command = ["upload", file, "--wait", "--timeout", "60"];
+  return await runClientCommand(command, site, clientDir, parentPort, extra);
+}
+
+/**
+ * Runs `mle-client report` for a client data dir through the parent on `parentPort`; fails the
+ * test with the client's output unless it exits `expectedCode` (0 delivered, 4 try later …).
+ */
+export async function reportExpectingExit(
+  expectedCode: number,
+  site: TestSite,
+  clientDir: string,
+  parentPort: number,
+  extra: string[] = [],
+): Promise<RoleResult> {
+  const result = await clientReport(site, clientDir, parentPort, extra);
+  if (result.code !== expectedCode) {
+    throw new Error(
+      `the report exited ${result.code}, not ${expectedCode}\n${describeResult(result)}`,
+    );
+  }
+  return result;
 }
 
 /** Reads a client's status as JSON. */
@@ -278,9 +412,6 @@ export async function registerByReport(
   parentPort: number,
   extra: string[] = [],
 ): Promise<number> {
-  const first = await clientReport(site, clientDir, parentPort, extra);
-  if (first.code !== 0) {
-    throw new Error(`the first report exited ${first.code}\n${first.stdout}\n${first.stderr}`);
-  }
+  await reportExpectingExit(0, site, clientDir, parentPort, extra);
   return await computerIdOf(clientDir);
 }

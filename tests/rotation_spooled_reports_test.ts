@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { readClientKey } from "../keystore/key_storage.ts";
 import {
-  clientConnectionArgs,
   clientReport,
   clientStatus,
   createSiteWithKey,
@@ -14,13 +13,13 @@ import {
   postReportSignedAs,
   RecordingProxy,
   rejectedFiles,
+  runClientCommand,
   spooledMessages,
   startRelay,
   startServer,
   storedReports,
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
-import { runRole } from "./run_role.ts";
 
 Deno.test("reports spooled at a relay before rotate-keys are stored once under the old id; the old key's later reports are refused ERR_COMPUTER_REPLACED", async () => {
   await using site = await createSiteWithKey();
@@ -52,11 +51,7 @@ Deno.test("reports spooled at a relay before rotate-keys are stored once under t
   assert.equal((await clientStatus(clientDir)).queueDepth, 0);
   assert.equal((await spooledMessages(relayDir)).length, 3);
 
-  const rotated = await runRole("client", [
-    "rotate-keys",
-    ...clientConnectionArgs(site, clientDir, relayPort),
-    ...secondParent,
-  ]);
+  const rotated = await runClientCommand(["rotate-keys"], site, clientDir, relayPort, secondParent);
   assert.equal(rotated.code, 0, rotated.stdout + rotated.stderr);
   const newId = (await clientStatus(clientDir)).computerId as number;
   assert.notEqual(newId, oldId);

@@ -34,6 +34,7 @@ import {
   RecordingProxy,
   registerByReport,
   reportDeliveries,
+  reportExpectingExit,
   serverMetrics,
   spooledMessages,
   startAllowedRelay,
@@ -45,7 +46,7 @@ import {
   waitForCertificate,
   waitForStored,
 } from "./deployment.ts";
-import { containsCanary, readTree } from "./recording_proxy.ts";
+import { canaryReportArgs, containsCanary, randomCanary, readTree } from "./recording_proxy.ts";
 import { describeResult } from "./run_role.ts";
 import { eventually } from "./eventually.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
@@ -98,8 +99,7 @@ Deno.test("rotation: reports encrypted to the old key in a stopped relay's spool
   }
   await relay.stop();
   // The other client is offline: its parent does not answer, so its report stays queued.
-  const queued = await clientReport(site, offline, deadPort, ["--encryption", "required"]);
-  assert.equal(queued.code, 4, queued.stderr);
+  await reportExpectingExit(4, site, offline, deadPort, ["--encryption", "required"]);
   assert.equal((await clientStatus(offline)).queueDepth, 1);
 
   // Rotation while the server is down: generate (Pending rotation), then deploy.
@@ -231,15 +231,10 @@ Deno.test("export/import: a DSA server with its own data dir decrypts and stores
 
     second = await startServer(dsa);
     await waitForCertificate(site, dsa.serverPort, kid);
-    const canary = `CANARY-dsa-${crypto.randomUUID()}`;
+    const canary = randomCanary("dsa");
     const proxy = new RecordingProxy(dsa.serverPort);
     try {
-      const moved = await clientReport(site, clientDir, proxy.port, [
-        "--encryption",
-        "required",
-        "--property",
-        `Secret=${canary}`,
-      ]);
+      const moved = await clientReport(site, clientDir, proxy.port, canaryReportArgs(canary));
       assert.equal(moved.code, 0, moved.stderr);
       assert.ok(!containsCanary(proxy.text, canary), "canary on the wire to the DSA server");
     } finally {
@@ -287,14 +282,9 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
     const dir = `${site.root}/client-${c}`;
     clients.push(dir);
     for (let r = 0; r < 2; r++) {
-      const canary = `CANARY-bundle-${c}-${r}-${crypto.randomUUID()}`;
+      const canary = randomCanary(`bundle-${c}-${r}`);
       canaries.push(canary);
-      const result = await clientReport(site, dir, downstream.port, [
-        "--encryption",
-        "required",
-        "--property",
-        `Secret=${canary}`,
-      ]);
+      const result = await clientReport(site, dir, downstream.port, canaryReportArgs(canary));
       assert.equal(result.code, 0, result.stderr);
     }
   }

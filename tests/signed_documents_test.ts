@@ -20,7 +20,6 @@ import {
   ADMIN_ENV,
   clientReport,
   computerIdOf,
-  createSite,
   deployKey,
   freePort,
   generateKey,
@@ -29,7 +28,8 @@ import {
   registerByReport,
   startAllowedRelay,
   startRelay,
-  startServer,
+  startRelayedSite,
+  startSiteBehindProxy,
   TEST_PASSWORD,
   type TestSite,
   waitForCertificate,
@@ -74,9 +74,8 @@ async function siteWithRetiredKey(site: TestSite, relayDir: string) {
 }
 
 Deno.test("a restarted decrypting relay keeps the newest certificate: its parent replaying an older, validly signed one naming a retired key does not move its bundles off the current key", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using parent = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: parent } = deployment;
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
   await using relays = new AsyncDisposableStack();
@@ -104,9 +103,8 @@ Deno.test("a restarted decrypting relay keeps the newest certificate: its parent
 });
 
 Deno.test("a decrypting relay never seals a bundle to a key its verified revocation list retires, even when its parent serves that key's validly signed certificate", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using parent = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: parent } = deployment;
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
   const { kidA, kidB, certificateA } = await siteWithRetiredKey(site, relayDir);
@@ -147,9 +145,8 @@ async function kidServedBy(site: TestSite, relayPort: number): Promise<string | 
 }
 
 Deno.test("a plain relay serves its children the newest certificate it verified: a fresh client behind it encrypts to the current key although the parent now serves an older, validly signed one, before and after the relay restarts", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  await using parent = new TamperingProxy(site.serverPort);
+  await using deployment = await startSiteBehindProxy();
+  const { site, proxy: parent } = deployment;
   const relayDir = `${site.root}/relay`;
   const relayPort = freePort();
   const relayFlags = ["--masthead", site.masthead];
@@ -181,13 +178,10 @@ Deno.test("a plain relay serves its children the newest certificate it verified:
 });
 
 Deno.test("a revocation list signed on an admin host whose clock ran ten years ahead does not freeze the later ones, and mle-admin says the clock went back", async () => {
-  await using site = await createSite();
-  await using _server = await startServer(site);
-  const relayPort = freePort();
-  await using relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
-    "--revocation-interval",
-    "1",
-  ]);
+  await using deployment = await startRelayedSite({
+    relayArgs: ["--revocation-interval", "1"],
+  });
+  const { site, relayPort, relay } = deployment;
   const clientDir = `${site.root}/client`;
   const cid = await registerByReport(site, clientDir, relayPort);
 

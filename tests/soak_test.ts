@@ -9,32 +9,22 @@
 
 import assert from "node:assert/strict";
 import type { SoakResult } from "../scripts/soak.ts";
+import { runScript } from "./run_script.ts";
 
 Deno.test("a short crash soak (300 reports, 4 kills) loses, duplicates and corrupts nothing", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--quiet",
-      new URL("../scripts/soak.ts", import.meta.url).pathname,
-      "--reports",
-      "300",
-      "--kills",
-      "4",
-      "--clients",
-      "40",
-      "--minutes",
-      "3",
-      "--seed",
-      "15",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  const stderr = new TextDecoder().decode(output.stderr);
-  const result: SoakResult = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
-  assert.equal(output.code, 0, `${stdout}\n${stderr}`);
+  const { code, stdout, stderr, result } = await runScript<SoakResult>("soak.ts", [
+    "--reports",
+    "300",
+    "--kills",
+    "4",
+    "--clients",
+    "40",
+    "--minutes",
+    "3",
+    "--seed",
+    "15",
+  ]);
+  assert.equal(code, 0, `${stdout}\n${stderr}`);
   assert.equal(result.reports_acknowledged, 300);
   assert.equal(result.stored, 300);
   assert.equal(result.lost, 0);

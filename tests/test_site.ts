@@ -258,15 +258,20 @@ export async function generateKeyForRelays(
   return kid;
 }
 
-/** Deploys the pending key with the seed's syntax. */
-export async function deployKey(site: TestSite): Promise<void> {
-  await admin([
+/** The `mle-admin` arguments that deploy the site's pending key, in the seed's syntax. */
+export function deployKeyArgs(site: TestSite): string[] {
+  return [
     "-reportencryption",
     "-deploynow=yes",
     `-sitePvkLocation=${site.siteKey}`,
     "--data-dir",
     site.serverDir,
-  ], site.adminEnv);
+  ];
+}
+
+/** Deploys the pending key with the seed's syntax. */
+export async function deployKey(site: TestSite): Promise<void> {
+  await admin(deployKeyArgs(site), site.adminEnv);
 }
 
 /**

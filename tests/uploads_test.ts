@@ -29,7 +29,7 @@ import {
   startServer,
   type TestSite,
 } from "./deployment.ts";
-import { containsCanary, readTree } from "./recording_proxy.ts";
+import { containsCanary, randomCanary, readTree } from "./recording_proxy.ts";
 import { RoleProcess, type RoleResult, runRole } from "./run_role.ts";
 import { TamperingProxy } from "./tampering_proxy.ts";
 import { uploadManifestOf } from "./signed_upload.ts";
@@ -132,7 +132,7 @@ Deno.test("an upload crosses client → relay → server encrypted: stored as se
   await using recorded = await startRecordedRelay(relayDir, site.serverPort);
   const { upstream, downstream } = recorded;
   const clientDir = `${site.root}/client`;
-  const canary = `CANARY-upload-${crypto.randomUUID()}`;
+  const canary = randomCanary("upload");
   const file = `${site.root}/secret-report.bin`;
   const bytes = await writeTestFile(file, 600_000, canary);
   const result = await upload(site, clientDir, downstream.port, file);
@@ -178,7 +178,7 @@ Deno.test("a decrypting relay, though it holds the site's key, passes an upload 
     await answer.body?.cancel();
     return answer.status === 200 ? true : undefined;
   }, "the server to serve the deployed key's certificate");
-  const canary = `CANARY-decrypting-${crypto.randomUUID()}`;
+  const canary = randomCanary("decrypting");
   const file = `${site.root}/crash.dmp`;
   const bytes = await writeTestFile(file, 400_000, canary);
   const result = await upload(site, clientDir, downstream.port, file);

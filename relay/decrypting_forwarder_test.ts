@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../cli/log.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import {
-  encryptionKeyId,
-  exportSpki,
-  generateEncryptionKeyPair,
-} from "../envelope/encryption_key.ts";
+import { exportSpki } from "../envelope/encryption_key.ts";
 import { createContentKey, decryptJwe, importAesKey, unwrapContentKey } from "../envelope/jwe.ts";
 import { readJwsHeader } from "../envelope/jws.ts";
 import {
@@ -19,11 +15,6 @@ import {
   generateSigningKeyPair,
   importSigningPublicKey,
 } from "../envelope/signature.ts";
-import {
-  encryptionKeyFileText,
-  encryptionKeysDir,
-  writeEncryptionKeyFile,
-} from "../keystore/encryption_keys.ts";
 import { signEncryptionCertificate } from "../protocol/encryption_certificate.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
@@ -39,6 +30,7 @@ import {
   verifyBundleSignature,
 } from "../protocol/report_bundle.ts";
 import { waitUntil } from "../tests/eventually.ts";
+import { writeNewEncryptionKey } from "../tests/new_encryption_key.ts";
 import { ClientPublicKeys } from "./client_public_keys.ts";
 import { DecryptingForwarder } from "./decrypting_forwarder.ts";
 import { RelayIdentity } from "./relay_identity.ts";
@@ -163,13 +155,7 @@ async function setUp(): Promise<Harness> {
   const root = await Deno.makeTempDir({ prefix: "mle-decrypting-forwarder-" });
   const relayDir = `${root}/relay`;
   const siteKey = await generateSigningKeyPair();
-  const serverKey = await generateEncryptionKeyPair(2048);
-  const kid = await encryptionKeyId(serverKey.publicKey);
-  await writeEncryptionKeyFile(
-    encryptionKeysDir(relayDir),
-    kid,
-    await encryptionKeyFileText(serverKey.privateKey, kid),
-  );
+  const { kid, pair: serverKey } = await writeNewEncryptionKey(relayDir);
   const certificate = await signEncryptionCertificate(siteKey.privateKey, {
     enabled: true,
     kid,

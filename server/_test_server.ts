@@ -8,17 +8,8 @@
 
 import { silentLogger } from "../cli/log.ts";
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import {
-  encryptionKeyId,
-  exportSpki,
-  generateEncryptionKeyPair,
-} from "../envelope/encryption_key.ts";
+import { exportSpki } from "../envelope/encryption_key.ts";
 import { exportSigningPublicKey, generateSigningKeyPair } from "../envelope/signature.ts";
-import {
-  encryptionKeyFileText,
-  encryptionKeysDir,
-  writeEncryptionKeyFile,
-} from "../keystore/encryption_keys.ts";
 import { openStore, type Store } from "../store/mod.ts";
 import { createServerApp } from "./app.ts";
 import { BatchWriter } from "./batch_writer.ts";
@@ -27,6 +18,7 @@ import { ComputerDirectory } from "./computer_directory.ts";
 import { ContentKeySource } from "./content_key_source.ts";
 import { KeyRing } from "./key_ring.ts";
 import { createOpsApp } from "./ops_app.ts";
+import { type NewEncryptionKey, writeNewEncryptionKey } from "../tests/new_encryption_key.ts";
 
 /** Runs `test` with the store of a new temporary data dir, then closes it and removes the dir. */
 export async function withStore(test: (store: Store, dir: string) => Promise<void>): Promise<void> {
@@ -44,14 +36,8 @@ export async function withStore(test: (store: Store, dir: string) => Promise<voi
 export async function installCurrentKey(
   store: Store,
   dataDir: string,
-): Promise<{ kid: string; pair: CryptoKeyPair }> {
-  const pair = await generateEncryptionKeyPair(2048);
-  const kid = await encryptionKeyId(pair.publicKey);
-  await writeEncryptionKeyFile(
-    encryptionKeysDir(dataDir),
-    kid,
-    await encryptionKeyFileText(pair.privateKey, kid),
-  );
+): Promise<NewEncryptionKey> {
+  const { kid, pair } = await writeNewEncryptionKey(dataDir);
   await store.addEncryptionKey({
     kid,
     spki: encodeBase64Url(await exportSpki(pair.publicKey)),

@@ -23,3 +23,21 @@ export async function temporaryDir(): Promise<TemporaryDir> {
   const path = await Deno.makeTempDir();
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
+
+/**
+ * Registers a test whose body runs in a new temporary folder, removed with its contents when the
+ * body ends, pass or fail: `test` gets the folder's path.
+ *
+ * @example
+ * ```ts ignore
+ * testInTemporaryDir("writes a key", async (dir) => {
+ *   await Deno.writeTextFile(`${dir}/key.pvk`, "secret");
+ * });
+ * ```
+ */
+export function testInTemporaryDir(name: string, test: (dir: string) => Promise<void>): void {
+  Deno.test(name, async () => {
+    await using dir = await temporaryDir();
+    await test(dir.path);
+  });
+}

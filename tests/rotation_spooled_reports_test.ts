@@ -9,13 +9,11 @@ import {
   clientReport,
   clientStatus,
   createSiteWithKey,
-  freePort,
   postReportSignedAs,
-  RecordingProxy,
   rejectedFiles,
   runClientCommand,
   spooledMessages,
-  startRelay,
+  startRecordedRelay,
   startServer,
   storedReports,
 } from "./deployment.ts";
@@ -24,11 +22,11 @@ import { eventually } from "./eventually.ts";
 Deno.test("reports spooled at a relay before rotate-keys are stored once under the old id; the old key's later reports are refused ERR_COMPUTER_REPLACED", async () => {
   await using site = await createSiteWithKey();
   await using _server = await startServer(site);
-  // The relay reaches the server only through this link, which the test cuts and restores.
-  await using link = new RecordingProxy(site.serverPort);
-  const relayPort = freePort();
   const relayDir = `${site.root}/relay`;
-  await using _relay = await startRelay(relayDir, relayPort, link.port);
+  // The relay reaches the server only through its upstream link, which the test cuts and
+  // restores; the clients talk to the relay's own port.
+  await using recorded = await startRecordedRelay(relayDir, site.serverPort);
+  const { upstream: link, relayPort } = recorded;
   const clientDir = `${site.root}/client`;
   // The relay first; the server itself when the relay cannot help (a registration while the
   // relay's parent is down).

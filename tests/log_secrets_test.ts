@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { runRole } from "./run_role.ts";
 import {
+  authenticatingRelayArgs,
   clientSiteArgs,
   createSite,
   freePort,
@@ -62,9 +63,7 @@ Deno.test("no password, report body, uploaded content or private key reaches any
   await Deno.writeTextFile(passwordFile, `${RELAY_PASSWORD}\n`, { mode: 0o600 });
   const relayPort = freePort();
   const relay = await startRelay(`${site.root}/relay`, relayPort, site.serverPort, [
-    "--authenticating",
-    "--password-file",
-    passwordFile,
+    ...authenticatingRelayArgs(passwordFile),
     "--log-level",
     "debug",
     "--log-file",

@@ -118,6 +118,14 @@ export const QUICK_DECRYPTING_RELAY_ARGS: readonly string[] = [
   "1",
 ];
 
+/**
+ * The flags of an authenticating relay that checks the shared password in `passwordFile`; the
+ * password itself stays out of the process's arguments.
+ */
+export function authenticatingRelayArgs(passwordFile: string): string[] {
+  return ["--authenticating", "--password-file", passwordFile];
+}
+
 /** The key a relay's data dir is trusted by (`mle-relay key`, made on first use); fails the test unless it exits 0. */
 export async function relayKeyOf(relayDir: string): Promise<string> {
   const key = await runRole("relay", ["key", "--data-dir", relayDir]);
@@ -137,9 +145,7 @@ export async function startUpperRelay(
 ): Promise<RoleProcess & { readonly port: number }> {
   const port = freePort();
   const relay = await startRelay(`${site.root}/upper`, port, site.serverPort, [
-    "--authenticating",
-    "--password-file",
-    passwordFile,
+    ...authenticatingRelayArgs(passwordFile),
     "--trust-relay",
     trustedRelayKey,
   ]);

@@ -9,6 +9,7 @@
 
 import { createHash } from "node:crypto";
 import { checkReport, type Report } from "../protocol/report.ts";
+import { searchTextOf } from "../store/report_search_text.ts";
 import type { NewReport } from "../store/store.ts";
 import { IngestError } from "./ingest_error.ts";
 
@@ -57,5 +58,7 @@ export function reportToStore(bytes: Uint8Array, envelope: ReportEnvelopeFields)
     // node:crypto: synchronous, where a Web Crypto digest is a round trip costing more than the hash.
     digest: createHash("sha256").update(bytes).digest("hex"),
     encryptionLevel: typeof level === "string" ? level : null,
+    // Read here, where the report is already parsed, not again by the store's writer thread.
+    searchText: searchTextOf(report),
   };
 }

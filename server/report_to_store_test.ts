@@ -7,8 +7,8 @@ const report = {
   computerId: 3,
   seq: 7,
   createdAt: "2025-01-01T00:00:00Z",
-  properties: { encryption_level: "required" },
-  custom: {},
+  properties: { encryption_level: "required", os: "Debian 12" },
+  custom: { Tag: "A-1" },
   relevance: [],
   actionStatuses: [],
   analyses: [],
@@ -23,6 +23,7 @@ Deno.test("reportToStore() keeps the report as signed, with its digest and the l
     body: JSON.stringify(report),
     digest: new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)).toHex(),
     encryptionLevel: "required",
+    searchText: "required\nDebian 12\nA-1",
   });
   const noLevel = reportToStore(
     encode({ ...report, properties: { encryption_level: 2 } }),

@@ -24,7 +24,7 @@ import {
   type PostgresPool,
 } from "./_postgres_database.ts";
 import { toComputer, toReport } from "./_rows.ts";
-import { reportSearchText } from "./report_search_text.ts";
+import { searchTextFor } from "./report_search_text.ts";
 import type {
   ComputerRecord,
   NewComputer,
@@ -153,7 +153,7 @@ export class PostgresStore extends SqlStore implements Store {
             touched.map((r) => r.receivedAt),
             touched.map((r) => r.kid),
             touched.map((r) => r.encryptionLevel),
-            touched.map((r) => reportSearchText(r.body)),
+            touched.map((r) => searchTextFor(r)),
           ] as never[],
         );
       }

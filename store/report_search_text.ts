@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { NewReport } from "./store.ts";
+
 /** Most characters of searchable text kept per computer. */
 export const MAX_SEARCH_TEXT = 4096;
 
@@ -29,6 +31,14 @@ export function reportSearchText(body: string): string {
   } catch {
     return "";
   }
+  return searchTextOf(report);
+}
+
+/**
+ * {@linkcode reportSearchText} of a report already parsed: for the server, which reads each
+ * report once (`server/report_to_store.ts`) and hands the stores its search text.
+ */
+export function searchTextOf(report: unknown): string {
   if (typeof report !== "object" || report === null) return "";
   const lines: string[] = [];
   let length = 0;
@@ -38,8 +48,9 @@ export function reportSearchText(body: string): string {
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
       return;
     }
+    let line = String(value);
     // deno-lint-ignore no-control-regex -- control characters are what this removes
-    const line = String(value).replace(/[\u0000-\u001f\u007f]/g, " ");
+    if (/[\u0000-\u001f\u007f]/.test(line)) line = line.replace(/[\u0000-\u001f\u007f]/g, " ");
     lines.push(line);
     length += line.length + 1;
   };
@@ -49,7 +60,8 @@ export function reportSearchText(body: string): string {
       Object.values(values).forEach(add);
     }
   }
-  return cutAtCodePoint(lines.join("\n"), MAX_SEARCH_TEXT);
+  const text = lines.join("\n");
+  return cutAtCodePoint(text, MAX_SEARCH_TEXT);
 }
 
 /** The first `max` UTF-16 units of `text`, never ending inside a surrogate pair. */
@@ -58,4 +70,14 @@ function cutAtCodePoint(text: string, max: number): string {
   const cut = text.slice(0, max);
   const last = cut.charCodeAt(cut.length - 1);
   return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
+}
+
+/**
+ * What a store writes as the search text of a report it records: the text the server read with
+ * the report ({@linkcode NewReport.searchText}), or, from a caller that did not read the body
+ * (a report kept in the outage spool by an earlier version, the admin tool's tests), the text of
+ * its body.
+ */
+export function searchTextFor(report: NewReport): string {
+  return report.searchText ?? reportSearchText(report.body);
 }

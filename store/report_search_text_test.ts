@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { MAX_SEARCH_TEXT, reportSearchText } from "./report_search_text.ts";
+import fc from "fast-check";
+import {
+  MAX_SEARCH_TEXT,
+  reportSearchText,
+  searchTextFor,
+  searchTextOf,
+} from "./report_search_text.ts";
 
 Deno.test("reportSearchText() keeps property and custom values, one a line", () => {
   const body = JSON.stringify({
@@ -43,4 +49,30 @@ Deno.test("reportSearchText() is bounded and never cuts a surrogate pair", () =>
   const text = reportSearchText(emoji);
   assert.equal(text.length, MAX_SEARCH_TEXT - 1);
   assert.ok(!/[\ud800-\udbff]$/.test(text));
+});
+
+Deno.test("searchTextOf() of the parsed report is reportSearchText() of its body, for any JSON", () => {
+  const sections = fc.dictionary(fc.string(), fc.jsonValue());
+  fc.assert(fc.property(
+    fc.oneof(fc.jsonValue(), fc.record({ properties: sections, custom: sections })),
+    (value) => {
+      const body = JSON.stringify(value);
+      assert.equal(searchTextOf(JSON.parse(body)), reportSearchText(body));
+    },
+  ));
+});
+
+Deno.test("searchTextFor() takes the text the server read, else reads the body", () => {
+  const report = {
+    computerId: 1,
+    seq: 1,
+    receivedAt: 0,
+    encrypted: false,
+    kid: null,
+    body: JSON.stringify({ properties: { os: "macOS" }, custom: {} }),
+    digest: "d",
+    encryptionLevel: null,
+  };
+  assert.equal(searchTextFor(report), "macOS");
+  assert.equal(searchTextFor({ ...report, searchText: "given" }), "given");
 });

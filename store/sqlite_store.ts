@@ -15,7 +15,7 @@ import {
   SqlStore,
 } from "./_sql_store.ts";
 import { sqliteRunner } from "./_sql_runner.ts";
-import { reportSearchText } from "./report_search_text.ts";
+import { searchTextFor } from "./report_search_text.ts";
 import { type Row, toComputer, toReport } from "./_rows.ts";
 import type {
   ComputerRecord,
@@ -105,7 +105,7 @@ export class SqliteStore extends SqlStore implements Store {
             report.receivedAt,
             report.kid,
             report.encryptionLevel,
-            reportSearchText(report.body),
+            searchTextFor(report),
             report.computerId,
           );
           return "stored";

@@ -73,6 +73,11 @@ export interface NewReport {
   digest: string;
   /** The level the client says it wants, for the computer list. */
   encryptionLevel: string | null;
+  /**
+   * The searchable text of the report (`report_search_text.ts`), when the caller already read
+   * the body (the server does); else the store takes it from the body.
+   */
+  searchText?: string;
 }
 
 /** Outcome of storing one report. */

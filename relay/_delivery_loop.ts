@@ -7,7 +7,8 @@
  * What to send is the forwarder's: whenever the loop may send (started, not backing off; at
  * start, on `wake`, when a send ends, when the retry delay is over) it calls the forwarder's
  * `fill`, which starts what may start now through {@linkcode DeliveryLoop.run}. Nothing starts
- * while the retry timer is set.
+ * while the retry timer is set. Each forwarder extends {@linkcode LoopedForwarder}, which owns
+ * its loop and gives the relay the same start, wake, stop and state of all three.
  *
  * @module
  */
@@ -128,5 +129,63 @@ export class DeliveryLoop {
     const graceOver = new Promise<void>((resolve) => graceTimer = setTimeout(resolve, graceMs));
     await Promise.race([Promise.allSettled(pending), graceOver]);
     clearTimeout(graceTimer);
+  }
+}
+
+/**
+ * What the relay's three forwarders share: one {@linkcode DeliveryLoop} that calls their
+ * {@linkcode LoopedForwarder.fill} and counts what they keep with
+ * {@linkcode LoopedForwarder.waiting}, and the members the relay drives them by (start, wake,
+ * stop, whether a failure is being backed off from, the sends in flight).
+ */
+export abstract class LoopedForwarder {
+  /** The loop that runs this forwarder's sends. */
+  protected readonly loop: DeliveryLoop;
+
+  constructor(options: Omit<DeliveryLoopOptions, "fill" | "waiting">) {
+    this.loop = new DeliveryLoop({
+      ...options,
+      waiting: () => this.waiting(),
+      fill: () => this.fill(),
+    });
+  }
+
+  /** What is kept to send (spooled messages, buffered chunks), for the back-off's log lines. */
+  protected abstract waiting(): number;
+
+  /**
+   * Starts, through `this.loop.run`, the sends that may start now (as many as the forwarder's own
+   * bounds allow; none when nothing waits). Must not throw.
+   */
+  protected abstract fill(): void;
+
+  /** Starts delivering what is kept. */
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Says something was kept: sends it now unless the parent is being backed off from. */
+  wake(): void {
+    this.loop.wake();
+  }
+
+  /**
+   * Stops sending: nothing new starts, and this waits for the sends in flight, or for `graceMs`
+   * at most. A send still running then is abandoned to the process's end: what it carries stays
+   * kept until the parent's answer removes it, so at worst it is sent again on the next start
+   * and the parent answers that it already has it.
+   */
+  stop(graceMs = 10_000): Promise<void> {
+    return this.loop.stop(graceMs);
+  }
+
+  /** The sends under way. */
+  get inFlight(): number {
+    return this.loop.sending;
+  }
+
+  /** Whether a failure is being backed off from. */
+  get backingOff(): boolean {
+    return this.loop.backingOff;
   }
 }

@@ -35,7 +35,7 @@ import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorCodeOf } from "../protocol/http_error.ts";
 import { API } from "../protocol/paths.ts";
 import { type BundleEntry, MAX_BUNDLE_REPORTS } from "../protocol/report_bundle.ts";
-import { DeliveryLoop } from "./_delivery_loop.ts";
+import { LoopedForwarder } from "./_delivery_loop.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { BundleReportOpener } from "./bundle_report_opener.ts";
 import { bundleRefusal, readBundleResults } from "./bundle_results.ts";
@@ -130,7 +130,7 @@ interface Opened {
  * await forwarder.stop();
  * ```
  */
-export class DecryptingForwarder {
+export class DecryptingForwarder extends LoopedForwarder {
   readonly #spool: Spool;
   readonly #upstream: Upstream;
   readonly #keys: DecryptingForwarderOptions["keys"];
@@ -146,7 +146,6 @@ export class DecryptingForwarder {
   readonly #concurrency: number;
   readonly #timeoutMs: number;
   readonly #keyRefreshMs: number;
-  readonly #loop: DeliveryLoop;
   readonly #stats: DecryptingForwarderStats = {
     delivered: 0,
     duplicates: 0,
@@ -164,6 +163,12 @@ export class DecryptingForwarder {
 
   /** @throws {RangeError} For an unusable parent URL, bundle size, wait or concurrency. */
   constructor(options: DecryptingForwarderOptions) {
+    super({
+      minMs: options.minBackoffMs ?? 500,
+      maxMs: options.maxBackoffMs ?? 30_000,
+      random: options.random ?? Math.random,
+      log: options.log ?? silentLogger,
+    });
     this.#spool = options.spool;
     this.#upstream = Upstream.of(options.parentUrl);
     this.#keys = options.keys;
@@ -179,14 +184,6 @@ export class DecryptingForwarder {
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#keyRefreshMs = options.keyRefreshMs ?? 5_000;
-    this.#loop = new DeliveryLoop({
-      minMs: options.minBackoffMs ?? 500,
-      maxMs: options.maxBackoffMs ?? 30_000,
-      random: options.random ?? Math.random,
-      log: this.#log,
-      waiting: () => this.#spool.count(),
-      fill: () => this.#fill(),
-    });
     if (
       !Number.isInteger(this.#bundleMax) || this.#bundleMax < 1 ||
       this.#bundleMax > MAX_BUNDLE_REPORTS
@@ -205,37 +202,22 @@ export class DecryptingForwarder {
     }
   }
 
-  /** Starts delivering what the spool holds. */
-  start(): void {
-    if (this.#loop.running) return;
+  /** Starts delivering what the spool holds, and refreshing the keys it holds. */
+  override start(): void {
+    if (this.loop.running) return;
     this.#keyTimer = setInterval(() => this.#keys.refresh(), this.#keyRefreshMs);
-    this.#loop.start();
-  }
-
-  /** Says a message was spooled. */
-  wake(): void {
-    this.#loop.wake();
+    super.start();
   }
 
   /**
    * Stops: nothing new starts, and this waits for the round in flight, or `graceMs` at most. What
    * was not answered for stays spooled and is sent again on the next start.
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  override async stop(graceMs = 10_000): Promise<void> {
     clearTimeout(this.#waitTimer);
     clearInterval(this.#keyTimer);
     this.#waitTimer = this.#keyTimer = undefined;
-    await this.#loop.stop(graceMs);
-  }
-
-  /** 1 while a round is in flight, else 0. */
-  get inFlight(): number {
-    return this.#loop.sending;
-  }
-
-  /** Whether a failure is being backed off from. */
-  get backingOff(): boolean {
-    return this.#loop.backingOff;
+    await super.stop(graceMs);
   }
 
   /** Counts since construction. */
@@ -243,14 +225,19 @@ export class DecryptingForwarder {
     return { ...this.#stats };
   }
 
+  /** The spooled messages. */
+  protected waiting(): number {
+    return this.#spool.count();
+  }
+
   /**
    * One round at a time, while messages wait and no bundle is waiting to fill; the loop starts
    * the next when this one ends.
    */
-  #fill(): void {
-    if (this.#loop.sending > 0 || this.#waitTimer !== undefined) return;
+  protected fill(): void {
+    if (this.loop.sending > 0 || this.#waitTimer !== undefined) return;
     if (this.#spool.count() === 0) return;
-    this.#loop.run(this.#work());
+    this.loop.run(this.#work());
   }
 
   /** One round; never throws: a failure is backed off from. */
@@ -375,7 +362,7 @@ export class DecryptingForwarder {
     const code = errorCodeOf(answer.body) ?? "none";
     const results = answer.status === 200 ? readBundleResults(answer.body, ids.length) : null;
     if (results !== null) {
-      this.#loop.answered();
+      this.loop.answered();
       this.#stats.bundlesSent += 1;
       let stored = 0;
       let refused = 0;
@@ -460,7 +447,7 @@ export class DecryptingForwarder {
       return false;
     }
     if (outcome.kind !== "rejected") this.#stats.passedThrough += 1;
-    this.#loop.answered();
+    this.loop.answered();
     return true;
   }
 
@@ -476,13 +463,13 @@ export class DecryptingForwarder {
     if (this.#waitTimer !== undefined) return;
     this.#waitTimer = setTimeout(() => {
       this.#waitTimer = undefined;
-      this.#loop.wake();
+      this.loop.wake();
     }, Math.max(1, ms));
   }
 
   /** Counts the failure and backs off, once per streak step. */
   #failed(reason: string): void {
     this.#stats.failures += 1;
-    this.#loop.failed(reason);
+    this.loop.failed(reason);
   }
 }

@@ -29,7 +29,7 @@ import {
   REPORT_BATCH_CONTENT_TYPE,
   reportBatchSize,
 } from "../protocol/report_batch.ts";
-import { DeliveryLoop } from "./_delivery_loop.ts";
+import { LoopedForwarder } from "./_delivery_loop.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { ParentCapabilities } from "./parent_capabilities.ts";
 import { parentBaseUrl } from "./parent_url.ts";
@@ -90,7 +90,7 @@ const ONE_BY_ONE_AFTER_REFUSED_BATCH_MS = 60_000;
  * await forwarder.stop();
  * ```
  */
-export class Forwarder {
+export class Forwarder extends LoopedForwarder {
   readonly #refusals: UpstreamRefusals | undefined;
   readonly #spool: Spool;
   /** Where reports go: the parent's reports path. */
@@ -103,7 +103,6 @@ export class Forwarder {
   readonly #batchMax: number;
   readonly #capabilities: Pick<ParentCapabilities, "acceptsReportBatches">;
   readonly #timeoutMs: number;
-  readonly #loop: DeliveryLoop;
   /** The messages the requests under way carry. */
   readonly #claimed = new Set<string>();
   readonly #stats: ForwarderStats = { delivered: 0, duplicates: 0, rejected: 0, failures: 0 };
@@ -112,6 +111,17 @@ export class Forwarder {
 
   /** @throws {RangeError} When the parent URL, the concurrency, batch size or a delay is unusable. */
   constructor(options: ForwarderOptions) {
+    const minBackoffMs = options.minBackoffMs ?? 500;
+    const maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    if (!(minBackoffMs > 0 && maxBackoffMs >= minBackoffMs)) {
+      throw new RangeError("Cannot use backoff: expected 0 < minBackoffMs <= maxBackoffMs");
+    }
+    super({
+      minMs: minBackoffMs,
+      maxMs: maxBackoffMs,
+      random: options.random ?? Math.random,
+      log: options.log ?? silentLogger,
+    });
     this.#spool = options.spool;
     this.#refusals = options.refusals;
     const base = parentBaseUrl(options.parentUrl);
@@ -123,8 +133,6 @@ export class Forwarder {
     this.#batchMax = options.batchMax ?? DEFAULT_FORWARD_BATCH_MAX;
     this.#capabilities = options.parentCapabilities ?? new ParentCapabilities(options.parentUrl);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    const minBackoffMs = options.minBackoffMs ?? 500;
-    const maxBackoffMs = options.maxBackoffMs ?? 30_000;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw new RangeError(
         `Cannot use concurrency ${this.#concurrency}: expected a positive integer`,
@@ -133,47 +141,11 @@ export class Forwarder {
     if (!Number.isInteger(this.#batchMax) || this.#batchMax < 1) {
       throw new RangeError(`Cannot use batch size ${this.#batchMax}: expected a positive integer`);
     }
-    if (!(minBackoffMs > 0 && maxBackoffMs >= minBackoffMs)) {
-      throw new RangeError("Cannot use backoff: expected 0 < minBackoffMs <= maxBackoffMs");
-    }
-    this.#loop = new DeliveryLoop({
-      minMs: minBackoffMs,
-      maxMs: maxBackoffMs,
-      random: options.random ?? Math.random,
-      log: this.#log,
-      waiting: () => this.#spool.count(),
-      fill: () => this.#fill(),
-    });
-  }
-
-  /** Starts delivering what the spool holds. */
-  start(): void {
-    this.#loop.start();
-  }
-
-  /** Says a message was spooled: sends it now unless the parent is being backed off from. */
-  wake(): void {
-    this.#loop.wake();
-  }
-
-  /**
-   * Stops sending: nothing new starts, and this waits for the sends in flight, or for `graceMs`
-   * at most. A send still running then is abandoned to the process's end: its messages stay
-   * spooled until the parent's answer removes them, so at worst they are sent again on the next
-   * start and the parent answers that it already has them.
-   */
-  stop(graceMs = 10_000): Promise<void> {
-    return this.#loop.stop(graceMs);
   }
 
   /** Number of messages in flight. */
-  get inFlight(): number {
+  override get inFlight(): number {
     return this.#claimed.size;
-  }
-
-  /** Whether a failure is being backed off from. */
-  get backingOff(): boolean {
-    return this.#loop.backingOff;
   }
 
   /** Counts since construction. */
@@ -181,10 +153,15 @@ export class Forwarder {
     return { ...this.#stats };
   }
 
+  /** The spooled messages. */
+  protected waiting(): number {
+    return this.#spool.count();
+  }
+
   /** Starts requests up to the concurrency while messages wait that none carries. */
-  #fill(): void {
-    while (this.#loop.sending < this.#concurrency && this.#spool.count() > this.#claimed.size) {
-      this.#loop.run(this.#sendNext());
+  protected fill(): void {
+    while (this.loop.sending < this.#concurrency && this.#spool.count() > this.#claimed.size) {
+      this.loop.run(this.#sendNext());
     }
   }
 
@@ -197,7 +174,7 @@ export class Forwarder {
     } catch {
       // Cannot tell: one by one, which every parent takes.
     }
-    if (!this.#loop.running || this.#loop.backingOff) return;
+    if (!this.loop.running || this.loop.backingOff) return;
     const ids = this.#claim(batches ? this.#batchMax : 1);
     if (ids.length === 0) return;
     try {
@@ -336,7 +313,7 @@ export class Forwarder {
   /** The parent answered (whatever it said of each message): it is reachable. */
   #answered(parent: string | undefined): void {
     if (parent !== undefined) this.#parents!.answered(parent);
-    this.#loop.answered();
+    this.loop.answered();
   }
 
   #sendFailed(error: unknown, ids: string[], parent: string | undefined): void {
@@ -366,6 +343,6 @@ export class Forwarder {
         return;
       }
     }
-    this.#loop.failed(reason);
+    this.loop.failed(reason);
   }
 }

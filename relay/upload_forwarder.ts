@@ -37,7 +37,7 @@ import type { UploadStatus } from "../protocol/upload.ts";
 import { readUploadStatus } from "../protocol/upload_status.ts";
 import { releaseBytes } from "../protocol/release_bytes.ts";
 import { fetchUploadAnswer, type UploadAnswer } from "../protocol/upload_fetch.ts";
-import { DeliveryLoop } from "./_delivery_loop.ts";
+import { LoopedForwarder } from "./_delivery_loop.ts";
 import { type ChunkVerdict, classifyChunkAnswer, isRetryable } from "./chunk_verdict.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
 import { type ParentSource, Upstream } from "./upstream.ts";
@@ -98,7 +98,7 @@ const CUT_THROUGH_TIMEOUT_MS = 20_000;
 const OCTETS = "application/octet-stream";
 
 /** Delivers the upload buffer to the parent. */
-export class UploadForwarder {
+export class UploadForwarder extends LoopedForwarder {
   readonly #buffer: UploadBuffer;
   readonly #upstream: Upstream;
   /** Kept connections for chunks to the first parent (plain http); null: `fetch`. */
@@ -108,7 +108,6 @@ export class UploadForwarder {
   readonly #concurrency: number;
   readonly #timeoutMs: number;
   readonly #cutThroughTimeoutMs: number;
-  readonly #loop: DeliveryLoop;
   /** The chunk deliveries under way, by upload and index. */
   readonly #inFlight = new Set<string>();
   /** The manifest deliveries under way, by upload: one at a time each. */
@@ -120,6 +119,18 @@ export class UploadForwarder {
   #inFlightBytes = 0;
 
   constructor(options: UploadForwarderOptions) {
+    super({
+      minMs: options.minBackoffMs ?? 500,
+      maxMs: options.maxBackoffMs ?? 30_000,
+      log: options.log ?? silentLogger,
+      lines: {
+        failing: "cannot forward uploads; keeping them",
+        stillFailing: null,
+        recovered: "parent answers again; forwarding uploads",
+        waitingField: "chunks",
+        recoveredCountsWaiting: false,
+      },
+    });
     this.#buffer = options.buffer;
     this.#upstream = Upstream.of(options.parentUrl);
     const first = this.#chunksParent = this.#upstream.parents.parents[0];
@@ -133,35 +144,11 @@ export class UploadForwarder {
     this.#concurrency = options.concurrency ?? 4;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
     this.#cutThroughTimeoutMs = options.cutThroughTimeoutMs ?? CUT_THROUGH_TIMEOUT_MS;
-    this.#loop = new DeliveryLoop({
-      minMs: options.minBackoffMs ?? 500,
-      maxMs: options.maxBackoffMs ?? 30_000,
-      log: this.#log,
-      waiting: () => this.#buffer.waiting,
-      fill: () => this.#fill(),
-      lines: {
-        failing: "cannot forward uploads; keeping them",
-        stillFailing: null,
-        recovered: "parent answers again; forwarding uploads",
-        waitingField: "chunks",
-        recoveredCountsWaiting: false,
-      },
-    });
   }
 
   /** Chunks forwarded since start. */
   get forwarded(): number {
     return this.#forwarded;
-  }
-
-  /** Starts delivering what the buffer holds. */
-  start(): void {
-    this.#loop.start();
-  }
-
-  /** Says something was buffered: sends it now unless the parent is being backed off from. */
-  wake(): void {
-    this.#loop.wake();
   }
 
   /**
@@ -184,7 +171,7 @@ export class UploadForwarder {
   ): Promise<ChunkForwarding> {
     if (!this.#mayForwardNow(upload, index)) return { kind: "not-taken" };
     const sending = this.#sendChunk(upload, index, bytes, this.#cutThroughTimeoutMs);
-    this.#loop.run(sending); // so that stop() waits for it too
+    this.loop.run(sending); // so that stop() waits for it too
     const verdict = await sending;
     if (verdict.kind === "retry") {
       this.#failed(verdict.reason, verdict.retryAfterMs);
@@ -202,8 +189,8 @@ export class UploadForwarder {
   }
 
   /** Stops starting requests and waits (at most `graceMs`) for those in flight. */
-  async stop(graceMs = 10_000): Promise<void> {
-    await this.#loop.stop(graceMs);
+  override async stop(graceMs = 10_000): Promise<void> {
+    await super.stop(graceMs);
     this.#chunks?.close();
   }
 
@@ -217,7 +204,7 @@ export class UploadForwarder {
     if (!delivery) {
       delivery = this.#postManifest(upload, timeoutMs).finally(() => this.#manifests.delete(key));
       this.#manifests.set(key, delivery);
-      this.#loop.run(delivery);
+      this.loop.run(delivery);
     }
     return delivery;
   }
@@ -249,8 +236,13 @@ export class UploadForwarder {
     return status !== null && status.uploadId === upload.uid ? status : null;
   }
 
+  /** The buffered chunks. */
+  protected waiting(): number {
+    return this.#buffer.waiting;
+  }
+
   /** Starts each buffered upload's manifest, then its chunks, within the bounds in flight. */
-  #fill(): void {
+  protected fill(): void {
     for (const upload of this.#buffer.list()) {
       if (this.#inFlight.size >= Math.max(this.#concurrency, MAX_CHUNKS_IN_FLIGHT)) return;
       if (upload.complete || upload.refused) continue;
@@ -265,7 +257,7 @@ export class UploadForwarder {
         const length = place.length;
         this.#inFlightBytes += length;
         this.#inFlight.add(key);
-        this.#loop.run(
+        this.loop.run(
           this.#deliverChunk(upload, index).finally(() => {
             this.#inFlight.delete(key);
             this.#inFlightBytes -= length;
@@ -277,7 +269,7 @@ export class UploadForwarder {
 
   /** Whether a chunk just received may go straight to the parent (see `forwardNow`). */
   #mayForwardNow(upload: BufferedUpload, index: number): boolean {
-    return this.#loop.running && !this.#loop.backingOff &&
+    return this.loop.running && !this.loop.backingOff &&
       Date.now() - this.#lastAnswerAt <= RECENT_ANSWER_MS &&
       upload.manifestDelivered && !upload.complete && upload.refused === null &&
       !upload.chunks.has(index);
@@ -426,13 +418,13 @@ export class UploadForwarder {
   /** The parent answered: the failure streak ends, and chunks may go straight on. */
   #answered(): void {
     this.#lastAnswerAt = Date.now();
-    this.#loop.answered();
+    this.loop.answered();
   }
 
   /** The parent did not answer usably: back off, and send chunks through the buffer meanwhile. */
   #failed(reason: string, retryAfterMs: number | null): void {
     this.#lastAnswerAt = -Infinity;
-    this.#loop.failed(reason, retryAfterMs);
+    this.loop.failed(reason, retryAfterMs);
   }
 
   #call(

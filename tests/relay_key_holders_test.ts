@@ -12,12 +12,11 @@ import { RELAY_AUTH_HEADER, signRelayRequest } from "../protocol/relay_request.t
 import {
   admin,
   adminResult,
-  createSite,
+  createSiteWithRelayKey,
   deployKey,
   encryptionStatus,
   freePort,
   generateKey,
-  generateKeyForRelays,
   relayComputerId,
   startRelay,
   startServer,
@@ -26,9 +25,8 @@ import { eventually } from "./eventually.ts";
 import { describeResult } from "./run_role.ts";
 
 Deno.test("a decrypting relay shows in encryption status holding its key; deploy refuses a key it lacks, naming it, unless --force; a forged record is refused and stores nothing", async () => {
-  await using site = await createSite();
-  const relayDir = `${site.root}/relay`;
-  const kidA = await generateKeyForRelays(site, [relayDir]);
+  await using site = await createSiteWithRelayKey();
+  const { relayDir, kid: kidA } = site;
   await using _server = await startServer(site);
   const relayPort = freePort();
   await using relay = await startRelay(relayDir, relayPort, site.serverPort, ["--decrypt"]);

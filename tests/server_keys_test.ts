@@ -22,6 +22,7 @@ import {
   copyKeysByUsb,
   createSite,
   createSiteWithKey,
+  createSiteWithRelayKey,
   deployKey,
   encryptionStatus,
   freePort,
@@ -369,9 +370,8 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
 });
 
 Deno.test("a key the site retires stops decrypting at decrypting relays too: the signed revocation list names it, and its reports go on untouched", async () => {
-  await using site = await createSite();
-  const relayDir = `${site.root}/relay`;
-  const kidA = await generateKeyForRelays(site, [relayDir]);
+  await using site = await createSiteWithRelayKey();
+  const { relayDir, kid: kidA } = site;
   await using server = await startServer(site);
   const relayPort = freePort();
   await using relay = await startAllowedRelay(

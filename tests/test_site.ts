@@ -258,6 +258,31 @@ export async function generateKeyForRelays(
   return kid;
 }
 
+/** A site whose first key waits, undeployed, in one decrypting relay's data dir. */
+export interface SiteWithRelayKey extends DisposableSite {
+  /** The decrypting relay's data dir (`<root>/relay`), holding the key. */
+  relayDir: string;
+  /** The key's id. */
+  kid: string;
+}
+
+/**
+ * Creates a site as {@link createSite} does, then follows the seed's order for a decrypting relay
+ * ({@link generateKeyForRelays}): a key generated without deploying it and carried by USB to the
+ * relay's data dir, ready for the relay to start with `--decrypt`.
+ */
+export async function createSiteWithRelayKey(): Promise<SiteWithRelayKey> {
+  const site = await createSite();
+  try {
+    const relayDir = `${site.root}/relay`;
+    const kid = await generateKeyForRelays(site, [relayDir]);
+    return Object.assign(site, { relayDir, kid });
+  } catch (error) {
+    await site[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
 /** The `mle-admin` arguments that deploy the site's pending key, in the seed's syntax. */
 export function deployKeyArgs(site: TestSite): string[] {
   return [

@@ -17,9 +17,9 @@ import {
   computerIdOf,
   createSite,
   createSiteWithKey,
+  createSiteWithRelayKey,
   deployKey,
   freePort,
-  generateKeyForRelays,
   RecordingProxy,
   registerByReport,
   registeredSender,
@@ -163,10 +163,9 @@ Deno.test("an upload crosses client → relay → server encrypted: stored as se
 });
 
 Deno.test("a decrypting relay, though it holds the site's key, passes an upload through encrypted: stored, and the file's bytes in clear on no wire and not on its disk", async () => {
-  await using site = await createSite();
   // The seed's order: a key generated without deploying, copied to the relay, then deployed.
-  const relayDir = `${site.root}/relay`;
-  const kid = await generateKeyForRelays(site, [relayDir]);
+  await using site = await createSiteWithRelayKey();
+  const { relayDir, kid } = site;
   await using _server = await startServer(site);
   await using recorded = await startRecordedRelay(relayDir, site.serverPort, ["--decrypt"]);
   const { relay, upstream, downstream } = recorded;

@@ -17,23 +17,16 @@ import {
   type ParsedSignedMessage,
   requireClaim,
   type SealedMessage,
+  type SenderClaims,
   signedMessageCodec,
   type SignedMessageKind,
+  signedMessageTypes,
 } from "./sealed_message.ts";
 
-/** JWS `typ` of a signed report. */
-export const REPORT_TYPE = "mle-report";
-/** JWE `cty` of an encrypted report: its plaintext is a compact JWS. */
-export const REPORT_CONTENT_TYPE = "mle-report+jws";
-
-/** What a report's signature binds it to. */
-export interface ReportClaims {
-  /** The sender's computer id. */
-  cid: number;
+/** What a report's signature binds it to: its sender and server key, and its sequence number. */
+export interface ReportClaims extends SenderClaims {
   /** The sender's sequence number for this report: unique per computer id. */
   seq: number;
-  /** Key id of the server key it is encrypted to, or null when sent in clear. */
-  kid: string | null;
 }
 
 /** An encrypted upstream message: a flattened JWE plus the sender's outer signature. */
@@ -48,8 +41,8 @@ export type ParsedMessage = ParsedSignedMessage<ReportClaims>;
 /** The report's claims and words for the sealed-message codec. */
 export const REPORT_MESSAGE: SignedMessageKind<ReportClaims> = {
   name: "report",
-  type: REPORT_TYPE,
-  contentType: REPORT_CONTENT_TYPE,
+  // JWS `typ` "mle-report"; the JWE `cty` "mle-report+jws".
+  ...signedMessageTypes("mle-report"),
   signatureInvalid: "Cannot accept message: sender signature is not valid",
   claimNames: "computer id, sequence or key id",
   claimsOf: ({ cid, seq, kid }) => {
@@ -60,6 +53,9 @@ export const REPORT_MESSAGE: SignedMessageKind<ReportClaims> = {
   sealedHeader: ({ cid, seq }) => ({ cid, seq }),
   signedHeader: ({ cid, seq, kid }) => ({ cid, seq, kid }),
 };
+
+/** JWS `typ` of a signed report, and JWE `cty` of an encrypted one. */
+export const { type: REPORT_TYPE, contentType: REPORT_CONTENT_TYPE } = REPORT_MESSAGE;
 
 const reports = signedMessageCodec(REPORT_MESSAGE);
 

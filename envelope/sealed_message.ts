@@ -80,6 +80,33 @@ export interface SealedMessageKind<Claims> {
   readonly sealedHeader: (claims: Claims) => Record<string, unknown>;
 }
 
+/**
+ * The claims every client's signed message carries: who sent it, and the server key it is sealed
+ * to. Each kind adds its own (a report's sequence number, an upload's id and chunk layout).
+ */
+export interface SenderClaims {
+  /** The sender's computer id. */
+  cid: number;
+  /** Key id of the server key it is encrypted to, or null when sent in clear. */
+  kid: string | null;
+}
+
+/**
+ * A signed kind's JWS `typ` and its JWE `cty`, which is always the `typ` with `+jws`: the
+ * plaintext of the JWE is the compact JWS.
+ *
+ * @example
+ * ```ts
+ * import { signedMessageTypes } from "./sealed_message.ts";
+ * console.log(signedMessageTypes("mle-report").contentType); // "mle-report+jws"
+ * ```
+ */
+export function signedMessageTypes<T extends string>(
+  type: T,
+): { type: T; contentType: `${T}+jws` } {
+  return { type, contentType: `${type}+jws` };
+}
+
 /** A kind whose plaintext is the sender's own JWS over the content, naming the same claims. */
 export interface SignedMessageKind<Claims extends { kid: string | null }>
   extends SealedMessageKind<Claims> {

@@ -24,23 +24,19 @@ import {
   type ParsedSignedMessage,
   requireClaim,
   type SealedMessage,
+  type SenderClaims,
   signedMessageCodec,
   type SignedMessageKind,
+  signedMessageTypes,
 } from "./sealed_message.ts";
 
-/** JWS `typ` of a signed upload manifest. */
-export const UPLOAD_MANIFEST_TYPE = "mle-upload-manifest";
-/** JWE `cty` of an encrypted upload manifest: its plaintext is a compact JWS. */
-export const UPLOAD_MANIFEST_CONTENT_TYPE = "mle-upload-manifest+jws";
-
-/** The clear claims of a manifest message, which relays read and the server checks. */
-export interface UploadClaims {
-  /** The sender's computer id. */
-  cid: number;
+/**
+ * The clear claims of a manifest message, which relays read and the server checks: its sender,
+ * the server key the file key is wrapped to (null in clear), and the upload's id and layout.
+ */
+export interface UploadClaims extends SenderClaims {
   /** Upload id: 32 lowercase hex digits. */
   uid: string;
-  /** Server key id the file key is wrapped to, or null in clear. */
-  kid: string | null;
   /** Chunk size in bytes. */
   cs: number;
   /** Chunk count. */
@@ -53,8 +49,8 @@ export type ParsedUploadManifest = ParsedSignedMessage<UploadClaims>;
 /** The manifest's claims and words for the sealed-message codec. */
 export const UPLOAD_MANIFEST_MESSAGE: SignedMessageKind<UploadClaims> = {
   name: "upload manifest",
-  type: UPLOAD_MANIFEST_TYPE,
-  contentType: UPLOAD_MANIFEST_CONTENT_TYPE,
+  // JWS `typ` "mle-upload-manifest"; the JWE `cty` "mle-upload-manifest+jws".
+  ...signedMessageTypes("mle-upload-manifest"),
   signatureInvalid: "Cannot accept upload manifest: sender signature is not valid",
   claimNames: "computer id, upload id, key id or chunk layout",
   claimsOf: ({ cid, uid, kid, cs, cc }) => {

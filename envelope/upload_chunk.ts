@@ -33,6 +33,17 @@ export interface ChunkContext {
   final: boolean;
 }
 
+/**
+ * The shape of the four chunk operations (seal and open a sealed chunk, sign and open a clear
+ * one): a key (the chunk key, or the client's signing key), the chunk's place in its upload, and
+ * its bytes in; its bytes out.
+ */
+export type ChunkOperation = (
+  key: CryptoKey,
+  context: ChunkContext,
+  bytes: Uint8Array<ArrayBuffer>,
+) => Promise<Uint8Array<ArrayBuffer>>;
+
 /** Length of the Ed25519 signature in front of a clear chunk's bytes. */
 export const CHUNK_SIGNATURE_LENGTH = 64;
 /** Length of a file key. */
@@ -104,18 +115,14 @@ export function chunkNonce(index: number): Uint8Array<ArrayBuffer> {
  * console.log(new TextDecoder().decode(await openChunk(key, context, sealed))); // "hello"
  * ```
  */
-export async function sealChunk(
-  chunkKey: CryptoKey,
-  context: ChunkContext,
-  plaintext: Uint8Array<ArrayBuffer>,
-): Promise<Uint8Array<ArrayBuffer>> {
+export const sealChunk: ChunkOperation = async (chunkKey, context, plaintext) => {
   return await sealAesGcm(
     chunkKey,
     chunkNonce(context.index),
     contextBytes(SEALED_LABEL, context),
     plaintext,
   );
-}
+};
 
 /**
  * Opens one sealed chunk in its context.
@@ -123,34 +130,26 @@ export async function sealChunk(
  * @throws {MleError} `ERR_DECRYPTION_FAILED`, the same for a bad tag, ciphertext, index, flag,
  * upload id or length.
  */
-export async function openChunk(
-  chunkKey: CryptoKey,
-  context: ChunkContext,
-  sealed: Uint8Array<ArrayBuffer>,
-): Promise<Uint8Array<ArrayBuffer>> {
+export const openChunk: ChunkOperation = async (chunkKey, context, sealed) => {
   if (sealed.length < GCM_TAG_LENGTH) throw decryptionFailed();
   const additionalData = contextBytes(SEALED_LABEL, context);
   const opened = await openAesGcm(chunkKey, chunkNonce(context.index), additionalData, sealed);
   if (opened === null) throw decryptionFailed();
   return opened;
-}
+};
 
 /**
  * Signs one clear chunk: the body is the 64-byte signature followed by the plaintext. The
  * signature covers the context and the plaintext's SHA-256, so a clear chunk is as bound to its
  * place as a sealed one (only its confidentiality is missing, which is what the level allows).
  */
-export async function signClearChunk(
-  clientPrivateKey: CryptoKey,
-  context: ChunkContext,
-  plaintext: Uint8Array<ArrayBuffer>,
-): Promise<Uint8Array<ArrayBuffer>> {
+export const signClearChunk: ChunkOperation = async (clientPrivateKey, context, plaintext) => {
   const signature = await signBytes(clientPrivateKey, await clearSignedBytes(context, plaintext));
   const body = new Uint8Array(CHUNK_SIGNATURE_LENGTH + plaintext.length);
   body.set(signature);
   body.set(plaintext, CHUNK_SIGNATURE_LENGTH);
   return body;
-}
+};
 
 /**
  * Verifies one clear chunk and returns its plaintext (a view into `body`).
@@ -158,18 +157,14 @@ export async function signClearChunk(
  * @throws {MleError} `ERR_SIGNATURE_INVALID` when the signature does not cover this context and
  * these bytes.
  */
-export async function openClearChunk(
-  clientPublicKey: CryptoKey,
-  context: ChunkContext,
-  body: Uint8Array<ArrayBuffer>,
-): Promise<Uint8Array<ArrayBuffer>> {
+export const openClearChunk: ChunkOperation = async (clientPublicKey, context, body) => {
   if (body.length < CHUNK_SIGNATURE_LENGTH) throw chunkSignatureInvalid();
   const signature = body.slice(0, CHUNK_SIGNATURE_LENGTH);
   const plaintext = body.subarray(CHUNK_SIGNATURE_LENGTH);
   const signed = await clearSignedBytes(context, plaintext);
   if (!(await verifyBytes(clientPublicKey, signature, signed))) throw chunkSignatureInvalid();
   return plaintext;
-}
+};
 
 async function clearSignedBytes(
   context: ChunkContext,

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { anyBytes, fc, fuzzParser, mleError } from "../tests/fuzz.ts";
-import { clientKeyPair as client } from "./_test_keys.ts";
+import {
+  clientKeyPair as client,
+  testChunkContext as CONTEXT,
+  testUploadId as UID,
+} from "./_test_keys.ts";
 import {
   type ChunkContext,
   deriveChunkKey,
@@ -10,8 +14,6 @@ import {
   signClearChunk,
 } from "./upload_chunk.ts";
 
-const UID = "00112233445566778899aabbccddeeff";
-const CONTEXT: ChunkContext = { cid: 7, uid: UID, index: 3, final: false };
 const PLAINTEXT = new TextEncoder().encode("one chunk of a file");
 const chunkKey = await deriveChunkKey(crypto.getRandomValues(new Uint8Array(32)), UID);
 const SEALED = await sealChunk(chunkKey, CONTEXT, PLAINTEXT);

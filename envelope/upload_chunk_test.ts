@@ -1,10 +1,10 @@
 import { GCM_TAG_LENGTH } from "./aes_gcm.ts";
+import { testChunkContext as context, testUploadId as UID } from "./_test_keys.ts";
 import assert from "node:assert/strict";
 import { MleError } from "./errors.ts";
 import { generateSigningKeyPair } from "./signature.ts";
 import {
   CHUNK_SIGNATURE_LENGTH,
-  type ChunkContext,
   chunkNonce,
   deriveChunkKey,
   openChunk,
@@ -13,9 +13,7 @@ import {
   signClearChunk,
 } from "./upload_chunk.ts";
 
-const UID = "00112233445566778899aabbccddeeff";
 const OTHER_UID = "ffeeddccbbaa99887766554433221100";
-const context: ChunkContext = { cid: 7, uid: UID, index: 3, final: false };
 const plaintext = new TextEncoder().encode("chunk three of the file");
 
 async function keyFor(uid = UID, fileKey = new Uint8Array(32).fill(9)) {

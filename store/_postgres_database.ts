@@ -2,7 +2,7 @@
  * One PostgreSQL connection pool as every store of this project opens it (`postgres`, the npm
  * client): the URL names host, port, database and user; the password comes from
  * `PGPASSWORD` or a file (never from the command line), the schema is brought up to date
- * (`postgres_migrations.ts`) before anything else, under an advisory lock so that servers
+ * (`schema_migrations.ts`) before anything else, under an advisory lock so that servers
  * starting at once do not race, and a database newer than the code is refused.
  *
  * @module
@@ -10,7 +10,7 @@
 
 import postgres from "postgres";
 import { type Migration, MIGRATIONS_TABLE, pendingMigrations } from "./migrations.ts";
-import { POSTGRES_MIGRATIONS } from "./postgres_migrations.ts";
+import { POSTGRES_MIGRATIONS } from "./schema_migrations.ts";
 
 /** A pool of connections to one database. */
 export type PostgresPool = postgres.Sql;

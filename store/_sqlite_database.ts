@@ -2,14 +2,14 @@
  * One SQLite connection as every store of this project opens it: WAL, so the admin tool and the
  * server can use the file at once; `synchronous=FULL`, so an acknowledged write survives a power
  * cut; a busy timeout; cached prepared statements; `BEGIN IMMEDIATE` transactions; and the
- * schema brought up to date (`sqlite_migrations.ts`) before anything else.
+ * schema brought up to date (`schema_migrations.ts`) before anything else.
  *
  * @module
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { type Migration, MIGRATIONS_TABLE, pendingMigrations } from "./migrations.ts";
-import { adoptedVersion, SQLITE_MIGRATIONS } from "./sqlite_migrations.ts";
+import { adoptedVersion, SQLITE_MIGRATIONS } from "./schema_migrations.ts";
 
 type Row = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 /**
- * Versioned schema migrations, shared by both backends: each backend keeps one numbered list of
- * SQL steps (`sqlite_migrations.ts`, `postgres_migrations.ts`) and records in the
+ * Versioned schema migrations, shared by both backends: one numbered list of steps, each with
+ * its SQL in both dialects (`schema_migrations.ts`); each backend records in the
  * `schema_migrations` table which ones it applied. A store applies the pending ones when it opens,
  * in one transaction under a lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: an advisory lock), so
  * two servers starting at once do not race; a database newer than the code is refused.

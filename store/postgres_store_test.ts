@@ -12,7 +12,7 @@ import {
   reportsBeforeMigration5,
 } from "./_test_search_text_migration.ts";
 import { StoreSchemaError } from "./migrations.ts";
-import { POSTGRES_MIGRATIONS } from "./postgres_migrations.ts";
+import { POSTGRES_MIGRATIONS } from "./schema_migrations.ts";
 import { PostgresStore } from "./postgres_store.ts";
 import { PostgresUploadRecords } from "./postgres_upload_records.ts";
 import { storeConformanceTests } from "./store_conformance.ts";

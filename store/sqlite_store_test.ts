@@ -7,7 +7,7 @@ import {
   reportsBeforeMigration5,
 } from "./_test_search_text_migration.ts";
 import { StoreSchemaError } from "./migrations.ts";
-import { SQLITE_MIGRATIONS } from "./sqlite_migrations.ts";
+import { SQLITE_MIGRATIONS } from "./schema_migrations.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { SqliteUploadRecords } from "./sqlite_upload_records.ts";
 import { storeConformanceTests } from "./store_conformance.ts";

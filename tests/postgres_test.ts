@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { POSTGRES_MIGRATIONS } from "../store/postgres_migrations.ts";
+import { POSTGRES_MIGRATIONS } from "../store/schema_migrations.ts";
 import { API } from "../protocol/paths.ts";
 import {
   ADMIN_ENV,

@@ -292,9 +292,15 @@ export class Agent {
       readCapabilities(capabilities.body).acceptsEncryptedReports;
     if (this.#state.computerId === null) await this.#register(parent);
     await this.#certificate.refresh(parent);
-    await refreshSettings(parent, this.#siteKey, this.#state, this.#options.say);
+    const documentCheck = {
+      parent,
+      siteKey: this.#siteKey,
+      state: this.#state,
+      say: this.#options.say,
+    };
+    await refreshSettings(documentCheck);
     // A rotation the site asks is noted here and carried out after the cycle (directed_rotation).
-    await checkRotationDirective(parent, this.#siteKey, this.#state, this.#options.say)
+    await checkRotationDirective(documentCheck)
       .catch((error) =>
         this.#options.say(`cannot check for a rotation directive: ${error.message}`)
       );

@@ -15,7 +15,7 @@ import {
   verifyRotationDirective,
 } from "../protocol/rotation_directive.ts";
 import type { ClientState, DirectedRotation } from "./client_state.ts";
-import { fetchComputerDocument } from "./site_documents.ts";
+import { type ComputerDocumentCheck, fetchComputerDocument } from "./site_documents.ts";
 
 /**
  * What a verified directive asks of this computer, given what it has seen and started: the
@@ -64,14 +64,10 @@ export function rotationDueFrom(
  * or gives something unverifiable (said through `say`).
  */
 export async function checkRotationDirective(
-  parent: string,
-  siteKey: CryptoKey,
-  state: ClientState,
-  say: (line: string) => void,
+  { parent, siteKey, state, say }: ComputerDocumentCheck,
 ): Promise<void> {
   const fetched = await fetchComputerDocument(parent, API.rotationDirective, state);
   if (fetched === null) return;
-  const { cid } = fetched;
   let directive: RotationDirective;
   try {
     directive = await verifyRotationDirective(siteKey, fetched.body);
@@ -79,7 +75,7 @@ export async function checkRotationDirective(
     say(`ignored a rotation directive: ${(error as Error).message}`);
     return;
   }
-  const due = rotationDueFrom(directive, cid, state);
+  const due = rotationDueFrom(directive, fetched.cid, state);
   if (
     state.rotationDirectiveVersion === null ||
     compareDocumentVersions(directive, state.rotationDirectiveVersion) > 0

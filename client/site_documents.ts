@@ -105,16 +105,25 @@ export async function fetchComputerDocument(
   return answer.status === 200 ? { cid, body: answer.body } : null;
 }
 
+/** What a check of a signed document the parent serves for the registered computer works with. */
+export interface ComputerDocumentCheck {
+  /** The parent's base URL. */
+  parent: string;
+  /** The site's signing key, which the document must verify against. */
+  siteKey: CryptoKey;
+  /** The client's state: the computer id asked for, and where what is verified goes. */
+  state: ClientState;
+  /** Says a document that was skipped, and why. */
+  say: (line: string) => void;
+}
+
 /**
  * Fetches the settings documents that target the registered computer and merges the verified
  * ones into the state's deployed settings (per setting, the newest signed document wins, so one
  * withheld earlier still counts now). A document that does not verify is skipped and said.
  */
 export async function refreshSettings(
-  parent: string,
-  siteKey: CryptoKey,
-  state: ClientState,
-  say: (line: string) => void,
+  { parent, siteKey, state, say }: ComputerDocumentCheck,
 ): Promise<void> {
   const fetched = await fetchComputerDocument(parent, API.settings, state);
   if (fetched === null) return;

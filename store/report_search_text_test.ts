@@ -51,13 +51,63 @@ Deno.test("reportSearchText() is bounded and never cuts a surrogate pair", () =>
   assert.ok(!/[\ud800-\udbff]$/.test(text));
 });
 
-Deno.test("searchTextOf() of the parsed report is reportSearchText() of its body, for any JSON", () => {
-  const sections = fc.dictionary(fc.string(), fc.jsonValue());
+/**
+ * The search text as its contract states it, written plainly (every value's control characters
+ * replaced, lines joined, cut to the bound), against which the optimised searchTextOf is checked.
+ */
+function searchTextModel(report: unknown): string {
+  if (typeof report !== "object" || report === null) return "";
+  const values: string[] = [];
+  const add = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(add);
+    if (["string", "number", "boolean"].includes(typeof value)) values.push(String(value));
+  };
+  for (const section of ["properties", "custom"]) {
+    const found = (report as Record<string, unknown>)[section];
+    if (typeof found === "object" && found !== null && !Array.isArray(found)) {
+      Object.values(found).forEach(add);
+    }
+  }
+  // deno-lint-ignore no-control-regex -- control characters are what the text must not hold
+  const text = values.map((value) => value.replace(/[\u0000-\u001f\u007f]/g, " ")).join("\n");
+  if (text.length <= MAX_SEARCH_TEXT) return text;
+  const cut = text.slice(0, MAX_SEARCH_TEXT);
+  return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+Deno.test("searchTextOf() gives the text its contract states for any report, control characters and long values included", () => {
+  const text = fc.string({ unit: "binary", maxLength: 300 });
+  const value = fc.oneof(
+    text,
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(text, { maxLength: 4 }),
+    fc.dictionary(fc.string(), text, { maxKeys: 2 }),
+  );
+  const section = fc.dictionary(fc.string(), value, { maxKeys: 30 });
   fc.assert(fc.property(
-    fc.oneof(fc.jsonValue(), fc.record({ properties: sections, custom: sections })),
-    (value) => {
-      const body = JSON.stringify(value);
-      assert.equal(searchTextOf(JSON.parse(body)), reportSearchText(body));
+    fc.oneof(
+      fc.jsonValue(),
+      fc.record({ properties: section, custom: section }),
+      fc.record({ properties: fc.array(value), custom: section }),
+      // Past the bound: the cut, inside a surrogate pair now and then.
+      fc.record({
+        properties: fc.dictionary(
+          fc.string(),
+          fc.string({ unit: "binary", minLength: 300, maxLength: 400 }),
+          { minKeys: 15, maxKeys: 20 },
+        ),
+        custom: section,
+      }),
+    ),
+    (report) => {
+      assert.equal(searchTextOf(report), searchTextModel(report));
+      assert.equal(
+        reportSearchText(JSON.stringify(report)),
+        searchTextOf(JSON.parse(JSON.stringify(report))),
+      );
     },
   ));
 });

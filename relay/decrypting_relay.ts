@@ -35,7 +35,7 @@ export interface DecryptingRelaySettings {
   dataDir: string;
   parentUrl: string;
   mastheadFile?: string;
-  concurrency: number;
+  concurrency: number | undefined;
   bundleMax: number;
   bundleWaitMs: number;
 }

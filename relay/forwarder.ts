@@ -50,7 +50,7 @@ export interface ForwarderOptions {
    */
   parents?: ParentList;
   log?: Logger;
-  /** Most requests in flight at once (default 4). */
+  /** Most requests in flight at once (default {@link DEFAULT_FORWARD_CONCURRENCY}). */
   concurrency?: number;
   /** Most messages in one batch to a parent that takes batches (default 256; 1: never batch). */
   batchMax?: number;
@@ -72,6 +72,12 @@ export interface ForwarderOptions {
 const MAX_ANSWER_BYTES = 64 * 1024;
 /** Messages in one batch by default. */
 export const DEFAULT_FORWARD_BATCH_MAX = 256;
+/**
+ * Report requests in flight at once by default. Eight keep a batching server's two stages busy
+ * (one batch in its store's commit while the next is verified); measured with `npm run bench`,
+ * four left the relay delivering 0.65 × the direct rate, eight 0.78-0.89 ×.
+ */
+export const DEFAULT_FORWARD_CONCURRENCY = 8;
 /** How long a parent that refused a batch whole gets one message per request. */
 const ONE_BY_ONE_AFTER_REFUSED_BATCH_MS = 60_000;
 
@@ -129,7 +135,7 @@ export class Forwarder extends LoopedForwarder {
     this.#batchUrl = `${base}${API.reportBatch}`;
     this.#parents = options.parents;
     this.#log = options.log ?? silentLogger;
-    this.#concurrency = options.concurrency ?? 4;
+    this.#concurrency = options.concurrency ?? DEFAULT_FORWARD_CONCURRENCY;
     this.#batchMax = options.batchMax ?? DEFAULT_FORWARD_BATCH_MAX;
     this.#capabilities = options.parentCapabilities ?? new ParentCapabilities(options.parentUrl);
     this.#timeoutMs = options.timeoutMs ?? 30_000;

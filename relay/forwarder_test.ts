@@ -4,7 +4,7 @@ import { freePort } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
 import { createMessageFactory, sleep } from "./_test_utils.ts";
 import { waitUntil } from "../tests/eventually.ts";
-import { Forwarder, type ForwarderOptions } from "./forwarder.ts";
+import { DEFAULT_FORWARD_CONCURRENCY, Forwarder, type ForwarderOptions } from "./forwarder.ts";
 import { ParentList } from "../protocol/parent_list.ts";
 import { Spool } from "./spool.ts";
 
@@ -209,6 +209,15 @@ Deno.test("Forwarder sends no more than its concurrency at once", async () => {
       assert.equal(stub.stored.size, 10);
     },
   );
+});
+
+Deno.test("Forwarder without a concurrency keeps DEFAULT_FORWARD_CONCURRENCY requests in flight", async () => {
+  await withStubParent({ reportDelayMs: 100 }, {}, async (spool, forwarder, stub) => {
+    await spoolReports(spool, 14, 2 * DEFAULT_FORWARD_CONCURRENCY);
+    forwarder.start();
+    await waitUntil(() => spool.count() === 0, "spool drained");
+    assert.equal(stub.maxConcurrentReports, DEFAULT_FORWARD_CONCURRENCY);
+  });
 });
 
 Deno.test("Forwarder.stop() waits for the sends in flight", async () => {

@@ -19,7 +19,7 @@ import { orderParents } from "../protocol/parent_list.ts";
 import { DEFAULT_PORT, DEFAULT_RELAY_OPS_PORT, OPS_PATHS } from "../protocol/paths.ts";
 import { isRelayPublicKey } from "../protocol/relay_voucher.ts";
 import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forwarder.ts";
-import { DEFAULT_FORWARD_BATCH_MAX } from "./forwarder.ts";
+import { DEFAULT_FORWARD_BATCH_MAX, DEFAULT_FORWARD_CONCURRENCY } from "./forwarder.ts";
 import { DEFAULT_PARENT_PROBE_INTERVAL_MS } from "./parent_reachability.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import { SHARED_PASSWORD_ENV } from "./relay_trust.ts";
@@ -61,7 +61,8 @@ Options:
                           keep theirs queued, except "optional" ones while the site has no
                           enabled certificate or has signed
                           _BESClient_Report_Encryption_AllowLegacyRelays=1, which send clear text
-  --concurrency N         requests in flight to the parent at once, 1 to 64 (default 4)
+  --concurrency N         requests in flight to the parent at once, 1 to 64 (default
+                          ${DEFAULT_FORWARD_CONCURRENCY} for reports, 4 for bundles and upload chunks)
   --forward-batch-max N   most reports in one request to a parent that takes batches (the
                           server, or a relay of this version), 1 to 512 (default 256); 1 sends
                           one report per request. Parents that do not announce batches always
@@ -166,7 +167,8 @@ export interface RunSettings {
   hostname: string;
   port: number;
   acceptsEncryptedReports: boolean;
-  concurrency: number;
+  /** Requests in flight to the parent; undefined: each forwarder's own default. */
+  concurrency: number | undefined;
   /** Most reports in one batch to a parent that takes batches. */
   forwardBatchMax: number;
   /** The logging flags (`cli/log_options.ts`). */
@@ -274,7 +276,7 @@ export function parseRunArgs(
     dataDir,
     ...address,
     acceptsEncryptedReports: !values["no-encrypted-reports"],
-    concurrency: readInteger("concurrency", values.concurrency, 4, { min: 1, max: 64 }),
+    concurrency: readInteger("concurrency", values.concurrency, undefined, { min: 1, max: 64 }),
     forwardBatchMax: readInteger(
       "forward-batch-max",
       values["forward-batch-max"],

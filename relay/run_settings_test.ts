@@ -20,7 +20,7 @@ Deno.test("parseRunArgs() reads bounded numbers and durations, naming the flag w
   );
   assert.equal(settings?.revocationIntervalMs, 60_000);
   assert.equal(settings?.spool?.rejectedMaxAgeMs, 7_200_000);
-  assert.equal(settings?.concurrency, 4);
+  assert.equal(settings?.concurrency, undefined, "each forwarder keeps its own default");
   const cases: [string[], RegExp][] = [
     [["--revocation-interval", "0"], /--revocation-interval "0": expected seconds from 1 to 86400/],
     [["--concurrency", "-3"], /--concurrency "-3": expected an integer from 1 to 64/],

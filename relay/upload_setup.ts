@@ -76,7 +76,7 @@ export async function openRelayUploads(options: {
   parentUrl: ParentSource;
   log: Logger;
   acceptsEncrypted: boolean;
-  concurrency: number;
+  concurrency: number | undefined;
   settings?: RelayUploadSettings;
   /** Who may upload through this relay (revocation list, key exchange). */
   admit?: (computerId: number) => { status: 400 | 403; body: unknown } | null;

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { DEFAULT_FORWARD_CONCURRENCY } from "../relay/forwarder.ts";
 import { RoleProcess } from "../tests/run_role.ts";
 import { cpuPerReport, cpuSnapshot } from "./bench_cpu.ts";
 import { drive } from "./bench_load_worker.ts";
@@ -167,7 +168,7 @@ export async function measureViaRelay(
     cpu: cpuPerReport(cpu0, cpu1, deliveredCount),
     rss: after.rssBytes,
     note: `forwarder concurrency ${
-      options.relayConcurrency ?? "default (4)"
+      options.relayConcurrency ?? `default (${DEFAULT_FORWARD_CONCURRENCY})`
     }, batches; first send to last stored`,
   };
   session.phases.push(accepted, delivered);

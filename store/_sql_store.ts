@@ -3,9 +3,11 @@
  * {@linkcode SqlRunner}: computers and bundle senders, reports read back and key usage,
  * encryption keys and sealed content keys, documents and settings, server records, and the web
  * console's queries (delegated to `_sql_console.ts`, in the backend's dialect).
- * `sqlite_store.ts` and `postgres_store.ts` extend it with what differs: transactions (a batch of
- * reports, a numbered document, settings for several computers), searching reports, and watching
- * for changes.
+ * The statements of its transactions (settings for several computers, sealed content keys, a
+ * numbered document and what goes with it) are written once too, as steps (`SqlSteps`).
+ * `sqlite_store.ts` and `postgres_store.ts` extend it with what differs: how a transaction runs,
+ * how a document serial is taken, registering a computer, a batch of reports, searching
+ * reports, and watching for changes.
  *
  * @module
  */
@@ -20,8 +22,9 @@ import {
   toSettings,
 } from "./_rows.ts";
 import type { Bind, ConsoleDialect } from "./_console_sql.ts";
+import { recordWithNextSerial } from "./_document_serials.ts";
 import { SqlConsoleTables } from "./_sql_console.ts";
-import type { SqlRunner } from "./_sql_runner.ts";
+import type { SqlRunner, SqlStatement, SqlSteps } from "./_sql_runner.ts";
 import type { ServerRecord } from "./server_records.ts";
 import type { DecryptingRelayRecord } from "./relay_records.ts";
 import type {
@@ -34,25 +37,28 @@ import type {
   DocumentName,
   EncryptionKeyRecord,
   KeyUsage,
+  NumberedDocumentName,
   OperatorRecord,
+  RecordedDocument,
   ReportRecord,
   SealedContentKeyRecord,
   SettingsRecord,
+  SignNumberedDocument,
 } from "./store.ts";
 
-/** Upserts a document by name (also run inside each backend's numbered-document transaction). */
-export const PUT_DOCUMENT_SQL = `INSERT INTO documents (name, document) VALUES (:name, :document)
+/** Upserts a document by name (also in the transaction that records a numbered document). */
+const PUT_DOCUMENT_SQL = `INSERT INTO documents (name, document) VALUES (:name, :document)
   ON CONFLICT (name) DO UPDATE SET document = excluded.document`;
 
-/** Upserts a sealed content key (each backend runs it in its own transaction). */
-export const PUT_SEALED_CONTENT_KEY_SQL =
+/** Upserts a sealed content key. */
+const PUT_SEALED_CONTENT_KEY_SQL =
   `INSERT INTO sealed_content_keys (computer_id, kid, wrapped_key_hash, sealed, created_at)
   VALUES (:computerId, :kid, :wrappedKeyHash, :sealed, :createdAt)
   ON CONFLICT (computer_id, kid) DO UPDATE SET wrapped_key_hash = excluded.wrapped_key_hash,
     sealed = excluded.sealed, created_at = excluded.created_at`;
 
 /** The parameters of {@linkcode PUT_SEALED_CONTENT_KEY_SQL} for one record. */
-export function sealedContentKeyParams(record: SealedContentKeyRecord): Record<string, Bind> {
+function sealedContentKeyParams(record: SealedContentKeyRecord): Record<string, Bind> {
   const { computerId, kid, wrappedKeyHash, sealed, createdAt } = record;
   return { computerId, kid, wrappedKeyHash, sealed, createdAt };
 }
@@ -66,6 +72,18 @@ export abstract class SqlStore {
     this.#sql = sql;
     this.#console = new SqlConsoleTables(sql, dialect);
   }
+
+  /**
+   * Runs the statements `steps()` gives in one transaction of this backend; a backend that tries
+   * a transaction again calls `steps` again.
+   */
+  protected abstract inTransaction<T>(steps: () => SqlSteps<T>): Promise<T>;
+
+  /**
+   * The steps that take `serial` as the next serial of `name`, inside the transaction recording
+   * it: false, and nothing written, when another writer took it first.
+   */
+  protected abstract takeSerialSteps(name: NumberedDocumentName, serial: number): SqlSteps<boolean>;
 
   // Computers.
 
@@ -253,6 +271,17 @@ export abstract class SqlStore {
     return row ? toSealedContentKey(row) : null;
   }
 
+  async putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    // In the order of computers, so that concurrent writers take the rows' locks in one order.
+    const sorted = [...records].sort((a, b) => a.computerId - b.computerId);
+    await this.inTransaction(function* (): SqlSteps<void> {
+      for (const record of sorted) {
+        yield { sql: PUT_SEALED_CONTENT_KEY_SQL, params: sealedContentKeyParams(record) };
+      }
+    });
+  }
+
   async deleteSealedContentKeys(kid: string): Promise<void> {
     await this.#sql.run("DELETE FROM sealed_content_keys WHERE kid = :kid", { kid });
   }
@@ -268,6 +297,82 @@ export abstract class SqlStore {
 
   async putDocument(name: DocumentName, document: string): Promise<void> {
     await this.#sql.run(PUT_DOCUMENT_SQL, { name, document });
+  }
+
+  /** Records the next numbered `name`, with the statements `alongside` in the same transaction. */
+  #recordNumbered(
+    name: NumberedDocumentName,
+    sign: SignNumberedDocument,
+    alongside: readonly SqlStatement[],
+  ): Promise<RecordedDocument> {
+    return recordWithNextSerial(name, sign, {
+      lastSerial: async () => {
+        const [row] = await this.#sql.all(
+          "SELECT serial FROM document_serials WHERE name = :name",
+          { name },
+        );
+        return row ? Number(row.serial) : 0;
+      },
+      current: () => this.getDocument(name),
+      recordIfNext: (serial, document) =>
+        this.inTransaction(() => this.#recordSteps(name, serial, document, alongside)),
+    });
+  }
+
+  *#recordSteps(
+    name: NumberedDocumentName,
+    serial: number,
+    document: string,
+    alongside: readonly SqlStatement[],
+  ): SqlSteps<boolean> {
+    if (!(yield* this.takeSerialSteps(name, serial))) return false;
+    yield { sql: PUT_DOCUMENT_SQL, params: { name, document } };
+    yield* alongside;
+    return true;
+  }
+
+  recordDocument(
+    name: NumberedDocumentName,
+    sign: SignNumberedDocument,
+  ): Promise<RecordedDocument> {
+    return this.#recordNumbered(name, sign, []);
+  }
+
+  deployEncryptionKey(
+    kid: string,
+    certificate: SignNumberedDocument,
+    now: number,
+  ): Promise<RecordedDocument> {
+    return this.#recordNumbered("encryption-certificate", certificate, [{
+      sql: "UPDATE encryption_keys SET role = 'previous' WHERE role = 'current' AND kid <> :kid",
+      params: { kid },
+    }, {
+      sql: `UPDATE encryption_keys SET role = 'current', deployed_at = coalesce(deployed_at, :now)
+        WHERE kid = :kid`,
+      params: { kid, now },
+    }]);
+  }
+
+  disableEncryption(certificate: SignNumberedDocument, _now: number): Promise<RecordedDocument> {
+    return this.#recordNumbered("encryption-certificate", certificate, [{
+      sql: "UPDATE encryption_keys SET role = 'previous' WHERE role = 'current'",
+      params: {},
+    }]);
+  }
+
+  addSettings(computerIds: number[] | null, document: string, now: number): Promise<number> {
+    return this.inTransaction(function* (): SqlSteps<number> {
+      let last = 0;
+      for (const computerId of computerIds ?? [null]) {
+        const [row] = yield {
+          sql: `INSERT INTO settings (computer_id, document, created_at)
+            VALUES (:computerId, :document, :now) RETURNING serial`,
+          params: { computerId, document, now },
+        };
+        last = Number(row.serial);
+      }
+      return last;
+    });
   }
 
   async listSettings(): Promise<SettingsRecord[]> {

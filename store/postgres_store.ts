@@ -10,14 +10,8 @@
  */
 
 import type postgres from "postgres";
-import { recordWithNextSerial } from "./_document_serials.ts";
-import {
-  PUT_DOCUMENT_SQL,
-  PUT_SEALED_CONTENT_KEY_SQL,
-  sealedContentKeyParams,
-  SqlStore,
-} from "./_sql_store.ts";
-import { postgresRunner } from "./_sql_runner.ts";
+import { SqlStore } from "./_sql_store.ts";
+import { postgresRunner, runSqlSteps, type SqlSteps } from "./_sql_runner.ts";
 import {
   openPostgresPool,
   type PostgresLocation,
@@ -30,11 +24,8 @@ import type {
   NewComputer,
   NewReport,
   NumberedDocumentName,
-  RecordedDocument,
   ReportQuery,
   ReportRecord,
-  SealedContentKeyRecord,
-  SignNumberedDocument,
   Store,
   StoreChange,
   StoreOutcome,
@@ -204,77 +195,26 @@ export class PostgresStore extends SqlStore implements Store {
     }
   }
 
-  deployEncryptionKey(
-    kid: string,
-    certificate: SignNumberedDocument,
-    now: number,
-  ): Promise<RecordedDocument> {
-    return this.#recordNumbered("encryption-certificate", certificate, async (tx) => {
-      await tx`UPDATE encryption_keys SET role = 'previous' WHERE role = 'current' AND kid <> ${kid}`;
-      await tx`
-        UPDATE encryption_keys SET role = 'current', deployed_at = coalesce(deployed_at, ${now})
-        WHERE kid = ${kid}`;
-    });
+  protected inTransaction<T>(steps: () => SqlSteps<T>): Promise<T> {
+    return this.#retried((tx) => runSqlSteps(postgresRunner(tx), steps()));
   }
 
-  disableEncryption(certificate: SignNumberedDocument, _now: number): Promise<RecordedDocument> {
-    return this.#recordNumbered("encryption-certificate", certificate, async (tx) => {
-      await tx`UPDATE encryption_keys SET role = 'previous' WHERE role = 'current'`;
-    });
-  }
-
-  recordDocument(
-    name: NumberedDocumentName,
-    sign: SignNumberedDocument,
-  ): Promise<RecordedDocument> {
-    return this.#recordNumbered(name, sign, () => Promise.resolve());
-  }
-
-  /** `alongside` runs in the transaction that records the document. */
-  #recordNumbered(
-    name: NumberedDocumentName,
-    sign: SignNumberedDocument,
-    alongside: (tx: Sql) => Promise<void>,
-  ): Promise<RecordedDocument> {
-    return recordWithNextSerial(name, sign, {
-      lastSerial: () => lastSerial(this.#sql, name),
-      current: () => this.getDocument(name),
-      recordIfNext: (serial, document) =>
-        this.#retried(async (tx) => {
-          // The row lock makes the check and the write one step against other sessions.
-          await tx`INSERT INTO document_serials (name, serial) VALUES (${name}, 0)
-            ON CONFLICT DO NOTHING`;
-          const [row] = await tx`SELECT serial FROM document_serials WHERE name = ${name}
-            FOR UPDATE`;
-          if (Number(row.serial) + 1 !== serial) return false;
-          await tx`UPDATE document_serials SET serial = ${serial} WHERE name = ${name}`;
-          await postgresRunner(tx).run(PUT_DOCUMENT_SQL, { name, document });
-          await alongside(tx);
-          return true;
-        }),
-    });
-  }
-
-  async addSettings(computerIds: number[] | null, document: string, now: number): Promise<number> {
-    return await this.#retried(async (tx) => {
-      let last = 0;
-      for (const id of computerIds ?? [null]) {
-        const [row] = await tx`
-          INSERT INTO settings (computer_id, document, created_at) VALUES (${id}, ${document}, ${now})
-          RETURNING serial`;
-        last = Number(row.serial);
-      }
-      return last;
-    });
-  }
-
-  async putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.#retried(async (tx) => {
-      for (const r of [...records].sort((a, b) => a.computerId - b.computerId)) {
-        await postgresRunner(tx).run(PUT_SEALED_CONTENT_KEY_SQL, sealedContentKeyParams(r));
-      }
-    });
+  /** The row lock makes the check and the write one step against other sessions. */
+  protected *takeSerialSteps(name: NumberedDocumentName, serial: number): SqlSteps<boolean> {
+    yield {
+      sql: "INSERT INTO document_serials (name, serial) VALUES (:name, 0) ON CONFLICT DO NOTHING",
+      params: { name },
+    };
+    const [row] = yield {
+      sql: "SELECT serial FROM document_serials WHERE name = :name FOR UPDATE",
+      params: { name },
+    };
+    if (Number(row.serial) + 1 !== serial) return false;
+    yield {
+      sql: "UPDATE document_serials SET serial = :serial WHERE name = :name",
+      params: { name, serial },
+    };
+    return true;
   }
 
   /**
@@ -319,9 +259,4 @@ function parseChange(payload: string): StoreChange | null {
   if (payload === "keys") return { kind: "keys" };
   const computer = /^computer:(\d{1,15})$/.exec(payload);
   return computer ? { kind: "computer", computerId: Number(computer[1]) } : null;
-}
-
-async function lastSerial(sql: Sql, name: NumberedDocumentName): Promise<number> {
-  const [row] = await sql`SELECT serial FROM document_serials WHERE name = ${name}`;
-  return row ? Number(row.serial) : 0;
 }

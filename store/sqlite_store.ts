@@ -6,28 +6,18 @@
  * @module
  */
 
-import { recordWithNextSerial } from "./_document_serials.ts";
 import { SqliteDatabase } from "./_sqlite_database.ts";
-import {
-  PUT_DOCUMENT_SQL,
-  PUT_SEALED_CONTENT_KEY_SQL,
-  sealedContentKeyParams,
-  SqlStore,
-} from "./_sql_store.ts";
-import { sqliteRunner } from "./_sql_runner.ts";
+import { SqlStore } from "./_sql_store.ts";
+import { runSqliteSteps, sqliteRunner, type SqlSteps } from "./_sql_runner.ts";
 import { searchTextFor } from "./report_search_text.ts";
 import { type Row, toComputer, toReport } from "./_rows.ts";
 import type {
   ComputerRecord,
-  DocumentName,
   NewComputer,
   NewReport,
   NumberedDocumentName,
-  RecordedDocument,
   ReportQuery,
   ReportRecord,
-  SealedContentKeyRecord,
-  SignNumberedDocument,
   Store,
   StoreChange,
   StoreOutcome,
@@ -155,88 +145,23 @@ export class SqliteStore extends SqlStore implements Store {
     }
   }
 
-  deployEncryptionKey(
-    kid: string,
-    certificate: SignNumberedDocument,
-    now: number,
-  ): Promise<RecordedDocument> {
-    return this.#recordNumbered("encryption-certificate", certificate, () => {
-      this.#db.prepare(
-        "UPDATE encryption_keys SET role = 'previous' WHERE role = 'current' AND kid <> ?",
-      ).run(kid);
-      this.#db.prepare(
-        "UPDATE encryption_keys SET role = 'current', deployed_at = coalesce(deployed_at, ?) WHERE kid = ?",
-      ).run(now, kid);
-    });
+  protected inTransaction<T>(steps: () => SqlSteps<T>): Promise<T> {
+    return Promise.resolve(this.#db.transaction(() => runSqliteSteps(this.#db, steps())));
   }
 
-  disableEncryption(certificate: SignNumberedDocument, _now: number): Promise<RecordedDocument> {
-    return this.#recordNumbered("encryption-certificate", certificate, () => {
-      this.#db.prepare("UPDATE encryption_keys SET role = 'previous' WHERE role = 'current'").run();
-    });
-  }
-
-  recordDocument(
-    name: NumberedDocumentName,
-    sign: SignNumberedDocument,
-  ): Promise<RecordedDocument> {
-    return this.#recordNumbered(name, sign, () => {});
-  }
-
-  /** `alongside` runs in the transaction that records the document. */
-  #recordNumbered(
-    name: NumberedDocumentName,
-    sign: SignNumberedDocument,
-    alongside: () => void,
-  ): Promise<RecordedDocument> {
-    return recordWithNextSerial(name, sign, {
-      lastSerial: () => Promise.resolve(this.#lastSerial(name)),
-      current: () => this.getDocument(name),
-      recordIfNext: (serial, document) =>
-        Promise.resolve(this.#db.transaction(() => {
-          if (this.#lastSerial(name) + 1 !== serial) return false;
-          this.#db.prepare(
-            `INSERT INTO document_serials (name, serial) VALUES (?, ?)
-             ON CONFLICT (name) DO UPDATE SET serial = excluded.serial`,
-          ).run(name, serial);
-          this.#putDocument(name, document);
-          alongside();
-          return true;
-        })),
-    });
-  }
-
-  #lastSerial(name: NumberedDocumentName): number {
-    const row = this.#db.prepare("SELECT serial FROM document_serials WHERE name = ?").get(name) as
-      | Row
-      | undefined;
-    return row ? Number(row.serial) : 0;
-  }
-
-  #putDocument(name: DocumentName, document: string): void {
-    this.#db.prepare(PUT_DOCUMENT_SQL).run({ name, document });
-  }
-
-  addSettings(computerIds: number[] | null, document: string, now: number): Promise<number> {
-    const insert = this.#db.prepare(
-      "INSERT INTO settings (computer_id, document, created_at) VALUES (?, ?, ?) RETURNING serial",
-    );
-    const serial = this.#db.transaction(() => {
-      let last = 0;
-      for (const id of computerIds ?? [null]) {
-        last = Number((insert.get(id, document, now) as Row).serial);
-      }
-      return last;
-    });
-    return Promise.resolve(serial);
-  }
-
-  putSealedContentKeys(records: SealedContentKeyRecord[]): Promise<void> {
-    const upsert = this.#db.prepare(PUT_SEALED_CONTENT_KEY_SQL);
-    this.#db.transaction(() => {
-      for (const record of records) upsert.run(sealedContentKeyParams(record));
-    });
-    return Promise.resolve();
+  /** The transaction holds the write lock (`BEGIN IMMEDIATE`): no other writer comes between. */
+  protected *takeSerialSteps(name: NumberedDocumentName, serial: number): SqlSteps<boolean> {
+    const [row] = yield {
+      sql: "SELECT serial FROM document_serials WHERE name = :name",
+      params: { name },
+    };
+    if ((row ? Number(row.serial) : 0) + 1 !== serial) return false;
+    yield {
+      sql: `INSERT INTO document_serials (name, serial) VALUES (:name, :serial)
+        ON CONFLICT (name) DO UPDATE SET serial = excluded.serial`,
+      params: { name, serial },
+    };
+    return true;
   }
 
   /** SQLite cannot tell other processes' changes: false, the server polls. */

@@ -188,6 +188,40 @@ export function siteKeyPath(source: SiteKeySource, optionName: string): string {
 }
 
 /**
+ * The store and site of an act on the computers `ids`: the data dir's store, its masthead
+ * (required), and every id checked known before anything is signed. The store is closed again
+ * when a check refuses; otherwise the caller closes it.
+ *
+ * @throws {CliError} For a data dir without a store or a site, or an unknown computer id.
+ */
+export async function openSiteForComputers(
+  dataDir: string,
+  ids: Iterable<number>,
+  action: string,
+): Promise<{ store: Store; masthead: Masthead }> {
+  const store = await openExistingStore(dataDir);
+  try {
+    const masthead = await requireDataDirMasthead(dataDir, store);
+    await requireKnownComputers(store, ids, action);
+    return { store, masthead };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+/**
+ * Opens the site key that the {@linkcode SITE_KEY_OPTIONS} of a subcommand name (`--site-key`,
+ * `--password-file`), checked against `masthead`: see {@linkcode openSiteKey}.
+ */
+export async function openSiteKeyOfOptions(
+  values: ParsedOptions["values"],
+  masthead: Masthead | null,
+): Promise<SiteKey> {
+  return await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
+}
+
+/**
  * Opens the site key: asks for its password (file, environment, prompt or, warned, the command
  * line) and checks that it is the key of the site this data dir serves. This is what
  * authenticates an admin act, so it comes before anything is written.

@@ -30,10 +30,9 @@ import { recordSupersedingDocument } from "./_numbered_documents.ts";
 import { readUnverifiedBody } from "../envelope/signed_document.ts";
 import {
   openExistingStore,
-  openSiteKey,
+  openSiteKeyOfOptions,
   requireDataDirMasthead,
   SITE_KEY_OPTIONS,
-  siteKeySourceOf,
 } from "./_site.ts";
 
 /** Requests done (or ended by a revocation) longer ago than this leave the next directive. */
@@ -286,7 +285,7 @@ export async function rotateKeysCommand(args: string[], context: CommandContext)
         );
       }
     }
-    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
+    const site = await openSiteKeyOfOptions(values, masthead);
     const now = Date.now();
     const recorded = await recordSupersedingDocument(
       "rotation directive",

@@ -38,11 +38,9 @@ import {
 import {
   decided,
   openExistingStore,
-  openSiteKey,
-  requireDataDirMasthead,
-  requireKnownComputers,
+  openSiteForComputers,
+  openSiteKeyOfOptions,
   SITE_KEY_OPTIONS,
-  siteKeySourceOf,
 } from "./_site.ts";
 import type { SiteKey } from "../keystore/site_key.ts";
 import { signAndRecordComputerDecision } from "../store/computer_decisions.ts";
@@ -303,12 +301,9 @@ async function revokeOrConfirm(
     throw new UsageError("Cannot confirm several computers at once: give one ID");
   }
   const ids = [...new Set(positionals.map(parseComputerId))];
-  const dataDir = resolveDataDir(context);
-  const store = await openExistingStore(dataDir);
+  const { store, masthead } = await openSiteForComputers(resolveDataDir(context), ids, sub);
   try {
-    const masthead = await requireDataDirMasthead(dataDir, store);
-    await requireKnownComputers(store, ids, sub);
-    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
+    const site = await openSiteKeyOfOptions(values, masthead);
     const now = Date.now();
     if (sub === "revoke") {
       for (const id of ids) {

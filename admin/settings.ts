@@ -29,14 +29,7 @@ import {
   subcommandGroup,
   TOOL,
 } from "./_args.ts";
-import {
-  openExistingStore,
-  openSiteKey,
-  requireDataDirMasthead,
-  requireKnownComputers,
-  SITE_KEY_OPTIONS,
-  siteKeySourceOf,
-} from "./_site.ts";
+import { openSiteForComputers, openSiteKeyOfOptions, SITE_KEY_OPTIONS } from "./_site.ts";
 import { encryptionState } from "./_encryption_state.ts";
 import { listSettings } from "./settings_list.ts";
 
@@ -160,11 +153,8 @@ async function setOrUnset(
     );
   }
   const ids = [...new Set(computerArgs.map(parseComputerId))];
-  const dataDir = resolveDataDir(context);
-  const store = await openExistingStore(dataDir);
+  const { store, masthead } = await openSiteForComputers(resolveDataDir(context), ids, "target");
   try {
-    const masthead = await requireDataDirMasthead(dataDir, store);
-    await requireKnownComputers(store, ids, "target");
     const level = settings[ENCRYPTION_LEVEL_SETTING];
     if (level === "required") {
       const state = encryptionState(await store.listEncryptionKeys());
@@ -176,7 +166,7 @@ async function setOrUnset(
         );
       }
     }
-    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
+    const site = await openSiteKeyOfOptions(values, masthead);
     const now = Date.now();
     const issuedBy = operatorName();
     const document = await signSettings(site.privateKey, {

@@ -47,92 +47,77 @@ async function main(): Promise<number> {
   const root = await Deno.makeTempDir({ prefix: "mle-demo-" });
   const serverPort = freePort();
   const relayPort = freePort();
+  const serverDir = `${root}/server`;
+  const clientDir = `${root}/client`;
+  const relayDir = `${root}/relay`;
+  const server = `http://127.0.0.1:${serverPort}`;
+  const siteKey = `${root}/site/license.pvk`;
+  const masthead = `${root}/site/masthead.json`;
+  // The admin tool acts on the server's data dir, the client on its own: each command says which.
+  const admin = (...args: string[]) => run("admin", [...args, "--data-dir", serverDir]);
+  const client = (...args: string[]) => run("client", [...args, "--data-dir", clientDir]);
   const processes: RoleProcess[] = [];
   try {
     step("Create the site: site signing key, masthead, server data dir");
-    await run("admin", [
-      "init-site",
-      "--data-dir",
-      `${root}/server`,
-      "--site-key",
-      `${root}/site/license.pvk`,
-      "--masthead",
-      `${root}/site/masthead.json`,
-      "--server-url",
-      `http://127.0.0.1:${serverPort}`,
-    ]);
+    await admin("init-site", "--site-key", siteKey, "--masthead", masthead, "--server-url", server);
 
     step("Start the server");
+    // Free ports for the metrics and the console, so that the demo never clashes with a server
+    // already here.
+    const anyPort = "127.0.0.1:0";
     await startListening(processes, "server", serverPort, [
       "--data-dir",
-      `${root}/server`,
-      // A free port for the metrics, so that the demo never clashes with a server already here.
+      serverDir,
       "--ops-listen",
-      "127.0.0.1:0",
+      anyPort,
       "--console-listen",
-      "127.0.0.1:0",
+      anyPort,
     ]);
 
     step("Generate a 4096-bit MLE key the documented way, not yet deployed (Pending)");
-    await run("admin", [
+    await admin(
       "-reportencryption",
       "-generatekey",
       "-privateKeySize=max",
       "-deploynow=no",
       `-outkeypath=${root}/usb`,
-      `-sitePvkLocation=${root}/site/license.pvk`,
-      "--data-dir",
-      `${root}/server`,
-    ]);
-    await run("admin", ["encryption", "status", "--data-dir", `${root}/server`]);
+      `-sitePvkLocation=${siteKey}`,
+    );
+    await admin("encryption", "status");
 
     step("Start a relay between clients and the server");
     await startListening(processes, "relay", relayPort, [
       "--data-dir",
-      `${root}/relay`,
+      relayDir,
       "--parent",
-      `http://127.0.0.1:${serverPort}`,
+      server,
     ]);
 
     step("Deploy the key (Enabled): clients are now told to encrypt to it");
-    await run("admin", [
-      "-reportencryption",
-      "-deploynow=yes",
-      `-sitePvkLocation=${root}/site/license.pvk`,
-      "--data-dir",
-      `${root}/server`,
-    ]);
+    await admin("-reportencryption", "-deploynow=yes", `-sitePvkLocation=${siteKey}`);
     await waitForCertificate(serverPort);
 
     step("A client registers and reports through the relay, encryption required");
-    await run("client", [
+    await client(
       "report",
-      "--data-dir",
-      `${root}/client`,
       "--masthead",
-      `${root}/site/masthead.json`,
+      masthead,
       "--parent",
       `http://127.0.0.1:${relayPort}`,
       "--encryption",
       "required",
       "--property",
       "Owner=demo",
-    ]);
-    await run("client", ["status", "--data-dir", `${root}/client`]);
+    );
+    await client("status");
 
     step("What the server stored");
     const computerId = JSON.parse(
-      (await runRole("client", ["status", "--data-dir", `${root}/client`, "--json"])).stdout,
+      (await runRole("client", ["status", "--data-dir", clientDir, "--json"])).stdout,
     ).computerId;
-    const reports = await waitForReports(root, computerId);
-    await run("admin", ["computers", "list", "--data-dir", `${root}/server`]);
-    await run("admin", [
-      "reports",
-      "--computer",
-      String(computerId),
-      "--data-dir",
-      `${root}/server`,
-    ]);
+    const reports = await waitForReports(serverDir, computerId);
+    await admin("computers", "list");
+    await admin("reports", "--computer", String(computerId));
     if (!reports[0]?.encrypted) throw new Error("the report did not arrive encrypted");
     console.log(
       `\nDone: the report of computer ${computerId} crossed the relay encrypted and was stored.`,
@@ -162,17 +147,14 @@ async function waitForCertificate(port: number): Promise<void> {
 }
 
 /** Waits until the server has stored a report of `computerId`, and gives what it stored. */
-function waitForReports(root: string, computerId: number): Promise<Array<{ encrypted: boolean }>> {
+function waitForReports(
+  serverDir: string,
+  computerId: number,
+): Promise<Array<{ encrypted: boolean }>> {
   return eventually(
     async () => {
-      const result = await runRole("admin", [
-        "reports",
-        "--computer",
-        String(computerId),
-        "--data-dir",
-        `${root}/server`,
-        "--json",
-      ], { env: ENV });
+      const args = ["reports", "--computer", String(computerId), "--data-dir", serverDir, "--json"];
+      const result = await runRole("admin", args, { env: ENV });
       const reports: Array<{ encrypted: boolean }> = result.code === 0
         ? JSON.parse(result.stdout)
         : [];

@@ -10,7 +10,6 @@
 import { encryptionKeyId, generateEncryptionKeyPair } from "./encryption_key.ts";
 import { createContentKey } from "./jwe.ts";
 import { generateSigningKeyPair } from "./signature.ts";
-import type { ChunkContext } from "./upload_chunk.ts";
 
 /** A server's RSA-2048 encryption key pair. */
 export const serverKeyPair: CryptoKeyPair = await generateEncryptionKeyPair(2048);
@@ -28,14 +27,3 @@ export const clientKeyPair: CryptoKeyPair = await generateSigningKeyPair();
 
 /** Another Ed25519 signing key pair: a stranger, whose signature in the client's place is refused. */
 export const strangerKeyPair: CryptoKeyPair = await generateSigningKeyPair();
-
-/** The upload id of the chunk tests. */
-export const testUploadId = "00112233445566778899aabbccddeeff";
-
-/** The place in {@linkcode testUploadId} of the chunk the chunk tests seal and sign. */
-export const testChunkContext: ChunkContext = {
-  cid: 7,
-  uid: testUploadId,
-  index: 3,
-  final: false,
-};

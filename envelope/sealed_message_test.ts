@@ -6,6 +6,7 @@ import {
   serverKid as kid,
   strangerKeyPair as other,
 } from "./_test_keys.ts";
+import { UPLOAD_ID } from "./_test_upload.ts";
 import { decodeBase64UrlText } from "./base64url.ts";
 import { decryptJwe } from "./jwe.ts";
 import { toCompactJws } from "./jws.ts";
@@ -25,7 +26,6 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const { contentKey, raw } = await newServerContentKey();
 const aesKey = contentKey.key;
-const UID = "00112233445566778899aabbccddeeff";
 
 /** A sealed-only kind like a relay's bundle, declared here so envelope/ tests stay in envelope/. */
 const NOTE: SealedMessageKind<{ cid: number; note: string }> = {
@@ -78,7 +78,7 @@ Deno.test("sealMessage() writes the kind's cty, then its claims, then the JWE me
 });
 
 Deno.test("signMessage() writes typ, then the kind's signed claims in order", async () => {
-  const claims = { cid: 7, uid: UID, kid: null, cs: 4096, cc: 2 };
+  const claims = { cid: 7, uid: UPLOAD_ID, kid: null, cs: 4096, cc: 2 };
   const jws = await signMessage(
     UPLOAD_MANIFEST_MESSAGE,
     client.privateKey,
@@ -135,7 +135,7 @@ Deno.test("readInnerMessageUnverified() returns the content only when the inner 
   const manifest = toCompactJws(
     await signMessage(UPLOAD_MANIFEST_MESSAGE, client.privateKey, {
       cid: 7,
-      uid: UID,
+      uid: UPLOAD_ID,
       kid,
       cs: 1,
       cc: 1,

@@ -1,30 +1,23 @@
 import assert from "node:assert/strict";
 import { anyBytes, fc, fuzzParser, mleError } from "../tests/fuzz.ts";
+import { clientKeyPair as client } from "./_test_keys.ts";
 import {
-  clientKeyPair as client,
-  testChunkContext as CONTEXT,
-  testUploadId as UID,
-} from "./_test_keys.ts";
-import {
-  type ChunkContext,
-  deriveChunkKey,
-  openChunk,
-  openClearChunk,
-  sealChunk,
-  signClearChunk,
-} from "./upload_chunk.ts";
-
-const PLAINTEXT = new TextEncoder().encode("one chunk of a file");
-const chunkKey = await deriveChunkKey(crypto.getRandomValues(new Uint8Array(32)), UID);
-const SEALED = await sealChunk(chunkKey, CONTEXT, PLAINTEXT);
-const SIGNED = await signClearChunk(client.privateKey, CONTEXT, PLAINTEXT);
+  CHUNK_CONTEXT,
+  CHUNK_PLAINTEXT,
+  chunkKey,
+  OTHER_UPLOAD_ID,
+  SEALED_CHUNK,
+  SIGNED_CHUNK,
+  UPLOAD_ID,
+} from "./_test_upload.ts";
+import { type ChunkContext, openChunk, openClearChunk } from "./upload_chunk.ts";
 
 /** A context as a chunk path gives it: always well formed, sometimes another chunk's. */
 const contexts: fc.Arbitrary<ChunkContext> = fc.oneof(
-  fc.constant(CONTEXT),
+  fc.constant(CHUNK_CONTEXT),
   fc.record({
     cid: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-    uid: fc.constantFrom(UID, "ffeeddccbbaa99887766554433221100"),
+    uid: fc.constantFrom(UPLOAD_ID, OTHER_UPLOAD_ID),
     index: fc.integer({ min: 0, max: 2 ** 21 - 1 }),
     final: fc.boolean(),
   }),
@@ -54,17 +47,17 @@ function mutatedBody(valid: Uint8Array<ArrayBuffer>): fc.Arbitrary<Uint8Array<Ar
 }
 
 Deno.test("fuzz: openChunk() opens only the sealed chunk in its context, or refuses with ERR_DECRYPTION_FAILED", async () => {
-  const inputs = fc.tuple(contexts, mutatedBody(SEALED));
+  const inputs = fc.tuple(contexts, mutatedBody(SEALED_CHUNK));
   await fuzzParser("openChunk", inputs, async ([context, body]) => {
-    assert.deepEqual(await openChunk(chunkKey, context, body), PLAINTEXT);
-    assert.deepEqual(context, CONTEXT);
+    assert.deepEqual(await openChunk(chunkKey, context, body), CHUNK_PLAINTEXT);
+    assert.deepEqual(context, CHUNK_CONTEXT);
   }, mleError("ERR_DECRYPTION_FAILED"));
 });
 
 Deno.test("fuzz: openClearChunk() passes only the signed chunk in its context, or refuses with ERR_SIGNATURE_INVALID", async () => {
-  const inputs = fc.tuple(contexts, mutatedBody(SIGNED));
+  const inputs = fc.tuple(contexts, mutatedBody(SIGNED_CHUNK));
   await fuzzParser("openClearChunk", inputs, async ([context, body]) => {
-    assert.deepEqual(await openClearChunk(client.publicKey, context, body), PLAINTEXT);
-    assert.deepEqual(context, CONTEXT);
+    assert.deepEqual(await openClearChunk(client.publicKey, context, body), CHUNK_PLAINTEXT);
+    assert.deepEqual(context, CHUNK_CONTEXT);
   }, mleError("ERR_SIGNATURE_INVALID"));
 });

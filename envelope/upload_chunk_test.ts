@@ -1,6 +1,6 @@
 import { GCM_TAG_LENGTH } from "./aes_gcm.ts";
-import { testChunkContext as context, testUploadId as UID } from "./_test_keys.ts";
 import assert from "node:assert/strict";
+import { CHUNK_CONTEXT as context, OTHER_UPLOAD_ID, UPLOAD_ID } from "./_test_upload.ts";
 import { MleError } from "./errors.ts";
 import { generateSigningKeyPair } from "./signature.ts";
 import {
@@ -13,10 +13,9 @@ import {
   signClearChunk,
 } from "./upload_chunk.ts";
 
-const OTHER_UID = "ffeeddccbbaa99887766554433221100";
 const plaintext = new TextEncoder().encode("chunk three of the file");
 
-async function keyFor(uid = UID, fileKey = new Uint8Array(32).fill(9)) {
+async function keyFor(uid = UPLOAD_ID, fileKey = new Uint8Array(32).fill(9)) {
   return await deriveChunkKey(fileKey, uid);
 }
 
@@ -53,8 +52,8 @@ Deno.test("sealChunk() is deterministic for one key and index, so a resend is by
 Deno.test("openChunk() refuses every tampered, moved or cut chunk with the same opaque error", async () => {
   const key = await keyFor();
   const sealed = await sealChunk(key, context, plaintext);
-  const otherUploadKey = await keyFor(OTHER_UID);
-  const otherFileKey = await keyFor(UID, new Uint8Array(32));
+  const otherUploadKey = await keyFor(OTHER_UPLOAD_ID);
+  const otherFileKey = await keyFor(UPLOAD_ID, new Uint8Array(32));
   const cases: Array<[string, () => Promise<unknown>]> = [
     ["a flipped ciphertext byte", () => openChunk(key, context, flip(sealed, 0))],
     ["a flipped tag byte", () => openChunk(key, context, flip(sealed, sealed.length - 1))],
@@ -63,7 +62,7 @@ Deno.test("openChunk() refuses every tampered, moved or cut chunk with the same 
       "truncation: presented as the final chunk",
       () => openChunk(key, { ...context, final: true }, sealed),
     ],
-    ["another upload id", () => openChunk(key, { ...context, uid: OTHER_UID }, sealed)],
+    ["another upload id", () => openChunk(key, { ...context, uid: OTHER_UPLOAD_ID }, sealed)],
     ["another computer id", () => openChunk(key, { ...context, cid: 8 }, sealed)],
     ["another upload's key", () => openChunk(otherUploadKey, context, sealed)],
     ["another file key", () => openChunk(otherFileKey, context, sealed)],
@@ -88,7 +87,7 @@ Deno.test("chunkNonce() gives each index its own nonce, the index big-endian aft
 });
 
 Deno.test("deriveChunkKey() refuses a file key that is not 32 bytes and a malformed upload id", async () => {
-  await assert.rejects(deriveChunkKey(new Uint8Array(16), UID), RangeError);
+  await assert.rejects(deriveChunkKey(new Uint8Array(16), UPLOAD_ID), RangeError);
   await assert.rejects(deriveChunkKey(new Uint8Array(32), "not-an-id"), RangeError);
 });
 
@@ -106,7 +105,10 @@ Deno.test("signClearChunk() and openClearChunk() round-trip; any change is refus
     ["a flipped signature byte", () => openClearChunk(pair.publicKey, context, flip(body, 0))],
     ["another index", () => openClearChunk(pair.publicKey, { ...context, index: 2 }, body)],
     ["presented as final", () => openClearChunk(pair.publicKey, { ...context, final: true }, body)],
-    ["another upload", () => openClearChunk(pair.publicKey, { ...context, uid: OTHER_UID }, body)],
+    [
+      "another upload",
+      () => openClearChunk(pair.publicKey, { ...context, uid: OTHER_UPLOAD_ID }, body),
+    ],
     ["another signer", () => openClearChunk(other.publicKey, context, body)],
     ["a cut body", () => openClearChunk(pair.publicKey, context, body.slice(0, 63))],
   ];

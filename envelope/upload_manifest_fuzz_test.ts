@@ -1,30 +1,14 @@
 import assert from "node:assert/strict";
 import { fuzzParser, joseInputs, mleError, SEALED_MEMBERS } from "../tests/fuzz.ts";
-import {
-  clientKeyPair as client,
-  serverKeyPair as server,
-  serverKid as kid,
-} from "./_test_keys.ts";
+import { clientKeyPair as client, serverKeyPair as server } from "./_test_keys.ts";
+import { MANIFEST, MANIFEST_CLAIMS, SEALED_MANIFEST, SIGNED_MANIFEST } from "./_test_upload.ts";
 import {
   openUploadManifest,
   readUploadManifestMessage,
-  sealUploadManifest,
-  signUploadManifest,
   verifyUploadManifestSignature,
 } from "./upload_manifest.ts";
 
-const CLAIMS = { cid: 7, uid: "00112233445566778899aabbccddeeff", cs: 131072, cc: 1 };
-const MANIFEST = new TextEncoder().encode('{"v":1,"name":"a.log"}');
-const { message: SEALED } = await sealUploadManifest(
-  server.publicKey,
-  kid,
-  client.privateKey,
-  CLAIMS,
-  MANIFEST,
-);
-const CLEAR = await signUploadManifest(client.privateKey, CLAIMS, MANIFEST);
-
-const messages = joseInputs([SEALED, CLEAR], [SEALED_MEMBERS]);
+const messages = joseInputs([SEALED_MANIFEST, SIGNED_MANIFEST], [SEALED_MEMBERS]);
 const readErrors = ["ERR_ENVELOPE_MALFORMED", "ERR_DECRYPTION_FAILED"] as const;
 
 Deno.test("fuzz: readUploadManifestMessage() reads valid claims, or refuses with a typed error", async () => {
@@ -39,7 +23,7 @@ Deno.test("fuzz: verifyUploadManifestSignature() passes only the sender's manife
   await fuzzParser("verifyUploadManifestSignature", messages, async (value) => {
     const parsed = readUploadManifestMessage(value);
     await verifyUploadManifestSignature(client.publicKey, parsed);
-    assert.equal(parsed.claims.uid, CLAIMS.uid);
+    assert.equal(parsed.claims.uid, MANIFEST_CLAIMS.uid);
   }, mleError(...readErrors, "ERR_SIGNATURE_INVALID"));
 });
 

@@ -6,6 +6,7 @@ import {
   serverKid as kid,
   strangerKeyPair as stranger,
 } from "./_test_keys.ts";
+import { MANIFEST_CLAIMS } from "./_test_upload.ts";
 import { decodeBase64Url } from "./base64url.ts";
 import { generateEncryptionKeyPair } from "./encryption_key.ts";
 import { MleError } from "./errors.ts";
@@ -17,7 +18,7 @@ import {
   verifyUploadManifestSignature,
 } from "./upload_manifest.ts";
 
-const claims = { cid: 7, uid: "00112233445566778899aabbccddeeff", cs: 131072, cc: 2 };
+const claims = { ...MANIFEST_CLAIMS, cc: 2 };
 const manifest = new TextEncoder().encode(JSON.stringify({ name: "secret-name.log" }));
 
 /** The file's manifest sealed by the client to the server, with a fresh file key. */

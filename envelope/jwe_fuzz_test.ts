@@ -11,11 +11,10 @@ import {
   noError,
   rsaRuns,
 } from "../tests/fuzz.ts";
-import { newServerContentKey, serverKeyPair as server } from "./_test_keys.ts";
+import { serverContentKey as contentKey, serverKeyPair as server } from "./_test_keys.ts";
 import { encodeBase64Url } from "./base64url.ts";
 import { decryptJwe, encryptJwe, readJweHeader, unwrapContentKey } from "./jwe.ts";
 
-const { contentKey } = await newServerContentKey();
 const PLAINTEXT = new TextEncoder().encode("a report");
 const SEALED = await encryptJwe(contentKey, { cty: "mle-report+jws", cid: 7, seq: 1 }, PLAINTEXT);
 

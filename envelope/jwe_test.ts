@@ -1,7 +1,12 @@
 import { GCM_IV_LENGTH, GCM_TAG_LENGTH } from "./aes_gcm.ts";
 import assert from "node:assert/strict";
 import { flipBit, protectedHeaderOf } from "../tests/jose_tampering.ts";
-import { newServerContentKey, serverKeyPair as recipient, serverKid as kid } from "./_test_keys.ts";
+import {
+  serverContentKey as contentKey,
+  serverContentKeyBytes as contentKeyBytes,
+  serverKeyPair as recipient,
+  serverKid as kid,
+} from "./_test_keys.ts";
 import { decodeBase64Url, encodeBase64Url, encodeBase64UrlText } from "./base64url.ts";
 import { generateEncryptionKeyPair } from "./encryption_key.ts";
 import { MleError, type MleErrorCode } from "./errors.ts";
@@ -24,7 +29,6 @@ const encoder = new TextEncoder();
 // RSA key generation is slow: the shared server key as the recipient, and one stranger's key for
 // the whole file.
 const stranger = await generateEncryptionKeyPair(2048);
-const { contentKey, raw: contentKeyBytes } = await newServerContentKey();
 
 const PLAINTEXT = encoder.encode('{"computer":7,"report":"inventory","items":[1,2,3]}');
 const SEALED = await encryptJwe(contentKey, { cty: "test", cid: 7 }, PLAINTEXT);

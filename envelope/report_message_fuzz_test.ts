@@ -9,7 +9,11 @@ import {
   mutatedText,
   SEALED_MEMBERS,
 } from "../tests/fuzz.ts";
-import { clientKeyPair as client, newServerContentKey, serverKid as kid } from "./_test_keys.ts";
+import {
+  clientKeyPair as client,
+  serverContentKey as contentKey,
+  serverKid as kid,
+} from "./_test_keys.ts";
 import { toCompactJws } from "./jws.ts";
 import {
   openSignedReport,
@@ -19,7 +23,6 @@ import {
   verifyMessageSignature,
 } from "./report_message.ts";
 
-const { contentKey } = await newServerContentKey();
 const REPORT = new TextEncoder().encode('{"computerId":7,"seq":1}');
 const SEALED = await sealReport(contentKey, client.privateKey, { cid: 7, seq: 1 }, REPORT);
 const CLEAR = await signReport(client.privateKey, { cid: 7, seq: 1, kid: null }, REPORT);

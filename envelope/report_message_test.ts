@@ -3,7 +3,7 @@ import { flipBit, protectedHeaderOf } from "../tests/jose_tampering.ts";
 import { MALFORMED, SIGNATURE_INVALID } from "./_test_errors.ts";
 import {
   clientKeyPair as client7,
-  newServerContentKey,
+  serverContentKey as contentKey,
   serverKeyPair as server,
   serverKid as kid,
   strangerKeyPair as client9,
@@ -32,8 +32,6 @@ import { signBytes } from "./signature.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-const { contentKey } = await newServerContentKey();
 
 // Two computers: client7 is honest, client9 is a registered client that tries to pass 7's report
 // as its own.

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { MALFORMED, SIGNATURE_INVALID } from "./_test_errors.ts";
 import {
   clientKeyPair as client,
-  newServerContentKey,
+  serverContentKey as contentKey,
+  serverContentKeyBytes as raw,
   serverKid as kid,
   strangerKeyPair as other,
 } from "./_test_keys.ts";
@@ -24,7 +25,6 @@ import { UPLOAD_MANIFEST_MESSAGE } from "./upload_manifest.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const { contentKey, raw } = await newServerContentKey();
 const aesKey = contentKey.key;
 
 /** A sealed-only kind like a relay's bundle, declared here so envelope/ tests stay in envelope/. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { newServerContentKey } from "../envelope/_test_keys.ts";
+import { serverContentKey as contentKey } from "../envelope/_test_keys.ts";
 import {
   anyBytes,
   anyText,
@@ -131,7 +131,6 @@ Deno.test("fuzz: decodeBundle() refuses a plaintext over its bound as too large,
 });
 
 const relay = await generateSigningKeyPair();
-const { contentKey } = await newServerContentKey();
 const SEALED = await sealBundle(
   contentKey,
   relay.privateKey,

@@ -11,16 +11,14 @@
  * @module
  */
 
+import { KEY_ID_OR_NULL, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER } from "./claim_rules.ts";
 import type { FlattenedJws } from "./jws.ts";
 import {
-  isWholeNumber,
   type ParsedSignedMessage,
-  requireClaim,
   type SealedMessage,
   type SenderClaims,
   signedMessageCodec,
-  type SignedMessageKind,
-  signedMessageTypes,
+  signedMessageKind,
 } from "./sealed_message.ts";
 
 /** What a report's signature binds it to: its sender and server key, and its sequence number. */
@@ -39,20 +37,15 @@ export type ClearMessage = FlattenedJws;
 export type ParsedMessage = ParsedSignedMessage<ReportClaims>;
 
 /** The report's claims and words for the sealed-message codec. */
-export const REPORT_MESSAGE: SignedMessageKind<ReportClaims> = {
+export const REPORT_MESSAGE = signedMessageKind<ReportClaims, "mle-report">({
   name: "report",
-  // JWS `typ` "mle-report"; the JWE `cty` "mle-report+jws".
-  ...signedMessageTypes("mle-report"),
+  // The JWE `cty` is "mle-report+jws".
+  type: "mle-report",
   signatureInvalid: "Cannot accept message: sender signature is not valid",
   claimNames: "computer id, sequence or key id",
-  claimsOf: ({ cid, seq, kid }) => {
-    requireClaim(isWholeNumber(cid), "envelope", "cid must be a positive integer");
-    requireClaim(isWholeNumber(seq, 0), "envelope", "seq must be a non-negative integer");
-    return { cid: cid as number, seq: seq as number, kid: (kid ?? null) as string | null };
-  },
-  sealedHeader: ({ cid, seq }) => ({ cid, seq }),
-  signedHeader: ({ cid, seq, kid }) => ({ cid, seq, kid }),
-};
+  claimsIn: "envelope",
+  claims: { cid: POSITIVE_INTEGER, seq: NON_NEGATIVE_INTEGER, kid: KEY_ID_OR_NULL },
+});
 
 /** JWS `typ` of a signed report, and JWE `cty` of an encrypted one. */
 export const { type: REPORT_TYPE, contentType: REPORT_CONTENT_TYPE } = REPORT_MESSAGE;

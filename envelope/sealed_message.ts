@@ -20,6 +20,7 @@
  */
 
 import { decodeBase64Url } from "./base64url.ts";
+import { checkClaims, type ClaimRules, claimsInOrder } from "./claim_rules.ts";
 import { MleError } from "./errors.ts";
 import {
   type ContentKey,
@@ -40,21 +41,6 @@ import {
 } from "./jws.ts";
 import { signSenderSignature, verifySenderSignature } from "./sender_signature.ts";
 import { ED25519_SIGNATURE_LENGTH } from "./signature.ts";
-
-/**
- * Checks one claim of a kind's header: a refusal reads `Cannot read <what>: <detail>`, with the
- * code every malformed envelope has.
- *
- * @throws {MleError} `ERR_ENVELOPE_MALFORMED` when `holds` is false.
- */
-export function requireClaim(holds: boolean, what: string, detail: string): void {
-  if (!holds) throw new MleError("ERR_ENVELOPE_MALFORMED", `Cannot read ${what}: ${detail}`);
-}
-
-/** True for a whole number from `min` (default 1) up to the largest safe integer. */
-export function isWholeNumber(value: unknown, min = 1): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= min;
-}
 
 /** A sealed message as it travels: a flattened JWE plus the sender's signature over its compact form. */
 export interface SealedMessage extends FlattenedJwe {
@@ -91,22 +77,6 @@ export interface SenderClaims {
   kid: string | null;
 }
 
-/**
- * A signed kind's JWS `typ` and its JWE `cty`, which is always the `typ` with `+jws`: the
- * plaintext of the JWE is the compact JWS.
- *
- * @example
- * ```ts
- * import { signedMessageTypes } from "./sealed_message.ts";
- * console.log(signedMessageTypes("mle-report").contentType); // "mle-report+jws"
- * ```
- */
-export function signedMessageTypes<T extends string>(
-  type: T,
-): { type: T; contentType: `${T}+jws` } {
-  return { type, contentType: `${type}+jws` };
-}
-
 /** A kind whose plaintext is the sender's own JWS over the content, naming the same claims. */
 export interface SignedMessageKind<Claims extends { kid: string | null }>
   extends SealedMessageKind<Claims> {
@@ -116,6 +86,64 @@ export interface SignedMessageKind<Claims extends { kid: string | null }>
   readonly signedHeader: (claims: Claims) => Record<string, unknown>;
   /** What the mismatch error names: `its signed <claimNames> differ from the envelope's`. */
   readonly claimNames: string;
+}
+
+/** What a kind declares: its words and its claims' rules, from which its header members come. */
+export interface SealedKindSpec<Claims> {
+  readonly name: string;
+  readonly contentType: string;
+  readonly signatureInvalid: string;
+  /** What a bad claim's refusal calls the message, `Cannot read <claimsIn>: …` (default `name`). */
+  readonly claimsIn?: string;
+  /** The claims in wire order, each with its rule. */
+  readonly claims: ClaimRules<Claims>;
+}
+
+/**
+ * A sealed kind from its declaration: its claims are read and checked by their rules, and the
+ * JWE protected header carries them in the rules' order, `kid` aside (the JWE names it itself).
+ */
+export function sealedMessageKind<Claims>(spec: SealedKindSpec<Claims>): SealedMessageKind<Claims> {
+  const what = spec.claimsIn ?? spec.name;
+  return {
+    name: spec.name,
+    contentType: spec.contentType,
+    signatureInvalid: spec.signatureInvalid,
+    claimsOf: (header) => checkClaims(spec.claims, header, what),
+    sealedHeader: (claims) => claimsInOrder(spec.claims, claims, false),
+  };
+}
+
+/**
+ * A signed kind from its declaration: as {@linkcode sealedMessageKind}, with its JWS `typ`, a JWE
+ * `cty` that is always the `typ` with `+jws` (the JWE's plaintext is the compact JWS), and an
+ * inner JWS header naming every claim, `kid` included, in the rules' order.
+ *
+ * @example
+ * ```ts
+ * import { signedMessageKind } from "./sealed_message.ts";
+ * import { KEY_ID_OR_NULL, POSITIVE_INTEGER } from "./claim_rules.ts";
+ * const kind = signedMessageKind({
+ *   name: "note",
+ *   type: "mle-note",
+ *   signatureInvalid: "Cannot accept note: sender signature is not valid",
+ *   claimNames: "computer id or key id",
+ *   claims: { cid: POSITIVE_INTEGER, kid: KEY_ID_OR_NULL },
+ * });
+ * console.log(kind.contentType); // "mle-note+jws"
+ * ```
+ */
+export function signedMessageKind<Claims extends SenderClaims, T extends string>(
+  spec: Omit<SealedKindSpec<Claims>, "contentType"> & { type: T; claimNames: string },
+): SignedMessageKind<Claims> & { readonly type: T; readonly contentType: `${T}+jws` } {
+  const contentType = `${spec.type}+jws` as const;
+  return {
+    ...sealedMessageKind({ ...spec, contentType }),
+    type: spec.type,
+    contentType,
+    claimNames: spec.claimNames,
+    signedHeader: (claims) => claimsInOrder(spec.claims, claims, true),
+  };
 }
 
 /** A sealed message read from the wire, before any verification. */

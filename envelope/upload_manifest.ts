@@ -18,16 +18,14 @@
  */
 
 import { createContentKey, importAesKey, unwrapContentKey } from "./jwe.ts";
+import { KEY_ID_OR_NULL, POSITIVE_INTEGER, textMatching } from "./claim_rules.ts";
 import type { FlattenedJws } from "./jws.ts";
 import {
-  isWholeNumber,
   type ParsedSignedMessage,
-  requireClaim,
   type SealedMessage,
   type SenderClaims,
   signedMessageCodec,
-  type SignedMessageKind,
-  signedMessageTypes,
+  signedMessageKind,
 } from "./sealed_message.ts";
 
 /**
@@ -47,31 +45,20 @@ export interface UploadClaims extends SenderClaims {
 export type ParsedUploadManifest = ParsedSignedMessage<UploadClaims>;
 
 /** The manifest's claims and words for the sealed-message codec. */
-export const UPLOAD_MANIFEST_MESSAGE: SignedMessageKind<UploadClaims> = {
+export const UPLOAD_MANIFEST_MESSAGE = signedMessageKind<UploadClaims, "mle-upload-manifest">({
   name: "upload manifest",
-  // JWS `typ` "mle-upload-manifest"; the JWE `cty` "mle-upload-manifest+jws".
-  ...signedMessageTypes("mle-upload-manifest"),
+  // The JWE `cty` is "mle-upload-manifest+jws".
+  type: "mle-upload-manifest",
   signatureInvalid: "Cannot accept upload manifest: sender signature is not valid",
   claimNames: "computer id, upload id, key id or chunk layout",
-  claimsOf: ({ cid, uid, kid, cs, cc }) => {
-    const what = "upload manifest";
-    requireClaim(isWholeNumber(cid), what, "cid must be a positive integer");
-    const uidOk = typeof uid === "string" && /^[0-9a-f]{32}$/.test(uid);
-    requireClaim(uidOk, what, "uid must be 32 lowercase hex digits");
-    requireClaim(isWholeNumber(cs), what, "cs must be a positive integer");
-    requireClaim(isWholeNumber(cc), what, "cc must be a positive integer");
-    requireClaim(kid === null || typeof kid === "string", what, "kid must be a key id or null");
-    return {
-      cid: cid as number,
-      uid: uid as string,
-      kid: kid as string | null,
-      cs: cs as number,
-      cc: cc as number,
-    };
+  claims: {
+    cid: POSITIVE_INTEGER,
+    uid: textMatching(/^[0-9a-f]{32}$/, "32 lowercase hex digits"),
+    kid: KEY_ID_OR_NULL,
+    cs: POSITIVE_INTEGER,
+    cc: POSITIVE_INTEGER,
   },
-  sealedHeader: ({ cid, uid, cs, cc }) => ({ cid, uid, cs, cc }),
-  signedHeader: ({ cid, uid, kid, cs, cc }) => ({ cid, uid, kid, cs, cc }),
-};
+});
 
 const manifests = signedMessageCodec(UPLOAD_MANIFEST_MESSAGE);
 

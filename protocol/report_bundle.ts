@@ -41,11 +41,12 @@ import { decodeBase64Url, encodeBase64Url } from "../envelope/base64url.ts";
 import { concatBytes } from "../envelope/concat_bytes.ts";
 import { MleError } from "../envelope/errors.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
+import { integerUpTo, POSITIVE_INTEGER, textMatching } from "../envelope/claim_rules.ts";
 import {
   type ParsedSealedMessage,
   type SealedMessage,
   sealedMessageCodec,
-  type SealedMessageKind,
+  sealedMessageKind,
 } from "../envelope/sealed_message.ts";
 import { MAX_REPORT_MESSAGE_BYTES } from "./limits.ts";
 import { readBounded } from "./read_bounded.ts";
@@ -96,24 +97,16 @@ export type BundleMessage = SealedMessage;
 export type ParsedBundle = ParsedSealedMessage<BundleClaims>;
 
 /** The bundle's claims and words for the sealed-message codec (the JWE carries no inner JWS). */
-export const BUNDLE_MESSAGE: SealedMessageKind<BundleClaims> = {
+export const BUNDLE_MESSAGE = sealedMessageKind<BundleClaims>({
   name: "bundle",
   contentType: BUNDLE_CONTENT_TYPE,
   signatureInvalid: "Cannot accept bundle: relay signature is not valid",
-  claimsOf: ({ cid, bid, n }) => {
-    if (!Number.isSafeInteger(cid) || (cid as number) < 1) {
-      throw malformedClaim("cid must be a positive integer");
-    }
-    if (typeof bid !== "string" || !BUNDLE_ID_PATTERN.test(bid)) {
-      throw malformedClaim("bid must be a lowercase UUID");
-    }
-    if (!Number.isSafeInteger(n) || (n as number) < 1 || (n as number) > MAX_BUNDLE_REPORTS) {
-      throw malformedClaim(`n must be an integer from 1 to ${MAX_BUNDLE_REPORTS}`);
-    }
-    return { cid: cid as number, bid, n: n as number };
+  claims: {
+    cid: POSITIVE_INTEGER,
+    bid: textMatching(BUNDLE_ID_PATTERN, "a lowercase UUID"),
+    n: integerUpTo(MAX_BUNDLE_REPORTS),
   },
-  sealedHeader: ({ cid, bid, n }) => ({ cid, bid, n }),
-};
+});
 
 /** Turns a client's flattened JWS into a bundle entry. */
 export function entryOfJws(jws: FlattenedJws): BundleEntry {
@@ -250,10 +243,6 @@ export const readBundleMessage = bundles.read;
  * @throws {MleError} `ERR_SIGNATURE_INVALID`.
  */
 export const verifyBundleSignature = bundles.verify;
-
-function malformedClaim(detail: string): MleError {
-  return new MleError("ERR_ENVELOPE_MALFORMED", `Cannot read bundle: ${detail}`);
-}
 
 async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));

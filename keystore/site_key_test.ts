@@ -1,55 +1,61 @@
 import assert from "node:assert/strict";
 import { MleError } from "../envelope/errors.ts";
 import { signBytes, verifyBytes } from "../envelope/signature.ts";
-import { temporaryDir } from "../tests/temp_dir.ts";
+import { testInTemporaryDir } from "../tests/temp_dir.ts";
 import { MIN_PBKDF2_ITERATIONS } from "./password_seal.ts";
 import { createSiteKeyFile, openSiteKeyFile } from "./site_key.ts";
 
-Deno.test("createSiteKeyFile() writes a 0600 file sealed with PBKDF2 ≥ 600,000 iterations that opens with its password", async () => {
-  await using dir = await temporaryDir();
-  const path = `${dir.path}/license.pvk`;
-  const created = await createSiteKeyFile(path, "pw-1");
-  const info = await Deno.stat(path);
-  assert.equal(info.mode! & 0o777, 0o600);
-  const text = await Deno.readTextFile(path);
-  assert.match(text, /^# created: /m);
-  assert.match(text, new RegExp(`^# public key: ${created.publicKeyText}$`, "m"));
-  const sealed = JSON.parse(text.split("\n").find((l) => l.startsWith("{"))!);
-  assert.ok(sealed.kdf.iterations >= MIN_PBKDF2_ITERATIONS);
-  assert.equal(sealed.cipher.name, "AES-256-GCM");
+testInTemporaryDir(
+  "createSiteKeyFile() writes a 0600 file sealed with PBKDF2 ≥ 600,000 iterations that opens with its password",
+  async (dir) => {
+    const path = `${dir}/license.pvk`;
+    const created = await createSiteKeyFile(path, "pw-1");
+    const info = await Deno.stat(path);
+    assert.equal(info.mode! & 0o777, 0o600);
+    const text = await Deno.readTextFile(path);
+    assert.match(text, /^# created: /m);
+    assert.match(text, new RegExp(`^# public key: ${created.publicKeyText}$`, "m"));
+    const sealed = JSON.parse(text.split("\n").find((l) => l.startsWith("{"))!);
+    assert.ok(sealed.kdf.iterations >= MIN_PBKDF2_ITERATIONS);
+    assert.equal(sealed.cipher.name, "AES-256-GCM");
 
-  const opened = await openSiteKeyFile(path, "pw-1");
-  const data = new TextEncoder().encode("masthead");
-  assert.ok(await verifyBytes(created.publicKey, await signBytes(opened.privateKey, data), data));
-});
+    const opened = await openSiteKeyFile(path, "pw-1");
+    const data = new TextEncoder().encode("masthead");
+    assert.ok(await verifyBytes(created.publicKey, await signBytes(opened.privateKey, data), data));
+  },
+);
 
-Deno.test("openSiteKeyFile() refuses a wrong password with one clear error, changes nothing, and a retry works", async () => {
-  await using dir = await temporaryDir();
-  const path = `${dir.path}/license.pvk`;
-  await createSiteKeyFile(path, "right");
-  const before = await Deno.readTextFile(path);
-  await assert.rejects(
-    () => openSiteKeyFile(path, "wrong"),
-    (error) => error instanceof MleError && error.code === "ERR_WRONG_PASSWORD",
-  );
-  assert.equal(await Deno.readTextFile(path), before);
-  await openSiteKeyFile(path, "right");
-});
+testInTemporaryDir(
+  "openSiteKeyFile() refuses a wrong password with one clear error, changes nothing, and a retry works",
+  async (dir) => {
+    const path = `${dir}/license.pvk`;
+    await createSiteKeyFile(path, "right");
+    const before = await Deno.readTextFile(path);
+    await assert.rejects(
+      () => openSiteKeyFile(path, "wrong"),
+      (error) => error instanceof MleError && error.code === "ERR_WRONG_PASSWORD",
+    );
+    assert.equal(await Deno.readTextFile(path), before);
+    await openSiteKeyFile(path, "right");
+  },
+);
 
-Deno.test("openSiteKeyFile() refuses a file whose iteration count or public key was altered", async () => {
-  await using dir = await temporaryDir();
-  const path = `${dir.path}/license.pvk`;
-  await createSiteKeyFile(path, "right");
-  const text = await Deno.readTextFile(path);
-  const lowered = text.replace(/"iterations":\d+/, `"iterations":${MIN_PBKDF2_ITERATIONS + 1}`);
-  await Deno.writeTextFile(path, lowered);
-  await assert.rejects(
-    () => openSiteKeyFile(path, "right"),
-    (error) => error instanceof MleError && error.code === "ERR_WRONG_PASSWORD",
-  );
-  await Deno.writeTextFile(path, text.replace(/"iterations":\d+/, `"iterations":1000`));
-  await assert.rejects(
-    () => openSiteKeyFile(path, "right"),
-    (error) => error instanceof MleError && error.code === "ERR_KEY_INVALID",
-  );
-});
+testInTemporaryDir(
+  "openSiteKeyFile() refuses a file whose iteration count or public key was altered",
+  async (dir) => {
+    const path = `${dir}/license.pvk`;
+    await createSiteKeyFile(path, "right");
+    const text = await Deno.readTextFile(path);
+    const lowered = text.replace(/"iterations":\d+/, `"iterations":${MIN_PBKDF2_ITERATIONS + 1}`);
+    await Deno.writeTextFile(path, lowered);
+    await assert.rejects(
+      () => openSiteKeyFile(path, "right"),
+      (error) => error instanceof MleError && error.code === "ERR_WRONG_PASSWORD",
+    );
+    await Deno.writeTextFile(path, text.replace(/"iterations":\d+/, `"iterations":1000`));
+    await assert.rejects(
+      () => openSiteKeyFile(path, "right"),
+      (error) => error instanceof MleError && error.code === "ERR_KEY_INVALID",
+    );
+  },
+);

@@ -34,3 +34,18 @@ export async function runScript<Result>(
   const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
   return { code: output.code, stdout, stderr, result };
 }
+
+/**
+ * Runs `scripts/<script>` as {@linkcode runScript} does, failing with its output unless it exits 0:
+ * for a test whose every assertion is about a successful run's result.
+ */
+export async function runScriptToSuccess<Result>(
+  script: string,
+  args: readonly string[],
+): Promise<ScriptRun<Result>> {
+  const run = await runScript<Result>(script, args);
+  if (run.code !== 0) {
+    throw new Error(`scripts/${script} exited ${run.code}\n${run.stdout}\n${run.stderr}`);
+  }
+  return run;
+}

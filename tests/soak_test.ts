@@ -9,22 +9,11 @@
 
 import assert from "node:assert/strict";
 import type { SoakResult } from "../scripts/soak.ts";
-import { runScript } from "./run_script.ts";
+import { runScriptToSuccess } from "./run_script.ts";
 
 Deno.test("a short crash soak (300 reports, 4 kills) loses, duplicates and corrupts nothing", async () => {
-  const { code, stdout, stderr, result } = await runScript<SoakResult>("soak.ts", [
-    "--reports",
-    "300",
-    "--kills",
-    "4",
-    "--clients",
-    "40",
-    "--minutes",
-    "3",
-    "--seed",
-    "15",
-  ]);
-  assert.equal(code, 0, `${stdout}\n${stderr}`);
+  const args = "--reports 300 --kills 4 --clients 40 --minutes 3 --seed 15".split(" ");
+  const { result } = await runScriptToSuccess<SoakResult>("soak.ts", args);
   assert.equal(result.reports_acknowledged, 300);
   assert.equal(result.stored, 300);
   assert.equal(result.lost, 0);

@@ -4,7 +4,7 @@ import { openRotatingLogFile } from "./rotating_log_file.ts";
 
 testInTemporaryDir(
   "openRotatingLogFile() rotates before a file passes its size and keeps only `keep` older files",
-  async (dir) => {
+  (dir) => {
     const path = `${dir}/x.log`;
     const file = openRotatingLogFile(path, { maxBytes: 1024, keep: 2 });
     for (let i = 0; i < 200; i++) {

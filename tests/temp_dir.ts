@@ -35,7 +35,10 @@ export async function temporaryDir(): Promise<TemporaryDir> {
  * });
  * ```
  */
-export function testInTemporaryDir(name: string, test: (dir: string) => Promise<void>): void {
+export function testInTemporaryDir(
+  name: string,
+  test: (dir: string) => void | Promise<void>,
+): void {
   Deno.test(name, async () => {
     await using dir = await temporaryDir();
     await test(dir.path);

@@ -32,6 +32,8 @@ export class ParentStub {
   acceptsBatches = false;
   /** The number of envelopes in each batch received, in arrival order. */
   readonly batches: number[] = [];
+  /** While set, a batch is answered only once it settles: a batch held in flight. */
+  batchGate: Promise<void> | null = null;
   /** Bodies of every report POST, duplicates included, in arrival order. */
   readonly received: string[] = [];
   /** Stored reports by `cid:seq`. */
@@ -96,6 +98,7 @@ export class ParentStub {
     if (request.method === "POST" && url.pathname === API.reportBatch && this.acceptsBatches) {
       const envelopes = decodeReportBatch(new Uint8Array(await request.arrayBuffer()));
       this.batches.push(envelopes.length);
+      if (this.batchGate) await this.batchGate;
       if (this.mode === "down") return json(503, errorBody("ERR_RETRY_LATER", "Down for a test"));
       const results = [];
       for (const envelope of envelopes) {

@@ -78,6 +78,8 @@ export const DEFAULT_FORWARD_BATCH_MAX = 256;
  * four left the relay delivering 0.65 × the direct rate, eight 0.78-0.89 ×.
  */
 export const DEFAULT_FORWARD_CONCURRENCY = 8;
+/** Messages the next batch waits for while another is in flight (fewer when batches are smaller). */
+const FULL_BATCH_WHILE_SENDING = 32;
 /** How long a parent that refused a batch whole gets one message per request. */
 const ONE_BY_ONE_AFTER_REFUSED_BATCH_MS = 60_000;
 
@@ -114,6 +116,8 @@ export class Forwarder extends LoopedForwarder {
   readonly #stats: ForwarderStats = { delivered: 0, duplicates: 0, rejected: 0, failures: 0 };
   /** Until when batches are not tried (the parent refused one whole). */
   #oneByOneUntil = 0;
+  /** Whether the last request went as a batch (the parent takes them). */
+  #batching = false;
 
   /** @throws {RangeError} When the parent URL, the concurrency, batch size or a delay is unusable. */
   constructor(options: ForwarderOptions) {
@@ -164,9 +168,19 @@ export class Forwarder extends LoopedForwarder {
     return this.#spool.count();
   }
 
-  /** Starts requests up to the concurrency while messages wait that none carries. */
+  /**
+   * Starts requests up to the concurrency while messages wait that none carries. Beside a batch in
+   * flight, the next one starts only with {@linkcode FULL_BATCH_WHILE_SENDING} messages waiting
+   * (or when the requests in flight end): a request costs the relay and the parent about as much
+   * as the reports it carries, so many small batches would deliver fewer reports a second. Alone,
+   * a message goes at once.
+   */
   protected fill(): void {
-    while (this.loop.sending < this.#concurrency && this.#spool.count() > this.#claimed.size) {
+    const fullEnough = Math.min(FULL_BATCH_WHILE_SENDING, this.#batchMax);
+    while (this.loop.sending < this.#concurrency) {
+      const unclaimed = this.#spool.count() - this.#claimed.size;
+      if (unclaimed <= 0) return;
+      if (this.loop.sending > 0 && this.#batching && unclaimed < fullEnough) return;
       this.loop.run(this.#sendNext());
     }
   }
@@ -180,6 +194,7 @@ export class Forwarder extends LoopedForwarder {
     } catch {
       // Cannot tell: one by one, which every parent takes.
     }
+    this.#batching = batches;
     if (!this.loop.running || this.loop.backingOff) return;
     const ids = this.#claim(batches ? this.#batchMax : 1);
     if (ids.length === 0) return;
@@ -194,13 +209,13 @@ export class Forwarder extends LoopedForwarder {
   /** Takes the oldest messages no request carries, up to `max` and a batch's bytes. */
   #claim(max: number): string[] {
     const ids: string[] = [];
-    const sizes: number[] = [];
+    let bytes = reportBatchSize([]);
     for (const id of this.#spool.list(this.#claimed.size + max)) {
       if (this.#claimed.has(id)) continue;
-      const size = this.#spool.sizeOf(id);
-      if (ids.length > 0 && reportBatchSize([...sizes, size]) > MAX_REPORT_BATCH_BYTES) break;
+      const more = reportBatchSize([this.#spool.sizeOf(id)]) - reportBatchSize([]);
+      if (ids.length > 0 && bytes + more > MAX_REPORT_BATCH_BYTES) break;
       ids.push(id);
-      sizes.push(size);
+      bytes += more;
       this.#claimed.add(id);
       if (ids.length === max) break;
     }

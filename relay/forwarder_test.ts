@@ -279,6 +279,31 @@ Deno.test("Forwarder keeps a batch within its maximum count", async () => {
   );
 });
 
+Deno.test("Forwarder beside a batch in flight starts another only when a full one waits, and sends the rest when they end", async () => {
+  await withStubParent({ acceptsBatches: true }, {}, async (spool, forwarder, stub) => {
+    let release = () => {};
+    stub.batchGate = new Promise((resolve) => release = resolve);
+    try {
+      await spoolReports(spool, 46, 1);
+      forwarder.start();
+      await waitUntil(() => stub.batches.length === 1, "the first batch in flight");
+      // Reports arriving one at a time beside it, each waking the forwarder as the relay does.
+      for (let seq = 2; seq <= 40; seq++) {
+        await spool.put(encoder.encode(await messages.clear(46, seq)));
+        forwarder.wake();
+      }
+      await waitUntil(() => stub.batches.length >= 2, "a second batch beside the first");
+      assert.ok(stub.batches[1] >= 32, `the second batch waited to be full: ${stub.batches}`);
+    } finally {
+      stub.batchGate = null;
+      release();
+    }
+    await waitUntil(() => spool.count() === 0, "spool drained");
+    assert.equal(stub.batches.length, 3, `the rest in one batch once both ended: ${stub.batches}`);
+    assert.equal(stub.stored.size, 40);
+  });
+});
+
 Deno.test("Forwarder moves each message of a batch the parent refuses for good to rejected/, with its reason", async () => {
   await withStubParent(
     { acceptsBatches: true, mode: "reject" },

@@ -75,18 +75,6 @@ export function createOpsApp(options: OpsAppOptions): Hono {
   });
 }
 
-/** The gauges of the upload path: name, help, and what each reads from its open stats. */
-const UPLOAD_GAUGES: [string, string, (stats: UploadOpenStats) => number][] = [
-  ["uploads_open", "Uploads open in memory", (stats) => stats.uploads],
-  [
-    "upload_chunk_bytes_in_flight",
-    "Bytes of upload chunks being opened",
-    (stats) => stats.chunkBytes,
-  ],
-];
-
-type UploadOpenStats = ReturnType<UploadIngest["openStats"]>;
-
 function addServerMetrics(registry: Registry, options: OpsAppOptions): void {
   const { keys, contentKeys, writer, bundles, uploads } = options;
   countedFrom(
@@ -157,9 +145,18 @@ function addServerMetrics(registry: Registry, options: OpsAppOptions): void {
     ["outcome"],
   );
   if (uploads) {
-    for (const [name, help, read] of UPLOAD_GAUGES) {
-      gaugedFrom(registry, name, help, () => read(uploads.openStats()));
-    }
+    gaugedFrom(
+      registry,
+      "uploads_open",
+      "Uploads open in memory",
+      () => uploads.openStats().uploads,
+    );
+    gaugedFrom(
+      registry,
+      "upload_chunk_bytes_in_flight",
+      "Bytes of upload chunks being opened",
+      () => uploads.openStats().chunkBytes,
+    );
   }
 }
 

@@ -211,17 +211,6 @@ export async function openSiteForComputers(
 }
 
 /**
- * Opens the site key that the {@linkcode SITE_KEY_OPTIONS} of a subcommand name (`--site-key`,
- * `--password-file`), checked against `masthead`: see {@linkcode openSiteKey}.
- */
-export async function openSiteKeyOfOptions(
-  values: ParsedOptions["values"],
-  masthead: Masthead | null,
-): Promise<SiteKey> {
-  return await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
-}
-
-/**
  * Opens the site key: asks for its password (file, environment, prompt or, warned, the command
  * line) and checks that it is the key of the site this data dir serves. This is what
  * authenticates an admin act, so it comes before anything is written.

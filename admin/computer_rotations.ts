@@ -30,9 +30,10 @@ import { recordSupersedingDocument } from "./_numbered_documents.ts";
 import { readUnverifiedBody } from "../envelope/signed_document.ts";
 import {
   openExistingStore,
-  openSiteKeyOfOptions,
+  openSiteKey,
   requireDataDirMasthead,
   SITE_KEY_OPTIONS,
+  siteKeySourceOf,
 } from "./_site.ts";
 
 /** Requests done (or ended by a revocation) longer ago than this leave the next directive. */
@@ -285,7 +286,7 @@ export async function rotateKeysCommand(args: string[], context: CommandContext)
         );
       }
     }
-    const site = await openSiteKeyOfOptions(values, masthead);
+    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
     const now = Date.now();
     const recorded = await recordSupersedingDocument(
       "rotation directive",

@@ -39,8 +39,9 @@ import {
   decided,
   openExistingStore,
   openSiteForComputers,
-  openSiteKeyOfOptions,
+  openSiteKey,
   SITE_KEY_OPTIONS,
+  siteKeySourceOf,
 } from "./_site.ts";
 import type { SiteKey } from "../keystore/site_key.ts";
 import { signAndRecordComputerDecision } from "../store/computer_decisions.ts";
@@ -303,7 +304,7 @@ async function revokeOrConfirm(
   const ids = [...new Set(positionals.map(parseComputerId))];
   const { store, masthead } = await openSiteForComputers(resolveDataDir(context), ids, sub);
   try {
-    const site = await openSiteKeyOfOptions(values, masthead);
+    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
     const now = Date.now();
     if (sub === "revoke") {
       for (const id of ids) {

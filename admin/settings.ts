@@ -29,7 +29,7 @@ import {
   subcommandGroup,
   TOOL,
 } from "./_args.ts";
-import { openSiteForComputers, openSiteKeyOfOptions, SITE_KEY_OPTIONS } from "./_site.ts";
+import { openSiteForComputers, openSiteKey, SITE_KEY_OPTIONS, siteKeySourceOf } from "./_site.ts";
 import { encryptionState } from "./_encryption_state.ts";
 import { listSettings } from "./settings_list.ts";
 
@@ -166,7 +166,7 @@ async function setOrUnset(
         );
       }
     }
-    const site = await openSiteKeyOfOptions(values, masthead);
+    const site = await openSiteKey(siteKeySourceOf(values), "--site-key", masthead);
     const now = Date.now();
     const issuedBy = operatorName();
     const document = await signSettings(site.privateKey, {

@@ -49,7 +49,12 @@ export interface ReportBatchAnswer {
 
 /** The bytes a batch of `envelopes` takes, framing included. */
 export function reportBatchSize(envelopeSizes: readonly number[]): number {
-  return envelopeSizes.reduce((sum, size) => sum + LENGTH_BYTES + size, HEADER_BYTES);
+  return envelopeSizes.reduce((sum, size) => sum + batchEntrySize(size), HEADER_BYTES);
+}
+
+/** The bytes one envelope of `size` adds to a batch, its length prefix included. */
+export function batchEntrySize(size: number): number {
+  return LENGTH_BYTES + size;
 }
 
 /**

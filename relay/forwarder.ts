@@ -24,6 +24,7 @@ import type { ParentList } from "../protocol/parent_list.ts";
 import { API } from "../protocol/paths.ts";
 import { newRequestId, REQUEST_ID_HEADER } from "../protocol/request_id.ts";
 import {
+  batchEntrySize,
   encodeReportBatch,
   readReportBatchAnswer,
   REPORT_BATCH_CONTENT_TYPE,
@@ -73,9 +74,8 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 /** Messages in one batch by default. */
 export const DEFAULT_FORWARD_BATCH_MAX = 256;
 /**
- * Report requests in flight at once by default. Eight keep a batching server's two stages busy
- * (one batch in its store's commit while the next is verified); measured with `npm run bench`,
- * four left the relay delivering 0.65 × the direct rate, eight 0.78-0.89 ×.
+ * Report requests in flight at once by default: eight keep a batching server busy while one batch
+ * is in its store's commit (four delivered less; the runs are in docs/PERFORMANCE.md).
  */
 export const DEFAULT_FORWARD_CONCURRENCY = 8;
 /** Messages the next batch waits for while another is in flight (fewer when batches are smaller). */
@@ -212,7 +212,7 @@ export class Forwarder extends LoopedForwarder {
     let bytes = reportBatchSize([]);
     for (const id of this.#spool.list(this.#claimed.size + max)) {
       if (this.#claimed.has(id)) continue;
-      const more = reportBatchSize([this.#spool.sizeOf(id)]) - reportBatchSize([]);
+      const more = batchEntrySize(this.#spool.sizeOf(id));
       if (ids.length > 0 && bytes + more > MAX_REPORT_BATCH_BYTES) break;
       ids.push(id);
       bytes += more;

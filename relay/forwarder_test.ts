@@ -5,6 +5,7 @@ import { ParentStub } from "./_parent_stub.ts";
 import { createMessageFactory, sleep } from "./_test_utils.ts";
 import { waitUntil } from "../tests/eventually.ts";
 import { DEFAULT_FORWARD_CONCURRENCY, Forwarder, type ForwarderOptions } from "./forwarder.ts";
+import { MAX_REPORT_BATCH_BYTES } from "../protocol/limits.ts";
 import { ParentList } from "../protocol/parent_list.ts";
 import { Spool } from "./spool.ts";
 
@@ -275,6 +276,25 @@ Deno.test("Forwarder keeps a batch within its maximum count", async () => {
       await waitUntil(() => spool.count() === 0, "spool drained");
       assert.deepEqual(stub.batches, [8, 8, 4]);
       assert.equal(stub.stored.size, 20);
+    },
+  );
+});
+
+Deno.test("Forwarder keeps a batch within MAX_REPORT_BATCH_BYTES, the rest going in the next", async () => {
+  await withStubParent(
+    { acceptsBatches: true },
+    { concurrency: 1 },
+    async (spool, forwarder, stub) => {
+      // Ten reports of about 900 KB (JSON allows the trailing blanks): nine fit in 8 MiB, not ten.
+      for (let seq = 1; seq <= 10; seq++) {
+        const body = `${await messages.clear(47, seq)}${" ".repeat(900_000)}`;
+        await spool.put(encoder.encode(body));
+      }
+      forwarder.start();
+      await waitUntil(() => spool.count() === 0, "spool drained");
+      assert.ok(9 * 900_000 < MAX_REPORT_BATCH_BYTES && 10 * 900_000 > MAX_REPORT_BATCH_BYTES);
+      assert.deepEqual(stub.batches, [9, 1]);
+      assert.equal(stub.stored.size, 10);
     },
   );
 });

@@ -55,6 +55,8 @@ import { arrivalOf } from "./spool_id.ts";
 export const DEFAULT_BUNDLE_MAX = 200;
 /** Default longest wait for a bundle to fill, in milliseconds. */
 export const DEFAULT_BUNDLE_WAIT_MS = 1_000;
+/** Requests in flight at once by default (bundles, and reports forwarded untouched). */
+export const DEFAULT_DECRYPTING_CONCURRENCY = 4;
 /**
  * Most report bytes (before compression) put in one bundle, so that the sealed bundle stays well
  * under the server's bound on a bundle message.
@@ -88,7 +90,7 @@ export interface DecryptingForwarderOptions {
   bundleMax?: number;
   /** Longest a spooled message waits for its bundle to fill, in milliseconds (default 1000). */
   bundleWaitMs?: number;
-  /** Messages forwarded untouched at once (default 4). */
+  /** Messages forwarded untouched at once (default {@link DEFAULT_DECRYPTING_CONCURRENCY}). */
   concurrency?: number;
   /** Timeout of one report delivery (default 30 s); a bundle gets twice as long. */
   timeoutMs?: number;
@@ -181,7 +183,7 @@ export class DecryptingForwarder extends LoopedForwarder {
     this.#sealer = new BundleSealer(options.identity);
     this.#bundleMax = options.bundleMax ?? DEFAULT_BUNDLE_MAX;
     this.#bundleWaitMs = options.bundleWaitMs ?? DEFAULT_BUNDLE_WAIT_MS;
-    this.#concurrency = options.concurrency ?? 4;
+    this.#concurrency = options.concurrency ?? DEFAULT_DECRYPTING_CONCURRENCY;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#keyRefreshMs = options.keyRefreshMs ?? 5_000;
     if (

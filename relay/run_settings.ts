@@ -18,11 +18,16 @@ import { MAX_REPORT_BATCH_COUNT } from "../protocol/limits.ts";
 import { orderParents } from "../protocol/parent_list.ts";
 import { DEFAULT_PORT, DEFAULT_RELAY_OPS_PORT, OPS_PATHS } from "../protocol/paths.ts";
 import { isRelayPublicKey } from "../protocol/relay_voucher.ts";
-import { DEFAULT_BUNDLE_MAX, DEFAULT_BUNDLE_WAIT_MS } from "./decrypting_forwarder.ts";
+import {
+  DEFAULT_BUNDLE_MAX,
+  DEFAULT_BUNDLE_WAIT_MS,
+  DEFAULT_DECRYPTING_CONCURRENCY,
+} from "./decrypting_forwarder.ts";
 import { DEFAULT_FORWARD_BATCH_MAX, DEFAULT_FORWARD_CONCURRENCY } from "./forwarder.ts";
 import { DEFAULT_PARENT_PROBE_INTERVAL_MS } from "./parent_reachability.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import { SHARED_PASSWORD_ENV } from "./relay_trust.ts";
+import { DEFAULT_UPLOAD_CONCURRENCY } from "./upload_forwarder.ts";
 import { DEFAULT_REVOCATION_INTERVAL_SECONDS } from "./revocation_list.ts";
 import type { SpoolLimits } from "./spool.ts";
 import { parseSpoolRunArgs, SPOOL_RUN_HELP, SPOOL_RUN_OPTIONS } from "./spool_setup.ts";
@@ -62,7 +67,8 @@ Options:
                           enabled certificate or has signed
                           _BESClient_Report_Encryption_AllowLegacyRelays=1, which send clear text
   --concurrency N         requests in flight to the parent at once, 1 to 64 (default
-                          ${DEFAULT_FORWARD_CONCURRENCY} for reports, 4 for bundles and upload chunks)
+                          ${DEFAULT_FORWARD_CONCURRENCY} for reports, ${DEFAULT_DECRYPTING_CONCURRENCY} with --decrypt,
+                          ${DEFAULT_UPLOAD_CONCURRENCY} for upload chunks)
   --forward-batch-max N   most reports in one request to a parent that takes batches (the
                           server, or a relay of this version), 1 to 512 (default 256); 1 sends
                           one report per request. Parents that do not announce batches always

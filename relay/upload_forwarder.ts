@@ -48,7 +48,7 @@ export interface UploadForwarderOptions {
   buffer: UploadBuffer;
   parentUrl: ParentSource;
   log?: Logger;
-  /** Requests in flight at once (default 4). */
+  /** Requests in flight at once (default {@link DEFAULT_UPLOAD_CONCURRENCY}). */
   concurrency?: number;
   /** Timeout of one request (default 60 s). */
   timeoutMs?: number;
@@ -82,6 +82,8 @@ const MAX_ANSWER_BYTES = 64 * 1024;
  */
 const EXTRA_IN_FLIGHT_BYTES = 1024 * 1024;
 const MAX_CHUNKS_IN_FLIGHT = 8;
+/** Chunk requests in flight at once by default, whatever their size. */
+export const DEFAULT_UPLOAD_CONCURRENCY = 4;
 /**
  * A chunk goes straight on only if the parent's last word was an answer, no older than this: a
  * parent that has been silent for a while is tried by the pump first, whose request no client
@@ -136,12 +138,15 @@ export class UploadForwarder extends LoopedForwarder {
     const first = this.#chunksParent = this.#upstream.parents.parents[0];
     this.#chunks = ChunkConnections.supports(first)
       ? new ChunkConnections(first, {
-        maxConnections: Math.max(MAX_CHUNKS_IN_FLIGHT, options.concurrency ?? 4),
+        maxConnections: Math.max(
+          MAX_CHUNKS_IN_FLIGHT,
+          options.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
+        ),
         timeoutMs: options.timeoutMs ?? 60_000,
       })
       : null;
     this.#log = options.log ?? silentLogger;
-    this.#concurrency = options.concurrency ?? 4;
+    this.#concurrency = options.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
     this.#cutThroughTimeoutMs = options.cutThroughTimeoutMs ?? CUT_THROUGH_TIMEOUT_MS;
   }

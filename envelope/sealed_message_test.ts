@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { MALFORMED, SIGNATURE_INVALID } from "./_test_errors.ts";
+import { POSITIVE_INTEGER, textMatching } from "./claim_rules.ts";
 import {
   clientKeyPair as client,
   serverContentKey as contentKey,
@@ -16,7 +17,7 @@ import {
   readInnerMessageUnverified,
   readSealedMessage,
   readSignedMessage,
-  type SealedMessageKind,
+  sealedMessageKind,
   sealMessage,
   signMessage,
   verifySealedMessage,
@@ -28,18 +29,12 @@ const decoder = new TextDecoder();
 const aesKey = contentKey.key;
 
 /** A sealed-only kind like a relay's bundle, declared here so envelope/ tests stay in envelope/. */
-const NOTE: SealedMessageKind<{ cid: number; note: string }> = {
+const NOTE = sealedMessageKind<{ cid: number; note: string }>({
   name: "note",
   contentType: "mle-note",
   signatureInvalid: "Cannot accept note: sender signature is not valid",
-  claimsOf: ({ cid, note }) => {
-    if (typeof cid !== "number" || typeof note !== "string") {
-      throw new TypeError("Cannot read note: bad claims");
-    }
-    return { cid, note };
-  },
-  sealedHeader: ({ cid, note }) => ({ cid, note }),
-};
+  claims: { cid: POSITIVE_INTEGER, note: textMatching(/^[a-z]+$/, "lowercase letters") },
+});
 
 /** The note every test seals: computer 3, note "n", content "x", signed by `client`. */
 function sealNote() {

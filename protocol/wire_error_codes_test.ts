@@ -81,7 +81,7 @@ Deno.test("isWireErrorCode() refuses what is not a catalogue code", () => {
 });
 
 Deno.test("every catalogue entry names at least one status, each an HTTP error or null", () => {
-  for (const [code, { status }] of Object.entries(WIRE_ERRORS)) {
+  for (const [code, status] of Object.entries(WIRE_ERRORS)) {
     assert.ok(status.length > 0, code);
     for (const value of status) {
       assert.ok(value === null || (value >= 400 && value < 600), `${code}: ${value}`);

@@ -6,8 +6,8 @@ import {
   relaysHolding,
   requireLiveRelaysHold,
 } from "./_relay_key_holders.ts";
+import { KID_A } from "../envelope/_test_key_ids.ts";
 
-const KID = "a".repeat(40);
 const NOW = 1_000_000;
 
 function relay(computerId: number, kids: string[], lastSeenAt = NOW): DecryptingRelayRecord {
@@ -26,8 +26,8 @@ function storeOf(...relays: DecryptingRelayRecord[]) {
 
 Deno.test("requireLiveRelaysHold() refuses a key a live decrypting relay lacks, naming it and the import to run there", async () => {
   const error = await requireLiveRelaysHold(
-    storeOf(relay(3, [KID]), relay(4, [])),
-    KID,
+    storeOf(relay(3, [KID_A]), relay(4, [])),
+    KID_A,
     { force: false, warn: () => assert.fail("warned"), now: () => NOW, graceMs: 0 },
   ).then(() => null, (error) => error);
   assert.ok(error instanceof CliError);
@@ -36,20 +36,20 @@ Deno.test("requireLiveRelaysHold() refuses a key a live decrypting relay lacks, 
   assert.doesNotMatch(error.message, /relay-3/);
   assert.match(
     error.hint ?? "",
-    new RegExp(`mle-admin encryption import --from DIR --kid ${KID} --data-dir RELAY_DIR`),
+    new RegExp(`mle-admin encryption import --from DIR --kid ${KID_A} --data-dir RELAY_DIR`),
   );
 });
 
 Deno.test("requireLiveRelaysHold() passes when every live relay holds the key, ignores a stopped one, and warns with --force", async () => {
   const stale = relay(5, [], NOW - RELAY_LIVE_WITHIN_MS - 1);
-  await requireLiveRelaysHold(storeOf(relay(3, [KID]), stale), KID, {
+  await requireLiveRelaysHold(storeOf(relay(3, [KID_A]), stale), KID_A, {
     force: false,
     warn: () => assert.fail("warned"),
     now: () => NOW,
     graceMs: 0,
   });
   const warnings: string[] = [];
-  await requireLiveRelaysHold(storeOf(relay(4, [])), KID, {
+  await requireLiveRelaysHold(storeOf(relay(4, [])), KID_A, {
     force: true,
     warn: (message) => warnings.push(message),
     now: () => NOW,
@@ -62,9 +62,9 @@ Deno.test("requireLiveRelaysHold() passes when every live relay holds the key, i
 Deno.test("requireLiveRelaysHold() waits for a relay that records the key within the grace", async () => {
   let calls = 0;
   const store = {
-    listDecryptingRelays: () => Promise.resolve([relay(4, ++calls >= 3 ? [KID] : [])]),
+    listDecryptingRelays: () => Promise.resolve([relay(4, ++calls >= 3 ? [KID_A] : [])]),
   };
-  await requireLiveRelaysHold(store, KID, {
+  await requireLiveRelaysHold(store, KID_A, {
     force: false,
     warn: () => assert.fail("warned"),
     now: () => NOW,
@@ -74,8 +74,8 @@ Deno.test("requireLiveRelaysHold() waits for a relay that records the key within
 
 Deno.test("relaysHolding() lists the relays holding a key, live or not", () => {
   const holders = relaysHolding(
-    [relay(3, [KID]), relay(4, []), relay(5, [KID], NOW - RELAY_LIVE_WITHIN_MS - 1)],
-    KID,
+    [relay(3, [KID_A]), relay(4, []), relay(5, [KID_A], NOW - RELAY_LIVE_WITHIN_MS - 1)],
+    KID_A,
     NOW,
   );
   assert.deepEqual(holders.map((holder) => [holder.computerId, holder.live]), [[3, true], [

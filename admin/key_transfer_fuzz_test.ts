@@ -3,11 +3,11 @@ import { anyJson, anyText, documentBodies, fc, fuzzParser, mleError } from "../t
 import { CliError } from "../cli/output.ts";
 import { readPasswordSealed, sealWithPassword } from "../keystore/password_seal.ts";
 import { readTransferFile, TRANSFER_FORMAT } from "./key_transfer.ts";
+import { KID_A } from "../envelope/_test_key_ids.ts";
 
-const KID = "a".repeat(40);
 const FILE = {
   format: TRANSFER_FORMAT,
-  kid: KID,
+  kid: KID_A,
   bits: 2048,
   role: "current",
   fingerprint: "SHA256:…",
@@ -25,8 +25,8 @@ Deno.test("fuzz: a transfer file is read up to its seal's structure, or refused 
   const isCliError = (error: unknown) => error instanceof CliError;
   const isKeyInvalid = mleError("ERR_KEY_INVALID");
   await fuzzParser("readTransferFile+readPasswordSealed", texts, (text) => {
-    const file = readTransferFile(text, KID, "k.mle-key.json");
-    assert.equal(file.kid, KID);
+    const file = readTransferFile(text, KID_A, "k.mle-key.json");
+    assert.equal(file.kid, KID_A);
     readPasswordSealed(file.sealed);
   }, (error) => isCliError(error) || isKeyInvalid(error));
 });

@@ -8,9 +8,8 @@ import {
   relayRecordDigest,
 } from "./relay_record.ts";
 import { API } from "./paths.ts";
+import { KID_A, KID_B } from "../envelope/_test_key_ids.ts";
 
-const KID_A = "a".repeat(40);
-const KID_B = "b".repeat(40);
 const encoder = new TextEncoder();
 
 Deno.test("encodeRelayRecord() binds the body to its path: the path ends with the body's SHA-256", async () => {

@@ -3,10 +3,10 @@ import { generateSigningKeyPair } from "../envelope/signature.ts";
 import { signDocument } from "../envelope/signed_document.ts";
 import { MleError } from "../envelope/errors.ts";
 import { signRevocations, verifyRevocations } from "./revocations.ts";
+import { KID_A } from "../envelope/_test_key_ids.ts";
 
 const site = await generateSigningKeyPair();
 const other = await generateSigningKeyPair();
-const KID_A = "a".repeat(40);
 const KID_B = "0123456789abcdef0123456789abcdef01234567";
 
 Deno.test("a revocation list carries revoked computers and retired keys, sorted and unique", async () => {

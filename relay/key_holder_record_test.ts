@@ -10,9 +10,7 @@ import {
 } from "../protocol/relay_request.ts";
 import { eventually } from "../tests/eventually.ts";
 import { KeyHolderRecord, relaySelf } from "./key_holder_record.ts";
-
-const KID_A = "a".repeat(40);
-const KID_B = "b".repeat(40);
+import { KID_A, KID_B } from "../envelope/_test_key_ids.ts";
 
 interface Received {
   path: string;

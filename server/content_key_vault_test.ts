@@ -5,9 +5,8 @@ import { DATABASE_FILE } from "../store/mod.ts";
 import { readTree } from "../tests/recording_proxy.ts";
 import { withStore } from "./_test_server.ts";
 import { ContentKeyVault, SEALED_CONTENT_KEY_BYTES } from "./content_key_vault.ts";
+import { KID_A, KID_B } from "../envelope/_test_key_ids.ts";
 
-const KID = "a".repeat(40);
-const OTHER_KID = "b".repeat(40);
 const SEED = crypto.getRandomValues(new Uint8Array(32));
 
 /** A content key and a wrapped form of it (any bytes: the vault never unwraps). */
@@ -34,15 +33,15 @@ Deno.test("ContentKeyVault gives back a content key after a flush, to a new vaul
   await withStore(async (store) => {
     const { raw, wrapped } = contentKey();
     const vault = new ContentKeyVault(store);
-    vault.addServerKey(KID, SEED);
-    vault.remember(12, KID, wrapped, raw);
-    assert.deepEqual(await vault.open(12, KID, wrapped), raw, "from the queue, before the flush");
+    vault.addServerKey(KID_A, SEED);
+    vault.remember(12, KID_A, wrapped, raw);
+    assert.deepEqual(await vault.open(12, KID_A, wrapped), raw, "from the queue, before the flush");
     await vault.flush();
     assert.equal(vault.stats.stored, 1);
 
     const restarted = new ContentKeyVault(store);
-    restarted.addServerKey(KID, SEED);
-    assert.deepEqual(await restarted.open(12, KID, wrapped), raw);
+    restarted.addServerKey(KID_A, SEED);
+    assert.deepEqual(await restarted.open(12, KID_A, wrapped), raw);
     assert.deepEqual(restarted.stats, { hits: 1, misses: 0, stored: 0 });
   });
 });
@@ -50,13 +49,13 @@ Deno.test("ContentKeyVault gives back a content key after a flush, to a new vaul
 Deno.test("ContentKeyVault never writes the content key in clear: not in the sealed bytes, not anywhere in the data dir", async () => {
   await withStore(async (store, dir) => {
     const vault = new ContentKeyVault(store);
-    vault.addServerKey(KID, SEED);
+    vault.addServerKey(KID_A, SEED);
     const keys = Array.from({ length: 20 }, contentKey);
-    keys.forEach(({ raw, wrapped }, i) => vault.remember(100 + i, KID, wrapped, raw));
+    keys.forEach(({ raw, wrapped }, i) => vault.remember(100 + i, KID_A, wrapped, raw));
     await vault.flush();
     const disk = await readTree(dir);
     for (const [i, { raw }] of keys.entries()) {
-      const record = await store.getSealedContentKey(100 + i, KID);
+      const record = await store.getSealedContentKey(100 + i, KID_A);
       assert.ok(record);
       assert.equal(record.sealed.length, SEALED_CONTENT_KEY_BYTES);
       const sealed = String.fromCharCode(...record.sealed);
@@ -72,20 +71,20 @@ Deno.test("ContentKeyVault misses for another computer, server key, wrapped key 
   await withStore(async (store) => {
     const { raw, wrapped } = contentKey();
     const vault = new ContentKeyVault(store);
-    vault.addServerKey(KID, SEED);
-    vault.addServerKey(OTHER_KID, SEED);
-    vault.remember(12, KID, wrapped, raw);
+    vault.addServerKey(KID_A, SEED);
+    vault.addServerKey(KID_B, SEED);
+    vault.remember(12, KID_A, wrapped, raw);
     await vault.flush();
-    assert.equal(await vault.open(13, KID, wrapped), null, "another computer");
-    assert.equal(await vault.open(12, OTHER_KID, wrapped), null, "another server key");
-    assert.equal(await vault.open(12, KID, contentKey().wrapped), null, "another wrapped key");
-    assert.equal(await vault.open(12, KID, "not base64url!"), null, "a malformed wrapped key");
+    assert.equal(await vault.open(13, KID_A, wrapped), null, "another computer");
+    assert.equal(await vault.open(12, KID_B, wrapped), null, "another server key");
+    assert.equal(await vault.open(12, KID_A, contentKey().wrapped), null, "another wrapped key");
+    assert.equal(await vault.open(12, KID_A, "not base64url!"), null, "a malformed wrapped key");
     assert.equal(await vault.open(12, "c".repeat(40), wrapped), null, "a server key not loaded");
 
     const otherSeed = new ContentKeyVault(store);
-    otherSeed.addServerKey(KID, crypto.getRandomValues(new Uint8Array(32)));
-    assert.equal(await otherSeed.open(12, KID, wrapped), null, "another private key's seed");
-    assert.deepEqual(await vault.open(12, KID, wrapped), raw, "the right one still opens");
+    otherSeed.addServerKey(KID_A, crypto.getRandomValues(new Uint8Array(32)));
+    assert.equal(await otherSeed.open(12, KID_A, wrapped), null, "another private key's seed");
+    assert.deepEqual(await vault.open(12, KID_A, wrapped), raw, "the right one still opens");
   });
 });
 
@@ -94,11 +93,11 @@ Deno.test("ContentKeyVault misses for a tampered, moved or re-labelled entry", a
     const { raw, wrapped } = contentKey();
     const other = contentKey();
     const vault = new ContentKeyVault(store);
-    vault.addServerKey(KID, SEED);
-    vault.remember(12, KID, wrapped, raw);
-    vault.remember(13, KID, other.wrapped, other.raw);
+    vault.addServerKey(KID_A, SEED);
+    vault.remember(12, KID_A, wrapped, raw);
+    vault.remember(13, KID_A, other.wrapped, other.raw);
     await vault.flush();
-    const original = (await store.getSealedContentKey(12, KID))!;
+    const original = (await store.getSealedContentKey(12, KID_A))!;
     const db = new DatabaseSync(`${dir}/${DATABASE_FILE}`);
     const set = (sealed: Uint8Array, hash = original.wrappedKeyHash, computer = 12) =>
       db.prepare(
@@ -109,19 +108,19 @@ Deno.test("ContentKeyVault misses for a tampered, moved or re-labelled entry", a
         const tampered = original.sealed.slice();
         tampered[byte] ^= 0x01;
         set(tampered);
-        assert.equal(await vault.open(12, KID, wrapped), null, `byte ${byte} flipped`);
+        assert.equal(await vault.open(12, KID_A, wrapped), null, `byte ${byte} flipped`);
       }
       set(original.sealed.subarray(0, 40));
-      assert.equal(await vault.open(12, KID, wrapped), null, "truncated");
+      assert.equal(await vault.open(12, KID_A, wrapped), null, "truncated");
       // Computer 13's entry moved to computer 12, with 12's wrapped key hash: its AAD says 13.
-      const moved = (await store.getSealedContentKey(13, KID))!;
+      const moved = (await store.getSealedContentKey(13, KID_A))!;
       set(moved.sealed);
-      assert.equal(await vault.open(12, KID, wrapped), null, "moved from another computer");
+      assert.equal(await vault.open(12, KID_A, wrapped), null, "moved from another computer");
       // 13's entry re-labelled with 12's wrapped key hash, asked for with 12's wrapped key.
       set(moved.sealed, original.wrappedKeyHash, 13);
-      assert.equal(await vault.open(13, KID, wrapped), null, "re-labelled wrapped key");
+      assert.equal(await vault.open(13, KID_A, wrapped), null, "re-labelled wrapped key");
       set(original.sealed);
-      assert.deepEqual(await vault.open(12, KID, wrapped), raw, "restored, it opens again");
+      assert.deepEqual(await vault.open(12, KID_A, wrapped), raw, "restored, it opens again");
     } finally {
       db.close();
     }
@@ -133,24 +132,24 @@ Deno.test("ContentKeyVault keeps one entry per computer and server key, and forg
     const first = contentKey();
     const second = contentKey();
     const vault = new ContentKeyVault(store);
-    vault.addServerKey(KID, SEED);
-    vault.remember(12, KID, first.wrapped, first.raw);
+    vault.addServerKey(KID_A, SEED);
+    vault.remember(12, KID_A, first.wrapped, first.raw);
     await vault.flush();
-    vault.remember(12, KID, second.wrapped, second.raw);
+    vault.remember(12, KID_A, second.wrapped, second.raw);
     await vault.flush();
-    assert.equal(await vault.open(12, KID, first.wrapped), null, "replaced by the newer key");
-    assert.deepEqual(await vault.open(12, KID, second.wrapped), second.raw);
-    await vault.removeServerKey(KID);
-    assert.equal(await store.getSealedContentKey(12, KID), null);
+    assert.equal(await vault.open(12, KID_A, first.wrapped), null, "replaced by the newer key");
+    assert.deepEqual(await vault.open(12, KID_A, second.wrapped), second.raw);
+    await vault.removeServerKey(KID_A);
+    assert.equal(await store.getSealedContentKey(12, KID_A), null);
   });
 });
 
 Deno.test("ContentKeyVault.seal() and unseal(): a key sealed for one computer, key id and wrapped key opens for exactly those", async () => {
   await withStore((store) => {
     const vault = new ContentKeyVault(store);
-    vault.addServerKey(KID, SEED);
+    vault.addServerKey(KID_A, SEED);
     const { raw, wrapped } = contentKey();
-    const ref = { computerId: 12, kid: KID, encryptedKey: wrapped };
+    const ref = { computerId: 12, kid: KID_A, encryptedKey: wrapped };
     const sealed = vault.seal(ref, raw)!;
     assert.equal(sealed.length, SEALED_CONTENT_KEY_BYTES);
     assert.deepEqual(vault.unseal(ref, sealed), raw);
@@ -160,8 +159,8 @@ Deno.test("ContentKeyVault.seal() and unseal(): a key sealed for one computer, k
       null,
       "another wrapped key",
     );
-    assert.equal(vault.unseal({ ...ref, kid: OTHER_KID }, sealed), null, "a key not loaded");
-    assert.equal(vault.seal({ ...ref, kid: OTHER_KID }, raw), null);
+    assert.equal(vault.unseal({ ...ref, kid: KID_B }, sealed), null, "a key not loaded");
+    assert.equal(vault.seal({ ...ref, kid: KID_B }, raw), null);
     return Promise.resolve();
   });
 });

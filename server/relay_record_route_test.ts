@@ -11,9 +11,8 @@ import { ComputerDirectory } from "./computer_directory.ts";
 import { IngestError } from "./ingest_error.ts";
 import { createRelayRecordApp } from "./relay_record_route.ts";
 import { openTestServer, registerTestComputer, type TestComputer } from "./_test_server.ts";
+import { KID_A, KID_B } from "../envelope/_test_key_ids.ts";
 
-const KID_A = "a".repeat(40);
-const KID_B = "b".repeat(40);
 const encoder = new TextEncoder();
 
 interface Fixture {

@@ -7,6 +7,7 @@
 
 import type { NewReport, Store } from "./store.ts";
 import type { UploadRecords } from "./upload_records.ts";
+import { KID_A } from "../envelope/_test_key_ids.ts";
 
 /** A fresh, empty database opened by a backend. */
 export interface StoreFixture {
@@ -25,8 +26,6 @@ export type ConformanceTest = (
 ) => void;
 
 /** Key ids reports are sealed to in the suites. */
-export const KID = "a".repeat(40);
-export const OTHER_KID = "b".repeat(40);
 
 /** A report of `computerId` numbered `seq`. */
 export function report(computerId: number, seq: number, body = `{"seq":${seq}}`): NewReport {
@@ -35,7 +34,7 @@ export function report(computerId: number, seq: number, body = `{"seq":${seq}}`)
     seq,
     receivedAt: 1_700_000_000_000 + seq,
     encrypted: true,
-    kid: KID,
+    kid: KID_A,
     body,
     digest: `digest of ${body}`,
     encryptionLevel: "required",

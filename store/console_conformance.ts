@@ -7,9 +7,8 @@
 
 import assert from "node:assert/strict";
 import { type ComputerQuery, FIRST_COMPUTER_PAGE, type Store } from "./store.ts";
+import { KID_A, KID_B } from "../envelope/_test_key_ids.ts";
 
-const KID_A = "a".repeat(40);
-const KID_B = "b".repeat(40);
 const HOUR = 3_600_000;
 
 /** Four computers (one never reported, one revoked) with a report each. */

@@ -7,7 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { type ConformanceTest, KID, OTHER_KID } from "./_conformance_fixtures.ts";
+import type { ConformanceTest } from "./_conformance_fixtures.ts";
+import { KID_A, KID_B } from "../envelope/_test_key_ids.ts";
 
 /** Registers these tests with `test`. */
 export function documentConformanceTests(test: ConformanceTest): void {
@@ -21,26 +22,24 @@ export function documentConformanceTests(test: ConformanceTest): void {
       deployedAt: null,
       retiredAt: null,
     });
-    await store.addEncryptionKey(key(KID, 1));
+    await store.addEncryptionKey(key(KID_A, 1));
     await assert.rejects(
-      store.deployEncryptionKey(KID, () => Promise.reject(new Error("no")), 5),
+      store.deployEncryptionKey(KID_A, () => Promise.reject(new Error("no")), 5),
       /no/,
     );
     assert.equal((await store.listEncryptionKeys())[0].role, "pending");
     assert.equal(await store.getDocument("encryption-certificate"), null);
-    assert.deepEqual(await store.deployEncryptionKey(KID, (s) => Promise.resolve(`cert ${s}`), 5), {
-      serial: 1,
-      document: "cert 1",
-    });
-    await store.addEncryptionKey(key(OTHER_KID, 2));
-    await store.deployEncryptionKey(OTHER_KID, (s) => Promise.resolve(`cert ${s}`), 7);
+    const first = await store.deployEncryptionKey(KID_A, (s) => Promise.resolve(`cert ${s}`), 5);
+    assert.deepEqual(first, { serial: 1, document: "cert 1" });
+    await store.addEncryptionKey(key(KID_B, 2));
+    await store.deployEncryptionKey(KID_B, (s) => Promise.resolve(`cert ${s}`), 7);
     assert.deepEqual(
       (await store.listEncryptionKeys()).map((k) => [k.kid, k.role, k.deployedAt]),
-      [[KID, "previous", 5], [OTHER_KID, "current", 7]],
+      [[KID_A, "previous", 5], [KID_B, "current", 7]],
     );
-    assert.equal(await store.retireEncryptionKey(OTHER_KID, 8), false);
-    assert.equal(await store.retireEncryptionKey(KID, 8), true);
-    assert.equal(await store.retireEncryptionKey(KID, 9), false);
+    assert.equal(await store.retireEncryptionKey(KID_B, 8), false);
+    assert.equal(await store.retireEncryptionKey(KID_A, 8), true);
+    assert.equal(await store.retireEncryptionKey(KID_A, 9), false);
     assert.equal((await store.listEncryptionKeys())[0].retiredAt, 8);
     assert.deepEqual(await store.disableEncryption((s) => Promise.resolve(`off ${s}`), 10), {
       serial: 3,
@@ -107,24 +106,24 @@ export function documentConformanceTests(test: ConformanceTest): void {
   test("keeps one sealed content key per computer and server key", async ({ store }) => {
     const sealed = (n: number) => new Uint8Array([n, 0, 255, n]);
     await store.putSealedContentKeys([
-      { computerId: 1, kid: KID, wrappedKeyHash: "h1", sealed: sealed(1), createdAt: 1 },
-      { computerId: 1, kid: OTHER_KID, wrappedKeyHash: "h2", sealed: sealed(2), createdAt: 2 },
+      { computerId: 1, kid: KID_A, wrappedKeyHash: "h1", sealed: sealed(1), createdAt: 1 },
+      { computerId: 1, kid: KID_B, wrappedKeyHash: "h2", sealed: sealed(2), createdAt: 2 },
     ]);
     await store.putSealedContentKeys([
-      { computerId: 1, kid: KID, wrappedKeyHash: "h3", sealed: sealed(3), createdAt: 3 },
+      { computerId: 1, kid: KID_A, wrappedKeyHash: "h3", sealed: sealed(3), createdAt: 3 },
     ]);
-    const kept = (await store.getSealedContentKey(1, KID))!;
+    const kept = (await store.getSealedContentKey(1, KID_A))!;
     assert.deepEqual(kept, {
       computerId: 1,
-      kid: KID,
+      kid: KID_A,
       wrappedKeyHash: "h3",
       sealed: sealed(3),
       createdAt: 3,
     });
     assert.ok(kept.sealed instanceof Uint8Array);
-    assert.equal(await store.getSealedContentKey(2, KID), null);
-    await store.deleteSealedContentKeys(KID);
-    assert.equal(await store.getSealedContentKey(1, KID), null);
-    assert.equal((await store.getSealedContentKey(1, OTHER_KID))!.wrappedKeyHash, "h2");
+    assert.equal(await store.getSealedContentKey(2, KID_A), null);
+    await store.deleteSealedContentKeys(KID_A);
+    assert.equal(await store.getSealedContentKey(1, KID_A), null);
+    assert.equal((await store.getSealedContentKey(1, KID_B))!.wrappedKeyHash, "h2");
   });
 }

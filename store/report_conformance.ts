@@ -6,14 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type ConformanceTest,
-  KID,
-  newComputerId,
-  OTHER_KID,
-  report,
-} from "./_conformance_fixtures.ts";
+import { type ConformanceTest, newComputerId, report } from "./_conformance_fixtures.ts";
 import type { Store } from "./store.ts";
+import { KID_A, KID_B } from "../envelope/_test_key_ids.ts";
 
 /** Registers these tests with `test`. */
 export function reportConformanceTests(test: ConformanceTest): void {
@@ -46,13 +41,13 @@ export function reportConformanceTests(test: ConformanceTest): void {
       seq: 1,
       receivedAt: 1_700_000_000_001,
       encrypted: true,
-      kid: KID,
+      kid: KID_A,
       body: '{"seq":1}',
     });
     const touched = (await store.getComputer(id))!;
     assert.deepEqual([touched.lastReportAt, touched.lastKid, touched.encryptionLevel], [
       1_700_000_000_003,
-      KID,
+      KID_A,
       "required",
     ]);
     assert.deepEqual(await store.listReports(id + 1), []);
@@ -104,14 +99,14 @@ export function reportConformanceTests(test: ConformanceTest): void {
     await store.storeReports([
       report(a, 1),
       report(a, 2),
-      { ...report(b, 5), kid: OTHER_KID },
+      { ...report(b, 5), kid: KID_B },
       report(b, 9),
     ]);
-    assert.deepEqual(await store.listKeyUsage(KID, 0), [
+    assert.deepEqual(await store.listKeyUsage(KID_A, 0), [
       { computerId: b, reports: 1, lastAt: 1_700_000_000_009 },
       { computerId: a, reports: 2, lastAt: 1_700_000_000_002 },
     ]);
-    assert.deepEqual(await store.listKeyUsage(KID, 1_700_000_000_003), [
+    assert.deepEqual(await store.listKeyUsage(KID_A, 1_700_000_000_003), [
       { computerId: b, reports: 1, lastAt: 1_700_000_000_009 },
     ]);
   });

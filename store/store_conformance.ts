@@ -10,18 +10,13 @@ import assert from "node:assert/strict";
 import type { DecryptingRelayRecord } from "./relay_records.ts";
 import type { ServerRecord } from "./server_records.ts";
 import type { Store, StoreChange } from "./store.ts";
-import {
-  type ConformanceTest,
-  KID,
-  OTHER_KID,
-  report,
-  type StoreFixture,
-} from "./_conformance_fixtures.ts";
+import { type ConformanceTest, report, type StoreFixture } from "./_conformance_fixtures.ts";
 import { computerConformanceTests } from "./computer_conformance.ts";
 import { consoleConformanceTests } from "./console_conformance.ts";
 import { documentConformanceTests } from "./document_conformance.ts";
 import { reportConformanceTests } from "./report_conformance.ts";
 import { uploadRecordsConformanceTests } from "./upload_records_conformance.ts";
+import { KID_A, KID_B } from "../envelope/_test_key_ids.ts";
 
 /** How the suite gets a fresh database. */
 export interface ConformanceOptions {
@@ -60,7 +55,7 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
       startedAt: 2,
       lastSeenAt: 3,
       stoppedAt: null,
-      kids: [KID, OTHER_KID],
+      kids: [KID_A, KID_B],
     };
     const serverBLatest = {
       name: "b:52311",
@@ -68,7 +63,7 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
       startedAt: 1,
       lastSeenAt: 4,
       stoppedAt: 5,
-      kids: [KID],
+      kids: [KID_A],
     };
     const serverBEarlier = {
       ...serverBLatest,
@@ -90,13 +85,13 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
       name: "relay-a 127.0.0.1:52311",
       url: "http://relay-a:52311",
       lastSeenAt: 2,
-      kids: [KID, OTHER_KID],
+      kids: [KID_A, KID_B],
     };
     const relayAEarlier = {
       ...relayALatest,
       url: "http://127.0.0.1:52311",
       lastSeenAt: 1,
-      kids: [KID],
+      kids: [KID_A],
     };
     const relayB = {
       computerId: 4,
@@ -142,7 +137,7 @@ export function storeConformanceTests(backend: string, options: ConformanceOptio
       await other.storeReports([report(computer.id, 1)]);
       await other.revokeComputer(computer.id, 5);
       await other.addEncryptionKey({
-        kid: KID,
+        kid: KID_A,
         spki: "spki",
         bits: 3072,
         role: "pending",

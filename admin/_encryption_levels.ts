@@ -13,7 +13,7 @@
 
 import { decodeBase64UrlText } from "../envelope/base64url.ts";
 import { ENCRYPTION_LEVEL_SETTING } from "../protocol/encryption_level.ts";
-import { settingsInForceFor } from "../store/settings_in_force.ts";
+import { SettingForEveryComputer } from "../store/settings_in_force.ts";
 import type { ComputerRecord, Store } from "../store/mod.ts";
 
 /** A computer's effective level and where it comes from. */
@@ -45,11 +45,14 @@ export function isActive(computer: ComputerRecord): boolean {
 /** The effective level of every active computer. */
 export async function computerLevels(store: Store): Promise<ComputerLevel[]> {
   const levels: ComputerLevel[] = [];
+  // The merge the clients apply: per setting, the newest document wins (a removal included).
+  const deployedLevels = new SettingForEveryComputer(
+    ENCRYPTION_LEVEL_SETTING,
+    await store.listSettings(),
+  );
   for (const computer of await store.listComputers()) {
     if (!isActive(computer)) continue;
-    // The merge the clients apply: per setting, the newest document wins (a removal included).
-    const deployed = (await settingsInForceFor(store, computer.id))[ENCRYPTION_LEVEL_SETTING]?.value
-      ?.toLowerCase() ?? null;
+    const deployed = deployedLevels.valueFor(computer.id)?.toLowerCase() ?? null;
     if (deployed !== null) levels.push({ computer, level: deployed, source: "deployed" });
     else if (computer.encryptionLevel !== null) {
       levels.push({ computer, level: computer.encryptionLevel, source: "reported" });

@@ -181,7 +181,11 @@ export interface DeployedSetting {
 export type DeployedSettings = Record<string, DeployedSetting>;
 
 /** True when a document issued at `issuedAt` with `id` supersedes `setting` (ties: larger id). */
-function supersedes(issuedAt: number, id: string, setting: DeployedSetting | undefined): boolean {
+export function supersedes(
+  issuedAt: number,
+  id: string,
+  setting: DeployedSetting | undefined,
+): boolean {
   if (!setting) return true;
   return issuedAt > setting.issuedAt || (issuedAt === setting.issuedAt && id > setting.id);
 }

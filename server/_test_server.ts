@@ -83,7 +83,7 @@ export async function openTestServer(prefix: string) {
     keys,
     contentKeys: new ContentKeySource({ keys }),
     writer: new BatchWriter(store),
-    isClearTextRefused: () => Promise.resolve(false),
+    isClearTextRefused: () => false,
     now: Date.now,
   };
   const log = silentLogger;

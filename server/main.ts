@@ -23,7 +23,7 @@ import { createServerApp } from "./app.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { DatabaseOutageSpool } from "./database_outage_spool.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
-import { clearTextPolicy } from "./clear_text_policy.ts";
+import { ClearTextPolicy } from "./clear_text_policy.ts";
 import { ComputerDirectory } from "./computer_directory.ts";
 import { DEFAULT_CONTENT_KEY_BUDGET, parseContentKeyBudget } from "./content_key_budget.ts";
 import { ContentKeySource } from "./content_key_source.ts";
@@ -218,7 +218,9 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     ? await DatabaseOutageSpool.open({ dataDir, store, log })
     : undefined;
   const writer = new BatchWriter(store, database ? { outageSpool } : { dataDir });
-  const isClearTextRefused = clearTextPolicy(store, !values["accept-clear-from-required"]);
+  const clearText = new ClearTextPolicy(store, !values["accept-clear-from-required"]);
+  await clearText.refresh();
+  const isClearTextRefused = clearText.isRefused.bind(clearText);
   const uploads = await openServerUploads(values, {
     dataDir,
     database,
@@ -276,6 +278,7 @@ async function run(values: ReturnType<typeof parse>["values"]): Promise<number> 
     store,
     computers,
     keys,
+    clearText,
     registry: serverRegistry,
     log,
   });

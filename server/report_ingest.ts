@@ -29,7 +29,7 @@ import {
 } from "../envelope/report_message.ts";
 import { readInnerMessageUnverified } from "../envelope/sealed_message.ts";
 import type { BatchWriter, WriteOutcome } from "./batch_writer.ts";
-import { clearTextRefusal } from "./clear_text_policy.ts";
+import { type ClearTextCheck, clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
 import { IngestError, ingestErrorFrom, readJsonMessage } from "./ingest_error.ts";
@@ -45,7 +45,7 @@ export interface IngestContext {
   contentKeys: ContentKeySource;
   writer: BatchWriter;
   /** Whether clear text from a computer whose level is required is refused. */
-  isClearTextRefused: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
+  isClearTextRefused: ClearTextCheck;
   now: () => number;
 }
 
@@ -113,7 +113,7 @@ export async function ingestReport(
       throw ingestErrorFrom(error, "envelope");
     }
   } else {
-    if (await context.isClearTextRefused(claims.cid, sender.record.encryptionLevel)) {
+    if (context.isClearTextRefused(claims.cid, sender.record.encryptionLevel)) {
       throw clearTextRefusal("report");
     }
     try {

@@ -1,7 +1,8 @@
 /**
  * What this server caches from a store that other servers and the admin tool change: the
- * computers' states (`computer_directory.ts`), the keys and the certificate (`key_ring.ts`), and
- * its own record (`server_registry.ts`). Everything else (settings, bundle senders, the
+ * computers' states (`computer_directory.ts`), the keys and the certificate (`key_ring.ts`), the
+ * encryption levels deployed in settings (`clear_text_policy.ts`), and its own record
+ * (`server_registry.ts`). Everything else (the settings served to clients, bundle senders, the
  * revocation list, sealed content keys, uploads) is read from the store when needed, so it is in
  * force at every server as soon as it is committed.
  *
@@ -15,6 +16,7 @@
 import type { Logger } from "../cli/log.ts";
 import { SERVER_POLL_MS } from "../store/server_records.ts";
 import type { Store, StoreChange } from "../store/store.ts";
+import type { ClearTextPolicy } from "./clear_text_policy.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
 import type { KeyRing } from "./key_ring.ts";
 import type { ServerRegistry } from "./server_registry.ts";
@@ -27,6 +29,7 @@ export interface StoreFollowers {
   store: Store;
   computers: ComputerDirectory;
   keys: KeyRing;
+  clearText: ClearTextPolicy;
   registry: ServerRegistry;
   log: Logger;
 }
@@ -37,11 +40,11 @@ export interface StoreFollowers {
  *
  * @example
  * ```ts ignore
- * const stop = await followStoreChanges({ store, computers, keys, registry, log });
+ * const stop = await followStoreChanges({ store, computers, keys, clearText, registry, log });
  * ```
  */
 export async function followStoreChanges(followers: StoreFollowers): Promise<() => void> {
-  const { store, computers, keys, registry, log } = followers;
+  const { store, computers, keys, clearText, registry, log } = followers;
   const reloadKeys = () =>
     keys.refresh().then(() => registry.noteKeys()).catch((error) =>
       log.warn("key refresh failed", { cause: (error as Error).message })
@@ -49,6 +52,11 @@ export async function followStoreChanges(followers: StoreFollowers): Promise<() 
   const reloadComputers = () =>
     computers.refresh().catch((error) =>
       log.warn("computer refresh failed", { cause: (error as Error).message })
+    );
+  const reloadSettings = () =>
+    clearText.refresh().then(
+      (records) => records !== null && log.info("settings changed, levels read", { records }),
+      (error) => log.warn("settings refresh failed", { cause: (error as Error).message }),
     );
   const onChange = (change: StoreChange) => {
     if (change.kind === "computer") {
@@ -58,6 +66,7 @@ export async function followStoreChanges(followers: StoreFollowers): Promise<() 
     } else {
       void reloadKeys();
       void reloadComputers();
+      void reloadSettings();
     }
   };
   const notified = await store.watchChanges(onChange);
@@ -65,6 +74,7 @@ export async function followStoreChanges(followers: StoreFollowers): Promise<() 
   const poll = setInterval(() => {
     void reloadKeys();
     void reloadComputers();
+    void reloadSettings();
   }, STORE_POLL_MS);
   return () => clearInterval(poll);
 }

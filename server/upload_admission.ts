@@ -15,7 +15,7 @@ import {
 } from "../envelope/upload_manifest.ts";
 import { checkManifest, type UploadLimits, type UploadManifest } from "../protocol/upload.ts";
 import type { Logger } from "../cli/log.ts";
-import { clearTextRefusal } from "./clear_text_policy.ts";
+import { type ClearTextCheck, clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory, KnownComputer } from "./computer_directory.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
 import type { WrappedKeyRef } from "./content_key_vault.ts";
@@ -32,7 +32,7 @@ export interface UploadAdmissionOptions {
   log: Logger;
   quota: UploadQuota;
   limits: UploadLimits;
-  isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
+  isClearTextRefused?: ClearTextCheck;
 }
 
 /** A new upload's manifest, opened. */
@@ -80,7 +80,7 @@ export class UploadAdmission {
     if (ref) {
       this.#options.contentKeys.requireLoaded(ref.kid, "upload");
     } else if (
-      await this.#options.isClearTextRefused?.(cid, sender.record.encryptionLevel) === true
+      this.#options.isClearTextRefused?.(cid, sender.record.encryptionLevel) === true
     ) {
       throw clearTextRefusal("upload");
     }

@@ -11,6 +11,7 @@ import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, parseByteSize } from "../protocol/uploa
 import { openUploadRecordsAt, type PostgresLocation } from "../store/mod.ts";
 import type { UploadRecords } from "../store/upload_records.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
+import type { ClearTextCheck } from "./clear_text_policy.ts";
 import type { ContentKeySource } from "./content_key_source.ts";
 import { createUploadApp } from "./upload_app.ts";
 import { UploadIngest } from "./upload_ingest.ts";
@@ -59,7 +60,7 @@ export async function openServerUploads(
     /** This server's name, recorded as where each upload lands. */
     serverName: string;
     log: Logger;
-    isClearTextRefused?: (computerId: number, lastKnownLevel: string | null) => Promise<boolean>;
+    isClearTextRefused?: ClearTextCheck;
   },
 ): Promise<ServerUploads> {
   const size = (name: keyof typeof UPLOAD_OPTIONS, bounds = {}) =>

@@ -43,6 +43,7 @@ import type {
   ReportRecord,
   SealedContentKeyRecord,
   SettingsRecord,
+  SettingsVersion,
   SignNumberedDocument,
 } from "./store.ts";
 
@@ -377,6 +378,13 @@ export abstract class SqlStore {
 
   async listSettings(): Promise<SettingsRecord[]> {
     return (await this.#sql.all("SELECT * FROM settings ORDER BY serial")).map(toSettings);
+  }
+
+  async settingsVersion(): Promise<SettingsVersion> {
+    const [row] = await this.#sql.all(
+      "SELECT count(*) AS n, coalesce(max(serial), 0) AS last FROM settings",
+    );
+    return { count: Number(row.n), lastSerial: Number(row.last) };
   }
 
   async listSettingsFor(computerId: number): Promise<SettingsRecord[]> {

@@ -88,6 +88,7 @@ export function documentConformanceTests(test: ConformanceTest): void {
   });
 
   test("keeps settings for all and for listed computers, oldest first", async ({ store }) => {
+    assert.deepEqual(await store.settingsVersion(), { count: 0, lastSerial: 0 });
     const all = await store.addSettings(null, "for all", 1);
     const listed = await store.addSettings([4, 5], "for 4 and 5", 2);
     assert.ok(listed > all);
@@ -101,6 +102,8 @@ export function documentConformanceTests(test: ConformanceTest): void {
       [4, "for 4 and 5"],
       [5, "for 4 and 5"],
     ]);
+    // One record per computer listed: the version counts records, not documents.
+    assert.deepEqual(await store.settingsVersion(), { count: 3, lastSerial: listed });
   });
 
   test("keeps one sealed content key per computer and server key", async ({ store }) => {

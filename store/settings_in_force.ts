@@ -7,10 +7,12 @@
  */
 
 import {
+  type DeployedSetting,
   type DeployedSettings,
   mergeSettings,
   readStoredSettings,
   type SettingsDocument,
+  supersedes,
 } from "../protocol/settings.ts";
 import type { SettingsRecord, Store } from "./store.ts";
 
@@ -33,4 +35,46 @@ export async function settingsInForceFor(
   computerId: number,
 ): Promise<DeployedSettings> {
   return mergeSettings({}, settingsDocumentsOf(await store.listSettingsFor(computerId)));
+}
+
+/**
+ * One setting's value in force for every computer at once, read from every settings record: what
+ * {@linkcode settingsInForceFor} gives for that setting, without a store read per computer. Built
+ * anew from the records whenever they change (they are only ever added).
+ *
+ * @example
+ * ```ts
+ * import { SettingForEveryComputer } from "./settings_in_force.ts";
+ * const levels = new SettingForEveryComputer("_BESClient_Report_Encryption", []);
+ * console.log(levels.valueFor(12)); // undefined: never deployed
+ * ```
+ */
+export class SettingForEveryComputer {
+  readonly #siteWide: DeployedSetting | undefined;
+  readonly #own = new Map<number, DeployedSetting>();
+
+  constructor(name: string, records: readonly SettingsRecord[]) {
+    let siteWide: DeployedSetting | undefined;
+    for (const record of records) {
+      const document = readStoredSettings(record.document);
+      if (document === null) continue;
+      const held = record.computerId === null ? siteWide : this.#own.get(record.computerId);
+      const merged = mergeSettings(held ? { [name]: held } : {}, [document]);
+      if (!Object.hasOwn(merged, name) || merged[name] === held) continue;
+      if (record.computerId === null) siteWide = merged[name];
+      else this.#own.set(record.computerId, merged[name]);
+    }
+    this.#siteWide = siteWide;
+  }
+
+  /**
+   * The setting's value in force for a computer (the newest of its own documents and those for
+   * all): the text, null where the newest removed it, undefined where it was never deployed.
+   */
+  valueFor(computerId: number): string | null | undefined {
+    const own = this.#own.get(computerId);
+    const siteWide = this.#siteWide;
+    if (own === undefined) return siteWide?.value;
+    return supersedes(own.issuedAt, own.id, siteWide) ? own.value : siteWide!.value;
+  }
 }

@@ -149,6 +149,16 @@ export interface SettingsRecord {
 }
 
 /**
+ * What tells a reader of the settings records that one was added since it last read them: the
+ * count as well as the newest serial, since on PostgreSQL two documents added at once may commit
+ * in the other order than their serials.
+ */
+export interface SettingsVersion {
+  count: number;
+  lastSerial: number;
+}
+
+/**
  * A content key the server unwrapped, sealed under a key derived from the MLE private key it was
  * wrapped to (server/content_key_vault.ts): never the content key in clear.
  */
@@ -374,6 +384,8 @@ export interface Store {
   listSettingsFor(computerId: number): Promise<SettingsRecord[]>;
   /** Every settings document record, oldest first. */
   listSettings(): Promise<SettingsRecord[]>;
+  /** How many settings records there are and the newest serial: changes with every one added. */
+  settingsVersion(): Promise<SettingsVersion>;
 
   /** The sealed content key kept for a computer and server key, or null. */
   getSealedContentKey(computerId: number, kid: string): Promise<SealedContentKeyRecord | null>;

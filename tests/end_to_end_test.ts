@@ -292,6 +292,8 @@ Deno.test("by default the server refuses clear text from a computer whose level 
   const strictId = await registerByReport(site, strict, site.serverPort, optional);
   await registerByReport(site, relaxed, site.serverPort, optional);
   await setSettings(site, strictId, ["_BESClient_Report_Encryption=required"]);
+  // The server reads the deployed levels again within its poll of the store.
+  await server.waitFor(/settings changed, levels read records=1/);
   // A clear report signed by the strict computer's own key, as a misconfigured client would send.
   const key = await readClientKey(`${strict}/KeyStorage/client.pvk`);
   const body = reportBytes(strictId, 77, {}, {});

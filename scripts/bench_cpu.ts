@@ -1,6 +1,7 @@
 /**
  * CPU time of the processes `npm run bench` measures, from `/proc` (Linux; NaN elsewhere): the
- * server as a whole, its event-loop thread, the load generators; and per stored report.
+ * server as a whole, its event-loop thread, the load generators, a relay in front of the server;
+ * and per stored report.
  *
  * @module
  */
@@ -25,31 +26,41 @@ export function cpuSeconds(pid: number, thread?: number): number {
   }
 }
 
-/** CPU used so far: the server (all threads), its event-loop thread, the load generators. */
+/** CPU used so far: the server (all threads), its event-loop thread, the load generators, a relay. */
 export interface CpuSnapshot {
   server: number;
   serverMain: number;
   load: number;
+  relay?: number;
 }
 
-/** CPU used so far by the server (whole and event-loop thread) and by the load generators. */
+/** CPU used so far by the server (whole and event-loop thread), the load generators and a relay. */
 export function cpuSnapshot(
   server: { pid: number },
   workers: readonly { pid: number }[],
+  relay?: { pid: number },
 ): CpuSnapshot {
   return {
     server: cpuSeconds(server.pid),
     serverMain: cpuSeconds(server.pid, server.pid),
     load: workers.reduce((sum, worker) => sum + cpuSeconds(worker.pid), 0),
+    ...(relay ? { relay: cpuSeconds(relay.pid) } : {}),
   };
 }
 
 /** CPU per report between two snapshots, in microseconds. */
-export function cpuPerReport(from: CpuSnapshot, to: CpuSnapshot, reports: number): Phase["cpu"] {
+export function cpuPerReport(
+  from: CpuSnapshot,
+  to: CpuSnapshot,
+  reports: number,
+): NonNullable<Phase["cpu"]> {
   const per = (a: number, b: number) => ((b - a) / reports) * 1e6;
   return {
     server: per(from.server, to.server),
     serverMain: per(from.serverMain, to.serverMain),
     load: per(from.load, to.load),
+    ...(from.relay !== undefined && to.relay !== undefined
+      ? { relay: per(from.relay, to.relay) }
+      : {}),
   };
 }

@@ -114,7 +114,7 @@ export async function measureViaRelay(
   rateGuess: number,
 ): Promise<{ accepted: Phase; delivered: Phase }> {
   const { serverPort, relayPort, workers, options } = session;
-  session.relay = new RoleProcess("relay", [
+  const relay = session.relay = new RoleProcess("relay", [
     "run",
     "--data-dir",
     `${session.root}/relay`,
@@ -126,13 +126,13 @@ export async function measureViaRelay(
       ? []
       : ["--concurrency", String(options.relayConcurrency)]),
   ]);
-  await session.relay.waitFor("listening on");
+  await relay.waitFor("listening on");
   // Half a phase, the drain timed too: the relay group-commits what it accepts (one fsync for
   // the reports that arrive together) and forwards them in batches while it accepts more.
   const relaySeconds = Math.max(1, options.seconds / 2);
   await session.seal("via relay", "encrypt", session.perClientFor(rateGuess, relaySeconds));
   const before = await metrics(serverPort);
-  const cpu0 = cpuSnapshot(session.server!, workers);
+  const cpu0 = cpuSnapshot(session.server!, workers, relay.child);
   const started = performance.now();
   const viaRelay = await drive(
     workers,
@@ -149,10 +149,11 @@ export async function measureViaRelay(
     return storedCount(m) - storedCount(before) >= viaRelay.acked;
   }, 120_000);
   const drainedSeconds = (performance.now() - started) / 1000;
-  const cpu1 = cpuSnapshot(session.server!, workers);
+  const cpu1 = cpuSnapshot(session.server!, workers, relay.child);
   const after = await metrics(serverPort);
   session.notePeak(after);
   const deliveredCount = after.reportsStored - before.reportsStored;
+  const cpu = cpuPerReport(cpu0, cpu1, deliveredCount);
   const accepted = sentRow("via relay: accepted by relay", viaRelay, {
     rsaOps: null,
     note: "2048-bit; spooled durably, then 202",
@@ -165,11 +166,11 @@ export async function measureViaRelay(
     p50: null,
     p99: null,
     rsaOps: after.rsaPrivateOps - before.rsaPrivateOps,
-    cpu: cpuPerReport(cpu0, cpu1, deliveredCount),
+    cpu,
     rss: after.rssBytes,
     note: `forwarder concurrency ${
       options.relayConcurrency ?? `default (${DEFAULT_FORWARD_CONCURRENCY})`
-    }, batches; first send to last stored`,
+    }, batches; first send to last stored; relay CPU µs ${Math.round(cpu.relay ?? NaN)}`,
   };
   session.phases.push(accepted, delivered);
   await session.dropAll("via relay");

@@ -28,6 +28,11 @@ export interface FullRun {
   began: number;
 }
 
+/** µs of CPU a report of a phase cost the server and the load generators together. */
+function cpuOfAll(phase: Phase): number {
+  return (phase.cpu?.server ?? NaN) + (phase.cpu?.load ?? NaN);
+}
+
 /** Rounds to `digits` decimals. */
 function round(value: number, digits = 1): number {
   return Math.round(value * 10 ** digits) / 10 ** digits;
@@ -59,6 +64,14 @@ export function summarizeFullRun(run: FullRun): Record<string, number | string> 
     // The targets: accepted ≥ 0.8 and delivered ≥ 0.7 of the direct 2048-bit rate.
     relay_accepted_ratio_to_direct_2048: round(accepted.perSecond / steady2048.perSecond, 3),
     relay_delivered_ratio_to_direct_2048: round(delivered.perSecond / steady2048.perSecond, 3),
+    // The two cores' share of the gap: the CPU of every process a relayed report costs (relay,
+    // server, load generators), against a direct one's, and the ratio that alone would give.
+    relay_cpu_us_per_report: round(delivered.cpu?.relay ?? NaN, 0),
+    server_cpu_us_per_relayed_report: round(delivered.cpu?.server ?? NaN, 0),
+    relay_delivered_ratio_if_cpu_bound: round(
+      cpuOfAll(steady2048) / (cpuOfAll(delivered) + (delivered.cpu?.relay ?? NaN)),
+      3,
+    ),
     rsa_private_ops_after_restart_per_1000_reports: round(
       (afterRestart.rsaOps! / afterRestart.reports) * 1000,
       2,

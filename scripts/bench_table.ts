@@ -14,8 +14,11 @@ export interface Phase {
   p50: number | null;
   p99: number | null;
   rsaOps: number | null;
-  /** CPU time per report, in microseconds: server (all threads), its event loop, load generators. */
-  cpu?: { server: number; serverMain: number; load: number };
+  /**
+   * CPU time per report, in microseconds: server (all threads), its event loop, load generators,
+   * and, through a relay, the relay (all threads).
+   */
+  cpu?: { server: number; serverMain: number; load: number; relay?: number };
   /** The server's resident memory at the end of the phase, in bytes. */
   rss?: number;
   note: string;

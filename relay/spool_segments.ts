@@ -338,6 +338,8 @@ export class SpoolSegments {
   /** Writes a segment's queued done ids, one write for all that queued meanwhile. */
   async #writeDone(segment: Segment, durable: boolean): Promise<void> {
     while (segment.doneWriting) await segment.doneWriting;
+    // Deleted meanwhile (its last message done): what it still queued needs no record.
+    if (this.#segments.get(segment.name) !== segment) return;
     if (segment.doneQueue.length === 0 && !durable) return;
     const ids = segment.doneQueue.splice(0);
     segment.doneWriting = (async () => {

@@ -143,3 +143,25 @@ Deno.test("Spool reads a data dir of the old layout, one file per message, and d
     await reopened.close();
   });
 });
+
+Deno.test("Spool: messages removed together empty their segment at once, leaving no done list behind", async () => {
+  await withDataDir(async (dataDir) => {
+    const spool = await Spool.open(dataDir, {}, { segmentMaxBytes: 1 });
+    const ids = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => spool.put(encoder.encode(`{"n":${i}}`))),
+    );
+    // The next group begins a new segment, so the first one may go once empty.
+    const later = await spool.put(encoder.encode("later"));
+    await Promise.all(ids.map((id) => spool.remove(id)));
+    assert.deepEqual(
+      [...Deno.readDirSync(spool.dir)].map((entry) => entry.name).sort(),
+      [`${later}.segment`],
+      "the emptied segment and its done list are gone, and no done list was opened again",
+    );
+    assert.deepEqual(spool.list(), [later]);
+    await spool.close();
+    const reopened = await Spool.open(dataDir);
+    assert.deepEqual(reopened.list(), [later]);
+    await reopened.close();
+  });
+});

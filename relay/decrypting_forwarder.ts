@@ -368,7 +368,8 @@ export class DecryptingForwarder extends LoopedForwarder {
       this.#stats.bundlesSent += 1;
       let stored = 0;
       let refused = 0;
-      for (const [index, id] of ids.entries()) {
+      // All at once, as the report forwarder settles a batch: one done-list write per segment.
+      await Promise.all(ids.map(async (id, index) => {
         const result = results[index];
         switch (result.kind) {
           case "stored":
@@ -391,7 +392,7 @@ export class DecryptingForwarder extends LoopedForwarder {
           case "unread":
             break; // it stays spooled for the next round
         }
-      }
+      }));
       this.#log.info("bundle delivered", { bundle: bid, reports: ids.length, stored, refused });
       return true;
     }

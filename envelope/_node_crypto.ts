@@ -11,9 +11,10 @@
  * loop than a Web Crypto call in flight among many). Not Ed25519 verification: Deno runs Web
  * Crypto's on a thread pool, off the server's one event loop (`signature.ts` says why).
  *
- * How: when the envelope generates or imports a key, it also makes its node:crypto
- * `KeyObject` from the same bytes and keeps it in a `WeakMap` keyed by the `CryptoKey`, so it
- * lives exactly as long as the key. A key without a twin takes the Web Crypto path.
+ * How: when the envelope generates or imports a key, it also keeps its node:crypto form from the
+ * same bytes (an Ed25519 `KeyObject`; an AES key's raw bytes, which node:crypto takes without the
+ * export a `KeyObject` costs on every cipher) in a `WeakMap` keyed by the `CryptoKey`, so it lives
+ * exactly as long as the key. A key without a twin takes the Web Crypto path.
  *
  * Private to the envelope: nothing outside it should depend on which path ran.
  *
@@ -24,17 +25,17 @@ import {
   createCipheriv,
   createDecipheriv,
   createPrivateKey,
-  createSecretKey,
   type KeyObject,
   sign,
 } from "node:crypto";
 import { Buffer } from "node:buffer";
 
 const twins = new WeakMap<CryptoKey, KeyObject>();
+const aesTwins = new WeakMap<CryptoKey, Buffer>();
 
 /** The node:crypto twin of a key, if it has one (tests check the fast path is really taken). */
-export function nodeTwinOf(key: CryptoKey): KeyObject | undefined {
-  return twins.get(key);
+export function nodeTwinOf(key: CryptoKey): KeyObject | Uint8Array | undefined {
+  return twins.get(key) ?? aesTwins.get(key);
 }
 
 /** Gives an Ed25519 private key its twin, made from the same PKCS#8 bytes. */
@@ -52,7 +53,7 @@ export function twinEd25519PrivateKey(key: CryptoKey, pkcs8: Uint8Array): void {
  */
 export function twinAesKey(key: CryptoKey, raw: Uint8Array): void {
   if (raw.length !== 32) return;
-  twins.set(key, createSecretKey(Buffer.from(raw)));
+  aesTwins.set(key, Buffer.from(raw));
 }
 
 /** Ed25519 sign through the twin; undefined when the key has none. */
@@ -82,7 +83,7 @@ export function encryptAesGcm(
   additionalData: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array<ArrayBuffer> | undefined {
-  const twin = twins.get(key);
+  const twin = aesTwins.get(key);
   if (twin === undefined || iv.length !== GCM_IV_BYTES) return undefined;
   const cipher = createCipheriv("aes-256-gcm", twin, iv, { authTagLength: 16 });
   cipher.setAAD(additionalData);
@@ -105,7 +106,7 @@ export function decryptAesGcm(
   additionalData: Uint8Array,
   sealed: Uint8Array,
 ): Uint8Array<ArrayBuffer> | null | undefined {
-  const twin = twins.get(key);
+  const twin = aesTwins.get(key);
   if (twin === undefined || iv.length !== GCM_IV_BYTES) return undefined;
   if (sealed.length < 16) return null;
   const tagAt = sealed.length - 16;
@@ -115,6 +116,10 @@ export function decryptAesGcm(
     decipher.setAuthTag(sealed.subarray(tagAt));
     const head = decipher.update(sealed.subarray(0, tagAt));
     const tail = decipher.final();
+    // GCM's final adds nothing: the plaintext is what update gave, without a copy.
+    if (tail.length === 0) {
+      return new Uint8Array(head.buffer as ArrayBuffer, head.byteOffset, head.length);
+    }
     const plaintext = new Uint8Array(head.length + tail.length);
     plaintext.set(head);
     plaintext.set(tail, head.length);

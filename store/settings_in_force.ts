@@ -8,13 +8,12 @@
 
 import {
   type DeployedSetting,
-  type DeployedSettings,
   mergeSettings,
   readStoredSettings,
   type SettingsDocument,
   supersedes,
 } from "../protocol/settings.ts";
-import type { SettingsRecord, Store } from "./store.ts";
+import type { SettingsRecord } from "./store.ts";
 
 /** The readable documents of some settings records (the store holds only what the admin signed). */
 export function settingsDocumentsOf(records: readonly SettingsRecord[]): SettingsDocument[] {
@@ -22,25 +21,10 @@ export function settingsDocumentsOf(records: readonly SettingsRecord[]): Setting
 }
 
 /**
- * The merged settings of one computer (its own documents and those for all computers), removals
- * included as null values.
- *
- * @example
- * ```ts ignore
- * const level = (await settingsInForceFor(store, 12))["_BESClient_Report_Encryption"]?.value;
- * ```
- */
-export async function settingsInForceFor(
-  store: Store,
-  computerId: number,
-): Promise<DeployedSettings> {
-  return mergeSettings({}, settingsDocumentsOf(await store.listSettingsFor(computerId)));
-}
-
-/**
- * One setting's value in force for every computer at once, read from every settings record: what
- * {@linkcode settingsInForceFor} gives for that setting, without a store read per computer. Built
- * anew from the records whenever they change (they are only ever added).
+ * One setting's value in force for every computer at once, read from every settings record: for
+ * each computer, what the clients' merge (`mergeSettings`) of its own documents and those for all
+ * gives for that setting, without a store read per computer. Built anew from the records whenever
+ * they change (they are only ever added).
  *
  * @example
  * ```ts

@@ -45,7 +45,7 @@ Deno.test("SettingForEveryComputer: the newest of a computer's own documents and
   );
 });
 
-Deno.test("SettingForEveryComputer: unreadable records are passed over, as settingsInForceFor does", () => {
+Deno.test("SettingForEveryComputer: unreadable records are passed over, as settingsDocumentsOf does", () => {
   const unreadable = { serial: 2, computerId: null, document: "not json", createdAt: 2 };
   const levels = new SettingForEveryComputer(LEVEL, [
     record(1, null, document(10, "a", { [LEVEL]: "required" })),

@@ -9,6 +9,33 @@
 
 import { releaseBytes } from "./release_bytes.ts";
 
+/** The buffer a read starts with when nothing says how long the stream is. */
+export const INITIAL_READ_BYTES = 16 * 1024;
+
+/**
+ * The buffer to start a body's read with: the length its `Content-Length` declares, when that is a
+ * length within `maxBytes` and no larger than {@linkcode INITIAL_READ_BYTES}, so that a small body
+ * fills its buffer exactly; otherwise the usual start. A declared length is only a hint: what is
+ * read is still counted (a client can declare 8 MiB and send nothing, so no more is set aside up
+ * front than without a header).
+ *
+ * @example
+ * ```ts
+ * import { initialReadBytes } from "./read_bounded.ts";
+ * console.log(initialReadBytes("3041", 65536)); // 3041
+ * console.log(initialReadBytes("9000000", 65536)); // 16384
+ * ```
+ */
+export function initialReadBytes(
+  contentLength: string | null | undefined,
+  maxBytes: number,
+): number {
+  const declared = contentLength?.trim() ?? "";
+  if (!/^\d{1,9}$/.test(declared)) return INITIAL_READ_BYTES;
+  const length = Number(declared);
+  return length <= maxBytes && length <= INITIAL_READ_BYTES ? length : INITIAL_READ_BYTES;
+}
+
 /**
  * Reads a stream to its end into one buffer, or returns null (and cancels the stream) once it
  * holds more than `maxBytes` bytes. `expectedBytes` sizes the buffer up front (a chunk's exact
@@ -25,7 +52,7 @@ import { releaseBytes } from "./release_bytes.ts";
 export async function readBounded(
   stream: ReadableStream<Uint8Array> | null,
   maxBytes: number,
-  expectedBytes = 16 * 1024,
+  expectedBytes = INITIAL_READ_BYTES,
 ): Promise<Uint8Array<ArrayBuffer> | null> {
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();

@@ -11,7 +11,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { errorBody } from "../protocol/http_error.ts";
-import { readBounded } from "../protocol/read_bounded.ts";
+import { initialReadBytes, readBounded } from "../protocol/read_bounded.ts";
 import { parseRetryAfter } from "../protocol/upload_fetch.ts";
 
 /** The headers of a JSON answer. */
@@ -27,7 +27,7 @@ export function limitBody(maxSize: number, what: string): ReturnType<typeof body
 
 /**
  * Reads the body, never holding more than `maxSize` + 1 bytes: `bodyLimit` trusts a declared
- * length, and a declared length can lie.
+ * length, and a declared length can lie. A small declared length sizes the buffer exactly.
  *
  * @throws {HTTPException} 413 `ERR_TOO_LARGE` when the body is larger.
  */
@@ -36,7 +36,8 @@ export async function readBody(
   maxSize: number,
   what: string,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const bytes = await readBounded(c.req.raw.body, maxSize);
+  const expected = initialReadBytes(c.req.header("content-length"), maxSize);
+  const bytes = await readBounded(c.req.raw.body, maxSize, expected);
   if (bytes === null) tooLarge(maxSize, what);
   return bytes;
 }

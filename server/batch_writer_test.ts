@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import type { NewReport } from "../store/store.ts";
 import { withStore } from "./_test_server.ts";
 import { BatchWriter } from "./batch_writer.ts";
@@ -68,5 +69,25 @@ Deno.test("BatchWriter without a data dir commits through the given store", asyn
     );
     await writer.close();
     assert.equal(await store.countReports(), 2);
+  });
+});
+
+Deno.test("BatchWriter commits the reports written together in one transaction, and those that came during it in the next", async () => {
+  await withStore(async (store, dir) => {
+    const writer = new BatchWriter(store, { dataDir: dir });
+    let commits = 0;
+    writer.onCommit = () => commits++;
+    try {
+      const first = Array.from({ length: 20 }, (_, i) => writer.write(report(6, i)));
+      // The writer flushes after this turn's I/O, before an immediate queued after its own: the
+      // first twenty are then in flight, and the next five wait for the next commit.
+      await new Promise((resolve) => setImmediate(resolve));
+      const second = Array.from({ length: 5 }, (_, i) => writer.write(report(6, 20 + i)));
+      const outcomes = await Promise.all([...first, ...second]);
+      assert.equal(outcomes.filter((o) => o === "stored").length, 25);
+      assert.equal(commits, 2);
+    } finally {
+      await writer.close();
+    }
   });
 });

@@ -17,13 +17,12 @@
  * @module
  */
 
-import { concatBytes } from "../envelope/concat_bytes.ts";
 import { joinPath, syncDir } from "../keystore/secure_file.ts";
 import {
-  encodeSpoolRecord,
   readSpoolSegment,
   SPOOL_RECORD_HEADER_BYTES,
-  SPOOL_RECORD_OVERHEAD,
+  spoolRecordSize,
+  writeSpoolRecord,
 } from "./spool_record.ts";
 
 /** File name suffix of a segment. */
@@ -76,8 +75,10 @@ interface Place {
 
 interface PendingAppend {
   id: string;
-  record: Uint8Array;
+  sender: number | undefined;
   message: Uint8Array;
+  /** The bytes of its record. */
+  size: number;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -169,9 +170,9 @@ export class SpoolSegments {
    * synced). Rejects with the write's error; the message is then not stored.
    */
   append(id: string, sender: number | undefined, message: Uint8Array): Promise<void> {
-    const record = encodeSpoolRecord(id, sender, message);
+    const size = spoolRecordSize(id, message);
     return new Promise((resolve, reject) => {
-      this.#pending.push({ id, record, message, resolve, reject });
+      this.#pending.push({ id, sender, message, size, resolve, reject });
       if (this.#flushScheduled || this.#writing) return;
       this.#flushScheduled = true;
       // A microtask: the appends of one task (a batch from a child relay) share the group.
@@ -266,23 +267,24 @@ export class SpoolSegments {
       const created = this.#current === null || this.#current.size >= this.#segmentMaxBytes;
       if (created) segment = await this.#begin(group[0].id);
       else segment = this.#current!;
-      // One record, as most groups under light load: written as it is, without a copy.
-      const bytes = group.length === 1
-        ? group[0].record
-        : concatBytes(group.map((pending) => pending.record));
+      // The group's records in one buffer: each message copied once, one write.
+      const bytes = new Uint8Array(group.reduce((sum, pending) => sum + pending.size, 0));
+      let end = 0;
+      for (const pending of group) {
+        end = writeSpoolRecord(bytes, end, pending.id, pending.sender, pending.message);
+      }
       await writeAll(segment.file!, bytes);
       await segment.file!.syncData();
       if (created) await syncDir(this.#dir);
       this.#groups += 1;
       let offset = segment.size;
       for (const pending of group) {
-        const length = pending.record.length - SPOOL_RECORD_OVERHEAD;
         this.#places.set(pending.id, {
           segment,
           offset: offset + SPOOL_RECORD_HEADER_BYTES,
-          length,
+          length: pending.message.length,
         });
-        offset += pending.record.length;
+        offset += pending.size;
         this.#remember(pending.id, pending.message);
       }
       segment.size = offset;

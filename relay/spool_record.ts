@@ -27,11 +27,36 @@ import { crc32 } from "node:zlib";
 import { MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
 
 const MAGIC_V2 = [0x4d, 0x4c, 0x53, 0x32]; // "MLS2"
-const MAGIC_V1 = [0x4d, 0x4c, 0x53, 0x31]; // "MLS1"
 const ID_BYTES = 32;
 const HEADER_BYTES = 4 + ID_BYTES + 8 + 4;
 const CHECKSUM_BYTES = 4;
-const CHECKSUM_BYTES_V1 = 8;
+
+/** A record format that is read: its magic, and its checksum's size and check. */
+interface RecordFormat {
+  magic: readonly number[];
+  checksumBytes: number;
+  /** Whether `stored` (the record's checksum) matches `whole` (everything before it). */
+  intact(whole: Uint8Array, stored: Uint8Array): boolean;
+}
+
+/** The formats read, newest first: version 2 (CRC-32), then version 1 (8 bytes of SHA-256). */
+const READ_FORMATS: readonly RecordFormat[] = [
+  {
+    magic: MAGIC_V2,
+    checksumBytes: CHECKSUM_BYTES,
+    intact: (whole, stored) =>
+      new DataView(stored.buffer, stored.byteOffset, CHECKSUM_BYTES).getUint32(0) === crc32(whole),
+  },
+  {
+    magic: [0x4d, 0x4c, 0x53, 0x31], // "MLS1"
+    checksumBytes: 8,
+    intact: (whole, stored) => {
+      const digest = createHash("sha256").update(whole).digest();
+      return stored.every((byte, i) => digest[i] === byte);
+    },
+  },
+];
+
 /** Where a record's message begins, from the record's start. */
 export const SPOOL_RECORD_HEADER_BYTES = HEADER_BYTES;
 /** The bytes a record adds to its message. */
@@ -128,21 +153,17 @@ export function readSpoolSegment(bytes: Uint8Array): SpoolSegmentContents {
   const records: SpoolRecordPlace[] = [];
   let offset = 0;
   while (offset + HEADER_BYTES <= bytes.length) {
-    const version = MAGIC_V2.every((byte, i) => bytes[offset + i] === byte)
-      ? 2
-      : MAGIC_V1.every((byte, i) => bytes[offset + i] === byte)
-      ? 1
-      : 0;
-    if (version === 0) break;
+    const format = READ_FORMATS.find(({ magic }) =>
+      magic.every((byte, i) => bytes[offset + i] === byte)
+    );
+    if (format === undefined) break;
     const length = view.getUint32(offset + 4 + ID_BYTES + 8);
     const end = offset + HEADER_BYTES + length;
-    const checksumBytes = version === 2 ? CHECKSUM_BYTES : CHECKSUM_BYTES_V1;
+    const { checksumBytes } = format;
     if (length > MAX_REPORT_MESSAGE_BYTES || end + checksumBytes > bytes.length) break;
-    const whole = bytes.subarray(offset, end);
-    const intact = version === 2
-      ? view.getUint32(end) === crc32(whole)
-      : checksumV1(whole).every((byte, i) => bytes[end + i] === byte);
-    if (!intact) break;
+    if (!format.intact(bytes.subarray(offset, end), bytes.subarray(end, end + checksumBytes))) {
+      break;
+    }
     const sender = Number(view.getBigUint64(offset + 4 + ID_BYTES));
     records.push({
       id: asciiDecoder.decode(bytes.subarray(offset + 4, offset + 4 + ID_BYTES)),
@@ -153,9 +174,4 @@ export function readSpoolSegment(bytes: Uint8Array): SpoolSegmentContents {
     offset = end + checksumBytes;
   }
   return { records, validBytes: offset };
-}
-
-/** A version 1 record's checksum: the first 8 bytes of SHA-256. */
-function checksumV1(bytes: Uint8Array): Uint8Array {
-  return createHash("sha256").update(bytes).digest().subarray(0, CHECKSUM_BYTES_V1);
 }

@@ -12,10 +12,10 @@
  * 6. check the report's shape, then store it exactly once (a resend is recognised by its
  *    computer id and sequence number).
  *
- * Signature verification and decryption are Web Crypto calls, which Deno runs on a thread pool:
- * with many reports in flight that keeps the event loop (the server's one JavaScript thread) free
- * for parsing, HTTP and the rest; only the digest of the stored body is node:crypto (synchronous,
- * cheaper than a round trip for so small a job).
+ * Signature verification is a Web Crypto call, which Deno runs on a thread pool: with many
+ * reports in flight that keeps the event loop (the server's one JavaScript thread) free for
+ * parsing, HTTP and the rest. A report's AES-GCM open and the digest of the stored body are
+ * node:crypto (synchronous, cheaper than a round trip for so small a job: `envelope/aes_gcm.ts`).
  *
  * @module
  */

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { decodeUtf8 } from "./utf8.ts";
+
 /**
  * Encodes bytes as unpadded base64url.
  *
@@ -68,5 +70,5 @@ export function encodeBase64UrlText(text: string): string {
 
 /** Decodes unpadded base64url into UTF-8 text, refusing invalid UTF-8. */
 export function decodeBase64UrlText(text: string): string {
-  return new TextDecoder("utf-8", { fatal: true }).decode(decodeBase64Url(text));
+  return decodeUtf8(decodeBase64Url(text));
 }

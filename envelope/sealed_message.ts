@@ -41,6 +41,7 @@ import {
 } from "./jws.ts";
 import { signSenderSignature, verifySenderSignature } from "./sender_signature.ts";
 import { ED25519_SIGNATURE_LENGTH } from "./signature.ts";
+import { decodeUtf8 } from "./utf8.ts";
 
 /** A sealed message as it travels: a flattened JWE plus the sender's signature over its compact form. */
 export interface SealedMessage extends FlattenedJwe {
@@ -369,7 +370,7 @@ export async function openSignedMessage<Claims extends { kid: string | null }>(
   const inner = await decryptJwe(parsed.message, contentKey);
   let compact: string;
   try {
-    compact = new TextDecoder("utf-8", { fatal: true }).decode(inner);
+    compact = decodeUtf8(inner);
   } catch {
     throw new MleError("ERR_SIGNATURE_INVALID", kind.signatureInvalid);
   }

@@ -8,6 +8,7 @@
 import { decodeBase64Url } from "./base64url.ts";
 import { type FlattenedJws, signJsonJws, verifyJws } from "./jws.ts";
 import { MleError } from "./errors.ts";
+import { decodeUtf8 } from "./utf8.ts";
 
 /** The kinds of site-signed document; each is its own JWS `typ`. */
 export type DocumentType =
@@ -20,8 +21,6 @@ export type DocumentType =
 
 /** A site-signed document as it travels and is stored. */
 export type SignedDocument = FlattenedJws;
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Signs a JSON body as a document of the given type.
@@ -66,7 +65,7 @@ export async function verifyDocument(
   }
   let body: unknown;
   try {
-    body = JSON.parse(decoder.decode(payload));
+    body = JSON.parse(decodeUtf8(payload));
   } catch (cause) {
     throw new MleError("ERR_DOCUMENT_INVALID", `Cannot read ${type}: body is not JSON`, { cause });
   }
@@ -94,7 +93,7 @@ export async function verifyDocument(
 export function readUnverifiedBody(text: string): Record<string, unknown> | null {
   try {
     const { payload } = JSON.parse(text) as { payload: string };
-    const body = JSON.parse(decoder.decode(decodeBase64Url(payload)));
+    const body = JSON.parse(decodeUtf8(decodeBase64Url(payload)));
     return typeof body === "object" && body !== null && !Array.isArray(body) ? body : null;
   } catch {
     return null;

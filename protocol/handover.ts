@@ -17,6 +17,7 @@
 import { decodeBase64Url } from "../envelope/base64url.ts";
 import { MleError } from "../envelope/errors.ts";
 import { type FlattenedJws, signJsonJws, verifyJws } from "../envelope/jws.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** JWS `typ` of a hand-over. */
 export const HANDOVER_TYPE = "mle-handover";
@@ -54,7 +55,7 @@ export async function verifyHandover(
   const { payload } = await verifyJws(oldPublicKey, document, HANDOVER_TYPE);
   let claims: Omit<HandoverClaims, "lastSeq"> & { lastSeq?: unknown };
   try {
-    claims = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+    claims = JSON.parse(decodeUtf8(payload));
   } catch (cause) {
     throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read hand-over: not JSON", { cause });
   }

@@ -9,6 +9,7 @@ import { decodeBase64Url } from "../envelope/base64url.ts";
 import { MleError } from "../envelope/errors.ts";
 import { type FlattenedJws, readJwsHeader, signJsonJws, verifyJws } from "../envelope/jws.ts";
 import { importSigningPublicKey } from "../envelope/signature.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** JWS `typ` of a registration. */
 export const REGISTRATION_TYPE = "mle-registration";
@@ -50,7 +51,7 @@ export async function verifyRegistration(
   let claims: RegistrationClaims;
   try {
     claims = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(decodeBase64Url(jws.payload)),
+      decodeUtf8(decodeBase64Url(jws.payload)),
     );
   } catch (cause) {
     throw new MleError("ERR_ENVELOPE_MALFORMED", "Cannot read registration: payload is not JSON", {

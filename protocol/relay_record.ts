@@ -14,6 +14,7 @@
 
 import { encodeBase64Url } from "../envelope/base64url.ts";
 import { API } from "./paths.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** Most bytes of a record's body. */
 export const RELAY_RECORD_MAX_BYTES = 4 * 1024;
@@ -35,7 +36,6 @@ const URL_TEXT = /^https?:\/\/[\x21-\x7e]{1,492}$/;
 const KID = /^[0-9a-f]{40}$/;
 const DIGEST = /^[A-Za-z0-9_-]{43}$/;
 const encoder = new TextEncoder();
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The base64url SHA-256 of a record's body: the last segment of its path. */
 export async function relayRecordDigest(body: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -83,7 +83,7 @@ export function readRelayRecord(body: Uint8Array): RelayRecordClaim | null {
   if (body.length > RELAY_RECORD_MAX_BYTES) return null;
   let value: unknown;
   try {
-    value = JSON.parse(utf8.decode(body));
+    value = JSON.parse(decodeUtf8(body));
   } catch {
     return null;
   }

@@ -50,6 +50,7 @@ import {
 } from "../envelope/sealed_message.ts";
 import { MAX_REPORT_MESSAGE_BYTES } from "./limits.ts";
 import { readBounded } from "./read_bounded.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** JWE `cty` of a report bundle. */
 export const BUNDLE_CONTENT_TYPE = "mle-bundle+gzip";
@@ -68,7 +69,6 @@ const MAGIC = new TextEncoder().encode("MLE-BUNDLE/1\n");
 const SLICE_BYTES = 1024;
 const BUNDLE_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** One client's signed report, with its payload as bytes. */
 export interface BundleEntry {
@@ -206,7 +206,7 @@ export async function decodeBundle(
     if (newline < 0) throw malformed(`report #${entries.length + 1} has no header line`);
     let head: string;
     try {
-      head = decoder.decode(plain.subarray(0, newline));
+      head = decodeUtf8(plain.subarray(0, newline));
     } catch {
       throw malformed(`report #${entries.length + 1} has a header line that is not UTF-8`);
     }

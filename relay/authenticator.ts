@@ -26,6 +26,7 @@ import { KeyExchangeThrottle } from "./key_exchange_throttle.ts";
 import type { Refusal } from "./refusal.ts";
 import type { RelayPasswords } from "./relay_passwords.ts";
 import { revokedRefusal } from "./revocation_list.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** An answer that refuses a registration: a refusal, or "wait", with how long. */
 export type RegistrationRefusal = Refusal | {
@@ -81,8 +82,6 @@ export interface RelayAuthenticatorOptions {
 export const KEY_EXCHANGE_REQUIRED_MESSAGE =
   "This relay is authenticating: run mle-client register --password … <relay-url> first";
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
 /**
  * Admits registrations and reports at an authenticating relay.
  *
@@ -133,7 +132,7 @@ export class RelayAuthenticator {
   ): Promise<RegistrationAdmission> {
     let value: Record<string, unknown>;
     try {
-      value = JSON.parse(decoder.decode(bytes));
+      value = JSON.parse(decodeUtf8(bytes));
     } catch {
       return refuse(400, "ERR_ENVELOPE_MALFORMED", "Cannot read registration: not UTF-8 JSON");
     }

@@ -20,6 +20,7 @@ import { type BundleEntry, entryOfJws } from "../protocol/report_bundle.ts";
 import type { ClientPublicKeys } from "./client_public_keys.ts";
 import type { RelayKeyRing } from "./relay_key_ring.ts";
 import type { RevocationList } from "./revocation_list.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What a {@linkcode BundleReportOpener} opens with. */
 export interface BundleReportOpenerOptions {
@@ -83,7 +84,7 @@ export class BundleReportOpener {
         parsed.message.encrypted_key,
       );
       const inner = await decryptJwe(parsed.message, contentKey);
-      const jws = fromCompactJws(new TextDecoder("utf-8", { fatal: true }).decode(inner));
+      const jws = fromCompactJws(decodeUtf8(inner));
       inner.fill(0);
       await openSignedReport(client.publicKey, jws, claims);
       return entryOfJws(jws);

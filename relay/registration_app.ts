@@ -23,8 +23,7 @@ import { describeUnreachable } from "./_describe_unreachable.ts";
 import { JSON_HEADERS, limitBody, passedRetryAfter, readBody } from "./_request_body.ts";
 import { type RelayAppContext, remoteAddress } from "./relay_app_context.ts";
 import { Upstream } from "./upstream.ts";
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /**
  * Creates the relay's registration and key-exchange routes (full paths: mount at `/`).
@@ -171,7 +170,7 @@ async function vouchedBody(
 ): Promise<string | Uint8Array<ArrayBuffer>> {
   let value: Record<string, unknown>;
   try {
-    value = JSON.parse(decoder.decode(received));
+    value = JSON.parse(decodeUtf8(received));
   } catch {
     return received;
   }

@@ -31,8 +31,8 @@ import { JSON_HEADERS, limitBody, readBody } from "./_request_body.ts";
 import { type RelayAppContext, remoteAddress } from "./relay_app_context.ts";
 import { refuseForgery } from "./sender_keys.ts";
 import { SpoolFullError } from "./spool.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
 /** What a sender told that the spool is full waits before trying again. */
 export const SPOOL_FULL_RETRY_AFTER_SECONDS = 60;
 
@@ -57,7 +57,7 @@ export function createRelayReportsApp(context: RelayAppContext): Hono {
   const acceptReport = async (bytes: Uint8Array, source: string | null): Promise<ReportAnswer> => {
     let value: unknown;
     try {
-      value = JSON.parse(decoder.decode(bytes));
+      value = JSON.parse(decodeUtf8(bytes));
     } catch {
       return refused(400, "ERR_ENVELOPE_MALFORMED", "Cannot read report: body is not UTF-8 JSON");
     }

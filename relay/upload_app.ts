@@ -56,6 +56,7 @@ import { type ParentSource, Upstream } from "./upstream.ts";
 import { type KnownSenderKeys, refuseForgery } from "./sender_keys.ts";
 import type { BufferedUpload, UploadBuffer } from "./upload_buffer.ts";
 import type { UploadForwarder } from "./upload_forwarder.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What the relay's upload routes are built from. */
 export interface RelayUploadOptions {
@@ -78,7 +79,6 @@ export interface RelayUploadOptions {
   senderKeys?: KnownSenderKeys;
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
 const RETRY_AFTER_SECONDS = 1;
 const LIMITS_CACHE_MS = 30_000;
 /** How long a manifest post waits for the parent before answering from the buffer. */
@@ -113,7 +113,7 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
   const forgedUpload = async (upload: BufferedUpload) => {
     if (!options.senderKeys || checked.has(upload)) return null;
     const bytes = await buffer.readManifest(upload);
-    const message = readUploadManifestMessage(JSON.parse(decoder.decode(bytes)));
+    const message = readUploadManifestMessage(JSON.parse(decodeUtf8(bytes)));
     const refusal = await refuseForgery(options.senderKeys, { what: "upload manifest", message });
     if (refusal === null) checked.add(upload);
     return refusal;
@@ -150,7 +150,7 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
     }
     let parsed: ParsedUploadManifest;
     try {
-      parsed = readUploadManifestMessage(JSON.parse(decoder.decode(bytes)));
+      parsed = readUploadManifestMessage(JSON.parse(decodeUtf8(bytes)));
     } catch (error) {
       if (error instanceof MleError || error instanceof SyntaxError || error instanceof TypeError) {
         return fail(c, 400, "ERR_ENVELOPE_MALFORMED", "Cannot read upload manifest");

@@ -8,6 +8,7 @@
 import { MleError } from "../envelope/errors.ts";
 import type { WireErrorCode, WireErrorStatus } from "../protocol/wire_error_codes.ts";
 import type { ComputerRecord } from "../store/store.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** The statuses a refusal is answered with. */
 export type IngestErrorStatus = 400 | 403 | 404 | 409 | 413 | 415 | 429 | 503;
@@ -43,15 +44,13 @@ export class IngestError<C extends WireErrorCode = WireErrorCode> extends Error 
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 /**
  * Parses a request body as JSON, refusing anything else with 400 `ERR_ENVELOPE_MALFORMED`
  * (`what` names the document: "report", "bundle", …).
  */
 export function parseJsonBody(body: Uint8Array, what: string): unknown {
   try {
-    return JSON.parse(utf8.decode(body));
+    return JSON.parse(decodeUtf8(body));
   } catch {
     throw new IngestError(400, "ERR_ENVELOPE_MALFORMED", `Cannot read ${what}: body is not JSON`);
   }

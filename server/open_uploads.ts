@@ -21,6 +21,7 @@ import {
   type UploadDisk,
 } from "./upload_chunk_writer.ts";
 import { finalizeUpload, recordFailure, statusOf } from "./upload_completion.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What the uploads held open need. */
 export interface OpenUploadsOptions {
@@ -32,8 +33,6 @@ export interface OpenUploadsOptions {
   /** Uploads kept open in memory. */
   maxActive: number;
 }
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Uploads in progress held open in memory, and the lock that orders the work on each. */
 export class OpenUploads {
@@ -130,7 +129,7 @@ export class OpenUploads {
       return (await records.getUpload(cid, uid))!;
     }
     const parsed = readUploadManifestMessage(
-      JSON.parse(decoder.decode(await files.readManifest(cid, uid))),
+      JSON.parse(decodeUtf8(await files.readManifest(cid, uid))),
     );
     let chunkKey: CryptoKey | null = null;
     if (parsed.kind === "encrypted") {

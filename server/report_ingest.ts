@@ -36,6 +36,7 @@ import { IngestError, ingestErrorFrom, readJsonMessage } from "./ingest_error.ts
 import { reportToStore } from "./report_to_store.ts";
 import type { KeyRing } from "./key_ring.ts";
 import { authenticateSender } from "./sender_authentication.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What ingest needs. */
 export interface IngestContext {
@@ -61,8 +62,6 @@ export interface IngestResult {
    */
   spooled: boolean;
 }
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Verifies, decrypts and stores one upstream message.
@@ -105,7 +104,7 @@ export async function ingestReport(
       // binds the sender to this report. Verifying the inner one would prove the same thing twice
       // and cost a third of the encrypted path; it is there for decrypting relays' bundles, whose
       // every inner signature `bundle_ingest.ts` verifies.
-      reportBytes = readInnerMessageUnverified(REPORT_MESSAGE, decoder.decode(inner), claims);
+      reportBytes = readInnerMessageUnverified(REPORT_MESSAGE, decodeUtf8(inner), claims);
     } catch (error) {
       if (error instanceof TypeError) {
         throw new IngestError(400, "ERR_ENVELOPE_MALFORMED", "Cannot read report: not UTF-8");

@@ -12,14 +12,13 @@ import { checkReport, type Report } from "../protocol/report.ts";
 import { searchTextOf } from "../store/report_search_text.ts";
 import type { NewReport } from "../store/store.ts";
 import { IngestError } from "./ingest_error.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What the envelope, not the report, says of a report to store. */
 export type ReportEnvelopeFields = Pick<
   NewReport,
   "computerId" | "seq" | "receivedAt" | "encrypted" | "kid"
 >;
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The report to store from its verified bytes.
@@ -44,7 +43,7 @@ export function reportToStore(bytes: Uint8Array, envelope: ReportEnvelopeFields)
   let text: string;
   let report: Report;
   try {
-    text = decoder.decode(bytes);
+    text = decodeUtf8(bytes);
     report = JSON.parse(text);
   } catch {
     throw new IngestError(400, "ERR_REPORT_INVALID", "Cannot read report: it is not JSON");

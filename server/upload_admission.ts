@@ -23,6 +23,7 @@ import { IngestError, ingestErrorFrom } from "./ingest_error.ts";
 import { authenticateSender } from "./sender_authentication.ts";
 import type { UploadQuota } from "./upload_quota.ts";
 import type { UploadFiles } from "./upload_store.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What admitting uploads needs. */
 export interface UploadAdmissionOptions {
@@ -43,8 +44,6 @@ export interface AdmittedManifest {
   /** The file key sealed for this computer, server key and wrapped key, to keep on disk. */
   sealedFileKey: Uint8Array<ArrayBuffer> | null;
 }
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Admits new uploads and gives back the file keys of those in progress. */
 export class UploadAdmission {
@@ -99,7 +98,7 @@ export class UploadAdmission {
     }
     let manifest: UploadManifest;
     try {
-      manifest = JSON.parse(decoder.decode(opened.manifest));
+      manifest = JSON.parse(decodeUtf8(opened.manifest));
     } catch {
       throw new IngestError(400, "ERR_MANIFEST_INVALID", "Cannot read upload manifest: not JSON");
     }

@@ -14,6 +14,7 @@ import type { TargetOs } from "../keystore/default_paths.ts";
 import { joinPath, readSecretFile, replaceFileAtomically } from "../keystore/secure_file.ts";
 import type { ServiceManager } from "./service_definition.ts";
 import type { ServicePlan, ServiceRole } from "./service_plan.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** The record's file name in the data dir. */
 export const SERVICE_RECORD_FILE = "service.json";
@@ -89,7 +90,7 @@ export async function readServiceRecord(dataDir: string): Promise<ServiceRecord 
   if (bytes.length > MAX_RECORD_BYTES) throw invalid(path, "it is too large");
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    value = JSON.parse(decodeUtf8(bytes));
   } catch {
     throw invalid(path, "it is not JSON");
   }

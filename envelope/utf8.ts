@@ -1,7 +1,6 @@
 /**
- * Strict UTF-8 decoding: the one place the product turns received bytes into text (message
- * bodies, JOSE headers and payloads, records read back from disk). Bytes that are not UTF-8 are
- * refused, never repaired.
+ * Strict UTF-8 decoding, for every text that must be refused rather than repaired when its bytes
+ * are not UTF-8: message bodies, JOSE headers and payloads, manifests and records read back.
  *
  * Deno's `TextDecoder` has a fast path for a lenient UTF-8 decoder only; a fatal one goes through
  * the generic decoder, five to six times slower for a report's 3 KB (1.7 against 0.3 µs here), and

@@ -13,8 +13,8 @@
  */
 
 import { encodeBase64Url } from "../envelope/base64url.ts";
-import { API } from "./paths.ts";
 import { decodeUtf8 } from "../envelope/utf8.ts";
+import { API } from "./paths.ts";
 
 /** Most bytes of a record's body. */
 export const RELAY_RECORD_MAX_BYTES = 4 * 1024;

@@ -48,9 +48,9 @@ import {
   sealedMessageCodec,
   sealedMessageKind,
 } from "../envelope/sealed_message.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import { MAX_REPORT_MESSAGE_BYTES } from "./limits.ts";
 import { readBounded } from "./read_bounded.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** JWE `cty` of a report bundle. */
 export const BUNDLE_CONTENT_TYPE = "mle-bundle+gzip";

@@ -15,6 +15,7 @@ import { type Logger, silentLogger } from "../cli/log.ts";
 import { MleError } from "../envelope/errors.ts";
 import type { FlattenedJws } from "../envelope/jws.ts";
 import { type ParsedMessage, verifyMessageSignature } from "../envelope/report_message.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import type { ParentAnswer } from "../protocol/bounded_fetch.ts";
 import { type ErrorBody, errorBody } from "../protocol/http_error.ts";
 import { wireCodeOf, type WireErrorCode } from "../protocol/wire_error_codes.ts";
@@ -26,7 +27,6 @@ import { KeyExchangeThrottle } from "./key_exchange_throttle.ts";
 import type { Refusal } from "./refusal.ts";
 import type { RelayPasswords } from "./relay_passwords.ts";
 import { revokedRefusal } from "./revocation_list.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** An answer that refuses a registration: a refusal, or "wait", with how long. */
 export type RegistrationRefusal = Refusal | {

@@ -16,11 +16,11 @@ import {
   readUpstreamMessage,
   verifyMessageSignature,
 } from "../envelope/report_message.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import { type BundleEntry, entryOfJws } from "../protocol/report_bundle.ts";
 import type { ClientPublicKeys } from "./client_public_keys.ts";
 import type { RelayKeyRing } from "./relay_key_ring.ts";
 import type { RevocationList } from "./revocation_list.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What a {@linkcode BundleReportOpener} opens with. */
 export interface BundleReportOpenerOptions {

@@ -14,6 +14,7 @@
 
 import { Hono } from "hono";
 import type { FlattenedJws } from "../envelope/jws.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { errorBody, errorCodeOf } from "../protocol/http_error.ts";
 import { MAX_DOCUMENT_BYTES, MAX_REGISTRATION_BYTES } from "../protocol/limits.ts";
@@ -23,7 +24,6 @@ import { describeUnreachable } from "./_describe_unreachable.ts";
 import { JSON_HEADERS, limitBody, passedRetryAfter, readBody } from "./_request_body.ts";
 import { type RelayAppContext, remoteAddress } from "./relay_app_context.ts";
 import { Upstream } from "./upstream.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /**
  * Creates the relay's registration and key-exchange routes (full paths: mount at `/`).

@@ -18,6 +18,7 @@
 import { Hono } from "hono";
 import { MleError } from "../envelope/errors.ts";
 import { readUpstreamMessage } from "../envelope/report_message.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { wireCodeOf, type WireErrorCode } from "../protocol/wire_error_codes.ts";
 import { MAX_REPORT_BATCH_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
@@ -31,7 +32,6 @@ import { JSON_HEADERS, limitBody, readBody } from "./_request_body.ts";
 import { type RelayAppContext, remoteAddress } from "./relay_app_context.ts";
 import { refuseForgery } from "./sender_keys.ts";
 import { SpoolFullError } from "./spool.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What a sender told that the spool is full waits before trying again. */
 export const SPOOL_FULL_RETRY_AFTER_SECONDS = 60;

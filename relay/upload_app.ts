@@ -32,6 +32,7 @@ import {
   type ParsedUploadManifest,
   readUploadManifestMessage,
 } from "../envelope/upload_manifest.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { isWireErrorCode, type WireErrorCode } from "../protocol/wire_error_codes.ts";
 import {
@@ -56,7 +57,6 @@ import { type ParentSource, Upstream } from "./upstream.ts";
 import { type KnownSenderKeys, refuseForgery } from "./sender_keys.ts";
 import type { BufferedUpload, UploadBuffer } from "./upload_buffer.ts";
 import type { UploadForwarder } from "./upload_forwarder.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What the relay's upload routes are built from. */
 export interface RelayUploadOptions {

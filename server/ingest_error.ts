@@ -6,9 +6,9 @@
  */
 
 import { MleError } from "../envelope/errors.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import type { WireErrorCode, WireErrorStatus } from "../protocol/wire_error_codes.ts";
 import type { ComputerRecord } from "../store/store.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** The statuses a refusal is answered with. */
 export type IngestErrorStatus = 400 | 403 | 404 | 409 | 413 | 415 | 429 | 503;

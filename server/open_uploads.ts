@@ -9,6 +9,7 @@
 
 import { deriveChunkKey } from "../envelope/upload_chunk.ts";
 import { readUploadManifestMessage } from "../envelope/upload_manifest.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import type { UploadStatus } from "../protocol/upload.ts";
 import type { UploadRecord } from "../store/upload_records.ts";
 import { IngestError } from "./ingest_error.ts";
@@ -21,7 +22,6 @@ import {
   type UploadDisk,
 } from "./upload_chunk_writer.ts";
 import { finalizeUpload, recordFailure, statusOf } from "./upload_completion.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What the uploads held open need. */
 export interface OpenUploadsOptions {

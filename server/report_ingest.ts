@@ -28,6 +28,7 @@ import {
   verifyMessageSignature,
 } from "../envelope/report_message.ts";
 import { readInnerMessageUnverified } from "../envelope/sealed_message.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import type { BatchWriter, WriteOutcome } from "./batch_writer.ts";
 import { type ClearTextCheck, clearTextRefusal } from "./clear_text_policy.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
@@ -36,7 +37,6 @@ import { IngestError, ingestErrorFrom, readJsonMessage } from "./ingest_error.ts
 import { reportToStore } from "./report_to_store.ts";
 import type { KeyRing } from "./key_ring.ts";
 import { authenticateSender } from "./sender_authentication.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What ingest needs. */
 export interface IngestContext {

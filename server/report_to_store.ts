@@ -8,11 +8,11 @@
  */
 
 import { createHash } from "node:crypto";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import { checkReport, type Report } from "../protocol/report.ts";
 import { searchTextOf } from "../store/report_search_text.ts";
 import type { NewReport } from "../store/store.ts";
 import { IngestError } from "./ingest_error.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What the envelope, not the report, says of a report to store. */
 export type ReportEnvelopeFields = Pick<

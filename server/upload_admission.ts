@@ -13,6 +13,7 @@ import {
   openUploadManifestWithFileKey,
   type ParsedUploadManifest,
 } from "../envelope/upload_manifest.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import { checkManifest, type UploadLimits, type UploadManifest } from "../protocol/upload.ts";
 import type { Logger } from "../cli/log.ts";
 import { type ClearTextCheck, clearTextRefusal } from "./clear_text_policy.ts";
@@ -23,7 +24,6 @@ import { IngestError, ingestErrorFrom } from "./ingest_error.ts";
 import { authenticateSender } from "./sender_authentication.ts";
 import type { UploadQuota } from "./upload_quota.ts";
 import type { UploadFiles } from "./upload_store.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** What admitting uploads needs. */
 export interface UploadAdmissionOptions {

@@ -10,11 +10,11 @@
  */
 
 import { CliError } from "../cli/output.ts";
+import { decodeUtf8 } from "../envelope/utf8.ts";
 import type { TargetOs } from "../keystore/default_paths.ts";
 import { joinPath, readSecretFile, replaceFileAtomically } from "../keystore/secure_file.ts";
 import type { ServiceManager } from "./service_definition.ts";
 import type { ServicePlan, ServiceRole } from "./service_plan.ts";
-import { decodeUtf8 } from "../envelope/utf8.ts";
 
 /** The record's file name in the data dir. */
 export const SERVICE_RECORD_FILE = "service.json";

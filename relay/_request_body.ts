@@ -7,27 +7,18 @@
  */
 
 import type { Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { errorBody } from "../protocol/http_error.ts";
-import { initialReadBytes, readBounded } from "../protocol/read_bounded.ts";
+import { readRequestBody } from "../protocol/read_bounded.ts";
 import { parseRetryAfter } from "../protocol/upload_fetch.ts";
 
 /** The headers of a JSON answer. */
 export const JSON_HEADERS = { "content-type": "application/json" };
 
 /**
- * Refuses a body whose declared length is too large before reading any of it, and counts the
- * bytes of one without a declared length (hono's `bodyLimit`).
- */
-export function limitBody(maxSize: number, what: string): ReturnType<typeof bodyLimit> {
-  return bodyLimit({ maxSize, onError: () => tooLarge(maxSize, what) });
-}
-
-/**
- * Reads the body, never holding more than `maxSize` + 1 bytes: `bodyLimit` trusts a declared
- * length, and a declared length can lie. A small declared length sizes the buffer exactly.
+ * Reads the body within `maxSize` (`readRequestBody`: a declared length over it refused unread, a
+ * small body of a declared length in one call, any other counted while it is read).
  *
  * @throws {HTTPException} 413 `ERR_TOO_LARGE` when the body is larger.
  */
@@ -36,8 +27,7 @@ export async function readBody(
   maxSize: number,
   what: string,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const expected = initialReadBytes(c.req.header("content-length"), maxSize);
-  const bytes = await readBounded(c.req.raw.body, maxSize, expected);
+  const bytes = await readRequestBody(c.req.raw, maxSize);
   if (bytes === null) tooLarge(maxSize, what);
   return bytes;
 }

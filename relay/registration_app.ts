@@ -21,7 +21,7 @@ import { MAX_DOCUMENT_BYTES, MAX_REGISTRATION_BYTES } from "../protocol/limits.t
 import { API } from "../protocol/paths.ts";
 import type { VoucherStatement } from "../protocol/relay_voucher.ts";
 import { describeUnreachable } from "./_describe_unreachable.ts";
-import { JSON_HEADERS, limitBody, passedRetryAfter, readBody } from "./_request_body.ts";
+import { JSON_HEADERS, passedRetryAfter, readBody } from "./_request_body.ts";
 import { type RelayAppContext, remoteAddress } from "./relay_app_context.ts";
 import { Upstream } from "./upstream.ts";
 
@@ -55,7 +55,7 @@ export function createRelayRegistrationApp(context: RelayAppContext): Hono {
     return c.json(parameters, 200, { "cache-control": "no-store" });
   });
 
-  app.post(API.register, limitBody(MAX_REGISTRATION_BYTES, "registration"), async (c) => {
+  app.post(API.register, async (c) => {
     const received = await readBody(c, MAX_REGISTRATION_BYTES, "registration");
     const source = remoteAddress(c);
     const admission = authenticator

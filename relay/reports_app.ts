@@ -28,7 +28,7 @@ import {
   type ReportBatchResult,
 } from "../protocol/report_batch.ts";
 import { API } from "../protocol/paths.ts";
-import { JSON_HEADERS, limitBody, readBody } from "./_request_body.ts";
+import { JSON_HEADERS, readBody } from "./_request_body.ts";
 import { type RelayAppContext, remoteAddress } from "./relay_app_context.ts";
 import { refuseForgery } from "./sender_keys.ts";
 import { SpoolFullError } from "./spool.ts";
@@ -116,7 +116,7 @@ export function createRelayReportsApp(context: RelayAppContext): Hono {
   };
 
   const app = new Hono();
-  app.post(API.reports, limitBody(MAX_REPORT_MESSAGE_BYTES, "report"), async (c) => {
+  app.post(API.reports, async (c) => {
     // A full spool refuses before reading anything: a flood costs this relay little.
     if (spool.isFull()) {
       await c.req.raw.body?.cancel().catch(() => {});
@@ -128,7 +128,7 @@ export function createRelayReportsApp(context: RelayAppContext): Hono {
 
   // A child relay's batch: each envelope checked and spooled as if its client sent it here
   // (their puts share the spool's group commit), each answered as it would be alone.
-  app.post(API.reportBatch, limitBody(MAX_REPORT_BATCH_BYTES, "report batch"), async (c) => {
+  app.post(API.reportBatch, async (c) => {
     if (spool.isFull()) {
       await c.req.raw.body?.cancel().catch(() => {});
       return answer(spoolFull("spool"));

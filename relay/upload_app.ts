@@ -49,7 +49,7 @@ import {
   type UploadLimits,
   type UploadStatus,
 } from "../protocol/upload.ts";
-import { readBounded } from "../protocol/read_bounded.ts";
+import { readRequestBody } from "../protocol/read_bounded.ts";
 import { releaseBytes } from "../protocol/release_bytes.ts";
 import { fetchUploadAnswer, readExactBody } from "../protocol/upload_fetch.ts";
 import { API } from "../protocol/paths.ts";
@@ -139,7 +139,7 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
   });
 
   app.post("/", async (c) => {
-    const bytes = await readBounded(c.req.raw.body, MAX_MANIFEST_MESSAGE_BYTES);
+    const bytes = await readRequestBody(c.req.raw, MAX_MANIFEST_MESSAGE_BYTES);
     if (bytes === null) {
       return fail(
         c,

@@ -5,7 +5,6 @@
  */
 
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
 import { answerMetrics, type Registry } from "../ops/metrics.ts";
 import { internalErrorAnswer } from "../ops/internal_error_answer.ts";
@@ -22,7 +21,7 @@ import type { Store } from "../store/store.ts";
 import { MAX_BUNDLE_MESSAGE_BYTES } from "../protocol/report_bundle.ts";
 import { BundleIngest } from "./bundle_ingest.ts";
 import { type DatabaseOutageSpool, databaseUnavailableError } from "./database_outage_spool.ts";
-import { inactiveReason, IngestError } from "./ingest_error.ts";
+import { inactiveReason, IngestError, readBodyWithin } from "./ingest_error.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 import { registerClient } from "./registration.ts";
 import { createReportBatchApp } from "./report_batch_ingest.ts";
@@ -88,13 +87,6 @@ export function createServerApp(options: ServerAppOptions): Hono {
     return internalErrorAnswer(c, error, log, "request failed");
   });
   app.notFound((c) => c.json(errorBody("ERR_NOT_FOUND", `No such path: ${c.req.path}`), 404));
-
-  const tooLarge = (limit: number) =>
-    bodyLimit({
-      maxSize: limit,
-      onError: (c) =>
-        c.json(errorBody("ERR_TOO_LARGE", `Cannot accept a body over ${limit} bytes`), 413),
-    });
 
   app.get(API.capabilities, (c) =>
     c.json(
@@ -189,10 +181,10 @@ export function createServerApp(options: ServerAppOptions): Hono {
     return c.body(document, 200, { "content-type": "application/json" });
   });
 
-  app.post(API.register, tooLarge(MAX_REGISTRATION_BYTES), async (c) => {
+  app.post(API.register, async (c) => {
     // Costs nothing while the database is known to be away (no connection attempt per request).
     if (options.outageSpool?.unavailable) throw databaseUnavailableError();
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    const body = await readBodyWithin(c.req.raw, MAX_REGISTRATION_BYTES, "registration");
     const result = await registerClient(body, {
       store,
       computers: ingest.computers,
@@ -206,8 +198,8 @@ export function createServerApp(options: ServerAppOptions): Hono {
   });
 
   // A decrypting relay's bundle: one envelope, many client-signed reports, one outcome each.
-  app.post(API.bundles, tooLarge(MAX_BUNDLE_MESSAGE_BYTES), async (c) => {
-    const body = new Uint8Array(await c.req.arrayBuffer());
+  app.post(API.bundles, async (c) => {
+    const body = await readBodyWithin(c.req.raw, MAX_BUNDLE_MESSAGE_BYTES, "bundle");
     try {
       return c.json(await bundles.ingest(body));
     } catch (error) {
@@ -216,8 +208,8 @@ export function createServerApp(options: ServerAppOptions): Hono {
     }
   });
 
-  app.post(API.reports, tooLarge(MAX_REPORT_MESSAGE_BYTES), async (c) => {
-    const body = new Uint8Array(await c.req.arrayBuffer());
+  app.post(API.reports, async (c) => {
+    const body = await readBodyWithin(c.req.raw, MAX_REPORT_MESSAGE_BYTES, "report");
     try {
       const result = await ingestReport(body, ingest);
       if (result.spooled) {

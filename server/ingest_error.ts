@@ -7,6 +7,7 @@
 
 import { MleError } from "../envelope/errors.ts";
 import { decodeUtf8 } from "../envelope/utf8.ts";
+import { readRequestBody } from "../protocol/read_bounded.ts";
 import type { WireErrorCode, WireErrorStatus } from "../protocol/wire_error_codes.ts";
 import type { ComputerRecord } from "../store/store.ts";
 
@@ -42,6 +43,30 @@ export class IngestError<C extends WireErrorCode = WireErrorCode> extends Error 
       ? {}
       : { "retry-after": String(Math.max(1, Math.ceil(this.retryAfterSeconds))) };
   }
+}
+
+/**
+ * Reads a request's body within `maxBytes` (`readRequestBody`: a declared length over it refused
+ * unread, a small body of a declared length in one call, any other counted while it is read),
+ * refusing a larger one with 413 `ERR_TOO_LARGE`: `what` names the document ("report", "report
+ * batch", …) and `whatToDo`, when given, what the sender can do instead.
+ */
+export async function readBodyWithin(
+  request: Request,
+  maxBytes: number,
+  what: string,
+  whatToDo?: string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const body = await readRequestBody(request, maxBytes);
+  if (body === null) {
+    const advice = whatToDo ? `; ${whatToDo}` : "";
+    throw new IngestError(
+      413,
+      "ERR_TOO_LARGE",
+      `Cannot accept a ${what} over ${maxBytes} bytes${advice}`,
+    );
+  }
+  return body;
 }
 
 /**

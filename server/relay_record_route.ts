@@ -14,9 +14,7 @@
  */
 
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
-import { errorBody } from "../protocol/http_error.ts";
 import {
   isRelayRecordDigest,
   readRelayRecord,
@@ -27,7 +25,7 @@ import {
 import { RELAY_AUTH_HEADER } from "../protocol/relay_request.ts";
 import type { Store } from "../store/store.ts";
 import type { ComputerDirectory } from "./computer_directory.ts";
-import { IngestError } from "./ingest_error.ts";
+import { IngestError, readBodyWithin } from "./ingest_error.ts";
 import { authenticateRelayAsker } from "./relay_asker.ts";
 
 /** What the route needs. */
@@ -52,21 +50,14 @@ export function createRelayRecordApp(options: RelayRecordRouteOptions): Hono {
   const app = new Hono();
   app.post(
     "/:digest",
-    bodyLimit({
-      maxSize: RELAY_RECORD_MAX_BYTES,
-      onError: (c) =>
-        c.json(
-          errorBody(
-            "ERR_TOO_LARGE",
-            `Cannot accept a relay record over ${RELAY_RECORD_MAX_BYTES} bytes; name at most ` +
-              `${RELAY_RECORD_MAX_KIDS} keys`,
-          ),
-          413,
-        ),
-    }),
     async (c) => {
       const digest = c.req.param("digest");
-      const body = new Uint8Array(await c.req.arrayBuffer());
+      const body = await readBodyWithin(
+        c.req.raw,
+        RELAY_RECORD_MAX_BYTES,
+        "relay record",
+        `name at most ${RELAY_RECORD_MAX_KIDS} keys`,
+      );
       if (!isRelayRecordDigest(digest) || (await relayRecordDigest(body)) !== digest) {
         throw new IngestError(
           400,

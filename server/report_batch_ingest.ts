@@ -14,7 +14,6 @@
  */
 
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
 import { MleError } from "../envelope/errors.ts";
 import { errorBody } from "../protocol/http_error.ts";
@@ -25,7 +24,7 @@ import {
   type ReportBatchAnswer,
   type ReportBatchResult,
 } from "../protocol/report_batch.ts";
-import { IngestError } from "./ingest_error.ts";
+import { IngestError, readBodyWithin } from "./ingest_error.ts";
 import { type IngestContext, ingestReport } from "./report_ingest.ts";
 
 /**
@@ -115,19 +114,13 @@ export function createReportBatchApp(context: IngestContext, log: Logger): Hono 
   const app = new Hono();
   app.post(
     "/",
-    bodyLimit({
-      maxSize: MAX_REPORT_BATCH_BYTES,
-      onError: (c) =>
-        c.json(
-          errorBody(
-            "ERR_TOO_LARGE",
-            `Cannot accept a report batch over ${MAX_REPORT_BATCH_BYTES} bytes; send fewer reports at once`,
-          ),
-          413,
-        ),
-    }),
     async (c) => {
-      const body = new Uint8Array(await c.req.arrayBuffer());
+      const body = await readBodyWithin(
+        c.req.raw,
+        MAX_REPORT_BATCH_BYTES,
+        "report batch",
+        "send fewer reports at once",
+      );
       return c.json(await ingestReportBatch(body, context, log));
     },
   );

@@ -6,15 +6,13 @@
  */
 
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "../cli/log.ts";
 import { internalErrorAnswer } from "../ops/internal_error_answer.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { MAX_MANIFEST_MESSAGE_BYTES, parseChunkPath } from "../protocol/upload.ts";
-import { readBounded } from "../protocol/read_bounded.ts";
 import { readDeclaredBody } from "../protocol/upload_fetch.ts";
-import { IngestError } from "./ingest_error.ts";
+import { IngestError, readBodyWithin } from "./ingest_error.ts";
 import type { UploadIngest } from "./upload_ingest.ts";
 
 /** Seconds a 503 asks the sender to wait. */
@@ -51,22 +49,8 @@ export function createUploadApp(ingest: UploadIngest, log: Logger): Hono {
 
   app.post(
     "/",
-    bodyLimit({
-      maxSize: MAX_MANIFEST_MESSAGE_BYTES,
-      onError: (c) =>
-        c.json(
-          errorBody(
-            "ERR_TOO_LARGE",
-            `Cannot accept a manifest over ${MAX_MANIFEST_MESSAGE_BYTES} bytes`,
-          ),
-          413,
-        ),
-    }),
     async (c) => {
-      const body = await readBounded(c.req.raw.body, MAX_MANIFEST_MESSAGE_BYTES);
-      if (body === null) {
-        throw new IngestError(413, "ERR_TOO_LARGE", "Cannot accept a manifest this large");
-      }
+      const body = await readBodyWithin(c.req.raw, MAX_MANIFEST_MESSAGE_BYTES, "manifest");
       return c.json(await ingest.acceptManifest(body));
     },
   );

@@ -51,7 +51,8 @@ function declaredLength(contentLength: string | null | undefined): number | null
 
 /**
  * Reads a request's body, never holding more than `maxBytes`, or returns null past that bound: the
- * one reader of request bodies at the server and the relay (no `bodyLimit` middleware before it).
+ * one reader of request bodies at the server and the relay (no `bodyLimit` middleware before it),
+ * but for the web console's forms, at most 64 KiB, which hono parses.
  *
  * Without `Transfer-Encoding`, the HTTP server frames a body at exactly its declared length (it
  * refuses a request that declares two lengths, or a length and chunked framing). So a declared

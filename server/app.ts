@@ -4,13 +4,14 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Logger } from "../cli/log.ts";
 import { answerMetrics, type Registry } from "../ops/metrics.ts";
 import { internalErrorAnswer } from "../ops/internal_error_answer.ts";
 import { requestIdMiddleware } from "../ops/request_id_middleware.ts";
 import type { Capabilities } from "../protocol/capabilities.ts";
 import { errorBody } from "../protocol/http_error.ts";
+import type { WireErrorCode } from "../protocol/wire_error_codes.ts";
 import { MAX_REGISTRATION_BYTES, MAX_REPORT_MESSAGE_BYTES } from "../protocol/limits.ts";
 import { API } from "../protocol/paths.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
@@ -102,26 +103,21 @@ export function createServerApp(options: ServerAppOptions): Hono {
 
   // The counters are not here: they are served on the operations listener (`ops_app.ts`).
 
-  app.get(API.masthead, (c) => {
-    if (!options.masthead) {
-      return c.json(
-        errorBody("ERR_NO_MASTHEAD", "This server has no masthead; run mle-admin init-site"),
-        404,
-      );
-    }
-    return c.body(options.masthead, 200, { "content-type": "application/json" });
-  });
+  app.get(API.masthead, (c) =>
+    documentOr404(
+      c,
+      options.masthead,
+      "ERR_NO_MASTHEAD",
+      "This server has no masthead; run mle-admin init-site",
+    ));
 
-  app.get(API.encryptionCertificate, (c) => {
-    const certificate = ingest.keys.certificate;
-    if (!certificate) {
-      return c.json(
-        errorBody("ERR_NO_CERTIFICATE", "Encryption was never enabled on this site"),
-        404,
-      );
-    }
-    return c.body(certificate, 200, { "content-type": "application/json" });
-  });
+  app.get(API.encryptionCertificate, (c) =>
+    documentOr404(
+      c,
+      ingest.keys.certificate,
+      "ERR_NO_CERTIFICATE",
+      "Encryption was never enabled on this site",
+    ));
 
   app.get(API.settings, async (c) => {
     const computer = Number(c.req.query("computer"));
@@ -138,14 +134,12 @@ export function createServerApp(options: ServerAppOptions): Hono {
     if (!Number.isSafeInteger(computer) || computer < 1) {
       return c.json(errorBody("ERR_BAD_REQUEST", "Expected ?computer=ID with a computer id"), 400);
     }
-    const document = await rotationDirectives.documentFor(computer);
-    if (document === null) {
-      return c.json(
-        errorBody("ERR_NO_ROTATION", `No key rotation is requested for computer ${computer}`),
-        404,
-      );
-    }
-    return c.body(document, 200, { "content-type": "application/json" });
+    return documentOr404(
+      c,
+      await rotationDirectives.documentFor(computer),
+      "ERR_NO_ROTATION",
+      `No key rotation is requested for computer ${computer}`,
+    );
   });
 
   // Only what a relay needs to check a client's signatures, and only to an allowed relay.
@@ -170,16 +164,13 @@ export function createServerApp(options: ServerAppOptions): Hono {
     });
   });
 
-  app.get(API.revocations, async (c) => {
-    const document = await store.getDocument("revocations");
-    if (!document) {
-      return c.json(
-        errorBody("ERR_NO_REVOCATIONS", "No computer was ever revoked on this site"),
-        404,
-      );
-    }
-    return c.body(document, 200, { "content-type": "application/json" });
-  });
+  app.get(API.revocations, async (c) =>
+    documentOr404(
+      c,
+      await store.getDocument("revocations"),
+      "ERR_NO_REVOCATIONS",
+      "No computer was ever revoked on this site",
+    ));
 
   app.post(API.register, async (c) => {
     // Costs nothing while the database is known to be away (no connection attempt per request).
@@ -238,4 +229,15 @@ export function createServerApp(options: ServerAppOptions): Hono {
   if (options.uploads) app.route(API.uploads, options.uploads);
 
   return app;
+}
+
+/** A JSON document as it is stored, or 404 with `code` and `message` when there is none. */
+function documentOr404(
+  c: Context,
+  document: string | null,
+  code: WireErrorCode,
+  message: string,
+): Response {
+  if (!document) return c.json(errorBody(code, message), 404);
+  return c.body(document, 200, { "content-type": "application/json" });
 }

@@ -59,8 +59,8 @@ function declaredLength(contentLength: string | null | undefined): number | null
  * length over the bound is refused unread, and a body declared no larger than
  * {@linkcode INITIAL_READ_BYTES} (a report, a registration) is taken in one call of the runtime's
  * own collector. Any other body is counted while it is read ({@linkcode readBounded}): the
- * collector sets aside a declared length before a byte arrives, so fifty connections each
- * declaring 8 MB and sending three bytes would hold 400 MB.
+ * collector sets aside a declared length before a byte arrives (forty connections each declaring
+ * 8 MB and sending three bytes held 648 MiB that way; read_bounded_test.ts).
  *
  * The request's `body` stream is never made for a small body: once made, it costs the collector
  * its fast path. A 3 KB body into `Deno.serve` on the 2-core test machine costs about 15 µs of

@@ -31,16 +31,10 @@ export function initialReadBytes(
   contentLength: string | null | undefined,
   maxBytes: number,
 ): number {
-  return smallDeclaredLength(contentLength, maxBytes) ?? INITIAL_READ_BYTES;
-}
-
-/** A declared length that is within `maxBytes` and {@linkcode INITIAL_READ_BYTES}, else null. */
-function smallDeclaredLength(
-  contentLength: string | null | undefined,
-  maxBytes: number,
-): number | null {
   const length = declaredLength(contentLength);
-  return length !== null && length <= maxBytes && length <= INITIAL_READ_BYTES ? length : null;
+  return length !== null && length <= maxBytes && length <= INITIAL_READ_BYTES
+    ? length
+    : INITIAL_READ_BYTES;
 }
 
 /** A `Content-Length` value as a number, or null when it is not one (absent, signed, too long). */
@@ -79,12 +73,11 @@ export async function readRequestBody(
   request: Request,
   maxBytes: number,
 ): Promise<Uint8Array<ArrayBuffer> | null> {
-  const headers = request.headers;
-  const contentLength = headers.get("content-length");
-  const framed = !headers.has("transfer-encoding");
-  if (framed && (declaredLength(contentLength) ?? 0) > maxBytes) return null;
-  const declared = framed ? smallDeclaredLength(contentLength, maxBytes) : null;
-  if (declared !== null) {
+  const contentLength = request.headers.get("content-length");
+  // With chunked framing a declared length says nothing; without it, it is the body's length.
+  const declared = request.headers.has("transfer-encoding") ? null : declaredLength(contentLength);
+  if (declared !== null && declared > maxBytes) return null;
+  if (declared !== null && declared <= INITIAL_READ_BYTES) {
     const bytes = new Uint8Array(await request.arrayBuffer());
     // The framing holds it to the declared length; checked all the same.
     return bytes.length <= maxBytes ? bytes : null;

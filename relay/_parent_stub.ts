@@ -36,6 +36,8 @@ export class ParentStub {
   batchGate: Promise<void> | null = null;
   /** Bodies of every report POST, duplicates included, in arrival order. */
   readonly received: string[] = [];
+  /** When each of {@linkcode ParentStub.received} arrived (`performance.now()`, milliseconds). */
+  readonly receivedAt: number[] = [];
   /** Stored reports by `cid:seq`. */
   readonly stored = new Map<string, string>();
   /** `cid:seq` of every resend answered 409 `ERR_DUPLICATE_REPORT`, in arrival order. */
@@ -145,6 +147,7 @@ export class ParentStub {
   /** The answer to one report, alone or in a batch. */
   #answer(body: string): Promise<ReportBatchResult> {
     this.received.push(body);
+    this.receivedAt.push(performance.now());
     const answer = (status: number, value: unknown) => Promise.resolve({ status, body: value });
     if (this.mode === "down") return answer(503, errorBody("ERR_RETRY_LATER", "Down for a test"));
     if (this.mode === "reject") {

@@ -35,6 +35,7 @@ import { describeUnreachable } from "./_describe_unreachable.ts";
 import { ParentCapabilities } from "./parent_capabilities.ts";
 import { parentBaseUrl } from "./parent_url.ts";
 import type { Spool } from "./spool.ts";
+import { Upstream } from "./upstream.ts";
 import type { UpstreamRefusals } from "./upstream_refusals.ts";
 import { type ForwarderStats, type MessageAnswer, settleMessage } from "./delivery_outcome.ts";
 
@@ -55,7 +56,7 @@ export interface ForwarderOptions {
   concurrency?: number;
   /** Most messages in one batch to a parent that takes batches (default 256; 1: never batch). */
   batchMax?: number;
-  /** What the parent takes (default: asked at the parent URL, at most once a minute). */
+  /** What the parent takes (default: asked of the parents in use, at most once a minute). */
   parentCapabilities?: Pick<ParentCapabilities, "acceptsReportBatches">;
   /** Timeout of one delivery (default 30 s). */
   timeoutMs?: number;
@@ -141,7 +142,8 @@ export class Forwarder extends LoopedForwarder {
     this.#log = options.log ?? silentLogger;
     this.#concurrency = options.concurrency ?? DEFAULT_FORWARD_CONCURRENCY;
     this.#batchMax = options.batchMax ?? DEFAULT_FORWARD_BATCH_MAX;
-    this.#capabilities = options.parentCapabilities ?? new ParentCapabilities(options.parentUrl);
+    this.#capabilities = options.parentCapabilities ??
+      new ParentCapabilities(options.parents ? new Upstream(options.parents) : options.parentUrl);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw new RangeError(
@@ -191,7 +193,13 @@ export class Forwarder extends LoopedForwarder {
     try {
       batches = this.#batchMax > 1 && Date.now() >= this.#oneByOneUntil &&
         await this.#capabilities.acceptsReportBatches();
-    } catch {
+    } catch (error) {
+      if (error instanceof ParentUnreachableError) {
+        // The question found no parent (each one it tried is marked failing in the list): a
+        // report sent now would not find one either.
+        this.#failed(describeUnreachable(error));
+        return;
+      }
       // Cannot tell: one by one, which every parent takes.
     }
     this.#batching = batches;

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { joinPath } from "../keystore/secure_file.ts";
 import { freePort } from "../tests/run_role.ts";
 import { ParentStub } from "./_parent_stub.ts";
-import { createMessageFactory, sleep } from "./_test_utils.ts";
+import { createMessageFactory } from "./_test_utils.ts";
 import { waitUntil } from "../tests/eventually.ts";
 import { DEFAULT_FORWARD_CONCURRENCY, Forwarder, type ForwarderOptions } from "./forwarder.ts";
 import { MAX_REPORT_BATCH_BYTES } from "../protocol/limits.ts";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { ParentList } from "../protocol/parent_list.ts";
 import { Spool } from "./spool.ts";
 
@@ -144,11 +145,14 @@ Deno.test("Forwarder backs off exponentially, not in a busy loop, while the pare
   }, async (spool, forwarder, stub) => {
     await spool.put(encoder.encode(await messages.clear(11, 1)));
     forwarder.start();
-    // Attempts at about 0, 50, 150, 350, 750, 1150 ms: six in 1.3 s, not hundreds.
-    await sleep(1_300);
-    assert.ok(stub.received.length >= 4, `attempts: ${stub.received.length}`);
-    assert.ok(stub.received.length <= 7, `attempts: ${stub.received.length}`);
-    assert.ok(forwarder.backingOff);
+    await waitUntil(() => stub.received.length >= 6, "six attempts");
+    // With the jitter at its top, each wait is the whole ceiling: 50, 100, 200, 400 and 400 ms.
+    // A timer never fires early, so no gap is shorter (1 ms for the timer's rounding).
+    const gaps = stub.receivedAt.slice(1, 6).map((at, index) => at - stub.receivedAt[index]);
+    [50, 100, 200, 400, 400].forEach((least, index) =>
+      assert.ok(gaps[index] >= least - 1, `wait ${index + 1}: ${gaps[index]} ms, least ${least}`)
+    );
+    await waitUntil(() => forwarder.backingOff, "backing off before the seventh attempt");
   });
 });
 
@@ -234,13 +238,12 @@ Deno.test("Forwarder.stop() waits for the sends in flight", async () => {
 });
 
 Deno.test("Forwarder.stop() returns after the grace, keeping a slow send's message", async () => {
-  await withStubParent({ reportDelayMs: 1_000 }, {}, async (spool, forwarder) => {
+  await withStubParent({ reportDelayMs: 2_000 }, {}, async (spool, forwarder, stub) => {
     await spool.put(encoder.encode(await messages.clear(15, 1)));
     forwarder.start();
     await waitUntil(() => forwarder.inFlight === 1, "send in flight");
-    const started = Date.now();
     await forwarder.stop(100);
-    assert.ok(Date.now() - started < 700, "stop did not wait for the slow parent");
+    assert.equal(stub.stored.size, 0, "stop returned before the slow parent answered");
     assert.equal(spool.count(), 1, "the message stays until the parent's answer removes it");
   });
 });
@@ -374,5 +377,32 @@ Deno.test("Forwarder sends one by one when a parent that announced batches refus
     assert.deepEqual(await spool.listRejected(), []);
     assert.deepEqual([...stub.received].sort(), [...sent].sort(), "each delivered alone, once");
     assert.equal(forwarder.stats().delivered, 6);
+  });
+});
+
+Deno.test("Forwarder sends no report while its question of what the parent takes finds no parent, and batches once it does", async () => {
+  let reachable = false;
+  let asked = 0;
+  const parentCapabilities = {
+    acceptsReportBatches: () => {
+      asked++;
+      return reachable
+        ? Promise.resolve(true)
+        : Promise.reject(new ParentUnreachableError("http://127.0.0.1:1"));
+    },
+  };
+  await withStubParent({ acceptsBatches: true }, {
+    parentCapabilities,
+  }, async (spool, forwarder, stub) => {
+    await spoolReports(spool, 46, 5);
+    forwarder.start();
+    await waitUntil(() => forwarder.stats().failures >= 3, "three failed questions");
+    assert.equal(stub.received.length, 0, "no report sent to a parent just found away");
+    assert.ok(asked >= 3);
+    assert.equal(spool.count(), 5);
+    reachable = true;
+    await waitUntil(() => spool.count() === 0, "delivered once the parent answers");
+    assert.ok(stub.batches.length >= 1, `batches: ${stub.batches.length}`);
+    assert.equal(stub.received.length, 5, "each report sent once, in batches");
   });
 });

@@ -36,19 +36,32 @@ export class ParentCapabilities {
    * asked (the proof then stops here, as it always may).
    */
   async authenticating(): Promise<boolean> {
-    const capabilities = await this.#ask();
-    return capabilities?.role === "relay" && capabilities.authenticating;
+    try {
+      const capabilities = await this.#ask();
+      return capabilities?.role === "relay" && capabilities.authenticating;
+    } catch (error) {
+      if (error instanceof ParentUnreachableError) return false;
+      throw error;
+    }
   }
 
   /**
-   * Whether the parent takes report batches; false when it says otherwise or cannot be asked
-   * (reports then go one by one, as every parent takes them).
+   * Whether the parent takes report batches; false when it says otherwise or does not answer the
+   * question (reports then go one by one, as every parent takes them).
+   *
+   * @throws {ParentUnreachableError} When no parent could be reached: a report sent now would
+   * find it away too.
    */
   async acceptsReportBatches(): Promise<boolean> {
     return (await this.#ask())?.acceptsReportBatches === true;
   }
 
-  /** The parent's answer, asked at most once a minute; null when it cannot be asked. */
+  /**
+   * The parent's answer, asked at most once a minute; null when it answers the question with
+   * anything but its capabilities.
+   *
+   * @throws {ParentUnreachableError} When no parent could be reached.
+   */
   async #ask(): Promise<Capabilities | null> {
     if (this.#capabilities !== null && this.#now() - this.#askedAt < TTL_MS) {
       return this.#capabilities;
@@ -58,19 +71,14 @@ export class ParentCapabilities {
   }
 
   async #fetch(): Promise<Capabilities | null> {
-    try {
-      const answer = await this.#upstream.fetchJson(API.capabilities, {
-        redirect: "manual",
-        timeoutMs: 5_000,
-        maxBytes: 64 * 1024,
-      });
-      if (answer.status !== 200) return null;
-      this.#capabilities = readCapabilities(answer.body);
-      this.#askedAt = this.#now();
-      return this.#capabilities;
-    } catch (error) {
-      if (error instanceof ParentUnreachableError) return null;
-      throw error;
-    }
+    const answer = await this.#upstream.fetchJson(API.capabilities, {
+      redirect: "manual",
+      timeoutMs: 5_000,
+      maxBytes: 64 * 1024,
+    });
+    if (answer.status !== 200) return null;
+    this.#capabilities = readCapabilities(answer.body);
+    this.#askedAt = this.#now();
+    return this.#capabilities;
   }
 }

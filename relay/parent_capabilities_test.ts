@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ParentUnreachableError } from "../protocol/bounded_fetch.ts";
 import { API } from "../protocol/paths.ts";
 import { ParentCapabilities } from "./parent_capabilities.ts";
 
@@ -57,8 +58,8 @@ Deno.test("ParentCapabilities says no for a server, a plain relay, a bad answer 
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (closed.addr as Deno.NetAddr).port;
   closed.close();
-  assert.equal(
-    await new ParentCapabilities(`http://127.0.0.1:${port}`).authenticating(),
-    false,
-  );
+  const nobody = new ParentCapabilities(`http://127.0.0.1:${port}`);
+  assert.equal(await nobody.authenticating(), false);
+  // For the forwarder, no parent at all is not "one by one": a report would not get there either.
+  await assert.rejects(nobody.acceptsReportBatches(), ParentUnreachableError);
 });

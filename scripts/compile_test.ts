@@ -250,7 +250,7 @@ hostBuildTest("compile fails clearly when DENORT_BIN names no file (exit 1)", as
     lines[1].startsWith(`compile: hint: set DENORT_BIN to a denort binary for "${hostTarget()}"`),
   );
   ok(lines[1].includes(`denort-${hostTarget()}.zip`), lines[1]);
-  ok(run.seconds < 10, `took ${run.seconds} s`);
+  ok(run.seconds < 30, `took ${run.seconds} s: it waited on something`);
 });
 
 hostBuildTest(

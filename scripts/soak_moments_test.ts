@@ -17,9 +17,13 @@ Deno.test("a chunk write is seen as the partial upload file growing, and missed 
     await Deno.mkdir(part, { recursive: true });
     await Deno.writeFile(`${part}/data.part`, new Uint8Array(10));
     assert.equal(await waitForChunkWrite(dir, 30), false, "a file that does not grow");
-    const growing = waitForChunkWrite(dir, 5_000);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    await Deno.writeFile(`${part}/data.part`, new Uint8Array(20));
+    // The file grows until it is seen growing, however late the watch takes its first look.
+    let seen = false;
+    const growing = waitForChunkWrite(dir, 5_000).finally(() => seen = true);
+    for (let size = 20; !seen; size += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await Deno.writeFile(`${part}/data.part`, new Uint8Array(size));
+    }
     assert.equal(await growing, true);
   } finally {
     await Deno.remove(dir, { recursive: true });

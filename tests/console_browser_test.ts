@@ -23,7 +23,12 @@ import {
 } from "./deployment.ts";
 import { eventually } from "./eventually.ts";
 
-const IDLE_MS = 8_000;
+/**
+ * The sessions' idle limit: longer than any stretch without a request in the flows below (the
+ * revocation's key derivations in the page take seconds on a loaded machine), short enough to wait
+ * out at the end.
+ */
+const IDLE_MS = 15_000;
 const IMAGES = new URL("../docs/images/", import.meta.url).pathname;
 
 await browserTest(

@@ -142,9 +142,10 @@ test("deploy refuses a key a running server lacks, naming it and the import to r
   await using database = await postgresSite();
   await using servers = await startServersAAndB(database);
   const { site, siteB } = servers;
-  const status = async () =>
-    JSON.parse((await admin(["encryption", "status", "--json"], site.adminEnv)).stdout);
+  const status = () => encryptionStatus(site);
   const kid = await generateKey(site, false);
+  // Server a reads its data dir every two seconds: the test begins once it has the new key.
+  await eventually(async () => holdersOf(await status(), kid).includes("a") || undefined, "a");
   const refused = await deployEncryption(site);
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, /ERR_KEY_NOT_ON_SERVER/);
@@ -155,8 +156,7 @@ test("deploy refuses a key a running server lacks, naming it and the import to r
   assert.match(refused.stderr, /hint: .*mle-admin encryption import --from DIR/);
   assert.doesNotMatch(refused.stderr, /running server\(s\) a /);
   assert.equal((await status()).pendingKid, kid, "the refused deploy changed the key's role");
-  const holders = (await status()).keys.find((key: { kid: string }) => key.kid === kid).servers;
-  assert.deepEqual(holders.map((server: { name: string }) => server.name), ["a"]);
+  assert.deepEqual(holdersOf(await status(), kid), ["a"]);
 
   // The USB transfer to server b; it loads the key within a poll, and the deploy goes through.
   await copyKeysByUsb(site, siteB.serverDir);
@@ -164,9 +164,21 @@ test("deploy refuses a key a running server lacks, naming it and the import to r
   assert.equal(deployed.code, 0, deployed.stderr);
   const after = await status();
   assert.equal(after.currentKid, kid);
-  const current = after.keys.find((key: { kid: string }) => key.kid === kid);
-  assert.deepEqual(current.servers.map((server: { name: string }) => server.name), ["a", "b"]);
+  assert.deepEqual(holdersOf(after, kid), ["a", "b"]);
 });
+
+/** What `mle-admin encryption status --json` shows of the site. */
+async function encryptionStatus(site: TestSite) {
+  return JSON.parse((await admin(["encryption", "status", "--json"], site.adminEnv)).stdout);
+}
+
+/** The names of the servers `mle-admin encryption status --json` shows holding key `kid`. */
+function holdersOf(
+  status: { keys: Array<{ kid: string; servers: Array<{ name: string }> }> },
+  kid: string,
+): string[] {
+  return status.keys.find((key) => key.kid === kid)?.servers.map((server) => server.name) ?? [];
+}
 
 test("a stopped server no longer counts, and --force deploys over a running server that lacks the key", async () => {
   await using database = await postgresSite();
@@ -180,6 +192,10 @@ test("a stopped server no longer counts, and --force deploys over a running serv
   // The next key: only the running server a counts now.
   const next = await generateKey(site, false);
   assert.notEqual(next, kid);
+  await eventually(
+    async () => holdersOf(await encryptionStatus(site), next).includes("a") || undefined,
+    "server a to hold the next key",
+  );
   const deployedNext = await deployEncryption(site);
   assert.equal(deployedNext.code, 0, deployedNext.stderr);
 });

@@ -173,7 +173,11 @@ export async function readTree(path: string): Promise<string> {
     const full = `${path}/${entry.name}`;
     if (entry.isDirectory) text += await readTree(full);
     else if (entry.isFile) {
-      const bytes = await Deno.readFile(full);
+      // A running role renames its temporary files into place: one listed may be gone already.
+      const bytes = await Deno.readFile(full).catch((error) => {
+        if (error instanceof Deno.errors.NotFound) return new Uint8Array();
+        throw error;
+      });
       for (let i = 0; i < bytes.length; i += 8192) {
         text += String.fromCharCode(...bytes.subarray(i, i + 8192));
       }

@@ -203,6 +203,11 @@ Deno.test("a decrypting relay that knows a client's key refuses a report forged 
     async () => (await serverMetrics(server)).reportsInBundles >= 1 ? true : undefined,
     "the genuine report to go up in a bundle",
   );
+  // The relay lets its bundle go once it has read the server's answer, a moment after the count.
+  await eventually(
+    async () => (await spooledMessages(relayDir)).length === 0 || undefined,
+    "the relay's spool to be empty after the genuine report",
+  );
 
   const attacker = await generateSigningKeyPair();
   const report = new TextEncoder().encode(JSON.stringify({ computerId: clientId, seq: 50 }));

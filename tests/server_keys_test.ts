@@ -308,10 +308,10 @@ Deno.test("a decrypting relay set up in the seed's order sends bundles: client s
     assert.ok(!containsCanary(upstream.text, canary), "canary on the relay → server wire");
     assert.ok(!containsCanary(relayDisk, canary), "canary in the relay's folders");
   }
-  assert.deepEqual(
-    await spooledMessages(relayDir),
-    [],
-    "the spool is empty once the server answered",
+  // The relay lets a bundle go once it has read the server's answer, a moment after the count.
+  await eventually(
+    async () => (await spooledMessages(relayDir)).length === 0 || undefined,
+    "the spool to be empty once the server answered",
   );
 
   // A relay that alters a report (here: a bundle made with the relay's own key) cannot get it

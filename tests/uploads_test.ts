@@ -418,7 +418,9 @@ Deno.test("the server refuses tampered, reordered and cut chunks, ignores a dupl
 
 Deno.test("an upload resumes from where it stood after the client, the relay and the server are each SIGKILLed once", async () => {
   const site = await createSiteWithKey();
-  // Small chunks and a throttle make the upload last long enough to be interrupted three times.
+  // Small chunks and a throttle make the upload last long enough to be interrupted three times:
+  // 160 chunks at 16 a second, the last kill at 70 with more than five seconds left (each look at
+  // the progress runs \`mle-client status\`, which takes a moment on a loaded machine).
   await setSettings(site, "all", [
     "_BESClient_UploadManager_ChunkSize=4096",
     "_BESClient_UploadManager_ThrottleKBPS=64",
@@ -444,7 +446,7 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
     // 2. A report run resumes it; the relay dies mid-upload.
     const second = new RoleProcess("client", ["report", ...args]);
     running.push(second);
-    await waitForAcknowledged(clientDir, 60);
+    await waitForAcknowledged(clientDir, 45);
     await relay.stop("SIGKILL");
     const secondStatus = await second.stop("SIGTERM");
     assert.notEqual(secondStatus.code, 0, "a run whose relay died cannot have finished");
@@ -453,7 +455,7 @@ Deno.test("an upload resumes from where it stood after the client, the relay and
     // 3. Another run resumes it; the server dies mid-upload.
     const third = new RoleProcess("client", ["report", ...args]);
     running.push(third);
-    await waitForAcknowledged(clientDir, 100);
+    await waitForAcknowledged(clientDir, 70);
     await server.stop("SIGKILL");
     const [midway] = await listUploads(site);
     assert.equal(midway.state, "receiving", "the server was killed after the upload finished");

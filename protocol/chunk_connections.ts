@@ -17,6 +17,7 @@
 
 import { concatBytes } from "../envelope/concat_bytes.ts";
 import { ParentUnreachableError } from "./bounded_fetch.ts";
+import { declaredLength } from "./read_bounded.ts";
 import { parseRetryAfter, type UploadAnswer } from "./upload_fetch.ts";
 
 /** Options of a {@linkcode ChunkConnections} pool. */
@@ -193,10 +194,11 @@ export class ChunkConnections {
     if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) {
       body = await reader.readChunked(this.#maxAnswer);
     } else if (length !== undefined) {
-      if (!/^\d{1,9}$/.test(length) || Number(length) > this.#maxAnswer) {
+      const declared = declaredLength(length);
+      if (declared === null || declared > this.#maxAnswer) {
         throw new AnswerError(`the answer's length "${length.slice(0, 20)}" is over the bound`);
       }
-      body = await reader.readExactly(Number(length));
+      body = await reader.readExactly(declared);
     } else if (code === 204 || code === 304) {
       body = new Uint8Array(0);
     } else {

@@ -37,8 +37,11 @@ export function initialReadBytes(
     : INITIAL_READ_BYTES;
 }
 
-/** A `Content-Length` value as a number, or null when it is not one (absent, signed, too long). */
-function declaredLength(contentLength: string | null | undefined): number | null {
+/**
+ * A `Content-Length` value as a number, or null when it is not one (absent, signed, over nine
+ * digits): the one reading of a declared length, for request bodies, upload chunks and answers.
+ */
+export function declaredLength(contentLength: string | null | undefined): number | null {
   const declared = contentLength?.trim() ?? "";
   return /^\d{1,9}$/.test(declared) ? Number(declared) : null;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { countingStream } from "../tests/fuzz.ts";
 import { waitUntil } from "../tests/eventually.ts";
 import {
+  declaredLength,
   INITIAL_READ_BYTES,
   initialReadBytes,
   readBounded,
@@ -178,5 +179,15 @@ Deno.test("readRequestBody over HTTP: framed at the declared length, chunked bod
       }
     }
     await server.shutdown();
+  }
+});
+
+Deno.test("declaredLength reads a Content-Length of up to nine digits and nothing else", () => {
+  assert.equal(declaredLength("3041"), 3041);
+  assert.equal(declaredLength(" 12 "), 12);
+  assert.equal(declaredLength("0"), 0);
+  assert.equal(declaredLength("999999999"), 999_999_999);
+  for (const value of [null, undefined, "", "-1", "+1", "1e3", "0x10", "1 2", "1234567890"]) {
+    assert.equal(declaredLength(value), null, String(value));
   }
 });

@@ -49,7 +49,7 @@ import {
   type UploadLimits,
   type UploadStatus,
 } from "../protocol/upload.ts";
-import { readRequestBody } from "../protocol/read_bounded.ts";
+import { declaredLength, readRequestBody } from "../protocol/read_bounded.ts";
 import { releaseBytes } from "../protocol/release_bytes.ts";
 import { fetchUploadAnswer, readExactBody } from "../protocol/upload_fetch.ts";
 import { API } from "../protocol/paths.ts";
@@ -264,8 +264,7 @@ export function createRelayUploadApp(options: RelayUploadOptions): Hono {
     const final = index === upload.chunkCount - 1;
     const max = upload.chunkSize + overhead;
     // The declared length must fit exactly: the HTTP framing then bounds the body to it.
-    const declared = c.req.header("content-length");
-    const length = declared !== undefined && /^\d{1,12}$/.test(declared) ? Number(declared) : null;
+    const length = declaredLength(c.req.header("content-length"));
     if (length === null || (final ? length < overhead || length > max : length !== max)) {
       await body?.cancel().catch(() => {});
       return fail(

@@ -11,6 +11,7 @@ import { internalErrorAnswer } from "../ops/internal_error_answer.ts";
 import { errorBody } from "../protocol/http_error.ts";
 import { isStorageFull, storageFullAnswer } from "../protocol/storage_full.ts";
 import { MAX_MANIFEST_MESSAGE_BYTES, parseChunkPath } from "../protocol/upload.ts";
+import { declaredLength } from "../protocol/read_bounded.ts";
 import { readDeclaredBody } from "../protocol/upload_fetch.ts";
 import { IngestError, readBodyWithin } from "./ingest_error.ts";
 import type { UploadIngest } from "./upload_ingest.ts";
@@ -64,8 +65,7 @@ export function createUploadApp(ingest: UploadIngest, log: Logger): Hono {
   app.put("/:cid/:uid/:index", async (c) => {
     const path = parseChunkPath(c.req.param("cid"), c.req.param("uid"), c.req.param("index"));
     if (!path) throw badPath();
-    const declared = c.req.header("content-length");
-    const length = declared !== undefined && /^\d{1,12}$/.test(declared) ? Number(declared) : null;
+    const length = declaredLength(c.req.header("content-length"));
     const answer = await ingest.acceptChunk({
       ...path,
       declaredLength: length,
